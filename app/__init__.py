@@ -1,0 +1,1 @@
+"""Headless CRM API for lead management and customer retention."""

@@ -1,0 +1,129 @@
+"""Command line: serve | migrate | create-workspace | openapi."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from app.config import get_settings
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain.errors import InvalidInput
+from app.ids import utcnow
+from app.migrate import upgrade
+from app.services import workspaces
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
+
+
+async def _migrate() -> None:
+    database = Database(get_settings())
+    try:
+        await upgrade(database)
+    finally:
+        await database.dispose()
+
+
+async def _create_workspace(name: str, region: str | None, timezone: str, currency: str) -> workspaces.NewWorkspace:
+    database = Database(get_settings())
+    try:
+        async with UnitOfWork(database) as uow:
+            created = await workspaces.create(
+                uow, name=name, region=region, timezone=timezone, currency=currency, now=utcnow()
+            )
+            await uow.commit()
+        return created
+    finally:
+        await database.dispose()
+
+
+async def _prepare_for_serving() -> workspaces.NewWorkspace | None:
+    settings = get_settings()
+    database = Database(settings)
+    try:
+        await upgrade(database)
+        if not settings.is_sqlite:
+            return None
+        async with UnitOfWork(database) as uow:
+            created = await workspaces.create_demo_if_empty(uow, now=utcnow())
+            await uow.commit()
+        return created
+    finally:
+        await database.dispose()
+
+
+def write_openapi(path: Path = OPENAPI_PATH) -> None:
+    from app.main import create_app
+
+    document = create_app().openapi()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description="CRM API")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="apply migrations, then serve the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-worker", action="store_true", help="do not run the background worker in-process")
+    commands.add_parser("migrate", help="apply pending migrations")
+    create = commands.add_parser("create-workspace", help="create a workspace and print its first keys")
+    create.add_argument("name")
+    create.add_argument("--region", help="default phone region, ISO 3166-1 alpha-2 (e.g. IR)")
+    create.add_argument("--timezone", default="UTC", help="IANA time zone (default UTC)")
+    create.add_argument("--currency", default="USD", help="ISO 4217 reporting currency (default USD)")
+    create.add_argument("--json", action="store_true", help="print JSON")
+    openapi = commands.add_parser("openapi", help="write openapi/openapi.json")
+    openapi.add_argument("--output", type=Path, default=OPENAPI_PATH)
+    args = parser.parse_args(argv)
+
+    if args.command == "migrate":
+        asyncio.run(_migrate())
+        print("database migrated to head")
+    elif args.command == "create-workspace":
+        try:
+            created = asyncio.run(_create_workspace(args.name, args.region, args.timezone, args.currency))
+        except InvalidInput as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 2
+        result = {
+            "workspace_id": str(created.workspace["id"]),
+            "secret_key": created.secret_key,
+            "publishable_key": created.publishable_key,
+        }
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(f"workspace {result['workspace_id']} ({args.name})")
+            print(f"  secret key (admin):  {created.secret_key}")
+            print(f"  publishable key:     {created.publishable_key}")
+            print("Keys are shown only once: store them now.")
+    elif args.command == "openapi":
+        write_openapi(args.output)
+        print(f"wrote {args.output}")
+    elif args.command == "serve":
+        import uvicorn
+
+        settings = get_settings()
+        demo = asyncio.run(_prepare_for_serving())
+        if demo is not None:
+            print("Created workspace 'demo'. Its keys are shown only once:", flush=True)
+            print(f"  secret key (admin): {demo.secret_key}", flush=True)
+            print(f"  publishable key:    {demo.publishable_key}", flush=True)
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

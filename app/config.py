@@ -1,0 +1,60 @@
+"""Settings: read from the environment once, passed where needed (no os.environ elsewhere)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./crm.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    redis_url: str | None = None
+    # Origins of browser frontends that call the API with secret keys. Form submissions never use
+    # this list: their CORS answers come from the form and its publishable key.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Seconds a resolved API key stays in this process's lookup cache. A revocation is seen at once
+    # by the process that made it and within this many seconds by every other process.
+    api_key_cache_seconds: float = 5.0
+    # Default limit for request bodies; routes may declare their own (x-max-body-bytes).
+    max_body_bytes: int = 256 * 1024
+    # SQLite: how long a writer waits for the database lock before failing.
+    sqlite_busy_timeout_ms: int = 5000
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept the plain URLs people paste (postgres://, postgresql://, sqlite://)."""
+        for plain, driver in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if value.startswith(plain):
+                return driver + value[len(plain) :]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

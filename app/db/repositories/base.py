@@ -1,0 +1,118 @@
+"""Shared repository machinery: workspace scoping, keyset pages, version-checked updates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from sqlalchemy import Select, Table, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement
+
+from app.domain.errors import InvalidInput
+from app.domain.pagination import BadCursor, Sort, decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from app.db.unit_of_work import UnitOfWork
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A column a list can be sorted by, with how its value goes into and out of a cursor."""
+
+    column: ColumnElement[Any]
+    dump: Callable[[Any], Any] = lambda v: v
+    load: Callable[[Any], Any] = lambda v: v
+
+
+def datetime_key(column: ColumnElement[Any]) -> SortKey:
+    return SortKey(column, lambda v: v.isoformat(), lambda v: datetime.fromisoformat(v))
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    next_cursor: str | None
+
+
+class TenantRepository:
+    """Base of every tenant repository: it cannot be made without a workspace."""
+
+    table: Table
+
+    def __init__(self, uow: UnitOfWork, workspace_id: UUID) -> None:
+        if not isinstance(workspace_id, UUID):
+            raise TypeError("a tenant repository needs the workspace id it is scoped to")
+        self.uow = uow
+        self.workspace_id = workspace_id
+
+    @property
+    def scope(self) -> ColumnElement[bool]:
+        return self.table.c.workspace_id == self.workspace_id
+
+    async def _one(self, statement: Any) -> Row | None:
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def _get_by_id(self, row_id: UUID) -> Row | None:
+        return await self._one(select(self.table).where(self.scope, self.table.c.id == row_id))
+
+    async def _insert(self, values: Mapping[str, Any]) -> Row:
+        statement = self.table.insert().values(workspace_id=self.workspace_id, **values).returning(self.table)
+        row = (await self.uow.execute(statement)).mappings().one()
+        return dict(row)
+
+    async def _update_versioned(self, row_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+        """Compare-and-set on `version`: None when another writer changed the row first."""
+        statement = (
+            update(self.table)
+            .where(self.scope, self.table.c.id == row_id, self.table.c.version == version)
+            .values(version=self.table.c.version + 1, **values)
+            .returning(self.table)
+        )
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def _page(
+        self,
+        statement: Select[Any],
+        *,
+        sortable: Mapping[str, SortKey],
+        sort: Sort,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        key = sortable.get(sort.field)
+        if key is None:
+            raise InvalidInput.field(
+                "sort", f"cannot sort by {sort.field!r}; use one of {', '.join(sorted(sortable))}", location="query"
+            )
+        id_col = self.table.c.id
+        if cursor is not None:
+            try:
+                raw_value, raw_id = decode_cursor(cursor, sort)
+                after = (key.load(raw_value), UUID(raw_id))
+            except (BadCursor, ValueError, TypeError) as exc:
+                raise InvalidInput.field("cursor", str(exc) or "malformed cursor", location="query") from exc
+            pair = tuple_(key.column, id_col)
+            statement = statement.where(pair < after if sort.descending else pair > after)
+        order = (key.column.desc(), id_col.desc()) if sort.descending else (key.column.asc(), id_col.asc())
+        rows = [dict(r) for r in (await self.uow.execute(statement.order_by(*order).limit(limit + 1))).mappings()]
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = encode_cursor(sort, key.dump(last[key.column.key]), str(last["id"]))
+        return Page(rows, next_cursor)
+
+
+def constraint_name(error: IntegrityError) -> str:
+    """The violated constraint's name as both drivers report it (asyncpg by name, SQLite by columns)."""
+    orig = getattr(error, "orig", None)
+    name = getattr(getattr(orig, "__cause__", None), "constraint_name", None) or getattr(orig, "constraint_name", None)
+    return name or str(orig)

@@ -1,0 +1,83 @@
+"""Members of one workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.db import tables
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
+from app.domain.errors import Conflict
+from app.domain.pagination import Sort
+
+t = tables.members
+
+SORTABLE = {
+    "created_at": datetime_key(t.c.created_at),
+    "name": SortKey(t.c.name),
+    "email": SortKey(t.c.email),
+}
+
+
+def _email_taken(error: IntegrityError) -> Conflict:
+    return Conflict("a member with this email already exists in the workspace")
+
+
+class MemberRepository(TenantRepository):
+    table = t
+
+    async def get(self, member_id: UUID) -> Row | None:
+        return await self._get_by_id(member_id)
+
+    async def managers_chain(self, start: UUID, depth: int = 64) -> dict[UUID, UUID | None]:
+        """member id -> manager id for `start` and its managers upwards (absent when no such member)."""
+        chain: dict[UUID, UUID | None] = {}
+        current: UUID | None = start
+        while current is not None and current not in chain and len(chain) < depth:
+            row = await self._one(select(t.c.manager_id).where(self.scope, t.c.id == current))
+            if row is None:
+                break
+            chain[current] = current = row["manager_id"]
+        return chain
+
+    async def create(self, values: Mapping[str, Any]) -> Row:
+        try:
+            conn = await self.uow.connection()
+            async with conn.begin_nested():
+                return await self._insert(values)
+        except IntegrityError as error:
+            raise _email_taken(error) from error
+
+    async def update(self, member_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+        try:
+            conn = await self.uow.connection()
+            async with conn.begin_nested():
+                return await self._update_versioned(member_id, version, values)
+        except IntegrityError as error:
+            raise _email_taken(error) from error
+
+    async def list(
+        self,
+        *,
+        sort: Sort,
+        cursor: str | None,
+        limit: int,
+        role: str | None = None,
+        active: bool | None = None,
+        email: str | None = None,
+        manager_id: UUID | None = None,
+    ) -> Page:
+        statement = select(t).where(self.scope)
+        if role is not None:
+            statement = statement.where(t.c.role == role)
+        if active is not None:
+            statement = statement.where(t.c.active == active)
+        if email is not None:
+            statement = statement.where(t.c.email == email)
+        if manager_id is not None:
+            statement = statement.where(t.c.manager_id == manager_id)
+        return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)

@@ -1,0 +1,39 @@
+"""Per-feature settings sections of one workspace, stored as one JSON document per section."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.db import tables
+from app.db.repositories.base import Row, TenantRepository
+
+t = tables.workspace_settings
+
+
+class SettingsRepository(TenantRepository):
+    table = t
+
+    async def get(self, section: str) -> Row | None:
+        return await self._one(select(t).where(self.scope, t.c.section == section))
+
+    async def create(self, values: Mapping[str, Any]) -> Row | None:
+        """None when a concurrent request created the section first."""
+        try:
+            conn = await self.uow.connection()
+            async with conn.begin_nested():
+                return await self._insert(values)
+        except IntegrityError:
+            return None
+
+    async def update(self, section: str, version: int, values: Mapping[str, Any]) -> Row | None:
+        statement = (
+            t.update()
+            .where(self.scope, t.c.section == section, t.c.version == version)
+            .values(version=t.c.version + 1, **values)
+            .returning(t)
+        )
+        return await self._one(statement)

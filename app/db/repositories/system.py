@@ -1,0 +1,49 @@
+"""The few queries that must run across workspaces: creating a tenant, resolving a presented API
+key by its digest, and health checks. Nothing else may query without a workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from app.db import tables
+
+if TYPE_CHECKING:
+    from app.db.unit_of_work import UnitOfWork
+
+
+class SystemRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    async def key_by_digest(self, digest: str) -> dict[str, Any] | None:
+        k = tables.api_keys
+        statement = select(
+            k.c.id,
+            k.c.workspace_id,
+            k.c.kind,
+            k.c.scopes,
+            k.c.allowed_origins,
+            k.c.member_id,
+            k.c.revoked_at,
+            k.c.last_used_at,
+        ).where(k.c.digest == digest)
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def create_workspace(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        statement = tables.workspaces.insert().values(**values).returning(tables.workspaces)
+        return dict((await self.uow.execute(statement)).mappings().one())
+
+    async def count_workspaces(self) -> int:
+        return int((await self.uow.execute(select(func.count()).select_from(tables.workspaces))).scalar_one())
+
+    async def migration_revision(self) -> str | None:
+        try:
+            result = await self.uow.execute(text("SELECT version_num FROM alembic_version"))
+        except DBAPIError:  # no alembic_version table: never migrated
+            return None
+        return result.scalar_one_or_none()

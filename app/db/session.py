@@ -1,0 +1,49 @@
+"""The engine: one per process, SQLite in WAL mode with a busy timeout, PostgreSQL through asyncpg."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from app.config import Settings
+
+
+class Database:
+    def __init__(self, settings: Settings, **engine_options: Any) -> None:
+        self.settings = settings
+        self.is_sqlite = settings.is_sqlite
+        self.engine: AsyncEngine = create_async_engine(settings.database_url, **engine_options)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine, settings.sqlite_busy_timeout_ms)
+
+    async def connect(self, *, write: bool) -> AsyncConnection:
+        """A connection in a fresh transaction. On SQLite a writing transaction takes the write lock
+        at BEGIN (IMMEDIATE), so it waits for other writers instead of failing half-way."""
+        conn = await self.engine.connect()
+        if self.is_sqlite and write:
+            await conn.execution_options(sqlite_begin="IMMEDIATE")
+        await conn.begin()
+        return conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN instead of the driver's own guesswork.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,80 @@
+"""One transaction per use case. Repositories execute statements and never commit; whoever runs
+the use case (the HTTP route wrapper or the worker) commits once, before a response is sent."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.engine import Result
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
+
+from app.db.repositories.api_keys import ApiKeyRepository
+from app.db.repositories.idempotency import IdempotencyRepository
+from app.db.repositories.members import MemberRepository
+from app.db.repositories.settings import SettingsRepository
+from app.db.repositories.system import SystemRepository
+from app.db.repositories.workspaces import WorkspaceRepository
+from app.db.session import Database
+
+
+class UnitOfWork:
+    def __init__(self, database: Database, *, write: bool = True) -> None:
+        self.database = database
+        self.write = write
+        self._conn: AsyncConnection | None = None
+
+    async def connection(self) -> AsyncConnection:
+        if self._conn is None:
+            self._conn = await self.database.connect(write=self.write)
+        return self._conn
+
+    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+        conn = await self.connection()
+        return await conn.execute(statement, params)
+
+    async def commit(self) -> None:
+        if self._conn is not None:
+            await self._conn.commit()
+            await self._close()
+
+    async def rollback(self) -> None:
+        if self._conn is not None:
+            try:
+                await self._conn.rollback()
+            finally:
+                await self._close()
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.rollback()
+
+    # Repositories, each made for one workspace.
+    def workspaces(self, workspace_id: UUID) -> WorkspaceRepository:
+        return WorkspaceRepository(self, workspace_id)
+
+    def members(self, workspace_id: UUID) -> MemberRepository:
+        return MemberRepository(self, workspace_id)
+
+    def api_keys(self, workspace_id: UUID) -> ApiKeyRepository:
+        return ApiKeyRepository(self, workspace_id)
+
+    def settings(self, workspace_id: UUID) -> SettingsRepository:
+        return SettingsRepository(self, workspace_id)
+
+    def idempotency(self, workspace_id: UUID) -> IdempotencyRepository:
+        return IdempotencyRepository(self, workspace_id)
+
+    def system(self) -> SystemRepository:
+        return SystemRepository(self)

@@ -1,0 +1,104 @@
+"""API keys: their two kinds, scopes and what a scope allows. Keys are high-entropy random tokens
+stored only as a SHA-256 digest (no slow KDF is needed for 256 random bits)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from app.domain.errors import ErrorList
+
+SECRET_PREFIX = "sk_"
+PUBLISHABLE_PREFIX = "pk_"
+ADMIN = "admin"
+
+# Every resource that has scopes. Each issue adds its resources here and lists them in
+# docs/conventions.md; `admin` implies every scope, present and future.
+RESOURCES: tuple[str, ...] = ("workspace", "members", "settings")
+SCOPES: frozenset[str] = frozenset(
+    {ADMIN} | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}
+)
+
+
+class KeyKind(StrEnum):
+    SECRET = "secret"
+    PUBLISHABLE = "publishable"
+
+
+def kind_of(token: str) -> KeyKind | None:
+    if token.startswith(SECRET_PREFIX):
+        return KeyKind.SECRET
+    if token.startswith(PUBLISHABLE_PREFIX):
+        return KeyKind.PUBLISHABLE
+    return None
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def redact(token: str) -> str:
+    """What a list shows of a key: its kind prefix and last four characters."""
+    prefix = SECRET_PREFIX if token.startswith(SECRET_PREFIX) else PUBLISHABLE_PREFIX
+    return f"{prefix}…{token[-4:]}"
+
+
+def allows(granted: frozenset[str] | set[str], required: str) -> bool:
+    """`admin` implies everything; `x:write` implies `x:read`."""
+    if ADMIN in granted or required in granted:
+        return True
+    resource, _, access = required.partition(":")
+    return access == "read" and f"{resource}:write" in granted
+
+
+def normalize_origin(origin: str) -> str | None:
+    """`https://Shop.example:443/` -> `https://shop.example`; None when it is not an origin."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    kind: KeyKind
+    scopes: tuple[str, ...]
+    allowed_origins: tuple[str, ...]
+
+
+def validate_key_spec(kind: KeyKind, scopes: list[str], allowed_origins: list[str]) -> KeySpec:
+    """Secret keys carry scopes and no origins; publishable keys only submit forms, may be
+    limited to origins, and carry no scopes."""
+    errors = ErrorList()
+    if kind is KeyKind.SECRET:
+        if not scopes:
+            errors.add("scopes", "a secret key needs at least one scope")
+        for i, scope in enumerate(scopes):
+            if scope not in SCOPES:
+                errors.add(f"scopes.{i}", f"unknown scope {scope!r}; known: {', '.join(sorted(SCOPES))}")
+        if allowed_origins:
+            errors.add("allowed_origins", "only publishable keys carry allowed origins")
+    else:
+        if scopes:
+            errors.add("scopes", "publishable keys have no scopes: they can only submit lead-capture forms")
+    origins: list[str] = []
+    for i, origin in enumerate(allowed_origins):
+        normalized = normalize_origin(origin)
+        if normalized is None:
+            errors.add(f"allowed_origins.{i}", "must be an origin such as https://www.example.com")
+        elif normalized not in origins:
+            origins.append(normalized)
+    errors.raise_if_any()
+    return KeySpec(kind, tuple(sorted(set(scopes))), tuple(origins))

@@ -1,0 +1,116 @@
+"""create_app(): middleware, routers, error handlers; nothing else."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import __doc__ as description
+from app.config import Settings, get_settings
+from app.db.session import Database
+from app.domain.errors import DomainError
+from app.migrate import head_revision
+from app.routers import health, problems
+from app.routers.v1 import router as v1_router
+from app.schemas.common import Problem
+from app.services.api_keys import KeyResolver
+
+API_VERSION = "2026-11-27"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Every response carries X-Request-ID: the caller's (when sane) or a new one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    owns_database = database is None
+    database = database or Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_database:
+            await database.dispose()
+
+    app = FastAPI(
+        title="CRM API",
+        version=API_VERSION,
+        description=(description or "")
+        + "\n\nAuthenticate with `Authorization: Bearer <key>`. Errors are RFC 9457 problem documents.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.keys = KeyResolver(database, settings.api_key_cache_seconds)
+    app.state.migration_head = head_revision()
+
+    app.include_router(health.router)
+    app.include_router(v1_router)
+
+    app.add_exception_handler(DomainError, problems.on_domain_error)
+    app.add_exception_handler(RequestValidationError, problems.on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
+    app.add_exception_handler(Exception, problems.on_unexpected_error)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "If-None-Match",
+                "X-Request-ID",
+            ],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
+            max_age=600,
+        )
+    app.add_middleware(RequestIdMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem_schema.pop("$defs", {}))
+            schemas["Problem"] = problem_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

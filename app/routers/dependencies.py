@@ -1,0 +1,116 @@
+"""Dependencies the /v1 routers share: who is calling (and may they), idempotency, paging, ETags."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.responses import JSONResponse, Response
+
+from app.domain.concurrency import etag, none_match
+from app.domain.idempotency import fingerprint, validate_key
+from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Sort
+from app.ids import utcnow
+from app.routers.route import Replay
+from app.schemas.common import ResourceRead
+from app.services import idempotency
+from app.services.context import Context
+from app.services.idempotency import StoredResponse
+
+bearer = HTTPBearer(auto_error=False, description="A secret key (`sk_…`) with the operation's scope")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Makes a retried POST safe: the first result is stored for 24 h and replayed for the same "
+        "key and body; another body answers 422, a request while the first is in flight answers 409.",
+        max_length=255,
+    ),
+]
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description="Apply only if the resource still has this ETag (else 412)")
+]
+
+
+async def _authorize(request: Request, credentials: HTTPAuthorizationCredentials | None, scope: str) -> Context:
+    now = utcnow()
+    caller = await request.app.state.keys.resolve(credentials.credentials if credentials else None, now)
+    caller.require(scope)
+    request.state.caller = caller
+    return Context(request.state.uow, caller.workspace_id, caller.actor, now)
+
+
+def require(scope: str) -> Any:
+    """A secret key with `scope`; gives the use case its Context."""
+
+    async def dependency(request: Request, credentials: Credentials) -> Context:
+        return await _authorize(request, credentials, scope)
+
+    return Depends(dependency)
+
+
+def require_idempotent(scope: str) -> Any:
+    """As `require`, for POSTs: honours Idempotency-Key."""
+
+    async def dependency(request: Request, credentials: Credentials, key: IdempotencyKey = None) -> Context:
+        ctx = await _authorize(request, credentials, scope)
+        if key is not None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            print_ = fingerprint(request.method, target, await request.body())
+            result = await idempotency.begin(
+                request.app.state.database, ctx.workspace_id, validate_key(key), print_, ctx.now
+            )
+            if isinstance(result, StoredResponse):
+                raise Replay(result)
+            request.state.idempotency_claim = result
+        return ctx
+
+    return Depends(dependency)
+
+
+def sort_enum(name: str, *fields: str) -> type[StrEnum]:
+    """`sort` values a list accepts: each field ascending, or descending with a leading `-`."""
+    members = {}
+    for field in fields:
+        members[field] = field
+        members[f"desc_{field}"] = f"-{field}"
+    return StrEnum(name, members)  # type: ignore[return-value]
+
+
+class Paging:
+    def __init__(self, cursor: str | None, limit: int, sort: str) -> None:
+        self.cursor = cursor
+        self.limit = limit
+        self.sort = Sort.parse(sort)
+
+
+def paging(sort_type: type[StrEnum], default: str = "created_at") -> Any:
+    async def dependency(
+        cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+        sort: Annotated[sort_type, Query(description="Field to sort by; prefix `-` for descending")] = sort_type(  # type: ignore[valid-type]
+            default
+        ),
+    ) -> Paging:
+        return Paging(cursor, limit, str(sort.value))
+
+    return Depends(dependency)
+
+
+def resource_response(
+    request: Request, model: ResourceRead, *, status_code: int = 200, location: str | None = None
+) -> Response:
+    """A resource with its ETag; 304 when a GET's If-None-Match already has this version."""
+    headers = {"ETag": etag(model.version)}
+    if request.method == "GET" and none_match(request.headers.get("if-none-match"), model.version):
+        return Response(status_code=304, headers=headers)
+    if location is not None:
+        headers["Location"] = location
+    return JSONResponse(model.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+def page_response(data: list[Any], next_cursor: str | None) -> Response:
+    return JSONResponse({"data": [item.model_dump(mode="json") for item in data], "next_cursor": next_cursor})

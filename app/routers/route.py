@@ -1,0 +1,140 @@
+"""The route class every /v1 operation uses. It owns what is the same for all of them: the body
+size limit (413) and media type (415), the request's unit of work and its single commit before the
+response is sent, Idempotency-Key storage and replay, and the error statuses in the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from app.db.unit_of_work import UnitOfWork
+from app.domain.errors import DomainError
+from app.ids import utcnow
+from app.routers.problems import PROBLEM_JSON, PayloadTooLarge, UnsupportedMediaType, on_unexpected_error
+from app.services import idempotency
+from app.services.idempotency import Claim, StoredResponse
+
+log = logging.getLogger("app.http")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REPLAYED_HEADERS = ("content-type", "etag", "location")
+
+
+class Replay(Exception):
+    """Raised by the idempotency dependency to answer with a stored response."""
+
+    def __init__(self, stored: StoredResponse) -> None:
+        self.stored = stored
+
+    def response(self) -> Response:
+        headers = {**self.stored.headers, "Idempotent-Replayed": "true"}
+        return Response(self.stored.body, status_code=self.stored.status_code, headers=headers)
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def error_responses(path: str, methods: set[str], extra: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """Every error status an operation can answer, derived from its shape."""
+    responses: dict[int | str, dict[str, Any]] = {
+        401: _problem("Missing, malformed, unknown or revoked API key"),
+        403: _problem("The key lacks the scope this operation needs"),
+        422: _problem("Invalid input: `errors` names each invalid field and where it was"),
+        500: _problem("Unexpected error; carries a request_id, never a stack trace"),
+    }
+    if "{" in path:
+        responses[404] = _problem("No such resource in this workspace")
+    if methods & {"POST", "PUT", "PATCH"}:
+        responses[413] = _problem("Request body larger than this operation accepts")
+        responses[415] = _problem("Request body is not JSON")
+    if "POST" in methods:
+        responses[409] = _problem("A request with this Idempotency-Key is still in progress, or a conflict")
+    if methods & {"PATCH", "PUT", "DELETE"}:
+        responses[409] = _problem("Changed by a concurrent request, or a conflict")
+        responses[412] = _problem("If-Match does not match the current ETag")
+    if "GET" in methods and extra.get("x-conditional"):
+        responses[304] = {"description": "Not modified: the If-None-Match ETag is current"}
+    return responses
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than the {limit} bytes this operation accepts")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than the {limit} bytes this operation accepts")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # what FastAPI parses next
+    return body
+
+
+class CrmRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        methods = {m.upper() for m in (kwargs.get("methods") or ["GET"])}
+        extra = dict(kwargs.get("openapi_extra") or {})
+        kwargs["responses"] = {**error_responses(path, methods, extra), **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
+        self.max_body_bytes: int | None = extra.get("x-max-body-bytes")
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        run_endpoint = super().get_route_handler()
+        takes_body = self.body_field is not None
+
+        async def handler(request: Request) -> Response:
+            settings = request.app.state.settings
+            try:
+                body = await _read_body(request, self.max_body_bytes or settings.max_body_bytes)
+                if takes_body and body and not _is_json(request.headers.get("content-type", "")):
+                    raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+                uow = UnitOfWork(request.app.state.database, write=request.method not in SAFE_METHODS)
+                request.state.uow = uow
+                async with uow:
+                    try:
+                        response = await run_endpoint(request)
+                    except Replay as replay:
+                        return replay.response()
+                    claim: Claim | None = getattr(request.state, "idempotency_claim", None)
+                    if claim is not None and 200 <= response.status_code < 300:
+                        headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
+                        await idempotency.complete(
+                            uow, claim, utcnow(), response.status_code, headers, bytes(response.body)
+                        )
+                        request.state.idempotency_claim = None
+                    await uow.commit()
+            except (DomainError, HTTPException, RequestValidationError):
+                await _release(request)
+                raise
+            except Exception as exc:
+                await _release(request)
+                return await on_unexpected_error(request, exc)
+            await _release(request)  # a non-2xx answer is not stored: a retry runs again
+            return response
+
+        return handler
+
+
+async def _release(request: Request) -> None:
+    claim: Claim | None = getattr(request.state, "idempotency_claim", None)
+    if claim is None:
+        return
+    request.state.idempotency_claim = None
+    try:
+        await idempotency.release(request.app.state.database, claim)
+    except Exception:  # the claim times out on its own (LOCK_TIMEOUT); never mask the real answer
+        log.exception("could not release Idempotency-Key %r", claim.key)

@@ -1,0 +1,106 @@
+"""Types every resource shares: RFC 3339 UTC timestamps, actors, pages, problems."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from app.domain import workspaces as locale
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+UtcDatetime = Annotated[
+    datetime,
+    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-27T09:30:00.000000Z"]}),
+]
+
+
+def _check(predicate: Any, what: str) -> Any:
+    def validate(value: Any) -> Any:
+        if value is not None and not predicate(value):
+            raise ValueError(what)
+        return value
+
+    return validate
+
+
+Country = Annotated[
+    str,
+    BeforeValidator(_check(locale.is_country, "must be an ISO 3166-1 alpha-2 country code such as IR or US")),
+    Field(min_length=2, max_length=2, examples=["IR"]),
+]
+TimeZone = Annotated[
+    str,
+    BeforeValidator(_check(locale.is_timezone, "must be an IANA time zone such as Asia/Tehran or UTC")),
+    Field(max_length=64, examples=["Asia/Tehran"]),
+]
+Currency = Annotated[
+    str,
+    BeforeValidator(_check(locale.is_currency, "must be an ISO 4217 currency code such as USD or IRR")),
+    Field(min_length=3, max_length=3, examples=["USD"]),
+]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ActorRead(BaseModel):
+    """Who made a change: the member bound to the key, else the API key, or `system`."""
+
+    type: str = Field(examples=["member"], description="member | api_key | system")
+    id: str | None = None
+
+
+def _actor(value: Any) -> Any:
+    if isinstance(value, str):
+        kind, _, ident = value.partition(":")
+        return {"type": kind, "id": ident or None}
+    return value
+
+
+Actor = Annotated[ActorRead, BeforeValidator(_actor)]
+
+
+class RequestModel(BaseModel):
+    """Request bodies reject unknown fields, so a typo is an error instead of a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ResourceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int = Field(description="Increments on every change; the ETag is this number, quoted.")
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
+
+
+class ProblemFieldError(BaseModel):
+    location: str = Field(description="body | query | path | header", examples=["body"])
+    field: str = Field(description="Dotted path of the invalid field", examples=["manager_id"])
+    message: str
+    type: str = Field(examples=["value_error"])
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(examples=["/problems/validation-error"])
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[ProblemFieldError] | None = None

@@ -1,0 +1,29 @@
+"""Per-feature settings sections (`/v1/settings/{section}`); later issues add theirs here."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.schemas.common import RequestModel, ResourceRead
+
+
+class RetentionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    idempotency_key_hours: int = Field(
+        default=24, ge=1, le=168, description="How long a POST's result is replayed for its Idempotency-Key"
+    )
+
+
+class RetentionSettingsUpdate(RequestModel):
+    idempotency_key_hours: int | None = Field(default=None, ge=1, le=168)
+
+
+class RetentionSettingsRead(RetentionSettings, ResourceRead):
+    pass
+
+
+# section name -> (stored model, update model, read model)
+SECTIONS: dict[str, tuple[type[BaseModel], type[BaseModel], type[ResourceRead]]] = {
+    "retention": (RetentionSettings, RetentionSettingsUpdate, RetentionSettingsRead),
+}

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import Field
+
+from app.schemas.common import Country, Currency, Name, RequestModel, ResourceRead, TimeZone
+
+
+class WorkspaceRead(ResourceRead):
+    id: UUID
+    name: str
+    default_region: str | None = Field(description="Phone region (ISO 3166-1 alpha-2) for numbers without +")
+    timezone: str = Field(description="IANA time zone for schedules and reports")
+    currency: str = Field(description="Reporting currency (ISO 4217)")
+
+
+class WorkspaceUpdate(RequestModel):
+    name: Name | None = None
+    default_region: Country | None = None
+    timezone: TimeZone | None = None
+    currency: Currency | None = None
+
+
+class WorkspaceCreated(WorkspaceRead):
+    secret_key: str
+    publishable_key: str

@@ -1,0 +1,61 @@
+"""Members: the people of a workspace who own leads and log work."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from app.db.repositories.base import Page, Row
+from app.domain.concurrency import check_if_match, lost_update
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.members import manager_cycle
+from app.domain.pagination import Sort
+from app.ids import new_id
+from app.services.context import Context
+
+
+async def get(ctx: Context, member_id: UUID) -> Row:
+    row = await ctx.uow.members(ctx.workspace_id).get(member_id)
+    if row is None:
+        raise NotFound("no member with this id")
+    return row
+
+
+async def _check_manager(ctx: Context, member_id: UUID, manager_id: UUID) -> None:
+    repo = ctx.uow.members(ctx.workspace_id)
+    chain = await repo.managers_chain(manager_id)
+    if manager_id not in chain:
+        raise InvalidInput.field("manager_id", "no member with this id in the workspace")
+    as_str = {str(k): (str(v) if v else None) for k, v in chain.items()}
+    if manager_cycle(str(member_id), str(manager_id), as_str):
+        raise InvalidInput.field("manager_id", "a member cannot report to themselves, directly or indirectly")
+
+
+async def create(ctx: Context, values: dict[str, Any]) -> Row:
+    member_id = new_id()
+    if values.get("manager_id") is not None:
+        await _check_manager(ctx, member_id, values["manager_id"])
+    return await ctx.uow.members(ctx.workspace_id).create({"id": member_id, **values, **ctx.audit_new()})
+
+
+async def update(ctx: Context, member_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+    row = await get(ctx, member_id)
+    check_if_match(if_match, row["version"])
+    for field in ("name", "email", "role", "active"):
+        if field in changes and changes[field] is None:
+            raise InvalidInput.field(field, "cannot be null")
+    changes = {k: v for k, v in changes.items() if row[k] != v}
+    if not changes:
+        return row
+    if changes.get("manager_id") is not None:
+        await _check_manager(ctx, member_id, changes["manager_id"])
+    updated = await ctx.uow.members(ctx.workspace_id).update(
+        member_id, row["version"], {**changes, **ctx.audit_change()}
+    )
+    if updated is None:
+        raise lost_update(if_match)
+    return updated
+
+
+async def list_members(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page:
+    return await ctx.uow.members(ctx.workspace_id).list(sort=sort, cursor=cursor, limit=limit, **filters)

@@ -1,0 +1,63 @@
+"""Per-feature settings sections: defaults until a workspace changes them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from app.domain.concurrency import check_if_match, lost_update
+from app.domain.errors import FieldError, InvalidInput
+from app.services.context import SYSTEM, Context
+
+
+def _defaults(model: type[BaseModel], ctx: Context) -> dict[str, Any]:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return {
+        "values": model().model_dump(),
+        "version": 0,
+        "created_at": epoch,
+        "updated_at": epoch,
+        "created_by": str(SYSTEM),
+        "updated_by": str(SYSTEM),
+    }
+
+
+async def get(ctx: Context, section: str, model: type[BaseModel]) -> dict[str, Any]:
+    """The section's values (defaults filled in) with version and timestamps; version 0 = never set."""
+    row = await ctx.uow.settings(ctx.workspace_id).get(section)
+    if row is None:
+        return _defaults(model, ctx)
+    return {**row, "values": model.model_validate({**model().model_dump(), **row["values"]}).model_dump()}
+
+
+async def update(
+    ctx: Context, section: str, model: type[BaseModel], changes: dict[str, Any], *, if_match: str | None
+) -> dict[str, Any]:
+    current = await get(ctx, section, model)
+    check_if_match(if_match, current["version"])
+    try:
+        merged = model.model_validate({**current["values"], **changes}).model_dump()
+    except ValidationError as exc:
+        raise InvalidInput(
+            "invalid settings",
+            errors=[FieldError("body", ".".join(map(str, e["loc"])), e["msg"], e["type"]) for e in exc.errors()],
+        ) from exc
+    if merged == current["values"]:
+        return current
+    repo = ctx.uow.settings(ctx.workspace_id)
+    if current["version"] == 0:
+        row = await repo.create({"section": section, "values": merged, **ctx.audit_new()})
+    else:
+        row = await repo.update(section, current["version"], {"values": merged, **ctx.audit_change()})
+    if row is None:
+        raise lost_update(if_match)
+    return row
+
+
+async def retention_hours(ctx: Context) -> int:
+    from app.schemas.settings import RetentionSettings
+
+    values = await get(ctx, "retention", RetentionSettings)
+    return int(values["values"]["idempotency_key_hours"])
