@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 from app.config import get_settings
+from app.db.migrate import upgrade
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import InvalidInput
 from app.ids import utcnow
-from app.migrate import upgrade
 from app.services import workspaces
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"

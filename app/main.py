@@ -17,9 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __doc__ as description
 from app.config import Settings, get_settings
+from app.db.migrate import head_revision
 from app.db.session import Database
 from app.domain.errors import DomainError
-from app.migrate import head_revision
 from app.routers import health, problems
 from app.routers.v1 import router as v1_router
 from app.schemas.common import Problem

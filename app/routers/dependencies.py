@@ -1,7 +1,5 @@
 """Dependencies the /v1 routers share: who is calling (and may they), idempotency, paging, ETags."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -95,7 +93,7 @@ def paging(sort_type: type[StrEnum], default: str = "created_at") -> Any:
             default
         ),
     ) -> Paging:
-        return Paging(cursor, limit, str(sort.value))
+        return Paging(cursor or None, limit, str(sort.value))
 
     return Depends(dependency)
 

@@ -123,9 +123,30 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        error = FieldError("body", "body", "malformed body: not UTF-8 encoded JSON", "json_invalid")
+        return problem(request, 422, slug="validation-error", detail=error.message, errors=[error])
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route {request.method} {request.url.path}"
-    return problem(request, exc.status_code, detail=detail, headers=dict(exc.headers or {}))
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed here; use {', '.join(allowed)}"
+    return problem(request, exc.status_code, detail=detail, headers=headers)
+
+
+def _path_matches(template: str, path: str) -> bool:
+    want, got = template.strip("/").split("/"), path.strip("/").split("/")
+    return len(want) == len(got) and all(w == g or (w.startswith("{") and g) for w, g in zip(want, got, strict=True))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Starlette's Allow names only the first route on the path; list every operation on it, as
+    the OpenAPI document has them."""
+    paths = request.app.openapi()["paths"]
+    methods = {m.upper() for template, ops in paths.items() if _path_matches(template, request.url.path) for m in ops}
+    return sorted(methods)
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> Response:

@@ -65,6 +65,11 @@ def _actor(value: Any) -> Any:
 Actor = Annotated[ActorRead, BeforeValidator(_actor)]
 
 
+# Default of a PATCH field that may be left out but not set to null: an omitted field is not in
+# `model_dump(exclude_unset=True)`, and an explicit null fails validation with the field's name.
+Unset: Any = None
+
+
 class RequestModel(BaseModel):
     """Request bodies reject unknown fields, so a typo is an error instead of a silent no-op."""
 

@@ -5,7 +5,7 @@ from uuid import UUID
 from pydantic import EmailStr, Field, field_validator
 
 from app.domain.members import Role
-from app.schemas.common import Actor, Name, RequestModel, ResourceRead, TimeZone
+from app.schemas.common import Actor, Name, RequestModel, ResourceRead, TimeZone, Unset
 
 Capacity = Field(default=None, ge=0, le=100_000, description="How many open leads this member can own; null = no limit")
 
@@ -27,10 +27,12 @@ class MemberCreate(RequestModel):
 
 
 class MemberUpdate(RequestModel):
-    name: Name | None = None
-    email: EmailStr | None = None
-    role: Role | None = None
-    active: bool | None = None
+    """Send only what changes; timezone, capacity and manager_id may be null, the others may not."""
+
+    name: Name = Unset
+    email: EmailStr = Unset
+    role: Role = Unset
+    active: bool = Unset
     timezone: TimeZone | None = None
     capacity: int | None = Capacity
     manager_id: UUID | None = None

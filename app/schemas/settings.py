@@ -16,7 +16,7 @@ class RetentionSettings(BaseModel):
 
 
 class RetentionSettingsUpdate(RequestModel):
-    idempotency_key_hours: int | None = Field(default=None, ge=1, le=168)
+    idempotency_key_hours: int = Field(default=None, ge=1, le=168)  # type: ignore[assignment]
 
 
 class RetentionSettingsRead(RetentionSettings, ResourceRead):

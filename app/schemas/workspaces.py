@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from app.schemas.common import Country, Currency, Name, RequestModel, ResourceRead, TimeZone
+from app.schemas.common import Country, Currency, Name, RequestModel, ResourceRead, TimeZone, Unset
 
 
 class WorkspaceRead(ResourceRead):
@@ -16,10 +16,12 @@ class WorkspaceRead(ResourceRead):
 
 
 class WorkspaceUpdate(RequestModel):
-    name: Name | None = None
+    """Send only what changes; `default_region` may be null, the others may not."""
+
+    name: Name = Unset
     default_region: Country | None = None
-    timezone: TimeZone | None = None
-    currency: Currency | None = None
+    timezone: TimeZone = Unset
+    currency: Currency = Unset
 
 
 class WorkspaceCreated(WorkspaceRead):

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from app.db.migrate import DatabaseUnavailable, current_revision
 from app.db.session import Database
-from app.db.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -20,10 +18,9 @@ class Readiness:
 
 async def readiness(database: Database, expected: str) -> Readiness:
     try:
-        async with UnitOfWork(database, write=False) as uow:
-            revision = await uow.system().migration_revision()
-    except (SQLAlchemyError, OSError) as exc:
-        return Readiness(False, None, expected, f"database unreachable: {type(exc).__name__}")
+        revision = await current_revision(database)
+    except DatabaseUnavailable as exc:
+        return Readiness(False, None, expected, str(exc))
     if revision != expected:
         return Readiness(False, revision, expected, f"database at migration {revision}, expected {expected}")
     return Readiness(True, revision, expected)

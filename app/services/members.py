@@ -41,9 +41,6 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
 async def update(ctx: Context, member_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
     row = await get(ctx, member_id)
     check_if_match(if_match, row["version"])
-    for field in ("name", "email", "role", "active"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput.field(field, "cannot be null")
     changes = {k: v for k, v in changes.items() if row[k] != v}
     if not changes:
         return row

@@ -11,7 +11,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import api_keys as keys
 from app.domain import workspaces as locale
 from app.domain.concurrency import check_if_match, lost_update
-from app.domain.errors import ErrorList, InvalidInput, NotFound
+from app.domain.errors import ErrorList, NotFound
 from app.ids import new_id
 from app.services import api_keys
 from app.services.context import SYSTEM, Context
@@ -85,9 +85,6 @@ async def get(ctx: Context) -> Row:
 async def update(ctx: Context, changes: dict[str, Any], *, if_match: str | None) -> Row:
     row = await get(ctx)
     check_if_match(if_match, row["version"])
-    for field in ("name", "timezone", "currency"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput.field(field, "cannot be null")
     changes = {k: v for k, v in changes.items() if row[k] != v}
     if not changes:
         return row

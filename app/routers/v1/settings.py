@@ -1,7 +1,5 @@
 """`/v1/settings/{section}`: one GET and one PATCH per registered section (unknown sections 404)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request

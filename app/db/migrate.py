@@ -10,10 +10,11 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.session import Database
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 ADVISORY_LOCK_ID = 0x43524D  # "CRM"
 
 
@@ -48,3 +49,18 @@ async def downgrade(database: Database, revision: str = "base") -> None:
     async with database.engine.connect() as conn:
         await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
         await conn.commit()
+
+
+async def current_revision(database: Database) -> str | None:
+    """The revision the database is at (None: never migrated). Raises DatabaseUnavailable."""
+    from app.db.unit_of_work import UnitOfWork
+
+    try:
+        async with UnitOfWork(database, write=False) as uow:
+            return await uow.system().migration_revision()
+    except (SQLAlchemyError, OSError) as exc:
+        raise DatabaseUnavailable(f"database unreachable: {type(exc).__name__}") from exc
+
+
+class DatabaseUnavailable(Exception):
+    pass
