@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from app.domain import workspaces as locale
 
@@ -32,17 +32,17 @@ def _check(predicate: Any, what: str) -> Any:
 
 Country = Annotated[
     str,
-    BeforeValidator(_check(locale.is_country, "must be an ISO 3166-1 alpha-2 country code such as IR or US")),
+    AfterValidator(_check(locale.is_country, "must be an ISO 3166-1 alpha-2 country code such as IR or US")),
     Field(min_length=2, max_length=2, examples=["IR"]),
 ]
 TimeZone = Annotated[
     str,
-    BeforeValidator(_check(locale.is_timezone, "must be an IANA time zone such as Asia/Tehran or UTC")),
+    AfterValidator(_check(locale.is_timezone, "must be an IANA time zone such as Asia/Tehran or UTC")),
     Field(max_length=64, examples=["Asia/Tehran"]),
 ]
 Currency = Annotated[
     str,
-    BeforeValidator(_check(locale.is_currency, "must be an ISO 4217 currency code such as USD or IRR")),
+    AfterValidator(_check(locale.is_currency, "must be an ISO 4217 currency code such as USD or IRR")),
     Field(min_length=3, max_length=3, examples=["USD"]),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -40,6 +40,8 @@ async def test_invalid_locale_values_are_422_naming_each_field(tenant: Tenant) -
     )
     assert_problem(response, 422, "default_region", "timezone", "currency")
     assert_problem(await tenant.patch("/v1/workspace", json={"name": None}), 422, "name")
+    wrong_types = await tenant.patch("/v1/workspace", json={"default_region": True, "timezone": 5, "currency": []})
+    assert_problem(wrong_types, 422, "default_region", "timezone", "currency")
     assert_problem(await tenant.patch("/v1/workspace", json={"colour": "red"}), 422, "colour")
     assert (await tenant.get("/v1/workspace")).json()["version"] == 1  # nothing half-written
 

@@ -1,0 +1,82 @@
+"""The commands a newcomer runs, as separate processes on real databases."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ScratchDatabases, database_url
+from tests.integration.server import ROOT, Server, cli_env, create_workspace, run_cli
+
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+    ]
+)
+
+
+def test_serve_on_an_empty_sqlite_database_creates_demo_and_prints_its_keys_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    with Server(url, tmp_path / "first.log") as server:
+        output = server.output()
+        secret = re.search(r"secret key \(admin\):\s+(sk_\S+)", output)
+        assert secret, output
+        assert re.search(r"publishable key:\s+pk_\S+", output)
+        headers = {"Authorization": f"Bearer {secret.group(1)}"}
+        assert httpx.get(f"{server.url}/v1/workspace", headers=headers).json()["name"] == "demo"
+        ready = httpx.get(f"{server.url}/readyz").json()
+        assert ready["status"] == "ok" and ready["migration"] == ready["expected_migration"]
+    with Server(url, tmp_path / "second.log") as server:
+        assert "sk_" not in server.output()
+        assert httpx.get(f"{server.url}/v1/workspace", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_api_conforms_to_its_openapi_document(kind: str, tmp_path: Path, scratch: ScratchDatabases) -> None:
+    """A short schemathesis run against the real server: no 5xx, every response as documented."""
+    url = await database_url(kind, tmp_path, scratch)
+    run_cli(url, "migrate")
+    created = create_workspace(url, "Fuzz", "--region", "IR", "--timezone", "Asia/Tehran", "--currency", "IRR")
+    with Server(url, tmp_path / "server.log") as server:
+        headers = {"Authorization": f"Bearer {created['secret_key']}"}
+        workspace = httpx.get(f"{server.url}/v1/workspace", headers=headers).json()
+        assert (workspace["id"], workspace["currency"], workspace["timezone"], workspace["default_region"]) == (
+            created["workspace_id"], "IRR", "Asia/Tehran", "IR")
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "st"), "run", f"{server.url}/openapi.json",
+             "-H", f"Authorization: Bearer {created['secret_key']}", "--checks", CHECKS,
+             "--max-examples", "15", "--phases", "examples,coverage,fuzzing", "--seed", "7",
+             "--generation-database", "none", "--workers", "2", "--request-timeout", "10"],
+            cwd=ROOT, env=cli_env(url), capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:] + server.output()[-3000:]
+
+
+def test_create_workspace_refuses_bad_locale_with_exit_code_2(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    run_cli(url, "migrate")
+    result = run_cli(url, "create-workspace", "X", "--currency", "EURO", "--timezone", "Moon/Base", check=False)
+    assert result.returncode == 2
+    assert "currency" in result.stderr and "timezone" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_replicas_migrating_at_once_on_postgresql_all_succeed(tmp_path: Path, scratch: ScratchDatabases) -> None:
+    url = await database_url("postgresql", tmp_path, scratch)
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=cli_env(url),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outcomes = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in processes]
+    assert all(code == 0 for code, _ in outcomes), outcomes
+    created = create_workspace(url, "After")
+    assert created["secret_key"].startswith("sk_")
