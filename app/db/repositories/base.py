@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import Select, Table, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
@@ -66,6 +67,19 @@ class TenantRepository:
         statement = self.table.insert().values(workspace_id=self.workspace_id, **values).returning(self.table)
         row = (await self.uow.execute(statement)).mappings().one()
         return dict(row)
+
+    async def _insert_unless_exists(self, values: Mapping[str, Any]) -> Row | None:
+        """INSERT ... ON CONFLICT DO NOTHING RETURNING: None when a unique key already holds a row.
+        One round trip, and the transaction stays usable (no savepoint needed)."""
+        conn = await self.uow.connection()
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            insert(self.table)
+            .values(workspace_id=self.workspace_id, **values)
+            .on_conflict_do_nothing()
+            .returning(self.table)
+        )
+        return await self._one(statement)
 
     async def _update_versioned(self, row_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
         """Compare-and-set on `version`: None when another writer changed the row first."""

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
 from app.db.repositories.base import TenantRepository
@@ -44,13 +43,7 @@ class IdempotencyRepository(TenantRepository):
         if replace:
             result = await self.uow.execute(update(t).where(self.scope, t.c.key == key).values(**values))
             return bool(result.rowcount)
-        try:
-            conn = await self.uow.connection()
-            async with conn.begin_nested():
-                await self.uow.execute(t.insert().values(workspace_id=self.workspace_id, key=key, **values))
-        except IntegrityError:
-            return False
-        return True
+        return await self._insert_unless_exists({"key": key, **values}) is not None
 
     async def complete(self, key: str, now: datetime, status_code: int, headers: dict[str, str], body: bytes) -> None:
         await self.uow.execute(

@@ -23,7 +23,7 @@ SORTABLE = {
 }
 
 
-def _email_taken(error: IntegrityError) -> Conflict:
+def _email_taken() -> Conflict:
     return Conflict("a member with this email already exists in the workspace")
 
 
@@ -45,12 +45,10 @@ class MemberRepository(TenantRepository):
         return chain
 
     async def create(self, values: Mapping[str, Any]) -> Row:
-        try:
-            conn = await self.uow.connection()
-            async with conn.begin_nested():
-                return await self._insert(values)
-        except IntegrityError as error:
-            raise _email_taken(error) from error
+        row = await self._insert_unless_exists(values)
+        if row is None:
+            raise _email_taken()
+        return row
 
     async def update(self, member_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
         try:
@@ -58,7 +56,7 @@ class MemberRepository(TenantRepository):
             async with conn.begin_nested():
                 return await self._update_versioned(member_id, version, values)
         except IntegrityError as error:
-            raise _email_taken(error) from error
+            raise _email_taken() from error
 
     async def list(
         self,

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
 from app.db.repositories.base import Row, TenantRepository
@@ -22,12 +21,7 @@ class SettingsRepository(TenantRepository):
 
     async def create(self, values: Mapping[str, Any]) -> Row | None:
         """None when a concurrent request created the section first."""
-        try:
-            conn = await self.uow.connection()
-            async with conn.begin_nested():
-                return await self._insert(values)
-        except IntegrityError:
-            return None
+        return await self._insert_unless_exists(values)
 
     async def update(self, section: str, version: int, values: Mapping[str, Any]) -> Row | None:
         statement = (
