@@ -10,7 +10,6 @@ from uuid import UUID
 
 from sqlalchemy import Select, Table, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from app.domain.errors import InvalidInput
@@ -124,9 +123,3 @@ class TenantRepository:
             next_cursor = encode_cursor(sort, key.dump(last[key.column.key]), str(last["id"]))
         return Page(rows, next_cursor)
 
-
-def constraint_name(error: IntegrityError) -> str:
-    """The violated constraint's name as both drivers report it (asyncpg by name, SQLite by columns)."""
-    orig = getattr(error, "orig", None)
-    name = getattr(getattr(orig, "__cause__", None), "constraint_name", None) or getattr(orig, "constraint_name", None)
-    return name or str(orig)
