@@ -20,8 +20,7 @@ from app.config import Settings, get_settings
 from app.db.migrate import head_revision
 from app.db.session import Database
 from app.domain.errors import DomainError
-from app.routers import health, problems
-from app.routers.v1 import router as v1_router
+from app.routers import health, problems, v1
 from app.schemas.common import Problem
 from app.services.api_keys import KeyResolver
 
@@ -77,7 +76,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.migration_head = head_revision()
 
     app.include_router(health.router)
-    app.include_router(v1_router)
+    for router in v1.ROUTERS:  # mounted one level deep: each nesting level costs a route match
+        app.include_router(router, prefix=v1.PREFIX)
 
     app.add_exception_handler(DomainError, problems.on_domain_error)
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)

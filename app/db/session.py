@@ -14,6 +14,13 @@ class Database:
     def __init__(self, settings: Settings, **engine_options: Any) -> None:
         self.settings = settings
         self.is_sqlite = settings.is_sqlite
+        if not self.is_sqlite:
+            engine_options = {
+                "pool_size": settings.database_pool_size,
+                "max_overflow": 0,
+                "pool_timeout": settings.database_pool_timeout_seconds,
+                **engine_options,
+            }
         self.engine: AsyncEngine = create_async_engine(settings.database_url, **engine_options)
         if self.is_sqlite:
             _configure_sqlite(self.engine, settings.sqlite_busy_timeout_ms)

@@ -27,8 +27,12 @@ def cli_env(database_url: str, **extra: str) -> dict[str, str]:
 
 def run_cli(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "app", *args], cwd=ROOT, env=cli_env(database_url), capture_output=True,
-        text=True, timeout=120,
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        env=cli_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if check:
         assert result.returncode == 0, result.stderr
@@ -47,7 +51,10 @@ class Server:
         self._out = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--no-worker"],
-            cwd=ROOT, env=cli_env(database_url), stdout=self._out, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=cli_env(database_url),
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -50,13 +50,38 @@ async def test_api_conforms_to_its_openapi_document(kind: str, tmp_path: Path, s
         headers = {"Authorization": f"Bearer {created['secret_key']}"}
         workspace = httpx.get(f"{server.url}/v1/workspace", headers=headers).json()
         assert (workspace["id"], workspace["currency"], workspace["timezone"], workspace["default_region"]) == (
-            created["workspace_id"], "IRR", "Asia/Tehran", "IR")
+            created["workspace_id"],
+            "IRR",
+            "Asia/Tehran",
+            "IR",
+        )
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "st"), "run", f"{server.url}/openapi.json",
-             "-H", f"Authorization: Bearer {created['secret_key']}", "--checks", CHECKS,
-             "--max-examples", "15", "--phases", "examples,coverage,fuzzing", "--seed", "7",
-             "--generation-database", "none", "--workers", "2", "--request-timeout", "10"],
-            cwd=ROOT, env=cli_env(url), capture_output=True, text=True, timeout=600,
+            [
+                str(Path(sys.executable).parent / "st"),
+                "run",
+                f"{server.url}/openapi.json",
+                "-H",
+                f"Authorization: Bearer {created['secret_key']}",
+                "--checks",
+                CHECKS,
+                "--max-examples",
+                "15",
+                "--phases",
+                "examples,coverage,fuzzing",
+                "--seed",
+                "7",
+                "--generation-database",
+                "none",
+                "--workers",
+                "2",
+                "--request-timeout",
+                "10",
+            ],
+            cwd=ROOT,
+            env=cli_env(url),
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:] + server.output()[-3000:]
 
@@ -72,8 +97,14 @@ def test_create_workspace_refuses_bad_locale_with_exit_code_2(tmp_path: Path) ->
 async def test_replicas_migrating_at_once_on_postgresql_all_succeed(tmp_path: Path, scratch: ScratchDatabases) -> None:
     url = await database_url("postgresql", tmp_path, scratch)
     processes = [
-        subprocess.Popen([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=cli_env(url),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "app", "migrate"],
+            cwd=ROOT,
+            env=cli_env(url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(3)
     ]
     outcomes = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in processes]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Select, Table, select, tuple_, update
+from sqlalchemy import Select, Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement
 
@@ -40,6 +41,22 @@ class Page:
     next_cursor: str | None
 
 
+# Hot statements are built once and executed with parameters: building a statement and its cache
+# key per call cost more CPU than the database round trip (measured in benchmarks/README.md).
+@cache
+def select_by_id(table: Table) -> Select[Any]:
+    return select(table).where(table.c.workspace_id == bindparam("_ws"), table.c.id == bindparam("_id"))
+
+
+@cache
+def insert_returning(table: Table, dialect: str, *, on_conflict_do_nothing: bool) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    if on_conflict_do_nothing:
+        statement = statement.on_conflict_do_nothing()
+    return statement.returning(table)
+
+
 class TenantRepository:
     """Base of every tenant repository: it cannot be made without a workspace."""
 
@@ -60,25 +77,24 @@ class TenantRepository:
         return dict(row) if row is not None else None
 
     async def _get_by_id(self, row_id: UUID) -> Row | None:
-        return await self._one(select(self.table).where(self.scope, self.table.c.id == row_id))
+        statement = select_by_id(self.table)
+        row = (await self.uow.execute(statement, {"_ws": self.workspace_id, "_id": row_id})).mappings().first()
+        return dict(row) if row is not None else None
 
     async def _insert(self, values: Mapping[str, Any]) -> Row:
-        statement = self.table.insert().values(workspace_id=self.workspace_id, **values).returning(self.table)
-        row = (await self.uow.execute(statement)).mappings().one()
+        statement = insert_returning(self.table, await self._dialect(), on_conflict_do_nothing=False)
+        row = (await self.uow.execute(statement, {"workspace_id": self.workspace_id, **values})).mappings().one()
         return dict(row)
 
     async def _insert_unless_exists(self, values: Mapping[str, Any]) -> Row | None:
         """INSERT ... ON CONFLICT DO NOTHING RETURNING: None when a unique key already holds a row.
         One round trip, and the transaction stays usable (no savepoint needed)."""
-        conn = await self.uow.connection()
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        statement = (
-            insert(self.table)
-            .values(workspace_id=self.workspace_id, **values)
-            .on_conflict_do_nothing()
-            .returning(self.table)
-        )
-        return await self._one(statement)
+        statement = insert_returning(self.table, await self._dialect(), on_conflict_do_nothing=True)
+        row = (await self.uow.execute(statement, {"workspace_id": self.workspace_id, **values})).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def _dialect(self) -> str:
+        return str((await self.uow.connection()).dialect.name)
 
     async def _update_versioned(self, row_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
         """Compare-and-set on `version`: None when another writer changed the row first."""
@@ -122,4 +138,3 @@ class TenantRepository:
             last = rows[-1]
             next_cursor = encode_cursor(sort, key.dump(last[key.column.key]), str(last["id"]))
         return Page(rows, next_cursor)
-

@@ -35,8 +35,8 @@ class SystemRepository:
         return dict(row) if row is not None else None
 
     async def create_workspace(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        statement = tables.workspaces.insert().values(**values).returning(tables.workspaces)
-        return dict((await self.uow.execute(statement)).mappings().one())
+        statement = tables.workspaces.insert().returning(tables.workspaces)
+        return dict((await self.uow.execute(statement, dict(values))).mappings().one())
 
     async def count_workspaces(self) -> int:
         return int((await self.uow.execute(select(func.count()).select_from(tables.workspaces))).scalar_one())

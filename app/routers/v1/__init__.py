@@ -1,10 +1,8 @@
-"""Version 1 of the public API."""
+"""Version 1 of the public API: every resource router, mounted under /v1."""
 
 from fastapi import APIRouter
 
-from app.routers.route import CrmRoute
 from app.routers.v1 import api_keys, members, settings, workspace
 
-router = APIRouter(prefix="/v1", route_class=CrmRoute)
-for module in (workspace, members, api_keys, settings):
-    router.include_router(module.router)
+PREFIX = "/v1"
+ROUTERS: tuple[APIRouter, ...] = (workspace.router, members.router, api_keys.router, settings.router)

@@ -1,0 +1,51 @@
+"""The baseline of the benchmarks: FastAPI validating a small JSON body and inserting one row with
+raw asyncpg from a pool (no ORM, no auth, no transaction bookkeeping). The API's figures are
+reported as ratios to this one, measured in the same run on the same database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import asynccontextmanager
+
+import asyncpg
+from fastapi import FastAPI
+from pydantic import BaseModel, EmailStr
+
+DSN = os.environ["BASELINE_DSN"]
+pool: asyncpg.Pool | None = None
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+    global pool
+    pool = await asyncpg.create_pool(DSN, min_size=5, max_size=10)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS baseline_members (id uuid PRIMARY KEY, workspace_id uuid NOT NULL, "
+            "name text NOT NULL, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+        )
+    yield
+    await pool.close()
+
+
+app = FastAPI(lifespan=lifespan)
+WORKSPACE = uuid.uuid4()
+
+
+class MemberIn(BaseModel):
+    name: str
+    email: EmailStr
+
+
+@app.post("/members", status_code=201)
+async def create(body: MemberIn) -> dict[str, str]:
+    assert pool is not None
+    row = await pool.fetchrow(
+        "INSERT INTO baseline_members (id, workspace_id, name, email) VALUES ($1, $2, $3, $4) RETURNING id",
+        uuid.uuid4(),
+        WORKSPACE,
+        body.name,
+        body.email,
+    )
+    return {"id": str(row["id"]), "name": body.name, "email": body.email}
