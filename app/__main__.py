@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         settings = get_settings()
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
         demo = asyncio.run(_prepare_for_serving())
         if demo is not None:
             print("Created workspace 'demo'. Its keys are shown only once:", flush=True)

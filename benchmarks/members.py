@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import socket
@@ -102,6 +103,7 @@ async def main() -> None:
         processes.append(base)
         scenarios: list[tuple[str, int, Callable[[int], bytes]]] = []
         tag = uuid.uuid4().hex[:6]
+        unique = itertools.count()  # the load generator's own counter restarts every run
 
         def baseline_post(n: int) -> bytes:
             body = _json({"name": f"Member {n}", "email": f"b{n}-{tag}@bench.io"})
@@ -129,10 +131,12 @@ async def main() -> None:
                 )
 
             def api_post(n: int, auth: dict[str, str] = auth, label: str = label) -> bytes:
+                n = next(unique)
                 body = _json({"name": f"Member {n}", "email": f"m{n}-{label[0]}{tag}@bench.io"})
                 return build_request("POST", "/v1/members", auth, body)
 
             def api_post_idem(n: int, auth: dict[str, str] = auth, label: str = label) -> bytes:
+                n = next(unique)
                 body = _json({"name": f"Member {n}", "email": f"i{n}-{label[0]}{tag}@bench.io"})
                 return build_request("POST", "/v1/members", {**auth, "Idempotency-Key": f"k{n}-{tag}"}, body)
 

@@ -1,11 +1,14 @@
 """Dependencies the /v1 routers share: who is calling (and may they), idempotency, paging, ETags."""
 
+import json
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.responses import JSONResponse, Response
+from pydantic import BaseModel, TypeAdapter
+from starlette.responses import Response
 
 from app.domain.concurrency import etag, none_match
 from app.domain.idempotency import fingerprint, validate_key
@@ -17,6 +20,7 @@ from app.services import idempotency
 from app.services.context import Context
 from app.services.idempotency import StoredResponse
 
+JSON = "application/json"
 bearer = HTTPBearer(auto_error=False, description="A secret key (`sk_…`) with the operation's scope")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 IdempotencyKey = Annotated[
@@ -107,8 +111,16 @@ def resource_response(
         return Response(status_code=304, headers=headers)
     if location is not None:
         headers["Location"] = location
-    return JSONResponse(model.model_dump(mode="json"), status_code=status_code, headers=headers)
+    return Response(model.model_dump_json(), status_code=status_code, headers=headers, media_type=JSON)
 
 
-def page_response(data: list[Any], next_cursor: str | None) -> Response:
-    return JSONResponse({"data": [item.model_dump(mode="json") for item in data], "next_cursor": next_cursor})
+@cache
+def _rows_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def page_response(model: type[BaseModel], rows: list[dict[str, Any]], next_cursor: str | None) -> Response:
+    """A list page, validated and serialized by pydantic-core in one pass per page."""
+    adapter = _rows_adapter(model)
+    data = adapter.dump_json(adapter.validate_python(rows))
+    return Response(b'{"data":' + data + b',"next_cursor":' + json.dumps(next_cursor).encode() + b"}", media_type=JSON)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from app.domain.api_keys import KeyKind
 from app.schemas.common import Actor, Name, RequestModel, ResourceRead, UtcDatetime
@@ -29,7 +29,7 @@ class ApiKeyRead(ResourceRead):
     id: UUID
     name: str
     kind: KeyKind
-    redacted_key: str = Field(examples=["sk_…9f3a"])
+    redacted_key: str = Field(examples=["sk_…9f3a"], validation_alias=AliasChoices("redacted_key", "redacted"))
     scopes: list[str]
     allowed_origins: list[str]
     member_id: UUID | None

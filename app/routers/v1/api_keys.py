@@ -27,7 +27,7 @@ KeySort = sort_enum("ApiKeySort", "created_at")
 
 
 def _read(row: dict, model: type[ApiKeyRead] = ApiKeyRead, **extra: str) -> ApiKeyRead:
-    return model.model_validate({**row, "redacted_key": row["redacted"], **extra})
+    return model.model_validate({**row, **extra})
 
 
 @router.post(
@@ -62,7 +62,7 @@ async def list_api_keys(
     result = await api_keys.list_keys(
         ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, kind=kind, revoked=revoked
     )
-    return page_response([_read(r) for r in result.rows], result.next_cursor)
+    return page_response(ApiKeyRead, result.rows, result.next_cursor)
 
 
 @router.get("/{key_id}", summary="Get an API key", response_model=ApiKeyRead, openapi_extra={"x-conditional": True})

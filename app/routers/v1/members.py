@@ -56,7 +56,7 @@ async def list_members(
         email=email.lower() if email else None,
         manager_id=manager_id,
     )
-    return page_response([MemberRead.model_validate(r) for r in result.rows], result.next_cursor)
+    return page_response(MemberRead, result.rows, result.next_cursor)
 
 
 @router.get("/{member_id}", summary="Get a member", response_model=MemberRead, openapi_extra={"x-conditional": True})

@@ -1,0 +1,37 @@
+# Two commands for a newcomer: `make run` (the API on the embedded SQLite default) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint openapi bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	$(BIN)/python -m app serve
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check app tests migrations benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+openapi: $(VENV)/.runtime
+	$(BIN)/python -m app openapi
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.members --sqlite
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
