@@ -19,6 +19,7 @@ from app.domain.errors import DomainError
 from app.ids import utcnow
 from app.routers.problems import PROBLEM_JSON, PayloadTooLarge, UnsupportedMediaType, on_unexpected_error
 from app.services import idempotency
+from app.services.context import SYSTEM, Context
 from app.services.idempotency import Claim, StoredResponse
 
 log = logging.getLogger("app.http")
@@ -112,9 +113,8 @@ class CrmRoute(APIRoute):
                     claim: Claim | None = getattr(request.state, "idempotency_claim", None)
                     if claim is not None and 200 <= response.status_code < 300:
                         headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
-                        await idempotency.complete(
-                            uow, claim, utcnow(), response.status_code, headers, bytes(response.body)
-                        )
+                        ctx = Context(uow, claim.workspace_id, SYSTEM, utcnow())
+                        await idempotency.complete(ctx, claim, response.status_code, headers, bytes(response.body))
                         request.state.idempotency_claim = None
                     await uow.commit()
             except (DomainError, HTTPException, RequestValidationError):

@@ -84,3 +84,33 @@ async def test_result_is_stored_in_the_same_transaction_as_the_change(
 async def test_invalid_idempotency_key_is_422(tenant: Tenant) -> None:
     response = await tenant.post("/v1/members", json=BODY, headers={"Idempotency-Key": "x" * 300})
     assert_problem(response, 422, "Idempotency-Key")
+
+
+async def test_a_claim_abandoned_by_a_dead_process_stops_blocking(tenant: Tenant, database: Database) -> None:
+    import uuid
+    from datetime import timedelta
+
+    body = b'{"name":"Sara","email":"sara@x.io"}'
+    stale = utcnow() - rules.LOCK_TIMEOUT - timedelta(seconds=1)
+    await idempotency.begin(
+        database, uuid.UUID(tenant.id), "orphan", rules.fingerprint("POST", "/v1/members", body), stale
+    )
+    response = await tenant.post(
+        "/v1/members", content=body, headers={"Idempotency-Key": "orphan", "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201
+
+
+async def test_stored_response_expires_after_the_workspace_retention(tenant: Tenant, database: Database) -> None:
+    import uuid
+    from datetime import timedelta
+
+    await tenant.patch("/v1/settings/retention", json={"idempotency_key_hours": 1})
+    first = await tenant.post("/v1/members", json=BODY, headers={"Idempotency-Key": "short"})
+    assert first.status_code == 201
+    body = first.request.content
+    fp = rules.fingerprint("POST", "/v1/members", body)
+    replay = await idempotency.begin(database, uuid.UUID(tenant.id), "short", fp, utcnow() + timedelta(minutes=59))
+    assert isinstance(replay, idempotency.StoredResponse) and replay.status_code == 201
+    later = await idempotency.begin(database, uuid.UUID(tenant.id), "short", fp, utcnow() + timedelta(minutes=61))
+    assert isinstance(later, idempotency.Claim)  # expired: the key is free for a new request

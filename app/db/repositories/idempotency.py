@@ -29,28 +29,41 @@ class IdempotencyRepository(TenantRepository):
         )
         return stored, row
 
-    async def lock(self, key: str, fingerprint: str, now: datetime, expires_at: datetime, *, replace: bool) -> bool:
-        """Claim the key for a first request; False when another request claimed it first."""
-        values = {
-            "fingerprint": fingerprint,
-            "locked_at": now,
-            "expires_at": expires_at,
-            "completed_at": None,
-            "status_code": None,
-            "headers": None,
-            "body": None,
-        }
-        if replace:
-            result = await self.uow.execute(update(t).where(self.scope, t.c.key == key).values(**values))
-            return bool(result.rowcount)
-        return await self._insert_unless_exists({"key": key, **values}) is not None
+    async def claim(self, key: str, fingerprint: str, now: datetime, expires_at: datetime) -> bool:
+        """Claim an unused key for a first request (one statement); False when a row exists."""
+        return await self._insert_unless_exists({"key": key, **_fresh(fingerprint, now, expires_at)}) is not None
 
-    async def complete(self, key: str, now: datetime, status_code: int, headers: dict[str, str], body: bytes) -> None:
+    async def take_over(
+        self, key: str, stale_locked_at: datetime, fingerprint: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Reclaim an expired or abandoned key; compare-and-set, so only one request wins it."""
+        statement = (
+            update(t)
+            .where(self.scope, t.c.key == key, t.c.locked_at == stale_locked_at)
+            .values(**_fresh(fingerprint, now, expires_at))
+        )
+        return bool((await self.uow.execute(statement)).rowcount)
+
+    async def complete(
+        self, key: str, now: datetime, expires_at: datetime, status_code: int, headers: dict[str, str], body: bytes
+    ) -> None:
         await self.uow.execute(
             update(t)
             .where(self.scope, t.c.key == key)
-            .values(completed_at=now, status_code=status_code, headers=headers, body=body)
+            .values(completed_at=now, expires_at=expires_at, status_code=status_code, headers=headers, body=body)
         )
 
     async def release(self, key: str) -> None:
         await self.uow.execute(delete(t).where(self.scope, t.c.key == key, t.c.completed_at.is_(None)))
+
+
+def _fresh(fingerprint: str, now: datetime, expires_at: datetime) -> dict[str, object]:
+    return {
+        "fingerprint": fingerprint,
+        "locked_at": now,
+        "expires_at": expires_at,
+        "completed_at": None,
+        "status_code": None,
+        "headers": None,
+        "body": None,
+    }
