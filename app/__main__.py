@@ -56,6 +56,23 @@ async def _prepare_for_serving() -> workspaces.NewWorkspace | None:
         await database.dispose()
 
 
+async def _run_worker() -> None:
+    import signal
+
+    from app.worker.runner import Worker
+
+    settings = get_settings()
+    database = Database(settings)
+    worker = Worker(database, settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    try:
+        await worker.run()
+    finally:
+        await database.dispose()
+
+
 def write_openapi(path: Path = OPENAPI_PATH) -> None:
     from app.main import create_app
 
@@ -72,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-worker", action="store_true", help="do not run the background worker in-process")
     commands.add_parser("migrate", help="apply pending migrations")
+    commands.add_parser("worker", help="run the background worker (PostgreSQL only; serve runs one in-process)")
     create = commands.add_parser("create-workspace", help="create a workspace and print its first keys")
     create.add_argument("name")
     create.add_argument("--region", help="default phone region, ISO 3166-1 alpha-2 (e.g. IR)")
@@ -103,6 +121,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  secret key (admin):  {created.secret_key}")
             print(f"  publishable key:     {created.publishable_key}")
             print("Keys are shown only once: store them now.")
+    elif args.command == "worker":
+        settings = get_settings()
+        if settings.is_sqlite:
+            print(
+                "error: the worker needs PostgreSQL. SQLite is single-process: `python -m app serve` already "
+                "runs the worker in-process.",
+                file=sys.stderr,
+            )
+            return 2
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        asyncio.run(_run_worker())
     elif args.command == "openapi":
         write_openapi(args.output)
         print(f"wrote {args.output}")
@@ -116,9 +145,10 @@ def main(argv: list[str] | None = None) -> int:
             print("Created workspace 'demo'. Its keys are shown only once:", flush=True)
             print(f"  secret key (admin): {demo.secret_key}", flush=True)
             print(f"  publishable key:    {demo.publishable_key}", flush=True)
+        from app.main import create_app
+
         uvicorn.run(
-            "app.main:create_app",
-            factory=True,
+            create_app(settings, worker=not args.no_worker),
             host=args.host or settings.host,
             port=args.port or settings.port,
             log_level=settings.log_level.lower(),

@@ -34,6 +34,26 @@ class Settings(BaseSettings):
     # SQLite: how long a writer waits for the database lock before failing.
     sqlite_busy_timeout_ms: int = 5000
 
+    # Webhooks and the worker.
+    webhook_timeout_seconds: float = 10.0
+    # Seconds before attempt 1, 2, 3, ...; after the last failed attempt a delivery is `failed`.
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+    )
+    # Development and tests only: allow webhook targets on loopback addresses.
+    webhook_allow_loopback: bool = False
+    # How long a worker owns an endpoint's queue (or a timer) before another worker may take over.
+    worker_lease_seconds: float = 60.0
+    worker_poll_seconds: float = 0.1
+    worker_concurrency: int = 16
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [float(part) for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +23,9 @@ from app.db.session import Database
 from app.domain.errors import DomainError
 from app.routers import health, problems, v1
 from app.schemas.common import Problem
+from app.schemas.events import CATALOGUE, envelope
 from app.services.api_keys import KeyResolver
+from app.worker.runner import Worker
 
 API_VERSION = "2026-11-27"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -52,14 +55,46 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def _event_catalogue(schemas: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.1 `webhooks`: every event type with the body subscribers receive."""
+    catalogue: dict[str, Any] = {}
+    for event_type in sorted(CATALOGUE):
+        model = envelope(event_type)
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(body.pop("$defs", {}))
+        schemas[model.__name__] = body
+        catalogue[event_type] = {
+            "post": {
+                "summary": f"{event_type}",
+                "tags": ["Events"],
+                "description": "Signed per Standard Webhooks: webhook-id (the event id, stable across retries), "
+                "webhook-timestamp, webhook-signature.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+                },
+                "responses": {"2XX": {"description": "Received. Any other answer is retried; 410 disables."}},
+            }
+        }
+    return catalogue
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None, *, worker: bool = False) -> FastAPI:
+    """The API; with `worker=True` it also runs the background worker in-process (`serve`)."""
     settings = settings or get_settings()
     owns_database = database is None
     database = database or Database(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        running = None
+        if worker:
+            background = Worker(database, settings)
+            running = asyncio.create_task(background.run())
         yield
+        if running is not None:
+            background.stop()
+            await running
         if owns_database:
             await database.dispose()
 
@@ -109,6 +144,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem_schema.pop("$defs", {}))
             schemas["Problem"] = problem_schema
+            schema["webhooks"] = _event_catalogue(schemas)
             app.openapi_schema = schema
         return app.openapi_schema
 

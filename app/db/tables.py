@@ -4,6 +4,7 @@ this metadata; every tenant table starts its keys with workspace_id (ready for d
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    text,
     true,
 )
 
@@ -117,5 +119,136 @@ idempotency_keys = Table(
     Index(None, "expires_at"),
 )
 
+# The outbox: one row per state change, written in the transaction that made the change. The
+# dispatcher stamps `sequence` (per workspace, in the order it sees commits) and fans out.
+events = Table(
+    "events",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("api_version", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("resource_id", String(64)),
+    Column("data", Json, nullable=False),
+    Column("previous_attributes", Json),
+    Column("sequence", BigInteger),
+    Column("dispatched_at", UtcDateTime),
+    Column("redacted_at", UtcDateTime),
+    Index(
+        "ix_events_undispatched",
+        "id",
+        sqlite_where=text("dispatched_at IS NULL"),
+        postgresql_where=text("dispatched_at IS NULL"),
+    ),
+    Index(None, "workspace_id", "sequence", unique=True),
+    Index(None, "workspace_id", "occurred_at", "id"),
+    Index(None, "workspace_id", "resource_id"),
+)
+
+# Per-workspace event sequence; only the dispatcher touches it (writers never wait on it).
+event_sequences = Table(
+    "event_sequences",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_sequence", BigInteger, nullable=False),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("event_types", Json, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("secret", String(100), nullable=False),
+    Column("disabled_reason", String(200)),
+    Column("failing_since", UtcDateTime),
+    Column("lease_until", UtcDateTime),
+    Column("deleted_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "created_at", "id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("workspace_id", Uuid, primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("endpoint_id", Uuid, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | succeeded | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_attempt_at", UtcDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["workspace_id", "endpoint_id"], ["webhook_endpoints.workspace_id", "webhook_endpoints.id"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(["workspace_id", "event_id"], ["events.workspace_id", "events.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "endpoint_id", "status", "next_attempt_at", "sequence"),
+    Index(None, "workspace_id", "endpoint_id", "created_at", "id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("workspace_id", Uuid, primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("delivery_id", Uuid, nullable=False),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("duration_ms", Integer, nullable=False),
+    Column("error", String(500)),
+    Column("response_excerpt", String(1024)),
+    ForeignKeyConstraint(
+        ["workspace_id", "delivery_id"],
+        ["webhook_deliveries.workspace_id", "webhook_deliveries.id"],
+        ondelete="CASCADE",
+    ),
+    Index(None, "workspace_id", "delivery_id", "attempted_at"),
+)
+
+# Durable timers: idempotent by (workspace, key), claimed in batches by due time.
+timers = Table(
+    "timers",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("run_at", UtcDateTime, nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | fired | cancelled | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", UtcDateTime),
+    Column("last_error", String(500)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("fired_at", UtcDateTime),
+    Index(None, "workspace_id", "key", unique=True),
+    Index(
+        "ix_timers_due", "run_at", sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")
+    ),
+)
+
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
-TENANT_TABLES = (members, api_keys, workspace_settings, idempotency_keys)
+TENANT_TABLES = (
+    members,
+    api_keys,
+    workspace_settings,
+    idempotency_keys,
+    events,
+    event_sequences,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_attempts,
+    timers,
+)

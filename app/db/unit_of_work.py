@@ -12,10 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from app.db.repositories.api_keys import ApiKeyRepository
+from app.db.repositories.events import EventRepository
 from app.db.repositories.idempotency import IdempotencyRepository
 from app.db.repositories.members import MemberRepository
+from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.system import SystemRepository
+from app.db.repositories.timers import TimerRepository
+from app.db.repositories.webhooks import DeliveryRepository, WebhookEndpointRepository
 from app.db.repositories.workspaces import WorkspaceRepository
 from app.db.session import Database
 
@@ -76,5 +80,21 @@ class UnitOfWork:
     def idempotency(self, workspace_id: UUID) -> IdempotencyRepository:
         return IdempotencyRepository(self, workspace_id)
 
+    def events(self, workspace_id: UUID) -> EventRepository:
+        return EventRepository(self, workspace_id)
+
+    def webhook_endpoints(self, workspace_id: UUID) -> WebhookEndpointRepository:
+        return WebhookEndpointRepository(self, workspace_id)
+
+    def deliveries(self, workspace_id: UUID) -> DeliveryRepository:
+        return DeliveryRepository(self, workspace_id)
+
+    def timers(self, workspace_id: UUID) -> TimerRepository:
+        return TimerRepository(self, workspace_id)
+
+    # The named cross-workspace repositories.
     def system(self) -> SystemRepository:
         return SystemRepository(self)
+
+    def outbox(self) -> OutboxRepository:
+        return OutboxRepository(self)

@@ -91,6 +91,9 @@ class CrmRoute(APIRoute):
         extra = dict(kwargs.get("openapi_extra") or {})
         kwargs["responses"] = {**error_responses(path, methods, extra), **(kwargs.get("responses") or {})}
         super().__init__(path, endpoint, **kwargs)
+        if self.body_field is None:  # no body: no size or media-type errors to declare
+            for status in (413, 415):
+                self.responses.pop(status, None)
         self.max_body_bytes: int | None = extra.get("x-max-body-bytes")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

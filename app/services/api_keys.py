@@ -13,10 +13,13 @@ from app.db.repositories.base import Page, Row
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import api_keys as keys
+from app.domain import events as types
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from app.domain.pagination import Sort
 from app.ids import new_id
+from app.schemas.api_keys import ApiKeyRead
+from app.services import events
 from app.services.context import Actor, Context
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -94,9 +97,11 @@ async def create(
     spec = keys.validate_key_spec(kind, scopes, allowed_origins)
     if member_id is not None and await ctx.uow.members(ctx.workspace_id).get(member_id) is None:
         raise InvalidInput.field("member_id", "no member with this id in the workspace")
-    return await issue(
+    row, token = await issue(
         ctx.uow, ctx.workspace_id, name=name, spec=spec, member_id=member_id, actor=ctx.actor, now=ctx.now
     )
+    await events.record(ctx, types.API_KEY_CREATED, ApiKeyRead.model_validate(row))
+    return row, token
 
 
 async def get(ctx: Context, key_id: UUID) -> Row:
@@ -123,6 +128,9 @@ async def revoke(ctx: Context, key_id: UUID, *, if_match: str | None, resolver: 
         )
         if updated is None:
             raise NotFound("no API key with this id")
+        await events.record(
+            ctx, types.API_KEY_REVOKED, ApiKeyRead.model_validate(updated), previous=ApiKeyRead.model_validate(row)
+        )
         row = updated
     resolver.forget(key_id)
     return row

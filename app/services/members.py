@@ -6,11 +6,14 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
+from app.domain import events as types
 from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.members import manager_cycle
 from app.domain.pagination import Sort
 from app.ids import new_id
+from app.schemas.members import MemberRead
+from app.services import events
 from app.services.context import Context
 
 
@@ -35,7 +38,9 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
     member_id = new_id()
     if values.get("manager_id") is not None:
         await _check_manager(ctx, member_id, values["manager_id"])
-    return await ctx.uow.members(ctx.workspace_id).create({"id": member_id, **values, **ctx.audit_new()})
+    row = await ctx.uow.members(ctx.workspace_id).create({"id": member_id, **values, **ctx.audit_new()})
+    await events.record(ctx, types.MEMBER_CREATED, MemberRead.model_validate(row))
+    return row
 
 
 async def update(ctx: Context, member_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
@@ -51,6 +56,9 @@ async def update(ctx: Context, member_id: UUID, changes: dict[str, Any], *, if_m
     )
     if updated is None:
         raise lost_update(if_match)
+    await events.record(
+        ctx, types.MEMBER_UPDATED, MemberRead.model_validate(updated), previous=MemberRead.model_validate(row)
+    )
     return updated
 
 

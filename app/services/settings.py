@@ -7,8 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from app.domain import events as types
 from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import FieldError, InvalidInput
+from app.schemas.events import SettingsChange
+from app.services import events
 from app.services.context import SYSTEM, Context
 
 
@@ -53,6 +56,13 @@ async def update(
         row = await repo.update(section, current["version"], {"values": merged, **ctx.audit_change()})
     if row is None:
         raise lost_update(if_match)
+    await events.record(
+        ctx,
+        types.SETTINGS_UPDATED,
+        SettingsChange(section=section, values=merged),
+        resource_id=section,
+        previous=SettingsChange(section=section, values=current["values"]),
+    )
     return row
 
 

@@ -9,11 +9,13 @@ from typing import Any
 from app.db.repositories.base import Row
 from app.db.unit_of_work import UnitOfWork
 from app.domain import api_keys as keys
+from app.domain import events as types
 from app.domain import workspaces as locale
 from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import ErrorList, NotFound
 from app.ids import new_id
-from app.services import api_keys
+from app.schemas.workspaces import WorkspaceRead
+from app.services import api_keys, events
 from app.services.context import SYSTEM, Context
 
 
@@ -91,4 +93,7 @@ async def update(ctx: Context, changes: dict[str, Any], *, if_match: str | None)
     updated = await ctx.uow.workspaces(ctx.workspace_id).update(row["version"], {**changes, **ctx.audit_change()})
     if updated is None:
         raise lost_update(if_match)
+    await events.record(
+        ctx, types.WORKSPACE_UPDATED, WorkspaceRead.model_validate(updated), previous=WorkspaceRead.model_validate(row)
+    )
     return updated

@@ -6,25 +6,57 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from app.db.session import Database
+from app.ids import utcnow
+from app.worker.dispatcher import dispatch
 from tests.conftest import Tenant, assert_problem
 
 
-async def _member(tenant: Tenant) -> str:
-    return str((await tenant.post("/v1/members", json={"name": "Owned", "email": "owned@x.io"})).json()["id"])
+async def _member(tenant: Tenant, database: Database) -> str:
+    member = (await tenant.post("/v1/members", json={"name": "Owned", "email": "owned@x.io"})).json()
+    return f"/v1/members/{member['id']}"
 
 
-async def _api_key(tenant: Tenant) -> str:
-    return str((await tenant.post("/v1/api-keys", json={"name": "k", "scopes": ["members:read"]})).json()["id"])
+async def _api_key(tenant: Tenant, database: Database) -> str:
+    key = (await tenant.post("/v1/api-keys", json={"name": "k", "scopes": ["members:read"]})).json()
+    return f"/v1/api-keys/{key['id']}"
 
 
-# Every operation with an id in its path: how to make that resource, and a body for writes.
+async def _endpoint(tenant: Tenant, database: Database) -> str:
+    endpoint = (await tenant.post("/v1/webhook-endpoints", json={"url": "https://hooks.example.com/a"})).json()
+    return f"/v1/webhook-endpoints/{endpoint['id']}"
+
+
+async def _event(tenant: Tenant, database: Database) -> str:
+    await _member(tenant, database)
+    return f"/v1/events/{(await tenant.get('/v1/events')).json()['data'][0]['id']}"
+
+
+async def _delivery(tenant: Tenant, database: Database) -> str:
+    endpoint = await _endpoint(tenant, database)
+    await tenant.post(f"{endpoint}/test")
+    await dispatch(database, utcnow())
+    delivery = (await tenant.get(f"{endpoint}/deliveries")).json()["data"][0]
+    return f"{endpoint}/deliveries/{delivery['id']}"
+
+
+# Every operation with an id in its path: how to make that resource (its URL), and a body for writes.
 # A new route with an id must be added here (test_every_route_with_an_id_is_listed fails otherwise).
-Factory = Callable[[Tenant], Awaitable[str]]
-ROUTES: dict[tuple[str, str], tuple[Factory, dict | None]] = {
-    ("GET", "/v1/members/{member_id}"): (_member, None),
-    ("PATCH", "/v1/members/{member_id}"): (_member, {"name": "Hijacked"}),
-    ("GET", "/v1/api-keys/{key_id}"): (_api_key, None),
-    ("DELETE", "/v1/api-keys/{key_id}"): (_api_key, None),
+Factory = Callable[[Tenant, Database], Awaitable[str]]
+ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
+    ("GET", "/v1/members/{member_id}"): (_member, None, ""),
+    ("PATCH", "/v1/members/{member_id}"): (_member, {"name": "Hijacked"}, ""),
+    ("GET", "/v1/api-keys/{key_id}"): (_api_key, None, ""),
+    ("DELETE", "/v1/api-keys/{key_id}"): (_api_key, None, ""),
+    ("GET", "/v1/events/{event_id}"): (_event, None, ""),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"): (_endpoint, None, ""),
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): (_endpoint, {"url": "https://evil.example.com"}, ""),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): (_endpoint, None, ""),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/test"): (_endpoint, None, "/test"),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): (_endpoint, None, "/deliveries"),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/replay"): (_endpoint, {"since_sequence": 0}, "/replay"),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}"): (_delivery, None, ""),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): (_delivery, None, "/retry"),
 }
 
 
@@ -39,23 +71,28 @@ def test_every_route_with_an_id_is_listed(app) -> None:  # type: ignore[no-untyp
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
-async def test_key_of_another_workspace_gets_404(method: str, path: str, tenant: Tenant, other_tenant: Tenant) -> None:
-    factory, body = ROUTES[(method, path)]
-    resource_id = await factory(tenant)
-    url = path.split("{")[0] + resource_id
-    before = (await tenant.get(url)).json()
+async def test_key_of_another_workspace_gets_404(
+    method: str, path: str, tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    factory, body, suffix = ROUTES[(method, path)]
+    resource = await factory(tenant, database)
+    before = (await tenant.get(resource)).json()
+    url = resource + suffix
     response = await other_tenant.request(method, url, json=body) if body else await other_tenant.request(method, url)
     assert_problem(response, 404)
-    assert (await tenant.get(url)).json() == before  # untouched
+    assert (await tenant.get(resource)).json() == before  # untouched
 
 
-async def test_lists_show_only_the_callers_workspace(tenant: Tenant, other_tenant: Tenant) -> None:
-    await _member(tenant)
-    await _api_key(tenant)
+async def test_lists_show_only_the_callers_workspace(tenant: Tenant, other_tenant: Tenant, database: Database) -> None:
+    await _member(tenant, database)
+    await _api_key(tenant, database)
+    await _endpoint(tenant, database)
     assert (await other_tenant.get("/v1/members")).json()["data"] == []
     other_keys = (await other_tenant.get("/v1/api-keys")).json()["data"]
     assert {k["name"] for k in other_keys} == {"Default secret key", "Default publishable key"}
     assert (await other_tenant.get("/v1/workspace")).json()["id"] == other_tenant.id
+    assert (await other_tenant.get("/v1/webhook-endpoints")).json()["data"] == []
+    assert (await other_tenant.get("/v1/events")).json()["data"] == []
 
 
 async def test_settings_are_per_workspace(tenant: Tenant, other_tenant: Tenant) -> None:

@@ -2,7 +2,14 @@
 
 from fastapi import APIRouter
 
-from app.routers.v1 import api_keys, members, settings, workspace
+from app.routers.v1 import api_keys, events, members, settings, webhooks, workspace
 
 PREFIX = "/v1"
-ROUTERS: tuple[APIRouter, ...] = (workspace.router, members.router, api_keys.router, settings.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    workspace.router,
+    members.router,
+    api_keys.router,
+    settings.router,
+    events.router,
+    webhooks.router,
+)

@@ -1,0 +1,65 @@
+"""The event log of one workspace (read side; the dispatcher's cross-workspace work is in outbox.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+
+from app.db import tables
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, insert_returning
+
+t = tables.events
+SORTABLE = {"id": SortKey(t.c.id, str, UUID)}
+
+
+class EventRepository(TenantRepository):
+    table = t
+
+    async def record(self, values: Mapping[str, Any]) -> None:
+        statement = insert_returning(t, await self._dialect(), on_conflict_do_nothing=False)
+        await self.uow.execute(statement, {"workspace_id": self.workspace_id, **values})
+
+    async def get(self, event_id: UUID) -> Row | None:
+        return await self._get_by_id(event_id)
+
+    async def list(
+        self,
+        *,
+        sort: Any,
+        cursor: str | None,
+        limit: int,
+        types: list[str] | None = None,
+        resource_id: str | None = None,
+        occurred_after: datetime | None = None,
+        occurred_before: datetime | None = None,
+        after_sequence: int | None = None,
+    ) -> Page:
+        statement = select(t).where(self.scope)
+        if types:
+            statement = statement.where(t.c.type.in_(types))
+        if resource_id is not None:
+            statement = statement.where(t.c.resource_id == resource_id)
+        if occurred_after is not None:
+            statement = statement.where(t.c.occurred_at >= occurred_after)
+        if occurred_before is not None:
+            statement = statement.where(t.c.occurred_at < occurred_before)
+        if after_sequence is not None:
+            statement = statement.where(t.c.sequence > after_sequence)
+        return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
+
+    async def dispatched_since(
+        self, *, since: datetime | None, since_sequence: int | None, types: list[str]
+    ) -> list[Row]:
+        """Events already sequenced, for replay: (id, type, sequence) in sequence order."""
+        statement = select(t.c.id, t.c.type, t.c.sequence).where(self.scope, t.c.sequence.is_not(None))
+        if since is not None:
+            statement = statement.where(t.c.occurred_at >= since)
+        if since_sequence is not None:
+            statement = statement.where(t.c.sequence > since_sequence)
+        if types:
+            statement = statement.where(t.c.type.in_(types))
+        return [dict(r) for r in (await self.uow.execute(statement.order_by(t.c.sequence))).mappings()]

@@ -1,0 +1,195 @@
+"""The worker's cross-workspace queries: stamping and fanning out new events, claiming endpoints
+with due deliveries, recording attempts, claiming due timers. On PostgreSQL claims use
+`FOR UPDATE SKIP LOCKED` and leases, so any number of workers share the work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.db import tables
+
+if TYPE_CHECKING:
+    from app.db.unit_of_work import UnitOfWork
+
+ev = tables.events
+ep = tables.webhook_endpoints
+dl = tables.webhook_deliveries
+at = tables.webhook_attempts
+tm = tables.timers
+DISPATCH_LOCK_ID = 0x43524D01
+
+_STAMP = (
+    update(ev)
+    .where(ev.c.workspace_id == bindparam("_ws"), ev.c.id == bindparam("_id"))
+    .values(sequence=bindparam("_seq"), dispatched_at=bindparam("_now"))
+)
+
+
+class OutboxRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    async def _postgres(self) -> bool:
+        return (await self.uow.connection()).dialect.name == "postgresql"
+
+    async def _lock_rows(self, statement: Any) -> Any:
+        if await self._postgres():
+            return statement.with_for_update(skip_locked=True)
+        return statement  # SQLite: a single process, whose writers are serialised by BEGIN IMMEDIATE
+
+    # -- dispatcher ------------------------------------------------------------------------------
+    async def try_lock_dispatch(self) -> bool:
+        """One dispatcher stamps at a time (transaction-scoped advisory lock); the others deliver."""
+        if not await self._postgres():
+            return True
+        result = await self.uow.execute(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": DISPATCH_LOCK_ID})
+        return bool(result.scalar_one())
+
+    async def undispatched(self, limit: int) -> list[dict[str, Any]]:
+        statement = (
+            select(ev.c.workspace_id, ev.c.id, ev.c.type, ev.c.resource_id)
+            .where(ev.c.dispatched_at.is_(None))
+            .order_by(ev.c.id)
+            .limit(limit)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def reserve_sequences(self, workspace_id: UUID, count: int) -> int:
+        """The first of `count` new sequence numbers for the workspace."""
+        insert = postgresql.insert if await self._postgres() else sqlite.insert
+        s = tables.event_sequences
+        statement = (
+            insert(s)
+            .values(workspace_id=workspace_id, last_sequence=count)
+            .on_conflict_do_update(index_elements=[s.c.workspace_id], set_={"last_sequence": s.c.last_sequence + count})
+            .returning(s.c.last_sequence)
+        )
+        last = int((await self.uow.execute(statement)).scalar_one())
+        return last - count + 1
+
+    async def stamp(self, stamps: Sequence[dict[str, Any]]) -> None:
+        if stamps:
+            await self.uow.execute(_STAMP, list(stamps))
+
+    async def subscribed_endpoints(self, workspace_ids: Sequence[UUID]) -> list[dict[str, Any]]:
+        statement = select(ep.c.workspace_id, ep.c.id, ep.c.event_types).where(
+            ep.c.workspace_id.in_(workspace_ids), ep.c.deleted_at.is_(None)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def add_deliveries(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.uow.execute(dl.insert(), list(rows))
+
+    # -- deliveries ------------------------------------------------------------------------------
+    async def claim_endpoints(self, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
+        due = exists().where(
+            dl.c.workspace_id == ep.c.workspace_id,
+            dl.c.endpoint_id == ep.c.id,
+            dl.c.status == "pending",
+            dl.c.next_attempt_at <= now,
+        )
+        statement = await self._lock_rows(
+            select(ep)
+            .where(
+                ep.c.enabled, ep.c.deleted_at.is_(None), or_(ep.c.lease_until.is_(None), ep.c.lease_until < now), due
+            )
+            .limit(limit)
+        )
+        rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        for row in rows:
+            await self.uow.execute(
+                update(ep)
+                .where(ep.c.workspace_id == row["workspace_id"], ep.c.id == row["id"])
+                .values(lease_until=lease_until)
+            )
+        return rows
+
+    async def due_deliveries(
+        self, workspace_id: UUID, endpoint_id: UUID, now: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        """Due deliveries of one endpoint in sequence order, with the event they carry."""
+        statement = (
+            select(dl, ev.c.occurred_at, ev.c.api_version, ev.c.actor, ev.c.data, ev.c.previous_attributes)
+            .join(ev, and_(ev.c.workspace_id == dl.c.workspace_id, ev.c.id == dl.c.event_id))
+            .where(
+                dl.c.workspace_id == workspace_id,
+                dl.c.endpoint_id == endpoint_id,
+                dl.c.status == "pending",
+                dl.c.next_attempt_at <= now,
+            )
+            .order_by(dl.c.sequence)
+            .limit(limit)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def endpoint(self, workspace_id: UUID, endpoint_id: UUID) -> dict[str, Any] | None:
+        statement = select(ep).where(ep.c.workspace_id == workspace_id, ep.c.id == endpoint_id)
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row else None
+
+    async def record_attempt(self, attempt: dict[str, Any], delivery: dict[str, Any]) -> None:
+        await self.uow.execute(at.insert(), attempt)
+        await self.uow.execute(
+            update(dl)
+            .where(dl.c.workspace_id == attempt["workspace_id"], dl.c.id == attempt["delivery_id"])
+            .values(**delivery)
+        )
+
+    async def update_endpoint(
+        self, workspace_id: UUID, endpoint_id: UUID, values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        statement = (
+            update(ep)
+            .where(ep.c.workspace_id == workspace_id, ep.c.id == endpoint_id)
+            .values(version=ep.c.version + 1, **values)
+            .returning(ep)
+        )
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row else None
+
+    async def release_endpoint(self, workspace_id: UUID, endpoint_id: UUID) -> None:
+        await self.uow.execute(
+            update(ep).where(ep.c.workspace_id == workspace_id, ep.c.id == endpoint_id).values(lease_until=None)
+        )
+
+    # -- timers ----------------------------------------------------------------------------------
+    async def claim_timers(self, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
+        statement = await self._lock_rows(
+            select(tm)
+            .where(
+                tm.c.status == "pending", tm.c.run_at <= now, or_(tm.c.lease_until.is_(None), tm.c.lease_until < now)
+            )
+            .order_by(tm.c.run_at)
+            .limit(limit)
+        )
+        rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        if rows:
+            await self.uow.execute(
+                update(tm)
+                .where(tm.c.workspace_id == bindparam("_ws"), tm.c.id == bindparam("_id"))
+                .values(lease_until=lease_until),
+                [{"_ws": r["workspace_id"], "_id": r["id"]} for r in rows],
+            )
+        return rows
+
+    async def finish_timer(self, workspace_id: UUID, timer_id: UUID, values: dict[str, Any]) -> None:
+        await self.uow.execute(
+            update(tm).where(tm.c.workspace_id == workspace_id, tm.c.id == timer_id).values(**values)
+        )
+
+    # -- health ----------------------------------------------------------------------------------
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """Undelivered work: events not yet dispatched plus pending deliveries, and the oldest's time."""
+        events = select(func.count(), func.min(ev.c.occurred_at)).where(ev.c.dispatched_at.is_(None))
+        pending = select(func.count(), func.min(dl.c.created_at)).where(dl.c.status == "pending")
+        n1, t1 = (await self.uow.execute(events)).one()
+        n2, t2 = (await self.uow.execute(pending)).one()
+        oldest = min((t for t in (t1, t2) if t is not None), default=None)
+        return int(n1) + int(n2), oldest

@@ -1,0 +1,78 @@
+"""Webhook endpoints of one workspace, their deliveries and attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, update
+
+from app.db import tables
+from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+
+e = tables.webhook_endpoints
+d = tables.webhook_deliveries
+a = tables.webhook_attempts
+ENDPOINT_SORT = {"created_at": datetime_key(e.c.created_at)}
+DELIVERY_SORT = {"created_at": datetime_key(d.c.created_at)}
+
+
+class WebhookEndpointRepository(TenantRepository):
+    table = e
+
+    @property
+    def live(self) -> Any:
+        return e.c.deleted_at.is_(None)
+
+    async def get(self, endpoint_id: UUID) -> Row | None:
+        return await self._one(select(e).where(self.scope, self.live, e.c.id == endpoint_id))
+
+    async def create(self, values: Mapping[str, Any]) -> Row:
+        return await self._insert(values)
+
+    async def update(self, endpoint_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+        return await self._update_versioned(endpoint_id, version, values)
+
+    async def list(self, *, sort: Any, cursor: str | None, limit: int, enabled: bool | None = None) -> Page:
+        statement = select(e).where(self.scope, self.live)
+        if enabled is not None:
+            statement = statement.where(e.c.enabled == enabled)
+        return await self._page(statement, sortable=ENDPOINT_SORT, sort=sort, cursor=cursor, limit=limit)
+
+
+class DeliveryRepository(TenantRepository):
+    table = d
+
+    async def get(self, endpoint_id: UUID, delivery_id: UUID) -> Row | None:
+        return await self._one(select(d).where(self.scope, d.c.endpoint_id == endpoint_id, d.c.id == delivery_id))
+
+    async def attempts(self, delivery_id: UUID) -> list[Row]:
+        statement = (
+            select(a)
+            .where(a.c.workspace_id == self.workspace_id, a.c.delivery_id == delivery_id)
+            .order_by(a.c.attempted_at)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def list(
+        self, endpoint_id: UUID, *, sort: Any, cursor: str | None, limit: int, status: str | None = None
+    ) -> Page:
+        statement = select(d).where(self.scope, d.c.endpoint_id == endpoint_id)
+        if status is not None:
+            statement = statement.where(d.c.status == status)
+        return await self._page(statement, sortable=DELIVERY_SORT, sort=sort, cursor=cursor, limit=limit)
+
+    async def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            await self.uow.execute(d.insert(), [{"workspace_id": self.workspace_id, **row} for row in rows])
+
+    async def retry_now(self, delivery_id: UUID, now: datetime) -> Row | None:
+        statement = (
+            update(d)
+            .where(self.scope, d.c.id == delivery_id)
+            .values(status="pending", next_attempt_at=now, updated_at=now)
+            .returning(d)
+        )
+        return await self._one(statement)

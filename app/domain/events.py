@@ -1,0 +1,25 @@
+"""Event types: `<resource>.<past_tense_verb>`; a few notifications name what they announce."""
+
+from __future__ import annotations
+
+API_VERSION = "2026-11-27"
+
+WORKSPACE_UPDATED = "workspace.updated"
+MEMBER_CREATED = "member.created"
+MEMBER_UPDATED = "member.updated"
+API_KEY_CREATED = "api_key.created"
+API_KEY_REVOKED = "api_key.revoked"
+SETTINGS_UPDATED = "settings.updated"
+WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"
+WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated"
+WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"
+WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+WEBHOOK_TEST = "webhook.test"
+
+# Fields that change on every update and say nothing about what changed.
+_BOOKKEEPING = frozenset({"version", "updated_at", "updated_by"})
+
+
+def previous_attributes(before: dict[str, object], after: dict[str, object]) -> dict[str, object]:
+    """What an update changed, with the values it had before (bookkeeping fields left out)."""
+    return {k: before.get(k) for k, v in after.items() if k not in _BOOKKEEPING and before.get(k) != v}

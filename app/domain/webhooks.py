@@ -1,0 +1,84 @@
+"""Webhook delivery rules: endpoint URLs, subscriptions, the retry schedule, when to give up."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from app.domain.errors import ErrorList
+
+# Seconds to wait before attempt 1, 2, 3, ... (Standard Webhooks' suggested schedule).
+DEFAULT_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+JITTER = 0.1
+DISABLE_AFTER = timedelta(days=5)
+EXCERPT_CHARS = 1024
+
+
+def validate_url(url: str, errors: ErrorList, *, field: str = "url") -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        errors.add(field, "must be an absolute http(s) URL such as https://hooks.example.com/crm")
+    elif parts.username or parts.password:
+        errors.add(field, "must not carry credentials; authenticate with the signature instead")
+
+
+def validate_event_types(event_types: Sequence[str], known: Sequence[str], errors: ErrorList) -> None:
+    for i, event_type in enumerate(event_types):
+        if event_type not in known:
+            errors.add(f"event_types.{i}", f"unknown event type {event_type!r}")
+
+
+def subscribed(event_types: Sequence[str], event_type: str) -> bool:
+    return not event_types or event_type in event_types
+
+
+def forbidden_address(address: str) -> bool:
+    """Private, loopback, link-local (cloud metadata), multicast, reserved or unspecified."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt means for its delivery and its endpoint."""
+
+    status: str  # pending | succeeded | failed
+    next_attempt_at: datetime | None
+    disable_endpoint: str | None  # the reason, when the endpoint must be disabled
+    failing_since: datetime | None
+
+
+def after_attempt(
+    *,
+    attempts: int,
+    status_code: int | None,
+    now: datetime,
+    failing_since: datetime | None,
+    schedule: Sequence[float],
+    jitter: float,
+) -> Outcome:
+    """`attempts` counts the one just made; `jitter` is a number in [-1, 1] (random in practice)."""
+    if status_code is not None and 200 <= status_code < 300:
+        return Outcome("succeeded", None, None, None)
+    since = failing_since or now
+    if status_code == 410:
+        return Outcome("pending", now, "the endpoint answered 410 Gone", since)
+    if now - since >= DISABLE_AFTER:
+        return Outcome("pending", now, "failing continuously for 5 days", since)
+    if attempts >= len(schedule):
+        return Outcome("failed", None, None, since)
+    delay = schedule[attempts] * (1 + JITTER * jitter)
+    return Outcome("pending", now + timedelta(seconds=max(delay, 0)), None, since)

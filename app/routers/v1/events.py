@@ -1,0 +1,50 @@
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.routers.dependencies import JSON, Paging, page_response, paging, require, sort_enum
+from app.routers.route import CrmRoute
+from app.schemas.common import Page
+from app.schemas.events import EventRead
+from app.services import events
+from app.services.context import Context
+
+router = APIRouter(prefix="/events", tags=["Events"], route_class=CrmRoute)
+EventSort = sort_enum("EventSort", "id")
+
+
+def _rows(rows: list[dict]) -> list[dict]:
+    return [{**r, "data": {"redacted": True} if r["redacted_at"] else r["data"]} for r in rows]
+
+
+@router.get("", summary="List events (catch up after an outage)", response_model=Page[EventRead])
+async def list_events(
+    ctx: Annotated[Context, require("events:read")],
+    page: Annotated[Paging, paging(EventSort, default="id")],
+    type: Annotated[list[str] | None, Query(description="Only these types (repeat the parameter)")] = None,
+    resource_id: Annotated[str | None, Query(max_length=64)] = None,
+    occurred_after: Annotated[datetime | None, Query(description="At or after this time")] = None,
+    occurred_before: Annotated[datetime | None, Query(description="Before this time")] = None,
+    after_sequence: Annotated[int | None, Query(ge=0, description="Only events with a higher sequence")] = None,
+) -> Response:
+    result = await events.list_events(
+        ctx,
+        sort=page.sort,
+        cursor=page.cursor,
+        limit=page.limit,
+        types_=type,
+        resource_id=resource_id,
+        occurred_after=occurred_after,
+        occurred_before=occurred_before,
+        after_sequence=after_sequence,
+    )
+    return page_response(EventRead, _rows(result.rows), result.next_cursor)
+
+
+@router.get("/{event_id}", summary="Get an event", response_model=EventRead)
+async def get_event(request: Request, event_id: UUID, ctx: Annotated[Context, require("events:read")]) -> Response:
+    row = _rows([await events.get(ctx, event_id)])[0]
+    return Response(EventRead.model_validate(row).model_dump_json(), media_type=JSON)

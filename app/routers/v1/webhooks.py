@@ -1,0 +1,158 @@
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.routers.dependencies import (
+    JSON,
+    IfMatch,
+    Paging,
+    page_response,
+    paging,
+    require,
+    require_idempotent,
+    resource_response,
+    sort_enum,
+)
+from app.routers.route import CrmRoute
+from app.schemas.common import Page
+from app.schemas.webhooks import (
+    DeliveryDetail,
+    DeliveryRead,
+    ReplayRequest,
+    ReplayResult,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointRead,
+    WebhookEndpointUpdate,
+)
+from app.services import webhooks
+from app.services.context import Context
+
+router = APIRouter(prefix="/webhook-endpoints", tags=["Webhooks"], route_class=CrmRoute)
+EndpointSort = sort_enum("WebhookEndpointSort", "created_at")
+DeliverySort = sort_enum("DeliverySort", "created_at")
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Subscribe an endpoint (the signing secret is shown only here)",
+    response_model=WebhookEndpointCreated,
+)
+async def create_webhook_endpoint(
+    request: Request, body: WebhookEndpointCreate, ctx: Annotated[Context, require_idempotent("webhooks:write")]
+) -> Response:
+    row = await webhooks.create(ctx, body.model_dump())
+    return resource_response(
+        request,
+        WebhookEndpointCreated.model_validate(row),
+        status_code=201,
+        location=f"/v1/webhook-endpoints/{row['id']}",
+    )
+
+
+@router.get("", summary="List webhook endpoints", response_model=Page[WebhookEndpointRead])
+async def list_webhook_endpoints(
+    ctx: Annotated[Context, require("webhooks:read")],
+    page: Annotated[Paging, paging(EndpointSort)],
+    enabled: Annotated[bool | None, Query()] = None,
+) -> Response:
+    result = await webhooks.list_endpoints(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, enabled=enabled)
+    return page_response(WebhookEndpointRead, result.rows, result.next_cursor)
+
+
+@router.get(
+    "/{endpoint_id}",
+    summary="Get a webhook endpoint",
+    response_model=WebhookEndpointRead,
+    openapi_extra={"x-conditional": True},
+)
+async def get_webhook_endpoint(
+    request: Request, endpoint_id: UUID, ctx: Annotated[Context, require("webhooks:read")]
+) -> Response:
+    return resource_response(request, WebhookEndpointRead.model_validate(await webhooks.get(ctx, endpoint_id)))
+
+
+@router.patch("/{endpoint_id}", summary="Change or re-enable a webhook endpoint", response_model=WebhookEndpointRead)
+async def update_webhook_endpoint(
+    request: Request,
+    endpoint_id: UUID,
+    body: WebhookEndpointUpdate,
+    ctx: Annotated[Context, require("webhooks:write")],
+    if_match: IfMatch = None,
+) -> Response:
+    row = await webhooks.update(ctx, endpoint_id, body.model_dump(exclude_unset=True), if_match=if_match)
+    return resource_response(request, WebhookEndpointRead.model_validate(row))
+
+
+@router.delete(
+    "/{endpoint_id}",
+    summary="Delete a webhook endpoint (its pending deliveries stop)",
+    response_model=WebhookEndpointRead,
+)
+async def delete_webhook_endpoint(
+    request: Request, endpoint_id: UUID, ctx: Annotated[Context, require("webhooks:write")], if_match: IfMatch = None
+) -> Response:
+    row = await webhooks.delete(ctx, endpoint_id, if_match=if_match)
+    return resource_response(request, WebhookEndpointRead.model_validate(row))
+
+
+@router.post(
+    "/{endpoint_id}/test",
+    status_code=202,
+    summary="Send a webhook.test event to this endpoint",
+    response_model=None,
+    responses={202: {"description": "Queued; watch its deliveries"}},
+)
+async def test_webhook_endpoint(
+    endpoint_id: UUID, ctx: Annotated[Context, require_idempotent("webhooks:write")]
+) -> Response:
+    await webhooks.send_test(ctx, endpoint_id)
+    return Response(status_code=202)
+
+
+@router.get("/{endpoint_id}/deliveries", summary="List an endpoint's deliveries", response_model=Page[DeliveryRead])
+async def list_deliveries(
+    endpoint_id: UUID,
+    ctx: Annotated[Context, require("webhooks:read")],
+    page: Annotated[Paging, paging(DeliverySort)],
+    status: Annotated[Literal["pending", "succeeded", "failed"] | None, Query()] = None,
+) -> Response:
+    result = await webhooks.deliveries(
+        ctx, endpoint_id, sort=page.sort, cursor=page.cursor, limit=page.limit, status=status
+    )
+    return page_response(DeliveryRead, result.rows, result.next_cursor)
+
+
+@router.get(
+    "/{endpoint_id}/deliveries/{delivery_id}", summary="Get a delivery with its attempts", response_model=DeliveryDetail
+)
+async def get_delivery(
+    endpoint_id: UUID, delivery_id: UUID, ctx: Annotated[Context, require("webhooks:read")]
+) -> Response:
+    row, attempts = await webhooks.delivery(ctx, endpoint_id, delivery_id)
+    return Response(DeliveryDetail.model_validate({**row, "attempts_log": attempts}).model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/{endpoint_id}/deliveries/{delivery_id}/retry", summary="Send a delivery again now", response_model=DeliveryRead
+)
+async def retry_delivery(
+    endpoint_id: UUID, delivery_id: UUID, ctx: Annotated[Context, require_idempotent("webhooks:write")]
+) -> Response:
+    row = await webhooks.retry(ctx, endpoint_id, delivery_id)
+    return Response(DeliveryRead.model_validate(row).model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/{endpoint_id}/replay",
+    summary="Deliver again the events since a time or sequence number",
+    response_model=ReplayResult,
+)
+async def replay_events(
+    endpoint_id: UUID, body: ReplayRequest, ctx: Annotated[Context, require_idempotent("webhooks:write")]
+) -> Response:
+    count = await webhooks.replay(ctx, endpoint_id, since=body.since, since_sequence=body.since_sequence)
+    return Response(ReplayResult(deliveries_created=count).model_dump_json(), media_type=JSON)

@@ -1,0 +1,61 @@
+"""Events as subscribers and `/v1/events` see them, and the catalogue of their types."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field, create_model
+
+from app.domain import events as types
+from app.schemas.api_keys import ApiKeyRead
+from app.schemas.common import Actor, UtcDatetime
+from app.schemas.members import MemberRead
+from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
+from app.schemas.workspaces import WorkspaceRead
+
+
+class SettingsChange(BaseModel):
+    section: str
+    values: dict[str, Any]
+
+
+class EventRead(BaseModel):
+    id: UUID
+    type: str = Field(examples=["member.created"])
+    occurred_at: UtcDatetime
+    workspace_id: UUID
+    api_version: str
+    actor: Actor
+    sequence: int | None = Field(
+        description="Per-workspace, in commit order; null until the dispatcher has seen the event (within ~1 s)"
+    )
+    data: dict[str, Any] = Field(description='The resource as the API returns it; {"redacted": true} if erased')
+    previous_attributes: dict[str, Any] | None = Field(description="On updates: the changed fields' old values")
+
+
+# type -> schema of `data`: the event catalogue (OpenAPI `webhooks`).
+CATALOGUE: dict[str, type[BaseModel]] = {
+    types.WORKSPACE_UPDATED: WorkspaceRead,
+    types.MEMBER_CREATED: MemberRead,
+    types.MEMBER_UPDATED: MemberRead,
+    types.API_KEY_CREATED: ApiKeyRead,
+    types.API_KEY_REVOKED: ApiKeyRead,
+    types.SETTINGS_UPDATED: SettingsChange,
+    types.WEBHOOK_ENDPOINT_CREATED: WebhookEndpointRead,
+    types.WEBHOOK_ENDPOINT_UPDATED: WebhookEndpointRead,
+    types.WEBHOOK_ENDPOINT_DELETED: WebhookEndpointRead,
+    types.WEBHOOK_ENDPOINT_DISABLED: WebhookEndpointRead,
+    types.WEBHOOK_TEST: WebhookTestData,
+}
+
+
+def envelope(event_type: str) -> type[BaseModel]:
+    """The delivered body for one event type: the envelope with its typed `data`."""
+    name = "".join(part.title() for part in event_type.replace(".", "_").split("_")) + "Event"
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        name,
+        __base__=EventRead,
+        type=(str, Field(default=event_type, json_schema_extra={"const": event_type})),
+        data=(CATALOGUE[event_type], ...),
+    )

@@ -1,0 +1,74 @@
+"""Recording events in the use case's transaction (the outbox), and reading the log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from app.db.repositories.base import Page, Row
+from app.domain import events as types
+from app.domain.errors import NotFound
+from app.domain.pagination import Sort
+from app.ids import new_id
+from app.services.context import Context
+
+
+async def record(
+    ctx: Context,
+    event_type: str,
+    resource: BaseModel,
+    *,
+    resource_id: Any = None,
+    previous: BaseModel | None = None,
+) -> None:
+    """Write the event beside the change it describes: both commit, or neither does."""
+    data = resource.model_dump(mode="json")
+    before = previous.model_dump(mode="json") if previous is not None else None
+    if resource_id is None:
+        resource_id = data.get("id")
+    await ctx.uow.events(ctx.workspace_id).record(
+        {
+            "id": new_id(),
+            "type": event_type,
+            "occurred_at": ctx.now,
+            "api_version": types.API_VERSION,
+            "actor": str(ctx.actor),
+            "resource_id": str(resource_id) if resource_id is not None else None,
+            "data": data,
+            "previous_attributes": types.previous_attributes(before, data) if before is not None else None,
+        }
+    )
+
+
+async def get(ctx: Context, event_id: UUID) -> Row:
+    row = await ctx.uow.events(ctx.workspace_id).get(event_id)
+    if row is None:
+        raise NotFound("no event with this id")
+    return row
+
+
+async def list_events(
+    ctx: Context,
+    *,
+    sort: Sort,
+    cursor: str | None,
+    limit: int,
+    types_: list[str] | None,
+    resource_id: str | None,
+    occurred_after: datetime | None,
+    occurred_before: datetime | None,
+    after_sequence: int | None,
+) -> Page:
+    return await ctx.uow.events(ctx.workspace_id).list(
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+        types=types_,
+        resource_id=resource_id,
+        occurred_after=occurred_after,
+        occurred_before=occurred_before,
+        after_sequence=after_sequence,
+    )

@@ -1,0 +1,162 @@
+"""Webhook endpoints: subscribe, test, inspect deliveries, retry and replay."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import Any
+from uuid import UUID
+
+from app.db.repositories.base import Page, Row
+from app.domain import events as types
+from app.domain.concurrency import check_if_match, lost_update
+from app.domain.errors import ErrorList, InvalidInput, NotFound
+from app.domain.pagination import Sort
+from app.domain.webhooks import subscribed, validate_event_types, validate_url
+from app.ids import new_id
+from app.schemas.events import CATALOGUE
+from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
+from app.services import events
+from app.services.context import Context
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _validate(values: dict[str, Any]) -> None:
+    errors = ErrorList()
+    if "url" in values:
+        validate_url(values["url"], errors)
+    if "event_types" in values:
+        validate_event_types(values["event_types"], list(CATALOGUE), errors)
+    errors.raise_if_any()
+
+
+def _read(row: Row) -> WebhookEndpointRead:
+    return WebhookEndpointRead.model_validate(row)
+
+
+async def create(ctx: Context, values: dict[str, Any]) -> Row:
+    _validate(values)
+    row = await ctx.uow.webhook_endpoints(ctx.workspace_id).create(
+        {
+            "id": new_id(),
+            "secret": new_secret(),
+            **values,
+            "event_types": sorted(set(values["event_types"])),
+            **ctx.audit_new(),
+        }
+    )
+    await events.record(ctx, types.WEBHOOK_ENDPOINT_CREATED, _read(row))
+    return row
+
+
+async def get(ctx: Context, endpoint_id: UUID) -> Row:
+    row = await ctx.uow.webhook_endpoints(ctx.workspace_id).get(endpoint_id)
+    if row is None:
+        raise NotFound("no webhook endpoint with this id")
+    return row
+
+
+async def list_endpoints(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, enabled: bool | None) -> Page:
+    return await ctx.uow.webhook_endpoints(ctx.workspace_id).list(
+        sort=sort, cursor=cursor, limit=limit, enabled=enabled
+    )
+
+
+async def update(ctx: Context, endpoint_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+    row = await get(ctx, endpoint_id)
+    check_if_match(if_match, row["version"])
+    _validate(changes)
+    if "event_types" in changes:
+        changes["event_types"] = sorted(set(changes["event_types"]))
+    changes = {k: v for k, v in changes.items() if row[k] != v}
+    if not changes:
+        return row
+    if changes.get("enabled"):  # re-enabled by hand: start afresh; waiting deliveries resume
+        changes.update(disabled_reason=None, failing_since=None)
+    updated = await ctx.uow.webhook_endpoints(ctx.workspace_id).update(
+        endpoint_id, row["version"], {**changes, **ctx.audit_change()}
+    )
+    if updated is None:
+        raise lost_update(if_match)
+    await events.record(ctx, types.WEBHOOK_ENDPOINT_UPDATED, _read(updated), previous=_read(row))
+    return updated
+
+
+async def delete(ctx: Context, endpoint_id: UUID, *, if_match: str | None) -> Row:
+    row = await get(ctx, endpoint_id)
+    check_if_match(if_match, row["version"])
+    deleted = await ctx.uow.webhook_endpoints(ctx.workspace_id).update(
+        endpoint_id, row["version"], {"deleted_at": ctx.now, "enabled": False, **ctx.audit_change()}
+    )
+    if deleted is None:
+        raise lost_update(if_match)
+    await events.record(ctx, types.WEBHOOK_ENDPOINT_DELETED, _read(deleted))
+    return deleted
+
+
+async def send_test(ctx: Context, endpoint_id: UUID) -> None:
+    """A `webhook.test` event delivered to this endpoint only."""
+    endpoint = await get(ctx, endpoint_id)
+    await events.record(
+        ctx,
+        types.WEBHOOK_TEST,
+        WebhookTestData(endpoint_id=endpoint["id"], message="A test event from the CRM API."),
+        resource_id=endpoint["id"],
+    )
+
+
+async def deliveries(
+    ctx: Context, endpoint_id: UUID, *, sort: Sort, cursor: str | None, limit: int, status: str | None
+) -> Page:
+    await get(ctx, endpoint_id)
+    return await ctx.uow.deliveries(ctx.workspace_id).list(
+        endpoint_id, sort=sort, cursor=cursor, limit=limit, status=status
+    )
+
+
+async def delivery(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> tuple[Row, list[Row]]:
+    repo = ctx.uow.deliveries(ctx.workspace_id)
+    row = await repo.get(endpoint_id, delivery_id)
+    if row is None:
+        raise NotFound("no delivery with this id for this endpoint")
+    return row, await repo.attempts(delivery_id)
+
+
+async def retry(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> Row:
+    """Send a delivery again now (failed ones included); keeps its webhook-id."""
+    await get(ctx, endpoint_id)
+    row, _ = await delivery(ctx, endpoint_id, delivery_id)
+    updated = await ctx.uow.deliveries(ctx.workspace_id).retry_now(row["id"], ctx.now)
+    assert updated is not None
+    return updated
+
+
+async def replay(ctx: Context, endpoint_id: UUID, *, since: Any, since_sequence: int | None) -> int:
+    """New deliveries, to this endpoint, of the events it subscribes to since a time or sequence."""
+    if since is None and since_sequence is None:
+        raise InvalidInput.field("since", "give `since` (a time) or `since_sequence`")
+    endpoint = await get(ctx, endpoint_id)
+    found = await ctx.uow.events(ctx.workspace_id).dispatched_since(
+        since=since, since_sequence=since_sequence, types=endpoint["event_types"]
+    )
+    rows = [
+        {
+            "id": new_id(),
+            "endpoint_id": endpoint_id,
+            "event_id": e["id"],
+            "event_type": e["type"],
+            "sequence": e["sequence"],
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": ctx.now,
+            "created_at": ctx.now,
+            "updated_at": ctx.now,
+        }
+        for e in found
+        if subscribed(endpoint["event_types"], e["type"]) and e["type"] != types.WEBHOOK_TEST
+    ]
+    await ctx.uow.deliveries(ctx.workspace_id).add(rows)
+    return len(rows)

@@ -1,0 +1,1 @@
+"""The background worker: the outbox dispatcher, webhook delivery and durable timers."""

@@ -1,0 +1,166 @@
+"""Webhook delivery: a worker leases an endpoint, sends its due deliveries in sequence order, and
+records each attempt in its own transaction. A failing delivery is rescheduled and never blocks the
+later ones; a worker that dies leaves a lease that expires, and another worker sends again with the
+same webhook-id (at-least-once)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from app.config import Settings
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain import events as types
+from app.domain.webhooks import after_attempt
+from app.ids import new_id, utcnow
+from app.schemas.common import _rfc3339
+from app.schemas.webhooks import WebhookEndpointRead
+from app.services import events
+from app.services.context import SYSTEM, Context
+from app.worker.delivery_client import send
+
+log = logging.getLogger("app.worker.deliveries")
+
+
+def envelope(row: dict[str, Any]) -> str:
+    """The delivered body: the event as `/v1/events/{id}` shows it."""
+    actor_type, _, actor_id = row["actor"].partition(":")
+    return json.dumps(
+        {
+            "id": str(row["event_id"]),
+            "type": row["event_type"],
+            "occurred_at": _rfc3339(row["occurred_at"]),
+            "workspace_id": str(row["workspace_id"]),
+            "api_version": row["api_version"],
+            "actor": {"type": actor_type, "id": actor_id or None},
+            "sequence": row["sequence"],
+            "data": row["data"],
+            "previous_attributes": row["previous_attributes"],
+        },
+        separators=(",", ":"),
+    )
+
+
+async def claim(database: Database, settings: Settings, limit: int) -> list[dict[str, Any]]:
+    now = utcnow()
+    async with UnitOfWork(database, write=True) as uow:
+        endpoints = await uow.outbox().claim_endpoints(
+            now, now + timedelta(seconds=settings.worker_lease_seconds), limit
+        )
+        await uow.commit()
+    return endpoints
+
+
+async def deliver_endpoint(
+    database: Database, settings: Settings, client: httpx.AsyncClient, endpoint: dict[str, Any], stopping: Any
+) -> int:
+    """Send the endpoint's due deliveries until none are due, the lease runs short, or we stop."""
+    sent = 0
+    deadline = time.monotonic() + settings.worker_lease_seconds / 2
+    workspace_id, endpoint_id = endpoint["workspace_id"], endpoint["id"]
+    try:
+        while time.monotonic() < deadline and not stopping():
+            async with UnitOfWork(database, write=False) as uow:
+                due = await uow.outbox().due_deliveries(workspace_id, endpoint_id, utcnow(), 50)
+            if not due:
+                break
+            for delivery in due:
+                if time.monotonic() >= deadline or stopping():
+                    break
+                endpoint = await _attempt(database, settings, client, endpoint, delivery)
+                sent += 1
+                if not endpoint["enabled"]:
+                    return sent
+    finally:
+        async with UnitOfWork(database, write=True) as uow:
+            await uow.outbox().release_endpoint(workspace_id, endpoint_id)
+            await uow.commit()
+    return sent
+
+
+async def _attempt(
+    database: Database,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    endpoint: dict[str, Any],
+    delivery: dict[str, Any],
+) -> dict[str, Any]:
+    now = utcnow()
+    result = await send(
+        client,
+        url=endpoint["url"],
+        secret=endpoint["secret"],
+        message_id=str(delivery["event_id"]),
+        body=envelope(delivery),
+        now=now,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        allow_loopback=settings.webhook_allow_loopback,
+    )
+    attempts = delivery["attempts"] + 1
+    done = utcnow()
+    outcome = after_attempt(
+        attempts=attempts,
+        status_code=result.status_code,
+        now=done,
+        failing_since=endpoint["failing_since"],
+        schedule=settings.webhook_retry_schedule,
+        jitter=random.uniform(-1, 1),
+    )
+    log.info(
+        "webhook delivery",
+        extra={
+            "delivery_id": str(delivery["id"]),
+            "endpoint_id": str(endpoint["id"]),
+            "event_type": delivery["event_type"],
+            "status_code": result.status_code,
+            "duration_ms": result.duration_ms,
+            "attempt": attempts,
+            "outcome": outcome.status,
+        },
+    )
+    async with UnitOfWork(database, write=True) as uow:
+        outbox = uow.outbox()
+        await outbox.record_attempt(
+            {
+                "workspace_id": delivery["workspace_id"],
+                "id": new_id(),
+                "delivery_id": delivery["id"],
+                "attempted_at": now,
+                "status_code": result.status_code,
+                "duration_ms": result.duration_ms,
+                "error": result.error,
+                "response_excerpt": result.response_excerpt,
+            },
+            {
+                "status": outcome.status,
+                "attempts": attempts,
+                "last_attempt_at": now,
+                "next_attempt_at": outcome.next_attempt_at or done,
+                "last_status_code": result.status_code,
+                "last_error": result.error,
+                "updated_at": done,
+            },
+        )
+        changes: dict[str, Any] = {"updated_at": done, "updated_by": str(SYSTEM)}
+        if outcome.failing_since != endpoint["failing_since"]:
+            changes["failing_since"] = outcome.failing_since
+        if outcome.disable_endpoint:
+            changes.update(enabled=False, disabled_reason=outcome.disable_endpoint)
+        if len(changes) > 2:  # a real change of the endpoint, not only bookkeeping
+            updated = await outbox.update_endpoint(endpoint["workspace_id"], endpoint["id"], changes)
+            if updated is not None:
+                if outcome.disable_endpoint:
+                    ctx = Context(uow, endpoint["workspace_id"], SYSTEM, done)
+                    await events.record(
+                        ctx, types.WEBHOOK_ENDPOINT_DISABLED, WebhookEndpointRead.model_validate(updated)
+                    )
+                endpoint = {**endpoint, **changes}
+        await uow.commit()
+    return endpoint

@@ -1,0 +1,82 @@
+"""The worker's loops: dispatch new events, deliver webhooks, fire timers. Polling is the truth
+(every WORKER_POLL_SECONDS when idle). On stop it claims nothing new, lets in-flight deliveries
+finish (their leases cover a kill), and releases what it holds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+
+from app.config import Settings
+from app.db.session import Database
+from app.ids import utcnow
+from app.worker import deliveries, dispatcher, timers
+
+log = logging.getLogger("app.worker")
+
+
+class Worker:
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+        self._stop = asyncio.Event()
+        self._active: set[asyncio.Task[int]] = set()
+
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), self.settings.worker_poll_seconds)
+
+    async def _loop(self, name: str, step: object) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = await step()  # type: ignore[operator]
+            except Exception:
+                log.exception("worker %s loop failed; retrying", name)
+                busy = 0
+            if not busy:
+                await self._idle()
+
+    async def _dispatch(self) -> int:
+        return await dispatcher.dispatch(self.database, utcnow())
+
+    async def _timers(self) -> int:
+        return await timers.fire_due(self.database, self.settings)
+
+    async def _deliver(self, client: httpx.AsyncClient) -> int:
+        free = self.settings.worker_concurrency - len(self._active)
+        if free <= 0:
+            return 0
+        claimed = await deliveries.claim(self.database, self.settings, free)
+        for endpoint in claimed:
+            task = asyncio.create_task(
+                deliveries.deliver_endpoint(self.database, self.settings, client, endpoint, self.stopping)
+            )
+            self._active.add(task)
+            task.add_done_callback(self._active.discard)
+        return len(claimed)
+
+    async def run(self) -> None:
+        limits = httpx.Limits(max_connections=self.settings.worker_concurrency * 2)
+        async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
+            loops = [
+                asyncio.create_task(self._loop("dispatch", self._dispatch)),
+                asyncio.create_task(self._loop("deliver", lambda: self._deliver(client))),
+                asyncio.create_task(self._loop("timers", self._timers)),
+            ]
+            log.info("worker started")
+            await self._stop.wait()
+            await asyncio.gather(*loops, return_exceptions=True)
+            if self._active:
+                _, pending = await asyncio.wait(self._active, timeout=self.settings.webhook_timeout_seconds + 5)
+                for task in pending:
+                    task.cancel()
+            log.info("worker stopped")
+
+    def stop(self) -> None:
+        self._stop.set()
