@@ -1,0 +1,254 @@
+"""Events and webhooks end to end: the API writes, a real worker delivers to a real receiver on
+loopback, signatures verified with standardwebhooks. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from standardwebhooks import Webhook
+
+from app.config import Settings
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.ids import utcnow
+from app.services import timers
+from app.services.context import SYSTEM, Context
+from app.worker.runner import Worker
+from tests.conftest import Tenant, assert_problem
+from tests.integration.receiver import Receiver
+
+
+def worker_settings(database: Database, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database.settings.database_url,
+        "webhook_allow_loopback": True,
+        "webhook_retry_schedule": [0, 0.2, 0.2],
+        "webhook_timeout_seconds": 1.0,
+        "worker_poll_seconds": 0.02,
+        "worker_lease_seconds": 4.0,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def running_worker(database: Database, **overrides: object) -> AsyncIterator[Worker]:
+    worker = Worker(database, worker_settings(database, **overrides))
+    task = asyncio.create_task(worker.run())
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def subscribe(tenant: Tenant, url: str, **fields: object) -> dict:  # type: ignore[type-arg]
+    response = await tenant.post("/v1/webhook-endpoints", json={"url": url, **fields})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_change_is_delivered_signed_with_its_event_id(tenant: Tenant, database: Database) -> None:
+    async with Receiver() as receiver, running_worker(database):
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        assert endpoint["secret"].startswith("whsec_")
+        member = (await tenant.post("/v1/members", json={"name": "Sara", "email": "sara@x.io"})).json()
+        [hook] = await receiver.wait_for(1)
+    payload = Webhook(endpoint["secret"]).verify(hook.body, hook.headers)
+    assert payload["type"] == "member.created" and payload["data"] == member
+    assert payload["workspace_id"] == tenant.id and payload["actor"]["type"] == "api_key"
+    assert hook.headers["webhook-id"] == payload["id"]
+    event = (await tenant.get(f"/v1/events/{payload['id']}")).json()
+    assert event["sequence"] == payload["sequence"] >= 1 and event["data"] == member
+    listed = (await tenant.get("/v1/events", params={"type": "member.created"})).json()["data"]
+    assert [e["id"] for e in listed] == [payload["id"]]
+
+
+async def test_update_event_lists_previous_attributes(tenant: Tenant) -> None:
+    member = (await tenant.post("/v1/members", json={"name": "Ali", "email": "ali@x.io"})).json()
+    await tenant.patch(f"/v1/members/{member['id']}", json={"role": "admin", "capacity": 5})
+    [event] = (await tenant.get("/v1/events", params={"type": "member.updated"})).json()["data"]
+    assert event["previous_attributes"] == {"role": "member", "capacity": None}
+    assert event["data"]["role"] == "admin" and event["resource_id"] if "resource_id" in event else True
+    by_resource = (await tenant.get("/v1/events", params={"resource_id": member["id"]})).json()["data"]
+    assert [e["type"] for e in by_resource] == ["member.created", "member.updated"]
+
+
+async def test_retries_after_500_and_timeout_keep_the_webhook_id(tenant: Tenant, database: Database) -> None:
+    async with Receiver() as receiver, running_worker(database):
+        receiver.script.extend([(500, 0.0), (200, 1.5)])  # a 500, then an answer slower than the 1 s timeout
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "Retry", "email": "retry@x.io"})
+        hooks = await receiver.wait_for(3)
+        assert len({h.headers["webhook-id"] for h in hooks}) == 1
+        url = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
+
+        async def succeeded() -> bool:
+            return (await tenant.get(url, params={"status": "succeeded"})).json()["data"] != []
+
+        await until(succeeded)
+    [delivery] = (await tenant.get(url)).json()["data"]
+    detail = (await tenant.get(f"{url}/{delivery['id']}")).json()
+    assert [a["status_code"] for a in detail["attempts_log"]] == [500, None, 200]
+    assert "timed out" in detail["attempts_log"][1]["error"]
+    assert detail["status"] == "succeeded" and detail["attempts"] == 3
+
+
+async def test_gone_disables_the_endpoint_and_later_events_wait(tenant: Tenant, database: Database) -> None:
+    async with Receiver(default=410) as receiver, running_worker(database):
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "A", "email": "a@x.io"})
+        url = f"/v1/webhook-endpoints/{endpoint['id']}"
+
+        async def disabled() -> bool:
+            return not (await tenant.get(url)).json()["enabled"]
+
+        await until(disabled)
+        assert "410" in (await tenant.get(url)).json()["disabled_reason"]
+        assert (await tenant.get("/v1/events", params={"type": "webhook_endpoint.disabled"})).json()["data"]
+        receiver.default = 200
+        await tenant.post("/v1/members", json={"name": "B", "email": "b@x.io"})
+        await asyncio.sleep(0.5)
+        assert len(receiver.received) == 1  # nothing goes to a disabled endpoint
+        assert (await tenant.patch(url, json={"enabled": True})).json()["disabled_reason"] is None
+        hooks = await receiver.wait_for(3)  # both waiting deliveries resume
+    emails = sorted({h.json["data"]["email"] for h in hooks[1:]})
+    assert emails == ["a@x.io", "b@x.io"]
+
+
+async def test_failed_after_the_last_attempt_then_retried_by_hand(tenant: Tenant, database: Database) -> None:
+    async with Receiver(default=503) as receiver, running_worker(database):
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "F", "email": "f@x.io"})
+        url = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
+
+        async def failed() -> bool:
+            return (await tenant.get(url, params={"status": "failed"})).json()["data"] != []
+
+        await until(failed)
+        assert len(receiver.received) == 3  # the schedule's three attempts, then it stops
+        [delivery] = (await tenant.get(url)).json()["data"]
+        receiver.default = 204
+        retried = await tenant.post(f"{url}/{delivery['id']}/retry")
+        assert retried.status_code == 200 and retried.json()["status"] == "pending"
+        hooks = await receiver.wait_for(4)
+    assert len({h.headers["webhook-id"] for h in hooks}) == 1
+
+
+async def test_replay_resends_events_since_a_sequence(tenant: Tenant, database: Database) -> None:
+    async with Receiver() as receiver, running_worker(database):
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        for i in range(3):
+            await tenant.post("/v1/members", json={"name": f"R{i}", "email": f"r{i}@x.io"})
+        first = list(await receiver.wait_for(3))
+        second_sequence = first[1].json["sequence"]
+        replay = await tenant.post(
+            f"/v1/webhook-endpoints/{endpoint['id']}/replay", json={"since_sequence": second_sequence - 1}
+        )
+        assert replay.json() == {"deliveries_created": 2}
+        hooks = await receiver.wait_for(5)
+    assert [h.headers["webhook-id"] for h in hooks[3:]] == [h.headers["webhook-id"] for h in first[1:]]
+    assert_problem(await tenant.post(f"/v1/webhook-endpoints/{endpoint['id']}/replay", json={}), 422, "since")
+
+
+async def test_first_attempts_follow_commit_order(tenant: Tenant, database: Database) -> None:
+    async with Receiver() as receiver:
+        await subscribe(tenant, receiver.url, event_types=["member.created"])
+        for i in range(25):
+            await tenant.post("/v1/members", json={"name": f"O{i}", "email": f"o{i}@x.io"})
+        async with running_worker(database):
+            hooks = await receiver.wait_for(25)
+    sequences = [h.json["sequence"] for h in hooks]
+    assert sequences == sorted(sequences) and len(set(sequences)) == 25
+    assert [h.json["data"]["name"] for h in hooks] == [f"O{i}" for i in range(25)]
+
+
+async def test_test_event_goes_only_to_its_endpoint(tenant: Tenant, database: Database) -> None:
+    async with Receiver() as one, Receiver() as two, running_worker(database):
+        # A test event reaches its endpoint whatever the endpoint subscribes to, and no other.
+        target = await subscribe(tenant, one.url, event_types=["member.created"])
+        await subscribe(tenant, two.url)
+        assert (await tenant.post(f"/v1/webhook-endpoints/{target['id']}/test")).status_code == 202
+        [hook] = await one.wait_for(1)
+        await asyncio.sleep(0.3)
+    assert hook.json["type"] == "webhook.test" and hook.json["data"]["endpoint_id"] == target["id"]
+    assert "webhook.test" not in [h.json["type"] for h in two.received]  # it got only its own subscription
+
+
+async def test_private_targets_are_refused_unless_loopback_is_allowed(tenant: Tenant, database: Database) -> None:
+    async with Receiver() as receiver, running_worker(database, webhook_allow_loopback=False):
+        endpoint = await subscribe(tenant, receiver.url)
+        await tenant.post("/v1/members", json={"name": "S", "email": "s@x.io"})
+        url = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
+
+        async def attempted() -> bool:
+            rows = (await tenant.get(url)).json()["data"]
+            return bool(rows) and rows[0]["attempts"] >= 1
+
+        await until(attempted)
+    assert receiver.received == []
+    assert "refused" in (await tenant.get(url)).json()["data"][0]["last_error"]
+
+
+async def test_endpoint_validation(tenant: Tenant) -> None:
+    bad = await tenant.post("/v1/webhook-endpoints", json={"url": "ftp://x", "event_types": ["member.created", "nope"]})
+    assert_problem(bad, 422, "url", "event_types.1")
+    listed = await tenant.post("/v1/webhook-endpoints", json={"url": "https://hooks.example.com/x"})
+    assert "secret" not in (await tenant.get(f"/v1/webhook-endpoints/{listed.json()['id']}")).json()
+    deleted = await tenant.delete(f"/v1/webhook-endpoints/{listed.json()['id']}")
+    assert deleted.status_code == 200
+    assert_problem(await tenant.get(f"/v1/webhook-endpoints/{listed.json()['id']}"), 404)
+
+
+async def test_no_event_without_the_change_and_no_change_without_the_event(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services import members
+
+    original = members.events.record
+
+    async def record_then_fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        await original(*args, **kwargs)
+        raise RuntimeError("injected failure after the event insert")
+
+    monkeypatch.setattr(members.events, "record", record_then_fail)
+    assert_problem(await tenant.post("/v1/members", json={"name": "X", "email": "x@x.io"}), 500)
+    monkeypatch.undo()
+    assert (await tenant.get("/v1/members")).json()["data"] == []
+    assert (await tenant.get("/v1/events")).json()["data"] == []
+
+
+async def test_timer_fires_after_the_worker_restarts(tenant: Tenant, database: Database) -> None:
+    import uuid
+
+    async with UnitOfWork(database) as uow:
+        ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow())
+        payload = {"type": "task.due", "data": {"task": "call back"}, "resource_id": "t-1"}
+        first = await timers.schedule(ctx, "notify", utcnow() + timedelta(seconds=0.6), payload, key="task-1")
+        again = await timers.schedule(ctx, "notify", utcnow() + timedelta(hours=1), payload, key="task-1")
+        assert again["id"] == first["id"]  # idempotent by key
+        await timers.schedule(ctx, "notify", utcnow(), payload, key="cancelled")
+        assert await timers.cancel(ctx, "cancelled")
+        await uow.commit()
+    async with running_worker(database):
+        await asyncio.sleep(0.2)  # stopped before the timer is due
+    assert (await tenant.get("/v1/events", params={"type": "task.due"})).json()["data"] == []
+    async with running_worker(database):
+
+        async def fired() -> bool:
+            return bool((await tenant.get("/v1/events", params={"type": "task.due"})).json()["data"])
+
+        await until(fired)
+    [event] = (await tenant.get("/v1/events", params={"type": "task.due"})).json()["data"]
+    assert event["data"] == {"task": "call back"} and event["actor"]["type"] == "system"
