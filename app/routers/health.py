@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from app.routers.problems import PROBLEM_JSON, problem
@@ -21,6 +21,8 @@ class Readiness(BaseModel):
     database: str
     migration: str | None
     expected_migration: str
+    outbox_backlog: int = Field(description="Events not yet dispatched plus webhook deliveries not yet delivered")
+    oldest_undelivered_age_seconds: float | None
 
 
 @router.get("/healthz", summary="Process is up", response_model=Liveness)
@@ -45,6 +47,11 @@ async def readyz(request: Request) -> Response:
         return problem(request, 503, detail=report.reason)
     return JSONResponse(
         Readiness(
-            status="ok", database="ok", migration=report.revision, expected_migration=report.expected
+            status="ok",
+            database="ok",
+            migration=report.revision,
+            expected_migration=report.expected,
+            outbox_backlog=report.backlog,
+            oldest_undelivered_age_seconds=report.oldest_age_seconds,
         ).model_dump()
     )

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from app.db.migrate import DatabaseUnavailable, current_revision
 from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.ids import utcnow
 
 
 @dataclass(frozen=True)
@@ -14,6 +16,8 @@ class Readiness:
     revision: str | None
     expected: str
     reason: str | None = None
+    backlog: int = 0
+    oldest_age_seconds: float | None = None
 
 
 async def readiness(database: Database, expected: str) -> Readiness:
@@ -23,4 +27,7 @@ async def readiness(database: Database, expected: str) -> Readiness:
         return Readiness(False, None, expected, str(exc))
     if revision != expected:
         return Readiness(False, revision, expected, f"database at migration {revision}, expected {expected}")
-    return Readiness(True, revision, expected)
+    async with UnitOfWork(database, write=False) as uow:
+        backlog, oldest = await uow.outbox().backlog()
+    age = (utcnow() - oldest).total_seconds() if oldest is not None else None
+    return Readiness(True, revision, expected, backlog=backlog, oldest_age_seconds=age)
