@@ -239,6 +239,32 @@ timers = Table(
     ),
 )
 
+# Long-running work (rescore, import, analytics refresh, redaction): 202 + /v1/jobs/{id}.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | running | succeeded | failed
+    Column("params", Json, nullable=False),
+    Column("progress", Json),
+    Column("result", Json),
+    Column("problem", Json),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", UtcDateTime),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(
+        "ix_jobs_queued",
+        "created_at",
+        sqlite_where=text("status IN ('queued', 'running')"),
+        postgresql_where=text("status IN ('queued', 'running')"),
+    ),
+)
+
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
 TENANT_TABLES = (
     members,
@@ -251,4 +277,5 @@ TENANT_TABLES = (
     webhook_deliveries,
     webhook_attempts,
     timers,
+    jobs,
 )

@@ -14,6 +14,7 @@ from sqlalchemy.sql import Executable
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.events import EventRepository
 from app.db.repositories.idempotency import IdempotencyRepository
+from app.db.repositories.jobs import JobRepository
 from app.db.repositories.members import MemberRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.settings import SettingsRepository
@@ -91,6 +92,9 @@ class UnitOfWork:
 
     def timers(self, workspace_id: UUID) -> TimerRepository:
         return TimerRepository(self, workspace_id)
+
+    def jobs(self, workspace_id: UUID) -> JobRepository:
+        return JobRepository(self, workspace_id)
 
     # The named cross-workspace repositories.
     def system(self) -> SystemRepository:

@@ -15,6 +15,8 @@ WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated"
 WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"
 WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 WEBHOOK_TEST = "webhook.test"
+JOB_SUCCEEDED = "job.succeeded"
+JOB_FAILED = "job.failed"
 
 # Fields that change on every update and say nothing about what changed.
 _BOOKKEEPING = frozenset({"version", "updated_at", "updated_by"})

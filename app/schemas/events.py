@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, create_model
 from app.domain import events as types
 from app.schemas.api_keys import ApiKeyRead
 from app.schemas.common import Actor, UtcDatetime
+from app.schemas.jobs import JobRead
 from app.schemas.members import MemberRead
 from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
 from app.schemas.workspaces import WorkspaceRead
@@ -47,6 +48,8 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.WEBHOOK_ENDPOINT_DELETED: WebhookEndpointRead,
     types.WEBHOOK_ENDPOINT_DISABLED: WebhookEndpointRead,
     types.WEBHOOK_TEST: WebhookTestData,
+    types.JOB_SUCCEEDED: JobRead,
+    types.JOB_FAILED: JobRead,
 }
 
 

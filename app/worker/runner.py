@@ -13,7 +13,7 @@ import httpx
 from app.config import Settings
 from app.db.session import Database
 from app.ids import utcnow
-from app.worker import deliveries, dispatcher, timers
+from app.worker import deliveries, dispatcher, jobs, timers
 
 log = logging.getLogger("app.worker")
 
@@ -48,6 +48,9 @@ class Worker:
     async def _timers(self) -> int:
         return await timers.fire_due(self.database, self.settings)
 
+    async def _jobs(self) -> int:
+        return await jobs.run_due(self.database, self.settings)
+
     async def _deliver(self, client: httpx.AsyncClient) -> int:
         free = self.settings.worker_concurrency - len(self._active)
         if free <= 0:
@@ -68,6 +71,7 @@ class Worker:
                 asyncio.create_task(self._loop("dispatch", self._dispatch)),
                 asyncio.create_task(self._loop("deliver", lambda: self._deliver(client))),
                 asyncio.create_task(self._loop("timers", self._timers)),
+                asyncio.create_task(self._loop("jobs", self._jobs)),
             ]
             log.info("worker started")
             await self._stop.wait()

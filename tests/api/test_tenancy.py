@@ -40,6 +40,11 @@ async def _delivery(tenant: Tenant, database: Database) -> str:
     return f"{endpoint}/deliveries/{delivery['id']}"
 
 
+async def _job(tenant: Tenant, database: Database) -> str:
+    response = await tenant.post("/v1/events/redactions", json={"resource_id": "someone"})
+    return str(response.headers["location"])
+
+
 # Every operation with an id in its path: how to make that resource (its URL), and a body for writes.
 # A new route with an id must be added here (test_every_route_with_an_id_is_listed fails otherwise).
 Factory = Callable[[Tenant, Database], Awaitable[str]]
@@ -49,6 +54,7 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("GET", "/v1/api-keys/{key_id}"): (_api_key, None, ""),
     ("DELETE", "/v1/api-keys/{key_id}"): (_api_key, None, ""),
     ("GET", "/v1/events/{event_id}"): (_event, None, ""),
+    ("GET", "/v1/jobs/{job_id}"): (_job, None, ""),
     ("GET", "/v1/webhook-endpoints/{endpoint_id}"): (_endpoint, None, ""),
     ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): (_endpoint, {"url": "https://evil.example.com"}, ""),
     ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): (_endpoint, None, ""),

@@ -252,3 +252,27 @@ async def test_timer_fires_after_the_worker_restarts(tenant: Tenant, database: D
         await until(fired)
     [event] = (await tenant.get("/v1/events", params={"type": "task.due"})).json()["data"]
     assert event["data"] == {"task": "call back"} and event["actor"]["type"] == "system"
+
+
+async def test_redaction_runs_as_a_job_and_erases_event_data(tenant: Tenant, database: Database) -> None:
+    member = (await tenant.post("/v1/members", json={"name": "Erase Me", "email": "erase@x.io"})).json()
+    await tenant.patch(f"/v1/members/{member['id']}", json={"name": "Still Me"})
+    other = (await tenant.post("/v1/members", json={"name": "Keep", "email": "keep@x.io"})).json()
+    accepted = await tenant.post("/v1/events/redactions", json={"resource_id": member["id"]})
+    assert accepted.status_code == 202 and accepted.json()["status"] == "queued"
+    job_url = accepted.headers["location"]
+    async with running_worker(database):
+
+        async def finished() -> bool:
+            return (await tenant.get(job_url)).json()["status"] in ("succeeded", "failed")
+
+        await until(finished)
+    job = (await tenant.get(job_url)).json()
+    assert job["status"] == "succeeded" and job["result"] == {"redacted": 2} and job["finished_at"]
+    erased = (await tenant.get("/v1/events", params={"resource_id": member["id"]})).json()["data"]
+    assert [e["data"] for e in erased] == [{"redacted": True}] * 2
+    assert all(e["previous_attributes"] is None for e in erased)
+    kept = (await tenant.get("/v1/events", params={"resource_id": other["id"]})).json()["data"]
+    assert kept[0]["data"]["name"] == "Keep"
+    assert (await tenant.get("/v1/events", params={"type": "job.succeeded"})).json()["data"]
+    assert (await tenant.get("/v1/members/" + member["id"])).json()["name"] == "Still Me"  # the resource stays

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, insert_returning
@@ -50,6 +50,16 @@ class EventRepository(TenantRepository):
         if after_sequence is not None:
             statement = statement.where(t.c.sequence > after_sequence)
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
+
+    async def redact(self, resource_id: str, now: datetime, limit: int) -> int:
+        """Erase the data of up to `limit` events about a resource; how many it erased."""
+        batch = select(t.c.id).where(self.scope, t.c.resource_id == resource_id, t.c.redacted_at.is_(None)).limit(limit)
+        statement = (
+            update(t)
+            .where(self.scope, t.c.id.in_(batch.scalar_subquery()))
+            .values(data={"redacted": True}, previous_attributes=None, redacted_at=now)
+        )
+        return int((await self.uow.execute(statement)).rowcount or 0)
 
     async def dispatched_since(
         self, *, since: datetime | None, since_sequence: int | None, types: list[str]

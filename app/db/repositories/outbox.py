@@ -184,6 +184,40 @@ class OutboxRepository:
             update(tm).where(tm.c.workspace_id == workspace_id, tm.c.id == timer_id).values(**values)
         )
 
+    # -- jobs ------------------------------------------------------------------------------------
+    async def claim_jobs(self, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
+        """Queued jobs, and running ones whose worker's lease expired (it died): oldest first."""
+        jb = tables.jobs
+        statement = await self._lock_rows(
+            select(jb)
+            .where(
+                or_(jb.c.status == "queued", and_(jb.c.status == "running", jb.c.lease_until < now)),
+            )
+            .order_by(jb.c.created_at)
+            .limit(limit)
+        )
+        rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        for row in rows:
+            await self.update_job(
+                row["workspace_id"],
+                row["id"],
+                {
+                    "status": "running",
+                    "lease_until": lease_until,
+                    "started_at": row["started_at"] or now,
+                    "attempts": row["attempts"] + 1,
+                },
+            )
+        return rows
+
+    async def update_job(self, workspace_id: UUID, job_id: UUID, values: dict[str, Any]) -> None:
+        jb = tables.jobs
+        await self.uow.execute(
+            update(jb)
+            .where(jb.c.workspace_id == workspace_id, jb.c.id == job_id)
+            .values(version=jb.c.version + 1, **values)
+        )
+
     # -- health ----------------------------------------------------------------------------------
     async def backlog(self) -> tuple[int, datetime | None]:
         """Undelivered work: events not yet dispatched plus pending deliveries, and the oldest's time."""

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.routers.v1 import api_keys, events, members, settings, webhooks, workspace
+from app.routers.v1 import api_keys, events, jobs, members, settings, webhooks, workspace
 
 PREFIX = "/v1"
 ROUTERS: tuple[APIRouter, ...] = (
@@ -12,4 +12,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     settings.router,
     events.router,
     webhooks.router,
+    jobs.router,
 )

@@ -5,11 +5,21 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.routers.dependencies import JSON, Paging, page_response, paging, require, sort_enum
+from app.routers.dependencies import (
+    JSON,
+    Paging,
+    page_response,
+    paging,
+    require,
+    require_idempotent,
+    resource_response,
+    sort_enum,
+)
 from app.routers.route import CrmRoute
 from app.schemas.common import Page
 from app.schemas.events import EventRead
-from app.services import events
+from app.schemas.jobs import JobRead, RedactionCreate
+from app.services import events, jobs
 from app.services.context import Context
 
 router = APIRouter(prefix="/events", tags=["Events"], route_class=CrmRoute)
@@ -42,6 +52,20 @@ async def list_events(
         after_sequence=after_sequence,
     )
     return page_response(EventRead, _rows(result.rows), result.next_cursor)
+
+
+@router.post(
+    "/redactions",
+    status_code=202,
+    summary="Erase the data of every event about a resource (data-protection requests)",
+    response_model=JobRead,
+    responses={202: {"description": "Accepted: poll the job at Location"}},
+)
+async def redact_events(
+    request: Request, body: RedactionCreate, ctx: Annotated[Context, require_idempotent("events:write")]
+) -> Response:
+    job = await jobs.enqueue(ctx, "events.redact", {"resource_id": body.resource_id})
+    return resource_response(request, JobRead.model_validate(job), status_code=202, location=f"/v1/jobs/{job['id']}")
 
 
 @router.get("/{event_id}", summary="Get an event", response_model=EventRead)
