@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime, timedelta
 
 import httpx
 
 from app.config import Settings
 from app.db.session import Database
 from app.ids import utcnow
-from app.worker import deliveries, dispatcher, jobs, timers
+from app.worker import deliveries, dispatcher, jobs, recurring, timers
 
 log = logging.getLogger("app.worker")
+ENSURE_EVERY = timedelta(minutes=10)
 
 
 class Worker:
@@ -24,6 +26,7 @@ class Worker:
         self.settings = settings
         self._stop = asyncio.Event()
         self._active: set[asyncio.Task[int]] = set()
+        self._next_ensure: datetime | None = None
 
     def stopping(self) -> bool:
         return self._stop.is_set()
@@ -46,6 +49,10 @@ class Worker:
         return await dispatcher.dispatch(self.database, utcnow())
 
     async def _timers(self) -> int:
+        now = utcnow()
+        if self._next_ensure is None or now >= self._next_ensure:  # at start, then every 10 minutes
+            await recurring.ensure(self.database, now)
+            self._next_ensure = now + ENSURE_EVERY
         return await timers.fire_due(self.database, self.settings)
 
     async def _jobs(self) -> int:

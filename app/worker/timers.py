@@ -16,9 +16,10 @@ from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
 from app.services import events
 from app.services.context import SYSTEM, Context
+from app.worker import recurring
 
 log = logging.getLogger("app.worker.timers")
-Handler = Callable[[Context, dict[str, Any]], Awaitable[None]]
+Handler = Callable[[Context, dict[str, Any], datetime], Awaitable[None]]
 RETRY_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 10
 
@@ -27,14 +28,14 @@ class Notification(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-async def notify(ctx: Context, payload: dict[str, Any]) -> None:
+async def notify(ctx: Context, payload: dict[str, Any], run_at: datetime) -> None:
     """Kind `notify`: emit the event `payload["type"]` with `payload["data"]` (e.g. `task.due`)."""
     await events.record(
         ctx, payload["type"], Notification(**payload.get("data", {})), resource_id=payload.get("resource_id")
     )
 
 
-HANDLERS: dict[str, Handler] = {"notify": notify}
+HANDLERS: dict[str, Handler] = {"notify": notify, recurring.KIND: recurring.fire}
 
 
 async def fire_due(database: Database, settings: Settings, *, limit: int = 200) -> int:
@@ -54,7 +55,7 @@ async def _fire(database: Database, timer: dict[str, Any]) -> None:
         if handler is None:
             raise LookupError(f"no handler for timer kind {timer['kind']!r}")
         async with UnitOfWork(database, write=True) as uow:
-            await handler(Context(uow, timer["workspace_id"], SYSTEM, now), timer["payload"])
+            await handler(Context(uow, timer["workspace_id"], SYSTEM, now), timer["payload"], timer["run_at"])
             await uow.outbox().finish_timer(
                 timer["workspace_id"], timer["id"], {"status": "fired", "fired_at": now, "lease_until": None}
             )

@@ -276,3 +276,32 @@ async def test_redaction_runs_as_a_job_and_erases_event_data(tenant: Tenant, dat
     assert kept[0]["data"]["name"] == "Keep"
     assert (await tenant.get("/v1/events", params={"type": "job.succeeded"})).json()["data"]
     assert (await tenant.get("/v1/members/" + member["id"])).json()["name"] == "Still Me"  # the resource stays
+
+
+async def test_nightly_clean_up_runs_in_the_workspace_time_zone_and_chains(tenant: Tenant, database: Database) -> None:
+    import uuid
+
+    from app.domain.schedules import next_occurrence
+    from app.worker import recurring
+
+    await tenant.patch("/v1/workspace", json={"timezone": "Asia/Tehran"})
+    await tenant.patch("/v1/settings/retention", json={"idempotency_key_hours": 1})
+    await tenant.post("/v1/members", json={"name": "K", "email": "k@x.io"}, headers={"Idempotency-Key": "old"})
+    workspace_id = uuid.UUID(tenant.id)
+    await recurring.ensure(database, utcnow())
+    task = recurring.TASKS["purge-idempotency-keys"]
+    upcoming = next_occurrence(task.cron, "Asia/Tehran", utcnow())
+    async with UnitOfWork(database, write=False) as uow:
+        pending = await uow.timers(workspace_id).by_key(f"recurring:{task.name}:{upcoming.isoformat()}")
+    assert pending is not None and pending["run_at"] == upcoming  # 03:30 Tehran time
+    # Fire the occurrence after the key expired (two hours from now).
+    later = utcnow() + timedelta(hours=2)
+    occurrence = next_occurrence(task.cron, "Asia/Tehran", later - timedelta(days=1))
+    async with UnitOfWork(database) as uow:
+        await recurring.fire(Context(uow, workspace_id, SYSTEM, later), {"name": task.name}, occurrence)
+        await uow.commit()
+    async with UnitOfWork(database, write=False) as uow:
+        assert await uow.idempotency(workspace_id).find("old") is None  # purged
+        following = next_occurrence(task.cron, "Asia/Tehran", later)
+        chained = await uow.timers(workspace_id).by_key(f"recurring:{task.name}:{following.isoformat()}")
+    assert chained is not None and chained["status"] == "pending"

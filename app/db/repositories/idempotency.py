@@ -53,6 +53,10 @@ class IdempotencyRepository(TenantRepository):
             .values(completed_at=now, expires_at=expires_at, status_code=status_code, headers=headers, body=body)
         )
 
+    async def purge_expired(self, now: datetime) -> int:
+        statement = delete(t).where(self.scope, t.c.expires_at < now, t.c.completed_at.is_not(None))
+        return int((await self.uow.execute(statement)).rowcount or 0)
+
     async def release(self, key: str) -> None:
         await self.uow.execute(delete(t).where(self.scope, t.c.key == key, t.c.completed_at.is_(None)))
 

@@ -38,6 +38,10 @@ class SystemRepository:
         statement = tables.workspaces.insert().returning(tables.workspaces)
         return dict((await self.uow.execute(statement, dict(values))).mappings().one())
 
+    async def workspace_time_zones(self) -> list[tuple[Any, str]]:
+        w = tables.workspaces
+        return [(r.id, r.timezone) for r in (await self.uow.execute(select(w.c.id, w.c.timezone))).all()]
+
     async def count_workspaces(self) -> int:
         return int((await self.uow.execute(select(func.count()).select_from(tables.workspaces))).scalar_one())
 

@@ -45,6 +45,14 @@ class WebhookEndpointRepository(TenantRepository):
 class DeliveryRepository(TenantRepository):
     table = d
 
+    async def forget_response_excerpts(self, before: datetime) -> int:
+        statement = (
+            update(a)
+            .where(a.c.workspace_id == self.workspace_id, a.c.attempted_at < before, a.c.response_excerpt.is_not(None))
+            .values(response_excerpt=None)
+        )
+        return int((await self.uow.execute(statement)).rowcount or 0)
+
     async def get(self, endpoint_id: UUID, delivery_id: UUID) -> Row | None:
         return await self._one(select(d).where(self.scope, d.c.endpoint_id == endpoint_id, d.c.id == delivery_id))
 

@@ -1,0 +1,74 @@
+"""Recurring work (nightly clean-ups now; analytics snapshots later): each task is a cron
+expression evaluated in every workspace's own time zone, run as a chain of durable timers. A fired
+timer runs the task and schedules the next occurrence in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain.schedules import is_occurrence, next_occurrence
+from app.services import settings, timers
+from app.services.context import SYSTEM, Context
+
+KIND = "recurring"
+
+
+@dataclass(frozen=True)
+class Recurring:
+    name: str
+    cron: str
+    run: Callable[[Context], Awaitable[Any]]
+
+
+async def purge_idempotency_keys(ctx: Context) -> int:
+    return await ctx.uow.idempotency(ctx.workspace_id).purge_expired(ctx.now)
+
+
+async def forget_response_excerpts(ctx: Context) -> int:
+    from app.schemas.settings import RetentionSettings
+
+    days = (await settings.get(ctx, "retention", RetentionSettings))["values"]["webhook_response_excerpt_days"]
+    return await ctx.uow.deliveries(ctx.workspace_id).forget_response_excerpts(ctx.now - timedelta(days=days))
+
+
+TASKS: dict[str, Recurring] = {
+    task.name: task
+    for task in (
+        Recurring("purge-idempotency-keys", "30 3 * * *", purge_idempotency_keys),
+        Recurring("forget-webhook-response-excerpts", "45 3 * * *", forget_response_excerpts),
+    )
+}
+
+
+async def _schedule_next(ctx: Context, task: Recurring, timezone: str, after: datetime) -> None:
+    run_at = next_occurrence(task.cron, timezone, after)
+    key = f"{KIND}:{task.name}:{run_at.isoformat()}"
+    await timers.schedule(ctx, KIND, run_at, {"name": task.name}, key=key)
+
+
+async def ensure(database: Database, now: datetime) -> None:
+    """Give every workspace the next occurrence of every task (idempotent: keyed by occurrence)."""
+    async with UnitOfWork(database, write=True) as uow:
+        for workspace_id, timezone in await uow.system().workspace_time_zones():
+            ctx = Context(uow, workspace_id, SYSTEM, now)
+            for task in TASKS.values():
+                await _schedule_next(ctx, task, timezone, now)
+        await uow.commit()
+
+
+async def fire(ctx: Context, payload: dict[str, Any], run_at: datetime) -> None:
+    """Timer handler: run the task, then chain the next occurrence. An occurrence that is no longer
+    on the schedule (the workspace changed time zone) ends its chain; `ensure` starts the new one."""
+    task = TASKS.get(payload["name"])
+    if task is None:
+        return
+    workspace = await ctx.uow.workspaces(ctx.workspace_id).get()
+    if workspace is None or not is_occurrence(task.cron, workspace["timezone"], run_at):
+        return
+    await task.run(ctx)
+    await _schedule_next(ctx, task, workspace["timezone"], max(run_at, ctx.now))
