@@ -1,0 +1,301 @@
+"""Benchmark event delivery and timers on PostgreSQL with real worker processes.
+
+    .venv/bin/python -m benchmarks.webhooks [--rate 200] [--seconds 20] [--backlog 5000] [--timer-seconds 60]
+
+1. Lag: events committed at a fixed rate (one transaction each, as the API writes them) and
+   delivered by `python -m app worker` to a local receiver: commit-to-delivery lag p50/p99, with
+   one worker and with two.
+2. Drain: a backlog of events delivered as fast as one worker can, against the baseline of the same
+   receiver fed by a bare httpx loop (sequential POSTs, no database): deliveries/s as a ratio.
+3. Timers: `--timer-seconds` of timers falling due at `--rate` per second: firing lag p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from app.config import Settings
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.ids import utcnow
+from app.services import members, timers, webhooks
+from app.services.context import SYSTEM, Context
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.arrivals: dict[str, tuple[float, dict]] = {}
+        self.port = 0
+
+    async def start(self) -> None:
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (ln.partition(":") for ln in head.decode("latin-1").split("\r\n")[1:] if ln)
+                }
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                arrived = time.time()
+                message = headers.get("webhook-id", uuid.uuid4().hex)
+                if message not in self.arrivals:
+                    self.arrivals[message] = (arrived, json.loads(body) if body else {})
+                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    def lags_ms(self) -> list[float]:
+        lags = []
+        for arrived, payload in self.arrivals.values():
+            if "occurred_at" in payload:
+                occurred = datetime.fromisoformat(payload["occurred_at"].replace("Z", "+00:00")).timestamp()
+                lags.append((arrived - occurred) * 1000)
+        return lags
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else float("nan")
+
+
+def start_worker(url: str, tag: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url, "WEBHOOK_ALLOW_LOOPBACK": "true", "LOG_LEVEL": "warning"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=open(f"/tmp/bench-worker-{tag}.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for p in processes:
+        p.terminate()
+    for p in processes:
+        p.wait(timeout=30)
+
+
+async def fresh_database() -> tuple[str, str]:
+    name = f"crm_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    env = {**os.environ, "DATABASE_URL": url}
+    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "app", "create-workspace", "Bench", "--json"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return name, url + "|" + json.loads(out)["workspace_id"]
+
+
+async def drop(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+MEMBER = {"role": "member", "active": True, "timezone": None, "capacity": None, "manager_id": None}
+
+
+async def produce(database: Database, workspace_id: uuid.UUID, rate: float, seconds: float, tag: str) -> int:
+    """Commit one event per transaction at `rate` per second."""
+    count, start = 0, time.perf_counter()
+    total = int(rate * seconds)
+    while count < total:
+        due = start + count / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        async with UnitOfWork(database) as uow:
+            ctx = Context(uow, workspace_id, SYSTEM, utcnow())
+            await members.create(ctx, {"name": f"M{count}", "email": f"{tag}{count}@bench.io", **MEMBER})
+            await uow.commit()
+        count += 1
+    return count
+
+
+async def wait_for(receiver: Receiver, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(receiver.arrivals) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def lag_run(workers: int, rate: float, seconds: float) -> dict[str, float]:
+    name, packed = await fresh_database()
+    url, ws = packed.split("|")
+    database = Database(Settings(database_url=url))
+    workspace_id = uuid.UUID(ws)
+    receiver = Receiver()
+    await receiver.start()
+    processes = []
+    try:
+        async with UnitOfWork(database) as uow:
+            ctx = Context(uow, workspace_id, SYSTEM, utcnow())
+            await webhooks.create(
+                ctx,
+                {
+                    "url": f"http://127.0.0.1:{receiver.port}/h",
+                    "event_types": ["member.created"],
+                    "description": "",
+                    "enabled": True,
+                },
+            )
+            await uow.commit()
+        processes = [start_worker(url, f"lag{i}") for i in range(workers)]
+        await asyncio.sleep(2)
+        started = time.perf_counter()
+        produced = await produce(database, workspace_id, rate, seconds, "l")
+        produce_seconds = time.perf_counter() - started
+        await wait_for(receiver, produced, 60)
+        lags = receiver.lags_ms()
+        return {
+            "events": produced,
+            "delivered": len(receiver.arrivals),
+            "commit_rate": produced / produce_seconds,
+            "p50": pct(lags, 50),
+            "p99": pct(lags, 99),
+            "max": max(lags),
+        }
+    finally:
+        stop(processes)
+        await database.dispose()
+        await drop(name)
+
+
+async def drain_run(backlog: int) -> dict[str, float]:
+    name, packed = await fresh_database()
+    url, ws = packed.split("|")
+    database = Database(Settings(database_url=url))
+    workspace_id = uuid.UUID(ws)
+    receiver = Receiver()
+    await receiver.start()
+    processes = []
+    try:
+        # Baseline: the same receiver fed by a bare sequential httpx loop (no database, no signing).
+        async with httpx.AsyncClient() as client:
+            body = json.dumps({"data": {"x": 1}})
+            t0 = time.perf_counter()
+            for i in range(2000):
+                await client.post(
+                    f"http://127.0.0.1:{receiver.port}/b",
+                    content=body,
+                    headers={"webhook-id": f"b{i}", "content-type": "application/json"},
+                )
+            baseline = 2000 / (time.perf_counter() - t0)
+        receiver.arrivals.clear()
+        async with UnitOfWork(database) as uow:
+            ctx = Context(uow, workspace_id, SYSTEM, utcnow())
+            await webhooks.create(
+                ctx,
+                {
+                    "url": f"http://127.0.0.1:{receiver.port}/h",
+                    "event_types": ["member.created"],
+                    "description": "",
+                    "enabled": True,
+                },
+            )
+            for i in range(backlog):
+                await members.create(ctx, {"name": f"D{i}", "email": f"d{i}@bench.io", **MEMBER})
+            await uow.commit()
+        t0 = time.perf_counter()
+        processes = [start_worker(url, "drain")]
+        await wait_for(receiver, backlog, 300)
+        rate = len(receiver.arrivals) / (time.perf_counter() - t0)
+        return {"backlog": backlog, "delivered": len(receiver.arrivals), "rate": rate, "baseline": baseline}
+    finally:
+        stop(processes)
+        await database.dispose()
+        await drop(name)
+
+
+async def timer_run(rate: float, seconds: float) -> dict[str, float]:
+    name, packed = await fresh_database()
+    url, ws = packed.split("|")
+    database = Database(Settings(database_url=url))
+    workspace_id = uuid.UUID(ws)
+    processes = []
+    try:
+        start = utcnow() + timedelta(seconds=10)
+        total = int(rate * seconds)
+        async with UnitOfWork(database) as uow:
+            ctx = Context(uow, workspace_id, SYSTEM, utcnow())
+            for i in range(total):
+                await timers.schedule(
+                    ctx,
+                    "notify",
+                    start + timedelta(seconds=i / rate),
+                    {"type": "task.due", "data": {"i": i}},
+                    key=f"t{i}",
+                )
+            await uow.commit()
+        processes = [start_worker(url, "timers")]
+        await asyncio.sleep(max((start - utcnow()).total_seconds(), 0) + seconds + 5)
+        conn = await asyncpg.connect(url)
+        rows = await conn.fetch("SELECT run_at, fired_at FROM timers WHERE kind = 'notify'")
+        await conn.close()
+        lags = [(r["fired_at"] - r["run_at"]).total_seconds() * 1000 for r in rows if r["fired_at"]]
+        return {"timers": total, "fired": len(lags), "p50": pct(lags, 50), "p99": pct(lags, 99), "max": max(lags)}
+    finally:
+        stop(processes)
+        await database.dispose()
+        await drop(name)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--backlog", type=int, default=5000)
+    parser.add_argument("--timer-seconds", type=float, default=60)
+    args = parser.parse_args()
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, rate {args.rate:g}/s for {args.seconds:g} s\n")
+    print("| scenario | events | delivered | commit rate /s | lag p50 ms | lag p99 ms | max ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for workers in (1, 2):
+        r = await lag_run(workers, args.rate, args.seconds)
+        print(
+            f"| {workers} worker(s), {args.rate:g} events/s | {r['events']:.0f} | {r['delivered']:.0f} | "
+            f"{r['commit_rate']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} | {r['max']:.0f} |"
+        )
+    d = await drain_run(args.backlog)
+    print(
+        f"\nDrain: {d['delivered']:.0f} of {d['backlog']} events to one endpoint at {d['rate']:.0f} deliveries/s; "
+        f"baseline (bare sequential httpx POSTs to the same receiver) {d['baseline']:.0f}/s; "
+        f"ratio {d['rate'] / d['baseline']:.2f}"
+    )
+    t = await timer_run(args.rate, args.timer_seconds)
+    print(
+        f"\nTimers: {t['fired']:.0f} of {t['timers']} fired ({args.rate:g} due/s for {args.timer_seconds:g} s); "
+        f"firing lag p50 {t['p50']:.0f} ms, p99 {t['p99']:.0f} ms, max {t['max']:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
