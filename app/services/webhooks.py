@@ -93,6 +93,7 @@ async def delete(ctx: Context, endpoint_id: UUID, *, if_match: str | None) -> Ro
     )
     if deleted is None:
         raise lost_update(if_match)
+    await ctx.uow.deliveries(ctx.workspace_id).abandon_pending(endpoint_id, ctx.now, "endpoint deleted")
     await events.record(ctx, types.WEBHOOK_ENDPOINT_DELETED, _read(deleted))
     return deleted
 

@@ -305,3 +305,20 @@ async def test_nightly_clean_up_runs_in_the_workspace_time_zone_and_chains(tenan
         following = next_occurrence(task.cron, "Asia/Tehran", later)
         chained = await uow.timers(workspace_id).by_key(f"recurring:{task.name}:{following.isoformat()}")
     assert chained is not None and chained["status"] == "pending"
+
+
+async def test_deleting_an_endpoint_ends_its_pending_deliveries(tenant: Tenant, database: Database) -> None:
+    import uuid
+
+    from app.domain.pagination import Sort
+    from app.worker.dispatcher import dispatch
+
+    endpoint = await subscribe(tenant, "https://hooks.example.com/gone", event_types=["member.created"])
+    await tenant.post("/v1/members", json={"name": "P", "email": "p@x.io"})
+    await dispatch(database, utcnow())
+    assert (await tenant.delete(f"/v1/webhook-endpoints/{endpoint['id']}")).status_code == 200
+    async with UnitOfWork(database, write=False) as uow:
+        page = await uow.deliveries(uuid.UUID(tenant.id)).list(
+            uuid.UUID(endpoint["id"]), sort=Sort("created_at", False), cursor=None, limit=10
+        )
+    assert [(r["status"], r["last_error"]) for r in page.rows] == [("failed", "endpoint deleted")]

@@ -220,9 +220,14 @@ class OutboxRepository:
 
     # -- health ----------------------------------------------------------------------------------
     async def backlog(self) -> tuple[int, datetime | None]:
-        """Undelivered work: events not yet dispatched plus pending deliveries, and the oldest's time."""
+        """Undelivered work: events not yet dispatched plus deliveries pending for enabled endpoints,
+        and the oldest one's time."""
         events = select(func.count(), func.min(ev.c.occurred_at)).where(ev.c.dispatched_at.is_(None))
-        pending = select(func.count(), func.min(dl.c.created_at)).where(dl.c.status == "pending")
+        pending = (
+            select(func.count(), func.min(dl.c.created_at))
+            .join(ep, and_(ep.c.workspace_id == dl.c.workspace_id, ep.c.id == dl.c.endpoint_id))
+            .where(dl.c.status == "pending", ep.c.enabled)  # a disabled endpoint's queue waits for a person
+        )
         n1, t1 = (await self.uow.execute(events)).one()
         n2, t2 = (await self.uow.execute(pending)).one()
         oldest = min((t for t in (t1, t2) if t is not None), default=None)

@@ -76,6 +76,14 @@ class DeliveryRepository(TenantRepository):
         if rows:
             await self.uow.execute(d.insert(), [{"workspace_id": self.workspace_id, **row} for row in rows])
 
+    async def abandon_pending(self, endpoint_id: UUID, now: datetime, reason: str) -> None:
+        statement = (
+            update(d)
+            .where(self.scope, d.c.endpoint_id == endpoint_id, d.c.status == "pending")
+            .values(status="failed", last_error=reason, updated_at=now)
+        )
+        await self.uow.execute(statement)
+
     async def retry_now(self, delivery_id: UUID, now: datetime) -> Row | None:
         statement = (
             update(d)
