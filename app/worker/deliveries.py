@@ -114,16 +114,17 @@ async def _attempt(
         jitter=random.uniform(-1, 1),
     )
     log.info(
-        "webhook delivery",
-        extra={
-            "delivery_id": str(delivery["id"]),
-            "endpoint_id": str(endpoint["id"]),
-            "event_type": delivery["event_type"],
-            "status_code": result.status_code,
-            "duration_ms": result.duration_ms,
-            "attempt": attempts,
-            "outcome": outcome.status,
-        },
+        "webhook_delivery delivery_id=%s endpoint_id=%s event_id=%s event_type=%s attempt=%d status_code=%s "
+        "duration_ms=%d outcome=%s error=%s",
+        delivery["id"],
+        endpoint["id"],
+        delivery["event_id"],
+        delivery["event_type"],
+        attempts,
+        result.status_code,
+        result.duration_ms,
+        outcome.status,
+        json.dumps(result.error),
     )
     async with UnitOfWork(database, write=True) as uow:
         outbox = uow.outbox()

@@ -73,13 +73,16 @@ async def add_members(database: Database, workspace_id: uuid.UUID, count: int) -
         await uow.commit()
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> int | None:
+    """SIGTERM, as an orchestrator stops it; the exit code (None if it had to be killed)."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+            return None
+    return process.returncode
 
 
 async def test_worker_killed_mid_delivery_loses_nothing(scratch: ScratchDatabases, tmp_path: Path) -> None:
@@ -126,6 +129,7 @@ async def test_two_workers_deliver_a_thousand_events_with_none_lost(scratch: Scr
                 assert max(ids.values()) == 1  # no lease expired, so no duplicates
                 sequences = [h.json["sequence"] for h in receiver.received]
                 assert sequences == sorted(sequences)
+        assert [stop(worker) for worker in workers] == [0, 0]  # graceful shutdown on SIGTERM
         logs = "".join((tmp_path / f"w{i}.log").read_text() for i in range(2))
         assert "Traceback" not in logs, logs[-3000:]
     finally:
