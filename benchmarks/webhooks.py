@@ -21,6 +21,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -96,7 +99,28 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
         p.wait(timeout=30)
 
 
-async def fresh_database() -> tuple[str, str]:
+@dataclass
+class Scratch:
+    """A fresh, migrated PostgreSQL database with one workspace, a receiver, and workers to stop."""
+
+    url: str
+    database: Database
+    workspace_id: uuid.UUID
+    receiver: Receiver
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    async def subscribe(self, ctx: Context) -> None:
+        endpoint = {
+            "url": f"http://127.0.0.1:{self.receiver.port}/h",
+            "event_types": ["member.created"],
+            "description": "",
+            "enabled": True,
+        }
+        await webhooks.create(ctx, endpoint)
+
+
+@asynccontextmanager
+async def scratch() -> AsyncIterator[Scratch]:
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(PG_ADMIN)
     await conn.execute(f'CREATE DATABASE "{name}"')
@@ -112,13 +136,17 @@ async def fresh_database() -> tuple[str, str]:
         capture_output=True,
         text=True,
     ).stdout
-    return name, url + "|" + json.loads(out)["workspace_id"]
-
-
-async def drop(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
+    receiver = Receiver()
+    await receiver.start()
+    run = Scratch(url, Database(Settings(database_url=url)), uuid.UUID(json.loads(out)["workspace_id"]), receiver)
+    try:
+        yield run
+    finally:
+        stop(run.processes)
+        await run.database.dispose()
+        conn = await asyncpg.connect(PG_ADMIN)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
 
 
 MEMBER = {"role": "member", "active": True, "timezone": None, "capacity": None, "manager_id": None}
@@ -148,104 +176,60 @@ async def wait_for(receiver: Receiver, count: int, timeout: float) -> None:
 
 
 async def lag_run(workers: int, rate: float, seconds: float) -> dict[str, float]:
-    name, packed = await fresh_database()
-    url, ws = packed.split("|")
-    database = Database(Settings(database_url=url))
-    workspace_id = uuid.UUID(ws)
-    receiver = Receiver()
-    await receiver.start()
-    processes = []
-    try:
-        async with UnitOfWork(database) as uow:
-            ctx = Context(uow, workspace_id, SYSTEM, utcnow())
-            await webhooks.create(
-                ctx,
-                {
-                    "url": f"http://127.0.0.1:{receiver.port}/h",
-                    "event_types": ["member.created"],
-                    "description": "",
-                    "enabled": True,
-                },
-            )
+    async with scratch() as run:
+        async with UnitOfWork(run.database) as uow:
+            await run.subscribe(Context(uow, run.workspace_id, SYSTEM, utcnow()))
             await uow.commit()
-        processes = [start_worker(url, f"lag{i}") for i in range(workers)]
+        run.processes += [start_worker(run.url, f"lag{i}") for i in range(workers)]
         await asyncio.sleep(2)
         started = time.perf_counter()
-        produced = await produce(database, workspace_id, rate, seconds, "l")
+        produced = await produce(run.database, run.workspace_id, rate, seconds, "l")
         produce_seconds = time.perf_counter() - started
-        await wait_for(receiver, produced, 60)
-        lags = receiver.lags_ms()
+        await wait_for(run.receiver, produced, 60)
+        lags = run.receiver.lags_ms()
         return {
             "events": produced,
-            "delivered": len(receiver.arrivals),
+            "delivered": len(run.receiver.arrivals),
             "commit_rate": produced / produce_seconds,
             "p50": pct(lags, 50),
             "p99": pct(lags, 99),
             "max": max(lags),
         }
-    finally:
-        stop(processes)
-        await database.dispose()
-        await drop(name)
 
 
 async def drain_run(backlog: int) -> dict[str, float]:
-    name, packed = await fresh_database()
-    url, ws = packed.split("|")
-    database = Database(Settings(database_url=url))
-    workspace_id = uuid.UUID(ws)
-    receiver = Receiver()
-    await receiver.start()
-    processes = []
-    try:
+    async with scratch() as run:
         # Baseline: the same receiver fed by a bare sequential httpx loop (no database, no signing).
         async with httpx.AsyncClient() as client:
             body = json.dumps({"data": {"x": 1}})
             t0 = time.perf_counter()
             for i in range(2000):
                 await client.post(
-                    f"http://127.0.0.1:{receiver.port}/b",
+                    f"http://127.0.0.1:{run.receiver.port}/b",
                     content=body,
                     headers={"webhook-id": f"b{i}", "content-type": "application/json"},
                 )
             baseline = 2000 / (time.perf_counter() - t0)
-        receiver.arrivals.clear()
-        async with UnitOfWork(database) as uow:
-            ctx = Context(uow, workspace_id, SYSTEM, utcnow())
-            await webhooks.create(
-                ctx,
-                {
-                    "url": f"http://127.0.0.1:{receiver.port}/h",
-                    "event_types": ["member.created"],
-                    "description": "",
-                    "enabled": True,
-                },
-            )
+        run.receiver.arrivals.clear()
+        async with UnitOfWork(run.database) as uow:
+            ctx = Context(uow, run.workspace_id, SYSTEM, utcnow())
+            await run.subscribe(ctx)
             for i in range(backlog):
                 await members.create(ctx, {"name": f"D{i}", "email": f"d{i}@bench.io", **MEMBER})
             await uow.commit()
         t0 = time.perf_counter()
-        processes = [start_worker(url, "drain")]
-        await wait_for(receiver, backlog, 300)
-        rate = len(receiver.arrivals) / (time.perf_counter() - t0)
-        return {"backlog": backlog, "delivered": len(receiver.arrivals), "rate": rate, "baseline": baseline}
-    finally:
-        stop(processes)
-        await database.dispose()
-        await drop(name)
+        run.processes.append(start_worker(run.url, "drain"))
+        await wait_for(run.receiver, backlog, 300)
+        rate = len(run.receiver.arrivals) / (time.perf_counter() - t0)
+        return {"backlog": backlog, "delivered": len(run.receiver.arrivals), "rate": rate, "baseline": baseline}
 
 
 async def timer_run(rate: float, seconds: float) -> dict[str, float]:
-    name, packed = await fresh_database()
-    url, ws = packed.split("|")
-    database = Database(Settings(database_url=url))
-    workspace_id = uuid.UUID(ws)
-    processes = []
-    try:
+    async with scratch() as run:
         start = utcnow() + timedelta(seconds=10)
         total = int(rate * seconds)
-        async with UnitOfWork(database) as uow:
-            ctx = Context(uow, workspace_id, SYSTEM, utcnow())
+        async with UnitOfWork(run.database) as uow:
+            ctx = Context(uow, run.workspace_id, SYSTEM, utcnow())
             for i in range(total):
                 await timers.schedule(
                     ctx,
@@ -255,17 +239,13 @@ async def timer_run(rate: float, seconds: float) -> dict[str, float]:
                     key=f"t{i}",
                 )
             await uow.commit()
-        processes = [start_worker(url, "timers")]
+        run.processes.append(start_worker(run.url, "timers"))
         await asyncio.sleep(max((start - utcnow()).total_seconds(), 0) + seconds + 5)
-        conn = await asyncpg.connect(url)
+        conn = await asyncpg.connect(run.url)
         rows = await conn.fetch("SELECT run_at, fired_at FROM timers WHERE kind = 'notify'")
         await conn.close()
         lags = [(r["fired_at"] - r["run_at"]).total_seconds() * 1000 for r in rows if r["fired_at"]]
         return {"timers": total, "fired": len(lags), "p50": pct(lags, 50), "p99": pct(lags, 99), "max": max(lags)}
-    finally:
-        stop(processes)
-        await database.dispose()
-        await drop(name)
 
 
 async def main() -> None:
