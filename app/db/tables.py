@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    false,
     text,
     true,
 )
@@ -265,6 +266,81 @@ jobs = Table(
     ),
 )
 
+leads = Table(
+    "leads",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("email", String(320)),
+    Column("email_key", String(320)),
+    Column("phone", String(64)),
+    Column("phone_e164", String(20)),
+    Column("phone_valid", Boolean, nullable=False, server_default=false()),
+    Column("company", String(300)),
+    Column("job_title", String(200)),
+    Column("industry", String(200)),
+    Column("company_size", String(16)),
+    Column("country", String(2)),
+    Column("province", String(200)),
+    Column("city", String(200)),
+    Column("source", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("referred_by_lead_id", Uuid),
+    Column("utm_source", String(200)),
+    Column("utm_medium", String(200)),
+    Column("utm_campaign", String(200)),
+    Column("utm_term", String(200)),
+    Column("utm_content", String(200)),
+    Column("referrer_url", String(2048)),
+    Column("landing_page", String(2048)),
+    Column("owner_id", Uuid),
+    Column("tags", Json, nullable=False),
+    Column("external_id", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("custom_fields", Json, nullable=False),
+    Column("search_text", String(4000), nullable=False, server_default=""),
+    Column("archived_at", UtcDateTime),
+    Column("merged_into_id", Uuid),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
+    ForeignKeyConstraint(["workspace_id", "referred_by_lead_id"], ["leads.workspace_id", "leads.id"]),
+    Index(None, "workspace_id", "email_key"),
+    Index(None, "workspace_id", "phone_e164"),
+    Index(None, "workspace_id", "external_id", unique=True),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "updated_at", "id"),
+    Index(None, "workspace_id", "status", "created_at", "id"),
+    Index(None, "workspace_id", "owner_id", "created_at", "id"),
+)
+
+# One row per tag on a lead, so a tag filter is an indexed lookup on both databases.
+lead_tags = Table(
+    "lead_tags",
+    metadata,
+    Column("workspace_id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, primary_key=True),
+    Column("tag", String(100), primary_key=True),
+    ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "tag", "lead_id"),
+)
+
+custom_fields = Table(
+    "custom_fields",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("key", String(64), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("options", Json, nullable=False),
+    Column("required", Boolean, nullable=False, server_default=false()),
+    *_audit(),
+    Index(None, "workspace_id", "key", unique=True),
+    Index(None, "workspace_id", "created_at", "id"),
+)
+
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
 TENANT_TABLES = (
     members,
@@ -278,4 +354,7 @@ TENANT_TABLES = (
     webhook_attempts,
     timers,
     jobs,
+    leads,
+    lead_tags,
+    custom_fields,
 )

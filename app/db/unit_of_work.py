@@ -15,6 +15,7 @@ from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.events import EventRepository
 from app.db.repositories.idempotency import IdempotencyRepository
 from app.db.repositories.jobs import JobRepository
+from app.db.repositories.leads import CustomFieldRepository, LeadRepository
 from app.db.repositories.members import MemberRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.settings import SettingsRepository
@@ -95,6 +96,12 @@ class UnitOfWork:
 
     def jobs(self, workspace_id: UUID) -> JobRepository:
         return JobRepository(self, workspace_id)
+
+    def leads(self, workspace_id: UUID) -> LeadRepository:
+        return LeadRepository(self, workspace_id)
+
+    def custom_fields(self, workspace_id: UUID) -> CustomFieldRepository:
+        return CustomFieldRepository(self, workspace_id)
 
     # The named cross-workspace repositories.
     def system(self) -> SystemRepository:

@@ -11,6 +11,7 @@ from app.domain import events as types
 from app.schemas.api_keys import ApiKeyRead
 from app.schemas.common import Actor, UtcDatetime
 from app.schemas.jobs import JobRead
+from app.schemas.leads import LeadRead
 from app.schemas.members import MemberRead
 from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
 from app.schemas.workspaces import WorkspaceRead
@@ -48,6 +49,9 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.WEBHOOK_ENDPOINT_DELETED: WebhookEndpointRead,
     types.WEBHOOK_ENDPOINT_DISABLED: WebhookEndpointRead,
     types.WEBHOOK_TEST: WebhookTestData,
+    types.LEAD_CREATED: LeadRead,
+    types.LEAD_UPDATED: LeadRead,
+    types.LEAD_ARCHIVED: LeadRead,
     types.JOB_SUCCEEDED: JobRead,
     types.JOB_FAILED: JobRead,
 }

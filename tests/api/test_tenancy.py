@@ -45,6 +45,18 @@ async def _job(tenant: Tenant, database: Database) -> str:
     return str(response.headers["location"])
 
 
+async def _lead(tenant: Tenant, database: Database) -> str:
+    created = (await tenant.post("/v1/leads", json={"email": "lead@x.io"})).json()
+    return f"/v1/leads/{created['id']}"
+
+
+async def _custom_field(tenant: Tenant, database: Database) -> str:
+    created = (
+        await tenant.post("/v1/custom-fields", json={"key": "budget", "label": "Budget", "type": "number"})
+    ).json()
+    return f"/v1/custom-fields/{created['id']}"
+
+
 # Every operation with an id in its path: how to make that resource (its URL), and a body for writes.
 # A new route with an id must be added here (test_every_route_with_an_id_is_listed fails otherwise).
 Factory = Callable[[Tenant, Database], Awaitable[str]]
@@ -55,6 +67,12 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("DELETE", "/v1/api-keys/{key_id}"): (_api_key, None, ""),
     ("GET", "/v1/events/{event_id}"): (_event, None, ""),
     ("GET", "/v1/jobs/{job_id}"): (_job, None, ""),
+    ("GET", "/v1/leads/{lead_id}"): (_lead, None, ""),
+    ("PATCH", "/v1/leads/{lead_id}"): (_lead, {"first_name": "Hijacked"}, ""),
+    ("DELETE", "/v1/leads/{lead_id}"): (_lead, None, ""),
+    ("GET", "/v1/custom-fields/{field_id}"): (_custom_field, None, ""),
+    ("PATCH", "/v1/custom-fields/{field_id}"): (_custom_field, {"label": "Hijacked"}, ""),
+    ("DELETE", "/v1/custom-fields/{field_id}"): (_custom_field, None, ""),
     ("GET", "/v1/webhook-endpoints/{endpoint_id}"): (_endpoint, None, ""),
     ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): (_endpoint, {"url": "https://evil.example.com"}, ""),
     ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): (_endpoint, None, ""),
@@ -99,6 +117,10 @@ async def test_lists_show_only_the_callers_workspace(tenant: Tenant, other_tenan
     assert (await other_tenant.get("/v1/workspace")).json()["id"] == other_tenant.id
     assert (await other_tenant.get("/v1/webhook-endpoints")).json()["data"] == []
     assert (await other_tenant.get("/v1/events")).json()["data"] == []
+    await _lead(tenant, database)
+    await _custom_field(tenant, database)
+    assert (await other_tenant.get("/v1/leads")).json()["data"] == []
+    assert (await other_tenant.get("/v1/custom-fields")).json()["data"] == []
 
 
 async def test_settings_are_per_workspace(tenant: Tenant, other_tenant: Tenant) -> None:

@@ -7,7 +7,21 @@ import inspect
 from pathlib import Path
 
 from app.db import tables
-from app.db.repositories import api_keys, base, idempotency, members, settings, system, workspaces
+from app.db.repositories import (
+    api_keys,
+    base,
+    events,
+    idempotency,
+    jobs,
+    leads,
+    members,
+    outbox,
+    settings,
+    system,
+    timers,
+    webhooks,
+    workspaces,
+)
 
 APP = Path(__file__).resolve().parents[2] / "app"
 
@@ -60,11 +74,13 @@ def test_every_tenant_table_is_keyed_by_workspace_first() -> None:
 
 
 def test_repositories_are_scoped_except_the_named_system_one() -> None:
-    for module in (api_keys, idempotency, members, settings, workspaces):
+    for module in (api_keys, events, idempotency, jobs, leads, members, settings, timers, webhooks, workspaces):
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__:
                 assert issubclass(cls, base.TenantRepository), cls
+    # The named cross-workspace ones: creating tenants and resolving keys; the worker's claims.
     assert not issubclass(system.SystemRepository, base.TenantRepository)
+    assert not issubclass(outbox.OutboxRepository, base.TenantRepository)
 
 
 def test_routers_never_build_queries_or_commit() -> None:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.routers.v1 import api_keys, events, jobs, members, settings, webhooks, workspace
+from app.routers.v1 import api_keys, custom_fields, events, jobs, leads, members, settings, webhooks, workspace
 
 PREFIX = "/v1"
 ROUTERS: tuple[APIRouter, ...] = (
@@ -13,4 +13,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     webhooks.router,
     jobs.router,
+    leads.router,
+    custom_fields.router,
 )

@@ -1,0 +1,121 @@
+"""Leads and their tags, and the workspace's custom field definitions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, exists, select
+
+from app.db import tables
+from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+
+t = tables.leads
+tg = tables.lead_tags
+cf = tables.custom_fields
+SORTABLE = {"created_at": datetime_key(t.c.created_at), "updated_at": datetime_key(t.c.updated_at)}
+
+
+class LeadRepository(TenantRepository):
+    table = t
+
+    async def get(self, lead_id: UUID) -> Row | None:
+        return await self._get_by_id(lead_id)
+
+    async def exists(self, lead_id: UUID) -> bool:
+        return await self._get_by_id(lead_id) is not None
+
+    async def create(self, values: Mapping[str, Any]) -> Row:
+        row = await self._insert(values)
+        await self._add_tags(row["id"], row["tags"])
+        return row
+
+    async def update(self, lead_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+        row = await self._update_versioned(lead_id, version, values)
+        if row is not None and "tags" in values:
+            await self.uow.execute(delete(tg).where(tg.c.workspace_id == self.workspace_id, tg.c.lead_id == lead_id))
+            await self._add_tags(lead_id, row["tags"])
+        return row
+
+    async def _add_tags(self, lead_id: UUID, tags: Sequence[str]) -> None:
+        if tags:
+            await self.uow.execute(
+                tg.insert(), [{"workspace_id": self.workspace_id, "lead_id": lead_id, "tag": tag} for tag in tags]
+            )
+
+    async def by_external_ids(self, external_ids: Sequence[str]) -> dict[str, Row]:
+        if not external_ids:
+            return {}
+        statement = select(t).where(self.scope, t.c.external_id.in_(list(external_ids)))
+        return {r["external_id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
+
+    async def list(
+        self,
+        *,
+        sort: Any,
+        cursor: str | None,
+        limit: int,
+        archived: bool = False,
+        status: str | None = None,
+        source: str | None = None,
+        owner_id: UUID | None = None,
+        tag: str | None = None,
+        country: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
+        search: str | None = None,
+        custom: Sequence[tuple[str, str, Any]] = (),
+    ) -> Page:
+        statement = select(t).where(self.scope, t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))
+        for column, value in (
+            (t.c.status, status),
+            (t.c.source, source),
+            (t.c.owner_id, owner_id),
+            (t.c.country, country),
+        ):
+            if value is not None:
+                statement = statement.where(column == value)
+        if tag is not None:
+            statement = statement.where(
+                exists().where(tg.c.workspace_id == t.c.workspace_id, tg.c.lead_id == t.c.id, tg.c.tag == tag)
+            )
+        for column, lower, upper in (
+            (t.c.created_at, created_after, created_before),
+            (t.c.updated_at, updated_after, updated_before),
+        ):
+            if lower is not None:
+                statement = statement.where(column >= lower)
+            if upper is not None:
+                statement = statement.where(column < upper)
+        if search:
+            statement = statement.where(t.c.search_text.contains(search, autoescape=True))
+        for key, kind, value in custom:
+            element = t.c.custom_fields[key]
+            typed = {"number": element.as_float(), "boolean": element.as_boolean()}.get(kind, element.as_string())
+            statement = statement.where(typed == value)
+        return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
+
+
+class CustomFieldRepository(TenantRepository):
+    table = cf
+
+    async def all(self) -> list[Row]:
+        statement = select(cf).where(self.scope).order_by(cf.c.created_at, cf.c.id)
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def get(self, field_id: UUID) -> Row | None:
+        return await self._get_by_id(field_id)
+
+    async def create(self, values: Mapping[str, Any]) -> Row | None:
+        """None when the key is taken."""
+        return await self._insert_unless_exists(values)
+
+    async def update(self, field_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+        return await self._update_versioned(field_id, version, values)
+
+    async def delete(self, field_id: UUID) -> None:
+        await self.uow.execute(delete(cf).where(self.scope, cf.c.id == field_id))

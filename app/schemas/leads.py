@@ -1,0 +1,166 @@
+"""Leads and custom fields: the public contract."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, field_validator
+
+from app.domain.leads.custom_fields import FieldType
+from app.domain.leads.lifecycle import CompanySize, LeadStatus, Source
+from app.schemas.common import Actor, Country, RequestModel, ResourceRead, Unset, UtcDatetime
+
+Text = Annotated[str, Field(max_length=200)]
+LongText = Annotated[str, Field(max_length=300)]
+Url = Annotated[str, Field(max_length=2048)]
+Tag = Annotated[str, Field(min_length=1, max_length=100)]
+EditableStatus = Literal["new", "contacted", "nurturing"]
+
+
+def _tags(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    seen: list[str] = []
+    for tag in (v.strip() for v in value):
+        if tag and tag not in seen:
+            seen.append(tag)
+    return seen
+
+
+class LeadFields(RequestModel):
+    """What a caller may set on a lead (all optional; at least an email or a phone on creation)."""
+
+    first_name: Text | None = None
+    last_name: Text | None = None
+    email: Annotated[str, Field(max_length=320)] | None = Field(default=None, examples=["sara@example.com"])
+    phone: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="As typed; national numbers use the workspace's default_region",
+        examples=["0912 345 6789"],
+    )
+    company: LongText | None = None
+    job_title: Text | None = None
+    industry: Text | None = None
+    company_size: CompanySize | None = None
+    country: Country | None = None
+    province: Text | None = None
+    city: Text | None = None
+    referred_by_lead_id: UUID | None = Field(default=None, description="The lead who referred this one")
+    utm_source: Text | None = None
+    utm_medium: Text | None = None
+    utm_campaign: Text | None = None
+    utm_term: Text | None = None
+    utm_content: Text | None = None
+    referrer_url: Url | None = None
+    landing_page: Url | None = None
+    owner_id: UUID | None = Field(default=None, description="The member who owns the lead")
+    custom_fields: dict[str, Any] | None = Field(default=None, description="Keys defined under /v1/custom-fields")
+
+
+class LeadCreate(LeadFields):
+    source: Source = Source.OTHER
+    channel: Literal["online", "offline"] | None = Field(
+        default=None, description="Defaults from the source: web_form, landing_page, chat, social are online"
+    )
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Your id for the lead: batch upserts match on it"
+    )
+    status: EditableStatus = "new"
+
+    _clean_tags = field_validator("tags")(_tags)
+
+
+class LeadUpdate(LeadFields):
+    """Send only what changes. `status` moves new → contacted → nurturing; qualifying and
+    disqualifying have their own actions."""
+
+    source: Source = Unset
+    channel: Literal["online", "offline"] = Unset
+    tags: list[Tag] = Field(default=Unset, max_length=50)
+    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    status: LeadStatus = Unset
+
+    _clean_tags = field_validator("tags")(_tags)
+
+
+class LeadRead(ResourceRead):
+    id: UUID
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    email_key: str | None = Field(description="Casefolded email: what duplicates are matched on")
+    phone: str | None
+    phone_e164: str | None = Field(description="E.164 when the phone is a possible number, else null")
+    phone_valid: bool
+    company: str | None
+    job_title: str | None
+    industry: str | None
+    company_size: CompanySize | None
+    country: str | None
+    province: str | None
+    city: str | None
+    source: Source
+    channel: str
+    referred_by_lead_id: UUID | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    utm_term: str | None
+    utm_content: str | None
+    referrer_url: str | None
+    landing_page: str | None
+    owner_id: UUID | None
+    tags: list[str]
+    external_id: str | None
+    status: LeadStatus
+    custom_fields: dict[str, Any]
+    archived_at: UtcDatetime | None
+    merged_into_id: UUID | None
+    created_by: Actor
+    updated_by: Actor
+
+
+class LeadBatch(RequestModel):
+    leads: list[dict[str, Any]] = Field(min_length=1, max_length=500, description="Each item as for POST /v1/leads")
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: Literal["created", "updated", "unchanged", "error"]
+    id: UUID | None = None
+    reason: str | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItemResult]
+
+
+Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class CustomFieldCreate(RequestModel):
+    key: Key = Field(examples=["budget"])
+    label: Annotated[str, Field(min_length=1, max_length=200)]
+    type: FieldType
+    options: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, description="For enum fields: the allowed values"
+    )
+    required: bool = False
+
+
+class CustomFieldUpdate(RequestModel):
+    label: Annotated[str, Field(min_length=1, max_length=200)] = Unset
+    options: list[Annotated[str, Field(min_length=1, max_length=200)]] = Unset
+    required: bool = Unset
+
+
+class CustomFieldRead(ResourceRead):
+    id: UUID
+    key: str
+    label: str
+    type: FieldType
+    options: list[str]
+    required: bool

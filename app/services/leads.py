@@ -1,0 +1,190 @@
+"""Leads: create, change, archive, list, and batch upsert by external id."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from app.db.repositories.base import Page, Row
+from app.domain import events as types
+from app.domain.concurrency import check_if_match, lost_update
+from app.domain.errors import DomainError, ErrorList, FieldError, InvalidInput, NotFound
+from app.domain.leads import custom_fields as custom
+from app.domain.leads.contact import contact_details
+from app.domain.leads.lifecycle import LeadStatus, Source, check_status_change, default_channel
+from app.domain.leads.search import digits, query, search_text
+from app.domain.pagination import Sort
+from app.ids import new_id
+from app.schemas.leads import LeadCreate, LeadRead
+from app.services import custom_fields, events
+from app.services.context import Context
+
+CONTACT_FIELDS = ("email", "phone")
+
+
+async def _prepare(ctx: Context, data: dict[str, Any], current: Row | None) -> dict[str, Any]:
+    """Validated, normalised column values for a new lead (`current` None) or for a change."""
+    errors = ErrorList()
+    merged = {**(current or {}), **data}
+    values = dict(data)
+    if current is None or any(f in data for f in CONTACT_FIELDS):
+        workspace = await ctx.uow.workspaces(ctx.workspace_id).get()
+        region = workspace["default_region"] if workspace else None
+        details = contact_details(merged.get("email"), merged.get("phone"), region, errors)
+        values["email"] = details.email.address if details.email else None
+        values["email_key"] = details.email.key if details.email else None
+        values["phone"] = details.phone.raw if details.phone else None
+        values["phone_e164"] = details.phone.e164 if details.phone else None
+        values["phone_valid"] = details.phone.valid if details.phone else False
+    if current is None or "custom_fields" in data:
+        definitions = await custom_fields.definitions(ctx)
+        given = data.get("custom_fields") or {}
+        clean = custom.validate(definitions, given, errors, require_all=current is None)
+        stored = {**(current["custom_fields"] if current else {}), **clean}
+        values["custom_fields"] = {k: v for k, v in stored.items() if v is not None}
+    if data.get("owner_id") is not None and await ctx.uow.members(ctx.workspace_id).get(data["owner_id"]) is None:
+        errors.add("owner_id", "no member with this id in the workspace")
+    referrer = data.get("referred_by_lead_id")
+    if referrer is not None and (current and referrer == current["id"]):
+        errors.add("referred_by_lead_id", "a lead cannot refer itself")
+    elif referrer is not None and not await ctx.uow.leads(ctx.workspace_id).exists(referrer):
+        errors.add("referred_by_lead_id", "no lead with this id in the workspace")
+    errors.raise_if_any()
+    merged = {**merged, **values}
+    values["search_text"] = search_text(
+        " ".join(filter(None, (merged.get("first_name"), merged.get("last_name")))),
+        merged.get("email"),
+        merged.get("company"),
+        merged.get("phone"),
+        digits(merged.get("phone") or ""),
+        (merged.get("phone_e164") or "").lstrip("+"),
+    )
+    return values
+
+
+async def create(ctx: Context, data: dict[str, Any]) -> Row:
+    values = await _prepare(ctx, data, None)
+    values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
+    row = await ctx.uow.leads(ctx.workspace_id).create({"id": new_id(), **values, **ctx.audit_new()})
+    await events.record(ctx, types.LEAD_CREATED, LeadRead.model_validate(row))
+    return row
+
+
+async def get(ctx: Context, lead_id: UUID) -> Row:
+    row = await ctx.uow.leads(ctx.workspace_id).get(lead_id)
+    if row is None:
+        raise NotFound("no lead with this id")
+    return row
+
+
+async def update(ctx: Context, lead_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+    row = await get(ctx, lead_id)
+    check_if_match(if_match, row["version"])
+    return await _apply(ctx, row, changes, if_match=if_match)
+
+
+async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: str | None) -> Row:
+    if "status" in changes:
+        check_status_change(LeadStatus(row["status"]), LeadStatus(changes["status"]))
+    changes = {k: v for k, v in changes.items() if row.get(k) != v}
+    if not changes:
+        return row
+    values = await _prepare(ctx, changes, row)
+    values = {k: v for k, v in values.items() if row.get(k) != v}
+    if not values:
+        return row
+    updated = await ctx.uow.leads(ctx.workspace_id).update(row["id"], row["version"], {**values, **ctx.audit_change()})
+    if updated is None:
+        raise lost_update(if_match)
+    await events.record(
+        ctx, types.LEAD_UPDATED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(row)
+    )
+    return updated
+
+
+async def archive(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
+    row = await get(ctx, lead_id)
+    check_if_match(if_match, row["version"])
+    if row["archived_at"] is not None:
+        return row
+    updated = await ctx.uow.leads(ctx.workspace_id).update(
+        lead_id, row["version"], {"archived_at": ctx.now, **ctx.audit_change()}
+    )
+    if updated is None:
+        raise lost_update(if_match)
+    await events.record(
+        ctx, types.LEAD_ARCHIVED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(row)
+    )
+    return updated
+
+
+async def list_leads(
+    ctx: Context,
+    *,
+    sort: Sort,
+    cursor: str | None,
+    limit: int,
+    q: str | None,
+    custom_filters: dict[str, str],
+    **filters: Any,
+) -> Page:
+    definitions = {d.key: d for d in await custom_fields.definitions(ctx)} if custom_filters else {}
+    errors = ErrorList()
+    typed = []
+    for key, raw in custom_filters.items():
+        definition = definitions.get(key)
+        if definition is None:
+            errors.add(f"cf.{key}", "no such custom field", location="query")
+            continue
+        try:
+            typed.append((key, definition.type.value, custom.coerce(definition, raw)))
+        except ValueError as exc:
+            errors.add(f"cf.{key}", str(exc), location="query")
+    errors.raise_if_any()
+    search = query(q) if q else None
+    return await ctx.uow.leads(ctx.workspace_id).list(
+        sort=sort, cursor=cursor, limit=limit, search=search or None, custom=typed, **filters
+    )
+
+
+async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Create or update each item (matched by `external_id` when it has one); one bad item is
+    reported in its result and never rejects the others."""
+    external_ids = [
+        i.get("external_id") for i in items if isinstance(i, dict) and isinstance(i.get("external_id"), str)
+    ]
+    known = await ctx.uow.leads(ctx.workspace_id).by_external_ids(external_ids)
+    results: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            data = LeadCreate.model_validate(item).model_dump(exclude_unset=True)
+            data.setdefault("source", Source.OTHER.value)
+            current = known.get(data.get("external_id", ""))
+            conn = await ctx.uow.connection()
+            async with conn.begin_nested():  # a failed item leaves nothing behind
+                if current is None:
+                    row = await create(ctx, {"tags": [], "status": "new", **data})
+                    status = "created"
+                else:
+                    row = await _apply(ctx, current, data, if_match=None)
+                    status = "updated" if row["version"] != current["version"] else "unchanged"
+            if row.get("external_id"):
+                known[row["external_id"]] = row
+            results.append({"index": index, "status": status, "id": row["id"]})
+        except ValidationError as exc:
+            errors = [FieldError("body", ".".join(map(str, e["loc"])), e["msg"], e["type"]) for e in exc.errors()]
+            results.append(_error(index, InvalidInput("invalid lead", errors=errors)))
+        except DomainError as exc:
+            results.append(_error(index, exc))
+    return results
+
+
+def _error(index: int, exc: DomainError) -> dict[str, Any]:
+    problem = {"type": f"/problems/{exc.slug}", "title": exc.title, "status": exc.status, "detail": exc.detail}
+    if exc.errors:
+        problem["errors"] = [
+            {"location": e.location, "field": e.field, "message": e.message, "type": e.type} for e in exc.errors
+        ]
+    return {"index": index, "status": "error", "reason": exc.detail, "problem": problem}
