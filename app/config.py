@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     # SQLite: how long a writer waits for the database lock before failing.
     sqlite_busy_timeout_ms: int = 5000
 
+    # Rate limits per minute: per API key, and per client IP for form submissions.
+    rate_limit_enabled: bool = True
+    rate_limit_api_per_minute: int = 1200
+    rate_limit_form_per_minute: int = 20
+    # Forms: how long a form and a workspace's lookups are cached per process (seconds).
+    form_cache_seconds: float = 5.0
+
     # Webhooks and the worker.
     webhook_timeout_seconds: float = 10.0
     # Seconds before attempt 1, 2, 3, ...; after the last failed attempt a delivery is `failed`.

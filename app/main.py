@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __doc__ as description
+from app import ratelimit
 from app.config import Settings, get_settings
 from app.db.migrate import head_revision
 from app.db.session import Database
@@ -29,6 +30,18 @@ from app.worker.runner import Worker
 
 API_VERSION = "2026-11-27"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class ApiCorsMiddleware(CORSMiddleware):
+    """CORS for browser frontends using secret keys (CORS_ORIGINS). Form submissions are left out:
+    their CORS answers come from the form's and the key's allowed origins."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith("/v1/forms/") and path.endswith("/submissions"):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class RequestIdMiddleware:
@@ -108,6 +121,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = database
     app.state.keys = KeyResolver(database, settings.api_key_cache_seconds)
+    app.state.rate_limiter = ratelimit.build(settings)
     app.state.migration_head = head_revision()
 
     app.include_router(health.router)
@@ -121,7 +135,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            ApiCorsMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=[

@@ -341,6 +341,44 @@ custom_fields = Table(
     Index(None, "workspace_id", "created_at", "id"),
 )
 
+# Website lead-capture forms and every submission they receive (spam included, flagged).
+forms = Table(
+    "forms",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("field_mapping", Json, nullable=False),
+    Column("allowed_origins", Json, nullable=False),
+    Column("redirect_url", String(2048)),
+    Column("error_redirect_url", String(2048)),
+    Column("honeypot_field", String(100)),
+    Column("min_fill_seconds", Integer, nullable=False, server_default="0"),
+    Column("default_source", String(32), nullable=False),
+    Column("default_tags", Json, nullable=False),
+    Column("default_owner_id", Uuid),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "default_owner_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+)
+
+form_submissions = Table(
+    "form_submissions",
+    metadata,
+    Column("workspace_id", Uuid, primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("form_id", Uuid, nullable=False),
+    Column("lead_id", Uuid),
+    Column("spam", Boolean, nullable=False),
+    Column("spam_reason", String(200)),
+    Column("fields", Json, nullable=False),
+    Column("meta", Json, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "form_id"], ["forms.workspace_id", "forms.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "form_id", "spam", "created_at", "id"),
+)
+
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
 TENANT_TABLES = (
     members,
@@ -357,4 +395,6 @@ TENANT_TABLES = (
     leads,
     lead_tags,
     custom_fields,
+    forms,
+    form_submissions,
 )

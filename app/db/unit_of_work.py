@@ -13,6 +13,7 @@ from sqlalchemy.sql import Executable
 
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.events import EventRepository
+from app.db.repositories.forms import FormRepository, SubmissionRepository
 from app.db.repositories.idempotency import IdempotencyRepository
 from app.db.repositories.jobs import JobRepository
 from app.db.repositories.leads import CustomFieldRepository, LeadRepository
@@ -102,6 +103,12 @@ class UnitOfWork:
 
     def custom_fields(self, workspace_id: UUID) -> CustomFieldRepository:
         return CustomFieldRepository(self, workspace_id)
+
+    def forms(self, workspace_id: UUID) -> FormRepository:
+        return FormRepository(self, workspace_id)
+
+    def submissions(self, workspace_id: UUID) -> SubmissionRepository:
+        return SubmissionRepository(self, workspace_id)
 
     # The named cross-workspace repositories.
     def system(self) -> SystemRepository:

@@ -20,10 +20,13 @@ class DomainError(Exception):
     slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+    def __init__(
+        self, detail: str, *, errors: list[FieldError] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors: list[FieldError] = errors or []
+        self.headers: dict[str, str] = headers or {}
 
 
 class InvalidInput(DomainError):
@@ -64,6 +67,12 @@ class PreconditionFailed(DomainError):
     status = 412
     slug = "precondition-failed"
     title = "Precondition failed"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
 
 
 class IdempotencyKeyInUse(DomainError):

@@ -18,6 +18,8 @@ WEBHOOK_TEST = "webhook.test"
 LEAD_CREATED = "lead.created"
 LEAD_UPDATED = "lead.updated"
 LEAD_ARCHIVED = "lead.archived"
+FORM_SUBMISSION_RECEIVED = "form.submission_received"
+FORM_SUBMISSION_SPAM = "form.submission_spam"
 JOB_SUCCEEDED = "job.succeeded"
 JOB_FAILED = "job.failed"
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.responses import Response
 
 from app.domain.concurrency import etag, none_match
+from app.domain.errors import TooManyRequests
 from app.domain.idempotency import fingerprint, validate_key
 from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Sort
 from app.ids import utcnow
@@ -41,8 +42,23 @@ async def _authorize(request: Request, credentials: HTTPAuthorizationCredentials
     now = utcnow()
     caller = await request.app.state.keys.resolve(credentials.credentials if credentials else None, now)
     caller.require(scope)
+    await enforce_rate_limit(
+        request, f"key:{caller.key_id}", request.app.state.settings.rate_limit_api_per_minute, "api"
+    )
     request.state.caller = caller
     return Context(request.state.uow, caller.workspace_id, caller.actor, now)
+
+
+async def enforce_rate_limit(request: Request, bucket: str, limit: int, policy: str) -> None:
+    limiter = request.app.state.rate_limiter
+    if limiter is None:
+        return
+    verdict = await limiter.hit(bucket, limit)
+    if not verdict.allowed:
+        raise TooManyRequests(
+            f"more than {limit} requests a minute ({policy}); retry in {verdict.reset_seconds} s",
+            headers=verdict.headers(policy),
+        )
 
 
 def require(scope: str) -> Any:

@@ -89,7 +89,9 @@ def problem(
 
 
 def from_domain(request: Request, exc: DomainError) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="crm"'} if exc.status == 401 else None
+    headers = dict(exc.headers)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="crm"'
     return problem(
         request, exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, errors=exc.errors, headers=headers
     )

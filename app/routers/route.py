@@ -38,28 +38,29 @@ class Replay(Exception):
         return Response(self.stored.body, status_code=self.stored.status_code, headers=headers)
 
 
-def _problem(description: str) -> dict[str, Any]:
+def problem_doc(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
 def error_responses(path: str, methods: set[str], extra: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
     """Every error status an operation can answer, derived from its shape."""
     responses: dict[int | str, dict[str, Any]] = {
-        401: _problem("Missing, malformed, unknown or revoked API key"),
-        403: _problem("The key lacks the scope this operation needs"),
-        422: _problem("Invalid input: `errors` names each invalid field and where it was"),
-        500: _problem("Unexpected error; carries a request_id, never a stack trace"),
+        401: problem_doc("Missing, malformed, unknown or revoked API key"),
+        403: problem_doc("The key lacks the scope this operation needs"),
+        422: problem_doc("Invalid input: `errors` names each invalid field and where it was"),
+        429: problem_doc("Rate limited: see Retry-After and the RateLimit headers"),
+        500: problem_doc("Unexpected error; carries a request_id, never a stack trace"),
     }
     if "{" in path:
-        responses[404] = _problem("No such resource in this workspace")
+        responses[404] = problem_doc("No such resource in this workspace")
     if methods & {"POST", "PUT", "PATCH"}:
-        responses[413] = _problem("Request body larger than this operation accepts")
-        responses[415] = _problem("Request body is not JSON")
+        responses[413] = problem_doc("Request body larger than this operation accepts")
+        responses[415] = problem_doc("Request body is not JSON")
     if "POST" in methods:
-        responses[409] = _problem("A request with this Idempotency-Key is still in progress, or a conflict")
+        responses[409] = problem_doc("A request with this Idempotency-Key is still in progress, or a conflict")
     if methods & {"PATCH", "PUT", "DELETE"}:
-        responses[409] = _problem("Changed by a concurrent request, or a conflict")
-        responses[412] = _problem("If-Match does not match the current ETag")
+        responses[409] = problem_doc("Changed by a concurrent request, or a conflict")
+        responses[412] = problem_doc("If-Match does not match the current ETag")
     if "GET" in methods and extra.get("x-conditional"):
         responses[304] = {"description": "Not modified: the If-None-Match ETag is current"}
     return responses
@@ -89,11 +90,13 @@ class CrmRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {m.upper() for m in (kwargs.get("methods") or ["GET"])}
         extra = dict(kwargs.get("openapi_extra") or {})
-        kwargs["responses"] = {**error_responses(path, methods, extra), **(kwargs.get("responses") or {})}
+        declared = dict(kwargs.get("responses") or {})
+        kwargs["responses"] = {**error_responses(path, methods, extra), **declared}
         super().__init__(path, endpoint, **kwargs)
-        if self.body_field is None:  # no body: no size or media-type errors to declare
+        if self.body_field is None:  # no body model: no size or media-type errors, unless declared
             for status in (413, 415):
-                self.responses.pop(status, None)
+                if status not in declared:
+                    self.responses.pop(status, None)
         self.max_body_bytes: int | None = extra.get("x-max-body-bytes")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

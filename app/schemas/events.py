@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, create_model
 from app.domain import events as types
 from app.schemas.api_keys import ApiKeyRead
 from app.schemas.common import Actor, UtcDatetime
+from app.schemas.forms import SubmissionRead
 from app.schemas.jobs import JobRead
 from app.schemas.leads import LeadRead
 from app.schemas.members import MemberRead
@@ -52,6 +53,8 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.LEAD_CREATED: LeadRead,
     types.LEAD_UPDATED: LeadRead,
     types.LEAD_ARCHIVED: LeadRead,
+    types.FORM_SUBMISSION_RECEIVED: SubmissionRead,
+    types.FORM_SUBMISSION_SPAM: SubmissionRead,
     types.JOB_SUCCEEDED: JobRead,
     types.JOB_FAILED: JobRead,
 }

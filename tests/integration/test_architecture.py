@@ -11,6 +11,7 @@ from app.db.repositories import (
     api_keys,
     base,
     events,
+    forms,
     idempotency,
     jobs,
     leads,
@@ -74,7 +75,7 @@ def test_every_tenant_table_is_keyed_by_workspace_first() -> None:
 
 
 def test_repositories_are_scoped_except_the_named_system_one() -> None:
-    for module in (api_keys, events, idempotency, jobs, leads, members, settings, timers, webhooks, workspaces):
+    for module in (api_keys, events, forms, idempotency, jobs, leads, members, settings, timers, webhooks, workspaces):
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__:
                 assert issubclass(cls, base.TenantRepository), cls

@@ -42,6 +42,13 @@ class SystemRepository:
         w = tables.workspaces
         return [(r.id, r.timezone) for r in (await self.uow.execute(select(w.c.id, w.c.timezone))).all()]
 
+    async def form_origins(self, form_id: Any) -> list[str] | None:
+        """A live form's allowed origins, for CORS preflights (they carry no key). None: no such form."""
+        f = tables.forms
+        statement = select(f.c.allowed_origins).where(f.c.id == form_id, f.c.archived_at.is_(None))
+        row = (await self.uow.execute(statement)).first()
+        return list(row[0]) if row is not None else None
+
     async def count_workspaces(self) -> int:
         return int((await self.uow.execute(select(func.count()).select_from(tables.workspaces))).scalar_one())
 

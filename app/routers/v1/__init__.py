@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from app.routers.v1 import api_keys, custom_fields, events, jobs, leads, members, settings, webhooks, workspace
+from app.routers.v1 import (
+    api_keys,
+    custom_fields,
+    events,
+    forms,
+    jobs,
+    leads,
+    members,
+    settings,
+    webhooks,
+    workspace,
+)
 
 PREFIX = "/v1"
 ROUTERS: tuple[APIRouter, ...] = (
@@ -15,4 +26,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     jobs.router,
     leads.router,
     custom_fields.router,
+    forms.router,
 )

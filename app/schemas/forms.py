@@ -1,0 +1,99 @@
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field, field_validator
+
+from app.domain.api_keys import normalize_origin
+from app.domain.leads.lifecycle import Source
+from app.schemas.common import Actor, RequestModel, ResourceRead, Unset, UtcDatetime
+
+Url = Annotated[str, Field(max_length=2048, examples=["https://www.example.com/thanks"])]
+Origins = list[Annotated[str, Field(max_length=300)]]
+
+
+def _origins(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    clean = []
+    for value in values:
+        origin = normalize_origin(value)
+        if origin is None:
+            raise ValueError(f"{value!r} is not an origin such as https://www.example.com")
+        if origin not in clean:
+            clean.append(origin)
+    return clean
+
+
+class FormFields(RequestModel):
+    field_mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description="Form field -> lead field (`email`, `first_name`, ...) or `custom_fields.<key>`. Fields named "
+        "like a lead field map to it without an entry.",
+        examples=[{"your-email": "email", "budget": "custom_fields.budget"}],
+    )
+    allowed_origins: Origins = Field(
+        default_factory=list, description="Origins whose pages may post this form; empty = any (narrowed by the key's)"
+    )
+    redirect_url: Url | None = Field(default=None, description="Plain HTML forms are sent here (303) on success")
+    error_redirect_url: Url | None = Field(
+        default=None, description="...and here on invalid input, with `error` and `fields` query parameters"
+    )
+    honeypot_field: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="A hidden field people leave empty and bots fill in"
+    )
+    min_fill_seconds: int = Field(default=0, ge=0, le=3600, description="Faster submissions (by `_ts`) are spam")
+    default_source: Source = Source.WEB_FORM
+    default_tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
+    default_owner_id: UUID | None = None
+
+    _clean_origins = field_validator("allowed_origins")(_origins)
+
+
+class FormCreate(FormFields):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class FormUpdate(RequestModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)] = Unset
+    field_mapping: dict[str, str] = Unset
+    allowed_origins: Origins = Unset
+    redirect_url: Url | None = None
+    error_redirect_url: Url | None = None
+    honeypot_field: Annotated[str, Field(max_length=100)] | None = None
+    min_fill_seconds: int = Field(default=Unset, ge=0, le=3600)
+    default_source: Source = Unset
+    default_tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Unset
+    default_owner_id: UUID | None = None
+
+    _clean_origins = field_validator("allowed_origins")(_origins)
+
+
+class FormRead(ResourceRead):
+    id: UUID
+    name: str
+    field_mapping: dict[str, str]
+    allowed_origins: list[str]
+    redirect_url: str | None
+    error_redirect_url: str | None
+    honeypot_field: str | None
+    min_fill_seconds: int
+    default_source: Source
+    default_tags: list[str]
+    default_owner_id: UUID | None
+    created_by: Actor
+
+
+class SubmissionRead(BaseModel):
+    id: UUID
+    form_id: UUID
+    lead_id: UUID | None
+    spam: bool
+    spam_reason: str | None
+    fields: dict[str, Any]
+    meta: dict[str, Any] = Field(description="ip, user_agent, origin, referrer, utm_*, visitor_id")
+    created_at: UtcDatetime
+
+
+class SubmissionAccepted(BaseModel):
+    submission_id: UUID
+    lead_id: UUID

@@ -1,0 +1,81 @@
+"""Website lead capture: a publishable key posts a form; the submission is stored (exactly once,
+before the answer) and becomes a lead, or is kept aside as spam."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from app.db.repositories.base import Row
+from app.domain import events as types
+from app.domain.api_keys import KeyKind
+from app.domain.errors import FieldError, Forbidden, InvalidInput, NotFound
+from app.domain.leads.capture import allowed_origins, map_fields, origin_allowed, spam_reason
+from app.ids import new_id
+from app.schemas.forms import SubmissionRead
+from app.schemas.leads import LeadCreate
+from app.services import events, leads
+from app.services.api_keys import Caller
+from app.services.context import Context
+from app.services.forms import LEAD_TARGETS
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: UUID
+    lead_id: UUID  # for spam: an id that looks like a lead's, so bots learn nothing
+    spam: bool
+
+
+async def open_form(ctx: Context, caller: Caller, form_id: UUID, origin: str | None) -> Row:
+    """The form the key may post to from this origin (403 for a foreign or `null` origin)."""
+    form = await ctx.uow.forms(ctx.workspace_id).get(form_id)
+    if form is None:
+        raise NotFound("no form with this id")
+    if caller.kind is not KeyKind.PUBLISHABLE:
+        raise Forbidden("post forms with a publishable key (pk_…); secret keys never belong in a web page")
+    if not origin_allowed(origin, allowed_origins(form["allowed_origins"], caller.allowed_origins)):
+        raise Forbidden(f"origin {origin} may not post this form")
+    return form
+
+
+async def submit(ctx: Context, form: Row, fields: dict[str, Any], meta: dict[str, Any], now_ms: int) -> Submission:
+    submission_id = new_id()
+    reason = spam_reason(
+        fields, honeypot_field=form["honeypot_field"], min_fill_seconds=form["min_fill_seconds"], now_ms=now_ms
+    )
+    lead_id = None
+    if reason is None:
+        lead_id = (await leads.create(ctx, _lead_data(form, fields, meta)))["id"]
+    row = {
+        "id": submission_id,
+        "form_id": form["id"],
+        "lead_id": lead_id,
+        "spam": reason is not None,
+        "spam_reason": reason,
+        "fields": fields,
+        "meta": meta,
+        "created_at": ctx.now,
+    }
+    await ctx.uow.submissions(ctx.workspace_id).add(row)
+    event = types.FORM_SUBMISSION_SPAM if reason else types.FORM_SUBMISSION_RECEIVED
+    await events.record(ctx, event, SubmissionRead.model_validate(row), resource_id=form["id"])
+    return Submission(submission_id, lead_id or new_id(), reason is not None)
+
+
+def _lead_data(form: Row, fields: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    mapped = map_fields(fields, form["field_mapping"], LEAD_TARGETS, honeypot_field=form["honeypot_field"])
+    data: dict[str, Any] = {key: meta[key] for key in meta if key.startswith("utm_")}
+    data.update(referrer_url=meta.get("referrer"), landing_page=meta.get("landing_page"))
+    data.update(mapped.lead)
+    data.update(source=form["default_source"], tags=list(form["default_tags"]), owner_id=form["default_owner_id"])
+    if mapped.custom:
+        data["custom_fields"] = mapped.custom
+    try:
+        return LeadCreate.model_validate({k: v for k, v in data.items() if v is not None}).model_dump()
+    except ValidationError as exc:
+        errors = [FieldError("body", ".".join(map(str, e["loc"])), e["msg"], e["type"]) for e in exc.errors()]
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors) from exc
