@@ -25,6 +25,7 @@ from app.domain.errors import DomainError
 from app.routers import health, problems, v1
 from app.schemas.common import Problem
 from app.schemas.events import CATALOGUE, envelope
+from app.services import lookups
 from app.services.api_keys import KeyResolver
 from app.worker.runner import Worker
 
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = database
     app.state.keys = KeyResolver(database, settings.api_key_cache_seconds)
     app.state.rate_limiter = ratelimit.build(settings)
+    lookups.configure(settings.form_cache_seconds)
     app.state.migration_head = head_revision()
 
     app.include_router(health.router)

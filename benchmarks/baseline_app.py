@@ -49,3 +49,25 @@ async def create(body: MemberIn) -> dict[str, str]:
         body.email,
     )
     return {"id": str(row["id"]), "name": body.name, "email": body.email}
+
+
+class SubmissionIn(BaseModel):
+    first_name: str
+    last_name: str
+    email: EmailStr
+    phone: str
+    company: str
+
+
+@app.post("/submissions", status_code=201)
+async def submit(body: SubmissionIn) -> dict[str, str]:
+    """The lead-capture baseline: the same payload, validated, one row inserted."""
+    assert pool is not None
+    row = await pool.fetchrow(
+        "INSERT INTO baseline_members (id, workspace_id, name, email) VALUES ($1, $2, $3, $4) RETURNING id",
+        uuid.uuid4(),
+        WORKSPACE,
+        f"{body.first_name} {body.last_name}",
+        body.email,
+    )
+    return {"lead_id": str(row["id"])}

@@ -17,7 +17,7 @@ from app.domain.leads.capture import allowed_origins, map_fields, origin_allowed
 from app.ids import new_id
 from app.schemas.forms import SubmissionRead
 from app.schemas.leads import LeadCreate
-from app.services import events, leads
+from app.services import events, leads, lookups
 from app.services.api_keys import Caller
 from app.services.context import Context
 from app.services.forms import LEAD_TARGETS
@@ -32,7 +32,11 @@ class Submission:
 
 async def open_form(ctx: Context, caller: Caller, form_id: UUID, origin: str | None) -> Row:
     """The form the key may post to from this origin (403 for a foreign or `null` origin)."""
-    form = await ctx.uow.forms(ctx.workspace_id).get(form_id)
+
+    async def load() -> Row | None:
+        return await ctx.uow.forms(ctx.workspace_id).get(form_id)
+
+    form = await lookups.cached(("form", ctx.workspace_id, form_id), load)
     if form is None:
         raise NotFound("no form with this id")
     if caller.kind is not KeyKind.PUBLISHABLE:

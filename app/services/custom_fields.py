@@ -10,6 +10,7 @@ from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.leads.custom_fields import FieldDefinition, FieldType
 from app.ids import new_id
+from app.services import lookups
 from app.services.context import Context
 
 
@@ -18,7 +19,10 @@ def definition(row: Row) -> FieldDefinition:
 
 
 async def definitions(ctx: Context) -> list[FieldDefinition]:
-    return [definition(r) for r in await ctx.uow.custom_fields(ctx.workspace_id).all()]
+    async def load() -> list[FieldDefinition]:
+        return [definition(r) for r in await ctx.uow.custom_fields(ctx.workspace_id).all()]
+
+    return await lookups.cached(("custom_fields", ctx.workspace_id), load)
 
 
 def _check_options(field_type: str, options: list[str]) -> None:
@@ -30,6 +34,7 @@ def _check_options(field_type: str, options: list[str]) -> None:
 
 async def create(ctx: Context, values: dict[str, Any]) -> Row:
     _check_options(values["type"], values["options"])
+    lookups.forget(("custom_fields", ctx.workspace_id))
     row = await ctx.uow.custom_fields(ctx.workspace_id).create({"id": new_id(), **values, **ctx.audit_new()})
     if row is None:
         raise Conflict(f"a custom field with key {values['key']!r} exists already")
@@ -55,6 +60,7 @@ async def update(ctx: Context, field_id: UUID, changes: dict[str, Any], *, if_ma
     changes = {k: v for k, v in changes.items() if row[k] != v}
     if not changes:
         return row
+    lookups.forget(("custom_fields", ctx.workspace_id))
     updated = await ctx.uow.custom_fields(ctx.workspace_id).update(
         field_id, row["version"], {**changes, **ctx.audit_change()}
     )
@@ -66,4 +72,5 @@ async def update(ctx: Context, field_id: UUID, changes: dict[str, Any], *, if_ma
 async def delete(ctx: Context, field_id: UUID) -> None:
     """The definition goes; values already stored on leads stay in their `custom_fields`."""
     await get(ctx, field_id)
+    lookups.forget(("custom_fields", ctx.workspace_id))
     await ctx.uow.custom_fields(ctx.workspace_id).delete(field_id)

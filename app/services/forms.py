@@ -11,7 +11,7 @@ from app.domain.errors import ErrorList, NotFound
 from app.domain.leads.capture import CUSTOM_PREFIX
 from app.domain.pagination import Sort
 from app.ids import new_id
-from app.services import custom_fields
+from app.services import custom_fields, lookups
 from app.services.context import Context
 
 LEAD_TARGETS = frozenset(
@@ -75,6 +75,7 @@ async def update(ctx: Context, form_id: UUID, changes: dict[str, Any], *, if_mat
     changes = {k: v for k, v in changes.items() if row[k] != v}
     if not changes:
         return row
+    lookups.forget(("form", ctx.workspace_id, form_id))
     updated = await ctx.uow.forms(ctx.workspace_id).update(form_id, row["version"], {**changes, **ctx.audit_change()})
     if updated is None:
         raise lost_update(if_match)
@@ -85,6 +86,7 @@ async def archive(ctx: Context, form_id: UUID, *, if_match: str | None) -> Row:
     """An archived form stops accepting submissions and leaves the API; its leads stay."""
     row = await get(ctx, form_id)
     check_if_match(if_match, row["version"])
+    lookups.forget(("form", ctx.workspace_id, form_id))
     updated = await ctx.uow.forms(ctx.workspace_id).update(
         form_id, row["version"], {"archived_at": ctx.now, **ctx.audit_change()}
     )

@@ -18,7 +18,7 @@ from app.domain.leads.search import digits, query, search_text
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.leads import LeadCreate, LeadRead
-from app.services import custom_fields, events
+from app.services import custom_fields, events, workspaces
 from app.services.context import Context
 
 CONTACT_FIELDS = ("email", "phone")
@@ -30,8 +30,7 @@ async def _prepare(ctx: Context, data: dict[str, Any], current: Row | None) -> d
     merged = {**(current or {}), **data}
     values = dict(data)
     if current is None or any(f in data for f in CONTACT_FIELDS):
-        workspace = await ctx.uow.workspaces(ctx.workspace_id).get()
-        region = workspace["default_region"] if workspace else None
+        region = await workspaces.default_region(ctx)
         details = contact_details(merged.get("email"), merged.get("phone"), region, errors)
         values["email"] = details.email.address if details.email else None
         values["email_key"] = details.email.key if details.email else None

@@ -15,7 +15,7 @@ from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import ErrorList, NotFound
 from app.ids import new_id
 from app.schemas.workspaces import WorkspaceRead
-from app.services import api_keys, events
+from app.services import api_keys, events, lookups
 from app.services.context import SYSTEM, Context
 
 
@@ -77,6 +77,15 @@ async def create_demo_if_empty(uow: UnitOfWork, *, now: datetime) -> NewWorkspac
     return await create(uow, name="demo", now=now)
 
 
+async def default_region(ctx: Context) -> str | None:
+    """The phone region for national numbers (cached briefly: read on every lead)."""
+
+    async def load() -> str | None:
+        return (await get(ctx))["default_region"]
+
+    return await lookups.cached(("region", ctx.workspace_id), load)
+
+
 async def get(ctx: Context) -> Row:
     row = await ctx.uow.workspaces(ctx.workspace_id).get()
     if row is None:
@@ -90,6 +99,7 @@ async def update(ctx: Context, changes: dict[str, Any], *, if_match: str | None)
     changes = {k: v for k, v in changes.items() if row[k] != v}
     if not changes:
         return row
+    lookups.forget(("region", ctx.workspace_id))
     updated = await ctx.uow.workspaces(ctx.workspace_id).update(row["version"], {**changes, **ctx.audit_change()})
     if updated is None:
         raise lost_update(if_match)

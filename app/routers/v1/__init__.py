@@ -16,7 +16,9 @@ from app.routers.v1 import (
 )
 
 PREFIX = "/v1"
+# Order matters for speed: routes are matched in this order, so the public capture path goes first.
 ROUTERS: tuple[APIRouter, ...] = (
+    forms.public_router,
     workspace.router,
     members.router,
     api_keys.router,

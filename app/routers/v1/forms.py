@@ -32,6 +32,8 @@ from app.services import capture, forms, preflight
 from app.services.context import Context
 
 router = APIRouter(prefix="/forms", tags=["Forms"], route_class=CrmRoute)
+# The submission routes websites call, mounted ahead of every other router (see v1/__init__.py).
+public_router = APIRouter(prefix="/forms", tags=["Forms"], route_class=CrmRoute)
 FormSort = sort_enum("FormSort", "created_at")
 SubmissionSort = sort_enum("SubmissionSort", "created_at")
 FORM_BODY_LIMIT = 64 * 1024
@@ -120,7 +122,7 @@ def _unsupported() -> DomainError:
     return UnsupportedMediaType("send application/json, application/x-www-form-urlencoded or multipart/form-data")
 
 
-@router.post(
+@public_router.post(
     "/{form_id}/submissions",
     status_code=201,
     summary="Submit a form (publishable key in Authorization or ?key=)",
