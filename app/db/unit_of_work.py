@@ -11,6 +11,7 @@ from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
+from app.db import tables
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.events import EventRepository
 from app.db.repositories.forms import FormRepository, SubmissionRepository
@@ -32,6 +33,11 @@ class UnitOfWork:
         self.database = database
         self.write = write
         self._conn: AsyncConnection | None = None
+        # Events recorded by the use case, written together just before the commit (one INSERT).
+        self._events: list[dict[str, Any]] = []
+
+    def add_event(self, row: dict[str, Any]) -> None:
+        self._events.append(row)
 
     async def connection(self) -> AsyncConnection:
         if self._conn is None:
@@ -43,11 +49,15 @@ class UnitOfWork:
         return await conn.execute(statement, params)
 
     async def commit(self) -> None:
+        if self._events:
+            rows, self._events = self._events, []
+            await self.execute(tables.events.insert(), rows)
         if self._conn is not None:
             await self._conn.commit()
             await self._close()
 
     async def rollback(self) -> None:
+        self._events = []
         if self._conn is not None:
             try:
                 await self._conn.rollback()

@@ -29,7 +29,7 @@ async def record(
     before = previous.model_dump(mode="json") if previous is not None else None
     if resource_id is None:
         resource_id = data.get("id")
-    await ctx.uow.events(ctx.workspace_id).record(
+    ctx.uow.events(ctx.workspace_id).record(
         {
             "id": new_id(),
             "type": event_type,

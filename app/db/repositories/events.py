@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import select, update
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, SortKey, TenantRepository, insert_returning
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository
 
 t = tables.events
 SORTABLE = {"id": SortKey(t.c.id, str, UUID)}
@@ -19,9 +19,10 @@ SORTABLE = {"id": SortKey(t.c.id, str, UUID)}
 class EventRepository(TenantRepository):
     table = t
 
-    async def record(self, values: Mapping[str, Any]) -> None:
-        statement = insert_returning(t, await self._dialect(), on_conflict_do_nothing=False)
-        await self.uow.execute(statement, {"workspace_id": self.workspace_id, **values})
+    def record(self, values: Mapping[str, Any]) -> None:
+        """Queue the event on the unit of work: it is inserted, with the use case's other events, in
+        the same transaction right before the commit."""
+        self.uow.add_event({"workspace_id": self.workspace_id, **values})
 
     async def get(self, event_id: UUID) -> Row | None:
         return await self._get_by_id(event_id)
