@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
 from app.domain.concurrency import check_if_match, lost_update
-from app.domain.errors import DomainError, ErrorList, FieldError, InvalidInput, NotFound
+from app.domain.errors import Conflict, DomainError, ErrorList, FieldError, InvalidInput, NotFound
 from app.domain.leads import custom_fields as custom
 from app.domain.leads.contact import contact_details
 from app.domain.leads.lifecycle import LeadStatus, Source, check_status_change, default_channel
@@ -67,6 +67,11 @@ async def create(ctx: Context, data: dict[str, Any]) -> Row:
     values = await _prepare(ctx, data, None)
     values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
     row = await ctx.uow.leads(ctx.workspace_id).create({"id": new_id(), **values, **ctx.audit_new()})
+    if row is None:
+        raise Conflict(
+            f"a lead with external_id {values.get('external_id')!r} exists; "
+            "PATCH it, or upsert with POST /v1/leads/batch"
+        )
     await events.record(ctx, types.LEAD_CREATED, LeadRead.model_validate(row))
     return row
 

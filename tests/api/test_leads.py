@@ -186,3 +186,13 @@ async def test_leads_need_their_scope(tenant: Tenant) -> None:
     assert (await tenant.get("/v1/leads", key=reader)).status_code == 200
     assert_problem(await tenant.post("/v1/leads", key=reader, json={"email": "a@x.io"}), 403)
     assert_problem(await tenant.post("/v1/leads", key=tenant.publishable_key, json={"email": "a@x.io"}), 403)
+
+
+async def test_external_id_is_unique_within_a_workspace(tenant: Tenant, other_tenant: Tenant) -> None:
+    first = await lead(tenant, email="a@x.io", external_id="crm-1")
+    assert_problem(await tenant.post("/v1/leads", json={"email": "b@x.io", "external_id": "crm-1"}), 409)
+    second = await lead(tenant, email="b@x.io", external_id="crm-2")
+    assert_problem(await tenant.patch(f"/v1/leads/{second['id']}", json={"external_id": "crm-1"}), 409)
+    assert (await tenant.get(f"/v1/leads/{second['id']}")).json()["external_id"] == "crm-2"
+    assert (await other_tenant.post("/v1/leads", json={"email": "a@x.io", "external_id": "crm-1"})).status_code == 201
+    assert first["external_id"] == "crm-1"

@@ -8,9 +8,11 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+from app.domain.errors import Conflict
 
 t = tables.leads
 tg = tables.lead_tags
@@ -27,13 +29,21 @@ class LeadRepository(TenantRepository):
     async def exists(self, lead_id: UUID) -> bool:
         return await self._get_by_id(lead_id) is not None
 
-    async def create(self, values: Mapping[str, Any]) -> Row:
-        row = await self._insert(values)
-        await self._add_tags(row["id"], row["tags"])
+    async def create(self, values: Mapping[str, Any]) -> Row | None:
+        """None when the external_id is taken already."""
+        row = await self._insert_unless_exists(values)
+        if row is not None:
+            await self._add_tags(row["id"], row["tags"])
         return row
 
     async def update(self, lead_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
-        row = await self._update_versioned(lead_id, version, values)
+        """None when another writer changed the lead first; Conflict when the external_id is taken."""
+        try:
+            conn = await self.uow.connection()
+            async with conn.begin_nested():
+                row = await self._update_versioned(lead_id, version, values)
+        except IntegrityError as error:
+            raise Conflict("another lead has this external_id") from error
         if row is not None and "tags" in values:
             await self.uow.execute(delete(tg).where(tg.c.workspace_id == self.workspace_id, tg.c.lead_id == lead_id))
             await self._add_tags(lead_id, row["tags"])
