@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.concurrency import lost_update
 
 
 @dataclass(frozen=True)
@@ -45,3 +48,24 @@ class Context:
 
     def audit_change(self) -> dict[str, object]:
         return {"updated_at": self.now, "updated_by": str(self.actor)}
+
+
+def changed_fields(row: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The requested changes that would really change the row (so versions do not churn)."""
+    return {k: v for k, v in changes.items() if row.get(k) != v}
+
+
+async def write_changes(
+    ctx: Context,
+    row: dict[str, Any],
+    values: dict[str, Any],
+    update: Callable[[int, dict[str, Any]], Awaitable[dict[str, Any] | None]],
+    *,
+    if_match: str | None,
+) -> dict[str, Any]:
+    """Compare-and-set on the row's version, stamping who changed it and when; 412 (with If-Match)
+    or 409 when another writer changed it between our read and our write."""
+    updated = await update(row["version"], {**values, **ctx.audit_change()})
+    if updated is None:
+        raise lost_update(if_match)
+    return updated

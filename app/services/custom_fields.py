@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Row
-from app.domain.concurrency import check_if_match, lost_update
+from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.leads.custom_fields import FieldDefinition, FieldType
 from app.ids import new_id
 from app.services import lookups
-from app.services.context import Context
+from app.services.context import Context, changed_fields, write_changes
 
 
 def definition(row: Row) -> FieldDefinition:
@@ -57,16 +58,13 @@ async def update(ctx: Context, field_id: UUID, changes: dict[str, Any], *, if_ma
     check_if_match(if_match, row["version"])
     if "options" in changes:
         _check_options(row["type"], changes["options"])
-    changes = {k: v for k, v in changes.items() if row[k] != v}
+    changes = changed_fields(row, changes)
     if not changes:
         return row
     lookups.forget(("custom_fields", ctx.workspace_id))
-    updated = await ctx.uow.custom_fields(ctx.workspace_id).update(
-        field_id, row["version"], {**changes, **ctx.audit_change()}
+    return await write_changes(
+        ctx, row, changes, partial(ctx.uow.custom_fields(ctx.workspace_id).update, field_id), if_match=if_match
     )
-    if updated is None:
-        raise lost_update(if_match)
-    return updated
 
 
 async def delete(ctx: Context, field_id: UUID) -> None:

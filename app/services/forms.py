@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
-from app.domain.concurrency import check_if_match, lost_update
+from app.domain.concurrency import check_if_match
 from app.domain.errors import ErrorList, NotFound
 from app.domain.leads.capture import CUSTOM_PREFIX
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.services import custom_fields, lookups
-from app.services.context import Context
+from app.services.context import Context, changed_fields, write_changes
 
 LEAD_TARGETS = frozenset(
     {
@@ -72,14 +73,13 @@ async def update(ctx: Context, form_id: UUID, changes: dict[str, Any], *, if_mat
     row = await get(ctx, form_id)
     check_if_match(if_match, row["version"])
     await _validate(ctx, changes)
-    changes = {k: v for k, v in changes.items() if row[k] != v}
+    changes = changed_fields(row, changes)
     if not changes:
         return row
     lookups.forget(("form", ctx.workspace_id, form_id))
-    updated = await ctx.uow.forms(ctx.workspace_id).update(form_id, row["version"], {**changes, **ctx.audit_change()})
-    if updated is None:
-        raise lost_update(if_match)
-    return updated
+    return await write_changes(
+        ctx, row, changes, partial(ctx.uow.forms(ctx.workspace_id).update, form_id), if_match=if_match
+    )
 
 
 async def archive(ctx: Context, form_id: UUID, *, if_match: str | None) -> Row:
@@ -87,12 +87,9 @@ async def archive(ctx: Context, form_id: UUID, *, if_match: str | None) -> Row:
     row = await get(ctx, form_id)
     check_if_match(if_match, row["version"])
     lookups.forget(("form", ctx.workspace_id, form_id))
-    updated = await ctx.uow.forms(ctx.workspace_id).update(
-        form_id, row["version"], {"archived_at": ctx.now, **ctx.audit_change()}
+    return await write_changes(
+        ctx, row, {"archived_at": ctx.now}, partial(ctx.uow.forms(ctx.workspace_id).update, form_id), if_match=if_match
     )
-    if updated is None:
-        raise lost_update(if_match)
-    return updated
 
 
 async def submissions(ctx: Context, form_id: UUID, *, spam: bool, sort: Sort, cursor: str | None, limit: int) -> Page:

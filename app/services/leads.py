@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -9,7 +10,7 @@ from pydantic import ValidationError
 
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
-from app.domain.concurrency import check_if_match, lost_update
+from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, DomainError, ErrorList, FieldError, InvalidInput, NotFound
 from app.domain.leads import custom_fields as custom
 from app.domain.leads.contact import contact_details
@@ -19,7 +20,7 @@ from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.leads import LeadCreate, LeadRead
 from app.services import custom_fields, events, workspaces
-from app.services.context import Context
+from app.services.context import Context, changed_fields, write_changes
 
 CONTACT_FIELDS = ("email", "phone")
 
@@ -92,16 +93,14 @@ async def update(ctx: Context, lead_id: UUID, changes: dict[str, Any], *, if_mat
 async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: str | None) -> Row:
     if "status" in changes:
         check_status_change(LeadStatus(row["status"]), LeadStatus(changes["status"]))
-    changes = {k: v for k, v in changes.items() if row.get(k) != v}
+    changes = changed_fields(row, changes)
     if not changes:
         return row
-    values = await _prepare(ctx, changes, row)
-    values = {k: v for k, v in values.items() if row.get(k) != v}
+    values = changed_fields(row, await _prepare(ctx, changes, row))
     if not values:
         return row
-    updated = await ctx.uow.leads(ctx.workspace_id).update(row["id"], row["version"], {**values, **ctx.audit_change()})
-    if updated is None:
-        raise lost_update(if_match)
+    repo = ctx.uow.leads(ctx.workspace_id)
+    updated = await write_changes(ctx, row, values, partial(repo.update, row["id"]), if_match=if_match)
     await events.record(
         ctx, types.LEAD_UPDATED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(row)
     )
@@ -113,11 +112,8 @@ async def archive(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
     check_if_match(if_match, row["version"])
     if row["archived_at"] is not None:
         return row
-    updated = await ctx.uow.leads(ctx.workspace_id).update(
-        lead_id, row["version"], {"archived_at": ctx.now, **ctx.audit_change()}
-    )
-    if updated is None:
-        raise lost_update(if_match)
+    repo = ctx.uow.leads(ctx.workspace_id)
+    updated = await write_changes(ctx, row, {"archived_at": ctx.now}, partial(repo.update, lead_id), if_match=if_match)
     await events.record(
         ctx, types.LEAD_ARCHIVED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(row)
     )

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
-from app.domain.concurrency import check_if_match, lost_update
+from app.domain.concurrency import check_if_match
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.members import manager_cycle
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.members import MemberRead
 from app.services import events
-from app.services.context import Context
+from app.services.context import Context, changed_fields, write_changes
 
 
 async def get(ctx: Context, member_id: UUID) -> Row:
@@ -46,16 +47,14 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
 async def update(ctx: Context, member_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
     row = await get(ctx, member_id)
     check_if_match(if_match, row["version"])
-    changes = {k: v for k, v in changes.items() if row[k] != v}
+    changes = changed_fields(row, changes)
     if not changes:
         return row
     if changes.get("manager_id") is not None:
         await _check_manager(ctx, member_id, changes["manager_id"])
-    updated = await ctx.uow.members(ctx.workspace_id).update(
-        member_id, row["version"], {**changes, **ctx.audit_change()}
+    updated = await write_changes(
+        ctx, row, changes, partial(ctx.uow.members(ctx.workspace_id).update, member_id), if_match=if_match
     )
-    if updated is None:
-        raise lost_update(if_match)
     await events.record(
         ctx, types.MEMBER_UPDATED, MemberRead.model_validate(updated), previous=MemberRead.model_validate(row)
     )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import secrets
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
-from app.domain.concurrency import check_if_match, lost_update
+from app.domain.concurrency import check_if_match
 from app.domain.errors import ErrorList, InvalidInput, NotFound
 from app.domain.pagination import Sort
 from app.domain.webhooks import subscribed, validate_event_types, validate_url
@@ -17,7 +18,7 @@ from app.ids import new_id
 from app.schemas.events import CATALOGUE
 from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
 from app.services import events
-from app.services.context import Context
+from app.services.context import Context, changed_fields, write_changes
 
 
 def new_secret() -> str:
@@ -71,16 +72,13 @@ async def update(ctx: Context, endpoint_id: UUID, changes: dict[str, Any], *, if
     _validate(changes)
     if "event_types" in changes:
         changes["event_types"] = sorted(set(changes["event_types"]))
-    changes = {k: v for k, v in changes.items() if row[k] != v}
+    changes = changed_fields(row, changes)
     if not changes:
         return row
     if changes.get("enabled"):  # re-enabled by hand: start afresh; waiting deliveries resume
         changes.update(disabled_reason=None, failing_since=None)
-    updated = await ctx.uow.webhook_endpoints(ctx.workspace_id).update(
-        endpoint_id, row["version"], {**changes, **ctx.audit_change()}
-    )
-    if updated is None:
-        raise lost_update(if_match)
+    repo = ctx.uow.webhook_endpoints(ctx.workspace_id)
+    updated = await write_changes(ctx, row, changes, partial(repo.update, endpoint_id), if_match=if_match)
     await events.record(ctx, types.WEBHOOK_ENDPOINT_UPDATED, _read(updated), previous=_read(row))
     return updated
 
@@ -88,11 +86,10 @@ async def update(ctx: Context, endpoint_id: UUID, changes: dict[str, Any], *, if
 async def delete(ctx: Context, endpoint_id: UUID, *, if_match: str | None) -> Row:
     row = await get(ctx, endpoint_id)
     check_if_match(if_match, row["version"])
-    deleted = await ctx.uow.webhook_endpoints(ctx.workspace_id).update(
-        endpoint_id, row["version"], {"deleted_at": ctx.now, "enabled": False, **ctx.audit_change()}
+    repo = ctx.uow.webhook_endpoints(ctx.workspace_id)
+    deleted = await write_changes(
+        ctx, row, {"deleted_at": ctx.now, "enabled": False}, partial(repo.update, endpoint_id), if_match=if_match
     )
-    if deleted is None:
-        raise lost_update(if_match)
     await ctx.uow.deliveries(ctx.workspace_id).abandon_pending(endpoint_id, ctx.now, "endpoint deleted")
     await events.record(ctx, types.WEBHOOK_ENDPOINT_DELETED, _read(deleted))
     return deleted

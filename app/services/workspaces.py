@@ -11,12 +11,12 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import api_keys as keys
 from app.domain import events as types
 from app.domain import workspaces as locale
-from app.domain.concurrency import check_if_match, lost_update
+from app.domain.concurrency import check_if_match
 from app.domain.errors import ErrorList, NotFound
 from app.ids import new_id
 from app.schemas.workspaces import WorkspaceRead
 from app.services import api_keys, events, lookups
-from app.services.context import SYSTEM, Context
+from app.services.context import SYSTEM, Context, changed_fields, write_changes
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,11 @@ async def get(ctx: Context) -> Row:
 async def update(ctx: Context, changes: dict[str, Any], *, if_match: str | None) -> Row:
     row = await get(ctx)
     check_if_match(if_match, row["version"])
-    changes = {k: v for k, v in changes.items() if row[k] != v}
+    changes = changed_fields(row, changes)
     if not changes:
         return row
     lookups.forget(("region", ctx.workspace_id))
-    updated = await ctx.uow.workspaces(ctx.workspace_id).update(row["version"], {**changes, **ctx.audit_change()})
-    if updated is None:
-        raise lost_update(if_match)
+    updated = await write_changes(ctx, row, changes, ctx.uow.workspaces(ctx.workspace_id).update, if_match=if_match)
     await events.record(
         ctx, types.WORKSPACE_UPDATED, WorkspaceRead.model_validate(updated), previous=WorkspaceRead.model_validate(row)
     )
