@@ -75,18 +75,28 @@ def require_idempotent(scope: str) -> Any:
 
     async def dependency(request: Request, credentials: Credentials, key: IdempotencyKey = None) -> Context:
         ctx = await _authorize(request, credentials, scope)
-        if key is not None:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            print_ = fingerprint(request.method, target, await request.body())
-            result = await idempotency.begin(
-                request.app.state.database, ctx.workspace_id, validate_key(key), print_, ctx.now
-            )
-            if isinstance(result, StoredResponse):
-                raise Replay(result)
-            request.state.idempotency_claim = result
+        await claim_idempotency_key(request, ctx, key)
         return ctx
 
     return Depends(dependency)
+
+
+async def claim_idempotency_key(request: Request, ctx: Context, key: str | None) -> None:
+    """Replay the stored answer for a repeated Idempotency-Key, or claim the key for this request
+    (the route class stores the answer in the use case's transaction)."""
+    if key is None:
+        return
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    result = await idempotency.begin(
+        request.app.state.database,
+        ctx.workspace_id,
+        validate_key(key),
+        fingerprint(request.method, target, await request.body()),
+        ctx.now,
+    )
+    if isinstance(result, StoredResponse):
+        raise Replay(result)
+    request.state.idempotency_claim = result
 
 
 def sort_enum(name: str, *fields: str) -> type[StrEnum]:

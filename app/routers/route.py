@@ -24,7 +24,7 @@ from app.services.idempotency import Claim, StoredResponse
 
 log = logging.getLogger("app.http")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-REPLAYED_HEADERS = ("content-type", "etag", "location")
+REPLAYED_HEADERS = ("content-type", "etag", "location", "access-control-allow-origin", "vary")
 
 
 class Replay(Exception):

@@ -236,3 +236,15 @@ async def test_api_cors_origins_never_apply_to_form_submissions(database: Databa
         assert api.headers.get("access-control-allow-origin") == "https://admin.example"
         submission = await client.options(submissions_url(form), headers=headers)
         assert submission.status_code == 403 and "access-control-allow-origin" not in submission.headers
+
+
+async def test_a_retried_fetch_with_an_idempotency_key_is_stored_once(tenant: Tenant) -> None:
+    form = await make_form(tenant)
+    url = f"{submissions_url(form)}?key={tenant.publishable_key}"
+    headers = {"Origin": SITE, "Idempotency-Key": "visit-42"}
+    first = await tenant.client.post(url, json={"email": "once@x.io"}, headers=headers)
+    again = await tenant.client.post(url, json={"email": "once@x.io"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert again.headers["access-control-allow-origin"] == SITE
+    assert len((await tenant.get("/v1/leads")).json()["data"]) == 1

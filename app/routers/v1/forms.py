@@ -14,8 +14,10 @@ from app.ids import utcnow
 from app.routers.dependencies import (
     JSON,
     Credentials,
+    IdempotencyKey,
     IfMatch,
     Paging,
+    claim_idempotency_key,
     enforce_rate_limit,
     page_response,
     paging,
@@ -151,6 +153,7 @@ async def submit_form(
     form_id: UUID,
     credentials: Credentials,
     key: Annotated[str | None, Query(description="The publishable key, for forms that cannot set headers")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     now = utcnow()
     origin = request.headers.get("origin")
@@ -158,6 +161,8 @@ async def submit_form(
     plain = media in PLAIN
     caller = await request.app.state.keys.resolve(_token(credentials, key), now)
     ctx = Context(request.state.uow, caller.workspace_id, caller.actor, now)
+    # Before this request's own transaction touches the database (on SQLite it holds the write lock).
+    await claim_idempotency_key(request, ctx, idempotency_key)  # fetch() callers may send one
     form = await capture.open_form(ctx, caller, form_id, origin)
     cors = _cors(origin)
     try:
