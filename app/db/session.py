@@ -26,9 +26,14 @@ class Database:
             _configure_sqlite(self.engine, settings.sqlite_busy_timeout_ms)
 
     async def connect(self, *, write: bool) -> AsyncConnection:
-        """A connection in a fresh transaction. On SQLite a writing transaction takes the write lock
-        at BEGIN (IMMEDIATE), so it waits for other writers instead of failing half-way."""
+        """A connection for one unit of work. Writes get a fresh transaction (on SQLite it takes the
+        write lock at BEGIN IMMEDIATE, so it waits for other writers instead of failing half-way);
+        reads on PostgreSQL run in autocommit."""
         conn = await self.engine.connect()
+        if not write and not self.is_sqlite:
+            # Reads run in autocommit: no BEGIN/ROLLBACK round trips around a request's SELECTs.
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return conn
         if self.is_sqlite and write:
             await conn.execution_options(sqlite_begin="IMMEDIATE")
         await conn.begin()
