@@ -112,7 +112,7 @@ async def main() -> None:
         scenarios.append(("baseline: FastAPI + raw asyncpg INSERT (PostgreSQL)", base_port, baseline_post))
 
         for label, url in targets:
-            env = {"DATABASE_URL": url, "LOG_LEVEL": "warning"}
+            env = {"DATABASE_URL": url, "LOG_LEVEL": "warning", "RATE_LIMIT_ENABLED": "false"}
             _cli(env, "migrate")
             keys = json.loads(_cli(env, "create-workspace", "Bench", "--json"))
             server, port = _start(["-m", "app", "serve", "--no-worker"], env, "/readyz")
