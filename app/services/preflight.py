@@ -4,15 +4,17 @@ passes it in the URL)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.errors import DomainError
 from app.domain.leads.capture import allowed_origins, origin_allowed
 from app.services.api_keys import KeyResolver
 
 
 async def origin_may_post(
-    uow: UnitOfWork, resolver: KeyResolver, form_id: UUID, origin: str | None, token: str | None, now: object
+    uow: UnitOfWork, resolver: KeyResolver, form_id: UUID, origin: str | None, token: str | None, now: datetime
 ) -> bool:
     if origin is None:
         return False
@@ -22,7 +24,7 @@ async def origin_may_post(
     key_origins: tuple[str, ...] = ()
     if token:
         try:
-            key_origins = (await resolver.resolve(token, now)).allowed_origins  # type: ignore[arg-type]
-        except Exception:
+            key_origins = (await resolver.resolve(token, now)).allowed_origins
+        except DomainError:  # an unknown or revoked key in the URL: no preflight either
             return False
     return origin_allowed(origin, allowed_origins(form_origins, key_origins))
