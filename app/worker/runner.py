@@ -26,14 +26,24 @@ class Worker:
         self.settings = settings
         self._stop = asyncio.Event()
         self._active: set[asyncio.Task[int]] = set()
+        # Set by a PostgreSQL NOTIFY (events written) or by the dispatcher (deliveries created).
+        self._wake = asyncio.Event()
         self._next_ensure: datetime | None = None
 
     def stopping(self) -> bool:
         return self._stop.is_set()
 
     async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), self.settings.worker_poll_seconds)
+        """Wait for a wake-up or the poll interval, whichever comes first (polling is the truth)."""
+        stop, wake = asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait(
+                {stop, wake}, timeout=self.settings.worker_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stop.cancel()
+            wake.cancel()
+        self._wake.clear()
 
     async def _loop(self, name: str, step: object) -> None:
         while not self._stop.is_set():
@@ -46,7 +56,34 @@ class Worker:
                 await self._idle()
 
     async def _dispatch(self) -> int:
-        return await dispatcher.dispatch(self.database, utcnow())
+        dispatched = await dispatcher.dispatch(self.database, utcnow())
+        if dispatched:
+            self._wake.set()  # new deliveries: let the delivery loop look now
+        return dispatched
+
+    async def _listen(self) -> None:
+        """LISTEN crm_outbox on a connection of its own (PostgreSQL); reconnects after failures."""
+        import asyncpg
+
+        dsn = self.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        while not self._stop.is_set():
+            try:
+                connection = await asyncpg.connect(dsn)
+            except (OSError, asyncpg.PostgresError):
+                log.warning("worker cannot LISTEN for outbox notifications; polling only, retrying in 5 s")
+                await self._sleep(5)
+                continue
+            try:
+                await connection.add_listener("crm_outbox", lambda *_: self._wake.set())
+                while not self._stop.is_set() and not connection.is_closed():
+                    await self._sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _timers(self) -> int:
         now = utcnow()
@@ -79,6 +116,7 @@ class Worker:
                 asyncio.create_task(self._loop("deliver", lambda: self._deliver(client))),
                 asyncio.create_task(self._loop("timers", self._timers)),
                 asyncio.create_task(self._loop("jobs", self._jobs)),
+                *([] if self.database.is_sqlite else [asyncio.create_task(self._listen())]),
             ]
             log.info("worker started")
             await self._stop.wait()

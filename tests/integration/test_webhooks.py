@@ -322,3 +322,16 @@ async def test_deleting_an_endpoint_ends_its_pending_deliveries(tenant: Tenant, 
             uuid.UUID(endpoint["id"]), sort=Sort("created_at", False), cursor=None, limit=10
         )
     assert [(r["status"], r["last_error"]) for r in page.rows] == [("failed", "endpoint deleted")]
+
+
+async def test_postgres_notify_wakes_an_idle_worker_at_once(tenant: Tenant, database: Database) -> None:
+    if database.is_sqlite:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite's single process polls")
+    async with Receiver() as receiver, running_worker(database, worker_poll_seconds=5.0):
+        await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await asyncio.sleep(0.5)  # let the listener connect and the loops go idle
+        started = asyncio.get_running_loop().time()
+        await tenant.post("/v1/members", json={"name": "Now", "email": "now@x.io"})
+        await receiver.wait_for(1, timeout=4)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed < 1.0, f"delivered after {elapsed:.2f} s: the 5 s poll, not the notification, woke the worker"
