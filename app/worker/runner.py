@@ -1,12 +1,15 @@
-"""The worker's loops: dispatch new events, deliver webhooks, fire timers. Polling is the truth
-(every WORKER_POLL_SECONDS when idle). On stop it claims nothing new, lets in-flight deliveries
-finish (their leases cover a kill), and releases what it holds."""
+"""The worker's loops: dispatch new events, deliver webhooks, fire timers, run jobs. Polling is the
+truth (every WORKER_POLL_SECONDS when idle); on PostgreSQL a NOTIFY when events commit wakes the
+dispatcher at once, and the dispatcher wakes the delivery loop when it created deliveries. On stop
+it claims nothing new, lets in-flight deliveries finish (their leases cover a kill), and releases
+what it holds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import httpx
@@ -18,6 +21,8 @@ from app.worker import deliveries, dispatcher, jobs, recurring, timers
 
 log = logging.getLogger("app.worker")
 ENSURE_EVERY = timedelta(minutes=10)
+# After a wake-up, wait this long so a burst of notifications makes one pass, not hundreds.
+COALESCE_SECONDS = 0.02
 
 
 class Worker:
@@ -26,64 +31,46 @@ class Worker:
         self.settings = settings
         self._stop = asyncio.Event()
         self._active: set[asyncio.Task[int]] = set()
-        # Set by a PostgreSQL NOTIFY (events written) or by the dispatcher (deliveries created).
-        self._wake = asyncio.Event()
         self._next_ensure: datetime | None = None
+        self._outbox_wake = asyncio.Event()
+        self._delivery_wake = asyncio.Event()
 
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    async def _idle(self) -> None:
-        """Wait for a wake-up or the poll interval, whichever comes first (polling is the truth)."""
-        stop, wake = asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait(
-                {stop, wake}, timeout=self.settings.worker_poll_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            stop.cancel()
-            wake.cancel()
-        self._wake.clear()
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
-    async def _loop(self, name: str, step: object) -> None:
+    async def _idle(self, wake: asyncio.Event | None) -> None:
+        """Wait for the poll interval, or less when `wake` is set."""
+        waiters = {asyncio.ensure_future(self._stop.wait())}
+        if wake is not None:
+            waiters.add(asyncio.ensure_future(wake.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=self.settings.worker_poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if wake is not None and wake.is_set():
+            wake.clear()
+            await self._sleep(COALESCE_SECONDS)
+
+    async def _loop(self, name: str, step: Callable[[], Awaitable[int]], wake: asyncio.Event | None = None) -> None:
         while not self._stop.is_set():
             try:
-                busy = await step()  # type: ignore[operator]
+                busy = await step()
             except Exception:
                 log.exception("worker %s loop failed; retrying", name)
                 busy = 0
             if not busy:
-                await self._idle()
+                await self._idle(wake)
 
     async def _dispatch(self) -> int:
         dispatched = await dispatcher.dispatch(self.database, utcnow())
         if dispatched:
-            self._wake.set()  # new deliveries: let the delivery loop look now
+            self._delivery_wake.set()  # new deliveries: let the delivery loop look now
         return dispatched
-
-    async def _listen(self) -> None:
-        """LISTEN crm_outbox on a connection of its own (PostgreSQL); reconnects after failures."""
-        import asyncpg
-
-        dsn = self.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        while not self._stop.is_set():
-            try:
-                connection = await asyncpg.connect(dsn)
-            except (OSError, asyncpg.PostgresError):
-                log.warning("worker cannot LISTEN for outbox notifications; polling only, retrying in 5 s")
-                await self._sleep(5)
-                continue
-            try:
-                await connection.add_listener("crm_outbox", lambda *_: self._wake.set())
-                while not self._stop.is_set() and not connection.is_closed():
-                    await self._sleep(1)
-            finally:
-                with contextlib.suppress(Exception):
-                    await connection.close()
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _timers(self) -> int:
         now = utcnow()
@@ -108,16 +95,37 @@ class Worker:
             task.add_done_callback(self._active.discard)
         return len(claimed)
 
+    async def _listen(self) -> None:
+        """LISTEN crm_outbox on a connection of its own (PostgreSQL); reconnects after failures."""
+        import asyncpg
+
+        dsn = self.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        while not self._stop.is_set():
+            try:
+                connection = await asyncpg.connect(dsn)
+            except (OSError, asyncpg.PostgresError):
+                log.warning("worker cannot LISTEN for outbox notifications; polling only, retrying in 5 s")
+                await self._sleep(5)
+                continue
+            try:
+                await connection.add_listener("crm_outbox", lambda *_: self._outbox_wake.set())
+                while not self._stop.is_set() and not connection.is_closed():
+                    await self._sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+
     async def run(self) -> None:
         limits = httpx.Limits(max_connections=self.settings.worker_concurrency * 2)
         async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
             loops = [
-                asyncio.create_task(self._loop("dispatch", self._dispatch)),
-                asyncio.create_task(self._loop("deliver", lambda: self._deliver(client))),
+                asyncio.create_task(self._loop("dispatch", self._dispatch, self._outbox_wake)),
+                asyncio.create_task(self._loop("deliver", lambda: self._deliver(client), self._delivery_wake)),
                 asyncio.create_task(self._loop("timers", self._timers)),
                 asyncio.create_task(self._loop("jobs", self._jobs)),
-                *([] if self.database.is_sqlite else [asyncio.create_task(self._listen())]),
             ]
+            if not self.database.is_sqlite:
+                loops.append(asyncio.create_task(self._listen()))
             log.info("worker started")
             await self._stop.wait()
             await asyncio.gather(*loops, return_exceptions=True)
