@@ -324,9 +324,8 @@ async def test_deleting_an_endpoint_ends_its_pending_deliveries(tenant: Tenant, 
     assert [(r["status"], r["last_error"]) for r in page.rows] == [("failed", "endpoint deleted")]
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # LISTEN/NOTIFY is PostgreSQL's
 async def test_postgres_notify_wakes_an_idle_worker_at_once(tenant: Tenant, database: Database) -> None:
-    if database.is_sqlite:
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite's single process polls")
     async with Receiver() as receiver, running_worker(database, worker_poll_seconds=5.0):
         await subscribe(tenant, receiver.url, event_types=["member.created"])
         await asyncio.sleep(0.5)  # let the listener connect and the loops go idle
