@@ -5,9 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from app.domain import workspaces as locale
+from app.domain.errors import FieldError, InvalidInput
 
 
 def _rfc3339(value: datetime) -> str:
@@ -109,3 +119,9 @@ class Problem(BaseModel):
     instance: str | None = None
     request_id: str | None = None
     errors: list[ProblemFieldError] | None = None
+
+
+def invalid_input(exc: ValidationError, *, location: str = "body") -> InvalidInput:
+    """A pydantic validation failure inside a use case, as the 422 that names each field."""
+    errors = [FieldError(location, ".".join(map(str, e["loc"])), e["msg"], e["type"]) for e in exc.errors()]
+    return InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)

@@ -22,8 +22,3 @@ class WorkspaceUpdate(RequestModel):
     default_region: Country | None = None
     timezone: TimeZone = Unset
     currency: Currency = Unset
-
-
-class WorkspaceCreated(WorkspaceRead):
-    secret_key: str
-    publishable_key: str

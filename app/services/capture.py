@@ -12,9 +12,10 @@ from pydantic import ValidationError
 from app.db.repositories.base import Row
 from app.domain import events as types
 from app.domain.api_keys import KeyKind
-from app.domain.errors import FieldError, Forbidden, InvalidInput, NotFound
+from app.domain.errors import Forbidden, NotFound
 from app.domain.leads.capture import allowed_origins, map_fields, origin_allowed, spam_reason
 from app.ids import new_id
+from app.schemas.common import invalid_input
 from app.schemas.forms import SubmissionRead
 from app.schemas.leads import LeadCreate
 from app.services import events, leads, lookups
@@ -81,5 +82,4 @@ def _lead_data(form: Row, fields: dict[str, Any], meta: dict[str, Any]) -> dict[
     try:
         return LeadCreate.model_validate({k: v for k, v in data.items() if v is not None}).model_dump()
     except ValidationError as exc:
-        errors = [FieldError("body", ".".join(map(str, e["loc"])), e["msg"], e["type"]) for e in exc.errors()]
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors) from exc
+        raise invalid_input(exc) from exc

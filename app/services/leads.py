@@ -11,13 +11,14 @@ from pydantic import ValidationError
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
 from app.domain.concurrency import check_if_match
-from app.domain.errors import Conflict, DomainError, ErrorList, FieldError, InvalidInput, NotFound
+from app.domain.errors import Conflict, DomainError, ErrorList, NotFound
 from app.domain.leads import custom_fields as custom
 from app.domain.leads.contact import contact_details
 from app.domain.leads.lifecycle import LeadStatus, Source, check_status_change, default_channel
 from app.domain.leads.search import digits, query, search_text
 from app.domain.pagination import Sort
 from app.ids import new_id
+from app.schemas.common import invalid_input
 from app.schemas.leads import LeadCreate, LeadRead
 from app.services import custom_fields, events, workspaces
 from app.services.context import Context, changed_fields, write_changes
@@ -174,8 +175,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
                 known[row["external_id"]] = row
             results.append({"index": index, "status": status, "id": row["id"]})
         except ValidationError as exc:
-            errors = [FieldError("body", ".".join(map(str, e["loc"])), e["msg"], e["type"]) for e in exc.errors()]
-            results.append(_error(index, InvalidInput("invalid lead", errors=errors)))
+            results.append(_error(index, invalid_input(exc)))
         except DomainError as exc:
             results.append(_error(index, exc))
     return results

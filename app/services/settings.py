@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.domain import events as types
 from app.domain.concurrency import check_if_match, lost_update
-from app.domain.errors import FieldError, InvalidInput
+from app.schemas.common import invalid_input
 from app.schemas.events import SettingsChange
 from app.services import events
 from app.services.context import SYSTEM, Context
@@ -43,10 +43,7 @@ async def update(
     try:
         merged = model.model_validate({**current["values"], **changes}).model_dump()
     except ValidationError as exc:
-        raise InvalidInput(
-            "invalid settings",
-            errors=[FieldError("body", ".".join(map(str, e["loc"])), e["msg"], e["type"]) for e in exc.errors()],
-        ) from exc
+        raise invalid_input(exc) from exc
     if merged == current["values"]:
         return current
     repo = ctx.uow.settings(ctx.workspace_id)

@@ -76,7 +76,3 @@ async def _fire(database: Database, timer: dict[str, Any]) -> None:
                 },
             )
             await uow.commit()
-
-
-def lag(run_at: datetime, fired_at: datetime) -> float:
-    return (fired_at - run_at).total_seconds()

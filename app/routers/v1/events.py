@@ -26,10 +26,6 @@ router = APIRouter(prefix="/events", tags=["Events"], route_class=CrmRoute)
 EventSort = sort_enum("EventSort", "id")
 
 
-def _rows(rows: list[dict]) -> list[dict]:
-    return [{**r, "data": {"redacted": True} if r["redacted_at"] else r["data"]} for r in rows]
-
-
 @router.get("", summary="List events (catch up after an outage)", response_model=Page[EventRead])
 async def list_events(
     ctx: Annotated[Context, require("events:read")],
@@ -51,7 +47,7 @@ async def list_events(
         occurred_before=occurred_before,
         after_sequence=after_sequence,
     )
-    return page_response(EventRead, _rows(result.rows), result.next_cursor)
+    return page_response(EventRead, result.rows, result.next_cursor)
 
 
 @router.post(
@@ -70,5 +66,4 @@ async def redact_events(
 
 @router.get("/{event_id}", summary="Get an event", response_model=EventRead)
 async def get_event(request: Request, event_id: UUID, ctx: Annotated[Context, require("events:read")]) -> Response:
-    row = _rows([await events.get(ctx, event_id)])[0]
-    return Response(EventRead.model_validate(row).model_dump_json(), media_type=JSON)
+    return Response(EventRead.model_validate(await events.get(ctx, event_id)).model_dump_json(), media_type=JSON)
