@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -21,7 +24,9 @@ class Database:
                 "pool_timeout": settings.database_pool_timeout_seconds,
                 **engine_options,
             }
-        self.engine: AsyncEngine = create_async_engine(settings.database_url, **engine_options)
+        self.engine: AsyncEngine = create_async_engine(
+            settings.database_url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **engine_options
+        )
         if self.is_sqlite:
             _configure_sqlite(self.engine, settings.sqlite_busy_timeout_ms)
 
@@ -29,18 +34,41 @@ class Database:
         """A connection for one unit of work. Writes get a fresh transaction (on SQLite it takes the
         write lock at BEGIN IMMEDIATE, so it waits for other writers instead of failing half-way);
         reads on PostgreSQL run in autocommit."""
-        conn = await self.engine.connect()
         if not write and not self.is_sqlite:
             # Reads run in autocommit: no BEGIN/ROLLBACK round trips around a request's SELECTs.
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return conn
+            return await self.connect_autocommit()
+        conn = await self.engine.connect()
         if self.is_sqlite and write:
             await conn.execution_options(sqlite_begin="IMMEDIATE")
         await conn.begin()
         return conn
 
+    async def connect_autocommit(self) -> AsyncConnection:
+        """PostgreSQL: a connection outside any transaction, for one self-contained statement."""
+        conn = await self.engine.connect()
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn
+
+    async def execute_alone(self, sql: str, args: Sequence[Any]) -> None:
+        """PostgreSQL: one self-contained statement in autocommit, straight on the driver connection
+        of a pooled connection (a single statement is atomic; SQLAlchemy's per-statement machinery
+        costs more CPU than the round trip here). Used for write-behind flushes (app/db/bulk.py)."""
+        raw = await self.engine.raw_connection()
+        try:
+            await raw.driver_connection.execute(sql, *args)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+            raw.invalidate()  # the connection is unusable; the pool opens a new one
+            raise
+        finally:
+            raw.close()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON columns are written on every event; orjson is several times faster than json.dumps."""
+    return orjson.dumps(value).decode()
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

@@ -3,15 +3,18 @@ the use case (the HTTP route wrapper or the worker) commits once, before a respo
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import Table, text
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
-from app.db import tables
+from app.db import bulk, tables
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.events import EventRepository
 from app.db.repositories.forms import FormRepository, SubmissionRepository
@@ -27,17 +30,42 @@ from app.db.repositories.webhooks import DeliveryRepository, WebhookEndpointRepo
 from app.db.repositories.workspaces import WorkspaceRepository
 from app.db.session import Database
 
+# New events wake idle workers (LISTEN crm_outbox) through a NOTIFY sent with the write, at most
+# once per NOTIFY_EVERY_SECONDS per process: a NOTIFY on every commit serialises committers on
+# PostgreSQL's notification queue (measured: +100-130 µs of database CPU per commit). Events
+# committed inside the window are seen by the pass the notification starts, which waits as long
+# (app/worker/runner.py COALESCE_SECONDS); polling stays the source of truth.
+OUTBOX_CHANNEL = "crm_outbox"
+NOTIFY_EVERY_SECONDS = 0.05
+_last_notify = -NOTIFY_EVERY_SECONDS
+
+
+def _notify_due() -> bool:
+    global _last_notify
+    now = time.monotonic()
+    if now - _last_notify < NOTIFY_EVERY_SECONDS:
+        return False
+    _last_notify = now
+    return True
+
 
 class UnitOfWork:
     def __init__(self, database: Database, *, write: bool = True) -> None:
         self.database = database
         self.write = write
         self._conn: AsyncConnection | None = None
-        # Events recorded by the use case, written together just before the commit (one INSERT).
+        # Rows queued by the use case (write-behind) and its events, written just before the commit:
+        # one statement on PostgreSQL (see app/db/bulk.py).
+        self._deferred: list[tuple[Table, Sequence[dict[str, Any]]]] = []
         self._events: list[dict[str, Any]] = []
 
     def add_event(self, row: dict[str, Any]) -> None:
         self._events.append(row)
+
+    def defer_insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert these rows at commit. The use case must not read them back before then."""
+        if rows:
+            self._deferred.append((table, rows))
 
     async def connection(self) -> AsyncConnection:
         if self._conn is None:
@@ -49,15 +77,39 @@ class UnitOfWork:
         return await conn.execute(statement, params)
 
     async def commit(self) -> None:
-        if self._events:
-            rows, self._events = self._events, []
-            await self.execute(tables.events.insert(), rows)
+        await self._flush()
         if self._conn is not None:
             await self._conn.commit()
             await self._close()
 
+    async def _flush(self) -> None:
+        writes = self._deferred + ([(tables.events, self._events)] if self._events else [])
+        self._deferred, self._events = [], []
+        if not writes:
+            return
+        groups = bulk.groups(writes)
+        if self.database.is_sqlite:
+            for group in groups:
+                await self.execute(group.table.insert(), group.rows)
+            return
+        notify = OUTBOX_CHANNEL if any(g.table is tables.events for g in groups) and _notify_due() else None
+        single = bulk.single_statement(self.database.engine.dialect, groups, notify=notify)
+        if single is None:
+            for group in groups:
+                await self.execute(group.table.insert(), group.rows)
+            if notify is not None:
+                await self.execute(text("SELECT pg_notify(:channel, '')"), {"channel": notify})
+            return
+        sql, args = single
+        if self._conn is not None:
+            await self._conn.exec_driver_sql(sql, tuple(args))
+            return
+        # Nothing else ran in this unit of work: the single statement is atomic on its own, so it
+        # runs in autocommit, without the BEGIN and COMMIT round trips.
+        await self.database.execute_alone(sql, args)
+
     async def rollback(self) -> None:
-        self._events = []
+        self._deferred, self._events = [], []
         if self._conn is not None:
             try:
                 await self._conn.rollback()

@@ -65,7 +65,7 @@ async def submit(ctx: Context, form: Row, fields: dict[str, Any], meta: dict[str
         "meta": meta,
         "created_at": ctx.now,
     }
-    await ctx.uow.submissions(ctx.workspace_id).add(row)
+    ctx.uow.submissions(ctx.workspace_id).add(row)
     event = types.FORM_SUBMISSION_SPAM if reason else types.FORM_SUBMISSION_RECEIVED
     await events.record(ctx, event, SubmissionRead.model_validate(row), resource_id=form["id"])
     return Submission(submission_id, lead_id or new_id(), reason is not None)

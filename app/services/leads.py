@@ -68,7 +68,10 @@ async def _prepare(ctx: Context, data: dict[str, Any], current: Row | None) -> d
 async def create(ctx: Context, data: dict[str, Any]) -> Row:
     values = await _prepare(ctx, data, None)
     values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
-    row = await ctx.uow.leads(ctx.workspace_id).create({"id": new_id(), **values, **ctx.audit_new()})
+    repo = ctx.uow.leads(ctx.workspace_id)
+    values = {"id": new_id(), **values, **ctx.audit_new()}
+    # Without an external_id nothing can conflict: the lead is written at commit with its events.
+    row = repo.add(values) if values.get("external_id") is None else await repo.create(values)
     if row is None:
         raise Conflict(
             f"a lead with external_id {values.get('external_id')!r} exists; "

@@ -4,6 +4,7 @@ them committed) and fans each out into one delivery per subscribed endpoint, in 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,15 +15,21 @@ from app.domain.webhooks import subscribed
 from app.ids import new_id
 
 
-async def dispatch(database: Database, now: datetime, *, limit: int = 500) -> int:
-    """One pass; returns how many events it dispatched (0: nothing to do, or another worker is)."""
+@dataclass(frozen=True)
+class Pass:
+    events: int = 0  # 0: nothing to do, or another worker is dispatching
+    deliveries: int = 0
+
+
+async def dispatch(database: Database, now: datetime, *, limit: int = 500) -> Pass:
+    """One pass over up to `limit` new events."""
     async with UnitOfWork(database, write=True) as uow:
         outbox = uow.outbox()
         if not await outbox.try_lock_dispatch():
-            return 0
+            return Pass()
         pending = await outbox.undispatched(limit)
         if not pending:
-            return 0
+            return Pass()
         by_workspace: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         for event in pending:
             by_workspace[event["workspace_id"]].append(event)
@@ -34,7 +41,7 @@ async def dispatch(database: Database, now: datetime, *, limit: int = 500) -> in
             first = await outbox.reserve_sequences(workspace_id, len(batch))
             for offset, event in enumerate(batch):
                 sequence = first + offset
-                stamps.append({"_ws": workspace_id, "_id": event["id"], "_seq": sequence, "_now": now})
+                stamps.append({"_ws": workspace_id, "_id": event["id"], "_seq": sequence})
                 for endpoint in endpoints[workspace_id]:
                     if event["type"] == types.WEBHOOK_TEST:
                         if str(endpoint["id"]) != event["resource_id"]:
@@ -56,7 +63,7 @@ async def dispatch(database: Database, now: datetime, *, limit: int = 500) -> in
                             "updated_at": now,
                         }
                     )
-        await outbox.stamp(stamps)
+        await outbox.stamp(stamps, now)
         await outbox.add_deliveries(deliveries)
         await uow.commit()
-        return len(pending)
+        return Pass(len(pending), len(deliveries))

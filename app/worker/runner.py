@@ -16,13 +16,16 @@ import httpx
 
 from app.config import Settings
 from app.db.session import Database
+from app.db.unit_of_work import NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL
 from app.ids import utcnow
 from app.worker import deliveries, dispatcher, jobs, recurring, timers
 
 log = logging.getLogger("app.worker")
 ENSURE_EVERY = timedelta(minutes=10)
-# After a wake-up, wait this long so a burst of notifications makes one pass, not hundreds.
-COALESCE_SECONDS = 0.02
+# After a wake-up, wait this long so a burst makes one pass, not hundreds; as long as writers
+# hold back their next NOTIFY, so the pass sees every event of the notification's window.
+COALESCE_SECONDS = NOTIFY_EVERY_SECONDS
+DISPATCH_BATCH = 500
 
 
 class Worker:
@@ -67,10 +70,12 @@ class Worker:
                 await self._idle(wake)
 
     async def _dispatch(self) -> int:
-        dispatched = await dispatcher.dispatch(self.database, utcnow())
-        if dispatched:
+        done = await dispatcher.dispatch(self.database, utcnow(), limit=DISPATCH_BATCH)
+        if done.deliveries:
             self._delivery_wake.set()  # new deliveries: let the delivery loop look now
-        return dispatched
+        # Only a full batch means a backlog worth an immediate next pass; otherwise wait for the
+        # next notification (coalesced), so steady traffic makes passes of many events, not of one.
+        return int(done.events >= DISPATCH_BATCH)
 
     async def _timers(self) -> int:
         now = utcnow()
@@ -108,7 +113,7 @@ class Worker:
                 await self._sleep(5)
                 continue
             try:
-                await connection.add_listener("crm_outbox", lambda *_: self._outbox_wake.set())
+                await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._outbox_wake.set())
                 while not self._stop.is_set() and not connection.is_closed():
                     await self._sleep(1)
             finally:

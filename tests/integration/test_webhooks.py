@@ -334,3 +334,20 @@ async def test_postgres_notify_wakes_an_idle_worker_at_once(tenant: Tenant, data
         await receiver.wait_for(1, timeout=4)
         elapsed = asyncio.get_running_loop().time() - started
     assert elapsed < 1.0, f"delivered after {elapsed:.2f} s: the 5 s poll, not the notification, woke the worker"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_postgres_a_burst_inside_one_notification_window_is_delivered_at_once(
+    tenant: Tenant, database: Database
+) -> None:
+    """Writers NOTIFY at most once per 50 ms; the events they commit meanwhile must ride on the
+    pass that notification starts, not wait for the (here 5 s) poll."""
+    async with Receiver() as receiver, running_worker(database, worker_poll_seconds=5.0):
+        await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await asyncio.sleep(0.5)
+        started = asyncio.get_running_loop().time()
+        for n in range(8):
+            await tenant.post("/v1/members", json={"name": f"Burst {n}", "email": f"burst{n}@x.io"})
+        await receiver.wait_for(8, timeout=6)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed < 2.0, f"the burst took {elapsed:.2f} s: some events waited for the poll"

@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import select
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, TenantRepository, datetime_key, insert_returning
+from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
 
 f = tables.forms
 s = tables.form_submissions
@@ -37,9 +37,9 @@ class FormRepository(TenantRepository):
 class SubmissionRepository(TenantRepository):
     table = s
 
-    async def add(self, values: Mapping[str, Any]) -> None:
-        statement = insert_returning(s, await self._dialect(), on_conflict_do_nothing=False)
-        await self.uow.execute(statement, {"workspace_id": self.workspace_id, **values})
+    def add(self, values: Mapping[str, Any]) -> None:
+        """Written at commit, with the rest of the use case (write-behind)."""
+        self.uow.defer_insert(s, [{**values, "workspace_id": self.workspace_id}])
 
     async def list(self, form_id: UUID, *, spam: bool, sort: Any, cursor: str | None, limit: int) -> Page:
         statement = select(s).where(self.scope, s.c.form_id == form_id, s.c.spam == spam)

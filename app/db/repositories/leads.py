@@ -18,6 +18,8 @@ t = tables.leads
 tg = tables.lead_tags
 cf = tables.custom_fields
 SORTABLE = {"created_at": datetime_key(t.c.created_at), "updated_at": datetime_key(t.c.updated_at)}
+# What the database fills in on INSERT, for rows written behind (add()).
+SERVER_DEFAULTS = {"phone_valid": False, "search_text": "", "version": 1}
 
 
 class LeadRepository(TenantRepository):
@@ -28,6 +30,18 @@ class LeadRepository(TenantRepository):
 
     async def exists(self, lead_id: UUID) -> bool:
         return await self._get_by_id(lead_id) is not None
+
+    def add(self, values: Mapping[str, Any]) -> Row:
+        """A new lead without an external_id, written with its tags at commit (write-behind: one
+        round trip for the whole use case). Returns the row as it will be stored."""
+        if values.get("external_id") is not None:
+            raise ValueError("a lead with an external_id may conflict: create() it")
+        row = {c.name: None for c in t.columns} | SERVER_DEFAULTS | {**values, "workspace_id": self.workspace_id}
+        self.uow.defer_insert(t, [row])
+        self.uow.defer_insert(
+            tg, [{"workspace_id": self.workspace_id, "lead_id": row["id"], "tag": g} for g in row["tags"]]
+        )
+        return row
 
     async def create(self, values: Mapping[str, Any]) -> Row | None:
         """None when the external_id is taken already."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import BigInteger, Uuid, and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
@@ -28,6 +28,18 @@ _STAMP = (
     update(ev)
     .where(ev.c.workspace_id == bindparam("_ws"), ev.c.id == bindparam("_id"))
     .values(sequence=bindparam("_seq"), dispatched_at=bindparam("_now"))
+)
+# PostgreSQL: a whole pass's stamps in one statement (arrays unnested side by side), instead of
+# one UPDATE execution per event.
+_STAMPS = select(
+    func.unnest(bindparam("_ws", type_=postgresql.ARRAY(Uuid))).label("ws"),
+    func.unnest(bindparam("_id", type_=postgresql.ARRAY(Uuid))).label("id"),
+    func.unnest(bindparam("_seq", type_=postgresql.ARRAY(BigInteger))).label("seq"),
+).subquery()
+_STAMP_ALL = (
+    update(ev)
+    .where(ev.c.workspace_id == _STAMPS.c.ws, ev.c.id == _STAMPS.c.id)
+    .values(sequence=_STAMPS.c.seq, dispatched_at=bindparam("_now"))
 )
 
 
@@ -73,9 +85,15 @@ class OutboxRepository:
         last = int((await self.uow.execute(statement)).scalar_one())
         return last - count + 1
 
-    async def stamp(self, stamps: Sequence[dict[str, Any]]) -> None:
-        if stamps:
-            await self.uow.execute(_STAMP, list(stamps))
+    async def stamp(self, stamps: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Give each event ({"_ws", "_id", "_seq"}) its sequence number and mark it dispatched."""
+        if not stamps:
+            return
+        if await self._postgres():
+            columns = {key: [s[key] for s in stamps] for key in ("_ws", "_id", "_seq")}
+            await self.uow.execute(_STAMP_ALL, {**columns, "_now": now})
+        else:
+            await self.uow.execute(_STAMP, [{**s, "_now": now} for s in stamps])
 
     async def subscribed_endpoints(self, workspace_ids: Sequence[UUID]) -> list[dict[str, Any]]:
         statement = select(ep.c.workspace_id, ep.c.id, ep.c.event_types).where(

@@ -28,8 +28,9 @@ _DIACRITICS = {"Mn"}  # harakat, tanwin, shadda...
 
 def normalize(text: str) -> str:
     """Casefolded, letter variants folded, digits Latin, diacritics and tatweel removed, spaces squeezed."""
-    text = unicodedata.normalize("NFKC", text).translate(_FOLD).replace("ـ", "")
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in _DIACRITICS)
+    if not text.isascii():  # ASCII has nothing to fold (and most submissions are ASCII)
+        text = unicodedata.normalize("NFKC", text).translate(_FOLD).replace("ـ", "")
+        text = "".join(ch for ch in text if unicodedata.category(ch) not in _DIACRITICS)
     return " ".join(text.casefold().split())
 
 
