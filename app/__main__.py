@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -56,9 +57,10 @@ async def _prepare_for_serving() -> workspaces.NewWorkspace | None:
         await database.dispose()
 
 
-async def _run_worker() -> None:
+async def _run_worker(parent_pid: int | None) -> None:
     import signal
 
+    from app.worker.process import exit_with_parent
     from app.worker.runner import Worker
 
     settings = get_settings()
@@ -67,10 +69,22 @@ async def _run_worker() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
+    watch = asyncio.create_task(exit_with_parent(parent_pid, worker)) if parent_pid else None
     try:
         await worker.run()
     finally:
+        if watch is not None:
+            watch.cancel()
         await database.dispose()
+
+
+def _tune_gc() -> None:
+    """Long-running processes: move what startup allocated out of the collector's sight and collect
+    the young generation less often (most request garbage is freed by reference counting anyway).
+    Measured: about 13% less CPU per form submission (benchmarks/README.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 def write_openapi(path: Path = OPENAPI_PATH) -> None:
@@ -89,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-worker", action="store_true", help="do not run the background worker in-process")
     commands.add_parser("migrate", help="apply pending migrations")
-    commands.add_parser("worker", help="run the background worker (PostgreSQL only; serve runs one in-process)")
+    worker = commands.add_parser(
+        "worker", help="run the background worker (PostgreSQL; serve also starts one, as a child process)"
+    )
+    worker.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     create = commands.add_parser("create-workspace", help="create a workspace and print its first keys")
     create.add_argument("name")
     create.add_argument("--region", help="default phone region, ISO 3166-1 alpha-2 (e.g. IR)")
@@ -131,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        asyncio.run(_run_worker())
+        _tune_gc()
+        asyncio.run(_run_worker(args.parent_pid))
     elif args.command == "openapi":
         write_openapi(args.output)
         print(f"wrote {args.output}")
@@ -147,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  publishable key:    {demo.publishable_key}", flush=True)
         from app.main import create_app
 
+        app = create_app(settings, worker=not args.no_worker, worker_process=not settings.is_sqlite)
+        _tune_gc()
         uvicorn.run(
-            create_app(settings, worker=not args.no_worker),
+            app,
             host=args.host or settings.host,
             port=args.port or settings.port,
             log_level=settings.log_level.lower(),

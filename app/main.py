@@ -23,10 +23,12 @@ from app.db.migrate import head_revision
 from app.db.session import Database
 from app.domain.errors import DomainError
 from app.routers import health, problems, v1
+from app.routers.fast_lane import SubmissionFastLane
 from app.schemas.common import Problem
 from app.schemas.events import CATALOGUE, envelope
 from app.services import lookups
 from app.services.api_keys import KeyResolver
+from app.worker.process import WorkerProcess
 from app.worker.runner import Worker
 
 API_VERSION = "2026-11-27"
@@ -93,8 +95,15 @@ def _event_catalogue(schemas: dict[str, Any]) -> dict[str, Any]:
     return catalogue
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None, *, worker: bool = False) -> FastAPI:
-    """The API; with `worker=True` it also runs the background worker in-process (`serve`)."""
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    *,
+    worker: bool = False,
+    worker_process: bool = False,
+) -> FastAPI:
+    """The API; with `worker=True` it also runs the background worker (`serve`): in-process, or as a
+    supervised child process with `worker_process=True` (PostgreSQL; see app/worker/process.py)."""
     settings = settings or get_settings()
     owns_database = database is None
     database = database or Database(settings)
@@ -102,11 +111,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         running = None
+        background: Worker | WorkerProcess | None = None
         if worker:
-            background = Worker(database, settings)
+            if worker_process and not database.is_sqlite:
+                background = WorkerProcess(grace_seconds=settings.webhook_timeout_seconds + 10)
+            else:
+                background = Worker(database, settings)
             running = asyncio.create_task(background.run())
         yield
-        if running is not None:
+        if running is not None and background is not None:
             background.stop()
             await running
         if owns_database:
@@ -135,6 +148,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
     app.add_exception_handler(Exception, problems.on_unexpected_error)
 
+    app.add_middleware(SubmissionFastLane)  # innermost: request ids and error handling still wrap it
     if settings.cors_origins:
         app.add_middleware(
             ApiCorsMiddleware,

@@ -5,7 +5,7 @@ response is sent, Idempotency-Key storage and replay, and the error statuses in 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
@@ -104,35 +104,48 @@ class CrmRoute(APIRoute):
         takes_body = self.body_field is not None
 
         async def handler(request: Request) -> Response:
-            settings = request.app.state.settings
-            try:
-                body = await _read_body(request, self.max_body_bytes or settings.max_body_bytes)
-                if takes_body and body and not _is_json(request.headers.get("content-type", "")):
-                    raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
-                uow = UnitOfWork(request.app.state.database, write=request.method not in SAFE_METHODS)
-                request.state.uow = uow
-                async with uow:
-                    try:
-                        response = await run_endpoint(request)
-                    except Replay as replay:
-                        return replay.response()
-                    claim: Claim | None = getattr(request.state, "idempotency_claim", None)
-                    if claim is not None and 200 <= response.status_code < 300:
-                        headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
-                        ctx = Context(uow, claim.workspace_id, SYSTEM, utcnow())
-                        await idempotency.complete(ctx, claim, response.status_code, headers, bytes(response.body))
-                        request.state.idempotency_claim = None
-                    await uow.commit()
-            except (DomainError, HTTPException, RequestValidationError):
-                await _release(request)
-                raise
-            except Exception as exc:
-                await _release(request)
-                return await on_unexpected_error(request, exc)
-            await _release(request)  # a non-2xx answer is not stored: a retry runs again
-            return response
+            limit = self.max_body_bytes or request.app.state.settings.max_body_bytes
+            return await run_in_unit_of_work(request, run_endpoint, max_body_bytes=limit, json_body=takes_body)
 
         return handler
+
+
+async def run_in_unit_of_work(
+    request: Request,
+    endpoint: Callable[[Request], Awaitable[Response]],
+    *,
+    max_body_bytes: int,
+    json_body: bool,
+) -> Response:
+    """Read the body (413 past the limit, 415 when a JSON body is not JSON), run the endpoint in
+    the request's unit of work, store its answer for an Idempotency-Key, and commit once before
+    the response goes out. Domain and HTTP errors propagate to the problem handlers."""
+    try:
+        body = await _read_body(request, max_body_bytes)
+        if json_body and body and not _is_json(request.headers.get("content-type", "")):
+            raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+        uow = UnitOfWork(request.app.state.database, write=request.method not in SAFE_METHODS)
+        request.state.uow = uow
+        async with uow:
+            try:
+                response = await endpoint(request)
+            except Replay as replay:
+                return replay.response()
+            claim: Claim | None = getattr(request.state, "idempotency_claim", None)
+            if claim is not None and 200 <= response.status_code < 300:
+                headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
+                ctx = Context(uow, claim.workspace_id, SYSTEM, utcnow())
+                await idempotency.complete(ctx, claim, response.status_code, headers, bytes(response.body))
+                request.state.idempotency_claim = None
+            await uow.commit()
+    except (DomainError, HTTPException, RequestValidationError):
+        await _release(request)
+        raise
+    except Exception as exc:
+        await _release(request)
+        return await on_unexpected_error(request, exc)
+    await _release(request)  # a non-2xx answer is not stored: a retry runs again
+    return response
 
 
 async def _release(request: Request) -> None:

@@ -248,3 +248,58 @@ async def test_a_retried_fetch_with_an_idempotency_key_is_stored_once(tenant: Te
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
     assert again.headers["access-control-allow-origin"] == SITE
     assert len((await tenant.get("/v1/leads")).json()["data"]) == 1
+
+
+async def test_the_json_fast_lane_answers_exactly_as_the_documented_route(tenant: Tenant, other_tenant: Tenant) -> None:
+    """JSON posts without an Idempotency-Key take the fast lane (app/routers/fast_lane.py); with
+    one they go through the FastAPI route. Both must give the same answers, errors included."""
+    form = await make_form(tenant)
+    other_form = await make_form(other_tenant)
+    key = tenant.publishable_key
+    unknown = "00000000-0000-7000-8000-000000000000"
+    cases = {
+        "accepted": (submissions_url(form), {"Authorization": f"Bearer {key}"}, b'{"email": "ok@x.io"}'),
+        "key in the url": (f"{submissions_url(form)}?key={key}", {}, b'{"email": "url@x.io"}'),
+        "invalid email": (submissions_url(form), {"Authorization": f"Bearer {key}"}, b'{"email": "nope"}'),
+        "malformed json": (submissions_url(form), {"Authorization": f"Bearer {key}"}, b'{"email": '),
+        "not an object": (submissions_url(form), {"Authorization": f"Bearer {key}"}, b"[1, 2]"),
+        "no key": (submissions_url(form), {}, b'{"email": "a@x.io"}'),
+        "unknown key": (submissions_url(form), {"Authorization": "Bearer pk_nope"}, b'{"email": "a@x.io"}'),
+        "secret key": (submissions_url(form), {"Authorization": f"Bearer {tenant.secret_key}"}, b'{"email": "a@x.io"}'),
+        "unknown form": (f"/v1/forms/{unknown}/submissions", {"Authorization": f"Bearer {key}"}, b"{}"),
+        "another workspace's form": (submissions_url(other_form), {"Authorization": f"Bearer {key}"}, b"{}"),
+        "too large": (submissions_url(form), {"Authorization": f"Bearer {key}"}, b'{"x": "' + b"a" * 70_000 + b'"}'),
+    }
+    for name, (url, headers, body) in cases.items():
+        answers = []
+        for n, extra in enumerate(({}, {"Idempotency-Key": f"{name}-route"})):
+            sent = body.replace(b"@x.io", f"{n}@x.io".encode()) if name.startswith(("accepted", "key in")) else body
+            response = await tenant.client.post(
+                url, content=sent, headers={"Content-Type": "application/json", "Origin": SITE, **headers, **extra}
+            )
+            payload = response.json()
+            for volatile in ("submission_id", "lead_id", "request_id", "instance"):
+                payload.pop(volatile, None)
+            cors = response.headers.get("access-control-allow-origin")
+            answers.append((response.status_code, response.headers["content-type"], cors, payload))
+            assert response.headers.get("x-request-id"), name
+        assert answers[0] == answers[1], f"{name}: fast lane {answers[0]} != route {answers[1]}"
+    emails = sorted(x["email"] for x in (await tenant.get("/v1/leads")).json()["data"])
+    assert emails == ["ok0@x.io", "ok1@x.io", "url0@x.io", "url1@x.io"]
+
+
+async def test_the_lead_created_event_carries_the_lead_as_stored(tenant: Tenant) -> None:
+    """Capture writes the lead behind (one statement at commit): the event's copy of the lead is
+    built before the row exists and must equal what the API reads back."""
+    form = await make_form(tenant, default_tags=["website", "fa"])
+    response = await tenant.client.post(
+        submissions_url(form),
+        json={"email": " Reza@Example.COM ", "phone": "0912 345 6789", "first_name": "رضا", "company": "شركت"},
+        headers={"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE},
+    )
+    assert response.status_code == 201, response.text
+    lead = (await tenant.get(f"/v1/leads/{response.json()['lead_id']}")).json()
+    [event] = (await tenant.get("/v1/events", params={"type": "lead.created"})).json()["data"]
+    assert event["data"] == lead
+    assert (await tenant.get("/v1/leads", params={"tag": "fa"})).json()["data"][0]["id"] == lead["id"]
+    assert (await tenant.get("/v1/leads", params={"q": "شرکت"})).json()["data"][0]["id"] == lead["id"]

@@ -44,15 +44,15 @@ def create_workspace(database_url: str, *args: str) -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, database_url: str, log: Path) -> None:
+    def __init__(self, database_url: str, log: Path, *, worker: bool = False, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self._out = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--no-worker"],
+            [sys.executable, "-m", "app", "serve", "--port", str(self.port), *([] if worker else ["--no-worker"])],
             cwd=ROOT,
-            env=cli_env(database_url),
+            env=cli_env(database_url, **env),
             stdout=self._out,
             stderr=subprocess.STDOUT,
         )

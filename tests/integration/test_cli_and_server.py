@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ScratchDatabases, database_url
+from tests.integration.receiver import Receiver
 from tests.integration.server import ROOT, Server, cli_env, create_workspace, run_cli
 
 CHECKS = ",".join(
@@ -113,3 +118,55 @@ async def test_replicas_migrating_at_once_on_postgresql_all_succeed(tmp_path: Pa
     assert all(code == 0 for code, _ in outcomes), outcomes
     created = create_workspace(url, "After")
     assert created["secret_key"].startswith("sk_")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc (Linux)")
+async def test_serve_on_postgresql_runs_the_worker_as_a_child_and_stops_it(
+    tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """`serve` on PostgreSQL delivers webhooks from a worker child process, restarts it when it
+    dies, and takes it down when the server stops."""
+    url = await database_url("postgresql", tmp_path, scratch)
+    run_cli(url, "migrate")
+    keys = create_workspace(url, "Shop")
+    headers = {"Authorization": f"Bearer {keys['secret_key']}"}
+    async with Receiver() as receiver:
+        with Server(
+            url, tmp_path / "server.log", worker=True, WEBHOOK_ALLOW_LOOPBACK="true", WORKER_LEASE_SECONDS="2"
+        ) as server:
+            deadline = time.monotonic() + 10
+            while not (workers := _children(server.process.pid)) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert len(workers) == 1, server.output()
+            created = httpx.post(
+                f"{server.url}/v1/webhook-endpoints",
+                json={"url": receiver.url, "event_types": ["member.created"]},
+                headers=headers,
+            )
+            assert created.status_code == 201, created.text
+            httpx.post(f"{server.url}/v1/members", json={"name": "A", "email": "a@x.io"}, headers=headers)
+            await receiver.wait_for(1, timeout=10)
+
+            os.kill(workers[0], signal.SIGKILL)  # a crashed worker is replaced
+            deadline = time.monotonic() + 10
+            while (replaced := _children(server.process.pid)) in ([], workers) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert replaced and replaced != workers, server.output()
+            httpx.post(f"{server.url}/v1/members", json={"name": "B", "email": "b@x.io"}, headers=headers)
+            await receiver.wait_for(2, timeout=10)
+        # uvicorn shuts down gracefully, then re-raises SIGTERM; -9 would mean it hung and was killed
+        assert server.process.returncode in (0, -signal.SIGTERM), server.output()
+        assert not Path(f"/proc/{replaced[0]}").exists() or "Z" in Path(f"/proc/{replaced[0]}/stat").read_text()

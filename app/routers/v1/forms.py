@@ -155,11 +155,18 @@ async def submit_form(
     key: Annotated[str | None, Query(description="The publishable key, for forms that cannot set headers")] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
+    return await accept_submission(request, form_id, _token(credentials, key), idempotency_key)
+
+
+async def accept_submission(
+    request: Request, form_id: UUID, token: str | None, idempotency_key: str | None
+) -> Response:
+    """The submission endpoint's work, shared with the JSON fast lane (app/routers/fast_lane.py)."""
     now = utcnow()
     origin = request.headers.get("origin")
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     plain = media in PLAIN
-    caller = await request.app.state.keys.resolve(_token(credentials, key), now)
+    caller = await request.app.state.keys.resolve(token, now)
     ctx = Context(request.state.uow, caller.workspace_id, caller.actor, now)
     # Before this request's own transaction touches the database (on SQLite it holds the write lock).
     await claim_idempotency_key(request, ctx, idempotency_key)  # fetch() callers may send one
