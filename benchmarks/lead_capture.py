@@ -41,6 +41,9 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--no-worker", action="store_true", help="diagnosis only: serve without the in-process worker (not as shipped)"
+    )
     args = parser.parse_args()
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     await _admin(f'CREATE DATABASE "{name}"')
@@ -56,7 +59,7 @@ async def main() -> None:
             "/openapi.json",
         )
         processes.append(base)
-        api, api_port = _start(["-m", "app", "serve"], env, "/readyz")
+        api, api_port = _start(["-m", "app", "serve", *(["--no-worker"] if args.no_worker else [])], env, "/readyz")
         processes.append(api)
         form = httpx.post(
             f"http://127.0.0.1:{api_port}/v1/forms",
@@ -83,9 +86,13 @@ async def main() -> None:
         results: dict[str, list] = {"baseline": [], "api": []}
         for _ in range(args.runs):
             results["baseline"].append(
-                await run(base_port, base_request, connections=args.connections, seconds=args.seconds)
+                await run(
+                    base_port, base_request, connections=args.connections, seconds=args.seconds, server_pid=base.pid
+                )
             )
-            results["api"].append(await run(api_port, api_request, connections=args.connections, seconds=args.seconds))
+            results["api"].append(
+                await run(api_port, api_request, connections=args.connections, seconds=args.seconds, server_pid=api.pid)
+            )
         await asyncio.sleep(2)
         conn = await asyncpg.connect(url)
         leads = await conn.fetchval("SELECT count(*) FROM leads")
@@ -95,8 +102,11 @@ async def main() -> None:
         accepted = sum(r.statuses.get(201, 0) for r in results["api"])
         # the load generator counts only requests started after warm-up; stored rows include warm-up ones
         print(f"\n{args.runs} runs x {args.seconds:g} s, {args.connections} connections, medians\n")
-        print("| scenario | req/s | vs baseline | p50 ms | p99 ms | p99 vs baseline | non-2xx |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print(
+            "| scenario | req/s | vs baseline | p50 ms | p99 ms | p99 vs baseline | non-2xx "
+            "| server CPU ms/req | PostgreSQL CPU ms/req |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         base_rps = statistics.median(r.rps for r in results["baseline"])
         base_p99 = statistics.median(r.percentile(99) for r in results["baseline"])
         for label, runs in (
@@ -107,9 +117,11 @@ async def main() -> None:
             p50 = statistics.median(r.percentile(50) for r in runs)
             p99 = statistics.median(r.percentile(99) for r in runs)
             bad = sum(v for r in runs for k, v in r.statuses.items() if k >= 300)
+            server_cpu = statistics.median(r.server_cpu_ms for r in runs)
+            database_cpu = statistics.median(r.database_cpu_ms for r in runs)
             print(
                 f"| {label} | {rps:,.0f} | {rps / base_rps:.2f} | {p50:.1f} | {p99:.1f} | "
-                f"{p99 / base_p99:.2f} | {bad} |"
+                f"{p99 / base_p99:.2f} | {bad} | {server_cpu:.2f} | {database_cpu:.2f} |"
             )
         print(
             f"\nExactly once: {accepted} submissions answered 201 in the measured windows; the database holds "

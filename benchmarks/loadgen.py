@@ -4,6 +4,7 @@ CPU than the server it measures (httpx would be the bottleneck on a 2-core machi
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -20,6 +21,51 @@ def build_request(method: str, path: str, headers: dict[str, str], body: bytes =
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes used so far (Linux /proc; 0 where unavailable)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (serve's worker runs as a child process on PostgreSQL)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = [pid], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        tree += children
+        frontier = children
+    return tree
+
+
+def postgres_pids() -> list[int]:
+    """The local PostgreSQL server's processes (its CPU is part of what a request costs)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() in ("postgres", "postmaster"):
+                        pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
 @dataclass
 class Result:
     requests: int
@@ -27,6 +73,17 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     statuses: dict[int, int]
+    server_cpu_seconds: float = 0.0
+    database_cpu_seconds: float = 0.0
+
+    @property
+    def server_cpu_ms(self) -> float:
+        """Server CPU per measured request."""
+        return self.server_cpu_seconds * 1000 / max(self.requests, 1)
+
+    @property
+    def database_cpu_ms(self) -> float:
+        return self.database_cpu_seconds * 1000 / max(self.requests, 1)
 
     @property
     def rps(self) -> float:
@@ -51,8 +108,16 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def run(
-    port: int, make_request: RequestFactory, *, connections: int, seconds: float, warmup: float = 1.0
+    port: int,
+    make_request: RequestFactory,
+    *,
+    connections: int,
+    seconds: float,
+    warmup: float = 1.0,
+    server_pid: int | None = None,
 ) -> Result:
+    """Keep `connections` connections busy for `seconds` after `warmup`; with `server_pid`, also
+    the CPU the server (with its child processes) and PostgreSQL spent in the measured window."""
     counter = 0
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -78,5 +143,19 @@ async def run(
         finally:
             writer.close()
 
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return Result(len(latencies), errors, seconds, latencies, statuses)
+    cpu: dict[str, float] = {}
+
+    async def sample_cpu() -> None:
+        if server_pid is None:
+            return
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        database, server = postgres_pids(), process_tree(server_pid)
+        cpu["server"], cpu["database"] = cpu_seconds(server), cpu_seconds(database)
+        await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+        cpu["server"] = cpu_seconds(server) - cpu["server"]
+        cpu["database"] = cpu_seconds(database) - cpu["database"]
+
+    await asyncio.gather(sample_cpu(), *(worker() for _ in range(connections)))
+    return Result(
+        len(latencies), errors, seconds, latencies, statuses, cpu.get("server", 0.0), cpu.get("database", 0.0)
+    )
