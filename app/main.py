@@ -25,6 +25,7 @@ from app.domain.errors import DomainError
 from app.routers import health, problems, v1
 from app.routers.fast_lane import SubmissionFastLane
 from app.schemas.common import Problem
+from app.schemas.engagements import TrackedEngagement
 from app.schemas.events import CATALOGUE, envelope
 from app.services import lookups
 from app.services.api_keys import KeyResolver
@@ -32,16 +33,17 @@ from app.worker.process import WorkerProcess
 from app.worker.runner import Worker
 
 API_VERSION = "2026-11-27"
+DOCUMENTED_BODIES = (TrackedEngagement,)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class ApiCorsMiddleware(CORSMiddleware):
-    """CORS for browser frontends using secret keys (CORS_ORIGINS). Form submissions are left out:
-    their CORS answers come from the form's and the key's allowed origins."""
+    """CORS for browser frontends using secret keys (CORS_ORIGINS). Form submissions and tracking
+    are left out: their CORS answers come from the form's and the publishable key's origins."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if path.startswith("/v1/forms/") and path.endswith("/submissions"):
+        if (path.startswith("/v1/forms/") and path.endswith("/submissions")) or path.startswith("/v1/tracking/"):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
@@ -174,6 +176,10 @@ def create_app(
             problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem_schema.pop("$defs", {}))
             schemas["Problem"] = problem_schema
+            for model in DOCUMENTED_BODIES:  # bodies routes read themselves (several media types)
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(body.pop("$defs", {}))
+                schemas[model.__name__] = body
             schema["webhooks"] = _event_catalogue(schemas)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -303,6 +304,14 @@ leads = Table(
     Column("search_text", String(4000), nullable=False, server_default=""),
     Column("archived_at", UtcDateTime),
     Column("merged_into_id", Uuid),
+    # Scoring (app/domain/leads/scoring.py): kept current on every engagement, change and nightly.
+    Column("score", Float, nullable=False, server_default="0"),
+    Column("fit_score", Float, nullable=False, server_default="0"),
+    Column("behavior_score", Float, nullable=False, server_default="0"),
+    Column("scored_at", UtcDateTime),
+    Column("temperature", String(8), nullable=False, server_default="cold"),
+    Column("stage", String(8), nullable=False, server_default="ial"),
+    Column("last_engaged_at", UtcDateTime),
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
     ForeignKeyConstraint(["workspace_id", "referred_by_lead_id"], ["leads.workspace_id", "leads.id"]),
@@ -313,6 +322,45 @@ leads = Table(
     Index(None, "workspace_id", "updated_at", "id"),
     Index(None, "workspace_id", "status", "created_at", "id"),
     Index(None, "workspace_id", "owner_id", "created_at", "id"),
+    Index(None, "workspace_id", "score", "id"),
+    Index(None, "workspace_id", "last_engaged_at", "id"),
+)
+
+# What a lead did (page views, downloads, email clicks, demo requests...): its history for
+# scoring, apart from the event log. Anonymous page-level engagements from the tracking snippet
+# carry a visitor_id and no lead until a form submission with that visitor_id links them.
+engagements = Table(
+    "engagements",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid),
+    Column("visitor_id", String(128)),
+    Column("type", String(32), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("properties", Json, nullable=False),
+    Column("origin", String(16), nullable=False),  # api | tracking
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "lead_id", "occurred_at", "id"),
+    Index(None, "workspace_id", "visitor_id"),
+)
+
+# Every temperature and stage change of a lead: when, from, to, and why.
+lead_state_changes = Table(
+    "lead_state_changes",
+    metadata,
+    Column("workspace_id", Uuid, primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("kind", String(16), nullable=False),  # temperature | stage
+    Column("from_value", String(8)),
+    Column("to_value", String(8), nullable=False),
+    Column("cause", String(200), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "lead_id", "occurred_at", "id"),
 )
 
 # One row per tag on a lead, so a tag filter is an indexed lookup on both databases.
@@ -397,4 +445,6 @@ TENANT_TABLES = (
     custom_fields,
     forms,
     form_submissions,
+    engagements,
+    lead_state_changes,
 )

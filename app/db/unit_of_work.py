@@ -16,6 +16,7 @@ from sqlalchemy.sql import Executable
 
 from app.db import bulk, tables
 from app.db.repositories.api_keys import ApiKeyRepository
+from app.db.repositories.engagements import EngagementRepository, StateChangeRepository
 from app.db.repositories.events import EventRepository
 from app.db.repositories.forms import FormRepository, SubmissionRepository
 from app.db.repositories.idempotency import IdempotencyRepository
@@ -171,6 +172,12 @@ class UnitOfWork:
 
     def submissions(self, workspace_id: UUID) -> SubmissionRepository:
         return SubmissionRepository(self, workspace_id)
+
+    def engagements(self, workspace_id: UUID) -> EngagementRepository:
+        return EngagementRepository(self, workspace_id)
+
+    def state_changes(self, workspace_id: UUID) -> StateChangeRepository:
+        return StateChangeRepository(self, workspace_id)
 
     # The named cross-workspace repositories.
     def system(self) -> SystemRepository:

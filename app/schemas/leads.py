@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from app.domain.leads.custom_fields import FieldType
 from app.domain.leads.lifecycle import CompanySize, LeadStatus, Source
+from app.domain.leads.scoring import Stage, Temperature
 from app.schemas.common import Actor, Country, RequestModel, ResourceRead, Unset, UtcDatetime
 
 Text = Annotated[str, Field(max_length=200)]
@@ -118,6 +119,13 @@ class LeadRead(ResourceRead):
     custom_fields: dict[str, Any]
     archived_at: UtcDatetime | None
     merged_into_id: UUID | None
+    score: float = Field(description="0-100, fit + behaviour; see GET /v1/leads/{id}/score for the explanation")
+    fit_score: float
+    behavior_score: float
+    scored_at: UtcDatetime | None
+    temperature: Temperature
+    stage: Stage
+    last_engaged_at: UtcDatetime | None
     created_by: Actor
     updated_by: Actor
 

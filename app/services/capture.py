@@ -18,7 +18,7 @@ from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.forms import SubmissionRead
 from app.schemas.leads import LeadCreate
-from app.services import events, leads, lookups
+from app.services import events, leads, lookups, scoring
 from app.services.api_keys import Caller
 from app.services.context import Context
 from app.services.forms import LEAD_TARGETS
@@ -54,7 +54,13 @@ async def submit(ctx: Context, form: Row, fields: dict[str, Any], meta: dict[str
     )
     lead_id = None
     if reason is None:
-        lead_id = (await leads.create(ctx, _lead_data(form, fields, meta)))["id"]
+        visitor_id = meta.get("visitor_id")
+        visitor_id = visitor_id if isinstance(visitor_id, str) and 0 < len(visitor_id) <= 128 else None
+        # A visitor's earlier anonymous engagements are linked to the new lead, which must exist first.
+        lead = await leads.create(ctx, _lead_data(form, fields, meta), write_now=visitor_id is not None)
+        if visitor_id is not None:
+            await scoring.link_visitor(ctx, lead, visitor_id)
+        lead_id = lead["id"]
     row = {
         "id": submission_id,
         "form_id": form["id"],

@@ -20,8 +20,9 @@ from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.leads import LeadCreate, LeadRead
-from app.services import custom_fields, events, workspaces
+from app.services import custom_fields, events, scoring, workspaces
 from app.services.context import Context, changed_fields, write_changes
+from app.services.scoring import FIT_FIELDS
 
 CONTACT_FIELDS = ("email", "phone")
 
@@ -65,13 +66,17 @@ async def _prepare(ctx: Context, data: dict[str, Any], current: Row | None) -> d
     return values
 
 
-async def create(ctx: Context, data: dict[str, Any]) -> Row:
+async def create(ctx: Context, data: dict[str, Any], *, write_now: bool = False) -> Row:
+    """A new lead, scored on its fit. `write_now`: insert it at once (a later statement of the use
+    case refers to it); otherwise a lead without external_id is written at commit."""
     values = await _prepare(ctx, data, None)
     values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
     repo = ctx.uow.leads(ctx.workspace_id)
     values = {"id": new_id(), **values, **ctx.audit_new()}
+    values.update(await scoring.initial(ctx, values))
     # Without an external_id nothing can conflict: the lead is written at commit with its events.
-    row = repo.add(values) if values.get("external_id") is None else await repo.create(values)
+    write_behind = values.get("external_id") is None and not write_now
+    row = repo.add(values) if write_behind else await repo.create(values)
     if row is None:
         raise Conflict(
             f"a lead with external_id {values.get('external_id')!r} exists; "
@@ -103,11 +108,19 @@ async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: s
     values = changed_fields(row, await _prepare(ctx, changes, row))
     if not values:
         return row
+    result = None
+    if FIT_FIELDS & values.keys():  # who the lead is changed: so may its fit, temperature, stage
+        result = await scoring.evaluate(ctx, {**row, **values})
+        rescored = changed_fields(row, scoring.columns(result, row))
+        if rescored.keys() - {"scored_at"}:
+            values.update(rescored)
     repo = ctx.uow.leads(ctx.workspace_id)
     updated = await write_changes(ctx, row, values, partial(repo.update, row["id"]), if_match=if_match)
     await events.record(
         ctx, types.LEAD_UPDATED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(row)
     )
+    if result is not None:
+        await scoring.record_changes(ctx, row, updated, result, "lead changed")
     return updated
 
 
@@ -185,9 +198,14 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
 
 
 def _error(index: int, exc: DomainError) -> dict[str, Any]:
+    return {"index": index, "status": "error", **problem_of(exc)}
+
+
+def problem_of(exc: DomainError) -> dict[str, Any]:
+    """A batch item's failure: its reason and the problem document a single request would get."""
     problem = {"type": f"/problems/{exc.slug}", "title": exc.title, "status": exc.status, "detail": exc.detail}
     if exc.errors:
         problem["errors"] = [
             {"location": e.location, "field": e.field, "message": e.message, "type": e.type} for e in exc.errors
         ]
-    return {"index": index, "status": "error", "reason": exc.detail, "problem": problem}
+    return {"reason": exc.detail, "problem": problem}

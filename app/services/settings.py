@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,11 +15,17 @@ from app.schemas.events import SettingsChange
 from app.services import events
 from app.services.context import SYSTEM, Context
 
+# Checks a section needs beyond its schema (they may read the workspace, e.g. its custom fields);
+# they raise InvalidInput naming the field. Registered by the feature's service.
+CHECKS: dict[str, Callable[[Context, dict[str, Any]], Awaitable[None]]] = {}
+# What follows a change, in the same transaction (e.g. scoring enqueues a rescore of every lead).
+AFTER_CHANGE: dict[str, Callable[[Context, dict[str, Any]], Awaitable[None]]] = {}
+
 
 def _defaults(model: type[BaseModel], ctx: Context) -> dict[str, Any]:
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return {
-        "values": model().model_dump(),
+        "values": model().model_dump(mode="json"),
         "version": 0,
         "created_at": epoch,
         "updated_at": epoch,
@@ -32,7 +39,8 @@ async def get(ctx: Context, section: str, model: type[BaseModel]) -> dict[str, A
     row = await ctx.uow.settings(ctx.workspace_id).get(section)
     if row is None:
         return _defaults(model, ctx)
-    return {**row, "values": model.model_validate({**model().model_dump(), **row["values"]}).model_dump()}
+    stored = model.model_validate({**model().model_dump(mode="json"), **row["values"]})
+    return {**row, "values": stored.model_dump(mode="json")}
 
 
 async def update(
@@ -41,9 +49,12 @@ async def update(
     current = await get(ctx, section, model)
     check_if_match(if_match, current["version"])
     try:
-        merged = model.model_validate({**current["values"], **changes}).model_dump()
+        merged = model.model_validate({**current["values"], **changes}).model_dump(mode="json")
     except ValidationError as exc:
         raise invalid_input(exc) from exc
+    check = CHECKS.get(section)
+    if check is not None:
+        await check(ctx, merged)
     if merged == current["values"]:
         return current
     repo = ctx.uow.settings(ctx.workspace_id)
@@ -60,6 +71,9 @@ async def update(
         resource_id=section,
         previous=SettingsChange(section=section, values=current["values"]),
     )
+    after = AFTER_CHANGE.get(section)
+    if after is not None:
+        await after(ctx, merged)
     return row
 
 

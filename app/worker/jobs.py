@@ -62,7 +62,32 @@ async def redact_events(run: JobRun) -> dict[str, Any]:
         await run.progress(done=total)
 
 
-HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {"events.redact": redact_events}
+async def rescore_leads(run: JobRun) -> dict[str, Any]:
+    """`leads.rescore`: every live lead of the workspace, a page per transaction (so the job makes
+    progress that a restart keeps: it resumes after the last page it committed)."""
+    from app.services import scoring
+
+    after = run.job.get("progress", {}).get("after") if isinstance(run.job.get("progress"), dict) else None
+    after_id = UUID(after) if after else None
+    seen = changed = 0
+    while True:
+        async with UnitOfWork(run.database, write=True) as uow:
+            ctx = Context(uow, run.workspace_id, SYSTEM, utcnow())
+            last, page_seen, page_changed = await scoring.rescore_page(
+                ctx, after=after_id, limit=RESCORE_PAGE, cause=str(run.params.get("cause", "rescore"))
+            )
+            await uow.commit()
+        if last is None:
+            return {"leads": seen, "changed": changed}
+        seen, changed, after_id = seen + page_seen, changed + page_changed, last
+        await run.progress(done=seen, changed=changed, after=str(last))
+
+
+RESCORE_PAGE = 1000
+HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
+    "events.redact": redact_events,
+    "leads.rescore": rescore_leads,
+}
 
 
 async def run_due(database: Database, settings: Settings, *, limit: int = 4) -> int:

@@ -36,11 +36,19 @@ async def forget_response_excerpts(ctx: Context) -> int:
     return await ctx.uow.deliveries(ctx.workspace_id).forget_response_excerpts(ctx.now - timedelta(days=days))
 
 
+async def rescore_leads(ctx: Context) -> Any:
+    """Behaviour fades without new engagements: rescore every lead nightly (as a job)."""
+    from app.services import scoring
+
+    return await scoring.enqueue_rescore(ctx, "nightly decay")
+
+
 TASKS: dict[str, Recurring] = {
     task.name: task
     for task in (
         Recurring("purge-idempotency-keys", "30 3 * * *", purge_idempotency_keys),
         Recurring("forget-webhook-response-excerpts", "45 3 * * *", forget_response_excerpts),
+        Recurring("rescore-leads", "15 2 * * *", rescore_leads),
     )
 }
 

@@ -235,7 +235,8 @@ async def test_timer_fires_after_the_worker_restarts(tenant: Tenant, database: D
     async with UnitOfWork(database) as uow:
         ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow())
         payload = {"type": "task.due", "data": {"task": "call back"}, "resource_id": "t-1"}
-        first = await timers.schedule(ctx, "notify", utcnow() + timedelta(seconds=0.6), payload, key="task-1")
+        # due well after the first worker stops, even on a loaded machine
+        first = await timers.schedule(ctx, "notify", utcnow() + timedelta(seconds=2), payload, key="task-1")
         again = await timers.schedule(ctx, "notify", utcnow() + timedelta(hours=1), payload, key="task-1")
         assert again["id"] == first["id"]  # idempotent by key
         await timers.schedule(ctx, "notify", utcnow(), payload, key="cancelled")

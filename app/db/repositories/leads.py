@@ -7,19 +7,38 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
 from app.domain.errors import Conflict
 
 t = tables.leads
 tg = tables.lead_tags
 cf = tables.custom_fields
-SORTABLE = {"created_at": datetime_key(t.c.created_at), "updated_at": datetime_key(t.c.updated_at)}
+SORTABLE = {
+    "created_at": datetime_key(t.c.created_at),
+    "updated_at": datetime_key(t.c.updated_at),
+    "score": SortKey(t.c.score, float, float),
+}
 # What the database fills in on INSERT, for rows written behind (add()).
-SERVER_DEFAULTS = {"phone_valid": False, "search_text": "", "version": 1}
+SERVER_DEFAULTS = {
+    "phone_valid": False,
+    "search_text": "",
+    "version": 1,
+    "score": 0.0,
+    "fit_score": 0.0,
+    "behavior_score": 0.0,
+    "temperature": "cold",
+    "stage": "ial",
+}
+SCORE_COLUMNS = ("score", "fit_score", "behavior_score", "scored_at", "temperature", "stage", "last_engaged_at")
+_SET_SCORES = (
+    t.update()
+    .where(t.c.workspace_id == bindparam("_ws"), t.c.id == bindparam("_id"))
+    .values(version=t.c.version + 1, **{c: bindparam(f"_{c}") for c in SCORE_COLUMNS})
+)
 
 
 class LeadRepository(TenantRepository):
@@ -69,6 +88,49 @@ class LeadRepository(TenantRepository):
                 tg.insert(), [{"workspace_id": self.workspace_id, "lead_id": lead_id, "tag": tag} for tag in tags]
             )
 
+    async def set_scores(self, lead_id: UUID, values: Mapping[str, Any]) -> Row | None:
+        """A new score (and temperature, stage): the representation changes, so the version does;
+        `updated_at` stays the time of the last change someone made."""
+        statement = (
+            t.update()
+            .where(self.scope, t.c.id == lead_id)
+            .values(version=t.c.version + 1, **{k: values[k] for k in SCORE_COLUMNS if k in values})
+            .returning(t)
+        )
+        return await self._one(statement)
+
+    async def set_scores_many(self, updates: Sequence[Mapping[str, Any]]) -> None:
+        """Many leads' new scores in one batched statement ({"id", and every score column})."""
+        if updates:
+            rows = [
+                {"_ws": self.workspace_id, "_id": u["id"], **{f"_{c}": u[c] for c in SCORE_COLUMNS}} for u in updates
+            ]
+            await self.uow.execute(_SET_SCORES, rows)
+
+    async def scoring_inputs(self, *, after: UUID | None, limit: int) -> list[Row]:
+        """A page of live leads by id, for rescoring everything."""
+        statement = select(t).where(self.scope, t.c.archived_at.is_(None), t.c.merged_into_id.is_(None))
+        if after is not None:
+            statement = statement.where(t.c.id > after)
+        return [dict(r) for r in (await self.uow.execute(statement.order_by(t.c.id).limit(limit))).mappings()]
+
+    async def by_email_keys(self, keys: Sequence[str]) -> dict[str, Row]:
+        """The newest live lead for each email key."""
+        if not keys:
+            return {}
+        statement = (
+            select(t)
+            .where(self.scope, t.c.email_key.in_(list(keys)), t.c.archived_at.is_(None), t.c.merged_into_id.is_(None))
+            .order_by(t.c.created_at)
+        )
+        return {r["email_key"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
+
+    async def by_ids(self, lead_ids: Sequence[UUID]) -> dict[UUID, Row]:
+        if not lead_ids:
+            return {}
+        statement = select(t).where(self.scope, t.c.id.in_(list(lead_ids)))
+        return {r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
+
     async def by_external_ids(self, external_ids: Sequence[str]) -> dict[str, Row]:
         if not external_ids:
             return {}
@@ -93,6 +155,12 @@ class LeadRepository(TenantRepository):
         updated_before: datetime | None = None,
         search: str | None = None,
         custom: Sequence[tuple[str, str, Any]] = (),
+        temperature: str | None = None,
+        stage: str | None = None,
+        score_min: float | None = None,
+        score_max: float | None = None,
+        engaged_after: datetime | None = None,
+        engaged_before: datetime | None = None,
     ) -> Page:
         statement = select(t).where(self.scope, t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))
         for column, value in (
@@ -100,6 +168,8 @@ class LeadRepository(TenantRepository):
             (t.c.source, source),
             (t.c.owner_id, owner_id),
             (t.c.country, country),
+            (t.c.temperature, temperature),
+            (t.c.stage, stage),
         ):
             if value is not None:
                 statement = statement.where(column == value)
@@ -110,11 +180,16 @@ class LeadRepository(TenantRepository):
         for column, lower, upper in (
             (t.c.created_at, created_after, created_before),
             (t.c.updated_at, updated_after, updated_before),
+            (t.c.last_engaged_at, engaged_after, engaged_before),
         ):
             if lower is not None:
                 statement = statement.where(column >= lower)
             if upper is not None:
                 statement = statement.where(column < upper)
+        if score_min is not None:
+            statement = statement.where(t.c.score >= score_min)
+        if score_max is not None:
+            statement = statement.where(t.c.score <= score_max)
         if search:
             statement = statement.where(t.c.search_text.contains(search, autoescape=True))
         for key, kind, value in custom:

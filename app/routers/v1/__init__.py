@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.routers.v1 import (
     api_keys,
     custom_fields,
+    engagements,
     events,
     forms,
     jobs,
@@ -19,6 +20,7 @@ PREFIX = "/v1"
 # Order matters for speed: routes are matched in this order, so the public capture path goes first.
 ROUTERS: tuple[APIRouter, ...] = (
     forms.public_router,
+    engagements.tracking_router,
     workspace.router,
     members.router,
     api_keys.router,
@@ -27,6 +29,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     webhooks.router,
     jobs.router,
     leads.router,
+    engagements.router,
     custom_fields.router,
     forms.router,
 )

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.domain.leads.lifecycle import LeadStatus, Source
+from app.domain.leads.scoring import Stage, Temperature
 from app.routers.dependencies import (
     JSON,
     IfMatch,
@@ -19,12 +20,16 @@ from app.routers.dependencies import (
 )
 from app.routers.route import CrmRoute
 from app.schemas.common import Country, Page
+from app.schemas.engagements import EngagementCreate, EngagementRead, ScoreLine, ScoreRead, StateChangeRead
+from app.schemas.jobs import JobRead
 from app.schemas.leads import BatchResult, LeadBatch, LeadCreate, LeadRead, LeadUpdate
-from app.services import leads
+from app.services import leads, scoring
 from app.services.context import Context
 
 router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
-LeadSort = sort_enum("LeadSort", "created_at", "updated_at")
+LeadSort = sort_enum("LeadSort", "created_at", "updated_at", "score")
+EngagementSort = sort_enum("EngagementSort", "occurred_at")
+StateChangeSort = sort_enum("StateChangeSort", "occurred_at")
 BATCH_BODY_LIMIT = 5 * 1024 * 1024
 
 
@@ -58,6 +63,12 @@ async def list_leads(
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(LeadSort)],
     q: Annotated[str | None, Query(max_length=200, description="Name, email, company or phone; Persian-aware")] = None,
+    temperature: Annotated[Temperature | None, Query()] = None,
+    stage: Annotated[Stage | None, Query()] = None,
+    score_min: Annotated[float | None, Query(ge=0, le=100)] = None,
+    score_max: Annotated[float | None, Query(ge=0, le=100)] = None,
+    engaged_after: Annotated[datetime | None, Query(description="Last engagement at or after")] = None,
+    engaged_before: Annotated[datetime | None, Query(description="Last engagement before")] = None,
     status: Annotated[LeadStatus | None, Query()] = None,
     source: Annotated[Source | None, Query()] = None,
     owner_id: Annotated[UUID | None, Query()] = None,
@@ -87,8 +98,99 @@ async def list_leads(
         created_before=created_before,
         updated_after=updated_after,
         updated_before=updated_before,
+        temperature=temperature,
+        stage=stage,
+        score_min=score_min,
+        score_max=score_max,
+        engaged_after=engaged_after,
+        engaged_before=engaged_before,
     )
     return page_response(LeadRead, result.rows, result.next_cursor)
+
+
+@router.post(
+    "/rescore",
+    status_code=202,
+    summary="Rescore every lead now (a job; scores are also refreshed nightly and on every engagement)",
+    response_model=JobRead,
+    responses={202: {"description": "Accepted: poll the job at Location"}},
+)
+async def rescore_leads(request: Request, ctx: Annotated[Context, require_idempotent("leads:write")]) -> Response:
+    job = await scoring.enqueue_rescore(ctx, "requested")
+    return resource_response(request, JobRead.model_validate(job), status_code=202, location=f"/v1/jobs/{job['id']}")
+
+
+@router.get("/{lead_id}/score", summary="A lead's score now, every point explained", response_model=ScoreRead)
+async def get_score(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+    lead, result = await scoring.score_of(ctx, lead_id)
+    body = ScoreRead(
+        lead_id=lead_id,
+        score=float(result.score),
+        fit_score=float(result.fit),
+        behavior_score=float(result.behavior),
+        temperature=result.temperature,
+        stage=result.stage,
+        reasons=dict(result.reasons),
+        lines=[
+            ScoreLine(
+                part=line.part,  # type: ignore[arg-type]
+                label=line.label,
+                points=float(line.points),
+                rule=line.rule,
+                engagement_type=line.engagement_type,  # type: ignore[arg-type]
+                count=line.count,
+                last_occurred_at=line.last_occurred_at,
+            )
+            for line in result.lines
+        ],
+        computed_at=result.computed_at,
+        stored_score=lead["score"],
+        scored_at=lead["scored_at"],
+    )
+    return Response(body.model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/{lead_id}/engagements",
+    status_code=201,
+    summary="Record what a lead did (rescored at once)",
+    response_model=EngagementRead,
+)
+async def create_engagement(
+    request: Request, lead_id: UUID, body: EngagementCreate, ctx: Annotated[Context, require_idempotent("leads:write")]
+) -> Response:
+    row, _ = await scoring.engage(ctx, lead_id, body.model_dump())
+    return Response(EngagementRead.model_validate(row).model_dump_json(), status_code=201, media_type=JSON)
+
+
+@router.get("/{lead_id}/engagements", summary="A lead's engagements", response_model=Page[EngagementRead])
+async def list_engagements(
+    lead_id: UUID,
+    ctx: Annotated[Context, require("leads:read")],
+    page: Annotated[Paging, paging(EngagementSort, "-occurred_at")],
+) -> Response:
+    await leads.get(ctx, lead_id)
+    result = await ctx.uow.engagements(ctx.workspace_id).list(
+        lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit
+    )
+    return page_response(EngagementRead, result.rows, result.next_cursor)
+
+
+@router.get(
+    "/{lead_id}/state-changes",
+    summary="A lead's temperature and stage history (time, from, to, cause)",
+    response_model=Page[StateChangeRead],
+)
+async def list_state_changes(
+    lead_id: UUID,
+    ctx: Annotated[Context, require("leads:read")],
+    page: Annotated[Paging, paging(StateChangeSort, "-occurred_at")],
+) -> Response:
+    await leads.get(ctx, lead_id)
+    result = await ctx.uow.state_changes(ctx.workspace_id).list(
+        lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit
+    )
+    return page_response(StateChangeRead, result.rows, result.next_cursor)
 
 
 @router.get("/{lead_id}", summary="Get a lead", response_model=LeadRead, openapi_extra={"x-conditional": True})

@@ -1,4 +1,5 @@
-"""`/v1/settings/{section}`: one GET and one PATCH per registered section (unknown sections 404)."""
+"""`/v1/settings/{section}`: GET, PUT (replace) and PATCH (merge) per registered section (unknown
+sections 404)."""
 
 from typing import Annotated, Any
 
@@ -42,6 +43,26 @@ def _add_section(section: str, model: type[BaseModel], update: type[BaseModel], 
         summary=f"Get the {section} settings",
         name=f"get_{section}_settings",
         openapi_extra={"x-conditional": True},
+    )
+
+    async def replace_section(
+        request: Request,
+        body: Annotated[model, Body()],  # type: ignore[valid-type]
+        ctx: Annotated[Context, require("settings:write")],
+        if_match: IfMatch = None,
+    ) -> Response:
+        values = body.model_dump(mode="json")
+        return resource_response(
+            request, to_read(await settings.update(ctx, section, model, values, if_match=if_match))
+        )
+
+    router.add_api_route(
+        f"/{section}",
+        replace_section,
+        methods=["PUT"],
+        response_model=read,
+        summary=f"Replace the {section} settings (fields left out take their defaults)",
+        name=f"replace_{section}_settings",
     )
     router.add_api_route(
         f"/{section}",

@@ -1,0 +1,60 @@
+"""Engagements (a lead's behaviour history) and the temperature/stage history of leads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, update
+
+from app.db import tables
+from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+
+e = tables.engagements
+h = tables.lead_state_changes
+ENGAGEMENT_SORT = {"occurred_at": datetime_key(e.c.occurred_at)}
+HISTORY_SORT = {"occurred_at": datetime_key(h.c.occurred_at)}
+# What scoring reads of an engagement.
+FACTS = (e.c.lead_id, e.c.type, e.c.occurred_at)
+
+
+class EngagementRepository(TenantRepository):
+    table = e
+
+    def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Written at commit with the rest of the use case."""
+        self.uow.defer_insert(e, [{**row, "workspace_id": self.workspace_id} for row in rows])
+
+    async def facts(self, lead_ids: Sequence[UUID], since: datetime) -> list[Row]:
+        """(lead_id, type, occurred_at) of these leads' engagements since `since`."""
+        if not lead_ids:
+            return []
+        statement = select(*FACTS).where(self.scope, e.c.lead_id.in_(list(lead_ids)), e.c.occurred_at >= since)
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def link_visitor(self, visitor_id: str, lead_id: UUID) -> list[Row]:
+        """Give a visitor's anonymous engagements to the lead; returns their facts."""
+        statement = (
+            update(e)
+            .where(self.scope, e.c.visitor_id == visitor_id, e.c.lead_id.is_(None))
+            .values(lead_id=lead_id)
+            .returning(*FACTS)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def list(self, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
+        statement = select(e).where(self.scope, e.c.lead_id == lead_id)
+        return await self._page(statement, sortable=ENGAGEMENT_SORT, sort=sort, cursor=cursor, limit=limit)
+
+
+class StateChangeRepository(TenantRepository):
+    table = h
+
+    def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.uow.defer_insert(h, [{**row, "workspace_id": self.workspace_id} for row in rows])
+
+    async def list(self, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
+        statement = select(h).where(self.scope, h.c.lead_id == lead_id)
+        return await self._page(statement, sortable=HISTORY_SORT, sort=sort, cursor=cursor, limit=limit)
