@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,8 @@ class RetentionSettingsRead(RetentionSettings, ResourceRead):
     pass
 
 
-Points = Field(ge=-100, le=100)
+Points = Field(ge=-100, le=100, allow_inf_nan=False)
+Weight = Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]
 
 
 class FitRule(BaseModel):
@@ -69,7 +70,7 @@ class ScoringSettings(BaseModel):
     fit_rules: list[FitRule] = Field(
         default_factory=lambda: [FitRule.model_validate(r) for r in scoring.DEFAULT_FIT_RULES], max_length=200
     )
-    behavior_weights: dict[EngagementType, float] = Field(
+    behavior_weights: dict[EngagementType, Weight] = Field(
         default_factory=lambda: {EngagementType(k): v for k, v in scoring.DEFAULT_WEIGHTS.items()},
         description="Points one engagement of each type is worth when it happens (negative allowed)",
     )
@@ -95,7 +96,7 @@ class ScoringSettings(BaseModel):
 
 class ScoringSettingsUpdate(RequestModel):
     fit_rules: list[FitRule] = Field(default=None, max_length=200)  # type: ignore[assignment]
-    behavior_weights: dict[EngagementType, float] = None  # type: ignore[assignment]
+    behavior_weights: dict[EngagementType, Weight] = None  # type: ignore[assignment]
     half_life_days: float = Field(default=None, gt=0, le=3650)  # type: ignore[assignment]
     fit_cap: float = Field(default=None, ge=0, le=100)  # type: ignore[assignment]
     behavior_cap: float = Field(default=None, ge=0, le=100)  # type: ignore[assignment]

@@ -172,6 +172,8 @@ async def test_scoring_settings_validate_rules_and_rescore_everything(tenant: Te
     assert_problem(await tenant.request("PUT", "/v1/settings/scoring", json=bad), 422, "fit_rules.1.field")
     out_of_range = {"fit_rules": [{"field": "industry", "operator": "equals", "value": "x", "points": 500}]}
     assert_problem(await tenant.patch("/v1/settings/scoring", json=out_of_range), 422, "fit_rules.0.points")
+    huge = await tenant.patch("/v1/settings/scoring", json={"behavior_weights": {"page_view": 1e300}})
+    assert_problem(huge, 422, "behavior_weights.page_view")  # found by schemathesis: it broke every score
     good = {"fit_rules": bad["fit_rules"][:1], "half_life_days": 7}
     saved = await tenant.request("PUT", "/v1/settings/scoring", json=good)
     assert saved.status_code == 200, saved.text
