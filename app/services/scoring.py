@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from app.db.repositories.base import Row
+from app.db.repositories.base import Page, Row
 from app.domain import events as types
 from app.domain.errors import ErrorList, InvalidInput, NotFound
 from app.domain.leads import scoring
@@ -101,10 +101,15 @@ async def record_changes(ctx: Context, before: Row, after: Row, result: scoring.
         )
 
 
+def _unchanged(lead: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Nothing but the time of scoring would change."""
+    return all(lead.get(k) == v for k, v in values.items() if k != "scored_at")
+
+
 async def rescore(ctx: Context, lead: Row, *, cause: str, extra: Sequence[Engagement] = ()) -> Row:
     result = await evaluate(ctx, lead, extra)
     values = columns(result, lead)
-    if all(lead.get(k) == v for k, v in values.items() if k != "scored_at"):
+    if _unchanged(lead, values):
         return lead
     updated = await ctx.uow.leads(ctx.workspace_id).set_scores(lead["id"], values)
     if updated is None:
@@ -236,10 +241,25 @@ async def link_visitor(ctx: Context, lead: Row, visitor_id: str) -> Row:
     return await rescore(ctx, lead, cause="visitor engagements linked")
 
 
-async def score_of(ctx: Context, lead_id: UUID) -> tuple[Row, scoring.Score]:
+async def engagements_of(ctx: Context, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
+    await _lead(ctx, lead_id)
+    return await ctx.uow.engagements(ctx.workspace_id).list(lead_id, sort=sort, cursor=cursor, limit=limit)
+
+
+async def state_changes_of(ctx: Context, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
+    await _lead(ctx, lead_id)
+    return await ctx.uow.state_changes(ctx.workspace_id).list(lead_id, sort=sort, cursor=cursor, limit=limit)
+
+
+async def _lead(ctx: Context, lead_id: UUID) -> Row:
     lead = await ctx.uow.leads(ctx.workspace_id).get(lead_id)
     if lead is None:
         raise NotFound("no lead with this id")
+    return lead
+
+
+async def score_of(ctx: Context, lead_id: UUID) -> tuple[Row, scoring.Score]:
+    lead = await _lead(ctx, lead_id)
     return lead, await evaluate(ctx, lead)
 
 
@@ -279,7 +299,7 @@ async def rescore_page(ctx: Context, *, after: UUID | None, limit: int, cause: s
     for lead in page:
         result = scoring.score(r, lead, by_lead.get(lead["id"], ()), ctx.now)
         values = columns(result, lead)
-        if all(lead.get(k) == v for k, v in values.items() if k != "scored_at"):
+        if _unchanged(lead, values):
             continue
         updates.append({"id": lead["id"], **values})
         changes.append((lead, {**lead, **values, "version": lead["version"] + 1}, result))

@@ -11,6 +11,7 @@ from app.domain.errors import Forbidden, InvalidInput
 from app.domain.leads.capture import origin_allowed
 from app.ids import utcnow
 from app.routers.dependencies import JSON, Credentials, enforce_rate_limit, require_idempotent
+from app.routers.problems import UnsupportedMediaType
 from app.routers.route import CrmRoute, problem_doc
 from app.schemas.common import invalid_input
 from app.schemas.engagements import EngagementBatch, EngagementBatchResults, TrackedEngagement, TrackingAccepted
@@ -78,8 +79,6 @@ async def track(
     await enforce_rate_limit(request, f"form-ip:{client_ip}", settings.rate_limit_form_per_minute, "form")
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in ("application/json", "text/plain"):
-        from app.routers.problems import UnsupportedMediaType
-
         raise UnsupportedMediaType("send JSON, as application/json or text/plain")
     try:
         item: dict[str, Any] = TrackedEngagement.model_validate_json(await request.body()).model_dump()

@@ -169,10 +169,7 @@ async def list_engagements(
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(EngagementSort, "-occurred_at")],
 ) -> Response:
-    await leads.get(ctx, lead_id)
-    result = await ctx.uow.engagements(ctx.workspace_id).list(
-        lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit
-    )
+    result = await scoring.engagements_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
     return page_response(EngagementRead, result.rows, result.next_cursor)
 
 
@@ -186,10 +183,7 @@ async def list_state_changes(
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(StateChangeSort, "-occurred_at")],
 ) -> Response:
-    await leads.get(ctx, lead_id)
-    result = await ctx.uow.state_changes(ctx.workspace_id).list(
-        lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit
-    )
+    result = await scoring.state_changes_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
     return page_response(StateChangeRead, result.rows, result.next_cursor)
 
 
