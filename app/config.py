@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     webhook_allow_loopback: bool = False
     # How long a worker owns an endpoint's queue (or a timer) before another worker may take over.
     worker_lease_seconds: float = 60.0
-    worker_poll_seconds: float = 0.1
+    worker_poll_seconds: float = 1.0
     worker_concurrency: int = 16
 
     @field_validator("webhook_retry_schedule", mode="before")

@@ -104,9 +104,9 @@ async def main() -> None:
         print(f"\n{args.runs} runs x {args.seconds:g} s, {args.connections} connections, medians\n")
         print(
             "| scenario | req/s | vs baseline | p50 ms | p99 ms | p99 vs baseline | non-2xx "
-            "| server CPU ms/req | PostgreSQL CPU ms/req |"
+            "| server CPU ms/req | of which worker | PostgreSQL CPU ms/req |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         base_rps = statistics.median(r.rps for r in results["baseline"])
         base_p99 = statistics.median(r.percentile(99) for r in results["baseline"])
         for label, runs in (
@@ -119,9 +119,10 @@ async def main() -> None:
             bad = sum(v for r in runs for k, v in r.statuses.items() if k >= 300)
             server_cpu = statistics.median(r.server_cpu_ms for r in runs)
             database_cpu = statistics.median(r.database_cpu_ms for r in runs)
+            worker_cpu = statistics.median(r.children_cpu_ms for r in runs)
             print(
                 f"| {label} | {rps:,.0f} | {rps / base_rps:.2f} | {p50:.1f} | {p99:.1f} | "
-                f"{p99 / base_p99:.2f} | {bad} | {server_cpu:.2f} | {database_cpu:.2f} |"
+                f"{p99 / base_p99:.2f} | {bad} | {server_cpu:.2f} | {worker_cpu:.2f} | {database_cpu:.2f} |"
             )
         print(
             f"\nExactly once: {accepted} submissions answered 201 in the measured windows; the database holds "

@@ -75,11 +75,16 @@ class Result:
     statuses: dict[int, int]
     server_cpu_seconds: float = 0.0
     database_cpu_seconds: float = 0.0
+    children_cpu_seconds: float = 0.0  # the part of server_cpu_seconds spent by child processes (serve's worker)
 
     @property
     def server_cpu_ms(self) -> float:
         """Server CPU per measured request."""
         return self.server_cpu_seconds * 1000 / max(self.requests, 1)
+
+    @property
+    def children_cpu_ms(self) -> float:
+        return self.children_cpu_seconds * 1000 / max(self.requests, 1)
 
     @property
     def database_cpu_ms(self) -> float:
@@ -150,12 +155,22 @@ async def run(
             return
         await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
         database, server = postgres_pids(), process_tree(server_pid)
+        children = [pid for pid in server if pid != server_pid]
         cpu["server"], cpu["database"] = cpu_seconds(server), cpu_seconds(database)
+        cpu["children"] = cpu_seconds(children)
         await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
         cpu["server"] = cpu_seconds(server) - cpu["server"]
         cpu["database"] = cpu_seconds(database) - cpu["database"]
+        cpu["children"] = cpu_seconds(children) - cpu["children"]
 
     await asyncio.gather(sample_cpu(), *(worker() for _ in range(connections)))
     return Result(
-        len(latencies), errors, seconds, latencies, statuses, cpu.get("server", 0.0), cpu.get("database", 0.0)
+        len(latencies),
+        errors,
+        seconds,
+        latencies,
+        statuses,
+        cpu.get("server", 0.0),
+        cpu.get("database", 0.0),
+        cpu.get("children", 0.0),
     )

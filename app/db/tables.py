@@ -3,6 +3,8 @@ this metadata; every tenant table starts its keys with workspace_id (ready for d
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -33,6 +35,12 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+def _not_null(column: str) -> dict[str, Any]:
+    """Keyword arguments of a partial index over the rows where `column` is set (both dialects)."""
+    where = text(f"{column} IS NOT NULL")
+    return {"sqlite_where": where, "postgresql_where": where}
 
 
 def _audit() -> list[Column]:  # type: ignore[type-arg]
@@ -144,7 +152,7 @@ events = Table(
         sqlite_where=text("dispatched_at IS NULL"),
         postgresql_where=text("dispatched_at IS NULL"),
     ),
-    Index(None, "workspace_id", "sequence", unique=True),
+    Index(None, "workspace_id", "sequence", unique=True, **_not_null("sequence")),  # stamped events
     Index(None, "workspace_id", "occurred_at", "id"),
     Index(None, "workspace_id", "resource_id"),
 )
@@ -315,15 +323,16 @@ leads = Table(
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
     ForeignKeyConstraint(["workspace_id", "referred_by_lead_id"], ["leads.workspace_id", "leads.id"]),
-    Index(None, "workspace_id", "email_key"),
-    Index(None, "workspace_id", "phone_e164"),
-    Index(None, "workspace_id", "external_id", unique=True),
+    # Partial: nothing looks these up by null (migration 0009).
+    Index(None, "workspace_id", "email_key", **_not_null("email_key")),
+    Index(None, "workspace_id", "phone_e164", **_not_null("phone_e164")),
+    Index(None, "workspace_id", "external_id", unique=True, **_not_null("external_id")),
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "updated_at", "id"),
     Index(None, "workspace_id", "status", "created_at", "id"),
     Index(None, "workspace_id", "owner_id", "created_at", "id"),
     Index(None, "workspace_id", "score", "id"),
-    Index(None, "workspace_id", "last_engaged_at", "id"),
+    Index(None, "workspace_id", "last_engaged_at", "id", **_not_null("last_engaged_at")),
 )
 
 # What a lead did (page views, downloads, email clicks, demo requests...): its history for

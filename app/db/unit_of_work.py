@@ -3,7 +3,6 @@ the use case (the HTTP route wrapper or the worker) commits once, before a respo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -30,24 +29,7 @@ from app.db.repositories.timers import TimerRepository
 from app.db.repositories.webhooks import DeliveryRepository, WebhookEndpointRepository
 from app.db.repositories.workspaces import WorkspaceRepository
 from app.db.session import Database
-
-# New events wake idle workers (LISTEN crm_outbox) through a NOTIFY sent with the write, at most
-# once per NOTIFY_EVERY_SECONDS per process: a NOTIFY on every commit serialises committers on
-# PostgreSQL's notification queue (measured: +100-130 µs of database CPU per commit). Events
-# committed inside the window are seen by the pass the notification starts, which waits as long
-# (app/worker/runner.py COALESCE_SECONDS); polling stays the source of truth.
-OUTBOX_CHANNEL = "crm_outbox"
-NOTIFY_EVERY_SECONDS = 0.05
-_last_notify = -NOTIFY_EVERY_SECONDS
-
-
-def _notify_due() -> bool:
-    global _last_notify
-    now = time.monotonic()
-    if now - _last_notify < NOTIFY_EVERY_SECONDS:
-        return False
-    _last_notify = now
-    return True
+from app.db.wakeups import EVENTS, LOCAL_WAKERS, OUTBOX_CHANNEL, notify_due
 
 
 class UnitOfWork:
@@ -59,6 +41,11 @@ class UnitOfWork:
         # one statement on PostgreSQL (see app/db/bulk.py).
         self._deferred: list[tuple[Table, Sequence[dict[str, Any]]]] = []
         self._events: list[dict[str, Any]] = []
+        self._wakes: set[str] = set()
+
+    def wake(self, kind: str) -> None:
+        """This unit of work made work of `kind` due for the worker: wake it after commit."""
+        self._wakes.add(kind)
 
     def add_event(self, row: dict[str, Any]) -> None:
         self._events.append(row)
@@ -78,10 +65,21 @@ class UnitOfWork:
         return await conn.execute(statement, params)
 
     async def commit(self) -> None:
+        wakes = self._wakes | ({EVENTS} if self._events else set())
         await self._flush()
         if self._conn is not None:
+            if not self.database.is_sqlite:
+                for kind in sorted(self._wakes):
+                    if notify_due(kind):
+                        await self.execute(
+                            text("SELECT pg_notify(:channel, :kind)"), {"channel": OUTBOX_CHANNEL, "kind": kind}
+                        )
             await self._conn.commit()
             await self._close()
+        self._wakes = set()
+        for waker in tuple(LOCAL_WAKERS):
+            for kind in wakes:
+                waker(kind)
 
     async def _flush(self) -> None:
         writes = self._deferred + ([(tables.events, self._events)] if self._events else [])
@@ -93,7 +91,7 @@ class UnitOfWork:
             for group in groups:
                 await self.execute(group.table.insert(), group.rows)
             return
-        notify = OUTBOX_CHANNEL if any(g.table is tables.events for g in groups) and _notify_due() else None
+        notify = OUTBOX_CHANNEL if any(g.table is tables.events for g in groups) and notify_due() else None
         single = bulk.single_statement(self.database.engine.dialect, groups, notify=notify)
         if single is None:
             for group in groups:
@@ -110,7 +108,7 @@ class UnitOfWork:
         await self.database.execute_alone(sql, args)
 
     async def rollback(self) -> None:
-        self._deferred, self._events = [], []
+        self._deferred, self._events, self._wakes = [], [], set()
         if self._conn is not None:
             try:
                 await self._conn.rollback()

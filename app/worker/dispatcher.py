@@ -1,5 +1,6 @@
 """The outbox dispatcher: stamps new events with their per-workspace sequence (in the order it sees
-them committed) and fans each out into one delivery per subscribed endpoint, in one transaction."""
+them committed) and fans each out into one delivery per subscribed endpoint, in one transaction.
+On PostgreSQL the stamping is one statement (OutboxRepository.dispatch_pass)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.db.repositories.outbox import OutboxRepository
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
@@ -25,45 +27,64 @@ async def dispatch(database: Database, now: datetime, *, limit: int = 500) -> Pa
     """One pass over up to `limit` new events."""
     async with UnitOfWork(database, write=True) as uow:
         outbox = uow.outbox()
-        if not await outbox.try_lock_dispatch():
+        if database.is_sqlite:
+            stamped = await _stamp_in_python(outbox, limit, now)
+            total = len(stamped)
+        else:  # one statement; only events of subscribed workspaces come back
+            total, stamped = await outbox.dispatch_pass(limit, now)
+        if not total:
             return Pass()
-        pending = await outbox.undispatched(limit)
-        if not pending:
-            return Pass()
-        by_workspace: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-        for event in pending:
-            by_workspace[event["workspace_id"]].append(event)
-        endpoints: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-        for endpoint in await outbox.subscribed_endpoints(list(by_workspace)):
-            endpoints[endpoint["workspace_id"]].append(endpoint)
-        stamps, deliveries = [], []
-        for workspace_id, batch in by_workspace.items():
-            first = await outbox.reserve_sequences(workspace_id, len(batch))
-            for offset, event in enumerate(batch):
-                sequence = first + offset
-                stamps.append({"_ws": workspace_id, "_id": event["id"], "_seq": sequence})
-                for endpoint in endpoints[workspace_id]:
-                    if event["type"] == types.WEBHOOK_TEST:
-                        if str(endpoint["id"]) != event["resource_id"]:
-                            continue
-                    elif not subscribed(endpoint["event_types"], event["type"]):
-                        continue
-                    deliveries.append(
-                        {
-                            "workspace_id": workspace_id,
-                            "id": new_id(),
-                            "endpoint_id": endpoint["id"],
-                            "event_id": event["id"],
-                            "event_type": event["type"],
-                            "sequence": sequence,
-                            "status": "pending",
-                            "attempts": 0,
-                            "next_attempt_at": now,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                    )
-        await outbox.stamp(stamps, now)
+        deliveries = await _fan_out(outbox, stamped, now)
         await outbox.add_deliveries(deliveries)
         await uow.commit()
-        return Pass(len(pending), len(deliveries))
+        return Pass(total, len(deliveries))
+
+
+async def _stamp_in_python(outbox: OutboxRepository, limit: int, now: datetime) -> list[dict[str, Any]]:
+    """SQLite (one process, writers serialised): the same pass as PostgreSQL's statement, step by step."""
+    pending = await outbox.undispatched(limit)
+    by_workspace: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for event in pending:
+        by_workspace[event["workspace_id"]].append(event)
+    stamps = []
+    for workspace_id, batch in by_workspace.items():
+        first = await outbox.reserve_sequences(workspace_id, len(batch))
+        for offset, event in enumerate(batch):
+            event["sequence"] = first + offset
+            stamps.append({"_ws": workspace_id, "_id": event["id"], "_seq": event["sequence"]})
+    await outbox.stamp(stamps, now)
+    return pending
+
+
+async def _fan_out(outbox: OutboxRepository, stamped: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """One pending delivery per stamped event and endpoint subscribed to it."""
+    if not stamped:
+        return []
+    endpoints: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for endpoint in await outbox.subscribed_endpoints(list({e["workspace_id"] for e in stamped})):
+        endpoints[endpoint["workspace_id"]].append(endpoint)
+    deliveries = []
+    for event in stamped:
+        workspace_id = event["workspace_id"]
+        for endpoint in endpoints[workspace_id]:
+            if event["type"] == types.WEBHOOK_TEST:
+                if str(endpoint["id"]) != event["resource_id"]:
+                    continue
+            elif not subscribed(endpoint["event_types"], event["type"]):
+                continue
+            deliveries.append(
+                {
+                    "workspace_id": workspace_id,
+                    "id": new_id(),
+                    "endpoint_id": endpoint["id"],
+                    "event_id": event["id"],
+                    "event_type": event["type"],
+                    "sequence": event["sequence"],
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+    return deliveries

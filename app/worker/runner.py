@@ -1,8 +1,9 @@
 """The worker's loops: dispatch new events, deliver webhooks, fire timers, run jobs. Polling is the
-truth (every WORKER_POLL_SECONDS when idle); on PostgreSQL a NOTIFY when events commit wakes the
-dispatcher at once, and the dispatcher wakes the delivery loop when it created deliveries. On stop
-it claims nothing new, lets in-flight deliveries finish (their leases cover a kill), and releases
-what it holds."""
+safety net (every WORKER_POLL_SECONDS when idle); writers wake the loop their work is for (a NOTIFY
+on PostgreSQL whose payload names the kind, a direct call when the worker runs in the writer's
+process; see app/db/wakeups.py), the dispatcher wakes the delivery loop when it created
+deliveries, and the timer loop sleeps until the next timer is due. On stop it claims nothing new,
+lets in-flight deliveries finish (their leases cover a kill), and releases what it holds."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import httpx
 
 from app.config import Settings
 from app.db.session import Database
-from app.db.unit_of_work import NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL
+from app.db.wakeups import DELIVERIES, EVENTS, JOBS, LOCAL_WAKERS, NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL, TIMERS
 from app.ids import utcnow
 from app.worker import deliveries, dispatcher, jobs, recurring, timers
 
@@ -37,6 +38,31 @@ class Worker:
         self._next_ensure: datetime | None = None
         self._outbox_wake = asyncio.Event()
         self._delivery_wake = asyncio.Event()
+        self._timer_wake = asyncio.Event()
+        self._job_wake = asyncio.Event()
+        self._wakes = {
+            EVENTS: self._outbox_wake,
+            DELIVERIES: self._delivery_wake,
+            TIMERS: self._timer_wake,
+            JOBS: self._job_wake,
+        }
+        self._next_timer: datetime | None = None  # when the next pending timer is due, as last seen
+        self._loop_of_run: asyncio.AbstractEventLoop | None = None
+
+    def wake(self, kind: str) -> None:
+        """Work of `kind` was committed (a NOTIFY payload, or a unit of work in this process)."""
+        event = self._wakes.get(kind)
+        loop = self._loop_of_run
+        if event is None or loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
 
     def stopping(self) -> bool:
         return self._stop.is_set()
@@ -45,13 +71,16 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
-    async def _idle(self, wake: asyncio.Event | None) -> None:
-        """Wait for the poll interval, or less when `wake` is set."""
+    async def _idle(self, wake: asyncio.Event | None, until: datetime | None = None) -> None:
+        """Wait for the poll interval, or less when `wake` is set or `until` comes first."""
+        timeout = self.settings.worker_poll_seconds
+        if until is not None:
+            timeout = min(timeout, max((until - utcnow()).total_seconds(), 0.0))
         waiters = {asyncio.ensure_future(self._stop.wait())}
         if wake is not None:
             waiters.add(asyncio.ensure_future(wake.wait()))
         try:
-            await asyncio.wait(waiters, timeout=self.settings.worker_poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
@@ -59,7 +88,13 @@ class Worker:
             wake.clear()
             await self._sleep(COALESCE_SECONDS)
 
-    async def _loop(self, name: str, step: Callable[[], Awaitable[int]], wake: asyncio.Event | None = None) -> None:
+    async def _loop(
+        self,
+        name: str,
+        step: Callable[[], Awaitable[int]],
+        wake: asyncio.Event | None = None,
+        until: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
         while not self._stop.is_set():
             try:
                 busy = await step()
@@ -67,7 +102,7 @@ class Worker:
                 log.exception("worker %s loop failed; retrying", name)
                 busy = 0
             if not busy:
-                await self._idle(wake)
+                await self._idle(wake, until())
 
     async def _dispatch(self) -> int:
         done = await dispatcher.dispatch(self.database, utcnow(), limit=DISPATCH_BATCH)
@@ -82,7 +117,15 @@ class Worker:
         if self._next_ensure is None or now >= self._next_ensure:  # at start, then every 10 minutes
             await recurring.ensure(self.database, now)
             self._next_ensure = now + ENSURE_EVERY
-        return await timers.fire_due(self.database, self.settings)
+        fired = await timers.fire_due(self.database, self.settings)
+        if not fired:
+            due = await timers.next_due(self.database)
+            # One that is due already is being fired by another worker (leased): poll for it.
+            self._next_timer = due if due is not None and due > utcnow() else None
+        return fired
+
+    def _timer_due(self) -> datetime | None:
+        return self._next_timer
 
     async def _jobs(self) -> int:
         return await jobs.run_due(self.database, self.settings)
@@ -113,7 +156,7 @@ class Worker:
                 await self._sleep(5)
                 continue
             try:
-                await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._outbox_wake.set())
+                await connection.add_listener(OUTBOX_CHANNEL, lambda *args: self.wake(args[-1]))
                 while not self._stop.is_set() and not connection.is_closed():
                     await self._sleep(1)
             finally:
@@ -123,16 +166,22 @@ class Worker:
     async def run(self) -> None:
         limits = httpx.Limits(max_connections=self.settings.worker_concurrency * 2)
         async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
+            self._loop_of_run = asyncio.get_running_loop()
+            if self.database.is_sqlite:  # PostgreSQL's NOTIFY reaches every worker, in this process or not
+                LOCAL_WAKERS.add(self.wake)
             loops = [
                 asyncio.create_task(self._loop("dispatch", self._dispatch, self._outbox_wake)),
                 asyncio.create_task(self._loop("deliver", lambda: self._deliver(client), self._delivery_wake)),
-                asyncio.create_task(self._loop("timers", self._timers)),
-                asyncio.create_task(self._loop("jobs", self._jobs)),
+                asyncio.create_task(self._loop("timers", self._timers, self._timer_wake, self._timer_due)),
+                asyncio.create_task(self._loop("jobs", self._jobs, self._job_wake)),
             ]
             if not self.database.is_sqlite:
                 loops.append(asyncio.create_task(self._listen()))
             log.info("worker started")
-            await self._stop.wait()
+            try:
+                await self._stop.wait()
+            finally:
+                LOCAL_WAKERS.discard(self.wake)
             await asyncio.gather(*loops, return_exceptions=True)
             if self._active:
                 _, pending = await asyncio.wait(self._active, timeout=self.settings.webhook_timeout_seconds + 5)

@@ -48,6 +48,11 @@ async def fire_due(database: Database, settings: Settings, *, limit: int = 200) 
     return len(due)
 
 
+async def next_due(database: Database) -> datetime | None:
+    async with UnitOfWork(database, write=False) as uow:
+        return await uow.outbox().next_timer_due()
+
+
 async def _fire(database: Database, timer: dict[str, Any]) -> None:
     handler = HANDLERS.get(timer["kind"])
     now = utcnow()

@@ -255,6 +255,48 @@ async def test_timer_fires_after_the_worker_restarts(tenant: Tenant, database: D
     assert event["data"] == {"task": "call back"} and event["actor"]["type"] == "system"
 
 
+async def test_an_idle_worker_fires_a_new_timer_on_time_not_at_the_next_poll(
+    tenant: Tenant, database: Database
+) -> None:
+    """Scheduling a timer wakes the idle worker (NOTIFY on PostgreSQL, a direct call on SQLite) and
+    it sleeps until the timer is due: with a 5 s poll it still fires within a fraction of a second."""
+    import uuid
+
+    async with running_worker(database, worker_poll_seconds=5.0):
+        await asyncio.sleep(0.5)  # the loops are idle, waiting for the 5 s poll
+        due = utcnow() + timedelta(seconds=1.5)
+        async with UnitOfWork(database) as uow:
+            ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow())
+            payload = {"type": "task.due", "data": {"task": "on time"}, "resource_id": "t-2"}
+            await timers.schedule(ctx, "notify", due, payload, key="on-time")
+            await uow.commit()
+
+        async def fired() -> bool:
+            return bool((await tenant.get("/v1/events", params={"type": "task.due"})).json()["data"])
+
+        await until(fired, timeout=4.5)
+    async with UnitOfWork(database, write=False) as uow:
+        timer = await uow.timers(uuid.UUID(tenant.id)).by_key("on-time")
+    assert timer is not None and timer["status"] == "fired"
+    late = (timer["fired_at"] - due).total_seconds()
+    assert 0 <= late < 1.0, f"fired {late:.2f} s after it was due"
+
+
+async def test_a_queued_job_wakes_an_idle_worker(tenant: Tenant, database: Database) -> None:
+    async with running_worker(database, worker_poll_seconds=5.0):
+        await asyncio.sleep(0.5)
+        started = asyncio.get_running_loop().time()
+        member = (await tenant.post("/v1/members", json={"name": "Erase Me", "email": "erase@x.io"})).json()
+        job_url = (await tenant.post("/v1/events/redactions", json={"resource_id": member["id"]})).headers["location"]
+
+        async def finished() -> bool:
+            return (await tenant.get(job_url)).json()["status"] == "succeeded"
+
+        await until(finished, timeout=4.5)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed < 2.0, f"the job ran after {elapsed:.2f} s"
+
+
 async def test_redaction_runs_as_a_job_and_erases_event_data(tenant: Tenant, database: Database) -> None:
     member = (await tenant.post("/v1/members", json={"name": "Erase Me", "email": "erase@x.io"})).json()
     await tenant.patch(f"/v1/members/{member['id']}", json={"name": "Still Me"})

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+from app.db.wakeups import JOBS
 
 t = tables.jobs
 SORTABLE = {"created_at": datetime_key(t.c.created_at)}
@@ -22,6 +23,7 @@ class JobRepository(TenantRepository):
         return await self._get_by_id(job_id)
 
     async def create(self, values: Mapping[str, Any]) -> Row:
+        self.uow.wake(JOBS)
         return await self._insert(values)
 
     async def list(

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Uuid, and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import BigInteger, String, Uuid, and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
@@ -43,6 +43,45 @@ _STAMP_ALL = (
 )
 
 
+# PostgreSQL: a whole dispatch pass in one statement. Under the dispatch lock, take up to :limit
+# new events in id order, reserve each workspace's next sequence numbers, stamp the events, and
+# return how many it stamped plus the stamped events of workspaces that have webhook endpoints
+# (the only ones that need fan-out in Python). A pass with no subscribers moves no rows to Python.
+_DISPATCH_PASS = text(
+    """
+WITH locked AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(:lock_id) AS ok),
+pending AS MATERIALIZED (
+    SELECT workspace_id, id FROM events
+    WHERE dispatched_at IS NULL AND (SELECT ok FROM locked)
+    ORDER BY id LIMIT :limit
+),
+numbered AS (
+    SELECT workspace_id, id,
+           row_number() OVER (PARTITION BY workspace_id ORDER BY id) AS n,
+           count(*) OVER (PARTITION BY workspace_id) AS c
+    FROM pending
+),
+reserved AS (
+    INSERT INTO event_sequences AS s (workspace_id, last_sequence)
+    SELECT workspace_id, count(*) FROM pending GROUP BY workspace_id
+    ON CONFLICT (workspace_id) DO UPDATE SET last_sequence = s.last_sequence + excluded.last_sequence
+    RETURNING s.workspace_id, s.last_sequence
+),
+stamped AS (
+    UPDATE events AS e SET sequence = r.last_sequence - nb.c + nb.n, dispatched_at = :now
+    FROM numbered AS nb JOIN reserved AS r ON r.workspace_id = nb.workspace_id
+    WHERE e.workspace_id = nb.workspace_id AND e.id = nb.id
+    RETURNING e.workspace_id, e.id, e.type, e.resource_id, e.sequence
+)
+SELECT t.total, s.workspace_id, s.id, s.type, s.resource_id, s.sequence
+FROM (SELECT count(*) AS total FROM stamped) AS t
+LEFT JOIN stamped AS s
+    ON s.workspace_id IN (SELECT workspace_id FROM webhook_endpoints WHERE deleted_at IS NULL)
+ORDER BY s.sequence
+"""
+).columns(total=BigInteger, workspace_id=Uuid, id=Uuid, type=String, resource_id=String, sequence=BigInteger)
+
+
 class OutboxRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
@@ -56,12 +95,25 @@ class OutboxRepository:
         return statement  # SQLite: a single process, whose writers are serialised by BEGIN IMMEDIATE
 
     # -- dispatcher ------------------------------------------------------------------------------
-    async def try_lock_dispatch(self) -> bool:
-        """One dispatcher stamps at a time (transaction-scoped advisory lock); the others deliver."""
-        if not await self._postgres():
-            return True
-        result = await self.uow.execute(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": DISPATCH_LOCK_ID})
-        return bool(result.scalar_one())
+    async def dispatch_pass(self, limit: int, now: datetime) -> tuple[int, list[dict[str, Any]]]:
+        """PostgreSQL: stamp up to `limit` new events in one statement (see _DISPATCH_PASS); how many
+        it stamped (0 when another worker holds the dispatch lock) and the stamped events of
+        workspaces with webhook endpoints."""
+        result = await self.uow.execute(_DISPATCH_PASS, {"lock_id": DISPATCH_LOCK_ID, "limit": limit, "now": now})
+        rows = result.all()
+        total = int(rows[0].total) if rows else 0
+        events = [
+            {
+                "workspace_id": r.workspace_id,
+                "id": r.id,
+                "type": r.type,
+                "resource_id": r.resource_id,
+                "sequence": r.sequence,
+            }
+            for r in rows
+            if r.id is not None
+        ]
+        return total, events
 
     async def undispatched(self, limit: int) -> list[dict[str, Any]]:
         statement = (
@@ -196,6 +248,11 @@ class OutboxRepository:
                 [{"_ws": r["workspace_id"], "_id": r["id"]} for r in rows],
             )
         return rows
+
+    async def next_timer_due(self) -> datetime | None:
+        """When the earliest pending timer is due (the partial index ix_timers_due answers it)."""
+        statement = select(tm.c.run_at).where(tm.c.status == "pending").order_by(tm.c.run_at).limit(1)
+        return (await self.uow.execute(statement)).scalar()
 
     async def finish_timer(self, workspace_id: UUID, timer_id: UUID, values: dict[str, Any]) -> None:
         await self.uow.execute(

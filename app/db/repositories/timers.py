@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from app.db import tables
 from app.db.repositories.base import Row, TenantRepository
+from app.db.wakeups import TIMERS
 
 t = tables.timers
 
@@ -18,7 +19,10 @@ class TimerRepository(TenantRepository):
 
     async def add(self, values: Mapping[str, Any]) -> Row | None:
         """None when a timer with this key exists already (scheduling is idempotent by key)."""
-        return await self._insert_unless_exists(values)
+        row = await self._insert_unless_exists(values)
+        if row is not None:
+            self.uow.wake(TIMERS)
+        return row
 
     async def by_key(self, key: str) -> Row | None:
         return await self._one(select(t).where(self.scope, t.c.key == key))

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+from app.db.wakeups import DELIVERIES
 
 e = tables.webhook_endpoints
 d = tables.webhook_deliveries
@@ -33,6 +34,8 @@ class WebhookEndpointRepository(TenantRepository):
         return await self._insert(values)
 
     async def update(self, endpoint_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+        if values.get("enabled"):
+            self.uow.wake(DELIVERIES)  # its waiting deliveries resume
         return await self._update_versioned(endpoint_id, version, values)
 
     async def list(self, *, sort: Any, cursor: str | None, limit: int, enabled: bool | None = None) -> Page:
@@ -74,6 +77,7 @@ class DeliveryRepository(TenantRepository):
 
     async def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
+            self.uow.wake(DELIVERIES)
             await self.uow.execute(d.insert(), [{"workspace_id": self.workspace_id, **row} for row in rows])
 
     async def abandon_pending(self, endpoint_id: UUID, now: datetime, reason: str) -> None:
@@ -85,6 +89,7 @@ class DeliveryRepository(TenantRepository):
         await self.uow.execute(statement)
 
     async def retry_now(self, delivery_id: UUID, now: datetime) -> Row | None:
+        self.uow.wake(DELIVERIES)
         statement = (
             update(d)
             .where(self.scope, d.c.id == delivery_id)
