@@ -77,6 +77,8 @@ members = Table(
     Column("timezone", String(64)),
     Column("capacity", Integer),
     Column("manager_id", Uuid),
+    Column("available", Boolean, nullable=False, server_default=true()),  # not away
+    Column("working_hours", Json),  # {"days": [...], "start": "09:00", "end": "17:00"}; null = always
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "manager_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "email", unique=True),
@@ -320,6 +322,13 @@ leads = Table(
     Column("temperature", String(8), nullable=False, server_default="cold"),
     Column("stage", String(8), nullable=False, server_default="ial"),
     Column("last_engaged_at", UtcDateTime),
+    # First-response SLA (migration 0010): the deadline is the lead's own column, swept by the worker.
+    Column("sla_status", String(16), nullable=False, server_default="not_applicable"),
+    Column("first_response_due_at", UtcDateTime),
+    Column("first_responded_at", UtcDateTime),
+    Column("first_response_seconds", Float),
+    Column("team_id", Uuid),
+    Column("assigned_at", UtcDateTime),
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
     ForeignKeyConstraint(["workspace_id", "referred_by_lead_id"], ["leads.workspace_id", "leads.id"]),
@@ -333,6 +342,71 @@ leads = Table(
     Index(None, "workspace_id", "owner_id", "created_at", "id"),
     Index(None, "workspace_id", "score", "id"),
     Index(None, "workspace_id", "last_engaged_at", "id", **_not_null("last_engaged_at")),
+    # The worker's SLA sweep (across workspaces) and pending-SLA lists: pending leads only.
+    Index(
+        "ix_leads_sla_pending",
+        "first_response_due_at",
+        "workspace_id",
+        sqlite_where=text("sla_status = 'pending'"),
+        postgresql_where=text("sla_status = 'pending'"),
+    ),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("member_ids", Json, nullable=False),  # ordered: the round-robin order
+    Column("rr_position", Integer, nullable=False, server_default="0"),  # index of the next member
+    Column("deleted_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "created_at", "id"),
+)
+
+# Calls, emails, messages, meetings and notes logged about a lead (the qualification issue extends
+# them to contacts and opportunities).
+activities = Table(
+    "activities",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("member_id", Uuid),
+    Column("type", String(16), nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("automated", Boolean, nullable=False),
+    Column("outcome", String(64)),
+    Column("duration_seconds", Integer),
+    Column("subject", String(300)),
+    Column("notes", String(10_000)),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("first_response", Boolean, nullable=False),  # the lead's first qualifying response
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "member_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "lead_id", "occurred_at", "id"),
+    Index(None, "workspace_id", "occurred_at", "id"),
+)
+
+# Who owned a lead when, and why (routing rule, hot lead, manual, SLA escalation).
+lead_assignments = Table(
+    "lead_assignments",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("from_member_id", Uuid),
+    Column("to_member_id", Uuid),
+    Column("team_id", Uuid),
+    Column("reason", String(16), nullable=False),
+    Column("rule_index", Integer),
+    Column("assigned_at", UtcDateTime, nullable=False),
+    Column("assigned_by", String(64), nullable=False),
+    ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "lead_id", "assigned_at", "id"),
 )
 
 # What a lead did (page views, downloads, email clicks, demo requests...): its history for
@@ -456,4 +530,7 @@ TENANT_TABLES = (
     form_submissions,
     engagements,
     lead_state_changes,
+    teams,
+    activities,
+    lead_assignments,
 )

@@ -23,6 +23,7 @@ from app.db.repositories.jobs import JobRepository
 from app.db.repositories.leads import CustomFieldRepository, LeadRepository
 from app.db.repositories.members import MemberRepository
 from app.db.repositories.outbox import OutboxRepository
+from app.db.repositories.routing import ActivityRepository, AssignmentRepository, TeamRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.system import SystemRepository
 from app.db.repositories.timers import TimerRepository
@@ -176,6 +177,15 @@ class UnitOfWork:
 
     def state_changes(self, workspace_id: UUID) -> StateChangeRepository:
         return StateChangeRepository(self, workspace_id)
+
+    def teams(self, workspace_id: UUID) -> TeamRepository:
+        return TeamRepository(self, workspace_id)
+
+    def activities(self, workspace_id: UUID) -> ActivityRepository:
+        return ActivityRepository(self, workspace_id)
+
+    def assignments(self, workspace_id: UUID) -> AssignmentRepository:
+        return AssignmentRepository(self, workspace_id)
 
     # The named cross-workspace repositories.
     def system(self) -> SystemRepository:

@@ -14,6 +14,7 @@ from app.schemas.forms import SubmissionRead
 from app.schemas.jobs import JobRead
 from app.schemas.leads import LeadRead
 from app.schemas.members import MemberRead
+from app.schemas.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
 from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
 from app.schemas.workspaces import WorkspaceRead
 
@@ -56,6 +57,14 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.LEAD_SCORE_CHANGED: LeadRead,
     types.LEAD_TEMPERATURE_CHANGED: LeadRead,
     types.LEAD_STAGE_CHANGED: LeadRead,
+    types.LEAD_ASSIGNED: AssignmentRead,
+    types.LEAD_FIRST_RESPONDED: LeadRead,
+    types.LEAD_SLA_BREACHED: LeadRead,
+    types.LEAD_SLA_ESCALATED: SlaEscalation,
+    types.TEAM_CREATED: TeamRead,
+    types.TEAM_UPDATED: TeamRead,
+    types.TEAM_DELETED: TeamRead,
+    types.ACTIVITY_CREATED: ActivityRead,
     types.FORM_SUBMISSION_RECEIVED: SubmissionRead,
     types.FORM_SUBMISSION_SPAM: SubmissionRead,
     types.JOB_SUCCEEDED: JobRead,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from app.domain.leads.custom_fields import FieldType
 from app.domain.leads.lifecycle import CompanySize, LeadStatus, Source
 from app.domain.leads.scoring import Stage, Temperature
+from app.domain.leads.sla import SlaStatus
 from app.schemas.common import Actor, Country, RequestModel, ResourceRead, Unset, UtcDatetime
 
 Text = Annotated[str, Field(max_length=200)]
@@ -126,6 +127,12 @@ class LeadRead(ResourceRead):
     temperature: Temperature
     stage: Stage
     last_engaged_at: UtcDatetime | None
+    sla_status: SlaStatus = Field(description="First-response SLA: pending, met, breached or not_applicable")
+    first_response_due_at: UtcDatetime | None = Field(description="When the first response is due (working time)")
+    first_responded_at: UtcDatetime | None
+    first_response_seconds: float | None = Field(description="Working seconds from capture to the first response")
+    team_id: UUID | None = Field(description="The team the lead was routed through, if any")
+    assigned_at: UtcDatetime | None
     created_by: Actor
     updated_by: Actor
 

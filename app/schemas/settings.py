@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date, time
 from typing import Annotated, Any
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.domain.leads import scoring
-from app.domain.leads.scoring import EngagementType, Operator
-from app.schemas.common import RequestModel, ResourceRead
+from app.domain.leads.lifecycle import Source
+from app.domain.leads.scoring import EngagementType, Operator, Stage, Temperature
+from app.domain.leads.sla import Escalation
+from app.schemas.common import RequestModel, ResourceRead, TimeZone
+from app.schemas.weekdays import Weekday
 
 
 class RetentionSettings(BaseModel):
@@ -116,3 +121,115 @@ SECTIONS: dict[str, tuple[type[BaseModel], type[BaseModel], type[ResourceRead]]]
     "retention": (RetentionSettings, RetentionSettingsUpdate, RetentionSettingsRead),
     "scoring": (ScoringSettings, ScoringSettingsUpdate, ScoringSettingsRead),
 }
+
+
+# -- first-response SLA ----------------------------------------------------------------------------
+
+
+class BusinessHoursSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: TimeZone | None = Field(default=None, description="IANA time zone; null = the workspace's")
+    days: list[Weekday] | None = Field(
+        default=None,
+        max_length=7,
+        description="Working days; null = the usual week of the workspace's region (Saturday-Wednesday in Iran, "
+        "Sunday-Thursday in much of the Arab world, Monday-Friday elsewhere)",
+    )
+    start: time = Field(default=time(9, 0), description="Local opening time, e.g. 09:00")
+    end: time = Field(default=time(17, 0), description="Local closing time, after `start`")
+    holidays: list[date] = Field(default_factory=list, max_length=1000, description="Local dates with no working time")
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> BusinessHoursSettings:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.days is not None and not self.days:
+            raise ValueError("give at least one working day, or null for the region's week")
+        return self
+
+
+class SlaSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    target_seconds: int = Field(
+        default=300, ge=1, le=30 * 86400, description="First-response target in working seconds (5 minutes)"
+    )
+    sources: list[Source] | None = Field(
+        default=None, description="Sources the SLA applies to; null = every source but `import`"
+    )
+    stages: list[Stage] | None = Field(default=None, description="Stages (at capture) it applies to; null = all")
+    business_hours: BusinessHoursSettings | None = Field(
+        default=None, description="When set, the clock runs only in working time; null = around the clock"
+    )
+    escalation: Escalation = Field(
+        default=Escalation.NONE,
+        description="On breach: `reassign` to the next member of the lead's team, or `notify_manager` "
+        "(event lead.sla_escalated naming the owner's manager)",
+    )
+
+
+class SlaSettingsUpdate(RequestModel):
+    enabled: bool = None  # type: ignore[assignment]
+    target_seconds: int = Field(default=None, ge=1, le=30 * 86400)  # type: ignore[assignment]
+    sources: list[Source] | None = None
+    stages: list[Stage] | None = None
+    business_hours: BusinessHoursSettings | None = None
+    escalation: Escalation = None  # type: ignore[assignment]
+
+
+class SlaSettingsRead(SlaSettings, ResourceRead):
+    pass
+
+
+# -- routing ---------------------------------------------------------------------------------------
+class RoutingCondition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    countries: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]] = Field(default_factory=list, max_length=300)
+    provinces: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=300)
+    sources: list[Source] = Field(default_factory=list)
+    temperatures: list[Temperature] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=list)
+    score_min: float | None = Field(default=None, ge=0, le=100)
+    score_max: float | None = Field(default=None, ge=0, le=100)
+    tags_any: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=100)
+    custom_fields: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=50)
+
+
+class RoutingRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", max_length=200)
+    when: RoutingCondition = Field(default_factory=RoutingCondition, description="Every given part must hold")
+    member_id: UUID | None = Field(default=None, description="Assign to this member...")
+    team_id: UUID | None = Field(default=None, description="...or round-robin within this team")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RoutingRule:
+        if (self.member_id is None) == (self.team_id is None):
+            raise ValueError("give exactly one of member_id and team_id")
+        return self
+
+
+class RoutingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[RoutingRule] = Field(
+        default_factory=list, max_length=100, description="In order: the first rule a new lead matches decides"
+    )
+    hot_team_id: UUID | None = Field(default=None, description="Hot leads go straight to this (sales) team")
+
+
+class RoutingSettingsUpdate(RequestModel):
+    rules: list[RoutingRule] = Field(default=None, max_length=100)  # type: ignore[assignment]
+    hot_team_id: UUID | None = None
+
+
+class RoutingSettingsRead(RoutingSettings, ResourceRead):
+    pass
+
+
+SECTIONS["sla"] = (SlaSettings, SlaSettingsUpdate, SlaSettingsRead)
+SECTIONS["routing"] = (RoutingSettings, RoutingSettingsUpdate, RoutingSettingsRead)

@@ -20,7 +20,7 @@ from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.leads import LeadCreate, LeadRead
-from app.services import custom_fields, events, scoring, workspaces
+from app.services import custom_fields, events, routing, scoring, sla, workspaces
 from app.services.context import Context, changed_fields, write_changes
 from app.services.scoring import FIT_FIELDS
 
@@ -66,14 +66,21 @@ async def _prepare(ctx: Context, data: dict[str, Any], current: Row | None) -> d
     return values
 
 
-async def create(ctx: Context, data: dict[str, Any], *, write_now: bool = False) -> Row:
-    """A new lead, scored on its fit. `write_now`: insert it at once (a later statement of the use
-    case refers to it); otherwise a lead without external_id is written at commit."""
+async def create(ctx: Context, data: dict[str, Any], *, write_now: bool = False, apply_sla: bool = True) -> Row:
+    """A new lead, scored on its fit, given its first-response deadline (unless `apply_sla` is
+    false: imports and batches carry history) and routed to an owner. `write_now`: insert it at
+    once (a later statement of the use case refers to it); otherwise a lead without external_id is
+    written at commit."""
     values = await _prepare(ctx, data, None)
     values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
     repo = ctx.uow.leads(ctx.workspace_id)
     values = {"id": new_id(), **values, **ctx.audit_new()}
     values.update(await scoring.initial(ctx, values))
+    values.update(await sla.columns_for_new(ctx, values, exempt=not apply_sla))
+    assignment = await routing.route_new(ctx, values)
+    if assignment is not None:
+        reason, rule_index = assignment.pop("_reason"), assignment.pop("_rule_index", None)
+        values.update(assignment)
     # Without an external_id nothing can conflict: the lead is written at commit with its events.
     write_behind = values.get("external_id") is None and not write_now
     row = repo.add(values) if write_behind else await repo.create(values)
@@ -83,6 +90,8 @@ async def create(ctx: Context, data: dict[str, Any], *, write_now: bool = False)
             "PATCH it, or upsert with POST /v1/leads/batch"
         )
     await events.record(ctx, types.LEAD_CREATED, LeadRead.model_validate(row))
+    if assignment is not None:
+        await routing.record(ctx, row["id"], None, row["owner_id"], row["team_id"], reason, rule_index)
     return row
 
 
@@ -114,6 +123,8 @@ async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: s
         rescored = changed_fields(row, scoring.columns(result, row))
         if rescored.keys() - {"scored_at"}:
             values.update(rescored)
+    if "owner_id" in values:
+        values["assigned_at"] = ctx.now if values["owner_id"] is not None else None
     repo = ctx.uow.leads(ctx.workspace_id)
     updated = await write_changes(ctx, row, values, partial(repo.update, row["id"]), if_match=if_match)
     await events.record(
@@ -121,6 +132,11 @@ async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: s
     )
     if result is not None:
         await scoring.record_changes(ctx, row, updated, result, "lead changed")
+    if "owner_id" in values:
+        await routing.record(ctx, row["id"], row["owner_id"], updated["owner_id"], updated["team_id"], routing.MANUAL)
+    if values.get("status") == LeadStatus.CONTACTED and updated["first_responded_at"] is None:
+        # Moving a lead to `contacted` is a first response (the member says they reached it).
+        updated = await sla.record_response(ctx, updated, ctx.now) or updated
     return updated
 
 
@@ -166,9 +182,10 @@ async def list_leads(
     )
 
 
-async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def batch_upsert(ctx: Context, items: list[dict[str, Any]], *, apply_sla: bool = False) -> list[dict[str, Any]]:
     """Create or update each item (matched by `external_id` when it has one); one bad item is
-    reported in its result and never rejects the others."""
+    reported in its result and never rejects the others. Batches load history, so new leads are
+    exempt from the first-response SLA unless `apply_sla`."""
     external_ids = [
         i.get("external_id") for i in items if isinstance(i, dict) and isinstance(i.get("external_id"), str)
     ]
@@ -182,7 +199,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
             conn = await ctx.uow.connection()
             async with conn.begin_nested():  # a failed item leaves nothing behind
                 if current is None:
-                    row = await create(ctx, {"tags": [], "status": "new", **data})
+                    row = await create(ctx, {"tags": [], "status": "new", **data}, apply_sla=apply_sla)
                     status = "created"
                 else:
                     row = await _apply(ctx, current, data, if_match=None)

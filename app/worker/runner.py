@@ -19,6 +19,7 @@ from app.config import Settings
 from app.db.session import Database
 from app.db.wakeups import DELIVERIES, EVENTS, JOBS, LOCAL_WAKERS, NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL, TIMERS
 from app.ids import utcnow
+from app.services import sla
 from app.worker import deliveries, dispatcher, jobs, recurring, timers
 
 log = logging.getLogger("app.worker")
@@ -47,6 +48,7 @@ class Worker:
             JOBS: self._job_wake,
         }
         self._next_timer: datetime | None = None  # when the next pending timer is due, as last seen
+        self._next_sla: datetime | None = None  # the next first-response deadline, as last seen
         self._loop_of_run: asyncio.AbstractEventLoop | None = None
 
     def wake(self, kind: str) -> None:
@@ -127,6 +129,21 @@ class Worker:
     def _timer_due(self) -> datetime | None:
         return self._next_timer
 
+    async def _sla(self) -> int:
+        """Breach leads whose first-response deadline passed; then sleep until the next deadline
+        (a new lead's deadline is at least the SLA target away, so the poll sees it in time)."""
+        due = await sla.next_due(self.database)  # a read: no write transaction while nothing is due
+        if due is None or due > utcnow():
+            self._next_sla = due
+            return 0
+        breached = await sla.sweep(self.database, utcnow())  # busy: look again at once
+        if not breached:  # another worker holds them: poll
+            self._next_sla = None
+        return breached
+
+    def _sla_due(self) -> datetime | None:
+        return self._next_sla
+
     async def _jobs(self) -> int:
         return await jobs.run_due(self.database, self.settings)
 
@@ -174,6 +191,7 @@ class Worker:
                 asyncio.create_task(self._loop("deliver", lambda: self._deliver(client), self._delivery_wake)),
                 asyncio.create_task(self._loop("timers", self._timers, self._timer_wake, self._timer_due)),
                 asyncio.create_task(self._loop("jobs", self._jobs, self._job_wake)),
+                asyncio.create_task(self._loop("sla", self._sla, None, self._sla_due)),
             ]
             if not self.database.is_sqlite:
                 loops.append(asyncio.create_task(self._listen()))

@@ -62,6 +62,17 @@ async def _form(tenant: Tenant, database: Database) -> str:
     return f"/v1/forms/{created['id']}"
 
 
+async def _team(tenant: Tenant, database: Database) -> str:
+    created = (await tenant.post("/v1/teams", json={"name": "Sales"})).json()
+    return f"/v1/teams/{created['id']}"
+
+
+async def _activity(tenant: Tenant, database: Database) -> str:
+    lead = (await tenant.post("/v1/leads", json={"email": "called@x.io"})).json()
+    created = (await tenant.post("/v1/activities", json={"lead_id": lead["id"], "type": "note"})).json()
+    return f"/v1/activities/{created['id']}"
+
+
 # A CORS preflight carries no key by design: it answers from the form alone (tests/api/test_forms.py).
 KEYLESS = {("OPTIONS", "/v1/forms/{form_id}/submissions")}
 
@@ -88,6 +99,12 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("GET", "/v1/leads/{lead_id}/engagements"): (_lead, None, "/engagements"),
     ("POST", "/v1/leads/{lead_id}/engagements"): (_lead, {"type": "demo_request"}, "/engagements"),
     ("GET", "/v1/leads/{lead_id}/state-changes"): (_lead, None, "/state-changes"),
+    ("GET", "/v1/leads/{lead_id}/assignments"): (_lead, None, "/assignments"),
+    ("POST", "/v1/leads/{lead_id}/assign"): (_lead, {"member_id": "0190a000-0000-7000-8000-000000000001"}, "/assign"),
+    ("GET", "/v1/teams/{team_id}"): (_team, None, ""),
+    ("PATCH", "/v1/teams/{team_id}"): (_team, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/teams/{team_id}"): (_team, None, ""),
+    ("GET", "/v1/activities/{activity_id}"): (_activity, None, ""),
     ("GET", "/v1/custom-fields/{field_id}"): (_custom_field, None, ""),
     ("PATCH", "/v1/custom-fields/{field_id}"): (_custom_field, {"label": "Hijacked"}, ""),
     ("DELETE", "/v1/custom-fields/{field_id}"): (_custom_field, None, ""),

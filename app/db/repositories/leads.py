@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, exists, select
+from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
@@ -32,6 +32,12 @@ SERVER_DEFAULTS = {
     "behavior_score": 0.0,
     "temperature": "cold",
     "stage": "ial",
+    "sla_status": "not_applicable",
+    "first_response_due_at": None,
+    "first_responded_at": None,
+    "first_response_seconds": None,
+    "team_id": None,
+    "assigned_at": None,
 }
 SCORE_COLUMNS = ("score", "fit_score", "behavior_score", "scored_at", "temperature", "stage", "last_engaged_at")
 _SET_SCORES = (
@@ -125,6 +131,43 @@ class LeadRepository(TenantRepository):
         )
         return {r["email_key"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
 
+    async def open_counts(self, member_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """How many open leads (new, contacted, nurturing; not archived) each member owns."""
+        if not member_ids:
+            return {}
+        statement = (
+            select(t.c.owner_id, func.count())
+            .where(
+                self.scope,
+                t.c.owner_id.in_(list(member_ids)),
+                t.c.status.in_(("new", "contacted", "nurturing")),
+                t.c.archived_at.is_(None),
+            )
+            .group_by(t.c.owner_id)
+        )
+        return {owner: int(count) for owner, count in (await self.uow.execute(statement)).all()}
+
+    async def set_columns(self, lead_id: UUID, values: Mapping[str, Any]) -> Row | None:
+        """Routing and SLA bookkeeping (owner, team): a new version, `updated_at` as given."""
+        statement = t.update().where(self.scope, t.c.id == lead_id)
+        return await self._one(statement.values(version=t.c.version + 1, **values).returning(t))
+
+    async def record_first_response(self, lead_id: UUID, values: Mapping[str, Any]) -> Row | None:
+        """The first response's columns, only while none is recorded (None: another came first)."""
+        statement = t.update().where(self.scope, t.c.id == lead_id, t.c.first_responded_at.is_(None))
+        return await self._one(statement.values(version=t.c.version + 1, **values).returning(t))
+
+    async def sla_facts(self, created_after: datetime | None, created_before: datetime | None) -> list[Row]:
+        """What the speed-to-lead report needs of the leads the SLA applied to, captured in the window."""
+        statement = select(
+            t.c.owner_id, t.c.team_id, t.c.source, t.c.sla_status, t.c.first_responded_at, t.c.first_response_seconds
+        ).where(self.scope, t.c.sla_status != "not_applicable", t.c.merged_into_id.is_(None))
+        if created_after is not None:
+            statement = statement.where(t.c.created_at >= created_after)
+        if created_before is not None:
+            statement = statement.where(t.c.created_at < created_before)
+        return [dict(r) for r in (await self.uow.execute(statement.limit(1_000_000))).mappings()]
+
     async def by_ids(self, lead_ids: Sequence[UUID]) -> dict[UUID, Row]:
         if not lead_ids:
             return {}
@@ -161,6 +204,9 @@ class LeadRepository(TenantRepository):
         score_max: float | None = None,
         engaged_after: datetime | None = None,
         engaged_before: datetime | None = None,
+        sla_status: str | None = None,
+        first_response_due_before: datetime | None = None,
+        team_id: UUID | None = None,
     ) -> Page:
         statement = select(t).where(self.scope, t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))
         for column, value in (
@@ -170,6 +216,8 @@ class LeadRepository(TenantRepository):
             (t.c.country, country),
             (t.c.temperature, temperature),
             (t.c.stage, stage),
+            (t.c.sla_status, sla_status),
+            (t.c.team_id, team_id),
         ):
             if value is not None:
                 statement = statement.where(column == value)
@@ -181,6 +229,7 @@ class LeadRepository(TenantRepository):
             (t.c.created_at, created_after, created_before),
             (t.c.updated_at, updated_after, updated_before),
             (t.c.last_engaged_at, engaged_after, engaged_before),
+            (t.c.first_response_due_at, None, first_response_due_before),
         ):
             if lower is not None:
                 statement = statement.where(column >= lower)

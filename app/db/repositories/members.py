@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +32,12 @@ class MemberRepository(TenantRepository):
 
     async def get(self, member_id: UUID) -> Row | None:
         return await self._get_by_id(member_id)
+
+    async def by_ids(self, member_ids: Sequence[UUID]) -> dict[UUID, Row]:
+        if not member_ids:
+            return {}
+        statement = select(t).where(self.scope, t.c.id.in_(list(member_ids)))
+        return {r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
 
     async def managers_chain(self, start: UUID, depth: int = 64) -> dict[UUID, UUID | None]:
         """member id -> manager id for `start` and its managers upwards (absent when no such member)."""

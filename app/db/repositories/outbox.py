@@ -254,6 +254,45 @@ class OutboxRepository:
         statement = select(tm.c.run_at).where(tm.c.status == "pending").order_by(tm.c.run_at).limit(1)
         return (await self.uow.execute(statement)).scalar()
 
+    # -- first-response SLA --------------------------------------------------------------------
+    async def next_sla_due(self) -> datetime | None:
+        """The earliest pending first-response deadline, any workspace (index ix_leads_sla_pending)."""
+        ld = tables.leads
+        statement = (
+            select(ld.c.first_response_due_at)
+            .where(ld.c.sla_status == "pending")
+            .order_by(ld.c.first_response_due_at)
+            .limit(1)
+        )
+        return (await self.uow.execute(statement)).scalar()
+
+    async def breach_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Mark up to `limit` pending leads whose deadline has passed as breached; the changed leads.
+        Rows another worker is breaching are skipped (SKIP LOCKED), so each breach happens once."""
+        ld = tables.leads
+        due = await self._lock_rows(
+            select(ld.c.workspace_id, ld.c.id)
+            .where(ld.c.sla_status == "pending", ld.c.first_response_due_at <= now)
+            .order_by(ld.c.first_response_due_at)
+            .limit(limit)
+        )
+        rows = (await self.uow.execute(due)).all()
+        if not rows:
+            return []
+        changed = []
+        by_workspace: dict[UUID, list[UUID]] = {}
+        for workspace_id, lead_id in rows:
+            by_workspace.setdefault(workspace_id, []).append(lead_id)
+        for workspace_id, ids in by_workspace.items():
+            statement = (
+                update(ld)
+                .where(ld.c.workspace_id == workspace_id, ld.c.id.in_(ids), ld.c.sla_status == "pending")
+                .values(sla_status="breached", version=ld.c.version + 1)
+                .returning(ld)
+            )
+            changed.extend(dict(r) for r in (await self.uow.execute(statement)).mappings())
+        return changed
+
     async def finish_timer(self, workspace_id: UUID, timer_id: UUID, values: dict[str, Any]) -> None:
         await self.uow.execute(
             update(tm).where(tm.c.workspace_id == workspace_id, tm.c.id == timer_id).values(**values)

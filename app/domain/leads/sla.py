@@ -71,10 +71,7 @@ def is_response(activity_type: str, direction: str, automated: bool, member_id: 
     """An outbound call, email, SMS, WhatsApp, social message or meeting logged by a member;
     automated messages (auto-replies, sequence emails) never count."""
     return (
-        not automated
-        and member_id is not None
-        and direction == Direction.OUTBOUND
-        and activity_type in RESPONSE_TYPES
+        not automated and member_id is not None and direction == Direction.OUTBOUND and activity_type in RESPONSE_TYPES
     )
 
 

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.routers.v1 import (
+    activities,
     api_keys,
     custom_fields,
     engagements,
@@ -11,7 +12,9 @@ from app.routers.v1 import (
     jobs,
     leads,
     members,
+    reports,
     settings,
+    teams,
     webhooks,
     workspace,
 )
@@ -32,4 +35,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     engagements.router,
     custom_fields.router,
     forms.router,
+    teams.router,
+    activities.router,
+    reports.router,
 )

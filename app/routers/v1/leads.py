@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from app.domain.leads.lifecycle import LeadStatus, Source
 from app.domain.leads.scoring import Stage, Temperature
+from app.domain.leads.sla import SlaStatus
 from app.routers.dependencies import (
     JSON,
     IfMatch,
@@ -23,7 +24,8 @@ from app.schemas.common import Country, Page
 from app.schemas.engagements import EngagementCreate, EngagementRead, ScoreLine, ScoreRead, StateChangeRead
 from app.schemas.jobs import JobRead
 from app.schemas.leads import BatchResult, LeadBatch, LeadCreate, LeadRead, LeadUpdate
-from app.services import leads, scoring
+from app.schemas.routing import AssignmentList, AssignRequest
+from app.services import leads, routing, scoring
 from app.services.context import Context
 
 router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
@@ -47,8 +49,14 @@ async def create_lead(
     response_model=BatchResult,
     openapi_extra={"x-max-body-bytes": BATCH_BODY_LIMIT},
 )
-async def batch_leads(body: LeadBatch, ctx: Annotated[Context, require_idempotent("leads:write")]) -> Response:
-    results = await leads.batch_upsert(ctx, body.leads)
+async def batch_leads(
+    body: LeadBatch,
+    ctx: Annotated[Context, require_idempotent("leads:write")],
+    apply_sla: Annotated[
+        bool, Query(description="Give new leads a first-response deadline (batches load history: off by default)")
+    ] = False,
+) -> Response:
+    results = await leads.batch_upsert(ctx, body.leads, apply_sla=apply_sla)
     return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
 
 
@@ -79,6 +87,11 @@ async def list_leads(
     updated_after: Annotated[datetime | None, Query()] = None,
     updated_before: Annotated[datetime | None, Query()] = None,
     archived: Annotated[bool, Query(description="true: only archived leads")] = False,
+    sla_status: Annotated[SlaStatus | None, Query(description="First-response SLA status")] = None,
+    first_response_due_before: Annotated[
+        datetime | None, Query(description="First response due before (e.g. pending leads about to breach)")
+    ] = None,
+    team_id: Annotated[UUID | None, Query()] = None,
 ) -> Response:
     custom = {k[3:]: v for k, v in request.query_params.items() if k.startswith("cf.") and len(k) > 3}
     result = await leads.list_leads(
@@ -104,6 +117,9 @@ async def list_leads(
         score_max=score_max,
         engaged_after=engaged_after,
         engaged_before=engaged_before,
+        sla_status=sla_status,
+        first_response_due_before=first_response_due_before,
+        team_id=team_id,
     )
     return page_response(LeadRead, result.rows, result.next_cursor)
 
@@ -185,6 +201,28 @@ async def list_state_changes(
 ) -> Response:
     result = await scoring.state_changes_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
     return page_response(StateChangeRead, result.rows, result.next_cursor)
+
+
+@router.post(
+    "/{lead_id}/assign",
+    summary="Assign a lead to a member, or to the member whose turn it is in a team",
+    response_model=LeadRead,
+)
+async def assign_lead(
+    request: Request, lead_id: UUID, body: AssignRequest, ctx: Annotated[Context, require("leads:write")]
+) -> Response:
+    row = await routing.assign_lead(ctx, lead_id, member_id=body.member_id, team_id=body.team_id)
+    return resource_response(request, LeadRead.model_validate(row))
+
+
+@router.get(
+    "/{lead_id}/assignments",
+    summary="A lead's owners over time (who, when, why: rule, hot lead, manual, SLA escalation)",
+    response_model=AssignmentList,
+)
+async def list_assignments(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+    rows = await routing.history(ctx, lead_id)
+    return Response(AssignmentList.model_validate({"data": rows}).model_dump_json(), media_type=JSON)
 
 
 @router.get("/{lead_id}", summary="Get a lead", response_model=LeadRead, openapi_extra={"x-conditional": True})
