@@ -28,6 +28,7 @@ ENSURE_EVERY = timedelta(minutes=10)
 # hold back their next NOTIFY, so the pass sees every event of the notification's window.
 COALESCE_SECONDS = NOTIFY_EVERY_SECONDS
 DISPATCH_BATCH = 500
+SLA_TICK = timedelta(seconds=0.1)  # breaches falling due close together are swept together
 
 
 class Worker:
@@ -136,10 +137,13 @@ class Worker:
         if due is None or due > utcnow():
             self._next_sla = due
             return 0
-        breached = await sla.sweep(self.database, utcnow())  # busy: look again at once
-        if not breached:  # another worker holds them: poll
-            self._next_sla = None
-        return breached
+        breached = await sla.sweep(self.database, utcnow())
+        if breached >= sla.SWEEP_BATCH:
+            return 1  # a backlog: at once
+        # Let the next deadlines gather for a tick (deadlines every few ms would otherwise make a
+        # transaction per lead); nothing breached means another worker holds them: poll.
+        self._next_sla = utcnow() + SLA_TICK if breached else None
+        return 0
 
     def _sla_due(self) -> datetime | None:
         return self._next_sla
