@@ -52,10 +52,8 @@ async def seed(conn: asyncpg.Connection, workspace_id: uuid.UUID, count: int, fi
     for n in range(count):
         due = first + timedelta(seconds=spread * n / count)
         email = f"sla{n}-{uuid.uuid4().hex[:6]}@bench.io"
-        rows.append(
-            (workspace_id, new_id(), email, email, "web_form", "online", "[]", "new", "{}", "pending", due, now, now)
-            + ("bench", "bench")
-        )
+        lead = (workspace_id, new_id(), email, email, "web_form", "online", "[]", "new", "{}", "pending", due)
+        rows.append((*lead, now, now, "bench", "bench"))
     await conn.copy_records_to_table("leads", records=rows, columns=COLUMNS)
     await conn.execute("ANALYZE leads")
 

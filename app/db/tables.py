@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     Float,
     ForeignKey,
     ForeignKeyConstraint,
@@ -329,6 +330,16 @@ leads = Table(
     Column("first_response_seconds", Float),
     Column("team_id", Uuid),
     Column("assigned_at", UtcDateTime),
+    # Qualification (migration 0011): what the lead became, or why it was dropped.
+    Column("qualified_at", UtcDateTime),
+    Column("account_id", Uuid),
+    Column("contact_id", Uuid),
+    Column("opportunity_id", Uuid),
+    Column("disqualified_at", UtcDateTime),
+    Column("disqualification_reason", String(64)),
+    Column("disqualification_note", String(2000)),
+    Column("referred_by_contact_id", Uuid),
+    Column("last_activity_at", UtcDateTime),
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
     ForeignKeyConstraint(["workspace_id", "referred_by_lead_id"], ["leads.workspace_id", "leads.id"]),
@@ -365,14 +376,124 @@ teams = Table(
     Index(None, "workspace_id", "created_at", "id"),
 )
 
-# Calls, emails, messages, meetings and notes logged about a lead (the qualification issue extends
-# them to contacts and opportunities).
+# Companies, people and deals: what a qualified lead becomes (migration 0011).
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("domain", String(255)),  # lower-cased, no scheme or www.
+    Column("industry", String(200)),
+    Column("company_size", String(16)),
+    Column("country", String(2)),
+    Column("province", String(200)),
+    Column("city", String(200)),
+    Column("owner_id", Uuid),
+    Column("tags", Json, nullable=False),
+    Column("lead_id", Uuid),  # the lead it was qualified from
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "name", "id"),
+    Index(None, "workspace_id", "domain", **_not_null("domain")),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("email", String(320)),
+    Column("email_key", String(320)),
+    Column("phone", String(64)),
+    Column("phone_e164", String(20)),
+    Column("phone_valid", Boolean, nullable=False, server_default=false()),
+    Column("job_title", String(200)),
+    Column("account_id", Uuid),
+    Column("owner_id", Uuid),
+    Column("tags", Json, nullable=False),
+    Column("interests", Json, nullable=False),  # declared interests ("other specialties") for cross-sell
+    Column("country", String(2)),
+    Column("province", String(200)),
+    Column("city", String(200)),
+    Column("lead_id", Uuid),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
+    ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "email_key", **_not_null("email_key")),
+    Index(None, "workspace_id", "phone_e164", **_not_null("phone_e164")),
+    Index(None, "workspace_id", "account_id", "created_at", "id"),
+)
+
+opportunities = Table(
+    "opportunities",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("account_id", Uuid),
+    Column("contact_id", Uuid),
+    Column("owner_id", Uuid),
+    Column("amount_minor", BigInteger),  # minor units of `currency`
+    Column("currency", String(3), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("probability", Integer, nullable=False),
+    Column("expected_close_date", Date),
+    Column("type", String(16), nullable=False),
+    Column("close_reason", String(64)),
+    Column("closed_at", UtcDateTime),
+    Column("lead_id", Uuid),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"]),
+    ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "account_id", "created_at", "id"),
+    Index(None, "workspace_id", "stage", "created_at", "id"),
+)
+
+# Follow-up steps with a due time, an assignee and a reminder (timer kind `task.due`).
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("title", String(300), nullable=False),
+    Column("notes", String(10_000)),
+    Column("due_at", UtcDateTime),
+    Column("assignee_id", Uuid),
+    Column("lead_id", Uuid),
+    Column("contact_id", Uuid),
+    Column("account_id", Uuid),
+    Column("opportunity_id", Uuid),
+    Column("status", String(16), nullable=False),
+    Column("priority", String(8), nullable=False),
+    Column("completed_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "assignee_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "status", "due_at", "id"),
+    Index(None, "workspace_id", "lead_id", **_not_null("lead_id")),
+    Index(None, "workspace_id", "contact_id", **_not_null("contact_id")),
+)
+
+# Calls, emails, messages, meetings and notes logged about a lead, contact, account or opportunity.
 activities = Table(
     "activities",
     metadata,
     Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
     Column("id", Uuid, primary_key=True),
-    Column("lead_id", Uuid, nullable=False),
+    Column("lead_id", Uuid),
+    Column("contact_id", Uuid),
+    Column("account_id", Uuid),
+    Column("opportunity_id", Uuid),
     Column("member_id", Uuid),
     Column("type", String(16), nullable=False),
     Column("direction", String(16), nullable=False),
@@ -389,6 +510,7 @@ activities = Table(
     ForeignKeyConstraint(["workspace_id", "member_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "lead_id", "occurred_at", "id"),
     Index(None, "workspace_id", "occurred_at", "id"),
+    Index(None, "workspace_id", "contact_id", "occurred_at", "id", **_not_null("contact_id")),
 )
 
 # Who owned a lead when, and why (routing rule, hot lead, manual, SLA escalation).
@@ -418,6 +540,7 @@ engagements = Table(
     Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
     Column("id", Uuid, primary_key=True),
     Column("lead_id", Uuid),
+    Column("contact_id", Uuid),  # set when the lead is qualified into a contact
     Column("visitor_id", String(128)),
     Column("type", String(32), nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
@@ -533,4 +656,8 @@ TENANT_TABLES = (
     teams,
     activities,
     lead_assignments,
+    accounts,
+    contacts,
+    opportunities,
+    tasks,
 )

@@ -23,6 +23,12 @@ from app.db.repositories.jobs import JobRepository
 from app.db.repositories.leads import CustomFieldRepository, LeadRepository
 from app.db.repositories.members import MemberRepository
 from app.db.repositories.outbox import OutboxRepository
+from app.db.repositories.relationships import (
+    AccountRepository,
+    ContactRepository,
+    OpportunityRepository,
+    TaskRepository,
+)
 from app.db.repositories.routing import ActivityRepository, AssignmentRepository, TeamRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.system import SystemRepository
@@ -186,6 +192,18 @@ class UnitOfWork:
 
     def assignments(self, workspace_id: UUID) -> AssignmentRepository:
         return AssignmentRepository(self, workspace_id)
+
+    def accounts(self, workspace_id: UUID) -> AccountRepository:
+        return AccountRepository(self, workspace_id)
+
+    def contacts(self, workspace_id: UUID) -> ContactRepository:
+        return ContactRepository(self, workspace_id)
+
+    def opportunities(self, workspace_id: UUID) -> OpportunityRepository:
+        return OpportunityRepository(self, workspace_id)
+
+    def tasks(self, workspace_id: UUID) -> TaskRepository:
+        return TaskRepository(self, workspace_id)
 
     # The named cross-workspace repositories.
     def system(self) -> SystemRepository:

@@ -16,7 +16,19 @@ ADMIN = "admin"
 
 # Every resource that has scopes. Each issue adds its resources here and lists them in
 # docs/conventions.md; `admin` implies every scope, present and future.
-RESOURCES: tuple[str, ...] = ("workspace", "members", "settings", "events", "webhooks", "jobs", "leads")
+RESOURCES: tuple[str, ...] = (
+    "workspace",
+    "members",
+    "settings",
+    "events",
+    "webhooks",
+    "jobs",
+    "leads",
+    "accounts",
+    "contacts",
+    "opportunities",
+    "tasks",
+)
 SCOPES: frozenset[str] = frozenset(
     {ADMIN} | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}
 )

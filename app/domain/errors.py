@@ -21,12 +21,19 @@ class DomainError(Exception):
     title: str = "Bad request"
 
     def __init__(
-        self, detail: str, *, errors: list[FieldError] | None = None, headers: dict[str, str] | None = None
+        self,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        extensions: dict[str, object] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors: list[FieldError] = errors or []
         self.headers: dict[str, str] = headers or {}
+        # RFC 9457 extension members (e.g. the existing references of an already qualified lead)
+        self.extensions: dict[str, object] = extensions or {}
 
 
 class InvalidInput(DomainError):

@@ -69,6 +69,7 @@ def problem(
     detail: str | None = None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": f"/problems/{slug or _SLUGS.get(status, 'error')}",
@@ -78,6 +79,8 @@ def problem(
         "instance": request.url.path,
         "request_id": request_id_of(request),
     }
+    for key, value in (extensions or {}).items():
+        body.setdefault(key, value)
     if errors:
         body["errors"] = [
             {"location": e.location, "field": e.field, "message": e.message, "type": e.type} for e in errors
@@ -93,7 +96,14 @@ def from_domain(request: Request, exc: DomainError) -> Response:
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="crm"'
     return problem(
-        request, exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, errors=exc.errors, headers=headers
+        request,
+        exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=headers,
+        extensions=exc.extensions,
     )
 
 

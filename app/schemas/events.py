@@ -14,6 +14,7 @@ from app.schemas.forms import SubmissionRead
 from app.schemas.jobs import JobRead
 from app.schemas.leads import LeadRead
 from app.schemas.members import MemberRead
+from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead, TaskRead
 from app.schemas.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
 from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
 from app.schemas.workspaces import WorkspaceRead
@@ -65,6 +66,24 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.TEAM_UPDATED: TeamRead,
     types.TEAM_DELETED: TeamRead,
     types.ACTIVITY_CREATED: ActivityRead,
+    types.LEAD_QUALIFIED: LeadRead,
+    types.LEAD_DISQUALIFIED: LeadRead,
+    types.LEAD_REACTIVATED: LeadRead,
+    types.ACCOUNT_CREATED: AccountRead,
+    types.ACCOUNT_UPDATED: AccountRead,
+    types.ACCOUNT_ARCHIVED: AccountRead,
+    types.CONTACT_CREATED: ContactRead,
+    types.CONTACT_UPDATED: ContactRead,
+    types.CONTACT_ARCHIVED: ContactRead,
+    types.OPPORTUNITY_CREATED: OpportunityRead,
+    types.OPPORTUNITY_UPDATED: OpportunityRead,
+    types.OPPORTUNITY_ARCHIVED: OpportunityRead,
+    types.OPPORTUNITY_WON: OpportunityRead,
+    types.OPPORTUNITY_LOST: OpportunityRead,
+    types.TASK_CREATED: TaskRead,
+    types.TASK_UPDATED: TaskRead,
+    types.TASK_COMPLETED: TaskRead,
+    types.TASK_DUE: TaskRead,
     types.FORM_SUBMISSION_RECEIVED: SubmissionRead,
     types.FORM_SUBMISSION_SPAM: SubmissionRead,
     types.JOB_SUCCEEDED: JobRead,

@@ -133,6 +133,15 @@ class LeadRead(ResourceRead):
     first_response_seconds: float | None = Field(description="Working seconds from capture to the first response")
     team_id: UUID | None = Field(description="The team the lead was routed through, if any")
     assigned_at: UtcDatetime | None
+    qualified_at: UtcDatetime | None = None
+    account_id: UUID | None = Field(default=None, description="Set when qualified: the account it became")
+    contact_id: UUID | None = Field(default=None, description="Set when qualified: the contact it became")
+    opportunity_id: UUID | None = Field(default=None, description="Set when qualified: the opportunity opened")
+    disqualified_at: UtcDatetime | None = None
+    disqualification_reason: str | None = None
+    disqualification_note: str | None = None
+    referred_by_contact_id: UUID | None = Field(default=None, description="The customer who referred this lead")
+    last_activity_at: UtcDatetime | None = Field(default=None, description="The latest activity logged about it")
     created_by: Actor
     updated_by: Actor
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.domain.leads.sla import ActivityType, Direction
 from app.schemas.common import Actor, Name, RequestModel, ResourceRead, Unset, UtcDatetime
@@ -32,7 +32,10 @@ class TeamRead(ResourceRead):
 
 
 class ActivityCreate(RequestModel):
-    lead_id: UUID
+    lead_id: UUID | None = Field(default=None, description="What it is about: a lead, contact, account or opportunity")
+    contact_id: UUID | None = None
+    account_id: UUID | None = None
+    opportunity_id: UUID | None = None
     type: ActivityType
     direction: Direction = Direction.OUTBOUND
     automated: bool = Field(
@@ -45,12 +48,21 @@ class ActivityCreate(RequestModel):
     notes: str | None = Field(default=None, max_length=10_000)
     occurred_at: UtcDatetime | None = Field(default=None, description="Defaults to now; not in the future")
 
+    @model_validator(mode="after")
+    def _about_something(self) -> ActivityCreate:
+        if not (self.lead_id or self.contact_id or self.account_id or self.opportunity_id):
+            raise ValueError("give lead_id, contact_id, account_id or opportunity_id")
+        return self
+
 
 class ActivityRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: UUID
-    lead_id: UUID
+    lead_id: UUID | None
+    contact_id: UUID | None
+    account_id: UUID | None
+    opportunity_id: UUID | None
     member_id: UUID | None
     type: ActivityType
     direction: Direction

@@ -12,6 +12,8 @@ from app.domain.leads import scoring
 from app.domain.leads.lifecycle import Source
 from app.domain.leads.scoring import EngagementType, Operator, Stage, Temperature
 from app.domain.leads.sla import Escalation
+from app.domain.relationships.opportunities import DEFAULT_LOST_REASONS, DEFAULT_WON_REASONS
+from app.domain.relationships.qualification import DISQUALIFICATION_REASONS
 from app.schemas.common import RequestModel, ResourceRead, TimeZone
 from app.schemas.weekdays import Weekday
 
@@ -231,5 +233,46 @@ class RoutingSettingsRead(RoutingSettings, ResourceRead):
     pass
 
 
+# -- qualification and opportunities ---------------------------------------------------------
+Reason = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+
+
+class DisqualificationReasons(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reasons: list[Reason] = Field(
+        default_factory=lambda: list(DISQUALIFICATION_REASONS), min_length=1, max_length=100,
+        description="What POST /v1/leads/{id}/disqualify accepts as `reason`",
+    )  # fmt: skip
+
+
+class DisqualificationReasonsUpdate(RequestModel):
+    reasons: list[Reason] = Field(default=None, min_length=1, max_length=100)  # type: ignore[assignment]
+
+
+class DisqualificationReasonsRead(DisqualificationReasons, ResourceRead):
+    pass
+
+
+class OpportunityReasons(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    won: list[Reason] = Field(default_factory=lambda: list(DEFAULT_WON_REASONS), min_length=1, max_length=100)
+    lost: list[Reason] = Field(default_factory=lambda: list(DEFAULT_LOST_REASONS), min_length=1, max_length=100)
+
+
+class OpportunityReasonsUpdate(RequestModel):
+    won: list[Reason] = Field(default=None, min_length=1, max_length=100)  # type: ignore[assignment]
+    lost: list[Reason] = Field(default=None, min_length=1, max_length=100)  # type: ignore[assignment]
+
+
+class OpportunityReasonsRead(OpportunityReasons, ResourceRead):
+    pass
+
+
 SECTIONS["sla"] = (SlaSettings, SlaSettingsUpdate, SlaSettingsRead)
+SECTIONS["disqualification-reasons"] = (
+    DisqualificationReasons, DisqualificationReasonsUpdate, DisqualificationReasonsRead
+)  # fmt: skip
+SECTIONS["opportunity-reasons"] = (OpportunityReasons, OpportunityReasonsUpdate, OpportunityReasonsRead)
 SECTIONS["routing"] = (RoutingSettings, RoutingSettingsUpdate, RoutingSettingsRead)

@@ -14,7 +14,7 @@ from app.domain.leads import sla as rules
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.routing import ActivityRead
-from app.services import events, sla
+from app.services import events, records, sla
 from app.services.context import Context
 
 FUTURE_SLACK = timedelta(minutes=5)
@@ -22,22 +22,20 @@ FUTURE_SLACK = timedelta(minutes=5)
 
 async def create(ctx: Context, values: dict[str, Any]) -> Row:
     errors = ErrorList()
-    lead = await ctx.uow.leads(ctx.workspace_id).get(values["lead_id"])
-    if lead is None:
-        errors.add("lead_id", "no lead with this id in the workspace")
     if values.get("member_id") is None and ctx.actor.type == "member" and ctx.actor.id:
         values["member_id"] = UUID(ctx.actor.id)
-    if values.get("member_id") is not None and await ctx.uow.members(ctx.workspace_id).get(values["member_id"]) is None:
-        errors.add("member_id", "no member with this id in the workspace")
+    await records.check_links(ctx, values, errors)
+    lead = await ctx.uow.leads(ctx.workspace_id).get(values["lead_id"]) if values.get("lead_id") else None
     occurred_at = values.get("occurred_at") or ctx.now
     if occurred_at > ctx.now + FUTURE_SLACK:
         errors.add("occurred_at", "is in the future")
     errors.raise_if_any()
-    assert lead is not None
     response = rules.is_response(values["type"], values["direction"], values["automated"], values.get("member_id"))
-    first = response and lead["first_responded_at"] is None
-    if first and await sla.record_response(ctx, lead, occurred_at) is None:
+    first = lead is not None and response and lead["first_responded_at"] is None
+    if first and lead is not None and await sla.record_response(ctx, lead, occurred_at) is None:
         first = False  # another response was recorded first
+    if lead is not None:
+        await ctx.uow.leads(ctx.workspace_id).touch_activity(lead["id"], occurred_at)
     row = await ctx.uow.activities(ctx.workspace_id).create(
         {
             **values,

@@ -14,7 +14,7 @@ from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
-from app.services import events
+from app.services import events, tasks
 from app.services.context import SYSTEM, Context
 from app.worker import recurring
 
@@ -35,7 +35,7 @@ async def notify(ctx: Context, payload: dict[str, Any], run_at: datetime) -> Non
     )
 
 
-HANDLERS: dict[str, Handler] = {"notify": notify, recurring.KIND: recurring.fire}
+HANDLERS: dict[str, Handler] = {"notify": notify, recurring.KIND: recurring.fire, tasks.REMINDER: tasks.remind}
 
 
 async def fire_due(database: Database, settings: Settings, *, limit: int = 200) -> int:

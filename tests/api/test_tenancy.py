@@ -73,6 +73,32 @@ async def _activity(tenant: Tenant, database: Database) -> str:
     return f"/v1/activities/{created['id']}"
 
 
+async def _account(tenant: Tenant, database: Database) -> str:
+    created = (await tenant.post("/v1/accounts", json={"name": "Acme"})).json()
+    return f"/v1/accounts/{created['id']}"
+
+
+async def _contact(tenant: Tenant, database: Database) -> str:
+    created = (await tenant.post("/v1/contacts", json={"email": "c@x.io"})).json()
+    return f"/v1/contacts/{created['id']}"
+
+
+async def _opportunity(tenant: Tenant, database: Database) -> str:
+    created = (await tenant.post("/v1/opportunities", json={"name": "Deal"})).json()
+    return f"/v1/opportunities/{created['id']}"
+
+
+async def _task(tenant: Tenant, database: Database) -> str:
+    created = (await tenant.post("/v1/tasks", json={"title": "Call back"})).json()
+    return f"/v1/tasks/{created['id']}"
+
+
+async def _disqualified_lead(tenant: Tenant, database: Database) -> str:
+    url = await _lead(tenant, database)
+    await tenant.post(f"{url}/disqualify", json={"reason": "spam"})
+    return url
+
+
 # A CORS preflight carries no key by design: it answers from the form alone (tests/api/test_forms.py).
 KEYLESS = {("OPTIONS", "/v1/forms/{form_id}/submissions")}
 
@@ -105,6 +131,20 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("PATCH", "/v1/teams/{team_id}"): (_team, {"name": "Hijacked"}, ""),
     ("DELETE", "/v1/teams/{team_id}"): (_team, None, ""),
     ("GET", "/v1/activities/{activity_id}"): (_activity, None, ""),
+    ("POST", "/v1/leads/{lead_id}/qualify"): (_lead, {"opportunity": None}, "/qualify"),
+    ("POST", "/v1/leads/{lead_id}/disqualify"): (_lead, {"reason": "spam"}, "/disqualify"),
+    ("POST", "/v1/leads/{lead_id}/reactivate"): (_disqualified_lead, None, "/reactivate"),
+    ("GET", "/v1/accounts/{account_id}"): (_account, None, ""),
+    ("PATCH", "/v1/accounts/{account_id}"): (_account, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/accounts/{account_id}"): (_account, None, ""),
+    ("GET", "/v1/contacts/{contact_id}"): (_contact, None, ""),
+    ("PATCH", "/v1/contacts/{contact_id}"): (_contact, {"first_name": "Hijacked"}, ""),
+    ("DELETE", "/v1/contacts/{contact_id}"): (_contact, None, ""),
+    ("GET", "/v1/opportunities/{opportunity_id}"): (_opportunity, None, ""),
+    ("PATCH", "/v1/opportunities/{opportunity_id}"): (_opportunity, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/opportunities/{opportunity_id}"): (_opportunity, None, ""),
+    ("GET", "/v1/tasks/{task_id}"): (_task, None, ""),
+    ("PATCH", "/v1/tasks/{task_id}"): (_task, {"title": "Hijacked"}, ""),
     ("GET", "/v1/custom-fields/{field_id}"): (_custom_field, None, ""),
     ("PATCH", "/v1/custom-fields/{field_id}"): (_custom_field, {"label": "Hijacked"}, ""),
     ("DELETE", "/v1/custom-fields/{field_id}"): (_custom_field, None, ""),
@@ -156,6 +196,17 @@ async def test_lists_show_only_the_callers_workspace(tenant: Tenant, other_tenan
     await _custom_field(tenant, database)
     assert (await other_tenant.get("/v1/leads")).json()["data"] == []
     assert (await other_tenant.get("/v1/custom-fields")).json()["data"] == []
+    for factory, listing in (
+        (_account, "/v1/accounts"),
+        (_contact, "/v1/contacts"),
+        (_opportunity, "/v1/opportunities"),
+        (_task, "/v1/tasks"),
+        (_team, "/v1/teams"),
+        (_activity, "/v1/activities"),
+    ):
+        await factory(tenant, database)
+        assert (await tenant.get(listing)).json()["data"], listing
+        assert (await other_tenant.get(listing)).json()["data"] == [], listing
 
 
 async def test_settings_are_per_workspace(tenant: Tenant, other_tenant: Tenant) -> None:

@@ -27,6 +27,11 @@ class EngagementRepository(TenantRepository):
         """Written at commit with the rest of the use case."""
         self.uow.defer_insert(e, [{**row, "workspace_id": self.workspace_id} for row in rows])
 
+    async def relink(self, lead_id: UUID, contact_id: UUID) -> int:
+        """A qualified lead's engagements become its contact's too (they stay on the lead)."""
+        statement = update(e).where(self.scope, e.c.lead_id == lead_id).values(contact_id=contact_id)
+        return int((await self.uow.execute(statement)).rowcount or 0)
+
     async def facts(self, lead_ids: Sequence[UUID], since: datetime) -> list[Row]:
         """(lead_id, type, occurred_at) of these leads' engagements since `since`."""
         if not lead_ids:

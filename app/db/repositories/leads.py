@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, exists, func, select
+from sqlalchemy import bindparam, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
@@ -38,6 +38,15 @@ SERVER_DEFAULTS = {
     "first_response_seconds": None,
     "team_id": None,
     "assigned_at": None,
+    "qualified_at": None,
+    "account_id": None,
+    "contact_id": None,
+    "opportunity_id": None,
+    "disqualified_at": None,
+    "disqualification_reason": None,
+    "disqualification_note": None,
+    "referred_by_contact_id": None,
+    "last_activity_at": None,
 }
 SCORE_COLUMNS = ("score", "fit_score", "behavior_score", "scored_at", "temperature", "stage", "last_engaged_at")
 _SET_SCORES = (
@@ -151,6 +160,15 @@ class LeadRepository(TenantRepository):
         """Routing and SLA bookkeeping (owner, team): a new version, `updated_at` as given."""
         statement = t.update().where(self.scope, t.c.id == lead_id)
         return await self._one(statement.values(version=t.c.version + 1, **values).returning(t))
+
+    async def touch_activity(self, lead_id: UUID, at: datetime) -> None:
+        """`last_activity_at` moves forward only (a new version, no `updated_at` change)."""
+        statement = (
+            t.update()
+            .where(self.scope, t.c.id == lead_id, or_(t.c.last_activity_at.is_(None), t.c.last_activity_at < at))
+            .values(version=t.c.version + 1, last_activity_at=at)
+        )
+        await self.uow.execute(statement)
 
     async def record_first_response(self, lead_id: UUID, values: Mapping[str, Any]) -> Row | None:
         """The first response's columns, only while none is recorded (None: another came first)."""

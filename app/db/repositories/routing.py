@@ -85,6 +85,11 @@ class ActivityRepository(TenantRepository):
             statement = statement.where(ac.c.occurred_at < occurred_before)
         return await self._page(statement, sortable=ACTIVITY_SORT, sort=sort, cursor=cursor, limit=limit)
 
+    async def relink(self, lead_id: UUID, values: Mapping[str, Any]) -> int:
+        """Point a lead's activities at the records it became (they stay on the lead too)."""
+        statement = update(ac).where(self.scope, ac.c.lead_id == lead_id).values(**values)
+        return int((await self.uow.execute(statement)).rowcount or 0)
+
 
 class AssignmentRepository(TenantRepository):
     table = asg

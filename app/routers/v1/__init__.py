@@ -12,6 +12,7 @@ from app.routers.v1 import (
     jobs,
     leads,
     members,
+    records,
     reports,
     settings,
     teams,
@@ -38,4 +39,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     teams.router,
     activities.router,
     reports.router,
+    records.accounts,
+    records.contacts,
+    records.opportunities,
+    records.task_routes,
 )

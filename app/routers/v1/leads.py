@@ -24,8 +24,9 @@ from app.schemas.common import Country, Page
 from app.schemas.engagements import EngagementCreate, EngagementRead, ScoreLine, ScoreRead, StateChangeRead
 from app.schemas.jobs import JobRead
 from app.schemas.leads import BatchResult, LeadBatch, LeadCreate, LeadRead, LeadUpdate
+from app.schemas.relationships import DisqualifyRequest, Qualification, QualifyRequest
 from app.schemas.routing import AssignmentList, AssignRequest
-from app.services import leads, routing, scoring
+from app.services import leads, qualification, routing, scoring
 from app.services.context import Context
 
 router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
@@ -201,6 +202,50 @@ async def list_state_changes(
 ) -> Response:
     result = await scoring.state_changes_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
     return page_response(StateChangeRead, result.rows, result.next_cursor)
+
+
+@router.post(
+    "/{lead_id}/qualify",
+    summary="Qualify a lead into an account, a contact and an opportunity (one transaction)",
+    description="Links to an existing account (same email domain, else same name) and contact (same email, "
+    "else same phone) when there is one, filling only their empty fields; otherwise creates them. The lead's "
+    "engagements, activities and tasks move to them. A lead qualified already answers 409 with its references "
+    "(`account_id`, `contact_id`, `opportunity_id` in the problem).",
+    response_model=Qualification,
+)
+async def qualify_lead(
+    lead_id: UUID, body: QualifyRequest, ctx: Annotated[Context, require_idempotent("leads:write")]
+) -> Response:
+    result = await qualification.qualify(ctx, lead_id, body.model_dump())
+    return Response(Qualification.model_validate(result).model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/{lead_id}/disqualify",
+    summary="Disqualify a lead with a reason (one of /v1/settings/disqualification-reasons) and a note",
+    response_model=LeadRead,
+)
+async def disqualify_lead(
+    request: Request,
+    lead_id: UUID,
+    body: DisqualifyRequest,
+    ctx: Annotated[Context, require("leads:write")],
+    if_match: IfMatch = None,
+) -> Response:
+    row = await qualification.disqualify(ctx, lead_id, body.reason, body.note, if_match=if_match)
+    return resource_response(request, LeadRead.model_validate(row))
+
+
+@router.post(
+    "/{lead_id}/reactivate",
+    summary="Bring a disqualified or archived lead back to nurturing, with its history",
+    response_model=LeadRead,
+)
+async def reactivate_lead(
+    request: Request, lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
+) -> Response:
+    row = await qualification.reactivate(ctx, lead_id, if_match=if_match)
+    return resource_response(request, LeadRead.model_validate(row))
 
 
 @router.post(

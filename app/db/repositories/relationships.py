@@ -1,0 +1,110 @@
+"""Accounts, contacts, opportunities and tasks of one workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Table, func, select, update
+
+from app.db import tables
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
+
+ac, co, op, tk = tables.accounts, tables.contacts, tables.opportunities, tables.tasks
+
+
+class _Records(TenantRepository):
+    """CRUD with equality filters and keyset pages; archived rows only when asked."""
+
+    sortable: Mapping[str, SortKey]
+
+    async def get(self, record_id: UUID) -> Row | None:
+        return await self._get_by_id(record_id)
+
+    async def existing(self, record_ids: Sequence[UUID]) -> set[UUID]:
+        ids = [i for i in record_ids if i is not None]
+        if not ids:
+            return set()
+        statement = select(self.table.c.id).where(self.scope, self.table.c.id.in_(ids))
+        return set((await self.uow.execute(statement)).scalars())
+
+    async def create(self, values: Mapping[str, Any]) -> Row:
+        return await self._insert(values)
+
+    async def update(self, record_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+        return await self._update_versioned(record_id, version, values)
+
+    async def list(
+        self,
+        *,
+        sort: Any,
+        cursor: str | None,
+        limit: int,
+        archived: bool | None = False,
+        ranges: Sequence[tuple[str, Any, Any]] = (),
+        **equal: Any,
+    ) -> Page:
+        t: Table = self.table
+        statement = select(t).where(self.scope)
+        if archived is not None and "archived_at" in t.c:
+            statement = statement.where(t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))
+        for column, value in equal.items():
+            if value is not None:
+                statement = statement.where(t.c[column] == value)
+        for column, lower, upper in ranges:
+            if lower is not None:
+                statement = statement.where(t.c[column] >= lower)
+            if upper is not None:
+                statement = statement.where(t.c[column] < upper)
+        return await self._page(statement, sortable=self.sortable, sort=sort, cursor=cursor, limit=limit)
+
+
+class AccountRepository(_Records):
+    table = ac
+    sortable = {"created_at": datetime_key(ac.c.created_at), "name": SortKey(ac.c.name, str, str)}
+
+    async def by_domain_or_name(self, domain: str | None, name: str) -> Row | None:
+        """An account to link a qualified lead to: same domain, else same name (case-insensitive)."""
+        live = (self.scope, ac.c.archived_at.is_(None))
+        if domain:
+            row = await self._one(select(ac).where(*live, ac.c.domain == domain).order_by(ac.c.created_at).limit(1))
+            if row is not None:
+                return row
+        statement = select(ac).where(*live, func.lower(ac.c.name) == name.lower()).order_by(ac.c.created_at).limit(1)
+        return await self._one(statement)
+
+
+class ContactRepository(_Records):
+    table = co
+    sortable = {"created_at": datetime_key(co.c.created_at)}
+
+    async def by_email_or_phone(self, email_key: str | None, phone_e164: str | None) -> Row | None:
+        """The oldest live contact with this email, else with this phone."""
+        for column, value in ((co.c.email_key, email_key), (co.c.phone_e164, phone_e164)):
+            if value:
+                statement = (
+                    select(co)
+                    .where(self.scope, co.c.archived_at.is_(None), column == value)
+                    .order_by(co.c.created_at)
+                    .limit(1)
+                )
+                row = await self._one(statement)
+                if row is not None:
+                    return row
+        return None
+
+
+class OpportunityRepository(_Records):
+    table = op
+    sortable = {"created_at": datetime_key(op.c.created_at)}
+
+
+class TaskRepository(_Records):
+    table = tk
+    sortable = {"created_at": datetime_key(tk.c.created_at)}
+
+    async def relink(self, lead_id: UUID, values: Mapping[str, Any]) -> int:
+        """Point a lead's tasks at the records it became; how many."""
+        statement = update(tk).where(self.scope, tk.c.lead_id == lead_id).values(**values)
+        return int((await self.uow.execute(statement)).rowcount or 0)

@@ -1,0 +1,33 @@
+"""Money: decimal strings in JSON, integer minor units in storage (docs/conventions.md)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from app.domain.workspaces import currency_exponent
+
+MAX_MINOR = 10**17  # fits a BIGINT with room to sum
+
+
+def to_minor(amount: str | Decimal, currency: str) -> int:
+    """The amount in the currency's minor units; ValueError when it is not a number, is negative,
+    or has more decimals than the currency has (no silent rounding of money)."""
+    try:
+        value = Decimal(str(amount).strip())
+    except InvalidOperation as exc:
+        raise ValueError("not a decimal number") from exc
+    if not value.is_finite() or value < 0:
+        raise ValueError("must be a non-negative decimal number")
+    exponent = currency_exponent(currency)
+    minor = value.scaleb(exponent)
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{currency} has {exponent} decimal places")
+    if minor >= MAX_MINOR:
+        raise ValueError("too large")
+    return int(minor)
+
+
+def from_minor(minor: int, currency: str) -> str:
+    exponent = currency_exponent(currency)
+    value = Decimal(minor).scaleb(-exponent)
+    return f"{value:.{exponent}f}"

@@ -1,0 +1,1 @@
+"""Accounts, contacts and opportunities: what a qualified lead becomes."""

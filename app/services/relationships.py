@@ -1,0 +1,132 @@
+"""Accounts, contacts and opportunities: each kind's rules, on top of app/services/records.py."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from app.db.repositories.base import Row
+from app.db.unit_of_work import UnitOfWork
+from app.domain import events as types
+from app.domain.errors import ErrorList
+from app.domain.leads.contact import contact_details
+from app.domain.money import to_minor
+from app.domain.relationships.opportunities import (
+    CLOSED,
+    DEFAULT_PROBABILITY,
+    OpportunityStage,
+    check_stage_change,
+)
+from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead
+from app.schemas.settings import OpportunityReasons
+from app.services import events, records, settings, workspaces
+from app.services.context import Context
+from app.services.records import Kind
+
+
+async def _account(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
+    errors = ErrorList()
+    await records.check_links(ctx, values, errors)
+    errors.raise_if_any()
+    return {k: v for k, v in values.items() if not (current is not None and k == "tags" and v is None)}
+
+
+async def _contact(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
+    errors = ErrorList()
+    await records.check_links(ctx, values, errors)
+    prepared = {
+        k: v for k, v in values.items() if not (current is not None and k in ("tags", "interests") and v is None)
+    }
+    if current is None or "email" in values or "phone" in values:
+        merged = {**(current or {}), **values}
+        region = await workspaces.default_region(ctx)
+        named = merged.get("first_name") or merged.get("last_name")
+        email, phone = merged.get("email"), merged.get("phone")
+        details = contact_details(email, phone, region, errors if (email or phone or not named) else ErrorList())
+        prepared["email"] = details.email.address if details.email else None
+        prepared["email_key"] = details.email.key if details.email else None
+        prepared["phone"] = details.phone.raw if details.phone else None
+        prepared["phone_e164"] = details.phone.e164 if details.phone else None
+        prepared["phone_valid"] = details.phone.valid if details.phone else False
+    errors.raise_if_any()
+    return prepared
+
+
+async def reasons(ctx: Context) -> dict[str, list[str]]:
+    return dict((await settings.get(ctx, "opportunity-reasons", OpportunityReasons))["values"])
+
+
+async def _opportunity(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
+    errors = ErrorList()
+    await records.check_links(ctx, values, errors)
+    prepared = dict(values)
+    amount = prepared.pop("amount", None) if "amount" in prepared or current is None else None
+    if prepared.get("currency") is None:  # kept, else the workspace's
+        prepared["currency"] = (current or {}).get("currency") or (await workspaces.get(ctx))["currency"]
+    if "amount" in values or current is None:
+        try:
+            prepared["amount_minor"] = to_minor(amount, prepared["currency"]) if amount is not None else None
+        except ValueError as exc:
+            errors.add("amount", str(exc))
+    elif (
+        "currency" in values
+        and current is not None
+        and current["amount_minor"] is not None
+        and values["currency"] != current["currency"]
+    ):
+        errors.add("currency", "changing the currency needs the amount in it too")
+    stage = OpportunityStage(prepared.get("stage") or (current or {}).get("stage") or OpportunityStage.PROSPECTING)
+    if current is not None and "stage" in values:
+        allowed = await reasons(ctx)
+        reason = values.get("close_reason")
+        check_stage_change(OpportunityStage(current["stage"]), stage, reason, allowed["won"], allowed["lost"], errors)
+    elif current is None and stage in CLOSED:
+        allowed = await reasons(ctx)
+        check_stage_change(OpportunityStage.PROSPECTING, stage, values.get("close_reason"), allowed["won"],
+                           allowed["lost"], errors)  # fmt: skip
+    errors.raise_if_any()
+    if prepared.get("probability") is None and (current is None or "stage" in values):
+        prepared["probability"] = DEFAULT_PROBABILITY[stage]
+    elif prepared.get("probability") is None:
+        prepared.pop("probability", None)
+    if stage in CLOSED and (current is None or current["stage"] != stage):
+        prepared["closed_at"] = ctx.now
+    if stage not in CLOSED:
+        prepared.pop("close_reason", None)
+    return prepared
+
+
+def _accounts(uow: UnitOfWork, workspace_id: UUID) -> Any:
+    return uow.accounts(workspace_id)
+
+
+def _contacts(uow: UnitOfWork, workspace_id: UUID) -> Any:
+    return uow.contacts(workspace_id)
+
+
+def _opportunities(uow: UnitOfWork, workspace_id: UUID) -> Any:
+    return uow.opportunities(workspace_id)
+
+
+ACCOUNT = Kind("account", _accounts, AccountRead, _account)
+CONTACT = Kind("contact", _contacts, ContactRead, _contact)
+OPPORTUNITY = Kind("opportunity", _opportunities, OpportunityRead, _opportunity)
+
+
+async def create_opportunity(ctx: Context, values: dict[str, Any]) -> Row:
+    row = await records.create(ctx, OPPORTUNITY, values)
+    await _closed_event(ctx, None, row)
+    return row
+
+
+async def update_opportunity(ctx: Context, record_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+    before, after = await records.update(ctx, OPPORTUNITY, record_id, changes, if_match=if_match)
+    await _closed_event(ctx, before, after)
+    return after
+
+
+async def _closed_event(ctx: Context, before: Row | None, after: Row) -> None:
+    """`opportunity.won` / `opportunity.lost` when a deal closes (besides created/updated)."""
+    if after["stage"] in CLOSED and (before is None or before["stage"] != after["stage"]):
+        event = types.OPPORTUNITY_WON if after["stage"] == OpportunityStage.WON else types.OPPORTUNITY_LOST
+        await events.record(ctx, event, OpportunityRead.model_validate(after))
