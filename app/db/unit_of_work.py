@@ -32,6 +32,7 @@ from app.db.repositories.relationships import (
 from app.db.repositories.routing import ActivityRepository, AssignmentRepository, TeamRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.system import SystemRepository
+from app.db.repositories.timeline import TimelineRepository
 from app.db.repositories.timers import TimerRepository
 from app.db.repositories.webhooks import DeliveryRepository, WebhookEndpointRepository
 from app.db.repositories.workspaces import WorkspaceRepository
@@ -204,6 +205,9 @@ class UnitOfWork:
 
     def tasks(self, workspace_id: UUID) -> TaskRepository:
         return TaskRepository(self, workspace_id)
+
+    def timeline(self, workspace_id: UUID) -> TimelineRepository:
+        return TimelineRepository(self, workspace_id)
 
     # The named cross-workspace repositories.
     def system(self) -> SystemRepository:

@@ -65,6 +65,7 @@ class EngagementRead(BaseModel):
 
     id: UUID
     lead_id: UUID | None
+    contact_id: UUID | None = Field(default=None, description="Set once the lead is qualified into a contact")
     visitor_id: str | None
     type: EngagementType
     occurred_at: UtcDatetime

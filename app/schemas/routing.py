@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -129,3 +130,15 @@ class SpeedToLeadReport(BaseModel):
     group_by: str | None
     overall: SpeedStats
     groups: list[SpeedStats]
+
+
+class TimelineEntry(BaseModel):
+    kind: str = Field(description="engagement | activity | task | state_change | assignment | status")
+    id: UUID
+    occurred_at: UtcDatetime = Field(description="When it happened (tasks: when they were created)")
+    data: dict[str, Any] = Field(description="The item as its own endpoint shows it; status: the event envelope")
+
+
+class TimelinePage(BaseModel):
+    data: list[TimelineEntry]
+    next_cursor: str | None

@@ -283,3 +283,38 @@ async def test_activities_on_contacts_and_the_leads_last_activity(tenant: Tenant
     await _created(tenant, "/v1/activities", {"lead_id": lead["id"], "type": "note", "occurred_at": earlier})
     assert (await tenant.get(f"/v1/leads/{lead['id']}")).json()["last_activity_at"] == touched["last_activity_at"]
     assert touched["last_activity_at"] is not None and touched["updated_at"] == lead["updated_at"]
+
+
+async def test_timelines_merge_every_source_in_order_and_page_without_gaps(tenant: Tenant) -> None:
+    rep = (await tenant.post("/v1/members", json={"name": "Rep", "email": "rep@x.io"})).json()["id"]
+    lead = await _lead_with_history(tenant)  # engagement, note, task
+    url = f"/v1/leads/{lead['id']}"
+    await tenant.post(f"{url}/engagements", json={"type": "demo_request"})  # hot: a state change
+    await tenant.patch(url, json={"owner_id": rep})  # an owner change
+    await tenant.post(f"{url}/disqualify", json={"reason": "no_budget"})
+    await tenant.post(f"{url}/reactivate")
+    everything = (await tenant.get(f"{url}/timeline", params={"limit": 100})).json()
+    kinds = [e["kind"] for e in everything["data"]]
+    assert {"engagement", "activity", "task", "state_change", "assignment", "status"} <= set(kinds)
+    statuses = [e["data"]["type"] for e in everything["data"] if e["kind"] == "status"]
+    assert statuses == ["lead.reactivated", "lead.disqualified", "lead.created"]
+    times = [(e["occurred_at"], e["id"]) for e in everything["data"]]
+    assert times == sorted(times, reverse=True) and everything["next_cursor"] is None
+
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await tenant.get(f"{url}/timeline", params=params)).json()
+        seen += [e["id"] for e in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [e["id"] for e in everything["data"]]  # no gap, no repeat
+    oldest_first = (await tenant.get(f"{url}/timeline", params={"sort": "occurred_at", "limit": 100})).json()
+    assert [e["id"] for e in oldest_first["data"]] == seen[::-1]
+    assert_problem(await tenant.get(f"{url}/timeline", params={"cursor": "garbage"}), 422, "cursor")
+
+    await tenant.post(f"{url}/qualify", json={"opportunity": None})
+    contact_id = (await tenant.get(url)).json()["contact_id"]
+    contact_kinds = [e["kind"] for e in (await tenant.get(f"/v1/contacts/{contact_id}/timeline")).json()["data"]]
+    assert sorted(contact_kinds) == ["activity", "engagement", "engagement", "task"]

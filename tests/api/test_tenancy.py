@@ -131,6 +131,8 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("PATCH", "/v1/teams/{team_id}"): (_team, {"name": "Hijacked"}, ""),
     ("DELETE", "/v1/teams/{team_id}"): (_team, None, ""),
     ("GET", "/v1/activities/{activity_id}"): (_activity, None, ""),
+    ("GET", "/v1/leads/{lead_id}/timeline"): (_lead, None, "/timeline"),
+    ("GET", "/v1/contacts/{contact_id}/timeline"): (_contact, None, "/timeline"),
     ("POST", "/v1/leads/{lead_id}/qualify"): (_lead, {"opportunity": None}, "/qualify"),
     ("POST", "/v1/leads/{lead_id}/disqualify"): (_lead, {"reason": "spam"}, "/disqualify"),
     ("POST", "/v1/leads/{lead_id}/reactivate"): (_disqualified_lead, None, "/reactivate"),

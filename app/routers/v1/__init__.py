@@ -43,4 +43,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     records.contacts,
     records.opportunities,
     records.task_routes,
+    records.contact_timeline,
 )

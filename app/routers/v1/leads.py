@@ -25,11 +25,12 @@ from app.schemas.engagements import EngagementCreate, EngagementRead, ScoreLine,
 from app.schemas.jobs import JobRead
 from app.schemas.leads import BatchResult, LeadBatch, LeadCreate, LeadRead, LeadUpdate
 from app.schemas.relationships import DisqualifyRequest, Qualification, QualifyRequest
-from app.schemas.routing import AssignmentList, AssignRequest
-from app.services import leads, qualification, routing, scoring
+from app.schemas.routing import AssignmentList, AssignRequest, TimelinePage
+from app.services import leads, qualification, routing, scoring, timeline
 from app.services.context import Context
 
 router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
+TimelineSort = sort_enum("TimelineSort", "occurred_at")
 LeadSort = sort_enum("LeadSort", "created_at", "updated_at", "score")
 EngagementSort = sort_enum("EngagementSort", "occurred_at")
 StateChangeSort = sort_enum("StateChangeSort", "occurred_at")
@@ -202,6 +203,23 @@ async def list_state_changes(
 ) -> Response:
     result = await scoring.state_changes_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
     return page_response(StateChangeRead, result.rows, result.next_cursor)
+
+
+@router.get(
+    "/{lead_id}/timeline",
+    summary="Everything that happened to a lead, in time order: engagements, activities, tasks, "
+    "temperature/stage and owner changes, status actions",
+    response_model=TimelinePage,
+)
+async def lead_timeline(
+    lead_id: UUID,
+    ctx: Annotated[Context, require("leads:read")],
+    page: Annotated[Paging, paging(TimelineSort, "-occurred_at")],
+) -> Response:
+    data, next_cursor = await timeline.page(ctx, "lead", lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
+    return Response(
+        TimelinePage.model_validate({"data": data, "next_cursor": next_cursor}).model_dump_json(), media_type=JSON
+    )
 
 
 @router.post(

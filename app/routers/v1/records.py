@@ -16,6 +16,7 @@ from starlette.responses import Response
 from app.domain.leads.lifecycle import CompanySize
 from app.domain.relationships.opportunities import OpportunityStage, OpportunityType
 from app.routers.dependencies import (
+    JSON,
     IfMatch,
     Paging,
     page_response,
@@ -43,7 +44,8 @@ from app.schemas.relationships import (
     TaskStatus,
     TaskUpdate,
 )
-from app.services import records, relationships, tasks
+from app.schemas.routing import TimelinePage
+from app.services import records, relationships, tasks, timeline
 from app.services.context import Context
 
 
@@ -224,3 +226,25 @@ task_routes = record_routes(
     read_model=TaskRead, filters_model=TaskFilters, create=tasks.create, update=tasks.update,
     list_records=tasks.list_tasks, archive=False,
 )  # fmt: skip
+
+
+contact_timeline = APIRouter(prefix="/contacts", tags=["Contacts"], route_class=CrmRoute)
+TimelineSort = sort_enum("ContactTimelineSort", "occurred_at")
+
+
+@contact_timeline.get(
+    "/{contact_id}/timeline",
+    summary="Everything that happened with a contact, in time order (its lead's engagements, activities and tasks too)",
+    response_model=TimelinePage,
+)
+async def contact_timeline_page(
+    contact_id: UUID,
+    ctx: Annotated[Context, require("contacts:read")],
+    page: Annotated[Paging, paging(TimelineSort, "-occurred_at")],
+) -> Response:
+    data, next_cursor = await timeline.page(
+        ctx, "contact", contact_id, sort=page.sort, cursor=page.cursor, limit=page.limit
+    )
+    return Response(
+        TimelinePage.model_validate({"data": data, "next_cursor": next_cursor}).model_dump_json(), media_type=JSON
+    )

@@ -1,0 +1,67 @@
+"""What happened to a lead or a contact, from every table that records it, one keyset page per
+source (the service merges them): engagements, activities, tasks, temperature/stage changes,
+owner changes and status actions (from the event log)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Table, select, tuple_
+
+from app.db import tables
+from app.db.repositories.base import Row, TenantRepository
+
+# Status actions shown on a lead's timeline, from the event log.
+STATUS_EVENTS = (
+    "lead.created",
+    "lead.qualified",
+    "lead.disqualified",
+    "lead.reactivated",
+    "lead.archived",
+    "lead.first_responded",
+    "lead.sla_breached",
+)
+# kind -> (table, time column); which subject columns each source has.
+SOURCES: dict[str, tuple[Table, str]] = {
+    "engagement": (tables.engagements, "occurred_at"),
+    "activity": (tables.activities, "occurred_at"),
+    "task": (tables.tasks, "created_at"),
+    "state_change": (tables.lead_state_changes, "occurred_at"),
+    "assignment": (tables.lead_assignments, "assigned_at"),
+    "status": (tables.events, "occurred_at"),
+}
+
+
+class TimelineRepository(TenantRepository):
+    table = tables.events  # scope column only; every source is filtered by workspace below
+
+    async def page(
+        self, subject: str, subject_id: UUID, after: tuple[datetime, UUID] | None, descending: bool, limit: int
+    ) -> list[tuple[str, datetime, Row]]:
+        """Up to `limit` entries of each source past `after`, as (kind, time, row)."""
+        found: list[tuple[str, datetime, Row]] = []
+        for kind, (table, time_column) in SOURCES.items():
+            if kind == "status":
+                if subject != "lead":
+                    continue
+                condition = [table.c.resource_id == str(subject_id), table.c.type.in_(STATUS_EVENTS)]
+            elif f"{subject}_id" in table.c:
+                condition = [table.c[f"{subject}_id"] == subject_id]
+            else:
+                continue
+            when = table.c[time_column]
+            statement = select(table).where(table.c.workspace_id == self.workspace_id, *condition)
+            if after is not None:
+                pair = tuple_(when, table.c.id)
+                statement = statement.where(pair < after if descending else pair > after)
+            order = (when.desc(), table.c.id.desc()) if descending else (when.asc(), table.c.id.asc())
+            rows = (await self.uow.execute(statement.order_by(*order).limit(limit))).mappings()
+            found.extend((kind, r[time_column], dict(r)) for r in rows)
+        return found
+
+    async def subject_exists(self, subject: str, subject_id: UUID) -> bool:
+        table: Any = tables.leads if subject == "lead" else tables.contacts
+        statement = select(table.c.id).where(table.c.workspace_id == self.workspace_id, table.c.id == subject_id)
+        return (await self.uow.execute(statement)).first() is not None

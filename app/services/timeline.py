@@ -1,0 +1,56 @@
+"""A lead's or contact's timeline: engagements, activities, tasks, temperature/stage and owner
+changes and status actions, merged in time order, keyset-paginated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.pagination import BadCursor, Sort, decode_cursor, encode_cursor
+from app.domain.timeline import Entry, merge
+from app.schemas.engagements import EngagementRead, StateChangeRead
+from app.schemas.events import EventRead
+from app.schemas.relationships import TaskRead
+from app.schemas.routing import ActivityRead, AssignmentRead
+from app.services.context import Context
+
+READ: dict[str, type[BaseModel]] = {
+    "engagement": EngagementRead,
+    "activity": ActivityRead,
+    "task": TaskRead,
+    "state_change": StateChangeRead,
+    "assignment": AssignmentRead,
+    "status": EventRead,
+}
+
+
+async def page(
+    ctx: Context, subject: str, subject_id: UUID, *, sort: Sort, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    repo = ctx.uow.timeline(ctx.workspace_id)
+    if not await repo.subject_exists(subject, subject_id):
+        raise NotFound(f"no {subject} with this id")
+    after = None
+    if cursor is not None:
+        try:
+            value, raw_id = decode_cursor(cursor, sort)
+            after = (datetime.fromisoformat(value), UUID(raw_id))
+        except (BadCursor, ValueError, TypeError) as exc:
+            raise InvalidInput.field("cursor", str(exc) or "malformed cursor", location="query") from exc
+    found = await repo.page(subject, subject_id, after, sort.descending, limit)
+    entries, last = merge([Entry(k, t, r["id"], r) for k, t, r in found], limit, sort.descending)
+    data = [
+        {
+            "kind": e.kind,
+            "id": e.id,
+            "occurred_at": e.occurred_at,
+            "data": READ[e.kind].model_validate(e.row).model_dump(mode="json"),
+        }
+        for e in entries
+    ]
+    next_cursor = encode_cursor(sort, last.occurred_at.isoformat(), str(last.id)) if last is not None else None
+    return data, next_cursor
