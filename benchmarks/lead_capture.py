@@ -36,11 +36,44 @@ def payload(n: int, tag: str) -> bytes:
     ).encode()
 
 
+async def seed(url: str, workspace_id: uuid.UUID, count: int) -> None:
+    """`count` open leads as capture leaves them (COPY; keys computed as the service does)."""
+    from datetime import UTC, datetime
+
+    from app.domain.leads.dedupe import company_key, name_key
+    from app.domain.leads.search import search_text
+    from app.ids import new_id
+
+    now = datetime.now(UTC)
+    rows = []
+    for n in range(count):
+        first, last, company = f"Seed{n}", f"Person{n}", f"Seed Company {n}"
+        email, phone = f"seed{n}@existing.io", f"+98935{n:07d}"
+        text = search_text(f"{first} {last}", email, company, phone)
+        keys = (text, name_key(first, last), company_key(company))
+        identity = (workspace_id, new_id(), first, last, email, email, phone, phone, True, company)
+        rows.append(
+            (*identity, "web_form", "online", "[]", "new", "{}", *keys, "pending", now, now, now, "seed", "seed")
+        )
+    columns = [
+        "workspace_id", "id", "first_name", "last_name", "email", "email_key", "phone", "phone_e164", "phone_valid",
+        "company", "source", "channel", "tags", "status", "custom_fields", "search_text", "name_key", "company_key",
+        "sla_status", "first_response_due_at", "created_at", "updated_at", "created_by", "updated_by",
+    ]  # fmt: skip
+    conn = await asyncpg.connect(url)
+    await conn.copy_records_to_table("leads", records=rows, columns=columns)
+    await conn.execute("ANALYZE")
+    await conn.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--existing", type=int, default=0, help="leads already in the workspace (distinct emails, phones, names)"
+    )
     parser.add_argument(
         "--no-worker", action="store_true", help="diagnosis only: serve without the in-process worker (not as shipped)"
     )
@@ -53,6 +86,8 @@ async def main() -> None:
         env = {"DATABASE_URL": url, "LOG_LEVEL": "warning", "RATE_LIMIT_ENABLED": "false"}
         _cli(env, "migrate")
         keys = json.loads(_cli(env, "create-workspace", "Bench", "--json"))
+        if args.existing:
+            await seed(url, uuid.UUID(keys["workspace_id"]), args.existing)
         base, base_port = _start(
             ["-m", "uvicorn", "benchmarks.baseline_app:app", "--log-level", "warning"],
             {"BASELINE_DSN": url},
@@ -95,8 +130,8 @@ async def main() -> None:
             )
         await asyncio.sleep(2)
         conn = await asyncpg.connect(url)
-        leads = await conn.fetchval("SELECT count(*) FROM leads")
-        distinct = await conn.fetchval("SELECT count(DISTINCT email_key) FROM leads")
+        leads = await conn.fetchval("SELECT count(*) FROM leads WHERE created_by <> 'seed'")
+        distinct = await conn.fetchval("SELECT count(DISTINCT email_key) FROM leads WHERE created_by <> 'seed'")
         submissions = await conn.fetchval("SELECT count(*) FROM form_submissions")
         await conn.close()
         accepted = sum(r.statuses.get(201, 0) for r in results["api"])

@@ -38,6 +38,14 @@ metadata = MetaData(
 )
 
 
+# The predicate of an open lead's identity indexes (status new, contacted or nurturing; not archived,
+# not merged).
+OPEN_LEAD = (
+    "{column} IS NOT NULL AND status IN ('new', 'contacted', 'nurturing') "
+    "AND archived_at IS NULL AND merged_into_id IS NULL"
+)
+
+
 def _not_null(column: str) -> dict[str, Any]:
     """Keyword arguments of a partial index over the rows where `column` is set (both dialects)."""
     where = text(f"{column} IS NOT NULL")
@@ -340,6 +348,9 @@ leads = Table(
     Column("disqualification_note", String(2000)),
     Column("referred_by_contact_id", Uuid),
     Column("last_activity_at", UtcDateTime),
+    # Blocking keys of the duplicate search (migration 0012): normalised name and company.
+    Column("name_key", String(400)),
+    Column("company_key", String(300)),
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
     ForeignKeyConstraint(["workspace_id", "referred_by_lead_id"], ["leads.workspace_id", "leads.id"]),
@@ -353,6 +364,26 @@ leads = Table(
     Index(None, "workspace_id", "owner_id", "created_at", "id"),
     Index(None, "workspace_id", "score", "id"),
     Index(None, "workspace_id", "last_engaged_at", "id", **_not_null("last_engaged_at")),
+    Index(None, "workspace_id", "name_key", **_not_null("name_key")),
+    # One open lead per email and per phone (migration 0013): a new submission with either is merged
+    # into it; the database holds the rule even when two submissions race.
+    Index(
+        "ix_leads_open_email_key",
+        "workspace_id",
+        "email_key",
+        unique=True,
+        sqlite_where=text(OPEN_LEAD.format(column="email_key")),
+        postgresql_where=text(OPEN_LEAD.format(column="email_key")),
+    ),
+    Index(
+        "ix_leads_open_phone_e164",
+        "workspace_id",
+        "phone_e164",
+        unique=True,
+        sqlite_where=text(OPEN_LEAD.format(column="phone_e164")),
+        postgresql_where=text(OPEN_LEAD.format(column="phone_e164")),
+    ),
+    Index(None, "workspace_id", "company_key", **_not_null("company_key")),
     # The worker's SLA sweep (across workspaces) and pending-SLA lists: pending leads only.
     Index(
         "ix_leads_sla_pending",
@@ -624,6 +655,8 @@ form_submissions = Table(
     Column("id", Uuid, primary_key=True),
     Column("form_id", Uuid, nullable=False),
     Column("lead_id", Uuid),
+    Column("contact_id", Uuid),  # a returning customer's submission (no new lead)
+    Column("merged", Boolean, nullable=False, server_default=false()),  # into an open lead that existed
     Column("spam", Boolean, nullable=False),
     Column("spam_reason", String(200)),
     Column("fields", Json, nullable=False),

@@ -72,6 +72,20 @@ class UnitOfWork:
         conn = await self.connection()
         return await conn.execute(statement, params)
 
+    async def execute_read(self, statement: Executable, params: Any = None) -> Result[Any]:
+        """A plain read that need not join the transaction: on PostgreSQL, while this unit of work
+        has not started one, it runs in autocommit on a connection of its own, so a use case that
+        reads first and then only writes behind still makes no BEGIN/COMMIT round trips. (On SQLite
+        it runs in the write transaction, whose BEGIN IMMEDIATE serialises writers.)"""
+        if self._conn is not None or self.database.is_sqlite:
+            return await self.execute(statement, params)
+        conn = await self.database.connect_autocommit()
+        try:
+            result = await conn.execute(statement, params)
+            return result.freeze()()  # type: ignore[no-any-return]
+        finally:
+            await conn.close()
+
     async def commit(self) -> None:
         wakes = self._wakes | ({EVENTS} if self._events else set())
         await self._flush()

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from app.db.conflicts import is_open_identity_conflict
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import DomainError
 from app.ids import utcnow
@@ -97,6 +98,8 @@ class CrmRoute(APIRoute):
             for status in (413, 415):
                 if status not in declared:
                     self.responses.pop(status, None)
+        if "If-Match" in _headers(self.dependant):  # any operation taking If-Match may answer 412
+            self.responses.setdefault(412, problem_doc("If-Match does not match the current ETag"))
         self.max_body_bytes: int | None = extra.get("x-max-body-bytes")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -108,6 +111,14 @@ class CrmRoute(APIRoute):
             return await run_in_unit_of_work(request, run_endpoint, max_body_bytes=limit, json_body=takes_body)
 
         return handler
+
+
+def _headers(dependant: Any) -> set[str]:
+    """Every header an operation reads, its dependencies' included."""
+    names = {param.alias for param in dependant.header_params}
+    for sub_dependant in dependant.dependencies:
+        names |= _headers(sub_dependant)
+    return names
 
 
 async def run_in_unit_of_work(
@@ -124,20 +135,17 @@ async def run_in_unit_of_work(
         body = await _read_body(request, max_body_bytes)
         if json_body and body and not _is_json(request.headers.get("content-type", "")):
             raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
-        uow = UnitOfWork(request.app.state.database, write=request.method not in SAFE_METHODS)
-        request.state.uow = uow
-        async with uow:
+        for attempt in range(2):
             try:
-                response = await endpoint(request)
-            except Replay as replay:
-                return replay.response()
-            claim: Claim | None = getattr(request.state, "idempotency_claim", None)
-            if claim is not None and 200 <= response.status_code < 300:
-                headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
-                ctx = Context(uow, claim.workspace_id, SYSTEM, utcnow())
-                await idempotency.complete(ctx, claim, response.status_code, headers, bytes(response.body))
-                request.state.idempotency_claim = None
-            await uow.commit()
+                response = await _attempt(request, endpoint)
+                break
+            except Exception as exc:
+                # Two writers created the same open lead at the same instant: the database kept one.
+                # Run the use case again: it now sees that lead (and merges into it, or says 409).
+                if attempt or not is_open_identity_conflict(exc):
+                    raise
+                log.info("a concurrent request created the same lead first; running the request again")
+                await _release(request)
     except (DomainError, HTTPException, RequestValidationError):
         await _release(request)
         raise
@@ -145,6 +153,24 @@ async def run_in_unit_of_work(
         await _release(request)
         return await on_unexpected_error(request, exc)
     await _release(request)  # a non-2xx answer is not stored: a retry runs again
+    return response
+
+
+async def _attempt(request: Request, endpoint: Callable[[Request], Awaitable[Response]]) -> Response:
+    uow = UnitOfWork(request.app.state.database, write=request.method not in SAFE_METHODS)
+    request.state.uow = uow
+    async with uow:
+        try:
+            response = await endpoint(request)
+        except Replay as replay:
+            return replay.response()
+        claim: Claim | None = getattr(request.state, "idempotency_claim", None)
+        if claim is not None and 200 <= response.status_code < 300:
+            headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
+            ctx = Context(uow, claim.workspace_id, SYSTEM, utcnow())
+            await idempotency.complete(ctx, claim, response.status_code, headers, bytes(response.body))
+            request.state.idempotency_claim = None
+        await uow.commit()
     return response
 
 

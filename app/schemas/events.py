@@ -12,7 +12,7 @@ from app.schemas.api_keys import ApiKeyRead
 from app.schemas.common import Actor, UtcDatetime
 from app.schemas.forms import SubmissionRead
 from app.schemas.jobs import JobRead
-from app.schemas.leads import LeadRead
+from app.schemas.leads import LeadMerged, LeadRead
 from app.schemas.members import MemberRead
 from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead, TaskRead
 from app.schemas.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
@@ -66,6 +66,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.TEAM_UPDATED: TeamRead,
     types.TEAM_DELETED: TeamRead,
     types.ACTIVITY_CREATED: ActivityRead,
+    types.LEAD_MERGED: LeadMerged,
     types.LEAD_QUALIFIED: LeadRead,
     types.LEAD_DISQUALIFIED: LeadRead,
     types.LEAD_REACTIVATED: LeadRead,

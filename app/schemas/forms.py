@@ -87,6 +87,8 @@ class SubmissionRead(BaseModel):
     id: UUID
     form_id: UUID
     lead_id: UUID | None
+    contact_id: UUID | None = Field(default=None, description="A returning customer's submission: no new lead")
+    merged: bool = Field(default=False, description="It matched an open lead (same email or phone) and counts there")
     spam: bool
     spam_reason: str | None
     fields: dict[str, Any]

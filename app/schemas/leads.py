@@ -188,3 +188,25 @@ class CustomFieldRead(ResourceRead):
     type: FieldType
     options: list[str]
     required: bool
+
+
+class DuplicateCandidate(BaseModel):
+    lead: LeadRead
+    score: float = Field(description="0-100: 100 for the same email or phone, else name and company similarity")
+    matched: list[str] = Field(description="What matched: email, phone, name, company")
+
+
+class DuplicateList(BaseModel):
+    data: list[DuplicateCandidate]
+
+
+class MergeRequest(RequestModel):
+    lead_ids: list[UUID] = Field(
+        min_length=1, max_length=20, description="The duplicates to merge into this lead (the survivor)"
+    )
+
+
+class LeadMerged(BaseModel):
+    survivor: LeadRead
+    merged_lead_ids: list[UUID]
+    moved: dict[str, int] = Field(description="Engagements, activities, tasks and submissions moved to the survivor")

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, mo
 
 from app.domain.members import Role
 from app.schemas.common import Actor, Name, RequestModel, ResourceRead, TimeZone, Unset
-from app.schemas.weekdays import Weekday
+from app.schemas.weekdays import Weekday, local_time
 
 Capacity = Field(default=None, ge=0, le=100_000, description="How many open leads this member can own; null = no limit")
 
@@ -20,6 +20,8 @@ class MemberWorkingHours(BaseModel):
     days: list[Weekday] = Field(min_length=1, max_length=7)
     start: time
     end: time
+
+    _local = field_validator("start", "end")(local_time)
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> MemberWorkingHours:

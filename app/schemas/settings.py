@@ -6,7 +6,7 @@ from datetime import date, time
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.domain.leads import scoring
 from app.domain.leads.lifecycle import Source
@@ -15,7 +15,7 @@ from app.domain.leads.sla import Escalation
 from app.domain.relationships.opportunities import DEFAULT_LOST_REASONS, DEFAULT_WON_REASONS
 from app.domain.relationships.qualification import DISQUALIFICATION_REASONS
 from app.schemas.common import RequestModel, ResourceRead, TimeZone
-from app.schemas.weekdays import Weekday
+from app.schemas.weekdays import Weekday, local_time
 
 
 class RetentionSettings(BaseModel):
@@ -141,6 +141,8 @@ class BusinessHoursSettings(BaseModel):
     start: time = Field(default=time(9, 0), description="Local opening time, e.g. 09:00")
     end: time = Field(default=time(17, 0), description="Local closing time, after `start`")
     holidays: list[date] = Field(default_factory=list, max_length=1000, description="Local dates with no working time")
+
+    _local = field_validator("start", "end")(local_time)
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> BusinessHoursSettings:
@@ -270,6 +272,35 @@ class OpportunityReasonsRead(OpportunityReasons, ResourceRead):
     pass
 
 
+class DeduplicationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fuzzy_threshold: float = Field(
+        default=80, ge=50, le=100, description="Least similarity (0-100) for a name/company match to be listed"
+    )
+    update_matched_lead: bool = Field(
+        default=True,
+        description="A submission matching an open lead (same email or phone) fills the lead's empty fields; "
+        "false: it is only recorded on the lead",
+    )
+    link_existing_contacts: bool = Field(
+        default=True,
+        description="A submission from an existing contact is recorded on them as a returning customer "
+        "instead of creating a lead",
+    )
+
+
+class DeduplicationSettingsUpdate(RequestModel):
+    fuzzy_threshold: float = Field(default=None, ge=50, le=100)  # type: ignore[assignment]
+    update_matched_lead: bool = None  # type: ignore[assignment]
+    link_existing_contacts: bool = None  # type: ignore[assignment]
+
+
+class DeduplicationSettingsRead(DeduplicationSettings, ResourceRead):
+    pass
+
+
+SECTIONS["deduplication"] = (DeduplicationSettings, DeduplicationSettingsUpdate, DeduplicationSettingsRead)
 SECTIONS["sla"] = (SlaSettings, SlaSettingsUpdate, SlaSettingsRead)
 SECTIONS["disqualification-reasons"] = (
     DisqualificationReasons, DisqualificationReasonsUpdate, DisqualificationReasonsRead

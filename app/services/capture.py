@@ -12,16 +12,21 @@ from pydantic import ValidationError
 from app.db.repositories.base import Row
 from app.domain import events as types
 from app.domain.api_keys import KeyKind
-from app.domain.errors import Forbidden, NotFound
+from app.domain.errors import Conflict, Forbidden, NotFound
 from app.domain.leads.capture import allowed_origins, map_fields, origin_allowed, spam_reason
 from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.forms import SubmissionRead
 from app.schemas.leads import LeadCreate
-from app.services import events, leads, lookups, scoring
+from app.schemas.settings import DeduplicationSettings
+from app.services import events, leads, lookups, scoring, settings
 from app.services.api_keys import Caller
 from app.services.context import Context
 from app.services.forms import LEAD_TARGETS
+
+# What a later submission may fill in on an open lead when it was empty (identity, ownership and
+# bookkeeping stay as they are).
+FILLABLE = frozenset(LEAD_TARGETS) - {"owner_id", "external_id", "referred_by_lead_id"}
 
 
 @dataclass(frozen=True)
@@ -52,19 +57,35 @@ async def submit(ctx: Context, form: Row, fields: dict[str, Any], meta: dict[str
     reason = spam_reason(
         fields, honeypot_field=form["honeypot_field"], min_fill_seconds=form["min_fill_seconds"], now_ms=now_ms
     )
-    lead_id = None
+    lead_id = contact_id = None
+    merged = False
     if reason is None:
         visitor_id = meta.get("visitor_id")
         visitor_id = visitor_id if isinstance(visitor_id, str) and 0 < len(visitor_id) <= 128 else None
-        # A visitor's earlier anonymous engagements are linked to the new lead, which must exist first.
-        lead = await leads.create(ctx, _lead_data(form, fields, meta), write_now=visitor_id is not None)
-        if visitor_id is not None:
-            await scoring.link_visitor(ctx, lead, visitor_id)
-        lead_id = lead["id"]
+        data = _lead_data(form, fields, meta)
+        policy = await deduplication(ctx)
+        try:
+            # A visitor's earlier anonymous engagements are linked to the new lead, which must exist first.
+            lead = await leads.create(
+                ctx, data, write_now=visitor_id is not None, returning_customers=policy["link_existing_contacts"]
+            )
+        except leads.DuplicateLead as duplicate:
+            if duplicate.existing is None:  # a customer came back: no new lead
+                contact_id = duplicate.contact_id
+                ctx.uow.engagements(ctx.workspace_id).add([_form_engagement(ctx, form, None, contact_id)])
+            else:  # the same person again: the submission counts on their open lead
+                lead = await _into_open_lead(ctx, form, duplicate.existing, data, policy["update_matched_lead"])
+                merged = True
+        if contact_id is None:
+            if visitor_id is not None:
+                await scoring.link_visitor(ctx, lead, visitor_id)
+            lead_id = lead["id"]
     row = {
         "id": submission_id,
         "form_id": form["id"],
         "lead_id": lead_id,
+        "contact_id": contact_id,
+        "merged": merged,
         "spam": reason is not None,
         "spam_reason": reason,
         "fields": fields,
@@ -74,7 +95,49 @@ async def submit(ctx: Context, form: Row, fields: dict[str, Any], meta: dict[str
     ctx.uow.submissions(ctx.workspace_id).add(row)
     event = types.FORM_SUBMISSION_SPAM if reason else types.FORM_SUBMISSION_RECEIVED
     await events.record(ctx, event, SubmissionRead.model_validate(row), resource_id=form["id"])
+    # Spam and returning customers get an id that looks like a lead's: a public form tells a
+    # stranger nothing about who is a customer.
     return Submission(submission_id, lead_id or new_id(), reason is not None)
+
+
+async def deduplication(ctx: Context) -> dict[str, Any]:
+    async def load() -> dict[str, Any]:
+        return dict((await settings.get(ctx, "deduplication", DeduplicationSettings))["values"])
+
+    return await lookups.cached(("deduplication", ctx.workspace_id), load)
+
+
+def _form_engagement(ctx: Context, form: Row, lead_id: UUID | None, contact_id: UUID | None) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "lead_id": lead_id,
+        "contact_id": contact_id,
+        "visitor_id": None,
+        "type": "form_submit",
+        "occurred_at": ctx.now,
+        "properties": {"form_id": str(form["id"])},
+        "origin": "api",
+        "created_at": ctx.now,
+    }
+
+
+async def _into_open_lead(ctx: Context, form: Row, lead: Row, data: dict[str, Any], update: bool) -> Row:
+    """A submission from someone with an open lead: what the lead lacked is filled in from the
+    form (when the policy says so; nothing typed before is overwritten), tags are added, and the
+    submission counts as a form_submit engagement."""
+    if update:
+        changes = {k: v for k, v in data.items() if k in FILLABLE and v not in (None, "", []) and not lead.get(k)}
+        new_tags = [t for t in data.get("tags") or [] if t not in lead["tags"]]
+        if new_tags:
+            changes["tags"] = [*lead["tags"], *new_tags]
+        if changes:
+            try:
+                lead = await leads.update(ctx, lead["id"], changes, if_match=None)
+            except Conflict:  # the new email or phone belongs to another open lead: leave those out
+                rest = {k: v for k, v in changes.items() if k not in ("email", "phone")}
+                lead = await leads.update(ctx, lead["id"], rest, if_match=None) if rest else lead
+    _, lead = await scoring.engage(ctx, lead["id"], {"type": "form_submit", "properties": {"form_id": str(form["id"])}})
+    return lead
 
 
 def _lead_data(form: Row, fields: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
@@ -89,3 +152,10 @@ def _lead_data(form: Row, fields: dict[str, Any], meta: dict[str, Any]) -> dict[
         return LeadCreate.model_validate({k: v for k, v in data.items() if v is not None}).model_dump()
     except ValidationError as exc:
         raise invalid_input(exc) from exc
+
+
+async def _forget_policy(ctx: Context, values: dict[str, Any]) -> None:
+    lookups.forget(("deduplication", ctx.workspace_id))
+
+
+settings.AFTER_CHANGE["deduplication"] = _forget_policy

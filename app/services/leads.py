@@ -13,6 +13,7 @@ from app.domain import events as types
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, DomainError, ErrorList, NotFound
 from app.domain.leads import custom_fields as custom
+from app.domain.leads import dedupe
 from app.domain.leads.contact import contact_details
 from app.domain.leads.lifecycle import LeadStatus, Source, check_status_change, default_channel
 from app.domain.leads.search import digits, query, search_text
@@ -54,27 +55,64 @@ async def _prepare(ctx: Context, data: dict[str, Any], current: Row | None) -> d
     elif referrer is not None and not await ctx.uow.leads(ctx.workspace_id).exists(referrer):
         errors.add("referred_by_lead_id", "no lead with this id in the workspace")
     errors.raise_if_any()
-    merged = {**merged, **values}
-    values["search_text"] = search_text(
-        " ".join(filter(None, (merged.get("first_name"), merged.get("last_name")))),
-        merged.get("email"),
-        merged.get("company"),
-        merged.get("phone"),
-        digits(merged.get("phone") or ""),
-        (merged.get("phone_e164") or "").lstrip("+"),
-    )
+    values.update(derived_columns({**merged, **values}))
     return values
 
 
-async def create(ctx: Context, data: dict[str, Any], *, write_now: bool = False, apply_sla: bool = True) -> Row:
+def derived_columns(lead: dict[str, Any]) -> dict[str, Any]:
+    """What is computed from a lead's fields once, on write: its search text and duplicate keys."""
+    return {
+        "search_text": search_text(
+            " ".join(filter(None, (lead.get("first_name"), lead.get("last_name")))),
+            lead.get("email"),
+            lead.get("company"),
+            lead.get("phone"),
+            digits(lead.get("phone") or ""),
+            (lead.get("phone_e164") or "").lstrip("+"),
+        ),
+        "name_key": dedupe.name_key(lead.get("first_name"), lead.get("last_name")),
+        "company_key": dedupe.company_key(lead.get("company")),
+    }
+
+
+class DuplicateLead(Conflict):
+    """An open lead has this email or phone (merge into it, or say so), or, when the caller asked
+    about returning customers, a contact has it."""
+
+    def __init__(self, existing: Row | None, *, contact_id: UUID | None) -> None:
+        if existing is not None:
+            detail = "an open lead with this email or phone exists: update it, or merge with POST /v1/leads/{id}/merge"
+            extensions = {"existing_lead_id": str(existing["id"])}
+        else:
+            detail = "a contact with this email or phone exists"
+            extensions = {"existing_contact_id": str(contact_id)}
+        super().__init__(detail, extensions=extensions)
+        self.existing = existing
+        self.contact_id = contact_id
+
+
+async def create(
+    ctx: Context,
+    data: dict[str, Any],
+    *,
+    write_now: bool = False,
+    apply_sla: bool = True,
+    returning_customers: bool = False,
+) -> Row:
     """A new lead, scored on its fit, given its first-response deadline (unless `apply_sla` is
-    false: imports and batches carry history) and routed to an owner. `write_now`: insert it at
+    false: imports and batches carry history) and routed to an owner. DuplicateLead (409) when an
+    open lead has its email or phone (or, with `returning_customers`, a contact has). `write_now`: insert it at
     once (a later statement of the use case refers to it); otherwise a lead without external_id is
     written at commit."""
     values = await _prepare(ctx, data, None)
     values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
     repo = ctx.uow.leads(ctx.workspace_id)
     values = {"id": new_id(), **values, **ctx.audit_new()}
+    existing, contact_id = await repo.identity_match(values.get("email_key"), values.get("phone_e164"))
+    if existing is not None:
+        raise DuplicateLead(existing, contact_id=None)
+    if contact_id is not None and returning_customers:
+        raise DuplicateLead(None, contact_id=contact_id)
     values.update(await scoring.initial(ctx, values))
     values.update(await sla.columns_for_new(ctx, values, exempt=not apply_sla))
     assignment = await routing.route_new(ctx, values)

@@ -280,6 +280,10 @@ async def test_members_working_hours_and_availability_are_validated(tenant: Tena
     bad = {"working_hours": {"days": ["monday"], "start": "18:00", "end": "09:00"}}
     assert_problem(await tenant.patch(f"/v1/members/{rep}", json=bad), 422, "working_hours")
     assert_problem(await tenant.patch(f"/v1/members/{rep}", json={"working_hours": {"days": []}}), 422)
+    with_offset = {"working_hours": {"days": ["monday"], "start": "09:00+03:30", "end": "17:00"}}
+    assert_problem(await tenant.patch(f"/v1/members/{rep}", json=with_offset), 422, "working_hours.start")
+    offset_hours = {"business_hours": {"start": "09:00", "end": "17:00Z"}}
+    assert_problem(await tenant.patch("/v1/settings/sla", json=offset_hours), 422, "business_hours.end")
 
 
 async def test_hot_leads_go_straight_to_the_sales_team_before_any_rule(tenant: Tenant) -> None:

@@ -69,7 +69,8 @@ class Server:
         raise RuntimeError(f"server did not start: {self.output()}")
 
     def output(self) -> str:
-        self._out.flush()
+        if not self._out.closed:
+            self._out.flush()
         return self.log.read_text()
 
     def stop(self) -> None:

@@ -7,16 +7,23 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, exists, func, or_, select
+from sqlalchemy import bindparam, case, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
+from app.db.conflicts import is_open_identity_conflict
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
 from app.domain.errors import Conflict
 
 t = tables.leads
 tg = tables.lead_tags
 cf = tables.custom_fields
+# An open lead: the identity indexes' predicate (app/db/tables.py OPEN_LEAD).
+_OPEN = (
+    t.c.status.in_(("new", "contacted", "nurturing")),
+    t.c.archived_at.is_(None),
+    t.c.merged_into_id.is_(None),
+)
 SORTABLE = {
     "created_at": datetime_key(t.c.created_at),
     "updated_at": datetime_key(t.c.updated_at),
@@ -91,6 +98,10 @@ class LeadRepository(TenantRepository):
             async with conn.begin_nested():
                 row = await self._update_versioned(lead_id, version, values)
         except IntegrityError as error:
+            if is_open_identity_conflict(error):
+                raise Conflict(
+                    "another open lead has this email or phone: merge them with POST /v1/leads/{id}/merge"
+                ) from error
             raise Conflict("another lead has this external_id") from error
         if row is not None and "tags" in values:
             await self.uow.execute(delete(tg).where(tg.c.workspace_id == self.workspace_id, tg.c.lead_id == lead_id))
@@ -160,6 +171,76 @@ class LeadRepository(TenantRepository):
         """Routing and SLA bookkeeping (owner, team): a new version, `updated_at` as given."""
         statement = t.update().where(self.scope, t.c.id == lead_id)
         return await self._one(statement.values(version=t.c.version + 1, **values).returning(t))
+
+    async def identity_match(self, email_key: str | None, phone_e164: str | None) -> tuple[Row | None, UUID | None]:
+        """The open lead with this email or phone (email first), else the id of a live contact
+        with it: what decides at once whether a new lead is a duplicate or a returning customer."""
+        keys = [(t.c.email_key, email_key), (t.c.phone_e164, phone_e164)]
+        conditions = [column == value for column, value in keys if value]
+        if not conditions:
+            return None, None
+        statement = (
+            select(t)
+            .where(self.scope, or_(*conditions), *_OPEN)
+            .order_by(case((t.c.email_key == email_key, 0), else_=1) if email_key else t.c.created_at, t.c.created_at)
+            .limit(1)
+        )
+        row = (await self.uow.execute_read(statement)).mappings().first()
+        if row is not None:
+            return dict(row), None
+        co = tables.contacts
+        contact_keys = [
+            column == value for column, value in ((co.c.email_key, email_key), (co.c.phone_e164, phone_e164)) if value
+        ]
+        contact = (
+            select(co.c.id)
+            .where(co.c.workspace_id == self.workspace_id, co.c.archived_at.is_(None), or_(*contact_keys))
+            .order_by(co.c.created_at)
+            .limit(1)
+        )
+        return None, (await self.uow.execute_read(contact)).scalar()
+
+    async def duplicate_candidates(self, lead: Mapping[str, Any], limit: int = 200) -> list[Row]:
+        """Open leads sharing an email, a phone, a name key or a company key with `lead`: equality
+        lookups on four indexes, never a scan of the workspace."""
+        keys = [
+            column == lead[column.key]
+            for column in (t.c.email_key, t.c.phone_e164, t.c.name_key, t.c.company_key)
+            if lead.get(column.key)
+        ]
+        if not keys:
+            return []
+        statement = (
+            select(t)
+            .where(
+                self.scope,
+                or_(*keys),
+                t.c.id != lead["id"],
+                t.c.status.in_(("new", "contacted", "nurturing")),
+                t.c.archived_at.is_(None),
+                t.c.merged_into_id.is_(None),
+            )
+            .order_by(t.c.created_at.desc())
+            .limit(limit)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def move_history(self, from_ids: Sequence[UUID], to_id: UUID) -> dict[str, int]:
+        """Engagements, activities, tasks and form submissions of `from_ids` now belong to `to_id`."""
+        moved = {}
+        for name, table in (
+            ("engagements", tables.engagements),
+            ("activities", tables.activities),
+            ("tasks", tables.tasks),
+            ("submissions", tables.form_submissions),
+        ):
+            statement = (
+                table.update()
+                .where(table.c.workspace_id == self.workspace_id, table.c.lead_id.in_(list(from_ids)))
+                .values(lead_id=to_id)
+            )
+            moved[name] = int((await self.uow.execute(statement)).rowcount or 0)
+        return moved
 
     async def touch_activity(self, lead_id: UUID, at: datetime) -> None:
         """`last_activity_at` moves forward only (a new version, no `updated_at` change)."""

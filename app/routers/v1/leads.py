@@ -23,10 +23,18 @@ from app.routers.route import CrmRoute
 from app.schemas.common import Country, Page
 from app.schemas.engagements import EngagementCreate, EngagementRead, ScoreLine, ScoreRead, StateChangeRead
 from app.schemas.jobs import JobRead
-from app.schemas.leads import BatchResult, LeadBatch, LeadCreate, LeadRead, LeadUpdate
+from app.schemas.leads import (
+    BatchResult,
+    DuplicateList,
+    LeadBatch,
+    LeadCreate,
+    LeadRead,
+    LeadUpdate,
+    MergeRequest,
+)
 from app.schemas.relationships import DisqualifyRequest, Qualification, QualifyRequest
 from app.schemas.routing import AssignmentList, AssignRequest, TimelinePage
-from app.services import leads, qualification, routing, scoring, timeline
+from app.services import duplicates, leads, qualification, routing, scoring, timeline
 from app.services.context import Context
 
 router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
@@ -220,6 +228,36 @@ async def lead_timeline(
     return Response(
         TimelinePage.model_validate({"data": data, "next_cursor": next_cursor}).model_dump_json(), media_type=JSON
     )
+
+
+@router.get(
+    "/{lead_id}/duplicates",
+    summary="Likely duplicates of a lead: the same email or phone (score 100), or the same person at the same "
+    "company by name similarity (at least /v1/settings/deduplication fuzzy_threshold); at most 10, best first",
+    response_model=DuplicateList,
+)
+async def lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+    found = await duplicates.candidates(ctx, lead_id)
+    return Response(DuplicateList.model_validate({"data": found}).model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/{lead_id}/merge",
+    summary="Merge duplicates into this lead (one transaction; merging again changes nothing)",
+    description="Keeps each field's newest non-empty value, unites tags and custom fields, keeps the earliest "
+    "created_at; the duplicates' engagements, activities, tasks and submissions move here and they are archived "
+    "with `merged_into_id`. Emits `lead.merged`.",
+    response_model=LeadRead,
+)
+async def merge_leads(
+    request: Request,
+    lead_id: UUID,
+    body: MergeRequest,
+    ctx: Annotated[Context, require_idempotent("leads:write")],
+    if_match: IfMatch = None,
+) -> Response:
+    row = await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match)
+    return resource_response(request, LeadRead.model_validate(row))
 
 
 @router.post(

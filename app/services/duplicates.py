@@ -1,0 +1,80 @@
+"""Duplicate leads: candidates for a lead (the same email or phone for certain; the same person at
+the same company by name similarity as suggestions) and merging duplicates into a survivor."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+from app.db.repositories.base import Row
+from app.domain import events as types
+from app.domain.concurrency import check_if_match
+from app.domain.errors import Conflict, ErrorList
+from app.domain.leads import dedupe
+from app.domain.leads.lifecycle import LeadStatus
+from app.schemas.leads import LeadMerged, LeadRead
+from app.schemas.settings import DeduplicationSettings
+from app.services import events, leads, scoring, settings
+from app.services.context import Context, write_changes
+
+MAX_CANDIDATES = 10
+
+
+async def candidates(ctx: Context, lead_id: UUID) -> list[dict[str, Any]]:
+    """Up to 10 likely duplicates, best first: exact email/phone matches, then name + company
+    matches scoring at least the workspace's `fuzzy_threshold`."""
+    lead = await leads.get(ctx, lead_id)
+    threshold = (await settings.get(ctx, "deduplication", DeduplicationSettings))["values"]["fuzzy_threshold"]
+    found = []
+    for other in await ctx.uow.leads(ctx.workspace_id).duplicate_candidates(lead):
+        match = dedupe.similarity(lead, other)
+        if match.score >= threshold:
+            found.append({"lead": other, "score": match.score, "matched": list(match.fields)})
+    found.sort(key=lambda c: (-c["score"], str(c["lead"]["id"])))
+    return found[:MAX_CANDIDATES]
+
+
+async def merge(ctx: Context, survivor_id: UUID, loser_ids: list[UUID], *, if_match: str | None) -> Row:
+    """Merge `loser_ids` into the survivor: one transaction; merging the same leads again changes
+    nothing (idempotent)."""
+    survivor = await leads.get(ctx, survivor_id)
+    check_if_match(if_match, survivor["version"])
+    if survivor["merged_into_id"] is not None:
+        raise Conflict("this lead was merged into another; merge into that one", extensions={
+            "merged_into_id": str(survivor["merged_into_id"])})  # fmt: skip
+    repo = ctx.uow.leads(ctx.workspace_id)
+    rows = await repo.by_ids(loser_ids)
+    errors = ErrorList()
+    losers = []
+    for index, loser_id in enumerate(dict.fromkeys(loser_ids)):
+        loser = rows.get(loser_id)
+        if loser is None or loser_id == survivor_id:
+            errors.add(f"lead_ids.{index}", "not another lead of this workspace")
+        elif loser["merged_into_id"] == survivor_id:
+            continue  # merged already: nothing to do again
+        elif loser["merged_into_id"] is not None:
+            errors.add(f"lead_ids.{index}", "this lead was merged into another lead already")
+        elif loser["status"] == LeadStatus.QUALIFIED:
+            errors.add(f"lead_ids.{index}", "a qualified lead cannot be merged away")
+        else:
+            losers.append(loser)
+    errors.raise_if_any()
+    if not losers:
+        return survivor
+    values = dedupe.merged_values(survivor, losers)
+    if values:
+        derived = leads.derived_columns({**survivor, **values})
+        values.update({k: v for k, v in derived.items() if survivor.get(k) != v})
+    for loser in losers:  # first free what moves (an external_id is unique)
+        retired = {"merged_into_id": survivor_id, "archived_at": ctx.now, "external_id": None}
+        await write_changes(ctx, loser, retired, partial(repo.update, loser["id"]), if_match=None)
+    moved = await repo.move_history([loser["id"] for loser in losers], survivor_id)
+    updated = survivor
+    if values:
+        updated = await write_changes(ctx, survivor, values, partial(repo.update, survivor_id), if_match=if_match)
+    updated = await scoring.rescore(ctx, updated, cause="leads merged")  # their engagements count now
+    merged_ids = [loser["id"] for loser in losers]
+    data = LeadMerged(survivor=LeadRead.model_validate(updated), merged_lead_ids=merged_ids, moved=moved)
+    await events.record(ctx, types.LEAD_MERGED, data, resource_id=survivor_id)
+    return updated

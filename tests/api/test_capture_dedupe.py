@@ -1,0 +1,133 @@
+"""One open lead per person: a repeated submission counts on the open lead, a returning customer's
+submission on their contact, and two submissions at the same instant still make one lead."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ScratchDatabases, Tenant, assert_problem, database_url
+from tests.integration.server import Server, create_workspace, run_cli
+
+SITE = "https://www.shop.example"
+
+
+async def _form(tenant: Tenant) -> str:
+    form = (await tenant.post("/v1/forms", json={"name": "Contact", "allowed_origins": [SITE]})).json()
+    return f"/v1/forms/{form['id']}/submissions"
+
+
+async def _submit(tenant: Tenant, path: str, **fields: Any) -> httpx.Response:
+    return await tenant.client.post(
+        path, json=fields, headers={"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE}
+    )
+
+
+async def test_a_second_submission_counts_on_the_open_lead_and_fills_what_it_lacked(tenant: Tenant) -> None:
+    path = await _form(tenant)
+    first = (await _submit(tenant, path, email="sara@acme.io", first_name="Sara")).json()
+    second = await _submit(tenant, path, email="SARA@acme.io", first_name="Sarah", company="Acme", phone="+4930123456")
+    assert second.status_code == 201 and second.json()["lead_id"] == first["lead_id"]
+    lead = (await tenant.get(f"/v1/leads/{first['lead_id']}")).json()
+    assert (lead["first_name"], lead["company"], lead["phone"]) == ("Sara", "Acme", "+4930123456")  # only the gaps
+    assert [e["type"] for e in (await tenant.get(f"/v1/leads/{lead['id']}/engagements")).json()["data"]] == [
+        "form_submit"
+    ]
+    assert len((await tenant.get("/v1/leads")).json()["data"]) == 1
+    submissions = (await tenant.get(f"{path}")).json()["data"]
+    assert sorted((s["lead_id"], s["merged"]) for s in submissions) == [(lead["id"], False), (lead["id"], True)]
+    received = (await tenant.get("/v1/events", params={"type": "form.submission_received"})).json()["data"]
+    assert sorted(e["data"]["merged"] for e in received) == [False, True]
+    assert len((await tenant.get("/v1/events", params={"type": "lead.created"})).json()["data"]) == 1
+
+    await tenant.patch("/v1/settings/deduplication", json={"update_matched_lead": False})
+    await _submit(tenant, path, email="sara@acme.io", job_title="CTO")
+    assert (await tenant.get(f"/v1/leads/{lead['id']}")).json()["job_title"] is None  # recorded, not applied
+
+
+async def test_a_returning_customer_is_recorded_on_their_contact_not_as_a_new_lead(tenant: Tenant) -> None:
+    contact = (await tenant.post("/v1/contacts", json={"first_name": "Reza", "email": "reza@buyer.io"})).json()
+    path = await _form(tenant)
+    answer = await _submit(tenant, path, email="Reza@Buyer.io", first_name="Reza")
+    assert answer.status_code == 201
+    assert (await tenant.get("/v1/leads")).json()["data"] == []
+    [submission] = (await tenant.get(path)).json()["data"]
+    assert (submission["contact_id"], submission["lead_id"]) == (contact["id"], None)
+    assert answer.json()["lead_id"] != contact["id"]  # a public form tells strangers nothing
+    kinds = [e["kind"] for e in (await tenant.get(f"/v1/contacts/{contact['id']}/timeline")).json()["data"]]
+    assert kinds == ["engagement"]
+    await tenant.patch("/v1/settings/deduplication", json={"link_existing_contacts": False})
+    await _submit(tenant, path, email="reza@buyer.io")
+    assert len((await tenant.get("/v1/leads")).json()["data"]) == 1
+
+
+async def test_the_api_refuses_a_second_open_lead_for_the_same_person(tenant: Tenant) -> None:
+    await tenant.patch("/v1/workspace", json={"default_region": "IR"})
+    first = (await tenant.post("/v1/leads", json={"email": "a@x.io", "phone": "09121234567"})).json()
+    other = (await tenant.post("/v1/leads", json={"email": "b@x.io"})).json()
+    by_phone = assert_problem(await tenant.post("/v1/leads", json={"phone": "+98 912 123 4567"}), 409)
+    assert by_phone["existing_lead_id"] == first["id"]
+    assert_problem(await tenant.patch(f"/v1/leads/{other['id']}", json={"email": "A@x.io"}), 409)
+    batch = (await tenant.post("/v1/leads/batch", json={"leads": [{"email": "a@x.io"}, {"email": "c@x.io"}]})).json()
+    assert [r["status"] for r in batch["results"]] == ["error", "created"]
+    assert batch["results"][0]["problem"]["status"] == 409
+    # A disqualified lead leaves the rule; reactivating it while another open lead has its email is a 409.
+    await tenant.post(f"/v1/leads/{first['id']}/disqualify", json={"reason": "no_budget"})
+    again = (await tenant.post("/v1/leads", json={"email": "a@x.io"})).json()
+    assert again["id"] != first["id"]
+    assert_problem(await tenant.post(f"/v1/leads/{first['id']}/reactivate"), 409)
+    await tenant.post(f"/v1/leads/{first['id']}/merge", json={"lead_ids": [again["id"]]})  # merged: not open
+
+
+async def test_simultaneous_double_submits_make_one_lead(tenant: Tenant) -> None:
+    path = await _form(tenant)
+    answers = await asyncio.gather(*(_submit(tenant, path, email="twin@x.io", first_name=f"T{n}") for n in range(8)))
+    assert [a.status_code for a in answers] == [201] * 8
+    assert len({a.json()["lead_id"] for a in answers}) == 1
+    assert len((await tenant.get("/v1/leads")).json()["data"]) == 1
+    assert len((await tenant.get(path)).json()["data"]) == 8
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_double_submits_to_several_server_processes_make_one_lead(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """The same form posted at the same instant to two server processes (PostgreSQL; SQLite: one
+    process, its writers serialised): one lead, every submission stored once, never a 5xx."""
+    url = await database_url(kind, tmp_path, scratch)
+    run_cli(url, "migrate")
+    keys = create_workspace(url, "Race")
+    processes = 2 if kind == "postgresql" else 1
+    servers = [Server(url, tmp_path / f"server{i}.log", RATE_LIMIT_ENABLED="false") for i in range(processes)]
+    try:
+        base = servers[0].url
+        headers = {"Authorization": f"Bearer {keys['publishable_key']}", "Origin": SITE}
+        async with httpx.AsyncClient(timeout=30) as client:
+            form = (
+                await client.post(f"{base}/v1/forms", json={"name": "F", "allowed_origins": [SITE]},
+                                  headers={"Authorization": f"Bearer {keys['secret_key']}"})
+            ).json()  # fmt: skip
+            for round_ in range(5):
+                posts = [
+                    client.post(f"{servers[n % processes].url}/v1/forms/{form['id']}/submissions", headers=headers,
+                                json={"email": f"race{round_}@x.io", "phone": f"+4930555{round_:04d}"})
+                    for n in range(6)
+                ]  # fmt: skip
+                answers = await asyncio.gather(*posts)
+                assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
+                assert len({a.json()["lead_id"] for a in answers}) == 1
+            auth = {"Authorization": f"Bearer {keys['secret_key']}"}
+            leads = (await client.get(f"{base}/v1/leads", headers=auth, params={"limit": 100})).json()["data"]
+            submissions = (await client.get(f"{base}/v1/forms/{form['id']}/submissions", headers=auth,
+                                            params={"limit": 100})).json()["data"]  # fmt: skip
+        assert len(leads) == 5 and len(submissions) == 30
+        assert sum(s["merged"] for s in submissions) == 25
+    finally:
+        for server in servers:
+            server.stop()
+    for server in servers:
+        assert "Traceback" not in server.log.read_text()
