@@ -49,6 +49,9 @@ class LeadFields(RequestModel):
     province: Text | None = None
     city: Text | None = None
     referred_by_lead_id: UUID | None = Field(default=None, description="The lead who referred this one")
+    referred_by_contact_id: UUID | None = Field(
+        default=None, description="The customer (contact) who referred this one: a referral lead"
+    )
     utm_source: Text | None = None
     utm_medium: Text | None = None
     utm_campaign: Text | None = None

@@ -122,6 +122,9 @@ class SpeedStats(BaseModel):
     buckets: dict[str, int] = Field(
         description="Leads by first-response time: under_5m, 5m_30m, 30m_60m, 1h_24h, over_24h, never"
     )
+    conversion: dict[str, float | None] | None = Field(
+        default=None, description="With conversion=qualified: per bucket, the share of its leads qualified (0-1)"
+    )
 
 
 class SpeedToLeadReport(BaseModel):

@@ -54,6 +54,9 @@ async def _prepare(ctx: Context, data: dict[str, Any], current: Row | None) -> d
         errors.add("referred_by_lead_id", "a lead cannot refer itself")
     elif referrer is not None and not await ctx.uow.leads(ctx.workspace_id).exists(referrer):
         errors.add("referred_by_lead_id", "no lead with this id in the workspace")
+    customer = data.get("referred_by_contact_id")
+    if customer is not None and not await ctx.uow.contacts(ctx.workspace_id).existing([customer]):
+        errors.add("referred_by_contact_id", "no contact with this id in the workspace")
     errors.raise_if_any()
     values.update(derived_columns({**merged, **values}))
     return values

@@ -173,7 +173,17 @@ async def next_due(database: Database) -> datetime | None:
         return await uow.outbox().next_sla_due()
 
 
-def _stats(key: str | None, rows: list[Row]) -> SpeedStats:
+def _conversion(rows: list[Row]) -> dict[str, float | None]:
+    """Per response bucket, the share of leads that were qualified (the 5-minute rule, on your data)."""
+    totals: dict[str, list[int]] = {name: [0, 0] for name, _ in sla.BUCKETS} | {"never": [0, 0]}
+    for r in rows:
+        name = sla.bucket(r["first_response_seconds"] if r["first_responded_at"] is not None else None)
+        totals[name][0] += 1
+        totals[name][1] += r["status"] == "qualified"
+    return {name: round(won / total, 4) if total else None for name, (total, won) in totals.items()}
+
+
+def _stats(key: str | None, rows: list[Row], conversion: bool = False) -> SpeedStats:
     times = sorted(r["first_response_seconds"] for r in rows if r["first_responded_at"] is not None)
     buckets = {name: 0 for name, _ in sla.BUCKETS} | {"never": 0}
     for r in rows:
@@ -191,6 +201,7 @@ def _stats(key: str | None, rows: list[Row]) -> SpeedStats:
         breached=sum(1 for r in rows if r["sla_status"] == SlaStatus.BREACHED),
         pending=sum(1 for r in rows if r["sla_status"] == SlaStatus.PENDING),
         buckets=buckets,
+        conversion=_conversion(rows) if conversion else None,
     )
 
 
@@ -198,7 +209,12 @@ GROUPS = {"owner": "owner_id", "team": "team_id", "source": "source"}
 
 
 async def speed_to_lead(
-    ctx: Context, *, created_after: datetime | None, created_before: datetime | None, group_by: str | None
+    ctx: Context,
+    *,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    group_by: str | None,
+    conversion: str | None = None,
 ) -> SpeedToLeadReport:
     rows = await ctx.uow.leads(ctx.workspace_id).sla_facts(created_after, created_before)
     groups: dict[Any, list[Row]] = defaultdict(list)
@@ -210,6 +226,6 @@ async def speed_to_lead(
         created_after=created_after,
         created_before=created_before,
         group_by=group_by,
-        overall=_stats(None, rows),
-        groups=[_stats(str(k) if k is not None else None, v) for k, v in ordered],
+        overall=_stats(None, rows, conversion is not None),
+        groups=[_stats(str(k) if k is not None else None, v, conversion is not None) for k, v in ordered],
     )

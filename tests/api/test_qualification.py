@@ -4,14 +4,18 @@ through HTTP on both databases."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
-from app.services import relationships
+from app.schemas.leads import LeadCreate
+from app.services import leads, relationships
+from app.services.context import SYSTEM, Context
 from tests.conftest import Tenant, assert_problem
 from tests.integration.test_webhooks import running_worker
 
@@ -318,3 +322,36 @@ async def test_timelines_merge_every_source_in_order_and_page_without_gaps(tenan
     contact_id = (await tenant.get(url)).json()["contact_id"]
     contact_kinds = [e["kind"] for e in (await tenant.get(f"/v1/contacts/{contact_id}/timeline")).json()["data"]]
     assert sorted(contact_kinds) == ["activity", "engagement", "engagement", "task"]
+
+
+async def test_conversion_by_response_time_referrals_by_customers_and_last_activity_filters(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+
+
+    rep = (await tenant.post("/v1/members", json={"name": "Rep", "email": "rep@x.io"})).json()["id"]
+    fast = await _created(tenant, "/v1/leads", {"email": "fast@x.io", "company": "Fast"})
+    async with UnitOfWork(database) as uow:  # a lead captured three hours ago
+        ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow() - timedelta(hours=3))
+        slow = await leads.create(ctx, LeadCreate.model_validate({"email": "slow@x.io"}).model_dump(), write_now=True)
+        await uow.commit()
+    for lead_id in (fast["id"], str(slow["id"])):
+        await _created(tenant, "/v1/activities", {"lead_id": lead_id, "type": "call", "member_id": rep})
+    await tenant.post(f"/v1/leads/{fast['id']}/qualify", json={"opportunity": None})
+    report = (await tenant.get("/v1/reports/speed-to-lead", params={"conversion": "qualified"})).json()
+    assert report["overall"]["conversion"] == {"under_5m": 1.0, "5m_30m": None, "30m_60m": None, "1h_24h": 0.0,
+                                               "over_24h": None, "never": None}  # fmt: skip
+    assert (await tenant.get("/v1/reports/speed-to-lead")).json()["overall"]["conversion"] is None
+
+    customer = await _created(tenant, "/v1/contacts", {"email": "loyal@x.io"})
+    referred = await _created(tenant, "/v1/leads", {"email": "friend@x.io", "referred_by_contact_id": customer["id"]})
+    assert referred["referred_by_contact_id"] == customer["id"]
+    theirs = await _created(other_tenant, "/v1/contacts", {"email": "theirs@x.io"})
+    assert_problem(await tenant.post("/v1/leads", json={"email": "f2@x.io", "referred_by_contact_id": theirs["id"]}),
+                   422, "referred_by_contact_id")  # fmt: skip
+
+    recent = {"last_activity_after": (utcnow() - timedelta(minutes=5)).isoformat()}
+    active = {lead["id"] for lead in (await tenant.get("/v1/leads", params=recent)).json()["data"]}
+    assert active == {fast["id"], str(slow["id"])}  # the referred lead has no activity yet
+    before = {"last_activity_before": (utcnow() - timedelta(minutes=5)).isoformat()}
+    assert (await tenant.get("/v1/leads", params=before)).json()["data"] == []

@@ -259,7 +259,13 @@ class LeadRepository(TenantRepository):
     async def sla_facts(self, created_after: datetime | None, created_before: datetime | None) -> list[Row]:
         """What the speed-to-lead report needs of the leads the SLA applied to, captured in the window."""
         statement = select(
-            t.c.owner_id, t.c.team_id, t.c.source, t.c.sla_status, t.c.first_responded_at, t.c.first_response_seconds
+            t.c.owner_id,
+            t.c.team_id,
+            t.c.source,
+            t.c.sla_status,
+            t.c.first_responded_at,
+            t.c.first_response_seconds,
+            t.c.status,
         ).where(self.scope, t.c.sla_status != "not_applicable", t.c.merged_into_id.is_(None))
         if created_after is not None:
             statement = statement.where(t.c.created_at >= created_after)
@@ -306,6 +312,8 @@ class LeadRepository(TenantRepository):
         sla_status: str | None = None,
         first_response_due_before: datetime | None = None,
         team_id: UUID | None = None,
+        last_activity_after: datetime | None = None,
+        last_activity_before: datetime | None = None,
     ) -> Page:
         statement = select(t).where(self.scope, t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))
         for column, value in (
@@ -329,6 +337,7 @@ class LeadRepository(TenantRepository):
             (t.c.updated_at, updated_after, updated_before),
             (t.c.last_engaged_at, engaged_after, engaged_before),
             (t.c.first_response_due_at, None, first_response_due_before),
+            (t.c.last_activity_at, last_activity_after, last_activity_before),
         ):
             if lower is not None:
                 statement = statement.where(column >= lower)

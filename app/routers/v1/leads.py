@@ -102,6 +102,8 @@ async def list_leads(
         datetime | None, Query(description="First response due before (e.g. pending leads about to breach)")
     ] = None,
     team_id: Annotated[UUID | None, Query()] = None,
+    last_activity_after: Annotated[datetime | None, Query(description="Last activity at or after")] = None,
+    last_activity_before: Annotated[datetime | None, Query(description="Last activity before")] = None,
 ) -> Response:
     custom = {k[3:]: v for k, v in request.query_params.items() if k.startswith("cf.") and len(k) > 3}
     result = await leads.list_leads(
@@ -130,6 +132,8 @@ async def list_leads(
         sla_status=sla_status,
         first_response_due_before=first_response_due_before,
         team_id=team_id,
+        last_activity_after=last_activity_after,
+        last_activity_before=last_activity_before,
     )
     return page_response(LeadRead, result.rows, result.next_cursor)
 

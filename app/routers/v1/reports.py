@@ -27,6 +27,11 @@ async def speed_to_lead(
     created_after: Annotated[datetime | None, Query(description="Leads captured at or after")] = None,
     created_before: Annotated[datetime | None, Query(description="Leads captured before")] = None,
     group_by: Annotated[Literal["owner", "team", "source"] | None, Query()] = None,
+    conversion: Annotated[
+        Literal["qualified"] | None, Query(description="Add each bucket's conversion rate (later: won, customer)")
+    ] = None,
 ) -> Response:
-    report = await sla.speed_to_lead(ctx, created_after=created_after, created_before=created_before, group_by=group_by)
+    report = await sla.speed_to_lead(
+        ctx, created_after=created_after, created_before=created_before, group_by=group_by, conversion=conversion
+    )
     return Response(report.model_dump_json(), media_type=JSON)
