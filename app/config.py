@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     # PostgreSQL connections per process. A request holds at most one at a time and waits for a free
     # one rather than opening extra connections (opening one costs more than most requests).
-    database_pool_size: int = 10
+    database_pool_size: int = 20
     database_pool_timeout_seconds: float = 30.0
     # SQLite: how long a writer waits for the database lock before failing.
     sqlite_busy_timeout_ms: int = 5000

@@ -37,7 +37,8 @@ def payload(n: int, tag: str) -> bytes:
 
 
 async def seed(url: str, workspace_id: uuid.UUID, count: int) -> None:
-    """`count` open leads as capture leaves them (COPY; keys computed as the service does)."""
+    """`count` open leads as capture leaves them (COPY; keys computed as the service does), their
+    first response done (a pending SLA due now would have the worker breach them all mid-run)."""
     from datetime import UTC, datetime
 
     from app.domain.leads.dedupe import company_key, name_key
@@ -53,7 +54,7 @@ async def seed(url: str, workspace_id: uuid.UUID, count: int) -> None:
         keys = (text, name_key(first, last), company_key(company))
         identity = (workspace_id, new_id(), first, last, email, email, phone, phone, True, company)
         rows.append(
-            (*identity, "web_form", "online", "[]", "new", "{}", *keys, "pending", now, now, now, "seed", "seed")
+            (*identity, "web_form", "online", "[]", "new", "{}", *keys, "met", None, now, now, "seed", "seed")
         )
     columns = [
         "workspace_id", "id", "first_name", "last_name", "email", "email_key", "phone", "phone_e164", "phone_valid",

@@ -62,6 +62,17 @@ class Database:
         finally:
             raw.close()
 
+    async def fetch_alone(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        """PostgreSQL: one self-contained read in autocommit on a pooled driver connection."""
+        raw = await self.engine.raw_connection()
+        try:
+            return list(await raw.driver_connection.fetch(sql, *args))
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+            raw.invalidate()
+            raise
+        finally:
+            raw.close()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

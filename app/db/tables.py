@@ -46,6 +46,12 @@ OPEN_LEAD = (
 )
 
 
+def _closed(column: str) -> dict[str, Any]:
+    """A partial index over the rows where `column` is set and the lead is not open."""
+    where = text(f"{column} IS NOT NULL AND NOT ({OPEN_LEAD.format(column=column).split(' AND ', 1)[1]})")
+    return {"sqlite_where": where, "postgresql_where": where}
+
+
 def _not_null(column: str) -> dict[str, Any]:
     """Keyword arguments of a partial index over the rows where `column` is set (both dialects)."""
     where = text(f"{column} IS NOT NULL")
@@ -355,8 +361,10 @@ leads = Table(
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
     ForeignKeyConstraint(["workspace_id", "referred_by_lead_id"], ["leads.workspace_id", "leads.id"]),
     # Partial: nothing looks these up by null (migration 0009).
-    Index(None, "workspace_id", "email_key", **_not_null("email_key")),
-    Index(None, "workspace_id", "phone_e164", **_not_null("phone_e164")),
+    # Open leads' email and phone are in the unique identity indexes below; these hold the rest
+    # (qualified, disqualified, archived, merged), so a captured lead adds no entry to them.
+    Index("ix_leads_closed_email_key", "workspace_id", "email_key", **_closed("email_key")),
+    Index("ix_leads_closed_phone_e164", "workspace_id", "phone_e164", **_closed("phone_e164")),
     Index(None, "workspace_id", "external_id", unique=True, **_not_null("external_id")),
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "updated_at", "id"),

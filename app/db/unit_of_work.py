@@ -39,6 +39,26 @@ from app.db.repositories.workspaces import WorkspaceRepository
 from app.db.session import Database
 from app.db.wakeups import EVENTS, LOCAL_WAKERS, OUTBOX_CHANNEL, notify_due
 
+_POSITIONAL: dict[int, tuple[str, list[str]]] = {}
+
+
+def _positional(statement: Executable) -> tuple[str, list[str]]:
+    """The statement's SQL with `:name` parameters as asyncpg's `$n` (built once per statement)."""
+    key = id(statement)
+    if key not in _POSITIONAL:
+        import re
+
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            if match.group(1) not in names:
+                names.append(match.group(1))
+            return f"${names.index(match.group(1)) + 1}"
+
+        clause = getattr(statement, "element", statement)  # a TextualSelect wraps its TextClause
+        _POSITIONAL[key] = (re.sub(r"(?<!:):(\w+)", number, clause.text), names)
+    return _POSITIONAL[key]
+
 
 class UnitOfWork:
     def __init__(self, database: Database, *, write: bool = True) -> None:
@@ -72,19 +92,18 @@ class UnitOfWork:
         conn = await self.connection()
         return await conn.execute(statement, params)
 
-    async def execute_read(self, statement: Executable, params: Any = None) -> Result[Any]:
-        """A plain read that need not join the transaction: on PostgreSQL, while this unit of work
-        has not started one, it runs in autocommit on a connection of its own, so a use case that
-        reads first and then only writes behind still makes no BEGIN/COMMIT round trips. (On SQLite
-        it runs in the write transaction, whose BEGIN IMMEDIATE serialises writers.)"""
+    async def fetch_read(self, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of a prebuilt read that need not join the transaction: on PostgreSQL, while this
+        unit of work has not started one, it runs in autocommit straight on a pooled driver
+        connection (like write-behind flushes), so a use case that reads first and then only
+        writes behind still makes no BEGIN/COMMIT round trips and pays no per-statement SQLAlchemy
+        machinery. On SQLite, and inside a transaction, it runs in the transaction (SQLite's
+        BEGIN IMMEDIATE serialises writers)."""
         if self._conn is not None or self.database.is_sqlite:
-            return await self.execute(statement, params)
-        conn = await self.database.connect_autocommit()
-        try:
-            result = await conn.execute(statement, params)
-            return result.freeze()()  # type: ignore[no-any-return]
-        finally:
-            await conn.close()
+            return [tuple(row) for row in (await self.execute(statement, params)).all()]
+        sql, names = _positional(statement)
+        records = await self.database.fetch_alone(sql, [params[name] for name in names])
+        return [tuple(record) for record in records]
 
     async def commit(self) -> None:
         wakes = self._wakes | ({EVENTS} if self._events else set())

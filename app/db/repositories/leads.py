@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, case, delete, exists, func, or_, select
+from sqlalchemy import Integer, String, Uuid, and_, bindparam, delete, exists, func, not_, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
@@ -18,6 +18,24 @@ from app.domain.errors import Conflict
 t = tables.leads
 tg = tables.lead_tags
 cf = tables.custom_fields
+_OPEN_SQL = "status IN ('new', 'contacted', 'nurturing') AND archived_at IS NULL AND merged_into_id IS NULL"
+# (kind, id): 0 open lead by email, 1 by phone, 2 contact by email, 3 by phone; at most one each.
+_IDENTITY = (
+    text(
+        f"""
+SELECT * FROM (SELECT 0 AS kind, id FROM leads
+    WHERE workspace_id = :ws AND email_key = :email AND {_OPEN_SQL} LIMIT 1) AS a
+UNION ALL SELECT * FROM (SELECT 1 AS kind, id FROM leads
+    WHERE workspace_id = :ws AND phone_e164 = :phone AND {_OPEN_SQL} LIMIT 1) AS b
+UNION ALL SELECT * FROM (SELECT 2 AS kind, id FROM contacts
+    WHERE workspace_id = :ws AND email_key = :email AND archived_at IS NULL LIMIT 1) AS c
+UNION ALL SELECT * FROM (SELECT 3 AS kind, id FROM contacts
+    WHERE workspace_id = :ws AND phone_e164 = :phone AND archived_at IS NULL LIMIT 1) AS d
+"""
+    )
+    .bindparams(bindparam("ws", type_=Uuid), bindparam("email", type_=String), bindparam("phone", type_=String))
+    .columns(kind=Integer, id=Uuid)
+)
 # An open lead: the identity indexes' predicate (app/db/tables.py OPEN_LEAD).
 _OPEN = (
     t.c.status.in_(("new", "contacted", "nurturing")),
@@ -144,12 +162,13 @@ class LeadRepository(TenantRepository):
         """The newest live lead for each email key."""
         if not keys:
             return {}
-        statement = (
-            select(t)
-            .where(self.scope, t.c.email_key.in_(list(keys)), t.c.archived_at.is_(None), t.c.merged_into_id.is_(None))
-            .order_by(t.c.created_at)
-        )
-        return {r["email_key"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
+        # Open and other leads' emails sit in two partial indexes (migration 0014): one query each.
+        live = (self.scope, t.c.email_key.in_(list(keys)), t.c.archived_at.is_(None), t.c.merged_into_id.is_(None))
+        rows: list[Row] = []
+        for state in (and_(*_OPEN), not_(and_(*_OPEN))):
+            statement = select(t).where(*live, state)
+            rows += [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        return {r["email_key"]: r for r in sorted(rows, key=lambda r: r["created_at"])}
 
     async def open_counts(self, member_ids: Sequence[UUID]) -> dict[UUID, int]:
         """How many open leads (new, contacted, nurturing; not archived) each member owns."""
@@ -174,31 +193,17 @@ class LeadRepository(TenantRepository):
 
     async def identity_match(self, email_key: str | None, phone_e164: str | None) -> tuple[Row | None, UUID | None]:
         """The open lead with this email or phone (email first), else the id of a live contact
-        with it: what decides at once whether a new lead is a duplicate or a returning customer."""
-        keys = [(t.c.email_key, email_key), (t.c.phone_e164, phone_e164)]
-        conditions = [column == value for column, value in keys if value]
-        if not conditions:
+        with it: what decides at once whether a new lead is a duplicate or a returning customer.
+        One prebuilt statement, four index lookups; on the capture path it runs outside the write
+        transaction (see UnitOfWork.fetch_read)."""
+        if not (email_key or phone_e164):
             return None, None
-        statement = (
-            select(t)
-            .where(self.scope, or_(*conditions), *_OPEN)
-            .order_by(case((t.c.email_key == email_key, 0), else_=1) if email_key else t.c.created_at, t.c.created_at)
-            .limit(1)
-        )
-        row = (await self.uow.execute_read(statement)).mappings().first()
-        if row is not None:
-            return dict(row), None
-        co = tables.contacts
-        contact_keys = [
-            column == value for column, value in ((co.c.email_key, email_key), (co.c.phone_e164, phone_e164)) if value
-        ]
-        contact = (
-            select(co.c.id)
-            .where(co.c.workspace_id == self.workspace_id, co.c.archived_at.is_(None), or_(*contact_keys))
-            .order_by(co.c.created_at)
-            .limit(1)
-        )
-        return None, (await self.uow.execute_read(contact)).scalar()
+        params = {"ws": self.workspace_id, "email": email_key, "phone": phone_e164}
+        found = dict(await self.uow.fetch_read(_IDENTITY, params))
+        lead_id = found.get(0) or found.get(1)
+        if lead_id is not None:
+            return await self.get(lead_id), None
+        return None, found.get(2) or found.get(3)
 
     async def duplicate_candidates(self, lead: Mapping[str, Any], limit: int = 200) -> list[Row]:
         """Open leads sharing an email, a phone, a name key or a company key with `lead`: equality
