@@ -140,11 +140,13 @@ async def run_in_unit_of_work(
                 response = await _attempt(request, endpoint)
                 break
             except Exception as exc:
-                # Two writers created the same open lead at the same instant: the database kept one.
-                # Run the use case again: it now sees that lead (and merges into it, or says 409).
+                # The write broke "one open lead per email and per phone": a capture that skipped the
+                # lookup (optimistic) met a duplicate, or two requests raced. Run the use case once
+                # more: it now looks the lead up and merges into it (or says 409).
                 if attempt or not is_open_identity_conflict(exc):
                     raise
-                log.info("a concurrent request created the same lead first; running the request again")
+                log.debug("an open lead with this identity exists; running the request again")
+                request.state.retrying = True  # the use case looks the lead up this time
                 await _release(request)
     except (DomainError, HTTPException, RequestValidationError):
         await _release(request)

@@ -52,7 +52,10 @@ async def open_form(ctx: Context, caller: Caller, form_id: UUID, origin: str | N
     return form
 
 
-async def submit(ctx: Context, form: Row, fields: dict[str, Any], meta: dict[str, Any], now_ms: int) -> Submission:
+async def submit(
+    ctx: Context, form: Row, fields: dict[str, Any], meta: dict[str, Any], now_ms: int, *, retry: bool = False
+) -> Submission:
+    """`retry`: this request lost a race for the lead's identity and runs again (look it up first)."""
     submission_id = new_id()
     reason = spam_reason(
         fields, honeypot_field=form["honeypot_field"], min_fill_seconds=form["min_fill_seconds"], now_ms=now_ms
@@ -67,7 +70,11 @@ async def submit(ctx: Context, form: Row, fields: dict[str, Any], meta: dict[str
         try:
             # A visitor's earlier anonymous engagements are linked to the new lead, which must exist first.
             lead = await leads.create(
-                ctx, data, write_now=visitor_id is not None, returning_customers=policy["link_existing_contacts"]
+                ctx,
+                data,
+                write_now=visitor_id is not None,
+                returning_customers=policy["link_existing_contacts"],
+                optimistic=not retry,  # one round trip for a new person; a duplicate's write fails and reruns
             )
         except leads.DuplicateLead as duplicate:
             if duplicate.existing is None:  # a customer came back: no new lead

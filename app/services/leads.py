@@ -21,7 +21,7 @@ from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.leads import LeadCreate, LeadRead
-from app.services import custom_fields, events, routing, scoring, sla, workspaces
+from app.services import custom_fields, events, lookups, routing, scoring, sla, workspaces
 from app.services.context import Context, changed_fields, write_changes
 from app.services.scoring import FIT_FIELDS
 
@@ -101,21 +101,25 @@ async def create(
     write_now: bool = False,
     apply_sla: bool = True,
     returning_customers: bool = False,
+    optimistic: bool = False,
 ) -> Row:
     """A new lead, scored on its fit, given its first-response deadline (unless `apply_sla` is
     false: imports and batches carry history) and routed to an owner. DuplicateLead (409) when an
     open lead has its email or phone (or, with `returning_customers`, a contact has). `write_now`: insert it at
     once (a later statement of the use case refers to it); otherwise a lead without external_id is
-    written at commit."""
+    written at commit. `optimistic` (website capture): skip the identity lookup unless contacts
+    must be recognised; a duplicate then fails the write on the identity index, and the request
+    runs again without it (app/routers/route.py), which finds the open lead."""
     values = await _prepare(ctx, data, None)
     values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
     repo = ctx.uow.leads(ctx.workspace_id)
     values = {"id": new_id(), **values, **ctx.audit_new()}
-    existing, contact_id = await repo.identity_match(values.get("email_key"), values.get("phone_e164"))
-    if existing is not None:
-        raise DuplicateLead(existing, contact_id=None)
-    if contact_id is not None and returning_customers:
-        raise DuplicateLead(None, contact_id=contact_id)
+    if not optimistic or (returning_customers and await _has_contacts(ctx)):
+        existing, contact_id = await repo.identity_match(values.get("email_key"), values.get("phone_e164"))
+        if existing is not None:
+            raise DuplicateLead(existing, contact_id=None)
+        if contact_id is not None and returning_customers:
+            raise DuplicateLead(None, contact_id=contact_id)
     values.update(await scoring.initial(ctx, values))
     values.update(await sla.columns_for_new(ctx, values, exempt=not apply_sla))
     assignment = await routing.route_new(ctx, values)
@@ -126,6 +130,9 @@ async def create(
     write_behind = values.get("external_id") is None and not write_now
     row = repo.add(values) if write_behind else await repo.create(values)
     if row is None:
+        existing, _ = await repo.identity_match(values.get("email_key"), values.get("phone_e164"))
+        if existing is not None:  # an open lead with this email or phone was written meanwhile
+            raise DuplicateLead(existing, contact_id=None)
         raise Conflict(
             f"a lead with external_id {values.get('external_id')!r} exists; "
             "PATCH it, or upsert with POST /v1/leads/batch"
@@ -134,6 +141,15 @@ async def create(
     if assignment is not None:
         await routing.record(ctx, row["id"], None, row["owner_id"], row["team_id"], reason, rule_index)
     return row
+
+
+async def _has_contacts(ctx: Context) -> bool:
+    """Whether the workspace has any contact (cached briefly; creating one here drops the entry)."""
+
+    async def load() -> bool:
+        return await ctx.uow.contacts(ctx.workspace_id).any()
+
+    return await lookups.cached(("has-contacts", ctx.workspace_id), load)
 
 
 async def get(ctx: Context, lead_id: UUID) -> Row:

@@ -19,7 +19,7 @@ from app.domain.relationships.opportunities import (
 )
 from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead
 from app.schemas.settings import OpportunityReasons
-from app.services import events, records, settings, workspaces
+from app.services import events, lookups, records, settings, workspaces
 from app.services.context import Context
 from app.services.records import Kind
 
@@ -32,6 +32,8 @@ async def _account(ctx: Context, values: dict[str, Any], current: Row | None) ->
 
 
 async def _contact(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
+    if current is None:  # website capture now looks for returning customers here
+        lookups.forget(("has-contacts", ctx.workspace_id))
     errors = ErrorList()
     await records.check_links(ctx, values, errors)
     prepared = {

@@ -6,12 +6,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Integer, Table, Uuid, bindparam, func, select, text, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
 
 ac, co, op, tk = tables.accounts, tables.contacts, tables.opportunities, tables.tasks
+_ANY_CONTACT = (
+    text("SELECT 1 AS one FROM contacts WHERE workspace_id = :ws LIMIT 1")
+    .bindparams(bindparam("ws", type_=Uuid))
+    .columns(one=Integer)
+)
 
 
 class _Records(TenantRepository):
@@ -78,6 +83,10 @@ class AccountRepository(_Records):
 class ContactRepository(_Records):
     table = co
     sortable = {"created_at": datetime_key(co.c.created_at)}
+
+    async def any(self) -> bool:
+        """Whether the workspace has a contact (a read outside the write transaction)."""
+        return bool(await self.uow.fetch_read(_ANY_CONTACT, {"ws": self.workspace_id}))
 
     async def by_email_or_phone(self, email_key: str | None, phone_e164: str | None) -> Row | None:
         """The oldest live contact with this email, else with this phone."""

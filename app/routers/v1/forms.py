@@ -187,7 +187,8 @@ async def accept_submission(
             "visitor_id": fields.get("visitor_id"),
             **{k: request.query_params[k] for k in UTM if k in request.query_params},
         }
-        outcome = await capture.submit(ctx, form, fields, meta, int(time.time() * 1000))
+        retry = getattr(request.state, "retrying", False)
+        outcome = await capture.submit(ctx, form, fields, meta, int(time.time() * 1000), retry=retry)
     except DomainError as exc:
         await ctx.uow.rollback()  # nothing of a refused submission is kept
         if plain and form["error_redirect_url"]:
