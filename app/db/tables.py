@@ -372,6 +372,7 @@ leads = Table(
     Index(None, "workspace_id", "owner_id", "created_at", "id"),
     Index(None, "workspace_id", "score", "id"),
     Index(None, "workspace_id", "last_engaged_at", "id", **_not_null("last_engaged_at")),
+    Index(None, "workspace_id", "last_activity_at", "id", **_not_null("last_activity_at")),
     Index(None, "workspace_id", "name_key", **_not_null("name_key")),
     # One open lead per email and per phone (migration 0013): a new submission with either is merged
     # into it; the database holds the rule even when two submissions race.

@@ -328,7 +328,6 @@ async def test_conversion_by_response_time_referrals_by_customers_and_last_activ
     tenant: Tenant, other_tenant: Tenant, database: Database
 ) -> None:
 
-
     rep = (await tenant.post("/v1/members", json={"name": "Rep", "email": "rep@x.io"})).json()["id"]
     fast = await _created(tenant, "/v1/leads", {"email": "fast@x.io", "company": "Fast"})
     async with UnitOfWork(database) as uow:  # a lead captured three hours ago
@@ -355,3 +354,10 @@ async def test_conversion_by_response_time_referrals_by_customers_and_last_activ
     assert active == {fast["id"], str(slow["id"])}  # the referred lead has no activity yet
     before = {"last_activity_before": (utcnow() - timedelta(minutes=5)).isoformat()}
     assert (await tenant.get("/v1/leads", params=before)).json()["data"] == []
+    # Sorted by last activity: only leads that have one, the latest first, page by page.
+    await _created(tenant, "/v1/activities", {"lead_id": fast["id"], "type": "note"})
+    first = (await tenant.get("/v1/leads", params={"sort": "-last_activity_at", "limit": 1})).json()
+    second = (await tenant.get("/v1/leads", params={"sort": "-last_activity_at", "limit": 1,
+                                                    "cursor": first["next_cursor"]})).json()  # fmt: skip
+    assert [first["data"][0]["id"], second["data"][0]["id"]] == [fast["id"], str(slow["id"])]
+    assert second["next_cursor"] is None  # the referred lead, with no activity, is not in this order

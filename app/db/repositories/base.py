@@ -29,6 +29,9 @@ class SortKey:
     column: ColumnElement[Any]
     dump: Callable[[Any], Any] = lambda v: v
     load: Callable[[Any], Any] = lambda v: v
+    # Rows without a value cannot be placed by a keyset cursor: a nullable column lists only the
+    # rows that have one (e.g. leads by last activity).
+    only: ColumnElement[bool] | None = None
 
 
 def datetime_key(column: ColumnElement[Any]) -> SortKey:
@@ -122,6 +125,8 @@ class TenantRepository:
                 "sort", f"cannot sort by {sort.field!r}; use one of {', '.join(sorted(sortable))}", location="query"
             )
         id_col = self.table.c.id
+        if key.only is not None:
+            statement = statement.where(key.only)
         if cursor is not None:
             try:
                 raw_value, raw_id = decode_cursor(cursor, sort)

@@ -46,6 +46,12 @@ SORTABLE = {
     "created_at": datetime_key(t.c.created_at),
     "updated_at": datetime_key(t.c.updated_at),
     "score": SortKey(t.c.score, float, float),
+    "last_activity_at": SortKey(
+        t.c.last_activity_at,
+        lambda v: v.isoformat(),
+        lambda v: datetime.fromisoformat(v),
+        only=t.c.last_activity_at.is_not(None),
+    ),
 }
 # What the database fills in on INSERT, for rows written behind (add()).
 SERVER_DEFAULTS = {

@@ -39,7 +39,7 @@ from app.services.context import Context
 
 router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
 TimelineSort = sort_enum("TimelineSort", "occurred_at")
-LeadSort = sort_enum("LeadSort", "created_at", "updated_at", "score")
+LeadSort = sort_enum("LeadSort", "created_at", "updated_at", "score", "last_activity_at")
 EngagementSort = sort_enum("EngagementSort", "occurred_at")
 StateChangeSort = sort_enum("StateChangeSort", "occurred_at")
 BATCH_BODY_LIMIT = 5 * 1024 * 1024
