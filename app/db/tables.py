@@ -675,6 +675,32 @@ form_submissions = Table(
     Index(None, "workspace_id", "form_id", "spam", "created_at", "id"),
 )
 
+# Leads the worker has yet to compare with the others (queued by the dispatcher with their
+# lead.created event), and the likely duplicates it found: suggestions, never merged automatically.
+dedupe_queue = Table(
+    "dedupe_queue",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("lead_id", Uuid, primary_key=True),
+    Column("queued_at", UtcDateTime, nullable=False),
+)
+
+duplicate_candidates = Table(
+    "duplicate_candidates",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("candidate_id", Uuid, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("matched", Json, nullable=False),
+    Column("found_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "lead_id", "candidate_id", unique=True),
+    Index(None, "workspace_id", "found_at", "id"),
+)
+
+
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
 TENANT_TABLES = (
     members,
@@ -702,4 +728,6 @@ TENANT_TABLES = (
     contacts,
     opportunities,
     tasks,
+    dedupe_queue,
+    duplicate_candidates,
 )

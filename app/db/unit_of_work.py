@@ -20,7 +20,7 @@ from app.db.repositories.events import EventRepository
 from app.db.repositories.forms import FormRepository, SubmissionRepository
 from app.db.repositories.idempotency import IdempotencyRepository
 from app.db.repositories.jobs import JobRepository
-from app.db.repositories.leads import CustomFieldRepository, LeadRepository
+from app.db.repositories.leads import CustomFieldRepository, DuplicateCandidateRepository, LeadRepository
 from app.db.repositories.members import MemberRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.relationships import (
@@ -238,6 +238,9 @@ class UnitOfWork:
 
     def tasks(self, workspace_id: UUID) -> TaskRepository:
         return TaskRepository(self, workspace_id)
+
+    def duplicate_candidates(self, workspace_id: UUID) -> DuplicateCandidateRepository:
+        return DuplicateCandidateRepository(self, workspace_id)
 
     def timeline(self, workspace_id: UUID) -> TimelineRepository:
         return TimelineRepository(self, workspace_id)

@@ -12,7 +12,7 @@ from app.schemas.api_keys import ApiKeyRead
 from app.schemas.common import Actor, UtcDatetime
 from app.schemas.forms import SubmissionRead
 from app.schemas.jobs import JobRead
-from app.schemas.leads import LeadMerged, LeadRead
+from app.schemas.leads import DuplicatesFound, LeadMerged, LeadRead
 from app.schemas.members import MemberRead
 from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead, TaskRead
 from app.schemas.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
@@ -67,6 +67,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.TEAM_DELETED: TeamRead,
     types.ACTIVITY_CREATED: ActivityRead,
     types.LEAD_MERGED: LeadMerged,
+    types.LEAD_DUPLICATES_FOUND: DuplicatesFound,
     types.LEAD_QUALIFIED: LeadRead,
     types.LEAD_DISQUALIFIED: LeadRead,
     types.LEAD_REACTIVATED: LeadRead,

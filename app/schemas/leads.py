@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.domain.leads.custom_fields import FieldType
 from app.domain.leads.lifecycle import CompanySize, LeadStatus, Source
@@ -213,3 +213,19 @@ class LeadMerged(BaseModel):
     survivor: LeadRead
     merged_lead_ids: list[UUID]
     moved: dict[str, int] = Field(description="Engagements, activities, tasks and submissions moved to the survivor")
+
+
+class DuplicateCandidateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    lead_id: UUID = Field(description="The new lead")
+    candidate_id: UUID = Field(description="An open lead that is likely the same person")
+    score: float
+    matched: list[str]
+    found_at: UtcDatetime
+
+
+class DuplicatesFound(BaseModel):
+    lead_id: UUID
+    candidates: list[DuplicateCandidateRead]

@@ -3,20 +3,25 @@ the same company by name similarity as suggestions) and merging duplicates into 
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import Any
 from uuid import UUID
 
-from app.db.repositories.base import Row
+from app.db.repositories.base import Page, Row
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
 from app.domain.concurrency import check_if_match
-from app.domain.errors import Conflict, ErrorList
+from app.domain.errors import Conflict, ErrorList, NotFound
 from app.domain.leads import dedupe
 from app.domain.leads.lifecycle import LeadStatus
-from app.schemas.leads import LeadMerged, LeadRead
+from app.domain.pagination import Sort
+from app.ids import new_id
+from app.schemas.leads import DuplicateCandidateRead, DuplicatesFound, LeadMerged, LeadRead
 from app.schemas.settings import DeduplicationSettings
 from app.services import events, leads, scoring, settings
-from app.services.context import Context, write_changes
+from app.services.context import SYSTEM, Context, write_changes
 
 MAX_CANDIDATES = 10
 
@@ -78,3 +83,43 @@ async def merge(ctx: Context, survivor_id: UUID, loser_ids: list[UUID], *, if_ma
     data = LeadMerged(survivor=LeadRead.model_validate(updated), merged_lead_ids=merged_ids, moved=moved)
     await events.record(ctx, types.LEAD_MERGED, data, resource_id=survivor_id)
     return updated
+
+
+DEDUPE_BATCH = 100
+
+
+async def find_for_new_leads(database: Database, now: datetime, *, limit: int = DEDUPE_BATCH) -> int:
+    """The worker's duplicate search, after commit: for each queued new lead still open, store its
+    likely duplicates (at most 10, at or above the workspace's threshold) and announce them with
+    `lead.duplicates_found`. Never merges. One transaction per batch; how many leads it took."""
+    async with UnitOfWork(database, write=False) as reader:  # no write transaction while idle
+        if not await reader.outbox().dedupe_pending():
+            return 0
+    async with UnitOfWork(database, write=True) as uow:
+        queued = await uow.outbox().claim_dedupe(limit)
+        for workspace_id, lead_id in queued:
+            ctx = Context(uow, workspace_id, SYSTEM, now)
+            try:
+                found = await candidates(ctx, lead_id)
+            except NotFound:
+                continue  # gone since
+            rows = [
+                {"id": new_id(), "lead_id": lead_id, "candidate_id": c["lead"]["id"], "score": c["score"],
+                 "matched": c["matched"], "found_at": now}
+                for c in found
+            ]  # fmt: skip
+            await uow.duplicate_candidates(workspace_id).replace(lead_id, rows)
+            if rows:
+                data = DuplicatesFound(
+                    lead_id=lead_id,
+                    candidates=[DuplicateCandidateRead.model_validate({**r, "lead_id": lead_id}) for r in rows],
+                )
+                await events.record(ctx, types.LEAD_DUPLICATES_FOUND, data, resource_id=lead_id)
+        await uow.commit()
+    return len(queued)
+
+
+async def list_found(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, lead_id: UUID | None) -> Page:
+    return await ctx.uow.duplicate_candidates(ctx.workspace_id).list(
+        sort=sort, cursor=cursor, limit=limit, lead_id=lead_id
+    )

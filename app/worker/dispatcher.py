@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from app.db.repositories.outbox import OutboxRepository
 from app.db.session import Database
@@ -53,6 +54,8 @@ async def _stamp_in_python(outbox: OutboxRepository, limit: int, now: datetime) 
             event["sequence"] = first + offset
             stamps.append({"_ws": workspace_id, "_id": event["id"], "_seq": event["sequence"]})
     await outbox.stamp(stamps, now)
+    new_leads = [(e["workspace_id"], UUID(e["resource_id"])) for e in pending if e["type"] == types.LEAD_CREATED]
+    await outbox.queue_dedupe(new_leads, now)  # for the worker's duplicate search
     return pending
 
 

@@ -19,7 +19,7 @@ from app.config import Settings
 from app.db.session import Database
 from app.db.wakeups import DELIVERIES, EVENTS, JOBS, LOCAL_WAKERS, NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL, TIMERS
 from app.ids import utcnow
-from app.services import sla
+from app.services import duplicates, sla
 from app.worker import deliveries, dispatcher, jobs, recurring, timers
 
 log = logging.getLogger("app.worker")
@@ -42,6 +42,7 @@ class Worker:
         self._delivery_wake = asyncio.Event()
         self._timer_wake = asyncio.Event()
         self._job_wake = asyncio.Event()
+        self._dedupe_wake = asyncio.Event()  # set by dispatch passes: new leads may be queued
         self._wakes = {
             EVENTS: self._outbox_wake,
             DELIVERIES: self._delivery_wake,
@@ -111,6 +112,8 @@ class Worker:
         done = await dispatcher.dispatch(self.database, utcnow(), limit=DISPATCH_BATCH)
         if done.deliveries:
             self._delivery_wake.set()  # new deliveries: let the delivery loop look now
+        if done.events:
+            self._dedupe_wake.set()  # lead.created among them: their duplicate search is queued
         # Only a full batch means a backlog worth an immediate next pass; otherwise wait for the
         # next notification (coalesced), so steady traffic makes passes of many events, not of one.
         return int(done.events >= DISPATCH_BATCH)
@@ -144,6 +147,10 @@ class Worker:
         # transaction per lead); nothing breached means another worker holds them: poll.
         self._next_sla = utcnow() + SLA_TICK if breached else None
         return 0
+
+    async def _dedupe(self) -> int:
+        """Look for likely duplicates of new leads (queued by the dispatcher); a full batch: again."""
+        return int(await duplicates.find_for_new_leads(self.database, utcnow()) >= duplicates.DEDUPE_BATCH)
 
     def _sla_due(self) -> datetime | None:
         return self._next_sla
@@ -196,6 +203,7 @@ class Worker:
                 asyncio.create_task(self._loop("timers", self._timers, self._timer_wake, self._timer_due)),
                 asyncio.create_task(self._loop("jobs", self._jobs, self._job_wake)),
                 asyncio.create_task(self._loop("sla", self._sla, None, self._sla_due)),
+                asyncio.create_task(self._loop("dedupe", self._dedupe, self._dedupe_wake)),
             ]
             if not self.database.is_sqlite:
                 loops.append(asyncio.create_task(self._listen()))

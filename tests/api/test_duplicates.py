@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from app.db.session import Database
 from app.services import scoring
 from tests.conftest import Tenant, assert_problem
+from tests.integration.test_webhooks import running_worker, until
 
 
 async def _lead(tenant: Tenant, **fields: Any) -> dict[str, Any]:
@@ -102,3 +104,30 @@ async def test_merge_is_all_or_nothing(tenant: Tenant, monkeypatch: pytest.Monke
     assert (await tenant.get(f"/v1/leads/{loser['id']}")).json()["merged_into_id"] is None
     assert len((await tenant.get(f"/v1/leads/{loser['id']}/engagements")).json()["data"]) == 1
     assert (await tenant.get(f"/v1/leads/{survivor['id']}")).json()["company"] is None
+
+
+async def test_the_worker_finds_likely_duplicates_of_new_leads_after_commit(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    first = await _lead(tenant, first_name="Sara", last_name="Ahmadi", email="sara@acme.io", company="Acme")
+    async with running_worker(database, worker_poll_seconds=1.0):
+        second = await _lead(tenant, first_name="sara", last_name="ahmadi", email="s.a@gmail.com",
+                             company="ACME Ltd.")  # fmt: skip
+        await _lead(tenant, first_name="Reza", last_name="Karimi", email="reza@x.io")  # nobody like him
+
+        async def found() -> bool:
+            return bool((await tenant.get("/v1/events", params={"type": "lead.duplicates_found"})).json()["data"])
+
+        await until(found, timeout=10)
+    # Each new lead is compared with the open leads there when the worker gets to it: the second
+    # finds the first, and the first finds the second when both were queued in one pass.
+    announced = (await tenant.get("/v1/events", params={"type": "lead.duplicates_found"})).json()["data"]
+    pairs = {(e["data"]["lead_id"], c["candidate_id"], c["score"], tuple(c["matched"]))
+             for e in announced for c in e["data"]["candidates"]}  # fmt: skip
+    both_ways = {(second["id"], first["id"], 100.0, ("name", "company")),
+                 (first["id"], second["id"], 100.0, ("name", "company"))}  # fmt: skip
+    assert pairs and pairs <= both_ways
+    listed = (await tenant.get("/v1/leads/duplicate-candidates")).json()["data"]
+    assert {(c["lead_id"], c["candidate_id"], c["score"], tuple(c["matched"])) for c in listed} == pairs
+    assert (await other_tenant.get("/v1/leads/duplicate-candidates")).json()["data"] == []
+    assert (await tenant.get(f"/v1/leads/{first['id']}")).json()["merged_into_id"] is None  # never merged by itself

@@ -386,3 +386,25 @@ class CustomFieldRepository(TenantRepository):
 
     async def delete(self, field_id: UUID) -> None:
         await self.uow.execute(delete(cf).where(self.scope, cf.c.id == field_id))
+
+
+class DuplicateCandidateRepository(TenantRepository):
+    """The likely duplicates the worker found for new leads."""
+
+    table = tables.duplicate_candidates
+
+    async def replace(self, lead_id: UUID, rows: Sequence[Mapping[str, Any]]) -> None:
+        dc = self.table
+        await self.uow.execute(delete(dc).where(self.scope, dc.c.lead_id == lead_id))
+        if rows:
+            await self.uow.execute(dc.insert(), [{"workspace_id": self.workspace_id, **row} for row in rows])
+
+    async def list(self, *, sort: Any, cursor: str | None, limit: int, lead_id: UUID | None = None) -> Page:
+        dc = self.table
+        statement = select(dc).where(self.scope)
+        if lead_id is not None:
+            statement = statement.where(dc.c.lead_id == lead_id)
+        return await self._page(statement, sortable=CANDIDATE_SORT, sort=sort, cursor=cursor, limit=limit)
+
+
+CANDIDATE_SORT = {"found_at": datetime_key(tables.duplicate_candidates.c.found_at)}

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, String, Uuid, and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import BigInteger, String, Uuid, and_, bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
@@ -72,6 +72,11 @@ stamped AS (
     FROM numbered AS nb JOIN reserved AS r ON r.workspace_id = nb.workspace_id
     WHERE e.workspace_id = nb.workspace_id AND e.id = nb.id
     RETURNING e.workspace_id, e.id, e.type, e.resource_id, e.sequence
+),
+queued AS (  -- new leads, for the worker's duplicate search (app/services/duplicates.py)
+    INSERT INTO dedupe_queue (workspace_id, lead_id, queued_at)
+    SELECT workspace_id, CAST(resource_id AS uuid), :now FROM stamped WHERE type = 'lead.created'
+    ON CONFLICT DO NOTHING
 )
 SELECT t.total, s.workspace_id, s.id, s.type, s.resource_id, s.sequence
 FROM (SELECT count(*) AS total FROM stamped) AS t
@@ -114,6 +119,28 @@ class OutboxRepository:
             if r.id is not None
         ]
         return total, events
+
+    async def queue_dedupe(self, leads: Sequence[tuple[UUID, UUID]], now: datetime) -> None:
+        """SQLite's dispatch pass: queue new leads (workspace, lead) for the duplicate search."""
+        if leads:
+            q = tables.dedupe_queue
+            statement = sqlite.insert(q).on_conflict_do_nothing()
+            await self.uow.execute(
+                statement, [{"workspace_id": w, "lead_id": lead, "queued_at": now} for w, lead in leads]
+            )
+
+    async def dedupe_pending(self) -> bool:
+        q = tables.dedupe_queue
+        return (await self.uow.execute(select(q.c.lead_id).limit(1))).first() is not None
+
+    async def claim_dedupe(self, limit: int) -> list[tuple[UUID, UUID]]:
+        """Up to `limit` queued leads, oldest first; removed from the queue in this transaction."""
+        q = tables.dedupe_queue
+        statement = await self._lock_rows(select(q.c.workspace_id, q.c.lead_id).order_by(q.c.queued_at).limit(limit))
+        rows = [(r.workspace_id, r.lead_id) for r in (await self.uow.execute(statement)).all()]
+        for workspace_id, lead_id in rows:
+            await self.uow.execute(delete(q).where(q.c.workspace_id == workspace_id, q.c.lead_id == lead_id))
+        return rows
 
     async def undispatched(self, limit: int) -> list[dict[str, Any]]:
         statement = (

@@ -25,6 +25,7 @@ from app.schemas.engagements import EngagementCreate, EngagementRead, ScoreLine,
 from app.schemas.jobs import JobRead
 from app.schemas.leads import (
     BatchResult,
+    DuplicateCandidateRead,
     DuplicateList,
     LeadBatch,
     LeadCreate,
@@ -38,6 +39,7 @@ from app.services import duplicates, leads, qualification, routing, scoring, tim
 from app.services.context import Context
 
 router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
+CandidateSort = sort_enum("CandidateSort", "found_at")
 TimelineSort = sort_enum("TimelineSort", "occurred_at")
 LeadSort = sort_enum("LeadSort", "created_at", "updated_at", "score", "last_activity_at")
 EngagementSort = sort_enum("EngagementSort", "occurred_at")
@@ -232,6 +234,21 @@ async def lead_timeline(
     return Response(
         TimelinePage.model_validate({"data": data, "next_cursor": next_cursor}).model_dump_json(), media_type=JSON
     )
+
+
+@router.get(
+    "/duplicate-candidates",
+    summary="Likely duplicates the worker found for new leads after they were created (a review queue; "
+    "never merged automatically), newest first",
+    response_model=Page[DuplicateCandidateRead],
+)
+async def list_duplicate_candidates(
+    ctx: Annotated[Context, require("leads:read")],
+    page: Annotated[Paging, paging(CandidateSort, "-found_at")],
+    lead_id: Annotated[UUID | None, Query(description="Found for this new lead")] = None,
+) -> Response:
+    result = await duplicates.list_found(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, lead_id=lead_id)
+    return page_response(DuplicateCandidateRead, result.rows, result.next_cursor)
 
 
 @router.get(
