@@ -18,8 +18,7 @@ from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.forms import SubmissionRead
 from app.schemas.leads import LeadCreate
-from app.schemas.settings import DeduplicationSettings
-from app.services import events, leads, lookups, scoring, settings
+from app.services import duplicates, events, leads, lookups, scoring, settings
 from app.services.api_keys import Caller
 from app.services.context import Context
 from app.services.forms import LEAD_TARGETS
@@ -108,10 +107,7 @@ async def submit(
 
 
 async def deduplication(ctx: Context) -> dict[str, Any]:
-    async def load() -> dict[str, Any]:
-        return dict((await settings.get(ctx, "deduplication", DeduplicationSettings))["values"])
-
-    return await lookups.cached(("deduplication", ctx.workspace_id), load)
+    return await duplicates.policy(ctx)
 
 
 def _form_engagement(ctx: Context, form: Row, lead_id: UUID | None, contact_id: UUID | None) -> dict[str, Any]:

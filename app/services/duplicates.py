@@ -20,7 +20,7 @@ from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.leads import DuplicateCandidateRead, DuplicatesFound, LeadMerged, LeadRead
 from app.schemas.settings import DeduplicationSettings
-from app.services import events, leads, scoring, settings
+from app.services import events, leads, lookups, scoring, settings
 from app.services.context import SYSTEM, Context, write_changes
 
 MAX_CANDIDATES = 10
@@ -30,7 +30,7 @@ async def candidates(ctx: Context, lead_id: UUID) -> list[dict[str, Any]]:
     """Up to 10 likely duplicates, best first: exact email/phone matches, then name + company
     matches scoring at least the workspace's `fuzzy_threshold`."""
     lead = await leads.get(ctx, lead_id)
-    threshold = (await settings.get(ctx, "deduplication", DeduplicationSettings))["values"]["fuzzy_threshold"]
+    threshold = (await policy(ctx))["fuzzy_threshold"]
     found = []
     for other in await ctx.uow.leads(ctx.workspace_id).duplicate_candidates(lead):
         match = dedupe.similarity(lead, other)
@@ -38,6 +38,15 @@ async def candidates(ctx: Context, lead_id: UUID) -> list[dict[str, Any]]:
             found.append({"lead": other, "score": match.score, "matched": list(match.fields)})
     found.sort(key=lambda c: (-c["score"], str(c["lead"]["id"])))
     return found[:MAX_CANDIDATES]
+
+
+async def policy(ctx: Context) -> dict[str, Any]:
+    """The workspace's deduplication settings (cached; read on every capture)."""
+
+    async def load() -> dict[str, Any]:
+        return dict((await settings.get(ctx, "deduplication", DeduplicationSettings))["values"])
+
+    return await lookups.cached(("deduplication", ctx.workspace_id), load)
 
 
 async def merge(ctx: Context, survivor_id: UUID, loser_ids: list[UUID], *, if_match: str | None) -> Row:
@@ -108,8 +117,8 @@ async def find_for_new_leads(database: Database, now: datetime, *, limit: int = 
                  "matched": c["matched"], "found_at": now}
                 for c in found
             ]  # fmt: skip
-            await uow.duplicate_candidates(workspace_id).replace(lead_id, rows)
-            if rows:
+            if rows:  # a lead is queued once, when created: nothing stored for it yet
+                await uow.duplicate_candidates(workspace_id).add(rows)
                 data = DuplicatesFound(
                     lead_id=lead_id,
                     candidates=[DuplicateCandidateRead.model_validate({**r, "lead_id": lead_id}) for r in rows],

@@ -393,11 +393,9 @@ class DuplicateCandidateRepository(TenantRepository):
 
     table = tables.duplicate_candidates
 
-    async def replace(self, lead_id: UUID, rows: Sequence[Mapping[str, Any]]) -> None:
-        dc = self.table
-        await self.uow.execute(delete(dc).where(self.scope, dc.c.lead_id == lead_id))
+    async def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            await self.uow.execute(dc.insert(), [{"workspace_id": self.workspace_id, **row} for row in rows])
+            await self.uow.execute(self.table.insert(), [{"workspace_id": self.workspace_id, **row} for row in rows])
 
     async def list(self, *, sort: Any, cursor: str | None, limit: int, lead_id: UUID | None = None) -> Page:
         dc = self.table
