@@ -53,9 +53,7 @@ async def seed(url: str, workspace_id: uuid.UUID, count: int) -> None:
         text = search_text(f"{first} {last}", email, company, phone)
         keys = (text, name_key(first, last), company_key(company))
         identity = (workspace_id, new_id(), first, last, email, email, phone, phone, True, company)
-        rows.append(
-            (*identity, "web_form", "online", "[]", "new", "{}", *keys, "met", None, now, now, "seed", "seed")
-        )
+        rows.append((*identity, "web_form", "online", "[]", "new", "{}", *keys, "met", None, now, now, "seed", "seed"))
     columns = [
         "workspace_id", "id", "first_name", "last_name", "email", "email_key", "phone", "phone_e164", "phone_valid",
         "company", "source", "channel", "tags", "status", "custom_fields", "search_text", "name_key", "company_key",
