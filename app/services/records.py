@@ -15,7 +15,7 @@ from app.db.repositories.base import Page, Row
 from app.db.repositories.relationships import _Records
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import check_if_match
-from app.domain.errors import ErrorList, NotFound
+from app.domain.errors import Conflict, ErrorList, NotFound
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.services import events
@@ -57,8 +57,6 @@ async def update(
     row = await get(ctx, kind, record_id)
     check_if_match(if_match, row["version"])
     if row.get("archived_at") is not None:
-        from app.domain.errors import Conflict
-
         raise Conflict(f"the {kind.name} is archived")
     values = changed_fields(row, await kind.prepare(ctx, changes, row))
     if not values:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from app.db.repositories.base import Row
@@ -36,9 +36,9 @@ def policy_from_settings(values: Mapping[str, Any], timezone: str, region: str |
         hours = BusinessHours(
             raw["timezone"] or timezone,
             numbers(raw["days"]) if raw["days"] is not None else default_week(region),
-            _time(raw["start"]),
-            _time(raw["end"]),
-            frozenset(_date(d) for d in raw["holidays"]),
+            time.fromisoformat(raw["start"]),
+            time.fromisoformat(raw["end"]),
+            frozenset(date.fromisoformat(d) for d in raw["holidays"]),
         )
     return SlaPolicy(
         values["target_seconds"],
@@ -47,18 +47,6 @@ def policy_from_settings(values: Mapping[str, Any], timezone: str, region: str |
         hours,
         Escalation(values["escalation"]),
     )
-
-
-def _time(value: Any) -> Any:
-    from datetime import time
-
-    return value if isinstance(value, time) else time.fromisoformat(value)
-
-
-def _date(value: Any) -> Any:
-    from datetime import date
-
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 async def policy(ctx: Context) -> SlaPolicy | None:

@@ -9,11 +9,11 @@ from uuid import UUID
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
 from app.domain.concurrency import check_if_match
-from app.domain.errors import ErrorList, NotFound
+from app.domain.errors import Conflict, ErrorList, NotFound
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.routing import TeamRead
-from app.services import events, lookups
+from app.services import events, lookups, routing
 from app.services.context import Context, changed_fields, write_changes
 
 
@@ -64,12 +64,8 @@ async def delete(ctx: Context, team_id: UUID, *, if_match: str | None) -> Row:
     """Deleted teams take no more leads; rules naming them must be changed first."""
     row = await get(ctx, team_id)
     check_if_match(if_match, row["version"])
-    from app.services import routing
-
     table = await routing.rules(ctx)
     if table.hot_team_id == team_id or any(r.to.team_id == team_id for r in table.rules):
-        from app.domain.errors import Conflict
-
         raise Conflict("routing settings send leads to this team: change them first")
     repo = ctx.uow.teams(ctx.workspace_id)
     updated = await write_changes(ctx, row, {"deleted_at": ctx.now}, partial(repo.update, team_id), if_match=if_match)

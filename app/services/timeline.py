@@ -3,14 +3,13 @@ changes and status actions, merged in time order, keyset-paginated."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
 
-from app.domain.errors import InvalidInput, NotFound
-from app.domain.pagination import BadCursor, Sort, decode_cursor, encode_cursor
+from app.domain.errors import NotFound
+from app.domain.pagination import Sort, encode_cursor
 from app.domain.timeline import Entry, merge
 from app.schemas.engagements import EngagementRead, StateChangeRead
 from app.schemas.events import EventRead
@@ -34,14 +33,7 @@ async def page(
     repo = ctx.uow.timeline(ctx.workspace_id)
     if not await repo.subject_exists(subject, subject_id):
         raise NotFound(f"no {subject} with this id")
-    after = None
-    if cursor is not None:
-        try:
-            value, raw_id = decode_cursor(cursor, sort)
-            after = (datetime.fromisoformat(value), UUID(raw_id))
-        except (BadCursor, ValueError, TypeError) as exc:
-            raise InvalidInput.field("cursor", str(exc) or "malformed cursor", location="query") from exc
-    found = await repo.page(subject, subject_id, after, sort.descending, limit)
+    found = await repo.page(subject, subject_id, sort, cursor, limit)
     entries, last = merge([Entry(k, t, r["id"], r) for k, t, r in found], limit, sort.descending)
     data = [
         {

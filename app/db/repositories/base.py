@@ -60,6 +60,15 @@ def insert_returning(table: Table, dialect: str, *, on_conflict_do_nothing: bool
     return statement.returning(table)
 
 
+def decode_after(cursor: str, sort: Sort, load: Callable[[Any], Any]) -> tuple[Any, UUID]:
+    """The (sort value, id) a keyset page starts after; a 422 naming `cursor` when it is not ours."""
+    try:
+        raw_value, raw_id = decode_cursor(cursor, sort)
+        return load(raw_value), UUID(raw_id)
+    except (BadCursor, ValueError, TypeError) as exc:
+        raise InvalidInput.field("cursor", str(exc) or "malformed cursor", location="query") from exc
+
+
 class TenantRepository:
     """Base of every tenant repository: it cannot be made without a workspace."""
 
@@ -128,11 +137,7 @@ class TenantRepository:
         if key.only is not None:
             statement = statement.where(key.only)
         if cursor is not None:
-            try:
-                raw_value, raw_id = decode_cursor(cursor, sort)
-                after = (key.load(raw_value), UUID(raw_id))
-            except (BadCursor, ValueError, TypeError) as exc:
-                raise InvalidInput.field("cursor", str(exc) or "malformed cursor", location="query") from exc
+            after = decode_after(cursor, sort, key.load)
             pair = tuple_(key.column, id_col)
             statement = statement.where(pair < after if sort.descending else pair > after)
         order = (key.column.desc(), id_col.desc()) if sort.descending else (key.column.asc(), id_col.asc())

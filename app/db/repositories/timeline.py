@@ -11,7 +11,8 @@ from uuid import UUID
 from sqlalchemy import Table, select, tuple_
 
 from app.db import tables
-from app.db.repositories.base import Row, TenantRepository
+from app.db.repositories.base import Row, TenantRepository, decode_after
+from app.domain.pagination import Sort
 
 # Status actions shown on a lead's timeline, from the event log.
 STATUS_EVENTS = (
@@ -38,9 +39,11 @@ class TimelineRepository(TenantRepository):
     table = tables.events  # scope column only; every source is filtered by workspace below
 
     async def page(
-        self, subject: str, subject_id: UUID, after: tuple[datetime, UUID] | None, descending: bool, limit: int
+        self, subject: str, subject_id: UUID, sort: Sort, cursor: str | None, limit: int
     ) -> list[tuple[str, datetime, Row]]:
-        """Up to `limit` entries of each source past `after`, as (kind, time, row)."""
+        """Up to `limit` entries of each source past the cursor, as (kind, time, row)."""
+        after = decode_after(cursor, sort, datetime.fromisoformat) if cursor is not None else None
+        descending = sort.descending
         found: list[tuple[str, datetime, Row]] = []
         for kind, (table, time_column) in SOURCES.items():
             if kind == "status":
