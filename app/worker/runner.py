@@ -52,6 +52,9 @@ class Worker:
         self._next_timer: datetime | None = None  # when the next pending timer is due, as last seen
         self._next_sla: datetime | None = None  # the next first-response deadline, as last seen
         self._loop_of_run: asyncio.AbstractEventLoop | None = None
+        # Set once wake-ups can reach this worker: LISTEN is in place (PostgreSQL) or the local
+        # waker is registered (SQLite). Before that, only polling finds new work.
+        self.ready = asyncio.Event()
 
     def wake(self, kind: str) -> None:
         """Work of `kind` was committed (a NOTIFY payload, or a unit of work in this process)."""
@@ -185,6 +188,10 @@ class Worker:
                 continue
             try:
                 await connection.add_listener(OUTBOX_CHANNEL, lambda *args: self.wake(args[-1]))
+                # Notifications sent while not listening (start, reconnect) are lost: look once now.
+                for event in self._wakes.values():
+                    event.set()
+                self.ready.set()
                 while not self._stop.is_set() and not connection.is_closed():
                     await self._sleep(1)
             finally:
@@ -197,6 +204,7 @@ class Worker:
             self._loop_of_run = asyncio.get_running_loop()
             if self.database.is_sqlite:  # PostgreSQL's NOTIFY reaches every worker, in this process or not
                 LOCAL_WAKERS.add(self.wake)
+                self.ready.set()
             loops = [
                 asyncio.create_task(self._loop("dispatch", self._dispatch, self._outbox_wake)),
                 asyncio.create_task(self._loop("deliver", lambda: self._deliver(client), self._delivery_wake)),

@@ -12,6 +12,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from app.config import Settings
+from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
@@ -40,6 +41,7 @@ async def running_worker(database: Database, **overrides: object) -> AsyncIterat
     worker = Worker(database, worker_settings(database, **overrides))
     task = asyncio.create_task(worker.run())
     try:
+        await asyncio.wait_for(worker.ready.wait(), 10)  # wake-ups reach it from here on
         yield worker
     finally:
         worker.stop()
@@ -235,9 +237,8 @@ async def test_timer_fires_after_the_worker_restarts(tenant: Tenant, database: D
     async with UnitOfWork(database) as uow:
         ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow())
         payload = {"type": "task.due", "data": {"task": "call back"}, "resource_id": "t-1"}
-        # due well after the first worker stops, even on a loaded machine
-        first = await timers.schedule(ctx, "notify", utcnow() + timedelta(seconds=2), payload, key="task-1")
-        again = await timers.schedule(ctx, "notify", utcnow() + timedelta(hours=1), payload, key="task-1")
+        first = await timers.schedule(ctx, "notify", utcnow() + timedelta(hours=1), payload, key="task-1")
+        again = await timers.schedule(ctx, "notify", utcnow() + timedelta(hours=2), payload, key="task-1")
         assert again["id"] == first["id"]  # idempotent by key
         await timers.schedule(ctx, "notify", utcnow(), payload, key="cancelled")
         assert await timers.cancel(ctx, "cancelled")
@@ -245,6 +246,12 @@ async def test_timer_fires_after_the_worker_restarts(tenant: Tenant, database: D
     async with running_worker(database):
         await asyncio.sleep(0.2)  # stopped before the timer is due
     assert (await tenant.get("/v1/events", params={"type": "task.due"})).json()["data"] == []
+    # The hour passes while no worker runs.
+    async with UnitOfWork(database) as uow:
+        await (await uow.connection()).execute(
+            tables.timers.update().where(tables.timers.c.id == first["id"]).values(run_at=utcnow())
+        )
+        await uow.commit()
     async with running_worker(database):
 
         async def fired() -> bool:
