@@ -8,3 +8,14 @@ def is_open_identity_conflict(error: BaseException) -> bool:
     PostgreSQL (index name) or SQLite (column names) reports it, wrapped by SQLAlchemy or not."""
     text = str(error)
     return "ix_leads_open_" in text or "leads.email_key" in text or "leads.phone_e164" in text
+
+
+# Unique keys that concurrent order syncs can race on: the loser runs again and sees the winner's rows.
+_SYNC_KEYS = ("uq_orders_source_key", "orders.source", "pk_contact_identities", "contact_identities.")
+
+
+def is_retryable_conflict(error: BaseException) -> bool:
+    """A unique violation that running the request again resolves: an open lead's identity, or an
+    order / shop customer another request created first."""
+    text = str(error)
+    return is_open_identity_conflict(error) or any(key in text for key in _SYNC_KEYS)

@@ -462,6 +462,21 @@ contacts = Table(
     Column("city", String(200)),
     Column("lead_id", Uuid),
     Column("archived_at", UtcDateTime),
+    # Customer facts, kept current by order sync (app/services/customers.py: refresh_facts);
+    # amounts in minor units of the workspace's reporting currency.
+    Column("acquisition_channel", String(100)),
+    Column("acquired_at", UtcDateTime),
+    Column("customer_since", UtcDateTime),
+    Column("orders_count", Integer, nullable=False, server_default="0"),
+    Column("first_order_at", UtcDateTime),
+    Column("last_order_at", UtcDateTime),
+    Column("revenue_minor", BigInteger, nullable=False, server_default="0"),
+    Column("refunded_minor", BigInteger, nullable=False, server_default="0"),
+    Column("average_order_value_minor", BigInteger),
+    Column("revenue_by_currency", Json),  # {"EUR": "120.50"}: net of refunds, in each order's own currency
+    Column("unconverted_orders", Integer, nullable=False, server_default="0"),
+    Column("reporting_currency", String(3)),  # of the amounts above, when facts were last computed
+    Column("active_until", UtcDateTime),  # last_order_at + the active window (/v1/settings/customers)
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
@@ -469,6 +484,137 @@ contacts = Table(
     Index(None, "workspace_id", "email_key", **_not_null("email_key")),
     Index(None, "workspace_id", "phone_e164", **_not_null("phone_e164")),
     Index(None, "workspace_id", "account_id", "created_at", "id"),
+    Index(None, "workspace_id", "last_order_at", "id", **_not_null("last_order_at")),
+    Index(None, "workspace_id", "active_until", **_not_null("active_until")),
+)
+
+# A contact as a shop knows it: one contact can be known to several shops (sources).
+contact_identities = Table(
+    "contact_identities",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("source", String(32), primary_key=True),
+    Column("external_id", String(255), primary_key=True),
+    Column("contact_id", Uuid, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "contact_id"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("sku", String(255), nullable=False),
+    Column("name", String(500)),
+    Column("category", String(200)),
+    Column("price_minor", BigInteger),
+    Column("currency", String(3)),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "sku", unique=True),
+    Index(None, "workspace_id", "created_at", "id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("contact_id", Uuid),
+    Column("customer", Json),  # the customer object as the shop sent it
+    Column("status", String(24), nullable=False),
+    Column("currency", String(3), nullable=False),
+    # money in minor units of `currency`
+    Column("subtotal_minor", BigInteger),
+    Column("discount_minor", BigInteger, nullable=False, server_default="0"),
+    Column("tax_minor", BigInteger, nullable=False, server_default="0"),
+    Column("shipping_minor", BigInteger, nullable=False, server_default="0"),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False, server_default="0"),
+    Column("cost_minor", BigInteger),
+    # the same in the workspace's reporting currency (null while no exchange rate converts it)
+    Column("reporting_currency", String(3), nullable=False),
+    Column("reporting_total_minor", BigInteger),
+    Column("reporting_refunded_minor", BigInteger),
+    Column("exchange_rate", String(40)),  # decimal string, reporting units per order unit
+    Column("conversion", String(16), nullable=False),  # same | converted | missing
+    Column("placed_at", UtcDateTime, nullable=False),
+    Column("placed_on", Date, nullable=False),  # local date in the workspace's time zone
+    Column("source_updated_at", UtcDateTime, nullable=False),
+    Column("coupon", String(100)),
+    Column("sales_channel", String(100)),
+    Column("line_items", Json, nullable=False),  # as read back; order_lines holds them relationally
+    Column("content_hash", String(64), nullable=False),  # of the shop's payload: identical resends
+    Column("notes", String(2000)),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"]),
+    Index("uq_orders_source_key", "workspace_id", "source", "external_id", unique=True),
+    Index(None, "workspace_id", "placed_at", "id"),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "contact_id", "placed_at", **_not_null("contact_id")),
+    Index(
+        "ix_orders_unconverted",
+        "workspace_id",
+        "currency",
+        "placed_on",
+        sqlite_where=text("conversion = 'missing'"),
+        postgresql_where=text("conversion = 'missing'"),
+    ),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("order_id", Uuid, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("sku", String(255)),
+    Column("product_id", Uuid),
+    Column("name", String(500)),
+    Column("category", String(200)),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_minor", BigInteger, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "order_id"], ["orders.workspace_id", "orders.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "product_id", **_not_null("product_id")),
+)
+
+order_refunds = Table(
+    "order_refunds",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("order_id", Uuid, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(500)),
+    Column("refunded_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    ForeignKeyConstraint(["workspace_id", "order_id"], ["orders.workspace_id", "orders.id"], ondelete="CASCADE"),
+    Index("uq_order_refunds_source_key", "workspace_id", "source", "external_id", unique=True),
+    Index(None, "workspace_id", "order_id", "refunded_at"),
+)
+
+# Rates by date: 1 `currency` = `rate` `quote_currency` (the workspace's reporting currency).
+exchange_rates = Table(
+    "exchange_rates",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("quote_currency", String(3), nullable=False),
+    Column("rate", String(40), nullable=False),  # a decimal string: exact on both databases
+    Column("effective_on", Date, nullable=False),
+    *_audit(),
+    Index(None, "workspace_id", "currency", "quote_currency", "effective_on", unique=True),
+    Index(None, "workspace_id", "created_at", "id"),
 )
 
 opportunities = Table(
@@ -730,4 +876,10 @@ TENANT_TABLES = (
     tasks,
     dedupe_queue,
     duplicate_candidates,
+    contact_identities,
+    products,
+    orders,
+    order_lines,
+    order_refunds,
+    exchange_rates,
 )

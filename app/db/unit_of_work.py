@@ -22,6 +22,7 @@ from app.db.repositories.idempotency import IdempotencyRepository
 from app.db.repositories.jobs import JobRepository
 from app.db.repositories.leads import CustomFieldRepository, DuplicateCandidateRepository, LeadRepository
 from app.db.repositories.members import MemberRepository
+from app.db.repositories.orders import CustomerRepository, ExchangeRateRepository, OrderRepository, ProductRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.relationships import (
     AccountRepository,
@@ -246,6 +247,18 @@ class UnitOfWork:
         return TimelineRepository(self, workspace_id)
 
     # The named cross-workspace repositories.
+    def orders(self, workspace_id: UUID) -> OrderRepository:
+        return OrderRepository(self, workspace_id)
+
+    def products(self, workspace_id: UUID) -> ProductRepository:
+        return ProductRepository(self, workspace_id)
+
+    def exchange_rates(self, workspace_id: UUID) -> ExchangeRateRepository:
+        return ExchangeRateRepository(self, workspace_id)
+
+    def customers(self, workspace_id: UUID) -> CustomerRepository:
+        return CustomerRepository(self, workspace_id)
+
     def system(self) -> SystemRepository:
         return SystemRepository(self)
 

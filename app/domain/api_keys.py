@@ -28,6 +28,9 @@ RESOURCES: tuple[str, ...] = (
     "contacts",
     "opportunities",
     "tasks",
+    "orders",
+    "products",
+    "exchange_rates",
 )
 SCOPES: frozenset[str] = frozenset(
     {ADMIN} | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}

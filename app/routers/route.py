@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.db.conflicts import is_open_identity_conflict
+from app.db.conflicts import is_retryable_conflict
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import DomainError
 from app.ids import utcnow
@@ -142,10 +142,11 @@ async def run_in_unit_of_work(
             except Exception as exc:
                 # The write broke "one open lead per email and per phone": a capture that skipped the
                 # lookup (optimistic) met a duplicate, or two requests raced. Run the use case once
-                # more: it now looks the lead up and merges into it (or says 409).
-                if attempt or not is_open_identity_conflict(exc):
+                # more: it now looks the lead up and merges into it (or says 409). Likewise two
+                # syncs creating the same order or shop customer: the rerun finds the winner's row.
+                if attempt or not is_retryable_conflict(exc):
                     raise
-                log.debug("an open lead with this identity exists; running the request again")
+                log.debug("another request created this key first; running the request again")
                 request.state.retrying = True  # the use case looks the lead up this time
                 await _release(request)
     except (DomainError, HTTPException, RequestValidationError):

@@ -14,6 +14,7 @@ from app.schemas.forms import SubmissionRead
 from app.schemas.jobs import JobRead
 from app.schemas.leads import DuplicatesFound, LeadMerged, LeadRead
 from app.schemas.members import MemberRead
+from app.schemas.orders import CustomerConverted, ExchangeRateRead, OrderRead, ProductRead
 from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead, TaskRead
 from app.schemas.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
 from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
@@ -90,6 +91,16 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.FORM_SUBMISSION_SPAM: SubmissionRead,
     types.JOB_SUCCEEDED: JobRead,
     types.JOB_FAILED: JobRead,
+    types.CUSTOMER_CREATED: ContactRead,
+    types.CUSTOMER_CONVERTED: CustomerConverted,
+    types.ORDER_CREATED: OrderRead,
+    types.ORDER_UPDATED: OrderRead,
+    types.ORDER_REFUNDED: OrderRead,
+    types.PRODUCT_CREATED: ProductRead,
+    types.PRODUCT_UPDATED: ProductRead,
+    types.PRODUCT_ARCHIVED: ProductRead,
+    types.EXCHANGE_RATE_CREATED: ExchangeRateRead,
+    types.EXCHANGE_RATE_UPDATED: ExchangeRateRead,
 }
 
 

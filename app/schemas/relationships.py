@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -122,8 +122,46 @@ class ContactRead(ResourceRead):
     city: str | None
     lead_id: UUID | None = Field(description="The lead it was qualified from")
     archived_at: UtcDatetime | None
+    # customer facts, kept current by order sync (reporting currency: the workspace's)
+    acquisition_channel: str | None = Field(
+        default=None, description="The originating lead's utm_source, else its source, else the first order's source"
+    )
+    acquired_at: UtcDatetime | None = Field(
+        default=None, description="When the relationship began: the originating lead's creation, else the first order"
+    )
+    customer_since: UtcDatetime | None = Field(default=None, description="The first purchase")
+    orders_count: int = Field(default=0, description="Purchases: paid, fulfilled or partially refunded orders")
+    first_order_at: UtcDatetime | None = None
+    last_order_at: UtcDatetime | None = None
+    revenue: str = Field(
+        default="0", description="Net of refunds, in `reporting_currency`; unconverted orders left out"
+    )
+    refunded: str = Field(default="0", description="Refunded, in `reporting_currency`")
+    average_order_value: str | None = None
+    revenue_by_currency: dict[str, str] = Field(
+        default_factory=dict, description='Net revenue in each order currency, e.g. {"EUR": "120.50"}'
+    )
+    unconverted_orders: int = Field(default=0, description="Purchases left out of `revenue` until a rate converts them")
+    reporting_currency: str | None = None
+    active: bool = Field(default=False, description="Ordered within the active window (/v1/settings/customers)")
     created_by: Actor
     updated_by: Actor
+
+    @model_validator(mode="before")
+    @classmethod
+    def _facts(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "revenue_minor" not in data:
+            return data
+        currency = data.get("reporting_currency")
+        data = dict(data)
+        for name in ("revenue", "refunded", "average_order_value"):
+            minor = data.pop(f"{name}_minor", None)
+            data[name] = from_minor(minor, currency) if minor is not None and currency else (
+                None if name == "average_order_value" else "0")  # fmt: skip
+        data["revenue_by_currency"] = data.get("revenue_by_currency") or {}
+        until = data.get("active_until")
+        data["active"] = until is not None and until > datetime.now(UTC)
+        return data
 
 
 # -- opportunities -----------------------------------------------------------------------------

@@ -307,3 +307,33 @@ SECTIONS["disqualification-reasons"] = (
 )  # fmt: skip
 SECTIONS["opportunity-reasons"] = (OpportunityReasons, OpportunityReasonsUpdate, OpportunityReasonsRead)
 SECTIONS["routing"] = (RoutingSettings, RoutingSettingsUpdate, RoutingSettingsRead)
+
+
+# -- customers (orders issue) ------------------------------------------------------------------------
+
+
+class CustomerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active_window_days: int = Field(
+        default=365, ge=1, le=3650, description="A customer is active while their last order is this recent"
+    )
+    exchange_rate_max_age_days: int = Field(
+        default=7,
+        ge=0,
+        le=31,
+        description="An order without a rate for its own date is converted with the latest rate at most this "
+        "many days older (no rates on weekends and holidays); older rates leave it unconverted",
+    )
+
+
+class CustomerSettingsUpdate(RequestModel):
+    active_window_days: int = Field(default=None, ge=1, le=3650)  # type: ignore[assignment]
+    exchange_rate_max_age_days: int = Field(default=None, ge=0, le=31)  # type: ignore[assignment]
+
+
+class CustomerSettingsRead(CustomerSettings, ResourceRead):
+    pass
+
+
+SECTIONS["customers"] = (CustomerSettings, CustomerSettingsUpdate, CustomerSettingsRead)

@@ -27,6 +27,20 @@ async def record(
     """Write the event beside the change it describes: both commit, or neither does."""
     data = resource.model_dump(mode="json")
     before = previous.model_dump(mode="json") if previous is not None else None
+    record_data(ctx, event_type, data, resource_id=resource_id, previous=before)
+
+
+def record_data(
+    ctx: Context,
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    resource_id: Any = None,
+    previous: dict[str, Any] | None = None,
+) -> None:
+    """`record` for data already in its JSON form (hot batch paths build it without a model; a
+    test compares it with the API's own answer)."""
+    before = previous
     if resource_id is None:
         resource_id = data.get("id")
     ctx.uow.events(ctx.workspace_id).record(

@@ -132,3 +132,10 @@ async def _closed_event(ctx: Context, before: Row | None, after: Row) -> None:
     if after["stage"] in CLOSED and (before is None or before["stage"] != after["stage"]):
         event = types.OPPORTUNITY_WON if after["stage"] == OpportunityStage.WON else types.OPPORTUNITY_LOST
         await events.record(ctx, event, OpportunityRead.model_validate(after))
+
+
+async def list_contacts(ctx: Context, **filters: Any) -> Any:
+    email = filters.pop("email", None)
+    if email:
+        filters["email_key"] = email.casefold()
+    return await ctx.uow.contacts(ctx.workspace_id).list_contacts(now=ctx.now, **filters)

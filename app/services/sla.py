@@ -162,12 +162,13 @@ async def next_due(database: Database) -> datetime | None:
 
 
 def _conversion(rows: list[Row]) -> dict[str, float | None]:
-    """Per response bucket, the share of leads that were qualified (the 5-minute rule, on your data)."""
+    """Per response bucket, the share of leads that converted (qualified, won or became customers):
+    the 5-minute rule, on your data."""
     totals: dict[str, list[int]] = {name: [0, 0] for name, _ in sla.BUCKETS} | {"never": [0, 0]}
     for r in rows:
         name = sla.bucket(r["first_response_seconds"] if r["first_responded_at"] is not None else None)
         totals[name][0] += 1
-        totals[name][1] += r["status"] == "qualified"
+        totals[name][1] += bool(r["converted"])
     return {name: round(won / total, 4) if total else None for name, (total, won) in totals.items()}
 
 
@@ -204,7 +205,7 @@ async def speed_to_lead(
     group_by: str | None,
     conversion: str | None = None,
 ) -> SpeedToLeadReport:
-    rows = await ctx.uow.leads(ctx.workspace_id).sla_facts(created_after, created_before)
+    rows = await ctx.uow.leads(ctx.workspace_id).sla_facts(created_after, created_before, conversion)
     groups: dict[Any, list[Row]] = defaultdict(list)
     if group_by is not None:
         for r in rows:

@@ -93,6 +93,28 @@ async def _task(tenant: Tenant, database: Database) -> str:
     return f"/v1/tasks/{created['id']}"
 
 
+async def _order(tenant: Tenant, database: Database) -> str:
+    body = {
+        "source": "shopify", "external_id": "o-1", "status": "paid", "currency": "USD", "total": "10.00",
+        "placed_at": "2026-03-01T10:00:00Z", "source_updated_at": "2026-03-01T10:00:00Z",
+        "customer": {"email": "buyer@x.io"}, "line_items": [{"sku": "S-1", "quantity": 1, "unit_price": "10.00"}],
+    }  # fmt: skip
+    [result] = (await tenant.post("/v1/orders/batch", json={"orders": [body]})).json()["results"]
+    return f"/v1/orders/{result['id']}"
+
+
+async def _product(tenant: Tenant, database: Database) -> str:
+    created = (await tenant.post("/v1/products", json={"sku": "P-1", "price": "2.00"})).json()
+    return f"/v1/products/{created['id']}"
+
+
+async def _exchange_rate(tenant: Tenant, database: Database) -> str:
+    created = await tenant.post(
+        "/v1/exchange-rates", json={"currency": "EUR", "rate": "1.1", "effective_on": "2026-03-01"}
+    )
+    return f"/v1/exchange-rates/{created.json()['id']}"
+
+
 async def _disqualified_lead(tenant: Tenant, database: Database) -> str:
     url = await _lead(tenant, database)
     await tenant.post(f"{url}/disqualify", json={"reason": "spam"})
@@ -160,6 +182,18 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/replay"): (_endpoint, {"since_sequence": 0}, "/replay"),
     ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}"): (_delivery, None, ""),
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): (_delivery, None, "/retry"),
+    ("GET", "/v1/orders/{order_id}"): (_order, None, ""),
+    ("PATCH", "/v1/orders/{order_id}"): (_order, {"notes": "Hijacked"}, ""),
+    ("GET", "/v1/orders/{order_id}/refunds"): (_order, None, "/refunds"),
+    ("POST", "/v1/orders/{order_id}/refunds"): (
+        _order,
+        {"external_id": "r", "amount": "1.00", "refunded_at": "2026-03-02T00:00:00Z"},
+        "/refunds",
+    ),
+    ("GET", "/v1/products/{product_id}"): (_product, None, ""),
+    ("PATCH", "/v1/products/{product_id}"): (_product, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/products/{product_id}"): (_product, None, ""),
+    ("GET", "/v1/exchange-rates/{rate_id}"): (_exchange_rate, None, ""),
 }
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Integer, String, Uuid, and_, bindparam, delete, exists, func, not_, or_, select, text
+from sqlalchemy import Integer, String, Uuid, and_, bindparam, delete, exists, false, func, not_, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
@@ -267,17 +267,35 @@ class LeadRepository(TenantRepository):
         statement = t.update().where(self.scope, t.c.id == lead_id, t.c.first_responded_at.is_(None))
         return await self._one(statement.values(version=t.c.version + 1, **values).returning(t))
 
-    async def sla_facts(self, created_after: datetime | None, created_before: datetime | None) -> list[Row]:
-        """What the speed-to-lead report needs of the leads the SLA applied to, captured in the window."""
-        statement = select(
-            t.c.owner_id,
-            t.c.team_id,
-            t.c.source,
-            t.c.sla_status,
-            t.c.first_responded_at,
-            t.c.first_response_seconds,
-            t.c.status,
-        ).where(self.scope, t.c.sla_status != "not_applicable", t.c.merged_into_id.is_(None))
+    async def sla_facts(
+        self, created_after: datetime | None, created_before: datetime | None, conversion: str | None = None
+    ) -> list[Row]:
+        """What the speed-to-lead report needs of the leads the SLA applied to, captured in the window;
+        `converted`: qualified, its opportunity won, or its contact a customer (a purchase)."""
+        if conversion == "won":
+            op = tables.opportunities
+            converted: Any = func.coalesce(op.c.stage == "won", false())
+            source: Any = t.outerjoin(op, and_(op.c.workspace_id == t.c.workspace_id, op.c.id == t.c.opportunity_id))
+        elif conversion == "customer":
+            co = tables.contacts
+            converted = co.c.customer_since.is_not(None)
+            source = t.outerjoin(co, and_(co.c.workspace_id == t.c.workspace_id, co.c.id == t.c.contact_id))
+        else:
+            converted, source = t.c.status == "qualified", t
+        statement = (
+            select(
+                t.c.owner_id,
+                t.c.team_id,
+                t.c.source,
+                t.c.sla_status,
+                t.c.first_responded_at,
+                t.c.first_response_seconds,
+                t.c.status,
+                converted.label("converted"),
+            )
+            .select_from(source)
+            .where(self.scope, t.c.sla_status != "not_applicable", t.c.merged_into_id.is_(None))
+        )
         if created_after is not None:
             statement = statement.where(t.c.created_at >= created_after)
         if created_before is not None:

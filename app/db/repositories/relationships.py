@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Integer, Table, Uuid, bindparam, func, select, text, update
+from sqlalchemy import Integer, Table, Uuid, bindparam, func, or_, select, text, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
@@ -48,10 +49,11 @@ class _Records(TenantRepository):
         limit: int,
         archived: bool | None = False,
         ranges: Sequence[tuple[str, Any, Any]] = (),
+        conditions: Sequence[Any] = (),
         **equal: Any,
     ) -> Page:
         t: Table = self.table
-        statement = select(t).where(self.scope)
+        statement = select(t).where(self.scope, *conditions)
         if archived is not None and "archived_at" in t.c:
             statement = statement.where(t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))
         for column, value in equal.items():
@@ -82,7 +84,25 @@ class AccountRepository(_Records):
 
 class ContactRepository(_Records):
     table = co
-    sortable = {"created_at": datetime_key(co.c.created_at)}
+    sortable = {
+        "created_at": datetime_key(co.c.created_at),
+        "last_order_at": SortKey(
+            co.c.last_order_at, lambda v: v.isoformat(), datetime.fromisoformat, only=co.c.last_order_at.is_not(None)
+        ),
+    }
+
+    async def list_contacts(
+        self, *, now: datetime, active: bool | None = None, has_orders: bool | None = None, **kwargs: Any
+    ) -> Page:
+        """Contacts with the customer filters: active (ordered within the window), has orders."""
+        conditions: list[Any] = []
+        if active is True:
+            conditions.append(co.c.active_until > now)
+        elif active is False:
+            conditions.append(or_(co.c.active_until.is_(None), co.c.active_until <= now))
+        if has_orders is not None:
+            conditions.append(co.c.orders_count > 0 if has_orders else co.c.orders_count == 0)
+        return await self.list(conditions=conditions, **kwargs)
 
     async def any(self) -> bool:
         """Whether the workspace has a contact (a read outside the write transaction)."""

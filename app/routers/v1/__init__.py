@@ -12,6 +12,7 @@ from app.routers.v1 import (
     jobs,
     leads,
     members,
+    orders,
     records,
     reports,
     settings,
@@ -44,4 +45,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     records.opportunities,
     records.task_routes,
     records.contact_timeline,
+    orders.router,
+    orders.customer_router,
+    orders.product_routes,
+    orders.rates_router,
 )

@@ -66,6 +66,9 @@ class ContactFilters(Filters):
     owner_id: UUID | None = None
     email: str | None = Field(default=None, max_length=320, description="Exact, case-insensitive")
     country: Country | None = None
+    active: bool | None = Field(default=None, description="Ordered within the active window (/v1/settings/customers)")
+    has_orders: bool | None = Field(default=None, description="true: customers (at least one purchase)")
+    acquisition_channel: str | None = Field(default=None, max_length=100)
 
 
 class OpportunityFilters(Filters):
@@ -215,6 +218,7 @@ accounts = record_routes(
 contacts = record_routes(
     prefix="contacts", tag="Contacts", scope="contacts", kind=relationships.CONTACT, create_model=ContactCreate,
     update_model=ContactUpdate, read_model=ContactRead, filters_model=ContactFilters,
+    list_records=relationships.list_contacts, sortable=("created_at", "last_order_at"),
 )  # fmt: skip
 opportunities = record_routes(
     prefix="opportunities", tag="Opportunities", scope="opportunities", kind=relationships.OPPORTUNITY,

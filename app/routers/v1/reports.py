@@ -28,7 +28,11 @@ async def speed_to_lead(
     created_before: Annotated[datetime | None, Query(description="Leads captured before")] = None,
     group_by: Annotated[Literal["owner", "team", "source"] | None, Query()] = None,
     conversion: Annotated[
-        Literal["qualified"] | None, Query(description="Add each bucket's conversion rate (later: won, customer)")
+        Literal["qualified", "won", "customer"] | None,
+        Query(
+            description="Add each bucket's conversion rate: leads qualified, whose opportunity was won, or who "
+            "became customers (a purchase)"
+        ),
     ] = None,
 ) -> Response:
     report = await sla.speed_to_lead(

@@ -1,0 +1,367 @@
+"""Orders, their lines and refunds, products, exchange rates and the shops' customer ids.
+
+Order sync writes whole batches: each method here is one statement for the whole batch (an
+executemany on the driver where rows differ), and rows are written in key order so concurrent
+resends of the same orders lock them in the same order and cannot deadlock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.db import tables
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
+from app.db.repositories.relationships import _Records
+from app.domain.orders import MONEY, PURCHASES, OrderStatus
+
+o, ol, rf, pr, xr = tables.orders, tables.order_lines, tables.order_refunds, tables.products, tables.exchange_rates
+ci, co, ld = tables.contact_identities, tables.contacts, tables.leads
+Key = tuple[str, str]  # (source, external_id)
+CHUNK = 500  # keys per IN list
+
+
+def _key_in(table: Any, keys: Sequence[Key]) -> tuple[Any, Any]:
+    """Rows whose (source, external_id) may be among `keys`: two IN lists the unique index serves
+    directly (a batch has one or a few sources); the caller keeps the exact pairs."""
+    return table.c.source.in_(sorted({k[0] for k in keys})), table.c.external_id.in_(sorted({k[1] for k in keys}))
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class OrderRepository(TenantRepository):
+    table = o
+    sortable = {"placed_at": datetime_key(o.c.placed_at), "created_at": datetime_key(o.c.created_at)}
+
+    async def get(self, order_id: UUID) -> Row | None:
+        return await self._get_by_id(order_id)
+
+    async def stored(self, keys: Sequence[Key]) -> dict[Key, Row]:
+        """What decides a sync: id, the shop's update time and the content hash, by key."""
+        columns = (o.c.id, o.c.source, o.c.external_id, o.c.source_updated_at, o.c.content_hash)
+        found: dict[Key, Row] = {}
+        for chunk in _chunks(sorted(keys)):
+            statement = select(*columns).where(self.scope, *_key_in(o, chunk))
+            for r in (await self.uow.execute(statement)).mappings():
+                found[(r["source"], r["external_id"])] = dict(r)
+        return {k: v for k, v in found.items() if k in set(keys)}
+
+    async def lock(self, keys: Sequence[Key]) -> dict[Key, Row]:
+        """The full rows, locked for this transaction in key order (PostgreSQL; SQLite writers are
+        serialised already)."""
+        found: dict[Key, Row] = {}
+        for chunk in _chunks(sorted(keys)):
+            statement = (
+                select(o).where(self.scope, *_key_in(o, chunk)).order_by(o.c.source, o.c.external_id).with_for_update()
+            )
+            for r in (await self.uow.execute(statement)).mappings():
+                found[(r["source"], r["external_id"])] = dict(r)
+        return {k: v for k, v in found.items() if k in set(keys)}
+
+    async def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            await self.uow.execute(insert(o), [{"workspace_id": self.workspace_id, **r} for r in rows])
+
+    async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rows with `_id` and the same columns each; the version is given (the caller decides)."""
+        if not rows:
+            return
+        columns = [c for c in rows[0] if c != "_id"]
+        statement = (
+            update(o)
+            .where(o.c.workspace_id == bindparam("_ws"), o.c.id == bindparam("_id"))
+            .values({c: bindparam(c) for c in columns})
+        )
+        await self.uow.execute(statement, [{"_ws": self.workspace_id, **r} for r in rows])
+
+    async def update(self, order_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+        return await self._update_versioned(order_id, version, values)
+
+    async def replace_lines(self, replaced: Sequence[UUID], lines: Sequence[Mapping[str, Any]]) -> None:
+        for chunk in _chunks(list(replaced)):
+            await self.uow.execute(delete(ol).where(ol.c.workspace_id == self.workspace_id, ol.c.order_id.in_(chunk)))
+        if lines:
+            await self.uow.execute(insert(ol), [{"workspace_id": self.workspace_id, **r} for r in lines])
+
+    async def refunds_of(self, order_ids: Sequence[UUID]) -> dict[UUID, dict[str, int]]:
+        """Each order's stored refunds: {order id: {refund external id: amount}}."""
+        out: dict[UUID, dict[str, int]] = {}
+        for chunk in _chunks(list(order_ids)):
+            statement = select(rf.c.order_id, rf.c.external_id, rf.c.amount_minor).where(
+                rf.c.workspace_id == self.workspace_id, rf.c.order_id.in_(chunk)
+            )
+            for r in (await self.uow.execute(statement)).mappings():
+                out.setdefault(r["order_id"], {})[r["external_id"]] = r["amount_minor"]
+        return out
+
+    async def add_refunds(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Refunds are recorded once per (source, external id): a resend adds nothing."""
+        if not rows:
+            return
+        dialect = await self._dialect()
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert_(rf).on_conflict_do_nothing()
+        ordered = sorted(rows, key=lambda r: (r["source"], r["external_id"]))
+        await self.uow.execute(statement, [{"workspace_id": self.workspace_id, **r} for r in ordered])
+
+    async def refund(self, source: str, external_id: str) -> Row | None:
+        statement = select(rf).where(rf.c.workspace_id == self.workspace_id, rf.c.source == source,
+                                     rf.c.external_id == external_id)  # fmt: skip
+        return await self._one(statement)
+
+    async def list_refunds(self, order_id: UUID) -> list[Row]:
+        statement = (
+            select(rf)
+            .where(rf.c.workspace_id == self.workspace_id, rf.c.order_id == order_id)
+            .order_by(rf.c.refunded_at, rf.c.id)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def fact_groups(self, contact_ids: Sequence[UUID]) -> list[Row]:
+        """Per contact, currency and conversion state: purchases, first/last purchase, money sums
+        (orders whose money counts), in the order's currency and the reporting currency."""
+        purchase = o.c.status.in_([s.value for s in PURCHASES])
+        converted = o.c.conversion != "missing"
+        out: list[Row] = []
+        for chunk in _chunks(list(contact_ids)):
+            statement = (
+                select(
+                    o.c.contact_id,
+                    o.c.currency,
+                    converted.label("converted"),
+                    func.sum(case((purchase, 1), else_=0)).label("purchases"),
+                    func.min(case((purchase, o.c.placed_at))).label("first_at"),
+                    func.max(case((purchase, o.c.placed_at))).label("last_at"),
+                    func.sum(o.c.total_minor).label("total_minor"),
+                    func.sum(o.c.refunded_minor).label("refunded_minor"),
+                    func.coalesce(func.sum(o.c.reporting_total_minor), 0).label("reporting_total_minor"),
+                    func.coalesce(func.sum(o.c.reporting_refunded_minor), 0).label("reporting_refunded_minor"),
+                    func.coalesce(func.sum(case((purchase, o.c.reporting_total_minor))), 0).label(
+                        "reporting_purchase_total_minor"
+                    ),
+                )
+                .where(self.scope, o.c.contact_id.in_(chunk), o.c.status.in_([s.value for s in MONEY]))
+                .group_by(o.c.contact_id, o.c.currency, converted)
+            )
+            out += [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        return out
+
+    async def first_purchases(self, contact_ids: Sequence[UUID]) -> dict[UUID, Row]:
+        """Each contact's first purchase (id, source, placed_at)."""
+        out: dict[UUID, Row] = {}
+        purchase = o.c.status.in_([s.value for s in PURCHASES])
+        for chunk in _chunks(list(contact_ids)):
+            statement = (
+                select(o.c.contact_id, o.c.id, o.c.source, o.c.placed_at)
+                .where(self.scope, o.c.contact_id.in_(chunk), purchase)
+                .order_by(o.c.contact_id, o.c.placed_at.desc(), o.c.id.desc())
+            )
+            for r in (await self.uow.execute(statement)).mappings():
+                out[r["contact_id"]] = dict(r)  # the last one seen per contact is the earliest
+        return out
+
+    async def unconverted(self, currency: str, first_day: date, last_day: date) -> list[Row]:
+        statement = (
+            select(o)
+            .where(
+                self.scope,
+                o.c.conversion == "missing",
+                o.c.currency == currency,
+                o.c.placed_on >= first_day,
+                o.c.placed_on <= last_day,
+            )
+            .order_by(o.c.source, o.c.external_id)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def list(
+        self,
+        *,
+        sort: Any,
+        cursor: str | None,
+        limit: int,
+        contact_id: UUID | None = None,
+        status: OrderStatus | None = None,
+        source: str | None = None,
+        currency: str | None = None,
+        conversion: str | None = None,
+        placed_after: Any = None,
+        placed_before: Any = None,
+    ) -> Page:
+        statement = select(o).where(self.scope)
+        for column, value in (
+            (o.c.contact_id, contact_id),
+            (o.c.status, status),
+            (o.c.source, source),
+            (o.c.currency, currency),
+            (o.c.conversion, conversion),
+        ):
+            if value is not None:
+                statement = statement.where(column == value)
+        if placed_after is not None:
+            statement = statement.where(o.c.placed_at >= placed_after)
+        if placed_before is not None:
+            statement = statement.where(o.c.placed_at < placed_before)
+        return await self._page(statement, sortable=self.sortable, sort=sort, cursor=cursor, limit=limit)
+
+
+class ProductRepository(_Records):
+    table = pr
+    sortable = {"created_at": datetime_key(pr.c.created_at), "sku": SortKey(pr.c.sku, str, str)}
+
+    async def ensure(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, UUID]:
+        """Products by SKU, created on first sight (a SKU seen again keeps its product); {sku: id}."""
+        if not rows:
+            return {}
+        dialect = await self._dialect()
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        ordered = sorted(rows, key=lambda r: r["sku"])
+        await self.uow.execute(
+            insert_(pr).on_conflict_do_nothing(), [{"workspace_id": self.workspace_id, **r} for r in ordered]
+        )
+        return await self.ids_by_sku([r["sku"] for r in ordered])
+
+    async def ids_by_sku(self, skus: Sequence[str]) -> dict[str, UUID]:
+        out: dict[str, UUID] = {}
+        for chunk in _chunks(list(skus)):
+            statement = select(pr.c.sku, pr.c.id).where(self.scope, pr.c.sku.in_(chunk))
+            out.update({r[0]: r[1] for r in (await self.uow.execute(statement)).all()})
+        return out
+
+
+class ExchangeRateRepository(_Records):
+    table = xr
+    sortable = {"created_at": datetime_key(xr.c.created_at), "effective_on": SortKey(
+        xr.c.effective_on, lambda v: v.isoformat(), lambda v: date.fromisoformat(v))}  # fmt: skip
+
+    async def find(self, currency: str, quote: str, effective_on: date) -> Row | None:
+        statement = select(xr).where(
+            self.scope, xr.c.currency == currency, xr.c.quote_currency == quote, xr.c.effective_on == effective_on
+        )
+        return await self._one(statement)
+
+    async def between(self, currencies: Sequence[str], quote: str, first_day: date, last_day: date) -> list[Row]:
+        """The rates into `quote` of these currencies dated in [first_day, last_day], by date."""
+        if not currencies:
+            return []
+        statement = (
+            select(xr.c.currency, xr.c.effective_on, xr.c.rate)
+            .where(
+                self.scope,
+                xr.c.currency.in_(list(currencies)),
+                xr.c.quote_currency == quote,
+                and_(xr.c.effective_on >= first_day, xr.c.effective_on <= last_day),
+            )
+            .order_by(xr.c.currency, xr.c.effective_on)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+
+class CustomerRepository(TenantRepository):
+    """Contacts as the shops know them: identities per source, matching, and order facts."""
+
+    table = co
+
+    async def by_identities(self, keys: Sequence[Key]) -> dict[Key, UUID]:
+        out: dict[Key, UUID] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            statement = select(ci.c.source, ci.c.external_id, ci.c.contact_id).where(
+                ci.c.workspace_id == self.workspace_id, *_key_in(ci, chunk)
+            )
+            out.update({(r[0], r[1]): r[2] for r in (await self.uow.execute(statement)).all()})
+        wanted = set(keys)
+        return {k: v for k, v in out.items() if k in wanted}
+
+    async def by_column(self, column: str, values: Sequence[str]) -> dict[str, UUID]:
+        """The oldest live contact for each email key or E.164 phone."""
+        col = co.c[column]
+        out: dict[str, UUID] = {}
+        for chunk in _chunks(sorted(set(values))):
+            statement = (
+                select(col, co.c.id)
+                .where(self.scope, co.c.archived_at.is_(None), col.in_(list(chunk)))
+                .order_by(co.c.created_at.desc(), co.c.id.desc())
+            )
+            out.update({r[0]: r[1] for r in (await self.uow.execute(statement)).all()})  # the oldest wins
+        return out
+
+    async def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            await self.uow.execute(insert(co), [{"workspace_id": self.workspace_id, **r} for r in rows])
+
+    async def link(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Record (source, external id) → contact; an identity already known keeps its contact."""
+        if not rows:
+            return
+        dialect = await self._dialect()
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        ordered = sorted(rows, key=lambda r: (r["source"], r["external_id"]))
+        await self.uow.execute(
+            insert_(ci).on_conflict_do_nothing(), [{"workspace_id": self.workspace_id, **r} for r in ordered]
+        )
+
+    async def identities_of(self, contact_id: UUID) -> list[Row]:
+        statement = (
+            select(ci.c.source, ci.c.external_id, ci.c.created_at)
+            .where(ci.c.workspace_id == self.workspace_id, ci.c.contact_id == contact_id)
+            .order_by(ci.c.source, ci.c.external_id)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def rows(self, contact_ids: Sequence[UUID]) -> dict[UUID, Row]:
+        out: dict[UUID, Row] = {}
+        for chunk in _chunks(sorted(set(contact_ids))):
+            statement = select(co).where(self.scope, co.c.id.in_(list(chunk)))
+            out.update({r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()})
+        return out
+
+    async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rows with `_id`, `_version` (compare) and the same columns each; version + 1."""
+        if not rows:
+            return
+        columns = [c for c in rows[0] if not c.startswith("_")]
+        statement = (
+            update(co)
+            .where(co.c.workspace_id == bindparam("_ws"), co.c.id == bindparam("_id"))
+            .values({"version": co.c.version + 1, **{c: bindparam(c) for c in columns}})
+        )
+        ordered = sorted(rows, key=lambda r: r["_id"])
+        await self.uow.execute(statement, [{"_ws": self.workspace_id, **r} for r in ordered])
+
+    async def leads(self, lead_ids: Sequence[UUID]) -> dict[UUID, Row]:
+        """What acquisition needs of the originating leads."""
+        out: dict[UUID, Row] = {}
+        for chunk in _chunks(sorted(set(lead_ids))):
+            statement = select(ld.c.id, ld.c.utm_source, ld.c.source, ld.c.created_at, ld.c.opportunity_id).where(
+                ld.c.workspace_id == self.workspace_id, ld.c.id.in_(list(chunk))
+            )
+            out.update({r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()})
+        return out
+
+    async def open_leads(self, email_keys: Sequence[str], phones: Sequence[str]) -> list[Row]:
+        """Open leads (new, contacted, nurturing; live) with one of these emails or phones."""
+        rows: dict[UUID, Row] = {}
+        open_ = (
+            ld.c.workspace_id == self.workspace_id,
+            ld.c.status.in_(("new", "contacted", "nurturing")),
+            ld.c.archived_at.is_(None),
+            ld.c.merged_into_id.is_(None),
+        )
+        for column, values in ((ld.c.email_key, email_keys), (ld.c.phone_e164, phones)):
+            for chunk in _chunks(sorted(set(values))):
+                statement = select(ld).where(*open_, column.in_(list(chunk)))
+                rows.update({r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()})
+        return list(rows.values())
+
+    async def with_orders(self) -> list[Row]:
+        """(id, version, last_order_at, active_until) of every contact with a purchase."""
+        statement = select(co.c.id, co.c.version, co.c.last_order_at, co.c.active_until).where(
+            self.scope, co.c.last_order_at.is_not(None)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
