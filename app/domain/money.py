@@ -28,6 +28,10 @@ def to_minor(amount: str | Decimal, currency: str) -> int:
 
 
 def from_minor(minor: int, currency: str) -> str:
+    """The decimal string of `minor` units (integer arithmetic: exact, and cheap on batch paths)."""
     exponent = currency_exponent(currency)
-    value = Decimal(minor).scaleb(-exponent)
-    return f"{value:.{exponent}f}"
+    if exponent == 0:
+        return str(minor)
+    sign = "-" if minor < 0 else ""
+    whole, fraction = divmod(abs(minor), 10**exponent)
+    return f"{sign}{whole}.{fraction:0{exponent}d}"

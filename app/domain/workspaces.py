@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import iso4217
 import pycountry
@@ -29,6 +29,7 @@ def is_currency(code: str) -> bool:
     return len(code) == 3 and code.isupper() and code in iso4217.Currency.__members__
 
 
+@cache
 def currency_exponent(code: str) -> int:
     """Digits after the decimal point in the currency's minor unit (USD 2, JPY 0, KWD 3)."""
     exponent = iso4217.Currency[code].exponent

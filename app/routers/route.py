@@ -25,6 +25,8 @@ from app.services.idempotency import Claim, StoredResponse
 
 log = logging.getLogger("app.http")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Runs of a request that lost a race on a unique key (another request created the row first).
+ATTEMPTS = 3
 REPLAYED_HEADERS = ("content-type", "etag", "location", "access-control-allow-origin", "vary")
 
 
@@ -135,7 +137,7 @@ async def run_in_unit_of_work(
         body = await _read_body(request, max_body_bytes)
         if json_body and body and not _is_json(request.headers.get("content-type", "")):
             raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
-        for attempt in range(2):
+        for attempt in range(ATTEMPTS):
             try:
                 response = await _attempt(request, endpoint)
                 break
@@ -144,7 +146,7 @@ async def run_in_unit_of_work(
                 # lookup (optimistic) met a duplicate, or two requests raced. Run the use case once
                 # more: it now looks the lead up and merges into it (or says 409). Likewise two
                 # syncs creating the same order or shop customer: the rerun finds the winner's row.
-                if attempt or not is_retryable_conflict(exc):
+                if attempt == ATTEMPTS - 1 or not is_retryable_conflict(exc):
                     raise
                 log.debug("another request created this key first; running the request again")
                 request.state.retrying = True  # the use case looks the lead up this time

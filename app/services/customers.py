@@ -115,12 +115,41 @@ class Resolved:
     linked: set[UUID]  # existing contacts that gained a shop identity
 
 
-async def resolve(ctx: Context, items: list[Wanted | None]) -> Resolved:
+def known(source: str, external_id: str) -> Wanted:
+    """A shop customer already known by its id: nothing else needs reading (or validating)."""
+    return Wanted(source, external_id, None, None, None, None, False, None, None, None, None, None)
+
+
+async def shop_customers(
+    ctx: Context, customers: list[tuple[str, dict[str, Any] | None]]
+) -> tuple[list[Wanted | None], dict[tuple[str, str], UUID]]:
+    """Order sync's customers as `resolve` takes them: those known by their shop id are not
+    normalised again (email validation is the costly part of a sync)."""
+    keys = [(source, c["external_id"]) for source, c in customers if c and c.get("external_id")]
+    by_identity = await ctx.uow.customers(ctx.workspace_id).by_identities(keys) if keys else {}
+    region = await workspaces.default_region(ctx) if len(by_identity) < len(customers) else None
+    wanted_: list[Wanted | None] = []
+    for source, c in customers:
+        if not c:
+            wanted_.append(None)
+        elif c.get("external_id") and (source, c["external_id"]) in by_identity:
+            wanted_.append(known(source, c["external_id"]))
+        else:
+            wanted_.append(wanted(source, c, region, strict=False))
+    return wanted_, by_identity
+
+
+async def resolve(
+    ctx: Context, items: list[Wanted | None], by_identity: dict[tuple[str, str], UUID] | None = None
+) -> Resolved:
     """Contacts for shop customers: by (source, external id), then email, then phone, else new.
     Customers repeated in the batch resolve to one contact."""
     repo = ctx.uow.customers(ctx.workspace_id)
     keys = [(w.source, w.external_id) for w in items if w is not None and w.external_id]
-    by_identity = await repo.by_identities(keys)
+    if by_identity is None:
+        by_identity = await repo.by_identities(keys)
+    else:
+        by_identity = dict(by_identity)
     emails = [w.email_key for w in items if w is not None and w.email_key]
     phones = [w.phone_e164 for w in items if w is not None and w.phone_e164]
     by_email = await repo.by_column("email_key", emails) if emails else {}
@@ -176,8 +205,20 @@ async def resolve(ctx: Context, items: list[Wanted | None]) -> Resolved:
     if created:
         await repo.insert_many(sorted(created.values(), key=lambda r: r["id"]))
         lookups.forget(("has-contacts", ctx.workspace_id))  # website capture now looks for returning customers
-    await repo.link([{"source": s, "external_id": e, "contact_id": c, "created_at": ctx.now}
-                     for (s, e), c in links.items()])  # fmt: skip
+    recorded = await repo.link([{"source": s, "external_id": e, "contact_id": c, "created_at": ctx.now}
+                                for (s, e), c in links.items()])  # fmt: skip
+    lost = [key for key in links if key not in recorded]
+    if lost:
+        # A concurrent sync recorded these shop customers first: theirs is the contact.
+        winners = await repo.by_identities(lost)
+        remap = {links[key]: winners[key] for key in lost if key in winners}
+        contact_ids = [remap.get(c, c) if c is not None else None for c in contact_ids]
+        linked -= set(remap)
+        unused = set(created) - {c for c in contact_ids if c is not None}
+        if unused:
+            await repo.delete_new(sorted(unused))
+            for contact_id in unused:
+                del created[contact_id]
     return Resolved(contact_ids, set(created), linked)
 
 
@@ -295,11 +336,11 @@ async def refresh_facts(ctx: Context, contact_ids: set[UUID]) -> None:
     reporting = (await workspaces.get(ctx))["currency"]
     window = (await customer_settings(ctx))["active_window_days"]
     facts = {cid: customer_facts(grouped.get(cid, [])) for cid in ids}
-    converting = [cid for cid in ids if facts[cid].orders_count and current[cid]["customer_since"] is None]
+    converting = {cid for cid in ids if facts[cid].orders_count and current[cid]["customer_since"] is None}
     needs_first = [cid for cid in ids if facts[cid].orders_count and (
         current[cid]["acquisition_channel"] is None or cid in converting)]  # fmt: skip
     firsts = await orders.first_purchases(needs_first) if needs_first else {}
-    converted_leads = await _convert_leads(ctx, [current[c] for c in converting])
+    converted_leads = await _convert_leads(ctx, [current[c] for c in sorted(converting)])
     lead_ids = [current[c]["lead_id"] or converted_leads.get(c) for c in needs_first]
     leads = await repo.leads([lead_id for lead_id in lead_ids if lead_id is not None])
     updates: list[dict[str, Any]] = []

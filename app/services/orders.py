@@ -349,10 +349,9 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
         await repo.update_many([{"_id": oid, "source_updated_at": p.source_updated_at} for p, oid in touches])
     if not changes:
         return
-    region = locale.region
-    wanted = [customers.wanted(p.values["source"], p.order["customer"], region, strict=False)
-              if p.order["customer"] else None for p, _, _ in changes]  # fmt: skip
-    resolved = await customers.resolve(ctx, wanted)
+    wanted, by_identity = await customers.shop_customers(ctx, [(p.values["source"], p.order["customer"])
+                                                              for p, _, _ in changes])  # fmt: skip
+    resolved = await customers.resolve(ctx, wanted, by_identity)
     # products first seen
     skus: dict[str, dict[str, Any]] = {}
     for p, _, _ in changes:

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import and_, any_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
@@ -25,10 +25,21 @@ Key = tuple[str, str]  # (source, external_id)
 CHUNK = 500  # keys per IN list
 
 
-def _key_in(table: Any, keys: Sequence[Key]) -> tuple[Any, Any]:
+def _in(column: Any, values: Sequence[Any], dialect: str) -> Any:
+    """`column IN values`: on PostgreSQL one array parameter (`= ANY($1)`), so a batch of any size
+    is one prepared statement whose plan probes the index once per value."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def _key_in(table: Any, keys: Sequence[Key], dialect: str) -> tuple[Any, Any]:
     """Rows whose (source, external_id) may be among `keys`: two IN lists the unique index serves
     directly (a batch has one or a few sources); the caller keeps the exact pairs."""
-    return table.c.source.in_(sorted({k[0] for k in keys})), table.c.external_id.in_(sorted({k[1] for k in keys}))
+    return (
+        _in(table.c.source, sorted({k[0] for k in keys}), dialect),
+        _in(table.c.external_id, sorted({k[1] for k in keys}), dialect),
+    )
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:
@@ -46,23 +57,30 @@ class OrderRepository(TenantRepository):
         """What decides a sync: id, the shop's update time and the content hash, by key."""
         columns = (o.c.id, o.c.source, o.c.external_id, o.c.source_updated_at, o.c.content_hash)
         found: dict[Key, Row] = {}
-        for chunk in _chunks(sorted(keys)):
-            statement = select(*columns).where(self.scope, *_key_in(o, chunk))
-            for r in (await self.uow.execute(statement)).mappings():
-                found[(r["source"], r["external_id"])] = dict(r)
-        return {k: v for k, v in found.items() if k in set(keys)}
+        dialect = await self._dialect()
+        for chunk in _chunks(sorted(keys), 5000):
+            statement = select(*columns).where(self.scope, *_key_in(o, chunk, dialect))
+            for id_, source, external_id, updated, hash_ in (await self.uow.execute(statement)).all():
+                found[(source, external_id)] = {"id": id_, "source_updated_at": updated, "content_hash": hash_}
+        wanted = set(keys)
+        return {k: v for k, v in found.items() if k in wanted}
 
     async def lock(self, keys: Sequence[Key]) -> dict[Key, Row]:
         """The full rows, locked for this transaction in key order (PostgreSQL; SQLite writers are
         serialised already)."""
         found: dict[Key, Row] = {}
-        for chunk in _chunks(sorted(keys)):
+        dialect = await self._dialect()
+        for chunk in _chunks(sorted(keys), 5000):
             statement = (
-                select(o).where(self.scope, *_key_in(o, chunk)).order_by(o.c.source, o.c.external_id).with_for_update()
+                select(o)
+                .where(self.scope, *_key_in(o, chunk, dialect))
+                .order_by(o.c.source, o.c.external_id)
+                .with_for_update()
             )
             for r in (await self.uow.execute(statement)).mappings():
                 found[(r["source"], r["external_id"])] = dict(r)
-        return {k: v for k, v in found.items() if k in set(keys)}
+        wanted = set(keys)
+        return {k: v for k, v in found.items() if k in wanted}
 
     async def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
@@ -84,17 +102,21 @@ class OrderRepository(TenantRepository):
         return await self._update_versioned(order_id, version, values)
 
     async def replace_lines(self, replaced: Sequence[UUID], lines: Sequence[Mapping[str, Any]]) -> None:
-        for chunk in _chunks(list(replaced)):
-            await self.uow.execute(delete(ol).where(ol.c.workspace_id == self.workspace_id, ol.c.order_id.in_(chunk)))
+        dialect = await self._dialect()
+        for chunk in _chunks(list(replaced), 5000):
+            await self.uow.execute(
+                delete(ol).where(ol.c.workspace_id == self.workspace_id, _in(ol.c.order_id, chunk, dialect))
+            )
         if lines:
             await self.uow.execute(insert(ol), [{"workspace_id": self.workspace_id, **r} for r in lines])
 
     async def refunds_of(self, order_ids: Sequence[UUID]) -> dict[UUID, dict[str, int]]:
         """Each order's stored refunds: {order id: {refund external id: amount}}."""
         out: dict[UUID, dict[str, int]] = {}
-        for chunk in _chunks(list(order_ids)):
+        dialect = await self._dialect()
+        for chunk in _chunks(list(order_ids), 5000):
             statement = select(rf.c.order_id, rf.c.external_id, rf.c.amount_minor).where(
-                rf.c.workspace_id == self.workspace_id, rf.c.order_id.in_(chunk)
+                rf.c.workspace_id == self.workspace_id, _in(rf.c.order_id, chunk, dialect)
             )
             for r in (await self.uow.execute(statement)).mappings():
                 out.setdefault(r["order_id"], {})[r["external_id"]] = r["amount_minor"]
@@ -129,7 +151,8 @@ class OrderRepository(TenantRepository):
         purchase = o.c.status.in_([s.value for s in PURCHASES])
         converted = o.c.conversion != "missing"
         out: list[Row] = []
-        for chunk in _chunks(list(contact_ids)):
+        dialect = await self._dialect()
+        for chunk in _chunks(list(contact_ids), 5000):
             statement = (
                 select(
                     o.c.contact_id,
@@ -146,7 +169,7 @@ class OrderRepository(TenantRepository):
                         "reporting_purchase_total_minor"
                     ),
                 )
-                .where(self.scope, o.c.contact_id.in_(chunk), o.c.status.in_([s.value for s in MONEY]))
+                .where(self.scope, _in(o.c.contact_id, chunk, dialect), o.c.status.in_([s.value for s in MONEY]))
                 .group_by(o.c.contact_id, o.c.currency, converted)
             )
             out += [dict(r) for r in (await self.uow.execute(statement)).mappings()]
@@ -156,10 +179,11 @@ class OrderRepository(TenantRepository):
         """Each contact's first purchase (id, source, placed_at)."""
         out: dict[UUID, Row] = {}
         purchase = o.c.status.in_([s.value for s in PURCHASES])
-        for chunk in _chunks(list(contact_ids)):
+        dialect = await self._dialect()
+        for chunk in _chunks(list(contact_ids), 5000):
             statement = (
                 select(o.c.contact_id, o.c.id, o.c.source, o.c.placed_at)
-                .where(self.scope, o.c.contact_id.in_(chunk), purchase)
+                .where(self.scope, _in(o.c.contact_id, chunk, dialect), purchase)
                 .order_by(o.c.contact_id, o.c.placed_at.desc(), o.c.id.desc())
             )
             for r in (await self.uow.execute(statement)).mappings():
@@ -229,8 +253,9 @@ class ProductRepository(_Records):
 
     async def ids_by_sku(self, skus: Sequence[str]) -> dict[str, UUID]:
         out: dict[str, UUID] = {}
-        for chunk in _chunks(list(skus)):
-            statement = select(pr.c.sku, pr.c.id).where(self.scope, pr.c.sku.in_(chunk))
+        dialect = await self._dialect()
+        for chunk in _chunks(sorted(set(skus)), 5000):
+            statement = select(pr.c.sku, pr.c.id).where(self.scope, _in(pr.c.sku, chunk, dialect))
             out.update({r[0]: r[1] for r in (await self.uow.execute(statement)).all()})
         return out
 
@@ -270,9 +295,10 @@ class CustomerRepository(TenantRepository):
 
     async def by_identities(self, keys: Sequence[Key]) -> dict[Key, UUID]:
         out: dict[Key, UUID] = {}
-        for chunk in _chunks(sorted(set(keys))):
+        dialect = await self._dialect()
+        for chunk in _chunks(sorted(set(keys)), 5000):
             statement = select(ci.c.source, ci.c.external_id, ci.c.contact_id).where(
-                ci.c.workspace_id == self.workspace_id, *_key_in(ci, chunk)
+                ci.c.workspace_id == self.workspace_id, *_key_in(ci, chunk, dialect)
             )
             out.update({(r[0], r[1]): r[2] for r in (await self.uow.execute(statement)).all()})
         wanted = set(keys)
@@ -282,10 +308,11 @@ class CustomerRepository(TenantRepository):
         """The oldest live contact for each email key or E.164 phone."""
         col = co.c[column]
         out: dict[str, UUID] = {}
-        for chunk in _chunks(sorted(set(values))):
+        dialect = await self._dialect()
+        for chunk in _chunks(sorted(set(values)), 5000):
             statement = (
                 select(col, co.c.id)
-                .where(self.scope, co.c.archived_at.is_(None), col.in_(list(chunk)))
+                .where(self.scope, co.c.archived_at.is_(None), _in(col, chunk, dialect))
                 .order_by(co.c.created_at.desc(), co.c.id.desc())
             )
             out.update({r[0]: r[1] for r in (await self.uow.execute(statement)).all()})  # the oldest wins
@@ -295,16 +322,23 @@ class CustomerRepository(TenantRepository):
         if rows:
             await self.uow.execute(insert(co), [{"workspace_id": self.workspace_id, **r} for r in rows])
 
-    async def link(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Record (source, external id) → contact; an identity already known keeps its contact."""
+    async def link(self, rows: Sequence[Mapping[str, Any]]) -> set[Key]:
+        """Record (source, external id) → contact, in key order; the keys recorded. A key missing
+        from the answer was recorded by a concurrent request first (its insert waited for that
+        request to commit, so `by_identities` now sees its contact)."""
         if not rows:
-            return
+            return set()
         dialect = await self._dialect()
         insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert_(ci).on_conflict_do_nothing().returning(ci.c.source, ci.c.external_id)
         ordered = sorted(rows, key=lambda r: (r["source"], r["external_id"]))
-        await self.uow.execute(
-            insert_(ci).on_conflict_do_nothing(), [{"workspace_id": self.workspace_id, **r} for r in ordered]
-        )
+        result = await self.uow.execute(statement, [{"workspace_id": self.workspace_id, **r} for r in ordered])
+        return {(r[0], r[1]) for r in result.all()}
+
+    async def delete_new(self, contact_ids: Sequence[UUID]) -> None:
+        """Drop contacts this request created and then found it did not need."""
+        for chunk in _chunks(sorted(contact_ids)):
+            await self.uow.execute(delete(co).where(self.scope, co.c.id.in_(list(chunk))))
 
     async def identities_of(self, contact_id: UUID) -> list[Row]:
         statement = (
@@ -316,8 +350,9 @@ class CustomerRepository(TenantRepository):
 
     async def rows(self, contact_ids: Sequence[UUID]) -> dict[UUID, Row]:
         out: dict[UUID, Row] = {}
-        for chunk in _chunks(sorted(set(contact_ids))):
-            statement = select(co).where(self.scope, co.c.id.in_(list(chunk)))
+        dialect = await self._dialect()
+        for chunk in _chunks(sorted(set(contact_ids)), 5000):
+            statement = select(co).where(self.scope, _in(co.c.id, chunk, dialect))
             out.update({r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()})
         return out
 
