@@ -110,3 +110,68 @@ def single_statement(
         return None
     built = _statement(dialect, tuple((g.table, g.columns, len(g.rows)) for g in groups_), notify)
     return built.sql, parameters(groups_, built.processors)
+
+
+# -- COPY --------------------------------------------------------------------------------------------
+# Batches of hundreds of rows (order sync) go in with PostgreSQL's COPY on the transaction's own
+# driver connection: no SQL to parse or plan, values in binary, one round trip per table.
+COPY_FROM_ROWS = 50  # below this a multi-row INSERT is as cheap
+
+
+@lru_cache(maxsize=256)
+def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> Processors:
+    bound = ((i, table.c[c].type._cached_bind_processor(dialect)) for i, c in enumerate(columns))
+    return tuple((i, p) for i, p in bound if p is not None)
+
+
+def records(dialect: Dialect, table: Table, rows: Rows) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """(columns, records) of rows sharing one column list, values as the driver takes them
+    (each column type's bind processor applied, e.g. JSON serialised)."""
+    columns = _columns(table, tuple(rows[0]))
+    processors = _processors(dialect, table, columns)
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = [row[c] for c in columns]
+        for position, process in processors:
+            values[position] = process(values[position])
+        out.append(tuple(values))
+    return columns, out
+
+
+# -- UPDATE from arrays --------------------------------------------------------------------------------
+# Many rows updated with different values: on PostgreSQL one statement joining the table to the
+# values unnested from one array parameter per column (an executemany is a round trip of work per
+# row on the server and a pass through SQLAlchemy per row on the client).
+
+
+@lru_cache(maxsize=128)
+def update_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], bump_version: bool) -> str:
+    """`UPDATE table SET … FROM unnest($2::uuid[], $3::…[], …) WHERE workspace_id = $1 AND id = …`;
+    parameters: the workspace id, then one array per column of `("id", *columns)`."""
+    quote = dialect.identifier_preparer.quote
+    names = ("id", *columns)
+    arrays = ", ".join(
+        f"${i + 2}::{table.c[name].type.compile(dialect=dialect)}[]" for i, name in enumerate(names)
+    )
+    assignments = [f"{quote(c)} = v.{quote(c)}" for c in columns]
+    if bump_version:
+        assignments.append("version = t.version + 1")
+    return (
+        f"UPDATE {dialect.identifier_preparer.format_table(table)} AS t SET {', '.join(assignments)} "
+        f"FROM unnest({arrays}) AS v({', '.join(quote(n) for n in names)}) "
+        "WHERE t.workspace_id = $1 AND t.id = v.id"
+    )
+
+
+def update_arrays(dialect: Dialect, table: Table, columns: tuple[str, ...], rows: Rows) -> list[list[Any]]:
+    """One list per column of `("id", *columns)`, values as the driver takes them."""
+    names = ("id", *columns)
+    processors = dict(_processors(dialect, table, names))
+    out: list[list[Any]] = []
+    for position, name in enumerate(names):
+        values = [row[name] for row in rows]
+        process = processors.get(position)
+        if process is not None:
+            values = [process(v) for v in values]
+        out.append(values)
+    return out

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, bindparam, text
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
@@ -93,6 +93,47 @@ class UnitOfWork:
         conn = await self.connection()
         return await conn.execute(statement, params)
 
+    async def insert_rows(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows (all with the same keys) now: PostgreSQL's COPY inside this transaction for
+        a batch, an executemany INSERT otherwise."""
+        if not rows:
+            return
+        if self.database.is_sqlite or len(rows) < bulk.COPY_FROM_ROWS:
+            await self.execute(table.insert(), list(rows))
+            return
+        conn = await self.connection()
+        raw = (await conn.get_raw_connection()).driver_connection
+        if not raw.is_in_transaction():  # COPY must join the unit of work's transaction
+            await self.execute(text("SELECT 1"))
+        columns, records = bulk.records(self.database.engine.dialect, table, rows)
+        await raw.copy_records_to_table(table.name, records=records, columns=columns)
+
+    async def update_rows(self, table: Table, rows: Sequence[dict[str, Any]], *, bump_version: bool) -> None:
+        """Update rows of one workspace by `id` (each row: `workspace_id`, `id` and the same other
+        columns) in one statement on PostgreSQL; an executemany UPDATE on SQLite."""
+        if not rows:
+            return
+        columns = tuple(c for c in rows[0] if c not in ("id", "workspace_id"))
+        if self.database.is_sqlite:
+            values = {c: bindparam(c) for c in columns}
+            if bump_version:
+                values["version"] = table.c.version + 1
+            statement = (
+                table.update()
+                .where(table.c.workspace_id == bindparam("_ws"), table.c.id == bindparam("_id"))
+                .values(values)
+            )
+            params = [{"_ws": r["workspace_id"], "_id": r["id"], **{c: r[c] for c in columns}} for r in rows]
+            await self.execute(statement, params)
+            return
+        dialect = self.database.engine.dialect
+        sql = bulk.update_sql(dialect, table, columns, bump_version)
+        workspace = table.c.workspace_id.type._cached_bind_processor(dialect)
+        workspace_id = rows[0]["workspace_id"]
+        conn = await self.connection()
+        args = (workspace(workspace_id) if workspace else workspace_id, *bulk.update_arrays(dialect, table, columns, rows))
+        await conn.exec_driver_sql(sql, args)
+
     async def fetch_read(self, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The rows of a prebuilt read that need not join the transaction: on PostgreSQL, while this
         unit of work has not started one, it runs in autocommit straight on a pooled driver
@@ -135,9 +176,9 @@ class UnitOfWork:
             return
         notify = OUTBOX_CHANNEL if any(g.table is tables.events for g in groups) and notify_due() else None
         single = bulk.single_statement(self.database.engine.dialect, groups, notify=notify)
-        if single is None:
+        if single is None:  # too many values for one statement: COPY (batch use cases)
             for group in groups:
-                await self.execute(group.table.insert(), group.rows)
+                await self.insert_rows(group.table, group.rows)
             if notify is not None:
                 await self.execute(text("SELECT pg_notify(:channel, '')"), {"channel": notify})
             return

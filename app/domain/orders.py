@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -60,10 +59,10 @@ def decide(stored: Stored | None, source_updated_at: datetime, content_hash: str
     return Decision.TOUCH if source_updated_at > stored.source_updated_at else Decision.IDENTICAL
 
 
-def content_hash(payload: dict[str, Any]) -> str:
-    """A fingerprint of what the shop sent (canonical JSON), to recognise an identical resend."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+def content_hash(canonical: bytes) -> str:
+    """A fingerprint of what the shop sent, to recognise an identical resend; `canonical` is the
+    validated order serialised in a fixed field order (amounts and times normalised)."""
+    return hashlib.sha256(canonical).hexdigest()
 
 
 # -- currencies ------------------------------------------------------------------------------------

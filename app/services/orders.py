@@ -49,7 +49,7 @@ MONEY_FIELDS = ("subtotal", "discount", "tax", "shipping", "total", "refunded_to
 class Prepared:
     index: int
     key: tuple[str, str]
-    order: dict[str, Any]  # OrderIn, dumped
+    customer: dict[str, Any] | None  # as the shop sent it
     values: dict[str, Any]  # the shop's columns
     lines: list[dict[str, Any]]
     refunds: dict[str, dict[str, Any]]  # by the shop's refund id
@@ -88,7 +88,7 @@ def _minor(value: str | None, currency: str, name: str, errors: ErrorList) -> in
 
 def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
     """The order's columns in minor units; a 422 naming each bad amount."""
-    data = order.model_dump(mode="json")
+    customer = order.customer.model_dump(mode="json") if order.customer is not None else None
     currency = order.currency
     errors = ErrorList()
     money = {name: _minor(getattr(order, name), currency, name, errors) for name in MONEY_FIELDS}
@@ -118,7 +118,7 @@ def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
     values = {
         "source": order.source,
         "external_id": order.external_id,
-        "customer": data["customer"],
+        "customer": customer,
         "status": order.status.value,
         "currency": currency,
         "subtotal_minor": money["subtotal"],
@@ -136,13 +136,13 @@ def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
     return Prepared(
         index=index,
         key=(order.source, order.external_id),
-        order=data,
+        customer=customer,
         values=values,
         lines=lines,
         refunds=refunds,
         refunded_given=money["refunded_total"] or 0,
         reporting_given=reporting_given,
-        hash=content_hash(data),
+        hash=content_hash(order.model_dump_json().encode()),
         source_updated_at=order.source_updated_at,
     )
 
@@ -349,7 +349,7 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
         await repo.update_many([{"_id": oid, "source_updated_at": p.source_updated_at} for p, oid in touches])
     if not changes:
         return
-    wanted, by_identity = await customers.shop_customers(ctx, [(p.values["source"], p.order["customer"])
+    wanted, by_identity = await customers.shop_customers(ctx, [(p.values["source"], p.customer)
                                                               for p, _, _ in changes])  # fmt: skip
     resolved = await customers.resolve(ctx, wanted, by_identity)
     # products first seen

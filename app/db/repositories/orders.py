@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, any_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import and_, any_, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
@@ -83,8 +83,7 @@ class OrderRepository(TenantRepository):
         return {k: v for k, v in found.items() if k in wanted}
 
     async def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            await self.uow.execute(insert(o), [{"workspace_id": self.workspace_id, **r} for r in rows])
+        await self.uow.insert_rows(o, [{"workspace_id": self.workspace_id, **r} for r in rows])
 
     async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Rows with `_id` and the same columns each; the version is given (the caller decides)."""
@@ -107,8 +106,7 @@ class OrderRepository(TenantRepository):
             await self.uow.execute(
                 delete(ol).where(ol.c.workspace_id == self.workspace_id, _in(ol.c.order_id, chunk, dialect))
             )
-        if lines:
-            await self.uow.execute(insert(ol), [{"workspace_id": self.workspace_id, **r} for r in lines])
+        await self.uow.insert_rows(ol, [{"workspace_id": self.workspace_id, **r} for r in lines])
 
     async def refunds_of(self, order_ids: Sequence[UUID]) -> dict[UUID, dict[str, int]]:
         """Each order's stored refunds: {order id: {refund external id: amount}}."""
@@ -319,8 +317,7 @@ class CustomerRepository(TenantRepository):
         return out
 
     async def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            await self.uow.execute(insert(co), [{"workspace_id": self.workspace_id, **r} for r in rows])
+        await self.uow.insert_rows(co, [{"workspace_id": self.workspace_id, **r} for r in rows])
 
     async def link(self, rows: Sequence[Mapping[str, Any]]) -> set[Key]:
         """Record (source, external id) → contact, in key order; the keys recorded. A key missing
@@ -357,17 +354,14 @@ class CustomerRepository(TenantRepository):
         return out
 
     async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Rows with `_id`, `_version` (compare) and the same columns each; version + 1."""
-        if not rows:
-            return
-        columns = [c for c in rows[0] if not c.startswith("_")]
-        statement = (
-            update(co)
-            .where(co.c.workspace_id == bindparam("_ws"), co.c.id == bindparam("_id"))
-            .values({"version": co.c.version + 1, **{c: bindparam(c) for c in columns}})
-        )
+        """Rows with `_id` and the same columns each; version + 1. In id order."""
         ordered = sorted(rows, key=lambda r: r["_id"])
-        await self.uow.execute(statement, [{"_ws": self.workspace_id, **r} for r in ordered])
+        await self.uow.update_rows(
+            co,
+            [{"workspace_id": self.workspace_id, "id": r["_id"], **{k: v for k, v in r.items() if k != "_id"}}
+             for r in ordered],
+            bump_version=True,
+        )  # fmt: skip
 
     async def leads(self, lead_ids: Sequence[UUID]) -> dict[UUID, Row]:
         """What acquisition needs of the originating leads."""
