@@ -130,6 +130,9 @@ async def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--no-worker", action="store_true", help="diagnosis only: serve without the worker (not as shipped)"
+    )
     args = parser.parse_args()
     orders = make_orders(args.orders, args.customers)
     bodies = [json.dumps({"orders": orders[i : i + args.batch]}).encode() for i in range(0, len(orders), args.batch)]
@@ -148,7 +151,7 @@ async def main() -> None:
             keys.append(json.loads(_cli(env, "create-workspace", "Bench", "--json")))
         base_seconds = await baseline(urls[1], uuid.UUID(keys[1]["workspace_id"]), bodies, args.concurrency)
         env = {"DATABASE_URL": urls[0], "LOG_LEVEL": "warning", "RATE_LIMIT_ENABLED": "false"}
-        api, port = _start(["-m", "app", "serve"], env, "/readyz")
+        api, port = _start(["-m", "app", "serve", *(["--no-worker"] if args.no_worker else [])], env, "/readyz")
         first, first_statuses = await post_all(port, keys[0]["secret_key"], bodies, args.concurrency)
         conn = await asyncpg.connect(urls[0])
         events_before = await conn.fetchval("SELECT count(*) FROM events")

@@ -131,7 +131,8 @@ class UnitOfWork:
         workspace = table.c.workspace_id.type._cached_bind_processor(dialect)
         workspace_id = rows[0]["workspace_id"]
         conn = await self.connection()
-        args = (workspace(workspace_id) if workspace else workspace_id, *bulk.update_arrays(dialect, table, columns, rows))
+        arrays = bulk.update_arrays(dialect, table, columns, rows)
+        args = (workspace(workspace_id) if workspace else workspace_id, *arrays)
         await conn.exec_driver_sql(sql, args)
 
     async def fetch_read(self, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:

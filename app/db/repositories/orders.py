@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, any_, bindparam, case, delete, func, select, update
+from sqlalchemy import and_, any_, bindparam, case, delete, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
@@ -27,19 +27,38 @@ CHUNK = 500  # keys per IN list
 
 def _in(column: Any, values: Sequence[Any], dialect: str) -> Any:
     """`column IN values`: on PostgreSQL one array parameter (`= ANY($1)`), so a batch of any size
-    is one prepared statement whose plan probes the index once per value."""
+    is one prepared statement, whose generic plan still probes the index once per value."""
     if dialect == "postgresql":
         return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
     return column.in_(list(values))
 
 
-def _key_in(table: Any, keys: Sequence[Key], dialect: str) -> tuple[Any, Any]:
-    """Rows whose (source, external_id) may be among `keys`: two IN lists the unique index serves
-    directly (a batch has one or a few sources); the caller keeps the exact pairs."""
-    return (
-        _in(table.c.source, sorted({k[0] for k in keys}), dialect),
-        _in(table.c.external_id, sorted({k[1] for k in keys}), dialect),
+def _by_keys(table: Any, keys: Sequence[Key], workspace_id: UUID, dialect: str) -> tuple[Any, Any]:
+    """(FROM clause, WHERE clause) for the rows of these (source, external_id) pairs. PostgreSQL:
+    the pairs unnested from two array parameters and joined on the unique index (a generic plan
+    filtering on two ANY lists scanned the whole workspace: measured 650 ms against 2 ms for 1,000
+    keys in 10,000 orders). SQLite: two IN lists; the caller keeps the exact pairs."""
+    if dialect == "postgresql":
+        pairs = (
+            func.unnest(
+                bindparam(None, [k[0] for k in keys], type_=postgresql.ARRAY(table.c.source.type)),
+                bindparam(None, [k[1] for k in keys], type_=postgresql.ARRAY(table.c.external_id.type)),
+            )
+            .table_valued("source", "external_id")
+            .render_derived()
+        )
+        on = and_(
+            table.c.workspace_id == workspace_id,
+            table.c.source == pairs.c.source,
+            table.c.external_id == pairs.c.external_id,
+        )
+        return pairs.join(table, on), true()
+    where = and_(
+        table.c.workspace_id == workspace_id,
+        table.c.source.in_(sorted({k[0] for k in keys})),
+        table.c.external_id.in_(sorted({k[1] for k in keys})),
     )
+    return table, where
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:
@@ -59,7 +78,8 @@ class OrderRepository(TenantRepository):
         found: dict[Key, Row] = {}
         dialect = await self._dialect()
         for chunk in _chunks(sorted(keys), 5000):
-            statement = select(*columns).where(self.scope, *_key_in(o, chunk, dialect))
+            source, where = _by_keys(o, chunk, self.workspace_id, dialect)
+            statement = select(*columns).select_from(source).where(where)
             for id_, source, external_id, updated, hash_ in (await self.uow.execute(statement)).all():
                 found[(source, external_id)] = {"id": id_, "source_updated_at": updated, "content_hash": hash_}
         wanted = set(keys)
@@ -71,11 +91,13 @@ class OrderRepository(TenantRepository):
         found: dict[Key, Row] = {}
         dialect = await self._dialect()
         for chunk in _chunks(sorted(keys), 5000):
+            source, where = _by_keys(o, chunk, self.workspace_id, dialect)
             statement = (
                 select(o)
-                .where(self.scope, *_key_in(o, chunk, dialect))
+                .select_from(source)
+                .where(where)
                 .order_by(o.c.source, o.c.external_id)
-                .with_for_update()
+                .with_for_update(of=o)
             )
             for r in (await self.uow.execute(statement)).mappings():
                 found[(r["source"], r["external_id"])] = dict(r)
@@ -295,9 +317,8 @@ class CustomerRepository(TenantRepository):
         out: dict[Key, UUID] = {}
         dialect = await self._dialect()
         for chunk in _chunks(sorted(set(keys)), 5000):
-            statement = select(ci.c.source, ci.c.external_id, ci.c.contact_id).where(
-                ci.c.workspace_id == self.workspace_id, *_key_in(ci, chunk, dialect)
-            )
+            source, where = _by_keys(ci, chunk, self.workspace_id, dialect)
+            statement = select(ci.c.source, ci.c.external_id, ci.c.contact_id).select_from(source).where(where)
             out.update({(r[0], r[1]): r[2] for r in (await self.uow.execute(statement)).all()})
         wanted = set(keys)
         return {k: v for k, v in out.items() if k in wanted}
