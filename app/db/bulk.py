@@ -150,9 +150,7 @@ def update_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], bump_ve
     parameters: the workspace id, then one array per column of `("id", *columns)`."""
     quote = dialect.identifier_preparer.quote
     names = ("id", *columns)
-    arrays = ", ".join(
-        f"${i + 2}::{table.c[name].type.compile(dialect=dialect)}[]" for i, name in enumerate(names)
-    )
+    arrays = ", ".join(f"${i + 2}::{table.c[name].type.compile(dialect=dialect)}[]" for i, name in enumerate(names))
     assignments = [f"{quote(c)} = v.{quote(c)}" for c in columns]
     if bump_version:
         assignments.append("version = t.version + 1")

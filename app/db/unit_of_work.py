@@ -165,6 +165,10 @@ class UnitOfWork:
             for kind in wakes:
                 waker(kind)
 
+    async def flush(self) -> None:
+        """Write the queued rows and events now (a use case that takes contended locks after)."""
+        await self._flush()
+
     async def _flush(self) -> None:
         writes = self._deferred + ([(tables.events, self._events)] if self._events else [])
         self._deferred, self._events = [], []

@@ -113,6 +113,7 @@ class Resolved:
     contact_ids: list[UUID | None]
     created: set[UUID]
     linked: set[UUID]  # existing contacts that gained a shop identity
+    links: dict[tuple[str, str], UUID]  # shop ids not yet recorded (record_identities)
 
 
 def known(source: str, external_id: str) -> Wanted:
@@ -140,7 +141,11 @@ async def shop_customers(
 
 
 async def resolve(
-    ctx: Context, items: list[Wanted | None], by_identity: dict[tuple[str, str], UUID] | None = None
+    ctx: Context,
+    items: list[Wanted | None],
+    by_identity: dict[tuple[str, str], UUID] | None = None,
+    *,
+    link: bool = True,
 ) -> Resolved:
     """Contacts for shop customers: by (source, external id), then email, then phone, else new.
     Customers repeated in the batch resolve to one contact."""
@@ -205,21 +210,38 @@ async def resolve(
     if created:
         await repo.insert_many(sorted(created.values(), key=lambda r: r["id"]))
         lookups.forget(("has-contacts", ctx.workspace_id))  # website capture now looks for returning customers
+    resolved = Resolved(contact_ids, set(created), linked, links)
+    if link:
+        await record_identities(ctx, resolved)
+        await drop_unused(ctx, resolved)
+    return resolved
+
+
+async def record_identities(ctx: Context, resolved: Resolved) -> dict[UUID, UUID]:
+    """Record the shop ids `resolve` found new. One that a concurrent sync recorded first is
+    theirs: our contact for it maps to theirs ({ours: theirs}, applied to `resolved`). Order
+    sync records them last, just before its commit, so concurrent batches sharing customers wait
+    on each other only briefly."""
+    repo = ctx.uow.customers(ctx.workspace_id)
+    links, resolved.links = resolved.links, {}
     recorded = await repo.link([{"source": s, "external_id": e, "contact_id": c, "created_at": ctx.now}
                                 for (s, e), c in links.items()])  # fmt: skip
     lost = [key for key in links if key not in recorded]
-    if lost:
-        # A concurrent sync recorded these shop customers first: theirs is the contact.
-        winners = await repo.by_identities(lost)
-        remap = {links[key]: winners[key] for key in lost if key in winners}
-        contact_ids = [remap.get(c, c) if c is not None else None for c in contact_ids]
-        linked -= set(remap)
-        unused = set(created) - {c for c in contact_ids if c is not None}
-        if unused:
-            await repo.delete_new(sorted(unused))
-            for contact_id in unused:
-                del created[contact_id]
-    return Resolved(contact_ids, set(created), linked)
+    if not lost:
+        return {}
+    winners = await repo.by_identities(lost)
+    remap = {links[key]: winners[key] for key in lost if key in winners}
+    resolved.contact_ids = [remap.get(c, c) if c is not None else None for c in resolved.contact_ids]
+    resolved.linked -= set(remap)
+    return remap
+
+
+async def drop_unused(ctx: Context, resolved: Resolved) -> None:
+    """Delete the contacts this request created and no longer needs (see record_identities)."""
+    unused = resolved.created - {c for c in resolved.contact_ids if c is not None}
+    if unused:
+        await ctx.uow.customers(ctx.workspace_id).delete_new(sorted(unused))
+        resolved.created -= unused
 
 
 async def announce(ctx: Context, resolved: Resolved) -> None:

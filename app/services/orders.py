@@ -346,12 +346,12 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
     touches = [(p, oid) for p, d, oid, _ in ordered if d == Decision.TOUCH]
     changes = [(p, d, oid) for p, d, oid, _ in ordered if d in (Decision.CREATE, Decision.UPDATE)]
     if touches:
-        await repo.update_many([{"_id": oid, "source_updated_at": p.source_updated_at} for p, oid in touches])
+        await repo.update_many([{"id": oid, "source_updated_at": p.source_updated_at} for p, oid in touches])
     if not changes:
         return
     wanted, by_identity = await customers.shop_customers(ctx, [(p.values["source"], p.customer)
                                                               for p, _, _ in changes])  # fmt: skip
-    resolved = await customers.resolve(ctx, wanted, by_identity)
+    resolved = await customers.resolve(ctx, wanted, by_identity, link=False)  # shop ids recorded last
     # products first seen
     skus: dict[str, dict[str, Any]] = {}
     for p, _, _ in changes:
@@ -414,17 +414,28 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
             if before["contact_id"] is not None:
                 touched_contacts.add(before["contact_id"])
             full = {**before, **row, "version": before["version"] + 1, **audit_change}
-            updates.append({"_id": order_id, **row, "version": full["version"], **audit_change})
+            updates.append(full)
             updated_events.append((full, before))
     await repo.insert_many(inserts)
     await repo.update_many(updates)
-    await repo.replace_lines([u["_id"] for u in updates], lines)
+    await repo.replace_lines([u["id"] for u in updates], lines)
     await repo.add_refunds(refunds)
-    await customers.announce(ctx, resolved)
+    # What concurrent syncs of the same customers contend for comes last, so its locks are held
+    # only until the commit: the shop ids (a lost race maps our new contact to the winner's) ...
+    remap = await customers.record_identities(ctx, resolved)
+    if remap:
+        await repo.remap_contacts(remap)
+        await customers.drop_unused(ctx, resolved)
+        for row in (*inserts, *updates):
+            row["contact_id"] = remap.get(row["contact_id"], row["contact_id"])
+        touched_contacts = {remap.get(c, c) for c in touched_contacts}
     for row in created_events:
         events.record_data(ctx, types.ORDER_CREATED, view(row))
     for row, before in updated_events:
         events.record_data(ctx, types.ORDER_UPDATED, view(row), previous=view(before))
+    await customers.announce(ctx, resolved)
+    await ctx.uow.flush()
+    # ... and the customers' facts (their rows stay locked until the commit)
     await customers.refresh_facts(ctx, touched_contacts)
 
 
@@ -538,7 +549,7 @@ async def convert_waiting(ctx: Context, currency: str, effective_on: date) -> in
         values = _reporting(order, order["refunded_minor"], None, rates, locale)
         if values["conversion"] == "missing":
             continue
-        updates.append({"_id": order["id"], **values, "version": order["version"] + 1, **audit})
+        updates.append({"id": order["id"], **values, "version": order["version"] + 1, **audit})
         converted_events.append(({**order, **values, "version": order["version"] + 1, **audit}, order))
         if order["contact_id"] is not None:
             contacts.add(order["contact_id"])

@@ -93,11 +93,7 @@ class OrderRepository(TenantRepository):
         for chunk in _chunks(sorted(keys), 5000):
             source, where = _by_keys(o, chunk, self.workspace_id, dialect)
             statement = (
-                select(o)
-                .select_from(source)
-                .where(where)
-                .order_by(o.c.source, o.c.external_id)
-                .with_for_update(of=o)
+                select(o).select_from(source).where(where).order_by(o.c.source, o.c.external_id).with_for_update(of=o)
             )
             for r in (await self.uow.execute(statement)).mappings():
                 found[(r["source"], r["external_id"])] = dict(r)
@@ -108,16 +104,18 @@ class OrderRepository(TenantRepository):
         await self.uow.insert_rows(o, [{"workspace_id": self.workspace_id, **r} for r in rows])
 
     async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Rows with `_id` and the same columns each; the version is given (the caller decides)."""
-        if not rows:
-            return
-        columns = [c for c in rows[0] if c != "_id"]
+        """Rows with `id` and the same other columns each (the caller sets `version`), in key order."""
+        ordered = sorted(rows, key=lambda r: r["id"])
+        await self.uow.update_rows(o, [{**r, "workspace_id": self.workspace_id} for r in ordered], bump_version=False)
+
+    async def remap_contacts(self, remap: Mapping[UUID, UUID]) -> None:
+        """Orders of contacts that turned out to be another's (a lost race): to that contact."""
         statement = (
             update(o)
-            .where(o.c.workspace_id == bindparam("_ws"), o.c.id == bindparam("_id"))
-            .values({c: bindparam(c) for c in columns})
+            .where(o.c.workspace_id == bindparam("_ws"), o.c.contact_id == bindparam("_old"))
+            .values(contact_id=bindparam("_new"))
         )
-        await self.uow.execute(statement, [{"_ws": self.workspace_id, **r} for r in rows])
+        await self.uow.execute(statement, [{"_ws": self.workspace_id, "_old": a, "_new": b} for a, b in remap.items()])
 
     async def update(self, order_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
         return await self._update_versioned(order_id, version, values)
