@@ -23,6 +23,7 @@ from decimal import Decimal
 import asyncpg
 import httpx
 
+from benchmarks.loadgen import cpu_seconds, postgres_pids, process_tree
 from benchmarks.members import PG_ADMIN, _admin, _cli, _start
 
 CATEGORIES = ["kitchen", "garden", "books", "toys", "food", "tea", "coffee", "bags", "shoes", "lamps"]
@@ -152,11 +153,19 @@ async def main() -> None:
         base_seconds = await baseline(urls[1], uuid.UUID(keys[1]["workspace_id"]), bodies, args.concurrency)
         env = {"DATABASE_URL": urls[0], "LOG_LEVEL": "warning", "RATE_LIMIT_ENABLED": "false"}
         api, port = _start(["-m", "app", "serve", *(["--no-worker"] if args.no_worker else [])], env, "/readyz")
+        def cpu() -> tuple[float, float, float]:
+            tree = process_tree(api.pid)
+            return cpu_seconds([api.pid]), cpu_seconds(tree[1:]), cpu_seconds(postgres_pids())
+
+        before_cpu = cpu()
         first, first_statuses = await post_all(port, keys[0]["secret_key"], bodies, args.concurrency)
+        first_cpu = [b - a for a, b in zip(before_cpu, cpu(), strict=True)]
         conn = await asyncpg.connect(urls[0])
         events_before = await conn.fetchval("SELECT count(*) FROM events")
         versions_before = await conn.fetchval("SELECT sum(version) FROM orders")
+        before_cpu = cpu()
         resend, resend_statuses = await post_all(port, keys[0]["secret_key"], bodies, args.concurrency)
+        resend_cpu = [b - a for a, b in zip(before_cpu, cpu(), strict=True)]
         stored = await conn.fetchval("SELECT count(*) FROM orders")
         stored_lines = await conn.fetchval("SELECT count(*) FROM order_lines")
         contacts = await conn.fetchval("SELECT count(*) FROM contacts")
@@ -173,13 +182,16 @@ async def main() -> None:
         )
         assert events_after == events_before and versions_after == versions_before, "the resend changed something"
         n = len(orders)
-        print("\n| pass | seconds | orders/s | vs baseline |")
-        print("|---|---:|---:|---:|")
-        print(
-            f"| baseline: raw asyncpg executemany (orders + lines) | {base_seconds:.1f} | {n / base_seconds:,.0f} | 1.00 |"
-        )
-        print(f"| API first pass (all created) | {first:.1f} | {n / first:,.0f} | {base_seconds / first:.2f} |")
-        print(f"| API resend (all unchanged) | {resend:.1f} | {n / resend:,.0f} | {base_seconds / resend:.2f} |")
+        print("\n| pass | seconds | orders/s | vs baseline | API CPU s | worker CPU s | PostgreSQL CPU s |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        label = "baseline: raw asyncpg executemany (orders + lines)"
+        print(f"| {label} | {base_seconds:.1f} | {n / base_seconds:,.0f} | 1.00 | | | |")
+        for name, seconds, used in (
+            ("API first pass (all created)", first, first_cpu),
+            ("API resend (all unchanged)", resend, resend_cpu),
+        ):
+            print(f"| {name} | {seconds:.1f} | {n / seconds:,.0f} | {base_seconds / seconds:.2f} | "
+                  f"{used[0]:.1f} | {used[1]:.1f} | {used[2]:.1f} |")  # fmt: skip
         print(f"\nResend {first / resend:.1f}x faster than the first pass; stored {stored:,} orders, {stored_lines:,} "
               f"lines, {contacts:,} contacts; the resend wrote no event and moved no version.")  # fmt: skip
     finally:

@@ -33,6 +33,19 @@ def _in(column: Any, values: Sequence[Any], dialect: str) -> Any:
     return column.in_(list(values))
 
 
+def _among(table: Any, column: Any, values: Sequence[Any], dialect: str) -> tuple[Any, Any]:
+    """(FROM clause, WHERE clause) for the rows whose `column` is one of `values`. PostgreSQL: the
+    values unnested from one array parameter and joined, so every batch size is one prepared
+    statement and even its generic plan probes the index once per value (`= ANY` let the planner
+    of a never-analysed table scan the whole workspace and filter: measured 9 ms and growing with
+    the table, against a fixed cost per key). SQLite: an IN list."""
+    if dialect == "postgresql":
+        keys = func.unnest(bindparam(None, sorted(set(values)), type_=postgresql.ARRAY(column.type)))
+        derived = keys.table_valued("value").render_derived()
+        return derived.join(table, column == derived.c.value), true()
+    return table, column.in_(list(values))
+
+
 def _by_keys(table: Any, keys: Sequence[Key], workspace_id: UUID, dialect: str) -> tuple[Any, Any]:
     """(FROM clause, WHERE clause) for the rows of these (source, external_id) pairs. PostgreSQL:
     the pairs unnested from two array parameters and joined on the unique index (a generic plan
@@ -133,8 +146,11 @@ class OrderRepository(TenantRepository):
         out: dict[UUID, dict[str, int]] = {}
         dialect = await self._dialect()
         for chunk in _chunks(list(order_ids), 5000):
-            statement = select(rf.c.order_id, rf.c.external_id, rf.c.amount_minor).where(
-                rf.c.workspace_id == self.workspace_id, _in(rf.c.order_id, chunk, dialect)
+            source, among = _among(rf, rf.c.order_id, chunk, dialect)
+            statement = (
+                select(rf.c.order_id, rf.c.external_id, rf.c.amount_minor)
+                .select_from(source)
+                .where(rf.c.workspace_id == self.workspace_id, among)
             )
             for r in (await self.uow.execute(statement)).mappings():
                 out.setdefault(r["order_id"], {})[r["external_id"]] = r["amount_minor"]
@@ -187,7 +203,10 @@ class OrderRepository(TenantRepository):
                         "reporting_purchase_total_minor"
                     ),
                 )
-                .where(self.scope, _in(o.c.contact_id, chunk, dialect), o.c.status.in_([s.value for s in MONEY]))
+                .select_from(_among(o, o.c.contact_id, chunk, dialect)[0])
+                .where(
+                    self.scope, _among(o, o.c.contact_id, chunk, dialect)[1], o.c.status.in_([s.value for s in MONEY])
+                )
                 .group_by(o.c.contact_id, o.c.currency, converted)
             )
             out += [dict(r) for r in (await self.uow.execute(statement)).mappings()]
@@ -201,7 +220,8 @@ class OrderRepository(TenantRepository):
         for chunk in _chunks(list(contact_ids), 5000):
             statement = (
                 select(o.c.contact_id, o.c.id, o.c.source, o.c.placed_at)
-                .where(self.scope, _in(o.c.contact_id, chunk, dialect), purchase)
+                .select_from(_among(o, o.c.contact_id, chunk, dialect)[0])
+                .where(self.scope, _among(o, o.c.contact_id, chunk, dialect)[1], purchase)
                 .order_by(o.c.contact_id, o.c.placed_at.desc(), o.c.id.desc())
             )
             for r in (await self.uow.execute(statement)).mappings():
@@ -273,7 +293,8 @@ class ProductRepository(_Records):
         out: dict[str, UUID] = {}
         dialect = await self._dialect()
         for chunk in _chunks(sorted(set(skus)), 5000):
-            statement = select(pr.c.sku, pr.c.id).where(self.scope, _in(pr.c.sku, chunk, dialect))
+            source, among = _among(pr, pr.c.sku, chunk, dialect)
+            statement = select(pr.c.sku, pr.c.id).select_from(source).where(self.scope, among)
             out.update({r[0]: r[1] for r in (await self.uow.execute(statement)).all()})
         return out
 
@@ -329,7 +350,8 @@ class CustomerRepository(TenantRepository):
         for chunk in _chunks(sorted(set(values)), 5000):
             statement = (
                 select(col, co.c.id)
-                .where(self.scope, co.c.archived_at.is_(None), _in(col, chunk, dialect))
+                .select_from(_among(co, col, chunk, dialect)[0])
+                .where(self.scope, co.c.archived_at.is_(None), _among(co, col, chunk, dialect)[1])
                 .order_by(co.c.created_at.desc(), co.c.id.desc())
             )
             out.update({r[0]: r[1] for r in (await self.uow.execute(statement)).all()})  # the oldest wins
@@ -368,7 +390,8 @@ class CustomerRepository(TenantRepository):
         out: dict[UUID, Row] = {}
         dialect = await self._dialect()
         for chunk in _chunks(sorted(set(contact_ids)), 5000):
-            statement = select(co).where(self.scope, _in(co.c.id, chunk, dialect))
+            source, among = _among(co, co.c.id, chunk, dialect)
+            statement = select(co).select_from(source).where(self.scope, among)
             out.update({r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()})
         return out
 
