@@ -273,6 +273,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
             results[index] = {"index": index, "status": "error", **problem_of(invalid_input(exc))}
         except DomainError as exc:
             results[index] = {"index": index, "status": "error", **problem_of(exc)}
+    await ctx.uow.plan_each_statement()
     resolved = await resolve(ctx, [w for _, w in valid])
     repo = ctx.uow.customers(ctx.workspace_id)
     existing = await repo.rows([c for c in resolved.contact_ids if c is not None and c not in resolved.created])

@@ -284,6 +284,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
     if not prepared:
         return results
     repo = ctx.uow.orders(ctx.workspace_id)
+    await ctx.uow.plan_each_statement()
     stored = await repo.stored([p.key for p in prepared])
     writes = _decide(prepared, {k: Stored(r["source_updated_at"], r["content_hash"]) for k, r in stored.items()},
                      {k: r["id"] for k, r in stored.items()}, results)  # fmt: skip

@@ -42,7 +42,9 @@ def _among(table: Any, column: Any, values: Sequence[Any], dialect: str) -> tupl
     if dialect == "postgresql":
         keys = func.unnest(bindparam(None, sorted(set(values)), type_=postgresql.ARRAY(column.type)))
         derived = keys.table_valued("value").render_derived()
-        return derived.join(table, column == derived.c.value), true()
+        # IS NOT NULL lets the planner use partial indexes "WHERE column IS NOT NULL" (a join
+        # condition alone does not prove it)
+        return derived.join(table, column == derived.c.value), column.is_not(None)
     return table, column.in_(list(values))
 
 
