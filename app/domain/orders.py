@@ -148,8 +148,6 @@ def customer_facts(groups: Iterable[OrderGroup]) -> Facts:
     `unconverted_orders`; it still shows in `revenue_by_currency`."""
     facts = Facts()
     by_currency: dict[str, int] = {}
-    converted_purchases = 0
-    purchase_total = 0
     for g in groups:
         facts.orders_count += g.purchases
         if g.first_at is not None and (facts.first_order_at is None or g.first_at < facts.first_order_at):
@@ -160,16 +158,74 @@ def customer_facts(groups: Iterable[OrderGroup]) -> Facts:
         if g.converted:
             facts.revenue_minor += g.reporting_total_minor - g.reporting_refunded_minor
             facts.refunded_minor += g.reporting_refunded_minor
-            converted_purchases += g.purchases
-            purchase_total += g.reporting_purchase_total_minor
         else:
             facts.unconverted_orders += g.purchases
-    if converted_purchases:
-        facts.average_order_value_minor = int(
-            (Decimal(purchase_total) / converted_purchases).to_integral_value(rounding=ROUND_HALF_EVEN)
-        )
+    facts.average_order_value_minor = average_order_value(facts)
     facts.revenue_by_currency = {c: from_minor(m, c) for c, m in sorted(by_currency.items())}
     return facts
+
+
+def average_order_value(facts: Facts) -> int | None:
+    """Net revenue per converted purchase (refunds taken off, unconverted orders left out)."""
+    purchases = facts.orders_count - facts.unconverted_orders
+    if purchases <= 0:
+        return None
+    return int((Decimal(facts.revenue_minor) / purchases).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def _minor_of(amount: str, currency: str) -> int:
+    return int(Decimal(amount).scaleb(currency_exponent(currency)))
+
+
+def combine(current: Facts, added: Facts) -> Facts:
+    """The facts after orders are added to a contact whose facts are `current` (order sync
+    appending new orders): the same as recomputing from all orders."""
+    by_currency = {c: _minor_of(a, c) for c, a in current.revenue_by_currency.items()}
+    for c, a in added.revenue_by_currency.items():
+        by_currency[c] = by_currency.get(c, 0) + _minor_of(a, c)
+    firsts = [t for t in (current.first_order_at, added.first_order_at) if t is not None]
+    lasts = [t for t in (current.last_order_at, added.last_order_at) if t is not None]
+    facts = Facts(
+        orders_count=current.orders_count + added.orders_count,
+        first_order_at=min(firsts) if firsts else None,
+        last_order_at=max(lasts) if lasts else None,
+        revenue_minor=current.revenue_minor + added.revenue_minor,
+        refunded_minor=current.refunded_minor + added.refunded_minor,
+        revenue_by_currency={c: from_minor(m, c) for c, m in sorted(by_currency.items())},
+        unconverted_orders=current.unconverted_orders + added.unconverted_orders,
+    )
+    facts.average_order_value_minor = average_order_value(facts)
+    return facts
+
+
+def groups_of(orders: Iterable[Any]) -> list[OrderGroup]:
+    """`customer_facts`' input from order rows in hand (the aggregate query's Python twin)."""
+    sums: dict[tuple[str, bool], dict[str, Any]] = {}
+    for o in orders:
+        status = OrderStatus(o["status"])
+        if status not in MONEY:
+            continue
+        converted = o["conversion"] != "missing"
+        empty = {"purchases": 0, "first": None, "last": None, "total": 0, "refunded": 0, "rtotal": 0,
+                 "rrefunded": 0, "rpurchase": 0}  # fmt: skip
+        g = sums.setdefault((o["currency"], converted), empty)
+        g["total"] += o["total_minor"]
+        g["refunded"] += o["refunded_minor"]
+        if converted:
+            g["rtotal"] += o["reporting_total_minor"]
+            g["rrefunded"] += o["reporting_refunded_minor"]
+        if status in PURCHASES:
+            g["purchases"] += 1
+            placed = o["placed_at"]
+            g["first"] = placed if g["first"] is None or placed < g["first"] else g["first"]
+            g["last"] = placed if g["last"] is None or placed > g["last"] else g["last"]
+            if converted:
+                g["rpurchase"] += o["reporting_total_minor"]
+    return [
+        OrderGroup(currency, converted, g["purchases"], g["first"], g["last"], g["total"], g["refunded"],
+                   g["rtotal"], g["rrefunded"], g["rpurchase"])
+        for (currency, converted), g in sorted(sums.items())
+    ]  # fmt: skip
 
 
 def active_until(last_order_at: datetime | None, window_days: int) -> datetime | None:

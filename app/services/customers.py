@@ -22,7 +22,17 @@ from app.domain.leads.contact import contact_details
 from app.domain.leads.lifecycle import LeadStatus
 from app.domain.leads.sla import SlaStatus
 from app.domain.money import from_minor
-from app.domain.orders import OrderGroup, acquisition_channel, active_until, customer_facts
+from app.domain.orders import (
+    PURCHASES,
+    Facts,
+    OrderGroup,
+    OrderStatus,
+    acquisition_channel,
+    active_until,
+    combine,
+    customer_facts,
+    groups_of,
+)
 from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.leads import LeadRead
@@ -273,7 +283,6 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
             results[index] = {"index": index, "status": "error", **problem_of(invalid_input(exc))}
         except DomainError as exc:
             results[index] = {"index": index, "status": "error", **problem_of(exc)}
-    await ctx.uow.plan_each_statement()
     resolved = await resolve(ctx, [w for _, w in valid])
     repo = ctx.uow.customers(ctx.workspace_id)
     existing = await repo.rows([c for c in resolved.contact_ids if c is not None and c not in resolved.created])
@@ -344,25 +353,59 @@ def _as_datetime(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
-async def refresh_facts(ctx: Context, contact_ids: set[UUID]) -> None:
-    """Recompute these contacts' order facts; write and announce only what moved."""
+def _stored_facts(row: dict[str, Any]) -> Facts:
+    return Facts(
+        orders_count=row["orders_count"],
+        first_order_at=row["first_order_at"],
+        last_order_at=row["last_order_at"],
+        revenue_minor=row["revenue_minor"],
+        refunded_minor=row["refunded_minor"],
+        average_order_value_minor=row["average_order_value_minor"],
+        revenue_by_currency=dict(row["revenue_by_currency"] or {}),
+        unconverted_orders=row["unconverted_orders"],
+    )
+
+
+def _first_purchase(orders: list[dict[str, Any]]) -> dict[str, Any] | None:
+    purchases = [o for o in orders if OrderStatus(o["status"]) in PURCHASES]
+    return min(purchases, key=lambda o: (o["placed_at"], o["id"])) if purchases else None
+
+
+async def refresh_facts(
+    ctx: Context, contact_ids: set[UUID], *, added: dict[UUID, list[dict[str, Any]]] | None = None
+) -> None:
+    """Recompute these contacts' order facts; write and announce only what moved. `added`: the
+    only change is these new orders per contact (order sync creating orders), so the stored
+    facts are brought forward with them instead of re-reading every order of every contact."""
     ids = sorted(c for c in contact_ids if c is not None)
     if not ids:
         return
     orders = ctx.uow.orders(ctx.workspace_id)
     repo = ctx.uow.customers(ctx.workspace_id)
-    grouped: dict[UUID, list[OrderGroup]] = {}
-    for row in await orders.fact_groups(ids):
-        row["first_at"], row["last_at"] = _as_datetime(row["first_at"]), _as_datetime(row["last_at"])
-        grouped.setdefault(row["contact_id"], []).append(_group(row))
     current = await repo.rows(ids)
     reporting = (await workspaces.get(ctx))["currency"]
     window = (await customer_settings(ctx))["active_window_days"]
-    facts = {cid: customer_facts(grouped.get(cid, [])) for cid in ids}
+    if (
+        added is not None
+        and current
+        and all(row["reporting_currency"] in (None, reporting) for row in current.values())
+    ):
+        facts = {cid: combine(_stored_facts(current[cid]), customer_facts(groups_of(added.get(cid, []))))
+                 for cid in ids}  # fmt: skip
+        firsts = {cid: first for cid in ids if (first := _first_purchase(added.get(cid, []))) is not None}
+    else:
+        await ctx.uow.plan_each_statement()  # reads every order of these contacts: plan for today's sizes
+        grouped: dict[UUID, list[OrderGroup]] = {}
+        for row in await orders.fact_groups(ids):
+            row["first_at"], row["last_at"] = _as_datetime(row["first_at"]), _as_datetime(row["last_at"])
+            grouped.setdefault(row["contact_id"], []).append(_group(row))
+        facts = {cid: customer_facts(grouped.get(cid, [])) for cid in ids}
+        needs_first = [cid for cid in ids if facts[cid].orders_count and (
+            current[cid]["acquisition_channel"] is None or current[cid]["customer_since"] is None)]  # fmt: skip
+        firsts = await orders.first_purchases(needs_first) if needs_first else {}
     converting = {cid for cid in ids if facts[cid].orders_count and current[cid]["customer_since"] is None}
-    needs_first = [cid for cid in ids if facts[cid].orders_count and (
+    needs_first = [cid for cid in ids if cid in firsts and (
         current[cid]["acquisition_channel"] is None or cid in converting)]  # fmt: skip
-    firsts = await orders.first_purchases(needs_first) if needs_first else {}
     converted_leads = await _convert_leads(ctx, [current[c] for c in sorted(converting)])
     lead_ids = [current[c]["lead_id"] or converted_leads.get(c) for c in needs_first]
     leads = await repo.leads([lead_id for lead_id in lead_ids if lead_id is not None])

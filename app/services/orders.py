@@ -284,7 +284,6 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
     if not prepared:
         return results
     repo = ctx.uow.orders(ctx.workspace_id)
-    await ctx.uow.plan_each_statement()
     stored = await repo.stored([p.key for p in prepared])
     writes = _decide(prepared, {k: Stored(r["source_updated_at"], r["content_hash"]) for k, r in stored.items()},
                      {k: r["id"] for k, r in stored.items()}, results)  # fmt: skip
@@ -437,7 +436,14 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
     await customers.announce(ctx, resolved)
     await ctx.uow.flush()
     # ... and the customers' facts (their rows stay locked until the commit)
-    await customers.refresh_facts(ctx, touched_contacts)
+    if updates:
+        await customers.refresh_facts(ctx, touched_contacts)
+    else:  # only new orders: each contact's facts move forward by them
+        added: dict[UUID, list[dict[str, Any]]] = {}
+        for row in inserts:
+            if row["contact_id"] is not None:
+                added.setdefault(row["contact_id"], []).append(row)
+        await customers.refresh_facts(ctx, touched_contacts, added=added)
 
 
 # -- single orders ---------------------------------------------------------------------------------
