@@ -351,7 +351,7 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
         return
     wanted, by_identity = await customers.shop_customers(ctx, [(p.values["source"], p.customer)
                                                               for p, _, _ in changes])  # fmt: skip
-    resolved = await customers.resolve(ctx, wanted, by_identity, link=False)  # shop ids recorded last
+    resolved = await customers.resolve_ahead(ctx, wanted, by_identity)
     # products first seen
     skus: dict[str, dict[str, Any]] = {}
     for p, _, _ in changes:
@@ -420,22 +420,13 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
     await repo.update_many(updates)
     await repo.replace_lines([u["id"] for u in updates], lines)
     await repo.add_refunds(refunds)
-    # What concurrent syncs of the same customers contend for comes last, so its locks are held
-    # only until the commit: the shop ids (a lost race maps our new contact to the winner's) ...
-    remap = await customers.record_identities(ctx, resolved)
-    if remap:
-        await repo.remap_contacts(remap)
-        await customers.drop_unused(ctx, resolved)
-        for row in (*inserts, *updates):
-            row["contact_id"] = remap.get(row["contact_id"], row["contact_id"])
-        touched_contacts = {remap.get(c, c) for c in touched_contacts}
     for row in created_events:
         events.record_data(ctx, types.ORDER_CREATED, view(row))
     for row, before in updated_events:
         events.record_data(ctx, types.ORDER_UPDATED, view(row), previous=view(before))
-    await customers.announce(ctx, resolved)
     await ctx.uow.flush()
-    # ... and the customers' facts (their rows stay locked until the commit)
+    # What concurrent syncs of the same customers contend for comes last, so its locks are held
+    # only until the commit: the customers' facts
     if updates:
         await customers.refresh_facts(ctx, touched_contacts)
     else:  # only new orders: each contact's facts move forward by them

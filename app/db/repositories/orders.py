@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, any_, bindparam, case, delete, func, select, true, update
+from sqlalchemy import and_, any_, bindparam, case, delete, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
@@ -122,15 +122,6 @@ class OrderRepository(TenantRepository):
         """Rows with `id` and the same other columns each (the caller sets `version`), in key order."""
         ordered = sorted(rows, key=lambda r: r["id"])
         await self.uow.update_rows(o, [{**r, "workspace_id": self.workspace_id} for r in ordered], bump_version=False)
-
-    async def remap_contacts(self, remap: Mapping[UUID, UUID]) -> None:
-        """Orders of contacts that turned out to be another's (a lost race): to that contact."""
-        statement = (
-            update(o)
-            .where(o.c.workspace_id == bindparam("_ws"), o.c.contact_id == bindparam("_old"))
-            .values(contact_id=bindparam("_new"))
-        )
-        await self.uow.execute(statement, [{"_ws": self.workspace_id, "_old": a, "_new": b} for a, b in remap.items()])
 
     async def update(self, order_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
         return await self._update_versioned(order_id, version, values)
