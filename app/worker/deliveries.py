@@ -148,6 +148,7 @@ async def _attempt(
                 "last_error": result.error,
                 "updated_at": done,
             },
+            after=delivery["attempts"],
         )
         changes: dict[str, Any] = {"updated_at": done, "updated_by": str(SYSTEM)}
         if outcome.failing_since != endpoint["failing_since"]:

@@ -231,13 +231,22 @@ class OutboxRepository:
         row = (await self.uow.execute(statement)).mappings().first()
         return dict(row) if row else None
 
-    async def record_attempt(self, attempt: dict[str, Any], delivery: dict[str, Any]) -> None:
+    async def record_attempt(self, attempt: dict[str, Any], delivery: dict[str, Any], *, after: int) -> bool:
+        """Log the attempt; move the delivery on only if it is still the pending one with `after`
+        attempts: an attempt that another sender overtook (a delivery already succeeded by a later
+        attempt) is logged but never sets the delivery back. Whether the delivery moved."""
         await self.uow.execute(at.insert(), attempt)
-        await self.uow.execute(
+        result = await self.uow.execute(
             update(dl)
-            .where(dl.c.workspace_id == attempt["workspace_id"], dl.c.id == attempt["delivery_id"])
+            .where(
+                dl.c.workspace_id == attempt["workspace_id"],
+                dl.c.id == attempt["delivery_id"],
+                dl.c.status == "pending",
+                dl.c.attempts == after,
+            )
             .values(**delivery)
         )
+        return bool(result.rowcount)
 
     async def update_endpoint(
         self, workspace_id: UUID, endpoint_id: UUID, values: dict[str, Any]
