@@ -20,13 +20,13 @@ from app.domain import workspaces as locale
 from app.domain.errors import FieldError, InvalidInput
 
 
-def _rfc3339(value: datetime) -> str:
+def rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 UtcDatetime = Annotated[
     datetime,
-    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-27T09:30:00.000000Z"]}),
 ]
 
@@ -65,14 +65,15 @@ class ActorRead(BaseModel):
     id: str | None = None
 
 
-def _actor(value: Any) -> Any:
+def actor_json(value: Any) -> Any:
+    """A stored actor (`member:<id>`, `system`) as the API shows it; other values unchanged."""
     if isinstance(value, str):
         kind, _, ident = value.partition(":")
         return {"type": kind, "id": ident or None}
     return value
 
 
-Actor = Annotated[ActorRead, BeforeValidator(_actor)]
+Actor = Annotated[ActorRead, BeforeValidator(actor_json)]
 
 
 # Default of a PATCH field that may be left out but not set to null: an omitted field is not in

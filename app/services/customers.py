@@ -19,10 +19,9 @@ from pydantic import ValidationError
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
 from app.domain.errors import DomainError, ErrorList, InvalidInput
+from app.domain.leads import sla
 from app.domain.leads.contact import contact_details
 from app.domain.leads.lifecycle import LeadStatus
-from app.domain.leads.sla import SlaStatus
-from app.domain.money import from_minor
 from app.domain.orders import (
     PURCHASES,
     Facts,
@@ -41,23 +40,8 @@ from app.schemas.orders import CustomerConverted, CustomerSync
 from app.schemas.relationships import ContactRead
 from app.schemas.settings import CustomerSettings
 from app.services import events, lookups, settings, workspaces
+from app.services.batches import item_error
 from app.services.context import Context
-
-FACT_COLUMNS = (
-    "orders_count",
-    "first_order_at",
-    "last_order_at",
-    "revenue_minor",
-    "refunded_minor",
-    "average_order_value_minor",
-    "revenue_by_currency",
-    "unconverted_orders",
-    "reporting_currency",
-    "active_until",
-    "customer_since",
-    "acquired_at",
-    "acquisition_channel",
-)
 
 
 async def customer_settings(ctx: Context) -> dict[str, Any]:
@@ -94,8 +78,7 @@ def wanted(source: str, customer: dict[str, Any], region: str | None, *, strict:
     if strict and details is not None:
         bad = [e for e in errors.errors if e.field == "email" and email]
         if bad:
-            raise InvalidInput("; ".join(e.message for e in bad), errors=[e.__class__(
-                e.location, "email", e.message, e.type) for e in bad])  # fmt: skip
+            raise InvalidInput("; ".join(e.message for e in bad), errors=bad)
     parsed_email = details.email if details else None
     parsed_phone = details.phone if details else None
     addresses = customer.get("addresses") or []
@@ -124,7 +107,6 @@ class Resolved:
     contact_ids: list[UUID | None]
     created: set[UUID]
     linked: set[UUID]  # existing contacts that gained a shop identity
-    links: dict[tuple[str, str], UUID]  # shop ids not yet recorded (record_identities)
 
 
 def known(source: str, external_id: str) -> Wanted:
@@ -219,8 +201,8 @@ async def resolve(
     if created:
         await repo.insert_many(sorted(created.values(), key=lambda r: r["id"]))
         lookups.forget(("has-contacts", ctx.workspace_id))  # website capture now looks for returning customers
-    resolved = Resolved(contact_ids, set(created), linked, links)
-    await record_identities(ctx, resolved)
+    resolved = Resolved(contact_ids, set(created), linked)
+    await record_identities(ctx, resolved, links)
     await drop_unused(ctx, resolved)
     return resolved
 
@@ -246,21 +228,19 @@ async def resolve_ahead(ctx: Context, items: list[Wanted | None], by_identity: d
     return resolved
 
 
-async def record_identities(ctx: Context, resolved: Resolved) -> dict[UUID, UUID]:
+async def record_identities(ctx: Context, resolved: Resolved, links: dict[tuple[str, str], UUID]) -> None:
     """Record the shop ids `resolve` found new. One that a concurrent sync recorded first is
-    theirs: our contact for it maps to theirs ({ours: theirs}, applied to `resolved`)."""
+    theirs: our contact for it becomes theirs in `resolved`."""
     repo = ctx.uow.customers(ctx.workspace_id)
-    links, resolved.links = resolved.links, {}
     recorded = await repo.link([{"source": s, "external_id": e, "contact_id": c, "created_at": ctx.now}
                                 for (s, e), c in links.items()])  # fmt: skip
     lost = [key for key in links if key not in recorded]
     if not lost:
-        return {}
+        return
     winners = await repo.by_identities(lost)
     remap = {links[key]: winners[key] for key in lost if key in winners}
     resolved.contact_ids = [remap.get(c, c) if c is not None else None for c in resolved.contact_ids]
     resolved.linked -= set(remap)
-    return remap
 
 
 async def drop_unused(ctx: Context, resolved: Resolved) -> None:
@@ -284,8 +264,6 @@ async def announce(ctx: Context, resolved: Resolved) -> None:
 async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`POST /v1/customers/batch`: per-item results; a shop's names and address fill a matched
     contact's empty fields (what people typed in the CRM is kept)."""
-    from app.services.leads import problem_of
-
     region = await workspaces.default_region(ctx)
     results: list[dict[str, Any]] = [{} for _ in items]
     valid: list[tuple[int, Wanted]] = []
@@ -297,9 +275,9 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
                 raise InvalidInput.field("external_id", "give the shop's customer id, an email or a phone")
             valid.append((index, found))
         except ValidationError as exc:
-            results[index] = {"index": index, "status": "error", **problem_of(invalid_input(exc))}
+            results[index] = item_error(index, invalid_input(exc))
         except DomainError as exc:
-            results[index] = {"index": index, "status": "error", **problem_of(exc)}
+            results[index] = item_error(index, exc)
     resolved = await resolve(ctx, [w for _, w in valid])
     repo = ctx.uow.customers(ctx.workspace_id)
     existing = await repo.rows([c for c in resolved.contact_ids if c is not None and c not in resolved.created])
@@ -457,7 +435,7 @@ async def refresh_facts(
             )
         if values["acquired_at"] is None and (lead is not None or first is not None):
             values["acquired_at"] = lead["created_at"] if lead else first["placed_at"] if first else None
-        if all(_same(row[k], v) for k, v in values.items()):
+        if all(row[k] == v for k, v in values.items()):
             continue
         updates.append({"_id": cid, **values, **ctx.audit_change()})
         if cid in converting and first is not None:
@@ -474,12 +452,6 @@ async def refresh_facts(
     await repo.update_many(updates)
     for payload in converted_events:
         await events.record(ctx, types.CUSTOMER_CONVERTED, payload, resource_id=payload.contact_id)
-
-
-def _same(old: Any, new: Any) -> bool:
-    if isinstance(old, datetime) and isinstance(new, datetime):
-        return old == new
-    return bool(old == new)
 
 
 async def _convert_leads(ctx: Context, contacts: list[dict[str, Any]]) -> dict[UUID, UUID]:
@@ -504,10 +476,9 @@ async def _convert_leads(ctx: Context, contacts: list[dict[str, Any]]) -> dict[U
             "status": LeadStatus.QUALIFIED.value,
             "qualified_at": ctx.now,
             "contact_id": contact["id"],
+            **sla.closed(lead["sla_status"]),
             **ctx.audit_change(),
         }
-        if lead["sla_status"] == SlaStatus.PENDING:
-            changes["sla_status"] = SlaStatus.NOT_APPLICABLE.value
         updated = await repo.update(lead["id"], lead["version"], changes)
         if updated is None:
             continue
@@ -530,10 +501,6 @@ async def refresh_activity(ctx: Context, values: dict[str, Any]) -> None:
         if until != row["active_until"]:
             updates.append({"_id": row["id"], "active_until": until, **ctx.audit_change()})
     await repo.update_many(updates)
-
-
-def money(minor: int | None, currency: str | None) -> str | None:
-    return from_minor(minor, currency) if minor is not None and currency else None
 
 
 settings.AFTER_CHANGE["customers"] = refresh_activity

@@ -22,6 +22,7 @@ from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.leads import LeadCreate, LeadRead
 from app.services import custom_fields, events, lookups, routing, scoring, sla, workspaces
+from app.services.batches import item_error
 from app.services.context import Context, changed_fields, write_changes
 from app.services.scoring import FIT_FIELDS
 
@@ -265,21 +266,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]], *, apply_sla: 
                 known[row["external_id"]] = row
             results.append({"index": index, "status": status, "id": row["id"]})
         except ValidationError as exc:
-            results.append(_error(index, invalid_input(exc)))
+            results.append(item_error(index, invalid_input(exc)))
         except DomainError as exc:
-            results.append(_error(index, exc))
+            results.append(item_error(index, exc))
     return results
-
-
-def _error(index: int, exc: DomainError) -> dict[str, Any]:
-    return {"index": index, "status": "error", **problem_of(exc)}
-
-
-def problem_of(exc: DomainError) -> dict[str, Any]:
-    """A batch item's failure: its reason and the problem document a single request would get."""
-    problem = {"type": f"/problems/{exc.slug}", "title": exc.title, "status": exc.status, "detail": exc.detail}
-    if exc.errors:
-        problem["errors"] = [
-            {"location": e.location, "field": e.field, "message": e.message, "type": e.type} for e in exc.errors
-        ]
-    return {"reason": exc.detail, "problem": problem}

@@ -37,9 +37,10 @@ from app.domain.orders import (
 )
 from app.domain.pagination import Sort
 from app.ids import new_id
-from app.schemas.common import _rfc3339, invalid_input
+from app.schemas.common import actor_json, invalid_input, rfc3339
 from app.schemas.orders import OrderIn, RefundIn
 from app.services import customers, events, workspaces
+from app.services.batches import item_error
 from app.services.context import Context, changed_fields, write_changes
 
 MONEY_FIELDS = ("subtotal", "discount", "tax", "shipping", "total", "refunded_total", "cost")
@@ -63,7 +64,6 @@ class Prepared:
 class Locale:
     reporting: str
     zone: ZoneInfo
-    region: str | None
     max_rate_age: int
 
 
@@ -71,7 +71,7 @@ async def _locale(ctx: Context) -> Locale:
     workspace = await workspaces.get(ctx)
     cfg = await customers.customer_settings(ctx)
     return Locale(
-        workspace["currency"], ZoneInfo(workspace["timezone"]), workspace["default_region"],
+        workspace["currency"], ZoneInfo(workspace["timezone"]),
         cfg["exchange_rate_max_age_days"],
     )  # fmt: skip
 
@@ -178,24 +178,19 @@ def view(row: Row) -> dict[str, Any]:
         "reporting_refunded_total": m(row["reporting_refunded_minor"], reporting),
         "exchange_rate": row["exchange_rate"],
         "conversion": row["conversion"],
-        "placed_at": _rfc3339(row["placed_at"]),
+        "placed_at": rfc3339(row["placed_at"]),
         "placed_on": row["placed_on"].isoformat(),
-        "source_updated_at": _rfc3339(row["source_updated_at"]),
+        "source_updated_at": rfc3339(row["source_updated_at"]),
         "coupon": row["coupon"],
         "sales_channel": row["sales_channel"],
         "line_items": row["line_items"],
         "notes": row["notes"],
         "version": row["version"],
-        "created_at": _rfc3339(row["created_at"]),
-        "updated_at": _rfc3339(row["updated_at"]),
-        "created_by": _actor(row["created_by"]),
-        "updated_by": _actor(row["updated_by"]),
+        "created_at": rfc3339(row["created_at"]),
+        "updated_at": rfc3339(row["updated_at"]),
+        "created_by": actor_json(row["created_by"]),
+        "updated_by": actor_json(row["updated_by"]),
     }
-
-
-def _actor(value: str) -> dict[str, str | None]:
-    kind, _, ident = value.partition(":")
-    return {"type": kind, "id": ident or None}
 
 
 async def get(ctx: Context, order_id: UUID) -> Row:
@@ -261,12 +256,6 @@ def _reporting(
 # -- batch sync ------------------------------------------------------------------------------------
 
 
-def _error(index: int, exc: DomainError) -> dict[str, Any]:
-    from app.services.leads import problem_of
-
-    return {"index": index, "status": "error", **problem_of(exc)}
-
-
 async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Upsert orders by (source, external_id): the shop's newer update time wins; an equal one
     with other content updates; an older one is stale; an identical resend changes nothing.
@@ -278,9 +267,9 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
         try:
             prepared.append(prepare(index, OrderIn.model_validate(item), locale))
         except ValidationError as exc:
-            results[index] = _error(index, invalid_input(exc))
+            results[index] = item_error(index, invalid_input(exc))
         except DomainError as exc:
-            results[index] = _error(index, exc)
+            results[index] = item_error(index, exc)
     if not prepared:
         return results
     repo = ctx.uow.orders(ctx.workspace_id)
@@ -292,21 +281,26 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
     # Lock what will be updated (key order) and decide again against what is now stored: a
     # concurrent batch may have written the same orders since the first read.
     locked = await repo.lock([k for k in writes if k in stored])
-    for key, (p, decision, _, _) in list(writes.items()):
+    for key, (p, decision, order_id) in list(writes.items()):
         if key in stored:
             row = locked[key]
             again = decide(Stored(row["source_updated_at"], row["content_hash"]), p.source_updated_at, p.hash)
             if again in (Decision.STALE, Decision.IDENTICAL):
-                results[p.index] = {"index": p.index, "status": "unchanged", "id": row["id"],
-                                    "reason": "stale" if again == Decision.STALE else "identical"}  # fmt: skip
+                results[p.index] = _unchanged(p, order_id, again)
                 del writes[key]
             elif again != decision:
-                writes[key] = (p, again, writes[key][2], writes[key][3])
+                writes[key] = (p, again, order_id)
     await _write(ctx, locale, writes, locked)
     return results
 
 
-Write = tuple[Prepared, Decision, UUID, bool]  # (final payload, decision, order id, created in this batch)
+Write = tuple[Prepared, Decision, UUID]  # (final payload, decision, order id)
+
+
+def _unchanged(p: Prepared, order_id: UUID, decision: Decision) -> dict[str, Any]:
+    """An item that changes nothing: older than what is stored, or the same content."""
+    reason = "stale" if decision == Decision.STALE else "identical"
+    return {"index": p.index, "status": "unchanged", "id": order_id, "reason": reason}
 
 
 def _decide(
@@ -319,22 +313,19 @@ def _decide(
     for p in prepared:
         decision = decide(state.get(p.key), p.source_updated_at, p.hash)
         order_id = ids.get(p.key) or (writes[p.key][2] if p.key in writes else new_id())
-        if decision in (Decision.STALE, Decision.IDENTICAL):
-            reason = "stale" if decision == Decision.STALE else "identical"
-            results[p.index] = {"index": p.index, "status": "unchanged", "id": order_id, "reason": reason}
-            continue
-        if decision == Decision.TOUCH:
-            results[p.index] = {"index": p.index, "status": "unchanged", "id": order_id, "reason": "identical"}
+        if decision in (Decision.STALE, Decision.IDENTICAL, Decision.TOUCH):
+            results[p.index] = _unchanged(p, order_id, decision)
+            if decision != Decision.TOUCH:
+                continue
         else:
             status = "created" if decision == Decision.CREATE else "updated"
             results[p.index] = {"index": p.index, "status": status, "id": order_id}
         previous = writes.get(p.key)
-        new_in_batch = p.key not in stored
         if previous is not None and previous[1] in (Decision.CREATE, Decision.UPDATE) and decision == Decision.TOUCH:
             decision = previous[1]  # the earlier change still has to be written
-        if new_in_batch:
-            decision = Decision.CREATE
-        writes[p.key] = (p, decision, order_id, new_in_batch)
+        if p.key not in stored:
+            decision = Decision.CREATE  # however many items of the key, it is new to the database
+        writes[p.key] = (p, decision, order_id)
         state[p.key] = Stored(p.source_updated_at, p.hash)
         ids[p.key] = order_id
     return writes
@@ -343,8 +334,8 @@ def _decide(
 async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Write], locked: dict[Any, Row]) -> None:
     repo = ctx.uow.orders(ctx.workspace_id)
     ordered = [writes[k] for k in sorted(writes)]
-    touches = [(p, oid) for p, d, oid, _ in ordered if d == Decision.TOUCH]
-    changes = [(p, d, oid) for p, d, oid, _ in ordered if d in (Decision.CREATE, Decision.UPDATE)]
+    touches = [(p, oid) for p, d, oid in ordered if d == Decision.TOUCH]
+    changes = [(p, d, oid) for p, d, oid in ordered if d in (Decision.CREATE, Decision.UPDATE)]
     if touches:
         await repo.update_many([{"id": oid, "source_updated_at": p.source_updated_at} for p, oid in touches])
     if not changes:

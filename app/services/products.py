@@ -8,9 +8,8 @@ from uuid import UUID
 from app.db.repositories.base import Row
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import Conflict, ErrorList
-from app.domain.money import to_minor
 from app.schemas.orders import ProductRead
-from app.services import workspaces
+from app.services import records
 from app.services.context import Context
 from app.services.records import Kind
 
@@ -24,16 +23,7 @@ async def _product(ctx: Context, values: dict[str, Any], current: Row | None) ->
             raise Conflict(
                 "a product with this SKU exists", extensions={"existing_product_id": str(taken[prepared["sku"]])}
             )
-    price = prepared.pop("price", None)
-    currency = prepared.get("currency") or (current or {}).get("currency") or (await workspaces.get(ctx))["currency"]
-    prepared["currency"] = currency
-    if "price" in values or current is None:
-        try:
-            prepared["price_minor"] = to_minor(price, currency) if price is not None else None
-        except ValueError as exc:
-            errors.add("price", str(exc))
-    elif "currency" in values and current is not None and current["price_minor"] is not None:
-        errors.add("currency", "changing the currency needs the price in it too")
+    await records.money_field(ctx, "price", values, current, prepared, errors)
     errors.raise_if_any()
     return prepared
 

@@ -12,8 +12,8 @@ from app.db.repositories.base import Row
 from app.domain import events as types
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, ErrorList, InvalidInput
+from app.domain.leads import sla
 from app.domain.leads.lifecycle import EDITABLE, LeadStatus
-from app.domain.leads.sla import SlaStatus
 from app.domain.relationships.qualification import account_from_lead, contact_from_lead, fill_empty
 from app.schemas.leads import LeadRead
 from app.schemas.settings import DisqualificationReasons
@@ -104,8 +104,7 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
         **links,
         "opportunity_id": opportunity["id"] if opportunity is not None else None,
     }
-    if lead["sla_status"] == SlaStatus.PENDING:  # qualified without a logged response: nothing to breach
-        changes["sla_status"] = SlaStatus.NOT_APPLICABLE.value
+    changes.update(sla.closed(lead["sla_status"]))
     repo = ctx.uow.leads(ctx.workspace_id)
     updated = await write_changes(ctx, lead, changes, partial(repo.update, lead["id"]), if_match=None)
     await events.record(
@@ -138,8 +137,7 @@ async def disqualify(ctx: Context, lead_id: UUID, reason: str, note: str | None,
         "disqualification_reason": reason,
         "disqualification_note": note,
     }
-    if lead["sla_status"] == SlaStatus.PENDING:
-        changes["sla_status"] = SlaStatus.NOT_APPLICABLE.value
+    changes.update(sla.closed(lead["sla_status"]))
     repo = ctx.uow.leads(ctx.workspace_id)
     updated = await write_changes(ctx, lead, changes, partial(repo.update, lead_id), if_match=if_match)
     await events.record(

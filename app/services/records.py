@@ -16,9 +16,10 @@ from app.db.repositories.relationships import _Records
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, ErrorList, NotFound
+from app.domain.money import to_minor
 from app.domain.pagination import Sort
 from app.ids import new_id
-from app.services import events
+from app.services import events, workspaces
 from app.services.context import Context, changed_fields, write_changes
 
 # (ctx, values asked for, the current row or None on create) -> column values, or raise InvalidInput
@@ -108,3 +109,25 @@ async def check_links(ctx: Context, values: dict[str, Any], errors: ErrorList) -
         )
         if not exists:
             errors.add(field, f"no {field.removesuffix('_id')} with this id in the workspace")
+
+
+async def money_field(
+    ctx: Context, name: str, values: dict[str, Any], current: Row | None, prepared: dict[str, Any], errors: ErrorList
+) -> None:
+    """`<name>` (a decimal string) and `currency` into `<name>_minor` in `prepared`: the currency
+    given, else the record's, else the workspace's; a new currency needs the amount in it too."""
+    amount = prepared.pop(name, None)
+    if prepared.get("currency") is None:
+        prepared["currency"] = (current or {}).get("currency") or (await workspaces.get(ctx))["currency"]
+    if name in values or current is None:
+        try:
+            prepared[f"{name}_minor"] = to_minor(amount, prepared["currency"]) if amount is not None else None
+        except ValueError as exc:
+            errors.add(name, str(exc))
+    elif (
+        "currency" in values
+        and current is not None
+        and current[f"{name}_minor"] is not None
+        and values["currency"] != current["currency"]
+    ):
+        errors.add("currency", f"changing the currency needs the {name} in it too")

@@ -10,7 +10,6 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
 from app.domain.errors import ErrorList
 from app.domain.leads.contact import contact_details
-from app.domain.money import to_minor
 from app.domain.relationships.opportunities import (
     CLOSED,
     DEFAULT_PROBABILITY,
@@ -62,21 +61,7 @@ async def _opportunity(ctx: Context, values: dict[str, Any], current: Row | None
     errors = ErrorList()
     await records.check_links(ctx, values, errors)
     prepared = dict(values)
-    amount = prepared.pop("amount", None) if "amount" in prepared or current is None else None
-    if prepared.get("currency") is None:  # kept, else the workspace's
-        prepared["currency"] = (current or {}).get("currency") or (await workspaces.get(ctx))["currency"]
-    if "amount" in values or current is None:
-        try:
-            prepared["amount_minor"] = to_minor(amount, prepared["currency"]) if amount is not None else None
-        except ValueError as exc:
-            errors.add("amount", str(exc))
-    elif (
-        "currency" in values
-        and current is not None
-        and current["amount_minor"] is not None
-        and values["currency"] != current["currency"]
-    ):
-        errors.add("currency", "changing the currency needs the amount in it too")
+    await records.money_field(ctx, "amount", values, current, prepared, errors)
     stage = OpportunityStage(prepared.get("stage") or (current or {}).get("stage") or OpportunityStage.PROSPECTING)
     if current is not None and "stage" in values:
         allowed = await reasons(ctx)

@@ -18,6 +18,7 @@ from app.ids import new_id
 from app.schemas.leads import LeadRead
 from app.schemas.settings import ScoringSettings
 from app.services import custom_fields, events, jobs, lookups, settings
+from app.services.batches import item_error
 from app.services.context import Context
 
 # Engagements older than this many half-lives are worth < 0.1% of their points: not read.
@@ -167,7 +168,6 @@ async def engage_batch(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list
     from app.domain.leads.contact import parse_email
     from app.schemas.common import invalid_input
     from app.schemas.engagements import EngagementBatchItem
-    from app.services.leads import problem_of
 
     results: list[dict[str, Any]] = [{}] * len(items)
     parsed: list[tuple[int, EngagementBatchItem, str | None]] = []
@@ -184,11 +184,11 @@ async def engage_batch(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list
             errors.raise_if_any()
             parsed.append((index, item, key))
         except ValidationError as exc:
-            results[index] = {"index": index, "status": "error", **problem_of(invalid_input(exc))}
+            results[index] = item_error(index, invalid_input(exc))
         except ValueError as exc:  # an unusable email
-            results[index] = {"index": index, "status": "error", **problem_of(InvalidInput.field("email", str(exc)))}
+            results[index] = item_error(index, InvalidInput.field("email", str(exc)))
         except InvalidInput as exc:
-            results[index] = {"index": index, "status": "error", **problem_of(exc)}
+            results[index] = item_error(index, exc)
     repo = ctx.uow.leads(ctx.workspace_id)
     by_id = await repo.by_ids([i.lead_id for _, i, _ in parsed if i.lead_id is not None])
     by_email = await repo.by_email_keys([k for _, i, k in parsed if i.lead_id is None and k is not None])
@@ -206,7 +206,7 @@ async def engage_batch(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list
         else:
             lead = by_external.get(item.external_id or "")
         if lead is None or lead["merged_into_id"] is not None:
-            results[index] = {"index": index, "status": "error", **problem_of(NotFound("no lead matches this item"))}
+            results[index] = item_error(index, NotFound("no lead matches this item"))
             continue
         occurred_at = item.occurred_at or ctx.now
         row = _row(ctx, lead["id"], item.model_dump(), occurred_at, "api")

@@ -20,7 +20,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
 from app.domain.webhooks import after_attempt
 from app.ids import new_id, utcnow
-from app.schemas.common import _rfc3339
+from app.schemas.common import rfc3339
 from app.schemas.webhooks import WebhookEndpointRead
 from app.services import events
 from app.services.context import SYSTEM, Context
@@ -36,7 +36,7 @@ def envelope(row: dict[str, Any]) -> str:
         {
             "id": str(row["event_id"]),
             "type": row["event_type"],
-            "occurred_at": _rfc3339(row["occurred_at"]),
+            "occurred_at": rfc3339(row["occurred_at"]),
             "workspace_id": str(row["workspace_id"]),
             "api_version": row["api_version"],
             "actor": {"type": actor_type, "id": actor_id or None},

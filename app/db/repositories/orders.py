@@ -180,6 +180,7 @@ class OrderRepository(TenantRepository):
         out: list[Row] = []
         dialect = await self._dialect()
         for chunk in _chunks(list(contact_ids), 5000):
+            source, among = _among(o, o.c.contact_id, chunk, dialect)
             statement = (
                 select(
                     o.c.contact_id,
@@ -196,10 +197,8 @@ class OrderRepository(TenantRepository):
                         "reporting_purchase_total_minor"
                     ),
                 )
-                .select_from(_among(o, o.c.contact_id, chunk, dialect)[0])
-                .where(
-                    self.scope, _among(o, o.c.contact_id, chunk, dialect)[1], o.c.status.in_([s.value for s in MONEY])
-                )
+                .select_from(source)
+                .where(self.scope, among, o.c.status.in_([s.value for s in MONEY]))
                 .group_by(o.c.contact_id, o.c.currency, converted)
             )
             out += [dict(r) for r in (await self.uow.execute(statement)).mappings()]
@@ -211,10 +210,11 @@ class OrderRepository(TenantRepository):
         purchase = o.c.status.in_([s.value for s in PURCHASES])
         dialect = await self._dialect()
         for chunk in _chunks(list(contact_ids), 5000):
+            source, among = _among(o, o.c.contact_id, chunk, dialect)
             statement = (
                 select(o.c.contact_id, o.c.id, o.c.source, o.c.placed_at)
-                .select_from(_among(o, o.c.contact_id, chunk, dialect)[0])
-                .where(self.scope, _among(o, o.c.contact_id, chunk, dialect)[1], purchase)
+                .select_from(source)
+                .where(self.scope, among, purchase)
                 .order_by(o.c.contact_id, o.c.placed_at.desc(), o.c.id.desc())
             )
             for r in (await self.uow.execute(statement)).mappings():
@@ -341,10 +341,11 @@ class CustomerRepository(TenantRepository):
         out: dict[str, UUID] = {}
         dialect = await self._dialect()
         for chunk in _chunks(sorted(set(values)), 5000):
+            source, among = _among(co, col, chunk, dialect)
             statement = (
                 select(col, co.c.id)
-                .select_from(_among(co, col, chunk, dialect)[0])
-                .where(self.scope, co.c.archived_at.is_(None), _among(co, col, chunk, dialect)[1])
+                .select_from(source)
+                .where(self.scope, co.c.archived_at.is_(None), among)
                 .order_by(co.c.created_at.desc(), co.c.id.desc())
             )
             out.update({r[0]: r[1] for r in (await self.uow.execute(statement)).all()})  # the oldest wins
@@ -370,14 +371,6 @@ class CustomerRepository(TenantRepository):
         """Drop contacts this request created and then found it did not need."""
         for chunk in _chunks(sorted(contact_ids)):
             await self.uow.execute(delete(co).where(self.scope, co.c.id.in_(list(chunk))))
-
-    async def identities_of(self, contact_id: UUID) -> list[Row]:
-        statement = (
-            select(ci.c.source, ci.c.external_id, ci.c.created_at)
-            .where(ci.c.workspace_id == self.workspace_id, ci.c.contact_id == contact_id)
-            .order_by(ci.c.source, ci.c.external_id)
-        )
-        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
     async def rows(self, contact_ids: Sequence[UUID]) -> dict[UUID, Row]:
         out: dict[UUID, Row] = {}

@@ -17,6 +17,12 @@ class SlaStatus(StrEnum):
     NOT_APPLICABLE = "not_applicable"
 
 
+def closed(sla_status: str) -> dict[str, str]:
+    """A lead leaving the open states (qualified, disqualified, bought) before a logged response:
+    its pending first-response clock has nothing left to breach."""
+    return {"sla_status": SlaStatus.NOT_APPLICABLE.value} if sla_status == SlaStatus.PENDING else {}
+
+
 class Escalation(StrEnum):
     NONE = "none"
     REASSIGN = "reassign"  # to the next member of the lead's team
