@@ -141,7 +141,6 @@ async def _attempt(
             },
             {
                 "status": outcome.status,
-                "attempts": attempts,
                 "last_attempt_at": now,
                 "next_attempt_at": outcome.next_attempt_at or done,
                 "last_status_code": result.status_code,

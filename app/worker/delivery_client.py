@@ -4,6 +4,7 @@ resolved and checked, and the request goes to the checked address (no second loo
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import time
 from dataclasses import dataclass
@@ -29,11 +30,14 @@ class Refused(Exception):
 
 
 async def _resolve(host: str, port: int, allow_loopback: bool) -> str:
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise Refused(f"cannot resolve {host}: {exc.strerror}") from exc
-    addresses = [info[4][0] for info in infos]
+    try:  # an address needs no lookup (lookups share a small thread pool: slow DNS would hold it up)
+        addresses = [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise Refused(f"cannot resolve {host}: {exc.strerror}") from exc
+        addresses = [info[4][0] for info in infos]
     for address in addresses:
         loopback = address.startswith("127.") or address == "::1"
         if forbidden_address(address) and not (allow_loopback and loopback):

@@ -232,19 +232,15 @@ class OutboxRepository:
         return dict(row) if row else None
 
     async def record_attempt(self, attempt: dict[str, Any], delivery: dict[str, Any], *, after: int) -> bool:
-        """Log the attempt; move the delivery on only if it is still the pending one with `after`
-        attempts: an attempt that another sender overtook (a delivery already succeeded by a later
-        attempt) is logged but never sets the delivery back. Whether the delivery moved."""
+        """Log the attempt and count it; move the delivery on only if no other attempt was counted
+        since it was sent (`after` attempts before it). A sender stalled past its lease can overlap
+        the next one: its late outcome is logged and counted but never sets a delivery back (e.g.
+        a timeout recorded after another attempt succeeded). Whether the delivery moved."""
+        where = (dl.c.workspace_id == attempt["workspace_id"], dl.c.id == attempt["delivery_id"])
         await self.uow.execute(at.insert(), attempt)
+        await self.uow.execute(update(dl).where(*where).values(attempts=dl.c.attempts + 1))
         result = await self.uow.execute(
-            update(dl)
-            .where(
-                dl.c.workspace_id == attempt["workspace_id"],
-                dl.c.id == attempt["delivery_id"],
-                dl.c.status == "pending",
-                dl.c.attempts == after,
-            )
-            .values(**delivery)
+            update(dl).where(*where, dl.c.status == "pending", dl.c.attempts == after + 1).values(**delivery)
         )
         return bool(result.rowcount)
 
