@@ -13,7 +13,7 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
 from app.domain.concurrency import check_if_match
-from app.domain.errors import Conflict, ErrorList, NotFound
+from app.domain.errors import Conflict, ErrorList
 from app.domain.leads import dedupe
 from app.domain.leads.lifecycle import LeadStatus
 from app.domain.pagination import Sort
@@ -30,14 +30,23 @@ async def candidates(ctx: Context, lead_id: UUID) -> list[dict[str, Any]]:
     """Up to 10 likely duplicates, best first: exact email/phone matches, then name + company
     matches scoring at least the workspace's `fuzzy_threshold`."""
     lead = await leads.get(ctx, lead_id)
+    return (await candidates_of(ctx, [lead]))[lead_id]
+
+
+async def candidates_of(ctx: Context, batch: list[Row]) -> dict[UUID, list[dict[str, Any]]]:
+    """`candidates` for each lead of `batch` (one lookup for all of them)."""
     threshold = (await policy(ctx))["fuzzy_threshold"]
-    found = []
-    for other in await ctx.uow.leads(ctx.workspace_id).duplicate_candidates(lead):
-        match = dedupe.similarity(lead, other)
-        if match.score >= threshold:
-            found.append({"lead": other, "score": match.score, "matched": list(match.fields)})
-    found.sort(key=lambda c: (-c["score"], str(c["lead"]["id"])))
-    return found[:MAX_CANDIDATES]
+    others = await ctx.uow.leads(ctx.workspace_id).duplicate_candidates(batch)
+    result = {}
+    for lead in batch:
+        found = []
+        for other in others[lead["id"]]:
+            match = dedupe.similarity(lead, other)
+            if match.score >= threshold:
+                found.append({"lead": other, "score": match.score, "matched": list(match.fields)})
+        found.sort(key=lambda c: (-c["score"], str(c["lead"]["id"])))
+        result[lead["id"]] = found[:MAX_CANDIDATES]
+    return result
 
 
 async def policy(ctx: Context) -> dict[str, Any]:
@@ -106,24 +115,31 @@ async def find_for_new_leads(database: Database, now: datetime, *, limit: int = 
             return 0
     async with UnitOfWork(database, write=True) as uow:
         queued = await uow.outbox().claim_dedupe(limit)
+        by_workspace: dict[UUID, list[UUID]] = {}
         for workspace_id, lead_id in queued:
+            by_workspace.setdefault(workspace_id, []).append(lead_id)
+        for workspace_id, lead_ids in by_workspace.items():
             ctx = Context(uow, workspace_id, SYSTEM, now)
-            try:
-                found = await candidates(ctx, lead_id)
-            except NotFound:
-                continue  # gone since
-            rows = [
-                {"id": new_id(), "lead_id": lead_id, "candidate_id": c["lead"]["id"], "score": c["score"],
-                 "matched": c["matched"], "found_at": now}
-                for c in found
-            ]  # fmt: skip
-            if rows:  # a lead is queued once, when created: nothing stored for it yet
-                await uow.duplicate_candidates(workspace_id).add(rows)
-                data = DuplicatesFound(
-                    lead_id=lead_id,
-                    candidates=[DuplicateCandidateRead.model_validate({**r, "lead_id": lead_id}) for r in rows],
-                )
-                await events.record(ctx, types.LEAD_DUPLICATES_FOUND, data, resource_id=lead_id)
+            rows = await uow.leads(workspace_id).by_ids(lead_ids)
+            batch = [rows[lead_id] for lead_id in lead_ids if lead_id in rows]  # (gone since: nothing to do)
+            found = await candidates_of(ctx, batch)
+            stored = []
+            for lead in batch:
+                lead_id = lead["id"]
+                candidate_rows = [
+                    {"id": new_id(), "lead_id": lead_id, "candidate_id": c["lead"]["id"], "score": c["score"],
+                     "matched": c["matched"], "found_at": now}
+                    for c in found[lead_id]
+                ]  # fmt: skip
+                if candidate_rows:  # a lead is queued once, when created: nothing stored for it yet
+                    stored += candidate_rows
+                    data = DuplicatesFound(
+                        lead_id=lead_id,
+                        candidates=[DuplicateCandidateRead.model_validate(r) for r in candidate_rows],
+                    )
+                    await events.record(ctx, types.LEAD_DUPLICATES_FOUND, data, resource_id=lead_id)
+            if stored:
+                await uow.duplicate_candidates(workspace_id).add(stored)
         await uow.commit()
     return len(queued)
 

@@ -131,3 +131,35 @@ async def test_the_worker_finds_likely_duplicates_of_new_leads_after_commit(
     assert {(c["lead_id"], c["candidate_id"], c["score"], tuple(c["matched"])) for c in listed} == pairs
     assert (await other_tenant.get("/v1/leads/duplicate-candidates")).json()["data"] == []
     assert (await tenant.get(f"/v1/leads/{first['id']}")).json()["merged_into_id"] is None  # never merged by itself
+
+
+async def test_one_worker_pass_searches_many_new_leads_each_within_its_own_workspace(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    # All queued before the worker starts: one pass takes them together, across two workspaces.
+    sara = await _lead(tenant, first_name="Sara", last_name="Ahmadi", email="sara@acme.io", company="Acme")
+    sara_again = await _lead(tenant, first_name="SARA", last_name="Ahmadi", email="sa@gmail.com", company="Acme Inc")
+    await _lead(tenant, first_name="Reza", last_name="Karimi", email="reza@x.io", company="Other Co")
+    await _lead(tenant, first_name="Nobody", last_name="Atall", phone="+989121234567")
+    theirs = await _lead(other_tenant, first_name="Sara", last_name="Ahmadi", email="sara@acme.io", company="Acme")
+    theirs_again = await _lead(other_tenant, first_name="Sara", last_name="Ahmadi", email="s@acme.io", company="ACME")
+
+    def pairs(announced: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        return {(e["data"]["lead_id"], c["candidate_id"]) for e in announced for c in e["data"]["candidates"]}
+
+    async def announced(who: Tenant) -> list[dict[str, Any]]:
+        return list((await who.get("/v1/events", params={"type": "lead.duplicates_found"})).json()["data"])
+
+    async with running_worker(database, worker_poll_seconds=1.0):
+
+        async def both_found() -> bool:
+            return len(await announced(tenant)) == 2 and len(await announced(other_tenant)) == 2
+
+        await until(both_found, timeout=10)
+    assert pairs(await announced(tenant)) == {(sara["id"], sara_again["id"]), (sara_again["id"], sara["id"])}
+    assert pairs(await announced(other_tenant)) == {
+        (theirs["id"], theirs_again["id"]),
+        (theirs_again["id"], theirs["id"]),
+    }
+    listed = (await tenant.get("/v1/leads/duplicate-candidates")).json()["data"]
+    assert {(c["lead_id"], c["candidate_id"]) for c in listed} == pairs(await announced(tenant))

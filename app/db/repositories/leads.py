@@ -7,7 +7,23 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Integer, String, Uuid, and_, bindparam, delete, exists, false, func, not_, or_, select, text
+from sqlalchemy import (
+    Integer,
+    String,
+    Uuid,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
@@ -41,6 +57,42 @@ _OPEN = (
     t.c.status.in_(("new", "contacted", "nurturing")),
     t.c.archived_at.is_(None),
     t.c.merged_into_id.is_(None),
+)
+# Duplicate candidates: other open leads sharing one of these keys with a lead, newest first.
+_BLOCKING_KEYS = ("email_key", "phone_e164", "name_key", "company_key")
+_CANDIDATE_LIMIT = 200
+
+
+def _candidates_of(source: Any) -> Any:
+    """Open leads other than `source` (its columns by key) sharing one of its blocking keys (a NULL
+    key matches none), newest first."""
+    return (
+        select(t)
+        .where(
+            t.c.workspace_id == source["workspace_id"],
+            t.c.id != source["id"],
+            *_OPEN,
+            or_(*(t.c[key] == source[key] for key in _BLOCKING_KEYS)),
+        )
+        .order_by(t.c.created_at.desc())
+        .limit(_CANDIDATE_LIMIT)
+    )
+
+
+# SQLite, per lead: the lead's keys bound as parameters (built once).
+_CANDIDATES_OF = _candidates_of(
+    {"workspace_id": bindparam("ws", type_=Uuid), "id": bindparam("id", type_=Uuid)}
+    | {key: bindparam(key, type_=String) for key in _BLOCKING_KEYS}
+)
+# PostgreSQL, a whole batch: its leads joined by id, each with a lateral lookup (built once).
+_source = t.alias("source")
+_lateral = _candidates_of(_source.c).lateral("candidate")
+_ids = func.unnest(bindparam("ids", type_=postgresql.ARRAY(Uuid))).table_valued("id").render_derived("batch")
+_CANDIDATES_OF_MANY = (
+    select(_source.c.id.label("for_id"), _lateral)
+    .select_from(_ids)
+    .join(_source, and_(_source.c.workspace_id == bindparam("ws", type_=Uuid), _source.c.id == _ids.c.id))
+    .join(_lateral, true())
 )
 SORTABLE = {
     "created_at": datetime_key(t.c.created_at),
@@ -211,30 +263,25 @@ class LeadRepository(TenantRepository):
             return await self.get(lead_id), None
         return None, found.get(2) or found.get(3)
 
-    async def duplicate_candidates(self, lead: Mapping[str, Any], limit: int = 200) -> list[Row]:
-        """Open leads sharing an email, a phone, a name key or a company key with `lead`: equality
-        lookups on four indexes, never a scan of the workspace."""
-        keys = [
-            column == lead[column.key]
-            for column in (t.c.email_key, t.c.phone_e164, t.c.name_key, t.c.company_key)
-            if lead.get(column.key)
-        ]
-        if not keys:
-            return []
-        statement = (
-            select(t)
-            .where(
-                self.scope,
-                or_(*keys),
-                t.c.id != lead["id"],
-                t.c.status.in_(("new", "contacted", "nurturing")),
-                t.c.archived_at.is_(None),
-                t.c.merged_into_id.is_(None),
-            )
-            .order_by(t.c.created_at.desc())
-            .limit(limit)
-        )
-        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+    async def duplicate_candidates(self, leads: Sequence[Mapping[str, Any]]) -> dict[UUID, list[Row]]:
+        """For each of `leads`, up to 200 other open leads (newest first) sharing its email, phone,
+        name key or company key: equality lookups on four indexes, never a scan of the workspace.
+        PostgreSQL: one statement for the whole batch (a lateral lookup per lead); SQLite: one
+        prebuilt statement per lead."""
+        found: dict[UUID, list[Row]] = {lead["id"]: [] for lead in leads}
+        keyed = [lead for lead in leads if any(lead.get(key) for key in _BLOCKING_KEYS)]
+        if not keyed:
+            return found
+        if await self._dialect() == "postgresql":
+            params = {"ws": self.workspace_id, "ids": [lead["id"] for lead in keyed]}
+            for row in (await self.uow.execute(_CANDIDATES_OF_MANY, params)).mappings():
+                other = dict(row)
+                found[other.pop("for_id")].append(other)
+            return found
+        for lead in keyed:
+            params = {"ws": self.workspace_id, "id": lead["id"], **{key: lead.get(key) for key in _BLOCKING_KEYS}}
+            found[lead["id"]] = [dict(r) for r in (await self.uow.execute(_CANDIDATES_OF, params)).mappings()]
+        return found
 
     async def move_history(self, from_ids: Sequence[UUID], to_id: UUID) -> dict[str, int]:
         """Engagements, activities, tasks and form submissions of `from_ids` now belong to `to_id`."""

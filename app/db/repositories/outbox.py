@@ -9,7 +9,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, String, Uuid, and_, bindparam, delete, exists, func, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Uuid,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
@@ -136,11 +150,14 @@ class OutboxRepository:
     async def claim_dedupe(self, limit: int) -> list[tuple[UUID, UUID]]:
         """Up to `limit` queued leads, oldest first; removed from the queue in this transaction."""
         q = tables.dedupe_queue
-        statement = await self._lock_rows(select(q.c.workspace_id, q.c.lead_id).order_by(q.c.queued_at).limit(limit))
-        rows = [(r.workspace_id, r.lead_id) for r in (await self.uow.execute(statement)).all()]
-        for workspace_id, lead_id in rows:
-            await self.uow.execute(delete(q).where(q.c.workspace_id == workspace_id, q.c.lead_id == lead_id))
-        return rows
+        oldest = await self._lock_rows(select(q.c.workspace_id, q.c.lead_id).order_by(q.c.queued_at).limit(limit))
+        statement = (
+            delete(q)
+            .where(tuple_(q.c.workspace_id, q.c.lead_id).in_(oldest))
+            .returning(q.c.workspace_id, q.c.lead_id, q.c.queued_at)
+        )  # one statement for the batch (it was a DELETE per lead)
+        rows = sorted((await self.uow.execute(statement)).all(), key=lambda r: r.queued_at)
+        return [(r.workspace_id, r.lead_id) for r in rows]
 
     async def undispatched(self, limit: int) -> list[dict[str, Any]]:
         statement = (
