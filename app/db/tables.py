@@ -847,6 +847,57 @@ duplicate_candidates = Table(
 )
 
 
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("platform", String(32), nullable=False),  # shopify | woocommerce
+    Column("name", String(200)),
+    Column("shop_domain", String(255)),  # Shopify: example.myshopify.com
+    Column("store_url", String(2048)),  # WooCommerce: https://shop.example
+    Column("webhook_secret", String(500), nullable=False),  # verifies the platform's HMAC; never returned
+    Column("status", String(16), nullable=False, server_default="active"),  # active | paused
+    Column("last_received_at", UtcDateTime),
+    Column("received_count", BigInteger, nullable=False, server_default="0"),
+    Column("failure_count", BigInteger, nullable=False, server_default="0"),
+    Column("last_failure_at", UtcDateTime),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "id", unique=True),  # a platform's webhook URL names the integration only
+)
+
+# One row per accepted platform delivery (by the platform's webhook/delivery id): a redelivery of
+# the same id is acknowledged and changes nothing.
+integration_receipts = Table(
+    "integration_receipts",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("integration_id", Uuid, primary_key=True),
+    Column("delivery_id", String(255), primary_key=True),
+    Column("topic", String(100), nullable=False),
+    Column("outcome", String(16), nullable=False),  # applied | ignored | failed | recorded
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "workspace_id", "received_at"),
+)
+
+# Verified payloads that could not be applied, kept for inspection (and a later retry by hand).
+integration_failures = Table(
+    "integration_failures",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("integration_id", Uuid, nullable=False),
+    Column("delivery_id", String(255)),
+    Column("topic", String(100), nullable=False),
+    Column("error", Json, nullable=False),  # a problem document: title, detail, errors
+    Column("payload", Json),  # the body as received (JSON), or None when it was not JSON
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "workspace_id", "integration_id", "received_at", "id"),
+)
+
+
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
 TENANT_TABLES = (
     members,
@@ -882,4 +933,7 @@ TENANT_TABLES = (
     order_lines,
     order_refunds,
     exchange_rates,
+    integrations,
+    integration_receipts,
+    integration_failures,
 )
