@@ -153,6 +153,7 @@ async def main() -> None:
         base_seconds = await baseline(urls[1], uuid.UUID(keys[1]["workspace_id"]), bodies, args.concurrency)
         env = {"DATABASE_URL": urls[0], "LOG_LEVEL": "warning", "RATE_LIMIT_ENABLED": "false"}
         api, port = _start(["-m", "app", "serve", *(["--no-worker"] if args.no_worker else [])], env, "/readyz")
+
         def cpu() -> tuple[float, float, float]:
             tree = process_tree(api.pid)
             return cpu_seconds([api.pid]), cpu_seconds(tree[1:]), cpu_seconds(postgres_pids())

@@ -31,6 +31,7 @@ RESOURCES: tuple[str, ...] = (
     "orders",
     "products",
     "exchange_rates",
+    "integrations",
 )
 SCOPES: frozenset[str] = frozenset(
     {ADMIN} | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}

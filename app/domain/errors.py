@@ -111,3 +111,11 @@ class ErrorList:
         if self.errors:
             summary = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
             raise InvalidInput(summary, errors=list(self.errors))
+
+
+class Unavailable(DomainError):
+    """Temporarily not accepting this (e.g. a paused integration): retry later."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Service unavailable"

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.domain.errors import DomainError
 from app.routers.problems import from_domain
-from app.routers.route import _is_json, run_in_unit_of_work
+from app.routers.route import is_json, run_in_unit_of_work
 from app.routers.v1.forms import FORM_BODY_LIMIT, accept_submission
 
 PATH = re.compile(r"^/v1/forms/([0-9a-fA-F-]{32,36})/submissions$")
@@ -53,7 +53,7 @@ class SubmissionFastLane:
         if match is None:
             return None
         headers = Headers(scope=scope)
-        if "idempotency-key" in headers or not _is_json(headers.get("content-type", "")):
+        if "idempotency-key" in headers or not is_json(headers.get("content-type", "")):
             return None
         try:
             form_id = UUID(match[1])

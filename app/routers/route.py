@@ -69,7 +69,7 @@ def error_responses(path: str, methods: set[str], extra: dict[str, Any]) -> dict
     return responses
 
 
-def _is_json(content_type: str) -> bool:
+def is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
@@ -135,7 +135,7 @@ async def run_in_unit_of_work(
     the response goes out. Domain and HTTP errors propagate to the problem handlers."""
     try:
         body = await _read_body(request, max_body_bytes)
-        if json_body and body and not _is_json(request.headers.get("content-type", "")):
+        if json_body and body and not is_json(request.headers.get("content-type", "")):
             raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
         for attempt in range(ATTEMPTS):
             try:

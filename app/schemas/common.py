@@ -61,7 +61,7 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 class ActorRead(BaseModel):
     """Who made a change: the member bound to the key, else the API key, or `system`."""
 
-    type: str = Field(examples=["member"], description="member | api_key | system")
+    type: str = Field(examples=["member"], description="member | api_key | system | integration (a shop webhook)")
     id: str | None = None
 
 

@@ -122,7 +122,18 @@ async def _disqualified_lead(tenant: Tenant, database: Database) -> str:
 
 
 # A CORS preflight carries no key by design: it answers from the form alone (tests/api/test_forms.py).
-KEYLESS = {("OPTIONS", "/v1/forms/{form_id}/submissions")}
+async def _integration(tenant: Tenant, database: Database) -> str:
+    body = {"platform": "shopify", "shop_domain": "acme.myshopify.com", "webhook_secret": "s3cret-s3cret"}
+    return f"/v1/integrations/{(await tenant.post('/v1/integrations', json=body)).json()['id']}"
+
+
+# Routes without an API key: the form's CORS preflight, and shop webhooks (signed with the
+# integration's own secret; tests/api/test_integrations.py checks another workspace's secret fails).
+KEYLESS = {
+    ("OPTIONS", "/v1/forms/{form_id}/submissions"),
+    ("POST", "/v1/integrations/{integration_id}/shopify/webhooks"),
+    ("POST", "/v1/integrations/{integration_id}/woocommerce/webhooks"),
+}
 
 # Every operation with an id in its path: how to make that resource (its URL), and a body for writes.
 # A new route with an id must be added here (test_every_route_with_an_id_is_listed fails otherwise).
@@ -193,6 +204,10 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("GET", "/v1/products/{product_id}"): (_product, None, ""),
     ("PATCH", "/v1/products/{product_id}"): (_product, {"name": "Hijacked"}, ""),
     ("DELETE", "/v1/products/{product_id}"): (_product, None, ""),
+    ("GET", "/v1/integrations/{integration_id}"): (_integration, None, ""),
+    ("PATCH", "/v1/integrations/{integration_id}"): (_integration, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/integrations/{integration_id}"): (_integration, None, ""),
+    ("GET", "/v1/integrations/{integration_id}/failures"): (_integration, None, "/failures"),
     ("GET", "/v1/exchange-rates/{rate_id}"): (_exchange_rate, None, ""),
 }
 
@@ -241,6 +256,7 @@ async def test_lists_show_only_the_callers_workspace(tenant: Tenant, other_tenan
         (_task, "/v1/tasks"),
         (_team, "/v1/teams"),
         (_activity, "/v1/activities"),
+        (_integration, "/v1/integrations"),
     ):
         await factory(tenant, database)
         assert (await tenant.get(listing)).json()["data"], listing

@@ -9,6 +9,7 @@ from app.routers.v1 import (
     engagements,
     events,
     forms,
+    integrations,
     jobs,
     leads,
     members,
@@ -49,4 +50,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     orders.customer_router,
     orders.product_routes,
     orders.rates_router,
+    integrations.router,
+    integrations.webhook_router,
 )

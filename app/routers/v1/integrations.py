@@ -1,0 +1,225 @@
+"""Shop integrations (admin) and the webhook URLs Shopify and WooCommerce deliver to (no API key:
+each delivery is verified by its HMAC signature with the integration's secret)."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request, Security
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from app.domain.shops import Platform
+from app.ids import utcnow
+from app.routers.dependencies import (
+    JSON,
+    IfMatch,
+    Paging,
+    page_response,
+    paging,
+    require,
+    require_idempotent,
+    resource_response,
+    sort_enum,
+)
+from app.routers.problems import UnsupportedMediaType
+from app.routers.route import CrmRoute, is_json, problem_doc
+from app.schemas.common import Page
+from app.schemas.integrations import (
+    IntegrationCreate,
+    IntegrationFailureRead,
+    IntegrationRead,
+    IntegrationUpdate,
+    WebhookReceipt,
+)
+from app.services import integrations, records
+from app.services.context import Context
+from app.services.integrations import INTEGRATION, Delivery
+
+router = APIRouter(prefix="/integrations", tags=["Integrations"], route_class=CrmRoute)
+webhook_router = APIRouter(prefix="/integrations", tags=["Integrations"], route_class=CrmRoute)
+IntegrationSort = sort_enum("IntegrationSort", "created_at")
+FailureSort = sort_enum("IntegrationFailureSort", "received_at")
+WEBHOOK_BODY_LIMIT = 16 * 1024 * 1024  # a very large order
+
+
+class IntegrationFilters(BaseModel):
+    archived: bool = Field(default=False, description="true: only disconnected (archived) integrations")
+    platform: Platform | None = None
+    status: str | None = Field(default=None, pattern="^(active|paused)$")
+
+
+def _read(request: Request, row: dict) -> IntegrationRead:  # type: ignore[type-arg]
+    read = IntegrationRead.model_validate(row)
+    read.webhook_url = str(request.base_url).rstrip("/") + read.webhook_path
+    return read
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Connect a Shopify shop or a WooCommerce store",
+    description="Answers the integration with its `webhook_url`: register that URL in the shop for the order, "
+    "refund and customer topics, signed with `webhook_secret`.",
+    response_model=IntegrationRead,
+)
+async def create_integration(
+    request: Request, body: IntegrationCreate, ctx: Annotated[Context, require_idempotent("admin")]
+) -> Response:
+    row = await records.create(ctx, INTEGRATION, body.model_dump())
+    return resource_response(request, _read(request, row), status_code=201, location=f"/v1/integrations/{row['id']}")
+
+
+@router.get("", summary="List shop integrations", response_model=Page[IntegrationRead])
+async def list_integrations(
+    request: Request,
+    ctx: Annotated[Context, require("admin")],
+    page: Annotated[Paging, paging(IntegrationSort)],
+    filters: Annotated[IntegrationFilters, Query()],
+) -> Response:
+    values = filters.model_dump()
+    result = await records.list_records(
+        ctx, INTEGRATION, sort=page.sort, cursor=page.cursor, limit=page.limit, **values
+    )
+    rows = [_read(request, row).model_dump() for row in result.rows]
+    return page_response(IntegrationRead, rows, result.next_cursor)
+
+
+@router.get(
+    "/{integration_id}",
+    summary="Get a shop integration (status, counters, webhook URL)",
+    response_model=IntegrationRead,
+    openapi_extra={"x-conditional": True},
+)
+async def get_integration(
+    request: Request, integration_id: UUID, ctx: Annotated[Context, require("admin")]
+) -> Response:
+    return resource_response(request, _read(request, await records.get(ctx, INTEGRATION, integration_id)))
+
+
+@router.patch(
+    "/{integration_id}",
+    summary="Rename, pause/resume or rotate the secret of a shop integration",
+    response_model=IntegrationRead,
+)
+async def update_integration(
+    request: Request,
+    integration_id: UUID,
+    body: IntegrationUpdate,
+    ctx: Annotated[Context, require("admin")],
+    if_match: IfMatch = None,
+) -> Response:
+    changes = body.model_dump(exclude_unset=True)
+    _, row = await records.update(ctx, INTEGRATION, integration_id, changes, if_match=if_match)
+    return resource_response(request, _read(request, row))
+
+
+@router.delete(
+    "/{integration_id}",
+    summary="Disconnect a shop integration (archived; its webhook URL answers 404 from now on)",
+    response_model=IntegrationRead,
+)
+async def archive_integration(
+    request: Request, integration_id: UUID, ctx: Annotated[Context, require("admin")], if_match: IfMatch = None
+) -> Response:
+    row = await records.archive(ctx, INTEGRATION, integration_id, if_match=if_match)
+    return resource_response(request, _read(request, row))
+
+
+@router.get(
+    "/{integration_id}/failures",
+    summary="Verified deliveries that could not be applied, with the payload and why",
+    response_model=Page[IntegrationFailureRead],
+)
+async def list_failures(
+    integration_id: UUID,
+    ctx: Annotated[Context, require("admin")],
+    page: Annotated[Paging, paging(FailureSort, "-received_at")],
+) -> Response:
+    result = await integrations.failures(ctx, integration_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
+    return page_response(IntegrationFailureRead, result.rows, result.next_cursor)
+
+
+shopify_signature = APIKeyHeader(
+    name="X-Shopify-Hmac-Sha256",
+    scheme_name="ShopifyHmac",
+    description="Base64 HMAC-SHA256 of the raw body with the integration's webhook secret (Shopify signs it)",
+    auto_error=False,
+)
+woocommerce_signature = APIKeyHeader(
+    name="X-WC-Webhook-Signature",
+    scheme_name="WooCommerceSignature",
+    description="Base64 HMAC-SHA256 of the raw body with the integration's webhook secret (WooCommerce signs it)",
+    auto_error=False,
+)
+_WEBHOOK_RESPONSES = {
+    401: problem_doc("The signature is missing or does not match the integration's secret; nothing was stored"),
+    404: problem_doc("No live integration of this platform with this id"),
+    413: problem_doc("Request body larger than this operation accepts"),
+    415: problem_doc("The body is not JSON (WooCommerce: nor its form-encoded ping)"),
+    503: problem_doc("The integration is paused: deliver again later (Retry-After)"),
+}
+_ANY_JSON = {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}}
+
+
+async def _receive(request: Request, integration_id: UUID, platform: Platform, delivery: Delivery) -> Response:
+    if not is_json(request.headers.get("content-type", "")):
+        raise UnsupportedMediaType("platforms send webhooks as JSON with Content-Type: application/json")
+    uow = request.state.uow
+    integration = await integrations.authenticate(uow, integration_id, platform, delivery)
+    ctx = Context(uow, integration["workspace_id"], integrations.actor_of(integration), utcnow())
+    outcome = await integrations.receive(ctx, integration, delivery)
+    return Response(WebhookReceipt.model_validate(outcome).model_dump_json(), media_type=JSON)
+
+
+@webhook_router.post(
+    "/{integration_id}/shopify/webhooks",
+    summary="Receive a Shopify webhook (orders, refunds, customers, privacy topics)",
+    description="Verifies `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body with the integration's "
+    "secret) before anything else; applies each `X-Shopify-Webhook-Id` once. Topics: orders/create, "
+    "orders/updated, orders/paid, orders/cancelled, orders/fulfilled, orders/partially_fulfilled, refunds/create, "
+    "customers/create, customers/update, and the privacy topics customers/data_request, customers/redact, "
+    "shop/redact (recorded and announced as `integration.privacy_request`). Other topics are acknowledged and "
+    "ignored. A verified payload that cannot be applied is answered 200 and kept under `/failures`.",
+    response_model=WebhookReceipt,
+    responses=_WEBHOOK_RESPONSES,
+    openapi_extra={"x-max-body-bytes": WEBHOOK_BODY_LIMIT, "requestBody": _ANY_JSON},
+)
+async def shopify_webhook(
+    request: Request,
+    integration_id: UUID,
+    topic: Annotated[str, Header(alias="X-Shopify-Topic", max_length=100)] = "",
+    hmac_signature: Annotated[str | None, Security(shopify_signature)] = None,
+    webhook_id: Annotated[str | None, Header(alias="X-Shopify-Webhook-Id", max_length=255)] = None,
+    shop_domain: Annotated[str | None, Header(alias="X-Shopify-Shop-Domain", max_length=255)] = None,
+) -> Response:
+    delivery = Delivery(topic, webhook_id, hmac_signature, await request.body(), shop_domain)
+    return await _receive(request, integration_id, Platform.SHOPIFY, delivery)
+
+
+@webhook_router.post(
+    "/{integration_id}/woocommerce/webhooks",
+    summary="Receive a WooCommerce webhook (orders, customers; the creation ping)",
+    description="Verifies `X-WC-Webhook-Signature` (base64 HMAC-SHA256 of the raw body with the webhook's "
+    "secret); applies each `X-WC-Webhook-Delivery-ID` once. Topics: order.created, order.updated, "
+    "order.restored (refunds arrive inside the order), customer.created, customer.updated; others are "
+    "acknowledged and ignored. The unsigned ping WooCommerce sends when a webhook is saved "
+    "(`webhook_id=N`, form-encoded) is answered 200 and changes nothing.",
+    response_model=WebhookReceipt,
+    responses=_WEBHOOK_RESPONSES,
+    openapi_extra={"x-max-body-bytes": WEBHOOK_BODY_LIMIT, "requestBody": _ANY_JSON},
+)
+async def woocommerce_webhook(
+    request: Request,
+    integration_id: UUID,
+    topic: Annotated[str, Header(alias="X-WC-Webhook-Topic", max_length=100)] = "",
+    wc_signature: Annotated[str | None, Security(woocommerce_signature)] = None,
+    delivery_id: Annotated[str | None, Header(alias="X-WC-Webhook-Delivery-ID", max_length=255)] = None,
+    source: Annotated[str | None, Header(alias="X-WC-Webhook-Source", max_length=2048)] = None,
+) -> Response:
+    body = await request.body()
+    if wc_signature is None and not topic and integrations.is_woocommerce_ping(body):
+        await integrations.known(request.state.uow, integration_id, Platform.WOOCOMMERCE)
+        return Response(WebhookReceipt(status="pong").model_dump_json(), media_type=JSON)
+    delivery = Delivery(topic, delivery_id, wc_signature, body, source)
+    return await _receive(request, integration_id, Platform.WOOCOMMERCE, delivery)

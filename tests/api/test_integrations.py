@@ -1,0 +1,377 @@
+"""Shop integrations through HTTP on both databases: connecting Shopify and WooCommerce, and their
+webhooks as the platforms send them (payloads from their own documentation, tests/data/*/NOTES.md),
+signed like the platforms sign them."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import Tenant, assert_problem
+
+DATA = Path(__file__).parent.parent / "data"
+SECRET = "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"
+
+
+def fixture(platform: str, name: str) -> dict[str, Any]:
+    return dict(json.loads((DATA / platform / f"{name}.json").read_text()))
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+async def connect(tenant: Tenant, platform: str = "shopify", secret: str = SECRET) -> dict[str, Any]:
+    body: dict[str, Any] = {"platform": platform, "webhook_secret": secret, "name": "Main shop"}
+    if platform == "shopify":
+        body["shop_domain"] = "Acme-Store.myshopify.com"
+    else:
+        body["store_url"] = "https://shop.example"
+    response = await tenant.post("/v1/integrations", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def shopify(
+    client: httpx.AsyncClient,
+    integration: dict[str, Any],
+    topic: str,
+    payload: dict[str, Any] | bytes,
+    *,
+    webhook_id: str | None = None,
+    secret: str = SECRET,
+    signature: str | None = None,
+) -> httpx.Response:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": signature if signature is not None else sign(body, secret),
+        "X-Shopify-Shop-Domain": "acme-store.myshopify.com",
+        "X-Shopify-Webhook-Id": webhook_id or hashlib.md5(body + topic.encode()).hexdigest(),
+        "X-Shopify-API-Version": "2026-07",
+    }
+    return await client.post(integration["webhook_path"], content=body, headers=headers)
+
+
+async def woocommerce(
+    client: httpx.AsyncClient, integration: dict[str, Any], topic: str, payload: dict[str, Any], delivery: str
+) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    resource, _, event = topic.partition(".")
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Source": "https://shop.example/",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": resource,
+        "X-WC-Webhook-Event": event,
+        "X-WC-Webhook-Signature": sign(body),
+        "X-WC-Webhook-ID": "12",
+        "X-WC-Webhook-Delivery-ID": delivery,
+    }
+    return await client.post(integration["webhook_path"], content=body, headers=headers)
+
+
+def paid(order: dict[str, Any]) -> dict[str, Any]:
+    """The documented sample is a voided, cancelled order: the same order, paid."""
+    order = copy.deepcopy(order)
+    order.update(cancelled_at=None, cancel_reason=None, financial_status="paid", fulfillment_status=None)
+    return order
+
+
+async def the_order(tenant: Tenant, source: str) -> dict[str, Any]:
+    listed = (await tenant.get("/v1/orders", params={"source": source})).json()["data"]
+    assert len(listed) == 1, listed
+    return dict(listed[0])
+
+
+async def event_types(tenant: Tenant) -> list[str]:
+    return [e["type"] for e in (await tenant.get("/v1/events", params={"limit": 200})).json()["data"]]
+
+
+async def test_connecting_a_shop_answers_its_webhook_url_and_never_its_secret(tenant: Tenant) -> None:
+    integration = await connect(tenant)
+    assert integration["shop_domain"] == "acme-store.myshopify.com"
+    assert integration["status"] == "active" and integration["received_count"] == 0
+    path = f"/v1/integrations/{integration['id']}/shopify/webhooks"
+    assert integration["webhook_path"] == path
+    assert integration["webhook_url"] == f"http://testserver{path}"
+    fetched = await tenant.get(f"/v1/integrations/{integration['id']}")
+    listed = (await tenant.get("/v1/integrations")).json()["data"]
+    events = (await tenant.get("/v1/events", params={"type": "integration.created"})).json()["data"]
+    for shown in (integration, fetched.json(), listed[0], events[0]["data"]):
+        assert "webhook_secret" not in shown and SECRET not in json.dumps(shown)
+    woo = await connect(tenant, "woocommerce")
+    assert woo["webhook_path"].endswith("/woocommerce/webhooks") and woo["store_url"] == "https://shop.example"
+
+
+async def test_connecting_needs_the_platforms_own_fields_and_an_admin_key(tenant: Tenant) -> None:
+    bad = [
+        ({"platform": "shopify", "webhook_secret": SECRET}, "shop_domain"),
+        ({"platform": "shopify", "shop_domain": "acme.example.com", "webhook_secret": SECRET}, "shop_domain"),
+        ({"platform": "woocommerce", "webhook_secret": SECRET}, "store_url"),
+        (
+            {
+                "platform": "woocommerce",
+                "store_url": "https://s.example",
+                "shop_domain": "a.myshopify.com",
+                "webhook_secret": SECRET,
+            },
+            "shop_domain",
+        ),
+        ({"platform": "shopify", "shop_domain": "a.myshopify.com", "webhook_secret": "short"}, "webhook_secret"),
+        ({"platform": "magento", "webhook_secret": SECRET}, "platform"),
+    ]
+    for body, field in bad:
+        assert_problem(await tenant.post("/v1/integrations", json=body), 422, field)
+    assert (await tenant.get("/v1/integrations")).json()["data"] == []
+    orders_key = await tenant.key_with("orders:write", "orders:read")
+    body = {"platform": "shopify", "shop_domain": "a.myshopify.com", "webhook_secret": SECRET}
+    assert_problem(await tenant.post("/v1/integrations", json=body, key=orders_key), 403)
+
+
+async def test_a_shopify_order_is_applied_once_per_webhook_id(tenant: Tenant) -> None:
+    integration = await connect(tenant)
+    sample = fixture("shopify", "orders_create")
+    response = await shopify(tenant.client, integration, "orders/create", sample, webhook_id="wh-1")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "applied"
+    assert response.json()["results"][0]["status"] == "created"
+    order = await the_order(tenant, "shopify")
+    assert order["external_id"] == "820982911946154508"  # beyond 2^53: never through a float
+    assert order["status"] == "cancelled"  # the sample is voided and cancelled
+    assert (order["currency"], order["total"], order["discount"], order["shipping"], order["tax"]) == (
+        "USD", "404.95", "20.00", "10.00", "0.00"
+    )  # fmt: skip
+    assert order["placed_at"] == "2022-01-01T00:00:00.000000Z"  # -05:00 in the payload
+    assert [line["sku"] for line in order["line_items"]] == [li["sku"] for li in sample["line_items"]]
+    assert order["line_items"][0]["unit_price"] == "89.99" and order["sales_channel"] == "web"
+    contact = (await tenant.get(f"/v1/contacts/{order['contact_id']}")).json()
+    assert (contact["email"], contact["first_name"]) == ("john@example.com", "John")
+    before = await event_types(tenant)
+    again = await shopify(tenant.client, integration, "orders/create", sample, webhook_id="wh-1")
+    assert again.status_code == 200 and again.json() == {"status": "duplicate", "results": []}
+    assert await event_types(tenant) == before
+    shown = (await tenant.get(f"/v1/integrations/{integration['id']}")).json()
+    assert shown["received_count"] == 1 and shown["failure_count"] == 0 and shown["last_received_at"]
+    assert order["created_by"] == {"type": "integration", "id": integration["id"]}
+
+
+async def test_updates_refunds_and_a_refund_for_an_unknown_order(tenant: Tenant) -> None:
+    integration = await connect(tenant)
+    order = paid(fixture("shopify", "orders_create"))
+    refund = fixture("shopify", "refunds_create")
+    early = await shopify(tenant.client, integration, "refunds/create", refund)
+    assert early.status_code == 200 and early.json()["status"] == "failed"  # kept, not lost
+    failures = (await tenant.get(f"/v1/integrations/{integration['id']}/failures")).json()["data"]
+    assert [f["error"]["errors"][0]["field"] for f in failures] == ["order_id"]
+    assert failures[0]["payload"]["id"] == refund["id"] and failures[0]["topic"] == "refunds/create"
+    assert (await shopify(tenant.client, integration, "orders/paid", order)).json()["status"] == "applied"
+    assert (await the_order(tenant, "shopify"))["status"] == "paid"
+    applied = await shopify(tenant.client, integration, "refunds/create", refund)
+    assert applied.json()["status"] == "applied", applied.text
+    stored = await the_order(tenant, "shopify")
+    assert stored["refunded_total"] == "85.00"  # its two successful refund transactions
+    assert stored["status"] == "partially_refunded"
+    refunds = (await tenant.get(f"/v1/orders/{stored['id']}/refunds")).json()["data"]
+    assert [(r["external_id"], r["amount"], r["reason"]) for r in refunds] == [
+        ("890088186047892319", "85.00", "Things were damaged")
+    ]
+    # the order's later update carries the same refund: still one refund
+    later = copy.deepcopy(order)
+    later.update(updated_at="2022-01-02T10:00:00-05:00", refunds=[refund], financial_status="partially_refunded")
+    assert (await shopify(tenant.client, integration, "orders/updated", later)).json()["status"] == "applied"
+    assert len((await tenant.get(f"/v1/orders/{stored['id']}/refunds")).json()["data"]) == 1
+    assert (await the_order(tenant, "shopify"))["refunded_total"] == "85.00"
+    shown = (await tenant.get(f"/v1/integrations/{integration['id']}")).json()
+    assert (shown["received_count"], shown["failure_count"]) == (4, 1)
+
+
+async def test_bad_missing_or_foreign_signatures_are_refused_and_store_nothing(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    integration = await connect(tenant)
+    theirs = await connect(other_tenant, secret="their-own-secret-123")
+    sample = fixture("shopify", "orders_create")
+    body = json.dumps(sample).encode()
+    for attempt in (
+        shopify(tenant.client, integration, "orders/create", sample, secret="wrong-secret-0000"),
+        shopify(tenant.client, integration, "orders/create", sample, signature=""),
+        shopify(tenant.client, integration, "orders/create", sample, signature="not base64 at all"),
+        shopify(tenant.client, integration, "orders/create", body + b" ", signature=sign(body)),  # body changed
+        shopify(tenant.client, theirs, "orders/create", sample),  # another workspace's URL, this secret
+    ):
+        assert_problem(await attempt, 401)
+    assert (await tenant.get("/v1/orders")).json()["data"] == []
+    assert (await other_tenant.get("/v1/orders")).json()["data"] == []
+    for who, shown in ((tenant, integration), (other_tenant, theirs)):
+        current = (await who.get(f"/v1/integrations/{shown['id']}")).json()
+        assert current["received_count"] == 0 and current["last_received_at"] is None
+    # right URL, right secret: lands in its own workspace only
+    assert (await shopify(tenant.client, theirs, "orders/create", sample, secret="their-own-secret-123")).json()[
+        "status"
+    ] == "applied"
+    assert (await tenant.get("/v1/orders")).json()["data"] == []
+    assert len((await other_tenant.get("/v1/orders")).json()["data"]) == 1
+    # a WooCommerce URL does not take Shopify deliveries; an unknown id is 404
+    woo = await connect(tenant, "woocommerce")
+    assert_problem(await shopify(tenant.client, {"webhook_path": woo["webhook_path"].replace(
+        "woocommerce", "shopify")}, "orders/create", sample), 404)  # fmt: skip
+    assert_problem(
+        await shopify(tenant.client, {"webhook_path": "/v1/integrations/00000000-0000-7000-8000-000000000000/shopify/"
+                                      "webhooks"}, "orders/create", sample), 404)  # fmt: skip
+
+
+async def test_shopify_customers_privacy_topics_and_unknown_topics(tenant: Tenant) -> None:
+    integration = await connect(tenant)
+    customer = fixture("shopify", "customers_create")
+    response = await shopify(tenant.client, integration, "customers/create", customer)
+    assert response.json()["status"] == "applied", response.text
+    contacts = (await tenant.get("/v1/contacts", params={"email": "bob@biller.com"})).json()["data"]
+    assert [(c["first_name"], c["last_name"]) for c in contacts] == [("Bob", "Biller")]
+    for topic, name in (
+        ("customers/data_request", "customers_data_request"),
+        ("customers/redact", "customers_redact"),
+        ("shop/redact", "shop_redact"),
+    ):
+        answered = await shopify(tenant.client, integration, topic, fixture("shopify", name))
+        assert answered.status_code == 200 and answered.json()["status"] == "recorded"
+    requests = (await tenant.get("/v1/events", params={"type": "integration.privacy_request"})).json()["data"]
+    assert sorted(e["data"]["topic"] for e in requests) == ["customers/data_request", "customers/redact",
+                                                             "shop/redact"]  # fmt: skip
+    redact = next(e["data"] for e in requests if e["data"]["topic"] == "customers/redact")
+    assert redact["customer"]["email"] == "john@example.com" and redact["orders"] == [299938, 280263, 220458]
+    before = await event_types(tenant)
+    ignored = await shopify(tenant.client, integration, "products/create", {"id": 1, "title": "Hat"})
+    assert ignored.status_code == 200 and ignored.json()["status"] == "ignored"
+    assert await event_types(tenant) == before
+
+
+async def test_currencies_guests_missing_fields_and_very_large_orders(tenant: Tenant) -> None:
+    integration = await connect(tenant)
+    sample = paid(fixture("shopify", "orders_create"))
+    # bought in EUR in a USD shop: the order is in EUR, the shop's USD amount is its reporting amount
+    eur = copy.deepcopy(sample)
+    eur.update(id=1001, presentment_currency="EUR")
+    for key, value in list(eur.items()):
+        if key.endswith("_set") and isinstance(value, dict) and "presentment_money" in value:
+            amount = value["shop_money"]["amount"]
+            value["presentment_money"] = {"amount": f"{float(amount) * 0.9:.2f}", "currency_code": "EUR"}
+    for line in eur["line_items"]:
+        line["price_set"]["presentment_money"] = {"amount": "10.00", "currency_code": "EUR"}
+    # a guest checkout: no customer, only the order's email
+    guest = copy.deepcopy(sample)
+    guest.update(id=1002, customer=None, email="guest@example.org", contact_email="guest@example.org")
+    # the least an order can carry: no money sets, no customer, no addresses, no lines
+    bare = {"id": 1003, "currency": "USD", "total_price": "12.50", "created_at": "2026-11-01T10:00:00Z",
+            "financial_status": "paid", "line_items": []}  # fmt: skip
+    # a very large order
+    large = copy.deepcopy(sample)
+    large.update(id=1004, line_items=[dict(sample["line_items"][0], id=n, sku=f"SKU-{n}") for n in range(600)])
+    for payload in (eur, guest, bare, large):
+        response = await shopify(tenant.client, integration, "orders/create", payload)
+        assert response.json()["status"] == "applied", response.text
+    orders = {o["external_id"]: o for o in (await tenant.get("/v1/orders", params={"limit": 10})).json()["data"]}
+    assert orders["1001"]["currency"] == "EUR" and orders["1001"]["total"] == f"{404.95 * 0.9:.2f}"
+    assert (orders["1001"]["reporting_currency"], orders["1001"]["reporting_total"]) == ("USD", "404.95")
+    assert orders["1001"]["line_items"][0]["unit_price"] == "10.00"
+    guest_contact = (await tenant.get(f"/v1/contacts/{orders['1002']['contact_id']}")).json()
+    assert guest_contact["email"] == "guest@example.org"
+    assert orders["1003"]["contact_id"] is None and orders["1003"]["total"] == "12.50"
+    assert orders["1003"]["status"] == "paid" and orders["1003"]["line_items"] == []
+    assert len(orders["1004"]["line_items"]) == 600
+
+
+async def test_a_verified_payload_that_cannot_be_mapped_is_kept_for_inspection(tenant: Tenant) -> None:
+    integration = await connect(tenant)
+    no_total = paid(fixture("shopify", "orders_create"))
+    for key in ("total_price", "total_price_set"):
+        no_total.pop(key)
+    bad_currency = paid(fixture("shopify", "orders_create"))
+    bad_currency.update(id=2, currency="ZZZ", presentment_currency="ZZZ")
+    for key in list(bad_currency):
+        if key.endswith("_set"):
+            bad_currency.pop(key)
+    for line in bad_currency["line_items"]:
+        line.pop("price_set")
+        line.pop("total_discount_set")
+    for payload in (no_total, bad_currency, b"{not json"):
+        response = await shopify(tenant.client, integration, "orders/create", payload)
+        assert response.status_code == 200 and response.json()["status"] == "failed", response.text
+    failures = (await tenant.get(f"/v1/integrations/{integration['id']}/failures")).json()["data"]
+    fields = [f["error"]["errors"][0]["field"] for f in reversed(failures)]
+    assert fields == ["total_price", "currency", "body"]
+    assert failures[0]["payload"] is None and failures[2]["payload"]["id"] == no_total["id"]
+    assert (await tenant.get("/v1/orders")).json()["data"] == []
+    shown = (await tenant.get(f"/v1/integrations/{integration['id']}")).json()
+    assert shown["failure_count"] == 3 and shown["last_failure_at"]
+
+
+async def test_paused_and_disconnected_integrations(tenant: Tenant) -> None:
+    integration = await connect(tenant)
+    sample = fixture("shopify", "orders_create")
+    paused = await tenant.patch(f"/v1/integrations/{integration['id']}", json={"status": "paused"})
+    assert paused.json()["status"] == "paused"
+    response = await shopify(tenant.client, integration, "orders/create", sample)
+    assert_problem(response, 503)
+    assert response.headers["retry-after"]
+    assert (await tenant.get("/v1/orders")).json()["data"] == []
+    await tenant.patch(f"/v1/integrations/{integration['id']}", json={"status": "active"})
+    rotated = await tenant.patch(f"/v1/integrations/{integration['id']}", json={"webhook_secret": "new-secret-456"})
+    assert rotated.status_code == 200 and "webhook_secret" not in rotated.json()
+    assert_problem(await shopify(tenant.client, integration, "orders/create", sample), 401)  # the old secret
+    ok = await shopify(tenant.client, integration, "orders/create", sample, secret="new-secret-456")
+    assert ok.json()["status"] == "applied"
+    assert (await tenant.delete(f"/v1/integrations/{integration['id']}")).json()["archived_at"]
+    assert_problem(await shopify(tenant.client, integration, "orders/create", sample, secret="new-secret-456"), 404)
+    assert (await tenant.get("/v1/integrations")).json()["data"] == []
+
+
+async def test_woocommerce_ping_orders_refunds_and_customers(tenant: Tenant) -> None:
+    integration = await connect(tenant, "woocommerce")
+    ping = await tenant.client.post(
+        integration["webhook_path"], content=b"webhook_id=12",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "WooCommerce/9.4"},
+    )  # fmt: skip
+    assert ping.status_code == 200 and ping.json()["status"] == "pong"
+    guest = fixture("woocommerce", "order_created")
+    response = await woocommerce(tenant.client, integration, "order.created", guest, "d-1")
+    assert response.json()["status"] == "applied", response.text
+    order = await the_order(tenant, "woocommerce")
+    assert (order["external_id"], order["status"], order["total"], order["shipping"], order["tax"]) == (
+        "727", "paid", "29.35", "10.00", "1.35"
+    )  # fmt: skip
+    assert order["placed_at"] == "2017-03-22T19:28:02.000000Z"  # *_gmt carries no offset: UTC
+    assert [(li["sku"], li["quantity"], li["unit_price"], li["total"]) for li in order["line_items"]] == [
+        (None, 2, "3.00", "6.00"), ("Bar3", 1, "12.00", "12.00")
+    ]  # fmt: skip
+    contact = (await tenant.get(f"/v1/contacts/{order['contact_id']}")).json()
+    assert contact["email"] == "john.doe@example.com"  # a guest (customer_id 0): matched by email
+    again = await woocommerce(tenant.client, integration, "order.created", guest, "d-1")
+    assert again.json()["status"] == "duplicate"
+    refunded = fixture("woocommerce", "order_refunded_example")
+    assert (await woocommerce(tenant.client, integration, "order.updated", refunded, "d-2")).json()[
+        "status"
+    ] == "applied"
+    stored = {o["external_id"]: o for o in (await tenant.get("/v1/orders")).json()["data"]}["723"]
+    assert (stored["status"], stored["refunded_total"]) == ("partially_refunded", "19.00")
+    assert stored["customer"]["external_id"] == "26"
+    customer = fixture("woocommerce", "customer_created")
+    assert (await woocommerce(tenant.client, integration, "customer.created", customer, "d-3")).json()[
+        "status"
+    ] == "applied"
+    assert (await woocommerce(tenant.client, integration, "coupon.created", {"id": 5}, "d-4")).json()[
+        "status"
+    ] == "ignored"
+    body = json.dumps(guest).encode()
+    forged = await tenant.client.post(integration["webhook_path"], content=body, headers={
+        "Content-Type": "application/json", "X-WC-Webhook-Topic": "order.updated",
+        "X-WC-Webhook-Signature": sign(body, "not-the-secret"), "X-WC-Webhook-Delivery-ID": "d-5"})  # fmt: skip
+    assert_problem(forged, 401)

@@ -1,0 +1,92 @@
+"""Shop webhook signatures and payload mapping, without a database."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import pytest
+
+from app.domain import shops
+from app.domain.shops import Command, Platform, Unmappable
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def _sample(platform: str, name: str) -> dict:  # type: ignore[type-arg]
+    return dict(json.loads((DATA / platform / f"{name}.json").read_text()))
+
+
+def test_signature_is_base64_hmac_sha256_of_the_raw_body() -> None:
+    body = (DATA / "shopify" / "orders_create.json").read_bytes()
+    expected = base64.b64encode(hmac.new(b"secret-1", body, hashlib.sha256).digest()).decode()
+    assert shops.signature("secret-1", body) == expected
+    assert shops.signature_valid("secret-1", body, expected)
+    assert shops.signature_valid("secret-1", body, f" {expected}\n")  # header whitespace
+    assert not shops.signature_valid("secret-2", body, expected)
+    assert not shops.signature_valid("secret-1", body + b"\n", expected)
+    assert not shops.signature_valid("secret-1", body, None)
+    assert not shops.signature_valid("secret-1", body, "")
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({"financial_status": "pending"}, "pending"),
+        ({"financial_status": "authorized"}, "pending"),
+        ({"financial_status": "paid"}, "paid"),
+        ({"financial_status": "paid", "fulfillment_status": "fulfilled"}, "fulfilled"),
+        ({"financial_status": "partially_refunded"}, "partially_refunded"),
+        ({"financial_status": "refunded"}, "refunded"),
+        ({"financial_status": "voided"}, "cancelled"),
+        ({"financial_status": "paid", "cancelled_at": "2026-01-01T00:00:00Z"}, "cancelled"),
+    ],
+)
+def test_shopify_order_status(changes: dict, status: str) -> None:  # type: ignore[type-arg]
+    payload = {**_sample("shopify", "orders_create"), "cancelled_at": None, "fulfillment_status": None, **changes}
+    assert shops.shopify_order(payload)["status"] == status
+
+
+def test_shopify_refund_in_another_currency_falls_back_to_its_lines() -> None:
+    refund = _sample("shopify", "refunds_create")
+    for transaction in refund["transactions"]:
+        transaction["currency"] = "CAD"  # not the order's: not summed
+    command = shops.shopify_refund(refund, "USD")
+    assert command is not None and command.order_external_id == "820982911946154508"
+    lines = sum(float(li["subtotal_set"]["presentment_money"]["amount"]) for li in refund["refund_line_items"])
+    assert command.refund["amount"] == f"{lines:.2f}"
+    assert shops.shopify_refund({**refund, "transactions": [], "refund_line_items": []}, "USD") is None
+
+
+def test_woocommerce_unit_prices_round_half_even_and_times_are_utc() -> None:
+    order = _sample("woocommerce", "order_created")
+    order["line_items"][0].update(quantity=3, subtotal="10.00", total="10.00")
+    mapped = shops.woocommerce_order(order)
+    assert mapped["line_items"][0]["unit_price"] == "3.33" and mapped["line_items"][0]["total"] == "10.00"
+    assert mapped["placed_at"] == "2017-03-22T19:28:02+00:00"
+    assert shops.woocommerce_order({**order, "date_created_gmt": "2017-03-22T19:28:02Z"})["placed_at"].endswith("Z")
+
+
+def test_unmappable_payloads_name_the_field() -> None:
+    order = _sample("woocommerce", "order_created")
+    for broken, field in (
+        ({**order, "currency": "dollars"}, "currency"),
+        ({**order, "total": "lots"}, "total"),
+        ({**order, "id": None}, "id"),
+        ({**order, "date_created_gmt": None}, "date_created_gmt"),
+    ):
+        with pytest.raises(Unmappable) as caught:
+            shops.woocommerce_order(broken)
+        assert caught.value.field == field
+
+
+def test_topics() -> None:
+    assert shops.command_for(Platform.SHOPIFY, "orders/paid") == Command.ORDER
+    assert shops.command_for(Platform.SHOPIFY, "ORDERS/UPDATED") == Command.ORDER
+    assert shops.command_for(Platform.SHOPIFY, "shop/redact") == Command.PRIVACY
+    assert shops.command_for(Platform.SHOPIFY, "products/create") == Command.IGNORED
+    assert shops.command_for(Platform.WOOCOMMERCE, "order.updated") == Command.ORDER
+    assert shops.command_for(Platform.WOOCOMMERCE, "order.deleted") == Command.IGNORED
