@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = 5.0
     # Default limit for request bodies; routes may declare their own (x-max-body-bytes).
     max_body_bytes: int = 256 * 1024
+    # CSV imports: the largest upload (streamed into the database in pieces, never held whole).
+    import_max_bytes: int = 512 * 1024 * 1024
     # PostgreSQL connections per process. A request holds at most one at a time and waits for a free
     # one rather than opening extra connections (opening one costs more than most requests).
     database_pool_size: int = 20

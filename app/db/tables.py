@@ -357,8 +357,10 @@ leads = Table(
     # Blocking keys of the duplicate search (migration 0012): normalised name and company.
     Column("name_key", String(400)),
     Column("company_key", String(300)),
+    Column("import_id", Uuid),  # the CSV import that created it (migration 0019)
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "import_id", **_not_null("import_id")),
     ForeignKeyConstraint(["workspace_id", "referred_by_lead_id"], ["leads.workspace_id", "leads.id"]),
     # Partial: nothing looks these up by null (migration 0009).
     # Open leads' email and phone are in the unique identity indexes below; these hold the rest
@@ -477,9 +479,11 @@ contacts = Table(
     Column("unconverted_orders", Integer, nullable=False, server_default="0"),
     Column("reporting_currency", String(3)),  # of the amounts above, when facts were last computed
     Column("active_until", UtcDateTime),  # last_order_at + the active window (/v1/settings/customers)
+    Column("import_id", Uuid),  # the CSV import that created it (migration 0019)
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "import_id", **_not_null("import_id")),
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "email_key", **_not_null("email_key")),
     Index(None, "workspace_id", "phone_e164", **_not_null("phone_e164")),
@@ -550,10 +554,12 @@ orders = Table(
     Column("line_items", Json, nullable=False),  # as read back; order_lines holds them relationally
     Column("content_hash", String(64), nullable=False),  # of the shop's payload: identical resends
     Column("notes", String(2000)),
+    Column("import_id", Uuid),  # the CSV import that created it (migration 0019)
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"]),
     Index("uq_orders_source_key", "workspace_id", "source", "external_id", unique=True),
     Index(None, "workspace_id", "placed_at", "id"),
+    Index(None, "workspace_id", "import_id", **_not_null("import_id")),
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "contact_id", "placed_at", **_not_null("contact_id")),
     Index(
@@ -898,6 +904,55 @@ integration_failures = Table(
 )
 
 
+# CSV imports: the upload is stored in chunks as it streams in (never whole in memory or on disk),
+# then a job applies it batch by batch; rows that fail are kept with their values and errors.
+imports = Table(
+    "imports",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("entity", String(16), nullable=False),  # leads | contacts | orders
+    Column("status", String(16), nullable=False),  # uploading | queued | running | completed | failed
+    Column("file_name", String(255)),
+    Column("mapping", Json, nullable=False),  # target field -> CSV column
+    Column("options", Json, nullable=False),
+    Column("columns", Json, nullable=False),  # the CSV header
+    Column("bytes", BigInteger, nullable=False, server_default="0"),
+    Column("chunks", Integer, nullable=False, server_default="0"),
+    Column("rows_total", Integer, nullable=False, server_default="0"),
+    Column("rows_done", Integer, nullable=False, server_default="0"),
+    Column("rows_created", Integer, nullable=False, server_default="0"),
+    Column("rows_updated", Integer, nullable=False, server_default="0"),
+    Column("rows_unchanged", Integer, nullable=False, server_default="0"),
+    Column("rows_failed", Integer, nullable=False, server_default="0"),
+    Column("job_id", Uuid),
+    Column("problem", Json),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "created_at", "id"),
+)
+
+import_chunks = Table(
+    "import_chunks",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("import_id", Uuid, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+import_errors = Table(
+    "import_errors",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("import_id", Uuid, primary_key=True),
+    Column("row_number", Integer, primary_key=True),  # the data row (1 = the first after the header)
+    Column("errors", Json, nullable=False),  # [{field, message}]
+    Column("values", Json, nullable=False),  # the row as read: {column: value}
+)
+
+
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
 TENANT_TABLES = (
     members,
@@ -936,4 +991,7 @@ TENANT_TABLES = (
     integrations,
     integration_receipts,
     integration_failures,
+    imports,
+    import_chunks,
+    import_errors,
 )

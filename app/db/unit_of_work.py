@@ -19,6 +19,7 @@ from app.db.repositories.engagements import EngagementRepository, StateChangeRep
 from app.db.repositories.events import EventRepository
 from app.db.repositories.forms import FormRepository, SubmissionRepository
 from app.db.repositories.idempotency import IdempotencyRepository
+from app.db.repositories.imports import ImportRepository
 from app.db.repositories.integrations import IntegrationFailureRepository, IntegrationRepository
 from app.db.repositories.jobs import JobRepository
 from app.db.repositories.leads import CustomFieldRepository, DuplicateCandidateRepository, LeadRepository
@@ -305,6 +306,9 @@ class UnitOfWork:
     # The named cross-workspace repositories.
     def orders(self, workspace_id: UUID) -> OrderRepository:
         return OrderRepository(self, workspace_id)
+
+    def imports(self, workspace_id: UUID) -> ImportRepository:
+        return ImportRepository(self, workspace_id)
 
     def integrations(self, workspace_id: UUID) -> IntegrationRepository:
         return IntegrationRepository(self, workspace_id)

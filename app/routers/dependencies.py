@@ -70,6 +70,32 @@ def require(scope: str) -> Any:
     return Depends(dependency)
 
 
+def require_any(*scopes: str) -> Any:
+    """A secret key with at least one of `scopes`; the endpoint checks the exact one it needs
+    (`request.state.caller.require`) once it knows it (e.g. from the resource it loads)."""
+
+    async def dependency(request: Request, credentials: Credentials) -> Context:
+        now = utcnow()
+        caller = await request.app.state.keys.resolve(credentials.credentials if credentials else None, now)
+        denied: Exception | None = None
+        for scope in scopes:
+            try:
+                caller.require(scope)
+                break
+            except Exception as exc:  # Forbidden: try the next scope
+                denied = exc
+        else:
+            assert denied is not None
+            raise denied
+        await enforce_rate_limit(
+            request, f"key:{caller.key_id}", request.app.state.settings.rate_limit_api_per_minute, "api"
+        )
+        request.state.caller = caller
+        return Context(request.state.uow, caller.workspace_id, caller.actor, now)
+
+    return Depends(dependency)
+
+
 def require_idempotent(scope: str) -> Any:
     """As `require`, for POSTs: honours Idempotency-Key."""
 

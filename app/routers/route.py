@@ -103,6 +103,8 @@ class CrmRoute(APIRoute):
         if "If-Match" in _headers(self.dependant):  # any operation taking If-Match may answer 412
             self.responses.setdefault(412, problem_doc("If-Match does not match the current ETag"))
         self.max_body_bytes: int | None = extra.get("x-max-body-bytes")
+        # The endpoint reads the body itself as it streams (uploads): not gathered first.
+        self.streamed_body = bool(extra.get("x-streamed-body"))
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         run_endpoint = super().get_route_handler()
@@ -110,7 +112,9 @@ class CrmRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             limit = self.max_body_bytes or request.app.state.settings.max_body_bytes
-            return await run_in_unit_of_work(request, run_endpoint, max_body_bytes=limit, json_body=takes_body)
+            return await run_in_unit_of_work(
+                request, run_endpoint, max_body_bytes=limit, json_body=takes_body, streamed=self.streamed_body
+            )
 
         return handler
 
@@ -129,12 +133,13 @@ async def run_in_unit_of_work(
     *,
     max_body_bytes: int,
     json_body: bool,
+    streamed: bool = False,
 ) -> Response:
     """Read the body (413 past the limit, 415 when a JSON body is not JSON), run the endpoint in
     the request's unit of work, store its answer for an Idempotency-Key, and commit once before
     the response goes out. Domain and HTTP errors propagate to the problem handlers."""
     try:
-        body = await _read_body(request, max_body_bytes)
+        body = b"" if streamed else await _read_body(request, max_body_bytes)
         if json_body and body and not is_json(request.headers.get("content-type", "")):
             raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
         for attempt in range(ATTEMPTS):

@@ -11,6 +11,7 @@ from app.domain import events as types
 from app.schemas.api_keys import ApiKeyRead
 from app.schemas.common import Actor, UtcDatetime
 from app.schemas.forms import SubmissionRead
+from app.schemas.imports import ImportRead
 from app.schemas.integrations import IntegrationRead, PrivacyRequest
 from app.schemas.jobs import JobRead
 from app.schemas.leads import DuplicatesFound, LeadMerged, LeadRead
@@ -102,6 +103,8 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.PRODUCT_ARCHIVED: ProductRead,
     types.EXCHANGE_RATE_CREATED: ExchangeRateRead,
     types.EXCHANGE_RATE_UPDATED: ExchangeRateRead,
+    types.IMPORT_COMPLETED: ImportRead,
+    types.IMPORT_FAILED: ImportRead,
     types.INTEGRATION_CREATED: IntegrationRead,
     types.INTEGRATION_UPDATED: IntegrationRead,
     types.INTEGRATION_ARCHIVED: IntegrationRead,

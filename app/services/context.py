@@ -37,6 +37,8 @@ class Context:
     workspace_id: UUID
     actor: Actor
     now: datetime
+    # Event types this use case does not emit one by one (a CSV import announces itself once).
+    quiet: frozenset[str] = frozenset()
 
     def audit_new(self) -> dict[str, object]:
         return {

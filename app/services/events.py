@@ -25,6 +25,8 @@ async def record(
     previous: BaseModel | None = None,
 ) -> None:
     """Write the event beside the change it describes: both commit, or neither does."""
+    if event_type in ctx.quiet:
+        return
     data = resource.model_dump(mode="json")
     before = previous.model_dump(mode="json") if previous is not None else None
     record_data(ctx, event_type, data, resource_id=resource_id, previous=before)
@@ -40,6 +42,8 @@ def record_data(
 ) -> None:
     """`record` for data already in its JSON form (hot batch paths build it without a model; a
     test compares it with the API's own answer)."""
+    if event_type in ctx.quiet:
+        return
     before = previous
     if resource_id is None:
         resource_id = data.get("id")

@@ -249,16 +249,31 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]], *, apply_sla: 
     ]
     known = await ctx.uow.leads(ctx.workspace_id).by_external_ids(external_ids)
     results: list[dict[str, Any]] = []
+    region = await workspaces.default_region(ctx)
+    created_with: dict[str, int] = {}  # email key / phone of leads this batch creates -> item index
     for index, item in enumerate(items):
         try:
             data = LeadCreate.model_validate(item).model_dump(exclude_unset=True)
             data.setdefault("source", Source.OTHER.value)
             current = known.get(data.get("external_id", ""))
+            if current is None:
+                # New leads are written at commit: a second item with the same email or phone is
+                # found here, not by the database's identity index at commit (one open lead each).
+                details = contact_details(data.get("email"), data.get("phone"), region, ErrorList())
+                keys = [k for k in (details.email.key if details.email else None,
+                                    details.phone.e164 if details.phone else None) if k]  # fmt: skip
+                earlier = next((created_with[k] for k in keys if k in created_with), None)
+                if earlier is not None:
+                    raise Conflict(
+                        f"item {earlier} of this batch has the same email or phone (one open lead per person)",
+                        extensions={"duplicate_of_index": earlier},
+                    )
             conn = await ctx.uow.connection()
             async with conn.begin_nested():  # a failed item leaves nothing behind
                 if current is None:
                     row = await create(ctx, {"tags": [], "status": "new", **data}, apply_sla=apply_sla)
                     status = "created"
+                    created_with.update(dict.fromkeys(keys, index))
                 else:
                     row = await _apply(ctx, current, data, if_match=None)
                     status = "updated" if row["version"] != current["version"] else "unchanged"

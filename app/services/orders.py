@@ -76,6 +76,11 @@ async def _locale(ctx: Context) -> Locale:
     )  # fmt: skip
 
 
+async def locale(ctx: Context) -> Locale:
+    """The workspace's reporting currency, time zone and exchange-rate age (for checking orders)."""
+    return await _locale(ctx)
+
+
 def _minor(value: str | None, currency: str, name: str, errors: ErrorList) -> int | None:
     if value is None:
         return None

@@ -37,11 +37,19 @@ class JobRun:
         self.params: dict[str, Any] = job["params"]
 
     async def progress(self, **values: Any) -> None:
+        """Report progress; it also renews the lease (a long job stays this worker's)."""
+        now = utcnow()
         async with UnitOfWork(self.database, write=True) as uow:
             await uow.outbox().update_job(
-                self.workspace_id, self.job["id"], {"progress": values, "updated_at": utcnow()}
+                self.workspace_id,
+                self.job["id"],
+                {"progress": values, "updated_at": now, "lease_until": now + self.lease},
             )
             await uow.commit()
+
+    @property
+    def last_attempt(self) -> bool:
+        return bool(self.job["attempts"] + 1 >= MAX_ATTEMPTS)
 
 
 async def run_cpu(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -83,10 +91,28 @@ async def rescore_leads(run: JobRun) -> dict[str, Any]:
         await run.progress(done=seen, changed=changed, after=str(last))
 
 
+async def run_import(run: JobRun) -> dict[str, Any]:
+    """`imports.run`: apply a stored CSV upload (app/services/imports.py); on its last attempt a
+    failure marks the import failed (announced as `import.failed`)."""
+    from app.domain.errors import Conflict
+    from app.services import imports
+
+    import_id = UUID(run.params["import_id"])
+    try:
+        return await imports.run_job(run.database, run.workspace_id, import_id, run.progress)
+    except Conflict:
+        raise  # another worker took it over: it goes on
+    except Exception as exc:
+        if run.last_attempt or isinstance(exc, LookupError):
+            await imports.fail(run.database, run.workspace_id, import_id, exc)
+        raise
+
+
 RESCORE_PAGE = 1000
 HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
     "events.redact": redact_events,
     "leads.rescore": rescore_leads,
+    "imports.run": run_import,
 }
 
 

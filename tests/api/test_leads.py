@@ -196,3 +196,17 @@ async def test_external_id_is_unique_within_a_workspace(tenant: Tenant, other_te
     assert (await tenant.get(f"/v1/leads/{second['id']}")).json()["external_id"] == "crm-2"
     assert (await other_tenant.post("/v1/leads", json={"email": "a@x.io", "external_id": "crm-1"})).status_code == 201
     assert first["external_id"] == "crm-1"
+
+
+async def test_a_batch_with_the_same_person_twice_creates_one_lead_and_says_why_for_the_other(
+    tenant: Tenant,
+) -> None:
+    items = [{"email": "a@x.io"}, {"email": "A@X.io", "first_name": "B"}, {"phone": "+989121234567"},
+             {"phone": "+98 912 123 4567"}]  # fmt: skip
+    response = await tenant.post("/v1/leads/batch", json={"leads": items})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["created", "error", "created", "error"]
+    assert results[1]["problem"]["status"] == 409 and "item 0" in results[1]["reason"]
+    assert "item 2" in results[3]["reason"]
+    assert len((await tenant.get("/v1/leads")).json()["data"]) == 2

@@ -127,6 +127,13 @@ async def _integration(tenant: Tenant, database: Database) -> str:
     return f"/v1/integrations/{(await tenant.post('/v1/integrations', json=body)).json()['id']}"
 
 
+async def _import(tenant: Tenant, database: Database) -> str:
+    response = await tenant.post(
+        "/v1/imports", params={"entity": "leads"}, files={"file": ("a.csv", b"email\na@x.io\n", "text/csv")}
+    )
+    return str(response.headers["location"])
+
+
 # Routes without an API key: the form's CORS preflight, and shop webhooks (signed with the
 # integration's own secret; tests/api/test_integrations.py checks another workspace's secret fails).
 KEYLESS = {
@@ -204,6 +211,9 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("GET", "/v1/products/{product_id}"): (_product, None, ""),
     ("PATCH", "/v1/products/{product_id}"): (_product, {"name": "Hijacked"}, ""),
     ("DELETE", "/v1/products/{product_id}"): (_product, None, ""),
+    ("GET", "/v1/imports/{import_id}"): (_import, None, ""),
+    ("GET", "/v1/imports/{import_id}/errors"): (_import, None, "/errors"),
+    ("GET", "/v1/imports/{import_id}/errors.csv"): (_import, None, "/errors.csv"),
     ("GET", "/v1/integrations/{integration_id}"): (_integration, None, ""),
     ("PATCH", "/v1/integrations/{integration_id}"): (_integration, {"name": "Hijacked"}, ""),
     ("DELETE", "/v1/integrations/{integration_id}"): (_integration, None, ""),

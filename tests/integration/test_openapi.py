@@ -15,8 +15,10 @@ def _document() -> dict:  # type: ignore[type-arg]
 
 
 def _versioned(document: dict, op: dict) -> bool:  # type: ignore[type-arg]
-    schema = op["responses"]["200"]["content"]["application/json"]["schema"]
-    ref = schema.get("$ref", "")
+    content = op["responses"]["200"]["content"].get("application/json")
+    if content is None:  # e.g. a CSV download
+        return False
+    ref = content["schema"].get("$ref", "")
     if not ref:
         return False
     return "version" in document["components"]["schemas"][ref.rsplit("/", 1)[-1]].get("properties", {})

@@ -130,6 +130,7 @@ SERVER_DEFAULTS = {
     "disqualification_note": None,
     "referred_by_contact_id": None,
     "last_activity_at": None,
+    "import_id": None,
 }
 SCORE_COLUMNS = ("score", "fit_score", "behavior_score", "scored_at", "temperature", "stage", "last_engaged_at")
 _SET_SCORES = (
@@ -390,9 +391,11 @@ class LeadRepository(TenantRepository):
         team_id: UUID | None = None,
         last_activity_after: datetime | None = None,
         last_activity_before: datetime | None = None,
+        import_id: UUID | None = None,
     ) -> Page:
         statement = select(t).where(self.scope, t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))
         for column, value in (
+            (t.c.import_id, import_id),
             (t.c.status, status),
             (t.c.source, source),
             (t.c.owner_id, owner_id),

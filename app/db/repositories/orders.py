@@ -248,9 +248,11 @@ class OrderRepository(TenantRepository):
         conversion: str | None = None,
         placed_after: Any = None,
         placed_before: Any = None,
+        import_id: UUID | None = None,
     ) -> Page:
         statement = select(o).where(self.scope)
         for column, value in (
+            (o.c.import_id, import_id),
             (o.c.contact_id, contact_id),
             (o.c.status, status),
             (o.c.source, source),

@@ -9,6 +9,7 @@ from app.routers.v1 import (
     engagements,
     events,
     forms,
+    imports,
     integrations,
     jobs,
     leads,
@@ -52,4 +53,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     orders.rates_router,
     integrations.router,
     integrations.webhook_router,
+    imports.router,
+    imports.export_router,
 )

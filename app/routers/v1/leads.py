@@ -1,8 +1,8 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from app.domain.leads.lifecycle import LeadStatus, Source
@@ -72,16 +72,8 @@ async def batch_leads(
     return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
 
 
-@router.get(
-    "",
-    summary="List leads",
-    description="Filter by custom fields with `cf.<key>=<value>` (equality, typed by the field's definition).",
-    response_model=Page[LeadRead],
-)
-async def list_leads(
+def lead_filters(
     request: Request,
-    ctx: Annotated[Context, require("leads:read")],
-    page: Annotated[Paging, paging(LeadSort)],
     q: Annotated[str | None, Query(max_length=200, description="Name, email, company or phone; Persian-aware")] = None,
     temperature: Annotated[Temperature | None, Query()] = None,
     stage: Annotated[Stage | None, Query()] = None,
@@ -106,37 +98,37 @@ async def list_leads(
     team_id: Annotated[UUID | None, Query()] = None,
     last_activity_after: Annotated[datetime | None, Query(description="Last activity at or after")] = None,
     last_activity_before: Annotated[datetime | None, Query(description="Last activity before")] = None,
-) -> Response:
+    import_id: Annotated[UUID | None, Query(description="Created by this CSV import")] = None,
+) -> dict[str, Any]:
+    """The leads list's filters (shared by the CSV export): keyword arguments of leads.list_leads."""
     custom = {k[3:]: v for k, v in request.query_params.items() if k.startswith("cf.") and len(k) > 3}
-    result = await leads.list_leads(
-        ctx,
-        sort=page.sort,
-        cursor=page.cursor,
-        limit=page.limit,
-        q=q,
-        custom_filters=custom,
-        archived=archived,
-        status=status,
-        source=source,
-        owner_id=owner_id,
-        tag=tag,
-        country=country,
-        created_after=created_after,
-        created_before=created_before,
-        updated_after=updated_after,
-        updated_before=updated_before,
-        temperature=temperature,
-        stage=stage,
-        score_min=score_min,
-        score_max=score_max,
-        engaged_after=engaged_after,
-        engaged_before=engaged_before,
-        sla_status=sla_status,
-        first_response_due_before=first_response_due_before,
-        team_id=team_id,
-        last_activity_after=last_activity_after,
-        last_activity_before=last_activity_before,
-    )
+    return {
+        "q": q, "custom_filters": custom, "archived": archived, "status": status, "source": source,
+        "owner_id": owner_id, "tag": tag, "country": country, "created_after": created_after,
+        "created_before": created_before, "updated_after": updated_after, "updated_before": updated_before,
+        "temperature": temperature, "stage": stage, "score_min": score_min, "score_max": score_max,
+        "engaged_after": engaged_after, "engaged_before": engaged_before, "sla_status": sla_status,
+        "first_response_due_before": first_response_due_before, "team_id": team_id,
+        "last_activity_after": last_activity_after, "last_activity_before": last_activity_before,
+        "import_id": import_id,
+    }  # fmt: skip
+
+
+LeadFilters = Annotated[dict[str, Any], Depends(lead_filters)]
+
+
+@router.get(
+    "",
+    summary="List leads",
+    description="Filter by custom fields with `cf.<key>=<value>` (equality, typed by the field's definition).",
+    response_model=Page[LeadRead],
+)
+async def list_leads(
+    ctx: Annotated[Context, require("leads:read")],
+    page: Annotated[Paging, paging(LeadSort)],
+    filters: LeadFilters,
+) -> Response:
+    result = await leads.list_leads(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, **filters)
     return page_response(LeadRead, result.rows, result.next_cursor)
 
 

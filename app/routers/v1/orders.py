@@ -77,6 +77,7 @@ class OrderFilters(BaseModel):
     )
     placed_after: datetime | None = Field(default=None, description="Placed at or after")
     placed_before: datetime | None = Field(default=None, description="Placed before")
+    import_id: UUID | None = Field(default=None, description="Created by this CSV import")
 
 
 @router.get("", summary="List orders", response_model=Page[OrderRead])

@@ -69,6 +69,7 @@ class ContactFilters(Filters):
     active: bool | None = Field(default=None, description="Ordered within the active window (/v1/settings/customers)")
     has_orders: bool | None = Field(default=None, description="true: customers (at least one purchase)")
     acquisition_channel: str | None = Field(default=None, max_length=100)
+    import_id: UUID | None = Field(default=None, description="Created by this CSV import")
 
 
 class OpportunityFilters(Filters):

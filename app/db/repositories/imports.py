@@ -1,0 +1,81 @@
+"""CSV imports of one workspace: the import, its stored upload chunks and its failed rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, func, select, update
+
+from app.db import tables
+from app.db.repositories.base import Row, datetime_key
+from app.db.repositories.relationships import _Records
+
+im, ch, er = tables.imports, tables.import_chunks, tables.import_errors
+# What an import may tag with its id (the list filter `import_id`).
+IMPORTED = {"leads": tables.leads, "contacts": tables.contacts, "orders": tables.orders}
+
+
+class ImportRepository(_Records):
+    table = im
+    sortable = {"created_at": datetime_key(im.c.created_at)}
+
+    async def set(self, import_id: UUID, values: Mapping[str, Any]) -> None:
+        """Progress and state (no new version: the import's own bookkeeping)."""
+        await self.uow.execute(update(im).where(self.scope, im.c.id == import_id).values(**values))
+
+    async def advance(self, import_id: UUID, rows_done: int, counts: Mapping[str, int], at: Any) -> bool:
+        """Move the import from `rows_done` rows on by these counts; False when another runner
+        moved it first (a job taken over after its lease: only one of them goes on)."""
+        values: dict[str, Any] = {key: im.c[key] + value for key, value in counts.items()}
+        values["updated_at"] = at
+        statement = update(im).where(self.scope, im.c.id == import_id, im.c.rows_done == rows_done).values(**values)
+        return bool((await self.uow.execute(statement)).rowcount)
+
+    async def remove(self, import_id: UUID) -> None:
+        await self.uow.execute(delete(im).where(self.scope, im.c.id == import_id))
+
+    async def add_chunk(self, import_id: UUID, seq: int, data: bytes) -> None:
+        await self.uow.execute(ch.insert().values(workspace_id=self.workspace_id, import_id=import_id, seq=seq,
+                                                  data=data))  # fmt: skip
+
+    async def chunk(self, import_id: UUID, seq: int) -> bytes | None:
+        statement = select(ch.c.data).where(ch.c.workspace_id == self.workspace_id, ch.c.import_id == import_id,
+                                            ch.c.seq == seq)  # fmt: skip
+        value = (await self.uow.execute(statement)).scalar_one_or_none()
+        return bytes(value) if value is not None else None
+
+    async def drop_chunks(self, import_id: UUID) -> None:
+        await self.uow.execute(delete(ch).where(ch.c.workspace_id == self.workspace_id, ch.c.import_id == import_id))
+
+    async def add_errors(self, import_id: UUID, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            await self.uow.execute(
+                er.insert(), [{"workspace_id": self.workspace_id, "import_id": import_id, **row} for row in rows]
+            )
+
+    async def errors(self, import_id: UUID, *, after: int, limit: int) -> list[Row]:
+        """Failed rows by row number, after `after` (keyset)."""
+        statement = (
+            select(er.c.row_number, er.c.errors, er.c["values"])
+            .where(er.c.workspace_id == self.workspace_id, er.c.import_id == import_id, er.c.row_number > after)
+            .order_by(er.c.row_number)
+            .limit(limit)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def count_errors(self, import_id: UUID) -> int:
+        statement = select(func.count()).where(er.c.workspace_id == self.workspace_id, er.c.import_id == import_id)
+        return int((await self.uow.execute(statement)).scalar_one())
+
+    async def tag(self, entity: str, import_id: UUID, ids: Sequence[UUID]) -> None:
+        """Mark what this import created (`import_id`), for the lists' `import_id` filter."""
+        if ids:
+            table = IMPORTED[entity]
+            statement = (
+                update(table)
+                .where(table.c.workspace_id == self.workspace_id, table.c.id.in_(list(ids)))
+                .values(import_id=import_id)
+            )
+            await self.uow.execute(statement)

@@ -1,0 +1,46 @@
+"""Reading a whole list for an export, page by page: each page in a short read transaction of its
+own (nothing held open while the client downloads), keyset cursors between them, so memory stays
+flat however long the list."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from app.db.repositories.base import Row
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.ids import utcnow
+from app.services.context import Actor, Context
+
+PAGE = 500
+# (context, cursor) -> a Page (rows, next_cursor)
+Fetch = Callable[[Context, str | None], Awaitable[Any]]
+
+
+async def pages(database: Database, workspace_id: UUID, actor: Actor, fetch: Fetch) -> AsyncIterator[list[Row]]:
+    cursor: str | None = None
+    while True:
+        async with UnitOfWork(database, write=False) as uow:
+            page = await fetch(Context(uow, workspace_id, actor, utcnow()), cursor)
+        yield page.rows
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+async def import_errors(
+    database: Database, workspace_id: UUID, actor: Actor, import_id: UUID
+) -> AsyncIterator[list[Row]]:
+    """An import's failed rows, by row number."""
+    from app.services import imports
+
+    after = 0
+    while True:
+        async with UnitOfWork(database, write=False) as uow:
+            rows = await imports.errors(Context(uow, workspace_id, actor, utcnow()), import_id, after=after, limit=PAGE)
+        if not rows:
+            return
+        yield rows
+        after = rows[-1]["row_number"]

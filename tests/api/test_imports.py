@@ -1,0 +1,211 @@
+"""CSV import and export through HTTP on both databases: the upload streamed into the database, the
+job that applies it (run here as the worker runs it), dry runs, failed rows, and the round trip."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from app.config import Settings
+from app.db.session import Database
+from app.worker import jobs
+from tests.conftest import Tenant, assert_problem, make_tenant
+
+
+def csv_bytes(rows: list[list[Any]], delimiter: str = ",", bom: bool = False) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return (("\ufeff" if bom else "") + buffer.getvalue()).encode()
+
+
+async def upload(
+    tenant: Tenant, entity: str, data: bytes, *, mapping: dict[str, str] | None = None, dry_run: bool = False,
+    key: str | None = None, **params: Any,
+) -> Any:  # fmt: skip
+    files: dict[str, Any] = {"file": ("people.csv", data, "text/csv")}
+    form = {"mapping": json.dumps(mapping)} if mapping else {}
+    query = {"entity": entity, "dry_run": str(dry_run).lower(), **params}
+    return await tenant.post("/v1/imports", params=query, data=form, files=files, key=key)
+
+
+async def run_jobs(database: Database) -> None:
+    while await jobs.run_due(database, Settings(database_url=database.settings.database_url)):
+        pass
+
+
+async def imported(tenant: Tenant, database: Database, response: Any) -> dict[str, Any]:
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "queued"
+    await run_jobs(database)
+    done = (await tenant.get(response.headers["location"])).json()
+    assert done["status"] == "completed", done
+    return dict(done)
+
+
+PEOPLE = [
+    ["First name", "Last name", "E-mail", "Phone", "Company", "Tags", "Notes"],
+    ["Sara", "Ahmadi", "sara@acme.io", "+989121111111", "Acme; Tehran", "vip;fair-2026", "met at the fair"],
+    ["علی", "رضایی", "ali@example.ir", "09122222222", "شرکت نمونه", "", "خط اول\nخط دوم"],
+    ["Bad", "Email", "not-an-email", "", "X", "", ""],
+    ["Dup", "Licate", "SARA@acme.io", "", "Acme", "", "same email as row 1"],
+    ["", "", "", "", "", "", ""],
+]
+MAPPING = {"first_name": "First name", "last_name": "Last name", "email": "E-mail", "phone": "Phone",
+           "company": "Company", "tags": "Tags"}  # fmt: skip
+
+
+async def test_a_lead_import_applies_good_rows_and_keeps_the_bad_ones_with_why(
+    tenant: Tenant, database: Database
+) -> None:
+    await tenant.patch("/v1/workspace", json={"default_region": "IR"})
+    data = csv_bytes(PEOPLE, delimiter=";", bom=True)
+    done = await imported(tenant, database, await upload(tenant, "leads", data, mapping=MAPPING))
+    assert (done["rows_total"], done["rows_done"], done["rows_created"], done["rows_failed"]) == (4, 4, 2, 2)
+    assert done["options"]["delimiter"] == ";" and done["file_name"] == "people.csv"
+    created = (await tenant.get("/v1/leads", params={"import_id": done["id"]})).json()["data"]
+    by_email = {lead["email"]: lead for lead in created}
+    assert set(by_email) == {"sara@acme.io", "ali@example.ir"}
+    assert by_email["sara@acme.io"]["company"] == "Acme; Tehran" and by_email["sara@acme.io"]["tags"] == [
+        "vip", "fair-2026"
+    ]  # fmt: skip
+    assert by_email["ali@example.ir"]["first_name"] == "علی" and by_email["ali@example.ir"]["phone_e164"] == (
+        "+989122222222"
+    )
+    assert all(lead["source"] == "import" and lead["sla_status"] == "not_applicable" for lead in created)
+    errors = (await tenant.get(f"/v1/imports/{done['id']}/errors")).json()["data"]
+    assert [(e["row_number"], e["errors"][0]["field"]) for e in errors] == [(3, "email"), (4, None)]
+    assert "same email or phone" in errors[1]["errors"][0]["message"]
+    assert errors[0]["values"]["E-mail"] == "not-an-email"
+    download = await tenant.get(f"/v1/imports/{done['id']}/errors.csv")
+    assert download.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(download.text.lstrip("\ufeff")), delimiter=";"))
+    assert rows[0][:3] == ["row_number", "errors", "First name"] and [r[0] for r in rows[1:]] == ["3", "4"]
+    # one import.completed instead of a lead.created per row
+    types = [e["type"] for e in (await tenant.get("/v1/events", params={"limit": 100})).json()["data"]]
+    assert "lead.created" not in types and types.count("import.completed") == 1
+
+
+async def test_a_dry_run_reports_the_first_rows_errors_and_writes_nothing(tenant: Tenant) -> None:
+    data = csv_bytes(PEOPLE)
+    response = await upload(tenant, "leads", data, mapping=MAPPING, dry_run=True)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["rows_checked"] == 4 and result["rows_failed"] == 2
+    assert [(e["row_number"], e["errors"][0]["field"]) for e in result["errors"]] == [(3, "email"), (4, None)]
+    assert result["ignored_columns"] == ["Notes"]
+    assert (await tenant.get("/v1/leads")).json()["data"] == []
+    assert (await tenant.get("/v1/imports")).json()["data"] == []
+    # without a mapping, columns named like fields are read
+    plain = csv_bytes([["email", "first_name", "whatever"], ["a@b.io", "A", "x"]])
+    auto = (await upload(tenant, "leads", plain, dry_run=True)).json()
+    assert auto["mapping"] == {"email": "email", "first_name": "first_name"} and auto["rows_failed"] == 0
+
+
+async def test_bad_uploads_are_422_and_leave_nothing_behind(tenant: Tenant) -> None:
+    assert_problem(await upload(tenant, "leads", csv_bytes(PEOPLE), mapping={"emial": "E-mail"}), 422,
+                   "mapping.emial")  # fmt: skip
+    assert_problem(await upload(tenant, "leads", csv_bytes(PEOPLE), mapping={"email": "Mail"}), 422, "mapping.email")
+    assert_problem(await upload(tenant, "leads", b""), 422, "file")
+    assert_problem(await upload(tenant, "leads", "name\nSara\n".encode("utf-16")), 422, "file")
+    assert_problem(await upload(tenant, "leads", b'email\n"a@b.io\n'), 422, "file")  # a quote never closed
+    assert_problem(await upload(tenant, "leads", csv_bytes([["x", "y"], ["1", "2"]])), 422, "mapping")
+    assert_problem(await upload(tenant, "leads", csv_bytes(PEOPLE), delimiter="|"), 422, "delimiter")
+    bare = await tenant.post("/v1/imports", params={"entity": "leads"}, content=b"{}",
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+    assert_problem(bare, 415)
+    assert (await tenant.get("/v1/imports")).json()["data"] == []
+    reader = await tenant.key_with("leads:read")
+    assert_problem(await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING, key=reader), 403)
+    orders_writer = await tenant.key_with("orders:write")
+    assert_problem(await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING, key=orders_writer), 403)
+
+
+async def test_orders_from_rows_per_line_item_and_from_json_line_items(tenant: Tenant, database: Database) -> None:
+    flat = csv_bytes([
+        ["Order", "Status", "Currency", "Total", "Placed", "Email", "SKU", "Qty", "Price"],
+        ["1001", "paid", "USD", "30.00", "2026-10-01T10:00:00Z", "buyer@x.io", "MUG", "2", "10.00"],
+        ["1001", "paid", "USD", "30.00", "2026-10-01T10:00:00Z", "buyer@x.io", "CAP", "1", "10.00"],
+        ["1002", "paid", "USD", "12.345", "2026-10-02T10:00:00Z", "buyer@x.io", "MUG", "1", "12.345"],
+        ["1003", "refunded", "EUR", "5.00", "2026-10-03T10:00:00Z", "other@x.io", "PEN", "1", "5.00"],
+    ])  # fmt: skip
+    mapping = {"external_id": "Order", "status": "Status", "currency": "Currency", "total": "Total",
+               "placed_at": "Placed", "customer_email": "Email", "line_sku": "SKU", "line_quantity": "Qty",
+               "line_unit_price": "Price"}  # fmt: skip
+    done = await imported(tenant, database, await upload(tenant, "orders", flat, mapping=mapping,
+                                                         default_source="legacy-shop"))  # fmt: skip
+    assert (done["rows_total"], done["rows_created"], done["rows_failed"]) == (4, 3, 1)
+    listed = {o["external_id"]: o for o in (await tenant.get("/v1/orders", params={"import_id": done["id"]})).json()[
+        "data"]}  # fmt: skip
+    assert set(listed) == {"1001", "1003"} and listed["1001"]["source"] == "legacy-shop"
+    assert [(li["sku"], li["quantity"]) for li in listed["1001"]["line_items"]] == [("MUG", 2), ("CAP", 1)]
+    errors = (await tenant.get(f"/v1/imports/{done['id']}/errors")).json()["data"]
+    assert [(e["row_number"], e["errors"][0]["field"]) for e in errors] == [(3, "total")]
+    contact = (await tenant.get(f"/v1/contacts/{listed['1001']['contact_id']}")).json()
+    assert contact["orders_count"] == 1 and contact["email"] == "buyer@x.io"
+    types = [e["type"] for e in (await tenant.get("/v1/events", params={"limit": 100})).json()["data"]]
+    assert "order.created" not in types and "import.completed" in types
+
+
+async def test_export_then_import_into_an_empty_workspace_gives_the_same_records(
+    tenant: Tenant, database: Database, client: Any
+) -> None:
+    await tenant.post("/v1/leads", json={"first_name": "Sara", "last_name": "Ahmadi", "email": "sara@acme.io",
+                                         "company": "Acme, Inc.", "tags": ["vip", "b2b"], "country": "IR",
+                                         "city": "تهران", "utm_source": "newsletter"})  # fmt: skip
+    await tenant.post(
+        "/v1/leads", json={"first_name": "Reza", "phone": "+989121234567", "job_title": 'The "boss"\nCEO'}
+    )
+    await tenant.post("/v1/contacts", json={"first_name": "Mina", "email": "mina@x.io", "interests": ["tea"]})
+    order = {"source": "shop", "external_id": "A-1", "status": "paid", "currency": "USD", "total": "25.50",
+             "placed_at": "2026-09-01T08:00:00Z", "source_updated_at": "2026-09-01T08:00:00Z",
+             "customer": {"external_id": "c-1", "email": "buyer@x.io", "first_name": "Bob"},
+             "line_items": [{"sku": "MUG", "name": "Mug", "quantity": 3, "unit_price": "8.50"}]}  # fmt: skip
+    assert (await tenant.post("/v1/orders/batch", json={"orders": [order]})).status_code == 200
+    empty = await make_tenant(database, client, name="Empty")
+    compared = {
+        "leads": ("first_name", "last_name", "email", "phone_e164", "company", "tags", "country", "city", "utm_source",
+                  "job_title", "status"),
+        "contacts": ("first_name", "email", "interests", "orders_count", "revenue"),
+        "orders": ("source", "external_id", "status", "currency", "total", "placed_at", "line_items"),
+    }  # fmt: skip
+    for entity in compared:  # contacts before orders: the orders' customer is matched to its contact
+        exported = await tenant.get(f"/v1/exports/{entity}.csv")
+        assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+        assert exported.content.startswith("\ufeff".encode())
+        done = await imported(empty, database, await upload(empty, entity, exported.content))
+        assert done["rows_failed"] == 0, (await empty.get(f"/v1/imports/{done['id']}/errors")).json()
+    for entity, fields in compared.items():
+
+        async def records(who: Tenant, entity: str = entity, fields: tuple[str, ...] = fields) -> list[str]:
+            rows = (await who.get(f"/v1/{entity}")).json()["data"]
+            for row in rows:  # products are the workspace's own (new ids there)
+                for line in row.get("line_items") or []:
+                    line.pop("product_id")
+            return sorted(json.dumps({k: r[k] for k in fields}, sort_keys=True, ensure_ascii=False) for r in rows)
+
+        assert await records(empty) == await records(tenant), entity
+
+
+async def test_exports_take_the_list_filters_and_stay_in_the_workspace(tenant: Tenant, other_tenant: Tenant) -> None:
+    for n in range(3):
+        await tenant.post("/v1/leads", json={"email": f"l{n}@x.io", "status": "new" if n else "contacted"})
+    await other_tenant.post("/v1/leads", json={"email": "theirs@x.io"})
+    rows = list(csv.DictReader(io.StringIO((await tenant.get("/v1/exports/leads.csv")).text.lstrip("\ufeff"))))
+    assert sorted(r["email"] for r in rows) == ["l0@x.io", "l1@x.io", "l2@x.io"]
+    contacted = (await tenant.get("/v1/exports/leads.csv", params={"status": "contacted"})).text.lstrip("\ufeff")
+    assert [r["email"] for r in csv.DictReader(io.StringIO(contacted))] == ["l0@x.io"]
+    assert_problem(await tenant.get("/v1/exports/leads.csv", params={"status": "bogus"}), 422, "status")
+    reader = await tenant.key_with("contacts:read")
+    assert_problem(await tenant.get("/v1/exports/leads.csv", key=reader), 403)
+
+
+async def test_imports_of_one_workspace_are_invisible_to_another(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    done = await imported(tenant, database, await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING))
+    for path in ("", "/errors", "/errors.csv"):
+        assert_problem(await other_tenant.get(f"/v1/imports/{done['id']}{path}"), 404)
+    assert (await other_tenant.get("/v1/imports")).json()["data"] == []
+    assert (await other_tenant.get("/v1/leads", params={"import_id": done["id"]})).json()["data"] == []
