@@ -123,6 +123,7 @@ async def test_bad_uploads_are_422_and_leave_nothing_behind(tenant: Tenant) -> N
 
 
 async def test_orders_from_rows_per_line_item_and_from_json_line_items(tenant: Tenant, database: Database) -> None:
+    lead = (await tenant.post("/v1/leads", json={"email": "buyer@x.io", "first_name": "Buyer"})).json()
     flat = csv_bytes([
         ["Order", "Status", "Currency", "Total", "Placed", "Email", "SKU", "Qty", "Price"],
         ["1001", "paid", "USD", "30.00", "2026-10-01T10:00:00Z", "buyer@x.io", "MUG", "2", "10.00"],
@@ -144,8 +145,12 @@ async def test_orders_from_rows_per_line_item_and_from_json_line_items(tenant: T
     assert [(e["row_number"], e["errors"][0]["field"]) for e in errors] == [(3, "total")]
     contact = (await tenant.get(f"/v1/contacts/{listed['1001']['contact_id']}")).json()
     assert contact["orders_count"] == 1 and contact["email"] == "buyer@x.io"
-    types = [e["type"] for e in (await tenant.get("/v1/events", params={"limit": 100})).json()["data"]]
+    events = (await tenant.get("/v1/events", params={"limit": 100})).json()["data"]
+    types = [e["type"] for e in events]
     assert "order.created" not in types and "import.completed" in types
+    # what matters one by one is still announced: the open lead bought, and converted
+    converted = [e for e in events if e["type"] == "customer.converted"]
+    assert len(converted) == 1 and converted[0]["data"]["lead_id"] == lead["id"]
 
 
 async def test_export_then_import_into_an_empty_workspace_gives_the_same_records(

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from app.db import tables
 from app.db.repositories.base import Row, datetime_key
@@ -15,6 +15,11 @@ from app.db.repositories.relationships import _Records
 im, ch, er = tables.imports, tables.import_chunks, tables.import_errors
 # What an import may tag with its id (the list filter `import_id`).
 IMPORTED = {"leads": tables.leads, "contacts": tables.contacts, "orders": tables.orders}
+_GROWN = {
+    "leads": ("leads", "lead_tags"),
+    "contacts": ("contacts",),
+    "orders": ("orders", "order_lines", "contacts", "contact_identities", "products"),
+}
 
 
 class ImportRepository(_Records):
@@ -68,6 +73,15 @@ class ImportRepository(_Records):
     async def count_errors(self, import_id: UUID) -> int:
         statement = select(func.count()).where(er.c.workspace_id == self.workspace_id, er.c.import_id == import_id)
         return int((await self.uow.execute(statement)).scalar_one())
+
+    async def refresh_statistics(self, entity: str) -> None:
+        """PostgreSQL: ANALYZE the tables an import of `entity` grows. Plans are made from table
+        statistics; without fresh ones (a fresh workspace, autovacuum late or off) a lookup by
+        email planned while `leads` was empty scans it (measured: 6 ms a row by 20,000 rows). The
+        new statistics also replace the plans prepared statements cached."""
+        if await self._dialect() == "postgresql":
+            for table in _GROWN[entity]:
+                await self.uow.execute(text(f"ANALYZE {table}"))
 
     async def tag(self, entity: str, import_id: UUID, ids: Sequence[UUID]) -> None:
         """Mark what this import created (`import_id`), for the lists' `import_id` filter."""
