@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.domain.csv_stream import normalise_header
+from app.domain.csv_stream import normalise_header, unescape_formula
 from app.domain.errors import ErrorList, InvalidInput
 
 CUSTOM_PREFIX = "custom_fields."
@@ -74,7 +74,7 @@ def item(
     values: dict[str, Any] = dict(defaults or {})
     custom: dict[str, Any] = {}
     for field, index in mapping.columns.items():
-        cell = row[index].strip() if index < len(row) else ""
+        cell = unescape_formula(row[index].strip()) if index < len(row) else ""
         if cell == "":
             continue
         if field.startswith(CUSTOM_PREFIX):
@@ -109,8 +109,14 @@ ORDER_TARGETS = (
 )
 
 
-def order_key(values: Mapping[str, Any]) -> tuple[str, str]:
-    return str(values.get("source") or ""), str(values.get("external_id") or "")
+MAX_ORDER_ROWS = 1000  # line items of one order (the orders batch's limit)
+
+
+def order_key(values: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Rows with the same key are one order's; a row without an external_id is an order of its
+    own (None: it groups with nothing)."""
+    external_id = str(values.get("external_id") or "").strip()
+    return (str(values.get("source") or ""), external_id) if external_id else None
 
 
 def order_from_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

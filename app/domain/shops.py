@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -107,13 +108,43 @@ def _id(value: Any) -> str | None:
 
 
 def _decimal(value: Any, field: str) -> Decimal:
+    if isinstance(value, (dict, list, bool)):
+        raise Unmappable(field, f"not a decimal amount: {value!r}")
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
         raise Unmappable(field, f"not a decimal amount: {value!r}") from exc
-    if not amount.is_finite():
-        raise Unmappable(field, f"not a decimal amount: {value!r}")
+    if not amount.is_finite() or abs(amount) >= _TOO_LARGE:
+        raise Unmappable(field, f"not a decimal amount this CRM takes: {value!r}")
     return amount
+
+
+_TOO_LARGE = Decimal(10) ** 15
+
+
+def _obj(value: Any, field: str) -> Mapping[str, Any]:
+    """A nested object of the payload (absent or null: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise Unmappable(field, "not an object")
+    return value
+
+
+def _objects(value: Any, field: str) -> list[Mapping[str, Any]]:
+    """A list of objects (absent or null: empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Unmappable(field, "not a list")
+    return [_obj(item, f"{field}.{index}") for index, item in enumerate(value)]
+
+
+def _quantity(value: Any, field: str) -> int:
+    amount = _decimal(value if value not in (None, "") else 0, field)
+    if amount < 0 or amount != amount.to_integral_value():
+        raise Unmappable(field, f"not a whole, non-negative quantity: {value!r}")
+    return int(amount)
 
 
 def _money(amount: Decimal, currency: str) -> str:
@@ -154,8 +185,8 @@ def _utc_naive(value: Any, field: str) -> str:
 def _shop_money(payload: Mapping[str, Any], name: str, currency: str, plain: str | None = None) -> Decimal | None:
     """A Shopify amount in the order's (presentment) currency: `<name>_set.presentment_money`, else
     the plain field when the order has no separate presentment currency."""
-    money_set = payload.get(f"{name}_set") or {}
-    presentment = money_set.get("presentment_money") or {}
+    money_set = _obj(payload.get(f"{name}_set"), f"{name}_set")
+    presentment = _obj(money_set.get("presentment_money"), f"{name}_set.presentment_money")
     if presentment.get("amount") is not None and presentment.get("currency_code") in (None, currency):
         return _decimal(presentment["amount"], f"{name}_set.presentment_money.amount")
     value = payload.get(plain or name)
@@ -194,9 +225,9 @@ def shopify_customer(payload: Mapping[str, Any]) -> dict[str, Any]:
     external_id = _id(payload.get("id"))
     if external_id is None:
         raise Unmappable("id", "missing")
-    addresses = [_shopify_address(a, "shipping") for a in payload.get("addresses") or []]
+    addresses = [_shopify_address(a, "shipping") for a in _objects(payload.get("addresses"), "addresses")]
     if not any(addresses) and payload.get("default_address"):
-        addresses = [_shopify_address(payload["default_address"], "shipping")]
+        addresses = [_shopify_address(_obj(payload["default_address"], "default_address"), "shipping")]
     return {
         "source": Platform.SHOPIFY.value,
         "external_id": external_id,
@@ -224,16 +255,16 @@ def _shopify_refund_amount(refund: Mapping[str, Any], currency: str) -> Decimal:
     """What a refund gave back, in the order's currency: its successful refund transactions; else
     (none in that currency) its refunded lines, their tax and its adjustments."""
     total = Decimal(0)
-    for transaction in refund.get("transactions") or []:
+    for transaction in _objects(refund.get("transactions"), "transactions"):
         if (transaction.get("kind") or "refund") != "refund" or transaction.get("status") not in (None, "success"):
             continue
         if transaction.get("amount_set") or transaction.get("currency") in (None, currency):
             total += _shop_money(transaction, "amount", currency) or Decimal(0)
     if total == 0:
-        for line in refund.get("refund_line_items") or []:
+        for line in _objects(refund.get("refund_line_items"), "refund_line_items"):
             total += _shop_money(line, "subtotal", currency) or Decimal(0)
             total += _shop_money(line, "total_tax", currency) or Decimal(0)
-        for adjustment in refund.get("order_adjustments") or []:
+        for adjustment in _objects(refund.get("order_adjustments"), "order_adjustments"):
             total -= _shop_money(adjustment, "amount", currency) or Decimal(0)  # negative: money back
     return total
 
@@ -269,28 +300,36 @@ def shopify_order(payload: Mapping[str, Any]) -> dict[str, Any]:
     external_id = _id(payload.get("id"))
     if external_id is None:
         raise Unmappable("id", "missing")
-    currency = _currency(payload.get("presentment_currency") or _required(payload, "currency"))
+    # The buyer's currency when the payload carries its amounts (`*_set.presentment_money`); else
+    # the plain amounts, which are in the shop's currency.
+    total_set = _obj(_obj(payload.get("total_price_set"), "total_price_set").get("presentment_money"),
+                     "total_price_set.presentment_money")  # fmt: skip
+    if total_set.get("amount") is not None and (total_set.get("currency_code") or payload.get("presentment_currency")):
+        currency = _currency(total_set.get("currency_code") or payload.get("presentment_currency"))
+    else:
+        currency = _currency(_required(payload, "currency"))
     total = _shop_money(payload, "total_price", currency)
     if total is None:
         raise Unmappable("total_price", "missing")
-    customer = payload.get("customer") or {}
-    billing = payload.get("billing_address") or {}
+    customer = _obj(payload.get("customer"), "customer")
+    billing = _obj(payload.get("billing_address"), "billing_address")
+    shipping = _obj(payload.get("shipping_address"), "shipping_address")
     person = _shopify_person(customer, {**billing, **{k: payload.get(k) for k in ("email", "contact_email")}})
     if not person["phone"]:
-        person["phone"] = _text(billing.get("phone") or (payload.get("shipping_address") or {}).get("phone"), 64)
+        person["phone"] = _text(billing.get("phone") or shipping.get("phone"), 64)
     addresses = [
-        _shopify_address(payload.get("billing_address"), "billing"),
-        _shopify_address(payload.get("shipping_address"), "shipping"),
+        _shopify_address(billing, "billing"),
+        _shopify_address(shipping, "shipping"),
     ]
     buyer = {"external_id": _id(customer.get("id")), **person, "addresses": [a for a in addresses if a]}
     has_buyer = buyer["external_id"] or buyer["email"] or buyer["phone"]
     refunds = []
-    for index, refund in enumerate(payload.get("refunds") or []):
+    for index, refund in enumerate(_objects(payload.get("refunds"), "refunds")):
         mapped = _shopify_refund(refund, currency, f"refunds.{index}")
         if mapped:
             refunds.append(mapped)
-    shop = (payload.get("total_price_set") or {}).get("shop_money") or {}
-    codes = payload.get("discount_codes") or []
+    shop = _obj(_obj(payload.get("total_price_set"), "total_price_set").get("shop_money"), "total_price_set.shop_money")
+    codes = _objects(payload.get("discount_codes"), "discount_codes")
     placed_at = payload.get("processed_at") or _required(payload, "created_at")
 
     def amount(name: str, plain: str | None = None) -> str:
@@ -320,15 +359,12 @@ def shopify_order(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _lines(payload: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
-    lines = payload.get("line_items") or []
-    if not isinstance(lines, list):
-        raise Unmappable("line_items", "not a list")
-    return lines
+    return _objects(payload.get("line_items"), "line_items")
 
 
 def _shopify_line(line: Mapping[str, Any], currency: str, index: int) -> dict[str, Any]:
     field = f"line_items.{index}"
-    quantity = int(line.get("quantity") or 0)
+    quantity = _quantity(line.get("quantity"), f"{field}.quantity")
     price = _shop_money(line, "price", currency)
     if price is None:
         raise Unmappable(f"{field}.price", "missing")
@@ -374,10 +410,10 @@ def _woo_address(address: Mapping[str, Any] | None, kind: str) -> dict[str, Any]
 
 
 def _woo_person(payload: Mapping[str, Any]) -> dict[str, Any]:
-    billing = payload.get("billing") or {}
+    billing = _obj(payload.get("billing"), "billing")
     return {
         "email": _text(payload.get("email") or billing.get("email"), 320),
-        "phone": _text(billing.get("phone") or (payload.get("shipping") or {}).get("phone"), 64),
+        "phone": _text(billing.get("phone") or _obj(payload.get("shipping"), "shipping").get("phone"), 64),
         "first_name": _text(payload.get("first_name") or billing.get("first_name"), 200),
         "last_name": _text(payload.get("last_name") or billing.get("last_name"), 200),
     }
@@ -387,7 +423,8 @@ def woocommerce_customer(payload: Mapping[str, Any]) -> dict[str, Any]:
     external_id = _id(payload.get("id"))
     if external_id is None:
         raise Unmappable("id", "missing")
-    addresses = [_woo_address(payload.get("billing"), "billing"), _woo_address(payload.get("shipping"), "shipping")]
+    addresses = [_woo_address(_obj(payload.get("billing"), "billing"), "billing"),
+                 _woo_address(_obj(payload.get("shipping"), "shipping"), "shipping")]  # fmt: skip
     return {
         "source": Platform.WOOCOMMERCE.value,
         "external_id": external_id,
@@ -406,7 +443,7 @@ def woocommerce_order(payload: Mapping[str, Any]) -> dict[str, Any]:
     total = _decimal(_required(payload, "total"), "total")
     refunds, refunded = [], Decimal(0)
     modified = _utc_naive(payload.get("date_modified_gmt") or payload.get("date_created_gmt"), "date_modified_gmt")
-    for index, refund in enumerate(payload.get("refunds") or []):
+    for index, refund in enumerate(_objects(payload.get("refunds"), "refunds")):
         amount = abs(_decimal(refund.get("total") or 0, f"refunds.{index}.total"))
         refund_id = _id(refund.get("id"))
         if refund_id is None:
@@ -419,9 +456,10 @@ def woocommerce_order(payload: Mapping[str, Any]) -> dict[str, Any]:
     if refunded and status in (OrderStatus.PAID, OrderStatus.FULFILLED):
         status = OrderStatus.REFUNDED if refunded >= total else OrderStatus.PARTIALLY_REFUNDED
     person = _woo_person(payload)
-    addresses = [_woo_address(payload.get("billing"), "billing"), _woo_address(payload.get("shipping"), "shipping")]
+    addresses = [_woo_address(_obj(payload.get("billing"), "billing"), "billing"),
+                 _woo_address(_obj(payload.get("shipping"), "shipping"), "shipping")]  # fmt: skip
     buyer = {"external_id": _id(payload.get("customer_id")), **person, "addresses": [a for a in addresses if a]}
-    coupons = payload.get("coupon_lines") or []
+    coupons = _objects(payload.get("coupon_lines"), "coupon_lines")
 
     def money(name: str) -> str:
         return _money(_decimal(payload.get(name) or 0, name), currency)
@@ -447,13 +485,13 @@ def woocommerce_order(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def _woo_line(line: Mapping[str, Any], currency: str, index: int) -> dict[str, Any]:
     field = f"line_items.{index}"
-    quantity = int(line.get("quantity") or 0)
+    quantity = _quantity(line.get("quantity"), f"{field}.quantity")
     subtotal = _decimal(line.get("subtotal") or 0, f"{field}.subtotal")
     total = _decimal(line.get("total") if line.get("total") not in (None, "") else subtotal, f"{field}.total")
     unit = subtotal / quantity if quantity else _decimal(line.get("price") or 0, f"{field}.price")
     return {
         "sku": _text(line.get("sku"), 255),
-        "name": _text(line.get("name"), 500),
+        "name": _text(html.unescape(str(line["name"])) if line.get("name") else None, 500),
         "quantity": quantity,
         "unit_price": _money(unit, currency),
         "total": _money(total, currency),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import Request
 
 from app.domain.errors import InvalidInput
@@ -119,6 +119,8 @@ class Upload:
         parser.finalize()
         if out:
             yield b"".join(out)
+        if parser.state not in (MultipartState.END, MultipartState.BOUNDARY_PADDING):
+            raise InvalidInput.field("body", "the multipart body ends before its closing boundary (cut off?)")
         if not self.saw_file:
             raise InvalidInput.field(self.file_field, "send the CSV as a `file` part")
 

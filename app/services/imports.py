@@ -11,6 +11,7 @@ are replaced by one `import.completed`; events that matter one by one (`customer
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -146,11 +147,16 @@ async def upload(
     try:
         return await _store(database, workspace_id, actor, import_id, options, chunks, late_fields)
     except BaseException:
-        async with UnitOfWork(database) as uow:  # nothing half-written
-            await uow.imports(workspace_id).drop_chunks(import_id)
-            await uow.imports(workspace_id).remove(import_id)
-            await uow.commit()
+        # nothing half-written, even when the request is cancelled (the client went away)
+        await asyncio.shield(_discard(database, workspace_id, import_id))
         raise
+
+
+async def _discard(database: Database, workspace_id: UUID, import_id: UUID) -> None:
+    async with UnitOfWork(database) as uow:
+        await uow.imports(workspace_id).drop_chunks(import_id)
+        await uow.imports(workspace_id).remove(import_id)
+        await uow.commit()
 
 
 async def _store(
@@ -254,11 +260,11 @@ async def dry_run(
     records: list[list[str]] = []
     try:
         async for data in chunks:
-            records += stream.feed(data)
+            records += stream.feed(data)[: DRY_RUN_ROWS + 1 - len(records)]  # the rest is read, not kept
             if len(records) > DRY_RUN_ROWS and (options.mapping is not None or late_fields().get("mapping")):
-                break
+                break  # no need to read on: the mapping came first
         else:
-            records += stream.close()
+            records += stream.close()[: DRY_RUN_ROWS + 1 - len(records)]
     except CsvError as exc:
         raise InvalidInput.field("file", str(exc)) from exc
     if not records:
@@ -365,7 +371,8 @@ def _build(
         if entity.name != "orders":
             built.append(([outcome], values))
         else:
-            if order_rows and rules.order_key(order_rows[-1][1]) != rules.order_key(values):
+            key = rules.order_key(values)
+            if order_rows and (key is None or rules.order_key(order_rows[-1][1]) != key):
                 close_order()
             order_rows.append((outcome, values))
     close_order()
@@ -444,13 +451,13 @@ async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progr
     async with UnitOfWork(database) as uow:
         repo = uow.imports(workspace_id)
         now = utcnow()
-        await repo.set(import_id, {"status": "completed", "finished_at": now, "updated_at": now})
-        await repo.drop_chunks(import_id)
+        finished = await repo.finish(import_id, {"status": "completed", "finished_at": now, "updated_at": now})
         final = await repo.get(import_id)
         assert final is not None
-        await events.record(
-            Context(uow, workspace_id, actor, now), types.IMPORT_COMPLETED, ImportRead.model_validate(final)
-        )
+        if finished:  # only the runner that ended it announces it (a job taken over runs twice)
+            await repo.drop_chunks(import_id)
+            ctx = Context(uow, workspace_id, actor, now)
+            await events.record(ctx, types.IMPORT_COMPLETED, ImportRead.model_validate(final))
         await uow.commit()
     return _summary(final)
 
@@ -465,7 +472,9 @@ async def fail(database: Database, workspace_id: UUID, import_id: UUID, exc: Exc
         now = utcnow()
         problem = {"type": "/problems/import-failed", "title": "Import failed", "status": 500,
                    "detail": f"{type(exc).__name__}: {exc}"[:500]}  # fmt: skip
-        await repo.set(import_id, {"status": "failed", "problem": problem, "finished_at": now, "updated_at": now})
+        if not await repo.finish(import_id, {"status": "failed", "problem": problem, "finished_at": now,
+                                             "updated_at": now}):  # fmt: skip
+            return
         await repo.drop_chunks(import_id)
         final = await repo.get(import_id)
         assert final is not None
@@ -495,9 +504,13 @@ def _order_boundary(batch: list[tuple[int, list[str]]], resolved: rules.ColumnMa
             return None
 
     last = key(batch[-1][1])
+    if last is None:
+        return len(batch)  # a row without an external_id is an order of its own
     cut = len(batch)
     while cut > 0 and key(batch[cut - 1][1]) == last:
         cut -= 1
+    if cut == 0 and len(batch) > rules.MAX_ORDER_ROWS:
+        return len(batch)  # more rows than an order may have: applied (and refused) as they are
     return cut
 
 

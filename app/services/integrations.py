@@ -147,6 +147,13 @@ async def receive(ctx: Context, integration: Row, delivery: Delivery) -> dict[st
         error = problem_of(invalid_input(exc))["problem"]
     except DomainError as exc:
         error = problem_of(exc)["problem"]
+    except (ValueError, TypeError, AttributeError, ArithmeticError, KeyError) as exc:
+        # a shape the mapping did not foresee: kept for inspection, never a 500 that the platform
+        # would retry until it drops the webhook
+        log.warning("integration %s: %s payload not mapped", integration_id, delivery.topic, exc_info=True)
+        error = problem_of(InvalidInput.field("body", f"a payload this CRM cannot map ({type(exc).__name__})"))[
+            "problem"
+        ]
     if error is not None:
         status = "failed"
         await ctx.uow.integration_failures(ctx.workspace_id).add({

@@ -78,3 +78,41 @@ def test_consecutive_rows_of_one_order_make_one_order() -> None:
     assert order["customer"] == {"email": "a@x.io"}
     assert order["line_items"] == [{"sku": "A", "quantity": "1"}, {"sku": "B", "quantity": "2"}]
     assert order["source_updated_at"] == "2026-01-01T00:00:00Z"
+
+
+def _whole(text: str, delimiter: str) -> list[list[str]]:
+    import csv
+    import io
+
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    return [row for row in rows if any(cell.strip() for cell in row)]
+
+
+def test_any_split_gives_what_the_csv_module_reads_from_the_whole_file() -> None:
+    import random
+
+    rng = random.Random(20261127)
+    pieces = ["a", "ب", '12" pizza', '"q,uoted"', '"multi\r\nline"', '"with ""escaped"""', "5'11\"", "", " "]
+    for _ in range(400):
+        delimiter = rng.choice([",", ";"])
+        lines = [delimiter.join(["h1", "h2", "h3"])]
+        for _ in range(rng.randrange(1, 6)):
+            lines.append(delimiter.join(rng.choice(pieces) for _ in range(3)))
+        text = rng.choice(["\r\n", "\n", "\r"]).join(lines) + rng.choice(["", "\r\n", "\n"])
+        data = ("\ufeff" if rng.random() < 0.5 else "").encode() + text.encode()
+        stream, out, at = CsvStream(), [], 0
+        while at < len(data):
+            step = rng.randrange(1, 12)
+            out += stream.feed(data[at : at + step])
+            at += step
+        out += stream.close()
+        assert out == _whole(text, delimiter), text
+
+
+def test_a_file_without_line_breaks_is_refused_early() -> None:
+    from app.domain.csv_stream import MAX_RECORD_CHARS
+
+    stream = CsvStream(delimiter=",")
+    with pytest.raises(CsvError):
+        for _ in range(MAX_RECORD_CHARS // 50_000 + 2):
+            stream.feed(b"x" * 50_000)

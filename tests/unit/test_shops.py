@@ -90,3 +90,32 @@ def test_topics() -> None:
     assert shops.command_for(Platform.SHOPIFY, "products/create") == Command.IGNORED
     assert shops.command_for(Platform.WOOCOMMERCE, "order.updated") == Command.ORDER
     assert shops.command_for(Platform.WOOCOMMERCE, "order.deleted") == Command.IGNORED
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda o: o["line_items"][0].update(quantity=2.7), "line_items.0.quantity"),
+        (lambda o: o["line_items"][0].update(quantity=-1), "line_items.0.quantity"),
+        (lambda o: o.update(customer="guest"), "customer"),
+        (lambda o: o.update(line_items=[1]), "line_items.0"),
+        (lambda o: o.update(refunds={}), "refunds"),
+        (lambda o: o.update(total_price_set="x"), "total_price_set"),
+        (lambda o: (o.pop("total_price_set"), o.update(total_price="1e30")), "total_price"),
+    ],
+)
+def test_odd_shapes_are_unmappable_naming_the_field(change, field: str) -> None:  # type: ignore[no-untyped-def]
+    import copy
+
+    order = copy.deepcopy(_sample("shopify", "orders_create"))
+    change(order)
+    with pytest.raises(Unmappable) as caught:
+        shops.shopify_order(order)
+    assert caught.value.field == field
+
+
+def test_plain_amounts_are_in_the_shops_currency_when_there_is_no_presentment_money() -> None:
+    order = {"id": 7, "currency": "USD", "presentment_currency": "EUR", "total_price": "10.00",
+             "created_at": "2026-01-01T00:00:00Z", "line_items": [{"quantity": "1.0", "price": "10.00"}]}  # fmt: skip
+    mapped = shops.shopify_order(order)
+    assert (mapped["currency"], mapped["total"], mapped["line_items"][0]["quantity"]) == ("USD", "10.00", 1)

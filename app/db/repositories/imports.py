@@ -30,6 +30,13 @@ class ImportRepository(_Records):
         """Progress and state (no new version: the import's own bookkeeping)."""
         await self.uow.execute(update(im).where(self.scope, im.c.id == import_id).values(**values))
 
+    async def finish(self, import_id: UUID, values: Mapping[str, Any]) -> bool:
+        """End a running (or queued) import; False when it had ended already."""
+        statement = (
+            update(im).where(self.scope, im.c.id == import_id, im.c.status.in_(("queued", "running"))).values(**values)
+        )
+        return bool((await self.uow.execute(statement)).rowcount)
+
     async def advance(self, import_id: UUID, rows_done: int, counts: Mapping[str, int], at: Any) -> bool:
         """Move the import from `rows_done` rows on by these counts; False when another runner
         moved it first (a job taken over after its lease: only one of them goes on)."""
