@@ -36,6 +36,22 @@ async def forget_response_excerpts(ctx: Context) -> int:
     return await ctx.uow.deliveries(ctx.workspace_id).forget_response_excerpts(ctx.now - timedelta(days=days))
 
 
+async def discard_abandoned_uploads(ctx: Context) -> int:
+    """CSV uploads still `uploading` a day later: their server died mid-upload (a failed upload
+    cleans up after itself). Their stored pieces and the import go."""
+    return await ctx.uow.imports(ctx.workspace_id).discard_uploading(ctx.now - ABANDONED_AFTER)
+
+
+async def purge_integration_receipts(ctx: Context) -> int:
+    """Receipts of shop deliveries past the platforms' redelivery windows (Shopify retries for 4
+    hours, WooCommerce for less): a redelivery that old is not expected."""
+    return await ctx.uow.integrations(ctx.workspace_id).purge_receipts(ctx.now - RECEIPTS_KEPT)
+
+
+ABANDONED_AFTER = timedelta(days=1)
+RECEIPTS_KEPT = timedelta(days=30)
+
+
 async def rescore_leads(ctx: Context) -> Any:
     """Behaviour fades without new engagements: rescore every lead nightly (as a job)."""
     from app.services import scoring
@@ -49,6 +65,8 @@ TASKS: dict[str, Recurring] = {
         Recurring("purge-idempotency-keys", "30 3 * * *", purge_idempotency_keys),
         Recurring("forget-webhook-response-excerpts", "45 3 * * *", forget_response_excerpts),
         Recurring("rescore-leads", "15 2 * * *", rescore_leads),
+        Recurring("discard-abandoned-uploads", "50 3 * * *", discard_abandoned_uploads),
+        Recurring("purge-integration-receipts", "55 3 * * *", purge_integration_receipts),
     )
 }
 

@@ -232,3 +232,32 @@ async def test_a_cut_off_upload_is_refused_and_stray_quotes_are_just_characters(
     assert done["rows_created"] == 2, (await tenant.get(f"/v1/imports/{done['id']}/errors")).json()
     companies = {lead["company"] for lead in (await tenant.get("/v1/leads")).json()["data"]}
     assert companies == {'12" Pizza Co', 'Amy "A" Inc'}
+
+
+async def test_nightly_clean_up_discards_abandoned_uploads_and_old_receipts(tenant: Tenant, database: Database) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from app.db.unit_of_work import UnitOfWork
+    from app.ids import new_id, utcnow
+    from app.services.context import SYSTEM, Context
+    from app.worker import recurring
+
+    workspace_id = uuid.UUID(tenant.id)
+    kept = await imported(tenant, database, await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING))
+    stale_id = new_id()
+    async with UnitOfWork(database) as uow:  # a server that died mid-upload left this behind
+        ctx = Context(uow, workspace_id, SYSTEM, utcnow() - timedelta(days=2))
+        values = {"id": stale_id, "entity": "leads", "status": "uploading", "mapping": {}, "options": {}, "columns": []}
+        await uow.imports(workspace_id).create({**values, **ctx.audit_new()})
+        await uow.imports(workspace_id).add_chunk(stale_id, 0, b"email\n")
+        await uow.commit()
+    async with UnitOfWork(database) as uow:
+        ctx = Context(uow, workspace_id, SYSTEM, utcnow())
+        assert await recurring.discard_abandoned_uploads(ctx) == 1
+        await recurring.purge_integration_receipts(ctx)
+        await uow.commit()
+    async with UnitOfWork(database, write=False) as uow:
+        assert await uow.imports(workspace_id).get(stale_id) is None
+        assert await uow.imports(workspace_id).chunk(stale_id, 0) is None
+    assert (await tenant.get(f"/v1/imports/{kept['id']}")).json()["status"] == "completed"

@@ -45,6 +45,16 @@ class ImportRepository(_Records):
         statement = update(im).where(self.scope, im.c.id == import_id, im.c.rows_done == rows_done).values(**values)
         return bool((await self.uow.execute(statement)).rowcount)
 
+    async def discard_uploading(self, before: Any) -> int:
+        """Imports still uploading since before `before` (their upload died with its server), with
+        their pieces; how many."""
+        statement = select(im.c.id).where(self.scope, im.c.status == "uploading", im.c.created_at < before)
+        ids = list((await self.uow.execute(statement)).scalars())
+        for import_id in ids:
+            await self.drop_chunks(import_id)
+            await self.remove(import_id)
+        return len(ids)
+
     async def remove(self, import_id: UUID) -> None:
         await self.uow.execute(delete(im).where(self.scope, im.c.id == import_id))
 

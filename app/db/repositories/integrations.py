@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
@@ -36,6 +36,10 @@ class IntegrationRepository(_Records):
             where=rc.c.outcome == "failed",
         ).returning(rc.c.delivery_id)
         return (await self.uow.execute(statement)).first() is not None
+
+    async def purge_receipts(self, before: datetime) -> int:
+        statement = delete(rc).where(rc.c.workspace_id == self.workspace_id, rc.c.received_at < before)
+        return int((await self.uow.execute(statement)).rowcount or 0)
 
     async def set_outcome(self, integration_id: UUID, delivery_id: str, outcome: str) -> None:
         statement = (
