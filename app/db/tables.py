@@ -480,6 +480,8 @@ contacts = Table(
     Column("reporting_currency", String(3)),  # of the amounts above, when facts were last computed
     Column("active_until", UtcDateTime),  # last_order_at + the active window (/v1/settings/customers)
     Column("import_id", Uuid),  # the CSV import that created it (migration 0019)
+    # Loyalty points: the ledger's running balance (migration 0020), never negative.
+    Column("loyalty_points", BigInteger, nullable=False, server_default="0"),
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
@@ -953,6 +955,27 @@ import_errors = Table(
 )
 
 
+# Loyalty points ledger: every change of a contact's balance, with the balance it left.
+loyalty_entries = Table(
+    "loyalty_entries",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("contact_id", Uuid, nullable=False),
+    Column("kind", String(16), nullable=False),  # earn | redeem | expire | adjust
+    Column("points", BigInteger, nullable=False),  # signed: what it did to the balance
+    Column("balance_after", BigInteger, nullable=False),
+    Column("reason", String(500)),
+    Column("reference", String(255)),  # the caller's id for it (an order, a reward): recorded once
+    Column("order_id", Uuid),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "contact_id", "created_at", "id"),
+    Index(None, "workspace_id", "contact_id", "reference", unique=True, **_not_null("reference")),
+)
+
+
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
 TENANT_TABLES = (
     members,
@@ -994,4 +1017,5 @@ TENANT_TABLES = (
     imports,
     import_chunks,
     import_errors,
+    loyalty_entries,
 )

@@ -23,6 +23,7 @@ from app.db.repositories.imports import ImportRepository
 from app.db.repositories.integrations import IntegrationFailureRepository, IntegrationRepository
 from app.db.repositories.jobs import JobRepository
 from app.db.repositories.leads import CustomFieldRepository, DuplicateCandidateRepository, LeadRepository
+from app.db.repositories.loyalty import LoyaltyRepository
 from app.db.repositories.members import MemberRepository
 from app.db.repositories.orders import CustomerRepository, ExchangeRateRepository, OrderRepository, ProductRepository
 from app.db.repositories.outbox import OutboxRepository
@@ -309,6 +310,9 @@ class UnitOfWork:
 
     def imports(self, workspace_id: UUID) -> ImportRepository:
         return ImportRepository(self, workspace_id)
+
+    def loyalty(self, workspace_id: UUID) -> LoyaltyRepository:
+        return LoyaltyRepository(self, workspace_id)
 
     def integrations(self, workspace_id: UUID) -> IntegrationRepository:
         return IntegrationRepository(self, workspace_id)

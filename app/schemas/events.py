@@ -15,6 +15,7 @@ from app.schemas.imports import ImportRead
 from app.schemas.integrations import IntegrationRead, PrivacyRequest
 from app.schemas.jobs import JobRead
 from app.schemas.leads import DuplicatesFound, LeadMerged, LeadRead
+from app.schemas.loyalty import LoyaltyEntryRead
 from app.schemas.members import MemberRead
 from app.schemas.orders import CustomerConverted, ExchangeRateRead, OrderRead, ProductRead
 from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead, TaskRead
@@ -80,6 +81,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CONTACT_CREATED: ContactRead,
     types.CONTACT_UPDATED: ContactRead,
     types.CONTACT_ARCHIVED: ContactRead,
+    types.CONTACT_LOYALTY_CHANGED: LoyaltyEntryRead,
     types.OPPORTUNITY_CREATED: OpportunityRead,
     types.OPPORTUNITY_UPDATED: OpportunityRead,
     types.OPPORTUNITY_ARCHIVED: OpportunityRead,

@@ -144,6 +144,7 @@ class ContactRead(ResourceRead):
     unconverted_orders: int = Field(default=0, description="Purchases left out of `revenue` until a rate converts them")
     reporting_currency: str | None = None
     active: bool = Field(default=False, description="Ordered within the active window (/v1/settings/customers)")
+    loyalty_points: int = Field(default=0, description="Loyalty balance (/v1/contacts/{id}/loyalty)")
     created_by: Actor
     updated_by: Actor
 

@@ -211,6 +211,8 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("GET", "/v1/products/{product_id}"): (_product, None, ""),
     ("PATCH", "/v1/products/{product_id}"): (_product, {"name": "Hijacked"}, ""),
     ("DELETE", "/v1/products/{product_id}"): (_product, None, ""),
+    ("GET", "/v1/contacts/{contact_id}/loyalty"): (_contact, None, "/loyalty"),
+    ("POST", "/v1/contacts/{contact_id}/loyalty"): (_contact, {"kind": "earn", "points": 5}, "/loyalty"),
     ("GET", "/v1/imports/{import_id}"): (_import, None, ""),
     ("GET", "/v1/imports/{import_id}/errors"): (_import, None, "/errors"),
     ("GET", "/v1/imports/{import_id}/errors.csv"): (_import, None, "/errors.csv"),
