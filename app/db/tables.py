@@ -482,10 +482,15 @@ contacts = Table(
     Column("import_id", Uuid),  # the CSV import that created it (migration 0019)
     # Loyalty points: the ledger's running balance (migration 0020), never negative.
     Column("loyalty_points", BigInteger, nullable=False, server_default="0"),
+    # Profile (migration 0021): billing/shipping addresses, who referred them, how many they referred.
+    Column("addresses", Json),
+    Column("referred_by_contact_id", Uuid),
+    Column("referrals_count", Integer, nullable=False, server_default="0"),
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "import_id", **_not_null("import_id")),
+    Index(None, "workspace_id", "referred_by_contact_id", **_not_null("referred_by_contact_id")),
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "email_key", **_not_null("email_key")),
     Index(None, "workspace_id", "phone_e164", **_not_null("phone_e164")),
@@ -976,6 +981,21 @@ loyalty_entries = Table(
 )
 
 
+# Saved segments: a named filter of /v1/contacts (counted when read).
+segments = Table(
+    "segments",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", String(1000)),
+    Column("filters", Json, nullable=False),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "created_at", "id"),
+)
+
+
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
 TENANT_TABLES = (
     members,
@@ -1018,4 +1038,5 @@ TENANT_TABLES = (
     import_chunks,
     import_errors,
     loyalty_entries,
+    segments,
 )

@@ -31,6 +31,7 @@ from app.db.repositories.relationships import (
     AccountRepository,
     ContactRepository,
     OpportunityRepository,
+    SegmentRepository,
     TaskRepository,
 )
 from app.db.repositories.routing import ActivityRepository, AssignmentRepository, TeamRepository
@@ -310,6 +311,9 @@ class UnitOfWork:
 
     def imports(self, workspace_id: UUID) -> ImportRepository:
         return ImportRepository(self, workspace_id)
+
+    def segments(self, workspace_id: UUID) -> SegmentRepository:
+        return SegmentRepository(self, workspace_id)
 
     def loyalty(self, workspace_id: UUID) -> LoyaltyRepository:
         return LoyaltyRepository(self, workspace_id)

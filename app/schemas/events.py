@@ -20,6 +20,7 @@ from app.schemas.members import MemberRead
 from app.schemas.orders import CustomerConverted, ExchangeRateRead, OrderRead, ProductRead
 from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead, TaskRead
 from app.schemas.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
+from app.schemas.segments import SegmentRead
 from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
 from app.schemas.workspaces import WorkspaceRead
 
@@ -82,6 +83,9 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CONTACT_UPDATED: ContactRead,
     types.CONTACT_ARCHIVED: ContactRead,
     types.CONTACT_LOYALTY_CHANGED: LoyaltyEntryRead,
+    types.SEGMENT_CREATED: SegmentRead,
+    types.SEGMENT_UPDATED: SegmentRead,
+    types.SEGMENT_ARCHIVED: SegmentRead,
     types.OPPORTUNITY_CREATED: OpportunityRead,
     types.OPPORTUNITY_UPDATED: OpportunityRead,
     types.OPPORTUNITY_ARCHIVED: OpportunityRead,

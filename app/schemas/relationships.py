@@ -13,6 +13,7 @@ from app.domain.money import from_minor
 from app.domain.relationships.opportunities import OpportunityStage, OpportunityType
 from app.schemas.common import Actor, Country, Currency, RequestModel, ResourceRead, Unset, UtcDatetime
 from app.schemas.leads import LongText, Tag, Text, _tags
+from app.schemas.orders import Address
 
 Amount = Annotated[
     str,
@@ -86,9 +87,11 @@ class ContactFields(RequestModel):
     country: Country | None = None
     province: Text | None = None
     city: Text | None = None
+    referred_by_contact_id: UUID | None = Field(default=None, description="The contact who referred this one")
 
 
 class ContactCreate(ContactFields):
+    addresses: list[Address] = Field(default_factory=list, max_length=20, description="Billing and shipping")
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     interests: list[Interest] = Field(
         default_factory=list, max_length=50, description="Declared interests (industries, hobbies, fields of work)"
@@ -98,6 +101,7 @@ class ContactCreate(ContactFields):
 
 
 class ContactUpdate(ContactFields):
+    addresses: list[Address] = Field(default=None, max_length=20)  # type: ignore[assignment]
     tags: list[Tag] = Field(default=None, max_length=50)  # type: ignore[assignment]
     interests: list[Interest] = Field(default=None, max_length=50)  # type: ignore[assignment]
 
@@ -122,6 +126,15 @@ class ContactRead(ResourceRead):
     city: str | None
     lead_id: UUID | None = Field(description="The lead it was qualified from")
     archived_at: UtcDatetime | None
+    addresses: list[dict[str, Any]] = Field(default_factory=list, description="Billing and shipping addresses")
+    referred_by_contact_id: UUID | None = None
+    referrals_count: int = Field(default=0, description="Contacts this one referred")
+
+    @field_validator("addresses", mode="before")
+    @classmethod
+    def _no_addresses(cls, value: Any) -> Any:
+        return [] if value is None else value
+
     # customer facts, kept current by order sync (reporting currency: the workspace's)
     acquisition_channel: str | None = Field(
         default=None, description="The originating lead's utm_source, else its source, else the first order's source"
@@ -297,3 +310,30 @@ class TaskRead(ResourceRead):
     completed_at: UtcDatetime | None
     created_by: Actor
     updated_by: Actor
+
+
+class ContactFilters(BaseModel):
+    """The contacts list's filters (also a saved segment's)."""
+
+    archived: bool = Field(default=False, description="true: only archived records")
+    account_id: UUID | None = None
+    owner_id: UUID | None = None
+    email: str | None = Field(default=None, max_length=320, description="Exact, case-insensitive")
+    country: Country | None = None
+    active: bool | None = Field(default=None, description="Ordered within the active window (/v1/settings/customers)")
+    has_orders: bool | None = Field(default=None, description="true: customers (at least one purchase)")
+    acquisition_channel: str | None = Field(default=None, max_length=100)
+    import_id: UUID | None = Field(default=None, description="Created by this CSV import")
+    tag: str | None = Field(default=None, max_length=100, description="A group (tag) such as VIP")
+    interest: str | None = Field(default=None, max_length=100, description="A declared interest")
+    province: str | None = Field(default=None, max_length=200)
+    city: str | None = Field(default=None, max_length=200)
+    last_order_after: datetime | None = Field(default=None, description="Last order at or after")
+    last_order_before: datetime | None = Field(default=None, description="Last order before")
+    revenue_min: str | None = Field(
+        default=None, pattern=r"^\d{1,15}(\.\d{1,4})?$", description="Total spent (net), at least; reporting currency"
+    )
+    revenue_max: str | None = Field(
+        default=None, pattern=r"^\d{1,15}(\.\d{1,4})?$", description="Total spent (net), at most; reporting currency"
+    )
+    referred_by_contact_id: UUID | None = Field(default=None, description="Referred by this contact")

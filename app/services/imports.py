@@ -62,7 +62,9 @@ class Entity:
 
 ENTITIES = {
     "leads": Entity("leads", tuple(LeadCreate.model_fields), frozenset({"tags"}), frozenset({"custom_fields"})),
-    "contacts": Entity("contacts", tuple(ContactCreate.model_fields), frozenset({"tags", "interests"})),
+    "contacts": Entity(
+        "contacts", tuple(ContactCreate.model_fields), frozenset({"tags", "interests"}), frozenset({"addresses"})
+    ),
     "orders": Entity("orders", rules.ORDER_TARGETS, json_fields=frozenset({"line_items"})),
 }
 

@@ -8,8 +8,9 @@ from uuid import UUID
 from app.db.repositories.base import Row
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
-from app.domain.errors import ErrorList
+from app.domain.errors import ErrorList, InvalidInput
 from app.domain.leads.contact import contact_details
+from app.domain.money import to_minor
 from app.domain.relationships.opportunities import (
     CLOSED,
     DEFAULT_PROBABILITY,
@@ -49,8 +50,33 @@ async def _contact(ctx: Context, values: dict[str, Any], current: Row | None) ->
         prepared["phone"] = details.phone.raw if details.phone else None
         prepared["phone_e164"] = details.phone.e164 if details.phone else None
         prepared["phone_valid"] = details.phone.valid if details.phone else False
+    if values.get("addresses") is not None:
+        prepared["addresses"] = [dict(a) for a in values["addresses"]]
+    if "referred_by_contact_id" in values:
+        await _referral(ctx, values.get("referred_by_contact_id"), current, errors)
     errors.raise_if_any()
     return prepared
+
+
+async def _referral(ctx: Context, referrer: UUID | None, current: Row | None, errors: ErrorList) -> None:
+    """Check the referrer and keep the referrers' `referrals_count` (same transaction)."""
+    before = (current or {}).get("referred_by_contact_id")
+    if referrer == before:
+        return
+    repo = ctx.uow.contacts(ctx.workspace_id)
+    if referrer is not None:
+        if current is not None and referrer == current["id"]:
+            errors.add("referred_by_contact_id", "a contact cannot refer itself")
+            return
+        if referrer not in await repo.existing([referrer]):
+            errors.add("referred_by_contact_id", "no contact with this id in the workspace")
+            return
+    if errors.errors:
+        return
+    if before is not None:
+        await repo.add_referrals(before, -1)
+    if referrer is not None:
+        await repo.add_referrals(referrer, 1)
 
 
 async def reasons(ctx: Context) -> dict[str, list[str]]:
@@ -119,8 +145,29 @@ async def _closed_event(ctx: Context, before: Row | None, after: Row) -> None:
         await events.record(ctx, event, OpportunityRead.model_validate(after))
 
 
-async def list_contacts(ctx: Context, **filters: Any) -> Any:
+SEGMENT_FILTERS = ("active", "has_orders", "tag", "interest", "last_order_after", "last_order_before")
+
+
+async def contact_filters(ctx: Context, filters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(customer filters, equality filters) of the contacts list's query: `email` compared by its
+    key, `revenue_min`/`revenue_max` (decimal strings in the reporting currency) in minor units."""
+    filters = dict(filters)
     email = filters.pop("email", None)
     if email:
         filters["email_key"] = email.casefold()
-    return await ctx.uow.contacts(ctx.workspace_id).list_contacts(now=ctx.now, **filters)
+    segment = {k: filters.pop(k) for k in SEGMENT_FILTERS if k in filters}
+    currency = (await workspaces.get(ctx))["currency"]
+    for name in ("revenue_min", "revenue_max"):
+        value = filters.pop(name, None)
+        if value is not None:
+            try:
+                segment[f"{name}_minor"] = to_minor(value, currency)
+            except ValueError as exc:
+                raise InvalidInput.field(name, str(exc), location="query") from exc
+    return segment, filters
+
+
+async def list_contacts(ctx: Context, **filters: Any) -> Any:
+    paging = {k: filters.pop(k) for k in ("sort", "cursor", "limit", "archived") if k in filters}
+    segment, equal = await contact_filters(ctx, filters)
+    return await ctx.uow.contacts(ctx.workspace_id).list_contacts(now=ctx.now, segment=segment, **paging, **equal)

@@ -162,7 +162,8 @@ async def test_export_then_import_into_an_empty_workspace_gives_the_same_records
     await tenant.post(
         "/v1/leads", json={"first_name": "Reza", "phone": "+989121234567", "job_title": 'The "boss"\nCEO'}
     )
-    await tenant.post("/v1/contacts", json={"first_name": "Mina", "email": "mina@x.io", "interests": ["tea"]})
+    await tenant.post("/v1/contacts", json={"first_name": "Mina", "email": "mina@x.io", "interests": ["tea"],
+                                            "addresses": [{"type": "billing", "city": "Yazd"}]})  # fmt: skip
     order = {"source": "shop", "external_id": "A-1", "status": "paid", "currency": "USD", "total": "25.50",
              "placed_at": "2026-09-01T08:00:00Z", "source_updated_at": "2026-09-01T08:00:00Z",
              "customer": {"external_id": "c-1", "email": "buyer@x.io", "first_name": "Bob"},
@@ -172,7 +173,7 @@ async def test_export_then_import_into_an_empty_workspace_gives_the_same_records
     compared = {
         "leads": ("first_name", "last_name", "email", "phone_e164", "company", "tags", "country", "city", "utm_source",
                   "job_title", "status"),
-        "contacts": ("first_name", "email", "interests", "orders_count", "revenue"),
+        "contacts": ("first_name", "email", "interests", "orders_count", "revenue", "addresses"),
         "orders": ("source", "external_id", "status", "currency", "total", "placed_at", "line_items"),
     }  # fmt: skip
     for entity in compared:  # contacts before orders: the orders' customer is matched to its contact

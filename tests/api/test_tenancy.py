@@ -134,6 +134,11 @@ async def _import(tenant: Tenant, database: Database) -> str:
     return str(response.headers["location"])
 
 
+async def _segment(tenant: Tenant, database: Database) -> str:
+    response = await tenant.post("/v1/segments", json={"name": "VIPs", "filters": {"tag": "VIP"}})
+    return str(response.headers["location"])
+
+
 # Routes without an API key: the form's CORS preflight, and shop webhooks (signed with the
 # integration's own secret; tests/api/test_integrations.py checks another workspace's secret fails).
 KEYLESS = {
@@ -213,6 +218,10 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("DELETE", "/v1/products/{product_id}"): (_product, None, ""),
     ("GET", "/v1/contacts/{contact_id}/loyalty"): (_contact, None, "/loyalty"),
     ("POST", "/v1/contacts/{contact_id}/loyalty"): (_contact, {"kind": "earn", "points": 5}, "/loyalty"),
+    ("GET", "/v1/segments/{segment_id}"): (_segment, None, ""),
+    ("PATCH", "/v1/segments/{segment_id}"): (_segment, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/segments/{segment_id}"): (_segment, None, ""),
+    ("GET", "/v1/segments/{segment_id}/contacts"): (_segment, None, "/contacts"),
     ("GET", "/v1/imports/{import_id}"): (_import, None, ""),
     ("GET", "/v1/imports/{import_id}/errors"): (_import, None, "/errors"),
     ("GET", "/v1/imports/{import_id}/errors.csv"): (_import, None, "/errors.csv"),

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Integer, Table, Uuid, bindparam, func, or_, select, text, update
+from sqlalchemy import Integer, String, Table, Uuid, bindparam, exists, func, or_, select, text, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
@@ -18,6 +18,14 @@ _ANY_CONTACT = (
     .bindparams(bindparam("ws", type_=Uuid))
     .columns(one=Integer)
 )
+
+
+def _json_list_has(column: Any, value: str, postgres: bool) -> Any:
+    """A JSON array column holds `value`: JSONB containment on PostgreSQL, json_each on SQLite."""
+    if postgres:
+        return column.op("@>")(func.jsonb_build_array(bindparam(None, value, type_=String)))
+    items = func.json_each(column).table_valued("value")
+    return exists().select_from(items).where(items.c.value == value)
 
 
 class _Records(TenantRepository):
@@ -91,10 +99,20 @@ class ContactRepository(_Records):
         ),
     }
 
-    async def list_contacts(
-        self, *, now: datetime, active: bool | None = None, has_orders: bool | None = None, **kwargs: Any
-    ) -> Page:
-        """Contacts with the customer filters: active (ordered within the window), has orders."""
+    async def segment_conditions(
+        self,
+        *,
+        now: datetime,
+        active: bool | None = None,
+        has_orders: bool | None = None,
+        tag: str | None = None,
+        interest: str | None = None,
+        last_order_after: datetime | None = None,
+        last_order_before: datetime | None = None,
+        revenue_min_minor: int | None = None,
+        revenue_max_minor: int | None = None,
+    ) -> list[Any]:
+        """The conditions of the customer filters (lists and saved segments share them)."""
         conditions: list[Any] = []
         if active is True:
             conditions.append(co.c.active_until > now)
@@ -102,7 +120,40 @@ class ContactRepository(_Records):
             conditions.append(or_(co.c.active_until.is_(None), co.c.active_until <= now))
         if has_orders is not None:
             conditions.append(co.c.orders_count > 0 if has_orders else co.c.orders_count == 0)
+        postgres = await self._dialect() == "postgresql"
+        for column, value in ((co.c.tags, tag), (co.c.interests, interest)):
+            if value is not None:
+                conditions.append(_json_list_has(column, value, postgres))
+        if last_order_after is not None:
+            conditions.append(co.c.last_order_at >= last_order_after)
+        if last_order_before is not None:
+            conditions.append(co.c.last_order_at < last_order_before)
+        if revenue_min_minor is not None:
+            conditions.append(co.c.revenue_minor >= revenue_min_minor)
+        if revenue_max_minor is not None:
+            conditions.append(co.c.revenue_minor <= revenue_max_minor)
+        return conditions
+
+    async def list_contacts(self, *, now: datetime, segment: dict[str, Any], **kwargs: Any) -> Page:
+        """Contacts with the customer filters (`segment`) and the equality filters."""
+        conditions = await self.segment_conditions(now=now, **segment)
         return await self.list(conditions=conditions, **kwargs)
+
+    async def count_contacts(self, *, now: datetime, segment: dict[str, Any], **equal: Any) -> int:
+        """How many live contacts a filter matches (a saved segment's count)."""
+        conditions = await self.segment_conditions(now=now, **segment)
+        statement = select(func.count()).select_from(co).where(self.scope, co.c.archived_at.is_(None), *conditions)
+        for column, value in equal.items():
+            if value is not None:
+                statement = statement.where(co.c[column] == value)
+        return int((await self.uow.execute(statement)).scalar_one())
+
+    async def add_referrals(self, contact_id: UUID, delta: int) -> None:
+        """Move a contact's referral count (no new version: a count kept for reads)."""
+        statement = (
+            update(co).where(self.scope, co.c.id == contact_id).values(referrals_count=co.c.referrals_count + delta)
+        )
+        await self.uow.execute(statement)
 
     async def any(self) -> bool:
         """Whether the workspace has a contact (a read outside the write transaction)."""
@@ -137,3 +188,8 @@ class TaskRepository(_Records):
         """Point a lead's tasks at the records it became; how many."""
         statement = update(tk).where(self.scope, tk.c.lead_id == lead_id).values(**values)
         return int((await self.uow.execute(statement)).rowcount or 0)
+
+
+class SegmentRepository(_Records):
+    table = tables.segments
+    sortable = {"created_at": datetime_key(tables.segments.c.created_at)}

@@ -33,6 +33,7 @@ from app.schemas.relationships import (
     AccountRead,
     AccountUpdate,
     ContactCreate,
+    ContactFilters,
     ContactRead,
     ContactUpdate,
     OpportunityCreate,
@@ -59,17 +60,6 @@ class AccountFilters(Filters):
     country: Country | None = None
     industry: str | None = Field(default=None, max_length=200)
     company_size: CompanySize | None = None
-
-
-class ContactFilters(Filters):
-    account_id: UUID | None = None
-    owner_id: UUID | None = None
-    email: str | None = Field(default=None, max_length=320, description="Exact, case-insensitive")
-    country: Country | None = None
-    active: bool | None = Field(default=None, description="Ordered within the active window (/v1/settings/customers)")
-    has_orders: bool | None = Field(default=None, description="true: customers (at least one purchase)")
-    acquisition_channel: str | None = Field(default=None, max_length=100)
-    import_id: UUID | None = Field(default=None, description="Created by this CSV import")
 
 
 class OpportunityFilters(Filters):
