@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from app.domain.shops import Platform
-from app.schemas.common import Actor, RequestModel, ResourceRead, UtcDatetime
+from app.schemas.common import Actor, RequestModel, ResourceRead, Unset, UtcDatetime
 
 ShopDomain = Annotated[
     str,
@@ -55,9 +55,9 @@ class IntegrationCreate(RequestModel):
 
 class IntegrationUpdate(RequestModel):
     name: Annotated[str, Field(max_length=200)] | None = None
-    webhook_secret: Secret | None = Field(default=None, description="Rotate the signing secret")
-    status: Status | None = Field(
-        default=None,
+    webhook_secret: Secret = Field(default=Unset, description="Rotate the signing secret")
+    status: Status = Field(
+        default=Unset,
         description="paused: deliveries are answered 503 (the platform retries them later); nothing is applied",
     )
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
-from app.schemas.common import Actor, RequestModel, ResourceRead, UtcDatetime
+from app.schemas.common import Actor, RequestModel, ResourceRead, Unset, UtcDatetime
 from app.schemas.relationships import ContactFilters
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -26,9 +26,9 @@ class SegmentCreate(RequestModel):
 
 
 class SegmentUpdate(RequestModel):
-    name: Name | None = None
+    name: Name = Unset
     description: Annotated[str, Field(max_length=1000)] | None = None
-    filters: SegmentFilterSet | None = None
+    filters: SegmentFilterSet = Unset
 
 
 class SegmentRead(ResourceRead):

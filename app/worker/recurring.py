@@ -12,8 +12,9 @@ from typing import Any
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.schedules import is_occurrence, next_occurrence
+from app.ids import new_id
 from app.services import settings, timers
-from app.services.context import SYSTEM, Context
+from app.services.context import Context
 
 KIND = "recurring"
 
@@ -77,14 +78,29 @@ async def _schedule_next(ctx: Context, task: Recurring, timezone: str, after: da
     await timers.schedule(ctx, KIND, run_at, {"name": task.name}, key=key)
 
 
+ENSURE_CHUNK = 200  # workspaces per transaction (one INSERT … ON CONFLICT DO NOTHING)
+
+
 async def ensure(database: Database, now: datetime) -> None:
-    """Give every workspace the next occurrence of every task (idempotent: keyed by occurrence)."""
-    async with UnitOfWork(database, write=True) as uow:
-        for workspace_id, timezone in await uow.system().workspace_time_zones():
-            ctx = Context(uow, workspace_id, SYSTEM, now)
+    """Give every workspace the next occurrence of every task (idempotent: keyed by occurrence).
+    One statement per 200 workspaces: a timer scheduled (and looked up) one by one in a single
+    transaction held SQLite's write lock for seconds once there were hundreds of workspaces, and
+    other writers failed with "database is locked"."""
+    async with UnitOfWork(database, write=False) as reader:
+        workspaces = await reader.system().workspace_time_zones()
+    for start in range(0, len(workspaces), ENSURE_CHUNK):
+        rows = []
+        for workspace_id, timezone in workspaces[start : start + ENSURE_CHUNK]:
             for task in TASKS.values():
-                await _schedule_next(ctx, task, timezone, now)
-        await uow.commit()
+                run_at = next_occurrence(task.cron, timezone, now)
+                rows.append({
+                    "workspace_id": workspace_id, "id": new_id(), "kind": KIND, "run_at": run_at,
+                    "key": f"{KIND}:{task.name}:{run_at.isoformat()}", "payload": {"name": task.name},
+                    "status": "pending", "attempts": 0, "created_at": now,
+                })  # fmt: skip
+        async with UnitOfWork(database, write=True) as uow:
+            await uow.system().ensure_timers(rows)  # one statement for the chunk
+            await uow.commit()
 
 
 async def fire(ctx: Context, payload: dict[str, Any], run_at: datetime) -> None:

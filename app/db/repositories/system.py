@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from app.db import tables
@@ -41,6 +42,13 @@ class SystemRepository:
     async def workspace_time_zones(self) -> list[tuple[Any, str]]:
         w = tables.workspaces
         return [(r.id, r.timezone) for r in (await self.uow.execute(select(w.c.id, w.c.timezone))).all()]
+
+    async def ensure_timers(self, rows: list[dict[str, Any]]) -> None:
+        """Timers of many workspaces in one statement, each unless its key is scheduled already
+        (the recurring tasks' next occurrences)."""
+        if rows:
+            insert = postgresql.insert if self.uow.database.engine.dialect.name == "postgresql" else sqlite.insert
+            await self.uow.execute(insert(tables.timers).on_conflict_do_nothing(), rows)
 
     async def form_origins(self, form_id: Any) -> list[str] | None:
         """A live form's allowed origins, for CORS preflights (they carry no key). None: no such form."""
