@@ -996,6 +996,138 @@ segments = Table(
 )
 
 
+def _customer_links() -> list[Any]:
+    """contact_id / account_id of a service or finance record, with their keys and indexes."""
+    return [
+        Column("contact_id", Uuid),
+        Column("account_id", Uuid),
+    ]
+
+
+# Service and finance records of a customer (the customer 360 issue, migration 0022).
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    *_customer_links(),
+    Column("subject", String(300), nullable=False),
+    Column("description", String(10_000)),
+    Column("status", String(16), nullable=False),  # open | pending | solved | closed
+    Column("priority", String(8), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("assignee_id", Uuid),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("first_response_at", UtcDateTime),
+    Column("solved_at", UtcDateTime),
+    Column("closed_at", UtcDateTime),
+    Column("satisfaction", Integer),  # 1-5, once solved
+    Column("satisfaction_comment", String(1000)),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"]),
+    ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
+    ForeignKeyConstraint(["workspace_id", "assignee_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "contact_id", "status", **_not_null("contact_id")),
+    Index(None, "workspace_id", "account_id", "status", **_not_null("account_id")),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    *_customer_links(),
+    Column("name", String(200), nullable=False),
+    Column("start_on", Date, nullable=False),
+    Column("end_on", Date),
+    Column("value_minor", BigInteger),
+    Column("currency", String(3), nullable=False),
+    Column("billing_period", String(16), nullable=False),  # monthly | quarterly | yearly | one_time
+    Column("renewal_status", String(16), nullable=False),  # none | due | renewed | not_renewing
+    Column("auto_renew", Boolean, nullable=False, server_default=false()),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"]),
+    ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "contact_id", "end_on", **_not_null("contact_id")),
+    Index(None, "workspace_id", "account_id", "end_on", **_not_null("account_id")),
+)
+
+quotes = Table(
+    "quotes",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    *_customer_links(),
+    Column("opportunity_id", Uuid, nullable=False),
+    Column("number", String(64)),
+    Column("currency", String(3), nullable=False),
+    Column("lines", Json, nullable=False),  # [{sku, name, quantity, unit_price, total}] (decimal strings)
+    Column("total_minor", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # draft | sent | accepted | declined | expired
+    Column("valid_until", Date),
+    Column("sent_at", UtcDateTime),
+    Column("decided_at", UtcDateTime),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"]),
+    ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
+    ForeignKeyConstraint(["workspace_id", "opportunity_id"], ["opportunities.workspace_id", "opportunities.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "opportunity_id"),
+    Index(None, "workspace_id", "contact_id", "status", **_not_null("contact_id")),
+    Index(None, "workspace_id", "account_id", "status", **_not_null("account_id")),
+    Index(None, "workspace_id", "number", unique=True, **_not_null("number")),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    *_customer_links(),
+    Column("number", String(64)),
+    Column("currency", String(3), nullable=False),
+    Column("amount_due_minor", BigInteger, nullable=False),
+    Column("amount_paid_minor", BigInteger, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),  # draft | open | partially_paid | paid | void
+    Column("issued_on", Date),
+    Column("due_on", Date),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"]),
+    ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "contact_id", "status", **_not_null("contact_id")),
+    Index(None, "workspace_id", "account_id", "status", **_not_null("account_id")),
+    Index(None, "workspace_id", "number", unique=True, **_not_null("number")),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("invoice_id", Uuid, nullable=False),
+    Column("contact_id", Uuid),
+    Column("account_id", Uuid),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("paid_at", UtcDateTime, nullable=False),
+    Column("method", String(16), nullable=False),  # card | bank_transfer | cash | wallet | other
+    Column("reference", String(255)),
+    Column("voided_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "invoice_id"], ["invoices.workspace_id", "invoices.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "invoice_id"),
+    Index(None, "workspace_id", "reference", unique=True, **_not_null("reference")),
+)
+
+
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
 TENANT_TABLES = (
     members,
@@ -1039,4 +1171,9 @@ TENANT_TABLES = (
     import_errors,
     loyalty_entries,
     segments,
+    tickets,
+    contracts,
+    quotes,
+    invoices,
+    payments,
 )

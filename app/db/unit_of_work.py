@@ -30,9 +30,14 @@ from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.relationships import (
     AccountRepository,
     ContactRepository,
+    ContractRepository,
+    InvoiceRepository,
     OpportunityRepository,
+    PaymentRepository,
+    QuoteRepository,
     SegmentRepository,
     TaskRepository,
+    TicketRepository,
 )
 from app.db.repositories.routing import ActivityRepository, AssignmentRepository, TeamRepository
 from app.db.repositories.settings import SettingsRepository
@@ -311,6 +316,21 @@ class UnitOfWork:
 
     def imports(self, workspace_id: UUID) -> ImportRepository:
         return ImportRepository(self, workspace_id)
+
+    def tickets(self, workspace_id: UUID) -> TicketRepository:
+        return TicketRepository(self, workspace_id)
+
+    def contracts(self, workspace_id: UUID) -> ContractRepository:
+        return ContractRepository(self, workspace_id)
+
+    def quotes(self, workspace_id: UUID) -> QuoteRepository:
+        return QuoteRepository(self, workspace_id)
+
+    def invoices(self, workspace_id: UUID) -> InvoiceRepository:
+        return InvoiceRepository(self, workspace_id)
+
+    def payments(self, workspace_id: UUID) -> PaymentRepository:
+        return PaymentRepository(self, workspace_id)
 
     def segments(self, workspace_id: UUID) -> SegmentRepository:
         return SegmentRepository(self, workspace_id)

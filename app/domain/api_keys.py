@@ -32,6 +32,11 @@ RESOURCES: tuple[str, ...] = (
     "products",
     "exchange_rates",
     "integrations",
+    "tickets",
+    "contracts",
+    "quotes",
+    "invoices",
+    "payments",
 )
 SCOPES: frozenset[str] = frozenset(
     {ADMIN} | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}

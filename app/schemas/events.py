@@ -21,6 +21,7 @@ from app.schemas.orders import CustomerConverted, ExchangeRateRead, OrderRead, P
 from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead, TaskRead
 from app.schemas.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
 from app.schemas.segments import SegmentRead
+from app.schemas.service_records import ContractRead, InvoiceRead, PaymentRead, QuoteRead, TicketRead
 from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
 from app.schemas.workspaces import WorkspaceRead
 
@@ -83,6 +84,21 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CONTACT_UPDATED: ContactRead,
     types.CONTACT_ARCHIVED: ContactRead,
     types.CONTACT_LOYALTY_CHANGED: LoyaltyEntryRead,
+    types.TICKET_CREATED: TicketRead,
+    types.TICKET_UPDATED: TicketRead,
+    types.TICKET_ARCHIVED: TicketRead,
+    types.CONTRACT_CREATED: ContractRead,
+    types.CONTRACT_UPDATED: ContractRead,
+    types.CONTRACT_ARCHIVED: ContractRead,
+    types.QUOTE_CREATED: QuoteRead,
+    types.QUOTE_UPDATED: QuoteRead,
+    types.QUOTE_ARCHIVED: QuoteRead,
+    types.INVOICE_CREATED: InvoiceRead,
+    types.INVOICE_UPDATED: InvoiceRead,
+    types.INVOICE_ARCHIVED: InvoiceRead,
+    types.PAYMENT_CREATED: PaymentRead,
+    types.PAYMENT_UPDATED: PaymentRead,
+    types.PAYMENT_VOIDED: PaymentRead,
     types.SEGMENT_CREATED: SegmentRead,
     types.SEGMENT_UPDATED: SegmentRead,
     types.SEGMENT_ARCHIVED: SegmentRead,

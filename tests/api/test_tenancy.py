@@ -145,6 +145,39 @@ async def _segment(tenant: Tenant, database: Database) -> str:
     return str(response.headers["location"])
 
 
+async def _record(tenant: Tenant, path: str, **body: object) -> str:
+    response = await tenant.post(path, json=body)
+    assert response.status_code == 201, response.text
+    return f"{path}/{response.json()['id']}"
+
+
+async def _ticket(tenant: Tenant, database: Database) -> str:
+    contact = await _contact(tenant, database)
+    return await _record(tenant, "/v1/tickets", contact_id=contact.rsplit("/", 1)[1], subject="Help")
+
+
+async def _contract(tenant: Tenant, database: Database) -> str:
+    contact = await _contact(tenant, database)
+    return await _record(tenant, "/v1/contracts", contact_id=contact.rsplit("/", 1)[1], name="Plan",
+                         start_on="2026-01-01")  # fmt: skip
+
+
+async def _quote(tenant: Tenant, database: Database) -> str:
+    opportunity = await _opportunity(tenant, database)
+    return await _record(tenant, "/v1/quotes", opportunity_id=opportunity.rsplit("/", 1)[1],
+                         lines=[{"quantity": 1, "unit_price": "5.00"}])  # fmt: skip
+
+
+async def _invoice(tenant: Tenant, database: Database) -> str:
+    contact = await _contact(tenant, database)
+    return await _record(tenant, "/v1/invoices", contact_id=contact.rsplit("/", 1)[1], amount_due="10.00")
+
+
+async def _payment(tenant: Tenant, database: Database) -> str:
+    invoice = await _invoice(tenant, database)
+    return await _record(tenant, "/v1/payments", invoice_id=invoice.rsplit("/", 1)[1], amount="4.00")
+
+
 # Routes without an API key: the form's CORS preflight, and shop webhooks (signed with the
 # integration's own secret; tests/api/test_integrations.py checks another workspace's secret fails).
 KEYLESS = {
@@ -224,6 +257,21 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("DELETE", "/v1/products/{product_id}"): (_product, None, ""),
     ("GET", "/v1/contacts/{contact_id}/loyalty"): (_contact, None, "/loyalty"),
     ("POST", "/v1/contacts/{contact_id}/loyalty"): (_contact, {"kind": "earn", "points": 5}, "/loyalty"),
+    ("GET", "/v1/tickets/{ticket_id}"): (_ticket, None, ""),
+    ("PATCH", "/v1/tickets/{ticket_id}"): (_ticket, {"subject": "Hijacked"}, ""),
+    ("DELETE", "/v1/tickets/{ticket_id}"): (_ticket, None, ""),
+    ("GET", "/v1/contracts/{contract_id}"): (_contract, None, ""),
+    ("PATCH", "/v1/contracts/{contract_id}"): (_contract, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/contracts/{contract_id}"): (_contract, None, ""),
+    ("GET", "/v1/quotes/{quote_id}"): (_quote, None, ""),
+    ("PATCH", "/v1/quotes/{quote_id}"): (_quote, {"status": "sent"}, ""),
+    ("DELETE", "/v1/quotes/{quote_id}"): (_quote, None, ""),
+    ("GET", "/v1/invoices/{invoice_id}"): (_invoice, None, ""),
+    ("PATCH", "/v1/invoices/{invoice_id}"): (_invoice, {"number": "HIJACK"}, ""),
+    ("DELETE", "/v1/invoices/{invoice_id}"): (_invoice, None, ""),
+    ("GET", "/v1/payments/{payment_id}"): (_payment, None, ""),
+    ("PATCH", "/v1/payments/{payment_id}"): (_payment, {"method": "cash"}, ""),
+    ("DELETE", "/v1/payments/{payment_id}"): (_payment, None, ""),
     ("GET", "/v1/segments/{segment_id}"): (_segment, None, ""),
     ("PATCH", "/v1/segments/{segment_id}"): (_segment, {"name": "Hijacked"}, ""),
     ("DELETE", "/v1/segments/{segment_id}"): (_segment, None, ""),

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Integer, String, Table, Uuid, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import Integer, String, Table, Uuid, bindparam, case, exists, func, or_, select, text, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
@@ -45,6 +45,10 @@ class _Records(TenantRepository):
 
     async def create(self, values: Mapping[str, Any]) -> Row:
         return await self._insert(values)
+
+    async def by_column(self, column: str, value: Any) -> Row | None:
+        """The record whose unique `column` (a number, a reference) is `value`."""
+        return await self._one(select(self.table).where(self.scope, self.table.c[column] == value))
 
     async def update(self, record_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
         return await self._update_versioned(record_id, version, values)
@@ -193,3 +197,59 @@ class TaskRepository(_Records):
 class SegmentRepository(_Records):
     table = tables.segments
     sortable = {"created_at": datetime_key(tables.segments.c.created_at)}
+
+
+def _created(table: Table) -> dict[str, SortKey]:
+    return {"created_at": datetime_key(table.c.created_at)}
+
+
+class TicketRepository(_Records):
+    table = tables.tickets
+    sortable = _created(tables.tickets)
+
+
+class ContractRepository(_Records):
+    table = tables.contracts
+    sortable = _created(tables.contracts)
+
+
+class QuoteRepository(_Records):
+    table = tables.quotes
+    sortable = _created(tables.quotes)
+
+
+class InvoiceRepository(_Records):
+    table = tables.invoices
+    sortable = _created(tables.invoices)
+
+    async def move_paid(self, invoice_id: UUID, delta: int, audit: Mapping[str, Any]) -> Row | None:
+        """Add `delta` to the paid amount of a live, payable invoice unless that would pay more than
+        is due or less than nothing; its status follows (open, partially_paid, paid). The updated
+        invoice, or None. One statement: concurrent payments wait for the row and re-check."""
+        iv = tables.invoices
+        paid = iv.c.amount_paid_minor + delta
+        payable = ("open", "partially_paid") if delta > 0 else ("partially_paid", "paid")
+        statement = (
+            update(iv)
+            .where(
+                self.scope,
+                iv.c.id == invoice_id,
+                iv.c.archived_at.is_(None),
+                iv.c.status.in_(payable),
+                paid >= 0,
+                paid <= iv.c.amount_due_minor,
+            )
+            .values(
+                amount_paid_minor=paid,
+                status=case((paid >= iv.c.amount_due_minor, "paid"), (paid > 0, "partially_paid"), else_="open"),
+                version=iv.c.version + 1,
+                **audit,
+            )
+            .returning(iv)
+        )
+        return await self._one(statement)
+
+
+class PaymentRepository(_Records):
+    table = tables.payments
+    sortable = _created(tables.payments)
