@@ -15,6 +15,7 @@ from sqlalchemy.sql import Executable
 
 from app.db import bulk, tables
 from app.db.repositories.api_keys import ApiKeyRepository
+from app.db.repositories.customer_view import CustomerViewRepository
 from app.db.repositories.engagements import EngagementRepository, StateChangeRepository
 from app.db.repositories.events import EventRepository
 from app.db.repositories.forms import FormRepository, SubmissionRepository
@@ -316,6 +317,9 @@ class UnitOfWork:
 
     def imports(self, workspace_id: UUID) -> ImportRepository:
         return ImportRepository(self, workspace_id)
+
+    def customer_view(self, workspace_id: UUID) -> CustomerViewRepository:
+        return CustomerViewRepository(self, workspace_id)
 
     def tickets(self, workspace_id: UUID) -> TicketRepository:
         return TicketRepository(self, workspace_id)
