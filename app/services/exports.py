@@ -19,8 +19,10 @@ PAGE = 500
 Fetch = Callable[[Context, str | None], Awaitable[Any]]
 
 
-async def pages(database: Database, workspace_id: UUID, actor: Actor, fetch: Fetch) -> AsyncIterator[list[Row]]:
-    cursor: str | None = None
+async def pages(
+    database: Database, workspace_id: UUID, actor: Actor, fetch: Fetch, *, cursor: str | None = None
+) -> AsyncIterator[list[Row]]:
+    """The pages from `cursor` (the start when None) to the end."""
     while True:
         async with UnitOfWork(database, write=False) as uow:
             page = await fetch(Context(uow, workspace_id, actor, utcnow()), cursor)

@@ -205,6 +205,8 @@ async def test_exports_take_the_list_filters_and_stay_in_the_workspace(tenant: T
     contacted = (await tenant.get("/v1/exports/leads.csv", params={"status": "contacted"})).text.lstrip("\ufeff")
     assert [r["email"] for r in csv.DictReader(io.StringIO(contacted))] == ["l0@x.io"]
     assert_problem(await tenant.get("/v1/exports/leads.csv", params={"status": "bogus"}), 422, "status")
+    # a filter the service refuses is a 422 before the download starts, not a broken download
+    assert_problem(await tenant.get("/v1/exports/contacts.csv", params={"revenue_min": "1.123"}), 422, "revenue_min")
     reader = await tenant.key_with("contacts:read")
     assert_problem(await tenant.get("/v1/exports/leads.csv", key=reader), 403)
 

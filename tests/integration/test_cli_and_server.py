@@ -45,6 +45,7 @@ def test_serve_on_an_empty_sqlite_database_creates_demo_and_prints_its_keys_once
         assert httpx.get(f"{server.url}/v1/workspace", headers=headers).status_code == 200
 
 
+@pytest.mark.timeout(360)  # ~150 operations x 15 examples against a real server
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 async def test_api_conforms_to_its_openapi_document(kind: str, tmp_path: Path, scratch: ScratchDatabases) -> None:
     """A short schemathesis run against the real server: no 5xx, every response as documented."""

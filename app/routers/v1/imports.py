@@ -243,7 +243,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _export(
+async def _export(
     request: Request,
     ctx: Context,
     name: str,
@@ -252,11 +252,17 @@ def _export(
     shape: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> StreamingResponse:
     database, workspace_id, actor = request.app.state.database, ctx.workspace_id, ctx.actor
+    # The first page before the response starts: a bad filter is a 422, not a broken download.
+    first = await fetch(ctx, None)
+
+    def rows(page: list[dict[str, Any]]) -> str:
+        return write_rows([[_cell(shape(r).get(c)) for c in columns] for r in page])
 
     async def body() -> AsyncIterator[str]:
-        yield "\ufeff" + write_rows([columns])  # a BOM: spreadsheets then read UTF-8 (Persian names)
-        async for page in exports.pages(database, workspace_id, actor, fetch):
-            yield write_rows([[_cell(shape(r).get(c)) for c in columns] for r in page])
+        yield "\ufeff" + write_rows([columns]) + rows(first.rows)  # a BOM: spreadsheets read UTF-8 (Persian)
+        if first.next_cursor is not None:
+            async for page in exports.pages(database, workspace_id, actor, fetch, cursor=first.next_cursor):
+                yield rows(page)
 
     filename = f"{name}-{utcnow():%Y%m%d-%H%M%S}.csv"
     return StreamingResponse(
@@ -284,7 +290,7 @@ async def export_leads(
     def shape(row: dict[str, Any]) -> dict[str, Any]:
         return LeadRead.model_validate(row).model_dump(mode="json")
 
-    return _export(request, ctx, "leads", LEAD_COLUMNS, fetch, shape)
+    return await _export(request, ctx, "leads", LEAD_COLUMNS, fetch, shape)
 
 
 @export_router.get(
@@ -309,7 +315,7 @@ async def export_contacts(
     def shape(row: dict[str, Any]) -> dict[str, Any]:
         return ContactRead.model_validate(row).model_dump(mode="json")
 
-    return _export(request, ctx, "contacts", CONTACT_COLUMNS, fetch, shape)
+    return await _export(request, ctx, "contacts", CONTACT_COLUMNS, fetch, shape)
 
 
 @export_router.get(
@@ -345,4 +351,4 @@ async def export_orders(
         ]
         return order
 
-    return _export(request, ctx, "orders", ORDER_COLUMNS, fetch, shape)
+    return await _export(request, ctx, "orders", ORDER_COLUMNS, fetch, shape)
