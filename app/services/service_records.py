@@ -15,7 +15,7 @@ from app.db.repositories.base import Page, Row
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, ErrorList, InvalidInput, NotFound
-from app.domain.money import from_minor, to_minor
+from app.domain.money import MAX_MINOR, from_minor, to_minor
 from app.domain.pagination import Sort
 from app.domain.workspaces import currency_exponent
 from app.ids import new_id
@@ -98,9 +98,15 @@ def _lines(lines: list[dict[str, Any]], currency: str, errors: ErrorList) -> tup
         if amount < 0:
             errors.add(f"lines.{index}.discount", "more than the line's amount")
             continue
-        minor = to_minor(amount.quantize(quantum, rounding=ROUND_HALF_EVEN), currency)
+        try:
+            minor = to_minor(amount.quantize(quantum, rounding=ROUND_HALF_EVEN), currency)
+        except ValueError as exc:  # too large
+            errors.add(f"lines.{index}.quantity", f"the line's total: {exc}")
+            continue
         total += minor
         out.append({**line, "total": from_minor(minor, currency)})
+    if total >= MAX_MINOR:
+        errors.add("lines", "the quote's total is too large")
     return out, total
 
 

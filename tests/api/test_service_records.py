@@ -76,6 +76,9 @@ async def test_a_quote_totals_its_lines_and_is_final_once_decided(tenant: Tenant
     assert_problem(await tenant.patch(path, json={"lines": lines[:1]}), 409)
     assert_problem(await tenant.post("/v1/quotes", json={"opportunity_id": deal["id"], "lines": lines,
                                                          "number": "Q-1"}), 409)  # fmt: skip
+    huge = [{"quantity": 6640, "unit_price": "60240674023312"}]
+    assert_problem(await tenant.post("/v1/quotes", json={"opportunity_id": deal["id"], "lines": huge}), 422,
+                   "lines.0.quantity")  # fmt: skip
     bad_line = [{"quantity": 1, "unit_price": "1.00", "discount": "2.00"}]
     assert_problem(await tenant.post("/v1/quotes", json={"opportunity_id": deal["id"], "lines": bad_line}), 422,
                    "lines.0.discount")  # fmt: skip
