@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from app.domain.workspaces import currency_exponent
 
@@ -35,3 +35,9 @@ def from_minor(minor: int, currency: str) -> str:
     sign = "-" if minor < 0 else ""
     whole, fraction = divmod(abs(minor), 10**exponent)
     return f"{sign}{whole}.{fraction:0{exponent}d}"
+
+
+def round_to_currency(amount: Decimal, currency: str) -> Decimal:
+    """`amount` with the currency's decimals, rounded half-even (a computed amount: a unit price
+    from a subtotal, a quote line's total)."""
+    return amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)), rounding=ROUND_HALF_EVEN)

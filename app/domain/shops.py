@@ -12,12 +12,13 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from app.domain.money import round_to_currency
 from app.domain.orders import OrderStatus
-from app.domain.workspaces import currency_exponent, is_currency
+from app.domain.workspaces import is_currency
 
 
 class Platform(StrEnum):
@@ -149,9 +150,7 @@ def _quantity(value: Any, field: str) -> int:
 
 def _money(amount: Decimal, currency: str) -> str:
     """A non-negative amount as a decimal string with the currency's decimals (half-even)."""
-    exponent = currency_exponent(currency)
-    quantum = Decimal(1).scaleb(-exponent)
-    return str(max(amount, Decimal(0)).quantize(quantum, rounding=ROUND_HALF_EVEN))
+    return str(round_to_currency(max(amount, Decimal(0)), currency))
 
 
 def _currency(value: Any) -> str:

@@ -38,10 +38,10 @@ IfMatch = Annotated[
 ]
 
 
-async def _authorize(request: Request, credentials: HTTPAuthorizationCredentials | None, scope: str) -> Context:
+async def _authorize(request: Request, credentials: HTTPAuthorizationCredentials | None, *scopes: str) -> Context:
     now = utcnow()
     caller = await request.app.state.keys.resolve(credentials.credentials if credentials else None, now)
-    caller.require(scope)
+    caller.require(*scopes)
     await enforce_rate_limit(
         request, f"key:{caller.key_id}", request.app.state.settings.rate_limit_api_per_minute, "api"
     )
@@ -75,23 +75,7 @@ def require_any(*scopes: str) -> Any:
     (`request.state.caller.require`) once it knows it (e.g. from the resource it loads)."""
 
     async def dependency(request: Request, credentials: Credentials) -> Context:
-        now = utcnow()
-        caller = await request.app.state.keys.resolve(credentials.credentials if credentials else None, now)
-        denied: Exception | None = None
-        for scope in scopes:
-            try:
-                caller.require(scope)
-                break
-            except Exception as exc:  # Forbidden: try the next scope
-                denied = exc
-        else:
-            assert denied is not None
-            raise denied
-        await enforce_rate_limit(
-            request, f"key:{caller.key_id}", request.app.state.settings.rate_limit_api_per_minute, "api"
-        )
-        request.state.caller = caller
-        return Context(request.state.uow, caller.workspace_id, caller.actor, now)
+        return await _authorize(request, credentials, *scopes)
 
     return Depends(dependency)
 

@@ -43,11 +43,15 @@ class Caller:
             return Actor("member", str(self.member_id))
         return Actor("api_key", str(self.key_id))
 
-    def require(self, scope: str) -> None:
+    def allows(self, scope: str) -> bool:
+        return self.kind is keys.KeyKind.SECRET and keys.allows(self.scopes, scope)
+
+    def require(self, *scopes: str) -> None:
+        """A secret key with at least one of `scopes` (Forbidden otherwise)."""
         if self.kind is not keys.KeyKind.SECRET:
             raise Forbidden("publishable keys can only submit lead-capture forms; use a secret key")
-        if not keys.allows(self.scopes, scope):
-            raise Forbidden(f"this key lacks the {scope!r} scope")
+        if not any(keys.allows(self.scopes, scope) for scope in scopes):
+            raise Forbidden(f"this key lacks the {' or '.join(repr(s) for s in scopes)} scope")
 
 
 def generate(kind: keys.KeyKind) -> str:

@@ -36,6 +36,7 @@ from app.schemas.leads import LeadCreate
 from app.schemas.orders import OrderIn
 from app.schemas.relationships import ContactCreate
 from app.services import custom_fields, events, jobs, leads, orders, records, workspaces
+from app.services.batches import item_error, problem_of
 from app.services.context import Actor, Context
 from app.services.relationships import CONTACT
 
@@ -116,9 +117,7 @@ def _error_of(exc: DomainError | ValidationError | ValueError) -> list[dict[str,
     if isinstance(exc, ValidationError):
         exc = invalid_input(exc)
     if isinstance(exc, DomainError):
-        return [{"field": e.field, "message": e.message} for e in exc.errors] or [
-            {"field": None, "message": exc.detail}
-        ]
+        return _problem_errors(problem_of(exc)["problem"])
     message = str(exc)
     name, _, rest = message.partition(": ")
     return [{"field": name, "message": rest}] if rest else [{"field": None, "message": message}]
@@ -320,13 +319,10 @@ async def _check(
                     problems = ErrorList()
                     details = contact_details(item.get("email"), item.get("phone"), region, problems)
                     problems.raise_if_any()
-                    keys = [k for k in (details.email.key if details.email else None,
-                                        details.phone.e164 if details.phone else None) if k]  # fmt: skip
-                    if any(k in seen for k in keys):
+                    if any(k in seen for k in details.identity_keys):
                         raise Conflict("the same email or phone is on an earlier row of this file")
-                    seen.update(keys)
-                    existing = await _existing(ctx, entity.name, keys[0] if details.email else None,
-                                               details.phone.e164 if details.phone else None)  # fmt: skip
+                    seen.update(details.identity_keys)
+                    existing = await _existing(ctx, entity.name, details.email_key, details.phone_e164)
                     if existing is not None:
                         raise Conflict(f"a {entity.name[:-1]} with this email or phone exists ({existing})")
             except (ValidationError, DomainError) as exc:
@@ -585,7 +581,6 @@ async def _write(
 async def _create_contact(ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
     """A contact from a row: the API's rules, and a row whose email or phone a live contact has
     already is reported (never a second contact for one person)."""
-    from app.services.batches import item_error
 
     try:
         values = ContactCreate.model_validate(item).model_dump()
@@ -594,8 +589,7 @@ async def _create_contact(ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
             values.get("email"), values.get("phone"), await workspaces.default_region(ctx), problems
         )
         problems.raise_if_any()
-        existing = await _existing(ctx, "contacts", details.email.key if details.email else None,
-                                   details.phone.e164 if details.phone else None)  # fmt: skip
+        existing = await _existing(ctx, "contacts", details.email_key, details.phone_e164)
         if existing is not None:
             raise Conflict("a contact with this email or phone exists", extensions={"existing_id": str(existing)})
         conn = await ctx.uow.connection()

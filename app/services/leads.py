@@ -260,8 +260,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]], *, apply_sla: 
                 # New leads are written at commit: a second item with the same email or phone is
                 # found here, not by the database's identity index at commit (one open lead each).
                 details = contact_details(data.get("email"), data.get("phone"), region, ErrorList())
-                keys = [k for k in (details.email.key if details.email else None,
-                                    details.phone.e164 if details.phone else None) if k]  # fmt: skip
+                keys = details.identity_keys
                 earlier = next((created_with[k] for k in keys if k in created_with), None)
                 if earlier is not None:
                     raise Conflict(

@@ -156,9 +156,9 @@ async def contact_filters(ctx: Context, filters: dict[str, Any]) -> tuple[dict[s
     if email:
         filters["email_key"] = email.casefold()
     segment = {k: filters.pop(k) for k in SEGMENT_FILTERS if k in filters}
-    currency = (await workspaces.get(ctx))["currency"]
-    for name in ("revenue_min", "revenue_max"):
-        value = filters.pop(name, None)
+    amounts = {name: filters.pop(name, None) for name in ("revenue_min", "revenue_max")}
+    currency = (await workspaces.get(ctx))["currency"] if any(v is not None for v in amounts.values()) else ""
+    for name, value in amounts.items():
         if value is not None:
             try:
                 segment[f"{name}_minor"] = to_minor(value, currency)

@@ -6,7 +6,7 @@ status follow its payments, which never pay more than the balance (one condition
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -15,9 +15,8 @@ from app.db.repositories.base import Page, Row
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, ErrorList, InvalidInput, NotFound
-from app.domain.money import MAX_MINOR, from_minor, to_minor
+from app.domain.money import MAX_MINOR, from_minor, round_to_currency, to_minor
 from app.domain.pagination import Sort
-from app.domain.workspaces import currency_exponent
 from app.ids import new_id
 from app.schemas.service_records import ContractRead, InvoiceRead, PaymentRead, QuoteRead, TicketRead
 from app.services import events, records, workspaces
@@ -85,7 +84,6 @@ DECIDED = ("accepted", "declined", "expired")
 
 def _lines(lines: list[dict[str, Any]], currency: str, errors: ErrorList) -> tuple[list[dict[str, Any]], int]:
     """Each line with its total (quantity x unit_price - discount, in the currency's decimals)."""
-    quantum = Decimal(1).scaleb(-currency_exponent(currency))
     out, total = [], 0
     for index, line in enumerate(lines):
         try:
@@ -99,7 +97,7 @@ def _lines(lines: list[dict[str, Any]], currency: str, errors: ErrorList) -> tup
             errors.add(f"lines.{index}.discount", "more than the line's amount")
             continue
         try:
-            minor = to_minor(amount.quantize(quantum, rounding=ROUND_HALF_EVEN), currency)
+            minor = to_minor(round_to_currency(amount, currency), currency)
         except ValueError as exc:  # too large
             errors.add(f"lines.{index}.quantity", f"the line's total: {exc}")
             continue

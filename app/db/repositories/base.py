@@ -51,10 +51,14 @@ def select_by_id(table: Table) -> Select[Any]:
     return select(table).where(table.c.workspace_id == bindparam("_ws"), table.c.id == bindparam("_id"))
 
 
+def dialect_insert(dialect: str) -> Any:
+    """The dialect's INSERT construct (ON CONFLICT clauses differ per dialect in SQLAlchemy)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 @cache
 def insert_returning(table: Table, dialect: str, *, on_conflict_do_nothing: bool) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
+    statement = dialect_insert(dialect)(table)
     if on_conflict_do_nothing:
         statement = statement.on_conflict_do_nothing()
     return statement.returning(table)

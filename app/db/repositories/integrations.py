@@ -9,10 +9,9 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
-from app.db.repositories.base import Page, TenantRepository, datetime_key
+from app.db.repositories.base import Page, TenantRepository, datetime_key, dialect_insert
 from app.db.repositories.relationships import _Records
 
 it, rc, fl = tables.integrations, tables.integration_receipts, tables.integration_failures
@@ -25,7 +24,7 @@ class IntegrationRepository(_Records):
     async def receive(self, integration_id: UUID, delivery_id: str, topic: str, outcome: str, at: datetime) -> bool:
         """Record a platform delivery once: False when this delivery id was received before, unless
         it failed then (a redelivery of a failed one is applied again)."""
-        insert = postgresql.insert if await self._dialect() == "postgresql" else sqlite.insert
+        insert = dialect_insert(await self._dialect())
         statement = insert(rc).values(
             workspace_id=self.workspace_id, integration_id=integration_id, delivery_id=delivery_id, topic=topic,
             outcome=outcome, received_at=at,

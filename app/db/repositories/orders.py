@@ -12,10 +12,10 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import and_, any_, bindparam, case, delete, func, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key, dialect_insert
 from app.db.repositories.relationships import _Records
 from app.domain.orders import MONEY, PURCHASES, OrderStatus
 
@@ -154,7 +154,7 @@ class OrderRepository(TenantRepository):
         if not rows:
             return
         dialect = await self._dialect()
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert_ = dialect_insert(dialect)
         statement = insert_(rf).on_conflict_do_nothing()
         ordered = sorted(rows, key=lambda r: (r["source"], r["external_id"]))
         await self.uow.execute(statement, [{"workspace_id": self.workspace_id, **r} for r in ordered])
@@ -277,7 +277,7 @@ class ProductRepository(_Records):
         if not rows:
             return {}
         dialect = await self._dialect()
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert_ = dialect_insert(dialect)
         ordered = sorted(rows, key=lambda r: r["sku"])
         await self.uow.execute(
             insert_(pr).on_conflict_do_nothing(), [{"workspace_id": self.workspace_id, **r} for r in ordered]
@@ -363,7 +363,7 @@ class CustomerRepository(TenantRepository):
         if not rows:
             return set()
         dialect = await self._dialect()
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert_ = dialect_insert(dialect)
         statement = insert_(ci).on_conflict_do_nothing().returning(ci.c.source, ci.c.external_id)
         ordered = sorted(rows, key=lambda r: (r["source"], r["external_id"]))
         result = await self.uow.execute(statement, [{"workspace_id": self.workspace_id, **r} for r in ordered])

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from app.db import tables
+from app.db.repositories.base import dialect_insert
 
 if TYPE_CHECKING:
     from app.db.unit_of_work import UnitOfWork
@@ -47,7 +47,7 @@ class SystemRepository:
         """Timers of many workspaces in one statement, each unless its key is scheduled already
         (the recurring tasks' next occurrences)."""
         if rows:
-            insert = postgresql.insert if self.uow.database.engine.dialect.name == "postgresql" else sqlite.insert
+            insert = dialect_insert(self.uow.database.engine.dialect.name)
             await self.uow.execute(insert(tables.timers).on_conflict_do_nothing(), rows)
 
     async def form_origins(self, form_id: Any) -> list[str] | None:

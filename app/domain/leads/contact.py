@@ -50,6 +50,19 @@ class ContactDetails:
     email: Email | None
     phone: Phone | None
 
+    @property
+    def email_key(self) -> str | None:
+        return self.email.key if self.email else None
+
+    @property
+    def phone_e164(self) -> str | None:
+        return self.phone.e164 if self.phone else None
+
+    @property
+    def identity_keys(self) -> list[str]:
+        """The email key and E.164 phone this person is matched by (those it has)."""
+        return [key for key in (self.email_key, self.phone_e164) if key]
+
 
 def contact_details(
     email: str | None, phone: str | None, default_region: str | None, errors: ErrorList, *, prefix: str = ""

@@ -148,7 +148,7 @@ async def list_imports(
 ) -> Response:
     if entity is not None:
         request.state.caller.require(f"{entity}:read")
-    readable = [e for e in ("leads", "contacts", "orders") if _allows(request, f"{e}:read")]
+    readable = [e for e in ("leads", "contacts", "orders") if request.state.caller.allows(f"{e}:read")]
     result = await imports.list_imports(
         ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, entity=entity, status=status, entities=readable
     )
@@ -205,14 +205,6 @@ async def download_import_errors(
 
     name = f"import-{import_id}-errors.csv"
     return StreamingResponse(body(), media_type=CSV, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _allows(request: Request, scope: str) -> bool:
-    try:
-        request.state.caller.require(scope)
-    except Exception:
-        return False
-    return True
 
 
 # -- exports ----------------------------------------------------------------------------------------
