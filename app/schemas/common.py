@@ -14,6 +14,7 @@ from pydantic import (
     PlainSerializer,
     ValidationError,
     WithJsonSchema,
+    field_validator,
 )
 
 from app.domain import workspaces as locale
@@ -81,10 +82,36 @@ Actor = Annotated[ActorRead, BeforeValidator(actor_json)]
 Unset: Any = None
 
 
+def _storable(value: Any) -> None:
+    """Text a database stores: no NUL character (PostgreSQL refuses it) and no unpaired surrogate
+    (not encodable as UTF-8), in strings, lists and objects alike."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("contains a character that is not valid Unicode text") from exc
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _storable(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+
+
 class RequestModel(BaseModel):
-    """Request bodies reject unknown fields, so a typo is an error instead of a silent no-op."""
+    """Request bodies reject unknown fields, so a typo is an error instead of a silent no-op, and
+    text no database can store (a 422 naming the field, never a 500 from the driver)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        _storable(value)
+        return value
 
 
 class ResourceRead(BaseModel):

@@ -81,3 +81,14 @@ async def test_timestamps_are_rfc3339_utc_with_z(tenant: Tenant) -> None:
     member = (await tenant.post("/v1/members", json={"name": "T", "email": "t@x.io"})).json()
     for field in ("created_at", "updated_at"):
         assert member[field].endswith("Z") and "+" not in member[field]
+
+
+async def test_text_no_database_can_store_is_a_422_naming_the_field(tenant: Tenant) -> None:
+    # PostgreSQL refuses NUL in text; an unpaired surrogate is not UTF-8 (schemathesis found a 500)
+    endpoint = (await tenant.post("/v1/webhook-endpoints", json={"url": "https://hooks.example.com/a"})).json()
+    for bad in (b'"a\\u0000b"', b'"x\\udb4fy"'):  # JSON escapes, as a client sends them
+        response = await tenant.patch(f"/v1/webhook-endpoints/{endpoint['id']}", content=b'{"description": ' + bad
+                                      + b"}", headers={"Content-Type": "application/json"})  # fmt: skip
+        assert_problem(response, 422, "description")
+    assert_problem(await tenant.post("/v1/leads", json={"email": "a@x.io", "tags": ["ok", "n\u0000l"]}), 422, "tags")
+    assert (await tenant.get(f"/v1/webhook-endpoints/{endpoint['id']}")).json()["description"] == ""
