@@ -1,0 +1,254 @@
+"""Every customer's value at once, from their summary in days: historic, simple, retention-based
+and predictive CLV (BG/NBD + Gamma-Gamma, or a documented fallback).
+
+Formulas (money in the reporting currency's major units, time in days):
+- historic revenue: net value of the purchases so far; historic margin: revenue − cost where the
+  orders carry a cost, the default margin rate applied to the rest.
+- purchases per year = purchase days × 365 / max(T + 1, 365) (a customer younger than a year is
+  not extrapolated from a few days); average order value = revenue / purchase days.
+- yearly retention r: of the customers who bought in the year before last (days T−729 … T−365 of
+  the analysis date), the share who bought again in the last year (T−364 … T); or the setting.
+  Capped at MAX_RETENTION, so expected relationship years 1 / (1 − r) stay ≤ 20.
+- simple CLV = average order value × purchases per year × 1 / (1 − r).
+- retention-based CLV = yearly margin × r / (1 + d − r), yearly margin = average order value ×
+  purchases per year × the customer's margin rate, d the yearly discount rate.
+- predictive CLV = E[value of a purchase] × Σₖ₌₁..ₘ (E[purchases by month k] − E[purchases by
+  month k−1]) / (1 + d_m)^k over a horizon of m months of `month_length_days`, d_m the monthly rate.
+  The fallback model ("simple": too few repeat buyers, or a fit that did not converge) assumes the
+  customer keeps buying at their purchases-per-year rate and spends their average order value;
+  it reports no P(alive).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from app.domain.clv import bgnbd, gamma_gamma
+from app.domain.clv.arrays import FloatArray, as_float
+
+MAX_RETENTION = 0.95
+DAYS_PER_YEAR = 365
+
+
+@dataclass(frozen=True)
+class ValuationSettings:
+    default_margin: float = 0.3
+    yearly_discount_rate: float = 0.1
+    monthly_discount_rate: float = 0.01
+    horizon_months: int = 12
+    month_length_days: float = 30.0
+    min_repeat_buyers: int = 30
+    yearly_retention_rate: float | None = None  # None: observed
+
+
+@dataclass(frozen=True)
+class Customers:
+    """Per-customer inputs (equal-length arrays); days as the time unit, money in major units."""
+
+    frequency: FloatArray
+    recency: FloatArray
+    age: FloatArray
+    monetary: FloatArray  # mean value of the repeat purchase days (NaN without any)
+    revenue: FloatArray  # net value of every purchase
+    margin: FloatArray  # historic margin
+    bought_year_before_last: FloatArray  # 1/0
+    bought_last_year: FloatArray  # 1/0
+
+    @property
+    def purchases(self) -> FloatArray:
+        return as_float(self.frequency) + 1
+
+
+@dataclass(frozen=True)
+class Retention:
+    rate: float
+    source: Literal["observed", "setting", "unavailable"]
+    customers_year_before_last: int
+    retained: int
+
+    @property
+    def expected_years(self) -> float:
+        return 1.0 / (1.0 - self.rate)
+
+
+@dataclass(frozen=True)
+class Valuation:
+    model: Literal["bgnbd", "simple"]
+    reason: str | None  # why the fallback model was used
+    spend_model: Literal["gamma_gamma", "average"]
+    bgnbd: bgnbd.BgNbdFit | None
+    gamma_gamma: gamma_gamma.GammaGammaFit | None
+    retention: Retention
+    average_order_value: FloatArray
+    purchases_per_year: FloatArray
+    margin_rate: FloatArray
+    simple_clv: FloatArray
+    retention_clv: FloatArray
+    expected_purchases_90: FloatArray
+    expected_purchases_365: FloatArray
+    p_alive: FloatArray  # NaN under the fallback model
+    expected_value: FloatArray
+    predicted_clv: FloatArray
+    predicted_margin: FloatArray
+
+
+def historic_margin(
+    revenue_with_cost: FloatArray, cost: FloatArray, revenue_without_cost: FloatArray, default_margin: float
+) -> FloatArray:
+    """Revenue − cost for the purchases with a known cost, the default margin rate on the rest."""
+    return as_float(revenue_with_cost) - as_float(cost) + as_float(revenue_without_cost) * default_margin
+
+
+def yearly_retention(customers: Customers, setting: float | None) -> Retention:
+    before = as_float(customers.bought_year_before_last) > 0
+    retained = before & (as_float(customers.bought_last_year) > 0)
+    base, kept = int(before.sum()), int(retained.sum())
+    if setting is not None:
+        return Retention(min(setting, MAX_RETENTION), "setting", base, kept)
+    if base == 0:
+        return Retention(0.0, "unavailable", 0, 0)
+    return Retention(min(kept / base, MAX_RETENTION), "observed", base, kept)
+
+
+def simple_clv(average_order_value: FloatArray, purchases_per_year: FloatArray, retention_rate: float) -> FloatArray:
+    return as_float(average_order_value) * as_float(purchases_per_year) / (1.0 - min(retention_rate, MAX_RETENTION))
+
+
+def retention_clv(yearly_margin: FloatArray, retention_rate: float, discount_rate: float) -> FloatArray:
+    """m · r / (1 + d − r)."""
+    r = min(retention_rate, MAX_RETENTION)
+    return as_float(yearly_margin) * r / (1.0 + discount_rate - r)
+
+
+def discount_factors(months: int, monthly_rate: float) -> FloatArray:
+    return np.power(1.0 + monthly_rate, -np.arange(1, months + 1, dtype=np.float64))
+
+
+def discounted_purchases(
+    params: bgnbd.BgNbdParams,
+    frequency: FloatArray,
+    recency: FloatArray,
+    age: FloatArray,
+    *,
+    months: int,
+    month_length: float,
+    monthly_rate: float,
+) -> FloatArray:
+    """Σₖ (E[purchases by month k] − E[purchases by month k−1]) / (1 + d)^k per customer."""
+    if months == 0 or len(as_float(frequency)) == 0:
+        return np.zeros(len(as_float(frequency)))
+    horizons = np.arange(1, months + 1, dtype=np.float64) * month_length
+    cumulative = bgnbd.expected_purchases(params, frequency, recency, age, horizons)
+    per_month = np.diff(cumulative, axis=1, prepend=0.0)
+    return np.asarray(per_month @ discount_factors(months, monthly_rate), dtype=np.float64)
+
+
+def value(customers: Customers, settings: ValuationSettings) -> Valuation:
+    x, t_x, age = as_float(customers.frequency), as_float(customers.recency), as_float(customers.age)
+    n = len(x)
+    purchases = x + 1
+    revenue = as_float(customers.revenue)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        aov = np.where(purchases > 0, revenue / purchases, 0.0)
+        margin_rate = np.where(revenue > 0, as_float(customers.margin) / revenue, settings.default_margin)
+    per_year = purchases * DAYS_PER_YEAR / np.maximum(age + 1, DAYS_PER_YEAR)
+    retention = yearly_retention(customers, settings.yearly_retention_rate)
+    simple = simple_clv(aov, per_year, retention.rate)
+    by_retention = retention_clv(aov * per_year * margin_rate, retention.rate, settings.yearly_discount_rate)
+
+    repeat_buyers = int((x > 0).sum())
+    fit: bgnbd.BgNbdFit | None = None
+    reason: str | None = None
+    if repeat_buyers < max(settings.min_repeat_buyers, 1):
+        reason = f"{repeat_buyers} repeat buyers, fewer than the {settings.min_repeat_buyers} needed to fit BG/NBD"
+    else:
+        fit = bgnbd.fit(x, t_x, age)
+        if not fit.converged or fit.at_bound or not np.isfinite(fit.log_likelihood):
+            reason = "the BG/NBD fit did not converge to an interior optimum (the data cannot identify the model)"
+
+    spend_fit: gamma_gamma.GammaGammaFit | None = None
+    monetary = as_float(customers.monetary)
+    if int(gamma_gamma.usable(x, monetary).sum()) >= 2:
+        candidate = gamma_gamma.fit(x, monetary)
+        if candidate.converged and not candidate.at_bound and candidate.params.population_mean is not None:
+            spend_fit = candidate
+    spent = gamma_gamma.expected_value(spend_fit.params, x, monetary) if spend_fit is not None else aov.copy()
+
+    months, month_length = settings.horizon_months, settings.month_length_days
+    if fit is not None and reason is None:
+        params = fit.params
+        expected_90 = bgnbd.expected_purchases(params, x, t_x, age, 90.0)
+        expected_365 = bgnbd.expected_purchases(params, x, t_x, age, float(DAYS_PER_YEAR))
+        alive = bgnbd.p_alive(params, x, t_x, age)
+        purchases_ahead = discounted_purchases(
+            params, x, t_x, age, months=months, month_length=month_length, monthly_rate=settings.monthly_discount_rate
+        )
+        model: Literal["bgnbd", "simple"] = "bgnbd"
+    else:
+        daily = per_year / DAYS_PER_YEAR
+        expected_90, expected_365 = daily * 90, daily * DAYS_PER_YEAR
+        alive = np.full(n, np.nan)
+        per_month = daily * month_length
+        purchases_ahead = per_month * float(discount_factors(months, settings.monthly_discount_rate).sum())
+        model = "simple"
+    predicted = np.maximum(spent * purchases_ahead, 0.0)
+    return Valuation(
+        model=model,
+        reason=reason,
+        spend_model="gamma_gamma" if spend_fit is not None else "average",
+        bgnbd=fit,
+        gamma_gamma=spend_fit,
+        retention=retention,
+        average_order_value=aov,
+        purchases_per_year=per_year,
+        margin_rate=margin_rate,
+        simple_clv=simple,
+        retention_clv=by_retention,
+        expected_purchases_90=expected_90,
+        expected_purchases_365=expected_365,
+        p_alive=alive,
+        expected_value=spent,
+        predicted_clv=predicted,
+        predicted_margin=predicted * margin_rate,
+    )
+
+
+@dataclass(frozen=True)
+class HoldoutBucket:
+    frequency: str  # the calibration frequency: "0" … "6", then "7+"
+    customers: int
+    predicted: float  # Σ E[purchases in the holdout | calibration history]
+    actual: int
+
+
+HOLDOUT_BUCKETS = 7  # frequencies 0 … 6 each, then 7 and more together (as in FHL 2005, figure 3)
+
+
+def holdout_check(
+    params: bgnbd.BgNbdParams,
+    frequency: FloatArray,
+    recency: FloatArray,
+    age: FloatArray,
+    holdout_length: float,
+    actual: FloatArray,
+) -> list[HoldoutBucket]:
+    """Predicted vs actual purchases in the holdout period, per calibration frequency."""
+    x = as_float(frequency)
+    predicted = bgnbd.expected_purchases(params, x, recency, age, holdout_length) if len(x) else np.zeros(0)
+    bucket = np.minimum(x, HOLDOUT_BUCKETS).astype(np.int64)
+    actual = as_float(actual)
+    buckets = []
+    for index in range(HOLDOUT_BUCKETS + 1):
+        members = bucket == index
+        buckets.append(
+            HoldoutBucket(
+                frequency=str(index) if index < HOLDOUT_BUCKETS else f"{HOLDOUT_BUCKETS}+",
+                customers=int(members.sum()),
+                predicted=float(predicted[members].sum()),
+                actual=int(actual[members].sum()),
+            )
+        )
+    return buckets
