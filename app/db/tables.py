@@ -1129,6 +1129,73 @@ payments = Table(
 
 
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
+# Customer analytics (the CLV issue): a workspace's snapshots, each with its customers' values.
+# Computed by the `analytics.refresh` job; reads never fit a model. The latest two ready snapshots
+# are kept (the previous one for movement).
+analytics_snapshots = Table(
+    "analytics_snapshots",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("status", String(16), nullable=False),  # building | ready
+    Column("as_of", Date, nullable=False),
+    Column("calibration_end", Date),
+    Column("currency", String(3), nullable=False),
+    Column("time_unit", String(8), nullable=False),
+    Column("model", String(16)),  # bgnbd | simple
+    Column("model_reason", String(500)),
+    Column("spend_model", String(16)),  # gamma_gamma | average
+    Column("bgnbd", Json),
+    Column("gamma_gamma", Json),
+    Column("customers", Integer, nullable=False, server_default="0"),
+    Column("repeat_buyers", Integer, nullable=False, server_default="0"),
+    Column("retention", Json),
+    Column("totals", Json),
+    Column("groups", Json),
+    Column("holdout", Json),
+    Column("settings", Json, nullable=False),
+    Column("fit_seconds", Float),
+    Column("total_seconds", Float),
+    Column("job_id", Uuid),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime),
+    Index(None, "workspace_id", "status", "completed_at"),
+)
+
+customer_values = Table(
+    "customer_values",
+    metadata,
+    Column("workspace_id", Uuid, primary_key=True),
+    Column("snapshot_id", Uuid, primary_key=True),
+    Column("contact_id", Uuid, primary_key=True),
+    Column("purchases", Integer, nullable=False),  # distinct purchase days
+    Column("frequency", Integer, nullable=False),  # repeat purchase days (x)
+    Column("recency", Integer, nullable=False),  # days, first to last purchase (t_x)
+    Column("age", Integer, nullable=False),  # days, first purchase to the analysis date (T)
+    Column("first_purchase_on", Date, nullable=False),
+    Column("last_purchase_on", Date, nullable=False),
+    # Money: minor units of the snapshot's currency.
+    Column("revenue_minor", BigInteger, nullable=False),
+    Column("margin_minor", BigInteger, nullable=False),
+    Column("average_order_value_minor", BigInteger, nullable=False),
+    Column("repeat_value_minor", BigInteger),  # mean value of the repeat purchase days
+    Column("expected_value_minor", BigInteger),  # E[value of a purchase]
+    Column("simple_clv_minor", BigInteger, nullable=False),
+    Column("retention_clv_minor", BigInteger, nullable=False),
+    Column("predicted_clv_minor", BigInteger, nullable=False),
+    Column("predicted_margin_minor", BigInteger, nullable=False),
+    Column("purchases_per_year", Float, nullable=False),
+    Column("expected_purchases_90", Float, nullable=False),
+    Column("expected_purchases_365", Float, nullable=False),
+    Column("p_alive", Float),
+    ForeignKeyConstraint(
+        ["workspace_id", "snapshot_id"],
+        ["analytics_snapshots.workspace_id", "analytics_snapshots.id"],
+        ondelete="CASCADE",
+    ),
+)
+
+
 TENANT_TABLES = (
     members,
     api_keys,
@@ -1176,4 +1243,6 @@ TENANT_TABLES = (
     quotes,
     invoices,
     payments,
+    analytics_snapshots,
+    customer_values,
 )

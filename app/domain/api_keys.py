@@ -32,6 +32,7 @@ RESOURCES: tuple[str, ...] = (
     "products",
     "exchange_rates",
     "integrations",
+    "analytics",
     "tickets",
     "contracts",
     "quotes",

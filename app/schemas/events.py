@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, create_model
 
 from app.domain import events as types
+from app.schemas.analytics import ModelRead
 from app.schemas.api_keys import ApiKeyRead
 from app.schemas.common import Actor, UtcDatetime
 from app.schemas.forms import SubmissionRead
@@ -125,6 +126,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.PRODUCT_ARCHIVED: ProductRead,
     types.EXCHANGE_RATE_CREATED: ExchangeRateRead,
     types.EXCHANGE_RATE_UPDATED: ExchangeRateRead,
+    types.ANALYTICS_REFRESHED: ModelRead,
     types.IMPORT_COMPLETED: ImportRead,
     types.IMPORT_FAILED: ImportRead,
     types.INTEGRATION_CREATED: IntegrationRead,

@@ -337,3 +337,56 @@ class CustomerSettingsRead(CustomerSettings, ResourceRead):
 
 
 SECTIONS["customers"] = (CustomerSettings, CustomerSettingsUpdate, CustomerSettingsRead)
+
+
+# -- analytics (CLV issue) ---------------------------------------------------------------------------
+
+Rate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class AnalyticsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default_margin: Rate = Field(
+        default=0.3, description="Margin rate applied to revenue from orders without a cost (0.3 = 30%)"
+    )
+    yearly_discount_rate: Rate = Field(default=0.1, description="d in the retention-based CLV m r / (1 + d - r)")
+    monthly_discount_rate: float = Field(
+        default=0.01, ge=0, le=0.5, allow_inf_nan=False, description="Discounts each month of the predictive CLV"
+    )
+    clv_horizon_months: int = Field(default=12, ge=1, le=120, description="Months the predictive CLV looks ahead")
+    month_length_days: float = Field(
+        default=30, ge=28, le=31, allow_inf_nan=False, description="Days in a month of the horizon (30.4375: calendar)"
+    )
+    min_repeat_buyers: int = Field(
+        default=30, ge=2, le=1_000_000, description="Fewer repeat buyers than this: the simple model instead of BG/NBD"
+    )
+    yearly_retention_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=0.95,
+        allow_inf_nan=False,
+        description="r for the simple and retention-based CLV; null: observed (share of the year before last's "
+        "buyers who bought again in the last year)",
+    )
+    refresh_after_import_rows: int = Field(
+        default=1000, ge=1, le=10_000_000, description="An orders CSV import of at least this many rows refreshes"
+    )
+
+
+class AnalyticsSettingsUpdate(RequestModel):
+    default_margin: Rate = Field(default=None)  # type: ignore[assignment]
+    yearly_discount_rate: Rate = Field(default=None)  # type: ignore[assignment]
+    monthly_discount_rate: float = Field(default=None, ge=0, le=0.5, allow_inf_nan=False)  # type: ignore[assignment]
+    clv_horizon_months: int = Field(default=None, ge=1, le=120)  # type: ignore[assignment]
+    month_length_days: float = Field(default=None, ge=28, le=31, allow_inf_nan=False)  # type: ignore[assignment]
+    min_repeat_buyers: int = Field(default=None, ge=2, le=1_000_000)  # type: ignore[assignment]
+    yearly_retention_rate: float | None = Field(default=None, ge=0, le=0.95, allow_inf_nan=False)
+    refresh_after_import_rows: int = Field(default=None, ge=1, le=10_000_000)  # type: ignore[assignment]
+
+
+class AnalyticsSettingsRead(AnalyticsSettings, ResourceRead):
+    pass
+
+
+SECTIONS["analytics"] = (AnalyticsSettings, AnalyticsSettingsUpdate, AnalyticsSettingsRead)

@@ -35,7 +35,7 @@ from app.schemas.imports import ImportRead
 from app.schemas.leads import LeadCreate
 from app.schemas.orders import OrderIn
 from app.schemas.relationships import ContactCreate
-from app.services import custom_fields, events, jobs, leads, orders, records, workspaces
+from app.services import analytics, custom_fields, events, jobs, leads, orders, records, workspaces
 from app.services.batches import item_error, problem_of
 from app.services.context import Actor, Context
 from app.services.relationships import CONTACT
@@ -456,6 +456,7 @@ async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progr
             await repo.drop_chunks(import_id)
             ctx = Context(uow, workspace_id, actor, now)
             await events.record(ctx, types.IMPORT_COMPLETED, ImportRead.model_validate(final))
+            await analytics.after_import(ctx, final["entity"], final["rows_created"] + final["rows_updated"])
         await uow.commit()
     return _summary(final)
 

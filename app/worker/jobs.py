@@ -108,11 +108,21 @@ async def run_import(run: JobRun) -> dict[str, Any]:
         raise
 
 
+async def refresh_analytics(run: JobRun) -> dict[str, Any]:
+    """`analytics.refresh`: a new snapshot of the workspace's customer values (app/services/analytics.py)."""
+    from app.services import analytics
+
+    return await analytics.refresh(
+        run.database, run.workspace_id, {**run.params, "job_id": run.job["id"]}, run.progress
+    )
+
+
 RESCORE_PAGE = 1000
 HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
     "events.redact": redact_events,
     "leads.rescore": rescore_leads,
     "imports.run": run_import,
+    "analytics.refresh": refresh_analytics,
 }
 
 

@@ -60,12 +60,20 @@ async def rescore_leads(ctx: Context) -> Any:
     return await scoring.enqueue_rescore(ctx, "nightly decay")
 
 
+async def refresh_analytics(ctx: Context) -> Any:
+    """Customer values move with time alone (P(alive) falls without orders): a snapshot nightly."""
+    from app.services import analytics
+
+    return await analytics.enqueue_refresh(ctx, cause="nightly")
+
+
 TASKS: dict[str, Recurring] = {
     task.name: task
     for task in (
         Recurring("purge-idempotency-keys", "30 3 * * *", purge_idempotency_keys),
         Recurring("forget-webhook-response-excerpts", "45 3 * * *", forget_response_excerpts),
         Recurring("rescore-leads", "15 2 * * *", rescore_leads),
+        Recurring("refresh-analytics", "30 1 * * *", refresh_analytics),
         Recurring("discard-abandoned-uploads", "50 3 * * *", discard_abandoned_uploads),
         Recurring("purge-integration-receipts", "55 3 * * *", purge_integration_receipts),
     )

@@ -257,6 +257,7 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("DELETE", "/v1/products/{product_id}"): (_product, None, ""),
     ("GET", "/v1/contacts/{contact_id}/loyalty"): (_contact, None, "/loyalty"),
     ("GET", "/v1/contacts/{contact_id}/360"): (_contact, None, "/360"),
+    ("GET", "/v1/contacts/{contact_id}/value"): (_contact, None, "/value"),
     ("GET", "/v1/accounts/{account_id}/360"): (_account, None, "/360"),
     ("POST", "/v1/contacts/{contact_id}/loyalty"): (_contact, {"kind": "earn", "points": 5}, "/loyalty"),
     ("GET", "/v1/tickets/{ticket_id}"): (_ticket, None, ""),

@@ -327,10 +327,13 @@ def test_holdout_buckets_sum_the_predictions_per_calibration_frequency(cdnow: di
 
 
 def test_groups_count_sum_mean_and_percentiles() -> None:
-    stats = groups.group([["a"], ["a"], ["b"], [], ["a", "b"]], np.array([1.0, 2.0, 3.0, 4.0, 5.0]), limit=10)
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    stats = groups.group([["a"], ["a"], ["b"], [], ["a", "b"]], {"clv": values, "double": 2 * values}, limit=10)
     by_key = {s.key: s for s in stats}
     assert [s.key for s in stats] == ["a", "b", None]
-    assert (by_key["a"].count, by_key["a"].sum, by_key["a"].mean) == (3, 8.0, pytest.approx(8 / 3))
-    assert by_key["a"].percentiles["p50"] == 2.0
-    assert (by_key[None].count, by_key[None].sum) == (1, 4.0)
-    assert len(groups.group([["a"], ["b"], ["c"]], np.ones(3), limit=2)) == 2
+    a = by_key["a"].metrics["clv"]
+    assert (by_key["a"].count, a.sum, a.mean) == (3, 8.0, pytest.approx(8 / 3))
+    assert a.percentiles["p50"] == 2.0
+    assert by_key["a"].metrics["double"].sum == 16.0
+    assert (by_key[None].count, by_key[None].metrics["clv"].sum) == (1, 4.0)
+    assert len(groups.group([["a"], ["b"], ["c"]], {"clv": np.ones(3)}, limit=2)) == 2

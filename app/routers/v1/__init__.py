@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.routers.v1 import (
     activities,
+    analytics,
     api_keys,
     custom_fields,
     customer_view,
@@ -59,6 +60,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     service_records.invoices,
     service_records.payments,
     customer_view.router,
+    analytics.router,
     orders.router,
     orders.customer_router,
     orders.product_routes,

@@ -1,0 +1,189 @@
+"""Customer analytics on the wire: the refresh request, the model, per-customer value, CLV by group.
+Money is a decimal string in the snapshot's `currency` (the workspace's reporting currency)."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from app.schemas.common import RequestModel, UtcDatetime
+
+
+class RefreshRequest(RequestModel):
+    as_of: date | None = Field(
+        default=None, description="Analysis date (orders placed on it included); today in the workspace's time zone"
+    )
+    calibration_end: date | None = Field(
+        default=None,
+        description="Also fit on the orders up to this date and report predicted vs actual purchases after it "
+        "(up to `as_of`); must be before `as_of`",
+    )
+
+
+class BgNbdRead(BaseModel):
+    r: float
+    alpha: float = Field(description="In `time_unit`s")
+    a: float
+    b: float
+    log_likelihood: float
+    converged: bool
+    iterations: int
+
+
+class GammaGammaRead(BaseModel):
+    p: float
+    q: float
+    v: float = Field(description="In the snapshot's currency (major units)")
+    log_likelihood: float
+    customers: int = Field(description="Repeat buyers with a positive mean value (those the spend model is fitted on)")
+
+
+class RetentionRead(BaseModel):
+    rate: float = Field(description="Yearly retention r used by the simple and retention-based CLV")
+    source: Literal["observed", "setting", "unavailable"]
+    customers_year_before_last: int = Field(description="Customers who bought 365-729 days before the analysis date")
+    retained: int = Field(description="Of those, the ones who bought again in the last 365 days")
+    expected_years: float = Field(description="1 / (1 - r)")
+
+
+class HoldoutBucket(BaseModel):
+    frequency: str = Field(description="Repeat purchases in the calibration period: 0-6, then 7+")
+    customers: int
+    predicted: float = Field(description="Expected purchases in the holdout period (sum over the bucket)")
+    actual: int = Field(description="Purchase days in the holdout period")
+
+
+class HoldoutRead(BaseModel):
+    calibration_end: date
+    holdout_days: int
+    model: Literal["bgnbd", "simple"]
+    model_reason: str | None
+    bgnbd: BgNbdRead | None
+    customers: int
+    repeat_buyers: int
+    predicted: float
+    actual: int
+    buckets: list[HoldoutBucket]
+
+
+class MetricTotals(BaseModel):
+    sum: str
+    mean: str | None
+
+
+class ModelRead(BaseModel):
+    snapshot_id: UUID
+    as_of: date
+    currency: str
+    time_unit: Literal["days"] = Field(description="The unit of `alpha`, recency and age")
+    model: Literal["bgnbd", "simple"] = Field(
+        description="`simple` when the workspace has too few repeat buyers to fit BG/NBD (`min_repeat_buyers`) or "
+        "the fit did not converge: see `model_reason`"
+    )
+    model_reason: str | None
+    spend_model: Literal["gamma_gamma", "average"]
+    bgnbd: BgNbdRead | None
+    gamma_gamma: GammaGammaRead | None
+    customers: int
+    repeat_buyers: int
+    retention: RetentionRead
+    totals: dict[str, MetricTotals] = Field(
+        description="Per metric (historic_revenue, historic_margin, simple_clv, retention_clv, predicted_clv)"
+    )
+    holdout: HoldoutRead | None = Field(description="The calibration/holdout check, when `calibration_end` was given")
+    settings: dict[str, object] = Field(description="The analytics settings the snapshot was computed with")
+    fit_seconds: float | None = Field(description="Time to fit and apply the models")
+    total_seconds: float | None = Field(description="The whole refresh, reading and writing included")
+    job_id: UUID | None
+    computed_at: UtcDatetime = Field(description="When the refresh started")
+    completed_at: UtcDatetime | None
+
+
+class HistoricValue(BaseModel):
+    revenue: str = Field(description="Net revenue so far (refunds and cancellations excluded)")
+    margin: str = Field(description="Revenue - cost where orders carry a cost, the default margin on the rest")
+    purchases: int = Field(description="Purchase days (orders of one day are one purchase)")
+    first_purchase_on: date
+    last_purchase_on: date
+
+
+class SimpleValue(BaseModel):
+    clv: str
+    average_order_value: str
+    purchases_per_year: float
+    expected_years: float
+    retention_rate: float
+
+
+class RetentionValue(BaseModel):
+    clv: str
+    yearly_margin: str
+    retention_rate: float
+    discount_rate: float
+
+
+class PredictiveValue(BaseModel):
+    model: Literal["bgnbd", "simple"]
+    clv: str = Field(description="Discounted net revenue over the horizon")
+    margin: str = Field(description="`clv` at the customer's margin rate")
+    horizon_months: int
+    expected_purchases_90d: float
+    expected_purchases_365d: float
+    p_alive: float | None = Field(description="Chance the customer is still active (null under the simple model)")
+    expected_order_value: str | None
+    frequency: int = Field(description="Repeat purchase days (x)")
+    recency: int = Field(description="Days from the first to the last purchase (t_x)")
+    age: int = Field(description="Days from the first purchase to the analysis date (T)")
+    time_unit: Literal["days"] = "days"
+
+
+class ValueRead(BaseModel):
+    contact_id: UUID
+    status: Literal["ready", "no_snapshot", "not_a_customer"] = Field(
+        description="`no_snapshot`: no analytics refresh has completed yet; `not_a_customer`: the contact had no "
+        "purchase by the snapshot's analysis date"
+    )
+    snapshot_id: UUID | None
+    as_of: date | None
+    computed_at: UtcDatetime | None
+    currency: str | None
+    historic: HistoricValue | None
+    simple: SimpleValue | None
+    retention_based: RetentionValue | None
+    predictive: PredictiveValue | None
+
+
+class GroupBy(StrEnum):
+    ACQUISITION_CHANNEL = "acquisition_channel"
+    ACQUISITION_MONTH = "acquisition_month"
+    TAG = "tag"
+    COUNTRY = "country"
+
+
+class Metric(StrEnum):
+    PREDICTED_CLV = "predicted_clv"
+    HISTORIC_REVENUE = "historic_revenue"
+    SIMPLE_CLV = "simple_clv"
+    RETENTION_CLV = "retention_clv"
+
+
+class GroupRead(BaseModel):
+    key: str | None = Field(description="The group (null: customers without one)")
+    count: int
+    sum: str
+    mean: str
+    percentiles: dict[str, str] = Field(description="p10, p25, p50, p75, p90")
+
+
+class ClvGroupsRead(BaseModel):
+    snapshot_id: UUID
+    as_of: date
+    currency: str
+    group_by: GroupBy
+    metric: Metric
+    customers: int
+    groups: list[GroupRead] = Field(description="Largest first, at most 200; a customer with several tags is in each")
