@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint openapi bench clean
+.PHONY: run test lint openapi bench bench-env clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,11 @@ openapi: $(VENV)/.runtime
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.members --sqlite
 
+# The analytics benchmark compares the CLV fit with the `lifetimes` package, kept out of the service's
+# environment: it gets its own.
+bench-env:
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet "lifetimes>=0.11" "numpy>=1.26" "scipy>=1.11" "pandas>=2.0"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench .pytest_cache .mypy_cache .ruff_cache

@@ -38,6 +38,7 @@ SECTION = "analytics"
 KEEP = 2  # ready snapshots kept: the latest and the previous one
 DEAD_RUN = timedelta(hours=6)  # a snapshot still building after this was left by a run that died
 GROUP_LIMIT = 200
+EARLIEST = date(1970, 1, 1)  # analysis dates before this are typos (and would underflow the year windows)
 WRITE_CHUNK = 5000
 DIMENSIONS = ("acquisition_channel", "acquisition_month", "tag", "country")
 METRICS = ("predicted_clv", "historic_revenue", "simple_clv", "retention_clv")
@@ -59,6 +60,9 @@ async def enqueue_refresh(
 ) -> dict[str, Any]:
     """Queue a refresh (202 + job); dates checked here so a bad request never becomes a failed job."""
     current = await today(ctx)
+    for name, value in (("as_of", as_of), ("calibration_end", calibration_end)):
+        if value is not None and value < EARLIEST:
+            raise InvalidInput.field(name, f"must be on or after {EARLIEST.isoformat()}")
     if as_of is not None and as_of > current:
         raise InvalidInput.field(
             "as_of", f"must not be after today ({current.isoformat()} in the workspace's time zone)"
@@ -284,46 +288,22 @@ def _compute(summaries: _Summaries, as_of: date, values: dict[str, Any], currenc
 def _holdout(summaries: _Summaries, calibration_end: date, as_of: date, values: dict[str, Any]) -> dict[str, Any]:
     """Fit on the calibration period and compare its predictions with the holdout's purchases."""
     customers = summaries.customers(calibration_end, 1.0, values["default_margin"])
-    x, t_x, age = customers.frequency, customers.recency, customers.age
-    repeat_buyers = int((x > 0).sum())
     holdout_days = (as_of - calibration_end).days
-    actual = np.array(summaries.holdout, dtype=np.float64)
-    fit: bgnbd.BgNbdFit | None = None
-    reason: str | None = None
-    if repeat_buyers < values["min_repeat_buyers"]:
-        reason = f"{repeat_buyers} repeat buyers, fewer than the {values['min_repeat_buyers']} needed to fit BG/NBD"
-    else:
-        fit = bgnbd.fit(x, t_x, age)
-        if not fit.converged or fit.at_bound:
-            reason = "the BG/NBD fit did not converge to an interior optimum (the data cannot identify the model)"
-    if fit is not None and reason is None:
-        buckets = valuation.holdout_check(fit.params, x, t_x, age, float(holdout_days), actual)
-        model = "bgnbd"
-    else:  # the simple model: each customer keeps their purchases-per-year rate
-        per_year = (x + 1) * valuation.DAYS_PER_YEAR / np.maximum(age + 1, valuation.DAYS_PER_YEAR)
-        predicted = per_year * holdout_days / valuation.DAYS_PER_YEAR
-        bucket = np.minimum(x, valuation.HOLDOUT_BUCKETS)
-        buckets = [
-            valuation.HoldoutBucket(
-                frequency=str(i) if i < valuation.HOLDOUT_BUCKETS else f"{valuation.HOLDOUT_BUCKETS}+",
-                customers=int((bucket == i).sum()),
-                predicted=float(predicted[bucket == i].sum()),
-                actual=int(actual[bucket == i].sum()),
-            )
-            for i in range(valuation.HOLDOUT_BUCKETS + 1)
-        ]
-        model = "simple"
+    check = valuation.holdout_check(
+        customers.frequency, customers.recency, customers.age, float(holdout_days),
+        np.array(summaries.holdout, dtype=np.float64), min_repeat_buyers=values["min_repeat_buyers"],
+    )  # fmt: skip
     return {
         "calibration_end": calibration_end.isoformat(),
         "holdout_days": holdout_days,
-        "model": model,
-        "model_reason": reason,
-        "bgnbd": _fit_json(fit) if model == "bgnbd" else None,
+        "model": check.model,
+        "model_reason": check.reason,
+        "bgnbd": _fit_json(check.fit),
         "customers": len(summaries),
-        "repeat_buyers": repeat_buyers,
-        "predicted": float(sum(b.predicted for b in buckets)),
-        "actual": int(sum(b.actual for b in buckets)),
-        "buckets": [asdict(b) for b in buckets],
+        "repeat_buyers": int((customers.frequency > 0).sum()),
+        "predicted": float(sum(b.predicted for b in check.buckets)),
+        "actual": int(sum(b.actual for b in check.buckets)),
+        "buckets": [asdict(b) for b in check.buckets],
     }
 
 

@@ -162,6 +162,7 @@ async def test_bad_requests_are_422s_naming_the_field(tenant: Tenant) -> None:
     same_day = {"as_of": "2026-01-01", "calibration_end": "2026-01-01"}
     assert_problem(await tenant.post("/v1/analytics/refresh", json=same_day), 422, "calibration_end")
     assert_problem(await tenant.post("/v1/analytics/refresh", json={"as_of": "yesterday"}), 422, "as_of")
+    assert_problem(await tenant.post("/v1/analytics/refresh", json={"as_of": "0001-01-01"}), 422, "as_of")
     assert_problem(await tenant.patch("/v1/settings/analytics", json={"default_margin": 1.5}), 422, "default_margin")
     assert_problem(
         await tenant.patch("/v1/settings/analytics", json={"month_length_days": 45}), 422, "month_length_days"
@@ -189,6 +190,7 @@ def simulated_orders(customers: int, seed: int) -> tuple[list[dict[str, Any]], l
     ages = (AS_OF - first).days - starts + 60  # some purchases fall after AS_OF (the holdout)
     truth = bgnbd.BgNbdParams(r=0.9, alpha=40.0, a=0.5, b=2.5)
     orders, rows = [], []
+    nu = rng.gamma(4.0, 1 / 20.0, customers)  # Gamma-Gamma spend: each customer's own scale
     for i in range(customers):
         times = [0.0]
         rate, dropout = rng.gamma(truth.r, 1 / truth.alpha), rng.beta(truth.a, truth.b)
@@ -202,7 +204,7 @@ def simulated_orders(customers: int, seed: int) -> tuple[list[dict[str, Any]], l
                 break
         for j, t in enumerate(times):
             day = first + dt.timedelta(days=int(starts[i] + t))
-            cents = int(rng.integers(500, 20_000))
+            cents = max(round(100 * rng.gamma(6.0, 1 / nu[i])), 1)
             orders.append(order(f"{i}-{j}", f"c{i}", day, f"{cents // 100}.{cents % 100:02d}"))
             rows.append((i, day.toordinal(), cents))
     assert simulate  # the domain's simulator draws the same process (vectorised) for the unit tests

@@ -96,7 +96,7 @@ def test_the_analytic_gradients_match_finite_differences(cdnow: dict[str, np.nda
     def gradient(log_theta: np.ndarray) -> np.ndarray:
         grads = bgnbd._individual(np.exp(log_theta), x, t_x, big_t, gradient=True)[1]
         assert grads is not None
-        return grads.sum(axis=1)
+        return np.array([g.sum() for g in grads])
 
     point = np.log([0.3, 5.0, 0.9, 2.0])
     assert optimize.check_grad(value, gradient, point) < 1e-3 * np.abs(gradient(point)).max()
@@ -110,7 +110,7 @@ def test_the_analytic_gradients_match_finite_differences(cdnow: dict[str, np.nda
     def gg_gradient(log_theta: np.ndarray) -> np.ndarray:
         grads = gamma_gamma._individual(np.exp(log_theta), xs, zbar, gradient=True)[1]
         assert grads is not None
-        return grads.sum(axis=1)
+        return np.array([g.sum() for g in grads])
 
     gg_point = np.log([5.0, 3.0, 12.0])
     assert optimize.check_grad(gg_value, gg_gradient, gg_point) < 1e-3 * np.abs(gg_gradient(gg_point)).max()
@@ -318,7 +318,10 @@ def test_retention_formulas() -> None:
 
 def test_holdout_buckets_sum_the_predictions_per_calibration_frequency(cdnow: dict[str, np.ndarray]) -> None:
     actual = np.minimum(cdnow["x"], 3)
-    buckets = valuation.holdout_check(PUBLISHED, cdnow["x"], cdnow["t_x"], cdnow["T"], 39.0, actual)
+    check = valuation.holdout_check(cdnow["x"], cdnow["t_x"], cdnow["T"], 39.0, actual, min_repeat_buyers=30,
+                                    params=PUBLISHED)  # fmt: skip
+    buckets = check.buckets
+    assert check.model == "bgnbd"
     assert [b.frequency for b in buckets] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
     assert sum(b.customers for b in buckets) == 2357
     assert sum(b.actual for b in buckets) == int(actual.sum())
@@ -337,3 +340,14 @@ def test_groups_count_sum_mean_and_percentiles() -> None:
     assert by_key["a"].metrics["double"].sum == 16.0
     assert (by_key[None].count, by_key[None].metrics["clv"].sum) == (1, 4.0)
     assert len(groups.group([["a"], ["b"], ["c"]], {"clv": np.ones(3)}, limit=2)) == 2
+
+
+def test_the_holdout_check_fits_the_calibration_period_or_says_why_not(cdnow: dict[str, np.ndarray]) -> None:
+    fitted = valuation.holdout_check(cdnow["x"], cdnow["t_x"], cdnow["T"], 39.0, cdnow["x"], min_repeat_buyers=30)
+    assert fitted.model == "bgnbd" and fitted.fit is not None and fitted.reason is None
+    assert fitted.fit.params.r == pytest.approx(0.243, rel=0.01)
+    few = valuation.holdout_check(np.array([0.0, 2.0]), np.array([0.0, 100.0]), np.array([10.0, 400.0]), 73.0,
+                                  np.array([0.0, 1.0]), min_repeat_buyers=30)  # fmt: skip
+    assert few.model == "simple" and few.fit is None and "1 repeat buyers" in (few.reason or "")
+    # 3 purchases over 401 days: 3 x 365 / 401 a year, for 73 days.
+    assert sum(b.predicted for b in few.buckets) == pytest.approx(365 / 365 * 73 / 365 + 3 * 365 / 401 * 73 / 365)

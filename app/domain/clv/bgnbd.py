@@ -17,13 +17,12 @@ analytic gradient, so it needs a few dozen cheap evaluations.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
-from app.domain.clv.arrays import FloatArray, as_float, compress
-
-LOG_BOUND = 15.0  # log-parameters stay in [-15, 15] (e^15 ≈ 3.3e6): a degenerate fit ends at a bound, not at inf
+from app.domain.clv.arrays import LOG_BOUND, FloatArray, as_float, by_value, compress, minimize
 
 
 @dataclass(frozen=True)
@@ -50,13 +49,20 @@ class BgNbdFit:
 
 def log_likelihood(params: BgNbdParams, frequency: FloatArray, recency: FloatArray, age: FloatArray) -> FloatArray:
     """Each customer's log-likelihood (FHL 2005, eq. 6), in log space."""
-    value, _ = _individual(params.as_array(), as_float(frequency), as_float(recency), as_float(age), gradient=False)
+    x = as_float(frequency)
+    value, _ = _individual(params.as_array(), x, as_float(recency), as_float(age), gradient=False)
     return value
 
 
 def _individual(
-    theta: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray, *, gradient: bool
-) -> tuple[FloatArray, FloatArray | None]:
+    theta: FloatArray,
+    x: FloatArray,
+    t_x: FloatArray,
+    big_t: FloatArray,
+    distinct_x: tuple[FloatArray, Any] | None = None,
+    *,
+    gradient: bool,
+) -> tuple[FloatArray, tuple[FloatArray, ...] | None]:
     """Log-likelihoods and (optionally) their gradients with respect to the log-parameters.
 
     ll = A + log(1 + e^D), with
@@ -64,8 +70,8 @@ def _individual(
       D = ln a − ln(b+x−1) + (r+x) (ln(α+T) − ln(α+t_x))      (x > 0; the second term is absent at x = 0)
     """
     r, alpha, a, b = theta
-    # Functions of x alone are evaluated once per distinct x (a handful), not once per customer.
-    xs, where = np.unique(x, return_inverse=True)
+    # Functions of x alone are evaluated once per distinct x (a few hundred at most), not per customer.
+    xs, where = distinct_x if distinct_x is not None else by_value(x)
     log_alpha_t = np.log(alpha + big_t)
     per_x = special.gammaln(r + xs) - special.gammaln(r) + special.betaln(a, b + xs) - special.betaln(a, b)
     value = per_x[where] + r * np.log(alpha) - (r + x) * log_alpha_t
@@ -90,8 +96,7 @@ def _individual(
     with np.errstate(divide="ignore", invalid="ignore"):
         grad_b = grad_b - np.where(repeat, weight / np.where(repeat, b + x - 1, 1.0), 0.0)
     # Chain rule to log-parameters: ∂/∂ln θ = θ ∂/∂θ.
-    grads = np.stack([grad_r * r, grad_alpha * alpha, grad_a * a, grad_b * b])
-    return value, grads
+    return value, (grad_r * r, grad_alpha * alpha, grad_a * a, grad_b * b)
 
 
 def fit(
@@ -107,37 +112,31 @@ def fit(
     total = float(weights.sum())
     if total == 0:
         raise ValueError("no customers to fit")
+    distinct_x = by_value(x)
 
     def objective(log_theta: FloatArray) -> tuple[float, FloatArray]:
         theta = np.exp(log_theta)
-        value, grads = _individual(theta, x, t_x, big_t, gradient=True)
+        value, grads = _individual(theta, x, t_x, big_t, distinct_x, gradient=True)
         assert grads is not None
-        return -float(weights @ value) / total, -(grads @ weights) / total
+        return -float(weights @ value) / total, -np.array([weights @ g for g in grads]) / total
 
     if initial is None:
         # r = a = b = 1 and α at the mean age: the rate prior's mean (r/α) starts at one purchase per age.
         start = np.array([0.0, np.log(max(float(weights @ big_t) / total, 1e-3)), 0.0, 0.0])
     else:
         start = np.log(initial.as_array())
-    result = optimize.minimize(
-        objective,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
-        options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-10},
-    )
-    theta = np.exp(result.x)
+    point, converged, iterations = minimize(objective, start)
+    theta = np.exp(point)
     params = BgNbdParams(*(float(v) for v in theta))
-    ll = float(weights @ _individual(theta, x, t_x, big_t, gradient=False)[0])
+    ll = float(weights @ _individual(theta, x, t_x, big_t, distinct_x, gradient=False)[0])
     return BgNbdFit(
         params=params,
         log_likelihood=ll,
         customers=int(total),
         repeat_buyers=int(weights[x > 0].sum()),
-        converged=bool(result.success) and bool(np.isfinite(ll)),
-        iterations=int(result.nit),
-        at_bound=bool(np.any(np.abs(result.x) >= LOG_BOUND - 1e-6)),
+        converged=converged and bool(np.isfinite(ll)),
+        iterations=iterations,
+        at_bound=bool(np.any(np.abs(point) >= LOG_BOUND - 1e-6)),
     )
 
 

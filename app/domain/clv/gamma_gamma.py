@@ -12,11 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
-from app.domain.clv.arrays import FloatArray, as_float, compress
-
-LOG_BOUND = 15.0
+from app.domain.clv.arrays import LOG_BOUND, FloatArray, as_float, by_value, compress, minimize
 
 
 @dataclass(frozen=True)
@@ -56,29 +54,41 @@ def log_likelihood(params: GammaGammaParams, frequency: FloatArray, monetary: Fl
     return value
 
 
+class _Prepared:
+    """What the likelihood needs that does not depend on the parameters, computed once per fit."""
+
+    def __init__(self, x: FloatArray, m: FloatArray) -> None:
+        self.x, self.m = x, m
+        self.xs, self.where = by_value(x)
+        self.log_m, self.log_x = np.log(m), np.log(x)
+
+
 def _individual(
-    theta: FloatArray, x: FloatArray, m: FloatArray, *, gradient: bool
-) -> tuple[FloatArray, FloatArray | None]:
-    """ln f(z̄ | x) = ln Γ(px+q) − ln Γ(px) − ln Γ(q) + q ln v + (px−1) ln z̄ + px ln x − (px+q) ln(x z̄ + v)."""
+    theta: FloatArray, x: FloatArray, m: FloatArray, prepared: _Prepared | None = None, *, gradient: bool
+) -> tuple[FloatArray, tuple[FloatArray, ...] | None]:
+    """ln f(z̄ | x) = ln Γ(px+q) − ln Γ(px) − ln Γ(q) + q ln v + (px−1) ln z̄ + px ln x − (px+q) ln(x z̄ + v);
+    the Γ terms are functions of x alone, evaluated once per distinct x."""
     p, q, v = theta
+    data = prepared if prepared is not None else _Prepared(x, m)
+    xs, where = data.xs, data.where
     px = p * x
     log_xm_v = np.log(x * m + v)
+    per_x = special.gammaln(p * xs + q) - special.gammaln(p * xs)
     value = (
-        special.gammaln(px + q)
-        - special.gammaln(px)
+        per_x[where]
         - special.gammaln(q)
         + q * np.log(v)
-        + (px - 1) * np.log(m)
-        + px * np.log(x)
+        + (px - 1) * data.log_m
+        + px * data.log_x
         - (px + q) * log_xm_v
     )
     if not gradient:
         return value, None
-    dig = special.digamma(px + q)
-    grad_p = x * (dig - special.digamma(px) + np.log(m) + np.log(x) - log_xm_v)
-    grad_q = dig - special.digamma(q) + np.log(v) - log_xm_v
+    dig = special.digamma(p * xs + q)
+    grad_p = x * ((dig - special.digamma(p * xs))[where] + data.log_m + data.log_x - log_xm_v)
+    grad_q = dig[where] - special.digamma(q) + np.log(v) - log_xm_v
     grad_v = q / v - (px + q) / (x * m + v)
-    return value, np.stack([grad_p * p, grad_q * q, grad_v * v])
+    return value, (grad_p * p, grad_q * q, grad_v * v)
 
 
 def fit(frequency: FloatArray, monetary: FloatArray) -> GammaGammaFit:
@@ -89,30 +99,25 @@ def fit(frequency: FloatArray, monetary: FloatArray) -> GammaGammaFit:
     if total == 0:
         raise ValueError("no repeat buyers with a positive mean value to fit")
 
+    prepared = _Prepared(x, m)
+
     def objective(log_theta: FloatArray) -> tuple[float, FloatArray]:
-        value, grads = _individual(np.exp(log_theta), x, m, gradient=True)
+        value, grads = _individual(np.exp(log_theta), x, m, prepared, gradient=True)
         assert grads is not None
-        return -float(weights @ value) / total, -(grads @ weights) / total
+        return -float(weights @ value) / total, -np.array([weights @ g for g in grads]) / total
 
     # p = q = 1 and v at the mean value: a prior whose scale matches the data's.
     start = np.array([0.0, 0.0, np.log(max(float(weights @ m) / total, 1e-6))])
-    result = optimize.minimize(
-        objective,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-LOG_BOUND, LOG_BOUND)] * 3,
-        options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-10},
-    )
-    theta = np.exp(result.x)
-    ll = float(weights @ _individual(theta, x, m, gradient=False)[0])
+    point, converged, iterations = minimize(objective, start)
+    theta = np.exp(point)
+    ll = float(weights @ _individual(theta, x, m, prepared, gradient=False)[0])
     return GammaGammaFit(
         params=GammaGammaParams(*(float(t) for t in theta)),
         log_likelihood=ll,
         customers=int(total),
-        converged=bool(result.success) and bool(np.isfinite(ll)),
-        iterations=int(result.nit),
-        at_bound=bool(np.any(np.abs(result.x) >= LOG_BOUND - 1e-6)),
+        converged=converged and bool(np.isfinite(ll)),
+        iterations=iterations,
+        at_bound=bool(np.any(np.abs(point) >= LOG_BOUND - 1e-6)),
     )
 
 

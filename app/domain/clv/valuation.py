@@ -146,6 +146,24 @@ def discounted_purchases(
     return np.asarray(per_month @ discount_factors(months, monthly_rate), dtype=np.float64)
 
 
+def purchase_rate(frequency: FloatArray, age: FloatArray) -> FloatArray:
+    """Purchases per year: purchase days × 365 / max(T + 1, 365) (T in days)."""
+    return (as_float(frequency) + 1) * DAYS_PER_YEAR / np.maximum(as_float(age) + 1, DAYS_PER_YEAR)
+
+
+def fit_purchases(
+    frequency: FloatArray, recency: FloatArray, age: FloatArray, min_repeat_buyers: int
+) -> tuple[bgnbd.BgNbdFit | None, str | None]:
+    """The BG/NBD fit to use, or None and why the simple model is used instead."""
+    repeat_buyers = int((as_float(frequency) > 0).sum())
+    if repeat_buyers < max(min_repeat_buyers, 1):
+        return None, f"{repeat_buyers} repeat buyers, fewer than the {min_repeat_buyers} needed to fit BG/NBD"
+    fit = bgnbd.fit(frequency, recency, age)
+    if not fit.converged or fit.at_bound or not np.isfinite(fit.log_likelihood):
+        return None, "the BG/NBD fit did not converge to an interior optimum (the data cannot identify the model)"
+    return fit, None
+
+
 def value(customers: Customers, settings: ValuationSettings) -> Valuation:
     x, t_x, age = as_float(customers.frequency), as_float(customers.recency), as_float(customers.age)
     n = len(x)
@@ -154,20 +172,12 @@ def value(customers: Customers, settings: ValuationSettings) -> Valuation:
     with np.errstate(divide="ignore", invalid="ignore"):
         aov = np.where(purchases > 0, revenue / purchases, 0.0)
         margin_rate = np.where(revenue > 0, as_float(customers.margin) / revenue, settings.default_margin)
-    per_year = purchases * DAYS_PER_YEAR / np.maximum(age + 1, DAYS_PER_YEAR)
+    per_year = purchase_rate(x, age)
     retention = yearly_retention(customers, settings.yearly_retention_rate)
     simple = simple_clv(aov, per_year, retention.rate)
     by_retention = retention_clv(aov * per_year * margin_rate, retention.rate, settings.yearly_discount_rate)
 
-    repeat_buyers = int((x > 0).sum())
-    fit: bgnbd.BgNbdFit | None = None
-    reason: str | None = None
-    if repeat_buyers < max(settings.min_repeat_buyers, 1):
-        reason = f"{repeat_buyers} repeat buyers, fewer than the {settings.min_repeat_buyers} needed to fit BG/NBD"
-    else:
-        fit = bgnbd.fit(x, t_x, age)
-        if not fit.converged or fit.at_bound or not np.isfinite(fit.log_likelihood):
-            reason = "the BG/NBD fit did not converge to an interior optimum (the data cannot identify the model)"
+    fit, reason = fit_purchases(x, t_x, age, settings.min_repeat_buyers)
 
     spend_fit: gamma_gamma.GammaGammaFit | None = None
     monetary = as_float(customers.monetary)
@@ -178,7 +188,7 @@ def value(customers: Customers, settings: ValuationSettings) -> Valuation:
     spent = gamma_gamma.expected_value(spend_fit.params, x, monetary) if spend_fit is not None else aov.copy()
 
     months, month_length = settings.horizon_months, settings.month_length_days
-    if fit is not None and reason is None:
+    if fit is not None:
         params = fit.params
         expected_90 = bgnbd.expected_purchases(params, x, t_x, age, 90.0)
         expected_365 = bgnbd.expected_purchases(params, x, t_x, age, float(DAYS_PER_YEAR))
@@ -188,7 +198,7 @@ def value(customers: Customers, settings: ValuationSettings) -> Valuation:
         )
         model: Literal["bgnbd", "simple"] = "bgnbd"
     else:
-        daily = per_year / DAYS_PER_YEAR
+        daily = purchase_rate(x, age) / DAYS_PER_YEAR
         expected_90, expected_365 = daily * 90, daily * DAYS_PER_YEAR
         alive = np.full(n, np.nan)
         per_month = daily * month_length
@@ -224,20 +234,37 @@ class HoldoutBucket:
     actual: int
 
 
+@dataclass(frozen=True)
+class Holdout:
+    model: Literal["bgnbd", "simple"]
+    reason: str | None
+    fit: bgnbd.BgNbdFit | None
+    buckets: list[HoldoutBucket]
+
+
 HOLDOUT_BUCKETS = 7  # frequencies 0 … 6 each, then 7 and more together (as in FHL 2005, figure 3)
 
 
 def holdout_check(
-    params: bgnbd.BgNbdParams,
     frequency: FloatArray,
     recency: FloatArray,
     age: FloatArray,
     holdout_length: float,
     actual: FloatArray,
-) -> list[HoldoutBucket]:
-    """Predicted vs actual purchases in the holdout period, per calibration frequency."""
+    *,
+    min_repeat_buyers: int,
+    params: bgnbd.BgNbdParams | None = None,
+) -> Holdout:
+    """Fit on the calibration summary (or use `params`), then predicted vs actual purchases in the
+    holdout period per calibration frequency. Without a usable fit, the simple model's prediction
+    (each customer's purchases-per-year rate; days as the unit)."""
     x = as_float(frequency)
-    predicted = bgnbd.expected_purchases(params, x, recency, age, holdout_length) if len(x) else np.zeros(0)
+    fit, reason = (None, None) if params is not None else fit_purchases(x, recency, age, min_repeat_buyers)
+    chosen = params if params is not None else (fit.params if fit is not None else None)
+    if chosen is not None:
+        predicted = bgnbd.expected_purchases(chosen, x, recency, age, holdout_length) if len(x) else np.zeros(0)
+    else:
+        predicted = purchase_rate(x, age) * holdout_length / DAYS_PER_YEAR
     bucket = np.minimum(x, HOLDOUT_BUCKETS).astype(np.int64)
     actual = as_float(actual)
     buckets = []
@@ -251,4 +278,4 @@ def holdout_check(
                 actual=int(actual[members].sum()),
             )
         )
-    return buckets
+    return Holdout("bgnbd" if chosen is not None else "simple", reason, fit, buckets)

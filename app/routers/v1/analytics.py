@@ -7,13 +7,14 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.routers.dependencies import JSON, require, require_idempotent, resource_response
-from app.routers.route import CrmRoute
+from app.routers.route import CrmRoute, problem_doc
 from app.schemas.analytics import ClvGroupsRead, GroupBy, Metric, ModelRead, RefreshRequest, ValueRead
 from app.schemas.jobs import JobRead
 from app.services import analytics
 from app.services.context import Context
 
 router = APIRouter(tags=["Analytics"], route_class=CrmRoute)
+NO_SNAPSHOT = {404: problem_doc("No analytics snapshot yet: none has completed in this workspace")}
 
 
 @router.post(
@@ -42,6 +43,7 @@ async def refresh(
     description="Parameters named as in the literature (BG/NBD `r`, `alpha`, `a`, `b`; Gamma-Gamma `p`, `q`, `v`) "
     "in `time_unit` (days). 404 until a refresh has completed.",
     response_model=ModelRead,
+    responses=NO_SNAPSHOT,
 )
 async def model(ctx: Annotated[Context, require("analytics:read")]) -> Response:
     snapshot = await analytics.latest(ctx)
@@ -54,6 +56,7 @@ async def model(ctx: Annotated[Context, require("analytics:read")]) -> Response:
     description="From the latest snapshot. A customer with several tags counts in each tag's group; customers "
     "without a value for the dimension form the group with `key: null`. 404 until a refresh has completed.",
     response_model=ClvGroupsRead,
+    responses=NO_SNAPSHOT,
 )
 async def clv_by_group(
     ctx: Annotated[Context, require("analytics:read")],

@@ -1,0 +1,287 @@
+"""Benchmark the CLV models and the analytics refresh.
+
+1. The fit: BG/NBD + Gamma-Gamma on 100,000 customers simulated from a BG/NBD process (fixed seed),
+   ours (app/domain/clv) against the `lifetimes` package in the same run. lifetimes is not a
+   dependency of the service: it lives in its own environment (`make bench-env` makes
+   `.venv-bench`; `BENCH_LIFETIMES_PYTHON` points elsewhere) and is run there in a subprocess on
+   the same data. Target: at least 5x faster, parameters equal within 0.1%.
+2. The whole refresh on PostgreSQL: 100,000 customers and 1,000,000 orders (drawn from a BG/NBD
+   process, loaded with COPY), `POST /v1/analytics/refresh` on the real server (`python -m app
+   serve`, worker included) until its job has succeeded: wall time and the worker's peak memory
+   (target under 2 GB). Baseline in the same run: the summary aggregation alone, read with raw
+   asyncpg (the least any refresh must do).
+
+    .venv/bin/python -m benchmarks.analytics [--customers 100000] [--orders 1000000] [--skip-refresh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import numpy as np
+
+from app.domain.clv import bgnbd, gamma_gamma, simulate
+from benchmarks.csv_import import peak_rss_mb
+from benchmarks.loadgen import process_tree
+from benchmarks.members import PG_ADMIN, ROOT, _admin, _cli, _start
+
+SEED = 20261128
+TRUTH = bgnbd.BgNbdParams(r=0.243, alpha=4.414 * 7, a=0.793, b=2.426)  # CDNOW's, in days
+SPEND = (6.25, 3.74, 15.44)
+LIFETIMES_PYTHON = os.environ.get("BENCH_LIFETIMES_PYTHON", str(ROOT / ".venv-bench" / "bin" / "python"))
+
+LIFETIMES_SCRIPT = """
+import json, sys, time
+import numpy as np
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+data = np.load(sys.argv[1])
+x, t_x, T, m = data["x"], data["t_x"], data["T"], data["m"]
+runs = int(sys.argv[2])
+times, out = [], {}
+for _ in range(runs):
+    started = time.perf_counter()
+    bg = BetaGeoFitter().fit(x, t_x, T)
+    repeat = x > 0
+    gg = GammaGammaFitter().fit(x[repeat], m[repeat])
+    times.append(time.perf_counter() - started)
+out = {"seconds": times, "bgnbd": {k: float(v) for k, v in bg.params_.items()},
+       "gamma_gamma": {k: float(v) for k, v in gg.params_.items()},
+       "log_likelihood": None}
+print(json.dumps(out))
+"""
+
+
+def simulated(customers: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(SEED)
+    ages = rng.integers(0, 731, customers).astype(np.float64)
+    x, t_x, big_t = simulate.bgnbd_customers(TRUTH, ages, rng)
+    # Whole days, as the API sees them (several purchases in one day are one purchase).
+    t_x = np.floor(t_x)
+    m = simulate.spend(x, *SPEND, rng)
+    return {"x": x, "t_x": t_x, "T": big_t, "m": np.where(x > 0, m, 0.0)}
+
+
+def ours(data: dict[str, np.ndarray], runs: int) -> tuple[list[float], bgnbd.BgNbdFit, gamma_gamma.GammaGammaFit]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fit = bgnbd.fit(data["x"], data["t_x"], data["T"])
+        spend = gamma_gamma.fit(data["x"], data["m"])
+        times.append(time.perf_counter() - started)
+    return times, fit, spend
+
+
+def theirs(data: dict[str, np.ndarray], runs: int) -> dict[str, object]:
+    if not Path(LIFETIMES_PYTHON).exists():
+        raise SystemExit(f"lifetimes' environment is missing ({LIFETIMES_PYTHON}): run `make bench-env`")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "customers.npz"
+        np.savez(path, **data)
+        output = subprocess.run(
+            [LIFETIMES_PYTHON, "-c", LIFETIMES_SCRIPT, str(path), str(runs)],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def fit_benchmark(customers: int, runs: int) -> None:
+    data = simulated(customers)
+    mine, fit, spend = ours(data, runs)
+    other = theirs(data, runs)
+    their_bg, their_gg = other["bgnbd"], other["gamma_gamma"]  # type: ignore[index]
+    ratio = float(np.median(other["seconds"])) / float(np.median(mine))  # type: ignore[arg-type]
+    print(f"\n## Fit: {customers:,} simulated customers ({int((data['x'] > 0).sum()):,} repeat buyers), "
+          f"median of {runs} runs\n")  # fmt: skip
+    print("| | BG/NBD + Gamma-Gamma fit s | r | alpha | a | b | p | q | v |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    bg_names, gg_names = ("r", "alpha", "a", "b"), ("p", "q", "v")
+    print(f"| ours | {np.median(mine):.3f} | " + " | ".join(f"{getattr(fit.params, k):.5f}" for k in bg_names)
+          + " | " + " | ".join(f"{getattr(spend.params, k):.5f}" for k in gg_names) + " |")  # fmt: skip
+    print(f"| lifetimes 0.11 | {np.median(other['seconds']):.3f} | "  # type: ignore[arg-type]
+          + " | ".join(f"{their_bg[k]:.5f}" for k in bg_names)  # type: ignore[index]
+          + " | " + " | ".join(f"{their_gg[k]:.5f}" for k in gg_names) + " |")  # type: ignore[index]  # fmt: skip
+    differences = [abs(getattr(fit.params, k) / their_bg[k] - 1) for k in bg_names]  # type: ignore[index]
+    differences += [abs(getattr(spend.params, k) / their_gg[k] - 1) for k in gg_names]  # type: ignore[index]
+    print(f"\nspeed-up {ratio:.1f}x (target >= 5x); largest parameter difference {max(differences):.1e} "
+          f"(target < 1e-3); truth r={TRUTH.r} alpha={TRUTH.alpha:.3f} a={TRUTH.a} b={TRUTH.b}, "
+          f"p,q,v={SPEND}")  # fmt: skip
+
+
+# -- the whole refresh ------------------------------------------------------------------------------
+
+
+def _orders(customers: int, orders: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(customer index, day offset) of every order of `customers` customers drawn from a BG/NBD
+    process over three years: heavier buyers than CDNOW (about 10 orders each, a million for
+    100,000 customers). Whole customers past `orders` orders are left out (histories stay whole:
+    cutting the draw short would make a process BG/NBD cannot describe)."""
+    params = bgnbd.BgNbdParams(r=1.5, alpha=47.0, a=1.0, b=12.0)
+    first = rng.integers(0, 1095, customers)
+    rate = rng.gamma(params.r, 1 / params.alpha, customers)
+    dropout = rng.beta(params.a, params.b, customers)
+    owner, day = [np.arange(customers)], [first.astype(np.float64)]
+    now = first.astype(np.float64)
+    active = np.ones(customers, dtype=bool)
+    while active.any():
+        index = np.flatnonzero(active)
+        now[index] += rng.exponential(1.0, len(index)) / rate[index]
+        bought = now[index] < 1095
+        buyers = index[bought]
+        active[index[~bought]] = False
+        owner.append(buyers)
+        day.append(now[buyers].copy())
+        active[buyers[rng.random(len(buyers)) < dropout[buyers]]] = False
+    who, when = np.concatenate(owner), np.floor(np.concatenate(day)).astype(np.int64)
+    counts = np.bincount(who, minlength=customers)
+    kept = int(np.searchsorted(np.cumsum(counts), orders, side="right"))
+    keep = who < kept
+    return who[keep], when[keep]
+
+
+async def load(url: str, workspace_id: uuid.UUID, customers: int, orders: int) -> tuple[int, date]:
+    from app.ids import new_id
+
+    rng = np.random.default_rng(SEED)
+    who, when = _orders(customers, orders, rng)
+    start = date(2023, 7, 1)
+    as_of = start + timedelta(days=1094)
+    now = datetime.now(UTC)
+    contact_ids = [new_id() for _ in range(customers)]
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.copy_records_to_table(
+            "contacts",
+            columns=["workspace_id", "id", "first_name", "email", "tags", "interests", "country", "acquisition_channel",
+                     "created_at", "updated_at", "created_by", "updated_by"],
+            records=[(workspace_id, cid, f"C{i}", f"c{i}@bench.example", json.dumps(["vip"] if i % 10 == 0 else []),
+                      "[]", ("DE", "IR", "US", None)[i % 4], ("google", "instagram", "referral")[i % 3], now, now,
+                      "bench", "bench") for i, cid in enumerate(contact_ids)],
+        )  # fmt: skip
+        # Order values from the Gamma-Gamma process: each customer's mean spend varies around the
+        # population's, each order around the customer's (in cents).
+        p, q, v = SPEND
+        nu = rng.gamma(q, 1 / v, customers)
+        totals = np.maximum(np.rint(100 * rng.gamma(p, 1 / nu[who])), 1).astype(np.int64)
+        status = np.where(rng.random(len(who)) < 0.03, "cancelled", "paid")
+        batch = 100_000
+        for begin in range(0, len(who), batch):
+            records = []
+            for k in range(begin, min(begin + batch, len(who))):
+                placed_on = start + timedelta(days=int(when[k]))
+                placed_at = datetime(placed_on.year, placed_on.month, placed_on.day, 12, tzinfo=UTC)
+                records.append((
+                    workspace_id, new_id(), "shopify", str(k), contact_ids[who[k]], str(status[k]), "USD",
+                    int(totals[k]), "USD", int(totals[k]), "same", placed_at, placed_on, placed_at, "[]", "h",
+                    now, now, "bench", "bench",
+                ))  # fmt: skip
+            await conn.copy_records_to_table(
+                "orders",
+                columns=["workspace_id", "id", "source", "external_id", "contact_id", "status", "currency",
+                         "total_minor", "reporting_currency", "reporting_total_minor", "conversion", "placed_at",
+                         "placed_on", "source_updated_at", "line_items", "content_hash", "created_at", "updated_at",
+                         "created_by", "updated_by"],
+                records=records,
+            )  # fmt: skip
+        await conn.execute("ANALYZE contacts; ANALYZE orders")
+    finally:
+        await conn.close()
+    return len(who), as_of
+
+
+async def baseline(url: str, workspace_id: uuid.UUID, as_of: date) -> float:
+    """The per-customer summary alone (the same two GROUP BYs), fetched with raw asyncpg."""
+    sql = """
+        SELECT contact_id, min(day), max(day), count(*), sum(value)
+        FROM (SELECT contact_id, placed_on AS day,
+                     sum(reporting_total_minor - coalesce(reporting_refunded_minor, 0)) AS value
+              FROM orders WHERE workspace_id = $1 AND contact_id IS NOT NULL
+                AND status IN ('paid', 'fulfilled', 'partially_refunded') AND placed_on <= $2
+              GROUP BY contact_id, placed_on) d
+        GROUP BY contact_id"""
+    conn = await asyncpg.connect(url)
+    try:
+        started = time.perf_counter()
+        rows = await conn.fetch(sql, workspace_id, as_of)
+        elapsed = time.perf_counter() - started
+    finally:
+        await conn.close()
+    assert rows
+    return elapsed
+
+
+async def refresh_benchmark(customers: int, orders: int) -> None:
+    name = f"crm_bench_{uuid.uuid4().hex[:8]}"
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    api = None
+    try:
+        await _admin(f'CREATE DATABASE "{name}"')
+        env = {"DATABASE_URL": url, "LOG_LEVEL": "warning", "RATE_LIMIT_ENABLED": "false"}
+        _cli(env, "migrate")
+        keys = json.loads(_cli(env, "create-workspace", "Bench", "--json"))
+        workspace_id = uuid.UUID(keys["workspace_id"])
+        started = time.perf_counter()
+        loaded, as_of = await load(url, workspace_id, customers, orders)
+        load_seconds = time.perf_counter() - started
+        base = min([await baseline(url, workspace_id, as_of) for _ in range(3)])
+        api, port = _start(["-m", "app", "serve"], env, "/readyz")
+        await asyncio.sleep(1)
+        tree = process_tree(api.pid)
+        idle = peak_rss_mb(tree[1])
+        headers = {"Authorization": f"Bearer {keys['secret_key']}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600, headers=headers) as client:
+            started = time.perf_counter()
+            response = await client.post("/v1/analytics/refresh", json={"as_of": as_of.isoformat()})
+            assert response.status_code == 202, response.text
+            while True:
+                job = (await client.get(response.headers["location"])).json()
+                if job["status"] in ("succeeded", "failed"):
+                    break
+                await asyncio.sleep(0.2)
+            total = time.perf_counter() - started
+            assert job["status"] == "succeeded", job
+            model = (await client.get("/v1/analytics/model")).json()
+        worker_peak = peak_rss_mb(tree[1])
+        print(f"\n## Refresh on PostgreSQL: {model['customers']:,} customers, {loaded:,} orders "
+              f"(loaded with COPY in {load_seconds:.0f} s)\n")  # fmt: skip
+        print("| refresh s (job queued → succeeded) | models s | worker peak RSS MB (idle) | summary query alone s "
+              "| refresh / summary |")  # fmt: skip
+        print("|---:|---:|---:|---:|---:|")
+        print(f"| {total:.1f} | {model['fit_seconds']:.1f} | {worker_peak:.0f} ({idle:.0f}) | {base:.2f} "
+              f"| {total / base:.1f} |")  # fmt: skip
+        print(f"\nmodel {model['model']}: BG/NBD {model['bgnbd']}, Gamma-Gamma {model['gamma_gamma']}, "
+              f"repeat buyers {model['repeat_buyers']:,}")  # fmt: skip
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait(timeout=30)
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-fit", action="store_true")
+    parser.add_argument("--skip-refresh", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_fit:
+        fit_benchmark(args.customers, args.runs)
+    if not args.skip_refresh:
+        await refresh_benchmark(args.customers, args.orders)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
