@@ -1153,6 +1153,7 @@ analytics_snapshots = Table(
     Column("totals", Json),
     Column("groups", Json),
     Column("holdout", Json),
+    Column("insights", Json),  # retention analytics: RFM segments and movement, churn, cohorts, acquisition
     Column("settings", Json, nullable=False),
     Column("fit_seconds", Float),
     Column("total_seconds", Float),
@@ -1188,11 +1189,80 @@ customer_values = Table(
     Column("expected_purchases_90", Float, nullable=False),
     Column("expected_purchases_365", Float, nullable=False),
     Column("p_alive", Float),
+    # Retention analytics (the retention issue); null in snapshots made before it.
+    Column("days_since_last", Integer),
+    Column("recency_score", Integer),
+    Column("frequency_score", Integer),
+    Column("monetary_score", Integer),
+    Column("rfm_segment", String(32)),
+    Column("churn_score", Float),
+    Column("churn_level", String(8)),
+    Column("churn_reasons", Json),
+    Column("clv_at_risk_minor", BigInteger),
+    Column("recommendations", Json),
+    Column("open_recommendations", Integer),
+    Column("advocacy_score", Float),
+    Column("advocacy", Json),
+    Column("value_added_deals", Integer),
+    Column("owner_id", Uuid),
+    Column("acquisition_channel", String(100)),
+    Column("acquisition_month", String(7)),
     ForeignKeyConstraint(
         ["workspace_id", "snapshot_id"],
         ["analytics_snapshots.workspace_id", "analytics_snapshots.id"],
         ondelete="CASCADE",
     ),
+    Index(None, "workspace_id", "snapshot_id", "clv_at_risk_minor", "contact_id"),
+    Index(None, "workspace_id", "snapshot_id", "advocacy_score", "contact_id"),
+)
+
+# Marketing spend per acquisition channel and month (CLV:CAC).
+acquisition_costs = Table(
+    "acquisition_costs",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("channel", String(100), nullable=False),  # lower-cased, the contacts' acquisition_channel vocabulary
+    Column("month", String(7), nullable=False),  # YYYY-MM
+    Column("spend_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("notes", String(2000)),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(
+        "uq_acquisition_costs_live",
+        "workspace_id",
+        "channel",
+        "month",
+        "currency",
+        unique=True,
+        sqlite_where=text("archived_at IS NULL"),
+        postgresql_where=text("archived_at IS NULL"),
+    ),
+)
+
+# A customer whose churn level rose to high, and what became of them (rescued or churned).
+churn_alerts = Table(
+    "churn_alerts",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("contact_id", Uuid, nullable=False),
+    Column("snapshot_id", Uuid, nullable=False),
+    Column("raised_on", Date, nullable=False),
+    Column("window_ends_on", Date, nullable=False),
+    Column("churn_score", Float, nullable=False),
+    Column("clv_at_risk_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reasons", Json, nullable=False),
+    Column("owner_id", Uuid),
+    Column("task_id", Uuid),
+    Column("outcome", String(16)),  # null (open) | rescued | churned
+    Column("resolved_on", Date),
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "contact_id", "raised_on"),
 )
 
 
@@ -1245,4 +1315,6 @@ TENANT_TABLES = (
     payments,
     analytics_snapshots,
     customer_values,
+    acquisition_costs,
+    churn_alerts,
 )

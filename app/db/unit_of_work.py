@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from app.db import bulk, tables
-from app.db.repositories.analytics import AnalyticsRepository
+from app.db.repositories.analytics import AcquisitionCostRepository, AnalyticsRepository
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.customer_view import CustomerViewRepository
 from app.db.repositories.engagements import EngagementRepository, StateChangeRepository
@@ -339,6 +339,9 @@ class UnitOfWork:
 
     def segments(self, workspace_id: UUID) -> SegmentRepository:
         return SegmentRepository(self, workspace_id)
+
+    def acquisition_costs(self, workspace_id: UUID) -> AcquisitionCostRepository:
+        return AcquisitionCostRepository(self, workspace_id)
 
     def analytics(self, workspace_id: UUID) -> AnalyticsRepository:
         return AnalyticsRepository(self, workspace_id)

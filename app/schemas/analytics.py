@@ -155,6 +155,11 @@ class ValueRead(BaseModel):
     simple: SimpleValue | None
     retention_based: RetentionValue | None
     predictive: PredictiveValue | None
+    rfm: RfmValue | None = None
+    churn: ChurnValue | None = None
+    recommendations: list[RecommendationRead] = Field(default_factory=list)
+    advocacy: AdvocacyValue | None = None
+    value_added_deals: int | None = None
 
 
 class GroupBy(StrEnum):
@@ -162,6 +167,7 @@ class GroupBy(StrEnum):
     ACQUISITION_MONTH = "acquisition_month"
     TAG = "tag"
     COUNTRY = "country"
+    RFM_SEGMENT = "rfm_segment"
 
 
 class Metric(StrEnum):
@@ -187,3 +193,168 @@ class ClvGroupsRead(BaseModel):
     metric: Metric
     customers: int
     groups: list[GroupRead] = Field(description="Largest first, at most 200; a customer with several tags is in each")
+
+
+class SegmentChange(BaseModel):
+    """`customer.segment_changed`: a customer's RFM segment moved between two snapshots."""
+
+    contact_id: UUID
+    snapshot_id: UUID
+    as_of: date
+    previous_segment: str
+    segment: str
+    recency_score: int
+    frequency_score: int
+    monetary_score: int
+
+
+class ChurnReason(BaseModel):
+    factor: Literal[
+        "inactive_model", "overdue", "falling_order_rate", "support_tickets", "unpaid_invoices", "inactivity",
+        "contract",
+    ]  # fmt: skip
+    value: float = Field(description="The factor, 0-1")
+    weight: float = Field(description="Its share of the score (weights of the factors that apply, normalised)")
+    contribution: float = Field(description="value x weight; the contributions sum to the score")
+
+
+class ChurnAlertRead(BaseModel):
+    """A customer whose churn level rose to high (`customer.churn_risk_raised`), and its outcome
+    (`customer.rescued`: ordered again within the window; `customer.churned`: did not)."""
+
+    id: UUID
+    contact_id: UUID
+    snapshot_id: UUID
+    raised_on: date
+    window_ends_on: date
+    churn_score: float
+    clv_at_risk: str
+    currency: str
+    reasons: list[ChurnReason]
+    owner_id: UUID | None
+    task_id: UUID | None = Field(description="The rescue task, when the workspace creates them")
+    outcome: Literal["rescued", "churned"] | None
+    resolved_on: date | None
+
+
+class RecommendationRead(BaseModel):
+    category: str
+    score: float = Field(description="1 for a declared interest; the rule's confidence for a co-purchase")
+    reason: Literal["interest", "co_purchase"]
+    because_of: str = Field(description="The declared interest, or the category the customer bought")
+    lift: float | None
+    confidence: float | None
+
+
+class RfmValue(BaseModel):
+    recency_score: int
+    frequency_score: int
+    monetary_score: int
+    segment: str
+    label: str
+    days_since_last_purchase: int
+
+
+class ChurnValue(BaseModel):
+    score: float
+    level: Literal["low", "medium", "high"]
+    reasons: list[ChurnReason] = Field(description="Largest contribution first; they sum to the score")
+    clv_at_risk: str = Field(description="Simple CLV x churn score")
+
+
+class AdvocacyValue(BaseModel):
+    score: float = Field(description="0-100")
+    parts: dict[str, float | None] = Field(
+        description="referrals_converted, referrals_made, satisfaction, rewards, orders: each 0-1 (null: no data)"
+    )
+
+
+class CustomerValueItem(BaseModel):
+    """A customer in a ranked analytics list (from the latest snapshot)."""
+
+    contact_id: UUID
+    owner_id: UUID | None
+    rfm_segment: str | None
+    recency_score: int | None
+    frequency_score: int | None
+    monetary_score: int | None
+    churn_score: float | None
+    churn_level: Literal["low", "medium", "high"] | None
+    churn_reasons: list[ChurnReason]
+    clv_at_risk: str | None
+    predicted_clv: str
+    historic_revenue: str
+    advocacy_score: float | None
+    value_added_deals: int | None
+    recommendations: list[RecommendationRead]
+    currency: str
+
+
+class RfmSegmentRead(BaseModel):
+    segment: str
+    label: str
+    customers: int
+    share: float
+    revenue: str
+    revenue_share: float
+
+
+class RfmMove(BaseModel):
+    from_segment: str | None = Field(description="null: not a customer in the previous snapshot")
+    to_segment: str
+    customers: int
+
+
+class RfmRead(BaseModel):
+    snapshot_id: UUID
+    as_of: date
+    currency: str
+    customers: int
+    segments: list[RfmSegmentRead]
+    previous_snapshot_id: UUID | None
+    movement: list[RfmMove] | None = Field(description="Since the previous snapshot; null for a first snapshot")
+
+
+class CohortPeriodRead(BaseModel):
+    offset: int = Field(description="Months since the cohort's month")
+    customers: int = Field(description="Customers of the cohort who bought in that month")
+    retention: float
+    revenue: str
+
+
+class CohortRead(BaseModel):
+    month: str = Field(description="YYYY-MM: the month of the customers' first purchase")
+    customers: int
+    periods: list[CohortPeriodRead]
+
+
+class CohortsRead(BaseModel):
+    snapshot_id: UUID
+    as_of: date
+    currency: str
+    cohorts: list[CohortRead]
+
+
+class ClvCacRow(BaseModel):
+    channel: str | None
+    month: str | None
+    customers: int = Field(description="Customers acquired (acquisition channel and month of the snapshot)")
+    spend: str
+    cac: str | None = Field(description="spend / customers")
+    mean_clv: str | None = Field(description="Mean predicted CLV of those customers")
+    clv_cac_ratio: float | None = Field(description="About 3 is the usual health mark")
+    payback_months: float | None = Field(description="CAC / the customers' mean monthly margin")
+
+
+class ClvCacRead(BaseModel):
+    snapshot_id: UUID
+    as_of: date
+    currency: str
+    group: Literal["channel_month", "channel", "month"]
+    rows: list[ClvCacRow]
+    unconverted_spend: dict[str, str] = Field(
+        description="Spend in other currencies without an exchange rate (per currency), left out"
+    )
+
+
+ValueRead.model_rebuild()

@@ -8,7 +8,8 @@ from uuid import UUID
 from pydantic import BaseModel, Field, create_model
 
 from app.domain import events as types
-from app.schemas.analytics import ModelRead
+from app.schemas.acquisition_costs import AcquisitionCostRead
+from app.schemas.analytics import ChurnAlertRead, ModelRead, SegmentChange
 from app.schemas.api_keys import ApiKeyRead
 from app.schemas.common import Actor, UtcDatetime
 from app.schemas.forms import SubmissionRead
@@ -85,6 +86,9 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CONTACT_UPDATED: ContactRead,
     types.CONTACT_ARCHIVED: ContactRead,
     types.CONTACT_LOYALTY_CHANGED: LoyaltyEntryRead,
+    types.ACQUISITION_COST_CREATED: AcquisitionCostRead,
+    types.ACQUISITION_COST_UPDATED: AcquisitionCostRead,
+    types.ACQUISITION_COST_ARCHIVED: AcquisitionCostRead,
     types.TICKET_CREATED: TicketRead,
     types.TICKET_UPDATED: TicketRead,
     types.TICKET_ARCHIVED: TicketRead,
@@ -127,6 +131,10 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.EXCHANGE_RATE_CREATED: ExchangeRateRead,
     types.EXCHANGE_RATE_UPDATED: ExchangeRateRead,
     types.ANALYTICS_REFRESHED: ModelRead,
+    types.CUSTOMER_SEGMENT_CHANGED: SegmentChange,
+    types.CUSTOMER_CHURN_RISK_RAISED: ChurnAlertRead,
+    types.CUSTOMER_RESCUED: ChurnAlertRead,
+    types.CUSTOMER_CHURNED: ChurnAlertRead,
     types.IMPORT_COMPLETED: ImportRead,
     types.IMPORT_FAILED: ImportRead,
     types.INTEGRATION_CREATED: IntegrationRead,

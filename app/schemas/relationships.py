@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from app.domain.leads.lifecycle import CompanySize
 from app.domain.money import from_minor
 from app.domain.relationships.opportunities import OpportunityStage, OpportunityType
+from app.domain.retention import SEGMENTS
 from app.schemas.common import Actor, Country, Currency, RequestModel, ResourceRead, Unset, UtcDatetime
 from app.schemas.leads import LongText, Tag, Text, _tags
 from app.schemas.orders import Address
@@ -312,6 +313,22 @@ class TaskRead(ResourceRead):
     updated_by: Actor
 
 
+RfmSegment = Literal[
+    "champions",
+    "loyal",
+    "potential_loyalist",
+    "new",
+    "promising",
+    "need_attention",
+    "about_to_sleep",
+    "at_risk",
+    "cant_lose_them",
+    "hibernating",
+    "lost",
+]
+assert set(RfmSegment.__args__) == set(SEGMENTS)  # type: ignore[attr-defined]
+
+
 class ContactFilters(BaseModel):
     """The contacts list's filters (also a saved segment's)."""
 
@@ -337,3 +354,13 @@ class ContactFilters(BaseModel):
         default=None, pattern=r"^\d{1,15}(\.\d{1,4})?$", description="Total spent (net), at most; reporting currency"
     )
     referred_by_contact_id: UUID | None = Field(default=None, description="Referred by this contact")
+    rfm_segment: RfmSegment | None = Field(default=None, description="RFM segment in the latest analytics snapshot")
+    churn_level: Literal["low", "medium", "high"] | None = Field(
+        default=None, description="Churn level in the latest analytics snapshot"
+    )
+    clv_min: str | None = Field(
+        default=None, pattern=r"^\d{1,15}(\.\d{1,4})?$", description="Predicted CLV at least (latest snapshot)"
+    )
+    clv_max: str | None = Field(
+        default=None, pattern=r"^\d{1,15}(\.\d{1,4})?$", description="Predicted CLV at most (latest snapshot)"
+    )

@@ -6,7 +6,7 @@ from datetime import date, time
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from app.domain.leads import scoring
 from app.domain.leads.lifecycle import Source
@@ -27,11 +27,26 @@ class RetentionSettings(BaseModel):
     webhook_response_excerpt_days: int = Field(
         default=30, ge=0, le=365, description="How long webhook delivery attempts keep the receiver's response excerpt"
     )
+    # Customer retention (the retention issue): what follows a churn alert.
+    rescue_tasks: bool = Field(
+        default=False, description="When a customer's churn level rises to high, give their owner a rescue task"
+    )
+    rescue_task_due_days: int = Field(default=2, ge=0, le=90, description="The rescue task is due this many days later")
+    rescue_window_days: int = Field(
+        default=60,
+        ge=1,
+        le=730,
+        description="An alerted customer who orders within this many days is rescued (customer.rescued); "
+        "one who does not, churned (customer.churned)",
+    )
 
 
 class RetentionSettingsUpdate(RequestModel):
     idempotency_key_hours: int = Field(default=None, ge=1, le=168)  # type: ignore[assignment]
     webhook_response_excerpt_days: int = Field(default=None, ge=0, le=365)  # type: ignore[assignment]
+    rescue_tasks: bool = Field(default=None)  # type: ignore[assignment]
+    rescue_task_due_days: int = Field(default=None, ge=0, le=90)  # type: ignore[assignment]
+    rescue_window_days: int = Field(default=None, ge=1, le=730)  # type: ignore[assignment]
 
 
 class RetentionSettingsRead(RetentionSettings, ResourceRead):
@@ -372,6 +387,18 @@ class AnalyticsSettings(BaseModel):
     refresh_after_import_rows: int = Field(
         default=1000, ge=1, le=10_000_000, description="An orders CSV import of at least this many rows refreshes"
     )
+    churn_medium_threshold: Rate = Field(default=0.4, description="A churn score from this on is `medium`")
+    churn_high_threshold: Rate = Field(
+        default=0.7, description="A churn score from this on is `high` (a rise to high raises an alert)"
+    )
+
+    @field_validator("churn_high_threshold")
+    @classmethod
+    def _high_above_medium(cls, value: float, info: ValidationInfo) -> float:
+        medium = info.data.get("churn_medium_threshold")
+        if medium is not None and value <= medium:
+            raise ValueError("must be above churn_medium_threshold")
+        return value
 
 
 class AnalyticsSettingsUpdate(RequestModel):
@@ -383,6 +410,8 @@ class AnalyticsSettingsUpdate(RequestModel):
     min_repeat_buyers: int = Field(default=None, ge=2, le=1_000_000)  # type: ignore[assignment]
     yearly_retention_rate: float | None = Field(default=None, ge=0, le=0.95, allow_inf_nan=False)
     refresh_after_import_rows: int = Field(default=None, ge=1, le=10_000_000)  # type: ignore[assignment]
+    churn_medium_threshold: Rate = Field(default=None)  # type: ignore[assignment]
+    churn_high_threshold: Rate = Field(default=None)  # type: ignore[assignment]
 
 
 class AnalyticsSettingsRead(AnalyticsSettings, ResourceRead):
@@ -390,3 +419,40 @@ class AnalyticsSettingsRead(AnalyticsSettings, ResourceRead):
 
 
 SECTIONS["analytics"] = (AnalyticsSettings, AnalyticsSettingsUpdate, AnalyticsSettingsRead)
+
+
+# -- interest categories (retention issue) -------------------------------------------------------------
+
+Category = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class InterestCategories(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mappings: dict[Annotated[str, Field(min_length=1, max_length=200)], list[Category]] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="A contact's declared interest (exact string) → the product categories it points to; "
+        "categories the customer has not bought become recommendations",
+    )
+
+    @field_validator("mappings")
+    @classmethod
+    def _few_categories(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for interest, categories in value.items():
+            if len(categories) > 50:
+                raise ValueError(f"{interest!r}: at most 50 categories")
+        return {interest: list(dict.fromkeys(c.strip() for c in categories)) for interest, categories in value.items()}
+
+
+class InterestCategoriesUpdate(RequestModel):
+    mappings: dict[Annotated[str, Field(min_length=1, max_length=200)], list[Category]] = Field(  # type: ignore[assignment]
+        default=None, max_length=1000
+    )
+
+
+class InterestCategoriesRead(InterestCategories, ResourceRead):
+    pass
+
+
+SECTIONS["interest-categories"] = (InterestCategories, InterestCategoriesUpdate, InterestCategoriesRead)

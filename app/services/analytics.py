@@ -26,11 +26,12 @@ from app.domain import events as types
 from app.domain.clv import bgnbd, groups, valuation
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.money import MAX_MINOR, from_minor
+from app.domain.retention import SEGMENTS
 from app.domain.workspaces import currency_exponent
 from app.ids import new_id, utcnow
 from app.schemas.analytics import ModelRead
 from app.schemas.settings import AnalyticsSettings
-from app.services import events, jobs, settings
+from app.services import acquisition_costs, events, jobs, retention, settings
 from app.services.context import SYSTEM, Context
 
 JOB = "analytics.refresh"
@@ -40,7 +41,7 @@ DEAD_RUN = timedelta(hours=6)  # a snapshot still building after this was left b
 GROUP_LIMIT = 200
 EARLIEST = date(1970, 1, 1)  # analysis dates before this are typos (and would underflow the year windows)
 WRITE_CHUNK = 5000
-DIMENSIONS = ("acquisition_channel", "acquisition_month", "tag", "country")
+DIMENSIONS = ("acquisition_channel", "acquisition_month", "tag", "country", "rfm_segment")
 METRICS = ("predicted_clv", "historic_revenue", "simple_clv", "retention_clv")
 
 Progress = Callable[..., Awaitable[None]]
@@ -117,6 +118,12 @@ class _Summaries:
         self.before: list[int] = []
         self.last: list[int] = []
         self.holdout: list[int] = []
+        self.purchases_last_year: list[int] = []
+        self.purchases_year_before: list[int] = []
+        self.interests: list[list[str]] = []
+        self.owner_ids: list[UUID | None] = []
+        self.loyalty_points: list[int] = []
+        self.referrals: list[int] = []
         self.keys: dict[str, list[list[str | None]]] = {dimension: [] for dimension in DIMENSIONS}
 
     def add(self, row: dict[str, Any], zone: ZoneInfo) -> None:
@@ -131,6 +138,12 @@ class _Summaries:
         self.before.append(int(row["bought_year_before_last"] or 0))
         self.last.append(int(row["bought_last_year"] or 0))
         self.holdout.append(int(row["holdout_purchases"] or 0))
+        self.purchases_last_year.append(int(row["purchases_last_year"] or 0))
+        self.purchases_year_before.append(int(row["purchases_year_before"] or 0))
+        self.interests.append(list(row["interests"] or []))
+        self.owner_ids.append(row["owner_id"])
+        self.loyalty_points.append(int(row["loyalty_points"] or 0))
+        self.referrals.append(int(row["referrals_count"] or 0))
         acquired = row["acquired_at"] or row["customer_since"]
         month = acquired.astimezone(zone).strftime("%Y-%m") if acquired else row["first_day"].strftime("%Y-%m")
         self.keys["acquisition_channel"].append([row["acquisition_channel"]] if row["acquisition_channel"] else [])
@@ -206,7 +219,9 @@ def _fit_json(fit: bgnbd.BgNbdFit | None) -> dict[str, Any] | None:
     }
 
 
-def _compute(summaries: _Summaries, as_of: date, values: dict[str, Any], currency: str) -> dict[str, Any]:
+def _compute(
+    summaries: _Summaries, as_of: date, values: dict[str, Any], currency: str, extras: retention.Extras
+) -> dict[str, Any]:
     """Everything CPU-bound (runs in a worker thread): the models, the value rows' columns, totals
     and groups."""
     exponent = currency_exponent(currency)
@@ -215,6 +230,8 @@ def _compute(summaries: _Summaries, as_of: date, values: dict[str, Any], currenc
     customers = summaries.customers(as_of, scale, values["default_margin"])
     result = valuation.value(customers, _valuation_settings(values))
     fit_seconds = time.perf_counter() - started
+    insights = retention.compute(summaries, customers, result, extras, as_of, exponent)
+    summaries.keys["rfm_segment"] = [[segment] for segment in insights["rfm_segments"]]
     metrics = {
         "predicted_clv": result.predicted_clv,
         "historic_revenue": customers.revenue,
@@ -263,6 +280,7 @@ def _compute(summaries: _Summaries, as_of: date, values: dict[str, Any], currenc
         "frequency": customers.frequency.astype(np.int64).tolist(),
         "recency": customers.recency.astype(np.int64).tolist(),
         "age": customers.age.astype(np.int64).tolist(),
+        **insights["columns"],
     }
     spend = result.gamma_gamma
     return {
@@ -280,6 +298,7 @@ def _compute(summaries: _Summaries, as_of: date, values: dict[str, Any], currenc
             "retention": {**asdict(result.retention), "expected_years": result.retention.expected_years},
             "totals": totals,
             "groups": grouped,
+            "insights": insights["snapshot"],
             "fit_seconds": fit_seconds,
         },
     }
@@ -323,8 +342,9 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
     calibration_end = date.fromisoformat(params["calibration_end"]) if params.get("calibration_end") else None
 
     summaries = await _summaries(database, workspace_id, as_of, zone)
+    extras = await retention.gather(database, workspace_id, ctx, as_of, values)
     await progress(step="modelling", customers=len(summaries))
-    computed = await run_cpu(_compute, summaries, as_of, values, currency)
+    computed = await run_cpu(_compute, summaries, as_of, values, currency, extras)
     holdout = None
     if calibration_end is not None:
         calibration = await _summaries(database, workspace_id, calibration_end, zone, holdout_until=as_of)
@@ -365,11 +385,18 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
             **computed["snapshot"], "holdout": holdout, "status": "ready", "completed_at": now,
             "total_seconds": time.perf_counter() - started,
         })  # fmt: skip
-        keep = await repo.ready_ids(KEEP)
-        await repo.discard(keep=keep, building_before=now - DEAD_RUN)
+        ready = await repo.ready_ids(KEEP)
         snapshot = await repo.latest()
-        assert snapshot is not None
-        await events.record(Context(uow, workspace_id, SYSTEM, now), types.ANALYTICS_REFRESHED, model_read(snapshot))
+        assert snapshot is not None and snapshot["id"] == snapshot_id
+        previous = ready[1] if len(ready) > 1 else None
+        writer = Context(uow, workspace_id, SYSTEM, now)
+        movement = await retention.compare(writer, snapshot, previous, summaries, columns)
+        if movement is not None:
+            insights = {**snapshot["insights"], "rfm": {**snapshot["insights"]["rfm"], **movement}}
+            await repo.complete(snapshot_id, {"insights": insights})
+            snapshot = {**snapshot, "insights": insights}
+        await repo.discard(keep=ready, building_before=now - DEAD_RUN)
+        await events.record(writer, types.ANALYTICS_REFRESHED, model_read(snapshot))
         await uow.commit()
     return {
         "snapshot_id": str(snapshot_id),
@@ -427,7 +454,24 @@ def _sections(snapshot: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     yearly_margin = row["average_order_value_minor"] * row["purchases_per_year"]
     revenue = row["revenue_minor"]
     margin_rate = row["margin_minor"] / revenue if revenue > 0 else used["default_margin"]
+    insights: dict[str, Any] = {}
+    if row.get("rfm_segment") is not None:
+        insights = {
+            "rfm": {
+                "recency_score": row["recency_score"], "frequency_score": row["frequency_score"],
+                "monetary_score": row["monetary_score"], "segment": row["rfm_segment"],
+                "label": SEGMENTS[row["rfm_segment"]], "days_since_last_purchase": row["days_since_last"],
+            },
+            "churn": {
+                "score": row["churn_score"], "level": row["churn_level"], "reasons": row["churn_reasons"],
+                "clv_at_risk": money(row["clv_at_risk_minor"]),
+            },
+            "recommendations": row["recommendations"] or [],
+            "advocacy": {"score": row["advocacy_score"], "parts": row["advocacy"] or {}},
+            "value_added_deals": row["value_added_deals"],
+        }  # fmt: skip
     return {
+        **insights,
         "historic": {
             "revenue": money(revenue),
             "margin": money(row["margin_minor"]),
@@ -476,3 +520,76 @@ async def clv_groups(ctx: Context, group_by: str, metric: str) -> dict[str, Any]
         "customers": snapshot["customers"],
         "groups": [{"key": g["key"], "count": g["count"], **g["metrics"][metric]} for g in stored],
     }
+
+
+# -- retention reads ---------------------------------------------------------------------------------
+
+
+def customer_item(row: dict[str, Any], currency: str) -> dict[str, Any]:
+    def money(minor: int | None) -> str | None:
+        return None if minor is None else from_minor(minor, currency)
+
+    return {
+        **{k: row.get(k) for k in ("contact_id", "owner_id", "rfm_segment", "recency_score", "frequency_score",
+                                   "monetary_score", "churn_score", "churn_level", "advocacy_score",
+                                   "value_added_deals")},
+        "churn_reasons": row.get("churn_reasons") or [],
+        "recommendations": row.get("recommendations") or [],
+        "clv_at_risk": money(row.get("clv_at_risk_minor")),
+        "predicted_clv": money(row["predicted_clv_minor"]),
+        "historic_revenue": money(row["revenue_minor"]),
+        "currency": currency,
+    }  # fmt: skip
+
+
+async def ranked_customers(
+    ctx: Context, kind: str, *, cursor: str | None, limit: int, filters: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Customers of the latest snapshot, largest first: churn by CLV at risk (filters level, owner,
+    segment), advocates by advocacy score, upsell by value-added deals then open recommendations."""
+    from app.db import tables
+
+    snapshot = await latest(ctx)
+    cv = tables.customer_values
+    conditions = []
+    for name, value in (filters or {}).items():
+        if value is not None:
+            conditions.append(cv.c[{"level": "churn_level", "segment": "rfm_segment"}.get(name, name)] == value)
+    if kind == "churn" and not (filters or {}).get("level"):
+        conditions.append(cv.c.churn_level.in_(("medium", "high")))  # the at-risk list
+    rows, next_cursor = await retention.ranked(ctx, snapshot, kind, cursor=cursor, limit=limit, conditions=conditions)
+    return [customer_item(row, snapshot["currency"]) for row in rows], next_cursor
+
+
+async def rfm(ctx: Context) -> dict[str, Any]:
+    snapshot = await latest(ctx)
+    stored = (snapshot["insights"] or {}).get("rfm") or {"segments": [], "moves": None, "previous_snapshot_id": None}
+    moves = stored.get("moves")
+    return {
+        "snapshot_id": snapshot["id"], "as_of": snapshot["as_of"], "currency": snapshot["currency"],
+        "customers": snapshot["customers"], "segments": stored["segments"],
+        "previous_snapshot_id": stored.get("previous_snapshot_id"),
+        "movement": None if moves is None else [
+            {"from_segment": m["from"], "to_segment": m["to"], "customers": m["customers"]} for m in moves
+        ],
+    }  # fmt: skip
+
+
+async def cohorts(ctx: Context) -> dict[str, Any]:
+    snapshot = await latest(ctx)
+    return {
+        "snapshot_id": snapshot["id"], "as_of": snapshot["as_of"], "currency": snapshot["currency"],
+        "cohorts": (snapshot["insights"] or {}).get("cohorts", []),
+    }  # fmt: skip
+
+
+async def clv_cac(ctx: Context, group: str) -> dict[str, Any]:
+    """CLV:CAC from the latest snapshot's acquisitions and the live acquisition costs (spend in other
+    currencies converted with the latest exchange rate on or before the month's last day)."""
+    snapshot = await latest(ctx)
+    currency = snapshot["currency"]
+    costs, unconverted = await acquisition_costs.spend(ctx, currency)
+    return {
+        "snapshot_id": snapshot["id"], "as_of": snapshot["as_of"], "currency": currency, "group": group,
+        "rows": retention.clv_cac(snapshot, costs, group), "unconverted_spend": unconverted,
+    }  # fmt: skip

@@ -145,7 +145,9 @@ async def _closed_event(ctx: Context, before: Row | None, after: Row) -> None:
         await events.record(ctx, event, OpportunityRead.model_validate(after))
 
 
-SEGMENT_FILTERS = ("active", "has_orders", "tag", "interest", "last_order_after", "last_order_before")
+SEGMENT_FILTERS = ("active", "has_orders", "tag", "interest", "last_order_after", "last_order_before", "rfm_segment",
+                   "churn_level")  # fmt: skip
+ANALYTICS_FILTERS = ("rfm_segment", "churn_level", "clv_min", "clv_max")
 
 
 async def contact_filters(ctx: Context, filters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -156,7 +158,7 @@ async def contact_filters(ctx: Context, filters: dict[str, Any]) -> tuple[dict[s
     if email:
         filters["email_key"] = email.casefold()
     segment = {k: filters.pop(k) for k in SEGMENT_FILTERS if k in filters}
-    amounts = {name: filters.pop(name, None) for name in ("revenue_min", "revenue_max")}
+    amounts = {name: filters.pop(name, None) for name in ("revenue_min", "revenue_max", "clv_min", "clv_max")}
     currency = (await workspaces.get(ctx))["currency"] if any(v is not None for v in amounts.values()) else ""
     for name, value in amounts.items():
         if value is not None:
@@ -164,6 +166,9 @@ async def contact_filters(ctx: Context, filters: dict[str, Any]) -> tuple[dict[s
                 segment[f"{name}_minor"] = to_minor(value, currency)
             except ValueError as exc:
                 raise InvalidInput.field(name, str(exc), location="query") from exc
+    if any(segment.get(k) is not None for k in ("rfm_segment", "churn_level", "clv_min_minor", "clv_max_minor")):
+        snapshot = await ctx.uow.analytics(ctx.workspace_id).latest()
+        segment["snapshot_id"] = snapshot["id"] if snapshot is not None else None
     return segment, filters
 
 

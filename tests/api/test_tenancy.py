@@ -151,6 +151,10 @@ async def _record(tenant: Tenant, path: str, **body: object) -> str:
     return f"{path}/{response.json()['id']}"
 
 
+async def _acquisition_cost(tenant: Tenant, database: Database) -> str:
+    return await _record(tenant, "/v1/acquisition-costs", channel="google", month="2026-01", spend="10.00")
+
+
 async def _ticket(tenant: Tenant, database: Database) -> str:
     contact = await _contact(tenant, database)
     return await _record(tenant, "/v1/tickets", contact_id=contact.rsplit("/", 1)[1], subject="Help")
@@ -260,6 +264,9 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("GET", "/v1/contacts/{contact_id}/value"): (_contact, None, "/value"),
     ("GET", "/v1/accounts/{account_id}/360"): (_account, None, "/360"),
     ("POST", "/v1/contacts/{contact_id}/loyalty"): (_contact, {"kind": "earn", "points": 5}, "/loyalty"),
+    ("GET", "/v1/acquisition-costs/{acquisition_cost_id}"): (_acquisition_cost, None, ""),
+    ("PATCH", "/v1/acquisition-costs/{acquisition_cost_id}"): (_acquisition_cost, {"spend": "99.00"}, ""),
+    ("DELETE", "/v1/acquisition-costs/{acquisition_cost_id}"): (_acquisition_cost, None, ""),
     ("GET", "/v1/tickets/{ticket_id}"): (_ticket, None, ""),
     ("PATCH", "/v1/tickets/{ticket_id}"): (_ticket, {"subject": "Hijacked"}, ""),
     ("DELETE", "/v1/tickets/{ticket_id}"): (_ticket, None, ""),

@@ -8,14 +8,50 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Date, Float, and_, case, cast, delete, func, literal, select, type_coerce, update
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+    update,
+)
 
 from app.db import tables
-from app.db.repositories.base import Row, TenantRepository
+from app.db.repositories.base import Row, TenantRepository, datetime_key
+from app.db.repositories.customer_view import OPEN_TICKETS, UNPAID, VALUE_ADDED
+from app.db.repositories.relationships import _Records
 
-o, co = tables.orders, tables.contacts
+o, co, ol = tables.orders, tables.contacts, tables.order_lines
+tk, iv, ct, op, alerts = tables.tickets, tables.invoices, tables.contracts, tables.opportunities, tables.churn_alerts
 snap, cv = tables.analytics_snapshots, tables.customer_values
 PURCHASES = ("paid", "fulfilled", "partially_refunded")  # app/domain/orders.py: cancelled and refunded left out
+
+
+class AcquisitionCostRepository(_Records):
+    table = tables.acquisition_costs
+    sortable = {"created_at": datetime_key(tables.acquisition_costs.c.created_at)}
+
+    async def live_with(self, *, channel: str, month: str, currency: str) -> Row | None:
+        t = self.table
+        statement = select(t).where(
+            self.scope, t.c.channel == channel, t.c.month == month, t.c.currency == currency, t.c.archived_at.is_(None)
+        )
+        return await self._one(statement)
+
+    async def live(self) -> list[Row]:
+        t = self.table
+        statement = select(t).where(self.scope, t.c.archived_at.is_(None)).order_by(t.c.channel, t.c.month)
+        return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
 
 
 class AnalyticsRepository(TenantRepository):
@@ -84,6 +120,8 @@ class AnalyticsRepository(TenantRepository):
                 flag_before.label("bought_year_before_last"),
                 flag_last.label("bought_last_year"),
                 func.count(when(d.day > as_of, literal(1))).label("holdout_purchases"),
+                func.count(when(d.day.between(*year_before_last), literal(1))).label("purchases_year_before"),
+                func.count(when(and_(d.day >= last_year_from, summary_day), literal(1))).label("purchases_last_year"),
             )
             .group_by(d.contact_id)
             .having(func.min(d.first_day).is_not(None))
@@ -98,6 +136,10 @@ class AnalyticsRepository(TenantRepository):
                 co.c.customer_since,
                 co.c.country,
                 co.c.tags,
+                co.c.interests,
+                co.c.owner_id,
+                co.c.loyalty_points,
+                co.c.referrals_count,
             )
             .join(co, and_(co.c.workspace_id == self.workspace_id, co.c.id == c.contact_id))
             .where(co.c.archived_at.is_(None))
@@ -157,3 +199,202 @@ class AnalyticsRepository(TenantRepository):
             .limit(limit)
         )
         return list((await self.uow.execute(statement)).scalars())
+
+    # -- what retention analytics read beside the orders --------------------------------------------
+
+    async def _per_contact(self, statement: Any) -> dict[UUID, Row]:
+        return {row["contact_id"]: dict(row) for row in (await self.uow.execute(statement)).mappings()}
+
+    async def ticket_facts(self) -> dict[UUID, Row]:
+        """Per contact: open tickets, tickets rated 1-2, mean rating."""
+        statement = (
+            select(
+                tk.c.contact_id,
+                func.count(case((tk.c.status.in_(OPEN_TICKETS), 1))).label("open_tickets"),
+                func.count(case((tk.c.satisfaction <= 2, 1))).label("low_rated_tickets"),
+                func.avg(tk.c.satisfaction).label("satisfaction"),
+            )
+            .where(tk.c.workspace_id == self.workspace_id, tk.c.contact_id.is_not(None), tk.c.archived_at.is_(None))
+            .group_by(tk.c.contact_id)
+        )
+        return await self._per_contact(statement)
+
+    async def overdue_invoices(self, today: date) -> dict[UUID, Row]:
+        statement = (
+            select(iv.c.contact_id, func.count().label("overdue_invoices"))
+            .where(
+                iv.c.workspace_id == self.workspace_id,
+                iv.c.contact_id.is_not(None),
+                iv.c.archived_at.is_(None),
+                iv.c.status.in_(UNPAID),
+                iv.c.due_on < today,
+            )
+            .group_by(iv.c.contact_id)
+        )
+        return await self._per_contact(statement)
+
+    async def contracts(self, today: date, ended_since: date) -> list[Row]:
+        """Started contracts still running or ended since `ended_since` (a lapse is a churn signal)."""
+        statement = select(ct.c.contact_id, ct.c.renewal_status, ct.c.end_on, ct.c.auto_renew).where(
+            ct.c.workspace_id == self.workspace_id,
+            ct.c.contact_id.is_not(None),
+            ct.c.archived_at.is_(None),
+            ct.c.start_on <= today,
+            or_(ct.c.end_on.is_(None), ct.c.end_on >= ended_since),
+        )
+        return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
+
+    async def value_added_deals(self) -> dict[UUID, Row]:
+        statement = (
+            select(op.c.contact_id, func.count().label("value_added_deals"))
+            .where(
+                op.c.workspace_id == self.workspace_id,
+                op.c.contact_id.is_not(None),
+                op.c.archived_at.is_(None),
+                op.c.stage == "won",
+                op.c.type.in_(VALUE_ADDED),
+            )
+            .group_by(op.c.contact_id)
+        )
+        return await self._per_contact(statement)
+
+    async def converted_referrals(self) -> dict[UUID, Row]:
+        """Per referrer: the people they referred who bought."""
+        statement = (
+            select(co.c.referred_by_contact_id.label("contact_id"), func.count().label("referrals_converted"))
+            .where(
+                co.c.workspace_id == self.workspace_id,
+                co.c.referred_by_contact_id.is_not(None),
+                co.c.archived_at.is_(None),
+                co.c.orders_count > 0,
+            )
+            .group_by(co.c.referred_by_contact_id)
+        )
+        return await self._per_contact(statement)
+
+    def _lines(self, as_of: date, *columns: Any, lines: Any = ol) -> Any:
+        """`columns` over the categorised lines of the purchases up to `as_of`."""
+        return (
+            select(*columns)
+            .select_from(lines)
+            .join(o, and_(o.c.workspace_id == lines.c.workspace_id, o.c.id == lines.c.order_id))
+            .where(
+                lines.c.workspace_id == self.workspace_id,
+                lines.c.category.is_not(None),
+                o.c.contact_id.is_not(None),
+                o.c.status.in_(PURCHASES),
+                o.c.placed_on <= as_of,
+            )
+        )
+
+    async def categories_bought(self, as_of: date) -> dict[UUID, set[str]]:
+        statement = self._lines(as_of, o.c.contact_id, ol.c.category).group_by(o.c.contact_id, ol.c.category)
+        bought: dict[UUID, set[str]] = {}
+        for contact_id, category in (await self.uow.execute(statement)).all():
+            bought.setdefault(contact_id, set()).add(category)
+        return bought
+
+    async def category_counts(self, as_of: date) -> tuple[int, dict[str, int], dict[tuple[str, str], int]]:
+        """Orders with a categorised line, orders per category, orders per category pair (a < b):
+        single passes over the lines (a join of the lines with themselves for the pairs)."""
+        orders = (await self.uow.execute(self._lines(as_of, func.count(func.distinct(ol.c.order_id))))).scalar_one()
+        single = self._lines(as_of, ol.c.category, func.count(func.distinct(ol.c.order_id))).group_by(ol.c.category)
+        per_category = {c: int(n) for c, n in (await self.uow.execute(single)).all()}
+        other = ol.alias("other")
+        pair = (
+            self._lines(as_of, ol.c.category, other.c.category, func.count(func.distinct(ol.c.order_id)))
+            .join(
+                other,
+                and_(
+                    other.c.workspace_id == ol.c.workspace_id,
+                    other.c.order_id == ol.c.order_id,
+                    other.c.category > ol.c.category,
+                ),
+            )
+            .group_by(ol.c.category, other.c.category)
+        )
+        pairs = {(x, y): int(n) for x, y, n in (await self.uow.execute(pair)).all()}
+        return int(orders or 0), per_category, pairs
+
+    async def cohort_rows(self, as_of: date) -> list[tuple[str, str, int, int]]:
+        """(cohort month, purchase month, customers who bought that month, net revenue minor): a
+        customer's cohort is the month of their first purchase (`placed_on`, local)."""
+        month = func.substr(cast(o.c.placed_on, String), 1, 7)
+        known = o.c.reporting_total_minor.is_not(None)
+        net = o.c.reporting_total_minor - func.coalesce(o.c.reporting_refunded_minor, 0)
+        monthly = (
+            select(
+                o.c.contact_id.label("contact_id"),
+                month.label("month"),
+                func.sum(case((known, net), else_=0)).label("revenue"),
+            )
+            .join(co, and_(co.c.workspace_id == o.c.workspace_id, co.c.id == o.c.contact_id))
+            .where(
+                o.c.workspace_id == self.workspace_id,
+                o.c.contact_id.is_not(None),
+                o.c.status.in_(PURCHASES),
+                o.c.placed_on <= as_of,
+                co.c.archived_at.is_(None),
+            )
+            .group_by(o.c.contact_id, month)
+            .subquery("m")
+        )
+        cohorts = select(
+            monthly.c.month,
+            monthly.c.revenue,
+            func.min(monthly.c.month).over(partition_by=monthly.c.contact_id).label("cohort"),
+        ).subquery("w")
+        statement = (
+            select(cohorts.c.cohort, cohorts.c.month, func.count(), cast(func.sum(cohorts.c.revenue), BigInteger))
+            .group_by(cohorts.c.cohort, cohorts.c.month)
+            .order_by(cohorts.c.cohort, cohorts.c.month)
+        )
+        return [(str(c), str(m), int(n), int(r or 0)) for c, m, n, r in (await self.uow.execute(statement)).all()]
+
+    async def previous_values(self, snapshot_id: UUID) -> dict[UUID, tuple[str | None, str | None]]:
+        """(rfm_segment, churn_level) of each customer in a snapshot."""
+        statement = select(cv.c.contact_id, cv.c.rfm_segment, cv.c.churn_level).where(
+            cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id
+        )
+        return {c: (s, lv) for c, s, lv in (await self.uow.execute(statement)).all()}
+
+    async def ranked(
+        self,
+        snapshot_id: UUID,
+        order: Any,
+        *,
+        after: tuple[Any, UUID] | None,
+        limit: int,
+        conditions: Sequence[Any] = (),
+    ) -> list[Row]:
+        """A snapshot's customer values by `order` (descending, then contact id), after a keyset."""
+        statement = select(cv, order.label("rank_key")).where(
+            cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id, order.is_not(None), *conditions
+        )
+        if after is not None:
+            statement = statement.where(tuple_(order, cv.c.contact_id) < tuple_(literal(after[0]), literal(after[1])))
+        statement = statement.order_by(order.desc(), cv.c.contact_id.desc()).limit(limit + 1)
+        return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
+
+    async def contacts_in(self, snapshot_id: UUID, conditions: Sequence[Any]) -> Any:
+        """A subquery of the contact ids in a snapshot meeting `conditions` (contact list filters)."""
+        return select(cv.c.contact_id).where(
+            cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id, *conditions
+        )
+
+    # -- churn alerts ------------------------------------------------------------------------------
+
+    async def open_alerts(self) -> list[Row]:
+        statement = select(alerts).where(alerts.c.workspace_id == self.workspace_id, alerts.c.outcome.is_(None))
+        return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
+
+    async def add_alerts(self, rows: Sequence[dict[str, Any]]) -> None:
+        await self.uow.insert_rows(alerts, rows)
+
+    async def resolve_alert(self, alert_id: UUID, outcome: str, resolved_on: date) -> None:
+        statement = (
+            update(alerts)
+            .where(alerts.c.workspace_id == self.workspace_id, alerts.c.id == alert_id, alerts.c.outcome.is_(None))
+            .values(outcome=outcome, resolved_on=resolved_on)
+        )
+        await self.uow.execute(statement)

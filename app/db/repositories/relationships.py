@@ -13,6 +13,7 @@ from app.db import tables
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
 
 ac, co, op, tk = tables.accounts, tables.contacts, tables.opportunities, tables.tasks
+cv = tables.customer_values
 _ANY_CONTACT = (
     text("SELECT 1 AS one FROM contacts WHERE workspace_id = :ws LIMIT 1")
     .bindparams(bindparam("ws", type_=Uuid))
@@ -115,6 +116,11 @@ class ContactRepository(_Records):
         last_order_before: datetime | None = None,
         revenue_min_minor: int | None = None,
         revenue_max_minor: int | None = None,
+        snapshot_id: UUID | None = None,
+        rfm_segment: str | None = None,
+        churn_level: str | None = None,
+        clv_min_minor: int | None = None,
+        clv_max_minor: int | None = None,
     ) -> list[Any]:
         """The conditions of the customer filters (lists and saved segments share them)."""
         conditions: list[Any] = []
@@ -136,6 +142,18 @@ class ContactRepository(_Records):
             conditions.append(co.c.revenue_minor >= revenue_min_minor)
         if revenue_max_minor is not None:
             conditions.append(co.c.revenue_minor <= revenue_max_minor)
+        valued = [
+            (cv.c.rfm_segment == rfm_segment) if rfm_segment is not None else None,
+            (cv.c.churn_level == churn_level) if churn_level is not None else None,
+            (cv.c.predicted_clv_minor >= clv_min_minor) if clv_min_minor is not None else None,
+            (cv.c.predicted_clv_minor <= clv_max_minor) if clv_max_minor is not None else None,
+        ]
+        if any(c is not None for c in valued):
+            # The latest analytics snapshot's values (none yet: nothing matches).
+            conditions.append(co.c.id.in_(select(cv.c.contact_id).where(
+                cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id,
+                *(c for c in valued if c is not None),
+            )))  # fmt: skip
         return conditions
 
     async def list_contacts(self, *, now: datetime, segment: dict[str, Any], **kwargs: Any) -> Page:

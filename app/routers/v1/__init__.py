@@ -61,6 +61,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     service_records.payments,
     customer_view.router,
     analytics.router,
+    analytics.costs,
     orders.router,
     orders.customer_router,
     orders.product_routes,

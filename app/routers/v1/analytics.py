@@ -1,6 +1,6 @@
 """Customer analytics: refresh (a job), the fitted model, CLV by group, and a contact's value."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -8,9 +8,28 @@ from starlette.responses import Response
 
 from app.routers.dependencies import JSON, require, require_idempotent, resource_response
 from app.routers.route import CrmRoute, problem_doc
-from app.schemas.analytics import ClvGroupsRead, GroupBy, Metric, ModelRead, RefreshRequest, ValueRead
+from app.routers.v1.records import record_routes
+from app.schemas.acquisition_costs import (
+    AcquisitionCostCreate,
+    AcquisitionCostFilters,
+    AcquisitionCostRead,
+    AcquisitionCostUpdate,
+)
+from app.schemas.analytics import (
+    ClvCacRead,
+    ClvGroupsRead,
+    CohortsRead,
+    CustomerValueItem,
+    GroupBy,
+    Metric,
+    ModelRead,
+    RefreshRequest,
+    RfmRead,
+    ValueRead,
+)
+from app.schemas.common import Page
 from app.schemas.jobs import JobRead
-from app.services import analytics
+from app.services import acquisition_costs, analytics
 from app.services.context import Context
 
 router = APIRouter(tags=["Analytics"], route_class=CrmRoute)
@@ -77,3 +96,95 @@ async def clv_by_group(
 async def contact_value(contact_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> Response:
     data = await analytics.value_of(ctx, contact_id)
     return Response(ValueRead.model_validate(data).model_dump_json(), media_type=JSON)
+
+
+Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=200, description="Customers a page")]
+
+
+def _page(items: list[dict[str, object]], next_cursor: str | None) -> Response:
+    body = Page[CustomerValueItem](data=[CustomerValueItem.model_validate(i) for i in items], next_cursor=next_cursor)
+    return Response(body.model_dump_json(), media_type=JSON)
+
+
+@router.get(
+    "/analytics/rfm",
+    summary="RFM segments: sizes, revenue share, and moves since the previous snapshot",
+    response_model=RfmRead,
+    responses=NO_SNAPSHOT,
+)
+async def rfm(ctx: Annotated[Context, require("analytics:read")]) -> Response:
+    return Response(RfmRead.model_validate(await analytics.rfm(ctx)).model_dump_json(), media_type=JSON)
+
+
+@router.get(
+    "/analytics/churn",
+    summary="Customers at risk of churning, the most value at risk first",
+    description="Medium and high churn levels unless `level` says otherwise; each with its reasons.",
+    response_model=Page[CustomerValueItem],
+    responses=NO_SNAPSHOT,
+)
+async def churn(
+    ctx: Annotated[Context, require("analytics:read")],
+    level: Annotated[Literal["low", "medium", "high"] | None, Query()] = None,
+    owner_id: Annotated[UUID | None, Query()] = None,
+    segment: Annotated[str | None, Query(max_length=32, description="An RFM segment id")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response:
+    filters = {"level": level, "owner_id": owner_id, "segment": segment}
+    return _page(*await analytics.ranked_customers(ctx, "churn", cursor=cursor, limit=limit, filters=filters))
+
+
+@router.get(
+    "/analytics/advocates",
+    summary="Customers most likely to refer others, highest advocacy score first",
+    response_model=Page[CustomerValueItem],
+    responses=NO_SNAPSHOT,
+)
+async def advocates(
+    ctx: Annotated[Context, require("analytics:read")], cursor: Cursor = None, limit: Limit = 50
+) -> Response:
+    return _page(*await analytics.ranked_customers(ctx, "advocates", cursor=cursor, limit=limit))
+
+
+@router.get(
+    "/analytics/upsell",
+    summary="Customers with the most value-added deals, then the most open recommendations",
+    response_model=Page[CustomerValueItem],
+    responses=NO_SNAPSHOT,
+)
+async def upsell(
+    ctx: Annotated[Context, require("analytics:read")], cursor: Cursor = None, limit: Limit = 50
+) -> Response:
+    return _page(*await analytics.ranked_customers(ctx, "upsell", cursor=cursor, limit=limit))
+
+
+@router.get(
+    "/analytics/cohorts",
+    summary="Retention and revenue by first-purchase month, as a triangle",
+    response_model=CohortsRead,
+    responses=NO_SNAPSHOT,
+)
+async def cohorts(ctx: Annotated[Context, require("analytics:read")]) -> Response:
+    return Response(CohortsRead.model_validate(await analytics.cohorts(ctx)).model_dump_json(), media_type=JSON)
+
+
+@router.get(
+    "/analytics/clv-cac",
+    summary="CLV against acquisition cost per channel and month: CAC, mean CLV, ratio, payback",
+    response_model=ClvCacRead,
+    responses=NO_SNAPSHOT,
+)
+async def clv_cac(
+    ctx: Annotated[Context, require("analytics:read")],
+    group: Annotated[Literal["channel_month", "channel", "month"], Query()] = "channel_month",
+) -> Response:
+    return Response(ClvCacRead.model_validate(await analytics.clv_cac(ctx, group)).model_dump_json(), media_type=JSON)
+
+
+costs = record_routes(
+    prefix="acquisition-costs", tag="Analytics", scope="analytics", kind=acquisition_costs.ACQUISITION_COST,
+    create_model=AcquisitionCostCreate, update_model=AcquisitionCostUpdate, read_model=AcquisitionCostRead,
+    filters_model=AcquisitionCostFilters,
+)  # fmt: skip

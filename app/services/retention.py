@@ -1,0 +1,412 @@
+"""Retention analytics on top of the CLV snapshot: RFM segments, churn risk and its alerts, cross-sell
+recommendations, advocacy, cohorts and CLV:CAC. The refresh job (app/services/analytics.py) gathers
+what they read beside the orders, computes them with the CLV values (in its worker thread) and,
+once the snapshot is ready, compares it with the previous one: segment moves and churn alerts
+(none against a workspace's first snapshot: it is the baseline)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain import events as types
+from app.domain import retention
+from app.domain.clv import valuation
+from app.domain.errors import InvalidInput
+from app.domain.pagination import BadCursor, Sort, decode_cursor, encode_cursor
+from app.domain.workspaces import currency_exponent
+from app.ids import new_id
+from app.schemas.analytics import ChurnAlertRead, SegmentChange
+from app.schemas.settings import InterestCategories, RetentionSettings
+from app.services import events, settings, tasks
+from app.services.context import Context
+
+CONTRACT_LAPSE = timedelta(days=90)  # a contract that ended this recently without renewal still speaks
+TOP_RULES = 20  # rules kept per category when recommending
+
+
+@dataclass
+class Extras:
+    """What retention reads beside the orders (each at most one row per customer)."""
+
+    tickets: dict[UUID, dict[str, Any]]
+    invoices: dict[UUID, dict[str, Any]]
+    contracts: dict[UUID, float]  # contract risk 0-1 of each customer with a live or lapsed contract
+    value_added: dict[UUID, int]
+    converted: dict[UUID, int]
+    bought: dict[UUID, set[str]]
+    categories: tuple[int, dict[str, int], dict[tuple[str, str], int]]
+    cohorts: list[tuple[str, str, int, int]]
+    interests: dict[str, list[str]]
+    thresholds: tuple[float, float]
+    active_window_days: int
+
+
+async def gather(database: Database, workspace_id: UUID, ctx: Context, as_of: date, values: dict[str, Any]) -> Extras:
+    from app.schemas.settings import CustomerSettings
+
+    async with UnitOfWork(database, write=not database.is_sqlite) as uow:
+        repo = uow.analytics(workspace_id)
+        reader = Context(uow, workspace_id, ctx.actor, ctx.now)
+        contract_rows = await repo.contracts(as_of, as_of - CONTRACT_LAPSE)
+        contracts: dict[UUID, tuple[date | None, float]] = {}
+        for row in contract_rows:
+            end = row["end_on"]
+            risk = retention.contract_risk(
+                row["renewal_status"], None if end is None else float((end - as_of).days), bool(row["auto_renew"])
+            )
+            current = contracts.get(row["contact_id"])
+            # The contract that runs longest speaks for the customer (no end date: the longest).
+            if current is None or (current[0] is not None and (end is None or end > current[0])):
+                contracts[row["contact_id"]] = (end, risk)
+        mapping = (await settings.get(reader, "interest-categories", InterestCategories))["values"]["mappings"]
+        window = (await settings.get(reader, "customers", CustomerSettings))["values"]["active_window_days"]
+        return Extras(
+            tickets=await repo.ticket_facts(),
+            invoices=await repo.overdue_invoices(as_of),
+            contracts={contact: risk for contact, (_, risk) in contracts.items()},
+            value_added={k: int(v["value_added_deals"]) for k, v in (await repo.value_added_deals()).items()},
+            converted={k: int(v["referrals_converted"]) for k, v in (await repo.converted_referrals()).items()},
+            bought=await repo.categories_bought(as_of),
+            categories=await repo.category_counts(as_of),
+            cohorts=await repo.cohort_rows(as_of),
+            interests=mapping,
+            thresholds=(values["churn_medium_threshold"], values["churn_high_threshold"]),
+            active_window_days=int(window),
+        )
+
+
+def _money(value: float, exponent: int) -> str:
+    return f"{value:.{exponent}f}" if np.isfinite(value) else f"{0:.{exponent}f}"
+
+
+def compute(
+    summaries: Any,
+    customers: valuation.Customers,
+    result: valuation.Valuation,
+    extras: Extras,
+    as_of: date,
+    exponent: int,
+) -> dict[str, Any]:
+    """Per-customer columns and the snapshot's retention summaries (CPU only)."""
+    ids: list[UUID] = summaries.contact_ids
+    n = len(ids)
+    scale = 10.0**-exponent
+    last_day = np.array([d.toordinal() for d in summaries.last_day], dtype=np.float64)
+    since = as_of.toordinal() - last_day
+    purchases = customers.purchases
+    rfm = retention.rfm(since, purchases, customers.revenue)
+
+    x = customers.frequency
+    with np.errstate(divide="ignore", invalid="ignore"):
+        interval = np.where(x > 0, customers.recency / x, np.nan)
+    repeat_intervals = interval[~np.isnan(interval) & (interval > 0)]
+    fallback = float(np.median(repeat_intervals)) if len(repeat_intervals) else None
+
+    def column(facts: dict[UUID, Any], key: str | None = None, default: float = 0.0) -> np.ndarray:
+        out = np.full(n, default, dtype=np.float64)
+        for i, contact in enumerate(ids):
+            found = facts.get(contact)
+            if found is not None:
+                value = found if key is None else found.get(key)
+                if value is not None:
+                    out[i] = float(value)
+        return out
+
+    medium, high = extras.thresholds
+    churn = retention.churn(
+        retention.ChurnInputs(
+            p_alive=result.p_alive,
+            days_since_last=since,
+            typical_interval=interval,
+            purchases_last_year=np.array(summaries.purchases_last_year, dtype=np.float64),
+            purchases_year_before=np.array(summaries.purchases_year_before, dtype=np.float64),
+            open_tickets=column(extras.tickets, "open_tickets"),
+            low_rated_tickets=column(extras.tickets, "low_rated_tickets"),
+            overdue_invoices=column(extras.invoices, "overdue_invoices"),
+            contract_risk=column(extras.contracts, None, np.nan),
+        ),
+        weights=retention.ChurnWeights(),
+        active_window_days=float(extras.active_window_days),
+        medium=medium,
+        high=high,
+        fallback_interval=fallback,
+    )
+    at_risk = result.simple_clv * churn.score
+    satisfaction = column(extras.tickets, "satisfaction", np.nan)
+    advocacy = retention.advocacy(
+        np.array(summaries.referrals, dtype=np.float64),
+        column(extras.converted),
+        satisfaction,
+        np.array(summaries.loyalty_points, dtype=np.float64),
+        purchases,
+    )
+
+    orders, per_category, pairs = extras.categories
+    rules = retention.affinity(orders, per_category, pairs)
+    by_antecedent: dict[str, list[retention.Rule]] = {}
+    for rule in rules:
+        if len(by_antecedent.setdefault(rule.antecedent, [])) < TOP_RULES:
+            by_antecedent[rule.antecedent].append(rule)
+    recommendations = [
+        [
+            asdict(r)
+            for r in retention.recommend(
+                extras.bought.get(contact, set()), summaries.interests[i] or [], extras.interests, by_antecedent
+            )
+        ]
+        for i, contact in enumerate(ids)
+    ]
+
+    revenue_total = float(customers.revenue.sum())
+    segments = []
+    for segment, label in retention.SEGMENTS.items():
+        members = np.array([s == segment for s in rfm.segment], dtype=bool) if n else np.zeros(0, dtype=bool)
+        revenue = float(customers.revenue[members].sum()) if n else 0.0
+        segments.append({
+            "segment": segment, "label": label, "customers": int(members.sum()),
+            "share": float(members.sum()) / n if n else 0.0, "revenue": _money(revenue, exponent),
+            "revenue_share": revenue / revenue_total if revenue_total > 0 else 0.0,
+        })  # fmt: skip
+    levels = Counter(churn.level)
+    churn_summary = {
+        level: {
+            "customers": levels.get(level, 0),
+            "clv_at_risk": _money(float(at_risk[np.array(churn.level) == level].sum()) if n else 0.0, exponent),
+        }
+        for level in ("low", "medium", "high")
+    }
+    triangle = retention.cohorts(
+        [(c, m, k, r * scale) for c, m, k, r in extras.cohorts], as_of.isoformat()[:7]
+    ) if extras.cohorts else []  # fmt: skip
+    cohorts = [
+        {
+            "month": c.month,
+            "customers": c.size,
+            "periods": [
+                {"offset": p.offset, "customers": p.customers, "retention": p.retention,
+                 "revenue": _money(p.revenue, exponent)}
+                for p in c.periods
+            ],
+        }
+        for c in triangle
+    ]  # fmt: skip
+    acquisition: dict[tuple[str | None, str], list[float]] = {}
+    yearly_margin = result.average_order_value * result.purchases_per_year * result.margin_rate
+    for i in range(n):
+        channel = summaries.keys["acquisition_channel"][i]
+        key = (channel[0] if channel else None, summaries.keys["acquisition_month"][i][0])
+        totals = acquisition.setdefault(key, [0, 0.0, 0.0, 0.0])
+        totals[0] += 1
+        totals[1] += float(result.predicted_clv[i])
+        totals[2] += float(customers.revenue[i])
+        totals[3] += float(yearly_margin[i])
+    return {
+        "columns": {
+            "days_since_last": since.astype(np.int64).tolist(),
+            "recency_score": rfm.recency.tolist(),
+            "frequency_score": rfm.frequency.tolist(),
+            "monetary_score": rfm.monetary.tolist(),
+            "rfm_segment": rfm.segment,
+            "churn_score": churn.score.tolist(),
+            "churn_level": churn.level,
+            "churn_reasons": [[asdict(r) for r in reasons] for reasons in churn.reasons],
+            "clv_at_risk_minor": np.rint(at_risk / scale).astype(np.int64).tolist(),
+            "recommendations": recommendations,
+            "open_recommendations": [len(r) for r in recommendations],
+            "advocacy_score": advocacy.score.tolist(),
+            "advocacy": [
+                {name: (None if np.isnan(values[i]) else float(values[i])) for name, values in advocacy.parts.items()}
+                for i in range(n)
+            ],
+            "value_added_deals": [extras.value_added.get(contact, 0) for contact in ids],
+            "owner_id": list(summaries.owner_ids),
+            "acquisition_channel": [k[0] if k else None for k in summaries.keys["acquisition_channel"]],
+            "acquisition_month": [k[0] for k in summaries.keys["acquisition_month"]],
+        },
+        "rfm_segments": rfm.segment,
+        "snapshot": {
+            "rfm": {"segments": segments, "previous_snapshot_id": None, "moves": None},
+            "churn": churn_summary,
+            "cohorts": cohorts,
+            "acquisition": [
+                {"channel": channel, "month": month, "customers": int(v[0]), "predicted_clv": v[1],
+                 "historic_revenue": v[2], "yearly_margin": v[3]}
+                for (channel, month), v in sorted(acquisition.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
+            ],
+            "affinity": [asdict(rule) for rule in rules[:100]],
+        },
+    }  # fmt: skip
+
+
+# -- after the snapshot is ready: movement, alerts, outcomes ------------------------------------------
+
+
+async def compare(
+    ctx: Context,
+    snapshot: dict[str, Any],
+    previous_id: UUID | None,
+    summaries: Any,
+    columns: dict[str, list[Any]],
+) -> dict[str, Any] | None:
+    """Segment moves and churn alerts against the previous snapshot (none without one), and the
+    outcome of open alerts. Returns the RFM movement matrix (None for a baseline)."""
+    repo = ctx.uow.analytics(ctx.workspace_id)
+    as_of: date = snapshot["as_of"]
+    index = {contact: i for i, contact in enumerate(summaries.contact_ids)}
+    await _resolve_alerts(ctx, summaries, index, as_of)
+    if previous_id is None:
+        return None
+    before = await repo.previous_values(previous_id)
+    rescue = (await settings.get(ctx, "retention", RetentionSettings))["values"]
+    movement: Counter[tuple[str | None, str]] = Counter()
+    open_alerts = {a["contact_id"] for a in await repo.open_alerts()}
+    new_alerts = []
+    for contact, i in index.items():
+        segment, level = columns["rfm_segment"][i], columns["churn_level"][i]
+        previous = before.get(contact)
+        movement[(previous[0] if previous else None, segment)] += 1
+        if previous is None:
+            continue  # new in this snapshot: its baseline
+        if previous[0] is not None and previous[0] != segment:
+            await events.record(ctx, types.CUSTOMER_SEGMENT_CHANGED, SegmentChange(
+                contact_id=contact, snapshot_id=snapshot["id"], as_of=as_of, previous_segment=previous[0],
+                segment=segment, recency_score=columns["recency_score"][i],
+                frequency_score=columns["frequency_score"][i], monetary_score=columns["monetary_score"][i],
+            ), resource_id=contact)  # fmt: skip
+        if level == "high" and previous[1] is not None and previous[1] != "high" and contact not in open_alerts:
+            new_alerts.append(await _raise(ctx, snapshot, contact, i, columns, rescue))
+    await repo.add_alerts(new_alerts)
+    return {
+        "previous_snapshot_id": str(previous_id),
+        "moves": [
+            {"from": source, "to": target, "customers": count}
+            for (source, target), count in sorted(movement.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
+        ],
+    }
+
+
+async def _raise(
+    ctx: Context, snapshot: dict[str, Any], contact: UUID, i: int, columns: dict[str, list[Any]], rescue: dict[str, Any]
+) -> dict[str, Any]:
+    as_of: date = snapshot["as_of"]
+    owner = columns["owner_id"][i]
+    reasons = columns["churn_reasons"][i]
+    task_id = None
+    if rescue["rescue_tasks"]:
+        named = ", ".join(r["factor"].replace("_", " ") for r in reasons[:3])
+        task = await tasks.create(ctx, {
+            "title": "Rescue a customer at high risk of churning", "contact_id": contact, "assignee_id": owner,
+            "priority": "high", "due_at": ctx.now + timedelta(days=rescue["rescue_task_due_days"]),
+            "notes": f"Churn score {columns['churn_score'][i]:.2f}: {named}.",
+        })  # fmt: skip
+        task_id = task["id"]
+    alert = {
+        "workspace_id": ctx.workspace_id, "id": new_id(), "contact_id": contact, "snapshot_id": snapshot["id"],
+        "raised_on": as_of, "window_ends_on": as_of + timedelta(days=rescue["rescue_window_days"]),
+        "churn_score": columns["churn_score"][i], "clv_at_risk_minor": columns["clv_at_risk_minor"][i],
+        "currency": snapshot["currency"], "reasons": reasons, "owner_id": owner, "task_id": task_id,
+        "outcome": None, "resolved_on": None, "created_at": ctx.now,
+    }  # fmt: skip
+    await events.record(ctx, types.CUSTOMER_CHURN_RISK_RAISED, alert_read(alert), resource_id=contact)
+    return alert
+
+
+async def _resolve_alerts(ctx: Context, summaries: Any, index: dict[UUID, int], as_of: date) -> None:
+    """An alerted customer who bought after the alert, within its window, was rescued; one whose
+    window has passed without a purchase churned."""
+    repo = ctx.uow.analytics(ctx.workspace_id)
+    for alert in await repo.open_alerts():
+        i = index.get(alert["contact_id"])
+        last: date | None = summaries.last_day[i] if i is not None else None
+        if last is not None and alert["raised_on"] < last <= alert["window_ends_on"]:
+            outcome, on, kind = "rescued", last, types.CUSTOMER_RESCUED
+        elif as_of > alert["window_ends_on"]:
+            outcome, on, kind = "churned", alert["window_ends_on"], types.CUSTOMER_CHURNED
+        else:
+            continue
+        await repo.resolve_alert(alert["id"], outcome, on)
+        await events.record(ctx, kind, alert_read({**alert, "outcome": outcome, "resolved_on": on}),
+                            resource_id=alert["contact_id"])  # fmt: skip
+
+
+def alert_read(alert: dict[str, Any]) -> ChurnAlertRead:
+    from app.domain.money import from_minor
+
+    return ChurnAlertRead.model_validate({
+        **alert, "clv_at_risk": from_minor(alert["clv_at_risk_minor"], alert["currency"]),
+    })  # fmt: skip
+
+
+# -- reads --------------------------------------------------------------------------------------------
+
+RANKS = {"churn": "clv_at_risk_minor", "advocates": "advocacy_score", "upsell": None}
+
+
+def rank_key(kind: str) -> Any:
+    from app.db import tables
+
+    cv = tables.customer_values
+    if kind == "upsell":  # value-added deals first, then open recommendations (at most 3)
+        return cv.c.value_added_deals * 100 + cv.c.open_recommendations
+    return cv.c[RANKS[kind]]
+
+
+async def ranked(
+    ctx: Context, snapshot: dict[str, Any], kind: str, *, cursor: str | None, limit: int, conditions: list[Any]
+) -> tuple[list[dict[str, Any]], str | None]:
+    sort = Sort(kind, True)
+    after = None
+    if cursor is not None:
+        try:
+            value, contact = decode_cursor(cursor, sort)
+            after = (value, UUID(contact))
+        except (BadCursor, ValueError) as exc:
+            raise InvalidInput.field("cursor", str(exc) or "malformed cursor", location="query") from exc
+    rows = await ctx.uow.analytics(ctx.workspace_id).ranked(
+        snapshot["id"], rank_key(kind), after=after, limit=limit, conditions=conditions
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(sort, rows[-1]["rank_key"], str(rows[-1]["contact_id"]))
+    return rows, next_cursor
+
+
+def clv_cac(snapshot: dict[str, Any], costs: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:
+    """Per channel and month (or per channel, or per month): customers acquired in that month by that
+    channel (the snapshot's customers), the spend recorded for it, CAC, mean CLV, ratio, payback."""
+    exponent = currency_exponent(snapshot["currency"])
+
+    def key(channel: str | None, month: str) -> tuple[str | None, str | None]:
+        return (channel if group != "month" else None, month if group != "channel" else None)
+
+    acquired: dict[tuple[str | None, str | None], list[float]] = {}
+    for row in (snapshot["insights"] or {}).get("acquisition", []):
+        totals = acquired.setdefault(key(row["channel"], row["month"]), [0, 0.0, 0.0])
+        totals[0] += row["customers"]
+        totals[1] += row["predicted_clv"]
+        totals[2] += row["yearly_margin"]
+    spend: dict[tuple[str | None, str | None], float] = {}
+    for cost in costs:
+        where = key(cost["channel"], cost["month"])
+        spend[where] = spend.get(where, 0.0) + cost["spend"]
+    result = []
+    for k in sorted(set(acquired) | set(spend), key=lambda k: (k[0] or "", k[1] or "")):
+        customers, clv_sum, margin_sum = acquired.get(k, [0, 0.0, 0.0])
+        figures = retention.clv_cac(int(customers), spend.get(k, 0.0), clv_sum, margin_sum)
+        result.append({
+            "channel": k[0], "month": k[1], "customers": figures.customers,
+            "spend": _money(figures.spend, exponent),
+            "cac": None if figures.cac is None else _money(figures.cac, exponent),
+            "mean_clv": None if figures.mean_clv is None else _money(figures.mean_clv, exponent),
+            "clv_cac_ratio": figures.ratio, "payback_months": figures.payback_months,
+        })  # fmt: skip
+    return result

@@ -1,0 +1,152 @@
+"""Retention analytics in the pure domain: RFM coverage and ties, churn reasons that sum to the
+score, affinity lift on a hand-built basket set, the cohort triangle, CLV:CAC."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.domain import retention
+
+
+def test_every_rfm_cell_has_exactly_one_segment_and_every_segment_a_cell() -> None:
+    cells = [(r, fm) for r in range(1, 6) for fm in range(1, 6)]
+    assert all(retention.GRID[r][fm - 1] in retention.SEGMENTS for r, fm in cells)
+    assert {retention.GRID[r][fm - 1] for r, fm in cells} == set(retention.SEGMENTS)
+
+
+def test_quintiles_and_the_tie_rule() -> None:
+    scores = retention.quintile_scores(np.arange(10.0))
+    assert scores.tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    tied = retention.quintile_scores(np.array([1.0, 1, 1, 1, 1, 1, 2, 3, 4, 5]))
+    assert tied.tolist() == [1, 1, 1, 1, 1, 1, 4, 4, 5, 5]  # six equal customers: one score, the lowest
+    assert retention.quintile_scores(np.array([3.0, 2, 1]), higher_is_better=False).tolist() == [1, 2, 4]
+    assert retention.quintile_scores(np.zeros(0)).tolist() == []
+
+
+@given(st.lists(st.tuples(st.integers(0, 800), st.integers(1, 40), st.floats(0, 1e6)), min_size=1, max_size=60))
+@settings(max_examples=100, deadline=None)
+def test_every_customer_gets_one_segment_and_equal_customers_the_same(rows) -> None:  # type: ignore[no-untyped-def]
+    days, purchases, revenue = (np.array(column, dtype=float) for column in zip(*rows, strict=True))
+    result = retention.rfm(days, purchases, revenue)
+    assert len(result.segment) == len(rows)
+    assert all(s in retention.SEGMENTS for s in result.segment)
+    for score in (result.recency, result.frequency, result.monetary, result.fm):
+        assert ((score >= 1) & (score <= 5)).all()
+    for i, j in itertools.combinations(range(len(rows)), 2):
+        if rows[i] == rows[j]:
+            assert result.segment[i] == result.segment[j]
+
+
+def test_recent_big_spenders_are_champions_and_long_gone_small_ones_lost() -> None:
+    days = np.array([1.0, 2, 300, 400, 50, 60, 70, 80, 90, 100])
+    purchases = np.array([20.0, 18, 1, 1, 3, 3, 4, 4, 5, 5])
+    revenue = np.array([5000.0, 4000, 10, 5, 300, 320, 400, 420, 500, 520])
+    result = retention.rfm(days, purchases, revenue)
+    assert result.segment[0] == "champions" and result.segment[3] == "lost"
+
+
+def _inputs(**overrides: list[float]) -> retention.ChurnInputs:
+    base: dict[str, list[float]] = {
+        "p_alive": [0.2], "days_since_last": [200.0], "typical_interval": [50.0], "purchases_last_year": [1.0],
+        "purchases_year_before": [4.0], "open_tickets": [1.0], "low_rated_tickets": [1.0],
+        "overdue_invoices": [1.0], "contract_risk": [float("nan")],
+    }  # fmt: skip
+    base.update(overrides)
+    return retention.ChurnInputs(**{k: np.array(v) for k, v in base.items()})
+
+
+def test_churn_reasons_sum_to_the_score_with_their_weights() -> None:
+    result = retention.churn(_inputs(), weights=retention.ChurnWeights(), active_window_days=365, medium=0.4, high=0.7,
+                             fallback_interval=None)  # fmt: skip
+    reasons = result.reasons[0]
+    assert sum(r.contribution for r in reasons) == pytest.approx(result.score[0])
+    assert sum(r.weight for r in reasons) == pytest.approx(1.0)  # every rhythm factor applies and is non-zero
+    by = {r.factor: r for r in reasons}
+    assert by["inactive_model"].value == pytest.approx(0.8)
+    assert by["overdue"].value == pytest.approx(1.0)  # 200 days against a 50-day rhythm: 3x overdue or more
+    assert by["falling_order_rate"].value == pytest.approx(0.75)
+    assert by["unpaid_invoices"].value == 1.0
+    assert by["inactivity"].value == pytest.approx(200 / 365)
+    assert [r.contribution for r in reasons] == sorted((r.contribution for r in reasons), reverse=True)
+    assert result.level == ["high"]
+
+
+def test_a_contract_replaces_the_purchase_rhythm() -> None:
+    renewing = _inputs(contract_risk=[0.0], open_tickets=[0.0], low_rated_tickets=[0.0], overdue_invoices=[0.0])
+    result = retention.churn(renewing, weights=retention.ChurnWeights(), active_window_days=365, medium=0.4,
+                             high=0.7, fallback_interval=None)  # fmt: skip
+    assert result.score[0] == 0.0 and result.reasons[0] == [] and result.level == ["low"]
+    assert retention.contract_risk("not_renewing", 200, False) == 1.0
+    assert retention.contract_risk("renewed", 10, False) == 0.0
+    assert retention.contract_risk("due", 45, False) == pytest.approx(0.5)
+    assert retention.contract_risk(None, 400, False) == 0.0
+
+
+@given(
+    st.floats(0, 1), st.floats(0, 3000), st.floats(1, 400) | st.just(float("nan")), st.integers(0, 20),
+    st.integers(0, 20), st.integers(0, 5), st.integers(0, 5), st.integers(0, 3),
+)  # fmt: skip
+@settings(max_examples=200, deadline=None)
+def test_the_score_is_bounded_and_its_reasons_add_up(
+    alive, since, interval, last, before, tickets, low, unpaid
+) -> None:  # type: ignore[no-untyped-def]
+    inputs = _inputs(p_alive=[alive], days_since_last=[since], typical_interval=[interval], purchases_last_year=[last],
+                     purchases_year_before=[before], open_tickets=[tickets], low_rated_tickets=[low],
+                     overdue_invoices=[unpaid])  # fmt: skip
+    result = retention.churn(inputs, weights=retention.ChurnWeights(), active_window_days=365, medium=0.4, high=0.7,
+                             fallback_interval=None)  # fmt: skip
+    assert 0 <= result.score[0] <= 1
+    assert sum(r.contribution for r in result.reasons[0]) == pytest.approx(result.score[0], abs=1e-12)
+
+
+def test_affinity_lift_on_a_hand_built_basket_set() -> None:
+    # 10 orders: tea in 5, mugs in 4, both in 3; honey in 2, with tea in both.
+    rules = retention.affinity(10, {"tea": 5, "mugs": 4, "honey": 2}, {("mugs", "tea"): 3, ("honey", "tea"): 2})
+    by = {(r.antecedent, r.consequent): r for r in rules}
+    tea_mugs = by[("tea", "mugs")]
+    assert (tea_mugs.support, tea_mugs.confidence) == (pytest.approx(0.3), pytest.approx(0.6))
+    assert tea_mugs.lift == pytest.approx(0.6 / 0.4)  # 1.5
+    assert by[("mugs", "tea")].lift == pytest.approx((3 / 4) / (5 / 10))  # 1.5
+    assert by[("honey", "tea")].confidence == 1.0 and by[("honey", "tea")].lift == pytest.approx(2.0)
+    assert rules[0].lift == max(r.lift for r in rules)
+    assert retention.affinity(10, {"a": 1, "b": 1}, {("a", "b"): 1}) == []  # one order is not a pattern
+
+    by_antecedent: dict[str, list[retention.Rule]] = {}
+    for rule in rules:
+        by_antecedent.setdefault(rule.antecedent, []).append(rule)
+    picks = retention.recommend({"mugs"}, ["baking"], {"baking": ["flour", "mugs"]}, by_antecedent)
+    assert [(p.category, p.reason, p.because_of) for p in picks] == [
+        ("flour", "interest", "baking"), ("tea", "co_purchase", "mugs"),
+    ]  # fmt: skip
+    assert picks[1].lift == pytest.approx(1.5)
+    assert retention.recommend({"tea", "mugs", "honey"}, [], {}, by_antecedent) == []
+
+
+def test_advocacy_weights_what_applies() -> None:
+    result = retention.advocacy(np.array([5.0, 0]), np.array([3.0, 0]), np.array([5.0, np.nan]), np.array([2000.0, 0]),
+                                np.array([10.0, 1]))  # fmt: skip
+    assert result.score[0] == pytest.approx(100.0)
+    assert result.score[1] == pytest.approx(100 * 0.15 * 0.1 / 0.8)  # satisfaction does not apply
+
+
+def test_the_cohort_triangle_on_a_small_example() -> None:
+    rows = [("2026-01", "2026-01", 4, 400.0), ("2026-01", "2026-03", 1, 50.0), ("2026-02", "2026-02", 2, 80.0),
+            ("2026-02", "2026-03", 2, 60.0)]  # fmt: skip
+    triangle = retention.cohorts(rows, "2026-03")
+    assert [(c.month, c.size, len(c.periods)) for c in triangle] == [("2026-01", 4, 3), ("2026-02", 2, 2)]
+    assert [(p.offset, p.customers, p.retention, p.revenue) for p in triangle[0].periods] == [
+        (0, 4, 1.0, 400.0), (1, 0, 0.0, 0.0), (2, 1, 0.25, 50.0),
+    ]  # fmt: skip
+    assert triangle[1].periods[1].retention == 1.0
+
+
+def test_clv_cac() -> None:
+    result = retention.clv_cac(customers=10, spend=500.0, clv_sum=1500.0, yearly_margin_sum=1200.0)
+    assert (result.cac, result.mean_clv, result.ratio) == (50.0, 150.0, 3.0)
+    assert result.payback_months == pytest.approx(50.0 / 10.0)  # 120 a year each: 10 a month
+    assert retention.clv_cac(0, 100.0, 0.0, 0.0).cac is None
