@@ -208,3 +208,25 @@ async def test_acquisition_costs_and_clv_cac(tenant: Tenant, other_tenant: Tenan
     [shopify] = [r for r in by_channel["rows"] if r["channel"] == "shopify"]
     assert (shopify["customers"], shopify["spend"], shopify["month"]) == (3, "71.00", None)
     assert by_channel["unconverted_spend"] == {}
+
+
+async def test_a_contract_customer_is_judged_by_the_contract_not_the_rhythm(tenant: Tenant, database: Database) -> None:
+    await settle(tenant, min_repeat_buyers=1000)
+    await sync(tenant, [*monthly("s", "subscriber", d(2025, 1, 1), 3), *monthly("l", "lapsed", d(2025, 1, 2), 3)])
+    subscriber, lapsed = await contact_id(tenant, "subscriber"), await contact_id(tenant, "lapsed")
+    renewing = {"contact_id": subscriber, "name": "Tea club", "start_on": "2025-01-01", "end_on": "2026-12-31",
+                "renewal_status": "renewed"}  # fmt: skip
+    leaving = {"contact_id": lapsed, "name": "Tea club", "start_on": "2025-01-01", "end_on": "2026-10-15",
+               "renewal_status": "not_renewing"}  # fmt: skip
+    for body in (renewing, leaving):
+        assert (await tenant.post("/v1/contracts", json=body)).status_code == 201
+    await refresh(tenant, database, as_of="2026-09-01")  # both stopped buying in March 2025
+
+    calm = (await tenant.get(f"/v1/contacts/{subscriber}/value")).json()["churn"]
+    assert (calm["score"], calm["level"], calm["reasons"]) == (0.0, "low", [])
+    leaving_churn = (await tenant.get(f"/v1/contacts/{lapsed}/value")).json()["churn"]
+    assert leaving_churn["level"] == "high"
+    assert [r["factor"] for r in leaving_churn["reasons"]] == ["contract"]
+    assert leaving_churn["score"] == pytest.approx(0.55 / 0.75)  # contract 0.55 over it + tickets 0.1 + invoices 0.1
+    owner_filtered = (await tenant.get("/v1/analytics/churn", params={"owner_id": subscriber})).json()["data"]
+    assert owner_filtered == []  # nobody is owned by a contact id
