@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from app.domain.workspaces import currency_exponent
@@ -35,6 +36,12 @@ def from_minor(minor: int, currency: str) -> str:
     sign = "-" if minor < 0 else ""
     whole, fraction = divmod(abs(minor), 10**exponent)
     return f"{sign}{whole}.{fraction:0{exponent}d}"
+
+
+def estimate_text(value: float, exponent: int) -> str:
+    """A computed estimate (a CLV, a mean, a percentile: floats from the models) as the decimal string
+    the API shows money in, with the currency's `exponent` decimals; a non-finite value shows 0."""
+    return f"{value:.{exponent}f}" if math.isfinite(value) else f"{0:.{exponent}f}"
 
 
 def round_to_currency(amount: Decimal, currency: str) -> Decimal:

@@ -25,7 +25,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
 from app.domain.clv import bgnbd, groups, valuation
 from app.domain.errors import InvalidInput, NotFound
-from app.domain.money import MAX_MINOR, from_minor
+from app.domain.money import MAX_MINOR, estimate_text, from_minor
 from app.domain.retention import SEGMENTS
 from app.domain.workspaces import currency_exponent
 from app.ids import new_id, utcnow
@@ -115,8 +115,6 @@ class _Summaries:
         self.first_value: list[int] = []
         self.cost: list[float] = []
         self.costed: list[int] = []
-        self.before: list[int] = []
-        self.last: list[int] = []
         self.holdout: list[int] = []
         self.purchases_last_year: list[int] = []
         self.purchases_year_before: list[int] = []
@@ -135,8 +133,6 @@ class _Summaries:
         self.first_value.append(int(row["first_value"] or 0))
         self.cost.append(float(row["cost"] or 0.0))
         self.costed.append(int(row["costed"] or 0))
-        self.before.append(int(row["bought_year_before_last"] or 0))
-        self.last.append(int(row["bought_last_year"] or 0))
         self.holdout.append(int(row["holdout_purchases"] or 0))
         self.purchases_last_year.append(int(row["purchases_last_year"] or 0))
         self.purchases_year_before.append(int(row["purchases_year_before"] or 0))
@@ -174,8 +170,8 @@ class _Summaries:
             monetary=monetary,
             revenue=revenue,
             margin=margin,
-            bought_year_before_last=np.array(self.before, dtype=np.float64),
-            bought_last_year=np.array(self.last, dtype=np.float64),
+            bought_year_before_last=(np.array(self.purchases_year_before) > 0).astype(np.float64),
+            bought_last_year=(np.array(self.purchases_last_year) > 0).astype(np.float64),
         )
 
 
@@ -202,10 +198,6 @@ def _minor(values: np.ndarray, exponent: int) -> list[int | None]:
     scaled = np.rint(np.asarray(values, dtype=np.float64) * 10**exponent)
     clipped = np.clip(scaled, -(MAX_MINOR - 1), MAX_MINOR - 1)
     return [None if not np.isfinite(v) else int(v) for v in clipped.tolist()]
-
-
-def _money(value: float, exponent: int) -> str:
-    return f"{value:.{exponent}f}" if np.isfinite(value) else f"{0:.{exponent}f}"
 
 
 def _fit_json(fit: bgnbd.BgNbdFit | None) -> dict[str, Any] | None:
@@ -240,8 +232,8 @@ def _compute(
     }
     totals = {
         name: {
-            "sum": _money(float(np.sum(column)), exponent),
-            "mean": _money(float(np.mean(column)), exponent) if len(column) else None,
+            "sum": estimate_text(float(np.sum(column)), exponent),
+            "mean": estimate_text(float(np.mean(column)), exponent) if len(column) else None,
         }
         for name, column in {**metrics, "historic_margin": customers.margin}.items()
     }
@@ -252,9 +244,9 @@ def _compute(
                 "count": stats.count,
                 "metrics": {
                     name: {
-                        "sum": _money(metric.sum, exponent),
-                        "mean": _money(metric.mean, exponent),
-                        "percentiles": {p: _money(v, exponent) for p, v in metric.percentiles.items()},
+                        "sum": estimate_text(metric.sum, exponent),
+                        "mean": estimate_text(metric.mean, exponent),
+                        "percentiles": {p: estimate_text(v, exponent) for p, v in metric.percentiles.items()},
                     }
                     for name, metric in stats.metrics.items()
                 },
@@ -547,17 +539,8 @@ async def ranked_customers(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Customers of the latest snapshot, largest first: churn by CLV at risk (filters level, owner,
     segment), advocates by advocacy score, upsell by value-added deals then open recommendations."""
-    from app.db import tables
-
     snapshot = await latest(ctx)
-    cv = tables.customer_values
-    conditions = []
-    for name, value in (filters or {}).items():
-        if value is not None:
-            conditions.append(cv.c[{"level": "churn_level", "segment": "rfm_segment"}.get(name, name)] == value)
-    if kind == "churn" and not (filters or {}).get("level"):
-        conditions.append(cv.c.churn_level.in_(("medium", "high")))  # the at-risk list
-    rows, next_cursor = await retention.ranked(ctx, snapshot, kind, cursor=cursor, limit=limit, conditions=conditions)
+    rows, next_cursor = await retention.ranked(ctx, snapshot, kind, cursor=cursor, limit=limit, filters=filters or {})
     return [customer_item(row, snapshot["currency"]) for row in rows], next_cursor
 
 

@@ -20,11 +20,12 @@ from app.domain import events as types
 from app.domain import retention
 from app.domain.clv import valuation
 from app.domain.errors import InvalidInput
+from app.domain.money import estimate_text
 from app.domain.pagination import BadCursor, Sort, decode_cursor, encode_cursor
 from app.domain.workspaces import currency_exponent
 from app.ids import new_id
 from app.schemas.analytics import ChurnAlertRead, SegmentChange
-from app.schemas.settings import InterestCategories, RetentionSettings
+from app.schemas.settings import CustomerSettings, InterestCategories, RetentionSettings
 from app.services import events, settings, tasks
 from app.services.context import Context
 
@@ -50,8 +51,6 @@ class Extras:
 
 
 async def gather(database: Database, workspace_id: UUID, ctx: Context, as_of: date, values: dict[str, Any]) -> Extras:
-    from app.schemas.settings import CustomerSettings
-
     async with UnitOfWork(database, write=not database.is_sqlite) as uow:
         repo = uow.analytics(workspace_id)
         reader = Context(uow, workspace_id, ctx.actor, ctx.now)
@@ -81,10 +80,6 @@ async def gather(database: Database, workspace_id: UUID, ctx: Context, as_of: da
             thresholds=(values["churn_medium_threshold"], values["churn_high_threshold"]),
             active_window_days=int(window),
         )
-
-
-def _money(value: float, exponent: int) -> str:
-    return f"{value:.{exponent}f}" if np.isfinite(value) else f"{0:.{exponent}f}"
 
 
 def compute(
@@ -166,33 +161,31 @@ def compute(
     ]
 
     revenue_total = float(customers.revenue.sum())
+    segment_of, level_of = np.array(rfm.segment, dtype=object), np.array(churn.level, dtype=object)
     segments = []
     for segment, label in retention.SEGMENTS.items():
-        members = np.array([s == segment for s in rfm.segment], dtype=bool) if n else np.zeros(0, dtype=bool)
-        revenue = float(customers.revenue[members].sum()) if n else 0.0
+        members = segment_of == segment
+        revenue = float(customers.revenue[members].sum())
         segments.append({
             "segment": segment, "label": label, "customers": int(members.sum()),
-            "share": float(members.sum()) / n if n else 0.0, "revenue": _money(revenue, exponent),
+            "share": float(members.sum()) / n if n else 0.0, "revenue": estimate_text(revenue, exponent),
             "revenue_share": revenue / revenue_total if revenue_total > 0 else 0.0,
         })  # fmt: skip
-    levels = Counter(churn.level)
     churn_summary = {
         level: {
-            "customers": levels.get(level, 0),
-            "clv_at_risk": _money(float(at_risk[np.array(churn.level) == level].sum()) if n else 0.0, exponent),
+            "customers": int((level_of == level).sum()),
+            "clv_at_risk": estimate_text(float(at_risk[level_of == level].sum()), exponent),
         }
         for level in ("low", "medium", "high")
     }
-    triangle = retention.cohorts(
-        [(c, m, k, r * scale) for c, m, k, r in extras.cohorts], as_of.isoformat()[:7]
-    ) if extras.cohorts else []  # fmt: skip
+    triangle = retention.cohorts([(c, m, k, r * scale) for c, m, k, r in extras.cohorts], as_of.isoformat()[:7])
     cohorts = [
         {
             "month": c.month,
             "customers": c.size,
             "periods": [
                 {"offset": p.offset, "customers": p.customers, "retention": p.retention,
-                 "revenue": _money(p.revenue, exponent)}
+                 "revenue": estimate_text(p.revenue, exponent)}
                 for p in c.periods
             ],
         }
@@ -347,21 +340,11 @@ def alert_read(alert: dict[str, Any]) -> ChurnAlertRead:
 
 # -- reads --------------------------------------------------------------------------------------------
 
-RANKS = {"churn": "clv_at_risk_minor", "advocates": "advocacy_score", "upsell": None}
-
-
-def rank_key(kind: str) -> Any:
-    from app.db import tables
-
-    cv = tables.customer_values
-    if kind == "upsell":  # value-added deals first, then open recommendations (at most 3)
-        return cv.c.value_added_deals * 100 + cv.c.open_recommendations
-    return cv.c[RANKS[kind]]
-
 
 async def ranked(
-    ctx: Context, snapshot: dict[str, Any], kind: str, *, cursor: str | None, limit: int, conditions: list[Any]
+    ctx: Context, snapshot: dict[str, Any], kind: str, *, cursor: str | None, limit: int, filters: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of a snapshot's ranked customers (`AnalyticsRepository.ranked`), with its keyset cursor."""
     sort = Sort(kind, True)
     after = None
     if cursor is not None:
@@ -370,9 +353,7 @@ async def ranked(
             after = (value, UUID(contact))
         except (BadCursor, ValueError) as exc:
             raise InvalidInput.field("cursor", str(exc) or "malformed cursor", location="query") from exc
-    rows = await ctx.uow.analytics(ctx.workspace_id).ranked(
-        snapshot["id"], rank_key(kind), after=after, limit=limit, conditions=conditions
-    )
+    rows = await ctx.uow.analytics(ctx.workspace_id).ranked(snapshot["id"], kind, after=after, limit=limit, **filters)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -404,9 +385,9 @@ def clv_cac(snapshot: dict[str, Any], costs: list[dict[str, Any]], group: str) -
         figures = retention.clv_cac(int(customers), spend.get(k, 0.0), clv_sum, margin_sum)
         result.append({
             "channel": k[0], "month": k[1], "customers": figures.customers,
-            "spend": _money(figures.spend, exponent),
-            "cac": None if figures.cac is None else _money(figures.cac, exponent),
-            "mean_clv": None if figures.mean_clv is None else _money(figures.mean_clv, exponent),
+            "spend": estimate_text(figures.spend, exponent),
+            "cac": None if figures.cac is None else estimate_text(figures.cac, exponent),
+            "mean_clv": None if figures.mean_clv is None else estimate_text(figures.mean_clv, exponent),
             "clv_cac_ratio": figures.ratio, "payback_months": figures.payback_months,
         })  # fmt: skip
     return result

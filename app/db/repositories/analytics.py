@@ -35,6 +35,11 @@ o, co, ol = tables.orders, tables.contacts, tables.order_lines
 tk, iv, ct, op, alerts = tables.tickets, tables.invoices, tables.contracts, tables.opportunities, tables.churn_alerts
 snap, cv = tables.analytics_snapshots, tables.customer_values
 PURCHASES = ("paid", "fulfilled", "partially_refunded")  # app/domain/orders.py: cancelled and refunded left out
+RANKS: dict[str, Any] = {
+    "churn": cv.c.clv_at_risk_minor,
+    "advocates": cv.c.advocacy_score,
+    "upsell": cv.c.value_added_deals * 100 + cv.c.open_recommendations,
+}
 
 
 class AcquisitionCostRepository(_Records):
@@ -69,7 +74,7 @@ class AnalyticsRepository(TenantRepository):
         """One row per live contact with a purchase on or before `as_of`, in partitions: purchase
         days (orders of one day are one purchase), first/last day, net value in the reporting
         currency (converted orders; partial refunds netted), the first day's value, cost and the
-        revenue it applies to, whether they bought in the year before last / the last year and,
+        revenue it applies to, their purchase days in the year before last and in the last year and,
         with `holdout_until`, their purchase days in (as_of, holdout_until].
 
         The database does the aggregation (two GROUP BYs over the workspace's orders): Python only
@@ -105,8 +110,6 @@ class AnalyticsRepository(TenantRepository):
         def when(condition: Any, then: Any, otherwise: Any = None) -> Any:
             return case((condition, then), else_=otherwise)
 
-        flag_before = func.max(when(d.day.between(*year_before_last), 1, 0))
-        flag_last = func.max(when(and_(d.day >= last_year_from, summary_day), 1, 0))
         per_customer = (
             select(
                 d.contact_id,
@@ -117,8 +120,6 @@ class AnalyticsRepository(TenantRepository):
                 cast(func.sum(when(d.day == d.first_day, d.value, 0)), BigInteger).label("first_value"),
                 cast(func.sum(when(summary_day, d.cost, 0.0)), Float).label("cost"),
                 cast(func.sum(when(summary_day, d.costed, 0)), BigInteger).label("costed"),
-                flag_before.label("bought_year_before_last"),
-                flag_last.label("bought_last_year"),
                 func.count(when(d.day > as_of, literal(1))).label("holdout_purchases"),
                 func.count(when(d.day.between(*year_before_last), literal(1))).label("purchases_year_before"),
                 func.count(when(and_(d.day >= last_year_from, summary_day), literal(1))).label("purchases_last_year"),
@@ -361,26 +362,30 @@ class AnalyticsRepository(TenantRepository):
     async def ranked(
         self,
         snapshot_id: UUID,
-        order: Any,
+        kind: str,
         *,
         after: tuple[Any, UUID] | None,
         limit: int,
-        conditions: Sequence[Any] = (),
+        level: str | None = None,
+        owner_id: UUID | None = None,
+        segment: str | None = None,
     ) -> list[Row]:
-        """A snapshot's customer values by `order` (descending, then contact id), after a keyset."""
-        statement = select(cv, order.label("rank_key")).where(
-            cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id, order.is_not(None), *conditions
-        )
+        """A snapshot's customers largest first (then by contact id), after a keyset: `churn` by CLV
+        at risk (medium and high unless `level`), `advocates` by advocacy score, `upsell` by
+        value-added deals then open recommendations (at most 3 each)."""
+        order = RANKS[kind]
+        conditions = [cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id, order.is_not(None)]
+        if kind == "churn":
+            conditions.append(cv.c.churn_level == level if level else cv.c.churn_level.in_(("medium", "high")))
+        if owner_id is not None:
+            conditions.append(cv.c.owner_id == owner_id)
+        if segment is not None:
+            conditions.append(cv.c.rfm_segment == segment)
+        statement = select(cv, order.label("rank_key")).where(*conditions)
         if after is not None:
             statement = statement.where(tuple_(order, cv.c.contact_id) < tuple_(literal(after[0]), literal(after[1])))
         statement = statement.order_by(order.desc(), cv.c.contact_id.desc()).limit(limit + 1)
         return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
-
-    async def contacts_in(self, snapshot_id: UUID, conditions: Sequence[Any]) -> Any:
-        """A subquery of the contact ids in a snapshot meeting `conditions` (contact list filters)."""
-        return select(cv.c.contact_id).where(
-            cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id, *conditions
-        )
 
     # -- churn alerts ------------------------------------------------------------------------------
 
