@@ -64,7 +64,7 @@ async def _run_worker(parent_pid: int | None) -> None:
     from app.worker.runner import Worker
 
     settings = get_settings()
-    database = Database(settings)
+    database = Database(settings, application_name="crm-worker")
     worker = Worker(database, settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -108,7 +108,7 @@ def create_app(
     supervised child process with `worker_process=True` (PostgreSQL; see app/worker/process.py)."""
     settings = settings or get_settings()
     owns_database = database is None
-    database = database or Database(settings)
+    database = database or Database(settings, application_name="crm-api")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -14,7 +14,9 @@ from app.config import Settings
 
 
 class Database:
-    def __init__(self, settings: Settings, **engine_options: Any) -> None:
+    def __init__(self, settings: Settings, *, application_name: str = "crm", **engine_options: Any) -> None:
+        """`application_name` (PostgreSQL) names this process's connections in pg_stat_activity:
+        `crm-api`, `crm-worker`, so an operator can tell whose query is whose."""
         self.settings = settings
         self.is_sqlite = settings.is_sqlite
         if not self.is_sqlite:
@@ -22,6 +24,7 @@ class Database:
                 "pool_size": settings.database_pool_size,
                 "max_overflow": 0,
                 "pool_timeout": settings.database_pool_timeout_seconds,
+                "connect_args": {"server_settings": {"application_name": application_name}},
                 **engine_options,
             }
         self.engine: AsyncEngine = create_async_engine(

@@ -20,7 +20,7 @@ from app.db.session import Database
 from app.db.wakeups import DELIVERIES, EVENTS, JOBS, LOCAL_WAKERS, NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL, TIMERS
 from app.ids import utcnow
 from app.services import duplicates, sla
-from app.worker import deliveries, dispatcher, jobs, recurring, timers
+from app.worker import deliveries, dispatcher, jobs, recurring, statistics, timers
 
 log = logging.getLogger("app.worker")
 ENSURE_EVERY = timedelta(minutes=10)
@@ -51,6 +51,7 @@ class Worker:
         }
         self._next_timer: datetime | None = None  # when the next pending timer is due, as last seen
         self._next_sla: datetime | None = None  # the next first-response deadline, as last seen
+        self._next_analyze: datetime | None = None
         self._loop_of_run: asyncio.AbstractEventLoop | None = None
         # Set once wake-ups can reach this worker: LISTEN is in place (PostgreSQL) or the local
         # waker is registered (SQLite). Before that, only polling finds new work.
@@ -155,6 +156,17 @@ class Worker:
         """Look for likely duplicates of new leads (queued by the dispatcher); a full batch: again."""
         return int(await duplicates.find_for_new_leads(self.database, utcnow()) >= duplicates.DEDUPE_BATCH)
 
+    async def _statistics(self) -> int:
+        """Every WORKER_ANALYZE_SECONDS: ANALYZE tables whose statistics fell behind (PostgreSQL)."""
+        now = utcnow()
+        if self._next_analyze is None or now >= self._next_analyze:
+            self._next_analyze = now + timedelta(seconds=self.settings.worker_analyze_seconds)
+            await statistics.refresh(self.database)
+        return 0
+
+    def _analyze_due(self) -> datetime | None:
+        return self._next_analyze
+
     def _sla_due(self) -> datetime | None:
         return self._next_sla
 
@@ -181,7 +193,7 @@ class Worker:
         dsn = self.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         while not self._stop.is_set():
             try:
-                connection = await asyncpg.connect(dsn)
+                connection = await asyncpg.connect(dsn, server_settings={"application_name": "crm-worker-listen"})
             except (OSError, asyncpg.PostgresError):
                 log.warning("worker cannot LISTEN for outbox notifications; polling only, retrying in 5 s")
                 await self._sleep(5)
@@ -215,6 +227,9 @@ class Worker:
             ]
             if not self.database.is_sqlite:
                 loops.append(asyncio.create_task(self._listen()))
+                if self.settings.worker_analyze_seconds > 0:
+                    statistics_loop = self._loop("statistics", self._statistics, None, self._analyze_due)
+                    loops.append(asyncio.create_task(statistics_loop))
             log.info("worker started")
             try:
                 await self._stop.wait()

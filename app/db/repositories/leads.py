@@ -17,6 +17,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     not_,
     or_,
     select,
@@ -52,9 +53,11 @@ UNION ALL SELECT * FROM (SELECT 3 AS kind, id FROM contacts
     .bindparams(bindparam("ws", type_=Uuid), bindparam("email", type_=String), bindparam("phone", type_=String))
     .columns(kind=Integer, id=Uuid)
 )
-# An open lead: the identity indexes' predicate (app/db/tables.py OPEN_LEAD).
+# An open lead: the identity indexes' predicate (app/db/tables.py OPEN_LEAD). The statuses are
+# literals, not parameters: a cached generic plan can prove a partial index's predicate only from
+# constants.
 _OPEN = (
-    t.c.status.in_(("new", "contacted", "nurturing")),
+    t.c.status.in_([literal_column(f"'{status}'") for status in ("new", "contacted", "nurturing")]),
     t.c.archived_at.is_(None),
     t.c.merged_into_id.is_(None),
 )
@@ -75,7 +78,10 @@ def _candidates_of(source: Any) -> Any:
             or_(*(t.c[key] == source[key] for key in _BLOCKING_KEYS)),
         )
         .order_by(t.c.created_at.desc())
-        .limit(_CANDIDATE_LIMIT)
+        # A literal: under a parameter a cached generic plan assumes a small limit and prefers
+        # reading the workspace's leads newest first (no sort) over the key lookups, measured at
+        # about 1 s per 100 leads at 4,400 leads.
+        .limit(literal_column(str(_CANDIDATE_LIMIT)))
     )
 
 

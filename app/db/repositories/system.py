@@ -73,3 +73,28 @@ class SystemRepository:
         except DBAPIError:  # no alembic_version table: never migrated
             return None
         return result.scalar_one_or_none()
+
+    async def stale_tables(self) -> list[str]:
+        """PostgreSQL: this schema's tables with more rows changed since their last ANALYZE than
+        autovacuum's own analyze rule allows (threshold + scale factor * rows), most changed first;
+        only tables this role owns (another's ANALYZE would be skipped with a warning each time).
+        Taken under a transaction-level advisory lock: with several workers, one looks at a time
+        (none: another is at it)."""
+        lock = text("SELECT pg_try_advisory_xact_lock(hashtext('crm.analyze'))")
+        if not (await self.uow.execute(lock)).scalar_one():
+            return []
+        statement = text(
+            """
+SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
+WHERE s.schemaname = current_schema() AND pg_has_role(current_user, c.relowner, 'MEMBER')
+  AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8
+      + current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0)
+ORDER BY s.n_mod_since_analyze DESC
+"""
+        )
+        return [row[0] for row in (await self.uow.execute(statement)).all()]
+
+    async def analyze(self, table: str) -> None:
+        """ANALYZE one table (a name stale_tables returned: quoted, never interpolated raw)."""
+        quote = self.uow.database.engine.dialect.identifier_preparer.quote
+        await self.uow.execute(text(f"ANALYZE {quote(table)}"))
