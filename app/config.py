@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     # How long a worker owns an endpoint's queue (or a timer) before another worker may take over.
     worker_lease_seconds: float = 60.0
     worker_poll_seconds: float = 1.0
-    # PostgreSQL: how often the worker ANALYZEs tables whose statistics fell behind (autovacuum's
-    # rule, applied sooner than autovacuum does; app/worker/statistics.py). 0: leave it to autovacuum.
+    # PostgreSQL: how often the worker ANALYZEs tables never analysed or more than doubled since
+    # (sooner than autovacuum looks; app/worker/statistics.py). 0: leave it to autovacuum.
     worker_analyze_seconds: float = 2.0
     worker_concurrency: int = 16
 

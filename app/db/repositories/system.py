@@ -75,11 +75,14 @@ class SystemRepository:
         return result.scalar_one_or_none()
 
     async def stale_tables(self) -> list[str]:
-        """PostgreSQL: this schema's tables with more rows changed since their last ANALYZE than
-        autovacuum's own analyze rule allows (threshold + scale factor * rows), most changed first;
-        only tables this role owns (another's ANALYZE would be skipped with a warning each time).
-        Taken under a transaction-level advisory lock: with several workers, one looks at a time
-        (none: another is at it)."""
+        """PostgreSQL: this schema's tables whose rows changed since their last ANALYZE outnumber
+        the rows it saw (plus `autovacuum_analyze_threshold`): never analysed, or more than doubled
+        since. Finer refreshes are autovacuum's (10% by default); this catches a table that grew
+        from nothing faster than autovacuum looks, at a handful of ANALYZEs however large it gets
+        (applying autovacuum's 10% every few seconds cost an order backfill half of PostgreSQL's
+        CPU). Most changed first; only tables this role owns (another's ANALYZE would be skipped
+        with a warning each time). Under a transaction-level advisory lock: with several workers,
+        one looks at a time (none: another is at it)."""
         lock = text("SELECT pg_try_advisory_xact_lock(hashtext('crm.analyze'))")
         if not (await self.uow.execute(lock)).scalar_one():
             return []
@@ -87,8 +90,7 @@ class SystemRepository:
             """
 SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
 WHERE s.schemaname = current_schema() AND pg_has_role(current_user, c.relowner, 'MEMBER')
-  AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8
-      + current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0)
+  AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8 + greatest(c.reltuples, 0)
 ORDER BY s.n_mod_since_analyze DESC
 """
         )
