@@ -28,7 +28,11 @@ ENSURE_EVERY = timedelta(minutes=10)
 # hold back their next NOTIFY, so the pass sees every event of the notification's window.
 COALESCE_SECONDS = NOTIFY_EVERY_SECONDS
 DISPATCH_BATCH = 500
-SLA_TICK = timedelta(seconds=0.1)  # breaches falling due close together are swept together
+SLA_TICK = timedelta(seconds=0.1)
+# Duplicate suggestions are for people reviewing leads, not for webhooks racing a clock: new leads
+# gather for a second so a pass compares many at once (GET /v1/leads/{id}/duplicates computes its
+# answer on demand meanwhile).
+DEDUPE_COALESCE = 1.0  # breaches falling due close together are swept together
 
 
 class Worker:
@@ -79,8 +83,11 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
-    async def _idle(self, wake: asyncio.Event | None, until: datetime | None = None) -> None:
-        """Wait for the poll interval, or less when `wake` is set or `until` comes first."""
+    async def _idle(
+        self, wake: asyncio.Event | None, until: datetime | None = None, coalesce: float = COALESCE_SECONDS
+    ) -> None:
+        """Wait for the poll interval, or less when `wake` is set or `until` comes first; after a
+        wake-up, `coalesce` seconds more so a burst makes one pass."""
         timeout = self.settings.worker_poll_seconds
         if until is not None:
             timeout = min(timeout, max((until - utcnow()).total_seconds(), 0.0))
@@ -94,7 +101,7 @@ class Worker:
                 waiter.cancel()
         if wake is not None and wake.is_set():
             wake.clear()
-            await self._sleep(COALESCE_SECONDS)
+            await self._sleep(coalesce)
 
     async def _loop(
         self,
@@ -102,6 +109,7 @@ class Worker:
         step: Callable[[], Awaitable[int]],
         wake: asyncio.Event | None = None,
         until: Callable[[], datetime | None] = lambda: None,
+        coalesce: float = COALESCE_SECONDS,
     ) -> None:
         while not self._stop.is_set():
             try:
@@ -110,7 +118,7 @@ class Worker:
                 log.exception("worker %s loop failed; retrying", name)
                 busy = 0
             if not busy:
-                await self._idle(wake, until())
+                await self._idle(wake, until(), coalesce)
 
     async def _dispatch(self) -> int:
         done = await dispatcher.dispatch(self.database, utcnow(), limit=DISPATCH_BATCH)
@@ -223,7 +231,7 @@ class Worker:
                 asyncio.create_task(self._loop("timers", self._timers, self._timer_wake, self._timer_due)),
                 asyncio.create_task(self._loop("jobs", self._jobs, self._job_wake)),
                 asyncio.create_task(self._loop("sla", self._sla, None, self._sla_due)),
-                asyncio.create_task(self._loop("dedupe", self._dedupe, self._dedupe_wake)),
+                asyncio.create_task(self._loop("dedupe", self._dedupe, self._dedupe_wake, coalesce=DEDUPE_COALESCE)),
             ]
             if not self.database.is_sqlite:
                 loops.append(asyncio.create_task(self._listen()))
