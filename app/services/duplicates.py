@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
+from app.db.repositories.leads import BLOCKING_KEYS, COMPARED
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
@@ -24,6 +25,7 @@ from app.services import events, leads, lookups, scoring, settings
 from app.services.context import SYSTEM, Context, write_changes
 
 MAX_CANDIDATES = 10
+COMPARED_WITH_KEYS = tuple(dict.fromkeys((*COMPARED, *BLOCKING_KEYS)))  # what a pass reads of a new lead
 
 
 async def candidates(ctx: Context, lead_id: UUID) -> list[dict[str, Any]]:
@@ -33,10 +35,11 @@ async def candidates(ctx: Context, lead_id: UUID) -> list[dict[str, Any]]:
     return (await candidates_of(ctx, [lead]))[lead_id]
 
 
-async def candidates_of(ctx: Context, batch: list[Row]) -> dict[UUID, list[dict[str, Any]]]:
-    """`candidates` for each lead of `batch` (one lookup for all of them)."""
+async def candidates_of(ctx: Context, batch: list[Row], *, whole: bool = True) -> dict[UUID, list[dict[str, Any]]]:
+    """`candidates` for each lead of `batch` (one lookup for all of them); with `whole=False` each
+    candidate lead has only the compared columns (LeadRepository COMPARED)."""
     threshold = (await policy(ctx))["fuzzy_threshold"]
-    others = await ctx.uow.leads(ctx.workspace_id).duplicate_candidates(batch)
+    others = await ctx.uow.leads(ctx.workspace_id).duplicate_candidates(batch, whole=whole)
     result = {}
     for lead in batch:
         found = []
@@ -120,9 +123,11 @@ async def find_for_new_leads(database: Database, now: datetime, *, limit: int = 
             by_workspace.setdefault(workspace_id, []).append(lead_id)
         for workspace_id, lead_ids in by_workspace.items():
             ctx = Context(uow, workspace_id, SYSTEM, now)
-            rows = await uow.leads(workspace_id).by_ids(lead_ids)
+            # Only what the comparison reads, of the new leads and of their candidates (whole rows
+            # were most of this pass's CPU).
+            rows = await uow.leads(workspace_id).by_ids(lead_ids, columns=COMPARED_WITH_KEYS)
             batch = [rows[lead_id] for lead_id in lead_ids if lead_id in rows]  # (gone since: nothing to do)
-            found = await candidates_of(ctx, batch)
+            found = await candidates_of(ctx, batch, whole=False)
             stored = []
             for lead in batch:
                 lead_id = lead["id"]

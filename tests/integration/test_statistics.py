@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 
 from app.config import Settings
 from app.db.migrate import upgrade
-from app.db.repositories.leads import _CANDIDATES_OF_MANY
+from app.db.repositories.leads import _CANDIDATES
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
@@ -47,7 +47,7 @@ RETURNING id
 async def _plan(db: Database, workspace_id: object, ids: list[object]) -> str:
     """The plan PostgreSQL caches for the worker's duplicate search of these leads (generic: the
     one a prepared statement keeps once it has run a few times)."""
-    sql = str(_CANDIDATES_OF_MANY.compile(dialect=postgresql.asyncpg.dialect()))
+    sql = str(_CANDIDATES[False][1].compile(dialect=postgresql.asyncpg.dialect()))  # the worker's statement
     conn = await asyncpg.connect(_asyncpg_dsn(db.settings.database_url))
     try:
         await conn.execute("SET plan_cache_mode = force_generic_plan")

@@ -62,20 +62,25 @@ _OPEN = (
     t.c.merged_into_id.is_(None),
 )
 # Duplicate candidates: other open leads sharing one of these keys with a lead, newest first.
-_BLOCKING_KEYS = ("email_key", "phone_e164", "name_key", "company_key")
+BLOCKING_KEYS = ("email_key", "phone_e164", "name_key", "company_key")
 _CANDIDATE_LIMIT = 200
 
 
-def _candidates_of(source: Any) -> Any:
+# What the duplicate search compares (app/domain/leads/dedupe.py similarity): the worker's pass reads
+# only these, of the new leads and of their candidates, not whole rows.
+COMPARED = ("workspace_id", "id", "first_name", "last_name", "email_key", "phone_e164", "company", "created_at")
+
+
+def _candidates_of(source: Any, columns: Sequence[Any]) -> Any:
     """Open leads other than `source` (its columns by key) sharing one of its blocking keys (a NULL
     key matches none), newest first."""
     return (
-        select(t)
+        select(*columns)
         .where(
             t.c.workspace_id == source["workspace_id"],
             t.c.id != source["id"],
             *_OPEN,
-            or_(*(t.c[key] == source[key] for key in _BLOCKING_KEYS)),
+            or_(*(t.c[key] == source[key] for key in BLOCKING_KEYS)),
         )
         .order_by(t.c.created_at.desc())
         # A literal: under a parameter a cached generic plan assumes a small limit and prefers
@@ -85,21 +90,30 @@ def _candidates_of(source: Any) -> Any:
     )
 
 
-# SQLite, per lead: the lead's keys bound as parameters (built once).
-_CANDIDATES_OF = _candidates_of(
-    {"workspace_id": bindparam("ws", type_=Uuid), "id": bindparam("id", type_=Uuid)}
-    | {key: bindparam(key, type_=String) for key in _BLOCKING_KEYS}
-)
-# PostgreSQL, a whole batch: its leads joined by id, each with a lateral lookup (built once).
-_source = t.alias("source")
-_lateral = _candidates_of(_source.c).lateral("candidate")
-_ids = func.unnest(bindparam("ids", type_=postgresql.ARRAY(Uuid))).table_valued("id").render_derived("batch")
-_CANDIDATES_OF_MANY = (
-    select(_source.c.id.label("for_id"), _lateral)
-    .select_from(_ids)
-    .join(_source, and_(_source.c.workspace_id == bindparam("ws", type_=Uuid), _source.c.id == _ids.c.id))
-    .join(_lateral, true())
-)
+def _candidate_statements(columns: Sequence[Any]) -> tuple[Any, Any]:
+    """(SQLite: one lead's keys bound as parameters; PostgreSQL: a whole batch, its leads joined by
+    id, each with a lateral lookup), selecting `columns` of the candidates; built once."""
+    one = _candidates_of(
+        {"workspace_id": bindparam("ws", type_=Uuid), "id": bindparam("id", type_=Uuid)}
+        | {key: bindparam(key, type_=String) for key in BLOCKING_KEYS},
+        columns,
+    )
+    source = t.alias("source")
+    lateral = _candidates_of(source.c, columns).lateral("candidate")
+    ids = func.unnest(bindparam("ids", type_=postgresql.ARRAY(Uuid))).table_valued("id").render_derived("batch")
+    many = (
+        select(source.c.id.label("for_id"), lateral)
+        .select_from(ids)
+        .join(source, and_(source.c.workspace_id == bindparam("ws", type_=Uuid), source.c.id == ids.c.id))
+        .join(lateral, true())
+    )
+    return one, many
+
+
+_CANDIDATES = {
+    True: _candidate_statements([t]),
+    False: _candidate_statements([t.c[name] for name in COMPARED]),
+}
 SORTABLE = {
     "created_at": datetime_key(t.c.created_at),
     "updated_at": datetime_key(t.c.updated_at),
@@ -270,24 +284,27 @@ class LeadRepository(TenantRepository):
             return await self.get(lead_id), None
         return None, found.get(2) or found.get(3)
 
-    async def duplicate_candidates(self, leads: Sequence[Mapping[str, Any]]) -> dict[UUID, list[Row]]:
+    async def duplicate_candidates(
+        self, leads: Sequence[Mapping[str, Any]], *, whole: bool = True
+    ) -> dict[UUID, list[Row]]:
         """For each of `leads`, up to 200 other open leads (newest first) sharing its email, phone,
         name key or company key: equality lookups on four indexes, never a scan of the workspace.
-        PostgreSQL: one statement for the whole batch (a lateral lookup per lead); SQLite: one
-        prebuilt statement per lead."""
+        Whole rows, or with `whole=False` only the COMPARED columns. PostgreSQL: one statement for
+        the whole batch (a lateral lookup per lead); SQLite: one prebuilt statement per lead."""
+        one, many = _CANDIDATES[whole]
         found: dict[UUID, list[Row]] = {lead["id"]: [] for lead in leads}
-        keyed = [lead for lead in leads if any(lead.get(key) for key in _BLOCKING_KEYS)]
+        keyed = [lead for lead in leads if any(lead.get(key) for key in BLOCKING_KEYS)]
         if not keyed:
             return found
         if await self._dialect() == "postgresql":
             params = {"ws": self.workspace_id, "ids": [lead["id"] for lead in keyed]}
-            for row in (await self.uow.execute(_CANDIDATES_OF_MANY, params)).mappings():
+            for row in (await self.uow.execute(many, params)).mappings():
                 other = dict(row)
                 found[other.pop("for_id")].append(other)
             return found
         for lead in keyed:
-            params = {"ws": self.workspace_id, "id": lead["id"], **{key: lead.get(key) for key in _BLOCKING_KEYS}}
-            found[lead["id"]] = [dict(r) for r in (await self.uow.execute(_CANDIDATES_OF, params)).mappings()]
+            params = {"ws": self.workspace_id, "id": lead["id"], **{key: lead.get(key) for key in BLOCKING_KEYS}}
+            found[lead["id"]] = [dict(r) for r in (await self.uow.execute(one, params)).mappings()]
         return found
 
     async def move_history(self, from_ids: Sequence[UUID], to_id: UUID) -> dict[str, int]:
@@ -356,10 +373,12 @@ class LeadRepository(TenantRepository):
             statement = statement.where(t.c.created_at < created_before)
         return [dict(r) for r in (await self.uow.execute(statement.limit(1_000_000))).mappings()]
 
-    async def by_ids(self, lead_ids: Sequence[UUID]) -> dict[UUID, Row]:
+    async def by_ids(self, lead_ids: Sequence[UUID], *, columns: Sequence[str] | None = None) -> dict[UUID, Row]:
+        """These leads (those that exist), whole or only `columns` (which must include `id`)."""
         if not lead_ids:
             return {}
-        statement = select(t).where(self.scope, t.c.id.in_(list(lead_ids)))
+        selected = [t] if columns is None else [t.c[name] for name in columns]
+        statement = select(*selected).where(self.scope, t.c.id.in_(list(lead_ids)))
         return {r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
 
     async def by_external_ids(self, external_ids: Sequence[str]) -> dict[str, Row]:
