@@ -28,11 +28,11 @@ ENSURE_EVERY = timedelta(minutes=10)
 # hold back their next NOTIFY, so the pass sees every event of the notification's window.
 COALESCE_SECONDS = NOTIFY_EVERY_SECONDS
 DISPATCH_BATCH = 500
-SLA_TICK = timedelta(seconds=0.1)
+SLA_TICK = timedelta(seconds=0.1)  # breaches falling due close together are swept together
 # Duplicate suggestions are for people reviewing leads, not for webhooks racing a clock: new leads
 # gather for a second so a pass compares many at once (GET /v1/leads/{id}/duplicates computes its
 # answer on demand meanwhile).
-DEDUPE_COALESCE = 1.0  # breaches falling due close together are swept together
+DEDUPE_COALESCE = 1.0
 
 
 class Worker:

@@ -68,7 +68,7 @@ _CANDIDATE_LIMIT = 200
 
 # What the duplicate search compares (app/domain/leads/dedupe.py similarity): the worker's pass reads
 # only these, of the new leads and of their candidates, not whole rows.
-COMPARED = ("workspace_id", "id", "first_name", "last_name", "email_key", "phone_e164", "company", "created_at")
+COMPARED = ("workspace_id", "id", "first_name", "last_name", "email_key", "phone_e164", "company")
 
 
 def _candidates_of(source: Any, columns: Sequence[Any]) -> Any:
