@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +21,7 @@ from app.config import Settings, get_settings
 from app.db.migrate import head_revision
 from app.db.session import Database
 from app.domain.errors import DomainError
+from app.ids import random_hex
 from app.routers import health, problems, v1
 from app.routers.fast_lane import SubmissionFastLane
 from app.schemas.common import Problem
@@ -60,7 +60,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.match(incoming) else random_hex()
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
