@@ -160,6 +160,10 @@ _SET_SCORES = (
 )
 
 
+# A written-behind lead before its values: every column, as the database would fill it in.
+_NEW_ROW = dict.fromkeys(c.name for c in t.columns) | SERVER_DEFAULTS
+
+
 class LeadRepository(TenantRepository):
     table = t
 
@@ -174,7 +178,7 @@ class LeadRepository(TenantRepository):
         round trip for the whole use case). Returns the row as it will be stored."""
         if values.get("external_id") is not None:
             raise ValueError("a lead with an external_id may conflict: create() it")
-        row = {c.name: None for c in t.columns} | SERVER_DEFAULTS | {**values, "workspace_id": self.workspace_id}
+        row = {**_NEW_ROW, **values, "workspace_id": self.workspace_id}
         self.uow.defer_insert(t, [row])
         self.uow.defer_insert(
             tg, [{"workspace_id": self.workspace_id, "lead_id": row["id"], "tag": g} for g in row["tags"]]

@@ -7,6 +7,7 @@ the score exactly: each rule and engagement type is a line, and so is every cap 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,23 @@ class FitRule:
     value: Any
     points: Decimal
     label: str
+    # `value` as the rule compares it (strings casefolded once, lists as sets or tuples), made when
+    # the rules are built: every new lead is tested against every rule.
+    folded: Any = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fold = _fold
+        if self.operator is Operator.IN:
+            folded: Any = frozenset(fold(v) for v in self.value)
+        elif self.operator is Operator.CONTAINS_ANY:
+            folded = tuple(str(keyword).casefold() for keyword in self.value)
+        else:
+            folded = fold(self.value)
+        object.__setattr__(self, "folded", folded)
+
+
+def _fold(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -157,16 +175,17 @@ def _matches(rule: FitRule, lead: Mapping[str, Any]) -> bool:
         return False
     if rule.operator is Operator.EQUALS:
         if isinstance(value, str) and isinstance(rule.value, str):
-            return value.casefold() == rule.value.casefold()
+            return bool(value.casefold() == rule.folded)
         return bool(value == rule.value)
     if rule.operator is Operator.IN:
-        wanted = {v.casefold() if isinstance(v, str) else v for v in rule.value}
-        values = value if isinstance(value, list) else [value]
-        return any((v.casefold() if isinstance(v, str) else v) in wanted for v in values)
+        wanted = rule.folded
+        if isinstance(value, list):
+            return any(_fold(v) in wanted for v in value)
+        return _fold(value) in wanted
     if rule.operator is Operator.CONTAINS_ANY:
         text = " ".join(value) if isinstance(value, list) else str(value)
         words = text.casefold()
-        return any(str(keyword).casefold() in words for keyword in rule.value)
+        return any(keyword in words for keyword in rule.folded)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     if rule.operator is Operator.GTE:
@@ -217,6 +236,8 @@ def _capped(lines: list[Line], cap: Decimal, label: str) -> tuple[list[Line], De
 
 
 def _recent(engagements: Sequence[Engagement], kinds: frozenset[str], now: datetime, days: float) -> Engagement | None:
+    if not engagements:  # a new lead
+        return None
     since = now - timedelta(days=days)
     recent = [e for e in engagements if e.type in kinds and since <= e.occurred_at]
     return max(recent, key=lambda e: e.occurred_at) if recent else None
