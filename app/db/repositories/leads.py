@@ -56,7 +56,7 @@ UNION ALL SELECT * FROM (SELECT 3 AS kind, id FROM contacts
 # An open lead: the identity indexes' predicate (app/db/tables.py OPEN_LEAD). The statuses are
 # literals, not parameters: a cached generic plan can prove a partial index's predicate only from
 # constants.
-_OPEN = (
+OPEN_WHERE = (
     t.c.status.in_([literal_column(f"'{status}'") for status in ("new", "contacted", "nurturing")]),
     t.c.archived_at.is_(None),
     t.c.merged_into_id.is_(None),
@@ -79,7 +79,7 @@ def _candidates_of(source: Any, columns: Sequence[Any]) -> Any:
         .where(
             t.c.workspace_id == source["workspace_id"],
             t.c.id != source["id"],
-            *_OPEN,
+            *OPEN_WHERE,
             or_(*(t.c[key] == source[key] for key in BLOCKING_KEYS)),
         )
         .order_by(t.c.created_at.desc())
@@ -248,7 +248,7 @@ class LeadRepository(TenantRepository):
         # Open and other leads' emails sit in two partial indexes (migration 0014): one query each.
         live = (self.scope, t.c.email_key.in_(list(keys)), t.c.archived_at.is_(None), t.c.merged_into_id.is_(None))
         rows: list[Row] = []
-        for state in (and_(*_OPEN), not_(and_(*_OPEN))):
+        for state in (and_(*OPEN_WHERE), not_(and_(*OPEN_WHERE))):
             statement = select(t).where(*live, state)
             rows += [dict(r) for r in (await self.uow.execute(statement)).mappings()]
         return {r["email_key"]: r for r in sorted(rows, key=lambda r: r["created_at"])}

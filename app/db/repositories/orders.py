@@ -11,11 +11,12 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, any_, bindparam, case, delete, func, select, true
+from sqlalchemy import and_, any_, bindparam, case, delete, func, select, text, true
 from sqlalchemy.dialects import postgresql
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key, dialect_insert
+from app.db.repositories.leads import OPEN_WHERE
 from app.db.repositories.relationships import _Records
 from app.domain.orders import MONEY, PURCHASES, OrderStatus
 
@@ -78,6 +79,21 @@ def _by_keys(table: Any, keys: Sequence[Key], workspace_id: UUID, dialect: str) 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+# PostgreSQL: a batch's new shop ids in one statement of a fixed shape (a multi-row VALUES list
+# is a new statement for every row count, parsed and planned each time), in the given order.
+_LINK = text(
+    """
+INSERT INTO contact_identities (workspace_id, source, external_id, contact_id, created_at)
+SELECT :workspace_id, v.source, v.external_id, v.contact_id, v.created_at
+FROM unnest(CAST(:source AS varchar[]), CAST(:external_id AS varchar[]), CAST(:contact_id AS uuid[]),
+            CAST(:created_at AS timestamptz[])) WITH ORDINALITY AS v(source, external_id, contact_id, created_at, n)
+ORDER BY v.n
+ON CONFLICT DO NOTHING
+RETURNING source, external_id
+"""
+)
 
 
 class OrderRepository(TenantRepository):
@@ -363,9 +379,12 @@ class CustomerRepository(TenantRepository):
         if not rows:
             return set()
         dialect = await self._dialect()
-        insert_ = dialect_insert(dialect)
-        statement = insert_(ci).on_conflict_do_nothing().returning(ci.c.source, ci.c.external_id)
         ordered = sorted(rows, key=lambda r: (r["source"], r["external_id"]))
+        if dialect == "postgresql":  # one statement of one shape whatever the count (arrays)
+            columns = {k: [r[k] for r in ordered] for k in ("source", "external_id", "contact_id", "created_at")}
+            result = await self.uow.execute(_LINK, {"workspace_id": self.workspace_id, **columns})
+            return {(r[0], r[1]) for r in result.all()}
+        statement = dialect_insert(dialect)(ci).on_conflict_do_nothing().returning(ci.c.source, ci.c.external_id)
         result = await self.uow.execute(statement, [{"workspace_id": self.workspace_id, **r} for r in ordered])
         return {(r[0], r[1]) for r in result.all()}
 
@@ -406,15 +425,14 @@ class CustomerRepository(TenantRepository):
     async def open_leads(self, email_keys: Sequence[str], phones: Sequence[str]) -> list[Row]:
         """Open leads (new, contacted, nurturing; live) with one of these emails or phones."""
         rows: dict[UUID, Row] = {}
-        open_ = (
-            ld.c.workspace_id == self.workspace_id,
-            ld.c.status.in_(("new", "contacted", "nurturing")),
-            ld.c.archived_at.is_(None),
-            ld.c.merged_into_id.is_(None),
-        )
+        dialect = await self._dialect()
         for column, values in ((ld.c.email_key, email_keys), (ld.c.phone_e164, phones)):
-            for chunk in _chunks(sorted(set(values))):
-                statement = select(ld).where(*open_, column.in_(list(chunk)))
+            for chunk in _chunks(sorted(set(values)), 5000):
+                # The keys joined from one array (one statement whatever their count), the open
+                # statuses as literals: the plan uses the open leads' unique indexes.
+                source, among = _among(ld, column, chunk, dialect)
+                scope = ld.c.workspace_id == self.workspace_id
+                statement = select(ld).select_from(source).where(scope, among, *OPEN_WHERE)
                 rows.update({r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()})
         return list(rows.values())
 
