@@ -292,13 +292,15 @@ class ProductRepository(_Records):
         """Products by SKU, created on first sight (a SKU seen again keeps its product); {sku: id}."""
         if not rows:
             return {}
-        dialect = await self._dialect()
-        insert_ = dialect_insert(dialect)
-        ordered = sorted(rows, key=lambda r: r["sku"])
-        await self.uow.execute(
-            insert_(pr).on_conflict_do_nothing(), [{"workspace_id": self.workspace_id, **r} for r in ordered]
-        )
-        return await self.ids_by_sku([r["sku"] for r in ordered])
+        known = await self.ids_by_sku([r["sku"] for r in rows])
+        missing = sorted((r for r in rows if r["sku"] not in known), key=lambda r: r["sku"])
+        if missing:  # only SKUs not seen before are inserted (most of a catalogue is known by then)
+            insert_ = dialect_insert(await self._dialect())
+            await self.uow.execute(
+                insert_(pr).on_conflict_do_nothing(), [{"workspace_id": self.workspace_id, **r} for r in missing]
+            )
+            known.update(await self.ids_by_sku([r["sku"] for r in missing]))
+        return known
 
     async def ids_by_sku(self, skus: Sequence[str]) -> dict[str, UUID]:
         out: dict[str, UUID] = {}
@@ -390,15 +392,18 @@ class CustomerRepository(TenantRepository):
 
     async def delete_new(self, contact_ids: Sequence[UUID]) -> None:
         """Drop contacts this request created and then found it did not need."""
-        for chunk in _chunks(sorted(contact_ids)):
-            await self.uow.execute(delete(co).where(self.scope, co.c.id.in_(list(chunk))))
+        dialect = await self._dialect()
+        for chunk in _chunks(sorted(contact_ids), 5000):
+            await self.uow.execute(delete(co).where(self.scope, _in(co.c.id, chunk, dialect)))
 
-    async def rows(self, contact_ids: Sequence[UUID]) -> dict[UUID, Row]:
+    async def rows(self, contact_ids: Sequence[UUID], columns: Sequence[str] | None = None) -> dict[UUID, Row]:
+        """Contacts by id: whole rows, or only `columns` (and the id)."""
         out: dict[UUID, Row] = {}
         dialect = await self._dialect()
+        selected = [co] if columns is None else [co.c.id, *(co.c[name] for name in columns if name != "id")]
         for chunk in _chunks(sorted(set(contact_ids)), 5000):
             source, among = _among(co, co.c.id, chunk, dialect)
-            statement = select(co).select_from(source).where(self.scope, among)
+            statement = select(*selected).select_from(source).where(self.scope, among)
             out.update({r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()})
         return out
 
