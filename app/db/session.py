@@ -36,7 +36,7 @@ class Database:
         # Pooled connections kept aside for self-contained statements (execute_alone, fetch_alone):
         # up to a quarter of the pool; the rest serves units of work.
         self._kept: list[Any] = []
-        self._keep = 0 if self.is_sqlite else max(1, settings.database_pool_size // 4)
+        self._keep = 0 if self.is_sqlite else settings.database_pool_size // 4  # none in a pool under 4
 
     async def connect(self, *, write: bool) -> AsyncConnection:
         """A connection for one unit of work. Writes get a fresh transaction (on SQLite it takes the

@@ -73,3 +73,16 @@ async def test_a_broken_connection_is_not_kept(pg: Database) -> None:
         await pg.fetch_alone("SELECT 1", [])
     assert _checked_out(pg) == 0  # the dead one was not kept
     assert (await pg.fetch_alone("SELECT 1", []))[0][0] == 1  # a new one from the pool
+
+
+async def test_a_small_pool_keeps_none_aside(pg: Database) -> None:
+    small = Database(
+        Settings(database_url=pg.settings.database_url, database_pool_size=2, database_pool_timeout_seconds=2)
+    )
+    try:
+        await small.execute_alone("INSERT INTO kept (id) VALUES (7)", [])
+        assert _checked_out(small) == 0  # both connections stay free for units of work
+        async with small.engine.connect() as one, small.engine.connect() as two:
+            assert (await one.exec_driver_sql("SELECT 1")).scalar() == (await two.exec_driver_sql("SELECT 1")).scalar()
+    finally:
+        await small.dispose()
