@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -61,10 +62,25 @@ class Database:
         """PostgreSQL: one self-contained statement in autocommit, straight on the driver connection
         of a pooled connection (a single statement is atomic; SQLAlchemy's per-statement machinery
         costs more CPU than the round trip here). Used for write-behind flushes (app/db/bulk.py)."""
-        raw = await self._alone()
+        async with self._alone() as connection:
+            await connection.execute(sql, *args)
+
+    async def fetch_alone(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        """PostgreSQL: one self-contained read in autocommit on a pooled driver connection."""
+        async with self._alone() as connection:
+            return list(await connection.fetch(sql, *args))
+
+    @asynccontextmanager
+    async def _alone(self) -> AsyncIterator[Any]:
+        """The driver connection of a pooled connection for one self-contained statement: one kept
+        aside by the last such statement when there is one (no trip through the pool's checkout and
+        checkin, about a tenth of a form submission's CPU), else one from the pool. Kept aside
+        afterwards only after a clean finish or a failed statement: a cancelled or broken one goes
+        back to the pool (invalidated when broken)."""
+        raw = self._kept.pop() if self._kept else await self.engine.raw_connection()  # most recent: warm
         reusable = False
         try:
-            await raw.driver_connection.execute(sql, *args)
+            yield raw.driver_connection
             reusable = True
         except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
             raw.invalidate()  # the connection is unusable; the pool opens a new one
@@ -73,39 +89,10 @@ class Database:
             reusable = not raw.driver_connection.is_closed()  # the statement failed, not the connection
             raise
         finally:
-            self._done_alone(raw, reusable)
-
-    async def fetch_alone(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        """PostgreSQL: one self-contained read in autocommit on a pooled driver connection."""
-        raw = await self._alone()
-        reusable = False
-        try:
-            records = list(await raw.driver_connection.fetch(sql, *args))
-            reusable = True
-            return records
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
-            raw.invalidate()
-            raise
-        except asyncpg.PostgresError:
-            reusable = not raw.driver_connection.is_closed()
-            raise
-        finally:
-            self._done_alone(raw, reusable)
-
-    async def _alone(self) -> Any:
-        """A pooled connection for one self-contained statement: one kept aside by the last such
-        statement when there is one (no trip through the pool's checkout and checkin, about a
-        tenth of a form submission's CPU), else one from the pool."""
-        if self._kept:
-            return self._kept.pop()  # the most recently used: its backend is warm too
-        return await self.engine.raw_connection()
-
-    def _done_alone(self, raw: Any, reusable: bool) -> None:
-        # Kept aside only after a clean finish: a cancelled or broken one goes back to the pool.
-        if reusable and len(self._kept) < self._keep:
-            self._kept.append(raw)
-        else:
-            raw.close()
+            if reusable and len(self._kept) < self._keep:
+                self._kept.append(raw)
+            else:
+                raw.close()
 
     async def dispose(self) -> None:
         kept, self._kept = self._kept, []

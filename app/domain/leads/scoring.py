@@ -85,13 +85,12 @@ class FitRule:
     folded: Any = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        fold = _fold
         if self.operator is Operator.IN:
-            folded: Any = frozenset(fold(v) for v in self.value)
+            folded: Any = frozenset(_fold(v) for v in self.value)
         elif self.operator is Operator.CONTAINS_ANY:
             folded = tuple(str(keyword).casefold() for keyword in self.value)
         else:
-            folded = fold(self.value)
+            folded = _fold(self.value)
         object.__setattr__(self, "folded", folded)
 
 
