@@ -101,13 +101,13 @@ def parameters(groups_: Sequence[Group], processors: Sequence[Processors]) -> li
     return args
 
 
-def single_statement(
-    dialect: Dialect, groups_: Sequence[Group], *, notify: str | None = None
-) -> tuple[str, list[Any]] | None:
-    """The one statement writing every group (and sending NOTIFY `notify` at commit), or None
-    when it would take too many parameters."""
-    if sum(len(g.columns) * len(g.rows) for g in groups_) > MAX_PARAMETERS:
-        return None
+def parameter_count(groups_: Sequence[Group]) -> int:
+    return sum(len(g.columns) * len(g.rows) for g in groups_)
+
+
+def statement(dialect: Dialect, groups_: Sequence[Group], *, notify: str | None = None) -> tuple[str, list[Any]]:
+    """The one statement writing every group (and sending NOTIFY `notify` at commit); the groups
+    must fit in one (parameter_count ≤ MAX_PARAMETERS)."""
     built = _statement(dialect, tuple((g.table, g.columns, len(g.rows)) for g in groups_), notify)
     return built.sql, parameters(groups_, built.processors)
 

@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.config import Settings
+from app.db.bulk import Group
+from app.db.group_commit import GroupCommit
 
 
 class Database:
@@ -38,6 +40,12 @@ class Database:
         # up to a quarter of the pool; the rest serves units of work.
         self._kept: list[Any] = []
         self._keep = 0 if self.is_sqlite else settings.database_pool_size // 4  # none in a pool under 4
+        # Concurrent self-contained write-behind statements, written together (PostgreSQL).
+        self._together = GroupCommit(
+            self.engine.dialect,
+            self.execute_alone,
+            writers=int(__import__("os").environ.get("GC_WRITERS", max(1, self._keep))),
+        )
 
     async def connect(self, *, write: bool) -> AsyncConnection:
         """A connection for one unit of work. Writes get a fresh transaction (on SQLite it takes the
@@ -64,6 +72,11 @@ class Database:
         costs more CPU than the round trip here). Used for write-behind flushes (app/db/bulk.py)."""
         async with self._alone() as connection:
             await connection.execute(sql, *args)
+
+    async def write_together(self, groups: Sequence[Group], notify: str | None) -> None:
+        """PostgreSQL: write-behind rows that fit in one statement, in autocommit, combined with the
+        rows of other units of work writing at the same moment (app/db/group_commit.py)."""
+        await self._together.write(groups, notify)
 
     async def fetch_alone(self, sql: str, args: Sequence[Any]) -> list[Any]:
         """PostgreSQL: one self-contained read in autocommit on a pooled driver connection."""

@@ -204,20 +204,21 @@ class UnitOfWork:
         # shape, parsed and planned by PostgreSQL every time (an order batch's 1,400 events were a
         # third of PostgreSQL's busy time in benchmarks/order_sync.py).
         batch = any(len(group.rows) >= bulk.COPY_FROM_ROWS for group in groups)
-        single = None if batch else bulk.single_statement(self.database.engine.dialect, groups, notify=notify)
-        if single is None:  # a batch, or too many values for one statement: COPY, in the transaction
-            for group in groups:
-                await self.insert_rows(group.table, group.rows)
-            if notify is not None:
-                await self.execute(text("SELECT pg_notify(:channel, '')"), {"channel": notify})
-            return
-        sql, args = single
-        if self._conn is not None:
+        if not batch and bulk.parameter_count(groups) <= bulk.MAX_PARAMETERS:
+            if self._conn is None:
+                # Nothing else ran in this unit of work: its one statement is atomic on its own, so
+                # it runs in autocommit, without BEGIN and COMMIT round trips, and with whatever
+                # other units are writing at the same moment (app/db/group_commit.py).
+                await self.database.write_together(groups, notify)
+                return
+            sql, args = bulk.statement(self.database.engine.dialect, groups, notify=notify)
             await self._conn.exec_driver_sql(sql, tuple(args))
             return
-        # Nothing else ran in this unit of work: the single statement is atomic on its own, so it
-        # runs in autocommit, without the BEGIN and COMMIT round trips.
-        await self.database.execute_alone(sql, args)
+        # a batch, or too many values for one statement: COPY, in the transaction
+        for group in groups:
+            await self.insert_rows(group.table, group.rows)
+        if notify is not None:
+            await self.execute(text("SELECT pg_notify(:channel, '')"), {"channel": notify})
 
     async def rollback(self) -> None:
         self._deferred, self._events, self._wakes = [], [], set()

@@ -92,6 +92,22 @@ async def test_simultaneous_double_submits_make_one_lead(tenant: Tenant) -> None
     assert len((await tenant.get(path)).json()["data"]) == 8
 
 
+async def test_a_double_among_simultaneous_submits_leaves_the_others_alone(tenant: Tenant) -> None:
+    """Submissions arriving together are written together (one statement on PostgreSQL); a double
+    among them makes that statement fail as a whole, and still every person gets one lead and
+    every submission is stored once."""
+    path = await _form(tenant)
+    emails = [f"person{n}@x.io" for n in range(10)] + ["person3@x.io"]
+    answers = await asyncio.gather(*(_submit(tenant, path, email=email) for email in emails))
+    assert [a.status_code for a in answers] == [201] * 11
+    assert answers[3].json()["lead_id"] == answers[10].json()["lead_id"]
+    assert len({a.json()["lead_id"] for a in answers}) == 10
+    leads = (await tenant.get("/v1/leads", params={"limit": 100})).json()["data"]
+    assert sorted(lead["email"] for lead in leads) == sorted(set(emails))
+    submissions = (await tenant.get(path, params={"limit": 100})).json()["data"]
+    assert len(submissions) == 11 and sum(s["merged"] for s in submissions) == 1
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 async def test_double_submits_to_several_server_processes_make_one_lead(
     kind: str, tmp_path: Path, scratch: ScratchDatabases
