@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +21,7 @@ from app.domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.api_keys import ApiKeyRead
-from app.services import events
+from app.services import events, lookups
 from app.services.context import Actor, Context
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -148,6 +150,8 @@ class KeyResolver:
         self.database = database
         self.ttl = ttl_seconds
         self._cache: dict[str, tuple[float, Caller | None]] = {}
+        # Concurrent requests with an expired entry share one load, and one last-used write.
+        self._loading: dict[Hashable, asyncio.Future[Any]] = {}
         # Revoked here, possibly not yet committed: refuse even if a concurrent load cached it.
         self._revoked: dict[UUID, float] = {}
 
@@ -167,14 +171,14 @@ class KeyResolver:
         if cached is not None and cached[0] > time.monotonic():
             caller = cached[1]
         else:
-            caller = await self._load(digest)
+            caller = await lookups.shared(self._loading, digest, lambda: self._load(digest))
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = (time.monotonic() + self.ttl, caller)
         if caller is None or self._revoked.get(caller.key_id, 0.0) > time.monotonic():
             raise Unauthorized("unknown or revoked API key")
         if caller.last_used_at is None or now - caller.last_used_at >= LAST_USED_RESOLUTION:
-            caller = await self._touch(digest, caller, now)
+            caller = await lookups.shared(self._loading, ("touch", digest), lambda: self._touch(digest, caller, now))
         return caller
 
     async def _load(self, digest: str) -> Caller | None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from app.domain.api_keys import SCOPES
 from tests.conftest import Tenant, assert_problem
 
@@ -75,6 +79,30 @@ async def test_last_used_at_is_recorded(tenant: Tenant) -> None:
     used = (await tenant.get(f"/v1/api-keys/{key_id}")).json()
     assert used["last_used_at"] is not None and used["last_used_at"].endswith("Z")
     assert used["version"] == 1  # bookkeeping, not a change of the key
+
+
+async def test_a_burst_of_requests_with_an_uncached_key_reads_it_once(
+    tenant: Tenant,
+    app,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """Every request in flight when a key's cache entry expires used to read the key (and record
+    its use) on its own; now they share one read and one write."""
+    key = (await tenant.post("/v1/api-keys", json={"name": "burst", "scopes": ["members:read"]})).json()["key"]
+    resolver = app.state.keys
+    calls = {"_load": 0, "_touch": 0}
+    for name in calls:
+        original = getattr(resolver, name)
+
+        async def counted(*args, _original=original, _name=name):  # type: ignore[no-untyped-def]
+            calls[_name] += 1
+            await asyncio.sleep(0.01)  # a database round trip
+            return await _original(*args)
+
+        monkeypatch.setattr(resolver, name, counted)
+    answers = await asyncio.gather(*(tenant.get("/v1/members", key=key) for _ in range(16)))
+    assert [a.status_code for a in answers] == [200] * 16
+    assert calls == {"_load": 1, "_touch": 1}
 
 
 async def test_invalid_key_specs_name_the_field(tenant: Tenant) -> None:
