@@ -15,6 +15,8 @@ from app.config import Settings
 from app.db.bulk import Group
 from app.db.group_commit import GroupCommit
 
+MAX_CACHEABLE_STATEMENT = 256 * 1024
+
 
 class Database:
     def __init__(self, settings: Settings, *, application_name: str = "crm", **engine_options: Any) -> None:
@@ -28,7 +30,12 @@ class Database:
                 "max_overflow": 0,
                 "pool_use_lifo": True,
                 "pool_timeout": settings.database_pool_timeout_seconds,
-                "connect_args": {"server_settings": {"application_name": application_name}},
+                "connect_args": {
+                    "server_settings": {"application_name": application_name},
+                    # asyncpg prepares statements longer than 15 KiB anew on every execution; group
+                    # commit's combined statements run to ~200 KiB (app/db/group_commit.py).
+                    "max_cacheable_statement_size": MAX_CACHEABLE_STATEMENT,
+                },
                 **engine_options,
             }
         self.engine: AsyncEngine = create_async_engine(
