@@ -210,3 +210,23 @@ async def test_a_batch_with_the_same_person_twice_creates_one_lead_and_says_why_
     assert results[1]["problem"]["status"] == 409 and "item 0" in results[1]["reason"]
     assert "item 2" in results[3]["reason"]
     assert len((await tenant.get("/v1/leads")).json()["data"]) == 2
+
+
+async def test_bodies_with_numbers_or_text_a_fast_parser_reads_differently(tenant: Tenant) -> None:
+    """JSON bodies are parsed by orjson, which reads long integers as floats and refuses NaN and
+    lone surrogates; such bodies take the standard parser, so they are answered as before: a clear
+    422 naming the field, never a 400 for valid JSON nor a 500."""
+    await tenant.post("/v1/custom-fields", json={"key": "units", "label": "Units", "type": "number"})
+    json_body = {"Content-Type": "application/json"}
+    big = 12345678901234567890123
+    body = f'{{"email": "big@x.io", "external_id": "{"9" * 25}", "custom_fields": {{"units": {big}}}}}'
+    created = await tenant.post("/v1/leads", content=body, headers=json_body)
+    assert created.status_code == 201, created.text  # was a 500: the integer overflowed the JSON writer
+    stored = (await tenant.get(f"/v1/leads/{created.json()['id']}")).json()
+    assert stored["external_id"] == "9" * 25 and stored["custom_fields"]["units"] == float(big)
+    for value in ("NaN", "Infinity"):
+        body = f'{{"email": "n@x.io", "custom_fields": {{"units": {value}}}}}'
+        assert_problem(await tenant.post("/v1/leads", content=body, headers=json_body), 422, "custom_fields.units")
+    surrogate = await tenant.post("/v1/leads", content='{"email": "s@x.io", "company": "\\ud800"}', headers=json_body)
+    assert_problem(surrogate, 422, "company")
+    assert len((await tenant.get("/v1/leads")).json()["data"]) == 1

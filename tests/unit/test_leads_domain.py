@@ -83,3 +83,14 @@ def test_lifecycle() -> None:
     with pytest.raises(Conflict):
         check_status_change(LeadStatus.DISQUALIFIED, LeadStatus.CONTACTED)
     assert default_channel(Source.WEB_FORM) == "online" and default_channel(Source.EVENT) == "offline"
+
+
+def test_number_fields_keep_numbers_json_can_carry() -> None:
+    units = custom.FieldDefinition("units", custom.FieldType.NUMBER, required=False)
+    assert custom.coerce(units, "42") == 42 and isinstance(custom.coerce(units, 42.0), int)
+    assert custom.coerce(units, 2.5) == 2.5
+    big = custom.coerce(units, 10**25)
+    assert isinstance(big, float) and big == 1e25  # beyond 2**53: a double, not a 26-digit integer
+    for value in (float("nan"), float("inf"), "-Infinity"):
+        with pytest.raises(ValueError, match="finite"):
+            custom.coerce(units, value)

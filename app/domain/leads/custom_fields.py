@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -9,6 +10,10 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain.errors import ErrorList
+
+# Numbers are kept as JSON numbers: integers while every integer up to this is exact in a double
+# (2**53), doubles beyond it (a 25-digit integer would otherwise overflow a 64-bit JSON writer).
+EXACT_INTEGERS = 2**53
 
 
 class FieldType(StrEnum):
@@ -43,7 +48,9 @@ def coerce(definition: FieldDefinition, value: Any) -> Any:
             number = float(value)
         except (TypeError, ValueError) as exc:
             raise ValueError("must be a number") from exc
-        return int(number) if number.is_integer() else number
+        if not math.isfinite(number):  # NaN and infinities have no JSON form
+            raise ValueError("must be a finite number")
+        return int(number) if number.is_integer() and abs(number) <= EXACT_INTEGERS else number
     if definition.type is FieldType.BOOLEAN:
         if isinstance(value, bool):
             return value
