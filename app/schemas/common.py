@@ -22,6 +22,8 @@ from app.domain.errors import FieldError, InvalidInput
 
 
 def rfc3339(value: datetime) -> str:
+    if value.tzinfo is UTC:  # as the database and the clock give them: no conversion
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
@@ -88,6 +90,8 @@ def _storable(value: Any) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("contains a NUL character")
+        if value.isascii():  # no surrogate possible; no copy made to find out
+            return
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
