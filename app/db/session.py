@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from app import jsonio
 from app.config import Settings
 from app.db.bulk import Group
 from app.db.group_commit import GroupCommit
@@ -39,7 +39,7 @@ class Database:
                 **engine_options,
             }
         self.engine: AsyncEngine = create_async_engine(
-            settings.database_url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **engine_options
+            settings.database_url, json_serializer=jsonio.dumps, json_deserializer=jsonio.loads, **engine_options
         )
         if self.is_sqlite:
             _configure_sqlite(self.engine, settings.sqlite_busy_timeout_ms)
@@ -119,11 +119,6 @@ class Database:
         for raw in kept:
             raw.close()
         await self.engine.dispose()
-
-
-def _json_dumps(value: Any) -> str:
-    """JSON columns are written on every event; orjson is several times faster than json.dumps."""
-    return orjson.dumps(value).decode()
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

@@ -60,6 +60,21 @@ async def test_json_submission_becomes_a_lead_with_its_context(tenant: Tenant) -
     assert {"lead.created", "form.submission_received"} <= types
 
 
+async def test_a_submissions_raw_fields_are_kept_as_sent_whatever_their_numbers(tenant: Tenant) -> None:
+    """A form's unmapped fields are stored as sent: a 25-digit number stays that number (it once
+    overflowed the JSON writer: a 500), and 1.5 stays 1.5."""
+    form = await make_form(tenant)
+    big = 1234567890123456789012345
+    body = f'{{"email": "n@x.io", "order_ref": {big}, "ratio": 1.5, "note": "{"7" * 30}"}}'
+    headers = {"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE, "Content-Type": "application/json"}
+    response = await tenant.client.post(submissions_url(form), content=body, headers=headers)
+    assert response.status_code == 201, response.text
+    [submission] = (await tenant.get(submissions_url(form))).json()["data"]
+    assert submission["fields"] == {"email": "n@x.io", "order_ref": big, "ratio": 1.5, "note": "7" * 30}
+    [event] = (await tenant.get("/v1/events", params={"type": "form.submission_received"})).json()["data"]
+    assert event["data"]["fields"]["order_ref"] == big
+
+
 async def test_plain_html_form_with_the_key_in_the_url_is_redirected(tenant: Tenant) -> None:
     form = await make_form(tenant, redirect_url=f"{SITE}/thanks")
     url = f"{submissions_url(form)}?key={tenant.publishable_key}"
