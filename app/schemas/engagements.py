@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.domain.leads.scoring import EngagementType, Stage, Temperature
-from app.schemas.common import RequestModel, UtcDatetime
+from app.schemas.common import BatchRequest, RequestModel, UtcDatetime
 
 Properties = Field(
     default_factory=dict,
@@ -31,7 +31,7 @@ class EngagementBatchItem(EngagementCreate):
     external_id: Annotated[str, Field(max_length=200)] | None = Field(default=None, description="…or by external_id")
 
 
-class EngagementBatch(RequestModel):
+class EngagementBatch(BatchRequest):
     engagements: list[dict[str, Any]] = Field(
         min_length=1, max_length=1000, description="Each an engagement with lead_id, email or external_id"
     )

@@ -11,7 +11,7 @@ from app.domain.leads.custom_fields import FieldType
 from app.domain.leads.lifecycle import CompanySize, LeadStatus, Source
 from app.domain.leads.scoring import Stage, Temperature
 from app.domain.leads.sla import SlaStatus
-from app.schemas.common import Actor, Country, RequestModel, ResourceRead, Unset, UtcDatetime
+from app.schemas.common import Actor, BatchRequest, Country, RequestModel, ResourceRead, Unset, UtcDatetime
 
 Text = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=300)]
@@ -149,7 +149,7 @@ class LeadRead(ResourceRead):
     updated_by: Actor
 
 
-class LeadBatch(RequestModel):
+class LeadBatch(BatchRequest):
     leads: list[dict[str, Any]] = Field(min_length=1, max_length=500, description="Each item as for POST /v1/leads")
 
 

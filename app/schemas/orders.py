@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.domain.money import from_minor
 from app.domain.orders import OrderStatus
-from app.schemas.common import Actor, Country, Currency, RequestModel, ResourceRead, UtcDatetime
+from app.schemas.common import Actor, BatchRequest, Country, Currency, RequestModel, ResourceRead, UtcDatetime
 
 Money = Annotated[
     str,
@@ -116,7 +116,7 @@ class OrderIn(RequestModel):
         return value
 
 
-class OrderBatch(RequestModel):
+class OrderBatch(BatchRequest):
     orders: list[dict[str, Any]] = Field(
         min_length=1,
         max_length=1000,
@@ -124,7 +124,7 @@ class OrderBatch(RequestModel):
     )
 
 
-class CustomerBatch(RequestModel):
+class CustomerBatch(BatchRequest):
     customers: list[dict[str, Any]] = Field(
         min_length=1, max_length=1000, description="Up to 1,000 customers (each a CustomerSync)"
     )

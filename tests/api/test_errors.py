@@ -92,3 +92,11 @@ async def test_text_no_database_can_store_is_a_422_naming_the_field(tenant: Tena
         assert_problem(response, 422, "description")
     assert_problem(await tenant.post("/v1/leads", json={"email": "a@x.io", "tags": ["ok", "n\u0000l"]}), 422, "tags")
     assert (await tenant.get(f"/v1/webhook-endpoints/{endpoint['id']}")).json()["description"] == ""
+    # In a batch it is the item's 422, naming its field (it rejected the whole batch); the others are written.
+    at = "2026-11-01T10:00:00Z"
+    order = {"source": "shop", "status": "paid", "currency": "EUR", "total": "10.00", "source_updated_at": at,
+             "placed_at": at, "customer": {"email": "c@x.io"}}  # fmt: skip
+    batch = {"orders": [{**order, "external_id": "1"}, {**order, "external_id": "2", "coupon": "n\u0000l"}]}
+    results = (await tenant.post("/v1/orders/batch", json=batch)).json()["results"]
+    assert [r["status"] for r in results] == ["created", "error"]
+    assert results[1]["problem"]["status"] == 422 and "coupon" in str(results[1]["problem"]["errors"])
