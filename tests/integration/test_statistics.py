@@ -4,9 +4,12 @@ table it was. SQLite keeps no statistics the worker could refresh."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import pytest
 from sqlalchemy.dialects import postgresql
 
 from app.config import Settings
@@ -65,35 +68,41 @@ async def _last_analyze(db: Database) -> object:
         await conn.close()
 
 
-async def test_the_worker_analyses_a_table_that_grew_so_the_duplicate_search_looks_leads_up_by_key(
-    tmp_path: Path, scratch: ScratchDatabases
-) -> None:
+@pytest.fixture
+async def fresh(tmp_path: Path, scratch: ScratchDatabases) -> AsyncIterator[tuple[Database, Any]]:
+    """A freshly migrated PostgreSQL database with one workspace (and its id)."""
     db = Database(Settings(database_url=await database_url("postgresql", tmp_path, scratch)))
     await upgrade(db)
     try:
         async with UnitOfWork(db) as uow:
             created = await workspaces.create(uow, name="Stats", now=utcnow())
             await uow.commit()
-        workspace_id = created.workspace["id"]
-        assert await statistics.refresh(db) == []  # freshly migrated: nothing has changed yet
-        ids = await _grow_leads(db.settings.database_url, workspace_id)
-        assert await _last_analyze(db) is None
-        async with running_worker(db, worker_analyze_seconds=0.1):
-            await until(lambda: _has_been_analysed(db))
-        # Current statistics: nothing left to do until the table changes again.
-        assert "leads" not in await statistics.refresh(db)
-        # Planned from the new statistics, each lead's candidates are looked up by its keys; planned
-        # for the empty table, the same statement read the workspace's leads newest first, once
-        # per lead (measured: 1 s per 100 leads at 4,400 leads).
-        plan = await _plan(db, workspace_id, ids[-50:])
-        assert "ix_leads_workspace_id_name_key" in plan and "ix_leads_open_email_key" in plan, plan
-        assert "ix_leads_workspace_id_created_at_id" not in plan, plan
-        async with UnitOfWork(db, write=False) as uow:
-            batch = list((await uow.leads(workspace_id).by_ids(ids[-50:])).values())
-            found = await uow.leads(workspace_id).duplicate_candidates(batch)
-        assert set(found) == set(ids[-50:]) and not any(found.values())  # distinct people: none alike
+        yield db, created.workspace["id"]
     finally:
         await db.dispose()
+
+
+async def test_the_worker_analyses_a_table_that_grew_so_the_duplicate_search_looks_leads_up_by_key(
+    fresh: tuple[Database, Any],
+) -> None:
+    db, workspace_id = fresh
+    assert await statistics.refresh(db) == []  # freshly migrated: nothing has changed yet
+    ids = await _grow_leads(db.settings.database_url, workspace_id)
+    assert await _last_analyze(db) is None
+    async with running_worker(db, worker_analyze_seconds=0.1):
+        await until(lambda: _has_been_analysed(db))
+    # Current statistics: nothing left to do until the table changes again.
+    assert "leads" not in await statistics.refresh(db)
+    # Planned from the new statistics, each lead's candidates are looked up by its keys; planned
+    # for the empty table, the same statement read the workspace's leads newest first, once
+    # per lead (measured: 1 s per 100 leads at 4,400 leads).
+    plan = await _plan(db, workspace_id, ids[-50:])
+    assert "ix_leads_workspace_id_name_key" in plan and "ix_leads_open_email_key" in plan, plan
+    assert "ix_leads_workspace_id_created_at_id" not in plan, plan
+    async with UnitOfWork(db, write=False) as uow:
+        batch = list((await uow.leads(workspace_id).by_ids(ids[-50:])).values())
+        found = await uow.leads(workspace_id).duplicate_candidates(batch)
+    assert set(found) == set(ids[-50:]) and not any(found.values())  # distinct people: none alike
 
 
 async def _has_been_analysed(db: Database) -> bool:
@@ -101,29 +110,21 @@ async def _has_been_analysed(db: Database) -> bool:
 
 
 async def test_tables_are_analysed_again_when_they_grow_not_when_their_rows_change(
-    tmp_path: Path, scratch: ScratchDatabases
+    fresh: tuple[Database, Any],
 ) -> None:
     """Updating every row of an analysed table (order facts on contacts, dispatch stamping events)
     is autovacuum's to notice; more than doubling it is the worker's."""
-    db = Database(Settings(database_url=await database_url("postgresql", tmp_path, scratch)))
-    await upgrade(db)
+    db, workspace_id = fresh
+    await _grow_leads(db.settings.database_url, workspace_id)
+    assert "leads" in await statistics.refresh(db)  # never analysed
+    conn = await asyncpg.connect(_asyncpg_dsn(db.settings.database_url))
     try:
-        async with UnitOfWork(db) as uow:
-            created = await workspaces.create(uow, name="Stats", now=utcnow())
-            await uow.commit()
-        workspace_id = created.workspace["id"]
-        await _grow_leads(db.settings.database_url, workspace_id)
-        assert "leads" in await statistics.refresh(db)  # never analysed
-        conn = await asyncpg.connect(_asyncpg_dsn(db.settings.database_url))
-        try:
-            for _ in range(3):
-                await conn.execute("UPDATE leads SET status = 'contacted'")  # 3 x every row: no growth
-        finally:
-            await conn.close()
-        assert "leads" not in await statistics.refresh(db)
-        await _grow_leads(db.settings.database_url, workspace_id, start=LEADS)
-        assert "leads" not in await statistics.refresh(db)  # doubled, not more
-        await _grow_leads(db.settings.database_url, workspace_id, start=2 * LEADS)
-        assert "leads" in await statistics.refresh(db)  # tripled
+        for _ in range(3):
+            await conn.execute("UPDATE leads SET status = 'contacted'")  # 3 x every row: no growth
     finally:
-        await db.dispose()
+        await conn.close()
+    assert "leads" not in await statistics.refresh(db)
+    await _grow_leads(db.settings.database_url, workspace_id, start=LEADS)
+    assert "leads" not in await statistics.refresh(db)  # doubled, not more
+    await _grow_leads(db.settings.database_url, workspace_id, start=2 * LEADS)
+    assert "leads" in await statistics.refresh(db)  # tripled
