@@ -48,11 +48,8 @@ class Database:
         self._kept: list[Any] = []
         self._keep = 0 if self.is_sqlite else settings.database_pool_size // 4  # none in a pool under 4
         # Concurrent self-contained write-behind statements, written together (PostgreSQL).
-        self._together = GroupCommit(
-            self.engine.dialect,
-            self.execute_alone,
-            writers=int(__import__("os").environ.get("GC_WRITERS", max(1, self._keep))),
-        )
+        # As many in flight as connections kept aside (at least one).
+        self._together = GroupCommit(self.engine.dialect, self.execute_alone, writers=self._keep)
 
     async def connect(self, *, write: bool) -> AsyncConnection:
         """A connection for one unit of work. Writes get a fresh transaction (on SQLite it takes the

@@ -32,12 +32,11 @@ async def cached(key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
     now = time.monotonic()
     if entry is not None and entry[0] > now:
         return entry[1]  # type: ignore[no-any-return]
-    if key in _loading:  # someone is loading it, and stores it
-        return await shared(_loading, key, load)
+    loader = key not in _loading  # else someone is loading it, and stores it
     value = await shared(_loading, key, load)
-    if len(_entries) >= _LIMIT:
-        _entries.clear()
-    if _ttl > 0:
+    if loader and _ttl > 0:
+        if len(_entries) >= _LIMIT:
+            _entries.clear()
         _entries[key] = (now + _ttl, value)
     return value
 
