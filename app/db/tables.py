@@ -25,7 +25,7 @@ from sqlalchemy import (
     true,
 )
 
-from app.db.types import Json, UtcDateTime
+from app.db.types import Json, JsonDocument, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -158,8 +158,8 @@ events = Table(
     Column("api_version", String(16), nullable=False),
     Column("actor", String(64), nullable=False),
     Column("resource_id", String(64)),
-    Column("data", Json, nullable=False),
-    Column("previous_attributes", Json),
+    Column("data", JsonDocument, nullable=False),
+    Column("previous_attributes", JsonDocument),
     Column("sequence", BigInteger),
     Column("dispatched_at", UtcDateTime),
     Column("redacted_at", UtcDateTime),
@@ -253,7 +253,7 @@ timers = Table(
     Column("kind", String(64), nullable=False),
     Column("key", String(255), nullable=False),
     Column("run_at", UtcDateTime, nullable=False),
-    Column("payload", Json, nullable=False),
+    Column("payload", JsonDocument, nullable=False),
     Column("status", String(16), nullable=False),  # pending | fired | cancelled | failed
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("lease_until", UtcDateTime),
@@ -536,7 +536,7 @@ orders = Table(
     Column("source", String(32), nullable=False),
     Column("external_id", String(255), nullable=False),
     Column("contact_id", Uuid),
-    Column("customer", Json),  # the customer object as the shop sent it
+    Column("customer", JsonDocument),  # the customer object as the shop sent it
     Column("status", String(24), nullable=False),
     Column("currency", String(3), nullable=False),
     # money in minor units of `currency`
@@ -558,7 +558,7 @@ orders = Table(
     Column("source_updated_at", UtcDateTime, nullable=False),
     Column("coupon", String(100)),
     Column("sales_channel", String(100)),
-    Column("line_items", Json, nullable=False),  # as read back; order_lines holds them relationally
+    Column("line_items", JsonDocument, nullable=False),  # as read back; order_lines holds them relationally
     Column("content_hash", String(64), nullable=False),  # of the shop's payload: identical resends
     Column("notes", String(2000)),
     Column("import_id", Uuid),  # the CSV import that created it (migration 0019)
