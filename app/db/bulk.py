@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
@@ -129,9 +130,12 @@ def records(dialect: Dialect, table: Table, rows: Rows) -> tuple[tuple[str, ...]
     (each column type's bind processor applied, e.g. JSON serialised)."""
     columns = _columns(table, tuple(rows[0]))
     processors = _processors(dialect, table, columns)
+    pick = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+    if not processors:
+        return columns, list(map(pick, rows))
     out: list[tuple[Any, ...]] = []
     for row in rows:
-        values = [row[c] for c in columns]
+        values = list(pick(row))
         for position, process in processors:
             values[position] = process(values[position])
         out.append(tuple(values))

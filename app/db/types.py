@@ -27,6 +27,21 @@ class UtcDateTime(TypeDecorator[datetime]):
             value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """PostgreSQL: one call per value instead of TypeDecorator's two (batch writes bind
+        hundreds of thousands: every row's timestamps)."""
+        if dialect.name == "sqlite" or self.impl_instance.bind_processor(dialect) is not None:
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> datetime | None:
+            if value is None or value.tzinfo is UTC:
+                return value
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            return value.astimezone(UTC)
+
+        return process
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

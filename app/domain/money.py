@@ -13,6 +13,14 @@ MAX_MINOR = 10**17  # fits a BIGINT with room to sum
 def to_minor(amount: str | Decimal, currency: str) -> int:
     """The amount in the currency's minor units; ValueError when it is not a number, is negative,
     or has more decimals than the currency has (no silent rounding of money)."""
+    if type(amount) is str and amount.isascii():  # "12.34" as shops send it: integers only
+        whole, dot, fraction = amount.strip().partition(".")
+        exponent = currency_exponent(currency)
+        if whole.isdigit() and (not dot or (fraction.isdigit() and len(fraction) <= exponent)):
+            minor = int(whole) * 10**exponent + (int(fraction) * 10 ** (exponent - len(fraction)) if dot else 0)
+            if minor >= MAX_MINOR:
+                raise ValueError("too large")
+            return minor
     try:
         value = Decimal(str(amount).strip())
     except InvalidOperation as exc:

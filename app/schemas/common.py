@@ -27,8 +27,18 @@ def rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def _as_utc(value: datetime) -> datetime:
+    """An aware time given in any offset, held as UTC from here on (pydantic's parsed offsets are
+    its own tzinfo objects: every later write and format would convert again). Naive times are left
+    to the field's own check."""
+    if value.tzinfo is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
+
+
 UtcDatetime = Annotated[
     datetime,
+    AfterValidator(_as_utc),
     PlainSerializer(rfc3339, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-27T09:30:00.000000Z"]}),
 ]

@@ -26,7 +26,6 @@ from app.domain.orders import (
     PURCHASES,
     Facts,
     OrderGroup,
-    OrderStatus,
     acquisition_channel,
     active_until,
     combine,
@@ -362,7 +361,7 @@ def _stored_facts(row: dict[str, Any]) -> Facts:
 
 
 def _first_purchase(orders: list[dict[str, Any]]) -> dict[str, Any] | None:
-    purchases = [o for o in orders if OrderStatus(o["status"]) in PURCHASES]
+    purchases = [o for o in orders if o["status"] in PURCHASES]
     return min(purchases, key=lambda o: (o["placed_at"], o["id"])) if purchases else None
 
 

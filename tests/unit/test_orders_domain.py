@@ -7,7 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from app.domain.money import from_minor
 from app.domain.orders import (
     Decision,
     Rate,
@@ -18,7 +21,9 @@ from app.domain.orders import (
     convert,
     customer_facts,
     decide,
+    divide_half_even,
     groups_of,
+    minor_of,
     pick_rate,
     proportion,
 )
@@ -119,3 +124,19 @@ def test_acquisition_channel_and_activity() -> None:
     assert acquisition_channel(None, None, None) is None
     assert active_until(None, 365) is None
     assert active_until(T0, 365) == T0 + timedelta(days=365)
+
+
+@given(st.integers(-(10**17), 10**17), st.integers(1, 10**6))
+def test_average_order_value_rounds_half_even_like_decimal(numerator: int, denominator: int) -> None:
+    exact = (Decimal(numerator) / Decimal(denominator)).to_integral_value(rounding="ROUND_HALF_EVEN")
+    assert divide_half_even(numerator, denominator) == int(exact)
+
+
+@given(st.integers(-(10**17), 10**17), st.sampled_from(["USD", "JPY", "KWD", "IRR"]))
+def test_stored_revenue_strings_read_back_exactly(minor: int, currency: str) -> None:
+    assert minor_of(from_minor(minor, currency), currency) == minor
+    assert minor_of(str(Decimal(from_minor(minor, currency)) * 1), currency) == minor  # any decimal form
+
+
+def test_half_way_averages_go_to_the_even_neighbour() -> None:
+    assert [divide_half_even(n, 2) for n in (1, 3, 5, -1, -3)] == [0, 2, 2, 0, -2]

@@ -4,6 +4,7 @@ into E.164 with the workspace's region for national numbers (kept as typed eithe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -24,6 +25,12 @@ class Phone:
     valid: bool  # a real, assignable number for its region
 
 
+# Both parsers are pure functions of what was typed, and shops resend the same customers with
+# every order: the last few thousand answers are kept (an invalid address raises each time).
+CACHED_DETAILS = 16384
+
+
+@lru_cache(maxsize=CACHED_DETAILS)
 def parse_email(raw: str) -> Email:
     """Raises ValueError with a reason when the address is not usable."""
     try:
@@ -33,6 +40,7 @@ def parse_email(raw: str) -> Email:
     return Email(result.normalized, result.normalized.casefold())
 
 
+@lru_cache(maxsize=CACHED_DETAILS)
 def parse_phone(raw: str, default_region: str | None) -> Phone:
     raw = raw.strip()
     try:
