@@ -495,8 +495,12 @@ contacts = Table(
     Index(None, "workspace_id", "email_key", **_not_null("email_key")),
     Index(None, "workspace_id", "phone_e164", **_not_null("phone_e164")),
     Index(None, "workspace_id", "account_id", "created_at", "id"),
-    Index(None, "workspace_id", "last_order_at", "id", **_not_null("last_order_at")),
-    Index(None, "workspace_id", "active_until", **_not_null("active_until")),
+    # No index on the order facts (last_order_at, active_until): every synced order rewrites its
+    # contact's facts, and an indexed fact makes each of those updates insert into all eight
+    # indexes; unindexed, with room left in each page, PostgreSQL updates the row in place (HOT),
+    # a third of the cost (measured: 60,000 fact updates 2.6-3.0 s against 0.9 s). The lists that
+    # sort or filter on them (`-last_order_at`, `active`) sort the workspace's contacts instead.
+    postgresql_with={"fillfactor": 85},
 )
 
 # A contact as a shop knows it: one contact can be known to several shops (sources).
