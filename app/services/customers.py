@@ -136,9 +136,12 @@ async def resolve(
     ctx: Context,
     items: list[Wanted | None],
     by_identity: dict[tuple[str, str], UUID] | None = None,
+    *,
+    announced: bool = False,
 ) -> Resolved:
     """Contacts for shop customers: by (source, external id), then email, then phone, else new.
-    Customers repeated in the batch resolve to one contact."""
+    Customers repeated in the batch resolve to one contact. `announced`: also record their
+    `customer.created` events (as `announce` does afterwards)."""
     repo = ctx.uow.customers(ctx.workspace_id)
     keys = [(w.source, w.external_id) for w in items if w is not None and w.external_id]
     if by_identity is None:
@@ -201,8 +204,14 @@ async def resolve(
         await repo.insert_many(sorted(created.values(), key=lambda r: r["id"]))
         lookups.forget(("has-contacts", ctx.workspace_id))  # website capture now looks for returning customers
     resolved = Resolved(contact_ids, set(created), linked)
+    # The events are read and rendered before the shop ids are recorded: concurrent syncs of the
+    # same new customers wait on that insert until this transaction commits, so nothing that can
+    # be done before it is done after it.
+    rendered = await _rendered(ctx, sorted(resolved.created | resolved.linked)) if announced else {}
     await record_identities(ctx, resolved, links)
     await drop_unused(ctx, resolved)
+    for contact_id in sorted((resolved.created | resolved.linked) & rendered.keys()):
+        events.record_data(ctx, types.CUSTOMER_CREATED, rendered[contact_id])
     return resolved
 
 
@@ -216,13 +225,10 @@ async def resolve_ahead(ctx: Context, items: list[Wanted | None], by_identity: d
     if ctx.uow.database.is_sqlite or not any(
         w is not None and not (w.external_id and (w.source, w.external_id) in by_identity) for w in items
     ):
-        resolved = await resolve(ctx, items, by_identity)
-        await announce(ctx, resolved)
-        return resolved
+        return await resolve(ctx, items, by_identity, announced=True)
     async with UnitOfWork(ctx.uow.database) as uow:
         own = Context(uow, ctx.workspace_id, ctx.actor, ctx.now)
-        resolved = await resolve(own, items, by_identity)
-        await announce(own, resolved)
+        resolved = await resolve(own, items, by_identity, announced=True)
         await uow.commit()
     return resolved
 
@@ -252,12 +258,17 @@ async def drop_unused(ctx: Context, resolved: Resolved) -> None:
 
 async def announce(ctx: Context, resolved: Resolved) -> None:
     """`customer.created` for each contact a shop made known: new, or newly linked to a shop id."""
-    ids = sorted(resolved.created | resolved.linked)
-    if not ids:
-        return
-    rows = await ctx.uow.customers(ctx.workspace_id).rows(ids)
-    for contact_id in ids:
-        await events.record(ctx, types.CUSTOMER_CREATED, ContactRead.model_validate(rows[contact_id]))
+    rendered = await _rendered(ctx, sorted(resolved.created | resolved.linked))
+    for contact_id in sorted(rendered):
+        events.record_data(ctx, types.CUSTOMER_CREATED, rendered[contact_id])
+
+
+async def _rendered(ctx: Context, contact_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+    """These contacts as `customer.created` carries them."""
+    if not contact_ids or types.CUSTOMER_CREATED in ctx.quiet:
+        return {}
+    rows = await ctx.uow.customers(ctx.workspace_id).rows(contact_ids)
+    return {cid: ContactRead.model_validate(rows[cid]).model_dump(mode="json") for cid in contact_ids}
 
 
 async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
