@@ -17,10 +17,10 @@ def to_minor(amount: str | Decimal, currency: str) -> int:
         whole, dot, fraction = amount.strip().partition(".")
         exponent = currency_exponent(currency)
         if whole.isdigit() and (not dot or (fraction.isdigit() and len(fraction) <= exponent)):
-            minor = int(whole) * 10**exponent + (int(fraction) * 10 ** (exponent - len(fraction)) if dot else 0)
-            if minor >= MAX_MINOR:
+            units: int = int(whole) * 10**exponent + (int(fraction) * 10 ** (exponent - len(fraction)) if dot else 0)
+            if units >= MAX_MINOR:
                 raise ValueError("too large")
-            return minor
+            return units
     try:
         value = Decimal(str(amount).strip())
     except InvalidOperation as exc:

@@ -190,7 +190,7 @@ def minor_of(amount: str, currency: str) -> int:
         whole, fraction = amount[: -exponent - 1], amount[-exponent:]
         digits = whole[1:] if whole[0] == "-" else whole
         if digits.isascii() and digits.isdigit() and fraction.isascii() and fraction.isdigit():
-            units = int(digits) * 10**exponent + int(fraction)
+            units: int = int(digits) * 10**exponent + int(fraction)
             return -units if whole[0] == "-" else units
     return int(Decimal(amount).scaleb(exponent))
 
