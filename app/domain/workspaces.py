@@ -30,7 +30,6 @@ def is_currency(code: str) -> bool:
 
 
 @cache
-@cache
 def currency_exponent(code: str) -> int:
     """Digits after the decimal point in the currency's minor unit (USD 2, JPY 0, KWD 3)."""
     exponent = iso4217.Currency[code].exponent
