@@ -12,6 +12,16 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """The value as a UTC datetime: no new object when it is UTC already (the clock's, the
+    database's); a naive one is a programming error."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both backends (SQLite stores naive UTC text)."""
 
@@ -19,28 +29,15 @@ class UtcDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is not UTC:  # UTC already (the clock's, the database's): no new object
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        value = _utc(value)
+        return value.replace(tzinfo=None) if value is not None and dialect.name == "sqlite" else value
 
     def bind_processor(self, dialect: Dialect) -> Any:
-        """PostgreSQL: one call per value instead of TypeDecorator's two (batch writes bind
-        hundreds of thousands: every row's timestamps)."""
+        """PostgreSQL: `_utc` itself, one call per value instead of TypeDecorator's two (batch
+        writes bind hundreds of thousands: every row's timestamps)."""
         if dialect.name == "sqlite" or self.impl_instance.bind_processor(dialect) is not None:
             return super().bind_processor(dialect)
-
-        def process(value: datetime | None) -> datetime | None:
-            if value is None or value.tzinfo is UTC:
-                return value
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            return value.astimezone(UTC)
-
-        return process
+        return _utc
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -13,11 +13,9 @@ MAX_MINOR = 10**17  # fits a BIGINT with room to sum
 def to_minor(amount: str | Decimal, currency: str) -> int:
     """The amount in the currency's minor units; ValueError when it is not a number, is negative,
     or has more decimals than the currency has (no silent rounding of money)."""
-    if type(amount) is str and amount.isascii():  # "12.34" as shops send it: integers only
-        whole, dot, fraction = amount.strip().partition(".")
-        exponent = currency_exponent(currency)
-        if whole.isdigit() and (not dot or (fraction.isdigit() and len(fraction) <= exponent)):
-            units: int = int(whole) * 10**exponent + (int(fraction) * 10 ** (exponent - len(fraction)) if dot else 0)
+    if type(amount) is str:  # "12.34" as shops send it: integers only
+        units = plain_units(amount.strip(), currency_exponent(currency))
+        if units is not None and units >= 0:
             if units >= MAX_MINOR:
                 raise ValueError("too large")
             return units
@@ -34,6 +32,19 @@ def to_minor(amount: str | Decimal, currency: str) -> int:
     if minor >= MAX_MINOR:
         raise ValueError("too large")
     return int(minor)
+
+
+def plain_units(text: str, exponent: int) -> int | None:
+    """The minor units of a plain decimal string ("12.34", "7", "-0.5": ASCII digits, at most
+    `exponent` decimals) in integer arithmetic; None for any other form (left to Decimal)."""
+    negative = text.startswith("-")
+    whole, dot, fraction = (text[1:] if negative else text).partition(".")
+    if not (whole.isascii() and whole.isdigit()):
+        return None
+    if dot and not (fraction.isascii() and fraction.isdigit() and len(fraction) <= exponent):
+        return None
+    units: int = int(whole) * 10**exponent + (int(fraction) * 10 ** (exponent - len(fraction)) if dot else 0)
+    return -units if negative else units
 
 
 def from_minor(minor: int, currency: str) -> str:

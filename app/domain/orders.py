@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
 
-from app.domain.money import from_minor
+from app.domain.money import from_minor, plain_units
 from app.domain.workspaces import currency_exponent
 
 
@@ -183,16 +183,10 @@ def divide_half_even(numerator: int, denominator: int) -> int:
 
 
 def minor_of(amount: str, currency: str) -> int:
-    """Minor units of a decimal string; from_minor's own output ("-12.34" with the currency's
-    decimals) without Decimal."""
+    """Minor units of a stored decimal string (from_minor's own output, read without Decimal)."""
     exponent = currency_exponent(currency)
-    if exponent and len(amount) > exponent + 1 and amount[-exponent - 1] == ".":
-        whole, fraction = amount[: -exponent - 1], amount[-exponent:]
-        digits = whole[1:] if whole[0] == "-" else whole
-        if digits.isascii() and digits.isdigit() and fraction.isascii() and fraction.isdigit():
-            units: int = int(digits) * 10**exponent + int(fraction)
-            return -units if whole[0] == "-" else units
-    return int(Decimal(amount).scaleb(exponent))
+    units = plain_units(amount, exponent)
+    return units if units is not None else int(Decimal(amount).scaleb(exponent))
 
 
 def combine(current: Facts, added: Facts) -> Facts:

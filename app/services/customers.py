@@ -210,8 +210,7 @@ async def resolve(
     rendered = await _rendered(ctx, sorted(resolved.created | resolved.linked)) if announced else {}
     await record_identities(ctx, resolved, links)
     await drop_unused(ctx, resolved)
-    for contact_id in sorted((resolved.created | resolved.linked) & rendered.keys()):
-        events.record_data(ctx, types.CUSTOMER_CREATED, rendered[contact_id])
+    _record_created(ctx, resolved, rendered)
     return resolved
 
 
@@ -258,8 +257,12 @@ async def drop_unused(ctx: Context, resolved: Resolved) -> None:
 
 async def announce(ctx: Context, resolved: Resolved) -> None:
     """`customer.created` for each contact a shop made known: new, or newly linked to a shop id."""
-    rendered = await _rendered(ctx, sorted(resolved.created | resolved.linked))
-    for contact_id in sorted(rendered):
+    _record_created(ctx, resolved, await _rendered(ctx, sorted(resolved.created | resolved.linked)))
+
+
+def _record_created(ctx: Context, resolved: Resolved, rendered: dict[UUID, dict[str, Any]]) -> None:
+    """The events of the contacts still created or linked, as `_rendered` made them."""
+    for contact_id in sorted((resolved.created | resolved.linked) & rendered.keys()):
         events.record_data(ctx, types.CUSTOMER_CREATED, rendered[contact_id])
 
 

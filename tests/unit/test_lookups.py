@@ -40,11 +40,18 @@ async def test_a_failed_load_fails_its_caller_and_the_others_load_on_their_own()
     assert all(isinstance(value, int) and value > 1 for value in outcomes[1:])
 
 
-async def test_a_cancelled_waiter_leaves_the_load_alone() -> None:
-    key, load = ("test", uuid.uuid4()), Loader(delay=0.05)
+async def _loading_and_waiting(load: Loader) -> tuple[asyncio.Task[int], asyncio.Task[int]]:
+    """Two callers of one key: the first loading (slowly), the second waiting for its load."""
+    key = ("test", uuid.uuid4())
     first = asyncio.create_task(lookups.cached(key, load))
     waiter = asyncio.create_task(lookups.cached(key, load))
     await asyncio.sleep(0.01)
+    return first, waiter
+
+
+async def test_a_cancelled_waiter_leaves_the_load_alone() -> None:
+    load = Loader(delay=0.05)
+    first, waiter = await _loading_and_waiting(load)
     waiter.cancel()
     assert await first == 1
     with pytest.raises(asyncio.CancelledError):
@@ -53,10 +60,7 @@ async def test_a_cancelled_waiter_leaves_the_load_alone() -> None:
 
 
 async def test_a_cancelled_loader_leaves_its_waiters_to_load() -> None:
-    key, load = ("test", uuid.uuid4()), Loader(delay=0.05)
-    first = asyncio.create_task(lookups.cached(key, load))
-    waiter = asyncio.create_task(lookups.cached(key, load))
-    await asyncio.sleep(0.01)
+    first, waiter = await _loading_and_waiting(Loader(delay=0.05))
     first.cancel()
     assert await waiter == 2
 
