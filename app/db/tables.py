@@ -146,8 +146,11 @@ idempotency_keys = Table(
     Index(None, "expires_at"),
 )
 
-# The outbox: one row per state change, written in the transaction that made the change. The
-# dispatcher stamps `sequence` (per workspace, in the order it sees commits) and fans out.
+# The outbox: one row per state change, written in the transaction that made the change and never
+# updated after (a 1.6 KB order event rewritten to stamp it was a new row version, every index
+# entry again and its whole text in the WAL). The writer also queues the event's id in
+# `event_queue`; the dispatcher takes the queue in id order, numbers each workspace's events in
+# `event_stamps` (per workspace, in the order it sees commits) and fans out.
 events = Table(
     "events",
     metadata,
@@ -160,18 +163,34 @@ events = Table(
     Column("resource_id", String(64)),
     Column("data", JsonDocument, nullable=False),
     Column("previous_attributes", JsonDocument),
-    Column("sequence", BigInteger),
-    Column("dispatched_at", UtcDateTime),
     Column("redacted_at", UtcDateTime),
-    Index(
-        "ix_events_undispatched",
-        "id",
-        sqlite_where=text("dispatched_at IS NULL"),
-        postgresql_where=text("dispatched_at IS NULL"),
-    ),
-    Index(None, "workspace_id", "sequence", unique=True, **_not_null("sequence")),  # stamped events
     Index(None, "workspace_id", "occurred_at", "id"),
     Index(None, "workspace_id", "resource_id"),
+)
+
+# Events not yet dispatched: what the dispatcher needs of each (type and resource for fan-out and
+# the duplicate search), written with the event, deleted by the pass that stamps it. No foreign
+# key: a row lives a second or two, and a per-row check on the capture and sync paths is not free.
+event_queue = Table(
+    "event_queue",
+    metadata,
+    Column("workspace_id", Uuid, primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("resource_id", String(64)),
+    Index("ix_event_queue_id", "id"),  # the dispatcher takes the oldest first, across workspaces
+)
+
+# Each dispatched event's per-workspace sequence number (the event list's `sequence`, webhook
+# payloads' `sequence`, replay's `since_sequence`). Written once by the dispatcher.
+event_stamps = Table(
+    "event_stamps",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("event_id", Uuid, primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("dispatched_at", UtcDateTime, nullable=False),
+    Index(None, "workspace_id", "sequence", unique=True),
 )
 
 # Per-workspace event sequence; only the dispatcher touches it (writers never wait on it).
@@ -1276,6 +1295,8 @@ TENANT_TABLES = (
     workspace_settings,
     idempotency_keys,
     events,
+    event_queue,
+    event_stamps,
     event_sequences,
     webhook_endpoints,
     webhook_deliveries,

@@ -190,7 +190,11 @@ class UnitOfWork:
         await self._flush()
 
     async def _flush(self) -> None:
-        writes = self._deferred + ([(tables.events, self._events)] if self._events else [])
+        writes = self._deferred
+        if self._events:  # each event and its place in the dispatcher's queue
+            queue = [{"workspace_id": e["workspace_id"], "id": e["id"], "type": e["type"],
+                      "resource_id": e["resource_id"]} for e in self._events]  # fmt: skip
+            writes = [*writes, (tables.events, self._events), (tables.event_queue, queue)]
         self._deferred, self._events = [], []
         if not writes:
             return

@@ -1,6 +1,6 @@
-"""The outbox dispatcher: stamps new events with their per-workspace sequence (in the order it sees
-them committed) and fans each out into one delivery per subscribed endpoint, in one transaction.
-On PostgreSQL the stamping is one statement (OutboxRepository.dispatch_pass)."""
+"""The outbox dispatcher: takes new events off the queue, stamps each with its per-workspace sequence
+(in the order it sees them committed) and fans each out into one delivery per subscribed endpoint,
+in one transaction. On PostgreSQL the stamping is one statement (OutboxRepository.dispatch_pass)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ async def _stamp_in_python(outbox: OutboxRepository, limit: int, now: datetime) 
         first = await outbox.reserve_sequences(workspace_id, len(batch))
         for offset, event in enumerate(batch):
             event["sequence"] = first + offset
-            stamps.append({"_ws": workspace_id, "_id": event["id"], "_seq": event["sequence"]})
+            stamps.append({"workspace_id": workspace_id, "event_id": event["id"], "sequence": event["sequence"]})
     await outbox.stamp(stamps, now)
     new_leads = [(e["workspace_id"], UUID(e["resource_id"])) for e in pending if e["type"] == types.LEAD_CREATED]
     await outbox.queue_dedupe(new_leads, now)  # for the worker's duplicate search

@@ -3,17 +3,22 @@ the models, and can be undone."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from app.config import Settings
 from app.db.migrate import downgrade, head_revision, upgrade
 from app.db.session import Database
 from app.db.tables import metadata
+from app.db.unit_of_work import UnitOfWork
+from app.ids import new_id, utcnow
+from app.services import workspaces
+from app.worker.dispatcher import dispatch
 from tests.conftest import ScratchDatabases, database_url
 
 
@@ -39,3 +44,51 @@ async def test_upgrade_matches_models_and_downgrade_removes_everything(
         assert names <= {"alembic_version"}
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_event_numbers_and_the_dispatch_queue_survive_migration_0027_both_ways(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """0027 moved events' sequence numbers to event_stamps and the undispatched ones to
+    event_queue; going down and up again loses neither a number nor a waiting event."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            workspace_id = (await workspaces.create(uow, name="Moves", now=utcnow())).workspace["id"]
+            await uow.commit()
+        await dispatch(db, utcnow())  # whatever creating the workspace recorded
+        stamped = [await _event(db, workspace_id, n) for n in range(2)]
+        await dispatch(db, utcnow())
+        waiting = await _event(db, workspace_id, 2)
+
+        async def numbers() -> dict[uuid.UUID, int | None]:
+            async with UnitOfWork(db, write=False) as uow:
+                events = uow.events(workspace_id)
+                return {e: (await events.get(e) or {}).get("sequence") for e in [*stamped, waiting]}
+
+        before = await numbers()
+        assert before[waiting] is None and None not in (before[e] for e in stamped)
+        await downgrade(db, "0026")
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT id, sequence, dispatched_at FROM events"))).all()
+        old = {uuid.UUID(str(r[0])): (r[1], r[2] is not None) for r in rows}
+        assert [old[e] for e in [*stamped, waiting]] == [(before[e], True) for e in stamped] + [(None, False)]
+        await upgrade(db)
+        assert await numbers() == before
+        assert (await dispatch(db, utcnow())).events == 1  # the waiting one, still queued
+        assert (await numbers())[waiting] == max(before[e] or 0 for e in stamped) + 1
+    finally:
+        await db.dispose()
+
+
+async def _event(db: Database, workspace_id: uuid.UUID, n: int) -> uuid.UUID:
+    async with UnitOfWork(db) as uow:
+        event_id = new_id()
+        uow.events(workspace_id).record(
+            {"id": event_id, "type": "member.created", "occurred_at": utcnow(), "api_version": "2026-11-27",
+             "actor": "test", "resource_id": str(n), "data": {"n": n}, "previous_attributes": None}
+        )  # fmt: skip
+        await uow.commit()
+    return event_id

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from standardwebhooks import Webhook
@@ -75,6 +75,32 @@ async def test_change_is_delivered_signed_with_its_event_id(tenant: Tenant, data
     assert event["sequence"] == payload["sequence"] >= 1 and event["data"] == member
     listed = (await tenant.get("/v1/events", params={"type": "member.created"})).json()["data"]
     assert [e["id"] for e in listed] == [payload["id"]]
+
+
+async def test_dispatch_numbers_events_in_commit_order_and_leaves_them_as_written(
+    tenant: Tenant, database: Database
+) -> None:
+    from app.worker.dispatcher import dispatch
+
+    for n in range(3):
+        await tenant.post("/v1/members", json={"name": f"M{n}", "email": f"m{n}@x.io"})
+    written = (await tenant.get("/v1/events", params={"type": "member.created"})).json()["data"]
+    assert [e["sequence"] for e in written] == [None, None, None]  # not dispatched yet
+    async with UnitOfWork(database, write=False) as uow:
+        backlog, oldest = await uow.outbox().backlog()
+    assert (backlog, oldest) == (3, datetime.fromisoformat(written[0]["occurred_at"]))  # the oldest waiting
+
+    assert (await dispatch(database, utcnow())).events == 3
+    assert (await dispatch(database, utcnow())).events == 0  # each event is taken once
+    stamped = (await tenant.get("/v1/events", params={"type": "member.created"})).json()["data"]
+    assert [e["sequence"] for e in stamped] == [1, 2, 3]  # in id (commit) order
+    assert [{**e, "sequence": None} for e in stamped] == written  # nothing else about them moved
+    one = (await tenant.get(f"/v1/events/{stamped[1]['id']}")).json()
+    assert one["sequence"] == 2
+    later = (await tenant.get("/v1/events", params={"after_sequence": 1})).json()["data"]
+    assert [e["sequence"] for e in later] == [2, 3]
+    async with UnitOfWork(database, write=False) as uow:
+        assert (await uow.outbox().backlog())[0] == 0
 
 
 async def test_update_event_lists_previous_attributes(tenant: Tenant) -> None:

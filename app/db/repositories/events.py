@@ -7,13 +7,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository
 
 t = tables.events
+s = tables.event_stamps
 SORTABLE = {"id": SortKey(t.c.id, str, UUID)}
+# An event with its sequence number (null until the dispatcher has stamped it).
+STAMPED = t.outerjoin(s, and_(s.c.workspace_id == t.c.workspace_id, s.c.event_id == t.c.id))
 
 
 class EventRepository(TenantRepository):
@@ -25,7 +28,7 @@ class EventRepository(TenantRepository):
         self.uow.add_event({"workspace_id": self.workspace_id, **values})
 
     async def get(self, event_id: UUID) -> Row | None:
-        return await self._get_by_id(event_id)
+        return await self._one(select(t, s.c.sequence).select_from(STAMPED).where(self.scope, t.c.id == event_id))
 
     async def list(
         self,
@@ -39,7 +42,7 @@ class EventRepository(TenantRepository):
         occurred_before: datetime | None = None,
         after_sequence: int | None = None,
     ) -> Page:
-        statement = select(t).where(self.scope)
+        statement = select(t, s.c.sequence).select_from(STAMPED).where(self.scope)
         if types:
             statement = statement.where(t.c.type.in_(types))
         if resource_id is not None:
@@ -49,7 +52,7 @@ class EventRepository(TenantRepository):
         if occurred_before is not None:
             statement = statement.where(t.c.occurred_at < occurred_before)
         if after_sequence is not None:
-            statement = statement.where(t.c.sequence > after_sequence)
+            statement = statement.where(s.c.sequence > after_sequence)
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
 
     async def redact(self, resource_id: str, now: datetime, limit: int) -> int:
@@ -66,11 +69,15 @@ class EventRepository(TenantRepository):
         self, *, since: datetime | None, since_sequence: int | None, types: list[str]
     ) -> list[Row]:
         """Events already sequenced, for replay: (id, type, sequence) in sequence order."""
-        statement = select(t.c.id, t.c.type, t.c.sequence).where(self.scope, t.c.sequence.is_not(None))
+        statement = (
+            select(t.c.id, t.c.type, s.c.sequence)
+            .join(s, and_(s.c.workspace_id == t.c.workspace_id, s.c.event_id == t.c.id))
+            .where(self.scope)
+        )
         if since is not None:
             statement = statement.where(t.c.occurred_at >= since)
         if since_sequence is not None:
-            statement = statement.where(t.c.sequence > since_sequence)
+            statement = statement.where(s.c.workspace_id == self.workspace_id, s.c.sequence > since_sequence)
         if types:
             statement = statement.where(t.c.type.in_(types))
-        return [dict(r) for r in (await self.uow.execute(statement.order_by(t.c.sequence))).mappings()]
+        return [dict(r) for r in (await self.uow.execute(statement.order_by(s.c.sequence))).mappings()]

@@ -36,41 +36,29 @@ ep = tables.webhook_endpoints
 dl = tables.webhook_deliveries
 at = tables.webhook_attempts
 tm = tables.timers
+eq = tables.event_queue
+es = tables.event_stamps
 DISPATCH_LOCK_ID = 0x43524D01
 
-_STAMP = (
-    update(ev)
-    .where(ev.c.workspace_id == bindparam("_ws"), ev.c.id == bindparam("_id"))
-    .values(sequence=bindparam("_seq"), dispatched_at=bindparam("_now"))
-)
-# PostgreSQL: a whole pass's stamps in one statement (arrays unnested side by side), instead of
-# one UPDATE execution per event.
-_STAMPS = select(
-    func.unnest(bindparam("_ws", type_=postgresql.ARRAY(Uuid))).label("ws"),
-    func.unnest(bindparam("_id", type_=postgresql.ARRAY(Uuid))).label("id"),
-    func.unnest(bindparam("_seq", type_=postgresql.ARRAY(BigInteger))).label("seq"),
-).subquery()
-_STAMP_ALL = (
-    update(ev)
-    .where(ev.c.workspace_id == _STAMPS.c.ws, ev.c.id == _STAMPS.c.id)
-    .values(sequence=_STAMPS.c.seq, dispatched_at=bindparam("_now"))
-)
-
-
 # PostgreSQL: a whole dispatch pass in one statement. Under the dispatch lock, take up to :limit
-# new events in id order, reserve each workspace's next sequence numbers, stamp the events, and
-# return how many it stamped plus the stamped events of workspaces that have webhook endpoints
-# (the only ones that need fan-out in Python). A pass with no subscribers moves no rows to Python.
+# queued events in id order off the queue, reserve each workspace's next sequence numbers, record
+# the stamps, and return how many it stamped plus the stamped events of workspaces that have
+# webhook endpoints (the only ones that need fan-out in Python). The events themselves are not
+# touched. A pass with no subscribers moves no rows to Python.
 _DISPATCH_PASS = text(
     """
 WITH locked AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(:lock_id) AS ok),
 pending AS MATERIALIZED (
-    SELECT workspace_id, id FROM events
-    WHERE dispatched_at IS NULL AND (SELECT ok FROM locked)
+    SELECT workspace_id, id, type, resource_id FROM event_queue
+    WHERE (SELECT ok FROM locked)
     ORDER BY id LIMIT :limit
 ),
+taken AS (
+    DELETE FROM event_queue AS q USING pending AS p
+    WHERE q.workspace_id = p.workspace_id AND q.id = p.id
+),
 numbered AS (
-    SELECT workspace_id, id,
+    SELECT workspace_id, id, type, resource_id,
            row_number() OVER (PARTITION BY workspace_id ORDER BY id) AS n,
            count(*) OVER (PARTITION BY workspace_id) AS c
     FROM pending
@@ -81,11 +69,13 @@ reserved AS (
     ON CONFLICT (workspace_id) DO UPDATE SET last_sequence = s.last_sequence + excluded.last_sequence
     RETURNING s.workspace_id, s.last_sequence
 ),
-stamped AS (
-    UPDATE events AS e SET sequence = r.last_sequence - nb.c + nb.n, dispatched_at = :now
+stamped AS MATERIALIZED (
+    SELECT nb.workspace_id, nb.id, nb.type, nb.resource_id, r.last_sequence - nb.c + nb.n AS sequence
     FROM numbered AS nb JOIN reserved AS r ON r.workspace_id = nb.workspace_id
-    WHERE e.workspace_id = nb.workspace_id AND e.id = nb.id
-    RETURNING e.workspace_id, e.id, e.type, e.resource_id, e.sequence
+),
+recorded AS (
+    INSERT INTO event_stamps (workspace_id, event_id, sequence, dispatched_at)
+    SELECT workspace_id, id, sequence, :now FROM stamped
 ),
 queued AS (  -- new leads, for the worker's duplicate search (app/services/duplicates.py)
     INSERT INTO dedupe_queue (workspace_id, lead_id, queued_at)
@@ -160,13 +150,15 @@ class OutboxRepository:
         return [(r.workspace_id, r.lead_id) for r in rows]
 
     async def undispatched(self, limit: int) -> list[dict[str, Any]]:
-        statement = (
-            select(ev.c.workspace_id, ev.c.id, ev.c.type, ev.c.resource_id)
-            .where(ev.c.dispatched_at.is_(None))
-            .order_by(ev.c.id)
-            .limit(limit)
-        )
-        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        """SQLite's dispatch pass: the oldest `limit` queued events, taken off the queue."""
+        statement = select(eq.c.workspace_id, eq.c.id, eq.c.type, eq.c.resource_id).order_by(eq.c.id).limit(limit)
+        rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        if rows:
+            await self.uow.execute(
+                delete(eq).where(eq.c.workspace_id == bindparam("_ws"), eq.c.id == bindparam("_id")),
+                [{"_ws": r["workspace_id"], "_id": r["id"]} for r in rows],
+            )
+        return rows
 
     async def reserve_sequences(self, workspace_id: UUID, count: int) -> int:
         """The first of `count` new sequence numbers for the workspace."""
@@ -182,14 +174,9 @@ class OutboxRepository:
         return last - count + 1
 
     async def stamp(self, stamps: Sequence[dict[str, Any]], now: datetime) -> None:
-        """Give each event ({"_ws", "_id", "_seq"}) its sequence number and mark it dispatched."""
-        if not stamps:
-            return
-        if await self._postgres():
-            columns = {key: [s[key] for s in stamps] for key in ("_ws", "_id", "_seq")}
-            await self.uow.execute(_STAMP_ALL, {**columns, "_now": now})
-        else:
-            await self.uow.execute(_STAMP, [{**s, "_now": now} for s in stamps])
+        """SQLite's dispatch pass: record each event's ({"workspace_id", "event_id", "sequence"}) number."""
+        if stamps:
+            await self.uow.execute(es.insert(), [{**s, "dispatched_at": now} for s in stamps])
 
     async def subscribed_endpoints(self, workspace_ids: Sequence[UUID]) -> list[dict[str, Any]]:
         statement = select(ep.c.workspace_id, ep.c.id, ep.c.event_types).where(
@@ -385,7 +372,13 @@ class OutboxRepository:
     async def backlog(self) -> tuple[int, datetime | None]:
         """Undelivered work: events not yet dispatched plus deliveries pending for enabled endpoints,
         and the oldest one's time."""
-        events = select(func.count(), func.min(ev.c.occurred_at)).where(ev.c.dispatched_at.is_(None))
+        oldest_queued = select(eq.c.workspace_id, eq.c.id).order_by(eq.c.id).limit(1).subquery()
+        first = (
+            select(ev.c.occurred_at)
+            .join(oldest_queued, and_(ev.c.workspace_id == oldest_queued.c.workspace_id, ev.c.id == oldest_queued.c.id))
+            .scalar_subquery()
+        )
+        events = select(func.count(), first).select_from(eq)
         pending = (
             select(func.count(), func.min(dl.c.created_at))
             .join(ep, and_(ep.c.workspace_id == dl.c.workspace_id, ep.c.id == dl.c.endpoint_id))

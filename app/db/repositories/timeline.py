@@ -12,6 +12,7 @@ from sqlalchemy import Table, select, tuple_
 
 from app.db import tables
 from app.db.repositories.base import Row, TenantRepository, decode_after
+from app.db.repositories.events import STAMPED
 from app.domain.pagination import Sort
 
 # Status actions shown on a lead's timeline, from the event log.
@@ -56,6 +57,8 @@ class TimelineRepository(TenantRepository):
                 continue
             when = table.c[time_column]
             statement = select(table).where(table.c.workspace_id == self.workspace_id, *condition)
+            if kind == "status":  # events as the event log shows them, with their sequence
+                statement = statement.add_columns(tables.event_stamps.c.sequence).select_from(STAMPED)
             if after is not None:
                 pair = tuple_(when, table.c.id)
                 statement = statement.where(pair < after if descending else pair > after)
