@@ -186,7 +186,7 @@ async def main() -> None:
         # The baseline again, on emptied tables: the machine's speed drifts within minutes, and a
         # baseline measured only before the API's passes made the ratio depend on when it ran.
         conn = await asyncpg.connect(urls[1])
-        await conn.execute("TRUNCATE order_lines, orders")
+        await conn.execute("TRUNCATE order_lines, orders CASCADE")
         await conn.close()
         await _checkpoint()
         base_after = await baseline(urls[1], uuid.UUID(keys[1]["workspace_id"]), bodies, args.concurrency)
