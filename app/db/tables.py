@@ -182,11 +182,13 @@ event_queue = Table(
 )
 
 # Each dispatched event's per-workspace sequence number (the event list's `sequence`, webhook
-# payloads' `sequence`, replay's `since_sequence`). Written once by the dispatcher.
+# payloads' `sequence`, replay's `since_sequence`). Written once by the dispatcher, only for a
+# queued event. No foreign key either: its per-row check share-locks the workspace row that every
+# concurrent writer of events share-locks too (a new multixact each time).
 event_stamps = Table(
     "event_stamps",
     metadata,
-    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("workspace_id", Uuid, primary_key=True),
     Column("event_id", Uuid, primary_key=True),
     Column("sequence", BigInteger, nullable=False),
     Column("dispatched_at", UtcDateTime, nullable=False),
