@@ -82,6 +82,8 @@ async def test_dispatch_numbers_events_in_commit_order_and_leaves_them_as_writte
 ) -> None:
     from app.worker.dispatcher import dispatch
 
+    while (await dispatch(database, utcnow())).events:  # what earlier tests left in this database
+        pass
     for n in range(3):
         await tenant.post("/v1/members", json={"name": f"M{n}", "email": f"m{n}@x.io"})
     written = (await tenant.get("/v1/events", params={"type": "member.created"})).json()["data"]
