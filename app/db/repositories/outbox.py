@@ -53,19 +53,21 @@ pending AS MATERIALIZED (
     WHERE (SELECT ok FROM locked)
     ORDER BY id LIMIT :limit
 ),
-taken AS (
+taken AS MATERIALIZED (  -- only what this pass removed: a pass whose snapshot predates the
+    -- previous pass's commit (it got the lock just after) sees those rows, but cannot delete them
     DELETE FROM event_queue AS q USING pending AS p
     WHERE q.workspace_id = p.workspace_id AND q.id = p.id
+    RETURNING q.workspace_id, q.id, q.type, q.resource_id
 ),
 numbered AS (
     SELECT workspace_id, id, type, resource_id,
            row_number() OVER (PARTITION BY workspace_id ORDER BY id) AS n,
            count(*) OVER (PARTITION BY workspace_id) AS c
-    FROM pending
+    FROM taken
 ),
 reserved AS (
     INSERT INTO event_sequences AS s (workspace_id, last_sequence)
-    SELECT workspace_id, count(*) FROM pending GROUP BY workspace_id
+    SELECT workspace_id, count(*) FROM taken GROUP BY workspace_id
     ON CONFLICT (workspace_id) DO UPDATE SET last_sequence = s.last_sequence + excluded.last_sequence
     RETURNING s.workspace_id, s.last_sequence
 ),
