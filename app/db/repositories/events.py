@@ -15,8 +15,9 @@ from app.db.repositories.base import Page, Row, SortKey, TenantRepository
 t = tables.events
 s = tables.event_stamps
 SORTABLE = {"id": SortKey(t.c.id, str, UUID)}
+_STAMP_OF_EVENT = and_(s.c.workspace_id == t.c.workspace_id, s.c.event_id == t.c.id)
 # An event with its sequence number (null until the dispatcher has stamped it).
-STAMPED = t.outerjoin(s, and_(s.c.workspace_id == t.c.workspace_id, s.c.event_id == t.c.id))
+STAMPED = t.outerjoin(s, _STAMP_OF_EVENT)
 
 
 class EventRepository(TenantRepository):
@@ -69,11 +70,7 @@ class EventRepository(TenantRepository):
         self, *, since: datetime | None, since_sequence: int | None, types: list[str]
     ) -> list[Row]:
         """Events already sequenced, for replay: (id, type, sequence) in sequence order."""
-        statement = (
-            select(t.c.id, t.c.type, s.c.sequence)
-            .join(s, and_(s.c.workspace_id == t.c.workspace_id, s.c.event_id == t.c.id))
-            .where(self.scope)
-        )
+        statement = select(t.c.id, t.c.type, s.c.sequence).join(s, _STAMP_OF_EVENT).where(self.scope)
         if since is not None:
             statement = statement.where(t.c.occurred_at >= since)
         if since_sequence is not None:
