@@ -49,14 +49,16 @@ _DISPATCH_PASS = text(
     """
 WITH locked AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(:lock_id) AS ok),
 pending AS MATERIALIZED (
-    SELECT workspace_id, id, type, resource_id FROM event_queue
+    SELECT ctid FROM event_queue
     WHERE (SELECT ok FROM locked)
     ORDER BY id LIMIT :limit
 ),
 taken AS MATERIALIZED (  -- only what this pass removed: a pass whose snapshot predates the
-    -- previous pass's commit (it got the lock just after) sees those rows, but cannot delete them
-    DELETE FROM event_queue AS q USING pending AS p
-    WHERE q.workspace_id = p.workspace_id AND q.id = p.id
+    -- previous pass's commit (it got the lock just after) sees those rows, but cannot delete them.
+    -- By their row addresses (a TID scan): joined on the key, the planner hashed the whole queue,
+    -- dead rows included, on every pass once its statistics had fallen behind the churn.
+    DELETE FROM event_queue AS q
+    WHERE q.ctid = ANY (ARRAY(SELECT ctid FROM pending))
     RETURNING q.workspace_id, q.id, q.type, q.resource_id
 ),
 numbered AS (
