@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 
 from app.domain.workspaces import currency_exponent
 
@@ -49,12 +51,49 @@ def plain_units(text: str, exponent: int) -> int | None:
 
 def from_minor(minor: int, currency: str) -> str:
     """The decimal string of `minor` units (integer arithmetic: exact, and cheap on batch paths)."""
+    return formatter(currency)(minor)
+
+
+@lru_cache(maxsize=512)
+def formatter(currency: str) -> Callable[[int], str]:
+    """`from_minor` for one currency, as a function: batch paths format a dozen amounts per order,
+    and the currency's exponent and template are looked up once."""
     exponent = currency_exponent(currency)
     if exponent == 0:
-        return str(minor)
-    sign = "-" if minor < 0 else ""
-    whole, fraction = divmod(abs(minor), 10**exponent)
-    return f"{sign}{whole}.{fraction:0{exponent}d}"
+        return str
+    scale: int = 10**exponent
+    template = f"%d.%0{exponent}d"
+
+    def format_minor(minor: int) -> str:
+        if minor < 0:
+            return "-" + template % divmod(-minor, scale)
+        return template % divmod(minor, scale)
+
+    return format_minor
+
+
+@lru_cache(maxsize=512)
+def parser(currency: str) -> Callable[[str | Decimal], int]:
+    """`to_minor` for one currency, as a function: plain amounts ("129.90", "7") in a few
+    operations; every other form, and every error, goes through `to_minor` itself."""
+    exponent = currency_exponent(currency)
+    scale: int = 10**exponent
+    pads: list[int] = [10 ** (exponent - n) for n in range(exponent + 1)]
+
+    def parse(amount: str | Decimal) -> int:
+        if type(amount) is str:
+            whole, dot, fraction = amount.partition(".")
+            if (
+                whole.isdigit()
+                and whole.isascii()
+                and (not dot or (len(fraction) <= exponent and fraction.isdigit() and fraction.isascii()))
+            ):
+                units: int = int(whole) * scale + (int(fraction) * pads[len(fraction)] if dot else 0)
+                if units < MAX_MINOR:
+                    return units
+        return to_minor(amount, currency)
+
+    return parse
 
 
 def estimate_text(value: float, exponent: int) -> str:

@@ -189,22 +189,41 @@ def minor_of(amount: str, currency: str) -> int:
     return units if units is not None else int(Decimal(amount).scaleb(exponent))
 
 
-def combine(current: Facts, added: Facts) -> Facts:
-    """The facts after orders are added to a contact whose facts are `current` (order sync
-    appending new orders): the same as recomputing from all orders."""
+def advance(current: Facts, orders: Iterable[Any]) -> Facts:
+    """The facts after new `orders` (rows) are added to a contact whose facts are `current` (order
+    sync creating orders): the same as recomputing them from all orders, in one pass over the new
+    ones (a batch brings a thousand contacts forward)."""
+    count, unconverted = current.orders_count, current.unconverted_orders
+    first, last = current.first_order_at, current.last_order_at
+    revenue, refunded = current.revenue_minor, current.refunded_minor
     by_currency = {c: minor_of(a, c) for c, a in current.revenue_by_currency.items()}
-    for c, a in added.revenue_by_currency.items():
-        by_currency[c] = by_currency.get(c, 0) + minor_of(a, c)
-    firsts = [t for t in (current.first_order_at, added.first_order_at) if t is not None]
-    lasts = [t for t in (current.last_order_at, added.last_order_at) if t is not None]
+    for o in orders:
+        status = o["status"]
+        if status not in MONEY:
+            continue
+        currency = o["currency"]
+        by_currency[currency] = by_currency.get(currency, 0) + o["total_minor"] - o["refunded_minor"]
+        converted = o["conversion"] != "missing"
+        if converted:
+            revenue += o["reporting_total_minor"] - o["reporting_refunded_minor"]
+            refunded += o["reporting_refunded_minor"]
+        if status in PURCHASES:
+            count += 1
+            if not converted:
+                unconverted += 1
+            placed = o["placed_at"]
+            if first is None or placed < first:
+                first = placed
+            if last is None or placed > last:
+                last = placed
     facts = Facts(
-        orders_count=current.orders_count + added.orders_count,
-        first_order_at=min(firsts) if firsts else None,
-        last_order_at=max(lasts) if lasts else None,
-        revenue_minor=current.revenue_minor + added.revenue_minor,
-        refunded_minor=current.refunded_minor + added.refunded_minor,
+        orders_count=count,
+        first_order_at=first,
+        last_order_at=last,
+        revenue_minor=revenue,
+        refunded_minor=refunded,
         revenue_by_currency={c: from_minor(m, c) for c, m in sorted(by_currency.items())},
-        unconverted_orders=current.unconverted_orders + added.unconverted_orders,
+        unconverted_orders=unconverted,
     )
     facts.average_order_value_minor = average_order_value(facts)
     return facts

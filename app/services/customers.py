@@ -28,11 +28,10 @@ from app.domain.orders import (
     OrderGroup,
     acquisition_channel,
     active_until,
-    combine,
+    advance,
     customer_facts,
-    groups_of,
 )
-from app.ids import new_id
+from app.ids import new_id, sorted_ids
 from app.schemas.common import invalid_input
 from app.schemas.leads import LeadRead
 from app.schemas.orders import CustomerConverted, CustomerSync
@@ -201,13 +200,13 @@ async def resolve(
             by_phone.setdefault(w.phone_e164, found)
         contact_ids.append(found)
     if created:
-        await repo.insert_many(sorted(created.values(), key=lambda r: r["id"]))
+        await repo.insert_many(sorted(created.values(), key=lambda r: r["id"].int))
         lookups.forget(("has-contacts", ctx.workspace_id))  # website capture now looks for returning customers
     resolved = Resolved(contact_ids, set(created), linked)
     # The events are read and rendered before the shop ids are recorded: concurrent syncs of the
     # same new customers wait on that insert until this transaction commits, so nothing that can
     # be done before it is done after it.
-    rendered = await _rendered(ctx, sorted(resolved.created | resolved.linked)) if announced else {}
+    rendered = await _rendered(ctx, sorted_ids(resolved.created | resolved.linked)) if announced else {}
     await record_identities(ctx, resolved, links)
     await drop_unused(ctx, resolved)
     _record_created(ctx, resolved, rendered)
@@ -251,18 +250,18 @@ async def drop_unused(ctx: Context, resolved: Resolved) -> None:
     """Delete the contacts this request created and no longer needs (see record_identities)."""
     unused = resolved.created - {c for c in resolved.contact_ids if c is not None}
     if unused:
-        await ctx.uow.customers(ctx.workspace_id).delete_new(sorted(unused))
+        await ctx.uow.customers(ctx.workspace_id).delete_new(sorted_ids(unused))
         resolved.created -= unused
 
 
 async def announce(ctx: Context, resolved: Resolved) -> None:
     """`customer.created` for each contact a shop made known: new, or newly linked to a shop id."""
-    _record_created(ctx, resolved, await _rendered(ctx, sorted(resolved.created | resolved.linked)))
+    _record_created(ctx, resolved, await _rendered(ctx, sorted_ids(resolved.created | resolved.linked)))
 
 
 def _record_created(ctx: Context, resolved: Resolved, rendered: dict[UUID, dict[str, Any]]) -> None:
     """The events of the contacts still created or linked, as `_rendered` made them."""
-    for contact_id in sorted((resolved.created | resolved.linked) & rendered.keys()):
+    for contact_id in sorted_ids((resolved.created | resolved.linked) & rendered.keys()):
         events.record_data(ctx, types.CUSTOMER_CREATED, rendered[contact_id])
 
 
@@ -394,7 +393,7 @@ async def refresh_facts(
     """Recompute these contacts' order facts; write and announce only what moved. `added`: the
     only change is these new orders per contact (order sync creating orders), so the stored
     facts are brought forward with them instead of re-reading every order of every contact."""
-    ids = sorted(c for c in contact_ids if c is not None)
+    ids = sorted_ids(c for c in contact_ids if c is not None)
     if not ids:
         return
     orders = ctx.uow.orders(ctx.workspace_id)
@@ -407,8 +406,7 @@ async def refresh_facts(
         and current
         and all(row["reporting_currency"] in (None, reporting) for row in current.values())
     ):
-        facts = {cid: combine(_stored_facts(current[cid]), customer_facts(groups_of(added.get(cid, []))))
-                 for cid in ids}  # fmt: skip
+        facts = {cid: advance(_stored_facts(current[cid]), added.get(cid, ())) for cid in ids}
         firsts = {cid: first for cid in ids if (first := _first_purchase(added.get(cid, []))) is not None}
     else:
         await ctx.uow.plan_each_statement()  # reads every order of these contacts: plan for today's sizes
@@ -423,11 +421,12 @@ async def refresh_facts(
     converting = {cid for cid in ids if facts[cid].orders_count and current[cid]["customer_since"] is None}
     needs_first = [cid for cid in ids if cid in firsts and (
         current[cid]["acquisition_channel"] is None or cid in converting)]  # fmt: skip
-    converted_leads = await _convert_leads(ctx, [current[c] for c in sorted(converting)])
+    converted_leads = await _convert_leads(ctx, [current[c] for c in sorted_ids(converting)])
     lead_ids = [current[c]["lead_id"] or converted_leads.get(c) for c in needs_first]
     leads = await repo.leads([lead_id for lead_id in lead_ids if lead_id is not None])
     updates: list[dict[str, Any]] = []
     converted_events: list[CustomerConverted] = []
+    audit = ctx.audit_change()
     for cid in ids:
         row, f = current[cid], facts[cid]
         lead_id = row["lead_id"] or converted_leads.get(cid)
@@ -459,7 +458,7 @@ async def refresh_facts(
             values["acquired_at"] = lead["created_at"] if lead else first["placed_at"] if first else None
         if all(row[k] == v for k, v in values.items()):
             continue
-        updates.append({"_id": cid, **values, **ctx.audit_change()})
+        updates.append({"_id": cid, **values, **audit})
         if cid in converting and first is not None:
             converted_events.append(
                 CustomerConverted(

@@ -8,6 +8,7 @@ customers' facts. An identical resend is one read and nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,7 +23,7 @@ from app.db.repositories.base import Page, Row
 from app.domain import events as types
 from app.domain.concurrency import check_if_match
 from app.domain.errors import DomainError, ErrorList, InvalidInput, NotFound
-from app.domain.money import from_minor, to_minor
+from app.domain.money import formatter, from_minor, parser, to_minor
 from app.domain.orders import (
     Decision,
     OrderStatus,
@@ -91,23 +92,39 @@ def _minor(value: str | None, currency: str, name: str, errors: ErrorList) -> in
         return None
 
 
+def _parsed(value: str | None, parse: Any, name: str, errors: ErrorList) -> int | None:
+    """`_minor` with the currency's parser in hand (a batch converts a dozen amounts per order)."""
+    if value is None:
+        return None
+    try:
+        return int(parse(value))
+    except ValueError as exc:
+        errors.add(name, str(exc))
+        return None
+
+
 def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
     """The order's columns in minor units; a 422 naming each bad amount."""
     customer = order.customer.model_dump(mode="json") if order.customer is not None else None
     currency = order.currency
+    parse = parser(currency)
     errors = ErrorList()
-    money = {name: _minor(getattr(order, name), currency, name, errors) for name in MONEY_FIELDS}
+    money = {name: _parsed(getattr(order, name), parse, name, errors) for name in MONEY_FIELDS}
     lines = []
     for i, item in enumerate(order.line_items):
-        unit = _minor(item.unit_price, currency, f"line_items.{i}.unit_price", errors)
-        total = _minor(item.total, currency, f"line_items.{i}.total", errors)
+        try:  # the field's name is built only for an error (a batch has thousands of lines)
+            unit: int | None = parse(item.unit_price)
+        except ValueError as exc:
+            errors.add(f"line_items.{i}.unit_price", str(exc))
+            unit = None
+        total = _parsed(item.total, parse, f"line_items.{i}.total", errors) if item.total is not None else None
         if total is None and unit is not None:
             total = unit * item.quantity
         lines.append({"position": i, "sku": item.sku, "name": item.name, "category": item.category,
                       "quantity": item.quantity, "unit_price_minor": unit, "total_minor": total})  # fmt: skip
     refunds: dict[str, dict[str, Any]] = {}
     for i, refund in enumerate(order.refunds):
-        amount = _minor(refund.amount, currency, f"refunds.{i}.amount", errors)
+        amount = _parsed(refund.amount, parse, f"refunds.{i}.amount", errors)
         refunds[refund.external_id] = {"amount_minor": amount, "reason": refund.reason,
                                        "refunded_at": refund.refunded_at}  # fmt: skip
     reporting_given = None
@@ -158,10 +175,15 @@ def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
 def view(row: Row) -> dict[str, Any]:
     """The order as the API returns it, in JSON form (events carry exactly this)."""
     currency, reporting = row["currency"], row["reporting_currency"]
-
-    def m(minor: int | None, cur: str = currency) -> str | None:
-        return from_minor(minor, cur) if minor is not None else None
-
+    fmt = formatter(currency)
+    reporting_fmt = formatter(reporting) if reporting is not None else fmt
+    total, refunded, cost = row["total_minor"], row["refunded_minor"], row["cost_minor"]
+    reporting_total, reporting_refunded = row["reporting_total_minor"], row["reporting_refunded_minor"]
+    subtotal = row["subtotal_minor"]
+    # a batch's rows share their audit time, and a new order's two shop times are often one
+    created = rfc3339(row["created_at"])
+    placed = rfc3339(row["placed_at"])
+    source_updated = row["source_updated_at"]
     return {
         "id": str(row["id"]),
         "source": row["source"],
@@ -170,29 +192,29 @@ def view(row: Row) -> dict[str, Any]:
         "customer": row["customer"],
         "status": row["status"],
         "currency": currency,
-        "subtotal": m(row["subtotal_minor"]),
-        "discount": m(row["discount_minor"]),
-        "tax": m(row["tax_minor"]),
-        "shipping": m(row["shipping_minor"]),
-        "total": m(row["total_minor"]),
-        "refunded_total": m(row["refunded_minor"]),
-        "net_total": m(row["total_minor"] - row["refunded_minor"]),
-        "cost": m(row["cost_minor"]),
+        "subtotal": fmt(subtotal) if subtotal is not None else None,
+        "discount": fmt(row["discount_minor"]),
+        "tax": fmt(row["tax_minor"]),
+        "shipping": fmt(row["shipping_minor"]),
+        "total": fmt(total),
+        "refunded_total": fmt(refunded),
+        "net_total": fmt(total - refunded),
+        "cost": fmt(cost) if cost is not None else None,
         "reporting_currency": reporting,
-        "reporting_total": m(row["reporting_total_minor"], reporting),
-        "reporting_refunded_total": m(row["reporting_refunded_minor"], reporting),
+        "reporting_total": reporting_fmt(reporting_total) if reporting_total is not None else None,
+        "reporting_refunded_total": reporting_fmt(reporting_refunded) if reporting_refunded is not None else None,
         "exchange_rate": row["exchange_rate"],
         "conversion": row["conversion"],
-        "placed_at": rfc3339(row["placed_at"]),
+        "placed_at": placed,
         "placed_on": row["placed_on"].isoformat(),
-        "source_updated_at": rfc3339(row["source_updated_at"]),
+        "source_updated_at": placed if source_updated == row["placed_at"] else rfc3339(source_updated),
         "coupon": row["coupon"],
         "sales_channel": row["sales_channel"],
         "line_items": row["line_items"],
         "notes": row["notes"],
         "version": row["version"],
-        "created_at": rfc3339(row["created_at"]),
-        "updated_at": rfc3339(row["updated_at"]),
+        "created_at": created,
+        "updated_at": created if row["updated_at"] == row["created_at"] else rfc3339(row["updated_at"]),
         "created_by": actor_json(row["created_by"]),
         "updated_by": actor_json(row["updated_by"]),
     }
@@ -261,16 +283,18 @@ def _reporting(
 # -- batch sync ------------------------------------------------------------------------------------
 
 
-async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def batch_upsert(ctx: Context, items: Sequence[dict[str, Any] | OrderIn]) -> list[dict[str, Any]]:
     """Upsert orders by (source, external_id): the shop's newer update time wins; an equal one
     with other content updates; an older one is stale; an identical resend changes nothing.
-    Items of one key in one batch apply in order. One bad item never rejects the others."""
+    Items of one key in one batch apply in order. One bad item never rejects the others. Items
+    are as sent, or validated already (the batch route's whole-body validation)."""
     locale = await _locale(ctx)
     results: list[dict[str, Any]] = [{} for _ in items]
     prepared: list[Prepared] = []
     for index, item in enumerate(items):
         try:
-            prepared.append(prepare(index, OrderIn.model_validate(item), locale))
+            order = item if isinstance(item, OrderIn) else OrderIn.model_validate(item)
+            prepared.append(prepare(index, order, locale))
         except ValidationError as exc:
             results[index] = item_error(index, invalid_input(exc))
         except DomainError as exc:
@@ -374,14 +398,14 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
         refunded = max(p.refunded_given, sum(all_refunds.values()))
         refunded = min(refunded, p.values["total_minor"])
         line_items = []
+        fmt = formatter(p.values["currency"])
         for line in p.lines:
             product_id = product_ids.get(line["sku"]) if line["sku"] else None
             lines.append({"order_id": order_id, **line, "product_id": product_id})
             line_items.append({
                 "sku": line["sku"], "product_id": str(product_id) if product_id else None, "name": line["name"],
                 "category": line["category"], "quantity": line["quantity"],
-                "unit_price": from_minor(line["unit_price_minor"], p.values["currency"]),
-                "total": from_minor(line["total_minor"], p.values["currency"]),
+                "unit_price": fmt(line["unit_price_minor"]), "total": fmt(line["total_minor"]),
             })  # fmt: skip
         for ext, refund in p.refunds.items():
             if ext not in known:

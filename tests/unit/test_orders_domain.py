@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -10,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.money import from_minor
+from app.domain.money import from_minor, parser, to_minor
 from app.domain.orders import (
     Decision,
     Rate,
     Stored,
     acquisition_channel,
     active_until,
-    combine,
+    advance,
     convert,
     customer_facts,
     decide,
@@ -27,6 +28,7 @@ from app.domain.orders import (
     pick_rate,
     proportion,
 )
+from app.domain.workspaces import currency_exponent
 
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
@@ -114,7 +116,7 @@ def test_adding_orders_to_stored_facts_equals_recomputing_them() -> None:
                                  converted=rng.random() > 0.2))  # fmt: skip
         cut = rng.randrange(0, len(orders) + 1)
         before = customer_facts(groups_of(orders[:cut]))
-        assert combine(before, customer_facts(groups_of(orders[cut:]))) == customer_facts(groups_of(orders))
+        assert advance(before, orders[cut:]) == customer_facts(groups_of(orders))
 
 
 def test_acquisition_channel_and_activity() -> None:
@@ -140,3 +142,26 @@ def test_stored_revenue_strings_read_back_exactly(minor: int, currency: str) -> 
 
 def test_half_way_averages_go_to_the_even_neighbour() -> None:
     assert [divide_half_even(n, 2) for n in (1, 3, 5, -1, -3)] == [0, 2, 2, 0, -2]
+
+
+@given(st.integers(-(10**17), 10**17), st.sampled_from(["USD", "JPY", "KWD", "IRR"]))
+def test_amounts_are_formatted_as_decimal_would(minor: int, currency: str) -> None:
+    exponent = Decimal(1).scaleb(-currency_exponent(currency))
+    assert from_minor(minor, currency) == str(Decimal(minor).scaleb(-currency_exponent(currency)).quantize(exponent))
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"\A\d{1,16}(\.\d{0,4})?\Z"),  # plain amounts, the fast path
+        st.text(alphabet="0123456789.-+e_ ٣", max_size=12),  # anything else: the Decimal path's answer
+    ),
+    st.sampled_from(["USD", "JPY", "KWD"]),
+)
+def test_the_batch_parser_reads_amounts_as_to_minor_does(amount: str, currency: str) -> None:
+    def outcome(parse: Callable[[str, str], int]) -> int | str:
+        try:
+            return parse(amount, currency)
+        except ValueError:
+            return "error"
+
+    assert outcome(lambda a, c: parser(c)(a)) == outcome(to_minor)

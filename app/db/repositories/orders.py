@@ -19,6 +19,7 @@ from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datet
 from app.db.repositories.leads import OPEN_WHERE
 from app.db.repositories.relationships import _Records
 from app.domain.orders import MONEY, PURCHASES, OrderStatus
+from app.ids import sorted_ids
 
 o, ol, rf, pr, xr = tables.orders, tables.order_lines, tables.order_refunds, tables.products, tables.exchange_rates
 ci, co, ld = tables.contact_identities, tables.contacts, tables.leads
@@ -41,7 +42,9 @@ def _among(table: Any, column: Any, values: Sequence[Any], dialect: str) -> tupl
     of a never-analysed table scan the whole workspace and filter: measured 9 ms and growing with
     the table, against a fixed cost per key). SQLite: an IN list."""
     if dialect == "postgresql":
-        keys = func.unnest(bindparam(None, sorted(set(values)), type_=postgresql.ARRAY(column.type)))
+        distinct = set(values)
+        ordered = sorted_ids(distinct) if isinstance(next(iter(distinct), None), UUID) else sorted(distinct)
+        keys = func.unnest(bindparam(None, ordered, type_=postgresql.ARRAY(column.type)))
         derived = keys.table_valued("value").render_derived()
         # IS NOT NULL lets the planner use partial indexes "WHERE column IS NOT NULL" (a join
         # condition alone does not prove it)
@@ -136,7 +139,7 @@ class OrderRepository(TenantRepository):
 
     async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Rows with `id` and the same other columns each (the caller sets `version`), in key order."""
-        ordered = sorted(rows, key=lambda r: r["id"])
+        ordered = sorted(rows, key=lambda r: r["id"].int)
         await self.uow.update_rows(o, [{**r, "workspace_id": self.workspace_id} for r in ordered], bump_version=False)
 
     async def update(self, order_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
@@ -393,7 +396,7 @@ class CustomerRepository(TenantRepository):
     async def delete_new(self, contact_ids: Sequence[UUID]) -> None:
         """Drop contacts this request created and then found it did not need."""
         dialect = await self._dialect()
-        for chunk in _chunks(sorted(contact_ids), 5000):
+        for chunk in _chunks(sorted_ids(contact_ids), 5000):
             await self.uow.execute(delete(co).where(self.scope, _in(co.c.id, chunk, dialect)))
 
     async def rows(self, contact_ids: Sequence[UUID], columns: Sequence[str] | None = None) -> dict[UUID, Row]:
@@ -401,15 +404,18 @@ class CustomerRepository(TenantRepository):
         out: dict[UUID, Row] = {}
         dialect = await self._dialect()
         selected = [co] if columns is None else [co.c.id, *(co.c[name] for name in columns if name != "id")]
-        for chunk in _chunks(sorted(set(contact_ids)), 5000):
+        for chunk in _chunks(sorted_ids(set(contact_ids)), 5000):
             source, among = _among(co, co.c.id, chunk, dialect)
             statement = select(*selected).select_from(source).where(self.scope, among)
-            out.update({r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()})
+            result = await self.uow.execute(statement)
+            keys = tuple(result.keys())  # rows as tuples zipped with the names: a third of mappings' cost
+            at = keys.index("id")
+            out.update({r[at]: dict(zip(keys, r, strict=True)) for r in result.all()})
         return out
 
     async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Rows with `_id` and the same columns each; version + 1. In id order."""
-        ordered = sorted(rows, key=lambda r: r["_id"])
+        ordered = sorted(rows, key=lambda r: r["_id"].int)
         await self.uow.update_rows(
             co,
             [{"workspace_id": self.workspace_id, "id": r["_id"], **{k: v for k, v in r.items() if k != "_id"}}
@@ -420,7 +426,7 @@ class CustomerRepository(TenantRepository):
     async def leads(self, lead_ids: Sequence[UUID]) -> dict[UUID, Row]:
         """What acquisition needs of the originating leads."""
         out: dict[UUID, Row] = {}
-        for chunk in _chunks(sorted(set(lead_ids))):
+        for chunk in _chunks(sorted_ids(set(lead_ids))):
             statement = select(ld.c.id, ld.c.utm_source, ld.c.source, ld.c.created_at, ld.c.opportunity_id).where(
                 ld.c.workspace_id == self.workspace_id, ld.c.id.in_(list(chunk))
             )
