@@ -124,7 +124,11 @@ class RequestModel(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _storable_text(cls, value: Any) -> Any:
-        _storable(value)
+        # the common case inline (every field of every item of a batch comes through here)
+        if type(value) is str and "\x00" not in value and value.isascii():
+            return value
+        if value is not None and type(value) not in (int, bool, float):
+            _storable(value)
         return value
 
 
