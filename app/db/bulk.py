@@ -12,7 +12,7 @@ values go through each column type's own bind processor, exactly as SQLAlchemy w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -128,20 +128,32 @@ def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> Pro
     return tuple((i, p) for i, p in bound if p is not None)
 
 
-def records(dialect: Dialect, table: Table, rows: Rows) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+def records(
+    dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]], shared: Mapping[str, Any] | None = None
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
     """(columns, records) of rows sharing one column list, values as the driver takes them
-    (each column type's bind processor applied, e.g. JSON serialised)."""
+    (each column type's bind processor applied, e.g. JSON serialised). `shared`: columns with the
+    same value in every record, appended to each."""
     columns = _columns(table, tuple(rows[0]))
     processors = _processors(dialect, table, columns)
     pick = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+    tail: tuple[Any, ...] = ()
+    if shared:
+        names = _columns(table, tuple(shared))
+        shared_processors = dict(_processors(dialect, table, names))
+        tail = tuple(
+            shared_processors[i](shared[name]) if i in shared_processors else shared[name]
+            for i, name in enumerate(names)
+        )
+        columns = (*columns, *names)
     if not processors:
-        return columns, list(map(pick, rows))
+        return columns, [pick(row) + tail for row in rows]
     out: list[tuple[Any, ...]] = []
     for row in rows:
         values = list(pick(row))
         for position, process in processors:
             values[position] = process(values[position])
-        out.append(tuple(values))
+        out.append((*values, *tail))
     return columns, out
 
 

@@ -3,7 +3,7 @@ the use case (the HTTP route wrapper or the worker) commits once, before a respo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -113,19 +113,22 @@ class UnitOfWork:
         if not self.database.is_sqlite:
             await self.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
-    async def insert_rows(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    async def insert_rows(
+        self, table: Table, rows: Sequence[Mapping[str, Any]], shared: Mapping[str, Any] | None = None
+    ) -> None:
         """Insert rows (all with the same keys) now: PostgreSQL's COPY inside this transaction for
-        a batch, an executemany INSERT otherwise."""
+        a batch, an executemany INSERT otherwise. `shared`: columns with one value for every row
+        (a repository's workspace id), added without copying each row."""
         if not rows:
             return
         if self.database.is_sqlite or len(rows) < bulk.COPY_FROM_ROWS:
-            await self.execute(table.insert(), list(rows))
+            await self.execute(table.insert(), [{**r, **shared} for r in rows] if shared else list(rows))
             return
         conn = await self.connection()
         raw = (await conn.get_raw_connection()).driver_connection
         if not raw.is_in_transaction():  # COPY must join the unit of work's transaction
             await self.execute(text("SELECT 1"))
-        columns, records = bulk.records(self.database.engine.dialect, table, rows)
+        columns, records = bulk.records(self.database.engine.dialect, table, rows, shared)
         await raw.copy_records_to_table(table.name, records=records, columns=columns)
 
     async def update_rows(self, table: Table, rows: Sequence[dict[str, Any]], *, bump_version: bool) -> None:

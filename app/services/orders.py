@@ -172,6 +172,19 @@ def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
 # -- reading ---------------------------------------------------------------------------------------
 
 
+_audit_text: tuple[datetime | None, str] = (None, "")
+
+
+def _audit_rfc3339(value: datetime) -> str:
+    """rfc3339 of an audit time: a batch's rows share one time object, formatted once."""
+    global _audit_text
+    last = _audit_text
+    if last[0] is value:
+        return last[1]
+    _audit_text = (value, rfc3339(value))
+    return _audit_text[1]
+
+
 def view(row: Row) -> dict[str, Any]:
     """The order as the API returns it, in JSON form (events carry exactly this)."""
     currency, reporting = row["currency"], row["reporting_currency"]
@@ -181,7 +194,7 @@ def view(row: Row) -> dict[str, Any]:
     reporting_total, reporting_refunded = row["reporting_total_minor"], row["reporting_refunded_minor"]
     subtotal = row["subtotal_minor"]
     # a batch's rows share their audit time, and a new order's two shop times are often one
-    created = rfc3339(row["created_at"])
+    created = _audit_rfc3339(row["created_at"])
     placed = rfc3339(row["placed_at"])
     source_updated = row["source_updated_at"]
     return {
@@ -392,18 +405,22 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
     created_events: list[dict[str, Any]] = []
     updated_events: list[tuple[dict[str, Any], dict[str, Any]]] = []
     touched_contacts: set[UUID] = set()
+    product_texts = {sku: str(product_id) for sku, product_id in product_ids.items()}
     for (p, decision, order_id), contact_id in zip(changes, resolved.contact_ids, strict=True):
         known = stored_refunds.get(order_id, {})
-        all_refunds = {**{k: v["amount_minor"] for k, v in p.refunds.items()}, **known}
-        refunded = max(p.refunded_given, sum(all_refunds.values()))
+        refunded = p.refunded_given
+        if p.refunds or known:
+            all_refunds = {**{k: v["amount_minor"] for k, v in p.refunds.items()}, **known}
+            refunded = max(refunded, sum(all_refunds.values()))
         refunded = min(refunded, p.values["total_minor"])
         line_items = []
         fmt = formatter(p.values["currency"])
         for line in p.lines:
-            product_id = product_ids.get(line["sku"]) if line["sku"] else None
+            sku = line["sku"]
+            product_id = product_ids.get(sku) if sku else None
             lines.append({"order_id": order_id, **line, "product_id": product_id})
             line_items.append({
-                "sku": line["sku"], "product_id": str(product_id) if product_id else None, "name": line["name"],
+                "sku": sku, "product_id": product_texts[sku] if product_id else None, "name": line["name"],
                 "category": line["category"], "quantity": line["quantity"],
                 "unit_price": fmt(line["unit_price_minor"]), "total": fmt(line["total_minor"]),
             })  # fmt: skip

@@ -125,6 +125,20 @@ async def test_money_is_exact_across_many_small_amounts(tenant: Tenant) -> None:
     assert contact["revenue_by_currency"] == {"USD": "45.00"}
 
 
+async def test_a_large_batch_stores_every_order_line_and_new_customer(tenant: Tenant) -> None:
+    """Batches of hundreds take the bulk paths (COPY on PostgreSQL): orders, lines, new contacts and
+    events all land, each in its own workspace, and the customers' facts follow."""
+    orders = [order(f"big-{i}", customer={"external_id": f"bc-{i}", "email": f"b{i}@shop.example"}) for i in range(80)]
+    assert {r["status"] for r in await sync(tenant, *orders)} == {"created"}
+    listed = (await tenant.get("/v1/orders", params={"limit": 100})).json()["data"]
+    assert len(listed) == 80 and all(len(o["line_items"]) == 2 for o in listed)
+    assert {o["line_items"][0]["total"] for o in listed} == {"20.00"}
+    contact = await contact_of(tenant, listed[0]["id"])
+    assert contact["orders_count"] == 1 and contact["revenue"] == "30.00" and contact["email"].endswith("@shop.example")
+    assert len(await events_of(tenant, "customer.created")) == 80
+    assert len(await events_of(tenant, "order.created")) == 80
+
+
 async def test_amounts_follow_the_currency_exponent(tenant: Tenant) -> None:
     results = await sync(
         tenant,

@@ -135,7 +135,7 @@ class OrderRepository(TenantRepository):
         return {k: v for k, v in found.items() if k in wanted}
 
     async def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        await self.uow.insert_rows(o, [{"workspace_id": self.workspace_id, **r} for r in rows])
+        await self.uow.insert_rows(o, rows, {"workspace_id": self.workspace_id})
 
     async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Rows with `id` and the same other columns each (the caller sets `version`), in key order."""
@@ -151,7 +151,7 @@ class OrderRepository(TenantRepository):
             await self.uow.execute(
                 delete(ol).where(ol.c.workspace_id == self.workspace_id, _in(ol.c.order_id, chunk, dialect))
             )
-        await self.uow.insert_rows(ol, [{"workspace_id": self.workspace_id, **r} for r in lines])
+        await self.uow.insert_rows(ol, lines, {"workspace_id": self.workspace_id})
 
     async def refunds_of(self, order_ids: Sequence[UUID]) -> dict[UUID, dict[str, int]]:
         """Each order's stored refunds: {order id: {refund external id: amount}}."""
@@ -375,7 +375,7 @@ class CustomerRepository(TenantRepository):
         return out
 
     async def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        await self.uow.insert_rows(co, [{"workspace_id": self.workspace_id, **r} for r in rows])
+        await self.uow.insert_rows(co, rows, {"workspace_id": self.workspace_id})
 
     async def link(self, rows: Sequence[Mapping[str, Any]]) -> set[Key]:
         """Record (source, external id) → contact, in key order; the keys recorded. A key missing
