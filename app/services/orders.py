@@ -8,7 +8,7 @@ customers' facts. An identical resend is one read and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -92,12 +92,12 @@ def _minor(value: str | None, currency: str, name: str, errors: ErrorList) -> in
         return None
 
 
-def _parsed(value: str | None, parse: Any, name: str, errors: ErrorList) -> int | None:
+def _parsed(value: str | None, parse: Callable[[str], int], name: str, errors: ErrorList) -> int | None:
     """`_minor` with the currency's parser in hand (a batch converts a dozen amounts per order)."""
     if value is None:
         return None
     try:
-        return int(parse(value))
+        return parse(value)
     except ValueError as exc:
         errors.add(name, str(exc))
         return None
