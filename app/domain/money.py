@@ -74,23 +74,16 @@ def formatter(currency: str) -> Callable[[int], str]:
 
 @lru_cache(maxsize=512)
 def parser(currency: str) -> Callable[[str | Decimal], int]:
-    """`to_minor` for one currency, as a function: plain amounts ("129.90", "7") in a few
-    operations; every other form, and every error, goes through `to_minor` itself."""
+    """`to_minor` for one currency, as a function: plain amounts ("129.90", "7") read by
+    `plain_units` with the exponent looked up once; every other form, and every error, goes
+    through `to_minor` itself."""
     exponent = currency_exponent(currency)
-    scale: int = 10**exponent
-    pads: list[int] = [10 ** (exponent - n) for n in range(exponent + 1)]
 
     def parse(amount: str | Decimal) -> int:
         if type(amount) is str:
-            whole, dot, fraction = amount.partition(".")
-            if (
-                whole.isdigit()
-                and whole.isascii()
-                and (not dot or (len(fraction) <= exponent and fraction.isdigit() and fraction.isascii()))
-            ):
-                units: int = int(whole) * scale + (int(fraction) * pads[len(fraction)] if dot else 0)
-                if units < MAX_MINOR:
-                    return units
+            units = plain_units(amount, exponent)
+            if units is not None and 0 <= units < MAX_MINOR:
+                return units
         return to_minor(amount, currency)
 
     return parse

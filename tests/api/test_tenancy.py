@@ -7,9 +7,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from app.db.session import Database
-from app.ids import utcnow
-from app.worker.dispatcher import dispatch
-from tests.conftest import Tenant, assert_problem
+from tests.conftest import Tenant, assert_problem, drain_dispatch
 
 
 async def _member(tenant: Tenant, database: Database) -> str:
@@ -35,8 +33,7 @@ async def _event(tenant: Tenant, database: Database) -> str:
 async def _delivery(tenant: Tenant, database: Database) -> str:
     endpoint = await _endpoint(tenant, database)
     await tenant.post(f"{endpoint}/test")
-    while (await dispatch(database, utcnow())).events:  # earlier tests' events may be queued ahead of it
-        pass
+    await drain_dispatch(database)
     delivery = (await tenant.get(f"{endpoint}/deliveries")).json()["data"][0]
     return f"{endpoint}/deliveries/{delivery['id']}"
 

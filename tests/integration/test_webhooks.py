@@ -19,7 +19,7 @@ from app.ids import utcnow
 from app.services import timers
 from app.services.context import SYSTEM, Context
 from app.worker.runner import Worker
-from tests.conftest import Tenant, assert_problem
+from tests.conftest import Tenant, assert_problem, drain_dispatch
 from tests.integration.receiver import Receiver
 
 
@@ -82,8 +82,7 @@ async def test_dispatch_numbers_events_in_commit_order_and_leaves_them_as_writte
 ) -> None:
     from app.worker.dispatcher import dispatch
 
-    while (await dispatch(database, utcnow())).events:  # what earlier tests left in this database
-        pass
+    await drain_dispatch(database)  # what earlier tests left in this database
     async with UnitOfWork(database, write=False) as uow:  # their deliveries still waiting count too
         waiting, since = await uow.outbox().backlog()
     for n in range(3):
