@@ -115,6 +115,7 @@ api_keys = Table(
     Column("member_id", Uuid),
     Column("last_used_at", UtcDateTime),
     Column("revoked_at", UtcDateTime),
+    Column("expires_at", UtcDateTime),
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "member_id"], ["members.workspace_id", "members.id"]),
     # Looked up across workspaces by the digest of the presented key (system repository).
@@ -143,6 +144,9 @@ idempotency_keys = Table(
     Column("status_code", Integer),
     Column("headers", Json),
     Column("body", LargeBinary),
+    # Set instead of `body` when the response carried a new secret: the path of the created
+    # resource, which a replay names (409 secret-not-replayable); the secret is never stored.
+    Column("secret_resource", String(500)),
     Index(None, "expires_at"),
 )
 
@@ -211,6 +215,8 @@ webhook_endpoints = Table(
     Column("url", String(2048), nullable=False),
     Column("description", String(500), nullable=False, server_default=""),
     Column("event_types", Json, nullable=False),
+    # The scopes of the key that created the endpoint: it is delivered only what they may read.
+    Column("scopes", Json, nullable=False),
     Column("enabled", Boolean, nullable=False, server_default=true()),
     Column("secret", String(100), nullable=False),
     Column("disabled_reason", String(200)),
@@ -296,6 +302,8 @@ jobs = Table(
     Column("kind", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # queued | running | succeeded | failed
     Column("params", Json, nullable=False),
+    # sha256 of kind + canonical params: an identical request while one is queued gets that job.
+    Column("fingerprint", String(64)),
     Column("progress", Json),
     Column("result", Json),
     Column("problem", Json),
@@ -305,6 +313,14 @@ jobs = Table(
     Column("finished_at", UtcDateTime),
     *_audit(),
     Index(None, "workspace_id", "created_at", "id"),
+    Index(
+        "ix_jobs_queued_fingerprint",
+        "workspace_id",
+        "fingerprint",
+        unique=True,
+        sqlite_where=text("status = 'queued'"),
+        postgresql_where=text("status = 'queued'"),
+    ),
     Index(
         "ix_jobs_queued",
         "created_at",

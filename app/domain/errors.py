@@ -119,3 +119,27 @@ class Unavailable(DomainError):
     status = 503
     slug = "unavailable"
     title = "Service unavailable"
+
+
+class LimitExceeded(DomainError):
+    """An operator's cap (environment, never a tenant setting) would be passed: the problem names
+    the limit (`limit`: its setting's name, `value`: the cap) so the client knows which one."""
+
+    status = 409
+    slug = "limit-exceeded"
+    title = "Limit exceeded"
+
+    def __init__(self, detail: str, *, limit: str, value: int | float) -> None:
+        super().__init__(detail, extensions={"limit": limit, "value": value})
+
+
+class SecretNotReplayable(DomainError):
+    """An Idempotency-Key replay of a response that carried a new secret: the secret was never
+    stored, so the replay names the created resource instead. Revoke it and create a new one."""
+
+    status = 409
+    slug = "secret-not-replayable"
+    title = "Secret not replayable"
+
+    def __init__(self, detail: str, *, resource: str) -> None:
+        super().__init__(detail, extensions={"resource": resource})

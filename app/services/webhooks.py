@@ -44,6 +44,7 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
         {
             "id": new_id(),
             "secret": new_secret(),
+            "scopes": ["admin"],
             **values,
             "event_types": sorted(set(values["event_types"])),
             **ctx.audit_new(),

@@ -1,0 +1,72 @@
+"""hardening: key expiry, endpoint scopes, queued-job fingerprints, secrets kept out of replays
+
+- `api_keys.expires_at`: optional; an expired key is answered like a revoked one.
+- `webhook_endpoints.scopes`: the scopes of the key that created the endpoint, which bound what it
+  is delivered. Endpoints that exist already are recorded as created by `admin`, so they keep
+  receiving exactly what they receive today.
+- `jobs.fingerprint` with a unique index over queued jobs: a second identical request while one is
+  queued returns the queued job.
+- `idempotency_keys.secret_resource`: a stored response that carried a new secret keeps only the
+  created resource's path, never the secret.
+
+Revision ID: 0028
+Revises: 0027
+Create Date: 2026-12-06 06:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+import app.db.types
+
+revision: str = "0028"
+down_revision: str | None = "0027"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("expires_at", app.db.types.UtcDateTime(timezone=True), nullable=True))
+
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("scopes", JSON, nullable=True))
+    op.execute("UPDATE webhook_endpoints SET scopes = '[\"admin\"]'")
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.alter_column("scopes", existing_type=JSON, nullable=False)
+
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fingerprint", sa.String(length=64), nullable=True))
+    op.create_index(
+        "ix_jobs_queued_fingerprint",
+        "jobs",
+        ["workspace_id", "fingerprint"],
+        unique=True,
+        sqlite_where=sa.text("status = 'queued'"),
+        postgresql_where=sa.text("status = 'queued'"),
+    )
+
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("secret_resource", sa.String(length=500), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.drop_column("secret_resource")
+    op.drop_index(
+        "ix_jobs_queued_fingerprint",
+        table_name="jobs",
+        sqlite_where=sa.text("status = 'queued'"),
+        postgresql_where=sa.text("status = 'queued'"),
+    )
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_column("fingerprint")
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.drop_column("scopes")
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.drop_column("expires_at")
