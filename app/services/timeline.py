@@ -9,9 +9,9 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from app.db.repositories.timeline import kinds_of
 from app.domain.errors import NotFound
 from app.domain.pagination import Sort, encode_cursor
-from app.db.repositories.timeline import kinds_of
 from app.domain.timeline import Entry, merge, readable_kinds
 from app.schemas.engagements import EngagementRead, StateChangeRead
 from app.schemas.events import EventRead

@@ -155,4 +155,6 @@ async def test_an_account_360_shows_only_what_the_key_may_read(tenant: Tenant) -
     view = (await tenant.get(f"/v1/accounts/{account['id']}/360", key=key)).json()
     assert view["orders"]["count"] == 2 and view["loyalty_points"] == 70 and view["value_added_deals"]["count"] == 1
     assert view["withheld"] == ["tickets", "contracts", "quotes", "invoices"]
-    assert_problem(await tenant.get(f"/v1/accounts/{account['id']}/360", key=await tenant.key_with("contacts:read")), 403)
+    assert_problem(
+        await tenant.get(f"/v1/accounts/{account['id']}/360", key=await tenant.key_with("contacts:read")), 403
+    )
