@@ -158,3 +158,14 @@ async def test_an_account_360_shows_only_what_the_key_may_read(tenant: Tenant) -
     assert_problem(
         await tenant.get(f"/v1/accounts/{account['id']}/360", key=await tenant.key_with("contacts:read")), 403
     )
+
+
+async def test_a_contact_timeline_shows_only_the_kinds_of_entry_the_key_may_read(tenant: Tenant) -> None:
+    mina = (await history(tenant, 1))["contact"]
+    url = f"/v1/contacts/{mina['id']}/timeline"
+    narrow = (await tenant.get(url, key=await tenant.key_with("contacts:read"))).json()
+    assert narrow["data"] == [] and narrow["withheld"] == ["engagement", "activity", "task"]
+    assert_problem(await tenant.get("/v1/tasks", key=await tenant.key_with("contacts:read")), 403)
+    with_tasks = (await tenant.get(url, key=await tenant.key_with("contacts:read", "tasks:read"))).json()
+    assert [e["data"]["title"] for e in with_tasks["data"]] == ["Call Mina back"]
+    assert with_tasks["withheld"] == ["engagement", "activity"]
