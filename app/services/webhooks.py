@@ -72,16 +72,16 @@ async def list_endpoints(ctx: Context, *, sort: Sort, cursor: str | None, limit:
 async def update(ctx: Context, endpoint_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
     row = await get(ctx, endpoint_id)
     check_if_match(if_match, row["version"])
+    _validate(changes, row["scopes"])
+    if "event_types" in changes:
+        changes["event_types"] = sorted(set(changes["event_types"]))
+    changes = changed_fields(row, changes)
     if ("url" in changes or "event_types" in changes) and not covers(ctx.scopes, row["scopes"]):
         # Otherwise a key could point an endpoint of a broader key at itself, or widen what it asks for.
         raise Forbidden(
             "changing an endpoint's url or event_types needs a key that may read all it may: "
             + ", ".join(row["scopes"])
         )
-    _validate(changes, row["scopes"])
-    if "event_types" in changes:
-        changes["event_types"] = sorted(set(changes["event_types"]))
-    changes = changed_fields(row, changes)
     if not changes:
         return row
     if changes.get("enabled"):  # re-enabled by hand: start afresh; waiting deliveries resume
