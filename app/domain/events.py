@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from app.domain.api_keys import ADMIN, RESOURCES, allows
+
 API_VERSION = "2026-11-27"
 
 WORKSPACE_UPDATED = "workspace.updated"
@@ -96,6 +100,51 @@ FORM_SUBMISSION_RECEIVED = "form.submission_received"
 FORM_SUBMISSION_SPAM = "form.submission_spam"
 JOB_SUCCEEDED = "job.succeeded"
 JOB_FAILED = "job.failed"
+
+# Who may read an event. The part of the type before the dot names the resource, and that
+# resource's read scope applies: `lead.created` needs `leads:read`, `order.refunded` needs
+# `orders:read`. This table holds every exception, by prefix, and is the only place they live.
+# Workspace-level types (configuration, keys, endpoints, shop connections, forms) need `admin`.
+EVENT_SCOPE_EXCEPTIONS: dict[str, str] = {
+    "workspace": ADMIN,
+    "settings": ADMIN,
+    "api_key": ADMIN,
+    "webhook_endpoint": ADMIN,
+    "integration": ADMIN,
+    "form": ADMIN,  # defining forms is admin-only; a submission carries what a stranger typed
+    # An import belongs to the entity it imports (leads, contacts or orders), which its type does
+    # not name; `GET /v1/imports/{id}` answers with that entity's read scope.
+    "import": ADMIN,
+    "webhook": "webhooks:read",  # webhook.test: delivered only to its endpoint
+    "customer": "contacts:read",  # a shop's customers are contacts
+    "segment": "contacts:read",  # saved contact filters live under /v1/segments with contacts:* scopes
+    "team": "members:read",
+    "activity": "leads:read",  # /v1/activities is read with leads:read
+    "opportunity": "opportunities:read",
+    "analytics": "analytics:read",
+    "acquisition_cost": "analytics:read",  # /v1/acquisition-costs is part of analytics
+}
+
+
+def required_scope(event_type: str) -> str:
+    """The scope a key needs to read events of this type. A prefix that names no resource and is
+    no exception needs `admin`: a new type is hidden until someone decides who may read it."""
+    prefix = event_type.partition(".")[0]
+    if prefix in EVENT_SCOPE_EXCEPTIONS:
+        return EVENT_SCOPE_EXCEPTIONS[prefix]
+    resource = f"{prefix}s"
+    return f"{resource}:read" if resource in RESOURCES else ADMIN
+
+
+def may_read(granted: Iterable[str], event_type: str) -> bool:
+    return allows(frozenset(granted), required_scope(event_type))
+
+
+def readable(granted: Iterable[str], event_types: Iterable[str]) -> list[str]:
+    """The types among `event_types` that a key with `granted` scopes may read, in order."""
+    scopes = frozenset(granted)
+    return [t for t in event_types if allows(scopes, required_scope(t))]
+
 
 # Fields that change on every update and say nothing about what changed.
 _BOOKKEEPING = frozenset({"version", "updated_at", "updated_by"})

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+from app.domain.api_keys import allows
+
+# Entry kind -> the scope that reads it on its own endpoint: engagements, activities and a lead's
+# history are read with leads:read, tasks with tasks:read. A timeline shows a key only the kinds
+# it may read, whichever record the timeline is about.
+KIND_SCOPES: dict[str, str] = {
+    "engagement": "leads:read",
+    "activity": "leads:read",
+    "task": "tasks:read",
+    "state_change": "leads:read",
+    "assignment": "leads:read",
+    "status": "leads:read",
+}
+
+
+def readable_kinds(granted: Iterable[str], kinds: Iterable[str]) -> list[str]:
+    scopes = frozenset(granted)
+    return [k for k in kinds if allows(scopes, KIND_SCOPES[k])]
 
 
 @dataclass(frozen=True)

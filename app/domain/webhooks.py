@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from app.domain.api_keys import ADMIN, allows
 from app.domain.errors import ErrorList
+from app.domain.events import may_read, required_scope
 
 # Seconds to wait before attempt 1, 2, 3, ... (Standard Webhooks' suggested schedule).
 DEFAULT_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -25,14 +27,40 @@ def validate_url(url: str, errors: ErrorList, *, field: str = "url") -> None:
         errors.add(field, "must not carry credentials; authenticate with the signature instead")
 
 
-def validate_event_types(event_types: Sequence[str], known: Sequence[str], errors: ErrorList) -> None:
+def validate_event_types(
+    event_types: Sequence[str], known: Sequence[str], errors: ErrorList, *, scopes: Collection[str] = (ADMIN,)
+) -> None:
+    """Known types that the endpoint's scopes may read: subscribing to a type it would never be
+    delivered is a mistake worth naming rather than a silence."""
     for i, event_type in enumerate(event_types):
         if event_type not in known:
             errors.add(f"event_types.{i}", f"unknown event type {event_type!r}")
+        elif not may_read(scopes, event_type):
+            errors.add(
+                f"event_types.{i}",
+                f"{event_type} events need the {required_scope(event_type)!r} scope, which the endpoint's key lacks",
+            )
+
+
+def endpoint_scopes(granted: frozenset[str] | set[str]) -> list[str]:
+    """What an endpoint records of the key that creates it: its scopes (just `admin` when it
+    holds it, since admin implies every scope, present and future)."""
+    return [ADMIN] if ADMIN in granted else sorted(granted)
+
+
+def covers(granted: frozenset[str] | set[str], scopes: Sequence[str]) -> bool:
+    """Whether a key holding `granted` may read everything an endpoint with `scopes` may."""
+    return all(allows(granted, scope.replace(":write", ":read")) for scope in scopes)
 
 
 def subscribed(event_types: Sequence[str], event_type: str) -> bool:
     return not event_types or event_type in event_types
+
+
+def delivers(event_types: Sequence[str], scopes: Collection[str], event_type: str) -> bool:
+    """An endpoint is delivered the types it subscribes to (none listed: every type) that the
+    scopes of the key that created it may read. (`webhook.test` goes only to its own endpoint.)"""
+    return subscribed(event_types, event_type) and may_read(scopes, event_type)
 
 
 def forbidden_address(address: str) -> bool:

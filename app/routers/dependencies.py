@@ -46,7 +46,7 @@ async def _authorize(request: Request, credentials: HTTPAuthorizationCredentials
         request, f"key:{caller.key_id}", request.app.state.settings.rate_limit_api_per_minute, "api"
     )
     request.state.caller = caller
-    return Context(request.state.uow, caller.workspace_id, caller.actor, now)
+    return Context(request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes)
 
 
 async def enforce_rate_limit(request: Request, bucket: str, limit: int, policy: str) -> None:

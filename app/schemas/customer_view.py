@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.domain.customer_view import SECTIONS
 from app.schemas.common import UtcDatetime
 from app.schemas.service_records import ContractRead, InvoiceRead, QuoteRead, TicketRead
 
@@ -61,14 +62,31 @@ class Referrals(BaseModel):
 
 
 class Customer360(BaseModel):
+    """Each section shows only when the key holds its resource's read scope; a section left out is
+    named in `withheld`, so a client can tell "none" from "not yours to see"."""
+
     kind: str = Field(description="contact | account")
-    profile: dict[str, Any] = Field(description="The contact or account as GET returns it")
-    orders: OrderSummary
-    loyalty_points: int
-    referrals: Referrals
-    tickets: TicketSummary
-    contracts: ContractSummary
-    quotes: QuoteSummary
-    invoices: InvoiceSummary
-    value_added_deals: ValueAdded
-    timeline: list[dict[str, Any]] = Field(description="The 10 latest entries (contacts; accounts: empty)")
+    profile: dict[str, Any] | None = Field(default=None, description="The contact or account as GET returns it")
+    orders: OrderSummary | None = Field(default=None, description="`orders:read`")
+    loyalty_points: int | None = Field(default=None, description="`contacts:read` (accounts: `accounts:read`)")
+    referrals: Referrals | None = Field(default=None, description="`contacts:read` (accounts: `accounts:read`)")
+    tickets: TicketSummary | None = Field(default=None, description="`tickets:read`")
+    contracts: ContractSummary | None = Field(default=None, description="`contracts:read`")
+    quotes: QuoteSummary | None = Field(default=None, description="`quotes:read`")
+    invoices: InvoiceSummary | None = Field(default=None, description="`invoices:read` (with their payments)")
+    value_added_deals: ValueAdded | None = Field(default=None, description="`opportunities:read`")
+    timeline: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="The 10 latest entries (contacts; accounts: empty) of the kinds the key may read "
+        "(engagements, activities: `leads:read`; tasks: `tasks:read`)",
+    )
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="Sections left out because the key lacks their scope, in the view's order; "
+        "`timeline.<kind>` for kinds of timeline entry left out",
+        examples=[["orders", "tickets", "invoices", "timeline.task"]],
+    )
+
+    def to_json(self) -> str:
+        """Withheld sections are left out of the document, not sent as null."""
+        return self.model_dump_json(exclude={name for name in SECTIONS if getattr(self, name) is None})

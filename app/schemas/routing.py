@@ -145,3 +145,8 @@ class TimelineEntry(BaseModel):
 class TimelinePage(BaseModel):
     data: list[TimelineEntry]
     next_cursor: str | None
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="Kinds of entry left out because the key lacks their scope (engagement, activity, "
+        "state_change, assignment, status: leads:read; task: tasks:read)",
+    )

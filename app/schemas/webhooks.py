@@ -9,7 +9,12 @@ from app.schemas.common import Actor, RequestModel, ResourceRead, Unset, UtcDate
 
 Url = Annotated[str, Field(min_length=1, max_length=2048, examples=["https://hooks.example.com/crm"])]
 EventTypes = Annotated[
-    list[str], Field(description="Event types to receive; empty = all", examples=[["member.created"]])
+    list[str],
+    Field(
+        description="Event types to receive; empty = every type the endpoint's scopes may read. A type those "
+        "scopes may not read is a 422 naming it.",
+        examples=[["member.created"]],
+    ),
 ]
 
 
@@ -31,6 +36,10 @@ class WebhookEndpointRead(ResourceRead):
     id: UUID
     url: str
     event_types: list[str]
+    scopes: list[str] = Field(
+        description="The scopes of the key that created it: it is delivered only the event types they may read "
+        '(endpoints older than this field are recorded as `["admin"]`)'
+    )
     description: str
     enabled: bool
     disabled_reason: str | None = Field(description="Why the service disabled it (410 Gone, 5 days failing)")

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.api_keys import ADMIN, allows
 from app.domain.concurrency import lost_update
 
 
@@ -39,6 +40,13 @@ class Context:
     now: datetime
     # Event types this use case does not emit one by one (a CSV import announces itself once).
     quiet: frozenset[str] = frozenset()
+    # What the caller may read: a request carries its key's scopes, so composite reads (the 360
+    # view, the event log, a new webhook endpoint) show only what those scopes allow. Work the
+    # service does on its own behalf (worker, timers, jobs) acts with every scope.
+    scopes: frozenset[str] = frozenset({ADMIN})
+
+    def allows(self, scope: str) -> bool:
+        return allows(self.scopes, scope)
 
     def audit_new(self) -> dict[str, object]:
         return {

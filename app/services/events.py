@@ -10,9 +10,11 @@ from pydantic import BaseModel
 
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
-from app.domain.errors import NotFound
+from app.domain.api_keys import ADMIN
+from app.domain.errors import Forbidden, NotFound
 from app.domain.pagination import Sort
 from app.ids import new_id
+from app.schemas.events import CATALOGUE
 from app.services.context import Context
 
 
@@ -61,10 +63,23 @@ def record_data(
     )
 
 
+def readable_types(ctx: Context) -> list[str] | None:
+    """The catalogued event types the caller may read; None when it may read every type."""
+    if ADMIN in ctx.scopes:
+        return None
+    return types.readable(ctx.scopes, CATALOGUE)
+
+
+def _forbidden(event_type: str) -> Forbidden:
+    return Forbidden(f"{event_type} events need the {types.required_scope(event_type)!r} scope, which this key lacks")
+
+
 async def get(ctx: Context, event_id: UUID) -> Row:
     row = await ctx.uow.events(ctx.workspace_id).get(event_id)
     if row is None:
         raise NotFound("no event with this id")
+    if not types.may_read(ctx.scopes, row["type"]):
+        raise _forbidden(row["type"])
     return row
 
 
@@ -80,11 +95,20 @@ async def list_events(
     occurred_before: datetime | None,
     after_sequence: int | None,
 ) -> Page:
+    """Only the types the caller's scopes may read; asking for another type by name is a 403
+    (an empty page would look like nothing happened)."""
+    for requested in types_ or ():
+        if not types.may_read(ctx.scopes, requested):
+            raise _forbidden(requested)
+    if types_:
+        wanted: list[str] | None = types_
+    else:
+        wanted = readable_types(ctx)
     return await ctx.uow.events(ctx.workspace_id).list(
         sort=sort,
         cursor=cursor,
         limit=limit,
-        types=types_,
+        types=wanted,
         resource_id=resource_id,
         occurred_after=occurred_after,
         occurred_before=occurred_before,

@@ -1,5 +1,6 @@
 """A lead's or contact's timeline: engagements, activities, tasks, temperature/stage and owner
-changes and status actions, merged in time order, keyset-paginated."""
+changes and status actions, merged in time order, keyset-paginated; only the kinds of entry the
+caller's scopes may read (`app/domain/timeline.py: KIND_SCOPES`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from app.db.repositories.timeline import kinds_of
 from app.domain.errors import NotFound
 from app.domain.pagination import Sort, encode_cursor
-from app.domain.timeline import Entry, merge
+from app.domain.timeline import Entry, merge, readable_kinds
 from app.schemas.engagements import EngagementRead, StateChangeRead
 from app.schemas.events import EventRead
 from app.schemas.relationships import TaskRead
@@ -33,7 +35,8 @@ async def page(
     repo = ctx.uow.timeline(ctx.workspace_id)
     if not await repo.subject_exists(subject, subject_id):
         raise NotFound(f"no {subject} with this id")
-    found = await repo.page(subject, subject_id, sort, cursor, limit)
+    kinds = readable_kinds(ctx.scopes, kinds_of(subject))
+    found = await repo.page(subject, subject_id, sort, cursor, limit, kinds=kinds)
     entries, last = merge([Entry(k, t, r["id"], r) for k, t, r in found], limit, sort.descending)
     data = [
         {
@@ -46,3 +49,9 @@ async def page(
     ]
     next_cursor = encode_cursor(sort, last.occurred_at.isoformat(), str(last.id)) if last is not None else None
     return data, next_cursor
+
+
+def withheld_kinds(ctx: Context, subject: str) -> list[str]:
+    """The kinds of entry a subject's timeline leaves out because the caller lacks their scope."""
+    readable = readable_kinds(ctx.scopes, kinds_of(subject))
+    return [kind for kind in kinds_of(subject) if kind not in readable]

@@ -11,9 +11,9 @@ from uuid import UUID
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
 from app.domain.concurrency import check_if_match
-from app.domain.errors import ErrorList, InvalidInput, NotFound
+from app.domain.errors import ErrorList, Forbidden, InvalidInput, NotFound
 from app.domain.pagination import Sort
-from app.domain.webhooks import subscribed, validate_event_types, validate_url
+from app.domain.webhooks import covers, delivers, endpoint_scopes, validate_event_types, validate_url
 from app.ids import new_id
 from app.schemas.events import CATALOGUE
 from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
@@ -25,12 +25,12 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _validate(values: dict[str, Any]) -> None:
+def _validate(values: dict[str, Any], scopes: list[str]) -> None:
     errors = ErrorList()
     if "url" in values:
         validate_url(values["url"], errors)
     if "event_types" in values:
-        validate_event_types(values["event_types"], list(CATALOGUE), errors)
+        validate_event_types(values["event_types"], list(CATALOGUE), errors, scopes=scopes)
     errors.raise_if_any()
 
 
@@ -39,12 +39,14 @@ def _read(row: Row) -> WebhookEndpointRead:
 
 
 async def create(ctx: Context, values: dict[str, Any]) -> Row:
-    _validate(values)
+    """The endpoint records the creating key's scopes and is delivered only what they may read."""
+    scopes = endpoint_scopes(ctx.scopes)
+    _validate(values, scopes)
     row = await ctx.uow.webhook_endpoints(ctx.workspace_id).create(
         {
             "id": new_id(),
             "secret": new_secret(),
-            "scopes": ["admin"],
+            "scopes": scopes,
             **values,
             "event_types": sorted(set(values["event_types"])),
             **ctx.audit_new(),
@@ -70,10 +72,16 @@ async def list_endpoints(ctx: Context, *, sort: Sort, cursor: str | None, limit:
 async def update(ctx: Context, endpoint_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
     row = await get(ctx, endpoint_id)
     check_if_match(if_match, row["version"])
-    _validate(changes)
+    _validate(changes, row["scopes"])
     if "event_types" in changes:
         changes["event_types"] = sorted(set(changes["event_types"]))
     changes = changed_fields(row, changes)
+    if ("url" in changes or "event_types" in changes) and not covers(ctx.scopes, row["scopes"]):
+        # Otherwise a key could point an endpoint of a broader key at itself, or widen what it asks for.
+        raise Forbidden(
+            "changing an endpoint's url or event_types needs a key that may read all it may: "
+            + ", ".join(row["scopes"])
+        )
     if not changes:
         return row
     if changes.get("enabled"):  # re-enabled by hand: start afresh; waiting deliveries resume
@@ -134,12 +142,16 @@ async def retry(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> Row:
 
 
 async def replay(ctx: Context, endpoint_id: UUID, *, since: Any, since_sequence: int | None) -> int:
-    """New deliveries, to this endpoint, of the events it subscribes to since a time or sequence."""
+    """New deliveries, to this endpoint, of the events it subscribes to and its scopes may read,
+    since a time or sequence (the dispatcher's rule, `delivers`)."""
     if since is None and since_sequence is None:
         raise InvalidInput.field("since", "give `since` (a time) or `since_sequence`")
     endpoint = await get(ctx, endpoint_id)
+    wanted = [
+        t for t in (endpoint["event_types"] or CATALOGUE) if delivers(endpoint["event_types"], endpoint["scopes"], t)
+    ]
     found = await ctx.uow.events(ctx.workspace_id).dispatched_since(
-        since=since, since_sequence=since_sequence, types=endpoint["event_types"]
+        since=since, since_sequence=since_sequence, types=wanted
     )
     rows = [
         {
@@ -155,7 +167,7 @@ async def replay(ctx: Context, endpoint_id: UUID, *, since: Any, since_sequence:
             "updated_at": ctx.now,
         }
         for e in found
-        if subscribed(endpoint["event_types"], e["type"]) and e["type"] != types.WEBHOOK_TEST
+        if delivers(endpoint["event_types"], endpoint["scopes"], e["type"]) and e["type"] != types.WEBHOOK_TEST
     ]
     await ctx.uow.deliveries(ctx.workspace_id).add(rows)
     return len(rows)

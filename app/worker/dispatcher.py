@@ -14,7 +14,7 @@ from app.db.repositories.outbox import OutboxRepository
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
-from app.domain.webhooks import subscribed
+from app.domain.webhooks import delivers
 from app.ids import new_id
 
 
@@ -60,12 +60,13 @@ async def _stamp_in_python(outbox: OutboxRepository, limit: int, now: datetime) 
 
 
 async def _fan_out(outbox: OutboxRepository, stamped: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """One pending delivery per stamped event and endpoint subscribed to it."""
+    """One pending delivery per stamped event and endpoint subscribed to it whose creator's
+    scopes may read it."""
     if not stamped:
         return []
     endpoints: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for endpoint in await outbox.subscribed_endpoints(list({e["workspace_id"] for e in stamped})):
-        endpoints[endpoint["workspace_id"]].append(endpoint)
+        endpoints[endpoint["workspace_id"]].append({**endpoint, "scopes": frozenset(endpoint["scopes"])})
     deliveries = []
     for event in stamped:
         workspace_id = event["workspace_id"]
@@ -73,7 +74,7 @@ async def _fan_out(outbox: OutboxRepository, stamped: list[dict[str, Any]], now:
             if event["type"] == types.WEBHOOK_TEST:
                 if str(endpoint["id"]) != event["resource_id"]:
                     continue
-            elif not subscribed(endpoint["event_types"], event["type"]):
+            elif not delivers(endpoint["event_types"], endpoint["scopes"], event["type"]):
                 continue
             deliveries.append(
                 {

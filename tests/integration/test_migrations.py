@@ -92,3 +92,50 @@ async def _event(db: Database, workspace_id: uuid.UUID, n: int) -> uuid.UUID:
         )  # fmt: skip
         await uow.commit()
     return event_id
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_an_endpoint_older_than_0028_is_recorded_as_admin_created_and_keeps_every_event(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """0028 bounds what an endpoint is delivered by its creator's scopes; the endpoints that
+    existed before it are recorded as created by `admin`, so they keep receiving everything."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            workspace_id = (await workspaces.create(uow, name="Before", now=utcnow())).workspace["id"]
+            await uow.commit()
+        await downgrade(db, "0027")
+        endpoint_id, now = new_id(), utcnow()
+        async with db.engine.connect() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO webhook_endpoints (workspace_id, id, url, description, event_types, enabled, "
+                    "secret, version, created_at, updated_at, created_by, updated_by) VALUES (:w, :id, "
+                    "'https://hooks.example.com/crm', '', '[]', true, 'whsec_x', 1, :now, :now, 'system', 'system')"
+                ),
+                {"w": _uuid(kind, workspace_id), "id": _uuid(kind, endpoint_id), "now": now},
+            )
+            await conn.commit()
+        await upgrade(db)
+        async with UnitOfWork(db, write=False) as uow:
+            endpoint = await uow.webhook_endpoints(workspace_id).get(endpoint_id)
+        assert endpoint is not None and endpoint["scopes"] == ["admin"]
+
+        await dispatch(db, utcnow())  # whatever creating the workspace recorded
+        async with UnitOfWork(db) as uow:
+            uow.events(workspace_id).record(
+                {"id": new_id(), "type": "lead.created", "occurred_at": utcnow(), "api_version": "2026-11-27",
+                 "actor": "test", "resource_id": str(new_id()), "data": {"email": "a@b.io"},
+                 "previous_attributes": None}
+            )  # fmt: skip
+            await uow.commit()
+        assert (await dispatch(db, utcnow())).deliveries == 1
+    finally:
+        await db.dispose()
+
+
+def _uuid(kind: str, value: uuid.UUID) -> object:
+    """A UUID as a raw statement binds it: SQLAlchemy keeps them as 32 hex digits on SQLite."""
+    return value if kind == "postgresql" else value.hex

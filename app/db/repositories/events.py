@@ -44,7 +44,7 @@ class EventRepository(TenantRepository):
         after_sequence: int | None = None,
     ) -> Page:
         statement = select(t, s.c.sequence).select_from(STAMPED).where(self.scope)
-        if types:
+        if types is not None:  # an empty list matches nothing (a key that may read no type)
             statement = statement.where(t.c.type.in_(types))
         if resource_id is not None:
             statement = statement.where(t.c.resource_id == resource_id)
@@ -67,14 +67,15 @@ class EventRepository(TenantRepository):
         return int((await self.uow.execute(statement)).rowcount or 0)
 
     async def dispatched_since(
-        self, *, since: datetime | None, since_sequence: int | None, types: list[str]
+        self, *, since: datetime | None, since_sequence: int | None, types: list[str] | None
     ) -> list[Row]:
-        """Events already sequenced, for replay: (id, type, sequence) in sequence order."""
+        """Events already sequenced, for replay: (id, type, sequence) in sequence order; `types`
+        None for every type, an empty list for none."""
         statement = select(t.c.id, t.c.type, s.c.sequence).join(s, _STAMP_OF_EVENT).where(self.scope)
         if since is not None:
             statement = statement.where(t.c.occurred_at >= since)
         if since_sequence is not None:
             statement = statement.where(s.c.workspace_id == self.workspace_id, s.c.sequence > since_sequence)
-        if types:
+        if types is not None:
             statement = statement.where(t.c.type.in_(types))
         return [dict(r) for r in (await self.uow.execute(statement.order_by(s.c.sequence))).mappings()]

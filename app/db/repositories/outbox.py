@@ -183,7 +183,7 @@ class OutboxRepository:
             await self.uow.execute(es.insert(), [{**s, "dispatched_at": now} for s in stamps])
 
     async def subscribed_endpoints(self, workspace_ids: Sequence[UUID]) -> list[dict[str, Any]]:
-        statement = select(ep.c.workspace_id, ep.c.id, ep.c.event_types).where(
+        statement = select(ep.c.workspace_id, ep.c.id, ep.c.event_types, ep.c.scopes).where(
             ep.c.workspace_id.in_(workspace_ids), ep.c.deleted_at.is_(None)
         )
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]

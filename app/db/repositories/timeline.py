@@ -36,25 +36,31 @@ SOURCES: dict[str, tuple[Table, str]] = {
 }
 
 
+def kinds_of(subject: str) -> list[str]:
+    """The kinds of entry a lead's or a contact's timeline can hold."""
+    if subject == "lead":
+        return list(SOURCES)
+    return [kind for kind, (table, _) in SOURCES.items() if kind != "status" and f"{subject}_id" in table.c]
+
+
 class TimelineRepository(TenantRepository):
     table = tables.events  # scope column only; every source is filtered by workspace below
 
     async def page(
-        self, subject: str, subject_id: UUID, sort: Sort, cursor: str | None, limit: int
+        self, subject: str, subject_id: UUID, sort: Sort, cursor: str | None, limit: int, *, kinds: list[str]
     ) -> list[tuple[str, datetime, Row]]:
-        """Up to `limit` entries of each source past the cursor, as (kind, time, row)."""
+        """Up to `limit` entries of each of the sources `kinds` past the cursor, as (kind, time, row)."""
         after = decode_after(cursor, sort, datetime.fromisoformat) if cursor is not None else None
         descending = sort.descending
         found: list[tuple[str, datetime, Row]] = []
-        for kind, (table, time_column) in SOURCES.items():
-            if kind == "status":
-                if subject != "lead":
-                    continue
-                condition = [table.c.resource_id == str(subject_id), table.c.type.in_(STATUS_EVENTS)]
-            elif f"{subject}_id" in table.c:
-                condition = [table.c[f"{subject}_id"] == subject_id]
-            else:
+        for kind in kinds_of(subject):
+            if kind not in kinds:
                 continue
+            table, time_column = SOURCES[kind]
+            if kind == "status":
+                condition = [table.c.resource_id == str(subject_id), table.c.type.in_(STATUS_EVENTS)]
+            else:
+                condition = [table.c[f"{subject}_id"] == subject_id]
             when = table.c[time_column]
             statement = select(table).where(table.c.workspace_id == self.workspace_id, *condition)
             if kind == "status":  # events as the event log shows them, with their sequence

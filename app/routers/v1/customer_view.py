@@ -15,7 +15,10 @@ from app.services.context import Context
 router = APIRouter(tags=["Customer 360"], route_class=CrmRoute)
 DESCRIPTION = (
     "Profile, order summary, loyalty, referrals, tickets and satisfaction, contracts and renewals, open quotes, "
-    "unpaid invoices, value-added deals and the latest timeline, in one request of a fixed number of queries."
+    "unpaid invoices, value-added deals and the latest timeline, in one request of a fixed number of queries. "
+    "Each section shows only when the key holds its resource's read scope (orders: `orders:read`, tickets: "
+    "`tickets:read`, contracts: `contracts:read`, quotes: `quotes:read`, invoices with their payments: "
+    "`invoices:read`, value-added deals: `opportunities:read`); the others are named in `withheld`."
 )
 
 
@@ -27,7 +30,7 @@ DESCRIPTION = (
 )
 async def contact_360(contact_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> Response:
     data = await customer_view.view(ctx, "contact", contact_id)
-    return Response(Customer360.model_validate(data).model_dump_json(), media_type=JSON)
+    return Response(Customer360.model_validate(data).to_json(), media_type=JSON)
 
 
 @router.get(
@@ -38,4 +41,4 @@ async def contact_360(contact_id: UUID, ctx: Annotated[Context, require("contact
 )
 async def account_360(account_id: UUID, ctx: Annotated[Context, require("accounts:read")]) -> Response:
     data = await customer_view.view(ctx, "account", account_id)
-    return Response(Customer360.model_validate(data).model_dump_json(), media_type=JSON)
+    return Response(Customer360.model_validate(data).to_json(), media_type=JSON)

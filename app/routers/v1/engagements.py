@@ -86,7 +86,7 @@ async def track(
         raise invalid_input(exc) from exc
     except ValueError as exc:
         raise InvalidInput.field("body", "malformed JSON") from exc
-    ctx = Context(request.state.uow, caller.workspace_id, caller.actor, now)
+    ctx = Context(request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes)
     row = await scoring.track(ctx, item)
     headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
     return Response(TrackingAccepted(id=row["id"]).model_dump_json(), status_code=201, media_type=JSON, headers=headers)

@@ -26,7 +26,13 @@ router = APIRouter(prefix="/events", tags=["Events"], route_class=CrmRoute)
 EventSort = sort_enum("EventSort", "id")
 
 
-@router.get("", summary="List events (catch up after an outage)", response_model=Page[EventRead])
+@router.get(
+    "",
+    summary="List events (catch up after an outage)",
+    description="Only the event types whose resource the key may read (`lead.*` needs `leads:read`; "
+    "workspace-level types need `admin`). Filtering by a type the key may not read is a 403.",
+    response_model=Page[EventRead],
+)
 async def list_events(
     ctx: Annotated[Context, require("events:read")],
     page: Annotated[Paging, paging(EventSort, default="id")],
@@ -64,6 +70,11 @@ async def redact_events(
     return resource_response(request, JobRead.model_validate(job), status_code=202, location=f"/v1/jobs/{job['id']}")
 
 
-@router.get("/{event_id}", summary="Get an event", response_model=EventRead)
+@router.get(
+    "/{event_id}",
+    summary="Get an event",
+    description="403 when the key may not read the event's type.",
+    response_model=EventRead,
+)
 async def get_event(request: Request, event_id: UUID, ctx: Annotated[Context, require("events:read")]) -> Response:
     return Response(EventRead.model_validate(await events.get(ctx, event_id)).model_dump_json(), media_type=JSON)

@@ -167,7 +167,7 @@ async def accept_submission(
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     plain = media in PLAIN
     caller = await request.app.state.keys.resolve(token, now)
-    ctx = Context(request.state.uow, caller.workspace_id, caller.actor, now)
+    ctx = Context(request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes)
     # Before this request's own transaction touches the database (on SQLite it holds the write lock).
     await claim_idempotency_key(request, ctx, idempotency_key)  # fetch() callers may send one
     form = await capture.open_form(ctx, caller, form_id, origin)

@@ -224,7 +224,10 @@ async def lead_timeline(
 ) -> Response:
     data, next_cursor = await timeline.page(ctx, "lead", lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
     return Response(
-        TimelinePage.model_validate({"data": data, "next_cursor": next_cursor}).model_dump_json(), media_type=JSON
+        TimelinePage.model_validate(
+            {"data": data, "next_cursor": next_cursor, "withheld": timeline.withheld_kinds(ctx, "lead")}
+        ).model_dump_json(),
+        media_type=JSON,
     )
 
 

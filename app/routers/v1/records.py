@@ -241,5 +241,8 @@ async def contact_timeline_page(
         ctx, "contact", contact_id, sort=page.sort, cursor=page.cursor, limit=page.limit
     )
     return Response(
-        TimelinePage.model_validate({"data": data, "next_cursor": next_cursor}).model_dump_json(), media_type=JSON
+        TimelinePage.model_validate(
+            {"data": data, "next_cursor": next_cursor, "withheld": timeline.withheld_kinds(ctx, "contact")}
+        ).model_dump_json(),
+        media_type=JSON,
     )

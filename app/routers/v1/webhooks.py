@@ -39,6 +39,8 @@ DeliverySort = sort_enum("DeliverySort", "created_at")
     "",
     status_code=201,
     summary="Subscribe an endpoint (the signing secret is shown only here)",
+    description="The endpoint records the creating key's scopes (`scopes`) and is delivered only the event types "
+    "they may read; no `event_types` means all of those. A type the key may not read is a 422 naming it.",
     response_model=WebhookEndpointCreated,
 )
 async def create_webhook_endpoint(
@@ -75,7 +77,13 @@ async def get_webhook_endpoint(
     return resource_response(request, WebhookEndpointRead.model_validate(await webhooks.get(ctx, endpoint_id)))
 
 
-@router.patch("/{endpoint_id}", summary="Change or re-enable a webhook endpoint", response_model=WebhookEndpointRead)
+@router.patch(
+    "/{endpoint_id}",
+    summary="Change or re-enable a webhook endpoint",
+    description="Changing `url` or `event_types` needs a key that may read everything the endpoint's `scopes` "
+    "may (403 otherwise); new `event_types` must be readable by those scopes (422).",
+    response_model=WebhookEndpointRead,
+)
 async def update_webhook_endpoint(
     request: Request,
     endpoint_id: UUID,
@@ -149,6 +157,7 @@ async def retry_delivery(
 @router.post(
     "/{endpoint_id}/replay",
     summary="Deliver again the events since a time or sequence number",
+    description="Only the events the endpoint subscribes to and its `scopes` may read, as the dispatcher does.",
     response_model=ReplayResult,
 )
 async def replay_events(
