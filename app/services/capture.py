@@ -30,8 +30,8 @@ FILLABLE = frozenset(LEAD_TARGETS) - {"owner_id", "external_id", "referred_by_le
 
 @dataclass(frozen=True)
 class Submission:
-    id: UUID
-    lead_id: UUID  # for spam: an id that looks like a lead's, so bots learn nothing
+    id: UUID  # all the public answer carries: nothing in it tells a new person from a known one
+    lead_id: UUID | None  # None for spam and returning customers
     spam: bool
 
 
@@ -101,9 +101,7 @@ async def submit(
     ctx.uow.submissions(ctx.workspace_id).add(row)
     event = types.FORM_SUBMISSION_SPAM if reason else types.FORM_SUBMISSION_RECEIVED
     await events.record(ctx, event, SubmissionRead.model_validate(row), resource_id=form["id"])
-    # Spam and returning customers get an id that looks like a lead's: a public form tells a
-    # stranger nothing about who is a customer.
-    return Submission(submission_id, lead_id or new_id(), reason is not None)
+    return Submission(submission_id, lead_id, reason is not None)
 
 
 async def deduplication(ctx: Context) -> dict[str, Any]:

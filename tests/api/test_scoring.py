@@ -23,7 +23,7 @@ async def _capture(tenant: Tenant, **fields: str) -> dict:  # type: ignore[type-
         headers={"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE},
     )
     assert response.status_code == 201, response.text
-    return dict((await tenant.get(f"/v1/leads/{response.json()['lead_id']}")).json())
+    return dict((await tenant.get(f"/v1/leads/{await tenant.lead_of(response)}")).json())
 
 
 async def _types(tenant: Tenant) -> list[str]:
