@@ -60,7 +60,7 @@ async def submit(
         fields, honeypot_field=form["honeypot_field"], min_fill_seconds=form["min_fill_seconds"], now_ms=now_ms
     )
     lead_id = contact_id = None
-    merged = False
+    merged = created = False
     if reason is None:
         visitor_id = meta.get("visitor_id")
         visitor_id = visitor_id if isinstance(visitor_id, str) and 0 < len(visitor_id) <= 128 else None
@@ -75,6 +75,7 @@ async def submit(
                 returning_customers=policy["link_existing_contacts"],
                 optimistic=not retry,  # one round trip for a new person; a duplicate's write fails and reruns
             )
+            created = True
         except leads.DuplicateLead as duplicate:
             if duplicate.existing is None:  # a customer came back: no new lead
                 contact_id = duplicate.contact_id
@@ -84,7 +85,7 @@ async def submit(
                 merged = True
         if contact_id is None:
             if visitor_id is not None:
-                await scoring.link_visitor(ctx, lead, visitor_id)
+                await scoring.link_visitor(ctx, lead, visitor_id, created=created)
             lead_id = lead["id"]
     row = {
         "id": submission_id,
