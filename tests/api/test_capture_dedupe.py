@@ -147,3 +147,27 @@ async def test_double_submits_to_several_server_processes_make_one_lead(
             server.stop()
     for server in servers:
         assert "Traceback" not in server.log.read_text()
+
+
+async def test_each_field_a_public_post_fills_shows_on_the_timeline_with_the_submission(tenant: Tenant) -> None:
+    """`update_matched_lead` lets a public post (by anyone who knows the email) fill a lead's empty
+    fields: the lead's timeline shows each field it filled and the submission it came from."""
+    path = await _form(tenant)
+    lead = (await tenant.post("/v1/leads", json={"email": "sara@acme.io", "first_name": "Sara"})).json()
+    answer = await _submit(tenant, path, email="sara@acme.io", first_name="Eve", company="Evil Corp", city="Paris")
+    submission_id = answer.json()["submission_id"]
+    timeline = (await tenant.get(f"/v1/leads/{lead['id']}/timeline")).json()["data"]
+    [entry] = [e for e in timeline if e["kind"] == "engagement"]
+    assert entry["data"]["type"] == "form_submit"
+    properties = entry["data"]["properties"]
+    assert properties["submission_id"] == submission_id  # the source
+    assert properties["filled_fields"] == {"city": "Paris", "company": "Evil Corp"}  # first_name was not empty
+    [listed] = (await tenant.get(path)).json()["data"]
+    assert (listed["id"], listed["lead_id"], listed["merged"]) == (submission_id, lead["id"], True)
+
+    await tenant.patch("/v1/settings/deduplication", json={"update_matched_lead": False})
+    second = await _submit(tenant, path, email="sara@acme.io", job_title="CTO")
+    timeline = (await tenant.get(f"/v1/leads/{lead['id']}/timeline")).json()["data"]
+    latest = next(e for e in timeline if e["kind"] == "engagement")
+    assert latest["data"]["properties"]["submission_id"] == second.json()["submission_id"]
+    assert "filled_fields" not in latest["data"]["properties"]  # recorded, nothing filled
