@@ -15,7 +15,7 @@ from app.routers.dependencies import (
     resource_response,
     sort_enum,
 )
-from app.routers.route import CrmRoute
+from app.routers.route import CrmRoute, answers_secret
 from app.schemas.common import Page
 from app.schemas.webhooks import (
     DeliveryDetail,
@@ -41,6 +41,7 @@ DeliverySort = sort_enum("DeliverySort", "created_at")
     summary="Subscribe an endpoint (the signing secret is shown only here)",
     response_model=WebhookEndpointCreated,
 )
+@answers_secret
 async def create_webhook_endpoint(
     request: Request, body: WebhookEndpointCreate, ctx: Annotated[Context, require_idempotent("webhooks:write")]
 ) -> Response:
