@@ -294,12 +294,12 @@ async def test_every_exported_cell_is_escaped_against_formulas_lists_included(
 
 async def test_the_failed_rows_csv_is_escaped_against_formulas(tenant: Tenant, database: Database) -> None:
     """The errors CSV repeats what a stranger uploaded (values and column names): never as a formula."""
-    rows = [["email", "=cmd|' /C calc'!A0"], ["not-an-email", "=HYPERLINK(\"http://evil.example\")"]]
+    rows = [["email", "=cmd|' /C calc'!A0"], ["not-an-email", '=HYPERLINK("http://evil.example")']]
     done = await imported(tenant, database, await upload(tenant, "leads", csv_bytes(rows), mapping={"email": "email"}))
     assert done["rows_failed"] == 1
     text = (await tenant.get(f"/v1/imports/{done['id']}/errors.csv")).text
     assert _cells(text) == [
         ["row_number", "errors", "email", "'=cmd|' /C calc'!A0"],
-        ["1", _cells(text)[1][1], "not-an-email", "'=HYPERLINK(\"http://evil.example\")"],
+        ["1", _cells(text)[1][1], "not-an-email", '\'=HYPERLINK("http://evil.example")'],
     ]
     assert _cells(text)[1][1].startswith("email: ")
