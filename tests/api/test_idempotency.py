@@ -189,7 +189,12 @@ async def test_no_secret_is_stored_in_the_clear_outside_its_own_row(tenant: Tena
                           {"url": "https://hooks.example.com/all", "event_types": ["api_key.created",
                                                                                      "integration.created"]},
                           headers={"Idempotency-Key": key})  # fmt: skip
+    rotated = "woo-" + random.token_hex(16)  # a rotation keeps only the new secret, in the same row
+    patched = await tenant.patch(f"/v1/integrations/{shop.json()['id']}", json={"webhook_secret": rotated})
+    assert patched.status_code == 200, patched.text
     await drain_dispatch(database)
+    deliveries = (await tenant.get(f"/v1/webhook-endpoints/{hook.json()['id']}/deliveries")).json()["data"]
+    assert len(deliveries) >= 3  # the events were fanned out: their copies are searched too
 
     def text_like(column: Any) -> bool:
         return isinstance(column.type, (String, Text, JSON, LargeBinary)) or isinstance(
@@ -228,4 +233,5 @@ async def test_no_secret_is_stored_in_the_clear_outside_its_own_row(tenant: Tena
     for key in (created_key.json()["key"], public_key.json()["key"], tenant.secret_key, tenant.publishable_key):
         assert await found(key) == [], key
     assert await found(hook.json()["secret"]) == [("webhook_endpoints", "secret", hook.json()["id"])]
-    assert await found(woo_secret) == [("integrations", "webhook_secret", shop.json()["id"])]
+    assert await found(woo_secret) == []
+    assert await found(rotated) == [("integrations", "webhook_secret", shop.json()["id"])]
