@@ -295,7 +295,8 @@ async def test_every_exported_cell_is_escaped_against_formulas_lists_included(
 async def test_the_failed_rows_csv_is_escaped_against_formulas(tenant: Tenant, database: Database) -> None:
     """The errors CSV repeats what a stranger uploaded (values and column names): never as a formula."""
     rows = [["email", "=cmd|' /C calc'!A0"], ["not-an-email", '=HYPERLINK("http://evil.example")']]
-    done = await imported(tenant, database, await upload(tenant, "leads", csv_bytes(rows), mapping={"email": "email"}))
+    mapping = {"email": "email", "company": "=cmd|' /C calc'!A0"}
+    done = await imported(tenant, database, await upload(tenant, "leads", csv_bytes(rows), mapping=mapping))
     assert done["rows_failed"] == 1
     text = (await tenant.get(f"/v1/imports/{done['id']}/errors.csv")).text
     assert _cells(text) == [
@@ -303,3 +304,9 @@ async def test_the_failed_rows_csv_is_escaped_against_formulas(tenant: Tenant, d
         ["1", _cells(text)[1][1], "not-an-email", '\'=HYPERLINK("http://evil.example")'],
     ]
     assert _cells(text)[1][1].startswith("email: ")
+    # fixed and sent back with the same mapping: the column names and values are read as uploaded
+    fixed = text.replace("not-an-email", "fixed@x.io").encode()
+    again = await imported(tenant, database, await upload(tenant, "leads", fixed, mapping=mapping))
+    assert again["rows_created"] == 1
+    [lead] = (await tenant.get("/v1/leads", params={"import_id": again["id"]})).json()["data"]
+    assert (lead["email"], lead["company"]) == ("fixed@x.io", '=HYPERLINK("http://evil.example")')
