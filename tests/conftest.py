@@ -161,6 +161,13 @@ class Tenant:
         assert response.status_code == 201, response.text
         return str(response.json()["key"])
 
+    async def lead_of(self, submission: httpx.Response) -> str | None:
+        """The lead a public form submission became, as a secret key reads it (the public answer
+        names only the submission)."""
+        listed = (await self.get(submission.request.url.path, params={"limit": 100})).json()["data"]
+        [found] = [s for s in listed if s["id"] == submission.json()["submission_id"]]
+        return found["lead_id"]  # type: ignore[no-any-return]
+
 
 async def make_tenant(database: Database, client: httpx.AsyncClient, name: str = "Acme", **options) -> Tenant:  # type: ignore[no-untyped-def]
     async with UnitOfWork(database) as uow:

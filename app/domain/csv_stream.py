@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 DELIMITERS = (",", ";")
@@ -156,28 +157,42 @@ def normalise_header(name: str) -> str:
 
 
 def write_rows(rows: Iterable[Sequence[Any]], delimiter: str = ",") -> str:
-    """CSV text of these rows (fields quoted when needed; line ends \\r\\n, as RFC 4180)."""
+    """CSV text of these rows (fields quoted when needed; line ends \\r\\n, as RFC 4180). Every
+    cell is escaped against formulas here, on its final text, whatever the caller built it from
+    (a joined list, JSON, a header a client uploaded): the one place CSV leaves the API."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    writer.writerows([_cell_text(value) for value in row] for row in rows)
     return buffer.getvalue()
+
+
+def _cell_text(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return value  # written as its digits: never a formula
+    return escape_formula(value if isinstance(value, str) else str(value))
 
 
 # Spreadsheets run a cell that starts with = + - @ as a formula (CSV injection: a name typed into a
 # web form as =HYPERLINK(...) would run in whoever opens the export). Such cells are written with a
 # leading ' (what spreadsheets show as text); a number or phone (+98 912 …, -5.00) is left alone.
-# Imports take the ' off again, so an export imports back unchanged.
+# Imports take the ' off again, so an export imports back unchanged. A text that itself starts with
+# ' before such a start gets one more, so taking one off always gives back exactly what was written.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER_LIKE = re.compile(r"[+-]?[\d\s().\-]*\d[\d\s().\-]*")
 
 
+def _needs_quote(value: str) -> bool:
+    text = value.lstrip("'")
+    return text.startswith(_FORMULA_START) and not _NUMBER_LIKE.fullmatch(text)
+
+
 def escape_formula(value: str) -> str:
-    if value.startswith(_FORMULA_START) and not _NUMBER_LIKE.fullmatch(value):
-        return "'" + value
-    return value
+    return "'" + value if _needs_quote(value) else value
 
 
 def unescape_formula(value: str) -> str:
-    if value.startswith("'") and value[1:].startswith(_FORMULA_START):
+    if value.startswith("'") and _needs_quote(value[1:]):
         return value[1:]
     return value

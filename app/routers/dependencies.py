@@ -105,7 +105,7 @@ async def claim_idempotency_key(request: Request, ctx: Context, key: str | None)
         ctx.now,
     )
     if isinstance(result, StoredResponse):
-        raise Replay(result)
+        raise Replay(idempotency.replay(result))
     request.state.idempotency_claim = result
 
 

@@ -123,6 +123,22 @@ def prevalidated(model: type[BaseModel]) -> Callable[[EndpointT], EndpointT]:
     return mark
 
 
+def answers_secret(endpoint: EndpointT) -> EndpointT:
+    """Mark an operation whose answer carries a new secret (an API key, a signing secret) that is
+    shown only once. Its Idempotency-Key record keeps the status and the created resource (the
+    answer's `Location`), never the body: a replay answers 409 `secret-not-replayable` naming the
+    resource, which the client revokes before creating a new one. The route documents that 409."""
+    endpoint.answers_secret = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+SECRET_NOT_REPLAYABLE_DOC = problem_doc(
+    "A request with this Idempotency-Key is still in progress, a conflict, or (`/problems/secret-not-replayable`) "
+    "a replay of an answer that carried a new secret: secrets are never stored, so the problem's `resource` "
+    "names what the first request created; revoke it and create a new one"
+)
+
+
 class CrmRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {m.upper() for m in (kwargs.get("methods") or ["GET"])}
@@ -140,6 +156,9 @@ class CrmRoute(APIRoute):
         # The endpoint reads the body itself as it streams (uploads): not gathered first.
         self.streamed_body = bool(extra.get("x-streamed-body"))
         self.prevalidate: type[BaseModel] | None = getattr(endpoint, "prevalidate", None)
+        self.answers_secret = bool(getattr(endpoint, "answers_secret", False))
+        if self.answers_secret:
+            self.responses[409] = SECRET_NOT_REPLAYABLE_DOC
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         run_endpoint = super().get_route_handler()
@@ -149,7 +168,7 @@ class CrmRoute(APIRoute):
             limit = self.max_body_bytes or request.app.state.settings.max_body_bytes
             return await run_in_unit_of_work(
                 request, run_endpoint, max_body_bytes=limit, json_body=takes_body, streamed=self.streamed_body,
-                prevalidate=self.prevalidate,
+                prevalidate=self.prevalidate, answers_secret=self.answers_secret,
             )  # fmt: skip
 
         return handler
@@ -171,6 +190,7 @@ async def run_in_unit_of_work(
     json_body: bool,
     streamed: bool = False,
     prevalidate: type[BaseModel] | None = None,
+    answers_secret: bool = False,
 ) -> Response:
     """Read the body (413 past the limit, 415 when a JSON body is not JSON), run the endpoint in
     the request's unit of work, store its answer for an Idempotency-Key, and commit once before
@@ -183,7 +203,7 @@ async def run_in_unit_of_work(
             _parse_json(request, body, prevalidate)
         for attempt in range(ATTEMPTS):
             try:
-                response = await _attempt(request, endpoint)
+                response = await _attempt(request, endpoint, answers_secret)
                 break
             except Exception as exc:
                 # The write broke "one open lead per email and per phone": a capture that skipped the
@@ -205,7 +225,9 @@ async def run_in_unit_of_work(
     return response
 
 
-async def _attempt(request: Request, endpoint: Callable[[Request], Awaitable[Response]]) -> Response:
+async def _attempt(
+    request: Request, endpoint: Callable[[Request], Awaitable[Response]], answers_secret: bool
+) -> Response:
     uow = UnitOfWork(request.app.state.database, write=request.method not in SAFE_METHODS)
     request.state.uow = uow
     async with uow:
@@ -215,9 +237,13 @@ async def _attempt(request: Request, endpoint: Callable[[Request], Awaitable[Res
             return replay.response()
         claim: Claim | None = getattr(request.state, "idempotency_claim", None)
         if claim is not None and 200 <= response.status_code < 300:
-            headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
             ctx = Context(uow, claim.workspace_id, SYSTEM, utcnow())
-            await idempotency.complete(ctx, claim, response.status_code, headers, bytes(response.body))
+            if answers_secret:  # the status and what was created, never the body with its secret
+                resource = response.headers.get("location") or request.url.path
+                await idempotency.complete_secret(ctx, claim, response.status_code, resource)
+            else:
+                headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
+                await idempotency.complete(ctx, claim, response.status_code, headers, bytes(response.body))
             request.state.idempotency_claim = None
         await uow.commit()
     return response

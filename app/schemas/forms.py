@@ -97,5 +97,10 @@ class SubmissionRead(BaseModel):
 
 
 class SubmissionAccepted(BaseModel):
-    submission_id: UUID
-    lead_id: UUID
+    """The public answer to a submission: the same shape for a new person, a known one, a returning
+    customer and spam, so a form tells a stranger nothing about who is already known."""
+
+    submission_id: UUID = Field(
+        description="The submission's id. A secret key finds the lead it became in "
+        "`GET /v1/forms/{id}/submissions` (`lead_id`)."
+    )

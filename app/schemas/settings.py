@@ -295,8 +295,12 @@ class DeduplicationSettings(BaseModel):
     )
     update_matched_lead: bool = Field(
         default=True,
-        description="A submission matching an open lead (same email or phone) fills the lead's empty fields; "
-        "false: it is only recorded on the lead",
+        description="A submission matching an open lead (same email or phone) fills the lead's empty fields "
+        "and adds its tags; false: it is only recorded on the lead. Risk: website forms are public, so anyone "
+        "who knows (or guesses) a person's email or phone can write into the empty fields of that person's "
+        "lead (a wrong company, a phone of their choosing, which later submissions then match on). Each "
+        "filled field is shown on the lead's timeline (its `form_submit` engagement: `filled_fields`, "
+        "`added_tags`, `submission_id`). Turn it off where only people your team trusts should shape a lead.",
     )
     link_existing_contacts: bool = Field(
         default=True,

@@ -17,7 +17,7 @@ from app.domain.leads.capture import allowed_origins, map_fields, origin_allowed
 from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.forms import SubmissionRead
-from app.schemas.leads import LeadCreate
+from app.schemas.leads import LeadCreate, LeadRead
 from app.services import duplicates, events, leads, lookups, scoring, settings
 from app.services.api_keys import Caller
 from app.services.context import Context
@@ -30,8 +30,8 @@ FILLABLE = frozenset(LEAD_TARGETS) - {"owner_id", "external_id", "referred_by_le
 
 @dataclass(frozen=True)
 class Submission:
-    id: UUID
-    lead_id: UUID  # for spam: an id that looks like a lead's, so bots learn nothing
+    id: UUID  # all the public answer carries: nothing in it tells a new person from a known one
+    lead_id: UUID | None  # None for spam and returning customers
     spam: bool
 
 
@@ -60,7 +60,7 @@ async def submit(
         fields, honeypot_field=form["honeypot_field"], min_fill_seconds=form["min_fill_seconds"], now_ms=now_ms
     )
     lead_id = contact_id = None
-    merged = False
+    merged = created = False
     if reason is None:
         visitor_id = meta.get("visitor_id")
         visitor_id = visitor_id if isinstance(visitor_id, str) and 0 < len(visitor_id) <= 128 else None
@@ -75,16 +75,20 @@ async def submit(
                 returning_customers=policy["link_existing_contacts"],
                 optimistic=not retry,  # one round trip for a new person; a duplicate's write fails and reruns
             )
+            created = True
         except leads.DuplicateLead as duplicate:
             if duplicate.existing is None:  # a customer came back: no new lead
                 contact_id = duplicate.contact_id
-                ctx.uow.engagements(ctx.workspace_id).add([_form_engagement(ctx, form, None, contact_id)])
+                engagement = _form_engagement(ctx, form, submission_id, None, contact_id)
+                ctx.uow.engagements(ctx.workspace_id).add([engagement])
             else:  # the same person again: the submission counts on their open lead
-                lead = await _into_open_lead(ctx, form, duplicate.existing, data, policy["update_matched_lead"])
+                lead = await _into_open_lead(
+                    ctx, form, submission_id, duplicate.existing, data, policy["update_matched_lead"]
+                )
                 merged = True
         if contact_id is None:
             if visitor_id is not None:
-                await scoring.link_visitor(ctx, lead, visitor_id)
+                await scoring.link_visitor(ctx, lead, visitor_id, created=created)
             lead_id = lead["id"]
     row = {
         "id": submission_id,
@@ -101,16 +105,16 @@ async def submit(
     ctx.uow.submissions(ctx.workspace_id).add(row)
     event = types.FORM_SUBMISSION_SPAM if reason else types.FORM_SUBMISSION_RECEIVED
     await events.record(ctx, event, SubmissionRead.model_validate(row), resource_id=form["id"])
-    # Spam and returning customers get an id that looks like a lead's: a public form tells a
-    # stranger nothing about who is a customer.
-    return Submission(submission_id, lead_id or new_id(), reason is not None)
+    return Submission(submission_id, lead_id, reason is not None)
 
 
 async def deduplication(ctx: Context) -> dict[str, Any]:
     return await duplicates.policy(ctx)
 
 
-def _form_engagement(ctx: Context, form: Row, lead_id: UUID | None, contact_id: UUID | None) -> dict[str, Any]:
+def _form_engagement(
+    ctx: Context, form: Row, submission_id: UUID, lead_id: UUID | None, contact_id: UUID | None
+) -> dict[str, Any]:
     return {
         "id": new_id(),
         "lead_id": lead_id,
@@ -118,16 +122,23 @@ def _form_engagement(ctx: Context, form: Row, lead_id: UUID | None, contact_id: 
         "visitor_id": None,
         "type": "form_submit",
         "occurred_at": ctx.now,
-        "properties": {"form_id": str(form["id"])},
+        "properties": {"form_id": str(form["id"]), "submission_id": str(submission_id)},
         "origin": "api",
         "created_at": ctx.now,
     }
 
 
-async def _into_open_lead(ctx: Context, form: Row, lead: Row, data: dict[str, Any], update: bool) -> Row:
+async def _into_open_lead(
+    ctx: Context, form: Row, submission_id: UUID, lead: Row, data: dict[str, Any], update: bool
+) -> Row:
     """A submission from someone with an open lead: what the lead lacked is filled in from the
     form (when the policy says so; nothing typed before is overwritten), tags are added, and the
-    submission counts as a form_submit engagement."""
+    submission counts as a form_submit engagement.
+
+    Whoever knows a person's email can post this public form, so every field it fills (and every
+    tag it adds) is written on that engagement, with the submission as its source: the lead's
+    timeline shows what came from which public post."""
+    applied: dict[str, Any] = {}
     if update:
         changes = {k: v for k, v in data.items() if k in FILLABLE and v not in (None, "", []) and not lead.get(k)}
         new_tags = [t for t in data.get("tags") or [] if t not in lead["tags"]]
@@ -136,10 +147,19 @@ async def _into_open_lead(ctx: Context, form: Row, lead: Row, data: dict[str, An
         if changes:
             try:
                 lead = await leads.update(ctx, lead["id"], changes, if_match=None)
+                applied = changes
             except Conflict:  # the new email or phone belongs to another open lead: leave those out
-                rest = {k: v for k, v in changes.items() if k not in ("email", "phone")}
-                lead = await leads.update(ctx, lead["id"], rest, if_match=None) if rest else lead
-    _, lead = await scoring.engage(ctx, lead["id"], {"type": "form_submit", "properties": {"form_id": str(form["id"])}})
+                applied = {k: v for k, v in changes.items() if k not in ("email", "phone")}
+                lead = await leads.update(ctx, lead["id"], applied, if_match=None) if applied else lead
+    properties: dict[str, Any] = {"form_id": str(form["id"]), "submission_id": str(submission_id)}
+    if applied:
+        shown = LeadRead.model_validate(lead).model_dump(mode="json")  # the values as the lead shows them
+        filled = {k: shown[k] for k in sorted(applied) if k != "tags"}
+        if filled:
+            properties["filled_fields"] = filled
+        if "tags" in applied:
+            properties["added_tags"] = [t for t in applied["tags"] if t in new_tags]
+    _, lead = await scoring.engage(ctx, lead["id"], {"type": "form_submit", "properties": properties})
     return lead
 
 

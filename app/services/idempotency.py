@@ -10,7 +10,7 @@ from uuid import UUID
 
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
-from app.domain.errors import IdempotencyKeyInUse
+from app.domain.errors import IdempotencyKeyInUse, SecretNotReplayable
 from app.domain.idempotency import RETENTION, Decision, decide
 from app.services import settings
 from app.services.context import Context
@@ -21,6 +21,9 @@ class StoredResponse:
     status_code: int
     headers: dict[str, str]
     body: bytes
+    # Set when the response carried a new secret: the created resource's path; nothing else of
+    # the response was stored, so it cannot be replayed.
+    secret_resource: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,9 @@ async def begin(
                 continue
             stored, row = found
             if decide(stored, fingerprint, now) == Decision.REPLAY:
-                return StoredResponse(row["status_code"], dict(row["headers"] or {}), bytes(row["body"] or b""))
+                return StoredResponse(
+                    row["status_code"], dict(row["headers"] or {}), bytes(row["body"] or b""), row["secret_resource"]
+                )
             if await repo.take_over(key, stored.locked_at, fingerprint, now, placeholder_expiry):
                 await uow.commit()
                 return Claim(workspace_id, key)
@@ -60,6 +65,27 @@ async def complete(ctx: Context, claim: Claim, status_code: int, headers: dict[s
     await ctx.uow.idempotency(claim.workspace_id).complete(
         claim.key, ctx.now, ctx.now + timedelta(hours=hours), status_code, headers, body
     )
+
+
+async def complete_secret(ctx: Context, claim: Claim, status_code: int, resource: str) -> None:
+    """Store what a response that carried a new secret created (its path), never the response: a
+    stored secret would outlive the one answer meant to show it (backups, replicas, anyone with
+    the key and the same request). A replay answers 409 secret-not-replayable naming `resource`."""
+    hours = await settings.retention_hours(ctx)
+    await ctx.uow.idempotency(claim.workspace_id).complete(
+        claim.key, ctx.now, ctx.now + timedelta(hours=hours), status_code, None, None, secret_resource=resource
+    )
+
+
+def replay(stored: StoredResponse) -> StoredResponse:
+    """The stored response to answer again; SecretNotReplayable when it carried a secret."""
+    if stored.secret_resource is not None:
+        raise SecretNotReplayable(
+            "the first request with this Idempotency-Key created a resource whose secret was shown only in "
+            f"its answer and never stored: revoke {stored.secret_resource} and create a new one",
+            resource=stored.secret_resource,
+        )
+    return stored
 
 
 async def release(database: Database, claim: Claim) -> None:

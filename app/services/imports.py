@@ -25,7 +25,7 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
 from app.domain import imports as rules
-from app.domain.csv_stream import CsvError, CsvStream
+from app.domain.csv_stream import CsvError, CsvStream, unescape_formula
 from app.domain.errors import Conflict, DomainError, ErrorList, InvalidInput, NotFound
 from app.domain.leads.contact import contact_details
 from app.domain.pagination import Sort
@@ -187,7 +187,7 @@ async def _store(
         nonlocal header, rows
         for record in records:
             if header is None:
-                header = record
+                header = [unescape_formula(name) for name in record]  # as written in our own CSVs
             else:
                 rows += 1
 
@@ -270,7 +270,7 @@ async def dry_run(
         raise InvalidInput.field("file", str(exc)) from exc
     if not records:
         raise InvalidInput.field("file", "the file is empty: send a header row and data rows")
-    header, data_rows = records[0], records[1 : DRY_RUN_ROWS + 1]
+    header, data_rows = [unescape_formula(name) for name in records[0]], records[1 : DRY_RUN_ROWS + 1]
     mapping = options.mapping if options.mapping is not None else _mapping_field(late_fields())
     entity = ENTITIES[options.entity]
     async with UnitOfWork(database, write=False) as uow:  # reads only: a dry run writes nothing

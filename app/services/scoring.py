@@ -233,9 +233,13 @@ async def track(ctx: Context, item: Mapping[str, Any]) -> Row:
     return row
 
 
-async def link_visitor(ctx: Context, lead: Row, visitor_id: str) -> Row:
-    """A form submission names its visitor: their anonymous engagements become the lead's."""
-    facts = await ctx.uow.engagements(ctx.workspace_id).link_visitor(visitor_id, lead["id"])
+async def link_visitor(ctx: Context, lead: Row, visitor_id: str, *, created: bool) -> Row:
+    """A form submission names its visitor: their anonymous engagements become the lead's, when
+    the submission created this lead (`created`) or the lead already carries this visitor id.
+    Anyone may post engagements under any visitor id and then a stranger's email: linking them to
+    that person's existing lead would let a stranger raise (or shape) a real lead's score."""
+    repo = ctx.uow.engagements(ctx.workspace_id)
+    facts = await repo.link_visitor(visitor_id, lead["id"], only_if_carried=not created)
     if not facts:
         return lead
     return await rescore(ctx, lead, cause="visitor engagements linked")

@@ -43,7 +43,8 @@ async def test_json_submission_becomes_a_lead_with_its_context(tenant: Tenant) -
     )
     assert response.status_code == 201, response.text
     assert response.headers["access-control-allow-origin"] == SITE
-    lead = (await tenant.get(f"/v1/leads/{response.json()['lead_id']}")).json()
+    assert list(response.json()) == ["submission_id"]  # never a lead's id
+    lead = (await tenant.get(f"/v1/leads/{await tenant.lead_of(response)}")).json()
     assert (lead["email"], lead["first_name"], lead["source"], lead["channel"]) == (
         "Sara@example.com",
         "Sara",
@@ -138,7 +139,7 @@ async def test_spam_is_answered_like_success_and_kept_aside(tenant: Tenant) -> N
     form = await make_form(tenant, honeypot_field="website", min_fill_seconds=3, redirect_url=f"{SITE}/thanks")
     url = f"{submissions_url(form)}?key={tenant.publishable_key}"
     bot = await tenant.client.post(url, json={"email": "bot@x.io", "website": "http://spam"}, headers={"Origin": SITE})
-    assert bot.status_code == 201 and bot.json()["lead_id"]
+    assert bot.status_code == 201 and list(bot.json()) == ["submission_id"]
     hasty = await tenant.client.post(
         url, data={"email": "fast@x.io", "_ts": str(int(time.time() * 1000))}, headers={"Origin": SITE}
     )
@@ -313,8 +314,39 @@ async def test_the_lead_created_event_carries_the_lead_as_stored(tenant: Tenant)
         headers={"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE},
     )
     assert response.status_code == 201, response.text
-    lead = (await tenant.get(f"/v1/leads/{response.json()['lead_id']}")).json()
+    lead = (await tenant.get(f"/v1/leads/{await tenant.lead_of(response)}")).json()
     [event] = (await tenant.get("/v1/events", params={"type": "lead.created"})).json()["data"]
     assert event["data"] == lead
     assert (await tenant.get("/v1/leads", params={"tag": "fa"})).json()["data"][0]["id"] == lead["id"]
     assert (await tenant.get("/v1/leads", params={"q": "شرکت"})).json()["data"][0]["id"] == lead["id"]
+
+
+async def test_the_answer_never_tells_a_new_person_from_a_known_one(tenant: Tenant) -> None:
+    """A stranger posting someone's email learns nothing: a new person, the same person again (an
+    open lead), a customer and spam get the same status, the same headers and the same shape,
+    which names only the submission."""
+    await tenant.post("/v1/contacts", json={"first_name": "Reza", "email": "customer@x.io"})
+    form = await make_form(tenant, honeypot_field="website")
+    posts = {
+        "new": {"email": "new@x.io"},
+        "known": {"email": "new@x.io", "company": "Acme"},
+        "customer": {"email": "customer@x.io"},
+        "spam": {"email": "bot@x.io", "website": "http://spam"},
+    }
+    seen = {}
+    for name, fields in posts.items():
+        for via_route in (False, True):  # the fast lane and the route (an Idempotency-Key) alike
+            extra = {"Idempotency-Key": f"{name}-route"} if via_route else {}
+            response = await tenant.client.post(
+                submissions_url(form),
+                json=fields,
+                headers={"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE, **extra},
+            )
+            headers = {k: v for k, v in response.headers.items() if k not in ("x-request-id", "date")}
+            shape = tuple(sorted(response.json()))
+            seen[name, via_route] = (response.status_code, tuple(sorted(headers.items())), shape)
+            submission_ids = {s["id"] for s in (await tenant.get(submissions_url(form))).json()["data"]}
+            spam_ids = {s["id"] for s in (await tenant.get(f"/v1/forms/{form['id']}/spam")).json()["data"]}
+            assert response.json()["submission_id"] in submission_ids | spam_ids, name
+    assert len(set(seen.values())) == 1, seen
+    assert seen["new", False][2] == ("submission_id",)

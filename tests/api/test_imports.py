@@ -264,3 +264,49 @@ async def test_nightly_clean_up_discards_abandoned_uploads_and_old_receipts(tena
         assert await uow.imports(workspace_id).get(stale_id) is None
         assert await uow.imports(workspace_id).chunk(stale_id, 0) is None
     assert (await tenant.get(f"/v1/imports/{kept['id']}")).json()["status"] == "completed"
+
+
+def _cells(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+async def test_every_exported_cell_is_escaped_against_formulas_lists_included(
+    tenant: Tenant, database: Database
+) -> None:
+    """A tag or interest typed as a formula is escaped in the final text of its cell (after the
+    list is joined), and the export still imports back to the same values."""
+    formula = '=HYPERLINK("http://evil.example")'  # no comma: imports split tags on it
+    await tenant.post("/v1/leads", json={"email": "t@x.io", "tags": [formula, "vip"], "company": "@Acme"})
+    await tenant.post("/v1/contacts", json={"email": "c@x.io", "interests": ["+cmd|' /C calc'!A0", "tea"]})
+    leads = _cells((await tenant.get("/v1/exports/leads.csv")).text)
+    row = dict(zip(leads[0], leads[1], strict=True))
+    assert row["tags"] == f"'{formula};vip" and row["company"] == "'@Acme"
+    contacts = _cells((await tenant.get("/v1/exports/contacts.csv")).text)
+    assert dict(zip(contacts[0], contacts[1], strict=True))["interests"] == "'+cmd|' /C calc'!A0;tea"
+    for table in (leads, contacts):
+        assert not [c for r in table for c in r if c[:1] in ("=", "+", "@") and not c[1:2].isdigit()]
+    empty = await make_tenant(database, tenant.client, name="Empty")
+    exported = (await tenant.get("/v1/exports/leads.csv")).content
+    assert (await imported(empty, database, await upload(empty, "leads", exported)))["rows_created"] == 1
+    [lead] = (await empty.get("/v1/leads")).json()["data"]
+    assert (lead["tags"], lead["company"]) == ([formula, "vip"], "@Acme")
+
+
+async def test_the_failed_rows_csv_is_escaped_against_formulas(tenant: Tenant, database: Database) -> None:
+    """The errors CSV repeats what a stranger uploaded (values and column names): never as a formula."""
+    rows = [["email", "=cmd|' /C calc'!A0"], ["not-an-email", '=HYPERLINK("http://evil.example")']]
+    mapping = {"email": "email", "company": "=cmd|' /C calc'!A0"}
+    done = await imported(tenant, database, await upload(tenant, "leads", csv_bytes(rows), mapping=mapping))
+    assert done["rows_failed"] == 1
+    text = (await tenant.get(f"/v1/imports/{done['id']}/errors.csv")).text
+    assert _cells(text) == [
+        ["row_number", "errors", "email", "'=cmd|' /C calc'!A0"],
+        ["1", _cells(text)[1][1], "not-an-email", '\'=HYPERLINK("http://evil.example")'],
+    ]
+    assert _cells(text)[1][1].startswith("email: ")
+    # fixed and sent back with the same mapping: the column names and values are read as uploaded
+    fixed = text.replace("not-an-email", "fixed@x.io").encode()
+    again = await imported(tenant, database, await upload(tenant, "leads", fixed, mapping=mapping))
+    assert again["rows_created"] == 1
+    [lead] = (await tenant.get("/v1/leads", params={"import_id": again["id"]})).json()["data"]
+    assert (lead["email"], lead["company"]) == ("fixed@x.io", '=HYPERLINK("http://evil.example")')

@@ -23,7 +23,7 @@ async def _capture(tenant: Tenant, **fields: str) -> dict:  # type: ignore[type-
         headers={"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE},
     )
     assert response.status_code == 201, response.text
-    return dict((await tenant.get(f"/v1/leads/{response.json()['lead_id']}")).json())
+    return dict((await tenant.get(f"/v1/leads/{await tenant.lead_of(response)}")).json())
 
 
 async def _types(tenant: Tenant) -> list[str]:
@@ -195,3 +195,53 @@ async def test_rescoring_lets_behaviour_fade(tenant: Tenant, database: Database)
     long_ago = (datetime.now(UTC) - timedelta(days=60)).isoformat()
     await tenant.post(f"/v1/leads/{lead['id']}/engagements", json={"type": "webinar_attended", "occurred_at": long_ago})
     assert (await tenant.get(f"/v1/leads/{lead['id']}")).json()["behavior_score"] == 2.5  # 10 points, 2 half-lives
+
+
+async def _track(tenant: Tenant, visitor_id: str, kind: str, times: int) -> None:
+    beacon = {"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE}
+    for _ in range(times):
+        sent = await tenant.client.post(
+            "/v1/tracking/engagements", json={"visitor_id": visitor_id, "type": kind}, headers=beacon
+        )
+        assert sent.status_code == 201, sent.text
+
+
+async def _submit(tenant: Tenant, form_id: str, **fields: str) -> None:
+    response = await tenant.client.post(
+        f"/v1/forms/{form_id}/submissions",
+        json=fields,
+        headers={"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE},
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_a_stranger_cannot_pin_engagements_on_someone_elses_lead(tenant: Tenant) -> None:
+    """Anyone may post engagements under a visitor id they chose and then submit a victim's email:
+    those engagements stay anonymous; the victim's lead counts only the submission itself, exactly
+    as it would without them."""
+    form = (await tenant.post("/v1/forms", json={"name": "Contact", "allowed_origins": [SITE]})).json()
+    victim = (await tenant.post("/v1/leads", json={"email": "victim@x.io", "first_name": "Vic"})).json()
+    twin = (await tenant.post("/v1/leads", json={"email": "twin@x.io", "first_name": "Vic"})).json()
+    assert victim["score"] == twin["score"] == 0
+    await _track(tenant, "attacker-chosen", "content_download", 10)
+    await _submit(tenant, form["id"], email="victim@x.io", visitor_id="attacker-chosen")
+    await _submit(tenant, form["id"], email="twin@x.io")  # the same submission, no engagements before it
+    after = (await tenant.get(f"/v1/leads/{victim['id']}")).json()
+    assert after["behavior_score"] == (await tenant.get(f"/v1/leads/{twin['id']}")).json()["behavior_score"]
+    assert after["temperature"] == "cold"
+    kinds = [e["type"] for e in (await tenant.get(f"/v1/leads/{victim['id']}/engagements")).json()["data"]]
+    assert kinds == ["form_submit"]  # the attacker's downloads were not linked
+
+
+async def test_a_returning_visitor_whose_lead_carries_the_visitor_id_gets_new_engagements(tenant: Tenant) -> None:
+    form = (await tenant.post("/v1/forms", json={"name": "Contact", "allowed_origins": [SITE]})).json()
+    await _track(tenant, "visitor-7", "page_view", 2)
+    lead = await _capture(tenant, email="back@x.io", visitor_id="visitor-7")  # a new lead: they are its
+    engagements = (await tenant.get(f"/v1/leads/{lead['id']}/engagements")).json()["data"]
+    assert [e["origin"] for e in engagements] == ["tracking", "tracking"]
+    await _track(tenant, "visitor-7", "content_download", 3)
+    await _submit(tenant, form["id"], email="back@x.io", visitor_id="visitor-7")
+    engagements = (await tenant.get(f"/v1/leads/{lead['id']}/engagements")).json()["data"]
+    assert sorted(e["type"] for e in engagements) == ["content_download"] * 3 + ["form_submit"] + ["page_view"] * 2
+    rescored = (await tenant.get(f"/v1/leads/{lead['id']}")).json()
+    assert rescored["behavior_score"] > lead["behavior_score"]

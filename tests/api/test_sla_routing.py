@@ -33,7 +33,7 @@ async def _capture(tenant: Tenant, **fields: Any) -> dict[str, Any]:
         headers={"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE},
     )
     assert response.status_code == 201, response.text
-    return dict((await tenant.get(f"/v1/leads/{response.json()['lead_id']}")).json())
+    return dict((await tenant.get(f"/v1/leads/{await tenant.lead_of(response)}")).json())
 
 
 async def _member(tenant: Tenant, name: str, **fields: Any) -> str:

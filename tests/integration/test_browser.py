@@ -75,7 +75,7 @@ def page(api: str, form_id: str, key: str, email: str, *, with_plain_form: bool)
           method: "POST",
           headers: {{"Content-Type": "application/json", "Authorization": "Bearer {key}"}},
           body: JSON.stringify({{email: "fetch-{email}", first_name: "Fetch"}})}});
-        result = r.status + ":" + (await r.json()).lead_id;
+        result = r.status + ":" + (await r.json()).submission_id;
       }} catch (e) {{ result = "refused:" + e.name; }}
       await fetch("/report?fetch=" + encodeURIComponent(result));
       {submit}
@@ -148,13 +148,16 @@ async def test_real_browser_posts_forms_cross_origin(tmp_path: Path) -> None:
                     f"{foreign.origin}/steal", tmp_path / "profile-foreign", lambda: bool(foreign.reports("fetch"))
                 )
                 leads = (await client.get("/v1/leads")).json()["data"]
+                submissions = (await client.get(f"/v1/forms/{form['id']}/submissions")).json()["data"]
         [fetched] = shop.reports("fetch")
         assert fetched.startswith("201:"), fetched  # preflight passed, the page could read the answer
         assert "/thanks" in shop.requests  # the plain form was redirected (303) to the thank-you page
         assert foreign.reports("fetch") == ["refused:TypeError"]  # the browser refused the foreign origin
         emails = sorted(lead["email"] for lead in leads)
         assert emails == ["fetch-shop@x.io", "plain-shop@x.io"]
-        assert fetched.split(":")[1] in {lead["id"] for lead in leads}
+        # the page reads the submission's id (never a lead's); a secret key finds its lead
+        [submission] = [s for s in submissions if s["id"] == fetched.split(":")[1]]
+        assert submission["lead_id"] in {lead["id"] for lead in leads}
     finally:
         for server in servers:
             server.close()

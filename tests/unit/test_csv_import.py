@@ -116,3 +116,36 @@ def test_a_file_without_line_breaks_is_refused_early() -> None:
     with pytest.raises(CsvError):
         for _ in range(MAX_RECORD_CHARS // 50_000 + 2):
             stream.feed(b"x" * 50_000)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["=1+1", "+cmd", "-x", "@SUM(A1)", "\t=x", "'=x", "''@x", "'", "'plain", "-5.00", "+98 912 123 4567", "plain", ""],
+)
+def test_taking_the_formula_quote_off_gives_back_exactly_what_was_written(value: str) -> None:
+    from app.domain.csv_stream import escape_formula, unescape_formula
+
+    escaped = escape_formula(value)
+    assert unescape_formula(escaped) == value
+    assert not (escaped[:1] in ("=", "+", "-", "@", "\t") and escaped not in ("-5.00", "+98 912 123 4567"))
+
+
+def test_written_cells_are_escaped_whatever_they_were_built_from() -> None:
+    class Tag:  # any value the csv module would write through str()
+        def __str__(self) -> str:
+            return "=evil()"
+
+    assert write_rows([["=a;b", Tag(), -5, 1.5, None, "-5"]]) == "'=a;b,'=evil(),-5,1.5,,-5\r\n"
+
+
+def test_escaping_round_trips_any_text() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from app.domain.csv_stream import escape_formula, unescape_formula
+
+    @given(st.text(alphabet=st.sampled_from(list("'=+-@\t\r 1.a(")), max_size=8))
+    def check(value: str) -> None:
+        assert unescape_formula(escape_formula(value)) == value
+
+    check()

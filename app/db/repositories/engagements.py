@@ -39,14 +39,23 @@ class EngagementRepository(TenantRepository):
         statement = select(*FACTS).where(self.scope, e.c.lead_id.in_(list(lead_ids)), e.c.occurred_at >= since)
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
-    async def link_visitor(self, visitor_id: str, lead_id: UUID) -> list[Row]:
-        """Give a visitor's anonymous engagements to the lead; returns their facts."""
-        statement = (
-            update(e)
-            .where(self.scope, e.c.visitor_id == visitor_id, e.c.lead_id.is_(None))
-            .values(lead_id=lead_id)
-            .returning(*FACTS)
-        )
+    async def link_visitor(self, visitor_id: str, lead_id: UUID, *, only_if_carried: bool) -> list[Row]:
+        """Give a visitor's anonymous engagements to the lead; returns their facts. `only_if_carried`:
+        only when the lead already has engagements under this visitor id (one statement, so the
+        check and the link see the same rows)."""
+        statement = update(e).where(self.scope, e.c.visitor_id == visitor_id, e.c.lead_id.is_(None))
+        if only_if_carried:
+            carried = e.alias("carried")
+            statement = statement.where(
+                select(carried.c.id)
+                .where(
+                    carried.c.workspace_id == self.workspace_id,
+                    carried.c.visitor_id == visitor_id,
+                    carried.c.lead_id == lead_id,
+                )
+                .exists()
+            )
+        statement = statement.values(lead_id=lead_id).returning(*FACTS)
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
     async def list(self, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:

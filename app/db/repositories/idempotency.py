@@ -45,12 +45,27 @@ class IdempotencyRepository(TenantRepository):
         return bool((await self.uow.execute(statement)).rowcount)
 
     async def complete(
-        self, key: str, now: datetime, expires_at: datetime, status_code: int, headers: dict[str, str], body: bytes
+        self,
+        key: str,
+        now: datetime,
+        expires_at: datetime,
+        status_code: int,
+        headers: dict[str, str] | None,
+        body: bytes | None,
+        *,
+        secret_resource: str | None = None,
     ) -> None:
         await self.uow.execute(
             update(t)
             .where(self.scope, t.c.key == key)
-            .values(completed_at=now, expires_at=expires_at, status_code=status_code, headers=headers, body=body)
+            .values(
+                completed_at=now,
+                expires_at=expires_at,
+                status_code=status_code,
+                headers=headers,
+                body=body,
+                secret_resource=secret_resource,
+            )
         )
 
     async def purge_expired(self, now: datetime) -> int:
@@ -70,4 +85,5 @@ def _fresh(fingerprint: str, now: datetime, expires_at: datetime) -> dict[str, o
         "status_code": None,
         "headers": None,
         "body": None,
+        "secret_resource": None,
     }

@@ -16,7 +16,7 @@ from app.routers.dependencies import (
     resource_response,
     sort_enum,
 )
-from app.routers.route import CrmRoute
+from app.routers.route import CrmRoute, answers_secret
 from app.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.schemas.common import Page
 from app.services import api_keys
@@ -36,6 +36,7 @@ def _read(row: dict, model: type[ApiKeyRead] = ApiKeyRead, **extra: str) -> ApiK
     summary="Create an API key (the key is shown only in this response)",
     response_model=ApiKeyCreated,
 )
+@answers_secret
 async def create_api_key(
     request: Request, body: ApiKeyCreate, ctx: Annotated[Context, require_idempotent("admin")]
 ) -> Response:

@@ -130,7 +130,10 @@ def _unsupported() -> DomainError:
     summary="Submit a form (publishable key in Authorization or ?key=)",
     description="Accepts JSON, `application/x-www-form-urlencoded` and `multipart/form-data`. Plain HTML forms "
     "with a redirect URL get `303 See Other`; invalid input goes to the error redirect URL with `error` and "
-    "`fields` query parameters. Spam is answered like a success and kept aside.",
+    "`fields` query parameters. The answer is the same (status, shape, headers) whether the person is new, "
+    "already has an open lead, is a customer, or the post is spam (kept aside): it carries the submission's "
+    "id, never a lead's, so a public form tells a stranger nothing about who is known. A secret key reads "
+    "which lead a submission became in `GET /v1/forms/{id}/submissions`.",
     response_model=SubmissionAccepted,
     responses={
         303: {"description": "Plain form: redirected to the form's redirect (or error redirect) URL"},
@@ -199,7 +202,7 @@ async def accept_submission(
         return response
     if plain and form["redirect_url"]:
         return RedirectResponse(form["redirect_url"], status_code=303, headers=cors)
-    body = SubmissionAccepted(submission_id=outcome.id, lead_id=outcome.lead_id).model_dump_json()
+    body = SubmissionAccepted(submission_id=outcome.id).model_dump_json()
     return Response(body, status_code=201, media_type=JSON, headers=cors)
 
 

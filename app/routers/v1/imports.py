@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from app.domain.csv_stream import DELIMITERS, escape_formula, write_rows
+from app.domain.csv_stream import DELIMITERS, write_rows
 from app.domain.errors import InvalidInput
 from app.ids import utcnow
 from app.routers.dependencies import (
@@ -221,10 +221,8 @@ ORDER_COLUMNS = [
 
 
 def _cell(value: Any) -> Any:
+    """A value's CSV text (write_rows escapes formulas in the final text of every cell)."""
     import json
-
-    if isinstance(value, str):
-        return escape_formula(value)
 
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ";".join(value)

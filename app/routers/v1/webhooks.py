@@ -15,7 +15,7 @@ from app.routers.dependencies import (
     resource_response,
     sort_enum,
 )
-from app.routers.route import CrmRoute
+from app.routers.route import CrmRoute, answers_secret
 from app.schemas.common import Page
 from app.schemas.webhooks import (
     DeliveryDetail,
@@ -43,6 +43,7 @@ DeliverySort = sort_enum("DeliverySort", "created_at")
     "they may read; no `event_types` means all of those. A type the key may not read is a 422 naming it.",
     response_model=WebhookEndpointCreated,
 )
+@answers_secret
 async def create_webhook_endpoint(
     request: Request, body: WebhookEndpointCreate, ctx: Annotated[Context, require_idempotent("webhooks:write")]
 ) -> Response:
