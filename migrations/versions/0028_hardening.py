@@ -7,13 +7,15 @@
 - `jobs.fingerprint` with a unique index over queued jobs: a second identical request while one is
   queued returns the queued job.
 - `idempotency_keys.secret_resource`: a stored response that carried a new secret keeps only the
-  created resource's path, never the secret.
+  created resource's path, never the secret. Responses stored before (a new API key's `key`, a new
+  endpoint's `secret`) lose their body here rather than when their retention runs out.
 
 Revision ID: 0028
 Revises: 0027
 Create Date: 2026-12-06 06:30:00
 """
 
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -53,6 +55,46 @@ def upgrade() -> None:
 
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.add_column(sa.Column("secret_resource", sa.String(length=500), nullable=True))
+    _forget_stored_secrets()
+
+
+def _forget_stored_secrets() -> None:
+    """Stored answers that carried a new secret keep their status and resource, not the secret."""
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.text("SELECT workspace_id, key, headers, body FROM idempotency_keys WHERE body IS NOT NULL")
+    ).all()
+    for workspace_id, key, headers, body in rows:
+        try:
+            answer = json.loads(bytes(body))
+        except ValueError:
+            continue
+        collection = _secret_collection(answer) if isinstance(answer, dict) else None
+        if collection is None:
+            continue
+        if isinstance(headers, str):
+            headers = json.loads(headers)
+        location = (headers or {}).get("location") or f"/v1/{collection}/{answer.get('id')}"
+        bind.execute(
+            sa.text(
+                "UPDATE idempotency_keys SET body = NULL, headers = NULL, secret_resource = :resource "
+                "WHERE workspace_id = :workspace_id AND key = :key"
+            ),
+            {"resource": str(location)[:500], "workspace_id": workspace_id, "key": key},
+        )
+
+
+def _secret_collection(answer: dict[str, object]) -> str | None:
+    """Where the answered resource lives, when the answer carries a new secret."""
+    for name, prefix, collection in (
+        ("key", "sk_", "api-keys"),
+        ("key", "pk_", "api-keys"),
+        ("secret", "whsec_", "webhook-endpoints"),
+    ):
+        value = answer.get(name)
+        if isinstance(value, str) and value.startswith(prefix):
+            return collection
+    return None
 
 
 def downgrade() -> None:

@@ -139,3 +139,47 @@ async def test_an_endpoint_older_than_0028_is_recorded_as_admin_created_and_keep
 def _uuid(kind: str, value: uuid.UUID) -> object:
     """A UUID as a raw statement binds it: SQLAlchemy keeps them as 32 hex digits on SQLite."""
     return value if kind == "postgresql" else value.hex
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_stored_answer_with_a_new_key_older_than_0028_keeps_its_resource_and_loses_the_key(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """Before 0028 an Idempotency-Key kept a new key's whole answer, the key included; upgrading
+    forgets the key at once (a replay then names the resource) and leaves other answers alone."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            workspace_id = (await workspaces.create(uow, name="Keys", now=utcnow())).workspace["id"]
+            await uow.commit()
+        await downgrade(db, "0027")
+        key_id, now = new_id(), utcnow()
+        answers = {
+            "with-key": (b'{"id": "%s", "key": "sk_plaintext"}' % str(key_id).encode(), f"/v1/api-keys/{key_id}"),
+            "with-secret": (b'{"id": "e1", "secret": "whsec_plaintext"}', None),
+            "plain": (b'{"id": "l1", "email": "a@b.io"}', "/v1/leads/l1"),
+        }
+        async with db.engine.connect() as conn:
+            for name, (body, location) in answers.items():
+                headers = '{"location": "%s"}' % location if location else "{}"
+                await conn.execute(
+                    text(
+                        "INSERT INTO idempotency_keys (workspace_id, key, fingerprint, locked_at, expires_at, "
+                        "completed_at, status_code, headers, body) VALUES (:w, :key, 'f', :now, :now, :now, 201, "
+                        f"{'CAST(:headers AS jsonb)' if kind == 'postgresql' else ':headers'}, :body)"
+                    ),
+                    {"w": _uuid(kind, workspace_id), "key": name, "now": now, "headers": headers, "body": body},
+                )
+            await conn.commit()
+        await upgrade(db)
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT key, body, secret_resource FROM idempotency_keys"))).all()
+        stored = {r[0]: (None if r[1] is None else bytes(r[1]), r[2]) for r in rows}
+        assert stored == {
+            "with-key": (None, f"/v1/api-keys/{key_id}"),
+            "with-secret": (None, "/v1/webhook-endpoints/e1"),
+            "plain": (answers["plain"][0], None),
+        }
+    finally:
+        await db.dispose()
