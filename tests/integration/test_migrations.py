@@ -3,6 +3,7 @@ the models, and can be undone."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -162,7 +163,7 @@ async def test_a_stored_answer_with_a_new_key_older_than_0028_keeps_its_resource
         }
         async with db.engine.connect() as conn:
             for name, (body, location) in answers.items():
-                headers = '{"location": "%s"}' % location if location else "{}"
+                headers = json.dumps({"location": location} if location else {})
                 await conn.execute(
                     text(
                         "INSERT INTO idempotency_keys (workspace_id, key, fingerprint, locked_at, expires_at, "
