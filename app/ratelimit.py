@@ -35,6 +35,11 @@ class Verdict:
 class RateLimiter(Protocol):
     async def hit(self, bucket: str, limit: int) -> Verdict: ...
 
+    async def peek(self, bucket: str, limit: int) -> Verdict:
+        """The bucket's state without counting: refused once more than `limit` hits were counted
+        in this window (for limits that count only failures, checked before every attempt)."""
+        ...
+
 
 def _window(now: float) -> tuple[int, int]:
     start = int(now) // WINDOW * WINDOW
@@ -52,6 +57,12 @@ class InProcessRateLimiter:
         if len(self._counts) > 100_000:  # forget finished windows
             self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
         self._counts[bucket] = (window, count)
+        return Verdict(count <= limit, limit, max(limit - count, 0), reset)
+
+    async def peek(self, bucket: str, limit: int) -> Verdict:
+        window, reset = _window(time.time())
+        start, count = self._counts.get(bucket, (window, 0))
+        count = count if start == window else 0
         return Verdict(count <= limit, limit, max(limit - count, 0), reset)
 
 
@@ -73,6 +84,15 @@ class RedisRateLimiter:
             log.warning("rate limiter unavailable (%s); allowing", type(exc).__name__)
             return Verdict(True, limit, limit, reset)
         return Verdict(int(count) <= limit, limit, max(limit - int(count), 0), reset)
+
+    async def peek(self, bucket: str, limit: int) -> Verdict:
+        window, reset = _window(time.time())
+        try:
+            count = int(await self.redis.get(f"crm:rl:{bucket}:{window}") or 0)
+        except Exception as exc:  # fail open, as hit() does
+            log.warning("rate limiter unavailable (%s); allowing", type(exc).__name__)
+            return Verdict(True, limit, limit, reset)
+        return Verdict(count <= limit, limit, max(limit - count, 0), reset)
 
 
 def build(settings: Settings) -> RateLimiter | None:
