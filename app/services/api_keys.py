@@ -242,9 +242,10 @@ class KeyResolver:
         refusal = caller.refusal(now)
         if refusal is not None:
             raise Unauthorized(refusal)
-        if caller.last_used_at is None or now - caller.last_used_at >= LAST_USED_RESOLUTION:
-            caller = await lookups.shared(self._loading, ("touch", digest), lambda: self._touch(digest, caller, now))
-        return caller
+        good: Caller = caller
+        if good.last_used_at is None or now - good.last_used_at >= LAST_USED_RESOLUTION:
+            good = await lookups.shared(self._loading, ("touch", digest), lambda: self._touch(digest, good, now))
+        return good
 
     def _remember(self, digest: str, caller: Caller | None, clock: float, now: datetime) -> None:
         good = caller is not None and caller.refusal(now) is None
