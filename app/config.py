@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_api_per_minute: int = 1200
     rate_limit_form_per_minute: int = 20
+    # API keys: failed authentications (a presented key that is malformed, unknown, revoked,
+    # expired or its member deactivated) allowed per client IP and minute. Past it the IP gets 429
+    # for every key it presents, the right one included, until the minute ends: guessing stops
+    # rather than slows. A request with no key at all is not counted.
+    rate_limit_auth_failures_per_minute: int = 30
+    # Good keys each process keeps in its lookup cache (refused keys have a small table of their
+    # own, so made-up keys never push good ones out).
+    api_key_cache_size: int = 10_000
     # Forms: how long a form and a workspace's lookups are cached per process (seconds).
     form_cache_seconds: float = 5.0
 

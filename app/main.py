@@ -136,7 +136,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.database = database
-    app.state.keys = KeyResolver(database, settings.api_key_cache_seconds)
+    app.state.keys = KeyResolver(database, settings.api_key_cache_seconds, settings.api_key_cache_size)
     app.state.rate_limiter = ratelimit.build(settings)
     lookups.configure(settings.form_cache_seconds)
     app.state.migration_head = head_revision()

@@ -35,6 +35,11 @@ class Verdict:
 class RateLimiter(Protocol):
     async def hit(self, bucket: str, limit: int) -> Verdict: ...
 
+    async def peek(self, bucket: str, limit: int) -> Verdict:
+        """The bucket's state without counting: refused once more than `limit` hits were counted
+        in this window (for limits that count only failures, checked before every attempt)."""
+        ...
+
 
 def _window(now: float) -> tuple[int, int]:
     start = int(now) // WINDOW * WINDOW
@@ -54,12 +59,20 @@ class InProcessRateLimiter:
         self._counts[bucket] = (window, count)
         return Verdict(count <= limit, limit, max(limit - count, 0), reset)
 
+    async def peek(self, bucket: str, limit: int) -> Verdict:
+        window, reset = _window(time.time())
+        start, count = self._counts.get(bucket, (window, 0))
+        count = count if start == window else 0
+        return Verdict(count <= limit, limit, max(limit - count, 0), reset)
+
 
 class RedisRateLimiter:
     def __init__(self, url: str) -> None:
         from redis.asyncio import Redis
 
         self.redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        # An outage is logged when it starts and when it ends, not once per request it lets through.
+        self.unavailable = False
 
     async def hit(self, bucket: str, limit: int) -> Verdict:
         window, reset = _window(time.time())
@@ -70,9 +83,30 @@ class RedisRateLimiter:
                 pipe.expire(key, WINDOW + 1)
                 count, _ = await pipe.execute()
         except Exception as exc:  # fail open: an outage of the limiter must not stop the API
-            log.warning("rate limiter unavailable (%s); allowing", type(exc).__name__)
+            self._failed(exc)
             return Verdict(True, limit, limit, reset)
+        self._answered()
         return Verdict(int(count) <= limit, limit, max(limit - int(count), 0), reset)
+
+    async def peek(self, bucket: str, limit: int) -> Verdict:
+        window, reset = _window(time.time())
+        try:
+            count = int(await self.redis.get(f"crm:rl:{bucket}:{window}") or 0)
+        except Exception as exc:  # fail open, as hit() does
+            self._failed(exc)
+            return Verdict(True, limit, limit, reset)
+        self._answered()
+        return Verdict(count <= limit, limit, max(limit - count, 0), reset)
+
+    def _failed(self, exc: Exception) -> None:
+        if not self.unavailable:
+            self.unavailable = True
+            log.warning("rate limiter unavailable (%s): allowing every request until Redis answers", type(exc).__name__)
+
+    def _answered(self) -> None:
+        if self.unavailable:
+            self.unavailable = False
+            log.warning("rate limiter available again: limits apply")
 
 
 def build(settings: Settings) -> RateLimiter | None:

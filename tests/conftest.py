@@ -114,7 +114,10 @@ async def database(
 def app(database: Database):  # type: ignore[no-untyped-def]
     # Tests share one client address; rate limits have their own tests with their own app.
     settings = Settings(
-        database_url=database.settings.database_url, rate_limit_api_per_minute=10**6, rate_limit_form_per_minute=10**6
+        database_url=database.settings.database_url,
+        rate_limit_api_per_minute=10**6,
+        rate_limit_form_per_minute=10**6,
+        rate_limit_auth_failures_per_minute=10**6,
     )
     return create_app(settings, database=database)
 

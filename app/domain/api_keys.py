@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -93,17 +94,36 @@ def normalize_origin(origin: str) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
+def expired(expires_at: datetime | None, now: datetime) -> bool:
+    """A key with an expiry stops working at that instant (it is refused like a revoked key)."""
+    return expires_at is not None and now >= expires_at
+
+
 @dataclass(frozen=True)
 class KeySpec:
     kind: KeyKind
     scopes: tuple[str, ...]
     allowed_origins: tuple[str, ...]
+    expires_at: datetime | None = None
 
 
-def validate_key_spec(kind: KeyKind, scopes: list[str], allowed_origins: list[str]) -> KeySpec:
+def validate_key_spec(
+    kind: KeyKind,
+    scopes: list[str],
+    allowed_origins: list[str],
+    *,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> KeySpec:
     """Secret keys carry scopes and no origins; publishable keys only submit forms, may be
-    limited to origins, and carry no scopes."""
+    limited to origins, and carry no scopes. An expiry, when given, must lie after `now`: a key
+    dead on arrival would be shown once and never work."""
     errors = ErrorList()
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            errors.add("expires_at", "give a time zone (e.g. Z or +03:30)")
+        elif now is None or expires_at <= now:
+            errors.add("expires_at", "must be in the future")
     if kind is KeyKind.SECRET:
         if not scopes:
             errors.add("scopes", "a secret key needs at least one scope")
@@ -123,4 +143,4 @@ def validate_key_spec(kind: KeyKind, scopes: list[str], allowed_origins: list[st
         elif normalized not in origins:
             origins.append(normalized)
     errors.raise_if_any()
-    return KeySpec(kind, tuple(sorted(set(scopes))), tuple(origins))
+    return KeySpec(kind, tuple(sorted(set(scopes))), tuple(origins), expires_at)

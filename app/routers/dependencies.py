@@ -1,6 +1,7 @@
 """Dependencies the /v1 routers share: who is calling (and may they), idempotency, paging, ETags."""
 
 import json
+from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any
@@ -11,13 +12,14 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.responses import Response
 
 from app.domain.concurrency import etag, none_match
-from app.domain.errors import TooManyRequests
+from app.domain.errors import TooManyRequests, Unauthorized
 from app.domain.idempotency import fingerprint, validate_key
 from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Sort
 from app.ids import utcnow
 from app.routers.route import Replay
 from app.schemas.common import ResourceRead
 from app.services import idempotency
+from app.services.api_keys import Caller
 from app.services.context import Context
 from app.services.idempotency import StoredResponse
 
@@ -40,13 +42,42 @@ IfMatch = Annotated[
 
 async def _authorize(request: Request, credentials: HTTPAuthorizationCredentials | None, *scopes: str) -> Context:
     now = utcnow()
-    caller = await request.app.state.keys.resolve(credentials.credentials if credentials else None, now)
+    caller = await authenticate(request, credentials.credentials if credentials else None, now)
     caller.require(*scopes)
     await enforce_rate_limit(
         request, f"key:{caller.key_id}", request.app.state.settings.rate_limit_api_per_minute, "api"
     )
     request.state.caller = caller
     return Context(request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes)
+
+
+AUTH_FAILURES = "auth-failures"
+
+
+async def authenticate(request: Request, token: str | None, now: datetime) -> Caller:
+    """The caller behind a presented key (401 when there is none, or it does not authenticate).
+
+    Failed attempts are counted per client IP (`RATE_LIMIT_AUTH_FAILURES_PER_MINUTE`). While an IP
+    is over that limit every key it presents is answered 429, the right one too, before any
+    lookup: otherwise a correct guess would still stand out among the refusals, and guessing would
+    only slow down. Requests without a key are not counted (nothing was guessed)."""
+    limiter = request.app.state.rate_limiter
+    if not token or limiter is None:
+        return await request.app.state.keys.resolve(token, now)  # type: ignore[no-any-return]
+    limit = request.app.state.settings.rate_limit_auth_failures_per_minute
+    bucket = f"{AUTH_FAILURES}:{request.client.host if request.client else 'unknown'}"
+    verdict = await limiter.peek(bucket, limit)
+    if verdict.allowed:
+        try:
+            return await request.app.state.keys.resolve(token, now)  # type: ignore[no-any-return]
+        except Unauthorized:
+            verdict = await limiter.hit(bucket, limit)
+            if verdict.allowed:
+                raise
+    raise TooManyRequests(
+        f"more than {limit} failed authentications a minute from this address; retry in {verdict.reset_seconds} s",
+        headers=verdict.headers(AUTH_FAILURES),
+    )
 
 
 async def enforce_rate_limit(request: Request, bucket: str, limit: int, policy: str) -> None:

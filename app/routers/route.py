@@ -52,10 +52,13 @@ def problem_doc(description: str) -> dict[str, Any]:
 def error_responses(path: str, methods: set[str], extra: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
     """Every error status an operation can answer, derived from its shape."""
     responses: dict[int | str, dict[str, Any]] = {
-        401: problem_doc("Missing, malformed, unknown or revoked API key"),
+        401: problem_doc("Missing, malformed, unknown, revoked or expired API key, or its member deactivated"),
         403: problem_doc("The key lacks the scope this operation needs"),
         422: problem_doc("Invalid input: `errors` names each invalid field and where it was"),
-        429: problem_doc("Rate limited: see Retry-After and the RateLimit headers"),
+        429: problem_doc(
+            "Rate limited (requests, or failed authentications from this address): see Retry-After and the "
+            "RateLimit headers"
+        ),
         500: problem_doc("Unexpected error; carries a request_id, never a stack trace"),
     }
     if "{" in path:

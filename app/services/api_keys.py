@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +38,20 @@ class Caller:
     allowed_origins: tuple[str, ...]
     member_id: UUID | None
     last_used_at: datetime | None
+    expires_at: datetime | None = None
+    revoked: bool = False
+    member_active: bool = True  # an unbound key has no member to be deactivated
+
+    def refusal(self, now: datetime) -> str | None:
+        """Why this key does not authenticate at `now` (None: it does). Said only to whoever holds
+        the key itself, so the reason is no secret."""
+        if self.revoked:
+            return "this API key was revoked"
+        if not self.member_active:
+            return "the member this API key acts as is deactivated"
+        if keys.expired(self.expires_at, now):
+            return "this API key has expired"
+        return None
 
     @property
     def actor(self) -> Actor:
@@ -82,6 +96,7 @@ async def issue(
             "scopes": list(spec.scopes),
             "allowed_origins": list(spec.allowed_origins),
             "member_id": member_id,
+            "expires_at": spec.expires_at,
             "created_at": now,
             "updated_at": now,
             "created_by": str(actor),
@@ -99,10 +114,15 @@ async def create(
     scopes: list[str],
     member_id: UUID | None,
     allowed_origins: list[str],
+    expires_at: datetime | None = None,
 ) -> tuple[Row, str]:
-    spec = keys.validate_key_spec(kind, scopes, allowed_origins)
-    if member_id is not None and await ctx.uow.members(ctx.workspace_id).get(member_id) is None:
-        raise InvalidInput.field("member_id", "no member with this id in the workspace")
+    spec = keys.validate_key_spec(kind, scopes, allowed_origins, expires_at=expires_at, now=ctx.now)
+    if member_id is not None:
+        member = await ctx.uow.members(ctx.workspace_id).get(member_id)
+        if member is None:
+            raise InvalidInput.field("member_id", "no member with this id in the workspace")
+        if not member["active"]:  # the key would be refused from its first request
+            raise InvalidInput.field("member_id", "this member is deactivated; reactivate them first")
     row, token = await issue(
         ctx.uow, ctx.workspace_id, name=name, spec=spec, member_id=member_id, actor=ctx.actor, now=ctx.now
     )
@@ -142,24 +162,61 @@ async def revoke(ctx: Context, key_id: UUID, *, if_match: str | None, resolver: 
     return row
 
 
-class KeyResolver:
-    """Resolves bearer tokens, with a short per-process cache (`API_KEY_CACHE_SECONDS`). A revoke
-    evicts the key here at once; other processes see it when their cached entry expires."""
+# Keys seen to be refused (unknown, revoked, expired, member deactivated) are remembered apart
+# from the good ones, in a table of their own this size: a flood of made-up keys churns only this
+# table and never pushes a good key out of the lookup cache.
+REFUSED_CACHE_SIZE = 1_024
 
-    def __init__(self, database: Database, ttl_seconds: float) -> None:
+
+class KeyResolver:
+    """Resolves bearer tokens, with a short per-process cache (`API_KEY_CACHE_SECONDS`): good keys
+    in a table of at most `capacity` entries (`API_KEY_CACHE_SIZE`), refused ones in a small table
+    of their own. A revoke or a member's deactivation takes effect here at once; other processes
+    see it when their cached entry expires. An expiry is checked on every request, cached or not."""
+
+    def __init__(self, database: Database, ttl_seconds: float, capacity: int = 10_000) -> None:
         self.database = database
         self.ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, Caller | None]] = {}
+        self.capacity = max(capacity, 1)
+        self._cache: dict[str, tuple[float, Caller]] = {}
+        self._refused: dict[str, tuple[float, Caller | None]] = {}
         # Concurrent requests with an expired entry share one load, and one last-used write.
         self._loading: dict[Hashable, asyncio.Future[Any]] = {}
-        # Revoked here, possibly not yet committed: refuse even if a concurrent load cached it.
+        # Revoked here, or the member deactivated here, possibly not yet committed: refuse even if a
+        # concurrent load (which reads the committed row) cached the key as good.
         self._revoked: dict[UUID, float] = {}
+        self._deactivated: dict[UUID, float] = {}
+        # Bumped by every change made here: a load that began before it may have read the old row,
+        # so its answer serves its own request but is not cached.
+        self._generation = 0
 
     def forget(self, key_id: UUID) -> None:
+        """The key was revoked in this process."""
         self._revoked[key_id] = time.monotonic() + self.ttl
-        for digest, (_, caller) in list(self._cache.items()):
-            if caller is not None and caller.key_id == key_id:
-                del self._cache[digest]
+        self._drop(lambda caller: caller.key_id == key_id)
+
+    def member_deactivated(self, member_id: UUID) -> None:
+        """The member's keys stop working in this process at once."""
+        self._deactivated[member_id] = time.monotonic() + self.ttl
+        self._drop(lambda caller: caller.member_id == member_id)
+
+    def member_reactivated(self, member_id: UUID) -> None:
+        """The member's keys (those not revoked or expired) work again: forget that they were refused."""
+        self._deactivated.pop(member_id, None)
+        self._drop(lambda caller: caller.member_id == member_id)
+
+    def _drop(self, matches: Callable[[Caller], bool]) -> None:
+        self._generation += 1
+        for table in (self._cache, self._refused):
+            for digest, (_, caller) in list(table.items()):
+                if caller is not None and matches(caller):
+                    del table[digest]
+        now = time.monotonic()
+        for markers in (self._revoked, self._deactivated):
+            if len(markers) > 1_000:  # markers outlive their purpose after one TTL
+                for marked, until in list(markers.items()):
+                    if until <= now:
+                        del markers[marked]
 
     async def resolve(self, token: str | None, now: datetime) -> Caller:
         if not token:
@@ -167,24 +224,43 @@ class KeyResolver:
         if keys.kind_of(token) is None:
             raise Unauthorized("malformed API key")
         digest = keys.digest(token)
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > time.monotonic():
+        clock = time.monotonic()
+        cached = self._cache.get(digest) or self._refused.get(digest)
+        if cached is not None and cached[0] > clock:
             caller = cached[1]
         else:
+            generation = self._generation
             caller = await lookups.shared(self._loading, digest, lambda: self._load(digest))
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = (time.monotonic() + self.ttl, caller)
-        if caller is None or self._revoked.get(caller.key_id, 0.0) > time.monotonic():
-            raise Unauthorized("unknown or revoked API key")
-        if caller.last_used_at is None or now - caller.last_used_at >= LAST_USED_RESOLUTION:
-            caller = await lookups.shared(self._loading, ("touch", digest), lambda: self._touch(digest, caller, now))
-        return caller
+            if generation == self._generation:
+                self._remember(digest, caller, clock, now)
+        if caller is None:
+            raise Unauthorized("unknown API key")
+        if self._revoked.get(caller.key_id, 0.0) > clock:
+            raise Unauthorized("this API key was revoked")
+        if caller.member_id is not None and self._deactivated.get(caller.member_id, 0.0) > clock:
+            raise Unauthorized("the member this API key acts as is deactivated")
+        refusal = caller.refusal(now)
+        if refusal is not None:
+            raise Unauthorized(refusal)
+        good: Caller = caller
+        if good.last_used_at is None or now - good.last_used_at >= LAST_USED_RESOLUTION:
+            good = await lookups.shared(self._loading, ("touch", digest), lambda: self._touch(digest, good, now))
+        return good
+
+    def _remember(self, digest: str, caller: Caller | None, clock: float, now: datetime) -> None:
+        good = caller is not None and caller.refusal(now) is None
+        table: dict[str, Any] = self._cache if good else self._refused
+        other: dict[str, Any] = self._refused if good else self._cache
+        other.pop(digest, None)
+        table.pop(digest, None)  # re-inserted last: the table drops its oldest entries first
+        if len(table) >= (self.capacity if good else REFUSED_CACHE_SIZE):
+            del table[next(iter(table))]
+        table[digest] = (clock + self.ttl, caller)
 
     async def _load(self, digest: str) -> Caller | None:
         async with UnitOfWork(self.database, write=False) as uow:
             row: dict[str, Any] | None = await uow.system().key_by_digest(digest)
-        if row is None or row["revoked_at"] is not None:
+        if row is None:
             return None
         return Caller(
             workspace_id=row["workspace_id"],
@@ -194,6 +270,9 @@ class KeyResolver:
             allowed_origins=tuple(row["allowed_origins"]),
             member_id=row["member_id"],
             last_used_at=row["last_used_at"],
+            expires_at=row["expires_at"],
+            revoked=row["revoked_at"] is not None,
+            member_active=row["member_active"] is not False,
         )
 
     async def _touch(self, digest: str, caller: Caller, now: datetime) -> Caller:

@@ -15,6 +15,7 @@ from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.members import MemberRead
 from app.services import events
+from app.services.api_keys import KeyResolver
 from app.services.context import Context, changed_fields, write_changes
 
 
@@ -44,7 +45,12 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
     return row
 
 
-async def update(ctx: Context, member_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+async def update(
+    ctx: Context, member_id: UUID, changes: dict[str, Any], *, if_match: str | None, resolver: KeyResolver | None = None
+) -> Row:
+    """Deactivating a member (`active: false`) stops every key bound to them (at once in this
+    process, within API_KEY_CACHE_SECONDS in others); reactivating lets those keys that were not
+    revoked and have not expired work again."""
     row = await get(ctx, member_id)
     check_if_match(if_match, row["version"])
     changes = changed_fields(row, changes)
@@ -58,6 +64,11 @@ async def update(ctx: Context, member_id: UUID, changes: dict[str, Any], *, if_m
     await events.record(
         ctx, types.MEMBER_UPDATED, MemberRead.model_validate(updated), previous=MemberRead.model_validate(row)
     )
+    if resolver is not None and "active" in changes:
+        if updated["active"]:
+            resolver.member_reactivated(member_id)
+        else:
+            resolver.member_deactivated(member_id)
     return updated
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from app.domain import api_keys as keys
@@ -48,3 +50,20 @@ def test_digest_and_redaction() -> None:
     assert len(keys.digest(token)) == 64 and keys.digest(token) != keys.digest(token + "x")
     assert keys.redact(token) == "sk_…mnop"
     assert keys.kind_of("pk_x") is keys.KeyKind.PUBLISHABLE and keys.kind_of("xx") is None
+
+
+def test_an_expiry_must_be_aware_and_in_the_future() -> None:
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    spec = keys.validate_key_spec(keys.KeyKind.SECRET, ["admin"], [], expires_at=now + timedelta(days=1), now=now)
+    assert spec.expires_at == now + timedelta(days=1)
+    for bad in (now, now - timedelta(seconds=1), datetime(2027, 1, 1)):  # now, past, no time zone
+        with pytest.raises(InvalidInput) as err:
+            keys.validate_key_spec(keys.KeyKind.SECRET, ["admin"], [], expires_at=bad, now=now)
+        assert [e.field for e in err.value.errors] == ["expires_at"]
+
+
+def test_a_key_expires_at_its_expiry_instant() -> None:
+    at = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert not keys.expired(None, at)
+    assert not keys.expired(at, at - timedelta(microseconds=1))
+    assert keys.expired(at, at) and keys.expired(at, at + timedelta(days=1))

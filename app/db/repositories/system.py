@@ -21,17 +21,26 @@ class SystemRepository:
         self.uow = uow
 
     async def key_by_digest(self, digest: str) -> dict[str, Any] | None:
-        k = tables.api_keys
-        statement = select(
-            k.c.id,
-            k.c.workspace_id,
-            k.c.kind,
-            k.c.scopes,
-            k.c.allowed_origins,
-            k.c.member_id,
-            k.c.revoked_at,
-            k.c.last_used_at,
-        ).where(k.c.digest == digest)
+        """The key with this digest and, for a key bound to a member, whether that member is active
+        (`member_active`; null for an unbound key): one round trip for everything a request needs."""
+        k, m = tables.api_keys, tables.members
+        statement = (
+            select(
+                k.c.id,
+                k.c.workspace_id,
+                k.c.kind,
+                k.c.scopes,
+                k.c.allowed_origins,
+                k.c.member_id,
+                k.c.revoked_at,
+                k.c.expires_at,
+                k.c.last_used_at,
+                m.c.active.label("member_active"),
+            )
+            .select_from(k)
+            .outerjoin(m, (m.c.workspace_id == k.c.workspace_id) & (m.c.id == k.c.member_id))
+            .where(k.c.digest == digest)
+        )
         row = (await self.uow.execute(statement)).mappings().first()
         return dict(row) if row is not None else None
 

@@ -47,6 +47,7 @@ async def create_api_key(
         scopes=body.scopes,
         member_id=body.member_id,
         allowed_origins=body.allowed_origins,
+        expires_at=body.expires_at,
     )
     return resource_response(
         request, _read(row, ApiKeyCreated, key=token), status_code=201, location=f"/v1/api-keys/{row['id']}"

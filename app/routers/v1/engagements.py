@@ -10,7 +10,7 @@ from app.domain.api_keys import KeyKind
 from app.domain.errors import Forbidden, InvalidInput
 from app.domain.leads.capture import origin_allowed
 from app.ids import utcnow
-from app.routers.dependencies import JSON, Credentials, enforce_rate_limit, require_idempotent
+from app.routers.dependencies import JSON, Credentials, authenticate, enforce_rate_limit, require_idempotent
 from app.routers.problems import UnsupportedMediaType
 from app.routers.route import CrmRoute, problem_doc
 from app.schemas.common import invalid_input
@@ -68,7 +68,7 @@ async def track(
 ) -> Response:
     now = utcnow()
     origin = request.headers.get("origin")
-    caller = await request.app.state.keys.resolve(credentials.credentials if credentials else key, now)
+    caller = await authenticate(request, credentials.credentials if credentials else key, now)
     if caller.kind is not KeyKind.PUBLISHABLE:
         raise Forbidden("track with a publishable key (pk_…); secret keys never belong in a web page")
     allowed = frozenset(o.rstrip("/").lower() for o in caller.allowed_origins) or None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
-from app.domain.errors import DomainError, Forbidden, InvalidInput
+from app.domain.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from app.domain.leads.capture import with_query
 from app.ids import utcnow
 from app.routers.dependencies import (
@@ -17,6 +17,7 @@ from app.routers.dependencies import (
     IdempotencyKey,
     IfMatch,
     Paging,
+    authenticate,
     claim_idempotency_key,
     enforce_rate_limit,
     page_response,
@@ -169,7 +170,7 @@ async def accept_submission(
     origin = request.headers.get("origin")
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     plain = media in PLAIN
-    caller = await request.app.state.keys.resolve(token, now)
+    caller = await authenticate(request, token, now)
     ctx = Context(request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes)
     # Before this request's own transaction touches the database (on SQLite it holds the write lock).
     await claim_idempotency_key(request, ctx, idempotency_key)  # fetch() callers may send one
@@ -219,7 +220,13 @@ async def preflight_form(
     key: Annotated[str | None, Query(description="The publishable key, when the page passes it in the URL")] = None,
 ) -> Response:
     origin = request.headers.get("origin")
-    allowed = await preflight.origin_may_post(request.state.uow, request.app.state.keys, form_id, origin, key, utcnow())
+    key_origins: tuple[str, ...] = ()
+    if key:  # a key in the URL is checked (and a wrong one counted) as on the POST itself
+        try:
+            key_origins = (await authenticate(request, key, utcnow())).allowed_origins
+        except Unauthorized:
+            raise Forbidden(f"origin {origin} may not post this form") from None
+    allowed = await preflight.origin_may_post(request.state.uow, form_id, origin, key_origins)
     if not allowed:
         raise Forbidden(f"origin {origin} may not post this form")
     return Response(

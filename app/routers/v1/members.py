@@ -64,7 +64,11 @@ async def get_member(request: Request, member_id: UUID, ctx: Annotated[Context, 
     return resource_response(request, MemberRead.model_validate(await members.get(ctx, member_id)))
 
 
-@router.patch("/{member_id}", summary="Update a member (set active=false to deactivate)", response_model=MemberRead)
+@router.patch(
+    "/{member_id}",
+    summary="Update a member (set active=false to deactivate: their API keys stop working)",
+    response_model=MemberRead,
+)
 async def update_member(
     request: Request,
     member_id: UUID,
@@ -72,5 +76,7 @@ async def update_member(
     ctx: Annotated[Context, require("members:write")],
     if_match: IfMatch = None,
 ) -> Response:
-    row = await members.update(ctx, member_id, body.model_dump(exclude_unset=True), if_match=if_match)
+    row = await members.update(
+        ctx, member_id, body.model_dump(exclude_unset=True), if_match=if_match, resolver=request.app.state.keys
+    )
     return resource_response(request, MemberRead.model_validate(row))
