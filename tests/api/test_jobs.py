@@ -201,3 +201,38 @@ async def test_a_run_whose_job_was_taken_over_changes_nothing(
     assert job["status"] == "succeeded" and job["result"] == {"attempt": 2} and runs == [1, 2]
     events = (await tenant.get("/v1/events", params={"type": "job.succeeded"})).json()["data"]
     assert [e["data"]["id"] for e in events].count(job_id) == 1
+
+
+async def test_a_stopping_worker_hands_its_running_job_back_within_seconds(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker told to stop (SIGTERM, or its server gone) does not wait for a long job to end: the
+    job gets a short grace, then is handed back (its lease ends at once) for the next worker."""
+    from app.worker import runner
+    from app.worker.runner import Worker
+
+    await run_jobs(database)
+    started = asyncio.Event()
+
+    async def endless(run: JobRun) -> dict[str, Any]:
+        started.set()
+        await asyncio.Event().wait()
+        return {}
+
+    monkeypatch.setitem(jobs.HANDLERS, "events.redact", endless)
+    monkeypatch.setattr(runner, "JOB_STOP_GRACE_SECONDS", 0.5)
+    job_id = (await tenant.post("/v1/events/redactions", json={"resource_id": "lead-3"})).json()["id"]
+    worker = Worker(database, worker_settings(database, worker_poll_seconds=0.05, worker_analyze_seconds=0))
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(started.wait(), 30)
+        worker.stop()
+        await asyncio.wait_for(running, 15)  # before: it waited for the job to end (here: never)
+    finally:
+        running.cancel()
+    settings = worker_settings(database)
+    (resumed,) = await jobs.claim(database, settings, 1)  # at once, not a lease later
+    assert str(resumed["id"]) == job_id and resumed["attempts"] == 1
+    monkeypatch.setitem(jobs.HANDLERS, "events.redact", lambda run: asyncio.sleep(0, {"resumed": True}))
+    await jobs.run(database, settings, resumed)
+    assert (await tenant.get(f"/v1/jobs/{job_id}")).json()["result"] == {"resumed": True}
