@@ -172,7 +172,7 @@ async def run(database: Database, settings: Settings, job: dict[str, Any]) -> No
             raise LookupError(f"no handler for job kind {job['kind']!r}")
         result = await handler(JobRun(database, job, lease))
         outcome: dict[str, Any] = {"status": "succeeded", "result": result}
-        event_type = types.JOB_SUCCEEDED
+        event_type: str | None = types.JOB_SUCCEEDED
     except TakenOver:
         log.warning("job %s (%s) was taken over by another worker; this run stops", job["id"], job["kind"])
         return
@@ -186,10 +186,9 @@ async def run(database: Database, settings: Settings, job: dict[str, Any]) -> No
             "job %s (%s) of workspace %s failed on attempt %d", job["id"], job["kind"], job["workspace_id"], attempt
         )
         retry = attempt < MAX_ATTEMPTS and not isinstance(exc, LookupError)  # gone or unknown: no retry
-        outcome = {"status": "queued" if retry else "failed", "problem": failure_problem(job["id"])}
-        if retry:
-            # Queued again, but not as a new request: a new identical request queues a job of its own.
-            outcome["fingerprint"] = None
+        # Queued again for a retry, but not as a new request: a new identical request queues its own.
+        cleared: dict[str, Any] = {"fingerprint": None} if retry else {}
+        outcome = {"status": "queued" if retry else "failed", "problem": failure_problem(job["id"]), **cleared}
         event_type = None if retry else types.JOB_FAILED
     finally:
         keeper.cancel()
