@@ -113,6 +113,24 @@ async def test_workspaces_take_turns_even_for_a_worker_with_one_slot(
     assert (await other_tenant.get(response.headers["location"])).json()["status"] == "completed"
 
 
+async def test_a_freed_slot_goes_first_to_a_workspace_with_nothing_running(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    await run_jobs(database)
+    settings = worker_settings(database)
+    response = await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING)
+    (running_import,) = await jobs.claim(database, settings, 1)  # the first workspace holds a slot
+    queued_first = await request_refresh(tenant, as_of=days_ago(1))
+    queued_later = await request_refresh(other_tenant, as_of=days_ago(1))
+    (claimed,) = await jobs.claim(database, settings, 1)  # one free slot
+    assert str(claimed["id"]) == queued_later["id"]  # though the other was queued before it
+    for job in (running_import, claimed):
+        await jobs.run(database, settings, job)
+    await run_jobs(database)
+    assert (await tenant.get(f"/v1/jobs/{queued_first['id']}")).json()["status"] == "succeeded"
+    assert (await tenant.get(response.headers["location"])).json()["status"] == "completed"
+
+
 async def test_a_failed_job_shows_a_generic_problem_with_its_id_and_logs_the_cause(
     tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

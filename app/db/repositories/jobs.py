@@ -53,7 +53,8 @@ class JobRepository(TenantRepository):
 
 
 def fair_heads(now: datetime, per_kind: int) -> Any:
-    """The job each waiting workspace would run next, and its turn: the fair claim order.
+    """The job each waiting workspace would run next, with what orders the claim: `busy` (the
+    workspace's running jobs), then `turn`.
 
     A job may start only while its workspace runs fewer than `per_kind` jobs of its kind (counting
     the same kind's older waiting jobs, so two concurrent claims cannot both pass the limit: a row
@@ -61,7 +62,9 @@ def fair_heads(now: datetime, per_kind: int) -> Any:
     start. Workspaces take turns by how long they have waited: since their head was queued, or since
     their last job started, whichever is later. A workspace served just now goes behind every
     workspace already waiting, so a job waits for at most one start per other waiting workspace
-    before its own workspace's turn, however many jobs the others queued (round robin). Plain SQL
+    before its own workspace's turn, however many jobs the others queued (round robin). Before the
+    turns come the running counts: a workspace with nothing running goes before one that already
+    holds slots (its other kinds), so a freed slot goes to a workspace that has none. Plain SQL
     (CTEs, window functions): the same on SQLite and PostgreSQL."""
     jb = t
     live = (
@@ -98,13 +101,22 @@ def fair_heads(now: datetime, per_kind: int) -> Any:
         .where(waiting.c.place + func.coalesce(live.c.running, 0) <= per_kind)
         .cte("startable")
     )
+    busy = (
+        select(live.c.workspace_id, func.sum(live.c.running).label("running")).group_by(live.c.workspace_id).cte("busy")
+    )
     served = jb.alias("served")
     last_start = (
         select(func.max(served.c.started_at)).where(served.c.workspace_id == startable.c.workspace_id).scalar_subquery()
     )
     turn = case((last_start > startable.c.created_at, last_start), else_=startable.c.created_at)
     return (
-        select(startable.c.workspace_id, startable.c.id, turn.label("turn"))
+        select(
+            startable.c.workspace_id,
+            startable.c.id,
+            func.coalesce(busy.c.running, 0).label("busy"),
+            turn.label("turn"),
+        )
+        .select_from(startable.outerjoin(busy, busy.c.workspace_id == startable.c.workspace_id))
         .where(startable.c.head == 1)
         .subquery("heads")
     )

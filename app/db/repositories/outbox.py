@@ -353,7 +353,7 @@ class OutboxRepository:
             # Checked again on the locked row: a job another worker claimed since this statement's
             # snapshot is no longer waiting (PostgreSQL re-evaluates this on the row it locks).
             .where(or_(jb.c.status == "queued", and_(jb.c.status == "running", jb.c.lease_until < now)))
-            .order_by(heads.c.turn, jb.c.created_at, jb.c.id)
+            .order_by(heads.c.busy, heads.c.turn, jb.c.created_at, jb.c.id)
             .limit(limit)
         )
         if await self._postgres():
