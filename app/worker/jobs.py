@@ -171,7 +171,8 @@ async def run(database: Database, settings: Settings, job: dict[str, Any]) -> No
         if handler is None:
             raise LookupError(f"no handler for job kind {job['kind']!r}")
         result = await handler(JobRun(database, job, lease))
-        outcome: dict[str, Any] = {"status": "succeeded", "result": result}
+        # A success clears the problem an earlier attempt left.
+        outcome: dict[str, Any] = {"status": "succeeded", "result": result, "problem": None}
         event_type: str | None = types.JOB_SUCCEEDED
     except TakenOver:
         log.warning("job %s (%s) was taken over by another worker; this run stops", job["id"], job["kind"])
@@ -215,9 +216,13 @@ async def _keep_lease(database: Database, job: dict[str, Any], attempt: int, lea
     (a model fit) must not look like a dead worker's job."""
     while True:
         await asyncio.sleep(lease.total_seconds() / 3)
-        async with UnitOfWork(database, write=True) as uow:
-            ours = await uow.outbox().renew_job_lease(job["workspace_id"], job["id"], attempt, utcnow() + lease)
-            await uow.commit()
+        try:
+            async with UnitOfWork(database, write=True) as uow:
+                ours = await uow.outbox().renew_job_lease(job["workspace_id"], job["id"], attempt, utcnow() + lease)
+                await uow.commit()
+        except Exception:  # the database away for a moment: try again at the next beat
+            log.warning("could not renew the lease of job %s", job["id"], exc_info=True)
+            continue
         if not ours:
             return
 

@@ -254,3 +254,20 @@ async def test_a_stopping_worker_hands_its_running_job_back_within_seconds(
     monkeypatch.setitem(jobs.HANDLERS, "events.redact", lambda run: asyncio.sleep(0, {"resumed": True}))
     await jobs.run(database, settings, resumed)
     assert (await tenant.get(f"/v1/jobs/{job_id}")).json()["result"] == {"resumed": True}
+
+
+async def test_a_job_that_succeeds_on_a_retry_shows_no_problem(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await run_jobs(database)
+
+    async def flaky(run: JobRun) -> dict[str, Any]:
+        if run.attempt == 1:
+            raise ConnectionError("the database went away")
+        return {"attempt": run.attempt}
+
+    monkeypatch.setitem(jobs.HANDLERS, "events.redact", flaky)
+    job_id = (await tenant.post("/v1/events/redactions", json={"resource_id": "lead-4"})).json()["id"]
+    await run_jobs(database)
+    job = (await tenant.get(f"/v1/jobs/{job_id}")).json()
+    assert (job["status"], job["result"], job["problem"]) == ("succeeded", {"attempt": 2}, None)
