@@ -16,15 +16,15 @@ def fingerprint(kind: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(f"{kind}\n{canonical}".encode()).hexdigest()
 
 
-def failure_problem(job_id: UUID, *, kind: str = "job") -> dict[str, Any]:
+def failure_problem(job_id: UUID, *, subject: str = "job") -> dict[str, Any]:
     """The problem document a tenant sees for a job that raised: generic, with the job's id to quote
     to the operators. The exception's text may hold anything (a connection string, another row's
     data), so it goes to the logs only, under the same id."""
     return {
-        "type": f"/problems/{kind}-failed",
-        "title": "Import failed" if kind == "import" else "Job failed",
+        "type": f"/problems/{subject}-failed",
+        "title": "Import failed" if subject == "import" else "Job failed",
         "status": 500,
-        "detail": f"The {kind} could not be completed because of an internal error. "
+        "detail": f"The {subject} could not be completed because of an internal error. "
         f"Quote job {job_id} to the operators; the cause is in their logs.",
         "job_id": str(job_id),
     }

@@ -515,7 +515,7 @@ async def fail(database: Database, workspace_id: UUID, import_id: UUID, job_id: 
         if row is None or row["status"] in ("completed", "failed"):
             return
         now = utcnow()
-        problem = failure_problem(job_id, kind="import")
+        problem = failure_problem(job_id, subject="import")
         if not await repo.finish(import_id, {"status": "failed", "problem": problem, "finished_at": now,
                                              "updated_at": now}):  # fmt: skip
             return

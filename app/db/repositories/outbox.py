@@ -343,7 +343,7 @@ class OutboxRepository:
     async def claim_jobs(
         self, now: datetime, lease_until: datetime, limit: int, *, per_kind: int
     ) -> list[dict[str, Any]]:
-        """Claim up to `limit` jobs, at most one per workspace, fairly (see _fair_heads): queued
+        """Claim up to `limit` jobs, at most one per workspace, fairly (in the order of jobs.py: fair_heads): queued
         jobs and running ones whose worker's lease expired (it died)."""
         jb = tables.jobs
         heads = fair_heads(now, per_kind)
