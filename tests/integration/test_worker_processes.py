@@ -206,6 +206,64 @@ async def test_an_import_whose_worker_is_killed_resumes_and_applies_no_batch_twi
         await database.dispose()
 
 
+STUCK_WORKER = """
+import sys, time
+from app.worker import jobs
+
+async def stuck(run):  # a CPU step that cannot be interrupted (a long model fit)
+    await jobs.run_cpu(time.sleep, 300)
+    return {}
+
+jobs.HANDLERS["events.redact"] = stuck
+from app.__main__ import main
+sys.exit(main(["worker"]))
+"""
+
+
+async def test_a_worker_stopped_mid_cpu_step_exits_within_seconds_and_hands_its_job_back(
+    scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    from app.services import jobs as job_service
+
+    database, workspace_id = await prepared(scratch, tmp_path)
+    url = database.settings.database_url
+    async with UnitOfWork(database) as uow:
+        job = await job_service.enqueue(
+            Context(uow, workspace_id, SYSTEM, utcnow()), "events.redact", {"resource_id": "x"}
+        )
+        await uow.commit()
+    worker = subprocess.Popen(
+        [sys.executable, "-c", STUCK_WORKER],
+        cwd=ROOT,
+        env=cli_env(url, **WORKER_ENV, WORKER_LEASE_SECONDS="60"),
+        stdout=(tmp_path / "stuck.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            async with UnitOfWork(database, write=False) as uow:
+                row = await uow.jobs(workspace_id).get(job["id"])
+            assert row is not None
+            if row["status"] == "running":
+                break
+            assert time.monotonic() < deadline and worker.poll() is None, (tmp_path / "stuck.log").read_text()
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # inside the CPU step
+        stopped_at = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)  # before: it waited for the step (five minutes)
+        assert time.monotonic() - stopped_at < 20 and worker.returncode == 0, (tmp_path / "stuck.log").read_text()
+        async with UnitOfWork(database, write=False) as uow:
+            row = await uow.jobs(workspace_id).get(job["id"])
+        assert row is not None and row["status"] == "running" and row["lease_until"] <= utcnow()  # handed back
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+        await database.dispose()
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
