@@ -86,6 +86,17 @@ async def _run_worker(parent_pid: int | None) -> None:
         if watch is not None:
             watch.cancel()
         await database.dispose()
+    import os
+    import threading
+
+    if any(thread.is_alive() for thread in threading.enumerate() if thread is not threading.current_thread()):
+        # A CPU step of a job (a model fit in a thread) cannot be interrupted, and the interpreter
+        # would wait for it to end before exiting. Its job was handed back and everything else is
+        # closed: exit now, so a stopped or orphaned worker goes within seconds.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _tune_gc() -> None:

@@ -67,6 +67,21 @@ class Settings(BaseSettings):
     worker_analyze_seconds: float = 2.0
     worker_concurrency: int = 16
 
+    # Fair shares of the shared background work and storage (operator caps; a request past one is a
+    # 409 /problems/limit-exceeded naming the setting).
+    # Jobs of one kind a workspace may have running at once. 1: one workspace's refreshes or imports
+    # run one after the other, in the order they were asked for (an orders import after a contacts
+    # import sees its contacts; two refreshes of one workspace would fit the same data twice), and
+    # never hold more than one worker slot per kind while other workspaces wait.
+    jobs_running_per_workspace_kind: int = Field(default=1, ge=1)
+    # Jobs one worker process runs at once (each is I/O plus CPU in a thread).
+    worker_jobs_concurrency: int = Field(default=4, ge=1)
+    # CSV uploads of one workspace streaming in at once (imports in status `uploading`).
+    import_uploads_per_workspace: int = Field(default=3, ge=1)
+    # Bytes of CSV uploads one workspace may keep stored at once (imports uploading, queued or
+    # running; an import's pieces are deleted when it ends). Checked as each piece is stored.
+    import_stored_bytes_per_workspace: int = Field(default=2 * 1024**3, ge=1)
+
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
     def _split_schedule(cls, value: object) -> object:

@@ -7,7 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import Actor, Problem, ResourceRead, UtcDatetime
+from app.schemas.common import Actor, ResourceRead, UtcDatetime
+from app.schemas.jobs import JobProblem
 
 Entity = Literal["leads", "contacts", "orders"]
 
@@ -28,7 +29,10 @@ class ImportRead(ResourceRead):
     rows_unchanged: int
     rows_failed: int = Field(description="Rows kept under /errors with why")
     job_id: UUID | None = Field(description="The job applying it (/v1/jobs/{id})")
-    problem: Problem | None = Field(description="Why the import failed as a whole")
+    problem: JobProblem | None = Field(
+        description="Why the import failed as a whole: generic, with the id of the job that ran it (the cause is "
+        "in the operators' logs)"
+    )
     started_at: UtcDatetime | None
     finished_at: UtcDatetime | None
     created_by: Actor

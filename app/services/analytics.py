@@ -10,6 +10,7 @@ The snapshot becomes the one served only in its last transaction, which also dis
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -333,6 +334,11 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
     as_of = date.fromisoformat(params["as_of"]) if params.get("as_of") else started_at.astimezone(zone).date()
     calibration_end = date.fromisoformat(params["calibration_end"]) if params.get("calibration_end") else None
 
+    # A run that died (its worker killed, its database gone) left its snapshot building: discard
+    # those past DEAD_RUN now, whether or not this run gets to complete.
+    async with UnitOfWork(database) as uow:
+        await uow.analytics(workspace_id).discard_building(before=started_at - DEAD_RUN)
+        await uow.commit()
     summaries = await _summaries(database, workspace_id, as_of, zone)
     extras = await retention.gather(database, workspace_id, ctx, as_of, values)
     await progress(step="modelling", customers=len(summaries))
@@ -350,52 +356,63 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
             "created_at": started_at,
         })  # fmt: skip
         await uow.commit()
-    columns = computed["columns"]
-    for start in range(0, len(summaries), WRITE_CHUNK):
-        stop = min(start + WRITE_CHUNK, len(summaries))
-        rows = [
-            {
-                "workspace_id": workspace_id,
-                "snapshot_id": snapshot_id,
-                "contact_id": summaries.contact_ids[i],
-                "purchases": summaries.purchases[i],
-                "first_purchase_on": summaries.first_day[i],
-                "last_purchase_on": summaries.last_day[i],
-                **{name: column[i] for name, column in columns.items()},
-            }
-            for i in range(start, stop)
-        ]
-        async with UnitOfWork(database) as uow:
-            await uow.analytics(workspace_id).insert_values(rows)
-            await uow.commit()
-        await progress(step="writing", customers=len(summaries), written=stop)
+    try:
+        columns = computed["columns"]
+        for start in range(0, len(summaries), WRITE_CHUNK):
+            stop = min(start + WRITE_CHUNK, len(summaries))
+            rows = [
+                {
+                    "workspace_id": workspace_id,
+                    "snapshot_id": snapshot_id,
+                    "contact_id": summaries.contact_ids[i],
+                    "purchases": summaries.purchases[i],
+                    "first_purchase_on": summaries.first_day[i],
+                    "last_purchase_on": summaries.last_day[i],
+                    **{name: column[i] for name, column in columns.items()},
+                }
+                for i in range(start, stop)
+            ]
+            async with UnitOfWork(database) as uow:
+                await uow.analytics(workspace_id).insert_values(rows)
+                await uow.commit()
+            await progress(step="writing", customers=len(summaries), written=stop)
 
-    async with UnitOfWork(database) as uow:
-        now = utcnow()
-        repo = uow.analytics(workspace_id)
-        await repo.complete(snapshot_id, {
-            **computed["snapshot"], "holdout": holdout, "status": "ready", "completed_at": now,
-            "total_seconds": time.perf_counter() - started,
-        })  # fmt: skip
-        ready = await repo.ready_ids(KEEP)
-        snapshot = await repo.latest()
-        assert snapshot is not None and snapshot["id"] == snapshot_id
-        previous = ready[1] if len(ready) > 1 else None
-        writer = Context(uow, workspace_id, SYSTEM, now)
-        movement = await retention.compare(writer, snapshot, previous, summaries, columns)
-        if movement is not None:
-            insights = {**snapshot["insights"], "rfm": {**snapshot["insights"]["rfm"], **movement}}
-            await repo.complete(snapshot_id, {"insights": insights})
-            snapshot = {**snapshot, "insights": insights}
-        await repo.discard(keep=ready, building_before=now - DEAD_RUN)
-        await events.record(writer, types.ANALYTICS_REFRESHED, model_read(snapshot))
-        await uow.commit()
+        async with UnitOfWork(database) as uow:
+            now = utcnow()
+            repo = uow.analytics(workspace_id)
+            await repo.complete(snapshot_id, {
+                **computed["snapshot"], "holdout": holdout, "status": "ready", "completed_at": now,
+                "total_seconds": time.perf_counter() - started,
+            })  # fmt: skip
+            ready = await repo.ready_ids(KEEP)
+            snapshot = await repo.latest()
+            assert snapshot is not None and snapshot["id"] == snapshot_id
+            previous = ready[1] if len(ready) > 1 else None
+            writer = Context(uow, workspace_id, SYSTEM, now)
+            movement = await retention.compare(writer, snapshot, previous, summaries, columns)
+            if movement is not None:
+                insights = {**snapshot["insights"], "rfm": {**snapshot["insights"]["rfm"], **movement}}
+                await repo.complete(snapshot_id, {"insights": insights})
+                snapshot = {**snapshot, "insights": insights}
+            await repo.discard(keep=ready, building_before=now - DEAD_RUN)
+            await events.record(writer, types.ANALYTICS_REFRESHED, model_read(snapshot))
+            await uow.commit()
+    except BaseException:
+        # This run's snapshot is of no use half-written: drop it now (also when the worker stops).
+        await asyncio.shield(_drop_building(database, workspace_id, snapshot_id))
+        raise
     return {
         "snapshot_id": str(snapshot_id),
         "as_of": as_of.isoformat(),
         "customers": len(summaries),
         "model": computed["snapshot"]["model"],
     }
+
+
+async def _drop_building(database: Database, workspace_id: UUID, snapshot_id: UUID) -> None:
+    async with UnitOfWork(database) as uow:
+        await uow.analytics(workspace_id).discard_building(before=None, snapshot_id=snapshot_id)
+        await uow.commit()
 
 
 # -- reads ------------------------------------------------------------------------------------------

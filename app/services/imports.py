@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +27,8 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
 from app.domain import imports as rules
 from app.domain.csv_stream import CsvError, CsvStream, unescape_formula
-from app.domain.errors import Conflict, DomainError, ErrorList, InvalidInput, NotFound
+from app.domain.errors import Conflict, DomainError, ErrorList, InvalidInput, LimitExceeded, NotFound
+from app.domain.jobs import failure_problem
 from app.domain.leads.contact import contact_details
 from app.domain.pagination import Sort
 from app.ids import new_id, utcnow
@@ -68,6 +70,21 @@ ENTITIES = {
     ),
     "orders": Entity("orders", rules.ORDER_TARGETS, json_fields=frozenset({"line_items"})),
 }
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """The operator's caps on one workspace's uploads (IMPORT_UPLOADS_PER_WORKSPACE,
+    IMPORT_STORED_BYTES_PER_WORKSPACE): uploads streaming at once, and bytes kept stored."""
+
+    uploads: int
+    stored_bytes: int
+
+
+# An upload that has stored no piece for this long is not counted as streaming (its server died;
+# the nightly `discard-abandoned-uploads` removes it), so a crash does not block a workspace's
+# uploads for a day. Its stored pieces still count against the bytes quota until then.
+STALLED_UPLOAD = timedelta(minutes=15)
 
 
 @dataclass
@@ -133,20 +150,34 @@ async def upload(
     options: Options,
     chunks: AsyncIterator[bytes],
     late_fields: Callable[[], dict[str, str]],
+    *,
+    limits: UploadLimits,
 ) -> Row:
     """Store the upload as it streams in and queue the import job; the import (status `queued`).
     Anything invalid (not UTF-8, no header, a mapping that does not fit) is a 422 and leaves
-    nothing behind. `late_fields`: form fields sent after the file (read at the end)."""
+    nothing behind; so is an upload past the workspace's caps (409 limit-exceeded): too many
+    uploads streaming at once (before any byte is read), or a piece that would take the stored
+    bytes past the quota (the upload stops there). `late_fields`: form fields sent after the file
+    (read at the end)."""
     import_id = new_id()
     async with UnitOfWork(database) as uow:
         ctx = Context(uow, workspace_id, actor, utcnow())
-        await uow.imports(workspace_id).create({
+        repo = uow.imports(workspace_id)
+        await repo.lock_uploads()
+        if await repo.streaming(since=ctx.now - STALLED_UPLOAD) >= limits.uploads:
+            raise LimitExceeded(
+                f"this workspace already has {limits.uploads} uploads streaming in; "
+                "send this one when one of them has finished",
+                limit="IMPORT_UPLOADS_PER_WORKSPACE",
+                value=limits.uploads,
+            )
+        await repo.create({
             "id": import_id, "entity": options.entity, "status": "uploading", "file_name": options.file_name,
             "mapping": {}, "options": options.json(), "columns": [], **ctx.audit_new(),
         })  # fmt: skip
         await uow.commit()
     try:
-        return await _store(database, workspace_id, actor, import_id, options, chunks, late_fields)
+        return await _store(database, workspace_id, actor, import_id, options, chunks, late_fields, limits)
     except BaseException:
         # nothing half-written, even when the request is cancelled (the client went away)
         await asyncio.shield(_discard(database, workspace_id, import_id))
@@ -168,6 +199,7 @@ async def _store(
     options: Options,
     chunks: AsyncIterator[bytes],
     late_fields: Callable[[], dict[str, str]],
+    limits: UploadLimits,
 ) -> Row:
     stream = CsvStream(options.delimiter)
     header: list[str] | None = None
@@ -176,10 +208,23 @@ async def _store(
     pending_size = 0
 
     async def flush() -> None:
+        """Store the next piece, counted in `imports.bytes` in the same transaction; refused when
+        the workspace's stored bytes would pass the quota (under the workspace's upload lock, so
+        concurrent uploads cannot pass it together)."""
         nonlocal seq, pending, pending_size
         if pending:
+            piece = b"".join(pending)
             async with UnitOfWork(database) as uow:
-                await uow.imports(workspace_id).add_chunk(import_id, seq, b"".join(pending))
+                repo = uow.imports(workspace_id)
+                await repo.lock_uploads()
+                if await repo.stored_bytes() + len(piece) > limits.stored_bytes:
+                    raise LimitExceeded(
+                        f"this upload would take the workspace's stored uploads past {limits.stored_bytes} bytes; "
+                        "send it when earlier imports have finished (their stored pieces are deleted then)",
+                        limit="IMPORT_STORED_BYTES_PER_WORKSPACE",
+                        value=limits.stored_bytes,
+                    )
+                await repo.add_chunk(import_id, seq, piece, utcnow())
                 await uow.commit()
             seq, pending, pending_size = seq + 1, [], 0
 
@@ -461,16 +506,16 @@ async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progr
     return _summary(final)
 
 
-async def fail(database: Database, workspace_id: UUID, import_id: UUID, exc: Exception) -> None:
-    """The import failed as a whole (its rows applied so far stay: each batch was complete)."""
+async def fail(database: Database, workspace_id: UUID, import_id: UUID, job_id: UUID) -> None:
+    """The import failed as a whole (its rows applied so far stay: each batch was complete). Its
+    problem is generic and names the job; the cause is in the job's log record."""
     async with UnitOfWork(database) as uow:
         repo = uow.imports(workspace_id)
         row = await repo.get(import_id)
         if row is None or row["status"] in ("completed", "failed"):
             return
         now = utcnow()
-        problem = {"type": "/problems/import-failed", "title": "Import failed", "status": 500,
-                   "detail": f"{type(exc).__name__}: {exc}"[:500]}  # fmt: skip
+        problem = failure_problem(job_id, subject="import")
         if not await repo.finish(import_id, {"status": "failed", "problem": problem, "finished_at": now,
                                              "updated_at": now}):  # fmt: skip
             return

@@ -1,6 +1,9 @@
-"""Running jobs: claimed with a lease (a dead worker's job is taken over when it expires), run by
-kind, progress written as they go; CPU-heavy steps go to a thread (`run_cpu`) so an in-process
-worker never stalls the API's event loop."""
+"""Running jobs: claimed fairly across workspaces with a lease (a dead worker's job is taken over
+when it expires; a live one renews it), run by kind, progress written as they go; CPU-heavy steps
+go to a thread (`run_cpu`) so an in-process worker never stalls the API's event loop. Only the
+latest claim of a job moves it: a worker stalled past its lease whose job was taken over changes
+nothing when it wakes. A failure shows the tenant a generic problem with the job's id; the
+exception goes to the log under that id."""
 
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ from uuid import UUID
 from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.db.wakeups import JOBS
 from app.domain import events as types
+from app.domain.jobs import failure_problem
 from app.ids import utcnow
 from app.schemas.jobs import JobRead
 from app.services import events
@@ -24,6 +29,10 @@ from app.services.context import SYSTEM, Context
 log = logging.getLogger("app.worker.jobs")
 T = TypeVar("T")
 MAX_ATTEMPTS = 3
+
+
+class TakenOver(Exception):
+    """Another worker claimed this job after this one's lease ran out: this run stops quietly."""
 
 
 class JobRun:
@@ -35,17 +44,21 @@ class JobRun:
         self.job = job
         self.workspace_id: UUID = job["workspace_id"]
         self.params: dict[str, Any] = job["params"]
+        self.attempt: int = job["attempts"] + 1  # this claim's number (the claim counted it)
 
     async def progress(self, **values: Any) -> None:
         """Report progress; it also renews the lease (a long job stays this worker's)."""
         now = utcnow()
         async with UnitOfWork(self.database, write=True) as uow:
-            await uow.outbox().update_job(
+            ours = await uow.outbox().update_job(
                 self.workspace_id,
                 self.job["id"],
                 {"progress": values, "updated_at": now, "lease_until": now + self.lease},
+                attempt=self.attempt,
             )
             await uow.commit()
+        if not ours:
+            raise TakenOver(f"job {self.job['id']} was taken over by another worker")
 
     @property
     def last_attempt(self) -> bool:
@@ -100,11 +113,13 @@ async def run_import(run: JobRun) -> dict[str, Any]:
     import_id = UUID(run.params["import_id"])
     try:
         return await imports.run_job(run.database, run.workspace_id, import_id, run.progress)
-    except Conflict:
-        raise  # another worker took it over: it goes on
+    except TakenOver:
+        raise
+    except Conflict as exc:
+        raise TakenOver(str(exc)) from exc  # another worker applied a batch first: it goes on
     except Exception as exc:
         if run.last_attempt or isinstance(exc, LookupError):
-            await imports.fail(run.database, run.workspace_id, import_id, exc)
+            await imports.fail(run.database, run.workspace_id, import_id, run.job["id"])
         raise
 
 
@@ -126,43 +141,97 @@ HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
 }
 
 
-async def run_due(database: Database, settings: Settings, *, limit: int = 4) -> int:
+async def claim(database: Database, settings: Settings, limit: int) -> list[dict[str, Any]]:
+    """Claim up to `limit` jobs (at most one per workspace) in the fair order of
+    `app/db/repositories/jobs.py: fair_heads`, within JOBS_RUNNING_PER_WORKSPACE_KIND."""
     now = utcnow()
     lease = timedelta(seconds=settings.worker_lease_seconds)
     async with UnitOfWork(database, write=True) as uow:
-        claimed = await uow.outbox().claim_jobs(now, now + lease, limit)
+        claimed = await uow.outbox().claim_jobs(
+            now, now + lease, limit, per_kind=settings.jobs_running_per_workspace_kind
+        )
         await uow.commit()
-    await asyncio.gather(*(_run(database, job, lease) for job in claimed))
+    return claimed
+
+
+async def run_due(database: Database, settings: Settings, *, limit: int = 4) -> int:
+    """Claim jobs and run them to the end; how many were claimed (tests drive the queue with it)."""
+    claimed = await claim(database, settings, limit)
+    await asyncio.gather(*(run(database, settings, job) for job in claimed))
     return len(claimed)
 
 
-async def _run(database: Database, job: dict[str, Any], lease: timedelta) -> None:
+async def run(database: Database, settings: Settings, job: dict[str, Any]) -> None:
+    """Run one claimed job and record how it ended (while the claim is still ours)."""
+    lease = timedelta(seconds=settings.worker_lease_seconds)
+    attempt = job["attempts"] + 1
     handler = HANDLERS.get(job["kind"])
+    keeper = asyncio.create_task(_keep_lease(database, job, attempt, lease))
     try:
         if handler is None:
             raise LookupError(f"no handler for job kind {job['kind']!r}")
         result = await handler(JobRun(database, job, lease))
-        outcome: dict[str, Any] = {"status": "succeeded", "result": result}
-        event_type = types.JOB_SUCCEEDED
+        # A success clears the problem an earlier attempt left.
+        outcome: dict[str, Any] = {"status": "succeeded", "result": result, "problem": None}
+        event_type: str | None = types.JOB_SUCCEEDED
+    except TakenOver:
+        log.warning("job %s (%s) was taken over by another worker; this run stops", job["id"], job["kind"])
+        return
+    except asyncio.CancelledError:
+        # The worker is stopping: hand the job back now rather than when its lease runs out.
+        await asyncio.shield(_release(database, job, attempt))
+        raise
     except Exception as exc:
-        log.exception("job %s (%s) failed", job["id"], job["kind"])
-        retry = job["attempts"] + 1 < MAX_ATTEMPTS and not isinstance(exc, LookupError)
-        problem = {
-            "type": "/problems/job-failed",
-            "title": "Job failed",
-            "status": 500,
-            "detail": f"{type(exc).__name__}: {exc}"[:500],
-        }
-        outcome = {"status": "queued" if retry else "failed", "problem": problem}
+        # The cause (which may quote anything: data, a connection string) is for operators only.
+        log.exception(
+            "job %s (%s) of workspace %s failed on attempt %d", job["id"], job["kind"], job["workspace_id"], attempt
+        )
+        retry = attempt < MAX_ATTEMPTS and not isinstance(exc, LookupError)  # gone or unknown: no retry
+        # Queued again for a retry, but not as a new request: a new identical request queues its own.
+        cleared: dict[str, Any] = {"fingerprint": None} if retry else {}
+        outcome = {"status": "queued" if retry else "failed", "problem": failure_problem(job["id"]), **cleared}
         event_type = None if retry else types.JOB_FAILED
+    finally:
+        keeper.cancel()
     now = utcnow()
     async with UnitOfWork(database, write=True) as uow:
         final = {**outcome, "lease_until": None, "updated_at": now, "updated_by": str(SYSTEM)}
         if outcome["status"] != "queued":
             final["finished_at"] = now
-        await uow.outbox().update_job(job["workspace_id"], job["id"], final)
+        if not await uow.outbox().update_job(job["workspace_id"], job["id"], final, attempt=attempt):
+            log.warning("job %s (%s) was taken over by another worker; its outcome here is dropped", job["id"],
+                        job["kind"])  # fmt: skip
+            return
+        if outcome["status"] == "queued":
+            uow.wake(JOBS)
         if event_type is not None:
             row = await uow.jobs(job["workspace_id"]).get(job["id"])
             assert row is not None
             await events.record(Context(uow, job["workspace_id"], SYSTEM, now), event_type, JobRead.model_validate(row))
         await uow.commit()
+
+
+async def _keep_lease(database: Database, job: dict[str, Any], attempt: int, lease: timedelta) -> None:
+    """Renew the lease every third of it while the job runs: a long step that reports no progress
+    (a model fit) must not look like a dead worker's job."""
+    while True:
+        await asyncio.sleep(lease.total_seconds() / 3)
+        try:
+            async with UnitOfWork(database, write=True) as uow:
+                ours = await uow.outbox().renew_job_lease(job["workspace_id"], job["id"], attempt, utcnow() + lease)
+                await uow.commit()
+        except Exception:  # the database away for a moment: try again at the next beat
+            log.warning("could not renew the lease of job %s", job["id"], exc_info=True)
+            continue
+        if not ours:
+            return
+
+
+async def _release(database: Database, job: dict[str, Any], attempt: int) -> None:
+    """A stopping worker's job: its lease ends now, so the next claim (any worker) resumes it."""
+    try:
+        async with UnitOfWork(database, write=True) as uow:
+            await uow.outbox().renew_job_lease(job["workspace_id"], job["id"], attempt, utcnow())
+            await uow.commit()
+    except Exception:
+        log.warning("could not hand job %s back; it is resumed when its lease ends", job["id"], exc_info=True)

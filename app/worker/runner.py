@@ -33,6 +33,9 @@ SLA_TICK = timedelta(seconds=0.1)  # breaches falling due close together are swe
 # gather for a second so a pass compares many at once (GET /v1/leads/{id}/duplicates computes its
 # answer on demand meanwhile).
 DEDUPE_COALESCE = 1.0
+# On stop, running jobs get this long to end; then they are cancelled and handed back (their
+# leases end at once), so another worker resumes them after their last committed step.
+JOB_STOP_GRACE_SECONDS = 5.0
 
 
 class Worker:
@@ -41,6 +44,7 @@ class Worker:
         self.settings = settings
         self._stop = asyncio.Event()
         self._active: set[asyncio.Task[int]] = set()
+        self._running_jobs: set[asyncio.Task[None]] = set()
         self._next_ensure: datetime | None = None
         self._outbox_wake = asyncio.Event()
         self._delivery_wake = asyncio.Event()
@@ -179,7 +183,33 @@ class Worker:
         return self._next_sla
 
     async def _jobs(self) -> int:
-        return await jobs.run_due(self.database, self.settings)
+        """Fill this worker's free job slots (WORKER_JOBS_CONCURRENCY) from the fair queue. A job
+        runs as a task of its own, so a long one never keeps the others' slots from being refilled;
+        each one ending wakes this loop (a job of the same kind of its workspace may start now)."""
+        free = self.settings.worker_jobs_concurrency - len(self._running_jobs)
+        if free <= 0 or self._stop.is_set():
+            return 0
+        claimed = await jobs.claim(self.database, self.settings, free)
+        for job in claimed:
+            task = asyncio.create_task(jobs.run(self.database, self.settings, job))
+            self._running_jobs.add(task)
+            task.add_done_callback(self._job_done)
+        return len(claimed)  # some claimed: more may be waiting, look again at once
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._running_jobs.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job run failed", exc_info=task.exception())
+        self._job_wake.set()
+
+    async def _stop_jobs(self) -> None:
+        if not self._running_jobs:
+            return
+        _, pending = await asyncio.wait(self._running_jobs, timeout=JOB_STOP_GRACE_SECONDS)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=JOB_STOP_GRACE_SECONDS)
 
     async def _deliver(self, client: httpx.AsyncClient) -> int:
         free = self.settings.worker_concurrency - len(self._active)
@@ -244,6 +274,7 @@ class Worker:
             finally:
                 LOCAL_WAKERS.discard(self.wake)
             await asyncio.gather(*loops, return_exceptions=True)
+            await self._stop_jobs()
             if self._active:
                 _, pending = await asyncio.wait(self._active, timeout=self.settings.webhook_timeout_seconds + 5)
                 for task in pending:

@@ -309,6 +309,47 @@ async def test_only_the_latest_two_snapshots_are_kept(tenant: Tenant, database: 
     assert sorted(str(k) for k in kept) == ["2026-03-01", "2026-04-01"] and values == 2
 
 
+async def test_a_snapshot_left_building_past_six_hours_is_discarded_even_when_refreshes_fail(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that died leaves its snapshot `building`; one older than the limit (6 hours) is a dead
+    run's and goes with its values at the next refresh, whether that one completes or not; a run
+    that fails drops its own. A younger one may be a live run's and stays."""
+    from app.ids import utcnow
+    from app.services import analytics, retention
+
+    workspace = UUID(tenant.id)
+    snapshots, values = tables.analytics_snapshots, tables.customer_values
+    await sync(tenant, [order("1", "a", dt.date(2026, 1, 5), "10.00"), order("2", "b", dt.date(2026, 1, 9), "5.00")])
+    dead = UUID((await refresh(tenant, database, as_of="2026-02-01"))["result"]["snapshot_id"])
+    live = UUID((await refresh(tenant, database, as_of="2026-03-01"))["result"]["snapshot_id"])
+    async with UnitOfWork(database) as uow:  # as runs that died mid-way (hours ago) and one still going left them
+        for snapshot_id, age in ((dead, analytics.DEAD_RUN + dt.timedelta(minutes=5)), (live, dt.timedelta(hours=1))):
+            await uow.execute(
+                snapshots.update()
+                .where(snapshots.c.workspace_id == workspace, snapshots.c.id == snapshot_id)
+                .values(status="building", created_at=utcnow() - age)
+            )
+        await uow.commit()
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the comparison with the previous snapshot failed")
+
+    monkeypatch.setattr(retention, "compare", broken)  # fails after the run has written its values
+    response = await tenant.post("/v1/analytics/refresh", json={"as_of": "2026-04-01"})
+    await run_jobs(database)
+    assert (await tenant.get(response.headers["location"])).json()["status"] == "failed"
+    async with UnitOfWork(database, write=False) as uow:
+        left = (await uow.execute(
+            select(snapshots.c.id, snapshots.c.status).where(snapshots.c.workspace_id == workspace)
+        )).all()  # fmt: skip
+        valued = (await uow.execute(
+            select(values.c.snapshot_id).distinct().where(values.c.workspace_id == workspace)
+        )).scalars().all()  # fmt: skip
+    assert [(row.id, row.status) for row in left] == [(live, "building")]
+    assert list(valued) == [live]
+
+
 async def test_a_large_orders_import_refreshes_the_analytics(tenant: Tenant, database: Database) -> None:
     await settle(tenant, refresh_after_import_rows=2)
     data = (b"Order,Status,Currency,Total,Placed,Email\n1,paid,USD,10.00,2026-01-01T10:00:00Z,a@x.io\n"

@@ -310,3 +310,79 @@ async def test_the_failed_rows_csv_is_escaped_against_formulas(tenant: Tenant, d
     assert again["rows_created"] == 1
     [lead] = (await tenant.get("/v1/leads", params={"import_id": again["id"]})).json()["data"]
     assert (lead["email"], lead["company"]) == ("fixed@x.io", '=HYPERLINK("http://evil.example")')
+
+
+def padded_csv(size: int, row_bytes: int = 100_000) -> bytes:
+    """A leads CSV of about `size` bytes in few rows (an ignored column pads them): the quota is
+    about stored bytes, and few rows keep the import quick."""
+    rows = [["email", "padding"]]
+    rows += [[f"p{i}@pad.io", "x" * row_bytes] for i in range(max(1, size // row_bytes))]
+    return csv_bytes(rows)
+
+
+async def capped_tenant(database: Database, **caps: int) -> tuple[Tenant, Any]:
+    import httpx
+
+    from app.main import create_app
+
+    settings = Settings(database_url=database.settings.database_url, rate_limit_api_per_minute=10**6, **caps)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings, database=database), raise_app_exceptions=False),
+        base_url="http://testserver",
+    )
+    return await make_tenant(database, client, name="Capped"), client
+
+
+async def test_an_upload_past_the_stored_bytes_quota_stops_with_a_409_and_leaves_nothing(database: Database) -> None:
+    quota = 2_500_000
+    tenant, client = await capped_tenant(database, import_stored_bytes_per_workspace=quota)
+    async with client:
+        body = assert_problem(await upload(tenant, "leads", padded_csv(4_000_000)), 409)
+        assert body["type"] == "/problems/limit-exceeded"
+        assert (body["limit"], body["value"]) == ("IMPORT_STORED_BYTES_PER_WORKSPACE", quota)
+        assert (await tenant.get("/v1/imports")).json()["data"] == []  # nothing half-written is kept
+        first = await upload(tenant, "leads", padded_csv(1_200_000))  # the refused upload's pieces are not counted
+        assert first.status_code == 202, first.text
+        # A queued import keeps its pieces until it ends: they count.
+        refused = assert_problem(await upload(tenant, "leads", padded_csv(1_600_000)), 409)
+        assert refused["limit"] == "IMPORT_STORED_BYTES_PER_WORKSPACE"
+        assert [i["id"] for i in (await tenant.get("/v1/imports")).json()["data"]] == [first.json()["id"]]
+        await run_jobs(database)
+        assert (await tenant.get(first.headers["location"])).json()["status"] == "completed"
+        again = await upload(tenant, "leads", padded_csv(1_600_000))  # its pieces were deleted when it ended
+        assert again.status_code == 202, again.text
+        await run_jobs(database)
+
+
+async def test_uploads_streaming_at_once_are_capped_per_workspace(database: Database) -> None:
+    import asyncio
+
+    tenant, client = await capped_tenant(database, import_uploads_per_workspace=1)
+    other, other_client = await capped_tenant(database, import_uploads_per_workspace=1)
+    release = asyncio.Event()
+
+    async def slow_body() -> Any:
+        yield b"email,company\r\n"
+        await release.wait()  # the client is still sending
+        yield b"slow@x.io,Slow\r\n"
+
+    async with client, other_client:
+        streaming = asyncio.create_task(
+            tenant.post("/v1/imports", params={"entity": "leads"}, content=slow_body(),
+                        headers={"Content-Type": "text/csv"})
+        )  # fmt: skip
+        for _ in range(200):  # until it is stored as uploading
+            if (await tenant.get("/v1/imports", params={"status": "uploading"})).json()["data"]:
+                break
+            await asyncio.sleep(0.02)
+        body = assert_problem(await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING), 409)
+        assert (body["type"], body["limit"], body["value"]) == (
+            "/problems/limit-exceeded", "IMPORT_UPLOADS_PER_WORKSPACE", 1
+        )  # fmt: skip
+        elsewhere = await upload(other, "leads", csv_bytes(PEOPLE), mapping=MAPPING)  # another workspace's own cap
+        assert elsewhere.status_code == 202, elsewhere.text
+        release.set()
+        assert (await streaming).status_code == 202
+        after = await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING)
+        assert after.status_code == 202, after.text
+        await run_jobs(database)

@@ -1,5 +1,6 @@
-"""Real `python -m app worker` processes on PostgreSQL: killed mid-delivery, and sharing work.
-Each test gets its own database (separate processes must not see other tests' deliveries)."""
+"""Real `python -m app worker` processes on PostgreSQL: killed mid-delivery and mid-import, sharing
+work, and outliving no server. Each test gets its own database (separate processes must not see
+other tests' work)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,24 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from app.config import Settings
+from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
-from app.services import members, webhooks
+from app.services import imports, members, webhooks
 from app.services.context import SYSTEM, Context
 from tests.conftest import ScratchDatabases, database_url
 from tests.integration.receiver import Receiver
-from tests.integration.server import ROOT, cli_env, create_workspace, run_cli
+from tests.integration.server import ROOT, Server, cli_env, create_workspace, run_cli
 
 WORKER_ENV = {
     "WEBHOOK_ALLOW_LOOPBACK": "true",
@@ -136,6 +142,169 @@ async def test_two_workers_deliver_a_thousand_events_with_none_lost(scratch: Scr
         for worker in workers:
             stop(worker)
         await database.dispose()
+
+
+async def test_an_import_whose_worker_is_killed_resumes_and_applies_no_batch_twice(
+    scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    database, workspace_id = await prepared(scratch, tmp_path)
+    url = database.settings.database_url
+    rows = 5000  # ten batches
+    text = "email,first_name,company\n" + "".join(f"k{i}@kill.io,K{i},Co {i % 97}\n" for i in range(rows))
+
+    async def pieces() -> AsyncIterator[bytes]:
+        data = text.encode()
+        for start in range(0, len(data), 64 * 1024):
+            yield data[start : start + 64 * 1024]
+
+    limits = imports.UploadLimits(uploads=3, stored_bytes=1 << 30)
+    stored = await imports.upload(
+        database, workspace_id, SYSTEM, imports.Options(entity="leads"), pieces(), dict, limits=limits
+    )
+    import_id = stored["id"]
+
+    async def current() -> dict[str, object]:
+        async with UnitOfWork(database, write=False) as uow:
+            row = await uow.imports(workspace_id).get(import_id)
+        assert row is not None
+        return row
+
+    second = None
+    first = start_worker(url, tmp_path / "first.log", WORKER_LEASE_SECONDS="2")
+    try:
+        deadline = time.monotonic() + 120
+        while (await current())["rows_done"] == 0:  # the first batch committed: it is mid-import
+            assert time.monotonic() < deadline and first.poll() is None, (tmp_path / "first.log").read_text()
+            await asyncio.sleep(0.02)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        done_when_killed = int((await current())["rows_done"])  # type: ignore[call-overload]
+        assert 0 < done_when_killed < rows, "the worker finished before it was killed: make the file larger"
+        second = start_worker(url, tmp_path / "second.log", WORKER_LEASE_SECONDS="2")
+        while (await current())["status"] != "completed":  # after the dead worker's lease expires
+            assert time.monotonic() < deadline + 120 and second.poll() is None, (tmp_path / "second.log").read_text()
+            await asyncio.sleep(0.1)
+        assert stop(second) == 0
+        final = await current()
+        counts = {k: final[k] for k in ("rows_total", "rows_done", "rows_created", "rows_failed", "rows_updated")}
+        assert counts == {"rows_total": rows, "rows_done": rows, "rows_created": rows, "rows_failed": 0,
+                          "rows_updated": 0}  # fmt: skip
+        leads = tables.leads
+        async with UnitOfWork(database, write=False) as uow:
+            counted = select(func.count(), func.count(leads.c.email_key.distinct()))
+            stored_leads, emails = (await uow.execute(counted.where(leads.c.workspace_id == workspace_id))).one()
+            errors = await uow.imports(workspace_id).count_errors(import_id)
+            job = await uow.jobs(workspace_id).get(final["job_id"])  # type: ignore[arg-type]
+        assert (stored_leads, emails, errors) == (rows, rows, 0)  # every row once, none twice
+        assert job is not None and job["status"] == "succeeded" and job["attempts"] == 2
+        assert "Traceback" not in (tmp_path / "second.log").read_text()
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        await database.dispose()
+
+
+STUCK_WORKER = """
+import sys, time
+from app.worker import jobs
+
+async def stuck(run):  # a CPU step that cannot be interrupted (a long model fit)
+    await jobs.run_cpu(time.sleep, 300)
+    return {}
+
+jobs.HANDLERS["events.redact"] = stuck
+from app.__main__ import main
+sys.exit(main(["worker"]))
+"""
+
+
+async def test_a_worker_stopped_mid_cpu_step_exits_within_seconds_and_hands_its_job_back(
+    scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    from app.services import jobs as job_service
+
+    database, workspace_id = await prepared(scratch, tmp_path)
+    url = database.settings.database_url
+    async with UnitOfWork(database) as uow:
+        job = await job_service.enqueue(
+            Context(uow, workspace_id, SYSTEM, utcnow()), "events.redact", {"resource_id": "x"}
+        )
+        await uow.commit()
+    worker = subprocess.Popen(
+        [sys.executable, "-c", STUCK_WORKER],
+        cwd=ROOT,
+        env=cli_env(url, **WORKER_ENV, WORKER_LEASE_SECONDS="60"),
+        stdout=(tmp_path / "stuck.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            async with UnitOfWork(database, write=False) as uow:
+                row = await uow.jobs(workspace_id).get(job["id"])
+            assert row is not None
+            if row["status"] == "running":
+                break
+            assert time.monotonic() < deadline and worker.poll() is None, (tmp_path / "stuck.log").read_text()
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # inside the CPU step
+        stopped_at = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)  # before: it waited for the step (five minutes)
+        assert time.monotonic() - stopped_at < 20 and worker.returncode == 0, (tmp_path / "stuck.log").read_text()
+        async with UnitOfWork(database, write=False) as uow:
+            row = await uow.jobs(workspace_id).get(job["id"])
+        assert row is not None and row["status"] == "running" and row["lease_until"] <= utcnow()  # handed back
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+        await database.dispose()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (an exited child nobody reaped yet is a zombie: gone for this purpose)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_a_worker_exits_when_its_server_is_killed(scratch: ScratchDatabases, tmp_path: Path) -> None:
+    database, _ = await prepared(scratch, tmp_path)
+    url = database.settings.database_url
+    await database.dispose()
+    with Server(url, tmp_path / "serve.log", worker=True, WORKER_POLL_SECONDS="0.05") as server:
+        deadline = time.monotonic() + 30
+        while not (workers := children(server.process.pid)):
+            assert time.monotonic() < deadline, server.output()
+            await asyncio.sleep(0.1)
+        (worker,) = workers
+        assert b"worker" in Path(f"/proc/{worker}/cmdline").read_bytes()
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=10)
+        deadline = time.monotonic() + 15  # it looks for its parent every second
+        while alive(worker):
+            if time.monotonic() > deadline:
+                os.kill(worker, signal.SIGKILL)
+                raise AssertionError(f"the worker outlived its server: {server.output()[-3000:]}")
+            await asyncio.sleep(0.1)
 
 
 def test_worker_refuses_sqlite(tmp_path: Path) -> None:

@@ -192,6 +192,17 @@ class AnalyticsRepository(TenantRepository):
         await self.uow.execute(delete(snap).where(self.scope, snap.c.id.in_(ids)))
         return len(ids)
 
+    async def discard_building(self, *, before: Any, snapshot_id: UUID | None = None) -> int:
+        """Delete snapshots still building (and their values) that were begun before `before` (a
+        run that died left them), or the one `snapshot_id` (a run that failed drops its own)."""
+        condition = snap.c.id == snapshot_id if snapshot_id is not None else snap.c.created_at < before
+        doomed = select(snap.c.id).where(self.scope, snap.c.status == "building", condition)
+        ids = list((await self.uow.execute(doomed)).scalars())
+        if ids:
+            await self.uow.execute(delete(cv).where(cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id.in_(ids)))
+            await self.uow.execute(delete(snap).where(self.scope, snap.c.id.in_(ids)))
+        return len(ids)
+
     async def ready_ids(self, limit: int) -> list[UUID]:
         statement = (
             select(snap.c.id)

@@ -58,9 +58,39 @@ class ImportRepository(_Records):
     async def remove(self, import_id: UUID) -> None:
         await self.uow.execute(delete(im).where(self.scope, im.c.id == import_id))
 
-    async def add_chunk(self, import_id: UUID, seq: int, data: bytes) -> None:
+    async def add_chunk(self, import_id: UUID, seq: int, data: bytes, at: Any = None) -> None:
+        """Store a piece and count its bytes on the import (what the stored-bytes quota sums); `at`:
+        when, the upload's sign of life (`updated_at`)."""
         await self.uow.execute(ch.insert().values(workspace_id=self.workspace_id, import_id=import_id, seq=seq,
                                                   data=data))  # fmt: skip
+        await self.uow.execute(
+            update(im)
+            .where(self.scope, im.c.id == import_id)
+            .values(bytes=im.c.bytes + len(data), **({"updated_at": at} if at is not None else {}))
+        )
+
+    async def lock_uploads(self) -> None:
+        """PostgreSQL: serialise the workspace's upload bookkeeping until commit (a transaction-level
+        advisory lock), so two uploads cannot both pass a cap. SQLite: writers are serialised already
+        (BEGIN IMMEDIATE)."""
+        if await self._dialect() == "postgresql":
+            await self.uow.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('crm.imports'), hashtext(:ws))"),
+                {"ws": str(self.workspace_id)},
+            )
+
+    async def streaming(self, *, since: Any) -> int:
+        """Uploads of the workspace streaming in: `uploading`, with a piece stored (or begun) since `since`."""
+        statement = select(func.count()).where(self.scope, im.c.status == "uploading", im.c.updated_at >= since)
+        return int((await self.uow.execute(statement)).scalar_one())
+
+    async def stored_bytes(self) -> int:
+        """Bytes of the workspace's stored upload pieces: imports that have not ended keep theirs
+        (`bytes` counts each piece as it is stored; an ended import's pieces are deleted)."""
+        statement = select(func.coalesce(func.sum(im.c.bytes), 0)).where(
+            self.scope, im.c.status.in_(("uploading", "queued", "running"))
+        )
+        return int((await self.uow.execute(statement)).scalar_one())
 
     async def chunk(self, import_id: UUID, seq: int) -> bytes | None:
         statement = select(ch.c.data).where(ch.c.workspace_id == self.workspace_id, ch.c.import_id == import_id,

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
+from app.db.repositories.jobs import fair_heads
 
 if TYPE_CHECKING:
     from app.db.unit_of_work import UnitOfWork
@@ -339,17 +340,24 @@ class OutboxRepository:
         )
 
     # -- jobs ------------------------------------------------------------------------------------
-    async def claim_jobs(self, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
-        """Queued jobs, and running ones whose worker's lease expired (it died): oldest first."""
+    async def claim_jobs(
+        self, now: datetime, lease_until: datetime, limit: int, *, per_kind: int
+    ) -> list[dict[str, Any]]:
+        """Claim up to `limit` jobs, at most one per workspace, fairly (in the order of jobs.py: fair_heads): queued
+        jobs and running ones whose worker's lease expired (it died)."""
         jb = tables.jobs
-        statement = await self._lock_rows(
+        heads = fair_heads(now, per_kind)
+        statement = (
             select(jb)
-            .where(
-                or_(jb.c.status == "queued", and_(jb.c.status == "running", jb.c.lease_until < now)),
-            )
-            .order_by(jb.c.created_at)
+            .join(heads, and_(heads.c.workspace_id == jb.c.workspace_id, heads.c.id == jb.c.id))
+            # Checked again on the locked row: a job another worker claimed since this statement's
+            # snapshot is no longer waiting (PostgreSQL re-evaluates this on the row it locks).
+            .where(or_(jb.c.status == "queued", and_(jb.c.status == "running", jb.c.lease_until < now)))
+            .order_by(heads.c.busy, heads.c.turn, jb.c.created_at, jb.c.id)
             .limit(limit)
         )
+        if await self._postgres():
+            statement = statement.with_for_update(of=jb, skip_locked=True)
         rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
         for row in rows:
             await self.update_job(
@@ -364,13 +372,29 @@ class OutboxRepository:
             )
         return rows
 
-    async def update_job(self, workspace_id: UUID, job_id: UUID, values: dict[str, Any]) -> None:
+    async def renew_job_lease(self, workspace_id: UUID, job_id: UUID, attempt: int, lease_until: datetime) -> bool:
+        """Extend a running job's lease while its claim is still the latest (no new version: the
+        lease is the worker's bookkeeping, not a change a client sees); whether it is still ours."""
         jb = tables.jobs
-        await self.uow.execute(
+        statement = (
             update(jb)
-            .where(jb.c.workspace_id == workspace_id, jb.c.id == job_id)
-            .values(version=jb.c.version + 1, **values)
+            .where(jb.c.workspace_id == workspace_id, jb.c.id == job_id, jb.c.status == "running")
+            .where(jb.c.attempts == attempt)
+            .values(lease_until=lease_until)
         )
+        return bool((await self.uow.execute(statement)).rowcount)
+
+    async def update_job(
+        self, workspace_id: UUID, job_id: UUID, values: dict[str, Any], *, attempt: int | None = None
+    ) -> bool:
+        """With `attempt`: only while the job is still that claim's (a worker stalled past its lease
+        whose job another worker took over must not move it back or end it); whether it moved."""
+        jb = tables.jobs
+        statement = update(jb).where(jb.c.workspace_id == workspace_id, jb.c.id == job_id)
+        if attempt is not None:
+            statement = statement.where(jb.c.status == "running", jb.c.attempts == attempt)
+        result = await self.uow.execute(statement.values(version=jb.c.version + 1, **values))
+        return bool(result.rowcount)
 
     # -- health ----------------------------------------------------------------------------------
     async def backlog(self) -> tuple[int, datetime | None]:

@@ -69,13 +69,20 @@ _UPLOAD_BODY = {
     "`dry_run=true` answers 200 with the errors of the first 100 rows and writes nothing. Orders: one row per "
     "order with `line_items` as JSON, or one row per line item (`line_sku`, `line_quantity`, `line_unit_price`"
     ", ...) with the order's columns repeated on consecutive rows. Imported leads are exempt from the "
-    "first-response SLA; per-row created/updated events are replaced by one `import.completed`.",
+    "first-response SLA; per-row created/updated events are replaced by one `import.completed`. Operator caps per "
+    "workspace: uploads streaming at once (`IMPORT_UPLOADS_PER_WORKSPACE`) and bytes of uploads kept until their "
+    "imports end (`IMPORT_STORED_BYTES_PER_WORKSPACE`); past either, a 409 `/problems/limit-exceeded` naming it.",
     response_model=ImportRead,
     responses={
         200: {
             "description": "Dry run: the errors of the first rows",
             "content": {JSON: {"schema": {"$ref": "#/components/schemas/DryRunResult"}}},
         },
+        409: problem_doc(
+            "A request with this Idempotency-Key is still in progress; or limit-exceeded: the workspace already "
+            "has IMPORT_UPLOADS_PER_WORKSPACE uploads streaming in, or this upload would take its stored "
+            "uploads past IMPORT_STORED_BYTES_PER_WORKSPACE (nothing is kept)"
+        ),
         413: problem_doc("The upload is larger than IMPORT_MAX_BYTES"),
         415: problem_doc("Neither multipart/form-data nor text/csv"),
     },
@@ -120,8 +127,12 @@ async def create_import(
             options.file_name = options.file_name or upload.filename
             yield piece
 
+    settings = request.app.state.settings
+    limits = imports.UploadLimits(
+        uploads=settings.import_uploads_per_workspace, stored_bytes=settings.import_stored_bytes_per_workspace
+    )
     row = await imports.upload(
-        request.app.state.database, ctx.workspace_id, ctx.actor, options, named_chunks(), late_fields
+        request.app.state.database, ctx.workspace_id, ctx.actor, options, named_chunks(), late_fields, limits=limits
     )
     return resource_response(
         request, ImportRead.model_validate(row), status_code=202, location=f"/v1/imports/{row['id']}"
