@@ -5,7 +5,7 @@
   is delivered. Endpoints that exist already are recorded as created by `admin`, so they keep
   receiving exactly what they receive today.
 - `jobs.fingerprint` with a unique index over queued jobs: a second identical request while one is
-  queued returns the queued job.
+  queued returns the queued job; `(workspace_id, started_at)` for the fair claim's "last started".
 - `idempotency_keys.secret_resource`: a stored response that carried a new secret keeps only the
   created resource's path, never the secret. Responses stored before (a new API key's `key`, a new
   endpoint's `secret`) lose their body here rather than when their retention runs out.
@@ -44,6 +44,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("fingerprint", sa.String(length=64), nullable=True))
+    op.create_index(op.f("ix_jobs_workspace_id_started_at"), "jobs", ["workspace_id", "started_at"], unique=False)
     op.create_index(
         "ix_jobs_queued_fingerprint",
         "jobs",
@@ -106,6 +107,7 @@ def downgrade() -> None:
         sqlite_where=sa.text("status = 'queued'"),
         postgresql_where=sa.text("status = 'queued'"),
     )
+    op.drop_index(op.f("ix_jobs_workspace_id_started_at"), table_name="jobs")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_column("fingerprint")
     with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
