@@ -19,6 +19,7 @@ from starlette.responses import Response
 from app import jsonio
 from app.db.conflicts import is_retryable_conflict
 from app.db.unit_of_work import UnitOfWork
+from app.domain.concurrency import LostUpdate
 from app.domain.errors import DomainError
 from app.ids import utcnow
 from app.routers.problems import PROBLEM_JSON, PayloadTooLarge, UnsupportedMediaType, on_unexpected_error
@@ -30,6 +31,10 @@ log = logging.getLogger("app.http")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Runs of a request that lost a race on a unique key (another request created the row first).
 ATTEMPTS = 3
+# Runs of a write without If-Match that lost its compare-and-set on a version (LostUpdate): each
+# rerun reads the row afresh, so N writers racing for one row all apply after at most N runs; past
+# this many the client gets the 409 and retries itself.
+LOST_UPDATE_ATTEMPTS = 5
 REPLAYED_HEADERS = ("content-type", "etag", "location", "access-control-allow-origin", "vary")
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
@@ -181,16 +186,27 @@ async def run_in_unit_of_work(
             if not is_json(request.headers.get("content-type", "")):
                 raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
             _parse_json(request, body, prevalidate)
-        for attempt in range(ATTEMPTS):
+        conflicts = lost_updates = 0
+        while True:
             try:
                 response = await _attempt(request, endpoint)
                 break
+            except LostUpdate:
+                # Another writer changed the row between this request's read and its write, and the
+                # client named no version: run it again on the row as it is now (nothing of the
+                # lost run was kept: its transaction rolled back).
+                lost_updates += 1
+                if lost_updates == LOST_UPDATE_ATTEMPTS:
+                    raise
+                log.debug("a concurrent write changed the row first; running the request again")
+                await _release(request)
             except Exception as exc:
                 # The write broke "one open lead per email and per phone": a capture that skipped the
                 # lookup (optimistic) met a duplicate, or two requests raced. Run the use case once
                 # more: it now looks the lead up and merges into it (or says 409). Likewise two
                 # syncs creating the same order or shop customer: the rerun finds the winner's row.
-                if attempt == ATTEMPTS - 1 or not is_retryable_conflict(exc):
+                conflicts += 1
+                if conflicts == ATTEMPTS or not is_retryable_conflict(exc):
                     raise
                 log.debug("another request created this key first; running the request again")
                 request.state.retrying = True  # the use case looks the lead up this time
