@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_api_per_minute: int = 1200
     rate_limit_form_per_minute: int = 20
+    # Per shop integration, on its webhook URL (every request, before the body is read: unverified
+    # ones cost too). A flash sale of ~1,500 orders a minute sends about four webhooks per order
+    # (orders/create, orders/paid, orders/updated, customers/update), so 6,000 leaves room; a
+    # refused delivery is answered 429 with Retry-After and the platform sends it again later.
+    rate_limit_shop_webhook_per_minute: int = 6000
     # Forms: how long a form and a workspace's lookups are cached per process (seconds).
     form_cache_seconds: float = 5.0
 

@@ -83,7 +83,9 @@ def is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, read as it streams: 413 as soon as it passes `limit` (or declares more
+    in Content-Length), so no more than the limit (and the chunk that passed it) is ever held."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than the {limit} bytes this operation accepts")
@@ -181,7 +183,7 @@ async def run_in_unit_of_work(
     the request's unit of work, store its answer for an Idempotency-Key, and commit once before
     the response goes out. Domain and HTTP errors propagate to the problem handlers."""
     try:
-        body = b"" if streamed else await _read_body(request, max_body_bytes)
+        body = b"" if streamed else await read_body(request, max_body_bytes)
         if json_body and body:
             if not is_json(request.headers.get("content-type", "")):
                 raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
