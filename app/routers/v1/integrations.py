@@ -209,7 +209,8 @@ async def _receive(request: Request, integration_id: UUID, platform: Platform, d
     description="Verifies `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body with the integration's "
     "secret) and that `X-Shopify-Shop-Domain` is the integration's shop before anything else; applies each "
     "`X-Shopify-Webhook-Id` once, however late a retry comes (no delivery is refused for its age). Topics: "
-    "orders/create, orders/updated, orders/paid, orders/cancelled, orders/fulfilled, orders/partially_fulfilled, refunds/create, "
+    "orders/create, orders/updated, orders/paid, orders/cancelled, orders/fulfilled, orders/partially_fulfilled, "
+    "refunds/create, "
     "customers/create, customers/update, and the privacy topics customers/data_request, customers/redact, "
     "shop/redact (recorded and announced as `integration.privacy_request`). Other topics are acknowledged and "
     "ignored. A verified payload that cannot be applied is answered 200 and kept under `/failures`.",
