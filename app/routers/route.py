@@ -59,8 +59,12 @@ def error_responses(path: str, methods: set[str], extra: dict[str, Any]) -> dict
     responses: dict[int | str, dict[str, Any]] = {
         401: problem_doc("Missing, malformed, unknown or revoked API key"),
         403: problem_doc("The key lacks the scope this operation needs"),
+        414: problem_doc("The request target (path and query) is longer than MAX_URL_BYTES (8 KiB by default)"),
         422: problem_doc("Invalid input: `errors` names each invalid field and where it was"),
         429: problem_doc("Rate limited: see Retry-After and the RateLimit headers"),
+        431: problem_doc(
+            "The header fields take more than MAX_HEADER_BYTES (32 KiB by default); `errors` names the largest"
+        ),
         500: problem_doc("Unexpected error; carries a request_id, never a stack trace"),
     }
     if "{" in path:
