@@ -61,3 +61,18 @@ async def test_concurrent_patches_without_if_match_all_apply(tenant: Tenant, bac
         versions = (await tenant.get("/v1/events", params={"resource_id": lead["id"], "type": "lead.updated"})).json()
         seen = sorted(e["data"]["version"] for e in versions["data"])
         assert seen == list(range(2, 2 + len(fields)))  # one event per change, no version twice
+
+
+async def test_concurrent_first_writes_of_a_settings_section_both_apply(tenant: Tenant, backend: str) -> None:
+    """A section never written has no row: both writers insert, one insert finds the other's row and
+    runs again as an update of it."""
+    if backend != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: its writes never race")
+    answers = await asyncio.gather(
+        tenant.patch("/v1/settings/retention", json={"idempotency_key_hours": 48}),
+        tenant.patch("/v1/settings/retention", json={"webhook_response_excerpt_days": 7}),
+    )
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert sorted(a.json()["version"] for a in answers) == [1, 2]
+    stored = (await tenant.get("/v1/settings/retention")).json()
+    assert (stored["idempotency_key_hours"], stored["webhook_response_excerpt_days"], stored["version"]) == (48, 7, 2)
