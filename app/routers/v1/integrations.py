@@ -186,11 +186,13 @@ _WEBHOOK_EXTRA = {"x-max-body-bytes": WEBHOOK_BODY_LIMIT, "x-streamed-body": Tru
 
 async def _limited_body(request: Request, integration_id: UUID) -> bytes:
     """Count the delivery against its integration's limit, then read its body (at most the limit)."""
-    settings = request.app.state.settings
-    await enforce_rate_limit(
-        request, f"shop-webhook:{integration_id}", settings.rate_limit_shop_webhook_per_minute, "shop-webhook"
-    )
-    return await read_body(request, WEBHOOK_BODY_LIMIT)
+    if not getattr(request.state, "shop_webhook_counted", False):  # a rerun after a lost race counts once
+        settings = request.app.state.settings
+        await enforce_rate_limit(
+            request, f"shop-webhook:{integration_id}", settings.rate_limit_shop_webhook_per_minute, "shop-webhook"
+        )
+        request.state.shop_webhook_counted = True
+    return await read_body(request, WEBHOOK_BODY_LIMIT)  # a rerun reads the body kept by the first run
 
 
 async def _receive(request: Request, integration_id: UUID, platform: Platform, delivery: Delivery) -> Response:
