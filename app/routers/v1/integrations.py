@@ -212,10 +212,9 @@ async def _receive(request: Request, integration_id: UUID, platform: Platform, d
     "secret) and that `X-Shopify-Shop-Domain` is the integration's shop before anything else; applies each "
     "`X-Shopify-Webhook-Id` once, however late a retry comes (no delivery is refused for its age). Topics: "
     "orders/create, orders/updated, orders/paid, orders/cancelled, orders/fulfilled, orders/partially_fulfilled, "
-    "refunds/create, "
-    "customers/create, customers/update, and the privacy topics customers/data_request, customers/redact, "
-    "shop/redact (recorded and announced as `integration.privacy_request`). Other topics are acknowledged and "
-    "ignored. A verified payload that cannot be applied is answered 200 and kept under `/failures`.",
+    "refunds/create, customers/create, customers/update, and the privacy topics customers/data_request, "
+    "customers/redact, shop/redact (recorded and announced as `integration.privacy_request`). Other topics are "
+    "acknowledged and ignored. A verified payload that cannot be applied is answered 200 and kept under `/failures`.",
     response_model=WebhookReceipt,
     responses=_WEBHOOK_RESPONSES,
     openapi_extra=_WEBHOOK_EXTRA,
