@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  secret key (admin): {demo.secret_key}", flush=True)
             print(f"  publishable key:    {demo.publishable_key}", flush=True)
         from app.main import create_app
+        from app.request_limits import hard_head_bytes, http_protocol
 
         app = create_app(settings, worker=not args.no_worker, worker_process=not settings.is_sqlite)
         _tune_gc()
@@ -200,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port or settings.port,
             log_level=settings.log_level.lower(),
             proxy_headers=True,
+            # Request heads past the app's own limits (414 / 431 problems) up to these hard ones
+            # reach the app; past them the server refuses them as they stream in.
+            http=http_protocol(settings.max_url_bytes, settings.max_header_bytes),
+            h11_max_incomplete_event_size=hard_head_bytes(settings.max_header_bytes),
         )
     return 0
 

@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = 5.0
     # Default limit for request bodies; routes may declare their own (x-max-body-bytes).
     max_body_bytes: int = 256 * 1024
+    # Request target (path and query, as sent) and header block limits: 414 / 431 problems past
+    # them (app/request_limits.py). 8 KiB is the request line RFC 9110 asks every server to take;
+    # 32 KiB of headers holds browsers' cookies and proxies' forwarding headers with room. The
+    # server itself refuses targets past 65,535 bytes and heads past max(1 MiB, 4 x the header limit).
+    max_url_bytes: int = Field(default=8 * 1024, ge=1024, le=65_535)
+    max_header_bytes: int = Field(default=32 * 1024, ge=4 * 1024, le=1024 * 1024)
     # CSV imports: the largest upload (streamed into the database in pieces, never held whole).
     import_max_bytes: int = 512 * 1024 * 1024
     # PostgreSQL connections per process. A request holds at most one at a time and waits for a free
@@ -48,6 +54,11 @@ class Settings(BaseSettings):
     # Good keys each process keeps in its lookup cache (refused keys have a small table of their
     # own, so made-up keys never push good ones out).
     api_key_cache_size: int = 10_000
+    # Per shop integration, on its webhook URL (every request, before the body is read: unverified
+    # ones cost too). A flash sale of ~1,500 orders a minute sends about four webhooks per order
+    # (orders/create, orders/paid, orders/updated, customers/update), so 6,000 leaves room; a
+    # refused delivery is answered 429 with Retry-After and the platform sends it again later.
+    rate_limit_shop_webhook_per_minute: int = 6000
     # Forms: how long a form and a workspace's lookups are cached per process (seconds).
     form_cache_seconds: float = 5.0
 

@@ -22,6 +22,7 @@ from app.db.migrate import head_revision
 from app.db.session import Database
 from app.domain.errors import DomainError
 from app.ids import random_hex
+from app.request_limits import RequestLimitsMiddleware
 from app.routers import health, problems, v1
 from app.routers.fast_lane import SubmissionFastLane
 from app.schemas.common import Problem
@@ -151,6 +152,11 @@ def create_app(
     app.add_exception_handler(Exception, problems.on_unexpected_error)
 
     app.add_middleware(SubmissionFastLane)  # innermost: request ids and error handling still wrap it
+    # 414 / 431 before anything reads the request; inside CORS and request ids, so browsers can
+    # read the problem and it carries its request id.
+    app.add_middleware(
+        RequestLimitsMiddleware, max_url_bytes=settings.max_url_bytes, max_header_bytes=settings.max_header_bytes
+    )
     if settings.cors_origins:
         app.add_middleware(
             ApiCorsMiddleware,

@@ -33,8 +33,15 @@ def check_if_match(header: str | None, version: int) -> None:
         )
 
 
+class LostUpdate(Conflict):
+    """A writer without If-Match lost the compare-and-set to a concurrent writer. The request did
+    not name a version, so it is run again on a fresh read (app/routers/route.py), a bounded number
+    of times: both writers apply, in some order, each bumping the version. Only when the reruns are
+    used up does the client see this 409."""
+
+
 def lost_update(if_match: str | None) -> DomainError:
     """Another writer changed the resource between our read and our compare-and-set write."""
     if if_match is not None:
         return PreconditionFailed("the resource changed while this request was applied; fetch it again")
-    return Conflict("the resource was changed by a concurrent request; retry")
+    return LostUpdate("the resource was changed by concurrent requests while this one was applied; retry")

@@ -86,6 +86,16 @@ def signature_valid(secret: str, body: bytes, presented: str | None) -> bool:
     return hmac.compare_digest(signature(secret, body).encode(), presented.strip().encode())
 
 
+def from_shop(expected_domain: str | None, presented: str | None) -> bool:
+    """Shopify names the shop a delivery comes from (X-Shopify-Shop-Domain, its myshopify.com
+    domain). A Shopify app's secret signs the deliveries of every shop that installed it, so a
+    valid signature alone does not say which shop sent it: the header must name this
+    integration's shop (stored lower-cased; header names and hosts are case-insensitive)."""
+    if not expected_domain or not presented:
+        return False
+    return presented.strip().lower() == expected_domain
+
+
 @dataclass(frozen=True)
 class RefundCommand:
     order_external_id: str

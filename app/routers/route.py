@@ -19,6 +19,7 @@ from starlette.responses import Response
 from app import jsonio
 from app.db.conflicts import is_retryable_conflict
 from app.db.unit_of_work import UnitOfWork
+from app.domain.concurrency import LostUpdate
 from app.domain.errors import DomainError
 from app.ids import utcnow
 from app.routers.problems import PROBLEM_JSON, PayloadTooLarge, UnsupportedMediaType, on_unexpected_error
@@ -30,6 +31,10 @@ log = logging.getLogger("app.http")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Runs of a request that lost a race on a unique key (another request created the row first).
 ATTEMPTS = 3
+# Runs of a write without If-Match that lost its compare-and-set on a version (LostUpdate): each
+# rerun reads the row afresh, so N writers racing for one row all apply after at most N runs; past
+# this many the client gets the 409 and retries itself.
+LOST_UPDATE_ATTEMPTS = 5
 REPLAYED_HEADERS = ("content-type", "etag", "location", "access-control-allow-origin", "vary")
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
@@ -54,10 +59,14 @@ def error_responses(path: str, methods: set[str], extra: dict[str, Any]) -> dict
     responses: dict[int | str, dict[str, Any]] = {
         401: problem_doc("Missing, malformed, unknown, revoked or expired API key, or its member deactivated"),
         403: problem_doc("The key lacks the scope this operation needs"),
+        414: problem_doc("The request target (path and query) is longer than MAX_URL_BYTES (8 KiB by default)"),
         422: problem_doc("Invalid input: `errors` names each invalid field and where it was"),
         429: problem_doc(
             "Rate limited (requests, or failed authentications from this address): see Retry-After and the "
             "RateLimit headers"
+        ),
+        431: problem_doc(
+            "The header fields take more than MAX_HEADER_BYTES (32 KiB by default); `errors` names the largest"
         ),
         500: problem_doc("Unexpected error; carries a request_id, never a stack trace"),
     }
@@ -81,7 +90,9 @@ def is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, read as it streams: 413 as soon as it passes `limit` (or declares more
+    in Content-Length), so no more than the limit (and the chunk that passed it) is ever held."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than the {limit} bytes this operation accepts")
@@ -199,21 +210,32 @@ async def run_in_unit_of_work(
     the request's unit of work, store its answer for an Idempotency-Key, and commit once before
     the response goes out. Domain and HTTP errors propagate to the problem handlers."""
     try:
-        body = b"" if streamed else await _read_body(request, max_body_bytes)
+        body = b"" if streamed else await read_body(request, max_body_bytes)
         if json_body and body:
             if not is_json(request.headers.get("content-type", "")):
                 raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
             _parse_json(request, body, prevalidate)
-        for attempt in range(ATTEMPTS):
+        conflicts = lost_updates = 0
+        while True:
             try:
                 response = await _attempt(request, endpoint, answers_secret)
                 break
+            except LostUpdate:
+                # Another writer changed the row between this request's read and its write, and the
+                # client named no version: run it again on the row as it is now (nothing of the
+                # lost run was kept: its transaction rolled back).
+                lost_updates += 1
+                if lost_updates == LOST_UPDATE_ATTEMPTS:
+                    raise
+                log.debug("a concurrent write changed the row first; running the request again")
+                await _release(request)
             except Exception as exc:
                 # The write broke "one open lead per email and per phone": a capture that skipped the
                 # lookup (optimistic) met a duplicate, or two requests raced. Run the use case once
                 # more: it now looks the lead up and merges into it (or says 409). Likewise two
                 # syncs creating the same order or shop customer: the rerun finds the winner's row.
-                if attempt == ATTEMPTS - 1 or not is_retryable_conflict(exc):
+                conflicts += 1
+                if conflicts == ATTEMPTS or not is_retryable_conflict(exc):
                     raise
                 log.debug("another request created this key first; running the request again")
                 request.state.retrying = True  # the use case looks the lead up this time

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from datetime import time
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from app.domain.members import Role
 from app.schemas.common import Actor, Name, RequestModel, ResourceRead, TimeZone, Unset
-from app.schemas.weekdays import Weekday, local_time
+from app.schemas.weekdays import LocalTime, Weekday
 
 Capacity = Field(default=None, ge=0, le=100_000, description="How many open leads this member can own; null = no limit")
 
@@ -18,10 +17,8 @@ class MemberWorkingHours(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     days: list[Weekday] = Field(min_length=1, max_length=7)
-    start: time
-    end: time
-
-    _local = field_validator("start", "end")(local_time)
+    start: LocalTime
+    end: LocalTime
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> MemberWorkingHours:

@@ -15,7 +15,7 @@ from app.domain.leads.sla import Escalation
 from app.domain.relationships.opportunities import DEFAULT_LOST_REASONS, DEFAULT_WON_REASONS
 from app.domain.relationships.qualification import DISQUALIFICATION_REASONS
 from app.schemas.common import RequestModel, ResourceRead, TimeZone
-from app.schemas.weekdays import Weekday, local_time
+from app.schemas.weekdays import LocalTime, Weekday
 
 
 class RetentionSettings(BaseModel):
@@ -153,11 +153,9 @@ class BusinessHoursSettings(BaseModel):
         description="Working days; null = the usual week of the workspace's region (Saturday-Wednesday in Iran, "
         "Sunday-Thursday in much of the Arab world, Monday-Friday elsewhere)",
     )
-    start: time = Field(default=time(9, 0), description="Local opening time, e.g. 09:00")
-    end: time = Field(default=time(17, 0), description="Local closing time, after `start`")
+    start: LocalTime = Field(default=time(9, 0), description="Local opening time, e.g. 09:00")
+    end: LocalTime = Field(default=time(17, 0), description="Local closing time, after `start`")
     holidays: list[date] = Field(default_factory=list, max_length=1000, description="Local dates with no working time")
-
-    _local = field_validator("start", "end")(local_time)
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> BusinessHoursSettings:

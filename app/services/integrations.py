@@ -98,12 +98,15 @@ async def known(uow: UnitOfWork, integration_id: UUID, platform: Platform) -> Ro
 
 async def authenticate(uow: UnitOfWork, integration_id: UUID, platform: Platform, delivery: Delivery) -> Row:
     """The integration this delivery is for, once its signature is verified; 404 for no such live
-    integration of this platform, 401 for a bad or missing signature (nothing read or stored),
-    503 while it is paused (the platform retries later)."""
+    integration of this platform, 401 for a bad or missing signature or (Shopify) a delivery that
+    names another shop (nothing read or stored), 503 while it is paused (the platform retries later)."""
     integration = await known(uow, integration_id, platform)
-    if not shops.signature_valid(integration["webhook_secret"], delivery.body, delivery.signature):
-        log.warning("integration %s: a %s delivery with a bad or missing signature was refused", integration_id,
-                    platform.value)  # fmt: skip
+    signed = shops.signature_valid(integration["webhook_secret"], delivery.body, delivery.signature)
+    if not signed or (platform == Platform.SHOPIFY and not shops.from_shop(integration["shop_domain"], delivery.shop)):
+        # One answer for a bad signature and for another shop's delivery: a sender learns nothing
+        # about which check failed (the log tells the operator).
+        log.warning("integration %s: a %s delivery was refused (%s)", integration_id, platform.value,
+                    "another shop" if signed else "bad or missing signature")  # fmt: skip
         raise Unauthorized("the webhook signature does not match this integration's secret")
     if integration["status"] == "paused":
         raise Unavailable("this integration is paused; deliver again later", headers={"Retry-After": "3600"})

@@ -4,6 +4,7 @@ signed like the platforms sign them."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import hashlib
@@ -13,10 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import Tenant, assert_problem
+from app.config import Settings
+from app.db.session import Database
+from app.main import create_app
+from tests.conftest import Tenant, assert_problem, make_tenant
 
 DATA = Path(__file__).parent.parent / "data"
+WEBHOOK_BODY_LIMIT = 8 * 1024 * 1024  # documented: twice the largest order the platforms send
 SECRET = "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"
 
 
@@ -48,16 +54,21 @@ async def shopify(
     webhook_id: str | None = None,
     secret: str = SECRET,
     signature: str | None = None,
+    shop: str | None = "acme-store.myshopify.com",
+    triggered_at: str | None = None,
 ) -> httpx.Response:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
         "X-Shopify-Topic": topic,
         "X-Shopify-Hmac-Sha256": signature if signature is not None else sign(body, secret),
-        "X-Shopify-Shop-Domain": "acme-store.myshopify.com",
         "X-Shopify-Webhook-Id": webhook_id or hashlib.md5(body + topic.encode()).hexdigest(),
         "X-Shopify-API-Version": "2026-07",
     }
+    if shop is not None:
+        headers["X-Shopify-Shop-Domain"] = shop
+    if triggered_at is not None:
+        headers["X-Shopify-Triggered-At"] = triggered_at
     return await client.post(integration["webhook_path"], content=body, headers=headers)
 
 
@@ -375,3 +386,119 @@ async def test_woocommerce_ping_orders_refunds_and_customers(tenant: Tenant) -> 
         "Content-Type": "application/json", "X-WC-Webhook-Topic": "order.updated",
         "X-WC-Webhook-Signature": sign(body, "not-the-secret"), "X-WC-Webhook-Delivery-ID": "d-5"})  # fmt: skip
     assert_problem(forged, 401)
+
+
+async def test_a_delivery_naming_another_shop_is_refused_like_a_bad_signature(tenant: Tenant) -> None:
+    """A Shopify app's secret signs every shop's deliveries: a signed delivery from another shop that
+    installed the same app must not land in this shop's integration."""
+    integration = await connect(tenant)
+    sample = fixture("shopify", "orders_create")
+    bad_signature = await shopify(tenant.client, integration, "orders/create", sample, secret="wrong-secret-0000")
+    for shop in ("other-store.myshopify.com", "acme-store.myshopify.com.evil.example", "", None):
+        refused = await shopify(tenant.client, integration, "orders/create", sample, shop=shop)
+        assert_problem(refused, 401)
+        assert refused.json()["detail"] == bad_signature.json()["detail"]  # which check failed is not told
+    assert (await tenant.get("/v1/orders")).json()["data"] == []
+    shown = (await tenant.get(f"/v1/integrations/{integration['id']}")).json()
+    assert shown["received_count"] == 0 and shown["failure_count"] == 0
+    # header values are case-insensitive hosts: the shop's own domain in any case is accepted
+    ok = await shopify(tenant.client, integration, "orders/create", sample, shop="Acme-Store.MyShopify.com")
+    assert ok.status_code == 200 and ok.json()["status"] == "applied", ok.text
+
+
+async def test_a_retry_hours_after_the_event_is_applied_once(tenant: Tenant) -> None:
+    """Shopify retries for 4 hours and a retry carries the original payload and trigger time: age is
+    never a reason to refuse; the delivery id alone makes it once."""
+    integration = await connect(tenant)
+    order = paid(fixture("shopify", "orders_create"))
+    order.update(id=5001, created_at="2026-01-03T08:00:00-05:00", updated_at="2026-01-03T08:00:00-05:00")
+    first = await shopify(tenant.client, integration, "orders/paid", order, webhook_id="late-1",
+                          triggered_at="2026-01-03T13:00:01.000000Z")  # fmt: skip
+    assert first.status_code == 200 and first.json()["status"] == "applied", first.text
+    again = await shopify(tenant.client, integration, "orders/paid", order, webhook_id="late-1",
+                          triggered_at="2026-01-03T13:00:01.000000Z")  # fmt: skip
+    assert again.status_code == 200 and again.json() == {"status": "duplicate", "results": []}
+    stored = await the_order(tenant, "shopify")
+    assert stored["external_id"] == "5001" and stored["version"] == 1
+    assert len((await tenant.get("/v1/events", params={"type": "order.created"})).json()["data"]) == 1
+
+
+async def test_a_body_past_the_limit_is_413_as_it_streams_before_the_signature(tenant: Tenant) -> None:
+    integration = await connect(tenant)
+    woo = await connect(tenant, "woocommerce")
+    chunk = b" " * (1024 * 1024)
+    sent: list[int] = []
+
+    async def endless() -> Any:  # no Content-Length: the size is only known by reading
+        for _ in range(64):
+            sent.append(len(chunk))
+            yield chunk
+
+    for shown in (integration, woo):
+        sent.clear()
+        streamed = await tenant.client.post(
+            shown["webhook_path"], content=endless(),
+            headers={"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
+                     "X-Shopify-Hmac-Sha256": "AAAA", "X-WC-Webhook-Signature": "AAAA"},
+        )  # fmt: skip
+        assert_problem(streamed, 413)
+        assert sum(sent) <= WEBHOOK_BODY_LIMIT + 2 * len(chunk)  # stopped reading at the limit
+    # declared too large: refused before a byte of it is read
+    body = json.dumps({"id": 1, "note": "x" * WEBHOOK_BODY_LIMIT}).encode()
+    assert_problem(await shopify(tenant.client, integration, "orders/create", body), 413)
+    # a large order within the limit is applied
+    order = paid(fixture("shopify", "orders_create"))
+    order.update(id=6001, line_items=[dict(order["line_items"][0], id=n, sku=f"S-{n}") for n in range(500)],
+                 note="n" * (2 * 1024 * 1024))  # fmt: skip
+    assert 2 * 1024 * 1024 < len(json.dumps(order)) < WEBHOOK_BODY_LIMIT
+    applied = await shopify(tenant.client, integration, "orders/create", order)
+    assert applied.status_code == 200 and applied.json()["status"] == "applied", applied.text[:500]
+    shown = (await tenant.get(f"/v1/integrations/{integration['id']}")).json()
+    assert shown["received_count"] == 1
+
+
+async def test_webhooks_are_rate_limited_per_integration(database: Database) -> None:
+    settings = Settings(database_url=database.settings.database_url, rate_limit_shop_webhook_per_minute=3,
+                        rate_limit_api_per_minute=10**6)  # fmt: skip
+    app = create_app(settings, database=database)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        tenant = await make_tenant(database, client)
+        busy, quiet = await connect(tenant), await connect(tenant, "woocommerce")
+        sample = paid(fixture("shopify", "orders_create"))
+        answers = []
+        for n in range(8):  # a minute boundary may pass once: at most 6 of 8 get through
+            answers.append(await shopify(client, busy, "orders/create", dict(sample, id=7000 + n)))
+        limited = [a for a in answers if a.status_code == 429]
+        assert len(limited) >= 2 and all(a.status_code in (200, 429) for a in answers)
+        problem = assert_problem(limited[0], 429)
+        assert "shop-webhook" in problem["detail"]
+        assert int(limited[0].headers["retry-after"]) > 0
+        assert limited[0].headers["ratelimit-policy"] == '"shop-webhook";q=3;w=60'
+        applied = sum(1 for a in answers if a.status_code == 200)
+        orders = (await tenant.get("/v1/orders", params={"limit": 50})).json()["data"]
+        assert len(orders) == applied  # a refused delivery wrote nothing; the shop sends it again
+        # another integration has its own budget
+        woo = await woocommerce(client, quiet, "order.created", fixture("woocommerce", "order_created"), "q-1")
+        assert woo.status_code == 200 and woo.json()["status"] == "applied"
+
+
+async def test_concurrent_deliveries_of_one_new_order_both_apply(tenant: Tenant, backend: str) -> None:
+    """orders/create and orders/paid of a new order arrive at once: one creates it, the other loses
+    the race on its key and runs again (its body, read once as it streamed, is read again from
+    what was kept), finding the order."""
+    if backend != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: its writes never race")
+    integration = await connect(tenant)
+    for n in range(3):
+        order = paid(fixture("shopify", "orders_create"))
+        order.update(id=8000 + n)
+        later = dict(order, updated_at="2022-01-02T10:00:00-05:00", fulfillment_status="fulfilled")
+        answers = await asyncio.gather(
+            shopify(tenant.client, integration, "orders/create", order),
+            shopify(tenant.client, integration, "orders/fulfilled", later),
+        )
+        assert [a.status_code for a in answers] == [200, 200], [a.text[:300] for a in answers]
+        assert [a.json()["status"] for a in answers] == ["applied", "applied"]
+    orders = (await tenant.get("/v1/orders", params={"limit": 10})).json()["data"]
+    assert sorted(o["external_id"] for o in orders) == ["8000", "8001", "8002"]
+    assert all(o["status"] == "fulfilled" for o in orders)

@@ -49,7 +49,7 @@ def test_every_operation_is_documented_with_its_errors() -> None:
             assert success, where
             assert success[0] == "204" or "content" in op["responses"][success[0]], where
             if path.startswith("/v1/"):
-                for status in ("401", "403", "422", "500"):
+                for status in ("401", "403", "414", "422", "431", "500"):
                     content = op["responses"][status]["content"]
                     assert "application/problem+json" in content, f"{where} {status}"
                 if "{" in path:

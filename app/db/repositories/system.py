@@ -69,7 +69,9 @@ class SystemRepository:
     async def integration(self, integration_id: Any) -> dict[str, Any] | None:
         """A shop integration by id alone: a platform's webhook URL names nothing else."""
         i = tables.integrations
-        statement = select(i.c.id, i.c.workspace_id, i.c.platform, i.c.webhook_secret, i.c.status, i.c.archived_at)
+        statement = select(
+            i.c.id, i.c.workspace_id, i.c.platform, i.c.shop_domain, i.c.webhook_secret, i.c.status, i.c.archived_at
+        )
         row = (await self.uow.execute(statement.where(i.c.id == integration_id))).mappings().first()
         return dict(row) if row is not None else None
 

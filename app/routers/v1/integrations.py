@@ -15,6 +15,7 @@ from app.routers.dependencies import (
     JSON,
     IfMatch,
     Paging,
+    enforce_rate_limit,
     page_response,
     paging,
     require,
@@ -23,7 +24,7 @@ from app.routers.dependencies import (
     sort_enum,
 )
 from app.routers.problems import UnsupportedMediaType
-from app.routers.route import CrmRoute, is_json, problem_doc
+from app.routers.route import CrmRoute, is_json, problem_doc, read_body
 from app.schemas.common import Page
 from app.schemas.integrations import (
     IntegrationCreate,
@@ -40,7 +41,19 @@ router = APIRouter(prefix="/integrations", tags=["Integrations"], route_class=Cr
 webhook_router = APIRouter(prefix="/integrations", tags=["Integrations"], route_class=CrmRoute)
 IntegrationSort = sort_enum("IntegrationSort", "created_at")
 FailureSort = sort_enum("IntegrationFailureSort", "received_at")
-WEBHOOK_BODY_LIMIT = 16 * 1024 * 1024  # a very large order
+# The most a webhook body may be, read before its signature is checked (so an unverified sender
+# can make this process hold at most this much). Neither platform documents a cap for HTTPS
+# deliveries; what they do say: Shopify sends webhook payloads of up to 1,000,000 bytes inline
+# through Amazon EventBridge and falls back to {"id": ...} beyond (shopify.dev changelog,
+# "Amazon EventBridge webhook payload size limit increased to 1 MB", 2026-11-17), and its staff
+# answer that bodies "can be upwards of a megabyte depending on the customer/order"
+# (community.shopify.com, "Webhook requests exceed max size"); an order takes at most 500 lines
+# (draft orders: 499, shopify.dev changelog 2025-07), each about 1 KB in the published
+# orders/create sample, repeated in its fulfillments and refunds: about 1.5 MB at worst, 4 MB with
+# every line's taxes, discounts and properties. WooCommerce sends the order as its REST API
+# returns it (WC_Webhook::build_payload), a few hundred bytes a line. 8 MiB holds twice the worst
+# of those.
+WEBHOOK_BODY_LIMIT = 8 * 1024 * 1024
 
 
 class IntegrationFilters(BaseModel):
@@ -153,13 +166,33 @@ woocommerce_signature = APIKeyHeader(
     auto_error=False,
 )
 _WEBHOOK_RESPONSES = {
-    401: problem_doc("The signature is missing or does not match the integration's secret; nothing was stored"),
+    401: problem_doc(
+        "The signature is missing or does not match the integration's secret, or (Shopify) "
+        "X-Shopify-Shop-Domain is not the integration's shop; nothing was stored"
+    ),
     404: problem_doc("No live integration of this platform with this id"),
-    413: problem_doc("Request body larger than this operation accepts"),
+    413: problem_doc(f"The body is larger than {WEBHOOK_BODY_LIMIT} bytes: refused as it streams, unverified"),
     415: problem_doc("The body is not JSON (WooCommerce: nor its form-encoded ping)"),
+    429: problem_doc(
+        "More deliveries this minute than the integration's limit (RATE_LIMIT_SHOP_WEBHOOK_PER_MINUTE): "
+        "deliver again after Retry-After"
+    ),
     503: problem_doc("The integration is paused: deliver again later (Retry-After)"),
 }
 _ANY_JSON = {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}}
+# The endpoint reads the body itself, after the rate limit: a refused delivery is not read at all.
+_WEBHOOK_EXTRA = {"x-max-body-bytes": WEBHOOK_BODY_LIMIT, "x-streamed-body": True, "requestBody": _ANY_JSON}
+
+
+async def _limited_body(request: Request, integration_id: UUID) -> bytes:
+    """Count the delivery against its integration's limit, then read its body (at most the limit)."""
+    if not getattr(request.state, "shop_webhook_counted", False):  # a rerun after a lost race counts once
+        settings = request.app.state.settings
+        await enforce_rate_limit(
+            request, f"shop-webhook:{integration_id}", settings.rate_limit_shop_webhook_per_minute, "shop-webhook"
+        )
+        request.state.shop_webhook_counted = True
+    return await read_body(request, WEBHOOK_BODY_LIMIT)  # a rerun reads the body kept by the first run
 
 
 async def _receive(request: Request, integration_id: UUID, platform: Platform, delivery: Delivery) -> Response:
@@ -176,14 +209,15 @@ async def _receive(request: Request, integration_id: UUID, platform: Platform, d
     "/{integration_id}/shopify/webhooks",
     summary="Receive a Shopify webhook (orders, refunds, customers, privacy topics)",
     description="Verifies `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body with the integration's "
-    "secret) before anything else; applies each `X-Shopify-Webhook-Id` once. Topics: orders/create, "
-    "orders/updated, orders/paid, orders/cancelled, orders/fulfilled, orders/partially_fulfilled, refunds/create, "
-    "customers/create, customers/update, and the privacy topics customers/data_request, customers/redact, "
-    "shop/redact (recorded and announced as `integration.privacy_request`). Other topics are acknowledged and "
-    "ignored. A verified payload that cannot be applied is answered 200 and kept under `/failures`.",
+    "secret) and that `X-Shopify-Shop-Domain` is the integration's shop before anything else; applies each "
+    "`X-Shopify-Webhook-Id` once, however late a retry comes (no delivery is refused for its age). Topics: "
+    "orders/create, orders/updated, orders/paid, orders/cancelled, orders/fulfilled, orders/partially_fulfilled, "
+    "refunds/create, customers/create, customers/update, and the privacy topics customers/data_request, "
+    "customers/redact, shop/redact (recorded and announced as `integration.privacy_request`). Other topics are "
+    "acknowledged and ignored. A verified payload that cannot be applied is answered 200 and kept under `/failures`.",
     response_model=WebhookReceipt,
     responses=_WEBHOOK_RESPONSES,
-    openapi_extra={"x-max-body-bytes": WEBHOOK_BODY_LIMIT, "requestBody": _ANY_JSON},
+    openapi_extra=_WEBHOOK_EXTRA,
 )
 async def shopify_webhook(
     request: Request,
@@ -193,7 +227,8 @@ async def shopify_webhook(
     webhook_id: Annotated[str | None, Header(alias="X-Shopify-Webhook-Id", max_length=255)] = None,
     shop_domain: Annotated[str | None, Header(alias="X-Shopify-Shop-Domain", max_length=255)] = None,
 ) -> Response:
-    delivery = Delivery(topic, webhook_id, hmac_signature, await request.body(), shop_domain)
+    body = await _limited_body(request, integration_id)
+    delivery = Delivery(topic, webhook_id, hmac_signature, body, shop_domain)
     return await _receive(request, integration_id, Platform.SHOPIFY, delivery)
 
 
@@ -207,7 +242,7 @@ async def shopify_webhook(
     "(`webhook_id=N`, form-encoded) is answered 200 and changes nothing.",
     response_model=WebhookReceipt,
     responses=_WEBHOOK_RESPONSES,
-    openapi_extra={"x-max-body-bytes": WEBHOOK_BODY_LIMIT, "requestBody": _ANY_JSON},
+    openapi_extra=_WEBHOOK_EXTRA,
 )
 async def woocommerce_webhook(
     request: Request,
@@ -217,7 +252,7 @@ async def woocommerce_webhook(
     delivery_id: Annotated[str | None, Header(alias="X-WC-Webhook-Delivery-ID", max_length=255)] = None,
     source: Annotated[str | None, Header(alias="X-WC-Webhook-Source", max_length=2048)] = None,
 ) -> Response:
-    body = await request.body()
+    body = await _limited_body(request, integration_id)
     if wc_signature is None and not topic and integrations.is_woocommerce_ping(body):
         await integrations.known(request.state.uow, integration_id, Platform.WOOCOMMERCE)
         return Response(WebhookReceipt(status="pong").model_dump_json(), media_type=JSON)
