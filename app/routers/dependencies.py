@@ -61,6 +61,11 @@ async def authenticate(request: Request, token: str | None, now: datetime) -> Ca
     is over that limit every key it presents is answered 429, the right one too, before any
     lookup: otherwise a correct guess would still stand out among the refusals, and guessing would
     only slow down. Requests without a key are not counted (nothing was guessed)."""
+    if not token and request.headers.get("authorization"):
+        # A key sent without its scheme (`Authorization: sk_…`) was sent, just not as asked: saying
+        # it is missing sends the caller looking in the wrong place. Nothing is looked up, so
+        # nothing is counted as a guess.
+        raise Unauthorized("malformed Authorization header: send `Authorization: Bearer <key>`")
     limiter = request.app.state.rate_limiter
     if not token or limiter is None:
         return await request.app.state.keys.resolve(token, now)  # type: ignore[no-any-return]

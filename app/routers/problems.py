@@ -128,7 +128,10 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
 async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = _validation_errors(exc)
-    detail = "; ".join(f"{e.location}.{e.field}: {e.message}" for e in errors[:5])
+    # The whole body (malformed JSON) is named `body`, not `body.body`.
+    detail = "; ".join(
+        f"{e.location if e.field == e.location else f'{e.location}.{e.field}'}: {e.message}" for e in errors[:5]
+    )
     return problem(request, 422, slug="validation-error", detail=detail, errors=errors)
 
 

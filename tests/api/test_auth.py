@@ -22,6 +22,23 @@ async def test_unknown_or_malformed_key_is_401(client) -> None:
         assert_problem(response, 401)
 
 
+async def test_a_key_without_the_bearer_scheme_is_malformed_not_missing(tenant: Tenant) -> None:
+    for header in (tenant.secret_key, f"Token {tenant.secret_key}", "Bearer"):
+        response = await tenant.client.get("/v1/workspace", headers={"Authorization": header})
+        body = assert_problem(response, 401)
+        assert "malformed Authorization header" in body["detail"] and "Bearer <key>" in body["detail"], body
+    nothing = assert_problem(await tenant.client.get("/v1/workspace"), 401)
+    assert nothing["detail"].startswith("missing API key")
+    # A form post sends its publishable key the same way.
+    form = (await tenant.post("/v1/forms", json={"name": "Contact"})).json()
+    posted = await tenant.client.post(
+        f"/v1/forms/{form['id']}/submissions",
+        json={"email": "a@x.io"},
+        headers={"Authorization": tenant.publishable_key},
+    )
+    assert "malformed Authorization header" in assert_problem(posted, 401)["detail"]
+
+
 async def test_publishable_key_cannot_use_the_management_api(tenant: Tenant) -> None:
     for method, url in (("GET", "/v1/workspace"), ("GET", "/v1/members"), ("GET", "/v1/api-keys")):
         assert_problem(await tenant.request(method, url, key=tenant.publishable_key), 403)

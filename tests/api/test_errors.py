@@ -27,6 +27,9 @@ async def test_malformed_json_is_422_naming_the_body(tenant: Tenant) -> None:
     response = await tenant.post("/v1/members", content=b'{"name": ', headers={"Content-Type": "application/json"})
     body = assert_problem(response, 422, "body")
     assert "JSON" in body["detail"]
+    # The whole body is the input at fault: named once, as the error's location and field say.
+    assert body["detail"].startswith("body: malformed JSON"), body["detail"]
+    assert "body.body" not in body["detail"]
 
 
 async def test_non_json_body_is_415(tenant: Tenant) -> None:

@@ -104,6 +104,16 @@ async def test_invalid_input_goes_to_the_error_page_or_a_problem_and_stores_noth
     assert (await tenant.get(submissions_url(form))).json()["data"] == []
 
 
+async def test_an_error_page_that_already_has_an_error_parameter_gets_one_not_two(tenant: Tenant) -> None:
+    form = await make_form(tenant, error_redirect_url=f"{SITE}/contact?error=1&lang=fa#form")
+    url = f"{submissions_url(form)}?key={tenant.publishable_key}"
+    plain = await tenant.client.post(url, data={"email": "not-an-email"}, headers={"Origin": SITE})
+    assert plain.status_code == 303
+    target = urlsplit(plain.headers["location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == f"{SITE}/contact" and target.fragment == "form"
+    assert parse_qs(target.query) == {"lang": ["fa"], "error": ["validation-error"], "fields": ["email"]}
+
+
 async def test_foreign_and_null_origins_are_refused_without_cors_headers(tenant: Tenant) -> None:
     form = await make_form(tenant)
     url = f"{submissions_url(form)}?key={tenant.publishable_key}"

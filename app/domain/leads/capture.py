@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 CUSTOM_PREFIX = "custom_fields."
 TIMESTAMP_FIELD = "_ts"  # render time in ms since the epoch, set by the optional JS snippet
@@ -74,6 +74,10 @@ def map_fields(
 
 
 def with_query(url: str, params: Mapping[str, str]) -> str:
+    """`url` with `params` merged into its query: a parameter the URL already has (an error page
+    configured as `?error=1`) is replaced, not repeated, so the page reads one value; the others
+    are kept in their order."""
     parts = urlsplit(url)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    query = urlencode([*kept, *params.items()])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
