@@ -61,6 +61,24 @@ def resolve_mapping(
     return ColumnMap(columns, [name for index, name in enumerate(header) if index not in used])
 
 
+def unknown_columns_warning(ignored: Sequence[str], targets: Collection[str]) -> str | None:
+    """The warning for columns no field reads (their cells are not imported), naming each and the
+    field it was likely meant for: an orders file with `sku` instead of `line_sku` otherwise
+    imports orders without lines, and nothing says why. None when every column is read."""
+    if not ignored:
+        return None
+    known = {normalise_header(target): target for target in targets}
+    named = []
+    for name in ignored:
+        key = normalise_header(name)
+        hint = next((known[p + key] for p in ("", "line_", "customer_") if key and p + key in known), None)
+        named.append(f"{name!r} (meant for {hint!r}?)" if hint else repr(name))
+    return (
+        f"{len(named)} column{'s' if len(named) > 1 else ''} no field reads, not imported: {', '.join(named)}. "
+        "Name the column like a field, map it (mapping), or remove it"
+    )
+
+
 def item(
     row: Sequence[str],
     mapping: ColumnMap,

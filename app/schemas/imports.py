@@ -21,6 +21,14 @@ class ImportRead(ResourceRead):
     mapping: dict[str, str] = Field(description="Field -> the CSV column it is read from")
     options: dict[str, Any]
     columns: list[str] = Field(description="The file's header")
+    ignored_columns: list[str] = Field(
+        default_factory=list, description="Columns of the file no field reads: their cells are not imported"
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the import did not do that the file may have meant, e.g. the columns it did not read, "
+        "named with the field each was likely meant for",
+    )
     bytes: int
     rows_total: int = Field(description="Data rows in the file (the header aside)")
     rows_done: int = Field(description="Rows applied so far (progress)")
@@ -58,7 +66,11 @@ class DryRunResult(BaseModel):
     entity: Entity
     columns: list[str]
     mapping: dict[str, str] = Field(description="Field -> column, as the import would read them")
-    ignored_columns: list[str] = Field(description="Columns no field reads")
+    ignored_columns: list[str] = Field(description="Columns no field reads: their cells would not be imported")
+    warnings: list[str] = Field(
+        description="What the import would not do that the file may have meant, e.g. a warning naming the columns "
+        "no field reads, with the field each was likely meant for"
+    )
     delimiter: str | None
     rows_checked: int = Field(description="The first rows of the file (at most 100)")
     rows_failed: int

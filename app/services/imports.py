@@ -329,11 +329,25 @@ async def dry_run(
         "columns": header,
         "mapping": {f: header[i] for f, i in resolved.columns.items()},
         "ignored_columns": resolved.ignored,
+        "warnings": _warnings(entity.name, resolved.ignored),
         "delimiter": stream.delimiter,
         "rows_checked": len(outcomes),
         "rows_failed": len(failed),
         "errors": [{"row_number": o.row_number, "errors": o.errors, "values": o.values} for o in failed],
     }
+
+
+def _warnings(entity: str, ignored: list[str]) -> list[str]:
+    warning = rules.unknown_columns_warning(ignored, ENTITIES[entity].targets)
+    return [warning] if warning else []
+
+
+def with_warnings(imp: Row) -> dict[str, Any]:
+    """The import as answered: with the columns of its file that no field reads, and the warning
+    naming them (what the dry run said, kept with the import)."""
+    read = set((imp["mapping"] or {}).values())
+    ignored = [name for name in imp["columns"] or [] if name not in read] if imp["mapping"] else []
+    return {**imp, "ignored_columns": ignored, "warnings": _warnings(imp["entity"], ignored)}
 
 
 async def _check(

@@ -153,6 +153,41 @@ async def test_orders_from_rows_per_line_item_and_from_json_line_items(tenant: T
     assert len(converted) == 1 and converted[0]["data"]["lead_id"] == lead["id"]
 
 
+async def test_columns_no_field_reads_are_named_in_a_warning_by_the_dry_run_and_the_import(
+    tenant: Tenant, database: Database
+) -> None:
+    # An orders file written as a shop exports it: `sku` and `quantity` instead of line_sku and
+    # line_quantity. Without a word the orders would be imported without their lines.
+    data = csv_bytes([
+        ["external_id", "status", "currency", "total", "placed_at", "customer_email", "sku", "quantity", "gift_note"],
+        ["2001", "paid", "USD", "20.00", "2026-10-01T10:00:00Z", "w@x.io", "MUG", "2", "hi"],
+    ])  # fmt: skip
+    checked = await upload(tenant, "orders", data, dry_run=True)
+    assert checked.status_code == 200, checked.text
+    result = checked.json()
+    assert result["ignored_columns"] == ["sku", "quantity", "gift_note"]
+    [warning] = result["warnings"]
+    assert "'sku' (meant for 'line_sku'?)" in warning and "'quantity' (meant for 'line_quantity'?)" in warning
+    assert "'gift_note'" in warning and "gift_note' (meant" not in warning
+    done = await imported(tenant, database, await upload(tenant, "orders", data))
+    assert done["ignored_columns"] == ["sku", "quantity", "gift_note"] and done["warnings"] == [warning]
+    assert (await tenant.get(f"/v1/imports/{done['id']}")).json()["warnings"] == [warning]
+    listed = (await tenant.get("/v1/imports", params={"entity": "orders"})).json()["data"]
+    assert [i["warnings"] for i in listed if i["id"] == done["id"]] == [[warning]]
+    # With a mapping the columns it leaves out are named the same way (Notes here), and a mapping
+    # naming a column the file does not have is an error, in the dry run as in the import.
+    mapped = (await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING, dry_run=True)).json()
+    assert mapped["ignored_columns"] == ["Notes"] and "'Notes'" in mapped["warnings"][0]
+    wrong = {**MAPPING, "city": "Town"}
+    for dry_run in (True, False):
+        body = assert_problem(await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=wrong, dry_run=dry_run), 422,
+                              "mapping.city")  # fmt: skip
+        assert "no column 'Town'" in body["detail"]
+    # A file whose every column is read has no warning.
+    clean = (await upload(tenant, "leads", csv_bytes([["email"], ["c@x.io"]]), dry_run=True)).json()
+    assert clean["ignored_columns"] == [] and clean["warnings"] == []
+
+
 async def test_export_then_import_into_an_empty_workspace_gives_the_same_records(
     tenant: Tenant, database: Database, client: Any
 ) -> None:

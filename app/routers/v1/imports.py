@@ -135,7 +135,7 @@ async def create_import(
         request.app.state.database, ctx.workspace_id, ctx.actor, options, named_chunks(), late_fields, limits=limits
     )
     return resource_response(
-        request, ImportRead.model_validate(row), status_code=202, location=f"/v1/imports/{row['id']}"
+        request, ImportRead.model_validate(imports.with_warnings(row)), status_code=202, location=f"/v1/imports/{row['id']}"
     )
 
 
@@ -163,7 +163,7 @@ async def list_imports(
     result = await imports.list_imports(
         ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, entity=entity, status=status, entities=readable
     )
-    return page_response(ImportRead, result.rows, result.next_cursor)
+    return page_response(ImportRead, [imports.with_warnings(row) for row in result.rows], result.next_cursor)
 
 
 @router.get(
@@ -173,7 +173,8 @@ async def list_imports(
     openapi_extra={"x-conditional": True},
 )
 async def get_import(request: Request, import_id: UUID, ctx: Annotated[Context, require_any(*READERS)]) -> Response:
-    return resource_response(request, ImportRead.model_validate(await _readable(request, ctx, import_id)))
+    imp = await _readable(request, ctx, import_id)
+    return resource_response(request, ImportRead.model_validate(imports.with_warnings(imp)))
 
 
 @router.get("/{import_id}/errors", summary="The rows that failed, with why", response_model=ImportErrorPage)
