@@ -60,6 +60,17 @@ def test_merge_keeps_non_empty_values_prefers_the_newest_and_the_earliest_creati
     assert dedupe.merged_values({**survivor, **values}, [older, newer]) == {}  # idempotent
 
 
+def test_a_newer_lead_without_a_phone_leaves_the_kept_phone_valid() -> None:
+    survivor = _lead(1, email="sara@example.com", email_key="sara@example.com", phone="0912 345 6789",
+                     phone_e164="+989123456789", phone_valid=True)  # fmt: skip
+    business_card = _lead(2, email="sara@bakery.ir", email_key="sara@bakery.ir", phone=None, phone_e164=None,
+                          phone_valid=False)  # fmt: skip
+    merged = {**survivor, **dedupe.merged_values(survivor, [business_card])}
+    assert (merged["phone"], merged["phone_e164"], merged["phone_valid"]) == ("0912 345 6789", "+989123456789", True)
+    assert (merged["email"], merged["email_key"]) == ("sara@bakery.ir", "sara@bakery.ir")
+    assert dedupe.merged_values(merged, [business_card]) == {}
+
+
 fields = st.fixed_dictionaries(
     {k: st.one_of(st.none(), st.sampled_from(["", "a", "b", "c"])) for k in ("first_name", "company", "city")}
 )

@@ -30,6 +30,9 @@ MERGED_FIELDS = (
 )  # fmt: skip
 
 
+DERIVED_FIELDS = frozenset({"phone_e164", "phone_valid", "email_key"})
+
+
 def _tokens(text: str | None) -> list[str]:
     return _WORD.findall(normalize(text or ""))
 
@@ -93,17 +96,19 @@ def merged_values(survivor: Mapping[str, Any], losers: Sequence[Mapping[str, Any
     records = sorted([survivor, *losers], key=lambda r: (r["updated_at"], r["id"]))
     values: dict[str, Any] = {}
     for field in MERGED_FIELDS:
+        if field in DERIVED_FIELDS:
+            continue  # taken below from the record whose phone or email was chosen
         chosen = survivor.get(field)
         for record in records:  # oldest to newest: the newest non-empty value wins
             if not _empty(record.get(field)):
                 chosen = record[field]
         values[field] = chosen
-    if values["phone"] != survivor.get("phone"):  # the phone and its parsed forms travel together
-        source = next(r for r in reversed(records) if r.get("phone") == values["phone"])
-        values["phone_e164"], values["phone_valid"] = source.get("phone_e164"), source.get("phone_valid")
-    if values["email"] != survivor.get("email"):
-        source = next(r for r in reversed(records) if r.get("email") == values["email"])
-        values["email_key"] = source.get("email_key")
+    # A phone and its parsed forms travel together, as an email and its key do: a newer record
+    # without a phone (phone_valid false) must not mark the kept phone invalid.
+    phone_source = next((r for r in reversed(records) if r.get("phone") == values["phone"]), survivor)
+    values["phone_e164"], values["phone_valid"] = phone_source.get("phone_e164"), phone_source.get("phone_valid")
+    email_source = next((r for r in reversed(records) if r.get("email") == values["email"]), survivor)
+    values["email_key"] = email_source.get("email_key")
     tags: list[str] = []
     for record in [survivor, *losers]:
         tags += [t for t in record.get("tags") or [] if t not in tags]
