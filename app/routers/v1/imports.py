@@ -134,9 +134,8 @@ async def create_import(
     row = await imports.upload(
         request.app.state.database, ctx.workspace_id, ctx.actor, options, named_chunks(), late_fields, limits=limits
     )
-    return resource_response(
-        request, ImportRead.model_validate(imports.with_warnings(row)), status_code=202, location=f"/v1/imports/{row['id']}"
-    )
+    read = ImportRead.model_validate(imports.with_warnings(row))
+    return resource_response(request, read, status_code=202, location=f"/v1/imports/{row['id']}")
 
 
 READERS = ("leads:read", "contacts:read", "orders:read")
