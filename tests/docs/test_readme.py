@@ -106,6 +106,33 @@ curl -s y   # answers 409 when it's spent
     assert cut[2].startswith("field()") and EXPECTED.search(cut[3]).group(1) == "409"  # type: ignore[union-attr]
 
 
+def test_only_the_walkthrough_runs_and_outside_services_are_skipped() -> None:
+    text = """## Quick start
+```bash
+make run
+```
+## Using the API
+```bash
+curl -s $API/one
+```
+```html
+<form></form>
+```
+```bash
+# Needs an outside service: a real shop
+curl -s https://shop.example
+```
+```bash
+curl -s $API/two
+```
+## Running on PostgreSQL
+```bash
+createdb crm
+```
+"""
+    assert walkthrough(text) == ["curl -s $API/one\n", "curl -s $API/two\n"]
+
+
 @pytest.mark.timeout(300)
 def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     missing = [tool for tool in ("bash", "curl", "python3") if shutil.which(tool) is None]
