@@ -7,6 +7,9 @@ Rules the README follows (written down in its "Conventions for these examples"):
   (`field`) that finds nothing.
 - Every curl answer must be 2xx or 3xx, unless the command carries the comment `# answers NNN`
   (an error the README shows on purpose); then it must be exactly NNN.
+- A command ending with the comment `# shows: TEXT` must answer a body containing TEXT (as the
+  compact JSON prints it; `$VARIABLE`s the walkthrough set are filled in), so an example that
+  quietly answers nothing, or the wrong thing, fails too.
 - A block whose first line starts with `# Needs an outside service` is not run (a real shop, say).
 - `sk_…` and `pk_…` stand for the keys the server prints at its first start; `127.0.0.1:8000` and
   `127.0.0.1:9000` are replaced by the ports this test picked, and `.venv/bin/python` by this
@@ -34,17 +37,20 @@ README = ROOT / "README.md"
 SECTION = "## Using the API"
 SKIP = "# Needs an outside service"
 EXPECTED = re.compile(r"#\s*answers (\d{3})\b")
+SHOWS = re.compile(r"#\s*shows: (.+?)\s*$", re.MULTILINE)
+MISSING_LINE = re.compile(r"^@@readme-missing (\S+) (.*)$", re.MULTILINE)
 STATUS_LINE = re.compile(r"^@@readme (\d{3}) (\d{3}|-) (\S+) (\S+) (\S+)$", re.MULTILINE)
 
 # Each curl answer's status goes to stderr on a line of its own, with the status the README expects
 # (the command's `# answers NNN`, or - for any success); stdout stays what the reader sees, so
 # answers piped into `field` are untouched.
 PRELUDE = r"""set -euo pipefail
-__EXPECT=-
+__EXPECT=- __SHOWS=
 curl() {
   local answer="$README_ANSWERS/$RANDOM$RANDOM"
   command curl -w '%{stderr}\n@@readme %{http_code} '"$__EXPECT"' %{method} %{url_effective} '"$answer"'\n' "$@" \
     | tee "$answer"
+  if [ -n "$__SHOWS" ] && ! grep -qF -- "$__SHOWS" "$answer"; then echo "@@readme-missing $answer $__SHOWS" >&2; fi
 }
 """
 
@@ -78,12 +84,18 @@ def commands(block: str) -> list[str]:
     return found
 
 
+def _shell_text(found: re.Match[str] | None) -> str:
+    """The `# shows:` text as a double-quoted shell word: `$VARIABLE`s the README set expand."""
+    text = found.group(1) if found else ""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`") + '"'
+
+
 def script(text: str, *, api_port: int, hook_port: int, secret_key: str, publishable_key: str) -> str:
     parts = [PRELUDE]
     for block in walkthrough(text):
         for command in commands(block):
-            expected = EXPECTED.search(command)
-            parts.append(f"__EXPECT={expected.group(1) if expected else '-'}")
+            expected, shows = EXPECTED.search(command), SHOWS.search(command)
+            parts.append(f"__EXPECT={expected.group(1) if expected else '-'} __SHOWS={_shell_text(shows)}")
             parts.append(command)
     body = "\n".join(parts) + "\n"
     body = body.replace("sk_…", secret_key).replace("pk_…", publishable_key)
@@ -185,6 +197,10 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
             f"{method} {url} answered {status}, the README shows {expected}: {Path(answer).read_text()[:1500]}"
             for status, expected, method, url, answer in answers
             if (status != expected if expected != "-" else not "200" <= status < "400")
+        ]
+        wrong += [
+            f"an answer does not show {text!r}: {Path(answer).read_text()[:1500]}"
+            for answer, text in MISSING_LINE.findall(stderr)
         ]
         tail = f"\n--- stdout (end)\n{stdout[-3000:]}\n--- stderr (end)\n{stderr[-3000:]}"
         assert not wrong, "\n".join(wrong) + tail
