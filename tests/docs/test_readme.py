@@ -185,8 +185,11 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
             process = subprocess.Popen(
                 ["bash", str(path)], cwd=tmp_path / "clone", env=env, stdout=out, stderr=err, start_new_session=True
             )
+            code: int | str
             try:
                 code = process.wait(timeout=240)
+            except subprocess.TimeoutExpired:
+                code = "still running after 240 s (a wait that never ended?)"
             finally:
                 # whatever the walkthrough left running (the webhook receiver when it failed midway)
                 with contextlib.suppress(ProcessLookupError):
