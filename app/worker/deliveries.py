@@ -9,8 +9,10 @@ import json
 import logging
 import random
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -18,7 +20,7 @@ from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
-from app.domain.webhooks import after_attempt
+from app.domain.webhooks import after_attempt, workspace_share
 from app.ids import new_id, utcnow
 from app.schemas.common import rfc3339
 from app.schemas.webhooks import WebhookEndpointRead
@@ -48,11 +50,17 @@ def envelope(row: dict[str, Any]) -> str:
     )
 
 
-async def claim(database: Database, settings: Settings, limit: int) -> list[dict[str, Any]]:
+async def claim(
+    database: Database, settings: Settings, limit: int, busy: Mapping[UUID, int] | None = None
+) -> list[dict[str, Any]]:
+    """Lease up to `limit` endpoints with due deliveries, fairly across workspaces; `busy`: how
+    many endpoints of each workspace this worker is sending to already (they count towards the
+    workspace's share, WEBHOOK_WORKSPACE_SHARE of WORKER_CONCURRENCY)."""
     now = utcnow()
+    share = workspace_share(settings.worker_concurrency, settings.webhook_workspace_share)
     async with UnitOfWork(database, write=True) as uow:
         endpoints = await uow.outbox().claim_endpoints(
-            now, now + timedelta(seconds=settings.worker_lease_seconds), limit
+            now, now + timedelta(seconds=settings.worker_lease_seconds), limit, share=share, busy=busy or {}
         )
         await uow.commit()
     return endpoints
@@ -101,7 +109,6 @@ async def _attempt(
         body=envelope(delivery),
         now=now,
         timeout_seconds=settings.webhook_timeout_seconds,
-        allow_loopback=settings.webhook_allow_loopback,
     )
     attempts = delivery["attempts"] + 1
     done = utcnow()

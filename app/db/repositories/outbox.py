@@ -4,7 +4,8 @@ with due deliveries, recording attempts, claiming due timers. On PostgreSQL clai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -16,7 +17,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    exists,
     func,
     or_,
     select,
@@ -193,28 +193,70 @@ class OutboxRepository:
             await self.uow.execute(dl.insert(), list(rows))
 
     # -- deliveries ------------------------------------------------------------------------------
-    async def claim_endpoints(self, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
-        due = exists().where(
-            dl.c.workspace_id == ep.c.workspace_id,
-            dl.c.endpoint_id == ep.c.id,
-            dl.c.status == "pending",
-            dl.c.next_attempt_at <= now,
-        )
-        statement = await self._lock_rows(
-            select(ep)
+    async def claim_endpoints(
+        self, now: datetime, lease_until: datetime, limit: int, *, share: int, busy: Mapping[UUID, int]
+    ) -> list[dict[str, Any]]:
+        """Lease up to `limit` endpoints with due deliveries, in an order fair across workspaces:
+        each workspace's longest-waiting endpoint (oldest due delivery) first, then each one's
+        second, and so on. A workspace gets at most `share` endpoints at a time, counting the `busy`
+        ones this worker is sending to already."""
+        oldest_due = (
+            select(func.min(dl.c.next_attempt_at))
             .where(
-                ep.c.enabled, ep.c.deleted_at.is_(None), or_(ep.c.lease_until.is_(None), ep.c.lease_until < now), due
+                dl.c.workspace_id == ep.c.workspace_id,
+                dl.c.endpoint_id == ep.c.id,
+                dl.c.status == "pending",
+                dl.c.next_attempt_at <= now,
             )
-            .limit(limit)
+            .scalar_subquery()
         )
-        rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
-        for row in rows:
+        free = or_(ep.c.lease_until.is_(None), ep.c.lease_until < now)
+        waiting = (
+            select(ep.c.workspace_id, ep.c.id, oldest_due.label("due"))
+            .where(ep.c.enabled, ep.c.deleted_at.is_(None), free)
+            .subquery()
+        )
+        turn = func.row_number().over(partition_by=waiting.c.workspace_id, order_by=(waiting.c.due, waiting.c.id))
+        ranked = (
+            select(waiting.c.workspace_id, waiting.c.id, waiting.c.due, turn.label("turn"))
+            .where(waiting.c.due.is_not(None))
+            .subquery()
+        )
+        # Busy workspaces' first turns are skipped below: fetch enough to fill `limit` regardless.
+        candidates = (
+            await self.uow.execute(
+                select(ranked.c.workspace_id, ranked.c.id)
+                .where(ranked.c.turn <= share)
+                .order_by(ranked.c.turn, ranked.c.due, ranked.c.workspace_id)
+                .limit(limit + sum(busy.values()))
+            )
+        ).all()
+        held = Counter(busy)
+        chosen: list[tuple[UUID, UUID]] = []
+        for workspace_id, endpoint_id in candidates:
+            if len(chosen) == limit:
+                break
+            if held[workspace_id] < share:
+                held[workspace_id] += 1
+                chosen.append((workspace_id, endpoint_id))
+        if not chosen:
+            return []
+        # Another worker may have leased some since: lock what is still free (PostgreSQL skips
+        # rows another claim holds, and re-checks the lease of rows changed meanwhile).
+        statement = await self._lock_rows(
+            select(ep).where(
+                tuple_(ep.c.workspace_id, ep.c.id).in_(chosen), ep.c.enabled, ep.c.deleted_at.is_(None), free
+            )
+        )
+        rows = {(r["workspace_id"], r["id"]): dict(r) for r in (await self.uow.execute(statement)).mappings()}
+        if rows:
             await self.uow.execute(
                 update(ep)
-                .where(ep.c.workspace_id == row["workspace_id"], ep.c.id == row["id"])
-                .values(lease_until=lease_until)
+                .where(ep.c.workspace_id == bindparam("_ws"), ep.c.id == bindparam("_id"))
+                .values(lease_until=lease_until),
+                [{"_ws": ws, "_id": id_} for ws, id_ in rows],
             )
-        return rows
+        return [rows[key] for key in chosen if key in rows]
 
     async def due_deliveries(
         self, workspace_id: UUID, endpoint_id: UUID, now: datetime, limit: int

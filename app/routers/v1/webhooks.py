@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from app.domain.webhooks import EndpointRules
 from app.routers.dependencies import (
     JSON,
     IfMatch,
@@ -30,6 +31,12 @@ from app.schemas.webhooks import (
 from app.services import webhooks
 from app.services.context import Context
 
+
+def endpoint_rules(request: Request) -> EndpointRules:
+    settings = request.app.state.settings
+    return EndpointRules(settings.webhook_endpoints_per_workspace, settings.webhook_allow_loopback)
+
+
 router = APIRouter(prefix="/webhook-endpoints", tags=["Webhooks"], route_class=CrmRoute)
 EndpointSort = sort_enum("WebhookEndpointSort", "created_at")
 DeliverySort = sort_enum("DeliverySort", "created_at")
@@ -44,7 +51,7 @@ DeliverySort = sort_enum("DeliverySort", "created_at")
 async def create_webhook_endpoint(
     request: Request, body: WebhookEndpointCreate, ctx: Annotated[Context, require_idempotent("webhooks:write")]
 ) -> Response:
-    row = await webhooks.create(ctx, body.model_dump())
+    row = await webhooks.create(ctx, body.model_dump(), rules=endpoint_rules(request))
     return resource_response(
         request,
         WebhookEndpointCreated.model_validate(row),
@@ -83,7 +90,9 @@ async def update_webhook_endpoint(
     ctx: Annotated[Context, require("webhooks:write")],
     if_match: IfMatch = None,
 ) -> Response:
-    row = await webhooks.update(ctx, endpoint_id, body.model_dump(exclude_unset=True), if_match=if_match)
+    row = await webhooks.update(
+        ctx, endpoint_id, body.model_dump(exclude_unset=True), if_match=if_match, rules=endpoint_rules(request)
+    )
     return resource_response(request, WebhookEndpointRead.model_validate(row))
 
 
