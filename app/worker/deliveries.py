@@ -135,7 +135,7 @@ async def _attempt(
     )
     async with UnitOfWork(database, write=True) as uow:
         outbox = uow.outbox()
-        await outbox.record_attempt(
+        moved = await outbox.record_attempt(
             {
                 "workspace_id": delivery["workspace_id"],
                 "id": new_id(),
@@ -157,7 +157,9 @@ async def _attempt(
             after=delivery["attempts"],
         )
         changes: dict[str, Any] = {"updated_at": done, "updated_by": str(SYSTEM)}
-        if outcome.failing_since != endpoint["failing_since"]:
+        # A late attempt that moved nothing says nothing new about the endpoint's health (unless
+        # the receiver said 410 Gone).
+        if (moved or outcome.disable_endpoint) and outcome.failing_since != endpoint["failing_since"]:
             changes["failing_since"] = outcome.failing_since
         if outcome.disable_endpoint:
             changes.update(enabled=False, disabled_reason=outcome.disable_endpoint)

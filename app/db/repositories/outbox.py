@@ -285,13 +285,17 @@ class OutboxRepository:
         """Log the attempt and count it; move the delivery on only if no other attempt was counted
         since it was sent (`after` attempts before it). A sender stalled past its lease can overlap
         the next one: its late outcome is logged and counted but never sets a delivery back (e.g.
-        a timeout recorded after another attempt succeeded). Whether the delivery moved."""
+        a timeout recorded after another attempt succeeded). A success is the exception: the
+        receiver has the webhook, so it marks the delivery succeeded whenever it comes (else a
+        failure recorded first would have it sent again, or `failed`). Whether the delivery moved."""
         where = (dl.c.workspace_id == attempt["workspace_id"], dl.c.id == attempt["delivery_id"])
         await self.uow.execute(at.insert(), attempt)
         await self.uow.execute(update(dl).where(*where).values(attempts=dl.c.attempts + 1))
-        result = await self.uow.execute(
-            update(dl).where(*where, dl.c.status == "pending", dl.c.attempts == after + 1).values(**delivery)
-        )
+        if delivery["status"] == "succeeded":
+            moves = dl.c.status != "succeeded"
+        else:
+            moves = and_(dl.c.status == "pending", dl.c.attempts == after + 1)
+        result = await self.uow.execute(update(dl).where(*where, moves).values(**delivery))
         return bool(result.rowcount)
 
     async def update_endpoint(
