@@ -233,12 +233,12 @@ class OutboxRepository:
         ).all()
         held = Counter(busy)
         chosen: list[tuple[UUID, UUID]] = []
-        for workspace_id, endpoint_id in candidates:
+        for candidate in candidates:
             if len(chosen) == limit:
                 break
-            if held[workspace_id] < share:
-                held[workspace_id] += 1
-                chosen.append((workspace_id, endpoint_id))
+            if held[candidate.workspace_id] < share:
+                held[candidate.workspace_id] += 1
+                chosen.append((candidate.workspace_id, candidate.id))
         if not chosen:
             return []
         # Another worker may have leased some since: lock what is still free (PostgreSQL skips

@@ -46,6 +46,12 @@ DeliverySort = sort_enum("DeliverySort", "created_at")
     "",
     status_code=201,
     summary="Subscribe an endpoint (the signing secret is shown only here)",
+    description="A `url` whose host is an IP address in a refused range (private, loopback, link-local, "
+    "shared, documentation and every other special-purpose range; 6to4 and Teredo by the IPv4 address "
+    "they carry) is a 422 naming `url` (`address not allowed`); a host name is checked against the "
+    "addresses it resolves to each time a delivery connects. A workspace has at most "
+    "`WEBHOOK_ENDPOINTS_PER_WORKSPACE` endpoints (operator setting, default 50): over it, 409 "
+    "`/problems/limit-exceeded` naming the limit.",
     response_model=WebhookEndpointCreated,
 )
 async def create_webhook_endpoint(
