@@ -4,6 +4,8 @@ most WEBHOOK_ENDPOINTS_PER_WORKSPACE endpoints (an operator cap, not a tenant se
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.conftest import Tenant, assert_problem
@@ -59,3 +61,15 @@ async def test_a_workspace_has_at_most_fifty_endpoints(tenant: Tenant, other_ten
     assert (await tenant.delete(f"/v1/webhook-endpoints/{ids[0]}")).status_code == 200
     again = await tenant.post("/v1/webhook-endpoints", json={"url": "https://hooks.example.com/51"})
     assert again.status_code == 201, again.text
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # concurrent writers are PostgreSQL's
+async def test_postgres_creations_at_the_same_time_never_pass_the_cap(tenant: Tenant) -> None:
+    for n in range(48):
+        response = await tenant.post("/v1/webhook-endpoints", json={"url": f"https://hooks.example.com/{n}"})
+        assert response.status_code == 201, response.text
+    racing = await asyncio.gather(
+        *(tenant.post("/v1/webhook-endpoints", json={"url": f"https://hooks.example.com/r{n}"}) for n in range(6))
+    )
+    assert sorted(r.status_code for r in racing) == [201, 201, 409, 409, 409, 409]
+    assert len((await tenant.get("/v1/webhook-endpoints", params={"limit": 200})).json()["data"]) == 50
