@@ -10,7 +10,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +29,8 @@ from app.services.context import SYSTEM, Context
 from app.worker.delivery_client import send
 
 log = logging.getLogger("app.worker.deliveries")
+# Time an attempt needs beyond its deadline to be recorded (a write transaction).
+LEASE_MARGIN_SECONDS = 2.0
 
 
 def envelope(row: dict[str, Any]) -> str:
@@ -69,10 +71,12 @@ async def claim(
 async def deliver_endpoint(
     database: Database, settings: Settings, client: httpx.AsyncClient, endpoint: dict[str, Any], stopping: Any
 ) -> int:
-    """Send the endpoint's due deliveries until none are due, the lease runs short, or we stop."""
+    """Send the endpoint's due deliveries (`endpoint` as `claim` leased it) until none are due,
+    its turn (half the lease) is over, its lease was lost, or we stop."""
     sent = 0
     deadline = time.monotonic() + settings.worker_lease_seconds / 2
     workspace_id, endpoint_id = endpoint["workspace_id"], endpoint["id"]
+    lease: datetime | None = endpoint["lease_until"]
     try:
         while time.monotonic() < deadline and not stopping():
             async with UnitOfWork(database, write=False) as uow:
@@ -82,15 +86,39 @@ async def deliver_endpoint(
             for delivery in due:
                 if time.monotonic() >= deadline or stopping():
                     break
+                lease = await _hold(database, settings, endpoint, lease)
+                if lease is None:
+                    return sent  # another worker has the queue: sending on would overlap it
                 endpoint = await _attempt(database, settings, client, endpoint, delivery)
                 sent += 1
                 if not endpoint["enabled"]:
                     return sent
     finally:
-        async with UnitOfWork(database, write=True) as uow:
-            await uow.outbox().release_endpoint(workspace_id, endpoint_id)
-            await uow.commit()
+        if lease is not None:
+            async with UnitOfWork(database, write=True) as uow:
+                await uow.outbox().release_endpoint(workspace_id, endpoint_id, held=lease)
+                await uow.commit()
     return sent
+
+
+async def _hold(
+    database: Database, settings: Settings, endpoint: dict[str, Any], lease: datetime | None
+) -> datetime | None:
+    """The lease, renewed when what is left of it would not cover one more attempt (its deadline
+    and a margin), so no other worker takes the queue while an attempt is out; None when it lapsed
+    and was taken over."""
+    if lease is None:
+        return None
+    now = utcnow()
+    if lease - now >= timedelta(seconds=settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS):
+        return lease
+    renewed = now + timedelta(
+        seconds=max(settings.worker_lease_seconds, settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS)
+    )
+    async with UnitOfWork(database, write=True) as uow:
+        held = await uow.outbox().renew_lease(endpoint["workspace_id"], endpoint["id"], lease, renewed)
+        await uow.commit()
+    return renewed if held else None
 
 
 async def _attempt(

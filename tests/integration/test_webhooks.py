@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from app import outbound
@@ -553,19 +554,96 @@ async def test_overlapping_attempts_never_set_a_delivered_webhook_back(
         endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
         await tenant.post("/v1/members", json={"name": "Twice", "email": "twice@x.io"})
         await drain_dispatch(database)
-        claimed = [e for e in await deliveries.claim(database, settings, 1000) if str(e["id"]) == endpoint["id"]]
-        assert len(claimed) == 1
-        stalled = asyncio.create_task(
-            deliveries.deliver_endpoint(database, settings, client, claimed[0], lambda: False)
-        )
-        await receiver.wait_for(1)  # its attempt is out; the other sender takes the same delivery
-        await deliveries.deliver_endpoint(database, settings, client, claimed[0], lambda: False)
+        [first_claim] = await claim_one(database, settings, endpoint)
+        stalled = asyncio.create_task(deliveries.deliver_endpoint(database, settings, client, first_claim, stop_never))
+        await receiver.wait_for(1)  # its attempt is out; it stalls past its lease, another worker takes over
+        await lapse_lease(database, endpoint)
+        [second_claim] = await claim_one(database, settings, endpoint)
+        await deliveries.deliver_endpoint(database, settings, client, second_claim, stop_never)
         await stalled
     delivery = await delivery_of(tenant, endpoint)
     assert len({h.headers["webhook-id"] for h in receiver.received}) == 1 and len(receiver.received) == 2
     assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
     assert sorted(a["status_code"] for a in delivery["attempts_log"]) == [200, 500]
     assert delivery["last_status_code"] == 200 and delivery["last_error"] is None
+
+
+def stop_never() -> bool:
+    return False
+
+
+async def claim_one(database: Database, settings: Settings, endpoint: dict) -> list[dict]:  # type: ignore[type-arg]
+    """This endpoint, if a worker's claim now gets it (other tests' endpoints are left alone)."""
+    from app.worker import deliveries
+
+    claimed = await deliveries.claim(database, settings, 1000)
+    mine = [e for e in claimed if str(e["id"]) == endpoint["id"]]
+    async with UnitOfWork(database) as uow:
+        for other in claimed:
+            if other not in mine:
+                await uow.outbox().release_endpoint(other["workspace_id"], other["id"], held=other["lease_until"])
+        await uow.commit()
+    return mine
+
+
+async def lapse_lease(database: Database, endpoint: dict) -> None:  # type: ignore[type-arg]
+    """As if the worker holding the endpoint's queue had stalled past its lease."""
+    async with UnitOfWork(database) as uow:
+        e = tables.webhook_endpoints
+        lapsed = utcnow() - timedelta(seconds=1)
+        statement = e.update().where(e.c.id == uuid.UUID(endpoint["id"])).values(lease_until=lapsed)
+        await (await uow.connection()).execute(statement)
+        await uow.commit()
+
+
+async def lease_of(database: Database, endpoint: dict) -> datetime | None:  # type: ignore[type-arg]
+    async with UnitOfWork(database, write=False) as uow:
+        e = tables.webhook_endpoints
+        statement = select(e.c.lease_until).where(e.c.id == uuid.UUID(endpoint["id"]))
+        return (await (await uow.connection()).execute(statement)).scalar_one()  # type: ignore[no-any-return]
+
+
+async def test_an_attempt_that_outlasts_the_lease_keeps_the_endpoint_s_queue(
+    tenant: Tenant, database: Database
+) -> None:
+    """A 2 s lease and a reply that takes 3 s: the sender renews its lease before the attempt, so
+    no other worker sends to the endpoint meanwhile; afterwards the queue is free again."""
+    from app.worker import deliveries
+
+    settings = worker_settings(database, worker_lease_seconds=2.0, webhook_timeout_seconds=5.0)
+    async with Receiver() as receiver, outbound.guarded_client(allow_loopback=True) as client:
+        receiver.script.append((200, 3.0))
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "Long", "email": "long@x.io"})
+        await drain_dispatch(database)
+        [claimed] = await claim_one(database, settings, endpoint)
+        sending = asyncio.create_task(deliveries.deliver_endpoint(database, settings, client, claimed, stop_never))
+        await receiver.wait_for(1)
+        await asyncio.sleep(2.2)  # past the 2 s the claim leased it for
+        assert await claim_one(database, settings, endpoint) == []  # another worker would overlap it
+        assert await sending == 1
+    assert await lease_of(database, endpoint) is None
+    assert len(receiver.received) == 1
+
+
+async def test_a_sender_whose_lease_lapsed_does_not_free_the_queue_another_worker_took(
+    tenant: Tenant, database: Database
+) -> None:
+    from app.worker import deliveries
+
+    settings = worker_settings(database, webhook_retry_schedule=[0, 60])
+    async with Receiver() as receiver, outbound.guarded_client(allow_loopback=True) as client:
+        receiver.script.append((200, 1.0))
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "Lapsed", "email": "lapsed@x.io"})
+        await drain_dispatch(database)
+        [claimed] = await claim_one(database, settings, endpoint)
+        stalled = asyncio.create_task(deliveries.deliver_endpoint(database, settings, client, claimed, stop_never))
+        await receiver.wait_for(1)
+        await lapse_lease(database, endpoint)
+        [taken_over] = await claim_one(database, settings, endpoint)
+        await stalled
+    assert await lease_of(database, endpoint) == taken_over["lease_until"]  # still the new holder's
 
 
 @contextlib.contextmanager
@@ -645,16 +723,13 @@ async def test_claims_take_each_workspace_s_first_endpoint_before_anyone_s_secon
     await other_tenant.post("/v1/members", json={"name": "B", "email": "b@x.io"})  # due last
     await drain_dispatch(database)
     settings = worker_settings(database, worker_concurrency=24, webhook_workspace_share=1.0)
-    claimed = [str(e["id"]) for e in await deliveries.claim(database, settings, 1000)]
-    try:
-        mine = [c for c in claimed if c in {e["id"] for e in [*many, one]}]
-        assert len(mine) == 7 and mine.index(one["id"]) == 1, mine  # right after A's first
-    finally:
-        async with UnitOfWork(database) as uow:
-            for endpoint in [*many, one]:
-                workspace = tenant.id if endpoint in many else other_tenant.id
-                await uow.outbox().release_endpoint(uuid.UUID(workspace), uuid.UUID(endpoint["id"]))
-            await uow.commit()
+    claimed = await deliveries.claim(database, settings, 1000)
+    async with UnitOfWork(database) as uow:  # what the claim leased, other tests' endpoints too
+        for endpoint in claimed:
+            await uow.outbox().release_endpoint(endpoint["workspace_id"], endpoint["id"], held=endpoint["lease_until"])
+        await uow.commit()
+    mine = [str(c["id"]) for c in claimed if str(c["id"]) in {e["id"] for e in [*many, one]}]
+    assert len(mine) == 7 and mine.index(one["id"]) == 1, mine  # right after A's first
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

@@ -256,7 +256,7 @@ class OutboxRepository:
                 .values(lease_until=lease_until),
                 [{"_ws": ws, "_id": id_} for ws, id_ in rows],
             )
-        return [rows[key] for key in chosen if key in rows]
+        return [{**rows[key], "lease_until": lease_until} for key in chosen if key in rows]
 
     async def due_deliveries(
         self, workspace_id: UUID, endpoint_id: UUID, now: datetime, limit: int
@@ -310,10 +310,23 @@ class OutboxRepository:
         row = (await self.uow.execute(statement)).mappings().first()
         return dict(row) if row else None
 
-    async def release_endpoint(self, workspace_id: UUID, endpoint_id: UUID) -> None:
-        await self.uow.execute(
-            update(ep).where(ep.c.workspace_id == workspace_id, ep.c.id == endpoint_id).values(lease_until=None)
+    async def renew_lease(self, workspace_id: UUID, endpoint_id: UUID, held: datetime, until: datetime) -> bool:
+        """Extend the lease this sender holds (`held`); False when it has lapsed and another
+        worker has the endpoint's queue now."""
+        statement = (
+            update(ep)
+            .where(ep.c.workspace_id == workspace_id, ep.c.id == endpoint_id, ep.c.lease_until == held)
+            .values(lease_until=until)
         )
+        return bool((await self.uow.execute(statement)).rowcount)
+
+    async def release_endpoint(self, workspace_id: UUID, endpoint_id: UUID, held: datetime | None = None) -> None:
+        """Give the endpoint's queue back; with `held`, only if that lease is still the one in
+        place (a sender whose lease lapsed must not free the queue another worker took over)."""
+        where = [ep.c.workspace_id == workspace_id, ep.c.id == endpoint_id]
+        if held is not None:
+            where.append(ep.c.lease_until == held)
+        await self.uow.execute(update(ep).where(*where).values(lease_until=None))
 
     # -- timers ----------------------------------------------------------------------------------
     async def claim_timers(self, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
