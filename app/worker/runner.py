@@ -22,6 +22,7 @@ from app import outbound
 from app.config import Settings
 from app.db.session import Database
 from app.db.wakeups import DELIVERIES, EVENTS, JOBS, LOCAL_WAKERS, NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL, TIMERS
+from app.domain.webhooks import workspace_share
 from app.ids import utcnow
 from app.services import duplicates, sla
 from app.worker import deliveries, dispatcher, jobs, recurring, statistics, timers
@@ -202,11 +203,16 @@ class Worker:
         return len(claimed)
 
     def _delivered(self, workspace_id: UUID, task: asyncio.Task[int]) -> None:
+        share = workspace_share(self.settings.worker_concurrency, self.settings.webhook_workspace_share)
+        # Was something due perhaps held back (every slot taken, or the workspace at its share)?
+        # Then look again now rather than at the next poll.
+        held_back = len(self._active) >= self.settings.worker_concurrency or self._busy[workspace_id] >= share
         self._active.discard(task)
         self._busy[workspace_id] -= 1
         if self._busy[workspace_id] <= 0:
             del self._busy[workspace_id]
-        self._delivery_wake.set()  # a slot is free: endpoints held back by their workspace's share may go
+        if held_back:
+            self._delivery_wake.set()
 
     async def _listen(self) -> None:
         """LISTEN crm_outbox on a connection of its own (PostgreSQL); reconnects after failures."""
