@@ -24,15 +24,19 @@ def never() -> Reply:
     return reply
 
 
-def trickle(every: float, size: int = 1000, status: int = 200) -> Reply:
-    """Answer the status line at once, then the body one byte every `every` seconds."""
+def trickle(every: float, size: int = 1000, status: int = 200, *, head: bool = False) -> Reply:
+    """Answer the status line at once, then the body one byte every `every` seconds (with `head`:
+    the headers too, one byte at a time)."""
 
     async def reply(writer: asyncio.StreamWriter) -> None:
-        writer.write(f"HTTP/1.1 {status} OK\r\nContent-Length: {size}\r\n\r\n".encode())
-        for _ in range(size):
+        writer.write(f"HTTP/1.1 {status} OK\r\n".encode())
+        slow = f"X-Padding: {'p' * size}\r\nContent-Length: 0\r\n\r\n" if head else "x" * size
+        if not head:
+            writer.write(f"Content-Length: {size}\r\n\r\n".encode())
+        for byte in slow.encode():
             await writer.drain()
             await asyncio.sleep(every)
-            writer.write(b"x")
+            writer.write(bytes([byte]))
         await writer.drain()
 
     return reply

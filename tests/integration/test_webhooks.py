@@ -469,13 +469,16 @@ async def delivery_of(tenant: Tenant, endpoint: dict) -> dict:  # type: ignore[t
     return dict((await tenant.get(f"{url}/{rows[0]['id']}")).json())
 
 
+@pytest.mark.parametrize("slow_part", ["body", "headers"])
 async def test_a_trickling_reply_is_cut_at_the_deadline_and_logged_as_a_timeout(
-    tenant: Tenant, database: Database
+    slow_part: str, tenant: Tenant, database: Database
 ) -> None:
     """WEBHOOK_TIMEOUT_SECONDS bounds the whole attempt: a receiver that answers 200 at once and
-    then sends its body a byte every 0.2 s (each read well inside the timeout) is cut at 1 s."""
+    then sends its body (or its headers) a byte every 0.2 s, each read well inside the timeout,
+    is cut at 1 s."""
     overrides = {"webhook_timeout_seconds": 1.0, "webhook_retry_schedule": [0, 60]}
-    async with Receiver(reply=trickle(every=0.2, size=1000)) as receiver, running_worker(database, **overrides):
+    slowly = trickle(every=0.2, size=1000, head=slow_part == "headers")
+    async with Receiver(reply=slowly) as receiver, running_worker(database, **overrides):
         endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
         await tenant.post("/v1/members", json={"name": "Slow", "email": "slow@x.io"})
         delivery = await delivery_of(tenant, endpoint)
