@@ -20,11 +20,13 @@ import codecs
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import httpcore
 import httpx
@@ -34,8 +36,13 @@ from app.domain.addresses import NOT_ALLOWED, address_allowed, parse_address
 log = logging.getLogger("app.outbound")
 
 # Name lookups block a thread each (getaddrinfo); they get threads of their own so a slow resolver
-# never holds up the event loop's default executor, which the rest of the process shares.
+# never holds up the event loop's default executor, which the rest of the process shares. A lookup
+# can outlive the attempt that started it (the resolver's own timeouts run to their end): lookups
+# of a name already being looked up wait for that one, so a name whose servers never answer ties
+# up one thread, not one per attempt.
 _LOOKUP_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="outbound-lookup")
+_IN_FLIGHT: dict[tuple[str, int], Future[list[tuple[Any, ...]]]] = {}
+_IN_FLIGHT_LOCK = threading.Lock()
 
 
 class AddressNotAllowed(Exception):
@@ -52,13 +59,29 @@ class HostNotFound(Exception):
         super().__init__(f"cannot resolve {host}")
 
 
+def _getaddrinfo(host: str, port: int) -> list[tuple[Any, ...]]:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)  # looked up when called: tests patch it
+
+
+def _forget(key: tuple[str, int], done: Future[list[tuple[Any, ...]]]) -> None:
+    with _IN_FLIGHT_LOCK:
+        if _IN_FLIGHT.get(key) is done:
+            del _IN_FLIGHT[key]
+
+
 async def lookup(host: str, port: int) -> list[str]:
     """The addresses a host name resolves to (the resolver every guarded connection uses)."""
-    loop = asyncio.get_running_loop()
+    key = (host, port)
+    with _IN_FLIGHT_LOCK:
+        running = _IN_FLIGHT.get(key)
+        started = running is None
+        if running is None:
+            running = _IN_FLIGHT[key] = _LOOKUP_THREADS.submit(_getaddrinfo, host, port)
+    if started:  # outside the lock: a lookup already done calls back at once, in this thread
+        running.add_done_callback(partial(_forget, key))
     try:
-        infos = await loop.run_in_executor(
-            _LOOKUP_THREADS, partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-        )
+        # Shielded: an attempt that gives up must not cancel the lookup others wait for.
+        infos = await asyncio.shield(asyncio.wrap_future(running))
     except (socket.gaierror, UnicodeError) as exc:
         raise HostNotFound(host) from exc
     return list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))

@@ -96,7 +96,7 @@ async def deliver_endpoint(
     finally:
         if lease is not None:
             async with UnitOfWork(database, write=True) as uow:
-                await uow.outbox().release_endpoint(workspace_id, endpoint_id, held=lease)
+                await uow.outbox().release_endpoint(workspace_id, endpoint_id, utcnow(), held=lease)
                 await uow.commit()
     return sent
 

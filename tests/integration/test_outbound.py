@@ -4,7 +4,10 @@ the application opens outbound connections by itself."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,26 @@ def test_no_other_module_opens_outbound_connections() -> None:
         if path.name != "outbound.py" and opening.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == [], f"outbound connections outside app/outbound.py: {offenders}"
+
+
+async def test_a_name_being_looked_up_is_looked_up_once_and_a_waiter_giving_up_stops_no_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A resolver that takes 0.5 s: ten attempts at once make one lookup (one thread, however
+    long the resolver takes), and an attempt whose deadline passes first leaves the others theirs."""
+    original, calls = socket.getaddrinfo, []
+
+    def slow(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host == "slow.test":
+            calls.append(host)
+            time.sleep(0.5)
+            return original("93.184.216.34", port, *args, **kwargs)
+        return original(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    impatient = asyncio.ensure_future(asyncio.wait_for(outbound.lookup("slow.test", 443), 0.1))
+    answers = await asyncio.gather(*(outbound.lookup("slow.test", 443) for _ in range(10)))
+    with pytest.raises(TimeoutError):
+        await impatient
+    assert answers == [["93.184.216.34"]] * 10 and calls == ["slow.test"]
+    assert await outbound.lookup("slow.test", 443) == ["93.184.216.34"] and len(calls) == 2  # no stale cache

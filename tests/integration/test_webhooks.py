@@ -584,7 +584,9 @@ async def claim_one(database: Database, settings: Settings, endpoint: dict) -> l
     async with UnitOfWork(database) as uow:
         for other in claimed:
             if other not in mine:
-                await uow.outbox().release_endpoint(other["workspace_id"], other["id"], held=other["lease_until"])
+                await uow.outbox().release_endpoint(
+                    other["workspace_id"], other["id"], utcnow(), held=other["lease_until"]
+                )
         await uow.commit()
     return mine
 
@@ -625,7 +627,8 @@ async def test_an_attempt_that_outlasts_the_lease_keeps_the_endpoint_s_queue(
         await asyncio.sleep(2.2)  # past the 2 s the claim leased it for
         assert await claim_one(database, settings, endpoint) == []  # another worker would overlap it
         assert await sending == 1
-    assert await lease_of(database, endpoint) is None
+    lease = await lease_of(database, endpoint)
+    assert lease is not None and lease <= utcnow()  # released: free for the next claim
     assert len(receiver.received) == 1
 
 
@@ -729,10 +732,41 @@ async def test_claims_take_each_workspace_s_first_endpoint_before_anyone_s_secon
     claimed = await deliveries.claim(database, settings, 1000)
     async with UnitOfWork(database) as uow:  # what the claim leased, other tests' endpoints too
         for endpoint in claimed:
-            await uow.outbox().release_endpoint(endpoint["workspace_id"], endpoint["id"], held=endpoint["lease_until"])
+            await uow.outbox().release_endpoint(
+                endpoint["workspace_id"], endpoint["id"], utcnow(), held=endpoint["lease_until"]
+            )
         await uow.commit()
     mine = [str(c["id"]) for c in claimed if str(c["id"]) in {e["id"] for e in [*many, one]}]
     assert len(mine) == 7 and mine.index(one["id"]) == 1, mine  # right after A's first
+
+
+async def test_a_workspace_served_just_now_waits_behind_one_not_served_yet(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    """A's webhook has waited longer, but A's endpoint was served a moment ago: B's, never served,
+    is claimed first (a backlog cannot keep one workspace in front of the others)."""
+    from app.worker import deliveries
+
+    a = await subscribe(tenant, "https://hooks.example.com/served", event_types=["member.created"])
+    await tenant.post("/v1/members", json={"name": "A", "email": "a@x.io"})
+    await drain_dispatch(database)
+    settings = worker_settings(database, worker_concurrency=24, webhook_workspace_share=1.0)
+    [served] = await claim_one(database, settings, a)  # a worker had it and gave it back, still due
+    async with UnitOfWork(database) as uow:
+        await uow.outbox().release_endpoint(served["workspace_id"], served["id"], utcnow(), held=served["lease_until"])
+        await uow.commit()
+    b = await subscribe(other_tenant, "https://hooks.example.com/waiting", event_types=["member.created"])
+    await other_tenant.post("/v1/members", json={"name": "B", "email": "b@x.io"})
+    await drain_dispatch(database)
+    claimed = await deliveries.claim(database, settings, 1000)
+    async with UnitOfWork(database) as uow:
+        for endpoint in claimed:
+            await uow.outbox().release_endpoint(
+                endpoint["workspace_id"], endpoint["id"], utcnow(), held=endpoint["lease_until"]
+            )
+        await uow.commit()
+    order = [str(e["id"]) for e in claimed if str(e["id"]) in (a["id"], b["id"])]
+    assert order == [b["id"], a["id"]]
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

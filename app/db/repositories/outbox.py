@@ -196,10 +196,12 @@ class OutboxRepository:
     async def claim_endpoints(
         self, now: datetime, lease_until: datetime, limit: int, *, share: int, busy: Mapping[UUID, int]
     ) -> list[dict[str, Any]]:
-        """Lease up to `limit` endpoints with due deliveries, in an order fair across workspaces:
-        each workspace's longest-waiting endpoint (oldest due delivery) first, then each one's
-        second, and so on. A workspace gets at most `share` endpoints at a time, counting the `busy`
-        ones this worker is sending to already."""
+        """Lease up to `limit` endpoints with due deliveries, in turns across workspaces: one
+        endpoint of every workspace (its longest-waiting one: oldest due delivery) before a second
+        of any, and within a turn the workspaces served longest ago first (the latest lease of
+        their endpoints; never served: first), so a workspace with a large backlog cannot keep
+        the worker from one whose webhook just became due. A workspace gets at most `share`
+        endpoints at a time, counting the `busy` ones this worker is sending to already."""
         oldest_due = (
             select(func.min(dl.c.next_attempt_at))
             .where(
@@ -211,23 +213,32 @@ class OutboxRepository:
             .scalar_subquery()
         )
         free = or_(ep.c.lease_until.is_(None), ep.c.lease_until < now)
+        live = (
+            select(
+                ep.c.workspace_id,
+                ep.c.id,
+                ep.c.lease_until,
+                oldest_due.label("due"),
+                func.max(ep.c.lease_until).over(partition_by=ep.c.workspace_id).label("served"),
+            )
+            .where(ep.c.enabled, ep.c.deleted_at.is_(None))
+            .subquery()
+        )
         waiting = (
-            select(ep.c.workspace_id, ep.c.id, oldest_due.label("due"))
-            .where(ep.c.enabled, ep.c.deleted_at.is_(None), free)
+            select(live)
+            .where(live.c.due.is_not(None), or_(live.c.lease_until.is_(None), live.c.lease_until < now))
             .subquery()
         )
         turn = func.row_number().over(partition_by=waiting.c.workspace_id, order_by=(waiting.c.due, waiting.c.id))
-        ranked = (
-            select(waiting.c.workspace_id, waiting.c.id, waiting.c.due, turn.label("turn"))
-            .where(waiting.c.due.is_not(None))
-            .subquery()
-        )
+        ranked = select(
+            waiting.c.workspace_id, waiting.c.id, waiting.c.due, waiting.c.served, turn.label("turn")
+        ).subquery()
         # Busy workspaces' first turns are skipped below: fetch enough to fill `limit` regardless.
         candidates = (
             await self.uow.execute(
                 select(ranked.c.workspace_id, ranked.c.id)
                 .where(ranked.c.turn <= share)
-                .order_by(ranked.c.turn, ranked.c.due, ranked.c.workspace_id)
+                .order_by(ranked.c.turn, ranked.c.served.asc().nulls_first(), ranked.c.due, ranked.c.workspace_id)
                 .limit(limit + sum(busy.values()))
             )
         ).all()
@@ -320,13 +331,16 @@ class OutboxRepository:
         )
         return bool((await self.uow.execute(statement)).rowcount)
 
-    async def release_endpoint(self, workspace_id: UUID, endpoint_id: UUID, held: datetime | None = None) -> None:
-        """Give the endpoint's queue back; with `held`, only if that lease is still the one in
-        place (a sender whose lease lapsed must not free the queue another worker took over)."""
+    async def release_endpoint(
+        self, workspace_id: UUID, endpoint_id: UUID, now: datetime, held: datetime | None = None
+    ) -> None:
+        """Give the endpoint's queue back: its lease ends `now` (kept: when a workspace was last
+        served orders the claims); with `held`, only if that lease is still the one in place (a
+        sender whose lease lapsed must not free the queue another worker took over)."""
         where = [ep.c.workspace_id == workspace_id, ep.c.id == endpoint_id]
         if held is not None:
             where.append(ep.c.lease_until == held)
-        await self.uow.execute(update(ep).where(*where).values(lease_until=None))
+        await self.uow.execute(update(ep).where(*where).values(lease_until=now))
 
     # -- timers ----------------------------------------------------------------------------------
     async def claim_timers(self, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
