@@ -611,8 +611,9 @@ async def lease_of(database: Database, endpoint: dict) -> datetime | None:  # ty
 async def test_an_attempt_that_outlasts_the_lease_keeps_the_endpoint_s_queue(
     tenant: Tenant, database: Database
 ) -> None:
-    """A 2 s lease and a reply that takes 3 s: the sender renews its lease before the attempt, so
-    no other worker sends to the endpoint meanwhile; afterwards the queue is free again."""
+    """A 2 s lease and a reply that takes 3 s: the sender keeps renewing its lease while the
+    attempt is out, so no other worker sends to the endpoint meanwhile; afterwards the queue is
+    free again."""
     from app.worker import deliveries
 
     settings = worker_settings(database, worker_lease_seconds=2.0, webhook_timeout_seconds=5.0)
