@@ -69,6 +69,12 @@ def _forget(key: tuple[str, int], done: Future[list[tuple[Any, ...]]]) -> None:
             del _IN_FLIGHT[key]
 
 
+def _retrieved(waiting: asyncio.Future[Any]) -> None:
+    """Mark a lookup's failure as seen when the attempt waiting for it gave up first."""
+    if not waiting.cancelled():
+        waiting.exception()
+
+
 async def lookup(host: str, port: int) -> list[str]:
     """The addresses a host name resolves to (the resolver every guarded connection uses)."""
     key = (host, port)
@@ -79,9 +85,11 @@ async def lookup(host: str, port: int) -> list[str]:
             running = _IN_FLIGHT[key] = _LOOKUP_THREADS.submit(_getaddrinfo, host, port)
     if started:  # outside the lock: a lookup already done calls back at once, in this thread
         running.add_done_callback(partial(_forget, key))
+    waiting = asyncio.wrap_future(running)
+    waiting.add_done_callback(_retrieved)
     try:
         # Shielded: an attempt that gives up must not cancel the lookup others wait for.
-        infos = await asyncio.shield(asyncio.wrap_future(running))
+        infos = await asyncio.shield(waiting)
     except (socket.gaierror, UnicodeError) as exc:
         raise HostNotFound(host) from exc
     return list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
@@ -249,4 +257,6 @@ async def exchange(
         return Reply(None, None, f"timed out after {deadline_seconds:g} s", elapsed(), timed_out=True)
     except (httpx.HTTPError, AddressNotAllowed, HostNotFound) as exc:
         return Reply(None, None, _failure(exc)[:500], elapsed())
+    except (httpx.InvalidURL, UnicodeError, ValueError):  # a host no resolver takes (e.g. "xn--")
+        return Reply(None, None, "invalid URL", elapsed())
     return Reply(status, _excerpt(bytes(kept), complete), None, elapsed())

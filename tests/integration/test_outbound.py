@@ -70,6 +70,7 @@ async def test_the_client_connects_only_to_checked_addresses_trying_each_in_turn
         ("http://169.254.169.254/latest/meta-data/", "address not allowed"),
         ("http://[::ffff:127.0.0.1]:1/", "address not allowed"),
         ("http://nowhere.test/", "cannot resolve nowhere.test"),
+        ("http://xn--/", "invalid URL"),  # no resolver takes it; once an exception out of the worker
     ],
 )
 async def test_refusals_say_what_happened_and_never_where(
