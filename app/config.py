@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     form_cache_seconds: float = 5.0
 
     # Webhooks and the worker.
-    webhook_timeout_seconds: float = 10.0
+    # One deadline for a whole delivery attempt: connecting, sending and the whole reply (of which
+    # at most 4 KiB is read). A receiver that trickles its reply is cut here.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     # Seconds before attempt 1, 2, 3, ...; after the last failed attempt a delivery is `failed`.
     webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
@@ -76,7 +78,13 @@ class Settings(BaseSettings):
     # PostgreSQL: how often the worker ANALYZEs tables never analysed or more than doubled since
     # (sooner than autovacuum looks; app/worker/statistics.py). 0: leave it to autovacuum.
     worker_analyze_seconds: float = 2.0
-    worker_concurrency: int = 16
+    worker_concurrency: int = Field(default=16, ge=1)
+    # Operator caps on what one workspace may take (never tenant settings, which the tenant could raise):
+    # the webhook endpoints it may have (over it: 409 /problems/limit-exceeded), and the share of
+    # one worker's concurrent deliveries (WORKER_CONCURRENCY) its endpoints may hold at once (at
+    # least one delivery), so endpoints that never answer cannot starve other workspaces.
+    webhook_endpoints_per_workspace: int = Field(default=50, ge=0)
+    webhook_workspace_share: float = Field(default=0.25, gt=0, le=1)
 
     # Fair shares of the shared background work and storage (operator caps; a request past one is a
     # 409 /problems/limit-exceeded naming the setting).

@@ -33,6 +33,7 @@ import httpx
 from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain.webhooks import EndpointRules
 from app.ids import utcnow
 from app.services import members, timers, webhooks
 from app.services.context import SYSTEM, Context
@@ -116,7 +117,7 @@ class Scratch:
             "description": "",
             "enabled": True,
         }
-        await webhooks.create(ctx, endpoint)
+        await webhooks.create(ctx, endpoint, rules=EndpointRules(max_per_workspace=50, allow_loopback=True))
 
 
 @asynccontextmanager

@@ -262,7 +262,7 @@ webhook_attempts = Table(
     Column("status_code", Integer),
     Column("duration_ms", Integer, nullable=False),
     Column("error", String(500)),
-    Column("response_excerpt", String(1024)),
+    Column("response_excerpt", String(4096)),  # the first 4 KiB of the reply (EXCERPT_BYTES)
     ForeignKeyConstraint(
         ["workspace_id", "delivery_id"],
         ["webhook_deliveries.workspace_id", "webhook_deliveries.id"],

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from app.domain.addresses import NOT_ALLOWED, address_allowed, parse_address
 from app.domain.api_keys import ADMIN, allows
 from app.domain.errors import ErrorList
 from app.domain.events import may_read, required_scope
@@ -16,15 +16,40 @@ from app.domain.events import may_read, required_scope
 DEFAULT_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.1
 DISABLE_AFTER = timedelta(days=5)
-EXCERPT_CHARS = 1024
+# The most of a reply kept for the delivery log; the rest is never read (the connection is closed).
+EXCERPT_BYTES = 4096
 
 
-def validate_url(url: str, errors: ErrorList, *, field: str = "url") -> None:
-    parts = urlsplit(url)
+def validate_url(url: str, errors: ErrorList, *, field: str = "url", allow_loopback: bool = False) -> None:
+    """An absolute http(s) URL without credentials. A host given as an IP address is judged now;
+    a host name is judged by the addresses it resolves to, when a delivery connects."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:  # an unclosed "[", a port out of range
+        parts = urlsplit("")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         errors.add(field, "must be an absolute http(s) URL such as https://hooks.example.com/crm")
     elif parts.username or parts.password:
         errors.add(field, "must not carry credentials; authenticate with the signature instead")
+    else:
+        literal = parse_address(parts.hostname)
+        if literal is not None and not address_allowed(literal, allow_loopback=allow_loopback):
+            errors.add(field, NOT_ALLOWED)
+
+
+@dataclass(frozen=True)
+class EndpointRules:
+    """The operator's settings that bound a workspace's endpoints (environment, never the tenant)."""
+
+    max_per_workspace: int  # WEBHOOK_ENDPOINTS_PER_WORKSPACE
+    allow_loopback: bool  # WEBHOOK_ALLOW_LOOPBACK: development and tests only
+
+
+def workspace_share(concurrency: int, share: float) -> int:
+    """How many of one worker's concurrent deliveries one workspace may hold: its share of them,
+    at least one (so every workspace is served)."""
+    return max(1, int(concurrency * share))
 
 
 def validate_event_types(
@@ -61,22 +86,6 @@ def delivers(event_types: Sequence[str], scopes: Collection[str], event_type: st
     """An endpoint is delivered the types it subscribes to (none listed: every type) that the
     scopes of the key that created it may read. (`webhook.test` goes only to its own endpoint.)"""
     return subscribed(event_types, event_type) and may_read(scopes, event_type)
-
-
-def forbidden_address(address: str) -> bool:
-    """Private, loopback, link-local (cloud metadata), multicast, reserved or unspecified."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from uuid import UUID
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
 from app.domain.concurrency import check_if_match
-from app.domain.errors import ErrorList, Forbidden, InvalidInput, NotFound
+from app.domain.errors import ErrorList, Forbidden, InvalidInput, LimitExceeded, NotFound
 from app.domain.pagination import Sort
-from app.domain.webhooks import covers, delivers, endpoint_scopes, validate_event_types, validate_url
+from app.domain.webhooks import EndpointRules, covers, delivers, endpoint_scopes, validate_event_types, validate_url
 from app.ids import new_id
 from app.schemas.events import CATALOGUE
 from app.schemas.webhooks import WebhookEndpointRead, WebhookTestData
@@ -25,10 +25,10 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _validate(values: dict[str, Any], scopes: list[str]) -> None:
+def _validate(values: dict[str, Any], scopes: list[str], rules: EndpointRules) -> None:
     errors = ErrorList()
     if "url" in values:
-        validate_url(values["url"], errors)
+        validate_url(values["url"], errors, allow_loopback=rules.allow_loopback)
     if "event_types" in values:
         validate_event_types(values["event_types"], list(CATALOGUE), errors, scopes=scopes)
     errors.raise_if_any()
@@ -38,10 +38,21 @@ def _read(row: Row) -> WebhookEndpointRead:
     return WebhookEndpointRead.model_validate(row)
 
 
-async def create(ctx: Context, values: dict[str, Any]) -> Row:
+async def _within_endpoint_cap(ctx: Context, rules: EndpointRules) -> None:
+    """The operator's cap on a workspace's endpoints (WEBHOOK_ENDPOINTS_PER_WORKSPACE)."""
+    if await ctx.uow.webhook_endpoints(ctx.workspace_id).count_before_adding() >= rules.max_per_workspace:
+        raise LimitExceeded(
+            f"this workspace has the {rules.max_per_workspace} webhook endpoints it may have; delete one first",
+            limit="WEBHOOK_ENDPOINTS_PER_WORKSPACE",
+            value=rules.max_per_workspace,
+        )
+
+
+async def create(ctx: Context, values: dict[str, Any], *, rules: EndpointRules) -> Row:
     """The endpoint records the creating key's scopes and is delivered only what they may read."""
     scopes = endpoint_scopes(ctx.scopes)
-    _validate(values, scopes)
+    _validate(values, scopes, rules)
+    await _within_endpoint_cap(ctx, rules)
     row = await ctx.uow.webhook_endpoints(ctx.workspace_id).create(
         {
             "id": new_id(),
@@ -69,10 +80,12 @@ async def list_endpoints(ctx: Context, *, sort: Sort, cursor: str | None, limit:
     )
 
 
-async def update(ctx: Context, endpoint_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+async def update(
+    ctx: Context, endpoint_id: UUID, changes: dict[str, Any], *, if_match: str | None, rules: EndpointRules
+) -> Row:
     row = await get(ctx, endpoint_id)
     check_if_match(if_match, row["version"])
-    _validate(changes, row["scopes"])
+    _validate(changes, row["scopes"], rules)
     if "event_types" in changes:
         changes["event_types"] = sorted(set(changes["event_types"]))
     changes = changed_fields(row, changes)

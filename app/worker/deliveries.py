@@ -5,12 +5,16 @@ same webhook-id (at-least-once)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import random
 import time
-from datetime import timedelta
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -18,7 +22,7 @@ from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
-from app.domain.webhooks import after_attempt
+from app.domain.webhooks import after_attempt, workspace_share
 from app.ids import new_id, utcnow
 from app.schemas.common import rfc3339
 from app.schemas.webhooks import WebhookEndpointRead
@@ -48,11 +52,17 @@ def envelope(row: dict[str, Any]) -> str:
     )
 
 
-async def claim(database: Database, settings: Settings, limit: int) -> list[dict[str, Any]]:
+async def claim(
+    database: Database, settings: Settings, limit: int, busy: Mapping[UUID, int] | None = None
+) -> list[dict[str, Any]]:
+    """Lease up to `limit` endpoints with due deliveries, fairly across workspaces; `busy`: how
+    many endpoints of each workspace this worker is sending to already (they count towards the
+    workspace's share, WEBHOOK_WORKSPACE_SHARE of WORKER_CONCURRENCY)."""
     now = utcnow()
+    share = workspace_share(settings.worker_concurrency, settings.webhook_workspace_share)
     async with UnitOfWork(database, write=True) as uow:
         endpoints = await uow.outbox().claim_endpoints(
-            now, now + timedelta(seconds=settings.worker_lease_seconds), limit
+            now, now + timedelta(seconds=settings.worker_lease_seconds), limit, share=share, busy=busy or {}
         )
         await uow.commit()
     return endpoints
@@ -61,10 +71,12 @@ async def claim(database: Database, settings: Settings, limit: int) -> list[dict
 async def deliver_endpoint(
     database: Database, settings: Settings, client: httpx.AsyncClient, endpoint: dict[str, Any], stopping: Any
 ) -> int:
-    """Send the endpoint's due deliveries until none are due, the lease runs short, or we stop."""
+    """Send the endpoint's due deliveries (`endpoint` as `claim` leased it) until none are due,
+    its turn (half the lease) is over, its lease was lost, or we stop."""
     sent = 0
     deadline = time.monotonic() + settings.worker_lease_seconds / 2
     workspace_id, endpoint_id = endpoint["workspace_id"], endpoint["id"]
+    lease = Lease(database, settings, workspace_id, endpoint_id, endpoint["lease_until"])
     try:
         while time.monotonic() < deadline and not stopping():
             async with UnitOfWork(database, write=False) as uow:
@@ -74,15 +86,71 @@ async def deliver_endpoint(
             for delivery in due:
                 if time.monotonic() >= deadline or stopping():
                     break
-                endpoint = await _attempt(database, settings, client, endpoint, delivery)
+                async with lease.kept_alive():
+                    if lease.lost:
+                        return sent  # another worker has the queue: sending on would overlap it
+                    endpoint = await _attempt(database, settings, client, endpoint, delivery)
                 sent += 1
                 if not endpoint["enabled"]:
                     return sent
     finally:
-        async with UnitOfWork(database, write=True) as uow:
-            await uow.outbox().release_endpoint(workspace_id, endpoint_id)
-            await uow.commit()
+        await lease.release()
     return sent
+
+
+class Lease:
+    """A sender's hold on an endpoint's queue. While an attempt is out it is renewed every quarter
+    of WORKER_LEASE_SECONDS, so a slow receiver never lets another worker overlap the sender,
+    while the lease of a sender that died still lapses within WORKER_LEASE_SECONDS. Every
+    renewal and the release are conditional on the lease being still this sender's."""
+
+    def __init__(
+        self, database: Database, settings: Settings, workspace_id: UUID, endpoint_id: UUID, until: datetime
+    ) -> None:
+        self.database, self.workspace_id, self.endpoint_id = database, workspace_id, endpoint_id
+        self.seconds = settings.worker_lease_seconds
+        self.until: datetime = until
+        self.lost = False
+
+    async def renew(self) -> bool:
+        renewed = utcnow() + timedelta(seconds=self.seconds)
+        async with UnitOfWork(self.database, write=True) as uow:
+            held = await uow.outbox().renew_lease(self.workspace_id, self.endpoint_id, self.until, renewed)
+            await uow.commit()
+        if held:
+            self.until = renewed
+        else:
+            self.lost = True
+        return held
+
+    @contextlib.asynccontextmanager
+    async def kept_alive(self) -> AsyncIterator[None]:
+        """Renewed now when less than half of it is left, then every quarter while the block
+        runs (a renewal in progress finishes before the block's end is reported). With the
+        defaults (60 s lease, turns of 30 s, 10 s attempts) that is never: no extra writes."""
+        if not self.lost and self.until - utcnow() < timedelta(seconds=self.seconds / 2):
+            await self.renew()
+        done = asyncio.Event()
+
+        async def beat() -> None:
+            while not self.lost:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), self.seconds / 4)
+                if done.is_set() or not await self.renew():
+                    return
+
+        beating = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            done.set()
+            await beating
+
+    async def release(self) -> None:
+        if not self.lost:
+            async with UnitOfWork(self.database, write=True) as uow:
+                await uow.outbox().release_endpoint(self.workspace_id, self.endpoint_id, utcnow(), held=self.until)
+                await uow.commit()
 
 
 async def _attempt(
@@ -101,7 +169,6 @@ async def _attempt(
         body=envelope(delivery),
         now=now,
         timeout_seconds=settings.webhook_timeout_seconds,
-        allow_loopback=settings.webhook_allow_loopback,
     )
     attempts = delivery["attempts"] + 1
     done = utcnow()
@@ -128,7 +195,7 @@ async def _attempt(
     )
     async with UnitOfWork(database, write=True) as uow:
         outbox = uow.outbox()
-        await outbox.record_attempt(
+        moved = await outbox.record_attempt(
             {
                 "workspace_id": delivery["workspace_id"],
                 "id": new_id(),
@@ -150,7 +217,9 @@ async def _attempt(
             after=delivery["attempts"],
         )
         changes: dict[str, Any] = {"updated_at": done, "updated_by": str(SYSTEM)}
-        if outcome.failing_since != endpoint["failing_since"]:
+        # A late attempt that moved nothing says nothing new about the endpoint's health (unless
+        # the receiver said 410 Gone).
+        if (moved or outcome.disable_endpoint) and outcome.failing_since != endpoint["failing_since"]:
             changes["failing_since"] = outcome.failing_since
         if outcome.disable_endpoint:
             changes.update(enabled=False, disabled_reason=outcome.disable_endpoint)

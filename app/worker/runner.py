@@ -10,14 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
+from uuid import UUID
 
 import httpx
 
+from app import outbound
 from app.config import Settings
 from app.db.session import Database
 from app.db.wakeups import DELIVERIES, EVENTS, JOBS, LOCAL_WAKERS, NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL, TIMERS
+from app.domain.webhooks import workspace_share
 from app.ids import utcnow
 from app.services import duplicates, sla
 from app.worker import deliveries, dispatcher, jobs, recurring, statistics, timers
@@ -45,6 +50,7 @@ class Worker:
         self._stop = asyncio.Event()
         self._active: set[asyncio.Task[int]] = set()
         self._running_jobs: set[asyncio.Task[None]] = set()
+        self._busy: Counter[UUID] = Counter()  # endpoints being sent to, per workspace (its fair share)
         self._next_ensure: datetime | None = None
         self._outbox_wake = asyncio.Event()
         self._delivery_wake = asyncio.Event()
@@ -215,14 +221,28 @@ class Worker:
         free = self.settings.worker_concurrency - len(self._active)
         if free <= 0:
             return 0
-        claimed = await deliveries.claim(self.database, self.settings, free)
+        claimed = await deliveries.claim(self.database, self.settings, free, self._busy)
         for endpoint in claimed:
+            workspace_id = endpoint["workspace_id"]
             task = asyncio.create_task(
                 deliveries.deliver_endpoint(self.database, self.settings, client, endpoint, self.stopping)
             )
             self._active.add(task)
-            task.add_done_callback(self._active.discard)
+            self._busy[workspace_id] += 1
+            task.add_done_callback(partial(self._delivered, workspace_id))
         return len(claimed)
+
+    def _delivered(self, workspace_id: UUID, task: asyncio.Task[int]) -> None:
+        share = workspace_share(self.settings.worker_concurrency, self.settings.webhook_workspace_share)
+        # Was something due perhaps held back (every slot taken, or the workspace at its share)?
+        # Then look again now rather than at the next poll.
+        held_back = len(self._active) >= self.settings.worker_concurrency or self._busy[workspace_id] >= share
+        self._active.discard(task)
+        self._busy[workspace_id] -= 1
+        if self._busy[workspace_id] <= 0:
+            del self._busy[workspace_id]
+        if held_back:
+            self._delivery_wake.set()
 
     async def _listen(self) -> None:
         """LISTEN crm_outbox on a connection of its own (PostgreSQL); reconnects after failures."""
@@ -249,8 +269,9 @@ class Worker:
                     await connection.close()
 
     async def run(self) -> None:
-        limits = httpx.Limits(max_connections=self.settings.worker_concurrency * 2)
-        async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
+        async with outbound.guarded_client(
+            allow_loopback=self.settings.webhook_allow_loopback, max_connections=self.settings.worker_concurrency * 2
+        ) as client:
             self._loop_of_run = asyncio.get_running_loop()
             if self.database.is_sqlite:  # PostgreSQL's NOTIFY reaches every worker, in this process or not
                 LOCAL_WAKERS.add(self.wake)

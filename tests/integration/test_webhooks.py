@@ -5,22 +5,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import json
+import socket
+import tracemalloc
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from standardwebhooks import Webhook
 
+from app import outbound
 from app.config import Settings
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
+from app.main import create_app
 from app.services import timers
 from app.services.context import SYSTEM, Context
 from app.worker.runner import Worker
 from tests.conftest import Tenant, assert_problem, drain_dispatch
-from tests.integration.receiver import Receiver
+from tests.integration.receiver import Receiver, huge, never, redirect, trickle
+
+
+@pytest.fixture(scope="module")
+def app(database: Database):  # type: ignore[no-untyped-def]
+    """The API as a development setup runs it: receivers on loopback may be subscribed
+    (WEBHOOK_ALLOW_LOOPBACK); without it an endpoint on 127.0.0.1 is refused when it is created."""
+    settings = Settings(
+        database_url=database.settings.database_url,
+        rate_limit_api_per_minute=10**6,
+        rate_limit_form_per_minute=10**6,
+        webhook_allow_loopback=True,
+    )
+    return create_app(settings, database=database)
 
 
 def worker_settings(database: Database, **overrides: object) -> Settings:
@@ -45,7 +65,8 @@ async def running_worker(database: Database, **overrides: object) -> AsyncIterat
         yield worker
     finally:
         worker.stop()
-        await asyncio.wait_for(task, 10)
+        # In-flight attempts end by their deadline at the latest.
+        await asyncio.wait_for(task, worker.settings.webhook_timeout_seconds + 10)
 
 
 async def subscribe(tenant: Tenant, url: str, **fields: object) -> dict:  # type: ignore[type-arg]
@@ -112,7 +133,9 @@ async def test_update_event_lists_previous_attributes(tenant: Tenant) -> None:
     await tenant.patch(f"/v1/members/{member['id']}", json={"role": "admin", "capacity": 5})
     [event] = (await tenant.get("/v1/events", params={"type": "member.updated"})).json()["data"]
     assert event["previous_attributes"] == {"role": "member", "capacity": None}
-    assert event["data"]["role"] == "admin" and event["resource_id"] if "resource_id" in event else True
+    # `data` is the member exactly as the API shows it after the change.
+    assert event["data"] == (await tenant.get(f"/v1/members/{member['id']}")).json()
+    assert event["data"]["role"] == "admin" and event["data"]["version"] == member["version"] + 1
     by_resource = (await tenant.get("/v1/events", params={"resource_id": member["id"]})).json()["data"]
     assert [e["type"] for e in by_resource] == ["member.created", "member.updated"]
 
@@ -230,7 +253,7 @@ async def test_private_targets_are_refused_unless_loopback_is_allowed(tenant: Te
 
         await until(attempted)
     assert receiver.received == []
-    assert "refused" in (await tenant.get(url)).json()["data"][0]["last_error"]
+    assert (await tenant.get(url)).json()["data"][0]["last_error"] == "address not allowed"
 
 
 async def test_endpoint_validation(tenant: Tenant) -> None:
@@ -431,3 +454,343 @@ async def test_postgres_a_burst_inside_one_notification_window_is_delivered_at_o
         await receiver.wait_for(8, timeout=6)
         elapsed = asyncio.get_running_loop().time() - started
     assert elapsed < 2.0, f"the burst took {elapsed:.2f} s: some events waited for the poll"
+
+
+async def delivery_of(tenant: Tenant, endpoint: dict) -> dict:  # type: ignore[type-arg]
+    """The endpoint's one delivery with its attempts log, once it has an attempt."""
+    url = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
+    rows: list[dict] = []  # type: ignore[type-arg]
+
+    async def attempted() -> bool:
+        rows[:] = (await tenant.get(url)).json()["data"]
+        return bool(rows) and rows[0]["attempts"] >= 1
+
+    await until(attempted, timeout=15)
+    return dict((await tenant.get(f"{url}/{rows[0]['id']}")).json())
+
+
+@pytest.mark.parametrize("slow_part", ["body", "headers"])
+async def test_a_trickling_reply_is_cut_at_the_deadline_and_logged_as_a_timeout(
+    slow_part: str, tenant: Tenant, database: Database
+) -> None:
+    """WEBHOOK_TIMEOUT_SECONDS bounds the whole attempt: a receiver that answers 200 at once and
+    then sends its body (or its headers) a byte every 0.2 s, each read well inside the timeout,
+    is cut at 1 s."""
+    overrides = {"webhook_timeout_seconds": 1.0, "webhook_retry_schedule": [0, 60]}
+    slowly = trickle(every=0.2, size=1000, head=slow_part == "headers")
+    async with Receiver(reply=slowly) as receiver, running_worker(database, **overrides):
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "Slow", "email": "slow@x.io"})
+        delivery = await delivery_of(tenant, endpoint)
+    [attempt] = delivery["attempts_log"]
+    assert attempt["status_code"] is None and attempt["error"] == "timed out after 1 s"
+    assert 900 <= attempt["duration_ms"] < 4000, attempt
+    assert delivery["status"] == "pending" and delivery["last_error"] == "timed out after 1 s"  # retried later
+
+
+async def test_a_reply_of_hundreds_of_megabytes_leaves_the_worker_memory_flat(
+    tenant: Tenant, database: Database
+) -> None:
+    """Only the first 4 KiB of a reply are read (kept for the log); the connection is closed on
+    the rest. A 256 MiB reply moves the worker's traced memory peak by far less than 1% of it."""
+    total, sent = 256 * 1024 * 1024, []  # type: ignore[var-annotated]
+    async with Receiver(reply=huge(total, sent)) as receiver:
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "Big", "email": "big@x.io"})
+        await drain_dispatch(database)
+        tracemalloc.start()
+        try:
+            async with running_worker(database, webhook_timeout_seconds=30.0):
+                await until(lambda: receiver_answered(sent), timeout=40)
+                _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        delivery = await delivery_of(tenant, endpoint)
+    assert peak < 6 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB while a 256 MiB reply came in"
+    assert sent[0] < total // 4, f"{sent[0]} bytes were read of {total}"  # the rest was never asked for
+    [attempt] = delivery["attempts_log"]
+    assert attempt["status_code"] == 200 and delivery["status"] == "succeeded"
+    assert attempt["response_excerpt"] == ("0123456789abcdef" * 256)  # exactly the first 4 KiB
+
+
+async def receiver_answered(sent: list[int]) -> bool:
+    return bool(sent)
+
+
+async def test_a_delivery_waiting_for_its_retry_does_not_hold_back_later_ones(
+    tenant: Tenant, database: Database
+) -> None:
+    """Per endpoint first attempts go in sequence order, but a delivery whose retry is 30 s away
+    lets the ones after it go now."""
+    async with Receiver() as receiver, running_worker(database, webhook_retry_schedule=[0, 30, 30]):
+        receiver.script.append((503, 0.0))
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "First", "email": "first@x.io"})
+        await receiver.wait_for(1)
+        started = asyncio.get_running_loop().time()
+        for name in ("Second", "Third"):
+            await tenant.post("/v1/members", json={"name": name, "email": f"{name.lower()}@x.io"})
+        hooks = await receiver.wait_for(3, timeout=10)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert [h.json["data"]["name"] for h in hooks] == ["First", "Second", "Third"]
+    assert elapsed < 5, f"later deliveries waited {elapsed:.1f} s"
+    rows = (await tenant.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries")).json()["data"]
+    by_status = sorted((r["status"], r["attempts"]) for r in rows)
+    assert by_status == [("pending", 1), ("succeeded", 1), ("succeeded", 1)]
+    waiting = next(r for r in rows if r["status"] == "pending")
+    assert datetime.fromisoformat(waiting["next_attempt_at"]) > utcnow() + timedelta(seconds=15)
+
+
+@pytest.mark.parametrize("first", ["late failure", "late success"])
+async def test_overlapping_attempts_never_set_a_delivered_webhook_back(
+    first: str, tenant: Tenant, database: Database
+) -> None:
+    """Two senders with the same delivery (one stalled past its lease, one that took over): the
+    receiver answers one slowly. Whichever answer is recorded last, a delivery any attempt
+    delivered ends `succeeded`, and both attempts are logged and counted."""
+    from app.worker import deliveries
+
+    settings = worker_settings(database, webhook_retry_schedule=[0, 60, 60], webhook_timeout_seconds=5.0)
+    slow, fast = ((500, 1.0), (200, 0.0)) if first == "late failure" else ((200, 1.0), (500, 0.0))
+    async with Receiver() as receiver, outbound.guarded_client(allow_loopback=True) as client:
+        receiver.script.extend([slow, fast])
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "Twice", "email": "twice@x.io"})
+        await drain_dispatch(database)
+        [first_claim] = await claim_one(database, settings, endpoint)
+        stalled = asyncio.create_task(deliveries.deliver_endpoint(database, settings, client, first_claim, stop_never))
+        await receiver.wait_for(1)  # its attempt is out; it stalls past its lease, another worker takes over
+        await lapse_lease(database, endpoint)
+        [second_claim] = await claim_one(database, settings, endpoint)
+        await deliveries.deliver_endpoint(database, settings, client, second_claim, stop_never)
+        await stalled
+    delivery = await delivery_of(tenant, endpoint)
+    assert len({h.headers["webhook-id"] for h in receiver.received}) == 1 and len(receiver.received) == 2
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
+    assert sorted(a["status_code"] for a in delivery["attempts_log"]) == [200, 500]
+    assert delivery["last_status_code"] == 200 and delivery["last_error"] is None
+
+
+def stop_never() -> bool:
+    return False
+
+
+async def claim_one(database: Database, settings: Settings, endpoint: dict) -> list[dict]:  # type: ignore[type-arg]
+    """This endpoint, if a worker's claim now gets it (other tests' endpoints are left alone)."""
+    from app.worker import deliveries
+
+    claimed = await deliveries.claim(database, settings, 1000)
+    mine = [e for e in claimed if str(e["id"]) == endpoint["id"]]
+    async with UnitOfWork(database) as uow:
+        for other in claimed:
+            if other not in mine:
+                await uow.outbox().release_endpoint(
+                    other["workspace_id"], other["id"], utcnow(), held=other["lease_until"]
+                )
+        await uow.commit()
+    return mine
+
+
+async def lapse_lease(database: Database, endpoint: dict) -> None:  # type: ignore[type-arg]
+    """As if the worker holding the endpoint's queue had stalled past its lease."""
+    async with UnitOfWork(database) as uow:
+        e = tables.webhook_endpoints
+        lapsed = utcnow() - timedelta(seconds=1)
+        statement = e.update().where(e.c.id == uuid.UUID(endpoint["id"])).values(lease_until=lapsed)
+        await (await uow.connection()).execute(statement)
+        await uow.commit()
+
+
+async def lease_of(database: Database, endpoint: dict) -> datetime | None:  # type: ignore[type-arg]
+    async with UnitOfWork(database, write=False) as uow:
+        e = tables.webhook_endpoints
+        statement = select(e.c.lease_until).where(e.c.id == uuid.UUID(endpoint["id"]))
+        return (await (await uow.connection()).execute(statement)).scalar_one()  # type: ignore[no-any-return]
+
+
+async def test_an_attempt_that_outlasts_the_lease_keeps_the_endpoint_s_queue(
+    tenant: Tenant, database: Database
+) -> None:
+    """A 2 s lease and a reply that takes 3 s: the sender keeps renewing its lease while the
+    attempt is out, so no other worker sends to the endpoint meanwhile; afterwards the queue is
+    free again."""
+    from app.worker import deliveries
+
+    settings = worker_settings(database, worker_lease_seconds=2.0, webhook_timeout_seconds=5.0)
+    async with Receiver() as receiver, outbound.guarded_client(allow_loopback=True) as client:
+        receiver.script.append((200, 3.0))
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "Long", "email": "long@x.io"})
+        await drain_dispatch(database)
+        [claimed] = await claim_one(database, settings, endpoint)
+        sending = asyncio.create_task(deliveries.deliver_endpoint(database, settings, client, claimed, stop_never))
+        await receiver.wait_for(1)
+        await asyncio.sleep(2.2)  # past the 2 s the claim leased it for
+        assert await claim_one(database, settings, endpoint) == []  # another worker would overlap it
+        assert await sending == 1
+    lease = await lease_of(database, endpoint)
+    assert lease is not None and lease <= utcnow()  # released: free for the next claim
+    assert len(receiver.received) == 1
+
+
+async def test_a_sender_whose_lease_lapsed_does_not_free_the_queue_another_worker_took(
+    tenant: Tenant, database: Database
+) -> None:
+    from app.worker import deliveries
+
+    settings = worker_settings(database, webhook_retry_schedule=[0, 60])
+    async with Receiver() as receiver, outbound.guarded_client(allow_loopback=True) as client:
+        receiver.script.append((200, 1.0))
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "Lapsed", "email": "lapsed@x.io"})
+        await drain_dispatch(database)
+        [claimed] = await claim_one(database, settings, endpoint)
+        stalled = asyncio.create_task(deliveries.deliver_endpoint(database, settings, client, claimed, stop_never))
+        await receiver.wait_for(1)
+        await lapse_lease(database, endpoint)
+        [taken_over] = await claim_one(database, settings, endpoint)
+        await stalled
+    assert await lease_of(database, endpoint) == taken_over["lease_until"]  # still the new holder's
+
+
+@contextlib.contextmanager
+def resolver_answering(monkeypatch: pytest.MonkeyPatch, host: str, *answers: str) -> Iterator[list[str]]:
+    """Every name lookup in this process (the guard's, the HTTP stack's) answers `host` with the
+    next of `answers` (the last one over and over): a resolver that changes its answer. Yields
+    the answers given so far."""
+    original = socket.getaddrinfo
+    given: list[str] = []
+
+    def getaddrinfo(name, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name != host:
+            return original(name, port, *args, **kwargs)
+        given.append(answers[min(len(given), len(answers) - 1)])
+        return original(given[-1], port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield given
+
+
+async def test_the_connection_goes_to_the_checked_address_and_no_redirect_is_followed(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first lookup answers the receiver (loopback, allowed here), every later one the cloud
+    metadata address: a client that looked the name up again to connect would not reach the
+    receiver. It does, once per connection, with the name in Host; its redirect is not followed."""
+    async with Receiver() as elsewhere, Receiver() as receiver:
+        receiver.reply = redirect(elsewhere.url)
+        with resolver_answering(monkeypatch, "hooks.test", "127.0.0.1", "169.254.169.254") as given:
+            async with running_worker(database, webhook_retry_schedule=[0, 60]):
+                url = f"http://hooks.test:{receiver.port}/hooks"
+                endpoint = await subscribe(tenant, url, event_types=["member.created"])
+                await tenant.post("/v1/members", json={"name": "Moved", "email": "moved@x.io"})
+                delivery = await delivery_of(tenant, endpoint)
+                await asyncio.sleep(0.3)
+    [hook] = receiver.received
+    assert hook.headers["host"] == f"hooks.test:{receiver.port}" and hook.json["data"]["name"] == "Moved"
+    assert given == ["127.0.0.1"]  # one lookup, and the connection went to what it answered
+    assert elsewhere.received == []  # the redirect was not followed
+    [attempt] = delivery["attempts_log"]
+    assert attempt["status_code"] == 307 and delivery["status"] == "pending"  # a 3xx is not a delivery
+
+
+async def test_a_name_that_resolves_inside_is_refused_without_saying_where(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with Receiver() as receiver:
+        with resolver_answering(monkeypatch, "inside.test", "10.1.2.3"):
+            async with running_worker(database, webhook_retry_schedule=[0, 60]):
+                inside = await subscribe(tenant, "http://inside.test/hooks", event_types=["member.created"])
+                closed = await subscribe(tenant, "http://localhost:9/hooks", event_types=["member.created"])
+                await tenant.post("/v1/members", json={"name": "In", "email": "in@x.io"})
+                refused = await delivery_of(tenant, inside)
+                unreachable = await delivery_of(tenant, closed)
+    assert receiver.received == []
+    assert (
+        refused["last_error"] == "address not allowed" and refused["attempts_log"][0]["error"] == "address not allowed"
+    )
+    assert "10.1.2.3" not in json.dumps(refused)
+    assert unreachable["last_error"] == "could not connect"  # never the address it tried
+    assert "127.0.0.1" not in json.dumps(unreachable) and "::1" not in json.dumps(unreachable)
+
+
+async def test_claims_take_each_workspace_s_first_endpoint_before_anyone_s_second(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    """Endpoints are claimed in turns: every workspace's longest-waiting endpoint, then every
+    workspace's second, so one workspace with many endpoints cannot fill a worker's claim."""
+    from app.worker import deliveries
+
+    many = [
+        await subscribe(tenant, f"https://hooks.example.com/a{i}", event_types=["member.created"]) for i in range(6)
+    ]
+    one = await subscribe(other_tenant, "https://hooks.example.com/b", event_types=["member.created"])
+    await tenant.post("/v1/members", json={"name": "A", "email": "a@x.io"})
+    await drain_dispatch(database)
+    await other_tenant.post("/v1/members", json={"name": "B", "email": "b@x.io"})  # due last
+    await drain_dispatch(database)
+    settings = worker_settings(database, worker_concurrency=24, webhook_workspace_share=1.0)
+    claimed = await deliveries.claim(database, settings, 1000)
+    async with UnitOfWork(database) as uow:  # what the claim leased, other tests' endpoints too
+        for endpoint in claimed:
+            await uow.outbox().release_endpoint(
+                endpoint["workspace_id"], endpoint["id"], utcnow(), held=endpoint["lease_until"]
+            )
+        await uow.commit()
+    mine = [str(c["id"]) for c in claimed if str(c["id"]) in {e["id"] for e in [*many, one]}]
+    assert len(mine) == 7 and mine.index(one["id"]) == 1, mine  # right after A's first
+
+
+async def test_a_workspace_served_just_now_waits_behind_one_not_served_yet(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    """A's webhook has waited longer, but A's endpoint was served a moment ago: B's, never served,
+    is claimed first (a backlog cannot keep one workspace in front of the others)."""
+    from app.worker import deliveries
+
+    a = await subscribe(tenant, "https://hooks.example.com/served", event_types=["member.created"])
+    await tenant.post("/v1/members", json={"name": "A", "email": "a@x.io"})
+    await drain_dispatch(database)
+    settings = worker_settings(database, worker_concurrency=24, webhook_workspace_share=1.0)
+    [served] = await claim_one(database, settings, a)  # a worker had it and gave it back, still due
+    async with UnitOfWork(database) as uow:
+        await uow.outbox().release_endpoint(served["workspace_id"], served["id"], utcnow(), held=served["lease_until"])
+        await uow.commit()
+    b = await subscribe(other_tenant, "https://hooks.example.com/waiting", event_types=["member.created"])
+    await other_tenant.post("/v1/members", json={"name": "B", "email": "b@x.io"})
+    await drain_dispatch(database)
+    claimed = await deliveries.claim(database, settings, 1000)
+    async with UnitOfWork(database) as uow:
+        for endpoint in claimed:
+            await uow.outbox().release_endpoint(
+                endpoint["workspace_id"], endpoint["id"], utcnow(), held=endpoint["lease_until"]
+            )
+        await uow.commit()
+    order = [str(e["id"]) for e in claimed if str(e["id"]) in (a["id"], b["id"])]
+    assert order == [b["id"], a["id"]]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_postgres_endpoints_that_never_answer_leave_room_for_other_workspaces(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    """Workspace A has 20 endpoints that never answer; with 4 concurrent deliveries a workspace
+    holds at most a quarter of them, so workspace B's webhook arrives within seconds instead of
+    waiting for A's 8 s deadlines."""
+    async with Receiver(reply=never()) as silent, Receiver() as receiver:
+        for i in range(20):
+            await subscribe(tenant, f"{silent.url}/{i}", event_types=["member.created"])
+        await subscribe(other_tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "A", "email": "a@x.io"})
+        await drain_dispatch(database)
+        overrides = {"worker_concurrency": 4, "webhook_timeout_seconds": 8.0, "webhook_retry_schedule": [0, 60]}
+        async with running_worker(database, **overrides):
+            await silent.wait_for(1)
+            await asyncio.sleep(0.5)  # the worker has claimed what it will of A's endpoints
+            started = asyncio.get_running_loop().time()
+            await other_tenant.post("/v1/members", json={"name": "B", "email": "b@x.io"})
+            await receiver.wait_for(1, timeout=6)
+            elapsed = asyncio.get_running_loop().time() - started
+            held = len(silent.received)
+    assert elapsed < 4, f"B's webhook waited {elapsed:.1f} s"
+    assert held == 1, f"A held {held} of the worker's 4 deliveries"

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain.webhooks import EndpointRules
 from app.ids import utcnow
 from app.services import imports, members, webhooks
 from app.services.context import SYSTEM, Context
@@ -56,7 +57,8 @@ async def prepared(scratch: ScratchDatabases, tmp_path: Path) -> tuple[Database,
 async def subscribe(database: Database, workspace_id: uuid.UUID, url: str) -> None:
     async with UnitOfWork(database) as uow:
         ctx = Context(uow, workspace_id, SYSTEM, utcnow())
-        await webhooks.create(ctx, {"url": url, "event_types": ["member.created"], "description": "", "enabled": True})
+        endpoint = {"url": url, "event_types": ["member.created"], "description": "", "enabled": True}
+        await webhooks.create(ctx, endpoint, rules=EndpointRules(max_per_workspace=50, allow_loopback=True))
         await uow.commit()
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
@@ -29,6 +29,16 @@ class WebhookEndpointRepository(TenantRepository):
 
     async def get(self, endpoint_id: UUID) -> Row | None:
         return await self._one(select(e).where(self.scope, self.live, e.c.id == endpoint_id))
+
+    async def count_before_adding(self) -> int:
+        """How many live endpoints the workspace has, with new ones held back until this
+        transaction ends (on PostgreSQL the workspace row is locked: two creations at once cannot
+        both pass the cap; SQLite runs one writer at a time anyway)."""
+        if await self._dialect() == "postgresql":
+            w = tables.workspaces
+            await self.uow.execute(select(w.c.id).where(w.c.id == self.workspace_id).with_for_update())
+        statement = select(func.count()).select_from(e).where(self.scope, self.live)
+        return int((await self.uow.execute(statement)).scalar_one())
 
     async def create(self, values: Mapping[str, Any]) -> Row:
         return await self._insert(values)

@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from app.domain.webhooks import EndpointRules
 from app.routers.dependencies import (
     JSON,
     IfMatch,
@@ -30,6 +31,12 @@ from app.schemas.webhooks import (
 from app.services import webhooks
 from app.services.context import Context
 
+
+def endpoint_rules(request: Request) -> EndpointRules:
+    settings = request.app.state.settings
+    return EndpointRules(settings.webhook_endpoints_per_workspace, settings.webhook_allow_loopback)
+
+
 router = APIRouter(prefix="/webhook-endpoints", tags=["Webhooks"], route_class=CrmRoute)
 EndpointSort = sort_enum("WebhookEndpointSort", "created_at")
 DeliverySort = sort_enum("DeliverySort", "created_at")
@@ -40,14 +47,20 @@ DeliverySort = sort_enum("DeliverySort", "created_at")
     status_code=201,
     summary="Subscribe an endpoint (the signing secret is shown only here)",
     description="The endpoint records the creating key's scopes (`scopes`) and is delivered only the event types "
-    "they may read; no `event_types` means all of those. A type the key may not read is a 422 naming it.",
+    "they may read; no `event_types` means all of those. A type the key may not read is a 422 naming it. "
+    "A `url` whose host is an IP address in a refused range (private, loopback, link-local, "
+    "shared, documentation and every other special-purpose range; 6to4 and Teredo by the IPv4 address "
+    "they carry) is a 422 naming `url` (`address not allowed`); a host name is checked against the "
+    "addresses it resolves to each time a delivery connects. A workspace has at most "
+    "`WEBHOOK_ENDPOINTS_PER_WORKSPACE` endpoints (operator setting, default 50): over it, 409 "
+    "`/problems/limit-exceeded` naming the limit.",
     response_model=WebhookEndpointCreated,
 )
 @answers_secret
 async def create_webhook_endpoint(
     request: Request, body: WebhookEndpointCreate, ctx: Annotated[Context, require_idempotent("webhooks:write")]
 ) -> Response:
-    row = await webhooks.create(ctx, body.model_dump())
+    row = await webhooks.create(ctx, body.model_dump(), rules=endpoint_rules(request))
     return resource_response(
         request,
         WebhookEndpointCreated.model_validate(row),
@@ -92,7 +105,9 @@ async def update_webhook_endpoint(
     ctx: Annotated[Context, require("webhooks:write")],
     if_match: IfMatch = None,
 ) -> Response:
-    row = await webhooks.update(ctx, endpoint_id, body.model_dump(exclude_unset=True), if_match=if_match)
+    row = await webhooks.update(
+        ctx, endpoint_id, body.model_dump(exclude_unset=True), if_match=if_match, rules=endpoint_rules(request)
+    )
     return resource_response(request, WebhookEndpointRead.model_validate(row))
 
 
