@@ -7,7 +7,10 @@ from __future__ import annotations
 from app.db.session import Database
 from tests.conftest import Tenant, assert_problem, drain_dispatch
 from tests.integration.receiver import Receiver
+from tests.integration.test_webhooks import app as loopback_app
 from tests.integration.test_webhooks import running_worker
+
+app = loopback_app  # receivers on 127.0.0.1 may be subscribed (WEBHOOK_ALLOW_LOOPBACK), as in a development setup
 
 LEAD_EMAIL = "hidden.person@example.com"
 
