@@ -33,7 +33,10 @@ def _as_utc(value: datetime) -> datetime:
     to the field's own check."""
     if value.tzinfo is None or value.tzinfo is UTC:
         return value
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00: past the last representable instant
+        raise ValueError("is out of the range of representable times") from None
 
 
 UtcDatetime = Annotated[

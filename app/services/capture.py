@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from app.db.repositories.base import Row
 from app.domain import events as types
 from app.domain.api_keys import KeyKind
+from app.domain.concurrency import LostUpdate
 from app.domain.errors import Conflict, Forbidden, NotFound
 from app.domain.leads.capture import allowed_origins, map_fields, origin_allowed, spam_reason
 from app.ids import new_id
@@ -146,11 +147,13 @@ async def _into_open_lead(
             changes["tags"] = [*lead["tags"], *new_tags]
         if changes:
             try:
-                lead = await leads.update(ctx, lead["id"], changes, if_match=None)
+                lead = await leads.update_as_read(ctx, lead, changes)
                 applied = changes
+            except LostUpdate:  # a concurrent write changed the lead: the request runs again on its new state
+                raise
             except Conflict:  # the new email or phone belongs to another open lead: leave those out
                 applied = {k: v for k, v in changes.items() if k not in ("email", "phone")}
-                lead = await leads.update(ctx, lead["id"], applied, if_match=None) if applied else lead
+                lead = await leads.update_as_read(ctx, lead, applied) if applied else lead
     properties: dict[str, Any] = {"form_id": str(form["id"]), "submission_id": str(submission_id)}
     if applied:
         shown = LeadRead.model_validate(lead).model_dump(mode="json")  # the values as the lead shows them

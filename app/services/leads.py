@@ -166,6 +166,13 @@ async def update(ctx: Context, lead_id: UUID, changes: dict[str, Any], *, if_mat
     return await _apply(ctx, row, changes, if_match=if_match)
 
 
+async def update_as_read(ctx: Context, row: Row, changes: dict[str, Any]) -> Row:
+    """Changes a use case worked out from `row` as it read it (e.g. "fill what is empty"): written
+    against that row's version, so a concurrent write in between is a lost update and the request
+    runs again on the new state, instead of the stale changes overwriting it."""
+    return await _apply(ctx, row, changes, if_match=None)
+
+
 async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: str | None) -> Row:
     if "status" in changes:
         check_status_change(LeadStatus(row["status"]), LeadStatus(changes["status"]))

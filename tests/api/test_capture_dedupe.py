@@ -171,3 +171,32 @@ async def test_each_field_a_public_post_fills_shows_on_the_timeline_with_the_sub
     latest = next(e for e in timeline if e["kind"] == "engagement")
     assert latest["data"]["properties"]["submission_id"] == second.json()["submission_id"]
     assert "filled_fields" not in latest["data"]["properties"]  # recorded, nothing filled
+
+
+async def test_a_public_post_racing_a_members_edit_keeps_the_edit(
+    tenant: Tenant, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member edits a lead while a public post matching it fills its empty fields: the post's
+    write loses the version check, runs again on the lead as the member left it, and fills only
+    what is still empty (nothing the member typed is overwritten, no 409 tells the stranger)."""
+    if backend == "sqlite":
+        pytest.skip("SQLite runs one writer at a time: its writes never race")
+    from app.services import capture
+
+    path = await _form(tenant)
+    lead = (await tenant.post("/v1/leads", json={"email": "sara@acme.io", "tags": ["old"]})).json()
+    update, raced = capture.leads.update_as_read, []
+
+    async def member_edits_first(ctx: Any, row: Any, changes: Any) -> Any:
+        if not raced:  # between the post's read of the lead and its write
+            raced.append(True)
+            edit = await tenant.patch(f"/v1/leads/{row['id']}", json={"tags": ["old", "vip"], "company": "Typed"})
+            assert edit.status_code == 200, edit.text
+        return await update(ctx, row, changes)
+
+    monkeypatch.setattr(capture.leads, "update_as_read", member_edits_first)
+    answer = await _submit(tenant, path, email="sara@acme.io", company="Evil Corp", city="Paris")
+    assert answer.status_code == 201, answer.text
+    stored = (await tenant.get(f"/v1/leads/{lead['id']}")).json()
+    assert (stored["company"], stored["city"], stored["tags"][:2]) == ("Typed", "Paris", ["old", "vip"])
+    assert raced == [True]

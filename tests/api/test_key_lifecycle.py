@@ -284,3 +284,9 @@ async def test_last_used_at_is_written_at_most_once_a_minute_across_processes(
         assert (await second_client.get("/v1/members", headers={"Authorization": f"Bearer {key}"})).status_code == 200
         again = (await tenant.get(url)).json()
         assert datetime.fromisoformat(again["last_used_at"]) >= before and again["version"] == 1
+
+
+async def test_an_expiry_past_the_representable_range_is_a_422_not_a_500(tenant: Tenant) -> None:
+    for edge in ("9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+05:00"):
+        body = {"name": "x", "scopes": ["admin"], "expires_at": edge}
+        assert_problem(await tenant.post("/v1/api-keys", json=body), 422, "expires_at")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
+from app.domain.concurrency import LostUpdate
 from app.domain.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from app.domain.leads.capture import with_query
 from app.ids import utcnow
@@ -193,6 +194,8 @@ async def accept_submission(
         }
         retry = getattr(request.state, "retrying", False)
         outcome = await capture.submit(ctx, form, fields, meta, int(time.time() * 1000), retry=retry)
+    except LostUpdate:  # a concurrent write changed the matched lead: the route runs the submission again
+        raise
     except DomainError as exc:
         await ctx.uow.rollback()  # nothing of a refused submission is kept
         if plain and form["error_redirect_url"]:
