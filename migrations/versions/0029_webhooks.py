@@ -30,7 +30,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("UPDATE webhook_attempts SET response_excerpt = substr(response_excerpt, 1, 1024)")
+    op.execute(
+        "UPDATE webhook_attempts SET response_excerpt = substr(response_excerpt, 1, 1024) "
+        "WHERE length(response_excerpt) > 1024"  # only the rows that need it: the log is the largest table
+    )
     with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
         batch_op.alter_column(
             "response_excerpt",

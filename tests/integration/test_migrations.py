@@ -184,3 +184,55 @@ async def test_a_stored_answer_with_a_new_key_older_than_0028_keeps_its_resource
         }
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_deliveries_and_attempts_survive_the_migrations_that_rebuild_their_parents(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """SQLite changes a table by copying, dropping and renaming it: with foreign keys on, dropping
+    `webhook_endpoints` (0028) or `webhook_attempts` (0029) would cascade into the delivery log.
+    Up to head and back down, every delivery and attempt is still there."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            workspace_id = (await workspaces.create(uow, name="Log", now=utcnow())).workspace["id"]
+            await uow.commit()
+        await downgrade(db, "0027")
+        ids = {name: new_id() for name in ("endpoint", "event", "delivery", "attempt")}
+        w, now = _uuid(kind, workspace_id), utcnow()
+        statements = [
+            "INSERT INTO webhook_endpoints (workspace_id, id, url, description, event_types, enabled, secret, "
+            "version, created_at, updated_at, created_by, updated_by) VALUES (:w, :endpoint, "
+            "'https://hooks.example.com/crm', '', '[]', true, 'whsec_x', 1, :now, :now, 'system', 'system')",
+            "INSERT INTO events (workspace_id, id, type, occurred_at, api_version, actor, data) "
+            "VALUES (:w, :event, 'member.created', :now, '2026-11-27', 'system', '{}')",
+            "INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_id, event_type, sequence, status, "
+            "attempts, next_attempt_at, created_at, updated_at) VALUES (:w, :delivery, :endpoint, :event, "
+            "'member.created', 1, 'succeeded', 1, :now, :now, :now)",
+            "INSERT INTO webhook_attempts (workspace_id, id, delivery_id, attempted_at, status_code, duration_ms, "
+            "response_excerpt) VALUES (:w, :attempt, :delivery, :now, 200, 12, 'ok')",
+        ]
+        async with db.engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement), {"w": w, "now": now, **{k: _uuid(kind, v) for k, v in ids.items()}})
+            await conn.commit()
+
+        async def counts() -> list[int]:
+            async with db.engine.connect() as conn:
+                return [
+                    (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+                    for table in ("webhook_endpoints", "webhook_deliveries", "webhook_attempts")
+                ]
+
+        await upgrade(db)
+        assert await counts() == [1, 1, 1]
+        await downgrade(db, "0027")
+        assert await counts() == [1, 1, 1]
+        await upgrade(db)
+        if kind == "sqlite":  # the keys are enforced again once migrated
+            async with db.engine.connect() as conn:
+                assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
+    finally:
+        await db.dispose()
