@@ -10,6 +10,9 @@
   created resource's path, never the secret. Responses stored before (a new API key's `key`, a new
   endpoint's `secret`) lose their body here rather than when their retention runs out.
 
+Going down revokes the keys that carry an expiry and disables the endpoints of narrower keys: the
+older code would otherwise keep such a key for ever and deliver such an endpoint every event.
+
 Revision ID: 0028
 Revises: 0027
 Create Date: 2026-12-06 06:30:00
@@ -17,6 +20,7 @@ Create Date: 2026-12-06 06:30:00
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -60,29 +64,44 @@ def upgrade() -> None:
 
 
 def _forget_stored_secrets() -> None:
-    """Stored answers that carried a new secret keep their status and resource, not the secret."""
+    """Stored answers that carried a new secret keep their status and resource, not the secret.
+    Read a page at a time by key, so a long retention of large answers never sits in memory whole."""
     bind = op.get_bind()
-    rows = bind.execute(
-        sa.text("SELECT workspace_id, key, headers, body FROM idempotency_keys WHERE body IS NOT NULL")
-    ).all()
-    for workspace_id, key, headers, body in rows:
-        try:
-            answer = json.loads(bytes(body))
-        except ValueError:
-            continue
-        collection = _secret_collection(answer) if isinstance(answer, dict) else None
-        if collection is None:
-            continue
-        if isinstance(headers, str):
-            headers = json.loads(headers)
-        location = (headers or {}).get("location") or f"/v1/{collection}/{answer.get('id')}"
-        bind.execute(
+    after: tuple[object, object] | None = None
+    while True:
+        page = bind.execute(
             sa.text(
-                "UPDATE idempotency_keys SET body = NULL, headers = NULL, secret_resource = :resource "
-                "WHERE workspace_id = :workspace_id AND key = :key"
+                "SELECT workspace_id, key, headers, body FROM idempotency_keys WHERE body IS NOT NULL"
+                + ("" if after is None else " AND (workspace_id > :w OR (workspace_id = :w AND key > :k))")
+                + " ORDER BY workspace_id, key LIMIT 200"
             ),
-            {"resource": str(location)[:500], "workspace_id": workspace_id, "key": key},
-        )
+            {} if after is None else {"w": after[0], "k": after[1]},
+        ).all()
+        for workspace_id, key, headers, body in page:
+            _forget_if_secret(bind, workspace_id, key, headers, body)
+        if len(page) < 200:
+            return
+        after = (page[-1][0], page[-1][1])
+
+
+def _forget_if_secret(bind: sa.engine.Connection, workspace_id: object, key: str, headers: object, body: bytes) -> None:
+    try:
+        answer = json.loads(bytes(body))
+    except ValueError:
+        return
+    collection = _secret_collection(answer) if isinstance(answer, dict) else None
+    if collection is None:
+        return
+    if isinstance(headers, str):
+        headers = json.loads(headers)
+    location = (headers or {}).get("location") or f"/v1/{collection}/{answer.get('id')}"  # type: ignore[attr-defined]
+    bind.execute(
+        sa.text(
+            "UPDATE idempotency_keys SET body = NULL, headers = NULL, secret_resource = :resource "
+            "WHERE workspace_id = :workspace_id AND key = :key"
+        ),
+        {"resource": str(location)[:500], "workspace_id": workspace_id, "key": key},
+    )
 
 
 def _secret_collection(answer: dict[str, object]) -> str | None:
@@ -99,6 +118,36 @@ def _secret_collection(answer: dict[str, object]) -> str | None:
 
 
 def downgrade() -> None:
+    # The older code knows neither expiry nor endpoint scopes: rather than let a key that was meant
+    # to expire live for ever, or an endpoint start receiving what its creator could not read, the
+    # keys with an expiry are revoked (at their expiry if it has passed) and the endpoints of
+    # narrower keys are disabled. Re-enabling such an endpoint by hand is the operator's choice.
+    now = datetime.now(UTC)
+    keys = sa.table(
+        "api_keys",
+        sa.column("expires_at", app.db.types.UtcDateTime(timezone=True)),
+        sa.column("revoked_at", app.db.types.UtcDateTime(timezone=True)),
+    )
+    op.execute(
+        keys.update()
+        .where(keys.c.expires_at.is_not(None), keys.c.revoked_at.is_(None))
+        .values(
+            revoked_at=sa.case(
+                (keys.c.expires_at < now, keys.c.expires_at), else_=sa.literal(now, keys.c.revoked_at.type)
+            )
+        )
+    )
+    bind = op.get_bind()
+    endpoints = bind.execute(sa.text("SELECT workspace_id, id, scopes FROM webhook_endpoints WHERE enabled")).all()
+    for workspace_id, endpoint_id, scopes in endpoints:
+        if (json.loads(scopes) if isinstance(scopes, str) else scopes) != ["admin"]:
+            bind.execute(
+                sa.text(
+                    "UPDATE webhook_endpoints SET enabled = false, disabled_reason = :reason "
+                    "WHERE workspace_id = :w AND id = :id"
+                ),
+                {"reason": "scopes not enforced by this version", "w": workspace_id, "id": endpoint_id},
+            )
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_column("secret_resource")
     op.drop_index(

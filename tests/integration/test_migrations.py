@@ -236,3 +236,50 @@ async def test_deliveries_and_attempts_survive_the_migrations_that_rebuild_their
                 assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_going_below_0028_revokes_keys_meant_to_expire_and_disables_narrow_endpoints(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """The code before 0028 knows neither expiry nor endpoint scopes: a rollback must not make an
+    expiring key permanent, nor deliver a narrow key's endpoint every event."""
+    from datetime import timedelta
+
+    from app.db import tables
+
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            created = await workspaces.create(uow, name="Rollback", now=utcnow())
+            await uow.commit()
+        workspace_id, now = created.workspace["id"], utcnow()
+        narrow, admin = new_id(), new_id()
+        async with db.engine.connect() as conn:
+            keys = (
+                await conn.execute(tables.api_keys.select().where(tables.api_keys.c.workspace_id == workspace_id))
+            ).all()
+            expired, expiring = keys[0].id, keys[1].id
+            for key_id, expires in ((expired, now - timedelta(days=1)), (expiring, now + timedelta(days=1))):
+                await conn.execute(
+                    tables.api_keys.update().where(tables.api_keys.c.id == key_id).values(expires_at=expires)
+                )
+            for endpoint_id, scopes in ((narrow, ["leads:read", "webhooks:write"]), (admin, ["admin"])):
+                await conn.execute(
+                    tables.webhook_endpoints.insert().values(
+                        workspace_id=workspace_id, id=endpoint_id, url="https://hooks.example.com/crm",
+                        event_types=[], scopes=scopes, secret="whsec_x", version=1, created_at=now,
+                        updated_at=now, created_by="system", updated_by="system",
+                    )
+                )  # fmt: skip
+            await conn.commit()
+        await downgrade(db, "0027")
+        async with db.engine.connect() as conn:
+            revoked = dict((await conn.execute(text("SELECT id, revoked_at FROM api_keys"))).all())
+            enabled = dict((await conn.execute(text("SELECT id, enabled FROM webhook_endpoints"))).all())
+        by_id = {str(k).replace("-", ""): v for k, v in revoked.items()}
+        assert by_id[expired.hex] is not None and by_id[expiring.hex] is not None
+        assert {str(k).replace("-", ""): bool(v) for k, v in enabled.items()} == {narrow.hex: False, admin.hex: True}
+    finally:
+        await db.dispose()
