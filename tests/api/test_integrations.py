@@ -464,6 +464,31 @@ def client_at(app: Any, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://t")
 
 
+async def test_a_url_naming_no_live_integration_is_404_before_the_body_is_read(tenant: Tenant) -> None:
+    shop, woo = await connect(tenant), await connect(tenant, "woocommerce")
+    assert (await tenant.delete(f"/v1/integrations/{woo['id']}")).status_code == 200
+    chunk = b" " * (256 * 1024)
+    sent: list[int] = []
+
+    async def streamed() -> Any:
+        for _ in range(16):
+            sent.append(len(chunk))
+            yield chunk
+
+    for path in (
+        "/v1/integrations/01a24a3b-0000-7000-8000-000000000000/shopify/webhooks",  # no such integration
+        shop["webhook_path"].replace("shopify", "woocommerce"),  # not a WooCommerce integration
+        woo["webhook_path"],  # disconnected
+    ):
+        sent.clear()
+        answer = await tenant.client.post(
+            path, content=streamed(), headers={"Content-Type": "application/json", "X-Shopify-Hmac-Sha256": "AAAA",
+                                               "X-WC-Webhook-Signature": "AAAA"},
+        )  # fmt: skip
+        assert_problem(answer, 404)
+        assert sum(sent) <= len(chunk), path
+
+
 async def fresh_minute() -> None:
     """Wait for the next minute when this one ends soon: the limits count per clock minute, and a
     test that counts to a limit must not see the count start again halfway."""

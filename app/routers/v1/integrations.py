@@ -173,7 +173,7 @@ _WEBHOOK_RESPONSES = {
         "The signature is missing or does not match the integration's secret, or (Shopify) "
         "X-Shopify-Shop-Domain is not the integration's shop; nothing was stored"
     ),
-    404: problem_doc("No live integration of this platform with this id"),
+    404: problem_doc("No live integration of this platform with this id (answered before the body is read)"),
     413: problem_doc(f"The body is larger than {WEBHOOK_BODY_LIMIT} bytes: refused as it streams, unverified"),
     415: problem_doc("The body is not JSON (WooCommerce: nor its form-encoded ping)"),
     429: problem_doc(
@@ -185,7 +185,8 @@ _WEBHOOK_RESPONSES = {
     503: problem_doc("The integration is paused: deliver again later (Retry-After)"),
 }
 _ANY_JSON = {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}}
-# The endpoint reads the body itself, once the sending address is known not to be refused.
+# The endpoint reads the body itself, once the sending address is not refused and the URL names a
+# live integration.
 _WEBHOOK_EXTRA = {"x-max-body-bytes": WEBHOOK_BODY_LIMIT, "x-streamed-body": True, "requestBody": _ANY_JSON}
 
 UNVERIFIED = "shop-webhook-unverified"
@@ -196,7 +197,7 @@ _UNVERIFIED_ANSWERS = (PayloadTooLarge, UnsupportedMediaType, NotFound, Unauthor
 class _Unverified:
     """Requests to a webhook URL that are not verified deliveries, counted per client IP and URL
     (RATE_LIMIT_SHOP_WEBHOOK_UNVERIFIED_PER_MINUTE). An address over the limit is refused on
-    entry, before its body is read; leaving with a refusal (404, 401, 413, 415) counts one more,
+    entry, before its body is read; leaving with a refusal (404, 413, 415, 401) counts one more,
     and the refusal that passes the limit is answered 429. Verified deliveries are never counted
     here: the platforms send every shop's webhooks from shared addresses, so a per-address limit
     on them would refuse one shop's deliveries for another's traffic."""
@@ -286,6 +287,7 @@ async def shopify_webhook(
     shop_domain: Annotated[str | None, Header(alias="X-Shopify-Shop-Domain", max_length=255)] = None,
 ) -> Response:
     async with _Unverified(request, integration_id):
+        await integrations.require_live(request.app.state.database, integration_id, Platform.SHOPIFY)
         body = await read_body(request, WEBHOOK_BODY_LIMIT)  # a rerun reads the body kept by the first run
         delivery = Delivery(topic, webhook_id, hmac_signature, body, shop_domain)
         integration = await _verified(request, integration_id, Platform.SHOPIFY, delivery)
@@ -313,9 +315,9 @@ async def woocommerce_webhook(
     source: Annotated[str | None, Header(alias="X-WC-Webhook-Source", max_length=2048)] = None,
 ) -> Response:
     async with _Unverified(request, integration_id) as unverified:
+        await integrations.require_live(request.app.state.database, integration_id, Platform.WOOCOMMERCE)
         body = await read_body(request, WEBHOOK_BODY_LIMIT)  # a rerun reads the body kept by the first run
         if wc_signature is None and not topic and integrations.is_woocommerce_ping(body):
-            await integrations.known(request.state.uow, integration_id, Platform.WOOCOMMERCE)
             await unverified.count()  # unsigned, so it counts as any unverified request
             return Response(WebhookReceipt(status="pong").model_dump_json(), media_type=JSON)
         delivery = Delivery(topic, delivery_id, wc_signature, body, source)
