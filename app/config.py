@@ -54,11 +54,19 @@ class Settings(BaseSettings):
     # Good keys each process keeps in its lookup cache (refused keys have a small table of their
     # own, so made-up keys never push good ones out).
     api_key_cache_size: int = 10_000
-    # Per shop integration, on its webhook URL (every request, before the body is read: unverified
-    # ones cost too). A flash sale of ~1,500 orders a minute sends about four webhooks per order
-    # (orders/create, orders/paid, orders/updated, customers/update), so 6,000 leaves room; a
-    # refused delivery is answered 429 with Retry-After and the platform sends it again later.
+    # Shop webhooks. Per integration: the deliveries whose signature checks out (counted once
+    # verified, so forged requests never use up a shop's budget). A flash sale of ~1,500 orders a
+    # minute sends about four webhooks per order (orders/create, orders/paid, orders/updated,
+    # customers/update), so 6,000 leaves room; a refused delivery is answered 429 with Retry-After
+    # and the platform sends it again later.
     rate_limit_shop_webhook_per_minute: int = 6000
+    # Per client IP and integration URL: requests that are not verified deliveries (bad or missing
+    # signature, another shop, no such integration, too large, not JSON, WooCommerce's unsigned
+    # ping). Past it that IP gets 429 on that URL before its body is read, until the minute ends.
+    # Keyed by URL too because Shopify and WooCommerce.com send every shop's webhooks from shared
+    # addresses: one shop with a wrong secret must not get other shops' deliveries refused. A
+    # platform sends no unverified requests but a ping when a webhook is saved, so 60 is plenty.
+    rate_limit_shop_webhook_unverified_per_minute: int = Field(default=60, ge=1)
     # Forms: how long a form and a workspace's lookups are cached per process (seconds).
     form_cache_seconds: float = 5.0
 

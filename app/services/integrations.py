@@ -17,6 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from app.db.repositories.base import Page, Row
+from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
 from app.domain import shops
@@ -94,6 +95,15 @@ async def known(uow: UnitOfWork, integration_id: UUID, platform: Platform) -> Ro
     if integration is None or integration["archived_at"] is not None or integration["platform"] != platform:
         raise NotFound(f"no {platform.value} integration with this id")
     return integration
+
+
+async def require_live(database: Database, integration_id: UUID, platform: Platform) -> None:
+    """404 unless a live integration of this platform has this id, checked before a webhook's body
+    is read (a request to a URL that names no shop costs no body), on a connection of its own that
+    is released at once: reading a slow body must hold no pooled connection (nor, on SQLite, the
+    write lock). The delivery's own transaction reads the integration again to verify it."""
+    async with UnitOfWork(database, write=False) as uow:
+        await known(uow, integration_id, platform)
 
 
 async def authenticate(uow: UnitOfWork, integration_id: UUID, platform: Platform, delivery: Delivery) -> Row:

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -457,6 +458,45 @@ async def test_a_body_past_the_limit_is_413_as_it_streams_before_the_signature(t
     assert shown["received_count"] == 1
 
 
+def client_at(app: Any, address: str) -> httpx.AsyncClient:
+    """A client whose requests come from `address` (the limits on webhook URLs count per address)."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://t")
+
+
+async def test_a_url_naming_no_live_integration_is_404_before_the_body_is_read(tenant: Tenant) -> None:
+    shop, woo = await connect(tenant), await connect(tenant, "woocommerce")
+    assert (await tenant.delete(f"/v1/integrations/{woo['id']}")).status_code == 200
+    chunk = b" " * (256 * 1024)
+    sent: list[int] = []
+
+    async def streamed() -> Any:
+        for _ in range(16):
+            sent.append(len(chunk))
+            yield chunk
+
+    for path in (
+        "/v1/integrations/01a24a3b-0000-7000-8000-000000000000/shopify/webhooks",  # no such integration
+        shop["webhook_path"].replace("shopify", "woocommerce"),  # not a WooCommerce integration
+        woo["webhook_path"],  # disconnected
+    ):
+        sent.clear()
+        answer = await tenant.client.post(
+            path, content=streamed(), headers={"Content-Type": "application/json", "X-Shopify-Hmac-Sha256": "AAAA",
+                                               "X-WC-Webhook-Signature": "AAAA"},
+        )  # fmt: skip
+        assert_problem(answer, 404)
+        assert sum(sent) <= len(chunk), path
+
+
+async def fresh_minute() -> None:
+    """Wait for the next minute when this one ends soon: the limits count per clock minute, and a
+    test that counts to a limit must not see the count start again halfway."""
+    left = 60 - time.time() % 60
+    if left < 15:
+        await asyncio.sleep(left + 0.1)
+
+
 async def test_webhooks_are_rate_limited_per_integration(database: Database) -> None:
     settings = Settings(database_url=database.settings.database_url, rate_limit_shop_webhook_per_minute=3,
                         rate_limit_api_per_minute=10**6)  # fmt: skip
@@ -477,9 +517,99 @@ async def test_webhooks_are_rate_limited_per_integration(database: Database) -> 
         applied = sum(1 for a in answers if a.status_code == 200)
         orders = (await tenant.get("/v1/orders", params={"limit": 50})).json()["data"]
         assert len(orders) == applied  # a refused delivery wrote nothing; the shop sends it again
+        # a forged delivery is refused for its signature, whatever the budget says
+        forged = await shopify(client, busy, "orders/create", dict(sample, id=7100), secret="not-the-secret")
+        assert_problem(forged, 401)
         # another integration has its own budget
         woo = await woocommerce(client, quiet, "order.created", fixture("woocommerce", "order_created"), "q-1")
         assert woo.status_code == 200 and woo.json()["status"] == "applied"
+
+
+async def test_forged_deliveries_are_refused_per_address_and_never_use_the_shops_budget(database: Database) -> None:
+    """Anyone who knows a webhook URL can post to it: a flood of forgeries gets its own address
+    refused (before its bodies are read) and leaves the shop's budget to the shop."""
+    settings = Settings(database_url=database.settings.database_url, rate_limit_shop_webhook_per_minute=4,
+                        rate_limit_shop_webhook_unverified_per_minute=5, rate_limit_api_per_minute=10**6)  # fmt: skip
+    app = create_app(settings, database=database)
+    async with client_at(app, "203.0.113.9") as attacker, client_at(app, "198.51.100.7") as platform:
+        tenant = await make_tenant(database, platform)
+        integration = await connect(tenant)
+        sample = paid(fixture("shopify", "orders_create"))
+        await fresh_minute()
+        flood = [
+            await shopify(attacker, integration, "orders/create", dict(sample, id=7200 + n), secret="guessed")
+            for n in range(12)
+        ]
+        # five are answered for their signature; the sixth passes the limit, and later ones are
+        # refused on sight
+        assert [a.status_code for a in flood] == [401] * 5 + [429] * 7, [a.status_code for a in flood]
+        limited = flood[5:]
+        problem = assert_problem(limited[-1], 429)
+        assert "shop-webhook-unverified" in problem["detail"]
+        assert limited[-1].headers["ratelimit-policy"] == '"shop-webhook-unverified";q=5;w=60'
+        assert int(limited[-1].headers["retry-after"]) > 0
+
+        # refused before its body is read
+        chunk = b"{" + b" " * (64 * 1024)
+        sent: list[int] = []
+
+        async def streamed() -> Any:
+            for _ in range(8):
+                sent.append(len(chunk))
+                yield chunk
+
+        refused = await attacker.post(
+            integration["webhook_path"], content=streamed(),
+            headers={"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
+                     "X-Shopify-Hmac-Sha256": "AAAA", "X-Shopify-Shop-Domain": "acme-store.myshopify.com"},
+        )  # fmt: skip
+        assert_problem(refused, 429)
+        assert sum(sent) <= len(chunk)
+
+        # the shop's own deliveries, from the platform's addresses, still have their whole budget
+        delivered = [await shopify(platform, integration, "orders/create", dict(sample, id=7300 + n)) for n in range(4)]
+        assert [d.status_code for d in delivered] == [200] * 4, [d.text[:200] for d in delivered]
+        assert all(d.json()["status"] == "applied" for d in delivered)
+        shown = (await tenant.get(f"/v1/integrations/{integration['id']}")).json()
+        assert shown["received_count"] == 4
+        orders = (await tenant.get("/v1/orders", params={"limit": 50})).json()["data"]
+        assert sorted(o["external_id"] for o in orders) == ["7300", "7301", "7302", "7303"]
+        assert (await tenant.get(f"/v1/integrations/{integration['id']}/failures")).json()["data"] == []
+
+
+async def test_forgeries_from_many_addresses_are_never_counted_against_the_shop(database: Database) -> None:
+    settings = Settings(database_url=database.settings.database_url, rate_limit_shop_webhook_per_minute=2,
+                        rate_limit_shop_webhook_unverified_per_minute=3, rate_limit_api_per_minute=10**6)  # fmt: skip
+    app = create_app(settings, database=database)
+    async with client_at(app, "198.51.100.7") as platform:
+        tenant = await make_tenant(database, platform)
+        integration = await connect(tenant, "woocommerce")
+        order = fixture("woocommerce", "order_created")
+        for n in range(6):  # each address stays under its own limit: every forgery is answered 401
+            async with client_at(app, f"203.0.113.{n + 1}") as sender:
+                for attempt in range(3):
+                    body = json.dumps(dict(order, id=900 + attempt)).encode()
+                    forged = await sender.post(
+                        integration["webhook_path"], content=body,
+                        headers={"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
+                                 "X-WC-Webhook-Signature": sign(body, "guessed"),
+                                 "X-WC-Webhook-Delivery-ID": f"f-{n}-{attempt}"},
+                    )  # fmt: skip
+                    assert_problem(forged, 401)
+        # 18 forgeries later, the store's deliveries still have their whole budget of 2
+        first = await woocommerce(platform, integration, "order.created", order, "d-1")
+        second = await woocommerce(platform, integration, "order.updated", dict(order, status="completed"), "d-2")
+        assert [first.status_code, second.status_code] == [200, 200], second.text[:300]
+        assert second.json()["status"] == "applied"
+        # an unsigned ping (WooCommerce's, when a webhook is saved) is unverified: it counts per address
+        await fresh_minute()
+        pings = [
+            await platform.post(integration["webhook_path"], content=b"webhook_id=12",
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+            for _ in range(6)
+        ]  # fmt: skip
+        assert [p.status_code for p in pings] == [200] * 4 + [429] * 2
+        assert pings[0].json()["status"] == "pong"
 
 
 async def test_concurrent_deliveries_of_one_new_order_both_apply(tenant: Tenant, backend: str) -> None:

@@ -1,7 +1,8 @@
 """Shop integrations (admin) and the webhook URLs Shopify and WooCommerce deliver to (no API key:
 each delivery is verified by its HMAC signature with the integration's secret)."""
 
-from typing import Annotated
+from types import TracebackType
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Security
@@ -9,8 +10,10 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from app.domain.errors import NotFound, TooManyRequests, Unauthorized
 from app.domain.shops import Platform
 from app.ids import utcnow
+from app.ratelimit import Verdict
 from app.routers.dependencies import (
     JSON,
     IfMatch,
@@ -23,7 +26,7 @@ from app.routers.dependencies import (
     resource_response,
     sort_enum,
 )
-from app.routers.problems import UnsupportedMediaType
+from app.routers.problems import PayloadTooLarge, UnsupportedMediaType
 from app.routers.route import CrmRoute, is_json, problem_doc, read_body
 from app.schemas.common import Page
 from app.schemas.integrations import (
@@ -170,37 +173,93 @@ _WEBHOOK_RESPONSES = {
         "The signature is missing or does not match the integration's secret, or (Shopify) "
         "X-Shopify-Shop-Domain is not the integration's shop; nothing was stored"
     ),
-    404: problem_doc("No live integration of this platform with this id"),
+    404: problem_doc("No live integration of this platform with this id (answered before the body is read)"),
     413: problem_doc(f"The body is larger than {WEBHOOK_BODY_LIMIT} bytes: refused as it streams, unverified"),
     415: problem_doc("The body is not JSON (WooCommerce: nor its form-encoded ping)"),
     429: problem_doc(
-        "More deliveries this minute than the integration's limit (RATE_LIMIT_SHOP_WEBHOOK_PER_MINUTE): "
-        "deliver again after Retry-After"
+        "More verified deliveries this minute than the integration's limit "
+        "(RATE_LIMIT_SHOP_WEBHOOK_PER_MINUTE, policy `shop-webhook`), or more unverified requests from this "
+        "address to this URL than RATE_LIMIT_SHOP_WEBHOOK_UNVERIFIED_PER_MINUTE (policy `shop-webhook-unverified`, "
+        "refused before the body is read): deliver again after Retry-After"
     ),
     503: problem_doc("The integration is paused: deliver again later (Retry-After)"),
 }
 _ANY_JSON = {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}}
-# The endpoint reads the body itself, after the rate limit: a refused delivery is not read at all.
+# The endpoint reads the body itself, once the sending address is not refused and the URL names a
+# live integration.
 _WEBHOOK_EXTRA = {"x-max-body-bytes": WEBHOOK_BODY_LIMIT, "x-streamed-body": True, "requestBody": _ANY_JSON}
 
+UNVERIFIED = "shop-webhook-unverified"
+# What a request that is not a verified delivery is answered: each counts against its address.
+_UNVERIFIED_ANSWERS = (PayloadTooLarge, UnsupportedMediaType, NotFound, Unauthorized)
 
-async def _limited_body(request: Request, integration_id: UUID) -> bytes:
-    """Count the delivery against its integration's limit, then read its body (at most the limit)."""
-    if not getattr(request.state, "shop_webhook_counted", False):  # a rerun after a lost race counts once
+
+class _Unverified:
+    """Requests to a webhook URL that are not verified deliveries, counted per client IP and URL
+    (RATE_LIMIT_SHOP_WEBHOOK_UNVERIFIED_PER_MINUTE). An address over the limit is refused on
+    entry, before its body is read; leaving with a refusal (404, 413, 415, 401) counts one more,
+    and the refusal that passes the limit is answered 429. Verified deliveries are never counted
+    here: the platforms send every shop's webhooks from shared addresses, so a per-address limit
+    on them would refuse one shop's deliveries for another's traffic."""
+
+    def __init__(self, request: Request, integration_id: UUID) -> None:
+        self.limiter = request.app.state.rate_limiter
+        self.limit: int = request.app.state.settings.rate_limit_shop_webhook_unverified_per_minute
+        address = request.client.host if request.client else "unknown"
+        # Per URL as well as per address: a shop with a wrong secret, whose refused deliveries come
+        # from the platform's shared addresses, must not get other shops' deliveries refused.
+        self.bucket = f"{UNVERIFIED}:{address}:{integration_id}"
+
+    async def __aenter__(self) -> "_Unverified":
+        if self.limiter is not None:
+            verdict = await self.limiter.peek(self.bucket, self.limit)
+            if not verdict.allowed:
+                raise self._refused(verdict)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.limiter is not None and isinstance(exc, _UNVERIFIED_ANSWERS):
+            verdict = await self.limiter.hit(self.bucket, self.limit)
+            if not verdict.allowed:
+                raise self._refused(verdict) from exc
+
+    async def count(self) -> None:
+        """Count a request that was answered without a signature (WooCommerce's ping)."""
+        if self.limiter is not None:
+            await self.limiter.hit(self.bucket, self.limit)
+
+    def _refused(self, verdict: Verdict) -> TooManyRequests:
+        return TooManyRequests(
+            f"more than {self.limit} unverified requests a minute from this address to this webhook URL "
+            f"({UNVERIFIED}); retry in {verdict.reset_seconds} s",
+            headers=verdict.headers(UNVERIFIED),
+        )
+
+
+async def _count_verified(request: Request, integration_id: UUID) -> None:
+    """Count a verified delivery against its integration's limit (once: a rerun after a lost race
+    is the same delivery)."""
+    if not getattr(request.state, "shop_webhook_counted", False):
         settings = request.app.state.settings
         await enforce_rate_limit(
             request, f"shop-webhook:{integration_id}", settings.rate_limit_shop_webhook_per_minute, "shop-webhook"
         )
         request.state.shop_webhook_counted = True
-    return await read_body(request, WEBHOOK_BODY_LIMIT)  # a rerun reads the body kept by the first run
 
 
-async def _receive(request: Request, integration_id: UUID, platform: Platform, delivery: Delivery) -> Response:
+async def _verified(request: Request, integration_id: UUID, platform: Platform, delivery: Delivery) -> dict[str, Any]:
+    """The integration the delivery (its body already read) is for, once its signature is verified."""
     if not is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaType("platforms send webhooks as JSON with Content-Type: application/json")
-    uow = request.state.uow
-    integration = await integrations.authenticate(uow, integration_id, platform, delivery)
-    ctx = Context(uow, integration["workspace_id"], integrations.actor_of(integration), utcnow())
+    return await integrations.authenticate(request.state.uow, integration_id, platform, delivery)
+
+
+async def _receive(request: Request, integration: dict[str, Any], delivery: Delivery) -> Response:
+    """Count a verified delivery against its integration's limit, then apply it."""
+    await _count_verified(request, integration["id"])
+    ctx = Context(request.state.uow, integration["workspace_id"], integrations.actor_of(integration), utcnow())
     outcome = await integrations.receive(ctx, integration, delivery)
     return Response(WebhookReceipt.model_validate(outcome).model_dump_json(), media_type=JSON)
 
@@ -227,9 +286,12 @@ async def shopify_webhook(
     webhook_id: Annotated[str | None, Header(alias="X-Shopify-Webhook-Id", max_length=255)] = None,
     shop_domain: Annotated[str | None, Header(alias="X-Shopify-Shop-Domain", max_length=255)] = None,
 ) -> Response:
-    body = await _limited_body(request, integration_id)
-    delivery = Delivery(topic, webhook_id, hmac_signature, body, shop_domain)
-    return await _receive(request, integration_id, Platform.SHOPIFY, delivery)
+    async with _Unverified(request, integration_id):
+        await integrations.require_live(request.app.state.database, integration_id, Platform.SHOPIFY)
+        body = await read_body(request, WEBHOOK_BODY_LIMIT)  # a rerun reads the body kept by the first run
+        delivery = Delivery(topic, webhook_id, hmac_signature, body, shop_domain)
+        integration = await _verified(request, integration_id, Platform.SHOPIFY, delivery)
+    return await _receive(request, integration, delivery)
 
 
 @webhook_router.post(
@@ -252,9 +314,12 @@ async def woocommerce_webhook(
     delivery_id: Annotated[str | None, Header(alias="X-WC-Webhook-Delivery-ID", max_length=255)] = None,
     source: Annotated[str | None, Header(alias="X-WC-Webhook-Source", max_length=2048)] = None,
 ) -> Response:
-    body = await _limited_body(request, integration_id)
-    if wc_signature is None and not topic and integrations.is_woocommerce_ping(body):
-        await integrations.known(request.state.uow, integration_id, Platform.WOOCOMMERCE)
-        return Response(WebhookReceipt(status="pong").model_dump_json(), media_type=JSON)
-    delivery = Delivery(topic, delivery_id, wc_signature, body, source)
-    return await _receive(request, integration_id, Platform.WOOCOMMERCE, delivery)
+    async with _Unverified(request, integration_id) as unverified:
+        await integrations.require_live(request.app.state.database, integration_id, Platform.WOOCOMMERCE)
+        body = await read_body(request, WEBHOOK_BODY_LIMIT)  # a rerun reads the body kept by the first run
+        if wc_signature is None and not topic and integrations.is_woocommerce_ping(body):
+            await unverified.count()  # unsigned, so it counts as any unverified request
+            return Response(WebhookReceipt(status="pong").model_dump_json(), media_type=JSON)
+        delivery = Delivery(topic, delivery_id, wc_signature, body, source)
+        integration = await _verified(request, integration_id, Platform.WOOCOMMERCE, delivery)
+    return await _receive(request, integration, delivery)
