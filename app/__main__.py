@@ -87,9 +87,13 @@ async def _run_worker(parent_pid: int | None) -> None:
             watch.cancel()
         await database.dispose()
     import os
-    import threading
 
-    if any(thread.is_alive() for thread in threading.enumerate() if thread is not threading.current_thread()):
+    from app.worker.jobs import cpu_steps_running
+
+    # Only the job CPU steps' threads (`run_cpu`) are asked about: other threads (an idle pool's,
+    # such as the outbound address lookups') end at interpreter exit, and a normal exit runs the
+    # atexit handlers and the runner's executor shutdown.
+    if cpu_steps_running():
         # A CPU step of a job (a model fit in a thread) cannot be interrupted, and the interpreter
         # would wait for it to end before exiting. Its job was handed back and everything else is
         # closed: exit now, so a stopped or orphaned worker goes within seconds.

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -524,21 +524,27 @@ async def fail(database: Database, workspace_id: UUID, import_id: UUID, job_id: 
     """The import failed as a whole (its rows applied so far stay: each batch was complete). Its
     problem is generic and names the job; the cause is in the job's log record."""
     async with UnitOfWork(database) as uow:
-        repo = uow.imports(workspace_id)
-        row = await repo.get(import_id)
-        if row is None or row["status"] in ("completed", "failed"):
-            return
-        now = utcnow()
-        problem = failure_problem(job_id, subject="import")
-        if not await repo.finish(import_id, {"status": "failed", "problem": problem, "finished_at": now,
-                                             "updated_at": now}):  # fmt: skip
-            return
-        await repo.drop_chunks(import_id)
-        final = await repo.get(import_id)
-        assert final is not None
-        ctx = Context(uow, workspace_id, Actor.parse(row["created_by"]), now)
-        await events.record(ctx, types.IMPORT_FAILED, ImportRead.model_validate(final))
-        await uow.commit()
+        if await fail_in(uow, workspace_id, import_id, job_id, utcnow()):
+            await uow.commit()
+
+
+async def fail_in(uow: UnitOfWork, workspace_id: UUID, import_id: UUID, job_id: UUID, now: datetime) -> bool:
+    """`fail` within the caller's unit of work (the job's own failure is recorded in the same
+    transaction); whether the import was marked failed (not if it had ended already)."""
+    repo = uow.imports(workspace_id)
+    row = await repo.get(import_id)
+    if row is None or row["status"] in ("completed", "failed"):
+        return False
+    problem = failure_problem(job_id, subject="import")
+    if not await repo.finish(import_id, {"status": "failed", "problem": problem, "finished_at": now,
+                                         "updated_at": now}):  # fmt: skip
+        return False
+    await repo.drop_chunks(import_id)
+    final = await repo.get(import_id)
+    assert final is not None
+    ctx = Context(uow, workspace_id, Actor.parse(row["created_by"]), now)
+    await events.record(ctx, types.IMPORT_FAILED, ImportRead.model_validate(final))
+    return True
 
 
 def _analyze_after(before: int, after: int) -> bool:

@@ -2,15 +2,19 @@
 when it expires; a live one renews it), run by kind, progress written as they go; CPU-heavy steps
 go to a thread (`run_cpu`) so an in-process worker never stalls the API's event loop. Only the
 latest claim of a job moves it: a worker stalled past its lease whose job was taken over changes
-nothing when it wakes. A failure shows the tenant a generic problem with the job's id; the
-exception goes to the log under that id."""
+nothing when it wakes. A job gets MAX_ATTEMPTS claims: one whose worker died on the last (a job
+that kills its process) is failed by the next claim, not run again; a worker that stops hands its
+job back without using up an attempt. A failure shows the tenant a generic problem with the job's
+id; the exception goes to the log under that id."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID
@@ -65,9 +69,28 @@ class JobRun:
         return bool(self.job["attempts"] + 1 >= MAX_ATTEMPTS)
 
 
+# CPU steps submitted and not yet ended (a thread cannot be interrupted: a stopping worker process
+# asks `cpu_steps_running` whether one is still going, see app/__main__.py).
+_CPU_STEPS: set[concurrent.futures.Future[Any]] = set()
+_CPU_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+
+
 async def run_cpu(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a CPU-heavy step (numpy/scipy release the GIL) off the event loop."""
-    return await asyncio.to_thread(partial(function, *args, **kwargs))
+    """Run a CPU-heavy step (numpy/scipy release the GIL) off the event loop, in a thread of the
+    `job-cpu` pool (sized like asyncio's default executor). Cancelling the caller drops a step
+    that has not started; one that has runs to its end in its thread."""
+    global _CPU_POOL
+    if _CPU_POOL is None:
+        _CPU_POOL = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="job-cpu")
+    step = _CPU_POOL.submit(contextvars.copy_context().run, partial(function, *args, **kwargs))
+    _CPU_STEPS.add(step)
+    step.add_done_callback(_CPU_STEPS.discard)  # done: ended, raised, or cancelled before it started
+    return await asyncio.wrap_future(step)
+
+
+def cpu_steps_running() -> bool:
+    """Whether a CPU step (`run_cpu`) is still running or waiting for a thread."""
+    return any(not step.done() for step in list(_CPU_STEPS))
 
 
 async def redact_events(run: JobRun) -> dict[str, Any]:
@@ -143,15 +166,51 @@ HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
 
 async def claim(database: Database, settings: Settings, limit: int) -> list[dict[str, Any]]:
     """Claim up to `limit` jobs (at most one per workspace) in the fair order of
-    `app/db/repositories/jobs.py: fair_heads`, within JOBS_RUNNING_PER_WORKSPACE_KIND."""
+    `app/db/repositories/jobs.py: fair_heads`, within JOBS_RUNNING_PER_WORKSPACE_KIND. First, in
+    the same transaction, fail the jobs whose worker died on their last attempt (`_fail_lost`)."""
     now = utcnow()
     lease = timedelta(seconds=settings.worker_lease_seconds)
     async with UnitOfWork(database, write=True) as uow:
+        await _fail_lost(uow, now)
         claimed = await uow.outbox().claim_jobs(
-            now, now + lease, limit, per_kind=settings.jobs_running_per_workspace_kind
+            now, now + lease, limit, per_kind=settings.jobs_running_per_workspace_kind, max_attempts=MAX_ATTEMPTS
         )
         await uow.commit()
     return claimed
+
+
+LOST_PER_CLAIM = 100  # a bound on one claim's transaction; more are failed by the next claims
+
+
+async def _fail_lost(uow: UnitOfWork, now: datetime) -> None:
+    """Fail the running jobs whose lease expired on their last attempt. Their worker died running
+    them (out of memory, a native crash), so it never recorded an outcome; claimed again, such a
+    job would kill every worker that takes it, for ever, and hold up its workspace's queue of its
+    kind. Recorded as `run` records a failure that is not retried: the generic problem, `job.failed`,
+    and for an import the import failed (`import.failed`)."""
+    from app.services import imports
+
+    for job in await uow.outbox().lost_jobs(now, MAX_ATTEMPTS, LOST_PER_CLAIM):
+        log.error(
+            "job %s (%s) of workspace %s failed: its worker was lost during attempt %d, the last",
+            job["id"], job["kind"], job["workspace_id"], job["attempts"],
+        )  # fmt: skip
+        final = {
+            "status": "failed",
+            "problem": failure_problem(job["id"]),
+            "lease_until": None,
+            "finished_at": now,
+            "updated_at": now,
+            "updated_by": str(SYSTEM),
+        }
+        if not await uow.outbox().update_job(job["workspace_id"], job["id"], final, attempt=job["attempts"]):
+            continue
+        if job["kind"] == "imports.run" and isinstance(job["params"].get("import_id"), str):
+            await imports.fail_in(uow, job["workspace_id"], UUID(job["params"]["import_id"]), job["id"], now)
+        row = await uow.jobs(job["workspace_id"]).get(job["id"])
+        assert row is not None
+        ctx = Context(uow, job["workspace_id"], SYSTEM, now)
+        await events.record(ctx, types.JOB_FAILED, JobRead.model_validate(row))
 
 
 async def run_due(database: Database, settings: Settings, *, limit: int = 4) -> int:
@@ -228,10 +287,14 @@ async def _keep_lease(database: Database, job: dict[str, Any], attempt: int, lea
 
 
 async def _release(database: Database, job: dict[str, Any], attempt: int) -> None:
-    """A stopping worker's job: its lease ends now, so the next claim (any worker) resumes it."""
+    """A stopping worker's job: its lease ends now, so the next claim (any worker) resumes it. The
+    job did not fail, so this claim is given back: a job handed back on every deploy still has all
+    its attempts for real failures. (A worker that stalled past its lease on the claim before this
+    one owns the job again, as if it had never been taken over: it is still running it.)"""
     try:
         async with UnitOfWork(database, write=True) as uow:
-            await uow.outbox().renew_job_lease(job["workspace_id"], job["id"], attempt, utcnow())
+            if await uow.outbox().release_job(job["workspace_id"], job["id"], attempt, utcnow()):
+                uow.wake(JOBS)  # waiting workers resume it now, not at their next poll
             await uow.commit()
     except Exception:
         log.warning("could not hand job %s back; it is resumed when its lease ends", job["id"], exc_info=True)

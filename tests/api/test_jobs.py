@@ -250,7 +250,7 @@ async def test_a_stopping_worker_hands_its_running_job_back_within_seconds(
         running.cancel()
     settings = worker_settings(database)
     (resumed,) = await jobs.claim(database, settings, 1)  # at once, not a lease later
-    assert str(resumed["id"]) == job_id and resumed["attempts"] == 1
+    assert str(resumed["id"]) == job_id and resumed["attempts"] == 0  # the hand-back used no attempt
     monkeypatch.setitem(jobs.HANDLERS, "events.redact", lambda run: asyncio.sleep(0, {"resumed": True}))
     await jobs.run(database, settings, resumed)
     assert (await tenant.get(f"/v1/jobs/{job_id}")).json()["result"] == {"resumed": True}
@@ -271,3 +271,97 @@ async def test_a_job_that_succeeds_on_a_retry_shows_no_problem(
     await run_jobs(database)
     job = (await tenant.get(f"/v1/jobs/{job_id}")).json()
     assert (job["status"], job["result"], job["problem"]) == ("succeeded", {"attempt": 2}, None)
+
+
+async def lose_worker(database: Database, job: dict[str, Any]) -> None:
+    """The worker running this claim of the job died: its lease runs out with no outcome recorded."""
+    async with UnitOfWork(database) as uow:
+        past = utcnow() - dt.timedelta(seconds=1)
+        assert await uow.outbox().renew_job_lease(job["workspace_id"], job["id"], job["attempts"] + 1, past)
+        await uow.commit()
+
+
+async def test_a_job_whose_worker_died_on_its_last_attempt_fails_and_the_queue_behind_it_moves(
+    tenant: Tenant, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job that kills its process (out of memory, a native crash) is not run again after its
+    last attempt: it fails, and the next job of its kind in the workspace starts."""
+    await run_jobs(database)
+    killer = (await tenant.post("/v1/events/redactions", json={"resource_id": "lead-5"})).json()["id"]
+    behind = (await tenant.post("/v1/events/redactions", json={"resource_id": "lead-6"})).json()["id"]
+    settings = worker_settings(database)  # JOBS_RUNNING_PER_WORKSPACE_KIND: 1
+    for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
+        (claimed,) = await jobs.claim(database, settings, 4)
+        assert str(claimed["id"]) == killer and claimed["attempts"] + 1 == attempt
+        await lose_worker(database, claimed)
+    with caplog.at_level(logging.ERROR, logger="app.worker.jobs"):
+        (claimed,) = await jobs.claim(database, settings, 4)  # before: the killer, a fourth time
+    assert str(claimed["id"]) == behind
+    failed = (await tenant.get(f"/v1/jobs/{killer}")).json()
+    assert failed["status"] == "failed" and failed["finished_at"] is not None
+    assert failed["problem"]["type"] == "/problems/job-failed" and failed["problem"]["job_id"] == killer
+    events = (await tenant.get("/v1/events", params={"type": "job.failed"})).json()["data"]
+    assert [e["data"]["id"] for e in events].count(killer) == 1
+    assert any(killer in r.getMessage() for r in caplog.records)  # the operators learn which job
+    await jobs.run(database, settings, claimed)
+    assert (await tenant.get(f"/v1/jobs/{behind}")).json()["status"] == "succeeded"
+    assert await jobs.claim(database, settings, 4) == []  # and the failed one stays failed
+
+
+async def test_an_import_whose_worker_died_on_its_last_attempt_fails_with_its_job(
+    tenant: Tenant, database: Database
+) -> None:
+    await run_jobs(database)
+    response = await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    settings = worker_settings(database)
+    for _ in range(jobs.MAX_ATTEMPTS):
+        (claimed,) = await jobs.claim(database, settings, 4)
+        assert str(claimed["id"]) == job_id
+        await lose_worker(database, claimed)
+    assert await jobs.claim(database, settings, 4) == []
+    failed = (await tenant.get(response.headers["location"])).json()
+    assert failed["status"] == "failed" and failed["problem"]["type"] == "/problems/import-failed"
+    assert failed["problem"]["job_id"] == job_id
+    assert (await tenant.get(f"/v1/jobs/{job_id}")).json()["status"] == "failed"
+    announced = (await tenant.get("/v1/events", params={"type": "import.failed"})).json()["data"]
+    assert [e["data"]["id"] for e in announced] == [failed["id"]]
+
+
+async def test_a_job_handed_back_on_every_stop_keeps_its_attempts(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rolling deploys stop the worker in the middle of a long job, again and again: handing it
+    back is not a failure, so it still has every attempt for a real one."""
+    await run_jobs(database)
+    started = asyncio.Event()
+    attempts: list[int] = []
+
+    async def long_then_flaky(run: JobRun) -> dict[str, Any]:
+        attempts.append(run.attempt)
+        if len(attempts) <= jobs.MAX_ATTEMPTS + 1:  # stopped during each of these runs
+            started.set()
+            await asyncio.Event().wait()
+        if run.attempt == 1:
+            raise ConnectionError("the database went away")  # a real failure: retried
+        return {"attempt": run.attempt}
+
+    monkeypatch.setitem(jobs.HANDLERS, "events.redact", long_then_flaky)
+    job_id = (await tenant.post("/v1/events/redactions", json={"resource_id": "lead-7"})).json()["id"]
+    settings = worker_settings(database)
+    for _ in range(jobs.MAX_ATTEMPTS + 1):
+        (claimed,) = await jobs.claim(database, settings, 1)  # at once: handed back, not left to expire
+        assert str(claimed["id"]) == job_id and claimed["attempts"] == 0
+        running = asyncio.create_task(jobs.run(database, settings, claimed))
+        await asyncio.wait_for(started.wait(), 30)
+        started.clear()
+        running.cancel()  # what a stopping worker does after its grace (app/worker/runner.py)
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        assert (await tenant.get(f"/v1/jobs/{job_id}")).json()["status"] == "running"
+    await run_jobs(database)
+    job = (await tenant.get(f"/v1/jobs/{job_id}")).json()
+    # before: the hand-backs had used up its attempts, and the failure after them was its last
+    assert (job["status"], job["result"], job["problem"]) == ("succeeded", {"attempt": 2}, None)
+    assert attempts == [1] * (jobs.MAX_ATTEMPTS + 2) + [2]

@@ -266,6 +266,65 @@ async def test_a_worker_stopped_mid_cpu_step_exits_within_seconds_and_hands_its_
         await database.dispose()
 
 
+IDLE_THREAD_WORKER = """
+import atexit, sys
+from concurrent.futures import ThreadPoolExecutor
+from app.worker import jobs
+
+atexit.register(print, "atexit handlers ran", flush=True)
+pool = ThreadPoolExecutor(thread_name_prefix="outbound-lookup")  # as the webhook address lookups'
+
+async def looks_up(run):  # leaves an idle pool thread behind, as a lookup does
+    pool.submit(int).result()
+    return {}
+
+jobs.HANDLERS["events.redact"] = looks_up
+from app.__main__ import main
+sys.exit(main(["worker"]))
+"""
+
+
+async def test_a_stopped_worker_with_no_cpu_step_running_exits_normally(
+    scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    """Only a running CPU step makes a stopping worker skip the interpreter's exit (atexit handlers,
+    flushing): an idle pool thread left by an earlier lookup does not."""
+    from app.services import jobs as job_service
+
+    database, workspace_id = await prepared(scratch, tmp_path)
+    url = database.settings.database_url
+    async with UnitOfWork(database) as uow:
+        job = await job_service.enqueue(
+            Context(uow, workspace_id, SYSTEM, utcnow()), "events.redact", {"resource_id": "x"}
+        )
+        await uow.commit()
+    log = tmp_path / "idle.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", IDLE_THREAD_WORKER],
+        cwd=ROOT,
+        env=cli_env(url, **WORKER_ENV),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            async with UnitOfWork(database, write=False) as uow:
+                row = await uow.jobs(workspace_id).get(job["id"])
+            assert row is not None
+            if row["status"] == "succeeded":
+                break
+            assert time.monotonic() < deadline and worker.poll() is None, log.read_text()
+            await asyncio.sleep(0.05)
+        assert stop(worker) == 0, log.read_text()
+        assert "atexit handlers ran" in log.read_text()  # before: os._exit, which skips them
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+        await database.dispose()
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

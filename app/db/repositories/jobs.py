@@ -52,7 +52,16 @@ class JobRepository(TenantRepository):
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
 
 
-def fair_heads(now: datetime, per_kind: int) -> Any:
+def claimable(now: datetime, max_attempts: int) -> Any:
+    """A job a claim may take: queued, or running with its lease expired (its worker died or
+    stalled) and attempts left."""
+    return or_(
+        t.c.status == "queued",
+        and_(t.c.status == "running", t.c.lease_until < now, t.c.attempts < max_attempts),
+    )
+
+
+def fair_heads(now: datetime, per_kind: int, max_attempts: int) -> Any:
     """The job each waiting workspace would run next, with what orders the claim: `busy` (the
     workspace's running jobs), then `turn`.
 
@@ -64,8 +73,11 @@ def fair_heads(now: datetime, per_kind: int) -> Any:
     workspace already waiting, so a job waits for at most one start per other waiting workspace
     before its own workspace's turn, however many jobs the others queued (round robin). Before the
     turns come the running counts: a workspace with nothing running goes before one that already
-    holds slots (its other kinds), so a freed slot goes to a workspace that has none. Plain SQL
-    (CTEs, window functions): the same on SQLite and PostgreSQL."""
+    holds slots (its other kinds), so a freed slot goes to a workspace that has none. A running job
+    whose lease expired is waiting again only while it has attempts left (`max_attempts`): one that
+    used them all (its process died on the last one) is neither waiting nor running, so it holds
+    up nothing queued behind it (the claim fails it: outbox.py `lost_jobs`). Plain SQL (CTEs,
+    window functions): the same on SQLite and PostgreSQL."""
     jb = t
     live = (
         select(jb.c.workspace_id, jb.c.kind, func.count().label("running"))
@@ -83,7 +95,7 @@ def fair_heads(now: datetime, per_kind: int) -> Any:
             .over(partition_by=(jb.c.workspace_id, jb.c.kind), order_by=(jb.c.created_at, jb.c.id))
             .label("place"),
         )
-        .where(or_(jb.c.status == "queued", and_(jb.c.status == "running", jb.c.lease_until < now)))
+        .where(claimable(now, max_attempts))
         .cte("waiting")
     )
     startable = (

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
-from app.db.repositories.jobs import fair_heads
+from app.db.repositories.jobs import claimable, fair_heads
 
 if TYPE_CHECKING:
     from app.db.unit_of_work import UnitOfWork
@@ -413,19 +413,34 @@ class OutboxRepository:
         )
 
     # -- jobs ------------------------------------------------------------------------------------
+    async def lost_jobs(self, now: datetime, max_attempts: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` running jobs whose lease expired on their last attempt (`max_attempts`
+        claims used): their worker died running them (out of memory, a native crash), and a claim
+        must not start them again. Locked for the caller to fail them (PostgreSQL skips rows another
+        claim holds)."""
+        jb = tables.jobs
+        statement = await self._lock_rows(
+            select(jb)
+            .where(jb.c.status == "running", jb.c.lease_until < now, jb.c.attempts >= max_attempts)
+            .order_by(jb.c.lease_until)
+            .limit(limit)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
     async def claim_jobs(
-        self, now: datetime, lease_until: datetime, limit: int, *, per_kind: int
+        self, now: datetime, lease_until: datetime, limit: int, *, per_kind: int, max_attempts: int
     ) -> list[dict[str, Any]]:
         """Claim up to `limit` jobs, at most one per workspace, fairly (in the order of jobs.py: fair_heads): queued
-        jobs and running ones whose worker's lease expired (it died)."""
+        jobs and running ones whose worker's lease expired (it died) with attempts left (fewer than
+        `max_attempts` claims)."""
         jb = tables.jobs
-        heads = fair_heads(now, per_kind)
+        heads = fair_heads(now, per_kind, max_attempts)
         statement = (
             select(jb)
             .join(heads, and_(heads.c.workspace_id == jb.c.workspace_id, heads.c.id == jb.c.id))
             # Checked again on the locked row: a job another worker claimed since this statement's
             # snapshot is no longer waiting (PostgreSQL re-evaluates this on the row it locks).
-            .where(or_(jb.c.status == "queued", and_(jb.c.status == "running", jb.c.lease_until < now)))
+            .where(claimable(now, max_attempts))
             .order_by(heads.c.busy, heads.c.turn, jb.c.created_at, jb.c.id)
             .limit(limit)
         )
@@ -454,6 +469,19 @@ class OutboxRepository:
             .where(jb.c.workspace_id == workspace_id, jb.c.id == job_id, jb.c.status == "running")
             .where(jb.c.attempts == attempt)
             .values(lease_until=lease_until)
+        )
+        return bool((await self.uow.execute(statement)).rowcount)
+
+    async def release_job(self, workspace_id: UUID, job_id: UUID, attempt: int, now: datetime) -> bool:
+        """A stopping worker hands its job back: the lease ends now, and the claim it ran under is
+        taken back (`attempts` one lower), so the next claim resumes the job without using up one
+        of its attempts. Only while that claim is still the latest; whether it was."""
+        jb = tables.jobs
+        statement = (
+            update(jb)
+            .where(jb.c.workspace_id == workspace_id, jb.c.id == job_id, jb.c.status == "running")
+            .where(jb.c.attempts == attempt)
+            .values(lease_until=now, attempts=attempt - 1)
         )
         return bool((await self.uow.execute(statement)).rowcount)
 
