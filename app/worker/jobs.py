@@ -205,12 +205,23 @@ async def _fail_lost(uow: UnitOfWork, now: datetime) -> None:
         }
         if not await uow.outbox().update_job(job["workspace_id"], job["id"], final, attempt=job["attempts"]):
             continue
-        if job["kind"] == "imports.run" and isinstance(job["params"].get("import_id"), str):
-            await imports.fail_in(uow, job["workspace_id"], UUID(job["params"]["import_id"]), job["id"], now)
+        import_id = _import_of(job)
+        if import_id is not None:
+            await imports.fail_in(uow, job["workspace_id"], import_id, job["id"], now)
         row = await uow.jobs(job["workspace_id"]).get(job["id"])
         assert row is not None
         ctx = Context(uow, job["workspace_id"], SYSTEM, now)
         await events.record(ctx, types.JOB_FAILED, JobRead.model_validate(row))
+
+
+def _import_of(job: dict[str, Any]) -> UUID | None:
+    """The import an `imports.run` job applies (None for other kinds, or params no claim should
+    trip over: this runs in every claim's transaction)."""
+    raw = job["params"].get("import_id") if job["kind"] == "imports.run" else None
+    try:
+        return UUID(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
 
 
 async def run_due(database: Database, settings: Settings, *, limit: int = 4) -> int:
