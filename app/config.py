@@ -47,9 +47,11 @@ class Settings(BaseSettings):
     rate_limit_api_per_minute: int = 1200
     rate_limit_form_per_minute: int = 20
     # API keys: failed authentications (a presented key that is malformed, unknown, revoked,
-    # expired or its member deactivated) allowed per client IP and minute. Past it the IP gets 429
-    # for every key it presents, the right one included, until the minute ends: guessing stops
-    # rather than slows. A request with no key at all is not counted.
+    # expired or its member deactivated) allowed per client IP and minute, secret and publishable
+    # keys each with a budget of their own. Past it, until the minute ends, the IP gets 429 without
+    # a lookup for every key of that kind it presents, except keys this process found good in the
+    # last 15 minutes: guessing stops rather than slows, and good keys sharing the address keep
+    # working. A request with no key at all is not counted.
     rate_limit_auth_failures_per_minute: int = 30
     # Good keys each process keeps in its lookup cache (refused keys have a small table of their
     # own, so made-up keys never push good ones out).

@@ -11,15 +11,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, TypeAdapter
 from starlette.responses import Response
 
+from app.domain.api_keys import PUBLISHABLE_PREFIX
 from app.domain.concurrency import etag, none_match
 from app.domain.errors import TooManyRequests, Unauthorized
 from app.domain.idempotency import fingerprint, validate_key
 from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Sort
 from app.ids import utcnow
+from app.ratelimit import Verdict
 from app.routers.route import Replay
 from app.schemas.common import ResourceRead
 from app.services import idempotency
-from app.services.api_keys import Caller
+from app.services.api_keys import Caller, KeyResolver, Standing
 from app.services.context import Context
 from app.services.idempotency import StoredResponse
 
@@ -52,36 +54,54 @@ async def _authorize(request: Request, credentials: HTTPAuthorizationCredentials
 
 
 AUTH_FAILURES = "auth-failures"
+# Publishable keys' failures have a budget of their own per IP: they come from web pages (tracking,
+# form posts, preflights), where a stale key embedded in a site fails on every page view from its
+# visitors' addresses. Sharing one budget, an office whose site still embeds a revoked publishable
+# key would lock its own backend's secret key out (on every process that has not yet seen that key
+# succeed, see below). A guesser gains nothing from the second budget: a key has 256 random bits.
+AUTH_FAILURES_PUBLISHABLE = "auth-failures-publishable"
 
 
 async def authenticate(request: Request, token: str | None, now: datetime) -> Caller:
     """The caller behind a presented key (401 when there is none, or it does not authenticate).
 
-    Failed attempts are counted per client IP (`RATE_LIMIT_AUTH_FAILURES_PER_MINUTE`). While an IP
-    is over that limit every key it presents is answered 429, the right one too, before any
-    lookup: otherwise a correct guess would still stand out among the refusals, and guessing would
-    only slow down. Requests without a key are not counted (nothing was guessed)."""
+    Failed attempts are counted per client IP (`RATE_LIMIT_AUTH_FAILURES_PER_MINUTE`), publishable
+    and secret keys apart. While an IP is over that limit for the presented key's kind, a key this
+    process has found good within `KNOWN_GOOD_SECONDS` is still looked up and served: a good key
+    that shares its address with failing ones (an office's egress, a stale key in a web page) keeps
+    working, and no guess can be one of them. Every other key is answered 429 before any lookup,
+    so guessing stops and costs nothing. A key in the lookup cache is resolved without asking the
+    limiter (no round trip to Redis). Requests without a key are not counted (nothing was guessed)."""
     if not token and request.headers.get("authorization"):
         # A key sent without its scheme (`Authorization: sk_…`) was sent, just not as asked: saying
         # it is missing sends the caller looking in the wrong place. Nothing is looked up, so
         # nothing is counted as a guess.
         raise Unauthorized("malformed Authorization header: send `Authorization: Bearer <key>`")
+    resolver: KeyResolver = request.app.state.keys
     limiter = request.app.state.rate_limiter
     if not token or limiter is None:
-        return await request.app.state.keys.resolve(token, now)  # type: ignore[no-any-return]
+        return await resolver.resolve(token, now)
     limit = request.app.state.settings.rate_limit_auth_failures_per_minute
-    bucket = f"{AUTH_FAILURES}:{request.client.host if request.client else 'unknown'}"
-    verdict = await limiter.peek(bucket, limit)
-    if verdict.allowed:
-        try:
-            return await request.app.state.keys.resolve(token, now)  # type: ignore[no-any-return]
-        except Unauthorized:
-            verdict = await limiter.hit(bucket, limit)
-            if verdict.allowed:
-                raise
-    raise TooManyRequests(
+    policy = AUTH_FAILURES_PUBLISHABLE if token.startswith(PUBLISHABLE_PREFIX) else AUTH_FAILURES
+    bucket = f"{policy}:{request.client.host if request.client else 'unknown'}"
+    standing = resolver.standing(token)
+    if standing is not Standing.CACHED:
+        verdict = await limiter.peek(bucket, limit)
+        if not verdict.allowed and standing is not Standing.KNOWN:
+            raise _too_many_failures(limit, verdict, policy)
+    try:
+        return await resolver.resolve(token, now)
+    except Unauthorized:
+        verdict = await limiter.hit(bucket, limit)
+        if verdict.allowed:
+            raise
+    raise _too_many_failures(limit, verdict, policy)
+
+
+def _too_many_failures(limit: int, verdict: Verdict, policy: str) -> TooManyRequests:
+    return TooManyRequests(
         f"more than {limit} failed authentications a minute from this address; retry in {verdict.reset_seconds} s",
-        headers=verdict.headers(AUTH_FAILURES),
+        headers=verdict.headers(policy),
     )
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
@@ -166,13 +167,43 @@ async def revoke(ctx: Context, key_id: UUID, *, if_match: str | None, resolver: 
 # from the good ones, in a table of their own this size: a flood of made-up keys churns only this
 # table and never pushes a good key out of the lookup cache.
 REFUSED_CACHE_SIZE = 1_024
+# How long a key this process authenticated stays "known good" after its last lookup found it good
+# (`KeyResolver.standing`): such a key is still looked up from an address that is over the
+# failed-authentication limit. Far longer than the lookup cache, so a key in steady use never
+# drops out while its address is refused for other keys' failures.
+KNOWN_GOOD_SECONDS = 15 * 60.0
+# A revoke, deactivation or reactivation made here is pending until a lookup reads it from the
+# database (it commits with the request that made it, after the resolver was told). One whose
+# transaction rolled back is never read: its marker lapses after this long. Far longer than any
+# request's transaction may run (pool and lock timeouts are 30 s and 5 s).
+PENDING_SECONDS = 120.0
+
+
+class Standing(Enum):
+    """What this process knows of a presented key before looking it up."""
+
+    CACHED = "cached"  # good, in the lookup cache: resolved from memory
+    KNOWN = "known"  # found good by a lookup within KNOWN_GOOD_SECONDS
+    UNKNOWN = "unknown"
 
 
 class KeyResolver:
     """Resolves bearer tokens, with a short per-process cache (`API_KEY_CACHE_SECONDS`): good keys
     in a table of at most `capacity` entries (`API_KEY_CACHE_SIZE`), refused ones in a small table
-    of their own. A revoke or a member's deactivation takes effect here at once; other processes
-    see it when their cached entry expires. An expiry is checked on every request, cached or not."""
+    of their own. A revoke, a member's deactivation or reactivation takes effect here at once; other
+    processes see it when their cached entry expires. An expiry is checked on every request, cached
+    or not.
+
+    A change made here is told to the resolver before its transaction commits, so until then a
+    lookup reads the row as it was. Three rules keep such a read from outliving the change:
+    - the change is *pending* (a marker per key or member) until a lookup reads the changed row:
+      while it is, a revoked or deactivated key is refused whatever a lookup read, and no lookup
+      that contradicts it is cached (so a reactivated member's keys are not cached as refused
+      either). The row, once read, speaks for itself, and the marker goes;
+    - every change and every confirmation starts a new *generation*: a lookup begun under an older
+      one may have read the old row, so its answer serves its own request but is not cached;
+    - lookups in flight are forgotten on each new generation, so a request that arrives after it
+      starts a lookup of its own instead of sharing one that may have read the old row."""
 
     def __init__(self, database: Database, ttl_seconds: float, capacity: int = 10_000) -> None:
         self.database = database
@@ -180,40 +211,56 @@ class KeyResolver:
         self.capacity = max(capacity, 1)
         self._cache: dict[str, tuple[float, Caller]] = {}
         self._refused: dict[str, tuple[float, Caller | None]] = {}
+        # Digests of keys a lookup found good, with when (oldest first; at most `capacity`).
+        self._known_good: dict[str, float] = {}
         # Concurrent requests with an expired entry share one load, and one last-used write.
         self._loading: dict[Hashable, asyncio.Future[Any]] = {}
-        # Revoked here, or the member deactivated here, possibly not yet committed: refuse even if a
-        # concurrent load (which reads the committed row) cached the key as good.
+        # Pending changes made here, each until a lookup reads it or PENDING_SECONDS pass.
         self._revoked: dict[UUID, float] = {}
         self._deactivated: dict[UUID, float] = {}
-        # Bumped by every change made here: a load that began before it may have read the old row,
-        # so its answer serves its own request but is not cached.
+        self._reactivated: dict[UUID, float] = {}
         self._generation = 0
 
     def forget(self, key_id: UUID) -> None:
         """The key was revoked in this process."""
-        self._revoked[key_id] = time.monotonic() + self.ttl
+        self._revoked[key_id] = time.monotonic() + PENDING_SECONDS
         self._drop(lambda caller: caller.key_id == key_id)
 
     def member_deactivated(self, member_id: UUID) -> None:
         """The member's keys stop working in this process at once."""
-        self._deactivated[member_id] = time.monotonic() + self.ttl
+        self._reactivated.pop(member_id, None)
+        self._deactivated[member_id] = time.monotonic() + PENDING_SECONDS
         self._drop(lambda caller: caller.member_id == member_id)
 
     def member_reactivated(self, member_id: UUID) -> None:
         """The member's keys (those not revoked or expired) work again: forget that they were refused."""
         self._deactivated.pop(member_id, None)
+        self._reactivated[member_id] = time.monotonic() + PENDING_SECONDS
         self._drop(lambda caller: caller.member_id == member_id)
 
-    def _drop(self, matches: Callable[[Caller], bool]) -> None:
+    def standing(self, token: str) -> Standing:
+        digest = keys.digest(token)
+        clock = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > clock:
+            return Standing.CACHED
+        if self._known_good.get(digest, 0.0) > clock - KNOWN_GOOD_SECONDS:
+            return Standing.KNOWN
+        return Standing.UNKNOWN
+
+    def _new_generation(self) -> None:
         self._generation += 1
+        self._loading.clear()  # shared() leaves a load it no longer finds here to its own callers
+
+    def _drop(self, matches: Callable[[Caller], bool]) -> None:
+        self._new_generation()
         for table in (self._cache, self._refused):
             for digest, (_, caller) in list(table.items()):
                 if caller is not None and matches(caller):
                     del table[digest]
         now = time.monotonic()
-        for markers in (self._revoked, self._deactivated):
-            if len(markers) > 1_000:  # markers outlive their purpose after one TTL
+        for markers in (self._revoked, self._deactivated, self._reactivated):
+            if len(markers) > 1_000:  # a change never read back (rolled back, or its key unused)
                 for marked, until in list(markers.items()):
                     if until <= now:
                         del markers[marked]
@@ -229,12 +276,12 @@ class KeyResolver:
         if cached is not None and cached[0] > clock:
             caller = cached[1]
         else:
-            generation = self._generation
+            generation = self._generation  # shared loads all began in this generation (see above)
             caller = await lookups.shared(self._loading, digest, lambda: self._load(digest))
-            if generation == self._generation:
-                self._remember(digest, caller, clock, now)
+            self._remember(digest, caller, clock, now, generation)
         if caller is None:
             raise Unauthorized("unknown API key")
+        clock = time.monotonic()
         if self._revoked.get(caller.key_id, 0.0) > clock:
             raise Unauthorized("this API key was revoked")
         if caller.member_id is not None and self._deactivated.get(caller.member_id, 0.0) > clock:
@@ -247,7 +294,14 @@ class KeyResolver:
             good = await lookups.shared(self._loading, ("touch", digest), lambda: self._touch(digest, good, now))
         return good
 
-    def _remember(self, digest: str, caller: Caller | None, clock: float, now: datetime) -> None:
+    def _remember(self, digest: str, caller: Caller | None, clock: float, now: datetime, generation: int) -> None:
+        stale = generation != self._generation  # checked before a confirmation starts another
+        if caller is not None:
+            self._confirm(caller)
+            if self._contradicts(caller):
+                return
+        if stale:
+            return
         good = caller is not None and caller.refusal(now) is None
         table: dict[str, Any] = self._cache if good else self._refused
         other: dict[str, Any] = self._refused if good else self._cache
@@ -256,6 +310,39 @@ class KeyResolver:
         if len(table) >= (self.capacity if good else REFUSED_CACHE_SIZE):
             del table[next(iter(table))]
         table[digest] = (clock + self.ttl, caller)
+        self._known_good.pop(digest, None)
+        if good:
+            if len(self._known_good) >= self.capacity:
+                del self._known_good[next(iter(self._known_good))]
+            self._known_good[digest] = clock
+
+    def _confirm(self, caller: Caller) -> None:
+        """Drop the pending changes this row shows committed. Lookups begun before may have read
+        the row as it was, and once the marker is gone nothing else would keep them out of the
+        cache: a new generation does."""
+        confirmed = False
+        if caller.revoked and self._revoked.pop(caller.key_id, None) is not None:
+            confirmed = True
+        member = caller.member_id
+        if member is not None:
+            if not caller.member_active and self._deactivated.pop(member, None) is not None:
+                confirmed = True
+            if caller.member_active and self._reactivated.pop(member, None) is not None:
+                confirmed = True
+        if confirmed:
+            self._new_generation()
+
+    def _contradicts(self, caller: Caller) -> bool:
+        """The row predates a change made here that is still pending."""
+        clock = time.monotonic()
+        if not caller.revoked and self._revoked.get(caller.key_id, 0.0) > clock:
+            return True
+        member = caller.member_id
+        if member is None:
+            return False
+        if caller.member_active:
+            return self._deactivated.get(member, 0.0) > clock
+        return self._reactivated.get(member, 0.0) > clock
 
     async def _load(self, digest: str) -> Caller | None:
         async with UnitOfWork(self.database, write=False) as uow:
@@ -276,11 +363,12 @@ class KeyResolver:
         )
 
     async def _touch(self, digest: str, caller: Caller, now: datetime) -> Caller:
+        generation = self._generation
         async with UnitOfWork(self.database, write=True) as uow:
             await uow.api_keys(caller.workspace_id).touch(caller.key_id, now)
             await uow.commit()
         caller = replace(caller, last_used_at=now)
         entry = self._cache.get(digest)
-        if entry is not None:
-            self._cache[digest] = (entry[0], caller)
+        if entry is not None and entry[1].key_id == caller.key_id and generation == self._generation:
+            self._cache[digest] = (entry[0], caller)  # not over a row read after a change made here
         return caller

@@ -1,8 +1,8 @@
 """API keys mean what they say, through HTTP on both databases: a deactivated member's keys stop
-working, an expired key is refused, wrong keys are rate-limited per client IP, made-up keys never
-push good ones out of the lookup cache, and every process sees a revocation within
-API_KEY_CACHE_SECONDS. A second app instance on the same database, with caches of its own, stands
-for a second API process."""
+working, an expired key is refused, wrong keys are rate-limited per client IP without locking out
+good keys that share the address, made-up keys never push good ones out of the lookup cache, and
+every process sees a revocation within API_KEY_CACHE_SECONDS. A second app instance on the same
+database, with caches of its own, stands for a second API process."""
 
 from __future__ import annotations
 
@@ -185,15 +185,102 @@ async def test_failed_authentications_are_limited_per_client_ip(database: Databa
 
         limited = assert_problem(await tenant.get("/v1/workspace", key=random_key()), 429)
         assert limited["type"] == "/problems/rate-limited"
-        assert 0 < int((await tenant.get("/v1/workspace", key=random_key())).headers["retry-after"]) <= 60
-        # While over the limit, the right key is refused too: a lucky guess must not stand out.
-        right = await tenant.get("/v1/workspace")
-        assert_problem(right, 429)
-        assert right.headers["ratelimit-policy"] == '"auth-failures";q=3;w=60'
+        refused = await tenant.get("/v1/workspace", key=random_key())
+        assert 0 < int(refused.headers["retry-after"]) <= 60
+        assert refused.headers["ratelimit-policy"] == '"auth-failures";q=3;w=60'
 
         neighbour = replace(tenant, client=neighbour_client)
         assert (await neighbour.get("/v1/workspace")).status_code == 200
         assert_problem(await neighbour.get("/v1/workspace", key=random_key()), 401)
+
+
+async def test_a_key_seen_good_keeps_working_from_an_address_over_the_failure_limit(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An office's shared egress address: someone there fails 30+ times in a minute; the company's
+    backend integration on the same address, whose key this process has served before, keeps
+    working. Any other key from there is refused without being looked up."""
+    ttl = 0.5
+    app = api_process(database, rate_limit_auth_failures_per_minute=30, api_key_cache_seconds=ttl)
+    loads: list[str] = []
+    original = app.state.keys._load
+
+    async def counted(key_digest: str) -> Any:
+        loads.append(key_digest)
+        return await original(key_digest)
+
+    monkeypatch.setattr(app.state.keys, "_load", counted)
+    await whole_window_ahead()
+    async with client_of(app, "198.51.100.20") as office_client, client_of(app, "203.0.113.20") as elsewhere:
+        backend = await make_tenant(database, office_client)
+        assert (await backend.get("/v1/workspace")).status_code == 200  # the integration, served here
+        async with client_of(api_process(database)) as admin_client:  # a key this process never saw
+            unused = await replace(backend, client=admin_client).key_with("workspace:read")
+        for _ in range(31):
+            assert (await backend.get("/v1/workspace", key=random_key())).status_code in (401, 429)
+        assert_problem(await backend.get("/v1/workspace", key=random_key()), 429)
+
+        for _ in range(3):
+            assert (await backend.get("/v1/workspace")).status_code == 200
+        await asyncio.sleep(ttl + 0.2)  # out of the lookup cache: looked up again, and still served
+        assert (await backend.get("/v1/workspace")).status_code == 200
+
+        looked_up = len(loads)
+        refused = await backend.get("/v1/workspace", key=unused)  # a good key, but not one seen here
+        assert_problem(refused, 429)
+        assert refused.headers["ratelimit-policy"] == '"auth-failures";q=30;w=60'
+        assert_problem(await backend.get("/v1/workspace", key=random_key()), 429)
+        assert len(loads) == looked_up, "a key from an address over the limit was looked up"
+
+        neighbour = replace(backend, client=elsewhere)
+        assert_problem(await neighbour.get("/v1/workspace", key=random_key()), 401)
+        assert (await neighbour.get("/v1/workspace", key=unused)).status_code == 200
+        assert (await neighbour.get("/v1/workspace")).status_code == 200
+
+
+async def test_a_stale_publishable_key_in_a_web_page_does_not_lock_out_secret_keys(database: Database) -> None:
+    """A site still embeds a revoked publishable key; its tracking snippet fails on every page view
+    from the office's address. Publishable keys have a failure budget of their own, so the secret
+    key of the company's backend on that address is served, even by a process that never saw it."""
+    app = api_process(database, rate_limit_auth_failures_per_minute=5)
+    await whole_window_ahead()
+    async with client_of(api_process(database)) as admin_client, client_of(app, "198.51.100.30") as office:
+        admin = await make_tenant(database, admin_client)
+        stale = (await admin.post("/v1/api-keys", json={"name": "old site", "kind": "publishable"})).json()
+        assert (await admin.delete(f"/v1/api-keys/{stale['id']}")).status_code == 200
+        backend_key = await admin.key_with("workspace:read")
+
+        beacon = {"visitor_id": "visitor-1", "type": "page_view"}
+        answers = [
+            (await office.post(f"/v1/tracking/engagements?key={stale['key']}", json=beacon)).status_code
+            for _ in range(8)
+        ]
+        assert answers == [401] * 5 + [429] * 3
+
+        served = await office.get("/v1/workspace", headers={"Authorization": f"Bearer {backend_key}"})
+        assert served.status_code == 200, served.text
+        refused = await office.post(f"/v1/tracking/engagements?key={stale['key']}", json=beacon)
+        assert refused.headers["ratelimit-policy"] == '"auth-failures-publishable";q=5;w=60'
+
+
+async def test_a_cached_key_is_served_without_asking_the_failure_limiter(
+    database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = api_process(database, api_key_cache_seconds=600, rate_limit_auth_failures_per_minute=30)
+    limiter = app.state.rate_limiter
+    peeks: list[str] = []
+    original = limiter.peek
+
+    async def counted(bucket: str, limit: int) -> Any:
+        peeks.append(bucket)
+        return await original(bucket, limit)
+
+    monkeypatch.setattr(limiter, "peek", counted)
+    async with client_of(app) as client:
+        caller = replace(tenant, client=client)
+        for _ in range(5):
+            assert (await caller.get("/v1/workspace")).status_code == 200
+    assert len(peeks) == 1, f"the failure limiter was asked {len(peeks)} times for one cached key"
 
 
 async def test_wrong_publishable_keys_on_forms_count_as_failed_authentications(database: Database) -> None:

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import asyncio
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+from uuid import UUID, uuid4
 
 import pytest
 
+from app.db.session import Database
 from app.domain import api_keys as keys
-from app.domain.errors import InvalidInput
+from app.domain.errors import InvalidInput, Unauthorized
+from app.services.api_keys import Caller, KeyResolver
 
 
 def test_admin_implies_every_scope_even_future_ones() -> None:
@@ -67,3 +74,145 @@ def test_a_key_expires_at_its_expiry_instant() -> None:
     assert not keys.expired(None, at)
     assert not keys.expired(at, at - timedelta(microseconds=1))
     assert keys.expired(at, at) and keys.expired(at, at + timedelta(days=1))
+
+
+# -- the key resolver's cache across changes made in this process -----------------------------
+#
+# A revoke or a member's (de/re)activation tells the resolver before its transaction commits. A
+# lookup in flight across the change, or begun between the call and the commit, reads the row as
+# it was: it may answer its own request, but must not be cached for a whole TTL.
+
+
+class Rows(KeyResolver):
+    """A resolver over rows held in memory. A lookup reads its row when it starts, as a
+    transaction would (`commit` makes a change visible to lookups that start after it); while
+    `held` is set, lookups wait for it to clear before answering."""
+
+    def __init__(self, ttl: float) -> None:
+        super().__init__(cast(Database, None), ttl)
+        self.rows: dict[str, Caller] = {}
+        self.held: asyncio.Event | None = None
+        self.loads = 0
+
+    def commit(self, token: str, **changes: Any) -> None:
+        digest = keys.digest(token)
+        self.rows[digest] = replace(self.rows[digest], **changes)
+
+    def hold(self) -> None:
+        self.held = asyncio.Event()
+
+    def release(self) -> None:
+        assert self.held is not None
+        self.held.set()
+        self.held = None
+
+    async def _load(self, digest: str) -> Caller | None:
+        self.loads += 1
+        row = self.rows.get(digest)
+        if self.held is not None:
+            await self.held.wait()
+        return row
+
+
+def key_row(resolver: Rows, member_id: UUID | None = None, *, member_active: bool = True) -> tuple[str, Caller]:
+    token = "sk_" + uuid4().hex
+    caller = Caller(
+        workspace_id=uuid4(),
+        key_id=uuid4(),
+        kind=keys.KeyKind.SECRET,
+        scopes=frozenset({"admin"}),
+        allowed_origins=(),
+        member_id=member_id,
+        last_used_at=datetime.now(UTC),  # used just now: no last-used write
+        member_active=member_active,
+    )
+    resolver.rows[keys.digest(token)] = caller
+    return token, caller
+
+
+async def answer(resolver: Rows, token: str) -> str:
+    try:
+        await resolver.resolve(token, datetime.now(UTC))
+    except Unauthorized as refused:
+        return str(refused.detail)
+    return "ok"
+
+
+async def until_loading(resolver: Rows, loads: int) -> None:
+    for _ in range(1_000):
+        if resolver.loads >= loads:
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"{resolver.loads} lookups started, expected {loads}")
+
+
+@pytest.mark.parametrize("in_flight", [False, True], ids=["begun-after-revoke", "in-flight-across-revoke"])
+async def test_a_lookup_that_read_the_key_before_its_revoke_committed_does_not_keep_it_alive(in_flight: bool) -> None:
+    ttl = 1.0
+    resolver = Rows(ttl)
+    token, caller = key_row(resolver)
+    resolver.hold()
+    before = asyncio.create_task(answer(resolver, token)) if in_flight else None
+    if before is not None:
+        await until_loading(resolver, 1)
+
+    resolver.forget(caller.key_id)  # the revoke, its transaction not yet committed
+    revoked_at = time.monotonic()
+    await asyncio.sleep(ttl / 2)  # the commit takes its time; a request comes in meanwhile
+    during = asyncio.create_task(answer(resolver, token))
+    await asyncio.sleep(0.05)
+    resolver.commit(token, revoked=True)
+    resolver.release()
+    assert await during == "this API key was revoked"
+    if before is not None:
+        assert await before == "this API key was revoked"
+
+    # Long after the revoke took effect here, the key is still refused: nothing cached it as good.
+    await asyncio.sleep(max(revoked_at + ttl + 0.2 - time.monotonic(), 0))
+    assert await answer(resolver, token) == "this API key was revoked"
+    assert await answer(resolver, token) == "this API key was revoked"
+
+
+async def test_a_deactivation_read_back_by_one_key_keeps_the_members_other_keys_out_of_the_cache() -> None:
+    resolver = Rows(600)
+    member = uuid4()
+    first, _ = key_row(resolver, member)
+    second, _ = key_row(resolver, member)
+    resolver.member_deactivated(member)
+    resolver.hold()
+    stale = asyncio.create_task(answer(resolver, second))  # reads the member as active
+    await until_loading(resolver, 1)
+    for token in (first, second):
+        resolver.commit(token, member_active=False)
+    resolver.release()
+    assert await answer(resolver, first) == "the member this API key acts as is deactivated"
+    await stale
+    assert await answer(resolver, second) == "the member this API key acts as is deactivated"
+
+
+@pytest.mark.parametrize("in_flight", [False, True], ids=["begun-after-call", "in-flight-across-call"])
+async def test_a_reactivation_is_seen_at_once_though_a_lookup_read_the_member_before_it_committed(
+    in_flight: bool,
+) -> None:
+    resolver = Rows(600)  # a refusal cached for the TTL would be seen for ten minutes
+    member = uuid4()
+    token, _ = key_row(resolver, member, member_active=False)
+    resolver.hold()
+    before = None
+    if in_flight:  # its refusal was not cached (or had expired): a lookup is under way
+        before = asyncio.create_task(answer(resolver, token))
+        await until_loading(resolver, 1)
+    else:  # the refusal is cached
+        resolver.release()
+        assert await answer(resolver, token) == "the member this API key acts as is deactivated"
+        resolver.hold()
+    resolver.member_reactivated(member)  # its transaction not yet committed
+    during = asyncio.create_task(answer(resolver, token))
+    await asyncio.sleep(0.05)  # its lookup reads the member before the commit
+    resolver.commit(token, member_active=True)
+    resolver.release()
+    await during  # read before the commit: either answer is right for a request made meanwhile
+    if before is not None:
+        await before
+
+    assert await answer(resolver, token) == "ok"  # the reactivation is committed: served at once
