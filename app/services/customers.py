@@ -225,7 +225,7 @@ async def resolve_ahead(ctx: Context, items: list[Wanted | None], by_identity: d
     ):
         return await resolve(ctx, items, by_identity, announced=True)
     async with UnitOfWork(ctx.uow.database) as uow:
-        own = Context(uow, ctx.workspace_id, ctx.actor, ctx.now)
+        own = ctx.derive(uow)
         resolved = await resolve(own, items, by_identity, announced=True)
         await uow.commit()
     return resolved
