@@ -71,11 +71,13 @@ async def run_cpu(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 async def redact_events(run: JobRun) -> dict[str, Any]:
-    """`events.redact`: erase the data of every event about one resource (data-protection requests)."""
+    """`events.redact`: erase the data of every event about one resource (data-protection requests)
+    that the requesting key's scopes (kept in the params) may read; none kept: nothing."""
     total = 0
     while True:
         async with UnitOfWork(run.database, write=True) as uow:
-            erased = await uow.events(run.workspace_id).redact(run.params["resource_id"], utcnow(), 500)
+            ctx = Context(uow, run.workspace_id, SYSTEM, utcnow(), scopes=frozenset(run.params.get("scopes", ())))
+            erased = await events.redact(ctx, run.params["resource_id"], 500)
             await uow.commit()
         if not erased:
             return {"redacted": total}
