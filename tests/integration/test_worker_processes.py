@@ -56,7 +56,7 @@ async def prepared(scratch: ScratchDatabases, tmp_path: Path) -> tuple[Database,
 
 async def subscribe(database: Database, workspace_id: uuid.UUID, url: str) -> None:
     async with UnitOfWork(database) as uow:
-        ctx = Context(uow, workspace_id, SYSTEM, utcnow())
+        ctx = Context(uow, workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
         endpoint = {"url": url, "event_types": ["member.created"], "description": "", "enabled": True}
         await webhooks.create(ctx, endpoint, rules=EndpointRules(max_per_workspace=50, allow_loopback=True))
         await uow.commit()
