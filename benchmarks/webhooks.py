@@ -36,7 +36,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.webhooks import EndpointRules
 from app.ids import utcnow
 from app.services import members, timers, webhooks
-from app.services.context import SYSTEM, Context
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -179,7 +179,7 @@ async def wait_for(receiver: Receiver, count: int, timeout: float) -> None:
 async def lag_run(workers: int, rate: float, seconds: float) -> dict[str, float]:
     async with scratch() as run:
         async with UnitOfWork(run.database) as uow:
-            await run.subscribe(Context(uow, run.workspace_id, SYSTEM, utcnow()))
+            await run.subscribe(Context(uow, run.workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES))
             await uow.commit()
         run.processes += [start_worker(run.url, f"lag{i}") for i in range(workers)]
         await asyncio.sleep(2)

@@ -24,7 +24,7 @@ from app.domain.errors import DomainError
 from app.ids import utcnow
 from app.routers.problems import PROBLEM_JSON, PayloadTooLarge, UnsupportedMediaType, on_unexpected_error
 from app.services import idempotency
-from app.services.context import SYSTEM, Context
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.idempotency import Claim, StoredResponse
 
 log = logging.getLogger("app.http")
@@ -262,7 +262,7 @@ async def _attempt(
             return replay.response()
         claim: Claim | None = getattr(request.state, "idempotency_claim", None)
         if claim is not None and 200 <= response.status_code < 300:
-            ctx = Context(uow, claim.workspace_id, SYSTEM, utcnow())
+            ctx = Context(uow, claim.workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
             if answers_secret:  # the status and what was created, never the body with its secret
                 resource = response.headers.get("location") or request.url.path
                 await idempotency.complete_secret(ctx, claim, response.status_code, resource)

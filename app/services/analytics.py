@@ -33,7 +33,7 @@ from app.ids import new_id, utcnow
 from app.schemas.analytics import ModelRead
 from app.schemas.settings import AnalyticsSettings
 from app.services import acquisition_costs, events, jobs, retention, settings
-from app.services.context import SYSTEM, Context
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 
 JOB = "analytics.refresh"
 SECTION = "analytics"
@@ -325,7 +325,7 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
 
     started_at, started = utcnow(), time.perf_counter()
     async with UnitOfWork(database, write=False) as uow:
-        ctx = Context(uow, workspace_id, SYSTEM, started_at)
+        ctx = Context(uow, workspace_id, SYSTEM, started_at, scopes=SERVICE_SCOPES)
         workspace = await uow.workspaces(workspace_id).get()
         if workspace is None:
             raise LookupError("the workspace is gone")
@@ -388,7 +388,7 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
             snapshot = await repo.latest()
             assert snapshot is not None and snapshot["id"] == snapshot_id
             previous = ready[1] if len(ready) > 1 else None
-            writer = Context(uow, workspace_id, SYSTEM, now)
+            writer = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
             movement = await retention.compare(writer, snapshot, previous, summaries, columns)
             if movement is not None:
                 insights = {**snapshot["insights"], "rfm": {**snapshot["insights"]["rfm"], **movement}}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -30,6 +30,9 @@ class Actor:
 
 
 SYSTEM = Actor("system")
+# The scopes of work the service does on its own behalf (worker, timers, jobs): every scope. Such
+# work names them explicitly; a context that names none may read nothing scoped.
+SERVICE_SCOPES: frozenset[str] = frozenset({ADMIN})
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,17 @@ class Context:
     quiet: frozenset[str] = frozenset()
     # What the caller may read: a request carries its key's scopes, so composite reads (the 360
     # view, the event log, a new webhook endpoint) show only what those scopes allow. Work the
-    # service does on its own behalf (worker, timers, jobs) acts with every scope.
-    scopes: frozenset[str] = frozenset({ADMIN})
+    # service does on its own behalf (worker, timers, jobs) passes SERVICE_SCOPES. The default is
+    # no scope at all, so a context built without thinking of scopes fails closed, never open.
+    scopes: frozenset[str] = frozenset()
 
     def allows(self, scope: str) -> bool:
         return allows(self.scopes, scope)
+
+    def derive(self, uow: UnitOfWork, now: datetime | None = None) -> Context:
+        """The same caller (workspace, actor, scopes, quiet types) in another unit of work, e.g.
+        each page of an export after the first: it must read with the request's scopes."""
+        return replace(self, uow=uow, now=self.now if now is None else now)
 
     def audit_new(self) -> dict[str, object]:
         return {

@@ -225,7 +225,9 @@ async def resolve_ahead(ctx: Context, items: list[Wanted | None], by_identity: d
     ):
         return await resolve(ctx, items, by_identity, announced=True)
     async with UnitOfWork(ctx.uow.database) as uow:
-        own = Context(uow, ctx.workspace_id, ctx.actor, ctx.now)
+        # Committed on their own, these customers are announced like a batch's would be (the
+        # caller's quiet types stay with the caller); the caller's scopes come along.
+        own = Context(uow, ctx.workspace_id, ctx.actor, ctx.now, scopes=ctx.scopes)
         resolved = await resolve(own, items, by_identity, announced=True)
         await uow.commit()
     return resolved

@@ -22,7 +22,7 @@ from app.ids import new_id
 from app.schemas.leads import DuplicateCandidateRead, DuplicatesFound, LeadMerged, LeadRead
 from app.schemas.settings import DeduplicationSettings
 from app.services import events, leads, lookups, scoring, settings
-from app.services.context import SYSTEM, Context, write_changes
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context, write_changes
 
 MAX_CANDIDATES = 10
 COMPARED_WITH_KEYS = tuple(dict.fromkeys((*COMPARED, *BLOCKING_KEYS)))  # what a pass reads of a new lead
@@ -122,7 +122,7 @@ async def find_for_new_leads(database: Database, now: datetime, *, limit: int = 
         for workspace_id, lead_id in queued:
             by_workspace.setdefault(workspace_id, []).append(lead_id)
         for workspace_id, lead_ids in by_workspace.items():
-            ctx = Context(uow, workspace_id, SYSTEM, now)
+            ctx = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
             # Only what the comparison reads, of the new leads and of their candidates (whole rows
             # were most of this pass's CPU).
             rows = await uow.leads(workspace_id).by_ids(lead_ids, columns=COMPARED_WITH_KEYS)

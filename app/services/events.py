@@ -70,6 +70,24 @@ def readable_types(ctx: Context) -> list[str] | None:
     return types.readable(ctx.scopes, CATALOGUE)
 
 
+def redaction_params(ctx: Context, resource_id: str) -> dict[str, Any]:
+    """What an `events.redact` job needs: the resource, and the scopes of the key that asks (just
+    `admin` when it holds it), since the job erases only the types those scopes may read."""
+    scopes = [ADMIN] if ADMIN in ctx.scopes else sorted(ctx.scopes)
+    return {"resource_id": resource_id, "scopes": scopes}
+
+
+async def redact(ctx: Context, resource_id: str, limit: int) -> int:
+    """Erase the data of up to `limit` events about a resource whose types `ctx.scopes` may read
+    (every type with `admin`); how many it erased. A key may not erase, nor count, what it may not
+    read: the admin-only audit trail (`api_key.*`, `settings.updated`) stays whole."""
+    repo = ctx.uow.events(ctx.workspace_id)
+    kinds = None if ADMIN in ctx.scopes else types.readable(ctx.scopes, await repo.types_to_redact(resource_id))
+    if kinds == []:
+        return 0
+    return await repo.redact(resource_id, ctx.now, limit, types=kinds)
+
+
 def _forbidden(event_type: str) -> Forbidden:
     return Forbidden(f"{event_type} events need the {types.required_scope(event_type)!r} scope, which this key lacks")
 

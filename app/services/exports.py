@@ -12,7 +12,7 @@ from app.db.repositories.base import Row
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
-from app.services.context import Actor, Context
+from app.services.context import Context
 
 PAGE = 500
 # (context, cursor) -> a Page (rows, next_cursor)
@@ -20,28 +20,27 @@ Fetch = Callable[[Context, str | None], Awaitable[Any]]
 
 
 async def pages(
-    database: Database, workspace_id: UUID, actor: Actor, fetch: Fetch, *, cursor: str | None = None
+    database: Database, caller: Context, fetch: Fetch, *, cursor: str | None = None
 ) -> AsyncIterator[list[Row]]:
-    """The pages from `cursor` (the start when None) to the end."""
+    """The pages from `cursor` (the start when None) to the end, each read as `caller` (the
+    request's context: its workspace, actor and scopes) in a transaction of its own."""
     while True:
         async with UnitOfWork(database, write=False) as uow:
-            page = await fetch(Context(uow, workspace_id, actor, utcnow()), cursor)
+            page = await fetch(caller.derive(uow, utcnow()), cursor)
         yield page.rows
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
 
 
-async def import_errors(
-    database: Database, workspace_id: UUID, actor: Actor, import_id: UUID
-) -> AsyncIterator[list[Row]]:
-    """An import's failed rows, by row number."""
+async def import_errors(database: Database, caller: Context, import_id: UUID) -> AsyncIterator[list[Row]]:
+    """An import's failed rows, by row number, read as `caller`."""
     from app.services import imports
 
     after = 0
     while True:
         async with UnitOfWork(database, write=False) as uow:
-            rows = await imports.errors(Context(uow, workspace_id, actor, utcnow()), import_id, after=after, limit=PAGE)
+            rows = await imports.errors(caller.derive(uow, utcnow()), import_id, after=after, limit=PAGE)
         if not rows:
             return
         yield rows

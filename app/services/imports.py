@@ -39,7 +39,7 @@ from app.schemas.orders import OrderIn
 from app.schemas.relationships import ContactCreate
 from app.services import analytics, custom_fields, events, jobs, leads, orders, records, workspaces
 from app.services.batches import item_error, problem_of
-from app.services.context import Actor, Context
+from app.services.context import SERVICE_SCOPES, Actor, Context
 from app.services.relationships import CONTACT
 
 log = logging.getLogger("app.imports")
@@ -152,6 +152,7 @@ async def upload(
     late_fields: Callable[[], dict[str, str]],
     *,
     limits: UploadLimits,
+    scopes: frozenset[str],
 ) -> Row:
     """Store the upload as it streams in and queue the import job; the import (status `queued`).
     Anything invalid (not UTF-8, no header, a mapping that does not fit) is a 422 and leaves
@@ -161,7 +162,7 @@ async def upload(
     (read at the end)."""
     import_id = new_id()
     async with UnitOfWork(database) as uow:
-        ctx = Context(uow, workspace_id, actor, utcnow())
+        ctx = Context(uow, workspace_id, actor, utcnow(), scopes=scopes)
         repo = uow.imports(workspace_id)
         await repo.lock_uploads()
         if await repo.streaming(since=ctx.now - STALLED_UPLOAD) >= limits.uploads:
@@ -177,7 +178,7 @@ async def upload(
         })  # fmt: skip
         await uow.commit()
     try:
-        return await _store(database, workspace_id, actor, import_id, options, chunks, late_fields, limits)
+        return await _store(database, workspace_id, actor, import_id, options, chunks, late_fields, limits, scopes)
     except BaseException:
         # nothing half-written, even when the request is cancelled (the client went away)
         await asyncio.shield(_discard(database, workspace_id, import_id))
@@ -200,6 +201,7 @@ async def _store(
     chunks: AsyncIterator[bytes],
     late_fields: Callable[[], dict[str, str]],
     limits: UploadLimits,
+    scopes: frozenset[str],
 ) -> Row:
     stream = CsvStream(options.delimiter)
     header: list[str] | None = None
@@ -252,7 +254,7 @@ async def _store(
         raise InvalidInput.field("file", "the file is empty: send a header row and data rows")
     mapping = options.mapping if options.mapping is not None else _mapping_field(late_fields())
     async with UnitOfWork(database) as uow:
-        ctx = Context(uow, workspace_id, actor, utcnow())
+        ctx = Context(uow, workspace_id, actor, utcnow(), scopes=scopes)
         resolved = rules.resolve_mapping(header, mapping, ENTITIES[options.entity].targets,
                                          custom_keys=await _custom_keys(ctx, options.entity))  # fmt: skip
         job = await jobs.enqueue(ctx, JOB, {"import_id": str(import_id)})
@@ -299,6 +301,8 @@ async def dry_run(
     options: Options,
     chunks: AsyncIterator[bytes],
     late_fields: Callable[[], dict[str, str]],
+    *,
+    scopes: frozenset[str],
 ) -> dict[str, Any]:
     """Check the first `DRY_RUN_ROWS` rows without writing anything: per-row errors, as the import
     would report them (validation and duplicates of what is stored or earlier in the file)."""
@@ -319,7 +323,7 @@ async def dry_run(
     mapping = options.mapping if options.mapping is not None else _mapping_field(late_fields())
     entity = ENTITIES[options.entity]
     async with UnitOfWork(database, write=False) as uow:  # reads only: a dry run writes nothing
-        ctx = Context(uow, workspace_id, actor, utcnow())
+        ctx = Context(uow, workspace_id, actor, utcnow(), scopes=scopes)
         keys = await _custom_keys(ctx, entity.name)
         resolved = rules.resolve_mapping(header, mapping, entity.targets, custom_keys=keys)
         outcomes = await _check(ctx, entity, resolved, header, data_rows, _defaults(entity.name, options.json()))
@@ -448,6 +452,8 @@ async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progr
     if imp["status"] in ("completed", "failed"):
         return _summary(imp)
     entity = ENTITIES[imp["entity"]]
+    # The job writes in the name of the member or key that uploaded, whose scopes were checked
+    # then (and are not kept): it is the service's own work, with SERVICE_SCOPES.
     actor = Actor.parse(imp["created_by"])
     async with UnitOfWork(database) as uow:
         await uow.imports(workspace_id).set(
@@ -456,7 +462,7 @@ async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progr
         await uow.commit()
     header = imp["columns"]
     async with UnitOfWork(database, write=False) as uow:
-        ctx = Context(uow, workspace_id, actor, utcnow())
+        ctx = Context(uow, workspace_id, actor, utcnow(), scopes=SERVICE_SCOPES)
         resolved = rules.resolve_mapping(header, imp["mapping"], entity.targets,
                                          custom_keys=await _custom_keys(ctx, entity.name))  # fmt: skip
     defaults = _defaults(entity.name, imp["options"])
@@ -513,7 +519,7 @@ async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progr
         assert final is not None
         if finished:  # only the runner that ended it announces it (a job taken over runs twice)
             await repo.drop_chunks(import_id)
-            ctx = Context(uow, workspace_id, actor, now)
+            ctx = Context(uow, workspace_id, actor, now, scopes=SERVICE_SCOPES)
             await events.record(ctx, types.IMPORT_COMPLETED, ImportRead.model_validate(final))
             await analytics.after_import(ctx, final["entity"], final["rows_created"] + final["rows_updated"])
         await uow.commit()
@@ -542,7 +548,7 @@ async def fail_in(uow: UnitOfWork, workspace_id: UUID, import_id: UUID, job_id: 
     await repo.drop_chunks(import_id)
     final = await repo.get(import_id)
     assert final is not None
-    ctx = Context(uow, workspace_id, Actor.parse(row["created_by"]), now)
+    ctx = Context(uow, workspace_id, Actor.parse(row["created_by"]), now, scopes=SERVICE_SCOPES)
     await events.record(ctx, types.IMPORT_FAILED, ImportRead.model_validate(final))
     return True
 
@@ -600,7 +606,7 @@ async def _apply_batch(
         # nothing, and plans cached while they were empty would scan them (measured: 6 ms a row by
         # 20,000 rows, growing; benchmarks/README.md).
         await uow.plan_each_statement()
-        ctx = Context(uow, workspace_id, actor, utcnow(), quiet=QUIET)
+        ctx = Context(uow, workspace_id, actor, utcnow(), quiet=QUIET, scopes=SERVICE_SCOPES)
         outcomes = await _write(ctx, entity, _build(entity, resolved, header, part, defaults))
         await uow.flush()  # rows written behind exist now: tag them
         repo = uow.imports(workspace_id)

@@ -53,7 +53,7 @@ class Extras:
 async def gather(database: Database, workspace_id: UUID, ctx: Context, as_of: date, values: dict[str, Any]) -> Extras:
     async with UnitOfWork(database, write=not database.is_sqlite) as uow:
         repo = uow.analytics(workspace_id)
-        reader = Context(uow, workspace_id, ctx.actor, ctx.now)
+        reader = ctx.derive(uow)
         contract_rows = await repo.contracts(as_of, as_of - CONTRACT_LAPSE)
         contracts: dict[UUID, tuple[date | None, float]] = {}
         for row in contract_rows:

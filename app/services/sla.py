@@ -22,7 +22,7 @@ from app.schemas.routing import SlaEscalation, SpeedStats, SpeedToLeadReport
 from app.schemas.settings import SlaSettings
 from app.schemas.weekdays import numbers
 from app.services import events, lookups, routing, settings
-from app.services.context import SYSTEM, Context
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 
 SWEEP_BATCH = 500
 
@@ -113,7 +113,7 @@ async def sweep(database: Database, now: datetime, *, limit: int = SWEEP_BATCH) 
     async with UnitOfWork(database, write=True) as uow:
         breached = await uow.outbox().breach_due(now, limit)
         for lead in breached:
-            ctx = Context(uow, lead["workspace_id"], SYSTEM, now)
+            ctx = Context(uow, lead["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
             await events.record(ctx, types.LEAD_SLA_BREACHED, LeadRead.model_validate(lead))
             await _escalate(ctx, lead)
         await uow.commit()

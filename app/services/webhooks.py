@@ -128,16 +128,32 @@ async def send_test(ctx: Context, endpoint_id: UUID) -> None:
     )
 
 
+async def _covered(ctx: Context, endpoint_id: UUID) -> Row:
+    """The endpoint, when the caller may read everything it is delivered. Its deliveries name the
+    events sent (type, id, when) and keep the start of each reply, which can echo the payload: a
+    key that may not read all the endpoint's scopes would learn of events it may not read, so it
+    is a 403 naming what it lacks. (The endpoint itself needs only `webhooks:read`.)"""
+    endpoint = await get(ctx, endpoint_id)
+    if not covers(ctx.scopes, endpoint["scopes"]):
+        missing = [s for s in endpoint["scopes"] if not covers(ctx.scopes, [s])]
+        raise Forbidden(
+            "this endpoint's deliveries are of events its scopes may read: reading, retrying or replaying them "
+            f"needs a key that may read all of them; this key lacks {', '.join(missing)}"
+        )
+    return endpoint
+
+
 async def deliveries(
     ctx: Context, endpoint_id: UUID, *, sort: Sort, cursor: str | None, limit: int, status: str | None
 ) -> Page:
-    await get(ctx, endpoint_id)
+    await _covered(ctx, endpoint_id)
     return await ctx.uow.deliveries(ctx.workspace_id).list(
         endpoint_id, sort=sort, cursor=cursor, limit=limit, status=status
     )
 
 
 async def delivery(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> tuple[Row, list[Row]]:
+    await _covered(ctx, endpoint_id)
     repo = ctx.uow.deliveries(ctx.workspace_id)
     row = await repo.get(endpoint_id, delivery_id)
     if row is None:
@@ -147,7 +163,6 @@ async def delivery(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> tuple[
 
 async def retry(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> Row:
     """Send a delivery again now (failed ones included); keeps its webhook-id."""
-    await get(ctx, endpoint_id)
     row, _ = await delivery(ctx, endpoint_id, delivery_id)
     updated = await ctx.uow.deliveries(ctx.workspace_id).retry_now(row["id"], ctx.now)
     assert updated is not None
@@ -156,13 +171,19 @@ async def retry(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> Row:
 
 async def replay(ctx: Context, endpoint_id: UUID, *, since: Any, since_sequence: int | None) -> int:
     """New deliveries, to this endpoint, of the events it subscribes to and its scopes may read,
-    since a time or sequence (the dispatcher's rule, `delivers`)."""
+    since a time or sequence: exactly the dispatcher's rule (`delivers`), so an endpoint with no
+    `event_types` replays every type its scopes may read, historic types no longer catalogued
+    included, as it was sent them."""
     if since is None and since_sequence is None:
         raise InvalidInput.field("since", "give `since` (a time) or `since_sequence`")
-    endpoint = await get(ctx, endpoint_id)
-    wanted = [
-        t for t in (endpoint["event_types"] or CATALOGUE) if delivers(endpoint["event_types"], endpoint["scopes"], t)
-    ]
+    endpoint = await _covered(ctx, endpoint_id)
+    # Narrowed in the query when the endpoint lists its types; otherwise every type is read and
+    # `delivers` below decides, as the dispatcher does (a catalogue would miss historic types).
+    wanted = (
+        [t for t in endpoint["event_types"] if delivers(endpoint["event_types"], endpoint["scopes"], t)]
+        if endpoint["event_types"]
+        else None
+    )
     found = await ctx.uow.events(ctx.workspace_id).dispatched_since(
         since=since, since_sequence=since_sequence, types=wanted
     )

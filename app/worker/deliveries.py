@@ -27,7 +27,7 @@ from app.ids import new_id, utcnow
 from app.schemas.common import rfc3339
 from app.schemas.webhooks import WebhookEndpointRead
 from app.services import events
-from app.services.context import SYSTEM, Context
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.worker.delivery_client import send
 
 log = logging.getLogger("app.worker.deliveries")
@@ -227,7 +227,7 @@ async def _attempt(
             updated = await outbox.update_endpoint(endpoint["workspace_id"], endpoint["id"], changes)
             if updated is not None:
                 if outcome.disable_endpoint:
-                    ctx = Context(uow, endpoint["workspace_id"], SYSTEM, done)
+                    ctx = Context(uow, endpoint["workspace_id"], SYSTEM, done, scopes=SERVICE_SCOPES)
                     await events.record(
                         ctx, types.WEBHOOK_ENDPOINT_DISABLED, WebhookEndpointRead.model_validate(updated)
                     )

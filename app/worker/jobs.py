@@ -28,7 +28,7 @@ from app.domain.jobs import failure_problem
 from app.ids import utcnow
 from app.schemas.jobs import JobRead
 from app.services import events
-from app.services.context import SYSTEM, Context
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 
 log = logging.getLogger("app.worker.jobs")
 T = TypeVar("T")
@@ -94,11 +94,13 @@ def cpu_steps_running() -> bool:
 
 
 async def redact_events(run: JobRun) -> dict[str, Any]:
-    """`events.redact`: erase the data of every event about one resource (data-protection requests)."""
+    """`events.redact`: erase the data of every event about one resource (data-protection requests)
+    that the requesting key's scopes (kept in the params) may read; none kept: nothing."""
     total = 0
     while True:
         async with UnitOfWork(run.database, write=True) as uow:
-            erased = await uow.events(run.workspace_id).redact(run.params["resource_id"], utcnow(), 500)
+            ctx = Context(uow, run.workspace_id, SYSTEM, utcnow(), scopes=frozenset(run.params.get("scopes", ())))
+            erased = await events.redact(ctx, run.params["resource_id"], 500)
             await uow.commit()
         if not erased:
             return {"redacted": total}
@@ -116,7 +118,7 @@ async def rescore_leads(run: JobRun) -> dict[str, Any]:
     seen = changed = 0
     while True:
         async with UnitOfWork(run.database, write=True) as uow:
-            ctx = Context(uow, run.workspace_id, SYSTEM, utcnow())
+            ctx = Context(uow, run.workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
             last, page_seen, page_changed = await scoring.rescore_page(
                 ctx, after=after_id, limit=RESCORE_PAGE, cause=str(run.params.get("cause", "rescore"))
             )
@@ -210,7 +212,7 @@ async def _fail_lost(uow: UnitOfWork, now: datetime) -> None:
             await imports.fail_in(uow, job["workspace_id"], import_id, job["id"], now)
         row = await uow.jobs(job["workspace_id"]).get(job["id"])
         assert row is not None
-        ctx = Context(uow, job["workspace_id"], SYSTEM, now)
+        ctx = Context(uow, job["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
         await events.record(ctx, types.JOB_FAILED, JobRead.model_validate(row))
 
 
@@ -277,7 +279,11 @@ async def run(database: Database, settings: Settings, job: dict[str, Any]) -> No
         if event_type is not None:
             row = await uow.jobs(job["workspace_id"]).get(job["id"])
             assert row is not None
-            await events.record(Context(uow, job["workspace_id"], SYSTEM, now), event_type, JobRead.model_validate(row))
+            await events.record(
+                Context(uow, job["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES),
+                event_type,
+                JobRead.model_validate(row),
+            )
         await uow.commit()
 
 

@@ -15,7 +15,7 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
 from app.services import events, tasks
-from app.services.context import SYSTEM, Context
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.worker import recurring
 
 log = logging.getLogger("app.worker.timers")
@@ -60,7 +60,8 @@ async def _fire(database: Database, timer: dict[str, Any]) -> None:
         if handler is None:
             raise LookupError(f"no handler for timer kind {timer['kind']!r}")
         async with UnitOfWork(database, write=True) as uow:
-            await handler(Context(uow, timer["workspace_id"], SYSTEM, now), timer["payload"], timer["run_at"])
+            ctx = Context(uow, timer["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
+            await handler(ctx, timer["payload"], timer["run_at"])
             await uow.outbox().finish_timer(
                 timer["workspace_id"], timer["id"], {"status": "fired", "fired_at": now, "lease_until": None}
             )

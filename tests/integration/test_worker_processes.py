@@ -24,7 +24,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.webhooks import EndpointRules
 from app.ids import utcnow
 from app.services import imports, members, webhooks
-from app.services.context import SYSTEM, Context
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from tests.conftest import ScratchDatabases, database_url
 from tests.integration.receiver import Receiver
 from tests.integration.server import ROOT, Server, cli_env, create_workspace, run_cli
@@ -56,7 +56,7 @@ async def prepared(scratch: ScratchDatabases, tmp_path: Path) -> tuple[Database,
 
 async def subscribe(database: Database, workspace_id: uuid.UUID, url: str) -> None:
     async with UnitOfWork(database) as uow:
-        ctx = Context(uow, workspace_id, SYSTEM, utcnow())
+        ctx = Context(uow, workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
         endpoint = {"url": url, "event_types": ["member.created"], "description": "", "enabled": True}
         await webhooks.create(ctx, endpoint, rules=EndpointRules(max_per_workspace=50, allow_loopback=True))
         await uow.commit()
@@ -160,8 +160,9 @@ async def test_an_import_whose_worker_is_killed_resumes_and_applies_no_batch_twi
             yield data[start : start + 64 * 1024]
 
     limits = imports.UploadLimits(uploads=3, stored_bytes=1 << 30)
+    options = imports.Options(entity="leads")
     stored = await imports.upload(
-        database, workspace_id, SYSTEM, imports.Options(entity="leads"), pieces(), dict, limits=limits
+        database, workspace_id, SYSTEM, options, pieces(), dict, limits=limits, scopes=SERVICE_SCOPES
     )
     import_id = stored["id"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -56,9 +56,23 @@ class EventRepository(TenantRepository):
             statement = statement.where(s.c.sequence > after_sequence)
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
 
-    async def redact(self, resource_id: str, now: datetime, limit: int) -> int:
-        """Erase the data of up to `limit` events about a resource; how many it erased."""
-        batch = select(t.c.id).where(self.scope, t.c.resource_id == resource_id, t.c.redacted_at.is_(None)).limit(limit)
+    async def types_to_redact(self, resource_id: str) -> Sequence[str]:
+        """The types of the events about a resource whose data is not erased yet."""
+        statement = (
+            select(t.c.type)
+            .where(self.scope, t.c.resource_id == resource_id, t.c.redacted_at.is_(None))
+            .distinct()
+            .order_by(t.c.type)
+        )
+        return list((await self.uow.execute(statement)).scalars())
+
+    async def redact(self, resource_id: str, now: datetime, limit: int, *, types: Sequence[str] | None) -> int:
+        """Erase the data of up to `limit` events about a resource, of these `types` (None: every
+        type); how many it erased."""
+        batch = select(t.c.id).where(self.scope, t.c.resource_id == resource_id, t.c.redacted_at.is_(None))
+        if types is not None:
+            batch = batch.where(t.c.type.in_(types))
+        batch = batch.limit(limit)
         statement = (
             update(t)
             .where(self.scope, t.c.id.in_(batch.scalar_subquery()))

@@ -60,13 +60,17 @@ async def list_events(
     "/redactions",
     status_code=202,
     summary="Erase the data of every event about a resource (data-protection requests)",
+    description="Only the events whose types the key may read (as `GET /v1/events` shows them; `admin`: every "
+    "type): the job's `params.scopes` records the key's scopes, and its result `{\"redacted\": N}` counts only "
+    "those events. Events of other types about the resource keep their data; a key that may read them "
+    "(e.g. `admin`) erases them with a request of its own.",
     response_model=JobRead,
     responses={202: {"description": "Accepted: poll the job at Location"}},
 )
 async def redact_events(
     request: Request, body: RedactionCreate, ctx: Annotated[Context, require_idempotent("events:write")]
 ) -> Response:
-    job = await jobs.enqueue(ctx, "events.redact", {"resource_id": body.resource_id})
+    job = await jobs.enqueue(ctx, "events.redact", events.redaction_params(ctx, body.resource_id))
     return resource_response(request, JobRead.model_validate(job), status_code=202, location=f"/v1/jobs/{job['id']}")
 
 

@@ -117,8 +117,9 @@ async def create_import(
         return upload.fields
 
     if dry_run:
+        database = request.app.state.database
         result = await imports.dry_run(
-            request.app.state.database, ctx.workspace_id, ctx.actor, options, upload.chunks(), late_fields
+            database, ctx.workspace_id, ctx.actor, options, upload.chunks(), late_fields, scopes=ctx.scopes
         )
         return Response(DryRunResult.model_validate(result).model_dump_json(), media_type=JSON)
 
@@ -131,8 +132,9 @@ async def create_import(
     limits = imports.UploadLimits(
         uploads=settings.import_uploads_per_workspace, stored_bytes=settings.import_stored_bytes_per_workspace
     )
+    database = request.app.state.database
     row = await imports.upload(
-        request.app.state.database, ctx.workspace_id, ctx.actor, options, named_chunks(), late_fields, limits=limits
+        database, ctx.workspace_id, ctx.actor, options, named_chunks(), late_fields, limits=limits, scopes=ctx.scopes
     )
     read = ImportRead.model_validate(imports.with_warnings(row))
     return resource_response(request, read, status_code=202, location=f"/v1/imports/{row['id']}")
@@ -202,12 +204,12 @@ async def download_import_errors(
     request: Request, import_id: UUID, ctx: Annotated[Context, require_any(*READERS)]
 ) -> Response:
     imp = await _readable(request, ctx, import_id)
-    database, workspace_id, actor = request.app.state.database, ctx.workspace_id, ctx.actor
+    database = request.app.state.database
     delimiter = (imp["options"] or {}).get("delimiter") or ","
 
     async def body() -> AsyncIterator[str]:
         yield "\ufeff" + write_rows([["row_number", "errors", *imp["columns"]]], delimiter)
-        async for page in exports.import_errors(database, workspace_id, actor, import_id):
+        async for page in exports.import_errors(database, ctx, import_id):
             yield write_rows(
                 [[r["row_number"], "; ".join(f"{e['field'] or 'row'}: {e['message']}" for e in r["errors"]),
                   *(r["values"].get(c, "") for c in imp["columns"])] for r in page],
@@ -252,7 +254,7 @@ async def _export(
     fetch: Callable[[Context, str | None], Awaitable[Any]],
     shape: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> StreamingResponse:
-    database, workspace_id, actor = request.app.state.database, ctx.workspace_id, ctx.actor
+    database = request.app.state.database
     # The first page before the response starts: a bad filter is a 422, not a broken download.
     first = await fetch(ctx, None)
 
@@ -262,7 +264,7 @@ async def _export(
     async def body() -> AsyncIterator[str]:
         yield "\ufeff" + write_rows([columns]) + rows(first.rows)  # a BOM: spreadsheets read UTF-8 (Persian)
         if first.next_cursor is not None:
-            async for page in exports.pages(database, workspace_id, actor, fetch, cursor=first.next_cursor):
+            async for page in exports.pages(database, ctx, fetch, cursor=first.next_cursor):
                 yield rows(page)
 
     filename = f"{name}-{utcnow():%Y%m%d-%H%M%S}.csv"

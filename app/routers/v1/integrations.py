@@ -37,7 +37,7 @@ from app.schemas.integrations import (
     WebhookReceipt,
 )
 from app.services import integrations, records
-from app.services.context import Context
+from app.services.context import SERVICE_SCOPES, Context
 from app.services.integrations import INTEGRATION, Delivery
 
 router = APIRouter(prefix="/integrations", tags=["Integrations"], route_class=CrmRoute)
@@ -259,7 +259,13 @@ async def _verified(request: Request, integration_id: UUID, platform: Platform, 
 async def _receive(request: Request, integration: dict[str, Any], delivery: Delivery) -> Response:
     """Count a verified delivery against its integration's limit, then apply it."""
     await _count_verified(request, integration["id"])
-    ctx = Context(request.state.uow, integration["workspace_id"], integrations.actor_of(integration), utcnow())
+    ctx = Context(
+        request.state.uow,
+        integration["workspace_id"],
+        integrations.actor_of(integration),
+        utcnow(),
+        scopes=SERVICE_SCOPES,
+    )
     outcome = await integrations.receive(ctx, integration, delivery)
     return Response(WebhookReceipt.model_validate(outcome).model_dump_json(), media_type=JSON)
 

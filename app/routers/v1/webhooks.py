@@ -40,6 +40,11 @@ def endpoint_rules(request: Request) -> EndpointRules:
 router = APIRouter(prefix="/webhook-endpoints", tags=["Webhooks"], route_class=CrmRoute)
 EndpointSort = sort_enum("WebhookEndpointSort", "created_at")
 DeliverySort = sort_enum("DeliverySort", "created_at")
+# Deliveries name the events sent and keep the start of each reply (which can echo the payload).
+COVERING = (
+    "Needs a key that may read everything the endpoint's `scopes` may (403 naming the scopes it lacks "
+    "otherwise): the endpoint itself is readable with `webhooks:read`, its deliveries are not."
+)
 
 
 @router.post(
@@ -137,7 +142,12 @@ async def test_webhook_endpoint(
     return Response(status_code=202)
 
 
-@router.get("/{endpoint_id}/deliveries", summary="List an endpoint's deliveries", response_model=Page[DeliveryRead])
+@router.get(
+    "/{endpoint_id}/deliveries",
+    summary="List an endpoint's deliveries",
+    description=COVERING,
+    response_model=Page[DeliveryRead],
+)
 async def list_deliveries(
     endpoint_id: UUID,
     ctx: Annotated[Context, require("webhooks:read")],
@@ -151,7 +161,10 @@ async def list_deliveries(
 
 
 @router.get(
-    "/{endpoint_id}/deliveries/{delivery_id}", summary="Get a delivery with its attempts", response_model=DeliveryDetail
+    "/{endpoint_id}/deliveries/{delivery_id}",
+    summary="Get a delivery with its attempts",
+    description=COVERING,
+    response_model=DeliveryDetail,
 )
 async def get_delivery(
     endpoint_id: UUID, delivery_id: UUID, ctx: Annotated[Context, require("webhooks:read")]
@@ -161,7 +174,10 @@ async def get_delivery(
 
 
 @router.post(
-    "/{endpoint_id}/deliveries/{delivery_id}/retry", summary="Send a delivery again now", response_model=DeliveryRead
+    "/{endpoint_id}/deliveries/{delivery_id}/retry",
+    summary="Send a delivery again now",
+    description=COVERING,
+    response_model=DeliveryRead,
 )
 async def retry_delivery(
     endpoint_id: UUID, delivery_id: UUID, ctx: Annotated[Context, require_idempotent("webhooks:write")]
@@ -173,7 +189,8 @@ async def retry_delivery(
 @router.post(
     "/{endpoint_id}/replay",
     summary="Deliver again the events since a time or sequence number",
-    description="Only the events the endpoint subscribes to and its `scopes` may read, as the dispatcher does.",
+    description="Exactly the events the dispatcher would have sent it: those it subscribes to (none listed: every "
+    "type, historic ones included) that its `scopes` may read. " + COVERING,
     response_model=ReplayResult,
 )
 async def replay_events(
