@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ScratchDatabases, database_url
 from tests.integration.receiver import Receiver
-from tests.integration.server import ROOT, Server, cli_env, create_workspace, run_cli
+from tests.integration.server import ROOT, Server, children, cli_env, create_workspace, run_cli
 
 CHECKS = ",".join(
     [
@@ -122,19 +122,6 @@ async def test_replicas_migrating_at_once_on_postgresql_all_succeed(tmp_path: Pa
     assert created["secret_key"].startswith("sk_")
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc (Linux)")
 async def test_serve_on_postgresql_runs_the_worker_as_a_child_and_stops_it(
     tmp_path: Path, scratch: ScratchDatabases
@@ -151,7 +138,7 @@ async def test_serve_on_postgresql_runs_the_worker_as_a_child_and_stops_it(
         )
         try:
             deadline = time.monotonic() + 10
-            while not (workers := _children(server.process.pid)) and time.monotonic() < deadline:
+            while not (workers := children(server.process.pid)) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert len(workers) == 1, server.output()
             created = httpx.post(
@@ -165,7 +152,7 @@ async def test_serve_on_postgresql_runs_the_worker_as_a_child_and_stops_it(
 
             os.kill(workers[0], signal.SIGKILL)  # a crashed worker is replaced
             deadline = time.monotonic() + 10
-            while (replaced := _children(server.process.pid)) in ([], workers) and time.monotonic() < deadline:
+            while (replaced := children(server.process.pid)) in ([], workers) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert replaced and replaced != workers, server.output()
             httpx.post(f"{server.url}/v1/members", json={"name": "B", "email": "b@x.io"}, headers=headers)

@@ -27,7 +27,7 @@ from app.services import imports, members, webhooks
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from tests.conftest import ScratchDatabases, database_url
 from tests.integration.receiver import Receiver
-from tests.integration.server import ROOT, Server, cli_env, create_workspace, run_cli
+from tests.integration.server import ROOT, Server, children, cli_env, create_workspace, run_cli
 
 WORKER_ENV = {
     "WEBHOOK_ALLOW_LOOPBACK": "true",
@@ -324,19 +324,6 @@ async def test_a_stopped_worker_with_no_cpu_step_running_exits_normally(
             worker.kill()
             worker.wait(timeout=10)
         await database.dispose()
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def alive(pid: int) -> bool:
