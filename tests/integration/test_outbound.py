@@ -145,6 +145,9 @@ def hanging_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         yield asked
     finally:
         gate.set()  # the hanging lookups end, freeing their threads for the next test
+        deadline = time.monotonic() + 10
+        while any(host.endswith(".dead.test") for host in list(outbound._IN_FLIGHT)) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 async def gave_up(host: str, seconds: float) -> BaseException | list[str]:
@@ -159,7 +162,7 @@ async def test_lookups_every_attempt_gave_up_on_never_run_and_hold_up_no_one(mon
     call cannot be stopped), the 32 queued ones are dropped, and a name looked up next gets the
     first thread to come free instead of queuing behind them."""
     with hanging_resolver(monkeypatch) as asked:
-        outcomes = await asyncio.gather(*(gave_up(f"n{i}.dead.test", 0.5) for i in range(48)))
+        outcomes = await asyncio.gather(*(gave_up(f"n{i}.given-up.dead.test", 0.5) for i in range(48)))
         assert all(isinstance(outcome, TimeoutError) for outcome in outcomes)
         assert len(outbound._IN_FLIGHT) == outbound.LOOKUP_THREADS  # the running ones only
     assert await asyncio.wait_for(outbound.lookup("hooks.example.test"), 10) == ["93.184.216.34"]
@@ -175,7 +178,7 @@ async def test_a_workspace_whose_names_never_resolve_leaves_lookup_threads_to_th
     and another workspace's lookup answers while those still hang."""
     with hanging_resolver(monkeypatch) as asked:
         with outbound.on_behalf_of("workspace-a"):
-            outcomes = await asyncio.gather(*(gave_up(f"n{i}.dead.test", 0.5) for i in range(48)))
+            outcomes = await asyncio.gather(*(gave_up(f"n{i}.workspace-a.dead.test", 0.5) for i in range(48)))
         busy = [outcome for outcome in outcomes if isinstance(outcome, outbound.LookupBusy)]
         assert len(busy) == 48 - outbound.MAX_PENDING_LOOKUPS_PER_WORKSPACE
         assert {str(outcome) for outcome in busy} == {"name lookup busy"}
@@ -189,7 +192,8 @@ async def test_pending_lookups_are_capped_and_past_the_cap_an_attempt_fails_at_o
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with hanging_resolver(monkeypatch):
-        waiting = [asyncio.ensure_future(gave_up(f"n{i}.dead.test", 5)) for i in range(outbound.MAX_PENDING_LOOKUPS)]
+        names = [f"n{i}.capped.dead.test" for i in range(outbound.MAX_PENDING_LOOKUPS)]
+        waiting = [asyncio.ensure_future(gave_up(name, 5)) for name in names]
         await asyncio.sleep(0.1)
         started = time.monotonic()
         async with outbound.guarded_client(allow_loopback=False) as client:
