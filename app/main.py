@@ -31,7 +31,7 @@ from app.schemas.events import CATALOGUE, envelope
 from app.services import lookups
 from app.services.api_keys import KeyResolver
 from app.worker.process import WorkerProcess
-from app.worker.runner import Worker
+from app.worker.runner import Worker, stop_seconds
 
 API_VERSION = "2026-11-27"
 DOCUMENTED_BODIES = (TrackedEngagement,)
@@ -117,7 +117,7 @@ def create_app(
         background: Worker | WorkerProcess | None = None
         if worker:
             if worker_process and not database.is_sqlite:
-                background = WorkerProcess(grace_seconds=settings.webhook_timeout_seconds + 10)
+                background = WorkerProcess(grace_seconds=stop_seconds(settings))  # the worker's worst case
             else:
                 background = Worker(database, settings)
             running = asyncio.create_task(background.run())

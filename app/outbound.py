@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
+import contextvars
 import logging
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -37,12 +39,43 @@ log = logging.getLogger("app.outbound")
 
 # Name lookups block a thread each (getaddrinfo); they get threads of their own so a slow resolver
 # never holds up the event loop's default executor, which the rest of the process shares. A lookup
-# can outlive the attempt that started it (the resolver's own timeouts run to their end): lookups
-# of a name already being looked up wait for that one, so a name whose servers never answer ties
-# up one thread, not one per attempt.
-_LOOKUP_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="outbound-lookup")
-_IN_FLIGHT: dict[tuple[str, int], Future[list[tuple[Any, ...]]]] = {}
-_IN_FLIGHT_LOCK = threading.Lock()
+# can outlive the attempt that started it (the resolver's own timeouts run to their end), so:
+# - lookups of a name already being looked up wait for that one (whatever the port: the answer
+#   is the same), so a name whose servers never answer ties up one thread, not one per attempt;
+# - a lookup every waiter gave up on before it started is cancelled, so abandoned lookups never
+#   queue up in front of the ones someone still waits for;
+# - at most MAX_PENDING_LOOKUPS are queued or running, and at most MAX_PENDING_LOOKUPS_PER_WORKSPACE
+#   started on behalf of one workspace (`on_behalf_of`): past that an attempt fails at once
+#   (`LookupBusy`, retried like any failed attempt), so a workspace whose names never resolve
+#   keeps most threads free for everyone else's.
+LOOKUP_THREADS = 16
+MAX_PENDING_LOOKUPS = 64
+MAX_PENDING_LOOKUPS_PER_WORKSPACE = 4
+_LOOKUP_THREADS = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="outbound-lookup")
+# Reentrant: cancelling a queued lookup runs its done-callback (which takes the lock) at once.
+_IN_FLIGHT_LOCK = threading.RLock()
+# Whom the current task's outbound connections are for (a workspace id; None: the service itself).
+WORKSPACE: contextvars.ContextVar[object | None] = contextvars.ContextVar("outbound_workspace", default=None)
+
+
+@dataclass(eq=False)
+class _Lookup:
+    future: Future[list[tuple[Any, ...]]]
+    workspace: object | None  # on whose behalf it was started (what it counts against)
+    waiters: int = 0
+
+
+_IN_FLIGHT: dict[str, _Lookup] = {}
+
+
+@contextlib.contextmanager
+def on_behalf_of(workspace: object) -> Iterator[None]:
+    """Name lookups made inside the block (in this task) count against `workspace`'s share."""
+    token = WORKSPACE.set(workspace)
+    try:
+        yield
+    finally:
+        WORKSPACE.reset(token)
 
 
 class AddressNotAllowed(Exception):
@@ -52,6 +85,13 @@ class AddressNotAllowed(Exception):
         super().__init__(NOT_ALLOWED)
 
 
+class LookupBusy(Exception):
+    """Too many name lookups are pending (in the process, or for this workspace): not tried now."""
+
+    def __init__(self) -> None:
+        super().__init__("name lookup busy")
+
+
 class HostNotFound(Exception):
     """The target's host name does not resolve."""
 
@@ -59,14 +99,14 @@ class HostNotFound(Exception):
         super().__init__(f"cannot resolve {host}")
 
 
-def _getaddrinfo(host: str, port: int) -> list[tuple[Any, ...]]:
-    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)  # looked up when called: tests patch it
+def _getaddrinfo(host: str) -> list[tuple[Any, ...]]:
+    return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)  # looked up when called: tests patch it
 
 
-def _forget(key: tuple[str, int], done: Future[list[tuple[Any, ...]]]) -> None:
+def _forget(host: str, entry: _Lookup, _: Future[list[tuple[Any, ...]]]) -> None:
     with _IN_FLIGHT_LOCK:
-        if _IN_FLIGHT.get(key) is done:
-            del _IN_FLIGHT[key]
+        if _IN_FLIGHT.get(host) is entry:
+            del _IN_FLIGHT[host]
 
 
 def _retrieved(waiting: asyncio.Future[Any]) -> None:
@@ -75,23 +115,46 @@ def _retrieved(waiting: asyncio.Future[Any]) -> None:
         waiting.exception()
 
 
-async def lookup(host: str, port: int) -> list[str]:
-    """The addresses a host name resolves to (the resolver every guarded connection uses)."""
-    key = (host, port)
+def _join(host: str) -> _Lookup:
+    """The lookup of `host` in flight, or a new one; counted as waited for."""
     with _IN_FLIGHT_LOCK:
-        running = _IN_FLIGHT.get(key)
-        started = running is None
-        if running is None:
-            running = _IN_FLIGHT[key] = _LOOKUP_THREADS.submit(_getaddrinfo, host, port)
-    if started:  # outside the lock: a lookup already done calls back at once, in this thread
-        running.add_done_callback(partial(_forget, key))
-    waiting = asyncio.wrap_future(running)
-    waiting.add_done_callback(_retrieved)
+        entry = _IN_FLIGHT.get(host)
+        if entry is None:
+            workspace = WORKSPACE.get()
+            if len(_IN_FLIGHT) >= MAX_PENDING_LOOKUPS or (
+                workspace is not None
+                and sum(1 for other in _IN_FLIGHT.values() if other.workspace == workspace)
+                >= MAX_PENDING_LOOKUPS_PER_WORKSPACE
+            ):
+                log.warning("outbound name lookup refused: too many pending host=%s workspace=%s", host, workspace)
+                raise LookupBusy()
+            entry = _IN_FLIGHT[host] = _Lookup(_LOOKUP_THREADS.submit(_getaddrinfo, host), workspace)
+            entry.future.add_done_callback(partial(_forget, host, entry))
+        entry.waiters += 1
+        return entry
+
+
+def _leave(entry: _Lookup) -> None:
+    with _IN_FLIGHT_LOCK:
+        entry.waiters -= 1
+        if entry.waiters == 0:
+            # No one waits any more: a lookup still queued never runs (cancel() refuses a running or
+            # finished one, which leaves the table when it ends).
+            entry.future.cancel()
+
+
+async def lookup(host: str) -> list[str]:
+    """The addresses a host name resolves to (the resolver every guarded connection uses)."""
+    entry = _join(host)
     try:
+        waiting = asyncio.wrap_future(entry.future)
+        waiting.add_done_callback(_retrieved)
         # Shielded: an attempt that gives up must not cancel the lookup others wait for.
         infos = await asyncio.shield(waiting)
     except (socket.gaierror, UnicodeError) as exc:
         raise HostNotFound(host) from exc
+    finally:
+        _leave(entry)
     return list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
 
 
@@ -99,7 +162,7 @@ async def checked_addresses(host: str, port: int, *, allow_loopback: bool) -> li
     """The addresses to connect to for `host`, each one allowed; AddressNotAllowed when any is
     not (a name that also points inside is refused, not tried elsewhere)."""
     literal = parse_address(host)
-    addresses = [str(literal)] if literal is not None else await lookup(host, port)
+    addresses = [str(literal)] if literal is not None else await lookup(host)
     if not addresses:
         raise HostNotFound(host)
     for address in addresses:
@@ -152,8 +215,11 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, *, allow_loopback: bool, limits: httpx.Limits) -> None:
         super().__init__(limits=limits, trust_env=False)  # no proxy from the environment
         # httpx offers no public way to give its pool a network backend: the pool it built is
-        # replaced by the same pool over the guarded backend (httpcore's public constructor).
-        assert isinstance(self._pool, httpcore.AsyncConnectionPool)
+        # replaced by the same pool over the guarded backend (httpcore's public constructor). That
+        # reaches into httpx (pinned below 1.0 in pyproject.toml), so it is checked at run time, not
+        # with an assert (stripped under -O): a client that might connect unguarded is never made.
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise RuntimeError("this httpx keeps no httpcore pool in _pool: outbound connections cannot be guarded")
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
@@ -161,6 +227,9 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=GuardedBackend(allow_loopback=allow_loopback),
         )
+        backend = getattr(self._pool, "_network_backend", None)
+        if not isinstance(backend, GuardedBackend):
+            raise RuntimeError("the connection pool does not use the guarded network backend")
 
 
 def guarded_client(*, allow_loopback: bool, max_connections: int = 100) -> httpx.AsyncClient:
@@ -192,7 +261,7 @@ def _excerpt(data: bytes, complete: bool) -> str:
 def _failure(exc: Exception) -> str:
     """Words for a failed exchange that say what happened without naming the address connected to
     (exception texts of the network layers do)."""
-    if isinstance(exc, AddressNotAllowed | HostNotFound):
+    if isinstance(exc, AddressNotAllowed | HostNotFound | LookupBusy):
         return str(exc)
     cause: BaseException | None = exc
     while cause is not None:
@@ -255,7 +324,7 @@ async def exchange(
         return Reply(None, None, f"timed out after {deadline_seconds:g} s", elapsed(), timed_out=True)
     except httpx.TimeoutException:
         return Reply(None, None, f"timed out after {deadline_seconds:g} s", elapsed(), timed_out=True)
-    except (httpx.HTTPError, AddressNotAllowed, HostNotFound) as exc:
+    except (httpx.HTTPError, AddressNotAllowed, HostNotFound, LookupBusy) as exc:
         return Reply(None, None, _failure(exc)[:500], elapsed())
     except (httpx.InvalidURL, UnicodeError, ValueError):  # a host no resolver takes (e.g. "xn--")
         return Reply(None, None, "invalid URL", elapsed())

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import httpx
 
+from app import outbound
 from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
@@ -31,6 +32,8 @@ from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.worker.delivery_client import send
 
 log = logging.getLogger("app.worker.deliveries")
+# How long an endpoint whose sending turn failed unexpectedly rests before it is claimed again.
+FAILED_TURN_BACKOFF_SECONDS = 10.0
 
 
 def envelope(row: dict[str, Any]) -> str:
@@ -77,24 +80,34 @@ async def deliver_endpoint(
     deadline = time.monotonic() + settings.worker_lease_seconds / 2
     workspace_id, endpoint_id = endpoint["workspace_id"], endpoint["id"]
     lease = Lease(database, settings, workspace_id, endpoint_id, endpoint["lease_until"])
+    backoff = 0.0
     try:
-        while time.monotonic() < deadline and not stopping():
-            async with UnitOfWork(database, write=False) as uow:
-                due = await uow.outbox().due_deliveries(workspace_id, endpoint_id, utcnow(), 50)
-            if not due:
-                break
-            for delivery in due:
-                if time.monotonic() >= deadline or stopping():
+        # Its name lookups count against its workspace's share of the resolver threads.
+        with outbound.on_behalf_of(workspace_id):
+            while time.monotonic() < deadline and not stopping():
+                async with UnitOfWork(database, write=False) as uow:
+                    due = await uow.outbox().due_deliveries(workspace_id, endpoint_id, utcnow(), 50)
+                if not due:
                     break
-                async with lease.kept_alive():
-                    if lease.lost:
-                        return sent  # another worker has the queue: sending on would overlap it
-                    endpoint = await _attempt(database, settings, client, endpoint, delivery)
-                sent += 1
-                if not endpoint["enabled"]:
-                    return sent
+                for delivery in due:
+                    if time.monotonic() >= deadline or stopping():
+                        break
+                    async with lease.kept_alive():
+                        if lease.lost:
+                            return sent  # another worker has the queue: sending on would overlap it
+                        endpoint = await _attempt(database, settings, client, endpoint, delivery)
+                    sent += 1
+                    if not endpoint["enabled"]:
+                        return sent
+    except Exception:
+        # Not a failed attempt (those are recorded and rescheduled) but the turn itself broke (the
+        # database, a bug): the endpoint rests a while instead of being claimed again at the next
+        # poll and failing the same way in a tight loop. The worker logs the failure.
+        backoff = FAILED_TURN_BACKOFF_SECONDS
+        raise
     finally:
-        await lease.release()
+        # Also when cancelled (the worker stopping): the queue is handed back, not left to lapse.
+        await lease.release(backoff)
     return sent
 
 
@@ -146,10 +159,12 @@ class Lease:
             done.set()
             await beating
 
-    async def release(self) -> None:
+    async def release(self, backoff: float = 0.0) -> None:
+        """Hand the queue back, free to claim at once or after `backoff` seconds."""
         if not self.lost:
+            free_from = utcnow() + timedelta(seconds=backoff)
             async with UnitOfWork(self.database, write=True) as uow:
-                await uow.outbox().release_endpoint(self.workspace_id, self.endpoint_id, utcnow(), held=self.until)
+                await uow.outbox().release_endpoint(self.workspace_id, self.endpoint_id, free_from, held=self.until)
                 await uow.commit()
 
 

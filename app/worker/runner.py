@@ -3,7 +3,8 @@ safety net (every WORKER_POLL_SECONDS when idle); writers wake the loop their wo
 on PostgreSQL whose payload names the kind, a direct call when the worker runs in the writer's
 process; see app/db/wakeups.py), the dispatcher wakes the delivery loop when it created
 deliveries, and the timer loop sleeps until the next timer is due. On stop it claims nothing new,
-lets in-flight deliveries finish (their leases cover a kill), and releases what it holds."""
+lets in-flight work finish for a while (`stop_seconds`; their leases cover a kill), and releases
+what it holds."""
 
 from __future__ import annotations
 
@@ -41,6 +42,21 @@ DEDUPE_COALESCE = 1.0
 # On stop, running jobs get this long to end; then they are cancelled and handed back (their
 # leases end at once), so another worker resumes them after their last committed step.
 JOB_STOP_GRACE_SECONDS = 5.0
+# On stop, deliveries in flight get their attempt's deadline (WEBHOOK_TIMEOUT_SECONDS) and this
+# long to record it; then they are cancelled and get RELEASE_GRACE_SECONDS to hand their endpoints
+# back (a lease left behind would hold the endpoint's queue for WORKER_LEASE_SECONDS).
+DELIVERY_STOP_GRACE_SECONDS = 5.0
+RELEASE_GRACE_SECONDS = 2.0
+# For the loops to end the pass they are in and the database to close, on top of the above.
+STOP_MARGIN_SECONDS = 5.0
+
+
+def stop_seconds(settings: Settings) -> float:
+    """How long a worker asked to stop may take (jobs and deliveries are stopped side by side):
+    what a supervisor waits before killing it (app/worker/process.py)."""
+    for_jobs = 2 * JOB_STOP_GRACE_SECONDS
+    for_deliveries = settings.webhook_timeout_seconds + DELIVERY_STOP_GRACE_SECONDS + RELEASE_GRACE_SECONDS
+    return max(for_jobs, for_deliveries) + STOP_MARGIN_SECONDS
 
 
 class Worker:
@@ -217,9 +233,19 @@ class Worker:
         if pending:
             await asyncio.wait(pending, timeout=JOB_STOP_GRACE_SECONDS)
 
+    async def _stop_deliveries(self) -> None:
+        if not self._active:
+            return
+        grace = self.settings.webhook_timeout_seconds + DELIVERY_STOP_GRACE_SECONDS
+        _, pending = await asyncio.wait(set(self._active), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:  # cancelled, each still releases its lease on the way out: let it
+            await asyncio.wait(pending, timeout=RELEASE_GRACE_SECONDS)
+
     async def _deliver(self, client: httpx.AsyncClient) -> int:
         free = self.settings.worker_concurrency - len(self._active)
-        if free <= 0:
+        if free <= 0 or self._stop.is_set():
             return 0
         claimed = await deliveries.claim(self.database, self.settings, free, self._busy)
         for endpoint in claimed:
@@ -229,10 +255,18 @@ class Worker:
             )
             self._active.add(task)
             self._busy[workspace_id] += 1
-            task.add_done_callback(partial(self._delivered, workspace_id))
+            task.add_done_callback(partial(self._delivered, workspace_id, endpoint["id"]))
         return len(claimed)
 
-    def _delivered(self, workspace_id: UUID, task: asyncio.Task[int]) -> None:
+    def _delivered(self, workspace_id: UUID, endpoint_id: UUID, task: asyncio.Task[int]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # The endpoint rests before it is claimed again (deliveries.FAILED_TURN_BACKOFF_SECONDS).
+            log.error(
+                "webhook delivery failed workspace_id=%s endpoint_id=%s",
+                workspace_id,
+                endpoint_id,
+                exc_info=task.exception(),
+            )
         share = workspace_share(self.settings.worker_concurrency, self.settings.webhook_workspace_share)
         # Was something due perhaps held back (every slot taken, or the workspace at its share)?
         # Then look again now rather than at the next poll.
@@ -295,11 +329,7 @@ class Worker:
             finally:
                 LOCAL_WAKERS.discard(self.wake)
             await asyncio.gather(*loops, return_exceptions=True)
-            await self._stop_jobs()
-            if self._active:
-                _, pending = await asyncio.wait(self._active, timeout=self.settings.webhook_timeout_seconds + 5)
-                for task in pending:
-                    task.cancel()
+            await asyncio.gather(self._stop_jobs(), self._stop_deliveries())  # side by side: see stop_seconds
             log.info("worker stopped")
 
     def stop(self) -> None:

@@ -5,9 +5,12 @@ most WEBHOOK_ENDPOINTS_PER_WORKSPACE endpoints (an operator cap, not a tenant se
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
 from tests.conftest import Tenant, assert_problem
 
 REFUSED_TARGETS = [
@@ -73,3 +76,20 @@ async def test_postgres_creations_at_the_same_time_never_pass_the_cap(tenant: Te
     )
     assert sorted(r.status_code for r in racing) == [201, 201, 409, 409, 409, 409]
     assert len((await tenant.get("/v1/webhook-endpoints", params={"limit": 200})).json()["data"]) == 50
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_postgres_a_creation_checking_the_cap_holds_up_no_other_write_of_the_workspace(
+    tenant: Tenant, database: Database
+) -> None:
+    """While one endpoint creation holds the workspace's cap check, the workspace's other writes
+    (a new lead) go through; only another endpoint creation waits for it."""
+    async with UnitOfWork(database, write=True) as holding:
+        await holding.webhook_endpoints(uuid.UUID(tenant.id)).count_before_adding()
+        lead = await asyncio.wait_for(tenant.post("/v1/leads", json={"email": "during@x.io"}), 10)
+        assert lead.status_code == 201, lead.text
+        creating = asyncio.ensure_future(tenant.post("/v1/webhook-endpoints", json={"url": "https://h.example.com/"}))
+        await asyncio.sleep(0.5)
+        assert not creating.done()  # two creations still exclude each other
+        await holding.rollback()
+    assert (await asyncio.wait_for(creating, 10)).status_code == 201

@@ -5,11 +5,15 @@ the application opens outbound connections by itself."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app import outbound
@@ -22,7 +26,7 @@ def answering(monkeypatch: pytest.MonkeyPatch, table: dict[str, list[str]]) -> l
     """Patch the guard's resolver with a fixed table; returns the names it was asked."""
     asked: list[str] = []
 
-    async def lookup(host: str, port: int) -> list[str]:
+    async def lookup(host: str) -> list[str]:
         asked.append(host)
         if host not in table:
             raise outbound.HostNotFound(host)
@@ -113,9 +117,117 @@ async def test_a_name_being_looked_up_is_looked_up_once_and_a_waiter_giving_up_s
         return original(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", slow)
-    impatient = asyncio.ensure_future(asyncio.wait_for(outbound.lookup("slow.test", 443), 0.1))
-    answers = await asyncio.gather(*(outbound.lookup("slow.test", 443) for _ in range(10)))
+    impatient = asyncio.ensure_future(asyncio.wait_for(outbound.lookup("slow.test"), 0.1))
+    answers = await asyncio.gather(*(outbound.lookup("slow.test") for _ in range(10)))
     with pytest.raises(TimeoutError):
         await impatient
     assert answers == [["93.184.216.34"]] * 10 and calls == ["slow.test"]
-    assert await outbound.lookup("slow.test", 443) == ["93.184.216.34"] and len(calls) == 2  # no stale cache
+    assert await outbound.lookup("slow.test") == ["93.184.216.34"] and len(calls) == 2  # no stale cache
+
+
+@contextlib.contextmanager
+def hanging_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Names under `.dead.test` hang in the resolver until the block ends (then fail), like names
+    whose name servers drop every packet; any other name resolves to a public address at once.
+    Yields the names the resolver was asked, in order."""
+    asked: list[str] = []
+    gate = threading.Event()
+
+    def getaddrinfo(host: str) -> list[tuple[object, ...]]:
+        asked.append(host)
+        if host.endswith(".dead.test"):
+            gate.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "no answer")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0))]
+
+    monkeypatch.setattr(outbound, "_getaddrinfo", getaddrinfo)
+    try:
+        yield asked
+    finally:
+        gate.set()  # the hanging lookups end, freeing their threads for the next test
+        deadline = time.monotonic() + 10
+        while any(host.endswith(".dead.test") for host in list(outbound._IN_FLIGHT)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+async def gave_up(host: str, seconds: float) -> BaseException | list[str]:
+    try:
+        return await asyncio.wait_for(outbound.lookup(host), seconds)
+    except (TimeoutError, outbound.LookupBusy) as exc:
+        return exc
+
+
+async def test_lookups_every_attempt_gave_up_on_never_run_and_hold_up_no_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """48 attempts give up on names that never resolve: the 16 lookups running go on (a resolver
+    call cannot be stopped), the 32 queued ones are dropped, and a name looked up next gets the
+    first thread to come free instead of queuing behind them."""
+    with hanging_resolver(monkeypatch) as asked:
+        outcomes = await asyncio.gather(*(gave_up(f"n{i}.given-up.dead.test", 0.5) for i in range(48)))
+        assert all(isinstance(outcome, TimeoutError) for outcome in outcomes)
+        assert len(outbound._IN_FLIGHT) == outbound.LOOKUP_THREADS  # the running ones only
+    assert await asyncio.wait_for(outbound.lookup("hooks.example.test"), 10) == ["93.184.216.34"]
+    assert len([name for name in asked if name.endswith(".dead.test")]) == outbound.LOOKUP_THREADS
+    assert asked[-1] == "hooks.example.test"
+
+
+async def test_a_workspace_whose_names_never_resolve_leaves_lookup_threads_to_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One workspace's endpoints point at names whose servers never answer: it gets a few lookups
+    at a time (past that its attempts fail at once, "name lookup busy", and are retried later),
+    and another workspace's lookup answers while those still hang."""
+    with hanging_resolver(monkeypatch) as asked:
+        with outbound.on_behalf_of("workspace-a"):
+            outcomes = await asyncio.gather(*(gave_up(f"n{i}.workspace-a.dead.test", 0.5) for i in range(48)))
+        busy = [outcome for outcome in outcomes if isinstance(outcome, outbound.LookupBusy)]
+        assert len(busy) == 48 - outbound.MAX_PENDING_LOOKUPS_PER_WORKSPACE
+        assert {str(outcome) for outcome in busy} == {"name lookup busy"}
+        with outbound.on_behalf_of("workspace-b"):
+            assert await asyncio.wait_for(outbound.lookup("hooks.example.test"), 5) == ["93.184.216.34"]
+        started = [name for name in asked if name.endswith(".dead.test")]
+        assert len(started) == outbound.MAX_PENDING_LOOKUPS_PER_WORKSPACE
+
+
+async def test_pending_lookups_are_capped_and_past_the_cap_an_attempt_fails_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with hanging_resolver(monkeypatch):
+        names = [f"n{i}.capped.dead.test" for i in range(outbound.MAX_PENDING_LOOKUPS)]
+        waiting = [asyncio.ensure_future(gave_up(name, 5)) for name in names]
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        async with outbound.guarded_client(allow_loopback=False) as client:
+            reply = await outbound.exchange(
+                client, "POST", "https://one-more.test/", headers={}, content=b"", deadline_seconds=5, keep=10
+            )
+        assert (reply.status_code, reply.error) == (None, "name lookup busy")
+        assert time.monotonic() - started < 2
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+
+
+async def test_a_name_is_looked_up_once_whatever_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections to h:443 and h:8080 at once make one resolver call (the answer is the same)."""
+    with hanging_resolver(monkeypatch) as asked:
+        attempts = [
+            asyncio.wait_for(outbound.checked_addresses("twice.dead.test", port, allow_loopback=False), 0.5)
+            for port in (443, 8080)
+        ]
+        outcomes = await asyncio.gather(*attempts, return_exceptions=True)
+    assert [type(outcome) for outcome in outcomes] == [TimeoutError, TimeoutError]
+    assert asked == ["twice.dead.test"]
+
+
+def test_a_client_is_never_made_when_its_connections_could_not_be_guarded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An httpx whose transport keeps no httpcore pool where the guard replaces it: refused at
+    once, whatever the interpreter's optimisation level, rather than connecting unguarded."""
+    original = httpx.AsyncHTTPTransport.__init__
+
+    def without_pool(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        del self._pool
+
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "__init__", without_pool)
+    with pytest.raises(RuntimeError, match="cannot be guarded"):
+        outbound.guarded_client(allow_loopback=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import tracemalloc
 import uuid
@@ -794,3 +795,71 @@ async def test_postgres_endpoints_that_never_answer_leave_room_for_other_workspa
             held = len(silent.received)
     assert elapsed < 4, f"B's webhook waited {elapsed:.1f} s"
     assert held == 1, f"A held {held} of the worker's 4 deliveries"
+
+
+async def test_a_sending_turn_that_breaks_is_logged_and_the_endpoint_rests(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a failed attempt (recorded, rescheduled) but the turn itself raising (a bug, the
+    database): the worker logs it at once with the endpoint, and the endpoint is not claimed again
+    at the next poll (every 20 ms here) to fail the same way in a tight loop."""
+    from app.worker import deliveries
+
+    tried: list[str] = []
+
+    async def broken(database, settings, client, endpoint, delivery):  # type: ignore[no-untyped-def]
+        tried.append(str(endpoint["id"]))
+        raise RuntimeError("the turn broke")
+
+    async with Receiver() as receiver:
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "Broken", "email": "broken@x.io"})
+        await drain_dispatch(database)
+        monkeypatch.setattr(deliveries, "_attempt", broken)
+        with caplog.at_level(logging.ERROR, logger="app.worker"):
+            async with running_worker(database):
+
+                async def tried_once() -> bool:
+                    return endpoint["id"] in tried
+
+                await until(tried_once)
+                await asyncio.sleep(1.0)  # fifty polls
+                logged = [r for r in caplog.records if endpoint["id"] in r.getMessage()]
+    assert tried.count(endpoint["id"]) == 1
+    assert logged and logged[0].levelno == logging.ERROR and tenant.id in logged[0].getMessage()
+    assert logged[0].exc_info is not None and "the turn broke" in str(logged[0].exc_info[1])
+    lease = await lease_of(database, endpoint)
+    assert lease is not None and lease > utcnow() + timedelta(seconds=3)  # resting, not leased to anyone
+    assert receiver.received == []
+
+
+async def test_a_worker_stopped_mid_delivery_hands_the_endpoint_back(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt still out when the worker's stop grace ends is cancelled, and the endpoint's
+    queue is released before the worker is done stopping: another worker may send to it at once
+    instead of after WORKER_LEASE_SECONDS (a minute by default)."""
+    from app.worker import deliveries, runner
+
+    out: list[str] = []
+
+    async def hanging(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out.append(kwargs["url"])
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(deliveries, "send", hanging)
+    monkeypatch.setattr(runner, "DELIVERY_STOP_GRACE_SECONDS", 0.0)  # cancelled right after the deadline
+    async with Receiver() as receiver:
+        endpoint = await subscribe(tenant, receiver.url, event_types=["member.created"])
+        await tenant.post("/v1/members", json={"name": "Stopped", "email": "stopped@x.io"})
+        await drain_dispatch(database)
+        async with running_worker(database, worker_lease_seconds=60.0, webhook_timeout_seconds=0.5):
+
+            async def sending() -> bool:
+                return receiver.url in out
+
+            await until(sending)
+            leased = await lease_of(database, endpoint)
+            assert leased is not None and leased > utcnow() + timedelta(seconds=30)
+    lease = await lease_of(database, endpoint)
+    assert lease is not None and lease <= utcnow()

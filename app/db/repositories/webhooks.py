@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
@@ -32,11 +32,15 @@ class WebhookEndpointRepository(TenantRepository):
 
     async def count_before_adding(self) -> int:
         """How many live endpoints the workspace has, with new ones held back until this
-        transaction ends (on PostgreSQL the workspace row is locked: two creations at once cannot
-        both pass the cap; SQLite runs one writer at a time anyway)."""
+        transaction ends: on PostgreSQL a transaction-level advisory lock of the workspace's
+        endpoints, so two creations at once cannot both pass the cap (SQLite runs one writer at a
+        time anyway). Not a lock of the workspace row: FOR UPDATE there would also hold up every
+        insert into a table referencing workspaces (each takes FOR KEY SHARE on it)."""
         if await self._dialect() == "postgresql":
-            w = tables.workspaces
-            await self.uow.execute(select(w.c.id).where(w.c.id == self.workspace_id).with_for_update())
+            await self.uow.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('crm.webhook_endpoints'), hashtext(:ws))"),
+                {"ws": str(self.workspace_id)},
+            )
         statement = select(func.count()).select_from(e).where(self.scope, self.live)
         return int((await self.uow.execute(statement)).scalar_one())
 
