@@ -34,9 +34,10 @@ import httpx
 import numpy as np
 
 from app.domain.clv import bgnbd, gamma_gamma, simulate
+from benchmarks import postgres
 from benchmarks.csv_import import peak_rss_mb
 from benchmarks.loadgen import process_tree
-from benchmarks.members import PG_ADMIN, ROOT, _admin, _cli, _start
+from benchmarks.members import ROOT, _admin, _cli, _start
 
 SEED = 20261128
 TRUTH = bgnbd.BgNbdParams(r=0.243, alpha=4.414 * 7, a=0.793, b=2.426)  # CDNOW's, in days
@@ -233,7 +234,7 @@ async def baseline(url: str, workspace_id: uuid.UUID, as_of: date) -> float:
 
 async def refresh_benchmark(customers: int, orders: int) -> None:
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres.database_url(name)
     api = None
     try:
         await _admin(f'CREATE DATABASE "{name}"')
@@ -303,4 +304,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    with postgres.server():
+        sys.exit(asyncio.run(main()))

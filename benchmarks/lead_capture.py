@@ -20,8 +20,9 @@ import uuid
 import asyncpg
 import httpx
 
+from benchmarks import postgres
 from benchmarks.loadgen import build_request, run
-from benchmarks.members import PG_ADMIN, _admin, _cli, _start
+from benchmarks.members import _admin, _cli, _start
 
 
 def payload(n: int, tag: str) -> bytes:
@@ -79,7 +80,7 @@ async def main() -> None:
     args = parser.parse_args()
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     await _admin(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres.database_url(name)
     processes = []
     try:
         env = {"DATABASE_URL": url, "LOG_LEVEL": "warning", "RATE_LIMIT_ENABLED": "false"}
@@ -172,4 +173,5 @@ async def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    asyncio.run(main())
+    with postgres.server():
+        asyncio.run(main())

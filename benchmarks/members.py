@@ -24,10 +24,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from benchmarks import postgres
 from benchmarks.loadgen import Result, build_request, run
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _port() -> int:
@@ -68,7 +68,7 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 
 async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
+    conn = await asyncpg.connect(postgres.admin_url())
     try:
         await conn.execute(sql)
     finally:
@@ -89,7 +89,7 @@ async def main() -> None:
 
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     await _admin(f'CREATE DATABASE "{name}"')
-    pg_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    pg_url = postgres.database_url(name)
     targets = [("PostgreSQL", pg_url)]
     if args.sqlite:
         targets.append(("SQLite", f"sqlite:////tmp/{name}.db"))
@@ -178,4 +178,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with postgres.server():
+        asyncio.run(main())

@@ -25,8 +25,9 @@ from decimal import Decimal
 import asyncpg
 import httpx
 
-from benchmarks.loadgen import cpu_seconds, postgres_pids, process_tree
-from benchmarks.members import PG_ADMIN, _admin, _cli, _start
+from benchmarks import postgres
+from benchmarks.loadgen import cpu_seconds, process_tree
+from benchmarks.members import _admin, _cli, _start
 
 CATEGORIES = ["kitchen", "garden", "books", "toys", "food", "tea", "coffee", "bags", "shoes", "lamps"]
 
@@ -149,7 +150,7 @@ async def main() -> None:
     print(f"{len(orders):,} orders, {lines:,} lines, {args.customers:,} customers, {len(bodies)} batches of "
           f"{args.batch}, {args.concurrency} concurrent; {sum(map(len, bodies)) / 1e6:.0f} MB of JSON")  # fmt: skip
     names = [f"crm_bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    urls = [PG_ADMIN.rsplit("/", 1)[0] + f"/{name}" for name in names]
+    urls = [postgres.database_url(name) for name in names]
     api = None
     try:
         keys = []
@@ -165,7 +166,7 @@ async def main() -> None:
 
         def cpu() -> tuple[float, float, float]:
             tree = process_tree(api.pid)
-            return cpu_seconds([api.pid]), cpu_seconds(tree[1:]), cpu_seconds(postgres_pids())
+            return cpu_seconds([api.pid]), cpu_seconds(tree[1:]), cpu_seconds(postgres.pids())
 
         await _checkpoint()
         before_cpu = cpu()
@@ -224,4 +225,5 @@ async def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    asyncio.run(main())
+    with postgres.server():
+        asyncio.run(main())

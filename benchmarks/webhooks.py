@@ -36,9 +36,9 @@ from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
 from app.services import members, timers, webhooks
 from app.services.context import SYSTEM, Context
+from benchmarks import postgres
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 class Receiver:
@@ -122,10 +122,10 @@ class Scratch:
 @asynccontextmanager
 async def scratch() -> AsyncIterator[Scratch]:
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_ADMIN)
+    conn = await asyncpg.connect(postgres.admin_url())
     await conn.execute(f'CREATE DATABASE "{name}"')
     await conn.close()
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres.database_url(name)
     env = {**os.environ, "DATABASE_URL": url}
     subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     out = subprocess.run(
@@ -144,7 +144,7 @@ async def scratch() -> AsyncIterator[Scratch]:
     finally:
         stop(run.processes)
         await run.database.dispose()
-        conn = await asyncpg.connect(PG_ADMIN)
+        conn = await asyncpg.connect(postgres.admin_url())
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
 
@@ -278,4 +278,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with postgres.server():
+        asyncio.run(main())
