@@ -14,7 +14,7 @@ from pydantic import BaseModel, EmailStr
 
 from app.config import Settings
 
-DSN = os.environ["BASELINE_DSN"]
+DSN = os.environ.get("BASELINE_DSN", "")  # set by the benchmark that starts this app
 # A fixed-size pool as large as the API's (DATABASE_POOL_SIZE, default 20), unless the benchmark
 # asks for another size: a smaller pool would hand the API more connections than the baseline.
 POOL_SIZE = int(os.environ.get("BASELINE_POOL_SIZE") or Settings().database_pool_size)
@@ -29,6 +29,7 @@ TABLE_DDL = (
 @asynccontextmanager
 async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
     global pool
+    assert DSN, "BASELINE_DSN is not set"
     pool = await asyncpg.create_pool(DSN, min_size=POOL_SIZE, max_size=POOL_SIZE)
     async with pool.acquire() as conn:
         await conn.execute(TABLE_DDL)

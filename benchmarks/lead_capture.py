@@ -137,6 +137,9 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
+        "--warmup", type=float, default=3, help="seconds of load before each measured window (servers start fresh)"
+    )
+    parser.add_argument(
         "--existing", type=int, default=0, help="contacts and open leads already in the workspace (N of each)"
     )
     parser.add_argument(
@@ -194,7 +197,7 @@ async def main() -> None:
                         headers={"Authorization": f"Bearer {keys['secret_key']}"},
                     ).json()["id"]
                 return await run(port, api_request, connections=args.connections, seconds=args.seconds,
-                                 server_pid=api.pid)  # fmt: skip
+                                 warmup=args.warmup, server_pid=api.pid)  # fmt: skip
             finally:
                 _stop(api)
                 live.remove(api)
@@ -209,7 +212,7 @@ async def main() -> None:
             live.append(base)
             try:
                 return await run(port, base_request, connections=args.connections, seconds=args.seconds,
-                                 server_pid=base.pid)  # fmt: skip
+                                 warmup=args.warmup, server_pid=base.pid)  # fmt: skip
             finally:
                 _stop(base)
                 live.remove(base)
@@ -235,7 +238,8 @@ async def main() -> None:
         best = max(pools, key=lambda size: median(base_runs[size], "rps"))
         base_rps, base_p99 = median(base_runs[best], "rps"), median(base_runs[best], "p99")
         print(
-            f"\n{args.runs} interleaved rounds x {args.seconds:g} s (API, then the baseline), {args.connections} "
+            f"\n{args.runs} interleaved rounds x {args.seconds:g} s after {args.warmup:g} s of warm-up (API, then the "
+            f"baseline; each server started fresh), {args.connections} "
             f"connections, medians; existing contacts and leads: {args.existing:,}; API pool {api_pool} "
             f"(+ its worker's), baseline pool(s) {', '.join(map(str, pools))}; {os.cpu_count()} CPUs, load average "
             f"{load_before[0]:.1f} before, {load_after[0]:.1f} after\n"

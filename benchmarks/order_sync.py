@@ -166,7 +166,7 @@ async def main() -> None:
 
         def cpu() -> tuple[float, float, float]:
             tree = process_tree(api.pid)
-            return cpu_seconds([api.pid]), cpu_seconds(tree[1:]), cpu_seconds(postgres.pids())
+            return cpu_seconds([api.pid]), cpu_seconds(tree[1:]), postgres.cpu_seconds()
 
         await _checkpoint()
         before_cpu = cpu()

@@ -71,6 +71,24 @@ def pids() -> list[int]:
     return process_tree(server.postmaster_pid)
 
 
+def cpu_seconds() -> float:
+    """CPU the server has used so far. On the throwaway cluster: its live processes plus what the
+    postmaster has collected from exited backends (/proc cutime, cstime), so a backend that exits
+    or starts within a measured window is still counted. On a given server: its live processes."""
+    from benchmarks.loadgen import cpu_seconds as live_cpu
+
+    server = current()
+    if server.postmaster_pid is None:
+        return live_cpu(pids())
+    try:
+        with open(f"/proc/{server.postmaster_pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        reaped = 0.0
+    return live_cpu(pids()) + reaped
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -107,7 +107,7 @@ async def main() -> None:
             [sys.executable, "-m", "app", "worker"], cwd=ROOT, env={**os.environ, **env}, stderr=subprocess.PIPE
         )
         await asyncio.sleep(3)  # started and idle
-        worker_cpu, database_cpu = cpu_seconds([worker.pid]), cpu_seconds(postgres.pids())
+        worker_cpu, database_cpu = cpu_seconds([worker.pid]), postgres.cpu_seconds()
         await seed(conn, api_ws, args.leads, datetime.now(UTC) + timedelta(seconds=3), args.spread)
         started = time.monotonic()
         done = 0
@@ -119,7 +119,7 @@ async def main() -> None:
                 break
             await asyncio.sleep(0.5)
         worker_cpu = cpu_seconds([worker.pid]) - worker_cpu
-        database_cpu = cpu_seconds(postgres.pids()) - database_cpu
+        database_cpu = postgres.cpu_seconds() - database_cpu
         await asyncio.sleep(1)
         rows = await conn.fetch(
             "SELECT extract(epoch FROM e.occurred_at - l.first_response_due_at) AS lag FROM events e "
