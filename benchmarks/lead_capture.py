@@ -23,7 +23,6 @@ import asyncio
 import itertools
 import json
 import os
-import signal
 import statistics
 import subprocess
 import time
@@ -36,8 +35,8 @@ import httpx
 from app.config import Settings
 from benchmarks import postgres
 from benchmarks.baseline_app import TABLE_DDL
-from benchmarks.loadgen import Result, build_request, process_tree, run
-from benchmarks.members import _admin, _cli, _start
+from benchmarks.loadgen import Result, build_request, run
+from benchmarks.members import _admin, _cli, _start, _stop
 
 
 def payload(n: int, tag: str) -> bytes:
@@ -94,33 +93,6 @@ async def seed(url: str, workspace_id: uuid.UUID, count: int) -> None:
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a server and wait until its whole process tree (serve's worker child) has exited."""
-    tree = process_tree(process.pid)
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    deadline = time.monotonic() + 15
-    alive = tree
-    while alive and time.monotonic() < deadline:
-        alive = [pid for pid in tree if os.path.exists(f"/proc/{pid}") and _not_zombie(pid)]
-        if alive:
-            time.sleep(0.1)
-    for pid in alive:  # the server's own children, by id
-        os.kill(pid, signal.SIGKILL)
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 async def _checkpoint(url: str) -> None:

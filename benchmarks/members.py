@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -25,7 +26,7 @@ import asyncpg
 import httpx
 
 from benchmarks import postgres
-from benchmarks.loadgen import Result, build_request, run
+from benchmarks.loadgen import Result, build_request, process_tree, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +55,33 @@ def _start(args: list[str], env: dict[str, str], ready_path: str) -> tuple[subpr
             time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"{args} did not start")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server and wait until its whole process tree (serve's worker child) has exited."""
+    tree = process_tree(process.pid)
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 15
+    alive = tree
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in tree if os.path.exists(f"/proc/{pid}") and _not_zombie(pid)]
+        if alive:
+            time.sleep(0.1)
+    for pid in alive:  # the server's own children, by id
+        os.kill(pid, signal.SIGKILL)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _cli(env: dict[str, str], *args: str) -> str:

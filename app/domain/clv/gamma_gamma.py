@@ -93,38 +93,36 @@ def _individual(
 
 
 class _Summed:
-    """The total log-likelihood of weighted (x, z̄) rows and its gradient, what the optimiser calls:
-    of `_individual`'s terms only ln(x z̄ + v) needs a value per row at each call; the Γ terms are
-    summed per distinct x with the weights summed per x once, and the terms linear in p are sums
-    taken once per fit. Equal to the weighted sum of `_individual` up to rounding (unit tests)."""
+    """The total log-likelihood of weighted (x, z̄) rows and its gradient, what the optimiser calls.
+    The Γ terms are functions of x alone: summed per distinct x, with the weights summed per x
+    once. Per row only ln(x z̄ + v) is taken, and subtracted from ln(x z̄) and ln v row by row
+    before any sum: summing the terms apart and subtracting the large totals afterwards loses
+    digits the line search needs near the optimum (it then took four times the evaluations).
+    Equal to the weighted sum of `_individual` up to rounding (unit tests)."""
 
     def __init__(self, x: FloatArray, m: FloatArray, weights: FloatArray) -> None:
         self.total = float(weights.sum())
         self.xs, where = by_value(x)
         self.weight_x = np.bincount(where, weights, minlength=len(self.xs))
         self.xm, self.weights, self.weights_x = x * m, weights, weights * x
-        log_m = np.log(m)
-        self.sum_log_m = _dot(weights, log_m)  # Σ w ln z̄
-        self.sum_x_log_xm = _dot(self.weights_x, log_m + np.log(x))  # Σ w x (ln z̄ + ln x)
+        self.log_xm = np.log(self.xm)
+        self.sum_log_m = _dot(weights, np.log(m))  # Σ w ln z̄
 
     def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
         p, q, v = (float(t) for t in theta)
         xs, total = self.xs, self.total
         log_xm_v = np.log(self.xm + v)
         inv_xm_v = 1.0 / (self.xm + v)
-        wx_log, w_log = _dot(self.weights_x, log_xm_v), _dot(self.weights, log_xm_v)
+        # px ln z̄ + px ln x − px ln(xz̄+v) = −px ln(1 + v/(xz̄)); q ln v − q ln(xz̄+v) = −q ln(1 + xz̄/v)
+        spend_share = _dot(self.weights_x, log_xm_v - self.log_xm)  # Σ w x ln(1 + v/(x z̄))
+        prior_share = _dot(self.weights, log_xm_v - np.log(v))  # Σ w ln(1 + x z̄/v)
         per_x = special.gammaln(p * xs + q) - special.gammaln(p * xs)
         value = (
-            _dot(self.weight_x, per_x)
-            + total * (q * np.log(v) - special.gammaln(q))
-            + p * self.sum_x_log_xm
-            - self.sum_log_m
-            - p * wx_log
-            - q * w_log
+            _dot(self.weight_x, per_x) - total * special.gammaln(q) - self.sum_log_m - p * spend_share - q * prior_share
         )
         dig = special.digamma(p * xs + q)
-        grad_p = _dot(self.weight_x, xs * (dig - special.digamma(p * xs))) + self.sum_x_log_xm - wx_log
-        grad_q = _dot(self.weight_x, dig) + total * (np.log(v) - special.digamma(q)) - w_log
+        grad_p = _dot(self.weight_x, xs * (dig - special.digamma(p * xs))) - spend_share
+        grad_q = _dot(self.weight_x, dig) - total * special.digamma(q) - prior_share
         grad_v = total * q / v - p * _dot(self.weights_x, inv_xm_v) - q * _dot(self.weights, inv_xm_v)
         # Chain rule to log-parameters: ∂/∂ln θ = θ ∂/∂θ.
         return float(value), np.array([grad_p * p, grad_q * q, grad_v * v])
