@@ -119,15 +119,16 @@ print(json.dumps({"seconds": times, "bgnbd": vars(fit.params), "gamma_gamma": va
 SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _subprocess(python: str, script: str, path: Path, fits: int) -> dict[str, Any]:
+def _subprocess(python: str, script: str, path: Path, fits: int, root: Path = ROOT) -> dict[str, Any]:
     output = subprocess.run(
         [python, "-c", script, str(path), str(fits)],
-        check=True, capture_output=True, text=True, cwd=ROOT, env={**os.environ, **SINGLE_THREADED},
+        check=True, capture_output=True, text=True, cwd=root,
+        env={**os.environ, **SINGLE_THREADED, "PYTHONPATH": str(root)},
     ).stdout  # fmt: skip
     return dict(json.loads(output.strip().splitlines()[-1]))
 
 
-def fit_benchmark(customers: int, runs: int) -> None:
+def fit_benchmark(customers: int, runs: int, compare: Path | None = None) -> None:
     """`runs` rounds, interleaved (ours, lifetimes, ours, lifetimes …: this machine's speed drifts
         within minutes); each round a fresh process per side fits 5 times and its median counts. The
     speed-up is also given as the median of each round's ratio and as best against best."""
@@ -135,12 +136,15 @@ def fit_benchmark(customers: int, runs: int) -> None:
         raise SystemExit(f"lifetimes' environment is missing ({LIFETIMES_PYTHON}): run `make bench-env`")
     data = simulated(customers)
     mine: list[float] = []
+    earlier: list[float] = []  # the same fit from another source tree (--compare-root)
     theirs: dict[str, list[float]] = {"unweighted": [], "weighted": []}
     best: dict[str, float] = {"ours": float("inf"), "unweighted": float("inf"), "weighted": float("inf")}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "customers.npz"
         np.savez(path, **data)
         for _ in range(runs):
+            if compare is not None:
+                earlier.append(float(np.median(_subprocess(sys.executable, OURS_SCRIPT, path, 5, compare)["seconds"])))
             ours_run = _subprocess(sys.executable, OURS_SCRIPT, path, 5)
             mine.append(float(np.median(ours_run["seconds"])))
             best["ours"] = min(best["ours"], *ours_run["seconds"])
@@ -159,6 +163,8 @@ def fit_benchmark(customers: int, runs: int) -> None:
     print(f"| ours | {ours_run['rows']:,} / {ours_run['repeat_rows']:,} (grouped inside) | {mine_s:.3f} | | "
           + " | ".join(f"{fit[k]:.5f}" for k in bg_names)
           + " | " + " | ".join(f"{spend[k]:.5f}" for k in gg_names) + " |")  # fmt: skip
+    if earlier:
+        print(f"| ours as of {compare} | | {np.median(earlier):.3f} | | | | | | | | |")
     ratios, differences = {}, {}
     for way in ("unweighted", "weighted"):
         run = other[way]
@@ -174,6 +180,9 @@ def fit_benchmark(customers: int, runs: int) -> None:
           f"{', '.join(f'{t:.3f}' for t in theirs['weighted'])}; unweighted "
           f"{', '.join(f'{t:.3f}' for t in theirs['unweighted'])}")  # fmt: skip
     paired = {way: float(np.median(np.array(theirs[way]) / np.array(mine))) for way in theirs}
+    if earlier:
+        print(f"ours against {compare}: {np.median(earlier) / mine_s:.1f}x faster; weighted lifetimes against it: "
+              f"{np.median(theirs['weighted']) / np.median(earlier):.1f}x")  # fmt: skip
     print(f"median of the rounds' ratios: weighted {paired['weighted']:.1f}x, unweighted {paired['unweighted']:.1f}x; "
           f"best against best: ours {best['ours']:.3f} s, weighted {best['weighted']:.3f} s "
           f"({best['weighted'] / best['ours']:.1f}x), unweighted {best['unweighted']:.3f} s "
@@ -358,10 +367,13 @@ async def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-fit", action="store_true")
+    parser.add_argument(
+        "--compare-root", type=Path, help="also fit with the `app` package of this source tree (e.g. an older revision)"
+    )
     parser.add_argument("--skip-refresh", action="store_true")
     args = parser.parse_args()
     if not args.skip_fit:
-        fit_benchmark(args.customers, args.runs)
+        fit_benchmark(args.customers, args.runs, args.compare_root)
     if not args.skip_refresh:
         await refresh_benchmark(args.customers, args.orders)
 

@@ -234,7 +234,8 @@ async def main() -> None:
         pairs = [a.rps / b.rps for a, b in zip(api_runs, base_runs[best], strict=True)]
         print(
             "\nper round (API req/s / baseline req/s, pool "
-            f"{best}): " + ", ".join(f"{a.rps:,.0f} / {b.rps:,.0f} = {a.rps / b.rps:.2f}"
+            f"{best}; in brackets the API's worker CPU ms/req): " + ", ".join(
+                f"{a.rps:,.0f} ({a.children_cpu_ms:.2f}) / {b.rps:,.0f} = {a.rps / b.rps:.2f}"
                                       for a, b in zip(api_runs, base_runs[best], strict=True))
             + f"; median of the round ratios {statistics.median(pairs):.2f}"
         )  # fmt: skip
