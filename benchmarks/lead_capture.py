@@ -95,6 +95,24 @@ async def seed(url: str, workspace_id: uuid.UUID, count: int) -> None:
         await conn.close()
 
 
+async def _worker_connected(url: str, database: str) -> None:
+    """Wait until serve's worker child has connected: it starts after serve answers /readyz, and
+    its start-up (imports, first queries) must not fall into the measured window."""
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'crm-worker'", database
+            )
+            if found:
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError("the worker did not connect within 60 s")
+    finally:
+        await conn.close()
+
+
 async def _checkpoint(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -162,6 +180,8 @@ async def main() -> None:
             api, port = _start(["-m", "app", "serve", *(["--no-worker"] if args.no_worker else [])], env, "/readyz")
             live.append(api)
             try:
+                if not args.no_worker:
+                    await _worker_connected(url, name)
                 if form_id is None:
                     form_id = httpx.post(
                         f"http://127.0.0.1:{port}/v1/forms",
