@@ -122,7 +122,6 @@ class _Summed:
         self.x_r, self.weights_r = x[repeat], weights[repeat]
         self.where_x_r, self.where_t_r = where_x[repeat], where_t[repeat]
         self.txs, self.where_tx_r = by_value(t_x[repeat])
-        self.weight_x_r = np.bincount(self.where_x_r, self.weights_r, minlength=len(self.xs))
 
     def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
         r, alpha, a, b = (float(v) for v in theta)
@@ -131,11 +130,12 @@ class _Summed:
         inv_t = 1.0 / (alpha + self.ts)
         per_x = special.gammaln(r + xs) - special.gammaln(r) + special.betaln(a, b + xs) - special.betaln(a, b)
         weight_rt = r * self.weight_t + self.weight_x_t  # Σ w (r + x) per T
-        value = _dot(self.weight_x, per_x) + total * r * np.log(alpha) - _dot(weight_rt, log_t)
+        # r ln α − r ln(α+T) = −r ln(1 + T/α), per T: no large totals subtracted (see gamma_gamma._Summed)
+        prior_share = _dot(self.weight_t, np.log1p(self.ts / alpha))
+        value = _dot(self.weight_x, per_x) - r * prior_share - _dot(self.weight_x_t, log_t)
         dig_ab = special.digamma(a + b)
         dig_abx = special.digamma(a + b + xs)
-        grad_r = _dot(self.weight_x, special.digamma(r + xs)) - total * special.digamma(r)
-        grad_r += total * np.log(alpha) - _dot(self.weight_t, log_t)
+        grad_r = _dot(self.weight_x, special.digamma(r + xs)) - total * special.digamma(r) - prior_share
         grad_alpha = total * r / alpha - _dot(weight_rt, inv_t)
         grad_a = total * dig_ab - _dot(self.weight_x, dig_abx)
         grad_b = _dot(self.weight_x, special.digamma(b + xs) - dig_abx) - total * (special.digamma(b) - dig_ab)
