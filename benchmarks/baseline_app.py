@@ -12,19 +12,27 @@ import asyncpg
 from fastapi import FastAPI
 from pydantic import BaseModel, EmailStr
 
-DSN = os.environ["BASELINE_DSN"]
+from app.config import Settings
+
+DSN = os.environ.get("BASELINE_DSN", "")  # set by the benchmark that starts this app
+# A fixed-size pool as large as the API's (DATABASE_POOL_SIZE, default 20), unless the benchmark
+# asks for another size: a smaller pool would hand the API more connections than the baseline.
+POOL_SIZE = int(os.environ.get("BASELINE_POOL_SIZE") or Settings().database_pool_size)
 pool: asyncpg.Pool | None = None
+
+TABLE_DDL = (
+    "CREATE TABLE IF NOT EXISTS baseline_members (id uuid PRIMARY KEY, workspace_id uuid NOT NULL, "
+    "name text NOT NULL, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+)
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
     global pool
-    pool = await asyncpg.create_pool(DSN, min_size=5, max_size=10)
+    assert DSN, "BASELINE_DSN is not set"
+    pool = await asyncpg.create_pool(DSN, min_size=POOL_SIZE, max_size=POOL_SIZE)
     async with pool.acquire() as conn:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS baseline_members (id uuid PRIMARY KEY, workspace_id uuid NOT NULL, "
-            "name text NOT NULL, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
-        )
+        await conn.execute(TABLE_DDL)
     yield
     await pool.close()
 

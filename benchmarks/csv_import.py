@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 import asyncpg
 import httpx
 
+from benchmarks import postgres
 from benchmarks.loadgen import cpu_seconds, process_tree
-from benchmarks.members import PG_ADMIN, _admin, _cli, _start
+from benchmarks.members import _admin, _cli, _start
 
 HEADER = ["First name", "Last name", "E-mail", "Mobile", "Company", "Job title", "Tags", "City"]
 MAPPING = {"first_name": "First name", "last_name": "Last name", "email": "E-mail", "phone": "Mobile",
@@ -83,7 +84,7 @@ async def run_size(size: int) -> dict[str, float]:
     data = rows(size)
     body = csv_text(data)
     names = [f"crm_bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    urls = [PG_ADMIN.rsplit("/", 1)[0] + f"/{name}" for name in names]
+    urls = [postgres.database_url(name) for name in names]
     api = None
     try:
         keys = []
@@ -161,4 +162,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with postgres.server():
+        asyncio.run(main())

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -24,10 +25,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from benchmarks.loadgen import Result, build_request, run
+from benchmarks import postgres
+from benchmarks.loadgen import Result, build_request, process_tree, run
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _port() -> int:
@@ -56,6 +57,33 @@ def _start(args: list[str], env: dict[str, str], ready_path: str) -> tuple[subpr
     raise RuntimeError(f"{args} did not start")
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server and wait until its whole process tree (serve's worker child) has exited."""
+    tree = process_tree(process.pid)
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 15
+    alive = tree
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in tree if os.path.exists(f"/proc/{pid}") and _not_zombie(pid)]
+        if alive:
+            time.sleep(0.1)
+    for pid in alive:  # the server's own children, by id
+        os.kill(pid, signal.SIGKILL)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _cli(env: dict[str, str], *args: str) -> str:
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
@@ -68,7 +96,7 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 
 async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
+    conn = await asyncpg.connect(postgres.admin_url())
     try:
         await conn.execute(sql)
     finally:
@@ -89,7 +117,7 @@ async def main() -> None:
 
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     await _admin(f'CREATE DATABASE "{name}"')
-    pg_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    pg_url = postgres.database_url(name)
     targets = [("PostgreSQL", pg_url)]
     if args.sqlite:
         targets.append(("SQLite", f"sqlite:////tmp/{name}.db"))
@@ -178,4 +206,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with postgres.server():
+        asyncio.run(main())

@@ -25,8 +25,9 @@ from decimal import Decimal
 import asyncpg
 import httpx
 
-from benchmarks.loadgen import cpu_seconds, postgres_pids, process_tree
-from benchmarks.members import PG_ADMIN, _admin, _cli, _start
+from benchmarks import postgres
+from benchmarks.loadgen import cpu_seconds, process_tree
+from benchmarks.members import _admin, _cli, _start, _stop
 
 CATEGORIES = ["kitchen", "garden", "books", "toys", "food", "tea", "coffee", "bags", "shoes", "lamps"]
 
@@ -149,7 +150,7 @@ async def main() -> None:
     print(f"{len(orders):,} orders, {lines:,} lines, {args.customers:,} customers, {len(bodies)} batches of "
           f"{args.batch}, {args.concurrency} concurrent; {sum(map(len, bodies)) / 1e6:.0f} MB of JSON")  # fmt: skip
     names = [f"crm_bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    urls = [PG_ADMIN.rsplit("/", 1)[0] + f"/{name}" for name in names]
+    urls = [postgres.database_url(name) for name in names]
     api = None
     try:
         keys = []
@@ -165,7 +166,7 @@ async def main() -> None:
 
         def cpu() -> tuple[float, float, float]:
             tree = process_tree(api.pid)
-            return cpu_seconds([api.pid]), cpu_seconds(tree[1:]), cpu_seconds(postgres_pids())
+            return cpu_seconds([api.pid]), cpu_seconds(tree[1:]), postgres.cpu_seconds()
 
         await _checkpoint()
         before_cpu = cpu()
@@ -184,7 +185,10 @@ async def main() -> None:
         versions_after = await conn.fetchval("SELECT sum(version) FROM orders")
         await conn.close()
         # The baseline again, on emptied tables: the machine's speed drifts within minutes, and a
-        # baseline measured only before the API's passes made the ratio depend on when it ran.
+        # baseline measured only before the API's passes made the ratio depend on when it ran. The
+        # API and its worker have exited first: the worker would still be stamping the passes' events.
+        _stop(api)
+        api = None
         conn = await asyncpg.connect(urls[1])
         await conn.execute("TRUNCATE order_lines, orders CASCADE")
         await conn.close()
@@ -216,12 +220,12 @@ async def main() -> None:
               f"lines, {contacts:,} contacts; the resend wrote no event and moved no version.")  # fmt: skip
     finally:
         if api is not None:
-            api.terminate()
-            api.wait(timeout=30)
+            _stop(api)
         for name in names:
             await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    asyncio.run(main())
+    with postgres.server():
+        asyncio.run(main())

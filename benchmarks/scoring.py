@@ -24,7 +24,8 @@ from app.config import Settings
 from app.db.session import Database
 from app.ids import new_id
 from app.worker.jobs import JobRun, rescore_leads
-from benchmarks.members import PG_ADMIN, _admin, _cli
+from benchmarks import postgres
+from benchmarks.members import _admin, _cli
 
 TITLES = ["CEO", "Sales manager", "Engineer", "Founder", "Intern", None]
 SIZES = ["1-10", "11-50", "51-200", "201-500", "5001+", None]
@@ -111,7 +112,7 @@ async def main() -> None:
     args = parser.parse_args()
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     await _admin(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres.database_url(name)
     try:
         env = {"DATABASE_URL": url}
         _cli(env, "migrate")
@@ -144,4 +145,5 @@ async def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    asyncio.run(main())
+    with postgres.server():
+        asyncio.run(main())

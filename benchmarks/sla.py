@@ -24,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from app.ids import new_id
-from benchmarks.loadgen import cpu_seconds, postgres_pids
-from benchmarks.members import PG_ADMIN, ROOT, _admin, _cli
+from benchmarks import postgres
+from benchmarks.loadgen import cpu_seconds
+from benchmarks.members import ROOT, _admin, _cli
 
 COLUMNS = [
     "workspace_id",
@@ -89,7 +90,7 @@ async def main() -> None:
     args = parser.parse_args()
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     await _admin(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres.database_url(name)
     env = {"DATABASE_URL": url.replace("postgresql://", "postgresql+asyncpg://", 1), "LOG_LEVEL": "warning"}
     worker: subprocess.Popen[bytes] | None = None
     timeout = args.spread + 60
@@ -106,7 +107,7 @@ async def main() -> None:
             [sys.executable, "-m", "app", "worker"], cwd=ROOT, env={**os.environ, **env}, stderr=subprocess.PIPE
         )
         await asyncio.sleep(3)  # started and idle
-        worker_cpu, database_cpu = cpu_seconds([worker.pid]), cpu_seconds(postgres_pids())
+        worker_cpu, database_cpu = cpu_seconds([worker.pid]), postgres.cpu_seconds()
         await seed(conn, api_ws, args.leads, datetime.now(UTC) + timedelta(seconds=3), args.spread)
         started = time.monotonic()
         done = 0
@@ -118,7 +119,7 @@ async def main() -> None:
                 break
             await asyncio.sleep(0.5)
         worker_cpu = cpu_seconds([worker.pid]) - worker_cpu
-        database_cpu = cpu_seconds(postgres_pids()) - database_cpu
+        database_cpu = postgres.cpu_seconds() - database_cpu
         await asyncio.sleep(1)
         rows = await conn.fetch(
             "SELECT extract(epoch FROM e.occurred_at - l.first_response_due_at) AS lag FROM events e "
@@ -149,4 +150,5 @@ async def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    asyncio.run(main())
+    with postgres.server():
+        asyncio.run(main())

@@ -37,9 +37,9 @@ from app.domain.webhooks import EndpointRules
 from app.ids import utcnow
 from app.services import members, timers, webhooks
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from benchmarks import postgres
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 class Receiver:
@@ -123,10 +123,10 @@ class Scratch:
 @asynccontextmanager
 async def scratch() -> AsyncIterator[Scratch]:
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_ADMIN)
+    conn = await asyncpg.connect(postgres.admin_url())
     await conn.execute(f'CREATE DATABASE "{name}"')
     await conn.close()
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres.database_url(name)
     env = {**os.environ, "DATABASE_URL": url}
     subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     out = subprocess.run(
@@ -145,7 +145,7 @@ async def scratch() -> AsyncIterator[Scratch]:
     finally:
         stop(run.processes)
         await run.database.dispose()
-        conn = await asyncpg.connect(PG_ADMIN)
+        conn = await asyncpg.connect(postgres.admin_url())
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
 
@@ -279,4 +279,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with postgres.server():
+        asyncio.run(main())

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
-from app.domain.clv import bgnbd, gamma_gamma, groups, simulate, valuation
+from app.domain.clv import arrays, bgnbd, gamma_gamma, groups, simulate, valuation
 from app.domain.clv.summary import summarize
 
 DATA = Path(__file__).parent.parent / "data" / "cdnow"
@@ -114,6 +114,59 @@ def test_the_analytic_gradients_match_finite_differences(cdnow: dict[str, np.nda
 
     gg_point = np.log([5.0, 3.0, 12.0])
     assert optimize.check_grad(gg_value, gg_gradient, gg_point) < 1e-3 * np.abs(gg_gradient(gg_point)).max()
+
+
+def _day_customers(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Customers in whole days (as the analytics refresh builds them), many sharing a row."""
+    rng = np.random.default_rng(seed)
+    truth = bgnbd.BgNbdParams(r=0.5, alpha=40.0, a=0.7, b=3.0)
+    x, t_x, big_t = simulate.bgnbd_customers(truth, rng.integers(0, 400, n).astype(np.float64), rng)
+    spend = simulate.spend(x, 6.0, 3.5, 15.0, rng)
+    return x, np.floor(t_x), big_t, np.where(x > 0, spend, 0.0)
+
+
+@pytest.mark.parametrize("days", [False, True], ids=["cdnow-weeks", "whole-days"])
+def test_the_fits_summed_likelihoods_equal_the_sums_over_customers(cdnow: dict[str, np.ndarray], days: bool) -> None:
+    """The fits optimise sums prepared once per fit; they must be the per-customer likelihoods
+    (and gradients) summed, at any parameters."""
+    if days:
+        x, t_x, big_t, zbar = _day_customers(5000, seed=3)
+    else:
+        x, t_x, big_t, zbar = cdnow["x"], cdnow["t_x"], cdnow["T"], cdnow["zbar"]
+    (cx, ct, cbig), weights, _ = arrays.compress(x, t_x, big_t)
+    summed = bgnbd._Summed(cx, ct, cbig, weights)
+    for theta in ([0.243, 4.414, 0.793, 2.426], [1.5, 40.0, 0.3, 9.0], [0.05, 0.7, 4.0, 0.6]):
+        value, grads = bgnbd._individual(np.array(theta), x, t_x, big_t, gradient=True)
+        assert grads is not None
+        total, gradient = summed(np.array(theta))
+        assert total == pytest.approx(float(value.sum()), rel=1e-10)
+        assert gradient == pytest.approx(np.array([g.sum() for g in grads]), rel=1e-8, abs=1e-6)
+
+    repeat = gamma_gamma.usable(x, zbar)
+    (gx, gm), gweights, _ = arrays.compress(x[repeat], zbar[repeat])
+    gg_summed = gamma_gamma._Summed(gx, gm, gweights)
+    for theta in ([6.25, 3.74, 15.44], [0.5, 12.0, 300.0]):
+        value, grads = gamma_gamma._individual(np.array(theta), x[repeat], zbar[repeat], gradient=True)
+        assert grads is not None
+        total, gradient = gg_summed(np.array(theta))
+        assert total == pytest.approx(float(value.sum()), rel=1e-10)
+        assert gradient == pytest.approx(np.array([g.sum() for g in grads]), rel=1e-8, abs=1e-6)
+
+
+def test_rows_are_grouped_alike_whether_whole_numbers_or_not() -> None:
+    """Whole-number rows are grouped by one integer key, others by a lexicographic sort: both give
+    numpy's distinct rows in order, their counts, and each row's group."""
+    x, t_x, big_t, _ = _day_customers(3000, seed=5)
+    for columns in ((x, t_x, big_t), (x, t_x + 0.5, big_t), (x, t_x, big_t / 7)):
+        rows, counts, inverse = arrays.compress(*columns)
+        expected, expected_inverse, expected_counts = np.unique(
+            np.stack(columns, axis=1), axis=0, return_inverse=True, return_counts=True
+        )
+        assert np.array_equal(np.stack(rows, axis=1), expected)
+        assert np.array_equal(counts, expected_counts)
+        assert np.array_equal(inverse, expected_inverse.reshape(-1))
+    assert arrays._whole_key((x, t_x, big_t)) is not None
+    assert arrays._whole_key((x, t_x + 0.5, big_t)) is None
 
 
 def test_identical_rows_weighted_once_give_the_same_fit(cdnow: dict[str, np.ndarray]) -> None:

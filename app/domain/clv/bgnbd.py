@@ -23,6 +23,7 @@ import numpy as np
 from scipy import special
 
 from app.domain.clv.arrays import LOG_BOUND, FloatArray, as_float, by_value, compress, minimize
+from app.domain.clv.arrays import dot as _dot
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,67 @@ def _individual(
     return value, (grad_r * r, grad_alpha * alpha, grad_a * a, grad_b * b)
 
 
+class _Summed:
+    """The total log-likelihood of weighted (x, t_x, T) rows and its gradient, with everything that
+    does not depend on the parameters summed once per fit (what the optimiser calls, a few dozen
+    times). Equal to the weighted sum of `_individual` up to rounding, checked in the unit tests.
+
+    Split as in `_individual`: ll = A + log(1 + e^D). A's terms depend on x alone or on T alone, so
+    their weighted sums are taken over the distinct x and the distinct T (a few hundred each) with
+    the weights summed per value beforehand; only D, defined for repeat buyers, needs a value per
+    row, and its logarithms are taken per distinct T and t_x and gathered."""
+
+    def __init__(self, x: FloatArray, t_x: FloatArray, big_t: FloatArray, weights: FloatArray) -> None:
+        self.total = float(weights.sum())
+        self.xs, where_x = by_value(x)
+        self.weight_x = np.bincount(where_x, weights, minlength=len(self.xs))
+        self.ts, where_t = by_value(big_t)
+        self.weight_t = np.bincount(where_t, weights, minlength=len(self.ts))
+        self.weight_x_t = np.bincount(where_t, weights * x, minlength=len(self.ts))  # Σ w x per T
+        repeat = x > 0
+        self.repeat_xs = self.xs > 0
+        self.x_r, self.weights_r = x[repeat], weights[repeat]
+        self.where_x_r, self.where_t_r = where_x[repeat], where_t[repeat]
+        self.txs, self.where_tx_r = by_value(t_x[repeat])
+
+    def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        r, alpha, a, b = (float(v) for v in theta)
+        xs, total = self.xs, self.total
+        log_t = np.log(alpha + self.ts)
+        inv_t = 1.0 / (alpha + self.ts)
+        per_x = special.gammaln(r + xs) - special.gammaln(r) + special.betaln(a, b + xs) - special.betaln(a, b)
+        weight_rt = r * self.weight_t + self.weight_x_t  # Σ w (r + x) per T
+        # r ln α − r ln(α+T) = −r ln(1 + T/α), per T: no large totals subtracted (see gamma_gamma._Summed)
+        prior_share = _dot(self.weight_t, np.log1p(self.ts / alpha))
+        value = _dot(self.weight_x, per_x) - r * prior_share - _dot(self.weight_x_t, log_t)
+        dig_ab = special.digamma(a + b)
+        dig_abx = special.digamma(a + b + xs)
+        grad_r = _dot(self.weight_x, special.digamma(r + xs)) - total * special.digamma(r) - prior_share
+        grad_alpha = total * r / alpha - _dot(weight_rt, inv_t)
+        grad_a = total * dig_ab - _dot(self.weight_x, dig_abx)
+        grad_b = _dot(self.weight_x, special.digamma(b + xs) - dig_abx) - total * (special.digamma(b) - dig_ab)
+        if len(self.x_r):
+            # D = ln a − ln(b+x−1) + (r+x) (ln(α+T) − ln(α+t_x)) for the repeat buyers.
+            inv_bx = np.zeros_like(xs)
+            inv_bx[self.repeat_xs] = 1.0 / (b + xs[self.repeat_xs] - 1)
+            c = np.zeros_like(xs)
+            c[self.repeat_xs] = np.log(a) - np.log(b + xs[self.repeat_xs] - 1)
+            log_tx = np.log(alpha + self.txs)
+            spread = log_t[self.where_t_r] - log_tx[self.where_tx_r]
+            rx = r + self.x_r
+            d = c[self.where_x_r] + rx * spread
+            value += _dot(self.weights_r, np.logaddexp(0.0, d))
+            alive = self.weights_r * special.expit(d)  # w ∂ log(1 + e^D) / ∂D
+            grad_r += _dot(alive, spread)
+            inv_spread = inv_t[self.where_t_r] - 1.0 / (alpha + self.txs)[self.where_tx_r]
+            grad_alpha += _dot(alive * rx, inv_spread)
+            alive_x = np.bincount(self.where_x_r, alive, minlength=len(xs))
+            grad_a += float(alive_x.sum()) / a
+            grad_b -= _dot(alive_x, inv_bx)
+        # Chain rule to log-parameters: ∂/∂ln θ = θ ∂/∂θ.
+        return float(value), np.array([grad_r * r, grad_alpha * alpha, grad_a * a, grad_b * b])
+
+
 def fit(
     frequency: FloatArray,
     recency: FloatArray,
@@ -112,23 +174,21 @@ def fit(
     total = float(weights.sum())
     if total == 0:
         raise ValueError("no customers to fit")
-    distinct_x = by_value(x)
+    summed = _Summed(x, t_x, big_t, weights)
 
     def objective(log_theta: FloatArray) -> tuple[float, FloatArray]:
-        theta = np.exp(log_theta)
-        value, grads = _individual(theta, x, t_x, big_t, distinct_x, gradient=True)
-        assert grads is not None
-        return -float(weights @ value) / total, -np.array([weights @ g for g in grads]) / total
+        value, grad = summed(np.exp(log_theta))
+        return -value / total, -grad / total
 
     if initial is None:
         # r = a = b = 1 and α at the mean age: the rate prior's mean (r/α) starts at one purchase per age.
-        start = np.array([0.0, np.log(max(float(weights @ big_t) / total, 1e-3)), 0.0, 0.0])
+        start = np.array([0.0, np.log(max(_dot(weights, big_t) / total, 1e-3)), 0.0, 0.0])
     else:
         start = np.log(initial.as_array())
     point, converged, iterations = minimize(objective, start)
     theta = np.exp(point)
     params = BgNbdParams(*(float(v) for v in theta))
-    ll = float(weights @ _individual(theta, x, t_x, big_t, distinct_x, gradient=False)[0])
+    ll = summed(theta)[0]
     return BgNbdFit(
         params=params,
         log_likelihood=ll,

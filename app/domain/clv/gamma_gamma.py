@@ -15,6 +15,7 @@ import numpy as np
 from scipy import special
 
 from app.domain.clv.arrays import LOG_BOUND, FloatArray, as_float, by_value, compress, minimize
+from app.domain.clv.arrays import dot as _dot
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,42 @@ def _individual(
     return value, (grad_p * p, grad_q * q, grad_v * v)
 
 
+class _Summed:
+    """The total log-likelihood of weighted (x, z̄) rows and its gradient, what the optimiser calls.
+    The Γ terms are functions of x alone: summed per distinct x, with the weights summed per x
+    once. Per row only ln(x z̄ + v) is taken, and subtracted from ln(x z̄) and ln v row by row
+    before any sum: summing the terms apart and subtracting the large totals afterwards loses
+    digits the line search needs near the optimum (it then took four times the evaluations).
+    Equal to the weighted sum of `_individual` up to rounding (unit tests)."""
+
+    def __init__(self, x: FloatArray, m: FloatArray, weights: FloatArray) -> None:
+        self.total = float(weights.sum())
+        self.xs, where = by_value(x)
+        self.weight_x = np.bincount(where, weights, minlength=len(self.xs))
+        self.xm, self.weights, self.weights_x = x * m, weights, weights * x
+        self.log_xm = np.log(self.xm)
+        self.sum_log_m = _dot(weights, np.log(m))  # Σ w ln z̄
+
+    def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        p, q, v = (float(t) for t in theta)
+        xs, total = self.xs, self.total
+        log_xm_v = np.log(self.xm + v)
+        inv_xm_v = 1.0 / (self.xm + v)
+        # px ln z̄ + px ln x − px ln(xz̄+v) = −px ln(1 + v/(xz̄)); q ln v − q ln(xz̄+v) = −q ln(1 + xz̄/v)
+        spend_share = _dot(self.weights_x, log_xm_v - self.log_xm)  # Σ w x ln(1 + v/(x z̄))
+        prior_share = _dot(self.weights, log_xm_v - np.log(v))  # Σ w ln(1 + x z̄/v)
+        per_x = special.gammaln(p * xs + q) - special.gammaln(p * xs)
+        value = (
+            _dot(self.weight_x, per_x) - total * special.gammaln(q) - self.sum_log_m - p * spend_share - q * prior_share
+        )
+        dig = special.digamma(p * xs + q)
+        grad_p = _dot(self.weight_x, xs * (dig - special.digamma(p * xs))) - spend_share
+        grad_q = _dot(self.weight_x, dig) - total * special.digamma(q) - prior_share
+        grad_v = total * q / v - p * _dot(self.weights_x, inv_xm_v) - q * _dot(self.weights, inv_xm_v)
+        # Chain rule to log-parameters: ∂/∂ln θ = θ ∂/∂θ.
+        return float(value), np.array([grad_p * p, grad_q * q, grad_v * v])
+
+
 def fit(frequency: FloatArray, monetary: FloatArray) -> GammaGammaFit:
     """Maximum-likelihood (p, q, v) over the repeat buyers with a positive mean value."""
     keep = usable(frequency, monetary)
@@ -99,18 +136,17 @@ def fit(frequency: FloatArray, monetary: FloatArray) -> GammaGammaFit:
     if total == 0:
         raise ValueError("no repeat buyers with a positive mean value to fit")
 
-    prepared = _Prepared(x, m)
+    summed = _Summed(x, m, weights)
 
     def objective(log_theta: FloatArray) -> tuple[float, FloatArray]:
-        value, grads = _individual(np.exp(log_theta), x, m, prepared, gradient=True)
-        assert grads is not None
-        return -float(weights @ value) / total, -np.array([weights @ g for g in grads]) / total
+        value, grad = summed(np.exp(log_theta))
+        return -value / total, -grad / total
 
     # p = q = 1 and v at the mean value: a prior whose scale matches the data's.
-    start = np.array([0.0, 0.0, np.log(max(float(weights @ m) / total, 1e-6))])
+    start = np.array([0.0, 0.0, np.log(max(_dot(weights, m) / total, 1e-6))])
     point, converged, iterations = minimize(objective, start)
     theta = np.exp(point)
-    ll = float(weights @ _individual(theta, x, m, prepared, gradient=False)[0])
+    ll = summed(theta)[0]
     return GammaGammaFit(
         params=GammaGammaParams(*(float(t) for t in theta)),
         log_likelihood=ll,
