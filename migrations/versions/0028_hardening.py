@@ -61,6 +61,29 @@ def upgrade() -> None:
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.add_column(sa.Column("secret_resource", sa.String(length=500), nullable=True))
     _forget_stored_secrets()
+    _redactions_keep_their_reach()
+
+
+def _redactions_keep_their_reach() -> None:
+    """A redaction now erases only the event types its requester may read (`params.scopes`). One
+    requested before this revision erased every event about its resource; without scopes it would
+    now erase nothing, so it keeps the reach it was requested with."""
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.text(
+            "SELECT workspace_id, id, params FROM jobs WHERE kind = 'events.redact' AND status IN ('queued', 'running')"
+        )
+    ).all()
+    for workspace_id, job_id, params in rows:
+        values = json.loads(params) if isinstance(params, str) else dict(params or {})
+        if "scopes" in values:
+            continue
+        bind.execute(
+            sa.text("UPDATE jobs SET params = :params WHERE workspace_id = :w AND id = :id").bindparams(
+                sa.bindparam("params", type_=JSON)
+            ),
+            {"params": {**values, "scopes": ["admin"]}, "w": workspace_id, "id": job_id},
+        )
 
 
 def _forget_stored_secrets() -> None:

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -281,5 +282,44 @@ async def test_going_below_0028_revokes_keys_meant_to_expire_and_disables_narrow
         by_id = {str(k).replace("-", ""): v for k, v in revoked.items()}
         assert by_id[expired.hex] is not None and by_id[expiring.hex] is not None
         assert {str(k).replace("-", ""): bool(v) for k, v in enabled.items()} == {narrow.hex: False, admin.hex: True}
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_redaction_waiting_at_the_upgrade_keeps_its_reach(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """Redactions now erase only what their requester may read (`params.scopes`); one queued before
+    0028 has no scopes and would erase nothing, so the upgrade gives it the reach it had."""
+    from app.db import tables
+
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            workspace_id = (await workspaces.create(uow, name="Redact", now=utcnow())).workspace["id"]
+            await uow.commit()
+        await downgrade(db, "0027")
+        now, waiting, done = utcnow(), new_id(), new_id()
+        old_jobs = sa.table(
+            "jobs", *(sa.column(c.name, c.type) for c in tables.jobs.columns if c.name != "fingerprint")
+        )
+        async with db.engine.connect() as conn:
+            for job_id, status in ((waiting, "queued"), (done, "succeeded")):
+                await conn.execute(
+                    old_jobs.insert().values(
+                        workspace_id=workspace_id, id=job_id, kind="events.redact", status=status,
+                        params={"resource_id": "r1"}, version=1, created_at=now, updated_at=now,
+                        created_by="system", updated_by="system",
+                    )
+                )  # fmt: skip
+            await conn.commit()
+        await upgrade(db)
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(tables.jobs.select().where(tables.jobs.c.workspace_id == workspace_id))).all()
+        params = {r.id: r.params for r in rows}
+        assert params[waiting] == {"resource_id": "r1", "scopes": ["admin"]}
+        assert params[done] == {"resource_id": "r1"}  # history is left as it was
     finally:
         await db.dispose()
