@@ -172,10 +172,12 @@ REFUSED_CACHE_SIZE = 1_024
 # failed-authentication limit. Far longer than the lookup cache, so a key in steady use never
 # drops out while its address is refused for other keys' failures.
 KNOWN_GOOD_SECONDS = 15 * 60.0
-# A revoke, deactivation or reactivation made here is pending until a lookup reads it from the
-# database (it commits with the request that made it, after the resolver was told). One whose
-# transaction rolled back is never read: its marker lapses after this long. Far longer than any
-# request's transaction may run (pool and lock timeouts are 30 s and 5 s).
+# A revoke made here refuses its key for this long whatever a lookup read; a deactivation or
+# reactivation is pending until a lookup begun after it reads it from the database, or for this
+# long (it commits with the request that made it, after the resolver was told; one whose
+# transaction rolled back is never read). Far longer than any request's transaction or lookup may
+# run (pool and lock timeouts are 30 s and 5 s), so no lookup that read the row as it was outlives
+# the marker.
 PENDING_SECONDS = 120.0
 
 
@@ -196,12 +198,17 @@ class KeyResolver:
 
     A change made here is told to the resolver before its transaction commits, so until then a
     lookup reads the row as it was. Three rules keep such a read from outliving the change:
-    - the change is *pending* (a marker per key or member) until a lookup reads the changed row:
-      while it is, a revoked or deactivated key is refused whatever a lookup read, and no lookup
-      that contradicts it is cached (so a reactivated member's keys are not cached as refused
-      either). The row, once read, speaks for itself, and the marker goes;
+    - the change is *pending* (a marker per key or member): while it is, a revoked or deactivated
+      key is refused whatever a lookup read, and no lookup that contradicts it is cached (so a
+      reactivated member's keys are not cached as refused either). A revoke's marker stays its
+      full PENDING_SECONDS (a revoke is never undone, and any lookup may be one that read the row
+      before it committed). A (de/re)activation's marker goes once a lookup begun after it was
+      told reads the changed row: that row speaks for itself. One begun earlier may have read the
+      same state from before an earlier change (a deactivation, reactivation, deactivation in
+      turn), so it proves nothing;
     - every change and every confirmation starts a new *generation*: a lookup begun under an older
-      one may have read the old row, so its answer serves its own request but is not cached;
+      one may have read the old row, so its answer serves its own request but is not cached, and
+      each request it serves checks the markers first;
     - lookups in flight are forgotten on each new generation, so a request that arrives after it
       starts a lookup of its own instead of sharing one that may have read the old row."""
 
@@ -215,10 +222,10 @@ class KeyResolver:
         self._known_good: dict[str, float] = {}
         # Concurrent requests with an expired entry share one load, and one last-used write.
         self._loading: dict[Hashable, asyncio.Future[Any]] = {}
-        # Pending changes made here, each until a lookup reads it or PENDING_SECONDS pass.
+        # Pending changes made here, until when, and (de/re)activations the generation they began.
         self._revoked: dict[UUID, float] = {}
-        self._deactivated: dict[UUID, float] = {}
-        self._reactivated: dict[UUID, float] = {}
+        self._deactivated: dict[UUID, tuple[float, int]] = {}
+        self._reactivated: dict[UUID, tuple[float, int]] = {}
         self._generation = 0
 
     def forget(self, key_id: UUID) -> None:
@@ -229,14 +236,14 @@ class KeyResolver:
     def member_deactivated(self, member_id: UUID) -> None:
         """The member's keys stop working in this process at once."""
         self._reactivated.pop(member_id, None)
-        self._deactivated[member_id] = time.monotonic() + PENDING_SECONDS
         self._drop(lambda caller: caller.member_id == member_id)
+        self._deactivated[member_id] = (time.monotonic() + PENDING_SECONDS, self._generation)
 
     def member_reactivated(self, member_id: UUID) -> None:
         """The member's keys (those not revoked or expired) work again: forget that they were refused."""
         self._deactivated.pop(member_id, None)
-        self._reactivated[member_id] = time.monotonic() + PENDING_SECONDS
         self._drop(lambda caller: caller.member_id == member_id)
+        self._reactivated[member_id] = (time.monotonic() + PENDING_SECONDS, self._generation)
 
     def standing(self, token: str) -> Standing:
         digest = keys.digest(token)
@@ -244,7 +251,8 @@ class KeyResolver:
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > clock:
             return Standing.CACHED
-        if self._known_good.get(digest, 0.0) > clock - KNOWN_GOOD_SECONDS:
+        seen = self._known_good.get(digest)  # no default: the clock may count from a boot minutes ago
+        if seen is not None and seen > clock - KNOWN_GOOD_SECONDS:
             return Standing.KNOWN
         return Standing.UNKNOWN
 
@@ -259,11 +267,15 @@ class KeyResolver:
                 if caller is not None and matches(caller):
                     del table[digest]
         now = time.monotonic()
-        for markers in (self._revoked, self._deactivated, self._reactivated):
+        if len(self._revoked) > 1_000:  # kept until they lapse
+            for key_id, until in list(self._revoked.items()):
+                if until <= now:
+                    del self._revoked[key_id]
+        for markers in (self._deactivated, self._reactivated):
             if len(markers) > 1_000:  # a change never read back (rolled back, or its key unused)
-                for marked, until in list(markers.items()):
+                for member_id, (until, _) in list(markers.items()):
                     if until <= now:
-                        del markers[marked]
+                        del markers[member_id]
 
     async def resolve(self, token: str | None, now: datetime) -> Caller:
         if not token:
@@ -284,7 +296,7 @@ class KeyResolver:
         clock = time.monotonic()
         if self._revoked.get(caller.key_id, 0.0) > clock:
             raise Unauthorized("this API key was revoked")
-        if caller.member_id is not None and self._deactivated.get(caller.member_id, 0.0) > clock:
+        if caller.member_id is not None and self._pending(self._deactivated, caller.member_id, clock):
             raise Unauthorized("the member this API key acts as is deactivated")
         refusal = caller.refusal(now)
         if refusal is not None:
@@ -297,7 +309,7 @@ class KeyResolver:
     def _remember(self, digest: str, caller: Caller | None, clock: float, now: datetime, generation: int) -> None:
         stale = generation != self._generation  # checked before a confirmation starts another
         if caller is not None:
-            self._confirm(caller)
+            self._confirm(caller, generation)
             if self._contradicts(caller):
                 return
         if stale:
@@ -316,21 +328,26 @@ class KeyResolver:
                 del self._known_good[next(iter(self._known_good))]
             self._known_good[digest] = clock
 
-    def _confirm(self, caller: Caller) -> None:
-        """Drop the pending changes this row shows committed. Lookups begun before may have read
-        the row as it was, and once the marker is gone nothing else would keep them out of the
-        cache: a new generation does."""
-        confirmed = False
-        if caller.revoked and self._revoked.pop(caller.key_id, None) is not None:
-            confirmed = True
+    def _confirm(self, caller: Caller, generation: int) -> None:
+        """Drop the (de/re)activation this row, read by a lookup begun in `generation`, shows
+        committed: only one the lookup began after, as an earlier lookup may have read the same
+        state from before a change that came between. Lookups begun before the confirmation may
+        have read the row as it was, and once the marker is gone nothing else would keep them out
+        of the cache: a new generation does. A revoke's marker is never dropped here (see
+        PENDING_SECONDS)."""
         member = caller.member_id
-        if member is not None:
-            if not caller.member_active and self._deactivated.pop(member, None) is not None:
-                confirmed = True
-            if caller.member_active and self._reactivated.pop(member, None) is not None:
-                confirmed = True
-        if confirmed:
+        if member is None:
+            return
+        markers = self._reactivated if caller.member_active else self._deactivated
+        marker = markers.get(member)
+        if marker is not None and marker[1] <= generation:
+            del markers[member]
             self._new_generation()
+
+    @staticmethod
+    def _pending(markers: dict[UUID, tuple[float, int]], member_id: UUID, clock: float) -> bool:
+        marker = markers.get(member_id)
+        return marker is not None and marker[0] > clock
 
     def _contradicts(self, caller: Caller) -> bool:
         """The row predates a change made here that is still pending."""
@@ -340,9 +357,7 @@ class KeyResolver:
         member = caller.member_id
         if member is None:
             return False
-        if caller.member_active:
-            return self._deactivated.get(member, 0.0) > clock
-        return self._reactivated.get(member, 0.0) > clock
+        return self._pending(self._deactivated if caller.member_active else self._reactivated, member, clock)
 
     async def _load(self, digest: str) -> Caller | None:
         async with UnitOfWork(self.database, write=False) as uow:

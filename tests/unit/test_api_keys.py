@@ -4,6 +4,7 @@ import asyncio
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, cast
 from uuid import UUID, uuid4
 
@@ -12,7 +13,7 @@ import pytest
 from app.db.session import Database
 from app.domain import api_keys as keys
 from app.domain.errors import InvalidInput, Unauthorized
-from app.services.api_keys import Caller, KeyResolver
+from app.services.api_keys import Caller, KeyResolver, Standing
 
 
 def test_admin_implies_every_scope_even_future_ones() -> None:
@@ -216,3 +217,60 @@ async def test_a_reactivation_is_seen_at_once_though_a_lookup_read_the_member_be
         await before
 
     assert await answer(resolver, token) == "ok"  # the reactivation is committed: served at once
+
+
+async def test_a_lookup_begun_before_a_reactivation_does_not_clear_the_deactivation_that_followed_it() -> None:
+    resolver = Rows(600)  # a key cached as good would be served for ten minutes
+    member = uuid4()
+    token, _ = key_row(resolver, member, member_active=False)
+    resolver.hold()
+    old = asyncio.create_task(answer(resolver, token))  # reads the member as deactivated
+    await until_loading(resolver, 1)
+    resolver.member_reactivated(member)
+    resolver.commit(token, member_active=True)
+    resolver.member_deactivated(member)  # its transaction not yet committed
+    resolver.release()
+    assert await old == "the member this API key acts as is deactivated"
+
+    # A lookup now reads the member as active (the deactivation has not committed): it is refused
+    # all the same, and not cached, so the key stays refused once the deactivation commits.
+    assert await answer(resolver, token) == "the member this API key acts as is deactivated"
+    resolver.commit(token, member_active=False)
+    assert await answer(resolver, token) == "the member this API key acts as is deactivated"
+
+
+async def test_a_revoke_read_back_by_one_lookup_still_refuses_requests_sharing_a_lookup_that_read_the_old_row() -> None:
+    resolver = Rows(600)
+    token, caller = key_row(resolver)
+    _, other = key_row(resolver)
+    resolver.forget(caller.key_id)  # the revoke, its transaction not yet committed
+    resolver.hold()
+    early = asyncio.create_task(answer(resolver, token))  # its lookup reads the key as not revoked
+    await until_loading(resolver, 1)
+    resolver.commit(token, revoked=True)  # the revoke is committed and answered
+    late = asyncio.create_task(answer(resolver, token))  # shares the lookup under way
+    await asyncio.sleep(0.05)
+    assert resolver.loads == 1
+    resolver.forget(other.key_id)  # another revoke: requests from now on look up anew
+    held, resolver.held = resolver.held, None
+    assert await answer(resolver, token) == "this API key was revoked"  # reads the committed revoke
+    assert held is not None
+    held.set()  # the first lookup answers with the row it read before the revoke committed
+    assert await early == "this API key was revoked"
+    assert await late == "this API key was revoked"
+    assert await answer(resolver, token) == "this API key was revoked"
+
+
+def test_a_key_never_seen_is_unknown_however_recently_the_process_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.services.api_keys as module
+
+    clock = 300.0  # seconds since boot, as time.monotonic() counts on a fresh machine or container
+    monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=lambda: clock))
+    resolver = Rows(5)
+    token, _ = key_row(resolver)
+    assert resolver.standing(token) is Standing.UNKNOWN
+    assert resolver.standing("sk_" + uuid4().hex) is Standing.UNKNOWN
+
+    asyncio.run(answer(resolver, token))  # found good here
+    clock += 60  # its cache entry has expired, but it was found good within KNOWN_GOOD_SECONDS
+    assert resolver.standing(token) is Standing.KNOWN
