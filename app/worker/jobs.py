@@ -4,8 +4,9 @@ go to a thread (`run_cpu`) so an in-process worker never stalls the API's event 
 latest claim of a job moves it: a worker stalled past its lease whose job was taken over changes
 nothing when it wakes. A job gets MAX_ATTEMPTS claims: one whose worker died on the last (a job
 that kills its process) is failed by a claim one more lease after its lease ran out, not run
-again; a worker that stops hands its job back without using up an attempt. A failure shows the
-tenant a generic problem with the job's id; the exception goes to the log under that id."""
+again; a worker that stops hands its job back without using up an attempt, and one stopped while
+recording a job's outcome records it first. A failure shows the tenant a generic problem with the
+job's id; the exception goes to the log under that id."""
 
 from __future__ import annotations
 
@@ -304,6 +305,30 @@ async def run(database: Database, settings: Settings, job: dict[str, Any]) -> No
         event_type = None if retry else types.JOB_FAILED
     finally:
         keeper.cancel()
+    # A stop may cancel the job while it records its outcome: cancelled there, the write would roll
+    # back and leave a finished job running under a live lease (on its last attempt, failed by a
+    # later claim though it succeeded). The write is finished first; the cancellation follows it.
+    await _to_completion(_record_outcome(database, job, attempt, outcome, event_type))
+
+
+async def _to_completion(step: Awaitable[None]) -> None:
+    """Await `step` to its end even if this task is cancelled meanwhile; then re-raise the cancellation."""
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()
+
+
+async def _record_outcome(
+    database: Database, job: dict[str, Any], attempt: int, outcome: dict[str, Any], event_type: str | None
+) -> None:
+    """End the run as `outcome` says (while the claim is still ours), announcing it with `event_type`."""
     now = utcnow()
     async with UnitOfWork(database, write=True) as uow:
         final = {**outcome, "lease_until": None, "updated_at": now, "updated_by": str(SYSTEM)}

@@ -436,3 +436,36 @@ async def test_a_lost_job_that_cannot_be_failed_holds_up_no_claim(
     assert await jobs.claim(database, settings, 4) == []
     assert (await tenant.get(f"/v1/jobs/{job_id}")).json()["status"] == "failed"
     assert (await tenant.get(response.headers["location"])).json()["status"] == "failed"
+
+
+async def test_a_job_cancelled_while_recording_its_outcome_still_records_it(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker stopping just as a job ends: the outcome it was writing is written (else the job
+    would stay running under a live lease, and on its last attempt be failed though it succeeded)."""
+    await run_jobs(database)
+    monkeypatch.setitem(jobs.HANDLERS, "events.redact", lambda run: asyncio.sleep(0, {"done": True}))
+    job_id = (await tenant.post("/v1/events/redactions", json={"resource_id": "lead-2"})).json()["id"]
+    settings = worker_settings(database)
+    (claimed,) = await jobs.claim(database, settings, 1)
+    writing, go_on = asyncio.Event(), asyncio.Event()
+    record = jobs.events.record
+
+    async def slow_record(*args: Any, **kwargs: Any) -> Any:
+        writing.set()
+        await go_on.wait()
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(jobs.events, "record", slow_record)
+    running = asyncio.create_task(jobs.run(database, settings, claimed))
+    await asyncio.wait_for(writing.wait(), 30)  # in the outcome's transaction
+    running.cancel()  # what a stopping worker does after its grace (app/worker/runner.py)
+    await asyncio.sleep(0.1)
+    go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(running, 30)
+    monkeypatch.setattr(jobs.events, "record", record)
+    job = (await tenant.get(f"/v1/jobs/{job_id}")).json()
+    assert (job["status"], job["result"]) == ("succeeded", {"done": True})  # before: still running
+    announced = (await tenant.get("/v1/events", params={"type": "job.succeeded"})).json()["data"]
+    assert [e["data"]["id"] for e in announced].count(job_id) == 1
