@@ -534,9 +534,13 @@ async def fail(database: Database, workspace_id: UUID, import_id: UUID, job_id: 
             await uow.commit()
 
 
-async def fail_in(uow: UnitOfWork, workspace_id: UUID, import_id: UUID, job_id: UUID, now: datetime) -> bool:
+async def fail_in(
+    uow: UnitOfWork, workspace_id: UUID, import_id: UUID, job_id: UUID, now: datetime, *, drop_chunks: bool = True
+) -> bool:
     """`fail` within the caller's unit of work (the job's own failure is recorded in the same
-    transaction); whether the import was marked failed (not if it had ended already)."""
+    transaction); whether the import was marked failed (not if it had ended already). With
+    `drop_chunks` False its stored upload is left for the caller to delete in a transaction of its
+    own (`drop_upload`: a large upload's deletion must not hold a claim's transaction)."""
     repo = uow.imports(workspace_id)
     row = await repo.get(import_id)
     if row is None or row["status"] in ("completed", "failed"):
@@ -545,12 +549,20 @@ async def fail_in(uow: UnitOfWork, workspace_id: UUID, import_id: UUID, job_id: 
     if not await repo.finish(import_id, {"status": "failed", "problem": problem, "finished_at": now,
                                          "updated_at": now}):  # fmt: skip
         return False
-    await repo.drop_chunks(import_id)
+    if drop_chunks:
+        await repo.drop_chunks(import_id)
     final = await repo.get(import_id)
     assert final is not None
     ctx = Context(uow, workspace_id, Actor.parse(row["created_by"]), now, scopes=SERVICE_SCOPES)
     await events.record(ctx, types.IMPORT_FAILED, ImportRead.model_validate(final))
     return True
+
+
+async def drop_upload(database: Database, workspace_id: UUID, import_id: UUID) -> None:
+    """Delete an ended import's stored upload (its pieces), in a transaction of its own."""
+    async with UnitOfWork(database, write=True) as uow:
+        await uow.imports(workspace_id).drop_chunks(import_id)
+        await uow.commit()
 
 
 def _analyze_after(before: int, after: int) -> bool:

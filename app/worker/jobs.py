@@ -3,9 +3,10 @@ when it expires; a live one renews it), run by kind, progress written as they go
 go to a thread (`run_cpu`) so an in-process worker never stalls the API's event loop. Only the
 latest claim of a job moves it: a worker stalled past its lease whose job was taken over changes
 nothing when it wakes. A job gets MAX_ATTEMPTS claims: one whose worker died on the last (a job
-that kills its process) is failed by the next claim, not run again; a worker that stops hands its
-job back without using up an attempt. A failure shows the tenant a generic problem with the job's
-id; the exception goes to the log under that id."""
+that kills its process) is failed by a claim one more lease after its lease ran out, not run
+again; a worker that stops hands its job back without using up an attempt, and one stopped while
+recording a job's outcome records it first. A failure shows the tenant a generic problem with the
+job's id; the exception goes to the log under that id."""
 
 from __future__ import annotations
 
@@ -168,57 +169,96 @@ HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
 
 async def claim(database: Database, settings: Settings, limit: int) -> list[dict[str, Any]]:
     """Claim up to `limit` jobs (at most one per workspace) in the fair order of
-    `app/db/repositories/jobs.py: fair_heads`, within JOBS_RUNNING_PER_WORKSPACE_KIND. First, in
-    the same transaction, fail the jobs whose worker died on their last attempt (`_fail_lost`)."""
+    `app/db/repositories/jobs.py: fair_heads`, within JOBS_RUNNING_PER_WORKSPACE_KIND. First, each
+    in a transaction of its own, fail the jobs whose worker died on their last attempt
+    (`_fail_lost`): one that cannot be failed never holds up the claim."""
     now = utcnow()
     lease = timedelta(seconds=settings.worker_lease_seconds)
+    await _fail_lost(database, now - lease, now)
     async with UnitOfWork(database, write=True) as uow:
-        await _fail_lost(uow, now)
         claimed = await uow.outbox().claim_jobs(
-            now, now + lease, limit, per_kind=settings.jobs_running_per_workspace_kind, max_attempts=MAX_ATTEMPTS
+            now,
+            now + lease,
+            limit,
+            per_kind=settings.jobs_running_per_workspace_kind,
+            max_attempts=MAX_ATTEMPTS,
+            lost_before=now - lease,
         )
         await uow.commit()
     return claimed
 
 
-LOST_PER_CLAIM = 100  # a bound on one claim's transaction; more are failed by the next claims
+LOST_PER_CLAIM = 100  # a bound on one claim's work; more are failed by the next claims
 
 
-async def _fail_lost(uow: UnitOfWork, now: datetime) -> None:
-    """Fail the running jobs whose lease expired on their last attempt. Their worker died running
-    them (out of memory, a native crash), so it never recorded an outcome; claimed again, such a
-    job would kill every worker that takes it, for ever, and hold up its workspace's queue of its
-    kind. Recorded as `run` records a failure that is not retried: the generic problem, `job.failed`,
-    and for an import the import failed (`import.failed`)."""
+async def _fail_lost(database: Database, before: datetime, now: datetime) -> None:
+    """Fail the running jobs whose lease expired on their last attempt, one lease before `now` or
+    earlier (`before`): a worker whose renewals failed for a while (the database away) may still be
+    running its job, and must not see it failed under it. Their worker died running them (out of
+    memory, a native crash), so it never recorded an outcome; claimed again, such a job would kill
+    every worker that takes it, for ever, and hold up its workspace's queue of its kind. Recorded
+    as `run` records a failure that is not retried: the generic problem, `job.failed`, and for an
+    import the import failed (`import.failed`).
+
+    Each job in a short transaction of its own: one that cannot be failed (a row its records cannot
+    be read from) is logged and left, and never stops the claim (it is not claimed either: its
+    attempts are used up). An import's stored upload is deleted in a step of its own after that."""
     from app.services import imports
 
-    for job in await uow.outbox().lost_jobs(now, MAX_ATTEMPTS, LOST_PER_CLAIM):
-        log.error(
-            "job %s (%s) of workspace %s failed: its worker was lost during attempt %d, the last",
-            job["id"], job["kind"], job["workspace_id"], job["attempts"],
-        )  # fmt: skip
-        final = {
-            "status": "failed",
-            "problem": failure_problem(job["id"]),
-            "lease_until": None,
-            "finished_at": now,
-            "updated_at": now,
-            "updated_by": str(SYSTEM),
-        }
-        if not await uow.outbox().update_job(job["workspace_id"], job["id"], final, attempt=job["attempts"]):
+    async with UnitOfWork(database, write=False) as uow:
+        lost = await uow.outbox().lost_jobs(before, MAX_ATTEMPTS, LOST_PER_CLAIM)
+    for job in lost:
+        try:
+            failed_import = await _fail_one_lost(database, job, before, now)
+        except Exception:
+            log.exception(
+                "job %s (%s) of workspace %s: its worker was lost during its last attempt, and it "
+                "could not be failed; it is tried again at the next claim",
+                job["id"], job["kind"], job["workspace_id"],
+            )  # fmt: skip
             continue
+        if failed_import is not None:
+            try:
+                await imports.drop_upload(database, job["workspace_id"], failed_import)
+            except Exception:
+                log.exception("could not delete the stored upload of failed import %s", failed_import)
+
+
+async def _fail_one_lost(database: Database, job: dict[str, Any], before: datetime, now: datetime) -> UUID | None:
+    """Fail one lost job (and its import) if it is still lost; the import failed with it, if any."""
+    from app.services import imports
+
+    final = {
+        "status": "failed",
+        "problem": failure_problem(job["id"]),
+        "lease_until": None,
+        "finished_at": now,
+        "updated_at": now,
+        "updated_by": str(SYSTEM),
+    }
+    async with UnitOfWork(database, write=True) as uow:
+        if not await uow.outbox().end_lost_job(job["workspace_id"], job["id"], job["attempts"], before, final):
+            return None  # renewed or ended since it was listed
         import_id = _import_of(job)
-        if import_id is not None:
-            await imports.fail_in(uow, job["workspace_id"], import_id, job["id"], now)
+        failed_import = None
+        if import_id is not None and await imports.fail_in(
+            uow, job["workspace_id"], import_id, job["id"], now, drop_chunks=False
+        ):
+            failed_import = import_id
         row = await uow.jobs(job["workspace_id"]).get(job["id"])
         assert row is not None
         ctx = Context(uow, job["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
         await events.record(ctx, types.JOB_FAILED, JobRead.model_validate(row))
+        await uow.commit()
+    log.error(
+        "job %s (%s) of workspace %s failed: its worker was lost during attempt %d, the last",
+        job["id"], job["kind"], job["workspace_id"], job["attempts"],
+    )  # fmt: skip
+    return failed_import
 
 
 def _import_of(job: dict[str, Any]) -> UUID | None:
-    """The import an `imports.run` job applies (None for other kinds, or params no claim should
-    trip over: this runs in every claim's transaction)."""
+    """The import an `imports.run` job applies (None for other kinds, or params that name none)."""
     raw = job["params"].get("import_id") if job["kind"] == "imports.run" else None
     try:
         return UUID(raw) if isinstance(raw, str) else None
@@ -265,6 +305,30 @@ async def run(database: Database, settings: Settings, job: dict[str, Any]) -> No
         event_type = None if retry else types.JOB_FAILED
     finally:
         keeper.cancel()
+    # A stop may cancel the job while it records its outcome: cancelled there, the write would roll
+    # back and leave a finished job running under a live lease (on its last attempt, failed by a
+    # later claim though it succeeded). The write is finished first; the cancellation follows it.
+    await _to_completion(_record_outcome(database, job, attempt, outcome, event_type))
+
+
+async def _to_completion(step: Awaitable[None]) -> None:
+    """Await `step` to its end even if this task is cancelled meanwhile; then re-raise the cancellation."""
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()
+
+
+async def _record_outcome(
+    database: Database, job: dict[str, Any], attempt: int, outcome: dict[str, Any], event_type: str | None
+) -> None:
+    """End the run as `outcome` says (while the claim is still ours), announcing it with `event_type`."""
     now = utcnow()
     async with UnitOfWork(database, write=True) as uow:
         final = {**outcome, "lease_until": None, "updated_at": now, "updated_by": str(SYSTEM)}

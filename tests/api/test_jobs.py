@@ -273,10 +273,16 @@ async def test_a_job_that_succeeds_on_a_retry_shows_no_problem(
     assert (job["status"], job["result"], job["problem"]) == ("succeeded", {"attempt": 2}, None)
 
 
-async def lose_worker(database: Database, job: dict[str, Any]) -> None:
-    """The worker running this claim of the job died: its lease runs out with no outcome recorded."""
+LEASE = dt.timedelta(seconds=Settings.model_fields["worker_lease_seconds"].default)
+
+
+async def lose_worker(
+    database: Database, job: dict[str, Any], ago: dt.timedelta = LEASE + dt.timedelta(seconds=1)
+) -> None:
+    """The worker running this claim of the job died: its lease ran out `ago` (by default more than
+    one more lease ago: long enough for a last attempt to count as lost) with no outcome recorded."""
     async with UnitOfWork(database) as uow:
-        past = utcnow() - dt.timedelta(seconds=1)
+        past = utcnow() - ago
         assert await uow.outbox().renew_job_lease(job["workspace_id"], job["id"], job["attempts"] + 1, past)
         await uow.commit()
 
@@ -365,3 +371,101 @@ async def test_a_job_handed_back_on_every_stop_keeps_its_attempts(
     # before: the hand-backs had used up its attempts, and the failure after them was its last
     assert (job["status"], job["result"], job["problem"]) == ("succeeded", {"attempt": 2}, None)
     assert attempts == [1] * (jobs.MAX_ATTEMPTS + 2) + [2]
+
+
+async def test_a_last_attempt_is_failed_only_a_lease_after_its_lease_ran_out(
+    tenant: Tenant, database: Database
+) -> None:
+    """A worker whose lease renewals failed for a while (the database away) may still be running its
+    job's last attempt: the job is neither failed under it nor counted as ended (the next job of its
+    kind waits) until one more lease has passed."""
+    await run_jobs(database)
+    slow = (await tenant.post("/v1/events/redactions", json={"resource_id": "lead-8"})).json()["id"]
+    behind = (await tenant.post("/v1/events/redactions", json={"resource_id": "lead-9"})).json()["id"]
+    settings = worker_settings(database)  # JOBS_RUNNING_PER_WORKSPACE_KIND: 1
+    for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
+        (claimed,) = await jobs.claim(database, settings, 4)
+        assert str(claimed["id"]) == slow and claimed["attempts"] + 1 == attempt
+        last = attempt == jobs.MAX_ATTEMPTS
+        await lose_worker(database, claimed, dt.timedelta(seconds=5) if last else LEASE * 2)
+    assert await jobs.claim(database, settings, 4) == []  # before: `slow` failed, `behind` claimed
+    assert (await tenant.get(f"/v1/jobs/{slow}")).json()["status"] == "running"
+    assert (await tenant.get(f"/v1/jobs/{behind}")).json()["status"] == "queued"
+    await lose_worker(database, claimed)  # now more than a lease ago: its worker is gone
+    (claimed,) = await jobs.claim(database, settings, 4)
+    assert str(claimed["id"]) == behind
+    failed = (await tenant.get(f"/v1/jobs/{slow}")).json()
+    assert failed["status"] == "failed" and failed["problem"]["job_id"] == slow
+
+
+async def test_a_lost_job_that_cannot_be_failed_holds_up_no_claim(
+    tenant: Tenant,
+    other_tenant: Tenant,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A lost job whose failure cannot be recorded (a row its records cannot be read from) is logged
+    and left: claims go on for every workspace, and it is not claimed again."""
+    from app.services import imports
+
+    await run_jobs(database)
+    response = await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    settings = worker_settings(database)
+    for _ in range(jobs.MAX_ATTEMPTS):
+        (claimed,) = await jobs.claim(database, settings, 4)
+        assert str(claimed["id"]) == job_id
+        await lose_worker(database, claimed)
+
+    async def unreadable(*args: Any, **kwargs: Any) -> bool:
+        raise ValueError("created_by: not an actor")
+
+    monkeypatch.setattr(imports, "fail_in", unreadable)
+    other = (await other_tenant.post("/v1/events/redactions", json={"resource_id": "lead-1"})).json()["id"]
+    with caplog.at_level(logging.ERROR, logger="app.worker.jobs"):
+        (claimed,) = await jobs.claim(database, settings, 4)  # before: the claim raised
+    assert str(claimed["id"]) == other
+    assert any(job_id in r.getMessage() for r in caplog.records)  # the operators learn which job
+    await jobs.run(database, settings, claimed)
+    assert (await other_tenant.get(f"/v1/jobs/{other}")).json()["status"] == "succeeded"
+    assert await jobs.claim(database, settings, 4) == []  # the lost one is not claimed again
+    assert (await tenant.get(f"/v1/jobs/{job_id}")).json()["status"] == "running"
+    monkeypatch.undo()  # the row mended: the next claim fails it, with its import
+    assert await jobs.claim(database, settings, 4) == []
+    assert (await tenant.get(f"/v1/jobs/{job_id}")).json()["status"] == "failed"
+    assert (await tenant.get(response.headers["location"])).json()["status"] == "failed"
+
+
+async def test_a_job_cancelled_while_recording_its_outcome_still_records_it(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker stopping just as a job ends: the outcome it was writing is written (else the job
+    would stay running under a live lease, and on its last attempt be failed though it succeeded)."""
+    await run_jobs(database)
+    monkeypatch.setitem(jobs.HANDLERS, "events.redact", lambda run: asyncio.sleep(0, {"done": True}))
+    job_id = (await tenant.post("/v1/events/redactions", json={"resource_id": "lead-2"})).json()["id"]
+    settings = worker_settings(database)
+    (claimed,) = await jobs.claim(database, settings, 1)
+    writing, go_on = asyncio.Event(), asyncio.Event()
+    record = jobs.events.record
+
+    async def slow_record(*args: Any, **kwargs: Any) -> Any:
+        writing.set()
+        await go_on.wait()
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(jobs.events, "record", slow_record)
+    running = asyncio.create_task(jobs.run(database, settings, claimed))
+    await asyncio.wait_for(writing.wait(), 30)  # in the outcome's transaction
+    running.cancel()  # what a stopping worker does after its grace (app/worker/runner.py)
+    await asyncio.sleep(0.1)
+    go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(running, 30)
+    monkeypatch.setattr(jobs.events, "record", record)
+    job = (await tenant.get(f"/v1/jobs/{job_id}")).json()
+    assert (job["status"], job["result"]) == ("succeeded", {"done": True})  # before: still running
+    announced = (await tenant.get("/v1/events", params={"type": "job.succeeded"})).json()["data"]
+    assert [e["data"]["id"] for e in announced].count(job_id) == 1

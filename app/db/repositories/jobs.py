@@ -61,7 +61,7 @@ def claimable(now: datetime, max_attempts: int) -> Any:
     )
 
 
-def fair_heads(now: datetime, per_kind: int, max_attempts: int) -> Any:
+def fair_heads(now: datetime, per_kind: int, max_attempts: int, lost_before: datetime) -> Any:
     """The job each waiting workspace would run next, with what orders the claim: `busy` (the
     workspace's running jobs), then `turn`.
 
@@ -76,12 +76,17 @@ def fair_heads(now: datetime, per_kind: int, max_attempts: int) -> Any:
     holds slots (its other kinds), so a freed slot goes to a workspace that has none. A running job
     whose lease expired is waiting again only while it has attempts left (`max_attempts`): one that
     used them all (its process died on the last one) is neither waiting nor running, so it holds
-    up nothing queued behind it (the claim fails it: outbox.py `lost_jobs`). Plain SQL (CTEs,
-    window functions): the same on SQLite and PostgreSQL."""
+    up nothing queued behind it (the claim fails it: outbox.py `lost_jobs`) once its lease expired
+    before `lost_before` (one more lease); until then its worker may still be alive and running it
+    (its renewals failing for a while), so it still counts as running. Plain SQL (CTEs, window
+    functions): the same on SQLite and PostgreSQL."""
     jb = t
     live = (
         select(jb.c.workspace_id, jb.c.kind, func.count().label("running"))
-        .where(jb.c.status == "running", jb.c.lease_until >= now)
+        .where(
+            jb.c.status == "running",
+            or_(jb.c.lease_until >= now, and_(jb.c.attempts >= max_attempts, jb.c.lease_until >= lost_before)),
+        )
         .group_by(jb.c.workspace_id, jb.c.kind)
         .cte("live")
     )

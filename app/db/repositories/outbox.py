@@ -413,28 +413,53 @@ class OutboxRepository:
         )
 
     # -- jobs ------------------------------------------------------------------------------------
-    async def lost_jobs(self, now: datetime, max_attempts: int, limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` running jobs whose lease expired on their last attempt (`max_attempts`
-        claims used): their worker died running them (out of memory, a native crash), and a claim
-        must not start them again. Locked for the caller to fail them (PostgreSQL skips rows another
-        claim holds)."""
+    async def lost_jobs(self, before: datetime, max_attempts: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` running jobs whose lease expired before `before` (a lease before now: a
+        live worker whose renewals failed for a while, the database away, is not mistaken for a
+        dead one) on their last attempt (`max_attempts` claims used): their worker died running
+        them (out of memory, a native crash), and a claim must not start them again. Not locked:
+        each is failed in a transaction of its own, only if still lost then (`end_lost_job`)."""
         jb = tables.jobs
-        statement = await self._lock_rows(
+        statement = (
             select(jb)
-            .where(jb.c.status == "running", jb.c.lease_until < now, jb.c.attempts >= max_attempts)
+            .where(jb.c.status == "running", jb.c.lease_until < before, jb.c.attempts >= max_attempts)
             .order_by(jb.c.lease_until)
             .limit(limit)
         )
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
+    async def end_lost_job(
+        self, workspace_id: UUID, job_id: UUID, attempt: int, before: datetime, values: dict[str, Any]
+    ) -> bool:
+        """End a lost job (`lost_jobs`) only while it still is: the same claim, its lease still
+        expired before `before` (not renewed since by a worker that was alive after all), not
+        ended by another claim meanwhile (PostgreSQL re-checks this on the row it waits for);
+        whether it was."""
+        jb = tables.jobs
+        statement = (
+            update(jb)
+            .where(jb.c.workspace_id == workspace_id, jb.c.id == job_id, jb.c.status == "running")
+            .where(jb.c.attempts == attempt, jb.c.lease_until < before)
+            .values(version=jb.c.version + 1, **values)
+        )
+        return bool((await self.uow.execute(statement)).rowcount)
+
     async def claim_jobs(
-        self, now: datetime, lease_until: datetime, limit: int, *, per_kind: int, max_attempts: int
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        per_kind: int,
+        max_attempts: int,
+        lost_before: datetime,
     ) -> list[dict[str, Any]]:
         """Claim up to `limit` jobs, at most one per workspace, fairly (in the order of jobs.py: fair_heads): queued
         jobs and running ones whose worker's lease expired (it died) with attempts left (fewer than
-        `max_attempts` claims)."""
+        `max_attempts` claims). A job on its last attempt whose lease expired after `lost_before`
+        (`lost_jobs`) is not claimed, and still counts as running."""
         jb = tables.jobs
-        heads = fair_heads(now, per_kind, max_attempts)
+        heads = fair_heads(now, per_kind, max_attempts, lost_before)
         statement = (
             select(jb)
             .join(heads, and_(heads.c.workspace_id == jb.c.workspace_id, heads.c.id == jb.c.id))
