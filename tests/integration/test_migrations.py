@@ -104,11 +104,7 @@ async def test_an_endpoint_older_than_0028_is_recorded_as_admin_created_and_keep
     existed before it are recorded as created by `admin`, so they keep receiving everything."""
     db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
     try:
-        await upgrade(db)
-        async with UnitOfWork(db) as uow:
-            workspace_id = (await workspaces.create(uow, name="Before", now=utcnow())).workspace["id"]
-            await uow.commit()
-        await downgrade(db, "0027")
+        workspace_id = await workspace_below(db, "Before", "0027")
         endpoint_id, now = new_id(), utcnow()
         async with db.engine.connect() as conn:
             await conn.execute(
@@ -138,6 +134,17 @@ async def test_an_endpoint_older_than_0028_is_recorded_as_admin_created_and_keep
         await db.dispose()
 
 
+async def workspace_below(db: Database, name: str, revision: str) -> uuid.UUID:
+    """A workspace made at head, then the database taken down to `revision`: rows a test writes
+    next are written as that revision's code would have."""
+    await upgrade(db)
+    async with UnitOfWork(db) as uow:
+        workspace_id: uuid.UUID = (await workspaces.create(uow, name=name, now=utcnow())).workspace["id"]
+        await uow.commit()
+    await downgrade(db, revision)
+    return workspace_id
+
+
 def _uuid(kind: str, value: uuid.UUID) -> object:
     """A UUID as a raw statement binds it: SQLAlchemy keeps them as 32 hex digits on SQLite."""
     return value if kind == "postgresql" else value.hex
@@ -151,11 +158,7 @@ async def test_a_stored_answer_with_a_new_key_older_than_0028_keeps_its_resource
     forgets the key at once (a replay then names the resource) and leaves other answers alone."""
     db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
     try:
-        await upgrade(db)
-        async with UnitOfWork(db) as uow:
-            workspace_id = (await workspaces.create(uow, name="Keys", now=utcnow())).workspace["id"]
-            await uow.commit()
-        await downgrade(db, "0027")
+        workspace_id = await workspace_below(db, "Keys", "0027")
         key_id, now = new_id(), utcnow()
         answers = {
             "with-key": (b'{"id": "%s", "key": "sk_plaintext"}' % str(key_id).encode(), f"/v1/api-keys/{key_id}"),
@@ -196,11 +199,7 @@ async def test_deliveries_and_attempts_survive_the_migrations_that_rebuild_their
     Up to head and back down, every delivery and attempt is still there."""
     db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
     try:
-        await upgrade(db)
-        async with UnitOfWork(db) as uow:
-            workspace_id = (await workspaces.create(uow, name="Log", now=utcnow())).workspace["id"]
-            await uow.commit()
-        await downgrade(db, "0027")
+        workspace_id = await workspace_below(db, "Log", "0027")
         ids = {name: new_id() for name in ("endpoint", "event", "delivery", "attempt")}
         w, now = _uuid(kind, workspace_id), utcnow()
         statements = [
@@ -296,11 +295,7 @@ async def test_a_redaction_waiting_at_the_upgrade_keeps_its_reach(
 
     db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
     try:
-        await upgrade(db)
-        async with UnitOfWork(db) as uow:
-            workspace_id = (await workspaces.create(uow, name="Redact", now=utcnow())).workspace["id"]
-            await uow.commit()
-        await downgrade(db, "0027")
+        workspace_id = await workspace_below(db, "Redact", "0027")
         now, waiting, done = utcnow(), new_id(), new_id()
         old_jobs = sa.table(
             "jobs", *(sa.column(c.name, c.type) for c in tables.jobs.columns if c.name != "fingerprint")
