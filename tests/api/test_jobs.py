@@ -314,18 +314,24 @@ async def test_a_job_whose_worker_died_on_its_last_attempt_fails_and_the_queue_b
     assert await jobs.claim(database, settings, 4) == []  # and the failed one stays failed
 
 
-async def test_an_import_whose_worker_died_on_its_last_attempt_fails_with_its_job(
-    tenant: Tenant, database: Database
-) -> None:
+async def import_lost_on_every_attempt(tenant: Tenant, database: Database) -> tuple[Any, Settings]:
+    """An import whose worker is lost on each of its attempts: its answer and the worker settings."""
     await run_jobs(database)
     response = await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING)
     assert response.status_code == 202, response.text
-    job_id = response.json()["job_id"]
     settings = worker_settings(database)
     for _ in range(jobs.MAX_ATTEMPTS):
         (claimed,) = await jobs.claim(database, settings, 4)
-        assert str(claimed["id"]) == job_id
+        assert str(claimed["id"]) == response.json()["job_id"]
         await lose_worker(database, claimed)
+    return response, settings
+
+
+async def test_an_import_whose_worker_died_on_its_last_attempt_fails_with_its_job(
+    tenant: Tenant, database: Database
+) -> None:
+    response, settings = await import_lost_on_every_attempt(tenant, database)
+    job_id = response.json()["job_id"]
     assert await jobs.claim(database, settings, 4) == []
     failed = (await tenant.get(response.headers["location"])).json()
     assert failed["status"] == "failed" and failed["problem"]["type"] == "/problems/import-failed"
@@ -409,15 +415,8 @@ async def test_a_lost_job_that_cannot_be_failed_holds_up_no_claim(
     and left: claims go on for every workspace, and it is not claimed again."""
     from app.services import imports
 
-    await run_jobs(database)
-    response = await upload(tenant, "leads", csv_bytes(PEOPLE), mapping=MAPPING)
-    assert response.status_code == 202, response.text
+    response, settings = await import_lost_on_every_attempt(tenant, database)
     job_id = response.json()["job_id"]
-    settings = worker_settings(database)
-    for _ in range(jobs.MAX_ATTEMPTS):
-        (claimed,) = await jobs.claim(database, settings, 4)
-        assert str(claimed["id"]) == job_id
-        await lose_worker(database, claimed)
 
     async def unreadable(*args: Any, **kwargs: Any) -> bool:
         raise ValueError("created_by: not an actor")
