@@ -1048,7 +1048,7 @@ def _customer_links() -> list[Any]:
     ]
 
 
-# Service and finance records of a customer (the customer 360 issue, migration 0022).
+# Service and finance records of a customer (the customer 360, migration 0022).
 tickets = Table(
     "tickets",
     metadata,
@@ -1233,7 +1233,7 @@ customer_values = Table(
     Column("expected_purchases_90", Float, nullable=False),
     Column("expected_purchases_365", Float, nullable=False),
     Column("p_alive", Float),
-    # Retention analytics (the retention issue); null in snapshots made before it.
+    # Retention analytics; null in snapshots made before migration 0024.
     Column("days_since_last", Integer),
     Column("recency_score", Integer),
     Column("frequency_score", Integer),

@@ -1,5 +1,5 @@
 """Shop platforms' webhooks (Shopify, WooCommerce): their signatures and the mapping of their
-payloads onto the orders issue's commands (an order, a shop customer, a refund). Pure: the
+payloads onto the order sync's commands (an order, a shop customer, a refund). Pure: the
 payloads come in as parsed JSON, the commands go out as plain dicts the order/customer schemas
 validate; a payload that cannot be mapped raises `Unmappable` naming the field."""
 

@@ -27,7 +27,7 @@ class RetentionSettings(BaseModel):
     webhook_response_excerpt_days: int = Field(
         default=30, ge=0, le=365, description="How long webhook delivery attempts keep the receiver's response excerpt"
     )
-    # Customer retention (the retention issue): what follows a churn alert.
+    # Customer retention: what follows a churn alert.
     rescue_tasks: bool = Field(
         default=False, description="When a customer's churn level rises to high, give their owner a rescue task"
     )

@@ -1,6 +1,6 @@
 """Shop integrations: connecting a Shopify shop or a WooCommerce store, and applying the webhooks
 they send. A delivery is verified (HMAC of the raw body with the integration's secret) before
-anything is read or stored; applied once per platform delivery id; mapped onto the orders issue's
+anything is read or stored; applied once per platform delivery id; mapped onto the order sync's
 commands (the same rules as `POST /v1/orders/batch` and `/v1/customers/batch`); and, when it is
 verified but cannot be applied, kept for inspection under the integration's failures."""
 
