@@ -1173,7 +1173,7 @@ payments = Table(
 
 
 # Tables that hold one workspace's data; the tenancy tests check each of them has workspace_id.
-# Customer analytics (the CLV issue): a workspace's snapshots, each with its customers' values.
+# Customer analytics (CLV): a workspace's snapshots, each with its customers' values.
 # Computed by the `analytics.refresh` job; reads never fit a model. The latest two ready snapshots
 # are kept (the previous one for movement).
 analytics_snapshots = Table(

@@ -78,6 +78,19 @@ def random_key() -> str:
 # -- member deactivation ---------------------------------------------------------------------
 
 
+def counted_loads(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The key digests this app's resolver looks up in the database, in order."""
+    loads: list[str] = []
+    original = app.state.keys._load
+
+    async def counted(key_digest: str) -> Any:
+        loads.append(key_digest)
+        return await original(key_digest)
+
+    monkeypatch.setattr(app.state.keys, "_load", counted)
+    return loads
+
+
 async def test_a_deactivated_members_key_is_refused_at_once_and_works_again_on_reactivation(tenant: Tenant) -> None:
     member = (await tenant.post("/v1/members", json={"name": "Rep", "email": "rep@x.io"})).json()
     key = await tenant.key_with("members:read", member_id=member["id"])
@@ -202,14 +215,7 @@ async def test_a_key_seen_good_keeps_working_from_an_address_over_the_failure_li
     working. Any other key from there is refused without being looked up."""
     ttl = 0.5
     app = api_process(database, rate_limit_auth_failures_per_minute=30, api_key_cache_seconds=ttl)
-    loads: list[str] = []
-    original = app.state.keys._load
-
-    async def counted(key_digest: str) -> Any:
-        loads.append(key_digest)
-        return await original(key_digest)
-
-    monkeypatch.setattr(app.state.keys, "_load", counted)
+    loads = counted_loads(app, monkeypatch)
     await whole_window_ahead()
     async with client_of(app, "198.51.100.20") as office_client, client_of(app, "203.0.113.20") as elsewhere:
         backend = await make_tenant(database, office_client)
@@ -313,14 +319,7 @@ async def test_a_flood_of_unknown_keys_never_evicts_a_cached_good_key(
     database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = api_process(database, api_key_cache_seconds=600, api_key_cache_size=4)
-    loads: list[str] = []
-    original = app.state.keys._load
-
-    async def counted(key_digest: str) -> Any:
-        loads.append(key_digest)
-        return await original(key_digest)
-
-    monkeypatch.setattr(app.state.keys, "_load", counted)
+    loads = counted_loads(app, monkeypatch)
     async with client_of(app) as client:
         caller = replace(tenant, client=client)
         assert (await caller.get("/v1/workspace")).status_code == 200
