@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from app.domain.leads import scoring
-from app.domain.leads.lifecycle import Source
+from app.domain.leads.lifecycle import SLA_SOURCES, Source
 from app.domain.leads.scoring import EngagementType, Operator, Stage, Temperature
 from app.domain.leads.sla import Escalation
 from app.domain.relationships.opportunities import DEFAULT_LOST_REASONS, DEFAULT_WON_REASONS
@@ -29,7 +29,9 @@ class RetentionSettings(BaseModel):
     )
     # Customer retention: what follows a churn alert.
     rescue_tasks: bool = Field(
-        default=False, description="When a customer's churn level rises to high, give their owner a rescue task"
+        default=True,
+        description="When a churn alert is raised, give the customer's owner a rescue task (workspaces created "
+        "before 2026-12-06 keep false)",
     )
     rescue_task_due_days: int = Field(default=2, ge=0, le=90, description="The rescue task is due this many days later")
     rescue_window_days: int = Field(
@@ -53,6 +55,7 @@ class RetentionSettingsRead(RetentionSettings, ResourceRead):
     pass
 
 
+TemperatureBasis = Literal["engagement", "score"]
 Points = Field(ge=-100, le=100, allow_inf_nan=False)
 Weight = Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]
 
@@ -101,19 +104,36 @@ class ScoringSettings(BaseModel):
     behavior_cap: float = Field(default=50, ge=0, le=100)
     temperature_thresholds: TemperatureThresholds = Field(default_factory=TemperatureThresholds)
     stage_thresholds: StageThresholds = Field(default_factory=StageThresholds)
+    temperature_from: TemperatureBasis = Field(
+        default="engagement",
+        description="`engagement`: temperature is behaviour only (cold: no engagement within the decay window; "
+        "warm: two or more engagements or a behaviour score at the warm threshold; hot: a buying signal from "
+        "`hot_intent` within `intent_days`); the fit score only ranks. `score`: temperature follows the total "
+        "score's thresholds (workspaces created before 2026-12-06 keep this)",
+    )
     hot_intent: list[EngagementType] = Field(
         default_factory=lambda: [
             EngagementType.DEMO_REQUEST,
-            EngagementType.PRICING_PAGE_VIEW,
+            EngagementType.QUOTE_REQUEST,
             EngagementType.MEETING_BOOKED,
         ],
-        description="Engagements that make a lead hot at once while recent (intent_days)",
+        description="Buying signals: engagements that make a lead hot at once while recent (intent_days)",
     )
     sales_intent: list[EngagementType] = Field(
-        default_factory=lambda: [EngagementType.DEMO_REQUEST, EngagementType.MEETING_BOOKED],
+        default_factory=lambda: [
+            EngagementType.DEMO_REQUEST,
+            EngagementType.QUOTE_REQUEST,
+            EngagementType.MEETING_BOOKED,
+        ],
         description="Engagements that make a lead sales-qualified (SQL) at once while recent",
     )
     intent_days: float = Field(default=14, gt=0, le=365)
+    mql_requires_acceptance: bool = Field(
+        default=True,
+        description="true: a score at the MQL threshold only flags the lead `mql_candidate` (event "
+        "lead.mql_candidate_flagged) until marketing sets `stage: mql`; false: the score moves the lead to MQL "
+        "(workspaces created before 2026-12-06 keep false)",
+    )
 
 
 class ScoringSettingsUpdate(RequestModel):
@@ -127,6 +147,8 @@ class ScoringSettingsUpdate(RequestModel):
     hot_intent: list[EngagementType] = None  # type: ignore[assignment]
     sales_intent: list[EngagementType] = None  # type: ignore[assignment]
     intent_days: float = Field(default=None, gt=0, le=365)  # type: ignore[assignment]
+    temperature_from: TemperatureBasis = None  # type: ignore[assignment]
+    mql_requires_acceptance: bool = None  # type: ignore[assignment]
 
 
 class ScoringSettingsRead(ScoringSettings, ResourceRead):
@@ -155,7 +177,17 @@ class BusinessHoursSettings(BaseModel):
     )
     start: LocalTime = Field(default=time(9, 0), description="Local opening time, e.g. 09:00")
     end: LocalTime = Field(default=time(17, 0), description="Local closing time, after `start`")
-    holidays: list[date] = Field(default_factory=list, max_length=1000, description="Local dates with no working time")
+    holidays: list[date] = Field(
+        default_factory=list, max_length=1000, description="The workspace's own extra local dates with no working time"
+    )
+    region_holidays: bool = Field(
+        default=True,
+        description="Also no working time on the public holidays of the workspace's region (from the `holidays` "
+        "package; Iran's included); business hours stored before 2026-12-06 keep false",
+    )
+    removed_holidays: list[date] = Field(
+        default_factory=list, max_length=1000, description="Region holidays that are working days here after all"
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> BusinessHoursSettings:
@@ -174,11 +206,16 @@ class SlaSettings(BaseModel):
         default=300, ge=1, le=30 * 86400, description="First-response target in working seconds (5 minutes)"
     )
     sources: list[Source] | None = Field(
-        default=None, description="Sources the SLA applies to; null = every source but `import`"
+        default_factory=lambda: [Source(s) for s in SLA_SOURCES],
+        description="Sources the SLA applies to (the 5-minute rule: website and ads leads); leads from other "
+        "sources have `sla_status: not_applicable`; null = every source but `import` (what workspaces created "
+        "before 2026-12-06 keep)",
     )
     stages: list[Stage] | None = Field(default=None, description="Stages (at capture) it applies to; null = all")
     business_hours: BusinessHoursSettings | None = Field(
-        default=None, description="When set, the clock runs only in working time; null = around the clock"
+        default_factory=BusinessHoursSettings,
+        description="The clock runs only in working time: by default the region's week, 09:00-17:00, without "
+        "the region's public holidays; null = around the clock (what workspaces created before 2026-12-06 keep)",
     )
     escalation: Escalation = Field(
         default=Escalation.NONE,
@@ -285,6 +322,9 @@ class OpportunityReasonsRead(OpportunityReasons, ResourceRead):
     pass
 
 
+OnDuplicate = Literal["merge", "reject"]
+
+
 class DeduplicationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -305,12 +345,29 @@ class DeduplicationSettings(BaseModel):
         description="A submission from an existing contact is recorded on them as a returning customer "
         "instead of creating a lead",
     )
+    on_duplicate: OnDuplicate = Field(
+        default="merge",
+        description="What POST /v1/leads, its batch and lead imports do with a lead whose email or phone matches "
+        "an open lead exactly: `merge` it into that lead (200, event lead.merged with source `request`), or "
+        "`reject` it (409 naming `existing_lead_id`); a request's `on_duplicate` query parameter overrides it "
+        "(workspaces created before 2026-12-06 keep reject)",
+    )
+    auto_merge_threshold: float | None = Field(
+        default=None,
+        ge=50,
+        le=100,
+        allow_inf_nan=False,
+        description="Fuzzy matches at or above this confidence (0-100) are merged automatically (undo within "
+        "30 days: POST /v1/leads/{id}/unmerge); null = suggest only",
+    )
 
 
 class DeduplicationSettingsUpdate(RequestModel):
     fuzzy_threshold: float = Field(default=None, ge=50, le=100)  # type: ignore[assignment]
     update_matched_lead: bool = None  # type: ignore[assignment]
     link_existing_contacts: bool = None  # type: ignore[assignment]
+    on_duplicate: OnDuplicate = None  # type: ignore[assignment]
+    auto_merge_threshold: float | None = Field(default=None, ge=50, le=100, allow_inf_nan=False)
 
 
 class DeduplicationSettingsRead(DeduplicationSettings, ResourceRead):

@@ -318,3 +318,76 @@ async def test_a_redaction_waiting_at_the_upgrade_keeps_its_reach(
         assert params[done] == {"resource_id": "r1"}  # history is left as it was
     finally:
         await db.dispose()
+
+
+async def _settings(db: Database, workspace_id: uuid.UUID, section: str) -> dict[str, object]:
+    from app.schemas.settings import SECTIONS
+    from app.services import settings as section_settings
+    from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+
+    async with UnitOfWork(db) as uow:
+        ctx = Context(uow, workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        return await section_settings.get(ctx, section, SECTIONS[section][0])
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_workspaces_made_before_0030_keep_the_behaviour_of_the_defaults_they_had(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """0030 changes defaults for new workspaces only: one that never wrote a section reads the old
+    values after the upgrade, one that wrote business hours keeps them without region holidays,
+    and a workspace made afterwards reads the new defaults."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        untouched = await workspace_below(db, "Untouched", "0029")
+        async with db.engine.connect() as conn:
+            values = {"enabled": True, "target_seconds": 600, "sources": ["web_form"], "stages": None,
+                      "business_hours": {"timezone": None, "days": None, "start": "08:00:00", "end": "16:00:00",
+                                         "holidays": []}, "escalation": "none"}  # fmt: skip
+            await conn.execute(
+                text(
+                    "INSERT INTO workspace_settings (workspace_id, section, \"values\", version, created_at, "
+                    "updated_at, created_by, updated_by) VALUES (:w, 'sla', "
+                    f"{'CAST(:v AS jsonb)' if kind == 'postgresql' else ':v'}, 3, :now, :now, 'system', 'system')"
+                ),
+                {"w": _uuid(kind, untouched), "v": json.dumps(values), "now": utcnow()},
+            )
+            await conn.commit()
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            fresh = (await workspaces.create(uow, name="Fresh", now=utcnow())).workspace["id"]
+            await uow.commit()
+
+        scoring = await _settings(db, untouched, "scoring")
+        assert scoring["version"] == 1 and scoring["created_by"] == "system"
+        assert scoring["values"]["temperature_from"] == "score"
+        assert scoring["values"]["mql_requires_acceptance"] is False
+        assert scoring["values"]["hot_intent"] == ["demo_request", "pricing_page_view", "meeting_booked"]
+        assert (await _settings(db, untouched, "deduplication"))["values"]["on_duplicate"] == "reject"
+        assert (await _settings(db, untouched, "retention"))["values"]["rescue_tasks"] is False
+        sla = await _settings(db, untouched, "sla")
+        assert sla["version"] == 3 and sla["values"]["sources"] == ["web_form"]
+        assert sla["values"]["business_hours"]["region_holidays"] is False
+        assert sla["values"]["business_hours"]["start"] == "08:00:00"
+
+        new = {section: (await _settings(db, fresh, section))["values"] for section in PREVIOUS_DEFAULTS}
+        assert new["scoring"]["temperature_from"] == "engagement"
+        assert new["scoring"]["mql_requires_acceptance"] is True
+        assert "pricing_page_view" not in new["scoring"]["hot_intent"]
+        assert new["deduplication"]["on_duplicate"] == "merge"
+        assert new["retention"]["rescue_tasks"] is True
+        assert new["sla"]["sources"] == ["web_form", "landing_page", "chat", "social", "ads"]
+        assert new["sla"]["business_hours"]["region_holidays"] is True
+
+        await downgrade(db, "0029")  # the older code reads what is left
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text('SELECT section, "values" FROM workspace_settings'))).all()
+        for section, raw in rows:
+            stored = json.loads(raw) if isinstance(raw, str) else raw
+            assert "temperature_from" not in stored and "on_duplicate" not in stored, section
+            assert "region_holidays" not in (stored.get("business_hours") or {}), section
+    finally:
+        await db.dispose()
+
+
+PREVIOUS_DEFAULTS = ("scoring", "deduplication", "retention", "sla")

@@ -35,6 +35,7 @@ class Source(StrEnum):
     CHAT = "chat"
     PHONE = "phone"
     SOCIAL = "social"
+    ADS = "ads"
     EVENT = "event"
     BUSINESS_CARD = "business_card"
     REFERRAL = "referral"
@@ -42,7 +43,10 @@ class Source(StrEnum):
     OTHER = "other"
 
 
-ONLINE_SOURCES = frozenset({Source.WEB_FORM, Source.LANDING_PAGE, Source.CHAT, Source.SOCIAL})
+ONLINE_SOURCES = frozenset({Source.WEB_FORM, Source.LANDING_PAGE, Source.CHAT, Source.SOCIAL, Source.ADS})
+
+# The 5-minute rule's sources: website and ads leads.
+SLA_SOURCES = (Source.WEB_FORM, Source.LANDING_PAGE, Source.CHAT, Source.SOCIAL, Source.ADS)
 
 
 def default_channel(source: Source) -> str:

@@ -34,6 +34,7 @@ class EngagementType(StrEnum):
     EMAIL_REPLY = "email_reply"
     FORM_SUBMIT = "form_submit"
     DEMO_REQUEST = "demo_request"
+    QUOTE_REQUEST = "quote_request"
     MEETING_BOOKED = "meeting_booked"
     UNSUBSCRIBE = "unsubscribe"
     EMAIL_BOUNCE = "email_bounce"
@@ -367,6 +368,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "email_reply": 8,
     "form_submit": 8,
     "demo_request": 25,
+    "quote_request": 25,
     "meeting_booked": 25,
     "unsubscribe": -15,
     "email_bounce": -10,
