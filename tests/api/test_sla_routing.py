@@ -214,9 +214,10 @@ async def test_the_5_minute_rule_covers_website_and_ads_leads_in_tehrans_working
     for source in ("event", "phone", "import"):
         offline = (await tehran.post("/v1/leads", json={"email": f"{source}@x.io", "source": source})).json()
         assert offline["sla_status"] == "not_applicable", source
-    assert (await tehran.post("/v1/leads", json={"email": "ad@x.io", "source": "ads"})).json()[
-        "sla_status"
-    ] == "pending"
+    ads = (await tehran.post("/v1/leads", json={"email": "ad@x.io", "source": "ads"})).json()
+    assert ads["sla_status"] == "pending"
+    outside = (await tehran.get("/v1/leads", params={"sla_status": "not_applicable", "sort": "created_at"})).json()
+    assert [lead["source"] for lead in outside["data"]] == ["business_card", "event", "phone", "import"]
 
     # Thursday 20:00: Thursday evening and Friday are outside Iran's week; Saturday opens at 09:00.
     web = await _lead_at(database, tehran, _tehran(2026, 11, 26, 20, 0), email="web@x.io", source="web_form")
