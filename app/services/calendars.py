@@ -8,13 +8,17 @@ has none."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import date, time
-from functools import cache, lru_cache, partial
+from functools import cache, partial
 from typing import Any
 
 from app.domain.calendar import BusinessHours, YearHolidays, default_week
 from app.schemas.weekdays import numbers
+
+_YEARS: dict[tuple[str, int], frozenset[date]] = {}
+_YEARS_LIMIT = 4096
 
 
 @cache
@@ -24,12 +28,17 @@ def _known_regions() -> frozenset[str]:
     return frozenset(holidays.list_supported_countries())
 
 
-@lru_cache(maxsize=2048)
 def public_holidays(region: str, year: int) -> frozenset[date]:
     """The public holidays of a country (ISO 3166-1 alpha-2 the package knows) in a year."""
-    import holidays
+    found = _YEARS.get((region, year))
+    if found is None:
+        import holidays
 
-    return frozenset(holidays.country_holidays(region, years=year))
+        found = frozenset(holidays.country_holidays(region, years=year))
+        if len(_YEARS) >= _YEARS_LIMIT:
+            _YEARS.clear()
+        _YEARS[(region, year)] = found
+    return found
 
 
 def region_holidays(region: str | None) -> YearHolidays | None:
@@ -39,6 +48,19 @@ def region_holidays(region: str | None) -> YearHolidays | None:
     if code not in _known_regions():
         return None
     return partial(public_holidays, code)
+
+
+async def prepare(region: str | None, year: int) -> None:
+    """Computes the region's holidays of the year in a thread unless known already, so the event
+    loop keeps serving while the package loads or converts a year's lunar dates."""
+    code = (region or "").upper()
+    if code and (code, year) not in _YEARS:
+        await asyncio.to_thread(_compute, code, year)
+
+
+def _compute(region: str, year: int) -> None:
+    if region_holidays(region) is not None:
+        public_holidays(region, year)
 
 
 def business_hours(raw: Mapping[str, Any] | None, timezone: str, region: str | None) -> BusinessHours | None:

@@ -4,7 +4,6 @@ escalation, and the speed-to-lead report."""
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
@@ -40,22 +39,16 @@ def policy_from_settings(values: Mapping[str, Any], timezone: str, region: str |
     )
 
 
-def _prepared(values: Mapping[str, Any], timezone: str, region: str | None, year: int) -> SlaPolicy | None:
-    built = policy_from_settings(values, timezone, region)
-    if built is not None and built.hours is not None and built.hours.region_holidays is not None:
-        built.hours.region_holidays(year)
-    return built
-
-
 async def policy(ctx: Context) -> SlaPolicy | None:
     """The workspace's policy (None when switched off); cached like the capture path's lookups."""
 
     async def load() -> SlaPolicy | None:
         values = (await settings.get(ctx, "sla", SlaSettings))["values"]
         workspace = await ctx.uow.workspaces(ctx.workspace_id).get() or {}
-        timezone, region = workspace.get("timezone") or "UTC", workspace.get("default_region")
-        # In a thread: the first policy of a region in a year computes its public holidays.
-        return await asyncio.to_thread(_prepared, values, timezone, region, ctx.now.year)
+        region = workspace.get("default_region")
+        if values["enabled"] and (values["business_hours"] or {}).get("region_holidays"):
+            await calendars.prepare(region, ctx.now.year)
+        return policy_from_settings(values, workspace.get("timezone") or "UTC", region)
 
     return await lookups.cached(("sla", ctx.workspace_id), load)
 
