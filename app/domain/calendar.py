@@ -1,9 +1,14 @@
 """Working time: business hours in a time zone, with working days and holidays. Deadlines are
 added and durations measured arithmetically, one calendar day at a time (never second by second),
-with the time zone's own offsets on each day, so daylight-saving changes fall where they are."""
+with the time zone's own offsets on each day, so daylight-saving changes fall where they are.
+
+Days off are the days outside the working week and the holidays: the region's public holidays (a
+year's dates, given by the caller; `None` when the region has none known) plus the workspace's own
+days, less the region holidays it works on. All are local dates in the business hours' time zone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +30,9 @@ _WEEKS = {
     "EG": SUNDAY_TO_THURSDAY,
     "IL": SUNDAY_TO_THURSDAY,
 }
+# A region's public holidays of one year (local dates). Called once per day examined: callers pass
+# a cached function.
+YearHolidays = Callable[[int], Set[date]]
 # Far enough to cross any run of holidays; a calendar with no working day at all is refused.
 MAX_DAYS = 3660
 
@@ -40,7 +48,9 @@ class BusinessHours:
     days: frozenset[int]  # weekdays, Monday = 0
     start: time
     end: time  # after start, same day
-    holidays: frozenset[date] = frozenset()
+    holidays: frozenset[date] = frozenset()  # the workspace's own days off
+    region_holidays: YearHolidays | None = None  # None: no public holidays
+    removed_holidays: frozenset[date] = frozenset()  # region holidays that are working days here
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
@@ -48,9 +58,15 @@ class BusinessHours:
         if not self.days:
             raise ValueError("give at least one working day")
 
+    def is_holiday(self, day: date) -> bool:
+        """(the region's public holidays | the workspace's own) - the removed ones."""
+        if day in self.removed_holidays:
+            return False
+        return day in self.holidays or (self.region_holidays is not None and day in self.region_holidays(day.year))
+
     def window(self, day: date) -> tuple[datetime, datetime] | None:
         """The working window of a local calendar day, in UTC (None on days off)."""
-        if day.weekday() not in self.days or day in self.holidays:
+        if day.weekday() not in self.days or self.is_holiday(day):
             return None
         zone = ZoneInfo(self.timezone)
         opens = datetime.combine(day, self.start, zone).astimezone(UTC)

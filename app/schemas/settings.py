@@ -182,12 +182,24 @@ class BusinessHoursSettings(BaseModel):
     )
     region_holidays: bool = Field(
         default=True,
-        description="Also no working time on the public holidays of the workspace's region (from the `holidays` "
-        "package; Iran's included); business hours stored before 2026-12-06 keep false",
+        description="Also no working time on the public holidays of the workspace's region (`default_region`, "
+        "from the `holidays` package, which knows Iran's; a region it does not know has none); business hours "
+        "stored before 2026-12-06 keep false",
     )
     removed_holidays: list[date] = Field(
-        default_factory=list, max_length=1000, description="Region holidays that are working days here after all"
+        default_factory=list,
+        max_length=1000,
+        description="Region holidays that are working days here after all (local dates); days off = (region "
+        "holidays + `holidays`) - `removed_holidays`",
     )
+
+    @field_validator("removed_holidays")
+    @classmethod
+    def _not_also_added(cls, value: list[date], info: ValidationInfo) -> list[date]:
+        both = sorted(set(value) & set(info.data.get("holidays") or ()))
+        if both:
+            raise ValueError(f"{both[0].isoformat()} is also in holidays: a day is either off or worked")
+        return value
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> BusinessHoursSettings:

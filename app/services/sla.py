@@ -7,44 +7,34 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from app.db.repositories.base import Row
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import events as types
-from app.domain.calendar import BusinessHours, default_week
 from app.domain.leads import sla
 from app.domain.leads.sla import Escalation, SlaPolicy, SlaStatus
 from app.schemas.leads import LeadRead
 from app.schemas.routing import SlaEscalation, SpeedStats, SpeedToLeadReport
 from app.schemas.settings import SlaSettings
-from app.schemas.weekdays import numbers
-from app.services import events, lookups, routing, settings
+from app.services import calendars, events, lookups, routing, settings
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 
 SWEEP_BATCH = 500
 
 
 def policy_from_settings(values: Mapping[str, Any], timezone: str, region: str | None) -> SlaPolicy | None:
+    """The policy of the settings section (None when switched off), its clock in the workspace's
+    business hours: `timezone` and `region` are the workspace's."""
     if not values["enabled"]:
         return None
-    hours = None
-    if values["business_hours"] is not None:
-        raw = values["business_hours"]
-        hours = BusinessHours(
-            raw["timezone"] or timezone,
-            numbers(raw["days"]) if raw["days"] is not None else default_week(region),
-            time.fromisoformat(raw["start"]),
-            time.fromisoformat(raw["end"]),
-            frozenset(date.fromisoformat(d) for d in raw["holidays"]),
-        )
     return SlaPolicy(
         values["target_seconds"],
         frozenset(values["sources"]) if values["sources"] is not None else None,
         frozenset(values["stages"]) if values["stages"] is not None else None,
-        hours,
+        calendars.business_hours(values["business_hours"], timezone, region),
         Escalation(values["escalation"]),
     )
 
@@ -55,7 +45,10 @@ async def policy(ctx: Context) -> SlaPolicy | None:
     async def load() -> SlaPolicy | None:
         values = (await settings.get(ctx, "sla", SlaSettings))["values"]
         workspace = await ctx.uow.workspaces(ctx.workspace_id).get() or {}
-        return policy_from_settings(values, workspace.get("timezone") or "UTC", workspace.get("default_region"))
+        region = workspace.get("default_region")
+        if values["enabled"] and (values["business_hours"] or {}).get("region_holidays"):
+            await calendars.prepare(region, ctx.now.year)
+        return policy_from_settings(values, workspace.get("timezone") or "UTC", region)
 
     return await lookups.cached(("sla", ctx.workspace_id), load)
 

@@ -327,7 +327,8 @@ async def test_timelines_merge_every_source_in_order_and_page_without_gaps(tenan
 async def test_conversion_by_response_time_referrals_by_customers_and_last_activity_filters(
     tenant: Tenant, other_tenant: Tenant, database: Database
 ) -> None:
-
+    # These leads come from `other` sources: the SLA must cover every source, in plain time.
+    await tenant.patch("/v1/settings/sla", json={"sources": None, "business_hours": None})
     rep = (await tenant.post("/v1/members", json={"name": "Rep", "email": "rep@x.io"})).json()["id"]
     fast = await _created(tenant, "/v1/leads", {"email": "fast@x.io", "company": "Fast"})
     async with UnitOfWork(database) as uow:  # a lead captured three hours ago

@@ -81,7 +81,8 @@ async def test_working_hours_are_local_times_as_documented(tenant: Tenant) -> No
     written = await tenant.request("PUT", "/v1/settings/sla", json={"business_hours": {}})
     assert written.status_code == 200, written.text
     assert written.json()["business_hours"] == {"timezone": None, "days": None, "start": "09:00:00",
-                                                "end": "17:00:00", "holidays": []}  # fmt: skip
+                                                "end": "17:00:00", "holidays": [], "region_holidays": True,
+                                                "removed_holidays": []}  # fmt: skip
     assert_documented(written, "/v1/settings/sla")
     changed = await tenant.patch("/v1/settings/sla", json={"business_hours": {"start": "08:30", "end": "16:45:30"}})
     assert (changed.json()["business_hours"]["start"], changed.json()["business_hours"]["end"]) == (

@@ -8,6 +8,9 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
 
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
@@ -15,7 +18,7 @@ from app.ids import utcnow
 from app.schemas.leads import LeadCreate
 from app.services import leads
 from app.services.context import SYSTEM, Context
-from tests.conftest import Tenant, assert_problem
+from tests.conftest import Tenant, assert_problem, make_tenant
 from tests.integration.test_webhooks import running_worker
 
 SITE = "https://www.shop.example"
@@ -62,6 +65,12 @@ async def _lead_at(database: Database, tenant: Tenant, when: datetime, **data: A
     return row
 
 
+async def _around_the_clock(tenant: Tenant, **policy: Any) -> None:
+    """What a test of the clock itself relies on: a deadline in plain time, whatever the day."""
+    response = await tenant.patch("/v1/settings/sla", json={"business_hours": None, **policy})
+    assert response.status_code == 200, response.text
+
+
 async def _stored_lead(database: Database, tenant: Tenant, lead_id: str) -> dict[str, Any]:
     """Read straight from the database: no API request that could trigger anything."""
     async with UnitOfWork(database, write=False) as uow:
@@ -71,6 +80,7 @@ async def _stored_lead(database: Database, tenant: Tenant, lead_id: str) -> dict
 
 
 async def test_a_captured_lead_gets_a_deadline_and_a_members_call_meets_it(tenant: Tenant) -> None:
+    await _around_the_clock(tenant)
     rep = await _member(tenant, "Rep")
     lead = await _capture(tenant, email="quick@x.io")
     assert lead["sla_status"] == "pending" and lead["first_responded_at"] is None
@@ -150,20 +160,23 @@ async def test_activity_input_is_checked_and_stays_in_its_workspace(tenant: Tena
 async def test_imports_and_batches_are_exempt_unless_asked(tenant: Tenant) -> None:
     imported = (await tenant.post("/v1/leads", json={"email": "old@x.io", "source": "import"})).json()
     assert imported["sla_status"] == "not_applicable" and imported["first_response_due_at"] is None
-    batch = (await tenant.post("/v1/leads/batch", json={"leads": [{"email": "b1@x.io", "source": "event"}]})).json()
+    batch = (await tenant.post("/v1/leads/batch", json={"leads": [{"email": "b1@x.io", "source": "web_form"}]})).json()
     loaded = (await tenant.get(f"/v1/leads/{batch['results'][0]['id']}")).json()
     assert loaded["sla_status"] == "not_applicable"
-    asked = await tenant.post(
-        "/v1/leads/batch", params={"apply_sla": "true"}, json={"leads": [{"email": "b2@x.io", "source": "event"}]}
-    )
-    assert (await tenant.get(f"/v1/leads/{asked.json()['results'][0]['id']}")).json()["sla_status"] == "pending"
+    leads = [{"email": "b2@x.io", "source": "web_form"}, {"email": "b3@x.io", "source": "event"}]
+    asked = (await tenant.post("/v1/leads/batch", params={"apply_sla": "true"}, json={"leads": leads})).json()
+    statuses = [(await tenant.get(f"/v1/leads/{r['id']}")).json()["sla_status"] for r in asked["results"]]
+    assert statuses == ["pending", "not_applicable"]  # an event lead is offline: outside the 5-minute rule
 
 
 async def test_sla_settings_business_hours_follow_the_region_and_are_validated(
     tenant: Tenant, database: Database
 ) -> None:
     defaults = (await tenant.get("/v1/settings/sla")).json()
-    assert (defaults["target_seconds"], defaults["business_hours"], defaults["escalation"]) == (300, None, "none")
+    assert (defaults["target_seconds"], defaults["escalation"]) == (300, "none")
+    assert defaults["sources"] == ["web_form", "landing_page", "chat", "social", "ads"]
+    assert defaults["business_hours"] == {"timezone": None, "days": None, "start": "09:00:00", "end": "17:00:00",
+                                          "holidays": [], "region_holidays": True, "removed_holidays": []}  # fmt: skip
     assert_problem(await tenant.patch("/v1/settings/sla", json={"target_seconds": 0}), 422, "target_seconds")
     bad_hours = {"business_hours": {"start": "17:00", "end": "09:00"}}
     assert_problem(await tenant.patch("/v1/settings/sla", json=bad_hours), 422, "business_hours")
@@ -173,9 +186,10 @@ async def test_sla_settings_business_hours_follow_the_region_and_are_validated(
         "business_hours.days.0",
     )
 
-    await tenant.patch("/v1/workspace", json={"timezone": "Asia/Tehran", "default_region": "IR"})
     hours = {"business_hours": {"start": "09:00", "end": "17:00"}}  # days: the region's week
     assert (await tenant.patch("/v1/settings/sla", json=hours)).status_code == 200
+    assert (await _capture(tenant, email="utc@x.io"))["sla_status"] == "pending"  # the policy read in UTC
+    await tenant.patch("/v1/workspace", json={"timezone": "Asia/Tehran", "default_region": "IR"})  # read anew
     thursday_evening = datetime.fromisoformat("2026-11-26T20:00:00+03:30")  # Thursday; Friday is the weekend
     lead = await _lead_at(database, tenant, thursday_evening, email="weekend@x.io", source="web_form")
     assert lead["first_response_due_at"] == datetime.fromisoformat("2026-11-28T09:05:00+03:30")  # Saturday
@@ -186,10 +200,82 @@ async def test_sla_settings_business_hours_follow_the_region_and_are_validated(
     assert (await _capture(tenant, email="form@x.io"))["sla_status"] == "not_applicable"  # web_form not covered
 
 
+def _tehran(*args: int) -> datetime:
+    return datetime(*args, tzinfo=ZoneInfo("Asia/Tehran"))  # type: ignore[misc]
+
+
+async def test_the_5_minute_rule_covers_website_and_ads_leads_in_tehrans_working_week(
+    database: Database, client: httpx.AsyncClient
+) -> None:
+    tehran = await make_tenant(database, client, "Tehran shop", region="IR", timezone="Asia/Tehran")
+    card = await tehran.post("/v1/leads", json={"email": "card@x.io", "source": "business_card"})
+    assert card.status_code == 201, card.text
+    assert (card.json()["sla_status"], card.json()["first_response_due_at"]) == ("not_applicable", None)
+    for source in ("event", "phone", "import"):
+        offline = (await tehran.post("/v1/leads", json={"email": f"{source}@x.io", "source": source})).json()
+        assert offline["sla_status"] == "not_applicable", source
+    ads = (await tehran.post("/v1/leads", json={"email": "ad@x.io", "source": "ads"})).json()
+    assert ads["sla_status"] == "pending"
+    outside = (await tehran.get("/v1/leads", params={"sla_status": "not_applicable", "sort": "created_at"})).json()
+    assert [lead["source"] for lead in outside["data"]] == ["business_card", "event", "phone", "import"]
+
+    # Thursday 20:00: Thursday evening and Friday are outside Iran's week; Saturday opens at 09:00.
+    web = await _lead_at(database, tehran, _tehran(2026, 11, 26, 20, 0), email="web@x.io", source="web_form")
+    shown = (await tehran.get(f"/v1/leads/{web['id']}")).json()
+    assert (shown["sla_status"], shown["first_response_due_at"]) == ("pending", "2026-11-28T05:35:00.000000Z")
+    assert _ts(shown["first_response_due_at"]) == _tehran(2026, 11, 28, 9, 5)
+
+    # A business-card lead answered is measured, but it is no part of the 5-minute rule's report.
+    rep = await _member(tehran, "Rep")
+    for lead_id in (card.json()["id"], shown["id"]):
+        await tehran.post("/v1/activities", json={"lead_id": lead_id, "type": "call", "member_id": rep})
+    answered = (await tehran.get(f"/v1/leads/{card.json()['id']}")).json()
+    assert answered["sla_status"] == "not_applicable" and answered["first_responded_at"] is not None
+    by_source = (await tehran.get("/v1/reports/speed-to-lead", params={"group_by": "source"})).json()
+    assert {g["key"]: g["leads"] for g in by_source["groups"]} == {"web_form": 1, "ads": 1}
+
+
+async def test_region_holidays_the_workspaces_own_and_the_removed_ones(
+    database: Database, client: httpx.AsyncClient
+) -> None:
+    tehran = await make_tenant(database, client, "Nowruz shop", region="IR", timezone="Asia/Tehran")
+    thursday = _tehran(2026, 3, 19, 20, 0)  # Friday 20 March and Nowruz (Saturday 21 to Tuesday 24) are off
+
+    async def due(email: str, **hours: Any) -> datetime:
+        if hours:
+            answer = await tehran.patch("/v1/settings/sla", json={"business_hours": hours})
+            assert answer.status_code == 200, answer.text
+        lead = await _lead_at(database, tehran, thursday, email=email, source="web_form")
+        return _ts((await tehran.get(f"/v1/leads/{lead['id']}")).json()["first_response_due_at"])
+
+    assert await due("nowruz@x.io") == _tehran(2026, 3, 25, 9, 5)
+    assert await due("tuesday@x.io", removed_holidays=["2026-03-24"]) == _tehran(2026, 3, 24, 9, 5)
+    assert await due("own@x.io", holidays=["2026-03-25"]) == _tehran(2026, 3, 28, 9, 5)  # then Thursday, Friday
+    assert await due("none@x.io", region_holidays=False) == _tehran(2026, 3, 21, 9, 5)
+
+    both = {"business_hours": {"holidays": ["2026-03-24"], "removed_holidays": ["2026-03-24"]}}
+    assert_problem(await tehran.patch("/v1/settings/sla", json=both), 422, "business_hours.removed_holidays")
+    not_a_date = {"business_hours": {"removed_holidays": ["24/03/2026"]}}
+    assert_problem(await tehran.patch("/v1/settings/sla", json=not_a_date), 422, "business_hours.removed_holidays.0")
+
+
+async def test_a_workspace_that_kept_the_earlier_policy_times_every_source_around_the_clock(
+    database: Database, client: httpx.AsyncClient
+) -> None:
+    """What workspaces made before the 5-minute rule's defaults keep (stored by migration 0030)."""
+    tehran = await make_tenant(database, client, "Old shop", region="IR", timezone="Asia/Tehran")
+    await _around_the_clock(tehran, sources=None)
+    thursday = _tehran(2026, 11, 26, 20, 0)
+    card = await _lead_at(database, tehran, thursday, email="card@x.io", source="business_card")
+    assert (card["sla_status"], card["first_response_due_at"]) == ("pending", _tehran(2026, 11, 26, 20, 5))
+    imported = await _lead_at(database, tehran, thursday, email="old@x.io", source="import")
+    assert imported["sla_status"] == "not_applicable"
+
+
 async def test_a_breach_is_caught_by_the_worker_at_the_deadline_with_no_request(
     tenant: Tenant, database: Database
 ) -> None:
-    await tenant.patch("/v1/settings/sla", json={"target_seconds": 2})
+    await _around_the_clock(tenant, target_seconds=2)
     async with running_worker(database, worker_poll_seconds=1.0):
         lead = await _capture(tenant, email="forgotten@x.io")
         due = _ts(lead["first_response_due_at"])
@@ -213,8 +299,8 @@ async def test_a_breach_is_caught_by_the_worker_at_the_deadline_with_no_request(
 async def test_escalation_notifies_the_owners_manager(tenant: Tenant, database: Database) -> None:
     boss = await _member(tenant, "Boss")
     rep = await _member(tenant, "Rep", manager_id=boss)
-    await tenant.patch("/v1/settings/sla", json={"target_seconds": 1, "escalation": "notify_manager"})
-    lead = (await tenant.post("/v1/leads", json={"email": "vip@x.io", "owner_id": rep})).json()
+    await _around_the_clock(tenant, target_seconds=1, escalation="notify_manager")
+    lead = (await tenant.post("/v1/leads", json={"email": "vip@x.io", "source": "ads", "owner_id": rep})).json()
     async with running_worker(database, worker_poll_seconds=1.0):
         for _ in range(100):
             if await _events(tenant, "lead.sla_escalated"):
@@ -235,7 +321,7 @@ async def test_escalation_reassigns_to_the_next_member_of_the_team(tenant: Tenan
     first, second = await _member(tenant, "First"), await _member(tenant, "Second")
     team = await _team(tenant, first, second)
     assert (await tenant.request("PUT", "/v1/settings/routing", json={"rules": [{"team_id": team}]})).status_code == 200
-    await tenant.patch("/v1/settings/sla", json={"target_seconds": 1, "escalation": "reassign"})
+    await _around_the_clock(tenant, target_seconds=1, escalation="reassign")
     lead = await _capture(tenant, email="slow@x.io")
     assert (lead["owner_id"], lead["team_id"]) == (first, team)
     async with running_worker(database, worker_poll_seconds=1.0):
@@ -354,6 +440,7 @@ async def test_routing_settings_and_teams_name_only_this_workspaces_people(
 
 
 async def test_speed_to_lead_report_buckets_and_percentiles(tenant: Tenant, database: Database) -> None:
+    await _around_the_clock(tenant)  # response times in plain time
     ana, ben = await _member(tenant, "Ana"), await _member(tenant, "Ben")
     now = utcnow()
     ages = {"2m": (timedelta(minutes=2), ana), "10m": (timedelta(minutes=10), ana), "2h": (timedelta(hours=2), ben)}

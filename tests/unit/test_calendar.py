@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,11 +18,22 @@ from app.domain.calendar import (
     default_week,
     working_seconds,
 )
+from app.schemas.settings import BusinessHoursSettings
+from app.services import calendars
 
 TEHRAN = BusinessHours("Asia/Tehran", SATURDAY_TO_WEDNESDAY, time(9), time(17), frozenset({date(2026, 12, 1)}))
 NEW_YORK = BusinessHours("America/New_York", MONDAY_TO_FRIDAY, time(9), time(17))
 BERLIN = BusinessHours("Europe/Berlin", MONDAY_TO_FRIDAY, time(8, 30), time(18))
-CALENDARS = [TEHRAN, NEW_YORK, BERLIN, None]
+
+
+def _nowruz(year: int) -> frozenset[date]:
+    """Iran's public holidays around Nowruz 1405 (the region calendar the service passes in)."""
+    return frozenset({date(2026, 3, 20), *(date(2026, 3, d) for d in range(21, 25))}) if year == 2026 else frozenset()
+
+
+# Region holidays given by year, one of them worked after all.
+TEHRAN_NOWRUZ = replace(TEHRAN, region_holidays=_nowruz, removed_holidays=frozenset({date(2026, 3, 24)}))
+CALENDARS = [TEHRAN, NEW_YORK, BERLIN, None, TEHRAN_NOWRUZ]
 
 moments = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC))
 durations = st.floats(min_value=0, max_value=40 * 3600, allow_nan=False)
@@ -49,6 +61,19 @@ def test_the_clock_stops_at_closing_and_skips_holidays() -> None:
     due = add_working_time(TEHRAN, before_close, 300)
     assert due == local("Asia/Tehran", 2026, 12, 2, 9, 3)
     assert working_seconds(TEHRAN, before_close, due) == 300
+
+
+def test_region_holidays_are_days_off_less_the_removed_ones_plus_the_workspaces_own() -> None:
+    thursday_evening = local("Asia/Tehran", 2026, 3, 19, 20, 0)
+    regional = BusinessHours("Asia/Tehran", SATURDAY_TO_WEDNESDAY, time(9), time(17), region_holidays=_nowruz)
+    assert regional.is_holiday(date(2026, 3, 21)) and not regional.is_holiday(date(2026, 3, 25))
+    # Friday 20 March is the weekend and a holiday, Nowruz is Saturday 21 to Tuesday 24.
+    assert add_working_time(regional, thursday_evening, 300) == local("Asia/Tehran", 2026, 3, 25, 9, 5)
+    working_tuesday = replace(regional, removed_holidays=frozenset({date(2026, 3, 24)}))
+    assert add_working_time(working_tuesday, thursday_evening, 300) == local("Asia/Tehran", 2026, 3, 24, 9, 5)
+    own_day_off = replace(regional, holidays=frozenset({date(2026, 3, 25)}))  # then Thursday-Friday
+    assert add_working_time(own_day_off, thursday_evening, 300) == local("Asia/Tehran", 2026, 3, 28, 9, 5)
+    assert working_seconds(regional, thursday_evening, local("Asia/Tehran", 2026, 3, 25, 10, 0)) == 3600
 
 
 def test_daylight_saving_days_keep_their_local_hours() -> None:
@@ -109,3 +134,24 @@ def test_a_deadline_always_falls_inside_working_hours(start: datetime, seconds: 
     due = add_working_time(TEHRAN, start, seconds).astimezone(ZoneInfo("Asia/Tehran"))
     assert due.weekday() in TEHRAN.days and due.date() not in TEHRAN.holidays
     assert time(9) < due.time() <= time(17)
+
+
+def test_a_workspaces_calendar_has_its_regions_public_holidays_from_the_holidays_package() -> None:
+    iran = calendars.region_holidays("IR")
+    assert iran is not None
+    nowruz = {date(2026, 3, 21), date(2026, 3, 22), date(2026, 3, 23), date(2026, 3, 24)}
+    assert nowruz | {date(2026, 2, 11), date(2026, 6, 4)} <= iran(2026)  # Revolution Day, Khomeini's death
+    assert date(2026, 3, 25) not in iran(2026)
+    assert calendars.region_holidays(None) is None and calendars.region_holidays("ZZ") is None  # unknown: none
+
+    stored = BusinessHoursSettings().model_dump(mode="json")  # the defaults: region week and holidays
+    hours = calendars.business_hours(stored, "Asia/Tehran", "IR")
+    assert hours is not None and hours.days == SATURDAY_TO_WEDNESDAY and hours.timezone == "Asia/Tehran"
+    assert hours.is_holiday(date(2026, 3, 21))
+    worked = calendars.business_hours({**stored, "removed_holidays": ["2026-03-21"]}, "Asia/Tehran", "IR")
+    assert worked is not None and not worked.is_holiday(date(2026, 3, 21))
+    kept = calendars.business_hours({**stored, "region_holidays": False}, "Asia/Tehran", "IR")
+    assert kept is not None and not kept.is_holiday(date(2026, 3, 21))
+    elsewhere = calendars.business_hours(stored, "UTC", None)
+    assert elsewhere is not None and elsewhere.days == MONDAY_TO_FRIDAY and elsewhere.region_holidays is None
+    assert calendars.business_hours(None, "Asia/Tehran", "IR") is None  # around the clock

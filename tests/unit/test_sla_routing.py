@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.calendar import MONDAY_TO_FRIDAY, BusinessHours
+from app.domain.calendar import MONDAY_TO_FRIDAY, BusinessHours, default_week
 from app.domain.leads import routing, sla
+from app.domain.leads.lifecycle import SLA_SOURCES
 from app.domain.leads.routing import Condition, Member, Routing, Rule, Target
 from app.domain.leads.sla import SlaPolicy, SlaStatus
 
@@ -25,6 +28,19 @@ def test_the_sla_covers_every_source_but_import_unless_narrowed() -> None:
     assert sla.applies(narrowed, "web_form", "sql")
     assert not sla.applies(narrowed, "chat", "sql")
     assert not sla.applies(narrowed, "web_form", "mql")
+
+
+def test_the_5_minute_rule_covers_website_and_ads_leads_in_the_regions_working_hours() -> None:
+    """The default policy: online sources only, on the region's week (Saturday-Wednesday in Iran)."""
+    tehran = BusinessHours("Asia/Tehran", default_week("IR"), time(9), time(17))
+    rule = SlaPolicy(300, frozenset(SLA_SOURCES), None, tehran)
+    for offline in ("business_card", "event", "phone", "import", "referral", "other"):
+        assert not sla.applies(rule, offline, "ial"), offline  # sla_status: not_applicable
+    for online in ("web_form", "landing_page", "chat", "social", "ads"):
+        assert sla.applies(rule, online, "ial"), online
+    assert sla.applies(replace(rule, sources=frozenset({"web_form", "phone"})), "phone", "ial")  # named: covered
+    thursday_8pm = datetime(2026, 12, 10, 20, 0, tzinfo=ZoneInfo("Asia/Tehran"))
+    assert sla.due_at(rule, thursday_8pm) == datetime(2026, 12, 12, 9, 5, tzinfo=ZoneInfo("Asia/Tehran"))  # Saturday
 
 
 def test_only_a_members_outbound_human_touch_is_a_response() -> None:
