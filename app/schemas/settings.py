@@ -66,7 +66,8 @@ class FitRule(BaseModel):
     field: str = Field(
         max_length=80,
         description="industry, job_title, company, company_size, country, province, city, source, channel, tags, "
-        "email, phone, referral (true for referral leads), or custom.<key>",
+        "email, phone, referral (true for a lead whose source is referral or that names the lead or customer who "
+        "referred it), or custom.<key>",
     )
     operator: Operator
     value: Any = Field(description="A value, a list (in, contains_any), a number (gte, lte) or a boolean (exists)")
