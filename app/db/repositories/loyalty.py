@@ -45,6 +45,10 @@ class LoyaltyRepository(TenantRepository):
     async def add(self, values: Mapping[str, Any]) -> Row:
         return await self._insert(values)
 
+    async def add_unless_recorded(self, values: Mapping[str, Any]) -> Row | None:
+        """The entry, or None when its contact has an entry with its reference already."""
+        return await self._insert_unless_exists(values)
+
     async def by_reference(self, contact_id: UUID, reference: str) -> Row | None:
         statement = select(le).where(self.scope, le.c.contact_id == contact_id, le.c.reference == reference)
         return await self._one(statement)
