@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
@@ -56,3 +56,15 @@ class LoyaltyRepository(TenantRepository):
     async def list(self, contact_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
         statement = select(le).where(self.scope, le.c.contact_id == contact_id)
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
+
+    async def lifetime_totals(self) -> dict[UUID, Row]:
+        """Per contact with a ledger: points ever earned and ever redeemed (both positive), whatever
+        expired or was spent since: what advocacy counts as rewards given."""
+        earned = func.sum(case((le.c.kind == "earn", le.c.points), else_=0))
+        redeemed = func.sum(case((le.c.kind == "redeem", -le.c.points), else_=0))
+        statement = (
+            select(le.c.contact_id, earned.label("earned"), redeemed.label("redeemed"))
+            .where(self.scope)
+            .group_by(le.c.contact_id)
+        )
+        return {row["contact_id"]: dict(row) for row in (await self.uow.execute(statement)).mappings()}
