@@ -5,8 +5,11 @@ redeeming points never lowers it."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
+
+import pytest
 
 from app.db.session import Database
 from tests.api.test_analytics import contact_id, order, refresh, settle, sync
@@ -164,3 +167,18 @@ async def test_redeeming_points_does_not_lower_advocacy(tenant: Tenant, database
     assert after["score"] > before["score"] == kept["score"]
     advocates = (await tenant.get("/v1/analytics/advocates")).json()["data"]
     assert [a["contact_id"] for a in advocates[:2]] == [spender, keeper]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # real concurrent transactions
+async def test_concurrent_first_purchases_reward_the_referrer_once(tenant: Tenant) -> None:
+    sara = await created(tenant, "/v1/contacts", {"first_name": "Sara", "email": "sara@x.io"})
+    assert (await tenant.patch("/v1/settings/retention", json={"referral_reward_points": 50})).status_code == 200
+    await created(tenant, "/v1/contacts",
+                  {"email": "omid@example.com", "referred_by_contact_id": sara["id"]})  # fmt: skip
+    batches = [[order(f"30{k}", "omid", dt.date(2026, 5, 2), "10.00")] for k in range(6)]
+    answers = await asyncio.gather(*(tenant.post("/v1/orders/batch", json={"orders": b}) for b in batches))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    rewards = [
+        e for e in await ledger(tenant, sara["id"]) if e["reference"] == f"referral:{await contact_id(tenant, 'omid')}"
+    ]
+    assert len(rewards) == 1 and (await contact(tenant, sara["id"]))["loyalty_points"] == 50
