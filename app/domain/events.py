@@ -45,6 +45,7 @@ CONTACT_CREATED = "contact.created"
 CONTACT_UPDATED = "contact.updated"
 CONTACT_ARCHIVED = "contact.archived"
 CONTACT_LOYALTY_CHANGED = "contact.loyalty_changed"
+CONTACT_REFERRAL_CONVERTED = "contact.referral_converted"  # a person the contact referred converted
 ACQUISITION_COST_CREATED = "acquisition_cost.created"
 ACQUISITION_COST_UPDATED = "acquisition_cost.updated"
 ACQUISITION_COST_ARCHIVED = "acquisition_cost.archived"

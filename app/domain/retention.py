@@ -277,9 +277,12 @@ ADVOCACY_WEIGHTS: dict[str, float] = {
     "referrals_converted": 0.4,  # referred people who bought: min(n / 3, 1)
     "referrals_made": 0.15,  # min(n / 5, 1)
     "satisfaction": 0.2,  # (mean rating − 1) / 4 over rated tickets
-    "rewards": 0.1,  # loyalty points held: min(points / 1000, 1)
+    "rewards": 0.1,  # rewards given: min((points ever earned + points ever redeemed) / 1000, 1)
     "orders": 0.15,  # purchase days: min(n / 10, 1)
 }
+
+
+REWARDS_FULL = 1000.0  # points given (earned + redeemed) at which the rewards factor is full
 
 
 @dataclass(frozen=True)
@@ -288,11 +291,21 @@ class Advocacy:
     parts: dict[str, FloatArray]  # each factor's 0-1 value (NaN: does not apply)
 
 
+def rewards_given(points_earned: FloatArray, points_redeemed: FloatArray) -> FloatArray:
+    """The `rewards` factor, 0-1: the loyalty points a customer was ever given (earned: purchases,
+    referrals, rewards) plus those they ever redeemed, a redemption being engagement with the
+    programme, against `REWARDS_FULL`. Redeeming or letting points expire never lowers it: an
+    advocate is rewarded, not a hoarder of points."""
+    given = np.maximum(as_float(points_earned), 0.0) + np.maximum(as_float(points_redeemed), 0.0)
+    return np.minimum(given / REWARDS_FULL, 1.0)
+
+
 def advocacy(
     referrals_made: FloatArray,
     referrals_converted: FloatArray,
     satisfaction: FloatArray,
-    loyalty_points: FloatArray,
+    points_earned: FloatArray,
+    points_redeemed: FloatArray,
     purchases: FloatArray,
 ) -> Advocacy:
     """0-100: the weighted factors that apply (satisfaction only with a rated ticket), the weights
@@ -301,7 +314,7 @@ def advocacy(
         "referrals_converted": np.minimum(as_float(referrals_converted) / 3, 1.0),
         "referrals_made": np.minimum(as_float(referrals_made) / 5, 1.0),
         "satisfaction": (as_float(satisfaction) - 1) / 4,
-        "rewards": np.clip(as_float(loyalty_points) / 1000, 0.0, 1.0),
+        "rewards": rewards_given(points_earned, points_redeemed),
         "orders": np.minimum(as_float(purchases) / 10, 1.0),
     }
     n = len(as_float(purchases))

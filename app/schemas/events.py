@@ -20,7 +20,7 @@ from app.schemas.leads import DuplicatesFound, LeadMerged, LeadRead
 from app.schemas.loyalty import LoyaltyEntryRead
 from app.schemas.members import MemberRead
 from app.schemas.orders import CustomerConverted, ExchangeRateRead, OrderRead, ProductRead
-from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead, TaskRead
+from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead, ReferralConverted, TaskRead
 from app.schemas.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
 from app.schemas.segments import SegmentRead
 from app.schemas.service_records import ContractRead, InvoiceRead, PaymentRead, QuoteRead, TicketRead
@@ -86,6 +86,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CONTACT_UPDATED: ContactRead,
     types.CONTACT_ARCHIVED: ContactRead,
     types.CONTACT_LOYALTY_CHANGED: LoyaltyEntryRead,
+    types.CONTACT_REFERRAL_CONVERTED: ReferralConverted,
     types.ACQUISITION_COST_CREATED: AcquisitionCostRead,
     types.ACQUISITION_COST_UPDATED: AcquisitionCostRead,
     types.ACQUISITION_COST_ARCHIVED: AcquisitionCostRead,

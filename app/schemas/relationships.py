@@ -128,8 +128,12 @@ class ContactRead(ResourceRead):
     lead_id: UUID | None = Field(description="The lead it was qualified from")
     archived_at: UtcDatetime | None
     addresses: list[dict[str, Any]] = Field(default_factory=list, description="Billing and shipping addresses")
-    referred_by_contact_id: UUID | None = None
-    referrals_count: int = Field(default=0, description="Contacts this one referred")
+    referred_by_contact_id: UUID | None = Field(default=None, description="The contact who referred this one")
+    referrals_count: int = Field(
+        default=0,
+        description="People this contact referred who converted: contacts naming it as their referrer (a referred "
+        "lead counts once it is qualified or its person first buys; contact.referral_converted)",
+    )
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -177,6 +181,20 @@ class ContactRead(ResourceRead):
         until = data.get("active_until")
         data["active"] = until is not None and until > datetime.now(UTC)
         return data
+
+
+class ReferralConverted(BaseModel):
+    """A person a contact referred converted (`contact.referral_converted`): counted once on the
+    referrer's `referrals_count`."""
+
+    referrer_contact_id: UUID = Field(description="The contact who referred them (the event's resource)")
+    referred_contact_id: UUID = Field(description="The referred person's contact, now naming its referrer")
+    lead_id: UUID | None = Field(description="The referred lead that converted, where there is one")
+    converted_by: Literal["qualification", "first_order", "contact"] = Field(
+        description="qualification: the referred lead was qualified; first_order: its person's first purchase "
+        "converted it; contact: a contact was created, imported or changed to name its referrer"
+    )
+    order_id: UUID | None = Field(default=None, description="The first purchase (first_order)")
 
 
 # -- opportunities -----------------------------------------------------------------------------

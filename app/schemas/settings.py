@@ -41,6 +41,15 @@ class RetentionSettings(BaseModel):
         description="An alerted customer who orders within this many days is rescued (customer.rescued); "
         "one who does not, churned (customer.churned)",
     )
+    # Referrals: an automatic reward for the referrer when the person they referred first buys.
+    referral_reward_points: int | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="Loyalty points credited to the referrer (an `earn` entry, reference `referral:<contact id of "
+        "the referred person>`, recorded once) when a contact who names them as referrer makes a first purchase; "
+        "null or 0: no automatic reward",
+    )
 
 
 class RetentionSettingsUpdate(RequestModel):
@@ -49,6 +58,7 @@ class RetentionSettingsUpdate(RequestModel):
     rescue_tasks: bool = Field(default=None)  # type: ignore[assignment]
     rescue_task_due_days: int = Field(default=None, ge=0, le=90)  # type: ignore[assignment]
     rescue_window_days: int = Field(default=None, ge=1, le=730)  # type: ignore[assignment]
+    referral_reward_points: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class RetentionSettingsRead(RetentionSettings, ResourceRead):
@@ -66,7 +76,8 @@ class FitRule(BaseModel):
     field: str = Field(
         max_length=80,
         description="industry, job_title, company, company_size, country, province, city, source, channel, tags, "
-        "email, phone, referral (true for referral leads), or custom.<key>",
+        "email, phone, referral (true for a lead whose source is referral or that names the lead or customer who "
+        "referred it), or custom.<key>",
     )
     operator: Operator
     value: Any = Field(description="A value, a list (in, contains_any), a number (gte, lte) or a boolean (exists)")

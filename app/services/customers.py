@@ -37,7 +37,7 @@ from app.schemas.leads import LeadRead
 from app.schemas.orders import CustomerConverted, CustomerSync
 from app.schemas.relationships import ContactRead
 from app.schemas.settings import CustomerSettings
-from app.services import events, lookups, settings, workspaces
+from app.services import events, lookups, referrals, settings, workspaces
 from app.services.batches import item_error
 from app.services.context import Context
 
@@ -385,7 +385,7 @@ def _first_purchase(orders: list[dict[str, Any]]) -> dict[str, Any] | None:
 FACT_INPUTS = (
     "orders_count", "first_order_at", "last_order_at", "revenue_minor", "refunded_minor", "average_order_value_minor",
     "revenue_by_currency", "unconverted_orders", "reporting_currency", "active_until", "customer_since",
-    "acquired_at", "acquisition_channel", "lead_id", "email_key", "phone_e164",
+    "acquired_at", "acquisition_channel", "lead_id", "email_key", "phone_e164", "referred_by_contact_id",
 )  # fmt: skip
 
 
@@ -423,7 +423,9 @@ async def refresh_facts(
     converting = {cid for cid in ids if facts[cid].orders_count and current[cid]["customer_since"] is None}
     needs_first = [cid for cid in ids if cid in firsts and (
         current[cid]["acquisition_channel"] is None or cid in converting)]  # fmt: skip
-    converted_leads = await _convert_leads(ctx, [current[c] for c in sorted_ids(converting)])
+    converted_leads, referred = await _convert_leads(ctx, [current[c] for c in sorted_ids(converting)])
+    # A converted lead naming the customer who referred it: the referral converts with it.
+    carried = await referrals.carried(ctx, referred) if referred else {}
     lead_ids = [current[c]["lead_id"] or converted_leads.get(c) for c in needs_first]
     leads = await repo.leads([lead_id for lead_id in lead_ids if lead_id is not None])
     updates: list[dict[str, Any]] = []
@@ -449,6 +451,8 @@ async def refresh_facts(
             "acquired_at": row["acquired_at"],
             "acquisition_channel": row["acquisition_channel"],
             "lead_id": lead_id,
+            "referred_by_contact_id": row["referred_by_contact_id"]
+            or (carried[cid]["referred_by_contact_id"] if cid in carried else None),
         }
         if values["acquisition_channel"] is None and (lead is not None or first is not None):
             values["acquisition_channel"] = acquisition_channel(
@@ -475,21 +479,37 @@ async def refresh_facts(
     await repo.update_many(updates)
     for payload in converted_events:
         await events.record(ctx, types.CUSTOMER_CONVERTED, payload, resource_id=payload.contact_id)
+    contacts = ctx.uow.contacts(ctx.workspace_id)
+    for cid, lead in carried.items():
+        await contacts.add_referrals(lead["referred_by_contact_id"], 1)
+        first = firsts.get(cid)
+        await referrals.converted(ctx, lead["referred_by_contact_id"], cid, "first_order", lead_id=lead["id"],
+                                  order_id=first["id"] if first else None)  # fmt: skip
+    # A referred person's first purchase: their referrer's reward, when the workspace gives one.
+    await referrals.reward(ctx, [
+        (referrer, cid, firsts[cid]["id"] if cid in firsts else None)
+        for cid in sorted_ids(converting)
+        if (referrer := current[cid]["referred_by_contact_id"] or carried.get(cid, {}).get("referred_by_contact_id"))
+    ])  # fmt: skip
 
 
-async def _convert_leads(ctx: Context, contacts: list[dict[str, Any]]) -> dict[UUID, UUID]:
+async def _convert_leads(
+    ctx: Context, contacts: list[dict[str, Any]]
+) -> tuple[dict[UUID, UUID], dict[UUID, list[dict[str, Any]]]]:
     """A contact's first purchase converts an open lead with the same email or phone (status
-    qualified, linked to the contact); {contact id: lead id} for contacts without a lead yet."""
+    qualified, linked to the contact): ({contact id: lead id} for contacts without a lead yet,
+    {contact id: its converted leads naming a referrer, earliest first} for contacts naming none)."""
     emails = [c["email_key"] for c in contacts if c["email_key"]]
     phones = [c["phone_e164"] for c in contacts if c["phone_e164"]]
     if not (emails or phones):
-        return {}
+        return {}, {}
     leads = await ctx.uow.customers(ctx.workspace_id).open_leads(emails, phones)
     if not leads:
-        return {}
+        return {}, {}
     by_email = {c["email_key"]: c for c in contacts if c["email_key"]}
     by_phone = {c["phone_e164"]: c for c in contacts if c["phone_e164"]}
     originating: dict[UUID, UUID] = {}
+    referred: dict[UUID, list[dict[str, Any]]] = {}
     repo = ctx.uow.leads(ctx.workspace_id)
     for lead in sorted(leads, key=lambda r: (r["created_at"], r["id"])):
         contact = by_email.get(lead["email_key"]) or by_phone.get(lead["phone_e164"])
@@ -507,10 +527,12 @@ async def _convert_leads(ctx: Context, contacts: list[dict[str, Any]]) -> dict[U
             continue
         if contact["lead_id"] is None:
             originating.setdefault(contact["id"], lead["id"])
+        if contact["referred_by_contact_id"] is None and lead["referred_by_contact_id"] is not None:
+            referred.setdefault(contact["id"], []).append(lead)
         await events.record(
             ctx, types.LEAD_QUALIFIED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(lead)
         )
-    return originating
+    return originating, referred
 
 
 async def refresh_activity(ctx: Context, values: dict[str, Any]) -> None:

@@ -37,10 +37,10 @@ from app.schemas.imports import ImportRead
 from app.schemas.leads import LeadCreate
 from app.schemas.orders import OrderIn
 from app.schemas.relationships import ContactCreate
-from app.services import analytics, custom_fields, events, jobs, leads, orders, records, workspaces
+from app.services import analytics, custom_fields, events, jobs, leads, orders, workspaces
 from app.services.batches import item_error, problem_of
 from app.services.context import SERVICE_SCOPES, Actor, Context
-from app.services.relationships import CONTACT
+from app.services.relationships import create_contact
 
 log = logging.getLogger("app.imports")
 JOB = "imports.run"
@@ -678,7 +678,7 @@ async def _create_contact(ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
             raise Conflict("a contact with this email or phone exists", extensions={"existing_id": str(existing)})
         conn = await ctx.uow.connection()
         async with conn.begin_nested():
-            row = await records.create(ctx, CONTACT, values)
+            row = await create_contact(ctx, values)
         return {"index": 0, "status": "created", "id": row["id"]}
     except ValidationError as exc:
         return item_error(0, invalid_input(exc))

@@ -39,15 +39,40 @@ async def record(ctx: Context, contact_id: UUID, entry: LoyaltyEntryCreate) -> t
         if current is None:
             raise NotFound("no contact with this id")
         raise Conflict(f"not enough points: the balance is {current}", extensions={"balance": current})
-    row = await repo.add({
-        "id": new_id(), "contact_id": contact_id, "kind": entry.kind.value, "points": change,
-        "balance_after": balance, "reason": entry.reason, "reference": entry.reference, "order_id": entry.order_id,
-        "created_at": ctx.now, "created_by": ctx.audit_new()["created_by"],
-    })  # fmt: skip
+    row = await repo.add(_row(ctx, contact_id, entry, change, balance))
     await events.record(
         ctx, types.CONTACT_LOYALTY_CHANGED, LoyaltyEntryRead.model_validate(row), resource_id=contact_id
     )
     return row, True
+
+
+def _row(ctx: Context, contact_id: UUID, entry: LoyaltyEntryCreate, change: int, balance: int) -> Row:
+    return {
+        "id": new_id(), "contact_id": contact_id, "kind": entry.kind.value, "points": change,
+        "balance_after": balance, "reason": entry.reason, "reference": entry.reference, "order_id": entry.order_id,
+        "created_at": ctx.now, "created_by": ctx.audit_new()["created_by"],
+    }  # fmt: skip
+
+
+async def earn_once(ctx: Context, contact_id: UUID, entry: LoyaltyEntryCreate) -> Row | None:
+    """Points the service gives on its own (a referral reward): an `earn` entry recorded once per
+    `reference`, by the ledger's rule. None, and nothing changed, when the reference is recorded
+    already (with whatever points: the first entry stands) or the contact is gone."""
+    assert entry.kind == loyalty.EntryKind.EARN and entry.reference is not None
+    repo = ctx.uow.loyalty(ctx.workspace_id)
+    if await repo.by_reference(contact_id, entry.reference) is not None:
+        return None
+    balance = await repo.move_balance(contact_id, entry.points)
+    if balance is None:
+        return None
+    row = await repo.add_unless_recorded(_row(ctx, contact_id, entry, entry.points, balance))
+    if row is None:  # a concurrent transaction recorded this reference first: give the points back
+        await repo.move_balance(contact_id, -entry.points)
+        return None
+    await events.record(
+        ctx, types.CONTACT_LOYALTY_CHANGED, LoyaltyEntryRead.model_validate(row), resource_id=contact_id
+    )
+    return row
 
 
 async def _recorded(ctx: Context, contact_id: UUID, entry: LoyaltyEntryCreate, change: int) -> Row | None:

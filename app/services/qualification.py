@@ -17,7 +17,7 @@ from app.domain.leads.lifecycle import EDITABLE, LeadStatus
 from app.domain.relationships.qualification import account_from_lead, contact_from_lead, fill_empty
 from app.schemas.leads import LeadRead
 from app.schemas.settings import DisqualificationReasons
-from app.services import events, leads, records, relationships, settings
+from app.services import events, leads, records, referrals, relationships, settings
 from app.services.context import Context, write_changes
 
 
@@ -29,20 +29,22 @@ async def _link_or_create(
     proposed: dict[str, Any],
     field: str,
     lead_id: UUID,
-) -> tuple[Row, bool]:
-    """The record to qualify into: the one asked for, else the one found by the duplicate rules
-    (both only get their empty fields filled), else a new one."""
+) -> tuple[Row, Row | None]:
+    """(the record to qualify into, as it was before or None when new): the one asked for, else the
+    one found by the duplicate rules (both only get their empty fields filled), else a new one."""
     if given is not None:
         found = await kind.repo(ctx).get(given)
         if found is None or found.get("archived_at") is not None:
             raise InvalidInput.field(field, f"no {kind.name} with this id in the workspace")
     if found is None:  # a new record remembers the lead it came from
-        return await records.create(ctx, kind, {**proposed, "lead_id": lead_id}), True
+        return await records.create(ctx, kind, {**proposed, "lead_id": lead_id}), None
+    if proposed.get("referred_by_contact_id") == found["id"]:  # a contact never refers itself
+        proposed = {k: v for k, v in proposed.items() if k != "referred_by_contact_id"}
     changes = fill_empty(found, proposed)
     if not changes:
-        return found, False
+        return found, found
     _, updated = await records.update(ctx, kind, found["id"], changes, if_match=None)
-    return updated, False
+    return updated, found
 
 
 async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[str, Any]:
@@ -58,18 +60,22 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
         account_match = await ctx.uow.accounts(ctx.workspace_id).by_domain_or_name(
             proposed_account["domain"], proposed_account["name"]
         )
-    account, account_created = await _link_or_create(
+    account, account_before = await _link_or_create(
         ctx, relationships.ACCOUNT, request.get("account_id"), account_match, proposed_account, "account_id", lead_id
     )
     proposed_contact = {**contact_from_lead(lead), "account_id": account["id"]}
+    referrer = proposed_contact["referred_by_contact_id"]
+    if referrer is not None and not await ctx.uow.contacts(ctx.workspace_id).existing([referrer]):
+        del proposed_contact["referred_by_contact_id"]  # the referrer is gone: nothing to carry over
     contact_match = None
     if request.get("contact_id") is None:
         contact_match = await ctx.uow.contacts(ctx.workspace_id).by_email_or_phone(
             lead["email_key"], lead["phone_e164"]
         )
-    contact, contact_created = await _link_or_create(
+    contact, contact_before = await _link_or_create(
         ctx, relationships.CONTACT, request.get("contact_id"), contact_match, proposed_contact, "contact_id", lead_id
     )
+    await referrals.announce(ctx, contact_before, contact, "qualification", lead_id=lead["id"])
     opportunity = None
     wanted = request.get("opportunity")
     if wanted is not None:
@@ -115,8 +121,8 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
         "account_id": account["id"],
         "contact_id": contact["id"],
         "opportunity_id": opportunity["id"] if opportunity is not None else None,
-        "account_created": account_created,
-        "contact_created": contact_created,
+        "account_created": account_before is None,
+        "contact_created": contact_before is None,
         "moved": moved,
     }
 

@@ -19,7 +19,7 @@ from app.domain.relationships.opportunities import (
 )
 from app.schemas.relationships import AccountRead, ContactRead, OpportunityRead
 from app.schemas.settings import OpportunityReasons
-from app.services import events, lookups, records, settings, workspaces
+from app.services import events, lookups, records, referrals, settings, workspaces
 from app.services.context import Context
 from app.services.records import Kind
 
@@ -124,6 +124,19 @@ def _opportunities(uow: UnitOfWork, workspace_id: UUID) -> Any:
 ACCOUNT = Kind("account", _accounts, AccountRead, _account)
 CONTACT = Kind("contact", _contacts, ContactRead, _contact)
 OPPORTUNITY = Kind("opportunity", _opportunities, OpportunityRead, _opportunity)
+
+
+async def create_contact(ctx: Context, values: dict[str, Any]) -> Row:
+    """A contact (API, import); one naming its referrer is a converted referral."""
+    row = await records.create(ctx, CONTACT, values)
+    await referrals.announce(ctx, None, row, "contact")
+    return row
+
+
+async def update_contact(ctx: Context, record_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+    before, after = await records.update(ctx, CONTACT, record_id, changes, if_match=if_match)
+    await referrals.announce(ctx, before, after, "contact")
+    return after
 
 
 async def create_opportunity(ctx: Context, values: dict[str, Any]) -> Row:

@@ -42,6 +42,7 @@ class Extras:
     contracts: dict[UUID, float]  # contract risk 0-1 of each customer with a live or lapsed contract
     value_added: dict[UUID, int]
     converted: dict[UUID, int]
+    rewards: dict[UUID, dict[str, Any]]  # loyalty points ever earned and ever redeemed
     bought: dict[UUID, set[str]]
     categories: tuple[int, dict[str, int], dict[tuple[str, str], int]]
     cohorts: list[tuple[str, str, int, int]]
@@ -73,6 +74,7 @@ async def gather(database: Database, workspace_id: UUID, ctx: Context, as_of: da
             contracts={contact: risk for contact, (_, risk) in contracts.items()},
             value_added={k: int(v["value_added_deals"]) for k, v in (await repo.value_added_deals()).items()},
             converted={k: int(v["referrals_converted"]) for k, v in (await repo.converted_referrals()).items()},
+            rewards=await uow.loyalty(workspace_id).lifetime_totals(),
             bought=await repo.categories_bought(as_of),
             categories=await repo.category_counts(as_of),
             cohorts=await repo.cohort_rows(as_of),
@@ -140,7 +142,8 @@ def compute(
         np.array(summaries.referrals, dtype=np.float64),
         column(extras.converted),
         satisfaction,
-        np.array(summaries.loyalty_points, dtype=np.float64),
+        column(extras.rewards, "earned"),
+        column(extras.rewards, "redeemed"),
         purchases,
     )
 

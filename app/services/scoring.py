@@ -26,7 +26,10 @@ LOOKBACK_HALF_LIVES = 10
 # Engagements reported more than this far in the future are refused (clock skew allowed).
 FUTURE_SLACK = timedelta(minutes=5)
 RESCORE_JOB = "leads.rescore"
-FIT_FIELDS = frozenset(scoring.FIT_FIELDS - {"referral"} | {"referred_by_lead_id", "custom_fields"})
+# The lead columns the fit rules read: a change of one rescores the lead (`referral` reads three).
+FIT_FIELDS = frozenset(
+    scoring.FIT_FIELDS - {"referral"} | {"referred_by_lead_id", "referred_by_contact_id", "custom_fields"}
+)
 
 
 async def rules(ctx: Context) -> Rules:

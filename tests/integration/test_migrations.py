@@ -391,3 +391,70 @@ async def test_workspaces_made_before_0030_keep_the_behaviour_of_the_defaults_th
 
 
 PREVIOUS_DEFAULTS = ("scoring", "deduplication", "retention", "sla")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_leads_converted_before_0032_carry_their_referrer_to_their_contacts_once(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """Before 0032 qualifying a referred lead left its contact without the referrer; the upgrade
+    carries it over as qualification now does (to a contact naming none, from its earliest
+    converted lead, never to the referrer itself) and counts each carried contact once."""
+    from app.db import tables
+
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        workspace_id = await workspace_below(db, "Referrals", "0030")
+        now = utcnow()
+        audit = {"workspace_id": workspace_id, "version": 1, "created_at": now, "updated_at": now,
+                 "created_by": "system", "updated_by": "system"}  # fmt: skip
+        people = {name: new_id() for name in ("sara", "ali", "reza", "mina", "nima", "self", "open")}
+
+        def contact(name: str, **values: object) -> dict[str, object]:
+            return {**audit, "id": people[name], "first_name": name, "tags": [], "interests": [],
+                    "referred_by_contact_id": None, "referrals_count": 0, **values}  # fmt: skip
+
+        def lead(contact_name: str | None, referrer: str, status: str = "qualified") -> dict[str, object]:
+            return {**audit, "id": new_id(), "email": f"{contact_name or 'open'}@x.io", "source": "referral",
+                    "channel": "offline", "tags": [], "custom_fields": {}, "status": status,
+                    "contact_id": people[contact_name] if contact_name else None,
+                    "referred_by_contact_id": people[referrer]}  # fmt: skip
+
+        async with db.engine.connect() as conn:
+            await conn.execute(tables.contacts.insert(), [
+                contact("sara"), contact("ali", referrals_count=1), contact("reza"),
+                contact("mina", referred_by_contact_id=people["ali"]), contact("nima"), contact("self"),
+            ])  # fmt: skip
+            await conn.execute(tables.leads.insert(), [
+                lead("reza", "sara"),  # qualified without its referrer: carried over
+                lead("mina", "sara"),  # mina names ali already: kept
+                lead("nima", "sara"), lead("nima", "ali"),  # the earliest converted lead speaks
+                lead("self", "self"),  # referred by the contact it became: never itself
+                lead(None, "sara", status="nurturing"),  # not converted: not counted
+            ])  # fmt: skip
+            await conn.commit()
+        await upgrade(db)
+        async with db.engine.connect() as conn:
+            rows = await conn.execute(sa.select(tables.contacts).where(tables.contacts.c.workspace_id == workspace_id))
+            stored = {row.first_name: row for row in rows}
+        named = {name: row.referred_by_contact_id for name, row in stored.items()}
+        assert named == {"sara": None, "ali": None, "reza": people["sara"], "mina": people["ali"],
+                         "nima": people["sara"], "self": None}  # fmt: skip
+        assert (stored["sara"].referrals_count, stored["ali"].referrals_count) == (2, 1)
+        assert (stored["reza"].version, stored["reza"].updated_by, stored["mina"].version) == (2, "system", 1)
+
+        async with db.engine.connect() as conn:
+            await conn.execute(tables.workspace_settings.insert().values(
+                workspace_id=workspace_id, section="retention", values={"referral_reward_points": 50}, version=1,
+                created_at=now, updated_at=now, created_by="system", updated_by="system",
+            ))  # fmt: skip
+            await conn.commit()
+        await downgrade(db, "0030")  # the older code reads what is left, and keeps the counts
+        async with db.engine.connect() as conn:
+            raw = (await conn.execute(text("SELECT \"values\" FROM workspace_settings WHERE section = 'retention'"))
+                   ).scalar_one()  # fmt: skip
+            count = (await conn.execute(sa.select(tables.contacts.c.referrals_count).where(
+                tables.contacts.c.id == people["sara"]))).scalar_one()  # fmt: skip
+        assert "referral_reward_points" not in (json.loads(raw) if isinstance(raw, str) else raw) and count == 2
+    finally:
+        await db.dispose()

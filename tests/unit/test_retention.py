@@ -129,7 +129,7 @@ def test_affinity_lift_on_a_hand_built_basket_set() -> None:
 
 def test_advocacy_weights_what_applies() -> None:
     result = retention.advocacy(np.array([5.0, 0]), np.array([3.0, 0]), np.array([5.0, np.nan]), np.array([2000.0, 0]),
-                                np.array([10.0, 1]))  # fmt: skip
+                                np.array([0.0, 0]), np.array([10.0, 1]))  # fmt: skip
     assert result.score[0] == pytest.approx(100.0)
     assert result.score[1] == pytest.approx(100 * 0.15 * 0.1 / 0.8)  # satisfaction does not apply
 

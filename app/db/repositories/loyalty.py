@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
@@ -45,6 +45,10 @@ class LoyaltyRepository(TenantRepository):
     async def add(self, values: Mapping[str, Any]) -> Row:
         return await self._insert(values)
 
+    async def add_unless_recorded(self, values: Mapping[str, Any]) -> Row | None:
+        """The entry, or None when its contact has an entry with its reference already."""
+        return await self._insert_unless_exists(values)
+
     async def by_reference(self, contact_id: UUID, reference: str) -> Row | None:
         statement = select(le).where(self.scope, le.c.contact_id == contact_id, le.c.reference == reference)
         return await self._one(statement)
@@ -52,3 +56,15 @@ class LoyaltyRepository(TenantRepository):
     async def list(self, contact_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
         statement = select(le).where(self.scope, le.c.contact_id == contact_id)
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
+
+    async def lifetime_totals(self) -> dict[UUID, Row]:
+        """Per contact with a ledger: points ever earned and ever redeemed (both positive), whatever
+        expired or was spent since: what advocacy counts as rewards given."""
+        earned = func.sum(case((le.c.kind == "earn", le.c.points), else_=0))
+        redeemed = func.sum(case((le.c.kind == "redeem", -le.c.points), else_=0))
+        statement = (
+            select(le.c.contact_id, earned.label("earned"), redeemed.label("redeemed"))
+            .where(self.scope)
+            .group_by(le.c.contact_id)
+        )
+        return {row["contact_id"]: dict(row) for row in (await self.uow.execute(statement)).mappings()}

@@ -67,7 +67,7 @@ class Operator(StrEnum):
 
 
 # Lead fields a fit rule may test; `custom.<key>` tests a custom field; `referral` is true for a
-# lead whose source is referral or that names the lead who referred it.
+# lead whose source is referral or that names who referred it (a lead, or a customer: a contact).
 FIT_FIELDS = frozenset(
     {"industry", "job_title", "company_size", "country", "province", "city", "source", "channel", "tags", "company"}
     | {"referral", "email", "phone"}
@@ -160,7 +160,11 @@ def decay(points: Decimal, age: timedelta, half_life_days: float) -> float:
 
 def _field_value(lead: Mapping[str, Any], name: str) -> Any:
     if name == "referral":
-        return lead.get("source") == "referral" or lead.get("referred_by_lead_id") is not None
+        return (
+            lead.get("source") == "referral"
+            or lead.get("referred_by_lead_id") is not None
+            or lead.get("referred_by_contact_id") is not None
+        )
     if name.startswith("custom."):
         return (lead.get("custom_fields") or {}).get(name.removeprefix("custom."))
     return lead.get(name)

@@ -52,11 +52,13 @@ def account_from_lead(lead: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def contact_from_lead(lead: Mapping[str, Any]) -> dict[str, Any]:
+    """The person's contact: who they are, and the customer who referred them (a referral converts
+    when the lead does)."""
     return {
         key: lead.get(key)
         for key in (
             "first_name", "last_name", "email", "email_key", "phone", "phone_e164", "phone_valid", "job_title",
-            "owner_id", "country", "province", "city",
+            "owner_id", "country", "province", "city", "referred_by_contact_id",
         )
     } | {"tags": list(lead.get("tags") or []), "interests": []}  # fmt: skip
 

@@ -209,6 +209,7 @@ accounts = record_routes(
 contacts = record_routes(
     prefix="contacts", tag="Contacts", scope="contacts", kind=relationships.CONTACT, create_model=ContactCreate,
     update_model=ContactUpdate, read_model=ContactRead, filters_model=ContactFilters,
+    create=relationships.create_contact, update=relationships.update_contact,
     list_records=relationships.list_contacts, sortable=("created_at", "last_order_at"),
 )  # fmt: skip
 opportunities = record_routes(
