@@ -262,6 +262,17 @@ def overdue(
     return np.asarray(own_rhythm, dtype=bool) & ~np.isnan(typical) & late
 
 
+def alert_blocked(last_day: FloatArray, recent: NDArray[np.bool_], churned_on: FloatArray) -> NDArray[np.bool_]:
+    """Who may not be alerted now: a customer with an open alert or one raised within the cooldown
+    (`recent`), or whose alert ended churned (`churned_on`: the analysis day of their latest such
+    alert, NaN: none) and who has not bought since: the rescue ran its course, and alerting them
+    again every cooldown would repeat it (and announce a first snapshot's unannounced backlog)."""
+    churned = as_float(churned_on)
+    with np.errstate(invalid="ignore"):
+        quiet = ~np.isnan(churned) & (as_float(last_day) <= churned)
+    return np.asarray(recent, dtype=bool) | quiet
+
+
 @dataclass(frozen=True)
 class AlertDecision:
     index: int  # the customer's position in the inputs

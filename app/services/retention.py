@@ -4,7 +4,8 @@ expected next purchase, cross-sell recommendations, advocacy, cohorts and CLV:CA
 values (in its worker thread) and, once the snapshot is ready, compares it with the previous one
 (segment moves; none against a workspace's first snapshot) and raises churn alerts: for every
 customer at high risk or overdue against their own rhythm, without an open alert and outside the
-cooldown (a first snapshot announces at most its cap)."""
+cooldown; after an alert that ended churned, only once they have bought again. A first snapshot
+announces at most its cap."""
 
 from __future__ import annotations
 
@@ -302,7 +303,7 @@ async def compare(
     # A first snapshot: the workspace's first, or its first since alerts follow these rules (an
     # earlier one has no alert summary), so the customers already at risk are not announced at once.
     first = previous is None or "alerts" not in (previous["insights"] or {})
-    gained["alerts"] = await _raise_alerts(ctx, snapshot, index, columns, overdue, first_snapshot=first)
+    gained["alerts"] = await _raise_alerts(ctx, snapshot, summaries, index, columns, overdue, first_snapshot=first)
     return gained
 
 
@@ -333,25 +334,33 @@ async def _segment_moves(
 async def _raise_alerts(
     ctx: Context,
     snapshot: dict[str, Any],
+    summaries: Any,
     index: dict[UUID, int],
     columns: dict[str, list[Any]],
     overdue: list[bool],
     *,
     first_snapshot: bool,
 ) -> dict[str, Any]:
-    """Alert every customer at high risk or overdue who has no open alert and was not alerted within
-    the cooldown; announce them (event, rescue task) unless over a first snapshot's cap."""
+    """Alert every customer at high risk or overdue who has no open alert, was not alerted within the
+    cooldown and has bought since an alert that ended churned; announce them (event, rescue task)
+    unless over a first snapshot's cap."""
     alerts = ctx.uow.analytics(ctx.workspace_id).alerts()
     used = snapshot["settings"]
     as_of: date = snapshot["as_of"]
     contacts = list(index)
     cooldown = int(used.get("churn_alert_cooldown_days", 90))
-    blocked = await alerts.blocking(as_of - timedelta(days=cooldown))
+    recent = await alerts.blocking(as_of - timedelta(days=cooldown))
+    churned = await alerts.churned_on()
+    blocked = retention.alert_blocked(
+        np.array([float(summaries.last_day[index[c]].toordinal()) for c in contacts]),
+        np.array([c in recent for c in contacts], dtype=bool),
+        np.array([float(churned[c].toordinal()) if c in churned else np.nan for c in contacts]),
+    )
     decisions = retention.churn_alerts(
         [columns["churn_level"][index[c]] for c in contacts],
         np.array([overdue[index[c]] for c in contacts], dtype=bool),
         np.array([columns["clv_at_risk_minor"][index[c]] for c in contacts], dtype=np.float64),
-        np.array([c in blocked for c in contacts], dtype=bool),
+        blocked,
         first_snapshot=first_snapshot,
         cap=int(used.get("churn_first_snapshot_alert_cap", 50)),
     )

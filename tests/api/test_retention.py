@@ -335,7 +335,7 @@ async def test_a_first_snapshot_under_these_rules_is_capped_in_a_workspace_with_
 async def test_overdue_customers_are_alerted_and_alerted_again_after_the_cooldown(
     tenant: Tenant, database: Database
 ) -> None:
-    await settle(tenant, min_repeat_buyers=1000, churn_alert_cooldown_days=30)
+    await settle(tenant, min_repeat_buyers=1000)  # the cooldown: 90 days by default
     patched = await tenant.patch("/v1/settings/retention", json={"rescue_window_days": 10})
     assert patched.status_code == 200
     assert (await tenant.patch("/v1/workspace", json={"timezone": "Asia/Tehran"})).status_code == 200
@@ -360,11 +360,12 @@ async def test_overdue_customers_are_alerted_and_alerted_again_after_the_cooldow
     assert (single["expected_next_purchase_at"], single["next_purchase_basis"]) == (
         "2026-02-13T20:30:00.000000Z", "workspace_median",
     )  # fmt: skip
-    at_risk = {
-        x["contact_id"]: x for x in (await tenant.get("/v1/analytics/churn", params={"level": "medium"})).json()["data"]
-    }
-    assert at_risk[once]["expected_next_purchase_at"] == single["expected_next_purchase_at"]
+    medium = (await tenant.get("/v1/analytics/churn", params={"level": "medium"})).json()["data"]
+    assert [(x["contact_id"], x["expected_next_purchase_at"]) for x in medium] == [
+        (once, single["expected_next_purchase_at"])
+    ]
 
+    # Only "late" is alerted: "subscriber" is judged by its contract, "once" has no rhythm of its own.
     [alert] = await alerts_of(tenant)
     assert (alert["contact_id"], alert["reason"], alert["churn_level"], alert["announced"]) == (
         late, "overdue", "low", True,
@@ -376,18 +377,26 @@ async def test_overdue_customers_are_alerted_and_alerted_again_after_the_cooldow
     [raised] = await events_of(tenant, "customer.churn_risk_raised")
     assert raised["data"]["id"] == alert["id"]
 
-    await refresh(tenant, database, as_of="2026-08-05")  # the window (10 days) has passed: churned
-    [churned] = await events_of(tenant, "customer.churned")
-    assert churned["data"]["id"] == alert["id"] and churned["data"]["status"] == "churned"
-    assert [x["status"] for x in await alerts_of(tenant)] == ["churned"]  # still overdue, but within the cooldown
-    await refresh(tenant, database, as_of="2026-08-25")  # 36 days after the alert: past the 30-day cooldown
+    # Rescued: an order within the window. Its rhythm is now 205 days / 6 = 34.2 days.
+    await sync(tenant, [order("l-back", "late", d(2026, 7, 25), "40.00")])
+    await refresh(tenant, database, as_of="2026-07-27")
+    [rescued] = await events_of(tenant, "customer.rescued")
+    assert rescued["data"]["id"] == alert["id"] and rescued["data"]["status"] == "rescued"
+    await refresh(tenant, database, as_of="2026-09-20")  # 57 days: overdue again, but 62 days after the alert
+    assert len(await alerts_of(tenant)) == 1
+    await refresh(tenant, database, as_of="2026-10-20")  # 92 days after the alert: past the cooldown
     again = await alerts_of(tenant, status="open")
-    assert [(x["contact_id"], x["reason"], x["raised_on"]) for x in again] == [(late, "overdue", "2026-08-25")]
+    assert [(x["contact_id"], x["reason"], x["raised_on"]) for x in again] == [(late, "overdue", "2026-10-20")]
     assert len(await events_of(tenant, "customer.churn_risk_raised")) == 2
-    # Without a tolerance, being overdue alone raises nothing.
-    await settle(tenant, churn_overdue_tolerance=None, churn_alert_cooldown_days=0)
-    await refresh(tenant, database, as_of="2026-09-20")
-    assert len(await alerts_of(tenant)) == 2
+
+    # Churned: the window passed without an order. Still overdue, but the rescue has run its course:
+    # no new alert, even without a cooldown, until the customer buys again.
+    await refresh(tenant, database, as_of="2026-11-05")
+    [churned] = await events_of(tenant, "customer.churned")
+    assert churned["data"]["id"] == again[0]["id"] and churned["data"]["status"] == "churned"
+    await settle(tenant, churn_alert_cooldown_days=0)
+    await refresh(tenant, database, as_of="2026-11-20")
+    assert [x["status"] for x in await alerts_of(tenant)] == ["churned", "rescued"]
 
 
 async def test_lists_carry_the_contacts_name_and_email_for_keys_that_may_read_contacts(

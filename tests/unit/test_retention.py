@@ -200,3 +200,11 @@ def test_who_gets_a_churn_alert() -> None:
     assert [
         d.announced for d in retention.churn_alerts(levels, late, at_risk, blocked, first_snapshot=True, cap=0)
     ] == [False] * 3
+
+
+def test_a_customer_whose_alert_ended_churned_is_alerted_again_only_after_buying_again() -> None:
+    last = np.array([100.0, 100.0, 150.0, 100.0])
+    recent = np.array([False, True, False, False])  # an open alert, or one within the cooldown
+    churned_on = np.array([np.nan, np.nan, 120.0, 120.0])  # their latest alert that ended churned
+    # The third bought on day 150, after its churned alert (day 120); the fourth has not.
+    assert retention.alert_blocked(last, recent, churned_on).tolist() == [False, True, False, True]

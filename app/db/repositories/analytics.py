@@ -93,6 +93,15 @@ class ChurnAlertRepository(TenantRepository):
         )
         return set((await self.uow.execute(statement)).scalars())
 
+    async def churned_on(self) -> dict[UUID, date]:
+        """Per customer with an alert that ended churned: the analysis date of the latest one."""
+        statement = (
+            select(alerts.c.contact_id, func.max(alerts.c.raised_on))
+            .where(self.scope, alerts.c.outcome == "churned")
+            .group_by(alerts.c.contact_id)
+        )
+        return {contact: day for contact, day in (await self.uow.execute(statement)).all()}
+
     async def add(self, rows: Sequence[dict[str, Any]]) -> None:
         await self.uow.insert_rows(alerts, rows)
 
