@@ -14,6 +14,7 @@ import pytest
 from app.db.session import Database
 from tests.api.test_analytics import contact_id, order, refresh, settle, sync
 from tests.conftest import Tenant, assert_problem
+from tests.documented import assert_documented
 
 d = dt.date
 
@@ -350,7 +351,9 @@ async def test_overdue_customers_are_alerted_and_alerted_again_after_the_cooldow
     assert (await tenant.post("/v1/contracts", json=contract)).status_code == 201
     await refresh(tenant, database, as_of="2026-07-20")  # 50 days after the last purchase: past 1.5 x 30
 
-    value = (await tenant.get(f"/v1/contacts/{late}/value")).json()
+    answer = await tenant.get(f"/v1/contacts/{late}/value")
+    assert_documented(answer, "/v1/contacts/{contact_id}/value")
+    value = answer.json()
     assert value["churn"]["level"] == "low"  # overdue alone cannot reach the threshold
     # The next purchase was expected 30 days after the last, at the start of that day in Tehran.
     assert (value["expected_next_purchase_at"], value["purchase_interval_days"], value["next_purchase_basis"]) == (
@@ -417,6 +420,10 @@ async def test_lists_carry_the_contacts_name_and_email_for_keys_that_may_read_co
     assert (named[bob]["contact_name"], named[bob]["contact_email"]) == (None, "bob@example.com")  # no name known
     for item in await alerts_of(tenant, key=analytics_only):
         assert "contact_name" not in item and "contact_email" not in item
+    for key in (both, analytics_only):  # either way, the answer is the documented one
+        assert_documented(await tenant.get("/v1/analytics/churn-alerts", key=key), "/v1/analytics/churn-alerts")
+        churn_page = await tenant.get("/v1/analytics/churn", params={"level": "low"}, key=key)
+        assert_documented(churn_page, "/v1/analytics/churn")
     churn = (await tenant.get("/v1/analytics/churn", params={"level": "low"}, key=both)).json()["data"]
     assert {(x["contact_id"], x["contact_name"], x["contact_email"]) for x in churn} == {
         (ann, "Ann Lee", "ann@example.com"), (bob, None, "bob@example.com"),
