@@ -1251,6 +1251,10 @@ customer_values = Table(
     Column("owner_id", Uuid),
     Column("acquisition_channel", String(100)),
     Column("acquisition_month", String(7)),
+    # The expected next purchase (migration 0034; null in older snapshots).
+    Column("purchase_interval_days", Float),  # typical days between purchases
+    Column("next_purchase_basis", String(16)),  # own_rhythm | model | workspace_median
+    Column("expected_next_purchase_at", UtcDateTime),
     ForeignKeyConstraint(
         ["workspace_id", "snapshot_id"],
         ["analytics_snapshots.workspace_id", "analytics_snapshots.id"],
@@ -1286,7 +1290,8 @@ acquisition_costs = Table(
     ),
 )
 
-# A customer whose churn level rose to high, and what became of them (rescued or churned).
+# A customer at high churn risk or overdue against their own rhythm, and what became of them
+# (rescued or churned).
 churn_alerts = Table(
     "churn_alerts",
     metadata,
@@ -1305,8 +1310,16 @@ churn_alerts = Table(
     Column("outcome", String(16)),  # null (open) | rescued | churned
     Column("resolved_on", Date),
     Column("created_at", UtcDateTime, nullable=False),
+    # Migration 0034: why it was raised, and whether it was announced (a first snapshot's cap).
+    Column("reason", String(16), nullable=False, server_default="high_risk"),  # high_risk | overdue
+    Column("churn_level", String(8), nullable=False, server_default="high"),
+    Column("announced", Boolean, nullable=False, server_default=true()),
+    Column("days_since_last", Integer),
+    Column("purchase_interval_days", Float),
+    Column("expected_next_purchase_at", UtcDateTime),
     ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"),
     Index(None, "workspace_id", "contact_id", "raised_on"),
+    Index(None, "workspace_id", "raised_on", "id"),
 )
 
 

@@ -1,6 +1,6 @@
-"""Retention analytics, pure: RFM scores and segments, churn risk with its reasons, category
-affinity and recommendations, advocacy, cohort triangles and CLV:CAC. Arrays or plain values in,
-no I/O; "today" is passed in as day numbers."""
+"""Retention analytics, pure: RFM scores and segments, churn risk with its reasons, the expected next
+purchase and who gets a churn alert, category affinity and recommendations, advocacy, cohort
+triangles and CLV:CAC. Arrays or plain values in, no I/O; "today" is passed in as day numbers."""
 
 from __future__ import annotations
 
@@ -199,6 +199,110 @@ def churn(
     return Churn(score=score, level=levels, reasons=reasons)
 
 
+# -- the next purchase and churn alerts -----------------------------------------------------------------
+
+NextPurchaseBasis = Literal["own_rhythm", "model", "workspace_median"]
+AlertReason = Literal["high_risk", "overdue"]
+
+
+@dataclass(frozen=True)
+class NextPurchase:
+    interval: FloatArray  # the customer's typical days between purchases (NaN: unknown)
+    basis: list[NextPurchaseBasis | None]
+    expected_day: FloatArray  # day number of the expected next purchase: last purchase + interval (NaN: unknown)
+
+
+def next_purchase(
+    frequency: FloatArray,
+    recency: FloatArray,
+    age: FloatArray,
+    last_day: FloatArray,
+    *,
+    model: tuple[float, float] | None,
+    workspace_median: float | None,
+) -> NextPurchase:
+    """When each customer is expected to buy next: their last purchase day + their typical interval.
+
+    - own rhythm (2 purchase days or more): their mean interval, t_x / x;
+    - else, with a fitted BG/NBD model (`model` = (r, alpha), alpha in days): the model's mean interval
+      for their history, 1 / E[λ | x, T] = (alpha + T) / (r + x) days (their purchase rate while alive);
+    - else the workspace's median interval between repeat purchases; else unknown.
+    The day is rounded to a whole day."""
+    x, t_x, age_ = as_float(frequency), as_float(recency), as_float(age)
+    own = x > 0
+    fallback: NextPurchaseBasis | None = None
+    others = np.full(len(x), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if model is not None:
+            r, alpha = model
+            others, fallback = (alpha + age_) / (r + x), "model"
+        elif workspace_median is not None:
+            others, fallback = np.full(len(x), workspace_median), "workspace_median"
+        interval = np.where(own, t_x / np.where(own, x, 1.0), others)
+    interval = np.where(np.isfinite(interval) & (interval >= 0), interval, np.nan)
+    basis: list[NextPurchaseBasis | None] = [
+        None if np.isnan(gap) else ("own_rhythm" if mine else fallback)
+        for gap, mine in zip(interval.tolist(), own.tolist(), strict=True)
+    ]
+    expected = as_float(last_day) + np.floor(interval + 0.5)
+    return NextPurchase(interval=interval, basis=basis, expected_day=expected)
+
+
+def overdue(
+    days_since_last: FloatArray, interval: FloatArray, own_rhythm: NDArray[np.bool_], tolerance: float | None
+) -> NDArray[np.bool_]:
+    """Overdue past the tolerance of their own rhythm: more days since the last purchase than
+    `tolerance` × their typical interval. Only customers with a rhythm of their own (2 purchase days
+    or more) can be overdue; `tolerance` None: nobody is."""
+    since, typical = as_float(days_since_last), as_float(interval)
+    if tolerance is None:
+        return np.zeros(len(since), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        late = since > tolerance * typical
+    return np.asarray(own_rhythm, dtype=bool) & ~np.isnan(typical) & late
+
+
+def alert_blocked(last_day: FloatArray, recent: NDArray[np.bool_], churned_on: FloatArray) -> NDArray[np.bool_]:
+    """Who may not be alerted now: a customer with an open alert or one raised within the cooldown
+    (`recent`), or whose alert ended churned (`churned_on`: the analysis day of their latest such
+    alert, NaN: none) and who has not bought since: the rescue ran its course, and alerting them
+    again every cooldown would repeat it (and announce a first snapshot's unannounced backlog)."""
+    churned = as_float(churned_on)
+    with np.errstate(invalid="ignore"):
+        quiet = ~np.isnan(churned) & (as_float(last_day) <= churned)
+    return np.asarray(recent, dtype=bool) | quiet
+
+
+@dataclass(frozen=True)
+class AlertDecision:
+    index: int  # the customer's position in the inputs
+    reason: AlertReason  # high_risk when both apply
+    announced: bool  # False: over the first snapshot's cap, listed but not announced
+
+
+def churn_alerts(
+    levels: Sequence[str],
+    is_overdue: NDArray[np.bool_],
+    clv_at_risk: FloatArray,
+    blocked: NDArray[np.bool_],
+    *,
+    first_snapshot: bool,
+    cap: int,
+) -> list[AlertDecision]:
+    """Who gets an alert: a customer at `high` risk, or overdue, who is not `blocked` (an open alert,
+    or one raised within the cooldown). Highest CLV at risk first (then by position); on a first
+    snapshot only the first `cap` are announced, the rest are recorded unannounced."""
+    late = np.asarray(is_overdue, dtype=bool)
+    stopped = np.asarray(blocked, dtype=bool)
+    at_risk = as_float(clv_at_risk)
+    chosen = [i for i, level in enumerate(levels) if (level == "high" or late[i]) and not stopped[i]]
+    chosen.sort(key=lambda i: (-at_risk[i], i))
+    return [
+        AlertDecision(i, "high_risk" if levels[i] == "high" else "overdue", not first_snapshot or rank < cap)
+        for rank, i in enumerate(chosen)
+    ]
+
+
 # -- category affinity and recommendations ------------------------------------------------------------
 
 
@@ -389,15 +493,24 @@ class ClvCac:
     customers: int
     spend: float
     cac: float | None  # spend / customers
-    mean_clv: float | None
-    ratio: float | None  # mean CLV / CAC (about 3 is the usual health mark)
+    mean_clv: float | None  # mean predicted CLV (revenue)
+    mean_clv_margin: float | None  # mean predicted CLV × each customer's gross margin rate
+    ratio: float | None  # mean CLV margin / CAC: profit against acquisition cost (3:1 is the usual health mark)
+    revenue_ratio: float | None  # mean CLV (revenue) / CAC
     payback_months: float | None  # CAC / the customers' mean monthly margin
 
 
-def clv_cac(customers: int, spend: float, clv_sum: float, yearly_margin_sum: float) -> ClvCac:
+def clv_cac(
+    customers: int, spend: float, clv_sum: float, yearly_margin_sum: float, clv_margin_sum: float | None
+) -> ClvCac:
+    """CLV against acquisition cost: the ratio compares the profit a customer is expected to bring
+    (predicted CLV × gross margin) with what acquiring them cost; `clv_margin_sum` None (not known)
+    leaves it out. The revenue ratio keeps the predicted revenue against the cost."""
     cac = spend / customers if customers else None
     mean_clv = clv_sum / customers if customers else None
-    ratio = mean_clv / cac if cac and mean_clv is not None else None
+    mean_margin = clv_margin_sum / customers if customers and clv_margin_sum is not None else None
+    ratio = mean_margin / cac if cac and mean_margin is not None else None
+    revenue_ratio = mean_clv / cac if cac and mean_clv is not None else None
     monthly_margin = yearly_margin_sum / customers / 12 if customers else 0.0
     payback = cac / monthly_margin if cac is not None and monthly_margin > 0 else None
-    return ClvCac(customers, spend, cac, mean_clv, ratio, payback)
+    return ClvCac(customers, spend, cac, mean_clv, mean_margin, ratio, revenue_ratio, payback)

@@ -44,10 +44,17 @@ class GammaGammaRead(BaseModel):
 
 class RetentionRead(BaseModel):
     rate: float = Field(description="Yearly retention r used by the simple and retention-based CLV")
-    source: Literal["observed", "setting", "unavailable"]
+    source: Literal["observed", "setting", "fallback", "unavailable"] = Field(
+        description="`observed`: from the customers who bought in the year before last; `setting`: "
+        "`yearly_retention_rate`; `fallback`: nobody bought in the year before last, so r = 1 - 1 / "
+        "`default_relationship_years`; `unavailable`: a snapshot computed before the fallback existed (r = 0)"
+    )
     customers_year_before_last: int = Field(description="Customers who bought 365-729 days before the analysis date")
     retained: int = Field(description="Of those, the ones who bought again in the last 365 days")
-    expected_years: float = Field(description="1 / (1 - r)")
+    annual_churn_rate: float = Field(description="1 - r")
+    expected_years: float = Field(
+        description="Expected length of a relationship: 1 / the annual churn rate, between 1 and 20 years"
+    )
 
 
 class HoldoutBucket(BaseModel):
@@ -112,11 +119,14 @@ class HistoricValue(BaseModel):
 
 
 class SimpleValue(BaseModel):
-    clv: str
+    clv: str = Field(description="average_order_value x purchases_per_year x expected_years")
     average_order_value: str
-    purchases_per_year: float
-    expected_years: float
+    purchases_per_year: float = Field(
+        description="The customer's own rate: purchase days x 365 / the days since their first purchase (at least 90)"
+    )
+    expected_years: float = Field(description="Expected relationship length: 1 / the workspace's annual churn rate")
     retention_rate: float
+    annual_churn_rate: float = Field(description="1 - retention_rate")
 
 
 class RetentionValue(BaseModel):
@@ -141,6 +151,22 @@ class PredictiveValue(BaseModel):
     time_unit: Literal["days"] = "days"
 
 
+NextPurchaseBasis = Literal["own_rhythm", "model", "workspace_median"]
+NEXT_PURCHASE = (
+    "When the customer is expected to buy next: their last purchase day + their typical interval between "
+    "purchases (rounded to whole days), at the start of that day in the workspace's time zone"
+)
+NEXT_PURCHASE_BASIS = (
+    "Where the interval comes from: `own_rhythm` (2 purchase days or more: their mean interval), `model` (one "
+    "purchase day, BG/NBD fitted: the model's mean interval for their history, (alpha + T) / r days), "
+    "`workspace_median` (one purchase day, simple model: the workspace's median interval between repeat purchases)"
+)
+CONTACT_NAME = (
+    "The contact's first and last name (null: neither is known). Present only for a key holding `contacts:read`"
+)
+CONTACT_EMAIL = "The contact's email (null: none). Present only for a key holding `contacts:read`"
+
+
 class ValueRead(BaseModel):
     contact_id: UUID
     status: Literal["ready", "no_snapshot", "not_a_customer"] = Field(
@@ -160,6 +186,13 @@ class ValueRead(BaseModel):
     recommendations: list[RecommendationRead] = Field(default_factory=list)
     advocacy: AdvocacyValue | None = None
     value_added_deals: int | None = None
+    expected_next_purchase_at: UtcDatetime | None = Field(
+        default=None, description=f"{NEXT_PURCHASE} (null: not known, or no snapshot with it)"
+    )
+    purchase_interval_days: float | None = Field(
+        default=None, description="The customer's typical days between purchases (see `next_purchase_basis`)"
+    )
+    next_purchase_basis: NextPurchaseBasis | None = Field(default=None, description=NEXT_PURCHASE_BASIS)
 
 
 class GroupBy(StrEnum):
@@ -218,19 +251,39 @@ class ChurnReason(BaseModel):
     contribution: float = Field(description="value x weight; the contributions sum to the score")
 
 
+AlertReason = Literal["high_risk", "overdue"]
+AlertStatus = Literal["open", "rescued", "churned"]
+
+
 class ChurnAlertRead(BaseModel):
-    """A customer whose churn level rose to high (`customer.churn_risk_raised`), and its outcome
-    (`customer.rescued`: ordered again within the window; `customer.churned`: did not)."""
+    """A churn alert: a customer at high churn risk, or overdue past the tolerance of their own
+    rhythm (`customer.churn_risk_raised` when announced), and its outcome (`customer.rescued`:
+    ordered again within the window; `customer.churned`: did not)."""
 
     id: UUID
     contact_id: UUID
-    snapshot_id: UUID
-    raised_on: date
+    contact_name: str | None = Field(default=None, description=CONTACT_NAME)
+    contact_email: str | None = Field(default=None, description=CONTACT_EMAIL)
+    snapshot_id: UUID = Field(description="The snapshot the alert came from")
+    reason: AlertReason = Field(
+        description="`high_risk`: the churn level was high; `overdue`: the days since the last purchase passed "
+        "`churn_overdue_tolerance` x the customer's typical interval (high risk wins when both apply)",
+    )
+    churn_level: Literal["low", "medium", "high"] = Field(description="The churn level then")
+    announced: bool = Field(
+        description="false: over a first snapshot's cap (`churn_first_snapshot_alert_cap`): listed, with no event "
+        "and no rescue task",
+    )
+    status: AlertStatus = Field(description="open, or its outcome")
+    raised_on: date = Field(description="The snapshot's analysis date")
     window_ends_on: date
     churn_score: float
     clv_at_risk: str
     currency: str
     reasons: list[ChurnReason]
+    days_since_last_purchase: int | None
+    purchase_interval_days: float | None = Field(description="The customer's typical days between purchases then")
+    expected_next_purchase_at: UtcDatetime | None = Field(description=NEXT_PURCHASE)
     owner_id: UUID | None
     task_id: UUID | None = Field(description="The rescue task, when the workspace creates them")
     outcome: Literal["rescued", "churned"] | None
@@ -273,6 +326,8 @@ class CustomerValueItem(BaseModel):
     """A customer in a ranked analytics list (from the latest snapshot)."""
 
     contact_id: UUID
+    contact_name: str | None = Field(default=None, description=CONTACT_NAME)
+    contact_email: str | None = Field(default=None, description=CONTACT_EMAIL)
     owner_id: UUID | None
     rfm_segment: str | None
     recency_score: int | None
@@ -287,6 +342,9 @@ class CustomerValueItem(BaseModel):
     advocacy_score: float | None
     value_added_deals: int | None
     recommendations: list[RecommendationRead]
+    expected_next_purchase_at: UtcDatetime | None = Field(default=None, description=NEXT_PURCHASE)
+    purchase_interval_days: float | None = None
+    next_purchase_basis: NextPurchaseBasis | None = Field(default=None, description=NEXT_PURCHASE_BASIS)
     currency: str
 
 
@@ -341,8 +399,20 @@ class ClvCacRow(BaseModel):
     customers: int = Field(description="Customers acquired (acquisition channel and month of the snapshot)")
     spend: str
     cac: str | None = Field(description="spend / customers")
-    mean_clv: str | None = Field(description="Mean predicted CLV of those customers")
-    clv_cac_ratio: float | None = Field(description="About 3 is the usual health mark")
+    mean_clv: str | None = Field(description="Mean predicted CLV (revenue) of those customers")
+    mean_clv_margin: str | None = Field(
+        description="Mean predicted CLV x each customer's gross margin rate (orders' cost where known, "
+        "`default_margin` otherwise): the profit they are expected to bring"
+    )
+    clv_cac_ratio: float | None = Field(
+        description="mean_clv_margin / cac: expected profit per customer against what acquiring one cost. About 3 "
+        "(3:1) is the usual health mark; below 1 the channel loses money on each customer. Null before the "
+        "snapshot carries margins (refresh) or without spend"
+    )
+    revenue_clv_cac_ratio: float | None = Field(
+        description="mean_clv / cac: predicted revenue against acquisition cost (what clv_cac_ratio meant before); "
+        "not comparable with the 3:1 mark"
+    )
     payback_months: float | None = Field(description="CAC / the customers' mean monthly margin")
 
 

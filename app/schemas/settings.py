@@ -471,7 +471,34 @@ class AnalyticsSettings(BaseModel):
     )
     churn_medium_threshold: Rate = Field(default=0.4, description="A churn score from this on is `medium`")
     churn_high_threshold: Rate = Field(
-        default=0.7, description="A churn score from this on is `high` (a rise to high raises an alert)"
+        default=0.7, description="A churn score from this on is `high` (a customer at high risk gets a churn alert)"
+    )
+    # Simple CLV's relationship length, and churn alerts.
+    default_relationship_years: float = Field(
+        default=3,
+        ge=1,
+        le=20,
+        allow_inf_nan=False,
+        description="Expected years of a customer relationship when churn cannot be observed (nobody bought in "
+        "the year before last) and `yearly_retention_rate` is null; otherwise 1 / the observed annual churn rate",
+    )
+    churn_overdue_tolerance: float | None = Field(
+        default=1.5,
+        ge=1,
+        le=10,
+        allow_inf_nan=False,
+        description="A customer with a rhythm of their own is alerted once the days since their last purchase pass "
+        "this many times their typical interval; null: being overdue alone raises no alert",
+    )
+    churn_alert_cooldown_days: int = Field(
+        default=90, ge=0, le=730, description="No new churn alert for a customer alerted within this many days"
+    )
+    churn_first_snapshot_alert_cap: int = Field(
+        default=50,
+        ge=0,
+        le=10_000,
+        description="On a workspace's first snapshot, at most this many alerts are announced (event and rescue "
+        "task), highest CLV at risk first; the rest are listed unannounced",
     )
 
     @field_validator("churn_high_threshold")
@@ -494,6 +521,10 @@ class AnalyticsSettingsUpdate(RequestModel):
     refresh_after_import_rows: int = Field(default=None, ge=1, le=10_000_000)  # type: ignore[assignment]
     churn_medium_threshold: Rate = Field(default=None)  # type: ignore[assignment]
     churn_high_threshold: Rate = Field(default=None)  # type: ignore[assignment]
+    default_relationship_years: float = Field(default=None, ge=1, le=20, allow_inf_nan=False)  # type: ignore[assignment]
+    churn_overdue_tolerance: float | None = Field(default=None, ge=1, le=10, allow_inf_nan=False)
+    churn_alert_cooldown_days: int = Field(default=None, ge=0, le=730)  # type: ignore[assignment]
+    churn_first_snapshot_alert_cap: int = Field(default=None, ge=0, le=10_000)  # type: ignore[assignment]
 
 
 class AnalyticsSettingsRead(AnalyticsSettings, ResourceRead):

@@ -101,6 +101,7 @@ def _valuation_settings(values: dict[str, Any]) -> valuation.ValuationSettings:
         month_length_days=values["month_length_days"],
         min_repeat_buyers=values["min_repeat_buyers"],
         yearly_retention_rate=values["yearly_retention_rate"],
+        default_relationship_years=values["default_relationship_years"],
     )
 
 
@@ -276,8 +277,10 @@ def _compute(
         **insights["columns"],
     }
     spend = result.gamma_gamma
+    retained = result.retention
     return {
         "columns": columns,
+        "overdue": insights["overdue"],
         "snapshot": {
             "model": result.model,
             "model_reason": result.reason,
@@ -288,7 +291,11 @@ def _compute(
             else {**asdict(spend.params), "log_likelihood": spend.log_likelihood, "customers": spend.customers},
             "customers": len(summaries),
             "repeat_buyers": int((customers.frequency > 0).sum()),
-            "retention": {**asdict(result.retention), "expected_years": result.retention.expected_years},
+            "retention": {
+                **asdict(retained),
+                "annual_churn_rate": retained.annual_churn_rate,
+                "expected_years": retained.expected_years,
+            },
             "totals": totals,
             "groups": grouped,
             "insights": insights["snapshot"],
@@ -340,7 +347,7 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
         await uow.analytics(workspace_id).discard_building(before=started_at - DEAD_RUN)
         await uow.commit()
     summaries = await _summaries(database, workspace_id, as_of, zone)
-    extras = await retention.gather(database, workspace_id, ctx, as_of, values)
+    extras = await retention.gather(database, workspace_id, ctx, as_of, values, zone)
     await progress(step="modelling", customers=len(summaries))
     computed = await run_cpu(_compute, summaries, as_of, values, currency, extras)
     holdout = None
@@ -389,11 +396,12 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
             assert snapshot is not None and snapshot["id"] == snapshot_id
             previous = ready[1] if len(ready) > 1 else None
             writer = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
-            movement = await retention.compare(writer, snapshot, previous, summaries, columns)
-            if movement is not None:
-                insights = {**snapshot["insights"], "rfm": {**snapshot["insights"]["rfm"], **movement}}
-                await repo.complete(snapshot_id, {"insights": insights})
-                snapshot = {**snapshot, "insights": insights}
+            gained = await retention.compare(writer, snapshot, previous, summaries, columns, computed["overdue"])
+            insights = {**snapshot["insights"], "alerts": gained["alerts"]}
+            if "rfm" in gained:
+                insights["rfm"] = {**snapshot["insights"]["rfm"], **gained["rfm"]}
+            await repo.complete(snapshot_id, {"insights": insights})
+            snapshot = {**snapshot, "insights": insights}
             await repo.discard(keep=ready, building_before=now - DEAD_RUN)
             await events.record(writer, types.ANALYTICS_REFRESHED, model_read(snapshot))
             await uow.commit()
@@ -419,7 +427,12 @@ async def _drop_building(database: Database, workspace_id: UUID, snapshot_id: UU
 
 
 def model_read(snapshot: dict[str, Any]) -> ModelRead:
-    return ModelRead.model_validate({**snapshot, "snapshot_id": snapshot["id"], "computed_at": snapshot["created_at"]})
+    retained = snapshot["retention"]
+    if retained is not None and "annual_churn_rate" not in retained:  # computed before it was kept
+        retained = {**retained, "annual_churn_rate": 1.0 - retained["rate"]}
+    return ModelRead.model_validate({
+        **snapshot, "snapshot_id": snapshot["id"], "computed_at": snapshot["created_at"], "retention": retained,
+    })  # fmt: skip
 
 
 async def latest(ctx: Context) -> dict[str, Any]:
@@ -481,6 +494,7 @@ def _sections(snapshot: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
         }  # fmt: skip
     return {
         **insights,
+        **_next_purchase(row),
         "historic": {
             "revenue": money(revenue),
             "margin": money(row["margin_minor"]),
@@ -494,6 +508,7 @@ def _sections(snapshot: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
             "purchases_per_year": row["purchases_per_year"],
             "expected_years": retention["expected_years"],
             "retention_rate": retention["rate"],
+            "annual_churn_rate": 1.0 - retention["rate"],
         },
         "retention_based": {
             "clv": money(row["retention_clv_minor"]),
@@ -534,6 +549,10 @@ async def clv_groups(ctx: Context, group_by: str, metric: str) -> dict[str, Any]
 # -- retention reads ---------------------------------------------------------------------------------
 
 
+def _next_purchase(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row.get(k) for k in ("expected_next_purchase_at", "purchase_interval_days", "next_purchase_basis")}
+
+
 def customer_item(row: dict[str, Any], currency: str) -> dict[str, Any]:
     def money(minor: int | None) -> str | None:
         return None if minor is None else from_minor(minor, currency)
@@ -542,6 +561,8 @@ def customer_item(row: dict[str, Any], currency: str) -> dict[str, Any]:
         **{k: row.get(k) for k in ("contact_id", "owner_id", "rfm_segment", "recency_score", "frequency_score",
                                    "monetary_score", "churn_score", "churn_level", "advocacy_score",
                                    "value_added_deals")},
+        **{k: row[k] for k in ("contact_name", "contact_email") if k in row},
+        **_next_purchase(row),
         "churn_reasons": row.get("churn_reasons") or [],
         "recommendations": row.get("recommendations") or [],
         "clv_at_risk": money(row.get("clv_at_risk_minor")),

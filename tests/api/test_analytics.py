@@ -125,13 +125,21 @@ async def test_a_customers_value_follows_the_conventions(tenant: Tenant, databas
     bob = (await tenant.get(f"/v1/contacts/{await contact_id(tenant, 'bob')}/value")).json()
     assert bob["historic"]["purchases"] == 1 and bob["predictive"]["age"] == 0
     assert bob["predictive"]["frequency"] == 0 and bob["historic"]["revenue"] == "25.00"
+    # Bob's first day is the analysis date: his rate is measured over 90 days at least (365 / 90 a
+    # year), the relationship lasts 1 / the annual churn rate 0.05 = 20 years: 25 x 4.0556 x 20.
+    assert bob["simple"]["purchases_per_year"] == pytest.approx(365 / 90)
+    assert bob["simple"]["annual_churn_rate"] == pytest.approx(0.05)
+    assert bob["simple"]["clv"] == "2027.78"
+    # The predictive fallback model still extrapolates over a year at least: one purchase a year.
+    assert bob["predictive"]["expected_purchases_365d"] == pytest.approx(1.0)
 
     model = (await tenant.get("/v1/analytics/model")).json()
     assert model["model"] == "simple" and "1 repeat buyers" in model["model_reason"]
     assert (model["customers"], model["repeat_buyers"], model["time_unit"]) == (2, 1, "days")
     assert model["bgnbd"] is None and model["holdout"] is None
     assert model["retention"] == {"rate": 0.95, "source": "observed", "customers_year_before_last": 1,
-                                  "retained": 1, "expected_years": pytest.approx(20.0)}  # fmt: skip
+                                  "retained": 1, "annual_churn_rate": pytest.approx(0.05),
+                                  "expected_years": pytest.approx(20.0)}  # fmt: skip
     assert model["totals"]["historic_revenue"] == {"sum": "175.00", "mean": "87.50"}
     assert model["settings"]["default_margin"] == 0.25
     events = (await tenant.get("/v1/events", params={"type": "analytics.refreshed"})).json()["data"]

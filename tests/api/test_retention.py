@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from app.db.session import Database
 from tests.api.test_analytics import contact_id, order, refresh, settle, sync
 from tests.conftest import Tenant, assert_problem
+from tests.documented import assert_documented
 
 d = dt.date
 
@@ -103,13 +105,17 @@ async def test_segments_churn_alerts_rescue_and_events(tenant: Tenant, database:
     only_high = (await tenant.get("/v1/analytics/churn", params={"level": "high"})).json()["data"]
     assert {c["contact_id"] for c in only_high} >= {gone}
 
-    # It orders again within the window: rescued; no second alert while one is open.
+    # It orders again within the window: rescued. "steady" and "big" last bought on 2026-07-29 and
+    # buy every 30 days: 53 days later they are past 1.5 x their rhythm, overdue, and alerted.
     await sync(tenant, [order("gone-back", "gone", d(2026, 9, 10), "60.00")])
     await refresh(tenant, database, as_of="2026-09-20")
     [rescued] = await events_of(tenant, "customer.rescued")
     assert rescued["data"]["id"] == alert["id"] and rescued["data"]["outcome"] == "rescued"
     assert rescued["data"]["resolved_on"] == "2026-09-10"
-    assert len(await events_of(tenant, "customer.churn_risk_raised")) == 1
+    raised = [e["data"] for e in await events_of(tenant, "customer.churn_risk_raised")]
+    late = {await contact_id(tenant, "steady"), await contact_id(tenant, "big")}
+    assert [a["contact_id"] for a in raised].count(gone) == 1
+    assert {(a["contact_id"], a["reason"]) for a in raised if a["contact_id"] != gone} == {(c, "overdue") for c in late}
 
 
 async def test_an_alert_nobody_answers_ends_churned(tenant: Tenant, database: Database) -> None:
@@ -118,7 +124,7 @@ async def test_an_alert_nobody_answers_ends_churned(tenant: Tenant, database: Da
     await refresh(tenant, database, as_of="2025-12-01")
     await refresh(tenant, database, as_of="2026-06-01")
     [raised] = await events_of(tenant, "customer.churn_risk_raised")
-    assert raised["data"]["task_id"] is None  # rescue tasks are off by default
+    assert raised["data"]["task_id"] is not None  # rescue tasks are on by default
     await refresh(tenant, database, as_of="2026-08-15")  # the 60-day window has passed
     [churned] = await events_of(tenant, "customer.churned")
     assert (
@@ -173,8 +179,8 @@ async def test_recommendations_advocates_upsell_and_cohorts(tenant: Tenant, data
 
 async def test_acquisition_costs_and_clv_cac(tenant: Tenant, other_tenant: Tenant, database: Database) -> None:
     await settle(tenant, min_repeat_buyers=1000)
-    await sync(tenant, [order("1", "a", d(2026, 1, 5), "100.00"), order("2", "b", d(2026, 1, 20), "50.00"),
-                        order("3", "c", d(2026, 2, 3), "30.00")])  # fmt: skip
+    await sync(tenant, [order("1", "a", d(2026, 1, 5), "100.00", cost="40.00"),
+                        order("2", "b", d(2026, 1, 20), "50.00"), order("3", "c", d(2026, 2, 3), "30.00")])  # fmt: skip
     cost = {"channel": "Shopify", "month": "2026-01", "spend": "60.00"}
     created = await tenant.post("/v1/acquisition-costs", json=cost)
     assert created.status_code == 201, created.text
@@ -196,9 +202,16 @@ async def test_acquisition_costs_and_clv_cac(tenant: Tenant, other_tenant: Tenan
     january = rows[("shopify", "2026-01")]
     assert (january["customers"], january["spend"], january["cac"]) == (2, "60.00", "30.00")
     values = [(await tenant.get(f"/v1/contacts/{await contact_id(tenant, c)}/value")).json() for c in ("a", "b")]
-    mean_clv = sum(float(v["predictive"]["clv"]) for v in values) / 2
+    clv_a, clv_b = (float(v["predictive"]["clv"]) for v in values)
+    mean_clv = (clv_a + clv_b) / 2
     assert float(january["mean_clv"]) == pytest.approx(mean_clv, abs=0.01)
-    assert january["clv_cac_ratio"] == pytest.approx(mean_clv / 30.0, rel=1e-3)
+    # The ratio compares profit with the cost: a's order carries its cost (margin 60 of 100), b's
+    # none (the workspace's default margin, 30%). The revenue-based figure keeps its own name.
+    mean_margin = (clv_a * 0.6 + clv_b * 0.3) / 2
+    assert float(january["mean_clv_margin"]) == pytest.approx(mean_margin, abs=0.01)
+    assert january["clv_cac_ratio"] == pytest.approx(mean_margin / 30.0, rel=1e-3)
+    assert january["revenue_clv_cac_ratio"] == pytest.approx(mean_clv / 30.0, rel=1e-3)
+    assert january["clv_cac_ratio"] < january["revenue_clv_cac_ratio"]
     assert report["unconverted_spend"] == {"EUR": "10.00"}  # no EUR rate yet: left out, said so
     assert rows[("shopify", "2026-02")]["spend"] == "0.00"
 
@@ -230,3 +243,193 @@ async def test_a_contract_customer_is_judged_by_the_contract_not_the_rhythm(tena
     assert leaving_churn["score"] == pytest.approx(0.55 / 0.75)  # contract 0.55 over it + tickets 0.1 + invoices 0.1
     owner_filtered = (await tenant.get("/v1/analytics/churn", params={"owner_id": subscriber})).json()["data"]
     assert owner_filtered == []  # nobody is owned by a contact id
+
+
+async def alerts_of(tenant: Tenant, key: str | None = None, **params: Any) -> list[dict[str, Any]]:
+    response = await tenant.get("/v1/analytics/churn-alerts", params={"limit": 200, **params}, key=key)
+    assert response.status_code == 200, response.text
+    assert response.json()["next_cursor"] is None
+    return list(response.json()["data"])
+
+
+async def test_customers_already_at_high_risk_on_a_back_dated_first_snapshot_are_alerted_within_the_cap(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    await settle(tenant, min_repeat_buyers=1000, churn_medium_threshold=0.3, churn_high_threshold=0.5,
+                 churn_first_snapshot_alert_cap=2)  # fmt: skip
+    # Three monthly buyers who stopped in November 2025, of different value; one who still buys.
+    await sync(tenant, [
+        *monthly("a", "a", d(2025, 1, 1), 12, "300.00"), *monthly("b", "b", d(2025, 1, 2), 12, "200.00"),
+        *monthly("c", "c", d(2025, 1, 3), 12, "100.00"), *monthly("s", "steady", d(2025, 1, 4), 20),
+    ])  # fmt: skip
+    a, b, c = [await contact_id(tenant, who) for who in ("a", "b", "c")]
+    # The workspace's first snapshot, dated in the past: a, b and c are already high.
+    await refresh(tenant, database, as_of="2026-09-01")
+
+    listed = await alerts_of(tenant)
+    assert {x["contact_id"] for x in listed} == {a, b, c}
+    assert all(x["reason"] == "high_risk" and x["churn_level"] == "high" for x in listed)
+    assert all(x["raised_on"] == "2026-09-01" and x["status"] == "open" for x in listed)
+    # Highest CLV at risk first: a and b are announced (event and rescue task), c is listed only.
+    raised = [e["data"] for e in await events_of(tenant, "customer.churn_risk_raised")]
+    assert sorted(x["contact_id"] for x in raised) == sorted([a, b])
+    announced = {x["contact_id"]: x for x in listed if x["announced"]}
+    assert set(announced) == {a, b} and all(x["task_id"] for x in announced.values())
+    [quiet] = await alerts_of(tenant, announced="false")
+    assert (quiet["contact_id"], quiet["task_id"]) == (c, None)
+    snapshot = (await tenant.get("/v1/analytics/model")).json()["snapshot_id"]
+    assert all(x["snapshot_id"] == snapshot for x in listed)
+
+    # The list: filters, sorts, pages.
+    by_risk = await alerts_of(tenant, sort="-clv_at_risk")
+    assert [x["contact_id"] for x in by_risk] == [a, b, c]
+    by_page = {"sort": "-clv_at_risk", "limit": 2}
+    first = (await tenant.get("/v1/analytics/churn-alerts", params=by_page)).json()
+    rest = (await tenant.get("/v1/analytics/churn-alerts", params={**by_page, "cursor": first["next_cursor"]})).json()
+    assert [x["contact_id"] for x in first["data"] + rest["data"]] == [a, b, c] and rest["next_cursor"] is None
+    assert await alerts_of(tenant, reason="overdue") == []
+    assert await alerts_of(tenant, status="rescued") == []
+    assert len(await alerts_of(tenant, status="open", raised_after="2026-09-01", raised_before="2026-09-01")) == 3
+    assert await alerts_of(tenant, raised_after="2026-09-02") == []
+    assert [x["contact_id"] for x in await alerts_of(tenant, contact_id=b)] == [b]
+    assert_problem(await tenant.get("/v1/analytics/churn-alerts", params={"status": "closed"}), 422, "status")
+    assert_problem(await tenant.get("/v1/analytics/churn-alerts", params={"sort": "contact_id"}), 422, "sort")
+    assert_problem(
+        await tenant.get("/v1/analytics/churn-alerts", params={"sort": "raised_on", "cursor": first["next_cursor"]}),
+        422, "cursor",
+    )  # fmt: skip
+    assert await alerts_of(other_tenant) == []
+
+    # A later snapshot: still high, but each has an open alert; nothing new, nothing announced.
+    await refresh(tenant, database, as_of="2026-09-05")
+    assert len(await alerts_of(tenant)) == 3 and len(await events_of(tenant, "customer.churn_risk_raised")) == 2
+
+
+async def test_a_first_snapshot_under_these_rules_is_capped_in_a_workspace_with_older_snapshots(
+    tenant: Tenant, database: Database
+) -> None:
+    """A workspace whose latest snapshot was computed before alerts followed these rules (it has no
+    alert summary) is not flooded by its next refresh: that one counts as a first snapshot."""
+    from sqlalchemy import delete, select
+
+    from app.db import tables
+    from app.db.unit_of_work import UnitOfWork
+
+    await settle(tenant, min_repeat_buyers=1000, churn_medium_threshold=0.3, churn_high_threshold=0.5,
+                 churn_first_snapshot_alert_cap=1)  # fmt: skip
+    await sync(tenant, [*monthly("a", "a", d(2025, 1, 1), 12, "300.00"), *monthly("b", "b", d(2025, 1, 2), 12)])
+    await refresh(tenant, database, as_of="2025-12-01")
+    snapshots, alerts, workspace = tables.analytics_snapshots, tables.churn_alerts, UUID(tenant.id)
+    async with UnitOfWork(database) as uow:  # as the snapshot of an older version left it
+        [(snapshot_id, insights)] = (
+            await uow.execute(select(snapshots.c.id, snapshots.c.insights).where(snapshots.c.workspace_id == workspace))
+        ).all()
+        insights.pop("alerts")
+        await uow.execute(snapshots.update().where(snapshots.c.id == snapshot_id).values(insights=insights))
+        await uow.execute(delete(alerts).where(alerts.c.workspace_id == workspace))
+        await uow.commit()
+    await refresh(tenant, database, as_of="2026-09-01")
+    assert [x["announced"] for x in await alerts_of(tenant, sort="-clv_at_risk")] == [True, False]
+    assert len(await events_of(tenant, "customer.churn_risk_raised")) == 1
+
+
+async def test_overdue_customers_are_alerted_and_alerted_again_after_the_cooldown(
+    tenant: Tenant, database: Database
+) -> None:
+    await settle(tenant, min_repeat_buyers=1000)  # the cooldown: 90 days by default
+    patched = await tenant.patch("/v1/settings/retention", json={"rescue_window_days": 10})
+    assert patched.status_code == 200
+    assert (await tenant.patch("/v1/workspace", json={"timezone": "Asia/Tehran"})).status_code == 200
+    await sync(tenant, [
+        *monthly("l", "late", d(2026, 1, 1), 6),       # every 30 days, last on 2026-05-31
+        *monthly("s", "subscriber", d(2026, 1, 2), 6),  # the same rhythm, but on a contract
+        order("once", "once", d(2026, 1, 15), "40.00"),  # one purchase: no rhythm of their own
+    ])  # fmt: skip
+    late, subscriber, once = [await contact_id(tenant, who) for who in ("late", "subscriber", "once")]
+    contract = {"contact_id": subscriber, "name": "Tea club", "start_on": "2026-01-01", "end_on": "2027-12-31",
+                "renewal_status": "renewed"}  # fmt: skip
+    assert (await tenant.post("/v1/contracts", json=contract)).status_code == 201
+    await refresh(tenant, database, as_of="2026-07-20")  # 50 days after the last purchase: past 1.5 x 30
+
+    answer = await tenant.get(f"/v1/contacts/{late}/value")
+    assert_documented(answer, "/v1/contacts/{contact_id}/value")
+    value = answer.json()
+    assert value["churn"]["level"] == "low"  # overdue alone cannot reach the threshold
+    # The next purchase was expected 30 days after the last, at the start of that day in Tehran.
+    assert (value["expected_next_purchase_at"], value["purchase_interval_days"], value["next_purchase_basis"]) == (
+        "2026-06-29T20:30:00.000000Z", 30.0, "own_rhythm",
+    )  # fmt: skip
+    single = (await tenant.get(f"/v1/contacts/{once}/value")).json()  # the workspace's median interval (30)
+    assert (single["expected_next_purchase_at"], single["next_purchase_basis"]) == (
+        "2026-02-13T20:30:00.000000Z", "workspace_median",
+    )  # fmt: skip
+    medium = (await tenant.get("/v1/analytics/churn", params={"level": "medium"})).json()["data"]
+    assert [(x["contact_id"], x["expected_next_purchase_at"]) for x in medium] == [
+        (once, single["expected_next_purchase_at"])
+    ]
+
+    # Only "late" is alerted: "subscriber" is judged by its contract, "once" has no rhythm of its own.
+    [alert] = await alerts_of(tenant)
+    assert (alert["contact_id"], alert["reason"], alert["churn_level"], alert["announced"]) == (
+        late, "overdue", "low", True,
+    )  # fmt: skip
+    assert (alert["days_since_last_purchase"], alert["purchase_interval_days"]) == (50, 30.0)
+    assert alert["expected_next_purchase_at"] == value["expected_next_purchase_at"]
+    task = (await tenant.get(f"/v1/tasks/{alert['task_id']}")).json()  # rescue tasks are on by default
+    assert task["contact_id"] == late and "50 days since the last purchase" in task["notes"]
+    [raised] = await events_of(tenant, "customer.churn_risk_raised")
+    assert raised["data"]["id"] == alert["id"]
+
+    # Rescued: an order within the window. Its rhythm is now 205 days / 6 = 34.2 days.
+    await sync(tenant, [order("l-back", "late", d(2026, 7, 25), "40.00")])
+    await refresh(tenant, database, as_of="2026-07-27")
+    [rescued] = await events_of(tenant, "customer.rescued")
+    assert rescued["data"]["id"] == alert["id"] and rescued["data"]["status"] == "rescued"
+    await refresh(tenant, database, as_of="2026-09-20")  # 57 days: overdue again, but 62 days after the alert
+    assert len(await alerts_of(tenant)) == 1
+    await refresh(tenant, database, as_of="2026-10-20")  # 92 days after the alert: past the cooldown
+    again = await alerts_of(tenant, status="open")
+    assert [(x["contact_id"], x["reason"], x["raised_on"]) for x in again] == [(late, "overdue", "2026-10-20")]
+    assert len(await events_of(tenant, "customer.churn_risk_raised")) == 2
+
+    # Churned: the window passed without an order. Still overdue, but the rescue has run its course:
+    # no new alert, even without a cooldown, until the customer buys again.
+    await refresh(tenant, database, as_of="2026-11-05")
+    [churned] = await events_of(tenant, "customer.churned")
+    assert churned["data"]["id"] == again[0]["id"] and churned["data"]["status"] == "churned"
+    await settle(tenant, churn_alert_cooldown_days=0)
+    await refresh(tenant, database, as_of="2026-11-20")
+    assert [x["status"] for x in await alerts_of(tenant)] == ["churned", "rescued"]
+
+
+async def test_lists_carry_the_contacts_name_and_email_for_keys_that_may_read_contacts(
+    tenant: Tenant, database: Database
+) -> None:
+    await settle(tenant, min_repeat_buyers=1000)
+    await sync(tenant, [*monthly("a", "ann", d(2026, 1, 1), 6), *monthly("b", "bob", d(2026, 1, 2), 6)])
+    ann, bob = await contact_id(tenant, "ann"), await contact_id(tenant, "bob")
+    assert (
+        await tenant.patch(f"/v1/contacts/{ann}", json={"first_name": "Ann", "last_name": "Lee"})
+    ).status_code == 200
+    await refresh(tenant, database, as_of="2026-07-20")  # both overdue: alerted
+
+    both = await tenant.key_with("analytics:read", "contacts:read")
+    analytics_only = await tenant.key_with("analytics:read")
+    named = {x["contact_id"]: x for x in await alerts_of(tenant, key=both)}
+    assert (named[ann]["contact_name"], named[ann]["contact_email"]) == ("Ann Lee", "ann@example.com")
+    assert (named[bob]["contact_name"], named[bob]["contact_email"]) == (None, "bob@example.com")  # no name known
+    for item in await alerts_of(tenant, key=analytics_only):
+        assert "contact_name" not in item and "contact_email" not in item
+    for key in (both, analytics_only):  # either way, the answer is the documented one
+        assert_documented(await tenant.get("/v1/analytics/churn-alerts", key=key), "/v1/analytics/churn-alerts")
+        churn_page = await tenant.get("/v1/analytics/churn", params={"level": "low"}, key=key)
+        assert_documented(churn_page, "/v1/analytics/churn")
+    churn = (await tenant.get("/v1/analytics/churn", params={"level": "low"}, key=both)).json()["data"]
+    assert {(x["contact_id"], x["contact_name"], x["contact_email"]) for x in churn} == {
+        (ann, "Ann Lee", "ann@example.com"), (bob, None, "bob@example.com"),
+    }  # fmt: skip
+    hidden = (await tenant.get("/v1/analytics/churn", params={"level": "low"}, key=analytics_only)).json()["data"]
+    assert hidden and all("contact_name" not in x and "contact_email" not in x for x in hidden)
+    # The event (read with contacts:read, as every customer.* event) carries them too.
+    raised = {e["data"]["contact_id"]: e["data"] for e in await events_of(tenant, "customer.churn_risk_raised")}
+    assert raised[ann]["contact_name"] == "Ann Lee"

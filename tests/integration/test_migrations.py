@@ -458,3 +458,76 @@ async def test_leads_converted_before_0032_carry_their_referrer_to_their_contact
         assert "referral_reward_points" not in (json.loads(raw) if isinstance(raw, str) else raw) and count == 2
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_churn_alerts_raised_before_0034_read_as_announced_high_risk_alerts_and_the_downgrade_keeps_them(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """An alert raised before 0034 was raised for high risk and announced; going back below 0034
+    drops what the older code cannot read: unannounced alerts, the analytics settings it does not
+    know, a snapshot's retention `fallback` source."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    jsonb = "CAST(:v AS jsonb)" if kind == "postgresql" else ":v"
+    try:
+        workspace_id = await workspace_below(db, "Alerts", "0030")
+        contact_id, now, w = new_id(), utcnow(), _uuid(kind, workspace_id)
+        alert = {"contact_id": _uuid(kind, contact_id), "snapshot_id": _uuid(kind, new_id()), "now": now, "w": w}
+        columns = ("workspace_id, id, contact_id, snapshot_id, raised_on, window_ends_on, churn_score, "
+                   "clv_at_risk_minor, currency, reasons, created_at")  # fmt: skip
+        values = f":w, :id, :contact_id, :snapshot_id, '2026-09-01', '2026-10-31', 0.8, 1000, 'USD', {jsonb}, :now"
+        async with db.engine.connect() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO contacts (workspace_id, id, tags, interests, created_at, updated_at, created_by, "
+                    f"updated_by) VALUES (:w, :id, {jsonb}, {jsonb.replace(':v', ':i')}, :now, :now, 'system', "
+                    "'system')"
+                ),
+                {"w": w, "id": _uuid(kind, contact_id), "v": "[]", "i": "[]", "now": now},
+            )
+            before = _uuid(kind, new_id())
+            await conn.execute(text(f"INSERT INTO churn_alerts ({columns}) VALUES ({values})"),
+                               {**alert, "id": before, "v": "[]"})  # fmt: skip
+            await conn.commit()
+        await upgrade(db)
+        async with db.engine.connect() as conn:
+            statement = text("SELECT reason, churn_level, announced FROM churn_alerts WHERE id = :id")
+            row = (await conn.execute(statement, {"id": before})).one()
+            assert (row.reason, row.churn_level, bool(row.announced)) == ("high_risk", "high", True)
+            # What the newer code writes: an unannounced alert, its settings, a fallback retention.
+            await conn.execute(
+                text(f"INSERT INTO churn_alerts ({columns}, announced) VALUES ({values}, :announced)"),
+                {**alert, "id": _uuid(kind, new_id()), "v": "[]", "announced": False},
+            )
+            analytics = {"default_margin": 0.25, "churn_overdue_tolerance": None, "churn_alert_cooldown_days": 30}
+            await conn.execute(
+                text(
+                    'INSERT INTO workspace_settings (workspace_id, section, "values", version, created_at, '
+                    f"updated_at, created_by, updated_by) VALUES (:w, 'analytics', {jsonb}, 2, :now, :now, "
+                    "'system', 'system')"
+                ),
+                {"w": w, "v": json.dumps(analytics), "now": now},
+            )
+            retention = {"rate": 2 / 3, "source": "fallback", "customers_year_before_last": 0, "retained": 0}
+            await conn.execute(
+                text(
+                    "INSERT INTO analytics_snapshots (workspace_id, id, status, as_of, currency, time_unit, "
+                    f"retention, settings, created_at) VALUES (:w, :id, 'ready', '2026-09-01', 'USD', 'days', "
+                    f"{jsonb}, {jsonb.replace(':v', ':s')}, :now)"
+                ),
+                {"w": w, "id": _uuid(kind, new_id()), "v": json.dumps(retention), "s": "{}", "now": now},
+            )
+            await conn.commit()
+
+        await downgrade(db, "0030")
+        async with db.engine.connect() as conn:
+            kept = (await conn.execute(text("SELECT id FROM churn_alerts"))).scalars().all()
+            stored = (
+                await conn.execute(text("SELECT \"values\" FROM workspace_settings WHERE section = 'analytics'"))
+            ).scalar_one()
+            source = (await conn.execute(text("SELECT retention FROM analytics_snapshots"))).scalar_one()
+        assert [str(k).replace("-", "") for k in kept] == [str(before).replace("-", "")]
+        assert (json.loads(stored) if isinstance(stored, str) else stored) == {"default_margin": 0.25}
+        assert (json.loads(source) if isinstance(source, str) else source)["source"] == "unavailable"
+    finally:
+        await db.dispose()

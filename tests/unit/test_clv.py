@@ -299,7 +299,8 @@ def _customers(x, t_x, big_t, value=50.0) -> valuation.Customers:  # type: ignor
 def test_no_customers() -> None:
     result = valuation.value(_customers([], [], []), valuation.ValuationSettings())
     assert result.model == "simple" and result.bgnbd is None and len(result.predicted_clv) == 0
-    assert result.retention.source == "unavailable"
+    # Nobody bought in the year before last: churn cannot be observed, the fallback length is used.
+    assert (result.retention.source, result.retention.expected_years) == ("fallback", pytest.approx(3.0))
 
 
 def test_one_customer_falls_back_to_the_simple_model() -> None:
@@ -307,8 +308,9 @@ def test_one_customer_falls_back_to_the_simple_model() -> None:
     assert result.model == "simple"
     assert "1 repeat buyers" in (result.reason or "")
     assert np.isnan(result.p_alive).all()
-    # 4 purchases in 201 days → 4 per year (a year at least); 50 each.
-    assert result.purchases_per_year[0] == pytest.approx(4.0)
+    # 4 purchases in 201 days: 4 x 365 / 201 a year (their own rate, 90 days at least), 50 each; the
+    # fallback model predicts over a year at least: 4 in the next 365 days.
+    assert result.purchases_per_year[0] == pytest.approx(4 * 365 / 201)
     assert result.expected_purchases_365[0] == pytest.approx(4.0)
     assert result.average_order_value[0] == pytest.approx(50.0)
     factors = valuation.discount_factors(12, 0.01)
@@ -355,7 +357,7 @@ def test_the_fitted_model_is_used_with_enough_repeat_buyers(cdnow: dict[str, np.
 
 def test_retention_formulas() -> None:
     assert valuation.retention_clv(np.array([100.0]), 0.8, 0.1)[0] == pytest.approx(100 * 0.8 / 0.3)
-    assert valuation.simple_clv(np.array([50.0]), np.array([4.0]), 0.75)[0] == pytest.approx(800.0)
+    assert valuation.simple_clv(np.array([50.0]), np.array([4.0]), 4.0)[0] == pytest.approx(800.0)
     customers = _customers([1, 1, 1, 1], [1, 1, 1, 1], [800, 800, 800, 800])
     customers = valuation.Customers(
         **{**customers.__dict__, "bought_year_before_last": np.array([1.0, 1, 1, 0]),
@@ -366,7 +368,56 @@ def test_retention_formulas() -> None:
         pytest.approx(2 / 3), "observed", 3, 2,
     )  # fmt: skip
     assert valuation.yearly_retention(customers, 0.99).rate == valuation.MAX_RETENTION
+    assert valuation.yearly_retention(customers, 0.99).expected_years == pytest.approx(20.0)  # the upper bound
     assert valuation.historic_margin(np.array([100.0]), np.array([60.0]), np.array([50.0]), 0.3)[0] == 55.0
+
+
+def test_simple_clv_by_hand() -> None:
+    """Average purchase value x purchase frequency x length of the relationship, on four customers
+    of a workspace (days; as_of is day T of each):
+
+    | customer | purchase days | revenue | T   | span (T + 1, >= 90) | a year        | AOV |
+    | a        | 4             | 200     | 199 | 200                 | 4 x 365 / 200 = 7.3   | 50  |
+    | b        | 1             | 30      | 10  | 90 (11 is too few)  | 365 / 90 = 4.0556     | 30  |
+    | c        | 3             | 300     | 729 | 730                 | 3 x 365 / 730 = 1.5   | 100 |
+    | d        | 1             | 80      | 500 | 501                 | 365 / 501 = 0.7285    | 80  |
+
+    c and d bought in the year before last; c bought again in the last year, d did not: yearly
+    retention 1/2, annual churn 1/2, relationship 1 / 0.5 = 2 years."""
+    customers = valuation.Customers(
+        frequency=np.array([3.0, 0, 2, 0]),
+        recency=np.array([150.0, 0, 700, 0]),
+        age=np.array([199.0, 10, 729, 500]),
+        monetary=np.array([50.0, np.nan, 100, np.nan]),
+        revenue=np.array([200.0, 30, 300, 80]),
+        margin=np.array([60.0, 9, 90, 24]),
+        bought_year_before_last=np.array([0.0, 0, 1, 1]),
+        bought_last_year=np.array([1.0, 1, 1, 0]),
+    )
+    result = valuation.value(customers, valuation.ValuationSettings())
+    assert (result.retention.source, result.retention.rate) == ("observed", 0.5)
+    assert (result.retention.annual_churn_rate, result.retention.expected_years) == (0.5, 2.0)
+    assert result.purchases_per_year.tolist() == pytest.approx([7.3, 365 / 90, 1.5, 365 / 501])
+    assert result.average_order_value.tolist() == pytest.approx([50.0, 30.0, 100.0, 80.0])
+    assert result.simple_clv.tolist() == pytest.approx([730.0, 243.3333, 300.0, 116.5669], abs=1e-4)
+
+    # Nobody bought in the year before last: churn cannot be observed; the fallback length (3 years
+    # by default, the setting `default_relationship_years`) stands in: r = 1 - 1/3.
+    unobserved = valuation.Customers(
+        **{**customers.__dict__, "bought_year_before_last": np.zeros(4), "bought_last_year": np.ones(4)}
+    )
+    fallback = valuation.value(unobserved, valuation.ValuationSettings())
+    assert (fallback.retention.source, fallback.retention.expected_years) == ("fallback", pytest.approx(3.0))
+    assert fallback.simple_clv[0] == pytest.approx(50 * 7.3 * 3)
+    assert valuation.value(unobserved, valuation.ValuationSettings(default_relationship_years=1.0)).simple_clv[
+        0
+    ] == pytest.approx(365.0)
+    # Set: r = 0.75, 4 years. Observed without anyone coming back: churn 1, the lower bound of 1 year.
+    assert valuation.value(customers, valuation.ValuationSettings(yearly_retention_rate=0.75)).simple_clv[
+        2
+    ] == pytest.approx(100 * 1.5 * 4)
+    lost = valuation.Customers(**{**customers.__dict__, "bought_last_year": np.array([1.0, 1, 0, 0])})
+    assert valuation.value(lost, valuation.ValuationSettings()).retention.expected_years == 1.0
 
 
 def test_holdout_buckets_sum_the_predictions_per_calibration_frequency(cdnow: dict[str, np.ndarray]) -> None:

@@ -145,8 +145,66 @@ def test_the_cohort_triangle_on_a_small_example() -> None:
     assert triangle[1].periods[1].retention == 1.0
 
 
-def test_clv_cac() -> None:
-    result = retention.clv_cac(customers=10, spend=500.0, clv_sum=1500.0, yearly_margin_sum=1200.0)
-    assert (result.cac, result.mean_clv, result.ratio) == (50.0, 150.0, 3.0)
+def test_clv_cac_compares_profit_with_acquisition_cost() -> None:
+    # 10 customers acquired for 500: CAC 50. They are expected to bring 1500 of revenue (150 each)
+    # at a 30% margin: 450 of profit, 45 each. Profit against cost: 45 / 50 = 0.9, under the 3:1
+    # mark, while the revenue figure (150 / 50 = 3) would have read as healthy.
+    result = retention.clv_cac(
+        customers=10, spend=500.0, clv_sum=1500.0, yearly_margin_sum=1200.0, clv_margin_sum=450.0
+    )
+    assert (result.cac, result.mean_clv, result.mean_clv_margin) == (50.0, 150.0, 45.0)
+    assert (result.ratio, result.revenue_ratio) == (pytest.approx(0.9), 3.0)
     assert result.payback_months == pytest.approx(50.0 / 10.0)  # 120 a year each: 10 a month
-    assert retention.clv_cac(0, 100.0, 0.0, 0.0).cac is None
+    unknown = retention.clv_cac(10, 500.0, 1500.0, 1200.0, None)  # a snapshot without margins
+    assert (unknown.ratio, unknown.revenue_ratio) == (None, 3.0)
+    assert retention.clv_cac(0, 100.0, 0.0, 0.0, 0.0).cac is None
+
+
+def test_the_expected_next_purchase_follows_the_customers_own_rhythm_or_the_model() -> None:
+    # a: 4 purchase days over 90 days, every 30; b: one purchase; c: one purchase on day 400.
+    frequency, recency, age = np.array([3.0, 0, 0]), np.array([90.0, 0, 0]), np.array([120.0, 50, 10])
+    last = np.array([1090.0, 1050, 1110])
+    fitted = retention.next_purchase(frequency, recency, age, last, model=(0.5, 20.0), workspace_median=45.0)
+    # Own rhythm 90 / 3 = 30; the model's (alpha + T) / (r + x) = (20 + 50) / 0.5 = 140 and 60.
+    assert fitted.interval.tolist() == [30.0, 140.0, 60.0]
+    assert fitted.basis == ["own_rhythm", "model", "model"]
+    assert fitted.expected_day.tolist() == [1120.0, 1190.0, 1170.0]
+    simple = retention.next_purchase(frequency, recency, age, last, model=None, workspace_median=45.5)
+    assert simple.interval.tolist() == [30.0, 45.5, 45.5] and simple.basis[1] == "workspace_median"
+    assert simple.expected_day.tolist() == [1120.0, 1096.0, 1156.0]  # whole days, half up
+    unknown = retention.next_purchase(frequency, recency, age, last, model=None, workspace_median=None)
+    assert unknown.basis == ["own_rhythm", None, None] and np.isnan(unknown.expected_day[1:]).all()
+
+
+def test_overdue_past_the_tolerance_of_their_own_rhythm() -> None:
+    since = np.array([44.0, 46.0, 46.0, 200.0])
+    interval = np.array([30.0, 30.0, 30.0, np.nan])
+    own = np.array([True, True, False, True])  # the third: one purchase (or a contract), no rhythm of its own
+    assert retention.overdue(since, interval, own, 1.5).tolist() == [False, True, False, False]
+    assert retention.overdue(since, interval, own, 1.0).tolist() == [True, True, False, False]
+    assert retention.overdue(since, interval, own, None).tolist() == [False] * 4
+
+
+def test_who_gets_a_churn_alert() -> None:
+    levels = ["high", "low", "medium", "high", "high", "low"]
+    late = np.array([False, True, False, True, False, False])
+    at_risk = np.array([100.0, 50.0, 900.0, 300.0, 200.0, 0.0])
+    blocked = np.array([False, False, False, False, True, False])  # an open alert, or within the cooldown
+    later = retention.churn_alerts(levels, late, at_risk, blocked, first_snapshot=False, cap=1)
+    # High risk or overdue, not blocked, highest CLV at risk first; high risk wins when both apply.
+    assert [(d.index, d.reason, d.announced) for d in later] == [
+        (3, "high_risk", True), (0, "high_risk", True), (1, "overdue", True),
+    ]  # fmt: skip
+    first = retention.churn_alerts(levels, late, at_risk, blocked, first_snapshot=True, cap=2)
+    assert [(d.index, d.announced) for d in first] == [(3, True), (0, True), (1, False)]
+    assert [
+        d.announced for d in retention.churn_alerts(levels, late, at_risk, blocked, first_snapshot=True, cap=0)
+    ] == [False] * 3
+
+
+def test_a_customer_whose_alert_ended_churned_is_alerted_again_only_after_buying_again() -> None:
+    last = np.array([100.0, 100.0, 150.0, 100.0])
+    recent = np.array([False, True, False, False])  # an open alert, or one within the cooldown
+    churned_on = np.array([np.nan, np.nan, 120.0, 120.0])  # their latest alert that ended churned
+    # The third bought on day 150, after its churned alert (day 120); the fourth has not.
+    assert retention.alert_blocked(last, recent, churned_on).tolist() == [False, True, False, True]

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from app.db import tables
-from app.db.repositories.base import Row, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
 from app.db.repositories.customer_view import OPEN_TICKETS, UNPAID, VALUE_ADDED
 from app.db.repositories.relationships import _Records
 
@@ -59,8 +59,101 @@ class AcquisitionCostRepository(_Records):
         return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
 
 
+CONTACT_LABELS = (co.c.first_name, co.c.last_name, co.c.email)
+
+
+def _with_contact(statement: Any, contact_id: Any) -> Any:
+    """`statement` with the contact's name and email beside each row (for keys holding contacts:read)."""
+    return statement.add_columns(*CONTACT_LABELS).outerjoin(
+        co, and_(co.c.workspace_id == contact_id.table.c.workspace_id, co.c.id == contact_id)
+    )
+
+
+class ChurnAlertRepository(TenantRepository):
+    """Churn alerts: the refresh job records them; `GET /v1/analytics/churn-alerts` lists them."""
+
+    table = alerts
+    sortable = {
+        "raised_on": SortKey(alerts.c.raised_on, lambda v: v.isoformat(), lambda v: date.fromisoformat(v)),
+        "clv_at_risk": SortKey(alerts.c.clv_at_risk_minor),
+        "churn_score": SortKey(alerts.c.churn_score),
+    }
+
+    async def open(self) -> list[Row]:
+        statement = select(alerts).where(self.scope, alerts.c.outcome.is_(None))
+        return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
+
+    async def blocking(self, since: date) -> set[UUID]:
+        """Customers who may not be alerted now: an open alert, or one raised after `since` (the
+        cooldown; alerts of later analysis dates count too, for back-dated snapshots)."""
+        statement = (
+            select(alerts.c.contact_id)
+            .where(self.scope, or_(alerts.c.outcome.is_(None), alerts.c.raised_on > since))
+            .distinct()
+        )
+        return set((await self.uow.execute(statement)).scalars())
+
+    async def churned_on(self) -> dict[UUID, date]:
+        """Per customer with an alert that ended churned: the analysis date of the latest one."""
+        statement = (
+            select(alerts.c.contact_id, func.max(alerts.c.raised_on))
+            .where(self.scope, alerts.c.outcome == "churned")
+            .group_by(alerts.c.contact_id)
+        )
+        return {contact: day for contact, day in (await self.uow.execute(statement)).all()}
+
+    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        await self.uow.insert_rows(alerts, rows)
+
+    async def resolve(self, alert_id: UUID, outcome: str, resolved_on: date) -> None:
+        statement = (
+            update(alerts)
+            .where(self.scope, alerts.c.id == alert_id, alerts.c.outcome.is_(None))
+            .values(outcome=outcome, resolved_on=resolved_on)
+        )
+        await self.uow.execute(statement)
+
+    async def page(
+        self,
+        *,
+        sort: Any,
+        cursor: str | None,
+        limit: int,
+        with_contact: bool,
+        status: str | None = None,
+        reason: str | None = None,
+        churn_level: str | None = None,
+        announced: bool | None = None,
+        contact_id: UUID | None = None,
+        owner_id: UUID | None = None,
+        raised_after: date | None = None,
+        raised_before: date | None = None,
+    ) -> Page:
+        statement = select(alerts).where(self.scope)
+        if status == "open":
+            statement = statement.where(alerts.c.outcome.is_(None))
+        elif status is not None:
+            statement = statement.where(alerts.c.outcome == status)
+        for column, value in (
+            (alerts.c.reason, reason), (alerts.c.churn_level, churn_level), (alerts.c.announced, announced),
+            (alerts.c.contact_id, contact_id), (alerts.c.owner_id, owner_id),
+        ):  # fmt: skip
+            if value is not None:
+                statement = statement.where(column == value)
+        if raised_after is not None:
+            statement = statement.where(alerts.c.raised_on >= raised_after)
+        if raised_before is not None:
+            statement = statement.where(alerts.c.raised_on <= raised_before)
+        if with_contact:
+            statement = _with_contact(statement, alerts.c.contact_id)
+        return await self._page(statement, sortable=self.sortable, sort=sort, cursor=cursor, limit=limit)
+
+
 class AnalyticsRepository(TenantRepository):
     table = snap
+
+    def alerts(self) -> ChurnAlertRepository:
+        return ChurnAlertRepository(self.uow, self.workspace_id)
 
     async def customer_summaries(
         self,
@@ -161,6 +254,9 @@ class AnalyticsRepository(TenantRepository):
     async def complete(self, snapshot_id: UUID, values: Mapping[str, Any]) -> None:
         statement = update(snap).where(self.scope, snap.c.id == snapshot_id).values(**values)
         await self.uow.execute(statement)
+
+    async def get(self, snapshot_id: UUID) -> Row | None:
+        return await self._one(select(snap).where(self.scope, snap.c.id == snapshot_id))
 
     async def latest(self, *, status: str = "ready") -> Row | None:
         statement = (
@@ -380,10 +476,12 @@ class AnalyticsRepository(TenantRepository):
         level: str | None = None,
         owner_id: UUID | None = None,
         segment: str | None = None,
+        with_contact: bool = False,
     ) -> list[Row]:
         """A snapshot's customers largest first (then by contact id), after a keyset: `churn` by CLV
         at risk (medium and high unless `level`), `advocates` by advocacy score, `upsell` by
-        value-added deals then open recommendations (at most 3 each)."""
+        value-added deals then open recommendations (at most 3 each). `with_contact`: each row with
+        the contact's name and email."""
         order = RANKS[kind]
         conditions = [cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id, order.is_not(None)]
         if kind == "churn":
@@ -393,24 +491,22 @@ class AnalyticsRepository(TenantRepository):
         if segment is not None:
             conditions.append(cv.c.rfm_segment == segment)
         statement = select(cv, order.label("rank_key")).where(*conditions)
+        if with_contact:
+            statement = _with_contact(statement, cv.c.contact_id)
         if after is not None:
             statement = statement.where(tuple_(order, cv.c.contact_id) < tuple_(literal(after[0]), literal(after[1])))
         statement = statement.order_by(order.desc(), cv.c.contact_id.desc()).limit(limit + 1)
         return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
 
-    # -- churn alerts ------------------------------------------------------------------------------
-
-    async def open_alerts(self) -> list[Row]:
-        statement = select(alerts).where(alerts.c.workspace_id == self.workspace_id, alerts.c.outcome.is_(None))
-        return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
-
-    async def add_alerts(self, rows: Sequence[dict[str, Any]]) -> None:
-        await self.uow.insert_rows(alerts, rows)
-
-    async def resolve_alert(self, alert_id: UUID, outcome: str, resolved_on: date) -> None:
-        statement = (
-            update(alerts)
-            .where(alerts.c.workspace_id == self.workspace_id, alerts.c.id == alert_id, alerts.c.outcome.is_(None))
-            .values(outcome=outcome, resolved_on=resolved_on)
-        )
-        await self.uow.execute(statement)
+    async def contact_labels(self, contact_ids: Sequence[UUID]) -> dict[UUID, Row]:
+        """Name and email of each of these contacts (the workspace's only)."""
+        found: dict[UUID, Row] = {}
+        ids = list(contact_ids)
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            statement = select(co.c.id, *CONTACT_LABELS).where(
+                co.c.workspace_id == self.workspace_id, co.c.id.in_(chunk)
+            )
+            for row in (await self.uow.execute(statement)).mappings():
+                found[row["id"]] = {column.key: row[column.key] for column in CONTACT_LABELS}
+        return found

@@ -4,19 +4,25 @@ and predictive CLV (BG/NBD + Gamma-Gamma, or a documented fallback).
 Formulas (money in the reporting currency's major units, time in days):
 - historic revenue: net value of the purchases so far; historic margin: revenue − cost where the
   orders carry a cost, the default margin rate applied to the rest.
-- purchases per year = purchase days × 365 / max(T + 1, 365) (a customer younger than a year is
-  not extrapolated from a few days); average order value = revenue / purchase days.
+- purchases per year = purchase days × 365 / max(T + 1, 90): the customer's own rate over the days
+  they have been observed (first purchase day to the analysis day, both included), at least
+  MIN_SPAN_DAYS so that a customer of a few days is not extrapolated from them; average order
+  value = revenue / purchase days.
 - yearly retention r: of the customers who bought in the year before last (days T−729 … T−365 of
   the analysis date), the share who bought again in the last year (T−364 … T); or the setting.
-  Capped at MAX_RETENTION, so expected relationship years 1 / (1 − r) stay ≤ 20.
-- simple CLV = average order value × purchases per year × 1 / (1 − r).
+  The annual churn rate is 1 − r and the expected relationship length 1 / (1 − r) years. When
+  churn cannot be observed (nobody bought in the year before last) and no rate is set, the
+  relationship length is the `default_relationship_years` setting and r = 1 − 1 / years. Bounds: r ≤ MAX_RETENTION,
+  so the length stays within 1 … 20 years.
+- simple CLV = average order value × purchases per year × expected relationship years.
 - retention-based CLV = yearly margin × r / (1 + d − r), yearly margin = average order value ×
   purchases per year × the customer's margin rate, d the yearly discount rate.
 - predictive CLV = E[value of a purchase] × Σₖ₌₁..ₘ (E[purchases by month k] − E[purchases by
   month k−1]) / (1 + d_m)^k over a horizon of m months of `month_length_days`, d_m the monthly rate.
   The fallback model ("simple": too few repeat buyers, or a fit that did not converge) assumes the
-  customer keeps buying at their purchases-per-year rate and spends their average order value;
-  it reports no P(alive).
+  customer keeps buying at their purchases-per-year rate measured over at least a year (purchase
+  days × 365 / max(T + 1, 365): a prediction is not extrapolated from a few weeks) and spends
+  their average order value; it reports no P(alive).
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ import numpy as np
 from app.domain.clv import bgnbd, gamma_gamma
 from app.domain.clv.arrays import FloatArray, as_float
 
-MAX_RETENTION = 0.95
+MAX_RETENTION = 0.95  # expected relationship years 1 / (1 − r) at most 20
 DAYS_PER_YEAR = 365
+MIN_SPAN_DAYS = 90  # a customer's purchase rate is measured over at least this many days
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class ValuationSettings:
     month_length_days: float = 30.0
     min_repeat_buyers: int = 30
     yearly_retention_rate: float | None = None  # None: observed
+    default_relationship_years: float = 3.0  # when churn cannot be observed
 
 
 @dataclass(frozen=True)
@@ -65,13 +73,18 @@ class Customers:
 @dataclass(frozen=True)
 class Retention:
     rate: float
-    source: Literal["observed", "setting", "unavailable"]
+    source: Literal["observed", "setting", "fallback"]
     customers_year_before_last: int
     retained: int
 
     @property
+    def annual_churn_rate(self) -> float:
+        return 1.0 - self.rate
+
+    @property
     def expected_years(self) -> float:
-        return 1.0 / (1.0 - self.rate)
+        """The expected length of a relationship: 1 / the annual churn rate (1 … 20 years)."""
+        return 1.0 / self.annual_churn_rate
 
 
 @dataclass(frozen=True)
@@ -102,19 +115,26 @@ def historic_margin(
     return as_float(revenue_with_cost) - as_float(cost) + as_float(revenue_without_cost) * default_margin
 
 
-def yearly_retention(customers: Customers, setting: float | None) -> Retention:
+def bounded_retention(rate: float) -> float:
+    return min(max(rate, 0.0), MAX_RETENTION)
+
+
+def yearly_retention(customers: Customers, setting: float | None, fallback_years: float = 3.0) -> Retention:
+    """r set, observed (the year before last's buyers who bought again in the last year), or, when
+    nobody bought in the year before last, the one that gives `fallback_years` of relationship."""
     before = as_float(customers.bought_year_before_last) > 0
     retained = before & (as_float(customers.bought_last_year) > 0)
     base, kept = int(before.sum()), int(retained.sum())
     if setting is not None:
-        return Retention(min(setting, MAX_RETENTION), "setting", base, kept)
+        return Retention(bounded_retention(setting), "setting", base, kept)
     if base == 0:
-        return Retention(0.0, "unavailable", 0, 0)
-    return Retention(min(kept / base, MAX_RETENTION), "observed", base, kept)
+        return Retention(bounded_retention(1.0 - 1.0 / max(fallback_years, 1.0)), "fallback", 0, 0)
+    return Retention(bounded_retention(kept / base), "observed", base, kept)
 
 
-def simple_clv(average_order_value: FloatArray, purchases_per_year: FloatArray, retention_rate: float) -> FloatArray:
-    return as_float(average_order_value) * as_float(purchases_per_year) / (1.0 - min(retention_rate, MAX_RETENTION))
+def simple_clv(average_order_value: FloatArray, purchases_per_year: FloatArray, expected_years: float) -> FloatArray:
+    """Average purchase value × purchase frequency (a year) × length of the relationship (years)."""
+    return as_float(average_order_value) * as_float(purchases_per_year) * expected_years
 
 
 def retention_clv(yearly_margin: FloatArray, retention_rate: float, discount_rate: float) -> FloatArray:
@@ -146,9 +166,10 @@ def discounted_purchases(
     return np.asarray(per_month @ discount_factors(months, monthly_rate), dtype=np.float64)
 
 
-def purchase_rate(frequency: FloatArray, age: FloatArray) -> FloatArray:
-    """Purchases per year: purchase days × 365 / max(T + 1, 365) (T in days)."""
-    return (as_float(frequency) + 1) * DAYS_PER_YEAR / np.maximum(as_float(age) + 1, DAYS_PER_YEAR)
+def purchase_rate(frequency: FloatArray, age: FloatArray, min_span: float = MIN_SPAN_DAYS) -> FloatArray:
+    """Purchases per year: purchase days × 365 / max(T + 1, min_span) (T in days): the customer's
+    own rate over the days observed since their first purchase, at least `min_span` of them."""
+    return (as_float(frequency) + 1) * DAYS_PER_YEAR / np.maximum(as_float(age) + 1, min_span)
 
 
 def fit_purchases(
@@ -173,8 +194,8 @@ def value(customers: Customers, settings: ValuationSettings) -> Valuation:
         aov = np.where(purchases > 0, revenue / purchases, 0.0)
         margin_rate = np.where(revenue > 0, as_float(customers.margin) / revenue, settings.default_margin)
     per_year = purchase_rate(x, age)
-    retention = yearly_retention(customers, settings.yearly_retention_rate)
-    simple = simple_clv(aov, per_year, retention.rate)
+    retention = yearly_retention(customers, settings.yearly_retention_rate, settings.default_relationship_years)
+    simple = simple_clv(aov, per_year, retention.expected_years)
     by_retention = retention_clv(aov * per_year * margin_rate, retention.rate, settings.yearly_discount_rate)
 
     fit, reason = fit_purchases(x, t_x, age, settings.min_repeat_buyers)
@@ -198,7 +219,7 @@ def value(customers: Customers, settings: ValuationSettings) -> Valuation:
         )
         model: Literal["bgnbd", "simple"] = "bgnbd"
     else:
-        daily = purchase_rate(x, age) / DAYS_PER_YEAR
+        daily = purchase_rate(x, age, DAYS_PER_YEAR) / DAYS_PER_YEAR
         expected_90, expected_365 = daily * 90, daily * DAYS_PER_YEAR
         alive = np.full(n, np.nan)
         per_month = daily * month_length
@@ -264,7 +285,7 @@ def holdout_check(
     if chosen is not None:
         predicted = bgnbd.expected_purchases(chosen, x, recency, age, holdout_length) if len(x) else np.zeros(0)
     else:
-        predicted = purchase_rate(x, age) * holdout_length / DAYS_PER_YEAR
+        predicted = purchase_rate(x, age, DAYS_PER_YEAR) * holdout_length / DAYS_PER_YEAR
     bucket = np.minimum(x, HOLDOUT_BUCKETS).astype(np.int64)
     actual = as_float(actual)
     buckets = []

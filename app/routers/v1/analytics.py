@@ -1,12 +1,13 @@
 """Customer analytics: refresh (a job), the fitted model, CLV by group, and a contact's value."""
 
-from typing import Annotated, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.routers.dependencies import JSON, require, require_idempotent, resource_response
+from app.routers.dependencies import JSON, Paging, paging, require, require_idempotent, resource_response, sort_enum
 from app.routers.route import CrmRoute, problem_doc
 from app.routers.v1.records import record_routes
 from app.schemas.acquisition_costs import (
@@ -16,6 +17,9 @@ from app.schemas.acquisition_costs import (
     AcquisitionCostUpdate,
 )
 from app.schemas.analytics import (
+    AlertReason,
+    AlertStatus,
+    ChurnAlertRead,
     ClvCacRead,
     ClvGroupsRead,
     CohortsRead,
@@ -29,7 +33,7 @@ from app.schemas.analytics import (
 )
 from app.schemas.common import Page
 from app.schemas.jobs import JobRead
-from app.services import acquisition_costs, analytics
+from app.services import acquisition_costs, analytics, retention
 from app.services.context import Context
 
 router = APIRouter(tags=["Analytics"], route_class=CrmRoute)
@@ -102,9 +106,19 @@ Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` 
 Limit = Annotated[int, Query(ge=1, le=200, description="Customers a page")]
 
 
-def _page(items: list[dict[str, object]], next_cursor: str | None) -> Response:
-    body = Page[CustomerValueItem](data=[CustomerValueItem.model_validate(i) for i in items], next_cursor=next_cursor)
-    return Response(body.model_dump_json(), media_type=JSON)
+CONTACT_FIELDS = {"contact_name", "contact_email"}
+
+
+def _listed(ctx: Context, page: Page[Any]) -> Response:
+    """A page whose items carry the contact's name and email only for a key holding contacts:read:
+    for any other key the two fields are left out (absent, not null)."""
+    hidden = None if ctx.allows("contacts:read") else {"data": {"__all__": CONTACT_FIELDS}}
+    return Response(page.model_dump_json(exclude=hidden), media_type=JSON)
+
+
+def _page(ctx: Context, items: list[dict[str, object]], next_cursor: str | None) -> Response:
+    data = [CustomerValueItem.model_validate(i) for i in items]
+    return _listed(ctx, Page[CustomerValueItem](data=data, next_cursor=next_cursor))
 
 
 @router.get(
@@ -120,7 +134,9 @@ async def rfm(ctx: Annotated[Context, require("analytics:read")]) -> Response:
 @router.get(
     "/analytics/churn",
     summary="Customers at risk of churning, the most value at risk first",
-    description="Medium and high churn levels unless `level` says otherwise; each with its reasons.",
+    description="Medium and high churn levels unless `level` says otherwise; each with its reasons and the expected "
+    "next purchase. Items carry the contact's name and email (`contact_name`, `contact_email`) only for a key "
+    "holding `contacts:read`; for other keys the two fields are absent.",
     response_model=Page[CustomerValueItem],
     responses=NO_SNAPSHOT,
 )
@@ -133,7 +149,40 @@ async def churn(
     limit: Limit = 50,
 ) -> Response:
     filters = {"level": level, "owner_id": owner_id, "segment": segment}
-    return _page(*await analytics.ranked_customers(ctx, "churn", cursor=cursor, limit=limit, filters=filters))
+    return _page(ctx, *await analytics.ranked_customers(ctx, "churn", cursor=cursor, limit=limit, filters=filters))
+
+
+AlertSort = sort_enum("ChurnAlertSort", "raised_on", "clv_at_risk", "churn_score")
+
+
+@router.get(
+    "/analytics/churn-alerts",
+    summary="Churn alerts: customers at high risk or overdue against their own rhythm, and their outcome",
+    description="Every alert the refreshes raised, newest analysis date first by default: open, rescued (ordered "
+    "again within the window) or churned; `announced: false` for those over a first snapshot's cap (listed, "
+    "with no event and no rescue task). Items carry the contact's name and email (`contact_name`, "
+    "`contact_email`) only for a key holding `contacts:read`; for other keys the two fields are absent.",
+    response_model=Page[ChurnAlertRead],
+)
+async def churn_alerts(
+    ctx: Annotated[Context, require("analytics:read")],
+    page: Annotated[Paging, paging(AlertSort, "-raised_on")],
+    status: Annotated[AlertStatus | None, Query(description="open, rescued or churned")] = None,
+    reason: Annotated[AlertReason | None, Query(description="Why it was raised")] = None,
+    churn_level: Annotated[Literal["low", "medium", "high"] | None, Query(description="The level then")] = None,
+    announced: Annotated[bool | None, Query()] = None,
+    contact_id: Annotated[UUID | None, Query()] = None,
+    owner_id: Annotated[UUID | None, Query()] = None,
+    raised_after: Annotated[date | None, Query(description="Raised on or after this analysis date")] = None,
+    raised_before: Annotated[date | None, Query(description="Raised on or before this analysis date")] = None,
+) -> Response:
+    found = await retention.list_alerts(
+        ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, status=status, reason=reason,
+        churn_level=churn_level, announced=announced, contact_id=contact_id, owner_id=owner_id,
+        raised_after=raised_after, raised_before=raised_before,
+    )  # fmt: skip
+    data = [ChurnAlertRead.model_validate(row) for row in found.rows]
+    return _listed(ctx, Page[ChurnAlertRead](data=data, next_cursor=found.next_cursor))
 
 
 @router.get(
@@ -145,7 +194,7 @@ async def churn(
 async def advocates(
     ctx: Annotated[Context, require("analytics:read")], cursor: Cursor = None, limit: Limit = 50
 ) -> Response:
-    return _page(*await analytics.ranked_customers(ctx, "advocates", cursor=cursor, limit=limit))
+    return _page(ctx, *await analytics.ranked_customers(ctx, "advocates", cursor=cursor, limit=limit))
 
 
 @router.get(
@@ -157,7 +206,7 @@ async def advocates(
 async def upsell(
     ctx: Annotated[Context, require("analytics:read")], cursor: Cursor = None, limit: Limit = 50
 ) -> Response:
-    return _page(*await analytics.ranked_customers(ctx, "upsell", cursor=cursor, limit=limit))
+    return _page(ctx, *await analytics.ranked_customers(ctx, "upsell", cursor=cursor, limit=limit))
 
 
 @router.get(
