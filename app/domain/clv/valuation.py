@@ -182,6 +182,12 @@ def fit_purchases(
     fit = bgnbd.fit(frequency, recency, age)
     if not fit.converged or fit.at_bound or not np.isfinite(fit.log_likelihood):
         return None, "the BG/NBD fit did not converge to an interior optimum (the data cannot identify the model)"
+    with np.errstate(all="ignore"):
+        probe = bgnbd.expected_purchases(fit.params, frequency, recency, age, float(DAYS_PER_YEAR))
+    if not np.all(np.isfinite(probe)):
+        # A degenerate optimum (e.g. r and alpha in the millions from a handful of customers):
+        # its likelihood is finite, its predictions are not.
+        return None, "the BG/NBD fit gives no finite prediction (the data cannot identify the model)"
     return fit, None
 
 
