@@ -346,7 +346,7 @@ async def test_workspaces_made_before_0030_keep_the_behaviour_of_the_defaults_th
                                          "holidays": []}, "escalation": "none"}  # fmt: skip
             await conn.execute(
                 text(
-                    "INSERT INTO workspace_settings (workspace_id, section, \"values\", version, created_at, "
+                    'INSERT INTO workspace_settings (workspace_id, section, "values", version, created_at, '
                     "updated_at, created_by, updated_by) VALUES (:w, 'sla', "
                     f"{'CAST(:v AS jsonb)' if kind == 'postgresql' else ':v'}, 3, :now, :now, 'system', 'system')"
                 ),
