@@ -354,7 +354,7 @@ async def rescore_page(ctx: Context, *, after: UUID | None, limit: int, cause: s
     updates: list[dict[str, Any]] = []
     changes: list[tuple[Row, Row, scoring.Score]] = []
     for lead in page:
-        result = scoring.score(r, lead, by_lead.get(lead["id"], ()), ctx.now)
+        result = scoring.score(r, lead, by_lead.get(lead["id"], ()), ctx.now, scoring.StageState.of(lead))
         values = columns(result, lead)
         if _unchanged(lead, values):
             continue
