@@ -116,12 +116,15 @@ async def record_changes(
 ) -> None:
     """History rows and events for a temperature, stage, MQL-candidate or threshold-band change.
     `manual`: a person set the stage (cause MANUAL, with their `stage_reason`); other changes carry
-    `cause` and the rules' reasons."""
+    `cause` and the rules' reasons. A person's decision is history even when the stage stays what
+    it was (marketing turning a candidate down, or keeping the stage the rules gave): the row then
+    goes from and to the same stage, and no `lead.stage_changed` is sent."""
     r = await rules(ctx)
     rows = []
+    decided = manual and any(before.get(k) != after.get(k) for k in ("stage", "stage_manual", "mql_candidate"))
     for kind, event_type in (("temperature", types.LEAD_TEMPERATURE_CHANGED), ("stage", types.LEAD_STAGE_CHANGED)):
-        if before[kind] != after[kind]:
-            by_person = manual and kind == "stage"
+        by_person = decided and kind == "stage"
+        if before[kind] != after[kind] or by_person:
             why = "" if result is None else result.reasons.get(kind, "")
             rows.append(
                 {
@@ -137,9 +140,10 @@ async def record_changes(
                     "changed_by": str(ctx.actor),
                 }
             )
-            await events.record(
-                ctx, event_type, LeadRead.model_validate(after), previous=LeadRead.model_validate(before)
-            )
+            if before[kind] != after[kind]:
+                await events.record(
+                    ctx, event_type, LeadRead.model_validate(after), previous=LeadRead.model_validate(before)
+                )
     ctx.uow.state_changes(ctx.workspace_id).add(rows)
     if after.get("mql_candidate") and not before.get("mql_candidate"):
         await events.record(

@@ -110,6 +110,26 @@ async def test_an_mql_waits_for_marketing_to_accept_it(tenant: Tenant, database:
     assert len(await _events(tenant, "lead.mql_candidate_flagged")) == 1
 
 
+async def test_marketing_turning_a_candidate_down_is_history_too(tenant: Tenant) -> None:
+    ceo = await _lead(tenant, **REFERRED_CEO)
+    url = f"/v1/leads/{ceo['id']}"
+    rejected = await tenant.patch(url, json={"stage": None, "stage_reason": "a competitor's CEO"})
+    body = rejected.json()
+    assert (body["stage"], body["mql_candidate"], body["stage_manual"]) == (None, False, True)
+    [row] = (await tenant.get(f"{url}/state-changes")).json()["data"]
+    assert (row["from_value"], row["to_value"], row["cause"], row["reason"]) == (
+        None,
+        None,
+        "manual",
+        "a competitor's CEO",
+    )
+    assert await _events(tenant, "lead.stage_changed") == []  # the stage did not change
+    assert (await tenant.patch(url, json={"stage": None})).json()["version"] == body["version"]  # decided already
+    assert len((await tenant.get(f"{url}/state-changes")).json()["data"]) == 1
+    again = await _engage(tenant, ceo["id"], "email_click")
+    assert (again["stage"], again["mql_candidate"]) == (None, False)  # the same score does not flag it again
+
+
 async def test_without_acceptance_the_score_moves_a_lead_to_mql(tenant: Tenant, database: Database) -> None:
     ceo = await _lead(tenant, **REFERRED_CEO)
     saved = await tenant.patch("/v1/settings/scoring", json={"mql_requires_acceptance": False})
@@ -144,10 +164,12 @@ async def test_automatic_changes_never_lower_a_stage_a_person_set(tenant: Tenant
     assert (lowered.json()["stage"], lowered.json()["temperature"]) == (None, "hot")  # temperature is behaviour
     assert (await _engage(tenant, demo["id"], "page_view"))["stage"] is None
     history = (await tenant.get(f"/v1/leads/{demo['id']}/state-changes")).json()["data"]
-    assert [(h["from_value"], h["to_value"], h["cause"]) for h in history if h["kind"] == "stage"][0] == (
+    latest = next(h for h in history if h["kind"] == "stage")
+    assert (latest["from_value"], latest["to_value"], latest["cause"], latest["reason"]) == (
         "sql",
         None,
         "manual",
+        "a student",
     )
     event = [e for e in await _events(tenant, "lead.stage_changed") if e["data"]["id"] == demo["id"]][-1]
     assert event["data"]["stage"] is None and event["previous_attributes"] == {"stage": "sql", "stage_manual": False}
