@@ -193,6 +193,14 @@ async def test_ial_is_a_lead_that_only_sought_free_information(tenant: Tenant) -
     [signup] = (await tenant.get(f"/v1/leads/{lead_id}/engagements")).json()["data"]
     assert signup["type"] == "newsletter_signup" and signup["properties"]["form_id"] == form.json()["id"]
     assert await _ids(tenant, stage="ial") == [lead_id]
+    again = await tenant.client.post(
+        f"/v1/forms/{form.json()['id']}/submissions",
+        json={"email": "reader@x.io"},
+        headers={"Authorization": f"Bearer {tenant.publishable_key}", "Origin": SITE},
+    )
+    assert again.status_code == 201 and await tenant.lead_of(again) == lead_id  # the same person: the same lead
+    kinds = [e["type"] for e in (await tenant.get(f"/v1/leads/{lead_id}/engagements")).json()["data"]]
+    assert kinds == ["newsletter_signup", "newsletter_signup"]  # what the form is for, not form_submit
     downloaded = await _engage(tenant, str(lead_id), "content_download")
     assert (downloaded["stage"], downloaded["temperature"]) == ("ial", "warm")
     webinar = await _engage(tenant, str(lead_id), "webinar_attended")
