@@ -375,8 +375,13 @@ leads = Table(
     Column("behavior_score", Float, nullable=False, server_default="0"),
     Column("scored_at", UtcDateTime),
     Column("temperature", String(8), nullable=False, server_default="cold"),
-    Column("stage", String(8), nullable=False, server_default="ial"),
+    Column("stage", String(8)),  # null: no stage yet (migration 0031)
     Column("last_engaged_at", UtcDateTime),
+    # Stage bookkeeping (migration 0031): a person set the stage (automatic changes never lower it),
+    # the score reached MQL and waits for marketing's acceptance, the rules' verdict when last scored.
+    Column("stage_manual", Boolean, nullable=False, server_default=false()),
+    Column("mql_candidate", Boolean, nullable=False, server_default=false()),
+    Column("stage_verdict", String(8)),
     # First-response SLA (migration 0010): the deadline is the lead's own column, swept by the worker.
     Column("sla_status", String(16), nullable=False, server_default="not_applicable"),
     Column("first_response_due_at", UtcDateTime),
@@ -803,11 +808,13 @@ lead_state_changes = Table(
     Column("id", Uuid, primary_key=True),
     Column("lead_id", Uuid, nullable=False),
     Column("kind", String(16), nullable=False),  # temperature | stage
-    Column("from_value", String(8)),
-    Column("to_value", String(8), nullable=False),
-    Column("cause", String(200), nullable=False),
+    Column("from_value", String(8)),  # a stage may be null: no stage yet
+    Column("to_value", String(8)),
+    Column("cause", String(200), nullable=False),  # "manual" for a person's change, else what the rules saw
     Column("score", Float, nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
+    Column("changed_by", String(64), nullable=False, server_default="system"),  # the actor (migration 0031)
+    Column("reason", String(500)),  # a person's stated reason (`stage_reason`)
     ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
     Index(None, "workspace_id", "lead_id", "occurred_at", "id"),
 )
@@ -855,6 +862,7 @@ forms = Table(
     Column("default_tags", Json, nullable=False),
     Column("default_owner_id", Uuid),
     Column("archived_at", UtcDateTime),
+    Column("engagement_type", String(32)),  # what a submission records on its lead (migration 0031)
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "default_owner_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "created_at", "id"),

@@ -25,6 +25,8 @@ LEAD_ARCHIVED = "lead.archived"
 LEAD_SCORE_CHANGED = "lead.score_changed"  # only when the score crosses a threshold
 LEAD_TEMPERATURE_CHANGED = "lead.temperature_changed"
 LEAD_STAGE_CHANGED = "lead.stage_changed"
+# the score reached the MQL threshold where marketing accepts MQLs: the lead waits for `stage: mql`
+LEAD_MQL_CANDIDATE_FLAGGED = "lead.mql_candidate_flagged"
 LEAD_ASSIGNED = "lead.assigned"
 LEAD_FIRST_RESPONDED = "lead.first_responded"
 LEAD_SLA_BREACHED = "lead.sla_breached"

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.domain.leads.scoring import EngagementType, Stage, Temperature
-from app.schemas.common import BatchRequest, RequestModel, UtcDatetime
+from app.schemas.common import Actor, BatchRequest, RequestModel, UtcDatetime
 
 Properties = Field(
     default_factory=dict,
@@ -94,8 +94,11 @@ class ScoreRead(BaseModel):
     fit_score: float
     behavior_score: float
     temperature: Temperature
-    stage: Stage
-    reasons: dict[str, str] = Field(description="Why the temperature and the stage are what they are")
+    stage: Stage | None = Field(description="null: no qualifying signal yet")
+    mql_candidate: bool = Field(description="The score reached MQL; marketing has not accepted the lead yet")
+    reasons: dict[str, str] = Field(
+        description="Why the temperature and the stage are what they are (and, for a candidate, `mql_candidate`)"
+    )
     lines: list[ScoreLine]
     computed_at: UtcDatetime = Field(description="The score as of now (behaviour decays continuously)")
     stored_score: float = Field(description="The score kept on the lead, as of its scored_at")
@@ -108,8 +111,10 @@ class StateChangeRead(BaseModel):
     id: UUID
     lead_id: UUID
     kind: Literal["temperature", "stage"]
-    from_value: str | None
-    to_value: str
-    cause: str
+    from_value: str | None = Field(description="null: no stage")
+    to_value: str | None = Field(description="null: no stage")
+    cause: str = Field(description="`manual` for a person's change; else what the rules saw")
+    reason: str | None = Field(default=None, description="The reason a person gave (`stage_reason`)")
     score: float
     occurred_at: UtcDatetime
+    changed_by: Actor = Field(description="Who made the change, or whose request set it off")

@@ -66,6 +66,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.LEAD_SCORE_CHANGED: LeadRead,
     types.LEAD_TEMPERATURE_CHANGED: LeadRead,
     types.LEAD_STAGE_CHANGED: LeadRead,
+    types.LEAD_MQL_CANDIDATE_FLAGGED: LeadRead,
     types.LEAD_ASSIGNED: AssignmentRead,
     types.LEAD_FIRST_RESPONDED: LeadRead,
     types.LEAD_SLA_BREACHED: LeadRead,

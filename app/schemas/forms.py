@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from app.domain.api_keys import normalize_origin
 from app.domain.leads.lifecycle import Source
+from app.domain.leads.scoring import FormEngagement
 from app.schemas.common import Actor, RequestModel, ResourceRead, Unset, UtcDatetime
 
 Url = Annotated[str, Field(max_length=2048, examples=["https://www.example.com/thanks"])]
@@ -45,6 +46,13 @@ class FormFields(RequestModel):
     default_source: Source = Source.WEB_FORM
     default_tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
     default_owner_id: UUID | None = None
+    engagement_type: FormEngagement | None = Field(
+        default=None,
+        description="What a submission records on its lead, new or known: `newsletter_signup` or "
+        "`content_download` (free information: an IAL), `demo_request`, `quote_request` or `meeting_booked` (a "
+        "buying signal: the new lead is hot and an SQL at capture, and is routed as one), `form_submit`. Null: a "
+        "new lead records nothing and a known one a `form_submit`",
+    )
 
     _clean_origins = field_validator("allowed_origins")(_origins)
 
@@ -64,6 +72,7 @@ class FormUpdate(RequestModel):
     default_source: Source = Unset
     default_tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Unset
     default_owner_id: UUID | None = None
+    engagement_type: FormEngagement | None = None
 
     _clean_origins = field_validator("allowed_origins")(_origins)
 
@@ -80,6 +89,7 @@ class FormRead(ResourceRead):
     default_source: Source
     default_tags: list[str]
     default_owner_id: UUID | None
+    engagement_type: FormEngagement | None = None
     created_by: Actor
 
 

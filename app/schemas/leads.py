@@ -86,6 +86,15 @@ class LeadUpdate(LeadFields):
     tags: list[Tag] = Field(default=Unset, max_length=50)
     external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     status: LeadStatus = Unset
+    stage: Stage | None = Field(
+        default=None,
+        description="Set the stage by hand (`ial`, `mql`, `sql`, or null for none): marketing accepts an MQL "
+        "candidate with `mql`. Recorded in the stage history with `cause: manual`; automatic changes never lower "
+        "a stage a person set",
+    )
+    stage_reason: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        default=None, description="Why the stage was set, kept in the stage history (only with `stage`)"
+    )
 
     _clean_tags = field_validator("tags")(_tags)
 
@@ -127,8 +136,22 @@ class LeadRead(ResourceRead):
     fit_score: float
     behavior_score: float
     scored_at: UtcDatetime | None
-    temperature: Temperature
-    stage: Stage
+    temperature: Temperature = Field(
+        description="From behaviour: hot on a recent buying signal, warm on repeated engagement, else cold"
+    )
+    stage: Stage | None = Field(
+        description="ial (only sought free information), mql (accepted by marketing), sql (sales can follow up), "
+        "or null: no qualifying signal yet"
+    )
+    mql_candidate: bool = Field(
+        default=False,
+        description="The score reached the MQL threshold and the lead waits for marketing to accept it "
+        "(`PATCH stage: mql`); only while /v1/settings/scoring mql_requires_acceptance is true",
+    )
+    stage_manual: bool = Field(
+        default=False,
+        description="A person set the stage: automatic changes then only raise it, on a new signal, never lower it",
+    )
     last_engaged_at: UtcDatetime | None
     sla_status: SlaStatus = Field(description="First-response SLA: pending, met, breached or not_applicable")
     first_response_due_at: UtcDatetime | None = Field(description="When the first response is due (working time)")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from app.domain.leads import scoring
 from app.domain.leads.lifecycle import SLA_SOURCES, Source
-from app.domain.leads.scoring import EngagementType, Operator, Stage, Temperature
+from app.domain.leads.scoring import EngagementType, Operator, StageFilter, Temperature
 from app.domain.leads.sla import Escalation
 from app.domain.relationships.opportunities import DEFAULT_LOST_REASONS, DEFAULT_WON_REASONS
 from app.domain.relationships.qualification import DISQUALIFICATION_REASONS
@@ -117,10 +117,10 @@ class ScoringSettings(BaseModel):
     stage_thresholds: StageThresholds = Field(default_factory=StageThresholds)
     temperature_from: TemperatureBasis = Field(
         default="engagement",
-        description="`engagement`: temperature is behaviour only (cold: no engagement within the decay window; "
-        "warm: two or more engagements or a behaviour score at the warm threshold; hot: a buying signal from "
-        "`hot_intent` within `intent_days`); the fit score only ranks. `score`: temperature follows the total "
-        "score's thresholds (workspaces created before 2026-12-06 keep this)",
+        description="`engagement`: temperature is behaviour only (hot: a buying signal from `hot_intent` within "
+        "`intent_days`; warm: two or more engagements within the decay window `engagement_window_days`, or a "
+        "behaviour score at the warm threshold; cold: otherwise); the fit score only ranks. `score`: temperature "
+        "follows the total score's thresholds (workspaces created before 2026-12-06 keep this)",
     )
     hot_intent: list[EngagementType] = Field(
         default_factory=lambda: [
@@ -139,6 +139,19 @@ class ScoringSettings(BaseModel):
         description="Engagements that make a lead sales-qualified (SQL) at once while recent",
     )
     intent_days: float = Field(default=14, gt=0, le=365)
+    information_intent: list[EngagementType] = Field(
+        default_factory=lambda: [EngagementType.CONTENT_DOWNLOAD, EngagementType.NEWSLETTER_SIGNUP],
+        description="Engagements that only seek free information: a lead whose every engagement within the "
+        "decay window is one of these is an IAL (information-acquisition lead)",
+    )
+    engagement_window_days: float = Field(
+        default=90,
+        gt=0,
+        le=3650,
+        description="The decay window: engagements older than this count for neither temperature nor the IAL "
+        "stage (their faded points still count in the behaviour score). 90 days are three half-lives of the "
+        "default 30: an engagement is worth an eighth of its points by then",
+    )
     mql_requires_acceptance: bool = Field(
         default=True,
         description="true: a score at the MQL threshold only flags the lead `mql_candidate` (event "
@@ -160,6 +173,8 @@ class ScoringSettingsUpdate(RequestModel):
     intent_days: float = Field(default=None, gt=0, le=365)  # type: ignore[assignment]
     temperature_from: TemperatureBasis = None  # type: ignore[assignment]
     mql_requires_acceptance: bool = None  # type: ignore[assignment]
+    information_intent: list[EngagementType] = None  # type: ignore[assignment]
+    engagement_window_days: float = Field(default=None, gt=0, le=3650)  # type: ignore[assignment]
 
 
 class ScoringSettingsRead(ScoringSettings, ResourceRead):
@@ -234,7 +249,9 @@ class SlaSettings(BaseModel):
         "sources have `sla_status: not_applicable`; null = every source but `import` (what workspaces created "
         "before 2026-12-06 keep)",
     )
-    stages: list[Stage] | None = Field(default=None, description="Stages (at capture) it applies to; null = all")
+    stages: list[StageFilter] | None = Field(
+        default=None, description="Stages (at capture) it applies to, `none` for leads with no stage yet; null = all"
+    )
     business_hours: BusinessHoursSettings | None = Field(
         default_factory=BusinessHoursSettings,
         description="The clock runs only in working time: by default the region's week, 09:00-17:00, without "
@@ -251,7 +268,7 @@ class SlaSettingsUpdate(RequestModel):
     enabled: bool = None  # type: ignore[assignment]
     target_seconds: int = Field(default=None, ge=1, le=30 * 86400)  # type: ignore[assignment]
     sources: list[Source] | None = None
-    stages: list[Stage] | None = None
+    stages: list[StageFilter] | None = None
     business_hours: BusinessHoursSettings | None = None
     escalation: Escalation = None  # type: ignore[assignment]
 
@@ -268,7 +285,7 @@ class RoutingCondition(BaseModel):
     provinces: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=300)
     sources: list[Source] = Field(default_factory=list)
     temperatures: list[Temperature] = Field(default_factory=list)
-    stages: list[Stage] = Field(default_factory=list)
+    stages: list[StageFilter] = Field(default_factory=list, description="`none`: leads with no stage yet")
     score_min: float | None = Field(default=None, ge=0, le=100)
     score_max: float | None = Field(default=None, ge=0, le=100)
     tags_any: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=100)

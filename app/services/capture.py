@@ -75,6 +75,7 @@ async def submit(
                 write_now=visitor_id is not None,
                 returning_customers=policy["link_existing_contacts"],
                 optimistic=not retry,  # one round trip for a new person; a duplicate's write fails and reruns
+                engagement=_arrival(form, submission_id),
             )
             created = True
         except leads.DuplicateLead as duplicate:
@@ -113,6 +114,22 @@ async def deduplication(ctx: Context) -> dict[str, Any]:
     return await duplicates.policy(ctx)
 
 
+def _engagement_type(form: Row) -> str:
+    """What a submission of this form records on a known lead or contact (`form_submit` unless the
+    form says what it is for: a newsletter sign-up, a demo request...)."""
+    return str(form.get("engagement_type") or "form_submit")
+
+
+def _arrival(form: Row, submission_id: UUID) -> dict[str, Any] | None:
+    """What a new lead from this form arrives with: the form's engagement, when it names one."""
+    if form.get("engagement_type") is None:
+        return None
+    return {
+        "type": str(form["engagement_type"]),
+        "properties": {"form_id": str(form["id"]), "submission_id": str(submission_id)},
+    }
+
+
 def _form_engagement(
     ctx: Context, form: Row, submission_id: UUID, lead_id: UUID | None, contact_id: UUID | None
 ) -> dict[str, Any]:
@@ -121,7 +138,7 @@ def _form_engagement(
         "lead_id": lead_id,
         "contact_id": contact_id,
         "visitor_id": None,
-        "type": "form_submit",
+        "type": _engagement_type(form),
         "occurred_at": ctx.now,
         "properties": {"form_id": str(form["id"]), "submission_id": str(submission_id)},
         "origin": "api",
@@ -138,7 +155,8 @@ async def _into_open_lead(
 
     Whoever knows a person's email can post this public form, so every field it fills (and every
     tag it adds) is written on that engagement, with the submission as its source: the lead's
-    timeline shows what came from which public post."""
+    timeline shows what came from which public post. A form made for something (a newsletter
+    sign-up, a demo request) records that engagement instead of `form_submit`."""
     applied: dict[str, Any] = {}
     if update:
         changes = {k: v for k, v in data.items() if k in FILLABLE and v not in (None, "", []) and not lead.get(k)}
@@ -162,7 +180,7 @@ async def _into_open_lead(
             properties["filled_fields"] = filled
         if "tags" in applied:
             properties["added_tags"] = [t for t in applied["tags"] if t in new_tags]
-    _, lead = await scoring.engage(ctx, lead["id"], {"type": "form_submit", "properties": properties})
+    _, lead = await scoring.engage(ctx, lead["id"], {"type": _engagement_type(form), "properties": properties})
     return lead
 
 

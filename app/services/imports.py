@@ -50,7 +50,8 @@ DRY_RUN_ROWS = 100
 # Replaced by one import.completed (the rows carry `import_id`, a list filter).
 QUIET = frozenset({
     types.LEAD_CREATED, types.LEAD_UPDATED, types.LEAD_SCORE_CHANGED, types.LEAD_TEMPERATURE_CHANGED,
-    types.LEAD_STAGE_CHANGED, types.CONTACT_CREATED, types.CONTACT_UPDATED, types.CUSTOMER_CREATED,
+    types.LEAD_STAGE_CHANGED, types.LEAD_MQL_CANDIDATE_FLAGGED, types.CONTACT_CREATED, types.CONTACT_UPDATED,
+    types.CUSTOMER_CREATED,
     types.ORDER_CREATED, types.ORDER_UPDATED, types.ORDER_REFUNDED, types.PRODUCT_CREATED,
 })  # fmt: skip
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
 from app.domain.concurrency import check_if_match
-from app.domain.errors import Conflict, DomainError, ErrorList, NotFound
+from app.domain.errors import Conflict, DomainError, ErrorList, InvalidInput, NotFound
 from app.domain.leads import custom_fields as custom
 from app.domain.leads import dedupe
 from app.domain.leads.contact import contact_details
@@ -103,6 +103,7 @@ async def create(
     apply_sla: bool = True,
     returning_customers: bool = False,
     optimistic: bool = False,
+    engagement: dict[str, Any] | None = None,
 ) -> Row:
     """A new lead, scored on its fit, given its first-response deadline (unless `apply_sla` is
     false: imports and batches carry history) and routed to an owner. DuplicateLead (409) when an
@@ -110,7 +111,8 @@ async def create(
     once (a later statement of the use case refers to it); otherwise a lead without external_id is
     written at commit. `optimistic` (website capture): skip the identity lookup unless contacts
     must be recognised; a duplicate then fails the write on the identity index, and the request
-    runs again without it (app/routers/route.py), which finds the open lead."""
+    runs again without it (app/routers/route.py), which finds the open lead. `engagement`: what the
+    lead arrives with (a form's demo request), recorded with it and counted before it is routed."""
     values = await _prepare(ctx, data, None)
     values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
     repo = ctx.uow.leads(ctx.workspace_id)
@@ -121,7 +123,7 @@ async def create(
             raise DuplicateLead(existing, contact_id=None)
         if contact_id is not None and returning_customers:
             raise DuplicateLead(None, contact_id=contact_id)
-    values.update(await scoring.initial(ctx, values))
+    values.update(await scoring.initial(ctx, values, engagement))
     values.update(await sla.columns_for_new(ctx, values, exempt=not apply_sla))
     assignment = await routing.route_new(ctx, values)
     if assignment is not None:
@@ -139,6 +141,7 @@ async def create(
             "PATCH it, or upsert with POST /v1/leads/batch"
         )
     await events.record(ctx, types.LEAD_CREATED, LeadRead.model_validate(row))
+    await scoring.created(ctx, row, engagement)
     if assignment is not None:
         await routing.record(ctx, row["id"], None, row["owner_id"], row["team_id"], reason, rule_index)
     return row
@@ -176,7 +179,8 @@ async def update_as_read(ctx: Context, row: Row, changes: dict[str, Any]) -> Row
 async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: str | None) -> Row:
     if "status" in changes:
         check_status_change(LeadStatus(row["status"]), LeadStatus(changes["status"]))
-    changes = changed_fields(row, changes)
+    changes, chosen, stage_reason = _stage_choice(changes)
+    changes = changed_fields(row, {**changes, **chosen})
     if not changes:
         return row
     values = changed_fields(row, await _prepare(ctx, changes, row))
@@ -185,7 +189,7 @@ async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: s
     result = None
     if FIT_FIELDS & values.keys():  # who the lead is changed: so may its fit, temperature, stage
         result = await scoring.evaluate(ctx, {**row, **values})
-        rescored = changed_fields(row, scoring.columns(result, row))
+        rescored = changed_fields(row, {**scoring.columns(result, row), **chosen})  # a person's stage stands
         if rescored.keys() - {"scored_at"}:
             values.update(rescored)
     if "owner_id" in values:
@@ -195,14 +199,27 @@ async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: s
     await events.record(
         ctx, types.LEAD_UPDATED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(row)
     )
-    if result is not None:
-        await scoring.record_changes(ctx, row, updated, result, "lead changed")
+    if result is not None or chosen:
+        await scoring.record_changes(
+            ctx, row, updated, result, "lead changed", manual=bool(chosen), stage_reason=stage_reason
+        )
     if "owner_id" in values:
         await routing.record(ctx, row["id"], row["owner_id"], updated["owner_id"], updated["team_id"], routing.MANUAL)
     if values.get("status") == LeadStatus.CONTACTED and updated["first_responded_at"] is None:
         # Moving a lead to `contacted` is a first response (the member says they reached it).
         updated = await sla.record_response(ctx, updated, ctx.now) or updated
     return updated
+
+
+def _stage_choice(changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """A person's `stage` (with its optional `stage_reason`) out of a PATCH: (the other changes,
+    the stage columns it sets, the reason)."""
+    if "stage" not in changes:
+        if changes.get("stage_reason") is not None:
+            raise InvalidInput.field("stage_reason", "give it with the stage it explains")
+        return {k: v for k, v in changes.items() if k != "stage_reason"}, {}, None
+    rest = {k: v for k, v in changes.items() if k not in ("stage", "stage_reason")}
+    return rest, scoring.manual_stage(changes["stage"]), changes.get("stage_reason")
 
 
 async def archive(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:

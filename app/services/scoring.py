@@ -55,33 +55,80 @@ def columns(result: scoring.Score, lead: Mapping[str, Any] | None = None) -> dic
         "behavior_score": float(result.behavior),
         "scored_at": result.computed_at,
         "temperature": result.temperature.value,
-        "stage": result.stage.value,
+        "stage": None if result.stage is None else result.stage.value,
+        "mql_candidate": result.mql_candidate,
+        "stage_verdict": None if result.verdict is None else result.verdict.value,
         "last_engaged_at": last,
     }
 
 
-async def initial(ctx: Context, values: Mapping[str, Any]) -> dict[str, Any]:
-    """A new lead's score: its fit (it has no engagements yet)."""
-    return columns(scoring.score(await rules(ctx), values, (), ctx.now))
+async def initial(
+    ctx: Context, values: Mapping[str, Any], engagement: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A new lead's score: its fit, and the engagement it arrives with (a form's), if any (recorded
+    by `created`)."""
+    done = [] if engagement is None else [Engagement(str(engagement["type"]), ctx.now)]
+    return columns(scoring.score(await rules(ctx), values, done, ctx.now))
 
 
 def _since(r: Rules, now: datetime) -> datetime:
-    return now - timedelta(days=max(r.half_life_days * LOOKBACK_HALF_LIVES, r.intent_days))
+    days = max(r.half_life_days * LOOKBACK_HALF_LIVES, r.intent_days, r.engagement_window_days)
+    return now - timedelta(days=days)
 
 
 async def evaluate(ctx: Context, lead: Mapping[str, Any], extra: Sequence[Engagement] = ()) -> scoring.Score:
-    """The lead's score now, from its stored engagements plus `extra` (ones not written yet)."""
+    """The lead's score now, from its stored engagements plus `extra` (ones not written yet); its
+    stored stage decides what the rules may change of it."""
     r = await rules(ctx)
     facts = await ctx.uow.engagements(ctx.workspace_id).facts([lead["id"]], _since(r, ctx.now))
-    return scoring.score(r, lead, [Engagement(f["type"], f["occurred_at"]) for f in facts] + list(extra), ctx.now)
+    done = [Engagement(f["type"], f["occurred_at"]) for f in facts] + list(extra)
+    return scoring.score(r, lead, done, ctx.now, scoring.StageState.of(lead))
 
 
-async def record_changes(ctx: Context, before: Row, after: Row, result: scoring.Score, cause: str) -> None:
-    """History rows and events for a temperature, stage or threshold-band change."""
+async def created(ctx: Context, lead: Row, engagement: Mapping[str, Any] | None = None) -> None:
+    """After a new lead is written: the engagement it arrived with is recorded (after the lead: the
+    inserts run in order), and a lead whose score reached MQL waits for marketing from the start."""
+    if engagement is not None:
+        ctx.uow.engagements(ctx.workspace_id).add([_row(ctx, lead["id"], engagement, ctx.now, "api")])
+    if lead.get("mql_candidate"):
+        await events.record(ctx, types.LEAD_MQL_CANDIDATE_FLAGGED, LeadRead.model_validate(lead))
+
+
+MANUAL = "manual"  # the cause of a change a person made
+
+
+def manual_stage(stage: str | None) -> dict[str, Any]:
+    """The columns a person's choice of stage sets: the stage, kept from automatic lowering, and
+    no longer waiting for acceptance (the person decided)."""
+    return {
+        "stage": None if stage is None else scoring.Stage(stage).value,
+        "stage_manual": True,
+        "mql_candidate": False,
+    }
+
+
+async def record_changes(
+    ctx: Context,
+    before: Row,
+    after: Row,
+    result: scoring.Score | None,
+    cause: str,
+    *,
+    manual: bool = False,
+    stage_reason: str | None = None,
+) -> None:
+    """History rows and events for a temperature, stage, MQL-candidate or threshold-band change.
+    `manual`: a person set the stage (cause MANUAL, with their `stage_reason`); other changes carry
+    `cause` and the rules' reasons. A person's decision is history even when the stage stays what
+    it was (marketing turning a candidate down, or keeping the stage the rules gave): the row then
+    goes from and to the same stage, and no `lead.stage_changed` is sent."""
     r = await rules(ctx)
     rows = []
+    decided = manual and any(before.get(k) != after.get(k) for k in ("stage", "stage_manual", "mql_candidate"))
     for kind, event_type in (("temperature", types.LEAD_TEMPERATURE_CHANGED), ("stage", types.LEAD_STAGE_CHANGED)):
-        if before[kind] != after[kind]:
+        by_person = decided and kind == "stage"
+        if before[kind] != after[kind] or by_person:
+            why = "" if result is None else result.reasons.get(kind, "")
             rows.append(
                 {
                     "id": new_id(),
@@ -89,17 +136,27 @@ async def record_changes(ctx: Context, before: Row, after: Row, result: scoring.
                     "kind": kind,
                     "from_value": before[kind],
                     "to_value": after[kind],
-                    "cause": f"{cause}: {result.reasons.get(kind, '')}"[:200],
+                    "cause": MANUAL if by_person else f"{cause}: {why}"[:200],
+                    "reason": stage_reason if by_person else None,
                     "score": after["score"],
                     "occurred_at": ctx.now,
+                    "changed_by": str(ctx.actor),
                 }
             )
-            await events.record(
-                ctx, event_type, LeadRead.model_validate(after), previous=LeadRead.model_validate(before)
-            )
+            if before[kind] != after[kind]:
+                await events.record(
+                    ctx, event_type, LeadRead.model_validate(after), previous=LeadRead.model_validate(before)
+                )
     ctx.uow.state_changes(ctx.workspace_id).add(rows)
+    if after.get("mql_candidate") and not before.get("mql_candidate"):
+        await events.record(
+            ctx,
+            types.LEAD_MQL_CANDIDATE_FLAGGED,
+            LeadRead.model_validate(after),
+            previous=LeadRead.model_validate(before),
+        )
     old_band = scoring.band(r, Decimal(str(before["score"])))
-    if old_band != scoring.band(r, result.score):
+    if old_band != scoring.band(r, Decimal(str(after["score"]))):
         await events.record(
             ctx, types.LEAD_SCORE_CHANGED, LeadRead.model_validate(after), previous=LeadRead.model_validate(before)
         )
@@ -304,7 +361,7 @@ async def rescore_page(ctx: Context, *, after: UUID | None, limit: int, cause: s
     updates: list[dict[str, Any]] = []
     changes: list[tuple[Row, Row, scoring.Score]] = []
     for lead in page:
-        result = scoring.score(r, lead, by_lead.get(lead["id"], ()), ctx.now)
+        result = scoring.score(r, lead, by_lead.get(lead["id"], ()), ctx.now, scoring.StageState.of(lead))
         values = columns(result, lead)
         if _unchanged(lead, values):
             continue

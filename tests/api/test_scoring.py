@@ -32,14 +32,15 @@ async def _types(tenant: Tenant) -> list[str]:
 
 async def test_engagements_heat_a_captured_lead_and_every_change_is_explained(tenant: Tenant) -> None:
     lead = await _capture(tenant, email="sara@x.io", job_title="CEO", company="Acme")
-    assert (lead["temperature"], lead["stage"], lead["fit_score"]) == ("cold", "ial", 18.0)
+    assert (lead["temperature"], lead["stage"], lead["fit_score"]) == ("cold", None, 18.0)
     assert lead["score"] == 18.0 and lead["scored_at"] is not None
 
     url = f"/v1/leads/{lead['id']}"
     viewed = await tenant.post(f"{url}/engagements", json={"type": "content_download", "properties": {"asset": "e"}})
     assert viewed.status_code == 201 and viewed.json()["origin"] == "api"
     cooler = (await tenant.get(url)).json()
-    assert cooler["behavior_score"] == 5.0 and cooler["temperature"] == "cold"
+    assert cooler["behavior_score"] == 5.0 and cooler["temperature"] == "cold"  # one engagement
+    assert cooler["stage"] == "ial"  # it only sought free information so far
     assert "lead.updated" not in await _types(tenant)  # engagements are history, not lead changes
 
     demo = await tenant.post(f"{url}/engagements", json={"type": "demo_request"})
@@ -54,11 +55,12 @@ async def test_engagements_heat_a_captured_lead_and_every_change_is_explained(te
     assert change["previous_attributes"]["temperature"] == "cold" and change["data"]["temperature"] == "hot"
 
     history = (await tenant.get(f"{url}/state-changes")).json()["data"]
-    assert {(h["kind"], h["from_value"], h["to_value"]) for h in history} == {
-        ("temperature", "cold", "hot"),
-        ("stage", "ial", "sql"),
-    }
-    assert all(h["cause"].startswith("engagement demo_request: recent demo_request") for h in history)
+    changes = [(h["kind"], h["from_value"], h["to_value"]) for h in history]  # newest first
+    assert set(changes[:2]) == {("temperature", "cold", "hot"), ("stage", "ial", "sql")}
+    assert changes[2:] == [("stage", None, "ial")]
+    assert all(h["cause"].startswith("engagement demo_request: recent demo_request") for h in history[:2])
+    assert history[2]["cause"] == "engagement content_download: only free information (content_download)"
+    assert {h["changed_by"]["type"] for h in history} == {"api_key"} and history[0]["reason"] is None
 
     score = (await tenant.get(f"{url}/score")).json()
     assert round(sum(line["points"] for line in score["lines"]), 2) == score["score"] == 48.0
@@ -75,14 +77,14 @@ async def test_a_change_to_who_the_lead_is_rescores_it_in_the_same_version(tenan
     changed = await tenant.patch(f"/v1/leads/{lead['id']}", json={"job_title": "Founder", "company_size": "5001+"})
     body = changed.json()
     assert (body["fit_score"], body["version"]) == (30.0, lead["version"] + 1)
-    assert body["temperature"] == "warm"
+    assert (body["temperature"], body["stage"]) == ("cold", None)  # fit ranks a lead; it never warms it
 
 
 async def test_hot_leads_first_with_score_filters(tenant: Tenant) -> None:
     ids = {}
     for name, title in (("low", None), ("mid", "CEO"), ("top", "CEO")):
         ids[name] = (await tenant.post("/v1/leads", json={"email": f"{name}@x.io", "job_title": title})).json()["id"]
-    await tenant.post(f"/v1/leads/{ids['top']}/engagements", json={"type": "pricing_page_view"})
+    await tenant.post(f"/v1/leads/{ids['top']}/engagements", json={"type": "demo_request"})
     ordered = (await tenant.get("/v1/leads", params={"sort": "-score", "limit": 2})).json()
     assert [x["id"] for x in ordered["data"]] == [ids["top"], ids["mid"]]
     rest = (await tenant.get("/v1/leads", params={"sort": "-score", "cursor": ordered["next_cursor"]})).json()
@@ -153,7 +155,7 @@ async def test_tracked_visits_count_once_a_form_names_the_visitor(tenant: Tenant
     )
     assert_problem(secret, 403)
     lead = await _capture(tenant, email="visitor@x.io", visitor_id="visitor-123")
-    assert lead["behavior_score"] == 15.0 and lead["temperature"] == "cold"
+    assert (lead["behavior_score"], lead["temperature"], lead["stage"]) == (15.0, "warm", "ial")  # 3 downloads
     tracked = (await tenant.get(f"/v1/leads/{lead['id']}/engagements")).json()["data"]
     assert [e["origin"] for e in tracked] == ["tracking"] * 3
 

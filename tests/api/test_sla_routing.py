@@ -28,8 +28,9 @@ def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-async def _capture(tenant: Tenant, **fields: Any) -> dict[str, Any]:
-    form = (await tenant.post("/v1/forms", json={"name": "Contact", "allowed_origins": [SITE]})).json()
+async def _capture(tenant: Tenant, *, engagement_type: str | None = None, **fields: Any) -> dict[str, Any]:
+    body = {"name": "Contact", "allowed_origins": [SITE], "engagement_type": engagement_type}
+    form = (await tenant.post("/v1/forms", json=body)).json()
     response = await tenant.client.post(
         f"/v1/forms/{form['id']}/submissions",
         json=fields,
@@ -375,11 +376,10 @@ async def test_members_working_hours_and_availability_are_validated(tenant: Tena
 async def test_hot_leads_go_straight_to_the_sales_team_before_any_rule(tenant: Tenant) -> None:
     seller, everyone = await _member(tenant, "Seller"), await _member(tenant, "Everyone")
     sales = await _team(tenant, seller)
-    await tenant.patch("/v1/settings/scoring", json={"temperature_thresholds": {"warm": 5, "hot": 10}})
     routing = {"hot_team_id": sales, "rules": [{"member_id": everyone}]}
     assert (await tenant.request("PUT", "/v1/settings/routing", json=routing)).status_code == 200
-    hot = await _capture(tenant, email="ceo@x.io", job_title="CEO")  # fit 18 >= 10: hot at capture
-    cold = await _capture(tenant, email="student@x.io")
+    hot = await _capture(tenant, engagement_type="demo_request", email="ceo@x.io")  # a demo form: hot at capture
+    cold = await _capture(tenant, email="student@x.io", job_title="CEO")  # fit alone never makes a lead hot
     assert (hot["temperature"], hot["owner_id"], hot["team_id"]) == ("hot", seller, sales)
     assert (cold["owner_id"], cold["team_id"]) == (everyone, None)
     reasons = {e["data"]["lead_id"]: e["data"]["reason"] for e in await _events(tenant, "lead.assigned")}

@@ -531,3 +531,98 @@ async def test_churn_alerts_raised_before_0034_read_as_announced_high_risk_alert
         assert (json.loads(source) if isinstance(source, str) else source)["source"] == "unavailable"
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_leads_whose_ial_came_only_from_the_default_have_no_stage_after_0031(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """Before 0031 every lead under the MQL threshold was an IAL. After it, only a lead whose
+    engagements of the last 90 days are all content downloads keeps IAL; the others lose their
+    stage, with a history row, and stage lists in settings that named `ial` name `none` beside it.
+    Going down gives every lead without a stage `ial` again."""
+    from datetime import timedelta
+
+    from app.db import tables
+
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        workspace_id = await workspace_below(db, "Stages", "0030")
+        now = utcnow()
+        new_columns = {"stage_manual", "mql_candidate", "stage_verdict"}
+        old_leads = sa.table(
+            "leads", *(sa.column(c.name, c.type) for c in tables.leads.columns if c.name not in new_columns)
+        )
+        old_settings = sa.table(
+            "workspace_settings", *(sa.column(c.name, c.type) for c in tables.workspace_settings.columns)
+        )
+        engagements = tables.engagements
+        leads = {name: new_id() for name in ("silent", "reader", "browser", "long_ago", "qualified")}
+        stages = {"qualified": "mql"}
+        done = {
+            "reader": [("content_download", 3), ("content_download", 40)],
+            "browser": [("content_download", 3), ("page_view", 2)],
+            "long_ago": [("content_download", 200)],
+            "qualified": [("webinar_attended", 5)],
+        }
+        audit = {"version": 1, "created_at": now, "updated_at": now, "created_by": "system", "updated_by": "system"}
+        async with db.engine.connect() as conn:
+            for name, lead_id in leads.items():
+                await conn.execute(
+                    old_leads.insert().values(
+                        workspace_id=workspace_id, id=lead_id, email=f"{name}@x.io", source="web_form",
+                        channel="online", tags=[], status="new", custom_fields={}, score=12.5,
+                        stage=stages.get(name, "ial"), **audit,
+                    )
+                )  # fmt: skip
+                for kind_, days in done.get(name, []):
+                    await conn.execute(
+                        engagements.insert().values(
+                            workspace_id=workspace_id, id=new_id(), lead_id=lead_id, type=kind_,
+                            occurred_at=now - timedelta(days=days), properties={}, origin="api", created_at=now,
+                        )
+                    )  # fmt: skip
+            rule = {"name": "early", "when": {"stages": ["ial", "mql"]}, "member_id": str(new_id()), "team_id": None}
+            for section, values in (
+                ("sla", {"stages": ["ial"], "target_seconds": 600}),
+                ("routing", {"rules": [rule, {**rule, "when": {"stages": ["sql"]}}], "hot_team_id": None}),
+            ):
+                await conn.execute(
+                    old_settings.insert().values(workspace_id=workspace_id, section=section, values=values, **audit)
+                )
+            await conn.commit()
+
+        await upgrade(db)
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(tables.leads.select().where(tables.leads.c.workspace_id == workspace_id))).all()
+            history = (await conn.execute(tables.lead_state_changes.select())).all()
+            stored = dict((await conn.execute(sa.select(old_settings.c.section, old_settings.c["values"]))).all())
+        after = {r.id: (r.stage, r.stage_verdict, r.stage_manual, r.mql_candidate, r.version) for r in rows}
+        assert after == {
+            leads["silent"]: (None, None, False, False, 2),
+            leads["reader"]: ("ial", "ial", False, False, 1),
+            leads["browser"]: (None, None, False, False, 2),
+            leads["long_ago"]: (None, None, False, False, 2),
+            leads["qualified"]: ("mql", "mql", False, False, 1),
+        }
+        changed = {(r.lead_id, r.kind, r.from_value, r.to_value, r.cause, r.changed_by, r.score) for r in history}
+        assert changed == {
+            (leads[name], "stage", "ial", None, "stage rules changed: no qualifying signal", "system", 12.5)
+            for name in ("silent", "browser", "long_ago")
+        }
+        values = {k: json.loads(v) if isinstance(v, str) else v for k, v in stored.items()}
+        assert values["sla"]["stages"] == ["ial", "none"]
+        assert [r["when"]["stages"] for r in values["routing"]["rules"]] == [["ial", "mql", "none"], ["sql"]]
+
+        await downgrade(db, "0030")  # the older code reads what is left
+        async with db.engine.connect() as conn:
+            stages_now = dict((await conn.execute(text("SELECT id, stage FROM leads"))).all())
+            count = (await conn.execute(text("SELECT count(*) FROM lead_state_changes"))).scalar_one()
+            stored = dict((await conn.execute(sa.select(old_settings.c.section, old_settings.c["values"]))).all())
+        assert sorted(stages_now.values()) == ["ial", "ial", "ial", "ial", "mql"]
+        assert count == 0  # "ial -> no stage" is no change to the older code
+        values = {k: json.loads(v) if isinstance(v, str) else v for k, v in stored.items()}
+        assert values["sla"]["stages"] == ["ial"]
+        assert [r["when"]["stages"] for r in values["routing"]["rules"]] == [["ial", "mql"], ["sql"]]
+    finally:
+        await db.dispose()

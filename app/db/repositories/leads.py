@@ -134,7 +134,10 @@ SERVER_DEFAULTS = {
     "fit_score": 0.0,
     "behavior_score": 0.0,
     "temperature": "cold",
-    "stage": "ial",
+    "stage": None,
+    "stage_manual": False,
+    "mql_candidate": False,
+    "stage_verdict": None,
     "sla_status": "not_applicable",
     "first_response_due_at": None,
     "first_responded_at": None,
@@ -152,7 +155,17 @@ SERVER_DEFAULTS = {
     "last_activity_at": None,
     "import_id": None,
 }
-SCORE_COLUMNS = ("score", "fit_score", "behavior_score", "scored_at", "temperature", "stage", "last_engaged_at")
+SCORE_COLUMNS = (
+    "score",
+    "fit_score",
+    "behavior_score",
+    "scored_at",
+    "temperature",
+    "stage",
+    "mql_candidate",
+    "stage_verdict",
+    "last_engaged_at",
+)
 _SET_SCORES = (
     t.update()
     .where(t.c.workspace_id == bindparam("_ws"), t.c.id == bindparam("_id"))
@@ -411,6 +424,7 @@ class LeadRepository(TenantRepository):
         custom: Sequence[tuple[str, str, Any]] = (),
         temperature: str | None = None,
         stage: str | None = None,
+        mql_candidate: bool | None = None,
         score_min: float | None = None,
         score_max: float | None = None,
         engaged_after: datetime | None = None,
@@ -430,12 +444,15 @@ class LeadRepository(TenantRepository):
             (t.c.owner_id, owner_id),
             (t.c.country, country),
             (t.c.temperature, temperature),
-            (t.c.stage, stage),
+            (t.c.stage, None if stage == "none" else stage),
+            (t.c.mql_candidate, mql_candidate),
             (t.c.sla_status, sla_status),
             (t.c.team_id, team_id),
         ):
             if value is not None:
                 statement = statement.where(column == value)
+        if stage == "none":  # no stage yet
+            statement = statement.where(t.c.stage.is_(None))
         if tag is not None:
             statement = statement.where(
                 exists().where(tg.c.workspace_id == t.c.workspace_id, tg.c.lead_id == t.c.id, tg.c.tag == tag)

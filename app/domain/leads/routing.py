@@ -35,7 +35,7 @@ class Condition:
             return False
         if self.temperatures and lead.get("temperature") not in self.temperatures:
             return False
-        if self.stages and lead.get("stage") not in self.stages:
+        if self.stages and (lead.get("stage") or "none") not in self.stages:  # `none`: no stage yet
             return False
         score = float(lead.get("score") or 0)
         if self.score_min is not None and score < self.score_min:

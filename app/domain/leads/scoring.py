@@ -1,6 +1,12 @@
 """Lead scoring: fit (who the lead is) + behaviour (what they did, fading with time), every point
-explained. Pure: the rules, the lead's facts, its engagements and the time come in; a score with
-its explanation, temperature and stage come out.
+explained. Pure: the rules, the lead's facts, its engagements, its stored stage and the time come
+in; a score with its explanation, temperature and stage come out.
+
+Temperature is behaviour (what the lead did lately); the fit score only ranks. Stage follows the
+product's sources: IAL a lead that only sought free information, MQL accepted by marketing (or
+reached by score where the workspace does not ask for acceptance), SQL a lead sales can follow up;
+a lead with no qualifying signal has no stage yet. A stage a person set is never lowered by an
+automatic change.
 
 Arithmetic is in Decimal, rounded to hundredths line by line, so the explanation's lines sum to
 the score exactly: each rule and engagement type is a line, and so is every cap and clamp."""
@@ -33,6 +39,7 @@ class EngagementType(StrEnum):
     EMAIL_CLICK = "email_click"
     EMAIL_REPLY = "email_reply"
     FORM_SUBMIT = "form_submit"
+    NEWSLETTER_SIGNUP = "newsletter_signup"
     DEMO_REQUEST = "demo_request"
     QUOTE_REQUEST = "quote_request"
     MEETING_BOOKED = "meeting_booked"
@@ -45,6 +52,17 @@ class EngagementType(StrEnum):
 TRACKABLE = frozenset({EngagementType.PAGE_VIEW, EngagementType.CONTENT_DOWNLOAD, EngagementType.VIDEO_VIEW})
 
 
+class FormEngagement(StrEnum):
+    """What a lead-capture form may record for a submission: what the form is for."""
+
+    FORM_SUBMIT = "form_submit"
+    NEWSLETTER_SIGNUP = "newsletter_signup"
+    CONTENT_DOWNLOAD = "content_download"
+    DEMO_REQUEST = "demo_request"
+    QUOTE_REQUEST = "quote_request"
+    MEETING_BOOKED = "meeting_booked"
+
+
 class Temperature(StrEnum):
     COLD = "cold"
     WARM = "warm"
@@ -55,6 +73,29 @@ class Stage(StrEnum):
     IAL = "ial"
     MQL = "mql"
     SQL = "sql"
+
+
+class StageFilter(StrEnum):
+    """A stage as filters and settings name it: `none` is a lead with no stage yet."""
+
+    IAL = "ial"
+    MQL = "mql"
+    SQL = "sql"
+    NONE = "none"
+
+
+NO_STAGE = StageFilter.NONE.value
+_RANK: dict[str | None, int] = {None: 0, Stage.IAL: 1, Stage.MQL: 2, Stage.SQL: 3}
+
+
+def rank(stage: str | None) -> int:
+    """Stages in funnel order: no stage < IAL < MQL < SQL."""
+    return _RANK[None if stage is None else Stage(stage)]
+
+
+def stage_filter(stage: str | None) -> str:
+    """How a filter or a setting names a lead's stage (`none` for no stage)."""
+    return NO_STAGE if stage is None else str(stage)
 
 
 class Operator(StrEnum):
@@ -113,6 +154,13 @@ class Rules:
     hot_intent: frozenset[str]  # engagements that make a lead hot at once while recent
     sales_intent: frozenset[str]  # engagements that make a lead an SQL at once while recent
     intent_days: float
+    # "engagement": temperature from behaviour only; "score": from the total score's thresholds.
+    temperature_from: str = "engagement"
+    mql_requires_acceptance: bool = True  # a score at the MQL threshold only flags a candidate
+    # engagements that only seek free information: a lead whose engagements are all of these is an IAL
+    information_intent: frozenset[str] = frozenset({"content_download", "newsletter_signup"})
+    # the decay window: engagements older than this count for neither temperature nor IAL
+    engagement_window_days: float = 90
 
 
 @dataclass(frozen=True)
@@ -135,16 +183,66 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """What the rules say of a lead's stage, before marketing's acceptance and people's choices."""
+
+    by_signal: Stage | None  # SQL for a recent sales intent, IAL when the lead only sought free information
+    by_score: Stage | None  # MQL or SQL from the stage thresholds
+    signal_reason: str
+    score_reason: str
+
+    @property
+    def stage(self) -> Stage | None:
+        return self.by_score if rank(self.by_score) > rank(self.by_signal) else self.by_signal
+
+    @property
+    def reason(self) -> str:
+        return self.score_reason if rank(self.by_score) > rank(self.by_signal) else self.signal_reason
+
+
+@dataclass(frozen=True)
+class StageState:
+    """A lead's stored stage: the stage itself, whether a person set it, whether it waits for
+    marketing's acceptance, and the rules' verdict when it was last scored."""
+
+    stage: Stage | None = None
+    manual: bool = False
+    mql_candidate: bool = False
+    verdict: Stage | None = None
+
+    @classmethod
+    def of(cls, lead: Mapping[str, Any]) -> StageState:
+        def stage(value: Any) -> Stage | None:
+            return None if value is None else Stage(value)
+
+        return cls(
+            stage(lead.get("stage")),
+            bool(lead.get("stage_manual")),
+            bool(lead.get("mql_candidate")),
+            stage(lead.get("stage_verdict")),
+        )
+
+
+@dataclass(frozen=True)
+class Classification:
+    temperature: Temperature
+    verdict: Verdict
+    reasons: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Score:
     score: Decimal
     fit: Decimal
     behavior: Decimal
     temperature: Temperature
-    stage: Stage
+    stage: Stage | None
     lines: tuple[Line, ...]
     last_engaged_at: datetime | None
     computed_at: datetime
     reasons: Mapping[str, str] = field(default_factory=dict)  # why the temperature and stage are what they are
+    mql_candidate: bool = False  # the score reached MQL; marketing has not accepted the lead yet
+    verdict: Stage | None = None  # the rules' stage before acceptance and people's choices
 
 
 def _cents(value: float | Decimal) -> Decimal:
@@ -247,7 +345,15 @@ def _recent(engagements: Sequence[Engagement], kinds: frozenset[str], now: datet
     return max(recent, key=lambda e: e.occurred_at) if recent else None
 
 
-def score(rules: Rules, lead: Mapping[str, Any], engagements: Sequence[Engagement], now: datetime) -> Score:
+def score(
+    rules: Rules,
+    lead: Mapping[str, Any],
+    engagements: Sequence[Engagement],
+    now: datetime,
+    current: StageState | None = None,
+) -> Score:
+    """The lead's score, temperature and stage now. `current`: its stored stage (None for a new
+    lead), which decides what an automatic change may do to it."""
     fit, fit_total = _capped(fit_lines(rules, lead), rules.fit_cap, f"fit capped at {rules.fit_cap}")
     behavior, behavior_total = _capped(
         behavior_lines(rules, engagements, now), rules.behavior_cap, f"behaviour capped at {rules.behavior_cap}"
@@ -260,36 +366,136 @@ def score(rules: Rules, lead: Mapping[str, Any], engagements: Sequence[Engagemen
     elif total < ZERO:
         lines.append(Line("clamp", "score clamped to 0", -total))
         total = ZERO
-    temperature, stage, reasons = classify(rules, total, engagements, now)
+    found = classify(rules, total, behavior_total, engagements, now)
+    stage, candidate, why = decide_stage(rules, found.verdict, current)
+    reasons = {**found.reasons, "stage": why}
+    if candidate:
+        reasons["mql_candidate"] = f"{found.verdict.score_reason}: waiting for marketing to accept it as an MQL"
     last_engaged = max((e.occurred_at for e in engagements), default=None)
-    return Score(total, fit_total, behavior_total, temperature, stage, tuple(lines), last_engaged, now, reasons)
+    return Score(
+        total,
+        fit_total,
+        behavior_total,
+        found.temperature,
+        stage,
+        tuple(lines),
+        last_engaged,
+        now,
+        reasons,
+        candidate,
+        found.verdict.stage,
+    )
 
 
 def classify(
-    rules: Rules, total: Decimal, engagements: Sequence[Engagement], now: datetime
-) -> tuple[Temperature, Stage, dict[str, str]]:
-    """Temperature and stage from the score's thresholds, raised at once by recent intent (a demo
-    request or a pricing page makes a lead hot; a demo or a booked meeting makes it sales-ready)."""
+    rules: Rules, total: Decimal, behavior: Decimal, engagements: Sequence[Engagement], now: datetime
+) -> Classification:
+    """The lead's temperature and the rules' verdict on its stage.
+
+    Temperature (`temperature_from: engagement`) is behaviour within the decay window: hot on a
+    buying signal (`hot_intent`) within `intent_days`; warm on two engagements or more, or a
+    behaviour score at the warm threshold; else cold. The fit score never warms a lead. With
+    `temperature_from: score` it follows the total score's thresholds, raised at once by a buying
+    signal.
+
+    Stage verdict: SQL on a recent sales intent, else IAL when every engagement within the decay
+    window only sought free information (`information_intent`); by score MQL or SQL at their
+    thresholds. A lead with none of these has no stage."""
     reasons: dict[str, str] = {}
+    if rules.temperature_from == "score":
+        temperature, reasons["temperature"] = _temperature_by_score(rules, total, engagements, now)
+    else:
+        temperature, reasons["temperature"] = _temperature_by_engagement(rules, behavior, engagements, now)
+    return Classification(temperature, _verdict(rules, total, engagements, now), reasons)
+
+
+def _temperature_by_score(
+    rules: Rules, total: Decimal, engagements: Sequence[Engagement], now: datetime
+) -> tuple[Temperature, str]:
     hot_intent = _recent(engagements, rules.hot_intent, now, rules.intent_days)
     if hot_intent is not None:
-        temperature, reasons["temperature"] = Temperature.HOT, f"recent {hot_intent.type}"
-    elif total >= rules.hot_at:
-        temperature, reasons["temperature"] = Temperature.HOT, f"score ≥ {rules.hot_at}"
-    elif total >= rules.warm_at:
-        temperature, reasons["temperature"] = Temperature.WARM, f"score ≥ {rules.warm_at}"
-    else:
-        temperature, reasons["temperature"] = Temperature.COLD, f"score < {rules.warm_at}"
+        return Temperature.HOT, f"recent {hot_intent.type}"
+    if total >= rules.hot_at:
+        return Temperature.HOT, f"score ≥ {rules.hot_at}"
+    if total >= rules.warm_at:
+        return Temperature.WARM, f"score ≥ {rules.warm_at}"
+    return Temperature.COLD, f"score < {rules.warm_at}"
+
+
+def _window(rules: Rules, engagements: Sequence[Engagement], now: datetime) -> list[Engagement]:
+    """The engagements within the decay window (reported ahead of the clock: now)."""
+    since = now - timedelta(days=rules.engagement_window_days)
+    return [e for e in engagements if since <= e.occurred_at]
+
+
+def _days(value: float) -> str:
+    return f"{value:g} days"
+
+
+def _temperature_by_engagement(
+    rules: Rules, behavior: Decimal, engagements: Sequence[Engagement], now: datetime
+) -> tuple[Temperature, str]:
+    hot_intent = _recent(engagements, rules.hot_intent, now, rules.intent_days)
+    if hot_intent is not None:
+        return Temperature.HOT, f"recent {hot_intent.type}"
+    # An engagement counts when its type is worth points: an unsubscribe or a bounce is no interest.
+    count = sum(1 for e in _window(rules, engagements, now) if rules.weights.get(e.type, ZERO) > ZERO)
+    window = _days(rules.engagement_window_days)
+    if count >= 2:
+        return Temperature.WARM, f"{count} engagements in {window}"
+    if behavior >= rules.warm_at:
+        return Temperature.WARM, f"behaviour ≥ {rules.warm_at}"
+    if count == 0:
+        return Temperature.COLD, f"no engagement in {window}"
+    return Temperature.COLD, f"1 engagement in {window}, behaviour < {rules.warm_at}"
+
+
+def _verdict(rules: Rules, total: Decimal, engagements: Sequence[Engagement], now: datetime) -> Verdict:
+    by_signal: Stage | None = None
+    signal_reason = "no qualifying signal"
     sales_intent = _recent(engagements, rules.sales_intent, now, rules.intent_days)
+    recent = _window(rules, engagements, now)
     if sales_intent is not None:
-        stage, reasons["stage"] = Stage.SQL, f"recent {sales_intent.type}"
-    elif total >= rules.sql_at:
-        stage, reasons["stage"] = Stage.SQL, f"score ≥ {rules.sql_at}"
+        by_signal, signal_reason = Stage.SQL, f"recent {sales_intent.type}"
+    elif recent and all(e.type in rules.information_intent for e in recent):
+        kinds = ", ".join(sorted({e.type for e in recent}))
+        by_signal, signal_reason = Stage.IAL, f"only free information ({kinds})"
+    by_score: Stage | None = None
+    score_reason = f"score < {rules.mql_at}"
+    if total >= rules.sql_at:
+        by_score, score_reason = Stage.SQL, f"score ≥ {rules.sql_at}"
     elif total >= rules.mql_at:
-        stage, reasons["stage"] = Stage.MQL, f"score ≥ {rules.mql_at}"
+        by_score, score_reason = Stage.MQL, f"score ≥ {rules.mql_at}"
+    return Verdict(by_signal, by_score, signal_reason, score_reason)
+
+
+def decide_stage(rules: Rules, verdict: Verdict, current: StageState | None) -> tuple[Stage | None, bool, str]:
+    """(stage, mql_candidate, reason) after an automatic rescore.
+
+    - Marketing accepts MQLs (`mql_requires_acceptance`): a lead below MQL does not move up by its
+      score; a score at the MQL threshold (or above) flags it `mql_candidate` instead. A recent
+      sales intent still makes it an SQL, and once a lead is an MQL or above its score moves it on.
+    - A stage a person set is never lowered by an automatic change. It is raised only on a new
+      signal: when the rules' verdict rises above what it was when the lead was last scored (a
+      person who lowers a stage is not overruled by the evidence they saw). The candidate flag a
+      person's choice cleared comes back the same way only."""
+    state = current or StageState()
+    accepted = rank(state.stage) >= rank(Stage.MQL)
+    if rules.mql_requires_acceptance and not accepted:
+        wish, wish_reason = verdict.by_signal, verdict.signal_reason
     else:
-        stage, reasons["stage"] = Stage.IAL, f"score < {rules.mql_at}"
-    return temperature, stage, reasons
+        wish, wish_reason = verdict.stage, verdict.reason
+    rose = rank(verdict.stage) > rank(state.verdict)
+    if not state.manual or (rose and rank(wish) > rank(state.stage)):
+        stage, reason = wish, wish_reason
+    else:
+        stage, reason = state.stage, "set by a person"
+    candidate = (
+        rules.mql_requires_acceptance and rank(verdict.by_score) >= rank(Stage.MQL) and rank(stage) < rank(Stage.MQL)
+    )
+    if state.manual and not rose:
+        candidate = candidate and state.mql_candidate
+    return stage, candidate, reason
 
 
 def band(rules: Rules, total: Decimal) -> int:
@@ -325,6 +531,10 @@ def rules_from_settings(values: Mapping[str, Any]) -> Rules:
         hot_intent=frozenset(values["hot_intent"]),
         sales_intent=frozenset(values["sales_intent"]),
         intent_days=float(values["intent_days"]),
+        temperature_from=str(values["temperature_from"]),
+        mql_requires_acceptance=bool(values["mql_requires_acceptance"]),
+        information_intent=frozenset(values["information_intent"]),
+        engagement_window_days=float(values["engagement_window_days"]),
     )
 
 
@@ -350,7 +560,7 @@ def validate_settings(values: Mapping[str, Any], custom_field_keys: Iterable[str
     for kind in values.get("behavior_weights") or {}:
         if kind not in EngagementType.__members__.values():
             errors.add(f"behavior_weights.{kind}", "not an engagement type")
-    for name in ("hot_intent", "sales_intent"):
+    for name in ("hot_intent", "sales_intent", "information_intent"):
         for kind in values.get(name) or []:
             if kind not in EngagementType.__members__.values():
                 errors.add(name, f"{kind!r} is not an engagement type")
@@ -371,6 +581,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "email_click": 3,
     "email_reply": 8,
     "form_submit": 8,
+    "newsletter_signup": 3,
     "demo_request": 25,
     "quote_request": 25,
     "meeting_booked": 25,

@@ -54,18 +54,19 @@ EXEMPT_SOURCES = frozenset({"import"})
 class SlaPolicy:
     target_seconds: int
     sources: frozenset[str] | None  # None: every source but import
-    stages: frozenset[str] | None  # None: every stage
+    stages: frozenset[str] | None  # None: every stage; `none` names leads with no stage yet
     hours: BusinessHours | None
     escalation: Escalation = Escalation.NONE
 
 
-def applies(policy: SlaPolicy, source: str, stage: str) -> bool:
+def applies(policy: SlaPolicy, source: str, stage: str | None) -> bool:
+    """Whether the SLA applies to a lead captured now (`stage` None: no stage yet, listed as `none`)."""
     if policy.sources is None:
         if source in EXEMPT_SOURCES:
             return False
     elif source not in policy.sources:
         return False
-    return policy.stages is None or stage in policy.stages
+    return policy.stages is None or ("none" if stage is None else stage) in policy.stages
 
 
 def due_at(policy: SlaPolicy, created_at: datetime) -> datetime:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from app.domain.leads.lifecycle import LeadStatus, Source
-from app.domain.leads.scoring import Stage, Temperature
+from app.domain.leads.scoring import StageFilter, Temperature
 from app.domain.leads.sla import SlaStatus
 from app.routers.dependencies import (
     JSON,
@@ -76,7 +76,10 @@ def lead_filters(
     request: Request,
     q: Annotated[str | None, Query(max_length=200, description="Name, email, company or phone; Persian-aware")] = None,
     temperature: Annotated[Temperature | None, Query()] = None,
-    stage: Annotated[Stage | None, Query()] = None,
+    stage: Annotated[StageFilter | None, Query(description="`none`: leads with no stage yet")] = None,
+    mql_candidate: Annotated[
+        bool | None, Query(description="true: leads whose score reached MQL, waiting for marketing to accept them")
+    ] = None,
     score_min: Annotated[float | None, Query(ge=0, le=100)] = None,
     score_max: Annotated[float | None, Query(ge=0, le=100)] = None,
     engaged_after: Annotated[datetime | None, Query(description="Last engagement at or after")] = None,
@@ -106,7 +109,8 @@ def lead_filters(
         "q": q, "custom_filters": custom, "archived": archived, "status": status, "source": source,
         "owner_id": owner_id, "tag": tag, "country": country, "created_after": created_after,
         "created_before": created_before, "updated_after": updated_after, "updated_before": updated_before,
-        "temperature": temperature, "stage": stage, "score_min": score_min, "score_max": score_max,
+        "temperature": temperature, "stage": stage, "mql_candidate": mql_candidate, "score_min": score_min,
+        "score_max": score_max,
         "engaged_after": engaged_after, "engaged_before": engaged_before, "sla_status": sla_status,
         "first_response_due_before": first_response_due_before, "team_id": team_id,
         "last_activity_after": last_activity_after, "last_activity_before": last_activity_before,
@@ -154,6 +158,7 @@ async def get_score(lead_id: UUID, ctx: Annotated[Context, require("leads:read")
         behavior_score=float(result.behavior),
         temperature=result.temperature,
         stage=result.stage,
+        mql_candidate=result.mql_candidate,
         reasons=dict(result.reasons),
         lines=[
             ScoreLine(
@@ -347,7 +352,14 @@ async def get_lead(request: Request, lead_id: UUID, ctx: Annotated[Context, requ
     return resource_response(request, LeadRead.model_validate(await leads.get(ctx, lead_id)))
 
 
-@router.patch("/{lead_id}", summary="Update a lead", response_model=LeadRead)
+@router.patch(
+    "/{lead_id}",
+    summary="Update a lead",
+    description="Send only what changes. `stage` (`ial`, `mql`, `sql` or null) sets the stage by hand, with an "
+    "optional `stage_reason`: marketing accepts an MQL candidate with `stage: mql`. The change is in the stage "
+    "history (`cause: manual`, who made it) and emits `lead.stage_changed`; automatic changes never lower it.",
+    response_model=LeadRead,
+)
 async def update_lead(
     request: Request,
     lead_id: UUID,
