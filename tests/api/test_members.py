@@ -118,3 +118,20 @@ async def test_bad_cursor_is_422(tenant: Tenant) -> None:
         await add(tenant, f"P{i}")
     cursor = (await tenant.get("/v1/members?limit=1&sort=name")).json()["next_cursor"]
     assert_problem(await tenant.get(f"/v1/members?sort=email&cursor={cursor}"), 422, "cursor")
+
+
+async def test_a_cursor_made_by_hand_with_a_value_of_the_wrong_type_is_422(tenant: Tenant) -> None:
+    """Cursors are not signed: one carrying a number where the sort key is text (or the reverse, on
+    the churn-alert list) is the caller's mistake, a 422 naming `cursor`, on both databases."""
+    from app.domain.pagination import Sort, encode_cursor
+
+    await add(tenant, "Ava")
+    row_id = str(uuid.uuid4())
+    for path, sort, value in [
+        ("/v1/members", "name", 123),
+        ("/v1/members", "-email", ["a"]),
+        ("/v1/analytics/churn-alerts", "-clv_at_risk", "abc"),
+        ("/v1/analytics/churn-alerts", "churn_score", "high"),
+    ]:
+        cursor = encode_cursor(Sort.parse(sort), value, row_id)
+        assert_problem(await tenant.get(path, params={"sort": sort, "cursor": cursor}), 422, "cursor")

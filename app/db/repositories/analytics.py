@@ -75,8 +75,8 @@ class ChurnAlertRepository(TenantRepository):
     table = alerts
     sortable = {
         "raised_on": SortKey(alerts.c.raised_on, lambda v: v.isoformat(), lambda v: date.fromisoformat(v)),
-        "clv_at_risk": SortKey(alerts.c.clv_at_risk_minor),
-        "churn_score": SortKey(alerts.c.churn_score),
+        "clv_at_risk": SortKey(alerts.c.clv_at_risk_minor, int, int),
+        "churn_score": SortKey(alerts.c.churn_score, float, float),
     }
 
     async def open(self) -> list[Row]:

@@ -34,6 +34,18 @@ class SortKey:
     only: ColumnElement[bool] | None = None
 
 
+def text_value(value: Any) -> str:
+    """A text sort key's value out of a cursor: cursors are not signed, so a number or a list
+    there is the caller's mistake (422), not a value for the database to reject (500)."""
+    if not isinstance(value, str):
+        raise TypeError("the cursor's value is not text")
+    return value
+
+
+def text_key(column: ColumnElement[Any]) -> SortKey:
+    return SortKey(column, str, text_value)
+
+
 def datetime_key(column: ColumnElement[Any]) -> SortKey:
     return SortKey(column, lambda v: v.isoformat(), lambda v: datetime.fromisoformat(v))
 

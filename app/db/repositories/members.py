@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, TenantRepository, datetime_key, text_key
 from app.domain.errors import Conflict
 from app.domain.pagination import Sort
 
@@ -18,8 +18,8 @@ t = tables.members
 
 SORTABLE = {
     "created_at": datetime_key(t.c.created_at),
-    "name": SortKey(t.c.name),
-    "email": SortKey(t.c.email),
+    "name": text_key(t.c.name),
+    "email": text_key(t.c.email),
 }
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import and_, any_, bindparam, case, delete, func, select, text, 
 from sqlalchemy.dialects import postgresql
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key, dialect_insert
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key, dialect_insert, text_key
 from app.db.repositories.leads import OPEN_WHERE
 from app.db.repositories.relationships import _Records
 from app.domain.orders import MONEY, PURCHASES, OrderStatus
@@ -289,7 +289,7 @@ class OrderRepository(TenantRepository):
 
 class ProductRepository(_Records):
     table = pr
-    sortable = {"created_at": datetime_key(pr.c.created_at), "sku": SortKey(pr.c.sku, str, str)}
+    sortable = {"created_at": datetime_key(pr.c.created_at), "sku": text_key(pr.c.sku)}
 
     async def ensure(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, UUID]:
         """Products by SKU, created on first sight (a SKU seen again keeps its product); {sku: id}."""

@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import Integer, String, Table, Uuid, bindparam, case, exists, func, or_, select, text, update
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key, text_key
 
 ac, co, op, tk = tables.accounts, tables.contacts, tables.opportunities, tables.tasks
 cv = tables.customer_values
@@ -82,7 +82,7 @@ class _Records(TenantRepository):
 
 class AccountRepository(_Records):
     table = ac
-    sortable = {"created_at": datetime_key(ac.c.created_at), "name": SortKey(ac.c.name, str, str)}
+    sortable = {"created_at": datetime_key(ac.c.created_at), "name": text_key(ac.c.name)}
 
     async def by_domain_or_name(self, domain: str | None, name: str) -> Row | None:
         """An account to link a qualified lead to: same domain, else same name (case-insensitive)."""
