@@ -1367,6 +1367,7 @@ TENANT_TABLES = (
     tasks,
     dedupe_queue,
     duplicate_candidates,
+    lead_merges,
     contact_identities,
     products,
     orders,

@@ -216,13 +216,18 @@ async def fill_open_lead(
     changes = dedupe.filled_values(lead, data, fields)
     if not changes:
         return lead, {}
+    written = dict(changes)
+    if "custom_fields" in written:  # only the added ones are validated and stored beside the lead's own
+        current = lead.get("custom_fields") or {}
+        written["custom_fields"] = {k: v for k, v in written["custom_fields"].items() if current.get(k) != v}
     try:
-        return await update_as_read(ctx, lead, changes), changes
+        return await update_as_read(ctx, lead, written), changes
     except LostUpdate:  # a concurrent write changed the lead: the request runs again on its new state
         raise
     except Conflict:  # the new email, phone or external id belongs to another lead: leave those out
         applied = {k: v for k, v in changes.items() if k not in CONTESTED}
-        return (await update_as_read(ctx, lead, applied) if applied else lead), applied
+        written = {k: v for k, v in written.items() if k not in CONTESTED}
+        return (await update_as_read(ctx, lead, written) if written else lead), applied
 
 
 async def _has_contacts(ctx: Context) -> bool:

@@ -177,9 +177,12 @@ async def test_one_worker_pass_searches_many_new_leads_each_within_its_own_works
 async def test_an_exact_duplicate_through_the_api_merges_into_the_open_lead_in_a_new_workspace(
     tenant: Tenant,
 ) -> None:
-    lead = await _lead(tenant, first_name="Sara", email="sara@acme.io", phone="+989121234567", tags=["web"])
+    for key in ("plan", "seats"):
+        await tenant.post("/v1/custom-fields", json={"key": key, "label": key, "type": "text"})
+    lead = await _lead(tenant, first_name="Sara", email="sara@acme.io", phone="+989121234567", tags=["web"],
+                       custom_fields={"plan": "basic"})  # fmt: skip
     again = {"first_name": "Sarah", "last_name": "Ahmadi", "email": "SARA@acme.io", "phone": "+989120000000",
-             "company": "Acme", "tags": ["api"]}  # fmt: skip
+             "company": "Acme", "tags": ["api"], "custom_fields": {"plan": "pro", "seats": "12"}}  # fmt: skip
     headers = {"Idempotency-Key": "merge-1"}
     response = await tenant.post("/v1/leads", json=again, headers=headers)
     assert response.status_code == 200, response.text  # merged into the open lead, not created
@@ -190,7 +193,7 @@ async def test_an_exact_duplicate_through_the_api_merges_into_the_open_lead_in_a
     # Only what the lead lacked is filled in: its name, email and phone stay as they were.
     assert (merged["first_name"], merged["last_name"], merged["company"]) == ("Sara", "Ahmadi", "Acme")
     assert (merged["email"], merged["phone_e164"]) == ("sara@acme.io", "+989121234567")
-    assert merged["tags"] == ["web", "api"]
+    assert merged["tags"] == ["web", "api"] and merged["custom_fields"] == {"plan": "basic", "seats": "12"}
     assert [x["id"] for x in (await tenant.get("/v1/leads")).json()["data"]] == [lead["id"]]
 
     replay = await tenant.post("/v1/leads", json=again, headers=headers)  # a retry gets the same answer
@@ -202,7 +205,9 @@ async def test_an_exact_duplicate_through_the_api_merges_into_the_open_lead_in_a
     ]  # fmt: skip
     data = event["data"]
     assert (data["source"], data["merged_lead_ids"], data["survivor"]["id"]) == ("request", [], lead["id"])
-    assert data["filled_fields"] == {"company": "Acme", "last_name": "Ahmadi"} and data["added_tags"] == ["api"]
+    assert data["filled_fields"] == {"company": "Acme", "custom_fields": {"plan": "basic", "seats": "12"},
+                                     "last_name": "Ahmadi"}  # fmt: skip
+    assert data["added_tags"] == ["api"]
     assert data["moved"] == {"engagements": 0, "activities": 0, "tasks": 0, "submissions": 0}
     timeline = (await tenant.get(f"/v1/leads/{lead['id']}/timeline")).json()["data"]
     assert [e["data"]["type"] for e in timeline if e["kind"] == "status"] == ["lead.merged", "lead.created"]
