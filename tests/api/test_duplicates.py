@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -345,3 +346,16 @@ async def test_an_automatic_merge_can_be_undone_for_30_days(
     expired = assert_problem(await tenant.post(f"/v1/leads/{same['id']}/unmerge"), 409)
     assert "30 days" in expired["detail"] and expired["undo_until"]
     assert (await tenant.get(f"/v1/leads/{same['id']}")).json()["merged_into_id"] == kept["id"]
+
+
+async def test_simultaneous_creates_for_one_person_make_one_lead_and_merge_the_others(tenant: Tenant) -> None:
+    """The identity index decides the race: the requests that lose it run again, find the winner's
+    lead and merge into it."""
+    answers = await asyncio.gather(
+        *(tenant.post("/v1/leads", json={"email": "twin@x.io", "tags": [f"t{n}"]}) for n in range(6))
+    )
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201], [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    [lead] = (await tenant.get("/v1/leads")).json()["data"]
+    assert sorted(lead["tags"]) == [f"t{n}" for n in range(6)]  # every request's tag: no update lost
+    assert len((await tenant.get("/v1/events", params={"type": "lead.merged"})).json()["data"]) == 5
