@@ -912,6 +912,32 @@ duplicate_candidates = Table(
 )
 
 
+# An automatic merge of one lead into another, kept so it can be undone for 30 days
+# (POST /v1/leads/{id}/unmerge): what it changed on each lead and which history rows it moved.
+# Documents written once and read whole.
+lead_merges = Table(
+    "lead_merges",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, nullable=False),  # the merged lead
+    Column("survivor_id", Uuid, nullable=False),  # the lead it was merged into
+    Column("source", String(16), nullable=False),  # automatic
+    Column("confidence", Float),
+    Column("merged_at", UtcDateTime, nullable=False),
+    Column("merged_by", String(64), nullable=False),
+    Column("undo_until", UtcDateTime, nullable=False),
+    Column("lead_before", JsonDocument, nullable=False),  # the merged lead's changed columns, as they were
+    Column("survivor_before", JsonDocument, nullable=False),  # the survivor's filled fields, before
+    Column("survivor_after", JsonDocument, nullable=False),  # ... and as the merge set them
+    Column("moved", JsonDocument, nullable=False),  # history table -> ids moved to the survivor
+    Column("undone_at", UtcDateTime),
+    Column("undone_by", String(64)),
+    ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "survivor_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "lead_id", "merged_at"),
+)
+
 integrations = Table(
     "integrations",
     metadata,
@@ -984,6 +1010,7 @@ imports = Table(
     Column("rows_updated", Integer, nullable=False, server_default="0"),
     Column("rows_unchanged", Integer, nullable=False, server_default="0"),
     Column("rows_failed", Integer, nullable=False, server_default="0"),
+    Column("rows_merged", Integer, nullable=False, server_default="0"),
     Column("job_id", Uuid),
     Column("problem", Json),
     Column("started_at", UtcDateTime),
@@ -1361,6 +1388,7 @@ TENANT_TABLES = (
     tasks,
     dedupe_queue,
     duplicate_candidates,
+    lead_merges,
     contact_identities,
     products,
     orders,

@@ -24,7 +24,12 @@ from app.db.repositories.idempotency import IdempotencyRepository
 from app.db.repositories.imports import ImportRepository
 from app.db.repositories.integrations import IntegrationFailureRepository, IntegrationRepository
 from app.db.repositories.jobs import JobRepository
-from app.db.repositories.leads import CustomFieldRepository, DuplicateCandidateRepository, LeadRepository
+from app.db.repositories.leads import (
+    CustomFieldRepository,
+    DuplicateCandidateRepository,
+    LeadMergeRepository,
+    LeadRepository,
+)
 from app.db.repositories.loyalty import LoyaltyRepository
 from app.db.repositories.members import MemberRepository
 from app.db.repositories.orders import CustomerRepository, ExchangeRateRepository, OrderRepository, ProductRepository
@@ -325,6 +330,9 @@ class UnitOfWork:
 
     def duplicate_candidates(self, workspace_id: UUID) -> DuplicateCandidateRepository:
         return DuplicateCandidateRepository(self, workspace_id)
+
+    def lead_merges(self, workspace_id: UUID) -> LeadMergeRepository:
+        return LeadMergeRepository(self, workspace_id)
 
     def timeline(self, workspace_id: UUID) -> TimelineRepository:
         return TimelineRepository(self, workspace_id)

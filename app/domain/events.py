@@ -36,6 +36,7 @@ TEAM_UPDATED = "team.updated"
 TEAM_DELETED = "team.deleted"
 ACTIVITY_CREATED = "activity.created"
 LEAD_MERGED = "lead.merged"
+LEAD_UNMERGED = "lead.unmerged"  # an automatic merge undone
 LEAD_DUPLICATES_FOUND = "lead.duplicates_found"
 LEAD_QUALIFIED = "lead.qualified"
 LEAD_DISQUALIFIED = "lead.disqualified"

@@ -16,7 +16,7 @@ from app.schemas.forms import SubmissionRead
 from app.schemas.imports import ImportRead
 from app.schemas.integrations import IntegrationRead, PrivacyRequest
 from app.schemas.jobs import JobRead
-from app.schemas.leads import DuplicatesFound, LeadMerged, LeadRead
+from app.schemas.leads import DuplicatesFound, LeadMerged, LeadRead, LeadUnmerged
 from app.schemas.loyalty import LoyaltyEntryRead
 from app.schemas.members import MemberRead
 from app.schemas.orders import CustomerConverted, ExchangeRateRead, OrderRead, ProductRead
@@ -76,6 +76,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.TEAM_DELETED: TeamRead,
     types.ACTIVITY_CREATED: ActivityRead,
     types.LEAD_MERGED: LeadMerged,
+    types.LEAD_UNMERGED: LeadUnmerged,
     types.LEAD_DUPLICATES_FOUND: DuplicatesFound,
     types.LEAD_QUALIFIED: LeadRead,
     types.LEAD_DISQUALIFIED: LeadRead,

@@ -35,6 +35,10 @@ class ImportRead(ResourceRead):
     rows_created: int
     rows_updated: int
     rows_unchanged: int
+    rows_merged: int = Field(
+        description="Leads: rows merged into an open lead with the same email or phone (deduplication "
+        "on_duplicate=merge when the file was uploaded)",
+    )
     rows_failed: int = Field(description="Rows kept under /errors with why")
     job_id: UUID | None = Field(description="The job applying it (/v1/jobs/{id})")
     problem: JobProblem | None = Field(

@@ -178,7 +178,10 @@ class LeadBatch(BatchRequest):
 
 class BatchItemResult(BaseModel):
     index: int
-    status: Literal["created", "updated", "unchanged", "error"]
+    status: Literal["created", "updated", "unchanged", "merged", "error"] = Field(
+        description="`merged`: a new lead whose email or phone an open lead has, merged into it with "
+        "on_duplicate=merge (`id` is that lead's)"
+    )
     id: UUID | None = None
     reason: str | None = None
     problem: dict[str, Any] | None = None
@@ -232,10 +235,48 @@ class MergeRequest(RequestModel):
     )
 
 
+MergeSource = Literal["request", "manual", "automatic"]
+
+
 class LeadMerged(BaseModel):
-    survivor: LeadRead
-    merged_lead_ids: list[UUID]
+    survivor: LeadRead = Field(description="The lead that was kept, as it is after the merge")
+    merged_lead_ids: list[UUID] = Field(
+        description="The leads merged into it (archived with `merged_into_id`); empty when a request for a new "
+        "lead was merged into it (source `request`)"
+    )
     moved: dict[str, int] = Field(description="Engagements, activities, tasks and submissions moved to the survivor")
+    source: MergeSource = Field(
+        description="`request`: POST /v1/leads, its batch or a lead import with on_duplicate=merge; `manual`: POST "
+        "/v1/leads/{id}/merge; `automatic`: a fuzzy match at or above auto_merge_threshold, merged by the worker "
+        "(lead.merged events recorded before sources existed have none: they were manual)"
+    )
+    filled_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields of the survivor this merge set, as the survivor now shows them (request and automatic "
+        "merges fill only empty fields; a manual merge takes each field's newest non-empty value)",
+    )
+    added_tags: list[str] = Field(default_factory=list, description="Tags this merge added to the survivor")
+    confidence: float | None = Field(
+        default=None, description="Automatic merges: the similarity (0-100) that reached auto_merge_threshold"
+    )
+    undo_until: UtcDatetime | None = Field(
+        default=None, description="Automatic merges: until when POST /v1/leads/{id}/unmerge can undo it (30 days)"
+    )
+
+
+class LeadUnmerged(BaseModel):
+    lead: LeadRead = Field(description="The lead restored, with its own history back")
+    survivor: LeadRead = Field(description="The lead it had been merged into, as it is after the undo")
+    merged_at: UtcDatetime = Field(description="When the automatic merge being undone happened")
+    moved: dict[str, int] = Field(
+        description="Engagements, activities, tasks and submissions moved back (those the merge moved)"
+    )
+    restored_fields: list[str] = Field(
+        description="Fields of the survivor the merge had filled that went back to what they were"
+    )
+    kept_fields: list[str] = Field(
+        description="Fields the merge had filled that were changed since: they keep their new value"
+    )
 
 
 class DuplicateCandidateRead(BaseModel):

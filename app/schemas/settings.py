@@ -398,7 +398,10 @@ class DeduplicationSettings(BaseModel):
         le=100,
         allow_inf_nan=False,
         description="Fuzzy matches at or above this confidence (0-100) are merged automatically (undo within "
-        "30 days: POST /v1/leads/{id}/unmerge); null = suggest only",
+        "30 days: POST /v1/leads/{id}/unmerge); null = suggest only. The confidence is the similarity GET "
+        "/v1/leads/{id}/duplicates lists (0.6 name + 0.4 company similarity; a name alone at most 70). The worker "
+        "merges a new lead into the older open lead it matches best, filling only what that lead lacks, unless both "
+        "have an email (or both a phone) and they differ",
     )
 
 

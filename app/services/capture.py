@@ -12,8 +12,7 @@ from pydantic import ValidationError
 from app.db.repositories.base import Row
 from app.domain import events as types
 from app.domain.api_keys import KeyKind
-from app.domain.concurrency import LostUpdate
-from app.domain.errors import Conflict, Forbidden, NotFound
+from app.domain.errors import Forbidden, NotFound
 from app.domain.leads.capture import allowed_origins, map_fields, origin_allowed, spam_reason
 from app.ids import new_id
 from app.schemas.common import invalid_input
@@ -158,28 +157,16 @@ async def _into_open_lead(
     timeline shows what came from which public post. A form made for something (a newsletter
     sign-up, a demo request) records that engagement instead of `form_submit`."""
     applied: dict[str, Any] = {}
-    if update:
-        changes = {k: v for k, v in data.items() if k in FILLABLE and v not in (None, "", []) and not lead.get(k)}
-        new_tags = [t for t in data.get("tags") or [] if t not in lead["tags"]]
-        if new_tags:
-            changes["tags"] = [*lead["tags"], *new_tags]
-        if changes:
-            try:
-                lead = await leads.update_as_read(ctx, lead, changes)
-                applied = changes
-            except LostUpdate:  # a concurrent write changed the lead: the request runs again on its new state
-                raise
-            except Conflict:  # the new email or phone belongs to another open lead: leave those out
-                applied = {k: v for k, v in changes.items() if k not in ("email", "phone")}
-                lead = await leads.update_as_read(ctx, lead, applied) if applied else lead
+    before = lead
+    if update:  # the rule every automatic merge follows (nothing the lead has is overwritten)
+        lead, applied = await leads.fill_open_lead(ctx, lead, data, FILLABLE)
     properties: dict[str, Any] = {"form_id": str(form["id"]), "submission_id": str(submission_id)}
     if applied:
-        shown = LeadRead.model_validate(lead).model_dump(mode="json")  # the values as the lead shows them
-        filled = {k: shown[k] for k in sorted(applied) if k != "tags"}
-        if filled:
-            properties["filled_fields"] = filled
+        shown = leads.filled_and_added(LeadRead.model_validate(lead), applied, before)  # as the lead shows them
+        if shown["filled_fields"]:
+            properties["filled_fields"] = shown["filled_fields"]
         if "tags" in applied:
-            properties["added_tags"] = [t for t in applied["tags"] if t in new_tags]
+            properties["added_tags"] = shown["added_tags"]
     _, lead = await scoring.engage(ctx, lead["id"], {"type": _engagement_type(form), "properties": properties})
     return lead
 

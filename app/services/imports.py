@@ -37,7 +37,7 @@ from app.schemas.imports import ImportRead
 from app.schemas.leads import LeadCreate
 from app.schemas.orders import OrderIn
 from app.schemas.relationships import ContactCreate
-from app.services import analytics, custom_fields, events, jobs, leads, orders, workspaces
+from app.services import analytics, custom_fields, duplicates, events, jobs, leads, orders, workspaces
 from app.services.batches import item_error, problem_of
 from app.services.context import SERVICE_SCOPES, Actor, Context
 from app.services.relationships import create_contact
@@ -51,7 +51,7 @@ DRY_RUN_ROWS = 100
 QUIET = frozenset({
     types.LEAD_CREATED, types.LEAD_UPDATED, types.LEAD_SCORE_CHANGED, types.LEAD_TEMPERATURE_CHANGED,
     types.LEAD_STAGE_CHANGED, types.LEAD_MQL_CANDIDATE_FLAGGED, types.CONTACT_CREATED, types.CONTACT_UPDATED,
-    types.CUSTOMER_CREATED,
+    types.CUSTOMER_CREATED, types.LEAD_MERGED,
     types.ORDER_CREATED, types.ORDER_UPDATED, types.ORDER_REFUNDED, types.PRODUCT_CREATED,
 })  # fmt: skip
 
@@ -95,9 +95,13 @@ class Options:
     delimiter: str | None = None
     default_source: str | None = None
     file_name: str | None = None
+    # Leads: what a row whose email or phone an open lead has becomes (the workspace's deduplication
+    # `on_duplicate` when the file is uploaded, kept with the import so it applies to every batch).
+    on_duplicate: str | None = None
 
     def json(self) -> dict[str, Any]:
-        return {"delimiter": self.delimiter, "default_source": self.default_source}
+        kept = {"delimiter": self.delimiter, "default_source": self.default_source}
+        return kept if self.on_duplicate is None else {**kept, "on_duplicate": self.on_duplicate}
 
 
 @dataclass
@@ -106,7 +110,7 @@ class Outcome:
 
     row_number: int
     values: dict[str, str]
-    status: str = "error"  # created | updated | unchanged | error
+    status: str = "error"  # created | updated | unchanged | merged | error
     id: Any = None
     errors: list[dict[str, Any]] = field(default_factory=list)
 
@@ -165,6 +169,8 @@ async def upload(
     async with UnitOfWork(database) as uow:
         ctx = Context(uow, workspace_id, actor, utcnow(), scopes=scopes)
         repo = uow.imports(workspace_id)
+        if options.entity == "leads":
+            options.on_duplicate = await _on_duplicate(ctx)
         await repo.lock_uploads()
         if await repo.streaming(since=ctx.now - STALLED_UPLOAD) >= limits.uploads:
             raise LimitExceeded(
@@ -184,6 +190,10 @@ async def upload(
         # nothing half-written, even when the request is cancelled (the client went away)
         await asyncio.shield(_discard(database, workspace_id, import_id))
         raise
+
+
+async def _on_duplicate(ctx: Context) -> str:
+    return str((await duplicates.policy(ctx))["on_duplicate"])
 
 
 async def _discard(database: Database, workspace_id: UUID, import_id: UUID) -> None:
@@ -306,7 +316,8 @@ async def dry_run(
     scopes: frozenset[str],
 ) -> dict[str, Any]:
     """Check the first `DRY_RUN_ROWS` rows without writing anything: per-row errors, as the import
-    would report them (validation and duplicates of what is stored or earlier in the file)."""
+    would report them (validation, and duplicates of what is stored or earlier in the file unless
+    leads are merged into their open lead: deduplication `on_duplicate` merge)."""
     stream = CsvStream(options.delimiter)
     records: list[list[str]] = []
     try:
@@ -364,6 +375,7 @@ async def _check(
     defaults: dict[str, Any],
 ) -> list[Outcome]:
     region = await workspaces.default_region(ctx)
+    merge = entity.name == "leads" and await _on_duplicate(ctx) == leads.MERGE
     seen: set[str] = set()
     outcomes = []
     groups = _build(entity, resolved, header, list(enumerate(data_rows, start=1)), defaults)
@@ -383,10 +395,12 @@ async def _check(
                     problems = ErrorList()
                     details = contact_details(item.get("email"), item.get("phone"), region, problems)
                     problems.raise_if_any()
-                    if any(k in seen for k in details.identity_keys):
+                    # (merging: a row for someone with an open lead, or on an earlier row, merges into it)
+                    if not merge and any(k in seen for k in details.identity_keys):
                         raise Conflict("the same email or phone is on an earlier row of this file")
                     seen.update(details.identity_keys)
-                    existing = await _existing(ctx, entity.name, details.email_key, details.phone_e164)
+                    existing = None if merge else await _existing(ctx, entity.name, details.email_key,
+                                                                  details.phone_e164)  # fmt: skip
                     if existing is not None:
                         raise Conflict(f"a {entity.name[:-1]} with this email or phone exists ({existing})")
             except (ValidationError, DomainError) as exc:
@@ -599,7 +613,7 @@ def _order_boundary(batch: list[tuple[int, list[str]]], resolved: rules.ColumnMa
 
 def _summary(imp: Row) -> dict[str, Any]:
     return {k: imp[k] for k in ("rows_total", "rows_done", "rows_created", "rows_updated", "rows_unchanged",
-                                "rows_failed")}  # fmt: skip
+                                "rows_merged", "rows_failed")}  # fmt: skip
 
 
 async def _apply_batch(
@@ -620,7 +634,8 @@ async def _apply_batch(
         # 20,000 rows, growing; benchmarks/README.md).
         await uow.plan_each_statement()
         ctx = Context(uow, workspace_id, actor, utcnow(), quiet=QUIET, scopes=SERVICE_SCOPES)
-        outcomes = await _write(ctx, entity, _build(entity, resolved, header, part, defaults))
+        on_duplicate = imp["options"].get("on_duplicate") or leads.REJECT  # (imports queued before merging: reject)
+        outcomes = await _write(ctx, entity, _build(entity, resolved, header, part, defaults), on_duplicate)
         await uow.flush()  # rows written behind exist now: tag them
         repo = uow.imports(workspace_id)
         await repo.tag(entity.name, imp["id"], list({o.id for o in outcomes if o.status == "created" and o.id}))
@@ -628,7 +643,7 @@ async def _apply_batch(
             {"row_number": o.row_number, "errors": o.errors, "values": o.values} for o in outcomes if o.errors
         ])  # fmt: skip
         counts = {"rows_done": len(outcomes)}
-        for status in ("created", "updated", "unchanged"):
+        for status in ("created", "updated", "unchanged", "merged"):
             counts[f"rows_{status}"] = sum(1 for o in outcomes if o.status == status)
         counts["rows_failed"] = sum(1 for o in outcomes if o.status == "error")
         if not await repo.advance(imp["id"], done, counts, ctx.now):
@@ -638,7 +653,10 @@ async def _apply_batch(
 
 
 async def _write(
-    ctx: Context, entity: Entity, groups: list[tuple[list[Outcome], dict[str, Any] | ValueError]]
+    ctx: Context,
+    entity: Entity,
+    groups: list[tuple[list[Outcome], dict[str, Any] | ValueError]],
+    on_duplicate: str = "reject",
 ) -> list[Outcome]:
     items = [(rows, item) for rows, item in groups if not isinstance(item, ValueError)]
     outcomes: list[Outcome] = []
@@ -650,7 +668,7 @@ async def _write(
     if entity.name == "contacts":
         results = [await _create_contact(ctx, item) for _, item in items]
     elif entity.name == "leads":
-        results = await leads.batch_upsert(ctx, [item for _, item in items])
+        results = await leads.batch_upsert(ctx, [item for _, item in items], on_duplicate=on_duplicate)
     else:
         results = await orders.batch_upsert(ctx, [item for _, item in items])
     for (rows, _), result in zip(items, results, strict=True):

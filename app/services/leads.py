@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
-from app.domain.concurrency import check_if_match
+from app.domain.concurrency import LostUpdate, check_if_match
 from app.domain.errors import Conflict, DomainError, ErrorList, InvalidInput, NotFound
 from app.domain.leads import custom_fields as custom
 from app.domain.leads import dedupe
@@ -20,7 +20,7 @@ from app.domain.leads.search import digits, query, search_text
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.common import invalid_input
-from app.schemas.leads import LeadCreate, LeadRead
+from app.schemas.leads import LeadCreate, LeadMerged, LeadRead
 from app.services import custom_fields, events, lookups, routing, scoring, sla, workspaces
 from app.services.batches import item_error
 from app.services.context import Context, changed_fields, write_changes
@@ -85,7 +85,10 @@ class DuplicateLead(Conflict):
 
     def __init__(self, existing: Row | None, *, contact_id: UUID | None) -> None:
         if existing is not None:
-            detail = "an open lead with this email or phone exists: update it, or merge with POST /v1/leads/{id}/merge"
+            detail = (
+                "an open lead with this email or phone exists: update it, send the lead with on_duplicate=merge "
+                "to merge it into that lead, or merge leads with POST /v1/leads/{id}/merge"
+            )
             extensions = {"existing_lead_id": str(existing["id"])}
         else:
             detail = "a contact with this email or phone exists"
@@ -145,6 +148,89 @@ async def create(
     if assignment is not None:
         await routing.record(ctx, row["id"], None, row["owner_id"], row["team_id"], reason, rule_index)
     return row
+
+
+# What `on_duplicate` asks of a new lead whose email or phone an open lead has.
+MERGE, REJECT = "merge", "reject"
+# What a request may fill on the open lead it is merged into: every field a new lead takes, except
+# how the existing lead came in (source, channel) and where it stands (status).
+REQUEST_FILLABLE = (*(f for f in LeadCreate.model_fields if f not in ("source", "channel", "status")),)
+# A filled value another lead holds (an open lead's email or phone, any lead's external_id) is
+# left out rather than failing the merge.
+CONTESTED = ("email", "phone", "external_id")
+
+
+async def create_or_merge(
+    ctx: Context, data: dict[str, Any], *, on_duplicate: str, apply_sla: bool = True
+) -> tuple[Row, bool]:
+    """A new lead (`create`), or, when an open lead has its email or phone and `on_duplicate` is
+    `merge`, that lead with the request merged into it; whether it merged. `reject`: the
+    DuplicateLead (409 with `existing_lead_id`)."""
+    try:
+        return await create(ctx, data, apply_sla=apply_sla), False
+    except DuplicateLead as duplicate:
+        if on_duplicate != MERGE or duplicate.existing is None:
+            raise
+        existing = duplicate.existing
+    return await merge_request(ctx, existing, data), True
+
+
+async def merge_request(ctx: Context, lead: Row, data: dict[str, Any]) -> Row:
+    """A request for someone who has an open lead, merged into it by the rule every automatic merge
+    follows (`dedupe.filled_values`: empty fields filled, tags and custom fields added, nothing
+    overwritten); `lead.merged` with source `request` says what it filled."""
+    updated, applied = await fill_open_lead(ctx, lead, data, REQUEST_FILLABLE)
+    shown = LeadRead.model_validate(updated)
+    await events.record(
+        ctx,
+        types.LEAD_MERGED,
+        LeadMerged(
+            survivor=shown,
+            merged_lead_ids=[],
+            moved=dict.fromkeys(HISTORY, 0),
+            source="request",
+            **filled_and_added(shown, applied, lead),
+        ),
+        resource_id=lead["id"],
+    )
+    return updated
+
+
+HISTORY = ("engagements", "activities", "tasks", "submissions")  # what a merge of two leads moves
+
+
+def filled_and_added(shown: LeadRead, applied: dict[str, Any], before: Row) -> dict[str, Any]:
+    """A merge's `filled_fields` (as the lead now shows them) and `added_tags`."""
+    values = shown.model_dump(mode="json")
+    return {
+        "filled_fields": {
+            k: values[k] for k in sorted(applied) if k in values and k != "tags" and k not in dedupe.DERIVED_FIELDS
+        },
+        "added_tags": [t for t in applied.get("tags", []) if t not in before["tags"]],
+    }
+
+
+async def fill_open_lead(
+    ctx: Context, lead: Row, data: dict[str, Any], fields: tuple[str, ...] | frozenset[str]
+) -> tuple[Row, dict[str, Any]]:
+    """The lead with what it lacked filled in from `data` (`dedupe.filled_values` over `fields`),
+    and what was applied. Written against the lead as read: a concurrent write makes the request
+    run again on the new state. A new email, phone or external id another lead holds is left out."""
+    changes = dedupe.filled_values(lead, data, fields)
+    if not changes:
+        return lead, {}
+    written = dict(changes)
+    if "custom_fields" in written:  # only the added ones are validated and stored beside the lead's own
+        current = lead.get("custom_fields") or {}
+        written["custom_fields"] = {k: v for k, v in written["custom_fields"].items() if current.get(k) != v}
+    try:
+        return await update_as_read(ctx, lead, written), changes
+    except LostUpdate:  # a concurrent write changed the lead: the request runs again on its new state
+        raise
+    except Conflict:  # the new email, phone or external id belongs to another lead: leave those out
+        applied = {k: v for k, v in changes.items() if k not in CONTESTED}
+        written = {k: v for k, v in written.items() if k not in CONTESTED}
+        return (await update_as_read(ctx, lead, written) if written else lead), applied
 
 
 async def _has_contacts(ctx: Context) -> bool:
@@ -264,10 +350,14 @@ async def list_leads(
     )
 
 
-async def batch_upsert(ctx: Context, items: list[dict[str, Any]], *, apply_sla: bool = False) -> list[dict[str, Any]]:
+async def batch_upsert(
+    ctx: Context, items: list[dict[str, Any]], *, apply_sla: bool = False, on_duplicate: str = REJECT
+) -> list[dict[str, Any]]:
     """Create or update each item (matched by `external_id` when it has one); one bad item is
     reported in its result and never rejects the others. Batches load history, so new leads are
-    exempt from the first-response SLA unless `apply_sla`."""
+    exempt from the first-response SLA unless `apply_sla`. A new item whose email or phone an open
+    lead has (one stored, or one an earlier item created) is merged into it with `on_duplicate`
+    `merge` (status `merged`), else it is an error."""
     external_ids = [
         i.get("external_id") for i in items if isinstance(i, dict) and isinstance(i.get("external_id"), str)
     ]
@@ -286,17 +376,22 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]], *, apply_sla: 
                 details = contact_details(data.get("email"), data.get("phone"), region, ErrorList())
                 keys = details.identity_keys
                 earlier = next((created_with[k] for k in keys if k in created_with), None)
-                if earlier is not None:
+                if earlier is not None and on_duplicate != MERGE:
                     raise Conflict(
                         f"item {earlier} of this batch has the same email or phone (one open lead per person)",
                         extensions={"duplicate_of_index": earlier},
                     )
+                if earlier is not None:  # that item's lead is written behind: write it now, to merge into it
+                    await ctx.uow.flush()
             conn = await ctx.uow.connection()
             async with conn.begin_nested():  # a failed item leaves nothing behind
                 if current is None:
-                    row = await create(ctx, {"tags": [], "status": "new", **data}, apply_sla=apply_sla)
-                    status = "created"
-                    created_with.update(dict.fromkeys(keys, index))
+                    row, merged = await create_or_merge(
+                        ctx, {"tags": [], "status": "new", **data}, on_duplicate=on_duplicate, apply_sla=apply_sla
+                    )
+                    status = "merged" if merged else "created"
+                    if not merged:
+                        created_with.update(dict.fromkeys(keys, index))
                 else:
                     row = await _apply(ctx, current, data, if_match=None)
                     status = "updated" if row["version"] != current["version"] else "unchanged"

@@ -13,7 +13,7 @@ know (its models forbid unknown fields), alerts that were never announced, and a
 retention `source: fallback` (read back as `unavailable`).
 
 Revision ID: 0034
-Revises: 0032
+Revises: 0033
 Create Date: 2026-12-06 12:00:00
 """
 
@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql
 import app.db.types
 
 revision: str = "0034"
-down_revision: str | None = "0032"
+down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

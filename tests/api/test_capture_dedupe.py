@@ -67,6 +67,7 @@ async def test_a_returning_customer_is_recorded_on_their_contact_not_as_a_new_le
 
 async def test_the_api_refuses_a_second_open_lead_for_the_same_person(tenant: Tenant) -> None:
     await tenant.patch("/v1/workspace", json={"default_region": "IR"})
+    await tenant.patch("/v1/settings/deduplication", json={"on_duplicate": "reject"})  # (new workspaces merge)
     first = (await tenant.post("/v1/leads", json={"email": "a@x.io", "phone": "09121234567"})).json()
     other = (await tenant.post("/v1/leads", json={"email": "b@x.io"})).json()
     by_phone = assert_problem(await tenant.post("/v1/leads", json={"phone": "+98 912 123 4567"}), 409)

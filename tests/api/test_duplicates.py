@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from app.db.session import Database
-from app.services import scoring
-from tests.conftest import Tenant, assert_problem
+from app.ids import utcnow
+from app.routers import dependencies
+from app.services import duplicates, scoring
+from tests.conftest import Tenant, assert_problem, drain_dispatch
+from tests.documented import assert_documented
 from tests.integration.test_webhooks import running_worker, until
 
 
@@ -25,7 +30,9 @@ async def test_candidates_are_the_same_person_at_the_same_company_under_another_
     lead = await _lead(tenant, first_name="Sara", last_name="Ahmadi", email="sara@acme.io", phone="09121234567",
                        company="Acme")  # fmt: skip
     # The same phone in another format is the same lead: the API says so at once (one open lead per phone).
-    same_phone = await tenant.post("/v1/leads", json={"email": "other@x.io", "phone": "+98 912 123 4567"})
+    same_phone = await tenant.post(
+        "/v1/leads", json={"email": "other@x.io", "phone": "+98 912 123 4567"}, params={"on_duplicate": "reject"}
+    )
     assert assert_problem(same_phone, 409)["existing_lead_id"] == lead["id"]
     alias = await _lead(tenant, first_name="sara", last_name="ahmadi", email="s.ahmadi@gmail.com",
                         company="ACME Ltd.")  # fmt: skip
@@ -163,3 +170,192 @@ async def test_one_worker_pass_searches_many_new_leads_each_within_its_own_works
     }
     listed = (await tenant.get("/v1/leads/duplicate-candidates")).json()["data"]
     assert {(c["lead_id"], c["candidate_id"]) for c in listed} == pairs(await announced(tenant))
+
+
+# -- duplicates merged automatically ----------------------------------------------------------------------
+
+
+async def test_an_exact_duplicate_through_the_api_merges_into_the_open_lead_in_a_new_workspace(
+    tenant: Tenant,
+) -> None:
+    for key in ("plan", "seats"):
+        await tenant.post("/v1/custom-fields", json={"key": key, "label": key, "type": "text"})
+    lead = await _lead(tenant, first_name="Sara", email="sara@acme.io", phone="+989121234567", tags=["web"],
+                       custom_fields={"plan": "basic"})  # fmt: skip
+    again = {"first_name": "Sarah", "last_name": "Ahmadi", "email": "SARA@acme.io", "phone": "+989120000000",
+             "company": "Acme", "tags": ["api"], "custom_fields": {"plan": "pro", "seats": "12"}}  # fmt: skip
+    headers = {"Idempotency-Key": "merge-1"}
+    response = await tenant.post("/v1/leads", json=again, headers=headers)
+    assert response.status_code == 200, response.text  # merged into the open lead, not created
+    assert_documented(response, "/v1/leads")
+    merged = response.json()
+    assert merged["id"] == lead["id"] and response.headers["etag"] == f'"{merged["version"]}"'
+    assert merged["version"] > lead["version"]
+    # Only what the lead lacked is filled in: its name, email and phone stay as they were.
+    assert (merged["first_name"], merged["last_name"], merged["company"]) == ("Sara", "Ahmadi", "Acme")
+    assert (merged["email"], merged["phone_e164"]) == ("sara@acme.io", "+989121234567")
+    assert merged["tags"] == ["web", "api"] and merged["custom_fields"] == {"plan": "basic", "seats": "12"}
+    assert [x["id"] for x in (await tenant.get("/v1/leads")).json()["data"]] == [lead["id"]]
+
+    replay = await tenant.post("/v1/leads", json=again, headers=headers)  # a retry gets the same answer
+    assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == merged
+
+    [event] = (await tenant.get("/v1/events", params={"type": "lead.merged", "resource_id": lead["id"]})).json()[
+        "data"
+    ]  # fmt: skip
+    data = event["data"]
+    assert (data["source"], data["merged_lead_ids"], data["survivor"]["id"]) == ("request", [], lead["id"])
+    assert data["filled_fields"] == {"company": "Acme", "custom_fields": {"plan": "basic", "seats": "12"},
+                                     "last_name": "Ahmadi"}  # fmt: skip
+    assert data["added_tags"] == ["api"]
+    assert data["moved"] == {"engagements": 0, "activities": 0, "tasks": 0, "submissions": 0}
+    timeline = (await tenant.get(f"/v1/leads/{lead['id']}/timeline")).json()["data"]
+    assert [e["data"]["type"] for e in timeline if e["kind"] == "status"] == ["lead.merged", "lead.created"]
+
+    # The request, or the workspace's setting, can still refuse it.
+    refused = await tenant.post("/v1/leads", json=again, params={"on_duplicate": "reject"})
+    assert assert_problem(refused, 409)["existing_lead_id"] == lead["id"]
+    await tenant.patch("/v1/settings/deduplication", json={"on_duplicate": "reject"})
+    assert assert_problem(await tenant.post("/v1/leads", json=again), 409)["existing_lead_id"] == lead["id"]
+    asked = await tenant.post("/v1/leads", json=again, params={"on_duplicate": "merge"})
+    assert asked.status_code == 200 and asked.json()["id"] == lead["id"]
+    assert_problem(await tenant.post("/v1/leads", json=again, params={"on_duplicate": "yes"}), 422, "on_duplicate")
+    # A closed lead is not merged into: a new lead is created.
+    await tenant.post(f"/v1/leads/{lead['id']}/disqualify", json={"reason": "no_budget"})
+    created = await tenant.post("/v1/leads", json=again, params={"on_duplicate": "merge"})
+    assert created.status_code == 201 and created.json()["id"] != lead["id"]
+
+
+async def test_a_batch_merges_each_duplicate_into_its_open_lead_and_says_so(tenant: Tenant) -> None:
+    stored = await _lead(tenant, email="known@x.io")
+    items = [
+        {"email": "known@x.io", "first_name": "Known"},  # a stored open lead
+        {"email": "new@x.io", "external_id": "crm-7"},
+        {"email": "NEW@x.io", "first_name": "Again", "tags": ["vip"]},  # the same person as item 1
+        {"email": "bad"},
+    ]
+    response = await tenant.post("/v1/leads/batch", json={"leads": items})
+    assert response.status_code == 200, response.text
+    assert_documented(response, "/v1/leads/batch")
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["merged", "created", "merged", "error"]
+    assert results[0]["id"] == stored["id"] and results[2]["id"] == results[1]["id"]
+    new = (await tenant.get(f"/v1/leads/{results[1]['id']}")).json()
+    assert (new["first_name"], new["tags"], new["external_id"]) == ("Again", ["vip"], "crm-7")
+    assert (await tenant.get(f"/v1/leads/{stored['id']}")).json()["first_name"] == "Known"
+    assert len((await tenant.get("/v1/leads")).json()["data"]) == 2
+    events = (await tenant.get("/v1/events", params={"type": "lead.merged"})).json()["data"]
+    assert sorted(e["data"]["survivor"]["id"] for e in events) == sorted([stored["id"], results[1]["id"]])
+    assert all(e["data"]["source"] == "request" for e in events)
+
+
+async def _duplicate_search(database: Database) -> None:
+    """What the worker does after commit: dispatch queues new leads, the search takes them."""
+    await drain_dispatch(database)
+    while await duplicates.find_for_new_leads(database, utcnow()):
+        pass
+
+
+async def test_an_automatic_fuzzy_merge_is_undone_by_unmerge(
+    tenant: Tenant, other_tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await tenant.patch("/v1/settings/deduplication", json={"auto_merge_threshold": 90})
+    kept = await _lead(tenant, first_name="Sara", last_name="Ahmadi", phone="+989121234567", company="Acme",
+                       tags=["web"])  # fmt: skip
+    await tenant.post(f"/v1/leads/{kept['id']}/engagements", json={"type": "page_view"})
+    await _duplicate_search(database)
+    card = await _lead(tenant, first_name="sara", last_name="ahmadi", email="s.ahmadi@gmail.com",
+                       company="ACME Ltd.", job_title="CTO", external_id="card-1", tags=["fair"])  # fmt: skip
+    await tenant.post(f"/v1/leads/{card['id']}/engagements", json={"type": "demo_request"})
+    await tenant.post("/v1/activities", json={"lead_id": card["id"], "type": "note"})
+    stranger = await _lead(tenant, first_name="Sara", last_name="Ahmadi", email="sara@globex.io", company="Acme")
+    await _duplicate_search(database)
+
+    merged = (await tenant.get(f"/v1/leads/{card['id']}")).json()
+    assert merged["merged_into_id"] == kept["id"] and merged["archived_at"] and merged["external_id"] is None
+    survivor = (await tenant.get(f"/v1/leads/{kept['id']}")).json()
+    assert (survivor["first_name"], survivor["company"]) == ("Sara", "Acme")  # nothing overwritten
+    assert (survivor["email"], survivor["job_title"], survivor["external_id"]) == (
+        "s.ahmadi@gmail.com", "CTO", "card-1"
+    )  # fmt: skip
+    assert survivor["tags"] == ["web", "fair"] and survivor["temperature"] == "hot"  # the card's demo request
+    assert len((await tenant.get(f"/v1/leads/{kept['id']}/engagements")).json()["data"]) == 2
+    [event] = (await tenant.get("/v1/events", params={"type": "lead.merged"})).json()["data"]
+    data = event["data"]
+    assert (data["source"], data["merged_lead_ids"], data["confidence"]) == ("automatic", [card["id"]], 100.0)
+    assert data["moved"] == {"engagements": 1, "activities": 1, "tasks": 0, "submissions": 0}
+    assert data["undo_until"] > event["occurred_at"] and data["added_tags"] == ["fair"]
+    # Compared after the card (it is newer), the namesake has another email than the one the kept lead
+    # now has: another person, suggested for review, never merged.
+    assert (await tenant.get(f"/v1/leads/{stranger['id']}")).json()["merged_into_id"] is None
+    announced = (await tenant.get("/v1/events", params={"type": "lead.duplicates_found"})).json()["data"]
+    assert {e["data"]["lead_id"] for e in announced} == {stranger["id"]}
+    # A member changes the survivor's job title meanwhile: undoing keeps that change.
+    await tenant.patch(f"/v1/leads/{kept['id']}", json={"job_title": "CEO"})
+
+    url = f"/v1/leads/{card['id']}/unmerge"
+    response = await tenant.post(url, headers={"Idempotency-Key": "undo-1"})
+    assert response.status_code == 200, response.text
+    assert_documented(response, "/v1/leads/{lead_id}/unmerge")
+    restored = response.json()
+    assert (restored["merged_into_id"], restored["archived_at"], restored["external_id"]) == (None, None, "card-1")
+    assert (restored["email"], restored["tags"], restored["temperature"]) == ("s.ahmadi@gmail.com", ["fair"], "hot")
+    assert [e["type"] for e in (await tenant.get(f"{url[:-8]}/engagements")).json()["data"]] == ["demo_request"]
+    back = (await tenant.get(f"/v1/leads/{kept['id']}")).json()
+    assert (back["email"], back["external_id"], back["tags"], back["job_title"]) == (None, None, ["web"], "CEO")
+    assert back["temperature"] != "hot" and len((await tenant.get(f"/v1/leads/{kept['id']}/engagements")).json()[
+        "data"]) == 1  # fmt: skip
+    [undone] = (await tenant.get("/v1/events", params={"type": "lead.unmerged"})).json()["data"]
+    assert (undone["data"]["lead"]["id"], undone["data"]["survivor"]["id"]) == (card["id"], kept["id"])
+    assert undone["data"]["moved"] == {"engagements": 1, "activities": 1, "tasks": 0, "submissions": 0}
+    assert undone["data"]["kept_fields"] == ["job_title"]
+    assert set(undone["data"]["restored_fields"]) == {"email", "external_id", "tags"}
+    timeline = (await tenant.get(f"/v1/leads/{card['id']}/timeline")).json()["data"]
+    assert [e["data"]["type"] for e in timeline if e["kind"] == "status"] == ["lead.unmerged", "lead.created"]
+    assert {e["kind"] for e in timeline} >= {"engagement", "activity"}  # its own history is back
+
+    again = await tenant.post(url)  # undoing again changes nothing
+    assert again.status_code == 200 and again.json()["version"] == restored["version"]
+    assert len((await tenant.get("/v1/events", params={"type": "lead.unmerged"})).json()["data"]) == 1
+    assert_problem(await tenant.post(f"/v1/leads/{kept['id']}/unmerge"), 409)  # never merged
+    assert_problem(await other_tenant.post(url), 404)
+    # A manual merge is a member's decision: not undone here.
+    await tenant.post(f"/v1/leads/{kept['id']}/merge", json={"lead_ids": [card["id"]]})
+    assert "only an automatic merge" in assert_problem(await tenant.post(url), 409)["detail"]
+
+
+async def test_an_automatic_merge_can_be_undone_for_30_days(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await tenant.patch("/v1/settings/deduplication", json={"auto_merge_threshold": 95})
+    kept = await _lead(tenant, first_name="Reza", last_name="Karimi", phone="+989121111111", company="Parsian")
+    await _duplicate_search(database)
+    later = await _lead(tenant, first_name="Reza", last_name="Karimi", email="reza@parsian.ir", company="پارسیان")
+    near = await _lead(tenant, first_name="Reza", last_name="Karimy", email="r.k@parsian.ir", company="Parsian")
+    await _duplicate_search(database)
+    # Another script for the company is below 95: suggested only; so is a near name.
+    assert (await tenant.get(f"/v1/leads/{later['id']}")).json()["merged_into_id"] is None
+    assert (await tenant.get(f"/v1/leads/{near['id']}")).json()["merged_into_id"] is None
+    same = await _lead(tenant, first_name="REZA", last_name="karimi", email="reza@karimi.ir", company="Parsian Co")
+    await _duplicate_search(database)
+    assert (await tenant.get(f"/v1/leads/{same['id']}")).json()["merged_into_id"] == kept["id"]
+
+    later_clock = utcnow() + timedelta(days=31)
+    monkeypatch.setattr(dependencies, "utcnow", lambda: later_clock)
+    expired = assert_problem(await tenant.post(f"/v1/leads/{same['id']}/unmerge"), 409)
+    assert "30 days" in expired["detail"] and expired["undo_until"]
+    assert (await tenant.get(f"/v1/leads/{same['id']}")).json()["merged_into_id"] == kept["id"]
+
+
+async def test_simultaneous_creates_for_one_person_make_one_lead_and_merge_the_others(tenant: Tenant) -> None:
+    """The identity index decides the race: the requests that lose it run again, find the winner's
+    lead and merge into it."""
+    answers = await asyncio.gather(
+        *(tenant.post("/v1/leads", json={"email": "twin@x.io", "tags": [f"t{n}"]}) for n in range(6))
+    )
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201], [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    [lead] = (await tenant.get("/v1/leads")).json()["data"]
+    assert sorted(lead["tags"]) == [f"t{n}" for n in range(6)]  # every request's tag: no update lost
+    assert len((await tenant.get("/v1/events", params={"type": "lead.merged"})).json()["data"]) == 5

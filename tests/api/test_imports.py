@@ -60,6 +60,7 @@ async def test_a_lead_import_applies_good_rows_and_keeps_the_bad_ones_with_why(
     tenant: Tenant, database: Database
 ) -> None:
     await tenant.patch("/v1/workspace", json={"default_region": "IR"})
+    await tenant.patch("/v1/settings/deduplication", json={"on_duplicate": "reject"})  # (new workspaces merge)
     data = csv_bytes(PEOPLE, delimiter=";", bom=True)
     done = await imported(tenant, database, await upload(tenant, "leads", data, mapping=MAPPING))
     assert (done["rows_total"], done["rows_done"], done["rows_created"], done["rows_failed"]) == (4, 4, 2, 2)
@@ -87,7 +88,31 @@ async def test_a_lead_import_applies_good_rows_and_keeps_the_bad_ones_with_why(
     assert "lead.created" not in types and types.count("import.completed") == 1
 
 
+async def test_a_lead_import_merges_rows_for_people_with_an_open_lead(tenant: Tenant, database: Database) -> None:
+    stored = (await tenant.post("/v1/leads", json={"email": "sara@acme.io", "first_name": "Sara"})).json()
+    data = csv_bytes([
+        ["email", "first_name", "company", "tags"],
+        ["SARA@acme.io", "Someone", "Acme", "fair"],  # the stored lead's email
+        ["ali@x.io", "Ali", "", ""],
+        ["ALI@x.io", "", "Parsian", "vip"],  # the same person as the row above
+    ])  # fmt: skip
+    checked = (await upload(tenant, "leads", data, dry_run=True)).json()
+    assert (checked["rows_checked"], checked["rows_failed"]) == (3, 0)  # merged, not refused
+    done = await imported(tenant, database, await upload(tenant, "leads", data))
+    assert (done["rows_created"], done["rows_merged"], done["rows_failed"]) == (1, 2, 0)
+    assert done["options"]["on_duplicate"] == "merge"
+    sara = (await tenant.get(f"/v1/leads/{stored['id']}")).json()
+    assert (sara["first_name"], sara["company"], sara["tags"]) == ("Sara", "Acme", ["fair"])  # only what it lacked
+    [ali] = (await tenant.get("/v1/leads", params={"import_id": done["id"]})).json()["data"]
+    assert (ali["first_name"], ali["company"], ali["tags"]) == ("Ali", "Parsian", ["vip"])
+    types = [e["type"] for e in (await tenant.get("/v1/events", params={"limit": 100})).json()["data"]]
+    assert "lead.merged" not in types and types.count("import.completed") == 1
+    [completed] = (await tenant.get("/v1/events", params={"type": "import.completed"})).json()["data"]
+    assert completed["data"]["rows_merged"] == 2
+
+
 async def test_a_dry_run_reports_the_first_rows_errors_and_writes_nothing(tenant: Tenant) -> None:
+    await tenant.patch("/v1/settings/deduplication", json={"on_duplicate": "reject"})  # (new workspaces merge)
     data = csv_bytes(PEOPLE)
     response = await upload(tenant, "leads", data, mapping=MAPPING, dry_run=True)
     assert response.status_code == 200, response.text

@@ -203,7 +203,7 @@ async def test_a_batch_with_the_same_person_twice_creates_one_lead_and_says_why_
 ) -> None:
     items = [{"email": "a@x.io"}, {"email": "A@X.io", "first_name": "B"}, {"phone": "+989121234567"},
              {"phone": "+98 912 123 4567"}]  # fmt: skip
-    response = await tenant.post("/v1/leads/batch", json={"leads": items})
+    response = await tenant.post("/v1/leads/batch", json={"leads": items}, params={"on_duplicate": "reject"})
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert [r["status"] for r in results] == ["created", "error", "created", "error"]

@@ -221,6 +221,7 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("GET", "/v1/contacts/{contact_id}/timeline"): (_contact, None, "/timeline"),
     ("GET", "/v1/leads/{lead_id}/duplicates"): (_lead, None, "/duplicates"),
     ("POST", "/v1/leads/{lead_id}/merge"): (_lead, {"lead_ids": ["0190a000-0000-7000-8000-000000000001"]}, "/merge"),
+    ("POST", "/v1/leads/{lead_id}/unmerge"): (_lead, None, "/unmerge"),
     ("POST", "/v1/leads/{lead_id}/qualify"): (_lead, {"opportunity": None}, "/qualify"),
     ("POST", "/v1/leads/{lead_id}/disqualify"): (_lead, {"reason": "spam"}, "/disqualify"),
     ("POST", "/v1/leads/{lead_id}/reactivate"): (_disqualified_lead, None, "/reactivate"),

@@ -7,6 +7,7 @@ import json
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -19,6 +20,7 @@ from app.db.session import Database
 from app.db.tables import metadata
 from app.db.unit_of_work import UnitOfWork
 from app.ids import new_id, utcnow
+from app.main import create_app
 from app.services import workspaces
 from app.worker.dispatcher import dispatch
 from tests.conftest import ScratchDatabases, database_url
@@ -624,5 +626,44 @@ async def test_leads_whose_ial_came_only_from_the_default_have_no_stage_after_00
         values = {k: json.loads(v) if isinstance(v, str) else v for k, v in stored.items()}
         assert values["sla"]["stages"] == ["ial"]
         assert [r["when"]["stages"] for r in values["routing"]["rules"]] == [["ial", "mql"], ["sql"]]
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_workspace_made_before_0030_still_refuses_an_exact_duplicate_through_the_api(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """New workspaces merge a lead whose email or phone an open lead has; one that existed before
+    the upgrade keeps answering 409 (0030 stored `on_duplicate: reject` for it) unless a request
+    asks to merge."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:  # made at head for its keys, then taken below 0030 (as workspace_below)
+            before = await workspaces.create(uow, name="Before", now=utcnow())
+            await uow.commit()
+        await downgrade(db, "0029")
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            after = await workspaces.create(uow, name="After", now=utcnow())
+            await uow.commit()
+        app = create_app(Settings(database_url=db.settings.database_url), database=db)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            for made, expected in ((before, 409), (after, 200)):
+                auth = {"Authorization": f"Bearer {made.secret_key}"}
+                first = await client.post("/v1/leads", json={"email": "sara@acme.io"}, headers=auth)
+                assert first.status_code == 201, first.text
+                again = await client.post("/v1/leads", json={"email": "SARA@acme.io", "company": "Acme"}, headers=auth)
+                assert again.status_code == expected, again.text
+                if expected == 409:
+                    assert again.json()["existing_lead_id"] == first.json()["id"]
+                    asked = await client.post(
+                        "/v1/leads", json={"email": "sara@acme.io"}, params={"on_duplicate": "merge"}, headers=auth
+                    )
+                    assert asked.status_code == 200 and asked.json()["id"] == first.json()["id"]
+                else:
+                    assert again.json()["id"] == first.json()["id"] and again.json()["company"] == "Acme"
     finally:
         await db.dispose()

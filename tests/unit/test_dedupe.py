@@ -90,3 +90,66 @@ def test_merging_loses_no_value_and_is_idempotent(records: list[dict[str, object
     assert set(merged["tags"]) == {t for r in leads for t in r["tags"]}  # type: ignore[attr-defined]
     assert merged["created_at"] == min(r["created_at"] for r in leads)  # type: ignore[type-var]
     assert dedupe.merged_values(merged, losers) == {}
+
+
+# -- automatic merges: the fill rule, the target, undoing -----------------------------------------------
+
+
+def test_an_automatic_merge_fills_only_what_the_kept_lead_lacks() -> None:
+    kept = _lead(1, first_name="Sara", company=None, email="sara@acme.io", email_key="sara@acme.io", phone=None,
+                 phone_e164=None, phone_valid=False, tags=["web"], custom_fields={"budget": 5},
+                 owner_id=None)  # fmt: skip
+    card = _lead(2, first_name="Sarah", company="Acme", email=None, email_key=None, phone="0912 345 6789",
+                 phone_e164="+989123456789", phone_valid=True, tags=["fair", "web"],
+                 custom_fields={"budget": 9, "plan": "pro"}, owner_id=uuid.UUID(int=77),
+                 referred_by_lead_id=uuid.UUID(int=1))  # fmt: skip
+    values = dedupe.absorbed_values(kept, card)
+    assert "first_name" not in values and values["company"] == "Acme"  # nothing the kept lead has is overwritten
+    assert (values["phone"], values["phone_e164"], values["phone_valid"]) == ("0912 345 6789", "+989123456789", True)
+    assert values["tags"] == ["web", "fair"] and values["custom_fields"] == {"budget": 5, "plan": "pro"}
+    assert values["owner_id"] == uuid.UUID(int=77)
+    assert "referred_by_lead_id" not in values  # the kept lead does not refer itself
+    assert dedupe.absorbed_values({**kept, **values}, card) == {}  # merging again changes nothing
+    # A request (or a form) fills the same way, over the fields it may fill.
+    request = {"first_name": "Someone", "city": "Tehran", "tags": ["api"], "custom_fields": {"plan": "pro"}}
+    assert dedupe.filled_values(kept, request, ("first_name", "city")) == {"city": "Tehran", "tags": ["web", "api"]}
+
+
+def test_a_fuzzy_match_is_merged_into_an_older_lead_only_at_the_threshold_and_without_conflicting_details() -> None:
+    new = {"id": uuid.UUID(int=10), "email_key": "s.ahmadi@gmail.com", "phone_e164": None}
+    older = {"id": uuid.UUID(int=5), "email_key": None, "phone_e164": "+989121234567"}
+    other_email = {"id": uuid.UUID(int=4), "email_key": "sara@acme.io", "phone_e164": None}
+    newer = {"id": uuid.UUID(int=11), "email_key": None, "phone_e164": None}
+
+    def candidates(*pairs: tuple[dict[str, object], float]) -> list[dict[str, object]]:
+        return [{"lead": lead, "score": score, "matched": ["name", "company"]} for lead, score in pairs]
+
+    assert dedupe.auto_merge_target(new, candidates((older, 92.0)), None) is None  # off: suggestions only
+    assert dedupe.auto_merge_target(new, candidates((older, 92.0)), 90)["lead"] is older  # type: ignore[index]
+    assert dedupe.auto_merge_target(new, candidates((older, 89.9)), 90) is None
+    # Two people with one name at one company have their own emails: never merged automatically.
+    assert dedupe.conflicting(new, other_email) == ("email",)
+    assert dedupe.auto_merge_target(new, candidates((other_email, 100.0)), 90) is None
+    # A newer lead is merged into this one when its own turn comes, not this one into it.
+    assert dedupe.auto_merge_target(new, candidates((newer, 100.0), (older, 95.0)), 90)["lead"] is older  # type: ignore[index]
+
+
+def test_undoing_empties_what_the_merge_filled_unless_it_changed_since() -> None:
+    before = {"company": None, "city": None, "tags": ["web"], "custom_fields": {"budget": 5}, "owner_id": None}
+    after = {"company": "Acme", "city": "Tehran", "tags": ["web", "fair"],
+             "custom_fields": {"budget": 5, "plan": "pro"}, "owner_id": uuid.UUID(int=7)}  # fmt: skip
+    current = {"company": "Acme", "city": "Shiraz", "tags": ["web", "fair", "vip"],
+               "custom_fields": {"budget": 6, "plan": "pro"}, "owner_id": uuid.UUID(int=7)}  # fmt: skip
+    undo = dedupe.unmerged_values(current, before, after)
+    assert undo.changes == {"company": None, "tags": ["web", "vip"], "custom_fields": {"budget": 6}, "owner_id": None}
+    assert undo.kept == ("city",)  # moved to Shiraz since: the member's change stays
+    assert dedupe.unmerged_values({**current, **undo.changes}, before, after).changes == {}  # nothing left to undo
+
+
+def test_a_phone_changed_since_the_merge_keeps_its_parsed_forms_when_undone() -> None:
+    before = {"phone": None, "phone_e164": None, "phone_valid": False, "email": None, "email_key": None}
+    after = {"phone": "0912 345 6789", "phone_e164": "+989123456789", "phone_valid": True, "email": "s@x.io",
+             "email_key": "s@x.io"}  # fmt: skip
+    current = {**after, "phone": "0935 111 2233", "phone_e164": "+989351112233"}  # a member typed another phone
+    undo = dedupe.unmerged_values(current, before, after)
+    assert undo.changes == {"email": None, "email_key": None} and undo.kept == ("phone",)

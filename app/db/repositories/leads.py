@@ -114,6 +114,13 @@ _CANDIDATES = {
     True: _candidate_statements([t]),
     False: _candidate_statements([t.c[name] for name in COMPARED]),
 }
+# A lead's history that a merge moves to the lead it keeps.
+HISTORY_TABLES = (
+    ("engagements", tables.engagements),
+    ("activities", tables.activities),
+    ("tasks", tables.tasks),
+    ("submissions", tables.form_submissions),
+)
 SORTABLE = {
     "created_at": datetime_key(t.c.created_at),
     "updated_at": datetime_key(t.c.updated_at),
@@ -327,12 +334,7 @@ class LeadRepository(TenantRepository):
     async def move_history(self, from_ids: Sequence[UUID], to_id: UUID) -> dict[str, int]:
         """Engagements, activities, tasks and form submissions of `from_ids` now belong to `to_id`."""
         moved = {}
-        for name, table in (
-            ("engagements", tables.engagements),
-            ("activities", tables.activities),
-            ("tasks", tables.tasks),
-            ("submissions", tables.form_submissions),
-        ):
+        for name, table in HISTORY_TABLES:
             statement = (
                 table.update()
                 .where(table.c.workspace_id == self.workspace_id, table.c.lead_id.in_(list(from_ids)))
@@ -340,6 +342,39 @@ class LeadRepository(TenantRepository):
             )
             moved[name] = int((await self.uow.execute(statement)).rowcount or 0)
         return moved
+
+    async def move_history_of(self, from_id: UUID, to_id: UUID) -> dict[str, list[UUID]]:
+        """`move_history` for one lead, answering the ids of the rows moved (an automatic merge
+        keeps them, to move exactly those back if it is undone)."""
+        moved = {}
+        for name, table in HISTORY_TABLES:
+            statement = (
+                table.update()
+                .where(table.c.workspace_id == self.workspace_id, table.c.lead_id == from_id)
+                .values(lead_id=to_id)
+                .returning(table.c.id)
+            )
+            moved[name] = [row[0] for row in (await self.uow.execute(statement)).all()]
+        return moved
+
+    async def move_back(self, moved: Mapping[str, Sequence[UUID]], from_id: UUID, to_id: UUID) -> dict[str, int]:
+        """The rows `moved` (history table -> ids) that still belong to `from_id` go to `to_id`."""
+        counts = {}
+        for name, table in HISTORY_TABLES:
+            ids = list(moved.get(name) or [])
+            counts[name] = 0
+            for start in range(0, len(ids), 1000):
+                statement = (
+                    table.update()
+                    .where(
+                        table.c.workspace_id == self.workspace_id,
+                        table.c.lead_id == from_id,
+                        table.c.id.in_(ids[start : start + 1000]),
+                    )
+                    .values(lead_id=to_id)
+                )
+                counts[name] += int((await self.uow.execute(statement)).rowcount or 0)
+        return counts
 
     async def touch_activity(self, lead_id: UUID, at: datetime) -> None:
         """`last_activity_at` moves forward only (a new version, no `updated_at` change)."""
@@ -520,3 +555,30 @@ class DuplicateCandidateRepository(TenantRepository):
 
 
 CANDIDATE_SORT = {"found_at": datetime_key(tables.duplicate_candidates.c.found_at)}
+
+
+class LeadMergeRepository(TenantRepository):
+    """Automatic merges, kept so they can be undone (POST /v1/leads/{id}/unmerge)."""
+
+    table = tables.lead_merges
+
+    async def add(self, row: Mapping[str, Any]) -> None:
+        await self.uow.execute(self.table.insert(), [{"workspace_id": self.workspace_id, **row}])
+
+    async def latest_for(self, lead_id: UUID) -> Row | None:
+        """The latest automatic merge of this lead into another."""
+        lm = self.table
+        statement = (
+            select(lm).where(self.scope, lm.c.lead_id == lead_id).order_by(lm.c.merged_at.desc(), lm.c.id.desc())
+        )
+        return await self._one(statement.limit(1))
+
+    async def mark_undone(self, merge_id: UUID, at: datetime, by: str) -> bool:
+        """False when it was undone already (a concurrent undo came first)."""
+        lm = self.table
+        statement = (
+            lm.update()
+            .where(self.scope, lm.c.id == merge_id, lm.c.undone_at.is_(None))
+            .values(undone_at=at, undone_by=by)
+        )
+        return bool((await self.uow.execute(statement)).rowcount)

@@ -24,6 +24,8 @@ STATUS_EVENTS = (
     "lead.archived",
     "lead.first_responded",
     "lead.sla_breached",
+    "lead.merged",  # on the lead kept: what a merge (a request, by hand, automatic) brought into it
+    "lead.unmerged",  # on the lead restored
 )
 # kind -> (table, time column); which subject columns each source has.
 SOURCES: dict[str, tuple[Table, str]] = {

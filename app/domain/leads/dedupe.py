@@ -5,7 +5,7 @@ the tags, keep the earliest creation). Pure; rapidfuzz does the string similarit
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,3 +119,135 @@ def merged_values(survivor: Mapping[str, Any], losers: Sequence[Mapping[str, Any
     values["custom_fields"] = custom
     values["created_at"] = min(r["created_at"] for r in records)
     return {k: v for k, v in values.items() if survivor.get(k) != v}
+
+
+# -- automatic merges --------------------------------------------------------------------------------
+# An automatic merge (a form submission or a request from someone with an open lead, a fuzzy match
+# the worker merges) never overwrites what the lead it keeps has: each empty field is filled from
+# the other record, tags it lacks are added, custom fields it lacks are added. A manual merge
+# (`merged_values`) is a person's decision and takes each field's newest non-empty value instead.
+
+# What a merged lead fills on the lead it is merged into (its phone and email carry their parsed
+# forms along; `referred_by_contact_id` beside the merge rule's fields).
+ABSORBED_FIELDS = (
+    *(f for f in MERGED_FIELDS if f not in DERIVED_FIELDS),
+    "referred_by_contact_id",
+    "custom_fields",
+)
+UNDO_DAYS = 30  # an automatic merge of two leads can be undone for this long
+
+
+def filled_values(lead: Mapping[str, Any], values: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """The fill rule every automatic merge shares: each of `fields` that is empty on `lead` takes
+    the non-empty value in `values`; tags in `values` the lead lacks are appended; with
+    "custom_fields" among `fields`, custom fields the lead lacks are added. Nothing the lead has is
+    overwritten. Only what changes is returned."""
+    wanted = frozenset(fields)
+    changes = {
+        k: values[k]
+        for k in fields
+        if k not in ("tags", "custom_fields") and not _empty(values.get(k)) and _empty(lead.get(k))
+    }
+    current_tags = list(lead.get("tags") or [])
+    new_tags = [t for t in dict.fromkeys(values.get("tags") or []) if t not in current_tags]
+    if new_tags:
+        changes["tags"] = [*current_tags, *new_tags]
+    if "custom_fields" in wanted:
+        current = dict(lead.get("custom_fields") or {})
+        added = {
+            k: v for k, v in (values.get("custom_fields") or {}).items() if not _empty(v) and _empty(current.get(k))
+        }
+        if added:
+            changes["custom_fields"] = {**current, **added}
+    return changes
+
+
+def absorbed_values(survivor: Mapping[str, Any], merged: Mapping[str, Any]) -> dict[str, Any]:
+    """What an automatic merge of the lead `merged` into `survivor` changes on the survivor (both
+    stored leads): the fill rule over ABSORBED_FIELDS. A phone travels with its parsed forms and an
+    email with its key; a referral by the survivor itself is not carried over."""
+    changes = filled_values(survivor, merged, ABSORBED_FIELDS)
+    if changes.get("referred_by_lead_id") == survivor.get("id"):
+        del changes["referred_by_lead_id"]
+    if "email" in changes:
+        changes["email_key"] = merged.get("email_key")
+    if "phone" in changes:
+        changes["phone_e164"], changes["phone_valid"] = merged.get("phone_e164"), merged.get("phone_valid")
+    return changes
+
+
+def conflicting(lead: Mapping[str, Any], other: Mapping[str, Any]) -> tuple[str, ...]:
+    """The contact details two leads both have and that differ (email, phone): two people who share
+    a name and a company are told apart by them, so such a pair is never merged automatically."""
+    return tuple(
+        label
+        for label, key in (("email", "email_key"), ("phone", "phone_e164"))
+        if lead.get(key) and other.get(key) and lead.get(key) != other.get(key)
+    )
+
+
+def auto_merge_target(
+    lead: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]], threshold: float | None
+) -> Mapping[str, Any] | None:
+    """The candidate a new lead is merged into automatically, if any: `candidates` are
+    {"lead", "score", ...} best first (`similarity` scores); the first whose score reaches
+    `threshold` (None: never), that was created before the lead (ids are time-ordered: the newer
+    lead is merged into the older one) and has no conflicting email or phone."""
+    if threshold is None:
+        return None
+    for candidate in candidates:
+        other = candidate["lead"]
+        if candidate["score"] < threshold:
+            return None  # best first: none after this one reaches it either
+        if other["id"] < lead["id"] and not conflicting(lead, other):
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class Undo:
+    changes: dict[str, Any]  # what to write on the survivor
+    kept: tuple[str, ...]  # filled fields changed since the merge: left as they are now
+
+
+def unmerged_values(current: Mapping[str, Any], before: Mapping[str, Any], after: Mapping[str, Any]) -> Undo:
+    """Undoing an automatic merge on the survivor: each field the merge filled goes back to what it
+    was (`before`) while it still holds what the merge set (`after`); a field changed since keeps
+    its new value (listed in `kept`). Tags the merge added are removed, custom fields it added are
+    removed, each only while unchanged. A phone's parsed forms and an email's key follow it."""
+    changes: dict[str, Any] = {}
+    kept: list[str] = []
+    for field, set_value in after.items():
+        if field in DERIVED_FIELDS:
+            continue  # below, with the phone or email they belong to
+        if field == "tags":
+            earlier = list(before.get("tags") or [])
+            added = [t for t in set_value if t not in earlier]
+            now = list(current.get("tags") or [])
+            tags = [t for t in now if t not in added]
+            if tags != now:
+                changes["tags"] = tags
+        elif field == "custom_fields":
+            earlier_custom = dict(before.get("custom_fields") or {})
+            now_custom = dict(current.get("custom_fields") or {})
+            custom = dict(now_custom)
+            for key, value in set_value.items():
+                if key in earlier_custom and earlier_custom[key] == value:
+                    continue  # the survivor had it: not the merge's
+                if now_custom.get(key) != value:
+                    kept.append(f"custom_fields.{key}")
+                elif key in earlier_custom:
+                    custom[key] = earlier_custom[key]
+                else:
+                    custom.pop(key, None)
+            if custom != now_custom:
+                changes["custom_fields"] = custom
+        elif current.get(field) == set_value:
+            if before.get(field) != set_value:
+                changes[field] = before.get(field)
+        else:
+            kept.append(field)
+    for field, derived in (("phone", ("phone_e164", "phone_valid")), ("email", ("email_key",))):
+        if field in changes:
+            changes.update({name: before.get(name) for name in derived if name in after})
+    return Undo(changes, tuple(kept))

@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -47,11 +47,37 @@ StateChangeSort = sort_enum("StateChangeSort", "occurred_at")
 BATCH_BODY_LIMIT = 5 * 1024 * 1024
 
 
-@router.post("", status_code=201, summary="Create a lead", response_model=LeadRead)
+OnDuplicateQuery = Annotated[
+    Literal["reject", "merge"] | None,
+    Query(
+        description="A new lead whose email or phone an open lead has: `merge` it into that lead (its empty "
+        "fields filled, tags and custom fields added, nothing overwritten; lead.merged with source `request`), or "
+        "`reject` it (409 with `existing_lead_id`). Default: /v1/settings/deduplication `on_duplicate`"
+    ),
+]
+
+
+async def _on_duplicate(ctx: Context, asked: str | None) -> str:
+    return asked or str((await duplicates.policy(ctx))["on_duplicate"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a lead, or merge it into the open lead with the same email or phone (on_duplicate=merge)",
+    response_model=LeadRead,
+    responses={200: {"model": LeadRead, "description": "Merged into the open lead with this email or phone"}},
+)
 async def create_lead(
-    request: Request, body: LeadCreate, ctx: Annotated[Context, require_idempotent("leads:write")]
+    request: Request,
+    body: LeadCreate,
+    ctx: Annotated[Context, require_idempotent("leads:write")],
+    on_duplicate: OnDuplicateQuery = None,
 ) -> Response:
-    row = await leads.create(ctx, body.model_dump())
+    asked = await _on_duplicate(ctx, on_duplicate)
+    row, merged = await leads.create_or_merge(ctx, body.model_dump(), on_duplicate=asked)
+    if merged:
+        return resource_response(request, LeadRead.model_validate(row))
     return resource_response(request, LeadRead.model_validate(row), status_code=201, location=f"/v1/leads/{row['id']}")
 
 
@@ -67,8 +93,11 @@ async def batch_leads(
     apply_sla: Annotated[
         bool, Query(description="Give new leads a first-response deadline (batches load history: off by default)")
     ] = False,
+    on_duplicate: OnDuplicateQuery = None,
 ) -> Response:
-    results = await leads.batch_upsert(ctx, body.leads, apply_sla=apply_sla)
+    results = await leads.batch_upsert(
+        ctx, body.leads, apply_sla=apply_sla, on_duplicate=await _on_duplicate(ctx, on_duplicate)
+    )
     return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
 
 
@@ -238,8 +267,8 @@ async def lead_timeline(
 
 @router.get(
     "/duplicate-candidates",
-    summary="Likely duplicates the worker found for new leads after they were created (a review queue; "
-    "never merged automatically), newest first",
+    summary="Likely duplicates the worker found for new leads after they were created (a review queue; merged "
+    "automatically only at or above /v1/settings/deduplication auto_merge_threshold), newest first",
     response_model=Page[DuplicateCandidateRead],
 )
 async def list_duplicate_candidates(
@@ -267,7 +296,8 @@ async def lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("leads:
     summary="Merge duplicates into this lead (one transaction; merging again changes nothing)",
     description="Keeps each field's newest non-empty value, unites tags and custom fields, keeps the earliest "
     "created_at; the duplicates' engagements, activities, tasks and submissions move here and they are archived "
-    "with `merged_into_id`. Emits `lead.merged`.",
+    "with `merged_into_id`. Emits `lead.merged` (source `manual`). A manual merge is not undone by "
+    "/unmerge.",
     response_model=LeadRead,
 )
 async def merge_leads(
@@ -278,6 +308,28 @@ async def merge_leads(
     if_match: IfMatch = None,
 ) -> Response:
     row = await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match)
+    return resource_response(request, LeadRead.model_validate(row))
+
+
+@router.post(
+    "/{lead_id}/unmerge",
+    summary="Undo an automatic merge of this lead (within 30 days): it comes back with its own history",
+    description="For a lead the worker merged automatically (a fuzzy match at or above "
+    "/v1/settings/deduplication `auto_merge_threshold`). The lead is open again with its fields, tags and "
+    "external_id; the engagements, activities, tasks and submissions the merge moved come back to it; the fields, "
+    "tags and custom fields the merge filled on the lead it was merged into are emptied again unless changed "
+    "since. Both are rescored. Emits `lead.unmerged`. 409 after 30 days, for a manual merge or a request merge, "
+    "when the other lead was qualified or merged since, or when an open lead now has this lead's email or phone "
+    "(`existing_lead_id`). Undoing again answers the lead as it is.",
+    response_model=LeadRead,
+)
+async def unmerge_lead(
+    request: Request,
+    lead_id: UUID,
+    ctx: Annotated[Context, require_idempotent("leads:write")],
+    if_match: IfMatch = None,
+) -> Response:
+    row = await duplicates.unmerge(ctx, lead_id, if_match=if_match)
     return resource_response(request, LeadRead.model_validate(row))
 
 
