@@ -45,7 +45,7 @@ def region_holidays(region: str | None) -> YearHolidays | None:
     """The public holidays of the workspace's region by year; None for no region or one the
     `holidays` package does not know."""
     code = (region or "").upper()
-    if code not in _known_regions():
+    if not code or code not in _known_regions():  # no region: the package is not even loaded
         return None
     return partial(public_holidays, code)
 

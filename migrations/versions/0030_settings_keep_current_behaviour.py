@@ -10,7 +10,9 @@ now, wherever the workspace has not set it itself:
 - sla: `sources: null` (every source but import) and `business_hours: null` (around the clock);
   business hours a workspace set keep `region_holidays: false`;
 - deduplication: `on_duplicate: reject` (an exact duplicate through the API is a 409);
-- retention: `rescue_tasks: false`.
+- retention: `rescue_tasks: false`;
+- analytics: `churn_overdue_tolerance: null` (no alert for being overdue alone; the field comes
+  with 0034, which on a downgrade takes it out again).
 
 A section written here for the first time gets version 1 and the system as its author; one the
 workspace wrote before keeps its version (its effective values do not change). Downgrading takes
@@ -48,6 +50,7 @@ PREVIOUS: dict[str, dict[str, Any]] = {
     "sla": {"sources": None, "business_hours": None},
     "deduplication": {"on_duplicate": "reject"},
     "retention": {"rescue_tasks": False},
+    "analytics": {"churn_overdue_tolerance": None},
 }
 # Fields the older code does not know (its models forbid unknown fields).
 NEW_FIELDS: dict[str, tuple[str, ...]] = {

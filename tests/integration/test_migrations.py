@@ -367,6 +367,7 @@ async def test_workspaces_made_before_0030_keep_the_behaviour_of_the_defaults_th
         assert scoring["values"]["hot_intent"] == ["demo_request", "pricing_page_view", "meeting_booked"]
         assert (await _settings(db, untouched, "deduplication"))["values"]["on_duplicate"] == "reject"
         assert (await _settings(db, untouched, "retention"))["values"]["rescue_tasks"] is False
+        assert (await _settings(db, untouched, "analytics"))["values"]["churn_overdue_tolerance"] is None
         sla = await _settings(db, untouched, "sla")
         assert sla["version"] == 3 and sla["values"]["sources"] == ["web_form"]
         assert sla["values"]["business_hours"]["region_holidays"] is False
@@ -378,6 +379,7 @@ async def test_workspaces_made_before_0030_keep_the_behaviour_of_the_defaults_th
         assert "pricing_page_view" not in new["scoring"]["hot_intent"]
         assert new["deduplication"]["on_duplicate"] == "merge"
         assert new["retention"]["rescue_tasks"] is True
+        assert new["analytics"]["churn_overdue_tolerance"] == 1.5
         assert new["sla"]["sources"] == ["web_form", "landing_page", "chat", "social", "ads"]
         assert new["sla"]["business_hours"]["region_holidays"] is True
 
@@ -392,7 +394,7 @@ async def test_workspaces_made_before_0030_keep_the_behaviour_of_the_defaults_th
         await db.dispose()
 
 
-PREVIOUS_DEFAULTS = ("scoring", "deduplication", "retention", "sla")
+PREVIOUS_DEFAULTS = ("scoring", "deduplication", "retention", "sla", "analytics")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
