@@ -381,7 +381,8 @@ def _first_purchase(orders: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 # What refresh_facts reads of a contact (a batch touches ~1,000: whole rows were a tenth of an order
-# sync's API CPU): its stored facts, what acquisition and lead conversion look at.
+# sync's API CPU): its stored facts, what acquisition and lead conversion look at (the referrer
+# only to skip carrying one to a contact that names one: it is never written back from here).
 FACT_INPUTS = (
     "orders_count", "first_order_at", "last_order_at", "revenue_minor", "refunded_minor", "average_order_value_minor",
     "revenue_by_currency", "unconverted_orders", "reporting_currency", "active_until", "customer_since",
@@ -451,8 +452,6 @@ async def refresh_facts(
             "acquired_at": row["acquired_at"],
             "acquisition_channel": row["acquisition_channel"],
             "lead_id": lead_id,
-            "referred_by_contact_id": row["referred_by_contact_id"]
-            or (carried[cid]["referred_by_contact_id"] if cid in carried else None),
         }
         if values["acquisition_channel"] is None and (lead is not None or first is not None):
             values["acquisition_channel"] = acquisition_channel(
@@ -479,18 +478,20 @@ async def refresh_facts(
     await repo.update_many(updates)
     for payload in converted_events:
         await events.record(ctx, types.CUSTOMER_CONVERTED, payload, resource_id=payload.contact_id)
+    # The referrer is never written back from what was read above (a concurrent qualification,
+    # correction or carry may have moved it since): a contact takes the converted lead's referrer
+    # only if it still names none, and only a contact that took it counts and announces it.
     contacts = ctx.uow.contacts(ctx.workspace_id)
-    for cid, lead in carried.items():
+    taken = await contacts.take_referrers({cid: lead["referred_by_contact_id"] for cid, lead in carried.items()},
+                                          audit)  # fmt: skip
+    for cid in sorted_ids(taken):
+        lead = carried[cid]
         await contacts.add_referrals(lead["referred_by_contact_id"], 1)
         first = firsts.get(cid)
         await referrals.converted(ctx, lead["referred_by_contact_id"], cid, "first_order", lead_id=lead["id"],
                                   order_id=first["id"] if first else None)  # fmt: skip
     # A referred person's first purchase: their referrer's reward, when the workspace gives one.
-    await referrals.reward(ctx, [
-        (referrer, cid, firsts[cid]["id"] if cid in firsts else None)
-        for cid in sorted_ids(converting)
-        if (referrer := current[cid]["referred_by_contact_id"] or carried.get(cid, {}).get("referred_by_contact_id"))
-    ])  # fmt: skip
+    await referrals.reward(ctx, {cid: firsts[cid]["id"] if cid in firsts else None for cid in sorted_ids(converting)})
 
 
 async def _convert_leads(

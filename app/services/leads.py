@@ -242,8 +242,10 @@ async def _has_contacts(ctx: Context) -> bool:
     return await lookups.cached(("has-contacts", ctx.workspace_id), load)
 
 
-async def get(ctx: Context, lead_id: UUID) -> Row:
-    row = await ctx.uow.leads(ctx.workspace_id).get(lead_id)
+async def get(ctx: Context, lead_id: UUID, *, lock: bool = False) -> Row:
+    """The lead; `lock`: held until commit, for a use case that writes it last."""
+    repo = ctx.uow.leads(ctx.workspace_id)
+    row = await (repo.lock(lead_id) if lock else repo.get(lead_id))
     if row is None:
         raise NotFound("no lead with this id")
     return row

@@ -43,12 +43,16 @@ async def _link_or_create(
     changes = fill_empty(found, proposed)
     if not changes:
         return found, found
-    _, updated = await records.update(ctx, kind, found["id"], changes, if_match=None)
+    # Only the empty fields of the record as read here are filled (a referrer among them, counted
+    # and announced): a concurrent write since then runs the qualification again on a fresh read.
+    _, updated = await records.update(ctx, kind, found["id"], changes, if_match=None, read_version=found["version"])
     return updated, found
 
 
 async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[str, Any]:
-    lead = await leads.get(ctx, lead_id)
+    # The lead is locked before the contact is written, in the order a first purchase converting
+    # it takes them (lead, then contact): the two wait for each other instead of deadlocking.
+    lead = await leads.get(ctx, lead_id, lock=True)
     if lead["status"] == LeadStatus.QUALIFIED:
         references = {k: str(lead[k]) if lead[k] else None for k in ("account_id", "contact_id", "opportunity_id")}
         raise Conflict("the lead is qualified already", extensions=references)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from app.db.repositories.base import Page, Row
 from app.db.repositories.relationships import _Records
 from app.db.unit_of_work import UnitOfWork
-from app.domain.concurrency import check_if_match
+from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import Conflict, ErrorList, NotFound
 from app.domain.money import to_minor
 from app.domain.pagination import Sort
@@ -52,11 +52,21 @@ async def create(ctx: Context, kind: Kind, values: dict[str, Any]) -> Row:
 
 
 async def update(
-    ctx: Context, kind: Kind, record_id: UUID, changes: dict[str, Any], *, if_match: str | None
+    ctx: Context,
+    kind: Kind,
+    record_id: UUID,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None,
+    read_version: int | None = None,
 ) -> tuple[Row, Row]:
-    """(before, after); after is before when nothing really changed."""
+    """(before, after); after is before when nothing really changed. `read_version`: the version
+    of the row the caller decided its changes on; a concurrent writer moved it since, so the
+    request runs again on a fresh read (LostUpdate)."""
     row = await get(ctx, kind, record_id)
     check_if_match(if_match, row["version"])
+    if read_version is not None and row["version"] != read_version:
+        raise lost_update(None)
     if row.get("archived_at") is not None:
         raise Conflict(f"the {kind.name} is archived")
     values = changed_fields(row, await kind.prepare(ctx, changes, row))

@@ -17,7 +17,7 @@ When the referred person first buys, the referrer may be rewarded with loyalty p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 from uuid import UUID
 
@@ -79,18 +79,21 @@ async def carried(ctx: Context, wanted: dict[UUID, list[Row]]) -> dict[UUID, Row
     return chosen
 
 
-async def reward(ctx: Context, first_purchases: Sequence[tuple[UUID, UUID, UUID | None]]) -> None:
-    """Credit each referrer for a referred person's first purchase ((referrer, referred contact,
-    order)) when the workspace rewards referrals; once per referred person, whatever the retries."""
+async def reward(ctx: Context, first_purchases: Mapping[UUID, UUID | None]) -> None:
+    """Credit the referrer of each person making a first purchase ({referred contact: the order})
+    when the workspace rewards referrals; once per referred person, whatever the retries. The
+    referrers are read now, after this transaction wrote these contacts (their rows are locked
+    until it commits): the referrer a contact names at its first purchase, carried or concurrent."""
     if not first_purchases:
         return
     values: dict[str, Any] = (await settings.get(ctx, "retention", RetentionSettings))["values"]
     points = values.get("referral_reward_points")
     if not points:
         return
-    for referrer, referred, order_id in first_purchases:
+    referrers = await ctx.uow.contacts(ctx.workspace_id).referrers(list(first_purchases))
+    for referred in sorted(referrers, key=lambda i: i.int):
         entry = LoyaltyEntryCreate(
             kind=EntryKind.EARN, points=points, reason="Referral reward: a person you referred made a first purchase",
-            reference=reward_reference(referred), order_id=order_id,
+            reference=reward_reference(referred), order_id=first_purchases[referred],
         )  # fmt: skip
-        await loyalty.earn_once(ctx, referrer, entry)
+        await loyalty.earn_once(ctx, referrers[referred], entry)

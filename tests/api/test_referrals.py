@@ -1,7 +1,8 @@
 """Referrals by customers through HTTP on both databases: a referred lead scores as a referral, its
 referrer is credited once when it converts (qualification or its person's first purchase), the
 optional reward lands once on the referrer's ledger, and advocacy counts rewards given, so
-redeeming points never lowers it."""
+redeeming points never lowers it. On PostgreSQL, concurrent order syncs, qualifications and
+corrections of the same person convert the referral once and never undo a referrer named meanwhile."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from app.db.session import Database
+from app.services import customers, records, relationships
 from tests.api.test_analytics import contact_id, order, refresh, settle, sync
 from tests.conftest import Tenant, assert_problem
 
@@ -182,3 +184,112 @@ async def test_concurrent_first_purchases_reward_the_referrer_once(tenant: Tenan
         e for e in await ledger(tenant, sara["id"]) if e["reference"] == f"referral:{await contact_id(tenant, 'omid')}"
     ]
     assert len(rewards) == 1 and (await contact(tenant, sara["id"]))["loyalty_points"] == 50
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # real concurrent transactions
+async def test_concurrent_first_purchases_convert_a_referred_lead_once(tenant: Tenant) -> None:
+    # Omid names no referrer; his open lead names Sara. Six order batches of his arrive at once:
+    # one converts the lead, and the others neither undo the referral nor count it again.
+    sara = await created(tenant, "/v1/contacts", {"first_name": "Sara", "email": "sara@x.io"})
+    assert (await tenant.patch("/v1/settings/retention", json={"referral_reward_points": 50})).status_code == 200
+    omid = await created(tenant, "/v1/contacts", {"first_name": "Omid", "email": "omid@example.com"})
+    lead = await created(tenant, "/v1/leads", {"email": "omid@example.com", "referred_by_contact_id": sara["id"]})
+    batches = [[order(f"40{k}", "omid", dt.date(2026, 5, 2), "10.00")] for k in range(6)]
+    answers = await asyncio.gather(*(tenant.post("/v1/orders/batch", json={"orders": b}) for b in batches))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+
+    assert await contact_id(tenant, "omid") == omid["id"]
+    assert (await contact(tenant, omid["id"]))["referred_by_contact_id"] == sara["id"]
+    assert (await contact(tenant, sara["id"]))["referrals_count"] == 1
+    [converted] = await conversions(tenant)
+    assert (converted["referred_contact_id"], converted["lead_id"], converted["converted_by"]) == (
+        omid["id"], lead["id"], "first_order"
+    )  # fmt: skip
+    assert [e["reference"] for e in await ledger(tenant, sara["id"])] == [f"referral:{omid['id']}"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # real concurrent transactions
+async def test_a_qualification_racing_a_first_purchase_converts_the_referral_once(tenant: Tenant) -> None:
+    # The lead naming Sara is qualified into Omid while his first orders sync: whichever converts
+    # the lead, Omid ends up naming Sara, who is counted and announced once.
+    sara = await created(tenant, "/v1/contacts", {"first_name": "Sara", "email": "sara@x.io"})
+    omid = await created(tenant, "/v1/contacts", {"first_name": "Omid", "email": "omid@example.com"})
+    lead = await created(tenant, "/v1/leads", {"email": "omid@example.com", "referred_by_contact_id": sara["id"]})
+    batches = [[order(f"50{k}", "omid", dt.date(2026, 5, 2), "10.00")] for k in range(5)]
+    qualify = tenant.post(f"/v1/leads/{lead['id']}/qualify", json={"contact_id": omid["id"]})
+    answers = await asyncio.gather(qualify, *(tenant.post("/v1/orders/batch", json={"orders": b}) for b in batches))
+    # The qualification answers 409 when a first purchase converted the lead before it.
+    assert answers[0].status_code in (200, 409), answers[0].text
+    assert all(a.status_code == 200 for a in answers[1:]), [a.text for a in answers[1:]]
+
+    assert (await tenant.get(f"/v1/leads/{lead['id']}")).json()["status"] == "qualified"
+    assert (await contact(tenant, omid["id"]))["referred_by_contact_id"] == sara["id"]
+    assert (await contact(tenant, sara["id"]))["referrals_count"] == 1
+    [converted] = await conversions(tenant)
+    assert (converted["referred_contact_id"], converted["lead_id"]) == (omid["id"], lead["id"])
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # real concurrent transactions
+async def test_an_order_sync_never_restores_a_corrected_referrer(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Mina's referrer is corrected from Sara to Ali after a refund sync of hers has read her
+    # contact and before it writes her facts (the correction is made to land in that window).
+    sara = await created(tenant, "/v1/contacts", {"first_name": "Sara", "email": "sara@x.io"})
+    ali = await created(tenant, "/v1/contacts", {"first_name": "Ali", "email": "ali@x.io"})
+    mina = await created(tenant, "/v1/contacts", {"email": "mina@example.com", "referred_by_contact_id": sara["id"]})
+    await sync(tenant, [order("6001", "mina", dt.date(2026, 5, 2), "10.00")])
+    corrections: list[Any] = []
+    convert_leads = customers._convert_leads
+
+    async def corrected_meanwhile(ctx: Any, contacts: Any) -> Any:
+        if not corrections:
+            patch = tenant.patch(f"/v1/contacts/{mina['id']}", json={"referred_by_contact_id": ali["id"]})
+            corrections.append(await asyncio.wait_for(patch, 30))
+        return await convert_leads(ctx, contacts)
+
+    monkeypatch.setattr(customers, "_convert_leads", corrected_meanwhile)
+    refunded = order("6001", "mina", dt.date(2026, 5, 2), "10.00", status="partially_refunded",
+                     refunded_total="1.00", source_updated_at="2026-06-01T12:00:00Z")  # fmt: skip
+    await sync(tenant, [refunded])
+    assert [c.status_code for c in corrections] == [200], [c.text for c in corrections]
+
+    assert (await contact(tenant, mina["id"]))["referred_by_contact_id"] == ali["id"]
+    assert [(await contact(tenant, c["id"]))["referrals_count"] for c in (sara, ali)] == [0, 1]
+    # Naming Ali again is no change: no second count, no second conversion.
+    again = await tenant.patch(f"/v1/contacts/{mina['id']}", json={"referred_by_contact_id": ali["id"]})
+    assert again.status_code == 200, again.text
+    assert [(await contact(tenant, c["id"]))["referrals_count"] for c in (sara, ali)] == [0, 1]
+    assert len(await conversions(tenant)) == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # real concurrent transactions
+async def test_a_qualification_never_replaces_a_referrer_named_meanwhile(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lead naming Sara is qualified into Omid, who names nobody when the qualification reads
+    # him; Ali is named his referrer before it writes. Omid keeps Ali: one referral, Ali's.
+    sara = await created(tenant, "/v1/contacts", {"first_name": "Sara", "email": "sara@x.io"})
+    ali = await created(tenant, "/v1/contacts", {"first_name": "Ali", "email": "ali@x.io"})
+    omid = await created(tenant, "/v1/contacts", {"first_name": "Omid", "email": "omid@example.com"})
+    lead = await created(tenant, "/v1/leads", {"email": "omid@example.com", "referred_by_contact_id": sara["id"]})
+    corrections: list[Any] = []
+    update = records.update
+
+    async def named_meanwhile(ctx: Any, kind: Any, record_id: Any, changes: Any, **options: Any) -> Any:
+        if kind is relationships.CONTACT and not corrections:
+            corrections.append(None)
+            patch = tenant.patch(f"/v1/contacts/{omid['id']}", json={"referred_by_contact_id": ali["id"]})
+            corrections[0] = await asyncio.wait_for(patch, 30)
+        return await update(ctx, kind, record_id, changes, **options)
+
+    monkeypatch.setattr(records, "update", named_meanwhile)
+    qualified = await tenant.post(f"/v1/leads/{lead['id']}/qualify", json={"contact_id": omid["id"]})
+    assert qualified.status_code == 200, qualified.text
+    assert corrections[0].status_code == 200, corrections[0].text
+
+    assert (await contact(tenant, omid["id"]))["referred_by_contact_id"] == ali["id"]
+    assert [(await contact(tenant, c["id"]))["referrals_count"] for c in (sara, ali)] == [0, 1]
+    assert [(c["referrer_contact_id"], c["converted_by"]) for c in await conversions(tenant)] == [
+        (ali["id"], "contact")
+    ]

@@ -190,6 +190,13 @@ class LeadRepository(TenantRepository):
     async def get(self, lead_id: UUID) -> Row | None:
         return await self._get_by_id(lead_id)
 
+    async def lock(self, lead_id: UUID) -> Row | None:
+        """The lead, locked until commit on PostgreSQL (SQLite's writers are serialised already)."""
+        statement = select(t).where(self.scope, t.c.id == lead_id)
+        if (await self._dialect()) == "postgresql":
+            statement = statement.with_for_update()
+        return await self._one(statement)
+
     async def exists(self, lead_id: UUID) -> bool:
         return await self._get_by_id(lead_id) is not None
 

@@ -177,6 +177,33 @@ class ContactRepository(_Records):
         )
         await self.uow.execute(statement)
 
+    async def take_referrers(self, referrers: Mapping[UUID, UUID], audit: Mapping[str, Any]) -> set[UUID]:
+        """Make each contact ({contact id: referrer}) name its referrer when it names none yet, in
+        id order (a new version); the contacts that took theirs. The condition is checked on the
+        row as it is now: a contact a concurrent write made name someone keeps that referrer."""
+        taken: set[UUID] = set()
+        for contact_id in sorted(referrers, key=lambda i: i.int):
+            statement = (
+                update(co)
+                .where(self.scope, co.c.id == contact_id, co.c.referred_by_contact_id.is_(None))
+                .values(referred_by_contact_id=referrers[contact_id], version=co.c.version + 1, **audit)
+                .returning(co.c.id)
+            )
+            if (await self.uow.execute(statement)).first() is not None:
+                taken.add(contact_id)
+        return taken
+
+    async def referrers(self, contact_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+        """{contact id: the contact it names as its referrer} of these contacts that name one."""
+        out: dict[UUID, UUID] = {}
+        ordered = sorted(set(contact_ids), key=lambda i: i.int)
+        for start in range(0, len(ordered), 1000):
+            statement = select(co.c.id, co.c.referred_by_contact_id).where(
+                self.scope, co.c.id.in_(ordered[start : start + 1000]), co.c.referred_by_contact_id.is_not(None)
+            )
+            out.update({r[0]: r[1] for r in (await self.uow.execute(statement)).all()})
+        return out
+
     async def any(self) -> bool:
         """Whether the workspace has a contact (a read outside the write transaction)."""
         return bool(await self.uow.fetch_read(_ANY_CONTACT, {"ws": self.workspace_id}))
