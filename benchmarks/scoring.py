@@ -123,7 +123,24 @@ async def main() -> None:
             f"seeded {args.leads:,} leads and {args.engagements:,} engagements in {time.perf_counter() - started:.1f} s"
         )
         database = Database(Settings(database_url=url.replace("postgresql://", "postgresql+asyncpg://", 1)))
-        job = {"id": new_id(), "workspace_id": workspace_id, "params": {"cause": "benchmark"}, "progress": None}
+        # A real job row, running on its first claim, as the worker's claim leaves it: the handler
+        # reports progress against it (and stops if another worker took it over).
+        job = {
+            "id": new_id(),
+            "workspace_id": workspace_id,
+            "params": {"cause": "benchmark"},
+            "progress": None,
+            "attempts": 0,
+        }
+        conn = await asyncpg.connect(url)
+        await conn.execute(
+            "INSERT INTO jobs (workspace_id, id, kind, status, params, attempts, lease_until, started_at, version, "
+            "created_at, updated_at, created_by, updated_by) VALUES ($1, $2, 'leads.rescore', 'running', "
+            "'{\"cause\": \"benchmark\"}', 1, now() + interval '1 hour', now(), 1, now(), now(), 'system', 'system')",
+            workspace_id,
+            job["id"],
+        )
+        await conn.close()
         before = rss_mb()
         started = time.perf_counter()
         result = await rescore_leads(JobRun(database, job, timedelta(minutes=10)))
