@@ -11,6 +11,7 @@ from uuid import UUID
 
 from app.db.repositories.base import Page, Row
 from app.domain import events as types
+from app.domain.concurrency import LostUpdate
 from app.domain.errors import ErrorList, InvalidInput, NotFound
 from app.domain.leads import scoring
 from app.domain.leads.scoring import Engagement, Rules
@@ -168,13 +169,16 @@ def _unchanged(lead: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
 
 
 async def rescore(ctx: Context, lead: Row, *, cause: str, extra: Sequence[Engagement] = ()) -> Row:
+    """The lead rescored as it was read. Its new stage is worked out from the stage it had then:
+    when a person (or another rescore) changed the stage since, nothing is written and the
+    request runs again on the lead as it is now (LostUpdate), so their choice stands."""
     result = await evaluate(ctx, lead, extra)
     values = columns(result, lead)
     if _unchanged(lead, values):
         return lead
-    updated = await ctx.uow.leads(ctx.workspace_id).set_scores(lead["id"], values)
+    updated = await ctx.uow.leads(ctx.workspace_id).set_scores(lead["id"], values, lead)
     if updated is None:
-        raise NotFound("no lead with this id")
+        raise LostUpdate("the lead's stage changed while it was rescored; retry")
     await record_changes(ctx, lead, updated, result, cause)
     return updated
 
@@ -346,31 +350,54 @@ settings.CHECKS["scoring"] = _check_settings
 settings.AFTER_CHANGE["scoring"] = _after_settings_change
 
 
+# Times a page rereads the leads whose stage changed while it rescored them (each reread rescores
+# them from their new stage); past that, they wait for the next rescore.
+RESCORE_REREADS = 3
+
+
 async def rescore_page(ctx: Context, *, after: UUID | None, limit: int, cause: str) -> tuple[UUID | None, int, int]:
-    """Rescore one page of leads (by id): (last id or None at the end, leads seen, leads changed)."""
+    """Rescore one page of leads (by id): (last id or None at the end, leads seen, leads changed).
+    A lead whose stage columns changed between the page's read and its write (a person set its
+    stage) is not overwritten: it is read again and rescored from its new state."""
     lookups.forget(("scoring", ctx.workspace_id))
     r = await rules(ctx)
     repo = ctx.uow.leads(ctx.workspace_id)
     page = await repo.scoring_inputs(after=after, limit=limit)
     if not page:
         return None, 0, 0
-    facts = await ctx.uow.engagements(ctx.workspace_id).facts([lead["id"] for lead in page], _since(r, ctx.now))
+    changed = 0
+    leads = page
+    for _ in range(1 + RESCORE_REREADS):
+        written, missed = await _rescore_leads(ctx, r, leads, cause)
+        changed += written
+        if not missed:
+            break
+        again = (await repo.by_ids(sorted(missed))).values()
+        leads = [lead for lead in again if lead["archived_at"] is None and lead["merged_into_id"] is None]
+    return page[-1]["id"], len(page), changed
+
+
+async def _rescore_leads(ctx: Context, r: Rules, leads: Sequence[Row], cause: str) -> tuple[int, set[UUID]]:
+    """Rescore these leads in one batched write: (how many were written, the ids of those that
+    changed since they were read and were not)."""
+    facts = await ctx.uow.engagements(ctx.workspace_id).facts([lead["id"] for lead in leads], _since(r, ctx.now))
     by_lead: dict[UUID, list[Engagement]] = {}
     for f in facts:
         by_lead.setdefault(f["lead_id"], []).append(Engagement(f["type"], f["occurred_at"]))
-    updates: list[dict[str, Any]] = []
+    updates: list[tuple[Row, dict[str, Any]]] = []
     changes: list[tuple[Row, Row, scoring.Score]] = []
-    for lead in page:
+    for lead in leads:
         result = scoring.score(r, lead, by_lead.get(lead["id"], ()), ctx.now, scoring.StageState.of(lead))
         values = columns(result, lead)
         if _unchanged(lead, values):
             continue
-        updates.append({"id": lead["id"], **values})
+        updates.append((lead, values))
         changes.append((lead, {**lead, **values, "version": lead["version"] + 1}, result))
-    await repo.set_scores_many(updates)
+    missed = await ctx.uow.leads(ctx.workspace_id).set_scores_many(updates)
     for before, after, result in changes:
-        await record_changes(ctx, before, after, result, cause)
-    return page[-1]["id"], len(page), len(updates)
+        if before["id"] not in missed:
+            await record_changes(ctx, before, after, result, cause)
+    return len(updates) - len(missed), missed
 
 
 async def enqueue_rescore(ctx: Context, cause: str) -> Row:

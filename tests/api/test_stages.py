@@ -5,10 +5,21 @@ sought free information, and the filters, history and events of all of it."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import pytest
+
 from app.config import Settings
+from app.db.repositories.base import Row
+from app.db.repositories.leads import LeadRepository
 from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain.concurrency import LostUpdate
+from app.domain.leads.scoring import Engagement
+from app.ids import utcnow
+from app.services import scoring
+from app.services.context import SYSTEM, Context
 from app.worker import jobs
 from tests.conftest import Tenant, assert_problem
 
@@ -240,3 +251,118 @@ async def test_routing_and_the_sla_name_leads_with_no_stage_none(tenant: Tenant)
     assert (await tenant.patch("/v1/settings/sla", json={"stages": ["none"]})).status_code == 200
     assert (await _lead(tenant, email="next@x.io"))["sla_status"] == "pending"
     assert_problem(await tenant.patch("/v1/settings/sla", json={"stages": ["nothing"]}), 422, "stages.0")
+
+
+# -- a person's stage and rescores that read the lead before it --------------------------------------
+
+
+async def _stored(database: Database, tenant: Tenant, lead_id: str) -> Row:
+    """The lead's row as a use case reads it."""
+    async with UnitOfWork(database, write=False) as uow:
+        row = await uow.leads(uuid.UUID(tenant.id)).get(uuid.UUID(lead_id))
+    assert row is not None
+    return row
+
+
+async def _stage_history(tenant: Tenant, lead_id: str) -> list[tuple[Any, Any, str]]:
+    rows = (await tenant.get(f"/v1/leads/{lead_id}/state-changes")).json()["data"]
+    return [(r["from_value"], r["to_value"], r["cause"]) for r in rows if r["kind"] == "stage"]
+
+
+async def test_an_engagement_that_read_the_lead_before_a_person_set_its_stage_runs_again(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engagement's request read the lead while it still waited for marketing; marketing's
+    acceptance committed before the request's score write. The write does not apply what it worked
+    out from the old stage: the request runs again on the lead as it is now, and is recorded once."""
+    ceo = await _lead(tenant, **REFERRED_CEO)
+    url = f"/v1/leads/{ceo['id']}"
+    before = await _stored(database, tenant, ceo["id"])
+    accepted = await tenant.patch(url, json={"stage": "mql", "stage_reason": "budget confirmed"})
+    assert (accepted.json()["stage"], accepted.json()["mql_candidate"]) == ("mql", False)
+
+    reads = 0
+    read = LeadRepository.get
+
+    async def stale_first(repo: LeadRepository, lead_id: uuid.UUID) -> Row | None:
+        nonlocal reads
+        if lead_id == before["id"]:
+            reads += 1
+            if reads == 1:
+                return dict(before)  # as read before marketing's acceptance committed
+        return await read(repo, lead_id)
+
+    monkeypatch.setattr(LeadRepository, "get", stale_first)
+    response = await tenant.post(f"{url}/engagements", json={"type": "page_view"})
+    monkeypatch.undo()
+    assert response.status_code == 201, response.text
+    assert reads == 2  # ran again on the lead as it is now
+
+    lead = (await tenant.get(url)).json()
+    assert (lead["stage"], lead["stage_manual"], lead["mql_candidate"]) == ("mql", True, False)
+    assert lead["score"] > ceo["score"]  # the page view counts, once
+    assert len((await tenant.get(f"{url}/engagements")).json()["data"]) == 1
+    assert await _stage_history(tenant, ceo["id"]) == [(None, "mql", "manual")]
+    assert len(await _events(tenant, "lead.mql_candidate_flagged")) == 1
+
+
+async def test_a_rescore_in_flight_when_a_person_sets_the_stage_does_not_overwrite_it(
+    tenant: Tenant, database: Database
+) -> None:
+    """PostgreSQL: a unit of work reads the lead, a person's PATCH commits, then the unit of work
+    rescores what it read: nothing is written (LostUpdate) and the person's SQL stands."""
+    if database.is_sqlite:
+        pytest.skip("SQLite's writers are serialised: a write unit of work holds the lock from its start")
+    lead = await _lead(tenant, email="prospect@x.io")
+    url = f"/v1/leads/{lead['id']}"
+    async with UnitOfWork(database) as uow:
+        ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow())
+        read = await uow.leads(ctx.workspace_id).get(uuid.UUID(lead["id"]))
+        assert read is not None
+        raised = await tenant.patch(url, json={"stage": "sql", "stage_reason": "asked for a contract"})
+        assert raised.status_code == 200, raised.text
+        with pytest.raises(LostUpdate):
+            await scoring.rescore(ctx, read, cause="engagement page_view", extra=[Engagement("page_view", ctx.now)])
+    stored = (await tenant.get(url)).json()
+    assert (stored["stage"], stored["stage_manual"], stored["version"]) == ("sql", True, raised.json()["version"])
+    assert await _stage_history(tenant, lead["id"]) == [(None, "sql", "manual")]
+
+
+async def test_the_rescore_job_rereads_a_lead_whose_stage_a_person_set_meanwhile(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of the rescore job read its leads before marketing accepted one and a person made
+    another an SQL: neither choice is overwritten; both leads are rescored from their new stage,
+    and the rest of the page is written as usual."""
+    ceo = await _lead(tenant, **REFERRED_CEO)
+    prospect = await _lead(tenant, email="prospect@x.io")
+    plain = await _lead(tenant, email="someone@x.io")
+    page = [await _stored(database, tenant, lead["id"]) for lead in (ceo, prospect, plain)]
+    for lead in (ceo, prospect, plain):  # engagements the page's stale reads do not show
+        await _engage(tenant, lead["id"], "webinar_attended")
+    accepted = await tenant.patch(f"/v1/leads/{ceo['id']}", json={"stage": "mql"})
+    raised = await tenant.patch(f"/v1/leads/{prospect['id']}", json={"stage": "sql"})
+    assert accepted.status_code == raised.status_code == 200
+
+    inputs = LeadRepository.scoring_inputs
+
+    async def stale_page(repo: LeadRepository, *, after: uuid.UUID | None, limit: int) -> list[Row]:
+        if after is None:
+            return sorted((dict(row) for row in page), key=lambda row: row["id"])
+        return await inputs(repo, after=after, limit=limit)
+
+    monkeypatch.setattr(LeadRepository, "scoring_inputs", stale_page)
+    assert (await tenant.post("/v1/leads/rescore")).status_code == 202
+    await _run_jobs(database)
+    monkeypatch.undo()
+
+    shown = {lead["id"]: (await tenant.get(f"/v1/leads/{lead['id']}")).json() for lead in (ceo, prospect, plain)}
+    assert [(shown[lead["id"]]["stage"], shown[lead["id"]]["mql_candidate"]) for lead in (ceo, prospect)] == [
+        ("mql", False),
+        ("sql", False),
+    ]
+    assert shown[plain["id"]]["score"] == 10.0  # written from the engagements as stored
+    assert await _stage_history(tenant, ceo["id"]) == [(None, "mql", "manual")]
+    assert await _stage_history(tenant, prospect["id"]) == [(None, "sql", "manual")]
+    flagged = [e["data"]["id"] for e in await _events(tenant, "lead.mql_candidate_flagged")]
+    assert flagged == [ceo["id"]]  # flagged once, when it was captured

@@ -8,6 +8,9 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
     Integer,
     String,
     Uuid,
@@ -24,6 +27,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy import column as named_column
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
@@ -173,10 +177,59 @@ SCORE_COLUMNS = (
     "stage_verdict",
     "last_engaged_at",
 )
-_SET_SCORES = (
+# What a rescore works its stage out from (StageState): a score write applies only while these
+# are still as the rescore read them, so a stage a person set in between is never overwritten.
+# The score columns are not compared: two engagements scored at once both apply, in some order.
+STAGE_COLUMNS = ("stage", "stage_manual", "mql_candidate", "stage_verdict")
+
+
+def _as_read(stage: Any, manual: Any, candidate: Any, verdict: Any) -> list[Any]:
+    """The stage columns as read (each argument a value or a column of the same name)."""
+    return [
+        t.c.stage.is_not_distinct_from(stage),
+        t.c.stage_manual == manual,
+        t.c.mql_candidate == candidate,
+        t.c.stage_verdict.is_not_distinct_from(verdict),
+    ]
+
+
+_SET_SCORES = (  # SQLite: an executemany, its rowcount the sum over the rows
     t.update()
-    .where(t.c.workspace_id == bindparam("_ws"), t.c.id == bindparam("_id"))
+    .where(
+        t.c.workspace_id == bindparam("_ws"),
+        t.c.id == bindparam("_id"),
+        *_as_read(*(bindparam(f"_read_{c}") for c in STAGE_COLUMNS)),
+    )
     .values(version=t.c.version + 1, **{c: bindparam(f"_{c}") for c in SCORE_COLUMNS})
+)
+# PostgreSQL: one statement for the whole batch, its values unnested from one array per column,
+# answering the ids it wrote (the others changed since they were read).
+_SCORE_TYPES: dict[str, Any] = {
+    "id": Uuid(),
+    "score": Float(),
+    "fit_score": Float(),
+    "behavior_score": Float(),
+    "scored_at": DateTime(timezone=True),
+    "temperature": String(),
+    "stage": String(),
+    "mql_candidate": Boolean(),
+    "stage_verdict": String(),
+    "last_engaged_at": DateTime(timezone=True),
+} | {f"read_{c}": Boolean() if c in ("stage_manual", "mql_candidate") else String() for c in STAGE_COLUMNS}
+_BATCH = (
+    func.unnest(*(bindparam(f"_{name}", type_=postgresql.ARRAY(type_)) for name, type_ in _SCORE_TYPES.items()))
+    .table_valued(*(named_column(name, type_) for name, type_ in _SCORE_TYPES.items()))
+    .render_derived("batch")
+)
+_SET_SCORES_BATCH = (
+    t.update()
+    .where(
+        t.c.workspace_id == bindparam("_ws", type_=Uuid),
+        t.c.id == _BATCH.c.id,
+        *_as_read(*(_BATCH.c[f"read_{c}"] for c in STAGE_COLUMNS)),
+    )
+    .values(version=t.c.version + 1, **{c: _BATCH.c[c] for c in SCORE_COLUMNS})
+    .returning(t.c.id)
 )
 
 
@@ -242,24 +295,44 @@ class LeadRepository(TenantRepository):
                 tg.insert(), [{"workspace_id": self.workspace_id, "lead_id": lead_id, "tag": tag} for tag in tags]
             )
 
-    async def set_scores(self, lead_id: UUID, values: Mapping[str, Any]) -> Row | None:
-        """A new score (and temperature, stage): the representation changes, so the version does;
-        `updated_at` stays the time of the last change someone made."""
+    async def set_scores(self, lead_id: UUID, values: Mapping[str, Any], read: Mapping[str, Any]) -> Row | None:
+        """A new score (and temperature, stage) worked out from the lead as `read`: the
+        representation changes, so the version does; `updated_at` stays the time of the last change
+        someone made. None when the lead is gone or its stage columns changed since it was read."""
         statement = (
             t.update()
-            .where(self.scope, t.c.id == lead_id)
+            .where(self.scope, t.c.id == lead_id, *_as_read(*(read[c] for c in STAGE_COLUMNS)))
             .values(version=t.c.version + 1, **{k: values[k] for k in SCORE_COLUMNS if k in values})
             .returning(t)
         )
         return await self._one(statement)
 
-    async def set_scores_many(self, updates: Sequence[Mapping[str, Any]]) -> None:
-        """Many leads' new scores in one batched statement ({"id", and every score column})."""
-        if updates:
-            rows = [
-                {"_ws": self.workspace_id, "_id": u["id"], **{f"_{c}": u[c] for c in SCORE_COLUMNS}} for u in updates
-            ]
-            await self.uow.execute(_SET_SCORES, rows)
+    async def set_scores_many(self, updates: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> set[UUID]:
+        """Many leads' new scores in one batched statement: (the lead as read, every score column).
+        Each applies only while the lead's stage columns are as read; answers the ids of those that
+        changed since (or are gone), not written."""
+        if not updates:
+            return set()
+        if await self._dialect() == "postgresql":
+            params: dict[str, Any] = {"_ws": self.workspace_id, "_id": [read["id"] for read, _ in updates]}
+            params |= {f"_{c}": [values[c] for _, values in updates] for c in SCORE_COLUMNS}
+            params |= {f"_read_{c}": [read[c] for read, _ in updates] for c in STAGE_COLUMNS}
+            written = set((await self.uow.execute(_SET_SCORES_BATCH, params)).scalars())
+            return {read["id"] for read, _ in updates} - written
+        rows = [
+            {"_ws": self.workspace_id, "_id": read["id"]}
+            | {f"_{c}": values[c] for c in SCORE_COLUMNS}
+            | {f"_read_{c}": read[c] for c in STAGE_COLUMNS}
+            for read, values in updates
+        ]
+        if (await self.uow.execute(_SET_SCORES, rows)).rowcount == len(rows):
+            return set()
+        # Some missed (rare: SQLite's writers are serialised): the rows written carry this batch's
+        # scoring time, which only this statement wrote.
+        scored = {read["id"]: values["scored_at"] for read, values in updates}
+        statement = select(t.c.id, t.c.scored_at).where(self.scope, t.c.id.in_(list(scored)))
+        found = {lead_id: at for lead_id, at in (await self.uow.execute(statement)).all()}
+        return {lead_id for lead_id, at in scored.items() if found.get(lead_id) != at}
 
     async def scoring_inputs(self, *, after: UUID | None, limit: int) -> list[Row]:
         """A page of live leads by id, for rescoring everything."""
