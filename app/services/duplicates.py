@@ -18,7 +18,8 @@ from app.domain import events as types
 from app.domain.concurrency import LostUpdate, check_if_match
 from app.domain.errors import Conflict, DomainError, ErrorList
 from app.domain.leads import dedupe
-from app.domain.leads.lifecycle import EDITABLE, LeadStatus
+from app.domain.leads import sla as sla_rules
+from app.domain.leads.lifecycle import LeadStatus, is_open
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.leads import DuplicateCandidateRead, DuplicatesFound, LeadMerged, LeadRead, LeadUnmerged
@@ -95,7 +96,7 @@ async def merge(ctx: Context, survivor_id: UUID, loser_ids: list[UUID], *, if_ma
         derived = leads.derived_columns({**survivor, **values})
         values.update({k: v for k, v in derived.items() if survivor.get(k) != v})
     for loser in losers:  # first free what moves (an external_id is unique)
-        retired = {"merged_into_id": survivor_id, "archived_at": ctx.now, "external_id": None}
+        retired = _retired(ctx, loser, survivor_id)
         await write_changes(ctx, loser, retired, partial(repo.update, loser["id"]), if_match=None)
     moved = await repo.move_history([loser["id"] for loser in losers], survivor_id)
     updated = survivor
@@ -117,12 +118,19 @@ async def merge(ctx: Context, survivor_id: UUID, loser_ids: list[UUID], *, if_ma
 
 # -- automatic merges of two leads, and undoing them ---------------------------------------------------
 
-RETIRED = ("merged_into_id", "archived_at", "external_id")  # what a merge changes on the merged lead
 _UUID_FIELDS = frozenset({"owner_id", "referred_by_lead_id", "referred_by_contact_id", "merged_into_id"})
 
 
-def _is_open(lead: Row) -> bool:
-    return lead["status"] in EDITABLE and lead["archived_at"] is None and lead["merged_into_id"] is None
+def _retired(ctx: Context, lead: Row, survivor_id: UUID) -> dict[str, Any]:
+    """What a merge changes on the lead merged away: archived with `merged_into_id`, its external id
+    freed, and a pending first-response clock closed (nobody acts on a merged lead: the lead kept
+    is the one to answer)."""
+    return {
+        "merged_into_id": survivor_id,
+        "archived_at": ctx.now,
+        "external_id": None,
+        **sla_rules.closed(lead["sla_status"]),
+    }
 
 
 def _stored(values: dict[str, Any]) -> dict[str, Any]:
@@ -146,17 +154,26 @@ async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, co
     above the workspace's `auto_merge_threshold`): the survivor's empty fields are filled from it,
     tags and custom fields it lacks are added (`dedupe.absorbed_values`; nothing overwritten), the
     lead's history moves, the lead is archived with `merged_into_id`. What it changed is kept (a
-    `lead_merges` row) so POST /v1/leads/{id}/unmerge can undo it for 30 days. None, changing
-    nothing, when either lead is no longer open or they now have conflicting emails or phones."""
+    `lead_merges` row) so POST /v1/leads/{id}/unmerge can undo it for 30 days (a pending SLA the
+    merge closed on the lead included). None, changing nothing, when either lead is no longer open
+    or they now have conflicting emails or phones; LostUpdate when the survivor stops being so
+    between the read and the write (run in a savepoint: `_merge_found`)."""
     repo = ctx.uow.leads(ctx.workspace_id)
     rows = await repo.by_ids([lead_id, survivor_id])
     lead, survivor = rows.get(lead_id), rows.get(survivor_id)
-    if lead is None or survivor is None or not (_is_open(lead) and _is_open(survivor)):
+    if lead is None or survivor is None or not (is_open(lead) and is_open(survivor)):
         return None
     if dedupe.conflicting(lead, survivor):
         return None
-    retired = {"merged_into_id": survivor_id, "archived_at": ctx.now, "external_id": None}
+    retired = _retired(ctx, lead, survivor_id)
     await write_changes(ctx, lead, retired, partial(repo.update, lead_id), if_match=None)
+    # The lead kept is locked and read again (held until commit): it is still open when the merge
+    # commits, even when nothing is filled on it. Closed or changed into a conflict meanwhile:
+    # LostUpdate, and the caller's savepoint takes the merged lead's change back.
+    locked = await repo.lock(survivor_id)
+    if locked is None or not is_open(locked) or dedupe.conflicting(lead, locked):
+        raise LostUpdate("the lead to keep changed meanwhile")
+    survivor = locked
     moved = await repo.move_history_of(lead_id, survivor_id)
     values = dedupe.absorbed_values(survivor, lead)
     updated = survivor
@@ -169,7 +186,7 @@ async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, co
     await ctx.uow.lead_merges(ctx.workspace_id).add({
         "id": new_id(), "lead_id": lead_id, "survivor_id": survivor_id, "source": "automatic",
         "confidence": confidence, "merged_at": ctx.now, "merged_by": str(ctx.actor), "undo_until": undo_until,
-        "lead_before": _stored({k: lead[k] for k in RETIRED}),
+        "lead_before": _stored({k: lead[k] for k in retired}),
         "survivor_before": _stored({k: survivor.get(k) for k in values}), "survivor_after": _stored(values),
         "moved": {name: [str(i) for i in ids] for name, ids in moved.items()},
     })  # fmt: skip

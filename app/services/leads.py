@@ -14,8 +14,9 @@ from app.domain.concurrency import LostUpdate, check_if_match
 from app.domain.errors import Conflict, DomainError, ErrorList, InvalidInput, NotFound
 from app.domain.leads import custom_fields as custom
 from app.domain.leads import dedupe
+from app.domain.leads import sla as sla_rules
 from app.domain.leads.contact import contact_details
-from app.domain.leads.lifecycle import LeadStatus, Source, check_status_change, default_channel
+from app.domain.leads.lifecycle import LeadStatus, Source, check_status_change, default_channel, is_open
 from app.domain.leads.search import digits, query, search_text
 from app.domain.pagination import Sort
 from app.ids import new_id
@@ -165,20 +166,34 @@ async def create_or_merge(
 ) -> tuple[Row, bool]:
     """A new lead (`create`), or, when an open lead has its email or phone and `on_duplicate` is
     `merge`, that lead with the request merged into it; whether it merged. `reject`: the
-    DuplicateLead (409 with `existing_lead_id`)."""
-    try:
-        return await create(ctx, data, apply_sla=apply_sla), False
-    except DuplicateLead as duplicate:
-        if on_duplicate != MERGE or duplicate.existing is None:
-            raise
-        existing = duplicate.existing
-    return await merge_request(ctx, existing, data), True
+    DuplicateLead (409 with `existing_lead_id`). A lead closed between the lookup and the merge
+    is not merged into: the request is looked up again (and then creates its lead)."""
+    for _ in range(MERGE_ATTEMPTS):
+        try:
+            return await create(ctx, data, apply_sla=apply_sla), False
+        except DuplicateLead as duplicate:
+            if on_duplicate != MERGE or duplicate.existing is None:
+                raise
+            merged = await merge_request(ctx, duplicate.existing, data)
+        if merged is not None:
+            return merged, True
+    raise LostUpdate("the open lead with this email or phone kept closing while the request merged into it")
 
 
-async def merge_request(ctx: Context, lead: Row, data: dict[str, Any]) -> Row:
+MERGE_ATTEMPTS = 3  # lookups of a request's open lead, each of which may close before it is merged into
+
+
+async def merge_request(ctx: Context, lead: Row, data: dict[str, Any]) -> Row | None:
     """A request for someone who has an open lead, merged into it by the rule every automatic merge
     follows (`dedupe.filled_values`: empty fields filled, tags and custom fields added, nothing
-    overwritten); `lead.merged` with source `request` says what it filled."""
+    overwritten); `lead.merged` with source `request` says what it filled. The lead is locked and
+    read again first (held until commit), so it is still open when the merge commits, even when
+    the request fills nothing; None, merging nothing, when it closed since it was found (a closed
+    lead is never merged into)."""
+    current = await ctx.uow.leads(ctx.workspace_id).lock(lead["id"])
+    if current is None or not is_open(current):
+        return None
+    lead = current
     updated, applied = await fill_open_lead(ctx, lead, data, REQUEST_FILLABLE)
     shown = LeadRead.model_validate(updated)
     await events.record(
@@ -217,6 +232,8 @@ async def fill_open_lead(
     and what was applied. Written against the lead as read: a concurrent write makes the request
     run again on the new state. A new email, phone or external id another lead holds is left out."""
     changes = dedupe.filled_values(lead, data, fields)
+    if changes.get("referred_by_lead_id") == lead["id"]:  # the lead a request merges into cannot refer itself
+        del changes["referred_by_lead_id"]
     if not changes:
         return lead, {}
     written = dict(changes)
@@ -316,7 +333,9 @@ async def archive(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
     if row["archived_at"] is not None:
         return row
     repo = ctx.uow.leads(ctx.workspace_id)
-    updated = await write_changes(ctx, row, {"archived_at": ctx.now}, partial(repo.update, lead_id), if_match=if_match)
+    # Nobody acts on an archived lead: a pending first-response clock has nothing left to breach.
+    archived = {"archived_at": ctx.now, **sla_rules.closed(row["sla_status"])}
+    updated = await write_changes(ctx, row, archived, partial(repo.update, lead_id), if_match=if_match)
     await events.record(
         ctx, types.LEAD_ARCHIVED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(row)
     )

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from app.db.repositories.leads import LeadRepository
 from app.db.session import Database
 from app.ids import utcnow
 from app.routers import dependencies
-from app.services import duplicates, scoring
+from app.services import duplicates, leads, scoring, sla
 from tests.conftest import Tenant, assert_problem, drain_dispatch
 from tests.documented import assert_documented
 from tests.integration.test_webhooks import running_worker, until
@@ -359,3 +360,114 @@ async def test_simultaneous_creates_for_one_person_make_one_lead_and_merge_the_o
     [lead] = (await tenant.get("/v1/leads")).json()["data"]
     assert sorted(lead["tags"]) == [f"t{n}" for n in range(6)]  # every request's tag: no update lost
     assert len((await tenant.get("/v1/events", params={"type": "lead.merged"})).json()["data"]) == 5
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # real concurrent transactions
+async def test_a_lead_closed_while_a_request_merges_into_it_is_not_merged_into(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The request finds Sara's open lead; a member disqualifies it before the merge writes. The
+    # request brings nothing new, so nothing would be written to the lead: it still must not answer
+    # with the closed lead, and makes a new one instead.
+    lead = await _lead(tenant, email="sara@acme.io", first_name="Sara")
+    closings: list[Any] = []
+    merge_request = leads.merge_request
+
+    async def closed_meanwhile(ctx: Any, found: Any, data: Any) -> Any:
+        if not closings:
+            closings.append(None)
+            close = tenant.post(f"/v1/leads/{lead['id']}/disqualify", json={"reason": "no_budget"})
+            closings[0] = await asyncio.wait_for(close, 30)
+        return await merge_request(ctx, found, data)
+
+    monkeypatch.setattr(leads, "merge_request", closed_meanwhile)
+    response = await tenant.post("/v1/leads", json={"email": "sara@acme.io"}, params={"on_duplicate": "merge"})
+    assert closings[0].status_code == 200, closings[0].text
+    assert response.status_code == 201, response.text
+    assert response.json()["id"] != lead["id"] and response.json()["status"] == "new"
+    assert (await tenant.get(f"/v1/leads/{lead['id']}")).json()["status"] == "disqualified"
+    assert (await tenant.get("/v1/events", params={"type": "lead.merged"})).json()["data"] == []
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # real concurrent transactions
+async def test_the_worker_never_merges_into_a_lead_closed_while_it_merges(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await tenant.patch("/v1/settings/deduplication", json={"auto_merge_threshold": 90})
+    # The kept lead's phone was typed as a number that does not parse (kept as typed): the new
+    # lead's phone is no conflict and fills nothing, so the merge writes nothing on the kept lead.
+    kept = await _lead(tenant, first_name="Sara", last_name="Ahmadi", email="sara@acme.io", phone="12",
+                       company="Acme")  # fmt: skip
+    await _duplicate_search(database)
+    card = await _lead(tenant, first_name="sara", last_name="ahmadi", company="ACME Ltd.", phone="+989121234567")
+    await tenant.post(f"/v1/leads/{card['id']}/engagements", json={"type": "page_view"})
+    closings: list[Any] = []
+    by_ids = LeadRepository.by_ids
+
+    async def closed_meanwhile(self: Any, lead_ids: Any, *, columns: Any = None) -> Any:
+        rows = await by_ids(self, lead_ids, columns=columns)
+        if columns is None and not closings:  # the merge has read both leads
+            closings.append(None)
+            close = tenant.post(f"/v1/leads/{kept['id']}/disqualify", json={"reason": "no_budget"})
+            closings[0] = await asyncio.wait_for(close, 30)
+        return rows
+
+    monkeypatch.setattr(LeadRepository, "by_ids", closed_meanwhile)
+    await _duplicate_search(database)
+    assert closings[0].status_code == 200, closings[0].text
+    # Not merged: the new lead stays open with its history, a suggestion for review.
+    assert (await tenant.get(f"/v1/leads/{card['id']}")).json()["merged_into_id"] is None
+    assert len((await tenant.get(f"/v1/leads/{card['id']}/engagements")).json()["data"]) == 1
+    assert (await tenant.get(f"/v1/leads/{kept['id']}")).json()["status"] == "disqualified"
+    assert (await tenant.get("/v1/events", params={"type": "lead.merged"})).json()["data"] == []
+    announced = (await tenant.get("/v1/events", params={"type": "lead.duplicates_found"})).json()["data"]
+    assert [e["data"]["lead_id"] for e in announced] == [card["id"]]
+
+
+async def test_a_request_naming_the_lead_it_merges_into_as_its_referrer_merges(tenant: Tenant) -> None:
+    # Valid as a new lead (another lead referred it): merged into that very lead, the referral by
+    # itself is left out rather than failing the request.
+    lead = await _lead(tenant, email="omid@x.io")
+    response = await tenant.post("/v1/leads", json={"email": "omid@x.io", "first_name": "Omid",
+                                                    "referred_by_lead_id": lead["id"]})  # fmt: skip
+    assert response.status_code == 200, response.text
+    merged = response.json()
+    assert (merged["id"], merged["first_name"], merged["referred_by_lead_id"]) == (lead["id"], "Omid", None)
+
+
+async def _breached(tenant: Tenant, database: Database) -> list[str]:
+    """The leads breached once the worker's SLA sweep has run with every current deadline passed."""
+    await sla.sweep(database, utcnow() + timedelta(hours=1))
+    return [
+        e["data"]["id"] for e in (await tenant.get("/v1/events", params={"type": "lead.sla_breached"})).json()["data"]
+    ]
+
+
+async def test_a_merged_or_archived_lead_is_never_breached_and_unmerge_restores_its_deadline(
+    tenant: Tenant, database: Database
+) -> None:
+    await tenant.patch("/v1/settings/sla", json={"business_hours": None})  # 5 minutes, around the clock
+    await tenant.patch("/v1/settings/deduplication", json={"auto_merge_threshold": 90})
+    kept = await _lead(tenant, first_name="Sara", last_name="Ahmadi", phone="+989121234567", company="Acme",
+                       source="phone")  # fmt: skip
+    await _duplicate_search(database)
+    # A website lead, merged automatically a moment after capture, its 5 minutes still running.
+    web = await _lead(tenant, first_name="sara", last_name="ahmadi", email="sara@acme.io", company="ACME Ltd.",
+                      source="web_form")  # fmt: skip
+    assert web["sla_status"] == "pending" and web["first_response_due_at"]
+    by_hand = await _lead(tenant, email="ali@x.io", source="chat")
+    deleted = await _lead(tenant, email="spam@x.io", source="web_form")
+    await _duplicate_search(database)
+    merged = await tenant.post(f"/v1/leads/{kept['id']}/merge", json={"lead_ids": [by_hand["id"]]})
+    assert merged.status_code == 200, merged.text
+    assert (await tenant.delete(f"/v1/leads/{deleted['id']}")).status_code == 200
+    for gone in (web, by_hand, deleted):
+        stored = (await tenant.get(f"/v1/leads/{gone['id']}")).json()
+        assert stored["archived_at"] and stored["sla_status"] == "not_applicable"
+
+    assert await _breached(tenant, database) == []  # nobody can act on them: no breach, no escalation
+
+    restored = (await tenant.post(f"/v1/leads/{web['id']}/unmerge")).json()
+    assert restored["merged_into_id"] is None and restored["sla_status"] == "pending"
+    assert restored["first_response_due_at"] == web["first_response_due_at"]
+    assert await _breached(tenant, database) == [web["id"]]  # open again and still unanswered

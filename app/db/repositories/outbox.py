@@ -370,23 +370,30 @@ class OutboxRepository:
 
     # -- first-response SLA --------------------------------------------------------------------
     async def next_sla_due(self) -> datetime | None:
-        """The earliest pending first-response deadline, any workspace (index ix_leads_sla_pending)."""
+        """The earliest pending first-response deadline of a live lead (not archived, not merged), any
+        workspace (index ix_leads_sla_pending)."""
         ld = tables.leads
         statement = (
             select(ld.c.first_response_due_at)
-            .where(ld.c.sla_status == "pending")
+            .where(ld.c.sla_status == "pending", ld.c.archived_at.is_(None), ld.c.merged_into_id.is_(None))
             .order_by(ld.c.first_response_due_at)
             .limit(1)
         )
         return (await self.uow.execute(statement)).scalar()
 
     async def breach_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        """Mark up to `limit` pending leads whose deadline has passed as breached; the changed leads.
+        """Mark up to `limit` pending live leads (not archived, not merged) whose deadline has passed as
+        breached; the changed leads.
         Rows another worker is breaching are skipped (SKIP LOCKED), so each breach happens once."""
         ld = tables.leads
         due = await self._lock_rows(
             select(ld.c.workspace_id, ld.c.id)
-            .where(ld.c.sla_status == "pending", ld.c.first_response_due_at <= now)
+            .where(
+                ld.c.sla_status == "pending",
+                ld.c.first_response_due_at <= now,
+                ld.c.archived_at.is_(None),  # nobody acts on an archived or merged lead
+                ld.c.merged_into_id.is_(None),
+            )
             .order_by(ld.c.first_response_due_at)
             .limit(limit)
         )

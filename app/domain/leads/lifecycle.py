@@ -3,7 +3,9 @@ their own actions (which create the account, contact and opportunity, or record 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from app.domain.errors import Conflict
 
@@ -17,6 +19,12 @@ class LeadStatus(StrEnum):
 
 
 EDITABLE = frozenset({LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.NURTURING})
+
+
+def is_open(lead: Mapping[str, Any]) -> bool:
+    """An open lead (new, contacted, nurturing; not archived, not merged): the one lead per email
+    and phone that duplicates are merged into. A closed lead is never merged into."""
+    return lead["status"] in EDITABLE and lead["archived_at"] is None and lead["merged_into_id"] is None
 
 
 def check_status_change(current: LeadStatus, requested: LeadStatus) -> None:
