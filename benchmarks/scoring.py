@@ -37,6 +37,15 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# What migration 0030 stores for a workspace made before the rules followed the product's sources.
+PREVIOUS_RULES = {
+    "temperature_from": "score",
+    "hot_intent": ["demo_request", "pricing_page_view", "meeting_booked"],
+    "sales_intent": ["demo_request", "meeting_booked"],
+    "mql_requires_acceptance": False,
+}
+
+
 async def seed(url: str, workspace_id: uuid.UUID, leads: int, engagements: int) -> None:
     conn = await asyncpg.connect(url)
     now = datetime.now(UTC)
@@ -109,6 +118,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--engagements", type=int, default=1_000_000)
+    parser.add_argument(
+        "--previous-rules",
+        action="store_true",
+        help="score as a workspace made before 2026-12-06 does (temperature from the total score, MQL by score "
+        "alone): the rules migration 0030 keeps for existing workspaces",
+    )
     args = parser.parse_args()
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     await _admin(f'CREATE DATABASE "{name}"')
@@ -119,6 +134,15 @@ async def main() -> None:
         workspace_id = uuid.UUID(json.loads(_cli(env, "create-workspace", "Bench", "--json"))["workspace_id"])
         started = time.perf_counter()
         await seed(url, workspace_id, args.leads, args.engagements)
+        if args.previous_rules:
+            conn = await asyncpg.connect(url)
+            await conn.execute(
+                'INSERT INTO workspace_settings (workspace_id, section, "values", version, created_at, updated_at, '
+                "created_by, updated_by) VALUES ($1, 'scoring', $2::jsonb, 1, now(), now(), 'system', 'system')",
+                workspace_id,
+                json.dumps(PREVIOUS_RULES),
+            )
+            await conn.close()
         print(
             f"seeded {args.leads:,} leads and {args.engagements:,} engagements in {time.perf_counter() - started:.1f} s"
         )
