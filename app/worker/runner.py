@@ -34,6 +34,7 @@ ENSURE_EVERY = timedelta(minutes=10)
 # hold back their next NOTIFY, so the pass sees every event of the notification's window.
 COALESCE_SECONDS = NOTIFY_EVERY_SECONDS
 DISPATCH_BATCH = 500
+TIMER_RECHECK = timedelta(seconds=0.2)  # a timer due but not claimable (leased, or just due): look again then
 SLA_TICK = timedelta(seconds=0.1)  # breaches falling due close together are swept together
 # Duplicate suggestions are for people reviewing leads, not for webhooks racing a clock: new leads
 # gather for a second so a pass compares many at once (GET /v1/leads/{id}/duplicates computes its
@@ -164,8 +165,10 @@ class Worker:
         fired = await timers.fire_due(self.database, self.settings)
         if not fired:
             due = await timers.next_due(self.database)
-            # One that is due already is being fired by another worker (leased): poll for it.
-            self._next_timer = due if due is not None and due > utcnow() else None
+            # One due already either fell due between the claim and this read, or is being fired by
+            # another worker (leased): look again shortly, not at the next poll (seconds late).
+            now = utcnow()
+            self._next_timer = None if due is None else due if due > now else now + TIMER_RECHECK
         return fired
 
     def _timer_due(self) -> datetime | None:
