@@ -174,7 +174,7 @@ async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, co
     if locked is None or not is_open(locked) or dedupe.conflicting(lead, locked):
         raise LostUpdate("the lead to keep changed meanwhile")
     survivor = locked
-    moved = await repo.move_history_of(lead_id, survivor_id)
+    moved = await repo.move_history_of([lead_id], survivor_id)
     values = dedupe.absorbed_values(survivor, lead)
     updated = survivor
     if values:

@@ -413,24 +413,16 @@ class LeadRepository(TenantRepository):
 
     async def move_history(self, from_ids: Sequence[UUID], to_id: UUID) -> dict[str, int]:
         """Engagements, activities, tasks and form submissions of `from_ids` now belong to `to_id`."""
+        return {name: len(ids) for name, ids in (await self.move_history_of(from_ids, to_id)).items()}
+
+    async def move_history_of(self, from_ids: Sequence[UUID], to_id: UUID) -> dict[str, list[UUID]]:
+        """`move_history`, answering the ids of the rows moved (an automatic merge keeps them, to
+        move exactly those back if it is undone)."""
         moved = {}
         for name, table in HISTORY_TABLES:
             statement = (
                 table.update()
                 .where(table.c.workspace_id == self.workspace_id, table.c.lead_id.in_(list(from_ids)))
-                .values(lead_id=to_id)
-            )
-            moved[name] = int((await self.uow.execute(statement)).rowcount or 0)
-        return moved
-
-    async def move_history_of(self, from_id: UUID, to_id: UUID) -> dict[str, list[UUID]]:
-        """`move_history` for one lead, answering the ids of the rows moved (an automatic merge
-        keeps them, to move exactly those back if it is undone)."""
-        moved = {}
-        for name, table in HISTORY_TABLES:
-            statement = (
-                table.update()
-                .where(table.c.workspace_id == self.workspace_id, table.c.lead_id == from_id)
                 .values(lead_id=to_id)
                 .returning(table.c.id)
             )

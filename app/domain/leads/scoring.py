@@ -402,19 +402,17 @@ def classify(
     window only sought free information (`information_intent`); by score MQL or SQL at their
     thresholds. A lead with none of these has no stage."""
     reasons: dict[str, str] = {}
-    if rules.temperature_from == "score":
-        temperature, reasons["temperature"] = _temperature_by_score(rules, total, engagements, now)
+    hot_intent = _recent(engagements, rules.hot_intent, now, rules.intent_days)
+    if hot_intent is not None:  # a buying signal makes a lead hot under either rule
+        temperature, reasons["temperature"] = Temperature.HOT, f"recent {hot_intent.type}"
+    elif rules.temperature_from == "score":
+        temperature, reasons["temperature"] = _temperature_by_score(rules, total)
     else:
         temperature, reasons["temperature"] = _temperature_by_engagement(rules, behavior, engagements, now)
     return Classification(temperature, _verdict(rules, total, engagements, now), reasons)
 
 
-def _temperature_by_score(
-    rules: Rules, total: Decimal, engagements: Sequence[Engagement], now: datetime
-) -> tuple[Temperature, str]:
-    hot_intent = _recent(engagements, rules.hot_intent, now, rules.intent_days)
-    if hot_intent is not None:
-        return Temperature.HOT, f"recent {hot_intent.type}"
+def _temperature_by_score(rules: Rules, total: Decimal) -> tuple[Temperature, str]:
     if total >= rules.hot_at:
         return Temperature.HOT, f"score ≥ {rules.hot_at}"
     if total >= rules.warm_at:
@@ -435,9 +433,6 @@ def _days(value: float) -> str:
 def _temperature_by_engagement(
     rules: Rules, behavior: Decimal, engagements: Sequence[Engagement], now: datetime
 ) -> tuple[Temperature, str]:
-    hot_intent = _recent(engagements, rules.hot_intent, now, rules.intent_days)
-    if hot_intent is not None:
-        return Temperature.HOT, f"recent {hot_intent.type}"
     # An engagement counts when its type is worth points: an unsubscribe or a bounce is no interest.
     count = sum(1 for e in _window(rules, engagements, now) if rules.weights.get(e.type, ZERO) > ZERO)
     window = _days(rules.engagement_window_days)
