@@ -17,7 +17,7 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import InvalidInput
 from app.ids import utcnow
-from app.services import workspaces
+from app.services.workspace import workspaces
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 

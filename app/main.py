@@ -26,10 +26,10 @@ from app.request_limits import RequestLimitsMiddleware
 from app.routers import health, problems, v1
 from app.routers.fast_lane import SubmissionFastLane
 from app.schemas.common import Problem
-from app.schemas.engagements import TrackedEngagement
-from app.schemas.events import CATALOGUE, envelope
-from app.services import lookups
-from app.services.api_keys import KeyResolver
+from app.schemas.events.events import CATALOGUE, envelope
+from app.schemas.leads.engagements import TrackedEngagement
+from app.services.leads import lookups
+from app.services.workspace.api_keys import KeyResolver
 from app.worker.process import WorkerProcess
 from app.worker.runner import Worker, stop_seconds
 

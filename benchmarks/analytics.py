@@ -1,7 +1,7 @@
 """Benchmark the CLV models and the analytics refresh.
 
 1. The fit: BG/NBD + Gamma-Gamma on 100,000 customers simulated from a BG/NBD process (fixed seed),
-   ours (app/domain/clv) against the `lifetimes` package in the same run. lifetimes is not a
+   ours (app/domain/analytics/clv) against the `lifetimes` package in the same run. lifetimes is not a
    dependency of the service: it lives in its own environment (`make bench-env` makes
    `.venv-bench`; `BENCH_LIFETIMES_PYTHON` points elsewhere) and is run there in a subprocess on
    the same data. Target: at least 5x faster, parameters equal within 0.1%.
@@ -34,7 +34,7 @@ import asyncpg
 import httpx
 import numpy as np
 
-from app.domain.clv import bgnbd, simulate
+from app.domain.analytics.clv import bgnbd, simulate
 from benchmarks import postgres
 from benchmarks.csv_import import peak_rss_mb
 from benchmarks.loadgen import process_tree
@@ -101,7 +101,7 @@ def simulated(customers: int) -> dict[str, np.ndarray]:
 OURS_SCRIPT = """
 import json, sys, time
 import numpy as np
-from app.domain.clv import bgnbd, gamma_gamma
+from app.domain.analytics.clv import bgnbd, gamma_gamma
 data = np.load(sys.argv[1])
 times = []
 for _ in range(int(sys.argv[2])):

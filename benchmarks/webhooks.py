@@ -33,10 +33,11 @@ import httpx
 from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
-from app.domain.webhooks import EndpointRules
+from app.domain.events.webhooks import EndpointRules
 from app.ids import utcnow
-from app.services import members, timers, webhooks
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.events import timers, webhooks
+from app.services.workspace import members
 from benchmarks import postgres
 
 ROOT = Path(__file__).resolve().parents[1]

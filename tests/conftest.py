@@ -20,7 +20,7 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
 from app.main import create_app
-from app.services import workspaces
+from app.services.workspace import workspaces
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -314,7 +314,7 @@ jobs = Table(
     *_audit(),
     Index(None, "workspace_id", "created_at", "id"),
     # The fair claim's "when did this workspace last start a job" is one index lookup, however long
-    # the job history (app/db/repositories/jobs.py: fair_heads).
+    # the job history (app/db/repositories/events/jobs.py: fair_heads).
     Index(None, "workspace_id", "started_at"),
     Index(
         "ix_jobs_queued_fingerprint",
@@ -509,7 +509,7 @@ contacts = Table(
     Column("city", String(200)),
     Column("lead_id", Uuid),
     Column("archived_at", UtcDateTime),
-    # Customer facts, kept current by order sync (app/services/customers.py: refresh_facts);
+    # Customer facts, kept current by order sync (app/services/customers/shop_customers.py: refresh_facts);
     # amounts in minor units of the workspace's reporting currency.
     Column("acquisition_channel", String(100)),
     Column("acquired_at", UtcDateTime),

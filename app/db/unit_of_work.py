@@ -14,27 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from app.db import bulk, tables
-from app.db.repositories.analytics import AcquisitionCostRepository, AnalyticsRepository
-from app.db.repositories.api_keys import ApiKeyRepository
-from app.db.repositories.customer_view import CustomerViewRepository
-from app.db.repositories.engagements import EngagementRepository, StateChangeRepository
-from app.db.repositories.events import EventRepository
-from app.db.repositories.forms import FormRepository, SubmissionRepository
-from app.db.repositories.idempotency import IdempotencyRepository
-from app.db.repositories.imports import ImportRepository
-from app.db.repositories.integrations import IntegrationFailureRepository, IntegrationRepository
-from app.db.repositories.jobs import JobRepository
-from app.db.repositories.leads import (
-    CustomFieldRepository,
-    DuplicateCandidateRepository,
-    LeadMergeRepository,
-    LeadRepository,
+from app.db.repositories.analytics.analytics import AcquisitionCostRepository, AnalyticsRepository
+from app.db.repositories.customers.customer_view import CustomerViewRepository
+from app.db.repositories.customers.imports import ImportRepository
+from app.db.repositories.customers.integrations import IntegrationFailureRepository, IntegrationRepository
+from app.db.repositories.customers.loyalty import LoyaltyRepository
+from app.db.repositories.customers.orders import (
+    CustomerRepository,
+    ExchangeRateRepository,
+    OrderRepository,
+    ProductRepository,
 )
-from app.db.repositories.loyalty import LoyaltyRepository
-from app.db.repositories.members import MemberRepository
-from app.db.repositories.orders import CustomerRepository, ExchangeRateRepository, OrderRepository, ProductRepository
-from app.db.repositories.outbox import OutboxRepository
-from app.db.repositories.relationships import (
+from app.db.repositories.customers.relationships import (
     AccountRepository,
     ContactRepository,
     ContractRepository,
@@ -46,13 +37,27 @@ from app.db.repositories.relationships import (
     TaskRepository,
     TicketRepository,
 )
-from app.db.repositories.routing import ActivityRepository, AssignmentRepository, TeamRepository
-from app.db.repositories.settings import SettingsRepository
+from app.db.repositories.events.events import EventRepository
+from app.db.repositories.events.jobs import JobRepository
+from app.db.repositories.events.outbox import OutboxRepository
+from app.db.repositories.events.timers import TimerRepository
+from app.db.repositories.events.webhooks import DeliveryRepository, WebhookEndpointRepository
+from app.db.repositories.idempotency import IdempotencyRepository
+from app.db.repositories.leads.engagements import EngagementRepository, StateChangeRepository
+from app.db.repositories.leads.forms import FormRepository, SubmissionRepository
+from app.db.repositories.leads.leads import (
+    CustomFieldRepository,
+    DuplicateCandidateRepository,
+    LeadMergeRepository,
+    LeadRepository,
+)
+from app.db.repositories.leads.routing import ActivityRepository, AssignmentRepository, TeamRepository
+from app.db.repositories.leads.timeline import TimelineRepository
 from app.db.repositories.system import SystemRepository
-from app.db.repositories.timeline import TimelineRepository
-from app.db.repositories.timers import TimerRepository
-from app.db.repositories.webhooks import DeliveryRepository, WebhookEndpointRepository
-from app.db.repositories.workspaces import WorkspaceRepository
+from app.db.repositories.workspace.api_keys import ApiKeyRepository
+from app.db.repositories.workspace.members import MemberRepository
+from app.db.repositories.workspace.settings import SettingsRepository
+from app.db.repositories.workspace.workspaces import WorkspaceRepository
 from app.db.session import Database
 from app.db.wakeups import EVENTS, LOCAL_WAKERS, OUTBOX_CHANNEL, notify_due
 

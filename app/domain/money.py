@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
 
-from app.domain.workspaces import currency_exponent
+from app.domain.workspace.workspaces import currency_exponent
 
 MAX_MINOR = 10**17  # fits a BIGINT with room to sum
 

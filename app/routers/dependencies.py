@@ -11,19 +11,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, TypeAdapter
 from starlette.responses import Response
 
-from app.domain.api_keys import PUBLISHABLE_PREFIX
 from app.domain.concurrency import etag, none_match
 from app.domain.errors import TooManyRequests, Unauthorized
 from app.domain.idempotency import fingerprint, validate_key
 from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Sort
+from app.domain.workspace.api_keys import PUBLISHABLE_PREFIX
 from app.ids import utcnow
 from app.ratelimit import Verdict
 from app.routers.route import Replay
 from app.schemas.common import ResourceRead
 from app.services import idempotency
-from app.services.api_keys import Caller, KeyResolver, Standing
 from app.services.context import Context
 from app.services.idempotency import StoredResponse
+from app.services.workspace.api_keys import Caller, KeyResolver, Standing
 
 JSON = "application/json"
 bearer = HTTPBearer(auto_error=False, description="A secret key (`sk_…`) with the operation's scope")

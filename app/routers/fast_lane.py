@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.domain.errors import DomainError
 from app.routers.problems import from_domain
 from app.routers.route import is_json, run_in_unit_of_work
-from app.routers.v1.forms import FORM_BODY_LIMIT, accept_submission
+from app.routers.v1.leads.forms import FORM_BODY_LIMIT, accept_submission
 
 PATH = re.compile(r"^/v1/forms/([0-9a-fA-F-]{32,36})/submissions$")
 

@@ -17,8 +17,8 @@ from pydantic import (
     field_validator,
 )
 
-from app.domain import workspaces as locale
 from app.domain.errors import FieldError, InvalidInput
+from app.domain.workspace import workspaces as locale
 
 
 def rfc3339(value: datetime) -> str:

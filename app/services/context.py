@@ -9,8 +9,8 @@ from typing import Any
 from uuid import UUID
 
 from app.db.unit_of_work import UnitOfWork
-from app.domain.api_keys import ADMIN, allows
 from app.domain.concurrency import lost_update
+from app.domain.workspace.api_keys import ADMIN, allows
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import IdempotencyKeyInUse, SecretNotReplayable
 from app.domain.idempotency import RETENTION, Decision, decide
-from app.services import settings
 from app.services.context import Context
+from app.services.workspace import settings
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,13 @@ from app import outbound
 from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
-from app.domain import events as types
-from app.domain.webhooks import after_attempt, workspace_share
+from app.domain.events import events as types
+from app.domain.events.webhooks import after_attempt, workspace_share
 from app.ids import new_id, utcnow
 from app.schemas.common import rfc3339
-from app.schemas.webhooks import WebhookEndpointRead
-from app.services import events
+from app.schemas.events.webhooks import WebhookEndpointRead
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.events import events
 from app.worker.delivery_client import send
 
 log = logging.getLogger("app.worker.deliveries")

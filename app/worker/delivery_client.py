@@ -10,7 +10,7 @@ from datetime import datetime
 import httpx
 from standardwebhooks import Webhook
 
-from app.domain.webhooks import EXCERPT_BYTES
+from app.domain.events.webhooks import EXCERPT_BYTES
 from app.outbound import exchange
 
 

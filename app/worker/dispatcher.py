@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.db.repositories.outbox import OutboxRepository
+from app.db.repositories.events.outbox import OutboxRepository
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
-from app.domain import events as types
-from app.domain.webhooks import delivers
+from app.domain.events import events as types
+from app.domain.events.webhooks import delivers
 from app.ids import new_id
 
 

@@ -24,12 +24,12 @@ from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.db.wakeups import JOBS
-from app.domain import events as types
-from app.domain.jobs import failure_problem
+from app.domain.events import events as types
+from app.domain.events.jobs import failure_problem
 from app.ids import utcnow
-from app.schemas.jobs import JobRead
-from app.services import events
+from app.schemas.events.jobs import JobRead
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.events import events
 
 log = logging.getLogger("app.worker.jobs")
 T = TypeVar("T")
@@ -112,7 +112,7 @@ async def redact_events(run: JobRun) -> dict[str, Any]:
 async def rescore_leads(run: JobRun) -> dict[str, Any]:
     """`leads.rescore`: every live lead of the workspace, a page per transaction (so the job makes
     progress that a restart keeps: it resumes after the last page it committed)."""
-    from app.services import scoring
+    from app.services.leads import scoring
 
     after = run.job.get("progress", {}).get("after") if isinstance(run.job.get("progress"), dict) else None
     after_id = UUID(after) if after else None
@@ -131,10 +131,10 @@ async def rescore_leads(run: JobRun) -> dict[str, Any]:
 
 
 async def run_import(run: JobRun) -> dict[str, Any]:
-    """`imports.run`: apply a stored CSV upload (app/services/imports.py); on its last attempt a
+    """`imports.run`: apply a stored CSV upload (app/services/customers/imports.py); on its last attempt a
     failure marks the import failed (announced as `import.failed`)."""
     from app.domain.errors import Conflict
-    from app.services import imports
+    from app.services.customers import imports
 
     import_id = UUID(run.params["import_id"])
     try:
@@ -150,8 +150,8 @@ async def run_import(run: JobRun) -> dict[str, Any]:
 
 
 async def refresh_analytics(run: JobRun) -> dict[str, Any]:
-    """`analytics.refresh`: a new snapshot of the workspace's customer values (app/services/analytics.py)."""
-    from app.services import analytics
+    """`analytics.refresh`: a new snapshot of the workspace's customer values (app/services/analytics/analytics.py)."""
+    from app.services.analytics import analytics
 
     return await analytics.refresh(
         run.database, run.workspace_id, {**run.params, "job_id": run.job["id"]}, run.progress
@@ -169,7 +169,7 @@ HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
 
 async def claim(database: Database, settings: Settings, limit: int) -> list[dict[str, Any]]:
     """Claim up to `limit` jobs (at most one per workspace) in the fair order of
-    `app/db/repositories/jobs.py: fair_heads`, within JOBS_RUNNING_PER_WORKSPACE_KIND. First, each
+    `app/db/repositories/events/jobs.py: fair_heads`, within JOBS_RUNNING_PER_WORKSPACE_KIND. First, each
     in a transaction of its own, fail the jobs whose worker died on their last attempt
     (`_fail_lost`): one that cannot be failed never holds up the claim."""
     now = utcnow()
@@ -203,7 +203,7 @@ async def _fail_lost(database: Database, before: datetime, now: datetime) -> Non
     Each job in a short transaction of its own: one that cannot be failed (a row its records cannot
     be read from) is logged and left, and never stops the claim (it is not claimed either: its
     attempts are used up). An import's stored upload is deleted in a step of its own after that."""
-    from app.services import imports
+    from app.services.customers import imports
 
     async with UnitOfWork(database, write=False) as uow:
         lost = await uow.outbox().lost_jobs(before, MAX_ATTEMPTS, LOST_PER_CLAIM)
@@ -226,7 +226,7 @@ async def _fail_lost(database: Database, before: datetime, now: datetime) -> Non
 
 async def _fail_one_lost(database: Database, job: dict[str, Any], before: datetime, now: datetime) -> UUID | None:
     """Fail one lost job (and its import) if it is still lost; the import failed with it, if any."""
-    from app.services import imports
+    from app.services.customers import imports
 
     final = {
         "status": "failed",

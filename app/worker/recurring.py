@@ -13,8 +13,9 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.schedules import is_occurrence, next_occurrence
 from app.ids import new_id
-from app.services import settings, timers
 from app.services.context import Context
+from app.services.events import timers
+from app.services.workspace import settings
 
 KIND = "recurring"
 
@@ -31,7 +32,7 @@ async def purge_idempotency_keys(ctx: Context) -> int:
 
 
 async def forget_response_excerpts(ctx: Context) -> int:
-    from app.schemas.settings import RetentionSettings
+    from app.schemas.workspace.settings import RetentionSettings
 
     days = (await settings.get(ctx, "retention", RetentionSettings))["values"]["webhook_response_excerpt_days"]
     return await ctx.uow.deliveries(ctx.workspace_id).forget_response_excerpts(ctx.now - timedelta(days=days))
@@ -55,14 +56,14 @@ RECEIPTS_KEPT = timedelta(days=30)
 
 async def rescore_leads(ctx: Context) -> Any:
     """Behaviour fades without new engagements: rescore every lead nightly (as a job)."""
-    from app.services import scoring
+    from app.services.leads import scoring
 
     return await scoring.enqueue_rescore(ctx, "nightly decay")
 
 
 async def refresh_analytics(ctx: Context) -> Any:
     """Customer values move with time alone (P(alive) falls without orders): a snapshot nightly."""
-    from app.services import analytics
+    from app.services.analytics import analytics
 
     return await analytics.enqueue_refresh(ctx, cause="nightly")
 

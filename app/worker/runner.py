@@ -23,9 +23,9 @@ from app import outbound
 from app.config import Settings
 from app.db.session import Database
 from app.db.wakeups import DELIVERIES, EVENTS, JOBS, LOCAL_WAKERS, NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL, TIMERS
-from app.domain.webhooks import workspace_share
+from app.domain.events.webhooks import workspace_share
 from app.ids import utcnow
-from app.services import duplicates, sla
+from app.services.leads import duplicates, sla
 from app.worker import deliveries, dispatcher, jobs, recurring, statistics, timers
 
 log = logging.getLogger("app.worker")

@@ -14,8 +14,9 @@ from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
-from app.services import events, tasks
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.events import events
+from app.services.leads import tasks
 from app.worker import recurring
 
 log = logging.getLogger("app.worker.timers")

@@ -1,6 +1,6 @@
 """Customer analytics through HTTP on both databases: orders → refresh job → snapshot → value,
 model and CLV-by-group endpoints. The snapshot's numbers are checked against the pure domain
-(app/domain/clv) run on the orders the test sent, so the SQL summary is held to the reference one."""
+(app/domain/analytics/clv) run on the orders the test sent, so the SQL summary is held to the reference one."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from app.config import Settings
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
-from app.domain.clv import bgnbd, simulate, valuation
-from app.domain.clv.summary import summarize
+from app.domain.analytics.clv import bgnbd, simulate, valuation
+from app.domain.analytics.clv.summary import summarize
 from app.worker import jobs
 from tests.conftest import Tenant, assert_problem
 
@@ -324,7 +324,7 @@ async def test_a_snapshot_left_building_past_six_hours_is_discarded_even_when_re
     run's and goes with its values at the next refresh, whether that one completes or not; a run
     that fails drops its own. A younger one may be a live run's and stays."""
     from app.ids import utcnow
-    from app.services import analytics, retention
+    from app.services.analytics import analytics, retention
 
     workspace = UUID(tenant.id)
     snapshots, values = tables.analytics_snapshots, tables.customer_values

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from app.domain.api_keys import SCOPES
+from app.domain.workspace.api_keys import SCOPES
 from tests.conftest import Tenant, assert_problem
 
 

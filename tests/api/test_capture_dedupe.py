@@ -182,7 +182,7 @@ async def test_a_public_post_racing_a_members_edit_keeps_the_edit(
     what is still empty (nothing the member typed is overwritten, no 409 tells the stranger)."""
     if backend == "sqlite":
         pytest.skip("SQLite runs one writer at a time: its writes never race")
-    from app.services import capture
+    from app.services.leads import capture
 
     path = await _form(tenant)
     lead = (await tenant.post("/v1/leads", json={"email": "sara@acme.io", "tags": ["old"]})).json()

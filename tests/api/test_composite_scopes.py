@@ -14,8 +14,9 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.pagination import Sort
 from app.ids import utcnow
-from app.services import events, exports
 from app.services.context import SYSTEM, Context
+from app.services.customers import exports
+from app.services.events import events
 from app.worker import jobs
 from tests.conftest import Tenant, assert_problem, drain_dispatch
 
@@ -156,7 +157,7 @@ async def test_every_page_of_an_export_reads_with_the_requests_scopes(tenant: Te
     seen: list[frozenset[str]] = []
 
     async def fetch(c: Context, cursor: str | None) -> Any:
-        from app.services import leads
+        from app.services.leads import leads
 
         seen.append(c.scopes)
         sort = Sort.parse("created_at")

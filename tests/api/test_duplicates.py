@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from app.db.repositories.leads import LeadRepository
+from app.db.repositories.leads.leads import LeadRepository
 from app.db.session import Database
 from app.ids import utcnow
 from app.routers import dependencies
-from app.services import duplicates, leads, scoring, sla
+from app.services.leads import duplicates, leads, scoring, sla
 from tests.conftest import Tenant, assert_problem, drain_dispatch
 from tests.documented import assert_documented
 from tests.integration.test_webhooks import running_worker, until

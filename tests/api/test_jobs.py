@@ -166,7 +166,7 @@ async def test_a_failed_job_shows_a_generic_problem_with_its_id_and_logs_the_cau
 async def test_a_failed_import_shows_a_generic_problem_with_its_job_id(
     tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from app.services import imports
+    from app.services.customers import imports
 
     await run_jobs(database)
 
@@ -413,7 +413,7 @@ async def test_a_lost_job_that_cannot_be_failed_holds_up_no_claim(
 ) -> None:
     """A lost job whose failure cannot be recorded (a row its records cannot be read from) is logged
     and left: claims go on for every workspace, and it is not claimed again."""
-    from app.services import imports
+    from app.services.customers import imports
 
     response, settings = await import_lost_on_every_attempt(tenant, database)
     job_id = response.json()["job_id"]

@@ -25,7 +25,7 @@ from app.config import Settings
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
-from app.domain.api_keys import digest
+from app.domain.workspace.api_keys import digest
 from app.ids import utcnow
 from app.main import create_app
 from tests.conftest import Tenant, assert_problem, make_tenant

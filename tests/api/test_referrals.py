@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from app.db.session import Database
-from app.services import customers, records, relationships
+from app.services.customers import records, relationships
+from app.services.customers import shop_customers as customers
 from tests.api.test_analytics import contact_id, order, refresh, settle, sync
 from tests.conftest import Tenant, assert_problem
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from app.schemas.settings import SECTIONS
+from app.schemas.workspace.settings import SECTIONS
 from tests.conftest import Tenant, assert_problem
 from tests.documented import assert_documented
 

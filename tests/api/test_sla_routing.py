@@ -15,9 +15,9 @@ import httpx
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
-from app.schemas.leads import LeadCreate
-from app.services import leads
+from app.schemas.leads.leads import LeadCreate
 from app.services.context import SYSTEM, Context
+from app.services.leads import leads
 from tests.conftest import Tenant, assert_problem, make_tenant
 from tests.integration.test_webhooks import running_worker
 

@@ -12,14 +12,14 @@ import pytest
 
 from app.config import Settings
 from app.db.repositories.base import Row
-from app.db.repositories.leads import LeadRepository
+from app.db.repositories.leads.leads import LeadRepository
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import LostUpdate
 from app.domain.leads.scoring import Engagement
 from app.ids import utcnow
-from app.services import scoring
 from app.services.context import SYSTEM, Context
+from app.services.leads import scoring
 from app.worker import jobs
 from tests.conftest import Tenant, assert_problem
 

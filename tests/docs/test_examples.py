@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from standardwebhooks import Webhook
 
-from app.domain.imports import ORDER_TARGETS
+from app.domain.customers.imports import ORDER_TARGETS
 from examples.webhook_receiver import verified
 from tests.integration.server import ROOT
 

@@ -7,22 +7,10 @@ import inspect
 from pathlib import Path
 
 from app.db import tables
-from app.db.repositories import (
-    api_keys,
-    base,
-    events,
-    forms,
-    idempotency,
-    jobs,
-    leads,
-    members,
-    outbox,
-    settings,
-    system,
-    timers,
-    webhooks,
-    workspaces,
-)
+from app.db.repositories import base, idempotency, system
+from app.db.repositories.events import events, jobs, outbox, timers, webhooks
+from app.db.repositories.leads import forms, leads
+from app.db.repositories.workspace import api_keys, members, settings, workspaces
 
 APP = Path(__file__).resolve().parents[2] / "app"
 

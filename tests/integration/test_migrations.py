@@ -21,7 +21,7 @@ from app.db.tables import metadata
 from app.db.unit_of_work import UnitOfWork
 from app.ids import new_id, utcnow
 from app.main import create_app
-from app.services import workspaces
+from app.services.workspace import workspaces
 from app.worker.dispatcher import dispatch
 from tests.conftest import ScratchDatabases, database_url
 
@@ -323,9 +323,9 @@ async def test_a_redaction_waiting_at_the_upgrade_keeps_its_reach(
 
 
 async def _settings(db: Database, workspace_id: uuid.UUID, section: str) -> dict[str, object]:
-    from app.schemas.settings import SECTIONS
-    from app.services import settings as section_settings
+    from app.schemas.workspace.settings import SECTIONS
     from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+    from app.services.workspace import settings as section_settings
 
     async with UnitOfWork(db) as uow:
         ctx = Context(uow, workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES)

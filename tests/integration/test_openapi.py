@@ -26,7 +26,7 @@ def _versioned(document: dict, op: dict) -> bool:  # type: ignore[type-arg]
 
 def test_webhooks_section_lists_every_event_type_with_its_payload() -> None:
     document = _document()
-    from app.schemas.events import CATALOGUE
+    from app.schemas.events.events import CATALOGUE
 
     assert set(document["webhooks"]) == set(CATALOGUE)
     for event_type, item in document["webhooks"].items():

@@ -14,11 +14,11 @@ from sqlalchemy.dialects import postgresql
 
 from app.config import Settings
 from app.db.migrate import upgrade
-from app.db.repositories.leads import _CANDIDATES
+from app.db.repositories.leads.leads import _CANDIDATES
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
-from app.services import workspaces
+from app.services.workspace import workspaces
 from app.worker import statistics
 from tests.conftest import ScratchDatabases, _asyncpg_dsn, database_url
 from tests.integration.test_webhooks import running_worker, until

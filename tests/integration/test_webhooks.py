@@ -24,8 +24,8 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
 from app.main import create_app
-from app.services import timers
 from app.services.context import SYSTEM, Context
+from app.services.events import timers
 from app.worker.runner import Worker
 from tests.conftest import Tenant, assert_problem, drain_dispatch
 from tests.integration.receiver import Receiver, huge, never, redirect, trickle
@@ -270,7 +270,7 @@ async def test_endpoint_validation(tenant: Tenant) -> None:
 async def test_no_event_without_the_change_and_no_change_without_the_event(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.services import members
+    from app.services.workspace import members
 
     original = members.events.record
 

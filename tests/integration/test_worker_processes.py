@@ -21,10 +21,12 @@ from app.config import Settings
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
-from app.domain.webhooks import EndpointRules
+from app.domain.events.webhooks import EndpointRules
 from app.ids import utcnow
-from app.services import imports, members, webhooks
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.customers import imports
+from app.services.events import webhooks
+from app.services.workspace import members
 from tests.conftest import ScratchDatabases, database_url
 from tests.integration.receiver import Receiver
 from tests.integration.server import ROOT, Server, children, cli_env, create_workspace, run_cli
@@ -226,7 +228,7 @@ sys.exit(main(["worker"]))
 async def test_a_worker_stopped_mid_cpu_step_exits_within_seconds_and_hands_its_job_back(
     scratch: ScratchDatabases, tmp_path: Path
 ) -> None:
-    from app.services import jobs as job_service
+    from app.services.events import jobs as job_service
 
     database, workspace_id = await prepared(scratch, tmp_path)
     url = database.settings.database_url
@@ -290,7 +292,7 @@ async def test_a_stopped_worker_with_no_cpu_step_running_exits_normally(
 ) -> None:
     """Only a running CPU step makes a stopping worker skip the interpreter's exit (atexit handlers,
     flushing): an idle pool thread left by an earlier lookup does not."""
-    from app.services import jobs as job_service
+    from app.services.events import jobs as job_service
 
     database, workspace_id = await prepared(scratch, tmp_path)
     url = database.settings.database_url

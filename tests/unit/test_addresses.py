@@ -9,7 +9,7 @@ import pytest
 
 from app.domain.addresses import address_allowed, carried_ipv4
 from app.domain.errors import ErrorList
-from app.domain.webhooks import validate_url
+from app.domain.events.webhooks import validate_url
 
 REFUSED = [
     # IPv4 special-purpose registry, one address of every entry

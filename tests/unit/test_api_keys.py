@@ -11,9 +11,9 @@ from uuid import UUID, uuid4
 import pytest
 
 from app.db.session import Database
-from app.domain import api_keys as keys
 from app.domain.errors import InvalidInput, Unauthorized
-from app.services.api_keys import Caller, KeyResolver, Standing
+from app.domain.workspace import api_keys as keys
+from app.services.workspace.api_keys import Caller, KeyResolver, Standing
 
 
 def test_admin_implies_every_scope_even_future_ones() -> None:
@@ -262,7 +262,7 @@ async def test_a_revoke_read_back_by_one_lookup_still_refuses_requests_sharing_a
 
 
 def test_a_key_never_seen_is_unknown_however_recently_the_process_started(monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.services.api_keys as module
+    import app.services.workspace.api_keys as module
 
     clock = 300.0  # seconds since boot, as time.monotonic() counts on a fresh machine or container
     monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=lambda: clock))

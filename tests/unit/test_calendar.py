@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.calendar import (
+from app.domain.workspace.calendar import (
     MONDAY_TO_FRIDAY,
     SATURDAY_TO_WEDNESDAY,
     BusinessHours,
@@ -18,8 +18,8 @@ from app.domain.calendar import (
     default_week,
     working_seconds,
 )
-from app.schemas.settings import BusinessHoursSettings
-from app.services import calendars
+from app.schemas.workspace.settings import BusinessHoursSettings
+from app.services.workspace import calendars
 
 TEHRAN = BusinessHours("Asia/Tehran", SATURDAY_TO_WEDNESDAY, time(9), time(17), frozenset({date(2026, 12, 1)}))
 NEW_YORK = BusinessHours("America/New_York", MONDAY_TO_FRIDAY, time(9), time(17))

@@ -13,8 +13,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
-from app.domain.clv import arrays, bgnbd, gamma_gamma, groups, simulate, valuation
-from app.domain.clv.summary import summarize
+from app.domain.analytics.clv import arrays, bgnbd, gamma_gamma, groups, simulate, valuation
+from app.domain.analytics.clv.summary import summarize
 
 DATA = Path(__file__).parent.parent / "data" / "cdnow"
 PUBLISHED = bgnbd.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)

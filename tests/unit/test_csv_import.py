@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain import imports as rules
 from app.domain.csv_stream import CsvError, CsvStream, write_rows
+from app.domain.customers import imports as rules
 from app.domain.errors import InvalidInput
 
 ROWS = [

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from app.domain import events
-from app.domain.api_keys import ADMIN, SCOPES
-from app.domain.webhooks import covers, delivers, endpoint_scopes
-from app.schemas.events import CATALOGUE
+from app.domain.events import events
+from app.domain.events.webhooks import covers, delivers, endpoint_scopes
+from app.domain.workspace.api_keys import ADMIN, SCOPES
+from app.schemas.events.events import CATALOGUE
 
 
 def test_every_catalogued_type_needs_a_scope_of_the_catalogue() -> None:

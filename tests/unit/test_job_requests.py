@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from app.domain.jobs import failure_problem, fingerprint
+from app.domain.events.jobs import failure_problem, fingerprint
 
 
 def test_the_same_work_has_one_fingerprint_whatever_the_order_of_its_fields() -> None:

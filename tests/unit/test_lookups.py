@@ -1,4 +1,4 @@
-"""Per-process lookup caches (app/services/lookups.py): requests that find an entry expired at the
+"""Per-process lookup caches (app/services/leads/lookups.py): requests that find an entry expired at the
 same moment share one load, and a failed or cancelled load never leaves the others without one."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from app.services import lookups
+from app.services.leads import lookups
 
 
 class Loader:

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.money import from_minor, parser, to_minor
-from app.domain.orders import (
+from app.domain.customers.orders import (
     Decision,
     Rate,
     Stored,
@@ -28,7 +27,8 @@ from app.domain.orders import (
     pick_rate,
     proportion,
 )
-from app.domain.workspaces import currency_exponent
+from app.domain.money import from_minor, parser, to_minor
+from app.domain.workspace.workspaces import currency_exponent
 
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 

@@ -11,10 +11,10 @@ from uuid import UUID
 import numpy as np
 import pytest
 
-from app.domain import retention
+from app.domain.analytics import retention
 from app.domain.leads import scoring
-from app.domain.relationships.qualification import contact_from_lead, fill_empty
-from app.schemas.settings import ScoringSettings
+from app.domain.leads.qualification import contact_from_lead, fill_empty
+from app.schemas.workspace.settings import ScoringSettings
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 RULES = scoring.rules_from_settings(ScoringSettings().model_dump(mode="json"))

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain import retention
+from app.domain.analytics import retention
 
 
 def test_every_rfm_cell_has_exactly_one_segment_and_every_segment_a_cell() -> None:

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain import workspaces as locale
 from app.domain.concurrency import check_if_match, etag, none_match
 from app.domain.errors import IdempotencyKeyInUse, IdempotencyKeyReused, PreconditionFailed
 from app.domain.idempotency import LOCK_TIMEOUT, Decision, StoredKey, decide, fingerprint
-from app.domain.members import manager_cycle
 from app.domain.pagination import BadCursor, Sort, decode_cursor, encode_cursor
+from app.domain.workspace import workspaces as locale
+from app.domain.workspace.members import manager_cycle
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.domain.events.webhooks import after_attempt, subscribed
 from app.domain.schedules import is_occurrence, next_occurrence
-from app.domain.webhooks import after_attempt, subscribed
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from app.domain.errors import ErrorList
 from app.domain.leads import scoring
 from app.domain.leads.scoring import Engagement, EngagementType, Stage, Temperature
-from app.schemas.settings import ScoringSettings
+from app.schemas.workspace.settings import ScoringSettings
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DEFAULTS = ScoringSettings().model_dump(mode="json")

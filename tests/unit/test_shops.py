@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.domain import shops
-from app.domain.shops import Command, Platform, Unmappable
+from app.domain.customers import shops
+from app.domain.customers.shops import Command, Platform, Unmappable
 
 DATA = Path(__file__).parent.parent / "data"
 

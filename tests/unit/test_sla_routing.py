@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.calendar import MONDAY_TO_FRIDAY, BusinessHours, default_week
 from app.domain.leads import routing, sla
 from app.domain.leads.lifecycle import SLA_SOURCES
 from app.domain.leads.routing import Condition, Member, Routing, Rule, Target
 from app.domain.leads.sla import SlaPolicy, SlaStatus
+from app.domain.workspace.calendar import MONDAY_TO_FRIDAY, BusinessHours, default_week
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday
 FIVE_MINUTES = SlaPolicy(300, None, None, None)

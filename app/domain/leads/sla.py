@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from app.domain.calendar import BusinessHours, add_working_time, working_seconds
+from app.domain.workspace.calendar import BusinessHours, add_working_time, working_seconds
 
 
 class SlaStatus(StrEnum):

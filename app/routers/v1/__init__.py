@@ -2,31 +2,20 @@
 
 from fastapi import APIRouter
 
-from app.routers.v1 import (
-    activities,
-    analytics,
-    api_keys,
-    custom_fields,
+from app.routers.v1.analytics import analytics, reports
+from app.routers.v1.customers import (
     customer_view,
-    engagements,
-    events,
-    forms,
     imports,
     integrations,
-    jobs,
-    leads,
     loyalty,
-    members,
     orders,
     records,
-    reports,
     segments,
     service_records,
-    settings,
-    teams,
-    webhooks,
-    workspace,
 )
+from app.routers.v1.events import events, jobs, webhooks
+from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, teams
+from app.routers.v1.workspace import api_keys, members, settings, workspace
 
 PREFIX = "/v1"
 # Order matters for speed: routes are matched in this order, so the public capture path goes first.

@@ -1,0 +1,1 @@
+"""The analytics context: CLV, retention and reports."""

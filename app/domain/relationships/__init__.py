@@ -1,1 +1,0 @@
-"""Accounts, contacts and opportunities: what a qualified lead becomes."""

@@ -1,0 +1,215 @@
+"""Orders synced from shops, their refunds, shop customers, products and exchange rates."""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from app.domain.customers.orders import OrderStatus
+from app.routers.dependencies import (
+    JSON,
+    IfMatch,
+    Paging,
+    page_response,
+    paging,
+    require,
+    require_idempotent,
+    resource_response,
+    sort_enum,
+)
+from app.routers.route import CrmRoute, prevalidated
+from app.routers.v1.customers.records import record_routes
+from app.schemas.common import Currency, Page
+from app.schemas.customers.orders import (
+    CustomerBatch,
+    ExchangeRateCreate,
+    ExchangeRateRead,
+    ExchangeRateResult,
+    OrderBatch,
+    OrderRead,
+    OrderUpdate,
+    ProductCreate,
+    ProductRead,
+    ProductUpdate,
+    RefundCreate,
+    RefundRead,
+    ValidOrderBatch,
+)
+from app.schemas.leads.leads import BatchResult
+from app.services.context import Context
+from app.services.customers import exchange_rates, orders, products
+from app.services.customers import shop_customers as customers
+
+router = APIRouter(prefix="/orders", tags=["Orders"], route_class=CrmRoute)
+customer_router = APIRouter(prefix="/customers", tags=["Customers"], route_class=CrmRoute)
+rates_router = APIRouter(prefix="/exchange-rates", tags=["Exchange rates"], route_class=CrmRoute)
+OrderSort = sort_enum("OrderSort", "placed_at", "created_at")
+RateSort = sort_enum("ExchangeRateSort", "effective_on", "created_at")
+BATCH_BODY_LIMIT = 16 * 1024 * 1024
+
+
+def _order(request: Request, row: dict, status_code: int = 200) -> Response:  # type: ignore[type-arg]
+    return resource_response(request, OrderRead.model_validate(orders.view(row)), status_code=status_code)
+
+
+@router.post(
+    "/batch",
+    summary="Create or update up to 1,000 orders (by source and external_id); per-item results",
+    description="The shop's `source_updated_at` decides: newer wins, equal with other content updates, older is "
+    "`unchanged` with `reason: stale`, an identical resend is `unchanged` (`reason: identical`) and emits nothing. "
+    "Customers are matched to contacts (shop id, then email, then phone) or created.",
+    response_model=BatchResult,
+    openapi_extra={"x-max-body-bytes": BATCH_BODY_LIMIT},
+)
+@prevalidated(ValidOrderBatch)
+async def batch_orders(body: OrderBatch, ctx: Annotated[Context, require_idempotent("orders:write")]) -> Response:
+    results = await orders.batch_upsert(ctx, body.orders)
+    return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
+
+
+class OrderFilters(BaseModel):
+    contact_id: UUID | None = Field(default=None, description="The customer")
+    status: OrderStatus | None = None
+    source: str | None = Field(default=None, max_length=32)
+    currency: Currency | None = None
+    conversion: Literal["same", "converted", "missing"] | None = Field(
+        default=None, description="missing: orders waiting for an exchange rate"
+    )
+    placed_after: datetime | None = Field(default=None, description="Placed at or after")
+    placed_before: datetime | None = Field(default=None, description="Placed before")
+    import_id: UUID | None = Field(default=None, description="Created by this CSV import")
+
+
+@router.get("", summary="List orders", response_model=Page[OrderRead])
+async def list_orders(
+    ctx: Annotated[Context, require("orders:read")],
+    page: Annotated[Paging, paging(OrderSort, "-placed_at")],
+    filters: Annotated[OrderFilters, Query()],
+) -> Response:
+    result = await orders.list_orders(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, **filters.model_dump())
+    return page_response(OrderRead, [orders.view(r) for r in result.rows], result.next_cursor)
+
+
+@router.get("/{order_id}", summary="Get an order", response_model=OrderRead, openapi_extra={"x-conditional": True})
+async def get_order(request: Request, order_id: UUID, ctx: Annotated[Context, require("orders:read")]) -> Response:
+    return _order(request, await orders.get(ctx, order_id))
+
+
+@router.patch("/{order_id}", summary="Change an order in the CRM (status, cost, notes)", response_model=OrderRead)
+async def update_order(
+    request: Request,
+    order_id: UUID,
+    body: OrderUpdate,
+    ctx: Annotated[Context, require("orders:write")],
+    if_match: IfMatch = None,
+) -> Response:
+    row = await orders.update(ctx, order_id, body.model_dump(exclude_unset=True), if_match=if_match)
+    return _order(request, row)
+
+
+@router.post(
+    "/{order_id}/refunds",
+    status_code=201,
+    summary="Record a refund (once per source and refund id; 200 with the stored one when it is known)",
+    response_model=RefundRead,
+    responses={200: {"description": "The refund was recorded before", "model": RefundRead}},
+)
+async def add_refund(
+    order_id: UUID,
+    body: RefundCreate,
+    ctx: Annotated[Context, require_idempotent("orders:write")],
+    if_match: IfMatch = None,
+) -> Response:
+    row, created = await orders.add_refund(ctx, order_id, body, if_match=if_match)
+    return Response(
+        RefundRead.model_validate(orders.refund_view(row)).model_dump_json(),
+        status_code=201 if created else 200,
+        media_type=JSON,
+        headers={"Location": f"/v1/orders/{order_id}/refunds"},
+    )
+
+
+class RefundList(BaseModel):
+    data: list[RefundRead]
+
+
+@router.get("/{order_id}/refunds", summary="An order's refunds, oldest first", response_model=RefundList)
+async def list_refunds(order_id: UUID, ctx: Annotated[Context, require("orders:read")]) -> Response:
+    rows = [orders.refund_view(r) for r in await orders.refunds(ctx, order_id)]
+    return Response(RefundList.model_validate({"data": rows}).model_dump_json(), media_type=JSON)
+
+
+@customer_router.post(
+    "/batch",
+    summary="Create or update up to 1,000 shop customers (contacts matched by shop id, email, then phone)",
+    description="Each item names its `source` and the shop's customer `external_id` (absent for guest "
+    "checkouts). A matched contact keeps what was typed in the CRM; the shop fills its empty fields.",
+    response_model=BatchResult,
+    openapi_extra={"x-max-body-bytes": BATCH_BODY_LIMIT},
+)
+async def batch_customers(
+    body: CustomerBatch, ctx: Annotated[Context, require_idempotent("contacts:write")]
+) -> Response:
+    results = await customers.batch_upsert(ctx, body.customers)
+    return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
+
+
+class ProductFilters(BaseModel):
+    archived: bool = Field(default=False, description="true: only archived products")
+    category: str | None = Field(default=None, max_length=200)
+    sku: str | None = Field(default=None, max_length=255)
+
+
+product_routes = record_routes(
+    prefix="products", tag="Products", scope="products", kind=products.PRODUCT, create_model=ProductCreate,
+    update_model=ProductUpdate, read_model=ProductRead, filters_model=ProductFilters, sortable=("created_at", "sku"),
+)  # fmt: skip
+
+
+class RateFilters(BaseModel):
+    currency: Currency | None = None
+    effective_after: date | None = Field(default=None, description="On or after")
+    effective_before: date | None = Field(default=None, description="Before")
+
+
+@rates_router.post(
+    "",
+    summary="Set the rate of a currency for a date (converts the orders waiting for it)",
+    description="Creates the rate, or replaces the rate stored for the same currency and date (200). Orders in "
+    "that currency placed on that date (or up to `exchange_rate_max_age_days` later) that could not be converted "
+    "are converted now.",
+    status_code=201,
+    response_model=ExchangeRateResult,
+    responses={200: {"description": "The date's rate was replaced", "model": ExchangeRateResult}},
+)
+async def set_rate(
+    body: ExchangeRateCreate, ctx: Annotated[Context, require_idempotent("exchange_rates:write")]
+) -> Response:
+    row, created, converted = await exchange_rates.set_rate(ctx, body.model_dump())
+    model = ExchangeRateResult.model_validate({**row, "orders_converted": converted})
+    return Response(model.model_dump_json(), status_code=201 if created else 200, media_type=JSON,
+                    headers={"ETag": f'"{row["version"]}"', "Location": f"/v1/exchange-rates/{row['id']}"})  # fmt: skip
+
+
+@rates_router.get("", summary="List exchange rates", response_model=Page[ExchangeRateRead])
+async def list_rates(
+    ctx: Annotated[Context, require("exchange_rates:read")],
+    page: Annotated[Paging, paging(RateSort, "-effective_on")],
+    filters: Annotated[RateFilters, Query()],
+) -> Response:
+    result = await exchange_rates.list_rates(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit,
+                                             **filters.model_dump())  # fmt: skip
+    return page_response(ExchangeRateRead, result.rows, result.next_cursor)
+
+
+@rates_router.get(
+    "/{rate_id}", summary="Get an exchange rate", response_model=ExchangeRateRead,
+    openapi_extra={"x-conditional": True},
+)  # fmt: skip
+async def get_rate(
+    request: Request, rate_id: UUID, ctx: Annotated[Context, require("exchange_rates:read")]
+) -> Response:
+    return resource_response(request, ExchangeRateRead.model_validate(await exchange_rates.get(ctx, rate_id)))

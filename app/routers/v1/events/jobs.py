@@ -1,0 +1,36 @@
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.routers.dependencies import Paging, page_response, paging, require, resource_response, sort_enum
+from app.routers.route import CrmRoute
+from app.schemas.common import Page
+from app.schemas.events.jobs import JobRead
+from app.services.context import Context
+from app.services.events import jobs
+
+router = APIRouter(prefix="/jobs", tags=["Jobs"], route_class=CrmRoute)
+JobSort = sort_enum("JobSort", "created_at")
+
+
+@router.get("", summary="List jobs", response_model=Page[JobRead])
+async def list_jobs(
+    ctx: Annotated[Context, require("jobs:read")],
+    page: Annotated[Paging, paging(JobSort)],
+    status: Annotated[Literal["queued", "running", "succeeded", "failed"] | None, Query()] = None,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    result = await jobs.list_jobs(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, status=status, kind=kind)
+    return page_response(JobRead, result.rows, result.next_cursor)
+
+
+@router.get(
+    "/{job_id}",
+    summary="Get a job: status, progress, result or problem",
+    response_model=JobRead,
+    openapi_extra={"x-conditional": True},
+)
+async def get_job(request: Request, job_id: UUID, ctx: Annotated[Context, require("jobs:read")]) -> Response:
+    return resource_response(request, JobRead.model_validate(await jobs.get(ctx, job_id)))

@@ -1,0 +1,431 @@
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from app.domain.leads.lifecycle import LeadStatus, Source
+from app.domain.leads.scoring import StageFilter, Temperature
+from app.domain.leads.sla import SlaStatus
+from app.routers.dependencies import (
+    JSON,
+    IfMatch,
+    Paging,
+    page_response,
+    paging,
+    require,
+    require_idempotent,
+    resource_response,
+    sort_enum,
+)
+from app.routers.route import CrmRoute
+from app.schemas.common import Country, Page
+from app.schemas.customers.relationships import DisqualifyRequest, Qualification, QualifyRequest
+from app.schemas.events.jobs import JobRead
+from app.schemas.leads.engagements import EngagementCreate, EngagementRead, ScoreLine, ScoreRead, StateChangeRead
+from app.schemas.leads.leads import (
+    BatchResult,
+    DuplicateCandidateRead,
+    DuplicateList,
+    LeadBatch,
+    LeadCreate,
+    LeadRead,
+    LeadUpdate,
+    MergeRequest,
+)
+from app.schemas.leads.routing import AssignmentList, AssignRequest, TimelinePage
+from app.services.context import Context
+from app.services.leads import duplicates, leads, qualification, routing, scoring, timeline
+
+router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
+CandidateSort = sort_enum("CandidateSort", "found_at")
+TimelineSort = sort_enum("TimelineSort", "occurred_at")
+LeadSort = sort_enum("LeadSort", "created_at", "updated_at", "score", "last_activity_at")
+EngagementSort = sort_enum("EngagementSort", "occurred_at")
+StateChangeSort = sort_enum("StateChangeSort", "occurred_at")
+BATCH_BODY_LIMIT = 5 * 1024 * 1024
+
+
+OnDuplicateQuery = Annotated[
+    Literal["reject", "merge"] | None,
+    Query(
+        description="A new lead whose email or phone an open lead has: `merge` it into that lead (its empty "
+        "fields filled, tags and custom fields added, nothing overwritten; lead.merged with source `request`), or "
+        "`reject` it (409 with `existing_lead_id`). Default: /v1/settings/deduplication `on_duplicate`"
+    ),
+]
+
+
+async def _on_duplicate(ctx: Context, asked: str | None) -> str:
+    return asked or str((await duplicates.policy(ctx))["on_duplicate"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a lead, or merge it into the open lead with the same email or phone (on_duplicate=merge)",
+    response_model=LeadRead,
+    responses={200: {"model": LeadRead, "description": "Merged into the open lead with this email or phone"}},
+)
+async def create_lead(
+    request: Request,
+    body: LeadCreate,
+    ctx: Annotated[Context, require_idempotent("leads:write")],
+    on_duplicate: OnDuplicateQuery = None,
+) -> Response:
+    asked = await _on_duplicate(ctx, on_duplicate)
+    row, merged = await leads.create_or_merge(ctx, body.model_dump(), on_duplicate=asked)
+    if merged:
+        return resource_response(request, LeadRead.model_validate(row))
+    return resource_response(request, LeadRead.model_validate(row), status_code=201, location=f"/v1/leads/{row['id']}")
+
+
+@router.post(
+    "/batch",
+    summary="Create or update up to 500 leads (matched by external_id); per-item results",
+    response_model=BatchResult,
+    openapi_extra={"x-max-body-bytes": BATCH_BODY_LIMIT},
+)
+async def batch_leads(
+    body: LeadBatch,
+    ctx: Annotated[Context, require_idempotent("leads:write")],
+    apply_sla: Annotated[
+        bool, Query(description="Give new leads a first-response deadline (batches load history: off by default)")
+    ] = False,
+    on_duplicate: OnDuplicateQuery = None,
+) -> Response:
+    results = await leads.batch_upsert(
+        ctx, body.leads, apply_sla=apply_sla, on_duplicate=await _on_duplicate(ctx, on_duplicate)
+    )
+    return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
+
+
+def lead_filters(
+    request: Request,
+    q: Annotated[str | None, Query(max_length=200, description="Name, email, company or phone; Persian-aware")] = None,
+    temperature: Annotated[Temperature | None, Query()] = None,
+    stage: Annotated[StageFilter | None, Query(description="`none`: leads with no stage yet")] = None,
+    mql_candidate: Annotated[
+        bool | None, Query(description="true: leads whose score reached MQL, waiting for marketing to accept them")
+    ] = None,
+    score_min: Annotated[float | None, Query(ge=0, le=100)] = None,
+    score_max: Annotated[float | None, Query(ge=0, le=100)] = None,
+    engaged_after: Annotated[datetime | None, Query(description="Last engagement at or after")] = None,
+    engaged_before: Annotated[datetime | None, Query(description="Last engagement before")] = None,
+    status: Annotated[LeadStatus | None, Query()] = None,
+    source: Annotated[Source | None, Query()] = None,
+    owner_id: Annotated[UUID | None, Query()] = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    country: Annotated[Country | None, Query()] = None,
+    created_after: Annotated[datetime | None, Query()] = None,
+    created_before: Annotated[datetime | None, Query()] = None,
+    updated_after: Annotated[datetime | None, Query()] = None,
+    updated_before: Annotated[datetime | None, Query()] = None,
+    archived: Annotated[bool, Query(description="true: only archived leads")] = False,
+    sla_status: Annotated[SlaStatus | None, Query(description="First-response SLA status")] = None,
+    first_response_due_before: Annotated[
+        datetime | None, Query(description="First response due before (e.g. pending leads about to breach)")
+    ] = None,
+    team_id: Annotated[UUID | None, Query()] = None,
+    last_activity_after: Annotated[datetime | None, Query(description="Last activity at or after")] = None,
+    last_activity_before: Annotated[datetime | None, Query(description="Last activity before")] = None,
+    import_id: Annotated[UUID | None, Query(description="Created by this CSV import")] = None,
+) -> dict[str, Any]:
+    """The leads list's filters (shared by the CSV export): keyword arguments of leads.list_leads."""
+    custom = {k[3:]: v for k, v in request.query_params.items() if k.startswith("cf.") and len(k) > 3}
+    return {
+        "q": q, "custom_filters": custom, "archived": archived, "status": status, "source": source,
+        "owner_id": owner_id, "tag": tag, "country": country, "created_after": created_after,
+        "created_before": created_before, "updated_after": updated_after, "updated_before": updated_before,
+        "temperature": temperature, "stage": stage, "mql_candidate": mql_candidate, "score_min": score_min,
+        "score_max": score_max,
+        "engaged_after": engaged_after, "engaged_before": engaged_before, "sla_status": sla_status,
+        "first_response_due_before": first_response_due_before, "team_id": team_id,
+        "last_activity_after": last_activity_after, "last_activity_before": last_activity_before,
+        "import_id": import_id,
+    }  # fmt: skip
+
+
+LeadFilters = Annotated[dict[str, Any], Depends(lead_filters)]
+
+
+@router.get(
+    "",
+    summary="List leads",
+    description="Filter by custom fields with `cf.<key>=<value>` (equality, typed by the field's definition).",
+    response_model=Page[LeadRead],
+)
+async def list_leads(
+    ctx: Annotated[Context, require("leads:read")],
+    page: Annotated[Paging, paging(LeadSort)],
+    filters: LeadFilters,
+) -> Response:
+    result = await leads.list_leads(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, **filters)
+    return page_response(LeadRead, result.rows, result.next_cursor)
+
+
+@router.post(
+    "/rescore",
+    status_code=202,
+    summary="Rescore every lead now (a job; scores are also refreshed nightly and on every engagement)",
+    response_model=JobRead,
+    responses={202: {"description": "Accepted: poll the job at Location"}},
+)
+async def rescore_leads(request: Request, ctx: Annotated[Context, require_idempotent("leads:write")]) -> Response:
+    job = await scoring.enqueue_rescore(ctx, "requested")
+    return resource_response(request, JobRead.model_validate(job), status_code=202, location=f"/v1/jobs/{job['id']}")
+
+
+@router.get("/{lead_id}/score", summary="A lead's score now, every point explained", response_model=ScoreRead)
+async def get_score(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+    lead, result = await scoring.score_of(ctx, lead_id)
+    body = ScoreRead(
+        lead_id=lead_id,
+        score=float(result.score),
+        fit_score=float(result.fit),
+        behavior_score=float(result.behavior),
+        temperature=result.temperature,
+        stage=result.stage,
+        mql_candidate=result.mql_candidate,
+        reasons=dict(result.reasons),
+        lines=[
+            ScoreLine(
+                part=line.part,  # type: ignore[arg-type]
+                label=line.label,
+                points=float(line.points),
+                rule=line.rule,
+                engagement_type=line.engagement_type,  # type: ignore[arg-type]
+                count=line.count,
+                last_occurred_at=line.last_occurred_at,
+            )
+            for line in result.lines
+        ],
+        computed_at=result.computed_at,
+        stored_score=lead["score"],
+        scored_at=lead["scored_at"],
+    )
+    return Response(body.model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/{lead_id}/engagements",
+    status_code=201,
+    summary="Record what a lead did (rescored at once)",
+    response_model=EngagementRead,
+)
+async def create_engagement(
+    request: Request, lead_id: UUID, body: EngagementCreate, ctx: Annotated[Context, require_idempotent("leads:write")]
+) -> Response:
+    row, _ = await scoring.engage(ctx, lead_id, body.model_dump())
+    return Response(EngagementRead.model_validate(row).model_dump_json(), status_code=201, media_type=JSON)
+
+
+@router.get("/{lead_id}/engagements", summary="A lead's engagements", response_model=Page[EngagementRead])
+async def list_engagements(
+    lead_id: UUID,
+    ctx: Annotated[Context, require("leads:read")],
+    page: Annotated[Paging, paging(EngagementSort, "-occurred_at")],
+) -> Response:
+    result = await scoring.engagements_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
+    return page_response(EngagementRead, result.rows, result.next_cursor)
+
+
+@router.get(
+    "/{lead_id}/state-changes",
+    summary="A lead's temperature and stage history (time, from, to, cause)",
+    response_model=Page[StateChangeRead],
+)
+async def list_state_changes(
+    lead_id: UUID,
+    ctx: Annotated[Context, require("leads:read")],
+    page: Annotated[Paging, paging(StateChangeSort, "-occurred_at")],
+) -> Response:
+    result = await scoring.state_changes_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
+    return page_response(StateChangeRead, result.rows, result.next_cursor)
+
+
+@router.get(
+    "/{lead_id}/timeline",
+    summary="Everything that happened to a lead, in time order: engagements, activities, tasks, "
+    "temperature/stage and owner changes, status actions",
+    response_model=TimelinePage,
+)
+async def lead_timeline(
+    lead_id: UUID,
+    ctx: Annotated[Context, require("leads:read")],
+    page: Annotated[Paging, paging(TimelineSort, "-occurred_at")],
+) -> Response:
+    data, next_cursor = await timeline.page(ctx, "lead", lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
+    return Response(
+        TimelinePage.model_validate(
+            {"data": data, "next_cursor": next_cursor, "withheld": timeline.withheld_kinds(ctx, "lead")}
+        ).model_dump_json(),
+        media_type=JSON,
+    )
+
+
+@router.get(
+    "/duplicate-candidates",
+    summary="Likely duplicates the worker found for new leads after they were created (a review queue; merged "
+    "automatically only at or above /v1/settings/deduplication auto_merge_threshold), newest first",
+    response_model=Page[DuplicateCandidateRead],
+)
+async def list_duplicate_candidates(
+    ctx: Annotated[Context, require("leads:read")],
+    page: Annotated[Paging, paging(CandidateSort, "-found_at")],
+    lead_id: Annotated[UUID | None, Query(description="Found for this new lead")] = None,
+) -> Response:
+    result = await duplicates.list_found(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, lead_id=lead_id)
+    return page_response(DuplicateCandidateRead, result.rows, result.next_cursor)
+
+
+@router.get(
+    "/{lead_id}/duplicates",
+    summary="Likely duplicates of a lead: the same email or phone (score 100), or the same person at the same "
+    "company by name similarity (at least /v1/settings/deduplication fuzzy_threshold); at most 10, best first",
+    response_model=DuplicateList,
+)
+async def lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+    found = await duplicates.candidates(ctx, lead_id)
+    return Response(DuplicateList.model_validate({"data": found}).model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/{lead_id}/merge",
+    summary="Merge duplicates into this lead (one transaction; merging again changes nothing)",
+    description="Keeps each field's newest non-empty value, unites tags and custom fields, keeps the earliest "
+    "created_at; the duplicates' engagements, activities, tasks and submissions move here and they are archived "
+    "with `merged_into_id`. Emits `lead.merged` (source `manual`). A manual merge is not undone by "
+    "/unmerge.",
+    response_model=LeadRead,
+)
+async def merge_leads(
+    request: Request,
+    lead_id: UUID,
+    body: MergeRequest,
+    ctx: Annotated[Context, require_idempotent("leads:write")],
+    if_match: IfMatch = None,
+) -> Response:
+    row = await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match)
+    return resource_response(request, LeadRead.model_validate(row))
+
+
+@router.post(
+    "/{lead_id}/unmerge",
+    summary="Undo an automatic merge of this lead (within 30 days): it comes back with its own history",
+    description="For a lead the worker merged automatically (a fuzzy match at or above "
+    "/v1/settings/deduplication `auto_merge_threshold`). The lead is open again with its fields, tags and "
+    "external_id; the engagements, activities, tasks and submissions the merge moved come back to it; the fields, "
+    "tags and custom fields the merge filled on the lead it was merged into are emptied again unless changed "
+    "since. Both are rescored. Emits `lead.unmerged`. 409 after 30 days, for a manual merge or a request merge, "
+    "when the other lead was qualified or merged since, or when an open lead now has this lead's email or phone "
+    "(`existing_lead_id`). Undoing again answers the lead as it is.",
+    response_model=LeadRead,
+)
+async def unmerge_lead(
+    request: Request,
+    lead_id: UUID,
+    ctx: Annotated[Context, require_idempotent("leads:write")],
+    if_match: IfMatch = None,
+) -> Response:
+    row = await duplicates.unmerge(ctx, lead_id, if_match=if_match)
+    return resource_response(request, LeadRead.model_validate(row))
+
+
+@router.post(
+    "/{lead_id}/qualify",
+    summary="Qualify a lead into an account, a contact and an opportunity (one transaction)",
+    description="Links to an existing account (same email domain, else same name) and contact (same email, "
+    "else same phone) when there is one, filling only their empty fields; otherwise creates them. The lead's "
+    "engagements, activities and tasks move to them. A lead qualified already answers 409 with its references "
+    "(`account_id`, `contact_id`, `opportunity_id` in the problem).",
+    response_model=Qualification,
+)
+async def qualify_lead(
+    lead_id: UUID, body: QualifyRequest, ctx: Annotated[Context, require_idempotent("leads:write")]
+) -> Response:
+    result = await qualification.qualify(ctx, lead_id, body.model_dump())
+    return Response(Qualification.model_validate(result).model_dump_json(), media_type=JSON)
+
+
+@router.post(
+    "/{lead_id}/disqualify",
+    summary="Disqualify a lead with a reason (one of /v1/settings/disqualification-reasons) and a note",
+    response_model=LeadRead,
+)
+async def disqualify_lead(
+    request: Request,
+    lead_id: UUID,
+    body: DisqualifyRequest,
+    ctx: Annotated[Context, require("leads:write")],
+    if_match: IfMatch = None,
+) -> Response:
+    row = await qualification.disqualify(ctx, lead_id, body.reason, body.note, if_match=if_match)
+    return resource_response(request, LeadRead.model_validate(row))
+
+
+@router.post(
+    "/{lead_id}/reactivate",
+    summary="Bring a disqualified or archived lead back to nurturing, with its history",
+    response_model=LeadRead,
+)
+async def reactivate_lead(
+    request: Request, lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
+) -> Response:
+    row = await qualification.reactivate(ctx, lead_id, if_match=if_match)
+    return resource_response(request, LeadRead.model_validate(row))
+
+
+@router.post(
+    "/{lead_id}/assign",
+    summary="Assign a lead to a member, or to the member whose turn it is in a team",
+    response_model=LeadRead,
+)
+async def assign_lead(
+    request: Request, lead_id: UUID, body: AssignRequest, ctx: Annotated[Context, require("leads:write")]
+) -> Response:
+    row = await routing.assign_lead(ctx, lead_id, member_id=body.member_id, team_id=body.team_id)
+    return resource_response(request, LeadRead.model_validate(row))
+
+
+@router.get(
+    "/{lead_id}/assignments",
+    summary="A lead's owners over time (who, when, why: rule, hot lead, manual, SLA escalation)",
+    response_model=AssignmentList,
+)
+async def list_assignments(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+    rows = await routing.history(ctx, lead_id)
+    return Response(AssignmentList.model_validate({"data": rows}).model_dump_json(), media_type=JSON)
+
+
+@router.get("/{lead_id}", summary="Get a lead", response_model=LeadRead, openapi_extra={"x-conditional": True})
+async def get_lead(request: Request, lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+    return resource_response(request, LeadRead.model_validate(await leads.get(ctx, lead_id)))
+
+
+@router.patch(
+    "/{lead_id}",
+    summary="Update a lead",
+    description="Send only what changes. `stage` (`ial`, `mql`, `sql` or null) sets the stage by hand, with an "
+    "optional `stage_reason`: marketing accepts an MQL candidate with `stage: mql`. The change is in the stage "
+    "history (`cause: manual`, who made it) and emits `lead.stage_changed`; automatic changes never lower it.",
+    response_model=LeadRead,
+)
+async def update_lead(
+    request: Request,
+    lead_id: UUID,
+    body: LeadUpdate,
+    ctx: Annotated[Context, require("leads:write")],
+    if_match: IfMatch = None,
+) -> Response:
+    row = await leads.update(ctx, lead_id, body.model_dump(exclude_unset=True), if_match=if_match)
+    return resource_response(request, LeadRead.model_validate(row))
+
+
+@router.delete("/{lead_id}", summary="Archive a lead (hidden from lists unless archived=true)", response_model=LeadRead)
+async def archive_lead(
+    request: Request, lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
+) -> Response:
+    row = await leads.archive(ctx, lead_id, if_match=if_match)
+    return resource_response(request, LeadRead.model_validate(row))

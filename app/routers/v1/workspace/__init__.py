@@ -1,0 +1,1 @@
+"""The workspace context: workspaces, members, API keys and settings."""

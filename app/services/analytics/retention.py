@@ -1,0 +1,548 @@
+"""Retention analytics on top of the CLV snapshot: RFM segments, churn risk and its alerts, the
+expected next purchase, cross-sell recommendations, advocacy, cohorts and CLV:CAC. The refresh job
+(app/services/analytics/analytics.py) gathers what they read beside the orders, computes them with the CLV
+values (in its worker thread) and, once the snapshot is ready, compares it with the previous one
+(segment moves; none against a workspace's first snapshot) and raises churn alerts: for every
+customer at high risk or overdue against their own rhythm, without an open alert and outside the
+cooldown; after an alert that ended churned, only once they have bought again. A first snapshot
+announces at most its cap."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from app.db.repositories.base import Page
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain.analytics import retention
+from app.domain.analytics.clv import valuation
+from app.domain.errors import InvalidInput
+from app.domain.events import events as types
+from app.domain.money import estimate_text, from_minor
+from app.domain.pagination import BadCursor, Sort, decode_cursor, encode_cursor
+from app.domain.workspace.workspaces import currency_exponent
+from app.ids import new_id
+from app.schemas.analytics.analytics import ChurnAlertRead, SegmentChange
+from app.schemas.workspace.settings import CustomerSettings, InterestCategories, RetentionSettings
+from app.services.context import Context
+from app.services.events import events
+from app.services.leads import tasks
+from app.services.workspace import settings
+
+CONTRACT_LAPSE = timedelta(days=90)  # a contract that ended this recently without renewal still speaks
+TOP_RULES = 20  # rules kept per category when recommending
+
+
+@dataclass
+class Extras:
+    """What retention reads beside the orders (each at most one row per customer)."""
+
+    tickets: dict[UUID, dict[str, Any]]
+    invoices: dict[UUID, dict[str, Any]]
+    contracts: dict[UUID, float]  # contract risk 0-1 of each customer with a live or lapsed contract
+    value_added: dict[UUID, int]
+    converted: dict[UUID, int]
+    rewards: dict[UUID, dict[str, Any]]  # loyalty points ever earned and ever redeemed
+    bought: dict[UUID, set[str]]
+    categories: tuple[int, dict[str, int], dict[tuple[str, str], int]]
+    cohorts: list[tuple[str, str, int, int]]
+    interests: dict[str, list[str]]
+    thresholds: tuple[float, float]
+    active_window_days: int
+    overdue_tolerance: float | None
+    zone: ZoneInfo
+
+
+async def gather(
+    database: Database, workspace_id: UUID, ctx: Context, as_of: date, values: dict[str, Any], zone: ZoneInfo
+) -> Extras:
+    async with UnitOfWork(database, write=not database.is_sqlite) as uow:
+        repo = uow.analytics(workspace_id)
+        reader = ctx.derive(uow)
+        contract_rows = await repo.contracts(as_of, as_of - CONTRACT_LAPSE)
+        contracts: dict[UUID, tuple[date | None, float]] = {}
+        for row in contract_rows:
+            end = row["end_on"]
+            risk = retention.contract_risk(
+                row["renewal_status"], None if end is None else float((end - as_of).days), bool(row["auto_renew"])
+            )
+            current = contracts.get(row["contact_id"])
+            # The contract that runs longest speaks for the customer (no end date: the longest).
+            if current is None or (current[0] is not None and (end is None or end > current[0])):
+                contracts[row["contact_id"]] = (end, risk)
+        mapping = (await settings.get(reader, "interest-categories", InterestCategories))["values"]["mappings"]
+        window = (await settings.get(reader, "customers", CustomerSettings))["values"]["active_window_days"]
+        return Extras(
+            tickets=await repo.ticket_facts(),
+            invoices=await repo.overdue_invoices(as_of),
+            contracts={contact: risk for contact, (_, risk) in contracts.items()},
+            value_added={k: int(v["value_added_deals"]) for k, v in (await repo.value_added_deals()).items()},
+            converted={k: int(v["referrals_converted"]) for k, v in (await repo.converted_referrals()).items()},
+            rewards=await uow.loyalty(workspace_id).lifetime_totals(),
+            bought=await repo.categories_bought(as_of),
+            categories=await repo.category_counts(as_of),
+            cohorts=await repo.cohort_rows(as_of),
+            interests=mapping,
+            thresholds=(values["churn_medium_threshold"], values["churn_high_threshold"]),
+            active_window_days=int(window),
+            overdue_tolerance=values["churn_overdue_tolerance"],
+            zone=zone,
+        )
+
+
+def compute(
+    summaries: Any,
+    customers: valuation.Customers,
+    result: valuation.Valuation,
+    extras: Extras,
+    as_of: date,
+    exponent: int,
+) -> dict[str, Any]:
+    """Per-customer columns and the snapshot's retention summaries (CPU only)."""
+    ids: list[UUID] = summaries.contact_ids
+    n = len(ids)
+    scale = 10.0**-exponent
+    last_day = np.array([d.toordinal() for d in summaries.last_day], dtype=np.float64)
+    since = as_of.toordinal() - last_day
+    purchases = customers.purchases
+    rfm = retention.rfm(since, purchases, customers.revenue)
+
+    x = customers.frequency
+    with np.errstate(divide="ignore", invalid="ignore"):
+        interval = np.where(x > 0, customers.recency / x, np.nan)
+    repeat_intervals = interval[~np.isnan(interval) & (interval > 0)]
+    fallback = float(np.median(repeat_intervals)) if len(repeat_intervals) else None
+
+    def column(facts: dict[UUID, Any], key: str | None = None, default: float = 0.0) -> np.ndarray:
+        out = np.full(n, default, dtype=np.float64)
+        for i, contact in enumerate(ids):
+            found = facts.get(contact)
+            if found is not None:
+                value = found if key is None else found.get(key)
+                if value is not None:
+                    out[i] = float(value)
+        return out
+
+    medium, high = extras.thresholds
+    churn = retention.churn(
+        retention.ChurnInputs(
+            p_alive=result.p_alive,
+            days_since_last=since,
+            typical_interval=interval,
+            purchases_last_year=np.array(summaries.purchases_last_year, dtype=np.float64),
+            purchases_year_before=np.array(summaries.purchases_year_before, dtype=np.float64),
+            open_tickets=column(extras.tickets, "open_tickets"),
+            low_rated_tickets=column(extras.tickets, "low_rated_tickets"),
+            overdue_invoices=column(extras.invoices, "overdue_invoices"),
+            contract_risk=column(extras.contracts, None, np.nan),
+        ),
+        weights=retention.ChurnWeights(),
+        active_window_days=float(extras.active_window_days),
+        medium=medium,
+        high=high,
+        fallback_interval=fallback,
+    )
+    at_risk = result.simple_clv * churn.score
+    model = None if result.bgnbd is None else (result.bgnbd.params.r, result.bgnbd.params.alpha)
+    upcoming = retention.next_purchase(
+        x, customers.recency, customers.age, last_day, model=model, workspace_median=fallback
+    )
+    has_contract = ~np.isnan(column(extras.contracts, None, np.nan))
+    own_rhythm = (x > 0) & ~has_contract  # customers with a contract are judged by it, not by their rhythm
+    late = retention.overdue(since, upcoming.interval, own_rhythm, extras.overdue_tolerance)
+    satisfaction = column(extras.tickets, "satisfaction", np.nan)
+    advocacy = retention.advocacy(
+        np.array(summaries.referrals, dtype=np.float64),
+        column(extras.converted),
+        satisfaction,
+        column(extras.rewards, "earned"),
+        column(extras.rewards, "redeemed"),
+        purchases,
+    )
+
+    orders, per_category, pairs = extras.categories
+    rules = retention.affinity(orders, per_category, pairs)
+    by_antecedent: dict[str, list[retention.Rule]] = {}
+    for rule in rules:
+        if len(by_antecedent.setdefault(rule.antecedent, [])) < TOP_RULES:
+            by_antecedent[rule.antecedent].append(rule)
+    recommendations = [
+        [
+            asdict(r)
+            for r in retention.recommend(
+                extras.bought.get(contact, set()), summaries.interests[i] or [], extras.interests, by_antecedent
+            )
+        ]
+        for i, contact in enumerate(ids)
+    ]
+
+    revenue_total = float(customers.revenue.sum())
+    segment_of, level_of = np.array(rfm.segment, dtype=object), np.array(churn.level, dtype=object)
+    segments = []
+    for segment, label in retention.SEGMENTS.items():
+        members = segment_of == segment
+        revenue = float(customers.revenue[members].sum())
+        segments.append({
+            "segment": segment, "label": label, "customers": int(members.sum()),
+            "share": float(members.sum()) / n if n else 0.0, "revenue": estimate_text(revenue, exponent),
+            "revenue_share": revenue / revenue_total if revenue_total > 0 else 0.0,
+        })  # fmt: skip
+    churn_summary = {
+        level: {
+            "customers": int((level_of == level).sum()),
+            "clv_at_risk": estimate_text(float(at_risk[level_of == level].sum()), exponent),
+        }
+        for level in ("low", "medium", "high")
+    }
+    triangle = retention.cohorts([(c, m, k, r * scale) for c, m, k, r in extras.cohorts], as_of.isoformat()[:7])
+    cohorts = [
+        {
+            "month": c.month,
+            "customers": c.size,
+            "periods": [
+                {"offset": p.offset, "customers": p.customers, "retention": p.retention,
+                 "revenue": estimate_text(p.revenue, exponent)}
+                for p in c.periods
+            ],
+        }
+        for c in triangle
+    ]  # fmt: skip
+    acquisition: dict[tuple[str | None, str], list[float]] = {}
+    yearly_margin = result.average_order_value * result.purchases_per_year * result.margin_rate
+    for i in range(n):
+        channel = summaries.keys["acquisition_channel"][i]
+        key = (channel[0] if channel else None, summaries.keys["acquisition_month"][i][0])
+        totals = acquisition.setdefault(key, [0, 0.0, 0.0, 0.0, 0.0])
+        totals[0] += 1
+        totals[1] += float(result.predicted_clv[i])
+        totals[2] += float(customers.revenue[i])
+        totals[3] += float(yearly_margin[i])
+        totals[4] += float(result.predicted_margin[i])
+    return {
+        "columns": {
+            "days_since_last": since.astype(np.int64).tolist(),
+            "recency_score": rfm.recency.tolist(),
+            "frequency_score": rfm.frequency.tolist(),
+            "monetary_score": rfm.monetary.tolist(),
+            "rfm_segment": rfm.segment,
+            "churn_score": churn.score.tolist(),
+            "churn_level": churn.level,
+            "churn_reasons": [[asdict(r) for r in reasons] for reasons in churn.reasons],
+            "clv_at_risk_minor": np.rint(at_risk / scale).astype(np.int64).tolist(),
+            "recommendations": recommendations,
+            "open_recommendations": [len(r) for r in recommendations],
+            "advocacy_score": advocacy.score.tolist(),
+            "advocacy": [
+                {name: (None if np.isnan(values[i]) else float(values[i])) for name, values in advocacy.parts.items()}
+                for i in range(n)
+            ],
+            "value_added_deals": [extras.value_added.get(contact, 0) for contact in ids],
+            "owner_id": list(summaries.owner_ids),
+            "acquisition_channel": [k[0] if k else None for k in summaries.keys["acquisition_channel"]],
+            "acquisition_month": [k[0] for k in summaries.keys["acquisition_month"]],
+            "purchase_interval_days": [None if np.isnan(v) else v for v in upcoming.interval.tolist()],
+            "next_purchase_basis": upcoming.basis,
+            "expected_next_purchase_at": _local_midnights(upcoming.expected_day, extras.zone),
+        },
+        "overdue": late.tolist(),
+        "rfm_segments": rfm.segment,
+        "snapshot": {
+            "rfm": {"segments": segments, "previous_snapshot_id": None, "moves": None},
+            "churn": churn_summary,
+            "cohorts": cohorts,
+            "acquisition": [
+                {"channel": channel, "month": month, "customers": int(v[0]), "predicted_clv": v[1],
+                 "historic_revenue": v[2], "yearly_margin": v[3], "predicted_margin": v[4]}
+                for (channel, month), v in sorted(acquisition.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
+            ],
+            "affinity": [asdict(rule) for rule in rules[:100]],
+        },
+    }  # fmt: skip
+
+
+def _local_midnights(days: np.ndarray, zone: ZoneInfo) -> list[datetime | None]:
+    """Day numbers (date ordinals; NaN: unknown) as the start of that day in the workspace's time zone."""
+    last = date.max.toordinal()
+    seen: dict[int, datetime | None] = {}
+    out: list[datetime | None] = []
+    for value in days.tolist():
+        if value != value or not 1 <= value <= last:  # NaN, or past the calendar
+            out.append(None)
+            continue
+        day = int(value)
+        if day not in seen:
+            seen[day] = datetime.combine(date.fromordinal(day), time(), tzinfo=zone).astimezone(UTC)
+        out.append(seen[day])
+    return out
+
+
+# -- after the snapshot is ready: movement, alerts, outcomes ------------------------------------------
+
+
+async def compare(
+    ctx: Context,
+    snapshot: dict[str, Any],
+    previous_id: UUID | None,
+    summaries: Any,
+    columns: dict[str, list[Any]],
+    overdue: list[bool],
+) -> dict[str, Any]:
+    """Against the previous snapshot: segment moves (none without one). Then the outcome of open
+    alerts, and the new alerts. Returns what the snapshot's insights gain: `rfm` movement (with a
+    previous snapshot) and the `alerts` summary."""
+    repo = ctx.uow.analytics(ctx.workspace_id)
+    as_of: date = snapshot["as_of"]
+    index = {contact: i for i, contact in enumerate(summaries.contact_ids)}
+    await _resolve_alerts(ctx, summaries, index, as_of)
+    gained: dict[str, Any] = {}
+    previous = await repo.get(previous_id) if previous_id is not None else None
+    if previous_id is not None:
+        gained["rfm"] = await _segment_moves(ctx, snapshot, previous_id, index, columns)
+    # A first snapshot: the workspace's first, or its first since alerts follow these rules (an
+    # earlier one has no alert summary), so the customers already at risk are not announced at once.
+    first = previous is None or "alerts" not in (previous["insights"] or {})
+    gained["alerts"] = await _raise_alerts(ctx, snapshot, summaries, index, columns, overdue, first_snapshot=first)
+    return gained
+
+
+async def _segment_moves(
+    ctx: Context, snapshot: dict[str, Any], previous_id: UUID, index: dict[UUID, int], columns: dict[str, list[Any]]
+) -> dict[str, Any]:
+    before = await ctx.uow.analytics(ctx.workspace_id).previous_values(previous_id)
+    movement: Counter[tuple[str | None, str]] = Counter()
+    for contact, i in index.items():
+        segment = columns["rfm_segment"][i]
+        previous = before.get(contact)
+        movement[(previous[0] if previous else None, segment)] += 1
+        if previous is not None and previous[0] is not None and previous[0] != segment:
+            await events.record(ctx, types.CUSTOMER_SEGMENT_CHANGED, SegmentChange(
+                contact_id=contact, snapshot_id=snapshot["id"], as_of=snapshot["as_of"], previous_segment=previous[0],
+                segment=segment, recency_score=columns["recency_score"][i],
+                frequency_score=columns["frequency_score"][i], monetary_score=columns["monetary_score"][i],
+            ), resource_id=contact)  # fmt: skip
+    return {
+        "previous_snapshot_id": str(previous_id),
+        "moves": [
+            {"from": source, "to": target, "customers": count}
+            for (source, target), count in sorted(movement.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
+        ],
+    }
+
+
+async def _raise_alerts(
+    ctx: Context,
+    snapshot: dict[str, Any],
+    summaries: Any,
+    index: dict[UUID, int],
+    columns: dict[str, list[Any]],
+    overdue: list[bool],
+    *,
+    first_snapshot: bool,
+) -> dict[str, Any]:
+    """Alert every customer at high risk or overdue who has no open alert, was not alerted within the
+    cooldown and has bought since an alert that ended churned; announce them (event, rescue task)
+    unless over a first snapshot's cap."""
+    alerts = ctx.uow.analytics(ctx.workspace_id).alerts()
+    used = snapshot["settings"]
+    as_of: date = snapshot["as_of"]
+    contacts = list(index)
+    cooldown = int(used.get("churn_alert_cooldown_days", 90))
+    recent = await alerts.blocking(as_of - timedelta(days=cooldown))
+    churned = await alerts.churned_on()
+    blocked = retention.alert_blocked(
+        np.array([float(summaries.last_day[index[c]].toordinal()) for c in contacts]),
+        np.array([c in recent for c in contacts], dtype=bool),
+        np.array([float(churned[c].toordinal()) if c in churned else np.nan for c in contacts]),
+    )
+    decisions = retention.churn_alerts(
+        [columns["churn_level"][index[c]] for c in contacts],
+        np.array([overdue[index[c]] for c in contacts], dtype=bool),
+        np.array([columns["clv_at_risk_minor"][index[c]] for c in contacts], dtype=np.float64),
+        blocked,
+        first_snapshot=first_snapshot,
+        cap=int(used.get("churn_first_snapshot_alert_cap", 50)),
+    )
+    rescue = (await settings.get(ctx, "retention", RetentionSettings))["values"]
+    announced = [contacts[d.index] for d in decisions if d.announced]
+    labels = await ctx.uow.analytics(ctx.workspace_id).contact_labels(announced)
+    rows = []
+    for decision in decisions:
+        contact = contacts[decision.index]
+        rows.append(await _raise(
+            ctx, snapshot, contact, index[contact], columns, rescue, decision, labels.get(contact) or {}
+        ))  # fmt: skip
+    await alerts.add(rows)
+    return {
+        "first_snapshot": first_snapshot,
+        "raised": len(decisions),
+        "announced": len(announced),
+        "high_risk": sum(1 for d in decisions if d.reason == "high_risk"),
+        "overdue": sum(1 for d in decisions if d.reason == "overdue"),
+    }
+
+
+async def _raise(
+    ctx: Context,
+    snapshot: dict[str, Any],
+    contact: UUID,
+    i: int,
+    columns: dict[str, list[Any]],
+    rescue: dict[str, Any],
+    decision: retention.AlertDecision,
+    label: dict[str, Any],
+) -> dict[str, Any]:
+    as_of: date = snapshot["as_of"]
+    owner = columns["owner_id"][i]
+    reasons = columns["churn_reasons"][i]
+    since, interval = columns["days_since_last"][i], columns["purchase_interval_days"][i]
+    task_id = None
+    if decision.announced and rescue["rescue_tasks"]:
+        named = ", ".join(r["factor"].replace("_", " ") for r in reasons[:3]) or "no other factor"
+        if decision.reason == "overdue":
+            title = "Rescue a customer overdue for their next purchase"
+            notes = f"{since} days since the last purchase, usually every {interval:.0f} days. "
+        else:
+            title, notes = "Rescue a customer at high risk of churning", ""
+        task = await tasks.create(ctx, {
+            "title": title, "contact_id": contact, "assignee_id": owner, "priority": "high",
+            "due_at": ctx.now + timedelta(days=rescue["rescue_task_due_days"]),
+            "notes": f"{notes}Churn score {columns['churn_score'][i]:.2f}: {named}.",
+        })  # fmt: skip
+        task_id = task["id"]
+    alert = {
+        "workspace_id": ctx.workspace_id, "id": new_id(), "contact_id": contact, "snapshot_id": snapshot["id"],
+        "reason": decision.reason, "churn_level": columns["churn_level"][i], "announced": decision.announced,
+        "raised_on": as_of, "window_ends_on": as_of + timedelta(days=rescue["rescue_window_days"]),
+        "churn_score": columns["churn_score"][i], "clv_at_risk_minor": columns["clv_at_risk_minor"][i],
+        "currency": snapshot["currency"], "reasons": reasons, "days_since_last": since,
+        "purchase_interval_days": interval, "expected_next_purchase_at": columns["expected_next_purchase_at"][i],
+        "owner_id": owner, "task_id": task_id, "outcome": None, "resolved_on": None, "created_at": ctx.now,
+    }  # fmt: skip
+    if decision.announced:
+        await events.record(
+            ctx, types.CUSTOMER_CHURN_RISK_RAISED, alert_read({**alert, **label}, contacts=True), resource_id=contact
+        )
+    return alert
+
+
+async def _resolve_alerts(ctx: Context, summaries: Any, index: dict[UUID, int], as_of: date) -> None:
+    """An alerted customer who bought after the alert, within its window, was rescued; one whose
+    window has passed without a purchase churned. Only announced alerts announce their outcome."""
+    repo = ctx.uow.analytics(ctx.workspace_id)
+    alerts = repo.alerts()
+    resolved = []
+    for alert in await alerts.open():
+        i = index.get(alert["contact_id"])
+        last: date | None = summaries.last_day[i] if i is not None else None
+        if last is not None and alert["raised_on"] < last <= alert["window_ends_on"]:
+            outcome, on, kind = "rescued", last, types.CUSTOMER_RESCUED
+        elif as_of > alert["window_ends_on"]:
+            outcome, on, kind = "churned", alert["window_ends_on"], types.CUSTOMER_CHURNED
+        else:
+            continue
+        await alerts.resolve(alert["id"], outcome, on)
+        if alert["announced"]:
+            resolved.append(({**alert, "outcome": outcome, "resolved_on": on}, kind))
+    labels = await repo.contact_labels([alert["contact_id"] for alert, _ in resolved])
+    for alert, kind in resolved:
+        data = alert_read({**alert, **(labels.get(alert["contact_id"]) or {})}, contacts=True)
+        await events.record(ctx, kind, data, resource_id=alert["contact_id"])
+
+
+def contact_name(row: dict[str, Any]) -> str | None:
+    return " ".join(part for part in (row.get("first_name"), row.get("last_name")) if part) or None
+
+
+def alert_read(alert: dict[str, Any], *, contacts: bool) -> ChurnAlertRead:
+    """An alert as the API shows it; `contacts` (the reader holds contacts:read): with the contact's
+    name and email from `first_name`, `last_name`, `email` in the row."""
+    labels = {"contact_name": contact_name(alert), "contact_email": alert.get("email")} if contacts else {}
+    return ChurnAlertRead.model_validate({
+        **alert, **labels, "clv_at_risk": from_minor(alert["clv_at_risk_minor"], alert["currency"]),
+        "status": alert["outcome"] or "open", "days_since_last_purchase": alert.get("days_since_last"),
+    })  # fmt: skip
+
+
+async def list_alerts(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page:
+    """A page of the workspace's churn alerts, newest analysis date first by default; each with the
+    contact's name and email when the key holds contacts:read."""
+    with_contact = ctx.allows("contacts:read")
+    page = (
+        await ctx.uow.analytics(ctx.workspace_id)
+        .alerts()
+        .page(sort=sort, cursor=cursor, limit=limit, with_contact=with_contact, **filters)
+    )
+    return Page([alert_read(row, contacts=with_contact).model_dump() for row in page.rows], page.next_cursor)
+
+
+# -- reads --------------------------------------------------------------------------------------------
+
+
+async def ranked(
+    ctx: Context, snapshot: dict[str, Any], kind: str, *, cursor: str | None, limit: int, filters: dict[str, Any]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of a snapshot's ranked customers (`AnalyticsRepository.ranked`), with its keyset cursor."""
+    sort = Sort(kind, True)
+    after = None
+    if cursor is not None:
+        try:
+            value, contact = decode_cursor(cursor, sort)
+            after = (value, UUID(contact))
+        except (BadCursor, ValueError) as exc:
+            raise InvalidInput.field("cursor", str(exc) or "malformed cursor", location="query") from exc
+    with_contact = ctx.allows("contacts:read")
+    rows = await ctx.uow.analytics(ctx.workspace_id).ranked(
+        snapshot["id"], kind, after=after, limit=limit, with_contact=with_contact, **filters
+    )
+    if with_contact:
+        rows = [{**row, "contact_name": contact_name(row), "contact_email": row["email"]} for row in rows]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(sort, rows[-1]["rank_key"], str(rows[-1]["contact_id"]))
+    return rows, next_cursor
+
+
+def clv_cac(snapshot: dict[str, Any], costs: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:
+    """Per channel and month (or per channel, or per month): customers acquired in that month by that
+    channel (the snapshot's customers), the spend recorded for it, CAC, mean CLV and its margin, the
+    margin-based ratio (and the revenue-based one), payback."""
+    exponent = currency_exponent(snapshot["currency"])
+
+    def key(channel: str | None, month: str) -> tuple[str | None, str | None]:
+        return (channel if group != "month" else None, month if group != "channel" else None)
+
+    acquired: dict[tuple[str | None, str | None], list[Any]] = {}
+    for row in (snapshot["insights"] or {}).get("acquisition", []):
+        totals = acquired.setdefault(key(row["channel"], row["month"]), [0, 0.0, 0.0, 0.0])
+        totals[0] += row["customers"]
+        totals[1] += row["predicted_clv"]
+        totals[2] += row["yearly_margin"]
+        # A snapshot computed before margins were kept per acquisition has none: the ratio waits for a refresh.
+        totals[3] = None if totals[3] is None or "predicted_margin" not in row else totals[3] + row["predicted_margin"]
+    spend: dict[tuple[str | None, str | None], float] = {}
+    for cost in costs:
+        where = key(cost["channel"], cost["month"])
+        spend[where] = spend.get(where, 0.0) + cost["spend"]
+    result = []
+    for k in sorted(set(acquired) | set(spend), key=lambda k: (k[0] or "", k[1] or "")):
+        customers, clv_sum, margin_sum, clv_margin_sum = acquired.get(k, [0, 0.0, 0.0, 0.0])
+        figures = retention.clv_cac(int(customers), spend.get(k, 0.0), clv_sum, margin_sum, clv_margin_sum)
+        result.append({
+            "channel": k[0], "month": k[1], "customers": figures.customers,
+            "spend": estimate_text(figures.spend, exponent),
+            "cac": None if figures.cac is None else estimate_text(figures.cac, exponent),
+            "mean_clv": None if figures.mean_clv is None else estimate_text(figures.mean_clv, exponent),
+            "mean_clv_margin": None if figures.mean_clv_margin is None
+            else estimate_text(figures.mean_clv_margin, exponent),
+            "clv_cac_ratio": figures.ratio, "revenue_clv_cac_ratio": figures.revenue_ratio,
+            "payback_months": figures.payback_months,
+        })  # fmt: skip
+    return result

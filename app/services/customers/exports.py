@@ -1,0 +1,47 @@
+"""Reading a whole list for an export, page by page: each page in a short read transaction of its
+own (nothing held open while the client downloads), keyset cursors between them, so memory stays
+flat however long the list."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from app.db.repositories.base import Row
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.ids import utcnow
+from app.services.context import Context
+
+PAGE = 500
+# (context, cursor) -> a Page (rows, next_cursor)
+Fetch = Callable[[Context, str | None], Awaitable[Any]]
+
+
+async def pages(
+    database: Database, caller: Context, fetch: Fetch, *, cursor: str | None = None
+) -> AsyncIterator[list[Row]]:
+    """The pages from `cursor` (the start when None) to the end, each read as `caller` (the
+    request's context: its workspace, actor and scopes) in a transaction of its own."""
+    while True:
+        async with UnitOfWork(database, write=False) as uow:
+            page = await fetch(caller.derive(uow, utcnow()), cursor)
+        yield page.rows
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+async def import_errors(database: Database, caller: Context, import_id: UUID) -> AsyncIterator[list[Row]]:
+    """An import's failed rows, by row number, read as `caller`."""
+    from app.services.customers import imports
+
+    after = 0
+    while True:
+        async with UnitOfWork(database, write=False) as uow:
+            rows = await imports.errors(caller.derive(uow, utcnow()), import_id, after=after, limit=PAGE)
+        if not rows:
+            return
+        yield rows
+        after = rows[-1]["row_number"]

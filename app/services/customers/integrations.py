@@ -1,0 +1,227 @@
+"""Shop integrations: connecting a Shopify shop or a WooCommerce store, and applying the webhooks
+they send. A delivery is verified (HMAC of the raw body with the integration's secret) before
+anything is read or stored; applied once per platform delivery id; mapped onto the order sync's
+commands (the same rules as `POST /v1/orders/batch` and `/v1/customers/batch`); and, when it is
+verified but cannot be applied, kept for inspection under the integration's failures."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+from pydantic import ValidationError
+
+from app.db.repositories.base import Page, Row
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain.customers import shops
+from app.domain.customers.shops import Command, Platform, Unmappable
+from app.domain.errors import DomainError, InvalidInput, NotFound, Unauthorized, Unavailable
+from app.domain.events import events as types
+from app.domain.pagination import Sort
+from app.ids import new_id
+from app.schemas.common import invalid_input
+from app.schemas.customers.integrations import IntegrationRead, PrivacyRequest
+from app.schemas.customers.orders import RefundIn
+from app.services.batches import problem_of
+from app.services.context import Actor, Context
+from app.services.customers import orders, records
+from app.services.customers import shop_customers as customers
+from app.services.events import events
+
+log = logging.getLogger("app.integrations")
+
+
+async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
+    prepared = dict(values)
+    if current is None:
+        prepared["platform"] = Platform(values["platform"]).value
+        if prepared["platform"] == Platform.SHOPIFY:
+            if not values.get("shop_domain"):
+                raise InvalidInput.field("shop_domain", "a Shopify integration needs the shop's myshopify.com domain")
+            if values.get("store_url"):
+                raise InvalidInput.field("store_url", "for WooCommerce; a Shopify shop is named by shop_domain")
+        else:
+            if not values.get("store_url"):
+                raise InvalidInput.field("store_url", "a WooCommerce integration needs the store's address")
+            if values.get("shop_domain"):
+                raise InvalidInput.field("shop_domain", "for Shopify; a WooCommerce store is named by store_url")
+        prepared["status"] = "active"
+    return {k: v for k, v in prepared.items() if v is not None or k == "name"}
+
+
+def _integrations(uow: UnitOfWork, workspace_id: UUID) -> Any:
+    return uow.integrations(workspace_id)
+
+
+INTEGRATION = records.Kind("integration", _integrations, IntegrationRead, _prepare)
+
+
+async def failures(ctx: Context, integration_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:
+    await records.get(ctx, INTEGRATION, integration_id)
+    return await ctx.uow.integration_failures(ctx.workspace_id).list(
+        integration_id, sort=sort, cursor=cursor, limit=limit
+    )
+
+
+# -- receiving webhooks ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A platform's webhook request as it arrived."""
+
+    topic: str
+    delivery_id: str | None  # X-Shopify-Webhook-Id / X-WC-Webhook-Delivery-ID
+    signature: str | None
+    body: bytes
+    shop: str | None = None  # X-Shopify-Shop-Domain / X-WC-Webhook-Source
+
+
+_PING = re.compile(rb"^webhook_id=\d{1,20}$")
+
+
+def is_woocommerce_ping(body: bytes) -> bool:
+    """WooCommerce's delivery when a webhook is saved: `webhook_id=N`, form-encoded and unsigned."""
+    return bool(_PING.match(body.strip()))
+
+
+async def known(uow: UnitOfWork, integration_id: UUID, platform: Platform) -> Row:
+    """The live integration of this platform with this id, else 404 (all a ping can learn)."""
+    integration = await uow.system().integration(integration_id)
+    if integration is None or integration["archived_at"] is not None or integration["platform"] != platform:
+        raise NotFound(f"no {platform.value} integration with this id")
+    return integration
+
+
+async def require_live(database: Database, integration_id: UUID, platform: Platform) -> None:
+    """404 unless a live integration of this platform has this id, checked before a webhook's body
+    is read (a request to a URL that names no shop costs no body), on a connection of its own that
+    is released at once: reading a slow body must hold no pooled connection (nor, on SQLite, the
+    write lock). The delivery's own transaction reads the integration again to verify it."""
+    async with UnitOfWork(database, write=False) as uow:
+        await known(uow, integration_id, platform)
+
+
+async def authenticate(uow: UnitOfWork, integration_id: UUID, platform: Platform, delivery: Delivery) -> Row:
+    """The integration this delivery is for, once its signature is verified; 404 for no such live
+    integration of this platform, 401 for a bad or missing signature or (Shopify) a delivery that
+    names another shop (nothing read or stored), 503 while it is paused (the platform retries later)."""
+    integration = await known(uow, integration_id, platform)
+    signed = shops.signature_valid(integration["webhook_secret"], delivery.body, delivery.signature)
+    if not signed or (platform == Platform.SHOPIFY and not shops.from_shop(integration["shop_domain"], delivery.shop)):
+        # One answer for a bad signature and for another shop's delivery: a sender learns nothing
+        # about which check failed (the log tells the operator).
+        log.warning("integration %s: a %s delivery was refused (%s)", integration_id, platform.value,
+                    "another shop" if signed else "bad or missing signature")  # fmt: skip
+        raise Unauthorized("the webhook signature does not match this integration's secret")
+    if integration["status"] == "paused":
+        raise Unavailable("this integration is paused; deliver again later", headers={"Retry-After": "3600"})
+    return integration
+
+
+async def receive(ctx: Context, integration: Row, delivery: Delivery) -> dict[str, Any]:
+    """Apply one verified delivery: {"status": applied | duplicate | ignored | failed | recorded,
+    "results": [...]}. Only a database error fails the request (the platform then retries)."""
+    integration_id, platform = integration["id"], Platform(integration["platform"])
+    repo = ctx.uow.integrations(ctx.workspace_id)
+    # A delivery without an id is keyed by its content: an identical body is the same delivery.
+    delivery_id = (
+        delivery.delivery_id or "sha256:" + hashlib.sha256(delivery.topic.encode() + delivery.body).hexdigest()
+    )
+    command = shops.command_for(platform, delivery.topic)
+    if not await repo.receive(integration_id, delivery_id, delivery.topic[:100], "applied", ctx.now):
+        return {"status": "duplicate", "results": []}
+    status, results, error = "applied", [], None
+    payload: Any = None
+    try:
+        payload = orjson.loads(delivery.body)
+        if not isinstance(payload, dict):
+            raise InvalidInput.field("body", "not a JSON object")
+        if command == Command.IGNORED:
+            log.info("integration %s: topic %r acknowledged and ignored", integration_id, delivery.topic)
+            status = "ignored"
+        elif command == Command.PRIVACY:
+            await _privacy(ctx, integration, delivery, payload)
+            status = "recorded"
+        else:
+            results = await _apply(ctx, platform, command, payload)
+            failed = [r for r in results if r.get("status") == "error"]
+            if failed:
+                error = failed[0]["problem"]
+    except orjson.JSONDecodeError:
+        error = problem_of(InvalidInput.field("body", "not valid JSON"))["problem"]
+    except Unmappable as exc:
+        error = problem_of(InvalidInput.field(exc.field, exc.message))["problem"]
+    except ValidationError as exc:
+        error = problem_of(invalid_input(exc))["problem"]
+    except DomainError as exc:
+        error = problem_of(exc)["problem"]
+    except (ValueError, TypeError, AttributeError, ArithmeticError, KeyError) as exc:
+        # a shape the mapping did not foresee: kept for inspection, never a 500 that the platform
+        # would retry until it drops the webhook
+        log.warning("integration %s: %s payload not mapped", integration_id, delivery.topic, exc_info=True)
+        error = problem_of(InvalidInput.field("body", f"a payload this CRM cannot map ({type(exc).__name__})"))[
+            "problem"
+        ]
+    if error is not None:
+        status = "failed"
+        await ctx.uow.integration_failures(ctx.workspace_id).add({
+            "id": new_id(), "integration_id": integration_id, "delivery_id": delivery_id,
+            "topic": delivery.topic[:100], "error": error, "payload": payload, "received_at": ctx.now,
+        })  # fmt: skip
+        log.info("integration %s: %s could not be applied: %s", integration_id, delivery.topic, error.get("detail"))
+    if status != "applied":
+        await repo.set_outcome(integration_id, delivery_id, status)
+    await repo.count_delivery(integration_id, ctx.now, failed=status == "failed")
+    return {"status": status, "results": results}
+
+
+async def _apply(ctx: Context, platform: Platform, command: Command, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    if command == Command.ORDER:
+        order = shops.shopify_order(payload) if platform == Platform.SHOPIFY else shops.woocommerce_order(payload)
+        return await orders.batch_upsert(ctx, [order])
+    if command == Command.CUSTOMER:
+        customer = (
+            shops.shopify_customer(payload) if platform == Platform.SHOPIFY else shops.woocommerce_customer(payload)
+        )
+        return await customers.batch_upsert(ctx, [customer])
+    # a Shopify refund of an order synced before (its orders/updated also carries the refund)
+    order_external_id = str(payload.get("order_id") or "")
+    stored = await ctx.uow.orders(ctx.workspace_id).stored([(platform.value, order_external_id)])
+    found = stored.get((platform.value, order_external_id))
+    if found is None:
+        raise InvalidInput.field(
+            "order_id",
+            "no order with this id was synced from this shop yet; its next orders/updated carries the refund",
+        )
+    order = await orders.get(ctx, found["id"])
+    refund = shops.shopify_refund(payload, order["currency"])
+    if refund is None:
+        return [{"index": 0, "status": "unchanged", "reason": "no money was refunded"}]
+    row, created = await orders.add_refund(ctx, found["id"], RefundIn.model_validate(refund.refund), if_match=None)
+    return [{"index": 0, "status": "created" if created else "unchanged", "id": str(row["order_id"])}]
+
+
+async def _privacy(ctx: Context, integration: Row, delivery: Delivery, payload: dict[str, Any]) -> None:
+    """Shopify's mandatory privacy topics: recorded (the receipt) and announced, for a person to act on."""
+    orders_named = payload.get("orders_requested") or payload.get("orders_to_redact") or []
+    data = PrivacyRequest(
+        integration_id=integration["id"],
+        platform=Platform(integration["platform"]),
+        topic=delivery.topic,
+        shop_domain=payload.get("shop_domain") or delivery.shop,
+        customer=payload.get("customer") if isinstance(payload.get("customer"), dict) else None,
+        orders=orders_named if isinstance(orders_named, list) else [],
+        received_at=ctx.now,
+    )
+    await events.record(ctx, types.INTEGRATION_PRIVACY_REQUEST, data, resource_id=integration["id"])
+
+
+def actor_of(integration: Row) -> Actor:
+    return Actor("integration", str(integration["id"]))

@@ -1,0 +1,1 @@
+"""The events context: events, webhooks, jobs and timers."""

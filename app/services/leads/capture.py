@@ -1,0 +1,194 @@
+"""Website lead capture: a publishable key posts a form; the submission is stored (exactly once,
+before the answer) and becomes a lead, or is kept aside as spam."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from app.db.repositories.base import Row
+from app.domain.errors import Forbidden, NotFound
+from app.domain.events import events as types
+from app.domain.leads.capture import allowed_origins, map_fields, origin_allowed, spam_reason
+from app.domain.workspace.api_keys import KeyKind
+from app.ids import new_id
+from app.schemas.common import invalid_input
+from app.schemas.leads.forms import SubmissionRead
+from app.schemas.leads.leads import LeadCreate, LeadRead
+from app.services.context import Context
+from app.services.events import events
+from app.services.leads import duplicates, leads, lookups, scoring
+from app.services.leads.forms import LEAD_TARGETS
+from app.services.workspace import settings
+from app.services.workspace.api_keys import Caller
+
+# What a later submission may fill in on an open lead when it was empty (identity, ownership and
+# bookkeeping stay as they are).
+FILLABLE = frozenset(LEAD_TARGETS) - {"owner_id", "external_id", "referred_by_lead_id"}
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: UUID  # all the public answer carries: nothing in it tells a new person from a known one
+    lead_id: UUID | None  # None for spam and returning customers
+    spam: bool
+
+
+async def open_form(ctx: Context, caller: Caller, form_id: UUID, origin: str | None) -> Row:
+    """The form the key may post to from this origin (403 for a foreign or `null` origin)."""
+
+    async def load() -> Row | None:
+        return await ctx.uow.forms(ctx.workspace_id).get(form_id)
+
+    form = await lookups.cached(("form", ctx.workspace_id, form_id), load)
+    if form is None:
+        raise NotFound("no form with this id")
+    if caller.kind is not KeyKind.PUBLISHABLE:
+        raise Forbidden("post forms with a publishable key (pk_…); secret keys never belong in a web page")
+    if not origin_allowed(origin, allowed_origins(form["allowed_origins"], caller.allowed_origins)):
+        raise Forbidden(f"origin {origin} may not post this form")
+    return form
+
+
+async def submit(
+    ctx: Context, form: Row, fields: dict[str, Any], meta: dict[str, Any], now_ms: int, *, retry: bool = False
+) -> Submission:
+    """`retry`: this request lost a race for the lead's identity and runs again (look it up first)."""
+    submission_id = new_id()
+    reason = spam_reason(
+        fields, honeypot_field=form["honeypot_field"], min_fill_seconds=form["min_fill_seconds"], now_ms=now_ms
+    )
+    lead_id = contact_id = None
+    merged = created = False
+    if reason is None:
+        visitor_id = meta.get("visitor_id")
+        visitor_id = visitor_id if isinstance(visitor_id, str) and 0 < len(visitor_id) <= 128 else None
+        data = _lead_data(form, fields, meta)
+        policy = await deduplication(ctx)
+        try:
+            # A visitor's earlier anonymous engagements are linked to the new lead, which must exist first.
+            lead = await leads.create(
+                ctx,
+                data,
+                write_now=visitor_id is not None,
+                returning_customers=policy["link_existing_contacts"],
+                optimistic=not retry,  # one round trip for a new person; a duplicate's write fails and reruns
+                engagement=_arrival(form, submission_id),
+            )
+            created = True
+        except leads.DuplicateLead as duplicate:
+            if duplicate.existing is None:  # a customer came back: no new lead
+                contact_id = duplicate.contact_id
+                engagement = _form_engagement(ctx, form, submission_id, None, contact_id)
+                ctx.uow.engagements(ctx.workspace_id).add([engagement])
+            else:  # the same person again: the submission counts on their open lead
+                lead = await _into_open_lead(
+                    ctx, form, submission_id, duplicate.existing, data, policy["update_matched_lead"]
+                )
+                merged = True
+        if contact_id is None:
+            if visitor_id is not None:
+                await scoring.link_visitor(ctx, lead, visitor_id, created=created)
+            lead_id = lead["id"]
+    row = {
+        "id": submission_id,
+        "form_id": form["id"],
+        "lead_id": lead_id,
+        "contact_id": contact_id,
+        "merged": merged,
+        "spam": reason is not None,
+        "spam_reason": reason,
+        "fields": fields,
+        "meta": meta,
+        "created_at": ctx.now,
+    }
+    ctx.uow.submissions(ctx.workspace_id).add(row)
+    event = types.FORM_SUBMISSION_SPAM if reason else types.FORM_SUBMISSION_RECEIVED
+    await events.record(ctx, event, SubmissionRead.model_validate(row), resource_id=form["id"])
+    return Submission(submission_id, lead_id, reason is not None)
+
+
+async def deduplication(ctx: Context) -> dict[str, Any]:
+    return await duplicates.policy(ctx)
+
+
+def _engagement_type(form: Row) -> str:
+    """What a submission of this form records on a known lead or contact (`form_submit` unless the
+    form says what it is for: a newsletter sign-up, a demo request...)."""
+    return str(form.get("engagement_type") or "form_submit")
+
+
+def _arrival(form: Row, submission_id: UUID) -> dict[str, Any] | None:
+    """What a new lead from this form arrives with: the form's engagement, when it names one."""
+    if form.get("engagement_type") is None:
+        return None
+    return {
+        "type": str(form["engagement_type"]),
+        "properties": {"form_id": str(form["id"]), "submission_id": str(submission_id)},
+    }
+
+
+def _form_engagement(
+    ctx: Context, form: Row, submission_id: UUID, lead_id: UUID | None, contact_id: UUID | None
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "lead_id": lead_id,
+        "contact_id": contact_id,
+        "visitor_id": None,
+        "type": _engagement_type(form),
+        "occurred_at": ctx.now,
+        "properties": {"form_id": str(form["id"]), "submission_id": str(submission_id)},
+        "origin": "api",
+        "created_at": ctx.now,
+    }
+
+
+async def _into_open_lead(
+    ctx: Context, form: Row, submission_id: UUID, lead: Row, data: dict[str, Any], update: bool
+) -> Row:
+    """A submission from someone with an open lead: what the lead lacked is filled in from the
+    form (when the policy says so; nothing typed before is overwritten), tags are added, and the
+    submission counts as a form_submit engagement.
+
+    Whoever knows a person's email can post this public form, so every field it fills (and every
+    tag it adds) is written on that engagement, with the submission as its source: the lead's
+    timeline shows what came from which public post. A form made for something (a newsletter
+    sign-up, a demo request) records that engagement instead of `form_submit`."""
+    applied: dict[str, Any] = {}
+    before = lead
+    if update:  # the rule every automatic merge follows (nothing the lead has is overwritten)
+        lead, applied = await leads.fill_open_lead(ctx, lead, data, FILLABLE)
+    properties: dict[str, Any] = {"form_id": str(form["id"]), "submission_id": str(submission_id)}
+    if applied:
+        shown = leads.filled_and_added(LeadRead.model_validate(lead), applied, before)  # as the lead shows them
+        if shown["filled_fields"]:
+            properties["filled_fields"] = shown["filled_fields"]
+        if "tags" in applied:
+            properties["added_tags"] = shown["added_tags"]
+    _, lead = await scoring.engage(ctx, lead["id"], {"type": _engagement_type(form), "properties": properties})
+    return lead
+
+
+def _lead_data(form: Row, fields: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    mapped = map_fields(fields, form["field_mapping"], LEAD_TARGETS, honeypot_field=form["honeypot_field"])
+    data: dict[str, Any] = {key: meta[key] for key in meta if key.startswith("utm_")}
+    data.update(referrer_url=meta.get("referrer"), landing_page=meta.get("landing_page"))
+    data.update(mapped.lead)
+    data.update(source=form["default_source"], tags=list(form["default_tags"]), owner_id=form["default_owner_id"])
+    if mapped.custom:
+        data["custom_fields"] = mapped.custom
+    try:
+        return LeadCreate.model_validate({k: v for k, v in data.items() if v is not None}).model_dump()
+    except ValidationError as exc:
+        raise invalid_input(exc) from exc
+
+
+async def _forget_policy(ctx: Context, values: dict[str, Any]) -> None:
+    lookups.forget(("deduplication", ctx.workspace_id))
+
+
+settings.AFTER_CHANGE["deduplication"] = _forget_policy

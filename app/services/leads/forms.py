@@ -1,0 +1,97 @@
+"""Lead-capture forms: define them (admin) and read what they received."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+from app.db.repositories.base import Page, Row
+from app.domain.concurrency import check_if_match
+from app.domain.errors import ErrorList, NotFound
+from app.domain.leads.capture import CUSTOM_PREFIX
+from app.domain.pagination import Sort
+from app.ids import new_id
+from app.services.context import Context, changed_fields, write_changes
+from app.services.leads import custom_fields, lookups
+
+LEAD_TARGETS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "company",
+        "job_title",
+        "industry",
+        "company_size",
+        "country",
+        "province",
+        "city",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "referrer_url",
+        "landing_page",
+    }
+)
+
+
+async def _validate(ctx: Context, values: dict[str, Any]) -> None:
+    errors = ErrorList()
+    if "field_mapping" in values:
+        keys = {d.key for d in await custom_fields.definitions(ctx)}
+        for name, target in values["field_mapping"].items():
+            custom = target[len(CUSTOM_PREFIX) :] if target.startswith(CUSTOM_PREFIX) else None
+            if (custom is None and target not in LEAD_TARGETS) or (custom is not None and custom not in keys):
+                errors.add(f"field_mapping.{name}", f"{target!r} is neither a lead field nor a defined custom field")
+    owner = values.get("default_owner_id")
+    if owner is not None and await ctx.uow.members(ctx.workspace_id).get(owner) is None:
+        errors.add("default_owner_id", "no member with this id in the workspace")
+    errors.raise_if_any()
+
+
+async def create(ctx: Context, values: dict[str, Any]) -> Row:
+    await _validate(ctx, values)
+    return await ctx.uow.forms(ctx.workspace_id).create({"id": new_id(), **values, **ctx.audit_new()})
+
+
+async def get(ctx: Context, form_id: UUID) -> Row:
+    row = await ctx.uow.forms(ctx.workspace_id).get(form_id)
+    if row is None:
+        raise NotFound("no form with this id")
+    return row
+
+
+async def list_forms(ctx: Context, *, sort: Sort, cursor: str | None, limit: int) -> Page:
+    return await ctx.uow.forms(ctx.workspace_id).list(sort=sort, cursor=cursor, limit=limit)
+
+
+async def update(ctx: Context, form_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+    row = await get(ctx, form_id)
+    check_if_match(if_match, row["version"])
+    await _validate(ctx, changes)
+    changes = changed_fields(row, changes)
+    if not changes:
+        return row
+    lookups.forget(("form", ctx.workspace_id, form_id))
+    return await write_changes(
+        ctx, row, changes, partial(ctx.uow.forms(ctx.workspace_id).update, form_id), if_match=if_match
+    )
+
+
+async def archive(ctx: Context, form_id: UUID, *, if_match: str | None) -> Row:
+    """An archived form stops accepting submissions and leaves the API; its leads stay."""
+    row = await get(ctx, form_id)
+    check_if_match(if_match, row["version"])
+    lookups.forget(("form", ctx.workspace_id, form_id))
+    return await write_changes(
+        ctx, row, {"archived_at": ctx.now}, partial(ctx.uow.forms(ctx.workspace_id).update, form_id), if_match=if_match
+    )
+
+
+async def submissions(ctx: Context, form_id: UUID, *, spam: bool, sort: Sort, cursor: str | None, limit: int) -> Page:
+    await get(ctx, form_id)
+    return await ctx.uow.submissions(ctx.workspace_id).list(form_id, spam=spam, sort=sort, cursor=cursor, limit=limit)

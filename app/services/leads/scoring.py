@@ -1,0 +1,406 @@
+"""Scoring use cases: score a new lead, rescore on engagements and changes, record engagements,
+rescore a whole workspace (a job, and nightly so behaviour fades without new engagements)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from app.db.repositories.base import Page, Row
+from app.domain.concurrency import LostUpdate
+from app.domain.errors import ErrorList, InvalidInput, NotFound
+from app.domain.events import events as types
+from app.domain.leads import scoring
+from app.domain.leads.scoring import Engagement, Rules
+from app.ids import new_id
+from app.schemas.leads.leads import LeadRead
+from app.schemas.workspace.settings import ScoringSettings
+from app.services.batches import item_error
+from app.services.context import Context
+from app.services.events import events, jobs
+from app.services.leads import custom_fields, lookups
+from app.services.workspace import settings
+
+# Engagements older than this many half-lives are worth < 0.1% of their points: not read.
+LOOKBACK_HALF_LIVES = 10
+# Engagements reported more than this far in the future are refused (clock skew allowed).
+FUTURE_SLACK = timedelta(minutes=5)
+RESCORE_JOB = "leads.rescore"
+# The lead columns the fit rules read: a change of one rescores the lead (`referral` reads three).
+FIT_FIELDS = frozenset(
+    scoring.FIT_FIELDS - {"referral"} | {"referred_by_lead_id", "referred_by_contact_id", "custom_fields"}
+)
+
+
+async def rules(ctx: Context) -> Rules:
+    async def load() -> Rules:
+        values = (await settings.get(ctx, "scoring", ScoringSettings))["values"]
+        return scoring.rules_from_settings(values)
+
+    return await lookups.cached(("scoring", ctx.workspace_id), load)
+
+
+def columns(result: scoring.Score, lead: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The lead's score columns for a result (last_engaged_at never moves back)."""
+    last = result.last_engaged_at
+    if (
+        lead is not None
+        and lead.get("last_engaged_at") is not None
+        and (last is None or lead["last_engaged_at"] > last)
+    ):
+        last = lead["last_engaged_at"]
+    return {
+        "score": float(result.score),
+        "fit_score": float(result.fit),
+        "behavior_score": float(result.behavior),
+        "scored_at": result.computed_at,
+        "temperature": result.temperature.value,
+        "stage": None if result.stage is None else result.stage.value,
+        "mql_candidate": result.mql_candidate,
+        "stage_verdict": None if result.verdict is None else result.verdict.value,
+        "last_engaged_at": last,
+    }
+
+
+async def initial(
+    ctx: Context, values: Mapping[str, Any], engagement: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A new lead's score: its fit, and the engagement it arrives with (a form's), if any (recorded
+    by `created`)."""
+    done = [] if engagement is None else [Engagement(str(engagement["type"]), ctx.now)]
+    return columns(scoring.score(await rules(ctx), values, done, ctx.now))
+
+
+def _since(r: Rules, now: datetime) -> datetime:
+    days = max(r.half_life_days * LOOKBACK_HALF_LIVES, r.intent_days, r.engagement_window_days)
+    return now - timedelta(days=days)
+
+
+async def evaluate(ctx: Context, lead: Mapping[str, Any], extra: Sequence[Engagement] = ()) -> scoring.Score:
+    """The lead's score now, from its stored engagements plus `extra` (ones not written yet); its
+    stored stage decides what the rules may change of it."""
+    r = await rules(ctx)
+    facts = await ctx.uow.engagements(ctx.workspace_id).facts([lead["id"]], _since(r, ctx.now))
+    done = [Engagement(f["type"], f["occurred_at"]) for f in facts] + list(extra)
+    return scoring.score(r, lead, done, ctx.now, scoring.StageState.of(lead))
+
+
+async def created(ctx: Context, lead: Row, engagement: Mapping[str, Any] | None = None) -> None:
+    """After a new lead is written: the engagement it arrived with is recorded (after the lead: the
+    inserts run in order), and a lead whose score reached MQL waits for marketing from the start."""
+    if engagement is not None:
+        ctx.uow.engagements(ctx.workspace_id).add([_row(ctx, lead["id"], engagement, ctx.now, "api")])
+    if lead.get("mql_candidate"):
+        await events.record(ctx, types.LEAD_MQL_CANDIDATE_FLAGGED, LeadRead.model_validate(lead))
+
+
+MANUAL = "manual"  # the cause of a change a person made
+
+
+def manual_stage(stage: str | None) -> dict[str, Any]:
+    """The columns a person's choice of stage sets: the stage, kept from automatic lowering, and
+    no longer waiting for acceptance (the person decided)."""
+    return {
+        "stage": None if stage is None else scoring.Stage(stage).value,
+        "stage_manual": True,
+        "mql_candidate": False,
+    }
+
+
+async def record_changes(
+    ctx: Context,
+    before: Row,
+    after: Row,
+    result: scoring.Score | None,
+    cause: str,
+    *,
+    manual: bool = False,
+    stage_reason: str | None = None,
+) -> None:
+    """History rows and events for a temperature, stage, MQL-candidate or threshold-band change.
+    `manual`: a person set the stage (cause MANUAL, with their `stage_reason`); other changes carry
+    `cause` and the rules' reasons. A person's decision is history even when the stage stays what
+    it was (marketing turning a candidate down, or keeping the stage the rules gave): the row then
+    goes from and to the same stage, and no `lead.stage_changed` is sent."""
+    r = await rules(ctx)
+    rows = []
+    decided = manual and any(before.get(k) != after.get(k) for k in ("stage", "stage_manual", "mql_candidate"))
+    for kind, event_type in (("temperature", types.LEAD_TEMPERATURE_CHANGED), ("stage", types.LEAD_STAGE_CHANGED)):
+        by_person = decided and kind == "stage"
+        if before[kind] != after[kind] or by_person:
+            why = "" if result is None else result.reasons.get(kind, "")
+            rows.append(
+                {
+                    "id": new_id(),
+                    "lead_id": after["id"],
+                    "kind": kind,
+                    "from_value": before[kind],
+                    "to_value": after[kind],
+                    "cause": MANUAL if by_person else f"{cause}: {why}"[:200],
+                    "reason": stage_reason if by_person else None,
+                    "score": after["score"],
+                    "occurred_at": ctx.now,
+                    "changed_by": str(ctx.actor),
+                }
+            )
+            if before[kind] != after[kind]:
+                await events.record(
+                    ctx, event_type, LeadRead.model_validate(after), previous=LeadRead.model_validate(before)
+                )
+    ctx.uow.state_changes(ctx.workspace_id).add(rows)
+    if after.get("mql_candidate") and not before.get("mql_candidate"):
+        await events.record(
+            ctx,
+            types.LEAD_MQL_CANDIDATE_FLAGGED,
+            LeadRead.model_validate(after),
+            previous=LeadRead.model_validate(before),
+        )
+    old_band = scoring.band(r, Decimal(str(before["score"])))
+    if old_band != scoring.band(r, Decimal(str(after["score"]))):
+        await events.record(
+            ctx, types.LEAD_SCORE_CHANGED, LeadRead.model_validate(after), previous=LeadRead.model_validate(before)
+        )
+
+
+def _unchanged(lead: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Nothing but the time of scoring would change."""
+    return all(lead.get(k) == v for k, v in values.items() if k != "scored_at")
+
+
+async def rescore(ctx: Context, lead: Row, *, cause: str, extra: Sequence[Engagement] = ()) -> Row:
+    """The lead rescored as it was read. Its new stage is worked out from the stage it had then:
+    when a person (or another rescore) changed the stage since, nothing is written and the
+    request runs again on the lead as it is now (LostUpdate), so their choice stands."""
+    result = await evaluate(ctx, lead, extra)
+    values = columns(result, lead)
+    if _unchanged(lead, values):
+        return lead
+    updated = await ctx.uow.leads(ctx.workspace_id).set_scores(lead["id"], values, lead)
+    if updated is None:
+        raise LostUpdate("the lead's stage changed while it was rescored; retry")
+    await record_changes(ctx, lead, updated, result, cause)
+    return updated
+
+
+# -- engagements -----------------------------------------------------------------------------------
+
+
+def _occurred_at(ctx: Context, given: datetime | None, errors: ErrorList, field: str) -> datetime:
+    if given is None:
+        return ctx.now
+    if given.tzinfo is None:
+        errors.add(field, "give a time zone (e.g. Z or +03:30)")
+        return ctx.now
+    if given - ctx.now > FUTURE_SLACK:
+        errors.add(field, "is in the future")
+    return given
+
+
+def _row(ctx: Context, lead_id: UUID | None, item: Mapping[str, Any], occurred_at: datetime, origin: str) -> Row:
+    return {
+        "id": new_id(),
+        "lead_id": lead_id,
+        "visitor_id": item.get("visitor_id"),
+        "type": str(item["type"]),
+        "occurred_at": occurred_at,
+        "properties": item.get("properties") or {},
+        "origin": origin,
+        "created_at": ctx.now,
+    }
+
+
+async def engage(ctx: Context, lead_id: UUID, item: Mapping[str, Any]) -> tuple[Row, Row]:
+    """Record one engagement of a lead and rescore it: (the engagement, the lead)."""
+    lead = await ctx.uow.leads(ctx.workspace_id).get(lead_id)
+    if lead is None or lead["merged_into_id"] is not None:
+        raise NotFound("no lead with this id")
+    errors = ErrorList()
+    occurred_at = _occurred_at(ctx, item.get("occurred_at"), errors, "occurred_at")
+    errors.raise_if_any()
+    row = _row(ctx, lead_id, item, occurred_at, "api")
+    ctx.uow.engagements(ctx.workspace_id).add([row])
+    updated = await rescore(ctx, lead, cause=f"engagement {row['type']}", extra=[Engagement(row["type"], occurred_at)])
+    return row, updated
+
+
+async def engage_batch(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Many engagements, matched to leads by id, email or external_id; one bad item never rejects
+    the others. Each touched lead is rescored once."""
+    from pydantic import ValidationError
+
+    from app.domain.leads.contact import parse_email
+    from app.schemas.common import invalid_input
+    from app.schemas.leads.engagements import EngagementBatchItem
+
+    results: list[dict[str, Any]] = [{}] * len(items)
+    parsed: list[tuple[int, EngagementBatchItem, str | None]] = []
+    for index, raw in enumerate(items):
+        try:
+            item = EngagementBatchItem.model_validate(raw)
+            key = None
+            if item.lead_id is None and item.email is not None:
+                key = parse_email(item.email).key
+            if item.lead_id is None and key is None and item.external_id is None:
+                raise InvalidInput.field("lead_id", "give lead_id, email or external_id")
+            errors = ErrorList()
+            _occurred_at(ctx, item.occurred_at, errors, "occurred_at")
+            errors.raise_if_any()
+            parsed.append((index, item, key))
+        except ValidationError as exc:
+            results[index] = item_error(index, invalid_input(exc))
+        except ValueError as exc:  # an unusable email
+            results[index] = item_error(index, InvalidInput.field("email", str(exc)))
+        except InvalidInput as exc:
+            results[index] = item_error(index, exc)
+    repo = ctx.uow.leads(ctx.workspace_id)
+    by_id = await repo.by_ids([i.lead_id for _, i, _ in parsed if i.lead_id is not None])
+    by_email = await repo.by_email_keys([k for _, i, k in parsed if i.lead_id is None and k is not None])
+    by_external = await repo.by_external_ids(
+        [i.external_id for _, i, k in parsed if i.lead_id is None and k is None and i.external_id is not None]
+    )
+    rows: list[Row] = []
+    touched: dict[UUID, list[Engagement]] = {}
+    leads: dict[UUID, Row] = {}
+    for index, item, key in parsed:
+        if item.lead_id is not None:
+            lead = by_id.get(item.lead_id)
+        elif key is not None:
+            lead = by_email.get(key)
+        else:
+            lead = by_external.get(item.external_id or "")
+        if lead is None or lead["merged_into_id"] is not None:
+            results[index] = item_error(index, NotFound("no lead matches this item"))
+            continue
+        occurred_at = item.occurred_at or ctx.now
+        row = _row(ctx, lead["id"], item.model_dump(), occurred_at, "api")
+        rows.append(row)
+        leads[lead["id"]] = lead
+        touched.setdefault(lead["id"], []).append(Engagement(row["type"], occurred_at))
+        results[index] = {"index": index, "status": "recorded", "id": row["id"], "lead_id": lead["id"]}
+    ctx.uow.engagements(ctx.workspace_id).add(rows)
+    for lead_id, extra in touched.items():
+        await rescore(ctx, leads[lead_id], cause=f"{len(extra)} engagement(s)", extra=extra)
+    return results
+
+
+async def track(ctx: Context, item: Mapping[str, Any]) -> Row:
+    """An anonymous visitor's page-level engagement (publishable key): kept for the visitor, and
+    counted for a lead once a form submission carries the same visitor_id."""
+    errors = ErrorList()
+    occurred_at = _occurred_at(ctx, item.get("occurred_at"), errors, "occurred_at")
+    errors.raise_if_any()
+    if item["type"] not in scoring.TRACKABLE:
+        raise InvalidInput.field("type", "the tracking snippet may report page_view, content_download, video_view")
+    row = _row(ctx, None, item, occurred_at, "tracking")
+    ctx.uow.engagements(ctx.workspace_id).add([row])
+    return row
+
+
+async def link_visitor(ctx: Context, lead: Row, visitor_id: str, *, created: bool) -> Row:
+    """A form submission names its visitor: their anonymous engagements become the lead's, when
+    the submission created this lead (`created`) or the lead already carries this visitor id.
+    Anyone may post engagements under any visitor id and then a stranger's email: linking them to
+    that person's existing lead would let a stranger raise (or shape) a real lead's score."""
+    repo = ctx.uow.engagements(ctx.workspace_id)
+    facts = await repo.link_visitor(visitor_id, lead["id"], only_if_carried=not created)
+    if not facts:
+        return lead
+    return await rescore(ctx, lead, cause="visitor engagements linked")
+
+
+async def engagements_of(ctx: Context, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
+    await _lead(ctx, lead_id)
+    return await ctx.uow.engagements(ctx.workspace_id).list(lead_id, sort=sort, cursor=cursor, limit=limit)
+
+
+async def state_changes_of(ctx: Context, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
+    await _lead(ctx, lead_id)
+    return await ctx.uow.state_changes(ctx.workspace_id).list(lead_id, sort=sort, cursor=cursor, limit=limit)
+
+
+async def _lead(ctx: Context, lead_id: UUID) -> Row:
+    lead = await ctx.uow.leads(ctx.workspace_id).get(lead_id)
+    if lead is None:
+        raise NotFound("no lead with this id")
+    return lead
+
+
+async def score_of(ctx: Context, lead_id: UUID) -> tuple[Row, scoring.Score]:
+    lead = await _lead(ctx, lead_id)
+    return lead, await evaluate(ctx, lead)
+
+
+# -- settings and rescoring everything ---------------------------------------------------------------
+
+
+async def _check_settings(ctx: Context, values: dict[str, Any]) -> None:
+    errors = ErrorList()
+    keys = [d.key for d in await custom_fields.definitions(ctx)]
+    scoring.validate_settings(values, keys, errors)
+    errors.raise_if_any()
+
+
+async def _after_settings_change(ctx: Context, values: dict[str, Any]) -> None:
+    lookups.forget(("scoring", ctx.workspace_id))
+    await jobs.enqueue(ctx, RESCORE_JOB, {"cause": "scoring settings changed"})
+
+
+settings.CHECKS["scoring"] = _check_settings
+settings.AFTER_CHANGE["scoring"] = _after_settings_change
+
+
+# Times a page rereads the leads whose stage changed while it rescored them (each reread rescores
+# them from their new stage); past that, they wait for the next rescore.
+RESCORE_REREADS = 3
+
+
+async def rescore_page(ctx: Context, *, after: UUID | None, limit: int, cause: str) -> tuple[UUID | None, int, int]:
+    """Rescore one page of leads (by id): (last id or None at the end, leads seen, leads changed).
+    A lead whose stage columns changed between the page's read and its write (a person set its
+    stage) is not overwritten: it is read again and rescored from its new state."""
+    lookups.forget(("scoring", ctx.workspace_id))
+    r = await rules(ctx)
+    repo = ctx.uow.leads(ctx.workspace_id)
+    page = await repo.scoring_inputs(after=after, limit=limit)
+    if not page:
+        return None, 0, 0
+    changed = 0
+    leads = page
+    for _ in range(1 + RESCORE_REREADS):
+        written, missed = await _rescore_leads(ctx, r, leads, cause)
+        changed += written
+        if not missed:
+            break
+        again = (await repo.by_ids(sorted(missed))).values()
+        leads = [lead for lead in again if lead["archived_at"] is None and lead["merged_into_id"] is None]
+    return page[-1]["id"], len(page), changed
+
+
+async def _rescore_leads(ctx: Context, r: Rules, leads: Sequence[Row], cause: str) -> tuple[int, set[UUID]]:
+    """Rescore these leads in one batched write: (how many were written, the ids of those that
+    changed since they were read and were not)."""
+    facts = await ctx.uow.engagements(ctx.workspace_id).facts([lead["id"] for lead in leads], _since(r, ctx.now))
+    by_lead: dict[UUID, list[Engagement]] = {}
+    for f in facts:
+        by_lead.setdefault(f["lead_id"], []).append(Engagement(f["type"], f["occurred_at"]))
+    updates: list[tuple[Row, dict[str, Any]]] = []
+    changes: list[tuple[Row, Row, scoring.Score]] = []
+    for lead in leads:
+        result = scoring.score(r, lead, by_lead.get(lead["id"], ()), ctx.now, scoring.StageState.of(lead))
+        values = columns(result, lead)
+        if _unchanged(lead, values):
+            continue
+        updates.append((lead, values))
+        changes.append((lead, {**lead, **values, "version": lead["version"] + 1}, result))
+    missed = await ctx.uow.leads(ctx.workspace_id).set_scores_many(updates)
+    for before, after, result in changes:
+        if before["id"] not in missed:
+            await record_changes(ctx, before, after, result, cause)
+    return len(updates) - len(missed), missed
+
+
+async def enqueue_rescore(ctx: Context, cause: str) -> Row:
+    return await jobs.enqueue(ctx, RESCORE_JOB, {"cause": cause})
