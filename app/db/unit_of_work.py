@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import Table, bindparam, text
 from sqlalchemy.engine import Result
@@ -14,50 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from app.db import bulk, tables
-from app.db.repositories.analytics.analytics import AcquisitionCostRepository, AnalyticsRepository
-from app.db.repositories.customers.customer_view import CustomerViewRepository
-from app.db.repositories.customers.imports import ImportRepository
-from app.db.repositories.customers.integrations import IntegrationFailureRepository, IntegrationRepository
-from app.db.repositories.customers.loyalty import LoyaltyRepository
-from app.db.repositories.customers.orders import (
-    CustomerRepository,
-    ExchangeRateRepository,
-    OrderRepository,
-    ProductRepository,
-)
-from app.db.repositories.customers.relationships import (
-    AccountRepository,
-    ContactRepository,
-    ContractRepository,
-    InvoiceRepository,
-    OpportunityRepository,
-    PaymentRepository,
-    QuoteRepository,
-    SegmentRepository,
-    TaskRepository,
-    TicketRepository,
-)
-from app.db.repositories.events.events import EventRepository
-from app.db.repositories.events.jobs import JobRepository
 from app.db.repositories.events.outbox import OutboxRepository
-from app.db.repositories.events.timers import TimerRepository
-from app.db.repositories.events.webhooks import DeliveryRepository, WebhookEndpointRepository
-from app.db.repositories.idempotency import IdempotencyRepository
-from app.db.repositories.leads.engagements import EngagementRepository, StateChangeRepository
-from app.db.repositories.leads.forms import FormRepository, SubmissionRepository
-from app.db.repositories.leads.leads import (
-    CustomFieldRepository,
-    DuplicateCandidateRepository,
-    LeadMergeRepository,
-    LeadRepository,
-)
-from app.db.repositories.leads.routing import ActivityRepository, AssignmentRepository, TeamRepository
-from app.db.repositories.leads.timeline import TimelineRepository
 from app.db.repositories.system import SystemRepository
-from app.db.repositories.workspace.api_keys import ApiKeyRepository
-from app.db.repositories.workspace.members import MemberRepository
-from app.db.repositories.workspace.settings import SettingsRepository
-from app.db.repositories.workspace.workspaces import WorkspaceRepository
 from app.db.session import Database
 from app.db.wakeups import EVENTS, LOCAL_WAKERS, OUTBOX_CHANNEL, notify_due
 
@@ -263,137 +220,7 @@ class UnitOfWork:
     ) -> None:
         await self.rollback()
 
-    # Repositories, each made for one workspace.
-    def workspaces(self, workspace_id: UUID) -> WorkspaceRepository:
-        return WorkspaceRepository(self, workspace_id)
-
-    def members(self, workspace_id: UUID) -> MemberRepository:
-        return MemberRepository(self, workspace_id)
-
-    def api_keys(self, workspace_id: UUID) -> ApiKeyRepository:
-        return ApiKeyRepository(self, workspace_id)
-
-    def settings(self, workspace_id: UUID) -> SettingsRepository:
-        return SettingsRepository(self, workspace_id)
-
-    def idempotency(self, workspace_id: UUID) -> IdempotencyRepository:
-        return IdempotencyRepository(self, workspace_id)
-
-    def events(self, workspace_id: UUID) -> EventRepository:
-        return EventRepository(self, workspace_id)
-
-    def webhook_endpoints(self, workspace_id: UUID) -> WebhookEndpointRepository:
-        return WebhookEndpointRepository(self, workspace_id)
-
-    def deliveries(self, workspace_id: UUID) -> DeliveryRepository:
-        return DeliveryRepository(self, workspace_id)
-
-    def timers(self, workspace_id: UUID) -> TimerRepository:
-        return TimerRepository(self, workspace_id)
-
-    def jobs(self, workspace_id: UUID) -> JobRepository:
-        return JobRepository(self, workspace_id)
-
-    def leads(self, workspace_id: UUID) -> LeadRepository:
-        return LeadRepository(self, workspace_id)
-
-    def custom_fields(self, workspace_id: UUID) -> CustomFieldRepository:
-        return CustomFieldRepository(self, workspace_id)
-
-    def forms(self, workspace_id: UUID) -> FormRepository:
-        return FormRepository(self, workspace_id)
-
-    def submissions(self, workspace_id: UUID) -> SubmissionRepository:
-        return SubmissionRepository(self, workspace_id)
-
-    def engagements(self, workspace_id: UUID) -> EngagementRepository:
-        return EngagementRepository(self, workspace_id)
-
-    def state_changes(self, workspace_id: UUID) -> StateChangeRepository:
-        return StateChangeRepository(self, workspace_id)
-
-    def teams(self, workspace_id: UUID) -> TeamRepository:
-        return TeamRepository(self, workspace_id)
-
-    def activities(self, workspace_id: UUID) -> ActivityRepository:
-        return ActivityRepository(self, workspace_id)
-
-    def assignments(self, workspace_id: UUID) -> AssignmentRepository:
-        return AssignmentRepository(self, workspace_id)
-
-    def accounts(self, workspace_id: UUID) -> AccountRepository:
-        return AccountRepository(self, workspace_id)
-
-    def contacts(self, workspace_id: UUID) -> ContactRepository:
-        return ContactRepository(self, workspace_id)
-
-    def opportunities(self, workspace_id: UUID) -> OpportunityRepository:
-        return OpportunityRepository(self, workspace_id)
-
-    def tasks(self, workspace_id: UUID) -> TaskRepository:
-        return TaskRepository(self, workspace_id)
-
-    def duplicate_candidates(self, workspace_id: UUID) -> DuplicateCandidateRepository:
-        return DuplicateCandidateRepository(self, workspace_id)
-
-    def lead_merges(self, workspace_id: UUID) -> LeadMergeRepository:
-        return LeadMergeRepository(self, workspace_id)
-
-    def timeline(self, workspace_id: UUID) -> TimelineRepository:
-        return TimelineRepository(self, workspace_id)
-
-    # The named cross-workspace repositories.
-    def orders(self, workspace_id: UUID) -> OrderRepository:
-        return OrderRepository(self, workspace_id)
-
-    def imports(self, workspace_id: UUID) -> ImportRepository:
-        return ImportRepository(self, workspace_id)
-
-    def customer_view(self, workspace_id: UUID) -> CustomerViewRepository:
-        return CustomerViewRepository(self, workspace_id)
-
-    def tickets(self, workspace_id: UUID) -> TicketRepository:
-        return TicketRepository(self, workspace_id)
-
-    def contracts(self, workspace_id: UUID) -> ContractRepository:
-        return ContractRepository(self, workspace_id)
-
-    def quotes(self, workspace_id: UUID) -> QuoteRepository:
-        return QuoteRepository(self, workspace_id)
-
-    def invoices(self, workspace_id: UUID) -> InvoiceRepository:
-        return InvoiceRepository(self, workspace_id)
-
-    def payments(self, workspace_id: UUID) -> PaymentRepository:
-        return PaymentRepository(self, workspace_id)
-
-    def segments(self, workspace_id: UUID) -> SegmentRepository:
-        return SegmentRepository(self, workspace_id)
-
-    def acquisition_costs(self, workspace_id: UUID) -> AcquisitionCostRepository:
-        return AcquisitionCostRepository(self, workspace_id)
-
-    def analytics(self, workspace_id: UUID) -> AnalyticsRepository:
-        return AnalyticsRepository(self, workspace_id)
-
-    def loyalty(self, workspace_id: UUID) -> LoyaltyRepository:
-        return LoyaltyRepository(self, workspace_id)
-
-    def integrations(self, workspace_id: UUID) -> IntegrationRepository:
-        return IntegrationRepository(self, workspace_id)
-
-    def integration_failures(self, workspace_id: UUID) -> IntegrationFailureRepository:
-        return IntegrationFailureRepository(self, workspace_id)
-
-    def products(self, workspace_id: UUID) -> ProductRepository:
-        return ProductRepository(self, workspace_id)
-
-    def exchange_rates(self, workspace_id: UUID) -> ExchangeRateRepository:
-        return ExchangeRateRepository(self, workspace_id)
-
-    def customers(self, workspace_id: UUID) -> CustomerRepository:
-        return CustomerRepository(self, workspace_id)
-
+    # The named cross-workspace repositories (tenant ones are bound in app/db/repositories/registry.py).
     def system(self) -> SystemRepository:
         return SystemRepository(self)
 

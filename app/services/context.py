@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from app.db.repositories.registry import BoundRepositories
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import lost_update
 from app.domain.workspace.api_keys import ADMIN, allows
@@ -36,7 +37,10 @@ SERVICE_SCOPES: frozenset[str] = frozenset({ADMIN})
 
 
 @dataclass(frozen=True)
-class Context:
+class Context(BoundRepositories):
+    """A use case's caller and its unit of work, with the tenant repositories already bound to
+    the caller's workspace (`ctx.leads`, `ctx.contacts`, ...; app/db/repositories/registry.py)."""
+
     uow: UnitOfWork
     workspace_id: UUID
     actor: Actor

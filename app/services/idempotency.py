@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import IdempotencyKeyInUse, SecretNotReplayable
@@ -41,7 +42,7 @@ async def begin(
     placeholder_expiry = now + RETENTION  # the real expiry is set when the response is stored
     for _ in range(2):  # once more if the row we collided with was released before we could read it
         async with UnitOfWork(database, write=True) as uow:
-            repo = uow.idempotency(workspace_id)
+            repo = WorkspaceRepositories(uow, workspace_id).idempotency
             if await repo.claim(key, fingerprint, now, placeholder_expiry):
                 await uow.commit()
                 return Claim(workspace_id, key)
@@ -62,7 +63,7 @@ async def begin(
 async def complete(ctx: Context, claim: Claim, status_code: int, headers: dict[str, str], body: bytes) -> None:
     """Store the response in the use case's own transaction, kept for the workspace's retention."""
     hours = await settings.retention_hours(ctx)
-    await ctx.uow.idempotency(claim.workspace_id).complete(
+    await WorkspaceRepositories(ctx.uow, claim.workspace_id).idempotency.complete(
         claim.key, ctx.now, ctx.now + timedelta(hours=hours), status_code, headers, body
     )
 
@@ -72,7 +73,7 @@ async def complete_secret(ctx: Context, claim: Claim, status_code: int, resource
     stored secret would outlive the one answer meant to show it (backups, replicas, anyone with
     the key and the same request). A replay answers 409 secret-not-replayable naming `resource`."""
     hours = await settings.retention_hours(ctx)
-    await ctx.uow.idempotency(claim.workspace_id).complete(
+    await WorkspaceRepositories(ctx.uow, claim.workspace_id).idempotency.complete(
         claim.key, ctx.now, ctx.now + timedelta(hours=hours), status_code, None, None, secret_resource=resource
     )
 
@@ -90,5 +91,5 @@ def replay(stored: StoredResponse) -> StoredResponse:
 
 async def release(database: Database, claim: Claim) -> None:
     async with UnitOfWork(database, write=True) as uow:
-        await uow.idempotency(claim.workspace_id).release(claim.key)
+        await WorkspaceRepositories(uow, claim.workspace_id).idempotency.release(claim.key)
         await uow.commit()

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from app.config import Settings
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.db.wakeups import JOBS
@@ -245,7 +246,7 @@ async def _fail_one_lost(database: Database, job: dict[str, Any], before: dateti
             uow, job["workspace_id"], import_id, job["id"], now, drop_chunks=False
         ):
             failed_import = import_id
-        row = await uow.jobs(job["workspace_id"]).get(job["id"])
+        row = await WorkspaceRepositories(uow, job["workspace_id"]).jobs.get(job["id"])
         assert row is not None
         ctx = Context(uow, job["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
         await events.record(ctx, types.JOB_FAILED, JobRead.model_validate(row))
@@ -341,7 +342,7 @@ async def _record_outcome(
         if outcome["status"] == "queued":
             uow.wake(JOBS)
         if event_type is not None:
-            row = await uow.jobs(job["workspace_id"]).get(job["id"])
+            row = await WorkspaceRepositories(uow, job["workspace_id"]).jobs.get(job["id"])
             assert row is not None
             await events.record(
                 Context(uow, job["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES),

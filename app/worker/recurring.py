@@ -28,26 +28,26 @@ class Recurring:
 
 
 async def purge_idempotency_keys(ctx: Context) -> int:
-    return await ctx.uow.idempotency(ctx.workspace_id).purge_expired(ctx.now)
+    return await ctx.idempotency.purge_expired(ctx.now)
 
 
 async def forget_response_excerpts(ctx: Context) -> int:
     from app.schemas.workspace.settings import RetentionSettings
 
     days = (await settings.get(ctx, "retention", RetentionSettings))["values"]["webhook_response_excerpt_days"]
-    return await ctx.uow.deliveries(ctx.workspace_id).forget_response_excerpts(ctx.now - timedelta(days=days))
+    return await ctx.deliveries.forget_response_excerpts(ctx.now - timedelta(days=days))
 
 
 async def discard_abandoned_uploads(ctx: Context) -> int:
     """CSV uploads still `uploading` a day later: their server died mid-upload (a failed upload
     cleans up after itself). Their stored pieces and the import go."""
-    return await ctx.uow.imports(ctx.workspace_id).discard_uploading(ctx.now - ABANDONED_AFTER)
+    return await ctx.imports.discard_uploading(ctx.now - ABANDONED_AFTER)
 
 
 async def purge_integration_receipts(ctx: Context) -> int:
     """Receipts of shop deliveries past the platforms' redelivery windows (Shopify retries for 4
     hours, WooCommerce for less): a redelivery that old is not expected."""
-    return await ctx.uow.integrations(ctx.workspace_id).purge_receipts(ctx.now - RECEIPTS_KEPT)
+    return await ctx.integrations.purge_receipts(ctx.now - RECEIPTS_KEPT)
 
 
 ABANDONED_AFTER = timedelta(days=1)
@@ -118,7 +118,7 @@ async def fire(ctx: Context, payload: dict[str, Any], run_at: datetime) -> None:
     task = TASKS.get(payload["name"])
     if task is None:
         return
-    workspace = await ctx.uow.workspaces(ctx.workspace_id).get()
+    workspace = await ctx.workspaces.get()
     if workspace is None or not is_occurrence(task.cron, workspace["timezone"], run_at):
         return
     await task.run(ctx)

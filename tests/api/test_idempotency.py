@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.domain import idempotency as rules
 from app.ids import utcnow
@@ -227,7 +228,7 @@ async def test_no_secret_is_stored_in_the_clear_outside_its_own_row(tenant: Tena
 
     assert {t.name for t in tables.metadata.sorted_tables} >= {"idempotency_keys", "events", "webhook_deliveries"}
     async with UnitOfWork(database, write=False) as uow:  # the record: the status and the resource, no body
-        stored = (await uow.idempotency(uuid.UUID(tenant.id)).find("key"))[1]  # type: ignore[index]
+        stored = (await WorkspaceRepositories(uow, uuid.UUID(tenant.id)).idempotency.find("key"))[1]  # type: ignore[index]
     assert (stored["status_code"], stored["body"]) == (201, None)
     assert stored["secret_resource"] == created_key.headers["location"]
     for key in (created_key.json()["key"], public_key.json()["key"], tenant.secret_key, tenant.publishable_key):

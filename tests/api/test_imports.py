@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from app.config import Settings
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.worker import jobs
 from tests.conftest import Tenant, assert_problem, make_tenant
@@ -312,8 +313,8 @@ async def test_nightly_clean_up_discards_abandoned_uploads_and_old_receipts(tena
     async with UnitOfWork(database) as uow:  # a server that died mid-upload left this behind
         ctx = Context(uow, workspace_id, SYSTEM, utcnow() - timedelta(days=2))
         values = {"id": stale_id, "entity": "leads", "status": "uploading", "mapping": {}, "options": {}, "columns": []}
-        await uow.imports(workspace_id).create({**values, **ctx.audit_new()})
-        await uow.imports(workspace_id).add_chunk(stale_id, 0, b"email\n")
+        await WorkspaceRepositories(uow, workspace_id).imports.create({**values, **ctx.audit_new()})
+        await WorkspaceRepositories(uow, workspace_id).imports.add_chunk(stale_id, 0, b"email\n")
         await uow.commit()
     async with UnitOfWork(database) as uow:
         ctx = Context(uow, workspace_id, SYSTEM, utcnow())
@@ -321,8 +322,8 @@ async def test_nightly_clean_up_discards_abandoned_uploads_and_old_receipts(tena
         await recurring.purge_integration_receipts(ctx)
         await uow.commit()
     async with UnitOfWork(database, write=False) as uow:
-        assert await uow.imports(workspace_id).get(stale_id) is None
-        assert await uow.imports(workspace_id).chunk(stale_id, 0) is None
+        assert await WorkspaceRepositories(uow, workspace_id).imports.get(stale_id) is None
+        assert await WorkspaceRepositories(uow, workspace_id).imports.chunk(stale_id, 0) is None
     assert (await tenant.get(f"/v1/imports/{kept['id']}")).json()["status"] == "completed"
 
 

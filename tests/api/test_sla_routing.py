@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
@@ -75,7 +76,7 @@ async def _around_the_clock(tenant: Tenant, **policy: Any) -> None:
 async def _stored_lead(database: Database, tenant: Tenant, lead_id: str) -> dict[str, Any]:
     """Read straight from the database: no API request that could trigger anything."""
     async with UnitOfWork(database, write=False) as uow:
-        row = await uow.leads(uuid.UUID(tenant.id)).get(uuid.UUID(lead_id))
+        row = await WorkspaceRepositories(uow, uuid.UUID(tenant.id)).leads.get(uuid.UUID(lead_id))
     assert row is not None
     return row
 

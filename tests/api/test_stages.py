@@ -13,6 +13,7 @@ import pytest
 from app.config import Settings
 from app.db.repositories.base import Row
 from app.db.repositories.leads.leads import LeadRepository
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import LostUpdate
@@ -259,7 +260,7 @@ async def test_routing_and_the_sla_name_leads_with_no_stage_none(tenant: Tenant)
 async def _stored(database: Database, tenant: Tenant, lead_id: str) -> Row:
     """The lead's row as a use case reads it."""
     async with UnitOfWork(database, write=False) as uow:
-        row = await uow.leads(uuid.UUID(tenant.id)).get(uuid.UUID(lead_id))
+        row = await WorkspaceRepositories(uow, uuid.UUID(tenant.id)).leads.get(uuid.UUID(lead_id))
     assert row is not None
     return row
 
@@ -317,7 +318,7 @@ async def test_a_rescore_in_flight_when_a_person_sets_the_stage_does_not_overwri
     url = f"/v1/leads/{lead['id']}"
     async with UnitOfWork(database) as uow:
         ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow())
-        read = await uow.leads(ctx.workspace_id).get(uuid.UUID(lead["id"]))
+        read = await WorkspaceRepositories(uow, ctx.workspace_id).leads.get(uuid.UUID(lead["id"]))
         assert read is not None
         raised = await tenant.patch(url, json={"stage": "sql", "stage_reason": "asked for a contract"})
         assert raised.status_code == 200, raised.text

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from app.db import bulk, tables
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import new_id, utcnow
@@ -42,7 +43,7 @@ async def _write(database: Database, events: Sequence[dict[str, Any]]) -> None:
 
 async def _stored(database: Database, workspace_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> int:
     async with UnitOfWork(database, write=False) as uow:
-        repository = uow.events(workspace_id)
+        repository = WorkspaceRepositories(uow, workspace_id).events
         return sum([await repository.get(event_id) is not None for event_id in ids])
 
 
@@ -108,7 +109,7 @@ async def test_units_that_clash_with_each_other(tenant: Tenant, database: Databa
     assert sorted(outcome is None for outcome in outcomes) == [False, True]
     winner = outcomes.index(None) + 1
     async with UnitOfWork(database, write=False) as uow:
-        stored = await uow.events(workspace_id).get(same)
+        stored = await WorkspaceRepositories(uow, workspace_id).events.get(same)
     assert stored is not None and stored["data"] == {"n": winner}
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import inspect, text
 
 from app.config import Settings
 from app.db.migrate import downgrade, head_revision, upgrade
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.tables import metadata
 from app.db.unit_of_work import UnitOfWork
@@ -69,7 +70,7 @@ async def test_event_numbers_and_the_dispatch_queue_survive_migration_0027_both_
 
         async def numbers() -> dict[uuid.UUID, int | None]:
             async with UnitOfWork(db, write=False) as uow:
-                events = uow.events(workspace_id)
+                events = WorkspaceRepositories(uow, workspace_id).events
                 return {e: (await events.get(e) or {}).get("sequence") for e in [*stamped, waiting]}
 
         before = await numbers()
@@ -90,7 +91,7 @@ async def test_event_numbers_and_the_dispatch_queue_survive_migration_0027_both_
 async def _event(db: Database, workspace_id: uuid.UUID, n: int) -> uuid.UUID:
     async with UnitOfWork(db) as uow:
         event_id = new_id()
-        uow.events(workspace_id).record(
+        WorkspaceRepositories(uow, workspace_id).events.record(
             {"id": event_id, "type": "member.created", "occurred_at": utcnow(), "api_version": "2026-11-27",
              "actor": "test", "resource_id": str(n), "data": {"n": n}, "previous_attributes": None}
         )  # fmt: skip
@@ -120,12 +121,12 @@ async def test_an_endpoint_older_than_0028_is_recorded_as_admin_created_and_keep
             await conn.commit()
         await upgrade(db)
         async with UnitOfWork(db, write=False) as uow:
-            endpoint = await uow.webhook_endpoints(workspace_id).get(endpoint_id)
+            endpoint = await WorkspaceRepositories(uow, workspace_id).webhook_endpoints.get(endpoint_id)
         assert endpoint is not None and endpoint["scopes"] == ["admin"]
 
         await dispatch(db, utcnow())  # whatever creating the workspace recorded
         async with UnitOfWork(db) as uow:
-            uow.events(workspace_id).record(
+            WorkspaceRepositories(uow, workspace_id).events.record(
                 {"id": new_id(), "type": "lead.created", "occurred_at": utcnow(), "api_version": "2026-11-27",
                  "actor": "test", "resource_id": str(new_id()), "data": {"email": "a@b.io"},
                  "previous_attributes": None}

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql
 from app.config import Settings
 from app.db.migrate import upgrade
 from app.db.repositories.leads.leads import _CANDIDATES
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
@@ -100,8 +101,8 @@ async def test_the_worker_analyses_a_table_that_grew_so_the_duplicate_search_loo
     assert "ix_leads_workspace_id_name_key" in plan and "ix_leads_open_email_key" in plan, plan
     assert "ix_leads_workspace_id_created_at_id" not in plan, plan
     async with UnitOfWork(db, write=False) as uow:
-        batch = list((await uow.leads(workspace_id).by_ids(ids[-50:])).values())
-        found = await uow.leads(workspace_id).duplicate_candidates(batch)
+        batch = list((await WorkspaceRepositories(uow, workspace_id).leads.by_ids(ids[-50:])).values())
+        found = await WorkspaceRepositories(uow, workspace_id).leads.duplicate_candidates(batch)
     assert set(found) == set(ids[-50:]) and not any(found.values())  # distinct people: none alike
 
 

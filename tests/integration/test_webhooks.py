@@ -20,6 +20,7 @@ from standardwebhooks import Webhook
 from app import outbound
 from app.config import Settings
 from app.db import tables
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
@@ -337,7 +338,7 @@ async def test_an_idle_worker_fires_a_new_timer_on_time_not_at_the_next_poll(
 
         await until(fired, timeout=4.5)
     async with UnitOfWork(database, write=False) as uow:
-        timer = await uow.timers(uuid.UUID(tenant.id)).by_key("on-time")
+        timer = await WorkspaceRepositories(uow, uuid.UUID(tenant.id)).timers.by_key("on-time")
     assert timer is not None and timer["status"] == "fired"
     late = (timer["fired_at"] - due).total_seconds()
     assert 0 <= late < 1.0, f"fired {late:.2f} s after it was due"
@@ -396,7 +397,9 @@ async def test_nightly_clean_up_runs_in_the_workspace_time_zone_and_chains(tenan
     task = recurring.TASKS["purge-idempotency-keys"]
     upcoming = next_occurrence(task.cron, "Asia/Tehran", utcnow())
     async with UnitOfWork(database, write=False) as uow:
-        pending = await uow.timers(workspace_id).by_key(f"recurring:{task.name}:{upcoming.isoformat()}")
+        pending = await WorkspaceRepositories(uow, workspace_id).timers.by_key(
+            f"recurring:{task.name}:{upcoming.isoformat()}"
+        )
     assert pending is not None and pending["run_at"] == upcoming  # 03:30 Tehran time
     # Fire the occurrence after the key expired (two hours from now).
     later = utcnow() + timedelta(hours=2)
@@ -405,9 +408,11 @@ async def test_nightly_clean_up_runs_in_the_workspace_time_zone_and_chains(tenan
         await recurring.fire(Context(uow, workspace_id, SYSTEM, later), {"name": task.name}, occurrence)
         await uow.commit()
     async with UnitOfWork(database, write=False) as uow:
-        assert await uow.idempotency(workspace_id).find("old") is None  # purged
+        assert await WorkspaceRepositories(uow, workspace_id).idempotency.find("old") is None  # purged
         following = next_occurrence(task.cron, "Asia/Tehran", later)
-        chained = await uow.timers(workspace_id).by_key(f"recurring:{task.name}:{following.isoformat()}")
+        chained = await WorkspaceRepositories(uow, workspace_id).timers.by_key(
+            f"recurring:{task.name}:{following.isoformat()}"
+        )
     assert chained is not None and chained["status"] == "pending"
 
 
@@ -422,7 +427,7 @@ async def test_deleting_an_endpoint_ends_its_pending_deliveries(tenant: Tenant, 
     await dispatch(database, utcnow())
     assert (await tenant.delete(f"/v1/webhook-endpoints/{endpoint['id']}")).status_code == 200
     async with UnitOfWork(database, write=False) as uow:
-        page = await uow.deliveries(uuid.UUID(tenant.id)).list(
+        page = await WorkspaceRepositories(uow, uuid.UUID(tenant.id)).deliveries.list(
             uuid.UUID(endpoint["id"]), sort=Sort("created_at", False), cursor=None, limit=10
         )
     assert [(r["status"], r["last_error"]) for r in page.rows] == [("failed", "endpoint deleted")]

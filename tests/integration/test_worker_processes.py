@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db import tables
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.events.webhooks import EndpointRules
@@ -170,7 +171,7 @@ async def test_an_import_whose_worker_is_killed_resumes_and_applies_no_batch_twi
 
     async def current() -> dict[str, object]:
         async with UnitOfWork(database, write=False) as uow:
-            row = await uow.imports(workspace_id).get(import_id)
+            row = await WorkspaceRepositories(uow, workspace_id).imports.get(import_id)
         assert row is not None
         return row
 
@@ -198,8 +199,8 @@ async def test_an_import_whose_worker_is_killed_resumes_and_applies_no_batch_twi
         async with UnitOfWork(database, write=False) as uow:
             counted = select(func.count(), func.count(leads.c.email_key.distinct()))
             stored_leads, emails = (await uow.execute(counted.where(leads.c.workspace_id == workspace_id))).one()
-            errors = await uow.imports(workspace_id).count_errors(import_id)
-            job = await uow.jobs(workspace_id).get(final["job_id"])  # type: ignore[arg-type]
+            errors = await WorkspaceRepositories(uow, workspace_id).imports.count_errors(import_id)
+            job = await WorkspaceRepositories(uow, workspace_id).jobs.get(final["job_id"])  # type: ignore[arg-type]
         assert (stored_leads, emails, errors) == (rows, rows, 0)  # every row once, none twice
         assert job is not None and job["status"] == "succeeded" and job["attempts"] == 2
         assert "Traceback" not in (tmp_path / "second.log").read_text()
@@ -248,7 +249,7 @@ async def test_a_worker_stopped_mid_cpu_step_exits_within_seconds_and_hands_its_
         deadline = time.monotonic() + 60
         while True:
             async with UnitOfWork(database, write=False) as uow:
-                row = await uow.jobs(workspace_id).get(job["id"])
+                row = await WorkspaceRepositories(uow, workspace_id).jobs.get(job["id"])
             assert row is not None
             if row["status"] == "running":
                 break
@@ -260,7 +261,7 @@ async def test_a_worker_stopped_mid_cpu_step_exits_within_seconds_and_hands_its_
         worker.wait(timeout=30)  # before: it waited for the step (five minutes)
         assert time.monotonic() - stopped_at < 20 and worker.returncode == 0, (tmp_path / "stuck.log").read_text()
         async with UnitOfWork(database, write=False) as uow:
-            row = await uow.jobs(workspace_id).get(job["id"])
+            row = await WorkspaceRepositories(uow, workspace_id).jobs.get(job["id"])
         assert row is not None and row["status"] == "running" and row["lease_until"] <= utcnow()  # handed back
     finally:
         if worker.poll() is None:
@@ -313,7 +314,7 @@ async def test_a_stopped_worker_with_no_cpu_step_running_exits_normally(
         deadline = time.monotonic() + 60
         while True:
             async with UnitOfWork(database, write=False) as uow:
-                row = await uow.jobs(workspace_id).get(job["id"])
+                row = await WorkspaceRepositories(uow, workspace_id).jobs.get(job["id"])
             assert row is not None
             if row["status"] == "succeeded":
                 break

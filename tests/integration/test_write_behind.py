@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import bulk, tables
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import new_id, utcnow
@@ -69,7 +70,7 @@ async def test_a_failing_write_behind_statement_stores_nothing(tenant: Tenant, d
         with pytest.raises(Exception):  # noqa: B017 - the driver's foreign-key error, whichever it is
             await uow.commit()
     async with UnitOfWork(database, write=False) as uow:
-        assert await uow.events(workspace_id).get(good["id"]) is None
+        assert await WorkspaceRepositories(uow, workspace_id).events.get(good["id"]) is None
 
 
 async def test_batch_updates_store_what_the_row_holds_on_either_path(tenant: Tenant, database: Database) -> None:
@@ -96,7 +97,7 @@ async def test_batch_updates_store_what_the_row_holds_on_either_path(tenant: Ten
             )  # fmt: skip
         await uow.commit()
     async with UnitOfWork(database, write=False) as uow:
-        stored = [await uow.orders(workspace_id).get(order_id) for order_id in ids]
+        stored = [await WorkspaceRepositories(uow, workspace_id).orders.get(order_id) for order_id in ids]
         o = tables.orders
         null_kind = await uow.execute(
             select(func.count()).select_from(o).where(o.c.workspace_id == workspace_id, o.c.customer.is_(None))

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Row
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import Conflict, ErrorList
 from app.domain.money import from_minor
@@ -27,7 +28,7 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
     await records.money_field(ctx, "spend", values, current, prepared, errors)
     errors.raise_if_any()
     key = {k: prepared.get(k, (current or {}).get(k)) for k in ("channel", "month", "currency")}
-    same = await ctx.uow.acquisition_costs(ctx.workspace_id).live_with(**key)
+    same = await ctx.acquisition_costs.live_with(**key)
     if same is not None and (current is None or same["id"] != current["id"]):
         raise Conflict(f"{key['channel']} already has a cost for {key['month']} in {key['currency']}: change that one",
                        extensions={"existing_id": str(same["id"])})  # fmt: skip
@@ -35,7 +36,7 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
 
 
 def _repo(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return uow.acquisition_costs(workspace_id)
+    return WorkspaceRepositories(uow, workspace_id).acquisition_costs
 
 
 ACQUISITION_COST = records.Kind("acquisition_cost", _repo, AcquisitionCostRead, _prepare)
@@ -50,12 +51,12 @@ async def spend(ctx: Context, currency: str) -> tuple[list[dict[str, Any]], dict
     """Live costs with their spend in `currency` (major units, float): other currencies converted
     with the latest exchange rate on or before the month's last day; those without one are left
     out and summed per currency in the second value."""
-    rows = await ctx.uow.acquisition_costs(ctx.workspace_id).live()
+    rows = await ctx.acquisition_costs.live()
     foreign = sorted({r["currency"] for r in rows if r["currency"] != currency})
     rates: dict[str, list[tuple[date, Decimal]]] = {}
     if foreign:
         ends = [_month_end(r["month"]) for r in rows]
-        found = await ctx.uow.exchange_rates(ctx.workspace_id).between(
+        found = await ctx.exchange_rates.between(
             foreign, currency, min(ends) - timedelta(days=366), max(ends)
         )
         for rate in found:

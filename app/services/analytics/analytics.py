@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.analytics.clv import bgnbd, groups, valuation
@@ -54,7 +55,7 @@ Progress = Callable[..., Awaitable[None]]
 
 
 async def today(ctx: Context) -> date:
-    workspace = await ctx.uow.workspaces(ctx.workspace_id).get()
+    workspace = await ctx.workspaces.get()
     assert workspace is not None
     return ctx.now.astimezone(ZoneInfo(workspace["timezone"])).date()
 
@@ -186,7 +187,7 @@ async def _summaries(
     # A server-side cursor needs a transaction on PostgreSQL (its reads otherwise run in autocommit);
     # on SQLite a write transaction would hold the single writer's lock for the whole stream.
     async with UnitOfWork(database, write=not database.is_sqlite) as uow:
-        stream = uow.analytics(workspace_id).customer_summaries(
+        stream = WorkspaceRepositories(uow, workspace_id).analytics.customer_summaries(
             as_of,
             year_before_last=(as_of - timedelta(days=729), as_of - timedelta(days=365)),
             last_year_from=as_of - timedelta(days=364),
@@ -335,7 +336,7 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
     started_at, started = utcnow(), time.perf_counter()
     async with UnitOfWork(database, write=False) as uow:
         ctx = Context(uow, workspace_id, SYSTEM, started_at, scopes=SERVICE_SCOPES)
-        workspace = await uow.workspaces(workspace_id).get()
+        workspace = await WorkspaceRepositories(uow, workspace_id).workspaces.get()
         if workspace is None:
             raise LookupError("the workspace is gone")
         values = (await settings.get(ctx, SECTION, AnalyticsSettings))["values"]
@@ -346,7 +347,7 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
     # A run that died (its worker killed, its database gone) left its snapshot building: discard
     # those past DEAD_RUN now, whether or not this run gets to complete.
     async with UnitOfWork(database) as uow:
-        await uow.analytics(workspace_id).discard_building(before=started_at - DEAD_RUN)
+        await WorkspaceRepositories(uow, workspace_id).analytics.discard_building(before=started_at - DEAD_RUN)
         await uow.commit()
     summaries = await _summaries(database, workspace_id, as_of, zone)
     extras = await retention.gather(database, workspace_id, ctx, as_of, values, zone)
@@ -359,7 +360,7 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
 
     snapshot_id = new_id()
     async with UnitOfWork(database) as uow:
-        await uow.analytics(workspace_id).create({
+        await WorkspaceRepositories(uow, workspace_id).analytics.create({
             "id": snapshot_id, "status": "building", "as_of": as_of, "calibration_end": calibration_end,
             "currency": currency, "time_unit": "days", "settings": values, "job_id": params.get("job_id"),
             "created_at": started_at,
@@ -382,13 +383,13 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
                 for i in range(start, stop)
             ]
             async with UnitOfWork(database) as uow:
-                await uow.analytics(workspace_id).insert_values(rows)
+                await WorkspaceRepositories(uow, workspace_id).analytics.insert_values(rows)
                 await uow.commit()
             await progress(step="writing", customers=len(summaries), written=stop)
 
         async with UnitOfWork(database) as uow:
             now = utcnow()
-            repo = uow.analytics(workspace_id)
+            repo = WorkspaceRepositories(uow, workspace_id).analytics
             await repo.complete(snapshot_id, {
                 **computed["snapshot"], "holdout": holdout, "status": "ready", "completed_at": now,
                 "total_seconds": time.perf_counter() - started,
@@ -421,7 +422,7 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
 
 async def _drop_building(database: Database, workspace_id: UUID, snapshot_id: UUID) -> None:
     async with UnitOfWork(database) as uow:
-        await uow.analytics(workspace_id).discard_building(before=None, snapshot_id=snapshot_id)
+        await WorkspaceRepositories(uow, workspace_id).analytics.discard_building(before=None, snapshot_id=snapshot_id)
         await uow.commit()
 
 
@@ -438,7 +439,7 @@ def model_read(snapshot: dict[str, Any]) -> ModelRead:
 
 
 async def latest(ctx: Context) -> dict[str, Any]:
-    snapshot = await ctx.uow.analytics(ctx.workspace_id).latest()
+    snapshot = await ctx.analytics.latest()
     if snapshot is None:
         raise NotFound("no analytics snapshot yet: POST /v1/analytics/refresh computes one (it also runs nightly)")
     return snapshot
@@ -446,10 +447,10 @@ async def latest(ctx: Context) -> dict[str, Any]:
 
 async def value_of(ctx: Context, contact_id: UUID) -> dict[str, Any]:
     """A contact's values from the latest snapshot (404 for a contact the workspace does not have)."""
-    contact = await ctx.uow.contacts(ctx.workspace_id).get(contact_id)
+    contact = await ctx.contacts.get(contact_id)
     if contact is None:
         raise NotFound("no contact with this id")
-    repo = ctx.uow.analytics(ctx.workspace_id)
+    repo = ctx.analytics
     snapshot = await repo.latest()
     empty = {"contact_id": contact_id, "snapshot_id": None, "as_of": None, "computed_at": None, "currency": None}
     sections = {"historic": None, "simple": None, "retention_based": None, "predictive": None}

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from app.db.repositories.base import Page
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.analytics import retention
@@ -64,7 +65,7 @@ async def gather(
     database: Database, workspace_id: UUID, ctx: Context, as_of: date, values: dict[str, Any], zone: ZoneInfo
 ) -> Extras:
     async with UnitOfWork(database, write=not database.is_sqlite) as uow:
-        repo = uow.analytics(workspace_id)
+        repo = WorkspaceRepositories(uow, workspace_id).analytics
         reader = ctx.derive(uow)
         contract_rows = await repo.contracts(as_of, as_of - CONTRACT_LAPSE)
         contracts: dict[UUID, tuple[date | None, float]] = {}
@@ -85,7 +86,7 @@ async def gather(
             contracts={contact: risk for contact, (_, risk) in contracts.items()},
             value_added={k: int(v["value_added_deals"]) for k, v in (await repo.value_added_deals()).items()},
             converted={k: int(v["referrals_converted"]) for k, v in (await repo.converted_referrals()).items()},
-            rewards=await uow.loyalty(workspace_id).lifetime_totals(),
+            rewards=await WorkspaceRepositories(uow, workspace_id).loyalty.lifetime_totals(),
             bought=await repo.categories_bought(as_of),
             categories=await repo.category_counts(as_of),
             cohorts=await repo.cohort_rows(as_of),
@@ -297,7 +298,7 @@ async def compare(
     """Against the previous snapshot: segment moves (none without one). Then the outcome of open
     alerts, and the new alerts. Returns what the snapshot's insights gain: `rfm` movement (with a
     previous snapshot) and the `alerts` summary."""
-    repo = ctx.uow.analytics(ctx.workspace_id)
+    repo = ctx.analytics
     as_of: date = snapshot["as_of"]
     index = {contact: i for i, contact in enumerate(summaries.contact_ids)}
     await _resolve_alerts(ctx, summaries, index, as_of)
@@ -315,7 +316,7 @@ async def compare(
 async def _segment_moves(
     ctx: Context, snapshot: dict[str, Any], previous_id: UUID, index: dict[UUID, int], columns: dict[str, list[Any]]
 ) -> dict[str, Any]:
-    before = await ctx.uow.analytics(ctx.workspace_id).previous_values(previous_id)
+    before = await ctx.analytics.previous_values(previous_id)
     movement: Counter[tuple[str | None, str]] = Counter()
     for contact, i in index.items():
         segment = columns["rfm_segment"][i]
@@ -349,7 +350,7 @@ async def _raise_alerts(
     """Alert every customer at high risk or overdue who has no open alert, was not alerted within the
     cooldown and has bought since an alert that ended churned; announce them (event, rescue task)
     unless over a first snapshot's cap."""
-    alerts = ctx.uow.analytics(ctx.workspace_id).alerts()
+    alerts = ctx.analytics.alerts()
     used = snapshot["settings"]
     as_of: date = snapshot["as_of"]
     contacts = list(index)
@@ -371,7 +372,7 @@ async def _raise_alerts(
     )
     rescue = (await settings.get(ctx, "retention", RetentionSettings))["values"]
     announced = [contacts[d.index] for d in decisions if d.announced]
-    labels = await ctx.uow.analytics(ctx.workspace_id).contact_labels(announced)
+    labels = await ctx.analytics.contact_labels(announced)
     rows = []
     for decision in decisions:
         contact = contacts[decision.index]
@@ -435,7 +436,7 @@ async def _raise(
 async def _resolve_alerts(ctx: Context, summaries: Any, index: dict[UUID, int], as_of: date) -> None:
     """An alerted customer who bought after the alert, within its window, was rescued; one whose
     window has passed without a purchase churned. Only announced alerts announce their outcome."""
-    repo = ctx.uow.analytics(ctx.workspace_id)
+    repo = ctx.analytics
     alerts = repo.alerts()
     resolved = []
     for alert in await alerts.open():
@@ -475,7 +476,7 @@ async def list_alerts(ctx: Context, *, sort: Sort, cursor: str | None, limit: in
     contact's name and email when the key holds contacts:read."""
     with_contact = ctx.allows("contacts:read")
     page = (
-        await ctx.uow.analytics(ctx.workspace_id)
+        await ctx.analytics
         .alerts()
         .page(sort=sort, cursor=cursor, limit=limit, with_contact=with_contact, **filters)
     )
@@ -498,7 +499,7 @@ async def ranked(
         except (BadCursor, ValueError) as exc:
             raise InvalidInput.field("cursor", str(exc) or "malformed cursor", location="query") from exc
     with_contact = ctx.allows("contacts:read")
-    rows = await ctx.uow.analytics(ctx.workspace_id).ranked(
+    rows = await ctx.analytics.ranked(
         snapshot["id"], kind, after=after, limit=limit, with_contact=with_contact, **filters
     )
     if with_contact:

@@ -30,18 +30,18 @@ async def view(ctx: Context, kind: str, customer_id: UUID) -> dict[str, Any]:
     """`kind`: contact or account. Only the sections the caller's scopes may read are computed and
     returned; the others are named in `withheld` (`app/domain/customers/customer_view.py`)."""
     owner = f"{kind}_id"
-    repo = ctx.uow.customer_view(ctx.workspace_id)
+    repo = ctx.customer_view
     workspace = await workspaces.get(ctx)
     today = ctx.now.astimezone(ZoneInfo(workspace["timezone"])).date()
     shown = set(sections.visible_sections(kind, ctx.scopes))
     if kind == "contact":
-        row = await ctx.uow.contacts(ctx.workspace_id).get(customer_id)
+        row = await ctx.contacts.get(customer_id)
         if row is None:
             raise NotFound("no contact with this id")
         profile = ContactRead.model_validate(row).model_dump(mode="json")
         facts: Row = row
     else:
-        row = await ctx.uow.accounts(ctx.workspace_id).get(customer_id)
+        row = await ctx.accounts.get(customer_id)
         if row is None:
             raise NotFound("no account with this id")
         profile = AccountRead.model_validate(row).model_dump(mode="json")

@@ -27,7 +27,7 @@ async def set_rate(ctx: Context, values: dict[str, Any]) -> tuple[Row, bool, int
     if values["currency"] == reporting:
         raise InvalidInput.field("currency", f"{reporting} is the reporting currency: it needs no rate")
     rate = format(Decimal(values["rate"]).normalize(), "f")
-    repo = ctx.uow.exchange_rates(ctx.workspace_id)
+    repo = ctx.exchange_rates
     current = await repo.find(values["currency"], reporting, values["effective_on"])
     if current is None:
         row = await repo.create({"id": new_id(), "currency": values["currency"], "quote_currency": reporting,
@@ -46,7 +46,7 @@ async def set_rate(ctx: Context, values: dict[str, Any]) -> tuple[Row, bool, int
 
 
 async def get(ctx: Context, rate_id: UUID) -> Row:
-    row = await ctx.uow.exchange_rates(ctx.workspace_id).get(rate_id)
+    row = await ctx.exchange_rates.get(rate_id)
     if row is None:
         raise NotFound("no exchange rate with this id")
     return row
@@ -56,7 +56,7 @@ async def list_rates(
     ctx: Context, *, sort: Sort, cursor: str | None, limit: int, currency: str | None,
     effective_after: Any, effective_before: Any,
 ) -> Page:  # fmt: skip
-    return await ctx.uow.exchange_rates(ctx.workspace_id).list(
+    return await ctx.exchange_rates.list(
         sort=sort, cursor=cursor, limit=limit, currency=currency,
         ranges=[("effective_on", effective_after, effective_before)],
     )  # fmt: skip

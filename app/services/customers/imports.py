@@ -22,6 +22,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from app.db.repositories.base import Page, Row
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.csv_stream import CsvError, CsvStream, unescape_formula
@@ -172,7 +173,7 @@ async def upload(
     import_id = new_id()
     async with UnitOfWork(database) as uow:
         ctx = Context(uow, workspace_id, actor, utcnow(), scopes=scopes)
-        repo = uow.imports(workspace_id)
+        repo = WorkspaceRepositories(uow, workspace_id).imports
         if options.entity == "leads":
             options.on_duplicate = await _on_duplicate(ctx)
         await repo.lock_uploads()
@@ -202,8 +203,8 @@ async def _on_duplicate(ctx: Context) -> str:
 
 async def _discard(database: Database, workspace_id: UUID, import_id: UUID) -> None:
     async with UnitOfWork(database) as uow:
-        await uow.imports(workspace_id).drop_chunks(import_id)
-        await uow.imports(workspace_id).remove(import_id)
+        await WorkspaceRepositories(uow, workspace_id).imports.drop_chunks(import_id)
+        await WorkspaceRepositories(uow, workspace_id).imports.remove(import_id)
         await uow.commit()
 
 
@@ -232,7 +233,7 @@ async def _store(
         if pending:
             piece = b"".join(pending)
             async with UnitOfWork(database) as uow:
-                repo = uow.imports(workspace_id)
+                repo = WorkspaceRepositories(uow, workspace_id).imports
                 await repo.lock_uploads()
                 if await repo.stored_bytes() + len(piece) > limits.stored_bytes:
                     raise LimitExceeded(
@@ -280,7 +281,7 @@ async def _store(
             "options": {**options.json(), "delimiter": stream.delimiter}, "job_id": job["id"],
             "updated_at": ctx.now,
         }  # fmt: skip
-        repo = uow.imports(workspace_id)
+        repo = WorkspaceRepositories(uow, workspace_id).imports
         await repo.set(import_id, values)
         row = await repo.get(import_id)
         assert row is not None
@@ -417,9 +418,9 @@ async def _check(
 
 async def _existing(ctx: Context, entity: str, email_key: str | None, phone: str | None) -> UUID | None:
     if entity == "leads":
-        lead, _ = await ctx.uow.leads(ctx.workspace_id).identity_match(email_key, phone)
+        lead, _ = await ctx.leads.identity_match(email_key, phone)
         return lead["id"] if lead is not None else None
-    row = await ctx.uow.contacts(ctx.workspace_id).by_email_or_phone(email_key, phone)
+    row = await ctx.contacts.by_email_or_phone(email_key, phone)
     return row["id"] if row is not None else None
 
 
@@ -465,7 +466,7 @@ def _build(
 async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progress: Any) -> dict[str, Any]:
     """Apply a stored upload, batch by batch, from where the last committed batch left off."""
     async with UnitOfWork(database, write=False) as uow:
-        imp = await uow.imports(workspace_id).get(import_id)
+        imp = await WorkspaceRepositories(uow, workspace_id).imports.get(import_id)
     if imp is None:
         raise LookupError("the import is gone")
     if imp["status"] in ("completed", "failed"):
@@ -475,7 +476,7 @@ async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progr
     # then (and are not kept): it is the service's own work, with SERVICE_SCOPES.
     actor = Actor.parse(imp["created_by"])
     async with UnitOfWork(database) as uow:
-        await uow.imports(workspace_id).set(
+        await WorkspaceRepositories(uow, workspace_id).imports.set(
             import_id, {"status": "running", "started_at": imp["started_at"] or utcnow()}
         )
         await uow.commit()
@@ -505,7 +506,7 @@ async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progr
                                            defaults, before)  # fmt: skip
         if _analyze_after(before, state["done"]):
             async with UnitOfWork(database) as uow:
-                await uow.imports(workspace_id).refresh_statistics(entity.name)
+                await WorkspaceRepositories(uow, workspace_id).imports.refresh_statistics(entity.name)
                 await uow.commit()
         await progress(done=state["done"], total=imp["rows_total"])
 
@@ -523,7 +524,7 @@ async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progr
 
     for seq in range(imp["chunks"]):
         async with UnitOfWork(database, write=False) as uow:
-            data = await uow.imports(workspace_id).chunk(import_id, seq)
+            data = await WorkspaceRepositories(uow, workspace_id).imports.chunk(import_id, seq)
         if data is None:
             raise LookupError(f"piece {seq} of the upload is missing")
         await take(stream.feed(data))
@@ -531,7 +532,7 @@ async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progr
     while batch:
         await apply(final=True)
     async with UnitOfWork(database) as uow:
-        repo = uow.imports(workspace_id)
+        repo = WorkspaceRepositories(uow, workspace_id).imports
         now = utcnow()
         finished = await repo.finish(import_id, {"status": "completed", "finished_at": now, "updated_at": now})
         final = await repo.get(import_id)
@@ -560,7 +561,7 @@ async def fail_in(
     transaction); whether the import was marked failed (not if it had ended already). With
     `drop_chunks` False its stored upload is left for the caller to delete in a transaction of its
     own (`drop_upload`: a large upload's deletion must not hold a claim's transaction)."""
-    repo = uow.imports(workspace_id)
+    repo = WorkspaceRepositories(uow, workspace_id).imports
     row = await repo.get(import_id)
     if row is None or row["status"] in ("completed", "failed"):
         return False
@@ -580,7 +581,7 @@ async def fail_in(
 async def drop_upload(database: Database, workspace_id: UUID, import_id: UUID) -> None:
     """Delete an ended import's stored upload (its pieces), in a transaction of its own."""
     async with UnitOfWork(database, write=True) as uow:
-        await uow.imports(workspace_id).drop_chunks(import_id)
+        await WorkspaceRepositories(uow, workspace_id).imports.drop_chunks(import_id)
         await uow.commit()
 
 
@@ -641,7 +642,7 @@ async def _apply_batch(
         on_duplicate = imp["options"].get("on_duplicate") or leads.REJECT  # (imports queued before merging: reject)
         outcomes = await _write(ctx, entity, _build(entity, resolved, header, part, defaults), on_duplicate)
         await uow.flush()  # rows written behind exist now: tag them
-        repo = uow.imports(workspace_id)
+        repo = WorkspaceRepositories(uow, workspace_id).imports
         await repo.tag(entity.name, imp["id"], list({o.id for o in outcomes if o.status == "created" and o.id}))
         await repo.add_errors(imp["id"], [
             {"row_number": o.row_number, "errors": o.errors, "values": o.values} for o in outcomes if o.errors
@@ -713,7 +714,7 @@ async def _create_contact(ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get(ctx: Context, import_id: UUID) -> Row:
-    row = await ctx.uow.imports(ctx.workspace_id).get(import_id)
+    row = await ctx.imports.get(import_id)
     if row is None:
         raise NotFound("no import with this id")
     return row
@@ -723,12 +724,12 @@ async def list_imports(
     ctx: Context, *, sort: Sort, cursor: str | None, limit: int, entities: list[str], **filters: Any
 ) -> Page:
     """Imports of the entities the caller may read."""
-    conditions = [ctx.uow.imports(ctx.workspace_id).table.c.entity.in_(entities or ["-"])]
-    return await ctx.uow.imports(ctx.workspace_id).list(
+    conditions = [ctx.imports.table.c.entity.in_(entities or ["-"])]
+    return await ctx.imports.list(
         sort=sort, cursor=cursor, limit=limit, archived=None, conditions=conditions, **filters
     )
 
 
 async def errors(ctx: Context, import_id: UUID, *, after: int, limit: int) -> list[Row]:
     await get(ctx, import_id)
-    return await ctx.uow.imports(ctx.workspace_id).errors(import_id, after=after, limit=limit)
+    return await ctx.imports.errors(import_id, after=after, limit=limit)

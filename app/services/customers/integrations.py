@@ -17,6 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from app.db.repositories.base import Page, Row
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.customers import shops
@@ -56,7 +57,7 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
 
 
 def _integrations(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return uow.integrations(workspace_id)
+    return WorkspaceRepositories(uow, workspace_id).integrations
 
 
 INTEGRATION = records.Kind("integration", _integrations, IntegrationRead, _prepare)
@@ -64,7 +65,7 @@ INTEGRATION = records.Kind("integration", _integrations, IntegrationRead, _prepa
 
 async def failures(ctx: Context, integration_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:
     await records.get(ctx, INTEGRATION, integration_id)
-    return await ctx.uow.integration_failures(ctx.workspace_id).list(
+    return await ctx.integration_failures.list(
         integration_id, sort=sort, cursor=cursor, limit=limit
     )
 
@@ -129,7 +130,7 @@ async def receive(ctx: Context, integration: Row, delivery: Delivery) -> dict[st
     """Apply one verified delivery: {"status": applied | duplicate | ignored | failed | recorded,
     "results": [...]}. Only a database error fails the request (the platform then retries)."""
     integration_id, platform = integration["id"], Platform(integration["platform"])
-    repo = ctx.uow.integrations(ctx.workspace_id)
+    repo = ctx.integrations
     # A delivery without an id is keyed by its content: an identical body is the same delivery.
     delivery_id = (
         delivery.delivery_id or "sha256:" + hashlib.sha256(delivery.topic.encode() + delivery.body).hexdigest()
@@ -171,7 +172,7 @@ async def receive(ctx: Context, integration: Row, delivery: Delivery) -> dict[st
         ]
     if error is not None:
         status = "failed"
-        await ctx.uow.integration_failures(ctx.workspace_id).add({
+        await ctx.integration_failures.add({
             "id": new_id(), "integration_id": integration_id, "delivery_id": delivery_id,
             "topic": delivery.topic[:100], "error": error, "payload": payload, "received_at": ctx.now,
         })  # fmt: skip
@@ -193,7 +194,7 @@ async def _apply(ctx: Context, platform: Platform, command: Command, payload: di
         return await customers.batch_upsert(ctx, [customer])
     # a Shopify refund of an order synced before (its orders/updated also carries the refund)
     order_external_id = str(payload.get("order_id") or "")
-    stored = await ctx.uow.orders(ctx.workspace_id).stored([(platform.value, order_external_id)])
+    stored = await ctx.orders.stored([(platform.value, order_external_id)])
     found = stored.get((platform.value, order_external_id))
     if found is None:
         raise InvalidInput.field(

@@ -18,7 +18,7 @@ from app.services.events import events
 
 async def record(ctx: Context, contact_id: UUID, entry: LoyaltyEntryCreate) -> tuple[Row, bool]:
     """(the entry, whether it is new). A known `reference` answers its entry and changes nothing."""
-    repo = ctx.uow.loyalty(ctx.workspace_id)
+    repo = ctx.loyalty
     try:
         change = loyalty.delta(entry.kind, entry.points)
     except ValueError as exc:
@@ -26,7 +26,7 @@ async def record(ctx: Context, contact_id: UUID, entry: LoyaltyEntryCreate) -> t
     recorded = await _recorded(ctx, contact_id, entry, change)
     if recorded is not None:
         return recorded, False
-    if entry.order_id is not None and await ctx.uow.orders(ctx.workspace_id).get(entry.order_id) is None:
+    if entry.order_id is not None and await ctx.orders.get(entry.order_id) is None:
         raise InvalidInput.field("order_id", "no order with this id in the workspace")
     balance = await repo.move_balance(contact_id, change)
     if balance is None:
@@ -59,7 +59,7 @@ async def earn_once(ctx: Context, contact_id: UUID, entry: LoyaltyEntryCreate) -
     `reference`, by the ledger's rule. None, and nothing changed, when the reference is recorded
     already (with whatever points: the first entry stands) or the contact is gone."""
     assert entry.kind == loyalty.EntryKind.EARN and entry.reference is not None
-    repo = ctx.uow.loyalty(ctx.workspace_id)
+    repo = ctx.loyalty
     if await repo.by_reference(contact_id, entry.reference) is not None:
         return None
     balance = await repo.move_balance(contact_id, entry.points)
@@ -79,7 +79,7 @@ async def _recorded(ctx: Context, contact_id: UUID, entry: LoyaltyEntryCreate, c
     """The entry recorded with this reference, if any (409 when it moved other points)."""
     if entry.reference is None:
         return None
-    existing = await ctx.uow.loyalty(ctx.workspace_id).by_reference(contact_id, entry.reference)
+    existing = await ctx.loyalty.by_reference(contact_id, entry.reference)
     if existing is not None and (existing["kind"] != entry.kind or existing["points"] != change):
         raise Conflict(
             "this reference was recorded with other points", extensions={"existing_entry_id": str(existing["id"])}
@@ -88,6 +88,6 @@ async def _recorded(ctx: Context, contact_id: UUID, entry: LoyaltyEntryCreate, c
 
 
 async def entries(ctx: Context, contact_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:
-    if await ctx.uow.loyalty(ctx.workspace_id).balance(contact_id) is None:
+    if await ctx.loyalty.balance(contact_id) is None:
         raise NotFound("no contact with this id")
-    return await ctx.uow.loyalty(ctx.workspace_id).list(contact_id, sort=sort, cursor=cursor, limit=limit)
+    return await ctx.loyalty.list(contact_id, sort=sort, cursor=cursor, limit=limit)

@@ -236,14 +236,14 @@ def view(row: Row) -> dict[str, Any]:
 
 
 async def get(ctx: Context, order_id: UUID) -> Row:
-    row = await ctx.uow.orders(ctx.workspace_id).get(order_id)
+    row = await ctx.orders.get(order_id)
     if row is None:
         raise NotFound("no order with this id")
     return row
 
 
 async def list_orders(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page:
-    return await ctx.uow.orders(ctx.workspace_id).list(sort=sort, cursor=cursor, limit=limit, **filters)
+    return await ctx.orders.list(sort=sort, cursor=cursor, limit=limit, **filters)
 
 
 # -- conversion ------------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ async def _rates(ctx: Context, wanted: list[Prepared], locale: Locale) -> Rates:
     first = min(p.values["placed_on"] for p in foreign) - timedelta(days=locale.max_rate_age)
     last = max(p.values["placed_on"] for p in foreign)
     currencies = sorted({p.values["currency"] for p in foreign})
-    rows = await ctx.uow.exchange_rates(ctx.workspace_id).between(currencies, locale.reporting, first, last)
+    rows = await ctx.exchange_rates.between(currencies, locale.reporting, first, last)
     rates = Rates()
     for r in rows:
         rates.by_currency.setdefault(r["currency"], []).append(Rate(r["effective_on"], Decimal(r["rate"])))
@@ -316,7 +316,7 @@ async def batch_upsert(ctx: Context, items: Sequence[dict[str, Any] | OrderIn]) 
             results[index] = item_error(index, exc)
     if not prepared:
         return results
-    repo = ctx.uow.orders(ctx.workspace_id)
+    repo = ctx.orders
     stored = await repo.stored([p.key for p in prepared])
     writes = _decide(prepared, {k: Stored(r["source_updated_at"], r["content_hash"]) for k, r in stored.items()},
                      {k: r["id"] for k, r in stored.items()}, results)  # fmt: skip
@@ -376,7 +376,7 @@ def _decide(
 
 
 async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Write], locked: dict[Any, Row]) -> None:
-    repo = ctx.uow.orders(ctx.workspace_id)
+    repo = ctx.orders
     ordered = [writes[k] for k in sorted(writes)]
     touches = [(p, oid) for p, d, oid in ordered if d == Decision.TOUCH]
     changes = [(p, d, oid) for p, d, oid in ordered if d in (Decision.CREATE, Decision.UPDATE)]
@@ -396,7 +396,7 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
                     "id": new_id(), "sku": line["sku"], "name": line["name"], "category": line["category"],
                     "price_minor": line["unit_price_minor"], "currency": p.values["currency"], **ctx.audit_new(),
                 }  # fmt: skip
-    product_ids = await ctx.uow.products(ctx.workspace_id).ensure(list(skus.values()))
+    product_ids = await ctx.products.ensure(list(skus.values()))
     rates = await _rates(ctx, [p for p, _, _ in changes], locale)
     stored_refunds = await repo.refunds_of([oid for p, d, oid in changes if d == Decision.UPDATE])
     audit_new, audit_change = ctx.audit_new(), ctx.audit_change()
@@ -499,7 +499,7 @@ async def update(ctx: Context, order_id: UUID, changes: dict[str, Any], *, if_ma
     values = changed_fields(row, values)
     if not values:
         return row
-    repo = ctx.uow.orders(ctx.workspace_id)
+    repo = ctx.orders
     updated = await write_changes(ctx, row, values, partial(repo.update, order_id), if_match=if_match)
     events.record_data(ctx, types.ORDER_UPDATED, view(updated), previous=view(row))
     if row["contact_id"] is not None and ("status" in values or "cost_minor" in values):
@@ -512,7 +512,7 @@ async def add_refund(ctx: Context, order_id: UUID, refund: RefundIn, *, if_match
     follow. (refund row, created)."""
     order = await get(ctx, order_id)
     check_if_match(if_match, order["version"])
-    repo = ctx.uow.orders(ctx.workspace_id)
+    repo = ctx.orders
     existing = await repo.refund(order["source"], refund.external_id)
     if existing is not None:
         if existing["order_id"] != order_id:
@@ -559,7 +559,7 @@ async def add_refund(ctx: Context, order_id: UUID, refund: RefundIn, *, if_match
 
 async def refunds(ctx: Context, order_id: UUID) -> list[Row]:
     await get(ctx, order_id)
-    return await ctx.uow.orders(ctx.workspace_id).list_refunds(order_id)
+    return await ctx.orders.list_refunds(order_id)
 
 
 def refund_view(row: Row) -> dict[str, Any]:
@@ -571,11 +571,11 @@ async def convert_waiting(ctx: Context, currency: str, effective_on: date) -> in
     within the rate-age window after it and no newer rate covers them); their contacts' facts
     follow. How many orders."""
     locale = await _locale(ctx)
-    repo = ctx.uow.orders(ctx.workspace_id)
+    repo = ctx.orders
     waiting = await repo.unconverted(currency, effective_on, effective_on + timedelta(days=locale.max_rate_age))
     if not waiting:
         return 0
-    rows = await ctx.uow.exchange_rates(ctx.workspace_id).between(
+    rows = await ctx.exchange_rates.between(
         [currency], locale.reporting, effective_on - timedelta(days=locale.max_rate_age), max(
             w["placed_on"] for w in waiting)
     )  # fmt: skip

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Row
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import Conflict, ErrorList
 from app.schemas.customers.orders import ProductRead
@@ -18,7 +19,7 @@ async def _product(ctx: Context, values: dict[str, Any], current: Row | None) ->
     errors = ErrorList()
     prepared = dict(values)
     if "sku" in prepared and current is None:
-        taken = await ctx.uow.products(ctx.workspace_id).ids_by_sku([prepared["sku"]])
+        taken = await ctx.products.ids_by_sku([prepared["sku"]])
         if taken:
             raise Conflict(
                 "a product with this SKU exists", extensions={"existing_product_id": str(taken[prepared["sku"]])}
@@ -29,7 +30,7 @@ async def _product(ctx: Context, values: dict[str, Any], current: Row | None) ->
 
 
 def _products(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return uow.products(workspace_id)
+    return WorkspaceRepositories(uow, workspace_id).products
 
 
 PRODUCT = Kind("product", _products, ProductRead, _product)

@@ -100,21 +100,21 @@ async def list_records(ctx: Context, kind: Kind, *, sort: Sort, cursor: str | No
 
 async def check_links(ctx: Context, values: dict[str, Any], errors: ErrorList) -> None:
     """Every `<record>_id` given names a live record of this workspace."""
-    members = ctx.uow.members(ctx.workspace_id)
+    members = ctx.members
     for field in ("owner_id", "assignee_id", "member_id"):
         if values.get(field) is not None and values[field] not in await members.by_ids([values[field]]):
             errors.add(field, "no member with this id in the workspace")
     for field, repo in (
-        ("account_id", ctx.uow.accounts(ctx.workspace_id)),
-        ("contact_id", ctx.uow.contacts(ctx.workspace_id)),
-        ("opportunity_id", ctx.uow.opportunities(ctx.workspace_id)),
+        ("account_id", ctx.accounts),
+        ("contact_id", ctx.contacts),
+        ("opportunity_id", ctx.opportunities),
         ("lead_id", None),
     ):
         value = values.get(field)
         if value is None:
             continue
         exists = (
-            await ctx.uow.leads(ctx.workspace_id).exists(value)
+            await ctx.leads.exists(value)
             if repo is None
             else value in await repo.existing([value])
         )

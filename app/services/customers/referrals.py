@@ -72,7 +72,7 @@ async def carried(ctx: Context, wanted: dict[UUID, list[Row]]) -> dict[UUID, Row
     a referrer, earliest first}: the earliest whose referrer is a contact of the workspace other
     than the contact itself."""
     referrers = {lead["referred_by_contact_id"] for leads in wanted.values() for lead in leads}
-    existing = await ctx.uow.contacts(ctx.workspace_id).existing(sorted(referrers, key=lambda i: i.int))
+    existing = await ctx.contacts.existing(sorted(referrers, key=lambda i: i.int))
     chosen = {}
     for contact, leads in wanted.items():
         usable = [lead for lead in leads if lead["referred_by_contact_id"] in existing - {contact}]
@@ -92,7 +92,7 @@ async def reward(ctx: Context, first_purchases: Mapping[UUID, UUID | None]) -> N
     points = values.get("referral_reward_points")
     if not points:
         return
-    referrers = await ctx.uow.contacts(ctx.workspace_id).referrers(list(first_purchases))
+    referrers = await ctx.contacts.referrers(list(first_purchases))
     for referred in sorted(referrers, key=lambda i: i.int):
         entry = LoyaltyEntryCreate(
             kind=EntryKind.EARN, points=points, reason="Referral reward: a person you referred made a first purchase",

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Row
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.unit_of_work import UnitOfWork
 from app.domain.customers.opportunities import (
     CLOSED,
@@ -66,7 +67,7 @@ async def _referral(ctx: Context, referrer: UUID | None, current: Row | None, er
     before = (current or {}).get("referred_by_contact_id")
     if referrer == before:
         return
-    repo = ctx.uow.contacts(ctx.workspace_id)
+    repo = ctx.contacts
     if referrer is not None:
         if current is not None and referrer == current["id"]:
             errors.add("referred_by_contact_id", "a contact cannot refer itself")
@@ -113,15 +114,15 @@ async def _opportunity(ctx: Context, values: dict[str, Any], current: Row | None
 
 
 def _accounts(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return uow.accounts(workspace_id)
+    return WorkspaceRepositories(uow, workspace_id).accounts
 
 
 def _contacts(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return uow.contacts(workspace_id)
+    return WorkspaceRepositories(uow, workspace_id).contacts
 
 
 def _opportunities(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return uow.opportunities(workspace_id)
+    return WorkspaceRepositories(uow, workspace_id).opportunities
 
 
 ACCOUNT = Kind("account", _accounts, AccountRead, _account)
@@ -183,7 +184,7 @@ async def contact_filters(ctx: Context, filters: dict[str, Any]) -> tuple[dict[s
             except ValueError as exc:
                 raise InvalidInput.field(name, str(exc), location="query") from exc
     if any(segment.get(k) is not None for k in ("rfm_segment", "churn_level", "clv_min_minor", "clv_max_minor")):
-        snapshot = await ctx.uow.analytics(ctx.workspace_id).latest()
+        snapshot = await ctx.analytics.latest()
         segment["snapshot_id"] = snapshot["id"] if snapshot is not None else None
     return segment, filters
 
@@ -191,4 +192,4 @@ async def contact_filters(ctx: Context, filters: dict[str, Any]) -> tuple[dict[s
 async def list_contacts(ctx: Context, **filters: Any) -> Any:
     paging = {k: filters.pop(k) for k in ("sort", "cursor", "limit", "archived") if k in filters}
     segment, equal = await contact_filters(ctx, filters)
-    return await ctx.uow.contacts(ctx.workspace_id).list_contacts(now=ctx.now, segment=segment, **paging, **equal)
+    return await ctx.contacts.list_contacts(now=ctx.now, segment=segment, **paging, **equal)

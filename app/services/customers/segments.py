@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.unit_of_work import UnitOfWork
 from app.domain.pagination import Sort
 from app.schemas.customers.relationships import ContactFilters
@@ -26,7 +27,7 @@ async def _segment(ctx: Context, values: dict[str, Any], current: Row | None) ->
 
 
 def _segments(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return uow.segments(workspace_id)
+    return WorkspaceRepositories(uow, workspace_id).segments
 
 
 SEGMENT = records.Kind("segment", _segments, SegmentRead, _segment)
@@ -41,7 +42,7 @@ async def count(ctx: Context, row: Row) -> int:
     query = _query(row)
     query.pop("archived", None)
     segment, equal = await relationships.contact_filters(ctx, query)
-    return await ctx.uow.contacts(ctx.workspace_id).count_contacts(now=ctx.now, segment=segment, **equal)
+    return await ctx.contacts.count_contacts(now=ctx.now, segment=segment, **equal)
 
 
 async def contacts(ctx: Context, segment_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:

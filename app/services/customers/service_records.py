@@ -116,7 +116,7 @@ async def _quote(ctx: Context, values: dict[str, Any], current: Row | None) -> d
     await records.check_links(ctx, values, errors)  # a new quote's customer defaults to its opportunity's
     prepared = dict(values)
     if current is None:
-        opportunity = await ctx.uow.opportunities(ctx.workspace_id).get(values["opportunity_id"])
+        opportunity = await ctx.opportunities.get(values["opportunity_id"])
         currency = values.get("currency") or (opportunity or {}).get("currency")
         prepared["currency"] = currency or (await workspaces.get(ctx))["currency"]
         prepared["status"] = "draft"
@@ -187,7 +187,7 @@ PAYMENT = Kind("payment", _repo("payments"), PaymentRead, _payment)
 async def create_payment(ctx: Context, values: dict[str, Any]) -> Row:
     """A payment of an open or partially paid invoice: never more than its balance, even when
     payments race (one conditional UPDATE moves the invoice's paid amount and status)."""
-    invoices = ctx.uow.invoices(ctx.workspace_id)
+    invoices = ctx.invoices
     invoice = await invoices.get(values["invoice_id"])
     if invoice is None or invoice["archived_at"] is not None:
         raise InvalidInput.field("invoice_id", "no invoice with this id in the workspace")
@@ -201,7 +201,7 @@ async def create_payment(ctx: Context, values: dict[str, Any]) -> Row:
     if amount <= 0:
         raise InvalidInput.field("amount", "a payment pays something")
     reference = values.get("reference")
-    known = await ctx.uow.payments(ctx.workspace_id).by_column("reference", reference) if reference else None
+    known = await ctx.payments.by_column("reference", reference) if reference else None
     if known is not None:
         raise Conflict(
             "a payment with this reference is recorded", extensions={"existing_payment_id": str(known["id"])}
@@ -213,7 +213,7 @@ async def create_payment(ctx: Context, values: dict[str, Any]) -> Row:
         current = await invoices.get(invoice["id"])
         balance = from_minor(current["amount_due_minor"] - current["amount_paid_minor"], currency) if current else "0"
         raise InvalidInput.field("amount", f"more than the invoice's balance ({balance})")
-    row = await ctx.uow.payments(ctx.workspace_id).create({
+    row = await ctx.payments.create({
         "id": new_id(), "invoice_id": invoice["id"], "contact_id": invoice["contact_id"],
         "account_id": invoice["account_id"], "amount_minor": amount, "currency": currency,
         "paid_at": values.get("paid_at") or ctx.now, "method": values.get("method") or "other",
@@ -228,12 +228,12 @@ async def create_payment(ctx: Context, values: dict[str, Any]) -> Row:
 
 async def void_payment(ctx: Context, payment_id: UUID, *, if_match: str | None) -> Row:
     """A payment taken back: its amount no longer counts; the invoice's status follows. Idempotent."""
-    payments = ctx.uow.payments(ctx.workspace_id)
+    payments = ctx.payments
     payment = await records.get(ctx, PAYMENT, payment_id)
     check_if_match(if_match, payment["version"])
     if payment["voided_at"] is not None:
         return payment
-    invoices = ctx.uow.invoices(ctx.workspace_id)
+    invoices = ctx.invoices
     invoice = await invoices.get(payment["invoice_id"])
     updated = await invoices.move_paid(payment["invoice_id"], -payment["amount_minor"], ctx.audit_change())
     if updated is None or invoice is None:
@@ -250,7 +250,7 @@ async def void_payment(ctx: Context, payment_id: UUID, *, if_match: str | None) 
 
 # -- lists with their own filters ----------------------------------------------------------------
 async def list_contracts(ctx: Context, *, ends_before: date | None = None, **filters: Any) -> Page:
-    repo = ctx.uow.contracts(ctx.workspace_id)
+    repo = ctx.contracts
     conditions = [repo.table.c.end_on < ends_before] if ends_before is not None else []
     return await repo.list(conditions=conditions, **filters)
 
@@ -258,7 +258,7 @@ async def list_contracts(ctx: Context, *, ends_before: date | None = None, **fil
 async def list_invoices(
     ctx: Context, *, unpaid: bool | None = None, due_before: date | None = None, **filters: Any
 ) -> Page:
-    repo = ctx.uow.invoices(ctx.workspace_id)
+    repo = ctx.invoices
     c = repo.table.c
     conditions: list[Any] = []
     if unpaid is not None:
@@ -270,13 +270,13 @@ async def list_invoices(
 
 
 async def list_payments(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page:
-    return await ctx.uow.payments(ctx.workspace_id).list(
+    return await ctx.payments.list(
         sort=sort, cursor=cursor, limit=limit, archived=None, **filters
     )
 
 
 async def get_invoice(ctx: Context, invoice_id: UUID) -> Row:
-    row = await ctx.uow.invoices(ctx.workspace_id).get(invoice_id)
+    row = await ctx.invoices.get(invoice_id)
     if row is None:
         raise NotFound("no invoice with this id")
     return row

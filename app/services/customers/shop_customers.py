@@ -121,7 +121,7 @@ async def shop_customers(
     """Order sync's customers as `resolve` takes them: those known by their shop id are not
     normalised again (email validation is the costly part of a sync)."""
     keys = [(source, c["external_id"]) for source, c in customers if c and c.get("external_id")]
-    by_identity = await ctx.uow.customers(ctx.workspace_id).by_identities(keys) if keys else {}
+    by_identity = await ctx.customers.by_identities(keys) if keys else {}
     region = await workspaces.default_region(ctx) if len(by_identity) < len(customers) else None
     wanted_: list[Wanted | None] = []
     for source, c in customers:
@@ -144,7 +144,7 @@ async def resolve(
     """Contacts for shop customers: by (source, external id), then email, then phone, else new.
     Customers repeated in the batch resolve to one contact. `announced`: also record their
     `customer.created` events (as `announce` does afterwards)."""
-    repo = ctx.uow.customers(ctx.workspace_id)
+    repo = ctx.customers
     keys = [(w.source, w.external_id) for w in items if w is not None and w.external_id]
     if by_identity is None:
         by_identity = await repo.by_identities(keys)
@@ -239,7 +239,7 @@ async def resolve_ahead(ctx: Context, items: list[Wanted | None], by_identity: d
 async def record_identities(ctx: Context, resolved: Resolved, links: dict[tuple[str, str], UUID]) -> None:
     """Record the shop ids `resolve` found new. One that a concurrent sync recorded first is
     theirs: our contact for it becomes theirs in `resolved`."""
-    repo = ctx.uow.customers(ctx.workspace_id)
+    repo = ctx.customers
     recorded = await repo.link([{"source": s, "external_id": e, "contact_id": c, "created_at": ctx.now}
                                 for (s, e), c in links.items()])  # fmt: skip
     lost = [key for key in links if key not in recorded]
@@ -255,7 +255,7 @@ async def drop_unused(ctx: Context, resolved: Resolved) -> None:
     """Delete the contacts this request created and no longer needs (see record_identities)."""
     unused = resolved.created - {c for c in resolved.contact_ids if c is not None}
     if unused:
-        await ctx.uow.customers(ctx.workspace_id).delete_new(sorted_ids(unused))
+        await ctx.customers.delete_new(sorted_ids(unused))
         resolved.created -= unused
 
 
@@ -274,7 +274,7 @@ async def _rendered(ctx: Context, contact_ids: list[UUID]) -> dict[UUID, dict[st
     """These contacts as `customer.created` carries them."""
     if not contact_ids or types.CUSTOMER_CREATED in ctx.quiet:
         return {}
-    rows = await ctx.uow.customers(ctx.workspace_id).rows(contact_ids)
+    rows = await ctx.customers.rows(contact_ids)
     return {cid: ContactRead.model_validate(rows[cid]).model_dump(mode="json") for cid in contact_ids}
 
 
@@ -296,7 +296,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
         except DomainError as exc:
             results[index] = item_error(index, exc)
     resolved = await resolve(ctx, [w for _, w in valid])
-    repo = ctx.uow.customers(ctx.workspace_id)
+    repo = ctx.customers
     existing = await repo.rows([c for c in resolved.contact_ids if c is not None and c not in resolved.created])
     changes: dict[UUID, dict[str, Any]] = {}
     for (index, w), contact_id in zip(valid, resolved.contact_ids, strict=True):
@@ -327,7 +327,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
         results[index] = {"index": index, "status": status, "id": contact_id}
     for contact_id, fill in sorted(changes.items()):
         before = existing[contact_id]
-        updated = await ctx.uow.contacts(ctx.workspace_id).update(
+        updated = await ctx.contacts.update(
             contact_id, before["version"], {**fill, **ctx.audit_change()}
         )
         if updated is not None:
@@ -402,8 +402,8 @@ async def refresh_facts(
     ids = sorted_ids(c for c in contact_ids if c is not None)
     if not ids:
         return
-    orders = ctx.uow.orders(ctx.workspace_id)
-    repo = ctx.uow.customers(ctx.workspace_id)
+    orders = ctx.orders
+    repo = ctx.customers
     current = await repo.rows(ids, FACT_INPUTS)
     reporting = (await workspaces.get(ctx))["currency"]
     window = (await customer_settings(ctx))["active_window_days"]
@@ -484,7 +484,7 @@ async def refresh_facts(
     # The referrer is never written back from what was read above (a concurrent qualification,
     # correction or carry may have moved it since): a contact takes the converted lead's referrer
     # only if it still names none, and only a contact that took it counts and announces it.
-    contacts = ctx.uow.contacts(ctx.workspace_id)
+    contacts = ctx.contacts
     taken = await contacts.take_referrers({cid: lead["referred_by_contact_id"] for cid, lead in carried.items()},
                                           audit)  # fmt: skip
     for cid in sorted_ids(taken):
@@ -507,14 +507,14 @@ async def _convert_leads(
     phones = [c["phone_e164"] for c in contacts if c["phone_e164"]]
     if not (emails or phones):
         return {}, {}
-    leads = await ctx.uow.customers(ctx.workspace_id).open_leads(emails, phones)
+    leads = await ctx.customers.open_leads(emails, phones)
     if not leads:
         return {}, {}
     by_email = {c["email_key"]: c for c in contacts if c["email_key"]}
     by_phone = {c["phone_e164"]: c for c in contacts if c["phone_e164"]}
     originating: dict[UUID, UUID] = {}
     referred: dict[UUID, list[dict[str, Any]]] = {}
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     for lead in sorted(leads, key=lambda r: (r["created_at"], r["id"])):
         contact = by_email.get(lead["email_key"]) or by_phone.get(lead["phone_e164"])
         if contact is None:
@@ -542,7 +542,7 @@ async def _convert_leads(
 async def refresh_activity(ctx: Context, values: dict[str, Any]) -> None:
     """The active window changed: every customer's `active_until` moves with it."""
     lookups.forget(("customer-settings", ctx.workspace_id))
-    repo = ctx.uow.customers(ctx.workspace_id)
+    repo = ctx.customers
     rows = await repo.with_orders()
     updates = []
     for row in rows:

@@ -49,7 +49,7 @@ def record_data(
     before = previous
     if resource_id is None:
         resource_id = data.get("id")
-    ctx.uow.events(ctx.workspace_id).record(
+    ctx.events.record(
         {
             "id": new_id(),
             "type": event_type,
@@ -81,7 +81,7 @@ async def redact(ctx: Context, resource_id: str, limit: int) -> int:
     """Erase the data of up to `limit` events about a resource whose types `ctx.scopes` may read
     (every type with `admin`); how many it erased. A key may not erase, nor count, what it may not
     read: the admin-only audit trail (`api_key.*`, `settings.updated`) stays whole."""
-    repo = ctx.uow.events(ctx.workspace_id)
+    repo = ctx.events
     kinds = None if ADMIN in ctx.scopes else types.readable(ctx.scopes, await repo.types_to_redact(resource_id))
     if kinds == []:
         return 0
@@ -93,7 +93,7 @@ def _forbidden(event_type: str) -> Forbidden:
 
 
 async def get(ctx: Context, event_id: UUID) -> Row:
-    row = await ctx.uow.events(ctx.workspace_id).get(event_id)
+    row = await ctx.events.get(event_id)
     if row is None:
         raise NotFound("no event with this id")
     if not types.may_read(ctx.scopes, row["type"]):
@@ -122,7 +122,7 @@ async def list_events(
         wanted: list[str] | None = types_
     else:
         wanted = readable_types(ctx)
-    return await ctx.uow.events(ctx.workspace_id).list(
+    return await ctx.events.list(
         sort=sort,
         cursor=cursor,
         limit=limit,

@@ -21,7 +21,7 @@ async def enqueue(ctx: Context, kind: str, params: dict[str, Any]) -> Row:
     """Queue a job, or answer the identical one (same kind and parameters) still queued: a second
     request for the same work while the first has not started adds nothing. Race-safe: the unique
     partial index `ix_jobs_queued_fingerprint` lets one of two concurrent inserts in."""
-    repo = ctx.uow.jobs(ctx.workspace_id)
+    repo = ctx.jobs
     digest = fingerprint(kind, params)
     for _ in range(ENQUEUE_ATTEMPTS):
         values = {"id": new_id(), "kind": kind, "status": "queued", "params": params, "fingerprint": digest,
@@ -36,7 +36,7 @@ async def enqueue(ctx: Context, kind: str, params: dict[str, Any]) -> Row:
 
 
 async def get(ctx: Context, job_id: UUID) -> Row:
-    row = await ctx.uow.jobs(ctx.workspace_id).get(job_id)
+    row = await ctx.jobs.get(job_id)
     if row is None:
         raise NotFound("no job with this id")
     return row
@@ -45,4 +45,4 @@ async def get(ctx: Context, job_id: UUID) -> Row:
 async def list_jobs(
     ctx: Context, *, sort: Sort, cursor: str | None, limit: int, status: str | None, kind: str | None
 ) -> Page:
-    return await ctx.uow.jobs(ctx.workspace_id).list(sort=sort, cursor=cursor, limit=limit, status=status, kind=kind)
+    return await ctx.jobs.list(sort=sort, cursor=cursor, limit=limit, status=status, kind=kind)

@@ -13,7 +13,7 @@ from app.services.context import Context
 
 async def schedule(ctx: Context, kind: str, run_at: datetime, payload: dict[str, Any], *, key: str) -> Row:
     """The timer under `key`: a new one, or the one already scheduled with that key."""
-    repo = ctx.uow.timers(ctx.workspace_id)
+    repo = ctx.timers
     row = await repo.add(
         {
             "id": new_id(),
@@ -33,4 +33,4 @@ async def schedule(ctx: Context, kind: str, run_at: datetime, payload: dict[str,
 
 
 async def cancel(ctx: Context, key: str) -> bool:
-    return await ctx.uow.timers(ctx.workspace_id).cancel(key)
+    return await ctx.timers.cancel(key)

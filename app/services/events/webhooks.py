@@ -47,7 +47,7 @@ def _read(row: Row) -> WebhookEndpointRead:
 
 async def _within_endpoint_cap(ctx: Context, rules: EndpointRules) -> None:
     """The operator's cap on a workspace's endpoints (WEBHOOK_ENDPOINTS_PER_WORKSPACE)."""
-    if await ctx.uow.webhook_endpoints(ctx.workspace_id).count_before_adding() >= rules.max_per_workspace:
+    if await ctx.webhook_endpoints.count_before_adding() >= rules.max_per_workspace:
         raise LimitExceeded(
             f"this workspace has the {rules.max_per_workspace} webhook endpoints it may have; delete one first",
             limit="WEBHOOK_ENDPOINTS_PER_WORKSPACE",
@@ -60,7 +60,7 @@ async def create(ctx: Context, values: dict[str, Any], *, rules: EndpointRules) 
     scopes = endpoint_scopes(ctx.scopes)
     _validate(values, scopes, rules)
     await _within_endpoint_cap(ctx, rules)
-    row = await ctx.uow.webhook_endpoints(ctx.workspace_id).create(
+    row = await ctx.webhook_endpoints.create(
         {
             "id": new_id(),
             "secret": new_secret(),
@@ -75,14 +75,14 @@ async def create(ctx: Context, values: dict[str, Any], *, rules: EndpointRules) 
 
 
 async def get(ctx: Context, endpoint_id: UUID) -> Row:
-    row = await ctx.uow.webhook_endpoints(ctx.workspace_id).get(endpoint_id)
+    row = await ctx.webhook_endpoints.get(endpoint_id)
     if row is None:
         raise NotFound("no webhook endpoint with this id")
     return row
 
 
 async def list_endpoints(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, enabled: bool | None) -> Page:
-    return await ctx.uow.webhook_endpoints(ctx.workspace_id).list(
+    return await ctx.webhook_endpoints.list(
         sort=sort, cursor=cursor, limit=limit, enabled=enabled
     )
 
@@ -106,7 +106,7 @@ async def update(
         return row
     if changes.get("enabled"):  # re-enabled by hand: start afresh; waiting deliveries resume
         changes.update(disabled_reason=None, failing_since=None)
-    repo = ctx.uow.webhook_endpoints(ctx.workspace_id)
+    repo = ctx.webhook_endpoints
     updated = await write_changes(ctx, row, changes, partial(repo.update, endpoint_id), if_match=if_match)
     await events.record(ctx, types.WEBHOOK_ENDPOINT_UPDATED, _read(updated), previous=_read(row))
     return updated
@@ -115,11 +115,11 @@ async def update(
 async def delete(ctx: Context, endpoint_id: UUID, *, if_match: str | None) -> Row:
     row = await get(ctx, endpoint_id)
     check_if_match(if_match, row["version"])
-    repo = ctx.uow.webhook_endpoints(ctx.workspace_id)
+    repo = ctx.webhook_endpoints
     deleted = await write_changes(
         ctx, row, {"deleted_at": ctx.now, "enabled": False}, partial(repo.update, endpoint_id), if_match=if_match
     )
-    await ctx.uow.deliveries(ctx.workspace_id).abandon_pending(endpoint_id, ctx.now, "endpoint deleted")
+    await ctx.deliveries.abandon_pending(endpoint_id, ctx.now, "endpoint deleted")
     await events.record(ctx, types.WEBHOOK_ENDPOINT_DELETED, _read(deleted))
     return deleted
 
@@ -154,14 +154,14 @@ async def deliveries(
     ctx: Context, endpoint_id: UUID, *, sort: Sort, cursor: str | None, limit: int, status: str | None
 ) -> Page:
     await _covered(ctx, endpoint_id)
-    return await ctx.uow.deliveries(ctx.workspace_id).list(
+    return await ctx.deliveries.list(
         endpoint_id, sort=sort, cursor=cursor, limit=limit, status=status
     )
 
 
 async def delivery(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> tuple[Row, list[Row]]:
     await _covered(ctx, endpoint_id)
-    repo = ctx.uow.deliveries(ctx.workspace_id)
+    repo = ctx.deliveries
     row = await repo.get(endpoint_id, delivery_id)
     if row is None:
         raise NotFound("no delivery with this id for this endpoint")
@@ -171,7 +171,7 @@ async def delivery(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> tuple[
 async def retry(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> Row:
     """Send a delivery again now (failed ones included); keeps its webhook-id."""
     row, _ = await delivery(ctx, endpoint_id, delivery_id)
-    updated = await ctx.uow.deliveries(ctx.workspace_id).retry_now(row["id"], ctx.now)
+    updated = await ctx.deliveries.retry_now(row["id"], ctx.now)
     assert updated is not None
     return updated
 
@@ -191,7 +191,7 @@ async def replay(ctx: Context, endpoint_id: UUID, *, since: Any, since_sequence:
         if endpoint["event_types"]
         else None
     )
-    found = await ctx.uow.events(ctx.workspace_id).dispatched_since(
+    found = await ctx.events.dispatched_since(
         since=since, since_sequence=since_sequence, types=wanted
     )
     rows = [
@@ -210,5 +210,5 @@ async def replay(ctx: Context, endpoint_id: UUID, *, since: Any, since_sequence:
         for e in found
         if delivers(endpoint["event_types"], endpoint["scopes"], e["type"]) and e["type"] != types.WEBHOOK_TEST
     ]
-    await ctx.uow.deliveries(ctx.workspace_id).add(rows)
+    await ctx.deliveries.add(rows)
     return len(rows)

@@ -27,7 +27,7 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
     if values.get("member_id") is None and ctx.actor.type == "member" and ctx.actor.id:
         values["member_id"] = UUID(ctx.actor.id)
     await records.check_links(ctx, values, errors)
-    lead = await ctx.uow.leads(ctx.workspace_id).get(values["lead_id"]) if values.get("lead_id") else None
+    lead = await ctx.leads.get(values["lead_id"]) if values.get("lead_id") else None
     occurred_at = values.get("occurred_at") or ctx.now
     if occurred_at > ctx.now + FUTURE_SLACK:
         errors.add("occurred_at", "is in the future")
@@ -37,8 +37,8 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
     if first and lead is not None and await sla.record_response(ctx, lead, occurred_at) is None:
         first = False  # another response was recorded first
     if lead is not None:
-        await ctx.uow.leads(ctx.workspace_id).touch_activity(lead["id"], occurred_at)
-    row = await ctx.uow.activities(ctx.workspace_id).create(
+        await ctx.leads.touch_activity(lead["id"], occurred_at)
+    row = await ctx.activities.create(
         {
             **values,
             "id": new_id(),
@@ -53,11 +53,11 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
 
 
 async def get(ctx: Context, activity_id: UUID) -> Row:
-    row = await ctx.uow.activities(ctx.workspace_id).get(activity_id)
+    row = await ctx.activities.get(activity_id)
     if row is None:
         raise NotFound("no activity with this id")
     return row
 
 
 async def list_activities(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page:
-    return await ctx.uow.activities(ctx.workspace_id).list(sort=sort, cursor=cursor, limit=limit, **filters)
+    return await ctx.activities.list(sort=sort, cursor=cursor, limit=limit, **filters)

@@ -41,7 +41,7 @@ async def open_form(ctx: Context, caller: Caller, form_id: UUID, origin: str | N
     """The form the key may post to from this origin (403 for a foreign or `null` origin)."""
 
     async def load() -> Row | None:
-        return await ctx.uow.forms(ctx.workspace_id).get(form_id)
+        return await ctx.forms.get(form_id)
 
     form = await lookups.cached(("form", ctx.workspace_id, form_id), load)
     if form is None:
@@ -83,7 +83,7 @@ async def submit(
             if duplicate.existing is None:  # a customer came back: no new lead
                 contact_id = duplicate.contact_id
                 engagement = _form_engagement(ctx, form, submission_id, None, contact_id)
-                ctx.uow.engagements(ctx.workspace_id).add([engagement])
+                ctx.engagements.add([engagement])
             else:  # the same person again: the submission counts on their open lead
                 lead = await _into_open_lead(
                     ctx, form, submission_id, duplicate.existing, data, policy["update_matched_lead"]
@@ -105,7 +105,7 @@ async def submit(
         "meta": meta,
         "created_at": ctx.now,
     }
-    ctx.uow.submissions(ctx.workspace_id).add(row)
+    ctx.submissions.add(row)
     event = types.FORM_SUBMISSION_SPAM if reason else types.FORM_SUBMISSION_RECEIVED
     await events.record(ctx, event, SubmissionRead.model_validate(row), resource_id=form["id"])
     return Submission(submission_id, lead_id, reason is not None)

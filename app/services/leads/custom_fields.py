@@ -21,7 +21,7 @@ def definition(row: Row) -> FieldDefinition:
 
 async def definitions(ctx: Context) -> list[FieldDefinition]:
     async def load() -> list[FieldDefinition]:
-        return [definition(r) for r in await ctx.uow.custom_fields(ctx.workspace_id).all()]
+        return [definition(r) for r in await ctx.custom_fields.all()]
 
     return await lookups.cached(("custom_fields", ctx.workspace_id), load)
 
@@ -36,21 +36,21 @@ def _check_options(field_type: str, options: list[str]) -> None:
 async def create(ctx: Context, values: dict[str, Any]) -> Row:
     _check_options(values["type"], values["options"])
     lookups.forget(("custom_fields", ctx.workspace_id))
-    row = await ctx.uow.custom_fields(ctx.workspace_id).create({"id": new_id(), **values, **ctx.audit_new()})
+    row = await ctx.custom_fields.create({"id": new_id(), **values, **ctx.audit_new()})
     if row is None:
         raise Conflict(f"a custom field with key {values['key']!r} exists already")
     return row
 
 
 async def get(ctx: Context, field_id: UUID) -> Row:
-    row = await ctx.uow.custom_fields(ctx.workspace_id).get(field_id)
+    row = await ctx.custom_fields.get(field_id)
     if row is None:
         raise NotFound("no custom field with this id")
     return row
 
 
 async def list_all(ctx: Context) -> list[Row]:
-    return await ctx.uow.custom_fields(ctx.workspace_id).all()
+    return await ctx.custom_fields.all()
 
 
 async def update(ctx: Context, field_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
@@ -63,7 +63,7 @@ async def update(ctx: Context, field_id: UUID, changes: dict[str, Any], *, if_ma
         return row
     lookups.forget(("custom_fields", ctx.workspace_id))
     return await write_changes(
-        ctx, row, changes, partial(ctx.uow.custom_fields(ctx.workspace_id).update, field_id), if_match=if_match
+        ctx, row, changes, partial(ctx.custom_fields.update, field_id), if_match=if_match
     )
 
 
@@ -71,4 +71,4 @@ async def delete(ctx: Context, field_id: UUID) -> None:
     """The definition goes; values already stored on leads stay in their `custom_fields`."""
     await get(ctx, field_id)
     lookups.forget(("custom_fields", ctx.workspace_id))
-    await ctx.uow.custom_fields(ctx.workspace_id).delete(field_id)
+    await ctx.custom_fields.delete(field_id)

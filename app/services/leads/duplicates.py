@@ -12,6 +12,7 @@ from pydantic_core import to_jsonable_python
 
 from app.db.repositories.base import Page, Row
 from app.db.repositories.leads.leads import BLOCKING_KEYS, COMPARED
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import LostUpdate, check_if_match
@@ -44,7 +45,7 @@ async def candidates_of(ctx: Context, batch: list[Row], *, whole: bool = True) -
     """`candidates` for each lead of `batch` (one lookup for all of them); with `whole=False` each
     candidate lead has only the compared columns (LeadRepository COMPARED)."""
     threshold = (await policy(ctx))["fuzzy_threshold"]
-    others = await ctx.uow.leads(ctx.workspace_id).duplicate_candidates(batch, whole=whole)
+    others = await ctx.leads.duplicate_candidates(batch, whole=whole)
     result = {}
     for lead in batch:
         found = []
@@ -74,7 +75,7 @@ async def merge(ctx: Context, survivor_id: UUID, loser_ids: list[UUID], *, if_ma
     if survivor["merged_into_id"] is not None:
         raise Conflict("this lead was merged into another; merge into that one", extensions={
             "merged_into_id": str(survivor["merged_into_id"])})  # fmt: skip
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     rows = await repo.by_ids(loser_ids)
     errors = ErrorList()
     losers = []
@@ -160,7 +161,7 @@ async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, co
     merge closed on the lead included). None, changing nothing, when either lead is no longer open
     or they now have conflicting emails or phones; LostUpdate when the survivor stops being so
     between the read and the write (run in a savepoint: `_merge_found`)."""
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     rows = await repo.by_ids([lead_id, survivor_id])
     lead, survivor = rows.get(lead_id), rows.get(survivor_id)
     if lead is None or survivor is None or not (is_open(lead) and is_open(survivor)):
@@ -185,7 +186,7 @@ async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, co
         updated = await write_changes(ctx, survivor, written, partial(repo.update, survivor_id), if_match=None)
     updated = await scoring.rescore(ctx, updated, cause="leads merged")
     undo_until = ctx.now + timedelta(days=dedupe.UNDO_DAYS)
-    await ctx.uow.lead_merges(ctx.workspace_id).add({
+    await ctx.lead_merges.add({
         "id": new_id(), "lead_id": lead_id, "survivor_id": survivor_id, "source": "automatic",
         "confidence": confidence, "merged_at": ctx.now, "merged_by": str(ctx.actor), "undo_until": undo_until,
         "lead_before": _stored({k: lead[k] for k in retired}),
@@ -213,7 +214,7 @@ async def unmerge(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
     what the merge put there. Both are rescored; `lead.unmerged`. Undoing again answers the lead."""
     lead = await leads.get(ctx, lead_id)
     check_if_match(if_match, lead["version"])
-    record = await ctx.uow.lead_merges(ctx.workspace_id).latest_for(lead_id)
+    record = await ctx.lead_merges.latest_for(lead_id)
     if lead["merged_into_id"] is None:
         if record is not None and record["undone_at"] is not None:
             return lead  # undone already
@@ -241,7 +242,7 @@ async def unmerge(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
             "contact and opportunity it became",
             extensions={"survivor_id": str(survivor["id"])},
         )
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     undo = dedupe.unmerged_values(survivor, _loaded(record["survivor_before"]), _loaded(record["survivor_after"]))
     restored_survivor = survivor
     if undo.changes:
@@ -270,7 +271,7 @@ async def unmerge(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
     )
     restored = await scoring.rescore(ctx, restored, cause="merge undone")
     restored_survivor = await scoring.rescore(ctx, restored_survivor, cause="merge undone")
-    if not await ctx.uow.lead_merges(ctx.workspace_id).mark_undone(record["id"], ctx.now, str(ctx.actor)):
+    if not await ctx.lead_merges.mark_undone(record["id"], ctx.now, str(ctx.actor)):
         raise LostUpdate("the merge was undone by a concurrent request; retry")
     data = LeadUnmerged(
         lead=LeadRead.model_validate(restored),
@@ -305,7 +306,7 @@ async def find_for_new_leads(database: Database, now: datetime, *, limit: int = 
             ctx = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
             # Only what the comparison reads, of the new leads and of their candidates (whole rows
             # were most of this pass's CPU).
-            rows = await uow.leads(workspace_id).by_ids(lead_ids, columns=COMPARED_WITH_KEYS)
+            rows = await WorkspaceRepositories(uow, workspace_id).leads.by_ids(lead_ids, columns=COMPARED_WITH_KEYS)
             # Oldest first (ids are time-ordered): a lead merged automatically goes into an older one,
             # so the earlier of two new leads is settled before the later one is compared with it.
             batch = [rows[lead_id] for lead_id in sorted(lead_ids) if lead_id in rows]  # (gone since: nothing to do)
@@ -330,7 +331,7 @@ async def find_for_new_leads(database: Database, now: datetime, *, limit: int = 
                     )
                     await events.record(ctx, types.LEAD_DUPLICATES_FOUND, data, resource_id=lead_id)
             if stored:
-                await uow.duplicate_candidates(workspace_id).add(stored)
+                await WorkspaceRepositories(uow, workspace_id).duplicate_candidates.add(stored)
         await uow.commit()
     return len(queued)
 
@@ -348,6 +349,6 @@ async def _merge_found(ctx: Context, lead_id: UUID, target: Any) -> bool:
 
 
 async def list_found(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, lead_id: UUID | None) -> Page:
-    return await ctx.uow.duplicate_candidates(ctx.workspace_id).list(
+    return await ctx.duplicate_candidates.list(
         sort=sort, cursor=cursor, limit=limit, lead_id=lead_id
     )

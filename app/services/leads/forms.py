@@ -48,25 +48,25 @@ async def _validate(ctx: Context, values: dict[str, Any]) -> None:
             if (custom is None and target not in LEAD_TARGETS) or (custom is not None and custom not in keys):
                 errors.add(f"field_mapping.{name}", f"{target!r} is neither a lead field nor a defined custom field")
     owner = values.get("default_owner_id")
-    if owner is not None and await ctx.uow.members(ctx.workspace_id).get(owner) is None:
+    if owner is not None and await ctx.members.get(owner) is None:
         errors.add("default_owner_id", "no member with this id in the workspace")
     errors.raise_if_any()
 
 
 async def create(ctx: Context, values: dict[str, Any]) -> Row:
     await _validate(ctx, values)
-    return await ctx.uow.forms(ctx.workspace_id).create({"id": new_id(), **values, **ctx.audit_new()})
+    return await ctx.forms.create({"id": new_id(), **values, **ctx.audit_new()})
 
 
 async def get(ctx: Context, form_id: UUID) -> Row:
-    row = await ctx.uow.forms(ctx.workspace_id).get(form_id)
+    row = await ctx.forms.get(form_id)
     if row is None:
         raise NotFound("no form with this id")
     return row
 
 
 async def list_forms(ctx: Context, *, sort: Sort, cursor: str | None, limit: int) -> Page:
-    return await ctx.uow.forms(ctx.workspace_id).list(sort=sort, cursor=cursor, limit=limit)
+    return await ctx.forms.list(sort=sort, cursor=cursor, limit=limit)
 
 
 async def update(ctx: Context, form_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
@@ -78,7 +78,7 @@ async def update(ctx: Context, form_id: UUID, changes: dict[str, Any], *, if_mat
         return row
     lookups.forget(("form", ctx.workspace_id, form_id))
     return await write_changes(
-        ctx, row, changes, partial(ctx.uow.forms(ctx.workspace_id).update, form_id), if_match=if_match
+        ctx, row, changes, partial(ctx.forms.update, form_id), if_match=if_match
     )
 
 
@@ -88,10 +88,10 @@ async def archive(ctx: Context, form_id: UUID, *, if_match: str | None) -> Row:
     check_if_match(if_match, row["version"])
     lookups.forget(("form", ctx.workspace_id, form_id))
     return await write_changes(
-        ctx, row, {"archived_at": ctx.now}, partial(ctx.uow.forms(ctx.workspace_id).update, form_id), if_match=if_match
+        ctx, row, {"archived_at": ctx.now}, partial(ctx.forms.update, form_id), if_match=if_match
     )
 
 
 async def submissions(ctx: Context, form_id: UUID, *, spam: bool, sort: Sort, cursor: str | None, limit: int) -> Page:
     await get(ctx, form_id)
-    return await ctx.uow.submissions(ctx.workspace_id).list(form_id, spam=spam, sort=sort, cursor=cursor, limit=limit)
+    return await ctx.submissions.list(form_id, spam=spam, sort=sort, cursor=cursor, limit=limit)

@@ -51,15 +51,15 @@ async def _prepare(ctx: Context, data: dict[str, Any], current: Row | None) -> d
         clean = custom.validate(definitions, given, errors, require_all=current is None)
         stored = {**(current["custom_fields"] if current else {}), **clean}
         values["custom_fields"] = {k: v for k, v in stored.items() if v is not None}
-    if data.get("owner_id") is not None and await ctx.uow.members(ctx.workspace_id).get(data["owner_id"]) is None:
+    if data.get("owner_id") is not None and await ctx.members.get(data["owner_id"]) is None:
         errors.add("owner_id", "no member with this id in the workspace")
     referrer = data.get("referred_by_lead_id")
     if referrer is not None and (current and referrer == current["id"]):
         errors.add("referred_by_lead_id", "a lead cannot refer itself")
-    elif referrer is not None and not await ctx.uow.leads(ctx.workspace_id).exists(referrer):
+    elif referrer is not None and not await ctx.leads.exists(referrer):
         errors.add("referred_by_lead_id", "no lead with this id in the workspace")
     customer = data.get("referred_by_contact_id")
-    if customer is not None and not await ctx.uow.contacts(ctx.workspace_id).existing([customer]):
+    if customer is not None and not await ctx.contacts.existing([customer]):
         errors.add("referred_by_contact_id", "no contact with this id in the workspace")
     errors.raise_if_any()
     values.update(derived_columns({**merged, **values}))
@@ -121,7 +121,7 @@ async def create(
     lead arrives with (a form's demo request), recorded with it and counted before it is routed."""
     values = await _prepare(ctx, data, None)
     values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     values = {"id": new_id(), **values, **ctx.audit_new()}
     if not optimistic or (returning_customers and await _has_contacts(ctx)):
         existing, contact_id = await repo.identity_match(values.get("email_key"), values.get("phone_e164"))
@@ -192,7 +192,7 @@ async def merge_request(ctx: Context, lead: Row, data: dict[str, Any]) -> Row | 
     read again first (held until commit), so it is still open when the merge commits, even when
     the request fills nothing; None, merging nothing, when it closed since it was found (a closed
     lead is never merged into)."""
-    current = await ctx.uow.leads(ctx.workspace_id).lock(lead["id"])
+    current = await ctx.leads.lock(lead["id"])
     if current is None or not is_open(current):
         return None
     lead = current
@@ -256,14 +256,14 @@ async def _has_contacts(ctx: Context) -> bool:
     """Whether the workspace has any contact (cached briefly; creating one here drops the entry)."""
 
     async def load() -> bool:
-        return await ctx.uow.contacts(ctx.workspace_id).any()
+        return await ctx.contacts.any()
 
     return await lookups.cached(("has-contacts", ctx.workspace_id), load)
 
 
 async def get(ctx: Context, lead_id: UUID, *, lock: bool = False) -> Row:
     """The lead; `lock`: held until commit, for a use case that writes it last."""
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     row = await (repo.lock(lead_id) if lock else repo.get(lead_id))
     if row is None:
         raise NotFound("no lead with this id")
@@ -301,7 +301,7 @@ async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: s
             values.update(rescored)
     if "owner_id" in values:
         values["assigned_at"] = ctx.now if values["owner_id"] is not None else None
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     updated = await write_changes(ctx, row, values, partial(repo.update, row["id"]), if_match=if_match)
     await events.record(
         ctx, types.LEAD_UPDATED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(row)
@@ -334,7 +334,7 @@ async def archive(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
     check_if_match(if_match, row["version"])
     if row["archived_at"] is not None:
         return row
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     # Nobody acts on an archived lead: a pending first-response clock has nothing left to breach.
     archived = {"archived_at": ctx.now, **sla_rules.closed(row["sla_status"])}
     updated = await write_changes(ctx, row, archived, partial(repo.update, lead_id), if_match=if_match)
@@ -368,7 +368,7 @@ async def list_leads(
             errors.add(f"cf.{key}", str(exc), location="query")
     errors.raise_if_any()
     search = query(q) if q else None
-    return await ctx.uow.leads(ctx.workspace_id).list(
+    return await ctx.leads.list(
         sort=sort, cursor=cursor, limit=limit, search=search or None, custom=typed, **filters
     )
 
@@ -384,7 +384,7 @@ async def batch_upsert(
     external_ids = [
         i.get("external_id") for i in items if isinstance(i, dict) and isinstance(i.get("external_id"), str)
     ]
-    known = await ctx.uow.leads(ctx.workspace_id).by_external_ids(external_ids)
+    known = await ctx.leads.by_external_ids(external_ids)
     results: list[dict[str, Any]] = []
     region = await workspaces.default_region(ctx)
     created_with: dict[str, int] = {}  # email key / phone of leads this batch creates -> item index

@@ -64,7 +64,7 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
     proposed_account = {k: v for k, v in account_from_lead(lead).items() if k != "owner_id" or v is not None}
     account_match = None
     if request.get("account_id") is None:
-        account_match = await ctx.uow.accounts(ctx.workspace_id).by_domain_or_name(
+        account_match = await ctx.accounts.by_domain_or_name(
             proposed_account["domain"], proposed_account["name"]
         )
     account, account_before = await _link_or_create(
@@ -72,11 +72,11 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
     )
     proposed_contact = {**contact_from_lead(lead), "account_id": account["id"]}
     referrer = proposed_contact["referred_by_contact_id"]
-    if referrer is not None and not await ctx.uow.contacts(ctx.workspace_id).existing([referrer]):
+    if referrer is not None and not await ctx.contacts.existing([referrer]):
         del proposed_contact["referred_by_contact_id"]  # the referrer is gone: nothing to carry over
     contact_match = None
     if request.get("contact_id") is None:
-        contact_match = await ctx.uow.contacts(ctx.workspace_id).by_email_or_phone(
+        contact_match = await ctx.contacts.by_email_or_phone(
             lead["email_key"], lead["phone_e164"]
         )
     contact, contact_before = await _link_or_create(
@@ -107,9 +107,9 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
     if opportunity is not None:
         links["opportunity_id"] = opportunity["id"]
     moved = {
-        "engagements": await ctx.uow.engagements(ctx.workspace_id).relink(lead["id"], contact["id"]),
-        "activities": await ctx.uow.activities(ctx.workspace_id).relink(lead["id"], links),
-        "tasks": await ctx.uow.tasks(ctx.workspace_id).relink(lead["id"], links),
+        "engagements": await ctx.engagements.relink(lead["id"], contact["id"]),
+        "activities": await ctx.activities.relink(lead["id"], links),
+        "tasks": await ctx.tasks.relink(lead["id"], links),
     }
     changes = {
         "status": LeadStatus.QUALIFIED.value,
@@ -118,7 +118,7 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
         "opportunity_id": opportunity["id"] if opportunity is not None else None,
     }
     changes.update(sla.closed(lead["sla_status"]))
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     updated = await write_changes(ctx, lead, changes, partial(repo.update, lead["id"]), if_match=None)
     await events.record(
         ctx, types.LEAD_QUALIFIED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(lead)
@@ -151,7 +151,7 @@ async def disqualify(ctx: Context, lead_id: UUID, reason: str, note: str | None,
         "disqualification_note": note,
     }
     changes.update(sla.closed(lead["sla_status"]))
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     updated = await write_changes(ctx, lead, changes, partial(repo.update, lead_id), if_match=if_match)
     await events.record(
         ctx, types.LEAD_DISQUALIFIED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(lead)
@@ -174,7 +174,7 @@ async def reactivate(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Ro
         "disqualification_reason": None,
         "disqualification_note": None,
     }
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     updated = await write_changes(ctx, lead, changes, partial(repo.update, lead_id), if_match=if_match)
     await events.record(
         ctx, types.LEAD_REACTIVATED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(lead)

@@ -67,8 +67,8 @@ async def _check_settings(ctx: Context, values: dict[str, Any]) -> None:
     member_ids = {_uuid(r["member_id"]) for r in values["rules"]} - {None}
     team_ids = {_uuid(r["team_id"]) for r in values["rules"]} | {_uuid(values["hot_team_id"])}
     team_ids.discard(None)
-    members = await ctx.uow.members(ctx.workspace_id).by_ids([m for m in member_ids if m])
-    teams = await ctx.uow.teams(ctx.workspace_id).existing([t for t in team_ids if t])
+    members = await ctx.members.by_ids([m for m in member_ids if m])
+    teams = await ctx.teams.existing([t for t in team_ids if t])
     for index, rule in enumerate(values["rules"]):
         if rule["member_id"] is not None and _uuid(rule["member_id"]) not in members:
             errors.add(f"rules.{index}.member_id", "no member with this id in the workspace")
@@ -100,9 +100,9 @@ def _hours(row: Mapping[str, Any], workspace_timezone: str) -> routing.WorkingHo
 
 
 async def _candidates(ctx: Context, member_ids: Sequence[UUID]) -> dict[UUID, routing.Member]:
-    rows = await ctx.uow.members(ctx.workspace_id).by_ids(member_ids)
-    counts = await ctx.uow.leads(ctx.workspace_id).open_counts(list(rows))
-    zone = (await ctx.uow.workspaces(ctx.workspace_id).get() or {}).get("timezone") or "UTC"
+    rows = await ctx.members.by_ids(member_ids)
+    counts = await ctx.leads.open_counts(list(rows))
+    zone = (await ctx.workspaces.get() or {}).get("timezone") or "UTC"
     return {
         member_id: routing.Member(
             member_id,
@@ -118,7 +118,7 @@ async def _candidates(ctx: Context, member_ids: Sequence[UUID]) -> dict[UUID, ro
 
 async def next_in_team(ctx: Context, team_id: UUID, *, skip: UUID | None = None) -> UUID | None:
     """Take the team's round-robin turn: the next member who can take a lead (None: nobody can)."""
-    teams = ctx.uow.teams(ctx.workspace_id)
+    teams = ctx.teams
     team = await teams.lock(team_id)
     if team is None:
         return None
@@ -179,7 +179,7 @@ async def record(
         "assigned_at": ctx.now,
         "assigned_by": str(ctx.actor),
     }
-    ctx.uow.assignments(ctx.workspace_id).add(values)
+    ctx.assignments.add(values)
     await events.record(ctx, types.LEAD_ASSIGNED, AssignmentRead.model_validate(values), resource_id=lead_id)
 
 
@@ -188,14 +188,14 @@ async def assign(ctx: Context, lead: Row, *, member_id: UUID | None, team_id: UU
     if (member_id is None) == (team_id is None):
         raise InvalidInput.field("member_id", "give exactly one of member_id and team_id")
     if team_id is not None:
-        if await ctx.uow.teams(ctx.workspace_id).get(team_id) is None:
+        if await ctx.teams.get(team_id) is None:
             raise InvalidInput.field("team_id", "no team with this id in the workspace")
         member_id = await next_in_team(ctx, team_id, skip=lead["owner_id"] if reason == SLA_ESCALATION else None)
         if member_id is None:
             raise InvalidInput.field("team_id", "nobody in this team can take a lead now (inactive, away or full)")
-    elif await ctx.uow.members(ctx.workspace_id).get(member_id) is None:  # type: ignore[arg-type]
+    elif await ctx.members.get(member_id) is None:  # type: ignore[arg-type]
         raise InvalidInput.field("member_id", "no member with this id in the workspace")
-    updated = await ctx.uow.leads(ctx.workspace_id).set_columns(
+    updated = await ctx.leads.set_columns(
         lead["id"], {"owner_id": member_id, "team_id": team_id, "assigned_at": ctx.now, "updated_at": ctx.now}
     )
     if updated is None:
@@ -208,7 +208,7 @@ async def assign(ctx: Context, lead: Row, *, member_id: UUID | None, team_id: UU
 
 
 async def _lead(ctx: Context, lead_id: UUID) -> Row:
-    row = await ctx.uow.leads(ctx.workspace_id).get(lead_id)
+    row = await ctx.leads.get(lead_id)
     if row is None:
         raise NotFound("no lead with this id")
     return row
@@ -220,4 +220,4 @@ async def assign_lead(ctx: Context, lead_id: UUID, *, member_id: UUID | None, te
 
 async def history(ctx: Context, lead_id: UUID) -> list[Row]:
     await _lead(ctx, lead_id)
-    return await ctx.uow.assignments(ctx.workspace_id).of_lead(lead_id)
+    return await ctx.assignments.of_lead(lead_id)

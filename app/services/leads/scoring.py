@@ -83,7 +83,7 @@ async def evaluate(ctx: Context, lead: Mapping[str, Any], extra: Sequence[Engage
     """The lead's score now, from its stored engagements plus `extra` (ones not written yet); its
     stored stage decides what the rules may change of it."""
     r = await rules(ctx)
-    facts = await ctx.uow.engagements(ctx.workspace_id).facts([lead["id"]], _since(r, ctx.now))
+    facts = await ctx.engagements.facts([lead["id"]], _since(r, ctx.now))
     done = [Engagement(f["type"], f["occurred_at"]) for f in facts] + list(extra)
     return scoring.score(r, lead, done, ctx.now, scoring.StageState.of(lead))
 
@@ -92,7 +92,7 @@ async def created(ctx: Context, lead: Row, engagement: Mapping[str, Any] | None 
     """After a new lead is written: the engagement it arrived with is recorded (after the lead: the
     inserts run in order), and a lead whose score reached MQL waits for marketing from the start."""
     if engagement is not None:
-        ctx.uow.engagements(ctx.workspace_id).add([_row(ctx, lead["id"], engagement, ctx.now, "api")])
+        ctx.engagements.add([_row(ctx, lead["id"], engagement, ctx.now, "api")])
     if lead.get("mql_candidate"):
         await events.record(ctx, types.LEAD_MQL_CANDIDATE_FLAGGED, LeadRead.model_validate(lead))
 
@@ -150,7 +150,7 @@ async def record_changes(
                 await events.record(
                     ctx, event_type, LeadRead.model_validate(after), previous=LeadRead.model_validate(before)
                 )
-    ctx.uow.state_changes(ctx.workspace_id).add(rows)
+    ctx.state_changes.add(rows)
     if after.get("mql_candidate") and not before.get("mql_candidate"):
         await events.record(
             ctx,
@@ -178,7 +178,7 @@ async def rescore(ctx: Context, lead: Row, *, cause: str, extra: Sequence[Engage
     values = columns(result, lead)
     if _unchanged(lead, values):
         return lead
-    updated = await ctx.uow.leads(ctx.workspace_id).set_scores(lead["id"], values, lead)
+    updated = await ctx.leads.set_scores(lead["id"], values, lead)
     if updated is None:
         raise LostUpdate("the lead's stage changed while it was rescored; retry")
     await record_changes(ctx, lead, updated, result, cause)
@@ -214,14 +214,14 @@ def _row(ctx: Context, lead_id: UUID | None, item: Mapping[str, Any], occurred_a
 
 async def engage(ctx: Context, lead_id: UUID, item: Mapping[str, Any]) -> tuple[Row, Row]:
     """Record one engagement of a lead and rescore it: (the engagement, the lead)."""
-    lead = await ctx.uow.leads(ctx.workspace_id).get(lead_id)
+    lead = await ctx.leads.get(lead_id)
     if lead is None or lead["merged_into_id"] is not None:
         raise NotFound("no lead with this id")
     errors = ErrorList()
     occurred_at = _occurred_at(ctx, item.get("occurred_at"), errors, "occurred_at")
     errors.raise_if_any()
     row = _row(ctx, lead_id, item, occurred_at, "api")
-    ctx.uow.engagements(ctx.workspace_id).add([row])
+    ctx.engagements.add([row])
     updated = await rescore(ctx, lead, cause=f"engagement {row['type']}", extra=[Engagement(row["type"], occurred_at)])
     return row, updated
 
@@ -255,7 +255,7 @@ async def engage_batch(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list
             results[index] = item_error(index, InvalidInput.field("email", str(exc)))
         except InvalidInput as exc:
             results[index] = item_error(index, exc)
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     by_id = await repo.by_ids([i.lead_id for _, i, _ in parsed if i.lead_id is not None])
     by_email = await repo.by_email_keys([k for _, i, k in parsed if i.lead_id is None and k is not None])
     by_external = await repo.by_external_ids(
@@ -280,7 +280,7 @@ async def engage_batch(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list
         leads[lead["id"]] = lead
         touched.setdefault(lead["id"], []).append(Engagement(row["type"], occurred_at))
         results[index] = {"index": index, "status": "recorded", "id": row["id"], "lead_id": lead["id"]}
-    ctx.uow.engagements(ctx.workspace_id).add(rows)
+    ctx.engagements.add(rows)
     for lead_id, extra in touched.items():
         await rescore(ctx, leads[lead_id], cause=f"{len(extra)} engagement(s)", extra=extra)
     return results
@@ -295,7 +295,7 @@ async def track(ctx: Context, item: Mapping[str, Any]) -> Row:
     if item["type"] not in scoring.TRACKABLE:
         raise InvalidInput.field("type", "the tracking snippet may report page_view, content_download, video_view")
     row = _row(ctx, None, item, occurred_at, "tracking")
-    ctx.uow.engagements(ctx.workspace_id).add([row])
+    ctx.engagements.add([row])
     return row
 
 
@@ -304,7 +304,7 @@ async def link_visitor(ctx: Context, lead: Row, visitor_id: str, *, created: boo
     the submission created this lead (`created`) or the lead already carries this visitor id.
     Anyone may post engagements under any visitor id and then a stranger's email: linking them to
     that person's existing lead would let a stranger raise (or shape) a real lead's score."""
-    repo = ctx.uow.engagements(ctx.workspace_id)
+    repo = ctx.engagements
     facts = await repo.link_visitor(visitor_id, lead["id"], only_if_carried=not created)
     if not facts:
         return lead
@@ -313,16 +313,16 @@ async def link_visitor(ctx: Context, lead: Row, visitor_id: str, *, created: boo
 
 async def engagements_of(ctx: Context, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
     await _lead(ctx, lead_id)
-    return await ctx.uow.engagements(ctx.workspace_id).list(lead_id, sort=sort, cursor=cursor, limit=limit)
+    return await ctx.engagements.list(lead_id, sort=sort, cursor=cursor, limit=limit)
 
 
 async def state_changes_of(ctx: Context, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
     await _lead(ctx, lead_id)
-    return await ctx.uow.state_changes(ctx.workspace_id).list(lead_id, sort=sort, cursor=cursor, limit=limit)
+    return await ctx.state_changes.list(lead_id, sort=sort, cursor=cursor, limit=limit)
 
 
 async def _lead(ctx: Context, lead_id: UUID) -> Row:
-    lead = await ctx.uow.leads(ctx.workspace_id).get(lead_id)
+    lead = await ctx.leads.get(lead_id)
     if lead is None:
         raise NotFound("no lead with this id")
     return lead
@@ -363,7 +363,7 @@ async def rescore_page(ctx: Context, *, after: UUID | None, limit: int, cause: s
     stage) is not overwritten: it is read again and rescored from its new state."""
     lookups.forget(("scoring", ctx.workspace_id))
     r = await rules(ctx)
-    repo = ctx.uow.leads(ctx.workspace_id)
+    repo = ctx.leads
     page = await repo.scoring_inputs(after=after, limit=limit)
     if not page:
         return None, 0, 0
@@ -382,7 +382,7 @@ async def rescore_page(ctx: Context, *, after: UUID | None, limit: int, cause: s
 async def _rescore_leads(ctx: Context, r: Rules, leads: Sequence[Row], cause: str) -> tuple[int, set[UUID]]:
     """Rescore these leads in one batched write: (how many were written, the ids of those that
     changed since they were read and were not)."""
-    facts = await ctx.uow.engagements(ctx.workspace_id).facts([lead["id"] for lead in leads], _since(r, ctx.now))
+    facts = await ctx.engagements.facts([lead["id"] for lead in leads], _since(r, ctx.now))
     by_lead: dict[UUID, list[Engagement]] = {}
     for f in facts:
         by_lead.setdefault(f["lead_id"], []).append(Engagement(f["type"], f["occurred_at"]))
@@ -395,7 +395,7 @@ async def _rescore_leads(ctx: Context, r: Rules, leads: Sequence[Row], cause: st
             continue
         updates.append((lead, values))
         changes.append((lead, {**lead, **values, "version": lead["version"] + 1}, result))
-    missed = await ctx.uow.leads(ctx.workspace_id).set_scores_many(updates)
+    missed = await ctx.leads.set_scores_many(updates)
     for before, after, result in changes:
         if before["id"] not in missed:
             await record_changes(ctx, before, after, result, cause)

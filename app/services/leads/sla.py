@@ -46,7 +46,7 @@ async def policy(ctx: Context) -> SlaPolicy | None:
 
     async def load() -> SlaPolicy | None:
         values = (await settings.get(ctx, "sla", SlaSettings))["values"]
-        workspace = await ctx.uow.workspaces(ctx.workspace_id).get() or {}
+        workspace = await ctx.workspaces.get() or {}
         region = workspace.get("default_region")
         if values["enabled"] and (values["business_hours"] or {}).get("region_holidays"):
             await calendars.prepare(region, ctx.now.year)
@@ -86,7 +86,7 @@ async def record_response(ctx: Context, lead: Row, responded_at: datetime) -> Ro
     )
     if current is None and lead["sla_status"] == SlaStatus.PENDING:  # switched off since: nothing to judge
         outcome = sla.Response(outcome.responded_at, outcome.seconds, SlaStatus.NOT_APPLICABLE)
-    updated = await ctx.uow.leads(ctx.workspace_id).record_first_response(
+    updated = await ctx.leads.record_first_response(
         lead["id"],
         {
             "first_responded_at": outcome.responded_at,
@@ -121,7 +121,7 @@ async def _escalate(ctx: Context, lead: Row) -> None:
         return
     owner = lead["owner_id"]
     if current.escalation == Escalation.NOTIFY_MANAGER:
-        member = await ctx.uow.members(ctx.workspace_id).get(owner) if owner is not None else None
+        member = await ctx.members.get(owner) if owner is not None else None
         manager = member["manager_id"] if member is not None else None
         payload = SlaEscalation(
             lead_id=lead["id"],
@@ -137,7 +137,7 @@ async def _escalate(ctx: Context, lead: Row) -> None:
     if lead["team_id"] is not None:
         to = await routing.next_in_team(ctx, lead["team_id"], skip=owner)
         if to is not None:
-            updated = await ctx.uow.leads(ctx.workspace_id).set_columns(
+            updated = await ctx.leads.set_columns(
                 lead["id"], {"owner_id": to, "assigned_at": ctx.now, "updated_at": ctx.now}
             )
             await routing.record(ctx, lead["id"], owner, to, lead["team_id"], routing.SLA_ESCALATION)
@@ -200,7 +200,7 @@ async def speed_to_lead(
     group_by: str | None,
     conversion: str | None = None,
 ) -> SpeedToLeadReport:
-    rows = await ctx.uow.leads(ctx.workspace_id).sla_facts(created_after, created_before, conversion)
+    rows = await ctx.leads.sla_facts(created_after, created_before, conversion)
     groups: dict[Any, list[Row]] = defaultdict(list)
     if group_by is not None:
         for r in rows:

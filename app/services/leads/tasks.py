@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import ErrorList
 from app.domain.events import events as types
@@ -39,7 +40,7 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
 
 
 def _tasks(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return uow.tasks(workspace_id)
+    return WorkspaceRepositories(uow, workspace_id).tasks
 
 
 TASK = Kind("task", _tasks, TaskRead, _prepare)
@@ -71,7 +72,7 @@ async def update(ctx: Context, task_id: UUID, changes: dict[str, Any], *, if_mat
 
 async def remind(ctx: Context, payload: dict[str, Any], run_at: datetime) -> None:
     """Timer handler: `task.due` for a task still open and still due then."""
-    row = await ctx.uow.tasks(ctx.workspace_id).get(UUID(payload["task_id"]))
+    row = await ctx.tasks.get(UUID(payload["task_id"]))
     if row is None or row["status"] != "open" or row["due_at"] != run_at:
         return
     await events.record(ctx, types.TASK_DUE, TaskRead.model_validate(row))

@@ -22,7 +22,7 @@ async def _check_members(ctx: Context, member_ids: list[UUID]) -> list[str]:
     errors = ErrorList()
     if len(set(member_ids)) != len(member_ids):
         errors.add("member_ids", "a member appears twice")
-    known = await ctx.uow.members(ctx.workspace_id).by_ids(member_ids)
+    known = await ctx.members.by_ids(member_ids)
     for index, member_id in enumerate(member_ids):
         if member_id not in known:
             errors.add(f"member_ids.{index}", "no member with this id in the workspace")
@@ -31,7 +31,7 @@ async def _check_members(ctx: Context, member_ids: list[UUID]) -> list[str]:
 
 
 async def get(ctx: Context, team_id: UUID) -> Row:
-    row = await ctx.uow.teams(ctx.workspace_id).get(team_id)
+    row = await ctx.teams.get(team_id)
     if row is None:
         raise NotFound("no team with this id")
     return row
@@ -39,7 +39,7 @@ async def get(ctx: Context, team_id: UUID) -> Row:
 
 async def create(ctx: Context, values: dict[str, Any]) -> Row:
     values["member_ids"] = await _check_members(ctx, values.get("member_ids") or [])
-    row = await ctx.uow.teams(ctx.workspace_id).create({"id": new_id(), "rr_position": 0, **values, **ctx.audit_new()})
+    row = await ctx.teams.create({"id": new_id(), "rr_position": 0, **values, **ctx.audit_new()})
     await events.record(ctx, types.TEAM_CREATED, TeamRead.model_validate(row))
     return row
 
@@ -53,7 +53,7 @@ async def update(ctx: Context, team_id: UUID, changes: dict[str, Any], *, if_mat
     changes = changed_fields(row, {k: v for k, v in changes.items() if v is not None})
     if not changes:
         return row
-    repo = ctx.uow.teams(ctx.workspace_id)
+    repo = ctx.teams
     updated = await write_changes(ctx, row, changes, partial(repo.update, team_id), if_match=if_match)
     await events.record(
         ctx, types.TEAM_UPDATED, TeamRead.model_validate(updated), previous=TeamRead.model_validate(row)
@@ -68,7 +68,7 @@ async def delete(ctx: Context, team_id: UUID, *, if_match: str | None) -> Row:
     table = await routing.rules(ctx)
     if table.hot_team_id == team_id or any(r.to.team_id == team_id for r in table.rules):
         raise Conflict("routing settings send leads to this team: change them first")
-    repo = ctx.uow.teams(ctx.workspace_id)
+    repo = ctx.teams
     updated = await write_changes(ctx, row, {"deleted_at": ctx.now}, partial(repo.update, team_id), if_match=if_match)
     lookups.forget(("routing", ctx.workspace_id))
     await events.record(ctx, types.TEAM_DELETED, TeamRead.model_validate(updated))
@@ -76,4 +76,4 @@ async def delete(ctx: Context, team_id: UUID, *, if_match: str | None) -> Row:
 
 
 async def list_teams(ctx: Context, *, sort: Sort, cursor: str | None, limit: int) -> Page:
-    return await ctx.uow.teams(ctx.workspace_id).list(sort=sort, cursor=cursor, limit=limit)
+    return await ctx.teams.list(sort=sort, cursor=cursor, limit=limit)

@@ -32,7 +32,7 @@ READ: dict[str, type[BaseModel]] = {
 async def page(
     ctx: Context, subject: str, subject_id: UUID, *, sort: Sort, cursor: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
-    repo = ctx.uow.timeline(ctx.workspace_id)
+    repo = ctx.timeline
     if not await repo.subject_exists(subject, subject_id):
         raise NotFound(f"no {subject} with this id")
     kinds = readable_kinds(ctx.scopes, kinds_of(subject))

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import check_if_match
@@ -88,7 +89,7 @@ async def issue(
     now: datetime,
 ) -> tuple[Row, str]:
     token = generate(spec.kind)
-    row = await uow.api_keys(workspace_id).create(
+    row = await WorkspaceRepositories(uow, workspace_id).api_keys.create(
         {
             "id": new_id(),
             "name": name,
@@ -120,7 +121,7 @@ async def create(
 ) -> tuple[Row, str]:
     spec = keys.validate_key_spec(kind, scopes, allowed_origins, expires_at=expires_at, now=ctx.now)
     if member_id is not None:
-        member = await ctx.uow.members(ctx.workspace_id).get(member_id)
+        member = await ctx.members.get(member_id)
         if member is None:
             raise InvalidInput.field("member_id", "no member with this id in the workspace")
         if not member["active"]:  # the key would be refused from its first request
@@ -133,7 +134,7 @@ async def create(
 
 
 async def get(ctx: Context, key_id: UUID) -> Row:
-    row = await ctx.uow.api_keys(ctx.workspace_id).get(key_id)
+    row = await ctx.api_keys.get(key_id)
     if row is None:
         raise NotFound("no API key with this id")
     return row
@@ -142,7 +143,7 @@ async def get(ctx: Context, key_id: UUID) -> Row:
 async def list_keys(
     ctx: Context, *, sort: Sort, cursor: str | None, limit: int, kind: str | None, revoked: bool | None
 ) -> Page:
-    return await ctx.uow.api_keys(ctx.workspace_id).list(
+    return await ctx.api_keys.list(
         sort=sort, cursor=cursor, limit=limit, kind=kind, revoked=revoked
     )
 
@@ -151,7 +152,7 @@ async def revoke(ctx: Context, key_id: UUID, *, if_match: str | None, resolver: 
     row = await get(ctx, key_id)
     check_if_match(if_match, row["version"])
     if row["revoked_at"] is None:
-        updated = await ctx.uow.api_keys(ctx.workspace_id).revoke(
+        updated = await ctx.api_keys.revoke(
             key_id, row["version"], {"revoked_at": ctx.now, **ctx.audit_change()}
         )
         if updated is None:
@@ -381,7 +382,7 @@ class KeyResolver:
     async def _touch(self, digest: str, caller: Caller, now: datetime) -> Caller:
         generation = self._generation
         async with UnitOfWork(self.database, write=True) as uow:
-            await uow.api_keys(caller.workspace_id).touch(caller.key_id, now)
+            await WorkspaceRepositories(uow, caller.workspace_id).api_keys.touch(caller.key_id, now)
             await uow.commit()
         caller = replace(caller, last_used_at=now)
         entry = self._cache.get(digest)

@@ -20,14 +20,14 @@ from app.services.workspace.api_keys import KeyResolver
 
 
 async def get(ctx: Context, member_id: UUID) -> Row:
-    row = await ctx.uow.members(ctx.workspace_id).get(member_id)
+    row = await ctx.members.get(member_id)
     if row is None:
         raise NotFound("no member with this id")
     return row
 
 
 async def _check_manager(ctx: Context, member_id: UUID, manager_id: UUID) -> None:
-    repo = ctx.uow.members(ctx.workspace_id)
+    repo = ctx.members
     chain = await repo.managers_chain(manager_id)
     if manager_id not in chain:
         raise InvalidInput.field("manager_id", "no member with this id in the workspace")
@@ -40,7 +40,7 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
     member_id = new_id()
     if values.get("manager_id") is not None:
         await _check_manager(ctx, member_id, values["manager_id"])
-    row = await ctx.uow.members(ctx.workspace_id).create({"id": member_id, **values, **ctx.audit_new()})
+    row = await ctx.members.create({"id": member_id, **values, **ctx.audit_new()})
     await events.record(ctx, types.MEMBER_CREATED, MemberRead.model_validate(row))
     return row
 
@@ -59,7 +59,7 @@ async def update(
     if changes.get("manager_id") is not None:
         await _check_manager(ctx, member_id, changes["manager_id"])
     updated = await write_changes(
-        ctx, row, changes, partial(ctx.uow.members(ctx.workspace_id).update, member_id), if_match=if_match
+        ctx, row, changes, partial(ctx.members.update, member_id), if_match=if_match
     )
     await events.record(
         ctx, types.MEMBER_UPDATED, MemberRead.model_validate(updated), previous=MemberRead.model_validate(row)
@@ -73,4 +73,4 @@ async def update(
 
 
 async def list_members(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page:
-    return await ctx.uow.members(ctx.workspace_id).list(sort=sort, cursor=cursor, limit=limit, **filters)
+    return await ctx.members.list(sort=sort, cursor=cursor, limit=limit, **filters)

@@ -36,7 +36,7 @@ def _defaults(model: type[BaseModel], ctx: Context) -> dict[str, Any]:
 
 async def get(ctx: Context, section: str, model: type[BaseModel]) -> dict[str, Any]:
     """The section's values (defaults filled in) with version and timestamps; version 0 = never set."""
-    row = await ctx.uow.settings(ctx.workspace_id).get(section)
+    row = await ctx.settings.get(section)
     if row is None:
         return _defaults(model, ctx)
     stored = model.model_validate({**model().model_dump(mode="json"), **row["values"]})
@@ -57,7 +57,7 @@ async def update(
         await check(ctx, merged)
     if merged == current["values"]:
         return current
-    repo = ctx.uow.settings(ctx.workspace_id)
+    repo = ctx.settings
     if current["version"] == 0:
         row = await repo.create({"section": section, "values": merged, **ctx.audit_new()})
     else:

@@ -89,7 +89,7 @@ async def default_region(ctx: Context) -> str | None:
 
 
 async def get(ctx: Context) -> Row:
-    row = await ctx.uow.workspaces(ctx.workspace_id).get()
+    row = await ctx.workspaces.get()
     if row is None:
         raise NotFound("workspace not found")
     return row
@@ -103,7 +103,7 @@ async def update(ctx: Context, changes: dict[str, Any], *, if_match: str | None)
         return row
     lookups.forget(("region", ctx.workspace_id))
     lookups.forget(("sla", ctx.workspace_id))  # the SLA's clock runs in the workspace's time zone and region
-    updated = await write_changes(ctx, row, changes, ctx.uow.workspaces(ctx.workspace_id).update, if_match=if_match)
+    updated = await write_changes(ctx, row, changes, ctx.workspaces.update, if_match=if_match)
     await events.record(
         ctx, types.WORKSPACE_UPDATED, WorkspaceRead.model_validate(updated), previous=WorkspaceRead.model_validate(row)
     )
