@@ -26,7 +26,7 @@ class Readiness(BaseModel):
 
 
 @router.get("/healthz", summary="Process is up", response_model=Liveness)
-async def healthz() -> Liveness:
+async def get_liveness() -> Liveness:
     return Liveness(status="ok")
 
 
@@ -41,7 +41,7 @@ async def healthz() -> Liveness:
         }
     },
 )
-async def readyz(request: Request) -> Response:
+async def get_readiness(request: Request) -> Response:
     report = await health.readiness(request.app.state.database, request.app.state.migration_head)
     if not report.ready:
         return problem(request, 503, detail=report.reason)

@@ -65,3 +65,24 @@ def test_every_operation_is_documented_with_its_errors() -> None:
                 if method != "options":  # a CORS preflight never carries credentials
                     assert op.get("security"), where
     assert "Problem" in document["components"]["schemas"]
+
+
+def test_every_operation_has_a_clean_unique_verb_id() -> None:
+    """Generated clients name their functions after operation ids: `create_lead`, never the
+    framework's `create_lead_v1_leads_post`."""
+    import re
+
+    document = _document()
+    ids = [op["operationId"] for operations in document["paths"].values() for op in operations.values()]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    verbs = {
+        "get", "list", "create", "update", "replace", "archive", "delete", "revoke", "void", "qualify",
+        "disqualify", "merge", "unmerge", "reactivate", "assign", "rescore", "upsert", "sync", "add", "set",
+        "record", "track", "submit", "preflight", "receive", "redact", "replay", "retry", "test", "export",
+        "download", "refresh",
+    }  # fmt: skip
+    for operation_id in ids:
+        assert re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", operation_id), operation_id
+        assert operation_id.split("_", 1)[0] in verbs, operation_id
+        assert not re.search(r"_(get|post|put|patch|delete|options)$", operation_id), operation_id
+    assert {"create_lead", "list_leads", "get_lead", "qualify_lead"} <= set(ids)

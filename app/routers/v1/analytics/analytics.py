@@ -50,7 +50,7 @@ NO_SNAPSHOT = {404: problem_doc("No analytics snapshot yet: none has completed i
     response_model=JobRead,
     responses={202: {"description": "Accepted: poll the job at Location"}},
 )
-async def refresh(
+async def refresh_analytics(
     request: Request, ctx: Annotated[Context, require_idempotent("analytics:write")], body: RefreshRequest | None = None
 ) -> Response:
     body = body or RefreshRequest()
@@ -68,7 +68,7 @@ async def refresh(
     response_model=ModelRead,
     responses=NO_SNAPSHOT,
 )
-async def model(ctx: Annotated[Context, require("analytics:read")]) -> Response:
+async def get_analytics_model(ctx: Annotated[Context, require("analytics:read")]) -> Response:
     snapshot = await analytics.latest(ctx)
     return Response(analytics.model_read(snapshot).model_dump_json(), media_type=JSON)
 
@@ -81,7 +81,7 @@ async def model(ctx: Annotated[Context, require("analytics:read")]) -> Response:
     response_model=ClvGroupsRead,
     responses=NO_SNAPSHOT,
 )
-async def clv_by_group(
+async def get_clv_by_group(
     ctx: Annotated[Context, require("analytics:read")],
     group_by: Annotated[GroupBy, Query(description="The dimension to group customers by")],
     metric: Annotated[Metric, Query(description="The value summed and described")] = Metric.PREDICTED_CLV,
@@ -97,7 +97,7 @@ async def clv_by_group(
     "or the contact had not bought by then.",
     response_model=ValueRead,
 )
-async def contact_value(contact_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> Response:
+async def get_contact_value(contact_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> Response:
     data = await analytics.value_of(ctx, contact_id)
     return Response(ValueRead.model_validate(data).model_dump_json(), media_type=JSON)
 
@@ -127,7 +127,7 @@ def _page(ctx: Context, items: list[dict[str, object]], next_cursor: str | None)
     response_model=RfmRead,
     responses=NO_SNAPSHOT,
 )
-async def rfm(ctx: Annotated[Context, require("analytics:read")]) -> Response:
+async def get_rfm(ctx: Annotated[Context, require("analytics:read")]) -> Response:
     return Response(RfmRead.model_validate(await analytics.rfm(ctx)).model_dump_json(), media_type=JSON)
 
 
@@ -140,7 +140,7 @@ async def rfm(ctx: Annotated[Context, require("analytics:read")]) -> Response:
     response_model=Page[CustomerValueItem],
     responses=NO_SNAPSHOT,
 )
-async def churn(
+async def list_churn_risks(
     ctx: Annotated[Context, require("analytics:read")],
     level: Annotated[Literal["low", "medium", "high"] | None, Query()] = None,
     owner_id: Annotated[UUID | None, Query()] = None,
@@ -164,7 +164,7 @@ AlertSort = sort_enum("ChurnAlertSort", "raised_on", "clv_at_risk", "churn_score
     "`contact_email`) only for a key holding `contacts:read`; for other keys the two fields are absent.",
     response_model=Page[ChurnAlertRead],
 )
-async def churn_alerts(
+async def list_churn_alerts(
     ctx: Annotated[Context, require("analytics:read")],
     page: Annotated[Paging, paging(AlertSort, "-raised_on")],
     status: Annotated[AlertStatus | None, Query(description="open, rescued or churned")] = None,
@@ -191,7 +191,7 @@ async def churn_alerts(
     response_model=Page[CustomerValueItem],
     responses=NO_SNAPSHOT,
 )
-async def advocates(
+async def list_advocates(
     ctx: Annotated[Context, require("analytics:read")], cursor: Cursor = None, limit: Limit = 50
 ) -> Response:
     return _page(ctx, *await analytics.ranked_customers(ctx, "advocates", cursor=cursor, limit=limit))
@@ -203,7 +203,7 @@ async def advocates(
     response_model=Page[CustomerValueItem],
     responses=NO_SNAPSHOT,
 )
-async def upsell(
+async def list_upsell_recommendations(
     ctx: Annotated[Context, require("analytics:read")], cursor: Cursor = None, limit: Limit = 50
 ) -> Response:
     return _page(ctx, *await analytics.ranked_customers(ctx, "upsell", cursor=cursor, limit=limit))
@@ -215,7 +215,7 @@ async def upsell(
     response_model=CohortsRead,
     responses=NO_SNAPSHOT,
 )
-async def cohorts(ctx: Annotated[Context, require("analytics:read")]) -> Response:
+async def get_cohorts(ctx: Annotated[Context, require("analytics:read")]) -> Response:
     return Response(CohortsRead.model_validate(await analytics.cohorts(ctx)).model_dump_json(), media_type=JSON)
 
 
@@ -225,7 +225,7 @@ async def cohorts(ctx: Annotated[Context, require("analytics:read")]) -> Respons
     response_model=ClvCacRead,
     responses=NO_SNAPSHOT,
 )
-async def clv_cac(
+async def get_clv_cac(
     ctx: Annotated[Context, require("analytics:read")],
     group: Annotated[Literal["channel_month", "channel", "month"], Query()] = "channel_month",
 ) -> Response:

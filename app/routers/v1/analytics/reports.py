@@ -22,7 +22,7 @@ router = APIRouter(prefix="/reports", tags=["Reports"], route_class=CrmRoute)
     "seconds (business hours, when set).",
     response_model=SpeedToLeadReport,
 )
-async def speed_to_lead(
+async def get_speed_to_lead_report(
     ctx: Annotated[Context, require("leads:read")],
     created_after: Annotated[datetime | None, Query(description="Leads captured at or after")] = None,
     created_before: Annotated[datetime | None, Query(description="Leads captured before")] = None,

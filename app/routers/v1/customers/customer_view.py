@@ -28,7 +28,7 @@ DESCRIPTION = (
     description=DESCRIPTION,
     response_model=Customer360,
 )
-async def contact_360(contact_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> Response:
+async def get_contact_360(contact_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> Response:
     data = await customer_view.view(ctx, "contact", contact_id)
     return Response(Customer360.model_validate(data).to_json(), media_type=JSON)
 
@@ -39,6 +39,6 @@ async def contact_360(contact_id: UUID, ctx: Annotated[Context, require("contact
     description=DESCRIPTION,
     response_model=Customer360,
 )
-async def account_360(account_id: UUID, ctx: Annotated[Context, require("accounts:read")]) -> Response:
+async def get_account_360(account_id: UUID, ctx: Annotated[Context, require("accounts:read")]) -> Response:
     data = await customer_view.view(ctx, "account", account_id)
     return Response(Customer360.model_validate(data).to_json(), media_type=JSON)

@@ -147,7 +147,7 @@ async def archive_integration(
     summary="Verified deliveries that could not be applied, with the payload and why",
     response_model=Page[IntegrationFailureRead],
 )
-async def list_failures(
+async def list_integration_failures(
     integration_id: UUID,
     ctx: Annotated[Context, require("admin")],
     page: Annotated[Paging, paging(FailureSort, "-received_at")],
@@ -284,7 +284,7 @@ async def _receive(request: Request, integration: dict[str, Any], delivery: Deli
     responses=_WEBHOOK_RESPONSES,
     openapi_extra=_WEBHOOK_EXTRA,
 )
-async def shopify_webhook(
+async def receive_shopify_webhook(
     request: Request,
     integration_id: UUID,
     topic: Annotated[str, Header(alias="X-Shopify-Topic", max_length=100)] = "",
@@ -312,7 +312,7 @@ async def shopify_webhook(
     responses=_WEBHOOK_RESPONSES,
     openapi_extra=_WEBHOOK_EXTRA,
 )
-async def woocommerce_webhook(
+async def receive_woocommerce_webhook(
     request: Request,
     integration_id: UUID,
     topic: Annotated[str, Header(alias="X-WC-Webhook-Topic", max_length=100)] = "",

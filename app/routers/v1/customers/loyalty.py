@@ -27,7 +27,7 @@ EntrySort = sort_enum("LoyaltyEntrySort", "created_at")
     response_model=LoyaltyEntryRead,
     responses={200: {"description": "This reference was recorded before: the entry as recorded"}},
 )
-async def add_entry(
+async def add_loyalty_entry(
     contact_id: UUID, body: LoyaltyEntryCreate, ctx: Annotated[Context, require_idempotent("contacts:write")]
 ) -> Response:
     row, created = await loyalty.record(ctx, contact_id, body)
@@ -41,7 +41,7 @@ async def add_entry(
     summary="A contact's loyalty ledger, newest first (the balance is the contact's loyalty_points)",
     response_model=Page[LoyaltyEntryRead],
 )
-async def list_entries(
+async def list_loyalty_entries(
     contact_id: UUID,
     ctx: Annotated[Context, require("contacts:read")],
     page: Annotated[Paging, paging(EntrySort, "-created_at")],

@@ -65,7 +65,7 @@ def _order(request: Request, row: dict, status_code: int = 200) -> Response:  # 
     openapi_extra={"x-max-body-bytes": BATCH_BODY_LIMIT},
 )
 @prevalidated(ValidOrderBatch)
-async def batch_orders(body: OrderBatch, ctx: Annotated[Context, require_idempotent("orders:write")]) -> Response:
+async def sync_orders(body: OrderBatch, ctx: Annotated[Context, require_idempotent("orders:write")]) -> Response:
     results = await orders.batch_upsert(ctx, body.orders)
     return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
 
@@ -117,7 +117,7 @@ async def update_order(
     response_model=RefundRead,
     responses={200: {"description": "The refund was recorded before", "model": RefundRead}},
 )
-async def add_refund(
+async def add_order_refund(
     order_id: UUID,
     body: RefundCreate,
     ctx: Annotated[Context, require_idempotent("orders:write")],
@@ -137,7 +137,7 @@ class RefundList(BaseModel):
 
 
 @router.get("/{order_id}/refunds", summary="An order's refunds, oldest first", response_model=RefundList)
-async def list_refunds(order_id: UUID, ctx: Annotated[Context, require("orders:read")]) -> Response:
+async def list_order_refunds(order_id: UUID, ctx: Annotated[Context, require("orders:read")]) -> Response:
     rows = [orders.refund_view(r) for r in await orders.refunds(ctx, order_id)]
     return Response(RefundList.model_validate({"data": rows}).model_dump_json(), media_type=JSON)
 
@@ -150,7 +150,7 @@ async def list_refunds(order_id: UUID, ctx: Annotated[Context, require("orders:r
     response_model=BatchResult,
     openapi_extra={"x-max-body-bytes": BATCH_BODY_LIMIT},
 )
-async def batch_customers(
+async def sync_customers(
     body: CustomerBatch, ctx: Annotated[Context, require_idempotent("contacts:write")]
 ) -> Response:
     results = await customers.batch_upsert(ctx, body.customers)
@@ -185,7 +185,7 @@ class RateFilters(BaseModel):
     response_model=ExchangeRateResult,
     responses={200: {"description": "The date's rate was replaced", "model": ExchangeRateResult}},
 )
-async def set_rate(
+async def set_exchange_rate(
     body: ExchangeRateCreate, ctx: Annotated[Context, require_idempotent("exchange_rates:write")]
 ) -> Response:
     row, created, converted = await exchange_rates.set_rate(ctx, body.model_dump())
@@ -195,7 +195,7 @@ async def set_rate(
 
 
 @rates_router.get("", summary="List exchange rates", response_model=Page[ExchangeRateRead])
-async def list_rates(
+async def list_exchange_rates(
     ctx: Annotated[Context, require("exchange_rates:read")],
     page: Annotated[Paging, paging(RateSort, "-effective_on")],
     filters: Annotated[RateFilters, Query()],
@@ -209,7 +209,7 @@ async def list_rates(
     "/{rate_id}", summary="Get an exchange rate", response_model=ExchangeRateRead,
     openapi_extra={"x-conditional": True},
 )  # fmt: skip
-async def get_rate(
+async def get_exchange_rate(
     request: Request, rate_id: UUID, ctx: Annotated[Context, require("exchange_rates:read")]
 ) -> Response:
     return resource_response(request, ExchangeRateRead.model_validate(await exchange_rates.get(ctx, rate_id)))

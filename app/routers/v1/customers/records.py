@@ -170,7 +170,8 @@ def record_routes(
         response_model=read_model, name=f"create_{noun}",
     )  # fmt: skip
     router.add_api_route(
-        "", list_, methods=["GET"], summary=f"List {prefix}", response_model=Page[read_model], name=f"list_{prefix}"
+        "", list_, methods=["GET"], summary=f"List {prefix}", response_model=Page[read_model],
+        name=f"list_{prefix.replace('-', '_')}",
     )
     router.add_api_route(
         id_path, get_, methods=["GET"], summary=f"Get {article} {noun}", response_model=read_model,
@@ -234,7 +235,7 @@ TimelineSort = sort_enum("ContactTimelineSort", "occurred_at")
     summary="Everything that happened with a contact, in time order (its lead's engagements, activities and tasks too)",
     response_model=TimelinePage,
 )
-async def contact_timeline_page(
+async def get_contact_timeline(
     contact_id: UUID,
     ctx: Annotated[Context, require("contacts:read")],
     page: Annotated[Paging, paging(TimelineSort, "-occurred_at")],

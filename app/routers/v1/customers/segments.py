@@ -69,7 +69,7 @@ async def get_segment(
     summary="The contacts a segment matches now (the contacts list with its filters)",
     response_model=Page[ContactRead],
 )
-async def segment_contacts(
+async def list_segment_contacts(
     segment_id: UUID,
     ctx: Annotated[Context, require("contacts:read")],
     page: Annotated[Paging, paging(MemberSort)],

@@ -30,7 +30,7 @@ TRACKING_BODY_LIMIT = 8 * 1024
     response_model=EngagementBatchResults,
     openapi_extra={"x-max-body-bytes": BATCH_BODY_LIMIT},
 )
-async def batch_engagements(
+async def record_engagements(
     body: EngagementBatch, ctx: Annotated[Context, require_idempotent("leads:write")]
 ) -> Response:
     results = await scoring.engage_batch(ctx, body.engagements)
@@ -61,7 +61,7 @@ async def batch_engagements(
         },
     },
 )
-async def track(
+async def track_engagement(
     request: Request,
     credentials: Credentials,
     key: Annotated[str | None, Query(description="The publishable key, for beacons that cannot set headers")] = None,

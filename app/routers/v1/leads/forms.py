@@ -92,7 +92,7 @@ async def list_submissions(
 
 
 @router.get("/{form_id}/spam", summary="Submissions kept aside as spam", response_model=Page[SubmissionRead])
-async def list_spam(
+async def list_spam_submissions(
     form_id: UUID, ctx: Annotated[Context, require("leads:read")], page: Annotated[Paging, paging(SubmissionSort)]
 ) -> Response:
     result = await forms.submissions(ctx, form_id, spam=True, sort=page.sort, cursor=page.cursor, limit=page.limit)
@@ -217,7 +217,7 @@ async def accept_submission(
     response_model=None,
     responses={204: {"description": "The origin may post this form"}},
 )
-async def preflight_form(
+async def preflight_form_submission(
     request: Request,
     form_id: UUID,
     key: Annotated[str | None, Query(description="The publishable key, when the page passes it in the URL")] = None,

@@ -87,7 +87,7 @@ async def create_lead(
     response_model=BatchResult,
     openapi_extra={"x-max-body-bytes": BATCH_BODY_LIMIT},
 )
-async def batch_leads(
+async def upsert_leads(
     body: LeadBatch,
     ctx: Annotated[Context, require_idempotent("leads:write")],
     apply_sla: Annotated[
@@ -178,7 +178,7 @@ async def rescore_leads(request: Request, ctx: Annotated[Context, require_idempo
 
 
 @router.get("/{lead_id}/score", summary="A lead's score now, every point explained", response_model=ScoreRead)
-async def get_score(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+async def get_lead_score(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
     lead, result = await scoring.score_of(ctx, lead_id)
     body = ScoreRead(
         lead_id=lead_id,
@@ -214,7 +214,7 @@ async def get_score(lead_id: UUID, ctx: Annotated[Context, require("leads:read")
     summary="Record what a lead did (rescored at once)",
     response_model=EngagementRead,
 )
-async def create_engagement(
+async def create_lead_engagement(
     request: Request, lead_id: UUID, body: EngagementCreate, ctx: Annotated[Context, require_idempotent("leads:write")]
 ) -> Response:
     row, _ = await scoring.engage(ctx, lead_id, body.model_dump())
@@ -222,7 +222,7 @@ async def create_engagement(
 
 
 @router.get("/{lead_id}/engagements", summary="A lead's engagements", response_model=Page[EngagementRead])
-async def list_engagements(
+async def list_lead_engagements(
     lead_id: UUID,
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(EngagementSort, "-occurred_at")],
@@ -236,7 +236,7 @@ async def list_engagements(
     summary="A lead's temperature and stage history (time, from, to, cause)",
     response_model=Page[StateChangeRead],
 )
-async def list_state_changes(
+async def list_lead_state_changes(
     lead_id: UUID,
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(StateChangeSort, "-occurred_at")],
@@ -251,7 +251,7 @@ async def list_state_changes(
     "temperature/stage and owner changes, status actions",
     response_model=TimelinePage,
 )
-async def lead_timeline(
+async def get_lead_timeline(
     lead_id: UUID,
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(TimelineSort, "-occurred_at")],
@@ -286,7 +286,7 @@ async def list_duplicate_candidates(
     "company by name similarity (at least /v1/settings/deduplication fuzzy_threshold); at most 10, best first",
     response_model=DuplicateList,
 )
-async def lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+async def list_lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
     found = await duplicates.candidates(ctx, lead_id)
     return Response(DuplicateList.model_validate({"data": found}).model_dump_json(), media_type=JSON)
 
@@ -394,7 +394,7 @@ async def assign_lead(
     summary="A lead's owners over time (who, when, why: rule, hot lead, manual, SLA escalation)",
     response_model=AssignmentList,
 )
-async def list_assignments(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+async def list_lead_assignments(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
     rows = await routing.history(ctx, lead_id)
     return Response(AssignmentList.model_validate({"data": rows}).model_dump_json(), media_type=JSON)
 

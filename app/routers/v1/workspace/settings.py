@@ -41,7 +41,7 @@ def _add_section(section: str, model: type[BaseModel], update: type[BaseModel], 
         methods=["GET"],
         response_model=read,
         summary=f"Get the {section} settings",
-        name=f"get_{section}_settings",
+        name=f"get_{section.replace('-', '_')}_settings",
         openapi_extra={"x-conditional": True},
     )
 
@@ -62,7 +62,7 @@ def _add_section(section: str, model: type[BaseModel], update: type[BaseModel], 
         methods=["PUT"],
         response_model=read,
         summary=f"Replace the {section} settings (fields left out take their defaults)",
-        name=f"replace_{section}_settings",
+        name=f"replace_{section.replace('-', '_')}_settings",
     )
     router.add_api_route(
         f"/{section}",
@@ -70,7 +70,7 @@ def _add_section(section: str, model: type[BaseModel], update: type[BaseModel], 
         methods=["PATCH"],
         response_model=read,
         summary=f"Change the {section} settings",
-        name=f"update_{section}_settings",
+        name=f"update_{section.replace('-', '_')}_settings",
     )
 
 
