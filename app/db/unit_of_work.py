@@ -17,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from app.db.bulk import copy, json_update, positional, write_behind
-from app.db.repositories.events.outbox import OutboxRepository
+from app.db.repositories.events.delivery_queue import DeliveryQueue
+from app.db.repositories.events.event_queue import EventQueue
+from app.db.repositories.events.job_queue import JobQueue
+from app.db.repositories.events.timer_queue import TimerQueue
 from app.db.repositories.system import SystemRepository
 from app.db.session import Database
 from app.db.wakeups import EVENTS, notify_with_commit, wake_local
@@ -121,9 +124,19 @@ class UnitOfWork:
     ) -> None:
         await self.rollback()
 
-    # The named cross-workspace repositories (tenant ones are bound in app/db/repositories/registry.py).
+    # The named cross-workspace repositories (tenant ones are bound in app/db/repositories/registry.py):
+    # the system's few queries, and the worker's four queues.
     def system(self) -> SystemRepository:
         return SystemRepository(self)
 
-    def outbox(self) -> OutboxRepository:
-        return OutboxRepository(self)
+    def event_queue(self) -> EventQueue:
+        return EventQueue(self)
+
+    def delivery_queue(self) -> DeliveryQueue:
+        return DeliveryQueue(self)
+
+    def timer_queue(self) -> TimerQueue:
+        return TimerQueue(self)
+
+    def job_queue(self) -> JobQueue:
+        return JobQueue(self)
