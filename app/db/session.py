@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from app import jsonio
 from app.config import Settings
-from app.db.bulk import Group
-from app.db.group_commit import GroupCommit
+from app.db.bulk.group_commit import GroupCommit
+from app.db.bulk.write_behind import Group
 
 MAX_CACHEABLE_STATEMENT = 256 * 1024
 
@@ -33,7 +33,7 @@ class Database:
                 "connect_args": {
                     "server_settings": {"application_name": application_name},
                     # asyncpg prepares statements longer than 15 KiB anew on every execution; group
-                    # commit's combined statements run to ~200 KiB (app/db/group_commit.py).
+                    # commit's combined statements run to ~200 KiB (app/db/bulk/group_commit.py).
                     "max_cacheable_statement_size": MAX_CACHEABLE_STATEMENT,
                 },
                 **engine_options,
@@ -73,13 +73,13 @@ class Database:
     async def execute_alone(self, sql: str, args: Sequence[Any]) -> None:
         """PostgreSQL: one self-contained statement in autocommit, straight on the driver connection
         of a pooled connection (a single statement is atomic; SQLAlchemy's per-statement machinery
-        costs more CPU than the round trip here). Used for write-behind flushes (app/db/bulk.py)."""
+        costs more CPU than the round trip here). Used for write-behind flushes (app/db/bulk/write_behind.py)."""
         async with self._alone() as connection:
             await connection.execute(sql, *args)
 
     async def write_together(self, groups: Sequence[Group], notify: str | None) -> None:
         """PostgreSQL: write-behind rows that fit in one statement, in autocommit, combined with the
-        rows of other units of work writing at the same moment (app/db/group_commit.py)."""
+        rows of other units of work writing at the same moment (app/db/bulk/group_commit.py)."""
         await self._together.write(groups, notify)
 
     async def fetch_alone(self, sql: str, args: Sequence[Any]) -> list[Any]:

@@ -1,5 +1,9 @@
 """One transaction per use case. Repositories execute statements and never commit; whoever runs
-the use case (the HTTP route wrapper or the worker) commits once, before a response is sent."""
+the use case (the HTTP route wrapper or the worker) commits once, before a response is sent.
+
+Besides the transaction, a unit of work holds what the use case queued for its commit: rows
+written behind (`defer_insert`), events (`add_event`) and the kinds of work it made due for the
+worker (`wake`). How rows reach the database is the writers' business (app/db/bulk/)."""
 
 from __future__ import annotations
 
@@ -7,36 +11,19 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Table, bindparam, text
+from sqlalchemy import Table, text
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
-from app.db import bulk, tables
-from app.db.repositories.events.outbox import OutboxRepository
+from app.db.bulk import copy, json_update, positional, write_behind
+from app.db.repositories.events.delivery_queue import DeliveryQueue
+from app.db.repositories.events.event_queue import EventQueue
+from app.db.repositories.events.job_queue import JobQueue
+from app.db.repositories.events.timer_queue import TimerQueue
 from app.db.repositories.system import SystemRepository
 from app.db.session import Database
-from app.db.wakeups import EVENTS, LOCAL_WAKERS, OUTBOX_CHANNEL, notify_due
-
-_POSITIONAL: dict[int, tuple[str, list[str]]] = {}
-
-
-def _positional(statement: Executable) -> tuple[str, list[str]]:
-    """The statement's SQL with `:name` parameters as asyncpg's `$n` (built once per statement)."""
-    key = id(statement)
-    if key not in _POSITIONAL:
-        import re
-
-        names: list[str] = []
-
-        def number(match: re.Match[str]) -> str:
-            if match.group(1) not in names:
-                names.append(match.group(1))
-            return f"${names.index(match.group(1)) + 1}"
-
-        clause = getattr(statement, "element", statement)  # a TextualSelect wraps its TextClause
-        _POSITIONAL[key] = (re.sub(r"(?<!:):(\w+)", number, clause.text), names)
-    return _POSITIONAL[key]
+from app.db.wakeups import EVENTS, notify_with_commit, wake_local
 
 
 class UnitOfWork:
@@ -45,7 +32,7 @@ class UnitOfWork:
         self.write = write
         self._conn: AsyncConnection | None = None
         # Rows queued by the use case (write-behind) and its events, written just before the commit:
-        # one statement on PostgreSQL (see app/db/bulk.py).
+        # one statement on PostgreSQL (see app/db/bulk/write_behind.py).
         self._deferred: list[tuple[Table, Sequence[dict[str, Any]]]] = []
         self._events: list[dict[str, Any]] = []
         self._wakes: set[str] = set()
@@ -61,6 +48,11 @@ class UnitOfWork:
         """Insert these rows at commit. The use case must not read them back before then."""
         if rows:
             self._deferred.append((table, rows))
+
+    @property
+    def started(self) -> bool:
+        """Whether this unit of work holds a connection (and, when it writes, a transaction)."""
+        return self._conn is not None
 
     async def connection(self) -> AsyncConnection:
         if self._conn is None:
@@ -83,121 +75,33 @@ class UnitOfWork:
     async def insert_rows(
         self, table: Table, rows: Sequence[Mapping[str, Any]], shared: Mapping[str, Any] | None = None
     ) -> None:
-        """Insert rows (all with the same keys) now: PostgreSQL's COPY inside this transaction for
-        a batch, an executemany INSERT otherwise. `shared`: columns with one value for every row
-        (a repository's workspace id), added without copying each row."""
-        if not rows:
-            return
-        if self.database.is_sqlite or len(rows) < bulk.COPY_FROM_ROWS:
-            await self.execute(table.insert(), [{**r, **shared} for r in rows] if shared else list(rows))
-            return
-        conn = await self.connection()
-        raw = (await conn.get_raw_connection()).driver_connection
-        if not raw.is_in_transaction():  # COPY must join the unit of work's transaction
-            await self.execute(text("SELECT 1"))
-        columns, records = bulk.records(self.database.engine.dialect, table, rows, shared)
-        await raw.copy_records_to_table(table.name, records=records, columns=columns)
+        """Insert rows (all with the same keys) now, in this transaction (app/db/bulk/copy.py)."""
+        await copy.insert_rows(self, table, rows, shared)
 
     async def update_rows(self, table: Table, rows: Sequence[dict[str, Any]], *, bump_version: bool) -> None:
-        """Update rows of one workspace by `id` (each row: `workspace_id`, `id` and the same other
-        columns) in one statement on PostgreSQL; an executemany UPDATE on SQLite."""
-        if not rows:
-            return
-        columns = tuple(c for c in rows[0] if c not in ("id", "workspace_id"))
-        if self.database.is_sqlite:
-            values = {c: bindparam(c) for c in columns}
-            if bump_version:
-                values["version"] = table.c.version + 1
-            statement = (
-                table.update()
-                .where(table.c.workspace_id == bindparam("_ws"), table.c.id == bindparam("_id"))
-                .values(values)
-            )
-            params = [{"_ws": r["workspace_id"], "_id": r["id"], **{c: r[c] for c in columns}} for r in rows]
-            await self.execute(statement, params)
-            return
-        dialect = self.database.engine.dialect
-        workspace = table.c.workspace_id.type._cached_bind_processor(dialect)
-        workspace_id = rows[0]["workspace_id"]
-        workspace_id = workspace(workspace_id) if workspace else workspace_id
-        conn = await self.connection()
-        document = bulk.update_json(rows)
-        if document is not None:
-            await conn.exec_driver_sql(
-                bulk.update_json_sql(dialect, table, columns, bump_version), (workspace_id, document)
-            )
-            return
-        arrays = bulk.update_arrays(dialect, table, columns, rows)
-        await conn.exec_driver_sql(bulk.update_sql(dialect, table, columns, bump_version), (workspace_id, *arrays))
+        """Update rows of one workspace by `id` in one statement (app/db/bulk/json_update.py)."""
+        await json_update.update_rows(self, table, rows, bump_version=bump_version)
 
     async def fetch_read(self, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """The rows of a prebuilt read that need not join the transaction: on PostgreSQL, while this
-        unit of work has not started one, it runs in autocommit straight on a pooled driver
-        connection (like write-behind flushes), so a use case that reads first and then only
-        writes behind still makes no BEGIN/COMMIT round trips and pays no per-statement SQLAlchemy
-        machinery. On SQLite, and inside a transaction, it runs in the transaction (SQLite's
-        BEGIN IMMEDIATE serialises writers)."""
-        if self._conn is not None or self.database.is_sqlite:
-            return [tuple(row) for row in (await self.execute(statement, params)).all()]
-        sql, names = _positional(statement)
-        records = await self.database.fetch_alone(sql, [params[name] for name in names])
-        return [tuple(record) for record in records]
+        """The rows of a prebuilt read that need not join the transaction (app/db/bulk/positional.py)."""
+        return await positional.fetch_read(self, statement, params)
 
     async def commit(self) -> None:
         wakes = self._wakes | ({EVENTS} if self._events else set())
-        await self._flush()
+        await self.flush()
         if self._conn is not None:
             if not self.database.is_sqlite:
-                for kind in sorted(self._wakes):
-                    if notify_due(kind):
-                        await self.execute(
-                            text("SELECT pg_notify(:channel, :kind)"), {"channel": OUTBOX_CHANNEL, "kind": kind}
-                        )
+                await notify_with_commit(self, self._wakes)
             await self._conn.commit()
             await self._close()
         self._wakes = set()
-        for waker in tuple(LOCAL_WAKERS):
-            for kind in wakes:
-                waker(kind)
+        wake_local(wakes)
 
     async def flush(self) -> None:
         """Write the queued rows and events now (a use case that takes contended locks after)."""
-        await self._flush()
-
-    async def _flush(self) -> None:
-        writes = self._deferred
-        if self._events:  # each event and its place in the dispatcher's queue
-            queue = [{"workspace_id": e["workspace_id"], "id": e["id"], "type": e["type"],
-                      "resource_id": e["resource_id"]} for e in self._events]  # fmt: skip
-            writes = [*writes, (tables.events, self._events), (tables.event_queue, queue)]
+        deferred, events = self._deferred, self._events
         self._deferred, self._events = [], []
-        if not writes:
-            return
-        groups = bulk.groups(writes)
-        if self.database.is_sqlite:
-            for group in groups:
-                await self.execute(group.table.insert(), group.rows)
-            return
-        notify = OUTBOX_CHANNEL if any(g.table is tables.events for g in groups) and notify_due() else None
-        # A batch's rows go in by COPY: a VALUES list of hundreds of rows is a statement of its own
-        # shape, parsed and planned by PostgreSQL every time (an order batch's 1,400 events were a
-        # third of PostgreSQL's busy time in benchmarks/order_sync.py).
-        batch = any(len(group.rows) >= bulk.COPY_FROM_ROWS for group in groups)
-        if not batch and bulk.parameter_count(groups) <= bulk.MAX_PARAMETERS:
-            if self._conn is None:
-                # Nothing else ran in this unit of work: its one statement is atomic on its own, so
-                # it runs in autocommit, without BEGIN and COMMIT round trips, and with whatever
-                # other units are writing at the same moment (app/db/group_commit.py).
-                await self.database.write_together(groups, notify)
-                return
-            sql, args = bulk.statement(self.database.engine.dialect, groups, notify=notify)
-            await self._conn.exec_driver_sql(sql, tuple(args))
-            return
-        # a batch, or too many values for one statement: COPY, in the transaction
-        for group in groups:
-            await self.insert_rows(group.table, group.rows)
-        if notify is not None:
-            await self.execute(text("SELECT pg_notify(:channel, '')"), {"channel": notify})
+        await write_behind.flush(self, deferred, events)
 
     async def rollback(self) -> None:
         self._deferred, self._events, self._wakes = [], [], set()
@@ -220,9 +124,19 @@ class UnitOfWork:
     ) -> None:
         await self.rollback()
 
-    # The named cross-workspace repositories (tenant ones are bound in app/db/repositories/registry.py).
+    # The named cross-workspace repositories (tenant ones are bound in app/db/repositories/registry.py):
+    # the system's few queries, and the worker's four queues.
     def system(self) -> SystemRepository:
         return SystemRepository(self)
 
-    def outbox(self) -> OutboxRepository:
-        return OutboxRepository(self)
+    def event_queue(self) -> EventQueue:
+        return EventQueue(self)
+
+    def delivery_queue(self) -> DeliveryQueue:
+        return DeliveryQueue(self)
+
+    def timer_queue(self) -> TimerQueue:
+        return TimerQueue(self)
+
+    def job_queue(self) -> JobQueue:
+        return JobQueue(self)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from app.db.unit_of_work import UnitOfWork
 
 # New events wake idle workers (LISTEN crm_outbox) through a NOTIFY sent with the write, at most
 # once per NOTIFY_EVERY_SECONDS per process: a NOTIFY on every commit serialises committers on
@@ -28,3 +34,18 @@ def notify_due(kind: str = EVENTS) -> bool:
         return False
     _last_notify[kind] = now
     return True
+
+
+async def notify_with_commit(uow: UnitOfWork, kinds: Iterable[str]) -> None:
+    """PostgreSQL: NOTIFY the loops doing these kinds of work, in the transaction about to commit
+    (delivered at commit: never for a rolled-back write), each kind at most once per window."""
+    for kind in sorted(kinds):
+        if notify_due(kind):
+            await uow.execute(text("SELECT pg_notify(:channel, :kind)"), {"channel": OUTBOX_CHANNEL, "kind": kind})
+
+
+def wake_local(kinds: Iterable[str]) -> None:
+    """Tell a worker in this process (LOCAL_WAKERS) directly, after commit."""
+    for waker in tuple(LOCAL_WAKERS):
+        for kind in kinds:
+            waker(kind)

@@ -28,6 +28,6 @@ async def readiness(database: Database, expected: str) -> Readiness:
     if revision != expected:
         return Readiness(False, revision, expected, f"database at migration {revision}, expected {expected}")
     async with UnitOfWork(database, write=False) as uow:
-        backlog, oldest = await uow.outbox().backlog()
+        backlog, oldest = await uow.system().backlog()
     age = (utcnow() - oldest).total_seconds() if oldest is not None else None
     return Readiness(True, revision, expected, backlog=backlog, oldest_age_seconds=age)

@@ -64,7 +64,7 @@ async def claim(
     now = utcnow()
     share = workspace_share(settings.worker_concurrency, settings.webhook_workspace_share)
     async with UnitOfWork(database, write=True) as uow:
-        endpoints = await uow.outbox().claim_endpoints(
+        endpoints = await uow.delivery_queue().claim_endpoints(
             now, now + timedelta(seconds=settings.worker_lease_seconds), limit, share=share, busy=busy or {}
         )
         await uow.commit()
@@ -86,7 +86,7 @@ async def deliver_endpoint(
         with outbound.on_behalf_of(workspace_id):
             while time.monotonic() < deadline and not stopping():
                 async with UnitOfWork(database, write=False) as uow:
-                    due = await uow.outbox().due_deliveries(workspace_id, endpoint_id, utcnow(), 50)
+                    due = await uow.delivery_queue().due_deliveries(workspace_id, endpoint_id, utcnow(), 50)
                 if not due:
                     break
                 for delivery in due:
@@ -128,7 +128,7 @@ class Lease:
     async def renew(self) -> bool:
         renewed = utcnow() + timedelta(seconds=self.seconds)
         async with UnitOfWork(self.database, write=True) as uow:
-            held = await uow.outbox().renew_lease(self.workspace_id, self.endpoint_id, self.until, renewed)
+            held = await uow.delivery_queue().renew_lease(self.workspace_id, self.endpoint_id, self.until, renewed)
             await uow.commit()
         if held:
             self.until = renewed
@@ -164,7 +164,9 @@ class Lease:
         if not self.lost:
             free_from = utcnow() + timedelta(seconds=backoff)
             async with UnitOfWork(self.database, write=True) as uow:
-                await uow.outbox().release_endpoint(self.workspace_id, self.endpoint_id, free_from, held=self.until)
+                await uow.delivery_queue().release_endpoint(
+                    self.workspace_id, self.endpoint_id, free_from, held=self.until
+                )
                 await uow.commit()
 
 
@@ -209,8 +211,8 @@ async def _attempt(
         json.dumps(result.error),
     )
     async with UnitOfWork(database, write=True) as uow:
-        outbox = uow.outbox()
-        moved = await outbox.record_attempt(
+        queue = uow.delivery_queue()
+        moved = await queue.record_attempt(
             {
                 "workspace_id": delivery["workspace_id"],
                 "id": new_id(),
@@ -239,7 +241,7 @@ async def _attempt(
         if outcome.disable_endpoint:
             changes.update(enabled=False, disabled_reason=outcome.disable_endpoint)
         if len(changes) > 2:  # a real change of the endpoint, not only bookkeeping
-            updated = await outbox.update_endpoint(endpoint["workspace_id"], endpoint["id"], changes)
+            updated = await queue.update_endpoint(endpoint["workspace_id"], endpoint["id"], changes)
             if updated is not None:
                 if outcome.disable_endpoint:
                     ctx = Context(uow, endpoint["workspace_id"], SYSTEM, done, scopes=SERVICE_SCOPES)

@@ -56,7 +56,7 @@ class JobRun:
         """Report progress; it also renews the lease (a long job stays this worker's)."""
         now = utcnow()
         async with UnitOfWork(self.database, write=True) as uow:
-            ours = await uow.outbox().update_job(
+            ours = await uow.job_queue().update_job(
                 self.workspace_id,
                 self.job["id"],
                 {"progress": values, "updated_at": now, "lease_until": now + self.lease},
@@ -177,7 +177,7 @@ async def claim(database: Database, settings: Settings, limit: int) -> list[dict
     lease = timedelta(seconds=settings.worker_lease_seconds)
     await _fail_lost(database, now - lease, now)
     async with UnitOfWork(database, write=True) as uow:
-        claimed = await uow.outbox().claim_jobs(
+        claimed = await uow.job_queue().claim_jobs(
             now,
             now + lease,
             limit,
@@ -207,7 +207,7 @@ async def _fail_lost(database: Database, before: datetime, now: datetime) -> Non
     from app.services.customers import imports
 
     async with UnitOfWork(database, write=False) as uow:
-        lost = await uow.outbox().lost_jobs(before, MAX_ATTEMPTS, LOST_PER_CLAIM)
+        lost = await uow.job_queue().lost_jobs(before, MAX_ATTEMPTS, LOST_PER_CLAIM)
     for job in lost:
         try:
             failed_import = await _fail_one_lost(database, job, before, now)
@@ -238,7 +238,7 @@ async def _fail_one_lost(database: Database, job: dict[str, Any], before: dateti
         "updated_by": str(SYSTEM),
     }
     async with UnitOfWork(database, write=True) as uow:
-        if not await uow.outbox().end_lost_job(job["workspace_id"], job["id"], job["attempts"], before, final):
+        if not await uow.job_queue().end_lost_job(job["workspace_id"], job["id"], job["attempts"], before, final):
             return None  # renewed or ended since it was listed
         import_id = _import_of(job)
         failed_import = None
@@ -335,7 +335,7 @@ async def _record_outcome(
         final = {**outcome, "lease_until": None, "updated_at": now, "updated_by": str(SYSTEM)}
         if outcome["status"] != "queued":
             final["finished_at"] = now
-        if not await uow.outbox().update_job(job["workspace_id"], job["id"], final, attempt=attempt):
+        if not await uow.job_queue().update_job(job["workspace_id"], job["id"], final, attempt=attempt):
             log.warning("job %s (%s) was taken over by another worker; its outcome here is dropped", job["id"],
                         job["kind"])  # fmt: skip
             return
@@ -359,7 +359,7 @@ async def _keep_lease(database: Database, job: dict[str, Any], attempt: int, lea
         await asyncio.sleep(lease.total_seconds() / 3)
         try:
             async with UnitOfWork(database, write=True) as uow:
-                ours = await uow.outbox().renew_job_lease(job["workspace_id"], job["id"], attempt, utcnow() + lease)
+                ours = await uow.job_queue().renew_job_lease(job["workspace_id"], job["id"], attempt, utcnow() + lease)
                 await uow.commit()
         except Exception:  # the database away for a moment: try again at the next beat
             log.warning("could not renew the lease of job %s", job["id"], exc_info=True)
@@ -375,7 +375,7 @@ async def _release(database: Database, job: dict[str, Any], attempt: int) -> Non
     one owns the job again, as if it had never been taken over: it is still running it.)"""
     try:
         async with UnitOfWork(database, write=True) as uow:
-            if await uow.outbox().release_job(job["workspace_id"], job["id"], attempt, utcnow()):
+            if await uow.job_queue().release_job(job["workspace_id"], job["id"], attempt, utcnow()):
                 uow.wake(JOBS)  # waiting workers resume it now, not at their next poll
             await uow.commit()
     except Exception:

@@ -42,7 +42,7 @@ HANDLERS: dict[str, Handler] = {"notify": notify, recurring.KIND: recurring.fire
 async def fire_due(database: Database, settings: Settings, *, limit: int = 200) -> int:
     now = utcnow()
     async with UnitOfWork(database, write=True) as uow:
-        due = await uow.outbox().claim_timers(now, now + timedelta(seconds=settings.worker_lease_seconds), limit)
+        due = await uow.timer_queue().claim_timers(now, now + timedelta(seconds=settings.worker_lease_seconds), limit)
         await uow.commit()
     for timer in due:
         await _fire(database, timer)
@@ -51,7 +51,7 @@ async def fire_due(database: Database, settings: Settings, *, limit: int = 200) 
 
 async def next_due(database: Database) -> datetime | None:
     async with UnitOfWork(database, write=False) as uow:
-        return await uow.outbox().next_timer_due()
+        return await uow.timer_queue().next_timer_due()
 
 
 async def _fire(database: Database, timer: dict[str, Any]) -> None:
@@ -63,7 +63,7 @@ async def _fire(database: Database, timer: dict[str, Any]) -> None:
         async with UnitOfWork(database, write=True) as uow:
             ctx = Context(uow, timer["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
             await handler(ctx, timer["payload"], timer["run_at"])
-            await uow.outbox().finish_timer(
+            await uow.timer_queue().finish_timer(
                 timer["workspace_id"], timer["id"], {"status": "fired", "fired_at": now, "lease_until": None}
             )
             await uow.commit()
@@ -71,7 +71,7 @@ async def _fire(database: Database, timer: dict[str, Any]) -> None:
         log.exception("timer %s (%s) failed", timer["id"], timer["kind"])
         attempts = timer["attempts"] + 1
         async with UnitOfWork(database, write=True) as uow:
-            await uow.outbox().finish_timer(
+            await uow.timer_queue().finish_timer(
                 timer["workspace_id"],
                 timer["id"],
                 {

@@ -207,7 +207,7 @@ async def test_a_run_whose_job_was_taken_over_changes_nothing(
     (stalled,) = await jobs.claim(database, settings, 1)
     async with UnitOfWork(database) as uow:  # its lease runs out
         past = utcnow() - dt.timedelta(seconds=1)
-        await uow.outbox().renew_job_lease(stalled["workspace_id"], stalled["id"], 1, past)
+        await uow.job_queue().renew_job_lease(stalled["workspace_id"], stalled["id"], 1, past)
         await uow.commit()
     (taken_over,) = await jobs.claim(database, settings, 1)
     assert taken_over["id"] == stalled["id"]
@@ -283,7 +283,7 @@ async def lose_worker(
     one more lease ago: long enough for a last attempt to count as lost) with no outcome recorded."""
     async with UnitOfWork(database) as uow:
         past = utcnow() - ago
-        assert await uow.outbox().renew_job_lease(job["workspace_id"], job["id"], job["attempts"] + 1, past)
+        assert await uow.job_queue().renew_job_lease(job["workspace_id"], job["id"], job["attempts"] + 1, past)
         await uow.commit()
 
 

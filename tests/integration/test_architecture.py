@@ -8,7 +8,16 @@ from pathlib import Path
 
 from app.db import tables
 from app.db.repositories import base, idempotency, system
-from app.db.repositories.events import events, jobs, outbox, timers, webhooks
+from app.db.repositories.events import (
+    delivery_queue,
+    event_queue,
+    events,
+    job_queue,
+    jobs,
+    timer_queue,
+    timers,
+    webhooks,
+)
 from app.db.repositories.leads import forms, leads
 from app.db.repositories.workspace import api_keys, members, settings, workspaces
 
@@ -67,9 +76,15 @@ def test_repositories_are_scoped_except_the_named_system_one() -> None:
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__:
                 assert issubclass(cls, base.TenantRepository), cls
-    # The named cross-workspace ones: creating tenants and resolving keys; the worker's claims.
+    # The named cross-workspace ones: creating tenants and resolving keys; the worker's four queues.
     assert not issubclass(system.SystemRepository, base.TenantRepository)
-    assert not issubclass(outbox.OutboxRepository, base.TenantRepository)
+    for queue in (
+        event_queue.EventQueue,
+        delivery_queue.DeliveryQueue,
+        timer_queue.TimerQueue,
+        job_queue.JobQueue,
+    ):
+        assert not issubclass(queue, base.TenantRepository), queue
 
 
 def test_routers_never_build_queries_or_commit() -> None:

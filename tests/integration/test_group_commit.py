@@ -1,4 +1,4 @@
-"""Group commit (app/db/group_commit.py): units of work writing at the same moment share one
+"""Group commit (app/db/bulk/group_commit.py): units of work writing at the same moment share one
 statement on PostgreSQL, and each unit still succeeds or fails on its own: a unit whose rows are
 refused takes nobody else's rows down with it, and nobody's rows are stored twice. The outcomes are
 asserted on both databases (SQLite writes each unit in its own transaction)."""
@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from app.db import bulk, tables
+from app.db import tables
+from app.db.bulk import write_behind
+from app.db.bulk.copy import COPY_FROM_ROWS
 from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
@@ -116,9 +118,10 @@ async def test_units_that_clash_with_each_other(tenant: Tenant, database: Databa
 async def test_a_statement_takes_no_more_than_fits(tenant: Tenant, database: Database, statements: list[int]) -> None:
     """Units whose rows together would pass PostgreSQL's parameter limit go in several statements."""
     workspace_id = uuid.UUID(tenant.id)
-    per_unit = bulk.COPY_FROM_ROWS - 1  # the most rows a unit writes by statement rather than COPY
+    per_unit = COPY_FROM_ROWS - 1  # the most rows a unit writes by statement rather than COPY
     units = [[_event(workspace_id, n * 100 + i) for i in range(per_unit)] for n in range(80)]
-    assert bulk.parameter_count(bulk.groups([(tables.events, [e for u in units for e in u])])) > bulk.MAX_PARAMETERS
+    groups = write_behind.groups([(tables.events, [e for u in units for e in u])])
+    assert write_behind.parameter_count(groups) > write_behind.MAX_PARAMETERS
     await asyncio.gather(*(_write(database, unit) for unit in units))
     assert await _stored(database, workspace_id, [event["id"] for unit in units for event in unit]) == 80 * per_unit
     if not database.is_sqlite:

@@ -107,13 +107,13 @@ async def test_dispatch_numbers_events_in_commit_order_and_leaves_them_as_writte
 
     await drain_dispatch(database)  # what earlier tests left in this database
     async with UnitOfWork(database, write=False) as uow:  # their deliveries still waiting count too
-        waiting, since = await uow.outbox().backlog()
+        waiting, since = await uow.system().backlog()
     for n in range(3):
         await tenant.post("/v1/members", json={"name": f"M{n}", "email": f"m{n}@x.io"})
     written = (await tenant.get("/v1/events", params={"type": "member.created"})).json()["data"]
     assert [e["sequence"] for e in written] == [None, None, None]  # not dispatched yet
     async with UnitOfWork(database, write=False) as uow:
-        backlog, oldest = await uow.outbox().backlog()
+        backlog, oldest = await uow.system().backlog()
     first = datetime.fromisoformat(written[0]["occurred_at"])
     assert (backlog, oldest) == (waiting + 3, min(since or first, first))  # the oldest waiting
 
@@ -127,7 +127,7 @@ async def test_dispatch_numbers_events_in_commit_order_and_leaves_them_as_writte
     later = (await tenant.get("/v1/events", params={"after_sequence": 1})).json()["data"]
     assert [e["sequence"] for e in later] == [2, 3]
     async with UnitOfWork(database, write=False) as uow:
-        assert (await uow.outbox().backlog())[0] == waiting
+        assert (await uow.system().backlog())[0] == waiting
 
 
 async def test_update_event_lists_previous_attributes(tenant: Tenant) -> None:
@@ -590,7 +590,7 @@ async def claim_one(database: Database, settings: Settings, endpoint: dict) -> l
     async with UnitOfWork(database) as uow:
         for other in claimed:
             if other not in mine:
-                await uow.outbox().release_endpoint(
+                await uow.delivery_queue().release_endpoint(
                     other["workspace_id"], other["id"], utcnow(), held=other["lease_until"]
                 )
         await uow.commit()
@@ -739,7 +739,7 @@ async def test_claims_take_each_workspace_s_first_endpoint_before_anyone_s_secon
     claimed = await deliveries.claim(database, settings, 1000)
     async with UnitOfWork(database) as uow:  # what the claim leased, other tests' endpoints too
         for endpoint in claimed:
-            await uow.outbox().release_endpoint(
+            await uow.delivery_queue().release_endpoint(
                 endpoint["workspace_id"], endpoint["id"], utcnow(), held=endpoint["lease_until"]
             )
         await uow.commit()
@@ -760,7 +760,9 @@ async def test_a_workspace_served_just_now_waits_behind_one_not_served_yet(
     settings = worker_settings(database, worker_concurrency=24, webhook_workspace_share=1.0)
     [served] = await claim_one(database, settings, a)  # a worker had it and gave it back, still due
     async with UnitOfWork(database) as uow:
-        await uow.outbox().release_endpoint(served["workspace_id"], served["id"], utcnow(), held=served["lease_until"])
+        await uow.delivery_queue().release_endpoint(
+            served["workspace_id"], served["id"], utcnow(), held=served["lease_until"]
+        )
         await uow.commit()
     b = await subscribe(other_tenant, "https://hooks.example.com/waiting", event_types=["member.created"])
     await other_tenant.post("/v1/members", json={"name": "B", "email": "b@x.io"})
@@ -768,7 +770,7 @@ async def test_a_workspace_served_just_now_waits_behind_one_not_served_yet(
     claimed = await deliveries.claim(database, settings, 1000)
     async with UnitOfWork(database) as uow:
         for endpoint in claimed:
-            await uow.outbox().release_endpoint(
+            await uow.delivery_queue().release_endpoint(
                 endpoint["workspace_id"], endpoint["id"], utcnow(), held=endpoint["lease_until"]
             )
         await uow.commit()

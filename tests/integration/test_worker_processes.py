@@ -115,7 +115,7 @@ async def test_worker_killed_mid_delivery_loses_nothing(scratch: ScratchDatabase
                 stop(second)
         assert hooks[0].headers["webhook-id"] == hooks[1].headers["webhook-id"]  # the same message, again
         async with UnitOfWork(database, write=False) as uow:
-            backlog, _ = await uow.outbox().backlog()
+            backlog, _ = await uow.system().backlog()
         assert backlog == 0
     finally:
         await database.dispose()

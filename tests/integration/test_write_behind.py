@@ -1,5 +1,5 @@
-"""Write-behind inserts (app/db/bulk.py): what a use case queued is written at commit, all of it or
-none of it, in one statement on PostgreSQL and in several when it would not fit in one."""
+"""Write-behind inserts (app/db/bulk/write_behind.py): what a use case queued is written at commit,
+all of it or none of it, in one statement on PostgreSQL and in several when it would not fit in one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from app.db import bulk, tables
+from app.db import tables
+from app.db.bulk import write_behind
 from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
@@ -34,8 +35,8 @@ def _event(workspace_id: uuid.UUID, n: int) -> dict:  # type: ignore[type-arg]
 async def test_queued_rows_are_all_written_at_commit(tenant: Tenant, database: Database, count: int) -> None:
     workspace_id = uuid.UUID(tenant.id)
     events = [_event(workspace_id, n) for n in range(count)]
-    groups = bulk.groups([(tables.events, events)])
-    fits = bulk.parameter_count(groups) <= bulk.MAX_PARAMETERS
+    groups = write_behind.groups([(tables.events, events)])
+    fits = write_behind.parameter_count(groups) <= write_behind.MAX_PARAMETERS
     assert fits == (count == 1)
     async with UnitOfWork(database) as uow:
         for event in events:

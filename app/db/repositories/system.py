@@ -1,12 +1,14 @@
 """The few queries that must run across workspaces: creating a tenant, resolving a presented API
-key by its digest, and health checks. Nothing else may query without a workspace."""
+key by its digest, and health checks. Nothing else may query without a workspace (but the worker's
+named queues: app/db/repositories/events/*_queue.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from app.db import tables
@@ -77,6 +79,27 @@ class SystemRepository:
 
     async def count_workspaces(self) -> int:
         return int((await self.uow.execute(select(func.count()).select_from(tables.workspaces))).scalar_one())
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """Undelivered work: events not yet dispatched plus deliveries pending for enabled endpoints,
+        and the oldest one's time."""
+        ev, eq, dl, ep = tables.events, tables.event_queue, tables.webhook_deliveries, tables.webhook_endpoints
+        oldest_queued = select(eq.c.workspace_id, eq.c.id).order_by(eq.c.id).limit(1).subquery()
+        first = (
+            select(ev.c.occurred_at)
+            .join(oldest_queued, and_(ev.c.workspace_id == oldest_queued.c.workspace_id, ev.c.id == oldest_queued.c.id))
+            .scalar_subquery()
+        )
+        events = select(func.count(), first).select_from(eq)
+        pending = (
+            select(func.count(), func.min(dl.c.created_at))
+            .join(ep, and_(ep.c.workspace_id == dl.c.workspace_id, ep.c.id == dl.c.endpoint_id))
+            .where(dl.c.status == "pending", ep.c.enabled)  # a disabled endpoint's queue waits for a person
+        )
+        n1, t1 = (await self.uow.execute(events)).one()
+        n2, t2 = (await self.uow.execute(pending)).one()
+        oldest = min((t for t in (t1, t2) if t is not None), default=None)
+        return int(n1) + int(n2), oldest
 
     async def migration_revision(self) -> str | None:
         try:

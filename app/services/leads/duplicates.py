@@ -295,10 +295,10 @@ async def find_for_new_leads(database: Database, now: datetime, *, limit: int = 
     into it (`merge_automatically`); the others' candidates are announced with
     `lead.duplicates_found` for review. One transaction per batch; how many leads it took."""
     async with UnitOfWork(database, write=False) as reader:  # no write transaction while idle
-        if not await reader.outbox().dedupe_pending():
+        if not await reader.event_queue().dedupe_pending():
             return 0
     async with UnitOfWork(database, write=True) as uow:
-        queued = await uow.outbox().claim_dedupe(limit)
+        queued = await uow.event_queue().claim_dedupe(limit)
         by_workspace: dict[UUID, list[UUID]] = {}
         for workspace_id, lead_id in queued:
             by_workspace.setdefault(workspace_id, []).append(lead_id)

@@ -106,7 +106,7 @@ async def sweep(database: Database, now: datetime, *, limit: int = SWEEP_BATCH) 
     """Breach every pending lead whose deadline has passed (the worker's `sla` loop): status,
     `lead.sla_breached`, then the workspace's escalation, in one transaction per batch."""
     async with UnitOfWork(database, write=True) as uow:
-        breached = await uow.outbox().breach_due(now, limit)
+        breached = await uow.timer_queue().breach_due(now, limit)
         for lead in breached:
             ctx = Context(uow, lead["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
             await events.record(ctx, types.LEAD_SLA_BREACHED, LeadRead.model_validate(lead))
@@ -153,7 +153,7 @@ async def _escalate(ctx: Context, lead: Row) -> None:
 
 async def next_due(database: Database) -> datetime | None:
     async with UnitOfWork(database, write=False) as uow:
-        return await uow.outbox().next_sla_due()
+        return await uow.timer_queue().next_sla_due()
 
 
 def _conversion(rows: list[Row]) -> dict[str, float | None]:

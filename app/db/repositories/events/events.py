@@ -1,4 +1,4 @@
-"""The event log of one workspace (read side; the dispatcher's cross-workspace work is in outbox.py)."""
+"""The event log of one workspace (read side; the dispatcher's cross-workspace work is in event_queue.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Jobs of one workspace, and the fair order in which workers take queued jobs (the claim
-itself, across workspaces, is in outbox.py)."""
+itself, across workspaces, is in job_queue.py)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def fair_heads(now: datetime, per_kind: int, max_attempts: int, lost_before: dat
     holds slots (its other kinds), so a freed slot goes to a workspace that has none. A running job
     whose lease expired is waiting again only while it has attempts left (`max_attempts`): one that
     used them all (its process died on the last one) is neither waiting nor running, so it holds
-    up nothing queued behind it (the claim fails it: outbox.py `lost_jobs`) once its lease expired
+    up nothing queued behind it (the claim fails it: job_queue.py `lost_jobs`) once its lease expired
     before `lost_before` (one more lease); until then its worker may still be alive and running it
     (its renewals failing for a while), so it still counts as running. Plain SQL (CTEs, window
     functions): the same on SQLite and PostgreSQL."""

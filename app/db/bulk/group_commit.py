@@ -1,7 +1,7 @@
 """Group commit for self-contained write-behind statements (PostgreSQL).
 
 A unit of work that only queued inserts ends in one self-contained statement in autocommit (the
-website-form capture path: a lead, its tags, the submission and two events; see app/db/bulk.py).
+website-form capture path: a lead, its tags, the submission and two events; see app/db/bulk/write_behind.py).
 Under load many of them wait at the same moment, and written one statement each, every one pays a
 statement's fixed costs twice over: on the client (protocol, a round trip, an event-loop wake-up)
 and on the server (snapshot, commit, WAL flush), with a dozen busy backends contending for the
@@ -27,10 +27,10 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 
-from app.db import bulk
+from app.db.bulk import write_behind
 
 Execute = Callable[[str, Sequence[Any]], Awaitable[None]]
-_Unit = tuple[Sequence[bulk.Group], str | None, "asyncio.Future[object]"]
+_Unit = tuple[Sequence[write_behind.Group], str | None, "asyncio.Future[object]"]
 _ALONE = object()  # a waiter's answer: the combined statement failed, write your rows on your own
 
 
@@ -43,7 +43,7 @@ class GroupCommit:
         self._queue: deque[_Unit] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def write(self, groups: Sequence[bulk.Group], notify: str | None) -> None:
+    async def write(self, groups: Sequence[write_behind.Group], notify: str | None) -> None:
         """Write these groups (which fit in one statement), sending NOTIFY `notify` with them; returns
         once they are committed, raises what their own statement would have raised."""
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
@@ -67,10 +67,10 @@ class GroupCommit:
         """The queued units that fit in one statement, oldest first; units whose waiter was
         cancelled meanwhile are dropped (their rows were never sent)."""
         units: list[_Unit] = []
-        budget = bulk.MAX_PARAMETERS
+        budget = write_behind.MAX_PARAMETERS
         while self._queue:
             groups, notify, future = self._queue[0]
-            cost = bulk.parameter_count(groups)
+            cost = write_behind.parameter_count(groups)
             if units and cost > budget:
                 break
             self._queue.popleft()
@@ -108,18 +108,18 @@ class GroupCommit:
             for _, _, future in units:
                 _settle(future, None)
 
-    async def _write_alone(self, groups: Sequence[bulk.Group], notify: str | None) -> None:
-        await self._execute(*bulk.statement(self._dialect, groups, notify=notify))
+    async def _write_alone(self, groups: Sequence[write_behind.Group], notify: str | None) -> None:
+        await self._execute(*write_behind.statement(self._dialect, groups, notify=notify))
 
 
-def merge(units: Sequence[Sequence[bulk.Group]]) -> list[bulk.Group]:
+def merge(units: Sequence[Sequence[write_behind.Group]]) -> list[write_behind.Group]:
     """Several units' groups as one list of groups: rows of the same table and columns together,
     tables in the order first seen (within one statement foreign keys are checked at its end)."""
     merged: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
     for groups in units:
         for group in groups:
             merged.setdefault((group.table, group.columns), []).extend(group.rows)
-    return [bulk.Group(table, columns, rows) for (table, columns), rows in merged.items()]
+    return [write_behind.Group(table, columns, rows) for (table, columns), rows in merged.items()]
 
 
 def _settle(future: asyncio.Future[object], outcome: object) -> None:
