@@ -88,7 +88,7 @@ async def _run_worker(parent_pid: int | None) -> None:
         await database.dispose()
     import os
 
-    from app.worker.jobs import cpu_steps_running
+    from app.cpu import cpu_steps_running
 
     # Only the job CPU steps' threads (`run_cpu`) are asked about: other threads (an idle pool's,
     # such as the outbound address lookups') end at interpreter exit, and a normal exit runs the

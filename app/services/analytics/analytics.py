@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from app.cpu import run_cpu
 from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
@@ -331,8 +332,6 @@ def _holdout(summaries: _Summaries, calibration_end: date, as_of: date, values: 
 
 async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """`analytics.refresh`: compute and store a new snapshot; returns its summary."""
-    from app.worker.jobs import run_cpu
-
     started_at, started = utcnow(), time.perf_counter()
     async with UnitOfWork(database, write=False) as uow:
         ctx = Context(uow, workspace_id, SYSTEM, started_at, scopes=SERVICE_SCOPES)
