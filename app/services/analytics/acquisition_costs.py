@@ -7,11 +7,8 @@ import calendar
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from app.db.repositories.base import Row
-from app.db.repositories.registry import WorkspaceRepositories
-from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import Conflict, ErrorList
 from app.domain.money import from_minor
 from app.domain.workspace.workspaces import currency_exponent
@@ -35,11 +32,9 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
     return prepared
 
 
-def _repo(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return WorkspaceRepositories(uow, workspace_id).acquisition_costs
-
-
-ACQUISITION_COST = records.Kind("acquisition_cost", _repo, AcquisitionCostRead, _prepare)
+ACQUISITION_COST = records.Kind(
+    "acquisition_cost", lambda repos: repos.acquisition_costs, AcquisitionCostRead, _prepare
+)
 
 
 def _month_end(month: str) -> date:
