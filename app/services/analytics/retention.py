@@ -10,6 +10,7 @@ ended churned, only once they have bought again. A first snapshot announces at m
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -39,7 +40,7 @@ CONTRACT_LAPSE = timedelta(days=90)  # a contract that ended this recently witho
 
 
 async def gather(
-    database: Database, workspace_id: UUID, ctx: Context, as_of: date, values: dict[str, Any], zone: ZoneInfo
+    database: Database, workspace_id: UUID, ctx: Context, as_of: date, values: Mapping[str, Any], zone: ZoneInfo
 ) -> retention.RetentionInputs:
     async with UnitOfWork(database, write=not database.is_sqlite) as uow:
         repo = WorkspaceRepositories(uow, workspace_id).analytics
@@ -80,11 +81,11 @@ async def gather(
 
 async def compare(
     ctx: Context,
-    snapshot: dict[str, Any],
+    snapshot: Mapping[str, Any],
     previous_id: UUID | None,
-    summaries: Any,
-    columns: dict[str, list[Any]],
-    overdue: list[bool],
+    summaries: retention.CustomerRows,
+    columns: Mapping[str, Sequence[Any]],
+    overdue: Sequence[bool],
 ) -> dict[str, Any]:
     """Against the previous snapshot: segment moves (none without one). Then the outcome of open
     alerts, and the new alerts. Returns what the snapshot's insights gain: `rfm` movement (with a
@@ -105,7 +106,11 @@ async def compare(
 
 
 async def _segment_moves(
-    ctx: Context, snapshot: dict[str, Any], previous_id: UUID, index: dict[UUID, int], columns: dict[str, list[Any]]
+    ctx: Context,
+    snapshot: Mapping[str, Any],
+    previous_id: UUID,
+    index: Mapping[UUID, int],
+    columns: Mapping[str, Sequence[Any]],
 ) -> dict[str, Any]:
     before = await ctx.analytics.previous_values(previous_id)
     movement: Counter[tuple[str | None, str]] = Counter()
@@ -130,11 +135,11 @@ async def _segment_moves(
 
 async def _raise_alerts(
     ctx: Context,
-    snapshot: dict[str, Any],
-    summaries: Any,
-    index: dict[UUID, int],
-    columns: dict[str, list[Any]],
-    overdue: list[bool],
+    snapshot: Mapping[str, Any],
+    summaries: retention.CustomerRows,
+    index: Mapping[UUID, int],
+    columns: Mapping[str, Sequence[Any]],
+    overdue: Sequence[bool],
     *,
     first_snapshot: bool,
 ) -> dict[str, Any]:
@@ -182,13 +187,13 @@ async def _raise_alerts(
 
 async def _raise(
     ctx: Context,
-    snapshot: dict[str, Any],
+    snapshot: Mapping[str, Any],
     contact: UUID,
     i: int,
-    columns: dict[str, list[Any]],
-    rescue: dict[str, Any],
+    columns: Mapping[str, Sequence[Any]],
+    rescue: Mapping[str, Any],
     decision: retention.AlertDecision,
-    label: dict[str, Any],
+    label: Mapping[str, Any],
 ) -> dict[str, Any]:
     as_of: date = snapshot["as_of"]
     owner = columns["owner_id"][i]
@@ -224,7 +229,9 @@ async def _raise(
     return alert
 
 
-async def _resolve_alerts(ctx: Context, summaries: Any, index: dict[UUID, int], as_of: date) -> None:
+async def _resolve_alerts(
+    ctx: Context, summaries: retention.CustomerRows, index: Mapping[UUID, int], as_of: date
+) -> None:
     """An alerted customer who bought after the alert, within its window, was rescued; one whose
     window has passed without a purchase churned. Only announced alerts announce their outcome."""
     repo = ctx.analytics
@@ -248,11 +255,11 @@ async def _resolve_alerts(ctx: Context, summaries: Any, index: dict[UUID, int], 
         await events.record(ctx, kind, data, resource_id=alert["contact_id"])
 
 
-def contact_name(row: dict[str, Any]) -> str | None:
+def contact_name(row: Mapping[str, Any]) -> str | None:
     return " ".join(part for part in (row.get("first_name"), row.get("last_name")) if part) or None
 
 
-def alert_read(alert: dict[str, Any], *, contacts: bool) -> ChurnAlertRead:
+def alert_read(alert: Mapping[str, Any], *, contacts: bool) -> ChurnAlertRead:
     """An alert as the API shows it; `contacts` (the reader holds contacts:read): with the contact's
     name and email from `first_name`, `last_name`, `email` in the row."""
     labels = {"contact_name": contact_name(alert), "contact_email": alert.get("email")} if contacts else {}
@@ -278,7 +285,7 @@ async def list_alerts(ctx: Context, *, sort: Sort, cursor: str | None, limit: in
 
 
 async def ranked(
-    ctx: Context, snapshot: dict[str, Any], kind: str, *, cursor: str | None, limit: int, filters: dict[str, Any]
+    ctx: Context, snapshot: Mapping[str, Any], kind: str, *, cursor: str | None, limit: int, filters: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of a snapshot's ranked customers (`AnalyticsRepository.ranked`), with its keyset cursor."""
     sort = Sort(kind, True)
@@ -302,7 +309,7 @@ async def ranked(
     return rows, next_cursor
 
 
-def clv_cac(snapshot: dict[str, Any], costs: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:
+def clv_cac(snapshot: Mapping[str, Any], costs: Sequence[Mapping[str, Any]], group: str) -> list[dict[str, Any]]:
     """Per channel and month (or per channel, or per month): customers acquired in that month by that
     channel (the snapshot's customers), the spend recorded for it, CAC, mean CLV and its margin, the
     margin-based ratio (and the revenue-based one), payback."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -463,7 +463,9 @@ def _build(
 # -- the job ------------------------------------------------------------------------------------------
 
 
-async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progress: Any) -> dict[str, Any]:
+async def run_job(
+    database: Database, workspace_id: UUID, import_id: UUID, progress: Callable[..., Awaitable[None]]
+) -> dict[str, Any]:
     """Apply a stored upload, batch by batch, from where the last committed batch left off."""
     async with UnitOfWork(database, write=False) as uow:
         imp = await WorkspaceRepositories(uow, workspace_id).imports.get(import_id)

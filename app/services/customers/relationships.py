@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from app.db.repositories.base import Row
+from app.db.repositories.base import Page, Row
 from app.domain.customers.opportunities import (
     CLOSED,
     DEFAULT_PROBABILITY,
@@ -175,7 +175,7 @@ async def contact_filters(ctx: Context, filters: dict[str, Any]) -> tuple[dict[s
     return segment, filters
 
 
-async def list_contacts(ctx: Context, **filters: Any) -> Any:
+async def list_contacts(ctx: Context, **filters: Any) -> Page:
     paging = {k: filters.pop(k) for k in ("sort", "cursor", "limit", "archived") if k in filters}
     segment, equal = await contact_filters(ctx, filters)
     return await ctx.contacts.list_contacts(now=ctx.now, segment=segment, **paging, **equal)

@@ -304,7 +304,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
         status = "created" if contact_id in resolved.created else "unchanged"
         row = existing.get(contact_id)
         if row is not None:
-            fill = {
+            fill: dict[str, str | bool | None] = {
                 column: value
                 for column, value in (
                     ("first_name", w.first_name),

@@ -16,6 +16,7 @@ from app.db.repositories.base import Page, Row
 from app.domain.errors import ErrorList, InvalidInput, NotFound
 from app.domain.leads.contact import parse_email
 from app.domain.leads.scoring import TRACKABLE, Engagement
+from app.domain.pagination import Sort
 from app.schemas.common import invalid_input
 from app.schemas.leads.engagements import EngagementBatchItem
 from app.services.batches import item_error
@@ -131,6 +132,6 @@ async def link_visitor(ctx: Context, lead: Row, visitor_id: str, *, created: boo
     return await rescore(ctx, lead, cause="visitor engagements linked")
 
 
-async def engagements_of(ctx: Context, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
+async def engagements_of(ctx: Context, lead_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:
     await leads.get(ctx, lead_id)
     return await ctx.engagements.list(lead_id, sort=sort, cursor=cursor, limit=limit)

@@ -52,7 +52,7 @@ async def shared(loading: dict[Hashable, asyncio.Future[Any]], key: Hashable, lo
     pending = loading.get(key)
     if pending is not None:
         value = await asyncio.shield(pending)  # a waiter's cancellation leaves the load alone
-        return await load() if value is _FAILED else value  # type: ignore[no-any-return]
+        return await load() if value is _FAILED else value
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     loading[key] = future
     try:

@@ -16,6 +16,7 @@ from app.domain.errors import ErrorList, NotFound
 from app.domain.events import events as types
 from app.domain.leads import scoring
 from app.domain.leads.scoring import Engagement, Rules
+from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.leads.leads import LeadRead
 from app.schemas.workspace.settings import ScoringSettings
@@ -199,7 +200,7 @@ async def rescore(ctx: Context, lead: Row, *, cause: str, extra: Sequence[Engage
     return updated
 
 
-async def state_changes_of(ctx: Context, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
+async def state_changes_of(ctx: Context, lead_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:
     await _lead(ctx, lead_id)
     return await ctx.state_changes.list(lead_id, sort=sort, cursor=cursor, limit=limit)
 
