@@ -197,8 +197,8 @@ def update_arrays(dialect: Dialect, table: Table, columns: tuple[str, ...], rows
 # -- UPDATE from one JSON document ---------------------------------------------------------------------
 # The same update with the rows sent as one JSON array (`json_to_recordset`): orjson writes a
 # batch's rows in C, where array parameters encode every value in Python (the driver checks each
-# element against collections.abc): 1,000 contacts' facts took 8 ms of the API's CPU as arrays,
-# 3 ms as JSON, and the same time on the server.
+# element against collections.abc): a batch's contacts' facts cost the API less CPU as JSON than
+# as arrays, and the server the same time (benchmarks/README.md).
 
 
 @lru_cache(maxsize=128)

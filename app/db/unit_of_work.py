@@ -75,8 +75,8 @@ class UnitOfWork:
         """Batch use cases on PostgreSQL: plan every statement for the table sizes of now. A
         prepared statement's cached generic plan is made once, from the estimates of the time:
         made while a fresh workspace's tables were small (and not yet analysed) it keeps scanning
-        them as they grow (measured: the order facts query went from 7 ms to 390 ms over 30,000
-        orders). Planning costs ~1 ms a statement, a few per batch of 1,000 rows."""
+        them as they grow (the order facts query grew many times slower over a backfill). Planning
+        each statement costs little against that: a few statements per batch."""
         if not self.database.is_sqlite:
             await self.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
@@ -180,8 +180,8 @@ class UnitOfWork:
             return
         notify = OUTBOX_CHANNEL if any(g.table is tables.events for g in groups) and notify_due() else None
         # A batch's rows go in by COPY: a VALUES list of hundreds of rows is a statement of its own
-        # shape, parsed and planned by PostgreSQL every time (an order batch's 1,400 events were a
-        # third of PostgreSQL's busy time in benchmarks/order_sync.py).
+        # shape, parsed and planned by PostgreSQL every time (an order batch's events were a large
+        # share of PostgreSQL's busy time in benchmarks/order_sync.py).
         batch = any(len(group.rows) >= bulk.COPY_FROM_ROWS for group in groups)
         if not batch and bulk.parameter_count(groups) <= bulk.MAX_PARAMETERS:
             if self._conn is None:

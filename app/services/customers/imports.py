@@ -637,8 +637,8 @@ async def _apply_batch(
 ) -> int:
     async with UnitOfWork(database) as uow:
         # Plans for the tables as they are now: an import grows a fresh workspace's tables from
-        # nothing, and plans cached while they were empty would scan them (measured: 6 ms a row by
-        # 20,000 rows, growing; benchmarks/README.md).
+        # nothing, and plans cached while they were empty would scan them (each row slower as the
+        # tables grow; benchmarks/README.md).
         await uow.plan_each_statement()
         ctx = Context(uow, workspace_id, actor, utcnow(), quiet=QUIET, scopes=SERVICE_SCOPES)
         on_duplicate = imp["options"].get("on_duplicate") or leads.REJECT  # (imports queued before merging: reject)

@@ -5,7 +5,8 @@ made through this process drops its entry at once; other processes see it within
 
 When an entry expires, the requests that find it expired at the same moment share ONE load: under
 load every in-flight submission missed every entry together, each read it on its own, and the
-burst of reads queued for pooled connections (a stall every 5 s, the benchmark's slowest 1%)."""
+burst of reads queued for pooled connections (a stall at every expiry: the benchmark's slowest
+requests)."""
 
 from __future__ import annotations
 
