@@ -88,7 +88,7 @@ async def _run_worker(parent_pid: int | None) -> None:
         await database.dispose()
     import os
 
-    from app.worker.jobs import cpu_steps_running
+    from app.cpu import cpu_steps_running
 
     # Only the job CPU steps' threads (`run_cpu`) are asked about: other threads (an idle pool's,
     # such as the outbound address lookups') end at interpreter exit, and a normal exit runs the
@@ -106,11 +106,11 @@ async def _run_worker(parent_pid: int | None) -> None:
 def _tune_gc() -> None:
     """Long-running processes: move what startup allocated out of the collector's sight and collect
     the young generation less often (most request garbage is freed by reference counting anyway).
-    Measured: about 13% less CPU per form submission at a threshold of 50,000 (benchmarks/README.md).
-    A 1,000-order batch holds more live objects than that while it is being written, so each batch
-    set off a young collection that walked all of it: about 43 ms per batch, a sixth of the API's
-    CPU in order sync. At 500,000, requests' objects are freed by reference counting before the
-    collector looks (form capture measured the same either way)."""
+    Form submissions cost less CPU with a higher threshold (benchmarks/README.md). A 1,000-order
+    batch holds many live objects while it is being written, so a low threshold set off a young
+    collection per batch that walked all of them, a large share of the API's CPU in order sync. At
+    500,000, requests' objects are freed by reference counting before the collector looks (form
+    capture costs the same either way)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(500_000, 50, 100)

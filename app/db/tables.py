@@ -543,7 +543,7 @@ contacts = Table(
     # No index on the order facts (last_order_at, active_until): every synced order rewrites its
     # contact's facts, and an indexed fact makes each of those updates insert into all eight
     # indexes; unindexed, with room left in each page, PostgreSQL updates the row in place (HOT),
-    # a third of the cost (measured: 60,000 fact updates 2.6-3.0 s against 0.9 s). The lists that
+    # at a fraction of the cost (benchmarks/README.md). The lists that
     # sort or filter on them (`-last_order_at`, `active`) sort the workspace's contacts instead.
     postgresql_with={"fillfactor": 85},
 )

@@ -52,6 +52,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 Json = JSON().with_variant(JSONB(), "postgresql")
 # A document written once and read whole (an event's payload, an order's lines as the shop sent
 # them): PostgreSQL's `json` keeps the text as written, so storing it is a syntax check instead of
-# building JSONB (COPY of 100,000 order payloads: 0.7 s against 1.8 s; reading back: 0.3 s against
-# 1.0 s), and ANALYZE has no values to sort. It has no equality: never filter, group or compare on it.
+# building JSONB (faster to COPY in and to read back: benchmarks/README.md), and ANALYZE has no
+# values to sort. It has no equality: never filter, group or compare on it.
 JsonDocument = JSON().with_variant(PG_JSON(), "postgresql")

@@ -67,8 +67,8 @@ class UnitOfWork:
         """Batch use cases on PostgreSQL: plan every statement for the table sizes of now. A
         prepared statement's cached generic plan is made once, from the estimates of the time:
         made while a fresh workspace's tables were small (and not yet analysed) it keeps scanning
-        them as they grow (measured: the order facts query went from 7 ms to 390 ms over 30,000
-        orders). Planning costs ~1 ms a statement, a few per batch of 1,000 rows."""
+        them as they grow (the order facts query grew many times slower over a backfill). Planning
+        each statement costs little against that: a few statements per batch."""
         if not self.database.is_sqlite:
             await self.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 

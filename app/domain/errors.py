@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -26,14 +27,14 @@ class DomainError(Exception):
         *,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
-        extensions: dict[str, object] | None = None,
+        extensions: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors: list[FieldError] = errors or []
         self.headers: dict[str, str] = headers or {}
         # RFC 9457 extension members (e.g. the existing references of an already qualified lead)
-        self.extensions: dict[str, object] = extensions or {}
+        self.extensions: dict[str, object] = dict(extensions or {})
 
 
 class InvalidInput(DomainError):

@@ -1,7 +1,7 @@
 """The fast lane for website form submissions, the API's hottest public endpoint.
 
 JSON submissions without an Idempotency-Key skip FastAPI's route matching and dependency
-resolution, which cost about a fifth of a submission's CPU (benchmarks/README.md), and run the
+resolution, a large share of a submission's CPU (benchmarks/README.md), and run the
 very same handler as the documented route (`accept_submission`) inside the same unit-of-work
 wrapper (`run_in_unit_of_work`): same validation, same answers, same errors. Everything else
 (form-encoded and multipart posts, Idempotency-Key, a malformed path or Authorization header) goes

@@ -137,8 +137,7 @@ class RequestModel(BaseModel):
 
 class BatchRequest(RequestModel):
     """A batch body whose items are validated one by one as request models of their own (so one
-    bad item does not reject the batch): their text is checked there, not walked twice (a
-    1,000-order batch: 6 ms)."""
+    bad item does not reject the batch): their text is checked there, not walked twice."""
 
     @field_validator("*", mode="after")
     @classmethod

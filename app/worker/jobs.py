@@ -1,6 +1,6 @@
 """Running jobs: claimed fairly across workspaces with a lease (a dead worker's job is taken over
 when it expires; a live one renews it), run by kind, progress written as they go; CPU-heavy steps
-go to a thread (`run_cpu`) so an in-process worker never stalls the API's event loop. Only the
+go to a thread (`app/cpu.py: run_cpu`) so an in-process worker never stalls the API's event loop. Only the
 latest claim of a job moves it: a worker stalled past its lease whose job was taken over changes
 nothing when it wakes. A job gets MAX_ATTEMPTS claims: one whose worker died on the last (a job
 that kills its process) is failed by a claim one more lease after its lease ran out, not run
@@ -11,13 +11,10 @@ job's id; the exception goes to the log under that id."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from app.config import Settings
@@ -33,7 +30,6 @@ from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events import events
 
 log = logging.getLogger("app.worker.jobs")
-T = TypeVar("T")
 MAX_ATTEMPTS = 3
 
 
@@ -69,30 +65,6 @@ class JobRun:
     @property
     def last_attempt(self) -> bool:
         return bool(self.job["attempts"] + 1 >= MAX_ATTEMPTS)
-
-
-# CPU steps submitted and not yet ended (a thread cannot be interrupted: a stopping worker process
-# asks `cpu_steps_running` whether one is still going, see app/__main__.py).
-_CPU_STEPS: set[concurrent.futures.Future[Any]] = set()
-_CPU_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-async def run_cpu(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a CPU-heavy step (numpy/scipy release the GIL) off the event loop, in a thread of the
-    `job-cpu` pool (sized like asyncio's default executor). Cancelling the caller drops a step
-    that has not started; one that has runs to its end in its thread."""
-    global _CPU_POOL
-    if _CPU_POOL is None:
-        _CPU_POOL = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="job-cpu")
-    step = _CPU_POOL.submit(contextvars.copy_context().run, partial(function, *args, **kwargs))
-    _CPU_STEPS.add(step)
-    step.add_done_callback(_CPU_STEPS.discard)  # done: ended, raised, or cancelled before it started
-    return await asyncio.wrap_future(step)
-
-
-def cpu_steps_running() -> bool:
-    """Whether a CPU step (`run_cpu`) is still running or waiting for a thread."""
-    return any(not step.done() for step in list(_CPU_STEPS))
 
 
 async def redact_events(run: JobRun) -> dict[str, Any]:

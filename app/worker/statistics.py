@@ -4,7 +4,7 @@ PostgreSQL plans from table statistics, which autovacuum refreshes at most once 
 `autovacuum_naptime` (a minute by default) and not at all where it is turned off. A table that grows
 from nothing within that time (a new workspace's first minutes of form traffic, an order backfill)
 keeps the plans made when it was empty: the worker's duplicate search, planned as a scan of the
-workspace's leads by creation time, took 585 ms per 50 leads at 9,400 leads instead of 1 ms. So
+workspace's leads by creation time, grew slower with every lead instead of staying cheap. So
 every `WORKER_ANALYZE_SECONDS` the worker ANALYZEs the tables that were never analysed or have more
 than doubled since (SystemRepository.stale_tables); a table whose statistics are current costs one
 catalogue read."""

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from tests.conftest import Tenant, assert_problem
@@ -85,7 +86,7 @@ async def test_postgres_a_creation_checking_the_cap_holds_up_no_other_write_of_t
     """While one endpoint creation holds the workspace's cap check, the workspace's other writes
     (a new lead) go through; only another endpoint creation waits for it."""
     async with UnitOfWork(database, write=True) as holding:
-        await holding.webhook_endpoints(uuid.UUID(tenant.id)).count_before_adding()
+        await WorkspaceRepositories(holding, uuid.UUID(tenant.id)).webhook_endpoints.count_before_adding()
         lead = await asyncio.wait_for(tenant.post("/v1/leads", json={"email": "during@x.io"}), 10)
         assert lead.status_code == 201, lead.text
         creating = asyncio.ensure_future(tenant.post("/v1/webhook-endpoints", json={"url": "https://h.example.com/"}))

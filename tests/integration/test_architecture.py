@@ -92,3 +92,89 @@ def test_routers_never_build_queries_or_commit() -> None:
         source = path.read_text(encoding="utf-8")
         assert ".execute(" not in source, path
         assert "uow.commit" not in source or path.name == "route.py", path
+
+
+# -- layers and bounded contexts ---------------------------------------------------------------------
+
+CONTEXTS = ("workspace", "events", "leads", "customers", "analytics")
+# The router modules that may import the database layer, each with its reason. Every other router
+# reaches the database through services (and the request's Context).
+ROUTERS_USING_THE_DATABASE = {
+    "route.py": "the route class opens each request's unit of work, commits it, and runs the request "
+    "again after a lost update or a retryable conflict (app.db.unit_of_work, app.db.conflicts)",
+}
+
+
+def _imported(path: Path) -> set[str]:
+    """Every module or name `path` imports, dotted: `from a.b import c` gives `a.b` and `a.b.c`
+    (c may be a module: `from app.db.repositories import leads`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def _under(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_services_never_import_routers_or_the_worker() -> None:
+    offenders = [
+        f"{path.relative_to(APP)} imports {name}"
+        for path in (APP / "services").rglob("*.py")
+        for name in sorted(_imported(path))
+        if _under(name, "app.routers") or _under(name, "app.worker")
+    ]
+    assert offenders == [], f"use cases are called by routers and the worker, never the other way: {offenders}"
+
+
+def test_routers_reach_the_database_only_where_a_request_opens_its_unit_of_work() -> None:
+    using = {
+        str(path.relative_to(APP / "routers")): sorted(n for n in _imported(path) if _under(n, "app.db"))
+        for path in (APP / "routers").rglob("*.py")
+    }
+    using = {path: names for path, names in using.items() if names}
+    assert set(using) == set(ROUTERS_USING_THE_DATABASE), f"routers go through services: {using}"
+
+
+def test_a_context_reaches_another_contexts_repositories_only_through_its_services() -> None:
+    offenders = []
+    for layer in (APP / "services", APP / "routers" / "v1"):
+        for context in CONTEXTS:
+            for path in (layer / context).rglob("*.py"):
+                others = [
+                    name
+                    for name in _imported(path)
+                    for other in CONTEXTS
+                    if other != context and _under(name, f"app.db.repositories.{other}")
+                ]
+                offenders += [f"{path.relative_to(APP)} imports {name}" for name in sorted(others)]
+    assert offenders == [], f"another context's data is reached through its services: {offenders}"
+
+
+def test_every_context_package_is_one_the_checks_know() -> None:
+    for layer in ("services", "domain", "schemas", "routers/v1", "db/repositories"):
+        packages = {p.name for p in (APP / layer).iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+        assert packages <= set(CONTEXTS), f"app/{layer} has a context the checks above do not know: {packages}"
+
+
+def test_a_tenant_tables_foreign_keys_keep_to_its_workspace() -> None:
+    """A row never points at another workspace's row: every foreign key between tenant tables
+    carries workspace_id onto workspace_id."""
+    tenant = {table.name for table in tables.TENANT_TABLES}
+    offenders, checked = [], 0
+    for table in tables.metadata.sorted_tables:
+        for constraint in table.foreign_key_constraints:
+            if table.name not in tenant or constraint.referred_table.name not in tenant:
+                continue
+            checked += 1
+            pairs = {(e.parent.name, e.column.name) for e in constraint.elements}
+            if ("workspace_id", "workspace_id") not in pairs:
+                offenders.append(
+                    f"{table.name}({', '.join(sorted(c for c, _ in pairs))}) -> {constraint.referred_table.name}"
+                )
+    assert checked > 0 and offenders == [], f"foreign keys between tenant tables include workspace_id: {offenders}"

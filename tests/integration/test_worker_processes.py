@@ -214,10 +214,11 @@ async def test_an_import_whose_worker_is_killed_resumes_and_applies_no_batch_twi
 
 STUCK_WORKER = """
 import sys, time
+from app.cpu import run_cpu
 from app.worker import jobs
 
 async def stuck(run):  # a CPU step that cannot be interrupted (a long model fit)
-    await jobs.run_cpu(time.sleep, 300)
+    await run_cpu(time.sleep, 300)
     return {}
 
 jobs.HANDLERS["events.redact"] = stuck

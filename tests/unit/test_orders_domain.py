@@ -1,11 +1,14 @@
-"""Order sync decisions, exact currency conversion and customer facts, without a database."""
+"""Order sync decisions (one order, a whole batch), exact currency conversion and customer facts,
+without a database."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from hypothesis import given
@@ -21,6 +24,7 @@ from app.domain.customers.orders import (
     convert,
     customer_facts,
     decide,
+    decide_batch,
     divide_half_even,
     groups_of,
     minor_of,
@@ -49,6 +53,58 @@ def test_the_shops_update_time_decides(
     stored: Stored | None, updated: datetime, content: str, expected: Decision
 ) -> None:
     assert decide(stored, updated, content) == expected
+
+
+@dataclass(frozen=True)
+class _Sent:
+    key: tuple[str, str]
+    source_updated_at: datetime
+    hash: str
+
+
+def _ids() -> Callable[[], UUID]:
+    made = iter(range(100, 200))
+    return lambda: UUID(int=next(made))
+
+
+def test_a_batch_writes_only_what_changed_and_an_unchanged_resend_is_skipped() -> None:
+    stored = {("shop", "1"): Stored(T0, "a"), ("shop", "2"): Stored(T0, "a"), ("shop", "3"): Stored(T0, "a")}
+    ids = {key: UUID(int=i) for i, key in enumerate(stored, 1)}
+    items = [
+        _Sent(("shop", "1"), T0, "a"),  # the same content, the same time: a resend
+        _Sent(("shop", "2"), T0 - timedelta(seconds=1), "b"),  # older than what is stored
+        _Sent(("shop", "3"), T0 + timedelta(seconds=1), "a"),  # newer, the same content: only its time moves
+        _Sent(("shop", "4"), T0, "a"),  # new
+    ]
+    decided, writes = decide_batch(items, stored, ids, _ids())
+    assert [(d, i) for _, d, i in decided] == [
+        (Decision.IDENTICAL, UUID(int=1)), (Decision.STALE, UUID(int=2)), (Decision.TOUCH, UUID(int=3)),
+        (Decision.CREATE, UUID(int=100)),
+    ]  # fmt: skip
+    assert {key: (item, d) for key, (item, d, _) in writes.items()} == {
+        ("shop", "3"): (items[2], Decision.TOUCH), ("shop", "4"): (items[3], Decision.CREATE),
+    }  # fmt: skip
+    resent, nothing = decide_batch(items[:1], stored, ids, _ids())
+    assert [d for _, d, _ in resent] == [Decision.IDENTICAL] and nothing == {}
+
+
+def test_items_of_one_key_apply_in_batch_order_and_the_final_write_keeps_the_change() -> None:
+    stored = {("shop", "1"): Stored(T0, "a")}
+    later = T0 + timedelta(seconds=1)
+    items = [
+        _Sent(("shop", "1"), later, "b"),  # an update
+        _Sent(("shop", "1"), later + timedelta(seconds=1), "b"),  # then only its time moves: still the update
+        _Sent(("shop", "1"), T0, "c"),  # older than the batch's own earlier item: stale
+        _Sent(("shop", "9"), T0, "a"),  # new twice: one order, created with the last content
+        _Sent(("shop", "9"), later, "b"),
+    ]
+    decided, writes = decide_batch(items, stored, {("shop", "1"): UUID(int=1)}, _ids())
+    assert [(d, i) for _, d, i in decided] == [
+        (Decision.UPDATE, UUID(int=1)), (Decision.TOUCH, UUID(int=1)), (Decision.STALE, UUID(int=1)),
+        (Decision.CREATE, UUID(int=100)), (Decision.UPDATE, UUID(int=100)),
+    ]  # fmt: skip
+    assert writes[("shop", "1")] == (items[1], Decision.UPDATE, UUID(int=1))
+    assert writes[("shop", "9")] == (items[4], Decision.CREATE, UUID(int=100))
 
 
 def test_conversion_rounds_half_even_once_into_the_target_minor_unit() -> None:

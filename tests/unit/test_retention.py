@@ -1,9 +1,14 @@
 """Retention analytics in the pure domain: RFM coverage and ties, churn reasons that sum to the
-score, affinity lift on a hand-built basket set, the cohort triangle, CLV:CAC."""
+score, affinity lift on a hand-built basket set, the cohort triangle, CLV:CAC, and a snapshot's
+insights from three hand-made customers."""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -11,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.analytics import retention
+from app.domain.analytics.clv import valuation
 
 
 def test_every_rfm_cell_has_exactly_one_segment_and_every_segment_a_cell() -> None:
@@ -208,3 +214,115 @@ def test_a_customer_whose_alert_ended_churned_is_alerted_again_only_after_buying
     churned_on = np.array([np.nan, np.nan, 120.0, 120.0])  # their latest alert that ended churned
     # The third bought on day 150, after its churned alert (day 120); the fourth has not.
     assert retention.alert_blocked(last, recent, churned_on).tolist() == [False, True, False, True]
+
+
+# -- a snapshot's insights from the customers' columns -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rows:
+    contact_ids: list[UUID]
+    last_day: list[date]
+    purchases_last_year: list[int]
+    purchases_year_before: list[int]
+    referrals: list[int]
+    interests: list[list[str]]
+    owner_ids: list[UUID | None]
+    keys: dict[str, list[list[str | None]]]
+
+
+REGULAR, LAPSED, CONTRACTED = UUID(int=1), UUID(int=2), UUID(int=3)
+AS_OF = date(2026, 3, 31)
+
+
+def _snapshot_inputs(
+    overdue_tolerance: float | None = 1.5,
+) -> tuple[_Rows, valuation.Customers, valuation.Valuation, retention.RetentionInputs]:
+    """Three customers on 2026-03-31: one buying every ~34 days, last 10 days ago; one who bought
+    every ~30 days and not for 120; one with a single purchase and a contract that is not renewing."""
+    first = [date(2025, 10, 1), date(2025, 9, 1), date(2026, 1, 10)]
+    last = [date(2026, 3, 21), date(2025, 12, 1), date(2026, 1, 10)]
+    rows = _Rows(
+        contact_ids=[REGULAR, LAPSED, CONTRACTED],
+        last_day=last,
+        purchases_last_year=[6, 4, 1],
+        purchases_year_before=[0, 0, 0],
+        referrals=[2, 0, 0],
+        interests=[["coffee"], [], []],
+        owner_ids=[None, None, None],
+        keys={
+            "acquisition_channel": [["ads"], [], ["ads"]],
+            "acquisition_month": [["2025-10"], ["2025-09"], ["2026-01"]],
+        },
+    )
+    origin = np.array([d.toordinal() for d in first], dtype=float)
+    revenue = np.array([600.0, 400.0, 50.0])
+    customers = valuation.Customers(
+        frequency=np.array([5.0, 3.0, 0.0]),
+        recency=np.array([d.toordinal() for d in last], dtype=float) - origin,
+        age=AS_OF.toordinal() - origin,
+        monetary=np.array([100.0, 100.0, np.nan]),
+        revenue=revenue,
+        margin=revenue * 0.3,
+        bought_year_before_last=np.zeros(3),
+        bought_last_year=np.ones(3),
+    )
+    inputs = retention.RetentionInputs(
+        tickets={}, invoices={}, contracts={CONTRACTED: 1.0}, value_added={REGULAR: 2}, converted={}, rewards={},
+        bought={REGULAR: {"mugs"}}, categories=(0, {}, {}), cohorts=[("2026-01", "2026-01", 1, 5000)],
+        interests={"coffee": ["beans"]}, thresholds=(0.4, 0.7), active_window_days=365,
+        overdue_tolerance=overdue_tolerance, zone=ZoneInfo("Asia/Tehran"),
+    )  # fmt: skip
+    return rows, customers, valuation.value(customers, valuation.ValuationSettings()), inputs
+
+
+def test_a_customer_overdue_against_their_rhythm_gets_a_churn_level_and_is_flagged() -> None:
+    rows, customers, result, inputs = _snapshot_inputs()
+    insights = retention.compute(rows, customers, result, inputs, AS_OF, 2)
+    columns = insights.columns
+    assert columns["days_since_last"] == [10, 120, 80]
+    # The lapsed customer's rhythm is 91 days / 3 = 30.3; 120 days is past 1.5 times that: overdue, the
+    # factor at its full value and first among the reasons; a medium risk at thresholds 0.4 / 0.7.
+    assert insights.overdue == [False, True, False]
+    assert columns["churn_level"] == ["low", "medium", "high"]
+    assert columns["churn_reasons"][1][0]["factor"] == "overdue" and columns["churn_reasons"][1][0]["value"] == 1.0
+    # The contract that is not renewing speaks for its customer instead of their purchases.
+    assert [r["factor"] for r in columns["churn_reasons"][2]] == ["contract"]
+    at_risk = np.rint(result.simple_clv * np.array(columns["churn_score"]) * 100).astype(int).tolist()
+    assert columns["clv_at_risk_minor"] == at_risk  # CLV times the churn score, in minor units
+    churn = insights.snapshot["churn"]
+    assert {level: churn[level]["customers"] for level in ("low", "medium", "high")} == {
+        "low": 1, "medium": 1, "high": 1,
+    }  # fmt: skip
+    assert churn["medium"]["clv_at_risk"] == f"{at_risk[1] / 100:.2f}"
+    nobody = retention.compute(rows, customers, result, _snapshot_inputs(None)[3], AS_OF, 2)
+    assert nobody.overdue == [False, False, False]  # no tolerance set: nobody is overdue
+
+
+def test_the_snapshot_insights_segments_recommendations_cohorts_and_acquisition() -> None:
+    rows, customers, result, inputs = _snapshot_inputs()
+    insights = retention.compute(rows, customers, result, inputs, AS_OF, 2)
+    columns = insights.columns
+    assert insights.rfm_segments == columns["rfm_segment"] and len(insights.rfm_segments) == 3
+    segments = insights.snapshot["rfm"]["segments"]
+    assert [s["segment"] for s in segments] == list(retention.SEGMENTS)
+    assert sum(s["customers"] for s in segments) == 3 and insights.snapshot["rfm"]["moves"] is None
+    # The next purchase: the last one (2026-03-21) + 170 / 5 = 34 days, at midnight in Tehran (UTC+03:30).
+    assert columns["next_purchase_basis"][0] == "own_rhythm"
+    assert columns["expected_next_purchase_at"][0] == datetime(2026, 4, 23, 20, 30, tzinfo=UTC)
+    # A declared interest's categories the customer has not bought are recommended.
+    assert [(r["category"], r["reason"], r["because_of"]) for r in columns["recommendations"][0]] == [
+        ("beans", "interest", "coffee")
+    ]
+    assert columns["open_recommendations"] == [1, 0, 0] and columns["value_added_deals"] == [2, 0, 0]
+    # January's cohort runs to the analysis month, zeros included; its revenue from minor units.
+    (cohort,) = insights.snapshot["cohorts"]
+    assert cohort["month"] == "2026-01" and cohort["customers"] == 1
+    assert [(p["offset"], p["customers"], p["revenue"]) for p in cohort["periods"]] == [
+        (0, 1, "50.00"), (1, 0, "0.00"), (2, 0, "0.00"),
+    ]  # fmt: skip
+    acquisition = insights.snapshot["acquisition"]
+    assert [(a["channel"], a["month"], a["customers"], a["historic_revenue"]) for a in acquisition] == [
+        (None, "2025-09", 1, 400.0), ("ads", "2025-10", 1, 600.0), ("ads", "2026-01", 1, 50.0),
+    ]  # fmt: skip
+    assert columns["acquisition_channel"] == ["ads", None, "ads"]

@@ -4,8 +4,8 @@ row on the client).
 
 The rows go as one JSON document (`json_to_recordset`): orjson writes a batch's rows in C, where
 array parameters encode every value in Python (the driver checks each element against
-collections.abc): 1,000 contacts' facts took 8 ms of the API's CPU as arrays, 3 ms as JSON, and
-the same time on the server. Rows a JSON document cannot carry exactly go as one array parameter
+collections.abc): a batch's contacts' facts cost the API less CPU as JSON than as arrays, and
+the server the same time (benchmarks/README.md). Rows a JSON document cannot carry exactly go as one array parameter
 per column (`unnest`)."""
 
 from __future__ import annotations

@@ -129,8 +129,8 @@ async def flush(uow: UnitOfWork, deferred: Sequence[tuple[Table, Rows]], events:
         return
     notify = OUTBOX_CHANNEL if any(g.table is tables.events for g in groups_) and notify_due() else None
     # A batch's rows go in by COPY: a VALUES list of hundreds of rows is a statement of its own
-    # shape, parsed and planned by PostgreSQL every time (an order batch's 1,400 events were a
-    # third of PostgreSQL's busy time in benchmarks/order_sync.py).
+    # shape, parsed and planned by PostgreSQL every time (an order batch's events were a large
+    # share of PostgreSQL's busy time in benchmarks/order_sync.py).
     batch = any(len(group.rows) >= copy.COPY_FROM_ROWS for group in groups_)
     if not batch and parameter_count(groups_) <= MAX_PARAMETERS:
         if not uow.started:

@@ -113,10 +113,10 @@ class SystemRepository:
         rows more than doubled since their last ANALYZE (plus `autovacuum_analyze_threshold`).
         Finer refreshes are autovacuum's (10% by default); this catches a table that grew from
         nothing faster than autovacuum looks, at a handful of ANALYZEs however large it gets
-        (applying autovacuum's 10% every few seconds cost an order backfill half of PostgreSQL's
-        CPU). Growth, not changes: counting updates too re-analysed contacts for every 20,000
-        order-fact updates of 20,000 contacts, and events twice as often as they grew (each is
-        written, then stamped by dispatch), about a tenth of PostgreSQL's time in an order backfill.
+        (applying autovacuum's 10% every few seconds cost an order backfill much of PostgreSQL's
+        CPU). Growth, not changes: counting updates too re-analysed contacts over and over as order
+        sync rewrote their facts, and events twice as often as they grew (each is written, then
+        stamped by dispatch), a visible share of PostgreSQL's time in an order backfill.
         Most changed first; only tables this role owns (another's ANALYZE would be skipped with a
         warning each time). Under a transaction-level advisory lock: with several workers, one
         looks at a time (none: another is at it)."""

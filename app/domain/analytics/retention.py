@@ -1,17 +1,22 @@
 """Retention analytics, pure: RFM scores and segments, churn risk with its reasons, the expected next
 purchase and who gets a churn alert, category affinity and recommendations, advocacy, cohort
-triangles and CLV:CAC. Arrays or plain values in, no I/O; "today" is passed in as day numbers."""
+triangles and CLV:CAC, and a snapshot's retention insights from them (`compute`). Arrays or plain
+values in, no I/O; "today" is passed in (as day numbers, or the analysis date)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any, Literal, Protocol
+from uuid import UUID
 
 import numpy as np
 from numpy.typing import NDArray
 
+from app.domain.analytics.clv import valuation
 from app.domain.analytics.clv.arrays import FloatArray, as_float
+from app.domain.money import estimate_text
 
 IntArray = NDArray[np.int64]
 
@@ -514,3 +519,258 @@ def clv_cac(
     monthly_margin = yearly_margin_sum / customers / 12 if customers else 0.0
     payback = cac / monthly_margin if cac is not None and monthly_margin > 0 else None
     return ClvCac(customers, spend, cac, mean_clv, mean_margin, ratio, revenue_ratio, payback)
+
+
+# -- a snapshot's retention insights ---------------------------------------------------------------------
+
+TOP_RULES = 20  # rules kept per category when recommending
+
+
+class CustomerRows(Protocol):
+    """The snapshot's customers as columns, one position per customer (the refresh's summaries)."""
+
+    @property
+    def contact_ids(self) -> Sequence[UUID]: ...
+    @property
+    def last_day(self) -> Sequence[date]: ...
+    @property
+    def purchases_last_year(self) -> Sequence[int]: ...
+    @property
+    def purchases_year_before(self) -> Sequence[int]: ...
+    @property
+    def referrals(self) -> Sequence[int]: ...
+    @property
+    def interests(self) -> Sequence[Sequence[str]]: ...
+    @property
+    def owner_ids(self) -> Sequence[UUID | None]: ...
+    @property
+    def keys(self) -> Mapping[str, Sequence[Sequence[str | None]]]: ...
+
+
+@dataclass(frozen=True)
+class RetentionInputs:
+    """What retention reads beside the orders (each at most one row per customer), and the
+    workspace's settings for it."""
+
+    tickets: Mapping[UUID, Mapping[str, Any]]  # open_tickets, low_rated_tickets, satisfaction
+    invoices: Mapping[UUID, Mapping[str, Any]]  # overdue_invoices
+    contracts: Mapping[UUID, float]  # contract risk 0-1 of each customer with a live or lapsed contract
+    value_added: Mapping[UUID, int]
+    converted: Mapping[UUID, int]  # referred people who bought
+    rewards: Mapping[UUID, Mapping[str, Any]]  # loyalty points ever earned and ever redeemed
+    bought: Mapping[UUID, set[str]]  # categories each customer bought
+    categories: tuple[int, Mapping[str, int], Mapping[tuple[str, str], int]]  # orders, per category, pairs
+    cohorts: Sequence[tuple[str, str, int, int]]  # cohort month, month, customers, revenue in minor units
+    interests: Mapping[str, Sequence[str]]  # a declared interest → its categories
+    thresholds: tuple[float, float]  # churn medium, high
+    active_window_days: int
+    overdue_tolerance: float | None
+    zone: tzinfo  # the workspace's time zone
+
+
+@dataclass(frozen=True)
+class Insights:
+    columns: dict[str, list[Any]]  # per customer, by value column
+    overdue: list[bool]  # per customer: overdue against their own rhythm
+    rfm_segments: list[str]  # per customer
+    snapshot: dict[str, Any]  # the snapshot's `insights`: segments, churn, cohorts, acquisition, affinity
+
+
+def _column(ids: Sequence[UUID], facts: Mapping[UUID, float], default: float = 0.0) -> FloatArray:
+    """A per-customer array of `facts` (`default` for a customer without one)."""
+    out = np.full(len(ids), default, dtype=np.float64)
+    for i, contact in enumerate(ids):
+        found = facts.get(contact)
+        if found is not None:
+            out[i] = float(found)
+    return out
+
+
+def _field(
+    ids: Sequence[UUID], facts: Mapping[UUID, Mapping[str, Any]], key: str, default: float = 0.0
+) -> FloatArray:
+    """A per-customer array of one field of `facts` (`default` without the row or the value)."""
+    out = np.full(len(ids), default, dtype=np.float64)
+    for i, contact in enumerate(ids):
+        found = facts.get(contact)
+        if found is not None:
+            value = found.get(key)
+            if value is not None:
+                out[i] = float(value)
+    return out
+
+
+def compute(
+    summaries: CustomerRows,
+    customers: valuation.Customers,
+    result: valuation.Valuation,
+    inputs: RetentionInputs,
+    as_of: date,
+    exponent: int,
+) -> Insights:
+    """Per-customer columns and the snapshot's retention summaries on `as_of`, from the customers'
+    model inputs and values (money in major units; stored amounts in minor units of `exponent`)."""
+    ids = summaries.contact_ids
+    n = len(ids)
+    scale = 10.0**-exponent
+    last_day = np.array([d.toordinal() for d in summaries.last_day], dtype=np.float64)
+    since = as_of.toordinal() - last_day
+    purchases = customers.purchases
+    segmented = rfm(since, purchases, customers.revenue)
+
+    x = customers.frequency
+    with np.errstate(divide="ignore", invalid="ignore"):
+        interval = np.where(x > 0, customers.recency / x, np.nan)
+    repeat_intervals = interval[~np.isnan(interval) & (interval > 0)]
+    fallback = float(np.median(repeat_intervals)) if len(repeat_intervals) else None
+
+    medium, high = inputs.thresholds
+    contract = _column(ids, inputs.contracts, np.nan)
+    risk = churn(
+        ChurnInputs(
+            p_alive=result.p_alive,
+            days_since_last=since,
+            typical_interval=interval,
+            purchases_last_year=np.array(summaries.purchases_last_year, dtype=np.float64),
+            purchases_year_before=np.array(summaries.purchases_year_before, dtype=np.float64),
+            open_tickets=_field(ids, inputs.tickets, "open_tickets"),
+            low_rated_tickets=_field(ids, inputs.tickets, "low_rated_tickets"),
+            overdue_invoices=_field(ids, inputs.invoices, "overdue_invoices"),
+            contract_risk=contract,
+        ),
+        weights=ChurnWeights(),
+        active_window_days=float(inputs.active_window_days),
+        medium=medium,
+        high=high,
+        fallback_interval=fallback,
+    )
+    at_risk = result.simple_clv * risk.score
+    model = None if result.bgnbd is None else (result.bgnbd.params.r, result.bgnbd.params.alpha)
+    upcoming = next_purchase(x, customers.recency, customers.age, last_day, model=model, workspace_median=fallback)
+    has_contract = ~np.isnan(contract)
+    own_rhythm = (x > 0) & ~has_contract  # customers with a contract are judged by it, not by their rhythm
+    late = overdue(since, upcoming.interval, own_rhythm, inputs.overdue_tolerance)
+    satisfaction = _field(ids, inputs.tickets, "satisfaction", np.nan)
+    advocates = advocacy(
+        np.array(summaries.referrals, dtype=np.float64),
+        _column(ids, inputs.converted),
+        satisfaction,
+        _field(ids, inputs.rewards, "earned"),
+        _field(ids, inputs.rewards, "redeemed"),
+        purchases,
+    )
+
+    orders, per_category, pairs = inputs.categories
+    rules = affinity(orders, per_category, pairs)
+    by_antecedent: dict[str, list[Rule]] = {}
+    for rule in rules:
+        if len(by_antecedent.setdefault(rule.antecedent, [])) < TOP_RULES:
+            by_antecedent[rule.antecedent].append(rule)
+    recommendations = [
+        [
+            asdict(r)
+            for r in recommend(inputs.bought.get(contact, set()), summaries.interests[i] or [], inputs.interests,
+                               by_antecedent)
+        ]
+        for i, contact in enumerate(ids)
+    ]  # fmt: skip
+
+    revenue_total = float(customers.revenue.sum())
+    segment_of, level_of = np.array(segmented.segment, dtype=object), np.array(risk.level, dtype=object)
+    segments = []
+    for segment, label in SEGMENTS.items():
+        members = segment_of == segment
+        revenue = float(customers.revenue[members].sum())
+        segments.append({
+            "segment": segment, "label": label, "customers": int(members.sum()),
+            "share": float(members.sum()) / n if n else 0.0, "revenue": estimate_text(revenue, exponent),
+            "revenue_share": revenue / revenue_total if revenue_total > 0 else 0.0,
+        })  # fmt: skip
+    churn_summary = {
+        level: {
+            "customers": int((level_of == level).sum()),
+            "clv_at_risk": estimate_text(float(at_risk[level_of == level].sum()), exponent),
+        }
+        for level in ("low", "medium", "high")
+    }
+    triangle = cohorts([(c, m, k, r * scale) for c, m, k, r in inputs.cohorts], as_of.isoformat()[:7])
+    cohort_rows = [
+        {
+            "month": c.month,
+            "customers": c.size,
+            "periods": [
+                {"offset": p.offset, "customers": p.customers, "retention": p.retention,
+                 "revenue": estimate_text(p.revenue, exponent)}
+                for p in c.periods
+            ],
+        }
+        for c in triangle
+    ]  # fmt: skip
+    acquisition: dict[tuple[str | None, str | None], list[float]] = {}
+    yearly_margin = result.average_order_value * result.purchases_per_year * result.margin_rate
+    for i in range(n):
+        channel = summaries.keys["acquisition_channel"][i]
+        key = (channel[0] if channel else None, summaries.keys["acquisition_month"][i][0])
+        totals = acquisition.setdefault(key, [0, 0.0, 0.0, 0.0, 0.0])
+        totals[0] += 1
+        totals[1] += float(result.predicted_clv[i])
+        totals[2] += float(customers.revenue[i])
+        totals[3] += float(yearly_margin[i])
+        totals[4] += float(result.predicted_margin[i])
+    return Insights(
+        columns={
+            "days_since_last": since.astype(np.int64).tolist(),
+            "recency_score": segmented.recency.tolist(),
+            "frequency_score": segmented.frequency.tolist(),
+            "monetary_score": segmented.monetary.tolist(),
+            "rfm_segment": segmented.segment,
+            "churn_score": risk.score.tolist(),
+            "churn_level": risk.level,
+            "churn_reasons": [[asdict(r) for r in reasons] for reasons in risk.reasons],
+            "clv_at_risk_minor": np.rint(at_risk / scale).astype(np.int64).tolist(),
+            "recommendations": recommendations,
+            "open_recommendations": [len(r) for r in recommendations],
+            "advocacy_score": advocates.score.tolist(),
+            "advocacy": [
+                {name: (None if np.isnan(values[i]) else float(values[i])) for name, values in advocates.parts.items()}
+                for i in range(n)
+            ],
+            "value_added_deals": [inputs.value_added.get(contact, 0) for contact in ids],
+            "owner_id": list(summaries.owner_ids),
+            "acquisition_channel": [k[0] if k else None for k in summaries.keys["acquisition_channel"]],
+            "acquisition_month": [k[0] for k in summaries.keys["acquisition_month"]],
+            "purchase_interval_days": [None if np.isnan(v) else v for v in upcoming.interval.tolist()],
+            "next_purchase_basis": upcoming.basis,
+            "expected_next_purchase_at": local_midnights(upcoming.expected_day, inputs.zone),
+        },
+        overdue=late.tolist(),
+        rfm_segments=segmented.segment,
+        snapshot={
+            "rfm": {"segments": segments, "previous_snapshot_id": None, "moves": None},
+            "churn": churn_summary,
+            "cohorts": cohort_rows,
+            "acquisition": [
+                {"channel": channel, "month": month, "customers": int(v[0]), "predicted_clv": v[1],
+                 "historic_revenue": v[2], "yearly_margin": v[3], "predicted_margin": v[4]}
+                for (channel, month), v in sorted(acquisition.items(),
+                                                  key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))
+            ],
+            "affinity": [asdict(rule) for rule in rules[:100]],
+        },
+    )  # fmt: skip
+
+
+def local_midnights(days: FloatArray, zone: tzinfo) -> list[datetime | None]:
+    """Day numbers (date ordinals; NaN: unknown) as the start of that day in the workspace's time zone."""
+    last = date.max.toordinal()
+    seen: dict[int, datetime | None] = {}
+    out: list[datetime | None] = []
+    for value in days.tolist():
+        if value != value or not 1 <= value <= last:  # NaN, or past the calendar
+            out.append(None)
+            continue
+        day = int(value)
+        if day not in seen:
+            seen[day] = datetime.combine(date.fromordinal(day), time(), tzinfo=zone).astimezone(UTC)
+        out.append(seen[day])
+    return out

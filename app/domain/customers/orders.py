@@ -8,12 +8,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 from app.domain.money import from_minor, plain_units
 from app.domain.workspace.workspaces import currency_exponent
@@ -57,6 +58,53 @@ def decide(stored: Stored | None, source_updated_at: datetime, content_hash: str
     if content_hash != stored.content_hash:
         return Decision.UPDATE
     return Decision.TOUCH if source_updated_at > stored.source_updated_at else Decision.IDENTICAL
+
+
+Key = tuple[str, str]  # an order's (source, external_id)
+
+
+class SyncItem(Protocol):
+    """An order as a batch sends it: its key, the shop's update time and its content's hash."""
+
+    @property
+    def key(self) -> Key: ...
+    @property
+    def source_updated_at(self) -> datetime: ...
+    @property
+    def hash(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=SyncItem)
+Planned = tuple[Item, Decision, UUID]  # an item, what to do with it, the order's id
+
+
+def decide_batch(
+    items: Sequence[Item], stored: Mapping[Key, Stored], ids: Mapping[Key, UUID], new_id: Callable[[], UUID]
+) -> tuple[list[Planned[Item]], dict[Key, Planned[Item]]]:
+    """A batch's items decided in batch order, each against what is stored or what an earlier
+    item of its key left: (each item's decision and order id, the final write per key). A key
+    the database does not hold is created however many of its items the batch carries (under one
+    id, from `new_id`); a later item that only touches a key an earlier item created or updated
+    still writes that change; stale and identical items write nothing."""
+    state = dict(stored)
+    known = dict(ids)
+    decided: list[Planned[Item]] = []
+    writes: dict[Key, Planned[Item]] = {}
+    for item in items:
+        decision = decide(state.get(item.key), item.source_updated_at, item.hash)
+        order_id = known.get(item.key) or (writes[item.key][2] if item.key in writes else new_id())
+        decided.append((item, decision, order_id))
+        if decision in (Decision.STALE, Decision.IDENTICAL):
+            continue
+        previous = writes.get(item.key)
+        if previous is not None and previous[1] in (Decision.CREATE, Decision.UPDATE) and decision == Decision.TOUCH:
+            decision = previous[1]  # the earlier change still has to be written
+        if item.key not in stored:
+            decision = Decision.CREATE  # however many items of the key, it is new to the database
+        writes[item.key] = (item, decision, order_id)
+        state[item.key] = Stored(item.source_updated_at, item.hash)
+        known[item.key] = order_id
+    return decided, writes
 
 
 def content_hash(canonical: bytes) -> str:

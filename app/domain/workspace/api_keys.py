@@ -15,8 +15,8 @@ SECRET_PREFIX = "sk_"
 PUBLISHABLE_PREFIX = "pk_"
 ADMIN = "admin"
 
-# Every resource that has scopes. Each issue adds its resources here and lists them in
-# docs/conventions.md; `admin` implies every scope, present and future.
+# Every resource that has scopes. A new resource is added here and listed in docs/conventions.md;
+# `admin` implies every scope, present and future.
 RESOURCES: tuple[str, ...] = (
     "workspace",
     "members",

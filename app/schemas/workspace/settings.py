@@ -1,4 +1,4 @@
-"""Per-feature settings sections (`/v1/settings/{section}`); later issues add theirs here."""
+"""Per-feature settings sections (`/v1/settings/{section}`); a feature with settings adds its section here."""
 
 from __future__ import annotations
 
@@ -426,7 +426,7 @@ SECTIONS["opportunity-reasons"] = (OpportunityReasons, OpportunityReasonsUpdate,
 SECTIONS["routing"] = (RoutingSettings, RoutingSettingsUpdate, RoutingSettingsRead)
 
 
-# -- customers (orders issue) ------------------------------------------------------------------------
+# -- customers (orders) ------------------------------------------------------------------------------
 
 
 class CustomerSettings(BaseModel):
@@ -456,7 +456,7 @@ class CustomerSettingsRead(CustomerSettings, ResourceRead):
 SECTIONS["customers"] = (CustomerSettings, CustomerSettingsUpdate, CustomerSettingsRead)
 
 
-# -- analytics (CLV issue) ---------------------------------------------------------------------------
+# -- analytics (CLV) ---------------------------------------------------------------------------------
 
 Rate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
@@ -554,7 +554,7 @@ class AnalyticsSettingsRead(AnalyticsSettings, ResourceRead):
 SECTIONS["analytics"] = (AnalyticsSettings, AnalyticsSettingsUpdate, AnalyticsSettingsRead)
 
 
-# -- interest categories (retention issue) -------------------------------------------------------------
+# -- interest categories (retention) -------------------------------------------------------------------
 
 Category = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -7,11 +7,8 @@ import calendar
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from app.db.repositories.base import Row
-from app.db.repositories.registry import WorkspaceRepositories
-from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import Conflict, ErrorList
 from app.domain.money import from_minor
 from app.domain.workspace.workspaces import currency_exponent
@@ -27,7 +24,7 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
         prepared["channel"] = values["channel"].strip().lower()
     await records.money_field(ctx, "spend", values, current, prepared, errors)
     errors.raise_if_any()
-    key = {k: prepared.get(k, (current or {}).get(k)) for k in ("channel", "month", "currency")}
+    key: dict[str, Any] = {k: prepared.get(k, (current or {}).get(k)) for k in ("channel", "month", "currency")}
     same = await ctx.acquisition_costs.live_with(**key)
     if same is not None and (current is None or same["id"] != current["id"]):
         raise Conflict(f"{key['channel']} already has a cost for {key['month']} in {key['currency']}: change that one",
@@ -35,11 +32,9 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
     return prepared
 
 
-def _repo(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return WorkspaceRepositories(uow, workspace_id).acquisition_costs
-
-
-ACQUISITION_COST = records.Kind("acquisition_cost", _repo, AcquisitionCostRead, _prepare)
+ACQUISITION_COST = records.Kind(
+    "acquisition_cost", lambda repos: repos.acquisition_costs, AcquisitionCostRead, _prepare
+)
 
 
 def _month_end(month: str) -> date:
@@ -61,7 +56,8 @@ async def spend(ctx: Context, currency: str) -> tuple[list[dict[str, Any]], dict
         )
         for rate in found:
             rates.setdefault(rate["currency"], []).append((rate["effective_on"], Decimal(rate["rate"])))
-    costs, missing = [], {}
+    costs: list[dict[str, Any]] = []
+    missing: dict[str, str] = {}  # spend without a rate, per currency
     for row in rows:
         amount = Decimal(from_minor(row["spend_minor"], row["currency"]))
         if row["currency"] != currency:

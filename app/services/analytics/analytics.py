@@ -21,11 +21,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from app.cpu import run_cpu
 from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.analytics.clv import bgnbd, groups, valuation
-from app.domain.analytics.retention import SEGMENTS
+from app.domain.analytics.retention import SEGMENTS, RetentionInputs, compute
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.money import MAX_MINOR, estimate_text, from_minor
@@ -217,7 +218,7 @@ def _fit_json(fit: bgnbd.BgNbdFit | None) -> dict[str, Any] | None:
 
 
 def _compute(
-    summaries: _Summaries, as_of: date, values: dict[str, Any], currency: str, extras: retention.Extras
+    summaries: _Summaries, as_of: date, values: dict[str, Any], currency: str, extras: RetentionInputs
 ) -> dict[str, Any]:
     """Everything CPU-bound (runs in a worker thread): the models, the value rows' columns, totals
     and groups."""
@@ -227,8 +228,8 @@ def _compute(
     customers = summaries.customers(as_of, scale, values["default_margin"])
     result = valuation.value(customers, _valuation_settings(values))
     fit_seconds = time.perf_counter() - started
-    insights = retention.compute(summaries, customers, result, extras, as_of, exponent)
-    summaries.keys["rfm_segment"] = [[segment] for segment in insights["rfm_segments"]]
+    insights = compute(summaries, customers, result, extras, as_of, exponent)
+    summaries.keys["rfm_segment"] = [[segment] for segment in insights.rfm_segments]
     metrics = {
         "predicted_clv": result.predicted_clv,
         "historic_revenue": customers.revenue,
@@ -277,13 +278,13 @@ def _compute(
         "frequency": customers.frequency.astype(np.int64).tolist(),
         "recency": customers.recency.astype(np.int64).tolist(),
         "age": customers.age.astype(np.int64).tolist(),
-        **insights["columns"],
+        **insights.columns,
     }
     spend = result.gamma_gamma
     retained = result.retention
     return {
         "columns": columns,
-        "overdue": insights["overdue"],
+        "overdue": insights.overdue,
         "snapshot": {
             "model": result.model,
             "model_reason": result.reason,
@@ -301,7 +302,7 @@ def _compute(
             },
             "totals": totals,
             "groups": grouped,
-            "insights": insights["snapshot"],
+            "insights": insights.snapshot,
             "fit_seconds": fit_seconds,
         },
     }
@@ -331,8 +332,6 @@ def _holdout(summaries: _Summaries, calibration_end: date, as_of: date, values: 
 
 async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """`analytics.refresh`: compute and store a new snapshot; returns its summary."""
-    from app.worker.jobs import run_cpu
-
     started_at, started = utcnow(), time.perf_counter()
     async with UnitOfWork(database, write=False) as uow:
         ctx = Context(uow, workspace_id, SYSTEM, started_at, scopes=SERVICE_SCOPES)

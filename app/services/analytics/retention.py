@@ -1,17 +1,17 @@
 """Retention analytics on top of the CLV snapshot: RFM segments, churn risk and its alerts, the
 expected next purchase, cross-sell recommendations, advocacy, cohorts and CLV:CAC. The refresh job
-(app/services/analytics/analytics.py) gathers what they read beside the orders, computes them with the CLV
-values (in its worker thread) and, once the snapshot is ready, compares it with the previous one
-(segment moves; none against a workspace's first snapshot) and raises churn alerts: for every
-customer at high risk or overdue against their own rhythm, without an open alert and outside the
-cooldown; after an alert that ended churned, only once they have bought again. A first snapshot
-announces at most its cap."""
+(app/services/analytics/analytics.py) gathers what they read beside the orders (`gather`), computes
+them with the CLV values in its worker thread (`compute` in app/domain/analytics/retention.py) and,
+once the snapshot is ready, compares it with the previous one (segment moves; none against a
+workspace's first snapshot) and raises churn alerts: for every customer at high risk or overdue
+against their own rhythm, without an open alert and outside the cooldown; after an alert that
+ended churned, only once they have bought again. A first snapshot announces at most its cap."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -23,7 +23,6 @@ from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.analytics import retention
-from app.domain.analytics.clv import valuation
 from app.domain.errors import InvalidInput
 from app.domain.events import events as types
 from app.domain.money import estimate_text, from_minor
@@ -38,32 +37,11 @@ from app.services.leads import tasks
 from app.services.workspace import settings
 
 CONTRACT_LAPSE = timedelta(days=90)  # a contract that ended this recently without renewal still speaks
-TOP_RULES = 20  # rules kept per category when recommending
-
-
-@dataclass
-class Extras:
-    """What retention reads beside the orders (each at most one row per customer)."""
-
-    tickets: dict[UUID, dict[str, Any]]
-    invoices: dict[UUID, dict[str, Any]]
-    contracts: dict[UUID, float]  # contract risk 0-1 of each customer with a live or lapsed contract
-    value_added: dict[UUID, int]
-    converted: dict[UUID, int]
-    rewards: dict[UUID, dict[str, Any]]  # loyalty points ever earned and ever redeemed
-    bought: dict[UUID, set[str]]
-    categories: tuple[int, dict[str, int], dict[tuple[str, str], int]]
-    cohorts: list[tuple[str, str, int, int]]
-    interests: dict[str, list[str]]
-    thresholds: tuple[float, float]
-    active_window_days: int
-    overdue_tolerance: float | None
-    zone: ZoneInfo
 
 
 async def gather(
-    database: Database, workspace_id: UUID, ctx: Context, as_of: date, values: dict[str, Any], zone: ZoneInfo
-) -> Extras:
+    database: Database, workspace_id: UUID, ctx: Context, as_of: date, values: Mapping[str, Any], zone: ZoneInfo
+) -> retention.RetentionInputs:
     async with UnitOfWork(database, write=not database.is_sqlite) as uow:
         repo = WorkspaceRepositories(uow, workspace_id).analytics
         reader = ctx.derive(uow)
@@ -80,7 +58,7 @@ async def gather(
                 contracts[row["contact_id"]] = (end, risk)
         mapping = (await settings.get(reader, "interest-categories", InterestCategories))["values"]["mappings"]
         window = (await settings.get(reader, "customers", CustomerSettings))["values"]["active_window_days"]
-        return Extras(
+        return retention.RetentionInputs(
             tickets=await repo.ticket_facts(),
             invoices=await repo.overdue_invoices(as_of),
             contracts={contact: risk for contact, (_, risk) in contracts.items()},
@@ -98,202 +76,16 @@ async def gather(
         )
 
 
-def compute(
-    summaries: Any,
-    customers: valuation.Customers,
-    result: valuation.Valuation,
-    extras: Extras,
-    as_of: date,
-    exponent: int,
-) -> dict[str, Any]:
-    """Per-customer columns and the snapshot's retention summaries (CPU only)."""
-    ids: list[UUID] = summaries.contact_ids
-    n = len(ids)
-    scale = 10.0**-exponent
-    last_day = np.array([d.toordinal() for d in summaries.last_day], dtype=np.float64)
-    since = as_of.toordinal() - last_day
-    purchases = customers.purchases
-    rfm = retention.rfm(since, purchases, customers.revenue)
-
-    x = customers.frequency
-    with np.errstate(divide="ignore", invalid="ignore"):
-        interval = np.where(x > 0, customers.recency / x, np.nan)
-    repeat_intervals = interval[~np.isnan(interval) & (interval > 0)]
-    fallback = float(np.median(repeat_intervals)) if len(repeat_intervals) else None
-
-    def column(facts: dict[UUID, Any], key: str | None = None, default: float = 0.0) -> np.ndarray:
-        out = np.full(n, default, dtype=np.float64)
-        for i, contact in enumerate(ids):
-            found = facts.get(contact)
-            if found is not None:
-                value = found if key is None else found.get(key)
-                if value is not None:
-                    out[i] = float(value)
-        return out
-
-    medium, high = extras.thresholds
-    churn = retention.churn(
-        retention.ChurnInputs(
-            p_alive=result.p_alive,
-            days_since_last=since,
-            typical_interval=interval,
-            purchases_last_year=np.array(summaries.purchases_last_year, dtype=np.float64),
-            purchases_year_before=np.array(summaries.purchases_year_before, dtype=np.float64),
-            open_tickets=column(extras.tickets, "open_tickets"),
-            low_rated_tickets=column(extras.tickets, "low_rated_tickets"),
-            overdue_invoices=column(extras.invoices, "overdue_invoices"),
-            contract_risk=column(extras.contracts, None, np.nan),
-        ),
-        weights=retention.ChurnWeights(),
-        active_window_days=float(extras.active_window_days),
-        medium=medium,
-        high=high,
-        fallback_interval=fallback,
-    )
-    at_risk = result.simple_clv * churn.score
-    model = None if result.bgnbd is None else (result.bgnbd.params.r, result.bgnbd.params.alpha)
-    upcoming = retention.next_purchase(
-        x, customers.recency, customers.age, last_day, model=model, workspace_median=fallback
-    )
-    has_contract = ~np.isnan(column(extras.contracts, None, np.nan))
-    own_rhythm = (x > 0) & ~has_contract  # customers with a contract are judged by it, not by their rhythm
-    late = retention.overdue(since, upcoming.interval, own_rhythm, extras.overdue_tolerance)
-    satisfaction = column(extras.tickets, "satisfaction", np.nan)
-    advocacy = retention.advocacy(
-        np.array(summaries.referrals, dtype=np.float64),
-        column(extras.converted),
-        satisfaction,
-        column(extras.rewards, "earned"),
-        column(extras.rewards, "redeemed"),
-        purchases,
-    )
-
-    orders, per_category, pairs = extras.categories
-    rules = retention.affinity(orders, per_category, pairs)
-    by_antecedent: dict[str, list[retention.Rule]] = {}
-    for rule in rules:
-        if len(by_antecedent.setdefault(rule.antecedent, [])) < TOP_RULES:
-            by_antecedent[rule.antecedent].append(rule)
-    recommendations = [
-        [
-            asdict(r)
-            for r in retention.recommend(
-                extras.bought.get(contact, set()), summaries.interests[i] or [], extras.interests, by_antecedent
-            )
-        ]
-        for i, contact in enumerate(ids)
-    ]
-
-    revenue_total = float(customers.revenue.sum())
-    segment_of, level_of = np.array(rfm.segment, dtype=object), np.array(churn.level, dtype=object)
-    segments = []
-    for segment, label in retention.SEGMENTS.items():
-        members = segment_of == segment
-        revenue = float(customers.revenue[members].sum())
-        segments.append({
-            "segment": segment, "label": label, "customers": int(members.sum()),
-            "share": float(members.sum()) / n if n else 0.0, "revenue": estimate_text(revenue, exponent),
-            "revenue_share": revenue / revenue_total if revenue_total > 0 else 0.0,
-        })  # fmt: skip
-    churn_summary = {
-        level: {
-            "customers": int((level_of == level).sum()),
-            "clv_at_risk": estimate_text(float(at_risk[level_of == level].sum()), exponent),
-        }
-        for level in ("low", "medium", "high")
-    }
-    triangle = retention.cohorts([(c, m, k, r * scale) for c, m, k, r in extras.cohorts], as_of.isoformat()[:7])
-    cohorts = [
-        {
-            "month": c.month,
-            "customers": c.size,
-            "periods": [
-                {"offset": p.offset, "customers": p.customers, "retention": p.retention,
-                 "revenue": estimate_text(p.revenue, exponent)}
-                for p in c.periods
-            ],
-        }
-        for c in triangle
-    ]  # fmt: skip
-    acquisition: dict[tuple[str | None, str], list[float]] = {}
-    yearly_margin = result.average_order_value * result.purchases_per_year * result.margin_rate
-    for i in range(n):
-        channel = summaries.keys["acquisition_channel"][i]
-        key = (channel[0] if channel else None, summaries.keys["acquisition_month"][i][0])
-        totals = acquisition.setdefault(key, [0, 0.0, 0.0, 0.0, 0.0])
-        totals[0] += 1
-        totals[1] += float(result.predicted_clv[i])
-        totals[2] += float(customers.revenue[i])
-        totals[3] += float(yearly_margin[i])
-        totals[4] += float(result.predicted_margin[i])
-    return {
-        "columns": {
-            "days_since_last": since.astype(np.int64).tolist(),
-            "recency_score": rfm.recency.tolist(),
-            "frequency_score": rfm.frequency.tolist(),
-            "monetary_score": rfm.monetary.tolist(),
-            "rfm_segment": rfm.segment,
-            "churn_score": churn.score.tolist(),
-            "churn_level": churn.level,
-            "churn_reasons": [[asdict(r) for r in reasons] for reasons in churn.reasons],
-            "clv_at_risk_minor": np.rint(at_risk / scale).astype(np.int64).tolist(),
-            "recommendations": recommendations,
-            "open_recommendations": [len(r) for r in recommendations],
-            "advocacy_score": advocacy.score.tolist(),
-            "advocacy": [
-                {name: (None if np.isnan(values[i]) else float(values[i])) for name, values in advocacy.parts.items()}
-                for i in range(n)
-            ],
-            "value_added_deals": [extras.value_added.get(contact, 0) for contact in ids],
-            "owner_id": list(summaries.owner_ids),
-            "acquisition_channel": [k[0] if k else None for k in summaries.keys["acquisition_channel"]],
-            "acquisition_month": [k[0] for k in summaries.keys["acquisition_month"]],
-            "purchase_interval_days": [None if np.isnan(v) else v for v in upcoming.interval.tolist()],
-            "next_purchase_basis": upcoming.basis,
-            "expected_next_purchase_at": _local_midnights(upcoming.expected_day, extras.zone),
-        },
-        "overdue": late.tolist(),
-        "rfm_segments": rfm.segment,
-        "snapshot": {
-            "rfm": {"segments": segments, "previous_snapshot_id": None, "moves": None},
-            "churn": churn_summary,
-            "cohorts": cohorts,
-            "acquisition": [
-                {"channel": channel, "month": month, "customers": int(v[0]), "predicted_clv": v[1],
-                 "historic_revenue": v[2], "yearly_margin": v[3], "predicted_margin": v[4]}
-                for (channel, month), v in sorted(acquisition.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
-            ],
-            "affinity": [asdict(rule) for rule in rules[:100]],
-        },
-    }  # fmt: skip
-
-
-def _local_midnights(days: np.ndarray, zone: ZoneInfo) -> list[datetime | None]:
-    """Day numbers (date ordinals; NaN: unknown) as the start of that day in the workspace's time zone."""
-    last = date.max.toordinal()
-    seen: dict[int, datetime | None] = {}
-    out: list[datetime | None] = []
-    for value in days.tolist():
-        if value != value or not 1 <= value <= last:  # NaN, or past the calendar
-            out.append(None)
-            continue
-        day = int(value)
-        if day not in seen:
-            seen[day] = datetime.combine(date.fromordinal(day), time(), tzinfo=zone).astimezone(UTC)
-        out.append(seen[day])
-    return out
-
-
 # -- after the snapshot is ready: movement, alerts, outcomes ------------------------------------------
 
 
 async def compare(
     ctx: Context,
-    snapshot: dict[str, Any],
+    snapshot: Mapping[str, Any],
     previous_id: UUID | None,
-    summaries: Any,
-    columns: dict[str, list[Any]],
-    overdue: list[bool],
+    summaries: retention.CustomerRows,
+    columns: Mapping[str, Sequence[Any]],
+    overdue: Sequence[bool],
 ) -> dict[str, Any]:
     """Against the previous snapshot: segment moves (none without one). Then the outcome of open
     alerts, and the new alerts. Returns what the snapshot's insights gain: `rfm` movement (with a
@@ -314,7 +106,11 @@ async def compare(
 
 
 async def _segment_moves(
-    ctx: Context, snapshot: dict[str, Any], previous_id: UUID, index: dict[UUID, int], columns: dict[str, list[Any]]
+    ctx: Context,
+    snapshot: Mapping[str, Any],
+    previous_id: UUID,
+    index: Mapping[UUID, int],
+    columns: Mapping[str, Sequence[Any]],
 ) -> dict[str, Any]:
     before = await ctx.analytics.previous_values(previous_id)
     movement: Counter[tuple[str | None, str]] = Counter()
@@ -339,11 +135,11 @@ async def _segment_moves(
 
 async def _raise_alerts(
     ctx: Context,
-    snapshot: dict[str, Any],
-    summaries: Any,
-    index: dict[UUID, int],
-    columns: dict[str, list[Any]],
-    overdue: list[bool],
+    snapshot: Mapping[str, Any],
+    summaries: retention.CustomerRows,
+    index: Mapping[UUID, int],
+    columns: Mapping[str, Sequence[Any]],
+    overdue: Sequence[bool],
     *,
     first_snapshot: bool,
 ) -> dict[str, Any]:
@@ -391,13 +187,13 @@ async def _raise_alerts(
 
 async def _raise(
     ctx: Context,
-    snapshot: dict[str, Any],
+    snapshot: Mapping[str, Any],
     contact: UUID,
     i: int,
-    columns: dict[str, list[Any]],
-    rescue: dict[str, Any],
+    columns: Mapping[str, Sequence[Any]],
+    rescue: Mapping[str, Any],
     decision: retention.AlertDecision,
-    label: dict[str, Any],
+    label: Mapping[str, Any],
 ) -> dict[str, Any]:
     as_of: date = snapshot["as_of"]
     owner = columns["owner_id"][i]
@@ -433,7 +229,9 @@ async def _raise(
     return alert
 
 
-async def _resolve_alerts(ctx: Context, summaries: Any, index: dict[UUID, int], as_of: date) -> None:
+async def _resolve_alerts(
+    ctx: Context, summaries: retention.CustomerRows, index: Mapping[UUID, int], as_of: date
+) -> None:
     """An alerted customer who bought after the alert, within its window, was rescued; one whose
     window has passed without a purchase churned. Only announced alerts announce their outcome."""
     repo = ctx.analytics
@@ -457,11 +255,11 @@ async def _resolve_alerts(ctx: Context, summaries: Any, index: dict[UUID, int], 
         await events.record(ctx, kind, data, resource_id=alert["contact_id"])
 
 
-def contact_name(row: dict[str, Any]) -> str | None:
+def contact_name(row: Mapping[str, Any]) -> str | None:
     return " ".join(part for part in (row.get("first_name"), row.get("last_name")) if part) or None
 
 
-def alert_read(alert: dict[str, Any], *, contacts: bool) -> ChurnAlertRead:
+def alert_read(alert: Mapping[str, Any], *, contacts: bool) -> ChurnAlertRead:
     """An alert as the API shows it; `contacts` (the reader holds contacts:read): with the contact's
     name and email from `first_name`, `last_name`, `email` in the row."""
     labels = {"contact_name": contact_name(alert), "contact_email": alert.get("email")} if contacts else {}
@@ -487,7 +285,7 @@ async def list_alerts(ctx: Context, *, sort: Sort, cursor: str | None, limit: in
 
 
 async def ranked(
-    ctx: Context, snapshot: dict[str, Any], kind: str, *, cursor: str | None, limit: int, filters: dict[str, Any]
+    ctx: Context, snapshot: Mapping[str, Any], kind: str, *, cursor: str | None, limit: int, filters: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of a snapshot's ranked customers (`AnalyticsRepository.ranked`), with its keyset cursor."""
     sort = Sort(kind, True)
@@ -511,7 +309,7 @@ async def ranked(
     return rows, next_cursor
 
 
-def clv_cac(snapshot: dict[str, Any], costs: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:
+def clv_cac(snapshot: Mapping[str, Any], costs: Sequence[Mapping[str, Any]], group: str) -> list[dict[str, Any]]:
     """Per channel and month (or per channel, or per month): customers acquired in that month by that
     channel (the snapshot's customers), the spend recorded for it, CAC, mean CLV and its margin, the
     margin-based ratio (and the revenue-based one), payback."""

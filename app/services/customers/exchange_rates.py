@@ -3,6 +3,7 @@ that were waiting for it."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -54,7 +55,7 @@ async def get(ctx: Context, rate_id: UUID) -> Row:
 
 async def list_rates(
     ctx: Context, *, sort: Sort, cursor: str | None, limit: int, currency: str | None,
-    effective_after: Any, effective_before: Any,
+    effective_after: date | None, effective_before: date | None,
 ) -> Page:  # fmt: skip
     return await ctx.exchange_rates.list(
         sort=sort, cursor=cursor, limit=limit, currency=currency,

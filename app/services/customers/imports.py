@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -463,7 +463,9 @@ def _build(
 # -- the job ------------------------------------------------------------------------------------------
 
 
-async def run_job(database: Database, workspace_id: UUID, import_id: UUID, progress: Any) -> dict[str, Any]:
+async def run_job(
+    database: Database, workspace_id: UUID, import_id: UUID, progress: Callable[..., Awaitable[None]]
+) -> dict[str, Any]:
     """Apply a stored upload, batch by batch, from where the last committed batch left off."""
     async with UnitOfWork(database, write=False) as uow:
         imp = await WorkspaceRepositories(uow, workspace_id).imports.get(import_id)
@@ -635,8 +637,8 @@ async def _apply_batch(
 ) -> int:
     async with UnitOfWork(database) as uow:
         # Plans for the tables as they are now: an import grows a fresh workspace's tables from
-        # nothing, and plans cached while they were empty would scan them (measured: 6 ms a row by
-        # 20,000 rows, growing; benchmarks/README.md).
+        # nothing, and plans cached while they were empty would scan them (each row slower as the
+        # tables grow; benchmarks/README.md).
         await uow.plan_each_statement()
         ctx = Context(uow, workspace_id, actor, utcnow(), quiet=QUIET, scopes=SERVICE_SCOPES)
         on_duplicate = imp["options"].get("on_duplicate") or leads.REJECT  # (imports queued before merging: reject)

@@ -17,7 +17,6 @@ import orjson
 from pydantic import ValidationError
 
 from app.db.repositories.base import Page, Row
-from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.customers import shops
@@ -56,11 +55,7 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
     return {k: v for k, v in prepared.items() if v is not None or k == "name"}
 
 
-def _integrations(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return WorkspaceRepositories(uow, workspace_id).integrations
-
-
-INTEGRATION = records.Kind("integration", _integrations, IntegrationRead, _prepare)
+INTEGRATION = records.Kind("integration", lambda repos: repos.integrations, IntegrationRead, _prepare)
 
 
 async def failures(ctx: Context, integration_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:

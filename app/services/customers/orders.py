@@ -29,6 +29,7 @@ from app.domain.customers.orders import (
     content_hash,
     convert,
     decide,
+    decide_batch,
     local_date,
     pick_rate,
     proportion,
@@ -352,26 +353,13 @@ def _decide(
     results: list[dict[str, Any]],
 ) -> dict[tuple[str, str], Write]:  # fmt: skip
     """Per-item results, applying items of one key in batch order; the final write per key."""
-    state = dict(stored)
-    writes: dict[tuple[str, str], Write] = {}
-    for p in prepared:
-        decision = decide(state.get(p.key), p.source_updated_at, p.hash)
-        order_id = ids.get(p.key) or (writes[p.key][2] if p.key in writes else new_id())
+    decided, writes = decide_batch(prepared, stored, ids, new_id)
+    for p, decision, order_id in decided:
         if decision in (Decision.STALE, Decision.IDENTICAL, Decision.TOUCH):
             results[p.index] = _unchanged(p, order_id, decision)
-            if decision != Decision.TOUCH:
-                continue
         else:
             status = "created" if decision == Decision.CREATE else "updated"
             results[p.index] = {"index": p.index, "status": status, "id": order_id}
-        previous = writes.get(p.key)
-        if previous is not None and previous[1] in (Decision.CREATE, Decision.UPDATE) and decision == Decision.TOUCH:
-            decision = previous[1]  # the earlier change still has to be written
-        if p.key not in stored:
-            decision = Decision.CREATE  # however many items of the key, it is new to the database
-        writes[p.key] = (p, decision, order_id)
-        state[p.key] = Stored(p.source_updated_at, p.hash)
-        ids[p.key] = order_id
     return writes
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from app.db.repositories.base import Row
-from app.db.repositories.registry import WorkspaceRepositories
-from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import Conflict, ErrorList
 from app.schemas.customers.orders import ProductRead
 from app.services.context import Context
@@ -29,8 +26,4 @@ async def _product(ctx: Context, values: dict[str, Any], current: Row | None) ->
     return prepared
 
 
-def _products(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return WorkspaceRepositories(uow, workspace_id).products
-
-
-PRODUCT = Kind("product", _products, ProductRead, _product)
+PRODUCT = Kind("product", lambda repos: repos.products, ProductRead, _product)

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from app.db.repositories.base import Page, Row
 from app.db.repositories.customers.relationships import _Records
-from app.db.unit_of_work import UnitOfWork
+from app.db.repositories.registry import BoundRepositories
 from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import Conflict, ErrorList, NotFound
 from app.domain.money import to_minor
@@ -30,12 +30,12 @@ Prepare = Callable[[Context, dict[str, Any], Row | None], Awaitable[dict[str, An
 @dataclass(frozen=True)
 class Kind:
     name: str  # "account": events are "<name>.created" etc.
-    repository: Callable[[UnitOfWork, UUID], _Records]
+    repository: Callable[[BoundRepositories], _Records]  # the kind's repository among the workspace's
     read: type[BaseModel]
     prepare: Prepare
 
     def repo(self, ctx: Context) -> _Records:
-        return self.repository(ctx.uow, ctx.workspace_id)
+        return self.repository(ctx)
 
 
 async def get(ctx: Context, kind: Kind, record_id: UUID) -> Row:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from app.db.repositories.base import Row
-from app.db.repositories.registry import WorkspaceRepositories
-from app.db.unit_of_work import UnitOfWork
+from app.db.repositories.base import Page, Row
 from app.domain.customers.opportunities import (
     CLOSED,
     DEFAULT_PROBABILITY,
@@ -113,21 +111,9 @@ async def _opportunity(ctx: Context, values: dict[str, Any], current: Row | None
     return prepared
 
 
-def _accounts(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return WorkspaceRepositories(uow, workspace_id).accounts
-
-
-def _contacts(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return WorkspaceRepositories(uow, workspace_id).contacts
-
-
-def _opportunities(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return WorkspaceRepositories(uow, workspace_id).opportunities
-
-
-ACCOUNT = Kind("account", _accounts, AccountRead, _account)
-CONTACT = Kind("contact", _contacts, ContactRead, _contact)
-OPPORTUNITY = Kind("opportunity", _opportunities, OpportunityRead, _opportunity)
+ACCOUNT = Kind("account", lambda repos: repos.accounts, AccountRead, _account)
+CONTACT = Kind("contact", lambda repos: repos.contacts, ContactRead, _contact)
+OPPORTUNITY = Kind("opportunity", lambda repos: repos.opportunities, OpportunityRead, _opportunity)
 
 
 async def create_contact(ctx: Context, values: dict[str, Any]) -> Row:
@@ -189,7 +175,7 @@ async def contact_filters(ctx: Context, filters: dict[str, Any]) -> tuple[dict[s
     return segment, filters
 
 
-async def list_contacts(ctx: Context, **filters: Any) -> Any:
+async def list_contacts(ctx: Context, **filters: Any) -> Page:
     paging = {k: filters.pop(k) for k in ("sort", "cursor", "limit", "archived") if k in filters}
     segment, equal = await contact_filters(ctx, filters)
     return await ctx.contacts.list_contacts(now=ctx.now, segment=segment, **paging, **equal)

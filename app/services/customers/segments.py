@@ -6,8 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
-from app.db.repositories.registry import WorkspaceRepositories
-from app.db.unit_of_work import UnitOfWork
 from app.domain.pagination import Sort
 from app.schemas.customers.relationships import ContactFilters
 from app.schemas.customers.segments import SegmentRead
@@ -26,11 +24,7 @@ async def _segment(ctx: Context, values: dict[str, Any], current: Row | None) ->
     return prepared
 
 
-def _segments(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return WorkspaceRepositories(uow, workspace_id).segments
-
-
-SEGMENT = records.Kind("segment", _segments, SegmentRead, _segment)
+SEGMENT = records.Kind("segment", lambda repos: repos.segments, SegmentRead, _segment)
 
 
 def _query(row: Row) -> dict[str, Any]:

@@ -5,6 +5,7 @@ status follow its payments, which never pay more than the balance (one condition
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from functools import partial
@@ -12,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
-from app.db.unit_of_work import UnitOfWork
+from app.db.repositories.customers.relationships import InvoiceRepository, QuoteRepository
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, ErrorList, InvalidInput, NotFound
 from app.domain.money import MAX_MINOR, from_minor, round_to_currency, to_minor
@@ -26,11 +27,13 @@ from app.services.events import events
 from app.services.workspace import workspaces
 
 
-async def _unique_number(ctx: Context, kind: str, values: dict[str, Any], current: Row | None) -> None:
+async def _unique_number(
+    kind: str, repo: QuoteRepository | InvoiceRepository, values: Mapping[str, Any], current: Row | None
+) -> None:
     """A quote's or invoice's number is unique in the workspace (409 naming the holder)."""
     number = values.get("number")
     if number and number != (current or {}).get("number"):
-        holder = await getattr(ctx.uow, f"{kind}s")(ctx.workspace_id).by_column("number", number)
+        holder = await repo.by_column("number", number)
         if holder is not None:
             raise Conflict(f"another {kind} has this number", extensions={f"existing_{kind}_id": str(holder["id"])})
 
@@ -111,7 +114,7 @@ def _lines(lines: list[dict[str, Any]], currency: str, errors: ErrorList) -> tup
 
 
 async def _quote(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
-    await _unique_number(ctx, "quote", values, current)
+    await _unique_number("quote", ctx.quotes, values, current)
     errors = ErrorList()
     await records.check_links(ctx, values, errors)  # a new quote's customer defaults to its opportunity's
     prepared = dict(values)
@@ -143,7 +146,7 @@ async def _quote(ctx: Context, values: dict[str, Any], current: Row | None) -> d
 
 # -- invoices and payments -------------------------------------------------------------------------
 async def _invoice(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
-    await _unique_number(ctx, "invoice", values, current)
+    await _unique_number("invoice", ctx.invoices, values, current)
     errors = ErrorList()
     await _customer(ctx, values, current, errors)
     prepared = dict(values)
@@ -170,18 +173,11 @@ async def _payment(ctx: Context, values: dict[str, Any], current: Row | None) ->
     return dict(values)  # only method and paid_at change after creation
 
 
-def _repo(name: str) -> Any:
-    def repository(uow: UnitOfWork, workspace_id: UUID) -> Any:
-        return getattr(uow, name)(workspace_id)
-
-    return repository
-
-
-TICKET = Kind("ticket", _repo("tickets"), TicketRead, _ticket)
-CONTRACT = Kind("contract", _repo("contracts"), ContractRead, _contract)
-QUOTE = Kind("quote", _repo("quotes"), QuoteRead, _quote)
-INVOICE = Kind("invoice", _repo("invoices"), InvoiceRead, _invoice)
-PAYMENT = Kind("payment", _repo("payments"), PaymentRead, _payment)
+TICKET = Kind("ticket", lambda repos: repos.tickets, TicketRead, _ticket)
+CONTRACT = Kind("contract", lambda repos: repos.contracts, ContractRead, _contract)
+QUOTE = Kind("quote", lambda repos: repos.quotes, QuoteRead, _quote)
+INVOICE = Kind("invoice", lambda repos: repos.invoices, InvoiceRead, _invoice)
+PAYMENT = Kind("payment", lambda repos: repos.payments, PaymentRead, _payment)
 
 
 async def create_payment(ctx: Context, values: dict[str, Any]) -> Row:

@@ -220,7 +220,7 @@ async def resolve_ahead(ctx: Context, items: list[Wanted | None], by_identity: d
     """`resolve` for order sync. On PostgreSQL the shop customers a batch finds new are created and
     recorded in a short transaction of their own, committed before the batch goes on: concurrent
     batches sharing new customers then wait for each other only for that moment, not for a whole
-    batch (measured: the identity insert was where 4 concurrent first-pass batches queued). A batch
+    batch (the identity insert was where concurrent first-pass batches queued). A batch
     that fails afterwards leaves those customers recorded, as `POST /v1/customers/batch` would
     have. SQLite serialises writers: there it is part of the request's transaction."""
     if ctx.uow.database.is_sqlite or not any(
@@ -304,7 +304,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
         status = "created" if contact_id in resolved.created else "unchanged"
         row = existing.get(contact_id)
         if row is not None:
-            fill = {
+            fill: dict[str, str | bool | None] = {
                 column: value
                 for column, value in (
                     ("first_name", w.first_name),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from datetime import datetime
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -176,7 +177,7 @@ async def retry(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> Row:
     return updated
 
 
-async def replay(ctx: Context, endpoint_id: UUID, *, since: Any, since_sequence: int | None) -> int:
+async def replay(ctx: Context, endpoint_id: UUID, *, since: datetime | None, since_sequence: int | None) -> int:
     """New deliveries, to this endpoint, of the events it subscribes to and its scopes may read,
     since a time or sequence: exactly the dispatcher's rule (`delivers`), so an endpoint with no
     `event_types` replays every type its scopes may read, historic types no longer catalogued

@@ -20,7 +20,7 @@ from app.schemas.leads.forms import SubmissionRead
 from app.schemas.leads.leads import LeadCreate, LeadRead
 from app.services.context import Context
 from app.services.events import events
-from app.services.leads import duplicates, leads, lookups, scoring
+from app.services.leads import duplicates, engagements, leads, lookups
 from app.services.leads.forms import LEAD_TARGETS
 from app.services.workspace import settings
 from app.services.workspace.api_keys import Caller
@@ -91,7 +91,7 @@ async def submit(
                 merged = True
         if contact_id is None:
             if visitor_id is not None:
-                await scoring.link_visitor(ctx, lead, visitor_id, created=created)
+                await engagements.link_visitor(ctx, lead, visitor_id, created=created)
             lead_id = lead["id"]
     row = {
         "id": submission_id,
@@ -169,7 +169,7 @@ async def _into_open_lead(
             properties["filled_fields"] = shown["filled_fields"]
         if "tags" in applied:
             properties["added_tags"] = shown["added_tags"]
-    _, lead = await scoring.engage(ctx, lead["id"], {"type": _engagement_type(form), "properties": properties})
+    _, lead = await engagements.engage(ctx, lead["id"], {"type": _engagement_type(form), "properties": properties})
     return lead
 
 

@@ -3,9 +3,10 @@ the same company by name similarity as suggestions) and merging duplicates into 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 from pydantic_core import to_jsonable_python
@@ -34,21 +35,29 @@ MAX_CANDIDATES = 10
 COMPARED_WITH_KEYS = tuple(dict.fromkeys((*COMPARED, *BLOCKING_KEYS)))  # what a pass reads of a new lead
 
 
-async def candidates(ctx: Context, lead_id: UUID) -> list[dict[str, Any]]:
+class Candidate(TypedDict):
+    """A likely duplicate of a lead: the other lead, how alike they are (0-100) and what matched."""
+
+    lead: Row
+    score: float
+    matched: list[str]
+
+
+async def candidates(ctx: Context, lead_id: UUID) -> list[Candidate]:
     """Up to 10 likely duplicates, best first: exact email/phone matches, then name + company
     matches scoring at least the workspace's `fuzzy_threshold`."""
     lead = await leads.get(ctx, lead_id)
     return (await candidates_of(ctx, [lead]))[lead_id]
 
 
-async def candidates_of(ctx: Context, batch: list[Row], *, whole: bool = True) -> dict[UUID, list[dict[str, Any]]]:
+async def candidates_of(ctx: Context, batch: list[Row], *, whole: bool = True) -> dict[UUID, list[Candidate]]:
     """`candidates` for each lead of `batch` (one lookup for all of them); with `whole=False` each
     candidate lead has only the compared columns (LeadRepository COMPARED)."""
     threshold = (await policy(ctx))["fuzzy_threshold"]
     others = await ctx.leads.duplicate_candidates(batch, whole=whole)
     result = {}
     for lead in batch:
-        found = []
+        found: list[Candidate] = []
         for other in others[lead["id"]]:
             match = dedupe.similarity(lead, other)
             if match.score >= threshold:
@@ -336,7 +345,7 @@ async def find_for_new_leads(database: Database, now: datetime, *, limit: int = 
     return len(queued)
 
 
-async def _merge_found(ctx: Context, lead_id: UUID, target: Any) -> bool:
+async def _merge_found(ctx: Context, lead_id: UUID, target: Mapping[str, Any]) -> bool:
     """Merge a new lead into the candidate it matched automatically, in a savepoint: a lead changed
     meanwhile (no longer open, a concurrent write) stays a suggestion instead of failing the pass."""
     conn = await ctx.uow.connection()

@@ -381,9 +381,8 @@ async def batch_upsert(
     exempt from the first-response SLA unless `apply_sla`. A new item whose email or phone an open
     lead has (one stored, or one an earlier item created) is merged into it with `on_duplicate`
     `merge` (status `merged`), else it is an error."""
-    external_ids = [
-        i.get("external_id") for i in items if isinstance(i, dict) and isinstance(i.get("external_id"), str)
-    ]
+    given = (i.get("external_id") for i in items if isinstance(i, dict))
+    external_ids = [external_id for external_id in given if isinstance(external_id, str)]
     known = await ctx.leads.by_external_ids(external_ids)
     results: list[dict[str, Any]] = []
     region = await workspaces.default_region(ctx)

@@ -5,7 +5,8 @@ made through this process drops its entry at once; other processes see it within
 
 When an entry expires, the requests that find it expired at the same moment share ONE load: under
 load every in-flight submission missed every entry together, each read it on its own, and the
-burst of reads queued for pooled connections (a stall every 5 s, the benchmark's slowest 1%)."""
+burst of reads queued for pooled connections (a stall at every expiry: the benchmark's slowest
+requests)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ async def shared(loading: dict[Hashable, asyncio.Future[Any]], key: Hashable, lo
     pending = loading.get(key)
     if pending is not None:
         value = await asyncio.shield(pending)  # a waiter's cancellation leaves the load alone
-        return await load() if value is _FAILED else value  # type: ignore[no-any-return]
+        return await load() if value is _FAILED else value
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     loading[key] = future
     try:

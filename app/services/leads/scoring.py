@@ -1,5 +1,6 @@
-"""Scoring use cases: score a new lead, rescore on engagements and changes, record engagements,
-rescore a whole workspace (a job, and nightly so behaviour fades without new engagements)."""
+"""Scoring use cases: score a new lead (and record the engagement it arrives with), rescore on
+engagements and changes with the history of what changed, rescore a whole workspace (a job, and
+nightly so behaviour fades without new engagements). Recording engagements: leads/engagements.py."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from uuid import UUID
 
 from app.db.repositories.base import Page, Row
 from app.domain.concurrency import LostUpdate
-from app.domain.errors import ErrorList, InvalidInput, NotFound
+from app.domain.errors import ErrorList, NotFound
 from app.domain.events import events as types
 from app.domain.leads import scoring
 from app.domain.leads.scoring import Engagement, Rules
+from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.leads.leads import LeadRead
 from app.schemas.workspace.settings import ScoringSettings
-from app.services.batches import item_error
 from app.services.context import Context
 from app.services.events import events, jobs
 from app.services.leads import custom_fields, lookups
@@ -26,8 +27,6 @@ from app.services.workspace import settings
 
 # Engagements older than this many half-lives are worth < 0.1% of their points: not read.
 LOOKBACK_HALF_LIVES = 10
-# Engagements reported more than this far in the future are refused (clock skew allowed).
-FUTURE_SLACK = timedelta(minutes=5)
 RESCORE_JOB = "leads.rescore"
 # The lead columns the fit rules read: a change of one rescores the lead (`referral` reads three).
 FIT_FIELDS = frozenset(
@@ -92,9 +91,25 @@ async def created(ctx: Context, lead: Row, engagement: Mapping[str, Any] | None 
     """After a new lead is written: the engagement it arrived with is recorded (after the lead: the
     inserts run in order), and a lead whose score reached MQL waits for marketing from the start."""
     if engagement is not None:
-        ctx.engagements.add([_row(ctx, lead["id"], engagement, ctx.now, "api")])
+        ctx.engagements.add([engagement_row(ctx, lead["id"], engagement, ctx.now, "api")])
     if lead.get("mql_candidate"):
         await events.record(ctx, types.LEAD_MQL_CANDIDATE_FLAGGED, LeadRead.model_validate(lead))
+
+
+def engagement_row(
+    ctx: Context, lead_id: UUID | None, item: Mapping[str, Any], occurred_at: datetime, origin: str
+) -> Row:
+    """An engagement as stored: of a lead, or of an anonymous visitor (`lead_id` None)."""
+    return {
+        "id": new_id(),
+        "lead_id": lead_id,
+        "visitor_id": item.get("visitor_id"),
+        "type": str(item["type"]),
+        "occurred_at": occurred_at,
+        "properties": item.get("properties") or {},
+        "origin": origin,
+        "created_at": ctx.now,
+    }
 
 
 MANUAL = "manual"  # the cause of a change a person made
@@ -185,138 +200,7 @@ async def rescore(ctx: Context, lead: Row, *, cause: str, extra: Sequence[Engage
     return updated
 
 
-# -- engagements -----------------------------------------------------------------------------------
-
-
-def _occurred_at(ctx: Context, given: datetime | None, errors: ErrorList, field: str) -> datetime:
-    if given is None:
-        return ctx.now
-    if given.tzinfo is None:
-        errors.add(field, "give a time zone (e.g. Z or +03:30)")
-        return ctx.now
-    if given - ctx.now > FUTURE_SLACK:
-        errors.add(field, "is in the future")
-    return given
-
-
-def _row(ctx: Context, lead_id: UUID | None, item: Mapping[str, Any], occurred_at: datetime, origin: str) -> Row:
-    return {
-        "id": new_id(),
-        "lead_id": lead_id,
-        "visitor_id": item.get("visitor_id"),
-        "type": str(item["type"]),
-        "occurred_at": occurred_at,
-        "properties": item.get("properties") or {},
-        "origin": origin,
-        "created_at": ctx.now,
-    }
-
-
-async def engage(ctx: Context, lead_id: UUID, item: Mapping[str, Any]) -> tuple[Row, Row]:
-    """Record one engagement of a lead and rescore it: (the engagement, the lead)."""
-    lead = await ctx.leads.get(lead_id)
-    if lead is None or lead["merged_into_id"] is not None:
-        raise NotFound("no lead with this id")
-    errors = ErrorList()
-    occurred_at = _occurred_at(ctx, item.get("occurred_at"), errors, "occurred_at")
-    errors.raise_if_any()
-    row = _row(ctx, lead_id, item, occurred_at, "api")
-    ctx.engagements.add([row])
-    updated = await rescore(ctx, lead, cause=f"engagement {row['type']}", extra=[Engagement(row["type"], occurred_at)])
-    return row, updated
-
-
-async def engage_batch(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Many engagements, matched to leads by id, email or external_id; one bad item never rejects
-    the others. Each touched lead is rescored once."""
-    from pydantic import ValidationError
-
-    from app.domain.leads.contact import parse_email
-    from app.schemas.common import invalid_input
-    from app.schemas.leads.engagements import EngagementBatchItem
-
-    results: list[dict[str, Any]] = [{}] * len(items)
-    parsed: list[tuple[int, EngagementBatchItem, str | None]] = []
-    for index, raw in enumerate(items):
-        try:
-            item = EngagementBatchItem.model_validate(raw)
-            key = None
-            if item.lead_id is None and item.email is not None:
-                key = parse_email(item.email).key
-            if item.lead_id is None and key is None and item.external_id is None:
-                raise InvalidInput.field("lead_id", "give lead_id, email or external_id")
-            errors = ErrorList()
-            _occurred_at(ctx, item.occurred_at, errors, "occurred_at")
-            errors.raise_if_any()
-            parsed.append((index, item, key))
-        except ValidationError as exc:
-            results[index] = item_error(index, invalid_input(exc))
-        except ValueError as exc:  # an unusable email
-            results[index] = item_error(index, InvalidInput.field("email", str(exc)))
-        except InvalidInput as exc:
-            results[index] = item_error(index, exc)
-    repo = ctx.leads
-    by_id = await repo.by_ids([i.lead_id for _, i, _ in parsed if i.lead_id is not None])
-    by_email = await repo.by_email_keys([k for _, i, k in parsed if i.lead_id is None and k is not None])
-    by_external = await repo.by_external_ids(
-        [i.external_id for _, i, k in parsed if i.lead_id is None and k is None and i.external_id is not None]
-    )
-    rows: list[Row] = []
-    touched: dict[UUID, list[Engagement]] = {}
-    leads: dict[UUID, Row] = {}
-    for index, item, key in parsed:
-        if item.lead_id is not None:
-            lead = by_id.get(item.lead_id)
-        elif key is not None:
-            lead = by_email.get(key)
-        else:
-            lead = by_external.get(item.external_id or "")
-        if lead is None or lead["merged_into_id"] is not None:
-            results[index] = item_error(index, NotFound("no lead matches this item"))
-            continue
-        occurred_at = item.occurred_at or ctx.now
-        row = _row(ctx, lead["id"], item.model_dump(), occurred_at, "api")
-        rows.append(row)
-        leads[lead["id"]] = lead
-        touched.setdefault(lead["id"], []).append(Engagement(row["type"], occurred_at))
-        results[index] = {"index": index, "status": "recorded", "id": row["id"], "lead_id": lead["id"]}
-    ctx.engagements.add(rows)
-    for lead_id, extra in touched.items():
-        await rescore(ctx, leads[lead_id], cause=f"{len(extra)} engagement(s)", extra=extra)
-    return results
-
-
-async def track(ctx: Context, item: Mapping[str, Any]) -> Row:
-    """An anonymous visitor's page-level engagement (publishable key): kept for the visitor, and
-    counted for a lead once a form submission carries the same visitor_id."""
-    errors = ErrorList()
-    occurred_at = _occurred_at(ctx, item.get("occurred_at"), errors, "occurred_at")
-    errors.raise_if_any()
-    if item["type"] not in scoring.TRACKABLE:
-        raise InvalidInput.field("type", "the tracking snippet may report page_view, content_download, video_view")
-    row = _row(ctx, None, item, occurred_at, "tracking")
-    ctx.engagements.add([row])
-    return row
-
-
-async def link_visitor(ctx: Context, lead: Row, visitor_id: str, *, created: bool) -> Row:
-    """A form submission names its visitor: their anonymous engagements become the lead's, when
-    the submission created this lead (`created`) or the lead already carries this visitor id.
-    Anyone may post engagements under any visitor id and then a stranger's email: linking them to
-    that person's existing lead would let a stranger raise (or shape) a real lead's score."""
-    repo = ctx.engagements
-    facts = await repo.link_visitor(visitor_id, lead["id"], only_if_carried=not created)
-    if not facts:
-        return lead
-    return await rescore(ctx, lead, cause="visitor engagements linked")
-
-
-async def engagements_of(ctx: Context, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
-    await _lead(ctx, lead_id)
-    return await ctx.engagements.list(lead_id, sort=sort, cursor=cursor, limit=limit)
-
-
-async def state_changes_of(ctx: Context, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
+async def state_changes_of(ctx: Context, lead_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:
     await _lead(ctx, lead_id)
     return await ctx.state_changes.list(lead_id, sort=sort, cursor=cursor, limit=limit)
 

@@ -8,8 +8,6 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
-from app.db.repositories.registry import WorkspaceRepositories
-from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import ErrorList
 from app.domain.events import events as types
 from app.domain.pagination import Sort
@@ -39,11 +37,7 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
     return prepared
 
 
-def _tasks(uow: UnitOfWork, workspace_id: UUID) -> Any:
-    return WorkspaceRepositories(uow, workspace_id).tasks
-
-
-TASK = Kind("task", _tasks, TaskRead, _prepare)
+TASK = Kind("task", lambda repos: repos.tasks, TaskRead, _prepare)
 
 
 async def _schedule(ctx: Context, row: Row) -> None:

@@ -83,7 +83,8 @@ async def default_region(ctx: Context) -> str | None:
     """The phone region for national numbers (cached briefly: read on every lead)."""
 
     async def load() -> str | None:
-        return (await get(ctx))["default_region"]
+        region: str | None = (await get(ctx))["default_region"]
+        return region
 
     return await lookups.cached(("region", ctx.workspace_id), load)
 

@@ -39,8 +39,8 @@ def _among(table: Any, column: Any, values: Sequence[Any], dialect: str) -> tupl
     """(FROM clause, WHERE clause) for the rows whose `column` is one of `values`. PostgreSQL: the
     values unnested from one array parameter and joined, so every batch size is one prepared
     statement and even its generic plan probes the index once per value (`= ANY` let the planner
-    of a never-analysed table scan the whole workspace and filter: measured 9 ms and growing with
-    the table, against a fixed cost per key). SQLite: an IN list."""
+    of a never-analysed table scan the whole workspace and filter: a cost growing with the table,
+    against a fixed cost per key). SQLite: an IN list."""
     if dialect == "postgresql":
         distinct = set(values)
         ordered = sorted_ids(distinct) if isinstance(next(iter(distinct), None), UUID) else sorted(distinct)
@@ -55,8 +55,8 @@ def _among(table: Any, column: Any, values: Sequence[Any], dialect: str) -> tupl
 def _by_keys(table: Any, keys: Sequence[Key], workspace_id: UUID, dialect: str) -> tuple[Any, Any]:
     """(FROM clause, WHERE clause) for the rows of these (source, external_id) pairs. PostgreSQL:
     the pairs unnested from two array parameters and joined on the unique index (a generic plan
-    filtering on two ANY lists scanned the whole workspace: measured 650 ms against 2 ms for 1,000
-    keys in 10,000 orders). SQLite: two IN lists; the caller keeps the exact pairs."""
+    filtering on two ANY lists scanned the whole workspace: benchmarks/README.md). SQLite: two IN
+    lists; the caller keeps the exact pairs."""
     if dialect == "postgresql":
         pairs = (
             func.unnest(
@@ -408,7 +408,7 @@ class CustomerRepository(TenantRepository):
             source, among = _among(co, co.c.id, chunk, dialect)
             statement = select(*selected).select_from(source).where(self.scope, among)
             result = await self.uow.execute(statement)
-            keys = tuple(result.keys())  # rows as tuples zipped with the names: a third of mappings' cost
+            keys = tuple(result.keys())  # rows as tuples zipped with the names: cheaper than mappings
             at = keys.index("id")
             out.update({r[at]: dict(zip(keys, r, strict=True)) for r in result.all()})
         return out

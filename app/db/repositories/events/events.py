@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -81,8 +82,8 @@ class EventRepository(TenantRepository):
         return int((await self.uow.execute(statement)).rowcount or 0)
 
     async def dispatched_since(
-        self, *, since: datetime | None, since_sequence: int | None, types: list[str] | None
-    ) -> list[Row]:
+        self, *, since: datetime | None, since_sequence: int | None, types: Sequence[str] | None
+    ) -> builtins.list[Row]:  # `list` in this class is the method above
         """Events already sequenced, for replay: (id, type, sequence) in sequence order; `types`
         None for every type, an empty list for none."""
         statement = select(t.c.id, t.c.type, s.c.sequence).join(s, _STAMP_OF_EVENT).where(self.scope)

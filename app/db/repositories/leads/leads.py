@@ -88,8 +88,8 @@ def _candidates_of(source: Any, columns: Sequence[Any]) -> Any:
         )
         .order_by(t.c.created_at.desc())
         # A literal: under a parameter a cached generic plan assumes a small limit and prefers
-        # reading the workspace's leads newest first (no sort) over the key lookups, measured at
-        # about 1 s per 100 leads at 4,400 leads.
+        # reading the workspace's leads newest first (no sort) over the key lookups, far slower
+        # (benchmarks/README.md).
         .limit(literal_column(str(_CANDIDATE_LIMIT)))
     )
 

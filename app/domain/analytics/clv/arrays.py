@@ -20,7 +20,7 @@ def compress(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], FloatArray, 
     """Identical rows once, with their counts as weights: (the distinct columns, weights, and the
     index of each original row among the distinct ones), in lexicographic order of the columns.
     One sort: of a single integer key when every column holds whole non-negative numbers (counts
-    and days, the usual case: a third of the time of a lexicographic sort), else a lexicographic
+    and days, the usual case: faster than a lexicographic sort), else a lexicographic
     sort of the columns (np.unique over rows is several times slower)."""
     n = len(columns[0])
     if n == 0:
@@ -63,8 +63,9 @@ def _whole_key(columns: tuple[FloatArray, ...]) -> NDArray[np.int64] | None:
 
 
 def dot(u: NDArray[Any], v: NDArray[Any]) -> float:
-    """Σ u v without BLAS: a threaded BLAS dot spins while another process holds a core (measured:
-    a fit up to 10x slower on two shared cores), and these vectors are too short for threads to pay."""
+    """Σ u v without BLAS: a threaded BLAS dot spins while another process holds a core (a fit many
+    times slower on two shared cores: benchmarks/README.md), and these vectors are too short for
+    threads to pay."""
     return float(np.einsum("i,i->", u, v))
 
 

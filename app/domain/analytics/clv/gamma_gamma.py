@@ -97,7 +97,7 @@ class _Summed:
     The Γ terms are functions of x alone: summed per distinct x, with the weights summed per x
     once. Per row only ln(x z̄ + v) is taken, and subtracted from ln(x z̄) and ln v row by row
     before any sum: summing the terms apart and subtracting the large totals afterwards loses
-    digits the line search needs near the optimum (it then took four times the evaluations).
+    digits the line search needs near the optimum (it then took many more evaluations).
     Equal to the weighted sum of `_individual` up to rounding (unit tests)."""
 
     def __init__(self, x: FloatArray, m: FloatArray, weights: FloatArray) -> None:

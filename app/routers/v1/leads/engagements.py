@@ -16,7 +16,7 @@ from app.routers.route import CrmRoute, problem_doc
 from app.schemas.common import invalid_input
 from app.schemas.leads.engagements import EngagementBatch, EngagementBatchResults, TrackedEngagement, TrackingAccepted
 from app.services.context import Context
-from app.services.leads import scoring
+from app.services.leads import engagements
 
 router = APIRouter(prefix="/engagements", tags=["Engagements"], route_class=CrmRoute)
 tracking_router = APIRouter(prefix="/tracking", tags=["Engagements"], route_class=CrmRoute)
@@ -33,7 +33,7 @@ TRACKING_BODY_LIMIT = 8 * 1024
 async def record_engagements(
     body: EngagementBatch, ctx: Annotated[Context, require_idempotent("leads:write")]
 ) -> Response:
-    results = await scoring.engage_batch(ctx, body.engagements)
+    results = await engagements.engage_batch(ctx, body.engagements)
     return Response(EngagementBatchResults.model_validate({"results": results}).model_dump_json(), media_type=JSON)
 
 
@@ -87,6 +87,6 @@ async def track_engagement(
     except ValueError as exc:
         raise InvalidInput.field("body", "malformed JSON") from exc
     ctx = Context(request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes)
-    row = await scoring.track(ctx, item)
+    row = await engagements.track(ctx, item)
     headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
     return Response(TrackingAccepted(id=row["id"]).model_dump_json(), status_code=201, media_type=JSON, headers=headers)

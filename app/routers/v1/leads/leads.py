@@ -36,7 +36,7 @@ from app.schemas.leads.leads import (
 )
 from app.schemas.leads.routing import AssignmentList, AssignRequest, TimelinePage
 from app.services.context import Context
-from app.services.leads import duplicates, leads, qualification, routing, scoring, timeline
+from app.services.leads import duplicates, engagements, leads, qualification, routing, scoring, timeline
 
 router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
 CandidateSort = sort_enum("CandidateSort", "found_at")
@@ -217,7 +217,7 @@ async def get_lead_score(lead_id: UUID, ctx: Annotated[Context, require("leads:r
 async def create_lead_engagement(
     request: Request, lead_id: UUID, body: EngagementCreate, ctx: Annotated[Context, require_idempotent("leads:write")]
 ) -> Response:
-    row, _ = await scoring.engage(ctx, lead_id, body.model_dump())
+    row, _ = await engagements.engage(ctx, lead_id, body.model_dump())
     return Response(EngagementRead.model_validate(row).model_dump_json(), status_code=201, media_type=JSON)
 
 
@@ -227,7 +227,7 @@ async def list_lead_engagements(
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(EngagementSort, "-occurred_at")],
 ) -> Response:
-    result = await scoring.engagements_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
+    result = await engagements.engagements_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
     return page_response(EngagementRead, result.rows, result.next_cursor)
 
 
