@@ -9,7 +9,7 @@ from pathlib import Path
 from app.db import tables
 from app.db.repositories import base, idempotency, system
 from app.db.repositories.events import events, jobs, outbox, timers, webhooks
-from app.db.repositories.leads import forms, leads
+from app.db.repositories.leads import custom_fields, duplicates, forms, leads
 from app.db.repositories.workspace import api_keys, members, settings, workspaces
 
 APP = Path(__file__).resolve().parents[2] / "app"
@@ -63,7 +63,10 @@ def test_every_tenant_table_is_keyed_by_workspace_first() -> None:
 
 
 def test_repositories_are_scoped_except_the_named_system_one() -> None:
-    for module in (api_keys, events, forms, idempotency, jobs, leads, members, settings, timers, webhooks, workspaces):
+    for module in (
+        api_keys, custom_fields, duplicates, events, forms, idempotency, jobs, leads, members, settings, timers,
+        webhooks, workspaces,
+    ):  # fmt: skip
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__:
                 assert issubclass(cls, base.TenantRepository), cls

@@ -11,8 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from app.db.repositories.base import Page, Row
-from app.db.repositories.customers.relationships import _Records
+from app.db.repositories.base import Page, RecordRepository, Row
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import Conflict, ErrorList, NotFound
@@ -30,11 +29,11 @@ Prepare = Callable[[Context, dict[str, Any], Row | None], Awaitable[dict[str, An
 @dataclass(frozen=True)
 class Kind:
     name: str  # "account": events are "<name>.created" etc.
-    repository: Callable[[UnitOfWork, UUID], _Records]
+    repository: Callable[[UnitOfWork, UUID], RecordRepository[Any]]
     read: type[BaseModel]
     prepare: Prepare
 
-    def repo(self, ctx: Context) -> _Records:
+    def repo(self, ctx: Context) -> RecordRepository[Any]:
         return self.repository(ctx.uow, ctx.workspace_id)
 
 
