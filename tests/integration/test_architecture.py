@@ -18,7 +18,7 @@ from app.db.repositories.events import (
     timers,
     webhooks,
 )
-from app.db.repositories.leads import forms, leads
+from app.db.repositories.leads import custom_fields, duplicates, forms, leads
 from app.db.repositories.workspace import api_keys, members, settings, workspaces
 
 APP = Path(__file__).resolve().parents[2] / "app"
@@ -72,7 +72,10 @@ def test_every_tenant_table_is_keyed_by_workspace_first() -> None:
 
 
 def test_repositories_are_scoped_except_the_named_system_one() -> None:
-    for module in (api_keys, events, forms, idempotency, jobs, leads, members, settings, timers, webhooks, workspaces):
+    for module in (
+        api_keys, custom_fields, duplicates, events, forms, idempotency, jobs, leads, members, settings, timers,
+        webhooks, workspaces,
+    ):  # fmt: skip
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__:
                 assert issubclass(cls, base.TenantRepository), cls

@@ -1,17 +1,19 @@
-"""Shared repository machinery: workspace scoping, keyset pages, version-checked updates."""
+"""Shared repository machinery: workspace scoping, keyset pages, version-checked updates, optional
+filters, and the plain CRUD of records (`RecordRepository`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, cast
 from uuid import UUID
 
 from sqlalchemy import Select, Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement
+from typing_extensions import TypeVar
 
 from app.domain.errors import InvalidInput
 from app.domain.pagination import BadCursor, Sort, decode_cursor, encode_cursor
@@ -20,6 +22,11 @@ if TYPE_CHECKING:
     from app.db.unit_of_work import UnitOfWork
 
 Row = dict[str, Any]
+# The rows a repository reads: its table's TypedDict for the core resources (`LeadRow`, `ContactRow`:
+# the `rows.py` of each context), else a plain `Row`. Only a type: at run time every row is a dict.
+RowT = TypeVar("RowT", bound=Mapping[str, Any], default=Row)
+PageRowT = TypeVar("PageRowT", default=Any)
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,39 @@ def datetime_key(column: ColumnElement[Any]) -> SortKey:
 
 
 @dataclass(frozen=True)
-class Page:
-    rows: list[Row]
+class Page(Generic[PageRowT]):
+    rows: list[PageRowT]
     next_cursor: str | None
+
+
+def equal_conditions(filters: Mapping[Any, Any]) -> list[ColumnElement[bool]]:
+    """`column == value` for each {column: value} given a value (None: no filter), in order."""
+    return [column == value for column, value in filters.items() if value is not None]
+
+
+def range_conditions(ranges: Iterable[tuple[Any, Any, Any]], *, closed: bool = False) -> list[ColumnElement[bool]]:
+    """`lower <= column < upper` for each (column, lower, upper), each bound only when given (None:
+    open on that side), in order; `closed`: `column <= upper`."""
+    conditions: list[ColumnElement[bool]] = []
+    for column, lower, upper in ranges:
+        if lower is not None:
+            conditions.append(column >= lower)
+        if upper is not None:
+            conditions.append(column <= upper if closed else column < upper)
+    return conditions
+
+
+def where_equal(statement: SelectT, filters: Mapping[Any, Any]) -> SelectT:
+    """The statement filtered on each {column: value} given a value (a list's optional filters)."""
+    conditions = equal_conditions(filters)
+    return statement.where(*conditions) if conditions else statement
+
+
+def where_between(statement: SelectT, ranges: Iterable[tuple[Any, Any, Any]], *, closed: bool = False) -> SelectT:
+    """The statement filtered on each (column, lower, upper) range's given bounds: `lower <= column
+    < upper` (`closed`: `<= upper`)."""
+    conditions = range_conditions(ranges, closed=closed)
+    return statement.where(*conditions) if conditions else statement
 
 
 # Hot statements are built once and executed with parameters: building a statement and its cache
@@ -85,8 +122,9 @@ def decode_after(cursor: str, sort: Sort, load: Callable[[Any], Any]) -> tuple[A
         raise InvalidInput.field("cursor", str(exc) or "malformed cursor", location="query") from exc
 
 
-class TenantRepository:
-    """Base of every tenant repository: it cannot be made without a workspace."""
+class TenantRepository(Generic[RowT]):
+    """Base of every tenant repository: it cannot be made without a workspace. `RowT` is the type
+    of its table's rows (`TenantRepository[LeadRow]`)."""
 
     table: Table
 
@@ -104,27 +142,35 @@ class TenantRepository:
         row = (await self.uow.execute(statement)).mappings().first()
         return dict(row) if row is not None else None
 
-    async def _get_by_id(self, row_id: UUID) -> Row | None:
+    async def _row(self, statement: Any) -> RowT | None:
+        """`_one` of a statement that selects or returns whole rows of this repository's table."""
+        return cast("RowT | None", await self._one(statement))
+
+    async def _rows(self, statement: Any) -> list[RowT]:
+        """Every row of a statement that selects or returns whole rows of this repository's table."""
+        return cast("list[RowT]", [dict(r) for r in (await self.uow.execute(statement)).mappings()])
+
+    async def _get_by_id(self, row_id: UUID) -> RowT | None:
         statement = select_by_id(self.table)
         row = (await self.uow.execute(statement, {"_ws": self.workspace_id, "_id": row_id})).mappings().first()
-        return dict(row) if row is not None else None
+        return cast("RowT", dict(row)) if row is not None else None
 
-    async def _insert(self, values: Mapping[str, Any]) -> Row:
+    async def _insert(self, values: Mapping[str, Any]) -> RowT:
         statement = insert_returning(self.table, await self._dialect(), on_conflict_do_nothing=False)
         row = (await self.uow.execute(statement, {"workspace_id": self.workspace_id, **values})).mappings().one()
-        return dict(row)
+        return cast("RowT", dict(row))
 
-    async def _insert_unless_exists(self, values: Mapping[str, Any]) -> Row | None:
+    async def _insert_unless_exists(self, values: Mapping[str, Any]) -> RowT | None:
         """INSERT ... ON CONFLICT DO NOTHING RETURNING: None when a unique key already holds a row.
         One round trip, and the transaction stays usable (no savepoint needed)."""
         statement = insert_returning(self.table, await self._dialect(), on_conflict_do_nothing=True)
         row = (await self.uow.execute(statement, {"workspace_id": self.workspace_id, **values})).mappings().first()
-        return dict(row) if row is not None else None
+        return cast("RowT", dict(row)) if row is not None else None
 
     async def _dialect(self) -> str:
         return str((await self.uow.connection()).dialect.name)
 
-    async def _update_versioned(self, row_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+    async def _update_versioned(self, row_id: UUID, version: int, values: Mapping[str, Any]) -> RowT | None:
         """Compare-and-set on `version`: None when another writer changed the row first."""
         statement = (
             update(self.table)
@@ -133,7 +179,7 @@ class TenantRepository:
             .returning(self.table)
         )
         row = (await self.uow.execute(statement)).mappings().first()
-        return dict(row) if row is not None else None
+        return cast("RowT", dict(row)) if row is not None else None
 
     async def _page(
         self,
@@ -143,7 +189,9 @@ class TenantRepository:
         sort: Sort,
         cursor: str | None,
         limit: int,
-    ) -> Page:
+    ) -> Page[RowT]:
+        """A keyset page of the statement's rows (whole rows of this table, the statement may add
+        columns)."""
         key = sortable.get(sort.field)
         if key is None:
             raise InvalidInput.field(
@@ -163,4 +211,51 @@ class TenantRepository:
             rows = rows[:limit]
             last = rows[-1]
             next_cursor = encode_cursor(sort, key.dump(last[key.column.key]), str(last["id"]))
-        return Page(rows, next_cursor)
+        return Page(cast("list[RowT]", rows), next_cursor)
+
+
+class RecordRepository(TenantRepository[RowT]):
+    """CRUD with equality filters and keyset pages; archived rows only when asked."""
+
+    sortable: Mapping[str, SortKey]
+
+    async def get(self, record_id: UUID) -> RowT | None:
+        return await self._get_by_id(record_id)
+
+    async def existing(self, record_ids: Sequence[UUID]) -> set[UUID]:
+        ids = [i for i in record_ids if i is not None]
+        if not ids:
+            return set()
+        statement = select(self.table.c.id).where(self.scope, self.table.c.id.in_(ids))
+        return set((await self.uow.execute(statement)).scalars())
+
+    async def create(self, values: Mapping[str, Any]) -> RowT:
+        return await self._insert(values)
+
+    async def by_column(self, column: str, value: Any) -> RowT | None:
+        """The record whose unique `column` (a number, a reference) is `value`."""
+        return await self._row(select(self.table).where(self.scope, self.table.c[column] == value))
+
+    async def update(self, record_id: UUID, version: int, values: Mapping[str, Any]) -> RowT | None:
+        return await self._update_versioned(record_id, version, values)
+
+    async def list(
+        self,
+        *,
+        sort: Any,
+        cursor: str | None,
+        limit: int,
+        archived: bool | None = False,
+        ranges: Sequence[tuple[str, Any, Any]] = (),
+        conditions: Sequence[Any] = (),
+        **equal: Any,
+    ) -> Page[RowT]:
+        """Records matching `conditions`, each {column name: value} of `equal` given a value, and
+        each (column name, lower, upper) of `ranges` (`lower <= column < upper`)."""
+        t: Table = self.table
+        statement = select(t).where(self.scope, *conditions)
+        if archived is not None and "archived_at" in t.c:
+            statement = statement.where(t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))
+        statement = where_equal(statement, {t.c[column]: value for column, value in equal.items()})
+        statement = where_between(statement, [(t.c[column], lower, upper) for column, lower, upper in ranges])
+        return await self._page(statement, sortable=self.sortable, sort=sort, cursor=cursor, limit=limit)

@@ -10,42 +10,40 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from app.db.repositories.analytics.analytics import AcquisitionCostRepository, AnalyticsRepository
+from app.db.repositories.customers.accounts import AccountRepository
+from app.db.repositories.customers.contacts import ContactRepository
 from app.db.repositories.customers.customer_view import CustomerViewRepository
+from app.db.repositories.customers.exchange_rates import ExchangeRateRepository
 from app.db.repositories.customers.imports import ImportRepository
 from app.db.repositories.customers.integrations import IntegrationFailureRepository, IntegrationRepository
 from app.db.repositories.customers.loyalty import LoyaltyRepository
-from app.db.repositories.customers.orders import (
-    CustomerRepository,
-    ExchangeRateRepository,
-    OrderRepository,
-    ProductRepository,
-)
-from app.db.repositories.customers.relationships import (
-    AccountRepository,
-    ContactRepository,
+from app.db.repositories.customers.opportunities import OpportunityRepository
+from app.db.repositories.customers.orders import OrderRepository
+from app.db.repositories.customers.products import ProductRepository
+from app.db.repositories.customers.segments import SegmentRepository
+from app.db.repositories.customers.service_records import (
     ContractRepository,
     InvoiceRepository,
-    OpportunityRepository,
     PaymentRepository,
     QuoteRepository,
-    SegmentRepository,
-    TaskRepository,
     TicketRepository,
 )
+from app.db.repositories.customers.shop_customers import CustomerRepository
 from app.db.repositories.events.events import EventRepository
 from app.db.repositories.events.jobs import JobRepository
 from app.db.repositories.events.timers import TimerRepository
 from app.db.repositories.events.webhooks import DeliveryRepository, WebhookEndpointRepository
 from app.db.repositories.idempotency import IdempotencyRepository
-from app.db.repositories.leads.engagements import EngagementRepository, StateChangeRepository
+from app.db.repositories.leads.activities import ActivityRepository
+from app.db.repositories.leads.custom_fields import CustomFieldRepository
+from app.db.repositories.leads.duplicates import DuplicateCandidateRepository, LeadMergeRepository
+from app.db.repositories.leads.engagements import EngagementRepository
 from app.db.repositories.leads.forms import FormRepository, SubmissionRepository
-from app.db.repositories.leads.leads import (
-    CustomFieldRepository,
-    DuplicateCandidateRepository,
-    LeadMergeRepository,
-    LeadRepository,
-)
-from app.db.repositories.leads.routing import ActivityRepository, AssignmentRepository, TeamRepository
+from app.db.repositories.leads.leads import LeadRepository
+from app.db.repositories.leads.routing import AssignmentRepository
+from app.db.repositories.leads.state_changes import StateChangeRepository
+from app.db.repositories.leads.tasks import TaskRepository
+from app.db.repositories.leads.teams import TeamRepository
 from app.db.repositories.leads.timeline import TimelineRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository

@@ -11,8 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from app.db.repositories.base import Page, Row
-from app.db.repositories.customers.relationships import _Records
+from app.db.repositories.base import Page, RecordRepository, Row
 from app.db.repositories.registry import BoundRepositories
 from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import Conflict, ErrorList, NotFound
@@ -30,11 +29,11 @@ Prepare = Callable[[Context, dict[str, Any], Row | None], Awaitable[dict[str, An
 @dataclass(frozen=True)
 class Kind:
     name: str  # "account": events are "<name>.created" etc.
-    repository: Callable[[BoundRepositories], _Records]  # the kind's repository among the workspace's
+    repository: Callable[[BoundRepositories], RecordRepository[Any]]  # the kind's repository among the workspace's
     read: type[BaseModel]
     prepare: Prepare
 
-    def repo(self, ctx: Context) -> _Records:
+    def repo(self, ctx: Context) -> RecordRepository[Any]:
         return self.repository(ctx)
 
 

@@ -27,9 +27,18 @@ from sqlalchemy import (
 )
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
+from app.db.repositories.base import (
+    Page,
+    RecordRepository,
+    Row,
+    SortKey,
+    TenantRepository,
+    datetime_key,
+    equal_conditions,
+    where_between,
+    where_equal,
+)
 from app.db.repositories.customers.customer_view import OPEN_TICKETS, UNPAID, VALUE_ADDED
-from app.db.repositories.customers.relationships import _Records
 
 o, co, ol = tables.orders, tables.contacts, tables.order_lines
 tk, iv, ct, op, alerts = tables.tickets, tables.invoices, tables.contracts, tables.opportunities, tables.churn_alerts
@@ -43,7 +52,7 @@ RANKS: dict[str, Any] = {
 }
 
 
-class AcquisitionCostRepository(_Records):
+class AcquisitionCostRepository(RecordRepository):
     table = tables.acquisition_costs
     sortable = {"created_at": datetime_key(tables.acquisition_costs.c.created_at)}
 
@@ -135,16 +144,11 @@ class ChurnAlertRepository(TenantRepository):
             statement = statement.where(alerts.c.outcome.is_(None))
         elif status is not None:
             statement = statement.where(alerts.c.outcome == status)
-        for column, value in (
-            (alerts.c.reason, reason), (alerts.c.churn_level, churn_level), (alerts.c.announced, announced),
-            (alerts.c.contact_id, contact_id), (alerts.c.owner_id, owner_id),
-        ):  # fmt: skip
-            if value is not None:
-                statement = statement.where(column == value)
-        if raised_after is not None:
-            statement = statement.where(alerts.c.raised_on >= raised_after)
-        if raised_before is not None:
-            statement = statement.where(alerts.c.raised_on <= raised_before)
+        statement = where_equal(statement, {
+            alerts.c.reason: reason, alerts.c.churn_level: churn_level, alerts.c.announced: announced,
+            alerts.c.contact_id: contact_id, alerts.c.owner_id: owner_id,
+        })  # fmt: skip
+        statement = where_between(statement, [(alerts.c.raised_on, raised_after, raised_before)], closed=True)
         if with_contact:
             statement = _with_contact(statement, alerts.c.contact_id)
         return await self._page(statement, sortable=self.sortable, sort=sort, cursor=cursor, limit=limit)
@@ -487,10 +491,7 @@ class AnalyticsRepository(TenantRepository):
         conditions = [cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id, order.is_not(None)]
         if kind == "churn":
             conditions.append(cv.c.churn_level == level if level else cv.c.churn_level.in_(("medium", "high")))
-        if owner_id is not None:
-            conditions.append(cv.c.owner_id == owner_id)
-        if segment is not None:
-            conditions.append(cv.c.rfm_segment == segment)
+        conditions += equal_conditions({cv.c.owner_id: owner_id, cv.c.rfm_segment: segment})
         statement = select(cv, order.label("rank_key")).where(*conditions)
         if with_contact:
             statement = _with_contact(statement, cv.c.contact_id)

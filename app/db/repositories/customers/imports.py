@@ -9,8 +9,7 @@ from uuid import UUID
 from sqlalchemy import delete, func, select, text, update
 
 from app.db import tables
-from app.db.repositories.base import Row, datetime_key
-from app.db.repositories.customers.relationships import _Records
+from app.db.repositories.base import RecordRepository, Row, datetime_key
 
 im, ch, er = tables.imports, tables.import_chunks, tables.import_errors
 # What an import may tag with its id (the list filter `import_id`).
@@ -22,7 +21,7 @@ _GROWN = {
 }
 
 
-class ImportRepository(_Records):
+class ImportRepository(RecordRepository):
     table = im
     sortable = {"created_at": datetime_key(im.c.created_at)}
 

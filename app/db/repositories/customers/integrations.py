@@ -11,13 +11,12 @@ from uuid import UUID
 from sqlalchemy import delete, select, update
 
 from app.db import tables
-from app.db.repositories.base import Page, TenantRepository, datetime_key, dialect_insert
-from app.db.repositories.customers.relationships import _Records
+from app.db.repositories.base import Page, RecordRepository, TenantRepository, datetime_key, dialect_insert
 
 it, rc, fl = tables.integrations, tables.integration_receipts, tables.integration_failures
 
 
-class IntegrationRepository(_Records):
+class IntegrationRepository(RecordRepository):
     table = it
     sortable = {"created_at": datetime_key(it.c.created_at)}
 

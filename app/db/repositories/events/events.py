@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import and_, select, update
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, SortKey, TenantRepository
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, where_between, where_equal
 
 t = tables.events
 s = tables.event_stamps
@@ -47,12 +47,8 @@ class EventRepository(TenantRepository):
         statement = select(t, s.c.sequence).select_from(STAMPED).where(self.scope)
         if types is not None:  # an empty list matches nothing (a key that may read no type)
             statement = statement.where(t.c.type.in_(types))
-        if resource_id is not None:
-            statement = statement.where(t.c.resource_id == resource_id)
-        if occurred_after is not None:
-            statement = statement.where(t.c.occurred_at >= occurred_after)
-        if occurred_before is not None:
-            statement = statement.where(t.c.occurred_at < occurred_before)
+        statement = where_equal(statement, {t.c.resource_id: resource_id})
+        statement = where_between(statement, [(t.c.occurred_at, occurred_after, occurred_before)])
         if after_sequence is not None:
             statement = statement.where(s.c.sequence > after_sequence)
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)

@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import and_, case, func, or_, select
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, TenantRepository, datetime_key, where_equal
 from app.db.wakeups import JOBS
 
 t = tables.jobs
@@ -44,11 +44,7 @@ class JobRepository(TenantRepository):
     async def list(
         self, *, sort: Any, cursor: str | None, limit: int, status: str | None = None, kind: str | None = None
     ) -> Page:
-        statement = select(t).where(self.scope)
-        if status is not None:
-            statement = statement.where(t.c.status == status)
-        if kind is not None:
-            statement = statement.where(t.c.kind == kind)
+        statement = where_equal(select(t).where(self.scope), {t.c.status: status, t.c.kind: kind})
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
 
 

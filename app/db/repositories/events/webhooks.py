@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import func, select, text, update
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, TenantRepository, datetime_key, where_equal
 from app.db.wakeups import DELIVERIES
 
 e = tables.webhook_endpoints
@@ -53,9 +53,7 @@ class WebhookEndpointRepository(TenantRepository):
         return await self._update_versioned(endpoint_id, version, values)
 
     async def list(self, *, sort: Any, cursor: str | None, limit: int, enabled: bool | None = None) -> Page:
-        statement = select(e).where(self.scope, self.live)
-        if enabled is not None:
-            statement = statement.where(e.c.enabled == enabled)
+        statement = where_equal(select(e).where(self.scope, self.live), {e.c.enabled: enabled})
         return await self._page(statement, sortable=ENDPOINT_SORT, sort=sort, cursor=cursor, limit=limit)
 
 
@@ -84,9 +82,7 @@ class DeliveryRepository(TenantRepository):
     async def list(
         self, endpoint_id: UUID, *, sort: Any, cursor: str | None, limit: int, status: str | None = None
     ) -> Page:
-        statement = select(d).where(self.scope, d.c.endpoint_id == endpoint_id)
-        if status is not None:
-            statement = statement.where(d.c.status == status)
+        statement = where_equal(select(d).where(self.scope, d.c.endpoint_id == endpoint_id), {d.c.status: status})
         return await self._page(statement, sortable=DELIVERY_SORT, sort=sort, cursor=cursor, limit=limit)
 
     async def add(self, rows: Sequence[Mapping[str, Any]]) -> None:

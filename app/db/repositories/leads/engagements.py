@@ -1,4 +1,5 @@
-"""Engagements (a lead's behaviour history) and the temperature/stage history of leads."""
+"""Engagements: a lead's behaviour history (page views, email opens, form submissions, ...) that scoring
+reads, including a visitor's anonymous engagements until they become a lead's."""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ from app.db import tables
 from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
 
 e = tables.engagements
-h = tables.lead_state_changes
 ENGAGEMENT_SORT = {"occurred_at": datetime_key(e.c.occurred_at)}
-HISTORY_SORT = {"occurred_at": datetime_key(h.c.occurred_at)}
 # What scoring reads of an engagement.
 FACTS = (e.c.lead_id, e.c.type, e.c.occurred_at)
 
@@ -61,14 +60,3 @@ class EngagementRepository(TenantRepository):
     async def list(self, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
         statement = select(e).where(self.scope, e.c.lead_id == lead_id)
         return await self._page(statement, sortable=ENGAGEMENT_SORT, sort=sort, cursor=cursor, limit=limit)
-
-
-class StateChangeRepository(TenantRepository):
-    table = h
-
-    def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        self.uow.defer_insert(h, [{**row, "workspace_id": self.workspace_id} for row in rows])
-
-    async def list(self, lead_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page:
-        statement = select(h).where(self.scope, h.c.lead_id == lead_id)
-        return await self._page(statement, sortable=HISTORY_SORT, sort=sort, cursor=cursor, limit=limit)

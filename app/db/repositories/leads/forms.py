@@ -9,7 +9,8 @@ from uuid import UUID
 from sqlalchemy import select
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+from app.db.repositories.base import Page, TenantRepository, datetime_key
+from app.db.repositories.leads.rows import FormRow
 
 f = tables.forms
 s = tables.form_submissions
@@ -17,19 +18,19 @@ FORM_SORT = {"created_at": datetime_key(f.c.created_at)}
 SUBMISSION_SORT = {"created_at": datetime_key(s.c.created_at)}
 
 
-class FormRepository(TenantRepository):
+class FormRepository(TenantRepository[FormRow]):
     table = f
 
-    async def get(self, form_id: UUID) -> Row | None:
-        return await self._one(select(f).where(self.scope, f.c.id == form_id, f.c.archived_at.is_(None)))
+    async def get(self, form_id: UUID) -> FormRow | None:
+        return await self._row(select(f).where(self.scope, f.c.id == form_id, f.c.archived_at.is_(None)))
 
-    async def create(self, values: Mapping[str, Any]) -> Row:
+    async def create(self, values: Mapping[str, Any]) -> FormRow:
         return await self._insert(values)
 
-    async def update(self, form_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+    async def update(self, form_id: UUID, version: int, values: Mapping[str, Any]) -> FormRow | None:
         return await self._update_versioned(form_id, version, values)
 
-    async def list(self, *, sort: Any, cursor: str | None, limit: int) -> Page:
+    async def list(self, *, sort: Any, cursor: str | None, limit: int) -> Page[FormRow]:
         statement = select(f).where(self.scope, f.c.archived_at.is_(None))
         return await self._page(statement, sortable=FORM_SORT, sort=sort, cursor=cursor, limit=limit)
 

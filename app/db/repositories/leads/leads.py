@@ -1,10 +1,11 @@
-"""Leads and their tags, and the workspace's custom field definitions."""
+"""Leads and their tags: capture (written behind), scores, identity matches and duplicate candidates,
+a merge's history moves, and the lists' filters."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast, overload
 from uuid import UUID
 
 from sqlalchemy import (
@@ -33,7 +34,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
 from app.db.conflicts import is_open_identity_conflict
-from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key, where_between, where_equal
+from app.db.repositories.leads.rows import LeadRow
 from app.domain.errors import Conflict
 
 t = tables.leads
@@ -237,23 +239,23 @@ _SET_SCORES_BATCH = (
 _NEW_ROW = dict.fromkeys(c.name for c in t.columns) | SERVER_DEFAULTS
 
 
-class LeadRepository(TenantRepository):
+class LeadRepository(TenantRepository[LeadRow]):
     table = t
 
-    async def get(self, lead_id: UUID) -> Row | None:
+    async def get(self, lead_id: UUID) -> LeadRow | None:
         return await self._get_by_id(lead_id)
 
-    async def lock(self, lead_id: UUID) -> Row | None:
+    async def lock(self, lead_id: UUID) -> LeadRow | None:
         """The lead, locked until commit on PostgreSQL (SQLite's writers are serialised already)."""
         statement = select(t).where(self.scope, t.c.id == lead_id)
         if (await self._dialect()) == "postgresql":
             statement = statement.with_for_update()
-        return await self._one(statement)
+        return await self._row(statement)
 
     async def exists(self, lead_id: UUID) -> bool:
         return await self._get_by_id(lead_id) is not None
 
-    def add(self, values: Mapping[str, Any]) -> Row:
+    def add(self, values: Mapping[str, Any]) -> LeadRow:
         """A new lead without an external_id, written with its tags at commit (write-behind: one
         round trip for the whole use case). Returns the row as it will be stored."""
         if values.get("external_id") is not None:
@@ -263,16 +265,16 @@ class LeadRepository(TenantRepository):
         self.uow.defer_insert(
             tg, [{"workspace_id": self.workspace_id, "lead_id": row["id"], "tag": g} for g in row["tags"]]
         )
-        return row
+        return cast("LeadRow", row)
 
-    async def create(self, values: Mapping[str, Any]) -> Row | None:
+    async def create(self, values: Mapping[str, Any]) -> LeadRow | None:
         """None when the external_id is taken already."""
         row = await self._insert_unless_exists(values)
         if row is not None:
             await self._add_tags(row["id"], row["tags"])
         return row
 
-    async def update(self, lead_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
+    async def update(self, lead_id: UUID, version: int, values: Mapping[str, Any]) -> LeadRow | None:
         """None when another writer changed the lead first; Conflict when the external_id is taken."""
         try:
             conn = await self.uow.connection()
@@ -295,7 +297,7 @@ class LeadRepository(TenantRepository):
                 tg.insert(), [{"workspace_id": self.workspace_id, "lead_id": lead_id, "tag": tag} for tag in tags]
             )
 
-    async def set_scores(self, lead_id: UUID, values: Mapping[str, Any], read: Mapping[str, Any]) -> Row | None:
+    async def set_scores(self, lead_id: UUID, values: Mapping[str, Any], read: Mapping[str, Any]) -> LeadRow | None:
         """A new score (and temperature, stage) worked out from the lead as `read`: the
         representation changes, so the version does; `updated_at` stays the time of the last change
         someone made. None when the lead is gone or its stage columns changed since it was read."""
@@ -305,7 +307,7 @@ class LeadRepository(TenantRepository):
             .values(version=t.c.version + 1, **{k: values[k] for k in SCORE_COLUMNS if k in values})
             .returning(t)
         )
-        return await self._one(statement)
+        return await self._row(statement)
 
     async def set_scores_many(self, updates: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> set[UUID]:
         """Many leads' new scores in one batched statement: (the lead as read, every score column).
@@ -334,24 +336,24 @@ class LeadRepository(TenantRepository):
         found = {lead_id: at for lead_id, at in (await self.uow.execute(statement)).all()}
         return {lead_id for lead_id, at in scored.items() if found.get(lead_id) != at}
 
-    async def scoring_inputs(self, *, after: UUID | None, limit: int) -> list[Row]:
+    async def scoring_inputs(self, *, after: UUID | None, limit: int) -> list[LeadRow]:
         """A page of live leads by id, for rescoring everything."""
         statement = select(t).where(self.scope, t.c.archived_at.is_(None), t.c.merged_into_id.is_(None))
         if after is not None:
             statement = statement.where(t.c.id > after)
-        return [dict(r) for r in (await self.uow.execute(statement.order_by(t.c.id).limit(limit))).mappings()]
+        return await self._rows(statement.order_by(t.c.id).limit(limit))
 
-    async def by_email_keys(self, keys: Sequence[str]) -> dict[str, Row]:
+    async def by_email_keys(self, keys: Sequence[str]) -> dict[str, LeadRow]:
         """The newest live lead for each email key."""
         if not keys:
             return {}
         # Open and other leads' emails sit in two partial indexes (migration 0014): one query each.
         live = (self.scope, t.c.email_key.in_(list(keys)), t.c.archived_at.is_(None), t.c.merged_into_id.is_(None))
-        rows: list[Row] = []
+        rows: list[LeadRow] = []
         for state in (and_(*OPEN_WHERE), not_(and_(*OPEN_WHERE))):
-            statement = select(t).where(*live, state)
-            rows += [dict(r) for r in (await self.uow.execute(statement)).mappings()]
-        return {r["email_key"]: r for r in sorted(rows, key=lambda r: r["created_at"])}
+            rows += await self._rows(select(t).where(*live, state))
+        newest_last = sorted(rows, key=lambda r: r["created_at"])
+        return {r["email_key"]: r for r in newest_last}  # type: ignore[misc]  # each has the key it matched
 
     async def open_counts(self, member_ids: Sequence[UUID]) -> dict[UUID, int]:
         """How many open leads (new, contacted, nurturing; not archived) each member owns."""
@@ -369,12 +371,12 @@ class LeadRepository(TenantRepository):
         )
         return {owner: int(count) for owner, count in (await self.uow.execute(statement)).all()}
 
-    async def set_columns(self, lead_id: UUID, values: Mapping[str, Any]) -> Row | None:
+    async def set_columns(self, lead_id: UUID, values: Mapping[str, Any]) -> LeadRow | None:
         """Routing and SLA bookkeeping (owner, team): a new version, `updated_at` as given."""
         statement = t.update().where(self.scope, t.c.id == lead_id)
-        return await self._one(statement.values(version=t.c.version + 1, **values).returning(t))
+        return await self._row(statement.values(version=t.c.version + 1, **values).returning(t))
 
-    async def identity_match(self, email_key: str | None, phone_e164: str | None) -> tuple[Row | None, UUID | None]:
+    async def identity_match(self, email_key: str | None, phone_e164: str | None) -> tuple[LeadRow | None, UUID | None]:
         """The open lead with this email or phone (email first), else the id of a live contact
         with it: what decides at once whether a new lead is a duplicate or a returning customer.
         One prebuilt statement, four index lookups; on the capture path it runs outside the write
@@ -457,10 +459,10 @@ class LeadRepository(TenantRepository):
         )
         await self.uow.execute(statement)
 
-    async def record_first_response(self, lead_id: UUID, values: Mapping[str, Any]) -> Row | None:
+    async def record_first_response(self, lead_id: UUID, values: Mapping[str, Any]) -> LeadRow | None:
         """The first response's columns, only while none is recorded (None: another came first)."""
         statement = t.update().where(self.scope, t.c.id == lead_id, t.c.first_responded_at.is_(None))
-        return await self._one(statement.values(version=t.c.version + 1, **values).returning(t))
+        return await self._row(statement.values(version=t.c.version + 1, **values).returning(t))
 
     async def sla_facts(
         self, created_after: datetime | None, created_before: datetime | None, conversion: str | None = None
@@ -491,13 +493,16 @@ class LeadRepository(TenantRepository):
             .select_from(source)
             .where(self.scope, t.c.sla_status != "not_applicable", t.c.merged_into_id.is_(None))
         )
-        if created_after is not None:
-            statement = statement.where(t.c.created_at >= created_after)
-        if created_before is not None:
-            statement = statement.where(t.c.created_at < created_before)
+        statement = where_between(statement, [(t.c.created_at, created_after, created_before)])
         return [dict(r) for r in (await self.uow.execute(statement.limit(1_000_000))).mappings()]
 
-    async def by_ids(self, lead_ids: Sequence[UUID], *, columns: Sequence[str] | None = None) -> dict[UUID, Row]:
+    @overload
+    async def by_ids(self, lead_ids: Sequence[UUID], *, columns: None = None) -> dict[UUID, LeadRow]: ...
+    @overload
+    async def by_ids(self, lead_ids: Sequence[UUID], *, columns: Sequence[str]) -> dict[UUID, Row]: ...
+    async def by_ids(
+        self, lead_ids: Sequence[UUID], *, columns: Sequence[str] | None = None
+    ) -> dict[UUID, LeadRow] | dict[UUID, Row]:
         """These leads (those that exist), whole or only `columns` (which must include `id`)."""
         if not lead_ids:
             return {}
@@ -505,11 +510,11 @@ class LeadRepository(TenantRepository):
         statement = select(*selected).where(self.scope, t.c.id.in_(list(lead_ids)))
         return {r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
 
-    async def by_external_ids(self, external_ids: Sequence[str]) -> dict[str, Row]:
+    async def by_external_ids(self, external_ids: Sequence[str]) -> dict[str, LeadRow]:
         if not external_ids:
             return {}
         statement = select(t).where(self.scope, t.c.external_id.in_(list(external_ids)))
-        return {r["external_id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
+        return {r["external_id"]: r for r in await self._rows(statement)}  # type: ignore[misc]  # as matched
 
     async def list(
         self,
@@ -542,43 +547,40 @@ class LeadRepository(TenantRepository):
         last_activity_after: datetime | None = None,
         last_activity_before: datetime | None = None,
         import_id: UUID | None = None,
-    ) -> Page:
+    ) -> Page[LeadRow]:
         statement = select(t).where(self.scope, t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))
-        for column, value in (
-            (t.c.import_id, import_id),
-            (t.c.status, status),
-            (t.c.source, source),
-            (t.c.owner_id, owner_id),
-            (t.c.country, country),
-            (t.c.temperature, temperature),
-            (t.c.stage, None if stage == "none" else stage),
-            (t.c.mql_candidate, mql_candidate),
-            (t.c.sla_status, sla_status),
-            (t.c.team_id, team_id),
-        ):
-            if value is not None:
-                statement = statement.where(column == value)
+        statement = where_equal(
+            statement,
+            {
+                t.c.import_id: import_id,
+                t.c.status: status,
+                t.c.source: source,
+                t.c.owner_id: owner_id,
+                t.c.country: country,
+                t.c.temperature: temperature,
+                t.c.stage: None if stage == "none" else stage,
+                t.c.mql_candidate: mql_candidate,
+                t.c.sla_status: sla_status,
+                t.c.team_id: team_id,
+            },
+        )
         if stage == "none":  # no stage yet
             statement = statement.where(t.c.stage.is_(None))
         if tag is not None:
             statement = statement.where(
                 exists().where(tg.c.workspace_id == t.c.workspace_id, tg.c.lead_id == t.c.id, tg.c.tag == tag)
             )
-        for column, lower, upper in (
-            (t.c.created_at, created_after, created_before),
-            (t.c.updated_at, updated_after, updated_before),
-            (t.c.last_engaged_at, engaged_after, engaged_before),
-            (t.c.first_response_due_at, None, first_response_due_before),
-            (t.c.last_activity_at, last_activity_after, last_activity_before),
-        ):
-            if lower is not None:
-                statement = statement.where(column >= lower)
-            if upper is not None:
-                statement = statement.where(column < upper)
-        if score_min is not None:
-            statement = statement.where(t.c.score >= score_min)
-        if score_max is not None:
-            statement = statement.where(t.c.score <= score_max)
+        statement = where_between(
+            statement,
+            [
+                (t.c.created_at, created_after, created_before),
+                (t.c.updated_at, updated_after, updated_before),
+                (t.c.last_engaged_at, engaged_after, engaged_before),
+                (t.c.first_response_due_at, None, first_response_due_before),
+                (t.c.last_activity_at, last_activity_after, last_activity_before),
+            ],
+        )
+        statement = where_between(statement, [(t.c.score, score_min, score_max)], closed=True)
         if search:
             statement = statement.where(t.c.search_text.contains(search, autoescape=True))
         for key, kind, value in custom:
@@ -586,71 +588,3 @@ class LeadRepository(TenantRepository):
             typed = {"number": element.as_float(), "boolean": element.as_boolean()}.get(kind, element.as_string())
             statement = statement.where(typed == value)
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
-
-
-class CustomFieldRepository(TenantRepository):
-    table = cf
-
-    async def all(self) -> list[Row]:
-        statement = select(cf).where(self.scope).order_by(cf.c.created_at, cf.c.id)
-        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
-
-    async def get(self, field_id: UUID) -> Row | None:
-        return await self._get_by_id(field_id)
-
-    async def create(self, values: Mapping[str, Any]) -> Row | None:
-        """None when the key is taken."""
-        return await self._insert_unless_exists(values)
-
-    async def update(self, field_id: UUID, version: int, values: Mapping[str, Any]) -> Row | None:
-        return await self._update_versioned(field_id, version, values)
-
-    async def delete(self, field_id: UUID) -> None:
-        await self.uow.execute(delete(cf).where(self.scope, cf.c.id == field_id))
-
-
-class DuplicateCandidateRepository(TenantRepository):
-    """The likely duplicates the worker found for new leads."""
-
-    table = tables.duplicate_candidates
-
-    async def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            await self.uow.execute(self.table.insert(), [{"workspace_id": self.workspace_id, **row} for row in rows])
-
-    async def list(self, *, sort: Any, cursor: str | None, limit: int, lead_id: UUID | None = None) -> Page:
-        dc = self.table
-        statement = select(dc).where(self.scope)
-        if lead_id is not None:
-            statement = statement.where(dc.c.lead_id == lead_id)
-        return await self._page(statement, sortable=CANDIDATE_SORT, sort=sort, cursor=cursor, limit=limit)
-
-
-CANDIDATE_SORT = {"found_at": datetime_key(tables.duplicate_candidates.c.found_at)}
-
-
-class LeadMergeRepository(TenantRepository):
-    """Automatic merges, kept so they can be undone (POST /v1/leads/{id}/unmerge)."""
-
-    table = tables.lead_merges
-
-    async def add(self, row: Mapping[str, Any]) -> None:
-        await self.uow.execute(self.table.insert(), [{"workspace_id": self.workspace_id, **row}])
-
-    async def latest_for(self, lead_id: UUID) -> Row | None:
-        """The latest automatic merge of this lead into another."""
-        lm = self.table
-        statement = (
-            select(lm).where(self.scope, lm.c.lead_id == lead_id).order_by(lm.c.merged_at.desc(), lm.c.id.desc())
-        )
-        return await self._one(statement.limit(1))
-
-    async def mark_undone(self, merge_id: UUID, at: datetime, by: str) -> bool:
-        """False when it was undone already (a concurrent undo came first)."""
-        lm = self.table
-        statement = (
-            lm.update()
-            .where(self.scope, lm.c.id == merge_id, lm.c.undone_at.is_(None))
-            .values(undone_at=at, undone_by=by)
-        )
-        return bool((await self.uow.execute(statement)).rowcount)

@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import select, update
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, TenantRepository, datetime_key, where_equal
 from app.domain.pagination import Sort
 
 t = tables.api_keys
@@ -31,9 +31,7 @@ class ApiKeyRepository(TenantRepository):
     async def list(
         self, *, sort: Sort, cursor: str | None, limit: int, kind: str | None = None, revoked: bool | None = None
     ) -> Page:
-        statement = select(t).where(self.scope)
-        if kind is not None:
-            statement = statement.where(t.c.kind == kind)
+        statement = where_equal(select(t).where(self.scope), {t.c.kind: kind})
         if revoked is not None:
             statement = statement.where(t.c.revoked_at.is_not(None) if revoked else t.c.revoked_at.is_(None))
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)

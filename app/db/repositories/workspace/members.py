@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, TenantRepository, datetime_key, text_key
+from app.db.repositories.base import Page, Row, TenantRepository, datetime_key, text_key, where_equal
 from app.domain.errors import Conflict
 from app.domain.pagination import Sort
 
@@ -76,12 +76,7 @@ class MemberRepository(TenantRepository):
         manager_id: UUID | None = None,
     ) -> Page:
         statement = select(t).where(self.scope)
-        if role is not None:
-            statement = statement.where(t.c.role == role)
-        if active is not None:
-            statement = statement.where(t.c.active == active)
-        if email is not None:
-            statement = statement.where(t.c.email == email)
-        if manager_id is not None:
-            statement = statement.where(t.c.manager_id == manager_id)
+        statement = where_equal(
+            statement, {t.c.role: role, t.c.active: active, t.c.email: email, t.c.manager_id: manager_id}
+        )
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
