@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
-from app.db.repositories.customers.relationships import InvoiceRepository, QuoteRepository
+from app.db.repositories.customers.service_records import InvoiceRepository, QuoteRepository
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, ErrorList, InvalidInput, NotFound
 from app.domain.money import MAX_MINOR, from_minor, round_to_currency, to_minor
