@@ -8,7 +8,7 @@ customers' facts. An identical resend is one read and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from app.db.repositories.base import Page, Row
+from app.db.repositories.customers.rows import OrderRow
 from app.domain.concurrency import check_if_match
 from app.domain.customers.orders import (
     Decision,
@@ -188,7 +189,7 @@ def _audit_rfc3339(value: datetime) -> str:
     return _audit_text[1]
 
 
-def view(row: Row) -> dict[str, Any]:
+def view(row: Mapping[str, Any]) -> dict[str, Any]:
     """The order as the API returns it, in JSON form (events carry exactly this)."""
     currency, reporting = row["currency"], row["reporting_currency"]
     fmt = formatter(currency)
@@ -236,14 +237,14 @@ def view(row: Row) -> dict[str, Any]:
     }
 
 
-async def get(ctx: Context, order_id: UUID) -> Row:
+async def get(ctx: Context, order_id: UUID) -> OrderRow:
     row = await ctx.orders.get(order_id)
     if row is None:
         raise NotFound("no order with this id")
     return row
 
 
-async def list_orders(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page:
+async def list_orders(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page[OrderRow]:
     return await ctx.orders.list(sort=sort, cursor=cursor, limit=limit, **filters)
 
 
@@ -273,7 +274,7 @@ async def _rates(ctx: Context, wanted: list[Prepared], locale: Locale) -> Rates:
 
 
 def _reporting(
-    values: dict[str, Any], refunded: int, given: int | None, rates: Rates, locale: Locale
+    values: Mapping[str, Any], refunded: int, given: int | None, rates: Rates, locale: Locale
 ) -> dict[str, Any]:
     """The order's amounts in the reporting currency, or flagged `missing` when no rate is known."""
     currency, total = values["currency"], values["total_minor"]
@@ -363,7 +364,9 @@ def _decide(
     return writes
 
 
-async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Write], locked: dict[Any, Row]) -> None:
+async def _write(
+    ctx: Context, locale: Locale, writes: dict[tuple[str, str], Write], locked: dict[tuple[str, str], OrderRow]
+) -> None:
     repo = ctx.orders
     ordered = [writes[k] for k in sorted(writes)]
     touches = [(p, oid) for p, d, oid in ordered if d == Decision.TOUCH]
@@ -393,7 +396,7 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
     lines: list[dict[str, Any]] = []
     refunds: list[dict[str, Any]] = []
     created_events: list[dict[str, Any]] = []
-    updated_events: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    updated_events: list[tuple[dict[str, Any], OrderRow]] = []
     touched_contacts: set[UUID] = set()
     product_texts = {sku: str(product_id) for sku, product_id in product_ids.items()}
     for (p, decision, order_id), contact_id in zip(changes, resolved.contact_ids, strict=True):
@@ -467,7 +470,7 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
 # -- single orders ---------------------------------------------------------------------------------
 
 
-async def update(ctx: Context, order_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+async def update(ctx: Context, order_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> OrderRow:
     """CRM-side edits: status, cost, notes. The contact's facts follow."""
     row = await get(ctx, order_id)
     check_if_match(if_match, row["version"])
@@ -533,10 +536,10 @@ async def add_refund(ctx: Context, order_id: UUID, refund: RefundIn, *, if_match
             changes["reporting_refunded_minor"] = convert(
                 refunded, order["currency"], rate, order["reporting_currency"]
             )
-        else:
-            changes["reporting_refunded_minor"] = proportion(
-                refunded, order["reporting_total_minor"], order["total_minor"]
-            )
+        else:  # converted with the shop's own amount in the reporting currency
+            reporting_total = order["reporting_total_minor"]
+            assert reporting_total is not None  # a converted order has its reporting total
+            changes["reporting_refunded_minor"] = proportion(refunded, reporting_total, order["total_minor"])
     updated = await write_changes(ctx, order, changed_fields(order, changes), partial(repo.update, order_id),
                                   if_match=if_match)  # fmt: skip
     events.record_data(ctx, types.ORDER_REFUNDED, view(updated), previous=view(order))

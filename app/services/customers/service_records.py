@@ -120,7 +120,7 @@ async def _quote(ctx: Context, values: dict[str, Any], current: Row | None) -> d
     prepared = dict(values)
     if current is None:
         opportunity = await ctx.opportunities.get(values["opportunity_id"])
-        currency = values.get("currency") or (opportunity or {}).get("currency")
+        currency = values.get("currency") or (opportunity["currency"] if opportunity is not None else None)
         prepared["currency"] = currency or (await workspaces.get(ctx))["currency"]
         prepared["status"] = "draft"
         if opportunity is not None:  # the quote's customer defaults to the opportunity's
