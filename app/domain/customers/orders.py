@@ -29,6 +29,22 @@ class OrderStatus(StrEnum):
     PARTIALLY_REFUNDED = "partially_refunded"
 
 
+@dataclass(frozen=True)
+class OrderFilters:
+    """The orders list's filters: what `GET /v1/orders` (and its CSV export) asks for, read by the
+    orders repository. Each filter left None filters nothing; `placed_after` is inclusive,
+    `placed_before` exclusive."""
+
+    contact_id: UUID | None = None  # the customer
+    status: OrderStatus | None = None
+    source: str | None = None
+    currency: str | None = None
+    conversion: str | None = None  # same, converted, or missing (waiting for an exchange rate)
+    placed_after: datetime | None = None
+    placed_before: datetime | None = None
+    import_id: UUID | None = None  # created by this CSV import
+
+
 # Orders that count as purchases (order count, first/last order, average order value). A fully
 # refunded order is no purchase, but its refund is still counted in the refunded amount.
 PURCHASES = frozenset({OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED})

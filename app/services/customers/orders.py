@@ -24,6 +24,7 @@ from app.db.repositories.customers.rows import OrderRow
 from app.domain.concurrency import check_if_match
 from app.domain.customers.orders import (
     Decision,
+    OrderFilters,
     OrderStatus,
     Rate,
     Stored,
@@ -244,8 +245,10 @@ async def get(ctx: Context, order_id: UUID) -> OrderRow:
     return row
 
 
-async def list_orders(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page[OrderRow]:
-    return await ctx.orders.list(sort=sort, cursor=cursor, limit=limit, **filters)
+async def list_orders(
+    ctx: Context, filters: OrderFilters, *, sort: Sort, cursor: str | None, limit: int
+) -> Page[OrderRow]:
+    return await ctx.orders.list(filters, sort=sort, cursor=cursor, limit=limit)
 
 
 # -- conversion ------------------------------------------------------------------------------------

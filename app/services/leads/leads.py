@@ -17,8 +17,9 @@ from app.domain.leads import custom_fields as custom
 from app.domain.leads import dedupe
 from app.domain.leads import sla as sla_rules
 from app.domain.leads.contact import contact_details
+from app.domain.leads.filters import LeadFilters
 from app.domain.leads.lifecycle import LeadStatus, Source, check_status_change, default_channel, is_open
-from app.domain.leads.search import digits, query, search_text
+from app.domain.leads.search import digits, search_text
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.common import invalid_input
@@ -346,19 +347,15 @@ async def archive(ctx: Context, lead_id: UUID, *, if_match: str | None) -> LeadR
 
 
 async def list_leads(
-    ctx: Context,
-    *,
-    sort: Sort,
-    cursor: str | None,
-    limit: int,
-    q: str | None,
-    custom_filters: dict[str, str],
-    **filters: Any,
-) -> Page:
-    definitions = {d.key: d for d in await custom_fields.definitions(ctx)} if custom_filters else {}
+    ctx: Context, filters: LeadFilters, *, sort: Sort, cursor: str | None, limit: int
+) -> Page[LeadRow]:
+    """A page of the leads matching `filters`; a `cf.` filter names a defined custom field and
+    gives a value of its type (422 otherwise)."""
+    asked = filters.custom_fields
+    definitions = {d.key: d for d in await custom_fields.definitions(ctx)} if asked else {}
     errors = ErrorList()
     typed = []
-    for key, raw in custom_filters.items():
+    for key, raw in asked.items():
         definition = definitions.get(key)
         if definition is None:
             errors.add(f"cf.{key}", "no such custom field", location="query")
@@ -368,10 +365,7 @@ async def list_leads(
         except ValueError as exc:
             errors.add(f"cf.{key}", str(exc), location="query")
     errors.raise_if_any()
-    search = query(q) if q else None
-    return await ctx.leads.list(
-        sort=sort, cursor=cursor, limit=limit, search=search or None, custom=typed, **filters
-    )
+    return await ctx.leads.list(filters, custom=typed, sort=sort, cursor=cursor, limit=limit)
 
 
 async def batch_upsert(
