@@ -24,7 +24,11 @@ from app.db.repositories.customers.rows import OrderRow
 from app.domain.concurrency import check_if_match
 from app.domain.customers.orders import (
     Decision,
+    Key,
+    OrderCommand,
     OrderFilters,
+    OrderLine,
+    OrderRefund,
     OrderStatus,
     Rate,
     Stored,
@@ -54,16 +58,31 @@ MONEY_FIELDS = ("subtotal", "discount", "tax", "shipping", "total", "refunded_to
 
 @dataclass
 class Prepared:
+    """A batch item's command with its columns worked out (amounts in minor units)."""
+
     index: int
-    key: tuple[str, str]
-    customer: dict[str, Any] | None  # as the shop sent it
+    command: OrderCommand
     values: dict[str, Any]  # the shop's columns
     lines: list[dict[str, Any]]
     refunds: dict[str, dict[str, Any]]  # by the shop's refund id
     refunded_given: int
     reporting_given: int | None  # the shop's own amount in the reporting currency
-    hash: str
-    source_updated_at: datetime
+
+    @property
+    def key(self) -> Key:
+        return self.command.key
+
+    @property
+    def customer(self) -> dict[str, Any] | None:  # as the shop sent it
+        return self.command.customer
+
+    @property
+    def hash(self) -> str:
+        return self.command.hash
+
+    @property
+    def source_updated_at(self) -> datetime:
+        return self.command.source_updated_at
 
 
 @dataclass
@@ -108,9 +127,37 @@ def _parsed(value: str | None, parse: Callable[[str], int], name: str, errors: E
         return None
 
 
-def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
+def command(order: OrderIn) -> OrderCommand:
+    """The order-sync command of a validated order (a batch item, a shop's webhook): its hash is
+    of the order as validated, whichever way it came."""
+    return OrderCommand(
+        source=order.source,
+        external_id=order.external_id,
+        status=order.status,
+        currency=order.currency,
+        total=order.total,
+        placed_at=order.placed_at,
+        source_updated_at=order.source_updated_at,
+        hash=content_hash(order.model_dump_json().encode()),
+        customer=order.customer.model_dump(mode="json") if order.customer is not None else None,
+        subtotal=order.subtotal,
+        discount=order.discount,
+        tax=order.tax,
+        shipping=order.shipping,
+        refunded_total=order.refunded_total,
+        cost=order.cost,
+        reporting_total=order.reporting_total,
+        reporting_currency=order.reporting_currency,
+        coupon=order.coupon,
+        sales_channel=order.sales_channel,
+        line_items=tuple(OrderLine(i.sku, i.name, i.category, i.quantity, i.unit_price, i.total)
+                         for i in order.line_items),
+        refunds=tuple(OrderRefund(r.external_id, r.amount, r.reason, r.refunded_at) for r in order.refunds),
+    )  # fmt: skip
+
+
+def prepare(index: int, order: OrderCommand, locale: Locale) -> Prepared:
     """The order's columns in minor units; a 422 naming each bad amount."""
-    customer = order.customer.model_dump(mode="json") if order.customer is not None else None
     currency = order.currency
     parse = parser(currency)
     errors = ErrorList()
@@ -145,7 +192,7 @@ def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
     values = {
         "source": order.source,
         "external_id": order.external_id,
-        "customer": customer,
+        "customer": order.customer,
         "status": order.status.value,
         "currency": currency,
         "subtotal_minor": money["subtotal"],
@@ -162,15 +209,12 @@ def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
     }
     return Prepared(
         index=index,
-        key=(order.source, order.external_id),
-        customer=customer,
+        command=order,
         values=values,
         lines=lines,
         refunds=refunds,
         refunded_given=money["refunded_total"] or 0,
         reporting_given=reporting_given,
-        hash=content_hash(order.model_dump_json().encode()),
-        source_updated_at=order.source_updated_at,
     )
 
 
@@ -314,7 +358,7 @@ async def batch_upsert(ctx: Context, items: Sequence[dict[str, Any] | OrderIn]) 
     for index, item in enumerate(items):
         try:
             order = item if isinstance(item, OrderIn) else OrderIn.model_validate(item)
-            prepared.append(prepare(index, order, locale))
+            prepared.append(prepare(index, command(order), locale))
         except ValidationError as exc:
             results[index] = item_error(index, invalid_input(exc))
         except DomainError as exc:
