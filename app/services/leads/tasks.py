@@ -76,7 +76,7 @@ async def remind(ctx: Context, payload: dict[str, Any], run_at: datetime) -> Non
 async def list_tasks(
     ctx: Context, *, sort: Sort, cursor: str | None, limit: int, overdue: bool | None, due_before: datetime | None,
     due_after: datetime | None, **equal: Any,
-) -> Page:  # fmt: skip
+) -> Page[TaskRow]:  # fmt: skip
     ranges = [("due_at", due_after, due_before)]
     if overdue:
         equal["status"] = "open"
