@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from app.db.repositories.registry import BoundRepositories
@@ -29,6 +29,9 @@ class Actor:
         kind, _, ident = raw.partition(":")
         return cls(kind, ident or None)
 
+
+# A row as a repository returns it: its table's typed row (`LeadRow`) or a plain dict.
+RowT = TypeVar("RowT", bound=Mapping[str, Any])
 
 SYSTEM = Actor("system")
 # The scopes of work the service does on its own behalf (worker, timers, jobs): every scope. Such
@@ -73,19 +76,19 @@ class Context(BoundRepositories):
         return {"updated_at": self.now, "updated_by": str(self.actor)}
 
 
-def changed_fields(row: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+def changed_fields(row: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """The requested changes that would really change the row (so versions do not churn)."""
     return {k: v for k, v in changes.items() if row.get(k) != v}
 
 
 async def write_changes(
     ctx: Context,
-    row: dict[str, Any],
-    values: dict[str, Any],
-    update: Callable[[int, dict[str, Any]], Awaitable[dict[str, Any] | None]],
+    row: Mapping[str, Any],
+    values: Mapping[str, Any],
+    update: Callable[[int, dict[str, Any]], Awaitable[RowT | None]],
     *,
     if_match: str | None,
-) -> dict[str, Any]:
+) -> RowT:
     """Compare-and-set on the row's version, stamping who changed it and when; 412 (with If-Match)
     or 409 when another writer changed it between our read and our write."""
     updated = await update(row["version"], {**values, **ctx.audit_change()})

@@ -157,11 +157,12 @@ async def test_every_page_of_an_export_reads_with_the_requests_scopes(tenant: Te
     seen: list[frozenset[str]] = []
 
     async def fetch(c: Context, cursor: str | None) -> Any:
+        from app.domain.leads.filters import LeadFilters
         from app.services.leads import leads
 
         seen.append(c.scopes)
         sort = Sort.parse("created_at")
-        return await leads.list_leads(c, sort=sort, cursor=cursor, limit=1, q=None, custom_filters={})
+        return await leads.list_leads(c, LeadFilters(), sort=sort, cursor=cursor, limit=1)
 
     for i in range(3):
         await tenant.post("/v1/leads", json={"email": f"page{i}@x.io", "first_name": "Page"})

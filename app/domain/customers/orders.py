@@ -1,6 +1,7 @@
 """Orders from shops and the customer facts they make: pure rules, time passed in.
 
-- Sync decisions: a shop resends orders; its own update time (`source_updated_at`) decides.
+- The orders list's filters (`OrderFilters`).
+- Sync decisions: a shop resends orders (`OrderCommand`); its own update time (`source_updated_at`) decides.
 - Currency conversion into the workspace's reporting currency, exact, rounded half-even once.
 - Customer facts (order count, first/last order, revenue, refunds) from per-currency sums.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
 from app.domain.money import from_minor, plain_units
@@ -34,6 +35,22 @@ class OrderStatus(StrEnum):
 PURCHASES = frozenset({OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED})
 # Orders whose money counts (revenue net of refunds, refunded amounts).
 MONEY = PURCHASES | {OrderStatus.REFUNDED}
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    """The orders list's filters: what `GET /v1/orders` (and its CSV export) asks for, read by the
+    orders repository. Each filter left None filters nothing; `placed_after` is inclusive,
+    `placed_before` exclusive."""
+
+    contact_id: UUID | None = None  # the customer
+    status: OrderStatus | None = None
+    source: str | None = None
+    currency: str | None = None
+    conversion: str | None = None  # same, converted, or missing (waiting for an exchange rate)
+    placed_after: datetime | None = None
+    placed_before: datetime | None = None
+    import_id: UUID | None = None  # created by this CSV import
 
 
 class Decision(StrEnum):
@@ -63,8 +80,63 @@ def decide(stored: Stored | None, source_updated_at: datetime, content_hash: str
 Key = tuple[str, str]  # an order's (source, external_id)
 
 
+class OrderLine(NamedTuple):
+    """A line of an order-sync command; amounts are decimal strings in the order's currency.
+    (A tuple: a batch carries thousands of lines.)"""
+
+    sku: str | None
+    name: str | None
+    category: str | None
+    quantity: int
+    unit_price: str
+    total: str | None  # None: quantity x unit price
+
+
+class OrderRefund(NamedTuple):
+    """A refund an order-sync command carries, recorded once per source and refund id."""
+
+    external_id: str  # the shop's refund id
+    amount: str  # a decimal string in the order's currency
+    reason: str | None
+    refunded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCommand:
+    """An order-sync command: an order as the shop has it now (an item of `POST /v1/orders/batch`,
+    or a shop webhook's order), validated. Amounts are decimal strings in `currency`; `hash` is the
+    fingerprint of the order as validated (`content_hash`), which recognises an identical resend."""
+
+    source: str  # the shop platform or system
+    external_id: str  # the shop's order id
+    status: OrderStatus
+    currency: str
+    total: str
+    placed_at: datetime
+    source_updated_at: datetime  # the shop's own update time: the newer one wins
+    hash: str
+    customer: dict[str, Any] | None = None  # the shop's customer, as JSON (None: no buyer known)
+    subtotal: str | None = None
+    discount: str = "0"
+    tax: str = "0"
+    shipping: str = "0"
+    refunded_total: str = "0"  # refunded so far, besides the refunds listed
+    cost: str | None = None  # what the goods cost the shop
+    reporting_total: str | None = None  # the shop's own amount in `reporting_currency`
+    reporting_currency: str | None = None
+    coupon: str | None = None
+    sales_channel: str | None = None
+    line_items: tuple[OrderLine, ...] = ()
+    refunds: tuple[OrderRefund, ...] = ()
+
+    @property
+    def key(self) -> Key:
+        return (self.source, self.external_id)
+
+
 class SyncItem(Protocol):
-    """An order as a batch sends it: its key, the shop's update time and its content's hash."""
+    """What a batch's decisions read of an item: an `OrderCommand`'s key, the shop's update time
+    and its content's hash (or those of what carries a command)."""
 
     @property
     def key(self) -> Key: ...

@@ -1,7 +1,10 @@
 """Shop platforms' webhooks (Shopify, WooCommerce): their signatures and the mapping of their
 payloads onto the order sync's commands (an order, a shop customer, a refund). Pure: the
-payloads come in as parsed JSON, the commands go out as plain dicts the order/customer schemas
-validate; a payload that cannot be mapped raises `Unmappable` naming the field."""
+payloads come in as parsed JSON. An order goes out as the document of an `OrderCommand` (an item
+of `POST /v1/orders/batch`, `OrderDocument`), which the order sync validates by the API's own
+rules into the command: an order from a webhook and the same order sent to the API make the same
+command, with the same content hash. A shop customer goes out as an item of
+`POST /v1/customers/batch`. A payload that cannot be mapped raises `Unmappable` naming the field."""
 
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ from typing import Any
 from app.domain.customers.orders import OrderStatus
 from app.domain.money import round_to_currency
 from app.domain.workspace.workspaces import is_currency
+
+# An order-sync command as the API takes it (`OrderCommand`'s fields, times and amounts as text).
+OrderDocument = dict[str, Any]
 
 
 class Platform(StrEnum):
@@ -302,8 +308,8 @@ def shopify_refund(payload: Mapping[str, Any], currency: str) -> RefundCommand |
     return RefundCommand(order_id, refund) if refund else None
 
 
-def shopify_order(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """orders/create, updated, paid, cancelled, fulfilled: an OrderIn. The order's currency is the
+def shopify_order(payload: Mapping[str, Any]) -> OrderDocument:
+    """orders/create, updated, paid, cancelled, fulfilled: an order-sync command. The order's currency is the
     buyer's (presentment) one; the shop's own money is passed as the reporting amount (the orders
     service uses it only when it is in the workspace's currency)."""
     external_id = _id(payload.get("id"))
@@ -442,8 +448,9 @@ def woocommerce_customer(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def woocommerce_order(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """order.created, order.updated, order.restored: an OrderIn (WooCommerce REST API v3 order)."""
+def woocommerce_order(payload: Mapping[str, Any]) -> OrderDocument:
+    """order.created, order.updated, order.restored: an order-sync command (from a WooCommerce REST
+    API v3 order)."""
     external_id = _id(payload.get("id"))
     if external_id is None:
         raise Unmappable("id", "missing")

@@ -4,6 +4,7 @@ the sections the caller's scopes may read."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -34,18 +35,20 @@ async def view(ctx: Context, kind: str, customer_id: UUID) -> dict[str, Any]:
     workspace = await workspaces.get(ctx)
     today = ctx.now.astimezone(ZoneInfo(workspace["timezone"])).date()
     shown = set(sections.visible_sections(kind, ctx.scopes))
+    row: Mapping[str, Any]  # the contact, or the account
+    facts: Mapping[str, Any]  # its order, loyalty and referral figures
     if kind == "contact":
-        row = await ctx.contacts.get(customer_id)
-        if row is None:
+        contact = await ctx.contacts.get(customer_id)
+        if contact is None:
             raise NotFound("no contact with this id")
-        profile = ContactRead.model_validate(row).model_dump(mode="json")
-        facts: Row = row
+        profile = ContactRead.model_validate(contact).model_dump(mode="json")
+        row = facts = contact
     else:
-        row = await ctx.accounts.get(customer_id)
-        if row is None:
+        account = await ctx.accounts.get(customer_id)
+        if account is None:
             raise NotFound("no account with this id")
-        profile = AccountRead.model_validate(row).model_dump(mode="json")
-        facts = await repo.account_facts(customer_id)
+        profile = AccountRead.model_validate(account).model_dump(mode="json")
+        row, facts = account, await repo.account_facts(customer_id)
     result: dict[str, Any] = {"kind": kind}
     withheld = [s for s in sections.SECTIONS if s not in shown]
     if "profile" in shown:

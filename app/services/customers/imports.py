@@ -393,7 +393,7 @@ async def _check(
             try:
                 if entity.name == "orders":
                     assert locale is not None
-                    orders.prepare(0, OrderIn.model_validate(item), locale)
+                    orders.prepare(0, orders.command(OrderIn.model_validate(item)), locale)
                 else:
                     model = LeadCreate if entity.name == "leads" else ContactCreate
                     model.model_validate(item)

@@ -196,8 +196,8 @@ async def _apply(ctx: Context, platform: Platform, command: Command, payload: di
             "order_id",
             "no order with this id was synced from this shop yet; its next orders/updated carries the refund",
         )
-    order = await orders.get(ctx, found["id"])
-    refund = shops.shopify_refund(payload, order["currency"])
+    synced = await orders.get(ctx, found["id"])
+    refund = shops.shopify_refund(payload, synced["currency"])
     if refund is None:
         return [{"index": 0, "status": "unchanged", "reason": "no money was refunded"}]
     row, created = await orders.add_refund(ctx, found["id"], RefundIn.model_validate(refund.refund), if_match=None)

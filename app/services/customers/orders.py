@@ -8,7 +8,7 @@ customers' facts. An identical resend is one read and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,9 +20,15 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from app.db.repositories.base import Page, Row
+from app.db.repositories.customers.rows import OrderRow
 from app.domain.concurrency import check_if_match
 from app.domain.customers.orders import (
     Decision,
+    Key,
+    OrderCommand,
+    OrderFilters,
+    OrderLine,
+    OrderRefund,
     OrderStatus,
     Rate,
     Stored,
@@ -52,16 +58,31 @@ MONEY_FIELDS = ("subtotal", "discount", "tax", "shipping", "total", "refunded_to
 
 @dataclass
 class Prepared:
+    """A batch item's command with its columns worked out (amounts in minor units)."""
+
     index: int
-    key: tuple[str, str]
-    customer: dict[str, Any] | None  # as the shop sent it
+    command: OrderCommand
     values: dict[str, Any]  # the shop's columns
     lines: list[dict[str, Any]]
     refunds: dict[str, dict[str, Any]]  # by the shop's refund id
     refunded_given: int
     reporting_given: int | None  # the shop's own amount in the reporting currency
-    hash: str
-    source_updated_at: datetime
+
+    @property
+    def key(self) -> Key:
+        return self.command.key
+
+    @property
+    def customer(self) -> dict[str, Any] | None:  # as the shop sent it
+        return self.command.customer
+
+    @property
+    def hash(self) -> str:
+        return self.command.hash
+
+    @property
+    def source_updated_at(self) -> datetime:
+        return self.command.source_updated_at
 
 
 @dataclass
@@ -106,9 +127,37 @@ def _parsed(value: str | None, parse: Callable[[str], int], name: str, errors: E
         return None
 
 
-def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
+def command(order: OrderIn) -> OrderCommand:
+    """The order-sync command of a validated order (a batch item, a shop's webhook): its hash is
+    of the order as validated, whichever way it came."""
+    return OrderCommand(
+        source=order.source,
+        external_id=order.external_id,
+        status=order.status,
+        currency=order.currency,
+        total=order.total,
+        placed_at=order.placed_at,
+        source_updated_at=order.source_updated_at,
+        hash=content_hash(order.model_dump_json().encode()),
+        customer=order.customer.model_dump(mode="json") if order.customer is not None else None,
+        subtotal=order.subtotal,
+        discount=order.discount,
+        tax=order.tax,
+        shipping=order.shipping,
+        refunded_total=order.refunded_total,
+        cost=order.cost,
+        reporting_total=order.reporting_total,
+        reporting_currency=order.reporting_currency,
+        coupon=order.coupon,
+        sales_channel=order.sales_channel,
+        line_items=tuple(OrderLine(i.sku, i.name, i.category, i.quantity, i.unit_price, i.total)
+                         for i in order.line_items),
+        refunds=tuple(OrderRefund(r.external_id, r.amount, r.reason, r.refunded_at) for r in order.refunds),
+    )  # fmt: skip
+
+
+def prepare(index: int, order: OrderCommand, locale: Locale) -> Prepared:
     """The order's columns in minor units; a 422 naming each bad amount."""
-    customer = order.customer.model_dump(mode="json") if order.customer is not None else None
     currency = order.currency
     parse = parser(currency)
     errors = ErrorList()
@@ -143,7 +192,7 @@ def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
     values = {
         "source": order.source,
         "external_id": order.external_id,
-        "customer": customer,
+        "customer": order.customer,
         "status": order.status.value,
         "currency": currency,
         "subtotal_minor": money["subtotal"],
@@ -160,15 +209,12 @@ def prepare(index: int, order: OrderIn, locale: Locale) -> Prepared:
     }
     return Prepared(
         index=index,
-        key=(order.source, order.external_id),
-        customer=customer,
+        command=order,
         values=values,
         lines=lines,
         refunds=refunds,
         refunded_given=money["refunded_total"] or 0,
         reporting_given=reporting_given,
-        hash=content_hash(order.model_dump_json().encode()),
-        source_updated_at=order.source_updated_at,
     )
 
 
@@ -188,7 +234,7 @@ def _audit_rfc3339(value: datetime) -> str:
     return _audit_text[1]
 
 
-def view(row: Row) -> dict[str, Any]:
+def view(row: Mapping[str, Any]) -> dict[str, Any]:
     """The order as the API returns it, in JSON form (events carry exactly this)."""
     currency, reporting = row["currency"], row["reporting_currency"]
     fmt = formatter(currency)
@@ -236,15 +282,17 @@ def view(row: Row) -> dict[str, Any]:
     }
 
 
-async def get(ctx: Context, order_id: UUID) -> Row:
+async def get(ctx: Context, order_id: UUID) -> OrderRow:
     row = await ctx.orders.get(order_id)
     if row is None:
         raise NotFound("no order with this id")
     return row
 
 
-async def list_orders(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page:
-    return await ctx.orders.list(sort=sort, cursor=cursor, limit=limit, **filters)
+async def list_orders(
+    ctx: Context, filters: OrderFilters, *, sort: Sort, cursor: str | None, limit: int
+) -> Page[OrderRow]:
+    return await ctx.orders.list(filters, sort=sort, cursor=cursor, limit=limit)
 
 
 # -- conversion ------------------------------------------------------------------------------------
@@ -273,7 +321,7 @@ async def _rates(ctx: Context, wanted: list[Prepared], locale: Locale) -> Rates:
 
 
 def _reporting(
-    values: dict[str, Any], refunded: int, given: int | None, rates: Rates, locale: Locale
+    values: Mapping[str, Any], refunded: int, given: int | None, rates: Rates, locale: Locale
 ) -> dict[str, Any]:
     """The order's amounts in the reporting currency, or flagged `missing` when no rate is known."""
     currency, total = values["currency"], values["total_minor"]
@@ -310,7 +358,7 @@ async def batch_upsert(ctx: Context, items: Sequence[dict[str, Any] | OrderIn]) 
     for index, item in enumerate(items):
         try:
             order = item if isinstance(item, OrderIn) else OrderIn.model_validate(item)
-            prepared.append(prepare(index, order, locale))
+            prepared.append(prepare(index, command(order), locale))
         except ValidationError as exc:
             results[index] = item_error(index, invalid_input(exc))
         except DomainError as exc:
@@ -363,7 +411,9 @@ def _decide(
     return writes
 
 
-async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Write], locked: dict[Any, Row]) -> None:
+async def _write(
+    ctx: Context, locale: Locale, writes: dict[tuple[str, str], Write], locked: dict[tuple[str, str], OrderRow]
+) -> None:
     repo = ctx.orders
     ordered = [writes[k] for k in sorted(writes)]
     touches = [(p, oid) for p, d, oid in ordered if d == Decision.TOUCH]
@@ -393,7 +443,7 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
     lines: list[dict[str, Any]] = []
     refunds: list[dict[str, Any]] = []
     created_events: list[dict[str, Any]] = []
-    updated_events: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    updated_events: list[tuple[dict[str, Any], OrderRow]] = []
     touched_contacts: set[UUID] = set()
     product_texts = {sku: str(product_id) for sku, product_id in product_ids.items()}
     for (p, decision, order_id), contact_id in zip(changes, resolved.contact_ids, strict=True):
@@ -467,7 +517,7 @@ async def _write(ctx: Context, locale: Locale, writes: dict[tuple[str, str], Wri
 # -- single orders ---------------------------------------------------------------------------------
 
 
-async def update(ctx: Context, order_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+async def update(ctx: Context, order_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> OrderRow:
     """CRM-side edits: status, cost, notes. The contact's facts follow."""
     row = await get(ctx, order_id)
     check_if_match(if_match, row["version"])
@@ -533,10 +583,10 @@ async def add_refund(ctx: Context, order_id: UUID, refund: RefundIn, *, if_match
             changes["reporting_refunded_minor"] = convert(
                 refunded, order["currency"], rate, order["reporting_currency"]
             )
-        else:
-            changes["reporting_refunded_minor"] = proportion(
-                refunded, order["reporting_total_minor"], order["total_minor"]
-            )
+        else:  # converted with the shop's own amount in the reporting currency
+            reporting_total = order["reporting_total_minor"]
+            assert reporting_total is not None  # a converted order has its reporting total
+            changes["reporting_refunded_minor"] = proportion(refunded, reporting_total, order["total_minor"])
     updated = await write_changes(ctx, order, changed_fields(order, changes), partial(repo.update, order_id),
                                   if_match=if_match)  # fmt: skip
     events.record_data(ctx, types.ORDER_REFUNDED, view(updated), previous=view(order))

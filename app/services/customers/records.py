@@ -3,48 +3,50 @@ one kind of record, with its events. Each kind's own rules live in its service (
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Generic
 from uuid import UUID
 
 from pydantic import BaseModel
 
-from app.db.repositories.base import Page, RecordRepository, Row
+from app.db.repositories.base import Page, RecordRepository
 from app.db.repositories.registry import BoundRepositories
 from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import Conflict, ErrorList, NotFound
 from app.domain.money import to_minor
 from app.domain.pagination import Sort
 from app.ids import new_id
-from app.services.context import Context, changed_fields, write_changes
+from app.services.context import Context, RowT, changed_fields, write_changes
 from app.services.events import events
 from app.services.workspace import workspaces
 
 # (ctx, values asked for, the current row or None on create) -> column values, or raise InvalidInput
-Prepare = Callable[[Context, dict[str, Any], Row | None], Awaitable[dict[str, Any]]]
+Prepare = Callable[[Context, dict[str, Any], RowT | None], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
-class Kind:
-    name: str  # "account": events are "<name>.created" etc.
-    repository: Callable[[BoundRepositories], RecordRepository[Any]]  # the kind's repository among the workspace's
-    read: type[BaseModel]
-    prepare: Prepare
+class Kind(Generic[RowT]):
+    """A kind of record; `RowT` is its rows' type (`Kind[AccountRow]`)."""
 
-    def repo(self, ctx: Context) -> RecordRepository[Any]:
+    name: str  # "account": events are "<name>.created" etc.
+    repository: Callable[[BoundRepositories], RecordRepository[RowT]]  # the kind's repository among the workspace's
+    read: type[BaseModel]
+    prepare: Prepare[RowT]
+
+    def repo(self, ctx: Context) -> RecordRepository[RowT]:
         return self.repository(ctx)
 
 
-async def get(ctx: Context, kind: Kind, record_id: UUID) -> Row:
+async def get(ctx: Context, kind: Kind[RowT], record_id: UUID) -> RowT:
     row = await kind.repo(ctx).get(record_id)
     if row is None:
         raise NotFound(f"no {kind.name} with this id")
     return row
 
 
-async def create(ctx: Context, kind: Kind, values: dict[str, Any]) -> Row:
+async def create(ctx: Context, kind: Kind[RowT], values: dict[str, Any]) -> RowT:
     prepared = await kind.prepare(ctx, values, None)
     row = await kind.repo(ctx).create({"id": new_id(), **prepared, **ctx.audit_new()})
     await events.record(ctx, f"{kind.name}.created", kind.read.model_validate(row))
@@ -53,13 +55,13 @@ async def create(ctx: Context, kind: Kind, values: dict[str, Any]) -> Row:
 
 async def update(
     ctx: Context,
-    kind: Kind,
+    kind: Kind[RowT],
     record_id: UUID,
     changes: dict[str, Any],
     *,
     if_match: str | None,
     read_version: int | None = None,
-) -> tuple[Row, Row]:
+) -> tuple[RowT, RowT]:
     """(before, after); after is before when nothing really changed. `read_version`: the version
     of the row the caller decided its changes on; a concurrent writer moved it since, so the
     request runs again on a fresh read (LostUpdate)."""
@@ -79,7 +81,7 @@ async def update(
     return row, updated
 
 
-async def archive(ctx: Context, kind: Kind, record_id: UUID, *, if_match: str | None) -> Row:
+async def archive(ctx: Context, kind: Kind[RowT], record_id: UUID, *, if_match: str | None) -> RowT:
     row = await get(ctx, kind, record_id)
     check_if_match(if_match, row["version"])
     if row["archived_at"] is not None:
@@ -93,7 +95,9 @@ async def archive(ctx: Context, kind: Kind, record_id: UUID, *, if_match: str | 
     return updated
 
 
-async def list_records(ctx: Context, kind: Kind, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page:
+async def list_records(
+    ctx: Context, kind: Kind[RowT], *, sort: Sort, cursor: str | None, limit: int, **filters: Any
+) -> Page[RowT]:
     return await kind.repo(ctx).list(sort=sort, cursor=cursor, limit=limit, **filters)
 
 
@@ -122,7 +126,12 @@ async def check_links(ctx: Context, values: dict[str, Any], errors: ErrorList) -
 
 
 async def money_field(
-    ctx: Context, name: str, values: dict[str, Any], current: Row | None, prepared: dict[str, Any], errors: ErrorList
+    ctx: Context,
+    name: str,
+    values: dict[str, Any],
+    current: Mapping[str, Any] | None,
+    prepared: dict[str, Any],
+    errors: ErrorList,
 ) -> None:
     """`<name>` (a decimal string) and `currency` into `<name>_minor` in `prepared`: the currency
     given, else the record's, else the workspace's; a new currency needs the amount in it too."""

@@ -17,11 +17,11 @@ When the referred person first buys, the referrer may be rewarded with loyalty p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
-from app.db.repositories.base import Row
 from app.domain.customers.loyalty import EntryKind
 from app.domain.events import events as types
 from app.schemas.customers.loyalty import LoyaltyEntryCreate
@@ -33,6 +33,14 @@ from app.services.events import events
 from app.services.workspace import settings
 
 ConvertedBy = Literal["qualification", "first_order", "contact"]
+
+
+@dataclass(frozen=True)
+class Referral:
+    """A converting lead naming the customer who referred it."""
+
+    lead_id: UUID
+    referrer_id: UUID
 
 
 def reward_reference(referred_contact_id: UUID) -> str:
@@ -57,7 +65,12 @@ async def converted(
 
 
 async def announce(
-    ctx: Context, before: Row | None, after: Row, by: ConvertedBy, *, lead_id: UUID | None = None
+    ctx: Context,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    by: ConvertedBy,
+    *,
+    lead_id: UUID | None = None,
 ) -> None:
     """`contact.referral_converted` when a write made a contact name a referrer for the first time
     (`before`: the contact as it was, None for a new one). Correcting who referred a contact moves
@@ -67,15 +80,15 @@ async def announce(
         await converted(ctx, referrer, after["id"], by, lead_id=lead_id)
 
 
-async def carried(ctx: Context, wanted: dict[UUID, list[Row]]) -> dict[UUID, Row]:
+async def carried(ctx: Context, wanted: Mapping[UUID, Sequence[Referral]]) -> dict[UUID, Referral]:
     """{contact id: the lead whose referrer it takes} from {contact id: its converting leads naming
     a referrer, earliest first}: the earliest whose referrer is a contact of the workspace other
     than the contact itself."""
-    referrers = {lead["referred_by_contact_id"] for leads in wanted.values() for lead in leads}
+    referrers = {referral.referrer_id for referrals in wanted.values() for referral in referrals}
     existing = await ctx.contacts.existing(sorted(referrers, key=lambda i: i.int))
     chosen = {}
-    for contact, leads in wanted.items():
-        usable = [lead for lead in leads if lead["referred_by_contact_id"] in existing - {contact}]
+    for contact, referrals in wanted.items():
+        usable = [referral for referral in referrals if referral.referrer_id in existing - {contact}]
         if usable:
             chosen[contact] = usable[0]
     return chosen

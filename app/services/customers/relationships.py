@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from app.db.repositories.base import Page, Row
+from app.db.repositories.base import Page
+from app.db.repositories.customers.rows import AccountRow, ContactRow, OpportunityRow
 from app.domain.customers.opportunities import (
     CLOSED,
     DEFAULT_PROBABILITY,
@@ -26,14 +27,14 @@ from app.services.leads import lookups
 from app.services.workspace import settings, workspaces
 
 
-async def _account(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
+async def _account(ctx: Context, values: dict[str, Any], current: AccountRow | None) -> dict[str, Any]:
     errors = ErrorList()
     await records.check_links(ctx, values, errors)
     errors.raise_if_any()
     return {k: v for k, v in values.items() if not (current is not None and k == "tags" and v is None)}
 
 
-async def _contact(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
+async def _contact(ctx: Context, values: dict[str, Any], current: ContactRow | None) -> dict[str, Any]:
     if current is None:  # website capture now looks for returning customers here
         lookups.forget(("has-contacts", ctx.workspace_id))
     errors = ErrorList()
@@ -42,7 +43,7 @@ async def _contact(ctx: Context, values: dict[str, Any], current: Row | None) ->
         k: v for k, v in values.items() if not (current is not None and k in ("tags", "interests") and v is None)
     }
     if current is None or "email" in values or "phone" in values:
-        merged = {**(current or {}), **values}
+        merged = {**current, **values} if current is not None else dict(values)
         region = await workspaces.default_region(ctx)
         named = merged.get("first_name") or merged.get("last_name")
         email, phone = merged.get("email"), merged.get("phone")
@@ -60,9 +61,9 @@ async def _contact(ctx: Context, values: dict[str, Any], current: Row | None) ->
     return prepared
 
 
-async def _referral(ctx: Context, referrer: UUID | None, current: Row | None, errors: ErrorList) -> None:
+async def _referral(ctx: Context, referrer: UUID | None, current: ContactRow | None, errors: ErrorList) -> None:
     """Check the referrer and keep the referrers' `referrals_count` (same transaction)."""
-    before = (current or {}).get("referred_by_contact_id")
+    before = current["referred_by_contact_id"] if current is not None else None
     if referrer == before:
         return
     repo = ctx.contacts
@@ -85,12 +86,13 @@ async def reasons(ctx: Context) -> dict[str, list[str]]:
     return dict((await settings.get(ctx, "opportunity-reasons", OpportunityReasons))["values"])
 
 
-async def _opportunity(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
+async def _opportunity(ctx: Context, values: dict[str, Any], current: OpportunityRow | None) -> dict[str, Any]:
     errors = ErrorList()
     await records.check_links(ctx, values, errors)
     prepared = dict(values)
     await records.money_field(ctx, "amount", values, current, prepared, errors)
-    stage = OpportunityStage(prepared.get("stage") or (current or {}).get("stage") or OpportunityStage.PROSPECTING)
+    stored = current["stage"] if current is not None else None
+    stage = OpportunityStage(prepared.get("stage") or stored or OpportunityStage.PROSPECTING)
     if current is not None and "stage" in values:
         allowed = await reasons(ctx)
         reason = values.get("close_reason")
@@ -116,32 +118,36 @@ CONTACT = Kind("contact", lambda repos: repos.contacts, ContactRead, _contact)
 OPPORTUNITY = Kind("opportunity", lambda repos: repos.opportunities, OpportunityRead, _opportunity)
 
 
-async def create_contact(ctx: Context, values: dict[str, Any]) -> Row:
+async def create_contact(ctx: Context, values: dict[str, Any]) -> ContactRow:
     """A contact (API, import); one naming its referrer is a converted referral."""
     row = await records.create(ctx, CONTACT, values)
     await referrals.announce(ctx, None, row, "contact")
     return row
 
 
-async def update_contact(ctx: Context, record_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+async def update_contact(
+    ctx: Context, record_id: UUID, changes: dict[str, Any], *, if_match: str | None
+) -> ContactRow:
     before, after = await records.update(ctx, CONTACT, record_id, changes, if_match=if_match)
     await referrals.announce(ctx, before, after, "contact")
     return after
 
 
-async def create_opportunity(ctx: Context, values: dict[str, Any]) -> Row:
+async def create_opportunity(ctx: Context, values: dict[str, Any]) -> OpportunityRow:
     row = await records.create(ctx, OPPORTUNITY, values)
     await _closed_event(ctx, None, row)
     return row
 
 
-async def update_opportunity(ctx: Context, record_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+async def update_opportunity(
+    ctx: Context, record_id: UUID, changes: dict[str, Any], *, if_match: str | None
+) -> OpportunityRow:
     before, after = await records.update(ctx, OPPORTUNITY, record_id, changes, if_match=if_match)
     await _closed_event(ctx, before, after)
     return after
 
 
-async def _closed_event(ctx: Context, before: Row | None, after: Row) -> None:
+async def _closed_event(ctx: Context, before: OpportunityRow | None, after: OpportunityRow) -> None:
     """`opportunity.won` / `opportunity.lost` when a deal closes (besides created/updated)."""
     if after["stage"] in CLOSED and (before is None or before["stage"] != after["stage"]):
         event = types.OPPORTUNITY_WON if after["stage"] == OpportunityStage.WON else types.OPPORTUNITY_LOST
@@ -175,7 +181,7 @@ async def contact_filters(ctx: Context, filters: dict[str, Any]) -> tuple[dict[s
     return segment, filters
 
 
-async def list_contacts(ctx: Context, **filters: Any) -> Page:
+async def list_contacts(ctx: Context, **filters: Any) -> Page[ContactRow]:
     paging = {k: filters.pop(k) for k in ("sort", "cursor", "limit", "archived") if k in filters}
     segment, equal = await contact_filters(ctx, filters)
     return await ctx.contacts.list_contacts(now=ctx.now, segment=segment, **paging, **equal)

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
-from app.db.repositories.customers.relationships import InvoiceRepository, QuoteRepository
+from app.db.repositories.customers.service_records import InvoiceRepository, QuoteRepository
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, ErrorList, InvalidInput, NotFound
 from app.domain.money import MAX_MINOR, from_minor, round_to_currency, to_minor
@@ -120,7 +120,7 @@ async def _quote(ctx: Context, values: dict[str, Any], current: Row | None) -> d
     prepared = dict(values)
     if current is None:
         opportunity = await ctx.opportunities.get(values["opportunity_id"])
-        currency = values.get("currency") or (opportunity or {}).get("currency")
+        currency = values.get("currency") or (opportunity["currency"] if opportunity is not None else None)
         prepared["currency"] = currency or (await workspaces.get(ctx))["currency"]
         prepared["status"] = "draft"
         if opportunity is not None:  # the quote's customer defaults to the opportunity's

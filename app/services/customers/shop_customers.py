@@ -40,6 +40,7 @@ from app.schemas.workspace.settings import CustomerSettings
 from app.services.batches import item_error
 from app.services.context import Context
 from app.services.customers import referrals
+from app.services.customers.referrals import Referral
 from app.services.events import events
 from app.services.leads import lookups
 from app.services.workspace import settings, workspaces
@@ -485,13 +486,12 @@ async def refresh_facts(
     # correction or carry may have moved it since): a contact takes the converted lead's referrer
     # only if it still names none, and only a contact that took it counts and announces it.
     contacts = ctx.contacts
-    taken = await contacts.take_referrers({cid: lead["referred_by_contact_id"] for cid, lead in carried.items()},
-                                          audit)  # fmt: skip
+    taken = await contacts.take_referrers({cid: referral.referrer_id for cid, referral in carried.items()}, audit)
     for cid in sorted_ids(taken):
-        lead = carried[cid]
-        await contacts.add_referrals(lead["referred_by_contact_id"], 1)
+        referral = carried[cid]
+        await contacts.add_referrals(referral.referrer_id, 1)
         first = firsts.get(cid)
-        await referrals.converted(ctx, lead["referred_by_contact_id"], cid, "first_order", lead_id=lead["id"],
+        await referrals.converted(ctx, referral.referrer_id, cid, "first_order", lead_id=referral.lead_id,
                                   order_id=first["id"] if first else None)  # fmt: skip
     # A referred person's first purchase: their referrer's reward, when the workspace gives one.
     await referrals.reward(ctx, {cid: firsts[cid]["id"] if cid in firsts else None for cid in sorted_ids(converting)})
@@ -499,7 +499,7 @@ async def refresh_facts(
 
 async def _convert_leads(
     ctx: Context, contacts: list[dict[str, Any]]
-) -> tuple[dict[UUID, UUID], dict[UUID, list[dict[str, Any]]]]:
+) -> tuple[dict[UUID, UUID], dict[UUID, list[Referral]]]:
     """A contact's first purchase converts an open lead with the same email or phone (status
     qualified, linked to the contact): ({contact id: lead id} for contacts without a lead yet,
     {contact id: its converted leads naming a referrer, earliest first} for contacts naming none)."""
@@ -513,7 +513,7 @@ async def _convert_leads(
     by_email = {c["email_key"]: c for c in contacts if c["email_key"]}
     by_phone = {c["phone_e164"]: c for c in contacts if c["phone_e164"]}
     originating: dict[UUID, UUID] = {}
-    referred: dict[UUID, list[dict[str, Any]]] = {}
+    referred: dict[UUID, list[Referral]] = {}
     repo = ctx.leads
     for lead in sorted(leads, key=lambda r: (r["created_at"], r["id"])):
         contact = by_email.get(lead["email_key"]) or by_phone.get(lead["phone_e164"])
@@ -531,8 +531,9 @@ async def _convert_leads(
             continue
         if contact["lead_id"] is None:
             originating.setdefault(contact["id"], lead["id"])
-        if contact["referred_by_contact_id"] is None and lead["referred_by_contact_id"] is not None:
-            referred.setdefault(contact["id"], []).append(lead)
+        referrer = lead["referred_by_contact_id"]
+        if contact["referred_by_contact_id"] is None and referrer is not None:
+            referred.setdefault(contact["id"], []).append(Referral(lead["id"], referrer))
         await events.record(
             ctx, types.LEAD_QUALIFIED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(lead)
         )

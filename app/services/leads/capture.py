@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from app.db.repositories.base import Row
+from app.db.repositories.leads.rows import FormRow, LeadRow
 from app.domain.errors import Forbidden, NotFound
 from app.domain.events import events as types
 from app.domain.leads.capture import allowed_origins, map_fields, origin_allowed, spam_reason
@@ -37,10 +37,10 @@ class Submission:
     spam: bool
 
 
-async def open_form(ctx: Context, caller: Caller, form_id: UUID, origin: str | None) -> Row:
+async def open_form(ctx: Context, caller: Caller, form_id: UUID, origin: str | None) -> FormRow:
     """The form the key may post to from this origin (403 for a foreign or `null` origin)."""
 
-    async def load() -> Row | None:
+    async def load() -> FormRow | None:
         return await ctx.forms.get(form_id)
 
     form = await lookups.cached(("form", ctx.workspace_id, form_id), load)
@@ -54,7 +54,7 @@ async def open_form(ctx: Context, caller: Caller, form_id: UUID, origin: str | N
 
 
 async def submit(
-    ctx: Context, form: Row, fields: dict[str, Any], meta: dict[str, Any], now_ms: int, *, retry: bool = False
+    ctx: Context, form: FormRow, fields: dict[str, Any], meta: dict[str, Any], now_ms: int, *, retry: bool = False
 ) -> Submission:
     """`retry`: this request lost a race for the lead's identity and runs again (look it up first)."""
     submission_id = new_id()
@@ -115,13 +115,13 @@ async def deduplication(ctx: Context) -> dict[str, Any]:
     return await duplicates.policy(ctx)
 
 
-def _engagement_type(form: Row) -> str:
+def _engagement_type(form: FormRow) -> str:
     """What a submission of this form records on a known lead or contact (`form_submit` unless the
     form says what it is for: a newsletter sign-up, a demo request...)."""
     return str(form.get("engagement_type") or "form_submit")
 
 
-def _arrival(form: Row, submission_id: UUID) -> dict[str, Any] | None:
+def _arrival(form: FormRow, submission_id: UUID) -> dict[str, Any] | None:
     """What a new lead from this form arrives with: the form's engagement, when it names one."""
     if form.get("engagement_type") is None:
         return None
@@ -132,7 +132,7 @@ def _arrival(form: Row, submission_id: UUID) -> dict[str, Any] | None:
 
 
 def _form_engagement(
-    ctx: Context, form: Row, submission_id: UUID, lead_id: UUID | None, contact_id: UUID | None
+    ctx: Context, form: FormRow, submission_id: UUID, lead_id: UUID | None, contact_id: UUID | None
 ) -> dict[str, Any]:
     return {
         "id": new_id(),
@@ -148,8 +148,8 @@ def _form_engagement(
 
 
 async def _into_open_lead(
-    ctx: Context, form: Row, submission_id: UUID, lead: Row, data: dict[str, Any], update: bool
-) -> Row:
+    ctx: Context, form: FormRow, submission_id: UUID, lead: LeadRow, data: dict[str, Any], update: bool
+) -> LeadRow:
     """A submission from someone with an open lead: what the lead lacked is filled in from the
     form (when the policy says so; nothing typed before is overwritten), tags are added, and the
     submission counts as a form_submit engagement.
@@ -173,7 +173,7 @@ async def _into_open_lead(
     return lead
 
 
-def _lead_data(form: Row, fields: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+def _lead_data(form: FormRow, fields: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     mapped = map_fields(fields, form["field_mapping"], LEAD_TARGETS, honeypot_field=form["honeypot_field"])
     data: dict[str, Any] = {key: meta[key] for key in meta if key.startswith("utm_")}
     data.update(referrer_url=meta.get("referrer"), landing_page=meta.get("landing_page"))

@@ -3,7 +3,7 @@ the same company by name similarity as suggestions) and merging duplicates into 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypedDict
@@ -13,6 +13,7 @@ from pydantic_core import to_jsonable_python
 
 from app.db.repositories.base import Page, Row
 from app.db.repositories.leads.leads import BLOCKING_KEYS, COMPARED
+from app.db.repositories.leads.rows import LeadRow
 from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
@@ -50,7 +51,9 @@ async def candidates(ctx: Context, lead_id: UUID) -> list[Candidate]:
     return (await candidates_of(ctx, [lead]))[lead_id]
 
 
-async def candidates_of(ctx: Context, batch: list[Row], *, whole: bool = True) -> dict[UUID, list[Candidate]]:
+async def candidates_of(
+    ctx: Context, batch: Sequence[Mapping[str, Any]], *, whole: bool = True
+) -> dict[UUID, list[Candidate]]:
     """`candidates` for each lead of `batch` (one lookup for all of them); with `whole=False` each
     candidate lead has only the compared columns (LeadRepository COMPARED)."""
     threshold = (await policy(ctx))["fuzzy_threshold"]
@@ -76,7 +79,7 @@ async def policy(ctx: Context) -> dict[str, Any]:
     return await lookups.cached(("deduplication", ctx.workspace_id), load)
 
 
-async def merge(ctx: Context, survivor_id: UUID, loser_ids: list[UUID], *, if_match: str | None) -> Row:
+async def merge(ctx: Context, survivor_id: UUID, loser_ids: list[UUID], *, if_match: str | None) -> LeadRow:
     """Merge `loser_ids` into the survivor: one transaction; merging the same leads again changes
     nothing (idempotent)."""
     survivor = await leads.get(ctx, survivor_id)
@@ -133,7 +136,7 @@ async def merge(ctx: Context, survivor_id: UUID, loser_ids: list[UUID], *, if_ma
 _UUID_FIELDS = frozenset({"owner_id", "referred_by_lead_id", "referred_by_contact_id", "merged_into_id"})
 
 
-def _retired(ctx: Context, lead: Row, survivor_id: UUID) -> dict[str, Any]:
+def _retired(ctx: Context, lead: LeadRow, survivor_id: UUID) -> dict[str, Any]:
     """What a merge changes on the lead merged away: archived with `merged_into_id`, its external id
     freed, and a pending first-response clock closed (nobody acts on a merged lead: the lead kept
     is the one to answer)."""
@@ -161,7 +164,7 @@ def _loaded(document: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, confidence: float) -> Row | None:
+async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, confidence: float) -> LeadRow | None:
     """Merge the new lead `lead_id` into the older open lead `survivor_id` (a fuzzy match at or
     above the workspace's `auto_merge_threshold`): the survivor's empty fields are filled from it,
     tags and custom fields it lacks are added (`dedupe.absorbed_values`; nothing overwritten), the
@@ -178,6 +181,7 @@ async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, co
     if dedupe.conflicting(lead, survivor):
         return None
     retired = _retired(ctx, lead, survivor_id)
+    lead_before: Mapping[str, Any] = lead  # read by the retired columns' names
     await write_changes(ctx, lead, retired, partial(repo.update, lead_id), if_match=None)
     # The lead kept is locked and read again (held until commit): it is still open when the merge
     # commits, even when nothing is filled on it. Closed or changed into a conflict meanwhile:
@@ -198,7 +202,7 @@ async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, co
     await ctx.lead_merges.add({
         "id": new_id(), "lead_id": lead_id, "survivor_id": survivor_id, "source": "automatic",
         "confidence": confidence, "merged_at": ctx.now, "merged_by": str(ctx.actor), "undo_until": undo_until,
-        "lead_before": _stored({k: lead[k] for k in retired}),
+        "lead_before": _stored({k: lead_before[k] for k in retired}),
         "survivor_before": _stored({k: survivor.get(k) for k in values}), "survivor_after": _stored(values),
         "moved": {name: [str(i) for i in ids] for name, ids in moved.items()},
     })  # fmt: skip
@@ -216,7 +220,7 @@ async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, co
     return updated
 
 
-async def unmerge(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
+async def unmerge(ctx: Context, lead_id: UUID, *, if_match: str | None) -> LeadRow:
     """Undo the automatic merge of this lead (within 30 days): it is open again with its own
     fields, tags and external id, and the history the merge moved comes back to it; each field,
     tag and custom field the merge filled on the survivor is emptied again while it still holds

@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from app.db.repositories.base import Page, Row
+from app.db.repositories.leads.rows import LeadRow
 from app.domain.errors import ErrorList, InvalidInput, NotFound
 from app.domain.leads.contact import parse_email
 from app.domain.leads.scoring import TRACKABLE, Engagement
@@ -39,7 +40,7 @@ def _occurred_at(ctx: Context, given: datetime | None, errors: ErrorList, field:
     return given
 
 
-async def engage(ctx: Context, lead_id: UUID, item: Mapping[str, Any]) -> tuple[Row, Row]:
+async def engage(ctx: Context, lead_id: UUID, item: Mapping[str, Any]) -> tuple[Row, LeadRow]:
     """Record one engagement of a lead and rescore it: (the engagement, the lead)."""
     lead = await ctx.leads.get(lead_id)
     if lead is None or lead["merged_into_id"] is not None:
@@ -84,7 +85,7 @@ async def engage_batch(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list
     )
     rows: list[Row] = []
     touched: dict[UUID, list[Engagement]] = {}
-    found: dict[UUID, Row] = {}
+    found: dict[UUID, LeadRow] = {}
     for index, item, key in parsed:
         if item.lead_id is not None:
             lead = by_id.get(item.lead_id)
@@ -120,7 +121,7 @@ async def track(ctx: Context, item: Mapping[str, Any]) -> Row:
     return row
 
 
-async def link_visitor(ctx: Context, lead: Row, visitor_id: str, *, created: bool) -> Row:
+async def link_visitor(ctx: Context, lead: LeadRow, visitor_id: str, *, created: bool) -> LeadRow:
     """A form submission names its visitor: their anonymous engagements become the lead's, when
     the submission created this lead (`created`) or the lead already carries this visitor id.
     Anyone may post engagements under any visitor id and then a stranger's email: linking them to

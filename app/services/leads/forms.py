@@ -6,7 +6,8 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-from app.db.repositories.base import Page, Row
+from app.db.repositories.base import Page
+from app.db.repositories.leads.rows import FormRow
 from app.domain.concurrency import check_if_match
 from app.domain.errors import ErrorList, NotFound
 from app.domain.leads.capture import CUSTOM_PREFIX
@@ -53,23 +54,23 @@ async def _validate(ctx: Context, values: dict[str, Any]) -> None:
     errors.raise_if_any()
 
 
-async def create(ctx: Context, values: dict[str, Any]) -> Row:
+async def create(ctx: Context, values: dict[str, Any]) -> FormRow:
     await _validate(ctx, values)
     return await ctx.forms.create({"id": new_id(), **values, **ctx.audit_new()})
 
 
-async def get(ctx: Context, form_id: UUID) -> Row:
+async def get(ctx: Context, form_id: UUID) -> FormRow:
     row = await ctx.forms.get(form_id)
     if row is None:
         raise NotFound("no form with this id")
     return row
 
 
-async def list_forms(ctx: Context, *, sort: Sort, cursor: str | None, limit: int) -> Page:
+async def list_forms(ctx: Context, *, sort: Sort, cursor: str | None, limit: int) -> Page[FormRow]:
     return await ctx.forms.list(sort=sort, cursor=cursor, limit=limit)
 
 
-async def update(ctx: Context, form_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+async def update(ctx: Context, form_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> FormRow:
     row = await get(ctx, form_id)
     check_if_match(if_match, row["version"])
     await _validate(ctx, changes)
@@ -82,7 +83,7 @@ async def update(ctx: Context, form_id: UUID, changes: dict[str, Any], *, if_mat
     )
 
 
-async def archive(ctx: Context, form_id: UUID, *, if_match: str | None) -> Row:
+async def archive(ctx: Context, form_id: UUID, *, if_match: str | None) -> FormRow:
     """An archived form stops accepting submissions and leaves the API; its leads stay."""
     row = await get(ctx, form_id)
     check_if_match(if_match, row["version"])

@@ -8,7 +8,8 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from app.db.repositories.base import Page, Row
+from app.db.repositories.base import Page
+from app.db.repositories.leads.rows import LeadRow
 from app.domain.concurrency import LostUpdate, check_if_match
 from app.domain.errors import Conflict, DomainError, ErrorList, InvalidInput, NotFound
 from app.domain.events import events as types
@@ -16,8 +17,9 @@ from app.domain.leads import custom_fields as custom
 from app.domain.leads import dedupe
 from app.domain.leads import sla as sla_rules
 from app.domain.leads.contact import contact_details
+from app.domain.leads.filters import LeadFilters
 from app.domain.leads.lifecycle import LeadStatus, Source, check_status_change, default_channel, is_open
-from app.domain.leads.search import digits, query, search_text
+from app.domain.leads.search import digits, search_text
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.common import invalid_input
@@ -32,10 +34,10 @@ from app.services.workspace import workspaces
 CONTACT_FIELDS = ("email", "phone")
 
 
-async def _prepare(ctx: Context, data: dict[str, Any], current: Row | None) -> dict[str, Any]:
+async def _prepare(ctx: Context, data: dict[str, Any], current: LeadRow | None) -> dict[str, Any]:
     """Validated, normalised column values for a new lead (`current` None) or for a change."""
     errors = ErrorList()
-    merged = {**(current or {}), **data}
+    merged = {**current, **data} if current is not None else dict(data)
     values = dict(data)
     if current is None or any(f in data for f in CONTACT_FIELDS):
         region = await workspaces.default_region(ctx)
@@ -86,7 +88,7 @@ class DuplicateLead(Conflict):
     """An open lead has this email or phone (merge into it, or say so), or, when the caller asked
     about returning customers, a contact has it."""
 
-    def __init__(self, existing: Row | None, *, contact_id: UUID | None) -> None:
+    def __init__(self, existing: LeadRow | None, *, contact_id: UUID | None) -> None:
         if existing is not None:
             detail = (
                 "an open lead with this email or phone exists: update it, send the lead with on_duplicate=merge "
@@ -110,7 +112,7 @@ async def create(
     returning_customers: bool = False,
     optimistic: bool = False,
     engagement: dict[str, Any] | None = None,
-) -> Row:
+) -> LeadRow:
     """A new lead, scored on its fit, given its first-response deadline (unless `apply_sla` is
     false: imports and batches carry history) and routed to an owner. DuplicateLead (409) when an
     open lead has its email or phone (or, with `returning_customers`, a contact has). `write_now`: insert it at
@@ -165,7 +167,7 @@ CONTESTED = ("email", "phone", "external_id")
 
 async def create_or_merge(
     ctx: Context, data: dict[str, Any], *, on_duplicate: str, apply_sla: bool = True
-) -> tuple[Row, bool]:
+) -> tuple[LeadRow, bool]:
     """A new lead (`create`), or, when an open lead has its email or phone and `on_duplicate` is
     `merge`, that lead with the request merged into it; whether it merged. `reject`: the
     DuplicateLead (409 with `existing_lead_id`). A lead closed between the lookup and the merge
@@ -185,7 +187,7 @@ async def create_or_merge(
 MERGE_ATTEMPTS = 3  # lookups of a request's open lead, each of which may close before it is merged into
 
 
-async def merge_request(ctx: Context, lead: Row, data: dict[str, Any]) -> Row | None:
+async def merge_request(ctx: Context, lead: LeadRow, data: dict[str, Any]) -> LeadRow | None:
     """A request for someone who has an open lead, merged into it by the rule every automatic merge
     follows (`dedupe.filled_values`: empty fields filled, tags and custom fields added, nothing
     overwritten); `lead.merged` with source `request` says what it filled. The lead is locked and
@@ -216,7 +218,7 @@ async def merge_request(ctx: Context, lead: Row, data: dict[str, Any]) -> Row | 
 HISTORY = ("engagements", "activities", "tasks", "submissions")  # what a merge of two leads moves
 
 
-def filled_and_added(shown: LeadRead, applied: dict[str, Any], before: Row) -> dict[str, Any]:
+def filled_and_added(shown: LeadRead, applied: dict[str, Any], before: LeadRow) -> dict[str, Any]:
     """A merge's `filled_fields` (as the lead now shows them) and `added_tags`."""
     values = shown.model_dump(mode="json")
     return {
@@ -228,8 +230,8 @@ def filled_and_added(shown: LeadRead, applied: dict[str, Any], before: Row) -> d
 
 
 async def fill_open_lead(
-    ctx: Context, lead: Row, data: dict[str, Any], fields: tuple[str, ...] | frozenset[str]
-) -> tuple[Row, dict[str, Any]]:
+    ctx: Context, lead: LeadRow, data: dict[str, Any], fields: tuple[str, ...] | frozenset[str]
+) -> tuple[LeadRow, dict[str, Any]]:
     """The lead with what it lacked filled in from `data` (`dedupe.filled_values` over `fields`),
     and what was applied. Written against the lead as read: a concurrent write makes the request
     run again on the new state. A new email, phone or external id another lead holds is left out."""
@@ -261,7 +263,7 @@ async def _has_contacts(ctx: Context) -> bool:
     return await lookups.cached(("has-contacts", ctx.workspace_id), load)
 
 
-async def get(ctx: Context, lead_id: UUID, *, lock: bool = False) -> Row:
+async def get(ctx: Context, lead_id: UUID, *, lock: bool = False) -> LeadRow:
     """The lead; `lock`: held until commit, for a use case that writes it last."""
     repo = ctx.leads
     row = await (repo.lock(lead_id) if lock else repo.get(lead_id))
@@ -270,20 +272,20 @@ async def get(ctx: Context, lead_id: UUID, *, lock: bool = False) -> Row:
     return row
 
 
-async def update(ctx: Context, lead_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+async def update(ctx: Context, lead_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> LeadRow:
     row = await get(ctx, lead_id)
     check_if_match(if_match, row["version"])
     return await _apply(ctx, row, changes, if_match=if_match)
 
 
-async def update_as_read(ctx: Context, row: Row, changes: dict[str, Any]) -> Row:
+async def update_as_read(ctx: Context, row: LeadRow, changes: dict[str, Any]) -> LeadRow:
     """Changes a use case worked out from `row` as it read it (e.g. "fill what is empty"): written
     against that row's version, so a concurrent write in between is a lost update and the request
     runs again on the new state, instead of the stale changes overwriting it."""
     return await _apply(ctx, row, changes, if_match=None)
 
 
-async def _apply(ctx: Context, row: Row, changes: dict[str, Any], *, if_match: str | None) -> Row:
+async def _apply(ctx: Context, row: LeadRow, changes: dict[str, Any], *, if_match: str | None) -> LeadRow:
     if "status" in changes:
         check_status_change(LeadStatus(row["status"]), LeadStatus(changes["status"]))
     changes, chosen, stage_reason = _stage_choice(changes)
@@ -329,7 +331,7 @@ def _stage_choice(changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return rest, scoring.manual_stage(changes["stage"]), changes.get("stage_reason")
 
 
-async def archive(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
+async def archive(ctx: Context, lead_id: UUID, *, if_match: str | None) -> LeadRow:
     row = await get(ctx, lead_id)
     check_if_match(if_match, row["version"])
     if row["archived_at"] is not None:
@@ -345,19 +347,15 @@ async def archive(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
 
 
 async def list_leads(
-    ctx: Context,
-    *,
-    sort: Sort,
-    cursor: str | None,
-    limit: int,
-    q: str | None,
-    custom_filters: dict[str, str],
-    **filters: Any,
-) -> Page:
-    definitions = {d.key: d for d in await custom_fields.definitions(ctx)} if custom_filters else {}
+    ctx: Context, filters: LeadFilters, *, sort: Sort, cursor: str | None, limit: int
+) -> Page[LeadRow]:
+    """A page of the leads matching `filters`; a `cf.` filter names a defined custom field and
+    gives a value of its type (422 otherwise)."""
+    asked = filters.custom_fields
+    definitions = {d.key: d for d in await custom_fields.definitions(ctx)} if asked else {}
     errors = ErrorList()
     typed = []
-    for key, raw in custom_filters.items():
+    for key, raw in asked.items():
         definition = definitions.get(key)
         if definition is None:
             errors.add(f"cf.{key}", "no such custom field", location="query")
@@ -367,10 +365,7 @@ async def list_leads(
         except ValueError as exc:
             errors.add(f"cf.{key}", str(exc), location="query")
     errors.raise_if_any()
-    search = query(q) if q else None
-    return await ctx.leads.list(
-        sort=sort, cursor=cursor, limit=limit, search=search or None, custom=typed, **filters
-    )
+    return await ctx.leads.list(filters, custom=typed, sort=sort, cursor=cursor, limit=limit)
 
 
 async def batch_upsert(
@@ -417,8 +412,9 @@ async def batch_upsert(
                 else:
                     row = await _apply(ctx, current, data, if_match=None)
                     status = "updated" if row["version"] != current["version"] else "unchanged"
-            if row.get("external_id"):
-                known[row["external_id"]] = row
+            external_id = row["external_id"]
+            if external_id:
+                known[external_id] = row
             results.append({"index": index, "status": status, "id": row["id"]})
         except ValidationError as exc:
             results.append(item_error(index, invalid_input(exc)))

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-from app.db.repositories.base import Row
+from app.db.repositories.leads.rows import LeadRow
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, ErrorList, InvalidInput
 from app.domain.events import events as types
@@ -17,7 +17,7 @@ from app.domain.leads.lifecycle import EDITABLE, LeadStatus
 from app.domain.leads.qualification import account_from_lead, contact_from_lead, fill_empty
 from app.schemas.leads.leads import LeadRead
 from app.schemas.workspace.settings import DisqualificationReasons
-from app.services.context import Context, write_changes
+from app.services.context import Context, RowT, write_changes
 from app.services.customers import records, referrals, relationships
 from app.services.events import events
 from app.services.leads import leads
@@ -26,13 +26,13 @@ from app.services.workspace import settings
 
 async def _link_or_create(
     ctx: Context,
-    kind: records.Kind,
+    kind: records.Kind[RowT],
     given: UUID | None,
-    found: Row | None,
+    found: RowT | None,
     proposed: dict[str, Any],
     field: str,
     lead_id: UUID,
-) -> tuple[Row, Row | None]:
+) -> tuple[RowT, RowT | None]:
     """(the record to qualify into, as it was before or None when new): the one asked for, else the
     one found by the duplicate rules (both only get their empty fields filled), else a new one."""
     if given is not None:
@@ -134,7 +134,7 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
     }
 
 
-async def disqualify(ctx: Context, lead_id: UUID, reason: str, note: str | None, *, if_match: str | None) -> Row:
+async def disqualify(ctx: Context, lead_id: UUID, reason: str, note: str | None, *, if_match: str | None) -> LeadRow:
     lead = await leads.get(ctx, lead_id)
     check_if_match(if_match, lead["version"])
     allowed = (await settings.get(ctx, "disqualification-reasons", DisqualificationReasons))["values"]["reasons"]
@@ -159,7 +159,7 @@ async def disqualify(ctx: Context, lead_id: UUID, reason: str, note: str | None,
     return updated
 
 
-async def reactivate(ctx: Context, lead_id: UUID, *, if_match: str | None) -> Row:
+async def reactivate(ctx: Context, lead_id: UUID, *, if_match: str | None) -> LeadRow:
     """Back to nurturing (a re-engagement campaign found it again), keeping its history."""
     lead = await leads.get(ctx, lead_id)
     check_if_match(if_match, lead["version"])

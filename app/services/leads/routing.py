@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Row
+from app.db.repositories.leads.rows import LeadRow
 from app.domain.errors import ErrorList, InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.leads import routing
@@ -183,7 +184,9 @@ async def record(
     await events.record(ctx, types.LEAD_ASSIGNED, AssignmentRead.model_validate(values), resource_id=lead_id)
 
 
-async def assign(ctx: Context, lead: Row, *, member_id: UUID | None, team_id: UUID | None, reason: str = MANUAL) -> Row:
+async def assign(
+    ctx: Context, lead: LeadRow, *, member_id: UUID | None, team_id: UUID | None, reason: str = MANUAL
+) -> LeadRow:
     """Give the lead to a member, or to the member whose turn it is in a team."""
     if (member_id is None) == (team_id is None):
         raise InvalidInput.field("member_id", "give exactly one of member_id and team_id")
@@ -207,14 +210,14 @@ async def assign(ctx: Context, lead: Row, *, member_id: UUID | None, team_id: UU
     return updated
 
 
-async def _lead(ctx: Context, lead_id: UUID) -> Row:
+async def _lead(ctx: Context, lead_id: UUID) -> LeadRow:
     row = await ctx.leads.get(lead_id)
     if row is None:
         raise NotFound("no lead with this id")
     return row
 
 
-async def assign_lead(ctx: Context, lead_id: UUID, *, member_id: UUID | None, team_id: UUID | None) -> Row:
+async def assign_lead(ctx: Context, lead_id: UUID, *, member_id: UUID | None, team_id: UUID | None) -> LeadRow:
     return await assign(ctx, await _lead(ctx, lead_id), member_id=member_id, team_id=team_id)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
+from app.db.repositories.leads.rows import LeadRow
 from app.domain.concurrency import LostUpdate
 from app.domain.errors import ErrorList, NotFound
 from app.domain.events import events as types
@@ -87,7 +88,7 @@ async def evaluate(ctx: Context, lead: Mapping[str, Any], extra: Sequence[Engage
     return scoring.score(r, lead, done, ctx.now, scoring.StageState.of(lead))
 
 
-async def created(ctx: Context, lead: Row, engagement: Mapping[str, Any] | None = None) -> None:
+async def created(ctx: Context, lead: LeadRow, engagement: Mapping[str, Any] | None = None) -> None:
     """After a new lead is written: the engagement it arrived with is recorded (after the lead: the
     inserts run in order), and a lead whose score reached MQL waits for marketing from the start."""
     if engagement is not None:
@@ -127,8 +128,8 @@ def manual_stage(stage: str | None) -> dict[str, Any]:
 
 async def record_changes(
     ctx: Context,
-    before: Row,
-    after: Row,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
     result: scoring.Score | None,
     cause: str,
     *,
@@ -185,7 +186,7 @@ def _unchanged(lead: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
     return all(lead.get(k) == v for k, v in values.items() if k != "scored_at")
 
 
-async def rescore(ctx: Context, lead: Row, *, cause: str, extra: Sequence[Engagement] = ()) -> Row:
+async def rescore(ctx: Context, lead: LeadRow, *, cause: str, extra: Sequence[Engagement] = ()) -> LeadRow:
     """The lead rescored as it was read. Its new stage is worked out from the stage it had then:
     when a person (or another rescore) changed the stage since, nothing is written and the
     request runs again on the lead as it is now (LostUpdate), so their choice stands."""
@@ -205,14 +206,14 @@ async def state_changes_of(ctx: Context, lead_id: UUID, *, sort: Sort, cursor: s
     return await ctx.state_changes.list(lead_id, sort=sort, cursor=cursor, limit=limit)
 
 
-async def _lead(ctx: Context, lead_id: UUID) -> Row:
+async def _lead(ctx: Context, lead_id: UUID) -> LeadRow:
     lead = await ctx.leads.get(lead_id)
     if lead is None:
         raise NotFound("no lead with this id")
     return lead
 
 
-async def score_of(ctx: Context, lead_id: UUID) -> tuple[Row, scoring.Score]:
+async def score_of(ctx: Context, lead_id: UUID) -> tuple[LeadRow, scoring.Score]:
     lead = await _lead(ctx, lead_id)
     return lead, await evaluate(ctx, lead)
 
@@ -263,15 +264,15 @@ async def rescore_page(ctx: Context, *, after: UUID | None, limit: int, cause: s
     return page[-1]["id"], len(page), changed
 
 
-async def _rescore_leads(ctx: Context, r: Rules, leads: Sequence[Row], cause: str) -> tuple[int, set[UUID]]:
+async def _rescore_leads(ctx: Context, r: Rules, leads: Sequence[LeadRow], cause: str) -> tuple[int, set[UUID]]:
     """Rescore these leads in one batched write: (how many were written, the ids of those that
     changed since they were read and were not)."""
     facts = await ctx.engagements.facts([lead["id"] for lead in leads], _since(r, ctx.now))
     by_lead: dict[UUID, list[Engagement]] = {}
     for f in facts:
         by_lead.setdefault(f["lead_id"], []).append(Engagement(f["type"], f["occurred_at"]))
-    updates: list[tuple[Row, dict[str, Any]]] = []
-    changes: list[tuple[Row, Row, scoring.Score]] = []
+    updates: list[tuple[LeadRow, dict[str, Any]]] = []
+    changes: list[tuple[LeadRow, dict[str, Any], scoring.Score]] = []
     for lead in leads:
         result = scoring.score(r, lead, by_lead.get(lead["id"], ()), ctx.now, scoring.StageState.of(lead))
         values = columns(result, lead)

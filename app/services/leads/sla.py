@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from app.db.repositories.base import Row
+from app.db.repositories.leads.rows import LeadRow
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.events import events as types
@@ -70,7 +71,7 @@ async def columns_for_new(ctx: Context, lead: Mapping[str, Any], *, exempt: bool
     return {"sla_status": SlaStatus.PENDING.value, "first_response_due_at": sla.due_at(current, ctx.now)}
 
 
-async def record_response(ctx: Context, lead: Row, responded_at: datetime) -> Row | None:
+async def record_response(ctx: Context, lead: LeadRow, responded_at: datetime) -> LeadRow | None:
     """The lead's first qualifying response (None when it had one already): measured in working
     time, the SLA judged, `lead.first_responded` emitted. Atomic: of two responses racing, one wins."""
     if lead["first_responded_at"] is not None:

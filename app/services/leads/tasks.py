@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.db.repositories.base import Page, Row
+from app.db.repositories.base import Page
+from app.db.repositories.leads.rows import TaskRow
 from app.domain.errors import ErrorList
 from app.domain.events import events as types
 from app.domain.pagination import Sort
@@ -24,7 +25,7 @@ def _key(task_id: UUID) -> str:
     return f"task:{task_id}"
 
 
-async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) -> dict[str, Any]:
+async def _prepare(ctx: Context, values: dict[str, Any], current: TaskRow | None) -> dict[str, Any]:
     errors = ErrorList()
     await records.check_links(ctx, values, errors)
     errors.raise_if_any()
@@ -32,7 +33,7 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
     if current is None:
         prepared.setdefault("status", "open")
     status = prepared.get("status")
-    if status is not None and status != (current or {}).get("status"):
+    if status is not None and status != (current["status"] if current is not None else None):
         prepared["completed_at"] = ctx.now if status == "completed" else None
     return prepared
 
@@ -40,7 +41,7 @@ async def _prepare(ctx: Context, values: dict[str, Any], current: Row | None) ->
 TASK = Kind("task", lambda repos: repos.tasks, TaskRead, _prepare)
 
 
-async def _schedule(ctx: Context, row: Row) -> None:
+async def _schedule(ctx: Context, row: TaskRow) -> None:
     """One pending reminder per open task with a due time, at that time (rescheduled on change)."""
     await timers.cancel(ctx, _key(row["id"]))
     if row["status"] == "open" and row["due_at"] is not None:
@@ -48,13 +49,13 @@ async def _schedule(ctx: Context, row: Row) -> None:
         await timers.schedule(ctx, REMINDER, row["due_at"], {"task_id": str(row["id"])}, key=key)
 
 
-async def create(ctx: Context, values: dict[str, Any]) -> Row:
+async def create(ctx: Context, values: dict[str, Any]) -> TaskRow:
     row = await records.create(ctx, TASK, values)
     await _schedule(ctx, row)
     return row
 
 
-async def update(ctx: Context, task_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+async def update(ctx: Context, task_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> TaskRow:
     before, after = await records.update(ctx, TASK, task_id, changes, if_match=if_match)
     if after is not before:
         if (before["due_at"], before["status"]) != (after["due_at"], after["status"]):
@@ -75,7 +76,7 @@ async def remind(ctx: Context, payload: dict[str, Any], run_at: datetime) -> Non
 async def list_tasks(
     ctx: Context, *, sort: Sort, cursor: str | None, limit: int, overdue: bool | None, due_before: datetime | None,
     due_after: datetime | None, **equal: Any,
-) -> Page:  # fmt: skip
+) -> Page[TaskRow]:  # fmt: skip
     ranges = [("due_at", due_after, due_before)]
     if overdue:
         equal["status"] = "open"

@@ -25,7 +25,7 @@ from app.db.repositories.base import (
 )
 from app.db.repositories.customers.keys import Key, among_values, by_keys, chunks, one_of
 from app.db.repositories.customers.rows import OrderRow
-from app.domain.customers.orders import MONEY, PURCHASES, OrderStatus
+from app.domain.customers.orders import MONEY, PURCHASES, OrderFilters
 
 o, ol, rf = tables.orders, tables.order_lines, tables.order_refunds
 
@@ -185,32 +185,20 @@ class OrderRepository(TenantRepository[OrderRow]):
         )
         return await self._rows(statement)
 
-    async def list(
-        self,
-        *,
-        sort: Any,
-        cursor: str | None,
-        limit: int,
-        contact_id: UUID | None = None,
-        status: OrderStatus | None = None,
-        source: str | None = None,
-        currency: str | None = None,
-        conversion: str | None = None,
-        placed_after: Any = None,
-        placed_before: Any = None,
-        import_id: UUID | None = None,
-    ) -> Page[OrderRow]:
+    async def list(self, filters: OrderFilters, *, sort: Any, cursor: str | None, limit: int) -> Page[OrderRow]:
+        """A page of the orders matching `filters`."""
+        f = filters
         statement = select(o).where(self.scope)
         statement = where_equal(
             statement,
             {
-                o.c.import_id: import_id,
-                o.c.contact_id: contact_id,
-                o.c.status: status,
-                o.c.source: source,
-                o.c.currency: currency,
-                o.c.conversion: conversion,
+                o.c.import_id: f.import_id,
+                o.c.contact_id: f.contact_id,
+                o.c.status: f.status,
+                o.c.source: f.source,
+                o.c.currency: f.currency,
+                o.c.conversion: f.conversion,
             },
         )
-        statement = where_between(statement, [(o.c.placed_at, placed_after, placed_before)])
+        statement = where_between(statement, [(o.c.placed_at, f.placed_after, f.placed_before)])
         return await self._page(statement, sortable=self.sortable, sort=sort, cursor=cursor, limit=limit)

@@ -37,6 +37,7 @@ from app.db.conflicts import is_open_identity_conflict
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key, where_between, where_equal
 from app.db.repositories.leads.rows import LeadRow
 from app.domain.errors import Conflict
+from app.domain.leads.filters import LeadFilters
 
 t = tables.leads
 tg = tables.lead_tags
@@ -518,69 +519,51 @@ class LeadRepository(TenantRepository[LeadRow]):
 
     async def list(
         self,
+        filters: LeadFilters,
         *,
+        custom: Sequence[tuple[str, str, Any]] = (),
         sort: Any,
         cursor: str | None,
         limit: int,
-        archived: bool = False,
-        status: str | None = None,
-        source: str | None = None,
-        owner_id: UUID | None = None,
-        tag: str | None = None,
-        country: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        updated_after: datetime | None = None,
-        updated_before: datetime | None = None,
-        search: str | None = None,
-        custom: Sequence[tuple[str, str, Any]] = (),
-        temperature: str | None = None,
-        stage: str | None = None,
-        mql_candidate: bool | None = None,
-        score_min: float | None = None,
-        score_max: float | None = None,
-        engaged_after: datetime | None = None,
-        engaged_before: datetime | None = None,
-        sla_status: str | None = None,
-        first_response_due_before: datetime | None = None,
-        team_id: UUID | None = None,
-        last_activity_after: datetime | None = None,
-        last_activity_before: datetime | None = None,
-        import_id: UUID | None = None,
     ) -> Page[LeadRow]:
-        statement = select(t).where(self.scope, t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))
+        """A page of the leads matching `filters`, and each (custom field key, its type, value) of
+        `custom` (the `cf.` filters, typed by the fields' definitions)."""
+        f = filters
+        shown = t.c.archived_at.is_not(None) if f.archived else t.c.archived_at.is_(None)  # archived or live
+        statement = select(t).where(self.scope, shown)
         statement = where_equal(
             statement,
             {
-                t.c.import_id: import_id,
-                t.c.status: status,
-                t.c.source: source,
-                t.c.owner_id: owner_id,
-                t.c.country: country,
-                t.c.temperature: temperature,
-                t.c.stage: None if stage == "none" else stage,
-                t.c.mql_candidate: mql_candidate,
-                t.c.sla_status: sla_status,
-                t.c.team_id: team_id,
+                t.c.import_id: f.import_id,
+                t.c.status: f.status,
+                t.c.source: f.source,
+                t.c.owner_id: f.owner_id,
+                t.c.country: f.country,
+                t.c.temperature: f.temperature,
+                t.c.stage: None if f.stage == "none" else f.stage,
+                t.c.mql_candidate: f.mql_candidate,
+                t.c.sla_status: f.sla_status,
+                t.c.team_id: f.team_id,
             },
         )
-        if stage == "none":  # no stage yet
+        if f.stage == "none":  # no stage yet
             statement = statement.where(t.c.stage.is_(None))
-        if tag is not None:
+        if f.tag is not None:
             statement = statement.where(
-                exists().where(tg.c.workspace_id == t.c.workspace_id, tg.c.lead_id == t.c.id, tg.c.tag == tag)
+                exists().where(tg.c.workspace_id == t.c.workspace_id, tg.c.lead_id == t.c.id, tg.c.tag == f.tag)
             )
         statement = where_between(
             statement,
             [
-                (t.c.created_at, created_after, created_before),
-                (t.c.updated_at, updated_after, updated_before),
-                (t.c.last_engaged_at, engaged_after, engaged_before),
-                (t.c.first_response_due_at, None, first_response_due_before),
-                (t.c.last_activity_at, last_activity_after, last_activity_before),
+                (t.c.created_at, f.created_after, f.created_before),
+                (t.c.updated_at, f.updated_after, f.updated_before),
+                (t.c.last_engaged_at, f.engaged_after, f.engaged_before),
+                (t.c.first_response_due_at, None, f.first_response_due_before),
+                (t.c.last_activity_at, f.last_activity_after, f.last_activity_before),
             ],
         )
-        statement = where_between(statement, [(t.c.score, score_min, score_max)], closed=True)
+        statement = where_between(statement, [(t.c.score, f.score_min, f.score_max)], closed=True)
+        search = f.search
         if search:
             statement = statement.where(t.c.search_text.contains(search, autoescape=True))
         for key, kind, value in custom:

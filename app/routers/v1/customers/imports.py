@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from app.domain.csv_stream import DELIMITERS, write_rows
+from app.domain.customers.orders import OrderFilters
 from app.domain.errors import InvalidInput
 from app.ids import utcnow
 from app.routers.dependencies import (
@@ -23,9 +24,9 @@ from app.routers.dependencies import (
 )
 from app.routers.route import CrmRoute, problem_doc
 from app.routers.uploads import Upload
-from app.routers.v1.customers.orders import OrderFilters
+from app.routers.v1.customers.orders import OrderQuery
 from app.routers.v1.customers.records import ContactFilters, _equal
-from app.routers.v1.leads.leads import LeadFilters
+from app.routers.v1.leads.leads import LeadFiltersQuery
 from app.schemas.common import Page
 from app.schemas.customers.imports import DryRunResult, ImportErrorPage, ImportRead
 from app.schemas.customers.orders import OrderRead
@@ -284,12 +285,12 @@ _CSV_RESPONSE = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, 
     responses=_CSV_RESPONSE,
 )
 async def export_leads(
-    request: Request, ctx: Annotated[Context, require("leads:read")], filters: LeadFilters
+    request: Request, ctx: Annotated[Context, require("leads:read")], filters: LeadFiltersQuery
 ) -> Response:
     async def fetch(c: Context, cursor: str | None) -> Any:
         from app.domain.pagination import Sort
 
-        return await leads.list_leads(c, sort=Sort.parse("created_at"), cursor=cursor, limit=exports.PAGE, **filters)
+        return await leads.list_leads(c, filters, sort=Sort.parse("created_at"), cursor=cursor, limit=exports.PAGE)
 
     def shape(row: dict[str, Any]) -> dict[str, Any]:
         return LeadRead.model_validate(row).model_dump(mode="json")
@@ -331,14 +332,14 @@ async def export_contacts(
 async def export_orders(
     request: Request,
     ctx: Annotated[Context, require("orders:read")],
-    filters: Annotated[OrderFilters, Query()],
+    filters: Annotated[OrderQuery, Query()],
 ) -> Response:
-    values = filters.model_dump()
+    asked = OrderFilters(**filters.model_dump())
 
     async def fetch(c: Context, cursor: str | None) -> Any:
         from app.domain.pagination import Sort
 
-        return await orders.list_orders(c, sort=Sort.parse("created_at"), cursor=cursor, limit=exports.PAGE, **values)
+        return await orders.list_orders(c, asked, sort=Sort.parse("created_at"), cursor=cursor, limit=exports.PAGE)
 
     def shape(row: dict[str, Any]) -> dict[str, Any]:
         order = OrderRead.model_validate(orders.view(row)).model_dump(mode="json")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from app.domain.customers.orders import OrderStatus
+from app.domain.customers.orders import OrderFilters, OrderStatus
 from app.routers.dependencies import (
     JSON,
     IfMatch,
@@ -70,7 +70,9 @@ async def sync_orders(body: OrderBatch, ctx: Annotated[Context, require_idempote
     return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
 
 
-class OrderFilters(BaseModel):
+class OrderQuery(BaseModel):
+    """The orders list's query parameters (shared by the CSV export)."""
+
     contact_id: UUID | None = Field(default=None, description="The customer")
     status: OrderStatus | None = None
     source: str | None = Field(default=None, max_length=32)
@@ -87,9 +89,10 @@ class OrderFilters(BaseModel):
 async def list_orders(
     ctx: Annotated[Context, require("orders:read")],
     page: Annotated[Paging, paging(OrderSort, "-placed_at")],
-    filters: Annotated[OrderFilters, Query()],
+    filters: Annotated[OrderQuery, Query()],
 ) -> Response:
-    result = await orders.list_orders(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, **filters.model_dump())
+    asked = OrderFilters(**filters.model_dump())
+    result = await orders.list_orders(ctx, asked, sort=page.sort, cursor=page.cursor, limit=page.limit)
     return page_response(OrderRead, [orders.view(r) for r in result.rows], result.next_cursor)
 
 

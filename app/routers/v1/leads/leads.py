@@ -1,10 +1,11 @@
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from app.domain.leads.filters import LeadFilters
 from app.domain.leads.lifecycle import LeadStatus, Source
 from app.domain.leads.scoring import StageFilter, Temperature
 from app.domain.leads.sla import SlaStatus
@@ -131,23 +132,20 @@ def lead_filters(
     last_activity_after: Annotated[datetime | None, Query(description="Last activity at or after")] = None,
     last_activity_before: Annotated[datetime | None, Query(description="Last activity before")] = None,
     import_id: Annotated[UUID | None, Query(description="Created by this CSV import")] = None,
-) -> dict[str, Any]:
-    """The leads list's filters (shared by the CSV export): keyword arguments of leads.list_leads."""
+) -> LeadFilters:
+    """The leads list's filters from its query (shared by the CSV export)."""
     custom = {k[3:]: v for k, v in request.query_params.items() if k.startswith("cf.") and len(k) > 3}
-    return {
-        "q": q, "custom_filters": custom, "archived": archived, "status": status, "source": source,
-        "owner_id": owner_id, "tag": tag, "country": country, "created_after": created_after,
-        "created_before": created_before, "updated_after": updated_after, "updated_before": updated_before,
-        "temperature": temperature, "stage": stage, "mql_candidate": mql_candidate, "score_min": score_min,
-        "score_max": score_max,
-        "engaged_after": engaged_after, "engaged_before": engaged_before, "sla_status": sla_status,
-        "first_response_due_before": first_response_due_before, "team_id": team_id,
-        "last_activity_after": last_activity_after, "last_activity_before": last_activity_before,
-        "import_id": import_id,
-    }  # fmt: skip
+    return LeadFilters(
+        q=q, custom_fields=custom, archived=archived, status=status, source=source, owner_id=owner_id, tag=tag,
+        country=country, created_after=created_after, created_before=created_before, updated_after=updated_after,
+        updated_before=updated_before, temperature=temperature, stage=stage, mql_candidate=mql_candidate,
+        score_min=score_min, score_max=score_max, engaged_after=engaged_after, engaged_before=engaged_before,
+        sla_status=sla_status, first_response_due_before=first_response_due_before, team_id=team_id,
+        last_activity_after=last_activity_after, last_activity_before=last_activity_before, import_id=import_id,
+    )  # fmt: skip
 
 
-LeadFilters = Annotated[dict[str, Any], Depends(lead_filters)]
+LeadFiltersQuery = Annotated[LeadFilters, Depends(lead_filters)]
 
 
 @router.get(
@@ -159,9 +157,9 @@ LeadFilters = Annotated[dict[str, Any], Depends(lead_filters)]
 async def list_leads(
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(LeadSort)],
-    filters: LeadFilters,
+    filters: LeadFiltersQuery,
 ) -> Response:
-    result = await leads.list_leads(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, **filters)
+    result = await leads.list_leads(ctx, filters, sort=page.sort, cursor=page.cursor, limit=page.limit)
     return page_response(LeadRead, result.rows, result.next_cursor)
 
 
