@@ -1,6 +1,7 @@
 """Repositories bound to one workspace: the request context and the worker get them already
 made for their workspace (`ctx.leads`, `ctx.contacts`), so a use case cannot name another workspace by
-accident. Each is made on first use and kept for the unit of work. The cross-workspace ones stay
+accident. Each is made on first use and kept while its holder lives (a request's Context: the
+unit of work). The cross-workspace ones stay
 apart and named as such (`SystemRepository`, the worker's queues)."""
 
 from __future__ import annotations

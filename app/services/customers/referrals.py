@@ -81,9 +81,9 @@ async def announce(
 
 
 async def carried(ctx: Context, wanted: Mapping[UUID, Sequence[Referral]]) -> dict[UUID, Referral]:
-    """{contact id: the lead whose referrer it takes} from {contact id: its converting leads naming
-    a referrer, earliest first}: the earliest whose referrer is a contact of the workspace other
-    than the contact itself."""
+    """{contact id: the referral (lead, referrer) it takes} from {contact id: the referrals of its
+    converting leads, earliest first}: the earliest whose referrer is a contact of the workspace
+    other than the contact itself."""
     referrers = {referral.referrer_id for referrals in wanted.values() for referral in referrals}
     existing = await ctx.contacts.existing(sorted(referrers, key=lambda i: i.int))
     chosen = {}

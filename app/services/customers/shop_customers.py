@@ -502,7 +502,8 @@ async def _convert_leads(
 ) -> tuple[dict[UUID, UUID], dict[UUID, list[Referral]]]:
     """A contact's first purchase converts an open lead with the same email or phone (status
     qualified, linked to the contact): ({contact id: lead id} for contacts without a lead yet,
-    {contact id: its converted leads naming a referrer, earliest first} for contacts naming none)."""
+    {contact id: the referrals of its converted leads naming a referrer, earliest first} for
+    contacts naming none)."""
     emails = [c["email_key"] for c in contacts if c["email_key"]]
     phones = [c["phone_e164"] for c in contacts if c["phone_e164"]]
     if not (emails or phones):
