@@ -2,19 +2,26 @@
 
 from fastapi import APIRouter
 
-from app.routers.v1.analytics import analytics, reports
+from app.routers.v1.analytics import acquisition_costs, analytics, reports
 from app.routers.v1.customers import (
+    accounts,
+    contacts,
+    contracts,
     customer_view,
     imports,
     integrations,
+    invoices,
     loyalty,
+    opportunities,
     orders,
-    records,
+    payments,
+    products,
+    quotes,
     segments,
-    service_records,
+    tickets,
 )
 from app.routers.v1.events import events, jobs, webhooks
-from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, teams
+from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
 from app.routers.v1.workspace import api_keys, members, settings, workspace
 
 PREFIX = "/v1"
@@ -36,24 +43,23 @@ ROUTERS: tuple[APIRouter, ...] = (
     teams.router,
     activities.router,
     reports.router,
-    records.accounts,
-    records.contacts,
-    records.opportunities,
-    records.task_routes,
-    records.contact_timeline,
+    accounts.router,
+    contacts.router,
+    opportunities.router,
+    tasks.router,
     loyalty.router,
     segments.router,
-    service_records.tickets,
-    service_records.contracts,
-    service_records.quotes,
-    service_records.invoices,
-    service_records.payments,
+    tickets.router,
+    contracts.router,
+    quotes.router,
+    invoices.router,
+    payments.router,
     customer_view.router,
     analytics.router,
-    analytics.costs,
+    acquisition_costs.router,
     orders.router,
     orders.customer_router,
-    orders.product_routes,
+    products.router,
     orders.rates_router,
     integrations.router,
     integrations.webhook_router,

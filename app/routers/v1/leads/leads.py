@@ -3,22 +3,12 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.responses import Response
 
 from app.domain.leads.lifecycle import LeadStatus, Source
 from app.domain.leads.scoring import StageFilter, Temperature
 from app.domain.leads.sla import SlaStatus
-from app.routers.dependencies import (
-    JSON,
-    IfMatch,
-    Paging,
-    page_response,
-    paging,
-    require,
-    require_idempotent,
-    resource_response,
-    sort_enum,
-)
+from app.routers.answers import Answer, Row, RowPage
+from app.routers.dependencies import IfMatch, Paging, paging, require, require_idempotent, sort_enum
 from app.routers.route import CrmRoute
 from app.schemas.common import Country, Page
 from app.schemas.customers.relationships import DisqualifyRequest, Qualification, QualifyRequest
@@ -69,16 +59,15 @@ async def _on_duplicate(ctx: Context, asked: str | None) -> str:
     responses={200: {"model": LeadRead, "description": "Merged into the open lead with this email or phone"}},
 )
 async def create_lead(
-    request: Request,
     body: LeadCreate,
     ctx: Annotated[Context, require_idempotent("leads:write")],
     on_duplicate: OnDuplicateQuery = None,
-) -> Response:
+) -> Answer:
     asked = await _on_duplicate(ctx, on_duplicate)
     row, merged = await leads.create_or_merge(ctx, body.model_dump(), on_duplicate=asked)
     if merged:
-        return resource_response(request, LeadRead.model_validate(row))
-    return resource_response(request, LeadRead.model_validate(row), status_code=201, location=f"/v1/leads/{row['id']}")
+        return Answer(row, status_code=200)
+    return Answer(row, location=f"/v1/leads/{row['id']}")
 
 
 @router.post(
@@ -94,11 +83,11 @@ async def upsert_leads(
         bool, Query(description="Give new leads a first-response deadline (batches load history: off by default)")
     ] = False,
     on_duplicate: OnDuplicateQuery = None,
-) -> Response:
+) -> BatchResult:
     results = await leads.batch_upsert(
         ctx, body.leads, apply_sla=apply_sla, on_duplicate=await _on_duplicate(ctx, on_duplicate)
     )
-    return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
+    return BatchResult.model_validate({"results": results})
 
 
 def lead_filters(
@@ -160,9 +149,8 @@ async def list_leads(
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(LeadSort)],
     filters: LeadFilters,
-) -> Response:
-    result = await leads.list_leads(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, **filters)
-    return page_response(LeadRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await leads.list_leads(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, **filters)
 
 
 @router.post(
@@ -172,15 +160,15 @@ async def list_leads(
     response_model=JobRead,
     responses={202: {"description": "Accepted: poll the job at Location"}},
 )
-async def rescore_leads(request: Request, ctx: Annotated[Context, require_idempotent("leads:write")]) -> Response:
+async def rescore_leads(ctx: Annotated[Context, require_idempotent("leads:write")]) -> Answer:
     job = await scoring.enqueue_rescore(ctx, "requested")
-    return resource_response(request, JobRead.model_validate(job), status_code=202, location=f"/v1/jobs/{job['id']}")
+    return Answer(job, location=f"/v1/jobs/{job['id']}")
 
 
 @router.get("/{lead_id}/score", summary="A lead's score now, every point explained", response_model=ScoreRead)
-async def get_lead_score(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+async def get_lead_score(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> ScoreRead:
     lead, result = await scoring.score_of(ctx, lead_id)
-    body = ScoreRead(
+    return ScoreRead(
         lead_id=lead_id,
         score=float(result.score),
         fit_score=float(result.fit),
@@ -205,7 +193,6 @@ async def get_lead_score(lead_id: UUID, ctx: Annotated[Context, require("leads:r
         stored_score=lead["score"],
         scored_at=lead["scored_at"],
     )
-    return Response(body.model_dump_json(), media_type=JSON)
 
 
 @router.post(
@@ -215,10 +202,10 @@ async def get_lead_score(lead_id: UUID, ctx: Annotated[Context, require("leads:r
     response_model=EngagementRead,
 )
 async def create_lead_engagement(
-    request: Request, lead_id: UUID, body: EngagementCreate, ctx: Annotated[Context, require_idempotent("leads:write")]
-) -> Response:
+    lead_id: UUID, body: EngagementCreate, ctx: Annotated[Context, require_idempotent("leads:write")]
+) -> Row:
     row, _ = await scoring.engage(ctx, lead_id, body.model_dump())
-    return Response(EngagementRead.model_validate(row).model_dump_json(), status_code=201, media_type=JSON)
+    return row
 
 
 @router.get("/{lead_id}/engagements", summary="A lead's engagements", response_model=Page[EngagementRead])
@@ -226,9 +213,8 @@ async def list_lead_engagements(
     lead_id: UUID,
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(EngagementSort, "-occurred_at")],
-) -> Response:
-    result = await scoring.engagements_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(EngagementRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await scoring.engagements_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
 
 
 @router.get(
@@ -240,9 +226,8 @@ async def list_lead_state_changes(
     lead_id: UUID,
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(StateChangeSort, "-occurred_at")],
-) -> Response:
-    result = await scoring.state_changes_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(StateChangeRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await scoring.state_changes_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
 
 
 @router.get(
@@ -255,13 +240,10 @@ async def get_lead_timeline(
     lead_id: UUID,
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(TimelineSort, "-occurred_at")],
-) -> Response:
+) -> TimelinePage:
     data, next_cursor = await timeline.page(ctx, "lead", lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return Response(
-        TimelinePage.model_validate(
-            {"data": data, "next_cursor": next_cursor, "withheld": timeline.withheld_kinds(ctx, "lead")}
-        ).model_dump_json(),
-        media_type=JSON,
+    return TimelinePage.model_validate(
+        {"data": data, "next_cursor": next_cursor, "withheld": timeline.withheld_kinds(ctx, "lead")}
     )
 
 
@@ -275,9 +257,8 @@ async def list_duplicate_candidates(
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(CandidateSort, "-found_at")],
     lead_id: Annotated[UUID | None, Query(description="Found for this new lead")] = None,
-) -> Response:
-    result = await duplicates.list_found(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, lead_id=lead_id)
-    return page_response(DuplicateCandidateRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await duplicates.list_found(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, lead_id=lead_id)
 
 
 @router.get(
@@ -286,9 +267,8 @@ async def list_duplicate_candidates(
     "company by name similarity (at least /v1/settings/deduplication fuzzy_threshold); at most 10, best first",
     response_model=DuplicateList,
 )
-async def list_lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
-    found = await duplicates.candidates(ctx, lead_id)
-    return Response(DuplicateList.model_validate({"data": found}).model_dump_json(), media_type=JSON)
+async def list_lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> DuplicateList:
+    return DuplicateList.model_validate({"data": await duplicates.candidates(ctx, lead_id)})
 
 
 @router.post(
@@ -301,14 +281,12 @@ async def list_lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("l
     response_model=LeadRead,
 )
 async def merge_leads(
-    request: Request,
     lead_id: UUID,
     body: MergeRequest,
     ctx: Annotated[Context, require_idempotent("leads:write")],
     if_match: IfMatch = None,
-) -> Response:
-    row = await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+) -> Row:
+    return await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match)
 
 
 @router.post(
@@ -324,13 +302,9 @@ async def merge_leads(
     response_model=LeadRead,
 )
 async def unmerge_lead(
-    request: Request,
-    lead_id: UUID,
-    ctx: Annotated[Context, require_idempotent("leads:write")],
-    if_match: IfMatch = None,
-) -> Response:
-    row = await duplicates.unmerge(ctx, lead_id, if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+    lead_id: UUID, ctx: Annotated[Context, require_idempotent("leads:write")], if_match: IfMatch = None
+) -> Row:
+    return await duplicates.unmerge(ctx, lead_id, if_match=if_match)
 
 
 @router.post(
@@ -344,9 +318,8 @@ async def unmerge_lead(
 )
 async def qualify_lead(
     lead_id: UUID, body: QualifyRequest, ctx: Annotated[Context, require_idempotent("leads:write")]
-) -> Response:
-    result = await qualification.qualify(ctx, lead_id, body.model_dump())
-    return Response(Qualification.model_validate(result).model_dump_json(), media_type=JSON)
+) -> Qualification:
+    return Qualification.model_validate(await qualification.qualify(ctx, lead_id, body.model_dump()))
 
 
 @router.post(
@@ -355,14 +328,9 @@ async def qualify_lead(
     response_model=LeadRead,
 )
 async def disqualify_lead(
-    request: Request,
-    lead_id: UUID,
-    body: DisqualifyRequest,
-    ctx: Annotated[Context, require("leads:write")],
-    if_match: IfMatch = None,
-) -> Response:
-    row = await qualification.disqualify(ctx, lead_id, body.reason, body.note, if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+    lead_id: UUID, body: DisqualifyRequest, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
+) -> Row:
+    return await qualification.disqualify(ctx, lead_id, body.reason, body.note, if_match=if_match)
 
 
 @router.post(
@@ -371,10 +339,9 @@ async def disqualify_lead(
     response_model=LeadRead,
 )
 async def reactivate_lead(
-    request: Request, lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
-) -> Response:
-    row = await qualification.reactivate(ctx, lead_id, if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+    lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
+) -> Row:
+    return await qualification.reactivate(ctx, lead_id, if_match=if_match)
 
 
 @router.post(
@@ -382,11 +349,8 @@ async def reactivate_lead(
     summary="Assign a lead to a member, or to the member whose turn it is in a team",
     response_model=LeadRead,
 )
-async def assign_lead(
-    request: Request, lead_id: UUID, body: AssignRequest, ctx: Annotated[Context, require("leads:write")]
-) -> Response:
-    row = await routing.assign_lead(ctx, lead_id, member_id=body.member_id, team_id=body.team_id)
-    return resource_response(request, LeadRead.model_validate(row))
+async def assign_lead(lead_id: UUID, body: AssignRequest, ctx: Annotated[Context, require("leads:write")]) -> Row:
+    return await routing.assign_lead(ctx, lead_id, member_id=body.member_id, team_id=body.team_id)
 
 
 @router.get(
@@ -394,14 +358,13 @@ async def assign_lead(
     summary="A lead's owners over time (who, when, why: rule, hot lead, manual, SLA escalation)",
     response_model=AssignmentList,
 )
-async def list_lead_assignments(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
-    rows = await routing.history(ctx, lead_id)
-    return Response(AssignmentList.model_validate({"data": rows}).model_dump_json(), media_type=JSON)
+async def list_lead_assignments(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> AssignmentList:
+    return AssignmentList.model_validate({"data": await routing.history(ctx, lead_id)})
 
 
 @router.get("/{lead_id}", summary="Get a lead", response_model=LeadRead, openapi_extra={"x-conditional": True})
-async def get_lead(request: Request, lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
-    return resource_response(request, LeadRead.model_validate(await leads.get(ctx, lead_id)))
+async def get_lead(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Row:
+    return await leads.get(ctx, lead_id)
 
 
 @router.patch(
@@ -413,19 +376,11 @@ async def get_lead(request: Request, lead_id: UUID, ctx: Annotated[Context, requ
     response_model=LeadRead,
 )
 async def update_lead(
-    request: Request,
-    lead_id: UUID,
-    body: LeadUpdate,
-    ctx: Annotated[Context, require("leads:write")],
-    if_match: IfMatch = None,
-) -> Response:
-    row = await leads.update(ctx, lead_id, body.model_dump(exclude_unset=True), if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+    lead_id: UUID, body: LeadUpdate, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
+) -> Row:
+    return await leads.update(ctx, lead_id, body.model_dump(exclude_unset=True), if_match=if_match)
 
 
 @router.delete("/{lead_id}", summary="Archive a lead (hidden from lists unless archived=true)", response_model=LeadRead)
-async def archive_lead(
-    request: Request, lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
-) -> Response:
-    row = await leads.archive(ctx, lead_id, if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+async def archive_lead(lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None) -> Row:
+    return await leads.archive(ctx, lead_id, if_match=if_match)
