@@ -8,7 +8,8 @@ The bare app (`bare` below, served by uvicorn the same way) does what any read e
 more: it resolves the bearer key by its SHA-256 digest (cached in memory for API_KEY_CACHE_SECONDS, as the
 API caches keys) and checks the scope, reads the rows with one prepared statement on an asyncpg pool as large
 as the API's (DATABASE_POOL_SIZE), and encodes the fields LeadRead shows with orjson (json columns decoded
-by orjson too; asyncpg's UUIDs written as text). Its list is the API's default page (the workspace's unarchived leads by created_at, id;
+by orjson too; asyncpg's UUIDs written as text).
+Its list is the API's default page (the workspace's unarchived leads by created_at, id;
 the 51st row only tells whether there is a next page), its single lead carries an ETag.
 
 Fairness: rounds alternate (API, bare, API, bare ...) and only one server runs at a time: each round starts
@@ -127,7 +128,8 @@ async def get_lead(lead_id: uuid.UUID, authorization: str | None = Header(defaul
     row = await pool.fetchrow(_GET, workspace_id, lead_id)
     if row is None:
         raise HTTPException(404)
-    return Response(orjson.dumps(_shown(row), default=str), media_type="application/json", headers={"ETag": f'"{row["version"]}"'})
+    body = orjson.dumps(_shown(row), default=str)
+    return Response(body, media_type="application/json", headers={"ETag": f'"{row["version"]}"'})
 
 
 # -- the benchmark ----------------------------------------------------------------------------------

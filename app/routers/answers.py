@@ -20,13 +20,13 @@ import enum
 import types
 import typing
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import AliasChoices, BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 from starlette.responses import Response
 
@@ -58,10 +58,9 @@ class Renderer:
     def __init__(self, response_model: Any, status_code: int | None) -> None:
         self.status_code = status_code or 200
         self.versioned = isinstance(response_model, type) and issubclass(response_model, ResourceRead)
-        item = _page_item(response_model)
-        self.rows = Rows.of(item) if item is not None else None
-        plain = isinstance(response_model, type) and issubclass(response_model, BaseModel) and item is None
-        self.row = Rows.of(response_model) if plain else None
+        self.item = _page_item(response_model)  # X of a Page[X]: a page's rows are X
+        model = isinstance(response_model, type) and issubclass(response_model, BaseModel) and self.item is None
+        self.model = response_model if model else None  # a row is one of these
 
     def render(self, result: Any) -> Response:
         """`result` as this operation's response (a Response is sent as it is)."""
@@ -88,11 +87,11 @@ class Renderer:
             return value
         if isinstance(value, BaseModel):
             return value.__pydantic_serializer__.to_json(value)
-        if isinstance(value, RowPage) and self.rows is not None:
+        if isinstance(value, RowPage) and self.item is not None:
             cursor = jsonio.dump_bytes(value.next_cursor)
-            return b'{"data":' + self.rows.many(value.rows) + b',"next_cursor":' + cursor + b"}"
-        if isinstance(value, Mapping) and self.row is not None:
-            return self.row.one(value)
+            return b'{"data":' + Rows.of(self.item).many(value.rows) + b',"next_cursor":' + cursor + b"}"
+        if isinstance(value, Mapping) and self.model is not None:
+            return Rows.of(self.model).one(value)
         raise TypeError(f"cannot answer {type(value).__name__} as this operation's response")
 
 
@@ -113,9 +112,15 @@ class Rows:
 
     def __init__(self, model: type[BaseModel]) -> None:
         self.model = model
-        self.adapter: TypeAdapter[Any] = TypeAdapter(model)
-        self.list_adapter: TypeAdapter[list[Any]] = TypeAdapter(list[model])  # type: ignore[valid-type]
         self.convert = _converter(model)
+
+    @cached_property
+    def adapter(self) -> TypeAdapter[Any]:
+        return TypeAdapter(self.model)
+
+    @cached_property
+    def list_adapter(self) -> TypeAdapter[list[Any]]:
+        return TypeAdapter(list[self.model])  # type: ignore[name-defined]
 
     @staticmethod
     @cache
@@ -130,7 +135,7 @@ class Rows:
                 pass  # written as pydantic writes it (or refused as it refuses it)
         return self.adapter.dump_json(self.adapter.validate_python(row))
 
-    def many(self, rows: list[Mapping[str, Any]]) -> bytes:
+    def many(self, rows: Sequence[Mapping[str, Any]]) -> bytes:
         if self.convert is not None:
             convert = self.convert
             try:
@@ -142,7 +147,7 @@ class Rows:
 
 # -- the generated converters ----------------------------------------------------------------------
 
-_NONE = types.NoneType
+_NONE: Any = types.NoneType
 
 
 def _timestamp(value: Any) -> str:
@@ -219,7 +224,7 @@ def _writer(annotation: Any, metadata: list[Any]) -> tuple[str, Any] | None:
         values = frozenset(member.value for member in annotation)
         if not all(type(value) is str for value in values):
             return None
-        return "(v if {v}.__class__ is str and v in _helper else _refuse(v))", values
+        return "(v if {v} in _helper else _refuse(v))", values  # a member, or its value
     if origin is Literal and all(type(a) is str for a in typing.get_args(annotation)):
         return "(v if {v}.__class__ is str and v in _helper else _refuse(v))", frozenset(typing.get_args(annotation))
     if origin is list and typing.get_args(annotation) == (str,):
@@ -228,6 +233,17 @@ def _writer(annotation: Any, metadata: list[Any]) -> tuple[str, Any] | None:
         return _EXACT % "dict", None
     if origin is dict and typing.get_args(annotation) == (str, str):
         return "_text_object({v})", _text_object
+    return None
+
+
+def _keys(name: str, validation_alias: Any) -> list[str] | None:
+    """The keys a field is read from, in the order pydantic tries them; None for an alias path."""
+    if validation_alias is None:
+        return [name]
+    if isinstance(validation_alias, str):
+        return [validation_alias]
+    if isinstance(validation_alias, AliasChoices) and all(isinstance(c, str) for c in validation_alias.choices):
+        return [str(choice) for choice in validation_alias.choices]
     return None
 
 
@@ -255,6 +271,9 @@ def _converter(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str
     for index, (name, field) in enumerate(model.model_fields.items()):
         if field.alias or field.serialization_alias or field.exclude:
             return None
+        keys = _keys(name, field.validation_alias)
+        if keys is None:
+            return None
         annotation, optional = field.annotation, False
         if typing.get_origin(annotation) in (typing.Union, types.UnionType):
             members = [a for a in typing.get_args(annotation) if a is not _NONE]
@@ -270,7 +289,9 @@ def _converter(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str
             namespace[f"_helper{index}"] = helper
         elif helper is not None:
             namespace[expression.split("(", 1)[0]] = helper
-        get = f"r[{name!r}]"
+        get = f"r[{keys[-1]!r}]"
+        for key in reversed(keys[:-1]):  # the first of the keys the row has, as pydantic reads them
+            get = f"(r[{key!r}] if {key!r} in r else {get})"
         if optional:
             value = f"(None if (v := {get}) is None else {expression.format(v='v')})"
         else:
@@ -282,7 +303,8 @@ def _converter(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str
             if (type(default) is float) != (annotation is float and default is not None):
                 return None  # a default is written as it is, never converted
             namespace[f"_default{index}"] = default
-            value = f"({value} if {name!r} in r else _default{index})"
+            present = " or ".join(f"{key!r} in r" for key in keys)
+            value = f"({value} if {present} else _default{index})"
         entries.append(f"{name!r}: {value}")
     source = "def convert(r):\n    return {" + ", ".join(entries) + "}\n"
     exec(compile(source, f"<row converter of {model.__name__}>", "exec"), namespace)

@@ -19,7 +19,7 @@ from app.services.analytics.acquisition_costs import ACQUISITION_COST
 from app.services.context import Context
 from app.services.customers import records
 
-router = APIRouter(prefix="/acquisition-costs", tags=["Analytics"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/acquisition-costs", tags=["Analytics"], route_class=CrmRoute)
 AnalyticsSort = sort_enum("AnalyticsSort", "created_at")
 
 

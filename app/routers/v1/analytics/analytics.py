@@ -29,7 +29,7 @@ from app.schemas.events.jobs import JobRead
 from app.services.analytics import analytics, retention
 from app.services.context import Context
 
-router = APIRouter(tags=["Analytics"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1", tags=["Analytics"], route_class=CrmRoute)
 NO_SNAPSHOT = {404: problem_doc("No analytics snapshot yet: none has completed in this workspace")}
 
 

@@ -11,7 +11,7 @@ from app.schemas.leads.routing import SpeedToLeadReport
 from app.services.context import Context
 from app.services.leads import sla
 
-router = APIRouter(prefix="/reports", tags=["Reports"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/reports", tags=["Reports"], route_class=CrmRoute)
 
 
 @router.get(

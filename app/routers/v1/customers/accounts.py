@@ -16,7 +16,7 @@ from app.services.context import Context
 from app.services.customers import records
 from app.services.customers.relationships import ACCOUNT
 
-router = APIRouter(prefix="/accounts", tags=["Accounts"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/accounts", tags=["Accounts"], route_class=CrmRoute)
 AccountsSort = sort_enum("AccountsSort", "created_at", "name")
 
 

@@ -16,7 +16,7 @@ from app.services.customers import records, relationships
 from app.services.customers.relationships import CONTACT
 from app.services.leads import timeline
 
-router = APIRouter(prefix="/contacts", tags=["Contacts"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/contacts", tags=["Contacts"], route_class=CrmRoute)
 ContactsSort = sort_enum("ContactsSort", "created_at", "last_order_at")
 
 

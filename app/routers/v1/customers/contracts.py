@@ -14,7 +14,7 @@ from app.services.context import Context
 from app.services.customers import records, service_records
 from app.services.customers.service_records import CONTRACT
 
-router = APIRouter(prefix="/contracts", tags=["Contracts"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/contracts", tags=["Contracts"], route_class=CrmRoute)
 ContractsSort = sort_enum("ContractsSort", "created_at")
 
 

@@ -11,7 +11,7 @@ from app.schemas.customers.customer_view import Customer360
 from app.services.context import Context
 from app.services.customers import customer_view
 
-router = APIRouter(tags=["Customer 360"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1", tags=["Customer 360"], route_class=CrmRoute)
 DESCRIPTION = (
     "Profile, order summary, loyalty, referrals, tickets and satisfaction, contracts and renewals, open quotes, "
     "unpaid invoices, value-added deals and the latest timeline, in one request of a fixed number of queries. "

@@ -26,8 +26,8 @@ from app.services.context import Context
 from app.services.customers import exports, imports, orders, relationships
 from app.services.leads import leads
 
-router = APIRouter(prefix="/imports", tags=["Imports and exports"], route_class=CrmRoute)
-export_router = APIRouter(prefix="/exports", tags=["Imports and exports"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/imports", tags=["Imports and exports"], route_class=CrmRoute)
+export_router = APIRouter(prefix="/v1/exports", tags=["Imports and exports"], route_class=CrmRoute)
 ImportSort = sort_enum("ImportSort", "created_at")
 Entity = Literal["leads", "contacts", "orders"]
 CSV = "text/csv; charset=utf-8"

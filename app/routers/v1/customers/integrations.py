@@ -29,8 +29,8 @@ from app.services.context import SERVICE_SCOPES, Context
 from app.services.customers import integrations, records
 from app.services.customers.integrations import INTEGRATION, Delivery
 
-router = APIRouter(prefix="/integrations", tags=["Integrations"], route_class=CrmRoute)
-webhook_router = APIRouter(prefix="/integrations", tags=["Integrations"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/integrations", tags=["Integrations"], route_class=CrmRoute)
+webhook_router = APIRouter(prefix="/v1/integrations", tags=["Integrations"], route_class=CrmRoute)
 IntegrationSort = sort_enum("IntegrationSort", "created_at")
 FailureSort = sort_enum("IntegrationFailureSort", "received_at")
 # The most a webhook body may be, read before its signature is checked (so an unverified sender

@@ -14,7 +14,7 @@ from app.services.context import Context
 from app.services.customers import records, service_records
 from app.services.customers.service_records import INVOICE
 
-router = APIRouter(prefix="/invoices", tags=["Invoices"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/invoices", tags=["Invoices"], route_class=CrmRoute)
 InvoicesSort = sort_enum("InvoicesSort", "created_at")
 
 

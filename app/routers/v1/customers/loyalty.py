@@ -13,7 +13,7 @@ from app.schemas.customers.loyalty import LoyaltyEntryCreate, LoyaltyEntryRead
 from app.services.context import Context
 from app.services.customers import loyalty
 
-router = APIRouter(prefix="/contacts", tags=["Loyalty"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/contacts", tags=["Loyalty"], route_class=CrmRoute)
 EntrySort = sort_enum("LoyaltyEntrySort", "created_at")
 
 

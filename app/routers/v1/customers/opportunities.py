@@ -16,7 +16,7 @@ from app.services.context import Context
 from app.services.customers import records, relationships
 from app.services.customers.relationships import OPPORTUNITY
 
-router = APIRouter(prefix="/opportunities", tags=["Opportunities"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/opportunities", tags=["Opportunities"], route_class=CrmRoute)
 OpportunitiesSort = sort_enum("OpportunitiesSort", "created_at")
 
 

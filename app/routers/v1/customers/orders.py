@@ -29,9 +29,9 @@ from app.services.context import Context
 from app.services.customers import exchange_rates, orders
 from app.services.customers import shop_customers as customers
 
-router = APIRouter(prefix="/orders", tags=["Orders"], route_class=CrmRoute)
-customer_router = APIRouter(prefix="/customers", tags=["Customers"], route_class=CrmRoute)
-rates_router = APIRouter(prefix="/exchange-rates", tags=["Exchange rates"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/orders", tags=["Orders"], route_class=CrmRoute)
+customer_router = APIRouter(prefix="/v1/customers", tags=["Customers"], route_class=CrmRoute)
+rates_router = APIRouter(prefix="/v1/exchange-rates", tags=["Exchange rates"], route_class=CrmRoute)
 OrderSort = sort_enum("OrderSort", "placed_at", "created_at")
 RateSort = sort_enum("ExchangeRateSort", "effective_on", "created_at")
 BATCH_BODY_LIMIT = 16 * 1024 * 1024

@@ -14,7 +14,7 @@ from app.services.context import Context
 from app.services.customers import records, service_records
 from app.services.customers.service_records import PAYMENT
 
-router = APIRouter(prefix="/payments", tags=["Payments"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/payments", tags=["Payments"], route_class=CrmRoute)
 PaymentsSort = sort_enum("PaymentsSort", "created_at")
 
 

@@ -15,7 +15,7 @@ from app.services.context import Context
 from app.services.customers import records
 from app.services.customers.products import PRODUCT
 
-router = APIRouter(prefix="/products", tags=["Products"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/products", tags=["Products"], route_class=CrmRoute)
 ProductsSort = sort_enum("ProductsSort", "created_at", "sku")
 
 

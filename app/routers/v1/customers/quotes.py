@@ -14,7 +14,7 @@ from app.services.context import Context
 from app.services.customers import records
 from app.services.customers.service_records import QUOTE
 
-router = APIRouter(prefix="/quotes", tags=["Quotes"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/quotes", tags=["Quotes"], route_class=CrmRoute)
 QuotesSort = sort_enum("QuotesSort", "created_at")
 
 

@@ -15,7 +15,7 @@ from app.services.context import Context
 from app.services.customers import records, segments
 from app.services.customers.segments import SEGMENT
 
-router = APIRouter(prefix="/segments", tags=["Segments"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/segments", tags=["Segments"], route_class=CrmRoute)
 SegmentSort = sort_enum("SegmentSort", "created_at")
 MemberSort = sort_enum("SegmentContactSort", "created_at", "last_order_at")
 

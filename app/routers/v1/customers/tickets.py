@@ -14,7 +14,7 @@ from app.services.context import Context
 from app.services.customers import records
 from app.services.customers.service_records import TICKET
 
-router = APIRouter(prefix="/tickets", tags=["Tickets"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/tickets", tags=["Tickets"], route_class=CrmRoute)
 TicketsSort = sort_enum("TicketsSort", "created_at")
 
 

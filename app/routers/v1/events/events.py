@@ -13,7 +13,7 @@ from app.schemas.events.jobs import JobRead, RedactionCreate
 from app.services.context import Context
 from app.services.events import events, jobs
 
-router = APIRouter(prefix="/events", tags=["Events"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/events", tags=["Events"], route_class=CrmRoute)
 EventSort = sort_enum("EventSort", "id")
 
 

@@ -11,7 +11,7 @@ from app.schemas.events.jobs import JobRead
 from app.services.context import Context
 from app.services.events import jobs
 
-router = APIRouter(prefix="/jobs", tags=["Jobs"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/jobs", tags=["Jobs"], route_class=CrmRoute)
 JobSort = sort_enum("JobSort", "created_at")
 
 

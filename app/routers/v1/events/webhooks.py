@@ -27,7 +27,7 @@ def endpoint_rules(request: Request) -> EndpointRules:
     return EndpointRules(settings.webhook_endpoints_per_workspace, settings.webhook_allow_loopback)
 
 
-router = APIRouter(prefix="/webhook-endpoints", tags=["Webhooks"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/webhook-endpoints", tags=["Webhooks"], route_class=CrmRoute)
 EndpointSort = sort_enum("WebhookEndpointSort", "created_at")
 DeliverySort = sort_enum("DeliverySort", "created_at")
 # Deliveries name the events sent and keep the start of each reply (which can echo the payload).

@@ -15,7 +15,7 @@ from app.schemas.leads.routing import ActivityCreate, ActivityRead
 from app.services.context import Context
 from app.services.leads import activities
 
-router = APIRouter(prefix="/activities", tags=["Activities"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/activities", tags=["Activities"], route_class=CrmRoute)
 ActivitySort = sort_enum("ActivitySort", "occurred_at", "created_at")
 
 

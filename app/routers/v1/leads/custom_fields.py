@@ -11,7 +11,7 @@ from app.schemas.leads.leads import CustomFieldCreate, CustomFieldRead, CustomFi
 from app.services.context import Context
 from app.services.leads import custom_fields
 
-router = APIRouter(prefix="/custom-fields", tags=["Custom fields"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/custom-fields", tags=["Custom fields"], route_class=CrmRoute)
 
 
 @router.post("", status_code=201, summary="Define a custom lead field", response_model=CustomFieldRead)

@@ -18,8 +18,8 @@ from app.schemas.leads.engagements import EngagementBatch, EngagementBatchResult
 from app.services.context import Context
 from app.services.leads import scoring
 
-router = APIRouter(prefix="/engagements", tags=["Engagements"], route_class=CrmRoute)
-tracking_router = APIRouter(prefix="/tracking", tags=["Engagements"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/engagements", tags=["Engagements"], route_class=CrmRoute)
+tracking_router = APIRouter(prefix="/v1/tracking", tags=["Engagements"], route_class=CrmRoute)
 BATCH_BODY_LIMIT = 5 * 1024 * 1024
 TRACKING_BODY_LIMIT = 8 * 1024
 

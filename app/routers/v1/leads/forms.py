@@ -34,9 +34,9 @@ from app.services.context import Context
 from app.services.leads import capture, forms, preflight
 from app.services.workspace.api_keys import Caller
 
-router = APIRouter(prefix="/forms", tags=["Forms"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/forms", tags=["Forms"], route_class=CrmRoute)
 # The submission routes websites call, mounted ahead of every other router (see v1/__init__.py).
-public_router = APIRouter(prefix="/forms", tags=["Forms"], route_class=CrmRoute)
+public_router = APIRouter(prefix="/v1/forms", tags=["Forms"], route_class=CrmRoute)
 FormSort = sort_enum("FormSort", "created_at")
 SubmissionSort = sort_enum("SubmissionSort", "created_at")
 FORM_BODY_LIMIT = 64 * 1024

@@ -3,6 +3,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 
 from app.domain.leads.lifecycle import LeadStatus, Source
 from app.domain.leads.scoring import StageFilter, Temperature
@@ -28,7 +29,7 @@ from app.schemas.leads.routing import AssignmentList, AssignRequest, TimelinePag
 from app.services.context import Context
 from app.services.leads import duplicates, leads, qualification, routing, scoring, timeline
 
-router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/leads", tags=["Leads"], route_class=CrmRoute)
 CandidateSort = sort_enum("CandidateSort", "found_at")
 TimelineSort = sort_enum("TimelineSort", "occurred_at")
 LeadSort = sort_enum("LeadSort", "created_at", "updated_at", "score", "last_activity_at")
@@ -90,50 +91,43 @@ async def upsert_leads(
     return BatchResult.model_validate({"results": results})
 
 
-def lead_filters(
-    request: Request,
-    q: Annotated[str | None, Query(max_length=200, description="Name, email, company or phone; Persian-aware")] = None,
-    temperature: Annotated[Temperature | None, Query()] = None,
-    stage: Annotated[StageFilter | None, Query(description="`none`: leads with no stage yet")] = None,
-    mql_candidate: Annotated[
-        bool | None, Query(description="true: leads whose score reached MQL, waiting for marketing to accept them")
-    ] = None,
-    score_min: Annotated[float | None, Query(ge=0, le=100)] = None,
-    score_max: Annotated[float | None, Query(ge=0, le=100)] = None,
-    engaged_after: Annotated[datetime | None, Query(description="Last engagement at or after")] = None,
-    engaged_before: Annotated[datetime | None, Query(description="Last engagement before")] = None,
-    status: Annotated[LeadStatus | None, Query()] = None,
-    source: Annotated[Source | None, Query()] = None,
-    owner_id: Annotated[UUID | None, Query()] = None,
-    tag: Annotated[str | None, Query(max_length=100)] = None,
-    country: Annotated[Country | None, Query()] = None,
-    created_after: Annotated[datetime | None, Query()] = None,
-    created_before: Annotated[datetime | None, Query()] = None,
-    updated_after: Annotated[datetime | None, Query()] = None,
-    updated_before: Annotated[datetime | None, Query()] = None,
-    archived: Annotated[bool, Query(description="true: only archived leads")] = False,
-    sla_status: Annotated[SlaStatus | None, Query(description="First-response SLA status")] = None,
-    first_response_due_before: Annotated[
-        datetime | None, Query(description="First response due before (e.g. pending leads about to breach)")
-    ] = None,
-    team_id: Annotated[UUID | None, Query()] = None,
-    last_activity_after: Annotated[datetime | None, Query(description="Last activity at or after")] = None,
-    last_activity_before: Annotated[datetime | None, Query(description="Last activity before")] = None,
-    import_id: Annotated[UUID | None, Query(description="Created by this CSV import")] = None,
-) -> dict[str, Any]:
-    """The leads list's filters (shared by the CSV export): keyword arguments of leads.list_leads."""
+# The leads list's filters, validated as one model (one pass instead of one per parameter).
+class LeadQuery(BaseModel):
+    q: str | None = Field(default=None, max_length=200, description="Name, email, company or phone; Persian-aware")
+    temperature: Temperature | None = None
+    stage: StageFilter | None = Field(default=None, description="`none`: leads with no stage yet")
+    mql_candidate: bool | None = Field(
+        default=None, description="true: leads whose score reached MQL, waiting for marketing to accept them"
+    )
+    score_min: float | None = Field(default=None, ge=0, le=100)
+    score_max: float | None = Field(default=None, ge=0, le=100)
+    engaged_after: datetime | None = Field(default=None, description="Last engagement at or after")
+    engaged_before: datetime | None = Field(default=None, description="Last engagement before")
+    status: LeadStatus | None = None
+    source: Source | None = None
+    owner_id: UUID | None = None
+    tag: str | None = Field(default=None, max_length=100)
+    country: Country | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    archived: bool = Field(default=False, description="true: only archived leads")
+    sla_status: SlaStatus | None = Field(default=None, description="First-response SLA status")
+    first_response_due_before: datetime | None = Field(
+        default=None, description="First response due before (e.g. pending leads about to breach)"
+    )
+    team_id: UUID | None = None
+    last_activity_after: datetime | None = Field(default=None, description="Last activity at or after")
+    last_activity_before: datetime | None = Field(default=None, description="Last activity before")
+    import_id: UUID | None = Field(default=None, description="Created by this CSV import")
+
+
+def lead_filters(request: Request, query: Annotated[LeadQuery, Query()]) -> dict[str, Any]:
+    """The leads list's filters (shared by the CSV export): keyword arguments of leads.list_leads,
+    with the custom field filters (`cf.<key>=<value>`)."""
     custom = {k[3:]: v for k, v in request.query_params.items() if k.startswith("cf.") and len(k) > 3}
-    return {
-        "q": q, "custom_filters": custom, "archived": archived, "status": status, "source": source,
-        "owner_id": owner_id, "tag": tag, "country": country, "created_after": created_after,
-        "created_before": created_before, "updated_after": updated_after, "updated_before": updated_before,
-        "temperature": temperature, "stage": stage, "mql_candidate": mql_candidate, "score_min": score_min,
-        "score_max": score_max,
-        "engaged_after": engaged_after, "engaged_before": engaged_before, "sla_status": sla_status,
-        "first_response_due_before": first_response_due_before, "team_id": team_id,
-        "last_activity_after": last_activity_after, "last_activity_before": last_activity_before,
-        "import_id": import_id,
-    }  # fmt: skip
+    return {**query.model_dump(), "custom_filters": custom}
 
 
 LeadFilters = Annotated[dict[str, Any], Depends(lead_filters)]

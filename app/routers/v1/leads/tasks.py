@@ -17,7 +17,7 @@ from app.services.customers import records
 from app.services.leads import tasks
 from app.services.leads.tasks import TASK
 
-router = APIRouter(prefix="/tasks", tags=["Tasks"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/tasks", tags=["Tasks"], route_class=CrmRoute)
 TasksSort = sort_enum("TasksSort", "created_at")
 
 

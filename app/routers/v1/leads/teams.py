@@ -13,7 +13,7 @@ from app.schemas.leads.routing import TeamCreate, TeamRead, TeamUpdate
 from app.services.context import Context
 from app.services.leads import teams
 
-router = APIRouter(prefix="/teams", tags=["Teams"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/teams", tags=["Teams"], route_class=CrmRoute)
 TeamSort = sort_enum("TeamSort", "created_at")
 
 

@@ -13,7 +13,7 @@ from app.schemas.workspace.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRe
 from app.services.context import Context
 from app.services.workspace import api_keys
 
-router = APIRouter(prefix="/api-keys", tags=["API keys"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/api-keys", tags=["API keys"], route_class=CrmRoute)
 KeySort = sort_enum("ApiKeySort", "created_at")
 
 

@@ -14,7 +14,7 @@ from app.schemas.workspace.members import MemberCreate, MemberRead, MemberUpdate
 from app.services.context import Context
 from app.services.workspace import members
 
-router = APIRouter(prefix="/members", tags=["Members"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/members", tags=["Members"], route_class=CrmRoute)
 MemberSort = sort_enum("MemberSort", "created_at", "name", "email")
 
 

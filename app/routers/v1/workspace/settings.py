@@ -13,7 +13,7 @@ from app.schemas.workspace.settings import SECTIONS
 from app.services.context import Context
 from app.services.workspace import settings
 
-router = APIRouter(prefix="/settings", tags=["Settings"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/settings", tags=["Settings"], route_class=CrmRoute)
 
 
 def _add_section(section: str, model: type[BaseModel], update: type[BaseModel], read: type[ResourceRead]) -> None:

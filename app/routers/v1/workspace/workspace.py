@@ -11,7 +11,7 @@ from app.schemas.workspace.workspaces import WorkspaceRead, WorkspaceUpdate
 from app.services.context import Context
 from app.services.workspace import workspaces
 
-router = APIRouter(prefix="/workspace", tags=["Workspace"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/workspace", tags=["Workspace"], route_class=CrmRoute)
 
 
 @router.get(
