@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +25,7 @@ from app.ids import random_hex
 from app.request_limits import RequestLimitsMiddleware
 from app.routers import health, problems, v1
 from app.routers.fast_lane import SubmissionFastLane
+from app.routers.route import operation_id
 from app.schemas.common import Problem
 from app.schemas.events.events import CATALOGUE, envelope
 from app.schemas.leads.engagements import TrackedEngagement
@@ -99,11 +99,6 @@ def _event_catalogue(schemas: dict[str, Any]) -> dict[str, Any]:
     return catalogue
 
 
-def operation_id(route: APIRoute) -> str:
-    """An operation's id in the OpenAPI document: its handler's name (unique; checked by a test)."""
-    return route.name
-
-
 def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
@@ -152,8 +147,10 @@ def create_app(
     app.state.migration_head = head_revision()
 
     app.include_router(health.router)
-    for router in v1.ROUTERS:  # mounted one level deep: each nesting level costs a route match
-        app.include_router(router, prefix=v1.PREFIX)
+    for router in v1.ROUTERS:
+        # Their routes straight on the app (they carry the /v1 prefix): matching a request is then
+        # a path pattern per route, not FastAPI's walk through included routers (~0.2 ms a request).
+        app.router.routes.extend(router.routes)
 
     app.add_exception_handler(DomainError, problems.on_domain_error)
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)

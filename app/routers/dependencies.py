@@ -1,42 +1,24 @@
-"""Dependencies the /v1 routers share: who is calling (and may they), idempotency, paging, ETags."""
+"""Dependencies the /v1 routers share: who is calling (and may they), idempotency, paging."""
 
-import json
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, TypeAdapter
-from starlette.responses import Response
 
-from app.domain.concurrency import etag, none_match
 from app.domain.errors import TooManyRequests, Unauthorized
-from app.domain.idempotency import fingerprint, validate_key
 from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Sort
 from app.domain.workspace.api_keys import PUBLISHABLE_PREFIX
 from app.ids import utcnow
 from app.ratelimit import Verdict
-from app.routers.route import Replay
-from app.schemas.common import ResourceRead
-from app.services import idempotency
+from app.routers import idempotency
+from app.routers.idempotency import IdempotencyKey
 from app.services.context import Context
-from app.services.idempotency import StoredResponse
 from app.services.workspace.api_keys import Caller, KeyResolver, Standing
 
-JSON = "application/json"
 bearer = HTTPBearer(auto_error=False, description="A secret key (`sk_…`) with the operation's scope")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Makes a retried POST safe: the first result is stored for 24 h and replayed for the same "
-        "key and body; another body answers 422, a request while the first is in flight answers 409.",
-        max_length=255,
-    ),
-]
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="Apply only if the resource still has this ETag (else 412)")
 ]
@@ -137,32 +119,14 @@ def require_any(*scopes: str) -> Any:
 
 
 def require_idempotent(scope: str) -> Any:
-    """As `require`, for POSTs: honours Idempotency-Key."""
+    """As `require`, for POSTs: honours Idempotency-Key (app/routers/idempotency.py)."""
 
     async def dependency(request: Request, credentials: Credentials, key: IdempotencyKey = None) -> Context:
         ctx = await _authorize(request, credentials, scope)
-        await claim_idempotency_key(request, ctx, key)
+        await idempotency.claim(request, ctx, key)
         return ctx
 
     return Depends(dependency)
-
-
-async def claim_idempotency_key(request: Request, ctx: Context, key: str | None) -> None:
-    """Replay the stored answer for a repeated Idempotency-Key, or claim the key for this request
-    (the route class stores the answer in the use case's transaction)."""
-    if key is None:
-        return
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    result = await idempotency.begin(
-        request.app.state.database,
-        ctx.workspace_id,
-        validate_key(key),
-        fingerprint(request.method, target, await request.body()),
-        ctx.now,
-    )
-    if isinstance(result, StoredResponse):
-        raise Replay(idempotency.replay(result))
-    request.state.idempotency_claim = result
 
 
 def sort_enum(name: str, *fields: str) -> type[StrEnum]:
@@ -192,27 +156,3 @@ def paging(sort_type: type[StrEnum], default: str = "created_at") -> Any:
         return Paging(cursor or None, limit, str(sort.value))
 
     return Depends(dependency)
-
-
-def resource_response(
-    request: Request, model: ResourceRead, *, status_code: int = 200, location: str | None = None
-) -> Response:
-    """A resource with its ETag; 304 when a GET's If-None-Match already has this version."""
-    headers = {"ETag": etag(model.version)}
-    if request.method == "GET" and none_match(request.headers.get("if-none-match"), model.version):
-        return Response(status_code=304, headers=headers)
-    if location is not None:
-        headers["Location"] = location
-    return Response(model.model_dump_json(), status_code=status_code, headers=headers, media_type=JSON)
-
-
-@cache
-def _rows_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
-    return TypeAdapter(list[model])  # type: ignore[valid-type]
-
-
-def page_response(model: type[BaseModel], rows: list[dict[str, Any]], next_cursor: str | None) -> Response:
-    """A list page, validated and serialized by pydantic-core in one pass per page."""
-    adapter = _rows_adapter(model)
-    data = adapter.dump_json(adapter.validate_python(rows))
-    return Response(b'{"data":' + data + b',"next_cursor":' + json.dumps(next_cursor).encode() + b"}", media_type=JSON)

@@ -2,8 +2,9 @@
 
 JSON submissions without an Idempotency-Key skip FastAPI's route matching and dependency
 resolution, a large share of a submission's CPU (benchmarks/README.md), and run the
-very same handler as the documented route (`accept_submission`) inside the same unit-of-work
-wrapper (`run_in_unit_of_work`): same validation, same answers, same errors. Everything else
+very same handler as the documented route (`accept_submission`, for the poster its dependency
+finds: `submission_context`) inside the same unit-of-work wrapper (`run_in_unit_of_work`): same
+validation, same answers, same errors. Everything else
 (form-encoded and multipart posts, Idempotency-Key, a malformed path or Authorization header) goes
 to the FastAPI route unchanged."""
 
@@ -20,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.domain.errors import DomainError
 from app.routers.problems import from_domain
 from app.routers.route import is_json, run_in_unit_of_work
-from app.routers.v1.leads.forms import FORM_BODY_LIMIT, accept_submission
+from app.routers.v1.leads.forms import FORM_BODY_LIMIT, accept_submission, submission_context
 
 PATH = re.compile(r"^/v1/forms/([0-9a-fA-F-]{32,36})/submissions$")
 
@@ -39,7 +40,7 @@ class SubmissionFastLane:
         request = Request(scope, receive)
 
         async def endpoint(request: Request) -> Response:
-            return await accept_submission(request, form_id, token, None)
+            return await accept_submission(request, form_id, await submission_context(request, token))
 
         try:
             response = await run_in_unit_of_work(request, endpoint, max_body_bytes=FORM_BODY_LIMIT, json_body=True)

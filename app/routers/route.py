@@ -1,10 +1,13 @@
 """The route class every /v1 operation uses. It owns what is the same for all of them: the body
 size limit (413) and media type (415), the request's unit of work and its single commit before the
-response is sent, Idempotency-Key storage and replay, and the error statuses in the OpenAPI document."""
+response is sent, the answer rendered from the handler's result (app/routers/answers.py; 304 for a
+current If-None-Match), Idempotency-Key storage and replay (app/routers/idempotency.py), and the
+error statuses in the OpenAPI document."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -19,39 +22,32 @@ from starlette.responses import Response
 from app import jsonio
 from app.db.conflicts import is_retryable_conflict
 from app.db.unit_of_work import UnitOfWork
-from app.domain.concurrency import LostUpdate
+from app.domain.concurrency import LostUpdate, none_match
 from app.domain.errors import DomainError
-from app.ids import utcnow
+from app.routers import idempotency
+from app.routers.answers import Renderer
 from app.routers.problems import PROBLEM_JSON, PayloadTooLarge, UnsupportedMediaType, on_unexpected_error
-from app.services import idempotency
-from app.services.context import SERVICE_SCOPES, SYSTEM, Context
-from app.services.idempotency import Claim, StoredResponse
 
 log = logging.getLogger("app.http")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Runs of a request that lost a race on a unique key (another request created the row first).
+# Runs of a request that lost a race on a unique key (another request created the row first), for
+# use cases that do not run again themselves (app/services/reruns.py): a loyalty entry's reference,
+# a quote's or invoice's number, a lead batch's new leads, a shop webhook's order.
 ATTEMPTS = 3
 # Runs of a write without If-Match that lost its compare-and-set on a version (LostUpdate): each
 # rerun reads the row afresh, so N writers racing for one row all apply after at most N runs; past
 # this many the client gets the 409 and retries itself.
 LOST_UPDATE_ATTEMPTS = 5
-REPLAYED_HEADERS = ("content-type", "etag", "location", "access-control-allow-origin", "vary")
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
-
-
-class Replay(Exception):
-    """Raised by the idempotency dependency to answer with a stored response."""
-
-    def __init__(self, stored: StoredResponse) -> None:
-        self.stored = stored
-
-    def response(self) -> Response:
-        headers = {**self.stored.headers, "Idempotent-Replayed": "true"}
-        return Response(self.stored.body, status_code=self.stored.status_code, headers=headers)
 
 
 def problem_doc(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id in the OpenAPI document: its handler's name (unique; checked by a test)."""
+    return route.name
 
 
 def error_responses(path: str, methods: set[str], extra: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
@@ -159,7 +155,16 @@ class CrmRoute(APIRoute):
         extra = dict(kwargs.get("openapi_extra") or {})
         declared = dict(kwargs.get("responses") or {})
         kwargs["responses"] = {**error_responses(path, methods, extra), **declared}
-        super().__init__(path, endpoint, **kwargs)
+        # Operation ids are the handlers' names (`create_lead`): generated clients get readable functions.
+        kwargs["generate_unique_id_function"] = operation_id
+
+        # The handler returns its result, rendered here (a Response it returns passes through).
+        # FastAPI reads the handler's parameters, name and docstring through the wrapper.
+        @functools.wraps(endpoint)
+        async def rendered(**values: Any) -> Response:
+            return self.renderer.render(await endpoint(**values))
+
+        super().__init__(path, rendered, **kwargs)
         if self.body_field is None:  # no body model: no size or media-type errors, unless declared
             for status in (413, 415):
                 if status not in declared:
@@ -173,6 +178,7 @@ class CrmRoute(APIRoute):
         self.answers_secret = bool(getattr(endpoint, "answers_secret", False))
         if self.answers_secret:
             self.responses[409] = SECRET_NOT_REPLAYABLE_DOC
+        self.renderer = Renderer(self.response_model, self.status_code)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         run_endpoint = super().get_route_handler()
@@ -180,12 +186,23 @@ class CrmRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             limit = self.max_body_bytes or request.app.state.settings.max_body_bytes
-            return await run_in_unit_of_work(
+            response = await run_in_unit_of_work(
                 request, run_endpoint, max_body_bytes=limit, json_body=takes_body, streamed=self.streamed_body,
                 prevalidate=self.prevalidate, answers_secret=self.answers_secret,
             )  # fmt: skip
+            return not_modified(request, response) or response
 
         return handler
+
+
+def not_modified(request: Request, response: Response) -> Response | None:
+    """304 with the ETag alone when a GET's If-None-Match already has the version answered."""
+    if request.method != "GET" or response.status_code != 200:
+        return None
+    tag = response.headers.get("etag")
+    if tag is None or not none_match(request.headers.get("if-none-match"), int(tag.strip('"'))):
+        return None
+    return Response(status_code=304, headers={"ETag": tag})
 
 
 def _headers(dependant: Any) -> set[str]:
@@ -228,25 +245,22 @@ async def run_in_unit_of_work(
                 if lost_updates == LOST_UPDATE_ATTEMPTS:
                     raise
                 log.debug("a concurrent write changed the row first; running the request again")
-                await _release(request)
+                await idempotency.release(request)
             except Exception as exc:
-                # The write broke "one open lead per email and per phone": a capture that skipped the
-                # lookup (optimistic) met a duplicate, or two requests raced. Run the use case once
-                # more: it now looks the lead up and merges into it (or says 409). Likewise two
-                # syncs creating the same order or shop customer: the rerun finds the winner's row.
+                # Another request wrote a row with the same unique key first (a loyalty entry's
+                # reference, a document's number...): run it again, when it finds the winner's row.
                 conflicts += 1
                 if conflicts == ATTEMPTS or not is_retryable_conflict(exc):
                     raise
                 log.debug("another request created this key first; running the request again")
-                request.state.retrying = True  # the use case looks the lead up this time
-                await _release(request)
+                await idempotency.release(request)
     except (DomainError, HTTPException, RequestValidationError):
-        await _release(request)
+        await idempotency.release(request)
         raise
     except Exception as exc:
-        await _release(request)
+        await idempotency.release(request)
         return await on_unexpected_error(request, exc)
-    await _release(request)  # a non-2xx answer is not stored: a retry runs again
+    await idempotency.release(request)  # a non-2xx answer is not stored: a retry runs again
     return response
 
 
@@ -258,28 +272,8 @@ async def _attempt(
     async with uow:
         try:
             response = await endpoint(request)
-        except Replay as replay:
+        except idempotency.Replay as replay:
             return replay.response()
-        claim: Claim | None = getattr(request.state, "idempotency_claim", None)
-        if claim is not None and 200 <= response.status_code < 300:
-            ctx = Context(uow, claim.workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
-            if answers_secret:  # the status and what was created, never the body with its secret
-                resource = response.headers.get("location") or request.url.path
-                await idempotency.complete_secret(ctx, claim, response.status_code, resource)
-            else:
-                headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
-                await idempotency.complete(ctx, claim, response.status_code, headers, bytes(response.body))
-            request.state.idempotency_claim = None
+        await idempotency.store(request, response, answers_secret=answers_secret)
         await uow.commit()
     return response
-
-
-async def _release(request: Request) -> None:
-    claim: Claim | None = getattr(request.state, "idempotency_claim", None)
-    if claim is None:
-        return
-    request.state.idempotency_claim = None
-    try:
-        await idempotency.release(request.app.state.database, claim)
-    except Exception:  # the claim times out on its own (LOCK_TIMEOUT); never mask the real answer
-        log.exception("could not release Idempotency-Key %r", claim.key)

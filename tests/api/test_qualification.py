@@ -334,7 +334,7 @@ async def test_conversion_by_response_time_referrals_by_customers_and_last_activ
     fast = await _created(tenant, "/v1/leads", {"email": "fast@x.io", "company": "Fast"})
     async with UnitOfWork(database) as uow:  # a lead captured three hours ago
         ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow() - timedelta(hours=3))
-        slow = await leads.create(ctx, LeadCreate.model_validate({"email": "slow@x.io"}).model_dump(), write_now=True)
+        slow = await leads.create(ctx, LeadCreate.model_validate({"email": "slow@x.io"}).model_dump())
         await uow.commit()
     for lead_id in (fast["id"], str(slow["id"])):
         await _created(tenant, "/v1/activities", {"lead_id": lead_id, "type": "call", "member_id": rep})

@@ -62,7 +62,7 @@ async def _lead_at(database: Database, tenant: Tenant, when: datetime, **data: A
     """A lead captured at `when` (the past), as the API would have created it then."""
     async with UnitOfWork(database) as uow:
         ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, when)
-        row = await leads.create(ctx, LeadCreate.model_validate(data).model_dump(), write_now=True)
+        row = await leads.create(ctx, LeadCreate.model_validate(data).model_dump())
         await uow.commit()
     return row
 

@@ -1,62 +1,69 @@
-"""Version 1 of the public API: every resource router, mounted under /v1."""
+"""Version 1 of the public API: every resource router (their prefixes start with /v1)."""
 
 from fastapi import APIRouter
 
-from app.routers.v1.analytics import analytics, reports
+from app.routers.v1.analytics import acquisition_costs, analytics, reports
 from app.routers.v1.customers import (
+    accounts,
+    contacts,
+    contracts,
     customer_view,
     imports,
     integrations,
+    invoices,
     loyalty,
+    opportunities,
     orders,
-    records,
+    payments,
+    products,
+    quotes,
     segments,
-    service_records,
+    tickets,
 )
 from app.routers.v1.events import events, jobs, webhooks
-from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, teams
+from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
 from app.routers.v1.workspace import api_keys, members, settings, workspace
 
-PREFIX = "/v1"
-# Order matters for speed: routes are matched in this order, so the public capture path goes first.
+# Order matters for speed: the app matches a request against the routes in this order, so the
+# public capture paths come first, then the records clients read and write most, and workspace
+# administration (settings alone has three routes a section) last.
 ROUTERS: tuple[APIRouter, ...] = (
     forms.public_router,
     engagements.tracking_router,
+    leads.router,
+    engagements.router,
+    activities.router,
+    tasks.router,
+    contacts.router,
+    accounts.router,
+    opportunities.router,
+    orders.router,
+    orders.customer_router,
+    products.router,
+    orders.rates_router,
+    loyalty.router,
+    segments.router,
+    tickets.router,
+    contracts.router,
+    quotes.router,
+    invoices.router,
+    payments.router,
+    customer_view.router,
+    analytics.router,
+    acquisition_costs.router,
+    reports.router,
+    integrations.webhook_router,
+    integrations.router,
+    imports.router,
+    imports.export_router,
+    forms.router,
+    custom_fields.router,
+    teams.router,
+    events.router,
+    webhooks.router,
+    jobs.router,
     workspace.router,
     members.router,
     api_keys.router,
     settings.router,
-    events.router,
-    webhooks.router,
-    jobs.router,
-    leads.router,
-    engagements.router,
-    custom_fields.router,
-    forms.router,
-    teams.router,
-    activities.router,
-    reports.router,
-    records.accounts,
-    records.contacts,
-    records.opportunities,
-    records.task_routes,
-    records.contact_timeline,
-    loyalty.router,
-    segments.router,
-    service_records.tickets,
-    service_records.contracts,
-    service_records.quotes,
-    service_records.invoices,
-    service_records.payments,
-    customer_view.router,
-    analytics.router,
-    analytics.costs,
-    orders.router,
-    orders.customer_router,
-    orders.product_routes,
-    orders.rates_router,
-    integrations.router,
-    integrations.webhook_router,
-    imports.router,
-    imports.export_router,
 )

@@ -47,6 +47,7 @@ from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.common import actor_json, invalid_input, rfc3339
 from app.schemas.customers.orders import OrderIn, RefundIn
+from app.services import reruns
 from app.services.batches import item_error
 from app.services.context import Context, changed_fields, write_changes
 from app.services.customers import shop_customers as customers
@@ -345,6 +346,13 @@ def _reporting(
 
 
 # -- batch sync ------------------------------------------------------------------------------------
+
+
+async def sync(ctx: Context, items: Sequence[dict[str, Any] | OrderIn]) -> list[dict[str, Any]]:
+    """`POST /v1/orders/batch`: `batch_upsert`. Concurrent syncs of the same shop can both find an
+    order (or a shop customer) new: the database refuses the later one's row, and that sync runs
+    again (`reruns`, up to 3 runs), finding the winner's rows to update or leave as they are."""
+    return await reruns.run(ctx, lambda again: batch_upsert(ctx, items))
 
 
 async def batch_upsert(ctx: Context, items: Sequence[dict[str, Any] | OrderIn]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from app.db.conflicts import is_open_identity_conflict
 from app.db.repositories.leads.rows import FormRow, LeadRow
 from app.domain.errors import Forbidden, NotFound
 from app.domain.events import events as types
@@ -18,6 +19,7 @@ from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.leads.forms import SubmissionRead
 from app.schemas.leads.leads import LeadCreate, LeadRead
+from app.services import reruns
 from app.services.context import Context
 from app.services.events import events
 from app.services.leads import duplicates, engagements, leads, lookups
@@ -53,45 +55,62 @@ async def open_form(ctx: Context, caller: Caller, form_id: UUID, origin: str | N
     return form
 
 
-async def submit(
-    ctx: Context, form: FormRow, fields: dict[str, Any], meta: dict[str, Any], now_ms: int, *, retry: bool = False
+async def submit(ctx: Context, form: FormRow, fields: dict[str, Any], meta: dict[str, Any], now_ms: int) -> Submission:
+    """Store a submission: spam is kept aside; a new person becomes a lead; someone with an open
+    lead has the submission counted (and what the lead lacked filled in) there; a returning
+    customer has it recorded on their contact.
+
+    A new person's submission is written as one statement, without looking them up first. When
+    they had an open lead after all (or a concurrent submission made it first), the identity index
+    refuses the new lead at that write and the submission runs again (`reruns`), looking them up
+    first: it then counts on their open lead."""
+
+    async def attempt(again: bool) -> Submission:
+        submission = await _submit(ctx, form, fields, meta, now_ms, known=again)
+        await reruns.written(ctx)
+        return submission
+
+    return await reruns.run(ctx, attempt, lost=is_open_identity_conflict)
+
+
+async def _submit(
+    ctx: Context, form: FormRow, fields: dict[str, Any], meta: dict[str, Any], now_ms: int, *, known: bool
 ) -> Submission:
-    """`retry`: this request lost a race for the lead's identity and runs again (look it up first)."""
+    """One run of `submit`; `known`: the identity index refused this person's new lead in the run
+    before (look their open lead up first)."""
     submission_id = new_id()
     reason = spam_reason(
         fields, honeypot_field=form["honeypot_field"], min_fill_seconds=form["min_fill_seconds"], now_ms=now_ms
     )
     lead_id = contact_id = None
-    merged = created = False
+    merged = False
     if reason is None:
         visitor_id = meta.get("visitor_id")
         visitor_id = visitor_id if isinstance(visitor_id, str) and 0 < len(visitor_id) <= 128 else None
         data = _lead_data(form, fields, meta)
         policy = await deduplication(ctx)
-        try:
-            # A visitor's earlier anonymous engagements are linked to the new lead, which must exist first.
-            lead = await leads.create(
-                ctx,
-                data,
-                write_now=visitor_id is not None,
-                returning_customers=policy["link_existing_contacts"],
-                optimistic=not retry,  # one round trip for a new person; a duplicate's write fails and reruns
-                engagement=_arrival(form, submission_id),
-            )
-            created = True
-        except leads.DuplicateLead as duplicate:
-            if duplicate.existing is None:  # a customer came back: no new lead
-                contact_id = duplicate.contact_id
-                engagement = _form_engagement(ctx, form, submission_id, None, contact_id)
-                ctx.engagements.add([engagement])
-            else:  # the same person again: the submission counts on their open lead
-                lead = await _into_open_lead(
-                    ctx, form, submission_id, duplicate.existing, data, policy["update_matched_lead"]
+        existing = await leads.open_lead_like(ctx, data) if known else None
+        if existing is None:
+            try:
+                lead = await leads.create_for_capture(
+                    ctx,
+                    data,
+                    engagement=_arrival(form, submission_id),
+                    visitor_id=visitor_id,
+                    returning_customers=policy["link_existing_contacts"],
                 )
-                merged = True
-        if contact_id is None:
+                if visitor_id is not None:  # the visitor's earlier anonymous engagements become the lead's
+                    await engagements.link_visitor(ctx, lead, visitor_id, created=True)
+            except leads.DuplicateLead as duplicate:
+                existing, contact_id = duplicate.existing, duplicate.contact_id
+        if existing is not None:  # the same person again: the submission counts on their open lead
+            lead = await _into_open_lead(ctx, form, submission_id, existing, data, policy["update_matched_lead"])
+            merged = True
             if visitor_id is not None:
-                await engagements.link_visitor(ctx, lead, visitor_id, created=created)
+                await engagements.link_visitor(ctx, lead, visitor_id, created=False)
+        elif contact_id is not None:  # a customer came back: no new lead
+            ctx.engagements.add([_form_engagement(ctx, form, submission_id, None, contact_id)])
+        if contact_id is None:
             lead_id = lead["id"]
     row = {
         "id": submission_id,

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from app.db.conflicts import is_open_identity_conflict
 from app.db.repositories.base import Page
 from app.db.repositories.leads.rows import LeadRow
 from app.domain.concurrency import LostUpdate, check_if_match
@@ -24,6 +25,7 @@ from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.leads.leads import LeadCreate, LeadMerged, LeadRead
+from app.services import reruns
 from app.services.batches import item_error
 from app.services.context import Context, changed_fields, write_changes
 from app.services.events import events
@@ -103,33 +105,72 @@ class DuplicateLead(Conflict):
         self.contact_id = contact_id
 
 
-async def create(
+async def create(ctx: Context, data: dict[str, Any], *, apply_sla: bool = True) -> LeadRow:
+    """A new lead, scored on its fit, given its first-response deadline (unless `apply_sla` is
+    false: imports and batches carry history) and routed to an owner. Its email and phone are looked
+    up first: DuplicateLead (409) when an open lead has either. Written at commit with its events;
+    with an external_id (which another lead may hold) at once."""
+    return await _create(ctx, data, look_up=True, customers=False, write_now=False, apply_sla=apply_sla)
+
+
+async def create_for_capture(
     ctx: Context,
     data: dict[str, Any],
     *,
-    write_now: bool = False,
-    apply_sla: bool = True,
-    returning_customers: bool = False,
-    optimistic: bool = False,
+    engagement: dict[str, Any] | None,
+    visitor_id: str | None,
+    returning_customers: bool,
+) -> LeadRow:
+    """A website form's new lead (app/services/leads/capture.py), arriving with the form's
+    `engagement` (counted before it is routed). The open leads are not searched for its email and
+    phone first: a submission for someone new is one statement. The capture writes it at the end of
+    its run, where the identity index refuses it when the person has an open lead after all, and
+    the capture runs again having looked them up. Contacts are searched first when
+    `returning_customers` (the deduplication policy's link_existing_contacts) and the workspace has
+    any: DuplicateLead naming the contact (or, found on the way, the open lead). With a `visitor_id`
+    the lead is written at once, so that the capture can make that visitor's anonymous engagements
+    its own (app/services/leads/engagements.py: link_visitor)."""
+    lead = await _create(
+        ctx, data, look_up=False, customers=returning_customers, write_now=visitor_id is not None,
+        apply_sla=True, engagement=engagement,
+    )  # fmt: skip
+    return lead
+
+
+async def open_lead_like(ctx: Context, data: dict[str, Any]) -> LeadRow | None:
+    """The open lead with the email or phone of `data` (not yet validated: an email or phone that
+    does not parse matches nothing)."""
+    region = await workspaces.default_region(ctx)
+    details = contact_details(data.get("email"), data.get("phone"), region, ErrorList())
+    email_key = details.email.key if details.email else None
+    existing, _ = await ctx.leads.identity_match(email_key, details.phone.e164 if details.phone else None)
+    return existing
+
+
+async def _create(
+    ctx: Context,
+    data: dict[str, Any],
+    *,
+    look_up: bool,
+    customers: bool,
+    write_now: bool,
+    apply_sla: bool,
     engagement: dict[str, Any] | None = None,
 ) -> LeadRow:
-    """A new lead, scored on its fit, given its first-response deadline (unless `apply_sla` is
-    false: imports and batches carry history) and routed to an owner. DuplicateLead (409) when an
-    open lead has its email or phone (or, with `returning_customers`, a contact has). `write_now`: insert it at
-    once (a later statement of the use case refers to it); otherwise a lead without external_id is
-    written at commit. `optimistic` (website capture): skip the identity lookup unless contacts
-    must be recognised; a duplicate then fails the write on the identity index, and the request
-    runs again without it (app/routers/route.py), which finds the open lead. `engagement`: what the
-    lead arrives with (a form's demo request), recorded with it and counted before it is routed."""
+    """`look_up`: search the open leads for its email and phone first (else the identity index
+    refuses a duplicate when the lead is written); `customers`: a contact with them is a returning
+    customer (DuplicateLead naming it; searched only in a workspace with contacts); `write_now`:
+    insert it at once (a later statement of the use case refers to it), else a lead without
+    external_id is written at commit."""
     values = await _prepare(ctx, data, None)
     values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
     repo = ctx.leads
     values = {"id": new_id(), **values, **ctx.audit_new()}
-    if not optimistic or (returning_customers and await _has_contacts(ctx)):
+    if look_up or (customers and await _has_contacts(ctx)):
         existing, contact_id = await repo.identity_match(values.get("email_key"), values.get("phone_e164"))
         if existing is not None:
             raise DuplicateLead(existing, contact_id=None)
-        if contact_id is not None and returning_customers:
+        if contact_id is not None and customers:
             raise DuplicateLead(None, contact_id=contact_id)
     values.update(await scoring.initial(ctx, values, engagement))
     values.update(await sla.columns_for_new(ctx, values, exempt=not apply_sla))
@@ -165,13 +206,27 @@ REQUEST_FILLABLE = (*(f for f in LeadCreate.model_fields if f not in ("source", 
 CONTESTED = ("email", "phone", "external_id")
 
 
-async def create_or_merge(
-    ctx: Context, data: dict[str, Any], *, on_duplicate: str, apply_sla: bool = True
+async def create_or_merge(ctx: Context, data: dict[str, Any], *, on_duplicate: str) -> tuple[LeadRow, bool]:
+    """`POST /v1/leads`: a new lead (`create`), or, when an open lead has its email or phone and
+    `on_duplicate` is `merge`, that lead with the request merged into it; whether it merged.
+    `reject`: the DuplicateLead (409 with `existing_lead_id`). Two requests for one new person race:
+    the identity index refuses the later one's lead as it is written, and that request runs again
+    (`reruns`), finding the winner's lead, which it merges into or names in its 409."""
+
+    async def attempt(again: bool) -> tuple[LeadRow, bool]:
+        result = await _create_or_merge(ctx, data, on_duplicate=on_duplicate, apply_sla=True)
+        await reruns.written(ctx)
+        return result
+
+    return await reruns.run(ctx, attempt, lost=is_open_identity_conflict)
+
+
+async def _create_or_merge(
+    ctx: Context, data: dict[str, Any], *, on_duplicate: str, apply_sla: bool
 ) -> tuple[LeadRow, bool]:
-    """A new lead (`create`), or, when an open lead has its email or phone and `on_duplicate` is
-    `merge`, that lead with the request merged into it; whether it merged. `reject`: the
-    DuplicateLead (409 with `existing_lead_id`). A lead closed between the lookup and the merge
-    is not merged into: the request is looked up again (and then creates its lead)."""
+    """A new lead, or the open lead with its email or phone with `data` merged into it (`merge`).
+    A lead closed between the lookup and the merge is not merged into: the request is looked up
+    again (and then creates its lead)."""
     for _ in range(MERGE_ATTEMPTS):
         try:
             return await create(ctx, data, apply_sla=apply_sla), False
@@ -403,7 +458,7 @@ async def batch_upsert(
             conn = await ctx.uow.connection()
             async with conn.begin_nested():  # a failed item leaves nothing behind
                 if current is None:
-                    row, merged = await create_or_merge(
+                    row, merged = await _create_or_merge(
                         ctx, {"tags": [], "status": "new", **data}, on_duplicate=on_duplicate, apply_sla=apply_sla
                     )
                     status = "merged" if merged else "created"

@@ -4,18 +4,11 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Query
 
-from app.routers.dependencies import JSON, Paging, paging, require, require_idempotent, resource_response, sort_enum
+from app.routers.answers import Answer
+from app.routers.dependencies import Paging, paging, require, require_idempotent, sort_enum
 from app.routers.route import CrmRoute, problem_doc
-from app.routers.v1.customers.records import record_routes
-from app.schemas.analytics.acquisition_costs import (
-    AcquisitionCostCreate,
-    AcquisitionCostFilters,
-    AcquisitionCostRead,
-    AcquisitionCostUpdate,
-)
 from app.schemas.analytics.analytics import (
     AlertReason,
     AlertStatus,
@@ -33,10 +26,10 @@ from app.schemas.analytics.analytics import (
 )
 from app.schemas.common import Page
 from app.schemas.events.jobs import JobRead
-from app.services.analytics import acquisition_costs, analytics, retention
+from app.services.analytics import analytics, retention
 from app.services.context import Context
 
-router = APIRouter(tags=["Analytics"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1", tags=["Analytics"], route_class=CrmRoute)
 NO_SNAPSHOT = {404: problem_doc("No analytics snapshot yet: none has completed in this workspace")}
 
 
@@ -51,13 +44,13 @@ NO_SNAPSHOT = {404: problem_doc("No analytics snapshot yet: none has completed i
     responses={202: {"description": "Accepted: poll the job at Location"}},
 )
 async def refresh_analytics(
-    request: Request, ctx: Annotated[Context, require_idempotent("analytics:write")], body: RefreshRequest | None = None
-) -> Response:
+    ctx: Annotated[Context, require_idempotent("analytics:write")], body: RefreshRequest | None = None
+) -> Answer:
     body = body or RefreshRequest()
     job = await analytics.enqueue_refresh(
         ctx, as_of=body.as_of, calibration_end=body.calibration_end, cause="requested"
     )
-    return resource_response(request, JobRead.model_validate(job), status_code=202, location=f"/v1/jobs/{job['id']}")
+    return Answer(job, location=f"/v1/jobs/{job['id']}")
 
 
 @router.get(
@@ -68,9 +61,8 @@ async def refresh_analytics(
     response_model=ModelRead,
     responses=NO_SNAPSHOT,
 )
-async def get_analytics_model(ctx: Annotated[Context, require("analytics:read")]) -> Response:
-    snapshot = await analytics.latest(ctx)
-    return Response(analytics.model_read(snapshot).model_dump_json(), media_type=JSON)
+async def get_analytics_model(ctx: Annotated[Context, require("analytics:read")]) -> ModelRead:
+    return analytics.model_read(await analytics.latest(ctx))
 
 
 @router.get(
@@ -85,9 +77,8 @@ async def get_clv_by_group(
     ctx: Annotated[Context, require("analytics:read")],
     group_by: Annotated[GroupBy, Query(description="The dimension to group customers by")],
     metric: Annotated[Metric, Query(description="The value summed and described")] = Metric.PREDICTED_CLV,
-) -> Response:
-    data = await analytics.clv_groups(ctx, group_by.value, metric.value)
-    return Response(ClvGroupsRead.model_validate(data).model_dump_json(), media_type=JSON)
+) -> ClvGroupsRead:
+    return ClvGroupsRead.model_validate(await analytics.clv_groups(ctx, group_by.value, metric.value))
 
 
 @router.get(
@@ -97,9 +88,8 @@ async def get_clv_by_group(
     "or the contact had not bought by then.",
     response_model=ValueRead,
 )
-async def get_contact_value(contact_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> Response:
-    data = await analytics.value_of(ctx, contact_id)
-    return Response(ValueRead.model_validate(data).model_dump_json(), media_type=JSON)
+async def get_contact_value(contact_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> ValueRead:
+    return ValueRead.model_validate(await analytics.value_of(ctx, contact_id))
 
 
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")]
@@ -109,14 +99,14 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Customers a page")]
 CONTACT_FIELDS = {"contact_name", "contact_email"}
 
 
-def _listed(ctx: Context, page: Page[Any]) -> Response:
+def _listed(ctx: Context, page: Page[Any]) -> bytes:
     """A page whose items carry the contact's name and email only for a key holding contacts:read:
     for any other key the two fields are left out (absent, not null)."""
     hidden = None if ctx.allows("contacts:read") else {"data": {"__all__": CONTACT_FIELDS}}
-    return Response(page.model_dump_json(exclude=hidden), media_type=JSON)
+    return page.__pydantic_serializer__.to_json(page, exclude=hidden)
 
 
-def _page(ctx: Context, items: list[dict[str, object]], next_cursor: str | None) -> Response:
+def _page(ctx: Context, items: list[dict[str, object]], next_cursor: str | None) -> bytes:
     data = [CustomerValueItem.model_validate(i) for i in items]
     return _listed(ctx, Page[CustomerValueItem](data=data, next_cursor=next_cursor))
 
@@ -127,8 +117,8 @@ def _page(ctx: Context, items: list[dict[str, object]], next_cursor: str | None)
     response_model=RfmRead,
     responses=NO_SNAPSHOT,
 )
-async def get_rfm(ctx: Annotated[Context, require("analytics:read")]) -> Response:
-    return Response(RfmRead.model_validate(await analytics.rfm(ctx)).model_dump_json(), media_type=JSON)
+async def get_rfm(ctx: Annotated[Context, require("analytics:read")]) -> RfmRead:
+    return RfmRead.model_validate(await analytics.rfm(ctx))
 
 
 @router.get(
@@ -147,7 +137,7 @@ async def list_churn_risks(
     segment: Annotated[str | None, Query(max_length=32, description="An RFM segment id")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Response:
+) -> bytes:
     filters = {"level": level, "owner_id": owner_id, "segment": segment}
     return _page(ctx, *await analytics.ranked_customers(ctx, "churn", cursor=cursor, limit=limit, filters=filters))
 
@@ -175,7 +165,7 @@ async def list_churn_alerts(
     owner_id: Annotated[UUID | None, Query()] = None,
     raised_after: Annotated[date | None, Query(description="Raised on or after this analysis date")] = None,
     raised_before: Annotated[date | None, Query(description="Raised on or before this analysis date")] = None,
-) -> Response:
+) -> bytes:
     found = await retention.list_alerts(
         ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, status=status, reason=reason,
         churn_level=churn_level, announced=announced, contact_id=contact_id, owner_id=owner_id,
@@ -193,7 +183,7 @@ async def list_churn_alerts(
 )
 async def list_advocates(
     ctx: Annotated[Context, require("analytics:read")], cursor: Cursor = None, limit: Limit = 50
-) -> Response:
+) -> bytes:
     return _page(ctx, *await analytics.ranked_customers(ctx, "advocates", cursor=cursor, limit=limit))
 
 
@@ -205,7 +195,7 @@ async def list_advocates(
 )
 async def list_upsell_recommendations(
     ctx: Annotated[Context, require("analytics:read")], cursor: Cursor = None, limit: Limit = 50
-) -> Response:
+) -> bytes:
     return _page(ctx, *await analytics.ranked_customers(ctx, "upsell", cursor=cursor, limit=limit))
 
 
@@ -215,8 +205,8 @@ async def list_upsell_recommendations(
     response_model=CohortsRead,
     responses=NO_SNAPSHOT,
 )
-async def get_cohorts(ctx: Annotated[Context, require("analytics:read")]) -> Response:
-    return Response(CohortsRead.model_validate(await analytics.cohorts(ctx)).model_dump_json(), media_type=JSON)
+async def get_cohorts(ctx: Annotated[Context, require("analytics:read")]) -> CohortsRead:
+    return CohortsRead.model_validate(await analytics.cohorts(ctx))
 
 
 @router.get(
@@ -228,12 +218,5 @@ async def get_cohorts(ctx: Annotated[Context, require("analytics:read")]) -> Res
 async def get_clv_cac(
     ctx: Annotated[Context, require("analytics:read")],
     group: Annotated[Literal["channel_month", "channel", "month"], Query()] = "channel_month",
-) -> Response:
-    return Response(ClvCacRead.model_validate(await analytics.clv_cac(ctx, group)).model_dump_json(), media_type=JSON)
-
-
-costs = record_routes(
-    prefix="acquisition-costs", tag="Analytics", scope="analytics", kind=acquisition_costs.ACQUISITION_COST,
-    create_model=AcquisitionCostCreate, update_model=AcquisitionCostUpdate, read_model=AcquisitionCostRead,
-    filters_model=AcquisitionCostFilters,
-)  # fmt: skip
+) -> ClvCacRead:
+    return ClvCacRead.model_validate(await analytics.clv_cac(ctx, group))

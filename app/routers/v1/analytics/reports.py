@@ -4,15 +4,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from starlette.responses import Response
 
-from app.routers.dependencies import JSON, require
+from app.routers.dependencies import require
 from app.routers.route import CrmRoute
 from app.schemas.leads.routing import SpeedToLeadReport
 from app.services.context import Context
 from app.services.leads import sla
 
-router = APIRouter(prefix="/reports", tags=["Reports"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/reports", tags=["Reports"], route_class=CrmRoute)
 
 
 @router.get(
@@ -34,8 +33,7 @@ async def get_speed_to_lead_report(
             "became customers (a purchase)"
         ),
     ] = None,
-) -> Response:
-    report = await sla.speed_to_lead(
+) -> SpeedToLeadReport:
+    return await sla.speed_to_lead(
         ctx, created_after=created_after, created_before=created_before, group_by=group_by, conversion=conversion
     )
-    return Response(report.model_dump_json(), media_type=JSON)

@@ -4,15 +4,14 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter
-from starlette.responses import Response
 
-from app.routers.dependencies import JSON, require
+from app.routers.dependencies import require
 from app.routers.route import CrmRoute
 from app.schemas.customers.customer_view import Customer360
 from app.services.context import Context
 from app.services.customers import customer_view
 
-router = APIRouter(tags=["Customer 360"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1", tags=["Customer 360"], route_class=CrmRoute)
 DESCRIPTION = (
     "Profile, order summary, loyalty, referrals, tickets and satisfaction, contracts and renewals, open quotes, "
     "unpaid invoices, value-added deals and the latest timeline, in one request of a fixed number of queries. "
@@ -28,9 +27,8 @@ DESCRIPTION = (
     description=DESCRIPTION,
     response_model=Customer360,
 )
-async def get_contact_360(contact_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> Response:
-    data = await customer_view.view(ctx, "contact", contact_id)
-    return Response(Customer360.model_validate(data).to_json(), media_type=JSON)
+async def get_contact_360(contact_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> bytes:
+    return Customer360.model_validate(await customer_view.view(ctx, "contact", contact_id)).to_json().encode()
 
 
 @router.get(
@@ -39,6 +37,5 @@ async def get_contact_360(contact_id: UUID, ctx: Annotated[Context, require("con
     description=DESCRIPTION,
     response_model=Customer360,
 )
-async def get_account_360(account_id: UUID, ctx: Annotated[Context, require("accounts:read")]) -> Response:
-    data = await customer_view.view(ctx, "account", account_id)
-    return Response(Customer360.model_validate(data).to_json(), media_type=JSON)
+async def get_account_360(account_id: UUID, ctx: Annotated[Context, require("accounts:read")]) -> bytes:
+    return Customer360.model_validate(await customer_view.view(ctx, "account", account_id)).to_json().encode()

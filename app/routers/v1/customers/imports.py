@@ -12,32 +12,23 @@ from app.domain.csv_stream import DELIMITERS, write_rows
 from app.domain.customers.orders import OrderFilters
 from app.domain.errors import InvalidInput
 from app.ids import utcnow
-from app.routers.dependencies import (
-    JSON,
-    Paging,
-    page_response,
-    paging,
-    require,
-    require_any,
-    resource_response,
-    sort_enum,
-)
+from app.routers.answers import JSON, Answer, Row, RowPage
+from app.routers.dependencies import Paging, paging, require, require_any, sort_enum
 from app.routers.route import CrmRoute, problem_doc
 from app.routers.uploads import Upload
 from app.routers.v1.customers.orders import OrderQuery
-from app.routers.v1.customers.records import ContactFilters, _equal
 from app.routers.v1.leads.leads import LeadFiltersQuery
 from app.schemas.common import Page
 from app.schemas.customers.imports import DryRunResult, ImportErrorPage, ImportRead
 from app.schemas.customers.orders import OrderRead
-from app.schemas.customers.relationships import ContactRead
+from app.schemas.customers.relationships import ContactFilters, ContactRead
 from app.schemas.leads.leads import LeadRead
 from app.services.context import Context
 from app.services.customers import exports, imports, orders, relationships
 from app.services.leads import leads
 
-router = APIRouter(prefix="/imports", tags=["Imports and exports"], route_class=CrmRoute)
-export_router = APIRouter(prefix="/exports", tags=["Imports and exports"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/imports", tags=["Imports and exports"], route_class=CrmRoute)
+export_router = APIRouter(prefix="/v1/exports", tags=["Imports and exports"], route_class=CrmRoute)
 ImportSort = sort_enum("ImportSort", "created_at")
 Entity = Literal["leads", "contacts", "orders"]
 CSV = "text/csv; charset=utf-8"
@@ -103,7 +94,7 @@ async def create_import(
         str | None,
         Query(max_length=32, description="Leads: `source` of rows without one (import); orders: their `source`"),
     ] = None,
-) -> Response:
+) -> Answer:
     request.state.caller.require(f"{entity}:write")
     if delimiter is not None and delimiter not in DELIMITERS:
         raise InvalidInput.field("delimiter", "use , or ;", location="query")
@@ -123,7 +114,7 @@ async def create_import(
         result = await imports.dry_run(
             database, ctx.workspace_id, ctx.actor, options, upload.chunks(), late_fields, scopes=ctx.scopes
         )
-        return Response(DryRunResult.model_validate(result).model_dump_json(), media_type=JSON)
+        return Answer(DryRunResult.model_validate(result), status_code=200)
 
     async def named_chunks() -> AsyncIterator[bytes]:
         async for piece in upload.chunks():
@@ -138,8 +129,7 @@ async def create_import(
     row = await imports.upload(
         database, ctx.workspace_id, ctx.actor, options, named_chunks(), late_fields, limits=limits, scopes=ctx.scopes
     )
-    read = ImportRead.model_validate(imports.with_warnings(row))
-    return resource_response(request, read, status_code=202, location=f"/v1/imports/{row['id']}")
+    return Answer(imports.with_warnings(row), location=f"/v1/imports/{row['id']}")
 
 
 READERS = ("leads:read", "contacts:read", "orders:read")
@@ -159,14 +149,14 @@ async def list_imports(
     page: Annotated[Paging, paging(ImportSort)],
     entity: Annotated[Entity | None, Query()] = None,
     status: Annotated[str | None, Query(pattern="^(uploading|queued|running|completed|failed)$")] = None,
-) -> Response:
+) -> RowPage:
     if entity is not None:
         request.state.caller.require(f"{entity}:read")
     readable = [e for e in ("leads", "contacts", "orders") if request.state.caller.allows(f"{e}:read")]
     result = await imports.list_imports(
         ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, entity=entity, status=status, entities=readable
     )
-    return page_response(ImportRead, [imports.with_warnings(row) for row in result.rows], result.next_cursor)
+    return RowPage([imports.with_warnings(row) for row in result.rows], result.next_cursor)
 
 
 @router.get(
@@ -175,9 +165,8 @@ async def list_imports(
     response_model=ImportRead,
     openapi_extra={"x-conditional": True},
 )
-async def get_import(request: Request, import_id: UUID, ctx: Annotated[Context, require_any(*READERS)]) -> Response:
-    imp = await _readable(request, ctx, import_id)
-    return resource_response(request, ImportRead.model_validate(imports.with_warnings(imp)))
+async def get_import(request: Request, import_id: UUID, ctx: Annotated[Context, require_any(*READERS)]) -> Row:
+    return imports.with_warnings(await _readable(request, ctx, import_id))
 
 
 @router.get("/{import_id}/errors", summary="The rows that failed, with why", response_model=ImportErrorPage)
@@ -187,13 +176,12 @@ async def list_import_errors(
     ctx: Annotated[Context, require_any(*READERS)],
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> Response:
+) -> ImportErrorPage:
     await _readable(request, ctx, import_id)
     after = int(cursor) if cursor and cursor.isdigit() else 0
     rows = await imports.errors(ctx, import_id, after=after, limit=limit + 1)
     next_cursor = str(rows[limit - 1]["row_number"]) if len(rows) > limit else None
-    body = ImportErrorPage.model_validate({"data": rows[:limit], "next_cursor": next_cursor})
-    return Response(body.model_dump_json(), media_type=JSON)
+    return ImportErrorPage.model_validate({"data": rows[:limit], "next_cursor": next_cursor})
 
 
 @router.get(
@@ -309,7 +297,7 @@ async def export_contacts(
     ctx: Annotated[Context, require("contacts:read")],
     filters: Annotated[ContactFilters, Query()],
 ) -> Response:
-    values = _equal(filters)
+    values = filters.model_dump()  # `email` compared by its key, as the list does
 
     async def fetch(c: Context, cursor: str | None) -> Any:
         from app.domain.pagination import Sort

@@ -8,24 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request, Security
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
-from starlette.responses import Response
 
 from app.domain.customers.shops import Platform
 from app.domain.errors import NotFound, TooManyRequests, Unauthorized
 from app.ids import utcnow
 from app.ratelimit import Verdict
-from app.routers.dependencies import (
-    JSON,
-    IfMatch,
-    Paging,
-    enforce_rate_limit,
-    page_response,
-    paging,
-    require,
-    require_idempotent,
-    resource_response,
-    sort_enum,
-)
+from app.routers.answers import Answer, RowPage
+from app.routers.dependencies import IfMatch, Paging, enforce_rate_limit, paging, require, require_idempotent, sort_enum
 from app.routers.problems import PayloadTooLarge, UnsupportedMediaType
 from app.routers.route import CrmRoute, is_json, problem_doc, read_body
 from app.schemas.common import Page
@@ -40,8 +29,8 @@ from app.services.context import SERVICE_SCOPES, Context
 from app.services.customers import integrations, records
 from app.services.customers.integrations import INTEGRATION, Delivery
 
-router = APIRouter(prefix="/integrations", tags=["Integrations"], route_class=CrmRoute)
-webhook_router = APIRouter(prefix="/integrations", tags=["Integrations"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/integrations", tags=["Integrations"], route_class=CrmRoute)
+webhook_router = APIRouter(prefix="/v1/integrations", tags=["Integrations"], route_class=CrmRoute)
 IntegrationSort = sort_enum("IntegrationSort", "created_at")
 FailureSort = sort_enum("IntegrationFailureSort", "received_at")
 # The most a webhook body may be, read before its signature is checked (so an unverified sender
@@ -81,9 +70,9 @@ def _read(request: Request, row: dict) -> IntegrationRead:  # type: ignore[type-
 )
 async def create_integration(
     request: Request, body: IntegrationCreate, ctx: Annotated[Context, require_idempotent("admin")]
-) -> Response:
+) -> Answer:
     row = await records.create(ctx, INTEGRATION, body.model_dump())
-    return resource_response(request, _read(request, row), status_code=201, location=f"/v1/integrations/{row['id']}")
+    return Answer(_read(request, row), location=f"/v1/integrations/{row['id']}")
 
 
 @router.get("", summary="List shop integrations", response_model=Page[IntegrationRead])
@@ -92,13 +81,12 @@ async def list_integrations(
     ctx: Annotated[Context, require("admin")],
     page: Annotated[Paging, paging(IntegrationSort)],
     filters: Annotated[IntegrationFilters, Query()],
-) -> Response:
+) -> RowPage:
     values = filters.model_dump()
     result = await records.list_records(
         ctx, INTEGRATION, sort=page.sort, cursor=page.cursor, limit=page.limit, **values
     )
-    rows = [_read(request, row).model_dump() for row in result.rows]
-    return page_response(IntegrationRead, rows, result.next_cursor)
+    return RowPage([_read(request, row).model_dump() for row in result.rows], result.next_cursor)
 
 
 @router.get(
@@ -109,8 +97,8 @@ async def list_integrations(
 )
 async def get_integration(
     request: Request, integration_id: UUID, ctx: Annotated[Context, require("admin")]
-) -> Response:
-    return resource_response(request, _read(request, await records.get(ctx, INTEGRATION, integration_id)))
+) -> IntegrationRead:
+    return _read(request, await records.get(ctx, INTEGRATION, integration_id))
 
 
 @router.patch(
@@ -124,10 +112,10 @@ async def update_integration(
     body: IntegrationUpdate,
     ctx: Annotated[Context, require("admin")],
     if_match: IfMatch = None,
-) -> Response:
+) -> IntegrationRead:
     changes = body.model_dump(exclude_unset=True)
     _, row = await records.update(ctx, INTEGRATION, integration_id, changes, if_match=if_match)
-    return resource_response(request, _read(request, row))
+    return _read(request, row)
 
 
 @router.delete(
@@ -137,9 +125,8 @@ async def update_integration(
 )
 async def archive_integration(
     request: Request, integration_id: UUID, ctx: Annotated[Context, require("admin")], if_match: IfMatch = None
-) -> Response:
-    row = await records.archive(ctx, INTEGRATION, integration_id, if_match=if_match)
-    return resource_response(request, _read(request, row))
+) -> IntegrationRead:
+    return _read(request, await records.archive(ctx, INTEGRATION, integration_id, if_match=if_match))
 
 
 @router.get(
@@ -151,9 +138,8 @@ async def list_integration_failures(
     integration_id: UUID,
     ctx: Annotated[Context, require("admin")],
     page: Annotated[Paging, paging(FailureSort, "-received_at")],
-) -> Response:
-    result = await integrations.failures(ctx, integration_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(IntegrationFailureRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await integrations.failures(ctx, integration_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
 
 
 shopify_signature = APIKeyHeader(
@@ -256,7 +242,7 @@ async def _verified(request: Request, integration_id: UUID, platform: Platform, 
     return await integrations.authenticate(request.state.uow, integration_id, platform, delivery)
 
 
-async def _receive(request: Request, integration: dict[str, Any], delivery: Delivery) -> Response:
+async def _receive(request: Request, integration: dict[str, Any], delivery: Delivery) -> WebhookReceipt:
     """Count a verified delivery against its integration's limit, then apply it."""
     await _count_verified(request, integration["id"])
     ctx = Context(
@@ -266,8 +252,7 @@ async def _receive(request: Request, integration: dict[str, Any], delivery: Deli
         utcnow(),
         scopes=SERVICE_SCOPES,
     )
-    outcome = await integrations.receive(ctx, integration, delivery)
-    return Response(WebhookReceipt.model_validate(outcome).model_dump_json(), media_type=JSON)
+    return WebhookReceipt.model_validate(await integrations.receive(ctx, integration, delivery))
 
 
 @webhook_router.post(
@@ -291,7 +276,7 @@ async def receive_shopify_webhook(
     hmac_signature: Annotated[str | None, Security(shopify_signature)] = None,
     webhook_id: Annotated[str | None, Header(alias="X-Shopify-Webhook-Id", max_length=255)] = None,
     shop_domain: Annotated[str | None, Header(alias="X-Shopify-Shop-Domain", max_length=255)] = None,
-) -> Response:
+) -> WebhookReceipt:
     async with _Unverified(request, integration_id):
         await integrations.require_live(request.app.state.database, integration_id, Platform.SHOPIFY)
         body = await read_body(request, WEBHOOK_BODY_LIMIT)  # a rerun reads the body kept by the first run
@@ -319,13 +304,13 @@ async def receive_woocommerce_webhook(
     wc_signature: Annotated[str | None, Security(woocommerce_signature)] = None,
     delivery_id: Annotated[str | None, Header(alias="X-WC-Webhook-Delivery-ID", max_length=255)] = None,
     source: Annotated[str | None, Header(alias="X-WC-Webhook-Source", max_length=2048)] = None,
-) -> Response:
+) -> WebhookReceipt:
     async with _Unverified(request, integration_id) as unverified:
         await integrations.require_live(request.app.state.database, integration_id, Platform.WOOCOMMERCE)
         body = await read_body(request, WEBHOOK_BODY_LIMIT)  # a rerun reads the body kept by the first run
         if wc_signature is None and not topic and integrations.is_woocommerce_ping(body):
             await unverified.count()  # unsigned, so it counts as any unverified request
-            return Response(WebhookReceipt(status="pong").model_dump_json(), media_type=JSON)
+            return WebhookReceipt(status="pong")
         delivery = Delivery(topic, delivery_id, wc_signature, body, source)
         integration = await _verified(request, integration_id, Platform.WOOCOMMERCE, delivery)
     return await _receive(request, integration, delivery)

@@ -4,16 +4,16 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter
-from starlette.responses import Response
 
-from app.routers.dependencies import JSON, Paging, page_response, paging, require, require_idempotent, sort_enum
+from app.routers.answers import Answer, RowPage
+from app.routers.dependencies import Paging, paging, require, require_idempotent, sort_enum
 from app.routers.route import CrmRoute
 from app.schemas.common import Page
 from app.schemas.customers.loyalty import LoyaltyEntryCreate, LoyaltyEntryRead
 from app.services.context import Context
 from app.services.customers import loyalty
 
-router = APIRouter(prefix="/contacts", tags=["Loyalty"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/contacts", tags=["Loyalty"], route_class=CrmRoute)
 EntrySort = sort_enum("LoyaltyEntrySort", "created_at")
 
 
@@ -29,11 +29,9 @@ EntrySort = sort_enum("LoyaltyEntrySort", "created_at")
 )
 async def add_loyalty_entry(
     contact_id: UUID, body: LoyaltyEntryCreate, ctx: Annotated[Context, require_idempotent("contacts:write")]
-) -> Response:
+) -> Answer:
     row, created = await loyalty.record(ctx, contact_id, body)
-    return Response(
-        LoyaltyEntryRead.model_validate(row).model_dump_json(), status_code=201 if created else 200, media_type=JSON
-    )
+    return Answer(row, status_code=201 if created else 200)
 
 
 @router.get(
@@ -45,6 +43,5 @@ async def list_loyalty_entries(
     contact_id: UUID,
     ctx: Annotated[Context, require("contacts:read")],
     page: Annotated[Paging, paging(EntrySort, "-created_at")],
-) -> Response:
-    result = await loyalty.entries(ctx, contact_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(LoyaltyEntryRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await loyalty.entries(ctx, contact_id, sort=page.sort, cursor=page.cursor, limit=page.limit)

@@ -1,27 +1,16 @@
-"""Orders synced from shops, their refunds, shop customers, products and exchange rates."""
+"""Orders synced from shops, their refunds, shop customers and exchange rates."""
 
 from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from starlette.responses import Response
 
 from app.domain.customers.orders import OrderFilters, OrderStatus
-from app.routers.dependencies import (
-    JSON,
-    IfMatch,
-    Paging,
-    page_response,
-    paging,
-    require,
-    require_idempotent,
-    resource_response,
-    sort_enum,
-)
+from app.routers.answers import Answer, Row, RowPage
+from app.routers.dependencies import IfMatch, Paging, paging, require, require_idempotent, sort_enum
 from app.routers.route import CrmRoute, prevalidated
-from app.routers.v1.customers.records import record_routes
 from app.schemas.common import Currency, Page
 from app.schemas.customers.orders import (
     CustomerBatch,
@@ -31,28 +20,21 @@ from app.schemas.customers.orders import (
     OrderBatch,
     OrderRead,
     OrderUpdate,
-    ProductCreate,
-    ProductRead,
-    ProductUpdate,
     RefundCreate,
     RefundRead,
     ValidOrderBatch,
 )
 from app.schemas.leads.leads import BatchResult
 from app.services.context import Context
-from app.services.customers import exchange_rates, orders, products
+from app.services.customers import exchange_rates, orders
 from app.services.customers import shop_customers as customers
 
-router = APIRouter(prefix="/orders", tags=["Orders"], route_class=CrmRoute)
-customer_router = APIRouter(prefix="/customers", tags=["Customers"], route_class=CrmRoute)
-rates_router = APIRouter(prefix="/exchange-rates", tags=["Exchange rates"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/orders", tags=["Orders"], route_class=CrmRoute)
+customer_router = APIRouter(prefix="/v1/customers", tags=["Customers"], route_class=CrmRoute)
+rates_router = APIRouter(prefix="/v1/exchange-rates", tags=["Exchange rates"], route_class=CrmRoute)
 OrderSort = sort_enum("OrderSort", "placed_at", "created_at")
 RateSort = sort_enum("ExchangeRateSort", "effective_on", "created_at")
 BATCH_BODY_LIMIT = 16 * 1024 * 1024
-
-
-def _order(request: Request, row: dict, status_code: int = 200) -> Response:  # type: ignore[type-arg]
-    return resource_response(request, OrderRead.model_validate(orders.view(row)), status_code=status_code)
 
 
 @router.post(
@@ -65,9 +47,8 @@ def _order(request: Request, row: dict, status_code: int = 200) -> Response:  # 
     openapi_extra={"x-max-body-bytes": BATCH_BODY_LIMIT},
 )
 @prevalidated(ValidOrderBatch)
-async def sync_orders(body: OrderBatch, ctx: Annotated[Context, require_idempotent("orders:write")]) -> Response:
-    results = await orders.batch_upsert(ctx, body.orders)
-    return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
+async def sync_orders(body: OrderBatch, ctx: Annotated[Context, require_idempotent("orders:write")]) -> BatchResult:
+    return BatchResult.model_validate({"results": await orders.sync(ctx, body.orders)})
 
 
 class OrderQuery(BaseModel):
@@ -90,27 +71,22 @@ async def list_orders(
     ctx: Annotated[Context, require("orders:read")],
     page: Annotated[Paging, paging(OrderSort, "-placed_at")],
     filters: Annotated[OrderQuery, Query()],
-) -> Response:
+) -> RowPage:
     asked = OrderFilters(**filters.model_dump())
     result = await orders.list_orders(ctx, asked, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(OrderRead, [orders.view(r) for r in result.rows], result.next_cursor)
+    return RowPage([orders.view(r) for r in result.rows], result.next_cursor)
 
 
 @router.get("/{order_id}", summary="Get an order", response_model=OrderRead, openapi_extra={"x-conditional": True})
-async def get_order(request: Request, order_id: UUID, ctx: Annotated[Context, require("orders:read")]) -> Response:
-    return _order(request, await orders.get(ctx, order_id))
+async def get_order(order_id: UUID, ctx: Annotated[Context, require("orders:read")]) -> Row:
+    return orders.view(await orders.get(ctx, order_id))
 
 
 @router.patch("/{order_id}", summary="Change an order in the CRM (status, cost, notes)", response_model=OrderRead)
 async def update_order(
-    request: Request,
-    order_id: UUID,
-    body: OrderUpdate,
-    ctx: Annotated[Context, require("orders:write")],
-    if_match: IfMatch = None,
-) -> Response:
-    row = await orders.update(ctx, order_id, body.model_dump(exclude_unset=True), if_match=if_match)
-    return _order(request, row)
+    order_id: UUID, body: OrderUpdate, ctx: Annotated[Context, require("orders:write")], if_match: IfMatch = None
+) -> Row:
+    return orders.view(await orders.update(ctx, order_id, body.model_dump(exclude_unset=True), if_match=if_match))
 
 
 @router.post(
@@ -125,13 +101,10 @@ async def add_order_refund(
     body: RefundCreate,
     ctx: Annotated[Context, require_idempotent("orders:write")],
     if_match: IfMatch = None,
-) -> Response:
+) -> Answer:
     row, created = await orders.add_refund(ctx, order_id, body, if_match=if_match)
-    return Response(
-        RefundRead.model_validate(orders.refund_view(row)).model_dump_json(),
-        status_code=201 if created else 200,
-        media_type=JSON,
-        headers={"Location": f"/v1/orders/{order_id}/refunds"},
+    return Answer(
+        orders.refund_view(row), status_code=201 if created else 200, location=f"/v1/orders/{order_id}/refunds"
     )
 
 
@@ -140,9 +113,8 @@ class RefundList(BaseModel):
 
 
 @router.get("/{order_id}/refunds", summary="An order's refunds, oldest first", response_model=RefundList)
-async def list_order_refunds(order_id: UUID, ctx: Annotated[Context, require("orders:read")]) -> Response:
-    rows = [orders.refund_view(r) for r in await orders.refunds(ctx, order_id)]
-    return Response(RefundList.model_validate({"data": rows}).model_dump_json(), media_type=JSON)
+async def list_order_refunds(order_id: UUID, ctx: Annotated[Context, require("orders:read")]) -> RefundList:
+    return RefundList.model_validate({"data": [orders.refund_view(r) for r in await orders.refunds(ctx, order_id)]})
 
 
 @customer_router.post(
@@ -155,21 +127,8 @@ async def list_order_refunds(order_id: UUID, ctx: Annotated[Context, require("or
 )
 async def sync_customers(
     body: CustomerBatch, ctx: Annotated[Context, require_idempotent("contacts:write")]
-) -> Response:
-    results = await customers.batch_upsert(ctx, body.customers)
-    return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
-
-
-class ProductFilters(BaseModel):
-    archived: bool = Field(default=False, description="true: only archived products")
-    category: str | None = Field(default=None, max_length=200)
-    sku: str | None = Field(default=None, max_length=255)
-
-
-product_routes = record_routes(
-    prefix="products", tag="Products", scope="products", kind=products.PRODUCT, create_model=ProductCreate,
-    update_model=ProductUpdate, read_model=ProductRead, filters_model=ProductFilters, sortable=("created_at", "sku"),
-)  # fmt: skip
+) -> BatchResult:
+    return BatchResult.model_validate({"results": await customers.batch_upsert(ctx, body.customers)})
 
 
 class RateFilters(BaseModel):
@@ -190,11 +149,10 @@ class RateFilters(BaseModel):
 )
 async def set_exchange_rate(
     body: ExchangeRateCreate, ctx: Annotated[Context, require_idempotent("exchange_rates:write")]
-) -> Response:
+) -> Answer:
     row, created, converted = await exchange_rates.set_rate(ctx, body.model_dump())
-    model = ExchangeRateResult.model_validate({**row, "orders_converted": converted})
-    return Response(model.model_dump_json(), status_code=201 if created else 200, media_type=JSON,
-                    headers={"ETag": f'"{row["version"]}"', "Location": f"/v1/exchange-rates/{row['id']}"})  # fmt: skip
+    return Answer({**row, "orders_converted": converted}, status_code=201 if created else 200,
+                  location=f"/v1/exchange-rates/{row['id']}")  # fmt: skip
 
 
 @rates_router.get("", summary="List exchange rates", response_model=Page[ExchangeRateRead])
@@ -202,17 +160,14 @@ async def list_exchange_rates(
     ctx: Annotated[Context, require("exchange_rates:read")],
     page: Annotated[Paging, paging(RateSort, "-effective_on")],
     filters: Annotated[RateFilters, Query()],
-) -> Response:
-    result = await exchange_rates.list_rates(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit,
-                                             **filters.model_dump())  # fmt: skip
-    return page_response(ExchangeRateRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await exchange_rates.list_rates(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit,
+                                           **filters.model_dump())  # fmt: skip
 
 
 @rates_router.get(
     "/{rate_id}", summary="Get an exchange rate", response_model=ExchangeRateRead,
     openapi_extra={"x-conditional": True},
 )  # fmt: skip
-async def get_exchange_rate(
-    request: Request, rate_id: UUID, ctx: Annotated[Context, require("exchange_rates:read")]
-) -> Response:
-    return resource_response(request, ExchangeRateRead.model_validate(await exchange_rates.get(ctx, rate_id)))
+async def get_exchange_rate(rate_id: UUID, ctx: Annotated[Context, require("exchange_rates:read")]) -> Row:
+    return await exchange_rates.get(ctx, rate_id)

@@ -3,19 +3,10 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter
 
-from app.routers.dependencies import (
-    IfMatch,
-    Paging,
-    page_response,
-    paging,
-    require,
-    require_idempotent,
-    resource_response,
-    sort_enum,
-)
+from app.routers.answers import Answer, Row, RowPage
+from app.routers.dependencies import IfMatch, Paging, paging, require, require_idempotent, sort_enum
 from app.routers.route import CrmRoute
 from app.schemas.common import Page
 from app.schemas.customers.relationships import ContactRead
@@ -24,18 +15,15 @@ from app.services.context import Context
 from app.services.customers import records, segments
 from app.services.customers.segments import SEGMENT
 
-router = APIRouter(prefix="/segments", tags=["Segments"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/segments", tags=["Segments"], route_class=CrmRoute)
 SegmentSort = sort_enum("SegmentSort", "created_at")
 MemberSort = sort_enum("SegmentContactSort", "created_at", "last_order_at")
 
 
 @router.post("", status_code=201, summary="Save a segment (a named contacts filter)", response_model=SegmentRead)
-async def create_segment(
-    request: Request, body: SegmentCreate, ctx: Annotated[Context, require_idempotent("contacts:write")]
-) -> Response:
+async def create_segment(body: SegmentCreate, ctx: Annotated[Context, require_idempotent("contacts:write")]) -> Answer:
     row = await records.create(ctx, SEGMENT, body.model_dump())
-    read = SegmentRead.model_validate({**row, "count": await segments.count(ctx, row)})
-    return resource_response(request, read, status_code=201, location=f"/v1/segments/{row['id']}")
+    return Answer({**row, "count": await segments.count(ctx, row)}, location=f"/v1/segments/{row['id']}")
 
 
 @router.get("", summary="List saved segments (without counts)", response_model=Page[SegmentRead])
@@ -43,11 +31,10 @@ async def list_segments(
     ctx: Annotated[Context, require("contacts:read")],
     page: Annotated[Paging, paging(SegmentSort)],
     archived: bool = False,
-) -> Response:
-    result = await records.list_records(
+) -> RowPage:
+    return await records.list_records(
         ctx, SEGMENT, sort=page.sort, cursor=page.cursor, limit=page.limit, archived=archived
     )
-    return page_response(SegmentRead, result.rows, result.next_cursor)
 
 
 @router.get(
@@ -56,12 +43,9 @@ async def list_segments(
     response_model=SegmentRead,
     openapi_extra={"x-conditional": True},
 )
-async def get_segment(
-    request: Request, segment_id: UUID, ctx: Annotated[Context, require("contacts:read")]
-) -> Response:
+async def get_segment(segment_id: UUID, ctx: Annotated[Context, require("contacts:read")]) -> Row:
     row = await records.get(ctx, SEGMENT, segment_id)
-    read = SegmentRead.model_validate({**row, "count": await segments.count(ctx, row)})
-    return resource_response(request, read)
+    return {**row, "count": await segments.count(ctx, row)}
 
 
 @router.get(
@@ -73,26 +57,20 @@ async def list_segment_contacts(
     segment_id: UUID,
     ctx: Annotated[Context, require("contacts:read")],
     page: Annotated[Paging, paging(MemberSort)],
-) -> Response:
-    result = await segments.contacts(ctx, segment_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(ContactRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await segments.contacts(ctx, segment_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
 
 
 @router.patch("/{segment_id}", summary="Rename a segment or change its filters", response_model=SegmentRead)
 async def update_segment(
-    request: Request,
-    segment_id: UUID,
-    body: SegmentUpdate,
-    ctx: Annotated[Context, require("contacts:write")],
-    if_match: IfMatch = None,
-) -> Response:
+    segment_id: UUID, body: SegmentUpdate, ctx: Annotated[Context, require("contacts:write")], if_match: IfMatch = None
+) -> Row:
     _, row = await records.update(ctx, SEGMENT, segment_id, body.model_dump(exclude_unset=True), if_match=if_match)
-    return resource_response(request, SegmentRead.model_validate(row))
+    return row
 
 
 @router.delete("/{segment_id}", summary="Archive a segment", response_model=SegmentRead)
 async def archive_segment(
-    request: Request, segment_id: UUID, ctx: Annotated[Context, require("contacts:write")], if_match: IfMatch = None
-) -> Response:
-    row = await records.archive(ctx, SEGMENT, segment_id, if_match=if_match)
-    return resource_response(request, SegmentRead.model_validate(row))
+    segment_id: UUID, ctx: Annotated[Context, require("contacts:write")], if_match: IfMatch = None
+) -> Row:
+    return await records.archive(ctx, SEGMENT, segment_id, if_match=if_match)

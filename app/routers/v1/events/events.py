@@ -2,19 +2,10 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Query
 
-from app.routers.dependencies import (
-    JSON,
-    Paging,
-    page_response,
-    paging,
-    require,
-    require_idempotent,
-    resource_response,
-    sort_enum,
-)
+from app.routers.answers import Answer, Row, RowPage
+from app.routers.dependencies import Paging, paging, require, require_idempotent, sort_enum
 from app.routers.route import CrmRoute
 from app.schemas.common import Page
 from app.schemas.events.events import EventRead
@@ -22,7 +13,7 @@ from app.schemas.events.jobs import JobRead, RedactionCreate
 from app.services.context import Context
 from app.services.events import events, jobs
 
-router = APIRouter(prefix="/events", tags=["Events"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/events", tags=["Events"], route_class=CrmRoute)
 EventSort = sort_enum("EventSort", "id")
 
 
@@ -41,8 +32,8 @@ async def list_events(
     occurred_after: Annotated[datetime | None, Query(description="At or after this time")] = None,
     occurred_before: Annotated[datetime | None, Query(description="Before this time")] = None,
     after_sequence: Annotated[int | None, Query(ge=0, description="Only events with a higher sequence")] = None,
-) -> Response:
-    result = await events.list_events(
+) -> RowPage:
+    return await events.list_events(
         ctx,
         sort=page.sort,
         cursor=page.cursor,
@@ -53,7 +44,6 @@ async def list_events(
         occurred_before=occurred_before,
         after_sequence=after_sequence,
     )
-    return page_response(EventRead, result.rows, result.next_cursor)
 
 
 @router.post(
@@ -67,11 +57,9 @@ async def list_events(
     response_model=JobRead,
     responses={202: {"description": "Accepted: poll the job at Location"}},
 )
-async def redact_events(
-    request: Request, body: RedactionCreate, ctx: Annotated[Context, require_idempotent("events:write")]
-) -> Response:
+async def redact_events(body: RedactionCreate, ctx: Annotated[Context, require_idempotent("events:write")]) -> Answer:
     job = await jobs.enqueue(ctx, "events.redact", events.redaction_params(ctx, body.resource_id))
-    return resource_response(request, JobRead.model_validate(job), status_code=202, location=f"/v1/jobs/{job['id']}")
+    return Answer(job, location=f"/v1/jobs/{job['id']}")
 
 
 @router.get(
@@ -80,5 +68,5 @@ async def redact_events(
     description="403 when the key may not read the event's type.",
     response_model=EventRead,
 )
-async def get_event(request: Request, event_id: UUID, ctx: Annotated[Context, require("events:read")]) -> Response:
-    return Response(EventRead.model_validate(await events.get(ctx, event_id)).model_dump_json(), media_type=JSON)
+async def get_event(event_id: UUID, ctx: Annotated[Context, require("events:read")]) -> Row:
+    return await events.get(ctx, event_id)

@@ -1,17 +1,17 @@
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Query
 
-from app.routers.dependencies import Paging, page_response, paging, require, resource_response, sort_enum
+from app.routers.answers import Row, RowPage
+from app.routers.dependencies import Paging, paging, require, sort_enum
 from app.routers.route import CrmRoute
 from app.schemas.common import Page
 from app.schemas.events.jobs import JobRead
 from app.services.context import Context
 from app.services.events import jobs
 
-router = APIRouter(prefix="/jobs", tags=["Jobs"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/jobs", tags=["Jobs"], route_class=CrmRoute)
 JobSort = sort_enum("JobSort", "created_at")
 
 
@@ -21,9 +21,8 @@ async def list_jobs(
     page: Annotated[Paging, paging(JobSort)],
     status: Annotated[Literal["queued", "running", "succeeded", "failed"] | None, Query()] = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
-) -> Response:
-    result = await jobs.list_jobs(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, status=status, kind=kind)
-    return page_response(JobRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await jobs.list_jobs(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, status=status, kind=kind)
 
 
 @router.get(
@@ -32,5 +31,5 @@ async def list_jobs(
     response_model=JobRead,
     openapi_extra={"x-conditional": True},
 )
-async def get_job(request: Request, job_id: UUID, ctx: Annotated[Context, require("jobs:read")]) -> Response:
-    return resource_response(request, JobRead.model_validate(await jobs.get(ctx, job_id)))
+async def get_job(job_id: UUID, ctx: Annotated[Context, require("jobs:read")]) -> Row:
+    return await jobs.get(ctx, job_id)

@@ -2,20 +2,10 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
 
 from app.domain.events.webhooks import EndpointRules
-from app.routers.dependencies import (
-    JSON,
-    IfMatch,
-    Paging,
-    page_response,
-    paging,
-    require,
-    require_idempotent,
-    resource_response,
-    sort_enum,
-)
+from app.routers.answers import Answer, Row, RowPage
+from app.routers.dependencies import IfMatch, Paging, paging, require, require_idempotent, sort_enum
 from app.routers.route import CrmRoute, answers_secret
 from app.schemas.common import Page
 from app.schemas.events.webhooks import (
@@ -37,7 +27,7 @@ def endpoint_rules(request: Request) -> EndpointRules:
     return EndpointRules(settings.webhook_endpoints_per_workspace, settings.webhook_allow_loopback)
 
 
-router = APIRouter(prefix="/webhook-endpoints", tags=["Webhooks"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/webhook-endpoints", tags=["Webhooks"], route_class=CrmRoute)
 EndpointSort = sort_enum("WebhookEndpointSort", "created_at")
 DeliverySort = sort_enum("DeliverySort", "created_at")
 # Deliveries name the events sent and keep the start of each reply (which can echo the payload).
@@ -64,14 +54,9 @@ COVERING = (
 @answers_secret
 async def create_webhook_endpoint(
     request: Request, body: WebhookEndpointCreate, ctx: Annotated[Context, require_idempotent("webhooks:write")]
-) -> Response:
+) -> Answer:
     row = await webhooks.create(ctx, body.model_dump(), rules=endpoint_rules(request))
-    return resource_response(
-        request,
-        WebhookEndpointCreated.model_validate(row),
-        status_code=201,
-        location=f"/v1/webhook-endpoints/{row['id']}",
-    )
+    return Answer(row, location=f"/v1/webhook-endpoints/{row['id']}")
 
 
 @router.get("", summary="List webhook endpoints", response_model=Page[WebhookEndpointRead])
@@ -79,9 +64,8 @@ async def list_webhook_endpoints(
     ctx: Annotated[Context, require("webhooks:read")],
     page: Annotated[Paging, paging(EndpointSort)],
     enabled: Annotated[bool | None, Query()] = None,
-) -> Response:
-    result = await webhooks.list_endpoints(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, enabled=enabled)
-    return page_response(WebhookEndpointRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await webhooks.list_endpoints(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, enabled=enabled)
 
 
 @router.get(
@@ -90,10 +74,8 @@ async def list_webhook_endpoints(
     response_model=WebhookEndpointRead,
     openapi_extra={"x-conditional": True},
 )
-async def get_webhook_endpoint(
-    request: Request, endpoint_id: UUID, ctx: Annotated[Context, require("webhooks:read")]
-) -> Response:
-    return resource_response(request, WebhookEndpointRead.model_validate(await webhooks.get(ctx, endpoint_id)))
+async def get_webhook_endpoint(endpoint_id: UUID, ctx: Annotated[Context, require("webhooks:read")]) -> Row:
+    return await webhooks.get(ctx, endpoint_id)
 
 
 @router.patch(
@@ -109,11 +91,10 @@ async def update_webhook_endpoint(
     body: WebhookEndpointUpdate,
     ctx: Annotated[Context, require("webhooks:write")],
     if_match: IfMatch = None,
-) -> Response:
-    row = await webhooks.update(
+) -> Row:
+    return await webhooks.update(
         ctx, endpoint_id, body.model_dump(exclude_unset=True), if_match=if_match, rules=endpoint_rules(request)
     )
-    return resource_response(request, WebhookEndpointRead.model_validate(row))
 
 
 @router.delete(
@@ -122,10 +103,9 @@ async def update_webhook_endpoint(
     response_model=WebhookEndpointRead,
 )
 async def delete_webhook_endpoint(
-    request: Request, endpoint_id: UUID, ctx: Annotated[Context, require("webhooks:write")], if_match: IfMatch = None
-) -> Response:
-    row = await webhooks.delete(ctx, endpoint_id, if_match=if_match)
-    return resource_response(request, WebhookEndpointRead.model_validate(row))
+    endpoint_id: UUID, ctx: Annotated[Context, require("webhooks:write")], if_match: IfMatch = None
+) -> Row:
+    return await webhooks.delete(ctx, endpoint_id, if_match=if_match)
 
 
 @router.post(
@@ -137,9 +117,8 @@ async def delete_webhook_endpoint(
 )
 async def test_webhook_endpoint(
     endpoint_id: UUID, ctx: Annotated[Context, require_idempotent("webhooks:write")]
-) -> Response:
+) -> None:
     await webhooks.send_test(ctx, endpoint_id)
-    return Response(status_code=202)
 
 
 @router.get(
@@ -153,11 +132,10 @@ async def list_deliveries(
     ctx: Annotated[Context, require("webhooks:read")],
     page: Annotated[Paging, paging(DeliverySort)],
     status: Annotated[Literal["pending", "succeeded", "failed"] | None, Query()] = None,
-) -> Response:
-    result = await webhooks.deliveries(
+) -> RowPage:
+    return await webhooks.deliveries(
         ctx, endpoint_id, sort=page.sort, cursor=page.cursor, limit=page.limit, status=status
     )
-    return page_response(DeliveryRead, result.rows, result.next_cursor)
 
 
 @router.get(
@@ -166,11 +144,9 @@ async def list_deliveries(
     description=COVERING,
     response_model=DeliveryDetail,
 )
-async def get_delivery(
-    endpoint_id: UUID, delivery_id: UUID, ctx: Annotated[Context, require("webhooks:read")]
-) -> Response:
+async def get_delivery(endpoint_id: UUID, delivery_id: UUID, ctx: Annotated[Context, require("webhooks:read")]) -> Row:
     row, attempts = await webhooks.delivery(ctx, endpoint_id, delivery_id)
-    return Response(DeliveryDetail.model_validate({**row, "attempts_log": attempts}).model_dump_json(), media_type=JSON)
+    return {**row, "attempts_log": attempts}
 
 
 @router.post(
@@ -181,9 +157,8 @@ async def get_delivery(
 )
 async def retry_delivery(
     endpoint_id: UUID, delivery_id: UUID, ctx: Annotated[Context, require_idempotent("webhooks:write")]
-) -> Response:
-    row = await webhooks.retry(ctx, endpoint_id, delivery_id)
-    return Response(DeliveryRead.model_validate(row).model_dump_json(), media_type=JSON)
+) -> Row:
+    return await webhooks.retry(ctx, endpoint_id, delivery_id)
 
 
 @router.post(
@@ -195,6 +170,6 @@ async def retry_delivery(
 )
 async def replay_events(
     endpoint_id: UUID, body: ReplayRequest, ctx: Annotated[Context, require_idempotent("webhooks:write")]
-) -> Response:
+) -> ReplayResult:
     count = await webhooks.replay(ctx, endpoint_id, since=body.since, since_sequence=body.since_sequence)
-    return Response(ReplayResult(deliveries_created=count).model_dump_json(), media_type=JSON)
+    return ReplayResult(deliveries_created=count)

@@ -1,32 +1,28 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter
 
-from app.routers.dependencies import IfMatch, page_response, require, require_idempotent, resource_response
+from app.routers.answers import Answer, Row, RowPage
+from app.routers.dependencies import IfMatch, require, require_idempotent
 from app.routers.route import CrmRoute
 from app.schemas.common import Page
 from app.schemas.leads.leads import CustomFieldCreate, CustomFieldRead, CustomFieldUpdate
 from app.services.context import Context
 from app.services.leads import custom_fields
 
-router = APIRouter(prefix="/custom-fields", tags=["Custom fields"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/custom-fields", tags=["Custom fields"], route_class=CrmRoute)
 
 
 @router.post("", status_code=201, summary="Define a custom lead field", response_model=CustomFieldRead)
-async def create_custom_field(
-    request: Request, body: CustomFieldCreate, ctx: Annotated[Context, require_idempotent("admin")]
-) -> Response:
+async def create_custom_field(body: CustomFieldCreate, ctx: Annotated[Context, require_idempotent("admin")]) -> Answer:
     row = await custom_fields.create(ctx, body.model_dump())
-    return resource_response(
-        request, CustomFieldRead.model_validate(row), status_code=201, location=f"/v1/custom-fields/{row['id']}"
-    )
+    return Answer(row, location=f"/v1/custom-fields/{row['id']}")
 
 
 @router.get("", summary="List custom lead fields (all of them, oldest first)", response_model=Page[CustomFieldRead])
-async def list_custom_fields(ctx: Annotated[Context, require("leads:read")]) -> Response:
-    return page_response(CustomFieldRead, await custom_fields.list_all(ctx), None)
+async def list_custom_fields(ctx: Annotated[Context, require("leads:read")]) -> RowPage:
+    return RowPage(await custom_fields.list_all(ctx), None)
 
 
 @router.get(
@@ -35,24 +31,17 @@ async def list_custom_fields(ctx: Annotated[Context, require("leads:read")]) -> 
     response_model=CustomFieldRead,
     openapi_extra={"x-conditional": True},
 )
-async def get_custom_field(
-    request: Request, field_id: UUID, ctx: Annotated[Context, require("leads:read")]
-) -> Response:
-    return resource_response(request, CustomFieldRead.model_validate(await custom_fields.get(ctx, field_id)))
+async def get_custom_field(field_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Row:
+    return await custom_fields.get(ctx, field_id)
 
 
 @router.patch(
     "/{field_id}", summary="Change a custom field's label, options or requiredness", response_model=CustomFieldRead
 )
 async def update_custom_field(
-    request: Request,
-    field_id: UUID,
-    body: CustomFieldUpdate,
-    ctx: Annotated[Context, require("admin")],
-    if_match: IfMatch = None,
-) -> Response:
-    row = await custom_fields.update(ctx, field_id, body.model_dump(exclude_unset=True), if_match=if_match)
-    return resource_response(request, CustomFieldRead.model_validate(row))
+    field_id: UUID, body: CustomFieldUpdate, ctx: Annotated[Context, require("admin")], if_match: IfMatch = None
+) -> Row:
+    return await custom_fields.update(ctx, field_id, body.model_dump(exclude_unset=True), if_match=if_match)
 
 
 @router.delete(
@@ -62,6 +51,5 @@ async def update_custom_field(
     response_model=None,
     responses={204: {"description": "Deleted"}},
 )
-async def delete_custom_field(field_id: UUID, ctx: Annotated[Context, require("admin")]) -> Response:
+async def delete_custom_field(field_id: UUID, ctx: Annotated[Context, require("admin")]) -> None:
     await custom_fields.delete(ctx, field_id)
-    return Response(status_code=204)

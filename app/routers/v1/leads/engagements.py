@@ -4,13 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
-from starlette.responses import Response
 
 from app.domain.errors import Forbidden, InvalidInput
 from app.domain.leads.capture import origin_allowed
 from app.domain.workspace.api_keys import KeyKind
 from app.ids import utcnow
-from app.routers.dependencies import JSON, Credentials, authenticate, enforce_rate_limit, require_idempotent
+from app.routers.answers import Answer
+from app.routers.dependencies import Credentials, authenticate, enforce_rate_limit, require_idempotent
 from app.routers.problems import UnsupportedMediaType
 from app.routers.route import CrmRoute, problem_doc
 from app.schemas.common import invalid_input
@@ -18,8 +18,8 @@ from app.schemas.leads.engagements import EngagementBatch, EngagementBatchResult
 from app.services.context import Context
 from app.services.leads import engagements
 
-router = APIRouter(prefix="/engagements", tags=["Engagements"], route_class=CrmRoute)
-tracking_router = APIRouter(prefix="/tracking", tags=["Engagements"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/engagements", tags=["Engagements"], route_class=CrmRoute)
+tracking_router = APIRouter(prefix="/v1/tracking", tags=["Engagements"], route_class=CrmRoute)
 BATCH_BODY_LIMIT = 5 * 1024 * 1024
 TRACKING_BODY_LIMIT = 8 * 1024
 
@@ -32,9 +32,8 @@ TRACKING_BODY_LIMIT = 8 * 1024
 )
 async def record_engagements(
     body: EngagementBatch, ctx: Annotated[Context, require_idempotent("leads:write")]
-) -> Response:
-    results = await engagements.engage_batch(ctx, body.engagements)
-    return Response(EngagementBatchResults.model_validate({"results": results}).model_dump_json(), media_type=JSON)
+) -> EngagementBatchResults:
+    return EngagementBatchResults.model_validate({"results": await engagements.engage_batch(ctx, body.engagements)})
 
 
 @tracking_router.post(
@@ -65,7 +64,7 @@ async def track_engagement(
     request: Request,
     credentials: Credentials,
     key: Annotated[str | None, Query(description="The publishable key, for beacons that cannot set headers")] = None,
-) -> Response:
+) -> Answer:
     now = utcnow()
     origin = request.headers.get("origin")
     caller = await authenticate(request, credentials.credentials if credentials else key, now)
@@ -89,4 +88,4 @@ async def track_engagement(
     ctx = Context(request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes)
     row = await engagements.track(ctx, item)
     headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
-    return Response(TrackingAccepted(id=row["id"]).model_dump_json(), status_code=201, media_type=JSON, headers=headers)
+    return Answer(TrackingAccepted(id=row["id"]), headers=headers)

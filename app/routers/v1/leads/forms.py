@@ -4,7 +4,7 @@ import time
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
@@ -12,32 +12,31 @@ from app.domain.concurrency import LostUpdate
 from app.domain.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from app.domain.leads.capture import with_query
 from app.ids import utcnow
+from app.routers import idempotency
+from app.routers.answers import JSON, Answer, Row, RowPage
 from app.routers.dependencies import (
-    JSON,
     Credentials,
-    IdempotencyKey,
     IfMatch,
     Paging,
     authenticate,
-    claim_idempotency_key,
     enforce_rate_limit,
-    page_response,
     paging,
     require,
     require_idempotent,
-    resource_response,
     sort_enum,
 )
+from app.routers.idempotency import IdempotencyKey
 from app.routers.problems import UnsupportedMediaType, from_domain
 from app.routers.route import CrmRoute, problem_doc
 from app.schemas.common import Page
 from app.schemas.leads.forms import FormCreate, FormRead, FormUpdate, SubmissionAccepted, SubmissionRead
 from app.services.context import Context
 from app.services.leads import capture, forms, preflight
+from app.services.workspace.api_keys import Caller
 
-router = APIRouter(prefix="/forms", tags=["Forms"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/forms", tags=["Forms"], route_class=CrmRoute)
 # The submission routes websites call, mounted ahead of every other router (see v1/__init__.py).
-public_router = APIRouter(prefix="/forms", tags=["Forms"], route_class=CrmRoute)
+public_router = APIRouter(prefix="/v1/forms", tags=["Forms"], route_class=CrmRoute)
 FormSort = sort_enum("FormSort", "created_at")
 SubmissionSort = sort_enum("SubmissionSort", "created_at")
 FORM_BODY_LIMIT = 64 * 1024
@@ -46,57 +45,45 @@ UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
 @router.post("", status_code=201, summary="Create a lead-capture form", response_model=FormRead)
-async def create_form(
-    request: Request, body: FormCreate, ctx: Annotated[Context, require_idempotent("admin")]
-) -> Response:
+async def create_form(body: FormCreate, ctx: Annotated[Context, require_idempotent("admin")]) -> Answer:
     row = await forms.create(ctx, body.model_dump())
-    return resource_response(request, FormRead.model_validate(row), status_code=201, location=f"/v1/forms/{row['id']}")
+    return Answer(row, location=f"/v1/forms/{row['id']}")
 
 
 @router.get("", summary="List forms", response_model=Page[FormRead])
-async def list_forms(ctx: Annotated[Context, require("admin")], page: Annotated[Paging, paging(FormSort)]) -> Response:
-    result = await forms.list_forms(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(FormRead, result.rows, result.next_cursor)
+async def list_forms(ctx: Annotated[Context, require("admin")], page: Annotated[Paging, paging(FormSort)]) -> RowPage:
+    return await forms.list_forms(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit)
 
 
 @router.get("/{form_id}", summary="Get a form", response_model=FormRead, openapi_extra={"x-conditional": True})
-async def get_form(request: Request, form_id: UUID, ctx: Annotated[Context, require("admin")]) -> Response:
-    return resource_response(request, FormRead.model_validate(await forms.get(ctx, form_id)))
+async def get_form(form_id: UUID, ctx: Annotated[Context, require("admin")]) -> Row:
+    return await forms.get(ctx, form_id)
 
 
 @router.patch("/{form_id}", summary="Change a form", response_model=FormRead)
 async def update_form(
-    request: Request,
-    form_id: UUID,
-    body: FormUpdate,
-    ctx: Annotated[Context, require("admin")],
-    if_match: IfMatch = None,
-) -> Response:
-    row = await forms.update(ctx, form_id, body.model_dump(exclude_unset=True), if_match=if_match)
-    return resource_response(request, FormRead.model_validate(row))
+    form_id: UUID, body: FormUpdate, ctx: Annotated[Context, require("admin")], if_match: IfMatch = None
+) -> Row:
+    return await forms.update(ctx, form_id, body.model_dump(exclude_unset=True), if_match=if_match)
 
 
 @router.delete("/{form_id}", summary="Archive a form (it stops accepting submissions)", response_model=FormRead)
-async def archive_form(
-    request: Request, form_id: UUID, ctx: Annotated[Context, require("admin")], if_match: IfMatch = None
-) -> Response:
-    return resource_response(request, FormRead.model_validate(await forms.archive(ctx, form_id, if_match=if_match)))
+async def archive_form(form_id: UUID, ctx: Annotated[Context, require("admin")], if_match: IfMatch = None) -> Row:
+    return await forms.archive(ctx, form_id, if_match=if_match)
 
 
 @router.get("/{form_id}/submissions", summary="Submissions that became leads", response_model=Page[SubmissionRead])
 async def list_submissions(
     form_id: UUID, ctx: Annotated[Context, require("leads:read")], page: Annotated[Paging, paging(SubmissionSort)]
-) -> Response:
-    result = await forms.submissions(ctx, form_id, spam=False, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(SubmissionRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await forms.submissions(ctx, form_id, spam=False, sort=page.sort, cursor=page.cursor, limit=page.limit)
 
 
 @router.get("/{form_id}/spam", summary="Submissions kept aside as spam", response_model=Page[SubmissionRead])
 async def list_spam_submissions(
     form_id: UUID, ctx: Annotated[Context, require("leads:read")], page: Annotated[Paging, paging(SubmissionSort)]
-) -> Response:
-    result = await forms.submissions(ctx, form_id, spam=True, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(SubmissionRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await forms.submissions(ctx, form_id, spam=True, sort=page.sort, cursor=page.cursor, limit=page.limit)
 
 
 def _token(credentials: Any, key: str | None) -> str | None:
@@ -126,6 +113,28 @@ def _unsupported() -> DomainError:
     return UnsupportedMediaType("send application/json, application/x-www-form-urlencoded or multipart/form-data")
 
 
+async def submission_context(request: Request, token: str | None) -> Context:
+    """Who posts the form: the caller of its publishable key (from Authorization, or `?key=` for forms
+    that cannot set headers), kept on the request as any route's caller is."""
+    now = utcnow()
+    caller = await authenticate(request, token, now)
+    request.state.caller = caller
+    return Context(request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes)
+
+
+async def submitter(
+    request: Request,
+    credentials: Credentials,
+    key: Annotated[str | None, Query(description="The publishable key, for forms that cannot set headers")] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Context:
+    """The poster's context, with its Idempotency-Key claimed before the request's own transaction
+    touches the database (on SQLite that one holds the write lock); fetch() callers may send one."""
+    ctx = await submission_context(request, _token(credentials, key))
+    await idempotency.claim(request, ctx, idempotency_key)
+    return ctx
+
+
 @public_router.post(
     "/{form_id}/submissions",
     status_code=201,
@@ -153,28 +162,17 @@ def _unsupported() -> DomainError:
         },
     },
 )
-async def submit_form(
-    request: Request,
-    form_id: UUID,
-    credentials: Credentials,
-    key: Annotated[str | None, Query(description="The publishable key, for forms that cannot set headers")] = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    return await accept_submission(request, form_id, _token(credentials, key), idempotency_key)
+async def submit_form(request: Request, form_id: UUID, ctx: Annotated[Context, Depends(submitter)]) -> Response:
+    return await accept_submission(request, form_id, ctx)
 
 
-async def accept_submission(
-    request: Request, form_id: UUID, token: str | None, idempotency_key: str | None
-) -> Response:
-    """The submission endpoint's work, shared with the JSON fast lane (app/routers/fast_lane.py)."""
-    now = utcnow()
+async def accept_submission(request: Request, form_id: UUID, ctx: Context) -> Response:
+    """The submission endpoint's work, shared with the JSON fast lane (app/routers/fast_lane.py),
+    for the poster `submission_context` found."""
     origin = request.headers.get("origin")
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     plain = media in PLAIN
-    caller = await authenticate(request, token, now)
-    ctx = Context(request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes)
-    # Before this request's own transaction touches the database (on SQLite it holds the write lock).
-    await claim_idempotency_key(request, ctx, idempotency_key)  # fetch() callers may send one
+    caller: Caller = request.state.caller
     form = await capture.open_form(ctx, caller, form_id, origin)
     cors = _cors(origin)
     try:
@@ -192,8 +190,7 @@ async def accept_submission(
             "visitor_id": fields.get("visitor_id"),
             **{k: request.query_params[k] for k in UTM if k in request.query_params},
         }
-        retry = getattr(request.state, "retrying", False)
-        outcome = await capture.submit(ctx, form, fields, meta, int(time.time() * 1000), retry=retry)
+        outcome = await capture.submit(ctx, form, fields, meta, int(time.time() * 1000))
     except LostUpdate:  # a concurrent write changed the matched lead: the route runs the submission again
         raise
     except DomainError as exc:

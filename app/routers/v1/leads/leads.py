@@ -3,23 +3,14 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.responses import Response
+from pydantic import BaseModel, Field
 
 from app.domain.leads.filters import LeadFilters
 from app.domain.leads.lifecycle import LeadStatus, Source
 from app.domain.leads.scoring import StageFilter, Temperature
 from app.domain.leads.sla import SlaStatus
-from app.routers.dependencies import (
-    JSON,
-    IfMatch,
-    Paging,
-    page_response,
-    paging,
-    require,
-    require_idempotent,
-    resource_response,
-    sort_enum,
-)
+from app.routers.answers import Answer, Row, RowPage
+from app.routers.dependencies import IfMatch, Paging, paging, require, require_idempotent, sort_enum
 from app.routers.route import CrmRoute
 from app.schemas.common import Country, Page
 from app.schemas.customers.relationships import DisqualifyRequest, Qualification, QualifyRequest
@@ -39,7 +30,7 @@ from app.schemas.leads.routing import AssignmentList, AssignRequest, TimelinePag
 from app.services.context import Context
 from app.services.leads import duplicates, engagements, leads, qualification, routing, scoring, timeline
 
-router = APIRouter(prefix="/leads", tags=["Leads"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/leads", tags=["Leads"], route_class=CrmRoute)
 CandidateSort = sort_enum("CandidateSort", "found_at")
 TimelineSort = sort_enum("TimelineSort", "occurred_at")
 LeadSort = sort_enum("LeadSort", "created_at", "updated_at", "score", "last_activity_at")
@@ -70,16 +61,15 @@ async def _on_duplicate(ctx: Context, asked: str | None) -> str:
     responses={200: {"model": LeadRead, "description": "Merged into the open lead with this email or phone"}},
 )
 async def create_lead(
-    request: Request,
     body: LeadCreate,
     ctx: Annotated[Context, require_idempotent("leads:write")],
     on_duplicate: OnDuplicateQuery = None,
-) -> Response:
+) -> Answer:
     asked = await _on_duplicate(ctx, on_duplicate)
     row, merged = await leads.create_or_merge(ctx, body.model_dump(), on_duplicate=asked)
     if merged:
-        return resource_response(request, LeadRead.model_validate(row))
-    return resource_response(request, LeadRead.model_validate(row), status_code=201, location=f"/v1/leads/{row['id']}")
+        return Answer(row, status_code=200)
+    return Answer(row, location=f"/v1/leads/{row['id']}")
 
 
 @router.post(
@@ -95,54 +85,50 @@ async def upsert_leads(
         bool, Query(description="Give new leads a first-response deadline (batches load history: off by default)")
     ] = False,
     on_duplicate: OnDuplicateQuery = None,
-) -> Response:
+) -> BatchResult:
     results = await leads.batch_upsert(
         ctx, body.leads, apply_sla=apply_sla, on_duplicate=await _on_duplicate(ctx, on_duplicate)
     )
-    return Response(BatchResult.model_validate({"results": results}).model_dump_json(), media_type=JSON)
+    return BatchResult.model_validate({"results": results})
 
 
-def lead_filters(
-    request: Request,
-    q: Annotated[str | None, Query(max_length=200, description="Name, email, company or phone; Persian-aware")] = None,
-    temperature: Annotated[Temperature | None, Query()] = None,
-    stage: Annotated[StageFilter | None, Query(description="`none`: leads with no stage yet")] = None,
-    mql_candidate: Annotated[
-        bool | None, Query(description="true: leads whose score reached MQL, waiting for marketing to accept them")
-    ] = None,
-    score_min: Annotated[float | None, Query(ge=0, le=100)] = None,
-    score_max: Annotated[float | None, Query(ge=0, le=100)] = None,
-    engaged_after: Annotated[datetime | None, Query(description="Last engagement at or after")] = None,
-    engaged_before: Annotated[datetime | None, Query(description="Last engagement before")] = None,
-    status: Annotated[LeadStatus | None, Query()] = None,
-    source: Annotated[Source | None, Query()] = None,
-    owner_id: Annotated[UUID | None, Query()] = None,
-    tag: Annotated[str | None, Query(max_length=100)] = None,
-    country: Annotated[Country | None, Query()] = None,
-    created_after: Annotated[datetime | None, Query()] = None,
-    created_before: Annotated[datetime | None, Query()] = None,
-    updated_after: Annotated[datetime | None, Query()] = None,
-    updated_before: Annotated[datetime | None, Query()] = None,
-    archived: Annotated[bool, Query(description="true: only archived leads")] = False,
-    sla_status: Annotated[SlaStatus | None, Query(description="First-response SLA status")] = None,
-    first_response_due_before: Annotated[
-        datetime | None, Query(description="First response due before (e.g. pending leads about to breach)")
-    ] = None,
-    team_id: Annotated[UUID | None, Query()] = None,
-    last_activity_after: Annotated[datetime | None, Query(description="Last activity at or after")] = None,
-    last_activity_before: Annotated[datetime | None, Query(description="Last activity before")] = None,
-    import_id: Annotated[UUID | None, Query(description="Created by this CSV import")] = None,
-) -> LeadFilters:
-    """The leads list's filters from its query (shared by the CSV export)."""
+# The leads list's filters, validated as one model (one pass instead of one per parameter).
+class LeadQuery(BaseModel):
+    q: str | None = Field(default=None, max_length=200, description="Name, email, company or phone; Persian-aware")
+    temperature: Temperature | None = None
+    stage: StageFilter | None = Field(default=None, description="`none`: leads with no stage yet")
+    mql_candidate: bool | None = Field(
+        default=None, description="true: leads whose score reached MQL, waiting for marketing to accept them"
+    )
+    score_min: float | None = Field(default=None, ge=0, le=100)
+    score_max: float | None = Field(default=None, ge=0, le=100)
+    engaged_after: datetime | None = Field(default=None, description="Last engagement at or after")
+    engaged_before: datetime | None = Field(default=None, description="Last engagement before")
+    status: LeadStatus | None = None
+    source: Source | None = None
+    owner_id: UUID | None = None
+    tag: str | None = Field(default=None, max_length=100)
+    country: Country | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    archived: bool = Field(default=False, description="true: only archived leads")
+    sla_status: SlaStatus | None = Field(default=None, description="First-response SLA status")
+    first_response_due_before: datetime | None = Field(
+        default=None, description="First response due before (e.g. pending leads about to breach)"
+    )
+    team_id: UUID | None = None
+    last_activity_after: datetime | None = Field(default=None, description="Last activity at or after")
+    last_activity_before: datetime | None = Field(default=None, description="Last activity before")
+    import_id: UUID | None = Field(default=None, description="Created by this CSV import")
+
+
+def lead_filters(request: Request, query: Annotated[LeadQuery, Query()]) -> LeadFilters:
+    """The leads list's filters from its query (shared by the CSV export), with the custom field
+    filters (`cf.<key>=<value>`)."""
     custom = {k[3:]: v for k, v in request.query_params.items() if k.startswith("cf.") and len(k) > 3}
-    return LeadFilters(
-        q=q, custom_fields=custom, archived=archived, status=status, source=source, owner_id=owner_id, tag=tag,
-        country=country, created_after=created_after, created_before=created_before, updated_after=updated_after,
-        updated_before=updated_before, temperature=temperature, stage=stage, mql_candidate=mql_candidate,
-        score_min=score_min, score_max=score_max, engaged_after=engaged_after, engaged_before=engaged_before,
-        sla_status=sla_status, first_response_due_before=first_response_due_before, team_id=team_id,
-        last_activity_after=last_activity_after, last_activity_before=last_activity_before, import_id=import_id,
-    )  # fmt: skip
+    return LeadFilters(**dict(query), custom_fields=custom)
 
 
 LeadFiltersQuery = Annotated[LeadFilters, Depends(lead_filters)]
@@ -158,9 +144,8 @@ async def list_leads(
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(LeadSort)],
     filters: LeadFiltersQuery,
-) -> Response:
-    result = await leads.list_leads(ctx, filters, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(LeadRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await leads.list_leads(ctx, filters, sort=page.sort, cursor=page.cursor, limit=page.limit)
 
 
 @router.post(
@@ -170,15 +155,15 @@ async def list_leads(
     response_model=JobRead,
     responses={202: {"description": "Accepted: poll the job at Location"}},
 )
-async def rescore_leads(request: Request, ctx: Annotated[Context, require_idempotent("leads:write")]) -> Response:
+async def rescore_leads(ctx: Annotated[Context, require_idempotent("leads:write")]) -> Answer:
     job = await scoring.enqueue_rescore(ctx, "requested")
-    return resource_response(request, JobRead.model_validate(job), status_code=202, location=f"/v1/jobs/{job['id']}")
+    return Answer(job, location=f"/v1/jobs/{job['id']}")
 
 
 @router.get("/{lead_id}/score", summary="A lead's score now, every point explained", response_model=ScoreRead)
-async def get_lead_score(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
+async def get_lead_score(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> ScoreRead:
     lead, result = await scoring.score_of(ctx, lead_id)
-    body = ScoreRead(
+    return ScoreRead(
         lead_id=lead_id,
         score=float(result.score),
         fit_score=float(result.fit),
@@ -203,7 +188,6 @@ async def get_lead_score(lead_id: UUID, ctx: Annotated[Context, require("leads:r
         stored_score=lead["score"],
         scored_at=lead["scored_at"],
     )
-    return Response(body.model_dump_json(), media_type=JSON)
 
 
 @router.post(
@@ -213,10 +197,10 @@ async def get_lead_score(lead_id: UUID, ctx: Annotated[Context, require("leads:r
     response_model=EngagementRead,
 )
 async def create_lead_engagement(
-    request: Request, lead_id: UUID, body: EngagementCreate, ctx: Annotated[Context, require_idempotent("leads:write")]
-) -> Response:
+    lead_id: UUID, body: EngagementCreate, ctx: Annotated[Context, require_idempotent("leads:write")]
+) -> Row:
     row, _ = await engagements.engage(ctx, lead_id, body.model_dump())
-    return Response(EngagementRead.model_validate(row).model_dump_json(), status_code=201, media_type=JSON)
+    return row
 
 
 @router.get("/{lead_id}/engagements", summary="A lead's engagements", response_model=Page[EngagementRead])
@@ -224,9 +208,8 @@ async def list_lead_engagements(
     lead_id: UUID,
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(EngagementSort, "-occurred_at")],
-) -> Response:
-    result = await engagements.engagements_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(EngagementRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await engagements.engagements_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
 
 
 @router.get(
@@ -238,9 +221,8 @@ async def list_lead_state_changes(
     lead_id: UUID,
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(StateChangeSort, "-occurred_at")],
-) -> Response:
-    result = await scoring.state_changes_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return page_response(StateChangeRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await scoring.state_changes_of(ctx, lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
 
 
 @router.get(
@@ -253,13 +235,10 @@ async def get_lead_timeline(
     lead_id: UUID,
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(TimelineSort, "-occurred_at")],
-) -> Response:
+) -> TimelinePage:
     data, next_cursor = await timeline.page(ctx, "lead", lead_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
-    return Response(
-        TimelinePage.model_validate(
-            {"data": data, "next_cursor": next_cursor, "withheld": timeline.withheld_kinds(ctx, "lead")}
-        ).model_dump_json(),
-        media_type=JSON,
+    return TimelinePage.model_validate(
+        {"data": data, "next_cursor": next_cursor, "withheld": timeline.withheld_kinds(ctx, "lead")}
     )
 
 
@@ -273,9 +252,8 @@ async def list_duplicate_candidates(
     ctx: Annotated[Context, require("leads:read")],
     page: Annotated[Paging, paging(CandidateSort, "-found_at")],
     lead_id: Annotated[UUID | None, Query(description="Found for this new lead")] = None,
-) -> Response:
-    result = await duplicates.list_found(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, lead_id=lead_id)
-    return page_response(DuplicateCandidateRead, result.rows, result.next_cursor)
+) -> RowPage:
+    return await duplicates.list_found(ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, lead_id=lead_id)
 
 
 @router.get(
@@ -284,9 +262,8 @@ async def list_duplicate_candidates(
     "company by name similarity (at least /v1/settings/deduplication fuzzy_threshold); at most 10, best first",
     response_model=DuplicateList,
 )
-async def list_lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
-    found = await duplicates.candidates(ctx, lead_id)
-    return Response(DuplicateList.model_validate({"data": found}).model_dump_json(), media_type=JSON)
+async def list_lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> DuplicateList:
+    return DuplicateList.model_validate({"data": await duplicates.candidates(ctx, lead_id)})
 
 
 @router.post(
@@ -299,14 +276,12 @@ async def list_lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("l
     response_model=LeadRead,
 )
 async def merge_leads(
-    request: Request,
     lead_id: UUID,
     body: MergeRequest,
     ctx: Annotated[Context, require_idempotent("leads:write")],
     if_match: IfMatch = None,
-) -> Response:
-    row = await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+) -> Row:
+    return await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match)
 
 
 @router.post(
@@ -322,13 +297,9 @@ async def merge_leads(
     response_model=LeadRead,
 )
 async def unmerge_lead(
-    request: Request,
-    lead_id: UUID,
-    ctx: Annotated[Context, require_idempotent("leads:write")],
-    if_match: IfMatch = None,
-) -> Response:
-    row = await duplicates.unmerge(ctx, lead_id, if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+    lead_id: UUID, ctx: Annotated[Context, require_idempotent("leads:write")], if_match: IfMatch = None
+) -> Row:
+    return await duplicates.unmerge(ctx, lead_id, if_match=if_match)
 
 
 @router.post(
@@ -342,9 +313,8 @@ async def unmerge_lead(
 )
 async def qualify_lead(
     lead_id: UUID, body: QualifyRequest, ctx: Annotated[Context, require_idempotent("leads:write")]
-) -> Response:
-    result = await qualification.qualify(ctx, lead_id, body.model_dump())
-    return Response(Qualification.model_validate(result).model_dump_json(), media_type=JSON)
+) -> Qualification:
+    return Qualification.model_validate(await qualification.qualify(ctx, lead_id, body.model_dump()))
 
 
 @router.post(
@@ -353,14 +323,9 @@ async def qualify_lead(
     response_model=LeadRead,
 )
 async def disqualify_lead(
-    request: Request,
-    lead_id: UUID,
-    body: DisqualifyRequest,
-    ctx: Annotated[Context, require("leads:write")],
-    if_match: IfMatch = None,
-) -> Response:
-    row = await qualification.disqualify(ctx, lead_id, body.reason, body.note, if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+    lead_id: UUID, body: DisqualifyRequest, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
+) -> Row:
+    return await qualification.disqualify(ctx, lead_id, body.reason, body.note, if_match=if_match)
 
 
 @router.post(
@@ -369,10 +334,9 @@ async def disqualify_lead(
     response_model=LeadRead,
 )
 async def reactivate_lead(
-    request: Request, lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
-) -> Response:
-    row = await qualification.reactivate(ctx, lead_id, if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+    lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
+) -> Row:
+    return await qualification.reactivate(ctx, lead_id, if_match=if_match)
 
 
 @router.post(
@@ -380,11 +344,8 @@ async def reactivate_lead(
     summary="Assign a lead to a member, or to the member whose turn it is in a team",
     response_model=LeadRead,
 )
-async def assign_lead(
-    request: Request, lead_id: UUID, body: AssignRequest, ctx: Annotated[Context, require("leads:write")]
-) -> Response:
-    row = await routing.assign_lead(ctx, lead_id, member_id=body.member_id, team_id=body.team_id)
-    return resource_response(request, LeadRead.model_validate(row))
+async def assign_lead(lead_id: UUID, body: AssignRequest, ctx: Annotated[Context, require("leads:write")]) -> Row:
+    return await routing.assign_lead(ctx, lead_id, member_id=body.member_id, team_id=body.team_id)
 
 
 @router.get(
@@ -392,14 +353,13 @@ async def assign_lead(
     summary="A lead's owners over time (who, when, why: rule, hot lead, manual, SLA escalation)",
     response_model=AssignmentList,
 )
-async def list_lead_assignments(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
-    rows = await routing.history(ctx, lead_id)
-    return Response(AssignmentList.model_validate({"data": rows}).model_dump_json(), media_type=JSON)
+async def list_lead_assignments(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> AssignmentList:
+    return AssignmentList.model_validate({"data": await routing.history(ctx, lead_id)})
 
 
 @router.get("/{lead_id}", summary="Get a lead", response_model=LeadRead, openapi_extra={"x-conditional": True})
-async def get_lead(request: Request, lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Response:
-    return resource_response(request, LeadRead.model_validate(await leads.get(ctx, lead_id)))
+async def get_lead(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Row:
+    return await leads.get(ctx, lead_id)
 
 
 @router.patch(
@@ -411,19 +371,11 @@ async def get_lead(request: Request, lead_id: UUID, ctx: Annotated[Context, requ
     response_model=LeadRead,
 )
 async def update_lead(
-    request: Request,
-    lead_id: UUID,
-    body: LeadUpdate,
-    ctx: Annotated[Context, require("leads:write")],
-    if_match: IfMatch = None,
-) -> Response:
-    row = await leads.update(ctx, lead_id, body.model_dump(exclude_unset=True), if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+    lead_id: UUID, body: LeadUpdate, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
+) -> Row:
+    return await leads.update(ctx, lead_id, body.model_dump(exclude_unset=True), if_match=if_match)
 
 
 @router.delete("/{lead_id}", summary="Archive a lead (hidden from lists unless archived=true)", response_model=LeadRead)
-async def archive_lead(
-    request: Request, lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
-) -> Response:
-    row = await leads.archive(ctx, lead_id, if_match=if_match)
-    return resource_response(request, LeadRead.model_validate(row))
+async def archive_lead(lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None) -> Row:
+    return await leads.archive(ctx, lead_id, if_match=if_match)

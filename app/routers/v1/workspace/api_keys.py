@@ -4,30 +4,17 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
 
-from app.routers.dependencies import (
-    IfMatch,
-    Paging,
-    page_response,
-    paging,
-    require,
-    require_idempotent,
-    resource_response,
-    sort_enum,
-)
+from app.routers.answers import Answer, Row, RowPage
+from app.routers.dependencies import IfMatch, Paging, paging, require, require_idempotent, sort_enum
 from app.routers.route import CrmRoute, answers_secret
 from app.schemas.common import Page
 from app.schemas.workspace.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.services.context import Context
 from app.services.workspace import api_keys
 
-router = APIRouter(prefix="/api-keys", tags=["API keys"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/api-keys", tags=["API keys"], route_class=CrmRoute)
 KeySort = sort_enum("ApiKeySort", "created_at")
-
-
-def _read(row: dict, model: type[ApiKeyRead] = ApiKeyRead, **extra: str) -> ApiKeyRead:
-    return model.model_validate({**row, **extra})
 
 
 @router.post(
@@ -37,9 +24,7 @@ def _read(row: dict, model: type[ApiKeyRead] = ApiKeyRead, **extra: str) -> ApiK
     response_model=ApiKeyCreated,
 )
 @answers_secret
-async def create_api_key(
-    request: Request, body: ApiKeyCreate, ctx: Annotated[Context, require_idempotent("admin")]
-) -> Response:
+async def create_api_key(body: ApiKeyCreate, ctx: Annotated[Context, require_idempotent("admin")]) -> Answer:
     row, token = await api_keys.create(
         ctx,
         name=body.name,
@@ -49,9 +34,7 @@ async def create_api_key(
         allowed_origins=body.allowed_origins,
         expires_at=body.expires_at,
     )
-    return resource_response(
-        request, _read(row, ApiKeyCreated, key=token), status_code=201, location=f"/v1/api-keys/{row['id']}"
-    )
+    return Answer({**row, "key": token}, location=f"/v1/api-keys/{row['id']}")
 
 
 @router.get("", summary="List API keys", response_model=Page[ApiKeyRead])
@@ -60,21 +43,19 @@ async def list_api_keys(
     page: Annotated[Paging, paging(KeySort)],
     kind: Annotated[Literal["secret", "publishable"] | None, Query()] = None,
     revoked: Annotated[bool | None, Query(description="true: only revoked keys; false: only live ones")] = None,
-) -> Response:
-    result = await api_keys.list_keys(
+) -> RowPage:
+    return await api_keys.list_keys(
         ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, kind=kind, revoked=revoked
     )
-    return page_response(ApiKeyRead, result.rows, result.next_cursor)
 
 
 @router.get("/{key_id}", summary="Get an API key", response_model=ApiKeyRead, openapi_extra={"x-conditional": True})
-async def get_api_key(request: Request, key_id: UUID, ctx: Annotated[Context, require("admin")]) -> Response:
-    return resource_response(request, _read(await api_keys.get(ctx, key_id)))
+async def get_api_key(key_id: UUID, ctx: Annotated[Context, require("admin")]) -> Row:
+    return await api_keys.get(ctx, key_id)
 
 
 @router.delete("/{key_id}", summary="Revoke an API key (it stops working at once)", response_model=ApiKeyRead)
 async def revoke_api_key(
     request: Request, key_id: UUID, ctx: Annotated[Context, require("admin")], if_match: IfMatch = None
-) -> Response:
-    row = await api_keys.revoke(ctx, key_id, if_match=if_match, resolver=request.app.state.keys)
-    return resource_response(request, _read(row))
+) -> Row:
+    return await api_keys.revoke(ctx, key_id, if_match=if_match, resolver=request.app.state.keys)

@@ -4,37 +4,24 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
 
 from app.domain.workspace.members import Role
-from app.routers.dependencies import (
-    IfMatch,
-    Paging,
-    page_response,
-    paging,
-    require,
-    require_idempotent,
-    resource_response,
-    sort_enum,
-)
+from app.routers.answers import Answer, Row, RowPage
+from app.routers.dependencies import IfMatch, Paging, paging, require, require_idempotent, sort_enum
 from app.routers.route import CrmRoute
 from app.schemas.common import Page
 from app.schemas.workspace.members import MemberCreate, MemberRead, MemberUpdate
 from app.services.context import Context
 from app.services.workspace import members
 
-router = APIRouter(prefix="/members", tags=["Members"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/members", tags=["Members"], route_class=CrmRoute)
 MemberSort = sort_enum("MemberSort", "created_at", "name", "email")
 
 
 @router.post("", status_code=201, summary="Add a member", response_model=MemberRead)
-async def create_member(
-    request: Request, body: MemberCreate, ctx: Annotated[Context, require_idempotent("members:write")]
-) -> Response:
+async def create_member(body: MemberCreate, ctx: Annotated[Context, require_idempotent("members:write")]) -> Answer:
     row = await members.create(ctx, body.model_dump())
-    return resource_response(
-        request, MemberRead.model_validate(row), status_code=201, location=f"/v1/members/{row['id']}"
-    )
+    return Answer(row, location=f"/v1/members/{row['id']}")
 
 
 @router.get("", summary="List members", response_model=Page[MemberRead])
@@ -45,8 +32,8 @@ async def list_members(
     active: Annotated[bool | None, Query()] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
     manager_id: Annotated[UUID | None, Query()] = None,
-) -> Response:
-    result = await members.list_members(
+) -> RowPage:
+    return await members.list_members(
         ctx,
         sort=page.sort,
         cursor=page.cursor,
@@ -56,12 +43,11 @@ async def list_members(
         email=email.lower() if email else None,
         manager_id=manager_id,
     )
-    return page_response(MemberRead, result.rows, result.next_cursor)
 
 
 @router.get("/{member_id}", summary="Get a member", response_model=MemberRead, openapi_extra={"x-conditional": True})
-async def get_member(request: Request, member_id: UUID, ctx: Annotated[Context, require("members:read")]) -> Response:
-    return resource_response(request, MemberRead.model_validate(await members.get(ctx, member_id)))
+async def get_member(member_id: UUID, ctx: Annotated[Context, require("members:read")]) -> Row:
+    return await members.get(ctx, member_id)
 
 
 @router.patch(
@@ -75,8 +61,7 @@ async def update_member(
     body: MemberUpdate,
     ctx: Annotated[Context, require("members:write")],
     if_match: IfMatch = None,
-) -> Response:
-    row = await members.update(
+) -> Row:
+    return await members.update(
         ctx, member_id, body.model_dump(exclude_unset=True), if_match=if_match, resolver=request.app.state.keys
     )
-    return resource_response(request, MemberRead.model_validate(row))

@@ -3,37 +3,33 @@ sections 404)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body
 from pydantic import BaseModel
-from starlette.responses import Response
 
-from app.routers.dependencies import IfMatch, require, resource_response
+from app.routers.dependencies import IfMatch, require
 from app.routers.route import CrmRoute
 from app.schemas.common import ResourceRead
 from app.schemas.workspace.settings import SECTIONS
 from app.services.context import Context
 from app.services.workspace import settings
 
-router = APIRouter(prefix="/settings", tags=["Settings"], route_class=CrmRoute)
+router = APIRouter(prefix="/v1/settings", tags=["Settings"], route_class=CrmRoute)
 
 
 def _add_section(section: str, model: type[BaseModel], update: type[BaseModel], read: type[ResourceRead]) -> None:
     def to_read(row: dict[str, Any]) -> ResourceRead:
         return read.model_validate({**row["values"], **{k: row[k] for k in ("version", "created_at", "updated_at")}})
 
-    async def get_section(request: Request, ctx: Annotated[Context, require("settings:read")]) -> Response:
-        return resource_response(request, to_read(await settings.get(ctx, section, model)))
+    async def get_section(ctx: Annotated[Context, require("settings:read")]) -> ResourceRead:
+        return to_read(await settings.get(ctx, section, model))
 
     async def update_section(
-        request: Request,
         body: Annotated[update, Body()],  # type: ignore[valid-type]
         ctx: Annotated[Context, require("settings:write")],
         if_match: IfMatch = None,
-    ) -> Response:
+    ) -> ResourceRead:
         changes = body.model_dump(exclude_unset=True)
-        return resource_response(
-            request, to_read(await settings.update(ctx, section, model, changes, if_match=if_match))
-        )
+        return to_read(await settings.update(ctx, section, model, changes, if_match=if_match))
 
     router.add_api_route(
         f"/{section}",
@@ -46,15 +42,12 @@ def _add_section(section: str, model: type[BaseModel], update: type[BaseModel], 
     )
 
     async def replace_section(
-        request: Request,
         body: Annotated[model, Body()],  # type: ignore[valid-type]
         ctx: Annotated[Context, require("settings:write")],
         if_match: IfMatch = None,
-    ) -> Response:
+    ) -> ResourceRead:
         values = body.model_dump(mode="json")
-        return resource_response(
-            request, to_read(await settings.update(ctx, section, model, values, if_match=if_match))
-        )
+        return to_read(await settings.update(ctx, section, model, values, if_match=if_match))
 
     router.add_api_route(
         f"/{section}",
