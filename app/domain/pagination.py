@@ -6,14 +6,28 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
 
+# A page's rows: a repository's typed rows (`LeadRow`), a use case's views, or plain dicts.
+PageRowT = TypeVar("PageRowT", default=Any)
+
+
 class BadCursor(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Page(Generic[PageRowT]):
+    """One keyset page of a list: its rows and the cursor of the next page (None: the last)."""
+
+    rows: list[PageRowT]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)

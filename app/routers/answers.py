@@ -31,12 +31,12 @@ from pydantic.fields import FieldInfo
 from starlette.responses import Response
 
 from app import jsonio
-from app.db.repositories.base import Page as RowPage
-from app.db.repositories.base import Row
 from app.domain.concurrency import etag
+from app.domain.pagination import Page as RowPage
 from app.schemas.common import ActorRead, ResourceRead, actor_json, rfc3339
 
 JSON = "application/json"
+Row = dict[str, Any]  # a row as a use case returns it
 __all__ = ["JSON", "Answer", "Renderer", "Row", "RowPage", "Rows"]
 
 

@@ -17,6 +17,7 @@ from typing_extensions import TypeVar
 
 from app.domain.errors import InvalidInput
 from app.domain.pagination import BadCursor, Sort, decode_cursor, encode_cursor
+from app.domain.pagination import Page as Page  # the pages repositories return (re-exported)
 
 if TYPE_CHECKING:
     from app.db.unit_of_work import UnitOfWork
@@ -25,7 +26,6 @@ Row = dict[str, Any]
 # The rows a repository reads: its table's TypedDict for the core resources (`LeadRow`, `ContactRow`:
 # the `rows.py` of each context), else a plain `Row`. Only a type: at run time every row is a dict.
 RowT = TypeVar("RowT", bound=Mapping[str, Any], default=Row)
-PageRowT = TypeVar("PageRowT", default=Any)
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
@@ -55,12 +55,6 @@ def text_key(column: ColumnElement[Any]) -> SortKey:
 
 def datetime_key(column: ColumnElement[Any]) -> SortKey:
     return SortKey(column, lambda v: v.isoformat(), lambda v: datetime.fromisoformat(v))
-
-
-@dataclass(frozen=True)
-class Page(Generic[PageRowT]):
-    rows: list[PageRowT]
-    next_cursor: str | None
 
 
 def equal_conditions(filters: Mapping[Any, Any]) -> list[ColumnElement[bool]]:
