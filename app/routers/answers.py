@@ -157,10 +157,17 @@ def _timestamp(value: Any) -> str:
     return rfc3339(value)
 
 
+_ACTORS: dict[str, dict[str, Any]] = {}  # an actor's JSON object by its stored text: few actors write many rows
+
+
 def _actor(value: Any) -> dict[str, Any]:
     if type(value) is not str:
         raise TypeError("an actor is stored as text")
-    return actor_json(value)  # type: ignore[no-any-return]
+    if len(_ACTORS) >= 10_000:
+        _ACTORS.clear()
+    shown: dict[str, Any] = actor_json(value)
+    _ACTORS[value] = shown
+    return shown
 
 
 def _float(value: Any) -> float:
@@ -195,14 +202,14 @@ def _documents_only(metadata: list[Any]) -> bool:
 
 
 # How a field's value is written: an expression of the value, where `{v}` is its first use (it
-# binds `v`), with its helper (named in it, or `_helper`). Every expression checks the value's type;
+# binds `v`), and for an enum or literal `_helper`, the values it may take. Every expression checks the value's type;
 # a value of another type raises, and the row is written by pydantic instead. orjson writes text,
 # numbers, UUIDs, dates, times and nested JSON values as pydantic does (app/jsonio.py).
 _EXACT = "(v if {v}.__class__ is %s else _refuse(v))"
 
 
-def _writer(annotation: Any, metadata: list[Any]) -> tuple[str, Any] | None:
-    """(expression, helper) for a field of this type, or None when only pydantic writes it exactly."""
+def _writer(annotation: Any, metadata: list[Any]) -> tuple[str, frozenset[str] | None] | None:
+    """(expression, values) for a field of this type, or None when only pydantic writes it exactly."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         base, *extra = typing.get_args(annotation)
@@ -211,15 +218,15 @@ def _writer(annotation: Any, metadata: list[Any]) -> tuple[str, Any] | None:
         # UtcDatetime (app/schemas/common.py): orjson writes a UTC time with its microseconds as rfc3339 does
         return "(v if {v}.microsecond and v.tzinfo is _UTC else _timestamp(v))", None
     if annotation is ActorRead and any(getattr(m, "func", None) is actor_json for m in metadata):
-        return "_actor({v})", _actor
+        return "(_ACTORS.get({v}) or _actor(v))", None
     if not _documents_only(metadata):
         return None
     if annotation in (str, int, bool, date):  # exact types: a bool is not written for an int
         return _EXACT % ("_date" if annotation is date else annotation.__name__), None
     if annotation is float:
-        return "(v if {v}.__class__ is float else _float(v))", _float
+        return "(v if {v}.__class__ is float else _float(v))", None
     if annotation is uuid.UUID:
-        return "(v if isinstance({v}, _UUID) else _uuid(v))", _uuid
+        return "(v if isinstance({v}, _UUID) else _uuid(v))", None
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         values = frozenset(member.value for member in annotation)
         if not all(type(value) is str for value in values):
@@ -228,11 +235,11 @@ def _writer(annotation: Any, metadata: list[Any]) -> tuple[str, Any] | None:
     if origin is Literal and all(type(a) is str for a in typing.get_args(annotation)):
         return "(v if {v}.__class__ is str and v in _helper else _refuse(v))", frozenset(typing.get_args(annotation))
     if origin is list and typing.get_args(annotation) == (str,):
-        return "_texts({v})", _texts
+        return "_texts({v})", None
     if origin is dict and typing.get_args(annotation) == (str, Any):  # orjson refuses keys that are not text
         return _EXACT % "dict", None
     if origin is dict and typing.get_args(annotation) == (str, str):
-        return "_text_object({v})", _text_object
+        return "_text_object({v})", None
     return None
 
 
@@ -259,6 +266,10 @@ def _converter(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str
     if config.get("extra") == "forbid" or config.get("use_enum_values") or config.get("alias_generator"):
         return None
     namespace: dict[str, Any] = {
+        "_ACTORS": _ACTORS,
+        "_actor": _actor,
+        "_texts": _texts,
+        "_text_object": _text_object,
         "_refuse": _refuse,
         "_UTC": UTC,
         "_timestamp": _timestamp,
@@ -283,12 +294,10 @@ def _converter(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str
         writer = _writer(annotation, list(field.metadata))
         if writer is None:
             return None
-        expression, helper = writer
-        if "_helper" in expression:
-            expression = expression.replace("_helper", f"_helper{index}")
-            namespace[f"_helper{index}"] = helper
-        elif helper is not None:
-            namespace[expression.split("(", 1)[0]] = helper
+        expression, values = writer
+        if values is not None:  # the field's own: its enum's or literal's values
+            expression = expression.replace("_helper", f"_values{index}")
+            namespace[f"_values{index}"] = values
         get = f"r[{keys[-1]!r}]"
         for key in reversed(keys[:-1]):  # the first of the keys the row has, as pydantic reads them
             get = f"(r[{key!r}] if {key!r} in r else {get})"

@@ -103,6 +103,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
+def _bodiless(request: Request) -> bool:
+    """A GET (or HEAD, OPTIONS) that announces no body: nothing to read."""
+    headers = request.headers
+    return request.method in SAFE_METHODS and "content-length" not in headers and "transfer-encoding" not in headers
+
+
 def _parse_json(request: Request, body: bytes, prevalidate: type[BaseModel] | None = None) -> None:
     """Parse a JSON body into the request's cache, where FastAPI reads it, with orjson (the json
     module FastAPI would use was a visible share of the API's CPU on order batches); bodies orjson reads
@@ -227,7 +233,7 @@ async def run_in_unit_of_work(
     the request's unit of work, store its answer for an Idempotency-Key, and commit once before
     the response goes out. Domain and HTTP errors propagate to the problem handlers."""
     try:
-        body = b"" if streamed else await read_body(request, max_body_bytes)
+        body = b"" if streamed or _bodiless(request) else await read_body(request, max_body_bytes)
         if json_body and body:
             if not is_json(request.headers.get("content-type", "")):
                 raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")

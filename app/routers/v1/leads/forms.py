@@ -218,7 +218,7 @@ async def preflight_form_submission(
     request: Request,
     form_id: UUID,
     key: Annotated[str | None, Query(description="The publishable key, when the page passes it in the URL")] = None,
-) -> Response:
+) -> Answer:
     origin = request.headers.get("origin")
     key_origins: tuple[str, ...] = ()
     if key:  # a key in the URL is checked (and a wrong one counted) as on the POST itself
@@ -229,12 +229,11 @@ async def preflight_form_submission(
     allowed = await preflight.origin_may_post(request.state.uow, form_id, origin, key_origins)
     if not allowed:
         raise Forbidden(f"origin {origin} may not post this form")
-    return Response(
-        status_code=204,
+    return Answer(
         headers={
             **_cors(origin),
             "Access-Control-Allow-Methods": "POST",
             "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key",
             "Access-Control-Max-Age": "600",
-        },
+        }
     )
