@@ -149,7 +149,9 @@ def create_app(
     app.include_router(health.router)
     for router in v1.ROUTERS:
         # Their routes straight on the app (they carry the /v1 prefix): matching a request is then
-        # a path pattern per route, not FastAPI's walk through included routers (~0.2 ms a request).
+        # a path pattern per route, not FastAPI's walk through included routers (benchmarks/reads.py).
+        # The route objects are the routers' own, shared by every app made in this process, so
+        # `app.dependency_overrides` does not reach them: tests replace what a route calls instead.
         app.router.routes.extend(router.routes)
 
     app.add_exception_handler(DomainError, problems.on_domain_error)

@@ -254,6 +254,14 @@ def _keys(name: str, validation_alias: Any) -> list[str] | None:
     return None
 
 
+# Model settings that leave a row's JSON as the serializer writes it.
+_NEUTRAL_CONFIG = frozenset({
+    "extra", "from_attributes", "title", "json_schema_extra", "populate_by_name", "validate_by_name",
+    "validate_by_alias", "protected_namespaces", "frozen", "defer_build", "arbitrary_types_allowed",
+    "use_attribute_docstrings", "json_schema_mode_override",
+})  # fmt: skip
+
+
 def _converter(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str, Any]] | None:
     """A function building a row's JSON object for `model` in one dict expression, or None when
     the model has a field (or a feature) whose JSON only pydantic writes exactly."""
@@ -263,7 +271,9 @@ def _converter(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str
             decorators.computed_fields)):  # fmt: skip
         return None
     config = model.model_config
-    if config.get("extra") == "forbid" or config.get("use_enum_values") or config.get("alias_generator"):
+    # Only settings known not to change what a row's JSON is; any other (extra="allow", stripping or
+    # lowering text, inf/nan as constants, an alias generator, enum values...) goes through pydantic.
+    if any(key not in _NEUTRAL_CONFIG for key in config) or config.get("extra") not in (None, "ignore"):
         return None
     namespace: dict[str, Any] = {
         "_ACTORS": _ACTORS,
@@ -280,7 +290,7 @@ def _converter(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str
     }
     entries = []
     for index, (name, field) in enumerate(model.model_fields.items()):
-        if field.alias or field.serialization_alias or field.exclude:
+        if field.alias or field.serialization_alias or field.exclude or getattr(field, "exclude_if", None):
             return None
         keys = _keys(name, field.validation_alias)
         if keys is None:

@@ -76,6 +76,12 @@ async def store(request: Request, response: Response, *, answers_secret: bool) -
     else:
         headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
         await idempotency.complete(ctx, claim, response.status_code, headers, bytes(response.body))
+
+
+def committed(request: Request) -> None:
+    """The request's answer was stored and committed with its use case: its claim is done. Until
+    then a failed commit (a unique key another request wrote first) still frees it (`release`), so
+    the request's next run, or the client's retry, claims the key again."""
     request.state.idempotency_claim = None
 
 

@@ -282,4 +282,5 @@ async def _attempt(
             return replay.response()
         await idempotency.store(request, response, answers_secret=answers_secret)
         await uow.commit()
+        idempotency.committed(request)
     return response

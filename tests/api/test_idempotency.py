@@ -236,3 +236,31 @@ async def test_no_secret_is_stored_in_the_clear_outside_its_own_row(tenant: Tena
     assert await found(hook.json()["secret"]) == [("webhook_endpoints", "secret", hook.json()["id"])]
     assert await found(woo_secret) == []
     assert await found(rotated) == [("integrations", "webhook_secret", shop.json()["id"])]
+
+
+async def test_a_request_whose_commit_lost_a_race_runs_again_under_its_key(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refuses the commit once (another request wrote the same unique key first): the
+    request runs again, still holding its Idempotency-Key, and its answer is stored for replays."""
+    from app.db.unit_of_work import UnitOfWork
+
+    commit = UnitOfWork.commit
+    refused: list[bool] = []
+
+    async def refuse_once(self: UnitOfWork) -> None:
+        if self._events and not refused:  # the use case's commit (it recorded events), not the claim's
+            refused.append(True)
+            raise RuntimeError('duplicate key value violates unique constraint "ix_leads_open_email"')
+        await commit(self)
+
+    monkeypatch.setattr(UnitOfWork, "commit", refuse_once)
+    body = {"leads": [{"external_id": "ext-1", "email": "race@x.io"}]}
+    first = await tenant.post("/v1/leads/batch", json=body, headers={"Idempotency-Key": "k-race"})
+    assert first.status_code == 200, first.text
+    assert refused == [True]
+    monkeypatch.undo()
+    replayed = await tenant.post("/v1/leads/batch", json=body, headers={"Idempotency-Key": "k-race"})
+    assert replayed.status_code == 200 and replayed.headers.get("idempotent-replayed") == "true"
+    assert replayed.json() == first.json()
+    assert len((await tenant.get("/v1/leads")).json()["data"]) == 1

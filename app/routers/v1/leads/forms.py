@@ -124,6 +124,7 @@ async def submission_context(request: Request, token: str | None) -> Context:
 
 async def submitter(
     request: Request,
+    form_id: UUID,  # validated first: a malformed form id answers 422 before any key is looked at
     credentials: Credentials,
     key: Annotated[str | None, Query(description="The publishable key, for forms that cannot set headers")] = None,
     idempotency_key: IdempotencyKey = None,
