@@ -335,7 +335,7 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
     started_at, started = utcnow(), time.perf_counter()
     async with UnitOfWork(database, write=False) as uow:
         ctx = Context(uow, workspace_id, SYSTEM, started_at, scopes=SERVICE_SCOPES)
-        workspace = await WorkspaceRepositories(uow, workspace_id).workspaces.get()
+        workspace = await ctx.workspaces.get()
         if workspace is None:
             raise LookupError("the workspace is gone")
         values = (await settings.get(ctx, SECTION, AnalyticsSettings))["values"]
@@ -349,7 +349,7 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
         await WorkspaceRepositories(uow, workspace_id).analytics.discard_building(before=started_at - DEAD_RUN)
         await uow.commit()
     summaries = await _summaries(database, workspace_id, as_of, zone)
-    extras = await retention.gather(database, workspace_id, ctx, as_of, values, zone)
+    extras = await retention.gather(database, ctx, as_of, values, zone)
     await progress(step="modelling", customers=len(summaries))
     computed = await run_cpu(_compute, summaries, as_of, values, currency, extras)
     holdout = None

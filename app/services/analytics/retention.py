@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from app.db.repositories.base import Page
-from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.analytics import retention
@@ -40,11 +39,11 @@ CONTRACT_LAPSE = timedelta(days=90)  # a contract that ended this recently witho
 
 
 async def gather(
-    database: Database, workspace_id: UUID, ctx: Context, as_of: date, values: Mapping[str, Any], zone: ZoneInfo
+    database: Database, ctx: Context, as_of: date, values: Mapping[str, Any], zone: ZoneInfo
 ) -> retention.RetentionInputs:
     async with UnitOfWork(database, write=not database.is_sqlite) as uow:
-        repo = WorkspaceRepositories(uow, workspace_id).analytics
         reader = ctx.derive(uow)
+        repo = reader.analytics
         contract_rows = await repo.contracts(as_of, as_of - CONTRACT_LAPSE)
         contracts: dict[UUID, tuple[date | None, float]] = {}
         for row in contract_rows:
@@ -64,7 +63,7 @@ async def gather(
             contracts={contact: risk for contact, (_, risk) in contracts.items()},
             value_added={k: int(v["value_added_deals"]) for k, v in (await repo.value_added_deals()).items()},
             converted={k: int(v["referrals_converted"]) for k, v in (await repo.converted_referrals()).items()},
-            rewards=await WorkspaceRepositories(uow, workspace_id).loyalty.lifetime_totals(),
+            rewards=await reader.loyalty.lifetime_totals(),
             bought=await repo.categories_bought(as_of),
             categories=await repo.category_counts(as_of),
             cohorts=await repo.cohort_rows(as_of),
