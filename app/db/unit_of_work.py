@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table, text
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, Select
 
 from app.db.bulk import copy, json_update, positional, write_behind
 from app.db.repositories.events.delivery_queue import DeliveryQueue
@@ -85,6 +85,10 @@ class UnitOfWork:
     async def fetch_read(self, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The rows of a prebuilt read that need not join the transaction (app/db/bulk/positional.py)."""
         return await positional.fetch_read(self, statement, params)
+
+    async def fetch_rows(self, statement: Select[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Whole rows of a prebuilt SELECT that need not join the transaction (app/db/bulk/positional.py)."""
+        return await positional.fetch_rows(self, statement, params)
 
     async def commit(self) -> None:
         wakes = self._wakes | ({EVENTS} if self._events else set())

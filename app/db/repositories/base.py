@@ -54,7 +54,15 @@ def text_key(column: ColumnElement[Any]) -> SortKey:
 
 
 def datetime_key(column: ColumnElement[Any]) -> SortKey:
-    return SortKey(column, lambda v: v.isoformat(), lambda v: datetime.fromisoformat(v))
+    return SortKey(column, lambda v: v.isoformat(), aware_datetime)
+
+
+def aware_datetime(value: Any) -> datetime:
+    """A timestamp sort key's value out of a cursor: one with its offset, as cursors carry them."""
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("the cursor's time has no offset")
+    return moment
 
 
 def equal_conditions(filters: Mapping[Any, Any]) -> list[ColumnElement[bool]]:
@@ -92,6 +100,43 @@ def where_between(statement: SelectT, ranges: Iterable[tuple[Any, Any, Any]], *,
 @cache
 def select_by_id(table: Table) -> Select[Any]:
     return select(table).where(table.c.workspace_id == bindparam("_ws"), table.c.id == bindparam("_id"))
+
+
+_LIVE_PAGES: dict[tuple[str, str, bool, bool], Select[Any]] = {}
+
+
+def live_page(table: Table, field: str, key: SortKey, *, descending: bool, after: bool) -> Select[Any]:
+    """The prebuilt statement of `_live_page` (built once per table, sort field and direction, and
+    whether a cursor is given): parameters `_ws`, `_limit` and, after a cursor, `_after` (the
+    sort value) and `_after_id`."""
+    built = _LIVE_PAGES.get((table.name, field, descending, after))
+    if built is None:
+        built = _LIVE_PAGES[(table.name, field, descending, after)] = _live_page(table, key, descending, after)
+    return built
+
+
+def _live_page(table: Table, key: SortKey, descending: bool, after: bool) -> Select[Any]:
+    id_col = table.c.id
+    statement = select(table).where(table.c.workspace_id == bindparam("_ws"))
+    if "archived_at" in table.c:
+        statement = statement.where(table.c.archived_at.is_(None))
+    if key.only is not None:
+        statement = statement.where(key.only)
+    if after:
+        pair = tuple_(key.column, id_col)
+        start = tuple_(bindparam("_after", type_=key.column.type), bindparam("_after_id", type_=id_col.type))
+        statement = statement.where(pair < start if descending else pair > start)
+    order = (key.column.desc(), id_col.desc()) if descending else (key.column.asc(), id_col.asc())
+    return statement.order_by(*order).limit(bindparam("_limit"))
+
+
+def _sort_key(sortable: Mapping[str, SortKey], sort: Sort) -> SortKey:
+    key = sortable.get(sort.field)
+    if key is None:
+        raise InvalidInput.field(
+            "sort", f"cannot sort by {sort.field!r}; use one of {', '.join(sorted(sortable))}", location="query"
+        )
+    return key
 
 
 def dialect_insert(dialect: str) -> Any:
@@ -145,9 +190,8 @@ class TenantRepository(Generic[RowT]):
         return cast("list[RowT]", [dict(r) for r in (await self.uow.execute(statement)).mappings()])
 
     async def _get_by_id(self, row_id: UUID) -> RowT | None:
-        statement = select_by_id(self.table)
-        row = (await self.uow.execute(statement, {"_ws": self.workspace_id, "_id": row_id})).mappings().first()
-        return cast("RowT", dict(row)) if row is not None else None
+        rows = await self.uow.fetch_rows(select_by_id(self.table), {"_ws": self.workspace_id, "_id": row_id})
+        return cast("RowT", rows[0]) if rows else None
 
     async def _insert(self, values: Mapping[str, Any]) -> RowT:
         statement = insert_returning(self.table, await self._dialect(), on_conflict_do_nothing=False)
@@ -186,11 +230,7 @@ class TenantRepository(Generic[RowT]):
     ) -> Page[RowT]:
         """A keyset page of the statement's rows (whole rows of this table, the statement may add
         columns)."""
-        key = sortable.get(sort.field)
-        if key is None:
-            raise InvalidInput.field(
-                "sort", f"cannot sort by {sort.field!r}; use one of {', '.join(sorted(sortable))}", location="query"
-            )
+        key = _sort_key(sortable, sort)
         id_col = self.table.c.id
         if key.only is not None:
             statement = statement.where(key.only)
@@ -200,6 +240,24 @@ class TenantRepository(Generic[RowT]):
             statement = statement.where(pair < after if sort.descending else pair > after)
         order = (key.column.desc(), id_col.desc()) if sort.descending else (key.column.asc(), id_col.asc())
         rows = [dict(r) for r in (await self.uow.execute(statement.order_by(*order).limit(limit + 1))).mappings()]
+        return self._paged(rows, key, sort, limit)
+
+    async def _live_page(
+        self, *, sortable: Mapping[str, SortKey], sort: Sort, cursor: str | None, limit: int
+    ) -> Page[RowT]:
+        """The keyset page `_page` gives for the workspace's rows with no filter (live rows only, for
+        a table with `archived_at`): the list every screen opens first, read by a statement built
+        once per sort and direction (UnitOfWork.fetch_rows)."""
+        key = _sort_key(sortable, sort)
+        params: dict[str, Any] = {"_ws": self.workspace_id, "_limit": limit + 1}
+        if cursor is not None:
+            params["_after"], params["_after_id"] = decode_after(cursor, sort, key.load)
+        statement = live_page(self.table, sort.field, key, descending=sort.descending, after=cursor is not None)
+        rows = await self.uow.fetch_rows(statement, params)
+        return self._paged(rows, key, sort, limit)
+
+    def _paged(self, rows: list[Row], key: SortKey, sort: Sort, limit: int) -> Page[RowT]:
+        """The page of `limit` rows read with one more, which tells whether there is a next page."""
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
@@ -247,6 +305,13 @@ class RecordRepository(TenantRepository[RowT]):
         """Records matching `conditions`, each {column name: value} of `equal` given a value, and
         each (column name, lower, upper) of `ranges` (`lower <= column < upper`)."""
         t: Table = self.table
+        if (
+            not conditions
+            and archived is False
+            and all(v is None for v in equal.values())
+            and all(lower is None and upper is None for _, lower, upper in ranges)
+        ):
+            return await self._live_page(sortable=self.sortable, sort=sort, cursor=cursor, limit=limit)
         statement = select(t).where(self.scope, *conditions)
         if archived is not None and "archived_at" in t.c:
             statement = statement.where(t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None))

@@ -15,6 +15,7 @@ from app.db.repositories.base import (
     Page,
     RecordRepository,
     SortKey,
+    aware_datetime,
     datetime_key,
     equal_conditions,
     range_conditions,
@@ -44,7 +45,7 @@ class ContactRepository(RecordRepository[ContactRow]):
     sortable = {
         "created_at": datetime_key(co.c.created_at),
         "last_order_at": SortKey(
-            co.c.last_order_at, lambda v: v.isoformat(), datetime.fromisoformat, only=co.c.last_order_at.is_not(None)
+            co.c.last_order_at, lambda v: v.isoformat(), aware_datetime, only=co.c.last_order_at.is_not(None)
         ),
     }
 

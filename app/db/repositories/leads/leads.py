@@ -34,7 +34,16 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import tables
 from app.db.conflicts import is_open_identity_conflict
-from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key, where_between, where_equal
+from app.db.repositories.base import (
+    Page,
+    Row,
+    SortKey,
+    TenantRepository,
+    aware_datetime,
+    datetime_key,
+    where_between,
+    where_equal,
+)
 from app.db.repositories.leads.rows import LeadRow
 from app.domain.errors import Conflict
 from app.domain.leads.filters import LeadFilters
@@ -133,12 +142,10 @@ SORTABLE = {
     "updated_at": datetime_key(t.c.updated_at),
     "score": SortKey(t.c.score, float, float),
     "last_activity_at": SortKey(
-        t.c.last_activity_at,
-        lambda v: v.isoformat(),
-        lambda v: datetime.fromisoformat(v),
-        only=t.c.last_activity_at.is_not(None),
+        t.c.last_activity_at, lambda v: v.isoformat(), aware_datetime, only=t.c.last_activity_at.is_not(None)
     ),
 }
+_NO_FILTERS = LeadFilters()  # the live leads, unfiltered: the list's first page in every client
 # What the database fills in on INSERT, for rows written behind (add()).
 SERVER_DEFAULTS = {
     "phone_valid": False,
@@ -529,6 +536,8 @@ class LeadRepository(TenantRepository[LeadRow]):
         """A page of the leads matching `filters`, and each (custom field key, its type, value) of
         `custom` (the `cf.` filters, typed by the fields' definitions)."""
         f = filters
+        if not custom and f == _NO_FILTERS:
+            return await self._live_page(sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
         shown = t.c.archived_at.is_not(None) if f.archived else t.c.archived_at.is_(None)  # archived or live
         statement = select(t).where(self.scope, shown)
         statement = where_equal(

@@ -124,7 +124,7 @@ class LeadQuery(BaseModel):
     import_id: UUID | None = Field(default=None, description="Created by this CSV import")
 
 
-def lead_filters(request: Request, query: Annotated[LeadQuery, Query()]) -> LeadFilters:
+async def lead_filters(request: Request, query: Annotated[LeadQuery, Query()]) -> LeadFilters:
     """The leads list's filters from its query (shared by the CSV export), with the custom field
     filters (`cf.<key>=<value>`)."""
     custom = {k[3:]: v for k, v in request.query_params.items() if k.startswith("cf.") and len(k) > 3}
