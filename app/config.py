@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./crm.db"
@@ -80,8 +80,11 @@ class Settings(BaseSettings):
     webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     )
-    # Development and tests only: allow webhook targets on loopback addresses.
-    webhook_allow_loopback: bool = False
+    # Development and tests only: allow outbound targets (webhook endpoints, message providers) on
+    # loopback addresses. WEBHOOK_ALLOW_LOOPBACK, its earlier name, still sets it.
+    outbound_allow_loopback: bool = Field(
+        default=False, validation_alias=AliasChoices("outbound_allow_loopback", "webhook_allow_loopback")
+    )
     # How long a worker owns an endpoint's queue (or a timer) before another worker may take over.
     worker_lease_seconds: float = 60.0
     worker_poll_seconds: float = 1.0
@@ -110,6 +113,27 @@ class Settings(BaseSettings):
     # Bytes of CSV uploads one workspace may keep stored at once (imports uploading, queued or
     # running; an import's pieces are deleted when it ends). Checked as each piece is stored.
     import_stored_bytes_per_workspace: int = Field(default=2 * 1024**3, ge=1)
+
+    # The address people's mail clients and providers reach this service at: tracked links, the
+    # open pixel, unsubscribe pages and provider callbacks are built on it (the worker renders
+    # outside any request). Default: http://HOST:PORT.
+    public_base_url: str | None = None
+    # Seals secrets stored at rest (channel passwords and tokens) and keys the hashes of suppressed
+    # addresses and the signatures of public tokens: a urlsafe-base64 32-byte key (Fernet), or
+    # several separated by commas, the first sealing and every one opening (rotation). Unset, a key
+    # is generated once into SECRETS_KEY_FILE.
+    secrets_key: str | None = None
+    secrets_key_file: str = "./crm-secrets.key"
+
+    @property
+    def webhook_allow_loopback(self) -> bool:
+        """The earlier name of `outbound_allow_loopback`."""
+        return self.outbound_allow_loopback
+
+    @property
+    def public_url(self) -> str:
+        """`public_base_url` without a trailing slash, or http://HOST:PORT."""
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __doc__ as description
-from app import ratelimit
+from app import ratelimit, sealing
 from app.config import Settings, get_settings
 from app.db.migrate import head_revision
 from app.db.session import Database
@@ -109,6 +109,7 @@ def create_app(
     """The API; with `worker=True` it also runs the background worker (`serve`): in-process, or as a
     supervised child process with `worker_process=True` (PostgreSQL; see app/worker/process.py)."""
     settings = settings or get_settings()
+    sealing.configure(settings)  # a malformed SECRETS_KEY stops the start, not the first secret
     owns_database = database is None
     database = database or Database(settings, application_name="crm-api")
 

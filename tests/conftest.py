@@ -13,6 +13,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from cryptography.fernet import Fernet
+
+# One secrets key for the run and every process it starts (servers, workers), instead of a key
+# file generated in the working directory.
+os.environ.setdefault("SECRETS_KEY", Fernet.generate_key().decode("ascii"))
 
 from app.config import Settings
 from app.db.migrate import upgrade

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     Float,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     Uuid,
     false,
     text,
@@ -351,6 +353,7 @@ leads = Table(
     Column("country", String(2)),
     Column("province", String(200)),
     Column("city", String(200)),
+    Column("timezone", String(64)),  # IANA; null: the workspace's (quiet hours, local send times)
     Column("source", String(32), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("referred_by_lead_id", Uuid),
@@ -507,6 +510,7 @@ contacts = Table(
     Column("country", String(2)),
     Column("province", String(200)),
     Column("city", String(200)),
+    Column("timezone", String(64)),  # IANA; null: the workspace's (quiet hours, local send times)
     Column("lead_id", Uuid),
     Column("archived_at", UtcDateTime),
     # Customer facts, kept current by order sync (app/services/customers/shop_customers.py: refresh_facts);
@@ -1358,6 +1362,203 @@ churn_alerts = Table(
 )
 
 
+# -- outreach: channels, consent, suppressions, templates, messages (migration 0035) ----------------
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("type", String(16), nullable=False),  # email | sms | whatsapp
+    Column("provider", String(32), nullable=False),  # smtp | kavenegar | twilio | whatsapp_cloud
+    Column("name", String(200), nullable=False),
+    Column("settings", Json, nullable=False),  # what the provider needs that is not secret
+    Column("secrets", Text),  # sealed (app/sealing.py): passwords and tokens, never returned
+    Column("is_default", Boolean, nullable=False, server_default=false()),
+    # Provider callbacks: the URL's token is checked against this digest (the token is shown once).
+    Column("callback_token_digest", String(64), nullable=False),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "id", unique=True),  # a provider's callback URL names the channel only
+    # one default per type among the live channels
+    Index(
+        "uq_channels_default",
+        "workspace_id",
+        "type",
+        unique=True,
+        postgresql_where=text("is_default AND archived_at IS NULL"),
+        sqlite_where=text("is_default AND archived_at IS NULL"),
+    ),
+)
+
+# A person's consent per channel: one row per (lead or contact, channel); its changes in consent_changes.
+consents = Table(
+    "consents",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid),
+    Column("contact_id", Uuid),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(24), nullable=False),  # opted_in | opted_out | pending_confirmation | unknown
+    Column("source", String(24), nullable=False),
+    Column("captured_at", UtcDateTime, nullable=False),
+    Column("proof", Json),  # submission id, ip, user agent, the consent text shown
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"),
+    CheckConstraint("(lead_id IS NULL) <> (contact_id IS NULL)", name="one_person"),
+    Index("uq_consents_lead", "workspace_id", "lead_id", "channel", unique=True, **_not_null("lead_id")),
+    Index("uq_consents_contact", "workspace_id", "contact_id", "channel", unique=True, **_not_null("contact_id")),
+)
+
+consent_changes = Table(
+    "consent_changes",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid),
+    Column("contact_id", Uuid),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("previous_status", String(24), nullable=False),
+    Column("source", String(24), nullable=False),
+    Column("captured_at", UtcDateTime, nullable=False),
+    Column("proof", Json),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "lead_id", "created_at", **_not_null("lead_id")),
+    Index(None, "workspace_id", "contact_id", "created_at", **_not_null("contact_id")),
+)
+
+# Addresses no message goes to, marketing or transactional, whoever has them.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("address", String(320)),  # normalised: a lower-cased email or an E.164 phone; null once erased
+    Column("address_hash", String(64), nullable=False),  # keyed (app/sealing.py): kept after erasure
+    Column("reason", String(16), nullable=False),  # bounced | complained | manual | erased
+    Column("note", String(500)),
+    Column("message_id", Uuid),  # the message whose bounce or complaint added it
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Index("uq_suppressions_address", "workspace_id", "channel", "address_hash", unique=True),
+    Index(None, "workspace_id", "created_at", "id"),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("locale", String(16), nullable=False),
+    Column("subject", String(1000)),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text),
+    Column("whatsapp_template", Json),  # {"name", "language"} of the template Meta approved
+    Column("archived_at", UtcDateTime),
+    *_audit(),  # `version` is the template's version: every change of content adds one
+    Index(None, "workspace_id", "created_at", "id"),
+)
+
+# Every version of a template as it was: a message names the version it was rendered from.
+template_versions = Table(
+    "template_versions",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("template_id", Uuid, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("locale", String(16), nullable=False),
+    Column("subject", String(1000)),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text),
+    Column("whatsapp_template", Json),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    ForeignKeyConstraint(
+        ["workspace_id", "template_id"], ["templates.workspace_id", "templates.id"], ondelete="CASCADE"
+    ),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid),
+    Column("contact_id", Uuid),
+    Column("channel", String(16), nullable=False),  # email | sms | whatsapp
+    Column("channel_id", Uuid),  # null when blocked for want of a channel
+    Column("purpose", String(16), nullable=False),  # marketing | transactional
+    Column("status", String(16), nullable=False),
+    Column("block_reason", String(24)),
+    Column("to_address", String(320)),  # as sent: an email or an E.164 phone
+    Column("address_key", String(320)),  # normalised: what suppressions and the frequency cap count by
+    Column("template_id", Uuid),
+    Column("template_version", Integer),
+    Column("subject", String(1000)),
+    Column("body_text", Text),
+    Column("body_html", Text),
+    Column("sms_parts", Integer),
+    Column("links", Json),  # the tracked links' targets, by position (`/t/c/{token}` names one)
+    Column("email_message_id", String(300)),  # the Message-ID header
+    Column("provider_message_id", String(200)),  # what the provider calls it (delivery reports name it)
+    Column("send_at", UtcDateTime, nullable=False),  # due: asked for, or delayed by quiet hours or the cap
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", UtcDateTime),  # a worker holds it until then
+    Column("last_error", String(1000)),
+    Column("member_id", Uuid),  # the member whose key sent it: an outbound human touch
+    Column("automated", Boolean, nullable=False, server_default=false()),
+    Column("sent_at", UtcDateTime),
+    Column("delivered_at", UtcDateTime),
+    Column("opened_at", UtcDateTime),
+    Column("clicked_at", UtcDateTime),
+    Column("replied_at", UtcDateTime),
+    Column("failed_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "channel_id"], ["channels.workspace_id", "channels.id"]),
+    ForeignKeyConstraint(["workspace_id", "template_id"], ["templates.workspace_id", "templates.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "lead_id", "created_at", **_not_null("lead_id")),
+    Index(None, "workspace_id", "contact_id", "created_at", **_not_null("contact_id")),
+    # the frequency cap: marketing sent (or due) to one address
+    Index(None, "workspace_id", "address_key", "send_at", **_not_null("address_key")),
+    # the worker's queue: due messages across workspaces
+    Index(
+        "ix_messages_due",
+        "send_at",
+        postgresql_where=text("status = 'queued'"),
+        sqlite_where=text("status = 'queued'"),
+    ),
+    Index(None, "channel_id", "provider_message_id", **_not_null("provider_message_id")),
+)
+
+message_status_changes = Table(
+    "message_status_changes",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("message_id", Uuid, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", String(1000)),
+    Column("at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["workspace_id", "message_id"], ["messages.workspace_id", "messages.id"], ondelete="CASCADE"
+    ),
+    Index(None, "workspace_id", "message_id", "at"),
+)
+
+
 TENANT_TABLES = (
     members,
     api_keys,
@@ -1412,4 +1613,12 @@ TENANT_TABLES = (
     customer_values,
     acquisition_costs,
     churn_alerts,
+    channels,
+    consents,
+    consent_changes,
+    suppressions,
+    templates,
+    template_versions,
+    messages,
+    message_status_changes,
 )

@@ -19,7 +19,7 @@ from uuid import UUID
 
 import httpx
 
-from app import outbound
+from app import outbound, sealing
 from app.config import Settings
 from app.db.session import Database
 from app.db.wakeups import DELIVERIES, EVENTS, JOBS, LOCAL_WAKERS, NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL, TIMERS
@@ -64,6 +64,7 @@ class Worker:
     def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
         self.settings = settings
+        sealing.configure(settings)
         self._stop = asyncio.Event()
         self._active: set[asyncio.Task[int]] = set()
         self._running_jobs: set[asyncio.Task[None]] = set()
@@ -307,7 +308,7 @@ class Worker:
 
     async def run(self) -> None:
         async with outbound.guarded_client(
-            allow_loopback=self.settings.webhook_allow_loopback, max_connections=self.settings.worker_concurrency * 2
+            allow_loopback=self.settings.outbound_allow_loopback, max_connections=self.settings.worker_concurrency * 2
         ) as client:
             self._loop_of_run = asyncio.get_running_loop()
             if self.database.is_sqlite:  # PostgreSQL's NOTIFY reaches every worker, in this process or not

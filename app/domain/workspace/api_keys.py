@@ -39,6 +39,9 @@ RESOURCES: tuple[str, ...] = (
     "quotes",
     "invoices",
     "payments",
+    "templates",
+    "messages",
+    "suppressions",
 )
 SCOPES: frozenset[str] = frozenset(
     {ADMIN} | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}

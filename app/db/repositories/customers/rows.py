@@ -53,6 +53,7 @@ class ContactRow(TypedDict):
     country: str | None
     province: str | None
     city: str | None
+    timezone: str | None
     lead_id: UUID | None
     archived_at: datetime | None
     acquisition_channel: str | None

@@ -29,6 +29,7 @@ class LeadRow(TypedDict):
     country: str | None
     province: str | None
     city: str | None
+    timezone: str | None
     source: str
     channel: str
     referred_by_lead_id: UUID | None

@@ -24,7 +24,7 @@ from app.services.events import webhooks
 
 def endpoint_rules(request: Request) -> EndpointRules:
     settings = request.app.state.settings
-    return EndpointRules(settings.webhook_endpoints_per_workspace, settings.webhook_allow_loopback)
+    return EndpointRules(settings.webhook_endpoints_per_workspace, settings.outbound_allow_loopback)
 
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["Webhooks"], route_class=CrmRoute)
