@@ -1,0 +1,1 @@
+"""Outreach: channels, consent and suppressions, templates, messages (journeys and campaigns to come)."""
