@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # (LOCAL_WAKERS), since SQLite has no NOTIFY.
 OUTBOX_CHANNEL = "crm_outbox"
 NOTIFY_EVERY_SECONDS = 0.05
-EVENTS, TIMERS, JOBS, DELIVERIES = "", "timers", "jobs", "deliveries"
+EVENTS, TIMERS, JOBS, DELIVERIES, MESSAGES = "", "timers", "jobs", "deliveries", "messages"
 _last_notify: dict[str, float] = {}
 LOCAL_WAKERS: set[Callable[[str], None]] = set()
 

@@ -1,0 +1,47 @@
+"""The worker's queue of messages (cross-workspace): claiming due ones under a lease, and settling
+the ones whose worker died while sending them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from app.db import tables
+from app.db.repositories.events.queue import CrossWorkspaceQueue
+
+ms = tables.messages
+
+
+class MessageQueue(CrossWorkspaceQueue):
+    async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` queued messages due by `now`, oldest due first, marked `sending` under a
+        lease until `lease_until` (committed before any is handed to a provider: a worker that dies
+        after the hand-off leaves `sending`, which `lost` settles as unknown, never as queued)."""
+        statement = await self._lock_rows(
+            select(ms).where(ms.c.status == "queued", ms.c.send_at <= now).order_by(ms.c.send_at, ms.c.id).limit(limit)
+        )
+        rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        for row in rows:
+            values = {"status": "sending", "lease_until": lease_until, "attempts": row["attempts"] + 1}
+            await self.uow.execute(
+                update(ms)
+                .where(ms.c.workspace_id == row["workspace_id"], ms.c.id == row["id"])
+                .values(version=ms.c.version + 1, updated_at=now, **values)
+            )
+            row.update(values)
+        return rows
+
+    async def lost(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Messages left `sending` by a worker whose lease ran out: perhaps handed off, perhaps not."""
+        statement = await self._lock_rows(
+            select(ms).where(ms.c.status == "sending", ms.c.lease_until < now).order_by(ms.c.lease_until).limit(limit)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest queued message is due (the worker sleeps until then at most)."""
+        statement = select(ms.c.send_at).where(ms.c.status == "queued").order_by(ms.c.send_at).limit(1)
+        value: datetime | None = (await self.uow.execute(statement)).scalar()
+        return value

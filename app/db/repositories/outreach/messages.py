@@ -1,0 +1,92 @@
+"""Messages of one workspace: what was sent or blocked, its status history, the marketing already
+due to an address (the frequency cap), and the messages a provider's report names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, insert, select, text, update
+
+from app.db import tables
+from app.db.repositories.base import RecordRepository, Row, datetime_key
+from app.ids import new_id
+
+ms = tables.messages
+hs = tables.message_status_changes
+
+# Messages that count against the frequency cap: marketing that went, or will go.
+_COUNTED = ("queued", "sending", "sent", "delivered", "unknown")
+
+
+class MessageRepository(RecordRepository):
+    table = ms
+    sortable = {"created_at": datetime_key(ms.c.created_at)}
+
+    async def record_status(self, message_id: UUID, status: str, at: datetime, detail: str | None = None) -> None:
+        row = {"workspace_id": self.workspace_id, "message_id": message_id, "status": status, "at": at}
+        await self.uow.execute(insert(hs).values(id=new_id(), detail=(detail or None) and detail[:1000], **row))
+
+    async def history(self, message_id: UUID) -> list[Row]:
+        statement = (
+            select(hs.c.status, hs.c.detail, hs.c.at)
+            .where(hs.c.workspace_id == self.workspace_id, hs.c.message_id == message_id)
+            .order_by(hs.c.at, hs.c.id)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def set_fields(self, message_id: UUID, values: Mapping[str, Any]) -> Row | None:
+        """Change a message's delivery fields (status, times, provider ids), a new version each time."""
+        statement = (
+            update(ms)
+            .where(self.scope, ms.c.id == message_id)
+            .values(version=ms.c.version + 1, **values)
+            .returning(ms)
+        )
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def lock_address(self, address_key: str) -> None:
+        """Serialise sends to one address until commit (PostgreSQL; SQLite's writers are serialised
+        already), so concurrent sends count each other against the frequency cap."""
+        if (await self.uow.connection()).dialect.name == "postgresql":
+            key = f"message-cap:{self.workspace_id}:{address_key}"
+            await self.uow.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+    async def marketing_times(self, address_key: str, after: datetime) -> list[datetime]:
+        """When marketing to this address went or is due, from `after` on (blocked, failed and
+        bounced messages never reached the person and do not count)."""
+        statement = select(ms.c.send_at).where(
+            self.scope,
+            ms.c.address_key == address_key,
+            ms.c.purpose == "marketing",
+            ms.c.status.in_(_COUNTED),
+            ms.c.send_at > after,
+        )
+        return list((await self.uow.execute(statement)).scalars())
+
+    async def by_provider_ids(self, channel_id: UUID, provider_ids: Sequence[str]) -> dict[str, Row]:
+        if not provider_ids:
+            return {}
+        statement = select(ms).where(
+            self.scope, ms.c.channel_id == channel_id, ms.c.provider_message_id.in_(list(provider_ids))
+        )
+        return {r["provider_message_id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
+
+    async def latest_to(self, address_key: str, channels: Sequence[str]) -> Row | None:
+        """The last message sent to an address on these channels (whom a reply answers)."""
+        statement = (
+            select(ms)
+            .where(self.scope, ms.c.address_key == address_key, ms.c.channel.in_(list(channels)))
+            .where(ms.c.sent_at.is_not(None))
+            .order_by(ms.c.sent_at.desc(), ms.c.id.desc())
+            .limit(1)
+        )
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def count_by_status(self) -> dict[str, int]:
+        statement = select(ms.c.status, func.count()).where(self.scope).group_by(ms.c.status)
+        return {status: int(n) for status, n in (await self.uow.execute(statement)).all()}

@@ -1,0 +1,185 @@
+"""Messages: whether one may go at all (its basis), when it may go (the frequency cap), what an
+email looks like on the wire (MIME with the one-click unsubscribe headers), and how its links are
+tracked. Pure: time and the URL makers are passed in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr, make_msgid
+from html import escape
+
+from app.domain.outreach.vocabulary import BlockReason, ConsentStatus, MessageStatus, Purpose
+
+CAP_WINDOW = timedelta(days=7)
+
+# Statuses a message never leaves, and those a delivery report may still move it from.
+FINAL = frozenset({MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.BOUNCED, MessageStatus.BLOCKED})
+# A delivery report may only move a message forward: sent → delivered, never delivered → sent.
+_RANK = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.UNKNOWN: 2,
+    MessageStatus.SENT: 3,
+    MessageStatus.DELIVERED: 4,
+    MessageStatus.FAILED: 4,
+    MessageStatus.BOUNCED: 4,
+    MessageStatus.BLOCKED: 4,
+}
+
+
+def block_reason(
+    *,
+    purpose: Purpose,
+    consent: ConsentStatus,
+    marketing_requires_opt_in: bool,
+    suppressed: bool,
+    address_valid: bool,
+    channel_present: bool,
+) -> BlockReason | None:
+    """Why a message may not go, or None. In order: no channel, no usable address, a suppressed
+    address (stops every purpose), then for marketing only the person's consent: opted out, or
+    no opt-in where the workspace requires one (pending confirmation is not an opt-in)."""
+    if not channel_present:
+        return BlockReason.CHANNEL_MISSING
+    if not address_valid:
+        return BlockReason.INVALID_ADDRESS
+    if suppressed:
+        return BlockReason.SUPPRESSED
+    if purpose is Purpose.MARKETING:
+        if consent is ConsentStatus.OPTED_OUT:
+            return BlockReason.OPTED_OUT
+        if marketing_requires_opt_in and consent is not ConsentStatus.OPTED_IN:
+            return BlockReason.NO_CONSENT
+    return None
+
+
+def advances(current: MessageStatus, reported: MessageStatus) -> bool:
+    """Whether a delivery report of `reported` moves a message now `current` (reports arrive out of
+    order and twice; a final status is never undone, except that `sent` and `unknown` may end
+    in any final one, and a delivered message may still bounce late)."""
+    if current in (MessageStatus.BLOCKED, MessageStatus.FAILED):
+        return False
+    if current is MessageStatus.DELIVERED:
+        return reported is MessageStatus.BOUNCED
+    return _RANK[reported] > _RANK[current]
+
+
+def first_free_slot(
+    wanted: datetime, scheduled: Sequence[datetime], cap: int, window: timedelta = CAP_WINDOW
+) -> datetime:
+    """The earliest instant at or after `wanted` at which one more message keeps every window of
+    `window` length holding at most `cap` messages, given the messages already `scheduled` (sent or
+    due) to the same address. With fewer than `cap` of them in reach, `wanted` itself."""
+    if cap <= 0:
+        raise ValueError("a frequency cap allows at least one message")
+    times = sorted(scheduled)
+    candidates = sorted({wanted, *(t + window for t in times if t + window > wanted)})
+    for candidate in candidates:
+        if _fits(candidate, times, cap, window):
+            return candidate
+    return candidates[-1]  # unreachable: past the last window every slot is free
+
+
+def _fits(candidate: datetime, times: Sequence[datetime], cap: int, window: timedelta) -> bool:
+    """Whether every window containing `candidate` holds fewer than `cap` of `times`: the windows
+    that matter start at `candidate - window` (exclusive) up to `candidate`."""
+    near = [t for t in times if candidate - window < t < candidate + window]
+    starts = [candidate, *(t for t in near if t <= candidate)]
+    for start in starts:  # a window [start, start + window) that contains the candidate
+        if start + window <= candidate:
+            continue
+        if sum(1 for t in near if start <= t < start + window) >= cap:
+            return False
+    return True
+
+
+# -- tracking -------------------------------------------------------------------------------------
+
+_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s]+)\2""", re.IGNORECASE)
+
+
+def track_links(html: str, tracked_url: Callable[[int], str]) -> tuple[str, list[str]]:
+    """The HTML with every http(s) link of an anchor sent through `tracked_url(position)`, and the
+    original targets by position (links the person should not be counted on, mailto: and the like,
+    stay as they are)."""
+    links: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        target = _unescape_attribute(match.group(3))
+        links.append(target)
+        return f"{match.group(1)}{match.group(2)}{escape(tracked_url(len(links) - 1))}{match.group(2)}"
+
+    return _HREF.sub(swap, html), links
+
+
+def _unescape_attribute(value: str) -> str:
+    return value.replace("&amp;", "&")
+
+
+def with_open_pixel(html: str, pixel_url: str) -> str:
+    """The HTML with a one-pixel image at `pixel_url` at the end of its body."""
+    pixel = f'<img src="{escape(pixel_url)}" width="1" height="1" alt="" style="display:none">'
+    closing = re.search(r"</body\s*>", html, re.IGNORECASE)
+    if closing is None:
+        return html + pixel
+    return html[: closing.start()] + pixel + html[closing.start() :]
+
+
+def unsubscribe_footer(text: str, url: str, locale: str) -> str:
+    """The visible unsubscribe line a marketing text carries (when its template has none)."""
+    line = f"لغو اشتراک: {url}" if locale == "fa" else f"Unsubscribe: {url}"
+    return f"{text.rstrip()}\n\n{line}\n"
+
+
+def unsubscribe_html(html: str, url: str, locale: str) -> str:
+    label = "لغو اشتراک" if locale == "fa" else "Unsubscribe"
+    link = f'<p style="font-size:12px"><a href="{escape(url)}">{label}</a></p>'
+    closing = re.search(r"</body\s*>", html, re.IGNORECASE)
+    if closing is None:
+        return html + link
+    return html[: closing.start()] + link + html[closing.start() :]
+
+
+# -- email on the wire ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EmailParts:
+    from_email: str
+    from_name: str | None
+    to: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    reply_to: str | None = None
+    unsubscribe_url: str | None = None  # marketing: List-Unsubscribe with One-Click (RFC 8058)
+    unsubscribe_mailto: str | None = None
+
+
+def build_email(parts: EmailParts, *, now: datetime, message_id: str | None = None) -> tuple[bytes, str]:
+    """The email as bytes (text and HTML alternatives, UTF-8) and its Message-ID."""
+    email = EmailMessage(policy=SMTP)
+    email["From"] = formataddr((parts.from_name or "", parts.from_email)) if parts.from_name else parts.from_email
+    email["To"] = parts.to
+    email["Subject"] = parts.subject
+    email["Date"] = format_datetime(now)
+    domain = parts.from_email.rpartition("@")[2] or None
+    message_id = message_id or make_msgid(domain=domain)
+    email["Message-ID"] = message_id
+    if parts.reply_to:
+        email["Reply-To"] = parts.reply_to
+    if parts.unsubscribe_url:
+        targets = [f"<{parts.unsubscribe_url}>"]
+        if parts.unsubscribe_mailto:
+            targets.append(f"<mailto:{parts.unsubscribe_mailto}?subject=unsubscribe>")
+        email["List-Unsubscribe"] = ", ".join(targets)
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email.set_content(parts.body_text, charset="utf-8")
+    if parts.body_html:
+        email.add_alternative(parts.body_html, subtype="html", charset="utf-8")
+    return email.as_bytes(), message_id
