@@ -30,6 +30,7 @@ from app.schemas.common import Problem
 from app.schemas.events.events import CATALOGUE, envelope
 from app.schemas.leads.engagements import TrackedEngagement
 from app.services.leads import lookups
+from app.services.outreach import links
 from app.services.workspace.api_keys import KeyResolver
 from app.worker.process import WorkerProcess
 from app.worker.runner import Worker, stop_seconds
@@ -110,6 +111,7 @@ def create_app(
     supervised child process with `worker_process=True` (PostgreSQL; see app/worker/process.py)."""
     settings = settings or get_settings()
     sealing.configure(settings)  # a malformed SECRETS_KEY stops the start, not the first secret
+    links.configure(settings)  # messages' public links are built on PUBLIC_BASE_URL
     owns_database = database is None
     database = database or Database(settings, application_name="crm-api")
 

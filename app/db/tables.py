@@ -1509,6 +1509,7 @@ messages = Table(
     Column("body_html", Text),
     Column("sms_parts", Integer),
     Column("links", Json),  # the tracked links' targets, by position (`/t/c/{token}` names one)
+    Column("whatsapp_template", Json),  # {"name", "language", "parameters"}: the approved template, filled in
     Column("email_message_id", String(300)),  # the Message-ID header
     Column("provider_message_id", String(200)),  # what the provider calls it (delivery reports name it)
     Column("send_at", UtcDateTime, nullable=False),  # due: asked for, or delayed by quiet hours or the cap

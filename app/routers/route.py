@@ -182,6 +182,8 @@ class CrmRoute(APIRoute):
         self.streamed_body = bool(extra.get("x-streamed-body"))
         self.prevalidate: type[BaseModel] | None = getattr(endpoint, "prevalidate", None)
         self.answers_secret = bool(getattr(endpoint, "answers_secret", False))
+        # A GET that records something (a tracked click, an open): its unit of work writes.
+        self.writes = bool(getattr(endpoint, "writes", False))
         if self.answers_secret:
             self.responses[409] = SECRET_NOT_REPLAYABLE_DOC
         self.renderer = Renderer(self.response_model, self.status_code)
@@ -194,11 +196,17 @@ class CrmRoute(APIRoute):
             limit = self.max_body_bytes or request.app.state.settings.max_body_bytes
             response = await run_in_unit_of_work(
                 request, run_endpoint, max_body_bytes=limit, json_body=takes_body, streamed=self.streamed_body,
-                prevalidate=self.prevalidate, answers_secret=self.answers_secret,
+                prevalidate=self.prevalidate, answers_secret=self.answers_secret, writes=self.writes,
             )  # fmt: skip
             return not_modified(request, response) or response
 
         return handler
+
+
+def writes(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a GET handler that records something: it runs in a writing unit of work."""
+    endpoint.writes = True  # type: ignore[attr-defined]
+    return endpoint
 
 
 def not_modified(request: Request, response: Response) -> Response | None:
@@ -228,6 +236,7 @@ async def run_in_unit_of_work(
     streamed: bool = False,
     prevalidate: type[BaseModel] | None = None,
     answers_secret: bool = False,
+    writes: bool = False,
 ) -> Response:
     """Read the body (413 past the limit, 415 when a JSON body is not JSON), run the endpoint in
     the request's unit of work, store its answer for an Idempotency-Key, and commit once before
@@ -241,7 +250,7 @@ async def run_in_unit_of_work(
         conflicts = lost_updates = 0
         while True:
             try:
-                response = await _attempt(request, endpoint, answers_secret)
+                response = await _attempt(request, endpoint, answers_secret, writes)
                 break
             except LostUpdate:
                 # Another writer changed the row between this request's read and its write, and the
@@ -271,9 +280,9 @@ async def run_in_unit_of_work(
 
 
 async def _attempt(
-    request: Request, endpoint: Callable[[Request], Awaitable[Response]], answers_secret: bool
+    request: Request, endpoint: Callable[[Request], Awaitable[Response]], answers_secret: bool, writes: bool = False
 ) -> Response:
-    uow = UnitOfWork(request.app.state.database, write=request.method not in SAFE_METHODS)
+    uow = UnitOfWork(request.app.state.database, write=writes or request.method not in SAFE_METHODS)
     request.state.uow = uow
     async with uow:
         try:

@@ -22,10 +22,21 @@ import httpx
 from app import outbound, sealing
 from app.config import Settings
 from app.db.session import Database
-from app.db.wakeups import DELIVERIES, EVENTS, JOBS, LOCAL_WAKERS, NOTIFY_EVERY_SECONDS, OUTBOX_CHANNEL, TIMERS
+from app.db.wakeups import (
+    DELIVERIES,
+    EVENTS,
+    JOBS,
+    LOCAL_WAKERS,
+    MESSAGES,
+    NOTIFY_EVERY_SECONDS,
+    OUTBOX_CHANNEL,
+    TIMERS,
+)
 from app.domain.events.webhooks import workspace_share
 from app.ids import utcnow
 from app.services.leads import duplicates, sla
+from app.services.outreach import delivery as messages
+from app.services.outreach import links
 from app.worker import deliveries, dispatcher, jobs, recurring, statistics, timers
 
 log = logging.getLogger("app.worker")
@@ -65,6 +76,7 @@ class Worker:
         self.database = database
         self.settings = settings
         sealing.configure(settings)
+        links.configure(settings)  # the worker renders outside any request: PUBLIC_BASE_URL
         self._stop = asyncio.Event()
         self._active: set[asyncio.Task[int]] = set()
         self._running_jobs: set[asyncio.Task[None]] = set()
@@ -75,11 +87,15 @@ class Worker:
         self._timer_wake = asyncio.Event()
         self._job_wake = asyncio.Event()
         self._dedupe_wake = asyncio.Event()  # set by dispatch passes: new leads may be queued
+        self._message_wake = asyncio.Event()
+        self._message_limits = messages.RateLimits()
+        self._next_message: datetime | None = None
         self._wakes = {
             EVENTS: self._outbox_wake,
             DELIVERIES: self._delivery_wake,
             TIMERS: self._timer_wake,
             JOBS: self._job_wake,
+            MESSAGES: self._message_wake,
         }
         self._next_timer: datetime | None = None  # when the next pending timer is due, as last seen
         self._next_sla: datetime | None = None  # the next first-response deadline, as last seen
@@ -202,6 +218,17 @@ class Worker:
             await statistics.refresh(self.database)
         return 0
 
+    async def _messages(self) -> int:
+        """Send the messages due now (a full batch: at once again); then sleep until the next is due."""
+        sent = await messages.deliver_due(self.database, self.settings, self._message_limits)
+        if sent >= messages.CLAIM_BATCH:
+            return 1
+        self._next_message = await messages.next_due(self.database)
+        return 0
+
+    def _message_due(self) -> datetime | None:
+        return self._next_message
+
     def _analyze_due(self) -> datetime | None:
         return self._next_analyze
 
@@ -321,6 +348,9 @@ class Worker:
                 asyncio.create_task(self._loop("jobs", self._jobs, self._job_wake)),
                 asyncio.create_task(self._loop("sla", self._sla, None, self._sla_due)),
                 asyncio.create_task(self._loop("dedupe", self._dedupe, self._dedupe_wake, coalesce=DEDUPE_COALESCE)),
+                asyncio.create_task(
+                    self._loop("messages", self._messages, self._message_wake, self._message_due, coalesce=0.0)
+                ),
             ]
             if not self.database.is_sqlite:
                 loops.append(asyncio.create_task(self._listen()))

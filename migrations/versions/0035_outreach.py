@@ -267,6 +267,7 @@ def upgrade() -> None:
         sa.Column("body_html", sa.Text(), nullable=True),
         sa.Column("sms_parts", sa.Integer(), nullable=True),
         sa.Column("links", JSON, nullable=True),
+        sa.Column("whatsapp_template", JSON, nullable=True),
         sa.Column("email_message_id", sa.String(length=300), nullable=True),
         sa.Column("provider_message_id", sa.String(length=200), nullable=True),
         sa.Column("send_at", app.db.types.UtcDateTime(timezone=True), nullable=False),

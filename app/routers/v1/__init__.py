@@ -22,6 +22,7 @@ from app.routers.v1.customers import (
 )
 from app.routers.v1.events import events, jobs, webhooks
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
+from app.routers.v1.outreach import messages
 from app.routers.v1.workspace import api_keys, members, settings, workspace
 
 # Order matters for speed: the app matches a request against the routes in this order, so the
@@ -30,6 +31,7 @@ from app.routers.v1.workspace import api_keys, members, settings, workspace
 ROUTERS: tuple[APIRouter, ...] = (
     forms.public_router,
     engagements.tracking_router,
+    messages.public_router,
     leads.router,
     engagements.router,
     activities.router,
@@ -52,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     analytics.router,
     acquisition_costs.router,
     reports.router,
+    messages.router,
     integrations.webhook_router,
     integrations.router,
     imports.router,

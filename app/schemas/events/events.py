@@ -23,6 +23,7 @@ from app.schemas.events.webhooks import WebhookEndpointRead, WebhookTestData
 from app.schemas.leads.forms import SubmissionRead
 from app.schemas.leads.leads import DuplicatesFound, LeadMerged, LeadRead, LeadUnmerged
 from app.schemas.leads.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
+from app.schemas.outreach.messages import MessageRead
 from app.schemas.workspace.api_keys import ApiKeyRead
 from app.schemas.workspace.members import MemberRead
 from app.schemas.workspace.workspaces import WorkspaceRead
@@ -138,6 +139,20 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CUSTOMER_CHURN_RISK_RAISED: ChurnAlertRead,
     types.CUSTOMER_RESCUED: ChurnAlertRead,
     types.CUSTOMER_CHURNED: ChurnAlertRead,
+    **{
+        message_event: MessageRead
+        for message_event in (
+            types.MESSAGE_QUEUED,
+            types.MESSAGE_BLOCKED,
+            types.MESSAGE_SENT,
+            types.MESSAGE_DELIVERED,
+            types.MESSAGE_FAILED,
+            types.MESSAGE_BOUNCED,
+            types.MESSAGE_OPENED,
+            types.MESSAGE_CLICKED,
+            types.MESSAGE_REPLIED,
+        )
+    },
     types.IMPORT_COMPLETED: ImportRead,
     types.IMPORT_FAILED: ImportRead,
     types.INTEGRATION_CREATED: IntegrationRead,

@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import func, insert, select, text, update
 
 from app.db import tables
-from app.db.repositories.base import RecordRepository, Row, datetime_key
+from app.db.repositories.base import Page, RecordRepository, Row, datetime_key
 from app.ids import new_id
 
 ms = tables.messages
@@ -24,6 +24,29 @@ _COUNTED = ("queued", "sending", "sent", "delivered", "unknown")
 class MessageRepository(RecordRepository):
     table = ms
     sortable = {"created_at": datetime_key(ms.c.created_at)}
+
+    async def page(
+        self,
+        *,
+        sort: Any,
+        cursor: str | None,
+        limit: int,
+        of_leads: bool,
+        of_contacts: bool,
+        created: tuple[datetime | None, datetime | None],
+        **equal: Any,
+    ) -> Page[Row]:
+        """Messages matching `equal` and the created range, to leads only when `of_leads`, to
+        contacts only when `of_contacts`."""
+        conditions = []
+        if not of_leads:
+            conditions.append(ms.c.lead_id.is_(None))
+        if not of_contacts:
+            conditions.append(ms.c.contact_id.is_(None))
+        return await self.list(
+            sort=sort, cursor=cursor, limit=limit, archived=None, conditions=conditions,
+            ranges=[("created_at", *created)], **equal,
+        )  # fmt: skip
 
     async def record_status(self, message_id: UUID, status: str, at: datetime, detail: str | None = None) -> None:
         row = {"workspace_id": self.workspace_id, "message_id": message_id, "status": status, "at": at}

@@ -1,0 +1,204 @@
+"""Delivering messages (the worker's `messages` loop): claim due ones under a lease, hand each to
+its channel's provider, and record what the provider answered.
+
+Nothing is lost or sent twice: a claim commits `sending` before any hand-off; the answer is
+recorded after. A message is retried only when the provider provably never took it
+(Outcome.RETRY); when the answer is lost after the hand-off (a timeout, a dropped connection, a
+worker that died: its lease runs out) the message ends `unknown` and is never resent blindly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from app.config import Settings
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain.events import events as types
+from app.domain.leads.sla import ActivityType, Direction
+from app.domain.outreach import messages as rules
+from app.domain.outreach.delivery import ChannelConfig, Outcome, Outgoing, SendResult
+from app.domain.outreach.vocabulary import ChannelType, MessageStatus, SuppressionReason
+from app.ids import utcnow
+from app.schemas.leads.routing import ActivityCreate
+from app.schemas.outreach.messages import MessageRead
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.events.events import record
+from app.services.leads import activities
+from app.services.outreach import channels, suppressions
+from app.services.outreach.providers import adapter_for
+
+log = logging.getLogger("app.worker.messages")
+
+CLAIM_BATCH = 50
+# Seconds before attempt 2, 3, ... of a message the provider provably never took; then it fails.
+RETRY_SCHEDULE = (30.0, 120.0, 600.0, 3600.0, 6 * 3600.0)
+LOST_BATCH = 100
+
+
+class RateLimits:
+    """Per channel, at most `max_per_second` hand-offs a second (the channel's setting, default 10),
+    shared by this worker's concurrent sends."""
+
+    def __init__(self) -> None:
+        self._next: dict[UUID, float] = {}
+        self._lock = asyncio.Lock()
+
+    async def wait(self, channel_id: UUID, per_second: float) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next.get(channel_id, now))
+            self._next[channel_id] = start + 1.0 / max(per_second, 0.001)
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+async def deliver_due(database: Database, settings: Settings, limits: RateLimits, *, limit: int = CLAIM_BATCH) -> int:
+    """One pass: settle lost sends, claim due messages and send them (concurrently, each channel
+    within its rate); how many were claimed."""
+    now = utcnow()
+    await settle_lost(database, now)
+    lease = timedelta(seconds=settings.worker_lease_seconds)
+    async with UnitOfWork(database) as uow:
+        claimed = await uow.message_queue().claim(now, now + lease, limit)
+        await uow.commit()
+    if claimed:
+        await asyncio.gather(*(_deliver(database, settings, limits, message) for message in claimed))
+    return len(claimed)
+
+
+async def next_due(database: Database) -> datetime | None:
+    async with UnitOfWork(database, write=False) as uow:
+        return await uow.message_queue().next_due()
+
+
+async def settle_lost(database: Database, now: datetime) -> int:
+    """Messages whose worker died while sending them (lease over) end `unknown`."""
+    async with UnitOfWork(database) as uow:
+        lost = await uow.message_queue().lost(now, LOST_BATCH)
+        for message in lost:
+            ctx = Context(uow, message["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
+            await _settle(ctx, message, SendResult(Outcome.UNKNOWN, detail="the sending worker stopped mid-send"))
+        await uow.commit()
+    return len(lost)
+
+
+async def _deliver(database: Database, settings: Settings, limits: RateLimits, message: Mapping[str, Any]) -> None:
+    try:
+        result = await _hand_off(database, settings, limits, message)
+    except Exception:  # a bug, not a provider's answer: perhaps handed off
+        log.exception("sending message %s failed", message["id"])
+        result = SendResult(Outcome.UNKNOWN, detail="an internal error interrupted the send")
+    async with UnitOfWork(database) as uow:
+        ctx = Context(uow, message["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        await _settle(ctx, message, result)
+        await uow.commit()
+
+
+async def _hand_off(
+    database: Database, settings: Settings, limits: RateLimits, message: Mapping[str, Any]
+) -> SendResult:
+    async with UnitOfWork(database, write=False) as uow:
+        ctx = Context(uow, message["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        config = await channels.config_of(ctx, message["channel_id"]) if message["channel_id"] else None
+    if config is None:
+        return SendResult(Outcome.FAILED, detail="the channel was archived before the message went")
+    outgoing = outgoing_of(config, message)
+    await limits.wait(config.id, float(config.settings.get("max_per_second") or 10))
+    adapter = adapter_for(config.provider)
+    return await adapter.send(
+        config, outgoing, allow_loopback=settings.outbound_allow_loopback, timeout=settings.webhook_timeout_seconds
+    )
+
+
+def outgoing_of(config: ChannelConfig, message: Mapping[str, Any]) -> Outgoing:
+    """The message as its channel's adapter sends it; an email is built here, with its Message-ID."""
+    channel = ChannelType(message["channel"])
+    if channel is ChannelType.EMAIL:
+        unsubscribe = _unsubscribe_of(message) if message["purpose"] == "marketing" else None
+        parts = rules.EmailParts(
+            from_email=str(config.settings["from_email"]),
+            from_name=config.settings.get("from_name"),
+            to=str(message["to_address"]),
+            subject=str(message["subject"] or ""),
+            body_text=str(message["body_text"] or ""),
+            body_html=message["body_html"],
+            reply_to=config.settings.get("reply_to"),
+            unsubscribe_url=unsubscribe,
+            unsubscribe_mailto=config.settings.get("unsubscribe_mailbox") if unsubscribe else None,
+        )
+        mime, _ = rules.build_email(parts, now=utcnow(), message_id=message["email_message_id"])
+        return Outgoing(message["id"], channel, parts.to, mime=mime, envelope_from=parts.from_email)
+    template = None
+    if channel is ChannelType.WHATSAPP and message.get("whatsapp_template"):
+        template = dict(message["whatsapp_template"])
+    return Outgoing(message["id"], channel, str(message["to_address"]), body_text=str(message["body_text"] or ""),
+                    whatsapp_template=template)  # fmt: skip
+
+
+def _unsubscribe_of(message: Mapping[str, Any]) -> str:
+    from app.services.outreach import links
+
+    return links.unsubscribe_url(message["workspace_id"], message["id"])
+
+
+async def _settle(ctx: Context, message: Mapping[str, Any], result: SendResult) -> None:
+    """Record the provider's answer: sent, bounced (and suppressed), failed, unknown, or queued
+    again for a later attempt while attempts remain."""
+    now = ctx.now
+    attempt = int(message["attempts"])
+    values: dict[str, Any] = {"lease_until": None, "updated_at": now, "updated_by": str(ctx.actor)}
+    event = None
+    if result.outcome is Outcome.SENT:
+        status, event = MessageStatus.SENT, types.MESSAGE_SENT
+        values.update(sent_at=now, provider_message_id=result.provider_message_id, last_error=None)
+    elif result.outcome is Outcome.RETRY and attempt <= len(RETRY_SCHEDULE):
+        status = MessageStatus.QUEUED
+        values.update(send_at=now + timedelta(seconds=RETRY_SCHEDULE[attempt - 1]))
+    elif result.outcome is Outcome.BOUNCED:
+        status, event = MessageStatus.BOUNCED, types.MESSAGE_BOUNCED
+        values.update(failed_at=now)
+        if message["to_address"]:
+            await suppressions.add(
+                ctx, ChannelType(message["channel"]), message["to_address"], SuppressionReason.BOUNCED,
+                message_id=message["id"],
+            )  # fmt: skip
+    elif result.outcome is Outcome.UNKNOWN:
+        status = MessageStatus.UNKNOWN
+    else:  # FAILED, or RETRY with no attempts left
+        status, event = MessageStatus.FAILED, types.MESSAGE_FAILED
+        values.update(failed_at=now)
+    values["status"] = status.value
+    values["last_error"] = None if status is MessageStatus.SENT else result.detail[:1000] or None
+    row = await ctx.messages.set_fields(message["id"], values)
+    await ctx.messages.record_status(message["id"], status.value, now, result.detail or None)
+    if row is not None and event is not None:
+        await record(ctx, event, MessageRead.model_validate(row))
+    if row is not None and status is MessageStatus.SENT and row["member_id"] is not None:
+        await _touch(ctx, row)
+    if status is MessageStatus.QUEUED:
+        from app.services.outreach.messages import MESSAGES
+
+        ctx.uow.wake(MESSAGES)
+
+
+async def _touch(ctx: Context, message: Mapping[str, Any]) -> None:
+    """A message a member sent (with a key bound to them) is their outbound touch on the person's
+    timeline, and like any human touch it may be the lead's first response."""
+    kind = {"email": ActivityType.EMAIL, "sms": ActivityType.SMS, "whatsapp": ActivityType.WHATSAPP}[message["channel"]]
+    person = "lead_id" if message["lead_id"] is not None else "contact_id"
+    activity = ActivityCreate.model_validate(
+        {
+            person: message[person],
+            "type": kind.value,
+            "direction": Direction.OUTBOUND.value,
+            "member_id": message["member_id"],
+            "subject": (message["subject"] or f"{kind.value} message")[:300],
+        }
+    )
+    await activities.create(ctx, {**activity.model_dump(), "occurred_at": ctx.now})

@@ -1,0 +1,300 @@
+"""Messages: sending one (or a batch) to a lead or a contact, with its basis checked, its content
+rendered and stored, and its time set by quiet hours and the frequency cap; reading them back.
+Delivery itself is the worker's (app/services/outreach/delivery.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from app.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.domain.events import events as types
+from app.domain.outreach import messages as rules
+from app.domain.outreach.policy import MessagingPolicy, quiet_until
+from app.domain.outreach.vocabulary import (
+    BlockReason,
+    ChannelType,
+    ConsentStatus,
+    MessageStatus,
+    PersonRef,
+    Purpose,
+    address_key,
+)
+from app.domain.pagination import Page, Sort
+from app.ids import new_id
+from app.schemas.common import invalid_input
+from app.schemas.outreach.messages import MessageCreate, MessageRead
+from app.services.batches import item_error
+from app.services.context import Context
+from app.services.events.events import record
+from app.services.outreach import channels, consents, links, settings, suppressions, templates
+from app.services.outreach.templates import Rendered
+from app.services.workspace import workspaces
+
+Row = dict[str, Any]
+MESSAGES = "messages"  # the worker's wake-up kind
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    person: PersonRef
+    row: Mapping[str, Any]
+    address: str | None  # as the channel reaches them: an email, or an E.164 phone
+
+
+async def send(ctx: Context, body: MessageCreate) -> Row:
+    """Queue one message (or record it blocked, with why); 404 for a person not of this workspace."""
+    recipient = await _recipient(ctx, body)
+    policy = await settings.policy(ctx)
+    return await _send(ctx, body, recipient, policy)
+
+
+async def send_batch(ctx: Context, items: Sequence[Any]) -> list[Row]:
+    """Each item as `send`; one bad item is reported in its result and never rejects the others."""
+    policy = await settings.policy(ctx)
+    results: list[Row] = []
+    for index, item in enumerate(items):
+        try:
+            body = MessageCreate.model_validate(item)
+            check_person_scope(ctx, body)
+            recipient = await _recipient(ctx, body)
+            conn = await ctx.uow.connection()
+            async with conn.begin_nested():  # a failed item leaves nothing behind
+                row = await _send(ctx, body, recipient, policy)
+            results.append({"index": index, "status": row["status"], "id": row["id"],
+                            "block_reason": row["block_reason"]})  # fmt: skip
+        except ValidationError as exc:
+            results.append(item_error(index, invalid_input(exc)))
+        except DomainError as exc:
+            results.append(item_error(index, exc))
+    return results
+
+
+def check_person_scope(ctx: Context, body: MessageCreate) -> None:
+    """Sending to a person reads them: the key needs that person's read scope too."""
+    needed = "leads:read" if body.lead_id is not None else "contacts:read"
+    if not ctx.allows(needed):
+        raise Forbidden(f"sending to this person needs the {needed!r} scope, which this key lacks")
+
+
+async def _recipient(ctx: Context, body: MessageCreate) -> Recipient:
+    if body.lead_id is not None:
+        lead = await ctx.leads.get(body.lead_id)
+        if lead is None:
+            raise NotFound("no lead with this id")
+        row: Mapping[str, Any] = lead
+        person = PersonRef("lead", body.lead_id)
+    else:
+        assert body.contact_id is not None
+        contact = await ctx.contacts.get(body.contact_id)
+        if contact is None:
+            raise NotFound("no contact with this id")
+        row = contact
+        person = PersonRef("contact", body.contact_id)
+    if body.channel is ChannelType.EMAIL:
+        address = row.get("email") if row.get("email_key") else None
+    else:
+        address = row.get("phone_e164")
+    return Recipient(person, row, address)
+
+
+async def _send(ctx: Context, body: MessageCreate, recipient: Recipient, policy: MessagingPolicy) -> Row:
+    message_id = new_id()
+    channel_type = body.channel
+    channel = await _channel(ctx, channel_type, body.channel_id)
+    key = address_key(channel_type, recipient.address) if recipient.address else None
+    suppressed = key is not None and await suppressions.is_suppressed(ctx, channel_type, key)
+    consent = (
+        await consents.status_of(ctx, recipient.person, channel_type)
+        if body.purpose is Purpose.MARKETING
+        else ConsentStatus.UNKNOWN
+    )
+    blocked = rules.block_reason(
+        purpose=body.purpose,
+        consent=consent,
+        marketing_requires_opt_in=policy.marketing_requires_opt_in,
+        suppressed=suppressed,
+        address_valid=recipient.address is not None,
+        channel_present=channel is not None,
+    )
+    unsubscribe_url = links.unsubscribe_url(ctx.workspace_id, message_id)
+    rendered, template, locale = await _render(ctx, body, recipient.person, unsubscribe_url)
+    content = _content(ctx, body, rendered, message_id, unsubscribe_url, policy, locale=locale)
+    if template is not None and body.channel is ChannelType.WHATSAPP and template["whatsapp_template"]:
+        approved = template["whatsapp_template"]
+        content["whatsapp_template"] = {
+            "name": approved["name"], "language": approved["language"],
+            "parameters": list(rendered.whatsapp_parameters),
+        }  # fmt: skip
+    if channel is not None and body.channel is ChannelType.EMAIL:
+        domain = str(channel["settings"].get("from_email", "")).rpartition("@")[2] or "localhost"
+        content["email_message_id"] = f"<{message_id}@{domain}>"
+    send_at = body.send_at or ctx.now
+    if blocked is None and body.purpose is Purpose.MARKETING and key is not None:
+        send_at, capped = await _schedule(ctx, recipient.person, key, send_at, policy)
+        if capped:
+            blocked = BlockReason.FREQUENCY_CAP
+    status = MessageStatus.BLOCKED if blocked is not None else MessageStatus.QUEUED
+    member_id = UUID(ctx.actor.id) if ctx.actor.type == "member" and ctx.actor.id else None
+    row = await ctx.messages.create(
+        {
+            "id": message_id,
+            recipient.person.column: recipient.person.id,
+            "channel": channel_type.value,
+            "channel_id": channel["id"] if channel is not None else None,
+            "purpose": body.purpose.value,
+            "status": status.value,
+            "block_reason": blocked.value if blocked is not None else None,
+            "to_address": recipient.address,
+            "address_key": key,
+            "template_id": body.template_id,
+            "template_version": template["version"] if template is not None else None,
+            "send_at": send_at,
+            "member_id": member_id,
+            "automated": member_id is None,
+            **content,
+            **ctx.audit_new(),
+        }
+    )
+    await ctx.messages.record_status(message_id, status.value, ctx.now, blocked.value if blocked else None)
+    await record(ctx, types.MESSAGE_BLOCKED if blocked else types.MESSAGE_QUEUED, MessageRead.model_validate(row))
+    if blocked is None:
+        ctx.uow.wake(MESSAGES)
+    return row
+
+
+async def _channel(ctx: Context, channel_type: ChannelType, channel_id: UUID | None) -> Row | None:
+    if channel_id is None:
+        return await channels.default_for(ctx, channel_type)
+    channel = await ctx.channels.get(channel_id)
+    if channel is None or channel["archived_at"] is not None:
+        raise InvalidInput.field("channel_id", "no live channel with this id")
+    if channel["type"] != channel_type.value:
+        raise InvalidInput.field("channel_id", f"this channel sends {channel['type']}, not {channel_type.value}")
+    return channel
+
+
+async def _render(
+    ctx: Context, body: MessageCreate, person: PersonRef, unsubscribe_url: str
+) -> tuple[Rendered, Row | None, str]:
+    """The content for this person: (rendered, the template's version used, the locale)."""
+    if body.template_id is not None:
+        template = await ctx.templates.get(body.template_id)
+        if template is None:
+            raise InvalidInput.field("template_id", "no template with this id")
+        if template["channel"] != body.channel.value:
+            raise InvalidInput.field("template_id", f"this template is for {template['channel']}, not {body.channel}")
+        rendered, version = await templates.render_for(ctx, body.template_id, person, unsubscribe_url=unsubscribe_url)
+        return rendered, {**template, "version": version}, str(template["locale"])
+    assert body.body_text is not None
+    if body.channel is ChannelType.EMAIL and body.subject is None:
+        raise InvalidInput.field("subject", "an email needs a subject")
+    if body.channel is ChannelType.WHATSAPP:
+        raise InvalidInput.field("template_id", "WhatsApp messages are sent from an approved template")
+    rendered = await templates.render_inline(
+        ctx, body.channel, person, subject=body.subject, body_text=body.body_text, body_html=body.body_html,
+        unsubscribe_url=unsubscribe_url,
+    )  # fmt: skip
+    return rendered, None, "fa" if await workspaces.default_region(ctx) == "IR" else "en"
+
+
+def _content(
+    ctx: Context,
+    body: MessageCreate,
+    rendered: Rendered,
+    message_id: UUID,
+    unsubscribe_url: str,
+    policy: MessagingPolicy,
+    *,
+    locale: str,
+) -> Row:
+    """What is stored and later sent: for marketing email, links tracked (unless the workspace turned
+    tracking off), an open pixel, and a visible unsubscribe link when the content has none."""
+    text, html = rendered.body_text, rendered.body_html
+    tracked: list[str] = []
+    if body.channel is ChannelType.EMAIL and body.purpose is Purpose.MARKETING:
+        if unsubscribe_url not in text:
+            text = rules.unsubscribe_footer(text, unsubscribe_url, locale)
+        if html is not None and unsubscribe_url not in html:
+            html = rules.unsubscribe_html(html, unsubscribe_url, locale)
+        if html is not None and policy.tracking:
+            html, tracked = rules.track_links(html, lambda n: links.click_url(ctx.workspace_id, message_id, n))
+            html = rules.with_open_pixel(html, links.open_url(ctx.workspace_id, message_id))
+    return {
+        "subject": rendered.subject,
+        "body_text": text,
+        "body_html": html,
+        "sms_parts": rendered.sms_parts if body.channel is not ChannelType.EMAIL else None,
+        "links": tracked or None,
+    }
+
+
+async def _schedule(
+    ctx: Context, person: PersonRef, key: str, wanted: datetime, policy: MessagingPolicy
+) -> tuple[datetime, bool]:
+    """When a marketing message may go: after the quiet hours of the person's time zone, and when
+    the frequency cap has room (counted per address, concurrent sends serialised on PostgreSQL);
+    (the time, whether the cap skips it instead)."""
+    zone = await settings.timezone_of(ctx, person)
+    at = wanted
+    if policy.marketing_per_7_days is not None:
+        await ctx.messages.lock_address(key)
+        scheduled = await ctx.messages.marketing_times(key, at - rules.CAP_WINDOW - rules.CAP_WINDOW)
+    else:
+        scheduled = []
+    for _ in range(8):  # quiet hours and the cap each move it later; settles in a few rounds
+        moved = at
+        if policy.marketing_per_7_days is not None:
+            moved = rules.first_free_slot(moved, scheduled, policy.marketing_per_7_days)
+            if moved > at and policy.frequency_cap_action == "skip":
+                return wanted, True
+        if policy.quiet_hours is not None:
+            moved = quiet_until(moved, zone, policy.quiet_hours) or moved
+        if moved == at:
+            break
+        at = moved
+    return at, False
+
+
+async def get(ctx: Context, message_id: UUID) -> Row:
+    """A message with its status history. It shows its recipient and content, so a key reads it
+    only with that person's read scope (404 otherwise, as for another workspace's)."""
+    row = await ctx.messages.get(message_id)
+    if row is None or not ctx.allows("leads:read" if row["lead_id"] is not None else "contacts:read"):
+        raise NotFound("no message with this id")
+    return {**row, "history": await ctx.messages.history(message_id)}
+
+
+async def list_messages(
+    ctx: Context,
+    *,
+    sort: Sort,
+    cursor: str | None,
+    limit: int,
+    lead_id: UUID | None = None,
+    contact_id: UUID | None = None,
+    channel: str | None = None,
+    status: str | None = None,
+    purpose: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> Page[Row]:
+    """Messages matching the filters, of the people this key may read (leads, contacts, or both)."""
+    return await ctx.messages.page(
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+        of_leads=ctx.allows("leads:read"),
+        of_contacts=ctx.allows("contacts:read"),
+        created=(created_after, created_before),
+        lead_id=lead_id,
+        contact_id=contact_id,
+        channel=channel,
+        status=status,
+        purpose=purpose,
+    )
