@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     outbound_allow_loopback: bool = Field(
         default=False, validation_alias=AliasChoices("outbound_allow_loopback", "webhook_allow_loopback")
     )
+    # Seconds before attempt 2, 3, ... of a message its provider provably never took (refused
+    # connection, TLS failure, SMTP 4xx, a documented "not accepted"); after the last, it fails.
+    message_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [30, 120, 600, 3600, 21600]
+    )
     # How long a worker owns an endpoint's queue (or a timer) before another worker may take over.
     worker_lease_seconds: float = 60.0
     worker_poll_seconds: float = 1.0
@@ -135,7 +140,7 @@ class Settings(BaseSettings):
         """`public_base_url` without a trailing slash, or http://HOST:PORT."""
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
-    @field_validator("webhook_retry_schedule", mode="before")
+    @field_validator("webhook_retry_schedule", "message_retry_schedule", mode="before")
     @classmethod
     def _split_schedule(cls, value: object) -> object:
         if isinstance(value, str):

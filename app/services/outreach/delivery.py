@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -36,8 +36,6 @@ from app.services.outreach.providers import adapter_for
 log = logging.getLogger("app.worker.messages")
 
 CLAIM_BATCH = 50
-# Seconds before attempt 2, 3, ... of a message the provider provably never took; then it fails.
-RETRY_SCHEDULE = (30.0, 120.0, 600.0, 3600.0, 6 * 3600.0)
 LOST_BATCH = 100
 
 
@@ -96,7 +94,7 @@ async def _deliver(database: Database, settings: Settings, limits: RateLimits, m
         result = SendResult(Outcome.UNKNOWN, detail="an internal error interrupted the send")
     async with UnitOfWork(database) as uow:
         ctx = Context(uow, message["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
-        await _settle(ctx, message, result)
+        await _settle(ctx, message, result, retry_schedule=settings.message_retry_schedule)
         await uow.commit()
 
 
@@ -147,7 +145,9 @@ def _unsubscribe_of(message: Mapping[str, Any]) -> str:
     return links.unsubscribe_url(message["workspace_id"], message["id"])
 
 
-async def _settle(ctx: Context, message: Mapping[str, Any], result: SendResult) -> None:
+async def _settle(
+    ctx: Context, message: Mapping[str, Any], result: SendResult, *, retry_schedule: Sequence[float] = ()
+) -> None:
     """Record the provider's answer: sent, bounced (and suppressed), failed, unknown, or queued
     again for a later attempt while attempts remain."""
     now = ctx.now
@@ -157,9 +157,9 @@ async def _settle(ctx: Context, message: Mapping[str, Any], result: SendResult) 
     if result.outcome is Outcome.SENT:
         status, event = MessageStatus.SENT, types.MESSAGE_SENT
         values.update(sent_at=now, provider_message_id=result.provider_message_id, last_error=None)
-    elif result.outcome is Outcome.RETRY and attempt <= len(RETRY_SCHEDULE):
+    elif result.outcome is Outcome.RETRY and attempt <= len(retry_schedule):
         status = MessageStatus.QUEUED
-        values.update(send_at=now + timedelta(seconds=RETRY_SCHEDULE[attempt - 1]))
+        values.update(send_at=now + timedelta(seconds=retry_schedule[attempt - 1]))
     elif result.outcome is Outcome.BOUNCED:
         status, event = MessageStatus.BOUNCED, types.MESSAGE_BOUNCED
         values.update(failed_at=now)

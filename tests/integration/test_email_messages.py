@@ -1,0 +1,337 @@
+"""Email end to end against a real SMTP server (aiosmtpd) on loopback: the API queues, a real
+worker sends, and what arrives is checked as a mail client reads it. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.db.session import Database
+from app.main import create_app
+from app.worker.runner import Worker
+from tests.conftest import Tenant, make_tenant
+from tests.smtp_server import SmtpServer
+
+
+@pytest.fixture(scope="module")
+def app(database: Database):  # type: ignore[no-untyped-def]
+    settings = Settings(
+        database_url=database.settings.database_url,
+        rate_limit_api_per_minute=10**6,
+        rate_limit_form_per_minute=10**6,
+        outbound_allow_loopback=True,
+        public_base_url="https://crm.example",
+    )
+    return create_app(settings, database=database)
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def tenant(database: Database, client: httpx.AsyncClient) -> Tenant:
+    return await make_tenant(database, client)
+
+
+@asynccontextmanager
+async def running_worker(database: Database) -> AsyncIterator[Worker]:
+    settings = Settings(
+        database_url=database.settings.database_url,
+        outbound_allow_loopback=True,
+        public_base_url="https://crm.example",
+        worker_poll_seconds=0.05,
+        worker_lease_seconds=4.0,
+        message_retry_schedule=[0.2, 0.2, 0.2],
+        webhook_timeout_seconds=3.0,
+    )
+    worker = Worker(database, settings)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(worker.ready.wait(), 10)
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 20)
+
+
+async def until(predicate, timeout: float = 15.0) -> Any:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def setup(tenant: Tenant, smtp: SmtpServer, *, region: str | None = None) -> None:
+    if region:
+        assert (await tenant.patch("/v1/workspace", json={"default_region": region})).status_code == 200
+    channel = {
+        "type": "email",
+        "provider": "smtp",
+        "name": "Newsletter",
+        "settings": {"host": "127.0.0.1", "port": smtp.port, "security": "none", "from_email": "news@shop.example",
+                     "from_name": "فروشگاه نمونه", "unsubscribe_mailbox": "unsubscribe@shop.example"},
+    }  # fmt: skip
+    created = await tenant.post("/v1/channels", json=channel)
+    assert created.status_code == 201, created.text
+    policy = await tenant.patch("/v1/settings/messaging", json={"quiet_hours": None, "frequency_cap": None})
+    assert policy.status_code == 200, policy.text
+
+
+async def person(tenant: Tenant, email: str, *, consent: str | None = "opted_in", **fields: Any) -> str:
+    created = await tenant.post("/v1/leads", json={"first_name": "سارا", "email": email, **fields})
+    assert created.status_code == 201, created.text
+    lead_id = str(created.json()["id"])
+    if consent:
+        answer = await tenant.request("PUT", f"/v1/leads/{lead_id}/consents/email",
+                                      json={"status": consent, "source": "api"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+    return lead_id
+
+
+async def template(tenant: Tenant) -> str:
+    body = {
+        "name": "خوش‌آمد",
+        "channel": "email",
+        "locale": "fa",
+        "subject": "سلام {{ person.first_name }}",
+        "body_text": "سلام {{ person.first_name }}، پیشنهاد ویژه: https://shop.example/offer",
+        "body_html": '<p>سلام {{ person.first_name }}</p><p><a href="https://shop.example/offer?c=1&amp;d=2">پیشنهاد</a></p>',
+    }
+    created = await tenant.post("/v1/templates", json=body)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def send(tenant: Tenant, lead_id: str, **fields: Any) -> dict[str, Any]:
+    answer = await tenant.post("/v1/messages", json={"lead_id": lead_id, "channel": "email", **fields})
+    assert answer.status_code == 202, answer.text
+    return dict(answer.json())
+
+
+async def status_of(tenant: Tenant, message_id: str) -> dict[str, Any]:
+    answer = await tenant.get(f"/v1/messages/{message_id}")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def settled(tenant: Tenant, message_id: str, *statuses: str) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        message = await status_of(tenant, message_id)
+        return message if message["status"] in statuses else None
+
+    result: dict[str, Any] = await until(check)
+    return result
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
+
+
+async def test_a_marketing_email_arrives_rendered_with_one_click_unsubscribe(
+    database: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    async with SmtpServer() as smtp, running_worker(database):
+        await setup(tenant, smtp)
+        lead_id = await person(tenant, "sara@example.com")
+        message = await send(tenant, lead_id, template_id=await template(tenant), purpose="marketing")
+        assert message["status"] == "queued" and message["block_reason"] is None
+        sent = await settled(tenant, message["id"], "sent")
+        [received] = await until(lambda: _async(smtp.to("sara@example.com")))
+    email = received.message
+    assert email["Subject"] == "سلام سارا"
+    assert email["Message-ID"] == sent["email_message_id"]
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe_url, mailto = re.findall(r"<([^>]+)>", email["List-Unsubscribe"])
+    assert unsubscribe_url.startswith("https://crm.example/u/") and mailto.startswith("mailto:unsubscribe@shop.example")
+    text = email.get_body(("plain",)).get_content()
+    html = email.get_body(("html",)).get_content()
+    assert "سلام سارا، پیشنهاد ویژه" in text and unsubscribe_url in text  # visible unsubscribe link
+    assert 'dir="rtl"' in html and "سلام سارا" in html
+    [click] = re.findall(r'href="(https://crm\.example/t/c/[^"]+)"', html)
+    [pixel] = re.findall(r'src="(https://crm\.example/t/o/[^"]+)"', html)
+
+    followed = await client.get(_path(click))
+    assert followed.status_code == 303 and followed.headers["location"] == "https://shop.example/offer?c=1&d=2"
+    assert (await client.get(_path(pixel))).headers["content-type"] == "image/gif"
+    after = await status_of(tenant, message["id"])
+    assert after["clicked_at"] and after["opened_at"]
+    engagements = (await tenant.get(f"/v1/leads/{lead_id}/engagements")).json()["data"]
+    assert {"email_click", "email_open"} <= {e["type"] for e in engagements}
+    events = (await tenant.get("/v1/events", params={"type": "message.clicked"})).json()["data"]
+    assert [e["data"]["id"] for e in events] == [message["id"]]
+    assert (await client.get("/t/c/forged.token")).status_code == 404
+
+    # a GET of the unsubscribe page changes nothing (link scanners follow GETs)
+    page = await client.get(_path(unsubscribe_url))
+    assert page.status_code == 200 and "<form" in page.text
+    consents = (await tenant.get(f"/v1/leads/{lead_id}/consents")).json()["data"]
+    assert {c["channel"]: c["status"] for c in consents}["email"] == "opted_in"
+    one_click = await client.post(_path(unsubscribe_url), data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 200
+    consents = (await tenant.get(f"/v1/leads/{lead_id}/consents")).json()["data"]
+    assert {c["channel"]: c for c in consents}["email"]["status"] == "opted_out"
+    assert {c["channel"]: c for c in consents}["email"]["source"] == "unsubscribe"
+
+    blocked = await send(tenant, lead_id, subject="Sale", body_text="Buy now", purpose="marketing")
+    assert (blocked["status"], blocked["block_reason"]) == ("blocked", "opted_out")
+    async with running_worker(database):
+        receipt = await send(tenant, lead_id, subject="Your receipt", body_text="Thanks", purpose="transactional")
+        await settled(tenant, receipt["id"], "sent")
+    assert "List-Unsubscribe" not in smtp.to("sara@example.com")[-1].message
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+async def test_marketing_without_consent_is_blocked_and_transactional_goes(database: Database, tenant: Tenant) -> None:
+    async with SmtpServer() as smtp, running_worker(database):
+        await setup(tenant, smtp)
+        lead_id = await person(tenant, "nobody@example.com", consent=None)
+        blocked = await send(tenant, lead_id, subject="Sale", body_text="Buy", purpose="marketing")
+        assert (blocked["status"], blocked["block_reason"]) == ("blocked", "no_consent")
+        pending = await person(tenant, "pending@example.com", consent="pending_confirmation")
+        assert (await send(tenant, pending, subject="S", body_text="B", purpose="marketing"))["block_reason"] == (
+            "no_consent"
+        )
+        receipt = await send(tenant, lead_id, subject="Receipt", body_text="Thanks", purpose="transactional")
+        await settled(tenant, receipt["id"], "sent")
+    assert len(smtp.to("nobody@example.com")) == 1 and not smtp.to("pending@example.com")
+    detail = await status_of(tenant, blocked["id"])
+    assert [h["status"] for h in detail["history"]] == ["blocked"]
+
+
+async def test_a_refused_recipient_bounces_and_is_suppressed(database: Database, tenant: Tenant) -> None:
+    async with SmtpServer() as smtp, running_worker(database):
+        smtp.handler.refuse.add("gone@example.com")
+        await setup(tenant, smtp)
+        lead_id = await person(tenant, "gone@example.com")
+        message = await send(tenant, lead_id, subject="Hi", body_text="Hello", purpose="marketing")
+        bounced = await settled(tenant, message["id"], "bounced")
+        assert "550" in bounced["last_error"]
+        suppressed = (await tenant.get("/v1/suppressions", params={"channel": "email"})).json()["data"]
+        assert [(s["address"], s["reason"]) for s in suppressed] == [("gone@example.com", "bounced")]
+        receipt = await send(tenant, lead_id, subject="Receipt", body_text="Thanks", purpose="transactional")
+        assert (receipt["status"], receipt["block_reason"]) == ("blocked", "suppressed")
+    assert not smtp.received
+
+
+async def test_a_deferred_email_is_retried_then_sent_once(database: Database, tenant: Tenant) -> None:
+    async with SmtpServer() as smtp, running_worker(database):
+        smtp.handler.defer["later@example.com"] = 2
+        await setup(tenant, smtp)
+        lead_id = await person(tenant, "later@example.com")
+        message = await send(tenant, lead_id, subject="Hi", body_text="Hello", purpose="transactional")
+        sent = await settled(tenant, message["id"], "sent")
+    assert sent["attempts"] == 3
+    assert [h["status"] for h in sent["history"]] == ["queued", "queued", "queued", "sent"]
+    assert len(smtp.to("later@example.com")) == 1
+
+
+async def test_an_answer_lost_after_data_leaves_the_message_unknown_not_resent(
+    database: Database, tenant: Tenant
+) -> None:
+    async with SmtpServer() as smtp, running_worker(database):
+        smtp.handler.hang_up_after_data.add("lost@example.com")
+        await setup(tenant, smtp)
+        lead_id = await person(tenant, "lost@example.com")
+        message = await send(tenant, lead_id, subject="Hi", body_text="Hello", purpose="transactional")
+        unknown = await settled(tenant, message["id"], "unknown")
+        await asyncio.sleep(0.5)  # retries would have come by now
+    assert unknown["sent_at"] is None
+    assert len(smtp.to("lost@example.com")) == 1
+
+
+async def test_quiet_hours_delay_a_marketing_email_to_the_minute_in_the_recipients_zone(
+    database: Database, tenant: Tenant
+) -> None:
+    async with SmtpServer() as smtp:
+        await setup(tenant, smtp)
+        policy = {"quiet_hours": {"start": "21:00", "end": "09:00"}}
+        assert (await tenant.patch("/v1/settings/messaging", json=policy)).status_code == 200
+        lead_id = await person(tenant, "night@example.com", timezone="Asia/Tehran")
+        tehran = ZoneInfo("Asia/Tehran")
+        tomorrow = (datetime.now(tehran) + timedelta(days=1)).date()
+        late = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 23, 17, tzinfo=tehran)
+        message = await send(tenant, lead_id, subject="Hi", body_text="Hello", purpose="marketing",
+                             send_at=late.astimezone(UTC).isoformat())  # fmt: skip
+        due = datetime.fromisoformat(message["send_at"]).astimezone(tehran)
+        assert (due.date(), due.hour, due.minute) == (tomorrow + timedelta(days=1), 9, 0)
+        receipt = await send(tenant, lead_id, subject="Receipt", body_text="Thanks", purpose="transactional",
+                             send_at=late.astimezone(UTC).isoformat())  # fmt: skip
+        assert datetime.fromisoformat(receipt["send_at"]) == late  # transactional ignores quiet hours
+
+
+async def test_the_frequency_cap_holds_under_concurrent_sends(database: Database, tenant: Tenant) -> None:
+    async with SmtpServer() as smtp:
+        await setup(tenant, smtp)
+        cap = {"frequency_cap": {"marketing_per_7_days": 3}, "frequency_cap_action": "skip"}
+        assert (await tenant.patch("/v1/settings/messaging", json=cap)).status_code == 200
+        lead_id = await person(tenant, "busy@example.com")
+        answers = await asyncio.gather(*(
+            tenant.post("/v1/messages", json={"lead_id": lead_id, "channel": "email", "subject": f"Offer {n}",
+                                              "body_text": "Buy", "purpose": "marketing"})
+            for n in range(8)
+        ))  # fmt: skip
+    assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
+    outcomes = sorted((a.json()["status"], a.json()["block_reason"]) for a in answers)
+    assert outcomes == [("blocked", "frequency_cap")] * 5 + [("queued", None)] * 3
+
+
+async def test_messages_are_scoped_to_their_workspace_and_their_scopes(
+    database: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    async with SmtpServer() as smtp:
+        await setup(tenant, smtp)
+        lead_id = await person(tenant, "scoped@example.com")
+        message = await send(tenant, lead_id, subject="Hi", body_text="Hello", purpose="transactional")
+    other = await make_tenant(database, client, name="Other")
+    assert (await other.get(f"/v1/messages/{message['id']}")).status_code == 404
+    assert (await other.post("/v1/messages", json={"lead_id": lead_id, "channel": "email", "subject": "x",
+                                                     "body_text": "y", "purpose": "transactional"})).status_code == 404
+    assert (await other.get("/v1/messages")).json()["data"] == []
+    only_messages = await tenant.key_with("messages:write")
+    denied = await tenant.post("/v1/messages", key=only_messages, json={"lead_id": lead_id, "channel": "email",
+                                                                       "subject": "x", "body_text": "y",
+                                                                       "purpose": "transactional"})  # fmt: skip
+    assert denied.status_code == 403
+    reader = await tenant.key_with("messages:read", "contacts:read")
+    assert (await tenant.get(f"/v1/messages/{message['id']}", key=reader)).status_code == 404  # a lead's message
+    assert (await tenant.get("/v1/messages", key=reader)).json()["data"] == []
+    no_scope = await tenant.key_with("leads:read")
+    assert (await tenant.get("/v1/messages", key=no_scope)).status_code == 403
+
+
+async def test_bad_sends_name_the_field(tenant: Tenant) -> None:
+    lead_id = await person(tenant, "fields@example.com", consent=None)
+    for body, field in (
+        ({"channel": "email", "subject": "x", "body_text": "y", "purpose": "marketing"}, None),
+        ({"lead_id": lead_id, "channel": "fax", "body_text": "y", "purpose": "marketing"}, "channel"),
+        ({"lead_id": lead_id, "channel": "email", "body_text": "y", "purpose": "spam"}, "purpose"),
+        ({"lead_id": lead_id, "channel": "email", "body_text": "y", "purpose": "marketing"}, "subject"),
+        ({"lead_id": lead_id, "channel": "email", "subject": "{{ person.nickname }}", "body_text": "y",
+          "purpose": "marketing"}, "subject"),
+    ):  # fmt: skip
+        answer = await tenant.post("/v1/messages", json=body)
+        assert answer.status_code == 422, answer.text
+        if field:
+            assert field in {e["field"] for e in answer.json()["errors"]}, answer.text
+    no_channel = await send(tenant, lead_id, subject="x", body_text="y", purpose="transactional")
+    assert (no_channel["status"], no_channel["block_reason"]) == ("blocked", "channel_missing")
