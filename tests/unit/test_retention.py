@@ -326,3 +326,25 @@ def test_the_snapshot_insights_segments_recommendations_cohorts_and_acquisition(
         (None, "2025-09", 1, 400.0), ("ads", "2025-10", 1, 600.0), ("ads", "2026-01", 1, 50.0),
     ]  # fmt: skip
     assert columns["acquisition_channel"] == ["ads", None, "ads"]
+
+
+def test_a_drop_in_engagement_is_a_churn_reason_only_with_a_base_to_drop_from() -> None:
+    weights = retention.ChurnWeights()
+    base = _inputs()
+    fallen = retention.ChurnInputs(
+        **{**base.__dict__, "engagements_last": np.array([1.0]), "engagements_before": np.array([4.0])}
+    )
+    result = retention.churn(fallen, weights=weights, active_window_days=365, medium=0.4, high=0.7,
+                             fallback_interval=None)  # fmt: skip
+    by = {r.factor: r for r in result.reasons[0]}
+    assert by["falling_engagement"].value == pytest.approx(0.75)  # 4 engagements, then 1
+    assert sum(r.contribution for r in result.reasons[0]) == pytest.approx(result.score[0])
+    without = retention.churn(base, weights=weights, active_window_days=365, medium=0.4, high=0.7,
+                              fallback_interval=None)  # fmt: skip
+    assert "falling_engagement" not in {r.factor for r in without.reasons[0]}
+    thin = retention.ChurnInputs(
+        **{**base.__dict__, "engagements_last": np.array([0.0]), "engagements_before": np.array([1.0])}
+    )
+    thin_result = retention.churn(thin, weights=weights, active_window_days=365, medium=0.4, high=0.7,
+                                  fallback_interval=None)  # fmt: skip
+    assert thin_result.score[0] == pytest.approx(without.score[0])  # one engagement is no base: not applied

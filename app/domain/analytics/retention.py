@@ -89,6 +89,7 @@ FACTORS = (
     "unpaid_invoices",
     "inactivity",
     "contract",
+    "falling_engagement",
 )
 
 
@@ -101,6 +102,9 @@ class ChurnWeights:
     unpaid_invoices: float = 0.1  # overdue and unpaid
     inactivity: float = 0.15  # days since the last purchase against the active window
     contract: float = 0.55  # customers with a live contract: its renewal state instead of the rhythm
+    # fewer engagements (opens, clicks, replies, visits) in the last 90 days than in the 90 before;
+    # only for customers with at least ENGAGEMENT_BASE engagements in the earlier period
+    falling_engagement: float = 0.1
 
     def of(self, factor: str) -> float:
         return float(getattr(self, factor))
@@ -119,6 +123,9 @@ class ChurnInputs:
     low_rated_tickets: FloatArray
     overdue_invoices: FloatArray
     contract_risk: FloatArray  # 0-1 from the live contract's renewal state; NaN without a contract
+    # engagements in the last ENGAGEMENT_PERIOD_DAYS and in the same period before (NaN: no data)
+    engagements_last: FloatArray | None = None
+    engagements_before: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,21 @@ def contract_risk(renewal_status: str | None, days_to_end: float | None, auto_re
     if renewal_status == "due" or days_to_end <= 90:
         return float(min(1.0, max(0.3, 1 - days_to_end / 90)))
     return 0.0
+
+
+ENGAGEMENT_PERIOD_DAYS = 90
+ENGAGEMENT_BASE = 2  # fewer engagements than this in the earlier period say nothing about a drop
+
+
+def falling_engagement(last: FloatArray | None, before: FloatArray | None, n: int) -> FloatArray:
+    """0-1: how far a customer's engagements fell from the earlier period to the last one; NaN
+    (the factor does not apply) without a base of ENGAGEMENT_BASE engagements to fall from."""
+    if last is None or before is None:
+        return np.full(n, np.nan)
+    last, before = as_float(last), as_float(before)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drop = np.clip((before - last) / before, 0, 1)
+    return np.where(before >= ENGAGEMENT_BASE, drop, np.nan)
 
 
 def churn(
@@ -181,6 +203,7 @@ def churn(
         "unpaid_invoices": np.where(as_float(inputs.overdue_invoices) > 0, 1.0, 0.0),
         "inactivity": np.clip(since / active_window_days, 0, 1),
         "contract": contract,
+        "falling_engagement": falling_engagement(inputs.engagements_last, inputs.engagements_before, n),
     }
     rhythm = ("inactive_model", "overdue", "falling_order_rate", "inactivity")
     for name in rhythm:
@@ -566,6 +589,8 @@ class RetentionInputs:
     active_window_days: int
     overdue_tolerance: float | None
     zone: tzinfo  # the workspace's time zone
+    # per customer: engagements in the last ENGAGEMENT_PERIOD_DAYS (`last`) and the period before (`before`)
+    engagements: Mapping[UUID, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -637,6 +662,8 @@ def compute(
             low_rated_tickets=_field(ids, inputs.tickets, "low_rated_tickets"),
             overdue_invoices=_field(ids, inputs.invoices, "overdue_invoices"),
             contract_risk=contract,
+            engagements_last=_field(ids, inputs.engagements, "last"),
+            engagements_before=_field(ids, inputs.engagements, "before"),
         ),
         weights=ChurnWeights(),
         active_window_days=float(inputs.active_window_days),

@@ -244,7 +244,7 @@ class SegmentChange(BaseModel):
 class ChurnReason(BaseModel):
     factor: Literal[
         "inactive_model", "overdue", "falling_order_rate", "support_tickets", "unpaid_invoices", "inactivity",
-        "contract",
+        "contract", "falling_engagement",
     ]  # fmt: skip
     value: float = Field(description="The factor, 0-1")
     weight: float = Field(description="Its share of the score (weights of the factors that apply, normalised)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -57,7 +57,10 @@ async def gather(
                 contracts[row["contact_id"]] = (end, risk)
         mapping = (await settings.get(reader, "interest-categories", InterestCategories))["values"]["mappings"]
         window = (await settings.get(reader, "customers", CustomerSettings))["values"]["active_window_days"]
+        period = timedelta(days=retention.ENGAGEMENT_PERIOD_DAYS)
+        until = datetime.combine(as_of + timedelta(days=1), time(), zone)  # the end of the day, locally
         return retention.RetentionInputs(
+            engagements=await repo.engagement_facts(until - 2 * period, until - period, until),
             tickets=await repo.ticket_facts(),
             invoices=await repo.overdue_invoices(as_of),
             contracts={contact: risk for contact, (_, risk) in contracts.items()},

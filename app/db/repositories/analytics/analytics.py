@@ -4,7 +4,7 @@ and the snapshots the refresh job writes and the reads serve."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -329,6 +329,25 @@ class AnalyticsRepository(TenantRepository):
             )
             .where(tk.c.workspace_id == self.workspace_id, tk.c.contact_id.is_not(None), tk.c.archived_at.is_(None))
             .group_by(tk.c.contact_id)
+        )
+        return await self._per_contact(statement)
+
+    async def engagement_facts(self, since: datetime, split: datetime, until: datetime) -> dict[UUID, Row]:
+        """Per contact: engagements in [since, split) (`before`) and in [split, until) (`last`)."""
+        eg = tables.engagements
+        statement = (
+            select(
+                eg.c.contact_id,
+                func.count(case((eg.c.occurred_at >= split, 1))).label("last"),
+                func.count(case((eg.c.occurred_at < split, 1))).label("before"),
+            )
+            .where(
+                eg.c.workspace_id == self.workspace_id,
+                eg.c.contact_id.is_not(None),
+                eg.c.occurred_at >= since,
+                eg.c.occurred_at < until,
+            )
+            .group_by(eg.c.contact_id)
         )
         return await self._per_contact(statement)
 
