@@ -156,7 +156,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     text = README.read_text()
     assert walkthrough(text), "no bash examples under 'Using the API'"
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
-    with Server(database_url, tmp_path / "server.log", worker=True, WEBHOOK_ALLOW_LOOPBACK="true") as server:
+    with Server(database_url, tmp_path / "server.log", worker=True, OUTBOUND_ALLOW_LOOPBACK="true") as server:
         keys = dict(re.findall(r"(secret key \(admin\)|publishable key):\s+(\S+)", server.output()))
         assert set(keys) == {"secret key (admin)", "publishable key"}, server.output()
         hook_port = free_port()
