@@ -22,6 +22,7 @@ from app.routers.v1.customers import (
 )
 from app.routers.v1.events import events, jobs, webhooks
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
+from app.routers.v1.outreach import channel_callbacks, channels
 from app.routers.v1.workspace import api_keys, members, settings, workspace
 
 # Order matters for speed: the app matches a request against the routes in this order, so the
@@ -53,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     acquisition_costs.router,
     reports.router,
     integrations.webhook_router,
+    channel_callbacks.router,
     integrations.router,
     imports.router,
     imports.export_router,
@@ -65,5 +67,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     workspace.router,
     members.router,
     api_keys.router,
+    channels.router,
     settings.router,
 )
