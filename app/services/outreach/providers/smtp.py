@@ -130,6 +130,8 @@ class SmtpAdapter:
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPReadTimeoutError, ConnectionError) as exc:
             if stage == Stage.DATA:
                 return SendResult(Outcome.UNKNOWN, detail="the connection was lost while sending the message")
+            if stage == Stage.CONNECT and isinstance(exc, ConnectionRefusedError | ConnectionResetError):
+                return SendResult(Outcome.RETRY, detail=f"could not connect ({type(exc).__name__})")
             return SendResult(Outcome.RETRY, detail=f"the connection was lost ({stage.value}): {type(exc).__name__}")
         except ssl.SSLError as exc:
             return SendResult(Outcome.RETRY, detail=f"TLS failed: {exc.reason or type(exc).__name__}")
