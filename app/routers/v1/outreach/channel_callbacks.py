@@ -8,7 +8,8 @@ Kavenegar report sent as a query)."""
 
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response, Security
+from fastapi.security import APIKeyHeader, APIKeyQuery
 
 from app.domain.errors import Unauthorized
 from app.domain.outreach.delivery import CallbackRequest, ChannelConfig
@@ -34,6 +35,26 @@ _RESPONSES = {
 }
 _EXTRA = {"x-max-body-bytes": CALLBACK_BODY_LIMIT, "x-streamed-body": True}
 Token = Path(max_length=200)
+# Documented as the operations' security (the adapters read the headers themselves); the URL's token
+# authenticates every callback, Kavenegar's alone.
+twilio_signature = APIKeyHeader(
+    name="X-Twilio-Signature",
+    scheme_name="TwilioSignature",
+    description="Base64 HMAC-SHA1 of the callback URL and the sorted POST fields with the auth token (Twilio signs it)",
+    auto_error=False,
+)
+meta_signature = APIKeyHeader(
+    name="X-Hub-Signature-256",
+    scheme_name="MetaSignature",
+    description="sha256= and the hex HMAC-SHA256 of the raw body with the app secret (Meta signs it)",
+    auto_error=False,
+)
+meta_verify_token = APIKeyQuery(
+    name="hub.verify_token",
+    scheme_name="MetaVerifyToken",
+    description="The channel's verify token (Meta's webhook verification)",
+    auto_error=False,
+)
 TWIML_EMPTY = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -73,7 +94,13 @@ async def _apply(request: Request, channel: ChannelConfig, received: CallbackReq
     responses=_RESPONSES,
     openapi_extra=_EXTRA,
 )
-async def receive_channel_callback(request: Request, channel_id: UUID, token: str = Token) -> Response:
+async def receive_channel_callback(
+    request: Request,
+    channel_id: UUID,
+    token: str = Token,
+    _twilio: str | None = Security(twilio_signature),
+    _meta: str | None = Security(meta_signature),
+) -> Response:
     media = media_type(request.headers)
     if media not in KNOWN_MEDIA_TYPES:
         raise UnsupportedMediaType("providers call back with form-encoded or JSON bodies")
@@ -100,7 +127,9 @@ async def receive_channel_callback(request: Request, channel_id: UUID, token: st
     response_model=None,
     responses={200: {"description": "The challenge, as text"}, **{k: v for k, v in _RESPONSES.items() if k != 200}},
 )
-async def verify_channel_callback(request: Request, channel_id: UUID, token: str = Token) -> Response:
+async def receive_channel_verification(
+    request: Request, channel_id: UUID, token: str = Token, _verify: str | None = Security(meta_verify_token)
+) -> Response:
     channel = await _channel(request, channel_id, token)
     if channel.provider == Provider.WHATSAPP_CLOUD:
         challenge = whatsapp_cloud.handshake(channel, dict(request.query_params))
