@@ -392,3 +392,12 @@ async def test_a_test_message_to_a_refused_address_fails_without_sending(tenant:
     assert_problem(await tenant.post(f"/v1/channels/{mail['id']}/test", json={"to": "+989121234567"}), 422, "to")
     answered = await tenant.post(f"/v1/channels/{mail['id']}/test", json={"to": "sara@example.com"})
     assert answered.json()["outcome"] == "failed" and answered.json()["detail"] == "address not allowed"
+
+
+async def test_channels_created_at_once_get_exactly_one_default(tenant: Tenant) -> None:
+    import asyncio
+
+    answers = await asyncio.gather(*(tenant.post("/v1/channels", json=twilio()) for _ in range(6)))
+    assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers if a.status_code != 201]
+    listed = (await tenant.get("/v1/channels", params={"type": "sms"})).json()["data"]
+    assert sum(c["is_default"] for c in listed) == 1 and len(listed) == 6
