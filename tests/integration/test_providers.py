@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -455,3 +456,52 @@ def test_fixtures_are_valid_json() -> None:
     for path in DATA.glob("*/*.json"):
         if path.parent.name in ("twilio", "kavenegar", "whatsapp_cloud"):
             json.loads(path.read_text())
+
+
+def self_signed(directory: Path) -> ssl.SSLContext:
+    """A server context with a certificate for 127.0.0.1 that no client trusts."""
+    from datetime import UTC, datetime, timedelta
+    from ipaddress import IPv4Address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+async def test_smtp_tls_verifies_the_certificate_and_a_tls_failure_is_retried(tmp_path: Path) -> None:
+    port = closed_port()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=self_signed(tmp_path))
+    controller.start()
+    try:
+        result = await adapter_for(Provider.SMTP).send(
+            smtp_channel(port, "tls"), mail(), allow_loopback=True, timeout=5
+        )
+    finally:
+        controller.stop()
+    assert result.outcome == Outcome.RETRY and "TLS" in result.detail, result
+    assert inbox.messages == []

@@ -60,6 +60,18 @@ async def _connect(host: str, port: int, *, allow_loopback: bool) -> socket.sock
     raise failure
 
 
+def _tls_failure(exc: BaseException) -> str | None:
+    """What went wrong with TLS, when that is why the exchange failed (aiosmtplib wraps it)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not accepted: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed: {cause.reason or type(cause).__name__}"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _answer(exc: aiosmtplib.SMTPResponseException) -> str:
     return f"{exc.code} {exc.message}".strip()[:300]
 
@@ -128,13 +140,16 @@ class SmtpAdapter:
                 return SendResult(Outcome.UNKNOWN, detail=f"timed out after {timeout:g} s while sending the message")
             return SendResult(Outcome.RETRY, detail=f"timed out after {timeout:g} s ({stage.value})")
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPReadTimeoutError, ConnectionError) as exc:
+            tls = _tls_failure(exc)
+            if tls is not None and stage != Stage.DATA:
+                return SendResult(Outcome.RETRY, detail=tls)
             if stage == Stage.DATA:
                 return SendResult(Outcome.UNKNOWN, detail="the connection was lost while sending the message")
             if stage == Stage.CONNECT and isinstance(exc, ConnectionRefusedError | ConnectionResetError):
                 return SendResult(Outcome.RETRY, detail=f"could not connect ({type(exc).__name__})")
             return SendResult(Outcome.RETRY, detail=f"the connection was lost ({stage.value}): {type(exc).__name__}")
         except ssl.SSLError as exc:
-            return SendResult(Outcome.RETRY, detail=f"TLS failed: {exc.reason or type(exc).__name__}")
+            return SendResult(Outcome.RETRY, detail=_tls_failure(exc) or "TLS failed")
         except aiosmtplib.SMTPException as exc:  # e.g. STARTTLS required but not offered
             if "STARTTLS" in str(exc):
                 return SendResult(Outcome.FAILED, detail="the server does not offer STARTTLS")
