@@ -301,10 +301,11 @@ async def test_callback_checks_run_in_order_415_404_401(client: httpx.AsyncClien
     assert_problem(await client.post(unknown, content=b"x", headers={"content-type": "text/plain"}), 415)
     # then 404: unknown channel, whatever the token
     assert_problem(await client.post(unknown, content=body, headers=FORM), 404)
-    # then a media type this provider does not send
-    assert_problem(await client.post(path, content=b"{}", headers={"content-type": "application/json"}), 415)
-    # then 401: another token, or no / a wrong signature
+    # then a media type this provider does not send (whatever the token)
     wrong_token = path.rsplit("/", 1)[0] + "/AAAA.BBBB"
+    assert_problem(await client.post(path, content=b"{}", headers={"content-type": "application/json"}), 415)
+    assert_problem(await client.post(wrong_token, content=b"{}", headers={"content-type": "application/json"}), 415)
+    # then 401: another token, or no / a wrong signature
     signature = twilio_signature(channel["callback_url"], body)
     assert_problem(await client.post(wrong_token, content=body, headers={**FORM, "X-Twilio-Signature": signature}), 401)
     assert_problem(await client.post(path, content=body, headers=FORM), 401)

@@ -26,7 +26,7 @@ from app.config import get_settings
 from app.db.repositories.base import Page, Row
 from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import check_if_match
-from app.domain.errors import Conflict, ErrorList, InvalidInput, NotFound, Unauthorized
+from app.domain.errors import Conflict, ErrorList, InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.outreach.delivery import ChannelConfig, Outgoing, SendResult
 from app.domain.outreach.vocabulary import PROVIDERS, ChannelType, Provider
@@ -236,15 +236,16 @@ async def config_of(ctx: Context, channel_id: UUID, *, public_url: str | None = 
     return config(row, _public(public_url))
 
 
-async def callback_channel(uow: UnitOfWork, channel_id: UUID, token: str, *, public_url: str) -> ChannelConfig:
-    """The live channel a provider's callback URL names, once its token matches: 404 for an unknown
-    or archived channel (nothing more said), 401 for another token."""
+async def callback_channel(
+    uow: UnitOfWork, channel_id: UUID, token: str, *, public_url: str
+) -> tuple[ChannelConfig, bool]:
+    """The live channel a provider's callback URL names, and whether the URL's token is its own;
+    404 for an unknown or archived channel (nothing more said). The caller answers 401 for another
+    token once it has told an unsupported media type (415) apart."""
     row = await uow.system().channel(channel_id)
     if row is None or row["archived_at"] is not None:
         raise NotFound("no channel with this id")
-    if not hmac.compare_digest(token_digest(token), row["callback_token_digest"]):
-        raise Unauthorized("the callback URL's token does not match this channel")
-    return config(row, public_url)
+    return config(row, public_url), hmac.compare_digest(token_digest(token), row["callback_token_digest"])
 
 
 def _test_message(channel: ChannelConfig, to: str, text: str, now: datetime, message_id: UUID) -> Outgoing:

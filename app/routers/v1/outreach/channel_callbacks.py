@@ -71,9 +71,18 @@ def _callback_request(request: Request, body: bytes, public_url: str) -> Callbac
     )
 
 
-async def _channel(request: Request, channel_id: UUID, token: str) -> ChannelConfig:
+async def _channel(request: Request, channel_id: UUID, token: str, media: str | None = None) -> ChannelConfig:
+    """The channel named, in the documented order: 404 (no live channel), 415 (`media` given and
+    not what its provider sends), 401 (another token)."""
     public_url = request.app.state.settings.public_url
-    return await channels.callback_channel(request.state.uow, channel_id, token, public_url=public_url)
+    channel, token_ok = await channels.callback_channel(request.state.uow, channel_id, token, public_url=public_url)
+    accepted = adapter_for(channel.provider).callback_media_types
+    if media is not None and media not in accepted:
+        named = ", ".join(sorted(accepted)) or "nothing"
+        raise UnsupportedMediaType(f"{channel.provider.value} calls back with {named}")
+    if not token_ok:
+        raise Unauthorized("the callback URL's token does not match this channel")
+    return channel
 
 
 async def _apply(request: Request, channel: ChannelConfig, received: CallbackRequest) -> None:
@@ -104,11 +113,8 @@ async def receive_channel_callback(
     media = media_type(request.headers)
     if media not in KNOWN_MEDIA_TYPES:
         raise UnsupportedMediaType("providers call back with form-encoded or JSON bodies")
-    channel = await _channel(request, channel_id, token)
+    channel = await _channel(request, channel_id, token, media)
     adapter = adapter_for(channel.provider)
-    if media not in adapter.callback_media_types:
-        accepted = ", ".join(sorted(adapter.callback_media_types)) or "nothing"
-        raise UnsupportedMediaType(f"{channel.provider.value} calls back with {accepted}")
     body = await read_body(request, CALLBACK_BODY_LIMIT)
     received = _callback_request(request, body, request.app.state.settings.public_url)
     if not adapter.verify_callback(channel, received):
