@@ -34,7 +34,7 @@ from app.domain.outreach.delivery import (
 from app.domain.outreach.vocabulary import ChannelType, MessageStatus, Provider
 from app.services.outreach.providers.base import adapter_for
 from app.services.outreach.providers.whatsapp_cloud import handshake
-from tests.integration.receiver import Receiver, Reply
+from tests.integration.receiver import Receiver, Reply, never
 
 DATA = Path(__file__).parent.parent / "data"
 CALLBACK = "https://crm.example/v1/channel-callbacks/abc/token"
@@ -150,6 +150,15 @@ async def test_a_connection_lost_after_the_request_was_sent_is_unknown_never_ret
     assert result.outcome == Outcome.UNKNOWN, result
 
 
+async def test_no_answer_before_the_deadline_is_unknown_never_retried() -> None:
+    async with Receiver(reply=never()) as receiver:
+        result = await adapter_for(Provider.WHATSAPP_CLOUD).send(
+            whatsapp(base_of(receiver)), sms("+16505551234"), allow_loopback=True, timeout=0.5
+        )
+    assert len(receiver.received) == 1
+    assert result.outcome == Outcome.UNKNOWN and "timed out" in result.detail
+
+
 async def test_a_refused_connection_is_retried() -> None:
     result = await adapter_for(Provider.TWILIO).send(
         twilio(f"http://127.0.0.1:{closed_port()}"), sms(), allow_loopback=True, timeout=5
@@ -249,9 +258,24 @@ async def test_whatsapp_answers_are_classified(status: int, payload: bytes, outc
 class Inbox:
     """An aiosmtpd handler that keeps what it is given, or answers RCPT/DATA as scripted."""
 
-    def __init__(self, *, rcpt: str | None = None, data: str | None = None, drop_after_data: bool = False) -> None:
-        self.rcpt, self.data, self.drop_after_data = rcpt, data, drop_after_data
+    def __init__(
+        self,
+        *,
+        mail: str | None = None,
+        rcpt: str | None = None,
+        data: str | None = None,
+        drop_after_data: bool = False,
+    ) -> None:
+        self.mail, self.rcpt, self.data, self.drop_after_data = mail, rcpt, data, drop_after_data
         self.messages: list[Envelope] = []
+
+    async def handle_MAIL(
+        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.mail is not None:
+            return self.mail
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -339,6 +363,11 @@ async def test_smtp_5xx_at_rcpt_bounces(smtp_server: Any) -> None:
 async def test_smtp_5xx_at_data_bounces(smtp_server: Any) -> None:
     result = await smtp_send(smtp_server(Inbox(data="554 5.7.1 Message rejected as spam")))
     assert result.outcome == Outcome.BOUNCED
+
+
+async def test_smtp_5xx_for_the_sender_fails_the_channel_not_the_recipient(smtp_server: Any) -> None:
+    result = await smtp_send(smtp_server(Inbox(mail="553 5.7.1 Sender address rejected: not owned by user")))
+    assert result.outcome == Outcome.FAILED and result.detail.startswith("553")
 
 
 async def test_smtp_connection_refused_is_retried() -> None:

@@ -99,6 +99,7 @@ class SmtpAdapter:
         sender = outgoing.envelope_from or str(settings.get("from_email") or "")
         stage = Stage.CONNECT
         client: aiosmtplib.SMTP | None = None
+        sock: socket.socket | None = None
         try:
             async with asyncio.timeout(timeout):
                 sock = await _connect(host, port, allow_loopback=allow_loopback)
@@ -167,6 +168,8 @@ class SmtpAdapter:
                         await client.quit()
                 except (aiosmtplib.SMTPException, TimeoutError, OSError):
                     client.close()
+            if sock is not None:
+                sock.close()  # a socket no transport took over (a failed handshake); harmless otherwise
 
     def verify_callback(self, channel: ChannelConfig, request: CallbackRequest) -> bool:
         return False  # no SMTP provider calls back
