@@ -17,10 +17,14 @@ _LEDGER_KEYS = ("ix_loyalty_entries_workspace_id_contact_id_reference", "loyalty
 # ... and a number or reference another request took first (the rerun answers 409 naming it).
 _NUMBER_KEYS = ("ix_quotes_workspace_id_number", "quotes.number", "ix_invoices_workspace_id_number", "invoices.number",
                 "ix_payments_workspace_id_reference", "payments.reference")  # fmt: skip
+# ... and the one default channel of a type, which two first channels of that type both claimed.
+_DEFAULT_KEYS = ("uq_channels_default", "channels.workspace_id, channels.type")
 
 
 def is_retryable_conflict(error: BaseException) -> bool:
     """A unique violation that running the request again resolves: an open lead's identity, or an
     order / shop customer another request created first."""
     text = str(error)
-    return is_open_identity_conflict(error) or any(key in text for key in (*_SYNC_KEYS, *_LEDGER_KEYS, *_NUMBER_KEYS))
+    return is_open_identity_conflict(error) or any(
+        key in text for key in (*_SYNC_KEYS, *_LEDGER_KEYS, *_NUMBER_KEYS, *_DEFAULT_KEYS)
+    )

@@ -46,6 +46,7 @@ from app.db.repositories.leads.state_changes import StateChangeRepository
 from app.db.repositories.leads.tasks import TaskRepository
 from app.db.repositories.leads.teams import TeamRepository
 from app.db.repositories.leads.timeline import TimelineRepository
+from app.db.repositories.outreach.channels import ChannelRepository
 from app.db.repositories.outreach.messages import MessageRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
@@ -149,6 +150,10 @@ class BoundRepositories:
     @cached_property
     def opportunities(self) -> OpportunityRepository:
         return OpportunityRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def channels(self) -> ChannelRepository:
+        return ChannelRepository(self.uow, self.workspace_id)
 
     @cached_property
     def tasks(self) -> TaskRepository:

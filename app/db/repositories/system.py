@@ -61,6 +61,12 @@ class SystemRepository:
             insert = dialect_insert(self.uow.database.engine.dialect.name)
             await self.uow.execute(insert(tables.timers).on_conflict_do_nothing(), rows)
 
+    async def channel(self, channel_id: Any) -> dict[str, Any] | None:
+        """An outreach channel by id alone: a provider's callback URL names nothing else."""
+        row = (await self.uow.execute(select(tables.channels).where(tables.channels.c.id == channel_id))).mappings()
+        found = row.first()
+        return dict(found) if found is not None else None
+
     async def form_origins(self, form_id: Any) -> list[str] | None:
         """A live form's allowed origins, for CORS preflights (they carry no key). None: no such form."""
         f = tables.forms

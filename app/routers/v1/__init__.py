@@ -22,7 +22,7 @@ from app.routers.v1.customers import (
 )
 from app.routers.v1.events import events, jobs, webhooks
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
-from app.routers.v1.outreach import messages
+from app.routers.v1.outreach import channel_callbacks, channels, messages
 from app.routers.v1.workspace import api_keys, members, settings, workspace
 
 # Order matters for speed: the app matches a request against the routes in this order, so the
@@ -56,6 +56,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,
     messages.router,
     integrations.webhook_router,
+    channel_callbacks.router,
     integrations.router,
     imports.router,
     imports.export_router,
@@ -68,5 +69,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     workspace.router,
     members.router,
     api_keys.router,
+    channels.router,
     settings.router,
 )

@@ -23,6 +23,7 @@ from app.schemas.events.webhooks import WebhookEndpointRead, WebhookTestData
 from app.schemas.leads.forms import SubmissionRead
 from app.schemas.leads.leads import DuplicatesFound, LeadMerged, LeadRead, LeadUnmerged
 from app.schemas.leads.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
+from app.schemas.outreach.channels import ChannelRead
 from app.schemas.outreach.messages import MessageRead
 from app.schemas.workspace.api_keys import ApiKeyRead
 from app.schemas.workspace.members import MemberRead
@@ -158,6 +159,9 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.INTEGRATION_CREATED: IntegrationRead,
     types.INTEGRATION_UPDATED: IntegrationRead,
     types.INTEGRATION_ARCHIVED: IntegrationRead,
+    types.CHANNEL_CREATED: ChannelRead,
+    types.CHANNEL_UPDATED: ChannelRead,
+    types.CHANNEL_ARCHIVED: ChannelRead,
     types.INTEGRATION_PRIVACY_REQUEST: PrivacyRequest,
 }
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from app import outbound
 from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
@@ -31,7 +32,7 @@ from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events.events import record
 from app.services.leads import activities
 from app.services.outreach import channels, suppressions
-from app.services.outreach.providers import adapter_for
+from app.services.outreach.providers.base import adapter_for
 
 log = logging.getLogger("app.worker.messages")
 
@@ -109,9 +110,10 @@ async def _hand_off(
     outgoing = outgoing_of(config, message)
     await limits.wait(config.id, float(config.settings.get("max_per_second") or 10))
     adapter = adapter_for(config.provider)
-    return await adapter.send(
-        config, outgoing, allow_loopback=settings.outbound_allow_loopback, timeout=settings.webhook_timeout_seconds
-    )
+    with outbound.on_behalf_of(config.workspace_id):
+        return await adapter.send(
+            config, outgoing, allow_loopback=settings.outbound_allow_loopback, timeout=settings.webhook_timeout_seconds
+        )
 
 
 def outgoing_of(config: ChannelConfig, message: Mapping[str, Any]) -> Outgoing:

@@ -1,0 +1,181 @@
+"""Email through an SMTP server the channel names (aiosmtplib).
+
+The connection passes the address guard (app/outbound.py): the host is resolved once, refused when
+any of its addresses is not allowed, and the socket is connected to a checked address only; TLS
+(implicit or STARTTLS) still verifies the certificate against the host name. `security`: none,
+starttls (required, never silently skipped) or tls (implicit TLS, usually port 465).
+
+Outcomes by the stage an answer or a failure came at: anything before the end of DATA is
+provably not handed off (RETRY on a 4xx, a refused connection, a TLS failure, a lost
+connection), a 5xx at RCPT or DATA refuses the recipient (BOUNCED), a 5xx at MAIL FROM or a
+refused login is the channel's fault (FAILED), and a connection lost or a deadline passed while
+the message was being transferred or its final answer awaited is UNKNOWN."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from email.parser import BytesHeaderParser
+from enum import Enum
+
+import aiosmtplib
+
+from app.domain.outreach.delivery import CallbackEvent, CallbackRequest, ChannelConfig, Outcome, Outgoing, SendResult
+from app.outbound import AddressNotAllowed, HostNotFound, LookupBusy, checked_addresses
+
+
+class Stage(Enum):
+    CONNECT = "connect"
+    LOGIN = "login"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"  # the message is being transferred or its answer awaited
+
+
+def _message_id(mime: bytes) -> str | None:
+    value = BytesHeaderParser().parsebytes(mime).get("Message-ID")
+    return str(value).strip() if value else None
+
+
+async def _connect(host: str, port: int, *, allow_loopback: bool) -> socket.socket:
+    """A socket connected to one of the host's checked addresses."""
+    addresses = await checked_addresses(host, port, allow_loopback=allow_loopback)
+    loop = asyncio.get_running_loop()
+    failure: OSError | None = None
+    for address in addresses:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, (address, port))
+            return sock
+        except OSError as exc:
+            sock.close()
+            failure = exc
+        except BaseException:
+            sock.close()
+            raise
+    assert failure is not None
+    raise failure
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """What went wrong with TLS, when that is why the exchange failed (aiosmtplib wraps it)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not accepted: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed: {cause.reason or type(cause).__name__}"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _answer(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}".strip()[:300]
+
+
+def _by_code(code: int, detail: str, *, refused: Outcome) -> SendResult:
+    return SendResult(Outcome.RETRY if 400 <= code < 500 else refused, detail=detail)
+
+
+class SmtpAdapter:
+    callback_media_types: frozenset[str] = frozenset()  # SMTP reports come as mail, not callbacks
+
+    async def send(
+        self,
+        channel: ChannelConfig,
+        outgoing: Outgoing,
+        *,
+        allow_loopback: bool,
+        timeout: float,  # noqa: ASYNC109 - the adapters' interface
+    ) -> SendResult:
+        if outgoing.mime is None:
+            return SendResult(Outcome.FAILED, detail="no message to send")
+        settings, secrets = channel.settings, channel.secrets
+        host, port = str(settings["host"]), int(settings["port"])
+        security = str(settings.get("security") or "starttls")
+        sender = outgoing.envelope_from or str(settings.get("from_email") or "")
+        stage = Stage.CONNECT
+        client: aiosmtplib.SMTP | None = None
+        sock: socket.socket | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                sock = await _connect(host, port, allow_loopback=allow_loopback)
+                client = aiosmtplib.SMTP(
+                    hostname=host,
+                    sock=sock,
+                    use_tls=security == "tls",
+                    start_tls=security == "starttls",
+                    tls_context=ssl.create_default_context() if security != "none" else None,
+                    local_hostname=sender.rpartition("@")[2] or "localhost",
+                    timeout=timeout,
+                )
+                await client.connect()  # with start_tls, refuses a server that does not offer STARTTLS
+                stage = Stage.LOGIN
+                if settings.get("username") and secrets.get("password"):
+                    await client.login(str(settings["username"]), secrets["password"])
+                stage = Stage.MAIL
+                await client.mail(sender)
+                stage = Stage.RCPT
+                await client.rcpt(outgoing.to)
+                stage = Stage.DATA
+                answer = await client.data(outgoing.mime)
+                detail = f"{answer.code} {answer.message}".strip()[:300]
+                return SendResult(Outcome.SENT, _message_id(outgoing.mime) or answer.message[:200], detail)
+        except AddressNotAllowed as exc:
+            return SendResult(Outcome.FAILED, detail=str(exc))
+        except (HostNotFound, LookupBusy) as exc:
+            return SendResult(Outcome.RETRY, detail=str(exc))
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            return SendResult(Outcome.FAILED, detail="login refused: " + _answer(exc))
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code < 400:  # an answer of another kind than expected (no valid reply)
+                return SendResult(Outcome.UNKNOWN if stage == Stage.DATA else Outcome.RETRY, detail=_answer(exc))
+            if stage in (Stage.RCPT, Stage.DATA):
+                return _by_code(exc.code, _answer(exc), refused=Outcome.BOUNCED)
+            return _by_code(exc.code, _answer(exc), refused=Outcome.FAILED)
+        except (TimeoutError, aiosmtplib.SMTPTimeoutError):
+            if stage == Stage.DATA:
+                return SendResult(Outcome.UNKNOWN, detail=f"timed out after {timeout:g} s while sending the message")
+            return SendResult(Outcome.RETRY, detail=f"timed out after {timeout:g} s ({stage.value})")
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPReadTimeoutError, ConnectionError) as exc:
+            tls = _tls_failure(exc)
+            if tls is not None and stage != Stage.DATA:
+                return SendResult(Outcome.RETRY, detail=tls)
+            if stage == Stage.DATA:
+                return SendResult(Outcome.UNKNOWN, detail="the connection was lost while sending the message")
+            if stage == Stage.CONNECT and isinstance(exc, ConnectionRefusedError | ConnectionResetError):
+                return SendResult(Outcome.RETRY, detail=f"could not connect ({type(exc).__name__})")
+            return SendResult(Outcome.RETRY, detail=f"the connection was lost ({stage.value}): {type(exc).__name__}")
+        except ssl.SSLError as exc:
+            return SendResult(Outcome.RETRY, detail=_tls_failure(exc) or "TLS failed")
+        except aiosmtplib.SMTPException as exc:  # e.g. STARTTLS required but not offered
+            if "STARTTLS" in str(exc):
+                return SendResult(Outcome.FAILED, detail="the server does not offer STARTTLS")
+            if stage == Stage.DATA:
+                return SendResult(Outcome.UNKNOWN, detail=str(exc)[:300])
+            return SendResult(Outcome.RETRY, detail=str(exc)[:300])
+        except OSError as exc:
+            if stage == Stage.DATA:
+                return SendResult(Outcome.UNKNOWN, detail="the connection broke while sending the message")
+            return SendResult(Outcome.RETRY, detail=f"could not connect ({exc.strerror or type(exc).__name__})")
+        finally:
+            if client is not None and client.is_connected:
+                try:
+                    async with asyncio.timeout(2):
+                        await client.quit()
+                except (aiosmtplib.SMTPException, TimeoutError, OSError):
+                    client.close()
+            if sock is not None:
+                sock.close()  # a socket no transport took over (a failed handshake); harmless otherwise
+
+    def verify_callback(self, channel: ChannelConfig, request: CallbackRequest) -> bool:
+        return False  # no SMTP provider calls back
+
+    def parse_callback(self, channel: ChannelConfig, request: CallbackRequest) -> list[CallbackEvent]:
+        return []
+
+
+ADAPTER = SmtpAdapter()
