@@ -46,6 +46,7 @@ from app.db.repositories.leads.state_changes import StateChangeRepository
 from app.db.repositories.leads.tasks import TaskRepository
 from app.db.repositories.leads.teams import TeamRepository
 from app.db.repositories.leads.timeline import TimelineRepository
+from app.db.repositories.outreach.templates import TemplateRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
 from app.db.repositories.workspace.settings import SettingsRepository
@@ -232,6 +233,10 @@ class BoundRepositories:
     @cached_property
     def customers(self) -> CustomerRepository:
         return CustomerRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def templates(self) -> TemplateRepository:
+        return TemplateRepository(self.uow, self.workspace_id)
 
 
 class WorkspaceRepositories(BoundRepositories):

@@ -23,6 +23,7 @@ from app.schemas.events.webhooks import WebhookEndpointRead, WebhookTestData
 from app.schemas.leads.forms import SubmissionRead
 from app.schemas.leads.leads import DuplicatesFound, LeadMerged, LeadRead, LeadUnmerged
 from app.schemas.leads.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
+from app.schemas.outreach.templates import TemplateRead
 from app.schemas.workspace.api_keys import ApiKeyRead
 from app.schemas.workspace.members import MemberRead
 from app.schemas.workspace.workspaces import WorkspaceRead
@@ -144,6 +145,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.INTEGRATION_UPDATED: IntegrationRead,
     types.INTEGRATION_ARCHIVED: IntegrationRead,
     types.INTEGRATION_PRIVACY_REQUEST: PrivacyRequest,
+    **dict.fromkeys((types.TEMPLATE_CREATED, types.TEMPLATE_UPDATED, types.TEMPLATE_ARCHIVED), TemplateRead),
 }
 
 
