@@ -3,10 +3,19 @@ digits, Jalali dates, right-to-left HTML, SMS parts, versions, previews, tenancy
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
+import pytest
 
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.outreach.vocabulary import ChannelType, PersonRef
+from app.ids import new_id, utcnow
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.outreach import templates
 from tests.conftest import Tenant, assert_problem
 
 EMAIL = {
@@ -266,3 +275,67 @@ async def test_scopes(tenant: Tenant) -> None:
     assert_problem(await tenant.post(f"{url}/preview", key=both, json={"contact_id": contact["id"]}), 403)
     writer = await tenant.key_with("templates:write")
     assert (await tenant.post("/v1/templates", key=writer, json=EMAIL)).status_code == 201
+
+
+async def test_a_preview_of_an_earlier_version(tenant: Tenant) -> None:
+    template = await _create(tenant, {"name": "v", "channel": "sms", "body_text": "one {{ person.first_name }}"})
+    url = f"/v1/templates/{template['id']}"
+    assert (await tenant.patch(url, json={"body_text": "two {{ person.first_name }}"})).status_code == 200
+    lead = await _lead(tenant, first_name="Sam")
+    current = (await tenant.post(f"{url}/preview", json={"lead_id": lead["id"]})).json()
+    earlier = (await tenant.post(f"{url}/preview", json={"lead_id": lead["id"], "version": 1})).json()
+    assert (current["body_text"], earlier["body_text"]) == ("two Sam", "one Sam")
+    assert_problem(await tenant.post(f"{url}/preview", json={"lead_id": lead["id"], "version": 5}), 422, "version")
+
+
+async def test_render_for_and_render_inline_as_messages_call_them(tenant: Tenant, database: Database) -> None:
+    template = await _create(tenant, {"name": "r", "channel": "sms", "body_text": "v1 {{ unsubscribe_url }}"})
+    url = f"/v1/templates/{template['id']}"
+    assert (await tenant.patch(url, json={"body_text": "v2 {{ person.full_name }}"})).status_code == 200
+    lead = await _lead(tenant, first_name="سارا", last_name="احمدی")
+    archived = await _create(tenant, {"name": "a", "channel": "sms", "body_text": "x"})
+    assert (await tenant.delete(f"/v1/templates/{archived['id']}")).status_code == 200
+    person = PersonRef("lead", uuid.UUID(lead["id"]))
+    async with UnitOfWork(database) as uow:
+        ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        rendered, version = await templates.render_for(ctx, uuid.UUID(template["id"]), person, unsubscribe_url="U")
+        assert (rendered.body_text, rendered.sms_parts, version) == ("v2 سارا احمدی", 1, 2)
+        rendered, version = await templates.render_for(
+            ctx, uuid.UUID(template["id"]), person, unsubscribe_url="https://u.example/1", version=1
+        )
+        assert (rendered.body_text, version) == ("v1 https://u.example/1", 1)
+        with pytest.raises(InvalidInput) as raised:
+            await templates.render_for(ctx, uuid.UUID(archived["id"]), person, unsubscribe_url="U")
+        assert [e.field for e in raised.value.errors] == ["template_id"]
+        with pytest.raises(NotFound):
+            await templates.render_for(ctx, new_id(), person, unsubscribe_url="U")
+        with pytest.raises(NotFound):
+            await templates.render_for(
+                ctx, uuid.UUID(template["id"]), PersonRef("contact", new_id()), unsubscribe_url="U"
+            )
+
+        inline = await templates.render_inline(
+            ctx,
+            ChannelType.EMAIL,
+            person,
+            subject="{{ person.first_name }}",
+            body_text="{{ workspace.name }}",
+            body_html="<p>{{ person.last_name }}</p>",
+            unsubscribe_url="U",
+        )
+        assert (inline.subject, inline.body_text, inline.body_html) == ("سارا", "Acme", "<p>احمدی</p>")
+        with pytest.raises(InvalidInput) as raised:
+            await templates.render_inline(
+                ctx,
+                ChannelType.EMAIL,
+                person,
+                subject="{{ person.nick }}",
+                body_text="ok\n{{ x }}",
+                body_html="{% if %}",
+                unsubscribe_url="U",
+            )
+        messages = {e.field: e.message for e in raised.value.errors}
+        assert set(messages) == {"subject", "body_text", "body_html"}
+        assert messages["body_text"] == "line 2: unknown variable x"
+        variables = await templates.variables_of(ctx, person, "U")
+        assert variables["person"]["full_name"] == "سارا احمدی" and variables["owner"] == {"name": "", "email": ""}

@@ -120,6 +120,9 @@ class PreviewRequest(RequestModel):
 
     lead_id: UUID | None = None
     contact_id: UUID | None = None
+    version: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="An earlier version (default: current)"
+    )
 
 
 class PreviewRead(BaseModel):

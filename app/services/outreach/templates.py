@@ -197,6 +197,26 @@ def _render(content: Content, variables: Mapping[str, Any], locale: str) -> Rend
         raise InvalidInput.field(exc.field, exc.message) from exc
 
 
+async def _render_template(
+    ctx: Context,
+    template: Row,
+    person: PersonRef,
+    *,
+    unsubscribe_url: str,
+    version: int | None,
+    version_field: str,
+) -> tuple[Rendered, int]:
+    source: Mapping[str, Any] = template
+    if version is not None and version != template["version"]:
+        found = await ctx.templates.version(template["id"], version)
+        if found is None:
+            raise InvalidInput.field(version_field, f"the template has no version {version}")
+        source = found
+    variables = await variables_of(ctx, person, unsubscribe_url)
+    rendered = _render(content_of(template["channel"], source), variables, source["locale"])
+    return rendered, version if version is not None else int(template["version"])
+
+
 async def render_for(
     ctx: Context, template_id: UUID, person: PersonRef, *, unsubscribe_url: str, version: int | None = None
 ) -> tuple[Rendered, int]:
@@ -207,15 +227,9 @@ async def render_for(
     template = await get(ctx, template_id)
     if template["archived_at"] is not None:
         raise InvalidInput.field("template_id", "the template is archived")
-    source: Mapping[str, Any] = template
-    if version is not None and version != template["version"]:
-        found = await ctx.templates.version(template_id, version)
-        if found is None:
-            raise InvalidInput.field("template_version", f"the template has no version {version}")
-        source = found
-    variables = await variables_of(ctx, person, unsubscribe_url)
-    rendered = _render(content_of(template["channel"], source), variables, source["locale"])
-    return rendered, version if version is not None else int(template["version"])
+    return await _render_template(
+        ctx, template, person, unsubscribe_url=unsubscribe_url, version=version, version_field="template_version"
+    )
 
 
 async def render_inline(
@@ -244,9 +258,11 @@ async def render_inline(
     return _render(content, variables, await default_locale(ctx))
 
 
-async def preview(ctx: Context, template_id: UUID, *, lead_id: UUID | None, contact_id: UUID | None) -> PreviewRead:
-    """The template (archived ones too) rendered for one lead or contact, with a placeholder
-    unsubscribe link; needs the person's read scope as well (403)."""
+async def preview(
+    ctx: Context, template_id: UUID, *, lead_id: UUID | None, contact_id: UUID | None, version: int | None = None
+) -> PreviewRead:
+    """The template (archived ones too; its current version or `version`) rendered for one lead or
+    contact, with a placeholder unsubscribe link; needs the person's read scope as well (403)."""
     if (lead_id is None) == (contact_id is None):
         raise InvalidInput.field("lead_id", "give exactly one of lead_id and contact_id")
     if lead_id is not None:
@@ -257,8 +273,9 @@ async def preview(ctx: Context, template_id: UUID, *, lead_id: UUID | None, cont
     if not ctx.allows(f"{person.kind}s:read"):
         raise Forbidden(f"previewing for a {person.kind} needs the {person.kind}s:read scope")
     template = await get(ctx, template_id)
-    variables = await variables_of(ctx, person, PREVIEW_UNSUBSCRIBE_URL)
-    rendered = _render(content_of(template["channel"], template), variables, template["locale"])
+    rendered, _ = await _render_template(
+        ctx, template, person, unsubscribe_url=PREVIEW_UNSUBSCRIBE_URL, version=version, version_field="version"
+    )
     length = domain.sms_length(rendered.body_text) if template["channel"] == ChannelType.SMS else None
     return PreviewRead(
         subject=rendered.subject,

@@ -108,4 +108,6 @@ async def get_template_version(
 async def preview_template(
     template_id: UUID, body: PreviewRequest, ctx: Annotated[Context, require("templates:read")]
 ) -> PreviewRead:
-    return await templates.preview(ctx, template_id, lead_id=body.lead_id, contact_id=body.contact_id)
+    return await templates.preview(
+        ctx, template_id, lead_id=body.lead_id, contact_id=body.contact_id, version=body.version
+    )
