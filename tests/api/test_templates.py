@@ -170,7 +170,9 @@ async def test_versions_are_kept_and_readable(tenant: Tenant) -> None:
     assert_problem(await tenant.patch(url, json={"body_text": "{{ person.nick }}"}), 422, "body_text")
     assert_problem(await tenant.patch(url, json={"channel": "sms"}), 422, "channel")
 
-    first = (await tenant.get(f"{url}/versions/1")).json()
+    first_response = await tenant.get(f"{url}/versions/1")
+    assert first_response.headers["etag"] == '"1"'
+    first = first_response.json()
     assert (first["version"], first["subject"], first["body_text"]) == (1, EMAIL["subject"], EMAIL["body_text"])
     second = (await tenant.get(f"{url}/versions/2")).json()
     assert second["subject"] == "New {{ workspace.name }}" and second["template_id"] == template["id"]

@@ -40,7 +40,7 @@ class TemplateFilters(BaseModel):
 
 
 @router.get("/variables", summary="The variables and filters a template may use", response_model=VariablesRead)
-async def template_variables(ctx: Annotated[Context, require("templates:read")]) -> VariablesRead:
+async def list_template_variables(ctx: Annotated[Context, require("templates:read")]) -> VariablesRead:
     return _VARIABLES
 
 
@@ -93,6 +93,7 @@ async def archive_template(
     "/{template_id}/versions/{version}",
     summary="Get a version of a template as it was",
     response_model=TemplateVersionRead,
+    openapi_extra={"x-conditional": True},
 )
 async def get_template_version(
     template_id: UUID, version: Annotated[int, Path(ge=1)], ctx: Annotated[Context, require("templates:read")]
@@ -105,7 +106,7 @@ async def get_template_version(
     summary="Render a template for a lead or a contact (needs leads:read or contacts:read too)",
     response_model=PreviewRead,
 )
-async def preview_template(
+async def get_template_preview(
     template_id: UUID, body: PreviewRequest, ctx: Annotated[Context, require("templates:read")]
 ) -> PreviewRead:
     return await templates.preview(
