@@ -97,10 +97,12 @@ class TemplateRead(ResourceRead, TemplateContentRead):
     updated_by: Actor
 
 
-class TemplateVersionRead(TemplateContentRead):
+class TemplateVersionRead(ResourceRead, TemplateContentRead):
+    """A version as it was written; it never changes (`updated_at` is `created_at`), so its ETag
+    (the version number) stays current."""
+
     template_id: UUID
-    version: int
-    created_at: UtcDatetime
+    version: int = Field(description="The template's version this content was")
     created_by: Actor
 
 

@@ -140,7 +140,7 @@ async def version(ctx: Context, template_id: UUID, number: int) -> Row:
     row = await ctx.templates.version(template_id, number)
     if row is None:
         raise NotFound(f"the template has no version {number}")
-    return shown(row, template["channel"])
+    return {**shown(row, template["channel"]), "updated_at": row["created_at"]}
 
 
 # -- rendering -------------------------------------------------------------------------------------
