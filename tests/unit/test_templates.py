@@ -174,3 +174,12 @@ def test_ucs2_units_are_utf16_units(text: str) -> None:
     if length.encoding == "ucs2":
         assert length.units == len(text.encode("utf-16-le")) // 2
         assert length.parts >= max(1, -(-length.units // 67)) if length.units > 70 else length.parts == 1
+
+
+def test_the_sandbox_refuses_huge_values_and_has_no_range() -> None:
+    assert problems("{% for i in range(9) %}{% endfor %}") == ["line 1: unknown variable range"]
+    for source in ("{{ 'a' * 100000000 }}", "{{ 10 ** 100000 }}", "{{ [1] * 100000000 }}"):
+        assert problems(source) == []
+        with pytest.raises(RenderError):
+            render(Content(ChannelType.SMS, source), PERSON, locale="en")
+    assert render(Content(ChannelType.SMS, "{{ '-' * 3 }}{{ 2 ** 3 }}"), PERSON, locale="en").body_text == "---8"

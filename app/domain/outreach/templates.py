@@ -14,6 +14,7 @@ from typing import Any
 
 import jdatetime  # type: ignore[import-untyped]
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.domain.errors import ErrorList
@@ -129,11 +130,29 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value  # an empty field renders empty, never "None"
 
 
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox (no private attributes, no unsafe calls), also kept from making huge values:
+    `*` of text or a list by a large number and `**` by a large exponent are refused, and `range`
+    is not there (nested loops over it could run for hours)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+    MAX_REPEAT = 10_000
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int) and count > self.MAX_REPEAT:
+                    raise SecurityError(f"repeating a value more than {self.MAX_REPEAT} times is not allowed")
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
+            raise SecurityError("an exponent above 100 is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment(*, html: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        autoescape=html, undefined=StrictUndefined, finalize=_finalize, keep_trailing_newline=True
-    )
+    env = _Sandbox(autoescape=html, undefined=StrictUndefined, finalize=_finalize, keep_trailing_newline=True)
     env.filters.update({"fa_digits": fa_digits, "en_digits": en_digits, "jalali": jalali})
+    for name in ("range", "lipsum"):
+        env.globals.pop(name, None)
     return env
 
 
