@@ -17,6 +17,7 @@ from app.ids import new_id, utcnow
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.outreach import templates
 from tests.conftest import Tenant, assert_problem
+from tests.documented import assert_documented
 
 EMAIL = {
     "name": "Welcome",
@@ -31,6 +32,7 @@ async def _create(tenant: Tenant, body: dict[str, Any] | None = None, **changes:
     response = await tenant.post("/v1/templates", json={**(body or EMAIL), **changes})
     assert response.status_code == 201, response.text
     assert response.headers["location"] == f"/v1/templates/{response.json()['id']}"
+    assert_documented(response, "/v1/templates")
     return response.json()  # type: ignore[no-any-return]
 
 
@@ -96,6 +98,7 @@ async def test_persian_text_digits_jalali_and_rtl_html_in_a_preview(tenant: Tena
     lead = await _lead(tenant, first_name="سارا", last_name="احمدی", custom_fields={"renewal": "2026-12-06"})
     response = await tenant.post(f"/v1/templates/{template['id']}/preview", json={"lead_id": lead["id"]})
     assert response.status_code == 200, response.text
+    assert_documented(response, "/v1/templates/{template_id}/preview")
     preview = response.json()
     assert preview["subject"] == "سلام سارا"
     assert preview["body_text"] == "سلام سارا احمدی، تمدید: ۱۴۰۵/۰۹/۱۵"
@@ -171,6 +174,7 @@ async def test_versions_are_kept_and_readable(tenant: Tenant) -> None:
     assert_problem(await tenant.patch(url, json={"channel": "sms"}), 422, "channel")
 
     first_response = await tenant.get(f"{url}/versions/1")
+    assert_documented(first_response, "/v1/templates/{template_id}/versions/{version}")
     assert first_response.headers["etag"] == '"1"'
     first = first_response.json()
     assert (first["version"], first["subject"], first["body_text"]) == (1, EMAIL["subject"], EMAIL["body_text"])
@@ -183,7 +187,10 @@ async def test_versions_are_kept_and_readable(tenant: Tenant) -> None:
 async def test_list_filter_archive_and_events(tenant: Tenant) -> None:
     email = await _create(tenant)
     sms = await _create(tenant, {"name": "s", "channel": "sms", "body_text": "hi"})
-    listed = (await tenant.get("/v1/templates", params={"channel": "sms"})).json()
+    listed_response = await tenant.get("/v1/templates", params={"channel": "sms"})
+    assert_documented(listed_response, "/v1/templates")
+    assert_documented(await tenant.get(f"/v1/templates/{sms['id']}"), "/v1/templates/{template_id}")
+    listed = listed_response.json()
     assert [t["id"] for t in listed["data"]] == [sms["id"]]
     page = (await tenant.get("/v1/templates", params={"limit": 1})).json()
     assert len(page["data"]) == 1 and page["next_cursor"]
@@ -210,6 +217,7 @@ async def test_the_default_locale_follows_the_workspace_region(tenant: Tenant) -
 async def test_the_variables_catalogue(tenant: Tenant) -> None:
     response = await tenant.get("/v1/templates/variables")
     assert response.status_code == 200, response.text
+    assert_documented(response, "/v1/templates/variables")
     names = {v["name"] for v in response.json()["variables"]}
     assert {
         "person.first_name",
