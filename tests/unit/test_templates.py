@@ -1,6 +1,7 @@
 """Templates: validation names the field and the line, rendering escapes HTML only, Persian digits
 and Jalali dates, right-to-left HTML, and SMS length as the network counts it."""
 
+import contextlib
 from datetime import date, datetime
 
 import pytest
@@ -183,3 +184,12 @@ def test_the_sandbox_refuses_huge_values_and_has_no_range() -> None:
         with pytest.raises(RenderError):
             render(Content(ChannelType.SMS, source), PERSON, locale="en")
     assert render(Content(ChannelType.SMS, "{{ '-' * 3 }}{{ 2 ** 3 }}"), PERSON, locale="en").body_text == "---8"
+
+
+@given(st.text(alphabet="{}%#|.()[]'\"=+-*/ abcxyzperson_fieldsownerworkspace0123456789\n", max_size=80))
+def test_checking_any_text_answers_messages_never_raises(source: str) -> None:
+    found = problems(source)
+    assert all(message.startswith("line ") for message in found)
+    if not found:  # what passes the check renders or fails as a RenderError, never anything else
+        with contextlib.suppress(RenderError):
+            render(Content(ChannelType.SMS, source), PERSON, locale="en")
