@@ -113,6 +113,11 @@ async def _exchange_rate(tenant: Tenant, database: Database) -> str:
     return f"/v1/exchange-rates/{created.json()['id']}"
 
 
+async def _template(tenant: Tenant, database: Database) -> str:
+    created = await tenant.post("/v1/templates", json={"name": "t", "channel": "sms", "body_text": "hi"})
+    return f"/v1/templates/{created.json()['id']}"
+
+
 async def _disqualified_lead(tenant: Tenant, database: Database) -> str:
     url = await _lead(tenant, database)
     await tenant.post(f"{url}/disqualify", json={"reason": "spam"})
@@ -293,6 +298,15 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("DELETE", "/v1/integrations/{integration_id}"): (_integration, None, ""),
     ("GET", "/v1/integrations/{integration_id}/failures"): (_integration, None, "/failures"),
     ("GET", "/v1/exchange-rates/{rate_id}"): (_exchange_rate, None, ""),
+    ("GET", "/v1/templates/{template_id}"): (_template, None, ""),
+    ("PATCH", "/v1/templates/{template_id}"): (_template, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/templates/{template_id}"): (_template, None, ""),
+    ("GET", "/v1/templates/{template_id}/versions/{version}"): (_template, None, "/versions/1"),
+    ("POST", "/v1/templates/{template_id}/preview"): (
+        _template,
+        {"lead_id": "01a21ccd-7080-7524-9a80-7fc53d31ae93"},
+        "/preview",
+    ),
 }
 
 

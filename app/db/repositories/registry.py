@@ -48,6 +48,7 @@ from app.db.repositories.leads.teams import TeamRepository
 from app.db.repositories.leads.timeline import TimelineRepository
 from app.db.repositories.outreach.channels import ChannelRepository
 from app.db.repositories.outreach.messages import MessageRepository
+from app.db.repositories.outreach.templates import TemplateRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
 from app.db.repositories.workspace.settings import SettingsRepository
@@ -242,6 +243,8 @@ class BoundRepositories:
     @cached_property
     def messages(self) -> MessageRepository:
         return MessageRepository(self.uow, self.workspace_id)
+    def templates(self) -> TemplateRepository:
+        return TemplateRepository(self.uow, self.workspace_id)
 
 
 class WorkspaceRepositories(BoundRepositories):

@@ -22,7 +22,7 @@ from app.routers.v1.customers import (
 )
 from app.routers.v1.events import events, jobs, webhooks
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
-from app.routers.v1.outreach import channel_callbacks, channels, messages
+from app.routers.v1.outreach import channel_callbacks, channels, messages, templates
 from app.routers.v1.workspace import api_keys, members, settings, workspace
 
 # Order matters for speed: the app matches a request against the routes in this order, so the
@@ -61,6 +61,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     imports.router,
     imports.export_router,
     forms.router,
+    templates.router,
     custom_fields.router,
     teams.router,
     events.router,

@@ -25,6 +25,7 @@ from app.schemas.leads.leads import DuplicatesFound, LeadMerged, LeadRead, LeadU
 from app.schemas.leads.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
 from app.schemas.outreach.channels import ChannelRead
 from app.schemas.outreach.messages import MessageRead
+from app.schemas.outreach.templates import TemplateRead
 from app.schemas.workspace.api_keys import ApiKeyRead
 from app.schemas.workspace.members import MemberRead
 from app.schemas.workspace.workspaces import WorkspaceRead
@@ -163,6 +164,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CHANNEL_UPDATED: ChannelRead,
     types.CHANNEL_ARCHIVED: ChannelRead,
     types.INTEGRATION_PRIVACY_REQUEST: PrivacyRequest,
+    **dict.fromkeys((types.TEMPLATE_CREATED, types.TEMPLATE_UPDATED, types.TEMPLATE_ARCHIVED), TemplateRead),
 }
 
 

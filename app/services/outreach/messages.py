@@ -33,7 +33,7 @@ from app.services.batches import item_error
 from app.services.context import Context
 from app.services.events.events import record
 from app.services.outreach import channels, consents, links, settings, suppressions, templates
-from app.services.outreach.templates import Rendered
+from app.domain.outreach.templates import Rendered
 from app.services.workspace import workspaces
 
 Row = dict[str, Any]
@@ -129,7 +129,7 @@ async def _send(ctx: Context, body: MessageCreate, recipient: Recipient, policy:
         approved = template["whatsapp_template"]
         content["whatsapp_template"] = {
             "name": approved["name"], "language": approved["language"],
-            "parameters": list(rendered.whatsapp_parameters),
+            "parameters": list(rendered.whatsapp_parameters or ()),
         }  # fmt: skip
     if channel is not None and body.channel is ChannelType.EMAIL:
         domain = str(channel["settings"].get("from_email", "")).rpartition("@")[2] or "localhost"
