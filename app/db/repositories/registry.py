@@ -46,6 +46,8 @@ from app.db.repositories.leads.state_changes import StateChangeRepository
 from app.db.repositories.leads.tasks import TaskRepository
 from app.db.repositories.leads.teams import TeamRepository
 from app.db.repositories.leads.timeline import TimelineRepository
+from app.db.repositories.outreach.consents import ConsentRepository
+from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
 from app.db.repositories.workspace.settings import SettingsRepository
@@ -232,6 +234,14 @@ class BoundRepositories:
     @cached_property
     def customers(self) -> CustomerRepository:
         return CustomerRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def consents(self) -> ConsentRepository:
+        return ConsentRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def suppressions(self) -> SuppressionRepository:
+        return SuppressionRepository(self.uow, self.workspace_id)
 
 
 class WorkspaceRepositories(BoundRepositories):

@@ -23,6 +23,8 @@ from app.schemas.events.webhooks import WebhookEndpointRead, WebhookTestData
 from app.schemas.leads.forms import SubmissionRead
 from app.schemas.leads.leads import DuplicatesFound, LeadMerged, LeadRead, LeadUnmerged
 from app.schemas.leads.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
+from app.schemas.outreach.consents import ConsentEvent
+from app.schemas.outreach.suppressions import SuppressionRead
 from app.schemas.workspace.api_keys import ApiKeyRead
 from app.schemas.workspace.members import MemberRead
 from app.schemas.workspace.workspaces import WorkspaceRead
@@ -144,6 +146,9 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.INTEGRATION_UPDATED: IntegrationRead,
     types.INTEGRATION_ARCHIVED: IntegrationRead,
     types.INTEGRATION_PRIVACY_REQUEST: PrivacyRequest,
+    types.CONSENT_UPDATED: ConsentEvent,
+    types.SUPPRESSION_CREATED: SuppressionRead,
+    types.SUPPRESSION_DELETED: SuppressionRead,
 }
 
 
