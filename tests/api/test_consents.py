@@ -217,3 +217,74 @@ async def test_opting_out_an_address_reaches_every_lead_and_contact_with_it(
     assert {e["status"] for e in stranger_consents} == {"unknown"}
     sources = {e["data"]["source"] for e in await _events(tenant)}
     assert sources == {"form", "unsubscribe", "reply_keyword"} and len(await _events(tenant)) == 5
+
+
+async def _put(tenant: Tenant, url: str, status: str, source: str = "form", **proof: Any) -> None:
+    body: dict[str, Any] = {"status": status, "source": source, **({"proof": proof} if proof else {})}
+    response = await tenant.request("PUT", url, json=body)
+    assert response.status_code == 200, response.text
+
+
+async def test_qualification_carries_the_leads_consents_to_its_contact(tenant: Tenant) -> None:
+    lead = await _lead(tenant, company="Acme")
+    url = f"/v1/leads/{lead['id']}/consents"
+    await _put(tenant, f"{url}/email", "opted_in", "form", submission_id="sub_9", text="Yes, email me")
+    await _put(tenant, f"{url}/sms", "opted_out", "reply_keyword")
+    lead_entries = (await tenant.get(url)).json()["data"]
+    response = await tenant.post(f"/v1/leads/{lead['id']}/qualify", json={"opportunity": None})
+    assert response.status_code == 200, response.text
+    contact_id = response.json()["contact_id"]
+    contact_url = f"/v1/contacts/{contact_id}/consents"
+    assert (await tenant.get(contact_url)).json()["data"] == lead_entries  # proof and capture time kept
+    history = (await tenant.get(f"{contact_url}/history")).json()["data"]
+    assert sorted((h["channel"], h["status"], h["source"], h["previous_status"]) for h in history) == [
+        ("email", "opted_in", "form", "unknown"),
+        ("sms", "opted_out", "reply_keyword", "unknown"),
+    ]
+    carried = [e for e in await _events(tenant) if e["data"]["contact_id"] == contact_id]
+    assert len(carried) == 2
+    # The lead keeps its own.
+    assert (await tenant.get(url)).json()["data"] == lead_entries
+
+
+async def test_an_existing_contacts_opt_out_is_not_undone_by_the_leads_opt_in(tenant: Tenant) -> None:
+    contact = await _contact(tenant, email="sara@acme.example")
+    await _put(tenant, f"/v1/contacts/{contact['id']}/consents/email", "opted_out", "unsubscribe")
+    lead = await _lead(tenant, email="sara@acme.example")
+    await _put(tenant, f"/v1/leads/{lead['id']}/consents/email", "opted_in", "form")
+    await _put(tenant, f"/v1/leads/{lead['id']}/consents/whatsapp", "opted_in", "form")
+    response = await tenant.post(f"/v1/leads/{lead['id']}/qualify", json={"opportunity": None})
+    assert response.status_code == 200, response.text
+    assert response.json()["contact_id"] == contact["id"]
+    entries = {e["channel"]: e for e in (await tenant.get(f"/v1/contacts/{contact['id']}/consents")).json()["data"]}
+    assert (entries["email"]["status"], entries["email"]["source"]) == ("opted_out", "unsubscribe")
+    assert entries["whatsapp"]["status"] == "opted_in" and entries["sms"]["status"] == "unknown"
+
+
+async def test_merged_leads_keep_the_merged_consent_and_an_opt_out_wins(tenant: Tenant) -> None:
+    survivor = await _lead(tenant, email="sara@acme.example")
+    loser = await _lead(tenant, email="sara.ahmadi@acme.example", phone="+49301234567")
+    s_url, l_url = f"/v1/leads/{survivor['id']}/consents", f"/v1/leads/{loser['id']}/consents"
+    await _put(tenant, f"{s_url}/email", "opted_in", "form", text="Email me")
+    await _put(tenant, f"{l_url}/email", "opted_out", "unsubscribe")
+    await _put(tenant, f"{s_url}/sms", "pending_confirmation", "form")
+    await _put(tenant, f"{l_url}/sms", "opted_in", "confirmation", ip="198.51.100.4")
+    await _put(tenant, f"{s_url}/whatsapp", "opted_in", "api", text="kept")
+    await _put(tenant, f"{l_url}/whatsapp", "pending_confirmation", "form")
+    response = await tenant.post(f"/v1/leads/{survivor['id']}/merge", json={"lead_ids": [loser["id"]]})
+    assert response.status_code == 200, response.text
+    entries = {e["channel"]: e for e in (await tenant.get(s_url)).json()["data"]}
+    assert (entries["email"]["status"], entries["email"]["source"], entries["email"]["proof"]) == (
+        "opted_out", "unsubscribe", None,
+    )  # fmt: skip
+    assert (entries["sms"]["status"], entries["sms"]["proof"]) == ("opted_in", {"ip": "198.51.100.4"})
+    assert (entries["whatsapp"]["status"], entries["whatsapp"]["proof"]) == ("opted_in", {"text": "kept"})
+    latest = (await tenant.get(f"{s_url}/history", params={"limit": 2})).json()["data"]
+    assert sorted((h["channel"], h["previous_status"], h["status"]) for h in latest) == [
+        ("email", "opted_in", "opted_out"),
+        ("sms", "pending_confirmation", "opted_in"),
+    ]
+    # Merging again changes nothing.
+    before = len(await _events(tenant))
+    await tenant.post(f"/v1/leads/{survivor['id']}/merge", json={"lead_ids": [loser["id"]]})
+    assert len(await _events(tenant)) == before

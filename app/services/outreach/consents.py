@@ -12,6 +12,7 @@ from app.db.repositories.base import Page, Row
 from app.domain.concurrency import lost_update
 from app.domain.errors import NotFound
 from app.domain.events import events as types
+from app.domain.outreach.policy import merge_consent
 from app.domain.outreach.vocabulary import ChannelType, ConsentSource, ConsentStatus, PersonRef
 from app.domain.pagination import Sort
 from app.ids import new_id
@@ -138,15 +139,23 @@ async def opt_out_address(ctx: Context, channel: ChannelType, address_key: str, 
     return len(people)
 
 
-async def copy(ctx: Context, source: PersonRef, target: PersonRef) -> None:
-    """The target takes each consent the source has, with its proof, source and capture time (a
-    lead's consents on the contact it became); a change is recorded only where it differs."""
+async def carry(ctx: Context, source: PersonRef, target: PersonRef) -> None:
+    """The target takes the source's consent on each channel where `merge_consent` of the two is
+    the source's status and not the target's already: the source's row is copied, with its
+    proof, source and capture time (its history entry names that source). So a lead's consents
+    pass to the contact it becomes, and when leads merge the lead kept ends with the merged
+    status (an opt-out of either wins; where both agree the kept lead's own row stays)."""
     for row in await ctx.consents.of(source.column, source.id):
+        channel = ChannelType(row["channel"])
+        theirs = ConsentStatus(row["status"])
+        ours = await status_of(ctx, target, channel)
+        if theirs == ours or merge_consent([theirs, ours]) != theirs:
+            continue
         await _record(
             ctx,
             target,
-            ChannelType(row["channel"]),
-            ConsentStatus(row["status"]),
+            channel,
+            theirs,
             ConsentSource(row["source"]),
             row["proof"],
             captured_at=row["captured_at"],
