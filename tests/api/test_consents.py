@@ -288,3 +288,22 @@ async def test_merged_leads_keep_the_merged_consent_and_an_opt_out_wins(tenant: 
     before = len(await _events(tenant))
     await tenant.post(f"/v1/leads/{survivor['id']}/merge", json={"lead_ids": [loser["id"]]})
     assert len(await _events(tenant)) == before
+
+
+async def test_an_automatic_merge_keeps_an_opt_out_too(database: Database, tenant: Tenant) -> None:
+    from app.services.leads import duplicates
+
+    survivor = await _lead(tenant, first_name="Sara", last_name="Ahmadi", company="Acme", email="sara@acme.example")
+    newer = await _lead(tenant, first_name="Sara", last_name="Ahmadi", company="Acme", email=None, phone="+49301234567")
+    await _put(tenant, f"/v1/leads/{survivor['id']}/consents/email", "opted_in", "form")
+    await _put(tenant, f"/v1/leads/{newer['id']}/consents/email", "opted_out", "unsubscribe")
+    await _put(tenant, f"/v1/leads/{newer['id']}/consents/sms", "opted_in", "form", text="Text me")
+    async with UnitOfWork(database) as uow:
+        ctx = await _ctx(database, tenant, uow)
+        merged = await duplicates.merge_automatically(ctx, uuid.UUID(newer["id"]), uuid.UUID(survivor["id"]), 95.0)
+        assert merged is not None
+        await uow.commit()
+    entries = {e["channel"]: e for e in (await tenant.get(f"/v1/leads/{survivor['id']}/consents")).json()["data"]}
+    assert (entries["email"]["status"], entries["sms"]["status"], entries["sms"]["proof"]) == (
+        "opted_out", "opted_in", {"text": "Text me"},
+    )  # fmt: skip
