@@ -40,7 +40,7 @@ async def list_lead_consent_history(
 @router.put(
     "/leads/{lead_id}/consents/{channel}", summary="Set a lead's consent on a channel", response_model=ConsentRead
 )
-async def put_lead_consent(
+async def set_lead_consent(
     lead_id: UUID, channel: ChannelType, body: ConsentWrite, ctx: Annotated[Context, require("leads:write")]
 ) -> ConsentRead:
     entry = await consents.update(ctx, PersonRef("lead", lead_id), channel, _values(body))
@@ -73,7 +73,7 @@ async def list_contact_consent_history(
     summary="Set a contact's consent on a channel",
     response_model=ConsentRead,
 )
-async def put_contact_consent(
+async def set_contact_consent(
     contact_id: UUID, channel: ChannelType, body: ConsentWrite, ctx: Annotated[Context, require("contacts:write")]
 ) -> ConsentRead:
     entry = await consents.update(ctx, PersonRef("contact", contact_id), channel, _values(body))
