@@ -124,6 +124,13 @@ async def test_bad_input_names_the_field(tenant: Tenant) -> None:
     assert_problem(await tenant.request("PUT", f"{url}/email", json=huge), 422, "proof.text")
     many = {**body, "proof": {f"k{i}": "v" for i in range(21)}}
     assert_problem(await tenant.request("PUT", f"{url}/email", json=many), 422, "proof")
+    for bad in ({"note": "a\u0000b"}, {"a\u0000": "b"}):
+        assert_problem(await tenant.request("PUT", f"{url}/email", json={**body, "proof": bad}), 422, "proof")
+    surrogate = '{"status": "opted_in", "source": "form", "proof": {"note": "\\ud800"}}'
+    headers = {"Content-Type": "application/json"}
+    assert_problem(await tenant.request("PUT", f"{url}/email", content=surrogate, headers=headers), 422, "proof")
+    assert_problem(await tenant.request("PUT", f"{url}/email", json={**body, "proof": {"text": "a\u0000"}}), 422,
+                   "proof.text")  # fmt: skip
     nested = {**body, "proof": {"extra": {"deep": 1}}}
     assert_problem(await tenant.request("PUT", f"{url}/email", json=nested), 422, "proof")
     assert_problem(await tenant.request("PUT", f"{url}/email", json={**body, "colour": "red"}), 422, "colour")

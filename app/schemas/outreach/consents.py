@@ -12,6 +12,18 @@ from app.domain.outreach.vocabulary import ChannelType, ConsentSource, ConsentSt
 from app.schemas.common import Actor, RequestModel, UtcDatetime
 
 PROOF_EXTRA_KEYS = 20
+
+
+def _storable(value: Any) -> None:
+    """Text a database stores (the declared fields are checked by RequestModel; these are the
+    workspace's own)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("contains a character that is not valid Unicode text") from exc
 PROOF_MAX_BYTES = 16_384
 
 
@@ -36,6 +48,8 @@ class ConsentProof(RequestModel):
         if len(extra) > PROOF_EXTRA_KEYS:
             raise ValueError(f"at most {PROOF_EXTRA_KEYS} fields besides submission_id, ip, user_agent and text")
         for key, value in extra.items():
+            _storable(key)
+            _storable(value)
             if len(key) > 64:
                 raise ValueError(f"field name {key[:64]!r}... is longer than 64 characters")
             if value is not None and not isinstance(value, (str, int, float, bool)):
