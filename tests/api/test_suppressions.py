@@ -129,8 +129,11 @@ async def test_the_service_checks_by_hash_per_channel(database: Database, tenant
         assert await suppressions.is_suppressed(ctx, ChannelType.SMS, "+49301234567")
         assert not await suppressions.is_suppressed(ctx, ChannelType.WHATSAPP, "+49301234567")
         assert not await suppressions.is_suppressed(ctx, ChannelType.EMAIL, "+49301234567")
+        await suppressions.add(ctx, ChannelType.EMAIL, "Jörg.Straße@Example.DE", SuppressionReason.COMPLAINED)
+        assert await suppressions.is_suppressed(ctx, ChannelType.EMAIL, "jörg.straße@example.de")
+        assert await suppressions.is_suppressed(ctx, ChannelType.EMAIL, " JÖRG.STRASSE@example.de")
         await uow.commit()
-    [listed] = (await tenant.get("/v1/suppressions")).json()["data"]
+    [listed] = (await tenant.get("/v1/suppressions", params={"channel": "sms"})).json()["data"]
     assert (listed["reason"], listed["message_id"], listed["created_by"]) == (
         "bounced", str(message_id), {"type": "system", "id": None},
     )  # fmt: skip

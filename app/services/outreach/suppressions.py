@@ -34,8 +34,13 @@ async def address_key_of(ctx: Context, channel: ChannelType, address: str) -> st
 
 
 async def is_suppressed(ctx: Context, channel: ChannelType, address_key: str) -> bool:
+    """Whether the address (an E.164 phone, or an email's key: it is case folded here, so a
+    lower-cased address finds the entry too) is suppressed on this channel."""
     channel = ChannelType(channel)
-    return await ctx.suppressions.by_hash(channel.value, address_hash(channel, address_key)) is not None
+    key = address_key.strip()
+    if channel == ChannelType.EMAIL:
+        key = key.casefold()
+    return await ctx.suppressions.by_hash(channel.value, address_hash(channel, key)) is not None
 
 
 async def add(
