@@ -71,6 +71,11 @@ async def _activity(tenant: Tenant, database: Database) -> str:
     return f"/v1/activities/{created['id']}"
 
 
+async def _suppression(tenant: Tenant, database: Database) -> str:
+    created = (await tenant.post("/v1/suppressions", json={"channel": "email", "address": "gone@x.io"})).json()
+    return f"/v1/suppressions/{created['id']}"
+
+
 async def _account(tenant: Tenant, database: Database) -> str:
     created = (await tenant.post("/v1/accounts", json={"name": "Acme"})).json()
     return f"/v1/accounts/{created['id']}"
@@ -307,6 +312,22 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
         {"lead_id": "01a21ccd-7080-7524-9a80-7fc53d31ae93"},
         "/preview",
     ),
+    ("GET", "/v1/leads/{lead_id}/consents"): (_lead, None, "/consents"),
+    ("GET", "/v1/leads/{lead_id}/consents/history"): (_lead, None, "/consents/history"),
+    ("PUT", "/v1/leads/{lead_id}/consents/{channel}"): (
+        _lead,
+        {"status": "opted_in", "source": "api"},
+        "/consents/sms",
+    ),
+    ("GET", "/v1/contacts/{contact_id}/consents"): (_contact, None, "/consents"),
+    ("GET", "/v1/contacts/{contact_id}/consents/history"): (_contact, None, "/consents/history"),
+    ("PUT", "/v1/contacts/{contact_id}/consents/{channel}"): (
+        _contact,
+        {"status": "opted_out", "source": "api"},
+        "/consents/email",
+    ),
+    ("GET", "/v1/suppressions/{suppression_id}"): (_suppression, None, ""),
+    ("DELETE", "/v1/suppressions/{suppression_id}"): (_suppression, None, ""),
 }
 
 

@@ -47,7 +47,9 @@ from app.db.repositories.leads.tasks import TaskRepository
 from app.db.repositories.leads.teams import TeamRepository
 from app.db.repositories.leads.timeline import TimelineRepository
 from app.db.repositories.outreach.channels import ChannelRepository
+from app.db.repositories.outreach.consents import ConsentRepository
 from app.db.repositories.outreach.messages import MessageRepository
+from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.outreach.templates import TemplateRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
@@ -243,8 +245,18 @@ class BoundRepositories:
     @cached_property
     def messages(self) -> MessageRepository:
         return MessageRepository(self.uow, self.workspace_id)
+
+    @cached_property
     def templates(self) -> TemplateRepository:
         return TemplateRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def consents(self) -> ConsentRepository:
+        return ConsentRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def suppressions(self) -> SuppressionRepository:
+        return SuppressionRepository(self.uow, self.workspace_id)
 
 
 class WorkspaceRepositories(BoundRepositories):

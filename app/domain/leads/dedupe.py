@@ -25,8 +25,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # Fields a merge carries over (the rest is identity, bookkeeping or computed).
 MERGED_FIELDS = (
     "first_name", "last_name", "email", "email_key", "phone", "phone_e164", "phone_valid", "company", "job_title",
-    "industry", "company_size", "country", "province", "city", "referred_by_lead_id", "utm_source", "utm_medium",
-    "utm_campaign", "utm_term", "utm_content", "referrer_url", "landing_page", "owner_id", "external_id",
+    "industry", "company_size", "country", "province", "city", "timezone", "referred_by_lead_id", "utm_source",
+    "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer_url", "landing_page", "owner_id", "external_id",
 )  # fmt: skip
 
 

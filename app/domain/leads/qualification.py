@@ -58,7 +58,7 @@ def contact_from_lead(lead: Mapping[str, Any]) -> dict[str, Any]:
         key: lead.get(key)
         for key in (
             "first_name", "last_name", "email", "email_key", "phone", "phone_e164", "phone_valid", "job_title",
-            "owner_id", "country", "province", "city", "referred_by_contact_id",
+            "owner_id", "country", "province", "city", "timezone", "referred_by_contact_id",
         )
     } | {"tags": list(lead.get("tags") or []), "interests": []}  # fmt: skip
 

@@ -22,7 +22,7 @@ from app.routers.v1.customers import (
 )
 from app.routers.v1.events import events, jobs, webhooks
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
-from app.routers.v1.outreach import channel_callbacks, channels, messages, templates
+from app.routers.v1.outreach import channel_callbacks, channels, consents, messages, suppressions, templates
 from app.routers.v1.workspace import api_keys, members, settings, workspace
 
 # Order matters for speed: the app matches a request against the routes in this order, so the
@@ -51,6 +51,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     invoices.router,
     payments.router,
     customer_view.router,
+    consents.router,
+    suppressions.router,
     analytics.router,
     acquisition_costs.router,
     reports.router,

@@ -12,7 +12,7 @@ from app.domain.analytics.retention import SEGMENTS
 from app.domain.customers.opportunities import OpportunityStage, OpportunityType
 from app.domain.leads.lifecycle import CompanySize
 from app.domain.money import from_minor
-from app.schemas.common import Actor, Country, Currency, RequestModel, ResourceRead, Unset, UtcDatetime
+from app.schemas.common import Actor, Country, Currency, RequestModel, ResourceRead, TimeZone, Unset, UtcDatetime
 from app.schemas.customers.orders import Address
 from app.schemas.leads.leads import LongText, Tag, Text, _tags
 
@@ -88,6 +88,9 @@ class ContactFields(RequestModel):
     country: Country | None = None
     province: Text | None = None
     city: Text | None = None
+    timezone: TimeZone | None = Field(
+        default=None, description="IANA time zone (quiet hours, local send times); null = the workspace's"
+    )
     referred_by_contact_id: UUID | None = Field(default=None, description="The contact who referred this one")
 
 
@@ -125,6 +128,7 @@ class ContactRead(ResourceRead):
     country: str | None
     province: str | None
     city: str | None
+    timezone: str | None = Field(default=None, description="IANA time zone; null = the workspace's")
     lead_id: UUID | None = Field(description="The lead it was qualified from")
     archived_at: UtcDatetime | None
     addresses: list[dict[str, Any]] = Field(default_factory=list, description="Billing and shipping addresses")

@@ -24,7 +24,9 @@ from app.schemas.leads.forms import SubmissionRead
 from app.schemas.leads.leads import DuplicatesFound, LeadMerged, LeadRead, LeadUnmerged
 from app.schemas.leads.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
 from app.schemas.outreach.channels import ChannelRead
+from app.schemas.outreach.consents import ConsentEvent
 from app.schemas.outreach.messages import MessageRead
+from app.schemas.outreach.suppressions import SuppressionRead
 from app.schemas.outreach.templates import TemplateRead
 from app.schemas.workspace.api_keys import ApiKeyRead
 from app.schemas.workspace.members import MemberRead
@@ -165,6 +167,9 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CHANNEL_ARCHIVED: ChannelRead,
     types.INTEGRATION_PRIVACY_REQUEST: PrivacyRequest,
     **dict.fromkeys((types.TEMPLATE_CREATED, types.TEMPLATE_UPDATED, types.TEMPLATE_ARCHIVED), TemplateRead),
+    types.CONSENT_UPDATED: ConsentEvent,
+    types.SUPPRESSION_CREATED: SuppressionRead,
+    types.SUPPRESSION_DELETED: SuppressionRead,
 }
 
 

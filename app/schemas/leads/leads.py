@@ -11,7 +11,7 @@ from app.domain.leads.custom_fields import FieldType
 from app.domain.leads.lifecycle import CompanySize, LeadStatus, Source
 from app.domain.leads.scoring import Stage, Temperature
 from app.domain.leads.sla import SlaStatus
-from app.schemas.common import Actor, BatchRequest, Country, RequestModel, ResourceRead, Unset, UtcDatetime
+from app.schemas.common import Actor, BatchRequest, Country, RequestModel, ResourceRead, TimeZone, Unset, UtcDatetime
 
 Text = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=300)]
@@ -48,6 +48,9 @@ class LeadFields(RequestModel):
     country: Country | None = None
     province: Text | None = None
     city: Text | None = None
+    timezone: TimeZone | None = Field(
+        default=None, description="IANA time zone (quiet hours, local send times); null = the workspace's"
+    )
     referred_by_lead_id: UUID | None = Field(default=None, description="The lead who referred this one")
     referred_by_contact_id: UUID | None = Field(
         default=None, description="The customer (contact) who referred this one: a referral lead"
@@ -115,6 +118,7 @@ class LeadRead(ResourceRead):
     country: str | None
     province: str | None
     city: str | None
+    timezone: str | None = Field(default=None, description="IANA time zone; null = the workspace's")
     source: Source
     channel: str
     referred_by_lead_id: UUID | None

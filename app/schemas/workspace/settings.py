@@ -15,6 +15,7 @@ from app.domain.leads.qualification import DISQUALIFICATION_REASONS
 from app.domain.leads.scoring import EngagementType, Operator, StageFilter, Temperature
 from app.domain.leads.sla import Escalation
 from app.schemas.common import RequestModel, ResourceRead, TimeZone
+from app.schemas.outreach.settings import MessagingSettings, MessagingSettingsRead, MessagingSettingsUpdate
 from app.schemas.weekdays import LocalTime, Weekday
 
 
@@ -454,6 +455,7 @@ class CustomerSettingsRead(CustomerSettings, ResourceRead):
 
 
 SECTIONS["customers"] = (CustomerSettings, CustomerSettingsUpdate, CustomerSettingsRead)
+SECTIONS["messaging"] = (MessagingSettings, MessagingSettingsUpdate, MessagingSettingsRead)
 
 
 # -- analytics (CLV) ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from app.domain.events import events as types
 from app.domain.leads import dedupe
 from app.domain.leads import sla as sla_rules
 from app.domain.leads.lifecycle import LeadStatus, is_open
+from app.domain.outreach.vocabulary import PersonRef
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.leads.leads import DuplicateCandidateRead, DuplicatesFound, LeadMerged, LeadRead, LeadUnmerged
@@ -30,6 +31,7 @@ from app.schemas.workspace.settings import DeduplicationSettings
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context, write_changes
 from app.services.events import events
 from app.services.leads import leads, lookups, scoring
+from app.services.outreach import consents
 from app.services.workspace import settings
 
 MAX_CANDIDATES = 10
@@ -114,6 +116,8 @@ async def merge(ctx: Context, survivor_id: UUID, loser_ids: list[UUID], *, if_ma
         retired = _retired(ctx, loser, survivor_id)
         await write_changes(ctx, loser, retired, partial(repo.update, loser["id"]), if_match=None)
     moved = await repo.move_history([loser["id"] for loser in losers], survivor_id)
+    for loser in losers:  # the kept lead's consent is both leads' (an opt-out of either wins)
+        await consents.carry(ctx, PersonRef("lead", loser["id"]), PersonRef("lead", survivor_id))
     updated = survivor
     if values:
         updated = await write_changes(ctx, survivor, values, partial(repo.update, survivor_id), if_match=if_match)
@@ -191,6 +195,7 @@ async def merge_automatically(ctx: Context, lead_id: UUID, survivor_id: UUID, co
         raise LostUpdate("the lead to keep changed meanwhile")
     survivor = locked
     moved = await repo.move_history_of([lead_id], survivor_id)
+    await consents.carry(ctx, PersonRef("lead", lead_id), PersonRef("lead", survivor_id))
     values = dedupe.absorbed_values(survivor, lead)
     updated = survivor
     if values:

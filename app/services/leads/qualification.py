@@ -15,12 +15,14 @@ from app.domain.events import events as types
 from app.domain.leads import sla
 from app.domain.leads.lifecycle import EDITABLE, LeadStatus
 from app.domain.leads.qualification import account_from_lead, contact_from_lead, fill_empty
+from app.domain.outreach.vocabulary import PersonRef
 from app.schemas.leads.leads import LeadRead
 from app.schemas.workspace.settings import DisqualificationReasons
 from app.services.context import Context, RowT, write_changes
 from app.services.customers import records, referrals, relationships
 from app.services.events import events
 from app.services.leads import leads
+from app.services.outreach import consents
 from app.services.workspace import settings
 
 
@@ -83,6 +85,7 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
         ctx, relationships.CONTACT, request.get("contact_id"), contact_match, proposed_contact, "contact_id", lead_id
     )
     await referrals.announce(ctx, contact_before, contact, "qualification", lead_id=lead["id"])
+    await consents.carry(ctx, PersonRef("lead", lead["id"]), PersonRef("contact", contact["id"]))
     opportunity = None
     wanted = request.get("opportunity")
     if wanted is not None:

@@ -31,7 +31,8 @@ from app.services.context import Context
 from app.services.events.events import record
 from app.services.leads import activities
 from app.services.leads.scoring import rescore
-from app.services.outreach import consents, settings, suppressions
+from app.services.outreach import consents, suppressions
+from app.services.outreach import policy as messaging
 
 Row = dict[str, Any]
 
@@ -165,7 +166,7 @@ async def _reply(ctx: Context, channel: ChannelConfig, event: CallbackEvent) -> 
     assert event.from_address is not None
     key = address_key(channel.type, event.from_address)
     text = (event.text or "").strip()
-    policy = await settings.policy(ctx)
+    policy = await messaging.policy(ctx)
     if is_opt_out_keyword(text, policy.opt_out_keywords):
         await consents.opt_out_address(ctx, channel.type, key, ConsentSource.REPLY_KEYWORD)
     answered = await ctx.messages.latest_to(key, [channel.type.value])

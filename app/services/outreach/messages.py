@@ -16,6 +16,7 @@ from app.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.outreach import messages as rules
 from app.domain.outreach.policy import MessagingPolicy, quiet_until
+from app.domain.outreach.templates import Rendered
 from app.domain.outreach.vocabulary import (
     BlockReason,
     ChannelType,
@@ -32,8 +33,8 @@ from app.schemas.outreach.messages import MessageCreate, MessageRead
 from app.services.batches import item_error
 from app.services.context import Context
 from app.services.events.events import record
-from app.services.outreach import channels, consents, links, settings, suppressions, templates
-from app.domain.outreach.templates import Rendered
+from app.services.outreach import channels, consents, links, suppressions, templates
+from app.services.outreach import policy as messaging
 from app.services.workspace import workspaces
 
 Row = dict[str, Any]
@@ -50,13 +51,13 @@ class Recipient:
 async def send(ctx: Context, body: MessageCreate) -> Row:
     """Queue one message (or record it blocked, with why); 404 for a person not of this workspace."""
     recipient = await _recipient(ctx, body)
-    policy = await settings.policy(ctx)
+    policy = await messaging.policy(ctx)
     return await _send(ctx, body, recipient, policy)
 
 
 async def send_batch(ctx: Context, items: Sequence[Any]) -> list[Row]:
     """Each item as `send`; one bad item is reported in its result and never rejects the others."""
-    policy = await settings.policy(ctx)
+    policy = await messaging.policy(ctx)
     results: list[Row] = []
     for index, item in enumerate(items):
         try:
@@ -240,7 +241,7 @@ async def _schedule(
     """When a marketing message may go: after the quiet hours of the person's time zone, and when
     the frequency cap has room (counted per address, concurrent sends serialised on PostgreSQL);
     (the time, whether the cap skips it instead)."""
-    zone = await settings.timezone_of(ctx, person)
+    zone = await messaging.timezone_of(ctx, person)
     at = wanted
     if policy.marketing_per_7_days is not None:
         await ctx.messages.lock_address(key)

@@ -1,0 +1,112 @@
+"""Suppressions: addresses no message goes to, marketing or transactional, whoever has them. An
+address is kept normalised (`address_key`) beside its keyed hash, which is what is looked up (and
+what stays once the address itself is erased). SMS and WhatsApp are suppressed separately."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from app.db.repositories.base import Page
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.events import events as types
+from app.domain.outreach.addresses import normalise_address
+from app.domain.outreach.vocabulary import ChannelType, SuppressionReason
+from app.domain.pagination import Sort
+from app.ids import new_id
+from app.schemas.outreach.suppressions import SuppressionRead
+from app.sealing import sealer
+from app.services.context import Context
+from app.services.events import events
+from app.services.workspace import workspaces
+
+
+def address_hash(channel: ChannelType, address_key: str) -> str:
+    return sealer().keyed_digest(f"suppression:{ChannelType(channel).value}", address_key)
+
+
+async def address_key_of(ctx: Context, channel: ChannelType, address: str) -> str:
+    """The normalised address; a 422 naming `address` when it is no usable email or phone."""
+    try:
+        return normalise_address(channel, address, await workspaces.default_region(ctx))
+    except ValueError as exc:
+        raise InvalidInput.field("address", str(exc)) from exc
+
+
+async def is_suppressed(ctx: Context, channel: ChannelType, address_key: str) -> bool:
+    """Whether the address (an E.164 phone, or an email's key: it is case folded here, so a
+    lower-cased address finds the entry too) is suppressed on this channel."""
+    channel = ChannelType(channel)
+    key = address_key.strip()
+    if channel == ChannelType.EMAIL:
+        key = key.casefold()
+    return await ctx.suppressions.by_hash(channel.value, address_hash(channel, key)) is not None
+
+
+async def add(
+    ctx: Context, channel: ChannelType, address: str, reason: SuppressionReason, *, message_id: UUID | None = None
+) -> dict[str, Any]:
+    """Suppress an address on a channel (normalised here); the entry that already suppresses it,
+    unchanged, when there is one. `suppression.created` for a new entry."""
+    row, _ = await create(ctx, channel, address, reason, message_id=message_id)
+    return row
+
+
+async def create(
+    ctx: Context,
+    channel: ChannelType,
+    address: str,
+    reason: SuppressionReason,
+    *,
+    note: str | None = None,
+    message_id: UUID | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """`add`, and whether the entry is new."""
+    channel = ChannelType(channel)
+    key = await address_key_of(ctx, channel, address)
+    digest = address_hash(channel, key)
+    repo = ctx.suppressions
+    existing = await repo.by_hash(channel.value, digest)
+    if existing is not None:
+        return existing, False
+    row = await repo.add(
+        {
+            "id": new_id(),
+            "channel": channel.value,
+            "address": key,
+            "address_hash": digest,
+            "reason": SuppressionReason(reason).value,
+            "note": note,
+            "message_id": message_id,
+            "created_at": ctx.now,
+            "created_by": str(ctx.actor),
+        }
+    )
+    if row is None:  # a concurrent request suppressed it first
+        concurrent = await repo.by_hash(channel.value, digest)
+        if concurrent is None:
+            raise RuntimeError("the suppression vanished while it was added")
+        return concurrent, False
+    await events.record(ctx, types.SUPPRESSION_CREATED, SuppressionRead.model_validate(row))
+    return row, True
+
+
+async def get(ctx: Context, suppression_id: UUID) -> dict[str, Any]:
+    row = await ctx.suppressions.get(suppression_id)
+    if row is None:
+        raise NotFound("no suppression with this id")
+    return row
+
+
+async def list_suppressions(
+    ctx: Context, *, sort: Sort, cursor: str | None, limit: int, channel: str | None, reason: str | None
+) -> Page:
+    return await ctx.suppressions.list(sort=sort, cursor=cursor, limit=limit, channel=channel, reason=reason)
+
+
+async def delete(ctx: Context, suppression_id: UUID) -> None:
+    """Lift a suppression (`suppression.deleted`). Messages may reach the address again; marketing
+    still needs consent, which a person who was opted out gives anew, with new proof."""
+    row = await get(ctx, suppression_id)
+    await ctx.suppressions.delete(suppression_id)
+    await events.record(ctx, types.SUPPRESSION_DELETED, SuppressionRead.model_validate(row))
