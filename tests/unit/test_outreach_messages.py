@@ -132,3 +132,11 @@ def test_marketing_email_carries_one_click_unsubscribe_and_both_alternatives() -
     assert "سلام" in parsed.get_body(("html",)).get_content()
     transactional, _ = build_email(EmailParts("a@b.io", None, "c@d.io", "Receipt", "Thanks", None), now=T0)
     assert b"List-Unsubscribe" not in transactional
+
+
+def test_the_services_own_links_are_never_tracked() -> None:
+    html = '<a href="https://crm.example/u/tok">Unsubscribe</a> <a href="https://shop.example/">Shop</a>'
+    tracked, links = track_links(html, lambda n: f"https://crm.example/t/c/{n}",
+                                 untracked=lambda url: url.startswith("https://crm.example"))  # fmt: skip
+    assert links == ["https://shop.example/"]
+    assert 'href="https://crm.example/u/tok"' in tracked and 'href="https://crm.example/t/c/0"' in tracked

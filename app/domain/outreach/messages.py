@@ -103,14 +103,18 @@ def _fits(candidate: datetime, times: Sequence[datetime], cap: int, window: time
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s]+)\2""", re.IGNORECASE)
 
 
-def track_links(html: str, tracked_url: Callable[[int], str]) -> tuple[str, list[str]]:
+def track_links(
+    html: str, tracked_url: Callable[[int], str], *, untracked: Callable[[str], bool] = lambda _: False
+) -> tuple[str, list[str]]:
     """The HTML with every http(s) link of an anchor sent through `tracked_url(position)`, and the
-    original targets by position (links the person should not be counted on, mailto: and the like,
-    stay as they are)."""
+    original targets by position. Other links (mailto: and the like) and those `untracked` says
+    (the service's own: unsubscribe) stay as they are."""
     links: list[str] = []
 
     def swap(match: re.Match[str]) -> str:
         target = _unescape_attribute(match.group(3))
+        if untracked(target):
+            return match.group(0)
         links.append(target)
         return f"{match.group(1)}{match.group(2)}{escape(tracked_url(len(links) - 1))}{match.group(2)}"
 

@@ -70,7 +70,9 @@ class EngagementRead(BaseModel):
     type: EngagementType
     occurred_at: UtcDatetime
     properties: dict[str, Any]
-    origin: Literal["api", "tracking"]
+    origin: Literal["api", "tracking", "message"] = Field(
+        description="`api`: recorded by a key; `tracking`: the browser snippet; `message`: an open or click of a message"
+    )
     created_at: UtcDatetime
 
 

@@ -51,12 +51,11 @@ async def clicked(ctx: Context, message_id: UUID, position: int) -> str | None:
     if message is None or not 0 <= position < len(targets):
         return None
     target = str(targets[position])
+    if message["opened_at"] is None:  # a click proves the open the pixel did not report (images off)
+        await opened(ctx, message_id)
     await _engaged(ctx, message, "email_click", {"message_id": str(message_id), "url": target})
     first = message["clicked_at"] is None
-    values: Row = {"clicked_at": message["clicked_at"] or ctx.now}
-    if message["opened_at"] is None:  # a click proves the open the pixel may not have reported
-        values["opened_at"] = ctx.now
-    row = await ctx.messages.set_fields(message_id, values)
+    row = await ctx.messages.set_fields(message_id, {"clicked_at": message["clicked_at"] or ctx.now})
     if first and row is not None:
         await record(ctx, types.MESSAGE_CLICKED, MessageRead.model_validate(row))
     return target

@@ -224,7 +224,10 @@ def _content(
         if html is not None and unsubscribe_url not in html:
             html = rules.unsubscribe_html(html, unsubscribe_url, locale)
         if html is not None and policy.tracking:
-            html, tracked = rules.track_links(html, lambda n: links.click_url(ctx.workspace_id, message_id, n))
+            own = links.base_url()
+            html, tracked = rules.track_links(
+                html, lambda n: links.click_url(ctx.workspace_id, message_id, n), untracked=lambda u: u.startswith(own)
+            )
             html = rules.with_open_pixel(html, links.open_url(ctx.workspace_id, message_id))
     return {
         "subject": rendered.subject,
