@@ -123,6 +123,20 @@ async def _template(tenant: Tenant, database: Database) -> str:
     return f"/v1/templates/{created.json()['id']}"
 
 
+async def _channel(tenant: Tenant, database: Database) -> str:
+    settings = {"host": "mail.example.com", "port": 587, "security": "starttls", "from_email": "news@x.io"}
+    created = await tenant.post("/v1/channels", json={"type": "email", "provider": "smtp", "name": "Mail",
+                                                      "settings": settings})  # fmt: skip
+    return f"/v1/channels/{created.json()['id']}"
+
+
+async def _message(tenant: Tenant, database: Database) -> str:
+    lead = (await tenant.post("/v1/leads", json={"email": "message@x.io"})).json()
+    created = await tenant.post("/v1/messages", json={"lead_id": lead["id"], "channel": "email", "subject": "Hi",
+                                                      "body_text": "Hello", "purpose": "transactional"})  # fmt: skip
+    return f"/v1/messages/{created.json()['id']}"
+
+
 async def _disqualified_lead(tenant: Tenant, database: Database) -> str:
     url = await _lead(tenant, database)
     await tenant.post(f"{url}/disqualify", json={"reason": "spam"})
@@ -194,6 +208,13 @@ async def _payment(tenant: Tenant, database: Database) -> str:
 # integration's own secret; tests/api/test_integrations.py checks another workspace's secret fails).
 KEYLESS = {
     ("OPTIONS", "/v1/forms/{form_id}/submissions"),
+    # signed tokens name the workspace: tested in tests/integration/test_email_messages.py and test_channels.py
+    ("GET", "/t/c/{token}"),
+    ("GET", "/t/o/{token}"),
+    ("GET", "/u/{token}"),
+    ("POST", "/u/{token}"),
+    ("GET", "/v1/channel-callbacks/{channel_id}/{token}"),
+    ("POST", "/v1/channel-callbacks/{channel_id}/{token}"),
     ("POST", "/v1/integrations/{integration_id}/shopify/webhooks"),
     ("POST", "/v1/integrations/{integration_id}/woocommerce/webhooks"),
 }
@@ -327,6 +348,11 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
         "/consents/email",
     ),
     ("GET", "/v1/suppressions/{suppression_id}"): (_suppression, None, ""),
+    ("GET", "/v1/channels/{channel_id}"): (_channel, None, ""),
+    ("PATCH", "/v1/channels/{channel_id}"): (_channel, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/channels/{channel_id}"): (_channel, None, ""),
+    ("POST", "/v1/channels/{channel_id}/test"): (_channel, {"to": "someone@x.io"}, "/test"),
+    ("GET", "/v1/messages/{message_id}"): (_message, None, ""),
     ("DELETE", "/v1/suppressions/{suppression_id}"): (_suppression, None, ""),
 }
 

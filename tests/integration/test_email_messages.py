@@ -175,7 +175,8 @@ async def test_a_marketing_email_arrives_rendered_with_one_click_unsubscribe(
         after = await status_of(tenant, message["id"])
         assert after["clicked_at"] and after["opened_at"]
         engagements = (await tenant.get(f"/v1/leads/{lead_id}/engagements")).json()["data"]
-        assert sorted(e["type"] for e in engagements) == ["email_click", "email_open"]  # the pixel again: no second open
+        # the pixel after the click: no second open
+        assert sorted(e["type"] for e in engagements) == ["email_click", "email_open"]
         events = (await tenant.get("/v1/events", params={"type": "message.clicked"})).json()["data"]
         assert [e["data"]["id"] for e in events] == [message["id"]]
         assert (await client.get("/t/c/forged.token")).status_code == 404

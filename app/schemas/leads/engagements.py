@@ -71,7 +71,7 @@ class EngagementRead(BaseModel):
     occurred_at: UtcDatetime
     properties: dict[str, Any]
     origin: Literal["api", "tracking", "message"] = Field(
-        description="`api`: recorded by a key; `tracking`: the browser snippet; `message`: an open or click of a message"
+        description="`api`: recorded by a key; `tracking`: the browser snippet; `message`: a message's open or click"
     )
     created_at: UtcDatetime
 

@@ -76,7 +76,12 @@ async def list_messages(
     )  # fmt: skip
 
 
-@router.get("/{message_id}", summary="A message with its status history", response_model=MessageDetail)
+@router.get(
+    "/{message_id}",
+    summary="A message with its status history",
+    response_model=MessageDetail,
+    openapi_extra={"x-conditional": True},
+)
 async def get_message(message_id: UUID, ctx: Annotated[Context, require("messages:read")]) -> dict[str, Any]:
     return await messages.get(ctx, message_id)
 
@@ -106,7 +111,7 @@ async def _context(request: Request, purpose: str, token: str) -> tuple[Context,
     responses={303: {"description": "See Other: the link's target"}, 404: NOT_FOUND},
 )
 @writes
-async def follow_tracked_link(request: Request, token: str) -> Response:
+async def track_click(request: Request, token: str) -> Response:
     ctx, read = await _context(request, links.CLICK, token)
     target = await inbound.clicked(ctx, read.message_id, read.position)
     if target is None:
@@ -120,7 +125,7 @@ async def follow_tracked_link(request: Request, token: str) -> Response:
     responses={200: {"content": {"image/gif": {}}, "description": "A transparent one-pixel GIF"}, 404: NOT_FOUND},
 )
 @writes
-async def open_pixel(request: Request, token: str) -> Response:
+async def track_open(request: Request, token: str) -> Response:
     ctx, read = await _context(request, links.OPEN, token)
     await inbound.opened(ctx, read.message_id)
     return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store, private"})
@@ -163,7 +168,7 @@ async def _page(ctx: Context, done: bool, action: str) -> HTMLResponse:
     summary="Unsubscribe: a confirmation page (changes nothing: link scanners follow GETs)",
     responses={200: {"content": {"text/html": {}}, "description": "The confirmation page"}, 404: NOT_FOUND},
 )
-async def unsubscribe_page(request: Request, token: str) -> Response:
+async def get_unsubscribe_page(request: Request, token: str) -> Response:
     ctx, read = await _context(request, links.UNSUBSCRIBE, token)
     if await inbound.unsubscribe_target(ctx, read.message_id) is None:
         raise NotFound("no such link")
@@ -177,7 +182,7 @@ async def unsubscribe_page(request: Request, token: str) -> Response:
     "transactional messages still go.",
     responses={200: {"content": {"text/html": {}}, "description": "Unsubscribed"}, 404: NOT_FOUND},
 )
-async def unsubscribe(request: Request, token: str) -> Response:
+async def record_unsubscribe(request: Request, token: str) -> Response:
     ctx, read = await _context(request, links.UNSUBSCRIBE, token)
     if not await inbound.unsubscribed(ctx, read.message_id):
         raise NotFound("no such link")
