@@ -1,0 +1,142 @@
+"""SMS end to end through Twilio's documented API, served by a local receiver (answers and callbacks
+from tests/data/twilio/, see NOTES.md there): the API queues, a real worker sends, Twilio's signed
+delivery report and the person's reply come back to the callback URL. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.db.session import Database
+from app.main import create_app
+from tests.conftest import Tenant, make_tenant
+from tests.integration.receiver import Receiver
+from tests.integration.test_email_messages import running_worker, settled
+from tests.integration.test_providers import answer, twilio_signature
+
+DATA = Path(__file__).parent.parent / "data" / "twilio"
+ACCOUNT = "AC" + "0123456789abcdef" * 2
+TOKEN = "twilio-auth-token"
+PHONE = "+15558675310"
+
+
+@pytest.fixture(scope="module")
+def app(database: Database):  # type: ignore[no-untyped-def]
+    settings = Settings(
+        database_url=database.settings.database_url,
+        rate_limit_api_per_minute=10**6,
+        rate_limit_form_per_minute=10**6,
+        outbound_allow_loopback=True,
+        public_base_url="https://crm.example",
+    )
+    return create_app(settings, database=database)
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def tenant(database: Database, client: httpx.AsyncClient) -> Tenant:
+    return await make_tenant(database, client)
+
+
+@asynccontextmanager
+async def twilio(sid: str) -> AsyncIterator[Receiver]:
+    """A Twilio stand-in that accepts every message and names it `sid`."""
+    created = json.loads((DATA / "message_created.json").read_text())
+    created["sid"] = sid
+    async with Receiver(reply=answer(201, json.dumps(created).encode())) as receiver:
+        yield receiver
+
+
+def _form(name: str, **changes: str) -> bytes:
+    fields = {k: v[0] for k, v in parse_qs((DATA / name).read_text().strip(), keep_blank_values=True).items()}
+    return urlencode({**fields, **changes}).encode()
+
+
+async def _callback(client: httpx.AsyncClient, callback_url: str, body: bytes, token: str = TOKEN) -> httpx.Response:
+    return await client.post(
+        urlsplit(callback_url).path,
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "X-Twilio-Signature": twilio_signature(token, callback_url, body)},
+    )  # fmt: skip
+
+
+async def test_an_sms_is_sent_reported_delivered_and_a_persian_stop_reply_opts_out(
+    database: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    sid = "SM" + tenant.id.replace("-", "")
+    async with twilio(sid) as provider:
+        channel = {"type": "sms", "provider": "twilio", "name": "Twilio",
+                   "settings": {"account_sid": ACCOUNT, "auth_token": TOKEN, "from": "+15017122661",
+                                "api_base_url": f"http://127.0.0.1:{provider.port}"}}  # fmt: skip
+        created = await tenant.post("/v1/channels", json=channel)
+        assert created.status_code == 201, created.text
+        callback_url = created.json()["callback_url"]
+        policy = {"quiet_hours": None, "frequency_cap": None}
+        assert (await tenant.patch("/v1/settings/messaging", json=policy)).status_code == 200
+        lead = (await tenant.post("/v1/leads", json={"first_name": "سارا", "phone": PHONE})).json()
+        consent = await tenant.request("PUT", f"/v1/leads/{lead['id']}/consents/sms",
+                                       json={"status": "opted_in", "source": "api"})  # fmt: skip
+        assert consent.status_code == 200, consent.text
+        async with running_worker(database):
+            queued = await tenant.post("/v1/messages", json={"lead_id": lead["id"], "channel": "sms",
+                                                             "body_text": "سلام {{ person.first_name }}، تخفیف ویژه",
+                                                             "purpose": "marketing"})  # fmt: skip
+            assert queued.status_code == 202, queued.text
+            message = queued.json()
+            assert message["sms_parts"] == 1
+            sent = await settled(tenant, message["id"], "sent")
+    [request] = provider.received
+    form = parse_qs(request.body.decode())
+    assert form["To"] == [PHONE] and form["Body"] == ["سلام سارا، تخفیف ویژه"]
+    assert sent["provider_message_id"] == sid
+
+    # the delivery report, signed as Twilio signs it; a forged one is refused and changes nothing
+    report = _form("status_delivered.form", MessageSid=sid, SmsSid=sid, AccountSid=ACCOUNT)
+    assert (await _callback(client, callback_url, report, token="not-the-token")).status_code == 401
+    assert (await _callback(client, callback_url, report)).status_code in (200, 204)
+    delivered = await settled(tenant, message["id"], "delivered")
+    assert delivered["delivered_at"] and [h["status"] for h in delivered["history"]][-2:] == ["sent", "delivered"]
+    assert (await _callback(client, callback_url, _form("status_delivered.form", MessageSid=sid,
+                                                        MessageStatus="sent"))).status_code in (200, 204)  # fmt: skip
+    assert (await tenant.get(f"/v1/messages/{message['id']}")).json()["status"] == "delivered"  # never backwards
+
+    # the person answers the Persian stop word: opted out of SMS, the reply on their timeline
+    reply = _form("inbound.form", From=PHONE, Body="لغو", AccountSid=ACCOUNT)
+    assert (await _callback(client, callback_url, reply)).status_code in (200, 204)
+    consents = {c["channel"]: c for c in (await tenant.get(f"/v1/leads/{lead['id']}/consents")).json()["data"]}
+    assert (consents["sms"]["status"], consents["sms"]["source"]) == ("opted_out", "reply_keyword")
+    activities = (await tenant.get("/v1/activities", params={"lead_id": lead["id"]})).json()["data"]
+    assert [(a["type"], a["direction"], a["notes"]) for a in activities] == [("sms", "inbound", "لغو")]
+    replied = (await tenant.get(f"/v1/messages/{message['id']}")).json()
+    assert replied["replied_at"]
+    types = {e["type"] for e in (await tenant.get("/v1/events")).json()["data"]}
+    assert {"message.sent", "message.delivered", "message.replied", "consent.updated"} <= types
+    blocked = await tenant.post("/v1/messages", json={"lead_id": lead["id"], "channel": "sms", "body_text": "Sale",
+                                                      "purpose": "marketing"})  # fmt: skip
+    assert (blocked.json()["status"], blocked.json()["block_reason"]) == ("blocked", "opted_out")
+
+
+async def test_a_reply_from_an_unknown_number_is_accepted_and_attached_to_no_one(
+    tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    channel = {"type": "sms", "provider": "twilio", "name": "Twilio",
+               "settings": {"account_sid": ACCOUNT, "auth_token": TOKEN, "from": "+15017122661"}}  # fmt: skip
+    callback_url = (await tenant.post("/v1/channels", json=channel)).json()["callback_url"]
+    reply = _form("inbound.form", From="+15550000000", Body="hello?", AccountSid=ACCOUNT)
+    assert (await _callback(client, callback_url, reply)).status_code in (200, 204)
+    assert (await tenant.get("/v1/activities")).json()["data"] == []
+
