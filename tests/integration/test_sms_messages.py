@@ -140,3 +140,57 @@ async def test_a_reply_from_an_unknown_number_is_accepted_and_attached_to_no_one
     assert (await _callback(client, callback_url, reply)).status_code in (200, 204)
     assert (await tenant.get("/v1/activities")).json()["data"] == []
 
+
+
+WHATSAPP = Path(__file__).parent.parent / "data" / "whatsapp_cloud"
+APP_SECRET = "meta-app-secret"
+
+
+async def test_a_whatsapp_template_message_is_sent_with_its_parameters_and_reported_delivered(
+    database: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    import hashlib
+    import hmac
+
+    created = json.loads((WHATSAPP / "message_created.json").read_text())
+    wamid = f"wamid.{tenant.id}"
+    created["messages"][0]["id"] = wamid
+    async with Receiver(reply=answer(200, json.dumps(created).encode())) as meta:
+        channel = {"type": "whatsapp", "provider": "whatsapp_cloud", "name": "WhatsApp",
+                   "settings": {"phone_number_id": "106540352242922", "access_token": "EAAG-token",
+                                "app_secret": APP_SECRET, "verify_token": "verify-me",
+                                "api_base_url": f"http://127.0.0.1:{meta.port}"}}  # fmt: skip
+        answered = await tenant.post("/v1/channels", json=channel)
+        assert answered.status_code == 201, answered.text
+        callback_url = answered.json()["callback_url"]
+        template = {"name": "Order ready", "channel": "whatsapp", "body_text": "Ready: {{ person.first_name }}",
+                    "whatsapp_template": {"name": "order_ready", "language": "fa",
+                                          "parameters": ["person.first_name"]}}  # fmt: skip
+        saved = await tenant.post("/v1/templates", json=template)
+        assert saved.status_code == 201, saved.text
+        template_id = saved.json()["id"]
+        lead = (await tenant.post("/v1/leads", json={"first_name": "سارا", "phone": PHONE})).json()
+        async with running_worker(database):
+            queued = await tenant.post("/v1/messages", json={"lead_id": lead["id"], "channel": "whatsapp",
+                                                             "template_id": template_id, "purpose": "transactional"})
+            assert queued.status_code == 202, queued.text
+            sent = await settled(tenant, queued.json()["id"], "sent")
+    [request] = meta.received
+    body = request.json
+    assert body["to"].lstrip("+") == PHONE.lstrip("+") and body["type"] == "template"
+    assert body["template"]["name"] == "order_ready" and body["template"]["language"]["code"] == "fa"
+    assert json.dumps(body["template"]["components"], ensure_ascii=False).count("سارا") == 1
+    assert sent["provider_message_id"] == wamid
+
+    report = json.loads((WHATSAPP / "status_delivered.json").read_text())
+    report["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = wamid
+    raw = json.dumps(report).encode()
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    path = urlsplit(callback_url).path
+    forged = await client.post(path, content=raw, headers={"Content-Type": "application/json",
+                                                          "X-Hub-Signature-256": "sha256=" + "0" * 64})  # fmt: skip
+    assert forged.status_code == 401
+    ok = await client.post(path, content=raw, headers={"Content-Type": "application/json",
+                                                      "X-Hub-Signature-256": signature})  # fmt: skip
+    assert ok.status_code in (200, 204)
+    await settled(tenant, queued.json()["id"], "delivered")
