@@ -10,10 +10,11 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 import jdatetime  # type: ignore[import-untyped]
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -373,10 +374,15 @@ def with_direction(html: str, locale: str) -> str:
     return html[: match.start()] + f"{tag}{attributes}{added}>" + html[match.end() :]
 
 
+@lru_cache(maxsize=1024)
+def _compiled(source: str, html: bool) -> Template:
+    """A template's source compiled once (a campaign renders one template for thousands of people)."""
+    return (_HTML if html else _TEXT).from_string(source)
+
+
 def _render_one(field: str, source: str, variables: Mapping[str, Any], *, html: bool) -> str:
-    env = _HTML if html else _TEXT
     try:
-        return env.from_string(source).render(variables)
+        return _compiled(source, html).render(variables)
     except TemplateError as exc:
         raise RenderError(field, f"cannot render: {exc.message or exc}") from exc
     except (ValueError, TypeError, ArithmeticError) as exc:
