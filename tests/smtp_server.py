@@ -37,7 +37,29 @@ class Handler:
     defer: Counter[str] = field(default_factory=Counter)  # recipient -> DATA answers of 451 still to give
     hang_up_after_data: set[str] = field(default_factory=set)  # recipients whose DATA gets no answer
     on_data: Any = None  # called (in the server's thread) with each accepted message, before the answer
+    one_message_per_session: bool = False  # a session's second MAIL FROM gets 421 and the session closes
+    sessions: int = 0  # EHLOs: the connections clients opened
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _used: set[int] = field(default_factory=set)
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        with self.lock:
+            self.sessions += 1
+        return responses
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if self.one_message_per_session and id(session) in self._used:
+            assert server.transport is not None
+            server.transport.close()
+            return "421 4.4.2 Closing idle session"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -59,6 +81,7 @@ class Handler:
         item = Received(str(envelope.mail_from), list(envelope.rcpt_tos), raw)
         with self.lock:
             self.received.append(item)
+            self._used.add(id(session))
         if self.on_data is not None:
             self.on_data(item)
         if any(r in self.hang_up_after_data for r in recipients):

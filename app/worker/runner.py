@@ -364,6 +364,7 @@ class Worker:
                 LOCAL_WAKERS.discard(self.wake)
             await asyncio.gather(*loops, return_exceptions=True)
             await asyncio.gather(self._stop_jobs(), self._stop_deliveries())  # side by side: see stop_seconds
+            await messages.close_connections()
             log.info("worker stopped")
 
     def stop(self) -> None:

@@ -71,6 +71,13 @@ async def deliver_due(database: Database, settings: Settings, limits: RateLimits
     return len(claimed)
 
 
+async def close_connections() -> None:
+    """Close the SMTP sessions kept open for the next messages (the worker stopping)."""
+    from app.services.outreach.providers.smtp import ADAPTER
+
+    await ADAPTER.connections.close_all()
+
+
 async def next_due(database: Database) -> datetime | None:
     async with UnitOfWork(database, write=False) as uow:
         return await uow.message_queue().next_due()
