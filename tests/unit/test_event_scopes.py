@@ -22,9 +22,15 @@ def test_a_consent_belongs_to_a_lead_or_a_contact_so_both_read_scopes_are_needed
     assert not events.may_read({"leads:read"}, "consent.updated")
     assert not events.may_read({"contacts:write"}, "consent.updated")
     assert events.may_read({"leads:read", "contacts:write"}, "consent.updated")
-    assert events.readable({"messages:read"}, ["message.sent", "consent.updated", "suppression.created"]) == [
-        "message.sent"
+    assert events.readable({"suppressions:read"}, ["message.sent", "consent.updated", "suppression.created"]) == [
+        "suppression.created"
     ]
+
+
+def test_a_message_event_shows_its_recipient_so_it_needs_the_person_scopes_too() -> None:
+    assert not events.may_read({"messages:read"}, "message.sent")
+    assert not events.may_read({"messages:read", "leads:read"}, "message.sent")
+    assert events.may_read({"messages:read", "leads:read", "contacts:read"}, "message.delivered")
 
 
 def test_the_resource_before_the_dot_decides_and_the_table_holds_the_exceptions() -> None:

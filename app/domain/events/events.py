@@ -148,6 +148,8 @@ EVENT_SCOPE_EXCEPTIONS: dict[str, str | tuple[str, ...]] = {
     "channel": ADMIN,  # channels are configured by admins
     # A consent belongs to a lead or a contact, which its type does not name: both read scopes.
     "consent": ("leads:read", "contacts:read"),
+    # A message shows its recipient and content (as GET /v1/messages/{id} needs the person's scope).
+    "message": ("messages:read", "leads:read", "contacts:read"),
 }
 
 
