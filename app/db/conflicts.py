@@ -23,8 +23,11 @@ _DEFAULT_KEYS = ("uq_channels_default", "channels.workspace_id, channels.type")
 
 def is_retryable_conflict(error: BaseException) -> bool:
     """A unique violation that running the request again resolves: an open lead's identity, or an
-    order / shop customer another request created first."""
+    order / shop customer another request created first; or a deadlock PostgreSQL broke by
+    aborting this request (concurrent message batches locking the same addresses in another order)."""
     text = str(error)
+    if "deadlock detected" in text:  # PostgreSQL chose this request to break a lock cycle: nothing of it stayed
+        return True
     return is_open_identity_conflict(error) or any(
         key in text for key in (*_SYNC_KEYS, *_LEDGER_KEYS, *_NUMBER_KEYS, *_DEFAULT_KEYS)
     )

@@ -1542,6 +1542,13 @@ messages = Table(
         sqlite_where=text("status = 'queued'"),
     ),
     Index(None, "channel_id", "provider_message_id", **_not_null("provider_message_id")),
+    # sends whose worker's lease ran out (settled as unknown)
+    Index(
+        "ix_messages_sending",
+        "lease_until",
+        postgresql_where=text("status = 'sending'"),
+        sqlite_where=text("status = 'sending'"),
+    ),
 )
 
 message_status_changes = Table(

@@ -220,7 +220,7 @@ class Worker:
 
     async def _messages(self) -> int:
         """Send the messages due now (a full batch: at once again); then sleep until the next is due."""
-        sent = await messages.deliver_due(self.database, self.settings, self._message_limits)
+        sent = await messages.deliver_due(self.database, self.settings, self._message_limits, stopping=self.stopping)
         if sent >= messages.CLAIM_BATCH:
             return 1
         self._next_message = await messages.next_due(self.database)

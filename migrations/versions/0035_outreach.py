@@ -330,6 +330,13 @@ def upgrade() -> None:
             sqlite_where=sa.text("status = 'queued'"),
         )
         batch_op.create_index(
+            "ix_messages_sending",
+            ["lease_until"],
+            unique=False,
+            postgresql_where=sa.text("status = 'sending'"),
+            sqlite_where=sa.text("status = 'sending'"),
+        )
+        batch_op.create_index(
             batch_op.f("ix_messages_workspace_id_address_key_send_at"),
             ["workspace_id", "address_key", "send_at"],
             unique=False,
@@ -420,6 +427,11 @@ def downgrade() -> None:
         )
         batch_op.drop_index(
             "ix_messages_due", postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'")
+        )
+        batch_op.drop_index(
+            "ix_messages_sending",
+            postgresql_where=sa.text("status = 'sending'"),
+            sqlite_where=sa.text("status = 'sending'"),
         )
         batch_op.drop_index(
             batch_op.f("ix_messages_channel_id_provider_message_id"),

@@ -360,9 +360,19 @@ async def test_smtp_5xx_at_rcpt_bounces(smtp_server: Any) -> None:
     assert result.outcome == Outcome.BOUNCED and "No such user" in result.detail
 
 
-async def test_smtp_5xx_at_data_bounces(smtp_server: Any) -> None:
+async def test_smtp_5xx_at_data_fails_the_message_not_the_recipient(smtp_server: Any) -> None:
+    """Content refused (a spam filter) says nothing about the address: it must not be suppressed."""
     result = await smtp_send(smtp_server(Inbox(data="554 5.7.1 Message rejected as spam")))
-    assert result.outcome == Outcome.BOUNCED
+    assert result.outcome == Outcome.FAILED and result.detail.startswith("554")
+
+
+async def test_smtp_relaying_denied_at_rcpt_fails_the_channel_not_the_recipient(smtp_server: Any) -> None:
+    """A channel without (or with wrong) credentials is refused for every recipient: suppressing
+    them all would silence the workspace's list."""
+    result = await smtp_send(smtp_server(Inbox(rcpt="550 5.7.1 Relaying denied")))
+    assert result.outcome == Outcome.FAILED
+    plain = await smtp_send(smtp_server(Inbox(rcpt="554 Relay access denied")))
+    assert plain.outcome == Outcome.FAILED
 
 
 async def test_smtp_5xx_for_the_sender_fails_the_channel_not_the_recipient(smtp_server: Any) -> None:

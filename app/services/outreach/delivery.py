@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -20,6 +20,7 @@ from app import outbound
 from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.db.wakeups import MESSAGES
 from app.domain.events import events as types
 from app.domain.leads.sla import ActivityType, Direction
 from app.domain.outreach import messages as rules
@@ -37,6 +38,7 @@ from app.services.outreach.providers.base import adapter_for
 log = logging.getLogger("app.worker.messages")
 
 CLAIM_BATCH = 50
+LEASE_MARGIN = timedelta(seconds=1)
 LOST_BATCH = 100
 
 
@@ -57,18 +59,61 @@ class RateLimits:
             await asyncio.sleep(start - now)
 
 
-async def deliver_due(database: Database, settings: Settings, limits: RateLimits, *, limit: int = CLAIM_BATCH) -> int:
-    """One pass: settle lost sends, claim due messages and send them (concurrently, each channel
-    within its rate); how many were claimed."""
+async def deliver_due(
+    database: Database,
+    settings: Settings,
+    limits: RateLimits,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+    limit: int = CLAIM_BATCH,
+) -> int:
+    """One pass: settle lost sends, claim due messages, send them (concurrently, each channel
+    within its rate), then record every answer in one transaction; how many were claimed. A claim
+    not yet handed off when the worker is stopping, or whose lease would run out before its send
+    could end, is given back (queued again) instead of being sent late."""
     now = utcnow()
     await settle_lost(database, now)
-    lease = timedelta(seconds=settings.worker_lease_seconds)
+    lease_end = now + timedelta(seconds=settings.worker_lease_seconds)
     async with UnitOfWork(database) as uow:
-        claimed = await uow.message_queue().claim(now, now + lease, limit)
+        claimed = await uow.message_queue().claim(now, lease_end, limit)
         await uow.commit()
-    if claimed:
-        await asyncio.gather(*(_deliver(database, settings, limits, message) for message in claimed))
+    if not claimed:
+        return 0
+    configs = await _configs(database, claimed)
+    results = await asyncio.gather(
+        *(_send_one(settings, limits, configs.get(m["channel_id"]), m, lease_end, stopping) for m in claimed)
+    )
+    async with UnitOfWork(database) as uow:
+        conn = await uow.connection()
+        for message, result in zip(claimed, results, strict=True):
+            ctx = Context(uow, message["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+            try:
+                async with conn.begin_nested():  # one message's failure to record never loses the others'
+                    if result is None:
+                        await ctx.messages.release(message["id"], int(message["attempts"]), ctx.now)
+                        ctx.uow.wake(MESSAGES)
+                    else:
+                        await _settle(ctx, message, result, retry_schedule=settings.message_retry_schedule)
+            except Exception:
+                log.exception("recording the send of message %s failed; it stays sending until its lease ends",
+                              message["id"])  # fmt: skip
+        await uow.commit()
     return len(claimed)
+
+
+async def _configs(database: Database, claimed: Sequence[Mapping[str, Any]]) -> dict[UUID, ChannelConfig]:
+    """The channels of the claimed messages, each read (and its secrets opened) once."""
+    found: dict[UUID, ChannelConfig] = {}
+    async with UnitOfWork(database, write=False) as uow:
+        for message in claimed:
+            channel_id = message["channel_id"]
+            if channel_id is None or channel_id in found:
+                continue
+            ctx = Context(uow, message["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+            config = await channels.config_of(ctx, channel_id)
+            if config is not None:
+                found[channel_id] = config
+    return found
 
 
 async def close_connections() -> None:
@@ -94,33 +139,36 @@ async def settle_lost(database: Database, now: datetime) -> int:
     return len(lost)
 
 
-async def _deliver(database: Database, settings: Settings, limits: RateLimits, message: Mapping[str, Any]) -> None:
-    try:
-        result = await _hand_off(database, settings, limits, message)
-    except Exception:  # a bug, not a provider's answer: perhaps handed off
-        log.exception("sending message %s failed", message["id"])
-        result = SendResult(Outcome.UNKNOWN, detail="an internal error interrupted the send")
-    async with UnitOfWork(database) as uow:
-        ctx = Context(uow, message["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
-        await _settle(ctx, message, result, retry_schedule=settings.message_retry_schedule)
-        await uow.commit()
-
-
-async def _hand_off(
-    database: Database, settings: Settings, limits: RateLimits, message: Mapping[str, Any]
-) -> SendResult:
-    async with UnitOfWork(database, write=False) as uow:
-        ctx = Context(uow, message["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
-        config = await channels.config_of(ctx, message["channel_id"]) if message["channel_id"] else None
+async def _send_one(
+    settings: Settings,
+    limits: RateLimits,
+    config: ChannelConfig | None,
+    message: Mapping[str, Any],
+    lease_end: datetime,
+    stopping: Callable[[], bool],
+) -> SendResult | None:
+    """The provider's answer to one claimed message, or None when it was not handed off (given back)."""
     if config is None:
         return SendResult(Outcome.FAILED, detail="the channel was archived before the message went")
-    outgoing = outgoing_of(config, message)
+    timeout = settings.webhook_timeout_seconds
+    try:
+        outgoing = outgoing_of(config, message)
+    except Exception as exc:  # nothing was handed off: the message cannot be built, it fails
+        log.exception("building message %s failed", message["id"])
+        return SendResult(Outcome.FAILED, detail=f"the message could not be built: {type(exc).__name__}")
     await limits.wait(config.id, float(config.settings.get("max_per_second") or 10))
-    adapter = adapter_for(config.provider)
-    with outbound.on_behalf_of(config.workspace_id):
-        return await adapter.send(
-            config, outgoing, allow_loopback=settings.outbound_allow_loopback, timeout=settings.webhook_timeout_seconds
-        )
+    # Stopping, or the lease (nearly) over after waiting for the channel's rate: give it back rather
+    # than send a message another worker may already be settling as unknown.
+    if stopping() or utcnow() + LEASE_MARGIN >= lease_end:
+        return None
+    try:
+        with outbound.on_behalf_of(config.workspace_id):
+            return await adapter_for(config.provider).send(
+                config, outgoing, allow_loopback=settings.outbound_allow_loopback, timeout=timeout
+            )
+    except Exception:  # a bug in the middle of a send: perhaps handed off
+        log.exception("sending message %s failed", message["id"])
+        return SendResult(Outcome.UNKNOWN, detail="an internal error interrupted the send")
 
 
 def outgoing_of(config: ChannelConfig, message: Mapping[str, Any]) -> Outgoing:
@@ -172,11 +220,6 @@ async def _settle(
     elif result.outcome is Outcome.BOUNCED:
         status, event = MessageStatus.BOUNCED, types.MESSAGE_BOUNCED
         values.update(failed_at=now)
-        if message["to_address"]:
-            await suppressions.add(
-                ctx, ChannelType(message["channel"]), message["to_address"], SuppressionReason.BOUNCED,
-                message_id=message["id"],
-            )  # fmt: skip
     elif result.outcome is Outcome.UNKNOWN:
         status = MessageStatus.UNKNOWN
     else:  # FAILED, or RETRY with no attempts left
@@ -184,15 +227,18 @@ async def _settle(
         values.update(failed_at=now)
     values["status"] = status.value
     values["last_error"] = None if status is MessageStatus.SENT else result.detail[:1000] or None
-    row = await ctx.messages.set_fields(message["id"], values)
+    row = await ctx.messages.settle(message["id"], attempt, values)
+    if row is None:
+        return  # not this claim's any more: settled by another worker after its lease ran out
     await ctx.messages.record_status(message["id"], status.value, now, result.detail or None)
-    if row is not None and event is not None:
+    if status is MessageStatus.BOUNCED and message["to_address"]:
+        await suppressions.add(ctx, ChannelType(message["channel"]), message["to_address"], SuppressionReason.BOUNCED,
+                               message_id=message["id"])  # fmt: skip
+    if event is not None:
         await record(ctx, event, MessageRead.model_validate(row))
-    if row is not None and status is MessageStatus.SENT and row["member_id"] is not None:
+    if status is MessageStatus.SENT and row["member_id"] is not None:
         await _touch(ctx, row)
     if status is MessageStatus.QUEUED:
-        from app.services.outreach.messages import MESSAGES
-
         ctx.uow.wake(MESSAGES)
 
 

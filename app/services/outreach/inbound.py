@@ -79,15 +79,18 @@ async def unsubscribe_target(ctx: Context, message_id: UUID) -> Row | None:
 
 
 async def unsubscribed(ctx: Context, message_id: UUID) -> bool:
-    """One-click unsubscribe (RFC 8058) or the confirmation page's button: the person's consent
-    on the message's channel becomes `opted_out` (marketing stops; transactional messages still
-    go). Whether the message was known."""
+    """One-click unsubscribe (RFC 8058) or the confirmation page's button: on the message's
+    channel, the consent of its person and of everyone else at the address it went to (the contact
+    the lead became, a duplicate) becomes `opted_out` (marketing stops; transactional messages
+    still go). Whether the message was known."""
     message = await ctx.messages.get(message_id)
     if message is None:
         return False
     channel = ChannelType(message["channel"])
-    await consents.record(ctx, _person(message), channel, ConsentStatus.OPTED_OUT, ConsentSource.UNSUBSCRIBE,
-                          {"message_id": str(message_id)})  # fmt: skip
+    proof = {"message_id": str(message_id)}
+    await consents.record(ctx, _person(message), channel, ConsentStatus.OPTED_OUT, ConsentSource.UNSUBSCRIBE, proof)
+    if message["address_key"]:  # everyone at that address: the lead, the contact it became, a duplicate
+        await consents.opt_out_address(ctx, channel, message["address_key"], ConsentSource.UNSUBSCRIBE)
     return True
 
 

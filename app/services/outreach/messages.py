@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from app.db.wakeups import MESSAGES
 from app.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.outreach import messages as rules
@@ -38,7 +39,7 @@ from app.services.outreach import policy as messaging
 from app.services.workspace import workspaces
 
 Row = dict[str, Any]
-MESSAGES = "messages"  # the worker's wake-up kind
+MAX_SUBJECT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,7 @@ async def _send(ctx: Context, body: MessageCreate, recipient: Recipient, policy:
     if channel is not None and body.channel is ChannelType.EMAIL:
         domain = str(channel["settings"].get("from_email", "")).rpartition("@")[2] or "localhost"
         content["email_message_id"] = f"<{message_id}@{domain}>"
-    send_at = body.send_at or ctx.now
+    send_at = max(body.send_at or ctx.now, ctx.now)  # a time past is now: never before the cap and quiet hours
     if blocked is None and body.purpose is Purpose.MARKETING and key is not None:
         send_at, capped = await _schedule(ctx, recipient.person, key, send_at, policy)
         if capped:
@@ -217,6 +218,12 @@ def _content(
     """What is stored and later sent: for marketing email, links tracked (unless the workspace turned
     tracking off), an open pixel, and a visible unsubscribe link when the content has none."""
     text, html = rendered.body_text, rendered.body_html
+    subject = None
+    if rendered.subject is not None:
+        subject = " ".join(rendered.subject.split())  # one line: a header never carries a line break
+        if len(subject) > MAX_SUBJECT:
+            too_long = f"renders to {len(subject)} characters for this person (at most {MAX_SUBJECT})"
+            raise InvalidInput.field("subject", too_long)
     tracked: list[str] = []
     if body.channel is ChannelType.EMAIL and body.purpose is Purpose.MARKETING:
         if unsubscribe_url not in text:
@@ -230,7 +237,7 @@ def _content(
             )
             html = rules.with_open_pixel(html, links.open_url(ctx.workspace_id, message_id))
     return {
-        "subject": rendered.subject,
+        "subject": subject,
         "body_text": text,
         "body_html": html,
         "sms_parts": rendered.sms_parts if body.channel is not ChannelType.EMAIL else None,

@@ -71,6 +71,28 @@ class MessageRepository(RecordRepository):
         row = (await self.uow.execute(statement)).mappings().first()
         return dict(row) if row is not None else None
 
+    async def settle(self, message_id: UUID, attempt: int, values: Mapping[str, Any]) -> Row | None:
+        """Record how the send of claim `attempt` ended; None when that claim is no longer the
+        message's (a worker whose lease ran out: another one has settled it since)."""
+        statement = (
+            update(ms)
+            .where(self.scope, ms.c.id == message_id, ms.c.status == "sending", ms.c.attempts == attempt)
+            .values(version=ms.c.version + 1, **values)
+            .returning(ms)
+        )
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def release(self, message_id: UUID, attempt: int, at: datetime) -> bool:
+        """Give back claim `attempt` of a message that was never handed off (the worker is stopping,
+        or its lease would run out before the send could end): queued again, the attempt not counted."""
+        statement = (
+            update(ms)
+            .where(self.scope, ms.c.id == message_id, ms.c.status == "sending", ms.c.attempts == attempt)
+            .values(status="queued", attempts=attempt - 1, lease_until=None, updated_at=at)
+        )
+        return bool((await self.uow.execute(statement)).rowcount)
+
     async def lock_address(self, address_key: str) -> None:
         """Serialise sends to one address until commit (PostgreSQL; SQLite's writers are serialised
         already), so concurrent sends count each other against the frequency cap."""

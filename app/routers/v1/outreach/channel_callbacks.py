@@ -16,7 +16,7 @@ from app.domain.outreach.delivery import CallbackRequest, ChannelConfig
 from app.domain.outreach.vocabulary import Provider
 from app.ids import utcnow
 from app.routers.problems import UnsupportedMediaType
-from app.routers.route import CrmRoute, problem_doc, read_body
+from app.routers.route import CrmRoute, problem_doc, read_body, writes
 from app.services.context import SERVICE_SCOPES, Actor, Context
 from app.services.outreach import channels, inbound
 from app.services.outreach.providers import whatsapp_cloud
@@ -133,6 +133,7 @@ async def receive_channel_callback(
     response_model=None,
     responses={200: {"description": "The challenge, as text"}, **{k: v for k, v in _RESPONSES.items() if k != 200}},
 )
+@writes  # a Kavenegar report sent as a query writes like any report: in one transaction
 async def receive_channel_verification(
     request: Request, channel_id: UUID, token: str = Token, _verify: str | None = Security(meta_verify_token)
 ) -> Response:

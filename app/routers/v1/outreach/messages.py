@@ -3,13 +3,13 @@ public paths messages carry, served without a key: tracked clicks, the open pixe
 
 from __future__ import annotations
 
-from datetime import datetime
 from html import escape
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import AwareDatetime
 
 from app.domain.errors import NotFound
 from app.domain.outreach.vocabulary import ChannelType, MessageStatus, Purpose
@@ -67,8 +67,8 @@ async def list_messages(
     channel: ChannelType | None = None,
     status: MessageStatus | None = None,
     purpose: Purpose | None = None,
-    created_after: Annotated[datetime | None, Query(description="Created at or after")] = None,
-    created_before: Annotated[datetime | None, Query(description="Created before")] = None,
+    created_after: Annotated[AwareDatetime | None, Query(description="Created at or after (with its offset)")] = None,
+    created_before: Annotated[AwareDatetime | None, Query(description="Created before (with its offset)")] = None,
 ) -> RowPage:
     return await messages.list_messages(
         ctx, sort=page.sort, cursor=page.cursor, limit=page.limit, lead_id=lead_id, contact_id=contact_id,

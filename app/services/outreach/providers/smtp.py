@@ -7,9 +7,11 @@ starttls (required, never silently skipped) or tls (implicit TLS, usually port 4
 
 Outcomes by the stage an answer or a failure came at: anything before the end of DATA is
 provably not handed off (RETRY on a 4xx, a refused connection, a TLS failure, a lost
-connection), a 5xx at RCPT or DATA refuses the recipient (BOUNCED), a 5xx at MAIL FROM or a
-refused login is the channel's fault (FAILED), and a connection lost or a deadline passed while
-the message was being transferred or its final answer awaited is UNKNOWN."""
+connection), a 5xx at RCPT that refuses the recipient itself (550/551/553, 5.1.x) bounces it
+(BOUNCED, which suppresses the address); any other 5xx (MAIL FROM, a refused login, relaying
+denied or a policy 5.7.x at RCPT, a message refused at DATA) is the channel's or the content's
+fault (FAILED, the address stays usable); a connection lost or a deadline passed while the
+message was being transferred or its final answer awaited is UNKNOWN."""
 
 from __future__ import annotations
 
@@ -77,6 +79,16 @@ def _tls_failure(exc: BaseException) -> str | None:
 
 def _answer(exc: aiosmtplib.SMTPResponseException) -> str:
     return f"{exc.code} {exc.message}".strip()[:300]
+
+
+def _recipient_refused(exc: aiosmtplib.SMTPResponseException) -> bool:
+    """A permanent refusal of this recipient (the mailbox does not exist, moved, bad address:
+    550, 551, 553, enhanced 5.1.x), not of the sender or the channel: relaying denied, policy or
+    authentication (5.7.x) would otherwise suppress every recipient of a misconfigured channel."""
+    enhanced = exc.message.strip().split(" ", 1)[0]
+    if enhanced.count(".") == 2 and enhanced[0].isdigit():
+        return enhanced.startswith("5.1.")
+    return exc.code in (550, 551, 553) and "relay" not in exc.message.lower()
 
 
 def _by_code(code: int, detail: str, *, refused: Outcome) -> SendResult:
@@ -238,7 +250,7 @@ class SmtpAdapter:
             if exc.code < 400:  # an answer of another kind than expected (no valid reply)
                 outcome = Outcome.UNKNOWN if stage == Stage.DATA else Outcome.RETRY
                 return SendResult(outcome, detail=_answer(exc)), client
-            if stage in (Stage.RCPT, Stage.DATA):
+            if stage == Stage.RCPT and _recipient_refused(exc):
                 return _by_code(exc.code, _answer(exc), refused=Outcome.BOUNCED), client
             return _by_code(exc.code, _answer(exc), refused=Outcome.FAILED), client
         except (TimeoutError, aiosmtplib.SMTPTimeoutError):
