@@ -186,6 +186,23 @@ def test_the_sandbox_refuses_huge_values_and_has_no_range() -> None:
     assert render(Content(ChannelType.SMS, "{{ '-' * 3 }}{{ 2 ** 3 }}"), PERSON, locale="en").body_text == "---8"
 
 
+def test_no_expression_or_filter_makes_a_huge_value() -> None:
+    """A template (inline content needs only messages:write) must not exhaust the server's memory."""
+    for source in (
+        "{{ '%50000000s' % '' }}",
+        "{{ '%*s' % (50000000, '') }}",
+        "{{ 'x' | center(50000000) }}",
+        "{{ ('a' * 10000) * 5000 }}",
+        "{{ 'a' | indent(50000000, true) }}",
+        "{% for i in 'x' * 9000 %}{{ 'y' * 9000 }}{% endfor %}",
+    ):
+        assert problems(source) == [], source
+        with pytest.raises(RenderError):
+            render(Content(ChannelType.SMS, source), PERSON, locale="en")
+    assert render(Content(ChannelType.SMS, "{{ '%5s' % 'ab' }}|{{ 'ab' | center(6) }}"), PERSON,
+                  locale="en").body_text == "   ab|  ab  "  # fmt: skip
+
+
 @given(st.text(alphabet="{}%#|.()[]'\"=+-*/ abcxyzperson_fieldsownerworkspace0123456789\n", max_size=80))
 def test_checking_any_text_answers_messages_never_raises(source: str) -> None:
     found = problems(source)

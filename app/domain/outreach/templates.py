@@ -131,27 +131,61 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value  # an empty field renders empty, never "None"
 
 
+# The longest value any expression may make, and the longest a rendered part may be: a message is
+# text for a person, never megabytes (a template could otherwise exhaust the server's memory).
+MAX_VALUE = 100_000
+MAX_RENDERED = 500_000
+# Filters that pad or repeat to a width the template chooses: their width is bounded.
+_WIDTH_FILTERS = ("center", "indent", "wordwrap", "truncate", "format", "filesizeformat")
+
+
 class _Sandbox(SandboxedEnvironment):
     """Jinja's sandbox (no private attributes, no unsafe calls), also kept from making huge values:
-    `*` of text or a list by a large number and `**` by a large exponent are refused, and `range`
-    is not there (nested loops over it could run for hours)."""
+    `*` and `%` making text or a list past MAX_VALUE, `**` by a large exponent, a padding filter
+    past MAX_VALUE wide are refused, and `range` is not there (nested loops over it could run for
+    hours)."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
     MAX_REPEAT = 10_000
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for sequence, count in ((left, right), (right, left)):
-                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int) and count > self.MAX_REPEAT:
-                    raise SecurityError(f"repeating a value more than {self.MAX_REPEAT} times is not allowed")
+                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int):
+                    if count > self.MAX_REPEAT or len(sequence) * count > MAX_VALUE:
+                        raise SecurityError(f"a value longer than {MAX_VALUE} characters is not allowed")
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
             raise SecurityError("an exponent above 100 is not allowed")
-        return super().call_binop(context, operator, left, right)
+        if operator == "%" and isinstance(left, str) and re.search(r"%[-+ #0]*(\d{4,}|\*)", left):
+            raise SecurityError("a format width above 999 is not allowed")
+        result = super().call_binop(context, operator, left, right)
+        if isinstance(result, (str, list, tuple)) and len(result) > MAX_VALUE:
+            raise SecurityError(f"a value longer than {MAX_VALUE} characters is not allowed")
+        return result
+
+
+def _bounded(name: str, original: Any) -> Any:
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        widths = [a for a in (*args[1:], *kwargs.values()) if isinstance(a, int) and not isinstance(a, bool)]
+        if any(abs(w) > MAX_VALUE for w in widths):
+            raise SecurityError(f"{name}: a width above {MAX_VALUE} is not allowed")
+        result = original(*args, **kwargs)
+        if isinstance(result, str) and len(result) > MAX_VALUE:
+            raise SecurityError(f"{name}: a value longer than {MAX_VALUE} characters is not allowed")
+        return result
+
+    for attribute in ("jinja_pass_arg",):  # keep how Jinja passes the environment or context
+        if hasattr(original, attribute):
+            setattr(bounded, attribute, getattr(original, attribute))
+    return bounded
 
 
 def _environment(*, html: bool) -> SandboxedEnvironment:
     env = _Sandbox(autoescape=html, undefined=StrictUndefined, finalize=_finalize, keep_trailing_newline=True)
     env.filters.update({"fa_digits": fa_digits, "en_digits": en_digits, "jalali": jalali})
+    for name in _WIDTH_FILTERS:
+        if name in env.filters:
+            env.filters[name] = _bounded(name, env.filters[name])
     for name in ("range", "lipsum"):
         env.globals.pop(name, None)
     return env
@@ -382,11 +416,14 @@ def _compiled(source: str, html: bool) -> Template:
 
 def _render_one(field: str, source: str, variables: Mapping[str, Any], *, html: bool) -> str:
     try:
-        return _compiled(source, html).render(variables)
+        rendered = _compiled(source, html).render(variables)
     except TemplateError as exc:
         raise RenderError(field, f"cannot render: {exc.message or exc}") from exc
     except (ValueError, TypeError, ArithmeticError) as exc:
         raise RenderError(field, f"cannot render: {exc}") from exc
+    if len(rendered) > MAX_RENDERED:
+        raise RenderError(field, f"renders to more than {MAX_RENDERED} characters")
+    return rendered
 
 
 def render(content: Content, variables: Mapping[str, Any], *, locale: str) -> Rendered:

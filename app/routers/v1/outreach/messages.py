@@ -94,11 +94,15 @@ PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c0
 
 
 async def _context(request: Request, purpose: str, token: str) -> tuple[Context, links.Token]:
-    settings = request.app.state.settings
-    client_ip = request.client.host if request.client else "unknown"
-    await enforce_rate_limit(request, f"form-ip:{client_ip}", settings.rate_limit_form_per_minute, "form")
+    """The link's workspace and message. A signed token is not rate limited (mailbox providers'
+    image proxies and one-click unsubscribes come from a few shared addresses, many at once);
+    bad tokens are, per client address, as failed authentications are."""
     read = links.read(purpose, token)
     if read is None:
+        settings = request.app.state.settings
+        client_ip = request.client.host if request.client else "unknown"
+        await enforce_rate_limit(request, f"link-failures:{client_ip}", settings.rate_limit_auth_failures_per_minute,
+                                 "auth-failures")  # fmt: skip
         raise NotFound("no such link")
     ctx = Context(request.state.uow, read.workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
     return ctx, read
