@@ -151,9 +151,9 @@ class _Sandbox(SandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for sequence, count in ((left, right), (right, left)):
-                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int):
-                    if count > self.MAX_REPEAT or len(sequence) * count > MAX_VALUE:
-                        raise SecurityError(f"a value longer than {MAX_VALUE} characters is not allowed")
+                sized = isinstance(sequence, (str, list, tuple)) and isinstance(count, int)
+                if sized and (count > self.MAX_REPEAT or len(sequence) * count > MAX_VALUE):
+                    raise SecurityError(f"a value longer than {MAX_VALUE} characters is not allowed")
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
             raise SecurityError("an exponent above 100 is not allowed")
         if operator == "%" and isinstance(left, str) and re.search(r"%[-+ #0]*(\d{4,}|\*)", left):
