@@ -329,3 +329,26 @@ async def exchange(
     except (httpx.InvalidURL, UnicodeError, ValueError):  # a host no resolver takes (e.g. "xn--")
         return Reply(None, None, "invalid URL", elapsed())
     return Reply(status, _excerpt(bytes(kept), complete), None, elapsed())
+
+
+async def connected_socket(host: str, port: int, *, allow_loopback: bool) -> socket.socket:
+    """A non-blocking TCP socket connected to one of the host's checked addresses (for protocols
+    other than HTTP, e.g. SMTP: the caller speaks over it; TLS, when any, verifies the host name)."""
+    addresses = await checked_addresses(host, port, allow_loopback=allow_loopback)
+    loop = asyncio.get_running_loop()
+    failure: OSError | None = None
+    for address in addresses:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, (address, port))
+            return sock
+        except OSError as exc:
+            sock.close()
+            failure = exc
+        except BaseException:
+            sock.close()
+            raise
+    assert failure is not None
+    raise failure

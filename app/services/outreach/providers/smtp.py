@@ -27,7 +27,7 @@ from enum import Enum
 import aiosmtplib
 
 from app.domain.outreach.delivery import CallbackEvent, CallbackRequest, ChannelConfig, Outcome, Outgoing, SendResult
-from app.outbound import AddressNotAllowed, HostNotFound, LookupBusy, checked_addresses
+from app.outbound import AddressNotAllowed, HostNotFound, LookupBusy, connected_socket
 
 
 class Stage(Enum):
@@ -41,28 +41,6 @@ class Stage(Enum):
 def _message_id(mime: bytes) -> str | None:
     value = BytesHeaderParser().parsebytes(mime).get("Message-ID")
     return str(value).strip() if value else None
-
-
-async def _connect(host: str, port: int, *, allow_loopback: bool) -> socket.socket:
-    """A socket connected to one of the host's checked addresses."""
-    addresses = await checked_addresses(host, port, allow_loopback=allow_loopback)
-    loop = asyncio.get_running_loop()
-    failure: OSError | None = None
-    for address in addresses:
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        try:
-            await loop.sock_connect(sock, (address, port))
-            return sock
-        except OSError as exc:
-            sock.close()
-            failure = exc
-        except BaseException:
-            sock.close()
-            raise
-    assert failure is not None
-    raise failure
 
 
 def _tls_failure(exc: BaseException) -> str | None:
@@ -206,7 +184,7 @@ class SmtpAdapter:
         try:
             async with asyncio.timeout(timeout):
                 if client is None:
-                    sock = await _connect(host, port, allow_loopback=allow_loopback)
+                    sock = await connected_socket(host, port, allow_loopback=allow_loopback)
                     client = aiosmtplib.SMTP(
                         hostname=host,
                         sock=sock,
