@@ -36,6 +36,17 @@ async def test_a_worker_killed_after_the_hand_off_leaves_the_message_unknown(
     tmp_path: Path, scratch: ScratchDatabases
 ) -> None:
     url = await database_url("postgresql", tmp_path, scratch)
+    spawned: list[subprocess.Popen[bytes]] = []
+    try:
+        await _scenario(url, tmp_path, spawned)
+    finally:  # a failed assertion never leaves a worker behind
+        for process in spawned:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+
+
+async def _scenario(url: str, tmp_path: Path, spawned: list[subprocess.Popen[bytes]]) -> None:
     run_cli(url, "migrate")
     keys = create_workspace(url, "Faults")
     auth = {"Authorization": f"Bearer {keys['secret_key']}"}
@@ -48,6 +59,7 @@ async def test_a_worker_killed_after_the_hand_off_leaves_the_message_unknown(
                 assert (await api.post("/v1/channels", json=channel)).status_code == 201
                 lead = (await api.post("/v1/leads", json={"email": "crash@example.com"})).json()
                 first = _worker(url, tmp_path / "worker-1.log")
+                spawned.append(first)
 
                 def kill_the_worker(_: Received) -> None:  # the message is here; its answer never leaves
                     os.kill(first.pid, signal.SIGKILL)
@@ -65,6 +77,7 @@ async def test_a_worker_killed_after_the_hand_off_leaves_the_message_unknown(
                 assert after_kill["status"] == "sending"  # handed off, not recorded
 
                 second = _worker(url, tmp_path / "worker-2.log")
+                spawned.append(second)
                 try:
                     deadline = time.monotonic() + 30
                     while True:
