@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures `app`, `client` and `tenant` are the email tests', imported by name)
 """SMS end to end through Twilio's documented API, served by a local receiver (answers and callbacks
 from tests/data/twilio/, see NOTES.md there): the API queues, a real worker sends, Twilio's signed
 delivery report and the person's reply come back to the callback URL. Runs on SQLite and PostgreSQL."""
@@ -11,44 +12,19 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
-import pytest
 
-from app.config import Settings
 from app.db.session import Database
-from app.main import create_app
-from tests.conftest import Tenant, make_tenant
+from tests.conftest import Tenant
 from tests.integration.receiver import Receiver
-from tests.integration.test_email_messages import running_worker, settled
+
+# the app on loopback with PUBLIC_BASE_URL, its client and tenant, and a worker: as for email
+from tests.integration.test_email_messages import app, client, running_worker, settled, tenant  # noqa: F401
 from tests.integration.test_providers import answer, twilio_signature
 
 DATA = Path(__file__).parent.parent / "data" / "twilio"
 ACCOUNT = "AC" + "0123456789abcdef" * 2
 TOKEN = "twilio-auth-token"
 PHONE = "+15558675310"
-
-
-@pytest.fixture(scope="module")
-def app(database: Database):  # type: ignore[no-untyped-def]
-    settings = Settings(
-        database_url=database.settings.database_url,
-        rate_limit_api_per_minute=10**6,
-        rate_limit_form_per_minute=10**6,
-        outbound_allow_loopback=True,
-        public_base_url="https://crm.example",
-    )
-    return create_app(settings, database=database)
-
-
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
-
-
-@pytest.fixture
-async def tenant(database: Database, client: httpx.AsyncClient) -> Tenant:
-    return await make_tenant(database, client)
 
 
 @asynccontextmanager
