@@ -72,7 +72,12 @@ async def deliver_due(
     not yet handed off when the worker is stopping, or whose lease would run out before its send
     could end, is given back (queued again) instead of being sent late."""
     now = utcnow()
-    await settle_lost(database, now)
+    async with UnitOfWork(database, write=False) as uow:  # reads: an idle worker takes no write lock
+        lost, due = await uow.message_queue().any_lost(now), await uow.message_queue().next_due()
+    if lost:
+        await settle_lost(database, now)
+    if due is None or due > now:
+        return 0
     lease_end = now + timedelta(seconds=settings.worker_lease_seconds)
     async with UnitOfWork(database) as uow:
         claimed = await uow.message_queue().claim(now, lease_end, limit)

@@ -40,6 +40,11 @@ class MessageQueue(CrossWorkspaceQueue):
         )
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
+    async def any_lost(self, now: datetime) -> bool:
+        """Whether a message was left `sending` by a worker whose lease ran out (an index lookup)."""
+        statement = select(ms.c.id).where(ms.c.status == "sending", ms.c.lease_until < now).limit(1)
+        return (await self.uow.execute(statement)).first() is not None
+
     async def next_due(self) -> datetime | None:
         """When the earliest queued message is due (the worker sleeps until then at most)."""
         statement = select(ms.c.send_at).where(ms.c.status == "queued").order_by(ms.c.send_at).limit(1)
