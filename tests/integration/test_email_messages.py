@@ -191,6 +191,10 @@ async def test_a_marketing_email_arrives_rendered_with_one_click_unsubscribe(
         consents = (await tenant.get(f"/v1/leads/{lead_id}/consents")).json()["data"]
         assert {c["channel"]: c for c in consents}["email"]["status"] == "opted_out"
         assert {c["channel"]: c for c in consents}["email"]["source"] == "unsubscribe"
+        history = (await tenant.get(f"/v1/leads/{lead_id}/consents/history")).json()["data"]
+        newest = next(h for h in history if h["channel"] == "email")
+        assert (newest["status"], newest["source"]) == ("opted_out", "unsubscribe")
+        assert sum(1 for h in history if h["source"] == "unsubscribe") == 1  # one change, one event
 
         blocked = await send(tenant, lead_id, subject="Sale", body_text="Buy now", purpose="marketing")
         assert (blocked["status"], blocked["block_reason"]) == ("blocked", "opted_out")

@@ -125,9 +125,16 @@ async def history(ctx: Context, person: PersonRef, *, sort: Sort, cursor: str | 
     return await ctx.consents.history.of(person.column, person.id, sort=sort, cursor=cursor, limit=limit)
 
 
-async def opt_out_address(ctx: Context, channel: ChannelType, address_key: str, source: ConsentSource) -> int:
+async def opt_out_address(
+    ctx: Context,
+    channel: ChannelType,
+    address_key: str,
+    source: ConsentSource,
+    proof: Mapping[str, Any] | None = None,
+) -> int:
     """Opt out on `channel` every lead and contact of the workspace with this address (its
-    normalised email, or E.164 phone for SMS and WhatsApp); how many people that is."""
+    normalised email, or E.164 phone for SMS and WhatsApp), with `proof`; how many people that is
+    (one already opted out with this source and proof is left as it is)."""
     channel = ChannelType(channel)
     key = address_key.strip()
     column = "email_key" if channel == ChannelType.EMAIL else "phone_e164"
@@ -135,7 +142,7 @@ async def opt_out_address(ctx: Context, channel: ChannelType, address_key: str, 
         key = key.casefold()
     people = await ctx.consents.people_at(column, key)
     for kind, person_id in people:
-        await record(ctx, PersonRef(kind, person_id), channel, ConsentStatus.OPTED_OUT, source)  # type: ignore[arg-type]
+        await record(ctx, PersonRef(kind, person_id), channel, ConsentStatus.OPTED_OUT, source, proof)  # type: ignore[arg-type]
     return len(people)
 
 

@@ -90,7 +90,7 @@ async def unsubscribed(ctx: Context, message_id: UUID) -> bool:
     proof = {"message_id": str(message_id)}
     await consents.record(ctx, _person(message), channel, ConsentStatus.OPTED_OUT, ConsentSource.UNSUBSCRIBE, proof)
     if message["address_key"]:  # everyone at that address: the lead, the contact it became, a duplicate
-        await consents.opt_out_address(ctx, channel, message["address_key"], ConsentSource.UNSUBSCRIBE)
+        await consents.opt_out_address(ctx, channel, message["address_key"], ConsentSource.UNSUBSCRIBE, proof)
     return True
 
 
