@@ -867,6 +867,7 @@ forms = Table(
     Column("default_owner_id", Uuid),
     Column("archived_at", UtcDateTime),
     Column("engagement_type", String(32)),  # what a submission records on its lead (migration 0031)
+    Column("consents", Json),  # checkboxes giving a channel's consent: [{field, channel, text}] (0036)
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "default_owner_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "created_at", "id"),

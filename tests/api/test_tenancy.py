@@ -213,6 +213,8 @@ KEYLESS = {
     ("GET", "/t/o/{token}"),
     ("GET", "/u/{token}"),
     ("POST", "/u/{token}"),
+    ("GET", "/confirm/{token}"),  # tests/integration/test_double_opt_in.py
+    ("POST", "/confirm/{token}"),
     ("GET", "/v1/channel-callbacks/{channel_id}/{token}"),
     ("POST", "/v1/channel-callbacks/{channel_id}/{token}"),
     ("POST", "/v1/integrations/{integration_id}/shopify/webhooks"),

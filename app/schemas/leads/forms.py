@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from app.domain.leads.lifecycle import Source
 from app.domain.leads.scoring import FormEngagement
+from app.domain.outreach.vocabulary import ChannelType
 from app.domain.workspace.api_keys import normalize_origin
 from app.schemas.common import Actor, RequestModel, ResourceRead, Unset, UtcDatetime
 
@@ -23,6 +24,50 @@ def _origins(values: list[str] | None) -> list[str] | None:
         if origin not in clean:
             clean.append(origin)
     return clean
+
+
+class FormConsent(RequestModel):
+    """A checkbox of the form that gives consent on a channel, and the words it showed."""
+
+    field: Annotated[str, Field(min_length=1, max_length=100, description="The form field of the checkbox")]
+    channel: ChannelType
+    text: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=5000,
+            description="The consent text the form shows beside the checkbox, kept as the consent's proof",
+            examples=["Send me the newsletter and offers by email. I can unsubscribe at any time."],
+        ),
+    ]
+
+
+def _consents(values: list[FormConsent] | None) -> list[FormConsent] | None:
+    if values is None:
+        return None
+    fields, channels = set(), set()
+    for item in values:
+        if item.field in fields:
+            raise ValueError(f"the field {item.field!r} is mapped twice")
+        if item.channel in channels:
+            raise ValueError(f"the channel {item.channel.value!r} is given twice")
+        fields.add(item.field)
+        channels.add(item.channel)
+    return values
+
+
+Consents = Annotated[
+    list[FormConsent],
+    Field(
+        max_length=3,
+        description="Checkboxes that give a channel's consent to a new person: ticked (`on`, `true`, `yes`, `1`), "
+        "email consent is `pending_confirmation` until the person clicks the confirmation email's link (the "
+        "workspace's `double_opt_in`, default on; off: `opted_in`), SMS and WhatsApp consent `opted_in`; the "
+        "proof is the submission id, IP, user agent and this text. A post never changes the consent of someone "
+        "already known; a known person whose email consent is not settled (`unknown` or `pending_confirmation`) "
+        "gets the confirmation email, and only its link changes their consent",
+    ),
+]
 
 
 class FormFields(RequestModel):
@@ -53,8 +98,10 @@ class FormFields(RequestModel):
         "buying signal: the new lead is hot and an SQL at capture, and is routed as one), `form_submit`. Null: a "
         "new lead records nothing and a known one a `form_submit`",
     )
+    consents: Consents = Field(default_factory=list)
 
     _clean_origins = field_validator("allowed_origins")(_origins)
+    _unique_consents = field_validator("consents")(_consents)
 
 
 class FormCreate(FormFields):
@@ -73,8 +120,10 @@ class FormUpdate(RequestModel):
     default_tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Unset
     default_owner_id: UUID | None = None
     engagement_type: FormEngagement | None = None
+    consents: Consents = Unset
 
     _clean_origins = field_validator("allowed_origins")(_origins)
+    _unique_consents = field_validator("consents")(_consents)
 
 
 class FormRead(ResourceRead):
@@ -90,7 +139,13 @@ class FormRead(ResourceRead):
     default_tags: list[str]
     default_owner_id: UUID | None
     engagement_type: FormEngagement | None = None
+    consents: list[FormConsent] = Field(default_factory=list)
     created_by: Actor
+
+    @field_validator("consents", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class SubmissionRead(BaseModel):

@@ -14,6 +14,8 @@ from app.db.repositories.leads.rows import FormRow, LeadRow
 from app.domain.errors import Forbidden, NotFound
 from app.domain.events import events as types
 from app.domain.leads.capture import allowed_origins, map_fields, origin_allowed, spam_reason
+from app.domain.outreach import confirmations as rules
+from app.domain.outreach.vocabulary import PersonRef
 from app.domain.workspace.api_keys import KeyKind
 from app.ids import new_id
 from app.schemas.common import invalid_input
@@ -24,6 +26,7 @@ from app.services.context import Context
 from app.services.events import events
 from app.services.leads import duplicates, engagements, leads, lookups
 from app.services.leads.forms import LEAD_TARGETS
+from app.services.outreach import confirmations
 from app.services.workspace import settings
 from app.services.workspace.api_keys import Caller
 
@@ -33,10 +36,21 @@ FILLABLE = frozenset(LEAD_TARGETS) - {"owner_id", "external_id", "referred_by_le
 
 
 @dataclass(frozen=True)
+class Consenting:
+    """The consent boxes a submission ticked, and whom they speak for (a new person, or a known one)."""
+
+    person: PersonRef
+    new: bool
+    ticked: tuple[rules.Ticked, ...]
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Submission:
     id: UUID  # all the public answer carries: nothing in it tells a new person from a known one
     lead_id: UUID | None  # None for spam and returning customers
     spam: bool
+    consent: Consenting | None = None
 
 
 async def open_form(ctx: Context, caller: Caller, form_id: UUID, origin: str | None) -> FormRow:
@@ -68,6 +82,9 @@ async def submit(ctx: Context, form: FormRow, fields: dict[str, Any], meta: dict
     async def attempt(again: bool) -> Submission:
         submission = await _submit(ctx, form, fields, meta, now_ms, known=again)
         await reruns.written(ctx)
+        if submission.consent is not None:  # the person's rows are written: their consent may refer to them
+            c = submission.consent
+            await confirmations.from_form(ctx, c.person, c.ticked, submission.id, c.meta, new=c.new)
         return submission
 
     return await reruns.run(ctx, attempt, lost=is_open_identity_conflict)
@@ -84,6 +101,10 @@ async def _submit(
     )
     lead_id = contact_id = None
     merged = False
+    consenting: tuple[PersonRef, bool] | None = None  # whom the ticked consent boxes speak for; new?
+    ticked = rules.ticked(fields, form.get("consents") or ()) if reason is None else []
+    if ticked:  # the words each ticked box showed, kept with the submission (the consent's proof)
+        meta = {**meta, "consents": [{"channel": box.channel.value, "text": box.text} for box in ticked]}
     if reason is None:
         visitor_id = meta.get("visitor_id")
         visitor_id = visitor_id if isinstance(visitor_id, str) and 0 < len(visitor_id) <= 128 else None
@@ -101,6 +122,7 @@ async def _submit(
                 )
                 if visitor_id is not None:  # the visitor's earlier anonymous engagements become the lead's
                     await engagements.link_visitor(ctx, lead, visitor_id, created=True)
+                consenting = PersonRef("lead", lead["id"]), True
             except leads.DuplicateLead as duplicate:
                 existing, contact_id = duplicate.existing, duplicate.contact_id
         if existing is not None:  # the same person again: the submission counts on their open lead
@@ -108,8 +130,10 @@ async def _submit(
             merged = True
             if visitor_id is not None:
                 await engagements.link_visitor(ctx, lead, visitor_id, created=False)
+            consenting = PersonRef("lead", lead["id"]), False
         elif contact_id is not None:  # a customer came back: no new lead
             ctx.engagements.add([_form_engagement(ctx, form, submission_id, None, contact_id)])
+            consenting = PersonRef("contact", contact_id), False
         if contact_id is None:
             lead_id = lead["id"]
     row = {
@@ -127,7 +151,10 @@ async def _submit(
     ctx.submissions.add(row)
     event = types.FORM_SUBMISSION_SPAM if reason else types.FORM_SUBMISSION_RECEIVED
     await events.record(ctx, event, SubmissionRead.model_validate(row), resource_id=form["id"])
-    return Submission(submission_id, lead_id, reason is not None)
+    consent = None
+    if ticked and consenting is not None:
+        consent = Consenting(consenting[0], consenting[1], tuple(ticked), meta)
+    return Submission(submission_id, lead_id, reason is not None, consent)
 
 
 async def deduplication(ctx: Context) -> dict[str, Any]:

@@ -48,6 +48,10 @@ async def _validate(ctx: Context, values: dict[str, Any]) -> None:
             custom = target[len(CUSTOM_PREFIX) :] if target.startswith(CUSTOM_PREFIX) else None
             if (custom is None and target not in LEAD_TARGETS) or (custom is not None and custom not in keys):
                 errors.add(f"field_mapping.{name}", f"{target!r} is neither a lead field nor a defined custom field")
+    honeypot = values.get("honeypot_field")
+    for number, box in enumerate(values.get("consents") or ()):
+        if honeypot is not None and box["field"] == honeypot:
+            errors.add(f"consents.{number}.field", "is the honeypot field, which people leave empty")
     owner = values.get("default_owner_id")
     if owner is not None and await ctx.members.get(owner) is None:
         errors.add("default_owner_id", "no member with this id in the workspace")

@@ -1,5 +1,6 @@
 """The public addresses a message carries: tracked clicks (`/t/c/{token}`), the open pixel
-(`/t/o/{token}`) and unsubscribe (`/u/{token}`), on PUBLIC_BASE_URL. Tokens are signed
+(`/t/o/{token}`), unsubscribe (`/u/{token}`) and a form sign-up's confirmation
+(`/confirm/{token}`), on PUBLIC_BASE_URL. Tokens are signed
 (app/sealing.py) and name the workspace and the message, so a bad or altered token is refused
 without a database read and reveals nothing."""
 
@@ -10,9 +11,10 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from app.config import Settings, get_settings
+from app.domain.outreach.vocabulary import PersonRef
 from app.sealing import sealer
 
-CLICK, OPEN, UNSUBSCRIBE = "click", "open", "unsubscribe"
+CLICK, OPEN, UNSUBSCRIBE, CONFIRM = "click", "open", "unsubscribe", "confirm"
 _base: str | None = None
 
 
@@ -59,3 +61,25 @@ def open_url(workspace_id: UUID, message_id: UUID) -> str:
 
 def unsubscribe_url(workspace_id: UUID, message_id: UUID) -> str:
     return f"{base_url()}/u/{token(UNSUBSCRIBE, workspace_id, message_id)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    workspace_id: UUID
+    person: PersonRef
+    submission_id: UUID
+
+
+def confirmation_url(workspace_id: UUID, person: PersonRef, submission_id: UUID) -> str:
+    """The double opt-in link for the person a form submission named."""
+    kind = b"\x00" if person.kind == "lead" else b"\x01"
+    payload = workspace_id.bytes + kind + person.id.bytes + submission_id.bytes
+    return f"{base_url()}/confirm/{sealer().sign(CONFIRM, payload)}"
+
+
+def read_confirmation(value: str) -> Confirmation | None:
+    payload = sealer().unsign(CONFIRM, value)
+    if payload is None or len(payload) != 49 or payload[16] not in (0, 1):
+        return None
+    person = PersonRef("lead" if payload[16] == 0 else "contact", UUID(bytes=payload[17:33]))
+    return Confirmation(UUID(bytes=payload[:16]), person, UUID(bytes=payload[33:49]))

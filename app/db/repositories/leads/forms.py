@@ -42,6 +42,9 @@ class SubmissionRepository(TenantRepository):
         """Written at commit, with the rest of the use case (write-behind)."""
         self.uow.defer_insert(s, [{**values, "workspace_id": self.workspace_id}])
 
+    async def get(self, submission_id: UUID) -> dict[str, Any] | None:
+        return await self._row(select(s).where(self.scope, s.c.id == submission_id))
+
     async def list(self, form_id: UUID, *, spam: bool, sort: Any, cursor: str | None, limit: int) -> Page:
         statement = select(s).where(self.scope, s.c.form_id == form_id, s.c.spam == spam)
         return await self._page(statement, sortable=SUBMISSION_SORT, sort=sort, cursor=cursor, limit=limit)

@@ -123,6 +123,7 @@ class FormRow(TypedDict):
     default_owner_id: UUID | None
     archived_at: datetime | None
     engagement_type: str | None
+    consents: Any
     version: int
     created_at: datetime
     updated_at: datetime

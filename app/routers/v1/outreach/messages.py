@@ -20,7 +20,7 @@ from app.routers.route import CrmRoute, problem_doc, writes
 from app.schemas.common import Page
 from app.schemas.outreach.messages import MessageBatch, MessageBatchResult, MessageCreate, MessageDetail, MessageRead
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
-from app.services.outreach import inbound, links, messages
+from app.services.outreach import confirmations, inbound, links, messages
 from app.services.workspace import workspaces
 
 router = APIRouter(prefix="/v1/messages", tags=["Messages"], route_class=CrmRoute)
@@ -140,7 +140,7 @@ _PAGE = """<!doctype html>
 <meta name="robots" content="noindex"><title>{title}</title></head>
 <body style="font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">
 <h1 style="font-size:1.4rem">{title}</h1><p>{text}</p>{form}</body></html>"""
-_WORDS = {
+_UNSUBSCRIBE = {
     "fa": {
         "ask": "لغو اشتراک",
         "ask_text": "دیگر پیام تبلیغاتی از ما دریافت نمی‌کنید. پیام‌های ضروری (مثل رسید) همچنان ارسال می‌شوند.",
@@ -155,9 +155,23 @@ _WORDS = {
 }  # fmt: skip
 
 
-async def _page(ctx: Context, done: bool, action: str) -> HTMLResponse:
+_CONFIRM = {
+    "fa": {
+        "ask": "تأیید اشتراک", "ask_text": "برای دریافت پیام‌های ما، اشتراک خود را تأیید کنید.",
+        "button": "تأیید اشتراک", "done": "اشتراک شما تأیید شد", "done_text": "از این پس پیام‌های ما را دریافت می‌کنید. "
+        "هر پیام پیوند لغو اشتراک دارد.",
+    },
+    "en": {
+        "ask": "Confirm your subscription", "ask_text": "Confirm that you want to receive our messages.",
+        "button": "Confirm", "done": "Your subscription is confirmed", "done_text": "You will receive our messages "
+        "from now on. Each carries a link to unsubscribe.",
+    },
+}  # fmt: skip
+
+
+async def _page(ctx: Context, done: bool, action: str, texts: dict[str, dict[str, str]] = _UNSUBSCRIBE) -> HTMLResponse:
     lang = "fa" if await workspaces.default_region(ctx) == "IR" else "en"
-    words = _WORDS[lang]
+    words = texts[lang]
     button = f'<button type="submit">{words["button"]}</button>'
     form = "" if done else f'<form method="post" action="{escape(action)}">{button}</form>'
     html = _PAGE.format(
@@ -191,3 +205,42 @@ async def record_unsubscribe(request: Request, token: str) -> Response:
     if not await inbound.unsubscribed(ctx, read.message_id):
         raise NotFound("no such link")
     return await _page(ctx, done=True, action=str(request.url.path))
+
+
+async def _confirmation(request: Request, token: str) -> tuple[Context, links.Confirmation]:
+    read = links.read_confirmation(token)
+    if read is None:
+        settings = request.app.state.settings
+        client_ip = request.client.host if request.client else "unknown"
+        await enforce_rate_limit(request, f"link-failures:{client_ip}", settings.rate_limit_auth_failures_per_minute,
+                                 "auth-failures")  # fmt: skip
+        raise NotFound("no such link")
+    return Context(request.state.uow, read.workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES), read
+
+
+@public_router.get(
+    "/confirm/{token}",
+    summary="Double opt-in: the confirmation page (changes nothing: link scanners follow GETs)",
+    responses={200: {"content": {"text/html": {}}, "description": "The page with its button"}, 404: NOT_FOUND},
+)
+async def get_confirmation_page(request: Request, token: str) -> Response:
+    ctx, read = await _confirmation(request, token)
+    if await confirmations.pending(ctx, read) is None:
+        raise NotFound("no such link")
+    return await _page(ctx, done=False, action=str(request.url.path), texts=_CONFIRM)
+
+
+@public_router.post(
+    "/confirm/{token}",
+    summary="Double opt-in: confirm the email subscription a form asked for",
+    description="Sets the person's email consent to `opted_in` (source `confirmation`, its proof the form "
+    "submission's with the confirming IP and user agent) and emits `consent.updated`. A link is good for 30 days "
+    "after its submission, and never over an opt-out made after it (404).",
+    responses={200: {"content": {"text/html": {}}, "description": "Confirmed"}, 404: NOT_FOUND},
+)
+async def confirm_subscription(request: Request, token: str) -> Response:
+    ctx, read = await _confirmation(request, token)
+    ip = request.client.host if request.client else None
+    if not await confirmations.confirm(ctx, read, ip=ip, user_agent=request.headers.get("user-agent")):
+        raise NotFound("no such link")
+    return await _page(ctx, done=True, action=str(request.url.path), texts=_CONFIRM)
