@@ -1513,6 +1513,7 @@ messages = Table(
     Column("whatsapp_template", Json),  # {"name", "language", "parameters"}: the approved template, filled in
     Column("email_message_id", String(300)),  # the Message-ID header
     Column("provider_message_id", String(200)),  # what the provider calls it (delivery reports name it)
+    Column("early_report", Json),  # a delivery report that came while it was `sending` (migration 0036)
     Column("send_at", UtcDateTime, nullable=False),  # due: asked for, or delayed by quiet hours or the cap
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("lease_until", UtcDateTime),  # a worker holds it until then

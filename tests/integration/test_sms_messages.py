@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -170,3 +171,59 @@ async def test_a_whatsapp_template_message_is_sent_with_its_parameters_and_repor
                                                       "X-Hub-Signature-256": signature})  # fmt: skip
     assert ok.status_code in (200, 204)
     await settled(tenant, queued.json()["id"], "delivered")
+
+
+async def test_a_delivery_report_that_outruns_the_hand_off_is_kept_until_it_is_recorded(
+    database: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    """Twilio may call the status callback before its answer to the send reaches the worker: the
+    report names our message (in the callback URL Twilio was given), is kept while the message is
+    `sending`, and applied when the worker records the hand-off. When the answer is lost instead,
+    the report settles what would stay `unknown`."""
+    sid = "SM" + tenant.id.replace("-", "")
+    created = json.loads((DATA / "message_created.json").read_text())
+    created["sid"] = sid
+    provider: Receiver
+
+    async def report_first(writer: Any) -> None:
+        form = {k: v[0] for k, v in parse_qs(provider.received[-1].body.decode()).items()}
+        status_url = form["StatusCallback"]
+        assert "?message=" in status_url
+        named = sid if form["Body"] != "lost" else sid[:-4] + "0000"
+        body = _form("status_delivered.form", MessageSid=named, SmsSid=named, AccountSid=ACCOUNT)
+        parts = urlsplit(status_url)
+        reported = await client.post(
+            f"{parts.path}?{parts.query}",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "X-Twilio-Signature": twilio_signature(TOKEN, status_url, body)},
+        )  # fmt: skip
+        assert reported.status_code in (200, 204), reported.text
+        if form["Body"] == "lost":  # the answer never comes back: the connection drops
+            return
+        payload = json.dumps(created).encode()
+        writer.write(f"HTTP/1.1 201 Created\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload)
+        await writer.drain()
+
+    async with Receiver(reply=report_first) as provider:
+        channel = {"type": "sms", "provider": "twilio", "name": "Twilio",
+                   "settings": {"account_sid": ACCOUNT, "auth_token": TOKEN, "from": "+15017122661",
+                                "api_base_url": f"http://127.0.0.1:{provider.port}"}}  # fmt: skip
+        assert (await tenant.post("/v1/channels", json=channel)).status_code == 201
+        lead = (await tenant.post("/v1/leads", json={"first_name": "Sara", "phone": PHONE})).json()
+        async with running_worker(database):
+            ids = []
+            for text in ("Your order shipped", "lost"):
+                queued = await tenant.post("/v1/messages", json={"lead_id": lead["id"], "channel": "sms",
+                                                                 "body_text": text, "purpose": "transactional"})
+                assert queued.status_code == 202, queued.text
+                ids.append(queued.json()["id"])
+                await settled(tenant, ids[-1], "delivered")
+    answered, lost = [(await tenant.get(f"/v1/messages/{i}")).json() for i in ids]
+    assert answered["provider_message_id"] == sid and answered["sent_at"] and answered["delivered_at"]
+    assert [h["status"] for h in answered["history"]] == ["queued", "sent", "delivered"]
+    # the lost answer: unknown, then the report proved it went (its provider id learnt from it)
+    assert [h["status"] for h in lost["history"]] == ["queued", "unknown", "delivered"]
+    assert lost["provider_message_id"] == sid[:-4] + "0000" and len(provider.received) == 2  # never sent twice
+    events = [e["type"] for e in (await tenant.get("/v1/events", params={"resource_id": ids[0]})).json()["data"]]
+    assert "message.sent" in events and "message.delivered" in events

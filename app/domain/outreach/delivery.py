@@ -69,6 +69,7 @@ class CallbackKind(StrEnum):
 class CallbackEvent:
     kind: CallbackKind
     provider_message_id: str | None = None
+    message_id: UUID | None = None  # STATUS: our own id, when the provider echoes it back
     status: MessageStatus | None = None  # STATUS: delivered, failed, bounced, sent
     from_address: str | None = None  # INBOUND: the sender's E.164 phone
     to_address: str | None = None

@@ -32,7 +32,7 @@ from app.schemas.outreach.messages import MessageRead
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events.events import record
 from app.services.leads import activities
-from app.services.outreach import channels, suppressions
+from app.services.outreach import channels, inbound, suppressions
 from app.services.outreach.providers.base import adapter_for
 
 log = logging.getLogger("app.worker.messages")
@@ -243,6 +243,8 @@ async def _settle(
         await record(ctx, event, MessageRead.model_validate(row))
     if status is MessageStatus.SENT and row["member_id"] is not None:
         await _touch(ctx, row)
+    if row.get("early_report") and status in (MessageStatus.SENT, MessageStatus.UNKNOWN):
+        await inbound.apply_held(ctx, row)  # the provider's report outran this record
     if status is MessageStatus.QUEUED:
         ctx.uow.wake(MESSAGES)
 

@@ -123,11 +123,17 @@ async def apply_callback(ctx: Context, channel: ChannelConfig, events: Sequence[
     inbound activity of the person whose phone wrote (and an opt-out keyword opts them out)."""
     ids = [e.provider_message_id for e in events if e.provider_message_id and e.kind is not CallbackKind.INBOUND]
     known = await ctx.messages.by_provider_ids(channel.id, ids)
+    by_id = await ctx.messages.on_channel(channel.id, [e.message_id for e in events if e.message_id])
     for event in events:
-        if event.kind is CallbackKind.STATUS and event.status is not None and event.provider_message_id:
-            message = known.get(event.provider_message_id)
+        if event.kind is CallbackKind.STATUS and event.status is not None:
+            # our own id first (the provider's may not be recorded yet), then the provider's
+            message = by_id.get(event.message_id) if event.message_id is not None else None
+            message = message or known.get(event.provider_message_id or "")
             if message is not None:
-                known[event.provider_message_id] = await _reported(ctx, message, event.status, event.detail)
+                message = await _report(ctx, message, event)
+                by_id[message["id"]] = message
+                if message["provider_message_id"]:
+                    known[message["provider_message_id"]] = message
         elif event.kind is CallbackKind.COMPLAINT:
             message = known.get(event.provider_message_id or "")
             address = (message or {}).get("to_address") or event.from_address
@@ -136,6 +142,38 @@ async def apply_callback(ctx: Context, channel: ChannelConfig, events: Sequence[
                                        message_id=message["id"] if message else None)  # fmt: skip
         elif event.kind is CallbackKind.INBOUND and event.from_address:
             await _reply(ctx, channel, event)
+
+
+async def _report(ctx: Context, message: Row, event: CallbackEvent) -> Row:
+    """A delivery report about one message. One still `sending` (the provider answered the
+    callback before the worker recorded the hand-off) keeps it for the worker's settle; one
+    whose provider id was never recorded (`unknown`: the answer was lost) learns it here."""
+    assert event.status is not None
+    report = {"status": event.status.value, "detail": event.detail, "provider_message_id": event.provider_message_id}
+    if message["status"] == MessageStatus.SENDING.value:
+        held = message.get("early_report") or {}
+        if not held or rules.advances(MessageStatus(held["status"]), event.status):
+            if await ctx.messages.hold_report(message["id"], report):
+                return {**message, "early_report": report}
+            message = await ctx.messages.get(message["id"]) or message  # settled meanwhile: apply it now
+        else:
+            return message
+    if not message["provider_message_id"] and event.provider_message_id:
+        learnt = {"provider_message_id": event.provider_message_id}
+        message = await ctx.messages.set_fields(message["id"], learnt) or message
+    return await _reported(ctx, message, event.status, event.detail)
+
+
+async def apply_held(ctx: Context, message: Row) -> Row:
+    """After the worker recorded a send: the delivery report that came while it was `sending`."""
+    report = message.get("early_report")
+    if not report:
+        return message
+    values: Row = {"early_report": None}
+    if not message["provider_message_id"] and report.get("provider_message_id"):
+        values["provider_message_id"] = report["provider_message_id"]
+    message = await ctx.messages.set_fields(message["id"], values) or message
+    return await _reported(ctx, message, MessageStatus(report["status"]), str(report.get("detail") or ""))
 
 
 async def _reported(ctx: Context, message: Row, status: MessageStatus, detail: str) -> Row:

@@ -120,6 +120,24 @@ class MessageRepository(RecordRepository):
         )
         return {r["provider_message_id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
 
+    async def on_channel(self, channel_id: UUID, message_ids: Sequence[UUID]) -> dict[UUID, Row]:
+        """Messages of this channel by our own ids (a provider's report may carry ours)."""
+        if not message_ids:
+            return {}
+        statement = select(ms).where(self.scope, ms.c.channel_id == channel_id, ms.c.id.in_(list(message_ids)))
+        return {r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
+
+    async def hold_report(self, message_id: UUID, report: Mapping[str, Any]) -> bool:
+        """Keep a delivery report for a message still `sending` (its hand-off not recorded yet):
+        the worker's settle applies it. False when the message is no longer `sending` (settled
+        meanwhile: apply the report now)."""
+        statement = (
+            update(ms)
+            .where(self.scope, ms.c.id == message_id, ms.c.status == "sending")
+            .values(early_report=dict(report))
+        )
+        return bool((await self.uow.execute(statement)).rowcount)
+
     async def latest_to(self, address_key: str, channels: Sequence[str]) -> Row | None:
         """The last message sent to an address on these channels (whom a reply answers)."""
         statement = (

@@ -6,8 +6,9 @@ provider's callbacks: whether a request really came from the provider, and what 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
+from uuid import UUID
 
 from app.domain.outreach.delivery import CallbackEvent, CallbackRequest, ChannelConfig, Outcome, Outgoing, SendResult
 from app.domain.outreach.vocabulary import Provider
@@ -106,3 +107,16 @@ def e164_of(raw: str) -> str:
     if cleaned.startswith("00"):
         return "+" + cleaned[2:]
     return "+" + cleaned
+
+
+MESSAGE_PARAMETER = "message"
+
+
+def message_of(value: Any) -> UUID | None:
+    """Our message id as a provider echoed it back (a callback URL's query, an opaque field)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        return None

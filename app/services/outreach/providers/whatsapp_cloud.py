@@ -32,7 +32,7 @@ from app.domain.outreach.delivery import (
 )
 from app.domain.outreach.vocabulary import MessageStatus
 from app.outbound import exchange, guarded_client
-from app.services.outreach.providers.base import JSON, KEEP_BYTES, e164_of, header, short, transport_failure
+from app.services.outreach.providers.base import JSON, KEEP_BYTES, e164_of, header, message_of, short, transport_failure
 
 API_BASE_URL = "https://graph.facebook.com"
 API_VERSION = "v21.0"
@@ -63,13 +63,15 @@ def payload_of(outgoing: Outgoing) -> dict[str, Any]:
         if parameters:
             body["components"] = [{"type": "body", "parameters": parameters}]
         return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "template",
-                "template": body}  # fmt: skip
+                "template": body, "biz_opaque_callback_data": str(outgoing.message_id)}  # fmt: skip
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": to,
         "type": "text",
         "text": {"preview_url": False, "body": outgoing.body_text},
+        # echoed in the status webhooks: a report that outruns the hand-off's record still finds it
+        "biz_opaque_callback_data": str(outgoing.message_id),
     }
 
 
@@ -218,6 +220,7 @@ def _status(item: dict[str, Any]) -> list[CallbackEvent]:
         CallbackEvent(
             CallbackKind.STATUS,
             provider_message_id=item.get("id"),
+            message_id=message_of(item.get("biz_opaque_callback_data")),
             status=status,
             to_address=e164_of(str(recipient)) if recipient else None,
             at=_at(item.get("timestamp")),
