@@ -178,6 +178,35 @@ async def test_patch_replaces_a_secret_or_keeps_it_when_absent(tenant: Tenant, d
     assert_problem(await tenant.patch(url, json={"provider": "twilio"}), 422, "provider")
 
 
+async def test_secrets_sealed_under_a_lost_key_read_as_unreadable_until_entered_again(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from app import sealing
+
+    channel = await create(tenant, smtp())
+    url = f"/v1/channels/{channel['id']}"
+    # the installation's SECRETS_KEY replaced by another: what was sealed before no longer opens
+    monkeypatch.setattr(sealing, "_current", sealing.Sealer([Fernet.generate_key()]))
+    read = await tenant.get(url)
+    assert read.status_code == 200, read.text
+    assert read.json()["secrets_readable"] is False and read.json()["settings"]["password_set"] is None
+    listed = (await tenant.get("/v1/channels")).json()["data"]
+    assert [c["secrets_readable"] for c in listed] == [False]
+    lead = (await tenant.post("/v1/leads", json={"email": "a@example.com"})).json()
+    queued = await tenant.post("/v1/messages", json={"lead_id": lead["id"], "channel": "email", "subject": "Hi",
+                                                     "body_text": "Hello", "purpose": "transactional"})  # fmt: skip
+    assert queued.status_code == 202, queued.text  # queued: the worker retries it, sending nothing meanwhile
+    tried = await tenant.post(f"{url}/test", json={"to": "someone@example.com"})
+    assert tried.status_code == 200 and tried.json()["outcome"] == "failed"
+    assert "SECRETS_KEY" in tried.json()["detail"]
+    # entering the secret again seals it under the current key
+    again = await tenant.patch(url, json={"settings": {"password": "a-new-password-2"}})
+    assert again.status_code == 200, again.text
+    assert again.json()["secrets_readable"] is True and again.json()["settings"]["password_set"] is True
+
+
 async def test_defaults_move_and_archiving_the_default_promotes_the_oldest(tenant: Tenant) -> None:
     first = await create(tenant, kavenegar())
     second = await create(tenant, twilio())
@@ -379,7 +408,7 @@ async def test_a_test_message_goes_out_through_the_provider_now(database: Databa
             }
             form = {k: v[0] for k, v in parse_qs(receiver.received[0].body.decode()).items()}
             assert form["Body"] == "It works" and form["To"] == "+15558675310"
-            assert form["StatusCallback"] == channel["callback_url"]
+            assert form["StatusCallback"].startswith(channel["callback_url"] + "?message=")
             assert_problem(await tenant.post(url, json={"to": "sara@example.com"}), 422, "to")
 
 

@@ -287,6 +287,39 @@ async def test_quiet_hours_delay_a_marketing_email_to_the_minute_in_the_recipien
         assert datetime.fromisoformat(receipt["send_at"]) == late  # transactional ignores quiet hours
 
 
+async def test_a_retried_marketing_email_waits_out_quiet_hours_that_began_meanwhile(
+    database: Database, tenant: Tenant
+) -> None:
+    async with SmtpServer() as smtp:
+        smtp.handler.defer["evening@example.com"] = 1
+        await setup(tenant, smtp)
+        now = datetime.now(UTC)
+        start = (now + timedelta(seconds=3)).replace(microsecond=0)
+        end = start + timedelta(hours=2)
+        # quiet hours that begin 3 s from now: the first attempt is before them, the retry after
+        policy = {"quiet_hours": {"start": start.time().isoformat(), "end": end.time().isoformat()}}
+        assert (await tenant.patch("/v1/settings/messaging", json=policy)).status_code == 200
+        lead_id = await person(tenant, "evening@example.com", timezone="UTC")
+        message = await send(tenant, lead_id, subject="Hi", body_text="Hello", purpose="marketing")
+        settings = Settings(database_url=database.settings.database_url, outbound_allow_loopback=True,
+                            public_base_url="https://crm.example", worker_poll_seconds=0.05,
+                            message_retry_schedule=[5.0])  # fmt: skip
+        worker = Worker(database, settings)
+        task = asyncio.create_task(worker.run())
+        try:
+            retried = await until(lambda: _retried(tenant, message["id"]))
+        finally:
+            worker.stop()
+            await asyncio.wait_for(task, 20)
+    assert datetime.fromisoformat(retried["send_at"]) == end  # moved to the quiet hours' end, not dropped
+    assert smtp.to("evening@example.com") == []
+
+
+async def _retried(tenant: Tenant, message_id: str) -> dict[str, Any] | None:
+    message = await status_of(tenant, message_id)
+    return message if message["attempts"] == 1 and message["status"] == "queued" else None
+
+
 async def test_the_frequency_cap_holds_under_concurrent_sends(database: Database, tenant: Tenant) -> None:
     async with SmtpServer() as smtp:
         await setup(tenant, smtp)

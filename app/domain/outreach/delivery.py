@@ -40,6 +40,7 @@ class ChannelConfig:
     settings: Mapping[str, Any]
     secrets: Mapping[str, str]
     callback_url: str
+    secrets_readable: bool = True  # False: sealed under a key this installation lacks (sends nothing)
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,12 @@ class ChannelRead(ResourceRead):
     name: str
     settings: dict[str, Any] = Field(description="The settings without secrets; `<secret>_set`: whether one is stored")
     is_default: bool
+    secrets_readable: bool = Field(
+        default=True,
+        description="false: the stored secrets cannot be opened with this installation's SECRETS_KEY (it was "
+        "changed or lost); every `<secret>_set` is null and the channel sends nothing until the key they were "
+        "sealed with is set back or the secrets are entered again (PATCH)",
+    )
     callback_url: str = Field(
         description="Where the provider reports deliveries and replies (configure it in the provider's console "
         "where it does not take it per message)"

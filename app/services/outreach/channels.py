@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 from datetime import datetime
 from email.message import EmailMessage
@@ -27,17 +28,19 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Conflict, ErrorList, InvalidInput, NotFound
 from app.domain.events import events as types
-from app.domain.outreach.delivery import ChannelConfig, Outgoing, SendResult
+from app.domain.outreach.delivery import ChannelConfig, Outcome, Outgoing, SendResult
 from app.domain.outreach.vocabulary import PROVIDERS, ChannelType, Provider
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.outbound import on_behalf_of
 from app.schemas.outreach.channels import SETTINGS, ChannelRead
-from app.sealing import sealer
+from app.sealing import InvalidToken, sealer
 from app.services.context import Context, write_changes
 from app.services.events import events
 from app.services.outreach import links
 from app.services.outreach.providers.base import adapter_for
+
+log = logging.getLogger("app.services")
 
 CALLBACK_PURPOSE = "channel-callback"
 CALLBACK_PATH = "/v1/channel-callbacks"
@@ -61,16 +64,36 @@ def _public(public_url: str | None) -> str:
     return public_url if public_url is not None else links.base_url()
 
 
+UNREADABLE = (
+    "the channel's secrets cannot be opened with this installation's SECRETS_KEY: set the key they were "
+    "sealed with, or enter the secrets again"
+)
+
+
+def secrets_of(row: Row) -> dict[str, str] | None:
+    """A channel's opened secrets ({} for none); None when no key of SECRETS_KEY opens them (the
+    key was changed or lost): the channel then reads, but sends nothing until they are entered again."""
+    if not row["secrets"]:
+        return {}
+    try:
+        return sealer().open_sealed(row["secrets"])
+    except InvalidToken:
+        log.warning("channel %s: %s", row["id"], UNREADABLE)
+        return None
+
+
 def read(row: Row, public_url: str) -> dict[str, Any]:
-    """The channel as answered: settings without secrets, a `<secret>_set` flag for each secret."""
-    secrets = sealer().open_sealed(row["secrets"]) if row["secrets"] else {}
+    """The channel as answered: settings without secrets, a `<secret>_set` flag for each secret
+    (null for each when the stored secrets cannot be opened: `secrets_readable` false)."""
+    secrets = secrets_of(row)
     model = SETTINGS[Provider(row["provider"])]
     settings = dict(row["settings"] or {})
     for name in model.SECRETS:
-        settings[f"{name}_set"] = bool(secrets.get(name))
+        settings[f"{name}_set"] = bool(secrets.get(name)) if secrets is not None else None
     return {
         **{k: v for k, v in row.items() if k not in ("secrets", "settings", "callback_token_digest", "workspace_id")},
         "settings": settings,
+        "secrets_readable": secrets is not None,
         "callback_url": callback_url(public_url, row["id"]),
     }
 
@@ -157,7 +180,7 @@ async def update(
     if changes.get("name") is not None and changes["name"] != row["name"]:
         values["name"] = changes["name"]
     if changes.get("settings") is not None:
-        current_secrets = sealer().open_sealed(row["secrets"]) if row["secrets"] else {}
+        current_secrets = secrets_of(row) or {}  # unreadable ones are replaced by what is entered now
         merged: dict[str, Any] = {**(row["settings"] or {}), **current_secrets}
         for key, value in changes["settings"].items():
             if value is None:
@@ -217,14 +240,16 @@ async def default_for(
 
 
 def config(row: Row, public_url: str) -> ChannelConfig:
+    secrets = secrets_of(row)
     return ChannelConfig(
         id=row["id"],
         workspace_id=row["workspace_id"],
         type=ChannelType(row["type"]),
         provider=Provider(row["provider"]),
         settings=dict(row["settings"] or {}),
-        secrets=sealer().open_sealed(row["secrets"]) if row["secrets"] else {},
+        secrets=secrets or {},
         callback_url=callback_url(public_url, row["id"]),
+        secrets_readable=secrets is not None,
     )
 
 
@@ -280,6 +305,10 @@ async def send_test(
     if row["archived_at"] is not None:
         raise Conflict("the channel is archived")
     channel = config(row, public_url)
+    if not channel.secrets_readable:
+        return SendResult(Outcome.FAILED, detail=UNREADABLE)
+    # Nothing to write: the request's transaction ends before the provider is waited for.
+    await ctx.uow.commit()
     outgoing = _test_message(channel, to, text or "Test message: this channel works.", ctx.now, new_id())
     with on_behalf_of(ctx.workspace_id):
         return await adapter_for(channel.provider).send(

@@ -21,11 +21,13 @@ from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.db.wakeups import MESSAGES
+from app.domain.errors import NotFound
 from app.domain.events import events as types
 from app.domain.leads.sla import ActivityType, Direction
 from app.domain.outreach import messages as rules
 from app.domain.outreach.delivery import ChannelConfig, Outcome, Outgoing, SendResult
-from app.domain.outreach.vocabulary import ChannelType, MessageStatus, SuppressionReason
+from app.domain.outreach.policy import quiet_until
+from app.domain.outreach.vocabulary import ChannelType, MessageStatus, PersonRef, Purpose, SuppressionReason
 from app.ids import utcnow
 from app.schemas.leads.routing import ActivityCreate
 from app.schemas.outreach.messages import MessageRead
@@ -33,6 +35,7 @@ from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events.events import record
 from app.services.leads import activities
 from app.services.outreach import channels, inbound, suppressions
+from app.services.outreach import policy as messaging
 from app.services.outreach.providers.base import adapter_for
 
 log = logging.getLogger("app.worker.messages")
@@ -155,6 +158,8 @@ async def _send_one(
     """The provider's answer to one claimed message, or None when it was not handed off (given back)."""
     if config is None:
         return SendResult(Outcome.FAILED, detail="the channel was archived before the message went")
+    if not config.secrets_readable:  # nothing handed off: retried (the key may be set back meanwhile), then failed
+        return SendResult(Outcome.RETRY, detail=channels.UNREADABLE)
     timeout = settings.webhook_timeout_seconds
     try:
         outgoing = outgoing_of(config, message)
@@ -221,7 +226,7 @@ async def _settle(
         values.update(sent_at=now, provider_message_id=result.provider_message_id, last_error=None)
     elif result.outcome is Outcome.RETRY and attempt <= len(retry_schedule):
         status = MessageStatus.QUEUED
-        values.update(send_at=now + timedelta(seconds=retry_schedule[attempt - 1]))
+        values.update(send_at=await _retry_at(ctx, message, now + timedelta(seconds=retry_schedule[attempt - 1])))
     elif result.outcome is Outcome.BOUNCED:
         status, event = MessageStatus.BOUNCED, types.MESSAGE_BOUNCED
         values.update(failed_at=now)
@@ -247,6 +252,23 @@ async def _settle(
         await inbound.apply_held(ctx, row)  # the provider's report outran this record
     if status is MessageStatus.QUEUED:
         ctx.uow.wake(MESSAGES)
+
+
+async def _retry_at(ctx: Context, message: Mapping[str, Any], at: datetime) -> datetime:
+    """When a retried message goes again: marketing never inside the recipient's quiet hours (as
+    when it was queued), so a retry that would fall in them waits for their end."""
+    if message["purpose"] != Purpose.MARKETING.value:
+        return at
+    policy = await messaging.policy(ctx)
+    if policy.quiet_hours is None:
+        return at
+    lead_id = message["lead_id"]
+    person = PersonRef("lead", lead_id) if lead_id else PersonRef("contact", message["contact_id"])
+    try:
+        zone = await messaging.timezone_of(ctx, person)
+    except NotFound:
+        return at
+    return quiet_until(at, zone, policy.quiet_hours) or at
 
 
 async def _touch(ctx: Context, message: Mapping[str, Any]) -> None:
