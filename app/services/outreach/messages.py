@@ -191,7 +191,9 @@ async def _render(
             raise InvalidInput.field("template_id", "no template with this id")
         if template["channel"] != body.channel.value:
             raise InvalidInput.field("template_id", f"this template is for {template['channel']}, not {body.channel}")
-        rendered, version = await templates.render_for(ctx, body.template_id, person, unsubscribe_url=unsubscribe_url)
+        rendered, version = await templates.render_for(
+            ctx, body.template_id, person, unsubscribe_url=unsubscribe_url, template=template
+        )
         return rendered, {**template, "version": version}, str(template["locale"])
     assert body.body_text is not None
     if body.channel is ChannelType.EMAIL and body.subject is None:

@@ -218,13 +218,20 @@ async def _render_template(
 
 
 async def render_for(
-    ctx: Context, template_id: UUID, person: PersonRef, *, unsubscribe_url: str, version: int | None = None
+    ctx: Context,
+    template_id: UUID,
+    person: PersonRef,
+    *,
+    unsubscribe_url: str,
+    version: int | None = None,
+    template: Row | None = None,
 ) -> tuple[Rendered, int]:
     """A live template (its current version, or `version`) rendered for a person: the content
     and the version used. 404 for an unknown template or person; 422 naming `template_id` for an
     archived template, `template_version` for a version it never had, the part's field when the
     person's data cannot render (e.g. a custom field the person lacks)."""
-    template = await get(ctx, template_id)
+    if template is None:  # the caller may have read it already
+        template = await get(ctx, template_id)
     if template["archived_at"] is not None:
         raise InvalidInput.field("template_id", "the template is archived")
     return await _render_template(
