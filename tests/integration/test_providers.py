@@ -196,7 +196,11 @@ async def test_kavenegar_sends_to_the_key_path_with_a_national_receptor() -> Non
         (411, data("kavenegar", "error_411.json"), Outcome.BOUNCED),
         (403, data("kavenegar", "error_403.json"), Outcome.FAILED),
         (409, b'{"return": {"status": 409, "message": "server busy"}, "entries": null}', Outcome.RETRY),
+        (451, b'{"return": {"status": 451, "message": "too many calls"}, "entries": null}', Outcome.RETRY),
+        (501, data("kavenegar", "error_501.json"), Outcome.FAILED),
+        (500, b'{"return": {"status": 500, "message": "error"}, "entries": null}', Outcome.UNKNOWN),
         (502, b"<html>bad gateway</html>", Outcome.UNKNOWN),
+        (501, b"<html>not implemented</html>", Outcome.UNKNOWN),
     ],
 )
 async def test_kavenegar_answers_are_classified(status: int, payload: bytes, outcome: Outcome) -> None:
@@ -466,8 +470,27 @@ def test_kavenegar_reports_and_replies_parse() -> None:
     assert (delivered.status, delivered.provider_message_id) == (MessageStatus.DELIVERED, "8792343")
     [undelivered] = adapter.parse_callback(config, form_request(data("kavenegar", "delivery_undelivered.form")))
     assert undelivered.status == MessageStatus.FAILED
+    assert undelivered.detail.startswith("status 11 ")
+    [blocked] = adapter.parse_callback(config, form_request(data("kavenegar", "delivery_blocked.form")))
+    assert blocked.status == MessageStatus.FAILED  # refuses advertising lines: not a bad number
     [reply] = adapter.parse_callback(config, form_request(data("kavenegar", "receive.form")))
     assert reply.kind == CallbackKind.INBOUND and (reply.from_address, reply.text) == ("+989121234567", "لغو")
+    assert (reply.to_address, reply.provider_message_id) == ("10004346", "306145362")
+
+
+def test_kavenegar_callbacks_take_either_field_naming_and_ignore_what_records_nothing() -> None:
+    config, adapter = kavenegar("http://unused"), adapter_for(Provider.KAVENEGAR)
+    named = "messageid=306145363&sender=09121234567&receptor=10004346&message=%D9%84%D8%BA%D9%88&date=1356619709"
+    [reply] = adapter.parse_callback(config, form_request(named.encode()))
+    assert (reply.kind, reply.from_address, reply.to_address) == (CallbackKind.INBOUND, "+989121234567", "10004346")
+    report = b"messageid=8792343&status=10&statustext=x&sender=10004346&receptor=09123456789&message=hi"
+    [delivered] = adapter.parse_callback(config, form_request(report))
+    assert (delivered.kind, delivered.status) == (CallbackKind.STATUS, MessageStatus.DELIVERED)
+    query = CallbackRequest("GET", CALLBACK, {}, {"messageid": "8792343", "status": "14"}, b"")
+    [blocked] = adapter.parse_callback(config, query)
+    assert (blocked.status, blocked.provider_message_id) == (MessageStatus.FAILED, "8792343")
+    for nothing in (b"messageid=8792343&status=1", b"messageid=8792343&status=2", b"messageid=1&status=100"):
+        assert adapter.parse_callback(config, form_request(nothing)) == []
 
 
 def test_whatsapp_webhooks_parse_into_statuses_and_replies() -> None:

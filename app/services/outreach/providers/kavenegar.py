@@ -1,11 +1,16 @@
 """Kavenegar (kavenegar.com): SMS through its REST API, its delivery reports and received messages.
 
 - Send: `POST {api_base_url}/v1/{API-KEY}/sms/send.json`, form-encoded `receptor`, `sender`,
-  `message`. The answer is `{"return": {"status", "message"}, "entries": [{"messageid", "status",
-  "statustext", "receptor", ...}]}`; `return.status` 200 is success (the HTTP status mirrors it).
+  `message` (as the official SDKs send it). The answer is `{"return": {"status", "message"},
+  "entries": [{"messageid", "message", "status", "statustext", "sender", "receptor", "date",
+  "cost"}]}`; `return.status` 200 is success. A refusal comes as the same envelope with its code,
+  the HTTP status mirroring it (the Go and .NET SDKs read the envelope from non-2xx answers); an answer
+  without the envelope (a proxy's error page) is judged by its HTTP status alone.
 - Callbacks (the delivery URL and the receive URL set in Kavenegar's panel, both this channel's
-  callback URL): a delivery report carries `messageid` and `status`; a received message `from`,
-  `to`, `message` and `messageid`; as a form-encoded POST (or the same fields in a GET's query).
+  callback URL): a delivery report carries `messageid` and `status` (the codes of `sms/status`);
+  a received message `from`, `to`, `message` and `messageid` (`sender`/`receptor`, the names
+  `sms/receive` uses, are taken too); as a form-encoded POST or the same fields in a GET's query
+  (the documentation at hand does not settle which: both are taken).
   Kavenegar does not sign them: the token in the URL alone authenticates them."""
 
 from __future__ import annotations
@@ -30,20 +35,26 @@ from app.outbound import exchange, guarded_client
 from app.services.outreach.providers.base import FORM, KEEP_BYTES, e164_of, form_pairs, short, transport_failure
 
 API_BASE_URL = "https://api.kavenegar.com"
-# return.status codes: the receptor is not a valid number (for good).
+# return.status codes. 411: the receptor is not a valid number (for good).
 RECIPIENT_CODES = frozenset({411})
-# "The server cannot answer now; try again later" (not processed).
-RETRY_CODES = frozenset({409})
-# A delivery report's status: 1 queued, 2 scheduled, 4 and 5 sent to the operator, 6 failed,
-# 10 delivered, 11 not delivered, 13 cancelled, 14 blocked by the recipient, 100 unknown id.
-DELIVERY = {
-    "4": MessageStatus.SENT,
-    "5": MessageStatus.SENT,
-    "6": MessageStatus.FAILED,
-    "10": MessageStatus.DELIVERED,
-    "11": MessageStatus.FAILED,
-    "13": MessageStatus.FAILED,
-    "14": MessageStatus.BOUNCED,
+# Not processed, try again later: 409 the server cannot answer now, 451 too many calls from this
+# IP in the time window.
+RETRY_CODES = frozenset({409, 451})
+# A refusal that Kavenegar answers with a 5xx code: 501, a test account may send only to its
+# owner's number. Nothing was sent, so the message failed (it is not in doubt).
+REFUSED_5XX = frozenset({501})
+# A delivery report's status (the codes of sms/status) as a message status, with what it means.
+# 1 queued and 2 scheduled change nothing a message records, nor does 100 (an unknown message id).
+# 14 is a number that refuses advertising lines: the number is good (other lines and transactional
+# messages may reach it), so it fails this message without suppressing the number.
+DELIVERY: dict[str, tuple[MessageStatus, str]] = {
+    "4": (MessageStatus.SENT, "sent to the operator"),
+    "5": (MessageStatus.SENT, "sent to the operator"),
+    "6": (MessageStatus.FAILED, "failed at the sending line"),
+    "10": (MessageStatus.DELIVERED, "delivered"),
+    "11": (MessageStatus.FAILED, "not delivered (handset off or out of reach)"),
+    "13": (MessageStatus.FAILED, "cancelled or not sent (cost refunded)"),
+    "14": (MessageStatus.FAILED, "blocked: the recipient refuses advertising lines"),
 }
 
 
@@ -65,6 +76,7 @@ def classify(http_status: int, excerpt: str | None) -> SendResult:
     returned = body.get("return") if isinstance(body, dict) else None
     code = returned.get("status") if isinstance(returned, dict) else None
     message = short(str(returned.get("message") or "")) if isinstance(returned, dict) else short(excerpt)
+    enveloped = isinstance(code, int)  # Kavenegar answered (not a proxy's error page)
     if not isinstance(code, int):
         code = http_status
     detail = f"{code} {message}".strip()
@@ -75,11 +87,11 @@ def classify(http_status: int, excerpt: str | None) -> SendResult:
         return SendResult(Outcome.SENT, str(message_id) if message_id is not None else None, detail)
     if code in RETRY_CODES:
         return SendResult(Outcome.RETRY, detail=detail)
-    if http_status >= 500 and code >= 500:
-        return SendResult(Outcome.UNKNOWN, detail=detail)
     if code in RECIPIENT_CODES:
         return SendResult(Outcome.BOUNCED, detail=detail)
-    return SendResult(Outcome.FAILED, detail=detail)  # 401/403 key, 412 sender, 418 credit, 413 text...
+    if http_status >= 500 and code >= 500 and not (enveloped and code in REFUSED_5XX):
+        return SendResult(Outcome.UNKNOWN, detail=detail)
+    return SendResult(Outcome.FAILED, detail=detail)  # 401/403 key, 412 sender, 413 text, 418 credit, 501...
 
 
 class KavenegarAdapter:
@@ -119,27 +131,32 @@ class KavenegarAdapter:
 
     def parse_callback(self, channel: ChannelConfig, request: CallbackRequest) -> list[CallbackEvent]:
         fields = dict(form_pairs(request))
-        message_id = fields.get("messageid")
-        if "from" in fields and "message" in fields:
+        message_id = fields.get("messageid") or None
+        reported = fields.get("status", "").strip()
+        # A received message: `from`/`to` as forwarded to the receive URL; `sender`/`receptor` as
+        # sms/receive names them (not taken from a report, which carries a status).
+        sender = fields.get("from") or (None if reported else fields.get("sender"))
+        if sender and "message" in fields:
             return [
                 CallbackEvent(
                     CallbackKind.INBOUND,
                     provider_message_id=message_id,
-                    from_address=_phone(fields["from"]),
-                    to_address=fields.get("to"),
+                    from_address=_phone(sender),
+                    to_address=fields.get("to") or fields.get("receptor"),
                     text=fields["message"],
                     raw=fields,
                 )
             ]
-        status = DELIVERY.get(fields.get("status", "").strip())
-        if status is None or not message_id:
+        known = DELIVERY.get(reported)
+        if known is None or not message_id:
             return []
+        status, meaning = known
         return [
             CallbackEvent(
                 CallbackKind.STATUS,
                 provider_message_id=message_id,
                 status=status,
-                detail=f"status {fields.get('status')}",
+                detail=f"status {reported} {meaning}",
                 raw=fields,
             )
         ]
