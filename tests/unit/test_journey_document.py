@@ -195,7 +195,7 @@ def test_a_description_is_kept() -> None:
 def test_event_triggers_name_an_event_of_the_audience() -> None:
     assert parse(pinned(trigger={"type": "event", "event": "lead.qualified"})).trigger == EventTrigger("lead.qualified")
     assert problems(pinned(trigger={"type": "event", "event": "lead.exploded"})) == {
-        "trigger.event": "must be an event type (see GET /v1/event-types)"
+        "trigger.event": "must be an event type, as webhooks deliver them (lead.created, message.replied …)"
     }
     assert problems(pinned(trigger={"type": "event", "event": "customer.converted"})) == {
         "trigger.event": "customer.converted names no lead: use an event of lead.*, activity.*, task.*, message.*, "

@@ -661,7 +661,7 @@ class _Parser:
 
     def event(self, value: Any, path: str) -> str | None:
         if not isinstance(value, str) or value not in EVENT_TYPES:
-            self.fail(path, "must be an event type (see GET /v1/event-types)")
+            self.fail(path, "must be an event type, as webhooks deliver them (lead.created, message.replied …)")
             return None
         if self.audience is not None and value not in PERSON_EVENTS[self.audience]:
             resources = ", ".join(f"{r}.*" for r in PERSON_RESOURCES[self.audience])
