@@ -1,1 +1,1 @@
-"""Journeys: durable multi-step automations for one person at a time (a lead or a contact)."""
+"""Journeys: durable multi-step automations (their document, waits and statistics)."""
