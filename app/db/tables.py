@@ -1569,6 +1569,122 @@ message_status_changes = Table(
 )
 
 
+# Journeys: durable multi-step automations (migration 0037). A journey's document (trigger, steps,
+# exits, re-enrolment) is kept per version; publishing freezes the draft as the active version, and
+# every enrolment runs on the version it started in.
+journeys = Table(
+    "journeys",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("audience", String(16), nullable=False),  # leads | contacts
+    Column("status", String(16), nullable=False),  # draft | active | paused | archived
+    Column("active_version", Integer),  # the published version new enrolments start in
+    Column("draft_version", Integer),  # the version being edited (null: none since the last publish)
+    Column("trigger_type", String(16)),  # of the active version: event | segment | schedule | manual
+    Column("trigger_event", String(64)),  # of the active version, for an event trigger
+    Column("template", String(64)),  # the built-in journey it was made from
+    Column("paused_at", UtcDateTime),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "status", "trigger_type"),
+)
+
+journey_versions = Table(
+    "journey_versions",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("journey_id", Uuid, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("document", Json, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("published_at", UtcDateTime),
+    Column("published_by", String(64)),
+    ForeignKeyConstraint(["workspace_id", "journey_id"], ["journeys.workspace_id", "journeys.id"], ondelete="CASCADE"),
+)
+
+# One person's way through one version of a journey. `due_at`: when the worker next advances it
+# (a wait's end, or a wait-for-event's timeout); null while it waits only for an event or once ended.
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("journey_id", Uuid, nullable=False),
+    Column("journey_version", Integer, nullable=False),
+    Column("lead_id", Uuid),
+    Column("contact_id", Uuid),
+    Column("status", String(16), nullable=False),  # active | completed | exited
+    Column("exit_reason", String(200)),
+    Column("current_step", String(64)),
+    Column("visit", Integer, nullable=False, server_default="1"),  # how many times current_step was entered
+    Column("variant", String(64)),  # the split's variant it took
+    Column("due_at", UtcDateTime),
+    Column("waiting_event", String(64)),  # a wait for this event type (until due_at, its timeout)
+    Column("lease_until", UtcDateTime),  # a worker advances it until then
+    Column("enrolled_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("trigger", Json),  # what enrolled it: {"type", "event_id"?}
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "journey_id"], ["journeys.workspace_id", "journeys.id"], ondelete="CASCADE"),
+    Index(None, "workspace_id", "journey_id", "created_at", "id"),
+    Index(None, "workspace_id", "lead_id"),
+    Index(None, "workspace_id", "contact_id"),
+    Index("ix_enrolments_due", "due_at", **{f"{d}_where": text("status = 'active'") for d in ("sqlite", "postgresql")}),
+    Index(
+        "ux_enrolments_active_lead",
+        "workspace_id",
+        "journey_id",
+        "lead_id",
+        unique=True,
+        sqlite_where=text("status = 'active' AND lead_id IS NOT NULL"),
+        postgresql_where=text("status = 'active' AND lead_id IS NOT NULL"),
+    ),
+    Index(
+        "ux_enrolments_active_contact",
+        "workspace_id",
+        "journey_id",
+        "contact_id",
+        unique=True,
+        sqlite_where=text("status = 'active' AND contact_id IS NOT NULL"),
+        postgresql_where=text("status = 'active' AND contact_id IS NOT NULL"),
+    ),
+)
+
+# Every step an enrolment ran, once: keyed by (enrolment, step, visit) and written in the same
+# transaction as what the step did (a message queued, a task created), so no step runs twice.
+enrolment_steps = Table(
+    "enrolment_steps",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("enrolment_id", Uuid, primary_key=True),
+    Column("step_id", String(64), primary_key=True),
+    Column("visit", Integer, primary_key=True),
+    Column("number", Integer, nullable=False),  # the n-th step the enrolment ran (its history's order)
+    Column("step_type", String(16), nullable=False),
+    Column("result", Json),  # {"message_id"}, {"task_id"}, {"branch": "then"}, {"variant"}, {"until"}...
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    ForeignKeyConstraint(
+        ["workspace_id", "enrolment_id"], ["enrolments.workspace_id", "enrolments.id"], ondelete="CASCADE"
+    ),
+    Index(None, "workspace_id", "enrolment_id", "started_at"),
+)
+
+# How far each workspace's events were read for journey triggers and exits (its event sequence).
+journey_cursors = Table(
+    "journey_cursors",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_sequence", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+
 TENANT_TABLES = (
     members,
     api_keys,
@@ -1631,4 +1747,9 @@ TENANT_TABLES = (
     template_versions,
     messages,
     message_status_changes,
+    journeys,
+    journey_versions,
+    enrolments,
+    enrolment_steps,
+    journey_cursors,
 )

@@ -21,6 +21,7 @@ from app.db.repositories.events.delivery_queue import DeliveryQueue
 from app.db.repositories.events.event_queue import EventQueue
 from app.db.repositories.events.job_queue import JobQueue
 from app.db.repositories.events.timer_queue import TimerQueue
+from app.db.repositories.journeys.queue import EnrolmentQueue
 from app.db.repositories.outreach.message_queue import MessageQueue
 from app.db.repositories.system import SystemRepository
 from app.db.session import Database
@@ -148,3 +149,6 @@ class UnitOfWork:
 
     def message_queue(self) -> MessageQueue:
         return MessageQueue(self)
+
+    def enrolment_queue(self) -> EnrolmentQueue:
+        return EnrolmentQueue(self)

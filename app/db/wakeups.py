@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 OUTBOX_CHANNEL = "crm_outbox"
 NOTIFY_EVERY_SECONDS = 0.05
 EVENTS, TIMERS, JOBS, DELIVERIES, MESSAGES = "", "timers", "jobs", "deliveries", "messages"
+JOURNEYS = "journeys"
 _last_notify: dict[str, float] = {}
 LOCAL_WAKERS: set[Callable[[str], None]] = set()
 

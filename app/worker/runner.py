@@ -26,6 +26,7 @@ from app.db.wakeups import (
     DELIVERIES,
     EVENTS,
     JOBS,
+    JOURNEYS,
     LOCAL_WAKERS,
     MESSAGES,
     NOTIFY_EVERY_SECONDS,
@@ -34,6 +35,8 @@ from app.db.wakeups import (
 )
 from app.domain.events.webhooks import workspace_share
 from app.ids import utcnow
+from app.services.journeys import engine as journey_engine
+from app.services.journeys import signals as journey_signals
 from app.services.leads import duplicates, sla
 from app.services.outreach import delivery as messages
 from app.services.outreach import links
@@ -88,6 +91,8 @@ class Worker:
         self._job_wake = asyncio.Event()
         self._dedupe_wake = asyncio.Event()  # set by dispatch passes: new leads may be queued
         self._message_wake = asyncio.Event()
+        self._journey_wake = asyncio.Event()  # an enrolment made, or events numbered (triggers, exits)
+        self._next_journey: datetime | None = None
         self._message_limits = messages.RateLimits()
         self._next_message: datetime | None = None
         self._wakes = {
@@ -96,6 +101,7 @@ class Worker:
             TIMERS: self._timer_wake,
             JOBS: self._job_wake,
             MESSAGES: self._message_wake,
+            JOURNEYS: self._journey_wake,
         }
         self._next_timer: datetime | None = None  # when the next pending timer is due, as last seen
         self._next_sla: datetime | None = None  # the next first-response deadline, as last seen
@@ -170,6 +176,7 @@ class Worker:
             self._delivery_wake.set()  # new deliveries: let the delivery loop look now
         if done.events:
             self._dedupe_wake.set()  # lead.created among them: their duplicate search is queued
+            self._journey_wake.set()  # a journey's trigger, exit or awaited event among them
         # Only a full batch means a backlog worth an immediate next pass; otherwise wait for the
         # next notification (coalesced), so steady traffic makes passes of many events, not of one.
         return int(done.events >= DISPATCH_BATCH)
@@ -228,6 +235,20 @@ class Worker:
 
     def _message_due(self) -> datetime | None:
         return self._next_message
+
+    async def _journeys(self) -> int:
+        """Events for journeys (triggers, exits, awaited events), then the enrolments due now (a full
+        batch: at once again); then sleep until the next is due."""
+        now = utcnow()
+        read = await journey_signals.process(self.database, now)
+        advanced = await journey_engine.advance_due(self.database, utcnow())
+        if advanced >= journey_engine.BATCH or read >= journey_signals.BATCH:
+            return 1
+        self._next_journey = await journey_engine.next_due(self.database)
+        return 0
+
+    def _journey_due(self) -> datetime | None:
+        return self._next_journey
 
     def _analyze_due(self) -> datetime | None:
         return self._next_analyze
@@ -348,6 +369,9 @@ class Worker:
                 asyncio.create_task(self._loop("jobs", self._jobs, self._job_wake)),
                 asyncio.create_task(self._loop("sla", self._sla, None, self._sla_due)),
                 asyncio.create_task(self._loop("dedupe", self._dedupe, self._dedupe_wake, coalesce=DEDUPE_COALESCE)),
+                asyncio.create_task(
+                    self._loop("journeys", self._journeys, self._journey_wake, self._journey_due, coalesce=0.0)
+                ),
                 asyncio.create_task(
                     self._loop("messages", self._messages, self._message_wake, self._message_due, coalesce=0.0)
                 ),

@@ -123,6 +123,21 @@ async def _template(tenant: Tenant, database: Database) -> str:
     return f"/v1/templates/{created.json()['id']}"
 
 
+async def _journey(tenant: Tenant, database: Database) -> str:
+    document = {"name": "j", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "w", "type": "wait", "seconds": 60}]}  # fmt: skip
+    created = (await tenant.post("/v1/journeys", json=document)).json()
+    await tenant.post(f"/v1/journeys/{created['id']}/publish")
+    return f"/v1/journeys/{created['id']}"
+
+
+async def _enrolment(tenant: Tenant, database: Database) -> str:
+    journey = await _journey(tenant, database)
+    lead = await _lead(tenant, database)
+    created = await tenant.post(f"{journey}/enrolments", json={"lead_id": lead.rsplit("/", 1)[1]})
+    return f"/v1/enrolments/{created.json()['id']}"
+
+
 async def _channel(tenant: Tenant, database: Database) -> str:
     settings = {"host": "mail.example.com", "port": 587, "security": "starttls", "from_email": "news@x.io"}
     created = await tenant.post("/v1/channels", json={"type": "email", "provider": "smtp", "name": "Mail",
@@ -356,6 +371,21 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("POST", "/v1/channels/{channel_id}/test"): (_channel, {"to": "someone@x.io"}, "/test"),
     ("GET", "/v1/messages/{message_id}"): (_message, None, ""),
     ("DELETE", "/v1/suppressions/{suppression_id}"): (_suppression, None, ""),
+    ("GET", "/v1/journeys/{journey_id}"): (_journey, None, ""),
+    ("PATCH", "/v1/journeys/{journey_id}"): (_journey, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/journeys/{journey_id}"): (_journey, None, ""),
+    ("POST", "/v1/journeys/{journey_id}/publish"): (_journey, None, "/publish"),
+    ("POST", "/v1/journeys/{journey_id}/pause"): (_journey, None, "/pause"),
+    ("POST", "/v1/journeys/{journey_id}/resume"): (_journey, None, "/resume"),
+    ("GET", "/v1/journeys/{journey_id}/versions/{number}"): (_journey, None, "/versions/1"),
+    ("GET", "/v1/journeys/{journey_id}/enrolments"): (_journey, None, "/enrolments"),
+    ("POST", "/v1/journeys/{journey_id}/enrolments"): (
+        _journey,
+        {"lead_id": "01a21ccd-7080-7524-9a80-7fc53d31ae93"},
+        "/enrolments",
+    ),
+    ("GET", "/v1/journeys/{journey_id}/stats"): (_journey, None, "/stats"),
+    ("GET", "/v1/enrolments/{enrolment_id}"): (_enrolment, None, ""),
 }
 
 

@@ -122,6 +122,10 @@ MESSAGE_REPLIED = "message.replied"
 CONSENT_UPDATED = "consent.updated"
 SUPPRESSION_CREATED = "suppression.created"
 SUPPRESSION_DELETED = "suppression.deleted"
+JOURNEY_ENROLLED = "journey.enrolled"
+JOURNEY_EXITED = "journey.exited"
+JOURNEY_COMPLETED = "journey.completed"
+JOURNEY_NOTIFIED = "journey.notified"
 
 # Who may read an event. The part of the type before the dot names the resource, and that
 # resource's read scope applies: `lead.created` needs `leads:read`, `order.refunded` needs
@@ -150,6 +154,8 @@ EVENT_SCOPE_EXCEPTIONS: dict[str, str | tuple[str, ...]] = {
     "consent": ("leads:read", "contacts:read"),
     # A message shows its recipient and content (as GET /v1/messages/{id} needs the person's scope).
     "message": ("messages:read", "leads:read", "contacts:read"),
+    # An enrolment (and a notify step's event) names its lead or contact.
+    "journey": ("journeys:read", "leads:read", "contacts:read"),
 }
 
 

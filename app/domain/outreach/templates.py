@@ -426,6 +426,11 @@ def _render_one(field: str, source: str, variables: Mapping[str, Any], *, html: 
     return rendered
 
 
+def render_text(source: str, variables: Mapping[str, Any], *, field: str = "text") -> str:
+    """One piece of plain text (a task's title) rendered in the sandbox; raises RenderError."""
+    return _render_one(field, source, variables, html=False)
+
+
 def render(content: Content, variables: Mapping[str, Any], *, locale: str) -> Rendered:
     """The content rendered for one person's variables (see `CATALOGUE`); raises RenderError."""
     subject = (

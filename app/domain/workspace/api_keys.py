@@ -42,6 +42,7 @@ RESOURCES: tuple[str, ...] = (
     "templates",
     "messages",
     "suppressions",
+    "journeys",
 )
 SCOPES: frozenset[str] = frozenset(
     {ADMIN} | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}

@@ -21,6 +21,7 @@ from app.routers.v1.customers import (
     tickets,
 )
 from app.routers.v1.events import events, jobs, webhooks
+from app.routers.v1.journeys import journeys
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
 from app.routers.v1.outreach import channel_callbacks, channels, consents, messages, suppressions, templates
 from app.routers.v1.workspace import api_keys, members, settings, workspace
@@ -64,6 +65,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     imports.export_router,
     forms.router,
     templates.router,
+    journeys.router,
+    journeys.enrolment_router,
     custom_fields.router,
     teams.router,
     events.router,

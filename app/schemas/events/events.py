@@ -20,6 +20,7 @@ from app.schemas.customers.segments import SegmentRead
 from app.schemas.customers.service_records import ContractRead, InvoiceRead, PaymentRead, QuoteRead, TicketRead
 from app.schemas.events.jobs import JobRead
 from app.schemas.events.webhooks import WebhookEndpointRead, WebhookTestData
+from app.schemas.journeys.journeys import EnrolmentRead, JourneyNotified
 from app.schemas.leads.forms import SubmissionRead
 from app.schemas.leads.leads import DuplicatesFound, LeadMerged, LeadRead, LeadUnmerged
 from app.schemas.leads.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
@@ -170,6 +171,8 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CONSENT_UPDATED: ConsentEvent,
     types.SUPPRESSION_CREATED: SuppressionRead,
     types.SUPPRESSION_DELETED: SuppressionRead,
+    **dict.fromkeys((types.JOURNEY_ENROLLED, types.JOURNEY_EXITED, types.JOURNEY_COMPLETED), EnrolmentRead),
+    types.JOURNEY_NOTIFIED: JourneyNotified,
 }
 
 

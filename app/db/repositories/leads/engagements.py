@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
@@ -37,6 +37,15 @@ class EngagementRepository(TenantRepository):
             return []
         statement = select(*FACTS).where(self.scope, e.c.lead_id.in_(list(lead_ids)), e.c.occurred_at >= since)
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def counts_since(self, column: str, person_id: UUID, since: datetime) -> dict[str, int]:
+        """A lead's or contact's engagements by type since `since` (a journey's `engagements.<type>`)."""
+        statement = (
+            select(e.c.type, func.count())
+            .where(e.c.workspace_id == self.workspace_id, e.c[column] == person_id, e.c.occurred_at >= since)
+            .group_by(e.c.type)
+        )
+        return {str(r[0]): int(r[1]) for r in (await self.uow.execute(statement)).all()}
 
     async def link_visitor(self, visitor_id: str, lead_id: UUID, *, only_if_carried: bool) -> list[Row]:
         """Give a visitor's anonymous engagements to the lead; returns their facts. `only_if_carried`:

@@ -1,0 +1,1 @@
+"""Journeys: their versions, enrolments and the steps each ran."""

@@ -1,0 +1,175 @@
+"""Journeys of one workspace, each version's document, enrolments and the steps they ran."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, func, insert, select, update
+
+from app.db import tables
+from app.db.repositories.base import Page, RecordRepository, Row, datetime_key, dialect_insert, text_key
+
+j = tables.journeys
+jv = tables.journey_versions
+en = tables.enrolments
+es = tables.enrolment_steps
+
+
+class JourneyRepository(RecordRepository[Row]):
+    table = j
+    sortable = {"created_at": datetime_key(j.c.created_at), "name": text_key(j.c.name)}
+
+    async def add_version(self, journey_id: UUID, number: int, document: Mapping[str, Any], at: datetime,
+                          by: str) -> None:  # fmt: skip
+        await self.uow.execute(
+            insert(jv).values(
+                workspace_id=self.workspace_id,
+                journey_id=journey_id,
+                number=number,
+                document=dict(document),
+                created_at=at,
+                created_by=by,
+                updated_at=at,
+            )
+        )
+
+    async def version(self, journey_id: UUID, number: int) -> Row | None:
+        statement = select(jv).where(
+            jv.c.workspace_id == self.workspace_id, jv.c.journey_id == journey_id, jv.c.number == number
+        )
+        return await self._one(statement)
+
+    async def versions(self, journey_id: UUID, numbers: Sequence[int]) -> dict[int, Row]:
+        statement = select(jv).where(
+            jv.c.workspace_id == self.workspace_id, jv.c.journey_id == journey_id, jv.c.number.in_(list(numbers))
+        )
+        return {r["number"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}
+
+    async def set_version(self, journey_id: UUID, number: int, values: Mapping[str, Any]) -> None:
+        await self.uow.execute(
+            update(jv)
+            .where(jv.c.workspace_id == self.workspace_id, jv.c.journey_id == journey_id, jv.c.number == number)
+            .values(**values)
+        )
+
+    async def triggered_by(self, event_type: str) -> list[Row]:
+        """Active journeys whose trigger is this event type."""
+        statement = select(j).where(
+            self.scope, j.c.status == "active", j.c.trigger_type == "event", j.c.trigger_event == event_type
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def running(self) -> list[Row]:
+        """Journeys with a published version that is not archived (active or paused)."""
+        statement = select(j).where(self.scope, j.c.status.in_(("active", "paused")))
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+
+class EnrolmentRepository(RecordRepository[Row]):
+    table = en
+    sortable = {"created_at": datetime_key(en.c.created_at)}
+
+    async def enrol(self, values: Mapping[str, Any]) -> Row | None:
+        """A new active enrolment; None when the person already has one in this journey (the partial
+        unique index keeps one active per journey and person, also between concurrent writers)."""
+        return await self._insert_unless_exists(values)
+
+    async def last_of(self, journey_id: UUID, column: str, person_id: UUID) -> Row | None:
+        """The person's latest enrolment in this journey (any status)."""
+        statement = (
+            select(en)
+            .where(self.scope, en.c.journey_id == journey_id, en.c[column] == person_id)
+            .order_by(en.c.enrolled_at.desc(), en.c.id.desc())
+            .limit(1)
+        )
+        return await self._one(statement)
+
+    async def active_of_person(self, column: str, person_id: UUID) -> list[Row]:
+        statement = select(en).where(self.scope, en.c.status == "active", en.c[column] == person_id)
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def set_fields(self, enrolment_id: UUID, values: Mapping[str, Any]) -> Row | None:
+        statement = (
+            update(en)
+            .where(self.scope, en.c.id == enrolment_id)
+            .values(version=en.c.version + 1, **values)
+            .returning(en)
+        )
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row is not None else None
+
+    # -- step runs --------------------------------------------------------------------------------
+
+    async def start_step(self, values: Mapping[str, Any]) -> bool:
+        """Record that a step run begins (enrolment, step, visit); False when that run exists."""
+        statement = dialect_insert(await self._dialect())(es).on_conflict_do_nothing()
+        return bool((await self.uow.execute(statement, {"workspace_id": self.workspace_id, **values})).rowcount)
+
+    async def finish_step(self, enrolment_id: UUID, step_id: str, visit: int, result: Mapping[str, Any] | None,
+                          at: datetime) -> None:  # fmt: skip
+        await self.uow.execute(
+            update(es)
+            .where(
+                es.c.workspace_id == self.workspace_id,
+                es.c.enrolment_id == enrolment_id,
+                es.c.step_id == step_id,
+                es.c.visit == visit,
+            )
+            .values(result=dict(result) if result is not None else None, finished_at=at)
+        )
+
+    async def runs(self, enrolment_id: UUID) -> int:
+        """How many steps the enrolment ran."""
+        statement = select(func.count()).where(
+            es.c.workspace_id == self.workspace_id, es.c.enrolment_id == enrolment_id
+        )
+        return int((await self.uow.execute(statement)).scalar() or 0)
+
+    async def visits(self, enrolment_id: UUID, step_id: str) -> int:
+        """How many times the enrolment entered the step."""
+        statement = select(func.count()).where(
+            es.c.workspace_id == self.workspace_id, es.c.enrolment_id == enrolment_id, es.c.step_id == step_id
+        )
+        return int((await self.uow.execute(statement)).scalar() or 0)
+
+    async def step_run(self, enrolment_id: UUID, step_id: str, visit: int) -> Row | None:
+        statement = select(es).where(
+            es.c.workspace_id == self.workspace_id,
+            es.c.enrolment_id == enrolment_id,
+            es.c.step_id == step_id,
+            es.c.visit == visit,
+        )
+        return await self._one(statement)
+
+    async def steps_of(self, enrolment_id: UUID) -> list[Row]:
+        statement = (
+            select(es)
+            .where(es.c.workspace_id == self.workspace_id, es.c.enrolment_id == enrolment_id)
+            .order_by(es.c.number)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def step_rows(self, journey_id: UUID) -> list[Row]:
+        """(step_id, enrolment status, exit reason, current step, finished) of every step run of the
+        journey's enrolments, for its statistics."""
+        statement = (
+            select(es.c.step_id, es.c.finished_at, en.c.status, en.c.exit_reason, en.c.current_step, en.c.variant)
+            .select_from(es.join(en, and_(en.c.workspace_id == es.c.workspace_id, en.c.id == es.c.enrolment_id)))
+            .where(en.c.workspace_id == self.workspace_id, en.c.journey_id == journey_id)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def counts(self, journey_id: UUID) -> dict[tuple[str, str | None, str | None], int]:
+        """Enrolments by (status, exit reason, variant)."""
+        statement = (
+            select(en.c.status, en.c.exit_reason, en.c.variant, func.count())
+            .where(self.scope, en.c.journey_id == journey_id)
+            .group_by(en.c.status, en.c.exit_reason, en.c.variant)
+        )
+        return {(r[0], r[1], r[2]): int(r[3]) for r in (await self.uow.execute(statement)).all()}
+
+    async def list_of(self, journey_id: UUID, *, sort: Any, cursor: str | None, limit: int, **equal: Any) -> Page[Row]:
+        return await self.list(sort=sort, cursor=cursor, limit=limit, archived=None, journey_id=journey_id, **equal)

@@ -1,0 +1,1 @@
+"""Journeys: durable multi-step automations, their versions and enrolments."""

@@ -1,0 +1,333 @@
+"""The journeys engine (run by the worker): advances the enrolments that fell due, each step once.
+
+A pass claims due enrolments of active journeys (FOR UPDATE SKIP LOCKED on PostgreSQL: workers
+share the due ones, in due order) and, for each in a savepoint, runs its steps until it reaches a
+wait or ends. A step run is a row keyed by (enrolment, step, visit) written in the same transaction
+as what the step did (a message queued, a task created, a field changed) and as the enrolment's new
+position: a worker killed anywhere leaves either all of it or none, so no step runs twice and the
+next pass resumes each enrolment where it was. Sends only queue messages: delivery is the
+messages' own machinery (consent, quiet hours, frequency cap, exactly-once delivery)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain.errors import DomainError
+from app.domain.events import events as types
+from app.domain.journeys import document as documents
+from app.domain.journeys import waits
+from app.domain.outreach.templates import RenderError, render_text
+from app.domain.outreach.vocabulary import PersonRef
+from app.domain.workspace.calendar import BusinessHours
+from app.schemas.journeys.journeys import JourneyNotified
+from app.schemas.outreach.messages import MessageCreate
+from app.schemas.workspace.settings import SlaSettings
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.events import events
+from app.services.journeys import enrolments
+from app.services.journeys.enrolments import COMPLETED, EXITED, holds, person_of
+from app.services.leads import leads as lead_service
+from app.services.leads import qualification, routing, tasks
+from app.services.outreach import messages, templates
+from app.services.outreach import policy as messaging
+from app.services.workspace import calendars, settings
+
+log = logging.getLogger("app.services")
+BATCH = 200
+STEPS_PER_PASS = 50  # an enrolment that runs this many steps without a wait goes on in the next pass
+RETRY_AFTER = timedelta(minutes=1)  # an enrolment whose pass failed (a bug, a lost race) is tried again then
+Documents = dict[tuple[UUID, UUID, int], documents.JourneyDocument]
+
+
+async def advance_due(database: Database, now: datetime, *, limit: int = BATCH) -> int:
+    """One pass over up to `limit` due enrolments; how many were claimed."""
+    async with UnitOfWork(database) as uow:
+        claimed = await uow.enrolment_queue().due(now, limit)
+        if not claimed:
+            return 0
+        conn = await uow.connection()
+        cache: Documents = {}
+        for row in claimed:
+            ctx = Context(uow, row["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
+            try:
+                async with conn.begin_nested():
+                    document = await _document(ctx, cache, row)
+                    await run(ctx, row, document)
+            except Exception:
+                log.exception("journey enrolment %s failed to advance; trying again later", row["id"])
+                async with conn.begin_nested():
+                    await ctx.enrolments.set_fields(row["id"], {"due_at": now + RETRY_AFTER})
+        await uow.commit()
+        return len(claimed)
+
+
+async def next_due(database: Database) -> datetime | None:
+    async with UnitOfWork(database, write=False) as uow:
+        return await uow.enrolment_queue().next_due()
+
+
+async def _document(ctx: Context, cache: Documents, row: Mapping[str, Any]) -> documents.JourneyDocument:
+    key = (row["workspace_id"], row["journey_id"], int(row["journey_version"]))
+    if key not in cache:
+        cache[key] = await enrolments.document_for(ctx, row["journey_id"], int(row["journey_version"]))
+    return cache[key]
+
+
+class _Person:
+    """What conditions read of the enrolment's person, loaded once per pass and again after a change."""
+
+    def __init__(self, ctx: Context, person: PersonRef, since: datetime) -> None:
+        self.ctx, self.person, self.since = ctx, person, since
+        self._subject: dict[str, Any] | None = None
+        self.loaded = False
+
+    async def subject(self) -> dict[str, Any] | None:
+        if not self.loaded:
+            self._subject = await enrolments.subject_of(self.ctx, self.person, self.since)
+            self.loaded = True
+        return self._subject
+
+    def changed(self) -> None:
+        self.loaded = False
+
+
+async def run(ctx: Context, enrolment: Mapping[str, Any], document: documents.JourneyDocument) -> None:
+    """Advance one enrolment from its current step until a wait, or its end."""
+    person = _Person(ctx, person_of(enrolment), enrolment["enrolled_at"])
+    step_id: str | None = enrolment["current_step"]
+    visit = int(enrolment["visit"])
+    number = await ctx.enrolments.runs(enrolment["id"])
+    for _ in range(STEPS_PER_PASS):
+        if step_id is None:
+            await enrolments.end(ctx, enrolment, COMPLETED, None)
+            return
+        subject = await person.subject()
+        if subject is None:
+            await enrolments.end(ctx, enrolment, EXITED, "person_gone")
+            return
+        if any(rule.event is None and holds(rule.conditions, subject, ctx.now) for rule in document.exit_on):
+            await enrolments.end(ctx, enrolment, EXITED, "conditions")
+            return
+        step = documents.step(document, step_id)
+        values = {"enrolment_id": enrolment["id"], "step_id": step_id, "visit": visit, "number": number + 1,
+                  "step_type": step.type.value, "started_at": ctx.now}  # fmt: skip
+        entered = await ctx.enrolments.start_step(values)
+        number += int(entered)
+        if isinstance(step, documents.WaitStep):
+            if entered:  # the wait begins: the enrolment sleeps until it ends (or its event comes)
+                await _begin_wait(ctx, enrolment, step, visit)
+                return
+            following = await _end_wait(ctx, enrolment, document, step, visit)
+        elif isinstance(step, documents.ExitStep):
+            await ctx.enrolments.finish_step(enrolment["id"], step_id, visit, None, ctx.now)
+            await enrolments.end(ctx, enrolment, EXITED, "exit_step")
+            return
+        elif entered:
+            following, result = await _run_step(ctx, enrolment, document, step, person, visit)
+            await ctx.enrolments.finish_step(enrolment["id"], step_id, visit, result, ctx.now)
+        else:  # ran in an earlier pass (a step row commits with the enrolment's move): go on as it went
+            following = await _went(ctx, enrolment, document, step, visit)
+        if following is None:
+            await enrolments.end(ctx, enrolment, COMPLETED, None)
+            return
+        visit = await ctx.enrolments.visits(enrolment["id"], following) + 1
+        step_id = following
+        enrolment = await ctx.enrolments.set_fields(
+            enrolment["id"], {"current_step": step_id, "visit": visit, "due_at": ctx.now, "waiting_event": None}
+        ) or enrolment
+    # a long run of steps without a wait: on in the next pass (due now), letting others through
+    await ctx.enrolments.set_fields(enrolment["id"], {"due_at": ctx.now, "lease_until": None})
+
+
+async def _begin_wait(ctx: Context, enrolment: Mapping[str, Any], step: documents.WaitStep, visit: int) -> None:
+    zone = await _zone(ctx, person_of(enrolment))
+    waiting_event = None
+    if step.mode == "event":
+        waiting_event = step.event
+        due = waits.event_wait_deadline(step.timeout_seconds, ctx.now) if step.timeout_seconds else None
+    else:
+        due = waits.due_at(_wait_spec(step), now=ctx.now, zone=zone, calendar=await _calendar(ctx, step))
+    await ctx.enrolments.set_fields(
+        enrolment["id"],
+        {"current_step": step.id, "visit": visit, "due_at": due, "waiting_event": waiting_event, "lease_until": None},
+    )
+
+
+async def _end_wait(
+    ctx: Context, enrolment: Mapping[str, Any], document: documents.JourneyDocument, step: documents.WaitStep,
+    visit: int,
+) -> str | None:  # fmt: skip
+    """The wait is over: its event came (recorded on the step run), else its time (a timeout goes
+    to `on_timeout` when the step names one)."""
+    run = await ctx.enrolments.step_run(enrolment["id"], step.id, visit)
+    if run is not None and run["finished_at"] is not None:  # the event it waited for came
+        return documents.successor(document, step.id)
+    result: dict[str, Any] = {"until": ctx.now.isoformat()}
+    if step.mode == "event":
+        result = {"timed_out": True}
+        await ctx.enrolments.finish_step(enrolment["id"], step.id, visit, result, ctx.now)
+        return step.on_timeout or documents.successor(document, step.id)
+    await ctx.enrolments.finish_step(enrolment["id"], step.id, visit, result, ctx.now)
+    return documents.successor(document, step.id)
+
+
+async def _went(
+    ctx: Context, enrolment: Mapping[str, Any], document: documents.JourneyDocument, step: documents.Step, visit: int
+) -> str | None:
+    """Where a step that already ran went on to (a branch's or a split's recorded choice)."""
+    if isinstance(step, documents.BranchStep | documents.SplitStep):
+        run = await ctx.enrolments.step_run(enrolment["id"], step.id, visit)
+        result = (run or {}).get("result") or {}
+        if isinstance(step, documents.BranchStep):
+            return step.then if result.get("branch") == "then" else step.otherwise
+        chosen = next((v for v in step.variants if v.name == result.get("variant")), step.variants[0])
+        return chosen.next
+    return documents.successor(document, step.id)
+
+
+def _wait_spec(step: documents.WaitStep) -> dict[str, Any]:
+    if step.until is not None:
+        spec: dict[str, Any] = {"until": {"time": step.until.time.strftime("%H:%M"),
+                                          "weekdays": sorted(step.until.weekdays)}}  # fmt: skip
+    else:
+        spec = {"seconds": step.seconds}
+    if step.business_hours:
+        spec["business_hours"] = True
+    return spec
+
+
+async def _zone(ctx: Context, person: PersonRef) -> ZoneInfo:
+    try:
+        return await messaging.timezone_of(ctx, person)
+    except DomainError:
+        return ZoneInfo("UTC")
+
+
+async def _calendar(ctx: Context, step: documents.WaitStep | documents.TaskStep) -> BusinessHours | None:
+    """The workspace's business hours (its SLA settings' `business_hours`) for a step that keeps
+    to them; None: around the clock."""
+    if not step.business_hours:
+        return None
+    values = (await settings.get(ctx, "sla", SlaSettings))["values"]
+    workspace = await ctx.workspaces.get() or {}
+    region = workspace.get("default_region")
+    if (values["business_hours"] or {}).get("region_holidays"):
+        await calendars.prepare(region, ctx.now.year)
+    return calendars.business_hours(values["business_hours"], workspace.get("timezone") or "UTC", region)
+
+
+async def _run_step(
+    ctx: Context,
+    enrolment: Mapping[str, Any],
+    document: documents.JourneyDocument,
+    step: documents.Step,
+    person: _Person,
+    visit: int,
+) -> tuple[str | None, dict[str, Any] | None]:
+    """Do what the step does: (the step it goes on to, what it did)."""
+    following = documents.successor(document, step.id) if isinstance(step, documents.LINEAR) else None
+    who = person_of(enrolment)
+    try:
+        if isinstance(step, documents.SendStep):
+            return following, await _send(ctx, who, step)
+        if isinstance(step, documents.TaskStep):
+            return following, await _task(ctx, who, step, await person.subject() or {})
+        if isinstance(step, documents.BranchStep):
+            taken = holds(step.conditions, await person.subject() or {}, ctx.now)
+            return (step.then if taken else step.otherwise), {"branch": "then" if taken else "else"}
+        if isinstance(step, documents.SplitStep):
+            variant = _draw(enrolment["id"], step)
+            await ctx.enrolments.set_fields(enrolment["id"], {"variant": variant.name})
+            return variant.next, {"variant": variant.name}
+        if isinstance(step, documents.UpdateStep):
+            result = await _update(ctx, who, step, await person.subject() or {})
+            person.changed()
+            return following, result
+        if isinstance(step, documents.DisqualifyStep):
+            row = await qualification.disqualify(ctx, who.id, step.reason, step.note, if_match=None)
+            person.changed()
+            return following, {"status": row["status"]}
+        if isinstance(step, documents.ReactivateStep):
+            row = await qualification.reactivate(ctx, who.id, if_match=None)
+            person.changed()
+            return following, {"status": row["status"]}
+        if isinstance(step, documents.NotifyStep):
+            notified = JourneyNotified(
+                journey_id=enrolment["journey_id"], enrolment_id=enrolment["id"], step_id=step.id,
+                lead_id=enrolment["lead_id"], contact_id=enrolment["contact_id"], message=step.message,
+                data=dict(step.data) if step.data else None,
+            )  # fmt: skip
+            await events.record(ctx, types.JOURNEY_NOTIFIED, notified, resource_id=enrolment["id"])
+            return following, None
+    except DomainError as exc:  # the step could not do its work (a template archived since...): on
+        return following, {"error": str(exc)[:500]}
+    raise AssertionError(f"unexpected step {step!r}")
+
+
+async def _send(ctx: Context, who: PersonRef, step: documents.SendStep) -> dict[str, Any]:
+    fields = {"channel": step.channel, "channel_id": step.channel_id, "template_id": step.template_id}
+    body = MessageCreate.model_validate({who.column: who.id, "purpose": step.purpose, **fields})
+    row = await messages.send(ctx, body)
+    return {"message_id": str(row["id"]), "status": row["status"], "block_reason": row["block_reason"]}
+
+
+async def _task(ctx: Context, who: PersonRef, step: documents.TaskStep, subject: Mapping[str, Any]) -> dict[str, Any]:
+    variables = await templates.variables_of(ctx, who, unsubscribe_url="")
+    try:
+        title = " ".join(render_text(step.title, variables).split())[:500] or step.title[:500]
+        notes = render_text(step.notes, variables) if step.notes else None
+    except RenderError:
+        title, notes = step.title[:500], step.notes
+    assignee = None
+    if step.team_id is not None:
+        assignee = await routing.next_in_team(ctx, step.team_id)
+    else:
+        assignee = subject.get("owner_id")
+    due = ctx.now + timedelta(seconds=step.due_in_seconds)
+    calendar = await _calendar(ctx, step)
+    if calendar is not None:
+        due = waits.due_at({"seconds": step.due_in_seconds, "business_hours": True}, now=ctx.now, zone=ZoneInfo("UTC"),
+                           calendar=calendar)  # fmt: skip
+    row = await tasks.create(ctx, {"title": title, "notes": notes, "due_at": due, "assignee_id": assignee,
+                                   "priority": "normal", who.column: who.id})  # fmt: skip
+    return {"task_id": str(row["id"]), "assignee_id": str(assignee) if assignee else None}
+
+
+def _draw(enrolment_id: UUID, step: documents.SplitStep) -> documents.Variant:
+    """A variant by weight, drawn once per enrolment and step (the same draw if the step ran again)."""
+    chooser = random.Random(enrolment_id.int ^ hash(step.id) & 0xFFFFFFFF)
+    return chooser.choices(step.variants, weights=[v.weight for v in step.variants])[0]
+
+
+async def _update(
+    ctx: Context, who: PersonRef, step: documents.UpdateStep, subject: Mapping[str, Any]
+) -> dict[str, Any]:
+    changes: dict[str, Any] = dict(step.fields)
+    tags = [t for t in subject.get("tags") or [] if t not in step.tags_remove]
+    tags += [t for t in step.tags_add if t not in tags]
+    if tags != list(subject.get("tags") or []):
+        changes["tags"] = tags
+    if step.custom_fields:
+        changes["custom_fields"] = {**(subject.get("custom_fields") or {}), **step.custom_fields}
+    if step.stage is not documents.KEEP:
+        changes["stage"] = step.stage
+    if step.owner_id is not documents.KEEP:
+        changes["owner_id"] = step.owner_id
+    if not changes:
+        return {"changed": []}
+    if who.kind == "lead":
+        await lead_service.update(ctx, who.id, changes, if_match=None)
+    else:
+        from app.services.customers import records
+        from app.services.customers.relationships import CONTACT
+
+        await records.update(ctx, CONTACT, who.id, changes, if_match=None)
+    return {"changed": sorted(changes)}

@@ -1,0 +1,216 @@
+"""Journeys: define one (a document: trigger, steps, exits, re-enrolment), edit its draft, publish
+the draft as the version new enrolments start in, pause, resume and archive. Every version's
+document is kept; an enrolment runs on the version it started in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from app.db.repositories.base import Page, Row
+from app.domain.concurrency import check_if_match, lost_update
+from app.domain.errors import Conflict, ErrorList, InvalidInput, NotFound
+from app.domain.journeys import document as documents
+from app.domain.journeys import templates as built_in
+from app.domain.pagination import Sort
+from app.ids import new_id
+from app.services.context import Context
+from app.services.journeys import signals
+
+DOCUMENT_FIELDS = ("name", "audience", "description", "trigger", "steps", "exit_on", "reenrolment")
+
+
+async def get(ctx: Context, journey_id: UUID) -> Row:
+    row = await ctx.journeys.get(journey_id)
+    if row is None:
+        raise NotFound("no journey with this id")
+    return row
+
+
+async def document_of(ctx: Context, row: Mapping[str, Any], number: int | None = None) -> Row:
+    """The stored document of a version (default: the draft, else the active one)."""
+    number = number or row["draft_version"] or row["active_version"]
+    version = await ctx.journeys.version(row["id"], number)
+    if version is None:
+        raise NotFound(f"the journey has no version {number}")
+    return dict(version["document"])
+
+
+async def shown(ctx: Context, row: Mapping[str, Any]) -> Row:
+    """The journey as answered: its row and the document being edited (else the active one)."""
+    document = await document_of(ctx, row)
+    return {**{k: v for k, v in row.items() if k != "workspace_id"}, **document, "name": row["name"]}
+
+
+def _parse(values: Mapping[str, Any]) -> documents.JourneyDocument:
+    return documents.parse({k: values[k] for k in DOCUMENT_FIELDS if k in values and values[k] is not None})
+
+
+async def _check_references(ctx: Context, document: documents.JourneyDocument) -> None:
+    """Templates, teams and segments a document names must be the workspace's (422 naming them)."""
+    errors = ErrorList()
+    for index, step in enumerate(document.steps):
+        if isinstance(step, documents.SendStep) and step.template_id is not None:
+            template = await ctx.templates.get(step.template_id)
+            if template is None or template["archived_at"] is not None:
+                errors.add(f"steps.{index}.template_id", "no live template with this id")
+            elif template["channel"] != step.channel.value:
+                errors.add(f"steps.{index}.template_id", f"this template is for {template['channel']}")
+        if isinstance(step, documents.SendStep) and step.channel_id is not None:
+            channel = await ctx.channels.get(step.channel_id)
+            if channel is None or channel["archived_at"] is not None or channel["type"] != step.channel.value:
+                errors.add(f"steps.{index}.channel_id", f"no live {step.channel.value} channel with this id")
+        if (
+            isinstance(step, documents.TaskStep)
+            and step.team_id is not None
+            and await ctx.teams.get(step.team_id) is None
+        ):
+            errors.add(f"steps.{index}.team_id", "no team with this id")
+    trigger = document.trigger
+    segment_id = trigger.segment_id if isinstance(trigger, documents.SegmentTrigger) else None
+    if segment_id is not None and await ctx.segments.get(segment_id) is None:
+        errors.add("trigger.segment_id", "no segment with this id")
+    errors.raise_if_any()
+
+
+async def create(ctx: Context, values: dict[str, Any]) -> Row:
+    """A new journey in draft (version 1), from a document or from a built-in template (`template`,
+    its document overlaid with what the request gives)."""
+    template = values.pop("template", None)
+    if template is not None:
+        make = built_in.BUILT_IN.get(template)
+        if make is None:
+            names = ", ".join(built_in.BUILT_IN)
+            raise InvalidInput.field("template", f"no built-in journey {template!r} (one of: {names})")
+        base = make()
+        values = {**base, **{k: v for k, v in values.items() if v is not None}}
+    document = _parse(values)
+    await _check_references(ctx, document)
+    dumped = documents.dump(document)
+    journey_id = new_id()
+    row = await ctx.journeys.create(
+        {
+            "id": journey_id,
+            "name": document.name,
+            "audience": document.audience.value,
+            "status": "draft",
+            "active_version": None,
+            "draft_version": 1,
+            "template": template,
+            **ctx.audit_new(),
+        }
+    )
+    await ctx.journeys.add_version(journey_id, 1, dumped, ctx.now, str(ctx.actor))
+    return await shown(ctx, row)
+
+
+async def update(ctx: Context, journey_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
+    """Edit the draft: an active journey gets a new draft version (its enrolments keep theirs)."""
+    row = await get(ctx, journey_id)
+    check_if_match(if_match, row["version"])
+    if row["status"] == "archived":
+        raise Conflict("the journey is archived")
+    current = await document_of(ctx, row)
+    merged = {**current, **{k: v for k, v in changes.items() if k in DOCUMENT_FIELDS}}
+    if row["active_version"] is not None and merged.get("audience") != current.get("audience"):
+        raise InvalidInput.field("audience", "a published journey keeps its audience")
+    document = _parse(merged)
+    await _check_references(ctx, document)
+    dumped = documents.dump(document)
+    if dumped == current and row["draft_version"] is not None:
+        return await shown(ctx, row)
+    values: dict[str, Any] = {"name": document.name, "audience": document.audience.value, **ctx.audit_change()}
+    if row["draft_version"] is not None:
+        await ctx.journeys.set_version(journey_id, row["draft_version"], {"document": dumped, "updated_at": ctx.now})
+    else:
+        number = int(row["active_version"]) + 1
+        await ctx.journeys.add_version(journey_id, number, dumped, ctx.now, str(ctx.actor))
+        values["draft_version"] = number
+    updated = await ctx.journeys.update(journey_id, row["version"], values)
+    if updated is None:
+        raise lost_update(if_match)
+    return await shown(ctx, updated)
+
+
+async def publish(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Row:
+    """The draft becomes the active version and the journey `active` (422 naming what a draft
+    may leave open and a published version may not: a template not chosen yet...)."""
+    row = await get(ctx, journey_id)
+    check_if_match(if_match, row["version"])
+    if row["status"] == "archived":
+        raise Conflict("the journey is archived")
+    if row["draft_version"] is None:
+        raise Conflict("nothing to publish: the journey has no draft (edit it first)")
+    document = documents.parse(await document_of(ctx, row, row["draft_version"]))
+    documents.check_publishable(document)
+    await _check_references(ctx, document)
+    trigger = document.trigger
+    values = {
+        "active_version": row["draft_version"],
+        "draft_version": None,
+        "status": "active",
+        "paused_at": None,
+        "trigger_type": trigger.type.value,
+        "trigger_event": trigger.event if isinstance(trigger, documents.EventTrigger) else None,
+        **ctx.audit_change(),
+    }
+    await ctx.journeys.set_version(journey_id, row["draft_version"],
+                                   {"published_at": ctx.now, "published_by": str(ctx.actor)})  # fmt: skip
+    await signals.start_reading(ctx)
+    updated = await ctx.journeys.update(journey_id, row["version"], values)
+    if updated is None:
+        raise lost_update(if_match)
+    return await shown(ctx, updated)
+
+
+async def _set_status(ctx: Context, journey_id: UUID, *, want: str, from_: tuple[str, ...], if_match: str | None,
+                      values: Mapping[str, Any]) -> Row:  # fmt: skip
+    row = await get(ctx, journey_id)
+    check_if_match(if_match, row["version"])
+    if row["status"] == want:
+        return await shown(ctx, row)
+    if row["status"] not in from_:
+        raise Conflict(f"a {row['status']} journey cannot be made {want}")
+    updated = await ctx.journeys.update(journey_id, row["version"], {"status": want, **values, **ctx.audit_change()})
+    if updated is None:
+        raise lost_update(if_match)
+    return await shown(ctx, updated)
+
+
+async def pause(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Row:
+    """No step runs and no one is enrolled while paused; waits that fall due meanwhile run at resume."""
+    return await _set_status(ctx, journey_id, want="paused", from_=("active",), if_match=if_match,
+                             values={"paused_at": ctx.now})  # fmt: skip
+
+
+async def resume(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Row:
+    return await _set_status(ctx, journey_id, want="active", from_=("paused",), if_match=if_match,
+                             values={"paused_at": None})  # fmt: skip
+
+
+async def archive(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Row:
+    """Archived: no one is enrolled any more and every active enrolment exits (`journey_archived`)."""
+    from app.services.journeys import enrolments
+
+    row = await _set_status(ctx, journey_id, want="archived", from_=("draft", "active", "paused"),
+                            if_match=if_match, values={"archived_at": ctx.now})  # fmt: skip
+    await enrolments.exit_all(ctx, journey_id, "journey_archived")
+    return row
+
+
+async def list_journeys(
+    ctx: Context, *, sort: Sort, cursor: str | None, limit: int, status: str | None, audience: str | None
+) -> Page[Row]:
+    archived = None if status is not None else False  # archived journeys only when asked for
+    page = await ctx.journeys.list(sort=sort, cursor=cursor, limit=limit, archived=archived, status=status,
+                                   audience=audience)  # fmt: skip
+    return Page([await shown(ctx, row) for row in page.rows], page.next_cursor)
+
+
+async def version(ctx: Context, journey_id: UUID, number: int) -> Row:
+    row = await get(ctx, journey_id)
+    found = await ctx.journeys.version(journey_id, number)
+    if found is None:
+        raise NotFound(f"the journey has no version {number}")
+    return {"journey_id": row["id"], **{k: v for k, v in found.items() if k != "workspace_id"}}

@@ -1,0 +1,143 @@
+"""What events do to journeys (run by the worker, after the dispatcher numbered them): an event
+that is an active journey's trigger enrols the person it names (when the trigger's conditions hold
+for the event's resource); one an enrolment's exit rules name ends it (`event:<type>`); one a wait
+step waits for moves that enrolment on. Each workspace's events are read once, in their sequence,
+from a cursor kept in the same transaction as what they did."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain.journeys import document as documents
+from app.domain.outreach.vocabulary import PersonRef
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.journeys import enrolments
+from app.services.journeys.enrolments import EXITED, holds
+
+log = logging.getLogger("app.services")
+BATCH = 500
+# Event types that name a contact as their resource, besides `contact.*`.
+CONTACT_RESOURCES = ("customer.created",)
+
+
+def person_named(event: Mapping[str, Any]) -> PersonRef | None:
+    """The lead or contact an event is about: its resource for `lead.*` and `contact.*`, else the
+    `lead_id` / `contact_id` its data carries (messages, consents, orders, churn alerts...)."""
+    kind = str(event["type"]).partition(".")[0]
+    data = event["data"] if isinstance(event["data"], Mapping) else {}
+    if kind in ("lead", "contact") and event["resource_id"] and "." in str(event["type"]):
+        try:
+            resource = UUID(str(event["resource_id"]))
+        except ValueError:
+            return None
+        if kind == "lead":
+            return PersonRef("lead", resource)
+        return PersonRef("contact", resource)
+    if event["type"] in CONTACT_RESOURCES and data.get("id"):
+        return PersonRef("contact", UUID(str(data["id"])))
+    for column, person_kind in (("lead_id", "lead"), ("contact_id", "contact")):
+        value = data.get(column)
+        if value:
+            try:
+                return PersonRef(person_kind, UUID(str(value)))  # type: ignore[arg-type]
+            except ValueError:
+                return None
+    return None
+
+
+async def start_reading(ctx: Context) -> None:
+    """A journey was published: the workspace's events are read for journeys from now on."""
+    await ctx.uow.enrolment_queue().start_cursor(ctx.workspace_id, ctx.now)
+
+
+async def process(database: Database, now: datetime, *, limit: int = BATCH) -> int:
+    """One pass: each workspace with a published journey, its new events (up to `limit` each);
+    how many events were read."""
+    read = 0
+    async with UnitOfWork(database, write=False) as uow:
+        workspaces = await uow.enrolment_queue().reading_workspaces()
+    for workspace_id in workspaces:
+        async with UnitOfWork(database) as uow:
+            queue = uow.enrolment_queue()
+            cursor = await queue.claim_cursor(workspace_id)
+            if cursor is None:
+                continue
+            batch = await queue.events_after(workspace_id, cursor, limit)
+            if not batch:
+                continue
+            ctx = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
+            journeys = _Journeys(ctx)
+            for event in batch:
+                if str(event["type"]).startswith("journey."):
+                    continue  # journeys do not react to their own events
+                await _handle(ctx, journeys, event)
+            await queue.advance_cursor(workspace_id, int(batch[-1]["sequence"]), now)
+            await uow.commit()
+            read += len(batch)
+    return read
+
+
+class _Journeys:
+    """The workspace's journeys and their documents, read once per pass."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._by_trigger: dict[str, list[tuple[dict[str, Any], documents.JourneyDocument]]] | None = None
+        self._documents: dict[tuple[UUID, int], documents.JourneyDocument] = {}
+
+    async def triggered_by(self, event_type: str) -> list[tuple[dict[str, Any], documents.JourneyDocument]]:
+        if self._by_trigger is None:
+            self._by_trigger = {}
+            for journey in await self.ctx.journeys.running():
+                if journey["status"] != "active" or journey["trigger_type"] != "event":
+                    continue
+                document = await self.document(journey["id"], journey["active_version"])
+                self._by_trigger.setdefault(str(journey["trigger_event"]), []).append((journey, document))
+        return self._by_trigger.get(event_type, [])
+
+    async def document(self, journey_id: UUID, number: int) -> documents.JourneyDocument:
+        key = (journey_id, int(number))
+        if key not in self._documents:
+            self._documents[key] = await enrolments.document_for(self.ctx, journey_id, int(number))
+        return self._documents[key]
+
+
+async def _handle(ctx: Context, journeys: _Journeys, event: Mapping[str, Any]) -> None:
+    person = person_named(event)
+    if person is None:
+        return
+    event_type = str(event["type"])
+    data = event["data"] if isinstance(event["data"], Mapping) else {}
+    # exits and event waits of the person's active enrolments (before new enrolments: an event
+    # that enrols someone never also ends that enrolment)
+    active = await ctx.enrolments.active_of_person(person.column, person.id)
+    subject: dict[str, Any] | None = None
+    for enrolment in active:
+        document = await journeys.document(enrolment["journey_id"], enrolment["journey_version"])
+        rules = [rule for rule in document.exit_on if rule.event == event_type]
+        if rules:
+            if subject is None:
+                subject = await enrolments.subject_of(ctx, person, enrolment["enrolled_at"]) or {}
+            if any(holds(rule.conditions, subject, ctx.now) for rule in rules):
+                await enrolments.end(ctx, enrolment, EXITED, f"event:{event_type}")
+                continue
+        if enrolment["waiting_event"] == event_type:
+            result = {"event": event_type, "event_id": str(event["id"])}
+            await ctx.enrolments.finish_step(enrolment["id"], enrolment["current_step"], enrolment["visit"], result,
+                                             ctx.now)  # fmt: skip
+            await ctx.enrolments.set_fields(enrolment["id"], {"due_at": ctx.now, "waiting_event": None})
+    for journey, document in await journeys.triggered_by(event_type):
+        if (journey["audience"] == "leads") != (person.kind == "lead"):
+            continue
+        trigger = document.trigger
+        assert isinstance(trigger, documents.EventTrigger)
+        if not holds(trigger.conditions, data, ctx.now):
+            continue
+        await enrolments.enrol(ctx, journey, document, person, {"type": "event", "event": event_type,
+                                                                 "event_id": str(event["id"])})  # fmt: skip

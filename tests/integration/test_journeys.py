@@ -1,0 +1,281 @@
+# ruff: noqa: F811  (the fixtures `app`, `client` and `tenant` are the email tests', imported by name)
+"""Journeys through HTTP on both databases, with a real worker: define, validate, publish, enrol (by
+hand and by an event), each step kind, exits by event and by condition, waits for an event,
+versions, pause and resume, re-enrolment, scopes and tenancy."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from app.db.session import Database
+from tests.conftest import Tenant, assert_problem
+from tests.integration.test_email_messages import (  # noqa: F401
+    _async,
+    app,
+    client,
+    running_worker,
+    setup,
+    tenant,
+    until,
+)
+from tests.smtp_server import SmtpServer
+
+
+async def journey(tenant: Tenant, document: dict[str, Any], *, publish: bool = True) -> dict[str, Any]:
+    created = await tenant.post("/v1/journeys", json=document)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert (body["status"], body["draft_version"], body["active_version"]) == ("draft", 1, None)
+    if publish:
+        published = await tenant.post(f"/v1/journeys/{body['id']}/publish")
+        assert published.status_code == 200, published.text
+        body = published.json()
+        assert (body["status"], body["active_version"], body["draft_version"]) == ("active", 1, None)
+    return dict(body)
+
+
+async def lead(tenant: Tenant, **fields: Any) -> str:
+    fields.setdefault("email", f"{uuid.uuid4().hex[:12]}@example.com")
+    created = await tenant.post("/v1/leads", json={"first_name": "Sara", **fields})
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def enrol(tenant: Tenant, journey_id: str, lead_id: str) -> dict[str, Any]:
+    answer = await tenant.post(f"/v1/journeys/{journey_id}/enrolments", json={"lead_id": lead_id})
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+async def enrolment(tenant: Tenant, enrolment_id: str) -> dict[str, Any]:
+    answer = await tenant.get(f"/v1/enrolments/{enrolment_id}")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def ended(tenant: Tenant, enrolment_id: str, timeout: float = 15.0) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        found = await enrolment(tenant, enrolment_id)
+        return found if found["status"] != "active" else None
+
+    result: dict[str, Any] = await until(check, timeout)
+    return result
+
+
+async def at_step(tenant: Tenant, enrolment_id: str, step: str) -> dict[str, Any]:
+    """Once the enrolment waits at `step` (the worker ran what came before)."""
+
+    async def check() -> dict[str, Any] | None:
+        found = await enrolment(tenant, enrolment_id)
+        return found if found["current_step"] == step and any(s["step_id"] == step for s in found["steps"]) else None
+
+    result: dict[str, Any] = await until(check)
+    return result
+
+
+async def test_a_journey_runs_each_step_once_in_order(database: Database, tenant: Tenant) -> None:
+    async with SmtpServer() as smtp, running_worker(database):
+        await setup(tenant, smtp)
+        template = await tenant.post("/v1/templates", json={"name": "Hi", "channel": "email", "subject": "Hi",
+                                                             "body_text": "Hello {{ person.first_name }}"})  # fmt: skip
+        assert template.status_code == 201, template.text
+        document = {
+            "name": "Welcome", "audience": "leads", "trigger": {"type": "manual"},
+            "steps": [
+                {"id": "hello", "type": "send", "channel": "email", "template_id": template.json()["id"],
+                 "purpose": "transactional"},
+                {"id": "pause", "type": "wait", "seconds": 1},
+                {"id": "check", "type": "branch",
+                 "conditions": {"all": [{"field": "tags", "op": "contains", "value": "vip"}]},
+                 "then": "vip", "else": "tag"},
+                {"id": "vip", "type": "exit"},
+                {"id": "tag", "type": "update", "set": {"tags": {"add": ["welcomed"]}}},
+                {"id": "call", "type": "task", "title": "Call {{ person.first_name }}", "due_in_seconds": 3600},
+                {"id": "tell", "type": "notify", "message": "welcomed"},
+            ],
+        }  # fmt: skip
+        created = await journey(tenant, document)
+        lead_id = await lead(tenant, email="sara@example.com")
+        started = await enrol(tenant, created["id"], lead_id)
+        assert (started["status"], started["current_step"], started["journey_version"]) == ("active", "hello", 1)
+        done = await ended(tenant, started["id"])
+    assert (done["status"], done["exit_reason"]) == ("completed", None)
+    runs = {s["step_id"]: s for s in done["steps"]}
+    assert [s["step_id"] for s in done["steps"]] == ["hello", "pause", "check", "tag", "call", "tell"]
+    assert all(s["visit"] == 1 and s["finished_at"] for s in done["steps"])
+    assert runs["check"]["result"] == {"branch": "else"}
+    message = (await tenant.get(f"/v1/messages/{runs['hello']['result']['message_id']}")).json()
+    assert message["lead_id"] == lead_id and message["automated"] is True
+    task = (await tenant.get(f"/v1/tasks/{runs['call']['result']['task_id']}")).json()
+    assert task["title"] == "Call Sara" and task["lead_id"] == lead_id
+    assert "welcomed" in (await tenant.get(f"/v1/leads/{lead_id}")).json()["tags"]
+    types = [e["type"] for e in (await tenant.get("/v1/events", params={"limit": 200})).json()["data"]]
+    assert types.count("journey.enrolled") == 1 and types.count("journey.completed") == 1
+    assert types.count("journey.notified") == 1
+    assert len(smtp.to("sara@example.com")) <= 1  # sent once at most (the worker may still be sending)
+
+
+async def test_an_event_enrols_and_another_ends_the_enrolment(database: Database, tenant: Tenant) -> None:
+    document = {
+        "name": "Web leads", "audience": "leads",
+        "trigger": {"type": "event", "event": "lead.created",
+                    "conditions": {"all": [{"field": "source", "op": "eq", "value": "web_form"}]}},
+        "steps": [{"id": "later", "type": "wait", "seconds": 3600}, {"id": "tag", "type": "update",
+                                                                      "set": {"tags": {"add": ["late"]}}}],
+        "exit_on": [{"event": "lead.updated", "conditions": {"all": [{"field": "tags", "op": "contains",
+                                                                       "value": "stop"}]}}],
+    }  # fmt: skip
+    created = await journey(tenant, document)
+    async with running_worker(database):
+        other = await lead(tenant, email="event@example.com", source="event")
+        web = await lead(tenant, email="web@example.com", source="web_form")
+
+        async def enrolled() -> list[dict[str, Any]] | None:
+            rows = (await tenant.get(f"/v1/journeys/{created['id']}/enrolments")).json()["data"]
+            return rows if rows and rows[0]["current_step"] == "later" and rows[0]["due_at"] else None
+
+        [row] = await until(enrolled)
+        assert row["lead_id"] == web and row["trigger"]["type"] == "event" and other != web
+        # a change that does not meet the exit's conditions leaves it; one that does ends it at once
+        assert (await tenant.patch(f"/v1/leads/{web}", json={"city": "Tehran"})).status_code == 200
+        assert (await tenant.patch(f"/v1/leads/{web}", json={"tags": ["stop"]})).status_code == 200
+        done = await ended(tenant, row["id"])
+    assert (done["status"], done["exit_reason"]) == ("exited", "event:lead.updated")
+    assert [s["step_id"] for s in done["steps"]] == ["later"]  # the update step never ran
+    stats = (await tenant.get(f"/v1/journeys/{created['id']}/stats")).json()
+    assert (stats["enrolled"], stats["converted"], stats["conversion_rate"]) == (1, 1, 1.0)  # a goal reached
+    assert stats["exited"] == {"event:lead.updated": 1}
+    later, tag = stats["steps"]
+    assert (later["step_id"], later["entered"], later["exited"]) == ("later", 1, {"event:lead.updated": 1})
+    assert (tag["step_id"], tag["entered"]) == ("tag", 0)
+
+
+async def test_a_wait_for_an_event_goes_on_when_it_comes(database: Database, tenant: Tenant) -> None:
+    document = {
+        "name": "Nudge", "audience": "leads", "trigger": {"type": "manual"},
+        "steps": [{"id": "listen", "type": "wait", "event": "lead.updated", "timeout_seconds": 3600},
+                  {"id": "tag", "type": "update", "set": {"tags": {"add": ["answered"]}}}],
+    }  # fmt: skip
+    created = await journey(tenant, document)
+    lead_id = await lead(tenant)
+    async with running_worker(database):
+        started = await enrol(tenant, created["id"], lead_id)
+        async def listening() -> dict[str, Any] | None:
+            found = await enrolment(tenant, started["id"])
+            return found if found["waiting_event"] else None
+
+        waiting = await until(listening)
+        assert (waiting["current_step"], waiting["waiting_event"]) == ("listen", "lead.updated")
+        await asyncio.sleep(0.3)
+        assert (await enrolment(tenant, started["id"]))["status"] == "active"
+        assert (await tenant.patch(f"/v1/leads/{lead_id}", json={"city": "Shiraz"})).status_code == 200
+        done = await ended(tenant, started["id"])
+    assert done["status"] == "completed"
+    assert done["steps"][0]["result"]["event"] == "lead.updated"
+    assert "answered" in (await tenant.get(f"/v1/leads/{lead_id}")).json()["tags"]
+
+
+async def test_a_split_records_its_variant_and_versions_keep_their_enrolments(
+    database: Database, tenant: Tenant
+) -> None:
+    document = {
+        "name": "Split", "audience": "leads", "trigger": {"type": "manual"},
+        "steps": [
+            {"id": "ab", "type": "split", "variants": [{"name": "a", "weight": 1, "next": "wait"},
+                                                       {"name": "b", "weight": 1, "next": "wait"}]},
+            {"id": "wait", "type": "wait", "seconds": 3600},
+        ],
+    }  # fmt: skip
+    created = await journey(tenant, document)
+    first = await enrol(tenant, created["id"], await lead(tenant, email="one@example.com"))
+    edited = await tenant.patch(f"/v1/journeys/{created['id']}", json={"steps": [{"id": "only", "type": "wait",
+                                                                                  "seconds": 3600}]})  # fmt: skip
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["active_version"], edited.json()["draft_version"]) == (1, 2)
+    assert (await tenant.post(f"/v1/journeys/{created['id']}/publish")).json()["active_version"] == 2
+    second = await enrol(tenant, created["id"], await lead(tenant, email="two@example.com"))
+    async with running_worker(database):
+        one = await at_step(tenant, first["id"], "wait")
+        two = await at_step(tenant, second["id"], "only")
+    assert one["journey_version"] == 1 and one["variant"] in ("a", "b")
+    assert two["journey_version"] == 2 and two["variant"] is None
+    version = (await tenant.get(f"/v1/journeys/{created['id']}/versions/1")).json()
+    assert [s["id"] for s in version["document"]["steps"]] == ["ab", "wait"] and version["published_at"]
+    listed = await tenant.get(f"/v1/journeys/{created['id']}/enrolments", params={"variant": one["variant"]})
+    assert [e["id"] for e in listed.json()["data"]] == [first["id"]]
+    stats = (await tenant.get(f"/v1/journeys/{created['id']}/stats")).json()
+    assert (stats["enrolled"], stats["active"], stats["converted"]) == (2, 2, 0)
+    # the active version's steps first, then those only older versions have
+    shown = [(s["step_id"], s["entered"], s["waiting"]) for s in stats["steps"]]
+    assert shown == [("only", 1, 1), ("ab", 1, 0), ("wait", 1, 1)]
+    assert stats["split"] is None  # the active version has no split
+
+
+async def test_pause_holds_due_steps_until_resume(database: Database, tenant: Tenant) -> None:
+    document = {"name": "Pause", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "tag", "type": "update", "set": {"tags": {"add": ["ran"]}}}]}  # fmt: skip
+    created = await journey(tenant, document)
+    paused = await tenant.post(f"/v1/journeys/{created['id']}/pause")
+    assert paused.json()["status"] == "paused"
+    lead_id = await lead(tenant)
+    assert_problem(await tenant.post(f"/v1/journeys/{created['id']}/enrolments", json={"lead_id": lead_id}), 409)
+    assert (await tenant.post(f"/v1/journeys/{created['id']}/resume")).json()["status"] == "active"
+    started = await enrol(tenant, created["id"], lead_id)
+    assert (await tenant.post(f"/v1/journeys/{created['id']}/pause")).status_code == 200
+    async with running_worker(database):
+        await asyncio.sleep(0.5)
+        assert (await enrolment(tenant, started["id"]))["steps"] == []  # due, but the journey is paused
+        assert (await tenant.post(f"/v1/journeys/{created['id']}/resume")).status_code == 200
+        done = await ended(tenant, started["id"])
+    assert done["status"] == "completed"
+
+
+async def test_reenrolment_rules(database: Database, tenant: Tenant) -> None:
+    steps = [{"id": "tag", "type": "update", "set": {"tags": {"add": ["ran"]}}}]
+    never = await journey(tenant, {"name": "Once", "audience": "leads", "trigger": {"type": "manual"}, "steps": steps})
+    always = await journey(tenant, {"name": "Always", "audience": "leads", "trigger": {"type": "manual"},
+                                    "steps": steps, "reenrolment": {"type": "always"}})  # fmt: skip
+    lead_id = await lead(tenant)
+    async with running_worker(database):
+        for created in (never, always):
+            first = await enrol(tenant, created["id"], lead_id)
+            await ended(tenant, first["id"])
+    again = await tenant.post(f"/v1/journeys/{never['id']}/enrolments", json={"lead_id": lead_id})
+    assert_problem(again, 409)
+    assert (await tenant.post(f"/v1/journeys/{always['id']}/enrolments", json={"lead_id": lead_id})).status_code == 201
+    twice = await tenant.post(f"/v1/journeys/{always['id']}/enrolments", json={"lead_id": lead_id})
+    assert_problem(twice, 409)  # one active enrolment per person
+
+
+async def test_documents_are_checked_and_publishing_needs_them_complete(tenant: Tenant) -> None:
+    bad = {"name": "Bad", "audience": "leads", "trigger": {"type": "manual"},
+           "steps": [{"id": "a", "type": "branch", "conditions": {"all": [{"field": "score", "op": "gte",
+                                                                          "value": 10}]},
+                      "then": "missing", "else": "a"}]}  # fmt: skip
+    assert_problem(await tenant.post("/v1/journeys", json=bad), 422, "steps.0.then")
+    draft = await journey(tenant, {"name": "Draft", "audience": "leads", "trigger": {"type": "manual"},
+                                   "steps": [{"id": "s", "type": "send", "channel": "email", "template_id": None,
+                                              "purpose": "marketing"}]}, publish=False)  # fmt: skip
+    assert_problem(await tenant.post(f"/v1/journeys/{draft['id']}/publish"), 422, "steps.0.template_id")
+    built = await tenant.post("/v1/journeys", json={"template": "lead_nurture"})
+    assert built.status_code == 201, built.text
+    assert built.json()["template"] == "lead_nurture" and built.json()["status"] == "draft"
+    assert_problem(await tenant.post("/v1/journeys", json={"template": "nope"}), 422, "template")
+
+
+async def test_scopes_and_tenancy(tenant: Tenant, other_tenant: Tenant) -> None:
+    created = await journey(tenant, {"name": "Mine", "audience": "leads", "trigger": {"type": "manual"},
+                                     "steps": [{"id": "w", "type": "wait", "seconds": 60}]})  # fmt: skip
+    assert_problem(await other_tenant.get(f"/v1/journeys/{created['id']}"), 404)
+    theirs = await lead(other_tenant)
+    assert_problem(await tenant.post(f"/v1/journeys/{created['id']}/enrolments", json={"lead_id": theirs}), 422,
+                   "lead_id")  # fmt: skip
+    reader = await tenant.key_with("journeys:read")
+    assert (await tenant.get(f"/v1/journeys/{created['id']}", key=reader)).status_code == 200
+    assert_problem(await tenant.post(f"/v1/journeys/{created['id']}/pause", key=reader), 403)
+    assert_problem(await tenant.get(f"/v1/journeys/{created['id']}/enrolments", key=reader), 403)  # names leads
+    writer = await tenant.key_with("journeys:write", "journeys:read")
+    body = {"lead_id": await lead(tenant)}
+    assert_problem(await tenant.post(f"/v1/journeys/{created['id']}/enrolments", json=body, key=writer), 403)
