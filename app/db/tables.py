@@ -1585,6 +1585,7 @@ journeys = Table(
     Column("trigger_type", String(16)),  # of the active version: event | segment | schedule | manual
     Column("trigger_event", String(64)),  # of the active version, for an event trigger
     Column("template", String(64)),  # the built-in journey it was made from
+    Column("next_run_at", UtcDateTime),  # a schedule trigger's next occurrence
     Column("paused_at", UtcDateTime),
     Column("archived_at", UtcDateTime),
     *_audit(),

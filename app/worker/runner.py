@@ -36,6 +36,7 @@ from app.db.wakeups import (
 from app.domain.events.webhooks import workspace_share
 from app.ids import utcnow
 from app.services.journeys import engine as journey_engine
+from app.services.journeys import schedules as journey_schedules
 from app.services.journeys import signals as journey_signals
 from app.services.leads import duplicates, sla
 from app.services.outreach import delivery as messages
@@ -240,11 +241,12 @@ class Worker:
         """Events for journeys (triggers, exits, awaited events), then the enrolments due now (a full
         batch: at once again); then sleep until the next is due."""
         now = utcnow()
+        await journey_schedules.run_due(self.database, now)
         read = await journey_signals.process(self.database, now)
         advanced = await journey_engine.advance_due(self.database, utcnow())
         if advanced >= journey_engine.BATCH or read >= journey_signals.BATCH:
             return 1
-        self._next_journey = await journey_engine.next_due(self.database)
+        self._next_journey = await journey_engine.next_due(self.database)  # the schedules' next run included
         return 0
 
     def _journey_due(self) -> datetime | None:

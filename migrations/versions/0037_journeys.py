@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("trigger_type", sa.String(length=16), nullable=True),
         sa.Column("trigger_event", sa.String(length=64), nullable=True),
         sa.Column("template", sa.String(length=64), nullable=True),
+        sa.Column("next_run_at", app.db.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("paused_at", app.db.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("archived_at", app.db.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
+from sqlalchemy import select, update
+
+from app.db import tables
 from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
 from tests.conftest import Tenant, assert_problem
 from tests.integration.test_email_messages import (  # noqa: F401
     _async,
@@ -279,3 +285,38 @@ async def test_scopes_and_tenancy(tenant: Tenant, other_tenant: Tenant) -> None:
     writer = await tenant.key_with("journeys:write", "journeys:read")
     body = {"lead_id": await lead(tenant)}
     assert_problem(await tenant.post(f"/v1/journeys/{created['id']}/enrolments", json=body, key=writer), 403)
+
+
+async def test_a_schedule_enrols_whoever_its_conditions_hold_for_at_its_time(
+    database: Database, tenant: Tenant
+) -> None:
+    document = {
+        "name": "Dormant", "audience": "leads",
+        "trigger": {"type": "schedule", "cron": "0 10 * * *",
+                    "conditions": {"all": [{"field": "last_activity_at", "op": "older_than_days", "value": 90}]}},
+        "steps": [{"id": "w", "type": "wait", "seconds": 3600}],
+    }  # fmt: skip
+    quiet = await lead(tenant)
+    busy = await lead(tenant)
+    engaged = await tenant.post(f"/v1/leads/{busy}/engagements", json={"type": "page_view"})
+    assert engaged.status_code in (200, 201), engaged.text
+    created = await journey(tenant, document)
+    journeys = tables.journeys
+    mine = journeys.c.id == UUID(created["id"])
+    async with UnitOfWork(database) as uow:  # its next occurrence (tomorrow 10:00 at the latest) brought to now
+        planned = (await uow.execute(select(journeys.c.next_run_at).where(mine))).scalar()
+        assert planned is not None and planned > datetime.now(UTC)
+        await uow.execute(update(journeys).where(mine).values(next_run_at=datetime.now(UTC)))
+        await uow.commit()
+    async with running_worker(database):
+        async def enrolled() -> list[dict[str, Any]] | None:
+            rows = (await tenant.get(f"/v1/journeys/{created['id']}/enrolments")).json()["data"]
+            return rows or None
+
+        rows = await until(enrolled)
+        await asyncio.sleep(0.3)  # one occurrence, one pass: nobody else comes
+    rows = (await tenant.get(f"/v1/journeys/{created['id']}/enrolments")).json()["data"]
+    assert [(r["lead_id"], r["trigger"]["type"]) for r in rows] == [(quiet, "schedule")]
+    async with UnitOfWork(database) as uow:
+        later = (await uow.execute(select(journeys.c.next_run_at).where(mine))).scalar()
+    assert later is not None and later > datetime.now(UTC)  # the next occurrence

@@ -35,6 +35,16 @@ async def document_for(ctx: Context, journey_id: UUID, number: int) -> documents
     return documents.parse(version["document"])
 
 
+def subject_from(row: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """A person's subject from their row alone (no analytics, no engagement counts)."""
+    subject = dict(row)
+    subject["last_activity_at"] = row.get("last_engaged_at") if kind == "lead" else row.get("last_order_at")
+    subject.setdefault("custom_fields", {})
+    subject["tags"] = list(subject.get("tags") or [])
+    subject["engagements"] = {}
+    return subject
+
+
 async def subject_of(ctx: Context, person: PersonRef, since: datetime | None) -> dict[str, Any] | None:
     """What conditions read of a person (None: no such person): their columns, custom fields and
     tags, a contact's RFM segment and churn level from the latest analytics snapshot, the latest

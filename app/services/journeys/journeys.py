@@ -16,7 +16,7 @@ from app.domain.journeys import templates as built_in
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.services.context import Context
-from app.services.journeys import signals
+from app.services.journeys import schedules, signals
 
 DOCUMENT_FIELDS = ("name", "audience", "description", "trigger", "steps", "exit_on", "reenrolment")
 
@@ -153,6 +153,9 @@ async def publish(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Ro
         "paused_at": None,
         "trigger_type": trigger.type.value,
         "trigger_event": trigger.event if isinstance(trigger, documents.EventTrigger) else None,
+        "next_run_at": await schedules.next_run(ctx, trigger, ctx.now)
+        if isinstance(trigger, documents.ScheduleTrigger)
+        else None,
         **ctx.audit_change(),
     }
     await ctx.journeys.set_version(journey_id, row["draft_version"],

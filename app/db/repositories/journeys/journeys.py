@@ -55,6 +55,10 @@ class JourneyRepository(RecordRepository[Row]):
             .values(**values)
         )
 
+    async def set_fields(self, journey_id: UUID, values: Mapping[str, Any]) -> None:
+        """Bookkeeping of the worker's (no new version of the journey)."""
+        await self.uow.execute(update(j).where(self.scope, j.c.id == journey_id).values(**values))
+
     async def triggered_by(self, event_type: str) -> list[Row]:
         """Active journeys whose trigger is this event type."""
         statement = select(j).where(
@@ -65,6 +69,18 @@ class JourneyRepository(RecordRepository[Row]):
     async def running(self) -> list[Row]:
         """Journeys with a published version that is not archived (active or paused)."""
         statement = select(j).where(self.scope, j.c.status.in_(("active", "paused")))
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+
+    async def audience_page(self, audience: str, after: UUID | None, limit: int) -> list[Row]:
+        """The next `limit` people of an audience (live leads not merged, or live contacts) by id."""
+        table = tables.leads if audience == "leads" else tables.contacts
+        statement = select(table).where(table.c.workspace_id == self.workspace_id, table.c.archived_at.is_(None))
+        if audience == "leads":
+            statement = statement.where(table.c.merged_into_id.is_(None))
+        if after is not None:
+            statement = statement.where(table.c.id > after)
+        statement = statement.order_by(table.c.id).limit(limit)
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
 

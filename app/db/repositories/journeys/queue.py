@@ -36,6 +36,7 @@ class EnrolmentQueue(CrossWorkspaceQueue):
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
     async def next_due(self) -> datetime | None:
+        """The earliest due enrolment of an active journey, or schedule trigger occurrence."""
         statement = (
             select(en.c.due_at)
             .join(j, and_(j.c.workspace_id == en.c.workspace_id, j.c.id == en.c.journey_id))
@@ -44,7 +45,22 @@ class EnrolmentQueue(CrossWorkspaceQueue):
             .limit(1)
         )
         value: datetime | None = (await self.uow.execute(statement)).scalar()
-        return value
+        schedule = select(func.min(j.c.next_run_at)).where(j.c.status == "active", j.c.trigger_type == "schedule")
+        run: datetime | None = (await self.uow.execute(schedule)).scalar()
+        return min((v for v in (value, run) if v is not None), default=None)
+
+    async def due_schedules(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Active journeys with a schedule trigger whose occurrence has come, locked (another
+        worker takes the others)."""
+        statement = (
+            select(j)
+            .where(j.c.status == "active", j.c.trigger_type == "schedule", j.c.next_run_at <= now)
+            .order_by(j.c.next_run_at)
+            .limit(limit)
+        )
+        if await self._postgres():
+            statement = statement.with_for_update(skip_locked=True)
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
     # -- events for triggers, exits and event waits ---------------------------------------------
 
