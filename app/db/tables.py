@@ -1666,6 +1666,10 @@ enrolment_steps = Table(
     Column("step_id", String(64), primary_key=True),
     Column("visit", Integer, primary_key=True),
     Column("number", Integer, nullable=False),  # the n-th step the enrolment ran (its history's order)
+    Column("id", Uuid, nullable=False),  # for the person's timeline (an entry's id)
+    Column("journey_id", Uuid, nullable=False),
+    Column("lead_id", Uuid),  # the enrolment's person, for their timeline
+    Column("contact_id", Uuid),
     Column("step_type", String(16), nullable=False),
     Column("result", Json),  # {"message_id"}, {"task_id"}, {"branch": "then"}, {"variant"}, {"until"}...
     Column("started_at", UtcDateTime, nullable=False),
@@ -1673,7 +1677,8 @@ enrolment_steps = Table(
     ForeignKeyConstraint(
         ["workspace_id", "enrolment_id"], ["enrolments.workspace_id", "enrolments.id"], ondelete="CASCADE"
     ),
-    Index(None, "workspace_id", "enrolment_id", "started_at"),
+    Index(None, "workspace_id", "lead_id", "started_at", "id"),
+    Index(None, "workspace_id", "contact_id", "started_at", "id"),
 )
 
 # How far each workspace's events were read for journey triggers and exits (its event sequence).

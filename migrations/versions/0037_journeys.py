@@ -178,6 +178,10 @@ def upgrade() -> None:
         sa.Column("step_id", sa.String(length=64), nullable=False),
         sa.Column("visit", sa.Integer(), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("journey_id", sa.Uuid(), nullable=False),
+        sa.Column("lead_id", sa.Uuid(), nullable=True),
+        sa.Column("contact_id", sa.Uuid(), nullable=True),
         sa.Column("step_type", sa.String(length=16), nullable=False),
         sa.Column("result", JSON, nullable=True),
         sa.Column("started_at", app.db.types.UtcDateTime(timezone=True), nullable=False),
@@ -198,15 +202,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("enrolment_steps", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_enrolment_steps_workspace_id_enrolment_id_started_at"),
-            ["workspace_id", "enrolment_id", "started_at"],
+            batch_op.f("ix_enrolment_steps_workspace_id_lead_id_started_at_id"),
+            ["workspace_id", "lead_id", "started_at", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_enrolment_steps_workspace_id_contact_id_started_at_id"),
+            ["workspace_id", "contact_id", "started_at", "id"],
             unique=False,
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("enrolment_steps", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_enrolment_steps_workspace_id_enrolment_id_started_at"))
+        batch_op.drop_index(batch_op.f("ix_enrolment_steps_workspace_id_contact_id_started_at_id"))
+        batch_op.drop_index(batch_op.f("ix_enrolment_steps_workspace_id_lead_id_started_at_id"))
 
     op.drop_table("enrolment_steps")
     op.drop_table("journey_versions")

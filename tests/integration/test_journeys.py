@@ -117,6 +117,9 @@ async def test_a_journey_runs_each_step_once_in_order(database: Database, tenant
     task = (await tenant.get(f"/v1/tasks/{runs['call']['result']['task_id']}")).json()
     assert task["title"] == "Call Sara" and task["lead_id"] == lead_id
     assert "welcomed" in (await tenant.get(f"/v1/leads/{lead_id}")).json()["tags"]
+    timeline = (await tenant.get(f"/v1/leads/{lead_id}/timeline", params={"limit": 100})).json()
+    shown = [e["data"]["step_id"] for e in timeline["data"] if e["kind"] == "journey_step"]
+    assert sorted(shown) == sorted(["hello", "pause", "check", "tag", "call", "tell"])  # the journey on her timeline
     types = [e["type"] for e in (await tenant.get("/v1/events", params={"limit": 200})).json()["data"]]
     assert types.count("journey.enrolled") == 1 and types.count("journey.completed") == 1
     assert types.count("journey.notified") == 1

@@ -20,6 +20,7 @@ KIND_SCOPES: dict[str, str] = {
     "state_change": "leads:read",
     "assignment": "leads:read",
     "status": "leads:read",
+    "journey_step": "journeys:read",
 }
 
 

@@ -181,6 +181,16 @@ class StepRun(BaseModel):
     finished_at: UtcDatetime | None
 
 
+class JourneyStepRead(StepRun):
+    """A step a journey ran for a person, as their timeline shows it."""
+
+    id: UUID
+    enrolment_id: UUID
+    journey_id: UUID
+    lead_id: UUID | None = None
+    contact_id: UUID | None = None
+
+
 class EnrolmentDetail(EnrolmentRead):
     steps: list[StepRun] = Field(description="Every step it ran, in order")
 

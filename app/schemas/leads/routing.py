@@ -136,7 +136,10 @@ class SpeedToLeadReport(BaseModel):
 
 
 class TimelineEntry(BaseModel):
-    kind: str = Field(description="engagement | activity | task | state_change | assignment | status")
+    kind: str = Field(
+        description="engagement | activity | task | state_change | assignment | status | journey_step (a step a "
+        "journey ran for the person)"
+    )
     id: UUID
     occurred_at: UtcDatetime = Field(description="When it happened (tasks: when they were created)")
     data: dict[str, Any] = Field(description="The item as its own endpoint shows it; status: the event envelope")

@@ -27,6 +27,7 @@ from app.domain.journeys import waits
 from app.domain.outreach.templates import RenderError, render_text
 from app.domain.outreach.vocabulary import PersonRef
 from app.domain.workspace.calendar import BusinessHours
+from app.ids import new_id
 from app.schemas.journeys.journeys import JourneyNotified
 from app.schemas.outreach.messages import MessageCreate
 from app.schemas.workspace.settings import SlaSettings
@@ -118,7 +119,9 @@ async def run(ctx: Context, enrolment: Mapping[str, Any], document: documents.Jo
             return
         step = documents.step(document, step_id)
         values = {"enrolment_id": enrolment["id"], "step_id": step_id, "visit": visit, "number": number + 1,
-                  "step_type": step.type.value, "started_at": ctx.now}  # fmt: skip
+                  "step_type": step.type.value, "started_at": ctx.now, "id": new_id(),
+                  "journey_id": enrolment["journey_id"], "lead_id": enrolment["lead_id"],
+                  "contact_id": enrolment["contact_id"]}  # fmt: skip
         entered = await ctx.enrolments.start_step(values)
         number += int(entered)
         if isinstance(step, documents.WaitStep):

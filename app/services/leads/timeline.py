@@ -15,6 +15,7 @@ from app.domain.leads.timeline import Entry, merge, readable_kinds
 from app.domain.pagination import Sort, encode_cursor
 from app.schemas.customers.relationships import TaskRead
 from app.schemas.events.events import EventRead
+from app.schemas.journeys.journeys import JourneyStepRead
 from app.schemas.leads.engagements import EngagementRead, StateChangeRead
 from app.schemas.leads.routing import ActivityRead, AssignmentRead
 from app.services.context import Context
@@ -26,6 +27,7 @@ READ: dict[str, type[BaseModel]] = {
     "state_change": StateChangeRead,
     "assignment": AssignmentRead,
     "status": EventRead,
+    "journey_step": JourneyStepRead,
 }
 
 

@@ -35,6 +35,7 @@ SOURCES: dict[str, tuple[Table, str]] = {
     "state_change": (tables.lead_state_changes, "occurred_at"),
     "assignment": (tables.lead_assignments, "assigned_at"),
     "status": (tables.events, "occurred_at"),
+    "journey_step": (tables.enrolment_steps, "started_at"),  # each step a journey ran for the person
 }
 
 
