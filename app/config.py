@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # PostgreSQL: how often the worker ANALYZEs tables never analysed or more than doubled since
     # (sooner than autovacuum looks; app/worker/statistics.py). 0: leave it to autovacuum.
     worker_analyze_seconds: float = 2.0
+    # How often the worker evaluates saved segments' members (contact.segment_entered / _exited,
+    # journeys' segment triggers).
+    segment_refresh_seconds: float = Field(default=300.0, gt=0)
     worker_concurrency: int = Field(default=16, ge=1)
     # Operator caps on what one workspace may take (never tenant settings, which the tenant could raise):
     # the webhook endpoints it may have (over it: 409 /problems/limit-exceeded), and the share of

@@ -1681,6 +1681,30 @@ enrolment_steps = Table(
     Index(None, "workspace_id", "contact_id", "started_at", "id"),
 )
 
+# Who is in each saved segment, as its last evaluation found (the worker's, every
+# SEGMENT_REFRESH_SECONDS): entering and leaving emit contact.segment_entered / _exited.
+segment_members = Table(
+    "segment_members",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment_id", Uuid, primary_key=True),
+    Column("contact_id", Uuid, primary_key=True),
+    Column("entered_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "segment_id"], ["segments.workspace_id", "segments.id"], ondelete="CASCADE"),
+)
+
+# When each saved segment's members were last evaluated (null: never; the first evaluation records
+# its members without events).
+segment_evaluations = Table(
+    "segment_evaluations",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment_id", Uuid, primary_key=True),
+    Column("evaluated_at", UtcDateTime, nullable=False),
+    Column("members", Integer, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "segment_id"], ["segments.workspace_id", "segments.id"], ondelete="CASCADE"),
+)
+
 # How far each workspace's events were read for journey triggers and exits (its event sequence).
 journey_cursors = Table(
     "journey_cursors",
@@ -1758,4 +1782,6 @@ TENANT_TABLES = (
     enrolments,
     enrolment_steps,
     journey_cursors,
+    segment_members,
+    segment_evaluations,
 )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable, Select
 
 from app.db.bulk import copy, json_update, positional, write_behind
+from app.db.repositories.customers.segments import SegmentQueue
 from app.db.repositories.events.delivery_queue import DeliveryQueue
 from app.db.repositories.events.event_queue import EventQueue
 from app.db.repositories.events.job_queue import JobQueue
@@ -152,3 +153,6 @@ class UnitOfWork:
 
     def enrolment_queue(self) -> EnrolmentQueue:
         return EnrolmentQueue(self)
+
+    def segment_queue(self) -> SegmentQueue:
+        return SegmentQueue(self)

@@ -35,6 +35,7 @@ from app.db.wakeups import (
 )
 from app.domain.events.webhooks import workspace_share
 from app.ids import utcnow
+from app.services.customers import segment_members
 from app.services.journeys import engine as journey_engine
 from app.services.journeys import schedules as journey_schedules
 from app.services.journeys import signals as journey_signals
@@ -94,6 +95,7 @@ class Worker:
         self._message_wake = asyncio.Event()
         self._journey_wake = asyncio.Event()  # an enrolment made, or events numbered (triggers, exits)
         self._next_journey: datetime | None = None
+        self._next_segments: datetime | None = None  # when saved segments are evaluated next
         self._message_limits = messages.RateLimits()
         self._next_message: datetime | None = None
         self._wakes = {
@@ -241,6 +243,9 @@ class Worker:
         """Events for journeys (triggers, exits, awaited events), then the enrolments due now (a full
         batch: at once again); then sleep until the next is due."""
         now = utcnow()
+        if self._next_segments is None or now >= self._next_segments:
+            self._next_segments = now + timedelta(seconds=self.settings.segment_refresh_seconds)
+            await segment_members.evaluate_all(self.database, now)
         await journey_schedules.run_due(self.database, now)
         read = await journey_signals.process(self.database, now)
         advanced = await journey_engine.advance_due(self.database, utcnow())
@@ -250,7 +255,8 @@ class Worker:
         return 0
 
     def _journey_due(self) -> datetime | None:
-        return self._next_journey
+        due = [d for d in (self._next_journey, self._next_segments) if d is not None]
+        return min(due) if due else None
 
     def _analyze_due(self) -> datetime | None:
         return self._next_analyze

@@ -4,7 +4,8 @@
   version numbers, the active version's trigger), `journey_versions` (each version's document),
   `enrolments` (one person's way through one version; at most one active per journey and person,
   by partial unique indexes), `enrolment_steps` (every step run, once per enrolment, step and
-  visit), `journey_cursors` (how far each workspace's events were read for triggers and exits).
+  visit), `journey_cursors` (how far each workspace's events were read for triggers and exits),
+  `segment_members` and `segment_evaluations` (who is in each saved segment, as last evaluated).
 - New tables only: no existing row changes. Downgrading drops them with every enrolment.
 
 Revision ID: 0037
@@ -212,8 +213,51 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "segment_members",
+        sa.Column("workspace_id", sa.Uuid(), nullable=False),
+        sa.Column("segment_id", sa.Uuid(), nullable=False),
+        sa.Column("contact_id", sa.Uuid(), nullable=False),
+        sa.Column("entered_at", app.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id", "segment_id"],
+            ["segments.workspace_id", "segments.id"],
+            name=op.f("fk_segment_members_workspace_id_segment_id_segments"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_segment_members_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "segment_id", "contact_id", name=op.f("pk_segment_members")),
+    )
+    op.create_table(
+        "segment_evaluations",
+        sa.Column("workspace_id", sa.Uuid(), nullable=False),
+        sa.Column("segment_id", sa.Uuid(), nullable=False),
+        sa.Column("evaluated_at", app.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("members", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id", "segment_id"],
+            ["segments.workspace_id", "segments.id"],
+            name=op.f("fk_segment_evaluations_workspace_id_segment_id_segments"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_segment_evaluations_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "segment_id", name=op.f("pk_segment_evaluations")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("segment_evaluations")
+    op.drop_table("segment_members")
     with op.batch_alter_table("enrolment_steps", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_enrolment_steps_workspace_id_contact_id_started_at_id"))
         batch_op.drop_index(batch_op.f("ix_enrolment_steps_workspace_id_lead_id_started_at_id"))

@@ -13,9 +13,11 @@ from uuid import UUID
 
 from sqlalchemy import select, update
 
+from app.config import Settings
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.worker.runner import Worker
 from tests.conftest import Tenant, assert_problem
 from tests.integration.test_email_messages import (  # noqa: F401
     _async,
@@ -323,3 +325,42 @@ async def test_a_schedule_enrols_whoever_its_conditions_hold_for_at_its_time(
     async with UnitOfWork(database) as uow:
         later = (await uow.execute(select(journeys.c.next_run_at).where(mine))).scalar()
     assert later is not None and later > datetime.now(UTC)  # the next occurrence
+
+
+async def test_entering_a_segment_enrols_a_contact_and_emits_its_events(database: Database, tenant: Tenant) -> None:
+    async def contact(email: str, tags: list[str]) -> str:
+        created = await tenant.post("/v1/contacts", json={"first_name": "Reza", "email": email, "tags": tags})
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+    before = await contact("before@example.com", ["vip"])
+    later = await contact("later@example.com", [])
+    segment = await tenant.post("/v1/segments", json={"name": "VIP", "filters": {"tag": "vip"}})
+    assert segment.status_code == 201, segment.text
+    document = {"name": "VIP welcome", "audience": "contacts",
+                "trigger": {"type": "segment", "segment_id": segment.json()["id"]},
+                "steps": [{"id": "w", "type": "wait", "seconds": 3600}]}  # fmt: skip
+    created = await journey(tenant, document)
+    settings = Settings(database_url=database.settings.database_url, worker_poll_seconds=0.05,
+                        segment_refresh_seconds=0.2, outbound_allow_loopback=True)  # fmt: skip
+    worker = Worker(database, settings)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.6)  # the first evaluation records who is in it already, without events
+        assert (await tenant.patch(f"/v1/contacts/{later}", json={"tags": ["vip"]})).status_code == 200
+        assert (await tenant.patch(f"/v1/contacts/{before}", json={"tags": []})).status_code == 200
+
+        async def enrolled() -> list[dict[str, Any]] | None:
+            rows = (await tenant.get(f"/v1/journeys/{created['id']}/enrolments")).json()["data"]
+            return rows or None
+
+        rows = await until(enrolled)
+        await asyncio.sleep(0.5)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 20)
+    rows = (await tenant.get(f"/v1/journeys/{created['id']}/enrolments")).json()["data"]
+    assert [(r["contact_id"], r["trigger"]["type"]) for r in rows] == [(later, "segment")]
+    events = (await tenant.get("/v1/events", params={"limit": 200})).json()["data"]
+    moves = [(e["type"], e["data"]["contact_id"]) for e in events if e["type"].startswith("contact.segment_")]
+    assert sorted(moves) == sorted([("contact.segment_entered", later), ("contact.segment_exited", before)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas.common import Actor, RequestModel, ResourceRead, Unset, UtcDatetime
 from app.schemas.customers.relationships import ContactFilters
@@ -42,3 +42,12 @@ class SegmentRead(ResourceRead):
     archived_at: UtcDatetime | None
     created_by: Actor
     updated_by: Actor
+
+
+class SegmentMembership(BaseModel):
+    """`contact.segment_entered` / `contact.segment_exited`: a contact entered or left a saved
+    segment at its evaluation (`resource_id` = the contact)."""
+
+    segment_id: UUID
+    contact_id: UUID
+    at: UtcDatetime = Field(description="The evaluation that found it")

@@ -16,7 +16,7 @@ from app.schemas.customers.integrations import IntegrationRead, PrivacyRequest
 from app.schemas.customers.loyalty import LoyaltyEntryRead
 from app.schemas.customers.orders import CustomerConverted, ExchangeRateRead, OrderRead, ProductRead
 from app.schemas.customers.relationships import AccountRead, ContactRead, OpportunityRead, ReferralConverted, TaskRead
-from app.schemas.customers.segments import SegmentRead
+from app.schemas.customers.segments import SegmentMembership, SegmentRead
 from app.schemas.customers.service_records import ContractRead, InvoiceRead, PaymentRead, QuoteRead, TicketRead
 from app.schemas.events.jobs import JobRead
 from app.schemas.events.webhooks import WebhookEndpointRead, WebhookTestData
@@ -173,6 +173,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.SUPPRESSION_DELETED: SuppressionRead,
     **dict.fromkeys((types.JOURNEY_ENROLLED, types.JOURNEY_EXITED, types.JOURNEY_COMPLETED), EnrolmentRead),
     types.JOURNEY_NOTIFIED: JourneyNotified,
+    **dict.fromkeys((types.CONTACT_SEGMENT_ENTERED, types.CONTACT_SEGMENT_EXITED), SegmentMembership),
 }
 
 

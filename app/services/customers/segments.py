@@ -27,13 +27,13 @@ async def _segment(ctx: Context, values: dict[str, Any], current: Row | None) ->
 SEGMENT = records.Kind("segment", lambda repos: repos.segments, SegmentRead, _segment)
 
 
-def _query(row: Row) -> dict[str, Any]:
+def query_of(row: Row) -> dict[str, Any]:
     return ContactFilters.model_validate(row["filters"]).model_dump()
 
 
 async def count(ctx: Context, row: Row) -> int:
     """How many live contacts match the segment now: one COUNT."""
-    query = _query(row)
+    query = query_of(row)
     query.pop("archived", None)
     segment, equal = await relationships.contact_filters(ctx, query)
     return await ctx.contacts.count_contacts(now=ctx.now, segment=segment, **equal)
@@ -41,4 +41,4 @@ async def count(ctx: Context, row: Row) -> int:
 
 async def contacts(ctx: Context, segment_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:
     row = await records.get(ctx, SEGMENT, segment_id)
-    return await relationships.list_contacts(ctx, sort=sort, cursor=cursor, limit=limit, **_query(row))
+    return await relationships.list_contacts(ctx, sort=sort, cursor=cursor, limit=limit, **query_of(row))

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain.events import events as types
 from app.domain.journeys import document as documents
 from app.domain.outreach.vocabulary import PersonRef
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
@@ -21,6 +22,7 @@ from app.services.journeys import enrolments
 from app.services.journeys.enrolments import EXITED, holds
 
 log = logging.getLogger("app.services")
+SEGMENT_ENTERED = types.CONTACT_SEGMENT_ENTERED
 BATCH = 500
 # Event types that name a contact as their resource, besides `contact.*`.
 CONTACT_RESOURCES = ("customer.created",)
@@ -95,10 +97,12 @@ class _Journeys:
         if self._by_trigger is None:
             self._by_trigger = {}
             for journey in await self.ctx.journeys.running():
-                if journey["status"] != "active" or journey["trigger_type"] != "event":
+                if journey["status"] != "active" or journey["trigger_type"] not in ("event", "segment"):
                     continue
                 document = await self.document(journey["id"], journey["active_version"])
-                self._by_trigger.setdefault(str(journey["trigger_event"]), []).append((journey, document))
+                # a segment trigger is an event trigger on contact.segment_entered of its segment
+                event = journey["trigger_event"] if journey["trigger_type"] == "event" else SEGMENT_ENTERED
+                self._by_trigger.setdefault(str(event), []).append((journey, document))
         return self._by_trigger.get(event_type, [])
 
     async def document(self, journey_id: UUID, number: int) -> documents.JourneyDocument:
@@ -136,8 +140,11 @@ async def _handle(ctx: Context, journeys: _Journeys, event: Mapping[str, Any]) -
         if (journey["audience"] == "leads") != (person.kind == "lead"):
             continue
         trigger = document.trigger
-        assert isinstance(trigger, documents.EventTrigger)
-        if not holds(trigger.conditions, data, ctx.now):
+        if isinstance(trigger, documents.SegmentTrigger):
+            if str(data.get("segment_id")) != str(trigger.segment_id):
+                continue
+        elif not isinstance(trigger, documents.EventTrigger) or not holds(trigger.conditions, data, ctx.now):
             continue
-        await enrolments.enrol(ctx, journey, document, person, {"type": "event", "event": event_type,
-                                                                 "event_id": str(event["id"])})  # fmt: skip
+        kind = "segment" if isinstance(trigger, documents.SegmentTrigger) else "event"
+        cause = {"type": kind, "event": event_type, "event_id": str(event["id"])}
+        await enrolments.enrol(ctx, journey, document, person, cause)

@@ -104,6 +104,13 @@ class ContactRepository(RecordRepository[ContactRow]):
         statement = where_equal(statement, {co.c[column]: value for column, value in equal.items()})
         return int((await self.uow.execute(statement)).scalar_one())
 
+    async def matching_ids(self, *, now: datetime, segment: dict[str, Any], **equal: Any) -> set[UUID]:
+        """The ids of the live contacts a filter matches (a saved segment's members now)."""
+        conditions = await self.segment_conditions(now=now, **segment)
+        statement = select(co.c.id).where(self.scope, co.c.archived_at.is_(None), *conditions)
+        statement = where_equal(statement, {co.c[column]: value for column, value in equal.items()})
+        return set((await self.uow.execute(statement)).scalars())
+
     async def add_referrals(self, contact_id: UUID, delta: int) -> None:
         """Move a contact's referral count (no new version: a count kept for reads)."""
         statement = (
