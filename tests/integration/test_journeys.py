@@ -364,3 +364,45 @@ async def test_entering_a_segment_enrols_a_contact_and_emits_its_events(database
     events = (await tenant.get("/v1/events", params={"limit": 200})).json()["data"]
     moves = [(e["type"], e["data"]["contact_id"]) for e in events if e["type"].startswith("contact.segment_")]
     assert sorted(moves) == sorted([("contact.segment_entered", later), ("contact.segment_exited", before)])
+
+
+async def test_each_built_in_journey_runs_end_to_end_with_short_waits(database: Database, tenant: Tenant) -> None:
+    ids = {}
+    for channel in ("email", "sms"):
+        body = {"name": channel, "channel": channel, "body_text": "Hello {{ person.first_name }}"}
+        if channel == "email":
+            body["subject"] = "Hello"
+        created = await tenant.post("/v1/templates", json=body)
+        assert created.status_code == 201, created.text
+        ids[channel] = created.json()["id"]
+    runs = []
+    for name in ("lead_nurture", "speed_to_lead", "dormant_reengagement", "onboarding", "churn_rescue",
+                 "inactive_reactivation"):  # fmt: skip
+        draft = await tenant.post("/v1/journeys", json={"template": name})
+        assert draft.status_code == 201, draft.text
+        steps = []
+        for step in draft.json()["steps"]:
+            if step["type"] == "send":
+                step["template_id"] = ids[step["channel"]]
+            if step["type"] == "wait":  # a second, whatever it waited for
+                step = {k: v for k, v in step.items() if k in ("id", "type", "next")} | {"seconds": 1}
+            step.pop("business_hours", None)
+            steps.append(step)
+        edited = await tenant.patch(f"/v1/journeys/{draft.json()['id']}", json={"steps": steps})
+        assert edited.status_code == 200, (name, edited.text)
+        published = await tenant.post(f"/v1/journeys/{draft.json()['id']}/publish")
+        assert published.status_code == 200, (name, published.text)
+        if draft.json()["audience"] == "leads":
+            person = {"lead_id": await lead(tenant, phone=f"+98912{len(runs):07d}")}
+        else:
+            contact = await tenant.post("/v1/contacts", json={"first_name": "Reza", "email": f"{name}@example.com"})
+            person = {"contact_id": contact.json()["id"]}
+        enrolled = await tenant.post(f"/v1/journeys/{draft.json()['id']}/enrolments", json=person)
+        assert enrolled.status_code == 201, (name, enrolled.text)
+        runs.append((name, enrolled.json()["id"]))
+    async with running_worker(database):
+        for name, enrolment_id in runs:
+            done = await ended(tenant, enrolment_id, timeout=30)
+            assert done["status"] in ("completed", "exited"), (name, done)
+            failed = [s for s in done["steps"] if (s["result"] or {}).get("error")]
+            assert failed == [], (name, failed)
