@@ -127,7 +127,7 @@ async def test_a_contacts_only_key_sees_no_invoices_or_tickets_in_the_360(tenant
     assert view["profile"]["id"] == mina["id"] and view["loyalty_points"] == 70 and view["referrals"]["count"] == 1
     assert view["withheld"] == [
         "orders", "tickets", "contracts", "quotes", "invoices", "value_added_deals",
-        "timeline.engagement", "timeline.activity", "timeline.task",
+        "timeline.engagement", "timeline.activity", "timeline.task", "timeline.journey_step",
     ]  # fmt: skip
     for section in ("orders", "tickets", "contracts", "quotes", "invoices", "value_added_deals"):
         assert section not in view
@@ -144,6 +144,7 @@ async def test_each_360_section_shows_with_its_own_read_scope(tenant: Tenant) ->
     assert [e["data"]["title"] for e in view["timeline"] if e["kind"] == "task"] == ["Call Mina back"]
     assert view["withheld"] == [
         "orders", "contracts", "quotes", "value_added_deals", "timeline.engagement", "timeline.activity",
+        "timeline.journey_step",
     ]  # fmt: skip
     everything = (await tenant.get(f"/v1/contacts/{mina['id']}/360")).json()  # admin
     assert everything["withheld"] == [] and everything["orders"]["count"] == 2
@@ -164,8 +165,8 @@ async def test_a_contact_timeline_shows_only_the_kinds_of_entry_the_key_may_read
     mina = (await history(tenant, 1))["contact"]
     url = f"/v1/contacts/{mina['id']}/timeline"
     narrow = (await tenant.get(url, key=await tenant.key_with("contacts:read"))).json()
-    assert narrow["data"] == [] and narrow["withheld"] == ["engagement", "activity", "task"]
+    assert narrow["data"] == [] and narrow["withheld"] == ["engagement", "activity", "task", "journey_step"]
     assert_problem(await tenant.get("/v1/tasks", key=await tenant.key_with("contacts:read")), 403)
     with_tasks = (await tenant.get(url, key=await tenant.key_with("contacts:read", "tasks:read"))).json()
     assert [e["data"]["title"] for e in with_tasks["data"]] == ["Call Mina back"]
-    assert with_tasks["withheld"] == ["engagement", "activity"]
+    assert with_tasks["withheld"] == ["engagement", "activity", "journey_step"]
