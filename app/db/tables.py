@@ -1586,6 +1586,7 @@ journeys = Table(
     Column("trigger_event", String(64)),  # of the active version, for an event trigger
     Column("template", String(64)),  # the built-in journey it was made from
     Column("next_run_at", UtcDateTime),  # a schedule trigger's next occurrence
+    Column("from_sequence", BigInteger),  # events up to this one (stamped before it was published) enrol no one
     Column("paused_at", UtcDateTime),
     Column("archived_at", UtcDateTime),
     *_audit(),
@@ -1626,7 +1627,7 @@ enrolments = Table(
     Column("variant", String(64)),  # the split's variant it took
     Column("due_at", UtcDateTime),
     Column("waiting_event", String(64)),  # a wait for this event type (until due_at, its timeout)
-    Column("lease_until", UtcDateTime),  # a worker advances it until then
+    Column("failures", Integer, nullable=False, server_default="0"),  # passes that failed in a row
     Column("enrolled_at", UtcDateTime, nullable=False),
     Column("ended_at", UtcDateTime),
     Column("trigger", Json),  # what enrolled it: {"type", "event_id"?}

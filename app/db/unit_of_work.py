@@ -7,7 +7,8 @@ worker (`wake`). How rows reach the database is the writers' business (app/db/bu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -51,6 +52,21 @@ class UnitOfWork:
         """Insert these rows at commit. The use case must not read them back before then."""
         if rows:
             self._deferred.append((table, rows))
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the use case that fails alone: on an exception its statements are rolled back
+        (a savepoint) and so are the rows, events and wake-ups it queued for the commit."""
+        events, deferred, wakes = len(self._events), len(self._deferred), set(self._wakes)
+        conn = await self.connection()
+        try:
+            async with conn.begin_nested():
+                yield
+        except BaseException:
+            del self._events[events:]
+            del self._deferred[deferred:]
+            self._wakes = wakes
+            raise
 
     @property
     def started(self) -> bool:

@@ -245,14 +245,22 @@ class Worker:
         now = utcnow()
         if self._next_segments is None or now >= self._next_segments:
             self._next_segments = now + timedelta(seconds=self.settings.segment_refresh_seconds)
-            await segment_members.evaluate_all(self.database, now)
-        await journey_schedules.run_due(self.database, now)
-        read = await journey_signals.process(self.database, now)
-        advanced = await journey_engine.advance_due(self.database, utcnow())
+            await self._stage("segments", segment_members.evaluate_all(self.database, now))
+        await self._stage("schedules", journey_schedules.run_due(self.database, now))
+        read = await self._stage("journey events", journey_signals.process(self.database, now))
+        advanced = await self._stage("journey steps", journey_engine.advance_due(self.database, utcnow()))
         if advanced >= journey_engine.BATCH or read >= journey_signals.BATCH:
             return 1
         self._next_journey = await journey_engine.next_due(self.database)  # the schedules' next run included
         return 0
+
+    async def _stage(self, name: str, work: Awaitable[int]) -> int:
+        """One stage of a loop's pass: its failure is logged and never keeps the others from running."""
+        try:
+            return await work
+        except Exception:
+            log.exception("worker %s failed; the pass goes on", name)
+            return 0
 
     def _journey_due(self) -> datetime | None:
         due = [d for d in (self._next_journey, self._next_segments) if d is not None]

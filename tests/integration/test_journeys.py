@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import pytest
 from sqlalchemy import select, update
 
 from app.config import Settings
@@ -406,3 +407,69 @@ async def test_each_built_in_journey_runs_end_to_end_with_short_waits(database: 
             assert done["status"] in ("completed", "exited"), (name, done)
             failed = [s for s in done["steps"] if (s["result"] or {}).get("error")]
             assert failed == [], (name, failed)
+
+
+async def test_a_journey_published_later_never_replays_events_from_before(database: Database, tenant: Tenant) -> None:
+    document = {"name": "New leads", "audience": "leads", "trigger": {"type": "event", "event": "lead.created"},
+                "steps": [{"id": "w", "type": "wait", "seconds": 3600}]}  # fmt: skip
+    first = await journey(tenant, document)
+    async with running_worker(database):
+        await lead(tenant, email="seen@example.com")
+
+        async def one() -> list[dict[str, Any]] | None:
+            return (await tenant.get(f"/v1/journeys/{first['id']}/enrolments")).json()["data"] or None
+
+        await until(one)
+        assert (await tenant.delete(f"/v1/journeys/{first['id']}")).json()["status"] == "archived"
+        before = await lead(tenant, email="before@example.com")  # no journey reads events now
+        await asyncio.sleep(0.3)
+        second = await journey(tenant, {**document, "name": "Later"})
+        after = await lead(tenant, email="after@example.com")
+
+        async def enrolled() -> list[dict[str, Any]] | None:
+            return (await tenant.get(f"/v1/journeys/{second['id']}/enrolments")).json()["data"] or None
+
+        rows = await until(enrolled)
+        await asyncio.sleep(0.3)
+    rows = (await tenant.get(f"/v1/journeys/{second['id']}/enrolments")).json()["data"]
+    assert [r["lead_id"] for r in rows] == [after] and before != after
+    archived = (await tenant.get(f"/v1/journeys/{first['id']}/enrolments")).json()["data"]
+    assert [r["exit_reason"] for r in archived] == ["journey_archived"]
+
+
+async def test_a_loop_ends_at_its_visit_limit_and_a_bad_change_is_recorded_not_retried(
+    database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services.journeys import engine
+
+    monkeypatch.setattr(engine, "MAX_VISITS", 2)
+    document = {"name": "Loop", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "bad", "type": "update", "set": {"fields": {"country": "Germany"}}},
+                          {"id": "tell", "type": "notify", "message": "round"},
+                          {"id": "pause", "type": "wait", "seconds": 1},
+                          {"id": "again", "type": "branch", "conditions": {"all": []}, "then": "bad",
+                           "else": "tell"}]}  # fmt: skip
+    created = await journey(tenant, document)
+    started = await enrol(tenant, created["id"], await lead(tenant))
+    async with running_worker(database):
+        done = await ended(tenant, started["id"])
+    assert (done["status"], done["exit_reason"]) == ("exited", "loop_limit")
+    bad = [s for s in done["steps"] if s["step_id"] == "bad"]
+    assert len(bad) == 2 and all("country" in s["result"]["error"] for s in bad)
+    events = (await tenant.get("/v1/events", params={"limit": 200})).json()["data"]
+    assert [e["type"] for e in events].count("journey.notified") == 2  # one a round, none from a failed run
+    never = {"name": "Never", "audience": "leads", "steps": [{"id": "w", "type": "wait", "seconds": 1}],
+             "trigger": {"type": "schedule", "cron": "0 0 30 2 *", "conditions": {"all": []}}}  # fmt: skip
+    assert_problem(await tenant.post("/v1/journeys", json=never), 422, "trigger.cron")
+
+
+async def test_a_savepoint_takes_back_the_events_and_rows_it_queued(database: Database) -> None:
+    async with UnitOfWork(database) as uow:
+        uow.add_event({"kept": True})
+        with pytest.raises(RuntimeError):
+            async with uow.savepoint():
+                uow.add_event({"kept": False})
+                uow.defer_insert(tables.journey_cursors, [{"x": 1}])
+                uow.wake("journeys")
+                raise RuntimeError("a step failed")
+        assert uow._events == [{"kept": True}] and uow._deferred == [] and uow._wakes == set()

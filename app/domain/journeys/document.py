@@ -35,12 +35,12 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, datetime, time
 from enum import Enum, StrEnum
 from typing import Any, ClassVar, Literal, TypeAlias
 from uuid import UUID
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from app.domain import conditions
 from app.domain.conditions import Audience, Condition
@@ -738,6 +738,11 @@ class _Parser:
             return None
         if not isinstance(value, str) or len(value.split()) != 5 or not croniter.is_valid(value):
             self.fail(path, "must be a cron expression of 5 fields (minute hour day month weekday), e.g. 0 9 * * 1")
+            return None
+        try:  # a valid expression may still never fire (30 February)
+            croniter(value, datetime(2026, 1, 1, tzinfo=UTC)).get_next(datetime)
+        except (CroniterBadDateError, ValueError):
+            self.fail(path, "never comes: no date matches this cron expression")
             return None
         return " ".join(value.split())
 

@@ -702,8 +702,7 @@ async def _create_contact(ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
         existing = await _existing(ctx, "contacts", details.email_key, details.phone_e164)
         if existing is not None:
             raise Conflict("a contact with this email or phone exists", extensions={"existing_id": str(existing)})
-        conn = await ctx.uow.connection()
-        async with conn.begin_nested():
+        async with ctx.uow.savepoint():
             row = await create_contact(ctx, values)
         return {"index": 0, "status": "created", "id": row["id"]}
     except ValidationError as exc:

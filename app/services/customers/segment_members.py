@@ -27,6 +27,8 @@ async def evaluate_all(database: Database, now: datetime) -> int:
     evaluated = 0
     for workspace_id in workspaces:
         async with UnitOfWork(database) as uow:
+            if not await uow.segment_queue().claim(workspace_id):
+                continue  # another worker evaluates it now
             ctx = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
             for segment in await ctx.segments.live():
                 await evaluate(ctx, segment)

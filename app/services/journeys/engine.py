@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import logging
 import random
+import zlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain.concurrency import LostUpdate
 from app.domain.errors import DomainError
 from app.domain.events import events as types
 from app.domain.journeys import document as documents
@@ -28,7 +32,9 @@ from app.domain.outreach.templates import RenderError, render_text
 from app.domain.outreach.vocabulary import PersonRef
 from app.domain.workspace.calendar import BusinessHours
 from app.ids import new_id
+from app.schemas.customers.relationships import ContactUpdate
 from app.schemas.journeys.journeys import JourneyNotified
+from app.schemas.leads.leads import LeadUpdate
 from app.schemas.outreach.messages import MessageCreate
 from app.schemas.workspace.settings import SlaSettings
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
@@ -44,7 +50,9 @@ from app.services.workspace import calendars, settings
 log = logging.getLogger("app.services")
 BATCH = 200
 STEPS_PER_PASS = 50  # an enrolment that runs this many steps without a wait goes on in the next pass
-RETRY_AFTER = timedelta(minutes=1)  # an enrolment whose pass failed (a bug, a lost race) is tried again then
+RETRY_AFTER = timedelta(minutes=1)  # an enrolment whose pass failed is tried again then (times its failures)
+MAX_FAILURES = 5
+MAX_VISITS = 100  # an enrolment entering one step this many times leaves the journey (`loop_limit`)
 Documents = dict[tuple[UUID, UUID, int], documents.JourneyDocument]
 
 
@@ -54,20 +62,33 @@ async def advance_due(database: Database, now: datetime, *, limit: int = BATCH) 
         claimed = await uow.enrolment_queue().due(now, limit)
         if not claimed:
             return 0
-        conn = await uow.connection()
         cache: Documents = {}
         for row in claimed:
             ctx = Context(uow, row["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
             try:
-                async with conn.begin_nested():
+                async with uow.savepoint():  # what a failed run did (rows, events) is undone whole
                     document = await _document(ctx, cache, row)
                     await run(ctx, row, document)
+            except LostUpdate:  # a concurrent write to the person: run again at once on a fresh read
+                async with uow.savepoint():
+                    await ctx.enrolments.set_fields(row["id"], {"due_at": now + timedelta(seconds=1)})
             except Exception:
-                log.exception("journey enrolment %s failed to advance; trying again later", row["id"])
-                async with conn.begin_nested():
-                    await ctx.enrolments.set_fields(row["id"], {"due_at": now + RETRY_AFTER})
+                log.exception("journey enrolment %s failed to advance", row["id"])
+                async with uow.savepoint():
+                    await _failed(ctx, row)
         await uow.commit()
         return len(claimed)
+
+
+async def _failed(ctx: Context, enrolment: Mapping[str, Any]) -> None:
+    """A pass failed (a bug, a lost race): tried again later, and after MAX_FAILURES in a row the
+    enrolment exits (`error`) rather than failing forever."""
+    failures = int(enrolment.get("failures") or 0) + 1
+    if failures >= MAX_FAILURES:
+        await enrolments.end(ctx, enrolment, EXITED, "error")
+        return
+    await ctx.enrolments.set_fields(enrolment["id"], {"due_at": ctx.now + RETRY_AFTER * failures,
+                                                      "failures": failures})  # fmt: skip
 
 
 async def next_due(database: Database) -> datetime | None:
@@ -142,12 +163,19 @@ async def run(ctx: Context, enrolment: Mapping[str, Any], document: documents.Jo
             await enrolments.end(ctx, enrolment, COMPLETED, None)
             return
         visit = await ctx.enrolments.visits(enrolment["id"], following) + 1
+        if visit > MAX_VISITS:
+            await enrolments.end(ctx, enrolment, EXITED, "loop_limit")
+            return
         step_id = following
-        enrolment = await ctx.enrolments.set_fields(
-            enrolment["id"], {"current_step": step_id, "visit": visit, "due_at": ctx.now, "waiting_event": None}
-        ) or enrolment
+        enrolment = (
+            await ctx.enrolments.set_fields(
+                enrolment["id"],
+                {"current_step": step_id, "visit": visit, "due_at": ctx.now, "waiting_event": None, "failures": 0},
+            )
+            or enrolment
+        )
     # a long run of steps without a wait: on in the next pass (due now), letting others through
-    await ctx.enrolments.set_fields(enrolment["id"], {"due_at": ctx.now, "lease_until": None})
+    await ctx.enrolments.set_fields(enrolment["id"], {"due_at": ctx.now})
 
 
 async def _begin_wait(ctx: Context, enrolment: Mapping[str, Any], step: documents.WaitStep, visit: int) -> None:
@@ -160,7 +188,7 @@ async def _begin_wait(ctx: Context, enrolment: Mapping[str, Any], step: document
         due = waits.due_at(_wait_spec(step), now=ctx.now, zone=zone, calendar=await _calendar(ctx, step))
     await ctx.enrolments.set_fields(
         enrolment["id"],
-        {"current_step": step.id, "visit": visit, "due_at": due, "waiting_event": waiting_event, "lease_until": None},
+        {"current_step": step.id, "visit": visit, "due_at": due, "waiting_event": waiting_event, "failures": 0},
     )
 
 
@@ -248,7 +276,8 @@ async def _run_step(
             return (step.then if taken else step.otherwise), {"branch": "then" if taken else "else"}
         if isinstance(step, documents.SplitStep):
             variant = _draw(enrolment["id"], step)
-            await ctx.enrolments.set_fields(enrolment["id"], {"variant": variant.name})
+            if enrolment.get("variant") is None:  # the first split's variant is the enrolment's
+                await ctx.enrolments.set_fields(enrolment["id"], {"variant": variant.name})
             return variant.next, {"variant": variant.name}
         if isinstance(step, documents.UpdateStep):
             result = await _update(ctx, who, step, await person.subject() or {})
@@ -270,6 +299,8 @@ async def _run_step(
             )  # fmt: skip
             await events.record(ctx, types.JOURNEY_NOTIFIED, notified, resource_id=enrolment["id"])
             return following, None
+    except LostUpdate:
+        raise  # a concurrent write: the whole pass runs again, never a step half done
     except DomainError as exc:  # the step could not do its work (a template archived since...): on
         return following, {"error": str(exc)[:500]}
     raise AssertionError(f"unexpected step {step!r}")
@@ -306,7 +337,7 @@ async def _task(ctx: Context, who: PersonRef, step: documents.TaskStep, subject:
 
 def _draw(enrolment_id: UUID, step: documents.SplitStep) -> documents.Variant:
     """A variant by weight, drawn once per enrolment and step (the same draw if the step ran again)."""
-    chooser = random.Random(enrolment_id.int ^ hash(step.id) & 0xFFFFFFFF)
+    chooser = random.Random(enrolment_id.int ^ zlib.crc32(step.id.encode()))
     return chooser.choices(step.variants, weights=[v.weight for v in step.variants])[0]
 
 
@@ -326,6 +357,11 @@ async def _update(
         changes["owner_id"] = step.owner_id
     if not changes:
         return {"changed": []}
+    model = LeadUpdate if who.kind == "lead" else ContactUpdate
+    try:  # checked as the API checks the same change (a country's code, a field's length)
+        changes = model.model_validate(changes).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        return {"error": "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())[:500]}
     if who.kind == "lead":
         await lead_service.update(ctx, who.id, changes, if_match=None)
     else:

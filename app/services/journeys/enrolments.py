@@ -150,12 +150,14 @@ async def enrol_by_hand(ctx: Context, journey_id: UUID, lead_id: UUID | None, co
     return shown(row)
 
 
-async def end(ctx: Context, enrolment: Mapping[str, Any], status: str, reason: str | None) -> Row:
-    """The enrolment ends: `completed` (its last step done) or `exited` (with why);
-    `journey.completed` / `journey.exited`."""
-    values = {"status": status, "exit_reason": reason, "due_at": None, "waiting_event": None, "lease_until": None,
+async def end(ctx: Context, enrolment: Mapping[str, Any], status: str, reason: str | None) -> Row | None:
+    """The enrolment ends, if still active: `completed` (its last step done) or `exited` (with
+    why); `journey.completed` / `journey.exited`. None when it had ended already."""
+    values = {"status": status, "exit_reason": reason, "due_at": None, "waiting_event": None,
               "ended_at": ctx.now, **ctx.audit_change()}  # fmt: skip
-    row = await ctx.enrolments.set_fields(enrolment["id"], values) or {**enrolment, **values}
+    row = await ctx.enrolments.end_if_active(enrolment["id"], values)
+    if row is None:  # ended meanwhile (completed by the worker, exited by an event): nothing more
+        return None
     event = types.JOURNEY_COMPLETED if status == COMPLETED else types.JOURNEY_EXITED
     await events.record(ctx, event, EnrolmentRead.model_validate(row), resource_id=row["id"])
     return row
@@ -173,7 +175,7 @@ async def exit_all(ctx: Context, journey_id: UUID, reason: str) -> int:
 
 
 def shown(row: Mapping[str, Any]) -> Row:
-    return {k: v for k, v in row.items() if k not in ("workspace_id", "lease_until")}
+    return {k: v for k, v in row.items() if k not in ("workspace_id", "failures")}
 
 
 _CREATED = Sort("created_at", descending=False)

@@ -121,15 +121,16 @@ async def update(ctx: Context, journey_id: UUID, changes: dict[str, Any], *, if_
     if dumped == current and row["draft_version"] is not None:
         return await shown(ctx, row)
     values: dict[str, Any] = {"name": document.name, "audience": document.audience.value, **ctx.audit_change()}
-    if row["draft_version"] is not None:
-        await ctx.journeys.set_version(journey_id, row["draft_version"], {"document": dumped, "updated_at": ctx.now})
-    else:
-        number = int(row["active_version"]) + 1
-        await ctx.journeys.add_version(journey_id, number, dumped, ctx.now, str(ctx.actor))
-        values["draft_version"] = number
+    number = row["draft_version"] or int(row["active_version"]) + 1
+    values["draft_version"] = number
+    # the journey's compare-and-set first: of two concurrent edits, the second runs again on a fresh read
     updated = await ctx.journeys.update(journey_id, row["version"], values)
     if updated is None:
         raise lost_update(if_match)
+    if row["draft_version"] is not None:
+        await ctx.journeys.set_version(journey_id, number, {"document": dumped, "updated_at": ctx.now})
+    else:
+        await ctx.journeys.add_version(journey_id, number, dumped, ctx.now, str(ctx.actor))
     return await shown(ctx, updated)
 
 
@@ -146,7 +147,9 @@ async def publish(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Ro
     documents.check_publishable(document)
     await _check_references(ctx, document)
     trigger = document.trigger
+    from_sequence = await signals.start_reading(ctx, journey_id)
     values = {
+        "from_sequence": from_sequence,
         "active_version": row["draft_version"],
         "draft_version": None,
         "status": "active",
@@ -160,7 +163,6 @@ async def publish(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Ro
     }
     await ctx.journeys.set_version(journey_id, row["draft_version"],
                                    {"published_at": ctx.now, "published_by": str(ctx.actor)})  # fmt: skip
-    await signals.start_reading(ctx)
     updated = await ctx.journeys.update(journey_id, row["version"], values)
     if updated is None:
         raise lost_update(if_match)

@@ -30,17 +30,22 @@ async def next_run(ctx: Context, trigger: documents.ScheduleTrigger, after: date
 
 async def run_due(database: Database, now: datetime) -> int:
     """Run the schedule triggers whose occurrence has come; how many journeys ran."""
-    async with UnitOfWork(database) as uow:
-        due = await uow.enrolment_queue().due_schedules(now, BATCH)
-        for journey in due:
+    ran = 0
+    for _ in range(BATCH):  # a journey per transaction: one large audience never holds up the others
+        async with UnitOfWork(database) as uow:
+            due = await uow.enrolment_queue().due_schedules(now, 1)
+            if not due:
+                return ran
+            journey = due[0]
             ctx = Context(uow, journey["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
             document = await enrolments.document_for(ctx, journey["id"], journey["active_version"])
             trigger = document.trigger
             assert isinstance(trigger, documents.ScheduleTrigger)
             await _enrol_matching(ctx, journey, document, trigger)
             await ctx.journeys.set_fields(journey["id"], {"next_run_at": await next_run(ctx, trigger, now)})
-        await uow.commit()
-        return len(due)
+            await uow.commit()
+            ran += 1
+    return ran
 
 
 async def _enrol_matching(

@@ -53,9 +53,13 @@ def person_named(event: Mapping[str, Any]) -> PersonRef | None:
     return None
 
 
-async def start_reading(ctx: Context) -> None:
-    """A journey was published: the workspace's events are read for journeys from now on."""
-    await ctx.uow.enrolment_queue().start_cursor(ctx.workspace_id, ctx.now)
+async def start_reading(ctx: Context, journey_id: UUID) -> int:
+    """A journey is being published: the events stamped so far enrol no one in it (its
+    `from_sequence`, returned), and when no other journey was reading the workspace's events, they
+    are read from here on (not from where reading stopped when the last journey was archived)."""
+    queue = ctx.uow.enrolment_queue()
+    others = [j for j in await ctx.journeys.running() if j["id"] != journey_id]
+    return await queue.start_cursor(ctx.workspace_id, ctx.now, move=not others)
 
 
 async def process(database: Database, now: datetime, *, limit: int = BATCH) -> int:
@@ -120,14 +124,13 @@ async def _handle(ctx: Context, journeys: _Journeys, event: Mapping[str, Any]) -
     data = event["data"] if isinstance(event["data"], Mapping) else {}
     # exits and event waits of the person's active enrolments (before new enrolments: an event
     # that enrols someone never also ends that enrolment)
-    active = await ctx.enrolments.active_of_person(person.column, person.id)
-    subject: dict[str, Any] | None = None
+    # locked: a worker advancing one of them finishes first, and this reads what it left
+    active = await ctx.enrolments.active_of_person_locked(person.column, person.id)
     for enrolment in active:
         document = await journeys.document(enrolment["journey_id"], enrolment["journey_version"])
         rules = [rule for rule in document.exit_on if rule.event == event_type]
         if rules:
-            if subject is None:
-                subject = await enrolments.subject_of(ctx, person, enrolment["enrolled_at"]) or {}
+            subject = await enrolments.subject_of(ctx, person, enrolment["enrolled_at"]) or {}
             if any(holds(rule.conditions, subject, ctx.now) for rule in rules):
                 await enrolments.end(ctx, enrolment, EXITED, f"event:{event_type}")
                 continue
@@ -139,6 +142,8 @@ async def _handle(ctx: Context, journeys: _Journeys, event: Mapping[str, Any]) -
     for journey, document in await journeys.triggered_by(event_type):
         if (journey["audience"] == "leads") != (person.kind == "lead"):
             continue
+        if int(event["sequence"]) <= int(journey["from_sequence"] or 0):
+            continue  # it happened before the journey was published
         trigger = document.trigger
         if isinstance(trigger, documents.SegmentTrigger):
             if str(data.get("segment_id")) != str(trigger.segment_id):

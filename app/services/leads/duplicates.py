@@ -357,9 +357,8 @@ async def find_for_new_leads(database: Database, now: datetime, *, limit: int = 
 async def _merge_found(ctx: Context, lead_id: UUID, target: Mapping[str, Any]) -> bool:
     """Merge a new lead into the candidate it matched automatically, in a savepoint: a lead changed
     meanwhile (no longer open, a concurrent write) stays a suggestion instead of failing the pass."""
-    conn = await ctx.uow.connection()
     try:
-        async with conn.begin_nested():
+        async with ctx.uow.savepoint():
             merged = await merge_automatically(ctx, lead_id, target["lead"]["id"], float(target["score"]))
     except DomainError:
         return False

@@ -40,7 +40,7 @@ LEAD_TARGETS = frozenset(
 )
 
 
-async def _validate(ctx: Context, values: dict[str, Any]) -> None:
+async def _validate(ctx: Context, values: dict[str, Any], current: FormRow | None = None) -> None:
     errors = ErrorList()
     if "field_mapping" in values:
         keys = {d.key for d in await custom_fields.definitions(ctx)}
@@ -48,8 +48,9 @@ async def _validate(ctx: Context, values: dict[str, Any]) -> None:
             custom = target[len(CUSTOM_PREFIX) :] if target.startswith(CUSTOM_PREFIX) else None
             if (custom is None and target not in LEAD_TARGETS) or (custom is not None and custom not in keys):
                 errors.add(f"field_mapping.{name}", f"{target!r} is neither a lead field nor a defined custom field")
-    honeypot = values.get("honeypot_field")
-    for number, box in enumerate(values.get("consents") or ()):
+    merged: dict[str, Any] = {**dict(current or {}), **values}  # a change is checked against what it keeps of the form
+    honeypot = merged.get("honeypot_field")
+    for number, box in enumerate(merged.get("consents") or ()):
         if honeypot is not None and box["field"] == honeypot:
             errors.add(f"consents.{number}.field", "is the honeypot field, which people leave empty")
     owner = values.get("default_owner_id")
@@ -77,7 +78,7 @@ async def list_forms(ctx: Context, *, sort: Sort, cursor: str | None, limit: int
 async def update(ctx: Context, form_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> FormRow:
     row = await get(ctx, form_id)
     check_if_match(if_match, row["version"])
-    await _validate(ctx, changes)
+    await _validate(ctx, changes, row)
     changes = changed_fields(row, changes)
     if not changes:
         return row

@@ -455,8 +455,7 @@ async def batch_upsert(
                     )
                 if earlier is not None:  # that item's lead is written behind: write it now, to merge into it
                     await ctx.uow.flush()
-            conn = await ctx.uow.connection()
-            async with conn.begin_nested():  # a failed item leaves nothing behind
+            async with ctx.uow.savepoint():  # a failed item leaves nothing behind
                 if current is None:
                     row, merged = await _create_or_merge(
                         ctx, {"tags": [], "status": "new", **data}, on_duplicate=on_duplicate, apply_sla=apply_sla

@@ -79,16 +79,36 @@ async def _ask(ctx: Context, person: PersonRef, submission_id: UUID) -> None:
     await messages.send(ctx, body)
 
 
+async def _live(ctx: Context, person: PersonRef) -> list[PersonRef]:
+    """Who a link's person is now: a lead merged since is the lead it was merged into; a lead
+    qualified since is also its contact (both get the confirmation)."""
+    if person.kind == "contact":
+        return [person]
+    for _ in range(10):  # a chain of merges, each into a newer lead
+        lead = await ctx.leads.get(person.id)
+        if lead is None:
+            return []
+        merged_into = lead["merged_into_id"]
+        if merged_into is None:
+            found = [person]
+            contact_id = lead.get("contact_id")
+            if contact_id is not None:
+                found.append(PersonRef("contact", contact_id))
+            return found
+        person = PersonRef("lead", merged_into)
+    return []
+
+
 async def pending(ctx: Context, link: links.Confirmation) -> Row | None:
     """The submission a confirmation link names, while the link may still confirm (None: unknown,
     expired, or the person opted out after that submission)."""
     submission = await ctx.submissions.get(link.submission_id)
     if submission is None or submission["spam"]:
         return None
-    current = await ctx.consents.one(link.person.column, link.person.id, ChannelType.EMAIL.value)
-    person = await (ctx.leads.get(link.person.id) if link.person.kind == "lead" else ctx.contacts.get(link.person.id))
-    if person is None:
+    people = await _live(ctx, link.person)
+    if not people:
         return None
+    current = await ctx.consents.one(people[0].column, people[0].id, ChannelType.EMAIL.value)
     status = ConsentStatus(current["status"]) if current is not None else ConsentStatus.UNKNOWN
     since = current["captured_at"] if current is not None else None
     if not rules.may_confirm(status=status, status_since=since, submitted_at=submission["created_at"], now=ctx.now):
@@ -103,8 +123,6 @@ async def confirm(ctx: Context, link: links.Confirmation, *, ip: str | None, use
     submission = await pending(ctx, link)
     if submission is None:
         return False
-    if await consents.status_of(ctx, link.person, ChannelType.EMAIL) is ConsentStatus.OPTED_IN:
-        return True
     shown = next((c.get("text") for c in submission["meta"].get("consents") or () if c.get("channel") == "email"), None)
     proof = proof_of(link.submission_id, submission["meta"], shown)
     if ip:
@@ -112,5 +130,7 @@ async def confirm(ctx: Context, link: links.Confirmation, *, ip: str | None, use
     if user_agent:
         proof["confirmed_user_agent"] = user_agent[:1000]
     opted_in, source = ConsentStatus.OPTED_IN, ConsentSource.CONFIRMATION
-    await consents.record(ctx, link.person, ChannelType.EMAIL, opted_in, source, proof)
+    for person in await _live(ctx, link.person):
+        if await consents.status_of(ctx, person, ChannelType.EMAIL) is not ConsentStatus.OPTED_IN:
+            await consents.record(ctx, person, ChannelType.EMAIL, opted_in, source, proof)
     return True

@@ -92,11 +92,10 @@ async def deliver_due(
         *(_send_one(settings, limits, configs.get(m["channel_id"]), m, lease_end, stopping) for m in claimed)
     )
     async with UnitOfWork(database) as uow:
-        conn = await uow.connection()
         for message, result in zip(claimed, results, strict=True):
             ctx = Context(uow, message["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
             try:
-                async with conn.begin_nested():  # one message's failure to record never loses the others'
+                async with uow.savepoint():  # one message's failure to record never loses the others'
                     if result is None:
                         await ctx.messages.release(message["id"], int(message["attempts"]), ctx.now)
                         ctx.uow.wake(MESSAGES)

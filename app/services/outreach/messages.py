@@ -65,8 +65,7 @@ async def send_batch(ctx: Context, items: Sequence[Any]) -> list[Row]:
             body = MessageCreate.model_validate(item)
             check_person_scope(ctx, body)
             recipient = await _recipient(ctx, body)
-            conn = await ctx.uow.connection()
-            async with conn.begin_nested():  # a failed item leaves nothing behind
+            async with ctx.uow.savepoint():  # a failed item leaves nothing behind
                 row = await _send(ctx, body, recipient, policy)
             results.append({"index": index, "status": row["status"], "id": row["id"],
                             "block_reason": row["block_reason"]})  # fmt: skip

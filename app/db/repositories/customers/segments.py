@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 
 from app.db import tables
 from app.db.repositories.base import RecordRepository, datetime_key, dialect_insert
@@ -67,6 +67,15 @@ class SegmentRepository(RecordRepository):
 
 class SegmentQueue(CrossWorkspaceQueue):
     """The worker's view across workspaces: which have live segments to evaluate."""
+
+    async def claim(self, workspace_id: UUID) -> bool:
+        """Whether this worker evaluates the workspace's segments now (PostgreSQL: a transaction
+        advisory lock, so two workers never evaluate one workspace at once; SQLite: writers are
+        serialised already)."""
+        if not await self._postgres():
+            return True
+        lock = text("SELECT pg_try_advisory_xact_lock(hashtext('crm.segments:' || :workspace))")
+        return bool((await self.uow.execute(lock, {"workspace": str(workspace_id)})).scalar())
 
     async def workspaces(self) -> list[UUID]:
         statement = select(sg.c.workspace_id).where(sg.c.archived_at.is_(None)).distinct()

@@ -117,6 +117,25 @@ class EnrolmentRepository(RecordRepository[Row]):
         row = (await self.uow.execute(statement)).mappings().first()
         return dict(row) if row is not None else None
 
+    async def end_if_active(self, enrolment_id: UUID, values: Mapping[str, Any]) -> Row | None:
+        """End an enrolment that is still active (None: it ended meanwhile)."""
+        statement = (
+            update(en)
+            .where(self.scope, en.c.id == enrolment_id, en.c.status == "active")
+            .values(version=en.c.version + 1, **values)
+            .returning(en)
+        )
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def active_of_person_locked(self, column: str, person_id: UUID) -> list[Row]:
+        """The person's active enrolments, locked until commit (PostgreSQL): a worker advancing one
+        finishes first, and what is read is what it left."""
+        statement = select(en).where(self.scope, en.c.status == "active", en.c[column] == person_id)
+        if str((await self.uow.connection()).dialect.name) == "postgresql":
+            statement = statement.with_for_update()
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
     # -- step runs --------------------------------------------------------------------------------
 
     async def start_step(self, values: Mapping[str, Any]) -> bool:

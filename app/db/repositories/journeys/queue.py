@@ -69,12 +69,19 @@ class EnrolmentQueue(CrossWorkspaceQueue):
         statement = select(j.c.workspace_id).where(j.c.status.in_(("active", "paused"))).distinct()
         return list((await self.uow.execute(statement)).scalars())
 
-    async def start_cursor(self, workspace_id: UUID, at: datetime) -> None:
-        """From now on (the events stamped so far are not read), unless the workspace has a cursor."""
+    async def start_cursor(self, workspace_id: UUID, at: datetime, *, move: bool) -> int:
+        """The workspace's last stamped event sequence; its cursor starts there when it has none, or
+        is moved there (`move`: no journey was reading, the events since it stopped are not read)."""
         last = select(func.coalesce(func.max(st.c.sequence), 0)).where(st.c.workspace_id == workspace_id)
         sequence = int((await self.uow.execute(last)).scalar() or 0)
-        statement = dialect_insert(str((await self.uow.connection()).dialect.name))(cur).on_conflict_do_nothing()
-        await self.uow.execute(statement, {"workspace_id": workspace_id, "last_sequence": sequence, "updated_at": at})
+        statement = dialect_insert(str((await self.uow.connection()).dialect.name))(cur)
+        values = {"last_sequence": sequence, "updated_at": at}
+        if move:
+            statement = statement.on_conflict_do_update(index_elements=[cur.c.workspace_id], set_=values)
+        else:
+            statement = statement.on_conflict_do_nothing()
+        await self.uow.execute(statement, {"workspace_id": workspace_id, **values})
+        return sequence
 
     async def claim_cursor(self, workspace_id: UUID) -> int | None:
         """The workspace's cursor, locked (None: another worker reads its events now, or none yet)."""
