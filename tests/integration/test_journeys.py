@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -473,3 +473,32 @@ async def test_a_savepoint_takes_back_the_events_and_rows_it_queued(database: Da
                 uow.wake("journeys")
                 raise RuntimeError("a step failed")
         assert uow._events == [{"kept": True}] and uow._deferred == [] and uow._wakes == set()
+
+
+async def test_a_trigger_can_ask_whether_the_event_came_outside_business_hours(
+    database: Database, tenant: Tenant
+) -> None:
+    away = (datetime.now(UTC) + timedelta(hours=12)).hour  # an hour's window half a day from now
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    window = {"start": f"{away:02d}:00", "end": f"{away:02d}:59"}
+    hours = {"business_hours": {"timezone": "UTC", "days": days, "region_holidays": False, **window}}
+    set_hours = await tenant.patch("/v1/settings/sla", json=hours)
+    assert set_hours.status_code == 200, set_hours.text
+
+    def after_hours(value: bool) -> dict[str, Any]:
+        conditions = {"all": [{"field": "in_business_hours", "op": "eq", "value": value}]}
+        return {"name": f"hours {value}", "audience": "leads",
+                "trigger": {"type": "event", "event": "lead.created", "conditions": conditions},
+                "steps": [{"id": "w", "type": "wait", "seconds": 3600}]}  # fmt: skip
+
+    closed = await journey(tenant, after_hours(False))
+    open_ = await journey(tenant, after_hours(True))
+    async with running_worker(database):
+        await lead(tenant, email="night@example.com")
+
+        async def enrolled() -> list[dict[str, Any]] | None:
+            return (await tenant.get(f"/v1/journeys/{closed['id']}/enrolments")).json()["data"] or None
+
+        await until(enrolled)
+        await asyncio.sleep(0.3)
+    assert (await tenant.get(f"/v1/journeys/{open_['id']}/enrolments")).json()["data"] == []

@@ -36,7 +36,6 @@ from app.schemas.customers.relationships import ContactUpdate
 from app.schemas.journeys.journeys import JourneyNotified
 from app.schemas.leads.leads import LeadUpdate
 from app.schemas.outreach.messages import MessageCreate
-from app.schemas.workspace.settings import SlaSettings
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events import events
 from app.services.journeys import enrolments
@@ -45,7 +44,6 @@ from app.services.leads import leads as lead_service
 from app.services.leads import qualification, routing, tasks
 from app.services.outreach import messages, templates
 from app.services.outreach import policy as messaging
-from app.services.workspace import calendars, settings
 
 log = logging.getLogger("app.services")
 BATCH = 200
@@ -247,12 +245,7 @@ async def _calendar(ctx: Context, step: documents.WaitStep | documents.TaskStep)
     to them; None: around the clock."""
     if not step.business_hours:
         return None
-    values = (await settings.get(ctx, "sla", SlaSettings))["values"]
-    workspace = await ctx.workspaces.get() or {}
-    region = workspace.get("default_region")
-    if (values["business_hours"] or {}).get("region_holidays"):
-        await calendars.prepare(region, ctx.now.year)
-    return calendars.business_hours(values["business_hours"], workspace.get("timezone") or "UTC", region)
+    return await enrolments.business_calendar(ctx)
 
 
 async def _run_step(

@@ -16,10 +16,13 @@ from app.domain.events import events as types
 from app.domain.journeys import document as documents
 from app.domain.outreach.vocabulary import PersonRef
 from app.domain.pagination import Sort
+from app.domain.workspace.calendar import BusinessHours, add_working_time
 from app.ids import new_id
 from app.schemas.journeys.journeys import EnrolmentRead
+from app.schemas.workspace.settings import SlaSettings
 from app.services.context import Context
 from app.services.events import events
+from app.services.workspace import calendars, settings
 
 ACTIVE, COMPLETED, EXITED = "active", "completed", "exited"
 
@@ -33,6 +36,22 @@ async def document_for(ctx: Context, journey_id: UUID, number: int) -> documents
     if version is None:
         raise NotFound(f"the journey has no version {number}")
     return documents.parse(version["document"])
+
+
+async def business_calendar(ctx: Context) -> BusinessHours | None:
+    """The workspace's business hours (its SLA settings' `business_hours`); None: around the clock."""
+    values = (await settings.get(ctx, "sla", SlaSettings))["values"]
+    workspace = await ctx.workspaces.get() or {}
+    region = workspace.get("default_region")
+    if (values["business_hours"] or {}).get("region_holidays"):
+        await calendars.prepare(region, ctx.now.year)
+    return calendars.business_hours(values["business_hours"], workspace.get("timezone") or "UTC", region)
+
+
+async def in_business_hours(ctx: Context, at: datetime) -> bool:
+    """Whether `at` is within the workspace's business hours (always, without any)."""
+    hours = await business_calendar(ctx)
+    return hours is None or add_working_time(hours, at, 0) <= at
 
 
 def subject_from(row: Mapping[str, Any], kind: str) -> dict[str, Any]:
@@ -72,6 +91,7 @@ async def subject_of(ctx: Context, person: PersonRef, since: datetime | None) ->
     subject["engagements"] = (
         await ctx.engagements.counts_since(person.column, person.id, since) if since is not None else {}
     )
+    subject["in_business_hours"] = await in_business_hours(ctx, ctx.now)
     return subject
 
 

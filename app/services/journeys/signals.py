@@ -14,6 +14,7 @@ from uuid import UUID
 
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain.conditions import fields_of as rules_of
 from app.domain.events import events as types
 from app.domain.journeys import document as documents
 from app.domain.outreach.vocabulary import PersonRef
@@ -148,8 +149,14 @@ async def _handle(ctx: Context, journeys: _Journeys, event: Mapping[str, Any]) -
         if isinstance(trigger, documents.SegmentTrigger):
             if str(data.get("segment_id")) != str(trigger.segment_id):
                 continue
-        elif not isinstance(trigger, documents.EventTrigger) or not holds(trigger.conditions, data, ctx.now):
+        elif not isinstance(trigger, documents.EventTrigger):
             continue
+        elif trigger.conditions is not None:
+            facts = dict(data)
+            if "in_business_hours" in rules_of(trigger.conditions):  # when the event happened
+                facts["in_business_hours"] = await enrolments.in_business_hours(ctx, event["occurred_at"])
+            if not holds(trigger.conditions, facts, ctx.now):
+                continue
         kind = "segment" if isinstance(trigger, documents.SegmentTrigger) else "event"
         cause = {"type": kind, "event": event_type, "event_id": str(event["id"])}
         await enrolments.enrol(ctx, journey, document, person, cause)
