@@ -502,3 +502,30 @@ async def test_a_trigger_can_ask_whether_the_event_came_outside_business_hours(
         await until(enrolled)
         await asyncio.sleep(0.3)
     assert (await tenant.get(f"/v1/journeys/{open_['id']}/enrolments")).json()["data"] == []
+
+
+async def test_quiet_hours_push_a_journeys_marketing_send(database: Database, tenant: Tenant) -> None:
+    async with SmtpServer() as smtp:
+        await setup(tenant, smtp)
+        now = datetime.now(UTC)
+        start, end = (now - timedelta(minutes=30)).time(), (now + timedelta(minutes=30)).time()
+        quiet = {"quiet_hours": {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}}
+        assert (await tenant.patch("/v1/settings/messaging", json=quiet)).status_code == 200
+        template = await tenant.post("/v1/templates", json={"name": "Offer", "channel": "email", "subject": "Offer",
+                                                             "body_text": "Hi {{ person.first_name }}"})  # fmt: skip
+        document = {"name": "Offer", "audience": "leads", "trigger": {"type": "manual"},
+                    "steps": [{"id": "offer", "type": "send", "channel": "email", "purpose": "marketing",
+                               "template_id": template.json()["id"]}]}  # fmt: skip
+        created = await journey(tenant, document)
+        lead_id = await lead(tenant, timezone="UTC")
+        opted = await tenant.request("PUT", f"/v1/leads/{lead_id}/consents/email",
+                                     json={"status": "opted_in", "source": "api"})  # fmt: skip
+        assert opted.status_code == 200, opted.text
+        started = await enrol(tenant, created["id"], lead_id)
+        async with running_worker(database):
+            done = await ended(tenant, started["id"])
+    [run] = done["steps"]
+    message = (await tenant.get(f"/v1/messages/{run['result']['message_id']}")).json()
+    due = datetime.fromisoformat(message["send_at"])
+    assert message["status"] == "queued" and (due.hour, due.minute) == (end.hour, end.minute)  # at their end
+    assert smtp.to(message["to_address"]) == []
