@@ -529,3 +529,25 @@ async def test_quiet_hours_push_a_journeys_marketing_send(database: Database, te
     due = datetime.fromisoformat(message["send_at"])
     assert message["status"] == "queued" and (due.hour, due.minute) == (end.hour, end.minute)  # at their end
     assert smtp.to(message["to_address"]) == []
+
+
+async def test_a_customers_first_purchase_enrols_the_contact_in_onboarding(database: Database, tenant: Tenant) -> None:
+    document = {"name": "Onboarding", "audience": "contacts",
+                "trigger": {"type": "event", "event": "customer.converted"},
+                "steps": [{"id": "w", "type": "wait", "seconds": 3600}]}  # fmt: skip
+    created = await journey(tenant, document)
+    buyer = await lead(tenant, email="buyer@example.com")  # the lead the customer came from
+    order = {"source": "shopify", "external_id": "o-1", "status": "paid", "currency": "USD", "total": "30.00",
+             "placed_at": "2026-03-01T10:00:00Z", "source_updated_at": "2026-03-01T10:00:00Z",
+             "customer": {"external_id": "c-1", "email": "buyer@example.com", "first_name": "Bea"},
+             "line_items": [{"sku": "MUG-1", "name": "Mug", "quantity": 1, "unit_price": "30.00"}]}  # fmt: skip
+    async with running_worker(database):
+        synced = await tenant.post("/v1/orders/batch", json={"orders": [order]})
+        assert synced.status_code == 200, synced.text
+
+        async def enrolled() -> list[dict[str, Any]] | None:
+            return (await tenant.get(f"/v1/journeys/{created['id']}/enrolments")).json()["data"] or None
+
+        [row] = await until(enrolled)
+    contact_id = (await tenant.get(f"/v1/leads/{buyer}")).json()["contact_id"]
+    assert row["contact_id"] == contact_id and row["lead_id"] is None  # the contact, not the lead it came from

@@ -29,29 +29,34 @@ BATCH = 500
 CONTACT_RESOURCES = ("customer.created",)
 
 
-def person_named(event: Mapping[str, Any]) -> PersonRef | None:
-    """The lead or contact an event is about: its resource for `lead.*` and `contact.*`, else the
-    `lead_id` / `contact_id` its data carries (messages, consents, orders, churn alerts...)."""
+def people_named(event: Mapping[str, Any]) -> list[PersonRef]:
+    """The lead and the contact an event is about: its resource for `lead.*` and `contact.*` (and
+    the contact for `customer.created`), else the `lead_id` and `contact_id` its data carries
+    (messages, consents, orders, churn alerts; `customer.converted` names both the contact and the
+    lead it came from). A journey takes the one of its audience."""
     kind = str(event["type"]).partition(".")[0]
     data = event["data"] if isinstance(event["data"], Mapping) else {}
-    if kind in ("lead", "contact") and event["resource_id"] and "." in str(event["type"]):
-        try:
-            resource = UUID(str(event["resource_id"]))
-        except ValueError:
-            return None
-        if kind == "lead":
-            return PersonRef("lead", resource)
-        return PersonRef("contact", resource)
-    if event["type"] in CONTACT_RESOURCES and data.get("id"):
-        return PersonRef("contact", UUID(str(data["id"])))
+    if kind in ("lead", "contact") and event["resource_id"]:
+        resource = _uuid(event["resource_id"])
+        return [PersonRef(kind, resource)] if resource is not None else []  # type: ignore[arg-type]
+    if event["type"] in CONTACT_RESOURCES:
+        contact = _uuid(data.get("id"))
+        return [PersonRef("contact", contact)] if contact is not None else []
+    found = []
     for column, person_kind in (("lead_id", "lead"), ("contact_id", "contact")):
-        value = data.get(column)
-        if value:
-            try:
-                return PersonRef(person_kind, UUID(str(value)))  # type: ignore[arg-type]
-            except ValueError:
-                return None
-    return None
+        value = _uuid(data.get(column))
+        if value is not None:
+            found.append(PersonRef(person_kind, value))  # type: ignore[arg-type]
+    return found
+
+
+def _uuid(value: Any) -> UUID | None:
+    if not value:
+        return None
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
 
 
 async def start_reading(ctx: Context, journey_id: UUID) -> int:
@@ -118,9 +123,11 @@ class _Journeys:
 
 
 async def _handle(ctx: Context, journeys: _Journeys, event: Mapping[str, Any]) -> None:
-    person = person_named(event)
-    if person is None:
-        return
+    for person in people_named(event):
+        await _handle_for(ctx, journeys, event, person)
+
+
+async def _handle_for(ctx: Context, journeys: _Journeys, event: Mapping[str, Any], person: PersonRef) -> None:
     event_type = str(event["type"])
     data = event["data"] if isinstance(event["data"], Mapping) else {}
     # exits and event waits of the person's active enrolments (before new enrolments: an event
