@@ -551,3 +551,22 @@ async def test_a_customers_first_purchase_enrols_the_contact_in_onboarding(datab
         [row] = await until(enrolled)
     contact_id = (await tenant.get(f"/v1/leads/{buyer}")).json()["contact_id"]
     assert row["contact_id"] == contact_id and row["lead_id"] is None  # the contact, not the lead it came from
+
+
+async def test_a_task_names_what_the_triggering_event_carried(database: Database, tenant: Tenant) -> None:
+    document = {"name": "Call web leads", "audience": "leads",
+                "trigger": {"type": "event", "event": "lead.created"},
+                "steps": [{"id": "call", "type": "task", "title": "Call {{ person.first_name }}",
+                           "notes": "Came from {{ event.source }} ({{ event.utm_campaign }})"}]}  # fmt: skip
+    created = await journey(tenant, document)
+    async with running_worker(database):
+        lead_id = await lead(tenant, source="web_form", utm_campaign="winter")
+
+        async def done() -> list[dict[str, Any]] | None:
+            rows = (await tenant.get(f"/v1/journeys/{created['id']}/enrolments")).json()["data"]
+            return rows if rows and rows[0]["status"] == "completed" else None
+
+        [row] = await until(done)
+    [run] = (await enrolment(tenant, row["id"]))["steps"]
+    task = (await tenant.get(f"/v1/tasks/{run['result']['task_id']}")).json()
+    assert (task["title"], task["notes"], task["lead_id"]) == ("Call Sara", "Came from web_form (winter)", lead_id)

@@ -30,7 +30,7 @@ from app.domain.journeys import document as documents
 from app.domain.journeys import waits
 from app.domain.outreach.templates import RenderError, render_text
 from app.domain.outreach.vocabulary import PersonRef
-from app.domain.workspace.calendar import BusinessHours
+from app.domain.workspace.calendar import BusinessHours, add_working_time
 from app.ids import new_id
 from app.schemas.customers.relationships import ContactUpdate
 from app.schemas.journeys.journeys import JourneyNotified
@@ -263,7 +263,7 @@ async def _run_step(
         if isinstance(step, documents.SendStep):
             return following, await _send(ctx, who, step)
         if isinstance(step, documents.TaskStep):
-            return following, await _task(ctx, who, step, await person.subject() or {})
+            return following, await _task(ctx, enrolment, who, step, await person.subject() or {})
         if isinstance(step, documents.BranchStep):
             taken = holds(step.conditions, await person.subject() or {}, ctx.now)
             return (step.then if taken else step.otherwise), {"branch": "then" if taken else "else"}
@@ -306,8 +306,13 @@ async def _send(ctx: Context, who: PersonRef, step: documents.SendStep) -> dict[
     return {"message_id": str(row["id"]), "status": row["status"], "block_reason": row["block_reason"]}
 
 
-async def _task(ctx: Context, who: PersonRef, step: documents.TaskStep, subject: Mapping[str, Any]) -> dict[str, Any]:
+async def _task(
+    ctx: Context, enrolment: Mapping[str, Any], who: PersonRef, step: documents.TaskStep, subject: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A task about the person; its title and notes are templates with the person's variables and
+    `event`: the data of the event that enrolled them (a churn alert's reasons and CLV at risk)."""
     variables = await templates.variables_of(ctx, who, unsubscribe_url="")
+    variables["event"] = await _trigger_data(ctx, enrolment)
     try:
         title = " ".join(render_text(step.title, variables).split())[:500] or step.title[:500]
         notes = render_text(step.notes, variables) if step.notes else None
@@ -320,12 +325,23 @@ async def _task(ctx: Context, who: PersonRef, step: documents.TaskStep, subject:
         assignee = subject.get("owner_id")
     due = ctx.now + timedelta(seconds=step.due_in_seconds)
     calendar = await _calendar(ctx, step)
-    if calendar is not None:
-        due = waits.due_at({"seconds": step.due_in_seconds, "business_hours": True}, now=ctx.now, zone=ZoneInfo("UTC"),
-                           calendar=calendar)  # fmt: skip
+    if calendar is not None:  # counted in working time: 0 is the first working minute
+        due = add_working_time(calendar, ctx.now, step.due_in_seconds)
     row = await tasks.create(ctx, {"title": title, "notes": notes, "due_at": due, "assignee_id": assignee,
                                    "priority": "normal", who.column: who.id})  # fmt: skip
     return {"task_id": str(row["id"]), "assignee_id": str(assignee) if assignee else None}
+
+
+async def _trigger_data(ctx: Context, enrolment: Mapping[str, Any]) -> dict[str, Any]:
+    event_id = (enrolment.get("trigger") or {}).get("event_id")
+    if not event_id:
+        return {}
+    try:
+        found = await ctx.events.get(UUID(str(event_id)))
+    except ValueError:
+        return {}
+    data = found.get("data") if found is not None else None
+    return dict(data) if isinstance(data, Mapping) else {}
 
 
 def _draw(enrolment_id: UUID, step: documents.SplitStep) -> documents.Variant:

@@ -66,7 +66,7 @@ async def _check_references(ctx: Context, document: documents.JourneyDocument) -
             and step.team_id is not None
             and await ctx.teams.get(step.team_id) is None
         ):
-            errors.add(f"steps.{index}.team_id", "no team with this id")
+            errors.add(f"steps.{index}.assign.team_id", "no team with this id")
     trigger = document.trigger
     segment_id = trigger.segment_id if isinstance(trigger, documents.SegmentTrigger) else None
     if segment_id is not None and await ctx.segments.get(segment_id) is None:
