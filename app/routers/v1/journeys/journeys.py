@@ -131,7 +131,9 @@ async def resume_journey(
     openapi_extra={"x-conditional": True},
 )
 async def get_journey_version(
-    journey_id: UUID, number: Annotated[int, Path(ge=1)], ctx: Annotated[Context, require("journeys:read")]
+    journey_id: UUID,
+    number: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    ctx: Annotated[Context, require("journeys:read")],
 ) -> Row:
     return await journeys.version(ctx, journey_id, number)
 

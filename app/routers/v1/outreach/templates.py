@@ -96,7 +96,9 @@ async def archive_template(
     openapi_extra={"x-conditional": True},
 )
 async def get_template_version(
-    template_id: UUID, version: Annotated[int, Path(ge=1)], ctx: Annotated[Context, require("templates:read")]
+    template_id: UUID,
+    version: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    ctx: Annotated[Context, require("templates:read")],
 ) -> Row:
     return await templates.version(ctx, template_id, version)
 
