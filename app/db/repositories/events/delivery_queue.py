@@ -13,6 +13,7 @@ from uuid import UUID
 from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
 
 from app.db import tables
+from app.db.repositories.base import next_version
 from app.db.repositories.events.queue import CrossWorkspaceQueue
 
 ev = tables.events
@@ -167,7 +168,7 @@ class DeliveryQueue(CrossWorkspaceQueue):
         statement = (
             update(ep)
             .where(ep.c.workspace_id == workspace_id, ep.c.id == endpoint_id)
-            .values(version=ep.c.version + 1, **values)
+            .values(version=next_version(ep), **values)
             .returning(ep)
         )
         row = (await self.uow.execute(statement)).mappings().first()

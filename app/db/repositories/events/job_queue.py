@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import and_, select, update
 
 from app.db import tables
+from app.db.repositories.base import next_version
 from app.db.repositories.events.jobs import claimable, fair_heads
 from app.db.repositories.events.queue import CrossWorkspaceQueue
 
@@ -91,7 +92,7 @@ class JobQueue(CrossWorkspaceQueue):
         statement = update(jb).where(jb.c.workspace_id == workspace_id, jb.c.id == job_id)
         if attempt is not None:
             statement = statement.where(jb.c.status == "running", jb.c.attempts == attempt)
-        result = await self.uow.execute(statement.values(version=jb.c.version + 1, **values))
+        result = await self.uow.execute(statement.values(version=next_version(jb), **values))
         return bool(result.rowcount)
 
     # -- lost jobs ---------------------------------------------------------------------------------
@@ -122,6 +123,6 @@ class JobQueue(CrossWorkspaceQueue):
             update(jb)
             .where(jb.c.workspace_id == workspace_id, jb.c.id == job_id, jb.c.status == "running")
             .where(jb.c.attempts == attempt, jb.c.lease_until < before)
-            .values(version=jb.c.version + 1, **values)
+            .values(version=next_version(jb), **values)
         )
         return bool((await self.uow.execute(statement)).rowcount)
