@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import tables
 from app.db.repositories.base import next_version
+from app.db.repositories.events import delivery_queue, job_queue
 
 ms = tables.messages
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
@@ -62,3 +63,23 @@ def test_the_version_bump_is_the_same_sql_as_written_out() -> None:
     dialect = postgresql.dialect()
     assert str(ours.compile(dialect=dialect)) == str(written.compile(dialect=dialect))
     assert ours._generate_cache_key() == written._generate_cache_key()
+
+
+@pytest.mark.parametrize("dialect", [postgresql.dialect(), sqlite.dialect()], ids=["postgresql", "sqlite"])
+def test_the_worker_claims_are_built_once_and_their_passes_make_no_cyclic_garbage(
+    cyclic_garbage: Callable[[Callable[[], Any]], int], dialect: Any
+) -> None:
+    """Every poll of every worker claims jobs and webhook endpoints: a pass only looks its
+    statement's compiled form up by cache key, the statement itself built once."""
+    postgres = dialect.name == "postgresql"
+    assert job_queue._claim_statement(postgres) is job_queue._claim_statement(postgres)
+    assert delivery_queue._candidates_statement() is delivery_queue._candidates_statement()
+    statements = (job_queue._claim_statement(postgres), delivery_queue._candidates_statement())
+    for statement in statements:
+        statement.compile(dialect=dialect)
+
+    def passes() -> None:
+        for statement in statements:
+            statement._generate_cache_key()  # what a pass's execution does: its compiled form is cached
+
+    assert cyclic_garbage(passes) == 0
