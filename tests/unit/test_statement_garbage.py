@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.db import tables
 from app.db.repositories.base import next_version
 from app.db.repositories.events import delivery_queue, job_queue
+from app.db.repositories.journeys import queue as journey_queue
 
 ms = tables.messages
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
@@ -69,12 +70,17 @@ def test_the_version_bump_is_the_same_sql_as_written_out() -> None:
 def test_the_worker_claims_are_built_once_and_their_passes_make_no_cyclic_garbage(
     cyclic_garbage: Callable[[Callable[[], Any]], int], dialect: Any
 ) -> None:
-    """Every poll of every worker claims jobs and webhook endpoints: a pass only looks its
-    statement's compiled form up by cache key, the statement itself built once."""
+    """Every poll of every worker claims jobs and webhook endpoints and asks which workspaces'
+    events journeys read: a pass only looks its statement's compiled form up by cache key, the
+    statement itself built once."""
     postgres = dialect.name == "postgresql"
     assert job_queue._claim_statement(postgres) is job_queue._claim_statement(postgres)
     assert delivery_queue._candidates_statement() is delivery_queue._candidates_statement()
-    statements = (job_queue._claim_statement(postgres), delivery_queue._candidates_statement())
+    statements = (
+        job_queue._claim_statement(postgres),
+        delivery_queue._candidates_statement(),
+        journey_queue._READING_WORKSPACES,
+    )
     for statement in statements:
         statement.compile(dialect=dialect)
 
