@@ -102,6 +102,15 @@ def select_by_id(table: Table) -> Select[Any]:
     return select(table).where(table.c.workspace_id == bindparam("_ws"), table.c.id == bindparam("_id"))
 
 
+@cache
+def next_version(table: Table) -> ColumnElement[Any]:
+    """`version + 1`, the bump of a versioned update, built once per table: built per statement,
+    its literal's bind parameter is a reference cycle (SQLAlchemy keeps its comparator on it),
+    freed only by the cyclic garbage collector, which the processes run rarely (app/__main__.py
+    `_tune_gc`): a worker sending messages piled up two a message until it did."""
+    return table.c.version + 1
+
+
 _LIVE_PAGES: dict[tuple[str, str, bool, bool], Select[Any]] = {}
 
 
@@ -213,7 +222,7 @@ class TenantRepository(Generic[RowT]):
         statement = (
             update(self.table)
             .where(self.scope, self.table.c.id == row_id, self.table.c.version == version)
-            .values(version=self.table.c.version + 1, **values)
+            .values(version=next_version(self.table), **values)
             .returning(self.table)
         )
         row = (await self.uow.execute(statement)).mappings().first()

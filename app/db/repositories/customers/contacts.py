@@ -18,6 +18,7 @@ from app.db.repositories.base import (
     aware_datetime,
     datetime_key,
     equal_conditions,
+    next_version,
     range_conditions,
     where_equal,
 )
@@ -127,7 +128,7 @@ class ContactRepository(RecordRepository[ContactRow]):
             statement = (
                 update(co)
                 .where(self.scope, co.c.id == contact_id, co.c.referred_by_contact_id.is_(None))
-                .values(referred_by_contact_id=referrers[contact_id], version=co.c.version + 1, **audit)
+                .values(referred_by_contact_id=referrers[contact_id], version=next_version(co), **audit)
                 .returning(co.c.id)
             )
             if (await self.uow.execute(statement)).first() is not None:

@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import case, func, select, update
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, TenantRepository, datetime_key, next_version
 
 le, co = tables.loyalty_entries, tables.contacts
 SORTABLE = {"created_at": datetime_key(le.c.created_at)}
@@ -31,7 +31,7 @@ class LoyaltyRepository(TenantRepository):
                 co.c.archived_at.is_(None),
                 co.c.loyalty_points + delta >= 0,
             )
-            .values(loyalty_points=co.c.loyalty_points + delta, version=co.c.version + 1)
+            .values(loyalty_points=co.c.loyalty_points + delta, version=next_version(co))
             .returning(co.c.loyalty_points)
         )
         return (await self.uow.execute(statement)).scalar_one_or_none()

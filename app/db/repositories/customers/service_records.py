@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import Table, case, update
 
 from app.db import tables
-from app.db.repositories.base import RecordRepository, Row, SortKey, datetime_key
+from app.db.repositories.base import RecordRepository, Row, SortKey, datetime_key, next_version
 
 
 def _created(table: Table) -> dict[str, SortKey]:
@@ -55,7 +55,7 @@ class InvoiceRepository(RecordRepository):
             .values(
                 amount_paid_minor=paid,
                 status=case((paid >= iv.c.amount_due_minor, "paid"), (paid > 0, "partially_paid"), else_="open"),
-                version=iv.c.version + 1,
+                version=next_version(iv),
                 **audit,
             )
             .returning(iv)

@@ -7,18 +7,65 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, tuple_, update
 
 from app.db import tables
+from app.db.repositories.base import next_version
 from app.db.repositories.events.queue import CrossWorkspaceQueue
 
 ev = tables.events
 ep = tables.webhook_endpoints
 dl = tables.webhook_deliveries
 at = tables.webhook_attempts
+
+
+@cache
+def _candidates_statement() -> Select[Any]:
+    """The endpoints a claim may lease, in turns (`claim_endpoints`), built once (parameters `_now`,
+    `_share`, `_limit`). Built per pass, its subqueries would copy the endpoints' columns into
+    reference cycles left to the cyclic garbage collector, every poll of every worker, busy or
+    idle, and the processes run that collector rarely (app/__main__.py `_tune_gc`)."""
+    now = bindparam("_now", type_=dl.c.next_attempt_at.type)
+    oldest_due = (
+        select(func.min(dl.c.next_attempt_at))
+        .where(
+            dl.c.workspace_id == ep.c.workspace_id,
+            dl.c.endpoint_id == ep.c.id,
+            dl.c.status == "pending",
+            dl.c.next_attempt_at <= now,
+        )
+        .scalar_subquery()
+    )
+    live = (
+        select(
+            ep.c.workspace_id,
+            ep.c.id,
+            ep.c.lease_until,
+            oldest_due.label("due"),
+            func.max(ep.c.lease_until).over(partition_by=ep.c.workspace_id).label("served"),
+        )
+        .where(ep.c.enabled, ep.c.deleted_at.is_(None))
+        .subquery()
+    )
+    waiting = (
+        select(live)
+        .where(live.c.due.is_not(None), or_(live.c.lease_until.is_(None), live.c.lease_until < now))
+        .subquery()
+    )
+    turn = func.row_number().over(partition_by=waiting.c.workspace_id, order_by=(waiting.c.due, waiting.c.id))
+    ranked = select(
+        waiting.c.workspace_id, waiting.c.id, waiting.c.due, waiting.c.served, turn.label("turn")
+    ).subquery()
+    return (
+        select(ranked.c.workspace_id, ranked.c.id)
+        .where(ranked.c.turn <= bindparam("_share", type_=Integer()))
+        .order_by(ranked.c.turn, ranked.c.served.asc().nulls_first(), ranked.c.due, ranked.c.workspace_id)
+        .limit(bindparam("_limit", type_=Integer()))
+    )
 
 
 class DeliveryQueue(CrossWorkspaceQueue):
@@ -32,46 +79,9 @@ class DeliveryQueue(CrossWorkspaceQueue):
         their endpoints; never served: first), so a workspace with a large backlog cannot keep
         the worker from one whose webhook just became due. A workspace gets at most `share`
         endpoints at a time, counting the `busy` ones this worker is sending to already."""
-        oldest_due = (
-            select(func.min(dl.c.next_attempt_at))
-            .where(
-                dl.c.workspace_id == ep.c.workspace_id,
-                dl.c.endpoint_id == ep.c.id,
-                dl.c.status == "pending",
-                dl.c.next_attempt_at <= now,
-            )
-            .scalar_subquery()
-        )
-        free = or_(ep.c.lease_until.is_(None), ep.c.lease_until < now)
-        live = (
-            select(
-                ep.c.workspace_id,
-                ep.c.id,
-                ep.c.lease_until,
-                oldest_due.label("due"),
-                func.max(ep.c.lease_until).over(partition_by=ep.c.workspace_id).label("served"),
-            )
-            .where(ep.c.enabled, ep.c.deleted_at.is_(None))
-            .subquery()
-        )
-        waiting = (
-            select(live)
-            .where(live.c.due.is_not(None), or_(live.c.lease_until.is_(None), live.c.lease_until < now))
-            .subquery()
-        )
-        turn = func.row_number().over(partition_by=waiting.c.workspace_id, order_by=(waiting.c.due, waiting.c.id))
-        ranked = select(
-            waiting.c.workspace_id, waiting.c.id, waiting.c.due, waiting.c.served, turn.label("turn")
-        ).subquery()
         # Busy workspaces' first turns are skipped below: fetch enough to fill `limit` regardless.
-        candidates = (
-            await self.uow.execute(
-                select(ranked.c.workspace_id, ranked.c.id)
-                .where(ranked.c.turn <= share)
-                .order_by(ranked.c.turn, ranked.c.served.asc().nulls_first(), ranked.c.due, ranked.c.workspace_id)
-                .limit(limit + sum(busy.values()))
-            )
-        ).all()
+        params = {"_now": now, "_share": share, "_limit": limit + sum(busy.values())}
+        candidates = (await self.uow.execute(_candidates_statement(), params)).all()
         held = Counter(busy)
         chosen: list[tuple[UUID, UUID]] = []
         for candidate in candidates:
@@ -84,6 +94,7 @@ class DeliveryQueue(CrossWorkspaceQueue):
             return []
         # Another worker may have leased some since: lock what is still free (PostgreSQL skips
         # rows another claim holds, and re-checks the lease of rows changed meanwhile).
+        free = or_(ep.c.lease_until.is_(None), ep.c.lease_until < now)
         statement = await self._lock_rows(
             select(ep).where(
                 tuple_(ep.c.workspace_id, ep.c.id).in_(chosen), ep.c.enabled, ep.c.deleted_at.is_(None), free
@@ -167,7 +178,7 @@ class DeliveryQueue(CrossWorkspaceQueue):
         statement = (
             update(ep)
             .where(ep.c.workspace_id == workspace_id, ep.c.id == endpoint_id)
-            .values(version=ep.c.version + 1, **values)
+            .values(version=next_version(ep), **values)
             .returning(ep)
         )
         row = (await self.uow.execute(statement)).mappings().first()

@@ -4,14 +4,39 @@ jobs.py's fair_heads), the leases of running ones, and ending the jobs whose wor
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, select, update
 
 from app.db import tables
+from app.db.repositories.base import next_version
 from app.db.repositories.events.jobs import claimable, fair_heads
 from app.db.repositories.events.queue import CrossWorkspaceQueue
+
+
+@cache
+def _claim_statement(postgres: bool) -> Select[Any]:
+    """The claim, built once (parameters `_now`, `_per_kind`, `_max_attempts`, `_lost_before`,
+    `_limit`). Built per pass, its CTEs and alias would copy the jobs table's columns into
+    reference cycles, some 110 KB a pass (every poll of every worker, busy or idle) left to the
+    cyclic garbage collector, which the processes run rarely (app/__main__.py `_tune_gc`)."""
+    jb = tables.jobs
+    now = bindparam("_now", type_=jb.c.lease_until.type)
+    max_attempts = bindparam("_max_attempts", type_=jb.c.attempts.type)
+    lost_before = bindparam("_lost_before", type_=jb.c.lease_until.type)
+    heads = fair_heads(now, bindparam("_per_kind", type_=Integer()), max_attempts, lost_before)
+    statement = (
+        select(jb)
+        .join(heads, and_(heads.c.workspace_id == jb.c.workspace_id, heads.c.id == jb.c.id))
+        # Checked again on the locked row: a job another worker claimed since this statement's
+        # snapshot is no longer waiting (PostgreSQL re-evaluates this on the row it locks).
+        .where(claimable(now, max_attempts))
+        .order_by(heads.c.busy, heads.c.turn, jb.c.created_at, jb.c.id)
+        .limit(bindparam("_limit", type_=Integer()))
+    )
+    return statement.with_for_update(of=jb, skip_locked=True) if postgres else statement
 
 
 class JobQueue(CrossWorkspaceQueue):
@@ -30,20 +55,10 @@ class JobQueue(CrossWorkspaceQueue):
         jobs and running ones whose worker's lease expired (it died) with attempts left (fewer than
         `max_attempts` claims). A job on its last attempt whose lease expired after `lost_before`
         (`lost_jobs`) is not claimed, and still counts as running."""
-        jb = tables.jobs
-        heads = fair_heads(now, per_kind, max_attempts, lost_before)
-        statement = (
-            select(jb)
-            .join(heads, and_(heads.c.workspace_id == jb.c.workspace_id, heads.c.id == jb.c.id))
-            # Checked again on the locked row: a job another worker claimed since this statement's
-            # snapshot is no longer waiting (PostgreSQL re-evaluates this on the row it locks).
-            .where(claimable(now, max_attempts))
-            .order_by(heads.c.busy, heads.c.turn, jb.c.created_at, jb.c.id)
-            .limit(limit)
-        )
-        if await self._postgres():
-            statement = statement.with_for_update(of=jb, skip_locked=True)
-        rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        statement = _claim_statement(await self._postgres())
+        params = {"_now": now, "_per_kind": per_kind, "_max_attempts": max_attempts, "_lost_before": lost_before,
+                  "_limit": limit}  # fmt: skip
+        rows = [dict(r) for r in (await self.uow.execute(statement, params)).mappings()]
         for row in rows:
             await self.update_job(
                 row["workspace_id"],
@@ -91,7 +106,7 @@ class JobQueue(CrossWorkspaceQueue):
         statement = update(jb).where(jb.c.workspace_id == workspace_id, jb.c.id == job_id)
         if attempt is not None:
             statement = statement.where(jb.c.status == "running", jb.c.attempts == attempt)
-        result = await self.uow.execute(statement.values(version=jb.c.version + 1, **values))
+        result = await self.uow.execute(statement.values(version=next_version(jb), **values))
         return bool(result.rowcount)
 
     # -- lost jobs ---------------------------------------------------------------------------------
@@ -122,6 +137,6 @@ class JobQueue(CrossWorkspaceQueue):
             update(jb)
             .where(jb.c.workspace_id == workspace_id, jb.c.id == job_id, jb.c.status == "running")
             .where(jb.c.attempts == attempt, jb.c.lease_until < before)
-            .values(version=jb.c.version + 1, **values)
+            .values(version=next_version(jb), **values)
         )
         return bool((await self.uow.execute(statement)).rowcount)

@@ -4,7 +4,6 @@ itself, across workspaces, is in job_queue.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -48,16 +47,16 @@ class JobRepository(TenantRepository):
         return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
 
 
-def claimable(now: datetime, max_attempts: int) -> Any:
+def claimable(now: Any, max_attempts: Any) -> Any:
     """A job a claim may take: queued, or running with its lease expired (its worker died or
-    stalled) and attempts left."""
+    stalled) and attempts left. `now` and `max_attempts`: values or bind parameters."""
     return or_(
         t.c.status == "queued",
         and_(t.c.status == "running", t.c.lease_until < now, t.c.attempts < max_attempts),
     )
 
 
-def fair_heads(now: datetime, per_kind: int, max_attempts: int, lost_before: datetime) -> Any:
+def fair_heads(now: Any, per_kind: Any, max_attempts: Any, lost_before: Any) -> Any:
     """The job each waiting workspace would run next, with what orders the claim: `busy` (the
     workspace's running jobs), then `turn`.
 
@@ -75,7 +74,8 @@ def fair_heads(now: datetime, per_kind: int, max_attempts: int, lost_before: dat
     up nothing queued behind it (the claim fails it: job_queue.py `lost_jobs`) once its lease expired
     before `lost_before` (one more lease); until then its worker may still be alive and running it
     (its renewals failing for a while), so it still counts as running. Plain SQL (CTEs, window
-    functions): the same on SQLite and PostgreSQL."""
+    functions): the same on SQLite and PostgreSQL. The arguments: values or bind parameters (the
+    claim's statement is built once: job_queue.py)."""
     jb = t
     live = (
         select(jb.c.workspace_id, jb.c.kind, func.count().label("running"))

@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, or_, select, update
 
 from app.db import tables
+from app.db.repositories.base import next_version
 from app.db.repositories.events.queue import CrossWorkspaceQueue
 
 tm = tables.timers
@@ -87,7 +88,7 @@ class TimerQueue(CrossWorkspaceQueue):
             statement = (
                 update(ld)
                 .where(ld.c.workspace_id == workspace_id, ld.c.id.in_(ids), ld.c.sla_status == "pending")
-                .values(sla_status="breached", version=ld.c.version + 1)
+                .values(sla_status="breached", version=next_version(ld))
                 .returning(ld)
             )
             changed.extend(dict(r) for r in (await self.uow.execute(statement)).mappings())

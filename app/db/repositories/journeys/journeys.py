@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import and_, func, insert, select, update
 
 from app.db import tables
-from app.db.repositories.base import Page, RecordRepository, Row, datetime_key, dialect_insert, text_key
+from app.db.repositories.base import Page, RecordRepository, Row, datetime_key, dialect_insert, next_version, text_key
 
 j = tables.journeys
 jv = tables.journey_versions
@@ -71,7 +71,6 @@ class JourneyRepository(RecordRepository[Row]):
         statement = select(j).where(self.scope, j.c.status.in_(("active", "paused")))
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
-
     async def audience_page(self, audience: str, after: UUID | None, limit: int) -> list[Row]:
         """The next `limit` people of an audience (live leads not merged, or live contacts) by id."""
         table = tables.leads if audience == "leads" else tables.contacts
@@ -111,7 +110,7 @@ class EnrolmentRepository(RecordRepository[Row]):
         statement = (
             update(en)
             .where(self.scope, en.c.id == enrolment_id)
-            .values(version=en.c.version + 1, **values)
+            .values(version=next_version(en), **values)
             .returning(en)
         )
         row = (await self.uow.execute(statement)).mappings().first()
@@ -122,7 +121,7 @@ class EnrolmentRepository(RecordRepository[Row]):
         statement = (
             update(en)
             .where(self.scope, en.c.id == enrolment_id, en.c.status == "active")
-            .values(version=en.c.version + 1, **values)
+            .values(version=next_version(en), **values)
             .returning(en)
         )
         row = (await self.uow.execute(statement)).mappings().first()

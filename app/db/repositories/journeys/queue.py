@@ -18,6 +18,9 @@ en = tables.enrolments
 cur = tables.journey_cursors
 ev = tables.events
 st = tables.event_stamps
+# Built once: every pass of the journeys loop asks, and a statement built per call leaves its IN
+# list's bind parameter as a reference cycle for the rare cyclic collections (app/__main__.py `_tune_gc`).
+_READING_WORKSPACES = select(j.c.workspace_id).where(j.c.status.in_(("active", "paused"))).distinct()
 
 
 class EnrolmentQueue(CrossWorkspaceQueue):
@@ -66,8 +69,7 @@ class EnrolmentQueue(CrossWorkspaceQueue):
 
     async def reading_workspaces(self) -> list[UUID]:
         """Workspaces whose events journeys read: those with a published journey not archived."""
-        statement = select(j.c.workspace_id).where(j.c.status.in_(("active", "paused"))).distinct()
-        return list((await self.uow.execute(statement)).scalars())
+        return list((await self.uow.execute(_READING_WORKSPACES)).scalars())
 
     async def start_cursor(self, workspace_id: UUID, at: datetime, *, move: bool) -> int:
         """The workspace's last stamped event sequence; its cursor starts there when it has none, or

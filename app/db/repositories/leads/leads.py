@@ -41,6 +41,7 @@ from app.db.repositories.base import (
     TenantRepository,
     aware_datetime,
     datetime_key,
+    next_version,
     where_between,
     where_equal,
 )
@@ -312,7 +313,7 @@ class LeadRepository(TenantRepository[LeadRow]):
         statement = (
             t.update()
             .where(self.scope, t.c.id == lead_id, *_as_read(*(read[c] for c in STAGE_COLUMNS)))
-            .values(version=t.c.version + 1, **{k: values[k] for k in SCORE_COLUMNS if k in values})
+            .values(version=next_version(t), **{k: values[k] for k in SCORE_COLUMNS if k in values})
             .returning(t)
         )
         return await self._row(statement)
@@ -382,7 +383,7 @@ class LeadRepository(TenantRepository[LeadRow]):
     async def set_columns(self, lead_id: UUID, values: Mapping[str, Any]) -> LeadRow | None:
         """Routing and SLA bookkeeping (owner, team): a new version, `updated_at` as given."""
         statement = t.update().where(self.scope, t.c.id == lead_id)
-        return await self._row(statement.values(version=t.c.version + 1, **values).returning(t))
+        return await self._row(statement.values(version=next_version(t), **values).returning(t))
 
     async def identity_match(self, email_key: str | None, phone_e164: str | None) -> tuple[LeadRow | None, UUID | None]:
         """The open lead with this email or phone (email first), else the id of a live contact
@@ -463,14 +464,14 @@ class LeadRepository(TenantRepository[LeadRow]):
         statement = (
             t.update()
             .where(self.scope, t.c.id == lead_id, or_(t.c.last_activity_at.is_(None), t.c.last_activity_at < at))
-            .values(version=t.c.version + 1, last_activity_at=at)
+            .values(version=next_version(t), last_activity_at=at)
         )
         await self.uow.execute(statement)
 
     async def record_first_response(self, lead_id: UUID, values: Mapping[str, Any]) -> LeadRow | None:
         """The first response's columns, only while none is recorded (None: another came first)."""
         statement = t.update().where(self.scope, t.c.id == lead_id, t.c.first_responded_at.is_(None))
-        return await self._row(statement.values(version=t.c.version + 1, **values).returning(t))
+        return await self._row(statement.values(version=next_version(t), **values).returning(t))
 
     async def sla_facts(
         self, created_after: datetime | None, created_before: datetime | None, conversion: str | None = None

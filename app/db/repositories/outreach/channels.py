@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy import select, update
 
 from app.db import tables
-from app.db.repositories.base import RecordRepository, Row, datetime_key
+from app.db.repositories.base import RecordRepository, Row, datetime_key, next_version
 
 ch = tables.channels
 
@@ -39,7 +39,7 @@ class ChannelRepository(RecordRepository[Row]):
         statement = (
             update(ch)
             .where(self.scope, ch.c.id == channel_id)
-            .values(is_default=is_default, version=ch.c.version + 1, **audit)
+            .values(is_default=is_default, version=next_version(ch), **audit)
             .returning(ch)
         )
         return await self._row(statement)

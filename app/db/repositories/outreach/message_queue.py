@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from app.db import tables
+from app.db.repositories.base import next_version
 from app.db.repositories.events.queue import CrossWorkspaceQueue
 
 ms = tables.messages
@@ -28,7 +29,7 @@ class MessageQueue(CrossWorkspaceQueue):
             await self.uow.execute(
                 update(ms)
                 .where(ms.c.workspace_id == row["workspace_id"], ms.c.id == row["id"])
-                .values(version=ms.c.version + 1, updated_at=now, **values)
+                .values(version=next_version(ms), updated_at=now, **values)
             )
             row.update(values)
         return rows

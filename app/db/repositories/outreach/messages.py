@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import func, insert, select, text, update
 
 from app.db import tables
-from app.db.repositories.base import Page, RecordRepository, Row, datetime_key
+from app.db.repositories.base import Page, RecordRepository, Row, datetime_key, next_version
 from app.ids import new_id
 
 ms = tables.messages
@@ -63,10 +63,7 @@ class MessageRepository(RecordRepository):
     async def set_fields(self, message_id: UUID, values: Mapping[str, Any]) -> Row | None:
         """Change a message's delivery fields (status, times, provider ids), a new version each time."""
         statement = (
-            update(ms)
-            .where(self.scope, ms.c.id == message_id)
-            .values(version=ms.c.version + 1, **values)
-            .returning(ms)
+            update(ms).where(self.scope, ms.c.id == message_id).values(version=next_version(ms), **values).returning(ms)
         )
         row = (await self.uow.execute(statement)).mappings().first()
         return dict(row) if row is not None else None
@@ -77,7 +74,7 @@ class MessageRepository(RecordRepository):
         statement = (
             update(ms)
             .where(self.scope, ms.c.id == message_id, ms.c.status == "sending", ms.c.attempts == attempt)
-            .values(version=ms.c.version + 1, **values)
+            .values(version=next_version(ms), **values)
             .returning(ms)
         )
         row = (await self.uow.execute(statement)).mappings().first()

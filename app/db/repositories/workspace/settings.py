@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.db import tables
-from app.db.repositories.base import Row, TenantRepository
+from app.db.repositories.base import Row, TenantRepository, next_version
 
 t = tables.workspace_settings
 
@@ -27,7 +27,7 @@ class SettingsRepository(TenantRepository):
         statement = (
             t.update()
             .where(self.scope, t.c.section == section, t.c.version == version)
-            .values(version=t.c.version + 1, **values)
+            .values(version=next_version(t), **values)
             .returning(t)
         )
         return await self._one(statement)
