@@ -56,16 +56,17 @@ class UnitOfWork:
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A part of the use case that fails alone: on an exception its statements are rolled back
-        (a savepoint) and so are the rows, events and wake-ups it queued for the commit."""
-        events, deferred, wakes = len(self._events), len(self._deferred), set(self._wakes)
+        (a savepoint) and so are the rows, events and wake-ups it queued for the commit. A `flush`
+        inside it wrote, in the savepoint, what was queued before too: that is queued again."""
+        # `flush` hands its lists to the writer and starts new ones: these keep what came before
+        events, deferred, wakes = self._events, self._deferred, set(self._wakes)
+        marks = len(events), len(deferred)
         conn = await self.connection()
         try:
             async with conn.begin_nested():
                 yield
         except BaseException:
-            del self._events[events:]
-            del self._deferred[deferred:]
-            self._wakes = wakes
+            self._events, self._deferred, self._wakes = events[: marks[0]], deferred[: marks[1]], wakes
             raise
 
     @property

@@ -107,3 +107,28 @@ async def test_batch_updates_store_what_the_row_holds_on_either_path(tenant: Ten
     assert all(s["customer"] is None and s["coupon"] == "ÅÄÖ ✓" and s["version"] == 2 for s in stored)
     assert all(s["source_updated_at"] == later for s in stored)
     assert null_kind.scalar_one() == 0  # JSON null, as the insert path writes None, not SQL NULL
+
+
+async def test_a_failed_savepoint_drops_what_it_queued(tenant: Tenant, database: Database) -> None:
+    """Events queued inside a savepoint that fails are not written at commit (nor those queued
+    after a flush inside it, whose rows the savepoint undid); those of a savepoint that held are."""
+    workspace_id = uuid.UUID(tenant.id)
+    kept, undone, flushed, after = (_event(workspace_id, n) for n in range(4))
+    async with UnitOfWork(database) as uow:
+        async with uow.savepoint():
+            uow.add_event(kept)
+        with pytest.raises(RuntimeError):
+            async with uow.savepoint():
+                uow.add_event(undone)
+                raise RuntimeError("an item fails")
+        with pytest.raises(RuntimeError):
+            async with uow.savepoint():
+                uow.add_event(flushed)
+                await uow.flush()
+                uow.add_event(after)
+                raise RuntimeError("an item fails after writing")
+        await uow.commit()
+    e = tables.events
+    async with UnitOfWork(database, write=False) as uow:
+        stored = (await uow.execute(select(e.c.id).where(e.c.workspace_id == workspace_id, e.c.actor == "test"))).all()
+    assert [row.id for row in stored] == [kept["id"]]
