@@ -146,7 +146,7 @@ async def get_journey_version(
     "rule allows); 422 for a person of the other audience or not of this workspace.",
     response_model=EnrolmentRead,
 )
-async def enrol(
+async def enrol_person(
     journey_id: UUID, body: EnrolmentCreate, ctx: Annotated[Context, require_idempotent("journeys:write")]
 ) -> Answer:
     row = await enrolments.enrol_by_hand(ctx, journey_id, body.lead_id, body.contact_id)
@@ -181,6 +181,7 @@ async def get_journey_stats(journey_id: UUID, ctx: Annotated[Context, require("j
     "/{enrolment_id}",
     summary="An enrolment with every step it ran (times and results: message ids, task ids, the branch taken)",
     response_model=EnrolmentDetail,
+    openapi_extra={"x-conditional": True},
 )
 async def get_enrolment(enrolment_id: UUID, ctx: Annotated[Context, require("journeys:read")]) -> Row:
     return await enrolments.get(ctx, enrolment_id)
