@@ -347,7 +347,14 @@ async def test_entering_a_segment_enrols_a_contact_and_emits_its_events(database
     worker = Worker(database, settings)
     task = asyncio.create_task(worker.run())
     try:
-        await asyncio.sleep(0.6)  # the first evaluation records who is in it already, without events
+        async def evaluated() -> bool:  # the first evaluation records who is in it already, without events
+            async with UnitOfWork(database, write=False) as uow:
+                found = select(tables.segment_evaluations.c.members).where(
+                    tables.segment_evaluations.c.segment_id == UUID(segment.json()["id"])
+                )
+                return (await uow.execute(found)).first() is not None
+
+        await until(evaluated)
         assert (await tenant.patch(f"/v1/contacts/{later}", json={"tags": ["vip"]})).status_code == 200
         assert (await tenant.patch(f"/v1/contacts/{before}", json={"tags": []})).status_code == 200
 

@@ -797,10 +797,11 @@ async def test_postgres_endpoints_that_never_answer_leave_room_for_other_workspa
             await asyncio.sleep(0.5)  # the worker has claimed what it will of A's endpoints
             started = asyncio.get_running_loop().time()
             await other_tenant.post("/v1/members", json={"name": "B", "email": "b@x.io"})
-            await receiver.wait_for(1, timeout=6)
+            await receiver.wait_for(1, timeout=7)
             elapsed = asyncio.get_running_loop().time() - started
             held = len(silent.received)
-    assert elapsed < 4, f"B's webhook waited {elapsed:.1f} s"
+    # well before A's endpoints give up (8 s): B never waits for A's (slack for a loaded machine)
+    assert elapsed < 6.5, f"B's webhook waited {elapsed:.1f} s"
     assert held == 1, f"A held {held} of the worker's 4 deliveries"
 
 
