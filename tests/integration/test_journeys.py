@@ -470,6 +470,31 @@ async def test_a_loop_ends_at_its_visit_limit_and_a_bad_change_is_recorded_not_r
     assert_problem(await tenant.post("/v1/journeys", json=never), 422, "trigger.cron")
 
 
+async def test_a_pass_writes_the_enrolment_once_where_it_stops_keeping_the_first_variant(
+    database: Database, tenant: Tenant
+) -> None:
+    document = {
+        "name": "Two splits", "audience": "leads", "trigger": {"type": "manual"},
+        "steps": [
+            {"id": "ab", "type": "split", "variants": [{"name": "a", "weight": 1, "next": "cd"},
+                                                       {"name": "b", "weight": 1, "next": "cd"}]},
+            {"id": "cd", "type": "split", "variants": [{"name": "c", "weight": 1, "next": "tag"},
+                                                       {"name": "d", "weight": 1, "next": "tag"}]},
+            {"id": "tag", "type": "update", "set": {"tags": {"add": ["split"]}}},
+            {"id": "pause", "type": "wait", "seconds": 3600},
+        ],
+    }  # fmt: skip
+    created = await journey(tenant, document)
+    lead_id = await lead(tenant, tags=["kept"])
+    started = await enrol(tenant, created["id"], lead_id)
+    async with running_worker(database):
+        waiting = await at_step(tenant, started["id"], "pause")
+    assert waiting["variant"] in ("a", "b")  # the first split's, not the second's
+    assert waiting["version"] == started["version"] + 1  # one write, where the pass left it
+    assert [s["step_id"] for s in waiting["steps"]] == ["ab", "cd", "tag", "pause"]  # in their order
+    assert (await tenant.get(f"/v1/leads/{lead_id}")).json()["tags"] == ["kept", "split"]
+
+
 async def test_a_savepoint_takes_back_the_events_and_rows_it_queued(database: Database) -> None:
     async with UnitOfWork(database) as uow:
         uow.add_event({"kept": True})

@@ -15,14 +15,16 @@ import random
 import zlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from app.db.repositories.base import Row
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain import conditions as rules
 from app.domain.concurrency import LostUpdate
 from app.domain.errors import DomainError
 from app.domain.events import events as types
@@ -61,12 +63,13 @@ async def advance_due(database: Database, now: datetime, *, limit: int = BATCH) 
         if not claimed:
             return 0
         cache: Documents = {}
+        runs = await _runs_of(uow, claimed, now)
         for row in claimed:
             ctx = Context(uow, row["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
             try:
                 async with uow.savepoint():  # what a failed run did (rows, events) is undone whole
                     document = await _document(ctx, cache, row)
-                    await run(ctx, row, document)
+                    await run(ctx, row, document, _Runs(runs.get(row["id"], [])))
             except LostUpdate:  # a concurrent write to the person: run again at once on a fresh read
                 async with uow.savepoint():
                     await ctx.enrolments.set_fields(row["id"], {"due_at": now + timedelta(seconds=1)})
@@ -89,6 +92,53 @@ async def _failed(ctx: Context, enrolment: Mapping[str, Any]) -> None:
                                                       "failures": failures})  # fmt: skip
 
 
+async def _runs_of(uow: UnitOfWork, claimed: list[dict[str, Any]], now: datetime) -> dict[UUID, list[Row]]:
+    """The step runs of the claimed enrolments, by enrolment: one read per workspace in the batch
+    rather than three or more per enrolment."""
+    by_workspace: dict[UUID, list[UUID]] = {}
+    for row in claimed:
+        by_workspace.setdefault(row["workspace_id"], []).append(row["id"])
+    found: dict[UUID, list[Row]] = {}
+    for workspace_id, ids in by_workspace.items():
+        ctx = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
+        for step_run in await ctx.enrolments.step_runs_of(ids):
+            found.setdefault(step_run["enrolment_id"], []).append(step_run)
+    return found
+
+
+class _Runs:
+    """The steps an enrolment ran (a row each, by step and visit), read at the start of its pass and
+    kept as the pass writes them: the enrolment is locked by the pass (and an awaited event's
+    handler locks it before it records the step's end), so no one else writes them meanwhile."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        self._rows = {(r["step_id"], int(r["visit"])): r for r in rows}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, step_id: str, visit: int) -> Row | None:
+        return self._rows.get((step_id, visit))
+
+    def visits(self, step_id: str) -> int:
+        """How many times the enrolment entered the step."""
+        return sum(1 for step, _ in self._rows if step == step_id)
+
+    def started(self, values: Mapping[str, Any]) -> None:
+        self._rows[(values["step_id"], int(values["visit"]))] = {**values, "result": None, "finished_at": None}
+
+    def finished(self, step_id: str, visit: int, result: Mapping[str, Any] | None, at: datetime) -> None:
+        row = self._rows.get((step_id, visit))
+        if row is not None:
+            row.update(result=dict(result) if result is not None else None, finished_at=at)
+
+
+async def _finish(ctx: Context, enrolment: Mapping[str, Any], runs: _Runs, step_id: str, visit: int,
+                  result: Mapping[str, Any] | None) -> None:  # fmt: skip
+    await ctx.enrolments.finish_step(enrolment["id"], step_id, visit, result, ctx.now)
+    runs.finished(step_id, visit, result, ctx.now)
+
+
 async def next_due(database: Database) -> datetime | None:
     async with UnitOfWork(database, write=False) as uow:
         return await uow.enrolment_queue().next_due()
@@ -102,81 +152,115 @@ async def _document(ctx: Context, cache: Documents, row: Mapping[str, Any]) -> d
 
 
 class _Person:
-    """What conditions read of the enrolment's person, loaded once per pass and again after a change."""
+    """The enrolment's person as read (their row, and what the journey's conditions read of them),
+    loaded once per pass and again after a change."""
 
-    def __init__(self, ctx: Context, person: PersonRef, since: datetime) -> None:
-        self.ctx, self.person, self.since = ctx, person, since
+    def __init__(self, ctx: Context, person: PersonRef, since: datetime, reads: frozenset[str]) -> None:
+        self.ctx, self.person, self.since, self.reads = ctx, person, since, reads
+        self._row: dict[str, Any] | None = None
         self._subject: dict[str, Any] | None = None
         self.loaded = False
 
-    async def subject(self) -> dict[str, Any] | None:
+    async def _load(self) -> None:
         if not self.loaded:
-            self._subject = await enrolments.subject_of(self.ctx, self.person, self.since)
+            self._row, self._subject = await enrolments.read_person(self.ctx, self.person, self.since, self.reads)
             self.loaded = True
+
+    async def subject(self) -> dict[str, Any] | None:
+        await self._load()
         return self._subject
+
+    async def row(self) -> dict[str, Any] | None:
+        """Their row as the subject was made from it (a change worked out from the subject is
+        written against its version)."""
+        await self._load()
+        return self._row
 
     def changed(self) -> None:
         self.loaded = False
 
 
-async def run(ctx: Context, enrolment: Mapping[str, Any], document: documents.JourneyDocument) -> None:
-    """Advance one enrolment from its current step until a wait, or its end."""
-    person = _Person(ctx, person_of(enrolment), enrolment["enrolled_at"])
+def _reads(document: documents.JourneyDocument) -> frozenset[str]:
+    """The fields of the person the engine's conditions read: exit rules without an event, branches."""
+    fields: set[str] = set()
+    for rule in document.exit_on:
+        if rule.event is None and rule.conditions is not None:
+            fields |= rules.fields_of(rule.conditions)
+    for found in document.steps:
+        if isinstance(found, documents.BranchStep):
+            fields |= rules.fields_of(found.conditions)
+    return frozenset(fields)
+
+
+async def run(
+    ctx: Context, enrolment: Mapping[str, Any], document: documents.JourneyDocument, runs: _Runs | None = None
+) -> None:
+    """Advance one enrolment from its current step until a wait, or its end. `runs`: its step runs
+    (read here when not given). Its row is written once, where the pass leaves it: the steps in
+    between are in the same transaction, so no one sees (or keeps) a position in between."""
+    if runs is None:
+        runs = _Runs(await ctx.enrolments.step_runs_of([enrolment["id"]]))
+    person = _Person(ctx, person_of(enrolment), enrolment["enrolled_at"], _reads(document))
     step_id: str | None = enrolment["current_step"]
     visit = int(enrolment["visit"])
-    number = await ctx.enrolments.runs(enrolment["id"])
+    moved: dict[str, Any] = {}  # the enrolment's columns this pass changed, not written yet
     for _ in range(STEPS_PER_PASS):
         if step_id is None:
-            await enrolments.end(ctx, enrolment, COMPLETED, None)
+            await enrolments.end(ctx, enrolment, COMPLETED, None, also=moved)
             return
         subject = await person.subject()
         if subject is None:
-            await enrolments.end(ctx, enrolment, EXITED, "person_gone")
+            await enrolments.end(ctx, enrolment, EXITED, "person_gone", also=moved)
             return
         if any(rule.event is None and holds(rule.conditions, subject, ctx.now) for rule in document.exit_on):
-            await enrolments.end(ctx, enrolment, EXITED, "conditions")
+            await enrolments.end(ctx, enrolment, EXITED, "conditions", also=moved)
             return
         step = documents.step(document, step_id)
-        values = {"enrolment_id": enrolment["id"], "step_id": step_id, "visit": visit, "number": number + 1,
-                  "step_type": step.type.value, "started_at": ctx.now, "id": new_id(),
-                  "journey_id": enrolment["journey_id"], "lead_id": enrolment["lead_id"],
-                  "contact_id": enrolment["contact_id"]}  # fmt: skip
-        entered = await ctx.enrolments.start_step(values)
-        number += int(entered)
+        entered = False
+        if runs.get(step_id, visit) is None:
+            values = {"enrolment_id": enrolment["id"], "step_id": step_id, "visit": visit, "number": len(runs) + 1,
+                      "step_type": step.type.value, "started_at": ctx.now, "id": new_id(),
+                      "journey_id": enrolment["journey_id"], "lead_id": enrolment["lead_id"],
+                      "contact_id": enrolment["contact_id"]}  # fmt: skip
+            entered = await ctx.enrolments.start_step(values)
+            if entered:
+                runs.started(values)
+            else:  # not as read: read them again
+                runs = _Runs(await ctx.enrolments.step_runs_of([enrolment["id"]]))
         if isinstance(step, documents.WaitStep):
             if entered:  # the wait begins: the enrolment sleeps until it ends (or its event comes)
-                await _begin_wait(ctx, enrolment, step, visit)
+                await _begin_wait(ctx, enrolment, step, visit, moved)
                 return
-            following = await _end_wait(ctx, enrolment, document, step, visit)
+            following = await _end_wait(ctx, enrolment, document, step, visit, runs)
         elif isinstance(step, documents.ExitStep):
-            await ctx.enrolments.finish_step(enrolment["id"], step_id, visit, None, ctx.now)
-            await enrolments.end(ctx, enrolment, EXITED, "exit_step")
+            await _finish(ctx, enrolment, runs, step_id, visit, None)
+            await enrolments.end(ctx, enrolment, EXITED, "exit_step", also=moved)
             return
         elif entered:
             following, result = await _run_step(ctx, enrolment, document, step, person, visit)
-            await ctx.enrolments.finish_step(enrolment["id"], step_id, visit, result, ctx.now)
+            await _finish(ctx, enrolment, runs, step_id, visit, result)
+            if isinstance(step, documents.SplitStep) and enrolment.get("variant") is None and result:
+                moved["variant"] = result["variant"]  # the first split's variant is the enrolment's
+                enrolment = {**enrolment, "variant": result["variant"]}
         else:  # ran in an earlier pass (a step row commits with the enrolment's move): go on as it went
-            following = await _went(ctx, enrolment, document, step, visit)
+            following = _went(document, step, visit, runs)
         if following is None:
-            await enrolments.end(ctx, enrolment, COMPLETED, None)
+            await enrolments.end(ctx, enrolment, COMPLETED, None, also=moved)
             return
-        visit = await ctx.enrolments.visits(enrolment["id"], following) + 1
+        visit = runs.visits(following) + 1
         if visit > MAX_VISITS:
-            await enrolments.end(ctx, enrolment, EXITED, "loop_limit")
+            await enrolments.end(ctx, enrolment, EXITED, "loop_limit", also=moved)
             return
         step_id = following
-        enrolment = (
-            await ctx.enrolments.set_fields(
-                enrolment["id"],
-                {"current_step": step_id, "visit": visit, "due_at": ctx.now, "waiting_event": None, "failures": 0},
-            )
-            or enrolment
-        )
+        moved.update(current_step=step_id, visit=visit, due_at=ctx.now, waiting_event=None, failures=0)
+        enrolment = {**enrolment, **moved}
     # a long run of steps without a wait: on in the next pass (due now), letting others through
-    await ctx.enrolments.set_fields(enrolment["id"], {"due_at": ctx.now})
+    await ctx.enrolments.set_fields(enrolment["id"], {**moved, "due_at": ctx.now})
 
 
-async def _begin_wait(ctx: Context, enrolment: Mapping[str, Any], step: documents.WaitStep, visit: int) -> None:
+async def _begin_wait(
+    ctx: Context, enrolment: Mapping[str, Any], step: documents.WaitStep, visit: int, moved: Mapping[str, Any]
+) -> None:
     zone = await _zone(ctx, person_of(enrolment))
     waiting_event = None
     if step.mode == "event":
@@ -186,34 +270,33 @@ async def _begin_wait(ctx: Context, enrolment: Mapping[str, Any], step: document
         due = waits.due_at(_wait_spec(step), now=ctx.now, zone=zone, calendar=await _calendar(ctx, step))
     await ctx.enrolments.set_fields(
         enrolment["id"],
-        {"current_step": step.id, "visit": visit, "due_at": due, "waiting_event": waiting_event, "failures": 0},
-    )
+        {**moved, "current_step": step.id, "visit": visit, "due_at": due, "waiting_event": waiting_event,
+         "failures": 0},
+    )  # fmt: skip
 
 
 async def _end_wait(
     ctx: Context, enrolment: Mapping[str, Any], document: documents.JourneyDocument, step: documents.WaitStep,
-    visit: int,
+    visit: int, runs: _Runs,
 ) -> str | None:  # fmt: skip
     """The wait is over: its event came (recorded on the step run), else its time (a timeout goes
     to `on_timeout` when the step names one)."""
-    run = await ctx.enrolments.step_run(enrolment["id"], step.id, visit)
+    run = runs.get(step.id, visit)
     if run is not None and run["finished_at"] is not None:  # the event it waited for came
         return documents.successor(document, step.id)
     result: dict[str, Any] = {"until": ctx.now.isoformat()}
     if step.mode == "event":
         result = {"timed_out": True}
-        await ctx.enrolments.finish_step(enrolment["id"], step.id, visit, result, ctx.now)
+        await _finish(ctx, enrolment, runs, step.id, visit, result)
         return step.on_timeout or documents.successor(document, step.id)
-    await ctx.enrolments.finish_step(enrolment["id"], step.id, visit, result, ctx.now)
+    await _finish(ctx, enrolment, runs, step.id, visit, result)
     return documents.successor(document, step.id)
 
 
-async def _went(
-    ctx: Context, enrolment: Mapping[str, Any], document: documents.JourneyDocument, step: documents.Step, visit: int
-) -> str | None:
+def _went(document: documents.JourneyDocument, step: documents.Step, visit: int, runs: _Runs) -> str | None:
     """Where a step that already ran went on to (a branch's or a split's recorded choice)."""
     if isinstance(step, documents.BranchStep | documents.SplitStep):
-        run = await ctx.enrolments.step_run(enrolment["id"], step.id, visit)
+        run = runs.get(step.id, visit)
         result = (run or {}).get("result") or {}
         if isinstance(step, documents.BranchStep):
             return step.then if result.get("branch") == "then" else step.otherwise
@@ -261,19 +344,20 @@ async def _run_step(
     who = person_of(enrolment)
     try:
         if isinstance(step, documents.SendStep):
+            person.changed()  # what it writes may touch the person's row: read afresh for what follows
             return following, await _send(ctx, who, step)
         if isinstance(step, documents.TaskStep):
-            return following, await _task(ctx, enrolment, who, step, await person.subject() or {})
+            subject = await person.subject() or {}
+            person.changed()
+            return following, await _task(ctx, enrolment, who, step, subject)
         if isinstance(step, documents.BranchStep):
             taken = holds(step.conditions, await person.subject() or {}, ctx.now)
             return (step.then if taken else step.otherwise), {"branch": "then" if taken else "else"}
-        if isinstance(step, documents.SplitStep):
+        if isinstance(step, documents.SplitStep):  # the first split's variant becomes the enrolment's (`run`)
             variant = _draw(enrolment["id"], step)
-            if enrolment.get("variant") is None:  # the first split's variant is the enrolment's
-                await ctx.enrolments.set_fields(enrolment["id"], {"variant": variant.name})
             return variant.next, {"variant": variant.name}
         if isinstance(step, documents.UpdateStep):
-            result = await _update(ctx, who, step, await person.subject() or {})
+            result = await _update(ctx, who, step, await person.subject() or {}, await person.row())
             person.changed()
             return following, result
         if isinstance(step, documents.DisqualifyStep):
@@ -351,8 +435,11 @@ def _draw(enrolment_id: UUID, step: documents.SplitStep) -> documents.Variant:
 
 
 async def _update(
-    ctx: Context, who: PersonRef, step: documents.UpdateStep, subject: Mapping[str, Any]
+    ctx: Context, who: PersonRef, step: documents.UpdateStep, subject: Mapping[str, Any], row: Mapping[str, Any] | None
 ) -> dict[str, Any]:
+    """The step's changes, worked out from the person as read (`subject`, made from `row`) and
+    written against that read: a concurrent change in between is a lost update (the pass runs again
+    on a fresh read), never overwritten with what was worked out from the older one."""
     changes: dict[str, Any] = dict(step.fields)
     tags = [t for t in subject.get("tags") or [] if t not in step.tags_remove]
     tags += [t for t in step.tags_add if t not in tags]
@@ -372,10 +459,14 @@ async def _update(
     except ValidationError as exc:
         return {"error": "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())[:500]}
     if who.kind == "lead":
-        await lead_service.update(ctx, who.id, changes, if_match=None)
+        if row is not None:
+            await lead_service.update_as_read(ctx, cast(Any, dict(row)), changes)
+        else:
+            await lead_service.update(ctx, who.id, changes, if_match=None)
     else:
         from app.services.customers import records
         from app.services.customers.relationships import CONTACT
 
-        await records.update(ctx, CONTACT, who.id, changes, if_match=None)
+        version = int(row["version"]) if row is not None else None
+        await records.update(ctx, CONTACT, who.id, changes, if_match=None, read_version=version)
     return {"changed": sorted(changes)}

@@ -3,7 +3,7 @@ exit rule, an exit step, the journey archived), and what each ran; the journey's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -68,19 +68,32 @@ async def subject_of(ctx: Context, person: PersonRef, since: datetime | None) ->
     """What conditions read of a person (None: no such person): their columns, custom fields and
     tags, a contact's RFM segment and churn level from the latest analytics snapshot, the latest
     activity, and `engagements` (their count by type since `since`, the enrolment)."""
+    return (await read_person(ctx, person, since))[1]
+
+
+async def read_person(
+    ctx: Context, person: PersonRef, since: datetime | None, reads: Collection[str] | None = None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(the person's row, their subject as `subject_of` makes it): (None, None) when there is no such
+    person. `reads`: the fields the caller's conditions read; engagements and a contact's analytics
+    are then read only when those name them (None: everything)."""
+    engagements = reads is None or any(f.partition(".")[0] == rules.ENGAGEMENTS for f in reads)
+    analytics = reads is None or bool({"rfm_segment", "churn_level"} & set(reads))
     if person.kind == "lead":
         lead = await ctx.leads.get(person.id)
         if lead is None or lead["merged_into_id"] is not None:
-            return None
-        subject: dict[str, Any] = dict(lead)
+            return None, None
+        row: dict[str, Any] = dict(lead)
+        subject = dict(row)
         subject["last_activity_at"] = lead.get("last_engaged_at")
     else:
         contact = await ctx.contacts.get(person.id)
         if contact is None:
-            return None
-        subject = dict(contact)
+            return None, None
+        row = dict(contact)
+        subject = dict(row)
         subject["last_activity_at"] = contact.get("last_order_at")
-        snapshot = await ctx.analytics.latest()
+        snapshot = await ctx.analytics.latest() if analytics else None
         if snapshot is not None:
             value = await ctx.analytics.value_of(snapshot["id"], person.id)
             if value is not None:
@@ -89,10 +102,11 @@ async def subject_of(ctx: Context, person: PersonRef, since: datetime | None) ->
     subject.setdefault("custom_fields", {})
     subject["tags"] = list(subject.get("tags") or [])
     subject["engagements"] = (
-        await ctx.engagements.counts_since(person.column, person.id, since) if since is not None else {}
+        await ctx.engagements.counts_since(person.column, person.id, since) if since is not None and engagements else {}
     )
-    subject["in_business_hours"] = await in_business_hours(ctx, ctx.now)
-    return subject
+    if reads is None or "in_business_hours" in reads:
+        subject["in_business_hours"] = await in_business_hours(ctx, ctx.now)
+    return row, subject
 
 
 def _allowed_again(reenrolment: documents.Reenrolment, last: Mapping[str, Any] | None, now: datetime) -> bool:
@@ -170,10 +184,18 @@ async def enrol_by_hand(ctx: Context, journey_id: UUID, lead_id: UUID | None, co
     return shown(row)
 
 
-async def end(ctx: Context, enrolment: Mapping[str, Any], status: str, reason: str | None) -> Row | None:
+async def end(
+    ctx: Context,
+    enrolment: Mapping[str, Any],
+    status: str,
+    reason: str | None,
+    *,
+    also: Mapping[str, Any] | None = None,
+) -> Row | None:
     """The enrolment ends, if still active: `completed` (its last step done) or `exited` (with
-    why); `journey.completed` / `journey.exited`. None when it had ended already."""
-    values = {"status": status, "exit_reason": reason, "due_at": None, "waiting_event": None,
+    why); `journey.completed` / `journey.exited`. None when it had ended already. `also`: other
+    columns written with it (where the worker's pass moved it)."""
+    values = {**(also or {}), "status": status, "exit_reason": reason, "due_at": None, "waiting_event": None,
               "ended_at": ctx.now, **ctx.audit_change()}  # fmt: skip
     row = await ctx.enrolments.end_if_active(enrolment["id"], values)
     if row is None:  # ended meanwhile (completed by the worker, exited by an event): nothing more

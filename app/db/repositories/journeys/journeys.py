@@ -155,28 +155,13 @@ class EnrolmentRepository(RecordRepository[Row]):
             .values(result=dict(result) if result is not None else None, finished_at=at)
         )
 
-    async def runs(self, enrolment_id: UUID) -> int:
-        """How many steps the enrolment ran."""
-        statement = select(func.count()).where(
-            es.c.workspace_id == self.workspace_id, es.c.enrolment_id == enrolment_id
+    async def step_runs_of(self, enrolment_ids: Sequence[UUID]) -> list[Row]:
+        """The step runs of these enrolments (enrolment_id, step_id, visit, result, finished_at): a
+        worker's pass reads those of its whole batch at once."""
+        statement = select(es.c.enrolment_id, es.c.step_id, es.c.visit, es.c.result, es.c.finished_at).where(
+            es.c.workspace_id == self.workspace_id, es.c.enrolment_id.in_(list(enrolment_ids))
         )
-        return int((await self.uow.execute(statement)).scalar() or 0)
-
-    async def visits(self, enrolment_id: UUID, step_id: str) -> int:
-        """How many times the enrolment entered the step."""
-        statement = select(func.count()).where(
-            es.c.workspace_id == self.workspace_id, es.c.enrolment_id == enrolment_id, es.c.step_id == step_id
-        )
-        return int((await self.uow.execute(statement)).scalar() or 0)
-
-    async def step_run(self, enrolment_id: UUID, step_id: str, visit: int) -> Row | None:
-        statement = select(es).where(
-            es.c.workspace_id == self.workspace_id,
-            es.c.enrolment_id == enrolment_id,
-            es.c.step_id == step_id,
-            es.c.visit == visit,
-        )
-        return await self._one(statement)
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
     async def steps_of(self, enrolment_id: UUID) -> list[Row]:
         statement = (
