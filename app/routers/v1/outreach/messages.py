@@ -4,7 +4,7 @@ public paths messages carry, served without a key: tracked clicks, the open pixe
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -99,13 +99,19 @@ async def _context(request: Request, purpose: str, token: str) -> tuple[Context,
     bad tokens are, per client address, as failed authentications are."""
     read = links.read(purpose, token)
     if read is None:
-        settings = request.app.state.settings
-        client_ip = request.client.host if request.client else "unknown"
-        await enforce_rate_limit(request, f"link-failures:{client_ip}", settings.rate_limit_auth_failures_per_minute,
-                                 "auth-failures")  # fmt: skip
-        raise NotFound("no such link")
+        await _refuse(request)
     ctx = Context(request.state.uow, read.workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
     return ctx, read
+
+
+async def _refuse(request: Request) -> NoReturn:
+    """A bad token: counted against the client address's failed-authentication budget, then a 404
+    that reveals nothing."""
+    settings = request.app.state.settings
+    client_ip = request.client.host if request.client else "unknown"
+    await enforce_rate_limit(request, f"link-failures:{client_ip}", settings.rate_limit_auth_failures_per_minute,
+                             "auth-failures")  # fmt: skip
+    raise NotFound("no such link")
 
 
 @public_router.get(
@@ -210,11 +216,7 @@ async def record_unsubscribe(request: Request, token: str) -> Response:
 async def _confirmation(request: Request, token: str) -> tuple[Context, links.Confirmation]:
     read = links.read_confirmation(token)
     if read is None:
-        settings = request.app.state.settings
-        client_ip = request.client.host if request.client else "unknown"
-        await enforce_rate_limit(request, f"link-failures:{client_ip}", settings.rate_limit_auth_failures_per_minute,
-                                 "auth-failures")  # fmt: skip
-        raise NotFound("no such link")
+        await _refuse(request)
     return Context(request.state.uow, read.workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES), read
 
 
