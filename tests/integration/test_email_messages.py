@@ -376,3 +376,71 @@ async def test_bad_sends_name_the_field(tenant: Tenant) -> None:
             assert field in {e["field"] for e in answer.json()["errors"]}, answer.text
     no_channel = await send(tenant, lead_id, subject="x", body_text="y", purpose="transactional")
     assert (no_channel["status"], no_channel["block_reason"]) == ("blocked", "channel_missing")
+
+
+async def test_a_batch_checks_each_item_alone_and_counts_its_own_messages_against_the_cap(
+    database: Database, tenant: Tenant
+) -> None:
+    async with SmtpServer() as smtp:
+        await setup(tenant, smtp)
+        cap = {"frequency_cap": {"marketing_per_7_days": 2}, "frequency_cap_action": "skip"}
+        assert (await tenant.patch("/v1/settings/messaging", json=cap)).status_code == 200
+        offer = await template(tenant)
+        sara = await person(tenant, "sara@example.com")
+        reza = await person(tenant, "reza@example.com", first_name="رضا")
+        silent = await person(tenant, "silent@example.com", consent=None)
+        gone = await person(tenant, "gone@example.com")
+        suppressed = await tenant.post("/v1/suppressions", json={"channel": "email", "address": "GONE@example.com"})
+        assert suppressed.status_code == 201, suppressed.text
+        contact = await tenant.post("/v1/contacts", json={"first_name": "Mina", "email": "mina@example.com"})
+        assert contact.status_code == 201, contact.text
+        contact_id = contact.json()["id"]
+        opted = await tenant.request("PUT", f"/v1/contacts/{contact_id}/consents/email",
+                                     json={"status": "opted_in", "source": "api"})  # fmt: skip
+        assert opted.status_code == 200, opted.text
+        marketing = {"channel": "email", "template_id": offer, "purpose": "marketing"}
+        items = [
+            {"lead_id": sara, **marketing},
+            {"lead_id": reza, **marketing},
+            {"lead_id": sara, **marketing},
+            {"lead_id": sara, **marketing},  # her third this week: over the cap of two
+            {"lead_id": silent, **marketing},
+            {"lead_id": gone, **marketing},
+            {"contact_id": contact_id, **marketing},
+            {"lead_id": "00000000-0000-0000-0000-000000000001", **marketing},
+            {"lead_id": reza, "channel": "email", "template_id": "00000000-0000-0000-0000-000000000002",
+             "purpose": "marketing"},
+            {"lead_id": reza, "channel": "email", "body_text": "Hello", "purpose": "marketing"},  # no subject
+        ]  # fmt: skip
+        answer = await tenant.post("/v1/messages/batch", json={"messages": items})
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        assert [r["index"] for r in results] == list(range(len(items)))
+        outcomes = [(r["status"], r.get("block_reason")) for r in results[:7]]
+        assert outcomes == [
+            ("queued", None), ("queued", None), ("queued", None), ("blocked", "frequency_cap"),
+            ("blocked", "no_consent"), ("blocked", "suppressed"), ("queued", None),
+        ]  # fmt: skip
+        assert results[7]["status"] == "error" and results[7]["problem"]["status"] == 404
+        assert results[8]["status"] == "error" and results[8]["problem"]["errors"][0]["field"] == "template_id"
+        assert results[9]["status"] == "error" and results[9]["problem"]["errors"][0]["field"] == "subject"
+
+        # nothing was written for the failed items; each stored message has its first status and event
+        stored = (await tenant.get("/v1/messages", params={"limit": 100})).json()["data"]
+        assert sorted(m["id"] for m in stored) == sorted(r["id"] for r in results[:7])
+        for result in results[:7]:
+            history = (await status_of(tenant, result["id"]))["history"]
+            assert [h["status"] for h in history] == [result["status"]]
+        queued = (await tenant.get("/v1/events", params={"type": "message.queued", "limit": 100})).json()["data"]
+        assert sorted(e["data"]["id"] for e in queued) == sorted(r["id"] for r in results[:7] if r["status"] == "queued")
+
+        # a later send counts the batch's messages: Sara has had her two
+        later = await send(tenant, sara, template_id=offer, purpose="marketing")
+        assert (later["status"], later["block_reason"]) == ("blocked", "frequency_cap")
+
+        async with running_worker(database):
+            await until(lambda: _async(len(smtp.received) == 4))
+            await asyncio.sleep(0.3)  # nothing more comes
+        subjects = sorted(str(r.message["Subject"]) for r in smtp.received)
+        assert subjects == sorted(["سلام سارا", "سلام سارا", "سلام رضا", "سلام Mina"])
+        assert len(smtp.received) == 4

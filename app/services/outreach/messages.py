@@ -34,9 +34,9 @@ from app.schemas.outreach.messages import MessageCreate, MessageRead
 from app.services.batches import item_error
 from app.services.context import Context
 from app.services.events.events import record
-from app.services.outreach import channels, consents, links, suppressions, templates
+from app.services.outreach import links, templates
 from app.services.outreach import policy as messaging
-from app.services.workspace import workspaces
+from app.services.outreach.reads import Reads
 
 Row = dict[str, Any]
 MAX_SUBJECT = 1000
@@ -47,33 +47,59 @@ class Recipient:
     person: PersonRef
     row: Mapping[str, Any]
     address: str | None  # as the channel reaches them: an email, or an E.164 phone
+    key: str | None  # the address normalised (suppressions and the cap count by it)
 
 
 async def send(ctx: Context, body: MessageCreate) -> Row:
     """Queue one message (or record it blocked, with why); 404 for a person not of this workspace."""
-    recipient = await _recipient(ctx, body)
+    reads = Reads(ctx)
     policy = await messaging.policy(ctx)
-    return await _send(ctx, body, recipient, policy)
+    recipient = await _recipient(reads, body)
+    prepared = await _prepare(ctx, reads, body, recipient, policy, _Cap(ctx, policy))
+    return (await _store(ctx, [prepared]))[0]
 
 
 async def send_batch(ctx: Context, items: Sequence[Any]) -> list[Row]:
-    """Each item as `send`; one bad item is reported in its result and never rejects the others."""
+    """Each item as `send`; one bad item is reported in its result and never rejects the others.
+    Every item is checked and rendered before anything is written (the people, their consents and
+    the suppressions of their addresses read in one query each), then the batch's messages are
+    stored together."""
     policy = await messaging.policy(ctx)
-    results: list[Row] = []
+    reads = Reads(ctx)
+    results: dict[int, Row] = {}
+    bodies: list[tuple[int, MessageCreate]] = []
     for index, item in enumerate(items):
         try:
             body = MessageCreate.model_validate(item)
             check_person_scope(ctx, body)
-            recipient = await _recipient(ctx, body)
-            async with ctx.uow.savepoint():  # a failed item leaves nothing behind
-                row = await _send(ctx, body, recipient, policy)
-            results.append({"index": index, "status": row["status"], "id": row["id"],
-                            "block_reason": row["block_reason"]})  # fmt: skip
+            bodies.append((index, body))
         except ValidationError as exc:
-            results.append(item_error(index, invalid_input(exc)))
+            results[index] = item_error(index, invalid_input(exc))
         except DomainError as exc:
-            results.append(item_error(index, exc))
-    return results
+            results[index] = item_error(index, exc)
+    await reads.prefetch_people(_person_of(body) for _, body in bodies)
+    recipients: list[tuple[int, MessageCreate, Recipient]] = []
+    for index, body in bodies:
+        try:
+            recipients.append((index, body, await _recipient(reads, body)))
+        except DomainError as exc:
+            results[index] = item_error(index, exc)
+    for channel_type in {body.channel for _, body, _ in recipients}:
+        same = [(body, r) for _, body, r in recipients if body.channel is channel_type]
+        marketing = [r.person for body, r in same if body.purpose is Purpose.MARKETING]
+        await reads.prefetch_consents(marketing, channel_type)
+        await reads.prefetch_suppressions(channel_type, [r.key for _, r in same if r.key is not None])
+    cap = _Cap(ctx, policy)
+    prepared: list[tuple[int, _Prepared]] = []
+    for index, body, recipient in recipients:
+        try:
+            prepared.append((index, await _prepare(ctx, reads, body, recipient, policy, cap)))
+        except DomainError as exc:
+            results[index] = item_error(index, exc)
+    stored = await _store(ctx, [p for _, p in prepared])
+    for (index, _), row in zip(prepared, stored, strict=True):
+        results[index] = {"index": index, "status": row["status"], "id": row["id"], "block_reason": row["block_reason"]}
+    return [results[index] for index in sorted(results)]
 
 
 def check_person_scope(ctx: Context, body: MessageCreate) -> None:
@@ -83,35 +109,68 @@ def check_person_scope(ctx: Context, body: MessageCreate) -> None:
         raise Forbidden(f"sending to this person needs the {needed!r} scope, which this key lacks")
 
 
-async def _recipient(ctx: Context, body: MessageCreate) -> Recipient:
+def _person_of(body: MessageCreate) -> PersonRef:
     if body.lead_id is not None:
-        lead = await ctx.leads.get(body.lead_id)
-        if lead is None:
-            raise NotFound("no lead with this id")
-        row: Mapping[str, Any] = lead
-        person = PersonRef("lead", body.lead_id)
-    else:
-        assert body.contact_id is not None
-        contact = await ctx.contacts.get(body.contact_id)
-        if contact is None:
-            raise NotFound("no contact with this id")
-        row = contact
-        person = PersonRef("contact", body.contact_id)
+        return PersonRef("lead", body.lead_id)
+    assert body.contact_id is not None
+    return PersonRef("contact", body.contact_id)
+
+
+async def _recipient(reads: Reads, body: MessageCreate) -> Recipient:
+    person = _person_of(body)
+    row = await reads.person(person)
     if body.channel is ChannelType.EMAIL:
         address = row.get("email") if row.get("email_key") else None
     else:
         address = row.get("phone_e164")
-    return Recipient(person, row, address)
+    key = address_key(body.channel, address) if address else None
+    return Recipient(person, row, address, key)
 
 
-async def _send(ctx: Context, body: MessageCreate, recipient: Recipient, policy: MessagingPolicy) -> Row:
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A message checked and rendered, ready to be stored."""
+
+    values: Row
+    status: MessageStatus
+    blocked: BlockReason | None
+
+
+class _Cap:
+    """The frequency cap's view of the addresses a request sends marketing to: each address locked
+    and its scheduled marketing read once (the lock held until commit), then kept up to date with
+    what this request schedules, so two messages of one batch to one address count each other."""
+
+    def __init__(self, ctx: Context, policy: MessagingPolicy) -> None:
+        self.ctx = ctx
+        self.policy = policy
+        self._read: dict[str, tuple[datetime, list[datetime]]] = {}  # key: (read from, times then)
+        self._added: dict[str, list[datetime]] = {}  # key: what this request scheduled
+
+    async def scheduled(self, key: str, since: datetime) -> list[datetime]:
+        read = self._read.get(key)
+        if read is None:
+            await self.ctx.messages.lock_address(key)
+        if read is None or since < read[0]:
+            read = self._read[key] = (since, await self.ctx.messages.marketing_times(key, since))
+        return [at for at in (*read[1], *self._added.get(key, ())) if at > since]
+
+    def add(self, key: str, at: datetime) -> None:
+        if self.policy.marketing_per_7_days is not None:
+            self._added.setdefault(key, []).append(at)
+
+
+async def _prepare(
+    ctx: Context, reads: Reads, body: MessageCreate, recipient: Recipient, policy: MessagingPolicy, cap: _Cap
+) -> _Prepared:
+    """Check and render one message; nothing is written (a DomainError for a bad item)."""
     message_id = new_id()
     channel_type = body.channel
-    channel = await _channel(ctx, channel_type, body.channel_id)
-    key = address_key(channel_type, recipient.address) if recipient.address else None
-    suppressed = key is not None and await suppressions.is_suppressed(ctx, channel_type, key)
+    channel = await _channel(ctx, reads, channel_type, body.channel_id)
+    key = recipient.key
+    suppressed = key is not None and await reads.suppressed(channel_type, key)
     consent = (
-        await consents.status_of(ctx, recipient.person, channel_type)
+        await reads.consent(recipient.person, channel_type)
         if body.purpose is Purpose.MARKETING
         else ConsentStatus.UNKNOWN
     )
@@ -124,54 +183,71 @@ async def _send(ctx: Context, body: MessageCreate, recipient: Recipient, policy:
         channel_present=channel is not None,
     )
     unsubscribe_url = links.unsubscribe_url(ctx.workspace_id, message_id)
-    rendered, template, locale = await _render(ctx, body, recipient.person, unsubscribe_url)
+    rendered, template, locale = await _render(ctx, reads, body, recipient.person, unsubscribe_url)
     content = _content(ctx, body, rendered, message_id, unsubscribe_url, policy, locale=locale)
+    whatsapp = None
     if template is not None and body.channel is ChannelType.WHATSAPP and template["whatsapp_template"]:
         approved = template["whatsapp_template"]
-        content["whatsapp_template"] = {
+        whatsapp = {
             "name": approved["name"], "language": approved["language"],
             "parameters": list(rendered.whatsapp_parameters or ()),
         }  # fmt: skip
+    email_message_id = None
     if channel is not None and body.channel is ChannelType.EMAIL:
         domain = str(channel["settings"].get("from_email", "")).rpartition("@")[2] or "localhost"
-        content["email_message_id"] = f"<{message_id}@{domain}>"
+        email_message_id = f"<{message_id}@{domain}>"
     send_at = max(body.send_at or ctx.now, ctx.now)  # a time past is now: never before the cap and quiet hours
     if blocked is None and body.purpose is Purpose.MARKETING and key is not None:
-        send_at, capped = await _schedule(ctx, recipient.person, key, send_at, policy)
+        send_at, capped = await _schedule(reads, recipient, key, send_at, policy, cap)
         if capped:
             blocked = BlockReason.FREQUENCY_CAP
+        else:
+            cap.add(key, send_at)
     status = MessageStatus.BLOCKED if blocked is not None else MessageStatus.QUEUED
     member_id = UUID(ctx.actor.id) if ctx.actor.type == "member" and ctx.actor.id else None
-    row = await ctx.messages.create(
-        {
-            "id": message_id,
-            recipient.person.column: recipient.person.id,
-            "channel": channel_type.value,
-            "channel_id": channel["id"] if channel is not None else None,
-            "purpose": body.purpose.value,
-            "status": status.value,
-            "block_reason": blocked.value if blocked is not None else None,
-            "to_address": recipient.address,
-            "address_key": key,
-            "template_id": body.template_id,
-            "template_version": template["version"] if template is not None else None,
-            "send_at": send_at,
-            "member_id": member_id,
-            "automated": member_id is None,
-            **content,
-            **ctx.audit_new(),
-        }
-    )
-    await ctx.messages.record_status(message_id, status.value, ctx.now, blocked.value if blocked else None)
-    await record(ctx, types.MESSAGE_BLOCKED if blocked else types.MESSAGE_QUEUED, MessageRead.model_validate(row))
-    if blocked is None:
+    values = {
+        "id": message_id,
+        "lead_id": recipient.person.id if recipient.person.kind == "lead" else None,
+        "contact_id": recipient.person.id if recipient.person.kind == "contact" else None,
+        "channel": channel_type.value,
+        "channel_id": channel["id"] if channel is not None else None,
+        "purpose": body.purpose.value,
+        "status": status.value,
+        "block_reason": blocked.value if blocked is not None else None,
+        "to_address": recipient.address,
+        "address_key": key,
+        "template_id": body.template_id,
+        "template_version": template["version"] if template is not None else None,
+        "send_at": send_at,
+        "member_id": member_id,
+        "automated": member_id is None,
+        **content,
+        "whatsapp_template": whatsapp,
+        "email_message_id": email_message_id,
+        **ctx.audit_new(),
+    }
+    return _Prepared(values, status, blocked)
+
+
+async def _store(ctx: Context, prepared: Sequence[_Prepared]) -> list[Row]:
+    """Write checked messages: the rows (in one statement), their first status and their events."""
+    if not prepared:
+        return []
+    rows = await ctx.messages.create_many([p.values for p in prepared])
+    await ctx.messages.record_statuses(
+        [(row["id"], p.status.value, ctx.now, p.blocked.value if p.blocked else None)
+         for p, row in zip(prepared, rows, strict=True)]
+    )  # fmt: skip
+    for p, row in zip(prepared, rows, strict=True):
+        await record(ctx, types.MESSAGE_BLOCKED if p.blocked else types.MESSAGE_QUEUED, MessageRead.model_validate(row))
+    if any(p.blocked is None for p in prepared):
         ctx.uow.wake(MESSAGES)
-    return row
+    return rows
 
 
-async def _channel(ctx: Context, channel_type: ChannelType, channel_id: UUID | None) -> Row | None:
+async def _channel(ctx: Context, reads: Reads, channel_type: ChannelType, channel_id: UUID | None) -> Row | None:
     if channel_id is None:
-        return await channels.default_for(ctx, channel_type)
+        return await reads.default_channel(channel_type)
     channel = await ctx.channels.get(channel_id)
     if channel is None or channel["archived_at"] is not None:
         raise InvalidInput.field("channel_id", "no live channel with this id")
@@ -181,17 +257,17 @@ async def _channel(ctx: Context, channel_type: ChannelType, channel_id: UUID | N
 
 
 async def _render(
-    ctx: Context, body: MessageCreate, person: PersonRef, unsubscribe_url: str
+    ctx: Context, reads: Reads, body: MessageCreate, person: PersonRef, unsubscribe_url: str
 ) -> tuple[Rendered, Row | None, str]:
     """The content for this person: (rendered, the template's version used, the locale)."""
     if body.template_id is not None:
-        template = await ctx.templates.get(body.template_id)
+        template = await reads.template(body.template_id)
         if template is None:
             raise InvalidInput.field("template_id", "no template with this id")
         if template["channel"] != body.channel.value:
             raise InvalidInput.field("template_id", f"this template is for {template['channel']}, not {body.channel}")
         rendered, version = await templates.render_for(
-            ctx, body.template_id, person, unsubscribe_url=unsubscribe_url, template=template
+            ctx, body.template_id, person, unsubscribe_url=unsubscribe_url, template=template, reads=reads
         )
         return rendered, {**template, "version": version}, str(template["locale"])
     assert body.body_text is not None
@@ -201,9 +277,9 @@ async def _render(
         raise InvalidInput.field("template_id", "WhatsApp messages are sent from an approved template")
     rendered = await templates.render_inline(
         ctx, body.channel, person, subject=body.subject, body_text=body.body_text, body_html=body.body_html,
-        unsubscribe_url=unsubscribe_url,
+        unsubscribe_url=unsubscribe_url, reads=reads,
     )  # fmt: skip
-    return rendered, None, "fa" if await workspaces.default_region(ctx) == "IR" else "en"
+    return rendered, None, "fa" if (await reads.workspace()).get("default_region") == "IR" else "en"
 
 
 def _content(
@@ -247,16 +323,15 @@ def _content(
 
 
 async def _schedule(
-    ctx: Context, person: PersonRef, key: str, wanted: datetime, policy: MessagingPolicy
+    reads: Reads, recipient: Recipient, key: str, wanted: datetime, policy: MessagingPolicy, cap: _Cap
 ) -> tuple[datetime, bool]:
     """When a marketing message may go: after the quiet hours of the person's time zone, and when
     the frequency cap has room (counted per address, concurrent sends serialised on PostgreSQL);
     (the time, whether the cap skips it instead)."""
-    zone = await messaging.timezone_of(ctx, person)
+    zone = messaging.zone_of(recipient.row, await reads.workspace()) if policy.quiet_hours is not None else None
     at = wanted
     if policy.marketing_per_7_days is not None:
-        await ctx.messages.lock_address(key)
-        scheduled = await ctx.messages.marketing_times(key, at - rules.CAP_WINDOW - rules.CAP_WINDOW)
+        scheduled = await cap.scheduled(key, at - rules.CAP_WINDOW - rules.CAP_WINDOW)
     else:
         scheduled = []
     for _ in range(8):  # quiet hours and the cap each move it later; settles in a few rounds
@@ -265,7 +340,7 @@ async def _schedule(
             moved = rules.first_free_slot(moved, scheduled, policy.marketing_per_7_days)
             if moved > at and policy.frequency_cap_action == "skip":
                 return wanted, True
-        if policy.quiet_hours is not None:
+        if policy.quiet_hours is not None and zone is not None:
             moved = quiet_until(moved, zone, policy.quiet_hours) or moved
         if moved == at:
             break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,3 +54,8 @@ async def timezone_of(ctx: Context, person: PersonRef) -> ZoneInfo:
     if own is not None:
         return own
     return _zone((await workspaces.get(ctx)).get("timezone")) or ZoneInfo("UTC")
+
+
+def zone_of(person: Mapping[str, Any], workspace: Mapping[str, Any]) -> ZoneInfo:
+    """`timezone_of` for a person and a workspace read already."""
+    return _zone(person.get("timezone")) or _zone(workspace.get("timezone")) or ZoneInfo("UTC")

@@ -37,10 +37,14 @@ async def is_suppressed(ctx: Context, channel: ChannelType, address_key: str) ->
     """Whether the address (an E.164 phone, or an email's key: it is case folded here, so a
     lower-cased address finds the entry too) is suppressed on this channel."""
     channel = ChannelType(channel)
-    key = address_key.strip()
-    if channel == ChannelType.EMAIL:
-        key = key.casefold()
+    key = lookup_key(channel, address_key)
     return await ctx.suppressions.by_hash(channel.value, address_hash(channel, key)) is not None
+
+
+def lookup_key(channel: ChannelType, address_key: str) -> str:
+    """An address key as suppressions are hashed by: stripped, an email's case folded."""
+    key = address_key.strip()
+    return key.casefold() if ChannelType(channel) == ChannelType.EMAIL else key
 
 
 async def add(

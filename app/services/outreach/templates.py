@@ -19,11 +19,9 @@ from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.outreach.templates import PreviewRead, TemplateRead
 from app.services.context import Context, changed_fields, write_changes
-from app.services.customers import records
-from app.services.customers.relationships import ACCOUNT, CONTACT
 from app.services.events import events
-from app.services.leads import leads
-from app.services.workspace import members, workspaces
+from app.services.outreach.reads import Reads
+from app.services.workspace import workspaces
 
 CONTENT_FIELDS = ("locale", "subject", "body_text", "body_html", "whatsapp_template")
 # What a preview renders for `unsubscribe_url`: a placeholder (`.invalid` never resolves).
@@ -146,26 +144,19 @@ async def version(ctx: Context, template_id: UUID, number: int) -> Row:
 # -- rendering -------------------------------------------------------------------------------------
 
 
-async def _person(ctx: Context, person: PersonRef) -> Mapping[str, Any]:
-    if person.kind == "lead":
-        return await leads.get(ctx, person.id)
-    return await records.get(ctx, CONTACT, person.id)
-
-
-async def variables_of(ctx: Context, person: PersonRef, unsubscribe_url: str) -> dict[str, Any]:
+async def variables_of(
+    ctx: Context, person: PersonRef, unsubscribe_url: str, *, reads: Reads | None = None
+) -> dict[str, Any]:
     """The variables a template renders with (`domain.CATALOGUE`) for one lead or contact of this
-    workspace (404 for any other)."""
-    row = await _person(ctx, person)
+    workspace (404 for any other). `reads`: what this request has read already (a batch's people,
+    its workspace and owners)."""
+    reads = reads if reads is not None else Reads(ctx)
+    row = await reads.person(person)
     if person.kind == "lead":
         company = row.get("company")
         custom_fields = row.get("custom_fields") or {}
     else:
-        company = None
-        if row.get("account_id") is not None:
-            try:
-                company = (await records.get(ctx, ACCOUNT, row["account_id"]))["name"]
-            except NotFound:
-                company = None
+        company = await reads.account_name(row["account_id"]) if row.get("account_id") is not None else None
         custom_fields = {}
     first, last = row.get("first_name"), row.get("last_name")
     fields = {name: row.get(name) for name in domain.PERSON_FIELDS}
@@ -175,13 +166,10 @@ async def variables_of(ctx: Context, person: PersonRef, unsubscribe_url: str) ->
         custom_fields=dict(custom_fields),
     )
     owner = {"name": "", "email": ""}
-    if row.get("owner_id") is not None:
-        try:
-            member = await members.get(ctx, row["owner_id"])
-            owner = {"name": member["name"], "email": member["email"]}
-        except NotFound:
-            pass
-    workspace = await workspaces.get(ctx)
+    member = await reads.member(row["owner_id"]) if row.get("owner_id") is not None else None
+    if member is not None:
+        owner = {"name": member["name"], "email": member["email"]}
+    workspace = await reads.workspace()
     return {
         "person": fields,
         "owner": owner,
@@ -205,6 +193,7 @@ async def _render_template(
     unsubscribe_url: str,
     version: int | None,
     version_field: str,
+    reads: Reads | None = None,
 ) -> tuple[Rendered, int]:
     source: Mapping[str, Any] = template
     if version is not None and version != template["version"]:
@@ -212,7 +201,7 @@ async def _render_template(
         if found is None:
             raise InvalidInput.field(version_field, f"the template has no version {version}")
         source = found
-    variables = await variables_of(ctx, person, unsubscribe_url)
+    variables = await variables_of(ctx, person, unsubscribe_url, reads=reads)
     rendered = _render(content_of(template["channel"], source), variables, source["locale"])
     return rendered, version if version is not None else int(template["version"])
 
@@ -225,6 +214,7 @@ async def render_for(
     unsubscribe_url: str,
     version: int | None = None,
     template: Row | None = None,
+    reads: Reads | None = None,
 ) -> tuple[Rendered, int]:
     """A live template (its current version, or `version`) rendered for a person: the content
     and the version used. 404 for an unknown template or person; 422 naming `template_id` for an
@@ -235,8 +225,9 @@ async def render_for(
     if template["archived_at"] is not None:
         raise InvalidInput.field("template_id", "the template is archived")
     return await _render_template(
-        ctx, template, person, unsubscribe_url=unsubscribe_url, version=version, version_field="template_version"
-    )
+        ctx, template, person, unsubscribe_url=unsubscribe_url, version=version, version_field="template_version",
+        reads=reads,
+    )  # fmt: skip
 
 
 async def render_inline(
@@ -248,6 +239,7 @@ async def render_inline(
     body_text: str,
     body_html: str | None,
     unsubscribe_url: str,
+    reads: Reads | None = None,
 ) -> Rendered:
     """Content written for one message, checked as a template save is (422s naming `subject`,
     `body_text`, `body_html` and the line), rendered for a person in the workspace's default locale."""
@@ -261,8 +253,10 @@ async def render_inline(
     if content.channel != ChannelType.EMAIL and body_html is not None:
         errors.add("body_html", "only an email has an HTML body")
     errors.raise_if_any()
-    variables = await variables_of(ctx, person, unsubscribe_url)
-    return _render(content, variables, await default_locale(ctx))
+    reads = reads if reads is not None else Reads(ctx)
+    variables = await variables_of(ctx, person, unsubscribe_url, reads=reads)
+    locale = "fa" if (await reads.workspace()).get("default_region") == "IR" else "en"
+    return _render(content, variables, locale)
 
 
 async def preview(

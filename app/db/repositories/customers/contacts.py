@@ -146,6 +146,13 @@ class ContactRepository(RecordRepository[ContactRow]):
             out.update({r[0]: r[1] for r in (await self.uow.execute(statement)).all()})
         return out
 
+    async def by_ids(self, contact_ids: Sequence[UUID]) -> dict[UUID, ContactRow]:
+        """These contacts (those that exist)."""
+        if not contact_ids:
+            return {}
+        statement = select(co).where(self.scope, co.c.id.in_(list(contact_ids)))
+        return {r["id"]: dict(r) for r in (await self.uow.execute(statement)).mappings()}  # type: ignore[misc]
+
     async def any(self) -> bool:
         """Whether the workspace has a contact (a read outside the write transaction)."""
         return bool(await self.uow.fetch_read(_ANY_CONTACT, {"ws": self.workspace_id}))

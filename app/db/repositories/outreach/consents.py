@@ -3,7 +3,7 @@ the people an address belongs to."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -42,6 +42,15 @@ class ConsentRepository(TenantRepository):
 
     async def one(self, column: str, person_id: UUID, channel: str) -> Row | None:
         return await self._one(select(cs).where(self.scope, cs.c[column] == person_id, cs.c.channel == channel))
+
+    async def statuses(self, column: str, person_ids: Sequence[UUID], channel: str) -> dict[UUID, str]:
+        """The consent status on `channel` of each of these people that has one set."""
+        if not person_ids:
+            return {}
+        statement = select(cs.c[column], cs.c.status).where(
+            self.scope, cs.c[column].in_(list(person_ids)), cs.c.channel == channel
+        )
+        return {person_id: status for person_id, status in (await self.uow.execute(statement)).all()}
 
     async def create(self, values: Mapping[str, Any]) -> Row | None:
         """The new row; None when a concurrent writer made the person's row for the channel first."""

@@ -48,6 +48,26 @@ class MessageRepository(RecordRepository):
             ranges=[("created_at", *created)], **equal,
         )  # fmt: skip
 
+    async def create_many(self, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
+        """Insert messages (all with the same keys) in as few statements as the driver allows; the
+        stored rows, in the order given."""
+        if not rows:
+            return []
+        statement = insert(ms).returning(*ms.c, sort_by_parameter_order=True)
+        values = [{**row, "workspace_id": self.workspace_id} for row in rows]
+        if len(values) == 1:
+            return [dict((await self.uow.execute(statement.values(values[0]))).mappings().one())]
+        return [dict(r) for r in (await self.uow.execute(statement, values)).mappings()]
+
+    async def record_statuses(self, changes: Sequence[tuple[UUID, str, datetime, str | None]]) -> None:
+        """`record_status` for many messages: (message id, status, at, detail) each."""
+        rows = [
+            {"id": new_id(), "message_id": message_id, "status": status, "at": at,
+             "detail": (detail or None) and detail[:1000]}
+            for message_id, status, at, detail in changes
+        ]  # fmt: skip
+        await self.uow.insert_rows(hs, rows, {"workspace_id": self.workspace_id})
+
     async def record_status(self, message_id: UUID, status: str, at: datetime, detail: str | None = None) -> None:
         row = {"workspace_id": self.workspace_id, "message_id": message_id, "status": status, "at": at}
         await self.uow.execute(insert(hs).values(id=new_id(), detail=(detail or None) and detail[:1000], **row))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +21,15 @@ class SuppressionRepository(RecordRepository[Row]):
     async def by_hash(self, channel: str, address_hash: str) -> Row | None:
         statement = select(sp).where(self.scope, sp.c.channel == channel, sp.c.address_hash == address_hash)
         return await self._one(statement)
+
+    async def existing_hashes(self, channel: str, address_hashes: Sequence[str]) -> set[str]:
+        """Which of these keyed hashes are suppressed on `channel`."""
+        if not address_hashes:
+            return set()
+        statement = select(sp.c.address_hash).where(
+            self.scope, sp.c.channel == channel, sp.c.address_hash.in_(list(address_hashes))
+        )
+        return set((await self.uow.execute(statement)).scalars())
 
     async def add(self, values: Mapping[str, Any]) -> Row | None:
         """The new entry; None when the address is suppressed on the channel already."""
