@@ -444,3 +444,29 @@ async def test_a_batch_checks_each_item_alone_and_counts_its_own_messages_agains
         subjects = sorted(str(r.message["Subject"]) for r in smtp.received)
         assert subjects == sorted(["سلام سارا", "سلام سارا", "سلام رضا", "سلام Mina"])
         assert len(smtp.received) == 4
+
+
+async def test_an_email_a_member_sends_is_their_touch_once_it_went(database: Database, tenant: Tenant) -> None:
+    member = await tenant.post("/v1/members", json={"name": "Rep", "email": "rep@team.io"})
+    assert member.status_code == 201, member.text
+    key = await tenant.key_with("messages:write", "messages:read", "leads:read", member_id=member.json()["id"])
+    async with SmtpServer() as smtp:
+        await setup(tenant, smtp)
+        lead_id = await person(tenant, "touched@example.com")
+        batch = [{"lead_id": lead_id, "channel": "email", "subject": "Following up", "body_text": "Hi",
+                  "purpose": "transactional"}]  # fmt: skip
+        answer = await tenant.post("/v1/messages/batch", key=key, json={"messages": batch})
+        assert answer.status_code == 200, answer.text
+        [result] = answer.json()["results"]
+        activities = (await tenant.get("/v1/activities", params={"lead_id": lead_id})).json()["data"]
+        assert activities == []  # queued is no touch yet
+        async with running_worker(database):
+            sent = await settled(tenant, result["id"], "sent")
+    assert sent["status"] == "sent"
+    [touch] = (await tenant.get("/v1/activities", params={"lead_id": lead_id})).json()["data"]
+    assert (touch["type"], touch["direction"], touch["member_id"]) == ("email", "outbound", member.json()["id"])
+    assert touch["subject"] == "Following up"
+    lead = (await tenant.get(f"/v1/leads/{lead_id}")).json()
+    assert lead["first_responded_at"] is not None
+    [event] = (await tenant.get("/v1/events", params={"type": "message.sent"})).json()["data"]
+    assert event["data"]["id"] == result["id"] and event["data"]["status"] == "sent"

@@ -92,7 +92,16 @@ async def deliver_due(
         *(_send_one(settings, limits, configs.get(m["channel_id"]), m, lease_end, stopping) for m in claimed)
     )
     async with UnitOfWork(database) as uow:
-        for message, result in zip(claimed, results, strict=True):
+        answered = list(zip(claimed, results, strict=True))
+        sent = [(m, r) for m, r in answered if r is not None and r.outcome is Outcome.SENT]
+        rest = [(m, r) for m, r in answered if r is None or r.outcome is not Outcome.SENT]
+        try:
+            async with uow.savepoint():
+                await _settle_sent(uow, sent)
+        except Exception:
+            log.exception("recording %d sends together failed; recording them one by one", len(sent))
+            rest = sent + rest
+        for message, result in rest:
             ctx = Context(uow, message["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
             try:
                 async with uow.savepoint():  # one message's failure to record never loses the others'
@@ -251,6 +260,29 @@ async def _settle(
         await inbound.apply_held(ctx, row)  # the provider's report outran this record
     if status is MessageStatus.QUEUED:
         ctx.uow.wake(MESSAGES)
+
+
+async def _settle_sent(uow: UnitOfWork, sent: Sequence[tuple[Mapping[str, Any], SendResult]]) -> None:
+    """`_settle` for the sends that went, per workspace in a few statements: the messages, their
+    status history, their events (and a member's touch, a report that came early) as one by one."""
+    now = utcnow()
+    by_workspace: dict[UUID, list[tuple[Mapping[str, Any], SendResult]]] = {}
+    for message, result in sent:
+        by_workspace.setdefault(message["workspace_id"], []).append((message, result))
+    for workspace_id, pairs in by_workspace.items():
+        ctx = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
+        details = {m["id"]: r.detail for m, r in pairs}
+        rows = await ctx.messages.settle_sent(
+            [(m["id"], int(m["attempts"]), r.provider_message_id) for m, r in pairs], now, str(ctx.actor)
+        )
+        await ctx.messages.record_statuses([(row["id"], MessageStatus.SENT.value, now, details[row["id"]] or None)
+                                            for row in rows])  # fmt: skip
+        for row in rows:
+            await record(ctx, types.MESSAGE_SENT, MessageRead.model_validate(row))
+            if row["member_id"] is not None:
+                await _touch(ctx, row)
+            if row.get("early_report"):
+                await inbound.apply_held(ctx, row)  # the provider's report outran this record
 
 
 async def _retry_at(ctx: Context, message: Mapping[str, Any], at: datetime) -> datetime:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import case, func, insert, select, text, update
 
 from app.db import tables
 from app.db.repositories.base import Page, RecordRepository, Row, datetime_key, next_version
@@ -99,6 +99,24 @@ class MessageRepository(RecordRepository):
         )
         row = (await self.uow.execute(statement)).mappings().first()
         return dict(row) if row is not None else None
+
+    async def settle_sent(self, sent: Sequence[tuple[UUID, int, str | None]], at: datetime, actor: str) -> list[Row]:
+        """`settle` for many sends that went, in one statement: (message id, claim attempt, the
+        provider's id) each; the rows their claims still held, as updated (a claim whose lease ran
+        out meanwhile is another worker's to settle, and left alone)."""
+        if not sent:
+            return []
+        attempts = case({message_id: attempt for message_id, attempt, _ in sent}, value=ms.c.id)
+        provider_ids = case({message_id: provider_id for message_id, _, provider_id in sent}, value=ms.c.id)
+        values = {"status": "sent", "sent_at": at, "provider_message_id": provider_ids, "last_error": None,
+                  "lease_until": None, "updated_at": at, "updated_by": actor, "version": next_version(ms)}  # fmt: skip
+        statement = (
+            update(ms)
+            .where(self.scope, ms.c.id.in_([s[0] for s in sent]), ms.c.status == "sending", ms.c.attempts == attempts)
+            .values(values)
+            .returning(ms)
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
     async def release(self, message_id: UUID, attempt: int, at: datetime) -> bool:
         """Give back claim `attempt` of a message that was never handed off (the worker is stopping,
