@@ -159,6 +159,21 @@ async def test_recommendations_advocates_upsell_and_cohorts(tenant: Tenant, data
     assert [(r["category"], r["reason"], r["because_of"]) for r in value["recommendations"]] == [
         ("flour", "interest", "baking")
     ]
+    # an offer built from them: a template renders a contact's recommendations (a lead has none)
+    offer = {"name": "Offer", "channel": "email", "subject": "For you",
+             "body_text": 'Picked for you: {{ person.recommendations | join(", ") }}.'
+                          "{% for category in person.recommendations %} #{{ category }}{% endfor %}"}  # fmt: skip
+    template = await tenant.post("/v1/templates", json=offer)
+    assert template.status_code == 201, template.text
+    preview = await tenant.post(f"/v1/templates/{template.json()['id']}/preview", json={"contact_id": buyer})
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["body_text"] == "Picked for you: flour. #flour"
+    lead = (await tenant.post("/v1/leads", json={"email": "lead@example.com"})).json()
+    preview = await tenant.post(f"/v1/templates/{template.json()['id']}/preview", json={"lead_id": lead["id"]})
+    assert preview.json()["body_text"] == "Picked for you: ."
+    variables = (await tenant.get("/v1/templates/variables")).json()
+    assert "person.recommendations" in str(variables)
+
     advocates = (await tenant.get("/v1/analytics/advocates")).json()["data"]
     assert advocates[0]["contact_id"] == referrer and advocates[0]["advocacy_score"] > advocates[1]["advocacy_score"]
     upsell = (await tenant.get("/v1/analytics/upsell")).json()["data"]

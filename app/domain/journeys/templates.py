@@ -231,10 +231,14 @@ def onboarding() -> dict[str, Any]:
 
 def churn_rescue() -> dict[str, Any]:
     """A customer at churn risk: a task for the owner with the reasons and the CLV at risk, a
-    personal offer, a reminder, and the outcome recorded as a tag."""
+    personal offer (its template can list `person.recommendations`, the retention analytics'
+    cross-sell), a reminder, and the outcome recorded as a tag."""
     return {
         "name": "Churn rescue",
-        "description": "A customer at churn risk: call, a personal offer, a reminder, the outcome recorded.",
+        "description": (
+            "A customer at churn risk: call, a personal offer (built from person.recommendations), a reminder, "
+            "the outcome recorded."
+        ),
         "audience": "contacts",
         "trigger": {"type": "event", "event": "customer.churn_risk_raised"},
         "steps": [

@@ -47,7 +47,7 @@ OWNER_FIELDS: tuple[str, ...] = ("name", "email")
 WORKSPACE_FIELDS: tuple[str, ...] = ("name",)
 # root -> the attributes it has (None: a plain value with no attributes of its own)
 ROOTS: dict[str, tuple[str, ...] | None] = {
-    "person": (*PERSON_FIELDS, "custom_fields"),
+    "person": (*PERSON_FIELDS, "custom_fields", "recommendations"),
     "owner": OWNER_FIELDS,
     "workspace": WORKSPACE_FIELDS,
     "unsubscribe_url": None,
@@ -69,6 +69,14 @@ CATALOGUE: tuple[Variable, ...] = (
         "A custom field of the recipient by its key (a lead's; contacts have none). Undefined for a person "
         'without it: write `{{ person.custom_fields.key | default("") }}` when some may lack it',
         "2026-12-06",
+    ),
+    Variable(
+        "person.recommendations",
+        "Product categories the latest retention analytics recommend to a contact (cross-sell: their declared "
+        "interests first, then what buyers of the same categories also bought), best first, at most three; empty "
+        'for a lead and before the first analytics run. `{{ person.recommendations | join(", ") }}`, or '
+        "`{% for category in person.recommendations %}`",
+        "flour, mugs",
     ),
     Variable("owner.name", "The name of the member who owns the recipient; empty when nobody does", "Reza Karimi"),
     Variable("owner.email", "That member's email; empty when nobody owns the recipient", "reza@acme.example"),

@@ -33,6 +33,7 @@ class Reads:
         self._members: dict[UUID, Row | None] = {}
         self._accounts: dict[UUID, str | None] = {}
         self._workspace: Row | None = None
+        self._snapshot: object = _ABSENT  # the latest ready analytics snapshot, once read
 
     # -- in bulk ---------------------------------------------------------------------------------
 
@@ -123,3 +124,17 @@ class Reads:
             row = await self.ctx.accounts.get(account_id)
             self._accounts[account_id] = str(row["name"]) if row is not None else None
         return self._accounts[account_id]
+
+    async def recommendations(self, person: PersonRef) -> list[str]:
+        """The categories the latest ready analytics snapshot recommends to a contact, best first
+        (a lead has none)."""
+        if person.kind != "contact":
+            return []
+        if self._snapshot is _ABSENT:
+            self._snapshot = await self.ctx.analytics.latest()
+        snapshot = self._snapshot
+        if not isinstance(snapshot, dict):
+            return []
+        value = await self.ctx.analytics.value_of(snapshot["id"], person.id)
+        found = (value or {}).get("recommendations") or []
+        return [str(r["category"]) for r in found if isinstance(r, Mapping) and r.get("category")]

@@ -164,6 +164,7 @@ async def variables_of(
         full_name=" ".join(part for part in (first, last) if part),
         company=company,
         custom_fields=dict(custom_fields),
+        recommendations=await reads.recommendations(person),
     )
     owner = {"name": "", "email": ""}
     member = await reads.member(row["owner_id"]) if row.get("owner_id") is not None else None
