@@ -27,7 +27,7 @@ from sqlalchemy import (
     true,
 )
 
-from app.db.types import Json, JsonDocument, UtcDateTime
+from app.db.types import Json, JsonDocument, OptionalJson, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -1509,11 +1509,11 @@ messages = Table(
     Column("body_text", Text),
     Column("body_html", Text),
     Column("sms_parts", Integer),
-    Column("links", Json),  # the tracked links' targets, by position (`/t/c/{token}` names one)
-    Column("whatsapp_template", Json),  # {"name", "language", "parameters"}: the approved template, filled in
+    Column("links", OptionalJson),  # the tracked links' targets, by position (`/t/c/{token}` names one)
+    Column("whatsapp_template", OptionalJson),  # {"name", "language", "parameters"}: the approved template, filled in
     Column("email_message_id", String(300)),  # the Message-ID header
     Column("provider_message_id", String(200)),  # what the provider calls it (delivery reports name it)
-    Column("early_report", Json),  # a delivery report that came while it was `sending` (migration 0036)
+    Column("early_report", OptionalJson),  # a delivery report that came while it was `sending` (migration 0036)
     Column("send_at", UtcDateTime, nullable=False),  # due: asked for, or delayed by quiet hours or the cap
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("lease_until", UtcDateTime),  # a worker holds it until then

@@ -50,6 +50,9 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 # JSON values: JSONB on PostgreSQL (containment, equality, indexable), JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")
+# The same, where None is SQL NULL rather than JSON `null` (a value absent, not a document saying
+# null): a row written with the column given as None reads `IS NULL`, as one that left it out does.
+OptionalJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # A document written once and read whole (an event's payload, an order's lines as the shop sent
 # them): PostgreSQL's `json` keeps the text as written, so storing it is a syntax check instead of
 # building JSONB (faster to COPY in and to read back: benchmarks/README.md), and ANALYZE has no

@@ -432,7 +432,8 @@ async def test_a_batch_checks_each_item_alone_and_counts_its_own_messages_agains
             history = (await status_of(tenant, result["id"]))["history"]
             assert [h["status"] for h in history] == [result["status"]]
         queued = (await tenant.get("/v1/events", params={"type": "message.queued", "limit": 100})).json()["data"]
-        assert sorted(e["data"]["id"] for e in queued) == sorted(r["id"] for r in results[:7] if r["status"] == "queued")
+        went = sorted(r["id"] for r in results[:7] if r["status"] == "queued")
+        assert sorted(e["data"]["id"] for e in queued) == went
 
         # a later send counts the batch's messages: Sara has had her two
         later = await send(tenant, sara, template_id=offer, purpose="marketing")
@@ -470,3 +471,48 @@ async def test_an_email_a_member_sends_is_their_touch_once_it_went(database: Dat
     assert lead["first_responded_at"] is not None
     [event] = (await tenant.get("/v1/events", params={"type": "message.sent"})).json()["data"]
     assert event["data"]["id"] == result["id"] and event["data"]["status"] == "sent"
+
+
+async def test_one_pass_records_the_sends_of_every_workspace_together_and_leaves_a_lost_claim_alone(
+    database: Database, tenant: Tenant, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.db.unit_of_work import UnitOfWork
+    from app.ids import utcnow
+    from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+
+    other = await make_tenant(database, client, name="Other")
+    async with SmtpServer() as smtp:
+        sent: list[tuple[Tenant, str]] = []
+        for who in (tenant, other):
+            await setup(who, smtp)
+            for n in range(3):
+                lead_id = await person(who, f"p{n}@example.com")
+                sent.append((who, (await send(who, lead_id, subject="Hi", body_text="Hello",
+                                              purpose="transactional"))["id"]))  # fmt: skip
+        caplog.set_level("INFO", logger="app.worker.messages")
+        async with running_worker(database):
+            for who, message_id in sent:
+                await settled(who, message_id, "sent")
+    assert "together failed" not in caplog.text  # recorded together, not one by one after a failure
+    assert len(smtp.received) == 6
+    for who, message_id in sent:
+        message = await status_of(who, message_id)
+        assert [h["status"] for h in message["history"]] == ["queued", "sent"]
+        assert message["provider_message_id"] == message["email_message_id"] and message["sent_at"]
+        events = (await who.get("/v1/events", params={"type": "message.sent"})).json()["data"]
+        assert sum(1 for e in events if e["data"]["id"] == message_id) == 1
+
+    # a claim whose lease ran out (another worker settled it since) is not recorded over
+    lead_id = await person(tenant, "late@example.com")
+    late = await send(tenant, lead_id, subject="Hi", body_text="Hello", purpose="transactional")
+    async with UnitOfWork(database) as uow:
+        [claimed] = await uow.message_queue().claim(utcnow(), utcnow(), 10)
+        await uow.commit()
+    async with UnitOfWork(database) as uow:
+        ctx = Context(uow, claimed["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        assert await ctx.messages.settle_sent([(claimed["id"], int(claimed["attempts"]) + 1, "<x@y>")], utcnow(),
+                                              "system") == []  # fmt: skip
+        [row] = await ctx.messages.settle_sent([(claimed["id"], int(claimed["attempts"]), None)], utcnow(), "system")
+        await uow.commit()
+    assert (row["status"], row["provider_message_id"]) == ("sent", None)
+    assert (await status_of(tenant, late["id"]))["version"] == late["version"] + 2  # claimed, then sent
