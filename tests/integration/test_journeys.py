@@ -602,3 +602,49 @@ async def test_a_task_names_what_the_triggering_event_carried(database: Database
     [run] = (await enrolment(tenant, row["id"]))["steps"]
     task = (await tenant.get(f"/v1/tasks/{run['result']['task_id']}")).json()
     assert (task["title"], task["notes"], task["lead_id"]) == ("Call Sara", "Came from web_form (winter)", lead_id)
+
+
+async def test_one_enrolment_failing_leaves_the_rest_of_its_batch_advanced_once(
+    database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services.journeys import engine
+
+    document = {"name": "Tag them", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "tag", "type": "update", "set": {"tags": {"add": ["reached"]}}},
+                          {"id": "tell", "type": "notify", "message": "tagged"}]}  # fmt: skip
+    created = await journey(tenant, document)
+    people = [await lead(tenant) for _ in range(5)]
+    broken = people[2]
+    started = [await enrol(tenant, created["id"], person) for person in people]
+    update = engine._update
+
+    async def failing(ctx, who, step, subject, row):  # type: ignore[no-untyped-def]
+        result = await update(ctx, who, step, subject, row)  # written, then the pass fails: all of it undone
+        if str(who.id) == broken:
+            raise RuntimeError("a bug in one step")
+        return result
+
+    monkeypatch.setattr(engine, "_update", failing)
+    assert await engine.advance_due(database, datetime.now(UTC)) == 5  # together first, then one by one
+
+    by_lead = {e["lead_id"]: await enrolment(tenant, e["id"]) for e in started}
+    for person in people:
+        found = by_lead[person]
+        tags = (await tenant.get(f"/v1/leads/{person}")).json()["tags"]
+        if person == broken:  # tried again later; nothing of its failed run kept
+            assert (found["status"], found["current_step"], found["steps"]) == ("active", "tag", [])
+            assert tags == []
+        else:
+            assert found["status"] == "completed" and found["version"] == started[0]["version"] + 1
+            assert [(s["step_id"], s["result"]) for s in found["steps"]] == [
+                ("tag", {"changed": ["tags"]}), ("tell", None)]  # fmt: skip
+            assert tags == ["reached"]
+    events = (await tenant.get("/v1/events", params={"limit": 200})).json()["data"]
+    kinds = [e["type"] for e in events]
+    assert kinds.count("journey.completed") == 4 and kinds.count("journey.notified") == 4
+    assert sum(1 for e in events if e["type"] == "lead.updated" and e["data"]["id"] == broken) == 0
+    assert sum(1 for e in events if e["type"] == "lead.updated") == 4  # each tagged once
+
+    async with UnitOfWork(database) as uow:  # the failed one is due again after RETRY_AFTER
+        rows = await uow.enrolment_queue().due(datetime.now(UTC) + engine.RETRY_AFTER * 2, 10)
+    assert [str(r["lead_id"]) for r in rows] == [broken] and rows[0]["failures"] == 1

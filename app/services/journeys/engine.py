@@ -35,7 +35,7 @@ from app.domain.outreach.vocabulary import PersonRef
 from app.domain.workspace.calendar import BusinessHours, add_working_time
 from app.ids import new_id
 from app.schemas.customers.relationships import ContactUpdate
-from app.schemas.journeys.journeys import JourneyNotified
+from app.schemas.journeys.journeys import EnrolmentRead, JourneyNotified
 from app.schemas.leads.leads import LeadUpdate
 from app.schemas.outreach.messages import MessageCreate
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
@@ -57,13 +57,33 @@ Documents = dict[tuple[UUID, UUID, int], documents.JourneyDocument]
 
 
 async def advance_due(database: Database, now: datetime, *, limit: int = BATCH) -> int:
-    """One pass over up to `limit` due enrolments; how many were claimed."""
+    """One pass over up to `limit` due enrolments; how many were claimed. The batch runs together
+    first: no savepoint per enrolment, its enrolments' positions and step runs written at the end in
+    a few statements. Should any enrolment fail there (a bug, a concurrent write to a person), the
+    whole batch is rolled back and runs again one enrolment at a time, each in its savepoint, where
+    a failure stays with its enrolment."""
+    try:
+        return await _advance(database, now, limit, together=True)
+    except Exception:
+        log.info("a journey batch could not advance together; advancing it one enrolment at a time", exc_info=True)
+        return await _advance(database, now, limit, together=False)
+
+
+async def _advance(database: Database, now: datetime, limit: int, *, together: bool) -> int:
     async with UnitOfWork(database) as uow:
         claimed = await uow.enrolment_queue().due(now, limit)
         if not claimed:
             return 0
         cache: Documents = {}
         runs = await _runs_of(uow, claimed, now)
+        if together:
+            writes = _Together()
+            for row in claimed:
+                ctx = Context(uow, row["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
+                await run(ctx, row, await _document(ctx, cache, row), _Runs(runs.get(row["id"], [])), writes)
+            await writes.flush(uow, now)
+            await uow.commit()
+            return len(claimed)
         for row in claimed:
             ctx = Context(uow, row["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
             try:
@@ -79,6 +99,74 @@ async def advance_due(database: Database, now: datetime, *, limit: int = BATCH) 
                     await _failed(ctx, row)
         await uow.commit()
         return len(claimed)
+
+
+class _Writes:
+    """Where a pass writes its enrolments and their step runs: at once (one enrolment at a time)."""
+
+    async def start_step(self, ctx: Context, values: dict[str, Any]) -> bool:
+        """Record that a step run begins; False when that run exists already."""
+        return await ctx.enrolments.start_step(values)
+
+    async def finish_step(
+        self, ctx: Context, enrolment: Mapping[str, Any], step_id: str, visit: int, result: Mapping[str, Any] | None
+    ) -> None:
+        await ctx.enrolments.finish_step(enrolment["id"], step_id, visit, result, ctx.now)
+
+    async def move(self, ctx: Context, enrolment: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+        await ctx.enrolments.set_fields(enrolment["id"], values)
+
+    async def end(
+        self, ctx: Context, enrolment: Mapping[str, Any], status: str, reason: str | None, moved: Mapping[str, Any]
+    ) -> None:
+        await enrolments.end(ctx, enrolment, status, reason, also=moved)
+
+
+class _Together(_Writes):
+    """A batch's writes kept until its end, then written per workspace in a few statements: its
+    enrolments are locked by the pass (an awaited event's handler locks one before it writes), so
+    what is read at the start is what each of them is until the commit."""
+
+    def __init__(self) -> None:
+        self.started: dict[UUID, dict[tuple[UUID, str, int], dict[str, Any]]] = {}
+        self.finished: dict[UUID, list[tuple[UUID, str, int, Mapping[str, Any] | None, datetime]]] = {}
+        self.positions: dict[UUID, list[dict[str, Any]]] = {}
+
+    async def start_step(self, ctx: Context, values: dict[str, Any]) -> bool:
+        key = (values["enrolment_id"], values["step_id"], int(values["visit"]))
+        self.started.setdefault(ctx.workspace_id, {})[key] = {**values, "result": None, "finished_at": None}
+        return True
+
+    async def finish_step(
+        self, ctx: Context, enrolment: Mapping[str, Any], step_id: str, visit: int, result: Mapping[str, Any] | None
+    ) -> None:
+        begun = self.started.get(ctx.workspace_id, {}).get((enrolment["id"], step_id, visit))
+        value = dict(result) if result is not None else None
+        if begun is not None:  # began in this pass: written once, finished
+            begun.update(result=value, finished_at=ctx.now)
+        else:
+            self.finished.setdefault(ctx.workspace_id, []).append((enrolment["id"], step_id, visit, value, ctx.now))
+
+    async def move(self, ctx: Context, enrolment: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+        self.positions.setdefault(ctx.workspace_id, []).append({**enrolment, **values})
+
+    async def end(
+        self, ctx: Context, enrolment: Mapping[str, Any], status: str, reason: str | None, moved: Mapping[str, Any]
+    ) -> None:
+        values = {**moved, "status": status, "exit_reason": reason, "due_at": None, "waiting_event": None,
+                  "ended_at": ctx.now, **ctx.audit_change()}  # fmt: skip
+        row = {**enrolment, **values}
+        self.positions.setdefault(ctx.workspace_id, []).append(row)
+        event = types.JOURNEY_COMPLETED if status == COMPLETED else types.JOURNEY_EXITED
+        shown = EnrolmentRead.model_validate({**row, "version": int(enrolment["version"]) + 1})
+        await events.record(ctx, event, shown, resource_id=row["id"])
+
+    async def flush(self, uow: UnitOfWork, now: datetime) -> None:
+        for workspace_id in {*self.started, *self.finished, *self.positions}:
+            repo = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES).enrolments
+            await repo.add_steps(list(self.started.get(workspace_id, {}).values()))
+            await repo.finish_steps(self.finished.get(workspace_id, []))
+            await repo.write_positions(self.positions.get(workspace_id, []))
 
 
 async def _failed(ctx: Context, enrolment: Mapping[str, Any]) -> None:
@@ -133,9 +221,9 @@ class _Runs:
             row.update(result=dict(result) if result is not None else None, finished_at=at)
 
 
-async def _finish(ctx: Context, enrolment: Mapping[str, Any], runs: _Runs, step_id: str, visit: int,
-                  result: Mapping[str, Any] | None) -> None:  # fmt: skip
-    await ctx.enrolments.finish_step(enrolment["id"], step_id, visit, result, ctx.now)
+async def _finish(writes: _Writes, ctx: Context, enrolment: Mapping[str, Any], runs: _Runs, step_id: str,
+                  visit: int, result: Mapping[str, Any] | None) -> None:  # fmt: skip
+    await writes.finish_step(ctx, enrolment, step_id, visit, result)
     runs.finished(step_id, visit, result, ctx.now)
 
 
@@ -193,27 +281,32 @@ def _reads(document: documents.JourneyDocument) -> frozenset[str]:
 
 
 async def run(
-    ctx: Context, enrolment: Mapping[str, Any], document: documents.JourneyDocument, runs: _Runs | None = None
+    ctx: Context,
+    enrolment: Mapping[str, Any],
+    document: documents.JourneyDocument,
+    runs: _Runs | None = None,
+    writes: _Writes | None = None,
 ) -> None:
     """Advance one enrolment from its current step until a wait, or its end. `runs`: its step runs
     (read here when not given). Its row is written once, where the pass leaves it: the steps in
     between are in the same transaction, so no one sees (or keeps) a position in between."""
     if runs is None:
         runs = _Runs(await ctx.enrolments.step_runs_of([enrolment["id"]]))
+    writes = writes if writes is not None else _Writes()
     person = _Person(ctx, person_of(enrolment), enrolment["enrolled_at"], _reads(document))
     step_id: str | None = enrolment["current_step"]
     visit = int(enrolment["visit"])
     moved: dict[str, Any] = {}  # the enrolment's columns this pass changed, not written yet
     for _ in range(STEPS_PER_PASS):
         if step_id is None:
-            await enrolments.end(ctx, enrolment, COMPLETED, None, also=moved)
+            await writes.end(ctx, enrolment, COMPLETED, None, moved)
             return
         subject = await person.subject()
         if subject is None:
-            await enrolments.end(ctx, enrolment, EXITED, "person_gone", also=moved)
+            await writes.end(ctx, enrolment, EXITED, "person_gone", moved)
             return
         if any(rule.event is None and holds(rule.conditions, subject, ctx.now) for rule in document.exit_on):
-            await enrolments.end(ctx, enrolment, EXITED, "conditions", also=moved)
+            await writes.end(ctx, enrolment, EXITED, "conditions", moved)
             return
         step = documents.step(document, step_id)
         entered = False
@@ -222,44 +315,49 @@ async def run(
                       "step_type": step.type.value, "started_at": ctx.now, "id": new_id(),
                       "journey_id": enrolment["journey_id"], "lead_id": enrolment["lead_id"],
                       "contact_id": enrolment["contact_id"]}  # fmt: skip
-            entered = await ctx.enrolments.start_step(values)
+            entered = await writes.start_step(ctx, values)
             if entered:
                 runs.started(values)
             else:  # not as read: read them again
                 runs = _Runs(await ctx.enrolments.step_runs_of([enrolment["id"]]))
         if isinstance(step, documents.WaitStep):
             if entered:  # the wait begins: the enrolment sleeps until it ends (or its event comes)
-                await _begin_wait(ctx, enrolment, step, visit, moved)
+                await _begin_wait(writes, ctx, enrolment, step, visit, moved)
                 return
-            following = await _end_wait(ctx, enrolment, document, step, visit, runs)
+            following = await _end_wait(writes, ctx, enrolment, document, step, visit, runs)
         elif isinstance(step, documents.ExitStep):
-            await _finish(ctx, enrolment, runs, step_id, visit, None)
-            await enrolments.end(ctx, enrolment, EXITED, "exit_step", also=moved)
+            await _finish(writes, ctx, enrolment, runs, step_id, visit, None)
+            await writes.end(ctx, enrolment, EXITED, "exit_step", moved)
             return
         elif entered:
             following, result = await _run_step(ctx, enrolment, document, step, person, visit)
-            await _finish(ctx, enrolment, runs, step_id, visit, result)
+            await _finish(writes, ctx, enrolment, runs, step_id, visit, result)
             if isinstance(step, documents.SplitStep) and enrolment.get("variant") is None and result:
                 moved["variant"] = result["variant"]  # the first split's variant is the enrolment's
                 enrolment = {**enrolment, "variant": result["variant"]}
         else:  # ran in an earlier pass (a step row commits with the enrolment's move): go on as it went
             following = _went(document, step, visit, runs)
         if following is None:
-            await enrolments.end(ctx, enrolment, COMPLETED, None, also=moved)
+            await writes.end(ctx, enrolment, COMPLETED, None, moved)
             return
         visit = runs.visits(following) + 1
         if visit > MAX_VISITS:
-            await enrolments.end(ctx, enrolment, EXITED, "loop_limit", also=moved)
+            await writes.end(ctx, enrolment, EXITED, "loop_limit", moved)
             return
         step_id = following
         moved.update(current_step=step_id, visit=visit, due_at=ctx.now, waiting_event=None, failures=0)
         enrolment = {**enrolment, **moved}
     # a long run of steps without a wait: on in the next pass (due now), letting others through
-    await ctx.enrolments.set_fields(enrolment["id"], {**moved, "due_at": ctx.now})
+    await writes.move(ctx, enrolment, {**moved, "due_at": ctx.now})
 
 
 async def _begin_wait(
-    ctx: Context, enrolment: Mapping[str, Any], step: documents.WaitStep, visit: int, moved: Mapping[str, Any]
+    writes: _Writes,
+    ctx: Context,
+    enrolment: Mapping[str, Any],
+    step: documents.WaitStep,
+    visit: int,
+    moved: Mapping[str, Any],
 ) -> None:
     zone = await _zone(ctx, person_of(enrolment))
     waiting_event = None
@@ -268,16 +366,17 @@ async def _begin_wait(
         due = waits.event_wait_deadline(step.timeout_seconds, ctx.now) if step.timeout_seconds else None
     else:
         due = waits.due_at(_wait_spec(step), now=ctx.now, zone=zone, calendar=await _calendar(ctx, step))
-    await ctx.enrolments.set_fields(
-        enrolment["id"],
+    await writes.move(
+        ctx,
+        enrolment,
         {**moved, "current_step": step.id, "visit": visit, "due_at": due, "waiting_event": waiting_event,
          "failures": 0},
     )  # fmt: skip
 
 
 async def _end_wait(
-    ctx: Context, enrolment: Mapping[str, Any], document: documents.JourneyDocument, step: documents.WaitStep,
-    visit: int, runs: _Runs,
+    writes: _Writes, ctx: Context, enrolment: Mapping[str, Any], document: documents.JourneyDocument,
+    step: documents.WaitStep, visit: int, runs: _Runs,
 ) -> str | None:  # fmt: skip
     """The wait is over: its event came (recorded on the step run), else its time (a timeout goes
     to `on_timeout` when the step names one)."""
@@ -287,9 +386,9 @@ async def _end_wait(
     result: dict[str, Any] = {"until": ctx.now.isoformat()}
     if step.mode == "event":
         result = {"timed_out": True}
-        await _finish(ctx, enrolment, runs, step.id, visit, result)
+        await _finish(writes, ctx, enrolment, runs, step.id, visit, result)
         return step.on_timeout or documents.successor(document, step.id)
-    await _finish(ctx, enrolment, runs, step.id, visit, result)
+    await _finish(writes, ctx, enrolment, runs, step.id, visit, result)
     return documents.successor(document, step.id)
 
 

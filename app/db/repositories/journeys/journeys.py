@@ -7,13 +7,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from app.db import tables
 from app.db.repositories.base import Page, RecordRepository, Row, datetime_key, dialect_insert, next_version, text_key
 
 j = tables.journeys
 jv = tables.journey_versions
+# An enrolment's columns that advancing it changes (`write_positions`).
+POSITION = ("status", "exit_reason", "current_step", "visit", "variant", "due_at", "waiting_event", "failures",
+            "ended_at", "updated_at", "updated_by")  # fmt: skip
 en = tables.enrolments
 es = tables.enrolment_steps
 
@@ -154,6 +157,40 @@ class EnrolmentRepository(RecordRepository[Row]):
             )
             .values(result=dict(result) if result is not None else None, finished_at=at)
         )
+
+    async def add_steps(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Step runs that began (each with every column but the workspace's; all with the same keys):
+        a worker's pass writes those of its batch together, its enrolments locked meanwhile."""
+        await self.uow.insert_rows(es, rows, {"workspace_id": self.workspace_id})
+
+    async def finish_steps(self, finished: Sequence[tuple[UUID, str, int, Mapping[str, Any] | None, datetime]]) -> None:
+        """`finish_step` for many step runs begun earlier: (enrolment id, step, visit, result, at) each."""
+        if not finished:
+            return
+        statement = (
+            update(es)
+            .where(
+                es.c.workspace_id == self.workspace_id,
+                es.c.enrolment_id == bindparam("_enrolment"),
+                es.c.step_id == bindparam("_step"),
+                es.c.visit == bindparam("_visit"),
+            )
+            .values(result=bindparam("_result", type_=es.c.result.type), finished_at=bindparam("_at"))
+        )
+        params = [
+            {"_enrolment": enrolment_id, "_step": step_id, "_visit": visit,
+             "_result": dict(result) if result is not None else None, "_at": at}
+            for enrolment_id, step_id, visit, result, at in finished
+        ]  # fmt: skip
+        await self.uow.execute(statement, params)
+
+    async def write_positions(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Where a pass left each of many enrolments (rows as read, with its changes), in one
+        statement, each a new version."""
+        if not rows:
+            return
+        values = [{"workspace_id": self.workspace_id, "id": r["id"], **{c: r[c] for c in POSITION}} for r in rows]
+        await self.uow.update_rows(en, values, bump_version=True)
 
     async def step_runs_of(self, enrolment_ids: Sequence[UUID]) -> list[Row]:
         """The step runs of these enrolments (enrolment_id, step_id, visit, result, finished_at): a
