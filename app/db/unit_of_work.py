@@ -102,6 +102,11 @@ class UnitOfWork:
         """Update rows of one workspace by `id` in one statement (app/db/bulk/json_update.py)."""
         await json_update.update_rows(self, table, rows, bump_version=bump_version)
 
+    async def update_rows_as_read(self, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+        """Update rows of one workspace by `id` where each still has the version it was read at, in
+        one statement on PostgreSQL: how many were (app/db/bulk/json_update.py)."""
+        return await json_update.update_rows_as_read(self, table, rows)
+
     async def fetch_read(self, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The rows of a prebuilt read that need not join the transaction (app/db/bulk/positional.py)."""
         return await positional.fetch_read(self, statement, params)

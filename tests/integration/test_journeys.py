@@ -618,8 +618,8 @@ async def test_one_enrolment_failing_leaves_the_rest_of_its_batch_advanced_once(
     started = [await enrol(tenant, created["id"], person) for person in people]
     update = engine._update
 
-    async def failing(ctx, who, step, subject, row):  # type: ignore[no-untyped-def]
-        result = await update(ctx, who, step, subject, row)  # written, then the pass fails: all of it undone
+    async def failing(ctx, who, step, subject, row, writes=None):  # type: ignore[no-untyped-def]
+        result = await update(ctx, who, step, subject, row, writes)  # done, then the pass fails: all undone
         if str(who.id) == broken:
             raise RuntimeError("a bug in one step")
         return result
@@ -648,3 +648,77 @@ async def test_one_enrolment_failing_leaves_the_rest_of_its_batch_advanced_once(
     async with UnitOfWork(database) as uow:  # the failed one is due again after RETRY_AFTER
         rows = await uow.enrolment_queue().due(datetime.now(UTC) + engine.RETRY_AFTER * 2, 10)
     assert [str(r["lead_id"]) for r in rows] == [broken] and rows[0]["failures"] == 1
+
+
+async def test_changes_kept_for_the_end_of_a_batch_are_what_its_later_steps_see(
+    database: Database, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.services.journeys import engine
+
+    document = {"name": "Two changes", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "tag", "type": "update", "set": {"tags": {"add": ["first"]}}},
+                          {"id": "seen", "type": "branch", "conditions": {"field": "tags", "op": "contains",
+                                                                           "value": "first"},
+                           "then": "more", "else": "missed"},
+                          {"id": "more", "type": "update", "set": {"tags": {"add": ["second"]}, "stage": "mql"},
+                           "next": "done"},
+                          {"id": "missed", "type": "notify", "message": "the change was not seen"},
+                          {"id": "done", "type": "notify", "message": "done"}]}  # fmt: skip
+    created = await journey(tenant, document)
+    city = [{"id": "city", "type": "update", "set": {"fields": {"city": "Tabriz"}}}]
+    other = await journey(tenant, {**document, "name": "Same person, another journey", "steps": city})
+    people = [await lead(tenant) for _ in range(3)]
+    before = {p: (await tenant.get(f"/v1/leads/{p}")).json()["version"] for p in people}
+    started = [await enrol(tenant, created["id"], p) for p in people]
+    await enrol(tenant, other["id"], people[0])  # two enrolments of one lead in one batch
+    caplog.set_level("INFO", logger="app.services")
+    assert await engine.advance_due(database, datetime.now(UTC)) == 4
+    assert "one enrolment at a time" not in caplog.text  # the batch advanced together
+
+    for person, begun in zip(people, started, strict=True):
+        found = await enrolment(tenant, begun["id"])
+        assert found["status"] == "completed"
+        assert [s["step_id"] for s in found["steps"]] == ["tag", "seen", "more", "done"]
+        assert found["steps"][1]["result"] == {"branch": "then"}
+        shown = (await tenant.get(f"/v1/leads/{person}")).json()
+        assert shown["tags"] == ["first", "second"] and shown["stage"] == "mql"
+        changes = 3 if person == people[0] else 2
+        assert shown["version"] == before[person] + changes
+        if person == people[0]:
+            assert shown["city"] == "Tabriz"
+        found_by_tag = (await tenant.get("/v1/leads", params={"tag": "second"})).json()["data"]
+        assert person in {f["id"] for f in found_by_tag}  # the tag index kept in step
+    events = (await tenant.get("/v1/events", params={"type": "lead.updated", "limit": 100})).json()["data"]
+    assert len(events) == 7
+    versions = sorted(e["data"]["version"] for e in events if e["data"]["id"] == people[1])
+    assert versions == [before[people[1]] + 1, before[people[1]] + 2]
+
+
+async def test_a_lead_changed_by_someone_else_mid_batch_is_advanced_again_on_its_new_state(
+    database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if database.is_sqlite:
+        pytest.skip("SQLite serialises writers: no one else writes while a batch advances")
+    from app.services.journeys import engine
+
+    document = {"name": "Tag", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "tag", "type": "update", "set": {"tags": {"add": ["journeyed"]}}}]}  # fmt: skip
+    created = await journey(tenant, document)
+    people = [await lead(tenant) for _ in range(3)]
+    started = [await enrol(tenant, created["id"], p) for p in people]
+    flush = engine._Together.flush
+
+    async def meanwhile(self, uow, now):  # type: ignore[no-untyped-def]
+        changed = await tenant.patch(f"/v1/leads/{people[1]}", json={"city": "Shiraz"})  # its own transaction
+        assert changed.status_code == 200, changed.text
+        await flush(self, uow, now)
+
+    monkeypatch.setattr(engine._Together, "flush", meanwhile)
+    caplog.set_level("INFO", logger="app.services")
+    assert await engine.advance_due(database, datetime.now(UTC)) == 3
+    assert "one enrolment at a time" in caplog.text  # the batch's version check failed: all undone, run again
+    for person, begun in zip(people, started, strict=True):
+        assert (await enrolment(tenant, begun["id"]))["status"] == "completed"
+        shown = (await tenant.get(f"/v1/leads/{person}")).json()
+        assert shown["tags"] == ["journeyed"]
+    assert (await tenant.get(f"/v1/leads/{people[1]}")).json()["city"] == "Shiraz"  # both changes kept

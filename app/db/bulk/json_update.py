@@ -59,28 +59,62 @@ async def update_rows(uow: UnitOfWork, table: Table, rows: Rows, *, bump_version
     await conn.exec_driver_sql(update_sql(dialect, table, columns, bump_version), (workspace_id, *arrays))
 
 
+async def update_rows_as_read(uow: UnitOfWork, table: Table, rows: Rows) -> int:
+    """Update rows of one workspace by `id` where each still has the `version` it was read at (each
+    row: `workspace_id`, `id`, `version` as read and the same other columns), each a new version,
+    in one statement on PostgreSQL: how many were (fewer than given: another writer came first)."""
+    if not rows:
+        return 0
+    columns = tuple(c for c in rows[0] if c not in ("id", "workspace_id", "version"))
+    document = None if uow.database.is_sqlite else update_json(rows)
+    if document is None:  # SQLite (its writers are serialised), or values JSON cannot carry exactly
+        updated = 0
+        for row in rows:
+            statement = (
+                table.update()
+                .where(table.c.workspace_id == row["workspace_id"], table.c.id == row["id"],
+                       table.c.version == row["version"])
+                .values({**{c: row[c] for c in columns}, "version": table.c.version + 1})
+            )  # fmt: skip
+            updated += (await uow.execute(statement)).rowcount
+        return updated
+    dialect = uow.database.engine.dialect
+    workspace = table.c.workspace_id.type._cached_bind_processor(dialect)
+    workspace_id = rows[0]["workspace_id"]
+    workspace_id = workspace(workspace_id) if workspace else workspace_id
+    conn = await uow.connection()
+    sql = update_json_sql(dialect, table, columns, True, match_version=True)
+    result = await conn.exec_driver_sql(sql, (workspace_id, document))
+    return int(result.rowcount)
+
+
 # -- from one JSON document ----------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=128)
-def update_json_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], bump_version: bool) -> str:
+def update_json_sql(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], bump_version: bool, *, match_version: bool = False
+) -> str:
     """`UPDATE table SET … FROM json_to_recordset($2) AS v(id uuid, …) WHERE workspace_id = $1 AND
-    id = v.id`; parameters: the workspace id and the rows as a JSON array of objects. A JSON
-    column given None stores JSON null, as SQLAlchemy's JSON type does."""
+    id = v.id` (`match_version`: and `version = v.version`); parameters: the workspace id and the
+    rows as a JSON array of objects. A JSON column given None stores JSON null, as SQLAlchemy's
+    JSON type does (SQL NULL for one made with `none_as_null`)."""
     quote = dialect.identifier_preparer.quote
-    names = ("id", *columns)
+    names = ("id", "version", *columns) if match_version else ("id", *columns)
     fields = ", ".join(f"{quote(n)} {table.c[n].type.compile(dialect=dialect)}" for n in names)
     assignments = []
     for c in columns:
-        if isinstance(table.c[c].type, JSON):
+        column_type = table.c[c].type
+        if isinstance(column_type, JSON) and not column_type.none_as_null:
             assignments.append(f"{quote(c)} = coalesce(v.{quote(c)}, 'null')")
         else:
             assignments.append(f"{quote(c)} = v.{quote(c)}")
     if bump_version:
         assignments.append("version = t.version + 1")
+    condition = " AND t.version = v.version" if match_version else ""
     return (
         f"UPDATE {dialect.identifier_preparer.format_table(table)} AS t SET {', '.join(assignments)} "
-        f"FROM json_to_recordset($2::json) AS v({fields}) WHERE t.workspace_id = $1 AND t.id = v.id"
+        f"FROM json_to_recordset($2::json) AS v({fields}) WHERE t.workspace_id = $1 AND t.id = v.id{condition}"
     )
 
 

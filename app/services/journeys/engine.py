@@ -78,6 +78,7 @@ async def _advance(database: Database, now: datetime, limit: int, *, together: b
         runs = await _runs_of(uow, claimed, now)
         if together:
             writes = _Together()
+            await writes.prefetch(uow, claimed, now)
             for row in claimed:
                 ctx = Context(uow, row["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
                 await run(ctx, row, await _document(ctx, cache, row), _Runs(runs.get(row["id"], [])), writes)
@@ -103,6 +104,12 @@ async def _advance(database: Database, now: datetime, limit: int, *, together: b
 
 class _Writes:
     """Where a pass writes its enrolments and their step runs: at once (one enrolment at a time)."""
+
+    write_later: lead_service.WriteLater | None = None  # a lead's update: written now
+
+    def known(self, person: PersonRef) -> dict[str, Any] | None:
+        """The person's row as this pass knows it without reading (None: read it)."""
+        return None
 
     async def start_step(self, ctx: Context, values: dict[str, Any]) -> bool:
         """Record that a step run begins; False when that run exists already."""
@@ -131,6 +138,46 @@ class _Together(_Writes):
         self.started: dict[UUID, dict[tuple[UUID, str, int], dict[str, Any]]] = {}
         self.finished: dict[UUID, list[tuple[UUID, str, int, Mapping[str, Any] | None, datetime]]] = {}
         self.positions: dict[UUID, list[dict[str, Any]]] = {}
+        self.leads: dict[UUID, dict[UUID, tuple[Mapping[str, Any], Mapping[str, Any]]]] = {}  # by workspace, lead
+        self.prefetched: dict[PersonRef, dict[str, Any]] = {}  # each used once, by its only enrolment
+        self.latest: dict[PersonRef, dict[str, Any]] = {}  # a lead as the updates kept for the end leave it
+        self.write_later = self._write_later
+
+    async def prefetch(self, uow: UnitOfWork, claimed: list[dict[str, Any]], now: datetime) -> None:
+        """The people of the batch read in one query per workspace and kind; one with several
+        enrolments in the batch is read when each needs them (another's step may change them)."""
+        seen: dict[PersonRef, int] = {}
+        for row in claimed:
+            seen[person_of(row)] = seen.get(person_of(row), 0) + 1
+        wanted: dict[UUID, list[PersonRef]] = {}
+        for row in claimed:
+            person = person_of(row)
+            if seen[person] == 1:
+                wanted.setdefault(row["workspace_id"], []).append(person)
+        for workspace_id, people in wanted.items():
+            ctx = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
+            leads = await ctx.leads.by_ids([p.id for p in people if p.kind == "lead"])
+            contacts = await ctx.contacts.by_ids([p.id for p in people if p.kind == "contact"])
+            for person in people:
+                found = (leads if person.kind == "lead" else contacts).get(person.id)
+                if found is not None:
+                    self.prefetched[person] = dict(found)
+
+    def known(self, person: PersonRef) -> dict[str, Any] | None:
+        if person in self.latest:
+            return self.latest[person]
+        return self.prefetched.pop(person, None)
+
+    async def _write_later(self, ctx: Context, row: Any, values: dict[str, Any]) -> Any:
+        pending = self.leads.setdefault(ctx.workspace_id, {})
+        earlier = pending.pop(row["id"], None)
+        # a second change of the lead in this batch: the first is written now
+        if earlier is not None and not await ctx.leads.update_many_as_read([earlier]):
+            raise LostUpdate("a lead changed while the batch advanced")
+        pending[row["id"]] = (row, values)
+        updated = {**row, **values, "version": int(row["version"]) + 1}
+        self.latest[PersonRef("lead", row["id"])] = updated
+        return updated
 
     async def start_step(self, ctx: Context, values: dict[str, Any]) -> bool:
         key = (values["enrolment_id"], values["step_id"], int(values["visit"]))
@@ -162,6 +209,10 @@ class _Together(_Writes):
         await events.record(ctx, event, shown, resource_id=row["id"])
 
     async def flush(self, uow: UnitOfWork, now: datetime) -> None:
+        for workspace_id, changes in self.leads.items():
+            leads = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES).leads
+            if not await leads.update_many_as_read(list(changes.values())):
+                raise LostUpdate("a lead changed while the batch advanced")
         for workspace_id in {*self.started, *self.finished, *self.positions}:
             repo = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES).enrolments
             await repo.add_steps(list(self.started.get(workspace_id, {}).values()))
@@ -243,15 +294,19 @@ class _Person:
     """The enrolment's person as read (their row, and what the journey's conditions read of them),
     loaded once per pass and again after a change."""
 
-    def __init__(self, ctx: Context, person: PersonRef, since: datetime, reads: frozenset[str]) -> None:
-        self.ctx, self.person, self.since, self.reads = ctx, person, since, reads
+    def __init__(
+        self, ctx: Context, person: PersonRef, since: datetime, reads: frozenset[str], writes: _Writes
+    ) -> None:
+        self.ctx, self.person, self.since, self.reads, self.writes = ctx, person, since, reads, writes
         self._row: dict[str, Any] | None = None
         self._subject: dict[str, Any] | None = None
         self.loaded = False
 
     async def _load(self) -> None:
         if not self.loaded:
-            self._row, self._subject = await enrolments.read_person(self.ctx, self.person, self.since, self.reads)
+            self._row, self._subject = await enrolments.read_person(
+                self.ctx, self.person, self.since, self.reads, known=self.writes.known(self.person)
+            )
             self.loaded = True
 
     async def subject(self) -> dict[str, Any] | None:
@@ -293,7 +348,7 @@ async def run(
     if runs is None:
         runs = _Runs(await ctx.enrolments.step_runs_of([enrolment["id"]]))
     writes = writes if writes is not None else _Writes()
-    person = _Person(ctx, person_of(enrolment), enrolment["enrolled_at"], _reads(document))
+    person = _Person(ctx, person_of(enrolment), enrolment["enrolled_at"], _reads(document), writes)
     step_id: str | None = enrolment["current_step"]
     visit = int(enrolment["visit"])
     moved: dict[str, Any] = {}  # the enrolment's columns this pass changed, not written yet
@@ -330,7 +385,7 @@ async def run(
             await writes.end(ctx, enrolment, EXITED, "exit_step", moved)
             return
         elif entered:
-            following, result = await _run_step(ctx, enrolment, document, step, person, visit)
+            following, result = await _run_step(ctx, enrolment, document, step, person, visit, writes)
             await _finish(writes, ctx, enrolment, runs, step_id, visit, result)
             if isinstance(step, documents.SplitStep) and enrolment.get("variant") is None and result:
                 moved["variant"] = result["variant"]  # the first split's variant is the enrolment's
@@ -437,6 +492,7 @@ async def _run_step(
     step: documents.Step,
     person: _Person,
     visit: int,
+    writes: _Writes,
 ) -> tuple[str | None, dict[str, Any] | None]:
     """Do what the step does: (the step it goes on to, what it did)."""
     following = documents.successor(document, step.id) if isinstance(step, documents.LINEAR) else None
@@ -456,8 +512,8 @@ async def _run_step(
             variant = _draw(enrolment["id"], step)
             return variant.next, {"variant": variant.name}
         if isinstance(step, documents.UpdateStep):
-            result = await _update(ctx, who, step, await person.subject() or {}, await person.row())
-            person.changed()
+            result = await _update(ctx, who, step, await person.subject() or {}, await person.row(), writes)
+            person.changed()  # read again: from what the pass keeps for the end when it is a lead's change
             return following, result
         if isinstance(step, documents.DisqualifyStep):
             row = await qualification.disqualify(ctx, who.id, step.reason, step.note, if_match=None)
@@ -534,7 +590,12 @@ def _draw(enrolment_id: UUID, step: documents.SplitStep) -> documents.Variant:
 
 
 async def _update(
-    ctx: Context, who: PersonRef, step: documents.UpdateStep, subject: Mapping[str, Any], row: Mapping[str, Any] | None
+    ctx: Context,
+    who: PersonRef,
+    step: documents.UpdateStep,
+    subject: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    writes: _Writes | None = None,
 ) -> dict[str, Any]:
     """The step's changes, worked out from the person as read (`subject`, made from `row`) and
     written against that read: a concurrent change in between is a lost update (the pass runs again
@@ -559,7 +620,8 @@ async def _update(
         return {"error": "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())[:500]}
     if who.kind == "lead":
         if row is not None:
-            await lead_service.update_as_read(ctx, cast(Any, dict(row)), changes)
+            write_later = writes.write_later if writes is not None else None
+            await lead_service.update_as_read(ctx, cast(Any, dict(row)), changes, write_later=write_later)
         else:
             await lead_service.update(ctx, who.id, changes, if_match=None)
     else:

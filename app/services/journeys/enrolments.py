@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
@@ -23,6 +23,10 @@ from app.schemas.workspace.settings import SlaSettings
 from app.services.context import Context
 from app.services.events import events
 from app.services.workspace import calendars, settings
+
+if TYPE_CHECKING:
+    from app.db.repositories.customers.rows import ContactRow
+    from app.db.repositories.leads.rows import LeadRow
 
 ACTIVE, COMPLETED, EXITED = "active", "completed", "exited"
 
@@ -72,22 +76,28 @@ async def subject_of(ctx: Context, person: PersonRef, since: datetime | None) ->
 
 
 async def read_person(
-    ctx: Context, person: PersonRef, since: datetime | None, reads: Collection[str] | None = None
+    ctx: Context,
+    person: PersonRef,
+    since: datetime | None,
+    reads: Collection[str] | None = None,
+    *,
+    known: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(the person's row, their subject as `subject_of` makes it): (None, None) when there is no such
     person. `reads`: the fields the caller's conditions read; engagements and a contact's analytics
-    are then read only when those name them (None: everything)."""
+    are then read only when those name them (None: everything). `known`: their row as the caller
+    read it already in this transaction (not read again)."""
     engagements = reads is None or any(f.partition(".")[0] == rules.ENGAGEMENTS for f in reads)
     analytics = reads is None or bool({"rfm_segment", "churn_level"} & set(reads))
     if person.kind == "lead":
-        lead = await ctx.leads.get(person.id)
+        lead = cast("LeadRow | None", known) if known is not None else await ctx.leads.get(person.id)
         if lead is None or lead["merged_into_id"] is not None:
             return None, None
         row: dict[str, Any] = dict(lead)
         subject = dict(row)
         subject["last_activity_at"] = lead.get("last_engaged_at")
     else:
-        contact = await ctx.contacts.get(person.id)
+        contact = cast("ContactRow | None", known) if known is not None else await ctx.contacts.get(person.id)
         if contact is None:
             return None, None
         row = dict(contact)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -333,14 +334,25 @@ async def update(ctx: Context, lead_id: UUID, changes: dict[str, Any], *, if_mat
     return await _apply(ctx, row, changes, if_match=if_match)
 
 
-async def update_as_read(ctx: Context, row: LeadRow, changes: dict[str, Any]) -> LeadRow:
+# Writes a lead's new values against the version it was read at, later (with others, in one
+# statement) and answers the row as it will be: `(ctx, row as read, values) -> row after`.
+WriteLater = Callable[[Context, LeadRow, dict[str, Any]], Awaitable[LeadRow]]
+
+
+async def update_as_read(
+    ctx: Context, row: LeadRow, changes: dict[str, Any], *, write_later: WriteLater | None = None
+) -> LeadRow:
     """Changes a use case worked out from `row` as it read it (e.g. "fill what is empty"): written
     against that row's version, so a concurrent write in between is a lost update and the request
-    runs again on the new state, instead of the stale changes overwriting it."""
-    return await _apply(ctx, row, changes, if_match=None)
+    runs again on the new state, instead of the stale changes overwriting it. `write_later`: the
+    UPDATE itself is left to the caller, who writes many leads' together (and fails the whole
+    unit of work when one changed meanwhile); everything else (rescoring, events) happens here."""
+    return await _apply(ctx, row, changes, if_match=None, write_later=write_later)
 
 
-async def _apply(ctx: Context, row: LeadRow, changes: dict[str, Any], *, if_match: str | None) -> LeadRow:
+async def _apply(
+    ctx: Context, row: LeadRow, changes: dict[str, Any], *, if_match: str | None, write_later: WriteLater | None = None
+) -> LeadRow:
     if "status" in changes:
         check_status_change(LeadStatus(row["status"]), LeadStatus(changes["status"]))
     changes, chosen, stage_reason = _stage_choice(changes)
@@ -359,7 +371,10 @@ async def _apply(ctx: Context, row: LeadRow, changes: dict[str, Any], *, if_matc
     if "owner_id" in values:
         values["assigned_at"] = ctx.now if values["owner_id"] is not None else None
     repo = ctx.leads
-    updated = await write_changes(ctx, row, values, partial(repo.update, row["id"]), if_match=if_match)
+    if write_later is not None:
+        updated = await write_later(ctx, row, {**values, **ctx.audit_change()})
+    else:
+        updated = await write_changes(ctx, row, values, partial(repo.update, row["id"]), if_match=if_match)
     await events.record(
         ctx, types.LEAD_UPDATED, LeadRead.model_validate(updated), previous=LeadRead.model_validate(row)
     )

@@ -300,6 +300,27 @@ class LeadRepository(TenantRepository[LeadRow]):
             await self._add_tags(lead_id, row["tags"])
         return row
 
+    async def update_many_as_read(self, changes: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> bool:
+        """`update` for many leads, each (the row as read, its new values) written against the
+        version read, in one statement per set of columns, and their tags kept in step: whether
+        every one was still as read (False: another writer came first; the caller undoes it all).
+        No identity column may change here (its conflicts are answered one lead at a time)."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row, values in changes:
+            groups.setdefault(tuple(sorted(values)), []).append(
+                {"workspace_id": self.workspace_id, "id": row["id"], "version": row["version"], **values}
+            )
+        written = 0
+        for rows in groups.values():
+            written += await self.uow.update_rows_as_read(t, rows)
+        retagged = [(row["id"], list(values["tags"])) for row, values in changes if "tags" in values]
+        if retagged:
+            ids = [lead_id for lead_id, _ in retagged]
+            await self.uow.execute(delete(tg).where(tg.c.workspace_id == self.workspace_id, tg.c.lead_id.in_(ids)))
+            rows = [{"lead_id": lead_id, "tag": tag} for lead_id, tags in retagged for tag in tags]
+            await self.uow.insert_rows(tg, rows, {"workspace_id": self.workspace_id})
+        return written == len(changes)
+
     async def _add_tags(self, lead_id: UUID, tags: Sequence[str]) -> None:
         if tags:
             await self.uow.execute(
