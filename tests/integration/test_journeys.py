@@ -722,3 +722,26 @@ async def test_a_lead_changed_by_someone_else_mid_batch_is_advanced_again_on_its
         shown = (await tenant.get(f"/v1/leads/{person}")).json()
         assert shown["tags"] == ["journeyed"]
     assert (await tenant.get(f"/v1/leads/{people[1]}")).json()["city"] == "Shiraz"  # both changes kept
+
+
+async def test_an_older_versions_exit_rule_still_ends_the_enrolments_on_it(database: Database, tenant: Tenant) -> None:
+    document = {"name": "Exit on change", "audience": "leads", "trigger": {"type": "manual"},
+                "exit_on": [{"event": "lead.archived"}],
+                "steps": [{"id": "wait", "type": "wait", "seconds": 3600}]}  # fmt: skip
+    created = await journey(tenant, document)
+    lead_id = await lead(tenant)
+    first = await enrol(tenant, created["id"], lead_id)
+    edited = await tenant.patch(f"/v1/journeys/{created['id']}", json={"exit_on": []})
+    assert edited.status_code == 200, edited.text
+    assert (await tenant.post(f"/v1/journeys/{created['id']}/publish")).json()["active_version"] == 2
+    other = await lead(tenant)
+    second = await enrol(tenant, created["id"], other)
+    async with running_worker(database):
+        await at_step(tenant, first["id"], "wait")
+        await at_step(tenant, second["id"], "wait")
+        assert (await tenant.delete(f"/v1/leads/{lead_id}")).status_code == 200
+        assert (await tenant.delete(f"/v1/leads/{other}")).status_code == 200
+        done = await ended(tenant, first["id"])
+        await asyncio.sleep(0.5)  # the worker read the other archive too
+    assert (done["status"], done["exit_reason"]) == ("exited", "event:lead.archived")
+    assert (await enrolment(tenant, second["id"]))["status"] == "active"  # version 2 exits on nothing

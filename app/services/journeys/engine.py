@@ -30,6 +30,7 @@ from app.domain.errors import DomainError
 from app.domain.events import events as types
 from app.domain.journeys import document as documents
 from app.domain.journeys import waits
+from app.domain.leads.scoring import Engagement
 from app.domain.outreach.templates import RenderError, render_text
 from app.domain.outreach.vocabulary import PersonRef
 from app.domain.workspace.calendar import BusinessHours, add_working_time
@@ -43,7 +44,7 @@ from app.services.events import events
 from app.services.journeys import enrolments
 from app.services.journeys.enrolments import COMPLETED, EXITED, holds, person_of
 from app.services.leads import leads as lead_service
-from app.services.leads import qualification, routing, tasks
+from app.services.leads import qualification, routing, scoring, tasks
 from app.services.outreach import messages, templates
 from app.services.outreach import policy as messaging
 
@@ -105,7 +106,7 @@ async def _advance(database: Database, now: datetime, limit: int, *, together: b
 class _Writes:
     """Where a pass writes its enrolments and their step runs: at once (one enrolment at a time)."""
 
-    write_later: lead_service.WriteLater | None = None  # a lead's update: written now
+    later: lead_service.LaterWrites | None = None  # a lead's update: written now
 
     def known(self, person: PersonRef) -> dict[str, Any] | None:
         """The person's row as this pass knows it without reading (None: read it)."""
@@ -141,7 +142,8 @@ class _Together(_Writes):
         self.leads: dict[UUID, dict[UUID, tuple[Mapping[str, Any], Mapping[str, Any]]]] = {}  # by workspace, lead
         self.prefetched: dict[PersonRef, dict[str, Any]] = {}  # each used once, by its only enrolment
         self.latest: dict[PersonRef, dict[str, Any]] = {}  # a lead as the updates kept for the end leave it
-        self.write_later = self._write_later
+        self.stored: dict[UUID, list[Engagement]] = {}  # the batch's leads' engagements, as scoring reads them
+        self.later = self
 
     async def prefetch(self, uow: UnitOfWork, claimed: list[dict[str, Any]], now: datetime) -> None:
         """The people of the batch read in one query per workspace and kind; one with several
@@ -162,13 +164,18 @@ class _Together(_Writes):
                 found = (leads if person.kind == "lead" else contacts).get(person.id)
                 if found is not None:
                     self.prefetched[person] = dict(found)
+            if leads:
+                self.stored.update(await scoring.engagements_of(ctx, list(leads)))
 
     def known(self, person: PersonRef) -> dict[str, Any] | None:
         if person in self.latest:
             return self.latest[person]
         return self.prefetched.pop(person, None)
 
-    async def _write_later(self, ctx: Context, row: Any, values: dict[str, Any]) -> Any:
+    def engagements(self, lead_id: UUID) -> list[Engagement] | None:
+        return self.stored.pop(lead_id, None)
+
+    async def write(self, ctx: Context, row: Any, values: dict[str, Any]) -> Any:
         pending = self.leads.setdefault(ctx.workspace_id, {})
         earlier = pending.pop(row["id"], None)
         # a second change of the lead in this batch: the first is written now
@@ -620,8 +627,8 @@ async def _update(
         return {"error": "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())[:500]}
     if who.kind == "lead":
         if row is not None:
-            write_later = writes.write_later if writes is not None else None
-            await lead_service.update_as_read(ctx, cast(Any, dict(row)), changes, write_later=write_later)
+            later = writes.later if writes is not None else None
+            await lead_service.update_as_read(ctx, cast(Any, dict(row)), changes, later=later)
         else:
             await lead_service.update(ctx, who.id, changes, if_match=None)
     else:

@@ -15,6 +15,7 @@ from uuid import UUID
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.conditions import fields_of as rules_of
+from app.domain.errors import DomainError
 from app.domain.events import events as types
 from app.domain.journeys import document as documents
 from app.domain.outreach.vocabulary import PersonRef
@@ -102,6 +103,25 @@ class _Journeys:
         self.ctx = ctx
         self._by_trigger: dict[str, list[tuple[dict[str, Any], documents.JourneyDocument]]] | None = None
         self._documents: dict[tuple[UUID, int], documents.JourneyDocument] = {}
+        self._awaited: set[str] | None = None
+
+    async def awaited(self, event_type: str) -> bool:
+        """Whether an enrolment could exit or go on at this event: a version that enrolments of a
+        running journey may be on (any published one) exits on it or waits for it. Events no one
+        awaits skip the read of the person's enrolments."""
+        if self._awaited is None:
+            awaited: set[str] = set()
+            for journey in await self.ctx.journeys.running():
+                for number in range(1, int(journey["active_version"] or 0) + 1):
+                    try:
+                        document = await self.document(journey["id"], number)
+                    except DomainError:
+                        continue  # never published: no enrolment runs on it
+                    awaited |= {rule.event for rule in document.exit_on if rule.event is not None}
+                    awaited |= {step.event for step in document.steps
+                                if isinstance(step, documents.WaitStep) and step.event is not None}  # fmt: skip
+            self._awaited = awaited
+        return event_type in self._awaited
 
     async def triggered_by(self, event_type: str) -> list[tuple[dict[str, Any], documents.JourneyDocument]]:
         if self._by_trigger is None:
@@ -133,7 +153,8 @@ async def _handle_for(ctx: Context, journeys: _Journeys, event: Mapping[str, Any
     # exits and event waits of the person's active enrolments (before new enrolments: an event
     # that enrols someone never also ends that enrolment)
     # locked: a worker advancing one of them finishes first, and this reads what it left
-    active = await ctx.enrolments.active_of_person_locked(person.column, person.id)
+    awaited = await journeys.awaited(event_type)
+    active = await ctx.enrolments.active_of_person_locked(person.column, person.id) if awaited else []
     for enrolment in active:
         document = await journeys.document(enrolment["journey_id"], enrolment["journey_version"])
         rules = [rule for rule in document.exit_on if rule.event == event_type]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -21,6 +20,7 @@ from app.domain.leads import sla as sla_rules
 from app.domain.leads.contact import contact_details
 from app.domain.leads.filters import LeadFilters
 from app.domain.leads.lifecycle import LeadStatus, Source, check_status_change, default_channel, is_open
+from app.domain.leads.scoring import Engagement
 from app.domain.leads.search import digits, search_text
 from app.domain.pagination import Sort
 from app.ids import new_id
@@ -334,24 +334,32 @@ async def update(ctx: Context, lead_id: UUID, changes: dict[str, Any], *, if_mat
     return await _apply(ctx, row, changes, if_match=if_match)
 
 
-# Writes a lead's new values against the version it was read at, later (with others, in one
-# statement) and answers the row as it will be: `(ctx, row as read, values) -> row after`.
-WriteLater = Callable[[Context, LeadRow, dict[str, Any]], Awaitable[LeadRow]]
+class LaterWrites(Protocol):
+    """A caller that writes many leads' changes together, at its end (the journeys engine's batch)."""
+
+    async def write(self, ctx: Context, row: LeadRow, values: dict[str, Any]) -> LeadRow:
+        """Keep the change, to be written against the version of `row` (the unit of work fails
+        when the lead changed meanwhile); the row as it will be."""
+        ...
+
+    def engagements(self, lead_id: UUID) -> list[Engagement] | None:
+        """The lead's stored engagements as scoring reads them, when read already (None: read them)."""
+        ...
 
 
 async def update_as_read(
-    ctx: Context, row: LeadRow, changes: dict[str, Any], *, write_later: WriteLater | None = None
+    ctx: Context, row: LeadRow, changes: dict[str, Any], *, later: LaterWrites | None = None
 ) -> LeadRow:
     """Changes a use case worked out from `row` as it read it (e.g. "fill what is empty"): written
     against that row's version, so a concurrent write in between is a lost update and the request
-    runs again on the new state, instead of the stale changes overwriting it. `write_later`: the
-    UPDATE itself is left to the caller, who writes many leads' together (and fails the whole
-    unit of work when one changed meanwhile); everything else (rescoring, events) happens here."""
-    return await _apply(ctx, row, changes, if_match=None, write_later=write_later)
+    runs again on the new state, instead of the stale changes overwriting it. `later`: the UPDATE
+    itself is left to the caller, who writes many leads' together; everything else (rescoring,
+    events) happens here."""
+    return await _apply(ctx, row, changes, if_match=None, later=later)
 
 
 async def _apply(
-    ctx: Context, row: LeadRow, changes: dict[str, Any], *, if_match: str | None, write_later: WriteLater | None = None
+    ctx: Context, row: LeadRow, changes: dict[str, Any], *, if_match: str | None, later: LaterWrites | None = None
 ) -> LeadRow:
     if "status" in changes:
         check_status_change(LeadStatus(row["status"]), LeadStatus(changes["status"]))
@@ -364,15 +372,16 @@ async def _apply(
         return row
     result = None
     if FIT_FIELDS & values.keys():  # who the lead is changed: so may its fit, temperature, stage
-        result = await scoring.evaluate(ctx, {**row, **values})
+        stored = later.engagements(row["id"]) if later is not None else None
+        result = await scoring.evaluate(ctx, {**row, **values}, stored=stored)
         rescored = changed_fields(row, {**scoring.columns(result, row), **chosen})  # a person's stage stands
         if rescored.keys() - {"scored_at"}:
             values.update(rescored)
     if "owner_id" in values:
         values["assigned_at"] = ctx.now if values["owner_id"] is not None else None
     repo = ctx.leads
-    if write_later is not None:
-        updated = await write_later(ctx, row, {**values, **ctx.audit_change()})
+    if later is not None:
+        updated = await later.write(ctx, row, {**values, **ctx.audit_change()})
     else:
         updated = await write_changes(ctx, row, values, partial(repo.update, row["id"]), if_match=if_match)
     await events.record(

@@ -79,13 +79,30 @@ def _since(r: Rules, now: datetime) -> datetime:
     return now - timedelta(days=days)
 
 
-async def evaluate(ctx: Context, lead: Mapping[str, Any], extra: Sequence[Engagement] = ()) -> scoring.Score:
-    """The lead's score now, from its stored engagements plus `extra` (ones not written yet); its
-    stored stage decides what the rules may change of it."""
+async def evaluate(
+    ctx: Context,
+    lead: Mapping[str, Any],
+    extra: Sequence[Engagement] = (),
+    *,
+    stored: Sequence[Engagement] | None = None,
+) -> scoring.Score:
+    """The lead's score now, from its stored engagements (`stored`: as `engagements_of` read them
+    already) plus `extra` (ones not written yet); its stored stage decides what the rules may
+    change of it."""
     r = await rules(ctx)
-    facts = await ctx.engagements.facts([lead["id"]], _since(r, ctx.now))
-    done = [Engagement(f["type"], f["occurred_at"]) for f in facts] + list(extra)
-    return scoring.score(r, lead, done, ctx.now, scoring.StageState.of(lead))
+    if stored is None:
+        facts = await ctx.engagements.facts([lead["id"]], _since(r, ctx.now))
+        stored = [Engagement(f["type"], f["occurred_at"]) for f in facts]
+    return scoring.score(r, lead, [*stored, *extra], ctx.now, scoring.StageState.of(lead))
+
+
+async def engagements_of(ctx: Context, lead_ids: Sequence[UUID]) -> dict[UUID, list[Engagement]]:
+    """The stored engagements scoring reads of each of these leads (those in its window), in one query."""
+    facts = await ctx.engagements.facts(list(lead_ids), _since(await rules(ctx), ctx.now))
+    found: dict[UUID, list[Engagement]] = {lead_id: [] for lead_id in lead_ids}
+    for f in facts:
+        found.setdefault(f["lead_id"], []).append(Engagement(f["type"], f["occurred_at"]))
+    return found
 
 
 async def created(ctx: Context, lead: LeadRow, engagement: Mapping[str, Any] | None = None) -> None:
@@ -267,10 +284,7 @@ async def rescore_page(ctx: Context, *, after: UUID | None, limit: int, cause: s
 async def _rescore_leads(ctx: Context, r: Rules, leads: Sequence[LeadRow], cause: str) -> tuple[int, set[UUID]]:
     """Rescore these leads in one batched write: (how many were written, the ids of those that
     changed since they were read and were not)."""
-    facts = await ctx.engagements.facts([lead["id"] for lead in leads], _since(r, ctx.now))
-    by_lead: dict[UUID, list[Engagement]] = {}
-    for f in facts:
-        by_lead.setdefault(f["lead_id"], []).append(Engagement(f["type"], f["occurred_at"]))
+    by_lead = await engagements_of(ctx, [lead["id"] for lead in leads])
     updates: list[tuple[LeadRow, dict[str, Any]]] = []
     changes: list[tuple[LeadRow, dict[str, Any], scoring.Score]] = []
     for lead in leads:
