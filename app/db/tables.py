@@ -1672,7 +1672,7 @@ enrolment_steps = Table(
     Column("lead_id", Uuid),  # the enrolment's person, for their timeline
     Column("contact_id", Uuid),
     Column("step_type", String(16), nullable=False),
-    Column("result", Json),  # {"message_id"}, {"task_id"}, {"branch": "then"}, {"variant"}, {"until"}...
+    Column("result", OptionalJson),  # {"message_id"}, {"task_id"}, {"branch": "then"}, {"variant"}, {"until"}...
     Column("started_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime),
     ForeignKeyConstraint(

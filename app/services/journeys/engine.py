@@ -65,9 +65,11 @@ async def advance_due(database: Database, now: datetime, *, limit: int = BATCH) 
     a failure stays with its enrolment."""
     try:
         return await _advance(database, now, limit, together=True)
+    except LostUpdate:
+        log.info("a lead of a journey batch changed meanwhile; advancing the batch one enrolment at a time")
     except Exception:
-        log.info("a journey batch could not advance together; advancing it one enrolment at a time", exc_info=True)
-        return await _advance(database, now, limit, together=False)
+        log.exception("a journey batch could not advance together; advancing it one enrolment at a time")
+    return await _advance(database, now, limit, together=False)
 
 
 async def _advance(database: Database, now: datetime, limit: int, *, together: bool) -> int:
@@ -111,6 +113,10 @@ class _Writes:
     def known(self, person: PersonRef) -> dict[str, Any] | None:
         """The person's row as this pass knows it without reading (None: read it)."""
         return None
+
+    async def settle(self, ctx: Context, person: PersonRef) -> None:
+        """Write now what is kept for the end about this person: before a step that reads them
+        from the database, or writes them itself."""
 
     async def start_step(self, ctx: Context, values: dict[str, Any]) -> bool:
         """Record that a step run begins; False when that run exists already."""
@@ -174,6 +180,14 @@ class _Together(_Writes):
 
     def engagements(self, lead_id: UUID) -> list[Engagement] | None:
         return self.stored.pop(lead_id, None)
+
+    async def settle(self, ctx: Context, person: PersonRef) -> None:
+        if person.kind != "lead":
+            return
+        pending = self.leads.get(ctx.workspace_id, {}).pop(person.id, None)
+        if pending is not None and not await ctx.leads.update_many_as_read([pending]):
+            raise LostUpdate("a lead changed while the batch advanced")
+        self.latest.pop(person, None)  # read from the database again, where it now is
 
     async def write(self, ctx: Context, row: Any, values: dict[str, Any]) -> Any:
         pending = self.leads.setdefault(ctx.workspace_id, {})
@@ -421,7 +435,10 @@ async def _begin_wait(
     visit: int,
     moved: Mapping[str, Any],
 ) -> None:
-    zone = await _zone(ctx, person_of(enrolment))
+    zone = ZoneInfo("UTC")
+    if step.until is not None:  # the person's clock: as the database has them
+        await writes.settle(ctx, person_of(enrolment))
+        zone = await _zone(ctx, person_of(enrolment))
     waiting_event = None
     if step.mode == "event":
         waiting_event = step.event
@@ -505,6 +522,9 @@ async def _run_step(
     following = documents.successor(document, step.id) if isinstance(step, documents.LINEAR) else None
     who = person_of(enrolment)
     try:
+        if isinstance(step, documents.SendStep | documents.TaskStep | documents.DisqualifyStep |
+                      documents.ReactivateStep):  # fmt: skip
+            await writes.settle(ctx, who)  # they read (and may write) the person from the database
         if isinstance(step, documents.SendStep):
             person.changed()  # what it writes may touch the person's row: read afresh for what follows
             return following, await _send(ctx, who, step)
@@ -628,6 +648,12 @@ async def _update(
     if who.kind == "lead":
         if row is not None:
             later = writes.later if writes is not None else None
+            if later is not None and "status" in changes:  # its follow-ups (a first response) write the lead now
+                assert writes is not None
+                await writes.settle(ctx, who)
+                row, later = await ctx.leads.get(who.id), None
+                if row is None:
+                    return {"error": "the lead is gone"}
             await lead_service.update_as_read(ctx, cast(Any, dict(row)), changes, later=later)
         else:
             await lead_service.update(ctx, who.id, changes, if_match=None)

@@ -15,7 +15,7 @@ from uuid import UUID
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.conditions import fields_of as rules_of
-from app.domain.errors import DomainError
+from app.domain.errors import NotFound
 from app.domain.events import events as types
 from app.domain.journeys import document as documents
 from app.domain.outreach.vocabulary import PersonRef
@@ -96,13 +96,17 @@ async def process(database: Database, now: datetime, *, limit: int = BATCH) -> i
     return read
 
 
+# Published journey versions, parsed, by (workspace, journey, number): they never change.
+_PUBLISHED: dict[tuple[UUID, UUID, int], documents.JourneyDocument] = {}
+_PUBLISHED_LIMIT = 1024
+
+
 class _Journeys:
     """The workspace's journeys and their documents, read once per pass."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._by_trigger: dict[str, list[tuple[dict[str, Any], documents.JourneyDocument]]] | None = None
-        self._documents: dict[tuple[UUID, int], documents.JourneyDocument] = {}
         self._awaited: set[str] | None = None
 
     async def awaited(self, event_type: str) -> bool:
@@ -115,8 +119,8 @@ class _Journeys:
                 for number in range(1, int(journey["active_version"] or 0) + 1):
                     try:
                         document = await self.document(journey["id"], number)
-                    except DomainError:
-                        continue  # never published: no enrolment runs on it
+                    except NotFound:
+                        continue  # no such version: no enrolment runs on it
                     awaited |= {rule.event for rule in document.exit_on if rule.event is not None}
                     awaited |= {step.event for step in document.steps
                                 if isinstance(step, documents.WaitStep) and step.event is not None}  # fmt: skip
@@ -136,10 +140,15 @@ class _Journeys:
         return self._by_trigger.get(event_type, [])
 
     async def document(self, journey_id: UUID, number: int) -> documents.JourneyDocument:
-        key = (journey_id, int(number))
-        if key not in self._documents:
-            self._documents[key] = await enrolments.document_for(self.ctx, journey_id, int(number))
-        return self._documents[key]
+        """A published version of a journey (what enrolments run on): kept by the process, since a
+        published version never changes."""
+        key = (self.ctx.workspace_id, journey_id, int(number))
+        found = _PUBLISHED.get(key)
+        if found is None:
+            if len(_PUBLISHED) >= _PUBLISHED_LIMIT:
+                _PUBLISHED.clear()
+            found = _PUBLISHED[key] = await enrolments.document_for(self.ctx, journey_id, int(number))
+        return found
 
 
 async def _handle(ctx: Context, journeys: _Journeys, event: Mapping[str, Any]) -> None:
