@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
@@ -23,10 +23,6 @@ from app.schemas.workspace.settings import SlaSettings
 from app.services.context import Context
 from app.services.events import events
 from app.services.workspace import calendars, settings
-
-if TYPE_CHECKING:
-    from app.db.repositories.customers.rows import ContactRow
-    from app.db.repositories.leads.rows import LeadRow
 
 ACTIVE, COMPLETED, EXITED = "active", "completed", "exited"
 
@@ -90,14 +86,14 @@ async def read_person(
     engagements = reads is None or any(f.partition(".")[0] == rules.ENGAGEMENTS for f in reads)
     analytics = reads is None or bool({"rfm_segment", "churn_level"} & set(reads))
     if person.kind == "lead":
-        lead = cast("LeadRow | None", known) if known is not None else await ctx.leads.get(person.id)
+        lead = cast(Any, known) if known is not None else await ctx.leads.get(person.id)
         if lead is None or lead["merged_into_id"] is not None:
             return None, None
         row: dict[str, Any] = dict(lead)
         subject = dict(row)
         subject["last_activity_at"] = lead.get("last_engaged_at")
     else:
-        contact = cast("ContactRow | None", known) if known is not None else await ctx.contacts.get(person.id)
+        contact = cast(Any, known) if known is not None else await ctx.contacts.get(person.id)
         if contact is None:
             return None, None
         row = dict(contact)
