@@ -96,6 +96,7 @@ members = Table(
     Column("manager_id", Uuid),
     Column("available", Boolean, nullable=False, server_default=true()),  # not away
     Column("working_hours", Json),  # {"days": [...], "start": "09:00", "end": "17:00"}; null = always
+    Column("review_group", String(64)),  # e.g. legal, brand: campaign approvals may need several groups
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "manager_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "email", unique=True),
@@ -1716,6 +1717,65 @@ journey_cursors = Table(
 )
 
 
+# A campaign: one send to an audience in one or more variants, reviewed and approved before launch.
+# `approvals` / `review_groups`: the members whose approval counts now and their distinct review
+# groups (kept here so a list reads no reviews); `required_*`: the bar in force when it was submitted.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),  # email | sms | whatsapp
+    Column("status", String(16), nullable=False),  # draft | in_review | approved | ... | cancelled
+    Column("audience", Json),  # {"type", "segment_id"?, "conditions"?, "exclude_segment_ids"?}
+    Column("variants", Json, nullable=False),  # [{"name", "template_id", "weight"}]
+    Column("holdout_percent", Integer, nullable=False, server_default="0"),
+    Column("pilot", Json),  # {"percent" | "count", "wait_hours", "auto_pause"}
+    Column("send_at", Json),  # {"at"} or {"date", "local_time"}; null: at launch
+    Column("goal", Json),  # {"event"} or {"engagement"}
+    Column("attribution_days", Integer, nullable=False, server_default="7"),
+    Column("cost_minor", BigInteger),  # in minor units of cost_currency
+    Column("cost_currency", String(3)),
+    Column("utm", Boolean, nullable=False, server_default=true()),
+    Column("author_member_id", Uuid),
+    Column("approvals", Integer, nullable=False, server_default="0"),
+    Column("review_groups", Integer, nullable=False, server_default="0"),
+    Column("required_approvals", Integer),
+    Column("required_review_groups", Integer),
+    Column("submitted_at", UtcDateTime),
+    Column("approved_at", UtcDateTime),
+    Column("cancelled_at", UtcDateTime),
+    *_audit(),
+    ForeignKeyConstraint(["workspace_id", "author_member_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "status", "created_at", "id"),
+)
+
+# Every review of a campaign, kept: `counts` while the approval is a current one (a member's first
+# since the last edit of what is sent); `withdrawn_at` when an edit or the member's own later
+# rejection took it back.
+campaign_reviews = Table(
+    "campaign_reviews",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("member_id", Uuid, nullable=False),
+    Column("decision", String(16), nullable=False),  # approve | reject | request_changes
+    Column("comment", Text),
+    Column("review_group", String(64)),  # the member's when they reviewed
+    Column("counts", Boolean, nullable=False),
+    Column("withdrawn_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["workspace_id", "campaign_id"], ["campaigns.workspace_id", "campaigns.id"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(["workspace_id", "member_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "campaign_id", "created_at", "id"),
+)
+
+
 TENANT_TABLES = (
     members,
     api_keys,
@@ -1785,4 +1845,6 @@ TENANT_TABLES = (
     journey_cursors,
     segment_members,
     segment_evaluations,
+    campaigns,
+    campaign_reviews,
 )

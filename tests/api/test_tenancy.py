@@ -131,6 +131,15 @@ async def _journey(tenant: Tenant, database: Database) -> str:
     return f"/v1/journeys/{created['id']}"
 
 
+async def _campaign(tenant: Tenant, database: Database) -> str:
+    template = (await _template(tenant, database)).rsplit("/", 1)[1]
+    body = {"name": "c", "channel": "sms", "audience": {"type": "leads"},
+            "variants": [{"name": "a", "template_id": template, "weight": 1}]}  # fmt: skip
+    created = (await tenant.post("/v1/campaigns", json=body)).json()
+    await tenant.post(f"/v1/campaigns/{created['id']}/submit")
+    return f"/v1/campaigns/{created['id']}"
+
+
 async def _enrolment(tenant: Tenant, database: Database) -> str:
     journey = await _journey(tenant, database)
     lead = await _lead(tenant, database)
@@ -386,6 +395,12 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ),
     ("GET", "/v1/journeys/{journey_id}/stats"): (_journey, None, "/stats"),
     ("GET", "/v1/enrolments/{enrolment_id}"): (_enrolment, None, ""),
+    ("GET", "/v1/campaigns/{campaign_id}"): (_campaign, None, ""),
+    ("PATCH", "/v1/campaigns/{campaign_id}"): (_campaign, {"name": "Hijacked"}, ""),
+    ("POST", "/v1/campaigns/{campaign_id}/submit"): (_campaign, None, "/submit"),
+    ("POST", "/v1/campaigns/{campaign_id}/cancel"): (_campaign, None, "/cancel"),
+    ("POST", "/v1/campaigns/{campaign_id}/reviews"): (_campaign, {"decision": "approve"}, "/reviews"),
+    ("GET", "/v1/campaigns/{campaign_id}/reviews"): (_campaign, None, "/reviews"),
 }
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from app.db.repositories.analytics.analytics import AcquisitionCostRepository, AnalyticsRepository
+from app.db.repositories.campaigns.campaigns import CampaignRepository, CampaignReviewRepository
 from app.db.repositories.customers.accounts import AccountRepository
 from app.db.repositories.customers.contacts import ContactRepository
 from app.db.repositories.customers.customer_view import CustomerViewRepository
@@ -258,6 +259,14 @@ class BoundRepositories:
     @cached_property
     def enrolments(self) -> EnrolmentRepository:
         return EnrolmentRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def campaigns(self) -> CampaignRepository:
+        return CampaignRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def campaign_reviews(self) -> CampaignReviewRepository:
+        return CampaignReviewRepository(self.uow, self.workspace_id)
 
     @cached_property
     def consents(self) -> ConsentRepository:

@@ -128,6 +128,9 @@ JOURNEY_ENROLLED = "journey.enrolled"
 JOURNEY_EXITED = "journey.exited"
 JOURNEY_COMPLETED = "journey.completed"
 JOURNEY_NOTIFIED = "journey.notified"
+CAMPAIGN_SUBMITTED = "campaign.submitted"
+CAMPAIGN_REVIEWED = "campaign.reviewed"  # every review; `resource_id` is the campaign
+CAMPAIGN_APPROVED = "campaign.approved"
 
 # Who may read an event. The part of the type before the dot names the resource, and that
 # resource's read scope applies: `lead.created` needs `leads:read`, `order.refunded` needs

@@ -43,9 +43,15 @@ RESOURCES: tuple[str, ...] = (
     "messages",
     "suppressions",
     "journeys",
+    "campaigns",
 )
+# Access beyond read and write, per resource: reviewing a campaign (approving it for launch) is
+# not editing it, so `campaigns:write` does not imply `campaigns:review`; both imply read.
+EXTRA_ACCESS: dict[str, tuple[str, ...]] = {"campaigns": ("review",)}
 SCOPES: frozenset[str] = frozenset(
-    {ADMIN} | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}
+    {ADMIN}
+    | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}
+    | {f"{resource}:{access}" for resource, accesses in EXTRA_ACCESS.items() for access in accesses}
 )
 
 
@@ -73,11 +79,13 @@ def redact(token: str) -> str:
 
 
 def allows(granted: frozenset[str] | set[str], required: str) -> bool:
-    """`admin` implies everything; `x:write` implies `x:read`."""
+    """`admin` implies everything; `x:write` (and any extra access, `campaigns:review`) implies `x:read`."""
     if ADMIN in granted or required in granted:
         return True
     resource, _, access = required.partition(":")
-    return access == "read" and f"{resource}:write" in granted
+    if access != "read":
+        return False
+    return any(f"{resource}:{other}" in granted for other in ("write", *EXTRA_ACCESS.get(resource, ())))
 
 
 def normalize_origin(origin: str) -> str | None:

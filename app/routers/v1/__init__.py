@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.routers.v1.analytics import acquisition_costs, analytics, reports
+from app.routers.v1.campaigns import campaigns
 from app.routers.v1.customers import (
     accounts,
     contacts,
@@ -67,6 +68,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     templates.router,
     journeys.router,
     journeys.enrolment_router,
+    campaigns.router,
     custom_fields.router,
     teams.router,
     events.router,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, create_model
 from app.domain.events import events as types
 from app.schemas.analytics.acquisition_costs import AcquisitionCostRead
 from app.schemas.analytics.analytics import ChurnAlertRead, ModelRead, SegmentChange
+from app.schemas.campaigns.campaigns import CampaignRead, ReviewRead
 from app.schemas.common import Actor, UtcDatetime
 from app.schemas.customers.imports import ImportRead
 from app.schemas.customers.integrations import IntegrationRead, PrivacyRequest
@@ -174,6 +175,9 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     **dict.fromkeys((types.JOURNEY_ENROLLED, types.JOURNEY_EXITED, types.JOURNEY_COMPLETED), EnrolmentRead),
     types.JOURNEY_NOTIFIED: JourneyNotified,
     **dict.fromkeys((types.CONTACT_SEGMENT_ENTERED, types.CONTACT_SEGMENT_EXITED), SegmentMembership),
+    types.CAMPAIGN_SUBMITTED: CampaignRead,
+    types.CAMPAIGN_REVIEWED: ReviewRead,
+    types.CAMPAIGN_APPROVED: CampaignRead,
 }
 
 

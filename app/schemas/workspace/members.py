@@ -29,6 +29,12 @@ class MemberWorkingHours(BaseModel):
 
 Available = Field(default=True, description="false while away (leave, sick): routing skips the member")
 WorkingHoursField = Field(default=None, description="null = takes leads at any time")
+ReviewGroup = Field(
+    default=None,
+    min_length=1,
+    max_length=64,
+    description="The review group the member approves campaigns for (e.g. legal, brand); null = none",
+)
 
 
 def _lower(value: str | None) -> str | None:
@@ -45,12 +51,13 @@ class MemberCreate(RequestModel):
     manager_id: UUID | None = None
     available: bool = Available
     working_hours: MemberWorkingHours | None = WorkingHoursField
+    review_group: str | None = ReviewGroup
 
     _email = field_validator("email")(_lower)
 
 
 class MemberUpdate(RequestModel):
-    """Send only what changes; timezone, capacity and manager_id may be null, the others may not."""
+    """Send only what changes; timezone, capacity, manager_id and review_group may be null, the others may not."""
 
     name: Name = Unset
     email: EmailStr = Unset
@@ -61,6 +68,7 @@ class MemberUpdate(RequestModel):
     manager_id: UUID | None = None
     available: bool = Unset
     working_hours: MemberWorkingHours | None = WorkingHoursField
+    review_group: str | None = ReviewGroup
 
     _email = field_validator("email")(_lower)
 
@@ -76,5 +84,6 @@ class MemberRead(ResourceRead):
     manager_id: UUID | None
     available: bool
     working_hours: MemberWorkingHours | None
+    review_group: str | None
     created_by: Actor
     updated_by: Actor

@@ -14,6 +14,7 @@ from app.domain.leads.lifecycle import SLA_SOURCES, Source
 from app.domain.leads.qualification import DISQUALIFICATION_REASONS
 from app.domain.leads.scoring import EngagementType, Operator, StageFilter, Temperature
 from app.domain.leads.sla import Escalation
+from app.schemas.campaigns.settings import CampaignSettings, CampaignSettingsRead, CampaignSettingsUpdate
 from app.schemas.common import RequestModel, ResourceRead, TimeZone
 from app.schemas.outreach.settings import MessagingSettings, MessagingSettingsRead, MessagingSettingsUpdate
 from app.schemas.weekdays import LocalTime, Weekday
@@ -456,6 +457,7 @@ class CustomerSettingsRead(CustomerSettings, ResourceRead):
 
 SECTIONS["customers"] = (CustomerSettings, CustomerSettingsUpdate, CustomerSettingsRead)
 SECTIONS["messaging"] = (MessagingSettings, MessagingSettingsUpdate, MessagingSettingsRead)
+SECTIONS["campaigns"] = (CampaignSettings, CampaignSettingsUpdate, CampaignSettingsRead)
 
 
 # -- analytics (CLV) ---------------------------------------------------------------------------------

@@ -1,0 +1,47 @@
+"""Campaigns of one workspace and every review each had."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, update
+
+from app.db import tables
+from app.db.repositories.base import Page, RecordRepository, Row, datetime_key, text_key
+
+c = tables.campaigns
+r = tables.campaign_reviews
+
+
+class CampaignRepository(RecordRepository[Row]):
+    table = c
+    sortable = {"created_at": datetime_key(c.c.created_at), "name": text_key(c.c.name)}
+
+
+class CampaignReviewRepository(RecordRepository[Row]):
+    table = r
+    sortable = {"created_at": datetime_key(r.c.created_at)}
+
+    async def add(self, values: dict[str, Any]) -> Row:
+        return await self._insert(values)
+
+    async def counting(self, campaign_id: UUID) -> list[Row]:
+        """The approvals that count now (member_id, review_group), oldest first."""
+        statement = (
+            select(r.c.member_id, r.c.review_group)
+            .where(self.scope, r.c.campaign_id == campaign_id, r.c.counts.is_(True))
+            .order_by(r.c.created_at, r.c.id)
+        )
+        return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
+
+    async def withdraw(self, campaign_id: UUID, at: datetime, *, member_id: UUID | None = None) -> None:
+        """The campaign's current approvals (of one member, when named) no longer count."""
+        statement = update(r).where(self.scope, r.c.campaign_id == campaign_id, r.c.counts.is_(True))
+        if member_id is not None:
+            statement = statement.where(r.c.member_id == member_id)
+        await self.uow.execute(statement.values(counts=False, withdrawn_at=at))
+
+    async def history(self, campaign_id: UUID, *, sort: Any, cursor: str | None, limit: int) -> Page[Row]:
+        return await self.list(sort=sort, cursor=cursor, limit=limit, archived=None, campaign_id=campaign_id)

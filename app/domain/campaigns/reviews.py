@@ -1,0 +1,61 @@
+"""Reviews of a campaign: who may review it, which approvals count, and when it is approved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.domain.errors import Conflict
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_CHANGES = "request_changes"
+
+
+class SelfReview(Conflict):
+    """The author of a campaign approving it: another member must."""
+
+    slug = "self-review"
+    title = "Self-review"
+
+
+class MemberKeyRequired(Conflict):
+    """A review is a member's decision: a key not bound to a member cannot make one. Not a 403:
+    the key may hold the scope; what is missing is the person behind it."""
+
+    slug = "member-key-required"
+    title = "Member key required"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval that counts: its member and the member's review group when they approved."""
+
+    member_id: str
+    review_group: str | None
+
+
+@dataclass(frozen=True)
+class Tally:
+    approvals: int  # members whose approval counts
+    review_groups: int  # distinct review groups among them, whatever their case (members without one add none)
+
+    def clears(self, required: int, required_groups: int) -> bool:
+        return self.approvals >= required and self.review_groups >= required_groups
+
+
+def tally(approvals: Iterable[Approval]) -> Tally:
+    """One member counts once, whatever they approved twice."""
+    members: dict[str, str | None] = {}
+    for approval in approvals:
+        members.setdefault(approval.member_id, approval.review_group)
+    groups = {group.casefold() for group in members.values() if group is not None}
+    return Tally(len(members), len(groups))
+
+
+def refuse_self_approval(decision: Decision, author_member_id: str | None, member_id: str) -> None:
+    if decision is Decision.APPROVE and author_member_id is not None and author_member_id == member_id:
+        raise SelfReview("the author of a campaign cannot approve it: another member must")

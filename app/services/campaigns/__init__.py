@@ -1,0 +1,1 @@
+"""Campaigns: define one, submit it for review, review it, cancel it."""
