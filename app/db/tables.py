@@ -1739,6 +1739,8 @@ campaigns = Table(
     Column("cost_currency", String(3)),
     Column("utm", Boolean, nullable=False, server_default=true()),
     Column("author_member_id", Uuid),
+    # the members who wrote it, changed what is reviewed or submitted it: none of them may approve it
+    Column("contributors", Json),
     Column("approvals", Integer, nullable=False, server_default="0"),
     Column("review_groups", Integer, nullable=False, server_default="0"),
     Column("required_approvals", Integer),

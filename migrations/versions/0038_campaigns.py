@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("cost_currency", sa.String(length=3), nullable=True),
         sa.Column("utm", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("author_member_id", sa.Uuid(), nullable=True),
+        sa.Column("contributors", JSON, nullable=True),
         sa.Column("approvals", sa.Integer(), server_default="0", nullable=False),
         sa.Column("review_groups", sa.Integer(), server_default="0", nullable=False),
         sa.Column("required_approvals", sa.Integer(), nullable=True),

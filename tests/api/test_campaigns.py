@@ -270,3 +270,55 @@ async def test_a_members_review_group_is_set_changed_and_shown(tenant: Tenant) -
     assert cleared.json()["review_group"] is None
     too_long = await tenant.patch(f"/v1/members/{member_id}", json={"review_group": "x" * 65})
     assert_problem(too_long, 422, "review_group")
+
+
+async def test_a_member_who_changed_or_submitted_a_campaign_cannot_approve_it(tenant: Tenant) -> None:
+    await tenant.patch("/v1/settings/campaigns", json={"required_approvals": 1})
+    created = await tenant.post("/v1/campaigns", json=definition(await template(tenant)))  # no author: an admin key
+    assert created.status_code == 201 and created.json()["author_member_id"] is None
+    editor = await member(tenant, "Editor")
+    editor_key = await tenant.key_with("campaigns:write", "campaigns:review", member_id=editor)
+    submitter = await member(tenant, "Submitter")
+    submitter_key = await tenant.key_with("campaigns:write", "campaigns:review", member_id=submitter)
+    url = f"/v1/campaigns/{created.json()['id']}"
+    renamed = await tenant.patch(url, json={"name": "Only the label"}, key=editor_key)
+    assert renamed.status_code == 200 and renamed.json()["contributors"] == []  # a label is not what is reviewed
+    changed = await tenant.patch(url, json={"holdout_percent": 20}, key=editor_key)
+    assert changed.json()["contributors"] == [editor]
+    submitted = await tenant.post(f"{url}/submit", key=submitter_key)
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["contributors"] == [editor, submitter]
+    campaign = submitted.json()
+    for key in (editor_key, submitter_key):
+        assert assert_problem(await review(tenant, campaign, key), 409)["type"] == "/problems/self-review"
+    # either may still ask for changes; someone else approves
+    approved = await review(tenant, campaign, await reviewer(tenant, "Other"))
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+
+
+async def test_an_approval_counts_while_its_member_is_active(tenant: Tenant) -> None:
+    await tenant.patch("/v1/settings/campaigns", json={"required_approvals": 2})
+    campaign = await in_review(tenant)
+    first = await member(tenant, "First", "legal")
+    first_key = await tenant.key_with("campaigns:review", member_id=first)
+    assert (await review(tenant, campaign, first_key)).json()["approvals"] == 1
+    assert (await tenant.patch(f"/v1/members/{first}", json={"active": False})).status_code == 200
+    second = await review(tenant, campaign, await reviewer(tenant, "Second"))
+    assert second.status_code == 200, second.text
+    assert (second.json()["status"], second.json()["approvals"]) == ("in_review", 1)  # the first no longer counts
+    third = await review(tenant, campaign, await reviewer(tenant, "Third"))
+    assert (third.json()["status"], third.json()["approvals"]) == ("approved", 2)
+
+
+async def test_send_at_is_one_instant_however_it_is_written(tenant: Tenant) -> None:
+    await tenant.patch("/v1/settings/campaigns", json={"required_approvals": 2})
+    campaign = await in_review(tenant, send_at={"at": "2030-01-01T10:00:00+03:30"})
+    assert campaign["send_at"] == {"at": "2030-01-01T06:30:00Z"}
+    assert (await review(tenant, campaign, await reviewer(tenant, "One"))).json()["approvals"] == 1
+    same = await tenant.patch(f"/v1/campaigns/{campaign['id']}", json={"send_at": {"at": "2030-01-01T06:30:00Z"}})
+    assert same.status_code == 200, same.text
+    assert (same.json()["status"], same.json()["approvals"], same.json()["version"]) == (
+        "in_review", 1, campaign["version"] + 1)  # fmt: skip
+    too_far = await tenant.patch(f"/v1/campaigns/{campaign['id']}",
+                                 json={"send_at": {"at": "9999-12-31T23:59:59-10:00"}})  # fmt: skip
+    assert_problem(too_far, 422)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -56,6 +56,8 @@ def tally(approvals: Iterable[Approval]) -> Tally:
     return Tally(len(members), len(groups))
 
 
-def refuse_self_approval(decision: Decision, author_member_id: str | None, member_id: str) -> None:
-    if decision is Decision.APPROVE and author_member_id is not None and author_member_id == member_id:
-        raise SelfReview("the author of a campaign cannot approve it: another member must")
+def refuse_self_approval(decision: Decision, authors: Collection[str], member_id: str) -> None:
+    """`authors`: the campaign's author and every member who changed what is reviewed or submitted
+    it; none of them may approve it."""
+    if decision is Decision.APPROVE and member_id in authors:
+        raise SelfReview("a member who wrote, changed or submitted a campaign cannot approve it: another member must")

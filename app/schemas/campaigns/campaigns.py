@@ -79,6 +79,10 @@ class SendAt(RequestModel):
     @model_validator(mode="after")
     def _one_form(self) -> SendAt:
         if self.at is not None and self.date is None and self.local_time is None:
+            try:  # one instant, one spelling: stored in UTC
+                self.at = self.at.astimezone(dt.UTC)
+            except OverflowError:
+                raise ValueError("at: not a time this service can store") from None
             return self
         if self.at is None and self.date is not None and self.local_time is not None:
             return self
@@ -185,6 +189,11 @@ class CampaignRead(ResourceRead):
     cost: CampaignCostRead | None
     utm: bool
     author_member_id: UUID | None = Field(description="The member bound to the key that created it")
+    contributors: list[UUID] = Field(
+        default_factory=list,
+        description="Members who wrote it, changed what is reviewed or submitted it (with keys bound to them): "
+        "none of them may approve it",
+    )
     approvals: int = Field(description="Members whose approval counts now (each once)")
     required_approvals: int = Field(description="As set when it was submitted; a draft shows the current setting")
     review_groups: int = Field(description="Distinct review groups of the members whose approval counts")

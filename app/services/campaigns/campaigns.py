@@ -51,6 +51,7 @@ def shown(row: Mapping[str, Any], current: Mapping[str, Any]) -> Row:
     hidden = ("workspace_id", "cost_minor", "cost_currency")
     out = {k: v for k, v in row.items() if k not in hidden}
     out["cost"] = _cost(row)
+    out["contributors"] = list(row.get("contributors") or [])
     out["required_approvals"] = required
     out["required_review_groups"] = required_groups
     out["missing"] = rules.missing(row, approvals=row["approvals"], review_groups=row["review_groups"],
@@ -135,6 +136,24 @@ def _author(ctx: Context) -> UUID | None:
     return UUID(ctx.actor.id) if ctx.actor.type == "member" and ctx.actor.id is not None else None
 
 
+def _with_contributor(contributors: list[str] | None, ctx: Context) -> list[str]:
+    """The campaign's contributors with the calling key's member (if any) among them."""
+    found = list(contributors or [])
+    member = _author(ctx)
+    if member is not None and str(member) not in found:
+        found.append(str(member))
+    return found
+
+
+def authors(row: Mapping[str, Any]) -> set[str]:
+    """Who may not approve the campaign: its author and every member who changed what is reviewed
+    or submitted it."""
+    found = set(row.get("contributors") or [])
+    if row.get("author_member_id") is not None:
+        found.add(str(row["author_member_id"]))
+    return found
+
+
 async def create(ctx: Context, values: dict[str, Any]) -> Row:
     """A new campaign in draft; its author is the member bound to the calling key (else none)."""
     columns = await _columns(ctx, values)
@@ -144,6 +163,7 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
             **columns,
             "status": Status.DRAFT.value,
             "author_member_id": _author(ctx),
+            "contributors": _with_contributor(None, ctx),
             "approvals": 0,
             "review_groups": 0,
             "required_approvals": None,
@@ -179,6 +199,8 @@ async def update(ctx: Context, campaign_id: UUID, changes: dict[str, Any], *, if
         row["status"] != Status.DRAFT or row["approvals"] > 0
     )
     values = dict(changed)
+    if any(k in rules.REVIEWED_FIELDS for k in changed):
+        values["contributors"] = _with_contributor(row.get("contributors"), ctx)
     if withdraws:
         values |= {**_back_to_draft(), "approvals": 0, "review_groups": 0}
     updated = await ctx.campaigns.update(campaign_id, row["version"], {**values, **ctx.audit_change()})
@@ -210,6 +232,7 @@ async def submit(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> Ro
     counted = await current_tally(ctx, campaign_id)
     values: dict[str, Any] = {
         "status": Status.IN_REVIEW.value,
+        "contributors": _with_contributor(row.get("contributors"), ctx),
         "submitted_at": ctx.now,
         "required_approvals": required,
         "required_review_groups": required_groups,

@@ -34,9 +34,10 @@ async def review(
     if row["status"] != Status.IN_REVIEW:
         raise Conflict(f"only a campaign in review can be reviewed (this one is {row['status']})")
     member_id = UUID(ctx.actor.id)
-    author = str(row["author_member_id"]) if row["author_member_id"] is not None else None
-    refuse_self_approval(decision, author, str(member_id))
+    refuse_self_approval(decision, campaigns.authors(row), str(member_id))
     reviewer = await members.get(ctx, member_id)
+    if not reviewer["active"]:  # its keys stop working; one cached by another process may not yet
+        raise Conflict("a deactivated member cannot review")
     counting = [
         Approval(str(r["member_id"]), r["review_group"]) for r in await ctx.campaign_reviews.counting(campaign_id)
     ]

@@ -28,10 +28,13 @@ class CampaignReviewRepository(RecordRepository[Row]):
         return await self._insert(values)
 
     async def counting(self, campaign_id: UUID) -> list[Row]:
-        """The approvals that count now (member_id, review_group), oldest first."""
+        """The approvals that count now (member_id, review_group), oldest first: those of members
+        still active (a member deactivated before the bar is reached no longer counts)."""
+        m = tables.members
         statement = (
             select(r.c.member_id, r.c.review_group)
-            .where(self.scope, r.c.campaign_id == campaign_id, r.c.counts.is_(True))
+            .join(m, (m.c.workspace_id == r.c.workspace_id) & (m.c.id == r.c.member_id))
+            .where(self.scope, r.c.campaign_id == campaign_id, r.c.counts.is_(True), m.c.active.is_(True))
             .order_by(r.c.created_at, r.c.id)
         )
         return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
