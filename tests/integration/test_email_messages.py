@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -505,14 +506,16 @@ async def test_one_pass_records_the_sends_of_every_workspace_together_and_leaves
     # a claim whose lease ran out (another worker settled it since) is not recorded over
     lead_id = await person(tenant, "late@example.com")
     late = await send(tenant, lead_id, subject="Hi", body_text="Hello", purpose="transactional")
-    async with UnitOfWork(database) as uow:
-        [claimed] = await uow.message_queue().claim(utcnow(), utcnow(), 10)
+    async with UnitOfWork(database) as uow:  # claimed by a worker (its first attempt), as the queue claims
+        ctx = Context(uow, UUID(tenant.id), SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        claimed = await ctx.messages.set_fields(UUID(late["id"]), {"status": "sending", "attempts": 1,
+                                                                   "lease_until": utcnow()})  # fmt: skip
+        assert claimed is not None
         await uow.commit()
     async with UnitOfWork(database) as uow:
-        ctx = Context(uow, claimed["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
-        assert await ctx.messages.settle_sent([(claimed["id"], int(claimed["attempts"]) + 1, "<x@y>")], utcnow(),
-                                              "system") == []  # fmt: skip
-        [row] = await ctx.messages.settle_sent([(claimed["id"], int(claimed["attempts"]), None)], utcnow(), "system")
+        ctx = Context(uow, UUID(tenant.id), SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        assert await ctx.messages.settle_sent([(claimed["id"], 2, "<x@y>")], utcnow(), "system") == []  # not its claim
+        [row] = await ctx.messages.settle_sent([(claimed["id"], 1, None)], utcnow(), "system")
         await uow.commit()
     assert (row["status"], row["provider_message_id"]) == ("sent", None)
     assert (await status_of(tenant, late["id"]))["version"] == late["version"] + 2  # claimed, then sent
