@@ -519,3 +519,23 @@ async def test_one_pass_records_the_sends_of_every_workspace_together_and_leaves
         await uow.commit()
     assert (row["status"], row["provider_message_id"]) == ("sent", None)
     assert (await status_of(tenant, late["id"]))["version"] == late["version"] + 2  # claimed, then sent
+
+
+async def test_concurrent_batches_to_the_same_addresses_keep_the_cap(database: Database, tenant: Tenant) -> None:
+    async with SmtpServer() as smtp:
+        await setup(tenant, smtp)
+        cap = {"frequency_cap": {"marketing_per_7_days": 1}, "frequency_cap_action": "skip"}
+        assert (await tenant.patch("/v1/settings/messaging", json=cap)).status_code == 200
+        people = [await person(tenant, f"both{n}@example.com") for n in range(4)]
+
+        def batch(order: list[str]) -> dict[str, Any]:
+            return {"messages": [{"lead_id": p, "channel": "email", "subject": "Offer", "body_text": "Buy",
+                                  "purpose": "marketing"} for p in order]}  # fmt: skip
+
+        answers = await asyncio.gather(*(
+            tenant.post("/v1/messages/batch", json=batch(people if n % 2 == 0 else people[::-1])) for n in range(4)
+        ))  # fmt: skip
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    queued = [r for a in answers for r in a.json()["results"] if r["status"] == "queued"]
+    capped = [r for a in answers for r in a.json()["results"] if r.get("block_reason") == "frequency_cap"]
+    assert (len(queued), len(capped)) == (4, 12)  # one each, whichever batch came first

@@ -4,7 +4,7 @@ Delivery itself is the worker's (app/services/outreach/delivery.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,6 +90,7 @@ async def send_batch(ctx: Context, items: Sequence[Any]) -> list[Row]:
         await reads.prefetch_consents(marketing, channel_type)
         await reads.prefetch_suppressions(channel_type, [r.key for _, r in same if r.key is not None])
     cap = _Cap(ctx, policy)
+    await cap.lock(r.key for _, body, r in recipients if body.purpose is Purpose.MARKETING and r.key is not None)
     prepared: list[tuple[int, _Prepared]] = []
     for index, body, recipient in recipients:
         try:
@@ -146,11 +147,21 @@ class _Cap:
         self.policy = policy
         self._read: dict[str, tuple[datetime, list[datetime]]] = {}  # key: (read from, times then)
         self._added: dict[str, list[datetime]] = {}  # key: what this request scheduled
+        self._locked: set[str] = set()
+
+    async def lock(self, keys: Iterable[str]) -> None:
+        """Take these addresses' locks now, in one order for every request (two batches naming the
+        same addresses in other orders would otherwise wait for each other: a deadlock)."""
+        if self.policy.marketing_per_7_days is None:
+            return
+        for key in sorted(set(keys) - self._locked):
+            await self.ctx.messages.lock_address(key)
+            self._locked.add(key)
 
     async def scheduled(self, key: str, since: datetime) -> list[datetime]:
         read = self._read.get(key)
-        if read is None:
-            await self.ctx.messages.lock_address(key)
+        if key not in self._locked:
+            await self.lock([key])
         if read is None or since < read[0]:
             read = self._read[key] = (since, await self.ctx.messages.marketing_times(key, since))
         return [at for at in (*read[1], *self._added.get(key, ())) if at > since]
