@@ -113,8 +113,9 @@ async def cancel_campaign(
     "/{campaign_id}/reviews",
     summary="Review a campaign in review: approve, reject or request changes (a member-bound key)",
     description="Needs `campaigns:review` and a key bound to a member (else 409 `/problems/member-key-required`). "
-    "409 unless the campaign is in review; its author approving it: 409 `/problems/self-review`. Answers the "
-    "campaign after the review.",
+    "409 unless the campaign is in review or when the member is deactivated; one of its `contributors` (its "
+    "author, a member who changed what is reviewed or submitted it) approving it: 409 `/problems/self-review`. "
+    "Answers the campaign after the review.",
     response_model=CampaignRead,
 )
 async def review_campaign(
