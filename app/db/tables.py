@@ -1527,6 +1527,9 @@ messages = Table(
     Column("clicked_at", UtcDateTime),
     Column("replied_at", UtcDateTime),
     Column("failed_at", UtcDateTime),
+    Column("unsubscribed_at", UtcDateTime),  # its unsubscribe link (or List-Unsubscribe) was used
+    Column("complained_at", UtcDateTime),  # reported as spam
+    Column("campaign_id", Uuid),  # sent by this campaign
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"),
@@ -1545,6 +1548,7 @@ messages = Table(
         sqlite_where=text("status = 'queued'"),
     ),
     Index(None, "channel_id", "provider_message_id", **_not_null("provider_message_id")),
+    Index(None, "workspace_id", "campaign_id", "status", **_not_null("campaign_id")),
     # sends whose worker's lease ran out (settled as unknown)
     Index(
         "ix_messages_sending",
@@ -1607,6 +1611,15 @@ journey_versions = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("published_at", UtcDateTime),
     Column("published_by", String(64)),
+    # its review, when journeys that send marketing need approvals (migration 0039)
+    Column("review_status", String(16)),  # null (not submitted) | in_review | approved
+    Column("contributors", Json),  # members who edited or submitted it: none of them may approve it
+    Column("approvals", Integer, nullable=False, server_default="0"),
+    Column("review_groups", Integer, nullable=False, server_default="0"),
+    Column("required_approvals", Integer),
+    Column("required_review_groups", Integer),
+    Column("submitted_at", UtcDateTime),
+    Column("approved_at", UtcDateTime),
     ForeignKeyConstraint(["workspace_id", "journey_id"], ["journeys.workspace_id", "journeys.id"], ondelete="CASCADE"),
 )
 
@@ -1748,6 +1761,16 @@ campaigns = Table(
     Column("submitted_at", UtcDateTime),
     Column("approved_at", UtcDateTime),
     Column("cancelled_at", UtcDateTime),
+    # sending (migration 0039)
+    Column("seed", BigInteger),  # drawn at launch: the recipients' arms and pilot follow from it
+    Column("launched_at", UtcDateTime),
+    Column("starts_at", UtcDateTime),  # when sending begins: send_at.at, a local date's earliest, or launch
+    Column("pilot_started_at", UtcDateTime),
+    Column("rest_due_at", UtcDateTime),  # the pilot's wait over: the rest goes from then
+    Column("paused_at", UtcDateTime),
+    Column("pause_reason", Json),  # {"reason", figures...}: why sending stopped
+    Column("winner", String(64)),  # the variant the rest went with (a significant pilot winner)
+    Column("finished_at", UtcDateTime),  # every recipient's message at a final status
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "author_member_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "created_at", "id"),
@@ -1775,6 +1798,49 @@ campaign_reviews = Table(
     ),
     ForeignKeyConstraint(["workspace_id", "member_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "campaign_id", "created_at", "id"),
+)
+
+# A launched campaign's audience, frozen: one row per person, with the arm the seed gave them
+# (a variant's name, or `holdout`: sent nothing) and whether they are in the pilot. `message_id` is
+# set in the same transaction as the message is stored: a recipient is messaged at most once.
+campaign_recipients = Table(
+    "campaign_recipients",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("campaign_id", Uuid, primary_key=True),
+    Column("person_id", Uuid, primary_key=True),  # a lead or a contact, as the audience's type
+    Column("arm", String(64), nullable=False),
+    Column("pilot", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | messaged | holdout | skipped
+    Column("message_id", Uuid),
+    Column("block_reason", String(24)),  # a message stored blocked: why
+    Column("send_at", UtcDateTime),  # its own time (a local send time in its time zone)
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["workspace_id", "campaign_id"], ["campaigns.workspace_id", "campaigns.id"], ondelete="CASCADE"
+    ),
+    Index(None, "workspace_id", "campaign_id", "status", "pilot"),
+)
+
+# Journeys under review (when the campaigns setting `approvals_apply_to_journeys` is on): every
+# review of a journey's draft version, kept, as for campaigns.
+journey_reviews = Table(
+    "journey_reviews",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("journey_id", Uuid, nullable=False),
+    Column("version", Integer, nullable=False),  # the draft version reviewed
+    Column("member_id", Uuid, nullable=False),
+    Column("decision", String(16), nullable=False),  # approve | reject | request_changes
+    Column("comment", Text),
+    Column("review_group", String(64)),
+    Column("counts", Boolean, nullable=False),
+    Column("withdrawn_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "journey_id"], ["journeys.workspace_id", "journeys.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "member_id"], ["members.workspace_id", "members.id"]),
+    Index(None, "workspace_id", "journey_id", "created_at", "id"),
 )
 
 
@@ -1849,4 +1915,6 @@ TENANT_TABLES = (
     segment_evaluations,
     campaigns,
     campaign_reviews,
+    campaign_recipients,
+    journey_reviews,
 )

@@ -145,6 +145,22 @@ createdb crm
     assert walkthrough(text) == ["curl -s $API/one\n", "curl -s $API/two\n"]
 
 
+def tracebacks(log: str) -> str:
+    """The server log's tracebacks with the line before each (the failed request's log line)."""
+    lines, kept, inside = log.splitlines(), [], False
+    for number, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            inside = True
+            kept.extend(lines[max(0, number - 2) : number])
+        elif inside and line and not line.startswith((" ", "\t")) and ":" in line:
+            kept.append(line)
+            inside = False
+            continue
+        if inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 @pytest.mark.timeout(300)
 def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     missing = [tool for tool in ("bash", "curl", "python3") if shutil.which(tool) is None]
@@ -206,6 +222,8 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
             for answer, text in MISSING_LINE.findall(stderr)
         ]
         tail = f"\n--- stdout (end)\n{stdout[-3000:]}\n--- stderr (end)\n{stderr[-3000:]}"
+        if any("answered 5" in line for line in wrong):  # the server's own account of what failed
+            tail += f"\n--- server (tracebacks)\n{tracebacks(server.output())[-6000:]}"
         assert not wrong, "\n".join(wrong) + tail
         assert code == 0, f"the walkthrough stopped (exit {code}){tail}\n--- server\n{server.output()[-3000:]}"
         assert len(answers) > 100, f"only {len(answers)} requests ran{tail}"
