@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable, Select
 
 from app.db.bulk import copy, json_update, positional, write_behind
+from app.db.repositories.campaigns.queue import CampaignQueue
 from app.db.repositories.customers.segments import SegmentQueue
 from app.db.repositories.events.delivery_queue import DeliveryQueue
 from app.db.repositories.events.event_queue import EventQueue
@@ -175,6 +176,9 @@ class UnitOfWork:
 
     def enrolment_queue(self) -> EnrolmentQueue:
         return EnrolmentQueue(self)
+
+    def campaign_queue(self) -> CampaignQueue:
+        return CampaignQueue(self)
 
     def segment_queue(self) -> SegmentQueue:
         return SegmentQueue(self)

@@ -25,6 +25,7 @@ OUTBOX_CHANNEL = "crm_outbox"
 NOTIFY_EVERY_SECONDS = 0.05
 EVENTS, TIMERS, JOBS, DELIVERIES, MESSAGES = "", "timers", "jobs", "deliveries", "messages"
 JOURNEYS = "journeys"
+CAMPAIGNS = "campaigns"
 _last_notify: dict[str, float] = {}
 LOCAL_WAKERS: set[Callable[[str], None]] = set()
 

@@ -23,6 +23,7 @@ from app import outbound, sealing
 from app.config import Settings
 from app.db.session import Database
 from app.db.wakeups import (
+    CAMPAIGNS,
     DELIVERIES,
     EVENTS,
     JOBS,
@@ -35,6 +36,7 @@ from app.db.wakeups import (
 )
 from app.domain.events.webhooks import workspace_share
 from app.ids import utcnow
+from app.services.campaigns import sending as campaign_sending
 from app.services.customers import segment_members
 from app.services.journeys import engine as journey_engine
 from app.services.journeys import schedules as journey_schedules
@@ -94,6 +96,8 @@ class Worker:
         self._dedupe_wake = asyncio.Event()  # set by dispatch passes: new leads may be queued
         self._message_wake = asyncio.Event()
         self._journey_wake = asyncio.Event()  # an enrolment made, or events numbered (triggers, exits)
+        self._campaign_wake = asyncio.Event()  # a campaign launched or resumed
+        self._next_campaign: datetime | None = None
         self._next_journey: datetime | None = None
         self._next_segments: datetime | None = None  # when saved segments are evaluated next
         self._message_limits = messages.RateLimits()
@@ -105,6 +109,7 @@ class Worker:
             JOBS: self._job_wake,
             MESSAGES: self._message_wake,
             JOURNEYS: self._journey_wake,
+            CAMPAIGNS: self._campaign_wake,
         }
         self._next_timer: datetime | None = None  # when the next pending timer is due, as last seen
         self._next_sla: datetime | None = None  # the next first-response deadline, as last seen
@@ -254,6 +259,18 @@ class Worker:
         self._next_journey = await journey_engine.next_due(self.database)  # the schedules' next run included
         return 0
 
+    async def _campaigns(self) -> int:
+        """Launched campaigns, each a step on (a batch handed out: at once again); while any
+        sends, look again every couple of seconds (its messages' progress, the pilot's figures)."""
+        now = utcnow()
+        if await campaign_sending.advance_due(self.database, now):
+            return 1
+        self._next_campaign = await campaign_sending.next_due(self.database, utcnow())
+        return 0
+
+    def _campaign_due(self) -> datetime | None:
+        return self._next_campaign
+
     async def _stage(self, name: str, work: Awaitable[int]) -> int:
         """One stage of a loop's pass: its failure is logged and never keeps the others from running."""
         try:
@@ -390,6 +407,9 @@ class Worker:
                 ),
                 asyncio.create_task(
                     self._loop("messages", self._messages, self._message_wake, self._message_due, coalesce=0.0)
+                ),
+                asyncio.create_task(
+                    self._loop("campaigns", self._campaigns, self._campaign_wake, self._campaign_due, coalesce=0.0)
                 ),
             ]
             if not self.database.is_sqlite:

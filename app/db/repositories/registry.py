@@ -12,6 +12,7 @@ from uuid import UUID
 
 from app.db.repositories.analytics.analytics import AcquisitionCostRepository, AnalyticsRepository
 from app.db.repositories.campaigns.campaigns import CampaignRepository, CampaignReviewRepository
+from app.db.repositories.campaigns.sending import RecipientRepository
 from app.db.repositories.customers.accounts import AccountRepository
 from app.db.repositories.customers.contacts import ContactRepository
 from app.db.repositories.customers.customer_view import CustomerViewRepository
@@ -267,6 +268,10 @@ class BoundRepositories:
     @cached_property
     def campaign_reviews(self) -> CampaignReviewRepository:
         return CampaignReviewRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def campaign_recipients(self) -> RecipientRepository:
+        return RecipientRepository(self.uow, self.workspace_id)
 
     @cached_property
     def consents(self) -> ConsentRepository:

@@ -34,7 +34,10 @@ class Channel(StrEnum):
 
 # A campaign may be edited until it is launched; cancelling is final.
 EDITABLE = frozenset({Status.DRAFT, Status.IN_REVIEW, Status.APPROVED})
-CANCELLABLE = frozenset({Status.DRAFT, Status.IN_REVIEW, Status.APPROVED})
+# Cancelling a launched campaign stops it handing out messages (those queued already still go).
+CANCELLABLE = frozenset(
+    {Status.DRAFT, Status.IN_REVIEW, Status.APPROVED, Status.SCHEDULED, Status.PILOTING, Status.SENDING, Status.PAUSED}
+)
 # What is sent, to whom, when and how: a change to any of these withdraws every approval (the
 # reviewers approved something else) and returns the campaign to draft. `name`, `goal`,
 # `attribution_days` and `cost` only label and measure the campaign.

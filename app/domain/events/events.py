@@ -131,6 +131,9 @@ JOURNEY_NOTIFIED = "journey.notified"
 CAMPAIGN_SUBMITTED = "campaign.submitted"
 CAMPAIGN_REVIEWED = "campaign.reviewed"  # every review; `resource_id` is the campaign
 CAMPAIGN_APPROVED = "campaign.approved"
+CAMPAIGN_LAUNCHED = "campaign.launched"
+CAMPAIGN_PAUSED = "campaign.paused"  # by a person or by its pilot (`pause_reason` has the figures)
+CAMPAIGN_SENT = "campaign.sent"
 
 # Who may read an event. The part of the type before the dot names the resource, and that
 # resource's read scope applies: `lead.created` needs `leads:read`, `order.refunded` needs

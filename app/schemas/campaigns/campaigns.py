@@ -60,6 +60,11 @@ class CampaignPilot(RequestModel):
     count: int | None = Field(default=None, ge=1, le=10_000_000)
     wait_hours: int = Field(default=24, ge=1, le=720)
     auto_pause: AutoPause | None = None
+    winner_only: bool = Field(
+        default=False,
+        description="After the wait, send the rest only the winning variant when the pilot has a significant "
+        "winner (p < 0.05, `min_sample` reached in each variant); otherwise the rest is split as planned",
+    )
 
     @model_validator(mode="after")
     def _one_size(self) -> CampaignPilot:
@@ -174,6 +179,16 @@ class CampaignCostRead(BaseModel):
     currency: str
 
 
+class CampaignProgress(BaseModel):
+    recipients: int = Field(description="The frozen audience, holdout included")
+    holdout: int = Field(description="Kept out: sent nothing")
+    pending: int = Field(description="Not messaged yet (the pilot's wait, the channel's rate)")
+    queued: int = Field(description="Messages waiting for their time or the channel")
+    sent: int = Field(description="Messages that went (sent, delivered, bounced, or perhaps: unknown)")
+    blocked: int = Field(description="Messages not sent: no consent, suppressed, the frequency cap... (see the report)")
+    failed: int
+
+
 class CampaignRead(ResourceRead):
     id: UUID
     name: str
@@ -205,6 +220,22 @@ class CampaignRead(ResourceRead):
     submitted_at: UtcDatetime | None
     approved_at: UtcDatetime | None
     cancelled_at: UtcDatetime | None
+    seed: int | None = Field(
+        default=None, description="Drawn at launch: with the frozen audience it reproduces every recipient's arm"
+    )
+    launched_at: UtcDatetime | None = None
+    starts_at: UtcDatetime | None = Field(default=None, description="When sending begins (or began)")
+    pilot_started_at: UtcDatetime | None = None
+    rest_due_at: UtcDatetime | None = Field(default=None, description="The pilot's wait over: the rest goes from then")
+    paused_at: UtcDatetime | None = None
+    pause_reason: dict[str, Any] | None = Field(
+        default=None,
+        description="Why it paused: `{reason: manual}`, or the pilot's figures (`pilot_unsubscribe_rate`, "
+        "`pilot_complaint_rate`: rates, counts and limits)",
+    )
+    winner: str | None = Field(default=None, description="The variant the rest went with (a significant pilot winner)")
+    finished_at: UtcDatetime | None = Field(default=None, description="Every recipient's message at a final status")
+    progress: CampaignProgress | None = Field(default=None, description="A launched campaign's recipients, so far")
     created_by: Actor
     updated_by: Actor
 
@@ -224,3 +255,70 @@ class ReviewRead(BaseModel):
     counts: bool = Field(description="An approval that counts now (a member's first since the last edit)")
     withdrawn_at: UtcDatetime | None = Field(description="When an edit, or the member's later rejection, took it back")
     created_at: UtcDatetime
+
+
+class MoneyRead(BaseModel):
+    amount: str = Field(description="A decimal string, exact")
+    currency: str
+
+
+class UpliftRead(BaseModel):
+    absolute: float = Field(description="The variant's conversion rate minus the holdout's (0.012 = 1.2 points)")
+    absolute_interval: list[float] = Field(description="Its 95% Wald interval [low, high]")
+    relative: float | None = Field(description="Its rate over the holdout's, minus 1; none at a 0 holdout rate")
+    relative_interval: list[float] | None = Field(
+        description="95% log interval of the rate ratio, minus 1; none without a conversion in either arm"
+    )
+    interval: str = Field(description="How the intervals are made")
+
+
+class ArmRead(BaseModel):
+    name: str = Field(description="The variant's name, or `holdout`")
+    recipients: int = Field(description="Drawn to this arm (intention to treat: blocked ones count too)")
+    queued: int
+    sent: int
+    delivered: int
+    failed: int
+    blocked: dict[str, int] = Field(description="Messages blocked, by reason (no_consent, suppressed...)")
+    blocked_total: int
+    opened: int
+    clicked: int
+    replied: int
+    unsubscribed: int
+    complained: int
+    conversions: int = Field(description="Recipients who reached the goal within the attribution window")
+    conversion_rate: float | None
+    new_customers: int = Field(description="Recipients whose first order ever fell within the window")
+    revenue: MoneyRead = Field(description="Orders placed within the window, net of refunds, in the reporting currency")
+    uplift: UpliftRead | None = Field(default=None, description="Against the holdout (variants, with a holdout)")
+
+
+class VariantComparisonRead(BaseModel):
+    variant: str
+    difference: float | None = Field(description="Its conversion rate minus the control's")
+    p_value: float | None
+    p_adjusted: float | None = Field(description="Holm-adjusted over the comparisons with the control")
+
+
+class ComparisonRead(BaseModel):
+    method: str
+    control: str = Field(description="The first variant")
+    min_sample: int = Field(description="Recipients each arm needs before a winner is declared")
+    comparisons: list[VariantComparisonRead]
+    winner: str | None = Field(description="Only when p < 0.05 and every arm compared reached `min_sample`")
+
+
+class CampaignReport(BaseModel):
+    campaign_id: UUID
+    status: Status
+    goal: dict[str, Any] | None
+    attribution_days: int
+    variants: list[ArmRead]
+    holdout: ArmRead | None = Field(description="The control group that was sent nothing (null without one)")
+    comparison: ComparisonRead | None = Field(description="With two variants or more")
+    cost: CampaignCostRead | None
+    conversions: int = Field(description="In the variants (the holdout's not included)")
+    new_customers: int
+    cost_per_conversion: MoneyRead | None
+    cac: MoneyRead | None = Field(description="Cost per new customer (a first order within the window)")
+    computed_at: UtcDatetime

@@ -178,6 +178,9 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CAMPAIGN_SUBMITTED: CampaignRead,
     types.CAMPAIGN_REVIEWED: ReviewRead,
     types.CAMPAIGN_APPROVED: CampaignRead,
+    types.CAMPAIGN_LAUNCHED: CampaignRead,
+    types.CAMPAIGN_PAUSED: CampaignRead,
+    types.CAMPAIGN_SENT: CampaignRead,
 }
 
 

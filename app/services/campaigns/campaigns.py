@@ -50,7 +50,7 @@ def shown(row: Mapping[str, Any], current: Mapping[str, Any]) -> Row:
         required_groups = current["require_distinct_review_groups"]
     hidden = ("workspace_id", "cost_minor", "cost_currency")
     out = {k: v for k, v in row.items() if k not in hidden}
-    out["cost"] = _cost(row)
+    out["cost"] = cost_of(row)
     out["contributors"] = list(row.get("contributors") or [])
     out["required_approvals"] = required
     out["required_review_groups"] = required_groups
@@ -60,10 +60,35 @@ def shown(row: Mapping[str, Any], current: Mapping[str, Any]) -> Row:
 
 
 async def get_shown(ctx: Context, campaign_id: UUID) -> Row:
-    return shown(await get(ctx, campaign_id), await requirements(ctx))
+    return await shown_now(ctx, await get(ctx, campaign_id))
 
 
-def _cost(row: Mapping[str, Any]) -> dict[str, str] | None:
+async def shown_now(ctx: Context, row: Mapping[str, Any], current: Mapping[str, Any] | None = None) -> Row:
+    """`shown`, with a launched campaign's progress."""
+    answer = shown(row, current if current is not None else await requirements(ctx))
+    answer["progress"] = await progress(ctx, row["id"]) if row.get("launched_at") else None
+    return answer
+
+
+async def progress(ctx: Context, campaign_id: UUID) -> dict[str, int]:
+    """Recipients and where they are: held out, pending, messages queued, sent, blocked, failed."""
+    arms = await ctx.campaign_recipients.arms(campaign_id)
+    figures = {"recipients": 0, "holdout": 0, "pending": 0, "queued": 0, "sent": 0, "blocked": 0, "failed": 0}
+    for arm, counts in arms.items():
+        figures["recipients"] += counts["recipients"]
+        figures["pending"] += counts["pending"]
+        figures["failed"] += counts["failed"]  # no message could be made (a template archived since)
+        if arm == "holdout":
+            figures["holdout"] += counts["recipients"]
+    for outcome in await ctx.campaign_recipients.outcomes(campaign_id):
+        status = outcome["status"]
+        key = {"queued": "queued", "sending": "queued", "blocked": "blocked", "failed": "failed"}.get(status, "sent")
+        figures[key] += outcome["messages"]
+    return figures
+
+
+
+def cost_of(row: Mapping[str, Any]) -> dict[str, str] | None:
     if row["cost_minor"] is None:
         return None
     return {"amount": from_minor(row["cost_minor"], row["cost_currency"]), "currency": row["cost_currency"]}
@@ -71,7 +96,7 @@ def _cost(row: Mapping[str, Any]) -> dict[str, str] | None:
 
 def _definition_of(row: Mapping[str, Any]) -> dict[str, Any]:
     """A stored campaign's definition as a client writes it."""
-    return {**{k: row[k] for k in rules.DEFINITION_FIELDS if k != "cost"}, "cost": _cost(row)}
+    return {**{k: row[k] for k in rules.DEFINITION_FIELDS if k != "cost"}, "cost": cost_of(row)}
 
 
 def _compact(value: Any) -> Any:
@@ -154,6 +179,11 @@ def authors(row: Mapping[str, Any]) -> set[str]:
     return found
 
 
+async def check_definition(ctx: Context, row: Mapping[str, Any]) -> None:
+    """A stored campaign's definition checked again (its templates and segments still there)."""
+    await _columns(ctx, _definition_of(row))
+
+
 async def create(ctx: Context, values: dict[str, Any]) -> Row:
     """A new campaign in draft; its author is the member bound to the calling key (else none)."""
     columns = await _columns(ctx, values)
@@ -226,7 +256,7 @@ async def submit(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> Ro
         raise Conflict(f"only a draft can be submitted (this campaign is {row['status']})")
     problems = rules.submission_problems(row, ctx.now)
     problems.raise_if_any()
-    await _columns(ctx, _definition_of(row))  # templates and segments still there
+    await check_definition(ctx, row)
     current = await requirements(ctx)
     required, required_groups = current["required_approvals"], current["require_distinct_review_groups"]
     counted = await current_tally(ctx, campaign_id)
@@ -262,7 +292,9 @@ async def cancel(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> Ro
     updated = await ctx.campaigns.update(campaign_id, row["version"], values)
     if updated is None:
         raise lost_update(if_match)
-    return shown(updated, await requirements(ctx))
+    if row.get("launched_at") is not None:
+        await ctx.campaign_recipients.skip_pending(campaign_id)
+    return await shown_now(ctx, updated)
 
 
 async def list_campaigns(
@@ -279,4 +311,4 @@ async def list_campaigns(
     page = await ctx.campaigns.list(sort=sort, cursor=cursor, limit=limit, status=status, channel=channel,
                                     ranges=[("created_at", created_after, created_before)])  # fmt: skip
     current = await requirements(ctx)
-    return Page([shown(row, current) for row in page.rows], page.next_cursor)
+    return Page([await shown_now(ctx, row, current) for row in page.rows], page.next_cursor)

@@ -88,6 +88,8 @@ async def unsubscribed(ctx: Context, message_id: UUID) -> bool:
         return False
     channel = ChannelType(message["channel"])
     proof = {"message_id": str(message_id)}
+    if message["unsubscribed_at"] is None:  # the first use counts (a campaign's unsubscribe rate)
+        await ctx.messages.set_fields(message_id, {"unsubscribed_at": ctx.now})
     await consents.record(ctx, _person(message), channel, ConsentStatus.OPTED_OUT, ConsentSource.UNSUBSCRIBE, proof)
     if message["address_key"]:  # everyone at that address: the lead, the contact it became, a duplicate
         await consents.opt_out_address(ctx, channel, message["address_key"], ConsentSource.UNSUBSCRIBE, proof)
@@ -137,6 +139,8 @@ async def apply_callback(ctx: Context, channel: ChannelConfig, events: Sequence[
         elif event.kind is CallbackKind.COMPLAINT:
             message = known.get(event.provider_message_id or "")
             address = (message or {}).get("to_address") or event.from_address
+            if message is not None and message["complained_at"] is None:
+                await ctx.messages.set_fields(message["id"], {"complained_at": ctx.now})
             if address:
                 await suppressions.add(ctx, channel.type, address, SuppressionReason.COMPLAINED,
                                        message_id=message["id"] if message else None)  # fmt: skip

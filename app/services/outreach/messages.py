@@ -4,7 +4,7 @@ Delivery itself is the worker's (app/services/outreach/delivery.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -103,6 +103,44 @@ async def send_batch(ctx: Context, items: Sequence[Any]) -> list[Row]:
     return [results[index] for index in sorted(results)]
 
 
+async def send_many(
+    ctx: Context,
+    bodies: Sequence[MessageCreate],
+    *,
+    campaign_id: UUID | None = None,
+    tag: Callable[[Rendered, MessageCreate], Rendered] | None = None,
+) -> list[Row | DomainError]:
+    """Messages the service sends on its own behalf (a campaign's): each body checked, rendered
+    (`tag` may change the rendered content first: a campaign's links) and stored as `send_batch`
+    does, together; per body its stored row or why it could not be (a template archived since)."""
+    policy = await messaging.policy(ctx)
+    reads = Reads(ctx)
+    out: list[Row | DomainError | None] = [None] * len(bodies)
+    await reads.prefetch_people(_person_of(body) for body in bodies)
+    recipients: list[tuple[int, MessageCreate, Recipient]] = []
+    for index, body in enumerate(bodies):
+        try:
+            recipients.append((index, body, await _recipient(reads, body)))
+        except DomainError as exc:
+            out[index] = exc
+    for channel_type in {body.channel for _, body, _ in recipients}:
+        same = [(body, r) for _, body, r in recipients if body.channel is channel_type]
+        await reads.prefetch_consents([r.person for body, r in same if body.purpose is Purpose.MARKETING], channel_type)
+        await reads.prefetch_suppressions(channel_type, [r.key for _, r in same if r.key is not None])
+    cap = _Cap(ctx, policy)
+    await cap.lock(r.key for _, body, r in recipients if body.purpose is Purpose.MARKETING and r.key is not None)
+    prepared: list[tuple[int, _Prepared]] = []
+    extra = {"campaign_id": campaign_id} if campaign_id is not None else {}
+    for index, body, recipient in recipients:
+        try:
+            prepared.append((index, await _prepare(ctx, reads, body, recipient, policy, cap, tag=tag, extra=extra)))
+        except DomainError as exc:
+            out[index] = exc
+    for (index, _), row in zip(prepared, await _store(ctx, [p for _, p in prepared]), strict=True):
+        out[index] = row
+    return [r for r in out if r is not None]
+
+
 def check_person_scope(ctx: Context, body: MessageCreate) -> None:
     """Sending to a person reads them: the key needs that person's read scope too."""
     needed = "leads:read" if body.lead_id is not None else "contacts:read"
@@ -172,7 +210,15 @@ class _Cap:
 
 
 async def _prepare(
-    ctx: Context, reads: Reads, body: MessageCreate, recipient: Recipient, policy: MessagingPolicy, cap: _Cap
+    ctx: Context,
+    reads: Reads,
+    body: MessageCreate,
+    recipient: Recipient,
+    policy: MessagingPolicy,
+    cap: _Cap,
+    *,
+    tag: Callable[[Rendered, MessageCreate], Rendered] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> _Prepared:
     """Check and render one message; nothing is written (a DomainError for a bad item)."""
     message_id = new_id()
@@ -195,6 +241,8 @@ async def _prepare(
     )
     unsubscribe_url = links.unsubscribe_url(ctx.workspace_id, message_id)
     rendered, template, locale = await _render(ctx, reads, body, recipient.person, unsubscribe_url)
+    if tag is not None:
+        rendered = tag(rendered, body)
     content = _content(ctx, body, rendered, message_id, unsubscribe_url, policy, locale=locale)
     whatsapp = None
     if template is not None and body.channel is ChannelType.WHATSAPP and template["whatsapp_template"]:
@@ -235,6 +283,7 @@ async def _prepare(
         **content,
         "whatsapp_template": whatsapp,
         "email_message_id": email_message_id,
+        **(extra or {}),
         **ctx.audit_new(),
     }
     return _Prepared(values, status, blocked)

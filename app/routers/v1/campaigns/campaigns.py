@@ -1,4 +1,5 @@
-"""`/v1/campaigns`: define a campaign, submit it for review, review it (members only), cancel it."""
+"""`/v1/campaigns`: define a campaign, submit it for review, review it (members only), launch it,
+pause, resume or cancel it, and read its report."""
 
 from typing import Annotated
 from uuid import UUID
@@ -13,6 +14,7 @@ from app.routers.route import CrmRoute
 from app.schemas.campaigns.campaigns import (
     CampaignCreate,
     CampaignRead,
+    CampaignReport,
     CampaignUpdate,
     Channel,
     ReviewCreate,
@@ -20,7 +22,7 @@ from app.schemas.campaigns.campaigns import (
     Status,
 )
 from app.schemas.common import Page
-from app.services.campaigns import campaigns, reviews
+from app.services.campaigns import campaigns, report, reviews, sending
 from app.services.context import Context
 
 router = APIRouter(prefix="/v1/campaigns", tags=["Campaigns"], route_class=CrmRoute)
@@ -138,3 +140,59 @@ async def list_campaign_reviews(
     page: Annotated[Paging, paging(ReviewSort)],
 ) -> RowPage:
     return await reviews.history(ctx, campaign_id, sort=page.sort, cursor=page.cursor, limit=page.limit)
+
+
+@router.post(
+    "/{campaign_id}/launch",
+    summary="Launch an approved campaign (campaign.launched)",
+    description="The audience is read and frozen; each recipient is drawn to the holdout, the pilot and a variant "
+    "by a new `seed` (kept on the campaign). Sending begins at `send_at` (or now): the pilot first, the rest after "
+    "its `wait_hours` unless its unsubscribe or complaint rate crosses `auto_pause` (then `paused`, "
+    "`campaign.paused` with the figures). Consent, suppressions, quiet hours and the frequency cap are checked for "
+    "each recipient; the blocked are counted by reason. 409 naming what is missing until it is approved (a draft, "
+    "in review, cancelled, too few approvals), or when it was launched already.",
+    response_model=CampaignRead,
+)
+async def launch_campaign(
+    campaign_id: UUID, ctx: Annotated[Context, require_idempotent("campaigns:write")], if_match: IfMatch = None
+) -> Row:
+    return await sending.launch(ctx, campaign_id, if_match=if_match)
+
+
+@router.post(
+    "/{campaign_id}/pause",
+    summary="Pause a launched campaign (campaign.paused)",
+    description="No more messages are handed out until it is resumed (those queued already still go). 409 unless "
+    "it is scheduled, piloting or sending.",
+    response_model=CampaignRead,
+)
+async def pause_campaign(
+    campaign_id: UUID, ctx: Annotated[Context, require("campaigns:write")], if_match: IfMatch = None
+) -> Row:
+    return await sending.pause(ctx, campaign_id, if_match=if_match)
+
+
+@router.post(
+    "/{campaign_id}/resume",
+    summary="Resume a paused campaign",
+    description="It goes on where it stopped; one its pilot paused goes on to the rest at once. 409 unless paused.",
+    response_model=CampaignRead,
+)
+async def resume_campaign(
+    campaign_id: UUID, ctx: Annotated[Context, require("campaigns:write")], if_match: IfMatch = None
+) -> Row:
+    return await sending.resume(ctx, campaign_id, if_match=if_match)
+
+
+@router.get(
+    "/{campaign_id}/report",
+    summary="A campaign's results: per variant and holdout, uplift with a 95% interval, variants compared",
+    description="Counted by intention to treat (every recipient drawn to an arm counts in it). Conversions are "
+    "the goal reached within `attribution_days` of a recipient's message (the holdout: of their due time); "
+    "revenue is the orders placed in that window, net of refunds, in the reporting currency. Uplift is each "
+    "variant's conversion rate against the holdout's with the Wald interval of the difference; variants are "
+    "compared with the pooled two-proportion z-test, a winner only at p < 0.05 with `min_sample` in each arm.",
+    response_model=CampaignReport,
+)
+async def campaign_report(campaign_id: UUID, ctx: Annotated[Context, require("campaigns:read")]) -> Row:
+    return await report.report(ctx, campaign_id)

@@ -1,0 +1,32 @@
+"""The worker's campaign queue: launched campaigns of every workspace with sending to do."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import func, select
+
+from app.db import tables
+from app.db.repositories.events.queue import CrossWorkspaceQueue
+
+c = tables.campaigns
+ACTIVE = ("scheduled", "piloting", "sending")
+
+
+class CampaignQueue(CrossWorkspaceQueue):
+    async def due(self, now: datetime, limit: int = 20) -> list[tuple[UUID, UUID]]:
+        """(workspace, campaign) of launched campaigns whose sending has begun, earliest first."""
+        statement = (
+            select(c.c.workspace_id, c.c.id)
+            .where(c.c.status.in_(ACTIVE), c.c.starts_at <= now)
+            .order_by(c.c.starts_at, c.c.id)
+            .limit(limit)
+        )
+        return [(w, i) for w, i in (await self.uow.execute(statement)).all()]
+
+    async def next_start(self) -> datetime | None:
+        """The earliest start of a launched campaign not done (one sending: in the past)."""
+        statement = select(func.min(c.c.starts_at)).where(c.c.status.in_(ACTIVE))
+        value: datetime | None = (await self.uow.execute(statement)).scalar()
+        return value
