@@ -37,7 +37,7 @@ from app.db.repositories.events.jobs import JobRepository
 from app.db.repositories.events.timers import TimerRepository
 from app.db.repositories.events.webhooks import DeliveryRepository, WebhookEndpointRepository
 from app.db.repositories.idempotency import IdempotencyRepository
-from app.db.repositories.journeys.journeys import EnrolmentRepository, JourneyRepository
+from app.db.repositories.journeys.journeys import EnrolmentRepository, JourneyRepository, JourneyReviewRepository
 from app.db.repositories.leads.activities import ActivityRepository
 from app.db.repositories.leads.custom_fields import CustomFieldRepository
 from app.db.repositories.leads.duplicates import DuplicateCandidateRepository, LeadMergeRepository
@@ -256,6 +256,10 @@ class BoundRepositories:
     @cached_property
     def journeys(self) -> JourneyRepository:
         return JourneyRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def journey_reviews(self) -> JourneyReviewRepository:
+        return JourneyReviewRepository(self.uow, self.workspace_id)
 
     @cached_property
     def enrolments(self) -> EnrolmentRepository:

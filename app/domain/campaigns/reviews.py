@@ -16,7 +16,8 @@ class Decision(StrEnum):
 
 
 class SelfReview(Conflict):
-    """The author of a campaign approving it: another member must."""
+    """The author of a campaign or of a journey's draft (or a contributor to it) approving it:
+    another member must."""
 
     slug = "self-review"
     title = "Self-review"
@@ -56,8 +57,12 @@ def tally(approvals: Iterable[Approval]) -> Tally:
     return Tally(len(members), len(groups))
 
 
-def refuse_self_approval(decision: Decision, authors: Collection[str], member_id: str) -> None:
-    """`authors`: the campaign's author and every member who changed what is reviewed or submitted
-    it; none of them may approve it."""
+def refuse_self_approval(
+    decision: Decision, authors: Collection[str], member_id: str, *, reviewed: str = "campaign"
+) -> None:
+    """`authors`: the author of what is `reviewed` (a campaign, a journey's draft) and every member
+    who changed what is reviewed or submitted it; none of them may approve it."""
     if decision is Decision.APPROVE and member_id in authors:
-        raise SelfReview("a member who wrote, changed or submitted a campaign cannot approve it: another member must")
+        raise SelfReview(
+            f"a member who wrote, changed or submitted a {reviewed} cannot approve it: another member must"
+        )

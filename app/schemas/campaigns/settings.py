@@ -19,8 +19,8 @@ class CampaignSettings(BaseModel):
     )
     approvals_apply_to_journeys: bool = Field(
         default=False,
-        description="Journeys are to need the same approvals before they are published (kept; publishing a journey "
-        "does not check it yet)",
+        description="A journey draft that sends marketing (a `send` step with purpose `marketing`) needs the same "
+        "approvals before it is published",
     )
     min_sample: int = Field(
         default=100, ge=1, le=10_000_000, description="Recipients per variant before a variant is called a winner"

@@ -21,7 +21,7 @@ from app.schemas.customers.segments import SegmentMembership, SegmentRead
 from app.schemas.customers.service_records import ContractRead, InvoiceRead, PaymentRead, QuoteRead, TicketRead
 from app.schemas.events.jobs import JobRead
 from app.schemas.events.webhooks import WebhookEndpointRead, WebhookTestData
-from app.schemas.journeys.journeys import EnrolmentRead, JourneyNotified
+from app.schemas.journeys.journeys import EnrolmentRead, JourneyNotified, JourneyRead, JourneyReviewRead
 from app.schemas.leads.forms import SubmissionRead
 from app.schemas.leads.leads import DuplicatesFound, LeadMerged, LeadRead, LeadUnmerged
 from app.schemas.leads.routing import ActivityRead, AssignmentRead, SlaEscalation, TeamRead
@@ -174,6 +174,9 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.SUPPRESSION_DELETED: SuppressionRead,
     **dict.fromkeys((types.JOURNEY_ENROLLED, types.JOURNEY_EXITED, types.JOURNEY_COMPLETED), EnrolmentRead),
     types.JOURNEY_NOTIFIED: JourneyNotified,
+    types.JOURNEY_SUBMITTED: JourneyRead,
+    types.JOURNEY_REVIEWED: JourneyReviewRead,
+    types.JOURNEY_APPROVED: JourneyRead,
     **dict.fromkeys((types.CONTACT_SEGMENT_ENTERED, types.CONTACT_SEGMENT_EXITED), SegmentMembership),
     types.CAMPAIGN_SUBMITTED: CampaignRead,
     types.CAMPAIGN_REVIEWED: ReviewRead,

@@ -107,6 +107,47 @@ class JourneyUpdate(RequestModel):
     reenrolment: Reenrolment | None = None
 
 
+class JourneyReview(BaseModel):
+    """The review of the draft version: whether publishing it waits for approval, and how far it is."""
+
+    version: int = Field(description="The draft version under review")
+    required: bool = Field(
+        description="Publishing waits for its approval: the draft sends marketing (a `send` step with purpose "
+        "`marketing`) and the workspace's `approvals_apply_to_journeys` is on"
+    )
+    status: Literal["in_review", "approved"] | None = Field(
+        description="null: not submitted (or sent back by a rejection, a request for changes or an edit)"
+    )
+    contributors: list[UUID] = Field(
+        description="Members who wrote, edited or submitted this draft (with keys bound to them): none of them may "
+        "approve it"
+    )
+    approvals: int = Field(description="Members whose approval counts now (each once)")
+    required_approvals: int = Field(description="As set when it was submitted; before that, the current setting")
+    review_groups: int = Field(description="Distinct review groups of the members whose approval counts")
+    required_review_groups: int
+    missing: list[str] = Field(
+        description="What publishing still lacks (`[]` when it needs no approval or is approved), e.g. "
+        "`submission for review`, `2 more approvals`, `approvals from 1 more review group`",
+        examples=[["submission for review", "3 more approvals"]],
+    )
+    submitted_at: UtcDatetime | None
+    approved_at: UtcDatetime | None
+
+
+class JourneyReviewRead(BaseModel):
+    id: UUID
+    journey_id: UUID
+    version: int = Field(description="The draft version reviewed")
+    member_id: UUID
+    decision: Literal["approve", "reject", "request_changes"]
+    comment: str | None
+    review_group: str | None = Field(description="The member's review group when they reviewed")
+    counts: bool = Field(description="An approval that counts now (a member's first since the last edit)")
+    withdrawn_at: UtcDatetime | None = Field(description="When an edit, or the member's later rejection, took it back")
+    created_at: UtcDatetime
+
+
 class JourneyRead(ResourceRead):
     id: UUID
     name: str
@@ -122,6 +163,7 @@ class JourneyRead(ResourceRead):
     reenrolment: dict[str, Any]
     paused_at: UtcDatetime | None = None
     archived_at: UtcDatetime | None = None
+    review: JourneyReview | None = Field(default=None, description="The draft's review; null when there is no draft")
     created_by: Actor
     updated_by: Actor
 

@@ -1,6 +1,7 @@
 """Journeys: define one (a document: trigger, steps, exits, re-enrolment), edit its draft, publish
 the draft as the version new enrolments start in, pause, resume and archive. Every version's
-document is kept; an enrolment runs on the version it started in."""
+document is kept; an enrolment runs on the version it started in. A draft that sends marketing
+may have to be approved first (reviews are in `reviews.py`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from app.db.repositories.base import Page, Row
 from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import Conflict, ErrorList, InvalidInput, NotFound
 from app.domain.journeys import document as documents
+from app.domain.journeys import reviews as review_rules
 from app.domain.journeys import templates as built_in
 from app.domain.pagination import Sort
 from app.ids import new_id
+from app.services.campaigns import campaigns
 from app.services.context import Context
 from app.services.journeys import schedules, signals
 
@@ -28,19 +31,79 @@ async def get(ctx: Context, journey_id: UUID) -> Row:
     return row
 
 
-async def document_of(ctx: Context, row: Mapping[str, Any], number: int | None = None) -> Row:
-    """The stored document of a version (default: the draft, else the active one)."""
+async def version_of(ctx: Context, row: Mapping[str, Any], number: int | None = None) -> Row:
+    """A stored version (default: the draft, else the active one): its document and its review."""
     number = number or row["draft_version"] or row["active_version"]
     version = await ctx.journeys.version(row["id"], number)
     if version is None:
         raise NotFound(f"the journey has no version {number}")
-    return dict(version["document"])
+    return version
 
 
-async def shown(ctx: Context, row: Mapping[str, Any]) -> Row:
-    """The journey as answered: its row and the document being edited (else the active one)."""
-    document = await document_of(ctx, row)
-    return {**{k: v for k, v in row.items() if k != "workspace_id"}, **document, "name": row["name"]}
+async def requirements(ctx: Context) -> dict[str, Any]:
+    """The workspace's approval settings (the `campaigns` section: journeys share the campaigns' bar)."""
+    return await campaigns.requirements(ctx)
+
+
+def review_of(version: Mapping[str, Any], current: Mapping[str, Any]) -> Row:
+    """A draft version's review as answered: its bar (as submitted, else the settings now), whether
+    publishing waits for it, and what publishing still lacks."""
+    required = version["required_approvals"]
+    if required is None:
+        required = current["required_approvals"]
+    required_groups = version["required_review_groups"]
+    if required_groups is None:
+        required_groups = current["require_distinct_review_groups"]
+    needed = review_rules.needs_approval(
+        version["document"].get("steps") or [], apply_to_journeys=current["approvals_apply_to_journeys"]
+    )
+    lacks = review_rules.missing(version["review_status"], approvals=version["approvals"],
+                                 review_groups=version["review_groups"], required=required,
+                                 required_groups=required_groups)  # fmt: skip
+    return {
+        "version": version["number"],
+        "required": needed,
+        "status": version["review_status"],
+        "contributors": list(version["contributors"] or []),
+        "approvals": version["approvals"],
+        "required_approvals": required,
+        "review_groups": version["review_groups"],
+        "required_review_groups": required_groups,
+        "missing": lacks if needed else [],
+        "submitted_at": version["submitted_at"],
+        "approved_at": version["approved_at"],
+    }
+
+
+async def shown(ctx: Context, row: Mapping[str, Any], current: Mapping[str, Any] | None = None) -> Row:
+    """The journey as answered: its row, the document being edited (else the active one) and the
+    draft's review. `current`: the approval settings, when the caller has read them."""
+    version = await version_of(ctx, row)
+    out = {**{k: v for k, v in row.items() if k != "workspace_id"}, **version["document"], "name": row["name"]}
+    out["review"] = None
+    if row["draft_version"] is not None:
+        out["review"] = review_of(version, current if current is not None else await requirements(ctx))
+    return out
+
+
+def member_of(ctx: Context) -> str | None:
+    """The member bound to the calling key, if any."""
+    return ctx.actor.id if ctx.actor.type == "member" and ctx.actor.id is not None else None
+
+
+def with_contributor(contributors: list[str] | None, ctx: Context) -> list[str]:
+    """A draft's contributors with the calling key's member (if any) among them."""
+    found = list(contributors or [])
+    member = member_of(ctx)
+    if member is not None and member not in found:
+        found.append(member)
+    return found
+
+
+# A draft that leaves review: not submitted, no approval counts, the bar set again at its next submission.
+NOT_SUBMITTED: Mapping[str, Any] = {"review_status": None, "approvals": 0, "review_groups": 0,
+                                    "required_approvals": None, "required_review_groups": None,
+                                    "approved_at": None}  # fmt: skip
 
 
 def _parse(values: Mapping[str, Any]) -> documents.JourneyDocument:
@@ -101,17 +164,21 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
             **ctx.audit_new(),
         }
     )
-    await ctx.journeys.add_version(journey_id, 1, dumped, ctx.now, str(ctx.actor))
+    await ctx.journeys.add_version(journey_id, 1, dumped, ctx.now, str(ctx.actor),
+                                   contributors=with_contributor(None, ctx))  # fmt: skip
     return await shown(ctx, row)
 
 
 async def update(ctx: Context, journey_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> Row:
-    """Edit the draft: an active journey gets a new draft version (its enrolments keep theirs)."""
+    """Edit the draft: an active journey gets a new draft version (its enrolments keep theirs). A
+    change to a draft withdraws every approval of it (kept, marked withdrawn) and takes it out of
+    review; the editor's member becomes one of its contributors."""
     row = await get(ctx, journey_id)
     check_if_match(if_match, row["version"])
     if row["status"] == "archived":
         raise Conflict("the journey is archived")
-    current = await document_of(ctx, row)
+    edited = await version_of(ctx, row)
+    current = dict(edited["document"])
     merged = {**current, **{k: v for k, v in changes.items() if k in DOCUMENT_FIELDS}}
     if row["active_version"] is not None and merged.get("audience") != current.get("audience"):
         raise InvalidInput.field("audience", "a published journey keeps its audience")
@@ -128,24 +195,51 @@ async def update(ctx: Context, journey_id: UUID, changes: dict[str, Any], *, if_
     if updated is None:
         raise lost_update(if_match)
     if row["draft_version"] is not None:
-        await ctx.journeys.set_version(journey_id, number, {"document": dumped, "updated_at": ctx.now})
+        contributors = with_contributor(edited["contributors"], ctx)
+        await ctx.journeys.set_version(journey_id, number, {"document": dumped, "updated_at": ctx.now,
+                                                            "contributors": contributors, **NOT_SUBMITTED})  # fmt: skip
+        await ctx.journey_reviews.withdraw(journey_id, number, ctx.now)
     else:
-        await ctx.journeys.add_version(journey_id, number, dumped, ctx.now, str(ctx.actor))
+        await ctx.journeys.add_version(journey_id, number, dumped, ctx.now, str(ctx.actor),
+                                       contributors=with_contributor(None, ctx))  # fmt: skip
     return await shown(ctx, updated)
 
 
-async def publish(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Row:
-    """The draft becomes the active version and the journey `active` (422 naming what a draft
-    may leave open and a published version may not: a template not chosen yet...)."""
-    row = await get(ctx, journey_id)
-    check_if_match(if_match, row["version"])
+def _draft_number(row: Mapping[str, Any], doing: str) -> int:
+    """The draft's version number (409 when archived or without a draft)."""
     if row["status"] == "archived":
         raise Conflict("the journey is archived")
     if row["draft_version"] is None:
-        raise Conflict("nothing to publish: the journey has no draft (edit it first)")
-    document = documents.parse(await document_of(ctx, row, row["draft_version"]))
+        raise Conflict(f"nothing to {doing}: the journey has no draft (edit it first)")
+    return int(row["draft_version"])
+
+
+async def draft_of(ctx: Context, row: Mapping[str, Any], doing: str) -> Row:
+    """The draft version, to publish or to submit (`doing`): 409 when archived or without a draft."""
+    return await version_of(ctx, row, _draft_number(row, doing))
+
+
+async def check_publishable(ctx: Context, draft: Mapping[str, Any]) -> documents.JourneyDocument:
+    """A draft's document, which could be published as it is: else 422 naming what a draft may leave
+    open and a published version may not (a template not chosen yet...) and any reference no longer
+    valid."""
+    document = documents.parse(draft["document"])
     documents.check_publishable(document)
     await _check_references(ctx, document)
+    return document
+
+
+async def publish(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Row:
+    """The draft becomes the active version and the journey `active`. A draft that sends marketing,
+    when the workspace's approvals apply to journeys, must be approved first (409
+    `/problems/approval-required` naming what it lacks)."""
+    row = await get(ctx, journey_id)
+    check_if_match(if_match, row["version"])
+    draft = await draft_of(ctx, row, "publish")
+    document = await check_publishable(ctx, draft)
+    review = review_of(draft, await requirements(ctx))
+    if review["required"]:
+        review_rules.refuse_unapproved(draft["review_status"], review["missing"])
     trigger = document.trigger
     from_sequence = await signals.start_reading(ctx, journey_id)
     values = {
@@ -210,7 +304,8 @@ async def list_journeys(
     archived = None if status is not None else False  # archived journeys only when asked for
     page = await ctx.journeys.list(sort=sort, cursor=cursor, limit=limit, archived=archived, status=status,
                                    audience=audience)  # fmt: skip
-    return Page([await shown(ctx, row) for row in page.rows], page.next_cursor)
+    current = await requirements(ctx)
+    return Page([await shown(ctx, row, current) for row in page.rows], page.next_cursor)
 
 
 async def version(ctx: Context, journey_id: UUID, number: int) -> Row:

@@ -14,6 +14,7 @@ from app.db.repositories.base import Page, RecordRepository, Row, datetime_key, 
 
 j = tables.journeys
 jv = tables.journey_versions
+jr = tables.journey_reviews
 # An enrolment's columns that advancing it changes (`write_positions`).
 POSITION = ("status", "exit_reason", "current_step", "visit", "variant", "due_at", "waiting_event", "failures",
             "ended_at", "updated_at", "updated_by")  # fmt: skip
@@ -26,7 +27,8 @@ class JourneyRepository(RecordRepository[Row]):
     sortable = {"created_at": datetime_key(j.c.created_at), "name": text_key(j.c.name)}
 
     async def add_version(self, journey_id: UUID, number: int, document: Mapping[str, Any], at: datetime,
-                          by: str) -> None:  # fmt: skip
+                          by: str, *, contributors: Sequence[str] = ()) -> None:  # fmt: skip
+        """A new draft version, not submitted for review; `contributors`: the member who wrote it."""
         await self.uow.execute(
             insert(jv).values(
                 workspace_id=self.workspace_id,
@@ -36,6 +38,9 @@ class JourneyRepository(RecordRepository[Row]):
                 created_at=at,
                 created_by=by,
                 updated_at=at,
+                contributors=list(contributors),
+                approvals=0,
+                review_groups=0,
             )
         )
 
@@ -84,6 +89,49 @@ class JourneyRepository(RecordRepository[Row]):
             statement = statement.where(table.c.id > after)
         statement = statement.order_by(table.c.id).limit(limit)
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+
+class JourneyReviewRepository(RecordRepository[Row]):
+    """Every review of a journey's draft versions."""
+
+    table = jr
+    sortable = {"created_at": datetime_key(jr.c.created_at)}
+
+    async def add(self, values: dict[str, Any]) -> Row:
+        return await self._insert(values)
+
+    async def counting(self, journey_id: UUID, version: int) -> list[Row]:
+        """The approvals of this version that count now (member_id, review_group), oldest first:
+        those of members still active (a member deactivated before the bar is reached no longer counts)."""
+        m = tables.members
+        statement = (
+            select(jr.c.member_id, jr.c.review_group)
+            .join(m, (m.c.workspace_id == jr.c.workspace_id) & (m.c.id == jr.c.member_id))
+            .where(
+                self.scope,
+                jr.c.journey_id == journey_id,
+                jr.c.version == version,
+                jr.c.counts.is_(True),
+                m.c.active.is_(True),
+            )
+            .order_by(jr.c.created_at, jr.c.id)
+        )
+        return [dict(row) for row in (await self.uow.execute(statement)).mappings()]
+
+    async def withdraw(self, journey_id: UUID, version: int, at: datetime, *, member_id: UUID | None = None) -> None:
+        """The version's current approvals (of one member, when named) no longer count."""
+        statement = update(jr).where(
+            self.scope, jr.c.journey_id == journey_id, jr.c.version == version, jr.c.counts.is_(True)
+        )
+        if member_id is not None:
+            statement = statement.where(jr.c.member_id == member_id)
+        await self.uow.execute(statement.values(counts=False, withdrawn_at=at))
+
+    async def history(
+        self, journey_id: UUID, *, version: int | None, sort: Any, cursor: str | None, limit: int
+    ) -> Page[Row]:
+        return await self.list(sort=sort, cursor=cursor, limit=limit, archived=None, journey_id=journey_id,
+                               version=version)  # fmt: skip
 
 
 class EnrolmentRepository(RecordRepository[Row]):
