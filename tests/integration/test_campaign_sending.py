@@ -276,7 +276,8 @@ async def test_attribution_window_revenue_and_uplift_against_the_holdout(databas
     launched = await launch(tenant, await approved(tenant, body))  # no worker: nothing sent, windows open at launch
     start = datetime.fromisoformat(launched["starts_at"])
     stored = await recipients(database, launched["id"])
-    contacts = {UUID(c["id"]): c["email"] for c in (await tenant.get("/v1/contacts", params={"limit": 100})).json()["data"]}
+    listed = (await tenant.get("/v1/contacts", params={"limit": 100})).json()["data"]
+    contacts = {UUID(c["id"]): c["email"] for c in listed}
     treated = sorted(p for p, r in stored.items() if r["arm"] == "a")
     held = sorted(p for p, r in stored.items() if r["arm"] == "holdout")
     assert (len(treated), len(held)) == (21, 21)
@@ -324,3 +325,41 @@ async def test_scopes_and_tenancy_of_sending_routes(tenant: Tenant, other_tenant
     assert (await tenant.get(f"/v1/campaigns/{campaign['id']}/report", key=reader)).status_code == 200
     assert_problem(await tenant.post(f"/v1/campaigns/{campaign['id']}/pause"), 409)  # not launched
     assert_problem(await tenant.post(f"/v1/campaigns/{campaign['id']}/resume"), 409)
+
+
+async def test_the_rest_goes_with_the_pilots_significant_winner(database: Database, tenant: Tenant) -> None:
+    from app.services.campaigns import sending
+
+    async def advance() -> None:
+        for _ in range(20):
+            if not await sending.advance_due(database, datetime.now(UTC)):
+                return
+
+    assert (await tenant.patch("/v1/settings/campaigns", json={"min_sample": 10})).status_code == 200
+    await leads(tenant, 60, tag="winner", consent=False)  # no channel either: their messages are blocked
+    a, b = await template(tenant, "A"), await template(tenant, "B")
+    body = {
+        "name": "Winner", "channel": "email", "audience": to_leads("winner"), "goal": {"engagement": "meeting_booked"},
+        "variants": [{"name": "a", "template_id": a, "weight": 1}, {"name": "b", "template_id": b, "weight": 1}],
+        "pilot": {"count": 40, "wait_hours": 1, "winner_only": True},
+    }  # fmt: skip
+    launched = await launch(tenant, await approved(tenant, body))
+    await advance()
+    stored = await recipients(database, launched["id"])
+    pilot_b = [p for p, r in stored.items() if r["pilot"] and r["arm"] == "b"]
+    assert all(r["status"] == "messaged" for r in stored.values() if r["pilot"])
+    assert all(r["status"] == "pending" for r in stored.values() if not r["pilot"])
+    for person in pilot_b[:12]:  # 12 of b's pilot book a meeting, none of a's
+        booked = await tenant.post(f"/v1/leads/{person}/engagements", json={"type": "meeting_booked"})
+        assert booked.status_code == 201, booked.text
+    async with UnitOfWork(database) as uow:  # the pilot's wait, over
+        c = tables.campaigns
+        await uow.execute(c.update().where(c.c.id == UUID(launched["id"])).values(rest_due_at=datetime.now(UTC)))
+        await uow.commit()
+    await advance()
+    done = (await tenant.get(f"/v1/campaigns/{launched['id']}")).json()
+    assert done["winner"] == "b" and done["status"] == "sent", done
+    stored = await recipients(database, launched["id"])
+    assert {r["arm"] for r in stored.values() if not r["pilot"]} == {"b"}  # the rest got b
+    report = (await tenant.get(f"/v1/campaigns/{launched['id']}/report")).json()
+    assert {v["name"]: v["conversions"] for v in report["variants"]} == {"a": 0, "b": 12}

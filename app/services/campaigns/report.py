@@ -138,12 +138,34 @@ def _uplift(lift: results.Uplift | None) -> dict[str, Any] | None:
     }
 
 
-async def _conversions(ctx: Context, row: Mapping[str, Any], arms: dict[str, dict[str, Any]]) -> None:
-    """Each recipient's window; the goal reached in it, the orders placed in it, a first order."""
+async def pilot_winner(ctx: Context, row: Mapping[str, Any]) -> str | None:
+    """The pilot's winning variant: its recipients' conversions so far compared as the report
+    compares the variants (None: no significant winner, or a single variant)."""
+    from app.domain.journeys import stats
+
+    names = [v["name"] for v in row["variants"]]
+    if len(names) < 2 or not row.get("goal"):
+        return None
+    arms: dict[str, dict[str, Any]] = {name: _empty(name) for name in names}
+    await _conversions(ctx, row, arms, pilot=True)
+    counts = {name: (arms[name]["conversions"], arms[name]["recipients"]) for name in names}
+    settings = await campaigns.requirements(ctx)
+    winner: str | None = stats.compare_variants(counts, min_per_variant=settings["min_sample"]).winner
+    return winner
+
+
+async def _conversions(
+    ctx: Context, row: Mapping[str, Any], arms: dict[str, dict[str, Any]], *, pilot: bool | None = None
+) -> None:
+    """Each recipient's window; the goal reached in it, the orders placed in it, a first order.
+    With `pilot`, only the pilot's recipients, each counted in `recipients` too."""
     repo = ctx.campaign_recipients
     window = timedelta(days=row["attribution_days"])
     kind = row["audience"]["type"]
-    timings = await repo.timings(row["id"])
+    timings = await repo.timings(row["id"], pilot=pilot)
+    if pilot:
+        for _, arm, _, _ in timings:
+            arms.setdefault(arm, _empty(arm))["recipients"] += 1
     if not timings:
         return
     opens: dict[UUID, tuple[str, datetime]] = {}

@@ -245,7 +245,12 @@ async def step(ctx: Context, campaign_id: UUID) -> int:
         if await repo.any_pending(campaign_id, pilot=True):
             return await _hand_out(ctx, row, pilot=True)
         if row["rest_due_at"] is None or row["rest_due_at"] <= ctx.now:
-            await _set(ctx, row, {"status": Status.SENDING.value})
+            values: dict[str, Any] = {"status": Status.SENDING.value}
+            if (row["pilot"] or {}).get("winner_only"):
+                from app.services.campaigns import report
+
+                values["winner"] = await report.pilot_winner(ctx, row)
+            await _set(ctx, row, values)
             return 1
         return 0
     if await repo.any_pending(campaign_id, pilot=None):
@@ -285,7 +290,7 @@ async def _hand_out(ctx: Context, row: Mapping[str, Any], *, pilot: bool | None)
         return 0
     variants = {v["name"]: v for v in row["variants"]}
     winner = row.get("winner")
-    done: list[tuple[UUID, str, UUID | None, str | None]] = []
+    done: list[tuple[UUID, str, UUID | None, str | None, str]] = []
     column = "lead_id" if row["audience"]["type"] == "leads" else "contact_id"
     by_arm: dict[str, list[Mapping[str, Any]]] = {}
     for recipient in pending:
@@ -302,9 +307,9 @@ async def _hand_out(ctx: Context, row: Mapping[str, Any], *, pilot: bool | None)
         results = await messages.send_many(ctx, bodies, campaign_id=row["id"], tag=_tagger(row, arm))
         for target, result in zip(recipients, results, strict=True):
             if isinstance(result, DomainError):
-                done.append((target["person_id"], "failed", None, None))
+                done.append((target["person_id"], "failed", None, None, arm))
             else:
-                done.append((target["person_id"], "messaged", result["id"], result["block_reason"]))
+                done.append((target["person_id"], "messaged", result["id"], result["block_reason"], arm))
     await ctx.campaign_recipients.messaged(row["id"], done)
     return 1
 

@@ -43,19 +43,23 @@ class RecipientRepository(TenantRepository[Row]):
     async def any_pending(self, campaign_id: UUID, *, pilot: bool | None) -> bool:
         return bool(await self.pending(campaign_id, pilot=pilot, limit=1))
 
-    async def messaged(self, campaign_id: UUID, done: Sequence[tuple[UUID, str, UUID | None, str | None]]) -> None:
-        """Recipients handed on: (person, status, message, block reason) each."""
+    async def messaged(
+        self, campaign_id: UUID, done: Sequence[tuple[UUID, str, UUID | None, str | None, str]]
+    ) -> None:
+        """Recipients handed on: (person, status, message, block reason, the arm whose content they
+        got) each."""
         if not done:
             return
         statement = (
             update(cr)
             .where(cr.c.workspace_id == self.workspace_id, cr.c.campaign_id == campaign_id,
                    cr.c.person_id == bindparam("p_person"))
-            .values(status=bindparam("p_status"), message_id=bindparam("p_message"), block_reason=bindparam("p_block"))
+            .values(status=bindparam("p_status"), message_id=bindparam("p_message"), block_reason=bindparam("p_block"),
+                    arm=bindparam("p_arm"))
         )  # fmt: skip
         await self.uow.execute(
             statement,
-            [{"p_person": p, "p_status": s, "p_message": mid, "p_block": b} for p, s, mid, b in done],
+            [{"p_person": p, "p_status": s, "p_message": mid, "p_block": b, "p_arm": a} for p, s, mid, b, a in done],
         )
 
     async def skip_pending(self, campaign_id: UUID) -> None:
@@ -119,14 +123,19 @@ class RecipientRepository(TenantRepository[Row]):
             statement = statement.where(m.c.send_at <= due_by)
         return int((await self.uow.execute(statement)).scalar_one())
 
-    async def timings(self, campaign_id: UUID) -> list[tuple[UUID, str, datetime | None, datetime | None]]:
-        """Every recipient: (person, arm, their message's sent time, their own due time)."""
+    async def timings(
+        self, campaign_id: UUID, *, pilot: bool | None = None
+    ) -> list[tuple[UUID, str, datetime | None, datetime | None]]:
+        """Every recipient (of the pilot only, or none of it): (person, arm, their message's sent
+        time, their own due time)."""
         joined = cr.outerjoin(m, and_(m.c.workspace_id == cr.c.workspace_id, m.c.id == cr.c.message_id))
         statement = (
             select(cr.c.person_id, cr.c.arm, m.c.sent_at, cr.c.send_at)
             .select_from(joined)
             .where(cr.c.workspace_id == self.workspace_id, cr.c.campaign_id == campaign_id)
         )
+        if pilot is not None:
+            statement = statement.where(cr.c.pilot.is_(pilot))
         return [(p, a, s, d) for p, a, s, d in (await self.uow.execute(statement)).all()]
 
     # -- audiences -----------------------------------------------------------------------------------
