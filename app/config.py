@@ -39,8 +39,11 @@ class Settings(BaseSettings):
     # one rather than opening extra connections (opening one costs more than most requests).
     database_pool_size: int = 20
     database_pool_timeout_seconds: float = 30.0
-    # SQLite: how long a writer waits for the database lock before failing.
-    sqlite_busy_timeout_ms: int = 5000
+    # SQLite: how long a writer waits for the database lock before failing. As long as a request
+    # waits for a pooled connection on PostgreSQL: the API and the in-process worker share one event
+    # loop, so on a loaded machine another writer's transaction can last seconds of wall time, and a
+    # request that waits a little longer beats one that fails.
+    sqlite_busy_timeout_ms: int = 30000
 
     # Rate limits per minute: per API key, and per client IP for form submissions.
     rate_limit_enabled: bool = True
