@@ -404,6 +404,10 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("POST", "/v1/campaigns/{campaign_id}/cancel"): (_campaign, None, "/cancel"),
     ("POST", "/v1/campaigns/{campaign_id}/reviews"): (_campaign, {"decision": "approve"}, "/reviews"),
     ("GET", "/v1/campaigns/{campaign_id}/reviews"): (_campaign, None, "/reviews"),
+    ("POST", "/v1/campaigns/{campaign_id}/launch"): (_campaign, None, "/launch"),
+    ("POST", "/v1/campaigns/{campaign_id}/pause"): (_campaign, None, "/pause"),
+    ("POST", "/v1/campaigns/{campaign_id}/resume"): (_campaign, None, "/resume"),
+    ("GET", "/v1/campaigns/{campaign_id}/report"): (_campaign, None, "/report"),
 }
 
 

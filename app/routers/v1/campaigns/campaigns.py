@@ -194,5 +194,5 @@ async def resume_campaign(
     "compared with the pooled two-proportion z-test, a winner only at p < 0.05 with `min_sample` in each arm.",
     response_model=CampaignReport,
 )
-async def campaign_report(campaign_id: UUID, ctx: Annotated[Context, require("campaigns:read")]) -> Row:
+async def get_campaign_report(campaign_id: UUID, ctx: Annotated[Context, require("campaigns:read")]) -> Row:
     return await report.report(ctx, campaign_id)
