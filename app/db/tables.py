@@ -1775,6 +1775,7 @@ campaigns = Table(
     ForeignKeyConstraint(["workspace_id", "author_member_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "status", "created_at", "id"),
+    Index(None, "status", "starts_at"),  # the worker's campaign queue, across workspaces
 )
 
 # Every review of a campaign, kept: `counts` while the approval is a current one (a member's first
@@ -1819,7 +1820,7 @@ campaign_recipients = Table(
     ForeignKeyConstraint(
         ["workspace_id", "campaign_id"], ["campaigns.workspace_id", "campaigns.id"], ondelete="CASCADE"
     ),
-    Index(None, "workspace_id", "campaign_id", "status", "pilot"),
+    Index(None, "workspace_id", "campaign_id", "status", "pilot", "person_id"),
 )
 
 # Journeys under review (when the campaigns setting `approvals_apply_to_journeys` is on): every

@@ -98,8 +98,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("campaign_recipients", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_campaign_recipients_workspace_id_campaign_id_status_pilot"),
-            ["workspace_id", "campaign_id", "status", "pilot"],
+            batch_op.f("ix_campaign_recipients_workspace_id_campaign_id_status_pilot_person_id"),
+            ["workspace_id", "campaign_id", "status", "pilot", "person_id"],
             unique=False,
         )
 
@@ -113,6 +113,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("pause_reason", JSON, nullable=True))
         batch_op.add_column(sa.Column("winner", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("finished_at", app.db.types.UtcDateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f("ix_campaigns_status_starts_at"), ["status", "starts_at"], unique=False)
 
     with op.batch_alter_table("journey_versions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("review_status", sa.String(length=16), nullable=True))
@@ -159,6 +160,7 @@ def downgrade() -> None:
         batch_op.drop_column("review_status")
 
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaigns_status_starts_at"))
         batch_op.drop_column("finished_at")
         batch_op.drop_column("winner")
         batch_op.drop_column("pause_reason")
@@ -170,7 +172,7 @@ def downgrade() -> None:
         batch_op.drop_column("seed")
 
     with op.batch_alter_table("campaign_recipients", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_campaign_recipients_workspace_id_campaign_id_status_pilot"))
+        batch_op.drop_index(batch_op.f("ix_campaign_recipients_workspace_id_campaign_id_status_pilot_person_id"))
 
     op.drop_table("campaign_recipients")
     with op.batch_alter_table("journey_reviews", schema=None) as batch_op:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.db import tables
 from app.db.session import Database
@@ -363,3 +363,37 @@ async def test_the_rest_goes_with_the_pilots_significant_winner(database: Databa
     assert {r["arm"] for r in stored.values() if not r["pilot"]} == {"b"}  # the rest got b
     report = (await tenant.get(f"/v1/campaigns/{launched['id']}/report")).json()
     assert {v["name"]: v["conversions"] for v in report["variants"]} == {"a": 0, "b": 12}
+
+
+async def test_concurrent_passes_and_launches_message_each_recipient_once(database: Database, tenant: Tenant) -> None:
+    from app.services.campaigns import sending
+
+    await leads(tenant, 300, tag="race", consent=False)  # no channel: messages blocked, but stored, one each
+    body = {"name": "Race", "channel": "email", "audience": to_leads("race"),
+            "variants": [{"name": "a", "template_id": await template(tenant, "A"), "weight": 1}]}  # fmt: skip
+    campaign = await approved(tenant, body)
+    both = await asyncio.gather(*(tenant.post(f"/v1/campaigns/{campaign['id']}/launch") for _ in range(2)))
+    assert sorted(r.status_code for r in both) == [200, 409], [r.text for r in both]
+    for _ in range(5):  # two workers' passes at once, again and again
+        await asyncio.gather(*(sending.advance_due(database, datetime.now(UTC)) for _ in range(2)))
+    m = tables.messages
+    async with UnitOfWork(database) as uow:
+        counted = (await uow.execute(
+            select(m.c.lead_id, func.count()).where(m.c.campaign_id == UUID(campaign["id"])).group_by(m.c.lead_id)
+        )).all()  # fmt: skip
+    assert len(counted) == 300 and {n for _, n in counted} == {1}
+    done = (await tenant.get(f"/v1/campaigns/{campaign['id']}")).json()
+    assert done["status"] == "sent" and done["progress"]["blocked"] == 300
+
+
+async def test_definitions_the_report_could_not_count_are_refused(tenant: Tenant) -> None:
+    a = await template(tenant, "A")
+    variants = [{"name": "Holdout", "template_id": a, "weight": 1}]
+    holdout = await tenant.post("/v1/campaigns", json={"name": "x", "channel": "email", "variants": variants})
+    assert_problem(holdout, 422, "variants.0.name")
+    body = {"name": "x", "channel": "email", "audience": {"type": "contacts"}, "goal": {"event": "lead.qualified"}}
+    assert_problem(await tenant.post("/v1/campaigns", json=body), 422, "goal.event")
+    body["goal"] = {"event": "order.paid"}  # about an order, not a person
+    assert_problem(await tenant.post("/v1/campaigns", json=body), 422, "goal.event")
+    body["goal"] = {"event": "order.created"}
+    assert (await tenant.post("/v1/campaigns", json=body)).status_code == 201

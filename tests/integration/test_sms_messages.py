@@ -99,7 +99,7 @@ async def test_an_sms_is_sent_reported_delivered_and_a_persian_stop_reply_opts_o
     activities = (await tenant.get("/v1/activities", params={"lead_id": lead["id"]})).json()["data"]
     assert [(a["type"], a["direction"], a["notes"]) for a in activities] == [("sms", "inbound", "لغو")]
     replied = (await tenant.get(f"/v1/messages/{message['id']}")).json()
-    assert replied["replied_at"]
+    assert replied["replied_at"] and replied["unsubscribed_at"]  # the STOP answered this message
     types = {e["type"] for e in (await tenant.get("/v1/events")).json()["data"]}
     assert {"message.sent", "message.delivered", "message.replied", "consent.updated"} <= types
     blocked = await tenant.post("/v1/messages", json={"lead_id": lead["id"], "channel": "sms", "body_text": "Sale",

@@ -47,6 +47,7 @@ DEFINITION_FIELDS = (
     "attribution_days", "cost", "utm",
 )  # fmt: skip
 
+HOLDOUT = "holdout"  # the control group's arm: no variant may be called so
 SEGMENTS_ARE_CONTACTS = "saved segments are contact segments: a lead audience may use only conditions"
 
 
@@ -81,14 +82,29 @@ def check_audience(audience: Mapping[str, Any], errors: ErrorList) -> dict[str, 
 def check_variants(variants: Sequence[Mapping[str, Any]], errors: ErrorList) -> None:
     names: list[str] = []
     for index, variant in enumerate(variants):
-        if variant["name"].casefold() in names:
+        if variant["name"].casefold() == HOLDOUT:
+            errors.add(f"variants.{index}.name", "`holdout` names the control group: give the variant another name")
+        elif variant["name"].casefold() in names:
             errors.add(f"variants.{index}.name", "each variant needs a name of its own")
         names.append(variant["name"].casefold())
 
 
-def check_goal(goal: Mapping[str, Any], event_types: Collection[str], errors: ErrorList) -> None:
-    if goal.get("event") is not None and goal["event"] not in event_types:
+def check_goal(
+    goal: Mapping[str, Any], event_types: Collection[str], errors: ErrorList, audience: str | None = None
+) -> None:
+    """A goal the report can count for the audience: `order.created`, `lead.qualified` (leads), an
+    event about the person (`lead.*` for leads, `contact.*` for contacts), or an engagement type."""
+    event = goal.get("event")
+    if event is not None and event not in event_types:
         errors.add("goal.event", "no such event type (see the webhooks section of the API description)")
+    elif event is not None and event != "order.created":
+        about = event.partition(".")[0]
+        allowed = {"leads": "lead", "contacts": "contact"}.get(audience or "")
+        if allowed is None and about not in ("lead", "contact"):
+            errors.add("goal.event", "give order.created, an engagement, or an event about a lead or a contact")
+        elif allowed is not None and about != allowed:
+            errors.add("goal.event", f"a {audience} audience converts by order.created, an engagement or a "
+                                     f"{allowed}.* event (this one is not about the people it reaches)")  # fmt: skip
     if goal.get("engagement") is not None and goal["engagement"] not in EngagementType.__members__.values():
         errors.add("goal.engagement", f"one of {', '.join(EngagementType)}")
 

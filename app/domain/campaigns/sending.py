@@ -62,12 +62,12 @@ def assign(
     pilot: Mapping[str, object] | None,
 ) -> list[Assignment]:
     """Each person's arm and pilot flag (see the module). The holdout is `holdout_percent` of the
-    audience (rounded to the nearest person); the pilot is `pilot.percent` of the others (rounded
+    audience (rounded to the nearest person, half up); the pilot is `pilot.percent` of the others (rounded
     up, at least one when the percent is above 0) or `pilot.count` of them, taken across variants
     alike. Holdout recipients are never in the pilot."""
     unique = sorted(set(people))
     by_holdout = sorted(unique, key=lambda p: (draw(seed, p, "holdout"), p))
-    held = round(len(unique) * holdout_percent / 100)
+    held = (len(unique) * holdout_percent * 2 + 100) // 200  # rounded half up
     holdout, rest = by_holdout[:held], by_holdout[held:]
     by_variant = sorted(rest, key=lambda p: (draw(seed, p, "variant"), p))
     arms: dict[UUID, str] = {p: HOLDOUT for p in holdout}

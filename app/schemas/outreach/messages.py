@@ -91,12 +91,17 @@ class MessageRead(ResourceRead):
     attempts: int
     last_error: str | None
     automated: bool = Field(description="Sent by a journey, a campaign or a key bound to no member")
+    campaign_id: UUID | None = Field(default=None, description="The campaign that sent it")
     sent_at: UtcDatetime | None
     delivered_at: UtcDatetime | None
     opened_at: UtcDatetime | None
     clicked_at: UtcDatetime | None
     replied_at: UtcDatetime | None
     failed_at: UtcDatetime | None
+    unsubscribed_at: UtcDatetime | None = Field(
+        default=None, description="Its unsubscribe link, List-Unsubscribe or a STOP reply to it was used (first time)"
+    )
+    complained_at: UtcDatetime | None = Field(default=None, description="Reported as spam (first time)")
     created_by: Actor
 
 

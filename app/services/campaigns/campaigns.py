@@ -137,7 +137,8 @@ async def _columns(ctx: Context, values: Mapping[str, Any]) -> dict[str, Any]:
     if goal is not None:
         from app.schemas.events.events import CATALOGUE
 
-        rules.check_goal(goal, CATALOGUE.keys(), errors)
+        kind = values["audience"]["type"] if values.get("audience") else None
+        rules.check_goal(goal, CATALOGUE.keys(), errors, kind)
     cost = values.get("cost")
     minor = rules.cost_minor(cost, errors) if cost is not None else None
     errors.raise_if_any()
@@ -284,7 +285,9 @@ async def submit(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> Ro
 
 async def cancel(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> Row:
     """Cancelled is final: it will not be sent, and it can no longer be edited or reviewed."""
-    row = await get(ctx, campaign_id)
+    row = await ctx.campaigns.lock(campaign_id)  # a sending pass in progress ends first
+    if row is None:
+        raise NotFound("no campaign with this id")
     check_if_match(if_match, row["version"])
     if row["status"] not in rules.CANCELLABLE:
         raise Conflict(f"a {row['status']} campaign cannot be cancelled")

@@ -36,8 +36,7 @@ async def report(ctx: Context, campaign_id: UUID) -> dict[str, Any]:
     names = [v["name"] for v in row["variants"]]
     arms: dict[str, dict[str, Any]] = {name: _empty(name) for name in [*names, HOLDOUT]}
     for arm, counts in (await repo.arms(campaign_id)).items():
-        arms.setdefault(arm, _empty(arm))["recipients"] = counts["recipients"]
-        arms[arm]["failed"] += counts["failed"]
+        arms.setdefault(arm, _empty(arm))["failed"] += counts["failed"]
     for outcome in await repo.outcomes(campaign_id):
         figures = arms.setdefault(outcome["arm"], _empty(outcome["arm"]))
         status, count = outcome["status"], outcome["messages"]
@@ -54,7 +53,7 @@ async def report(ctx: Context, campaign_id: UUID) -> dict[str, Any]:
             figures[key] += outcome[key]
     currency = (await order_service.locale(ctx)).reporting
     if row.get("launched_at") is not None:
-        await _conversions(ctx, row, arms)
+        await _conversions(ctx, row, arms)  # counts the recipients too
     for figures in arms.values():
         figures["blocked_total"] = sum(figures["blocked"].values())
         n = figures["recipients"]
@@ -163,9 +162,8 @@ async def _conversions(
     window = timedelta(days=row["attribution_days"])
     kind = row["audience"]["type"]
     timings = await repo.timings(row["id"], pilot=pilot)
-    if pilot:
-        for _, arm, _, _ in timings:
-            arms.setdefault(arm, _empty(arm))["recipients"] += 1
+    for _, arm, _, _ in timings:  # recipients counted from the very rows their conversions are
+        arms.setdefault(arm, _empty(arm))["recipients"] += 1
     if not timings:
         return
     opens: dict[UUID, tuple[str, datetime]] = {}

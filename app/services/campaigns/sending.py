@@ -26,7 +26,7 @@ from app.domain import conditions
 from app.domain.campaigns import sending as plan
 from app.domain.campaigns.campaigns import Status
 from app.domain.concurrency import check_if_match, lost_update
-from app.domain.errors import Conflict, DomainError
+from app.domain.errors import Conflict, DomainError, NotFound
 from app.domain.events import events as types
 from app.domain.outreach.templates import Rendered
 from app.domain.outreach.vocabulary import ChannelType, PersonRef
@@ -48,6 +48,8 @@ MIN_WINDOW = 200
 ACTIVE = (Status.SCHEDULED, Status.PILOTING, Status.SENDING)
 PAUSABLE = ACTIVE
 POLL = timedelta(seconds=2)  # while a campaign sends: how often its progress is looked at
+QUEUE_PAGE = 50
+PILOT_MIN_SENT = 20  # the pilot's rates are judged once this many of its messages went (or all of them)
 
 
 # -- launch ---------------------------------------------------------------------------------------
@@ -57,10 +59,14 @@ async def launch(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> di
     """An approved campaign goes: its audience is read and frozen, each recipient drawn to the
     holdout, the pilot and a variant by a new seed (kept on the campaign), and sending begins at its
     time (`campaign.launched`). 409 naming what is missing while it is not approved."""
-    row = await campaigns.get(ctx, campaign_id)
+    row = await ctx.campaigns.lock(campaign_id)  # two launches at once: the second sees the first's
+    if row is None:
+        raise NotFound("no campaign with this id")
     check_if_match(if_match, row["version"])
+    if row["status"] == Status.CANCELLED:
+        raise Conflict("a cancelled campaign cannot be launched")
     if row["status"] != Status.APPROVED:
-        if row["status"] in (Status.DRAFT, Status.IN_REVIEW, Status.CANCELLED):
+        if row["status"] in (Status.DRAFT, Status.IN_REVIEW):
             now = await campaigns.get_shown(ctx, campaign_id)
             raise Conflict(f"the campaign cannot be launched yet: it lacks {', '.join(now['missing'])}")
         raise Conflict(f"the campaign was launched already (it is {row['status']})")
@@ -100,7 +106,7 @@ async def launch(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> di
     values: dict[str, Any] = {"seed": seed, "launched_at": ctx.now, "starts_at": start,
                               "status": Status.SCHEDULED.value}  # fmt: skip
     if start <= ctx.now:
-        values |= _begin(row, any(a.pilot for a in drawn), ctx.now)
+        values |= _begin(row, await ctx.campaign_recipients.pilot_last_due(campaign_id), ctx.now)
     updated = await ctx.campaigns.update(campaign_id, row["version"], {**values, **ctx.audit_change()})
     if updated is None:
         raise lost_update(if_match)
@@ -110,11 +116,13 @@ async def launch(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> di
     return answer
 
 
-def _begin(row: Mapping[str, Any], has_pilot: bool, now: datetime) -> dict[str, Any]:
-    """Sending begins: with the pilot when there is one."""
-    if has_pilot:
+def _begin(row: Mapping[str, Any], pilot_due: datetime | None, now: datetime) -> dict[str, Any]:
+    """Sending begins: with the pilot when there is one (`pilot_due`: its last recipient's due
+    time, which the wait counts from: with local send times the pilot goes out over a day)."""
+    if pilot_due is not None:
         wait = float((row["pilot"] or {}).get("wait_hours") or 0)
-        return {"status": Status.PILOTING.value, "pilot_started_at": now, "rest_due_at": plan.rest_due(now, wait)}
+        rest = plan.rest_due(max(pilot_due, now), wait)
+        return {"status": Status.PILOTING.value, "pilot_started_at": now, "rest_due_at": rest}
     return {"status": Status.SENDING.value}
 
 
@@ -159,7 +167,9 @@ async def audience(ctx: Context, definition: Mapping[str, Any]) -> dict[UUID, di
 
 async def pause(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> dict[str, Any]:
     """Stop handing out messages (`campaign.paused`); messages already queued still go."""
-    row = await campaigns.get(ctx, campaign_id)
+    row = await ctx.campaigns.lock(campaign_id)  # a pass in progress ends first
+    if row is None:
+        raise NotFound("no campaign with this id")
     check_if_match(if_match, row["version"])
     if row["status"] not in PAUSABLE:
         raise Conflict(f"only a launched campaign that is sending can be paused (this one is {row['status']})")
@@ -180,8 +190,11 @@ async def _pause(ctx: Context, row: Mapping[str, Any], reason: dict[str, Any]) -
 
 async def resume(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> dict[str, Any]:
     """A paused campaign goes on where it stopped. One the pilot paused goes on to the rest at
-    once: resuming is the decision the pilot waited for."""
-    row = await campaigns.get(ctx, campaign_id)
+    once (with the pilot's winner, under `winner_only`): resuming is the decision the pilot
+    waited for."""
+    row = await ctx.campaigns.lock(campaign_id)
+    if row is None:
+        raise NotFound("no campaign with this id")
     check_if_match(if_match, row["version"])
     if row["status"] != Status.PAUSED:
         raise Conflict(f"only a paused campaign can be resumed (this one is {row['status']})")
@@ -190,6 +203,10 @@ async def resume(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> di
     values: dict[str, Any] = {"status": before, "paused_at": None, "pause_reason": None}
     if before == Status.PILOTING and reason.get("reason") != "manual":
         values |= {"status": Status.SENDING.value, "rest_due_at": ctx.now}
+        if (row["pilot"] or {}).get("winner_only"):
+            from app.services.campaigns import report
+
+            values["winner"] = await report.pilot_winner(ctx, row)
     updated = await ctx.campaigns.update(campaign_id, row["version"], {**values, **ctx.audit_change()})
     if updated is None:
         raise lost_update(if_match)
@@ -204,18 +221,22 @@ async def advance_due(database: Database, now: datetime) -> int:
     """One pass over launched campaigns: each moves one step (a batch handed out, its pilot looked
     at, begun, finished), in its own transaction. How many batches were handed out (a full pass:
     run again at once)."""
-    async with UnitOfWork(database, write=False) as reader:
-        due = await reader.campaign_queue().due(now)
     handed = 0
-    for workspace_id, campaign_id in due:
-        try:
-            async with UnitOfWork(database, write=True) as uow:
-                ctx = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
-                handed += await step(ctx, campaign_id)
-                await uow.commit()
-        except Exception:
-            log.exception("campaign %s: the pass failed; the next one tries again", campaign_id)
-    return handed
+    after: tuple[datetime, UUID] | None = None
+    while True:  # every launched campaign, page by page: none waits behind others that only wait
+        async with UnitOfWork(database, write=False) as reader:
+            due = await reader.campaign_queue().due(now, QUEUE_PAGE, after)
+        for workspace_id, campaign_id, _ in due:
+            try:
+                async with UnitOfWork(database, write=True) as uow:
+                    ctx = Context(uow, workspace_id, SYSTEM, now, scopes=SERVICE_SCOPES)
+                    handed += await step(ctx, campaign_id)
+                    await uow.commit()
+            except Exception:
+                log.exception("campaign %s: the pass failed; the next one tries again", campaign_id)
+        if len(due) < QUEUE_PAGE:
+            return handed
+        after = (due[-1][2], due[-1][1])
 
 
 async def next_due(database: Database, now: datetime) -> datetime | None:
@@ -226,19 +247,22 @@ async def next_due(database: Database, now: datetime) -> datetime | None:
 
 
 async def step(ctx: Context, campaign_id: UUID) -> int:
-    row = await ctx.campaigns.get(campaign_id)
+    """One step of one campaign, its row locked for the pass (another worker's pass skips it; a
+    pause or a cancel waits for it, and a pass after them sees them)."""
+    row = await ctx.campaigns.lock(campaign_id, skip_locked=True)
     if row is None or row["status"] not in ACTIVE:
         return 0
     repo = ctx.campaign_recipients
     if row["status"] == Status.SCHEDULED:
         if row["starts_at"] > ctx.now:
             return 0
-        has_pilot = await repo.any_pending(campaign_id, pilot=True)
-        await _set(ctx, row, _begin(row, has_pilot, ctx.now))
+        await _set(ctx, row, _begin(row, await repo.pilot_last_due(campaign_id), ctx.now))
         return 1
     if row["status"] == Status.PILOTING:
-        figures = await pilot_figures(ctx, campaign_id)
-        reason = plan.pause_reason(figures, (row["pilot"] or {}).get("auto_pause"))
+        figures, unsendable = await pilot_figures(ctx, campaign_id)
+        pilot_size = sum(a["pilot"] for a in (await repo.arms(campaign_id)).values())
+        judged = figures.sent >= min(PILOT_MIN_SENT, pilot_size - unsendable)  # not on the first few
+        reason = plan.pause_reason(figures, (row["pilot"] or {}).get("auto_pause")) if judged else None
         if reason is not None:
             await _pause(ctx, row, {**reason, "from": Status.PILOTING.value})
             return 0
@@ -266,14 +290,20 @@ async def _set(ctx: Context, row: Mapping[str, Any], values: Mapping[str, Any]) 
     return await ctx.campaigns.update(row["id"], row["version"], {**values, **ctx.audit_change()})
 
 
-async def pilot_figures(ctx: Context, campaign_id: UUID) -> plan.PilotFigures:
-    sent = unsubscribed = complained = 0
+async def pilot_figures(ctx: Context, campaign_id: UUID) -> tuple[plan.PilotFigures, int]:
+    """The pilot's messages that went, with their unsubscribes and complaints; and how many of its
+    recipients will get none (blocked, failed)."""
+    sent = unsubscribed = complained = unsendable = 0
     for outcome in await ctx.campaign_recipients.outcomes(campaign_id, pilot=True):
         if outcome["status"] in ("sent", "delivered", "bounced", "unknown"):
             sent += outcome["messages"]
+        elif outcome["status"] in ("blocked", "failed"):
+            unsendable += outcome["messages"]
         unsubscribed += outcome["unsubscribed"]
         complained += outcome["complained"]
-    return plan.PilotFigures(sent, unsubscribed, complained)
+    arms = await ctx.campaign_recipients.arms(campaign_id)
+    unsendable += sum(a["failed"] for a in arms.values())  # no message could be made
+    return plan.PilotFigures(sent, unsubscribed, complained), unsendable
 
 
 async def _hand_out(ctx: Context, row: Mapping[str, Any], *, pilot: bool | None) -> int:

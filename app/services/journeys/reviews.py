@@ -78,6 +78,8 @@ async def review(
     check_if_match(if_match, row["version"])
     if ctx.actor.type != "member" or ctx.actor.id is None:
         raise MemberKeyRequired("a review is a member's: use a key bound to a member (`member_id`)")
+    if row["status"] == "archived":
+        raise Conflict("the journey is archived")
     if row["draft_version"] is None:
         raise Conflict("only a draft in review can be reviewed (this journey has no draft)")
     number = int(row["draft_version"])

@@ -137,7 +137,8 @@ async def apply_callback(ctx: Context, channel: ChannelConfig, events: Sequence[
                 if message["provider_message_id"]:
                     known[message["provider_message_id"]] = message
         elif event.kind is CallbackKind.COMPLAINT:
-            message = known.get(event.provider_message_id or "")
+            message = by_id.get(event.message_id) if event.message_id is not None else None
+            message = message or known.get(event.provider_message_id or "")
             address = (message or {}).get("to_address") or event.from_address
             if message is not None and message["complained_at"] is None:
                 await ctx.messages.set_fields(message["id"], {"complained_at": ctx.now})
@@ -211,9 +212,13 @@ async def _reply(ctx: Context, channel: ChannelConfig, event: CallbackEvent) -> 
     key = address_key(channel.type, event.from_address)
     text = (event.text or "").strip()
     policy = await messaging.policy(ctx)
-    if is_opt_out_keyword(text, policy.opt_out_keywords):
+    opted_out = is_opt_out_keyword(text, policy.opt_out_keywords)
+    if opted_out:
         await consents.opt_out_address(ctx, channel.type, key, ConsentSource.REPLY_KEYWORD)
     answered = await ctx.messages.latest_to(key, [channel.type.value])
+    if opted_out and answered is not None and answered["unsubscribed_at"] is None:
+        # the message answered with STOP: what a campaign's pilot counts as an unsubscribe
+        answered = await ctx.messages.set_fields(answered["id"], {"unsubscribed_at": ctx.now}) or answered
     person = _person(answered) if answered is not None else await _by_phone(ctx, key)
     if person is None:
         return  # a number the workspace does not know: nothing to attach it to

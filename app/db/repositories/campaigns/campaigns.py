@@ -19,6 +19,15 @@ class CampaignRepository(RecordRepository[Row]):
     table = c
     sortable = {"created_at": datetime_key(c.c.created_at), "name": text_key(c.c.name)}
 
+    async def lock(self, campaign_id: UUID, *, skip_locked: bool = False) -> Row | None:
+        """The campaign, its row locked until commit (PostgreSQL; SQLite's writers are serialised
+        already): launching, a sending pass, pausing. `skip_locked`: None when another transaction
+        holds it (another worker's pass)."""
+        statement = select(c).where(self.scope, c.c.id == campaign_id)
+        if await self._dialect() == "postgresql":
+            statement = statement.with_for_update(skip_locked=skip_locked)
+        return await self._row(statement)
+
 
 class CampaignReviewRepository(RecordRepository[Row]):
     table = r

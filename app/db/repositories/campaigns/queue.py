@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from app.db import tables
 from app.db.repositories.events.queue import CrossWorkspaceQueue
@@ -15,15 +15,20 @@ ACTIVE = ("scheduled", "piloting", "sending")
 
 
 class CampaignQueue(CrossWorkspaceQueue):
-    async def due(self, now: datetime, limit: int = 20) -> list[tuple[UUID, UUID]]:
-        """(workspace, campaign) of launched campaigns whose sending has begun, earliest first."""
+    async def due(
+        self, now: datetime, limit: int = 50, after: tuple[datetime, UUID] | None = None
+    ) -> list[tuple[UUID, UUID, datetime]]:
+        """(workspace, campaign, start) of launched campaigns whose sending has begun, earliest
+        first; a page after `after` (start, id)."""
         statement = (
-            select(c.c.workspace_id, c.c.id)
+            select(c.c.workspace_id, c.c.id, c.c.starts_at)
             .where(c.c.status.in_(ACTIVE), c.c.starts_at <= now)
             .order_by(c.c.starts_at, c.c.id)
             .limit(limit)
         )
-        return [(w, i) for w, i in (await self.uow.execute(statement)).all()]
+        if after is not None:
+            statement = statement.where(tuple_(c.c.starts_at, c.c.id) > tuple_(*after))
+        return [(w, i, s) for w, i, s in (await self.uow.execute(statement)).all()]
 
     async def next_start(self) -> datetime | None:
         """The earliest start of a launched campaign not done (one sending: in the past)."""

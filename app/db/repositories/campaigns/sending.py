@@ -35,10 +35,27 @@ class RecipientRepository(TenantRepository[Row]):
             await self.uow.insert_rows(cr, rows[start : start + 5000], {"workspace_id": self.workspace_id})
 
     async def pending(self, campaign_id: UUID, *, pilot: bool | None, limit: int) -> list[Row]:
-        statement = select(cr).where(self.scope, cr.c.campaign_id == campaign_id, cr.c.status == "pending")
-        if pilot is not None:
-            statement = statement.where(cr.c.pilot.is_(pilot))
-        return await self._rows(statement.order_by(cr.c.person_id).limit(limit))
+        """Pending recipients (the pilot's first when `pilot` is None), in the index's order: a
+        pass reads its batch without sorting what is left."""
+        if pilot is None:
+            first = await self.pending(campaign_id, pilot=True, limit=limit)
+            if len(first) == limit:
+                return first
+            return first + await self.pending(campaign_id, pilot=False, limit=limit - len(first))
+        statement = (
+            select(cr)
+            .where(self.scope, cr.c.campaign_id == campaign_id, cr.c.status == "pending", cr.c.pilot.is_(pilot))
+            .order_by(cr.c.person_id)
+            .limit(limit)
+        )
+        return await self._rows(statement)
+
+    async def pilot_last_due(self, campaign_id: UUID) -> datetime | None:
+        """The latest due time of the pilot's recipients (None: no pilot)."""
+        statement = select(func.max(cr.c.send_at)).where(self.scope, cr.c.campaign_id == campaign_id,
+                                                         cr.c.pilot.is_(True))  # fmt: skip
+        value: datetime | None = (await self.uow.execute(statement)).scalar()
+        return value
 
     async def any_pending(self, campaign_id: UUID, *, pilot: bool | None) -> bool:
         return bool(await self.pending(campaign_id, pilot=pilot, limit=1))
@@ -53,14 +70,18 @@ class RecipientRepository(TenantRepository[Row]):
         statement = (
             update(cr)
             .where(cr.c.workspace_id == self.workspace_id, cr.c.campaign_id == campaign_id,
-                   cr.c.person_id == bindparam("p_person"))
+                   cr.c.person_id == bindparam("p_person"), cr.c.status == "pending")
             .values(status=bindparam("p_status"), message_id=bindparam("p_message"), block_reason=bindparam("p_block"),
                     arm=bindparam("p_arm"))
         )  # fmt: skip
-        await self.uow.execute(
+        result = await self.uow.execute(
             statement,
             [{"p_person": p, "p_status": s, "p_message": mid, "p_block": b, "p_arm": a} for p, s, mid, b, a in done],
         )
+        # Passes are serialised by the campaign's lock; should one still find a recipient taken
+        # (where the driver counts an executemany's rows), it rolls back whole.
+        if 0 <= result.rowcount != len(done):
+            raise RuntimeError(f"campaign {campaign_id}: {len(done) - result.rowcount} recipients handed out already")
 
     async def skip_pending(self, campaign_id: UUID) -> None:
         """A cancelled campaign: recipients not yet messaged never will be."""
@@ -145,12 +166,13 @@ class RecipientRepository(TenantRepository[Row]):
         return set((await self.uow.execute(statement)).scalars())
 
     async def people(self, kind: str, ids: Iterable[UUID] | None) -> list[Row]:
-        """Whole rows of the people an audience may hold: contacts (all, or these), or leads not
+        """Whole rows of the people an audience may hold: contacts not archived, or leads not
         merged or archived (all, or these)."""
         table = leads if kind == "leads" else contacts
         base = select(table).where(table.c.workspace_id == self.workspace_id)
+        base = base.where(table.c.archived_at.is_(None))
         if kind == "leads":
-            base = base.where(table.c.merged_into_id.is_(None), table.c.archived_at.is_(None))
+            base = base.where(table.c.merged_into_id.is_(None))
         if ids is None:
             return [dict(r) for r in (await self.uow.execute(base)).mappings()]
         wanted = sorted(ids)
@@ -176,7 +198,7 @@ class RecipientRepository(TenantRepository[Row]):
             o.c.status != "cancelled",
         )
         return [
-            (contact, at, int(total or 0) - int(refunded or 0))
+            (contact, at, int(total) - int(refunded or 0) if total is not None else 0)
             for contact, at, total, refunded in (await self.uow.execute(statement)).all()
         ]
 
