@@ -72,18 +72,13 @@ async def shown_now(ctx: Context, row: Mapping[str, Any], current: Mapping[str, 
 
 async def progress(ctx: Context, campaign_id: UUID) -> dict[str, int]:
     """Recipients and where they are: held out, pending, messages queued, sent, blocked, failed."""
-    arms = await ctx.campaign_recipients.arms(campaign_id)
-    figures = {"recipients": 0, "holdout": 0, "pending": 0, "queued": 0, "sent": 0, "blocked": 0, "failed": 0}
-    for arm, counts in arms.items():
-        figures["recipients"] += counts["recipients"]
-        figures["pending"] += counts["pending"]
-        figures["failed"] += counts["failed"]  # no message could be made (a template archived since)
-        if arm == "holdout":
-            figures["holdout"] += counts["recipients"]
-    for outcome in await ctx.campaign_recipients.outcomes(campaign_id):
-        status = outcome["status"]
+    recipients, sent = await ctx.campaign_recipients.by_status(campaign_id)
+    figures = {"recipients": sum(recipients.values()), "holdout": recipients.get("holdout", 0),
+               "pending": recipients.get("pending", 0), "queued": 0, "sent": 0, "blocked": 0,
+               "failed": recipients.get("failed", 0)}  # fmt: skip  # failed: no message could be made
+    for status, count in sent.items():
         key = {"queued": "queued", "sending": "queued", "blocked": "blocked", "failed": "failed"}.get(status, "sent")
-        figures[key] += outcome["messages"]
+        figures[key] += count
     return figures
 
 

@@ -109,6 +109,17 @@ class RecipientRepository(TenantRepository[Row]):
             for arm, n, p, q, f in (await self.uow.execute(statement)).all()
         }
 
+    async def by_status(self, campaign_id: UUID) -> tuple[dict[str, int], dict[str, int]]:
+        """(recipients by status, the campaign's messages by status): two counts the indexes
+        answer alone, cheap enough for every read of a sending campaign."""
+        recipients = select(cr.c.status, func.count()).where(self.scope, cr.c.campaign_id == campaign_id)
+        sent = select(m.c.status, func.count()).where(m.c.workspace_id == self.workspace_id,
+                                                       m.c.campaign_id == campaign_id)  # fmt: skip
+        return (
+            {s: int(n) for s, n in (await self.uow.execute(recipients.group_by(cr.c.status))).all()},
+            {s: int(n) for s, n in (await self.uow.execute(sent.group_by(m.c.status))).all()},
+        )
+
     async def outcomes(self, campaign_id: UUID, *, pilot: bool | None = None) -> list[Row]:
         """Per arm, message status and block reason: how many, and how many were delivered,
         opened, clicked, replied to, unsubscribed from and complained about."""
