@@ -1771,11 +1771,16 @@ campaigns = Table(
     Column("pause_reason", Json),  # {"reason", figures...}: why sending stopped
     Column("winner", String(64)),  # the variant the rest went with (a significant pilot winner)
     Column("finished_at", UtcDateTime),  # every recipient's message at a final status
+    # Progress (recipients and their messages by status), kept by the worker's passes while it can
+    # change (`progress_live`): a read shows it without counting 100,000 rows, and its version (the
+    # ETag) moves with it.
+    Column("progress", Json),
+    Column("progress_live", Boolean, nullable=False, server_default=false()),
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "author_member_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "status", "created_at", "id"),
-    Index(None, "status", "starts_at"),  # the worker's campaign queue, across workspaces
+    Index(None, "progress_live", "starts_at"),  # the worker's campaign queue, across workspaces
 )
 
 # Every review of a campaign, kept: `counts` while the approval is a current one (a member's first

@@ -1,6 +1,7 @@
 """campaigns: sending, and journeys under review
 
-- `campaigns`: the recorded seed, launch and sending times, why it paused, the pilot's winner.
+- `campaigns`: the recorded seed, launch and sending times, why it paused, the pilot's winner, the
+  progress kept by the worker.
 - `campaign_recipients`: a launched campaign's frozen audience, each person's arm and pilot flag,
   and the message they were sent.
 - `messages`: `campaign_id`, `unsubscribed_at`, `complained_at` (null for every existing message:
@@ -113,7 +114,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("pause_reason", JSON, nullable=True))
         batch_op.add_column(sa.Column("winner", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("finished_at", app.db.types.UtcDateTime(timezone=True), nullable=True))
-        batch_op.create_index(batch_op.f("ix_campaigns_status_starts_at"), ["status", "starts_at"], unique=False)
+        batch_op.add_column(sa.Column("progress", JSON, nullable=True))
+        batch_op.add_column(sa.Column("progress_live", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.create_index(
+            batch_op.f("ix_campaigns_progress_live_starts_at"), ["progress_live", "starts_at"], unique=False
+        )
 
     with op.batch_alter_table("journey_versions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("review_status", sa.String(length=16), nullable=True))
@@ -160,7 +165,9 @@ def downgrade() -> None:
         batch_op.drop_column("review_status")
 
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_campaigns_status_starts_at"))
+        batch_op.drop_index(batch_op.f("ix_campaigns_progress_live_starts_at"))
+        batch_op.drop_column("progress_live")
+        batch_op.drop_column("progress")
         batch_op.drop_column("finished_at")
         batch_op.drop_column("winner")
         batch_op.drop_column("pause_reason")

@@ -119,6 +119,11 @@ async def leads(tenant: Tenant, count: int, *, tag: str, consent: bool = True) -
     return ids
 
 
+def counts(campaign: dict[str, Any]) -> dict[str, Any]:
+    """A campaign's progress, without when it was counted."""
+    return {k: v for k, v in campaign["progress"].items() if k != "counted_at"}
+
+
 def to_leads(tag: str) -> dict[str, Any]:
     return {"type": "leads", "conditions": {"field": "tags", "op": "contains", "value": tag}}
 
@@ -135,8 +140,8 @@ async def test_a_large_audience_is_split_by_its_seed_in_exact_shares(database: D
     }  # fmt: skip
     launched = await launch(tenant, await approved(tenant, body))
     assert launched["status"] == "scheduled" and isinstance(launched["seed"], int)
-    assert launched["progress"] == {"recipients": 1000, "holdout": 100, "pending": 900, "queued": 0, "sent": 0,
-                                    "blocked": 0, "failed": 0}  # fmt: skip
+    assert counts(launched) == {"recipients": 1000, "holdout": 100, "pending": 900, "queued": 0, "sent": 0,
+                                "blocked": 0, "failed": 0}  # fmt: skip
     stored = await recipients(database, launched["id"])
     assert set(stored) == {UUID(p) for p in people}
     arms = {arm: [p for p, r in stored.items() if r["arm"] == arm] for arm in ("holdout", "a", "b")}
@@ -185,8 +190,8 @@ async def test_a_campaign_is_sent_through_the_worker_with_its_links_tagged(
             assert launched["status"] == "sending"
             done = await status(tenant, campaign["id"], "sent")
         stored = await recipients(database, campaign["id"])
-    assert done["progress"] == {"recipients": 5, "holdout": 0, "pending": 0, "queued": 0, "sent": 4, "blocked": 1,
-                                "failed": 0}  # fmt: skip
+    assert counts(done) == {"recipients": 5, "holdout": 0, "pending": 0, "queued": 0, "sent": 4, "blocked": 1,
+                            "failed": 0}  # fmt: skip
     assert done["finished_at"] is not None
     received = {r.message["To"]: r.message for r in smtp.received}
     assert len(smtp.received) == 4 and len(received) == 4  # each once

@@ -395,7 +395,9 @@ class CohortsRead(BaseModel):
 
 class ClvCacRow(BaseModel):
     channel: str | None
-    month: str | None
+    month: str | None = Field(description="YYYY-MM; by campaign: the month it was launched")
+    campaign_id: UUID | None = Field(default=None, description="By campaign (`group=campaign`)")
+    campaign: str | None = Field(default=None, description="The campaign's name (`group=campaign`)")
     customers: int = Field(description="Customers acquired (acquisition channel and month of the snapshot)")
     spend: str
     cac: str | None = Field(description="spend / customers")
@@ -420,7 +422,7 @@ class ClvCacRead(BaseModel):
     snapshot_id: UUID
     as_of: date
     currency: str
-    group: Literal["channel_month", "channel", "month"]
+    group: Literal["channel_month", "channel", "month", "campaign"]
     rows: list[ClvCacRow]
     unconverted_spend: dict[str, str] = Field(
         description="Spend in other currencies without an exchange rate (per currency), left out"

@@ -187,6 +187,10 @@ class CampaignProgress(BaseModel):
     sent: int = Field(description="Messages that went (sent, delivered, bounced, or perhaps: unknown)")
     blocked: int = Field(description="Messages not sent: no consent, suppressed, the frequency cap... (see the report)")
     failed: int
+    counted_at: UtcDatetime = Field(
+        description="When these were counted: the worker counts again every couple of seconds while the campaign "
+        "sends or has messages queued (each count that changes something is a new version)"
+    )
 
 
 class CampaignRead(ResourceRead):

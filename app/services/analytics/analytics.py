@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.analytics.clv import bgnbd, groups, valuation
 from app.domain.analytics.retention import SEGMENTS, RetentionInputs, compute
+from app.domain.analytics.retention import clv_cac as clv_cac_figures
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.money import MAX_MINOR, estimate_text, from_minor
@@ -611,8 +612,52 @@ async def clv_cac(ctx: Context, group: str) -> dict[str, Any]:
     currencies converted with the latest exchange rate on or before the month's last day)."""
     snapshot = await latest(ctx)
     currency = snapshot["currency"]
+    if group == "campaign":
+        rows, unconverted = await _clv_cac_by_campaign(ctx, snapshot)
+        return {"snapshot_id": snapshot["id"], "as_of": snapshot["as_of"], "currency": currency, "group": group,
+                "rows": rows, "unconverted_spend": unconverted}  # fmt: skip
     costs, unconverted = await acquisition_costs.spend(ctx, currency)
     return {
         "snapshot_id": snapshot["id"], "as_of": snapshot["as_of"], "currency": currency, "group": group,
         "rows": retention.clv_cac(snapshot, costs, group), "unconverted_spend": unconverted,
     }  # fmt: skip
+
+
+async def _clv_cac_by_campaign(
+    ctx: Context, snapshot: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Per launched campaign with a cost: the customers it acquired (recipients of its variants
+    whose first order fell within their attribution window), its cost as their CAC, and their
+    predicted CLV and margin in the snapshot. A cost in another currency than the snapshot's is
+    left out (summed in `unconverted_spend`)."""
+    from app.services.campaigns import campaigns as campaign_service
+    from app.services.campaigns import report as campaign_report
+
+    currency = snapshot["currency"]
+    exponent = currency_exponent(currency)
+    rows: list[dict[str, Any]] = []
+    unconverted: dict[str, int] = {}
+    for campaign in await campaign_service.launched_with_cost(ctx):
+        if campaign["cost_currency"] != currency:
+            other = campaign["cost_currency"]
+            unconverted[other] = unconverted.get(other, 0) + campaign["cost_minor"]
+            continue
+        contacts = await campaign_report.acquired(ctx, campaign)
+        values = await ctx.analytics.clv_of(snapshot["id"], contacts)
+        scale = 10**exponent
+        clv_sum = sum(v for v, _ in values.values()) / scale
+        margin_sum = sum(m for _, m in values.values()) / scale
+        figures = clv_cac_figures(len(contacts), campaign["cost_minor"] / scale, clv_sum, 0.0,
+                                    margin_sum if values else None)  # fmt: skip
+        rows.append({
+            "channel": campaign["channel"], "month": campaign["launched_at"].strftime("%Y-%m"),
+            "campaign_id": campaign["id"], "campaign": campaign["name"], "customers": figures.customers,
+            "spend": estimate_text(figures.spend, exponent),
+            "cac": None if figures.cac is None else estimate_text(figures.cac, exponent),
+            "mean_clv": None if figures.mean_clv is None else estimate_text(figures.mean_clv, exponent),
+            "mean_clv_margin": None if figures.mean_clv_margin is None
+            else estimate_text(figures.mean_clv_margin, exponent),
+            "clv_cac_ratio": figures.ratio, "revenue_clv_cac_ratio": figures.revenue_ratio,
+            "payback_months": None,
+        })  # fmt: skip
+    return rows, {c: from_minor(v, c) for c, v in sorted(unconverted.items())}

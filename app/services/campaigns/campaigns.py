@@ -48,7 +48,7 @@ def shown(row: Mapping[str, Any], current: Mapping[str, Any]) -> Row:
     required_groups = row["required_review_groups"]
     if required_groups is None:
         required_groups = current["require_distinct_review_groups"]
-    hidden = ("workspace_id", "cost_minor", "cost_currency")
+    hidden = ("workspace_id", "cost_minor", "cost_currency", "progress_live")
     out = {k: v for k, v in row.items() if k not in hidden}
     out["cost"] = cost_of(row)
     out["contributors"] = list(row.get("contributors") or [])
@@ -64,14 +64,14 @@ async def get_shown(ctx: Context, campaign_id: UUID) -> Row:
 
 
 async def shown_now(ctx: Context, row: Mapping[str, Any], current: Mapping[str, Any] | None = None) -> Row:
-    """`shown`, with a launched campaign's progress."""
-    answer = shown(row, current if current is not None else await requirements(ctx))
-    answer["progress"] = await progress(ctx, row["id"]) if row.get("launched_at") else None
-    return answer
+    """`shown` (the progress as the worker last counted it, at most a couple of seconds old while
+    it sends)."""
+    return shown(row, current if current is not None else await requirements(ctx))
 
 
-async def progress(ctx: Context, campaign_id: UUID) -> dict[str, int]:
-    """Recipients and where they are: held out, pending, messages queued, sent, blocked, failed."""
+async def progress(ctx: Context, campaign_id: UUID, now: datetime) -> dict[str, Any]:
+    """Recipients and where they are: held out, pending, messages queued, sent, blocked, failed;
+    counted now."""
     recipients, sent = await ctx.campaign_recipients.by_status(campaign_id)
     figures = {"recipients": sum(recipients.values()), "holdout": recipients.get("holdout", 0),
                "pending": recipients.get("pending", 0), "queued": 0, "sent": 0, "blocked": 0,
@@ -79,7 +79,7 @@ async def progress(ctx: Context, campaign_id: UUID) -> dict[str, int]:
     for status, count in sent.items():
         key = {"queued": "queued", "sending": "queued", "blocked": "blocked", "failed": "failed"}.get(status, "sent")
         figures[key] += count
-    return figures
+    return {**figures, "counted_at": now.isoformat()}
 
 
 
@@ -173,6 +173,11 @@ def authors(row: Mapping[str, Any]) -> set[str]:
     if row.get("author_member_id") is not None:
         found.add(str(row["author_member_id"]))
     return found
+
+
+async def launched_with_cost(ctx: Context) -> list[Row]:
+    """Launched campaigns that carry a cost (what acquisition reports weigh CLV against)."""
+    return await ctx.campaigns.launched_with_cost()
 
 
 async def check_definition(ctx: Context, row: Mapping[str, Any]) -> None:
@@ -286,12 +291,13 @@ async def cancel(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> Ro
     check_if_match(if_match, row["version"])
     if row["status"] not in rules.CANCELLABLE:
         raise Conflict(f"a {row['status']} campaign cannot be cancelled")
-    values = {"status": Status.CANCELLED.value, "cancelled_at": ctx.now, **ctx.audit_change()}
+    values: dict[str, Any] = {"status": Status.CANCELLED.value, "cancelled_at": ctx.now, **ctx.audit_change()}
+    if row.get("launched_at") is not None:
+        await ctx.campaign_recipients.skip_pending(campaign_id)
+        values["progress"] = await progress(ctx, campaign_id, ctx.now)  # its queued messages still go
     updated = await ctx.campaigns.update(campaign_id, row["version"], values)
     if updated is None:
         raise lost_update(if_match)
-    if row.get("launched_at") is not None:
-        await ctx.campaign_recipients.skip_pending(campaign_id)
     return await shown_now(ctx, updated)
 
 

@@ -153,8 +153,23 @@ async def pilot_winner(ctx: Context, row: Mapping[str, Any]) -> str | None:
     return winner
 
 
+async def acquired(ctx: Context, row: Mapping[str, Any]) -> list[UUID]:
+    """The contacts a campaign acquired: its variants' recipients (not the holdout's) whose first
+    order ever fell within their attribution window."""
+    arms: dict[str, dict[str, Any]] = {}
+    found: list[UUID] = []
+    if row.get("launched_at") is not None:
+        await _conversions(ctx, row, arms, acquired=found)
+    return found
+
+
 async def _conversions(
-    ctx: Context, row: Mapping[str, Any], arms: dict[str, dict[str, Any]], *, pilot: bool | None = None
+    ctx: Context,
+    row: Mapping[str, Any],
+    arms: dict[str, dict[str, Any]],
+    *,
+    pilot: bool | None = None,
+    acquired: list[UUID] | None = None,
 ) -> None:
     """Each recipient's window; the goal reached in it, the orders placed in it, a first order.
     With `pilot`, only the pilot's recipients, each counted in `recipients` too."""
@@ -208,3 +223,5 @@ async def _conversions(
             first_order = first_orders.get(contact)
             if first_order is not None and start <= first_order <= end:
                 figures["new_customers"] += 1
+                if acquired is not None and arm != HOLDOUT:
+                    acquired.append(bought)

@@ -104,7 +104,8 @@ async def launch(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> di
         ]
     )  # fmt: skip
     values: dict[str, Any] = {"seed": seed, "launched_at": ctx.now, "starts_at": start,
-                              "status": Status.SCHEDULED.value}  # fmt: skip
+                              "status": Status.SCHEDULED.value, "progress_live": True,
+                              "progress": await campaigns.progress(ctx, campaign_id, ctx.now)}  # fmt: skip
     if start <= ctx.now:
         values |= _begin(row, await ctx.campaign_recipients.pilot_last_due(campaign_id), ctx.now)
     updated = await ctx.campaigns.update(campaign_id, row["version"], {**values, **ctx.audit_change()})
@@ -181,7 +182,8 @@ async def pause(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> dic
 
 
 async def _pause(ctx: Context, row: Mapping[str, Any], reason: dict[str, Any]) -> dict[str, Any] | None:
-    values = {"status": Status.PAUSED.value, "paused_at": ctx.now, "pause_reason": reason, **ctx.audit_change()}
+    values = {"status": Status.PAUSED.value, "paused_at": ctx.now, "pause_reason": reason, "progress_live": True,
+              "progress": await campaigns.progress(ctx, row["id"], ctx.now), **ctx.audit_change()}  # fmt: skip
     updated = await ctx.campaigns.update(row["id"], row["version"], values)
     if updated is not None:
         await events.record(ctx, types.CAMPAIGN_PAUSED, CampaignRead.model_validate(await shown(ctx, updated)))
@@ -200,7 +202,7 @@ async def resume(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> di
         raise Conflict(f"only a paused campaign can be resumed (this one is {row['status']})")
     reason = row["pause_reason"] or {}
     before = reason.get("from") or Status.SENDING.value
-    values: dict[str, Any] = {"status": before, "paused_at": None, "pause_reason": None}
+    values: dict[str, Any] = {"status": before, "paused_at": None, "pause_reason": None, "progress_live": True}
     if before == Status.PILOTING and reason.get("reason") != "manual":
         values |= {"status": Status.SENDING.value, "rest_due_at": ctx.now}
         if (row["pilot"] or {}).get("winner_only"):
@@ -248,10 +250,37 @@ async def next_due(database: Database, now: datetime) -> datetime | None:
 
 async def step(ctx: Context, campaign_id: UUID) -> int:
     """One step of one campaign, its row locked for the pass (another worker's pass skips it; a
-    pause or a cancel waits for it, and a pass after them sees them)."""
+    pause or a cancel waits for it, and a pass after them sees them); then its progress kept up
+    to date (counted at most every POLL)."""
     row = await ctx.campaigns.lock(campaign_id, skip_locked=True)
-    if row is None or row["status"] not in ACTIVE:
+    if row is None or not row["progress_live"]:
         return 0
+    handed = await _advance(ctx, row) if row["status"] in ACTIVE else 0
+    after = await ctx.campaigns.get(campaign_id)
+    if after is not None and after["progress_live"]:
+        await _refresh(ctx, after, force=after["version"] != row["version"])
+    return handed
+
+
+async def _refresh(ctx: Context, row: Mapping[str, Any], *, force: bool = False) -> None:
+    """Count the campaign's progress again (when POLL has passed since, or `force`) and keep it
+    when it changed; it stops being kept once it can no longer change (not sending, and no
+    message of it still queued)."""
+    counted = (row["progress"] or {}).get("counted_at")
+    if not force and counted is not None and datetime.fromisoformat(counted) > ctx.now - POLL:
+        return
+    figures = await campaigns.progress(ctx, row["id"], ctx.now)
+    live = row["status"] in ACTIVE or figures["queued"] > 0
+    same = {k: v for k, v in (row["progress"] or {}).items() if k != "counted_at"} == {
+        k: v for k, v in figures.items() if k != "counted_at"
+    }
+    if same and live == row["progress_live"]:
+        return
+    await _set(ctx, row, {"progress": figures, "progress_live": live})
+
+
+async def _advance(ctx: Context, row: Mapping[str, Any]) -> int:
+    campaign_id = row["id"]
     repo = ctx.campaign_recipients
     if row["status"] == Status.SCHEDULED:
         if row["starts_at"] > ctx.now:
@@ -280,7 +309,9 @@ async def step(ctx: Context, campaign_id: UUID) -> int:
     if await repo.any_pending(campaign_id, pilot=None):
         return await _hand_out(ctx, row, pilot=None)
     if await repo.in_flight(campaign_id, None) == 0:
-        updated = await _set(ctx, row, {"status": Status.SENT.value, "finished_at": ctx.now})
+        final = await campaigns.progress(ctx, campaign_id, ctx.now)
+        updated = await _set(ctx, row, {"status": Status.SENT.value, "finished_at": ctx.now, "progress": final,
+                                        "progress_live": False})  # fmt: skip
         if updated is not None:
             await events.record(ctx, types.CAMPAIGN_SENT, CampaignRead.model_validate(await shown(ctx, updated)))
     return 0

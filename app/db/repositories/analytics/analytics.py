@@ -272,6 +272,17 @@ class AnalyticsRepository(TenantRepository):
         )
         return await self._one(statement)
 
+    async def clv_of(self, snapshot_id: UUID, contact_ids: Sequence[UUID]) -> dict[UUID, tuple[int, int]]:
+        """(predicted CLV, predicted margin), minor units, of these contacts in the snapshot."""
+        found: dict[UUID, tuple[int, int]] = {}
+        for start in range(0, len(contact_ids), 1000):
+            statement = select(cv.c.contact_id, cv.c.predicted_clv_minor, cv.c.predicted_margin_minor).where(
+                cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id,
+                cv.c.contact_id.in_(contact_ids[start : start + 1000]),
+            )  # fmt: skip
+            found |= {c: (int(v), int(m)) for c, v, m in (await self.uow.execute(statement)).all()}
+        return found
+
     async def value_of(self, snapshot_id: UUID, contact_id: UUID) -> Row | None:
         statement = select(cv).where(
             cv.c.workspace_id == self.workspace_id, cv.c.snapshot_id == snapshot_id, cv.c.contact_id == contact_id

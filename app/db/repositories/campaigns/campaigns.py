@@ -19,6 +19,15 @@ class CampaignRepository(RecordRepository[Row]):
     table = c
     sortable = {"created_at": datetime_key(c.c.created_at), "name": text_key(c.c.name)}
 
+    async def launched_with_cost(self) -> list[Row]:
+        """Campaigns launched (sending, done, paused or cancelled since) that carry a cost."""
+        statement = (
+            select(c)
+            .where(self.scope, c.c.launched_at.is_not(None), c.c.cost_minor.is_not(None))
+            .order_by(c.c.launched_at, c.c.id)
+        )
+        return await self._rows(statement)
+
     async def lock(self, campaign_id: UUID, *, skip_locked: bool = False) -> Row | None:
         """The campaign, its row locked until commit (PostgreSQL; SQLite's writers are serialised
         already): launching, a sending pass, pausing. `skip_locked`: None when another transaction
