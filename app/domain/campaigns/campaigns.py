@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain import conditions, money
+from app.domain.campaigns.reviews import approvals_lacking
 from app.domain.errors import ErrorList
 from app.domain.leads.scoring import EngagementType
 
@@ -147,10 +148,6 @@ def missing(
         lacks.append("at least one variant")
     if status == Status.DRAFT:
         lacks.append("submission for review")
-    if required > approvals:
-        more = required - approvals
-        lacks.append(f"{more} more approval{'s' if more > 1 else ''}")
-    if required_groups > review_groups:
-        more = required_groups - review_groups
-        lacks.append(f"approvals from {more} more review group{'s' if more > 1 else ''}")
-    return lacks
+    return lacks + approvals_lacking(
+        approvals=approvals, review_groups=review_groups, required=required, required_groups=required_groups
+    )

@@ -48,6 +48,18 @@ class Tally:
         return self.approvals >= required and self.review_groups >= required_groups
 
 
+def approvals_lacking(*, approvals: int, review_groups: int, required: int, required_groups: int) -> list[str]:
+    """What approvals still lack, in words: `2 more approvals`, `approvals from 1 more review group`."""
+    lacks: list[str] = []
+    if required > approvals:
+        more = required - approvals
+        lacks.append(f"{more} more approval{'s' if more > 1 else ''}")
+    if required_groups > review_groups:
+        more = required_groups - review_groups
+        lacks.append(f"approvals from {more} more review group{'s' if more > 1 else ''}")
+    return lacks
+
+
 def tally(approvals: Iterable[Approval]) -> Tally:
     """One member counts once, whatever they approved twice."""
     members: dict[str, str | None] = {}

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
+from app.domain.campaigns.reviews import approvals_lacking
 from app.domain.errors import Conflict
 from app.domain.journeys.document import StepType
 from app.domain.outreach.vocabulary import Purpose
@@ -46,16 +47,10 @@ def missing(
     """What an approval still lacks, in words: a submission, approvals, review groups ([] once approved)."""
     if status == ReviewStatus.APPROVED:
         return []
-    lacks: list[str] = []
-    if status is None:
-        lacks.append("submission for review")
-    if required > approvals:
-        more = required - approvals
-        lacks.append(f"{more} more approval{'s' if more > 1 else ''}")
-    if required_groups > review_groups:
-        more = required_groups - review_groups
-        lacks.append(f"approvals from {more} more review group{'s' if more > 1 else ''}")
-    return lacks
+    lacks = ["submission for review"] if status is None else []
+    return lacks + approvals_lacking(
+        approvals=approvals, review_groups=review_groups, required=required, required_groups=required_groups
+    )
 
 
 def refuse_unapproved(status: str | None, lacks: list[str]) -> None:

@@ -25,6 +25,7 @@ from app.db.wakeups import CAMPAIGNS
 from app.domain import conditions
 from app.domain.campaigns import sending as plan
 from app.domain.campaigns.campaigns import Status
+from app.domain.campaigns.reviews import approvals_lacking
 from app.domain.concurrency import check_if_match, lost_update
 from app.domain.errors import Conflict, DomainError, NotFound
 from app.domain.events import events as types
@@ -72,9 +73,10 @@ async def launch(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> di
         raise Conflict(f"the campaign was launched already (it is {row['status']})")
     counted = await campaigns.current_tally(ctx, campaign_id)  # a member deactivated since no longer counts
     if not counted.clears(row["required_approvals"], row["required_review_groups"]):
-        more = row["required_approvals"] - counted.approvals
-        lacks = f"{more} more approval{'s' if more != 1 else ''}" if more > 0 else "approvals from more review groups"
-        raise Conflict(f"the campaign cannot be launched yet: it lacks {lacks} (an approving member was deactivated)")
+        lacks = approvals_lacking(approvals=counted.approvals, review_groups=counted.review_groups,
+                                  required=row["required_approvals"], required_groups=row["required_review_groups"])
+        raise Conflict(f"the campaign cannot be launched yet: it lacks {', '.join(lacks)} "
+                       "(an approving member was deactivated)")  # fmt: skip
     await campaigns.check_definition(ctx, row)  # its templates and segments still there
     people = await audience(ctx, row["audience"])
     seed = secrets.randbelow(plan.MAX_SEED)
