@@ -217,6 +217,24 @@ async def test_a_campaign_is_sent_through_the_worker_with_its_links_tagged(
     kinds = [e["type"] for e in events]
     assert kinds.count("campaign.launched") == 1 and kinds.count("campaign.sent") == 1
 
+    # a delivery report after the campaign was sent (an SMS provider's "failed" comes minutes
+    # later): its progress is counted again, as a new version
+    from app.domain.outreach.vocabulary import MessageStatus
+    from app.services.campaigns import sending
+    from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+    from app.services.outreach import inbound
+
+    late = stored[by_email[sorted(received)[0]]]["message_id"]
+    async with UnitOfWork(database) as uow:
+        ctx = Context(uow, UUID(tenant.id), SYSTEM, datetime.now(UTC), scopes=SERVICE_SCOPES)
+        await inbound._reported(ctx, await ctx.messages.get(late), MessageStatus.FAILED, "a late report")
+        await uow.commit()
+    await asyncio.sleep(2.1)  # counted at most every 2 s
+    await sending.advance_due(database, datetime.now(UTC))
+    recounted = (await tenant.get(f"/v1/campaigns/{campaign['id']}")).json()
+    assert (recounted["progress"]["sent"], recounted["progress"]["failed"]) == (3, 1)
+    assert recounted["version"] > done["version"] and recounted["status"] == "sent"
+
 
 async def test_a_pilot_with_an_unsubscribe_spike_pauses_until_resumed(
     database: Database, tenant: Tenant, client: httpx.AsyncClient
@@ -326,6 +344,9 @@ async def test_attribution_window_revenue_and_uplift_against_the_holdout(databas
     [row] = [r for r in by_campaign["rows"] if r["campaign_id"] == launched["id"]]
     assert (row["campaign"], row["customers"], row["spend"]) == ("Winback", len(treated_new), "100.00")
     assert row["cac"] == (f"{100 / len(treated_new):.2f}" if treated_new else None)
+    assert row["mean_clv"] is None  # the snapshot does not know them yet: no CLV to weigh, only their cost
+    analyst = await tenant.key_with("analytics:read")
+    assert_problem(await tenant.get("/v1/analytics/clv-cac", params={"group": "campaign"}, key=analyst), 403)
 
 
 async def test_scopes_and_tenancy_of_sending_routes(tenant: Tenant, other_tenant: Tenant) -> None:

@@ -28,7 +28,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.analytics.clv import bgnbd, groups, valuation
 from app.domain.analytics.retention import SEGMENTS, RetentionInputs, compute
 from app.domain.analytics.retention import clv_cac as clv_cac_figures
-from app.domain.errors import InvalidInput, NotFound
+from app.domain.errors import Forbidden, InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.money import MAX_MINOR, estimate_text, from_minor
 from app.domain.workspace.workspaces import currency_exponent
@@ -610,6 +610,8 @@ async def cohorts(ctx: Context) -> dict[str, Any]:
 async def clv_cac(ctx: Context, group: str) -> dict[str, Any]:
     """CLV:CAC from the latest snapshot's acquisitions and the live acquisition costs (spend in other
     currencies converted with the latest exchange rate on or before the month's last day)."""
+    if group == "campaign" and not ctx.allows("campaigns:read"):  # campaigns' names and costs are theirs to show
+        raise Forbidden("CLV:CAC by campaign needs the 'campaigns:read' scope too, which this key lacks")
     snapshot = await latest(ctx)
     currency = snapshot["currency"]
     if group == "campaign":
@@ -642,22 +644,24 @@ async def _clv_cac_by_campaign(
             other = campaign["cost_currency"]
             unconverted[other] = unconverted.get(other, 0) + campaign["cost_minor"]
             continue
-        contacts = await campaign_report.acquired(ctx, campaign)
+        contacts = list(dict.fromkeys(await campaign_report.acquired(ctx, campaign)))  # two leads, one contact
         values = await ctx.analytics.clv_of(snapshot["id"], contacts)
         scale = 10**exponent
-        clv_sum = sum(v for v, _ in values.values()) / scale
-        margin_sum = sum(m for _, m in values.values()) / scale
-        figures = clv_cac_figures(len(contacts), campaign["cost_minor"] / scale, clv_sum, 0.0,
-                                    margin_sum if values else None)  # fmt: skip
+        figures = clv_cac_figures(len(contacts), campaign["cost_minor"] / scale, 0.0, 0.0, None)
+        # CLV: the mean over the acquired customers the snapshot knows (one who first bought after
+        # it has no CLV yet, and counts in the CAC only)
+        known = len(values)
+        mean_clv = sum(v for v, _ in values.values()) / scale / known if known else None
+        mean_margin = sum(m for _, m in values.values()) / scale / known if known else None
+        ratio = mean_margin / figures.cac if figures.cac and mean_margin is not None else None
+        revenue_ratio = mean_clv / figures.cac if figures.cac and mean_clv is not None else None
         rows.append({
             "channel": campaign["channel"], "month": campaign["launched_at"].strftime("%Y-%m"),
             "campaign_id": campaign["id"], "campaign": campaign["name"], "customers": figures.customers,
             "spend": estimate_text(figures.spend, exponent),
             "cac": None if figures.cac is None else estimate_text(figures.cac, exponent),
-            "mean_clv": None if figures.mean_clv is None else estimate_text(figures.mean_clv, exponent),
-            "mean_clv_margin": None if figures.mean_clv_margin is None
-            else estimate_text(figures.mean_clv_margin, exponent),
-            "clv_cac_ratio": figures.ratio, "revenue_clv_cac_ratio": figures.revenue_ratio,
-            "payback_months": None,
+            "mean_clv": None if mean_clv is None else estimate_text(mean_clv, exponent),
+            "mean_clv_margin": None if mean_margin is None else estimate_text(mean_margin, exponent),
+            "clv_cac_ratio": ratio, "revenue_clv_cac_ratio": revenue_ratio, "payback_months": None,
         })  # fmt: skip
     return rows, {c: from_minor(v, c) for c, v in sorted(unconverted.items())}

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.repositories.base import Page, Row
+from app.db.wakeups import CAMPAIGNS
 from app.domain.campaigns import campaigns as rules
 from app.domain.campaigns.campaigns import Status
 from app.domain.campaigns.reviews import Approval, Tally, tally
@@ -69,6 +70,19 @@ async def shown_now(ctx: Context, row: Mapping[str, Any], current: Mapping[str, 
     return shown(row, current if current is not None else await requirements(ctx))
 
 
+def _bucket(status: str) -> str:
+    """Where a message of this status counts in a campaign's progress."""
+    return {"queued": "queued", "sending": "queued", "blocked": "blocked", "failed": "failed"}.get(status, "sent")
+
+
+async def message_moved(ctx: Context, campaign_id: UUID, before: str, after: str) -> None:
+    """A message of the campaign changed status after its send (a delivery report): when that
+    moves it in the progress (sent to failed), the worker counts the campaign again, also one
+    that is `sent` already."""
+    if _bucket(before) != _bucket(after) and await ctx.campaigns.keep_progress_live(campaign_id):
+        ctx.uow.wake(CAMPAIGNS)
+
+
 async def progress(ctx: Context, campaign_id: UUID, now: datetime) -> dict[str, Any]:
     """Recipients and where they are: held out, pending, messages queued, sent, blocked, failed;
     counted now."""
@@ -77,8 +91,7 @@ async def progress(ctx: Context, campaign_id: UUID, now: datetime) -> dict[str, 
                "pending": recipients.get("pending", 0), "queued": 0, "sent": 0, "blocked": 0,
                "failed": recipients.get("failed", 0)}  # fmt: skip  # failed: no message could be made
     for status, count in sent.items():
-        key = {"queued": "queued", "sending": "queued", "blocked": "blocked", "failed": "failed"}.get(status, "sent")
-        figures[key] += count
+        figures[_bucket(status)] += count
     return {**figures, "counted_at": now.isoformat()}
 
 

@@ -50,6 +50,7 @@ ACTIVE = (Status.SCHEDULED, Status.PILOTING, Status.SENDING)
 PAUSABLE = ACTIVE
 POLL = timedelta(seconds=2)  # while a campaign sends: how often its progress is looked at
 QUEUE_PAGE = 50
+_COUNTED: dict[UUID, datetime] = {}  # when this process last counted a campaign's progress
 PILOT_MIN_SENT = 20  # the pilot's rates are judged once this many of its messages went (or all of them)
 
 
@@ -204,7 +205,8 @@ async def resume(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> di
         raise Conflict(f"only a paused campaign can be resumed (this one is {row['status']})")
     reason = row["pause_reason"] or {}
     before = reason.get("from") or Status.SENDING.value
-    values: dict[str, Any] = {"status": before, "paused_at": None, "pause_reason": None, "progress_live": True}
+    values: dict[str, Any] = {"status": before, "paused_at": None, "pause_reason": None, "progress_live": True,
+                              "progress": await campaigns.progress(ctx, campaign_id, ctx.now)}  # fmt: skip
     if before == Status.PILOTING and reason.get("reason") != "manual":
         values |= {"status": Status.SENDING.value, "rest_due_at": ctx.now}
         if (row["pilot"] or {}).get("winner_only"):
@@ -268,10 +270,13 @@ async def _refresh(ctx: Context, row: Mapping[str, Any], *, force: bool = False)
     """Count the campaign's progress again (when POLL has passed since, or `force`) and keep it
     when it changed; it stops being kept once it can no longer change (not sending, and no
     message of it still queued)."""
-    counted = (row["progress"] or {}).get("counted_at")
-    if not force and counted is not None and datetime.fromisoformat(counted) > ctx.now - POLL:
+    stored = (row["progress"] or {}).get("counted_at")
+    last = max(filter(None, (datetime.fromisoformat(stored) if stored else None, _COUNTED.get(row["id"]))),
+               default=None)  # fmt: skip
+    if not force and last is not None and last > ctx.now - POLL:
         return
     figures = await campaigns.progress(ctx, row["id"], ctx.now)
+    _COUNTED[row["id"]] = ctx.now  # unchanged figures are not written (no new version): remembered here
     live = row["status"] in ACTIVE or figures["queued"] > 0
     same = {k: v for k, v in (row["progress"] or {}).items() if k != "counted_at"} == {
         k: v for k, v in figures.items() if k != "counted_at"

@@ -27,6 +27,7 @@ from app.domain.outreach.vocabulary import (
 from app.ids import new_id
 from app.schemas.leads.routing import ActivityCreate
 from app.schemas.outreach.messages import MessageRead
+from app.services.campaigns import campaigns
 from app.services.context import Context
 from app.services.events.events import record
 from app.services.leads import activities
@@ -204,6 +205,8 @@ async def _reported(ctx: Context, message: Row, status: MessageStatus, detail: s
     await ctx.messages.record_status(message["id"], status.value, ctx.now, detail or None)
     if event is not None:
         await record(ctx, event, MessageRead.model_validate(row))
+    if message.get("campaign_id") is not None:  # a late report moves its campaign's progress
+        await campaigns.message_moved(ctx, message["campaign_id"], current.value, status.value)
     return row
 
 

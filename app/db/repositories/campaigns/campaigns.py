@@ -19,6 +19,16 @@ class CampaignRepository(RecordRepository[Row]):
     table = c
     sortable = {"created_at": datetime_key(c.c.created_at), "name": text_key(c.c.name)}
 
+    async def keep_progress_live(self, campaign_id: UUID) -> bool:
+        """Have the worker count the campaign's progress again (not a new version: the count that
+        changes it will be). Whether it was not kept live already."""
+        statement = (
+            update(c)
+            .where(self.scope, c.c.id == campaign_id, c.c.progress_live.is_(False), c.c.launched_at.is_not(None))
+            .values(progress_live=True)
+        )
+        return bool((await self.uow.execute(statement)).rowcount)
+
     async def launched_with_cost(self) -> list[Row]:
         """Campaigns launched (sending, done, paused or cancelled since) that carry a cost."""
         statement = (
