@@ -32,16 +32,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
 from benchmarks import postgres
-from benchmarks.members import _cli, _start, _stop
-from benchmarks.messaging import ROOT, Counting, baseline_rate, drain, peak_rss_mb, smtp_server, wait_for
+from benchmarks.messaging import ROOT, Counting, baseline_rate, drain, mail_bench, peak_rss_mb, wait_for
 
 
 async def setup(api: httpx.AsyncClient, smtp_port: int, recipients: int) -> dict[str, str]:
@@ -169,43 +166,13 @@ async def main() -> None:
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--baseline", type=int, default=20_000, help="messages the baseline sends")
     args = parser.parse_args()
-    name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres.admin_url())
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = postgres.database_url(name)
-    env = {
-        "DATABASE_URL": url, "LOG_LEVEL": "warning", "RATE_LIMIT_ENABLED": "false", "OUTBOUND_ALLOW_LOOPBACK": "true",
-        "PUBLIC_BASE_URL": "https://crm.bench.example", "SECRETS_KEY": os.environ.get("SECRETS_KEY", ""),
-    }  # fmt: skip
-    if not env["SECRETS_KEY"]:
-        from cryptography.fernet import Fernet
-
-        env["SECRETS_KEY"] = Fernet.generate_key().decode()
-    server = None
-    try:
-        _cli(env, "migrate")
-        keys = json.loads(_cli(env, "create-workspace", "Bench", "--json"))
-        server, port = _start(["-m", "app", "serve", "--no-worker"], env, "/readyz")
-        auth = {"Authorization": f"Bearer {keys['secret_key']}"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=120) as api:
-            handler = Counting()
-            controller = smtp_server(handler)
-            try:
-                setup_start = time.perf_counter()
-                made = await setup(api, controller.port, args.recipients)
-                await drain(api, url, env)
-                print(f"set up {args.recipients:,} leads in {time.perf_counter() - setup_start:.0f} s")
-                result = await run(api, url, env, made["campaign_id"], args.recipients, handler, args.baseline,
-                                   keys["secret_key"])
-            finally:
-                controller.stop()
-    finally:
-        if server is not None:
-            _stop(server)
-        admin = await asyncpg.connect(postgres.admin_url())
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with mail_bench() as bench:
+        setup_start = time.perf_counter()
+        made = await setup(bench.api, bench.smtp_port, args.recipients)
+        await drain(bench.api, bench.url, bench.env)
+        print(f"set up {args.recipients:,} leads in {time.perf_counter() - setup_start:.0f} s")
+        result = await run(bench.api, bench.url, bench.env, made["campaign_id"], args.recipients, bench.handler,
+                           args.baseline, bench.secret_key)  # fmt: skip
     r = result
     print(f"\n{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} after\n")
     print("| recipients | launch s | launch → last email s | launch → `sent` s | msg/s | aiosmtplib msg/s | ratio "

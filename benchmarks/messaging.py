@@ -27,6 +27,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.policy import default
 from pathlib import Path
@@ -187,11 +189,21 @@ async def baseline_rate(messages: list[bytes]) -> float:
         controller.stop()
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=10_000)
-    parser.add_argument("--small", type=int, default=1_000)
-    args = parser.parse_args()
+@dataclass
+class MailBench:
+    api: httpx.AsyncClient  # the API server's, with the workspace's secret key
+    url: str  # the scratch database
+    env: dict[str, str]  # what the server runs with (workers get the same)
+    secret_key: str
+    handler: Counting
+    smtp_port: int
+
+
+@asynccontextmanager
+async def mail_bench() -> AsyncIterator[MailBench]:
+    """A scratch database on the benchmark's PostgreSQL, migrated and given a workspace by the real
+    CLI; `python -m app serve --no-worker`; a client with the workspace's secret key; a local SMTP
+    server. All of it stopped, and the database dropped, at the end."""
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(postgres.admin_url())
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -215,10 +227,7 @@ async def main() -> None:
             handler = Counting()
             controller = smtp_server(handler)
             try:
-                template_id, leads = await setup(api, controller.port, args.messages)
-                await drain(api, url, env)
-                results = [await run(api, url, env, template_id, leads[: args.small], handler),
-                           await run(api, url, env, template_id, leads, handler)]  # fmt: skip
+                yield MailBench(api, url, env, keys["secret_key"], handler, controller.port)
             finally:
                 controller.stop()
     finally:
@@ -227,6 +236,18 @@ async def main() -> None:
         admin = await asyncpg.connect(postgres.admin_url())
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--small", type=int, default=1_000)
+    args = parser.parse_args()
+    async with mail_bench() as bench:
+        template_id, leads = await setup(bench.api, bench.smtp_port, args.messages)
+        await drain(bench.api, bench.url, bench.env)
+        results = [await run(bench.api, bench.url, bench.env, template_id, leads[: args.small], bench.handler),
+                   await run(bench.api, bench.url, bench.env, template_id, leads, bench.handler)]  # fmt: skip
     print(f"\n{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} after\n")
     print("| messages | API + worker msg/s | aiosmtplib, one connection, msg/s | ratio | worker peak MB "
           "| received | distinct |")  # fmt: skip
