@@ -1592,9 +1592,6 @@ journeys = Table(
     Column("template", String(64)),  # the built-in journey it was made from
     Column("next_run_at", UtcDateTime),  # a schedule trigger's next occurrence
     Column("from_sequence", BigInteger),  # events up to this one (stamped before it was published) enrol no one
-    # when the active version was published: an event that occurred before it enrols no one, also
-    # one the dispatcher stamped only after the publish (migration 0039)
-    Column("published_at", UtcDateTime),
     Column("paused_at", UtcDateTime),
     Column("archived_at", UtcDateTime),
     *_audit(),

@@ -6,8 +6,7 @@
   and the message they were sent.
 - `messages`: `campaign_id`, `unsubscribed_at`, `complained_at` (null for every existing message:
   their unsubscribes and complaints stay in consent changes and suppressions as before).
-- `journey_versions`: a draft's review (status, approvals, the bar); `journey_reviews`;
-  `journeys.published_at` (null for journeys published before: they keep the sequence rule alone).
+- `journey_versions`: a draft's review (status, approvals, the bar); `journey_reviews`.
 - New tables and nullable (or defaulted) columns only: no existing row changes. Downgrading drops
   the recipients and the journeys' reviews.
 
@@ -121,9 +120,6 @@ def upgrade() -> None:
             batch_op.f("ix_campaigns_progress_live_starts_at"), ["progress_live", "starts_at"], unique=False
         )
 
-    with op.batch_alter_table("journeys", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("published_at", app.db.types.UtcDateTime(timezone=True), nullable=True))
-
     with op.batch_alter_table("journey_versions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("review_status", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("contributors", JSON, nullable=True))
@@ -167,9 +163,6 @@ def downgrade() -> None:
         batch_op.drop_column("approvals")
         batch_op.drop_column("contributors")
         batch_op.drop_column("review_status")
-
-    with op.batch_alter_table("journeys", schema=None) as batch_op:
-        batch_op.drop_column("published_at")
 
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_campaigns_progress_live_starts_at"))

@@ -244,7 +244,6 @@ async def publish(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Ro
     from_sequence = await signals.start_reading(ctx, journey_id)
     values = {
         "from_sequence": from_sequence,
-        "published_at": ctx.now,
         "active_version": row["draft_version"],
         "draft_version": None,
         "status": "active",

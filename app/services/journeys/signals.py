@@ -182,8 +182,6 @@ async def _handle_for(ctx: Context, journeys: _Journeys, event: Mapping[str, Any
             continue
         if int(event["sequence"]) <= int(journey["from_sequence"] or 0):
             continue  # it happened before the journey was published
-        if journey.get("published_at") is not None and event["occurred_at"] < journey["published_at"]:
-            continue  # so did this one, stamped by the dispatcher only after the publish
         trigger = document.trigger
         if isinstance(trigger, documents.SegmentTrigger):
             if str(data.get("segment_id")) != str(trigger.segment_id):
