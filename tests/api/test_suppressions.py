@@ -29,6 +29,7 @@ async def test_addresses_are_normalised_and_adding_twice_is_the_same_entry(tenan
         "email", "sara@acme.example", "manual", "asked by phone",
     )  # fmt: skip
     assert email["created_by"]["type"] == "api_key" and email["message_id"] is None
+    assert email["address_hash"] == sealer().keyed_digest("suppression:email", "sara@acme.example")
     again = await _suppress(tenant, 200, channel="email", address="sara@acme.example", reason="bounced")
     assert again == email
     sms = await _suppress(tenant, channel="sms", address="0912 123 4567", reason="complained")
@@ -88,6 +89,36 @@ async def test_lifting_needs_admin_and_is_announced(tenant: Tenant) -> None:
     # Suppressing it again makes a new entry.
     anew = await _suppress(tenant, channel="email", address="sara@acme.example")
     assert anew["id"] != entry["id"]
+
+
+async def test_lifting_voids_the_consent_given_before_it(tenant: Tenant) -> None:
+    """A person at a lifted address opts in again, with new proof, before marketing reaches them."""
+
+    async def person(kind: str, email: str) -> str:
+        response = await tenant.post(f"/v1/{kind}", json={"first_name": "Sara", "email": email})
+        assert response.status_code == 201, response.text
+        return f"{kind}/{response.json()['id']}"
+
+    async def consent(path: str) -> dict[str, Any]:
+        entries = (await tenant.get(f"/v1/{path}/consents")).json()["data"]
+        return next(e for e in entries if e["channel"] == "email")
+
+    before = await person("leads", "Sara@acme.example")
+    other = await person("leads", "o@acme.example")
+    after = await person("contacts", "sara@acme.example")  # the same address
+    opt_in = {"status": "opted_in", "source": "form", "proof": {"text": "Send me news"}}
+    for path in (before, other):
+        assert (await tenant.request("PUT", f"/v1/{path}/consents/email", json=opt_in)).status_code == 200
+    entry = await _suppress(tenant, channel="email", address="sara@acme.example", reason="bounced")
+    assert (await tenant.request("PUT", f"/v1/{after}/consents/email", json=opt_in)).status_code == 200
+    assert (await tenant.delete(f"/v1/suppressions/{entry['id']}")).status_code == 204
+    assert (await consent(before))["status"] == "unknown"
+    assert (await consent(before))["source"] == "api"
+    assert (await consent(after))["status"] == "opted_in"  # given since the suppression: new proof
+    assert (await consent(other))["status"] == "opted_in"  # another address
+    updated = (await tenant.get("/v1/events", params={"type": "consent.updated"})).json()["data"]
+    lifted = [e["data"] for e in updated if e["data"]["status"] == "unknown"]
+    assert [(e["lead_id"], e["previous_status"]) for e in lifted] == [(before.split("/")[1], "opted_in")]
 
 
 async def test_scopes_and_tenancy(tenant: Tenant, other_tenant: Tenant) -> None:

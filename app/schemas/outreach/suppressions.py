@@ -28,6 +28,10 @@ class SuppressionRead(BaseModel):
     id: UUID
     channel: ChannelType
     address: str | None = Field(description="Normalised: a case-folded email or an E.164 phone; null once erased")
+    address_hash: str = Field(
+        description="A keyed hash of the normalised address (HMAC-SHA-256 under the service's secrets key): what "
+        "is matched before every send, and all that is kept once the person is erased"
+    )
     reason: SuppressionReason
     note: str | None
     message_id: UUID | None = Field(description="The message whose bounce or complaint added it")

@@ -146,6 +146,29 @@ async def opt_out_address(
     return len(people)
 
 
+async def reset_address(ctx: Context, channel: ChannelType, address_key: str, *, given_before: Any) -> int:
+    """Lifting a suppression: every lead and contact at the address whose consent on `channel` was
+    given (opted in, or pending its confirmation) before `given_before` goes back to `unknown`
+    (source `api`, the admin's act), so marketing reaches them only after they opt in again, with
+    new proof. Consent given since, and opt-outs, stay. How many people changed."""
+    channel = ChannelType(channel)
+    key = address_key.strip()
+    column = "email_key" if channel == ChannelType.EMAIL else "phone_e164"
+    if channel == ChannelType.EMAIL:
+        key = key.casefold()
+    changed = 0
+    for kind, person_id in await ctx.consents.people_at(column, key):
+        person = PersonRef(kind, person_id)  # type: ignore[arg-type]
+        row = await ctx.consents.one(person.column, person.id, channel.value)
+        if row is None or row["status"] not in (ConsentStatus.OPTED_IN, ConsentStatus.PENDING_CONFIRMATION):
+            continue
+        if row["captured_at"] is not None and row["captured_at"] >= given_before:
+            continue
+        await record(ctx, person, channel, ConsentStatus.UNKNOWN, ConsentSource.API)
+        changed += 1
+    return changed
+
+
 async def carry(ctx: Context, source: PersonRef, target: PersonRef) -> None:
     """The target takes the source's consent on each channel where `merge_consent` of the two is
     the source's status and not the target's already: the source's row is copied, with its

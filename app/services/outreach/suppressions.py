@@ -18,6 +18,7 @@ from app.schemas.outreach.suppressions import SuppressionRead
 from app.sealing import sealer
 from app.services.context import Context
 from app.services.events import events
+from app.services.outreach import consents
 from app.services.workspace import workspaces
 
 
@@ -109,8 +110,11 @@ async def list_suppressions(
 
 
 async def delete(ctx: Context, suppression_id: UUID) -> None:
-    """Lift a suppression (`suppression.deleted`). Messages may reach the address again; marketing
-    still needs consent, which a person who was opted out gives anew, with new proof."""
+    """Lift a suppression (`suppression.deleted`). Messages may reach the address again, but the
+    consent its people gave before it was suppressed is void (`unknown`): marketing reaches them
+    again only once they opt in anew, with new proof."""
     row = await get(ctx, suppression_id)
     await ctx.suppressions.delete(suppression_id)
+    if row["address"] is not None:  # an erased entry keeps no address: nobody is found by it
+        await consents.reset_address(ctx, ChannelType(row["channel"]), row["address"], given_before=row["created_at"])
     await events.record(ctx, types.SUPPRESSION_DELETED, SuppressionRead.model_validate(row))
