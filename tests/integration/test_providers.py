@@ -372,6 +372,18 @@ async def test_smtp_5xx_at_data_fails_the_message_not_the_recipient(smtp_server:
     """Content refused (a spam filter) says nothing about the address: it must not be suppressed."""
     result = await smtp_send(smtp_server(Inbox(data="554 5.7.1 Message rejected as spam")))
     assert result.outcome == Outcome.FAILED and result.detail.startswith("554")
+    too_big = await smtp_send(smtp_server(Inbox(data="552 5.3.4 Message size exceeds fixed limit")))
+    assert too_big.outcome == Outcome.FAILED
+
+
+async def test_smtp_5xx_at_data_refusing_the_mailbox_bounces(smtp_server: Any) -> None:
+    """Servers that accept every RCPT refuse an unknown or full mailbox once the message is in."""
+    result = await smtp_send(smtp_server(Inbox(data="550 5.1.1 User unknown")))
+    assert result.outcome == Outcome.BOUNCED and "User unknown" in result.detail
+    full = await smtp_send(smtp_server(Inbox(data="552 5.2.2 Mailbox full")))
+    assert full.outcome == Outcome.BOUNCED
+    plain = await smtp_send(smtp_server(Inbox(data="550 Requested action not taken: mailbox unavailable")))
+    assert plain.outcome == Outcome.BOUNCED
 
 
 async def test_smtp_relaying_denied_at_rcpt_fails_the_channel_not_the_recipient(smtp_server: Any) -> None:
