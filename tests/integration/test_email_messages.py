@@ -539,3 +539,33 @@ async def test_concurrent_batches_to_the_same_addresses_keep_the_cap(database: D
     queued = [r for a in answers for r in a.json()["results"] if r["status"] == "queued"]
     capped = [r for a in answers for r in a.json()["results"] if r.get("block_reason") == "frequency_cap"]
     assert (len(queued), len(capped)) == (4, 12)  # one each, whichever batch came first
+
+
+async def test_a_text_only_email_goes_as_text_and_html_with_its_links_tracked_in_both(
+    database: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    async with SmtpServer() as smtp:
+        async with running_worker(database):
+            await setup(tenant, smtp)
+            lead_id = await person(tenant, "text@example.com")
+            body = "Hello <Sara> & co,\n\nOur offer: https://shop.example/offer?a=1&b=2.\nSee you."
+            message = await send(tenant, lead_id, subject="Offer", body_text=body, purpose="marketing")
+            await settled(tenant, message["id"], "sent")
+            receipt = await send(tenant, lead_id, subject="Receipt", body_text="Paid: https://shop.example/r/1",
+                                 purpose="transactional")  # fmt: skip
+            await settled(tenant, receipt["id"], "sent")
+            email, receipt_email = [r.message for r in await until(lambda: _async(smtp.to("text@example.com")[:2] if
+                                                                                    len(smtp.to("text@example.com")) == 2 else None))]  # fmt: skip
+        text = email.get_body(("plain",)).get_content()
+        html = email.get_body(("html",)).get_content()
+        assert "https://shop.example/offer" not in text and 'href="https://shop.example/offer' not in html
+        [text_click] = re.findall(r"https://crm\.example/t/c/\S+?(?=\.\r?\n)", text)
+        [html_click] = re.findall(r'href="(https://crm\.example/t/c/[^"]+)"', html)
+        assert text_click == html_click  # one link, counted once whichever part was read
+        assert "Hello &lt;Sara&gt; &amp; co," in html and "<br>" in html  # escaped, lines kept
+        assert re.search(r'src="https://crm\.example/t/o/', html)
+        followed = await client.get(_path(text_click))
+        assert followed.status_code == 303 and followed.headers["location"] == "https://shop.example/offer?a=1&b=2"
+        # A transactional email gets its HTML part too, untracked.
+        receipt_html = receipt_email.get_body(("html",)).get_content()
+        assert 'href="https://shop.example/r/1"' in receipt_html and "/t/o/" not in receipt_html

@@ -122,6 +122,56 @@ def track_links(
     return _HREF.sub(swap, html), links
 
 
+# A link in plain text: up to whitespace or an angle bracket, without trailing punctuation.
+_TEXT_URL = re.compile(r"""https?://[^\s<>"']+""", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}»،؛"
+
+
+def _text_urls(text: str) -> list[tuple[int, int, str]]:
+    found = []
+    for match in _TEXT_URL.finditer(text):
+        url = match.group(0).rstrip(_TRAILING)
+        found.append((match.start(), match.start() + len(url), url))
+    return found
+
+
+def html_from_text(text: str) -> str:
+    """The HTML alternative of an email written as text only: escaped, paragraphs at blank lines,
+    line breaks kept, links made anchors (so they can be tracked and clicked in either part)."""
+    pieces, last = [], 0
+    for start, end, url in _text_urls(text):
+        pieces.append(escape(text[last:start]))
+        pieces.append(f'<a href="{escape(url)}">{escape(url)}</a>')
+        last = end
+    pieces.append(escape(text[last:]))
+    body = "".join(pieces).strip()
+    paragraphs = [p.strip().replace("\n", "<br>\n") for p in re.split(r"\n\s*\n", body) if p.strip()]
+    return "<html><body>" + "".join(f"<p>{p}</p>\n" for p in paragraphs) + "</body></html>"
+
+
+def track_text_links(
+    text: str,
+    tracked_url: Callable[[int], str],
+    links: list[str],
+    *,
+    untracked: Callable[[str], bool] = lambda _: False,
+) -> str:
+    """The text with every http(s) link sent through `tracked_url(position)`: the position of the
+    same target in `links` (the HTML part's, so a link counts as one whichever part was read), a
+    new one appended to `links` otherwise. Links `untracked` says (the service's own) stay."""
+    pieces, last = [], 0
+    for start, end, url in _text_urls(text):
+        if untracked(url):
+            continue
+        if url not in links:
+            links.append(url)
+        pieces.append(text[last:start])
+        pieces.append(tracked_url(links.index(url)))
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
 def _unescape_attribute(value: str) -> str:
     return value.replace("&amp;", "&")
 

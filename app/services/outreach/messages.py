@@ -17,7 +17,7 @@ from app.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.outreach import messages as rules
 from app.domain.outreach.policy import MessagingPolicy, quiet_until
-from app.domain.outreach.templates import Rendered
+from app.domain.outreach.templates import Rendered, with_direction
 from app.domain.outreach.vocabulary import (
     BlockReason,
     ChannelType,
@@ -362,6 +362,8 @@ def _content(
             too_long = f"renders to {len(subject)} characters for this person (at most {MAX_SUBJECT})"
             raise InvalidInput.field("subject", too_long)
     tracked: list[str] = []
+    if body.channel is ChannelType.EMAIL and html is None:  # every email goes as text and HTML
+        html = with_direction(rules.html_from_text(text), locale)
     if body.channel is ChannelType.EMAIL and body.purpose is Purpose.MARKETING:
         if unsubscribe_url not in text:
             text = rules.unsubscribe_footer(text, unsubscribe_url, locale)
@@ -369,10 +371,13 @@ def _content(
             html = rules.unsubscribe_html(html, unsubscribe_url, locale)
         if html is not None and policy.tracking:
             own = links.base_url()
-            html, tracked = rules.track_links(
-                html, lambda n: links.click_url(ctx.workspace_id, message_id, n), untracked=lambda u: u.startswith(own)
-            )
+
+            def click(n: int) -> str:
+                return links.click_url(ctx.workspace_id, message_id, n)
+
+            html, tracked = rules.track_links(html, click, untracked=lambda u: u.startswith(own))
             html = rules.with_open_pixel(html, links.open_url(ctx.workspace_id, message_id))
+            text = rules.track_text_links(text, click, tracked, untracked=lambda u: u.startswith(own))
     return {
         "subject": subject,
         "body_text": text,
