@@ -38,6 +38,16 @@ async def forget_response_excerpts(ctx: Context) -> int:
     return await ctx.deliveries.forget_response_excerpts(ctx.now - timedelta(days=days))
 
 
+async def forget_message_bodies(ctx: Context) -> int:
+    """The workspace's retention of rendered messages (`retention.message_body_days`; null keeps them)."""
+    from app.schemas.workspace.settings import RetentionSettings
+
+    days = (await settings.get(ctx, "retention", RetentionSettings))["values"]["message_body_days"]
+    if days is None:
+        return 0
+    return await ctx.messages.forget_bodies(ctx.now - timedelta(days=days))
+
+
 async def discard_abandoned_uploads(ctx: Context) -> int:
     """CSV uploads still `uploading` a day later: their server died mid-upload (a failed upload
     cleans up after itself). Their stored pieces and the import go."""
@@ -73,6 +83,7 @@ TASKS: dict[str, Recurring] = {
     for task in (
         Recurring("purge-idempotency-keys", "30 3 * * *", purge_idempotency_keys),
         Recurring("forget-webhook-response-excerpts", "45 3 * * *", forget_response_excerpts),
+        Recurring("forget-message-bodies", "40 3 * * *", forget_message_bodies),
         Recurring("rescore-leads", "15 2 * * *", rescore_leads),
         Recurring("refresh-analytics", "30 1 * * *", refresh_analytics),
         Recurring("discard-abandoned-uploads", "50 3 * * *", discard_abandoned_uploads),

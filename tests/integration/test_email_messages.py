@@ -554,8 +554,9 @@ async def test_a_text_only_email_goes_as_text_and_html_with_its_links_tracked_in
             receipt = await send(tenant, lead_id, subject="Receipt", body_text="Paid: https://shop.example/r/1",
                                  purpose="transactional")  # fmt: skip
             await settled(tenant, receipt["id"], "sent")
-            email, receipt_email = [r.message for r in await until(lambda: _async(smtp.to("text@example.com")[:2] if
-                                                                                    len(smtp.to("text@example.com")) == 2 else None))]  # fmt: skip
+            inbox = "text@example.com"
+            both = await until(lambda: _async(smtp.to(inbox) if len(smtp.to(inbox)) == 2 else None))
+            email, receipt_email = [r.message for r in both]
         text = email.get_body(("plain",)).get_content()
         html = email.get_body(("html",)).get_content()
         assert "https://shop.example/offer" not in text and 'href="https://shop.example/offer' not in html
@@ -569,3 +570,47 @@ async def test_a_text_only_email_goes_as_text_and_html_with_its_links_tracked_in
         # A transactional email gets its HTML part too, untracked.
         receipt_html = receipt_email.get_body(("html",)).get_content()
         assert 'href="https://shop.example/r/1"' in receipt_html and "/t/o/" not in receipt_html
+
+
+async def test_rendered_bodies_are_cleared_after_the_workspaces_retention(
+    database: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    from app.db.unit_of_work import UnitOfWork
+    from app.ids import utcnow
+    from app.services.context import SYSTEM, Context
+    from app.worker import recurring
+
+    async def nightly(days_later: int) -> None:
+        task = recurring.TASKS["forget-message-bodies"]
+        later = utcnow() + timedelta(days=days_later)
+        async with UnitOfWork(database) as uow:
+            await task.run(Context(uow, UUID(tenant.id), SYSTEM, later))
+            await uow.commit()
+
+    async with SmtpServer() as smtp:
+        async with running_worker(database):
+            await setup(tenant, smtp)
+            lead_id = await person(tenant, "kept@example.com")
+            sent = await send(tenant, lead_id, template_id=await template(tenant), purpose="marketing")
+            await settled(tenant, sent["id"], "sent")
+        later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        waiting = await send(tenant, lead_id, subject="Later", body_text="Soon", purpose="transactional", send_at=later)
+        [received] = smtp.to("kept@example.com")
+    await nightly(3)  # no retention set: kept
+    assert (await status_of(tenant, sent["id"]))["body_text"]
+    answer = await tenant.patch("/v1/settings/retention", json={"message_body_days": 2})
+    assert answer.status_code == 200, answer.text
+    await nightly(1)  # not yet two days old
+    assert (await status_of(tenant, sent["id"]))["body_text"]
+    await nightly(3)
+    cleared = await status_of(tenant, sent["id"])
+    assert (cleared["subject"], cleared["body_text"], cleared["body_html"]) == (None, None, None)
+    assert cleared["status"] == "sent" and [h["status"] for h in cleared["history"]][-1] == "sent"
+    still = await status_of(tenant, waiting["id"])  # not sent yet: its content stays
+    assert (still["subject"], still["body_text"]) == ("Later", "Soon")
+    # Its tracked link still leads where it led.
+    [click] = re.findall(r'href="(https://crm\.example/t/c/[^"]+)"', received.message.get_body(("html",)).get_content())
+    followed = await client.get(_path(click))
+    assert followed.status_code == 303 and followed.headers["location"] == "https://shop.example/offer?c=1&d=2"
+    bad = await tenant.patch("/v1/settings/retention", json={"message_body_days": 0})
+    assert bad.status_code == 422 and "message_body_days" in bad.text

@@ -29,6 +29,13 @@ class RetentionSettings(BaseModel):
     webhook_response_excerpt_days: int = Field(
         default=30, ge=0, le=365, description="How long webhook delivery attempts keep the receiver's response excerpt"
     )
+    message_body_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="How long messages keep their rendered subject and bodies once they will not be sent again; "
+        "then they are cleared nightly (recipient, status, history and tracked links stay). null = kept",
+    )
     # Customer retention: what follows a churn alert.
     rescue_tasks: bool = Field(
         default=True,
@@ -60,6 +67,7 @@ class RetentionSettingsUpdate(RequestModel):
     rescue_tasks: bool = Field(default=None)  # type: ignore[assignment]
     rescue_task_due_days: int = Field(default=None, ge=0, le=90)  # type: ignore[assignment]
     rescue_window_days: int = Field(default=None, ge=1, le=730)  # type: ignore[assignment]
+    message_body_days: int | None = Field(default=None, ge=1, le=3650)
     referral_reward_points: int | None = Field(default=None, ge=0, le=1_000_000)
 
 

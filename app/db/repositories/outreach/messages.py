@@ -48,6 +48,22 @@ class MessageRepository(RecordRepository):
             ranges=[("created_at", *created)], **equal,
         )  # fmt: skip
 
+    async def forget_bodies(self, before: datetime) -> int:
+        """Clear the rendered subject and bodies of messages created before `before` that will not
+        be sent again (any status but queued and sending); what was sent, to whom and when, and
+        the tracked links' targets (clicks still redirect) stay. How many messages changed."""
+        statement = (
+            update(ms)
+            .where(
+                ms.c.workspace_id == self.workspace_id,
+                ms.c.created_at < before,
+                ms.c.status.not_in(("queued", "sending")),
+                (ms.c.body_text.is_not(None) | ms.c.body_html.is_not(None) | ms.c.subject.is_not(None)),
+            )
+            .values(subject=None, body_text=None, body_html=None)
+        )
+        return int((await self.uow.execute(statement)).rowcount or 0)
+
     async def create_many(self, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
         """Insert messages (all with the same keys) in as few statements as the driver allows; the
         stored rows, in the order given."""
