@@ -448,3 +448,27 @@ async def test_lists_carry_the_contacts_name_and_email_for_keys_that_may_read_co
     # The event (read with contacts:read, as every customer.* event) carries them too.
     raised = {e["data"]["contact_id"]: e["data"] for e in await events_of(tenant, "customer.churn_risk_raised")}
     assert raised[ann]["contact_name"] == "Ann Lee"
+
+
+async def test_replies_count_as_engagement_when_it_falls(tenant: Tenant, database: Database) -> None:
+    """A customer who used to answer by SMS and went quiet: engagement fell; one still answering: not."""
+    await settle(tenant, min_repeat_buyers=1000)
+    today = dt.datetime.now(dt.UTC).date()
+    await sync(tenant, [
+        *monthly("quiet", "quiet", today - dt.timedelta(days=400), 3),
+        *monthly("chatty", "chatty", today - dt.timedelta(days=400), 3),
+    ])  # fmt: skip
+    quiet, chatty = await contact_id(tenant, "quiet"), await contact_id(tenant, "chatty")
+    now = dt.datetime.now(dt.UTC)
+    for who, days_ago in [(quiet, 100), (quiet, 120), (quiet, 150), (chatty, 100), (chatty, 130), (chatty, 10),
+                          (chatty, 20), (chatty, 30)]:  # fmt: skip
+        reply = {"contact_id": who, "type": "sms", "direction": "inbound", "subject": "Reply",
+                 "occurred_at": (now - dt.timedelta(days=days_ago)).isoformat()}  # fmt: skip
+        assert (await tenant.post("/v1/activities", json=reply)).status_code == 201
+    await refresh(tenant, database)
+    reasons = {}
+    for who in (quiet, chatty):
+        churn = (await tenant.get(f"/v1/contacts/{who}/value")).json()["churn"]
+        reasons[who] = {r["factor"]: r for r in churn["reasons"]}
+    assert reasons[quiet]["falling_engagement"]["value"] == pytest.approx(1.0)  # 3 replies, then none
+    assert "falling_engagement" not in reasons[chatty]  # 2, then 3

@@ -23,6 +23,7 @@ from sqlalchemy import (
     select,
     tuple_,
     type_coerce,
+    union_all,
     update,
 )
 
@@ -344,22 +345,30 @@ class AnalyticsRepository(TenantRepository):
         return await self._per_contact(statement)
 
     async def engagement_facts(self, since: datetime, split: datetime, until: datetime) -> dict[UUID, Row]:
-        """Per contact: engagements in [since, split) (`before`) and in [split, until) (`last`)."""
-        eg = tables.engagements
-        statement = (
-            select(
-                eg.c.contact_id,
-                func.count(case((eg.c.occurred_at >= split, 1))).label("last"),
-                func.count(case((eg.c.occurred_at < split, 1))).label("before"),
-            )
-            .where(
+        """Per contact: engagements (opens, clicks, visits, …) and inbound activities (their replies
+        by SMS or WhatsApp, calls and emails they started) in [since, split) (`before`) and in
+        [split, until) (`last`)."""
+        eg, ac = tables.engagements, tables.activities
+        touches = union_all(
+            select(eg.c.contact_id, eg.c.occurred_at).where(
                 eg.c.workspace_id == self.workspace_id,
                 eg.c.contact_id.is_not(None),
                 eg.c.occurred_at >= since,
                 eg.c.occurred_at < until,
-            )
-            .group_by(eg.c.contact_id)
-        )
+            ),
+            select(ac.c.contact_id, ac.c.occurred_at).where(
+                ac.c.workspace_id == self.workspace_id,
+                ac.c.contact_id.is_not(None),
+                ac.c.direction == "inbound",
+                ac.c.occurred_at >= since,
+                ac.c.occurred_at < until,
+            ),
+        ).subquery()
+        statement = select(
+            touches.c.contact_id,
+            func.count(case((touches.c.occurred_at >= split, 1))).label("last"),
+            func.count(case((touches.c.occurred_at < split, 1))).label("before"),
+        ).group_by(touches.c.contact_id)
         return await self._per_contact(statement)
 
     async def overdue_invoices(self, today: date) -> dict[UUID, Row]:
