@@ -614,3 +614,54 @@ async def test_rendered_bodies_are_cleared_after_the_workspaces_retention(
     assert followed.status_code == 303 and followed.headers["location"] == "https://shop.example/offer?c=1&d=2"
     bad = await tenant.patch("/v1/settings/retention", json={"message_body_days": 0})
     assert bad.status_code == 422 and "message_body_days" in bad.text
+
+
+async def test_complaints_and_late_bounces_forwarded_to_the_channel_suppress_the_address(
+    database: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    from pathlib import Path
+
+    reports = Path(__file__).parent.parent / "data" / "mail_reports"
+
+    def report(name: str, message_id: str, **values: str) -> bytes:
+        text = (reports / name).read_text().format(message_id=message_id, recipient="x@example.com", **values)
+        return text.replace("\n", "\r\n").encode()
+
+    async with SmtpServer() as smtp, running_worker(database):
+        await setup(tenant, smtp)
+        complainer = await person(tenant, "spam-button@example.com")
+        gone = await person(tenant, "gone@example.com")
+        first = await send(tenant, complainer, subject="Offer", body_text="Buy", purpose="marketing")
+        second = await send(tenant, gone, subject="Offer", body_text="Buy", purpose="marketing")
+        first, second = await settled(tenant, first["id"], "sent"), await settled(tenant, second["id"], "sent")
+    [channel] = (await tenant.get("/v1/channels")).json()["data"]
+    path = _path(channel["callback_url"])
+    headers = {"content-type": "message/rfc822"}
+
+    arf = report("arf_abuse.eml", first["provider_message_id"])
+    assert (await client.post(path + "x", content=arf, headers=headers)).status_code == 401  # another token
+    assert (await client.post(path, content=arf, headers={"content-type": "text/plain"})).status_code == 415
+    assert (await client.post(path, content=arf, headers=headers)).status_code == 200
+    complained = await status_of(tenant, first["id"])
+    assert complained["complained_at"] is not None
+    [entry] = (await tenant.get("/v1/suppressions", params={"reason": "complained"})).json()["data"]
+    assert (entry["address"], entry["message_id"]) == ("spam-button@example.com", first["id"])
+    blocked = await send(tenant, complainer, subject="Receipt", body_text="Paid", purpose="transactional")
+    assert (blocked["status"], blocked["block_reason"]) == ("blocked", "suppressed")
+
+    # A warning changes nothing; the bounce mailed back days later bounces the message.
+    delayed = report("dsn_delayed.eml", second["provider_message_id"], status="4.4.7", diagnostic="421 later")
+    assert (await client.post(path, content=delayed, headers=headers)).status_code == 200
+    assert (await status_of(tenant, second["id"]))["status"] == "sent"
+    dsn = report("dsn_failed.eml", second["provider_message_id"], status="5.1.1", diagnostic="550 5.1.1 User unknown")
+    assert (await client.post(path, content=dsn, headers=headers)).status_code == 200
+    bounced = await status_of(tenant, second["id"])
+    assert bounced["status"] == "bounced" and "5.1.1" in bounced["history"][-1]["detail"]
+    [entry] = (await tenant.get("/v1/suppressions", params={"reason": "bounced"})).json()["data"]
+    assert entry["address"] == "gone@example.com"
+    bounces = (await tenant.get("/v1/events", params={"type": "message.bounced"})).json()["data"]
+    assert [e["data"]["id"] for e in bounces] == [second["id"]]
+    # A report about a message the channel never sent changes nothing.
+    stranger = report("arf_abuse.eml", "<unknown@elsewhere.example>")
+    assert (await client.post(path, content=stranger, headers=headers)).status_code == 200
+    assert len((await tenant.get("/v1/suppressions")).json()["data"]) == 2

@@ -140,12 +140,13 @@ async def apply_callback(ctx: Context, channel: ChannelConfig, events: Sequence[
         elif event.kind is CallbackKind.COMPLAINT:
             message = by_id.get(event.message_id) if event.message_id is not None else None
             message = message or known.get(event.provider_message_id or "")
-            address = (message or {}).get("to_address") or event.from_address
-            if message is not None and message["complained_at"] is None:
+            if message is None:
+                continue  # only a complaint about a message this channel sent counts
+            if message["complained_at"] is None:
                 await ctx.messages.set_fields(message["id"], {"complained_at": ctx.now})
-            if address:
-                await suppressions.add(ctx, channel.type, address, SuppressionReason.COMPLAINED,
-                                       message_id=message["id"] if message else None)  # fmt: skip
+            if message["to_address"]:
+                await suppressions.add(ctx, channel.type, message["to_address"], SuppressionReason.COMPLAINED,
+                                       message_id=message["id"])  # fmt: skip
         elif event.kind is CallbackKind.INBOUND and event.from_address:
             await _reply(ctx, channel, event)
 

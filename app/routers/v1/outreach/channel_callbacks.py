@@ -20,12 +20,12 @@ from app.routers.route import CrmRoute, problem_doc, read_body, writes
 from app.services.context import SERVICE_SCOPES, Actor, Context
 from app.services.outreach import channels, inbound
 from app.services.outreach.providers import whatsapp_cloud
-from app.services.outreach.providers.base import FORM, JSON, adapter_for, media_type
+from app.services.outreach.providers.base import FORM, JSON, MAIL, adapter_for, media_type
 
 router = APIRouter(prefix="/v1/channel-callbacks", tags=["Channels"], route_class=CrmRoute)
 # Providers' callbacks are a few kilobytes (a WhatsApp webhook batches a few statuses).
 CALLBACK_BODY_LIMIT = 256 * 1024
-KNOWN_MEDIA_TYPES = frozenset({FORM, JSON})
+KNOWN_MEDIA_TYPES = frozenset({FORM, JSON, MAIL})
 _RESPONSES = {
     200: {"description": "Received (Twilio: an empty TwiML response)"},
     401: problem_doc("The URL's token or the provider's signature does not match; nothing was stored"),
@@ -98,7 +98,8 @@ async def _apply(request: Request, channel: ChannelConfig, received: CallbackReq
     summary="Receive a provider's delivery report or inbound message",
     description="Twilio: form-encoded status callbacks and incoming messages, signed (X-Twilio-Signature). "
     "Kavenegar: form-encoded delivery reports and received messages (unsigned: the URL's token is the proof). "
-    "WhatsApp Cloud API: JSON webhooks signed with X-Hub-Signature-256.",
+    "WhatsApp Cloud API: JSON webhooks signed with X-Hub-Signature-256. SMTP: a complaint (ARF, RFC 5965) or a "
+    "bounce mailed back (DSN, RFC 3464) forwarded whole as `message/rfc822` (the URL's token is the proof).",
     response_model=None,
     responses=_RESPONSES,
     openapi_extra=_EXTRA,
@@ -112,7 +113,7 @@ async def receive_channel_callback(
 ) -> Response:
     media = media_type(request.headers)
     if media not in KNOWN_MEDIA_TYPES:
-        raise UnsupportedMediaType("providers call back with form-encoded or JSON bodies")
+        raise UnsupportedMediaType("providers call back with form-encoded or JSON bodies, or a forwarded email")
     channel = await _channel(request, channel_id, token, media)
     adapter = adapter_for(channel.provider)
     body = await read_body(request, CALLBACK_BODY_LIMIT)

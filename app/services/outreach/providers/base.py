@@ -16,6 +16,7 @@ from app.outbound import Reply
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+MAIL = "message/rfc822"  # a whole email, forwarded
 # The most of a provider's answer an adapter reads (their answers are a few hundred bytes).
 KEEP_BYTES = 64 * 1024
 

@@ -26,8 +26,10 @@ from enum import Enum
 
 import aiosmtplib
 
+from app.domain.outreach import mail_reports
 from app.domain.outreach.delivery import CallbackEvent, CallbackRequest, ChannelConfig, Outcome, Outgoing, SendResult
 from app.outbound import AddressNotAllowed, HostNotFound, LookupBusy, connected_socket
+from app.services.outreach.providers.base import MAIL
 
 
 class Stage(Enum):
@@ -133,7 +135,8 @@ def _key(channel: ChannelConfig) -> tuple[str, ...]:
 
 
 class SmtpAdapter:
-    callback_media_types: frozenset[str] = frozenset()  # SMTP reports come as mail, not callbacks
+    # Reports come back as mail: a complaint (ARF) or a late bounce (DSN) forwarded whole.
+    callback_media_types: frozenset[str] = frozenset({MAIL})
 
     def __init__(self) -> None:
         self.connections = Connections()
@@ -267,10 +270,11 @@ class SmtpAdapter:
                 sock.close()  # a socket no transport took over (a failed handshake)
 
     def verify_callback(self, channel: ChannelConfig, request: CallbackRequest) -> bool:
-        return False  # no SMTP provider calls back
+        return True  # a forwarded report is unsigned: the URL's token (checked before) is the proof
 
     def parse_callback(self, channel: ChannelConfig, request: CallbackRequest) -> list[CallbackEvent]:
-        return []
+        """A complaint (ARF) or a bounce mailed back (DSN), forwarded as the raw message."""
+        return mail_reports.parse(request.body)
 
 
 ADAPTER = SmtpAdapter()
