@@ -36,7 +36,9 @@ Fields are those of the audience's catalogue (`LEAD_FIELDS`, `CONTACT_FIELDS`), 
 engagements of that type the person had since they entered the journey: 0 when none), each key
 matching `[a-z0-9_]{1,64}`. Each catalogued field has a kind (`Kind`) that decides the operators
 and values it takes; some have a closed vocabulary (a lead's `status`, `stage`, `source` ...).
-Catalogued fields the person's row lacks are derived by the caller (`DERIVED_FIELDS`)."""
+Catalogued fields the person's row lacks are derived by the caller (`DERIVED_FIELDS`): among them
+`consent.<channel>` (`consent.email` is `opted_out` once they unsubscribed) and a contact's
+`active`."""
 
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ from app.domain.errors import ErrorList
 from app.domain.leads.lifecycle import CompanySize, LeadStatus, Source
 from app.domain.leads.scoring import Stage, Temperature
 from app.domain.leads.sla import SlaStatus
+from app.domain.outreach.vocabulary import ChannelType, ConsentStatus
 
 MAX_DEPTH = 5  # groups inside groups
 MAX_LEAVES = 50
@@ -127,6 +130,7 @@ def _text(*choices: Iterable[str]) -> FieldSpec:
 TEXT, ID, NUMBER = FieldSpec(Kind.TEXT), FieldSpec(Kind.ID), FieldSpec(Kind.NUMBER)
 BOOLEAN, TIMESTAMP, LIST = FieldSpec(Kind.BOOLEAN), FieldSpec(Kind.TIMESTAMP), FieldSpec(Kind.LIST)
 CHURN_LEVELS = ("low", "medium", "high")
+CONSENT = "consent"
 
 _PERSON: dict[str, FieldSpec] = {
     "first_name": TEXT,
@@ -145,6 +149,8 @@ _PERSON: dict[str, FieldSpec] = {
     "updated_at": TIMESTAMP,
     "last_activity_at": TIMESTAMP,
     "in_business_hours": BOOLEAN,
+    # the person's consent per channel (`unknown` when never given)
+    **{f"{CONSENT}.{channel}": _text(ConsentStatus) for channel in ChannelType},
 }
 
 # A lead's columns that mean something to people (app/db/tables.py: leads), and the derived ones.
@@ -201,19 +207,27 @@ CONTACT_FIELDS: Mapping[str, FieldSpec] = {
     "refunded_minor": NUMBER,
     "average_order_value_minor": NUMBER,
     "active_until": TIMESTAMP,
+    "active": BOOLEAN,  # a customer whose active_until has not passed
     "loyalty_points": NUMBER,
     "referrals_count": NUMBER,
     "rfm_segment": _text(SEGMENTS),
     "churn_level": _text(CHURN_LEVELS),
 }
 
+_CONSENT_DERIVED = {
+    f"{CONSENT}.{c}": f"the person's consent for {c}: opted_in, opted_out, pending_confirmation or unknown"
+    for c in ChannelType
+}
 # Catalogued fields that are no column of the person: the caller puts them in the subject.
 DERIVED_FIELDS: Mapping[Audience, Mapping[str, str]] = {
     Audience.LEADS: {
         "in_business_hours": "whether `now` is within the workspace's business hours",
+        **_CONSENT_DERIVED,
     },
     Audience.CONTACTS: {
         "in_business_hours": "whether `now` is within the workspace's business hours",
+        "active": "whether the customer is active: their `active_until` (last purchase + the active window) is ahead",
+        **_CONSENT_DERIVED,
         "last_activity_at": "the contact's latest activity, order or engagement",
         "rfm_segment": "the RFM segment in the latest analytics snapshot",
         "churn_level": "the churn level in the latest analytics snapshot",

@@ -232,12 +232,16 @@ def onboarding() -> dict[str, Any]:
 def churn_rescue() -> dict[str, Any]:
     """A customer at churn risk: a task for the owner with the reasons and the CLV at risk, a
     personal offer (its template can list `person.recommendations`, the retention analytics'
-    cross-sell), a reminder, and the outcome recorded as a tag."""
+    cross-sell), a reminder, then the outcome: the retention analytics judge the alert within
+    their rescue window (`retention.rescue_window_days`, 60 by default) and announce
+    `customer.rescued` (a purchase) or `customer.churned` (none); either ends the enrolment with
+    that reason (`event:customer.rescued`, `event:customer.churned`), which the journey's
+    statistics count. A workspace with a longer window lengthens the last wait."""
     return {
         "name": "Churn rescue",
         "description": (
             "A customer at churn risk: call, a personal offer (built from person.recommendations), a reminder, "
-            "the outcome recorded."
+            "and the outcome recorded as rescued or churned."
         ),
         "audience": "contacts",
         "trigger": {"type": "event", "event": "customer.churn_risk_raised"},
@@ -257,22 +261,9 @@ def churn_rescue() -> dict[str, Any]:
             _send("offer"),
             _wait("pause_1", 3, business_hours=True),
             _send("reminder", channel="sms"),
-            _wait("pause_2", 7),
-            {
-                "id": "outcome",
-                "type": "branch",
-                "conditions": {
-                    "any": [
-                        {"field": "last_order_at", "op": "within_days", "value": 10},
-                        {"field": "engagements.email_click", "op": "gte", "value": 1},
-                    ]
-                },
-                "then": "responded",
-                "else": "no_response",
-            },
-            {"id": "responded", "type": "update", "set": {"tags": {"add": ["rescue_responded"]}}, "next": "done"},
-            {"id": "no_response", "type": "update", "set": {"tags": {"add": ["rescue_no_response"]}}},
-            {"id": "done", "type": "exit"},
+            # the rescue window (60 days) and the nightly snapshot that judges it, with room to spare
+            {"id": "outcome", "type": "wait", "seconds": 75 * DAY},
+            {"id": "undecided", "type": "update", "set": {"tags": {"add": ["rescue_undecided"]}}},
         ],
         "exit_on": [{"event": "customer.rescued"}, {"event": "customer.churned"}],
         "reenrolment": {"type": "after_days", "days": 90},
@@ -280,9 +271,10 @@ def churn_rescue() -> dict[str, Any]:
 
 
 def inactive_reactivation() -> dict[str, Any]:
-    """Customers who have not ordered for four months and drifted into a sleeping RFM segment: a
+    """Customers the service marks inactive (no purchase within the active window,
+    `customers.active_window_days`: `active` is false), looked for every Monday at 10:00: a
     win-back offer, a reminder by SMS to those who did not click, a task for the owner for those
-    who did."""
+    who did. A purchase ends it."""
     return {
         "name": "Inactive customer reactivation",
         "description": "Win back customers who stopped ordering: an offer, a reminder, a call for the interested.",
@@ -293,12 +285,7 @@ def inactive_reactivation() -> dict[str, Any]:
             "conditions": {
                 "all": [
                     {"field": "orders_count", "op": "gte", "value": 1},
-                    {"field": "last_order_at", "op": "older_than_days", "value": 120},
-                    {
-                        "field": "rfm_segment",
-                        "op": "in",
-                        "value": ["about_to_sleep", "at_risk", "cant_lose_them", "hibernating"],
-                    },
+                    {"field": "active", "op": "eq", "value": False},
                 ]
             },
         },

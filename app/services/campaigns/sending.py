@@ -150,7 +150,7 @@ async def audience(ctx: Context, definition: Mapping[str, Any]) -> dict[UUID, di
     fields = conditions.fields_of(condition)
     # Fields beyond a person's own row (engagement counts, analytics, business hours) are read per
     # person; the rest are decided from the rows read already.
-    deep = any(f.partition(".")[0] == "engagements" for f in fields) or bool(
+    deep = any(f.partition(".")[0] in ("engagements", "consent") for f in fields) or bool(
         {"rfm_segment", "churn_level", "in_business_hours"} & fields
     )
     person_kind: Literal["lead", "contact"] = "lead" if kind == "leads" else "contact"
@@ -160,7 +160,7 @@ async def audience(ctx: Context, definition: Mapping[str, Any]) -> dict[UUID, di
             since = datetime(1970, 1, 1, tzinfo=ctx.now.tzinfo)  # engagement counts: all of them
             _, subject = await enrolments.read_person(ctx, PersonRef(person_kind, person_id), since, fields, known=row)
         else:
-            subject = enrolments.subject_from(row, person_kind)
+            subject = enrolments.subject_from(row, person_kind, ctx.now)
         if subject is not None and conditions.evaluate(condition, subject, ctx.now):
             kept[person_id] = row
     return kept

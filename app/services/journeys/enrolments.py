@@ -14,7 +14,7 @@ from app.domain import conditions as rules
 from app.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.journeys import document as documents
-from app.domain.outreach.vocabulary import PersonRef
+from app.domain.outreach.vocabulary import ChannelType, PersonRef
 from app.domain.pagination import Sort
 from app.domain.workspace.calendar import BusinessHours, add_working_time
 from app.ids import new_id
@@ -54,10 +54,12 @@ async def in_business_hours(ctx: Context, at: datetime) -> bool:
     return hours is None or add_working_time(hours, at, 0) <= at
 
 
-def subject_from(row: Mapping[str, Any], kind: str) -> dict[str, Any]:
-    """A person's subject from their row alone (no analytics, no engagement counts)."""
+def subject_from(row: Mapping[str, Any], kind: str, now: datetime) -> dict[str, Any]:
+    """A person's subject from their row alone (no analytics, consents or engagement counts)."""
     subject = dict(row)
     subject["last_activity_at"] = row.get("last_engaged_at") if kind == "lead" else row.get("last_order_at")
+    if kind == "contact":
+        subject["active"] = row.get("active_until") is not None and row["active_until"] > now
     subject.setdefault("custom_fields", {})
     subject["tags"] = list(subject.get("tags") or [])
     subject["engagements"] = {}
@@ -84,6 +86,7 @@ async def read_person(
     are then read only when those name them (None: everything). `known`: their row as the caller
     read it already in this transaction (not read again)."""
     engagements = reads is None or any(f.partition(".")[0] == rules.ENGAGEMENTS for f in reads)
+    consents = reads is None or any(f.partition(".")[0] == rules.CONSENT for f in reads)
     analytics = reads is None or bool({"rfm_segment", "churn_level"} & set(reads))
     if person.kind == "lead":
         lead = cast(Any, known) if known is not None else await ctx.leads.get(person.id)
@@ -99,6 +102,8 @@ async def read_person(
         row = dict(contact)
         subject = dict(row)
         subject["last_activity_at"] = contact.get("last_order_at")
+        active_until = contact.get("active_until")
+        subject["active"] = active_until is not None and active_until > ctx.now
         snapshot = await ctx.analytics.latest() if analytics else None
         if snapshot is not None:
             value = await ctx.analytics.value_of(snapshot["id"], person.id)
@@ -110,6 +115,9 @@ async def read_person(
     subject["engagements"] = (
         await ctx.engagements.counts_since(person.column, person.id, since) if since is not None and engagements else {}
     )
+    if consents:
+        given = {row["channel"]: row["status"] for row in await ctx.consents.of(person.column, person.id)}
+        subject[rules.CONSENT] = {channel.value: given.get(channel.value, "unknown") for channel in ChannelType}
     if reads is None or "in_business_hours" in reads:
         subject["in_business_hours"] = await in_business_hours(ctx, ctx.now)
     return row, subject

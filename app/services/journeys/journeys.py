@@ -19,7 +19,7 @@ from app.domain.pagination import Sort
 from app.ids import new_id
 from app.services.campaigns import campaigns
 from app.services.context import Context
-from app.services.journeys import schedules, signals
+from app.services.journeys import exits, schedules, signals
 
 DOCUMENT_FIELDS = ("name", "audience", "description", "trigger", "steps", "exit_on", "reenrolment")
 
@@ -260,6 +260,7 @@ async def publish(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Ro
     updated = await ctx.journeys.update(journey_id, row["version"], values)
     if updated is None:
         raise lost_update(if_match)
+    exits.forget(ctx)
     return await shown(ctx, updated)
 
 
@@ -295,6 +296,7 @@ async def archive(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Ro
     row = await _set_status(ctx, journey_id, want="archived", from_=("draft", "active", "paused"),
                             if_match=if_match, values={"archived_at": ctx.now})  # fmt: skip
     await enrolments.exit_all(ctx, journey_id, "journey_archived")
+    exits.forget(ctx)
     return row
 
 

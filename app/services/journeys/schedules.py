@@ -62,10 +62,11 @@ async def _enrol_matching(
             return enrolled
         for row in page:
             person = PersonRef(kind, row["id"])  # type: ignore[arg-type]
-            if wanted & {"rfm_segment", "churn_level"} or any(f.startswith("engagements.") for f in wanted):
+            read_more = any(f.startswith(("engagements.", "consent.")) for f in wanted)
+            if read_more or wanted & {"rfm_segment", "churn_level"}:
                 subject = await enrolments.subject_of(ctx, person, ctx.now)
             else:
-                subject = enrolments.subject_from(row, kind)
+                subject = enrolments.subject_from(row, kind, ctx.now)
             if subject is not None and rules.evaluate(trigger.conditions, subject, ctx.now):
                 trigger_info = {"type": "schedule", "at": ctx.now.isoformat()}
                 if await enrolments.enrol(ctx, journey, document, person, trigger_info) is not None:

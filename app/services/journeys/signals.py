@@ -1,7 +1,8 @@
 """What events do to journeys (run by the worker, after the dispatcher numbered them): an event
 that is an active journey's trigger enrols the person it names (when the trigger's conditions hold
-for the event's resource); one an enrolment's exit rules name ends it (`event:<type>`); one a wait
-step waits for moves that enrolment on. Each workspace's events are read once, in their sequence,
+for the event's resource); one an enrolment's exit rules name ends it (`event:<type>`); any event
+naming the person ends an enrolment whose exit rules without an event now hold (`conditions`); one
+a wait step waits for moves that enrolment on. Each workspace's events are read once, in their sequence,
 from a cursor kept in the same transaction as what they did."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from app.domain.events import events as types
 from app.domain.journeys import document as documents
 from app.domain.outreach.vocabulary import PersonRef
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
-from app.services.journeys import enrolments
+from app.services.journeys import enrolments, exits
 from app.services.journeys.enrolments import EXITED, holds
 
 log = logging.getLogger("app.services")
@@ -108,6 +109,7 @@ class _Journeys:
         self.ctx = ctx
         self._by_trigger: dict[str, list[tuple[dict[str, Any], documents.JourneyDocument]]] | None = None
         self._awaited: set[str] | None = None
+        self._any_event = False  # a version exits on conditions alone
 
     async def awaited(self, event_type: str) -> bool:
         """Whether an enrolment could exit or go on at this event: a version that enrolments of a
@@ -122,10 +124,12 @@ class _Journeys:
                     except NotFound:
                         continue  # no such version: no enrolment runs on it
                     awaited |= {rule.event for rule in document.exit_on if rule.event is not None}
+                    if exits.condition_rules(document):
+                        self._any_event = True  # conditions judged on any event naming the person
                     awaited |= {step.event for step in document.steps
                                 if isinstance(step, documents.WaitStep) and step.event is not None}  # fmt: skip
             self._awaited = awaited
-        return event_type in self._awaited
+        return self._any_event or event_type in self._awaited
 
     async def triggered_by(self, event_type: str) -> list[tuple[dict[str, Any], documents.JourneyDocument]]:
         if self._by_trigger is None:
@@ -167,11 +171,14 @@ async def _handle_for(ctx: Context, journeys: _Journeys, event: Mapping[str, Any
     for enrolment in active:
         document = await journeys.document(enrolment["journey_id"], enrolment["journey_version"])
         rules = [rule for rule in document.exit_on if rule.event == event_type]
-        if rules:
-            subject = await enrolments.subject_of(ctx, person, enrolment["enrolled_at"]) or {}
-            if any(holds(rule.conditions, subject, ctx.now) for rule in rules):
+        by_conditions = exits.condition_rules(document)
+        if rules or by_conditions:
+            subject = await enrolments.subject_of(ctx, person, enrolment["enrolled_at"])
+            if rules and any(holds(rule.conditions, subject or {}, ctx.now) for rule in rules):
                 await enrolments.end(ctx, enrolment, EXITED, f"event:{event_type}")
                 continue
+            if await exits.end_if_held(ctx, enrolment, document, subject):
+                continue  # whatever changed about them, their exit conditions now hold
         if enrolment["waiting_event"] == event_type:
             result = {"event": event_type, "event_id": str(event["id"])}
             await ctx.enrolments.finish_step(enrolment["id"], enrolment["current_step"], enrolment["visit"], result,

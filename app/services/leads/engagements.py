@@ -17,6 +17,7 @@ from app.db.repositories.leads.rows import LeadRow
 from app.domain.errors import ErrorList, InvalidInput, NotFound
 from app.domain.leads.contact import parse_email
 from app.domain.leads.scoring import TRACKABLE, Engagement
+from app.domain.outreach.vocabulary import PersonRef
 from app.domain.pagination import Sort
 from app.schemas.common import invalid_input
 from app.schemas.leads.engagements import EngagementBatchItem
@@ -51,7 +52,16 @@ async def engage(ctx: Context, lead_id: UUID, item: Mapping[str, Any]) -> tuple[
     row = engagement_row(ctx, lead_id, item, occurred_at, "api")
     ctx.engagements.add([row])
     updated = await rescore(ctx, lead, cause=f"engagement {row['type']}", extra=[Engagement(row["type"], occurred_at)])
+    await _judge_exits(ctx, [lead_id])
     return row, updated
+
+
+async def _judge_exits(ctx: Context, lead_ids: Sequence[UUID]) -> None:
+    """Journeys that exit on conditions (an `engagements.<type>` count, say) judge them now: an
+    engagement emits no event for the journeys' event reader to see."""
+    from app.services.journeys import exits  # journeys read leads: imported when used
+
+    await exits.after_engagement(ctx, [PersonRef("lead", lead_id) for lead_id in lead_ids])
 
 
 async def engage_batch(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -105,6 +115,7 @@ async def engage_batch(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list
     ctx.engagements.add(rows)
     for lead_id, extra in touched.items():
         await rescore(ctx, found[lead_id], cause=f"{len(extra)} engagement(s)", extra=extra)
+    await _judge_exits(ctx, list(touched))
     return results
 
 
