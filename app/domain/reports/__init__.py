@@ -1,0 +1,1 @@
+"""Reports, pure: computations over a workspace's history whose inputs the services gather."""
