@@ -5,18 +5,21 @@ Input (`forecast`). `history`: one value per period, oldest first, zeros for emp
 `season_length`: `SEASON_LENGTHS[unit]` (day 7, week 52, month 12, quarter 4, year None);
 `horizon`: periods to forecast; optional `occasions` (`occasion_matrix`, one row per period of
 history and future) and `exchange_rate` (one value per history period, or per history and future
-period). Amounts are floats; the service converts them to decimal strings.
+period). Amounts are floats; the service converts them to decimal strings. A history longer than
+400 periods is cut to its latest 400 (day periods: 57 weeks, each yearly occasion seen at least
+once): fitting cost grows with the length, and these models learn little from older values.
 
 Tiers, by the history's length n and the season s (the backtest horizon H and origins: below):
-- seasonal, when s is given and n >= 2s + H + 2: two full seasons before the earliest of at least
-  three backtest origins. Candidates: `seasonal_naive`, `ets` and `sarimax` (below).
-- trend, when n >= 10 + H + 2 (or s is given but the history is shorter than the seasonal tier
-  needs): `naive` or `seasonal_naive` (the baseline, below), `holt_damped` (Holt's linear trend,
-  damped: ETS(A,Ad,N)) and `sarimax` without the season (ARIMA(0,1,1) with drift and the
-  exogenous inputs).
-- short, below that (n >= 3, fewer periods are refused): the baseline and `mean` (the history's mean).
-When s is given and the history is below the seasonal tier, `note` says so and names the models
-tried; a yearly series (no season) carries a note only in the short tier.
+- seasonal, when s is given and n >= m + H + 2, m = max(2s, 10 + 2 * (s // 2)): two full seasons
+  (and the 10 + 2 * (s // 2) values statsmodels' heuristic initialisation needs) before the earliest
+  of at least three backtest origins; month 29 periods, quarter 19, week 109, day 21 (with H = 3).
+  Candidates: `seasonal_naive`, `ets` and `sarimax` (below).
+- trend, when n >= 10 + H + 2: the baseline (below), `holt_damped` (Holt's linear trend, damped:
+  ETS(A,Ad,N)) and `sarimax` without the season (ARIMA(0,1,1) with drift and the exogenous inputs).
+- short, below that (n >= 3; fewer periods are refused with ValueError): the baseline and `mean`.
+When s is given and the history is below the seasonal tier, `note` says so (the periods needed) and
+names the models tried; the short tier always has a note; a yearly series (no season) with at least
+15 periods has none.
 
 Models.
 - `seasonal_naive`: each period repeats the same period one season earlier. It is the baseline
@@ -28,40 +31,44 @@ Models.
 - `mean`: the history's mean; interval sd * sqrt(1 + 1/n).
 - `ets`: statsmodels' state-space ETSModel, additive error, additive damped trend, additive season,
   ETS(A,Ad,A); `holt_damped` the same without the season, ETS(A,Ad,N). Initial states by
-  statsmodels' heuristic (a classical decomposition of the first seasons, which needs two full
-  seasons and at least 10 values: what the tiers guarantee), the smoothing parameters and the
-  damping (0.8..0.98) by maximum likelihood. Additive, not multiplicative: periods with zero sales
-  are normal. Interval: the exact (analytic) prediction interval of the model.
+  statsmodels' heuristic (a classical decomposition of the first seasons), the smoothing parameters
+  and the damping (0.8..0.98) by maximum likelihood. Additive, not multiplicative: periods with
+  zero sales are normal. Interval: the model's exact (analytic) prediction interval.
 - `sarimax`: regression on the exogenous inputs with SARIMA errors, fixed orders: the airline model
-  (0,1,1)(0,1,1,s) for s <= 24; for a longer season (weekly, s = 52, whose seasonal state would make
-  every fit take seconds) ARIMA(0,1,1) with drift and 4 Fourier pairs of period s for the season;
-  ARIMA(0,1,1) with drift in the trend tier. At most 50 L-BFGS iterations, scale concentrated out.
-  Interval: the Kalman filter's forecast interval.
-  Exogenous inputs: each occasion column that is not all zero over the training history (a column
-  never seen cannot be estimated), and, under the airline model, whose seasonal difference reaches
-  0.1 somewhere (an occasion on the same days every season, like Black Friday or Yalda in monthly
-  periods, is part of the season already and its coefficient could not be told apart from it);
-  plus the exchange rate, standardised over the training history, when it is not constant there.
-  Future exchange rates: the ones given; when only the history's are given, the last value carried
-  forward. `Forecast.exogenous` names the inputs the chosen sarimax used.
+  (0,1,1)(0,1,1,s) for s <= 24; for a longer season (week, s = 52: a 52-period seasonal state made a
+  single fit take 15 s) ARIMA(0,1,1) with drift and 4 Fourier pairs of period s for the season,
+  the regression coefficients then states of the Kalman filter rather than optimised parameters;
+  ARIMA(0,1,1) with drift in the trend tier. Approximate diffuse initial state, the values the
+  diffuse states absorb left out of the likelihood (1 + s with the airline model, plus the
+  regression columns when they are states); the scale concentrated out; Powell's method, at most 50
+  iterations and 500 likelihood evaluations. Interval: the Kalman filter's forecast interval.
+  Exogenous inputs: each occasion column that is not all zero over the training history (one
+  never seen cannot be estimated; `Forecast.exogenous` names those used) and, under the airline
+  model, whose seasonal difference reaches 0.1 somewhere (an occasion on the same days every season,
+  like Black Friday or Yalda in monthly periods, is part of the season already and its coefficient
+  could not be told apart from it); plus the exchange rate, standardised over the training history,
+  when it is not constant there. Future exchange rates: the ones given; when only the history's
+  are given, the last value carried forward.
 
 Backtest (`Backtest`). Rolling origin: k origins one period apart, the latest leaving H periods, each
-model fitted on the history up to the origin and forecasting the next H = min(horizon, 3) periods
-(in the short tier also at most n - 2). k = min(6, n - H - m + 1), m the tier's shortest training
-history (2s, 10 or 2). The error is sMAPE averaged over the k x H forecasts (clipped at zero, as
-served): 2|F - A| / (|A| + |F|), 0 when both are 0, so a fraction from 0 to 2. ETS models are
-refitted at every origin; sarimax's parameters are estimated once at the earliest origin and its
-state filtered through each later origin's history (no future value is used, and it keeps the
-backtest fast). The candidate with the lowest error is chosen, the baseline on a tie: a model that
-does not beat the baseline is never chosen. A candidate that fails to fit, or forecasts a
-non-finite value, at any origin is left out (`candidates` gives it None).
+forecasting the next H = min(horizon, 3) periods (in the short tier also at most n - 2) from the
+history up to the origin. k = min(6, n - H - m + 1), m the tier's shortest training history
+(above, 10 or 2). The error is sMAPE averaged over the k x H forecasts (clipped at zero, as served):
+2|F - A| / (|A| + |F|), 0 when both are 0, so a fraction from 0 to 2. The ETS and sarimax
+parameters are estimated once, at the earliest origin, and the model's states run through each
+later origin's history with them (no later value is used; one fit instead of six keeps the backtest
+fast); the final forecast refits on the whole history, starting from those estimates. The candidate
+with the lowest error is chosen, the baseline on a tie: a model that does not beat the baseline is
+never chosen. A candidate that fails to fit, or forecasts a non-finite value, at any origin is left
+out (`candidates` gives it None); one that fails on the whole history gives way to the baseline
+(and `note` says so).
 
 Points: value and the 80% prediction interval (the 10th and 90th percentiles), all clipped at 0.
 
 Deterministic: no randomness, the same input gives the same output. statsmodels' warnings
-(convergence, start parameters) are silenced while fitting: the backtest is what judges a fit.
-`warnings.catch_warnings` changes process-wide state, so in a service run forecasts one at a time
-per process, or accept that a concurrent thread's warnings may be hidden meanwhile.
+(convergence, start parameters) and numpy's floating-point ones are silenced while fitting: the
+backtest is what judges a fit. `warnings.catch_warnings` changes process-wide state: a concurrent
+thread's warnings may be hidden while a forecast runs.
 
 Occasions (`occasion_matrix`): per period [start, end) of local Gregorian dates, the fraction of its
 days that fall on each occasion (a 0/1 flag for day periods).
@@ -109,6 +116,8 @@ SHORT_MIN_TRAIN = 2
 LONG_SEASON = 24  # longer seasons: Fourier terms in sarimax instead of a seasonal ARIMA part
 FOURIER_PAIRS = 4
 SARIMAX_MAXITER = 50
+SARIMAX_MAXFUN = 500  # likelihood evaluations per fit, at most
+MAX_PERIODS = 400  # a longer history is cut to its latest periods (day periods: 57 weeks)
 MIN_SEASONAL_CHANGE = 0.1  # an occasion's seasonal difference must reach this for the airline model
 
 _Z = NormalDist().inv_cdf(0.5 + INTERVAL / 2)
@@ -419,6 +428,11 @@ class _Sarimax:
         return np.column_stack(columns).astype(np.float64), tuple(names)
 
     def _fit(self, y: FloatArray, exog: FloatArray | None, start_params: Any = None) -> Any:
+        # The values the diffuse initial states absorb: the differencing's, and the regression's
+        # when its coefficients are states.
+        burn = 1 + (self.season if self.airline and self.season else 0)
+        if self.fourier is not None and exog is not None:
+            burn += exog.shape[1]
         model = SARIMAX(
             y,
             exog=None if exog is None else exog[: len(y)],
@@ -430,9 +444,19 @@ class _Sarimax:
             # 15x the cost of the rest; the likelihood of the values the diffuse differencing
             # states absorb is left out instead (a conditional likelihood, as with differencing).
             initialization="approximate_diffuse",
-            loglikelihood_burn=1 + (self.season if self.airline and self.season else 0),
+            # With the Fourier terms (8 columns and the occasions) the regression coefficients are
+            # states of the filter, estimated by it, not parameters of the optimisation: a weekly
+            # fit took 2.5x as long otherwise. The airline model's few columns stay parameters
+            # (as states a monthly fit on 28 values took 10x as long, the likelihood being flat).
+            mle_regression=self.fourier is None,
+            loglikelihood_burn=burn,
         )
-        return model.fit(start_params=start_params, disp=False, maxiter=SARIMAX_MAXITER, method="lbfgs")
+        # Powell's derivative-free search: on a shared 2-core machine it was the fastest and reached
+        # the best likelihood in trials; L-BFGS-B's numerical gradient cost more evaluations and its
+        # threaded BLAS calls slowed by up to 10x when the other core was busy.
+        return model.fit(
+            start_params=start_params, disp=False, method="powell", maxiter=SARIMAX_MAXITER, maxfun=SARIMAX_MAXFUN
+        )
 
     @staticmethod
     def _future(exog: FloatArray | None, start: int, steps: int) -> FloatArray | None:
@@ -501,29 +525,34 @@ def forecast(
         raise ValueError("horizon must be a whole number of periods, at least 1")
     if season_length is not None and (isinstance(season_length, bool) or season_length < 2):
         raise ValueError("season_length must be at least 2, or None")
+    # Fit on the latest MAX_PERIODS only: cost grows with the length, older values add little.
+    cut = max(0, n - MAX_PERIODS)
+    y, n = y[cut:], n - cut
     periods = n + horizon
     names: tuple[str, ...] = ()
     occasion_values = np.zeros((periods, 0), dtype=np.float64)
     if occasions is not None:
-        if len(occasions.rows) != periods or any(len(row) != len(occasions.names) for row in occasions.rows):
+        if len(occasions.rows) != cut + periods or any(len(row) != len(occasions.names) for row in occasions.rows):
             raise ValueError("occasions need one row per history and future period, one value per name")
         names = occasions.names
-        occasion_values = np.asarray(occasions.rows, dtype=np.float64).reshape(periods, len(names))
+        occasion_values = np.asarray(occasions.rows[cut:], dtype=np.float64).reshape(periods, len(names))
         if not np.all(np.isfinite(occasion_values)):
             raise ValueError("occasion values must be finite numbers")
     rate: FloatArray | None = None
     if exchange_rate is not None:
         given = np.asarray(exchange_rate, dtype=np.float64)
-        if given.ndim != 1 or len(given) not in (n, periods) or not np.all(np.isfinite(given)):
+        if given.ndim != 1 or len(given) not in (cut + n, cut + periods) or not np.all(np.isfinite(given)):
             raise ValueError("exchange_rate needs one finite value per history period (or per history and future one)")
+        given = given[cut:]
         rate = np.concatenate([given, np.full(periods - len(given), given[-1])])
 
     steps = min(horizon, BACKTEST_HORIZON)
     s = season_length
-    seasonal = s is not None and n >= 2 * s + steps + MIN_ORIGINS - 1
+    seasonal_train = None if s is None else max(2 * s, TREND_MIN_TRAIN + 2 * (s // 2))
+    seasonal = seasonal_train is not None and n >= seasonal_train + steps + MIN_ORIGINS - 1
     trend = not seasonal and n >= TREND_MIN_TRAIN + steps + MIN_ORIGINS - 1
-    if seasonal and s is not None:
-        min_train = 2 * s
+    if seasonal and seasonal_train is not None:
+        min_train = seasonal_train
     elif trend:
         min_train = TREND_MIN_TRAIN
     else:
@@ -540,10 +569,10 @@ def forecast(
         note = None
     elif trend:
         models += [_Ets("holt_damped", None), _Sarimax(None, occasion_values, names, rate)]
-        note = None if s is None else (
-            f"{n} periods of history: seasonality needs {2 * s + steps + MIN_ORIGINS - 1} (two full seasons of "
-            f"{s} before the backtest); non-seasonal models tried ({baseline.name}, holt_damped, sarimax "
-            "without season)"
+        note = None if seasonal_train is None else (
+            f"{n} periods of history: seasonality needs {seasonal_train + steps + MIN_ORIGINS - 1} (two full "
+            f"seasons of {s} before the backtest); non-seasonal models tried ({baseline.name}, holt_damped, "
+            "sarimax without season)"
         )
     else:
         models.append(_Mean())
