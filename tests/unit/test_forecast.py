@@ -299,6 +299,8 @@ def test_inputs_are_checked() -> None:
         forecast([1.0] * 10, horizon=0, season_length=12)
     with pytest.raises(ValueError, match="finite"):
         forecast([1.0] * 9 + [float("nan")], horizon=1, season_length=12)
+    with pytest.raises(ValueError, match="season_length"):
+        forecast([1.0] * 10, horizon=1, season_length=1)
     matrix = occasion_matrix(period_ranges("month", date(2025, 1, 1), 11))
     with pytest.raises(ValueError, match="occasions"):
         forecast([1.0] * 10, horizon=2, season_length=12, occasions=matrix)

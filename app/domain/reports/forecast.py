@@ -523,8 +523,10 @@ def forecast(
         raise ValueError("history values must be finite numbers")
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
         raise ValueError("horizon must be a whole number of periods, at least 1")
-    if season_length is not None and (isinstance(season_length, bool) or season_length < 2):
-        raise ValueError("season_length must be at least 2, or None")
+    if season_length is not None and (
+        isinstance(season_length, bool) or not isinstance(season_length, int) or season_length < 2
+    ):
+        raise ValueError("season_length must be a whole number of periods, at least 2, or None")
     # Fit on the latest MAX_PERIODS only: cost grows with the length, older values add little.
     cut = max(0, n - MAX_PERIODS)
     y, n = y[cut:], n - cut
