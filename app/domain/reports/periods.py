@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
-import jdatetime
+import jdatetime  # type: ignore[import-untyped]
 
 Interval = Literal["day", "week", "month", "quarter", "year"]
 CalendarKind = Literal["gregorian", "jalali"]
