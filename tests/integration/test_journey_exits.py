@@ -125,3 +125,18 @@ async def test_a_customers_activity_is_a_field(database: Database, tenant: Tenan
             await ended(tenant, answer.json()["id"])
     tags = {name: (await tenant.get(f"/v1/contacts/{person}")).json()["tags"] for name, person in people.items()}
     assert tags == {"recent": ["active"], "old": ["win_back"]}
+
+
+async def test_publishing_needs_a_disqualification_reason_the_workspace_knows(tenant: Tenant) -> None:
+    document = {
+        "name": "Close out", "audience": "leads", "trigger": {"type": "manual"},
+        "steps": [{"id": "close", "type": "disqualify", "reason": "wrong_planet"}],
+    }  # fmt: skip
+    created = await tenant.post("/v1/journeys", json=document)
+    assert created.status_code == 201, created.text  # a draft may name it before it is added
+    refused = await tenant.post(f"/v1/journeys/{created.json()['id']}/publish")
+    assert refused.status_code == 422 and "steps.0.reason" in refused.text, refused.text
+    reasons = (await tenant.get("/v1/settings/disqualification-reasons")).json()["reasons"]
+    added = await tenant.patch("/v1/settings/disqualification-reasons", json={"reasons": [*reasons, "wrong_planet"]})
+    assert added.status_code == 200, added.text
+    assert (await tenant.post(f"/v1/journeys/{created.json()['id']}/publish")).status_code == 200

@@ -226,7 +226,26 @@ async def check_publishable(ctx: Context, draft: Mapping[str, Any]) -> documents
     document = documents.parse(draft["document"])
     documents.check_publishable(document)
     await _check_references(ctx, document)
+    await _check_reasons(ctx, document)
     return document
+
+
+async def _check_reasons(ctx: Context, document: documents.JourneyDocument) -> None:
+    """A `disqualify` step's reason must be one of the workspace's (422 naming it) when the journey
+    is published; a draft may name one not added yet (a built-in's `no_response`, say)."""
+    steps = [(i, s) for i, s in enumerate(document.steps) if isinstance(s, documents.DisqualifyStep)]
+    if not steps:
+        return
+    from app.schemas.workspace.settings import DisqualificationReasons
+    from app.services.workspace import settings
+
+    allowed = (await settings.get(ctx, "disqualification-reasons", DisqualificationReasons))["values"]["reasons"]
+    errors = ErrorList()
+    for index, step in steps:
+        if step.reason not in allowed:
+            known = ", ".join(allowed)
+            errors.add(f"steps.{index}.reason", f"use one of: {known} (/v1/settings/disqualification-reasons)")
+    errors.raise_if_any()
 
 
 async def publish(ctx: Context, journey_id: UUID, *, if_match: str | None) -> Row:
