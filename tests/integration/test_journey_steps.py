@@ -1,0 +1,115 @@
+# ruff: noqa: F811  (the fixtures `app`, `client` and `tenant` are the email tests', imported by name)
+"""Journeys through HTTP on both databases, with a real worker, where a person relies on a rule
+test_journeys.py leaves to the unit tests: the re-enrolment window, reactivate and disqualify as
+steps, a wait until a time on the person's clock, an event wait's two ways on, and tasks given to
+a team's next member."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+from sqlalchemy import update
+
+from app.db import tables
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from tests.conftest import Tenant, assert_problem
+from tests.integration.test_email_messages import (  # noqa: F401
+    app,
+    client,
+    running_worker,
+    settled,
+    tenant,
+    until,
+)
+from tests.integration.test_journeys import ended, enrol, journey, lead
+
+
+async def enrolments_of(tenant: Tenant, journey_id: str) -> list[dict[str, Any]]:
+    answer = await tenant.get(f"/v1/journeys/{journey_id}/enrolments", params={"limit": 100})
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["data"])
+
+
+async def ended_ago(database: Database, enrolment_id: str, ago: timedelta) -> None:
+    """The enrolment as if it had ended `ago` before now (the re-enrolment rule counts from its end)."""
+    enrolments = tables.enrolments
+    ended_at = datetime.now(UTC) - ago
+    async with UnitOfWork(database) as uow:
+        await uow.execute(
+            update(enrolments)
+            .where(enrolments.c.id == UUID(enrolment_id))
+            .values(enrolled_at=ended_at - timedelta(minutes=5), ended_at=ended_at)
+        )
+        await uow.commit()
+
+
+def when(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+async def test_after_days_lets_someone_who_exited_in_by_hand_only_once_the_days_have_passed(
+    database: Database, tenant: Tenant
+) -> None:
+    document = {"name": "Once a week", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "out", "type": "exit"}], "reenrolment": {"type": "after_days", "days": 7}}  # fmt: skip
+    created = await journey(tenant, document)
+    assert created["reenrolment"] == {"type": "after_days", "days": 7}
+    lead_id = await lead(tenant)
+    async with running_worker(database):
+        first = await ended(tenant, (await enrol(tenant, created["id"], lead_id))["id"])
+    assert (first["status"], first["exit_reason"]) == ("exited", "exit_step")
+
+    async def again() -> httpx.Response:
+        return await tenant.post(f"/v1/journeys/{created['id']}/enrolments", json={"lead_id": lead_id})
+
+    assert_problem(await again(), 409)  # just left
+    await ended_ago(database, first["id"], timedelta(days=7) - timedelta(minutes=1))
+    assert_problem(await again(), 409)  # a minute short of seven days
+    await ended_ago(database, first["id"], timedelta(days=7, minutes=1))
+    second = await again()
+    assert second.status_code == 201, second.text
+    assert second.json()["lead_id"] == lead_id and second.json()["id"] != first["id"]
+    assert_problem(await again(), 409)  # and one active enrolment at a time
+
+
+async def test_after_days_passes_a_triggered_person_over_until_the_days_have_passed(
+    database: Database, tenant: Tenant
+) -> None:
+    def document(name: str, reenrolment: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "audience": "leads", "trigger": {"type": "event", "event": "lead.updated"},
+                "steps": [{"id": "tell", "type": "notify", "message": name}], "reenrolment": reenrolment}  # fmt: skip
+
+    weekly = await journey(tenant, document("Every three days at most", {"type": "after_days", "days": 3}))
+    # enrols at every change: once it has, the same event was read for the journey under test too
+    witness = await journey(tenant, document("Every change", {"type": "always"}))
+    lead_id = await lead(tenant)
+
+    async def change(city: str, witnessed: int) -> None:
+        assert (await tenant.patch(f"/v1/leads/{lead_id}", json={"city": city})).status_code == 200
+
+        async def read() -> list[dict[str, Any]] | None:
+            rows = await enrolments_of(tenant, witness["id"])
+            return rows if len(rows) == witnessed and all(r["status"] == "completed" for r in rows) else None
+
+        await until(read)
+
+    async with running_worker(database):
+        await change("Tabriz", 1)
+        [first] = await enrolments_of(tenant, weekly["id"])
+        first = await ended(tenant, first["id"])
+        assert (first["lead_id"], first["status"], first["trigger"]["type"]) == (lead_id, "completed", "event")
+        await ended_ago(database, first["id"], timedelta(days=3) - timedelta(minutes=1))
+        await change("Shiraz", 2)
+        assert [r["id"] for r in await enrolments_of(tenant, weekly["id"])] == [first["id"]]  # passed over
+        await ended_ago(database, first["id"], timedelta(days=3, minutes=1))
+        await change("Yazd", 3)
+        rows = await enrolments_of(tenant, weekly["id"])
+    assert len(rows) == 2 and {r["lead_id"] for r in rows} == {lead_id}
+    [latest] = [r for r in rows if r["id"] != first["id"]]
+    assert latest["trigger"]["type"] == "event"
+    witnessed = {r["trigger"]["event_id"] for r in await enrolments_of(tenant, witness["id"])}
+    assert latest["trigger"]["event_id"] in witnessed  # enrolled by the third change, not a late read of the second
