@@ -113,3 +113,67 @@ async def test_after_days_passes_a_triggered_person_over_until_the_days_have_pas
     assert latest["trigger"]["type"] == "event"
     witnessed = {r["trigger"]["event_id"] for r in await enrolments_of(tenant, witness["id"])}
     assert latest["trigger"]["event_id"] in witnessed  # enrolled by the third change, not a late read of the second
+
+
+async def test_a_reactivate_step_brings_a_disqualified_lead_back_to_nurturing(
+    database: Database, tenant: Tenant
+) -> None:
+    document = {"name": "Win back", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "back", "type": "reactivate"},
+                          {"id": "tell", "type": "notify", "message": "back"}]}  # fmt: skip
+    created = await journey(tenant, document)
+    dropped = await lead(tenant)
+    gone = await tenant.post(f"/v1/leads/{dropped}/disqualify", json={"reason": "no_budget", "note": "Next year"})
+    assert gone.status_code == 200, gone.text
+    assert gone.json()["status"] == "disqualified"
+    still_open = await lead(tenant)
+    async with running_worker(database):
+        back = await ended(tenant, (await enrol(tenant, created["id"], dropped))["id"])
+        left = await ended(tenant, (await enrol(tenant, created["id"], still_open))["id"])
+    assert back["status"] == "completed"
+    assert [(s["step_id"], s["result"]) for s in back["steps"]] == [("back", {"status": "nurturing"}), ("tell", None)]
+    shown = (await tenant.get(f"/v1/leads/{dropped}")).json()
+    assert (shown["status"], shown["disqualified_at"], shown["disqualification_reason"]) == ("nurturing", None, None)
+    events = (await tenant.get("/v1/events", params={"type": "lead.reactivated"})).json()["data"]
+    [event] = [e for e in events if e["data"]["id"] == dropped]
+    assert event["actor"]["type"] == "system" and event["data"]["status"] == "nurturing"
+    assert event["previous_attributes"]["status"] == "disqualified"
+    assert event["previous_attributes"]["disqualification_reason"] == "no_budget"  # the history stays in the log
+    # an open lead has nothing to reactivate: recorded, and the enrolment goes on
+    assert left["status"] == "completed" and [s["step_id"] for s in left["steps"]] == ["back", "tell"]
+    assert "error" in left["steps"][0]["result"]
+    assert (await tenant.get(f"/v1/leads/{still_open}")).json()["status"] == "new"
+    assert [e for e in events if e["data"]["id"] == still_open] == []
+
+
+async def test_a_disqualify_step_uses_the_workspaces_reasons(database: Database, tenant: Tenant) -> None:
+    reasons = await tenant.request("PUT", "/v1/settings/disqualification-reasons",
+                                   json={"reasons": ["wrong_country", "duplicate_entry"]})  # fmt: skip
+    assert reasons.status_code == 200, reasons.text
+
+    def dropping(reason: str) -> dict[str, Any]:
+        return {"name": f"Drop {reason}", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "drop", "type": "disqualify", "reason": reason, "note": "Outside our regions"},
+                          {"id": "tell", "type": "notify", "message": "dropped"}]}  # fmt: skip
+
+    listed = await journey(tenant, dropping("wrong_country"))
+    # a slug, so it publishes; no longer one of this workspace's reasons, so the step cannot use it
+    unlisted = await journey(tenant, dropping("no_budget"))
+    dropped, kept = await lead(tenant), await lead(tenant)
+    async with running_worker(database):
+        done = await ended(tenant, (await enrol(tenant, listed["id"], dropped))["id"])
+        refused = await ended(tenant, (await enrol(tenant, unlisted["id"], kept))["id"])
+    assert done["status"] == "completed"
+    assert [(s["step_id"], s["result"]) for s in done["steps"]] == [("drop", {"status": "disqualified"}),
+                                                                    ("tell", None)]  # fmt: skip
+    shown = (await tenant.get(f"/v1/leads/{dropped}")).json()
+    assert (shown["status"], shown["disqualification_reason"]) == ("disqualified", "wrong_country")
+    assert shown["disqualification_note"] == "Outside our regions" and shown["disqualified_at"]
+    events = (await tenant.get("/v1/events", params={"type": "lead.disqualified"})).json()["data"]
+    assert [(e["data"]["id"], e["actor"]["type"]) for e in events] == [(dropped, "system")]  # none for the refused one
+    # a reason the workspace does not have: recorded as the step's error, the lead unchanged, the enrolment on
+    assert refused["status"] == "completed" and [s["step_id"] for s in refused["steps"]] == ["drop", "tell"]
+    error = refused["steps"][0]["result"]["error"]
+    assert "wrong_country" in error and "duplicate_entry" in error  # what the workspace accepts
+    unchanged = (await tenant.get(f"/v1/leads/{kept}")).json()
+    assert (unchanged["status"], unchanged["disqualification_reason"]) == ("new", None)
