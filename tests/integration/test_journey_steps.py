@@ -6,9 +6,10 @@ a team's next member."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import update
@@ -25,7 +26,7 @@ from tests.integration.test_email_messages import (  # noqa: F401
     tenant,
     until,
 )
-from tests.integration.test_journeys import ended, enrol, journey, lead
+from tests.integration.test_journeys import at_step, ended, enrol, enrolment, journey, lead
 
 
 async def enrolments_of(tenant: Tenant, journey_id: str) -> list[dict[str, Any]]:
@@ -177,3 +178,61 @@ async def test_a_disqualify_step_uses_the_workspaces_reasons(database: Database,
     assert "wrong_country" in error and "duplicate_entry" in error  # what the workspace accepts
     unchanged = (await tenant.get(f"/v1/leads/{kept}")).json()
     assert (unchanged["status"], unchanged["disqualification_reason"]) == ("new", None)
+
+
+def next_local(start: datetime, zone: str, at: time, weekdays: set[int]) -> datetime:
+    """The first instant at or after `start` at which the clock in `zone` reads `at` on one of `weekdays`."""
+    local = start.astimezone(ZoneInfo(zone))
+    for offset in range(9):
+        day = local.date() + timedelta(days=offset)
+        moment = datetime.combine(day, at, tzinfo=ZoneInfo(zone))
+        if day.weekday() in weekdays and moment >= start:
+            return moment.astimezone(UTC)
+    raise AssertionError("every week has each weekday")
+
+
+async def test_an_until_wait_falls_due_at_the_next_matching_time_on_the_persons_clock(
+    database: Database, tenant: Tenant
+) -> None:
+    names = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    in_three_days = (datetime.now(ZoneInfo("Asia/Tehran")) + timedelta(days=3)).weekday()
+    days = {in_three_days, (in_three_days + 2) % 7}  # neither today nor tomorrow, wherever they are
+    document = {"name": "Morning call", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "morning", "type": "wait",
+                           "until": {"time": "10:00", "weekdays": [names[d] for d in sorted(days)]}},
+                          {"id": "tag", "type": "update", "set": {"tags": {"add": ["called"]}}}]}  # fmt: skip
+    created = await journey(tenant, document)
+    assert (await tenant.patch("/v1/workspace", json={"timezone": "Asia/Tokyo"})).status_code == 200
+    tehran = await lead(tenant, timezone="Asia/Tehran")
+    new_york = await lead(tenant, timezone="America/New_York")
+    tokyo = await lead(tenant)  # no zone of her own: the workspace's
+    people = (("Asia/Tehran", tehran), ("America/New_York", new_york), ("Asia/Tokyo", tokyo))
+    started = {zone: await enrol(tenant, created["id"], person) for zone, person in people}
+    async with running_worker(database):
+        waiting = {zone: await at_step(tenant, begun["id"], "morning") for zone, begun in started.items()}
+    due = {}
+    for zone, found in waiting.items():
+        [run] = found["steps"]
+        assert (run["step_id"], run["finished_at"], found["waiting_event"]) == ("morning", None, None)
+        due[zone] = when(found["due_at"])
+        assert due[zone] == next_local(when(run["started_at"]), zone, time(10, 0), days)
+        local = due[zone].astimezone(ZoneInfo(zone))
+        assert (local.hour, local.minute, local.second) == (10, 0, 0) and local.weekday() in days
+    assert len(set(due.values())) == 3  # each on their own clock
+
+    # the worker's step runner at Tehran's ten o'clock (this enrolment alone: the database is shared)
+    from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+    from app.services.journeys import engine
+    from app.services.journeys.enrolments import document_for
+
+    async with UnitOfWork(database) as uow:
+        ctx = Context(uow, UUID(tenant.id), SYSTEM, due["Asia/Tehran"], scopes=SERVICE_SCOPES)
+        row = await ctx.enrolments.get(UUID(started["Asia/Tehran"]["id"]))
+        assert row is not None
+        await engine.run(ctx, row, await document_for(ctx, row["journey_id"], int(row["journey_version"])))
+        await uow.commit()
+    done = await enrolment(tenant, started["Asia/Tehran"]["id"])
+    assert done["status"] == "completed"
+    assert [(s["step_id"], s["result"]) for s in done["steps"]] == [
+        ("morning", {"until": due["Asia/Tehran"].isoformat()}), ("tag", {"changed": ["tags"]})]  # fmt: skip
+    assert (await tenant.get(f"/v1/leads/{tehran}")).json()["tags"] == ["called"]
