@@ -27,6 +27,7 @@ from tests.integration.test_email_messages import (  # noqa: F401
     until,
 )
 from tests.integration.test_journeys import at_step, ended, enrol, enrolment, journey, lead
+from tests.integration.test_sms_messages import ACCOUNT, TOKEN, _callback, _form, twilio
 
 
 async def enrolments_of(tenant: Tenant, journey_id: str) -> list[dict[str, Any]]:
@@ -236,3 +237,72 @@ async def test_an_until_wait_falls_due_at_the_next_matching_time_on_the_persons_
     assert [(s["step_id"], s["result"]) for s in done["steps"]] == [
         ("morning", {"until": due["Asia/Tehran"].isoformat()}), ("tag", {"changed": ["tags"]})]  # fmt: skip
     assert (await tenant.get(f"/v1/leads/{tehran}")).json()["tags"] == ["called"]
+
+
+PHONES = {"replied": "+15558675310", "silent": "+15558675311"}
+
+
+async def asked_for_a_reply(tenant: Tenant, timeout_seconds: int, port: int) -> tuple[dict[str, Any], str]:
+    """An SMS channel (Twilio, served on `port`) and a journey that texts, then waits for the answer:
+    `thank` when it comes, `nudge` when it does not in time, `done` either way. (journey, callback URL)"""
+    channel = {"type": "sms", "provider": "twilio", "name": "Twilio",
+               "settings": {"account_sid": ACCOUNT, "auth_token": TOKEN, "from": "+15017122661",
+                            "api_base_url": f"http://127.0.0.1:{port}"}}  # fmt: skip
+    made = await tenant.post("/v1/channels", json=channel)
+    assert made.status_code == 201, made.text
+    policy = {"quiet_hours": None, "frequency_cap": None}
+    assert (await tenant.patch("/v1/settings/messaging", json=policy)).status_code == 200
+    ask = {"name": "Ask", "channel": "sms", "body_text": "Shall we call you, {{ person.first_name }}?"}
+    template = await tenant.post("/v1/templates", json=ask)
+    assert template.status_code == 201, template.text
+    document = {"name": "Ask and listen", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "ask", "type": "send", "channel": "sms", "template_id": template.json()["id"],
+                           "purpose": "transactional"},
+                          {"id": "listen", "type": "wait", "event": "message.replied",
+                           "timeout_seconds": timeout_seconds, "on_timeout": "nudge"},
+                          {"id": "thank", "type": "update", "set": {"tags": {"add": ["replied"]}}, "next": "done"},
+                          {"id": "nudge", "type": "update", "set": {"tags": {"add": ["no_reply"]}}},
+                          {"id": "done", "type": "notify", "message": "asked"}]}  # fmt: skip
+    created = await journey(tenant, document)
+    assert created["steps"][1]["on_timeout"] == "nudge"
+    return created, str(made.json()["callback_url"])
+
+
+async def test_an_awaited_reply_that_comes_in_time_goes_on_down_the_usual_path(
+    database: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    async with twilio("SM" + tenant.id.replace("-", "")) as provider:
+        created, callback_url = await asked_for_a_reply(tenant, 3600, provider.port)
+        lead_id = await lead(tenant, phone=PHONES["replied"])
+        started = await enrol(tenant, created["id"], lead_id)
+        async with running_worker(database):
+            waiting = await at_step(tenant, started["id"], "listen")
+            ask, listen = waiting["steps"]
+            assert waiting["waiting_event"] == "message.replied"
+            assert when(waiting["due_at"]) == when(listen["started_at"]) + timedelta(seconds=3600)  # the deadline
+            await settled(tenant, ask["result"]["message_id"], "sent", "delivered")
+            reply = _form("inbound.form", From=PHONES["replied"], Body="Yes, tomorrow", AccountSid=ACCOUNT)
+            assert (await _callback(client, callback_url, reply)).status_code in (200, 204)
+            done = await ended(tenant, started["id"])
+    assert done["status"] == "completed"
+    assert [s["step_id"] for s in done["steps"]] == ["ask", "listen", "thank", "done"]  # never `nudge`
+    [replied] = (await tenant.get("/v1/events", params={"type": "message.replied"})).json()["data"]
+    assert done["steps"][1]["result"] == {"event": "message.replied", "event_id": replied["id"]}
+    assert replied["data"]["id"] == ask["result"]["message_id"]
+    assert (await tenant.get(f"/v1/leads/{lead_id}")).json()["tags"] == ["replied"]
+
+
+async def test_an_awaited_reply_that_never_comes_takes_the_timeout_path(database: Database, tenant: Tenant) -> None:
+    async with twilio("SM" + tenant.id.replace("-", "")) as provider:
+        created, _ = await asked_for_a_reply(tenant, 2, provider.port)
+        lead_id = await lead(tenant, phone=PHONES["silent"])
+        started = await enrol(tenant, created["id"], lead_id)
+        async with running_worker(database):
+            done = await ended(tenant, started["id"])
+    assert done["status"] == "completed"
+    assert [s["step_id"] for s in done["steps"]] == ["ask", "listen", "nudge", "done"]  # never `thank`
+    ask, listen = done["steps"][:2]
+    assert listen["result"] == {"timed_out": True}
+    assert when(listen["finished_at"]) >= when(listen["started_at"]) + timedelta(seconds=2)  # not before its time
+    assert ask["result"]["status"] == "queued"
+    assert (await tenant.get(f"/v1/leads/{lead_id}")).json()["tags"] == ["no_reply"]
