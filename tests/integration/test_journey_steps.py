@@ -306,3 +306,46 @@ async def test_an_awaited_reply_that_never_comes_takes_the_timeout_path(database
     assert when(listen["finished_at"]) >= when(listen["started_at"]) + timedelta(seconds=2)  # not before its time
     assert ask["result"]["status"] == "queued"
     assert (await tenant.get(f"/v1/leads/{lead_id}")).json()["tags"] == ["no_reply"]
+
+
+async def member(tenant: Tenant, name: str, **fields: Any) -> str:
+    created = await tenant.post("/v1/members", json={"name": name, "email": f"{name.lower()}@team.example", **fields})
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def test_a_task_for_a_team_goes_round_its_members_and_one_without_owner_or_team_to_no_one(
+    database: Database, tenant: Tenant
+) -> None:
+    ana, ben, cyrus, owner = [await member(tenant, name) for name in ("Ana", "Ben", "Cyrus", "Dana")]
+    team = await tenant.post("/v1/teams", json={"name": "Callers", "member_ids": [ana, ben, cyrus]})
+    assert team.status_code == 201, team.text
+    team_id = team.json()["id"]
+    to_team = await journey(tenant, {"name": "Team call", "audience": "leads", "trigger": {"type": "manual"},
+                                     "steps": [{"id": "call", "type": "task", "title": "Call {{ person.first_name }}",
+                                                "assign": {"team_id": team_id}}]})  # fmt: skip
+    assert to_team["steps"][0]["assign"] == {"team_id": team_id}
+    to_owner = await journey(tenant, {"name": "Owner call", "audience": "leads", "trigger": {"type": "manual"},
+                                      "steps": [{"id": "call", "type": "task", "title": "Call"}]})  # fmt: skip
+
+    async def task_of(journey_id: str, lead_id: str) -> dict[str, Any]:
+        done = await ended(tenant, (await enrol(tenant, journey_id, lead_id))["id"])
+        [run] = done["steps"]
+        task = (await tenant.get(f"/v1/tasks/{run['result']['task_id']}")).json()
+        assert task["assignee_id"] == run["result"]["assignee_id"] and task["lead_id"] == lead_id
+        return dict(task)
+
+    async with running_worker(database):
+        # the lead's own owner is not the team's: the team's turn decides
+        owned = [await lead(tenant, owner_id=owner) for _ in range(4)]
+        turns = [(await task_of(to_team["id"], person))["assignee_id"] for person in owned]
+        assert turns == [ana, ben, cyrus, ana]
+        assert (await tenant.patch(f"/v1/members/{ben}", json={"available": False})).status_code == 200
+        skipped = await task_of(to_team["id"], await lead(tenant, owner_id=owner))
+        assert skipped["assignee_id"] == cyrus  # Ben's turn, but he is away
+        assert (await tenant.get(f"/v1/teams/{team_id}")).json()["rr_position"] == 0  # Ana's turn next
+
+        mine = await task_of(to_owner["id"], await lead(tenant, owner_id=owner))
+        nobodys = await task_of(to_owner["id"], await lead(tenant))
+    assert mine["assignee_id"] == owner
+    assert nobodys["assignee_id"] is None and nobodys["title"] == "Call"  # neither owner nor team: unassigned
