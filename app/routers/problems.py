@@ -50,6 +50,12 @@ class PayloadTooLarge(DomainError):
     title = "Content too large"
 
 
+class NotAcceptable(DomainError):
+    status = 406
+    slug = "not-acceptable"
+    title = "Not acceptable"
+
+
 class UnsupportedMediaType(DomainError):
     status = 415
     slug = "unsupported-media-type"

@@ -44,6 +44,7 @@ RESOURCES: tuple[str, ...] = (
     "suppressions",
     "journeys",
     "campaigns",
+    "reports",
 )
 # Access beyond read and write, per resource: reviewing a campaign (approving it for launch) is
 # not editing it, so `campaigns:write` does not imply `campaigns:review`; both imply read.

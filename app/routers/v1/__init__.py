@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.routers.v1.analytics import acquisition_costs, analytics, reports
+from app.routers.v1.analytics import acquisition_costs, analytics
 from app.routers.v1.campaigns import campaigns
 from app.routers.v1.customers import (
     accounts,
@@ -25,6 +25,7 @@ from app.routers.v1.events import events, jobs, webhooks
 from app.routers.v1.journeys import journeys
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
 from app.routers.v1.outreach import channel_callbacks, channels, consents, messages, suppressions, templates
+from app.routers.v1.reports import funnel, speed_to_lead
 from app.routers.v1.workspace import api_keys, members, settings, workspace
 
 # Order matters for speed: the app matches a request against the routes in this order, so the
@@ -57,7 +58,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     suppressions.router,
     analytics.router,
     acquisition_costs.router,
-    reports.router,
+    speed_to_lead.router,
+    funnel.router,
     messages.router,
     integrations.webhook_router,
     channel_callbacks.router,

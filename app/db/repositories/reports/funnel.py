@@ -1,0 +1,171 @@
+"""The funnel's counts and times, aggregated in the database.
+
+Each lead's stage times (`facts`): `lead` its creation; `mql` and `sql` the first stage change to
+that stage or a later one (a lead created at a stage: its creation); `opportunity` its
+opportunity's creation; `won` that opportunity's close when won; `customer` its contact's
+`customer_since`. A lead counts at a stage when it reached it or a later one: its time at stage k
+is the first known of stage k's and the later stages' times (`reached`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, union_all
+
+from app.db import tables
+from app.db.repositories.base import TenantRepository
+from app.db.repositories.reports import sql
+from app.domain.reports.funnel import STAGES
+from app.domain.reports.scope import ReportScope
+
+ld, sc, op, ct = tables.leads, tables.lead_state_changes, tables.opportunities, tables.contacts
+fs, cr = tables.form_submissions, tables.campaign_recipients
+GROUPS = ("source", "owner", "team", "form", "campaign")
+
+
+class FunnelRepository(TenantRepository[dict[str, Any]]):
+    table = ld
+
+    def _facts(self, scope: ReportScope, group_by: str | None) -> Select[Any]:
+        stages = (
+            select(
+                sc.c.lead_id,
+                func.min(case((sc.c.to_value.in_(("mql", "sql")), sc.c.occurred_at))).label("mql_at"),
+                func.min(case((sc.c.to_value == "sql", sc.c.occurred_at))).label("sql_at"),
+            )
+            .where(sc.c.workspace_id == self.workspace_id, sc.c.kind == "stage")
+            .group_by(sc.c.lead_id)
+            .subquery("stage_times")
+        )
+        created_at = case((ld.c.stage.in_(("mql", "sql")), ld.c.created_at))
+        times: dict[str, ColumnElement[Any]] = {
+            "lead": ld.c.created_at,
+            "mql": func.coalesce(stages.c.mql_at, created_at),
+            "sql": func.coalesce(stages.c.sql_at, case((ld.c.stage == "sql", ld.c.created_at))),
+            "opportunity": op.c.created_at,
+            "won": case((op.c.stage == "won", op.c.closed_at)),
+            "customer": ct.c.customer_since,
+        }
+        reached: dict[str, ColumnElement[Any]] = {
+            stage: func.coalesce(*(times[later] for later in STAGES[index:])) if index < len(STAGES) - 1
+            else times[stage]
+            for index, stage in enumerate(STAGES)
+        }  # fmt: skip
+        reached["lead"] = ld.c.created_at
+        columns: list[Any] = [ld.c.id.label("lead_id"), *(reached[s].label(f"{s}_at") for s in STAGES)]
+        group: ColumnElement[Any] | None = None
+        source = (
+            ld.outerjoin(stages, stages.c.lead_id == ld.c.id)
+            .outerjoin(op, and_(op.c.workspace_id == ld.c.workspace_id, op.c.id == ld.c.opportunity_id))
+            .outerjoin(ct, and_(ct.c.workspace_id == ld.c.workspace_id, ct.c.id == ld.c.contact_id))
+        )
+        if group_by == "source":
+            group = ld.c.source
+        elif group_by == "owner":
+            group = ld.c.owner_id
+        elif group_by == "team":
+            group = ld.c.team_id
+        elif group_by == "form":  # each form the lead submitted
+            source = source.join(
+                fs, and_(fs.c.workspace_id == ld.c.workspace_id, fs.c.lead_id == ld.c.id, fs.c.spam.is_(False))
+            )
+            group = fs.c.form_id
+        elif group_by == "campaign":  # each campaign that messaged the lead
+            source = source.join(
+                cr,
+                and_(cr.c.workspace_id == ld.c.workspace_id, cr.c.person_id == ld.c.id, cr.c.status == "messaged"),
+            )
+            group = cr.c.campaign_id
+        if group is not None:
+            columns.append(group.label("group_key"))
+        else:
+            columns.append(literal(None).label("group_key"))
+        return (
+            select(*columns)
+            .select_from(source)
+            .where(
+                ld.c.workspace_id == self.workspace_id,
+                ld.c.merged_into_id.is_(None),
+                *sql.lead_conditions(scope.filters, self.workspace_id),
+            )
+        )
+
+    async def counts(self, scope: ReportScope, mode: str, group_by: str | None) -> list[dict[str, Any]]:
+        """Rows of (stage, group_key, period, leads): how many leads counted at each stage, per
+        group and period. Cohort: the leads created in the range, by the period of their creation;
+        activity: the leads that reached each stage in the range, by the period they reached it."""
+        facts = self._facts(scope, group_by)
+        bounds = scope.bounds()
+        if mode == "cohort":
+            facts = facts.where(ld.c.created_at >= sql.at(scope.start), ld.c.created_at < sql.at(scope.end))
+            f = facts.subquery("facts")
+            b = select(f, sql.bucket(f.c.lead_at, bounds).label("period")).subquery("bucketed")
+            statement = select(
+                b.c.group_key, b.c.period, *(func.count(b.c[f"{s}_at"]).label(s) for s in STAGES)
+            ).group_by(b.c.group_key, b.c.period)
+            rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+            return [
+                {"stage": s, "group_key": r["group_key"], "period": r["period"], "leads": int(r[s])}
+                for r in rows
+                for s in STAGES
+            ]
+        window = [or_(*(and_(facts.selected_columns[f"{s}_at"] >= sql.at(scope.start),
+                             facts.selected_columns[f"{s}_at"] < sql.at(scope.end)) for s in STAGES))]  # fmt: skip
+        f = facts.where(*window).subquery("facts")
+        parts = [
+            select(literal(s).label("stage"), f.c.group_key, sql.bucket(f.c[f"{s}_at"], bounds).label("period")).where(
+                f.c[f"{s}_at"] >= sql.at(scope.start), f.c[f"{s}_at"] < sql.at(scope.end)
+            )
+            for s in STAGES
+        ]
+        u = union_all(*parts).subquery("reached")
+        statement = select(u.c.stage, u.c.group_key, u.c.period, func.count().label("leads")).group_by(
+            u.c.stage, u.c.group_key, u.c.period
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def durations(
+        self, scope: ReportScope, mode: str, fractions: Sequence[float]
+    ) -> dict[str, dict[float, float]]:
+        """Per stage after the first: percentiles of the seconds from the previous stage to it, over
+        the leads with both times (cohort: created in the range; activity: reached it in the
+        range)."""
+        dialect = str((await self.uow.connection()).dialect.name)
+        facts = self._facts(scope, None)
+        if mode == "cohort":
+            facts = facts.where(ld.c.created_at >= sql.at(scope.start), ld.c.created_at < sql.at(scope.end))
+        f = facts.subquery("facts")
+        parts = []
+        for previous, stage in pairwise(STAGES):
+            later, earlier = f.c[f"{stage}_at"], f.c[f"{previous}_at"]
+            conditions = [later.is_not(None), earlier.is_not(None), later >= earlier]
+            if mode != "cohort":
+                conditions += [later >= sql.at(scope.start), later < sql.at(scope.end)]
+            parts.append(
+                select(literal(stage).label("stage"), sql.seconds_between(later, earlier, dialect).label("seconds"))
+                .where(*conditions)
+            )
+        u = union_all(*parts).subquery("gaps")
+        ranked = select(u.c.stage, u.c.seconds, *sql.ranked(u.c.seconds, [u.c.stage])).subquery("ranked")
+        statement = select(
+            ranked.c.stage, *(sql.pick(ranked.c.rank, ranked.c.n, ranked.c.seconds, q).label(f"q{i}")
+                              for i, q in enumerate(fractions))
+        ).group_by(ranked.c.stage)  # fmt: skip
+        found: dict[str, dict[float, float]] = {}
+        for row in (await self.uow.execute(statement)).mappings():
+            found[row["stage"]] = {q: float(row[f"q{i}"]) for i, q in enumerate(fractions) if row[f"q{i}"] is not None}
+        return found
+
+    async def names(self, group_by: str, keys: Sequence[Any]) -> dict[Any, str]:
+        """Names for group keys that are ids: members, teams, forms, campaigns."""
+        table = {"owner": tables.members, "team": tables.teams, "form": tables.forms,
+                 "campaign": tables.campaigns}.get(group_by)  # fmt: skip
+        ids = [k for k in keys if isinstance(k, UUID)]
+        if table is None or not ids:
+            return {}
+        statement = select(table.c.id, table.c.name).where(table.c.workspace_id == self.workspace_id,
+                                                          table.c.id.in_(ids))  # fmt: skip
+        return {row.id: row.name for row in await self.uow.execute(statement)}

@@ -1,0 +1,105 @@
+"""Reports drawn as PNG charts with matplotlib (the Agg backend: no display), for `Accept:
+image/png` and for the digests' inline images. Persian labels are shaped (arabic-reshaper) and put
+in display order (python-bidi), since matplotlib draws characters one by one, left to right.
+
+Drawing takes tens of milliseconds of CPU: callers run it on a worker thread."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_LOCK = threading.Lock()  # pyplot's state is global: one figure at a time per process
+STAGE_NAMES = {
+    "en": {"lead": "Leads", "mql": "MQL", "sql": "SQL", "opportunity": "Opportunities", "won": "Won",
+           "customer": "Customers"},
+    "fa": {"lead": "سرنخ", "mql": "MQL", "sql": "SQL", "opportunity": "فرصت", "won": "برنده", "customer": "مشتری"},
+}  # fmt: skip
+
+
+def text(value: str) -> str:
+    """A label as matplotlib must be given it: right-to-left text shaped and in display order."""
+    if not any("\u0600" <= ch <= "\u06ff" for ch in value):
+        return value
+    import arabic_reshaper  # type: ignore[import-untyped]
+    from bidi.algorithm import get_display  # type: ignore[import-untyped]
+
+    return str(get_display(arabic_reshaper.reshape(value)))
+
+
+def _png(draw: Any, *, width: float = 8.0, height: float = 4.5) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with _LOCK:
+        figure, axes = plt.subplots(figsize=(width, height), dpi=100)
+        try:
+            draw(axes)
+            figure.tight_layout()
+            out = io.BytesIO()
+            figure.savefig(out, format="png")
+            return out.getvalue()
+        finally:
+            plt.close(figure)
+
+
+def funnel(report: Mapping[str, Any], locale: str = "en") -> bytes:
+    """Horizontal bars, one per stage, widest first, each with its count and its rate from the
+    previous stage."""
+    names = STAGE_NAMES.get(locale, STAGE_NAMES["en"])
+    stages: Sequence[Mapping[str, Any]] = report["stages"]
+
+    def draw(axes: Any) -> None:
+        labels = [text(names[s["stage"]]) for s in stages][::-1]
+        counts = [s["count"] for s in stages][::-1]
+        bars = axes.barh(labels, counts, color="#3b6fb6")
+        for bar, stage in zip(bars, stages[::-1], strict=True):
+            rate = stage["rate_from_previous"]
+            note = f"{stage['count']:,}" + (f"  ({rate:.0%})" if rate is not None else "")
+            axes.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + note, va="center", fontsize=9)
+        axes.set_xlim(0, max([*counts, 1]) * 1.25)
+        axes.set_title(f"{report['from']} to {report['to']}", fontsize=10)
+        axes.spines[["top", "right"]].set_visible(False)
+
+    return _png(draw)
+
+
+def series(
+    title: str,
+    history: Sequence[tuple[str, float]],
+    forecast: Sequence[tuple[str, float, float, float]] = (),
+) -> bytes:
+    """A line of values by period label, and a forecast after it with its band (lower, upper)."""
+
+    def draw(axes: Any) -> None:
+        labels = [label for label, _ in history] + [label for label, *_ in forecast]
+        xs = list(range(len(labels)))
+        axes.plot(xs[: len(history)], [v for _, v in history], color="#3b6fb6", marker="o", markersize=3)
+        if forecast:
+            start = len(history)
+            fx = xs[start:]
+            axes.plot(fx, [v for _, v, _, _ in forecast], color="#d9822b", marker="o", markersize=3)
+            axes.fill_between(fx, [lo for *_, lo, _ in forecast], [hi for *_, hi in forecast], color="#d9822b",
+                              alpha=0.2)  # fmt: skip
+        step = max(1, len(labels) // 12)
+        axes.set_xticks(xs[::step], [text(label) for label in labels[::step]], rotation=45, ha="right", fontsize=8)
+        axes.set_title(text(title), fontsize=10)
+        axes.spines[["top", "right"]].set_visible(False)
+
+    return _png(draw, width=9.0)
+
+
+def bars(title: str, rows: Sequence[tuple[str, float]]) -> bytes:
+    """One bar per labelled value (stages, periods)."""
+
+    def draw(axes: Any) -> None:
+        axes.bar([text(label) for label, _ in rows], [value for _, value in rows], color="#3b6fb6")
+        axes.set_title(text(title), fontsize=10)
+        axes.tick_params(axis="x", labelrotation=45, labelsize=8)
+        axes.spines[["top", "right"]].set_visible(False)
+
+    return _png(draw)
