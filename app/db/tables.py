@@ -79,6 +79,9 @@ workspaces = Table(
     Column("default_region", String(2)),
     Column("timezone", String(64), nullable=False),
     Column("currency", String(3), nullable=False),
+    # How reports cut and name periods (migration 0040: existing workspaces gregorian / en).
+    Column("calendar", String(16), nullable=False, server_default="gregorian"),
+    Column("locale", String(8), nullable=False, server_default="en"),
     *_audit(),
 )
 
@@ -1850,6 +1853,57 @@ journey_reviews = Table(
 )
 
 
+# Sales forecasts as computed, per workspace and the parameters that make one (metric, interval,
+# periods, as_of, category): read until the nightly job or a large import replaces them.
+report_forecasts = Table(
+    "report_forecasts",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("result", Json, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    Column("data_version", String(64), nullable=False),  # what the history looked like (orders count, newest)
+)
+
+# Scheduled digests: a report with its parameters, a cadence in the workspace's time zone and who gets it.
+report_schedules = Table(
+    "report_schedules",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("report", String(32), nullable=False),  # funnel | win-loss | team | pipeline | sales-forecast | ...
+    Column("params", Json, nullable=False),  # the report's query parameters
+    Column("cadence", String(16), nullable=False),  # daily | weekly
+    Column("weekday", Integer),  # weekly: Python weekday, Monday = 0
+    Column("local_time", String(5), nullable=False),  # HH:MM in the workspace's time zone
+    Column("member_ids", Json, nullable=False),  # members who get it by email
+    Column("emit_event", Boolean, nullable=False, server_default=false()),  # report.delivered
+    Column("channel_id", Uuid),  # the email channel (null: the default)
+    Column("next_run_at", UtcDateTime),  # the next occurrence (null: paused or archived)
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("archived_at", UtcDateTime),
+    *_audit(),
+    Index(None, "next_run_at", **_not_null("next_run_at")),
+)
+
+# One digest per schedule and period, ever: the row is written with what was sent, in one transaction.
+report_deliveries = Table(
+    "report_deliveries",
+    metadata,
+    Column("workspace_id", Uuid, primary_key=True),
+    Column("schedule_id", Uuid, primary_key=True),
+    Column("occurrence", String(40), primary_key=True),  # the occurrence it answers (its local date and time)
+    Column("id", Uuid, nullable=False),
+    Column("message_ids", Json, nullable=False),
+    Column("figures", Json, nullable=False),  # the report as delivered
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["workspace_id", "schedule_id"], ["report_schedules.workspace_id", "report_schedules.id"], ondelete="CASCADE"
+    ),
+)
+
+
 TENANT_TABLES = (
     members,
     api_keys,
@@ -1923,4 +1977,7 @@ TENANT_TABLES = (
     campaign_reviews,
     campaign_recipients,
     journey_reviews,
+    report_forecasts,
+    report_schedules,
+    report_deliveries,
 )

@@ -26,7 +26,7 @@ from app.routers.v1.journeys import journeys
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
 from app.routers.v1.outreach import channel_callbacks, channels, consents, messages, suppressions, templates
 from app.routers.v1.reports import funnel, speed_to_lead
-from app.routers.v1.workspace import api_keys, members, settings, workspace
+from app.routers.v1.workspace import api_keys, calendar, members, settings, workspace
 
 # Order matters for speed: the app matches a request against the routes in this order, so the
 # public capture paths come first, then the records clients read and write most, and workspace
@@ -60,6 +60,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     acquisition_costs.router,
     speed_to_lead.router,
     funnel.router,
+    calendar.router,
     messages.router,
     integrations.webhook_router,
     channel_callbacks.router,

@@ -77,3 +77,56 @@ def business_hours(raw: Mapping[str, Any] | None, timezone: str, region: str | N
         region_holidays(region) if raw["region_holidays"] else None,
         frozenset(date.fromisoformat(d) for d in raw["removed_holidays"]),
     )
+
+
+_NAMED: dict[tuple[str, int, str], dict[date, str]] = {}
+
+
+def named_holidays(region: str, year: int, locale: str) -> dict[date, str]:
+    """A region's public holidays of a year with their names, in the locale's language where the
+    `holidays` package has it (Persian and English for Iran), else its default."""
+    key = (region, year, locale)
+    found = _NAMED.get(key)
+    if found is None:
+        import holidays
+
+        languages = getattr(holidays.country_holidays(region, years=year), "supported_languages", ()) or ()
+        wanted = next((lang for lang in languages if lang.split("_")[0] == locale), None)
+        calendar = holidays.country_holidays(region, years=year, language=wanted) if wanted else (
+            holidays.country_holidays(region, years=year)
+        )
+        found = {day: str(name) for day, name in calendar.items()}
+        if len(_NAMED) >= _YEARS_LIMIT:
+            _NAMED.clear()
+        _NAMED[key] = found
+    return found
+
+
+async def holidays_between(ctx: Any, first: date, last: date) -> list[dict[str, Any]]:
+    """The holidays of `first`..`last` (local dates, inclusive) as the workspace's business hours
+    count them: its region's public holidays (with their names, `source: region`) and its own days
+    (`source: workspace`), each saying whether it is a day off (`day_off`: false for a region
+    holiday it works on, or when its business hours leave region holidays out)."""
+    from app.schemas.workspace.settings import SlaSettings
+    from app.services.workspace import settings, workspaces
+
+    workspace = await workspaces.get(ctx)
+    hours = (await settings.get(ctx, "sla", SlaSettings))["values"].get("business_hours")
+    region = (workspace["default_region"] or "").upper()
+    counts_region = hours is None or bool(hours.get("region_holidays", True))
+    removed = {date.fromisoformat(d) for d in (hours or {}).get("removed_holidays", [])}
+    own = {date.fromisoformat(d) for d in (hours or {}).get("holidays", [])}
+    found: dict[date, dict[str, Any]] = {}
+    if region and region_holidays(region) is not None:
+        for year in range(first.year, last.year + 1):
+            named = await asyncio.to_thread(named_holidays, region, year, workspace.get("locale") or "en")
+            for day, name in named.items():
+                if first <= day <= last:
+                    found[day] = {"date": day, "name": name, "source": "region",
+                                  "day_off": counts_region and day not in removed}  # fmt: skip
+    for day in own:
+        if first <= day <= last:
+            name = "تعطیل" if workspace.get("locale") == "fa" else "Day off"
+            found[day] = {"date": day, "name": found.get(day, {}).get("name", name), "source": "workspace",
+                          "day_off": True}  # fmt: skip
+    return [found[day] for day in sorted(found)]

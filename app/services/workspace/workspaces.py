@@ -11,6 +11,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import check_if_match
 from app.domain.errors import ErrorList, NotFound
 from app.domain.events import events as types
+from app.domain.reports import periods
 from app.domain.workspace import api_keys as keys
 from app.domain.workspace import workspaces as locale
 from app.ids import new_id
@@ -37,7 +38,9 @@ async def create(
     currency: str = locale.DEFAULT_CURRENCY,
     now: datetime,
 ) -> NewWorkspace:
-    """A workspace with an admin secret key and an unrestricted publishable key."""
+    """A workspace with an admin secret key and an unrestricted publishable key. Its reports count in
+    its region's calendar and speak its language (Iran: Jalali, Persian; elsewhere Gregorian,
+    English), which the workspace may change."""
     errors = ErrorList()
     if not name.strip() or len(name) > 200:
         errors.add("name", "must be 1 to 200 characters")
@@ -55,6 +58,8 @@ async def create(
             "default_region": region,
             "timezone": timezone,
             "currency": currency,
+            "calendar": periods.default_calendar(region),
+            "locale": periods.default_locale(region),
             "created_at": now,
             "updated_at": now,
             "created_by": str(SYSTEM),
