@@ -114,7 +114,7 @@ class FunnelRepository(TenantRepository[dict[str, Any]]):
             ]
         window = [or_(*(and_(facts.selected_columns[f"{s}_at"] >= sql.at(scope.start),
                              facts.selected_columns[f"{s}_at"] < sql.at(scope.end)) for s in STAGES))]  # fmt: skip
-        f = facts.where(*window).subquery("facts")
+        f = facts.where(*window).cte("facts")  # read once by every stage's branch
         parts = [
             select(literal(s).label("stage"), f.c.group_key, sql.bucket(f.c[f"{s}_at"], bounds).label("period")).where(
                 f.c[f"{s}_at"] >= sql.at(scope.start), f.c[f"{s}_at"] < sql.at(scope.end)
@@ -137,7 +137,7 @@ class FunnelRepository(TenantRepository[dict[str, Any]]):
         facts = self._facts(scope, None)
         if mode == "cohort":
             facts = facts.where(ld.c.created_at >= sql.at(scope.start), ld.c.created_at < sql.at(scope.end))
-        f = facts.subquery("facts")
+        f = facts.cte("facts")  # read once by every stage's branch
         parts = []
         for previous, stage in pairwise(STAGES):
             later, earlier = f.c[f"{stage}_at"], f.c[f"{previous}_at"]
