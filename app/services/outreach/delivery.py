@@ -253,13 +253,12 @@ async def _reconcile(
     now, held, message_id = ctx.now, message["lookup_at"], message["id"]
     since = await ctx.messages.became(message_id, MessageStatus.UNKNOWN.value) or message["updated_at"]
     elapsed = now - since
-    audit = {"updated_at": now, "updated_by": str(ctx.actor), "lookup_at": None}
     if result is None:
         await ctx.messages.settle_lookup(message_id, held, {"lookup_at": None})
         return
     if result.trace is Trace.FOUND:
-        values = {**audit, "status": MessageStatus.SENT.value, "sent_at": now,
-                  "provider_message_id": result.provider_message_id, "last_error": None}  # fmt: skip
+        values = {"status": MessageStatus.SENT.value, "sent_at": now, "provider_message_id": result.provider_message_id,
+                  "last_error": None, "lookup_at": None, "updated_at": now, "updated_by": str(ctx.actor)}  # fmt: skip
         row = await ctx.messages.settle_lookup(message_id, held, values)
         if row is None:
             return
