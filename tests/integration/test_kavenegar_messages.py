@@ -8,6 +8,7 @@ is `sent`; not found after the grace period, it is sent again, once. Runs on SQL
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from datetime import timedelta
@@ -258,7 +259,7 @@ async def test_a_send_kavenegar_never_got_is_sent_again_once_after_the_grace_per
 async def test_lookups_that_settle_nothing_stop_and_leave_the_message_unknown(
     database: Database, tenant: Tenant, grace: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(delivery, "LOOKUP_FOR", timedelta(seconds=5 * grace))
+    monkeypatch.setattr(delivery, "LOOKUP_FOR", timedelta(seconds=6 * grace))
     async with Kavenegar() as provider:
         _, lead_id = await _setup(tenant, provider)
         provider.lose_answer.add("Your code is 5550")
@@ -274,10 +275,14 @@ async def test_lookups_that_settle_nothing_stop_and_leave_the_message_unknown(
                     return (await uow.execute(statement)).scalar() is None
 
             await until(given_up)
-            looked = len(provider.requests("sms/statuslocalmessageid.json"))
+            looked = [at for at, _ in provider.requests("sms/statuslocalmessageid.json")]
             await asyncio.sleep(2 * grace)
-        assert len(provider.requests("sms/statuslocalmessageid.json")) == looked  # no more lookups
-    # looked up after 1, 2 and 4 graces' time: the next would fall past LOOKUP_FOR
-    assert looked == 3
+        assert len(provider.requests("sms/statuslocalmessageid.json")) == len(looked)  # no more lookups
+    # looked up about 1, 2 and 4 graces after the attempt (each after as long again as had passed,
+    # so fewer on a slow machine), none due later than LOOKUP_FOR after it (a pass's delay aside)
+    [(sent_at, _)] = provider.requests("sms/send.json")
+    assert len(looked) >= 2 and looked[0] - sent_at >= grace and looked[-1] - sent_at <= 6 * grace + 1
+    gaps = [b - a for a, b in itertools.pairwise(looked)]
+    assert all(gap >= grace for gap in gaps) and gaps == sorted(gaps)
     unknown = (await tenant.get(f"/v1/messages/{message['id']}")).json()
     assert unknown["status"] == "unknown" and len(provider.requests("sms/send.json")) == 1
