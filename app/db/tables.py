@@ -1516,7 +1516,7 @@ messages = Table(
     Column("provider_message_id", String(200)),  # what the provider calls it (delivery reports name it)
     Column("early_report", OptionalJson),  # a delivery report that came while it was `sending` (migration 0036)
     # `unknown` at a provider that looks sends up by our id: when it is asked next (null: never
-    # again); while a worker asks, the end of its hold (migration 0040)
+    # again); while a worker asks, the end of its hold (migration 0041)
     Column("lookup_at", UtcDateTime),
     Column("send_at", UtcDateTime, nullable=False),  # due: asked for, or delayed by quiet hours or the cap
     Column("attempts", Integer, nullable=False, server_default="0"),

@@ -7,8 +7,8 @@
   the due ones).
 - A nullable column and an index only: no existing row changes.
 
-Revision ID: 0040
-Revises: 0039
+Revision ID: 0041
+Revises: 0040
 Create Date: 2026-12-07 02:28:38.396173
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 import app.db.types
 
-revision: str = "0040"
-down_revision: str | None = "0039"
+revision: str = "0041"
+down_revision: str | None = "0040"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
