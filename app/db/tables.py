@@ -1518,6 +1518,9 @@ messages = Table(
     Column("email_message_id", String(300)),  # the Message-ID header
     Column("provider_message_id", String(200)),  # what the provider calls it (delivery reports name it)
     Column("early_report", OptionalJson),  # a delivery report that came while it was `sending` (migration 0036)
+    # `unknown` at a provider that looks sends up by our id: when it is asked next (null: never
+    # again); while a worker asks, the end of its hold (migration 0041)
+    Column("lookup_at", UtcDateTime),
     Column("send_at", UtcDateTime, nullable=False),  # due: asked for, or delayed by quiet hours or the cap
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("lease_until", UtcDateTime),  # a worker holds it until then
@@ -1558,6 +1561,13 @@ messages = Table(
         "lease_until",
         postgresql_where=text("status = 'sending'"),
         sqlite_where=text("status = 'sending'"),
+    ),
+    # unknown sends due to be looked up at their provider
+    Index(
+        "ix_messages_lookup",
+        "lookup_at",
+        postgresql_where=text("status = 'unknown'"),
+        sqlite_where=text("status = 'unknown'"),
     ),
 )
 

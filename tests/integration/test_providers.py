@@ -30,9 +30,11 @@ from app.domain.outreach.delivery import (
     ChannelConfig,
     Outcome,
     Outgoing,
+    Trace,
 )
 from app.domain.outreach.vocabulary import ChannelType, MessageStatus, Provider
-from app.services.outreach.providers.base import adapter_for
+from app.services.outreach.providers.base import adapter_for, lookup_for
+from app.services.outreach.providers.kavenegar import local_id
 from app.services.outreach.providers.whatsapp_cloud import handshake
 from tests.integration.receiver import Receiver, Reply, never
 
@@ -180,14 +182,64 @@ async def test_a_loopback_api_is_refused_unless_allowed() -> None:
 # -- Kavenegar ------------------------------------------------------------------------------------
 
 
-async def test_kavenegar_sends_to_the_key_path_with_a_national_receptor() -> None:
+async def test_kavenegar_sends_to_the_key_path_with_a_national_receptor_and_our_localid() -> None:
     async with Receiver(reply=answer(200, data("kavenegar", "send_ok.json"))) as receiver:
-        result = await sent_through(kavenegar(base_of(receiver)), sms("+989123456789", "سلام"), receiver)
+        outgoing = sms("+989123456789", "سلام")
+        result = await sent_through(kavenegar(base_of(receiver)), outgoing, receiver)
     assert result.outcome == Outcome.SENT and result.provider_message_id == "8792343"
     [request] = receiver.received
     assert request.path == "/v1/KEY-123/sms/send.json"
     form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
-    assert form == {"receptor": "09123456789", "sender": "10004346", "message": "سلام"}
+    localid = local_id(outgoing.message_id)
+    assert form == {"receptor": "09123456789", "sender": "10004346", "message": "سلام", "localid": localid}
+    # a long integer (Kavenegar's localid), the same for every attempt of the message, another for another
+    assert localid.isdigit() and 0 < int(localid) < 2**63 and local_id(outgoing.message_id) == localid
+    assert local_id(uuid4()) != localid
+
+
+def lookup_answer(name: str, localid: str, **entry: Any) -> bytes:
+    body = json.loads(data("kavenegar", name))
+    body["entries"][0].update(localid=localid, **entry)
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    ("answered", "trace", "provider_id", "status"),
+    [
+        (lambda ours: answer(200, lookup_answer("statuslocal_found.json", ours)), Trace.FOUND, "85463238",
+         MessageStatus.DELIVERED),
+        (lambda ours: answer(200, lookup_answer("statuslocal_found.json", ours, status=4, messageid=77)), Trace.FOUND,
+         "77", None),
+        (lambda ours: answer(200, lookup_answer("statuslocal_found.json", ours, status=11)), Trace.FOUND, "85463238",
+         MessageStatus.FAILED),
+        (lambda ours: answer(200, lookup_answer("statuslocal_not_found.json", ours)), Trace.NOT_FOUND, None, None),
+        # someone else's localid, an unknown id, a refusal, no envelope, a lost answer: nothing certain
+        (lambda ours: answer(200, lookup_answer("statuslocal_not_found.json", "1")), Trace.INCONCLUSIVE, None, None),
+        (lambda ours: answer(200, lookup_answer("statuslocal_found.json", ours, status=100)), Trace.INCONCLUSIVE,
+         None, None),
+        (lambda ours: answer(403, data("kavenegar", "error_403.json")), Trace.INCONCLUSIVE, None, None),
+        (lambda ours: answer(502, b"<html>bad gateway</html>"), Trace.INCONCLUSIVE, None, None),
+        (lambda ours: drop(), Trace.INCONCLUSIVE, None, None),
+    ],
+)  # fmt: skip
+async def test_kavenegar_looks_a_send_up_by_its_localid(
+    answered: Any, trace: Trace, provider_id: str | None, status: MessageStatus | None
+) -> None:
+    message_id = uuid4()
+    ours = local_id(message_id)
+    async with Receiver(reply=answered(ours)) as receiver:
+        adapter = lookup_for(Provider.KAVENEGAR)
+        assert adapter is not None
+        found = await adapter.look_up(kavenegar(base_of(receiver)), message_id, allow_loopback=True, timeout=5)
+    assert (found.trace, found.provider_message_id, found.status) == (trace, provider_id, status), found
+    [request] = receiver.received
+    assert request.path == "/v1/KEY-123/sms/statuslocalmessageid.json"
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(request.body.decode()) == {"localid": [ours]}
+
+
+def test_only_kavenegar_offers_a_lookup() -> None:
+    assert [p for p in Provider if lookup_for(p) is not None] == [Provider.KAVENEGAR]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """What passes between a message and a provider adapter: the message going out, what the
-provider answered (and whether it provably never took it), and what a provider's callback says."""
+provider answered (and whether it provably never took it), what a lookup of a send whose answer
+was lost found, and what a provider's callback says."""
 
 from __future__ import annotations
 
@@ -26,6 +27,22 @@ class SendResult:
     outcome: Outcome
     provider_message_id: str | None = None
     detail: str = ""  # the provider's answer, short (code and text): shown on the message
+
+
+class Trace(StrEnum):
+    """What a provider's lookup of a send whose answer was lost says (a provider that offers one)."""
+
+    FOUND = "found"  # the provider has the message: it went
+    NOT_FOUND = "not_found"  # the provider says it never got it: it may be sent again
+    INCONCLUSIVE = "inconclusive"  # the lookup failed or said nothing certain: still unknown
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    trace: Trace
+    provider_message_id: str | None = None  # FOUND: the provider's id for it
+    status: MessageStatus | None = None  # FOUND: delivered or failed when the provider says so already
+    detail: str = ""  # the provider's answer, short
 
 
 @dataclass(frozen=True, slots=True)

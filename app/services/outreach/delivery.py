@@ -4,7 +4,16 @@ its channel's provider, and record what the provider answered.
 Nothing is lost or sent twice: a claim commits `sending` before any hand-off; the answer is
 recorded after. A message is retried only when the provider provably never took it
 (Outcome.RETRY); when the answer is lost after the hand-off (a timeout, a dropped connection, a
-worker that died: its lease runs out) the message ends `unknown` and is never resent blindly."""
+worker that died: its lease runs out) the message ends `unknown` and is never resent blindly.
+
+Reconciliation: at a provider that finds a send by an id of ours sent with it (a `LookupAdapter`:
+Kavenegar's `localid`), an `unknown` message is looked up later (`lookup_at`, held by one worker at
+a time as a claim is). Found: it went, `sent` with the provider's id (and delivered or failed when
+the provider says so already). Not found, once LOOKUP_GRACE has passed since the attempt and
+within the provider's lookup window: it never arrived, so it is `queued` and sent again (an
+attempt like a retry's: `failed` when none is left). A lookup that says nothing certain is tried
+again later, until LOOKUP_FOR after the attempt; then the message stays `unknown` for good.
+Providers without a lookup: `unknown` for good at once, as before."""
 
 from __future__ import annotations
 
@@ -25,24 +34,35 @@ from app.domain.errors import NotFound
 from app.domain.events import events as types
 from app.domain.leads.sla import ActivityType, Direction
 from app.domain.outreach import messages as rules
-from app.domain.outreach.delivery import ChannelConfig, Outcome, Outgoing, SendResult
+from app.domain.outreach.delivery import ChannelConfig, LookupResult, Outcome, Outgoing, SendResult, Trace
 from app.domain.outreach.policy import quiet_until
 from app.domain.outreach.vocabulary import ChannelType, MessageStatus, PersonRef, Purpose, SuppressionReason
 from app.ids import utcnow
 from app.schemas.leads.routing import ActivityCreate
 from app.schemas.outreach.messages import MessageRead
+from app.services.campaigns import campaigns
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events.events import record
 from app.services.leads import activities
 from app.services.outreach import channels, inbound, suppressions
 from app.services.outreach import policy as messaging
-from app.services.outreach.providers.base import adapter_for
+from app.services.outreach.providers.base import adapter_for, lookup_for
 
 log = logging.getLogger("app.worker.messages")
 
 CLAIM_BATCH = 50
 LEASE_MARGIN = timedelta(seconds=1)
 LOST_BATCH = 100
+# Unknown sends at a provider with a lookup: the first lookup comes LOOKUP_GRACE after the attempt
+# was recorded `unknown` (a provider still working through a slow request is not mistaken for one
+# that never got it: a "not found" is believed only from then on). A lookup that settles nothing is
+# made again after as long as has passed since the attempt (so 1, 2, 4, 8 … minutes after it), at
+# most LOOKUP_MAX_INTERVAL apart, until LOOKUP_FOR after the attempt (or the provider's lookup
+# window, when shorter); then the message stays `unknown` for good.
+LOOKUP_GRACE = timedelta(seconds=60)
+LOOKUP_MAX_INTERVAL = timedelta(hours=1)
+LOOKUP_FOR = timedelta(hours=6)
+LOOKUP_BATCH = 50
 
 
 class RateLimits:
@@ -70,15 +90,19 @@ async def deliver_due(
     stopping: Callable[[], bool] = lambda: False,
     limit: int = CLAIM_BATCH,
 ) -> int:
-    """One pass: settle lost sends, claim due messages, send them (concurrently, each channel
-    within its rate), then record every answer in one transaction; how many were claimed. A claim
+    """One pass: settle lost sends, look up unknown ones due, claim due messages, send them
+    (concurrently, each channel within its rate), then record every answer in one transaction; how
+    many were claimed. A claim
     not yet handed off when the worker is stopping, or whose lease would run out before its send
     could end, is given back (queued again) instead of being sent late."""
     now = utcnow()
     async with UnitOfWork(database, write=False) as uow:  # reads: an idle worker takes no write lock
-        lost, due = await uow.message_queue().any_lost(now), await uow.message_queue().next_due()
+        queue = uow.message_queue()
+        lost, due, lookup = await queue.any_lost(now), await queue.next_due(), await queue.next_lookup()
     if lost:
         await settle_lost(database, now)
+    if lookup is not None and lookup <= now and not stopping():
+        await reconcile_due(database, settings, limits)
     if due is None or due > now:
         return 0
     lease_end = now + timedelta(seconds=settings.worker_lease_seconds)
@@ -109,7 +133,10 @@ async def deliver_due(
                         await ctx.messages.release(message["id"], int(message["attempts"]), ctx.now)
                         ctx.uow.wake(MESSAGES)
                     else:
-                        await _settle(ctx, message, result, retry_schedule=settings.message_retry_schedule)
+                        config = configs.get(message["channel_id"])
+                        looks_up = config is not None and lookup_for(config.provider) is not None
+                        await _settle(ctx, message, result, retry_schedule=settings.message_retry_schedule,
+                                      look_up=looks_up)  # fmt: skip
             except Exception:
                 log.exception("recording the send of message %s failed; it stays sending until its lease ends",
                               message["id"])  # fmt: skip
@@ -140,19 +167,153 @@ async def close_connections() -> None:
 
 
 async def next_due(database: Database) -> datetime | None:
+    """When the loop has work next: the earliest queued message, or lookup of an unknown one."""
     async with UnitOfWork(database, write=False) as uow:
-        return await uow.message_queue().next_due()
+        due = [d for d in (await uow.message_queue().next_due(), await uow.message_queue().next_lookup()) if d]
+    return min(due) if due else None
 
 
 async def settle_lost(database: Database, now: datetime) -> int:
-    """Messages whose worker died while sending them (lease over) end `unknown`."""
+    """Messages whose worker died while sending them (lease over) end `unknown` (to be looked up
+    where their provider can)."""
     async with UnitOfWork(database) as uow:
         lost = await uow.message_queue().lost(now, LOST_BATCH)
         for message in lost:
             ctx = Context(uow, message["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
-            await _settle(ctx, message, SendResult(Outcome.UNKNOWN, detail="the sending worker stopped mid-send"))
+            channel = await ctx.channels.get(message["channel_id"]) if message["channel_id"] else None
+            looks_up = channel is not None and lookup_for(channel["provider"]) is not None
+            await _settle(ctx, message, SendResult(Outcome.UNKNOWN, detail="the sending worker stopped mid-send"),
+                          look_up=looks_up)  # fmt: skip
         await uow.commit()
     return len(lost)
+
+
+async def reconcile_due(
+    database: Database, settings: Settings, limits: RateLimits, *, limit: int = LOOKUP_BATCH
+) -> int:
+    """Look the unknown messages whose lookup is due up at their providers (held by this worker
+    meanwhile, as a claim holds a send), then record what each lookup found in one transaction
+    (each message in a savepoint of its own); how many were looked up."""
+    now = utcnow()
+    hold_until = now + timedelta(seconds=settings.worker_lease_seconds)
+    async with UnitOfWork(database) as uow:
+        held = await uow.message_queue().claim_lookups(now, hold_until, limit)
+        await uow.commit()
+    if not held:
+        return 0
+    configs = await _configs(database, held)
+    found = await asyncio.gather(*(_look_up(settings, limits, configs.get(m["channel_id"]), m) for m in held))
+    async with UnitOfWork(database) as uow:
+        for message, result in zip(held, found, strict=True):
+            config = configs.get(message["channel_id"])
+            adapter = lookup_for(config.provider) if config is not None else None
+            ctx = Context(uow, message["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+            try:
+                async with uow.savepoint():
+                    await _reconcile(ctx, message, result, window=adapter.lookup_window if adapter else None,
+                                     retry_schedule=settings.message_retry_schedule)  # fmt: skip
+            except Exception:
+                log.exception("recording the lookup of message %s failed; it is looked up again after its hold",
+                              message["id"])  # fmt: skip
+        await uow.commit()
+    return len(held)
+
+
+async def _look_up(
+    settings: Settings, limits: RateLimits, config: ChannelConfig | None, message: Mapping[str, Any]
+) -> LookupResult | None:
+    """What the message's provider knows of its send; None when it can no longer be asked (the
+    channel was archived, or its provider offers no lookup)."""
+    adapter = lookup_for(config.provider) if config is not None else None
+    if config is None or adapter is None:
+        return None
+    if not config.secrets_readable:  # the key may be set back meanwhile: asked again later
+        return LookupResult(Trace.INCONCLUSIVE, detail=channels.UNREADABLE)
+    await limits.wait(config.id, float(config.settings.get("max_per_second") or 10))
+    try:
+        with outbound.on_behalf_of(config.workspace_id):
+            return await adapter.look_up(config, message["id"], allow_loopback=settings.outbound_allow_loopback,
+                                         timeout=settings.webhook_timeout_seconds)  # fmt: skip
+    except Exception:
+        log.exception("looking message %s up failed", message["id"])
+        return LookupResult(Trace.INCONCLUSIVE, detail="an internal error interrupted the lookup")
+
+
+async def _reconcile(
+    ctx: Context,
+    message: Mapping[str, Any],
+    result: LookupResult | None,
+    *,
+    window: timedelta | None,
+    retry_schedule: Sequence[float],
+) -> None:
+    """Record what the lookup of an unknown message found (see the module's docstring); nothing
+    when the lookup's hold is no longer the message's (a delivery report or another worker
+    settled it meanwhile)."""
+    now, held, message_id = ctx.now, message["lookup_at"], message["id"]
+    since = await ctx.messages.became(message_id, MessageStatus.UNKNOWN.value) or message["updated_at"]
+    elapsed = now - since
+    if result is None:
+        await ctx.messages.settle_lookup(message_id, held, {"lookup_at": None})
+        return
+    if result.trace is Trace.FOUND:
+        values = {"status": MessageStatus.SENT.value, "sent_at": now, "provider_message_id": result.provider_message_id,
+                  "last_error": None, "lookup_at": None, "updated_at": now, "updated_by": str(ctx.actor)}  # fmt: skip
+        row = await ctx.messages.settle_lookup(message_id, held, values)
+        if row is None:
+            return
+        await ctx.messages.record_status(message_id, MessageStatus.SENT.value, now, f"found: {result.detail}")
+        await record(ctx, types.MESSAGE_SENT, MessageRead.model_validate(row))
+        if row["member_id"] is not None:
+            await _touch(ctx, row)
+        if result.status is not None:  # already delivered or failed: as its delivery report would
+            await inbound.apply_found(ctx, row, result.status, result.detail)
+        return
+    believed = window is not None and LOOKUP_GRACE <= elapsed <= window
+    if result.trace is Trace.NOT_FOUND and believed:
+        await _resend(ctx, message, result, retry_schedule)
+        return
+    # Nothing certain (or a "not found" too early or too late to prove anything): ask again later.
+    last = since + min(LOOKUP_FOR, window or LOOKUP_FOR)
+    again = now + min(max(elapsed, LOOKUP_GRACE), LOOKUP_MAX_INTERVAL)
+    if elapsed < LOOKUP_GRACE:
+        again = since + LOOKUP_GRACE
+    if again > last:
+        log.warning("message %s stays unknown: its provider's lookups settled nothing (%s)", message_id,
+                    result.detail)  # fmt: skip
+        await ctx.messages.settle_lookup(message_id, held, {"lookup_at": None})
+        return
+    await ctx.messages.settle_lookup(message_id, held, {"lookup_at": again})
+
+
+async def _resend(
+    ctx: Context, message: Mapping[str, Any], result: LookupResult, retry_schedule: Sequence[float]
+) -> None:
+    """The provider proved the message never arrived: `queued` to be sent again (an attempt like a
+    retry's, due at once but never inside a marketing message's quiet hours), or `failed` when
+    no attempt is left."""
+    now, attempt = ctx.now, int(message["attempts"])
+    detail = f"not found at the provider: {result.detail}"
+    values: dict[str, Any] = {"updated_at": now, "updated_by": str(ctx.actor), "lookup_at": None,
+                              "last_error": detail[:1000]}  # fmt: skip
+    event = None
+    if attempt <= len(retry_schedule):
+        status = MessageStatus.QUEUED
+        values["send_at"] = await _retry_at(ctx, message, now)
+    else:
+        status, event = MessageStatus.FAILED, types.MESSAGE_FAILED
+        values["failed_at"] = now
+    values["status"] = status.value
+    row = await ctx.messages.settle_lookup(message["id"], message["lookup_at"], values)
+    if row is None:
+        return
+    await ctx.messages.record_status(message["id"], status.value, now, detail)
+    if event is not None:
+        await record(ctx, event, MessageRead.model_validate(row))
+    if row["campaign_id"] is not None:
+        await campaigns.message_moved(ctx, row["campaign_id"], MessageStatus.UNKNOWN.value, status.value)
+    if status is MessageStatus.QUEUED:
+        ctx.uow.wake(MESSAGES)
 
 
 async def _send_one(
@@ -221,10 +382,16 @@ def _unsubscribe_of(message: Mapping[str, Any]) -> str:
 
 
 async def _settle(
-    ctx: Context, message: Mapping[str, Any], result: SendResult, *, retry_schedule: Sequence[float] = ()
+    ctx: Context,
+    message: Mapping[str, Any],
+    result: SendResult,
+    *,
+    retry_schedule: Sequence[float] = (),
+    look_up: bool = False,
 ) -> None:
-    """Record the provider's answer: sent, bounced (and suppressed), failed, unknown, or queued
-    again for a later attempt while attempts remain."""
+    """Record the provider's answer: sent, bounced (and suppressed), failed, unknown (with
+    `look_up`: to be looked up at the provider after LOOKUP_GRACE), or queued again for a later
+    attempt while attempts remain."""
     now = ctx.now
     attempt = int(message["attempts"])
     values: dict[str, Any] = {"lease_until": None, "updated_at": now, "updated_by": str(ctx.actor)}
@@ -240,6 +407,8 @@ async def _settle(
         values.update(failed_at=now)
     elif result.outcome is Outcome.UNKNOWN:
         status = MessageStatus.UNKNOWN
+        if look_up:
+            values["lookup_at"] = now + LOOKUP_GRACE
     else:  # FAILED, or RETRY with no attempts left
         status, event = MessageStatus.FAILED, types.MESSAGE_FAILED
         values.update(failed_at=now)

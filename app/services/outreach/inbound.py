@@ -183,6 +183,12 @@ async def apply_held(ctx: Context, message: Row) -> Row:
     return await _reported(ctx, message, MessageStatus(report["status"]), str(report.get("detail") or ""))
 
 
+async def apply_found(ctx: Context, message: Row, status: MessageStatus, detail: str) -> Row:
+    """The status a provider's lookup found a send in (delivered, failed), applied as its delivery
+    report would be."""
+    return await _reported(ctx, message, status, detail)
+
+
 async def _reported(ctx: Context, message: Row, status: MessageStatus, detail: str) -> Row:
     current = MessageStatus(message["status"])
     if not rules.advances(current, status):

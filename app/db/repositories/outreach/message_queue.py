@@ -1,5 +1,6 @@
-"""The worker's queue of messages (cross-workspace): claiming due ones under a lease, and settling
-the ones whose worker died while sending them."""
+"""The worker's queue of messages (cross-workspace): claiming due ones under a lease, settling
+the ones whose worker died while sending them, and claiming the `unknown` ones due to be looked up
+at their provider."""
 
 from __future__ import annotations
 
@@ -49,5 +50,36 @@ class MessageQueue(CrossWorkspaceQueue):
     async def next_due(self) -> datetime | None:
         """When the earliest queued message is due (the worker sleeps until then at most)."""
         statement = select(ms.c.send_at).where(ms.c.status == "queued").order_by(ms.c.send_at).limit(1)
+        value: datetime | None = (await self.uow.execute(statement)).scalar()
+        return value
+
+    async def claim_lookups(self, now: datetime, hold_until: datetime, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` unknown messages due to be looked up at their provider by `now`, held by
+        this worker until `hold_until` (their `lookup_at`, which the lookup's record must still
+        find: no other worker looks one up meanwhile, and a worker that dies lets it come due again)."""
+        statement = await self._lock_rows(
+            select(ms)
+            .where(ms.c.status == "unknown", ms.c.lookup_at <= now)
+            .order_by(ms.c.lookup_at, ms.c.id)
+            .limit(limit)
+        )
+        rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        for row in rows:
+            await self.uow.execute(
+                update(ms)
+                .where(ms.c.workspace_id == row["workspace_id"], ms.c.id == row["id"])
+                .values(lookup_at=hold_until)
+            )
+            row["lookup_at"] = hold_until
+        return rows
+
+    async def next_lookup(self) -> datetime | None:
+        """When the earliest lookup of an unknown message is due (an index lookup)."""
+        statement = (
+            select(ms.c.lookup_at)
+            .where(ms.c.status == "unknown", ms.c.lookup_at.is_not(None))
+            .order_by(ms.c.lookup_at)
+            .limit(1)
+        )
         value: datetime | None = (await self.uow.execute(statement)).scalar()
         return value

@@ -116,6 +116,28 @@ class MessageRepository(RecordRepository):
         row = (await self.uow.execute(statement)).mappings().first()
         return dict(row) if row is not None else None
 
+    async def settle_lookup(self, message_id: UUID, held: datetime, values: Mapping[str, Any]) -> Row | None:
+        """Record what the lookup of an unknown message held until `held` found; None when that
+        hold is no longer the message's (a report settled it meanwhile, or the hold ran out and
+        another worker looked it up since)."""
+        statement = (
+            update(ms)
+            .where(self.scope, ms.c.id == message_id, ms.c.status == "unknown", ms.c.lookup_at == held)
+            # the next lookup's time alone is bookkeeping, not a change of the message
+            .values(**({"version": next_version(ms)} if set(values) - {"lookup_at"} else {}), **values)
+            .returning(ms)
+        )
+        row = (await self.uow.execute(statement)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def became(self, message_id: UUID, status: str) -> datetime | None:
+        """When the message last changed to `status` (its status history)."""
+        statement = select(func.max(hs.c.at)).where(
+            hs.c.workspace_id == self.workspace_id, hs.c.message_id == message_id, hs.c.status == status
+        )
+        value: datetime | None = (await self.uow.execute(statement)).scalar()
+        return value
+
     async def settle_sent(self, sent: Sequence[tuple[UUID, int, str | None]], at: datetime, actor: str) -> list[Row]:
         """`settle` for many sends that went, in one statement: (message id, claim attempt, the
         provider's id) each; the rows their claims still held, as updated (a claim whose lease ran

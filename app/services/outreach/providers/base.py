@@ -1,16 +1,27 @@
 """What every provider adapter offers, and the registry that picks one for a channel's provider.
 
 An adapter sends one rendered message and tells how the attempt ended (`Outcome`), and reads the
-provider's callbacks: whether a request really came from the provider, and what it says."""
+provider's callbacks: whether a request really came from the provider, and what it says. An
+adapter whose provider can look a message up by an id of ours (`LookupAdapter`: Kavenegar's
+`localid`) also tells whether a send whose answer was lost reached it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 from uuid import UUID
 
-from app.domain.outreach.delivery import CallbackEvent, CallbackRequest, ChannelConfig, Outcome, Outgoing, SendResult
+from app.domain.outreach.delivery import (
+    CallbackEvent,
+    CallbackRequest,
+    ChannelConfig,
+    LookupResult,
+    Outcome,
+    Outgoing,
+    SendResult,
+)
 from app.domain.outreach.vocabulary import Provider
 from app.outbound import Reply
 
@@ -37,6 +48,30 @@ class ProviderAdapter(Protocol):
     def verify_callback(self, channel: ChannelConfig, request: CallbackRequest) -> bool: ...
 
     def parse_callback(self, channel: ChannelConfig, request: CallbackRequest) -> list[CallbackEvent]: ...
+
+
+@runtime_checkable
+class LookupAdapter(Protocol):
+    """A provider that finds a message by our own id, sent with it: whether a send whose answer was
+    lost reached it (and then its id for it), or provably not."""
+
+    # How long after a send the provider still knows it by our id: a "not found" later proves nothing.
+    lookup_window: timedelta
+
+    async def look_up(
+        self,
+        channel: ChannelConfig,
+        message_id: UUID,
+        *,
+        allow_loopback: bool,
+        timeout: float,  # noqa: ASYNC109 - the adapters' interface
+    ) -> LookupResult: ...
+
+
+def lookup_for(provider: Provider | str) -> LookupAdapter | None:
+    """The provider's lookup of a send by our id; None for a provider that offers none."""
+    adapter = adapter_for(provider)
+    return adapter if isinstance(adapter, LookupAdapter) else None
 
 
 def adapter_for(provider: Provider | str) -> ProviderAdapter:
