@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.api.test_analytics import order, sync
 from tests.conftest import Tenant, assert_problem
+from tests.documented import assert_documented
 
 JANUARY = {"from": "2026-01-01", "to": "2026-01-31"}
 
@@ -58,6 +59,7 @@ async def test_products_and_categories_counted_by_hand(tenant: Tenant) -> None:
     await seeded(tenant)
     answer = await tenant.get("/v1/reports/products", params={**JANUARY, "interval": "week"})
     assert answer.status_code == 200, answer.text
+    assert_documented(answer, "/v1/reports/products")
     report = answer.json()
     assert (report["from"], report["to"], report["interval"], report["currency"]) == (
         "2026-01-01", "2026-01-31", "week", "USD")  # fmt: skip
