@@ -25,13 +25,14 @@ class ProductReportRepository(TenantRepository[dict[str, Any]]):
         """One row per line of the purchases placed in the range: its product and category, its
         order and buyer, units, revenue and cost in the reporting currency (fractional minor units),
         and whether its order was converted and whether that order has a cost."""
-        known = and_(o.c.reporting_total_minor.is_not(None), o.c.total_minor > 0)
+        known = o.c.reporting_total_minor.is_not(None)  # converted into the reporting currency
+        priced = and_(known, o.c.total_minor > 0)  # (a free order's lines bring nothing)
         net = o.c.reporting_total_minor - func.coalesce(o.c.reporting_refunded_minor, 0)
-        revenue = case((known, cast(ol.c.total_minor, Float) * net / o.c.total_minor), else_=0.0)
+        revenue = case((priced, cast(ol.c.total_minor, Float) * net / o.c.total_minor), else_=0.0)
         # The order's goods cost, shared over its lines by their totals, at the order's rate.
         lines_total = func.sum(ol.c.total_minor).over(partition_by=ol.c.order_id)
         cost = case(
-            (and_(known, o.c.cost_minor.is_not(None), lines_total > 0),
+            (and_(priced, o.c.cost_minor.is_not(None), lines_total > 0),
              cast(o.c.cost_minor, Float) * ol.c.total_minor / lines_total * o.c.reporting_total_minor
              / o.c.total_minor),
             else_=0.0,
