@@ -55,6 +55,8 @@ from app.db.repositories.outreach.messages import MessageRepository
 from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.outreach.templates import TemplateRepository
 from app.db.repositories.reports.funnel import FunnelRepository
+from app.db.repositories.reports.overview import OverviewRepository
+from app.db.repositories.reports.products import ProductReportRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
 from app.db.repositories.workspace.settings import SettingsRepository
@@ -117,6 +119,14 @@ class BoundRepositories:
     @cached_property
     def funnel_report(self) -> FunnelRepository:
         return FunnelRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def products_report(self) -> ProductReportRepository:
+        return ProductReportRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def overview_report(self) -> OverviewRepository:
+        return OverviewRepository(self.uow, self.workspace_id)
 
     @cached_property
     def custom_fields(self) -> CustomFieldRepository:
