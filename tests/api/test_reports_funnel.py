@@ -56,6 +56,7 @@ async def test_the_funnel_counts_each_stage_as_reached_or_passed(tenant: Tenant)
     assert report["conversion"] == {"rate": 0.1, "typical": 0.05, "good_low": 0.2, "good_high": 0.35,
                                     "standing": "typical"}  # fmt: skip
     assert (report["mode"], report["interval"]) == ("cohort", "day")
+    assert report["from"] == (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=89)).isoformat()
     assert len(report["periods"]) == 90
     today = report["periods"][-1]
     assert today["label"] == report["to"] and (today["lead"], today["customer"]) == (10, 1)
