@@ -1382,6 +1382,9 @@ channels = Table(
     Column("is_default", Boolean, nullable=False, server_default=false()),
     # Provider callbacks: the URL's token is checked against this digest (the token is shown once).
     Column("callback_token_digest", String(64), nullable=False),
+    # The channel's rate, shared by every worker: the earliest instant a send not yet reserved may
+    # go (each worker reserves its sends' slots here before handing them off; migration 0041).
+    Column("next_send_at", UtcDateTime),
     Column("archived_at", UtcDateTime),
     *_audit(),
     Index(None, "workspace_id", "created_at", "id"),

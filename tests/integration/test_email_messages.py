@@ -665,3 +665,48 @@ async def test_complaints_and_late_bounces_forwarded_to_the_channel_suppress_the
     stranger = report("arf_abuse.eml", "<unknown@elsewhere.example>")
     assert (await client.post(path, content=stranger, headers=headers)).status_code == 200
     assert len((await tenant.get("/v1/suppressions")).json()["data"]) == 2
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # several workers: PostgreSQL's
+async def test_two_workers_keep_to_the_channels_rate_together(database: Database, tenant: Tenant) -> None:
+    """99 emails at a channel allowing 25 a second take 3.9 s, whether one worker or two send them;
+    two that each kept the rate only for themselves would take half that."""
+    import time
+
+    arrivals: list[float] = []
+    settings = Settings(
+        database_url=database.settings.database_url, outbound_allow_loopback=True,
+        public_base_url="https://crm.example", worker_poll_seconds=0.05, worker_lease_seconds=30.0,
+        webhook_timeout_seconds=5.0,
+    )  # fmt: skip
+    async with SmtpServer() as smtp:
+        smtp.handler.on_data = lambda _item: arrivals.append(time.monotonic())
+        await setup(tenant, smtp)
+        [channel] = (await tenant.get("/v1/channels")).json()["data"]
+        known = {k: v for k, v in channel["settings"].items() if not k.endswith("_set")}
+        paced = {"settings": {**known, "max_per_second": 25}}
+        assert (await tenant.patch(f"/v1/channels/{channel['id']}", json=paced)).status_code == 200
+        people = [await person(tenant, f"p{n}@example.com", consent=None) for n in range(100)]
+        workers = [Worker(database, settings), Worker(database, settings)]
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            for w in workers:
+                await asyncio.wait_for(w.ready.wait(), 10)
+            items = [{"lead_id": p, "channel": "email", "subject": "Receipt", "body_text": "Thanks",
+                      "purpose": "transactional"} for p in people]  # fmt: skip
+            # One first, so both workers' SMTP sessions are open and arrivals follow hand-offs.
+            assert (await tenant.post("/v1/messages/batch", json={"messages": items[:1]})).status_code == 200
+            await until(lambda: _async(len(smtp.handler.received) >= 1), 30)
+            await asyncio.sleep(1)
+            arrivals.clear()
+            answer = await tenant.post("/v1/messages/batch", json={"messages": items[1:]})
+            assert answer.status_code == 200, answer.text
+            await until(lambda: _async(len(smtp.handler.received) >= 100), 60)
+        finally:
+            for w in workers:
+                w.stop()
+            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert len(smtp.handler.received) == 100  # each once
+    span = max(arrivals) - min(arrivals)
+    # 99 at 25 a second: 3.9 s; each worker keeping only its own rate: half that
+    assert span >= 98 / 25 * 0.85, f"99 emails in {span:.2f} s: faster than 25 a second"

@@ -67,11 +67,18 @@ LOOKUP_BATCH = 50
 
 class RateLimits:
     """Per channel, at most `max_per_second` hand-offs a second (the channel's setting, default 10),
-    shared by this worker's concurrent sends."""
+    shared by this worker's concurrent sends, and by every worker: on PostgreSQL each pass first
+    reserves its sends' slots on the channel's timeline in the database (`reserve`)."""
 
     def __init__(self) -> None:
         self._next: dict[UUID, float] = {}
         self._lock = asyncio.Lock()
+
+    def reserved(self, channel_id: UUID, start: datetime) -> None:
+        """This worker's next sends on the channel go from `start` on: the slots it reserved on the
+        timeline all workers share (`MessageQueue.reserve_slots`)."""
+        at = time.monotonic() + (start - utcnow()).total_seconds()
+        self._next[channel_id] = max(self._next.get(channel_id, at), at)
 
     async def wait(self, channel_id: UUID, per_second: float) -> None:
         async with self._lock:
@@ -112,6 +119,7 @@ async def deliver_due(
     if not claimed:
         return 0
     configs = await _configs(database, claimed)
+    await reserve(database, limits, claimed, configs)
     results = await asyncio.gather(
         *(_send_one(settings, limits, configs.get(m["channel_id"]), m, lease_end, stopping) for m in claimed)
     )
@@ -142,6 +150,31 @@ async def deliver_due(
                               message["id"])  # fmt: skip
         await uow.commit()
     return len(claimed)
+
+
+async def reserve(
+    database: Database,
+    limits: RateLimits,
+    claimed: Sequence[Mapping[str, Any]],
+    configs: Mapping[UUID, ChannelConfig],
+) -> None:
+    """Reserve, per channel, as many slots as this pass claimed messages on the timeline every
+    worker shares, so that together they keep to the channel's `max_per_second` (in one short
+    transaction; the channel's row is locked only while its reservation is written)."""
+    counts: dict[UUID, int] = {}
+    for message in claimed:
+        if message["channel_id"] in configs:
+            counts[message["channel_id"]] = counts.get(message["channel_id"], 0) + 1
+    if not counts or database.engine.dialect.name != "postgresql":  # SQLite: one process sends
+        return
+    async with UnitOfWork(database) as uow:
+        queue = uow.message_queue()
+        for channel_id, count in sorted(counts.items()):  # one order: two workers never deadlock
+            config = configs[channel_id]
+            per_second = float(config.settings.get("max_per_second") or 10)
+            start = await queue.reserve_slots(config.workspace_id, channel_id, count, utcnow(), per_second)
+            limits.reserved(channel_id, start)
+        await uow.commit()
 
 
 async def _configs(database: Database, claimed: Sequence[Mapping[str, Any]]) -> dict[UUID, ChannelConfig]:

@@ -1,11 +1,12 @@
 """The worker's queue of messages (cross-workspace): claiming due ones under a lease, settling
 the ones whose worker died while sending them, and claiming the `unknown` ones due to be looked up
-at their provider."""
+at their provider; and the channels' shared send rate."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import select, update
 
@@ -83,3 +84,20 @@ class MessageQueue(CrossWorkspaceQueue):
         )
         value: datetime | None = (await self.uow.execute(statement)).scalar()
         return value
+
+    async def reserve_slots(self, workspace_id: UUID, channel_id: UUID, count: int, now: datetime,
+                            per_second: float) -> datetime:  # fmt: skip
+        """Reserve `count` consecutive send slots of the channel, `1 / per_second` apart, on the
+        timeline every worker shares (`channels.next_send_at`, its row locked for the moment it
+        takes): the first slot's instant, never before `now`."""
+        ch = tables.channels
+        where = (ch.c.workspace_id == workspace_id, ch.c.id == channel_id)
+        statement = select(ch.c.next_send_at).where(*where)
+        if await self._postgres():  # wait for the other worker's reservation: never skip it
+            statement = statement.with_for_update()
+        found = await self.uow.execute(statement)
+        current: datetime | None = found.scalar()
+        start = max(current or now, now)
+        after = start + timedelta(seconds=count / max(per_second, 0.001))
+        await self.uow.execute(update(ch).where(*where).values(next_send_at=after))
+        return start
