@@ -57,6 +57,7 @@ async def test_the_funnel_counts_each_stage_as_reached_or_passed(tenant: Tenant)
                                     "standing": "typical"}  # fmt: skip
     assert (report["mode"], report["interval"]) == ("cohort", "day")
     assert len(report["periods"]) == 90
+    assert report["periods"][0]["label"] == report["from"]  # the range's first day, named "from"
     today = report["periods"][-1]
     assert today["label"] == report["to"] and (today["lead"], today["customer"]) == (10, 1)
     assert sum(p["lead"] for p in report["periods"]) == 10
