@@ -56,6 +56,7 @@ from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.outreach.templates import TemplateRepository
 from app.db.repositories.reports.funnel import FunnelRepository
 from app.db.repositories.reports.team import TeamReportRepository
+from app.db.repositories.reports.win_loss import WinLossRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
 from app.db.repositories.workspace.settings import SettingsRepository
@@ -118,6 +119,10 @@ class BoundRepositories:
     @cached_property
     def funnel_report(self) -> FunnelRepository:
         return FunnelRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def win_loss_report(self) -> WinLossRepository:
+        return WinLossRepository(self.uow, self.workspace_id)
 
     @cached_property
     def team_report(self) -> TeamReportRepository:
