@@ -58,6 +58,7 @@ async def test_the_funnel_counts_each_stage_as_reached_or_passed(tenant: Tenant)
     assert (report["mode"], report["interval"]) == ("cohort", "day")
     assert report["from"] == (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=89)).isoformat()
     assert len(report["periods"]) == 90
+    assert report["periods"][0]["label"] == report["from"]  # the range's first day, named "from"
     today = report["periods"][-1]
     assert today["label"] == report["to"] and (today["lead"], today["customer"]) == (10, 1)
     assert sum(p["lead"] for p in report["periods"]) == 10

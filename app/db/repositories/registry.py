@@ -57,6 +57,8 @@ from app.db.repositories.outreach.templates import TemplateRepository
 from app.db.repositories.reports.funnel import FunnelRepository
 from app.db.repositories.reports.overview import OverviewRepository
 from app.db.repositories.reports.products import ProductReportRepository
+from app.db.repositories.reports.team import TeamReportRepository
+from app.db.repositories.reports.win_loss import WinLossRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
 from app.db.repositories.workspace.settings import SettingsRepository
@@ -127,6 +129,12 @@ class BoundRepositories:
     @cached_property
     def overview_report(self) -> OverviewRepository:
         return OverviewRepository(self.uow, self.workspace_id)
+    def win_loss_report(self) -> WinLossRepository:
+        return WinLossRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def team_report(self) -> TeamReportRepository:
+        return TeamReportRepository(self.uow, self.workspace_id)
 
     @cached_property
     def custom_fields(self) -> CustomFieldRepository:

@@ -65,4 +65,4 @@ class FunnelReport(BaseModel):
     periods: list[FunnelPeriod]
     groups: list[FunnelGroup]
 
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)  # answers "from"

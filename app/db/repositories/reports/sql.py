@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, literal, select, true
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, true
 from sqlalchemy.sql.elements import ColumnElement as Column
 
 from app.db import tables
@@ -59,7 +59,7 @@ def pick(rank: Column[Any], n: Column[Any], value: Column[Any], fraction: float)
     the value at rank ceil(fraction * n), so a median of 4 values is the 2nd. Integer arithmetic
     only (SQLite has no ceil)."""
     per_mille = round(fraction * 1000)
-    wanted = cast((n * per_mille + 999) / 1000, Integer)
+    wanted = (n * per_mille + 999) // 1000  # floor division on both (SQLAlchemy 2 makes `/` a true one)
     return func.max(case((rank == wanted, value), else_=None))
 
 

@@ -1,0 +1,199 @@
+"""The team report's figures per member, aggregated in the database.
+
+- leads assigned: the leads assigned to the member in the range, from the assignment history
+  (`lead_assignments.to_member_id`, any reason: rule, hot lead, manual, SLA escalation; merged
+  leads set aside), each lead once per member, in the period of its first assignment to them;
+- first response and SLA: over those leads, except the ones the member only got by an SLA
+  escalation (their clock had run out with the previous owner): the nearest-rank percentiles of
+  `leads.first_response_seconds`, and how many have `sla_status` met and breached;
+- activities: logged with `member_id` the member, `occurred_at` in the range, per type;
+- tasks done: assigned to the member, completed in the range; overdue: open with `due_at` before now;
+- leads qualified: owned by the member, `qualified_at` in the range (merged leads set aside);
+- opportunities won: owned by the member, closed won in the range (archived ones set aside), their
+  amount in the reporting currency and how many are in another one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, and_, case, func, select
+
+from app.db import tables
+from app.db.repositories.base import TenantRepository
+from app.db.repositories.reports import sql
+from app.domain.reports.scope import ReportScope
+
+mb, asg, ld = tables.members, tables.lead_assignments, tables.leads
+act, tk, op = tables.activities, tables.tasks, tables.opportunities
+ESCALATION = "sla_escalation"
+
+
+def _whose(column: Any, members: Sequence[UUID] | None) -> ColumnElement[bool]:
+    return column.in_(list(members)) if members is not None else column.is_not(None)
+
+
+class TeamReportRepository(TenantRepository[dict[str, Any]]):
+    table = mb
+
+    def _in_range(self, column: Any, scope: ReportScope) -> list[ColumnElement[bool]]:
+        return [column >= sql.at(scope.start), column < sql.at(scope.end)]
+
+    async def members(self, member_ids: Sequence[UUID] | None) -> list[dict[str, Any]]:
+        """id, name and active of these members (None: all of the workspace's)."""
+        statement = select(mb.c.id, mb.c.name, mb.c.active).where(mb.c.workspace_id == self.workspace_id)
+        if member_ids is not None:
+            statement = statement.where(mb.c.id.in_(list(member_ids)))
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    def _assigned(self, scope: ReportScope, members: Sequence[UUID] | None) -> Any:
+        """Per (member, lead) assigned in the range: the first assignment's time, whether any came
+        other than by escalation, and the lead's first-response seconds and SLA status."""
+        return (
+            select(
+                asg.c.to_member_id.label("member_id"),
+                asg.c.lead_id,
+                func.min(asg.c.assigned_at).label("first_at"),
+                func.max(case((asg.c.reason != ESCALATION, 1), else_=0)).label("answerable"),
+                func.max(ld.c.first_response_seconds).label("seconds"),
+                func.max(ld.c.sla_status).label("sla_status"),
+            )
+            .select_from(asg.join(ld, and_(ld.c.workspace_id == asg.c.workspace_id, ld.c.id == asg.c.lead_id)))
+            .where(
+                asg.c.workspace_id == self.workspace_id,
+                _whose(asg.c.to_member_id, members),
+                ld.c.merged_into_id.is_(None),
+                *self._in_range(asg.c.assigned_at, scope),
+            )
+            .group_by(asg.c.to_member_id, asg.c.lead_id)
+            .subquery("assigned")
+        )
+
+    async def period_counts(
+        self, scope: ReportScope, members: Sequence[UUID] | None, currency: str
+    ) -> list[dict[str, Any]]:
+        """Rows of figure, member_id, period, count (and amount_minor, other_currency for the
+        opportunities won): leads_assigned, leads_qualified, opportunities_won, tasks_done."""
+        bounds = scope.bounds()
+        a = self._assigned(scope, members)
+        found: list[dict[str, Any]] = []
+
+        async def collect(figure: str, statement: Any) -> None:
+            for r in (await self.uow.execute(statement)).mappings():
+                found.append({"figure": figure, "member_id": r["member_id"], "period": r["period"],
+                              "count": int(r["count"]), "amount_minor": int(r.get("amount_minor") or 0),
+                              "other_currency": int(r.get("other_currency") or 0)})  # fmt: skip
+
+        period = sql.bucket(a.c.first_at, bounds).label("period")
+        await collect("leads_assigned", select(a.c.member_id, period, func.count().label("count"))
+                      .group_by(a.c.member_id, period))  # fmt: skip
+        period = sql.bucket(ld.c.qualified_at, bounds).label("period")
+        await collect(
+            "leads_qualified",
+            select(ld.c.owner_id.label("member_id"), period, func.count().label("count"))
+            .where(
+                ld.c.workspace_id == self.workspace_id,
+                _whose(ld.c.owner_id, members),
+                ld.c.merged_into_id.is_(None),
+                *self._in_range(ld.c.qualified_at, scope),
+            )
+            .group_by(ld.c.owner_id, period),
+        )
+        period = sql.bucket(op.c.closed_at, bounds).label("period")
+        priced = op.c.currency == currency
+        await collect(
+            "opportunities_won",
+            select(
+                op.c.owner_id.label("member_id"),
+                period,
+                func.count().label("count"),
+                func.coalesce(func.sum(case((priced, op.c.amount_minor), else_=None)), 0).label("amount_minor"),
+                func.count(case((and_(~priced, op.c.amount_minor.is_not(None)), 1), else_=None)).label(
+                    "other_currency"
+                ),
+            )
+            .where(
+                op.c.workspace_id == self.workspace_id,
+                _whose(op.c.owner_id, members),
+                op.c.stage == "won",
+                op.c.archived_at.is_(None),
+                *self._in_range(op.c.closed_at, scope),
+            )
+            .group_by(op.c.owner_id, period),
+        )
+        period = sql.bucket(tk.c.completed_at, bounds).label("period")
+        await collect(
+            "tasks_done",
+            select(tk.c.assignee_id.label("member_id"), period, func.count().label("count"))
+            .where(
+                tk.c.workspace_id == self.workspace_id,
+                _whose(tk.c.assignee_id, members),
+                tk.c.status == "completed",
+                *self._in_range(tk.c.completed_at, scope),
+            )
+            .group_by(tk.c.assignee_id, period),
+        )
+        return found
+
+    async def responses(
+        self, scope: ReportScope, members: Sequence[UUID] | None, fractions: Sequence[float]
+    ) -> dict[UUID, dict[str, Any]]:
+        """Per member: `met`, `breached` and the first-response seconds' percentiles (`q0`, `q1`...
+        in the order of `fractions`) of the leads assigned to them in the range (not by escalation)."""
+        a = self._assigned(scope, members)
+        found: dict[UUID, dict[str, Any]] = {}
+        sla = (
+            select(
+                a.c.member_id,
+                func.count(case((a.c.sla_status == "met", 1), else_=None)).label("met"),
+                func.count(case((a.c.sla_status == "breached", 1), else_=None)).label("breached"),
+            )
+            .where(a.c.answerable == 1)
+            .group_by(a.c.member_id)
+        )
+        for r in await self.uow.execute(sla):
+            found[r.member_id] = {"met": int(r.met), "breached": int(r.breached)}
+        values = (
+            select(a.c.member_id, a.c.seconds, *sql.ranked(a.c.seconds, [a.c.member_id]))
+            .where(a.c.answerable == 1, a.c.seconds.is_not(None))
+            .subquery("ranked")
+        )
+        statement = select(
+            values.c.member_id,
+            *(sql.pick(values.c.rank, values.c.n, values.c.seconds, q).label(f"q{i}") for i, q in enumerate(fractions)),
+        ).group_by(values.c.member_id)
+        for row in (await self.uow.execute(statement)).mappings():
+            entry = found.setdefault(row["member_id"], {"met": 0, "breached": 0})
+            for i in range(len(fractions)):
+                entry[f"q{i}"] = float(row[f"q{i}"]) if row[f"q{i}"] is not None else None
+        return found
+
+    async def activities(self, scope: ReportScope, members: Sequence[UUID] | None) -> list[dict[str, Any]]:
+        """Rows of member_id, type, period, count: the activities they logged in the range."""
+        period = sql.bucket(act.c.occurred_at, scope.bounds()).label("period")
+        statement = (
+            select(act.c.member_id, act.c.type, period, func.count().label("count"))
+            .where(
+                act.c.workspace_id == self.workspace_id,
+                _whose(act.c.member_id, members),
+                *self._in_range(act.c.occurred_at, scope),
+            )
+            .group_by(act.c.member_id, act.c.type, period)
+        )
+        return [{**dict(r), "count": int(r["count"])} for r in (await self.uow.execute(statement)).mappings()]
+
+    async def overdue(self, now: datetime, members: Sequence[UUID] | None) -> dict[UUID, int]:
+        """Per member: their open tasks due before `now`."""
+        statement = (
+            select(tk.c.assignee_id, func.count().label("count"))
+            .where(
+                tk.c.workspace_id == self.workspace_id,
+                _whose(tk.c.assignee_id, members),
+                tk.c.status == "open",
+                tk.c.due_at < sql.at(now),
+            )
+            .group_by(tk.c.assignee_id)
+        )
+        return {r.assignee_id: int(r.count) for r in await self.uow.execute(statement)}

@@ -1,0 +1,90 @@
+"""The team report: per member over the range, leads assigned, first-response times and SLA, the
+activities they logged, tasks done and overdue, leads qualified, opportunities won and the
+qualified / assigned rate, each beside the team's median over the members listed; and the team's
+totals per period of the workspace's calendar."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from app.domain.errors import InvalidInput
+from app.domain.money import formatter
+from app.domain.reports import team as rules
+from app.domain.reports.scope import ReportScope
+from app.services.context import Context
+from app.services.reports.scope import period_fields
+from app.services.workspace import workspaces
+
+MEDIAN, P90 = 0.5, 0.9
+
+
+async def team_members(ctx: Context, team_id: UUID) -> list[UUID]:
+    """The members of a team (its current `member_ids`); 422 naming `team_id` when the workspace has
+    no such team (or it was deleted)."""
+    team = await ctx.teams.get(team_id)
+    if team is None:
+        raise InvalidInput.field("team_id", "no team with this id in the workspace", location="query")
+    return [UUID(str(m)) for m in team["member_ids"]]
+
+
+async def chosen_members(ctx: Context, team_id: UUID | None, owner_id: UUID | None) -> list[UUID] | None:
+    """Whose work a report counts: the team's members, the one member, both (the member when in the
+    team, else no one), or everyone (None)."""
+    members = await team_members(ctx, team_id) if team_id is not None else None
+    if owner_id is not None:
+        members = [owner_id] if members is None or owner_id in members else []
+    return members
+
+
+async def team(ctx: Context, scope: ReportScope) -> dict[str, Any]:
+    filters = scope.filters
+    repo = ctx.team_report
+    chosen = await chosen_members(ctx, filters.team_id, filters.owner_id)
+    if filters.owner_id is not None and not await repo.members([filters.owner_id]):
+        raise InvalidInput.field("owner_id", "no member with this id in the workspace", location="query")
+    currency = str((await workspaces.get(ctx))["currency"])
+    money = formatter(currency)
+    figures: dict[UUID, rules.Figures] = {}
+
+    def of(member_id: UUID) -> rules.Figures:
+        return figures.setdefault(member_id, rules.Figures())
+
+    counted = await repo.period_counts(scope, chosen, currency)
+    for row in counted:
+        entry = of(row["member_id"])
+        setattr(entry, row["figure"], getattr(entry, row["figure"]) + row["count"])
+        if row["figure"] == "opportunities_won":
+            entry.won_minor += row["amount_minor"]
+            entry.won_other_currency_count += row["other_currency"]
+    activities = await repo.activities(scope, chosen)
+    for row in activities:
+        entry = of(row["member_id"])
+        entry.activities[row["type"]] = entry.activities.get(row["type"], 0) + row["count"]
+    for member_id, answered in (await repo.responses(scope, chosen, (MEDIAN, P90))).items():
+        entry = of(member_id)
+        entry.sla_met, entry.sla_breached = answered["met"], answered["breached"]
+        entry.first_response_median_seconds = answered.get("q0")
+        entry.first_response_p90_seconds = answered.get("q1")
+    for member_id, overdue in (await repo.overdue(ctx.now, chosen)).items():
+        of(member_id).tasks_overdue = overdue
+    people = [rules.Member(r["id"], r["name"], bool(r["active"])) for r in await repo.members(chosen)]
+    rows, medians = rules.assemble(people, figures, money)
+    listed = [r["member_id"] for r in rows]
+    per_period = rules.periods(_period_rows(counted, activities), len(scope.periods), listed, money)
+    return {
+        "from": scope.first,
+        "to": scope.last,
+        "interval": scope.interval,
+        "currency": currency,
+        "members": rows,
+        "team_median": medians,
+        "periods": [{**period_fields(p), **f} for p, f in zip(scope.periods, per_period, strict=True)],
+    }
+
+
+def _period_rows(counted: Sequence[dict[str, Any]], activities: Sequence[dict[str, Any]]) -> list[rules.PeriodCount]:
+    rows = [rules.PeriodCount(r["figure"], r["member_id"], r["period"], r["count"], r["amount_minor"]) for r in counted]
+    rows += [rules.PeriodCount("activities", r["member_id"], r["period"], r["count"]) for r in activities]
+    return rows

@@ -1,0 +1,38 @@
+"""The win/loss report: opportunities won and lost and leads disqualified in the range, with their
+counts and amounts (the reporting currency's), by reason, owner, source and period of the
+workspace's calendar, and the win rate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.money import formatter
+from app.domain.reports import win_loss as rules
+from app.domain.reports.scope import ReportScope
+from app.services.context import Context
+from app.services.reports.scope import period_fields
+from app.services.reports.team import chosen_members
+from app.services.workspace import workspaces
+
+
+async def win_loss(ctx: Context, scope: ReportScope) -> dict[str, Any]:
+    filters = scope.filters
+    owners = await chosen_members(ctx, filters.team_id, filters.owner_id)
+    currency = str((await workspaces.get(ctx))["currency"])
+    money = formatter(currency)
+    repo = ctx.win_loss_report
+    counts = await repo.counts(scope, currency, owners, filters.source)
+    rows = {dimension: [rules.Counted(**r) for r in found] for dimension, found in counts.items()}
+    names = await repo.names([r.key for r in rows["owner"]])
+    per_period = rules.periods(rows["period"], len(scope.periods), money)
+    return {
+        "from": scope.first,
+        "to": scope.last,
+        "interval": scope.interval,
+        "currency": currency,
+        **rules.totals(rows["period"], money),
+        "by_reason": rules.by_reason(rows["reason"], money),
+        "by_owner": rules.by_group(rows["owner"], money, "owner_id", names),
+        "by_source": rules.by_group(rows["source"], money, "source"),
+        "periods": [{**period_fields(p), **f} for p, f in zip(scope.periods, per_period, strict=True)],
+    }
