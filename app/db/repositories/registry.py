@@ -55,6 +55,7 @@ from app.db.repositories.outreach.messages import MessageRepository
 from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.outreach.templates import TemplateRepository
 from app.db.repositories.reports.funnel import FunnelRepository
+from app.db.repositories.reports.pipeline import PipelineRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
 from app.db.repositories.workspace.settings import SettingsRepository
@@ -117,6 +118,10 @@ class BoundRepositories:
     @cached_property
     def funnel_report(self) -> FunnelRepository:
         return FunnelRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def pipeline_report(self) -> PipelineRepository:
+        return PipelineRepository(self.uow, self.workspace_id)
 
     @cached_property
     def custom_fields(self) -> CustomFieldRepository:
