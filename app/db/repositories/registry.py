@@ -56,6 +56,7 @@ from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.outreach.templates import TemplateRepository
 from app.db.repositories.reports.funnel import FunnelRepository
 from app.db.repositories.reports.pipeline import PipelineRepository
+from app.db.repositories.reports.sales_forecast import SalesForecastRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
 from app.db.repositories.workspace.settings import SettingsRepository
@@ -122,6 +123,10 @@ class BoundRepositories:
     @cached_property
     def pipeline_report(self) -> PipelineRepository:
         return PipelineRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def sales_forecast_report(self) -> SalesForecastRepository:
+        return SalesForecastRepository(self.uow, self.workspace_id)
 
     @cached_property
     def custom_fields(self) -> CustomFieldRepository:

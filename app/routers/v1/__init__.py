@@ -25,7 +25,7 @@ from app.routers.v1.events import events, jobs, webhooks
 from app.routers.v1.journeys import journeys
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
 from app.routers.v1.outreach import channel_callbacks, channels, consents, messages, suppressions, templates
-from app.routers.v1.reports import funnel, pipeline, speed_to_lead
+from app.routers.v1.reports import funnel, pipeline, sales_forecast, speed_to_lead
 from app.routers.v1.workspace import api_keys, calendar, members, settings, workspace
 
 # Order matters for speed: the app matches a request against the routes in this order, so the
@@ -61,6 +61,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     speed_to_lead.router,
     funnel.router,
     pipeline.router,
+    sales_forecast.router,
     calendar.router,
     messages.router,
     integrations.webhook_router,
