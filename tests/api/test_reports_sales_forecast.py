@@ -116,10 +116,19 @@ async def test_a_short_history_gets_the_simpler_models(tenant: Tenant) -> None:
     assert report["note"].startswith("18 periods of history: seasonality needs 29")
     assert report["backtest"]["baseline"] == "naive" and "ets" not in report["candidates"]
 
-    # Shorter still: naive or the mean (and the history cut by as_of).
+    assert report["exchange_rate_currency"] is None  # the workspace keeps no rates
+
+    # Shorter still: naive or the mean (and the history cut by as_of). A EUR rate each month from
+    # the first is offered to the model (the mean of each month's).
+    for k in range(11):
+        for day, rate in ((3, "1.0"), (17, f"1.{k + 1}")):
+            body = {"currency": "EUR", "rate": rate, "effective_on": (_month(as_of, k - 17) + dt.timedelta(days=day)
+                                                                       ).isoformat()}  # fmt: skip
+            assert (await tenant.post("/v1/exchange-rates", json=body)).status_code == 201
     short = _month(as_of, -6) - dt.timedelta(days=1)
     few = await forecast(tenant, as_of=short.isoformat())
     assert len(few["history"]) == 11 and few["model"] in ("naive", "mean") and "too short" in few["note"]
+    assert few["exchange_rate_currency"] == "EUR"
     tiny = await forecast(tenant, as_of=_month(as_of, -15).isoformat())
     assert (len(tiny["history"]), tiny["model"], tiny["forecast"]) == (2, "none", [])
     assert "at least 3" in tiny["note"]
