@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import app.blas  # noqa: F401  (first: BLAS threads are set before numpy loads)
 from app.config import get_settings
 from app.db.migrate import upgrade
 from app.db.session import Database

@@ -131,12 +131,21 @@ async def refresh_analytics(run: JobRun) -> dict[str, Any]:
     )
 
 
+async def refresh_sales_forecasts(run: JobRun) -> dict[str, Any]:
+    """`reports.refresh_forecasts`: recompute the workspace's cached sales forecasts whose data
+    moved (app/services/reports/sales_forecast.py)."""
+    from app.services.reports import sales_forecast
+
+    return await sales_forecast.refresh(run.database, run.workspace_id, run.progress)
+
+
 RESCORE_PAGE = 1000
 HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
     "events.redact": redact_events,
     "leads.rescore": rescore_leads,
     "imports.run": run_import,
     "analytics.refresh": refresh_analytics,
+    "reports.refresh_forecasts": refresh_sales_forecasts,
 }
 
 

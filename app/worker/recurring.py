@@ -60,6 +60,15 @@ async def purge_integration_receipts(ctx: Context) -> int:
     return await ctx.integrations.purge_receipts(ctx.now - RECEIPTS_KEPT)
 
 
+async def refresh_sales_forecasts(ctx: Context) -> Any:
+    """Cached sales forecasts whose orders moved, or whose history gained a period, are recomputed
+    overnight (as a job: a model fit per forecast), so the day's reads find them ready. A workspace
+    that never asked for one gets no job."""
+    from app.services.reports import sales_forecast
+
+    return await sales_forecast.enqueue_refresh(ctx, "nightly")
+
+
 ABANDONED_AFTER = timedelta(days=1)
 RECEIPTS_KEPT = timedelta(days=30)
 
@@ -88,6 +97,7 @@ TASKS: dict[str, Recurring] = {
         Recurring("refresh-analytics", "30 1 * * *", refresh_analytics),
         Recurring("discard-abandoned-uploads", "50 3 * * *", discard_abandoned_uploads),
         Recurring("purge-integration-receipts", "55 3 * * *", purge_integration_receipts),
+        Recurring("refresh-sales-forecasts", "10 2 * * *", refresh_sales_forecasts),
     )
 }
 

@@ -56,7 +56,9 @@ from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.outreach.templates import TemplateRepository
 from app.db.repositories.reports.funnel import FunnelRepository
 from app.db.repositories.reports.overview import OverviewRepository
+from app.db.repositories.reports.pipeline import PipelineRepository
 from app.db.repositories.reports.products import ProductReportRepository
+from app.db.repositories.reports.sales_forecast import SalesForecastRepository
 from app.db.repositories.reports.team import TeamReportRepository
 from app.db.repositories.reports.win_loss import WinLossRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
@@ -135,6 +137,12 @@ class BoundRepositories:
     @cached_property
     def team_report(self) -> TeamReportRepository:
         return TeamReportRepository(self.uow, self.workspace_id)
+    def pipeline_report(self) -> PipelineRepository:
+        return PipelineRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def sales_forecast_report(self) -> SalesForecastRepository:
+        return SalesForecastRepository(self.uow, self.workspace_id)
 
     @cached_property
     def custom_fields(self) -> CustomFieldRepository:

@@ -45,6 +45,7 @@ from app.services.customers import orders
 from app.services.customers.relationships import create_contact
 from app.services.events import events, jobs
 from app.services.leads import custom_fields, duplicates, leads
+from app.services.reports import sales_forecast
 from app.services.workspace import workspaces
 
 log = logging.getLogger("app.imports")
@@ -544,6 +545,7 @@ async def run_job(
             ctx = Context(uow, workspace_id, actor, now, scopes=SERVICE_SCOPES)
             await events.record(ctx, types.IMPORT_COMPLETED, ImportRead.model_validate(final))
             await analytics.after_import(ctx, final["entity"], final["rows_created"] + final["rows_updated"])
+            await sales_forecast.after_import(ctx, final["entity"], final["rows_created"] + final["rows_updated"])
         await uow.commit()
     return _summary(final)
 

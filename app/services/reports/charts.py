@@ -103,3 +103,49 @@ def bars(title: str, rows: Sequence[tuple[str, float]]) -> bytes:
         axes.spines[["top", "right"]].set_visible(False)
 
     return _png(draw)
+
+
+def banded_bars(
+    title: str,
+    rows: Sequence[tuple[str, float, float, float]],
+    *,
+    ceiling: Sequence[float] = (),
+    legend: tuple[str, str, str] = ("expected", "P10-P90", "if all won"),
+) -> bytes:
+    """One bar per labelled value with its band (lower, upper) as a range line across it; with
+    `ceiling`, a pale bar behind each (what the period could reach)."""
+
+    def draw(axes: Any) -> None:
+        xs = list(range(len(rows)))
+        if ceiling:
+            axes.bar(xs, list(ceiling), color="#3b6fb6", alpha=0.15, width=0.8, label=text(legend[2]))
+        axes.bar(xs, [value for _, value, _, _ in rows], color="#3b6fb6", width=0.55, label=text(legend[0]))
+        lows = [low for *_, low, _ in rows]
+        highs = [high for *_, high in rows]
+        axes.vlines(xs, lows, highs, color="#d9822b", linewidth=2.5, label=text(legend[1]))
+        axes.hlines(lows + highs, [x - 0.12 for x in xs] * 2, [x + 0.12 for x in xs] * 2, color="#d9822b",
+                    linewidth=2.5)  # fmt: skip
+        axes.set_xticks(xs, [text(label) for label, *_ in rows], rotation=45, ha="right", fontsize=8)
+        axes.set_ylim(bottom=0)
+        axes.legend(fontsize=8, frameon=False)
+        axes.set_title(text(title), fontsize=10)
+        axes.spines[["top", "right"]].set_visible(False)
+
+    return _png(draw, width=9.0)
+
+
+PIPELINE_TEXT = {
+    "en": ("Pipeline {first} to {last} ({currency}): won revenue per period", ("expected", "P10-P90", "if all won")),
+    "fa": ("فرصت‌های باز {first} تا {last} ({currency}): درآمد برنده در هر دوره", ("مورد انتظار", "P10-P90",
+                                                                                 "اگر همه برنده شوند")),
+}  # fmt: skip
+
+
+def pipeline(report: Mapping[str, Any], locale: str = "en") -> bytes:
+    """The pipeline report's periods: the expected won revenue as bars, the P10-P90 range across
+    each, and what the period's deals are worth if all are won behind (amounts in major units)."""
+    title, legend = PIPELINE_TEXT.get(locale, PIPELINE_TEXT["en"])
+    periods: Sequence[Mapping[str, Any]] = report["periods"]
+    rows = [(p["display_label"], float(p["expected"]), float(p["p10"]), float(p["p90"])) for p in periods]
+    heading = title.format(first=report["from"], last=report["to"], currency=report["currency"])
+    return banded_bars(heading, rows, ceiling=[float(p["amount"]) for p in periods], legend=legend)

@@ -1,0 +1,174 @@
+"""The pipeline report: the open opportunities by stage and by expected close period (the periods
+ahead, from `from`), weighted by each one's probability and by the workspace's own win rate per
+stage, and a Monte Carlo forecast of won revenue per period (app/domain/reports/pipeline.py).
+
+- Window: `from` defaults to today (the workspace's local date), `interval` to month, `to` to the
+  end of the sixth period from the one holding `from` (today's month cut at today and the next five
+  whole months). Placement is by max(expected close date, today): an overdue deal still open lands
+  in the period holding today; periods before today hold none.
+- Win rates: calibrated from every live won or lost opportunity of the workspace (the filters do
+  not narrow them: an owner's own history is too thin), their stages read from the event log.
+- Amounts: the workspace's reporting currency. A deal in another currency is converted at the
+  newest rate into the reporting currency effective on or before today, at most the customers
+  settings' `exchange_rate_max_age_days` old (the rule orders follow); one without such a rate is
+  left out of every figure and counted in `unconverted`, per currency with its own amount.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from app.domain.customers.orders import Rate, convert, pick_rate
+from app.domain.money import formatter
+from app.domain.reports import periods as cal
+from app.domain.reports import pipeline as rules
+from app.domain.reports import scope as ranges
+from app.domain.reports.periods import Interval
+from app.domain.reports.scope import ReportFilters, ReportScope
+from app.services.context import Context
+from app.services.customers import orders
+from app.services.reports.scope import calendar_of, period_fields
+
+DEFAULT_INTERVAL: Interval = "month"
+DEFAULT_PERIODS = 6  # `to` by default: the end of the sixth period from the one holding `from`
+Basis = Literal["calibrated", "stage_probability"]
+
+
+async def window(ctx: Context, first: date | None, last: date | None, interval: Interval) -> ReportScope:
+    """The periods ahead: `from` defaults to today (or to `to` when that is before today), `to`
+    to the end of the DEFAULT_PERIODS-th period from the one holding `from`; the usual checks
+    (`from` after `to`, too long a range, too many periods) as every report's."""
+    calendar = await calendar_of(ctx)
+    today = calendar.local_date(ctx.now)
+    if first is None:
+        first = today if last is None or last >= today else last
+    if last is None:
+        start = cal.period_start(first, interval, calendar)
+        for _ in range(DEFAULT_PERIODS):
+            start = cal.next_start(start, interval, calendar)
+        last = start - timedelta(days=1)
+    return ranges.resolve(first, last, interval, calendar, ReportFilters(), today=today)
+
+
+def _half_even(numerator: int, denominator: int) -> int:
+    return int((Decimal(numerator) / Decimal(denominator)).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+async def _converted(
+    ctx: Context, deals: list[dict[str, Any]], today: date
+) -> tuple[list[rules.OpenOpportunity], str, dict[str, dict[str, int]]]:
+    """(the open deals in the reporting currency, that currency, {currency: {count, amount}} of
+    those left out for want of a rate)."""
+    locale = await orders.locale(ctx)
+    reporting = locale.reporting
+    foreign = sorted({d["currency"] for d in deals if d["currency"] != reporting and d["amount_minor"] is not None})
+    rates: dict[str, list[Rate]] = defaultdict(list)
+    if foreign:
+        found = await ctx.exchange_rates.between(foreign, reporting, today - timedelta(days=locale.max_rate_age), today)
+        for row in found:
+            rates[row["currency"]].append(Rate(row["effective_on"], Decimal(row["rate"])))
+    opened: list[rules.OpenOpportunity] = []
+    missing: dict[str, dict[str, int]] = {}
+    for deal in deals:
+        amount, currency, n = deal["amount_minor"], deal["currency"], int(deal["deals"])
+        if amount is not None and currency != reporting:
+            rate = pick_rate(rates[currency], today, locale.max_rate_age)
+            if rate is None:
+                left = missing.setdefault(currency, {"count": 0, "amount": 0})
+                left["count"] += n
+                left["amount"] += amount * n
+                continue
+            amount = convert(amount, currency, rate.rate, reporting)
+        one = rules.OpenOpportunity(deal["stage"], int(deal["probability"]), amount, deal["expected_close_date"])
+        opened.extend([one] * n)
+    return opened, reporting, missing
+
+
+async def pipeline(
+    ctx: Context,
+    covered: ReportScope,
+    *,
+    seed: int = rules.SEED,
+    basis: Basis = "calibrated",
+    owner_id: UUID | None = None,
+    account_id: UUID | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
+    repo = ctx.pipeline_report
+    today = covered.calendar.local_date(ctx.now)
+    deals = await repo.open_deals(owner_id=owner_id, account_id=account_id, kind=kind)
+    opened, currency, missing = await _converted(ctx, deals, today)
+    history = await repo.stage_history(rules.OPEN_STAGES)
+    # calibrate() counts, per stage, the closed deals that were ever at it: the database counted
+    # them, so each stage gets one stand-in per deal (same counts, same rates).
+    closed: list[rules.ClosedOpportunity] = []
+    for stage, (n, won) in history.items():
+        closed += [rules.ClosedOpportunity(True, frozenset({stage}))] * won
+        closed += [rules.ClosedOpportunity(False, frozenset({stage}))] * (n - won)
+    rates = rules.calibrate(closed, rules.OPEN_STAGES, rules.STAGE_PROBABILITY)
+    periods = [(p.start_date, p.end_date) for p in covered.periods]
+    forecast = rules.simulate(opened, rates, periods, seed=seed, today=today, basis=basis)
+    money = formatter(currency)
+
+    def expected(value: float) -> str:
+        return money(round(value))
+
+    stages = []
+    for stage, rate in rates.items():
+        mine = [o for o in opened if o.stage == stage]
+        amounts = [o.amount_minor or 0 for o in mine]
+        stages.append({
+            "stage": stage,
+            "count": len(mine),
+            "without_amount": sum(1 for o in mine if o.amount_minor is None),
+            "amount": money(sum(amounts)),
+            "weighted_by_stage": money(_half_even(sum(a * o.probability for a, o in zip(amounts, mine, strict=True)),
+                                                  100)),
+            "weighted_by_history": money(round(math.fsum(a * rate.rate for a in amounts))),
+            "win_rate": round(rate.rate, 4),
+            "win_rate_source": rate.source,
+            "default_probability": round(rate.prior * 100),
+            "closed": rate.closed,
+            "won": rate.won,
+            "observed_win_rate": round(rate.observed, 4) if rate.observed is not None else None,
+        })  # fmt: skip
+    rows = [
+        {
+            **period_fields(period),
+            "count": p.count,
+            "overdue": p.overdue,
+            "amount": money(p.amount),
+            "expected": expected(p.expected),
+            "p10": money(p.p10),
+            "p50": money(p.p50),
+            "p90": money(p.p90),
+        }
+        for period, p in zip(covered.periods, forecast.periods, strict=True)
+    ]
+    total = forecast.total
+    return {
+        "from": covered.first,
+        "to": covered.last,
+        "interval": covered.interval,
+        "today": today,
+        "currency": currency,
+        "basis": basis,
+        "seed": forecast.seed,
+        "draws": forecast.draws,
+        "stages": stages,
+        "periods": rows,
+        "undated": {"count": forecast.undated.count, "amount": money(forecast.undated.amount),
+                    "expected": expected(forecast.undated.expected)},
+        "outside": {"count": forecast.outside.count, "amount": money(forecast.outside.amount),
+                    "expected": expected(forecast.outside.expected)},
+        "total": {"count": total.count, "overdue": total.overdue, "amount": money(total.amount),
+                  "expected": expected(total.expected), "p10": money(total.p10), "p50": money(total.p50),
+                  "p90": money(total.p90)},
+        "unconverted": [{"currency": c, "count": v["count"], "amount": formatter(c)(v["amount"])}
+                        for c, v in sorted(missing.items())],
+    }  # fmt: skip
