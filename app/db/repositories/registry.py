@@ -54,7 +54,9 @@ from app.db.repositories.outreach.consents import ConsentRepository
 from app.db.repositories.outreach.messages import MessageRepository
 from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.outreach.templates import TemplateRepository
+from app.db.repositories.reports.digests import DigestRepository
 from app.db.repositories.reports.funnel import FunnelRepository
+from app.db.repositories.reports.schedules import ReportScheduleRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
 from app.db.repositories.workspace.members import MemberRepository
 from app.db.repositories.workspace.settings import SettingsRepository
@@ -289,6 +291,14 @@ class BoundRepositories:
     @cached_property
     def suppressions(self) -> SuppressionRepository:
         return SuppressionRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def report_schedules(self) -> ReportScheduleRepository:
+        return ReportScheduleRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def report_digests(self) -> DigestRepository:
+        return DigestRepository(self.uow, self.workspace_id)
 
 
 class WorkspaceRepositories(BoundRepositories):

@@ -25,7 +25,7 @@ from app.routers.v1.events import events, jobs, webhooks
 from app.routers.v1.journeys import journeys
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
 from app.routers.v1.outreach import channel_callbacks, channels, consents, messages, suppressions, templates
-from app.routers.v1.reports import funnel, speed_to_lead
+from app.routers.v1.reports import funnel, schedules, speed_to_lead
 from app.routers.v1.workspace import api_keys, calendar, members, settings, workspace
 
 # Order matters for speed: the app matches a request against the routes in this order, so the
@@ -60,6 +60,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     acquisition_costs.router,
     speed_to_lead.router,
     funnel.router,
+    schedules.router,
     calendar.router,
     messages.router,
     integrations.webhook_router,
