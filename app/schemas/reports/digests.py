@@ -12,7 +12,7 @@ from app.schemas.common import UtcDatetime
 
 
 class ReportDelivered(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)  # `from`, as the report says it
 
     id: UUID = Field(description="The delivery's id")
     schedule_id: UUID
