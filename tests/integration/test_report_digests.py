@@ -240,9 +240,13 @@ async def test_a_daily_digest_in_an_english_workspace_covers_yesterday_left_to_r
 
 async def test_schedules_are_created_read_changed_and_archived(tenant: Tenant) -> None:
     boss = await member(tenant, "boss@acme.example", "Boss")
-    channel = {"type": "email", "provider": "smtp", "name": "Mail",
-               "settings": {"host": "127.0.0.1", "port": 2525, "security": "none", "from_email": "crm@acme.example"}}
-    assert (await tenant.post("/v1/channels", json=channel)).status_code == 201  # fmt: skip
+    channel = {
+        "type": "email",
+        "provider": "smtp",
+        "name": "Mail",
+        "settings": {"host": "127.0.0.1", "port": 2525, "security": "none", "from_email": "crm@acme.example"},
+    }
+    assert (await tenant.post("/v1/channels", json=channel)).status_code == 201
     body = {"name": "Weekly", "report": "funnel", "params": {"mode": "activity", "interval": "day"},
             "cadence": {"type": "weekly", "weekday": "monday", "at": "09:30"}, "member_ids": [boss]}  # fmt: skip
     first = await tenant.post("/v1/report-schedules", json=body, headers={"Idempotency-Key": "s-1"})

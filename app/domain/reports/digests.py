@@ -60,7 +60,7 @@ def compose(
         data = base64.b64encode(chart).decode("ascii")
         image = f'<p><img src="data:image/png;base64,{data}" alt="{escape(words["chart"])}" width="640"></p>'
     html = (
-        "<html><body style=\"font-family:Tahoma,Arial,sans-serif\">"
+        '<html><body style="font-family:Tahoma,Arial,sans-serif">'
         f"<h2>{escape(name)}</h2><p>{escape(title)}: {escape(covered)}</p>"
         f"<table>{rows}</table>{image}"
         f'<p style="font-size:12px;color:#666">{escape(words["footer"].format(workspace=workspace))}</p>'

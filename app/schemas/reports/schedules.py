@@ -18,8 +18,12 @@ DigestTime = Annotated[
     str,
     Field(pattern=_HH_MM),
     WithJsonSchema(
-        {"type": "string", "pattern": _HH_MM, "description": "HH:MM in the workspace's time zone",
-         "examples": ["08:00"]}
+        {
+            "type": "string",
+            "pattern": _HH_MM,
+            "description": "HH:MM in the workspace's time zone",
+            "examples": ["08:00"],
+        }
     ),
 ]
 
