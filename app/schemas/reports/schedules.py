@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field, ValidationInfo, WithJsonSchema, field_validator
 
 from app.schemas.common import Actor, Name, RequestModel, ResourceRead, Unset, UtcDatetime
 from app.schemas.weekdays import Weekday
@@ -28,18 +28,23 @@ DigestTime = Annotated[
 ]
 
 
-class DailyCadence(RequestModel):
-    type: Literal["daily"]
+class Cadence(RequestModel):
+    """`{"type": "daily", "at": "08:00"}` or `{"type": "weekly", "weekday": "saturday", "at": "08:00"}`,
+    on the workspace's clock."""
+
+    type: Literal["daily", "weekly"]
+    weekday: Weekday | None = Field(default=None, validate_default=True, description="Weekly: the day")
     at: DigestTime
 
-
-class WeeklyCadence(RequestModel):
-    type: Literal["weekly"]
-    weekday: Weekday
-    at: DigestTime
-
-
-Cadence = Annotated[DailyCadence | WeeklyCadence, Field(discriminator="type")]
+    @field_validator("weekday")
+    @classmethod
+    def _weekday_when_weekly(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("type")
+        if kind == "weekly" and value is None:
+            raise ValueError("a weekly cadence names its weekday")
+        if kind == "daily" and value is not None:
+            raise ValueError("a daily cadence has no weekday")
+        return value
 
 
 class CadenceRead(BaseModel):
