@@ -26,6 +26,7 @@ from app.db.repositories.events.job_queue import JobQueue
 from app.db.repositories.events.timer_queue import TimerQueue
 from app.db.repositories.journeys.queue import EnrolmentQueue
 from app.db.repositories.outreach.message_queue import MessageQueue
+from app.db.repositories.reports.schedules import ScheduleQueue
 from app.db.repositories.system import SystemRepository
 from app.db.session import Database
 from app.db.wakeups import EVENTS, notify_with_commit, wake_local
@@ -182,3 +183,6 @@ class UnitOfWork:
 
     def segment_queue(self) -> SegmentQueue:
         return SegmentQueue(self)
+
+    def schedule_queue(self) -> ScheduleQueue:
+        return ScheduleQueue(self)

@@ -26,6 +26,7 @@ NOTIFY_EVERY_SECONDS = 0.05
 EVENTS, TIMERS, JOBS, DELIVERIES, MESSAGES = "", "timers", "jobs", "deliveries", "messages"
 JOURNEYS = "journeys"
 CAMPAIGNS = "campaigns"
+REPORTS = "reports"  # a report schedule made due (scheduled digests)
 _last_notify: dict[str, float] = {}
 LOCAL_WAKERS: set[Callable[[str], None]] = set()
 

@@ -32,6 +32,7 @@ from app.db.wakeups import (
     MESSAGES,
     NOTIFY_EVERY_SECONDS,
     OUTBOX_CHANNEL,
+    REPORTS,
     TIMERS,
 )
 from app.domain.events.webhooks import workspace_share
@@ -44,6 +45,7 @@ from app.services.journeys import signals as journey_signals
 from app.services.leads import duplicates, sla
 from app.services.outreach import delivery as messages
 from app.services.outreach import links
+from app.services.reports import digests
 from app.worker import deliveries, dispatcher, jobs, recurring, statistics, timers
 
 log = logging.getLogger("app.worker")
@@ -98,6 +100,8 @@ class Worker:
         self._journey_wake = asyncio.Event()  # an enrolment made, or events numbered (triggers, exits)
         self._campaign_wake = asyncio.Event()  # a campaign launched or resumed
         self._next_campaign: datetime | None = None
+        self._report_wake = asyncio.Event()  # a report schedule made or changed
+        self._next_report: datetime | None = None  # the next digest due, as last seen
         self._next_journey: datetime | None = None
         self._next_segments: datetime | None = None  # when saved segments are evaluated next
         self._message_limits = messages.RateLimits()
@@ -110,6 +114,7 @@ class Worker:
             MESSAGES: self._message_wake,
             JOURNEYS: self._journey_wake,
             CAMPAIGNS: self._campaign_wake,
+            REPORTS: self._report_wake,
         }
         self._next_timer: datetime | None = None  # when the next pending timer is due, as last seen
         self._next_sla: datetime | None = None  # the next first-response deadline, as last seen
@@ -271,6 +276,19 @@ class Worker:
     def _campaign_due(self) -> datetime | None:
         return self._next_campaign
 
+    async def _reports(self) -> int:
+        """Scheduled digests whose occurrence has come (a full batch: at once again); then sleep
+        until the next is due. One due but not taken (another worker holds it): look again shortly."""
+        if await digests.run_due(self.database, utcnow()) >= digests.BATCH:
+            return 1
+        due = await digests.next_due(self.database)
+        now = utcnow()
+        self._next_report = None if due is None else due if due > now else now + TIMER_RECHECK
+        return 0
+
+    def _report_due(self) -> datetime | None:
+        return self._next_report
+
     async def _stage(self, name: str, work: Awaitable[int]) -> int:
         """One stage of a loop's pass: its failure is logged and never keeps the others from running."""
         try:
@@ -411,6 +429,7 @@ class Worker:
                 asyncio.create_task(
                     self._loop("campaigns", self._campaigns, self._campaign_wake, self._campaign_due, coalesce=0.0)
                 ),
+                asyncio.create_task(self._loop("reports", self._reports, self._report_wake, self._report_due)),
             ]
             if not self.database.is_sqlite:
                 loops.append(asyncio.create_task(self._listen()))

@@ -140,6 +140,12 @@ async def _campaign(tenant: Tenant, database: Database) -> str:
     return f"/v1/campaigns/{created['id']}"
 
 
+async def _report_schedule(tenant: Tenant, database: Database) -> str:
+    body = {"name": "Weekly", "report": "funnel", "cadence": {"type": "daily", "at": "08:00"}, "emit_event": True}
+    created = (await tenant.post("/v1/report-schedules", json=body)).json()
+    return f"/v1/report-schedules/{created['id']}"
+
+
 async def _enrolment(tenant: Tenant, database: Database) -> str:
     journey = await _journey(tenant, database)
     lead = await _lead(tenant, database)
@@ -408,6 +414,9 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("POST", "/v1/campaigns/{campaign_id}/pause"): (_campaign, None, "/pause"),
     ("POST", "/v1/campaigns/{campaign_id}/resume"): (_campaign, None, "/resume"),
     ("GET", "/v1/campaigns/{campaign_id}/report"): (_campaign, None, "/report"),
+    ("GET", "/v1/report-schedules/{schedule_id}"): (_report_schedule, None, ""),
+    ("PATCH", "/v1/report-schedules/{schedule_id}"): (_report_schedule, {"name": "Hijacked"}, ""),
+    ("DELETE", "/v1/report-schedules/{schedule_id}"): (_report_schedule, None, ""),
 }
 
 

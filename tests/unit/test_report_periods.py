@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 import jdatetime
 from hypothesis import given, settings
@@ -100,7 +101,7 @@ def test_the_periods_of_a_range_tile_it_without_gaps(first: date, length: int, i
     cut = periods.cut(first, last, interval, calendar)
     assert len(cut) == periods.count(first, last, interval, calendar)
     assert cut[0].start_date == first and cut[-1].end_date == last
-    for before, after in zip(cut, cut[1:], strict=False):
+    for before, after in pairwise(cut):
         assert before.end_date + timedelta(days=1) == after.start_date
         assert before.end == after.start
         assert before.label < after.label or interval in ("day", "week")  # labels sort as periods do

@@ -54,11 +54,13 @@ from app.db.repositories.outreach.consents import ConsentRepository
 from app.db.repositories.outreach.messages import MessageRepository
 from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.outreach.templates import TemplateRepository
+from app.db.repositories.reports.digests import DigestRepository
 from app.db.repositories.reports.funnel import FunnelRepository
 from app.db.repositories.reports.overview import OverviewRepository
 from app.db.repositories.reports.pipeline import PipelineRepository
 from app.db.repositories.reports.products import ProductReportRepository
 from app.db.repositories.reports.sales_forecast import SalesForecastRepository
+from app.db.repositories.reports.schedules import ReportScheduleRepository
 from app.db.repositories.reports.team import TeamReportRepository
 from app.db.repositories.reports.win_loss import WinLossRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
@@ -131,12 +133,16 @@ class BoundRepositories:
     @cached_property
     def overview_report(self) -> OverviewRepository:
         return OverviewRepository(self.uow, self.workspace_id)
+
+    @cached_property
     def win_loss_report(self) -> WinLossRepository:
         return WinLossRepository(self.uow, self.workspace_id)
 
     @cached_property
     def team_report(self) -> TeamReportRepository:
         return TeamReportRepository(self.uow, self.workspace_id)
+
+    @cached_property
     def pipeline_report(self) -> PipelineRepository:
         return PipelineRepository(self.uow, self.workspace_id)
 
@@ -315,6 +321,14 @@ class BoundRepositories:
     @cached_property
     def suppressions(self) -> SuppressionRepository:
         return SuppressionRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def report_schedules(self) -> ReportScheduleRepository:
+        return ReportScheduleRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def report_digests(self) -> DigestRepository:
+        return DigestRepository(self.uow, self.workspace_id)
 
 
 class WorkspaceRepositories(BoundRepositories):

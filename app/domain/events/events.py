@@ -137,6 +137,8 @@ CAMPAIGN_APPROVED = "campaign.approved"
 CAMPAIGN_LAUNCHED = "campaign.launched"
 CAMPAIGN_PAUSED = "campaign.paused"  # by a person or by its pilot (`pause_reason` has the figures)
 CAMPAIGN_SENT = "campaign.sent"
+# A scheduled digest went out (`data`: the figures); `report` names the resource `reports` by the rule.
+REPORT_DELIVERED = "report.delivered"
 
 # Who may read an event. The part of the type before the dot names the resource, and that
 # resource's read scope applies: `lead.created` needs `leads:read`, `order.refunded` needs

@@ -25,7 +25,16 @@ from app.routers.v1.events import events, jobs, webhooks
 from app.routers.v1.journeys import journeys
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
 from app.routers.v1.outreach import channel_callbacks, channels, consents, messages, suppressions, templates
-from app.routers.v1.reports import funnel, overview, pipeline, sales_forecast, speed_to_lead, team, win_loss
+from app.routers.v1.reports import (
+    funnel,
+    overview,
+    pipeline,
+    sales_forecast,
+    schedules,
+    speed_to_lead,
+    team,
+    win_loss,
+)
 from app.routers.v1.reports import products as product_report
 from app.routers.v1.workspace import api_keys, calendar, members, settings, workspace
 
@@ -67,6 +76,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     team.router,
     pipeline.router,
     sales_forecast.router,
+    schedules.router,
     calendar.router,
     messages.router,
     integrations.webhook_router,

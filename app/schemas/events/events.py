@@ -30,6 +30,7 @@ from app.schemas.outreach.consents import ConsentEvent
 from app.schemas.outreach.messages import MessageRead
 from app.schemas.outreach.suppressions import SuppressionRead
 from app.schemas.outreach.templates import TemplateRead
+from app.schemas.reports.digests import ReportDelivered
 from app.schemas.workspace.api_keys import ApiKeyRead
 from app.schemas.workspace.members import MemberRead
 from app.schemas.workspace.workspaces import WorkspaceRead
@@ -184,6 +185,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CAMPAIGN_LAUNCHED: CampaignRead,
     types.CAMPAIGN_PAUSED: CampaignRead,
     types.CAMPAIGN_SENT: CampaignRead,
+    types.REPORT_DELIVERED: ReportDelivered,
 }
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.reports.common import PeriodRead
+from app.schemas.reports.common import PeriodRead, ReportQuery
 
 Stage = Literal["lead", "mql", "sql", "opportunity", "won", "customer"]
 
@@ -66,3 +66,12 @@ class FunnelReport(BaseModel):
     groups: list[FunnelGroup]
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)  # answers "from"
+
+
+class FunnelParams(ReportQuery):
+    """`GET /v1/reports/funnel`'s parameters, as a scheduled digest of the funnel stores them."""
+
+    mode: Literal["cohort", "activity"] = Field(default="cohort", description="Who is counted")
+    group_by: Literal["source", "owner", "team", "form", "campaign"] | None = Field(
+        default=None, description="Groups beside the totals"
+    )

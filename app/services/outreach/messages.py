@@ -141,6 +141,78 @@ async def send_many(
     return [r for r in out if r is not None]
 
 
+@dataclass(frozen=True, slots=True)
+class MemberEmail:
+    """Content the service sends to members of the workspace (a scheduled digest): inline and
+    final, nothing rendered. `body_html` may carry `data:image/…;base64,` images, which go on the
+    wire as related parts referenced by `cid:` (app/domain/outreach/messages.py: build_email)."""
+
+    subject: str
+    body_text: str
+    body_html: str
+
+
+async def send_to_members(
+    ctx: Context, members: Sequence[Mapping[str, Any]], content: MemberEmail, *, channel_id: UUID | None = None
+) -> list[Row]:
+    """Transactional email to members (rows with `email`), queued together: to neither a lead
+    nor a contact (`lead_id` and `contact_id` null), stopped only by a missing channel, a missing
+    address or a suppression. Through `channel_id` or the workspace's default email channel; a
+    channel archived since it was chosen blocks them (`channel_missing`). Reading such a message
+    needs `members:read`."""
+    reads = Reads(ctx)
+    try:
+        channel = await _channel(ctx, reads, ChannelType.EMAIL, channel_id)
+    except InvalidInput:
+        channel = None
+    subject = " ".join(content.subject.split())[:MAX_SUBJECT]
+    keys = [address_key(ChannelType.EMAIL, str(m["email"])) if m.get("email") else None for m in members]
+    await reads.prefetch_suppressions(ChannelType.EMAIL, [k for k in keys if k is not None])
+    prepared = []
+    for member, key in zip(members, keys, strict=True):
+        message_id = new_id()
+        blocked = rules.block_reason(
+            purpose=Purpose.TRANSACTIONAL,
+            consent=ConsentStatus.UNKNOWN,
+            marketing_requires_opt_in=False,
+            suppressed=key is not None and await reads.suppressed(ChannelType.EMAIL, key),
+            address_valid=key is not None,
+            channel_present=channel is not None,
+        )
+        email_message_id = None
+        if channel is not None:
+            domain = str(channel["settings"].get("from_email", "")).rpartition("@")[2] or "localhost"
+            email_message_id = f"<{message_id}@{domain}>"
+        status = MessageStatus.BLOCKED if blocked is not None else MessageStatus.QUEUED
+        values = {
+            "id": message_id,
+            "lead_id": None,
+            "contact_id": None,
+            "channel": ChannelType.EMAIL.value,
+            "channel_id": channel["id"] if channel is not None else None,
+            "purpose": Purpose.TRANSACTIONAL.value,
+            "status": status.value,
+            "block_reason": blocked.value if blocked is not None else None,
+            "to_address": member.get("email") or None,
+            "address_key": key,
+            "template_id": None,
+            "template_version": None,
+            "send_at": ctx.now,
+            "member_id": None,  # the member who sent it (a human touch): nobody did
+            "automated": True,
+            "subject": subject,
+            "body_text": content.body_text,
+            "body_html": content.body_html,
+            "sms_parts": None,
+            "links": None,
+            "whatsapp_template": None,
+            "email_message_id": email_message_id,
+            **ctx.audit_new(),
+        }
+        prepared.append(_Prepared(values, status, blocked))
+    return await _store(ctx, prepared)
+
+
 def check_person_scope(ctx: Context, body: MessageCreate) -> None:
     """Sending to a person reads them: the key needs that person's read scope too."""
     needed = "leads:read" if body.lead_id is not None else "contacts:read"
@@ -305,6 +377,12 @@ async def _store(ctx: Context, prepared: Sequence[_Prepared]) -> list[Row]:
     return rows
 
 
+async def live_channel(ctx: Context, channel_type: ChannelType, channel_id: UUID | None) -> Row | None:
+    """The channel a message of `channel_type` would go through: `channel_id` (a live channel of
+    that type, else a 422 naming `channel_id`) or the type's default (None: there is none)."""
+    return await _channel(ctx, Reads(ctx), channel_type, channel_id)
+
+
 async def _channel(ctx: Context, reads: Reads, channel_type: ChannelType, channel_id: UUID | None) -> Row | None:
     if channel_id is None:
         return await reads.default_channel(channel_type)
@@ -413,11 +491,19 @@ async def _schedule(
     return at, False
 
 
+def reader_scope(row: Mapping[str, Any]) -> str:
+    """The scope that reads a message's recipient: the lead's, the contact's, or (to neither) the
+    members' (a digest to members)."""
+    if row["lead_id"] is not None:
+        return "leads:read"
+    return "contacts:read" if row["contact_id"] is not None else "members:read"
+
+
 async def get(ctx: Context, message_id: UUID) -> Row:
     """A message with its status history. It shows its recipient and content, so a key reads it
     only with that person's read scope (404 otherwise, as for another workspace's)."""
     row = await ctx.messages.get(message_id)
-    if row is None or not ctx.allows("leads:read" if row["lead_id"] is not None else "contacts:read"):
+    if row is None or not ctx.allows(reader_scope(row)):
         raise NotFound("no message with this id")
     return {**row, "history": await ctx.messages.history(message_id)}
 
@@ -436,13 +522,14 @@ async def list_messages(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
 ) -> Page[Row]:
-    """Messages matching the filters, of the people this key may read (leads, contacts, or both)."""
+    """Messages matching the filters, of the people this key may read (leads, contacts, members)."""
     return await ctx.messages.page(
         sort=sort,
         cursor=cursor,
         limit=limit,
         of_leads=ctx.allows("leads:read"),
         of_contacts=ctx.allows("contacts:read"),
+        of_members=ctx.allows("members:read"),
         created=(created_after, created_before),
         lead_id=lead_id,
         contact_id=contact_id,

@@ -26,6 +26,11 @@ async def get(ctx: Context, member_id: UUID) -> Row:
     return row
 
 
+async def by_ids(ctx: Context, member_ids: list[UUID]) -> dict[UUID, Row]:
+    """The workspace's members among these ids (others' and unknown ids left out)."""
+    return await ctx.members.by_ids(member_ids) if member_ids else {}
+
+
 async def _check_manager(ctx: Context, member_id: UUID, manager_id: UUID) -> None:
     repo = ctx.members
     chain = await repo.managers_chain(manager_id)

@@ -34,15 +34,19 @@ class MessageRepository(RecordRepository):
         of_leads: bool,
         of_contacts: bool,
         created: tuple[datetime | None, datetime | None],
+        of_members: bool = True,
         **equal: Any,
     ) -> Page[Row]:
         """Messages matching `equal` and the created range, to leads only when `of_leads`, to
-        contacts only when `of_contacts`."""
+        contacts only when `of_contacts`, to members (neither a lead nor a contact) only when
+        `of_members`."""
         conditions = []
         if not of_leads:
             conditions.append(ms.c.lead_id.is_(None))
         if not of_contacts:
             conditions.append(ms.c.contact_id.is_(None))
+        if not of_members:
+            conditions.append(ms.c.lead_id.is_not(None) | ms.c.contact_id.is_not(None))
         return await self.list(
             sort=sort, cursor=cursor, limit=limit, archived=None, conditions=conditions,
             ranges=[("created_at", *created)], **equal,

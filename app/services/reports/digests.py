@@ -1,0 +1,186 @@
+"""Scheduled digests, the worker's side: the reports a schedule may send (`REPORTS`, a registry
+each report joins by one line), and the pass that delivers the occurrences that have come.
+
+A pass takes one due schedule at a time in a transaction of its own (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL: another worker takes the next one). In that transaction it computes the report for
+the occurrence, queues the email to the schedule's members (transactional messages, sent by the
+`messages` loop like any other), records `report.delivered` when asked, writes the
+`report_deliveries` row of (schedule, occurrence) and moves `next_run_at` to the first occurrence
+after now: all of it commits, or none does. The delivery row's primary key makes an occurrence
+go once, ever: a pass that finds it (a second worker that read the schedule before the first
+committed, a pass run again, `next_run_at` set back by hand) only moves `next_run_at`, and its
+insert is `ON CONFLICT DO NOTHING`, so a racing one sends nothing either.
+
+What goes out is exactly-once per occurrence up to the message queue; from there each email has
+the messages' own guarantee (never sent twice: a lost answer ends `unknown`, not resent)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+from app.cpu import run_cpu
+from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.domain.events import events as types
+from app.domain.reports import periods as cal
+from app.domain.reports import schedules as rules
+from app.domain.reports import scope as scope_rules
+from app.domain.reports.digests import compose
+from app.domain.reports.scope import ReportScope
+from app.ids import new_id
+from app.schemas.reports.common import ReportQuery
+from app.schemas.reports.digests import ReportDelivered
+from app.schemas.reports.funnel import FunnelParams
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.events import events
+from app.services.outreach import messages
+from app.services.reports import charts, funnel
+from app.services.reports.scope import calendar_of
+from app.services.workspace import members, workspaces
+
+log = logging.getLogger("app.worker.digests")
+
+BATCH = 20  # schedules per pass, each in a transaction of its own
+RETRY_AFTER = timedelta(minutes=10)  # a digest that could not be prepared is tried again then
+DEFAULT_INTERVAL: cal.Interval = "day"  # a digest's periods when its params name none
+
+
+@dataclass(frozen=True)
+class Schedulable:
+    """What a report gives to be scheduled: its parameter rules (the query string's, as a model:
+    `params` is validated by it, a 422 naming `params.<name>`), its title, the figures for a
+    range (JSON, as its route answers), the lines an email shows, and its chart (PNG, or None)."""
+
+    params: type[ReportQuery]
+    title: Mapping[str, str]  # locale -> title
+    figures: Callable[[Context, Any, ReportScope], Awaitable[dict[str, Any]]]
+    lines: Callable[[Mapping[str, Any], str], list[tuple[str, str]]]
+    chart: Callable[[Mapping[str, Any], str], bytes] | None = None
+
+
+# The reports a schedule may name, by the name of their route under /v1/reports. A report joins
+# with one line once its service exists: its params model, title, figures, lines and chart.
+REPORTS: dict[str, Schedulable] = {
+    "funnel": Schedulable(FunnelParams, funnel.TITLE, funnel.digest, funnel.digest_lines, charts.funnel),
+}
+
+
+def cadence_of(row: Mapping[str, Any]) -> rules.Cadence:
+    hours, minutes = (int(part) for part in str(row["local_time"]).split(":"))
+    weekday = row["weekday"] if row["cadence"] == "weekly" else None
+    return rules.Cadence(type=row["cadence"], at=time(hours, minutes), weekday=weekday)
+
+
+async def run_due(database: Database, now: datetime) -> int:
+    """Deliver the schedules whose occurrence has come; how many schedules were looked at."""
+    done = 0
+    for _ in range(BATCH):
+        async with UnitOfWork(database) as uow:
+            due = await uow.schedule_queue().due(now, 1)
+            if not due:
+                return done
+            schedule = due[0]
+            ctx = Context(uow, schedule["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
+            try:
+                async with uow.savepoint():
+                    await deliver(ctx, schedule)
+            except Exception:
+                log.exception("preparing the digest of schedule %s failed; trying again in %s", schedule["id"],
+                              RETRY_AFTER)  # fmt: skip
+                await uow.schedule_queue().postpone(schedule["workspace_id"], schedule["id"], now + RETRY_AFTER)
+            await uow.commit()
+        done += 1
+    return done
+
+
+async def next_due(database: Database) -> datetime | None:
+    async with UnitOfWork(database, write=False) as uow:
+        return await uow.schedule_queue().next_due()
+
+
+async def deliver(ctx: Context, schedule: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Deliver the latest occurrence that has come (unless it went already) and move the schedule
+    to its next one; the delivery row, or None when it had gone."""
+    calendar = await calendar_of(ctx)
+    cadence = cadence_of(schedule)
+    occurrence = rules.latest_at_or_before(cadence, calendar.timezone, ctx.now)
+    name = rules.name(occurrence, cadence, calendar.timezone)
+    delivered = None
+    if not await ctx.report_digests.exists(schedule["id"], name):
+        delivered = await _deliver(ctx, schedule, cadence, calendar, occurrence, name)
+    following = rules.next_after(cadence, calendar.timezone, ctx.now)
+    await ctx.report_schedules.set_next_run(schedule["id"], following)
+    return delivered
+
+
+async def _deliver(
+    ctx: Context,
+    schedule: Mapping[str, Any],
+    cadence: rules.Cadence,
+    calendar: cal.ReportCalendar,
+    occurrence: datetime,
+    name: str,
+) -> dict[str, Any] | None:
+    entry = REPORTS[schedule["report"]]
+    params = entry.params.model_validate(schedule["params"])
+    first, last = rules.window(cadence, rules.local_day(occurrence, calendar.timezone))
+    covered = scope_rules.resolve(
+        first, last, params.interval or DEFAULT_INTERVAL, calendar, params.filters(), today=last
+    )
+    figures = await entry.figures(ctx, params, covered)
+    delivery_id = new_id()
+    row = await ctx.report_digests.claim(
+        {"schedule_id": schedule["id"], "occurrence": name, "id": delivery_id, "message_ids": [],
+         "figures": figures, "created_at": ctx.now}
+    )  # fmt: skip
+    if row is None:
+        return None  # another pass recorded this occurrence first: it sent it
+    message_ids = await _email(ctx, schedule, entry, figures, calendar, first, last)
+    if message_ids:
+        await ctx.report_digests.set_messages(schedule["id"], name, message_ids)
+    if schedule["emit_event"]:
+        delivered = ReportDelivered.model_validate(
+            {"id": delivery_id, "schedule_id": schedule["id"], "name": schedule["name"], "report": schedule["report"],
+             "occurrence": name, "occurred_at": occurrence, "from": first, "to": last, "params": schedule["params"],
+             "figures": figures, "message_ids": message_ids, "created_at": ctx.now}
+        )  # fmt: skip
+        await events.record(ctx, types.REPORT_DELIVERED, delivered, resource_id=schedule["id"])
+    return {**row, "message_ids": message_ids}
+
+
+async def _email(
+    ctx: Context,
+    schedule: Mapping[str, Any],
+    entry: Schedulable,
+    figures: Mapping[str, Any],
+    calendar: cal.ReportCalendar,
+    first: Any,
+    last: Any,
+) -> list[UUID]:
+    """Queue the digest to the schedule's members who are still active; the messages' ids."""
+    wanted = [UUID(str(m)) for m in schedule["member_ids"]]
+    found = await members.by_ids(ctx, wanted)
+    recipients = [found[m] for m in wanted if m in found and found[m]["active"]]
+    if not recipients:
+        return []
+    locale = calendar.locale
+    chart = await run_cpu(entry.chart, figures, locale) if entry.chart is not None else None
+    workspace = await workspaces.get(ctx)
+    content = compose(
+        name=schedule["name"],
+        title=entry.title.get(locale, entry.title["en"]),
+        workspace=str(workspace["name"]),
+        first=cal.display_label(first, "day", calendar),
+        last=cal.display_label(last, "day", calendar),
+        lines=entry.lines(figures, locale),
+        chart=chart,
+        locale=locale,
+    )
+    email = messages.MemberEmail(subject=content.subject, body_text=content.body_text, body_html=content.body_html)
+    rows = await messages.send_to_members(ctx, recipients, email, channel_id=schedule["channel_id"])
+    return [row["id"] for row in rows]
