@@ -379,3 +379,45 @@ async def _moved(tenant: Tenant, schedule_id: str) -> dict[str, Any] | None:
     row: dict[str, Any] = (await tenant.get(f"/v1/report-schedules/{schedule_id}")).json()
     at = row["next_run_at"]
     return row if at is not None and dt.datetime.fromisoformat(at) > utcnow() else None
+
+
+async def test_a_weekly_team_digest_arrives_with_its_chart_on_the_weekday_and_time_once(
+    database: Database, client: httpx.AsyncClient
+) -> None:
+    """The sales manager's Saturday morning: each member's week, the chart inline, sent once."""
+    shop = await make_tenant(database, client, "فروشگاه تهران", region="IR", timezone="Asia/Tehran")
+    latest, following = saturdays_at_eight(utcnow())
+    async with SmtpServer() as smtp:
+        await setup(shop, smtp)
+        boss = await member(shop, "boss@shop.example")
+        seller = await member(shop, "sara@shop.example", name="سارا")
+        for n in range(2):  # two leads assigned to the seller in the week the digest covers
+            lead = await shop.post("/v1/leads", json={"first_name": f"L{n}", "email": f"t{n}@example.com",
+                                                      "owner_id": seller})  # fmt: skip
+            assert lead.status_code == 201, lead.text
+        saturday = latest.astimezone(TEHRAN).date()
+        async with UnitOfWork(database) as uow:  # assigned on Wednesday of that week
+            wednesday = dt.datetime.combine(saturday - dt.timedelta(days=3), dt.time(11), TEHRAN)
+            await uow.execute(update(tables.lead_assignments).where(
+                tables.lead_assignments.c.workspace_id == UUID(shop.id)).values(assigned_at=wednesday))  # fmt: skip
+            await uow.commit()
+        created = await schedule(shop, name="هفته تیم", report="team", member_ids=[boss])
+        assert created["next_run_at"] == utc_text(following)  # Saturday 08:00 in Tehran
+        await make_due(database, created["id"])
+        async with running_worker(database):
+            [received] = await until(lambda: _now(smtp.to("boss@shop.example")))
+            await until(lambda: _moved(shop, created["id"]))
+        email = received.message
+        assert "هفته تیم" in email["Subject"] and "عملکرد تیم" in email["Subject"]
+        [image] = parts(email)["image/png"]
+        assert image.get_content().startswith(b"\x89PNG") and f'cid:{image["Content-ID"].strip("<>")}' in (
+            email.get_body(("html",)).get_content())  # fmt: skip
+        text = email.get_body(("plain",)).get_content()
+        assert "سارا" in text and "۲ سرنخ" in text
+        # Run again for the same occurrence: nothing more is sent.
+        await make_due(database, created["id"])
+        await digests.run_due(database, utcnow())
+        async with running_worker(database):
+            await asyncio.sleep(1)
+    assert len(smtp.to("boss@shop.example")) == 1
+    assert len(await deliveries(database, created["id"])) == 1

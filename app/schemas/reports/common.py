@@ -50,3 +50,4 @@ class ReportQuery(RequestModel):
             utm_campaign=self.utm_campaign,
             campaign_id=self.campaign_id,
         )
+

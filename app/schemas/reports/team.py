@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.reports.common import PeriodRead
+from app.schemas.reports.common import PeriodRead, ReportQuery
 
 
 class MemberFigures(BaseModel):
@@ -68,3 +68,13 @@ class TeamReport(BaseModel):
     members: list[MemberFigures] = Field(description="By name")
     team_median: TeamMedian
     periods: list[TeamPeriod] = Field(description="The listed members' totals")
+
+
+class TeamParams(ReportQuery):
+    """`GET /v1/reports/team`'s parameters as a scheduled digest stores them: the team and the
+    member narrow it; the leads' other filters do not apply."""
+
+    source: None = Field(default=None, description="Not a filter of this report")
+    form_id: None = Field(default=None, description="Not a filter of this report")
+    utm_campaign: None = Field(default=None, description="Not a filter of this report")
+    campaign_id: None = Field(default=None, description="Not a filter of this report")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.reports.common import PeriodRead
+from app.schemas.reports.common import PeriodRead, ReportQuery
 
 Outcome = Literal["won", "lost", "disqualified"]
 
@@ -72,3 +72,12 @@ class WinLossReport(Figures):
     by_owner: list[OwnerRow] = Field(description="The owners with the most outcomes first")
     by_source: list[SourceRow] = Field(description="The sources with the most outcomes first")
     periods: list[WinLossPeriod]
+
+
+class WinLossParams(ReportQuery):
+    """`GET /v1/reports/win-loss`'s parameters as a scheduled digest stores them: owner, team and
+    source narrow it; the leads' other filters do not apply."""
+
+    form_id: None = Field(default=None, description="Not a filter of this report")
+    utm_campaign: None = Field(default=None, description="Not a filter of this report")
+    campaign_id: None = Field(default=None, description="Not a filter of this report")

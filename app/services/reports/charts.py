@@ -149,3 +149,39 @@ def pipeline(report: Mapping[str, Any], locale: str = "en") -> bytes:
     rows = [(p["display_label"], float(p["expected"]), float(p["p10"]), float(p["p90"])) for p in periods]
     heading = title.format(first=report["from"], last=report["to"], currency=report["currency"])
     return banded_bars(heading, rows, ceiling=[float(p["amount"]) for p in periods], legend=legend)
+
+
+def team(report: Mapping[str, Any], locale: str = "en") -> bytes:
+    """Leads assigned and qualified per member (the 15 with the most leads)."""
+    members = sorted(report["members"], key=lambda m: -m["leads_assigned"])[:15]
+
+    def draw(axes: Any) -> None:
+        names = [text(m["name"]) for m in members]
+        xs = list(range(len(members)))
+        axes.bar([x - 0.2 for x in xs], [m["leads_assigned"] for m in members], width=0.4, color="#3b6fb6",
+                 label=text("سرنخ" if locale == "fa" else "Assigned"))  # fmt: skip
+        axes.bar([x + 0.2 for x in xs], [m["leads_qualified"] for m in members], width=0.4, color="#d9822b",
+                 label=text("واجد شرایط" if locale == "fa" else "Qualified"))  # fmt: skip
+        axes.set_xticks(xs, names, rotation=45, ha="right", fontsize=8)
+        axes.legend(fontsize=8)
+        axes.spines[["top", "right"]].set_visible(False)
+
+    return _png(draw)
+
+
+def win_loss(report: Mapping[str, Any], locale: str = "en") -> bytes:
+    """Won and lost per period."""
+    periods = report["periods"]
+
+    def draw(axes: Any) -> None:
+        xs = list(range(len(periods)))
+        axes.bar([x - 0.2 for x in xs], [p["won"] for p in periods], width=0.4, color="#3b8f4e",
+                 label=text("برنده" if locale == "fa" else "Won"))  # fmt: skip
+        axes.bar([x + 0.2 for x in xs], [p["lost"] for p in periods], width=0.4, color="#b63b3b",
+                 label=text("باخته" if locale == "fa" else "Lost"))  # fmt: skip
+        step = max(1, len(periods) // 12)
+        axes.set_xticks(xs[::step], [p["label"] for p in periods][::step], rotation=45, ha="right", fontsize=8)
+        axes.legend(fontsize=8)
+        axes.spines[["top", "right"]].set_visible(False)
+
+    return _png(draw)

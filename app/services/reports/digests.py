@@ -36,10 +36,12 @@ from app.ids import new_id
 from app.schemas.reports.common import ReportQuery
 from app.schemas.reports.digests import ReportDelivered
 from app.schemas.reports.funnel import FunnelParams
+from app.schemas.reports.team import TeamParams
+from app.schemas.reports.win_loss import WinLossParams
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events import events
 from app.services.outreach import messages
-from app.services.reports import charts, funnel
+from app.services.reports import charts, funnel, team, win_loss
 from app.services.reports.scope import calendar_of
 from app.services.workspace import members, workspaces
 
@@ -67,6 +69,8 @@ class Schedulable:
 # with one line once its service exists: its params model, title, figures, lines and chart.
 REPORTS: dict[str, Schedulable] = {
     "funnel": Schedulable(FunnelParams, funnel.TITLE, funnel.digest, funnel.digest_lines, charts.funnel),
+    "team": Schedulable(TeamParams, team.TITLE, team.digest, team.digest_lines, charts.team),
+    "win-loss": Schedulable(WinLossParams, win_loss.TITLE, win_loss.digest, win_loss.digest_lines, charts.win_loss),
 }
 
 

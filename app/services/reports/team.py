@@ -5,7 +5,7 @@ totals per period of the workspace's calendar."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -88,3 +88,32 @@ def _period_rows(counted: Sequence[dict[str, Any]], activities: Sequence[dict[st
     rows = [rules.PeriodCount(r["figure"], r["member_id"], r["period"], r["count"], r["amount_minor"]) for r in counted]
     rows += [rules.PeriodCount("activities", r["member_id"], r["period"], r["count"]) for r in activities]
     return rows
+
+
+TITLE = {"en": "Team", "fa": "عملکرد تیم"}
+
+
+async def digest(ctx: Context, params: Any, scope: ReportScope) -> dict[str, Any]:
+    """The team report for a digest's range, as `GET /v1/reports/team` answers it in JSON."""
+    from app.schemas.reports.team import TeamReport
+
+    return TeamReport.model_validate(await team(ctx, scope)).model_dump(mode="json", by_alias=True)
+
+
+def digest_lines(figures: Mapping[str, Any], locale: str) -> list[tuple[str, str]]:
+    """Per member: leads assigned, qualified and won, and the median first response."""
+    from app.domain.reports.periods import persian_digits
+
+    lines = []
+    for member in figures["members"][:20]:
+        median = member["first_response_median_seconds"]
+        response = f"{median / 60:.0f} min" if median is not None else "—"
+        if locale == "fa":
+            value = (f"{member['leads_assigned']} سرنخ، {member['leads_qualified']} واجد شرایط، "
+                     f"{member['opportunities_won']} برنده، پاسخ {response.replace('min', 'دقیقه')}")  # fmt: skip
+            value = persian_digits(value)
+        else:
+            value = (f"{member['leads_assigned']} leads, {member['leads_qualified']} qualified, "
+                     f"{member['opportunities_won']} won, first response {response}")  # fmt: skip
+        lines.append((member["name"], value))
+    return lines

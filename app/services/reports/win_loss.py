@@ -4,6 +4,7 @@ workspace's calendar, and the win rate."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from app.domain.money import formatter
@@ -36,3 +37,28 @@ async def win_loss(ctx: Context, scope: ReportScope) -> dict[str, Any]:
         "by_source": rules.by_group(rows["source"], money, "source"),
         "periods": [{**period_fields(p), **f} for p, f in zip(scope.periods, per_period, strict=True)],
     }
+
+
+TITLE = {"en": "Win / loss", "fa": "برد و باخت"}
+
+
+async def digest(ctx: Context, params: Any, scope: ReportScope) -> dict[str, Any]:
+    """The win/loss report for a digest's range, as `GET /v1/reports/win-loss` answers it in JSON."""
+    from app.schemas.reports.win_loss import WinLossReport
+
+    return WinLossReport.model_validate(await win_loss(ctx, scope)).model_dump(mode="json", by_alias=True)
+
+
+def digest_lines(figures: Mapping[str, Any], locale: str) -> list[tuple[str, str]]:
+    """Won and lost (count and amount), the win rate, disqualified leads."""
+    from app.domain.reports.periods import persian_digits
+
+    rate, currency = figures["win_rate"], figures["currency"]
+    won, lost = figures["won"], figures["lost"]
+    rows = [
+        ("Won" if locale != "fa" else "برنده", f"{won['count']} ({won['amount']} {currency})"),
+        ("Lost" if locale != "fa" else "باخته", f"{lost['count']} ({lost['amount']} {currency})"),
+        ("Win rate" if locale != "fa" else "نرخ برد", f"{rate:.0%}" if rate is not None else "—"),
+        ("Disqualified leads" if locale != "fa" else "سرنخ رد شده", str(figures["disqualified"]["count"])),
+    ]
+    return [(label, persian_digits(value)) for label, value in rows] if locale == "fa" else rows
