@@ -294,7 +294,7 @@ async def test_bad_input_is_a_422_naming_the_field(tenant: Tenant, other_tenant:
     async def bad(*fields: str, **changes: Any) -> None:
         assert_problem(await tenant.post("/v1/report-schedules", json={**base, **changes}), 422, *fields)
 
-    await bad("report", report="win-loss")  # not schedulable (yet)
+    await bad("report", report="speed-to-lead")  # not schedulable
     await bad("params.interval", params={"interval": "fortnight"})
     await bad("params.mode", params={"mode": "both"})
     await bad("params.owner_id", params={"owner_id": "someone"})
@@ -421,3 +421,14 @@ async def test_a_weekly_team_digest_arrives_with_its_chart_on_the_weekday_and_ti
             await asyncio.sleep(1)
     assert len(smtp.to("boss@shop.example")) == 1
     assert len(await deliveries(database, created["id"])) == 1
+
+
+async def test_team_and_win_loss_digests_take_only_the_filters_that_narrow_them(tenant: Tenant) -> None:
+    body = {"name": "Weekly", "cadence": {"type": "daily", "at": "08:00"}, "emit_event": True}
+    refused = await tenant.post("/v1/report-schedules", json={**body, "report": "team", "params": {"source": "event"}})
+    assert_problem(refused, 422, "params.source")
+    refused = await tenant.post("/v1/report-schedules", json={**body, "report": "win-loss",
+                                                              "params": {"utm_campaign": "x"}})  # fmt: skip
+    assert_problem(refused, 422, "params.utm_campaign")
+    taken = await tenant.post("/v1/report-schedules", json={**body, "report": "win-loss", "params": {"source": "event"}})
+    assert taken.status_code == 201, taken.text

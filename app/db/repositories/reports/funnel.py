@@ -29,14 +29,19 @@ GROUPS = ("source", "owner", "team", "form", "campaign")
 class FunnelRepository(TenantRepository[dict[str, Any]]):
     table = ld
 
-    def _facts(self, scope: ReportScope, group_by: str | None) -> Select[Any]:
+    def _facts(self, scope: ReportScope, group_by: str | None, *, cohort: bool = False) -> Select[Any]:
+        """Each lead's stage times. `cohort`: only leads created in the range are wanted, so only
+        the stage changes from its start on are read (a lead changes stage after it is created)."""
+        changes = [sc.c.workspace_id == self.workspace_id, sc.c.kind == "stage"]
+        if cohort:
+            changes.append(sc.c.occurred_at >= sql.at(scope.start))
         stages = (
             select(
                 sc.c.lead_id,
                 func.min(case((sc.c.to_value.in_(("mql", "sql")), sc.c.occurred_at))).label("mql_at"),
                 func.min(case((sc.c.to_value == "sql", sc.c.occurred_at))).label("sql_at"),
             )
-            .where(sc.c.workspace_id == self.workspace_id, sc.c.kind == "stage")
+            .where(*changes)
             .group_by(sc.c.lead_id)
             .subquery("stage_times")
         )
@@ -97,7 +102,7 @@ class FunnelRepository(TenantRepository[dict[str, Any]]):
         """Rows of (stage, group_key, period, leads): how many leads counted at each stage, per
         group and period. Cohort: the leads created in the range, by the period of their creation;
         activity: the leads that reached each stage in the range, by the period they reached it."""
-        facts = self._facts(scope, group_by)
+        facts = self._facts(scope, group_by, cohort=mode == "cohort")
         bounds = scope.bounds()
         if mode == "cohort":
             facts = facts.where(ld.c.created_at >= sql.at(scope.start), ld.c.created_at < sql.at(scope.end))
@@ -134,7 +139,7 @@ class FunnelRepository(TenantRepository[dict[str, Any]]):
         the leads with both times (cohort: created in the range; activity: reached it in the
         range)."""
         dialect = str((await self.uow.connection()).dialect.name)
-        facts = self._facts(scope, None)
+        facts = self._facts(scope, None, cohort=mode == "cohort")
         if mode == "cohort":
             facts = facts.where(ld.c.created_at >= sql.at(scope.start), ld.c.created_at < sql.at(scope.end))
         f = facts.cte("facts")  # read once by every stage's branch
