@@ -430,5 +430,6 @@ async def test_team_and_win_loss_digests_take_only_the_filters_that_narrow_them(
     refused = await tenant.post("/v1/report-schedules", json={**body, "report": "win-loss",
                                                               "params": {"utm_campaign": "x"}})  # fmt: skip
     assert_problem(refused, 422, "params.utm_campaign")
-    taken = await tenant.post("/v1/report-schedules", json={**body, "report": "win-loss", "params": {"source": "event"}})
+    by_source = {**body, "report": "win-loss", "params": {"source": "event"}}
+    taken = await tenant.post("/v1/report-schedules", json=by_source)
     assert taken.status_code == 201, taken.text
