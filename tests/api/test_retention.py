@@ -9,11 +9,12 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 
 from app.db.session import Database
 from tests.api.test_analytics import contact_id, order, refresh, settle, sync
-from tests.conftest import Tenant, assert_problem
+from tests.conftest import Tenant, assert_problem, make_tenant
 from tests.documented import assert_documented
 
 d = dt.date
@@ -472,3 +473,84 @@ async def test_replies_count_as_engagement_when_it_falls(tenant: Tenant, databas
         reasons[who] = {r["factor"]: r for r in churn["reasons"]}
     assert reasons[quiet]["falling_engagement"]["value"] == pytest.approx(1.0)  # 3 replies, then none
     assert "falling_engagement" not in reasons[chatty]  # 2, then 3
+
+
+# -- the workspace's calendar: Jalali cohorts and CLV:CAC months ----------------------------------------
+
+# Esfand 1404 ends on 2026-03-20; 1 Farvardin 1405 (Nowruz) is 2026-03-21, and Farvardin ends on 2026-04-20.
+NOWRUZ_ORDERS = [
+    order("1", "a", d(2026, 3, 19), "100.00"),  # a: Esfand 1404, again in Farvardin 1405
+    order("2", "a", d(2026, 3, 25), "30.00"),
+    order("3", "b", d(2026, 3, 22), "50.00"),  # b: Farvardin 1405
+]
+
+
+async def _jalali_shop(database: Database, client: httpx.AsyncClient) -> Tenant:
+    shop = await make_tenant(database, client, "Tehran shop", region="IR", timezone="Asia/Tehran")
+    assert (await shop.get("/v1/workspace")).json()["calendar"] == "jalali"
+    await settle(shop, min_repeat_buyers=1000)
+    return shop
+
+
+def _triangle(report: dict[str, Any]) -> dict[str, tuple[int, list[tuple[int, str]]]]:
+    return {
+        c["month"]: (c["customers"], [(p["customers"], p["revenue"]) for p in c["periods"]]) for c in report["cohorts"]
+    }
+
+
+async def test_cohorts_follow_the_workspaces_calendar(
+    tenant: Tenant, database: Database, client: httpx.AsyncClient
+) -> None:
+    shop = await _jalali_shop(database, client)
+    await settle(tenant, min_repeat_buyers=1000)
+    for workspace in (shop, tenant):
+        await sync(workspace, NOWRUZ_ORDERS)
+        await refresh(workspace, database, as_of="2026-04-10")  # still Farvardin 1405; April 2026
+
+    # Jalali: a's first purchase is in Esfand, b's in Farvardin; a bought again in Farvardin (offset 1).
+    # The last month is as_of's Jalali month, Farvardin 1405: Esfand's cohort has two months, Farvardin's one.
+    assert _triangle((await shop.get("/v1/analytics/cohorts")).json()) == {
+        "1404-12": (1, [(1, "100.00"), (1, "30.00")]),
+        "1405-01": (1, [(1, "50.00")]),
+    }
+    # Gregorian: all three orders in March 2026, one cohort of both; April 2026 is offset 1, empty.
+    assert _triangle((await tenant.get("/v1/analytics/cohorts")).json()) == {
+        "2026-03": (2, [(2, "180.00"), (0, "0.00")]),
+    }
+
+    # A calendar change applies from the next refresh: the stored snapshot keeps its months.
+    assert (await tenant.patch("/v1/workspace", json={"calendar": "jalali"})).status_code == 200
+    assert set(_triangle((await tenant.get("/v1/analytics/cohorts")).json())) == {"2026-03"}
+    await refresh(tenant, database, as_of="2026-04-10")
+    assert set(_triangle((await tenant.get("/v1/analytics/cohorts")).json())) == {"1404-12", "1405-01"}
+
+
+async def test_clv_cac_by_month_shares_a_gregorian_months_cost_among_jalali_months_by_days(
+    tenant: Tenant, database: Database, client: httpx.AsyncClient
+) -> None:
+    shop = await _jalali_shop(database, client)
+    await settle(tenant, min_repeat_buyers=1000)
+    cost = {"channel": "shopify", "month": "2026-03", "spend": "62.00"}
+    for workspace in (shop, tenant):
+        await sync(workspace, NOWRUZ_ORDERS)
+        assert (await workspace.post("/v1/acquisition-costs", json=cost)).status_code == 201
+        await refresh(workspace, database, as_of="2026-04-10")
+
+    # March 2026 has 31 days: 1-20 are Esfand 1404 (20/31 of 62.00 = 40.00), 21-31 Farvardin 1405
+    # (11/31 = 22.00). a was acquired in Esfand, b in Farvardin.
+    report = (await shop.get("/v1/analytics/clv-cac")).json()
+    rows = {(r["channel"], r["month"]): (r["customers"], r["spend"], r["cac"]) for r in report["rows"]}
+    assert rows == {("shopify", "1404-12"): (1, "40.00", "40.00"), ("shopify", "1405-01"): (1, "22.00", "22.00")}
+    by_month = (await shop.get("/v1/analytics/clv-cac", params={"group": "month"})).json()["rows"]
+    assert [(r["month"], r["customers"], r["spend"]) for r in by_month] == [
+        ("1404-12", 1, "40.00"),
+        ("1405-01", 1, "22.00"),
+    ]
+    by_channel = (await shop.get("/v1/analytics/clv-cac", params={"group": "channel"})).json()["rows"]
+    assert [(r["channel"], r["month"], r["customers"], r["spend"]) for r in by_channel] == [
+        ("shopify", None, 2, "62.00")
+    ]
+
+    # The same orders and cost in a Gregorian workspace: one month, the whole spend.
+    gregorian = (await tenant.get("/v1/analytics/clv-cac", params={"group": "month"})).json()["rows"]
+    assert [(r["month"], r["customers"], r["spend"], r["cac"]) for r in gregorian] == [("2026-03", 2, "62.00", "31.00")]

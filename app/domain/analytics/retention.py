@@ -17,6 +17,8 @@ from numpy.typing import NDArray
 from app.domain.analytics.clv import valuation
 from app.domain.analytics.clv.arrays import FloatArray, as_float
 from app.domain.money import estimate_text
+from app.domain.reports import periods
+from app.domain.reports.periods import ReportCalendar
 
 IntArray = NDArray[np.int64]
 
@@ -591,6 +593,8 @@ class RetentionInputs:
     zone: tzinfo  # the workspace's time zone
     # per customer: engagements in the last ENGAGEMENT_PERIOD_DAYS (`last`) and the period before (`before`)
     engagements: Mapping[UUID, Mapping[str, Any]] = field(default_factory=dict)
+    # the workspace's calendar when the refresh ran: cohorts' and acquisitions' months are its months
+    calendar: ReportCalendar = field(default_factory=ReportCalendar)
 
 
 @dataclass(frozen=True)
@@ -611,9 +615,7 @@ def _column(ids: Sequence[UUID], facts: Mapping[UUID, float], default: float = 0
     return out
 
 
-def _field(
-    ids: Sequence[UUID], facts: Mapping[UUID, Mapping[str, Any]], key: str, default: float = 0.0
-) -> FloatArray:
+def _field(ids: Sequence[UUID], facts: Mapping[UUID, Mapping[str, Any]], key: str, default: float = 0.0) -> FloatArray:
     """A per-customer array of one field of `facts` (`default` without the row or the value)."""
     out = np.full(len(ids), default, dtype=np.float64)
     for i, contact in enumerate(ids):
@@ -720,7 +722,8 @@ def compute(
         }
         for level in ("low", "medium", "high")
     }
-    triangle = cohorts([(c, m, k, r * scale) for c, m, k, r in inputs.cohorts], as_of.isoformat()[:7])
+    last_month = periods.label(periods.period_start(as_of, "month", inputs.calendar), "month", inputs.calendar)
+    triangle = cohorts([(c, m, k, r * scale) for c, m, k, r in inputs.cohorts], last_month)
     cohort_rows = [
         {
             "month": c.month,
@@ -735,9 +738,11 @@ def compute(
     ]  # fmt: skip
     acquisition: dict[tuple[str | None, str | None], list[float]] = {}
     yearly_margin = result.average_order_value * result.purchases_per_year * result.margin_rate
+    # CLV:CAC's months are the workspace calendar's (`acquisition_period`); without them, Gregorian.
+    acquired_in = summaries.keys.get("acquisition_period") or summaries.keys["acquisition_month"]
     for i in range(n):
         channel = summaries.keys["acquisition_channel"][i]
-        key = (channel[0] if channel else None, summaries.keys["acquisition_month"][i][0])
+        key = (channel[0] if channel else None, acquired_in[i][0])
         totals = acquisition.setdefault(key, [0, 0.0, 0.0, 0.0, 0.0])
         totals[0] += 1
         totals[1] += float(result.predicted_clv[i])
@@ -775,6 +780,7 @@ def compute(
         snapshot={
             "rfm": {"segments": segments, "previous_snapshot_id": None, "moves": None},
             "churn": churn_summary,
+            "calendar": inputs.calendar.kind,  # the calendar of the cohorts' and acquisitions' months
             "cohorts": cohort_rows,
             "acquisition": [
                 {"channel": channel, "month": month, "customers": int(v[0]), "predicted_clv": v[1],

@@ -293,6 +293,18 @@ def period_label(moment: datetime, interval: Interval, calendar: ReportCalendar)
     return label(period_start(calendar.local_date(moment), interval, calendar), interval, calendar)
 
 
+def month_shares(month: str, calendar: ReportCalendar) -> list[tuple[str, float]]:
+    """How the days of a Gregorian month (`YYYY-MM`) fall in the calendar's months: each month's
+    label and its share of the Gregorian month's days (the shares add up to 1). A Gregorian month
+    in the Gregorian calendar is itself, whole; March 2026 in the Jalali one is 20/31 Esfand 1404
+    (`1404-12`) and 11/31 Farvardin 1405 (`1405-01`)."""
+    year, number = (int(part) for part in month.split("-"))
+    first = date(year, number, 1)
+    last = date(year + number // 12, number % 12 + 1, 1) - timedelta(days=1)
+    days = last.day
+    return [(p.label, ((p.end_date - p.start_date).days + 1) / days) for p in cut(first, last, "month", calendar)]
+
+
 def default_range(today: date, days: int = 90) -> tuple[date, date]:
     """The last `days` local days up to and including today."""
     return today - timedelta(days=days - 1), today

@@ -31,6 +31,8 @@ from app.domain.analytics.retention import clv_cac as clv_cac_figures
 from app.domain.errors import Forbidden, InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.money import MAX_MINOR, estimate_text, from_minor
+from app.domain.reports import periods
+from app.domain.reports.periods import ReportCalendar
 from app.domain.workspace.workspaces import currency_exponent
 from app.ids import new_id, utcnow
 from app.schemas.analytics.analytics import ModelRead
@@ -38,6 +40,7 @@ from app.schemas.workspace.settings import AnalyticsSettings
 from app.services.analytics import acquisition_costs, retention
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events import events, jobs
+from app.services.reports.scope import calendar_from
 from app.services.workspace import settings
 
 JOB = "analytics.refresh"
@@ -113,7 +116,8 @@ def _valuation_settings(values: dict[str, Any]) -> valuation.ValuationSettings:
 class _Summaries:
     """The streamed per-customer rows, as columns."""
 
-    def __init__(self) -> None:
+    def __init__(self, calendar: ReportCalendar | None = None) -> None:
+        self.calendar = calendar or ReportCalendar()
         self.contact_ids: list[UUID] = []
         self.first_day: list[date] = []
         self.last_day: list[date] = []
@@ -130,6 +134,8 @@ class _Summaries:
         self.loyalty_points: list[int] = []
         self.referrals: list[int] = []
         self.keys: dict[str, list[list[str | None]]] = {dimension: [] for dimension in DIMENSIONS}
+        # the acquisition month in the workspace's calendar (CLV:CAC's months; not a grouping dimension)
+        self.keys["acquisition_period"] = []
 
     def add(self, row: dict[str, Any], zone: ZoneInfo) -> None:
         self.contact_ids.append(row["contact_id"])
@@ -148,9 +154,11 @@ class _Summaries:
         self.loyalty_points.append(int(row["loyalty_points"] or 0))
         self.referrals.append(int(row["referrals_count"] or 0))
         acquired = row["acquired_at"] or row["customer_since"]
-        month = acquired.astimezone(zone).strftime("%Y-%m") if acquired else row["first_day"].strftime("%Y-%m")
+        day: date = acquired.astimezone(zone).date() if acquired else row["first_day"]
         self.keys["acquisition_channel"].append([row["acquisition_channel"]] if row["acquisition_channel"] else [])
-        self.keys["acquisition_month"].append([month])
+        self.keys["acquisition_month"].append([day.strftime("%Y-%m")])
+        start = periods.period_start(day, "month", self.calendar)
+        self.keys["acquisition_period"].append([periods.label(start, "month", self.calendar)])
         self.keys["country"].append([row["country"]] if row["country"] else [])
         self.keys["tag"].append(list(row["tags"] or []))
 
@@ -183,9 +191,15 @@ class _Summaries:
 
 
 async def _summaries(
-    database: Database, workspace_id: UUID, as_of: date, zone: ZoneInfo, *, holdout_until: date | None = None
+    database: Database,
+    workspace_id: UUID,
+    as_of: date,
+    zone: ZoneInfo,
+    *,
+    holdout_until: date | None = None,
+    calendar: ReportCalendar | None = None,
 ) -> _Summaries:
-    summaries = _Summaries()
+    summaries = _Summaries(calendar)
     # A server-side cursor needs a transaction on PostgreSQL (its reads otherwise run in autocommit);
     # on SQLite a write transaction would hold the single writer's lock for the whole stream.
     async with UnitOfWork(database, write=not database.is_sqlite) as uow:
@@ -349,8 +363,10 @@ async def refresh(database: Database, workspace_id: UUID, params: dict[str, Any]
     async with UnitOfWork(database) as uow:
         await WorkspaceRepositories(uow, workspace_id).analytics.discard_building(before=started_at - DEAD_RUN)
         await uow.commit()
-    summaries = await _summaries(database, workspace_id, as_of, zone)
-    extras = await retention.gather(database, ctx, as_of, values, zone)
+    # The calendar is read now: cohorts and acquisitions are stored in its months until the next refresh.
+    calendar = calendar_from(workspace)
+    summaries = await _summaries(database, workspace_id, as_of, zone, calendar=calendar)
+    extras = await retention.gather(database, ctx, as_of, values, zone, calendar)
     await progress(step="modelling", customers=len(summaries))
     computed = await run_cpu(_compute, summaries, as_of, values, currency, extras)
     holdout = None

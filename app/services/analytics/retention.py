@@ -26,6 +26,7 @@ from app.domain.errors import InvalidInput
 from app.domain.events import events as types
 from app.domain.money import estimate_text, from_minor
 from app.domain.pagination import BadCursor, Sort, decode_cursor, encode_cursor
+from app.domain.reports.periods import ReportCalendar, month_shares
 from app.domain.workspace.workspaces import currency_exponent
 from app.ids import new_id
 from app.schemas.analytics.analytics import ChurnAlertRead, SegmentChange
@@ -39,7 +40,12 @@ CONTRACT_LAPSE = timedelta(days=90)  # a contract that ended this recently witho
 
 
 async def gather(
-    database: Database, ctx: Context, as_of: date, values: Mapping[str, Any], zone: ZoneInfo
+    database: Database,
+    ctx: Context,
+    as_of: date,
+    values: Mapping[str, Any],
+    zone: ZoneInfo,
+    calendar: ReportCalendar | None = None,
 ) -> retention.RetentionInputs:
     async with UnitOfWork(database, write=not database.is_sqlite) as uow:
         reader = ctx.derive(uow)
@@ -69,12 +75,13 @@ async def gather(
             rewards=await reader.loyalty.lifetime_totals(),
             bought=await repo.categories_bought(as_of),
             categories=await repo.category_counts(as_of),
-            cohorts=await repo.cohort_rows(as_of),
+            cohorts=await repo.cohort_rows(as_of, calendar),
             interests=mapping,
             thresholds=(values["churn_medium_threshold"], values["churn_high_threshold"]),
             active_window_days=int(window),
             overdue_tolerance=values["churn_overdue_tolerance"],
             zone=zone,
+            calendar=calendar or ReportCalendar(),
         )
 
 
@@ -275,10 +282,8 @@ async def list_alerts(ctx: Context, *, sort: Sort, cursor: str | None, limit: in
     """A page of the workspace's churn alerts, newest analysis date first by default; each with the
     contact's name and email when the key holds contacts:read."""
     with_contact = ctx.allows("contacts:read")
-    page = (
-        await ctx.analytics
-        .alerts()
-        .page(sort=sort, cursor=cursor, limit=limit, with_contact=with_contact, **filters)
+    page = await ctx.analytics.alerts().page(
+        sort=sort, cursor=cursor, limit=limit, with_contact=with_contact, **filters
     )
     return Page([alert_read(row, contacts=with_contact).model_dump() for row in page.rows], page.next_cursor)
 
@@ -314,8 +319,16 @@ async def ranked(
 def clv_cac(snapshot: Mapping[str, Any], costs: Sequence[Mapping[str, Any]], group: str) -> list[dict[str, Any]]:
     """Per channel and month (or per channel, or per month): customers acquired in that month by that
     channel (the snapshot's customers), the spend recorded for it, CAC, mean CLV and its margin, the
-    margin-based ratio (and the revenue-based one), payback."""
+    margin-based ratio (and the revenue-based one), payback.
+
+    Months are those of the calendar the snapshot was computed in (its `calendar`, Gregorian before
+    it was kept). Costs are recorded per Gregorian month: in a Jalali snapshot each month's spend is
+    shared among the Jalali months its days fall in, by their share of its days (March 2026: 20/31
+    to Esfand 1404, 11/31 to Farvardin 1405); by channel alone nothing is shared."""
     exponent = currency_exponent(snapshot["currency"])
+    calendar = ReportCalendar(
+        kind="jalali" if (snapshot["insights"] or {}).get("calendar") == "jalali" else "gregorian"
+    )
 
     def key(channel: str | None, month: str) -> tuple[str | None, str | None]:
         return (channel if group != "month" else None, month if group != "channel" else None)
@@ -330,8 +343,10 @@ def clv_cac(snapshot: Mapping[str, Any], costs: Sequence[Mapping[str, Any]], gro
         totals[3] = None if totals[3] is None or "predicted_margin" not in row else totals[3] + row["predicted_margin"]
     spend: dict[tuple[str | None, str | None], float] = {}
     for cost in costs:
-        where = key(cost["channel"], cost["month"])
-        spend[where] = spend.get(where, 0.0) + cost["spend"]
+        shares = [(cost["month"], 1.0)] if group == "channel" else month_shares(cost["month"], calendar)
+        for month, share in shares:
+            where = key(cost["channel"], month)
+            spend[where] = spend.get(where, 0.0) + cost["spend"] * share
     result = []
     for k in sorted(set(acquired) | set(spend), key=lambda k: (k[0] or "", k[1] or "")):
         customers, clv_sum, margin_sum, clv_margin_sum = acquired.get(k, [0, 0.0, 0.0, 0.0])

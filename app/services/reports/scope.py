@@ -3,6 +3,7 @@ and region's first weekday), the range in local days (the last 90 by default), t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -16,7 +17,11 @@ from app.services.workspace import workspaces
 
 async def calendar_of(ctx: Context) -> ReportCalendar:
     """How the workspace cuts and names periods."""
-    row = await workspaces.get(ctx)
+    return calendar_from(await workspaces.get(ctx))
+
+
+def calendar_from(row: Mapping[str, Any]) -> ReportCalendar:
+    """How a workspace (its row) cuts and names periods."""
     kind: CalendarKind = "jalali" if row.get("calendar") == "jalali" else "gregorian"
     locale: Locale = "fa" if row.get("locale") == "fa" else "en"
     return ReportCalendar(

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Date,
     Float,
     String,
@@ -40,6 +41,8 @@ from app.db.repositories.base import (
     where_equal,
 )
 from app.db.repositories.customers.customer_view import OPEN_TICKETS, UNPAID, VALUE_ADDED
+from app.domain.reports import periods
+from app.domain.reports.periods import ReportCalendar
 
 o, co, ol = tables.orders, tables.contacts, tables.order_lines
 tk, iv, ct, op, alerts = tables.tickets, tables.invoices, tables.contracts, tables.opportunities, tables.churn_alerts
@@ -468,27 +471,41 @@ class AnalyticsRepository(TenantRepository):
         pairs = {(x, y): int(n) for x, y, n in (await self.uow.execute(pair)).all()}
         return int(orders or 0), per_category, pairs
 
-    async def cohort_rows(self, as_of: date) -> list[tuple[str, str, int, int]]:
+    async def cohort_rows(self, as_of: date, calendar: ReportCalendar | None = None) -> list[tuple[str, str, int, int]]:
         """(cohort month, purchase month, customers who bought that month, net revenue minor): a
-        customer's cohort is the month of their first purchase (`placed_on`, local)."""
-        month = func.substr(cast(o.c.placed_on, String), 1, 7)
+        customer's cohort is the month of their first purchase (`placed_on`, local). Months are the
+        workspace's calendar's (`YYYY-MM` labels): a Gregorian month is the date's first 7
+        characters; a Jalali one a balanced CASE over the Jalali months' first days between the
+        earliest purchase and `as_of` (date literals, the same on PostgreSQL and SQLite)."""
+        purchased = [
+            o.c.workspace_id == self.workspace_id,
+            o.c.contact_id.is_not(None),
+            o.c.status.in_(PURCHASES),
+            o.c.placed_on <= as_of,
+        ]
+        month: ColumnElement[Any] = func.substr(cast(o.c.placed_on, String), 1, 7)
+        if calendar is not None and calendar.kind != "gregorian":
+            earliest = (await self.uow.execute(select(func.min(o.c.placed_on)).where(*purchased))).scalar()
+            if earliest is None:
+                return []
+            month = _month_labels(o.c.placed_on, _as_date(earliest), as_of, calendar)
         known = o.c.reporting_total_minor.is_not(None)
         net = o.c.reporting_total_minor - func.coalesce(o.c.reporting_refunded_minor, 0)
-        monthly = (
+        # Each order's month first, so that the grouping below names a plain column (a CASE with
+        # bound dates would be a different expression each time it is written on PostgreSQL).
+        placed = (
             select(
                 o.c.contact_id.label("contact_id"),
                 month.label("month"),
-                func.sum(case((known, net), else_=0)).label("revenue"),
+                case((known, net), else_=0).label("net"),
             )
             .join(co, and_(co.c.workspace_id == o.c.workspace_id, co.c.id == o.c.contact_id))
-            .where(
-                o.c.workspace_id == self.workspace_id,
-                o.c.contact_id.is_not(None),
-                o.c.status.in_(PURCHASES),
-                o.c.placed_on <= as_of,
-                co.c.archived_at.is_(None),
-            )
-            .group_by(o.c.contact_id, month)
+            .where(*purchased, co.c.archived_at.is_(None))
+            .subquery("p")
+        )
+        monthly = (
+            select(placed.c.contact_id, placed.c.month, func.sum(placed.c.net).label("revenue"))
+            .group_by(placed.c.contact_id, placed.c.month)
             .subquery("m")
         )
         cohorts = select(
@@ -551,3 +568,23 @@ class AnalyticsRepository(TenantRepository):
             for row in (await self.uow.execute(statement)).mappings():
                 found[row["id"]] = {column.key: row[column.key] for column in CONTACT_LABELS}
         return found
+
+
+def _as_date(value: Any) -> date:
+    """A Date column's aggregate (SQLite answers `min` of a date as its ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _month_labels(column: ColumnElement[Any], first: date, last: date, calendar: ReportCalendar) -> ColumnElement[Any]:
+    """The label of the calendar month a local date in `first`..`last` falls in: a balanced tree of
+    comparisons with the months' first days (log2(months) per row)."""
+    starts = list(periods.starts(first, last, "month", calendar))
+    labels = [periods.label(start, "month", calendar) for start in starts]
+
+    def tree(low: int, high: int) -> ColumnElement[Any]:  # months low..high-1
+        if high - low == 1:
+            return literal(labels[low], String)
+        middle = (low + high) // 2
+        return case((column < literal(starts[middle], Date), tree(low, middle)), else_=tree(middle, high))
+
+    return tree(0, len(starts))
