@@ -100,6 +100,9 @@ async def test_bad_input_names_the_field(tenant: Tenant) -> None:
     assert_problem(await tenant.get("/v1/reports/funnel", params={"interval": "fortnight"}), 422, "interval")
     assert_problem(await tenant.get("/v1/reports/funnel", params={"mode": "both"}), 422, "mode")
     assert_problem(await tenant.get("/v1/reports/funnel", params={"from": "yesterday"}), 422, "from")
+    assert_problem(await tenant.get("/v1/reports/funnel", params={"to": "9999-12-31"}), 422, "to")
+    assert_problem(await tenant.get("/v1/reports/funnel", params={"from": "0001-01-01"}), 422, "from")
+    assert_problem(await tenant.get("/v1/calendar/holidays", params={"from": "9999-06-01"}), 422, "from")
 
 
 async def test_scopes_and_tenancy(tenant: Tenant, other_tenant: Tenant) -> None:

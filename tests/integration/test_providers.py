@@ -432,8 +432,12 @@ async def test_smtp_5xx_at_data_refusing_the_mailbox_bounces(smtp_server: Any) -
     """Servers that accept every RCPT refuse an unknown or full mailbox once the message is in."""
     result = await smtp_send(smtp_server(Inbox(data="550 5.1.1 User unknown")))
     assert result.outcome == Outcome.BOUNCED and "User unknown" in result.detail
-    full = await smtp_send(smtp_server(Inbox(data="552 5.2.2 Mailbox full")))
-    assert full.outcome == Outcome.BOUNCED
+    disabled = await smtp_send(smtp_server(Inbox(data="550 5.2.1 Mailbox disabled")))
+    assert disabled.outcome == Outcome.BOUNCED
+    # A full mailbox or a message too large says nothing lasting about the address.
+    for answer in ("552 5.2.2 Mailbox full", "552 5.2.3 Message too large", "552 Size limit exceeded",
+                   "554 Rejected as spam"):  # fmt: skip
+        assert (await smtp_send(smtp_server(Inbox(data=answer)))).outcome == Outcome.FAILED, answer
     plain = await smtp_send(smtp_server(Inbox(data="550 Requested action not taken: mailbox unavailable")))
     assert plain.outcome == Outcome.BOUNCED
 

@@ -31,8 +31,10 @@ def test_a_mailbox_refused_after_acceptance_bounces_and_anything_else_given_up_f
     assert (bounce.kind, bounce.status) == (CallbackKind.STATUS, MessageStatus.BOUNCED)
     assert bounce.provider_message_id == MESSAGE_ID
     assert "5.1.1" in bounce.detail and "User unknown" in bounce.detail
+    [disabled] = mail_reports.parse(fixture("dsn_failed.eml", status="5.2.1", diagnostic="550 Mailbox disabled"))
+    assert disabled.status is MessageStatus.BOUNCED
     [full] = mail_reports.parse(fixture("dsn_failed.eml", status="5.2.2", diagnostic="552 Mailbox full"))
-    assert full.status is MessageStatus.BOUNCED
+    assert full.status is MessageStatus.FAILED  # full for now: the address stays
     # The RFC's own example: given up after five days of timeouts: the message failed, the address is fine.
     [timeout] = mail_reports.parse(fixture("dsn_failed.eml", status="4.0.0", diagnostic="426 connection timed out"))
     assert timeout.status is MessageStatus.FAILED

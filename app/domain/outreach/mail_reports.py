@@ -49,9 +49,10 @@ def _blocks(part: Message) -> list[Message]:
 
 
 def _bounce_status(status: str) -> MessageStatus:
-    """A failure of the recipient's mailbox (`5.1.x` address, `5.2.x` mailbox) bounces; any other
-    (policy, content, a network that kept failing: `4.x.x` given up) fails the message only."""
-    return MessageStatus.BOUNCED if status.startswith(("5.1.", "5.2.")) else MessageStatus.FAILED
+    """A bad address (`5.1.x`) or a disabled mailbox (`5.2.1`) bounces; any other failure (a full
+    mailbox, a message too large, policy, content, a network that kept failing: `4.x.x` given up)
+    fails the message only."""
+    return MessageStatus.BOUNCED if status.startswith("5.1.") or status == "5.2.1" else MessageStatus.FAILED
 
 
 def parse(raw: bytes) -> list[CallbackEvent]:

@@ -14,6 +14,9 @@ from app.domain.reports.periods import Interval, Period, ReportCalendar
 
 DEFAULT_DAYS = 90  # the last 90 days when neither bound is given
 MAX_DAYS = 3660  # ten years and change: a report never reads more
+# The dates a report may name: far enough either way for any business's history and plans, and
+# inside what the calendars convert (the Jalali calendar starts in 622).
+EARLIEST, LATEST = date(1900, 1, 1), date(2200, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ def resolve(
     last = last or (today if first is None else max(today, first))
     first = first or last - timedelta(days=DEFAULT_DAYS - 1)
     errors = ErrorList()
+    for name, day in (("from", first), ("to", last)):
+        if not EARLIEST <= day <= LATEST:
+            errors.add(name, f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+    errors.raise_if_any()
     if first > last:
         errors.add("from", f"is after `to` ({last.isoformat()})")
     elif (last - first).days + 1 > MAX_DAYS:

@@ -76,7 +76,7 @@ async def after_engagement(ctx: Context, people: Sequence[PersonRef]) -> int:
     if not people or not await watching(ctx):
         return 0
     ended, flushed = 0, False
-    for person in people:
+    for person in sorted(set(people), key=lambda p: (p.kind, p.id)):  # one order: batches never deadlock
         active = await ctx.enrolments.active_of_person_locked(person.column, person.id)
         for enrolment in active:
             document = await enrolments.document_for(ctx, enrolment["journey_id"], enrolment["journey_version"])

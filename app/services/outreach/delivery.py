@@ -80,13 +80,18 @@ class RateLimits:
         at = time.monotonic() + (start - utcnow()).total_seconds()
         self._next[channel_id] = max(self._next.get(channel_id, at), at)
 
-    async def wait(self, channel_id: UUID, per_second: float) -> None:
+    async def wait(self, channel_id: UUID, per_second: float, *, before: datetime | None = None) -> bool:
+        """Sleep until the channel's next slot and take it; False, at once and without taking it,
+        when that slot comes at or after `before` (a claim's lease would run out first)."""
         async with self._lock:
             now = time.monotonic()
             start = max(now, self._next.get(channel_id, now))
+            if before is not None and start + (utcnow() - before).total_seconds() >= now:
+                return False
             self._next[channel_id] = start + 1.0 / max(per_second, 0.001)
         if start > now:
             await asyncio.sleep(start - now)
+        return True
 
 
 async def deliver_due(
@@ -119,7 +124,7 @@ async def deliver_due(
     if not claimed:
         return 0
     configs = await _configs(database, claimed)
-    await reserve(database, limits, claimed, configs)
+    await reserve(database, limits, claimed, configs, lease_end)
     results = await asyncio.gather(
         *(_send_one(settings, limits, configs.get(m["channel_id"]), m, lease_end, stopping) for m in claimed)
     )
@@ -157,6 +162,7 @@ async def reserve(
     limits: RateLimits,
     claimed: Sequence[Mapping[str, Any]],
     configs: Mapping[UUID, ChannelConfig],
+    lease_end: datetime,
 ) -> None:
     """Reserve, per channel, as many slots as this pass claimed messages on the timeline every
     worker shares, so that together they keep to the channel's `max_per_second` (in one short
@@ -172,7 +178,8 @@ async def reserve(
         for channel_id, count in sorted(counts.items()):  # one order: two workers never deadlock
             config = configs[channel_id]
             per_second = float(config.settings.get("max_per_second") or 10)
-            start = await queue.reserve_slots(config.workspace_id, channel_id, count, utcnow(), per_second)
+            start = await queue.reserve_slots(config.workspace_id, channel_id, count, utcnow(), per_second,
+                                              until=lease_end - LEASE_MARGIN)  # fmt: skip
             limits.reserved(channel_id, start)
         await uow.commit()
 
@@ -368,7 +375,11 @@ async def _send_one(
     except Exception as exc:  # nothing was handed off: the message cannot be built, it fails
         log.exception("building message %s failed", message["id"])
         return SendResult(Outcome.FAILED, detail=f"the message could not be built: {type(exc).__name__}")
-    await limits.wait(config.id, float(config.settings.get("max_per_second") or 10))
+    # A slot past the lease (less a margin) is not waited for: the message is given back at once,
+    # never left asleep while `sending` for another worker to settle as unknown.
+    if not await limits.wait(config.id, float(config.settings.get("max_per_second") or 10),
+                             before=lease_end - LEASE_MARGIN):  # fmt: skip
+        return None
     # Stopping, or the lease (nearly) over after waiting for the channel's rate: give it back rather
     # than send a message another worker may already be settling as unknown.
     if stopping() or utcnow() + LEASE_MARGIN >= lease_end:

@@ -20,9 +20,11 @@ import math
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import partial
 from typing import Any, Literal
 from uuid import UUID
 
+from app.cpu import run_cpu
 from app.domain.customers.orders import Rate, convert, pick_rate
 from app.domain.money import formatter
 from app.domain.reports import periods as cal
@@ -112,7 +114,7 @@ async def pipeline(
         closed += [rules.ClosedOpportunity(False, frozenset({stage}))] * (n - won)
     rates = rules.calibrate(closed, rules.OPEN_STAGES, rules.STAGE_PROBABILITY)
     periods = [(p.start_date, p.end_date) for p in covered.periods]
-    forecast = rules.simulate(opened, rates, periods, seed=seed, today=today, basis=basis)
+    forecast = await run_cpu(partial(rules.simulate, opened, rates, periods, seed=seed, today=today, basis=basis))
     money = formatter(currency)
 
     def expected(value: float) -> str:

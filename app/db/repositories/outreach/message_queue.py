@@ -4,6 +4,7 @@ at their provider; and the channels' shared send rate."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -86,10 +87,11 @@ class MessageQueue(CrossWorkspaceQueue):
         return value
 
     async def reserve_slots(self, workspace_id: UUID, channel_id: UUID, count: int, now: datetime,
-                            per_second: float) -> datetime:  # fmt: skip
-        """Reserve `count` consecutive send slots of the channel, `1 / per_second` apart, on the
-        timeline every worker shares (`channels.next_send_at`, its row locked for the moment it
-        takes): the first slot's instant, never before `now`."""
+                            per_second: float, *, until: datetime) -> datetime:  # fmt: skip
+        """Reserve up to `count` consecutive send slots of the channel, `1 / per_second` apart, on
+        the timeline every worker shares (`channels.next_send_at`, its row locked for the moment it
+        takes), none at or after `until` (the claims' lease): the first slot's instant, never before
+        `now`. Claims past the reserved slots are given back by the sender without waiting."""
         ch = tables.channels
         where = (ch.c.workspace_id == workspace_id, ch.c.id == channel_id)
         statement = select(ch.c.next_send_at).where(*where)
@@ -98,6 +100,8 @@ class MessageQueue(CrossWorkspaceQueue):
         found = await self.uow.execute(statement)
         current: datetime | None = found.scalar()
         start = max(current or now, now)
-        after = start + timedelta(seconds=count / max(per_second, 0.001))
+        step = 1 / max(per_second, 0.001)
+        fits = max(0, min(count, math.ceil((until - start).total_seconds() / step)))
+        after = start + timedelta(seconds=fits * step)
         await self.uow.execute(update(ch).where(*where).values(next_send_at=after))
         return start

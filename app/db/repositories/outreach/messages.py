@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import case, func, insert, select, text, update
+from sqlalchemy import and_, case, func, insert, select, text, update
 
 from app.db import tables
 from app.db.repositories.base import Page, RecordRepository, Row, datetime_key, next_version
@@ -62,6 +62,7 @@ class MessageRepository(RecordRepository):
                 ms.c.workspace_id == self.workspace_id,
                 ms.c.created_at < before,
                 ms.c.status.not_in(("queued", "sending")),
+                ~and_(ms.c.status == "unknown", ms.c.lookup_at.is_not(None)),  # may still be sent again
                 (ms.c.body_text.is_not(None) | ms.c.body_html.is_not(None) | ms.c.subject.is_not(None)),
             )
             .values(subject=None, body_text=None, body_html=None)

@@ -73,11 +73,15 @@ class FunnelRepository(TenantRepository[dict[str, Any]]):
             group = ld.c.owner_id
         elif group_by == "team":
             group = ld.c.team_id
-        elif group_by == "form":  # each form the lead submitted
-            source = source.join(
-                fs, and_(fs.c.workspace_id == ld.c.workspace_id, fs.c.lead_id == ld.c.id, fs.c.spam.is_(False))
+        elif group_by == "form":  # each form the lead submitted (once, however often)
+            forms = (
+                select(fs.c.lead_id, fs.c.form_id)
+                .where(fs.c.workspace_id == self.workspace_id, fs.c.lead_id.is_not(None), fs.c.spam.is_(False))
+                .distinct()
+                .subquery("lead_forms")
             )
-            group = fs.c.form_id
+            source = source.join(forms, forms.c.lead_id == ld.c.id)
+            group = forms.c.form_id
         elif group_by == "campaign":  # each campaign that messaged the lead
             source = source.join(
                 cr,

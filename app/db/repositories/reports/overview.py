@@ -62,11 +62,12 @@ class OverviewRepository(TenantRepository[dict[str, Any]]):
 
     async def sla(self, today_start: datetime, now: datetime) -> Row:
         """open_clocks: open leads pending a first response not yet due; breached_today: leads
-        (not merged) whose deadline fell in [today_start, now] unanswered by then."""
+        (not merged or archived) whose deadline fell in [today_start, now] unanswered by then."""
         pending = ld.c.sla_status == SlaStatus.PENDING.value
         due = ld.c.first_response_due_at
         open_lead = and_(ld.c.status.in_(OPEN_STATUSES), ld.c.archived_at.is_(None))
         breached = and_(
+            ld.c.archived_at.is_(None),
             or_(ld.c.sla_status == SlaStatus.BREACHED.value, pending),
             due >= sql.at(today_start),
             due <= sql.at(now),

@@ -65,7 +65,7 @@ def pick(rank: Column[Any], n: Column[Any], value: Column[Any], fraction: float)
 
 def lead_conditions(filters: ReportFilters, workspace_id: UUID) -> list[ColumnElement[bool]]:
     """The leads the filters keep: owner, team, source and utm_campaign as the leads list matches
-    them; a form: leads one of whose submissions was to it; a campaign: leads it messaged."""
+    them; a form: leads one of whose submissions (not spam) was to it; a campaign: leads it messaged."""
     found: list[ColumnElement[bool]] = []
     if filters.owner_id is not None:
         found.append(ld.c.owner_id == filters.owner_id)
@@ -78,7 +78,8 @@ def lead_conditions(filters: ReportFilters, workspace_id: UUID) -> list[ColumnEl
     if filters.form_id is not None:
         fs = tables.form_submissions
         submitted = select(fs.c.lead_id).where(
-            fs.c.workspace_id == workspace_id, fs.c.form_id == filters.form_id, fs.c.lead_id.is_not(None)
+            fs.c.workspace_id == workspace_id, fs.c.form_id == filters.form_id, fs.c.lead_id.is_not(None),
+            fs.c.spam.is_(False),
         )
         found.append(ld.c.id.in_(submitted))
     if filters.campaign_id is not None:

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.domain.errors import InvalidInput
+from app.domain.reports.scope import EARLIEST, LATEST
 from app.routers.dependencies import require_any
 from app.routers.route import CrmRoute
 from app.schemas.workspace.calendar import HolidayList
@@ -32,8 +33,11 @@ async def list_holidays(
     to: Annotated[date | None, Query(description="Last local date, inclusive; default a year after `from`")] = None,
 ) -> HolidayList:
     today = (await calendar_of(ctx)).local_date(ctx.now)
+    for name, day in (("from", from_), ("to", to)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise InvalidInput.field(name, f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
     first = from_ or today
-    last = to or first + timedelta(days=365)
+    last = to or min(first + timedelta(days=365), LATEST)
     if last < first:
         raise InvalidInput.field("from", f"is after `to` ({last.isoformat()})")
     if (last - first).days + 1 > MAX_DAYS:

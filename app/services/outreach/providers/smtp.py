@@ -61,18 +61,19 @@ def _answer(exc: aiosmtplib.SMTPResponseException) -> str:
     return f"{exc.code} {exc.message}".strip()[:300]
 
 
-def _recipient_refused(exc: aiosmtplib.SMTPResponseException) -> bool:
+def _recipient_refused(exc: aiosmtplib.SMTPResponseException, *, at_data: bool = False) -> bool:
     """A permanent refusal of this recipient, at RCPT or at DATA (servers that accept every RCPT
-    refuse unknown or full mailboxes once the message is in): the mailbox does not exist, moved,
-    is full or disabled, a bad address: enhanced `5.1.x` or `5.2.x`, or without an enhanced code
-    550, 551, 552, 553 or 554 that does not name relaying. Not a refusal of the sender, the channel
-    or the content: relaying denied, policy, spam or authentication (`5.7.x`), content or size
-    (`5.6.x`, `5.3.x`) would otherwise suppress every recipient of a misconfigured channel or of a
-    message a filter did not like."""
-    enhanced = exc.message.strip().split(" ", 1)[0]
+    refuse unknown or disabled mailboxes once the message is in): enhanced `5.1.x` (a bad or
+    unknown address) or `5.2.1` (mailbox disabled); without an enhanced code 550, 551 or 553 (and
+    554 at RCPT) not naming relaying. Not a refusal of the sender, the channel or the content:
+    relaying denied, policy, spam or authentication (`5.7.x`), a full mailbox or a message too large
+    (`5.2.2`, `5.2.3`, 552), content (`5.6.x`, `5.3.x`) would otherwise suppress every recipient of
+    a misconfigured channel or of a message a filter did not like."""
+    enhanced = exc.message.strip().split(" ", 1)[0].lstrip("-")
     if enhanced.count(".") == 2 and enhanced[0].isdigit():
-        return enhanced.startswith(("5.1.", "5.2."))
-    return exc.code in (550, 551, 552, 553, 554) and "relay" not in exc.message.lower()
+        return enhanced.startswith("5.1.") or enhanced == "5.2.1"
+    codes = (550, 551, 553) if at_data else (550, 551, 553, 554)
+    return exc.code in codes and "relay" not in exc.message.lower()
 
 
 def _by_code(code: int, detail: str, *, refused: Outcome) -> SendResult:
@@ -235,7 +236,7 @@ class SmtpAdapter:
             if exc.code < 400:  # an answer of another kind than expected (no valid reply)
                 outcome = Outcome.UNKNOWN if stage == Stage.DATA else Outcome.RETRY
                 return SendResult(outcome, detail=_answer(exc)), client
-            if stage in (Stage.RCPT, Stage.DATA) and _recipient_refused(exc):
+            if stage in (Stage.RCPT, Stage.DATA) and _recipient_refused(exc, at_data=stage == Stage.DATA):
                 return _by_code(exc.code, _answer(exc), refused=Outcome.BOUNCED), client
             return _by_code(exc.code, _answer(exc), refused=Outcome.FAILED), client
         except (TimeoutError, aiosmtplib.SMTPTimeoutError):
