@@ -68,6 +68,7 @@ SELECT '{ws}'::uuid, gen_random_uuid(), 'L' || g, 'l' || g || '@bench.example', 
 FROM (SELECT g, random() AS r, -600 * ln(1 - random()) - 600 * ln(1 - random()) AS response,
              now() - random() * interval '{days} days' AS created
       FROM generate_series(1, {leads}) g) x;
+ANALYZE leads;
 INSERT INTO lead_state_changes (workspace_id, id, lead_id, kind, from_value, to_value, cause, score, occurred_at)
 SELECT '{ws}'::uuid, gen_random_uuid(), id, 'stage', NULL, 'mql', 'rules', 50, created_at + interval '6 hours'
 FROM leads WHERE workspace_id = '{ws}'::uuid AND stage IS NOT NULL;
@@ -86,6 +87,7 @@ SELECT '{ws}'::uuid, gen_random_uuid(), 'Deal ' || id, owner_id, (100000 * -ln(1
        id, created_at + interval '2 days', created_at + interval '2 days', 'bench', 'bench'
 FROM (SELECT id, owner_id, created_at, row_number() OVER (ORDER BY id) AS k
       FROM leads WHERE workspace_id = '{ws}'::uuid AND stage = 'sql' LIMIT {opportunities}) q;
+ANALYZE opportunities;
 UPDATE leads l SET opportunity_id = o.id, status = 'qualified', qualified_at = o.created_at
 FROM opportunities o WHERE o.workspace_id = '{ws}'::uuid AND l.workspace_id = '{ws}'::uuid AND l.id = o.lead_id;
 -- A task and an activity for every tenth lead.
