@@ -144,28 +144,28 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
         in the order of `fractions`) of the leads assigned to them in the range (not by escalation)."""
         a = self._assigned(scope, members)
         found: dict[UUID, dict[str, Any]] = {}
-        sla = (
+        # One pass over the assignments: the SLA counts and the percentiles of the leads answered
+        # (ranked among the member's non-null times: nulls ordered last on both databases).
+        order = [a.c.seconds.is_(None), a.c.seconds]
+        ranked = (
             select(
                 a.c.member_id,
-                func.count(case((a.c.sla_status == "met", 1), else_=None)).label("met"),
-                func.count(case((a.c.sla_status == "breached", 1), else_=None)).label("breached"),
+                a.c.seconds,
+                a.c.sla_status,
+                func.row_number().over(partition_by=a.c.member_id, order_by=order).label("rank"),
+                func.count(a.c.seconds).over(partition_by=a.c.member_id).label("n"),
             )
             .where(a.c.answerable == 1)
-            .group_by(a.c.member_id)
-        )
-        for r in await self.uow.execute(sla):
-            found[r.member_id] = {"met": int(r.met), "breached": int(r.breached)}
-        values = (
-            select(a.c.member_id, a.c.seconds, *sql.ranked(a.c.seconds, [a.c.member_id]))
-            .where(a.c.answerable == 1, a.c.seconds.is_not(None))
             .subquery("ranked")
         )
         statement = select(
-            values.c.member_id,
-            *(sql.pick(values.c.rank, values.c.n, values.c.seconds, q).label(f"q{i}") for i, q in enumerate(fractions)),
-        ).group_by(values.c.member_id)
+            ranked.c.member_id,
+            func.count(case((ranked.c.sla_status == "met", 1), else_=None)).label("met"),
+            func.count(case((ranked.c.sla_status == "breached", 1), else_=None)).label("breached"),
+            *(sql.pick(ranked.c.rank, ranked.c.n, ranked.c.seconds, q).label(f"q{i}") for i, q in enumerate(fractions)),
+        ).group_by(ranked.c.member_id)
         for row in (await self.uow.execute(statement)).mappings():
-            entry = found.setdefault(row["member_id"], {"met": 0, "breached": 0})
+            entry = found.setdefault(row["member_id"], {"met": int(row["met"]), "breached": int(row["breached"])})
             for i in range(len(fractions)):
                 entry[f"q{i}"] = float(row[f"q{i}"]) if row[f"q{i}"] is not None else None
         return found
