@@ -150,7 +150,7 @@ async def test_a_reactivate_step_brings_a_disqualified_lead_back_to_nurturing(
 
 async def test_a_disqualify_step_uses_the_workspaces_reasons(database: Database, tenant: Tenant) -> None:
     reasons = await tenant.request("PUT", "/v1/settings/disqualification-reasons",
-                                   json={"reasons": ["wrong_country", "duplicate_entry"]})  # fmt: skip
+                                   json={"reasons": ["wrong_country", "duplicate_entry", "no_budget"]})  # fmt: skip
     assert reasons.status_code == 200, reasons.text
 
     def dropping(reason: str) -> dict[str, Any]:
@@ -159,8 +159,11 @@ async def test_a_disqualify_step_uses_the_workspaces_reasons(database: Database,
                           {"id": "tell", "type": "notify", "message": "dropped"}]}  # fmt: skip
 
     listed = await journey(tenant, dropping("wrong_country"))
-    # a slug, so it publishes; no longer one of this workspace's reasons, so the step cannot use it
+    # one of the workspace's reasons when published, removed from them since: the step cannot use it
     unlisted = await journey(tenant, dropping("no_budget"))
+    reasons = await tenant.request("PUT", "/v1/settings/disqualification-reasons",
+                                   json={"reasons": ["wrong_country", "duplicate_entry"]})  # fmt: skip
+    assert reasons.status_code == 200, reasons.text
     dropped, kept = await lead(tenant), await lead(tenant)
     async with running_worker(database):
         done = await ended(tenant, (await enrol(tenant, listed["id"], dropped))["id"])
