@@ -84,6 +84,10 @@ async def run_due(database: Database, now: datetime) -> int:
     """Deliver the schedules whose occurrence has come; how many schedules were looked at."""
     done = 0
     for _ in range(BATCH):
+        # Looked up read-only first: an idle worker takes no write lock (SQLite's is the whole database).
+        next_at = await next_due(database)
+        if next_at is None or next_at > now:
+            return done
         async with UnitOfWork(database) as uow:
             due = await uow.schedule_queue().due(now, 1)
             if not due:
