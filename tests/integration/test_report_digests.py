@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures `app`, `client` and `tenant` are the email tests', imported by name)
 """Scheduled digests end to end on SQLite and PostgreSQL: `/v1/report-schedules` through HTTP, a
 real worker delivering a due occurrence, and a real SMTP server (aiosmtpd) receiving the email as
 a mail client reads it: Persian and right to left for a `fa` workspace, the chart inline as a
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
@@ -17,45 +17,26 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from app.config import Settings
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.events import events as event_types
 from app.ids import utcnow
-from app.main import create_app
 from app.services.reports import digests
 from tests.conftest import Tenant, assert_problem, make_tenant
-from tests.integration.test_email_messages import running_worker, setup, until
+from tests.integration.test_email_messages import (  # noqa: F401  (the email tests' fixtures)
+    app,
+    client,
+    running_worker,
+    setup,
+    tenant,
+    until,
+)
 from tests.smtp_server import SmtpServer
 
 # Asia/Tehran keeps +03:30 all year since 2022: the expected occurrences are computed by hand in it.
 TEHRAN = dt.timezone(dt.timedelta(hours=3, minutes=30))
 SATURDAY = 5
-
-
-@pytest.fixture(scope="module")
-def app(database: Database):  # type: ignore[no-untyped-def]
-    settings = Settings(
-        database_url=database.settings.database_url,
-        rate_limit_api_per_minute=10**6,
-        rate_limit_form_per_minute=10**6,
-        outbound_allow_loopback=True,
-        public_base_url="https://crm.example",
-    )
-    return create_app(settings, database=database)
-
-
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
-
-
-@pytest.fixture
-async def tenant(database: Database, client: httpx.AsyncClient) -> Tenant:
-    return await make_tenant(database, client)
 
 
 @pytest.fixture
