@@ -98,8 +98,10 @@ async def seeded(database: Database, tenant: Tenant) -> dict[str, Any]:
     responses = {"A1": (60.0, "met"), "A2": (300.0, "breached"), "A3": (30.0, "met"), "A4": (None, "pending"),
                  "E": (900.0, "breached"), "B1": (120.0, "met"), "B2": (None, "not_applicable")}  # fmt: skip
     for name, (seconds, status) in responses.items():
+        # a pending clock keeps a deadline (ahead: no worker of another test breaches it meanwhile)
+        due = {"first_response_due_at": now + dt.timedelta(days=30)} if status == "pending" else {}
         await _set(database, tables.leads, tables.leads.c.id == UUID(leads[name]), first_response_seconds=seconds,
-                   sla_status=status)  # fmt: skip
+                   sla_status=status, **due)  # fmt: skip
     return ids
 
 
