@@ -298,6 +298,28 @@ async def test_a_breach_is_caught_by_the_worker_at_the_deadline_with_no_request(
     assert late["sla_status"] == "breached" and late["first_response_seconds"] >= 2
 
 
+async def test_a_pending_lead_without_a_deadline_does_not_hold_up_the_others_breaches(
+    tenant: Tenant, database: Database
+) -> None:
+    """A pending clock with no deadline (written by hand or by an older version) is never due; the
+    worker still wakes for the real deadlines (SQLite sorts NULLs first)."""
+    await _around_the_clock(tenant, target_seconds=2)
+    odd = await _capture(tenant, email="no-deadline@x.io")
+    async with UnitOfWork(database) as uow:
+        await WorkspaceRepositories(uow, uuid.UUID(tenant.id)).leads.set_columns(
+            uuid.UUID(odd["id"]), {"first_response_due_at": None}
+        )
+        await uow.commit()
+    async with running_worker(database, worker_poll_seconds=1.0):
+        lead = await _capture(tenant, email="waiting@x.io")
+        for _ in range(100):
+            if (await _stored_lead(database, tenant, lead["id"]))["sla_status"] == "breached":
+                break
+            await asyncio.sleep(0.1)
+    assert (await _stored_lead(database, tenant, lead["id"]))["sla_status"] == "breached"
+    assert (await _stored_lead(database, tenant, odd["id"]))["sla_status"] == "pending"
+
+
 async def test_escalation_notifies_the_owners_manager(tenant: Tenant, database: Database) -> None:
     boss = await _member(tenant, "Boss")
     rep = await _member(tenant, "Rep", manager_id=boss)

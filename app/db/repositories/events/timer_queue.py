@@ -51,11 +51,16 @@ class TimerQueue(CrossWorkspaceQueue):
     # -- first-response SLA ------------------------------------------------------------------------
     async def next_sla_due(self) -> datetime | None:
         """The earliest pending first-response deadline of a live lead (not archived, not merged), any
-        workspace (index ix_leads_sla_pending)."""
+        workspace (index ix_leads_sla_pending); a pending lead without a deadline is never due."""
         ld = tables.leads
         statement = (
             select(ld.c.first_response_due_at)
-            .where(ld.c.sla_status == "pending", ld.c.archived_at.is_(None), ld.c.merged_into_id.is_(None))
+            .where(
+                ld.c.sla_status == "pending",
+                ld.c.first_response_due_at.is_not(None),  # SQLite sorts NULLs first: one would hide the rest
+                ld.c.archived_at.is_(None),
+                ld.c.merged_into_id.is_(None),
+            )
             .order_by(ld.c.first_response_due_at)
             .limit(1)
         )
