@@ -132,3 +132,24 @@ async def test_a_failed_savepoint_drops_what_it_queued(tenant: Tenant, database:
     async with UnitOfWork(database, write=False) as uow:
         stored = (await uow.execute(select(e.c.id).where(e.c.workspace_id == workspace_id, e.c.actor == "test"))).all()
     assert [row.id for row in stored] == [kept["id"]]
+
+
+async def test_report_settings_last_only_as_long_as_their_transaction(database: Database) -> None:
+    """`analytic()` turns JIT off and widens `work_mem` for a report's transaction on PostgreSQL; the
+    pooled connection goes back with the server's settings."""
+    from sqlalchemy import text
+
+    if database.is_sqlite:
+        async with UnitOfWork(database, write=False) as uow:
+            await uow.analytic()  # nothing to tune: no statement sent
+            assert (await uow.execute(text("SELECT 1"))).scalar() == 1
+        return
+    async with UnitOfWork(database, write=False) as uow:
+        before = (await uow.execute(text("SHOW work_mem"))).scalar()
+    async with UnitOfWork(database, write=False) as uow:
+        await uow.analytic()
+        assert (await uow.execute(text("SHOW jit"))).scalar() == "off"
+        assert (await uow.execute(text("SHOW work_mem"))).scalar() == "32MB"
+    for _ in range(3):  # whichever pooled connection comes next
+        async with UnitOfWork(database, write=False) as uow:
+            assert (await uow.execute(text("SHOW work_mem"))).scalar() == before

@@ -20,8 +20,8 @@ FRACTIONS = (rules.MEDIAN, rules.P90)
 
 async def funnel(ctx: Context, scope: ReportScope, *, mode: str, group_by: str | None) -> dict[str, Any]:
     repo = ctx.funnel_report
-    rows = [rules.Counted(**r) for r in await repo.counts(scope, mode, None)]
-    times = await repo.durations(scope, mode, FRACTIONS)
+    counted, times = await repo.summary(scope, mode, FRACTIONS)
+    rows = [rules.Counted(**r) for r in counted]
     result = rules.assemble(rows, len(scope.periods), times)
     periods = [
         {**period_fields(period), **counts} for period, counts in zip(scope.periods, result["periods"], strict=True)

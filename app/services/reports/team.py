@@ -51,7 +51,8 @@ async def team(ctx: Context, scope: ReportScope) -> dict[str, Any]:
     def of(member_id: UUID) -> rules.Figures:
         return figures.setdefault(member_id, rules.Figures())
 
-    counted = await repo.period_counts(scope, chosen, currency)
+    assigned, answers = await repo.assignments(scope, chosen, (MEDIAN, P90))
+    counted = [*assigned, *await repo.period_counts(scope, chosen, currency)]
     for row in counted:
         entry = of(row["member_id"])
         setattr(entry, row["figure"], getattr(entry, row["figure"]) + row["count"])
@@ -62,7 +63,7 @@ async def team(ctx: Context, scope: ReportScope) -> dict[str, Any]:
     for row in activities:
         entry = of(row["member_id"])
         entry.activities[row["type"]] = entry.activities.get(row["type"], 0) + row["count"]
-    for member_id, answered in (await repo.responses(scope, chosen, (MEDIAN, P90))).items():
+    for member_id, answered in answers.items():
         entry = of(member_id)
         entry.sla_met, entry.sla_breached = answered["met"], answered["breached"]
         entry.first_response_median_seconds = answered.get("q0")

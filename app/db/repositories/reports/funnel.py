@@ -13,7 +13,21 @@ from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from app.db import tables
 from app.db.repositories.base import TenantRepository
@@ -102,28 +116,30 @@ class FunnelRepository(TenantRepository[dict[str, Any]]):
             )
         )
 
-    async def counts(self, scope: ReportScope, mode: str, group_by: str | None) -> list[dict[str, Any]]:
-        """Rows of (stage, group_key, period, leads): how many leads counted at each stage, per
-        group and period. Cohort: the leads created in the range, by the period of their creation;
-        activity: the leads that reached each stage in the range, by the period they reached it."""
+    def _ranged(self, scope: ReportScope, mode: str, group_by: str | None) -> Select[Any]:
+        """The facts of the leads a mode reports on: cohort, the leads created in the range; activity,
+        the leads with a stage reached in the range."""
         facts = self._facts(scope, group_by, cohort=mode == "cohort")
+        if mode == "cohort":
+            return facts.where(ld.c.created_at >= sql.at(scope.start), ld.c.created_at < sql.at(scope.end))
+        columns = facts.selected_columns
+        return facts.where(or_(*(and_(columns[f"{s}_at"] >= sql.at(scope.start),
+                                      columns[f"{s}_at"] < sql.at(scope.end)) for s in STAGES)))  # fmt: skip
+
+    def _counted(self, f: Any, scope: ReportScope, mode: str) -> list[Select[Any]]:
+        """Selects of (stage, group_key, period, leads) over the facts `f`: how many leads counted at
+        each stage, per group and period. Cohort: by the period of their creation; activity: by the
+        period they reached each stage."""
         bounds = scope.bounds()
         if mode == "cohort":
-            facts = facts.where(ld.c.created_at >= sql.at(scope.start), ld.c.created_at < sql.at(scope.end))
-            f = facts.subquery("facts")
-            b = select(f, sql.bucket(f.c.lead_at, bounds).label("period")).subquery("bucketed")
-            statement = select(
-                b.c.group_key, b.c.period, *(func.count(b.c[f"{s}_at"]).label(s) for s in STAGES)
-            ).group_by(b.c.group_key, b.c.period)
-            rows = [dict(r) for r in (await self.uow.execute(statement)).mappings()]
-            return [
-                {"stage": s, "group_key": r["group_key"], "period": r["period"], "leads": int(r[s])}
-                for r in rows
-                for s in STAGES
-            ]
-        window = [or_(*(and_(facts.selected_columns[f"{s}_at"] >= sql.at(scope.start),
-                             facts.selected_columns[f"{s}_at"] < sql.at(scope.end)) for s in STAGES))]  # fmt: skip
-        f = facts.where(*window).cte("facts")  # read once by every stage's branch
+            period = sql.bucket(f.c.lead_at, bounds).label("period")
+            wide = (
+                select(f.c.group_key, period, *(func.count(f.c[f"{s}_at"]).label(s) for s in STAGES))
+                .group_by(f.c.group_key, period)
+                .cte("cohorts")  # one read of the facts for the six stages
+            )
+            return [select(literal(s).label("stage"), wide.c.group_key, wide.c.period, wide.c[s].label("leads"))
+                    for s in STAGES]  # fmt: skip
         parts = [
             select(literal(s).label("stage"), f.c.group_key, sql.bucket(f.c[f"{s}_at"], bounds).label("period")).where(
                 f.c[f"{s}_at"] >= sql.at(scope.start), f.c[f"{s}_at"] < sql.at(scope.end)
@@ -131,42 +147,60 @@ class FunnelRepository(TenantRepository[dict[str, Any]]):
             for s in STAGES
         ]
         u = union_all(*parts).subquery("reached")
-        statement = select(u.c.stage, u.c.group_key, u.c.period, func.count().label("leads")).group_by(
-            u.c.stage, u.c.group_key, u.c.period
-        )
-        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+        return [select(u.c.stage, u.c.group_key, u.c.period, func.count().label("leads"))
+                .group_by(u.c.stage, u.c.group_key, u.c.period)]  # fmt: skip
 
-    async def durations(
+    async def counts(self, scope: ReportScope, mode: str, group_by: str | None) -> list[dict[str, Any]]:
+        """Rows of (stage, group_key, period, leads) per group (see `_counted`)."""
+        await self.uow.analytic()
+        f = self._ranged(scope, mode, group_by).cte("facts")  # read once by every stage's branch
+        u = union_all(*self._counted(f, scope, mode)).subquery("counted")
+        return [{**dict(r), "leads": int(r["leads"])} for r in (await self.uow.execute(select(u))).mappings()]
+
+    async def summary(
         self, scope: ReportScope, mode: str, fractions: Sequence[float]
-    ) -> dict[str, dict[float, float]]:
-        """Per stage after the first: percentiles of the seconds from the previous stage to it, over
-        the leads with both times (cohort: created in the range; activity: reached it in the
-        range)."""
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[float, float]]]:
+        """The ungrouped funnel in one statement, its leads' facts read once: the count rows (as
+        `counts`) and, per stage after the first, the percentiles of the seconds from the previous
+        stage to it over the leads with both times (cohort: created in the range; activity: reached
+        it in the range)."""
+        await self.uow.analytic()
         dialect = str((await self.uow.connection()).dialect.name)
-        facts = self._facts(scope, None, cohort=mode == "cohort")
-        if mode == "cohort":
-            facts = facts.where(ld.c.created_at >= sql.at(scope.start), ld.c.created_at < sql.at(scope.end))
-        f = facts.cte("facts")  # read once by every stage's branch
-        parts = []
+        f = self._ranged(scope, mode, None).cte("facts")  # referenced twice: computed once
+        gaps = []
         for previous, stage in pairwise(STAGES):
             later, earlier = f.c[f"{stage}_at"], f.c[f"{previous}_at"]
             conditions = [later.is_not(None), earlier.is_not(None), later >= earlier]
             if mode != "cohort":
                 conditions += [later >= sql.at(scope.start), later < sql.at(scope.end)]
-            parts.append(
-                select(literal(stage).label("stage"), sql.seconds_between(later, earlier, dialect).label("seconds"))
-                .where(*conditions)
+            gaps.append(
+                select(
+                    literal(stage).label("stage"), sql.seconds_between(later, earlier, dialect).label("seconds")
+                ).where(*conditions)
             )
-        u = union_all(*parts).subquery("gaps")
+        u = union_all(*gaps).subquery("gaps")
         ranked = select(u.c.stage, u.c.seconds, *sql.ranked(u.c.seconds, [u.c.stage])).subquery("ranked")
-        statement = select(
-            ranked.c.stage, *(sql.pick(ranked.c.rank, ranked.c.n, ranked.c.seconds, q).label(f"q{i}")
-                              for i, q in enumerate(fractions))
+        none_float = cast(null(), Float)
+        timed = select(
+            literal("gap").label("kind"), ranked.c.stage, cast(null(), Integer).label("period"),
+            cast(null(), Integer).label("leads"),
+            *(sql.pick(ranked.c.rank, ranked.c.n, ranked.c.seconds, q).label(f"q{i}") for i, q in enumerate(fractions)),
         ).group_by(ranked.c.stage)  # fmt: skip
+        counted = [
+            select(literal("count").label("kind"), c.c.stage, c.c.period, c.c.leads,
+                   *(none_float.label(f"q{i}") for i in range(len(fractions))))
+            for c in (part.subquery() for part in self._counted(f, scope, mode))
+        ]  # fmt: skip
+        rows: list[dict[str, Any]] = []
         found: dict[str, dict[float, float]] = {}
-        for row in (await self.uow.execute(statement)).mappings():
-            found[row["stage"]] = {q: float(row[f"q{i}"]) for i, q in enumerate(fractions) if row[f"q{i}"] is not None}
-        return found
+        for row in (await self.uow.execute(union_all(timed, *counted))).mappings():
+            if row["kind"] == "count":
+                rows.append({"stage": row["stage"], "group_key": None, "period": row["period"],
+                             "leads": int(row["leads"])})  # fmt: skip
+            else:
+                found[row["stage"]] = {q: float(row[f"q{i}"]) for i, q in enumerate(fractions)
+                                       if row[f"q{i}"] is not None}  # fmt: skip
+        return rows, found
 
     async def names(self, group_by: str, keys: Sequence[Any]) -> dict[Any, str]:
         """Names for group keys that are ids: members, teams, forms, campaigns."""

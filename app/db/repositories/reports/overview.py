@@ -38,6 +38,7 @@ class OverviewRepository(TenantRepository[dict[str, Any]]):
     async def leads(self) -> dict[str, dict[Any, int]]:
         """Open leads counted by each dimension (one UNION ALL of GROUP BYs): dimension → value →
         count; `owner` keyed by member id (None: unassigned)."""
+        await self.uow.analytic()
         parts = [
             select(literal(name).label("dimension"), cast(ld.c[name], String).label("value"),
                    func.count().label("leads"))

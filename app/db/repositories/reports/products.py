@@ -76,6 +76,7 @@ class ProductReportRepository(TenantRepository[dict[str, Any]]):
         """Products (`group` product: one row per product, lines without a SKU together as one) or
         categories, the first `limit` by `sort` (descending; then units, then key): key, sku,
         name, category, units, revenue, cost, converted, costless, customers, repeaters."""
+        await self.uow.analytic()
         lines = self._lines(scope, category)
         key = lines.c.product_id if group == "product" else lines.c.category
         totals = (
@@ -138,6 +139,7 @@ class ProductReportRepository(TenantRepository[dict[str, Any]]):
 
     async def periods(self, scope: ReportScope, *, category: str | None) -> list[Row]:
         """Per period (index in the scope's periods): units and revenue of every product."""
+        await self.uow.analytic()
         lines = self._lines(scope, category)
         period = sql.bucket(lines.c.placed_at, scope.bounds()).label("period")
         bucketed = select(period, lines.c.units, lines.c.revenue).subquery("bucketed")

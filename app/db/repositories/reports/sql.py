@@ -78,7 +78,9 @@ def lead_conditions(filters: ReportFilters, workspace_id: UUID) -> list[ColumnEl
     if filters.form_id is not None:
         fs = tables.form_submissions
         submitted = select(fs.c.lead_id).where(
-            fs.c.workspace_id == workspace_id, fs.c.form_id == filters.form_id, fs.c.lead_id.is_not(None),
+            fs.c.workspace_id == workspace_id,
+            fs.c.form_id == filters.form_id,
+            fs.c.lead_id.is_not(None),
             fs.c.spam.is_(False),
         )
         found.append(ld.c.id.in_(submitted))

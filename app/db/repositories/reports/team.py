@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, func, literal, null, select, union_all
 
 from app.db import tables
 from app.db.repositories.base import TenantRepository
@@ -68,16 +68,15 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
                 *self._in_range(asg.c.assigned_at, scope),
             )
             .group_by(asg.c.to_member_id, asg.c.lead_id)
-            .subquery("assigned")
         )
 
     async def period_counts(
         self, scope: ReportScope, members: Sequence[UUID] | None, currency: str
     ) -> list[dict[str, Any]]:
         """Rows of figure, member_id, period, count (and amount_minor, other_currency for the
-        opportunities won): leads_assigned, leads_qualified, opportunities_won, tasks_done."""
+        opportunities won): leads_qualified, opportunities_won, tasks_done."""
+        await self.uow.analytic()
         bounds = scope.bounds()
-        a = self._assigned(scope, members)
         found: list[dict[str, Any]] = []
 
         async def collect(figure: str, statement: Any) -> None:
@@ -86,9 +85,6 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
                               "count": int(r["count"]), "amount_minor": int(r.get("amount_minor") or 0),
                               "other_currency": int(r.get("other_currency") or 0)})  # fmt: skip
 
-        period = sql.bucket(a.c.first_at, bounds).label("period")
-        await collect("leads_assigned", select(a.c.member_id, period, func.count().label("count"))
-                      .group_by(a.c.member_id, period))  # fmt: skip
         period = sql.bucket(ld.c.qualified_at, bounds).label("period")
         await collect(
             "leads_qualified",
@@ -137,15 +133,16 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
         )
         return found
 
-    async def responses(
+    async def assignments(
         self, scope: ReportScope, members: Sequence[UUID] | None, fractions: Sequence[float]
-    ) -> dict[UUID, dict[str, Any]]:
-        """Per member: `met`, `breached` and the first-response seconds' percentiles (`q0`, `q1`...
-        in the order of `fractions`) of the leads assigned to them in the range (not by escalation)."""
-        a = self._assigned(scope, members)
-        found: dict[UUID, dict[str, Any]] = {}
-        # One pass over the assignments: the SLA counts and the percentiles of the leads answered
-        # (ranked among the member's non-null times: nulls ordered last on both databases).
+    ) -> tuple[list[dict[str, Any]], dict[UUID, dict[str, Any]]]:
+        """From the leads assigned in the range, read once: the `leads_assigned` rows of
+        `period_counts`' shape, and per member `met`, `breached` and the first-response seconds'
+        percentiles (`q0`, `q1`... in the order of `fractions`) of those not got by escalation."""
+        await self.uow.analytic()
+        a = self._assigned(scope, members).cte("assigned")  # referenced twice: computed once
+        # The SLA counts and the percentiles of the leads answered, in one pass (ranked among the
+        # member's non-null times: nulls ordered last on both databases).
         order = [a.c.seconds.is_(None), a.c.seconds]
         ranked = (
             select(
@@ -158,20 +155,38 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
             .where(a.c.answerable == 1)
             .subquery("ranked")
         )
-        statement = select(
+        answered = select(
+            literal("answered").label("kind"),
             ranked.c.member_id,
+            cast(null(), Integer).label("period"),
             func.count(case((ranked.c.sla_status == "met", 1), else_=None)).label("met"),
             func.count(case((ranked.c.sla_status == "breached", 1), else_=None)).label("breached"),
             *(sql.pick(ranked.c.rank, ranked.c.n, ranked.c.seconds, q).label(f"q{i}") for i, q in enumerate(fractions)),
         ).group_by(ranked.c.member_id)
-        for row in (await self.uow.execute(statement)).mappings():
+        period = sql.bucket(a.c.first_at, scope.bounds())
+        assigned = select(
+            literal("assigned").label("kind"),
+            a.c.member_id,
+            period.label("period"),
+            func.count().label("met"),  # the count, in the union's first figure column
+            cast(null(), Integer).label("breached"),
+            *(cast(null(), Float).label(f"q{i}") for i in range(len(fractions))),
+        ).group_by(a.c.member_id, period)
+        counted: list[dict[str, Any]] = []
+        found: dict[UUID, dict[str, Any]] = {}
+        for row in (await self.uow.execute(union_all(answered, assigned))).mappings():
+            if row["kind"] == "assigned":
+                counted.append({"figure": "leads_assigned", "member_id": row["member_id"], "period": row["period"],
+                                "count": int(row["met"]), "amount_minor": 0, "other_currency": 0})  # fmt: skip
+                continue
             entry = found.setdefault(row["member_id"], {"met": int(row["met"]), "breached": int(row["breached"])})
             for i in range(len(fractions)):
                 entry[f"q{i}"] = float(row[f"q{i}"]) if row[f"q{i}"] is not None else None
-        return found
+        return counted, found
 
     async def activities(self, scope: ReportScope, members: Sequence[UUID] | None) -> list[dict[str, Any]]:
         """Rows of member_id, type, period, count: the activities they logged in the range."""
+        await self.uow.analytic()
         period = sql.bucket(act.c.occurred_at, scope.bounds()).label("period")
         statement = (
             select(act.c.member_id, act.c.type, period, func.count().label("count"))

@@ -82,6 +82,7 @@ class WinLossRepository(TenantRepository[dict[str, Any]]):
     ) -> dict[str, list[dict[str, Any]]]:
         """Per dimension (reason, owner, source, period): rows of outcome, key, count, amount_minor
         and other_currency."""
+        await self.uow.analytic()
         u = self._units(scope, currency, owners, source)
         keys = {"reason": u.c.reason, "owner": u.c.owner_id, "source": u.c.source, "period": u.c.period}
         found: dict[str, list[dict[str, Any]]] = {}
