@@ -233,7 +233,8 @@ async def test_the_5_minute_rule_covers_website_and_ads_leads_in_tehrans_working
         await tehran.post("/v1/activities", json={"lead_id": lead_id, "type": "call", "member_id": rep})
     answered = (await tehran.get(f"/v1/leads/{card.json()['id']}")).json()
     assert answered["sla_status"] == "not_applicable" and answered["first_responded_at"] is not None
-    by_source = (await tehran.get("/v1/reports/speed-to-lead", params={"group_by": "source"})).json()
+    since = {"group_by": "source", "from": "2026-11-01"}  # the dated lead stays in range whenever this runs
+    by_source = (await tehran.get("/v1/reports/speed-to-lead", params=since)).json()
     assert {g["key"]: g["leads"] for g in by_source["groups"]} == {"web_form": 1, "ads": 1}
 
 
@@ -489,7 +490,8 @@ async def test_speed_to_lead_report_buckets_and_percentiles(tenant: Tenant, data
     overall = report["overall"]
     assert (overall["leads"], overall["responded"], overall["pending"]) == (5, 4, 1)
     assert overall["buckets"] == {"under_5m": 1, "5m_30m": 1, "30m_60m": 0, "1h_24h": 1, "over_24h": 1, "never": 1}
-    assert abs(overall["p50_seconds"] - (600 + 7200) / 2) < 1
+    # Nearest rank, as every report: of 120, 600, 7,200 and 108,000 s the median is the 2nd, p90 the 4th.
+    assert abs(overall["p50_seconds"] - 600) < 1 and abs(overall["p90_seconds"] - 30 * 3600) < 1
     assert overall["within_sla_share"] == 0.25 and overall["breached"] == 3
 
     by_owner = (await tenant.get("/v1/reports/speed-to-lead", params={"group_by": "owner"})).json()["groups"]
@@ -499,8 +501,42 @@ async def test_speed_to_lead_report_buckets_and_percentiles(tenant: Tenant, data
     window = {"created_after": (now - timedelta(hours=3)).isoformat(), "group_by": "owner"}
     assert (await tenant.get("/v1/reports/speed-to-lead", params=window)).json()["overall"]["leads"] == 4
     assert_problem(await tenant.get("/v1/reports/speed-to-lead", params={"group_by": "moon"}), 422, "group_by")
+    both = {"created_after": now.isoformat(), "from": now.date().isoformat()}
+    assert_problem(await tenant.get("/v1/reports/speed-to-lead", params=both), 422, "from")
+
+    # The reports' range and filters: local days (the leads above are all of the last 90), an owner.
+    days = {"from": (now - timedelta(days=2)).date().isoformat(), "to": now.date().isoformat()}
+    ranged = (await tenant.get("/v1/reports/speed-to-lead", params=days)).json()
+    assert ranged["overall"]["leads"] == 5 and (ranged["from"], ranged["to"]) == (days["from"], days["to"])
+    assert ranged["created_after"] is not None and ranged["created_before"] is not None
+    anas = (await tenant.get("/v1/reports/speed-to-lead", params={"owner_id": ana})).json()["overall"]
+    assert (anas["leads"], anas["responded"], anas["p50_seconds"]) == (2, 2, anas["p50_seconds"])
+    assert abs(anas["p50_seconds"] - 120) < 1  # of 120 and 600 s: the 1st
+    before = {"to": (now - timedelta(days=3)).date().isoformat()}
+    assert (await tenant.get("/v1/reports/speed-to-lead", params=before)).json()["overall"]["leads"] == 0
+
+    # As CSV: the overall row, then the groups.
+    table = await tenant.get("/v1/reports/speed-to-lead", params={"group_by": "owner"},
+                             headers={"Accept": "text/csv"})  # fmt: skip
+    assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+    lines = table.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("section,key,leads,responded,p50_seconds")
+    assert lines[1].startswith("total,,5,4,600") and {line.split(",")[1] for line in lines[2:]} == {ana, ben}
 
     pending = (await tenant.get("/v1/leads", params={"sla_status": "pending"})).json()["data"]
     assert [p["id"] for p in pending] == [str(never["id"])]
     due_soon = {"first_response_due_before": (now + timedelta(hours=1)).isoformat(), "sla_status": "pending"}
     assert len((await tenant.get("/v1/leads", params=due_soon)).json()["data"]) == 1
+
+
+async def test_speed_to_lead_needs_reports_or_leads_read_and_counts_only_its_workspace(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    await _around_the_clock(other_tenant)
+    await _capture(other_tenant, email="theirs@x.io")
+    assert (await tenant.get("/v1/reports/speed-to-lead")).json()["overall"]["leads"] == 0
+    for scope in ("reports:read", "leads:read"):
+        key = await tenant.key_with(scope)
+        assert (await tenant.get("/v1/reports/speed-to-lead", key=key)).status_code == 200, scope
+    assert_problem(await tenant.get("/v1/reports/speed-to-lead", key=await tenant.key_with("tasks:read")), 403)
+    assert_problem(await tenant.get("/v1/reports/speed-to-lead", headers={"Accept": "image/png"}), 406)

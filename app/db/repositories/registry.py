@@ -61,6 +61,7 @@ from app.db.repositories.reports.pipeline import PipelineRepository
 from app.db.repositories.reports.products import ProductReportRepository
 from app.db.repositories.reports.sales_forecast import SalesForecastRepository
 from app.db.repositories.reports.schedules import ReportScheduleRepository
+from app.db.repositories.reports.speed_to_lead import SpeedToLeadRepository
 from app.db.repositories.reports.team import TeamReportRepository
 from app.db.repositories.reports.win_loss import WinLossRepository
 from app.db.repositories.workspace.api_keys import ApiKeyRepository
@@ -125,6 +126,10 @@ class BoundRepositories:
     @cached_property
     def funnel_report(self) -> FunnelRepository:
         return FunnelRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def speed_to_lead_report(self) -> SpeedToLeadRepository:
+        return SpeedToLeadRepository(self.uow, self.workspace_id)
 
     @cached_property
     def products_report(self) -> ProductReportRepository:

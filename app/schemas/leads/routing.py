@@ -1,4 +1,4 @@
-"""Teams, activities, assignments and the speed-to-lead report, as the API shows them."""
+"""Teams, activities and assignments, as the API shows them."""
 
 from __future__ import annotations
 
@@ -108,31 +108,6 @@ class SlaEscalation(BaseModel):
     manager_id: UUID | None = Field(description="notify_manager: the owner's manager")
     to_member_id: UUID | None = Field(description="reassign: the new owner (null when nobody could take it)")
     team_id: UUID | None
-
-
-class SpeedStats(BaseModel):
-    key: str | None = Field(description="The owner id, team id or source; null for leads without one")
-    leads: int = Field(description="Leads the SLA applied to, captured in the window")
-    responded: int
-    p50_seconds: float | None = Field(description="Median first-response time (working seconds) of responded leads")
-    p90_seconds: float | None
-    within_sla_share: float | None = Field(description="Share of leads answered by their deadline (0-1)")
-    breached: int
-    pending: int
-    buckets: dict[str, int] = Field(
-        description="Leads by first-response time: under_5m, 5m_30m, 30m_60m, 1h_24h, over_24h, never"
-    )
-    conversion: dict[str, float | None] | None = Field(
-        default=None, description="With conversion=qualified: per bucket, the share of its leads qualified (0-1)"
-    )
-
-
-class SpeedToLeadReport(BaseModel):
-    created_after: UtcDatetime | None
-    created_before: UtcDatetime | None
-    group_by: str | None
-    overall: SpeedStats
-    groups: list[SpeedStats]
 
 
 class TimelineEntry(BaseModel):

@@ -4,8 +4,6 @@ escalation, and the speed-to-lead report."""
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -18,7 +16,7 @@ from app.domain.events import events as types
 from app.domain.leads import sla
 from app.domain.leads.sla import Escalation, SlaPolicy, SlaStatus
 from app.schemas.leads.leads import LeadRead
-from app.schemas.leads.routing import SlaEscalation, SpeedStats, SpeedToLeadReport
+from app.schemas.leads.routing import SlaEscalation
 from app.schemas.workspace.settings import SlaSettings
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events import events
@@ -157,60 +155,3 @@ async def next_due(database: Database) -> datetime | None:
         return await uow.timer_queue().next_sla_due()
 
 
-def _conversion(rows: list[Row]) -> dict[str, float | None]:
-    """Per response bucket, the share of leads that converted (qualified, won or became customers):
-    the 5-minute rule, on your data."""
-    totals: dict[str, list[int]] = {name: [0, 0] for name, _ in sla.BUCKETS} | {"never": [0, 0]}
-    for r in rows:
-        name = sla.bucket(r["first_response_seconds"] if r["first_responded_at"] is not None else None)
-        totals[name][0] += 1
-        totals[name][1] += bool(r["converted"])
-    return {name: round(won / total, 4) if total else None for name, (total, won) in totals.items()}
-
-
-def _stats(key: str | None, rows: list[Row], conversion: bool = False) -> SpeedStats:
-    times = sorted(r["first_response_seconds"] for r in rows if r["first_responded_at"] is not None)
-    buckets = {name: 0 for name, _ in sla.BUCKETS} | {"never": 0}
-    for r in rows:
-        buckets[sla.bucket(r["first_response_seconds"] if r["first_responded_at"] is not None else None)] += 1
-    judged = [r for r in rows if r["sla_status"] in (SlaStatus.MET, SlaStatus.BREACHED)]
-    met = sum(1 for r in judged if r["sla_status"] == SlaStatus.MET)
-    quantiles = statistics.quantiles(times, n=10, method="inclusive") if len(times) >= 2 else None
-    return SpeedStats(
-        key=key,
-        leads=len(rows),
-        responded=len(times),
-        p50_seconds=statistics.median(times) if times else None,
-        p90_seconds=(quantiles[8] if quantiles else (times[0] if times else None)),
-        within_sla_share=round(met / len(judged), 4) if judged else None,
-        breached=sum(1 for r in rows if r["sla_status"] == SlaStatus.BREACHED),
-        pending=sum(1 for r in rows if r["sla_status"] == SlaStatus.PENDING),
-        buckets=buckets,
-        conversion=_conversion(rows) if conversion else None,
-    )
-
-
-GROUPS = {"owner": "owner_id", "team": "team_id", "source": "source"}
-
-
-async def speed_to_lead(
-    ctx: Context,
-    *,
-    created_after: datetime | None,
-    created_before: datetime | None,
-    group_by: str | None,
-    conversion: str | None = None,
-) -> SpeedToLeadReport:
-    rows = await ctx.leads.sla_facts(created_after, created_before, conversion)
-    groups: dict[Any, list[Row]] = defaultdict(list)
-    if group_by is not None:
-        for r in rows:
-            groups[r[GROUPS[group_by]]].append(r)
-    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), str(item[0])))
-    return SpeedToLeadReport(
-        created_after=created_after,
-        created_before=created_before,
-        group_by=group_by,
-        overall=_stats(None, rows, conversion is not None),
-        groups=[_stats(str(k) if k is not None else None, v, conversion is not None) for k, v in ordered],
-    )

@@ -19,7 +19,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
-    false,
     func,
     literal_column,
     not_,
@@ -493,38 +492,6 @@ class LeadRepository(TenantRepository[LeadRow]):
         """The first response's columns, only while none is recorded (None: another came first)."""
         statement = t.update().where(self.scope, t.c.id == lead_id, t.c.first_responded_at.is_(None))
         return await self._row(statement.values(version=next_version(t), **values).returning(t))
-
-    async def sla_facts(
-        self, created_after: datetime | None, created_before: datetime | None, conversion: str | None = None
-    ) -> list[Row]:
-        """What the speed-to-lead report needs of the leads the SLA applied to, captured in the window;
-        `converted`: qualified, its opportunity won, or its contact a customer (a purchase)."""
-        if conversion == "won":
-            op = tables.opportunities
-            converted: Any = func.coalesce(op.c.stage == "won", false())
-            source: Any = t.outerjoin(op, and_(op.c.workspace_id == t.c.workspace_id, op.c.id == t.c.opportunity_id))
-        elif conversion == "customer":
-            co = tables.contacts
-            converted = co.c.customer_since.is_not(None)
-            source = t.outerjoin(co, and_(co.c.workspace_id == t.c.workspace_id, co.c.id == t.c.contact_id))
-        else:
-            converted, source = t.c.status == "qualified", t
-        statement = (
-            select(
-                t.c.owner_id,
-                t.c.team_id,
-                t.c.source,
-                t.c.sla_status,
-                t.c.first_responded_at,
-                t.c.first_response_seconds,
-                t.c.status,
-                converted.label("converted"),
-            )
-            .select_from(source)
-            .where(self.scope, t.c.sla_status != "not_applicable", t.c.merged_into_id.is_(None))
-        )
-        statement = where_between(statement, [(t.c.created_at, created_after, created_before)])
-        return [dict(r) for r in (await self.uow.execute(statement.limit(1_000_000))).mappings()]
 
     @overload
     async def by_ids(self, lead_ids: Sequence[UUID], *, columns: None = None) -> dict[UUID, LeadRow]: ...
