@@ -27,7 +27,7 @@ from sqlalchemy import (
     true,
 )
 
-from app.db.types import Json, JsonDocument, OptionalJson, UtcDateTime
+from app.db.types import Json, JsonDocument, OptionalJson, OptionalJsonDocument, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -1924,7 +1924,7 @@ report_deliveries = Table(
 # entries past the retention from the start of the chain; erasure nulls `personal`. `digest` (of
 # the fields below but `personal`, `seq` and `chain_hash`) and `personal_digest` are taken when
 # the entry is written (app/domain/audit/entries.py). `changes`, `detail` and `personal` are
-# documents written once and read whole.
+# documents written once and read whole (SQL NULL when absent or erased).
 UNSTAMPED = text("seq IS NULL")
 audit_log = Table(
     "audit_log",
@@ -1942,9 +1942,9 @@ audit_log = Table(
     Column("ip", String(64)),
     Column("user_agent", String(512)),
     Column("request_id", String(128)),
-    Column("changes", JsonDocument),  # {field: {"before", "after"}}, secrets and personal values masked
-    Column("detail", JsonDocument),  # what else the action names (an export's filters), masked alike
-    Column("personal", JsonDocument),  # {"salt", "values": {path: value}}: erasable
+    Column("changes", OptionalJsonDocument),  # {field: {"before", "after"}}, secrets and personal values masked
+    Column("detail", OptionalJsonDocument),  # what else the action names (an export's filters), masked alike
+    Column("personal", OptionalJsonDocument),  # {"salt", "values": {path: value}}: erasable
     Column("personal_digest", String(64)),
     Column("digest", String(64), nullable=False),
     Column("seq", BigInteger),

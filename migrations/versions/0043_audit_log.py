@@ -47,7 +47,10 @@ def upgrade() -> None:
         sa.Column("anchor_hash", sa.String(length=64), nullable=True),
         sa.Column("anchored_at", app.db.types.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["workspace_id"], ["workspaces.id"], name=op.f("fk_audit_chains_workspace_id_workspaces"), ondelete="CASCADE"
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_audit_chains_workspace_id_workspaces"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_audit_chains")),
     )
@@ -96,9 +99,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_index(
-            batch_op.f("ix_audit_log_workspace_id_seq"), sqlite_where=STAMPED, postgresql_where=STAMPED
-        )
+        batch_op.drop_index(batch_op.f("ix_audit_log_workspace_id_seq"), sqlite_where=STAMPED, postgresql_where=STAMPED)
         batch_op.drop_index(batch_op.f("ix_audit_log_workspace_id_occurred_at_id"))
         batch_op.drop_index("ix_audit_log_unstamped", sqlite_where=UNSTAMPED, postgresql_where=UNSTAMPED)
 

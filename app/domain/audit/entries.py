@@ -78,6 +78,7 @@ PERSONAL_NAMES = frozenset(
         "user_agent",
         "national_id",
         "search_text",
+        "q",  # a list's (and an export's) search: a name, an email, a phone as typed
     }
 )
 PERSONAL_SUFFIXES = ("email", "phone", "first_name", "last_name", "_ip")
@@ -118,7 +119,7 @@ def mask(value: Any, path: str, resource: str | None = None, personal: dict[str,
 
 def _mask(value: Any, path: str, resource: str | None, personal: dict[str, Any]) -> Any:
     if isinstance(value, Mapping):
-        out = {}
+        out: dict[str, Any] = {}
         for key, item in value.items():
             here = f"{path}.{key}"
             if item is None:
@@ -140,11 +141,11 @@ def mask_changes(changes: Mapping[str, Mapping[str, Any]], resource: str | None 
     """A diff `{field: {"before": …, "after": …}}` masked by each field's name (and, inside
     objects, by the names of their fields)."""
     personal: dict[str, Any] = {}
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for field, pair in changes.items():
         here = f"changes.{field}"
         secret, private = is_secret(field), is_personal(field, resource)
-        masked = {}
+        masked: dict[str, Any] = {}
         for side in ("before", "after"):
             item = pair.get(side)
             if item is None:
@@ -160,11 +161,17 @@ def mask_changes(changes: Mapping[str, Mapping[str, Any]], resource: str | None 
     return Masked(out, personal)
 
 
-def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any], fields: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+def diff(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], fields: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """`{field: {"before", "after"}}` for each field whose value differs (of `fields`, or of both
     documents' fields); `before` None: every field of `after` that has a value (a creation)."""
     if before is None:
-        return {k: {"before": None, "after": v} for k, v in after.items() if v is not None and (fields is None or k in fields)}
+        return {
+            k: {"before": None, "after": v}
+            for k, v in after.items()
+            if v is not None and (fields is None or k in fields)
+        }
     names = list(fields) if fields is not None else list(dict.fromkeys([*before, *after]))
     return {k: {"before": before.get(k), "after": after.get(k)} for k in names if before.get(k) != after.get(k)}
 
@@ -311,7 +318,9 @@ class ChainCheck:
     def end(self, head_seq: int, head_hash: str | None, head_id: Any) -> None:
         """After the last entry: the chain must reach the head the worker recorded (entries cut
         off its end are a break, named by the head's id)."""
-        if self.ok and head_seq > self.previous_seq:
-            self.first_break = head_id
-        elif self.ok and head_hash is not None and head_seq == self.previous_seq and head_hash != self.previous_hash:
+        if not self.ok:
+            return
+        cut_off = head_seq > self.previous_seq
+        rewritten = head_hash is not None and head_seq == self.previous_seq and head_hash != self.previous_hash
+        if cut_off or rewritten:
             self.first_break = head_id
