@@ -99,7 +99,9 @@ def test_routers_never_build_queries_or_commit() -> None:
 
 # -- layers and bounded contexts ---------------------------------------------------------------------
 
-CONTEXTS = ("workspace", "events", "leads", "customers", "analytics", "outreach", "journeys", "campaigns", "reports")
+CONTEXTS = (
+    "workspace", "events", "leads", "customers", "analytics", "outreach", "journeys", "campaigns", "reports", "audit",
+)  # fmt: skip
 # The router modules that may import the database layer, each with its reason. Every other router
 # reaches the database through services (and the request's Context).
 ROUTERS_USING_THE_DATABASE = {
