@@ -5,7 +5,9 @@ erasure and retention; no route changes or deletes an entry; one workspace never
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -13,6 +15,7 @@ from uuid import UUID
 import httpx
 from sqlalchemy import delete, select, update
 
+from app.config import Settings
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
@@ -21,6 +24,7 @@ from app.services.audit import audit
 from app.services.audit.chain import stamp
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.worker import recurring
+from app.worker.runner import Worker
 from tests.conftest import Tenant, assert_problem
 
 t = tables.audit_log
@@ -256,6 +260,22 @@ async def test_the_worker_chains_entries_and_verify_holds(tenant: Tenant, databa
     assert result["last_seq"] == 3 and result["last_chain_hash"] == listed[-1]["chain_hash"]
     await tenant.post("/v1/leads", json={"email": "later@example.com"})  # an unchained tail is no break
     assert (await verify(tenant))["checked"] == 3
+
+
+async def test_the_running_worker_chains_new_entries(tenant: Tenant, database: Database) -> None:
+    settings = Settings(database_url=database.settings.database_url, worker_poll_seconds=0.05, worker_analyze_seconds=0)
+    worker = Worker(database, settings)
+    running = asyncio.create_task(worker.run())
+    try:
+        await tenant.post("/v1/leads", json={"email": "worker@example.com"})
+        deadline = time.monotonic() + 20
+        while (await entries(tenant))[0]["seq"] is None:
+            assert time.monotonic() < deadline, "not chained"
+            await asyncio.sleep(0.05)
+        assert (await verify(tenant))["checked"] == 1
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 30)
 
 
 async def test_an_entry_altered_in_the_database_is_found(tenant: Tenant, database: Database) -> None:
