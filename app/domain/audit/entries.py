@@ -215,15 +215,18 @@ def first_parameter(route: str) -> str | None:
 
 def timestamp(moment: datetime) -> str:
     """An instant as the digest writes it: RFC 3339 in UTC with microseconds."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical(value: Any) -> bytes:
-    """Canonical JSON: keys sorted, no spaces, UTF-8 (an integer past 64 bits through the json module)."""
+    """Canonical JSON: keys sorted, no spaces, UTF-8; UUIDs (the driver's too) as their text (an
+    integer past 64 bits through the json module)."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS)
     except TypeError:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return json.dumps(value, default=str, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def sha256(data: bytes) -> str:
@@ -243,14 +246,10 @@ def personal_digest(document: Mapping[str, Any] | None) -> str | None:
 
 
 def _digested(entry: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in DIGESTED:
-        value = entry.get(name)
-        if isinstance(value, datetime):
-            value = timestamp(value)
-        elif value is not None and not isinstance(value, (str, int, float, bool, dict, list)):
-            value = str(value)  # UUIDs
-        out[name] = value
+    out = {name: entry.get(name) for name in DIGESTED}
+    moment = out["occurred_at"]
+    if isinstance(moment, datetime):
+        out["occurred_at"] = timestamp(moment)
     return out
 
 
