@@ -27,7 +27,7 @@ from sqlalchemy import (
     true,
 )
 
-from app.db.types import Json, JsonDocument, OptionalJson, UtcDateTime
+from app.db.types import Json, JsonDocument, OptionalJson, OptionalJsonDocument, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -1917,6 +1917,59 @@ report_deliveries = Table(
 )
 
 
+# The audit log (app/services/audit): one entry per write request and per bulk read, inserted in
+# the request's own transaction (with its other rows written behind). Append-only: no route changes
+# or deletes an entry. The worker stamps each entry once with its per-workspace `seq` and
+# `chain_hash` (in the order it sees commits, as it numbers events); the nightly purge deletes
+# entries past the retention from the start of the chain; erasure nulls `personal`. `digest` (of
+# the fields below but `personal`, `seq` and `chain_hash`) and `personal_digest` are taken when
+# the entry is written (app/domain/audit/entries.py). `changes`, `detail` and `personal` are
+# documents written once and read whole (SQL NULL when absent or erased).
+UNSTAMPED = text("seq IS NULL")
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("member_id", Uuid),
+    Column("key_id", Uuid),
+    Column("resource", String(64), nullable=False),
+    Column("resource_id", String(200)),
+    Column("action", String(100), nullable=False),
+    Column("route", String(300)),  # "POST /v1/leads/{lead_id}/qualify"; null for work the service did itself
+    Column("ip", String(64)),
+    Column("user_agent", String(512)),
+    Column("request_id", String(128)),
+    Column("changes", OptionalJsonDocument),  # {field: {"before", "after"}}, secrets and personal values masked
+    Column("detail", OptionalJsonDocument),  # what else the action names (an export's filters), masked alike
+    Column("personal", OptionalJsonDocument),  # {"salt", "values": {path: value}}: erasable
+    Column("personal_digest", String(64)),
+    Column("digest", String(64), nullable=False),
+    Column("seq", BigInteger),
+    Column("chain_hash", String(64)),
+    Index(None, "workspace_id", "occurred_at", "id"),
+    Index(None, "workspace_id", "seq", unique=True, **_not_null("seq")),
+    # The worker takes the unstamped entries oldest first, across workspaces.
+    Index("ix_audit_log_unstamped", "id", sqlite_where=UNSTAMPED, postgresql_where=UNSTAMPED),
+)
+
+# Each workspace's chain: its head (the last entry stamped; the worker's alone) and its anchor (the
+# last entry purged, where verification starts; the nightly purge's alone).
+audit_chains = Table(
+    "audit_chains",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("head_seq", BigInteger, nullable=False, server_default="0"),
+    Column("head_hash", String(64)),
+    Column("head_id", Uuid),
+    Column("anchor_seq", BigInteger, nullable=False, server_default="0"),
+    Column("anchor_hash", String(64)),
+    Column("anchored_at", UtcDateTime),
+)
+
+
 TENANT_TABLES = (
     members,
     api_keys,
@@ -1993,4 +2046,6 @@ TENANT_TABLES = (
     report_forecasts,
     report_schedules,
     report_deliveries,
+    audit_log,
+    audit_chains,
 )

@@ -58,3 +58,5 @@ OptionalJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "p
 # building JSONB (faster to COPY in and to read back: benchmarks/README.md), and ANALYZE has no
 # values to sort. It has no equality: never filter, group or compare on it.
 JsonDocument = JSON().with_variant(PG_JSON(), "postgresql")
+# The same, where None is SQL NULL (a document absent or erased, e.g. an audit entry's personal values).
+OptionalJsonDocument = JSON(none_as_null=True).with_variant(PG_JSON(none_as_null=True), "postgresql")

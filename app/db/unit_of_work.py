@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable, Select
 
 from app.db.bulk import copy, json_update, positional, write_behind
+from app.db.repositories.audit.queue import AuditQueue
 from app.db.repositories.campaigns.queue import CampaignQueue
 from app.db.repositories.customers.segments import SegmentQueue
 from app.db.repositories.events.delivery_queue import DeliveryQueue
@@ -45,6 +46,9 @@ class UnitOfWork:
         self._events: list[dict[str, Any]] = []
         self._wakes: set[str] = set()
         self._analytic = False
+        # Whether an audit entry describing this unit of work's change is queued (app/services/audit):
+        # a write request without one gets the route's own entry at commit.
+        self.audited = False
 
     def wake(self, kind: str) -> None:
         """This unit of work made work of `kind` due for the worker: wake it after commit."""
@@ -52,6 +56,12 @@ class UnitOfWork:
 
     def add_event(self, row: dict[str, Any]) -> None:
         self._events.append(row)
+
+    @property
+    def queued_events(self) -> Sequence[dict[str, Any]]:
+        """The events queued for the commit and not written yet (what a write's audit entry reads
+        its changes from)."""
+        return self._events
 
     def defer_insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert these rows at commit. The use case must not read them back before then."""
@@ -64,7 +74,7 @@ class UnitOfWork:
         (a savepoint) and so are the rows, events and wake-ups it queued for the commit. A `flush`
         inside it wrote, in the savepoint, what was queued before too: that is queued again."""
         # `flush` hands its lists to the writer and starts new ones: these keep what came before
-        events, deferred, wakes = self._events, self._deferred, set(self._wakes)
+        events, deferred, wakes, audited = self._events, self._deferred, set(self._wakes), self.audited
         marks = len(events), len(deferred)
         conn = await self.connection()
         try:
@@ -72,6 +82,7 @@ class UnitOfWork:
                 yield
         except BaseException:
             self._events, self._deferred, self._wakes = events[: marks[0]], deferred[: marks[1]], wakes
+            self.audited = audited
             raise
 
     @property
@@ -151,6 +162,7 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._deferred, self._events, self._wakes = [], [], set()
+        self.audited = False
         if self._conn is not None:
             try:
                 await self._conn.rollback()
@@ -210,3 +222,6 @@ class UnitOfWork:
 
     def schedule_queue(self) -> ScheduleQueue:
         return ScheduleQueue(self)
+
+    def audit_queue(self) -> AuditQueue:
+        return AuditQueue(self)

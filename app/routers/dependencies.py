@@ -14,7 +14,7 @@ from app.ids import utcnow
 from app.ratelimit import Verdict
 from app.routers import idempotency
 from app.routers.idempotency import IdempotencyKey
-from app.services.context import Context
+from app.services.context import Context, Origin
 from app.services.workspace.api_keys import Caller, KeyResolver, Standing
 
 bearer = HTTPBearer(auto_error=False, description="A secret key (`sk_…`) with the operation's scope")
@@ -32,7 +32,25 @@ async def _authorize(request: Request, credentials: HTTPAuthorizationCredentials
         request, f"key:{caller.key_id}", request.app.state.settings.rate_limit_api_per_minute, "api"
     )
     request.state.caller = caller
-    return Context(request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes)
+    ctx = Context(
+        request.state.uow, caller.workspace_id, caller.actor, now, scopes=caller.scopes, origin=origin(request, caller)
+    )
+    request.state.context = ctx  # the route class writes the request's audit entry with it
+    return ctx
+
+
+def origin(request: Request, caller: Caller) -> Origin:
+    """Who calls from where, as the audit log records it."""
+    route = request.scope.get("route")
+    return Origin(
+        key_id=caller.key_id,
+        member_id=caller.member_id,
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        request_id=getattr(request.state, "request_id", None),
+        method=request.method,
+        route=getattr(route, "path", None),
+    )
 
 
 AUTH_FAILURES = "auth-failures"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -25,8 +25,9 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.concurrency import LostUpdate, none_match
 from app.domain.errors import DomainError
 from app.routers import idempotency
-from app.routers.answers import Renderer
+from app.routers.answers import Answer, Renderer
 from app.routers.problems import PROBLEM_JSON, PayloadTooLarge, UnsupportedMediaType, on_unexpected_error
+from app.services.audit import audit
 
 log = logging.getLogger("app.http")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -168,7 +169,13 @@ class CrmRoute(APIRoute):
         # FastAPI reads the handler's parameters, name and docstring through the wrapper.
         @functools.wraps(endpoint)
         async def rendered(**values: Any) -> Response:
-            return self.renderer.render(await endpoint(**values))
+            result = await endpoint(**values)
+            response = self.renderer.render(result)
+            if writing:  # what it created, for the request's audit entry
+                response.created_id = created_id(result)  # type: ignore[attr-defined]
+            return response
+
+        writing = bool(methods - SAFE_METHODS)
 
         super().__init__(path, rendered, **kwargs)
         if self.body_field is None:  # no body model: no size or media-type errors, unless declared
@@ -201,6 +208,14 @@ class CrmRoute(APIRoute):
             return not_modified(request, response) or response
 
         return handler
+
+
+def created_id(result: Any) -> Any:
+    """The id of the resource a handler's result is (None when it is none)."""
+    value = result.value if isinstance(result, Answer) else result
+    if isinstance(value, Mapping):
+        return value.get("id")
+    return getattr(value, "id", None)
 
 
 def writes(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -290,6 +305,17 @@ async def _attempt(
         except idempotency.Replay as replay:
             return replay.response()
         await idempotency.store(request, response, answers_secret=answers_secret)
+        _audit(request, uow, response)
         await uow.commit()
         idempotency.committed(request)
     return response
+
+
+def _audit(request: Request, uow: UnitOfWork, response: Response) -> None:
+    """A write request made with a secret key gets its audit entry in its own transaction, unless
+    its use case recorded a richer one (app/services/audit/audit.py). Public requests (form posts,
+    tracking, callbacks, shop webhooks) have no request context and get none."""
+    ctx = getattr(request.state, "context", None)
+    if ctx is None or ctx.uow is not uow or request.method in SAFE_METHODS:
+        return
+    audit.request_written(ctx, request.path_params, getattr(response, "created_id", None))

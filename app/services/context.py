@@ -33,6 +33,21 @@ class Actor:
 # A row as a repository returns it: its table's typed row (`LeadRow`) or a plain dict.
 RowT = TypeVar("RowT", bound=Mapping[str, Any])
 
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, for its audit entry (app/services/audit): the key and the member
+    it acts as, the client's address and user agent, the request id, the method and route template."""
+
+    key_id: UUID | None = None
+    member_id: UUID | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+    method: str | None = None
+    route: str | None = None  # the template: /v1/leads/{lead_id}
+
+
 SYSTEM = Actor("system")
 # The scopes of work the service does on its own behalf (worker, timers, jobs): every scope. Such
 # work names them explicitly; a context that names none may read nothing scoped.
@@ -55,12 +70,14 @@ class Context(BoundRepositories):
     # service does on its own behalf (worker, timers, jobs) passes SERVICE_SCOPES. The default is
     # no scope at all, so a context built without thinking of scopes fails closed, never open.
     scopes: frozenset[str] = frozenset()
+    # The request behind this use case (None: work the service does on its own behalf).
+    origin: Origin | None = None
 
     def allows(self, scope: str) -> bool:
         return allows(self.scopes, scope)
 
     def derive(self, uow: UnitOfWork, now: datetime | None = None) -> Context:
-        """The same caller (workspace, actor, scopes, quiet types) in another unit of work, e.g.
+        """The same caller (workspace, actor, scopes, quiet types, origin) in another unit of work, e.g.
         each page of an export after the first: it must read with the request's scopes."""
         return replace(self, uow=uow, now=self.now if now is None else now)
 

@@ -48,6 +48,16 @@ async def forget_message_bodies(ctx: Context) -> int:
     return await ctx.messages.forget_bodies(ctx.now - timedelta(days=days))
 
 
+async def purge_audit_log(ctx: Context) -> int:
+    """The workspace's retention of its audit log (`retention.audit_log_days`, default 730): older
+    entries go from the start of the chain, the last one purged stays its anchor."""
+    from app.schemas.workspace.settings import RetentionSettings
+    from app.services.audit import audit
+
+    days = (await settings.get(ctx, "retention", RetentionSettings))["values"]["audit_log_days"]
+    return await audit.purge(ctx, ctx.now - timedelta(days=days))
+
+
 async def discard_abandoned_uploads(ctx: Context) -> int:
     """CSV uploads still `uploading` a day later: their server died mid-upload (a failed upload
     cleans up after itself). Their stored pieces and the import go."""
@@ -93,6 +103,7 @@ TASKS: dict[str, Recurring] = {
         Recurring("purge-idempotency-keys", "30 3 * * *", purge_idempotency_keys),
         Recurring("forget-webhook-response-excerpts", "45 3 * * *", forget_response_excerpts),
         Recurring("forget-message-bodies", "40 3 * * *", forget_message_bodies),
+        Recurring("purge-audit-log", "35 3 * * *", purge_audit_log),
         Recurring("rescore-leads", "15 2 * * *", rescore_leads),
         Recurring("refresh-analytics", "30 1 * * *", refresh_analytics),
         Recurring("discard-abandoned-uploads", "50 3 * * *", discard_abandoned_uploads),

@@ -37,6 +37,7 @@ from app.db.wakeups import (
 )
 from app.domain.events.webhooks import workspace_share
 from app.ids import utcnow
+from app.services.audit import chain as audit_chain
 from app.services.campaigns import sending as campaign_sending
 from app.services.customers import segment_members
 from app.services.journeys import engine as journey_engine
@@ -96,6 +97,7 @@ class Worker:
         self._timer_wake = asyncio.Event()
         self._job_wake = asyncio.Event()
         self._dedupe_wake = asyncio.Event()  # set by dispatch passes: new leads may be queued
+        self._audit_wake = asyncio.Event()  # set by dispatch passes: writes committed, their audit entries with them
         self._message_wake = asyncio.Event()
         self._journey_wake = asyncio.Event()  # an enrolment made, or events numbered (triggers, exits)
         self._campaign_wake = asyncio.Event()  # a campaign launched or resumed
@@ -189,6 +191,7 @@ class Worker:
             self._delivery_wake.set()  # new deliveries: let the delivery loop look now
         if done.events:
             self._dedupe_wake.set()  # lead.created among them: their duplicate search is queued
+            self._audit_wake.set()  # the writes that recorded them recorded audit entries too
             self._journey_wake.set()  # a journey's trigger, exit or awaited event among them
         # Only a full batch means a backlog worth an immediate next pass; otherwise wait for the
         # next notification (coalesced), so steady traffic makes passes of many events, not of one.
@@ -229,6 +232,12 @@ class Worker:
     async def _dedupe(self) -> int:
         """Look for likely duplicates of new leads (queued by the dispatcher); a full batch: again."""
         return int(await duplicates.find_for_new_leads(self.database, utcnow()) >= duplicates.DEDUPE_BATCH)
+
+    async def _audit(self) -> int:
+        """Chain new audit entries (a full batch: at once again). Woken after dispatch passes (most
+        writes record events); polling finds the entries of writes that recorded none. Requests
+        never wake it: their one INSERT is all the audit log costs them."""
+        return int(await audit_chain.stamp(self.database) >= audit_chain.BATCH)
 
     async def _statistics(self) -> int:
         """Every WORKER_ANALYZE_SECONDS: ANALYZE tables whose statistics fell behind (PostgreSQL)."""
@@ -420,6 +429,7 @@ class Worker:
                 asyncio.create_task(self._loop("jobs", self._jobs, self._job_wake)),
                 asyncio.create_task(self._loop("sla", self._sla, None, self._sla_due)),
                 asyncio.create_task(self._loop("dedupe", self._dedupe, self._dedupe_wake, coalesce=DEDUPE_COALESCE)),
+                asyncio.create_task(self._loop("audit", self._audit, self._audit_wake)),
                 asyncio.create_task(
                     self._loop("journeys", self._journeys, self._journey_wake, self._journey_due, coalesce=0.0)
                 ),

@@ -43,6 +43,11 @@ async def _job(tenant: Tenant, database: Database) -> str:
     return str(response.headers["location"])
 
 
+async def _audit_entry(tenant: Tenant, database: Database) -> str:
+    await _member(tenant, database)
+    return f"/v1/audit-log/{(await tenant.get('/v1/audit-log')).json()['data'][0]['id']}"
+
+
 async def _lead(tenant: Tenant, database: Database) -> str:
     created = (await tenant.post("/v1/leads", json={"email": "lead@x.io"})).json()
     return f"/v1/leads/{created['id']}"
@@ -261,6 +266,7 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("DELETE", "/v1/api-keys/{key_id}"): (_api_key, None, ""),
     ("GET", "/v1/events/{event_id}"): (_event, None, ""),
     ("GET", "/v1/jobs/{job_id}"): (_job, None, ""),
+    ("GET", "/v1/audit-log/{entry_id}"): (_audit_entry, None, ""),
     ("GET", "/v1/forms/{form_id}"): (_form, None, ""),
     ("PATCH", "/v1/forms/{form_id}"): (_form, {"name": "Hijacked"}, ""),
     ("DELETE", "/v1/forms/{form_id}"): (_form, None, ""),
@@ -453,6 +459,8 @@ async def test_lists_show_only_the_callers_workspace(tenant: Tenant, other_tenan
     assert (await other_tenant.get("/v1/workspace")).json()["id"] == other_tenant.id
     assert (await other_tenant.get("/v1/webhook-endpoints")).json()["data"] == []
     assert (await other_tenant.get("/v1/events")).json()["data"] == []
+    assert (await tenant.get("/v1/audit-log")).json()["data"]
+    assert (await other_tenant.get("/v1/audit-log")).json()["data"] == []
     await _lead(tenant, database)
     await _custom_field(tenant, database)
     assert (await other_tenant.get("/v1/leads")).json()["data"] == []

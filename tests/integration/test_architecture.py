@@ -8,6 +8,8 @@ from pathlib import Path
 
 from app.db import tables
 from app.db.repositories import base, idempotency, system
+from app.db.repositories.audit import audit
+from app.db.repositories.audit import queue as audit_queue
 from app.db.repositories.events import (
     delivery_queue,
     event_queue,
@@ -73,8 +75,8 @@ def test_every_tenant_table_is_keyed_by_workspace_first() -> None:
 
 def test_repositories_are_scoped_except_the_named_system_one() -> None:
     for module in (
-        api_keys, custom_fields, duplicates, events, forms, idempotency, jobs, leads, members, settings, timers,
-        webhooks, workspaces,
+        api_keys, audit, custom_fields, duplicates, events, forms, idempotency, jobs, leads, members, settings,
+        timers, webhooks, workspaces,
     ):  # fmt: skip
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__:
@@ -86,6 +88,7 @@ def test_repositories_are_scoped_except_the_named_system_one() -> None:
         delivery_queue.DeliveryQueue,
         timer_queue.TimerQueue,
         job_queue.JobQueue,
+        audit_queue.AuditQueue,
     ):
         assert not issubclass(queue, base.TenantRepository), queue
 
@@ -99,7 +102,9 @@ def test_routers_never_build_queries_or_commit() -> None:
 
 # -- layers and bounded contexts ---------------------------------------------------------------------
 
-CONTEXTS = ("workspace", "events", "leads", "customers", "analytics", "outreach", "journeys", "campaigns", "reports")
+CONTEXTS = (
+    "workspace", "events", "leads", "customers", "analytics", "outreach", "journeys", "campaigns", "reports", "audit",
+)  # fmt: skip
 # The router modules that may import the database layer, each with its reason. Every other router
 # reaches the database through services (and the request's Context).
 ROUTERS_USING_THE_DATABASE = {

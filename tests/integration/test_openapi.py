@@ -81,6 +81,7 @@ def test_every_operation_has_a_clean_unique_verb_id() -> None:
         "disqualify", "merge", "unmerge", "reactivate", "assign", "rescore", "upsert", "sync", "add", "set",
         "record", "track", "submit", "preflight", "receive", "redact", "replay", "retry", "test", "export",
         "download", "refresh", "send", "publish", "pause", "resume", "enrol", "confirm", "cancel", "review", "launch",
+        "verify",
     }  # fmt: skip
     for operation_id in ids:
         assert re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", operation_id), operation_id

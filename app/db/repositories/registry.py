@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from app.db.repositories.analytics.analytics import AcquisitionCostRepository, AnalyticsRepository
+from app.db.repositories.audit.audit import AuditRepository
 from app.db.repositories.campaigns.campaigns import CampaignRepository, CampaignReviewRepository
 from app.db.repositories.campaigns.sending import RecipientRepository
 from app.db.repositories.customers.accounts import AccountRepository
@@ -334,6 +335,10 @@ class BoundRepositories:
     @cached_property
     def report_digests(self) -> DigestRepository:
         return DigestRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def audit(self) -> AuditRepository:
+        return AuditRepository(self.uow, self.workspace_id)
 
 
 class WorkspaceRepositories(BoundRepositories):

@@ -46,12 +46,16 @@ RESOURCES: tuple[str, ...] = (
     "campaigns",
     "reports",
 )
+# Resources that are only read through the API: their one scope is `<resource>:read` (the audit log
+# is written by every write, never by a request of its own).
+READ_ONLY_RESOURCES: tuple[str, ...] = ("audit",)
 # Access beyond read and write, per resource: reviewing a campaign (approving it for launch) is
 # not editing it, so `campaigns:write` does not imply `campaigns:review`; both imply read.
 EXTRA_ACCESS: dict[str, tuple[str, ...]] = {"campaigns": ("review",)}
 SCOPES: frozenset[str] = frozenset(
     {ADMIN}
     | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}
+    | {f"{resource}:read" for resource in READ_ONLY_RESOURCES}
     | {f"{resource}:{access}" for resource, accesses in EXTRA_ACCESS.items() for access in accesses}
 )
 

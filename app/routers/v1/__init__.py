@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.routers.v1.analytics import acquisition_costs, analytics
+from app.routers.v1.audit import audit
 from app.routers.v1.campaigns import campaigns
 from app.routers.v1.customers import (
     accounts,
@@ -99,4 +100,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     api_keys.router,
     channels.router,
     settings.router,
+    audit.router,
 )

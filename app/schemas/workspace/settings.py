@@ -59,6 +59,13 @@ class RetentionSettings(BaseModel):
         "the referred person>`, recorded once) when a contact who names them as referrer makes a first purchase; "
         "null or 0: no automatic reward",
     )
+    audit_log_days: int = Field(
+        default=730,
+        ge=1,
+        le=3650,
+        description="How long the audit log keeps its entries; older ones are purged nightly from the start of the "
+        "chain, whose last purged entry stays the anchor verification starts from",
+    )
 
 
 class RetentionSettingsUpdate(RequestModel):
@@ -69,6 +76,7 @@ class RetentionSettingsUpdate(RequestModel):
     rescue_window_days: int = Field(default=None, ge=1, le=730)  # type: ignore[assignment]
     message_body_days: int | None = Field(default=None, ge=1, le=3650)
     referral_reward_points: int | None = Field(default=None, ge=0, le=1_000_000)
+    audit_log_days: int = Field(default=None, ge=1, le=3650)  # type: ignore[assignment]
 
 
 class RetentionSettingsRead(RetentionSettings, ResourceRead):

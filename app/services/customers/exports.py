@@ -12,11 +12,18 @@ from app.db.repositories.base import Row
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
+from app.services.audit import audit
 from app.services.context import Context
 
 PAGE = 500
 # (context, cursor) -> a Page (rows, next_cursor)
 Fetch = Callable[[Context, str | None], Awaitable[Any]]
+
+
+def record(ctx: Context, entity: str, query: dict[str, str]) -> None:
+    """An export is a bulk read of personal data: it is audited (`<entity>` `export`) with the
+    filters it was asked with (personal ones, such as an email or a search, masked and kept apart)."""
+    audit.record(ctx, resource=entity, action="export", detail={"filters": query} if query else None)
 
 
 async def pages(

@@ -16,6 +16,7 @@ from app.db.repositories.base import Page, Row
 from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain.audit.entries import diff
 from app.domain.concurrency import check_if_match
 from app.domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from app.domain.events import events as types
@@ -23,6 +24,7 @@ from app.domain.pagination import Sort
 from app.domain.workspace import api_keys as keys
 from app.ids import new_id
 from app.schemas.workspace.api_keys import ApiKeyRead
+from app.services.audit import audit
 from app.services.context import Actor, Context
 from app.services.events import events
 from app.services.leads import lookups
@@ -130,7 +132,17 @@ async def create(
         ctx.uow, ctx.workspace_id, name=name, spec=spec, member_id=member_id, actor=ctx.actor, now=ctx.now
     )
     await events.record(ctx, types.API_KEY_CREATED, ApiKeyRead.model_validate(row))
+    audit.record(ctx, resource="api_keys", action="create", resource_id=row["id"], changes=_key_created(row, token))
     return row, token
+
+
+# What an API key's audit entry shows of it (its secret only as masked: the diff never holds it).
+AUDITED_KEY_FIELDS = ("name", "kind", "scopes", "allowed_origins", "member_id", "expires_at", "redacted")
+
+
+def _key_created(row: Row, token: str) -> dict[str, dict[str, Any]]:
+    created = ApiKeyRead.model_validate(row).model_dump(mode="json")
+    return {**diff(None, created, AUDITED_KEY_FIELDS), "key": {"before": None, "after": token}}
 
 
 async def get(ctx: Context, key_id: UUID) -> Row:
@@ -143,24 +155,27 @@ async def get(ctx: Context, key_id: UUID) -> Row:
 async def list_keys(
     ctx: Context, *, sort: Sort, cursor: str | None, limit: int, kind: str | None, revoked: bool | None
 ) -> Page:
-    return await ctx.api_keys.list(
-        sort=sort, cursor=cursor, limit=limit, kind=kind, revoked=revoked
-    )
+    return await ctx.api_keys.list(sort=sort, cursor=cursor, limit=limit, kind=kind, revoked=revoked)
 
 
 async def revoke(ctx: Context, key_id: UUID, *, if_match: str | None, resolver: KeyResolver) -> Row:
     row = await get(ctx, key_id)
     check_if_match(if_match, row["version"])
     if row["revoked_at"] is None:
-        updated = await ctx.api_keys.revoke(
-            key_id, row["version"], {"revoked_at": ctx.now, **ctx.audit_change()}
-        )
+        updated = await ctx.api_keys.revoke(key_id, row["version"], {"revoked_at": ctx.now, **ctx.audit_change()})
         if updated is None:
             raise NotFound("no API key with this id")
         await events.record(
             ctx, types.API_KEY_REVOKED, ApiKeyRead.model_validate(updated), previous=ApiKeyRead.model_validate(row)
         )
+        before = ApiKeyRead.model_validate(row).model_dump(mode="json")
+        after = ApiKeyRead.model_validate(updated).model_dump(mode="json")
+        audit.record(
+            ctx, resource="api_keys", action="revoke", resource_id=key_id, changes=diff(before, after, ["revoked_at"])
+        )
         row = updated
+    else:  # revoked before: the request changed nothing, and says so
+        audit.record(ctx, resource="api_keys", action="revoke", resource_id=key_id)
     resolver.forget(key_id)
     return row
 

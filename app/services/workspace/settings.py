@@ -8,10 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from app.domain.audit.entries import diff
 from app.domain.concurrency import check_if_match, lost_update
 from app.domain.events import events as types
 from app.schemas.common import invalid_input
 from app.schemas.events.events import SettingsChange
+from app.services.audit import audit
 from app.services.context import SYSTEM, Context
 from app.services.events import events
 
@@ -56,6 +58,7 @@ async def update(
     if check is not None:
         await check(ctx, merged)
     if merged == current["values"]:
+        audit.record(ctx, resource="settings", action="update", resource_id=section)
         return current
     repo = ctx.settings
     if current["version"] == 0:
@@ -71,6 +74,8 @@ async def update(
         resource_id=section,
         previous=SettingsChange(section=section, values=current["values"]),
     )
+    changes = diff(current["values"], merged)
+    audit.record(ctx, resource="settings", action="update", resource_id=section, changes=changes)
     after = AFTER_CHANGE.get(section)
     if after is not None:
         await after(ctx, merged)

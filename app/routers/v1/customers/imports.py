@@ -14,7 +14,7 @@ from app.domain.errors import InvalidInput
 from app.ids import utcnow
 from app.routers.answers import JSON, Answer, Row, RowPage
 from app.routers.dependencies import Paging, paging, require, require_any, sort_enum
-from app.routers.route import CrmRoute, problem_doc
+from app.routers.route import CrmRoute, problem_doc, writes
 from app.routers.uploads import Upload
 from app.routers.v1.customers.orders import OrderQuery
 from app.routers.v1.leads.leads import LeadFiltersQuery
@@ -247,6 +247,8 @@ async def _export(
     database = request.app.state.database
     # The first page before the response starts: a bad filter is a 422, not a broken download.
     first = await fetch(ctx, None)
+    # Audited as it starts: the entry commits with the request's unit of work, before any byte goes out.
+    exports.record(ctx, name, {k: v for k, v in request.query_params.items() if k not in ("cursor", "limit")})
 
     def rows(page: list[dict[str, Any]]) -> str:
         return write_rows([[_cell(shape(r).get(c)) for c in columns] for r in page])
@@ -272,6 +274,7 @@ _CSV_RESPONSE = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, 
     response_class=StreamingResponse,
     responses=_CSV_RESPONSE,
 )
+@writes  # its audit entry
 async def export_leads(
     request: Request, ctx: Annotated[Context, require("leads:read")], filters: LeadFiltersQuery
 ) -> Response:
@@ -292,6 +295,7 @@ async def export_leads(
     response_class=StreamingResponse,
     responses=_CSV_RESPONSE,
 )
+@writes  # its audit entry
 async def export_contacts(
     request: Request,
     ctx: Annotated[Context, require("contacts:read")],
@@ -317,6 +321,7 @@ async def export_contacts(
     response_class=StreamingResponse,
     responses=_CSV_RESPONSE,
 )
+@writes  # its audit entry
 async def export_orders(
     request: Request,
     ctx: Annotated[Context, require("orders:read")],

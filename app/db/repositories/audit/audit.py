@@ -1,0 +1,117 @@
+"""The audit log of one workspace: entries queued for the request's commit, read in keyset pages,
+walked by `seq` for verification, purged from the start of the chain, their personal values erased.
+The worker's cross-workspace side (stamping the chain) is in queue.py."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import bindparam, delete, func, select, update
+
+from app.db import tables
+from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key, where_between, where_equal
+
+t = tables.audit_log
+c = tables.audit_chains
+SORTABLE: dict[str, SortKey] = {"occurred_at": datetime_key(t.c.occurred_at)}
+
+# Built once: verification reads page after page of the chain.
+_CHAINED = (
+    select(t)
+    .where(t.c.workspace_id == bindparam("_ws"), t.c.seq > bindparam("_after"), t.c.seq <= bindparam("_through"))
+    .order_by(t.c.seq)
+    .limit(bindparam("_limit"))
+)
+_CHAIN = select(c).where(c.c.workspace_id == bindparam("_ws"))
+
+
+class AuditRepository(TenantRepository[Row]):
+    table = t
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Queue an entry on the unit of work: inserted with the use case's other rows right before
+        its commit (on PostgreSQL in the same single statement), so it exists iff the change does."""
+        self.uow.defer_insert(t, [{"workspace_id": self.workspace_id, **row}])
+        self.uow.audited = True
+
+    async def get(self, entry_id: UUID) -> Row | None:
+        return await self._get_by_id(entry_id)
+
+    async def list(
+        self,
+        *,
+        sort: Any,
+        cursor: str | None,
+        limit: int,
+        member_id: UUID | None = None,
+        key_id: UUID | None = None,
+        resource: str | None = None,
+        resource_id: str | None = None,
+        action: str | None = None,
+        occurred_after: datetime | None = None,
+        occurred_before: datetime | None = None,
+    ) -> Page[Row]:
+        statement = select(t).where(self.scope)
+        statement = where_equal(
+            statement,
+            {
+                t.c.member_id: member_id,
+                t.c.key_id: key_id,
+                t.c.resource: resource,
+                t.c.resource_id: resource_id,
+                t.c.action: action,
+            },
+        )
+        statement = where_between(statement, [(t.c.occurred_at, occurred_after, occurred_before)])
+        return await self._page(statement, sortable=SORTABLE, sort=sort, cursor=cursor, limit=limit)
+
+    # -- the chain ---------------------------------------------------------------------------------
+    async def chain(self) -> Row | None:
+        """The workspace's chain: its head (last stamped) and anchor (last purged); None before any."""
+        rows = await self.uow.fetch_rows(_CHAIN, {"_ws": self.workspace_id})
+        return rows[0] if rows else None
+
+    async def chained(
+        self, after_seq: int, through_seq: int, limit: int
+    ) -> builtins.list[Row]:  # `list`: the method above
+        """Up to `limit` stamped entries with `after_seq < seq <= through_seq`, in `seq` order."""
+        params = {"_ws": self.workspace_id, "_after": after_seq, "_through": through_seq, "_limit": limit}
+        return [dict(r) for r in (await self.uow.execute(_CHAINED, params)).mappings()]
+
+    # -- retention ---------------------------------------------------------------------------------
+    async def first_kept(self, before: datetime) -> int | None:
+        """The lowest `seq` of a stamped entry at or after `before` (None: none is)."""
+        statement = select(func.min(t.c.seq)).where(self.scope, t.c.seq.is_not(None), t.c.occurred_at >= before)
+        value = (await self.uow.execute(statement)).scalar()
+        return None if value is None else int(value)
+
+    async def chain_hash_at(self, seq: int) -> str | None:
+        statement = select(t.c.chain_hash).where(self.scope, t.c.seq == seq)
+        value: str | None = (await self.uow.execute(statement)).scalar()
+        return value
+
+    async def purge_through(self, seq: int, chain_hash: str, now: datetime) -> int:
+        """Delete the stamped entries up to `seq` (the start of the chain) and make that entry the
+        chain's anchor, in this transaction; how many were deleted."""
+        deleted = await self.uow.execute(delete(t).where(self.scope, t.c.seq.is_not(None), t.c.seq <= seq))
+        await self.uow.execute(
+            update(c)
+            .where(c.c.workspace_id == self.workspace_id, c.c.anchor_seq < seq)
+            .values(anchor_seq=seq, anchor_hash=chain_hash, anchored_at=now)
+        )
+        return int(deleted.rowcount or 0)
+
+    # -- erasure -----------------------------------------------------------------------------------
+    async def erase_personal(self, resource: str, resource_id: str) -> int:
+        """Null the personal values of every entry about a resource: the digests, taken when the
+        entries were written, and the chain stay as they are. How many entries still had some."""
+        statement = (
+            update(t)
+            .where(self.scope, t.c.resource == resource, t.c.resource_id == resource_id, t.c.personal.is_not(None))
+            .values(personal=None)
+        )
+        return int((await self.uow.execute(statement)).rowcount or 0)
