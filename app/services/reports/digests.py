@@ -29,9 +29,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from app.cpu import run_cpu
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.domain.events import events as types
 from app.domain.reports import periods as cal
 from app.domain.reports import schedules as rules
@@ -39,6 +42,7 @@ from app.domain.reports import scope as scope_rules
 from app.domain.reports.digests import compose
 from app.domain.reports.scope import ReportScope
 from app.ids import new_id
+from app.schemas.common import invalid_input
 from app.schemas.reports.common import ReportQuery
 from app.schemas.reports.digests import ReportDelivered
 from app.schemas.reports.funnel import FunnelParams
@@ -54,7 +58,11 @@ from app.services.workspace import members, workspaces
 log = logging.getLogger("app.worker.digests")
 
 BATCH = 20  # schedules per pass, each in a transaction of its own
-RETRY_AFTER = timedelta(minutes=10)  # a digest that could not be prepared is tried again then
+RETRY_AFTER = rules.RETRY_AFTER  # a digest that could not be prepared is tried again then (and later)
+MAX_ERROR = 1000  # characters of `last_error`
+# Failures retrying cannot mend: the schedule's input is wrong (a team since deleted, a member
+# unknown, parameters this version refuses). It pauses at once.
+PERMANENT = (InvalidInput, NotFound, Forbidden, ValidationError)
 LEASE = timedelta(minutes=10)  # how long a pass holds the schedule it took (a pass that died: then again)
 DEFAULT_INTERVAL: cal.Interval = "day"  # a digest's periods when its params name none
 
@@ -101,10 +109,12 @@ async def run_due(database: Database, now: datetime) -> int:
         try:
             prepared = await _prepare(database, schedule, now)
             await _commit(database, schedule, prepared, now)
-        except Exception:
-            log.exception("preparing the digest of schedule %s failed; trying again in %s", schedule["id"],
-                          RETRY_AFTER)  # fmt: skip
-            await _postpone(database, schedule, now + RETRY_AFTER)
+        except Exception as exc:
+            if isinstance(exc, PERMANENT):
+                log.warning("the digest of schedule %s cannot be prepared: %s", schedule["id"], describe(exc))
+            else:
+                log.exception("preparing the digest of schedule %s failed", schedule["id"])
+            await _failed(database, schedule, exc, now)
         done += 1
     return done
 
@@ -127,10 +137,49 @@ async def _take(database: Database, now: datetime) -> dict[str, Any] | None:
     return schedule
 
 
-async def _postpone(database: Database, schedule: Mapping[str, Any], until: datetime) -> None:
+async def _failed(database: Database, schedule: Mapping[str, Any], exc: BaseException, now: datetime) -> None:
     async with UnitOfWork(database) as uow:
-        await uow.schedule_queue().postpone(schedule["workspace_id"], schedule["id"], until)
+        ctx = Context(uow, schedule["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
+        await failed(ctx, schedule, exc)
         await uow.commit()
+
+
+async def failed(ctx: Context, schedule: Mapping[str, Any], exc: BaseException) -> dict[str, Any] | None:
+    """Record that the schedule's digest could not be prepared (a new version: `failures`,
+    `last_error`, `last_failed_at`) and when it is tried again; paused, with `report.failed`, after
+    a wrong input or MAX_FAILURES in a row. A schedule changed since it was taken counts nothing
+    (the change cleared its errors): its lease is lifted. The schedule as updated, or None."""
+    failures = int(schedule["failures"]) + 1
+    wait = rules.retry_after(failures, permanent=isinstance(exc, PERMANENT))
+    values: dict[str, Any] = {"failures": failures, "last_error": describe(exc), "last_failed_at": ctx.now,
+                              **ctx.audit_change()}  # fmt: skip
+    values.update({"paused": True, "next_run_at": None} if wait is None else {"next_run_at": ctx.now + wait})
+    updated = await ctx.report_schedules.update(schedule["id"], schedule["version"], values)
+    if updated is None:
+        await ctx.report_schedules.release(schedule["id"], ctx.now + LEASE, ctx.now)
+        return None
+    if wait is None:
+        from app.schemas.reports.schedules import ReportScheduleRead
+        from app.services.reports.schedules import shown
+
+        read = ReportScheduleRead.model_validate(shown(updated))
+        await events.record(ctx, types.REPORT_FAILED, read, resource_id=schedule["id"])
+    return updated
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, for the schedule's `last_error`: a problem's title and detail (the report's
+    query parameters named as the schedule holds them, `params.<name>`); nothing of an unexpected
+    error's insides (it is logged)."""
+    if isinstance(exc, ValidationError):
+        exc = invalid_input(exc, location="query")
+    if not isinstance(exc, DomainError):
+        return "Internal error: the digest could not be prepared; it is tried again later"
+    detail = exc.detail
+    for error in exc.errors:
+        if error.location == "query" and not error.field.startswith("params."):
+            detail = detail.replace(f"{error.field}:", f"params.{error.field}:", 1)
+    return f"{exc.title}: {detail}"[:MAX_ERROR]
 
 
 @dataclass(frozen=True)
@@ -185,7 +234,11 @@ async def deliver(ctx: Context, schedule: Mapping[str, Any], prepared: Prepared)
     already; the delivery row, or None when nothing was sent. A schedule changed since it was
     taken (a new version: other parameters, members or cadence; paused or archived) sends nothing:
     its lease is lifted, so the next pass looks at it again as it is now."""
-    moved = await ctx.report_schedules.set_next_run(schedule["id"], prepared.following, version=schedule["version"])
+    if schedule["failures"] or schedule["last_error"] is not None:  # delivered at last: the errors are over
+        cleared = {"failures": 0, "last_error": None, "next_run_at": prepared.following, **ctx.audit_change()}
+        moved = await ctx.report_schedules.update(schedule["id"], schedule["version"], cleared) is not None
+    else:
+        moved = await ctx.report_schedules.set_next_run(schedule["id"], prepared.following, version=schedule["version"])
     if not moved:
         await ctx.report_schedules.release(schedule["id"], ctx.now + LEASE, ctx.now)
         return None

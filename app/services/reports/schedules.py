@@ -131,7 +131,9 @@ async def create(ctx: Context, values: Mapping[str, Any]) -> Row:
 
 
 async def update(ctx: Context, schedule_id: UUID, changes: Mapping[str, Any], *, if_match: str | None) -> Row:
-    """A change of cadence, or a resume, sets the next occurrence from now; pausing clears it."""
+    """A change of cadence, or a resume, sets the next occurrence from now; pausing clears it. Any
+    change clears the errors of digests that could not be prepared (`failures`, `last_error`), and
+    one waiting to be tried again is tried at once."""
     row = await get(ctx, schedule_id)
     check_if_match(if_match, row["version"])
     if row["archived_at"] is not None:
@@ -148,10 +150,14 @@ async def update(ctx: Context, schedule_id: UUID, changes: Mapping[str, Any], *,
         wanted = [UUID(str(m)) for m in merged["member_ids"]]
         await _check_recipients(ctx, wanted, merged["channel_id"], bool(merged["emit_event"]))
     values = changed_fields(row, values)
-    if {"cadence", "weekday", "local_time", "paused"} & values.keys():
-        values["next_run_at"] = await _next_run(ctx, {**row, **values})
     if not values:
         return shown(row)
+    if {"cadence", "weekday", "local_time", "paused"} & values.keys():
+        values["next_run_at"] = await _next_run(ctx, {**row, **values})
+    elif row["last_error"] is not None and row["next_run_at"] is not None:
+        values["next_run_at"] = ctx.now  # waiting to be tried again: try the changed schedule now
+    # A change is the answer to an error: the count starts again.
+    values.update(changed_fields(row, {"failures": 0, "last_error": None}))
     updated: Row = await write_changes(ctx, row, values, _updater(ctx, schedule_id), if_match=if_match)
     if values.get("next_run_at") is not None:
         ctx.uow.wake(WAKE_REPORTS)
