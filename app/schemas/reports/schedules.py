@@ -58,7 +58,8 @@ class ReportScheduleCreate(RequestModel):
     report: str = Field(
         min_length=1,
         max_length=32,
-        description="The report to send (the name of its route under /v1/reports: `funnel`, ...)",
+        description="The report to send, the name of its route under /v1/reports: `funnel`, `team`, `win-loss`, "
+        "`products`, `pipeline`, `sales-forecast`, `overview`",
         examples=["funnel"],
     )
     params: dict[str, Any] = Field(

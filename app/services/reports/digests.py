@@ -46,12 +46,16 @@ from app.schemas.common import invalid_input
 from app.schemas.reports.common import ReportQuery
 from app.schemas.reports.digests import ReportDelivered
 from app.schemas.reports.funnel import FunnelParams
+from app.schemas.reports.overview import OverviewParams
+from app.schemas.reports.pipeline import PipelineParams
+from app.schemas.reports.products import ProductsParams
+from app.schemas.reports.sales_forecast import SalesForecastParams
 from app.schemas.reports.team import TeamParams
 from app.schemas.reports.win_loss import WinLossParams
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events import events
 from app.services.outreach import messages
-from app.services.reports import charts, funnel, team, win_loss
+from app.services.reports import charts, funnel, overview, pipeline, products, sales_forecast, team, win_loss
 from app.services.reports.scope import calendar_of
 from app.services.workspace import members, workspaces
 
@@ -71,13 +75,19 @@ DEFAULT_INTERVAL: cal.Interval = "day"  # a digest's periods when its params nam
 class Schedulable:
     """What a report gives to be scheduled: its parameter rules (the query string's, as a model:
     `params` is validated by it, a 422 naming `params.<name>`), its title, the figures for a
-    range (JSON, as its route answers), the lines an email shows, and its chart (PNG, or None)."""
+    range (JSON, as its route answers), the lines an email shows, and its chart (PNG, or None).
+    `span`: the days its figures cover when they are not the digest's window, the days before the
+    occurrence (a report of the periods ahead, or of now), from the figures and that window.
+    `events`: whether `report.delivered` may carry its figures (read with `reports:read`); not a
+    report whose parts need scopes of their own."""
 
     params: type[ReportQuery]
     title: Mapping[str, str]  # locale -> title
     figures: Callable[[Context, Any, ReportScope], Awaitable[dict[str, Any]]]
     lines: Callable[[Mapping[str, Any], str], list[tuple[str, str]]]
     chart: Callable[[Mapping[str, Any], str], bytes] | None = None
+    span: Callable[[Mapping[str, Any], date, date], tuple[date, date]] | None = None
+    events: bool = True
 
 
 # The reports a schedule may name, by the name of their route under /v1/reports. A report joins
@@ -86,6 +96,26 @@ REPORTS: dict[str, Schedulable] = {
     "funnel": Schedulable(FunnelParams, funnel.TITLE, funnel.digest, funnel.digest_lines, charts.funnel),
     "team": Schedulable(TeamParams, team.TITLE, team.digest, team.digest_lines, charts.team),
     "win-loss": Schedulable(WinLossParams, win_loss.TITLE, win_loss.digest, win_loss.digest_lines, charts.win_loss),
+    "pipeline": Schedulable(
+        PipelineParams,
+        pipeline.TITLE,
+        pipeline.digest,
+        pipeline.digest_lines,
+        charts.pipeline,
+        span=pipeline.digest_span,
+    ),
+    "products": Schedulable(ProductsParams, products.TITLE, products.digest, products.digest_lines),
+    "overview": Schedulable(
+        OverviewParams, overview.TITLE, overview.digest, overview.digest_lines, span=overview.digest_span, events=False
+    ),
+    "sales-forecast": Schedulable(
+        SalesForecastParams,
+        sales_forecast.TITLE,
+        sales_forecast.digest,
+        sales_forecast.digest_lines,
+        charts.sales_forecast,
+        span=sales_forecast.digest_span,
+    ),
 }
 
 
@@ -218,6 +248,8 @@ async def prepare(ctx: Context, schedule: Mapping[str, Any]) -> Prepared:
         first, last, params.interval or DEFAULT_INTERVAL, calendar, params.filters(), today=last
     )
     figures = await entry.figures(ctx, params, covered)
+    if entry.span is not None:
+        first, last = entry.span(figures, first, last)
     email = await _email(ctx, schedule, entry, figures, calendar, first, last) if schedule["member_ids"] else None
     return Prepared(occurrence, name, following, first, last, figures, email)
 

@@ -68,6 +68,13 @@ def _params(report: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_unset=True)
 
 
+def _check_event(report: str, emit_event: bool) -> None:
+    if emit_event and not REPORTS[report].events:
+        raise InvalidInput.field("emit_event", f"the {report} report goes to members by email only: its sections need "
+                                 "read scopes of their own, which `report.delivered` (read with reports:read) would "
+                                 "bypass")  # fmt: skip
+
+
 async def _check_recipients(ctx: Context, member_ids: list[UUID], channel_id: UUID | None, emit_event: bool) -> None:
     errors = ErrorList()
     if not member_ids and not emit_event:
@@ -112,6 +119,7 @@ async def create(ctx: Context, values: Mapping[str, Any]) -> Row:
     if report not in REPORTS:
         raise InvalidInput.field("report", f"not a report that can be scheduled; one of: {', '.join(sorted(REPORTS))}")
     params = _params(report, values.get("params") or {})
+    _check_event(report, bool(values.get("emit_event")))
     member_ids = list(values.get("member_ids") or [])
     await _check_recipients(ctx, member_ids, values.get("channel_id"), bool(values.get("emit_event")))
     columns = {
@@ -146,6 +154,8 @@ async def update(ctx: Context, schedule_id: UUID, changes: Mapping[str, Any], *,
     if "member_ids" in changes:
         values["member_ids"] = [str(m) for m in changes["member_ids"]]
     merged = {**row, **values}
+    if "emit_event" in changes:
+        _check_event(row["report"], bool(merged["emit_event"]))
     if {"member_ids", "channel_id", "emit_event"} & changes.keys():
         wanted = [UUID(str(m)) for m in merged["member_ids"]]
         await _check_recipients(ctx, wanted, merged["channel_id"], bool(merged["emit_event"]))
