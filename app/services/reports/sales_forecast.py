@@ -20,7 +20,9 @@ parameters in `report_forecasts`.
   for the first period (dated in it or before it). The future carries the last value forward.
 - Per category (`by=category`): the ten categories with the most history (by value) are forecast
   each, beside the total; lines without a category are the category null.
-- Cache: one row per key (metric, interval, periods, as_of or "latest", by). A read answers the
+- Cache: one row per key (metric, interval, periods, as_of or "latest", by), at most MAX_CACHED
+  per workspace (storing one more drops the least recently computed, dated ones before the
+  latest ones: keys are unbounded, a client may sweep `as_of`). A read answers the
   stored result while its data version is unchanged: a hash of the model's version, the workspace's
   calendar, locale, time zone, region and currency, the history's last day, the number of orders placed
   before its end and the latest change to one, and the number and latest change of the exchange
@@ -64,6 +66,10 @@ REGION_OCCASIONS = {"IR": model.REGION_OCCASIONS, "AF": model.REGION_OCCASIONS}
 OTHER_OCCASIONS = ("black_friday",)
 JOB = "reports.refresh_forecasts"
 KEY_PREFIX = "sales-forecast"
+# Forecasts kept per workspace: storing one more drops the least recently computed, those of a
+# given `as_of` before the latest ones (a client sweeping `as_of` makes a key a day).
+MAX_CACHED = 20
+LATEST_KEYS = f"{KEY_PREFIX}:%:latest:%"  # a LIKE pattern
 # More than enough days to reach back MAX_HISTORY periods of each interval.
 _DAYS_PER_PERIOD = {"day": 1, "week": 7, "month": 31, "quarter": 92, "year": 366}
 
@@ -259,7 +265,9 @@ async def _store(ctx: Context, key: str, result: dict[str, Any], version: str) -
     """In a short transaction of its own: the request reads (and never holds the write lock while
     the model runs)."""
     async with UnitOfWork(ctx.uow.database) as uow:
-        await WorkspaceRepositories(uow, ctx.workspace_id).sales_forecast_report.store(key, result, ctx.now, version)
+        cache = WorkspaceRepositories(uow, ctx.workspace_id).sales_forecast_report
+        await cache.store(key, result, ctx.now, version)
+        await cache.evict(MAX_CACHED, kept_first=LATEST_KEYS)
         await uow.commit()
 
 
