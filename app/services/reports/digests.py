@@ -18,7 +18,11 @@ The delivery row's primary key makes an occurrence go once, ever: a pass that fi
 worker after the lease, a pass run again, `next_run_at` set back by hand) computes nothing and only
 moves `next_run_at`, and its insert is `ON CONFLICT DO NOTHING`, so a racing one sends nothing
 either. What goes out is exactly-once per occurrence up to the message queue; from there each email
-has the messages' own guarantee (never sent twice: a lost answer ends `unknown`, not resent)."""
+has the messages' own guarantee (never sent twice: a lost answer ends `unknown`, not resent).
+
+A digest that cannot be prepared or delivered is recorded on its schedule (`failed`: `failures`,
+`last_error`, `last_failed_at`) and tried again later and later; a wrong input, or MAX_FAILURES
+in a row, pauses the schedule (`report.failed`) until a change of it clears the error."""
 
 from __future__ import annotations
 
