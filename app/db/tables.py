@@ -1896,6 +1896,11 @@ report_schedules = Table(
     Column("next_run_at", UtcDateTime),  # the next occurrence (null: paused or archived)
     Column("paused", Boolean, nullable=False, server_default=false()),
     Column("archived_at", UtcDateTime),
+    # Digests that could not be prepared in a row, what went wrong last and when (0, null: none since
+    # the last delivery or change); a wrong input, or too many in a row, pauses the schedule.
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("last_failed_at", UtcDateTime),
     *_audit(),
     Index(None, "next_run_at", **_not_null("next_run_at")),
 )

@@ -237,6 +237,41 @@ async def test_a_large_orders_import_recomputes_the_cached_forecasts(tenant: Ten
     assert (await forecast(tenant, as_of=as_of.isoformat(), periods=2))["computed_at"] == after["computed_at"]
 
 
+async def test_the_cache_keeps_so_many_forecasts_a_workspace_the_latest_ones_first(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    """A client sweeping `as_of` makes a key a day: the workspace keeps MAX_CACHED of them, the
+    latest ones (no `as_of`) before dated ones, then the most recently computed."""
+    from app.services.reports.sales_forecast import MAX_CACHED
+
+    await sync(tenant, history(4, _as_of())[0])
+    theirs = await forecast(other_tenant, periods=2)
+    latest = await forecast(tenant, periods=2)
+    last = _as_of()
+    swept = [(last - dt.timedelta(days=n)).isoformat() for n in range(MAX_CACHED + 5)]
+    first_computed = {day: (await forecast(tenant, as_of=day, periods=2))["computed_at"] for day in swept}
+
+    async def keys(workspace: str) -> list[str]:
+        async with UnitOfWork(database, write=False) as uow:
+            rows = await uow.execute(select(tables.report_forecasts.c.key).where(
+                tables.report_forecasts.c.workspace_id == _uuid(workspace)))  # fmt: skip
+            return sorted(str(k) for k in rows.scalars())
+
+    kept = await keys(tenant.id)
+    assert len(kept) == MAX_CACHED and "sales-forecast:revenue:month:2:latest:total" in kept
+    last_asked = swept[-(MAX_CACHED - 1) :]
+    assert kept == sorted(["sales-forecast:revenue:month:2:latest:total",
+                           *(f"sales-forecast:revenue:month:2:{day}:total" for day in last_asked)])  # fmt: skip
+    assert (await forecast(tenant, periods=2))["computed_at"] == latest["computed_at"]  # still cached
+    assert (await forecast(tenant, as_of=swept[-1], periods=2))["computed_at"] == first_computed[swept[-1]]
+    first_asked = swept[0]
+    assert (await forecast(tenant, as_of=first_asked, periods=2))["computed_at"] != first_computed[first_asked]
+    assert len(await keys(tenant.id)) == MAX_CACHED
+    # Another workspace's cache is its own.
+    assert await keys(other_tenant.id) == ["sales-forecast:revenue:month:2:latest:total"]
+    assert (await forecast(other_tenant, periods=2))["computed_at"] == theirs["computed_at"]
+
+
 def _uuid(value: str) -> Any:
     from uuid import UUID
 

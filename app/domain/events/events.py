@@ -139,6 +139,8 @@ CAMPAIGN_PAUSED = "campaign.paused"  # by a person or by its pilot (`pause_reaso
 CAMPAIGN_SENT = "campaign.sent"
 # A scheduled digest went out (`data`: the figures); `report` names the resource `reports` by the rule.
 REPORT_DELIVERED = "report.delivered"
+# A schedule's digest could not be prepared and the schedule paused (`data`: the schedule).
+REPORT_FAILED = "report.failed"
 
 # Who may read an event. The part of the type before the dot names the resource, and that
 # resource's read scope applies: `lead.created` needs `leads:read`, `order.refunded` needs

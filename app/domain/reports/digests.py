@@ -42,9 +42,9 @@ def compose(
 ) -> DigestContent:
     """The digest of one occurrence. `name` is the schedule's, `title` the report's in the
     locale, `first` and `last` the covered days as people read them, `lines` the figures as
-    (label, value), `chart` a PNG."""
+    (label, value), `chart` a PNG. One day (`first` == `last`) is named alone."""
     words = _WORDS.get(locale, _WORDS["en"])
-    covered = words["range"].format(first=first, last=last)
+    covered = first if first == last else words["range"].format(first=first, last=last)
     subject = " ".join(f"{name} · {title} · {covered}".split())
     text = "\n".join(
         [name, f"{title}: {covered}", "", *(f"{label}: {value}" for label, value in lines), "",

@@ -118,6 +118,8 @@ FOURIER_PAIRS = 4
 SARIMAX_MAXITER = 50
 SARIMAX_MAXFUN = 500  # likelihood evaluations per fit, at most
 MAX_PERIODS = 400  # a longer history is cut to its latest periods (day periods: 57 weeks)
+HORIZON_DEFAULT = 6  # periods forecast unless asked for another number
+HORIZON_MAX = 52
 MIN_SEASONAL_CHANGE = 0.1  # an occasion's seasonal difference must reach this for the airline model
 
 _Z = NormalDist().inv_cdf(0.5 + INTERVAL / 2)

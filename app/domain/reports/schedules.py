@@ -9,7 +9,11 @@ to, a time it reads twice (fall back) its first reading.
 What an occurrence covers: the whole local days before it, the occurrence's own day left out
 (a digest at 08:00 reports finished days): daily the day before, weekly the seven days before.
 An occurrence is named by its local date and time, `2026-12-12T08:00`: a schedule sends one
-digest per name, ever (`report_deliveries`)."""
+digest per name, ever (`report_deliveries`).
+
+A digest that cannot be prepared is tried again later and later (`retry_after`): 10, 20, 40 and
+80 minutes after its first four failures in a row; the fifth pauses the schedule, as does the
+first failure whose cause retrying cannot mend (the input is wrong: a team since deleted)."""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ CadenceType = Literal["daily", "weekly"]
 CADENCES: tuple[str, ...] = get_args(CadenceType)
 # How many local days an occurrence covers, ending the day before it.
 WINDOW_DAYS = {"daily": 1, "weekly": 7}
+MAX_FAILURES = 5  # failures in a row that pause a schedule
+RETRY_AFTER = timedelta(minutes=10)  # after the first failure; doubled after each one more
 
 
 @dataclass(frozen=True)
@@ -92,3 +98,12 @@ def window(cadence: Cadence, occurrence_day: date) -> tuple[date, date]:
     ending the day before it."""
     last = occurrence_day - timedelta(days=1)
     return last - timedelta(days=WINDOW_DAYS[cadence.type] - 1), last
+
+
+def retry_after(failures: int, *, permanent: bool = False) -> timedelta | None:
+    """How long after its `failures`-th failure in a row (1 for the first) a digest is tried
+    again; None: never, the schedule pauses (a permanent cause, or MAX_FAILURES in a row)."""
+    if permanent or failures >= MAX_FAILURES:
+        return None
+    doubled: int = 2 ** (max(failures, 1) - 1)
+    return RETRY_AFTER * doubled

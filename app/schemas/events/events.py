@@ -31,6 +31,7 @@ from app.schemas.outreach.messages import MessageRead
 from app.schemas.outreach.suppressions import SuppressionRead
 from app.schemas.outreach.templates import TemplateRead
 from app.schemas.reports.digests import ReportDelivered
+from app.schemas.reports.schedules import ReportScheduleRead
 from app.schemas.workspace.api_keys import ApiKeyRead
 from app.schemas.workspace.members import MemberRead
 from app.schemas.workspace.workspaces import WorkspaceRead
@@ -186,6 +187,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CAMPAIGN_PAUSED: CampaignRead,
     types.CAMPAIGN_SENT: CampaignRead,
     types.REPORT_DELIVERED: ReportDelivered,
+    types.REPORT_FAILED: ReportScheduleRead,
 }
 
 

@@ -23,8 +23,14 @@ class ReportDelivered(BaseModel):
         examples=["2026-12-12T08:00"],
     )
     occurred_at: UtcDatetime = Field(description="The occurrence's instant")
-    from_: date = Field(alias="from", serialization_alias="from", description="The first local day covered")
-    to: date = Field(description="The last local day covered (the day before the occurrence)")
+    from_: date = Field(
+        alias="from",
+        serialization_alias="from",
+        description="The first local day the figures cover: the days before the occurrence (the day before a daily "
+        "one, the seven before a weekly one); for `pipeline` and `sales-forecast` the periods ahead they forecast",
+    )
+    to: date = Field(description="The last local day the figures cover (the day before the occurrence, but for "
+                     "`pipeline` and `sales-forecast`: the end of the last period ahead)")  # fmt: skip
     params: dict[str, Any] = Field(description="The report's parameters as the schedule stores them")
     figures: dict[str, Any] = Field(description="The report as its route answers it for that range (JSON)")
     message_ids: list[UUID] = Field(description="The emails queued for the schedule's members")

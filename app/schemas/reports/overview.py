@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from app.schemas.common import UtcDatetime
+from app.schemas.reports.common import ReportQuery
 
 
 class OwnerCount(BaseModel):
@@ -59,3 +60,15 @@ class Overview(BaseModel):
     churn_alerts: ChurnAlertCounts | None = Field(description="`analytics:read`")
     revenue: RevenueToDate | None = Field(description="`orders:read`")
     withheld: list[str] = Field(description="The sections the key may not read (null above)")
+
+
+class OverviewParams(ReportQuery):
+    """The overview takes no parameters: a digest of it is the counts at the occurrence."""
+
+    interval: None = Field(default=None, description="Not a parameter of this report")
+    owner_id: None = Field(default=None, description="Not a parameter of this report")
+    team_id: None = Field(default=None, description="Not a parameter of this report")
+    source: None = Field(default=None, description="Not a parameter of this report")
+    form_id: None = Field(default=None, description="Not a parameter of this report")
+    utm_campaign: None = Field(default=None, description="Not a parameter of this report")
+    campaign_id: None = Field(default=None, description="Not a parameter of this report")

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.reports.common import PeriodRead
+from app.domain.customers.opportunities import OpportunityType
+from app.domain.reports.periods import Interval
+from app.domain.reports.pipeline import SEED
+from app.schemas.reports.common import PeriodRead, ReportQuery
 
 Money = str
 
@@ -83,3 +87,25 @@ class PipelineReport(BaseModel):
     unconverted: list[Unconverted]
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class PipelineParams(ReportQuery):
+    """`GET /v1/reports/pipeline`'s parameters as a scheduled digest stores them: the periods ahead
+    from the occurrence's day (`interval`, default month: six of them), the forecast's `seed` and
+    `basis`, and the opportunities' filters `owner_id`, `account_id` and `type`; the leads' other
+    filters do not apply."""
+
+    interval: Interval | None = Field(default=None, description="Periods ahead in the workspace's calendar; "
+                                      "default: month")  # fmt: skip
+    seed: int = Field(default=SEED, ge=0, le=2**63 - 1, description="The draws' seed")
+    basis: Literal["calibrated", "stage_probability"] = Field(
+        default="calibrated", description="The stage's win rate, or each deal's own probability"
+    )
+    owner_id: UUID | None = Field(default=None, description="Opportunities owned by this member")
+    account_id: UUID | None = Field(default=None, description="Opportunities of this account")
+    type: OpportunityType | None = Field(default=None, description="Opportunities of this type")
+    team_id: None = Field(default=None, description="Not a filter of this report")
+    source: None = Field(default=None, description="Not a filter of this report")
+    form_id: None = Field(default=None, description="Not a filter of this report")
+    utm_campaign: None = Field(default=None, description="Not a filter of this report")
+    campaign_id: None = Field(default=None, description="Not a filter of this report")

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.reports.common import PeriodRead
+from app.domain.reports.products import DEFAULT_LIMIT, MAX_LIMIT, Group, Sort
+from app.schemas.reports.common import PeriodRead, ReportQuery
 
 MONEY = "A decimal string in the workspace's reporting currency"
 
@@ -59,3 +60,19 @@ class ProductsReport(BaseModel):
 
     # `from` is a Python keyword: the field is from_, answered as `from`.
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class ProductsParams(ReportQuery):
+    """`GET /v1/reports/products`'s parameters as a scheduled digest stores them: `interval`,
+    `group`, `category`, `sort` and `limit`; the leads' filters do not apply."""
+
+    group: Group | None = Field(default=None, description="Only this list (the other empty); default both")
+    category: str | None = Field(default=None, min_length=1, max_length=200, description="Only its products")
+    sort: Sort = Field(default="revenue", description="What ranks the products and categories (descending)")
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="How many products and categories")
+    owner_id: None = Field(default=None, description="Not a filter of this report")
+    team_id: None = Field(default=None, description="Not a filter of this report")
+    source: None = Field(default=None, description="Not a filter of this report")
+    form_id: None = Field(default=None, description="Not a filter of this report")
+    utm_campaign: None = Field(default=None, description="Not a filter of this report")
+    campaign_id: None = Field(default=None, description="Not a filter of this report")

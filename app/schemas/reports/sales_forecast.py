@@ -8,8 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.domain.reports.forecast import HORIZON_DEFAULT, HORIZON_MAX
+from app.domain.reports.periods import Interval
 from app.schemas.common import UtcDatetime
-from app.schemas.reports.common import PeriodRead
+from app.schemas.reports.common import PeriodRead, ReportQuery
 
 
 class HistoryPoint(PeriodRead):
@@ -69,3 +71,20 @@ class SalesForecastReport(ForecastBlock):
         default=None, description="by=category: the ten categories with the most history, each forecast"
     )
     computed_at: UtcDatetime = Field(description="When this forecast was computed (answers come from a cache)")
+
+
+class SalesForecastParams(ReportQuery):
+    """`GET /v1/reports/sales-forecast`'s parameters as a scheduled digest stores them: `metric`,
+    `interval` (default month), `periods` and `by`; no `as_of` (a digest's is the day before its
+    occurrence) and none of the leads' filters."""
+
+    interval: Interval | None = Field(default=None, description="Periods in the workspace's calendar; default: month")
+    metric: Literal["revenue", "orders"] = Field(default="revenue", description="What is forecast")
+    periods: int = Field(default=HORIZON_DEFAULT, ge=1, le=HORIZON_MAX, description="How many periods ahead")
+    by: Literal["category"] | None = Field(default=None, description="category: per product category too")
+    owner_id: None = Field(default=None, description="Not a filter of this report")
+    team_id: None = Field(default=None, description="Not a filter of this report")
+    source: None = Field(default=None, description="Not a filter of this report")
+    form_id: None = Field(default=None, description="Not a filter of this report")
+    utm_campaign: None = Field(default=None, description="Not a filter of this report")
+    campaign_id: None = Field(default=None, description="Not a filter of this report")

@@ -58,7 +58,8 @@ class ReportScheduleCreate(RequestModel):
     report: str = Field(
         min_length=1,
         max_length=32,
-        description="The report to send (the name of its route under /v1/reports: `funnel`, ...)",
+        description="The report to send, the name of its route under /v1/reports: `funnel`, `team`, `win-loss`, "
+        "`products`, `pipeline`, `sales-forecast`, `overview`",
         examples=["funnel"],
     )
     params: dict[str, Any] = Field(
@@ -95,7 +96,19 @@ class ReportScheduleRead(ResourceRead):
     channel_id: UUID | None
     emit_event: bool
     paused: bool
-    next_run_at: UtcDatetime | None = Field(description="The next occurrence (null: paused or archived)")
+    next_run_at: UtcDatetime | None = Field(
+        description="The next occurrence, or when a digest that failed is tried again (null: paused or archived)"
+    )
+    failures: int = Field(
+        description="Digests that could not be prepared in a row (tried again 10, 20, 40, 80 minutes later; the "
+        "fifth, or a wrong input, pauses the schedule); 0 again after a delivery or a change of the schedule"
+    )
+    last_error: str | None = Field(
+        description="Why the last digest could not be prepared (the problem's title and detail); null since the "
+        "last delivery or change",
+        examples=["Invalid input: params.team_id: no team with this id in the workspace"],
+    )
+    last_failed_at: UtcDatetime | None = Field(description="When a digest last failed to be prepared (null: never)")
     archived_at: UtcDatetime | None
     created_by: Actor
     updated_by: Actor

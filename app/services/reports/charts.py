@@ -151,6 +151,24 @@ def pipeline(report: Mapping[str, Any], locale: str = "en") -> bytes:
     return banded_bars(heading, rows, ceiling=[float(p["amount"]) for p in periods], legend=legend)
 
 
+SALES_FORECAST_TITLES = {
+    ("revenue", "en"): "Revenue ({currency}): history and forecast ({model})",
+    ("orders", "en"): "Orders: history and forecast ({model})",
+    ("revenue", "fa"): "درآمد ({currency}): گذشته و پیش‌بینی ({model})",
+    ("orders", "fa"): "سفارش‌ها: گذشته و پیش‌بینی ({model})",  # noqa: RUF001
+}
+
+
+def sales_forecast(report: Mapping[str, Any], locale: str = "en") -> bytes:
+    """The sales forecast's total: its history as a line, the forecast after it with its band."""
+    key = (report["metric"], locale if locale == "fa" else "en")
+    title = SALES_FORECAST_TITLES[key].format(currency=report["currency"], model=report["model"])
+    history = [(h["display_label"], float(h["value"])) for h in report["history"]]
+    forecast = [(f["display_label"], float(f["value"]), float(f["lower"]), float(f["upper"]))
+                for f in report["forecast"]]  # fmt: skip
+    return series(title, history, forecast)
+
+
 def team(report: Mapping[str, Any], locale: str = "en") -> bytes:
     """Leads assigned and qualified per member (the 15 with the most leads)."""
     members = sorted(report["members"], key=lambda m: -m["leads_assigned"])[:15]

@@ -4,7 +4,8 @@ named in `withheld` (definitions: app/domain/reports/overview.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 from app.domain.leads.lifecycle import EDITABLE, LeadStatus, Source
@@ -61,3 +62,61 @@ async def overview(ctx: Context) -> dict[str, Any]:
         }
     result["withheld"] = [s for s in rules.SECTIONS if s not in shown]
     return result
+
+
+# -- as a scheduled digest (app/services/reports/digests.py) ---------------------------------------
+
+TITLE = {"en": "Overview", "fa": "نمای کلی"}
+_WORDS = {
+    "en": {"leads": "Open leads", "unassigned": "Unassigned open leads", "open_clocks": "First responses pending",
+           "breached_today": "First responses missed today", "due_today": "Tasks due today",
+           "overdue": "Overdue tasks", "churn": "Open churn alerts", "revenue": "Revenue this month",
+           "previous": "Last month to the same day"},
+    "fa": {"leads": "سرنخ‌های باز", "unassigned": "سرنخ‌های باز بی‌مسئول", "open_clocks": "پاسخ‌های اول در انتظار",
+           "breached_today": "پاسخ‌های اول دیرشدهٔ امروز", "due_today": "کارهای امروز",
+           "overdue": "کارهای عقب‌افتاده", "churn": "هشدارهای ریزش باز", "revenue": "درآمد این ماه",
+           "previous": "ماه قبل تا همین روز"},
+}  # fmt: skip
+
+
+async def digest(ctx: Context, params: Any, scope: Any) -> dict[str, Any]:
+    """The overview at the occurrence, as `GET /v1/reports/overview` answers it in JSON: every
+    section, as the system computes it (whoever made the schedule; the digest goes to members by
+    email only: `report.delivered`, read with `reports:read`, would show sections that need their
+    own scopes)."""
+    from dataclasses import replace
+
+    from app.schemas.reports.overview import Overview
+    from app.services.context import SERVICE_SCOPES
+
+    return Overview.model_validate(await overview(replace(ctx, scopes=SERVICE_SCOPES))).model_dump(mode="json")
+
+
+def digest_span(figures: Mapping[str, Any], first: date, last: date) -> tuple[date, date]:
+    """The day the digest names: the occurrence's (the counts are as of it)."""
+    return date.fromisoformat(figures["date"]), date.fromisoformat(figures["date"])
+
+
+def digest_lines(figures: Mapping[str, Any], locale: str) -> list[tuple[str, str]]:
+    """The open leads (and the unassigned ones), first responses, tasks, churn alerts and the
+    month's revenue against the previous month's to the same day; a section left out when null."""
+    from app.domain.reports.periods import persian_digits
+
+    words = _WORDS.get(locale, _WORDS["en"])
+    lines: list[tuple[str, str]] = []
+    if (leads := figures["leads"]) is not None:
+        unassigned = sum(o["count"] for o in leads["by_owner"] if o["owner_id"] is None)
+        lines += [(words["leads"], f"{sum(leads['by_status'].values()):,}"), (words["unassigned"], f"{unassigned:,}")]
+    if (sla := figures["sla"]) is not None:
+        lines += [(words["open_clocks"], f"{sla['open_clocks']:,}"), (words["breached_today"],
+                                                                       f"{sla['breached_today']:,}")]  # fmt: skip
+    if (tasks := figures["tasks"]) is not None:
+        lines += [(words["due_today"], f"{tasks['due_today']:,}"), (words["overdue"], f"{tasks['overdue']:,}")]
+    if (churn := figures["churn_alerts"]) is not None:
+        lines.append((words["churn"], f"{churn['open']:,}"))
+    if (revenue := figures["revenue"]) is not None:
+        change = revenue["change"]
+        lines.append((words["revenue"], f"{revenue['month_to_date']} {revenue['currency']}"
+                      + (f" ({change:+.1%})" if change is not None else "")))  # fmt: skip
+        lines.append((words["previous"], f"{revenue['previous_month_to_date']} {revenue['currency']}"))
+    return [(label, persian_digits(value)) for label, value in lines] if locale == "fa" else lines

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
@@ -174,3 +175,60 @@ async def pipeline(
         "unconverted": [{"currency": c, "count": v["count"], "amount": formatter(c)(v["amount"])}
                         for c, v in sorted(missing.items())],
     }  # fmt: skip
+
+
+# -- as a scheduled digest (app/services/reports/digests.py) ---------------------------------------
+
+TITLE = {"en": "Pipeline", "fa": "فرصت‌های باز"}
+_WORDS = {
+    "en": {"open": "Open opportunities", "expected": "Expected won revenue", "range": "P10 to P90",
+           "deals": "{n} deals", "overdue": "Overdue (counted today)", "undated": "Without an expected close date",
+           "unconverted": "Left out, no exchange rate", "to": "to"},
+    "fa": {"open": "فرصت‌های باز", "expected": "درآمد برندهٔ مورد انتظار", "range": "P10 تا P90",
+           "deals": "{n} فرصت", "overdue": "عقب‌افتاده (امروز شمرده شده)", "undated": "بدون تاریخ بستن",
+           "unconverted": "کنار گذاشته، بی‌نرخ ارز", "to": "تا"},
+}  # fmt: skip
+
+
+async def digest(ctx: Context, params: Any, scope: ReportScope) -> dict[str, Any]:
+    """The open pipeline at the occurrence, the periods ahead from today (`params.interval`,
+    default month: six of them), as `GET /v1/reports/pipeline` answers it in JSON; the digest's
+    window (the days before the occurrence) does not apply."""
+    from app.schemas.reports.pipeline import PipelineReport
+
+    covered = await window(ctx, None, None, params.interval or DEFAULT_INTERVAL)
+    kind = params.type.value if params.type is not None else None
+    result = await pipeline(ctx, covered, seed=params.seed, basis=params.basis, owner_id=params.owner_id,
+                            account_id=params.account_id, kind=kind)  # fmt: skip
+    return PipelineReport.model_validate(result).model_dump(mode="json", by_alias=True)
+
+
+def digest_span(figures: Mapping[str, Any], first: date, last: date) -> tuple[date, date]:
+    """The days the digest names: the periods ahead it forecast."""
+    return date.fromisoformat(figures["from"]), date.fromisoformat(figures["to"])
+
+
+def digest_lines(figures: Mapping[str, Any], locale: str) -> list[tuple[str, str]]:
+    """Open deals and their worth, the expected won revenue with its P10-P90 range, each period's
+    expectation (up to 12), then overdue, undated and unconverted deals when there are any."""
+    words = _WORDS.get(locale, _WORDS["en"])
+    currency = figures["currency"]
+    total = figures["total"]
+    count = sum(s["count"] for s in figures["stages"])
+    amount = sum((Decimal(s["amount"]) for s in figures["stages"]), Decimal(0))
+    lines = [
+        (words["open"], f"{count:,} ({amount} {currency})"),
+        (words["expected"], f"{total['expected']} {currency}"),
+        (words["range"], f"{total['p10']} {words['to']} {total['p90']} {currency}"),
+    ]
+    for period in figures["periods"][:12]:
+        deals = words["deals"].format(n=period["count"])
+        lines.append((period["display_label"], f"{period['expected']} {currency} ({deals})"))
+    if total["overdue"]:
+        lines.append((words["overdue"], str(total["overdue"])))
+    if figures["undated"]["count"]:
+        undated = figures["undated"]
+        lines.append((words["undated"], f"{undated['count']} ({undated['amount']} {currency})"))
+    for left in figures["unconverted"]:
+        lines.append((words["unconverted"], f"{left['count']} ({left['amount']} {left['currency']})"))
+    return [(label, cal.persian_digits(value)) for label, value in lines] if locale == "fa" else lines

@@ -4,6 +4,8 @@ units sold, revenue, margin, customers and repeat rate of the purchases placed i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from app.domain.money import from_minor
@@ -67,3 +69,46 @@ async def products(
         "categories": listed["category"],
         "periods": periods,
     }
+
+
+# -- as a scheduled digest (app/services/reports/digests.py) ---------------------------------------
+
+TITLE = {"en": "Products", "fa": "محصولات"}
+_WORDS = {
+    "en": {"revenue": "Revenue", "units": "Units sold", "row": "{units} units, {revenue} {currency}",
+           "no_sku": "(no SKU)", "no_category": "(no category)", "unconverted": "Orders without an exchange rate yet"},
+    "fa": {"revenue": "درآمد", "units": "تعداد فروش", "row": "{units} عدد، {revenue} {currency}",
+           "no_sku": "(بدون کد کالا)", "no_category": "(بدون دسته)", "unconverted": "سفارش‌های هنوز بی‌نرخ ارز"},
+}  # fmt: skip
+DIGEST_ROWS = 10  # products (or categories) an email lists
+
+
+async def digest(ctx: Context, params: Any, scope: ReportScope) -> dict[str, Any]:
+    """The products report for a digest's range, as `GET /v1/reports/products` answers it in JSON."""
+    from app.schemas.reports.products import ProductsReport
+
+    result = await products(ctx, scope, group=params.group, category=params.category, sort=params.sort,
+                            limit=params.limit)  # fmt: skip
+    return ProductsReport.model_validate(result).model_dump(mode="json", by_alias=True)
+
+
+def digest_lines(figures: Mapping[str, Any], locale: str) -> list[tuple[str, str]]:
+    """Revenue and units of the range, then the first products by the report's sort (the first
+    categories when only those were asked for), and the orders not yet converted."""
+    from app.domain.reports.periods import persian_digits
+
+    words = _WORDS.get(locale, _WORDS["en"])
+    currency = figures["currency"]
+    revenue = sum((Decimal(p["revenue"]) for p in figures["periods"]), Decimal(0))
+    lines = [(words["revenue"], f"{revenue} {currency}"),
+             (words["units"], f"{sum(p['units'] for p in figures['periods']):,}")]  # fmt: skip
+    rows = figures["products"] or figures["categories"]
+    for row in rows[:DIGEST_ROWS]:
+        if "sku" in row:
+            label = row["name"] or row["sku"] or words["no_sku"]
+        else:
+            label = row["category"] or words["no_category"]
+        lines.append((label, words["row"].format(units=f"{row['units']:,}", revenue=row["revenue"], currency=currency)))
+    if figures["unconverted_orders"]:
+        lines.append((words["unconverted"], str(figures["unconverted_orders"])))
+    return [(label, persian_digits(value)) for label, value in lines] if locale == "fa" else lines

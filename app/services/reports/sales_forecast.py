@@ -20,7 +20,9 @@ parameters in `report_forecasts`.
   for the first period (dated in it or before it). The future carries the last value forward.
 - Per category (`by=category`): the ten categories with the most history (by value) are forecast
   each, beside the total; lines without a category are the category null.
-- Cache: one row per key (metric, interval, periods, as_of or "latest", by). A read answers the
+- Cache: one row per key (metric, interval, periods, as_of or "latest", by), at most MAX_CACHED
+  per workspace (storing one more drops the least recently computed, dated ones before the
+  latest ones: keys are unbounded, a client may sweep `as_of`). A read answers the
   stored result while its data version is unchanged: a hash of the model's version, the workspace's
   calendar, locale, time zone, region and currency, the history's last day, the number of orders placed
   before its end and the latest change to one, and the number and latest change of the exchange
@@ -32,7 +34,7 @@ parameters in `report_forecasts`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -56,14 +58,18 @@ from app.services.workspace import workspaces
 
 Metric = Literal["revenue", "orders"]
 MODEL_VERSION = "1"  # part of the data version: a new model recomputes every cached forecast
-DEFAULT_PERIODS = 6
-MAX_PERIODS = 52
+DEFAULT_PERIODS = model.HORIZON_DEFAULT
+MAX_PERIODS = model.HORIZON_MAX
 MAX_HISTORY = model.MAX_PERIODS  # the model reads no more than the latest 400 periods
 MAX_CATEGORIES = 10
 REGION_OCCASIONS = {"IR": model.REGION_OCCASIONS, "AF": model.REGION_OCCASIONS}
 OTHER_OCCASIONS = ("black_friday",)
 JOB = "reports.refresh_forecasts"
 KEY_PREFIX = "sales-forecast"
+# Forecasts kept per workspace: storing one more drops the least recently computed, those of a
+# given `as_of` before the latest ones (a client sweeping `as_of` makes a key a day).
+MAX_CACHED = 20
+LATEST_KEYS = f"{KEY_PREFIX}:%:latest:%"  # a LIKE pattern
 # More than enough days to reach back MAX_HISTORY periods of each interval.
 _DAYS_PER_PERIOD = {"day": 1, "week": 7, "month": 31, "quarter": 92, "year": 366}
 
@@ -259,19 +265,22 @@ async def _store(ctx: Context, key: str, result: dict[str, Any], version: str) -
     """In a short transaction of its own: the request reads (and never holds the write lock while
     the model runs)."""
     async with UnitOfWork(ctx.uow.database) as uow:
-        await WorkspaceRepositories(uow, ctx.workspace_id).sales_forecast_report.store(key, result, ctx.now, version)
+        cache = WorkspaceRepositories(uow, ctx.workspace_id).sales_forecast_report
+        await cache.store(key, result, ctx.now, version)
+        await cache.evict(MAX_CACHED, kept_first=LATEST_KEYS)
         await uow.commit()
 
 
-async def sales_forecast(ctx: Context, params: Params) -> tuple[dict[str, Any], bool]:
+async def sales_forecast(ctx: Context, params: Params, *, keep: bool = True) -> tuple[dict[str, Any], bool]:
     """(the forecast with its `computed_at`, whether it was computed now rather than read from the
-    cache)."""
+    cache). `keep=False`: one computed now is not stored (a digest's, asked once)."""
     plan = await _plan(ctx, params)
     cached = await ctx.sales_forecast_report.cached(params.key)
     if cached is not None and cached["data_version"] == plan.version:
         return {**cached["result"], "computed_at": cached["computed_at"]}, False
     result = await _compute(ctx, params, plan)
-    await _store(ctx, params.key, result, plan.version)
+    if keep:
+        await _store(ctx, params.key, result, plan.version)
     return {**result, "computed_at": ctx.now}, True
 
 
@@ -320,3 +329,56 @@ async def after_import(ctx: Context, entity: str, rows: int) -> None:
     values = (await settings.get(ctx, "analytics", AnalyticsSettings))["values"]
     if rows >= values["refresh_after_import_rows"]:
         await enqueue_refresh(ctx, "import")
+
+
+# -- as a scheduled digest (app/services/reports/digests.py) ---------------------------------------
+
+TITLE = {"en": "Sales forecast", "fa": "پیش‌بینی فروش"}
+_WORDS = {
+    "en": {"model": "Model", "last": "Last period, {label}", "none": "Forecast", "short": "not enough history yet",
+           "orders": "orders", "to": "to"},
+    "fa": {"model": "مدل", "last": "آخرین دوره، {label}", "none": "پیش‌بینی", "short": "هنوز تاریخچهٔ کافی نیست",
+           "orders": "سفارش", "to": "تا"},
+}  # fmt: skip
+DIGEST_PERIODS = 12  # forecast periods an email lists
+
+
+async def digest(ctx: Context, params: Any, scope: Any) -> dict[str, Any]:
+    """The forecast as of the last day the digest covers (the day before its occurrence), as `GET
+    /v1/reports/sales-forecast?as_of=` answers it in JSON; read from the cache when there, never
+    stored (a digest's `as_of` is asked once)."""
+    from app.schemas.reports.sales_forecast import SalesForecastReport
+
+    wanted = Params(metric=params.metric, interval=params.interval or "month", periods=params.periods,
+                    as_of=scope.last, by=params.by)  # fmt: skip
+    result, _ = await sales_forecast(ctx, wanted, keep=False)
+    return SalesForecastReport.model_validate(result).model_dump(mode="json", by_alias=True)
+
+
+def digest_span(figures: Mapping[str, Any], first: date, last: date) -> tuple[date, date]:
+    """The days the digest names: the forecast's periods (the days before the occurrence when there
+    is no forecast yet)."""
+    ahead = figures["forecast"]
+    if not ahead:
+        return first, last
+    return date.fromisoformat(ahead[0]["start_date"]), date.fromisoformat(ahead[-1]["end_date"])
+
+
+def digest_lines(figures: Mapping[str, Any], locale: str) -> list[tuple[str, str]]:
+    """The last period of the history, each forecast period (up to 12) with its 80% interval, and
+    the model; of the total (categories are in the figures)."""
+    from app.domain.reports.periods import persian_digits
+
+    words = _WORDS.get(locale, _WORDS["en"])
+    unit = figures["currency"] if figures["metric"] == "revenue" else words["orders"]
+    lines: list[tuple[str, str]] = []
+    if figures["history"]:
+        last = figures["history"][-1]
+        lines.append((words["last"].format(label=last["display_label"]), f"{last['value']} {unit}"))
+    for point in figures["forecast"][:DIGEST_PERIODS]:
+        band = f"{point['lower']} {words['to']} {point['upper']}"
+        lines.append((point["display_label"], f"{point['value']} {unit} ({band})"))
+    if not figures["forecast"]:
+        lines.append((words["none"], words["short"]))
+    lines.append((words["model"], figures["model"]))
+    return [(label, persian_digits(value)) for label, value in lines] if locale == "fa" else lines

@@ -68,6 +68,13 @@ def _params(report: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_unset=True)
 
 
+def _check_event(report: str, emit_event: bool) -> None:
+    if emit_event and not REPORTS[report].events:
+        raise InvalidInput.field("emit_event", f"the {report} report goes to members by email only: its sections need "
+                                 "read scopes of their own, which `report.delivered` (read with reports:read) would "
+                                 "bypass")  # fmt: skip
+
+
 async def _check_recipients(ctx: Context, member_ids: list[UUID], channel_id: UUID | None, emit_event: bool) -> None:
     errors = ErrorList()
     if not member_ids and not emit_event:
@@ -112,6 +119,7 @@ async def create(ctx: Context, values: Mapping[str, Any]) -> Row:
     if report not in REPORTS:
         raise InvalidInput.field("report", f"not a report that can be scheduled; one of: {', '.join(sorted(REPORTS))}")
     params = _params(report, values.get("params") or {})
+    _check_event(report, bool(values.get("emit_event")))
     member_ids = list(values.get("member_ids") or [])
     await _check_recipients(ctx, member_ids, values.get("channel_id"), bool(values.get("emit_event")))
     columns = {
@@ -131,7 +139,9 @@ async def create(ctx: Context, values: Mapping[str, Any]) -> Row:
 
 
 async def update(ctx: Context, schedule_id: UUID, changes: Mapping[str, Any], *, if_match: str | None) -> Row:
-    """A change of cadence, or a resume, sets the next occurrence from now; pausing clears it."""
+    """A change of cadence, or a resume, sets the next occurrence from now; pausing clears it. Any
+    change clears the errors of digests that could not be prepared (`failures`, `last_error`), and
+    one waiting to be tried again is tried at once."""
     row = await get(ctx, schedule_id)
     check_if_match(if_match, row["version"])
     if row["archived_at"] is not None:
@@ -144,14 +154,20 @@ async def update(ctx: Context, schedule_id: UUID, changes: Mapping[str, Any], *,
     if "member_ids" in changes:
         values["member_ids"] = [str(m) for m in changes["member_ids"]]
     merged = {**row, **values}
+    if "emit_event" in changes:
+        _check_event(row["report"], bool(merged["emit_event"]))
     if {"member_ids", "channel_id", "emit_event"} & changes.keys():
         wanted = [UUID(str(m)) for m in merged["member_ids"]]
         await _check_recipients(ctx, wanted, merged["channel_id"], bool(merged["emit_event"]))
     values = changed_fields(row, values)
-    if {"cadence", "weekday", "local_time", "paused"} & values.keys():
-        values["next_run_at"] = await _next_run(ctx, {**row, **values})
     if not values:
         return shown(row)
+    if {"cadence", "weekday", "local_time", "paused"} & values.keys():
+        values["next_run_at"] = await _next_run(ctx, {**row, **values})
+    elif row["last_error"] is not None and row["next_run_at"] is not None:
+        values["next_run_at"] = ctx.now  # waiting to be tried again: try the changed schedule now
+    # A change is the answer to an error: the count starts again.
+    values.update(changed_fields(row, {"failures": 0, "last_error": None}))
     updated: Row = await write_changes(ctx, row, values, _updater(ctx, schedule_id), if_match=if_match)
     if values.get("next_run_at") is not None:
         ctx.uow.wake(WAKE_REPORTS)

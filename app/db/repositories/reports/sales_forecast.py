@@ -9,7 +9,7 @@ Per product category, an order's net revenue is shared among its lines in propor
 totals, and it counts once among the orders of each category it has a line of.
 
 Cache: `report_forecasts`, one row per workspace and key (the parameters), with the data version
-it was computed on."""
+it was computed on; at most so many per workspace (`evict`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Date, Float, and_, case, cast, distinct, func, literal, select
+from sqlalchemy import BigInteger, ColumnElement, Date, Float, and_, case, cast, delete, distinct, func, literal, select
 
 from app.db import tables
 from app.db.repositories.base import TenantRepository, dialect_insert
@@ -187,6 +187,17 @@ class SalesForecastRepository(TenantRepository[dict[str, Any]]):
         statement = insert(rf).values(workspace_id=self.workspace_id, key=key, **values)
         statement = statement.on_conflict_do_update(index_elements=[rf.c.workspace_id, rf.c.key], set_=values)
         await self.uow.execute(statement)
+
+    async def evict(self, keep: int, *, kept_first: str) -> None:
+        """Delete all but `keep` of the workspace's forecasts: the keys matching the LIKE pattern
+        `kept_first` stay first, then the latest computed (the key breaks ties)."""
+        ranked = (
+            select(rf.c.key)
+            .where(self.scope)
+            .order_by(case((rf.c.key.like(kept_first), 0), else_=1), rf.c.computed_at.desc(), rf.c.key)
+            .offset(keep)
+        )
+        await self.uow.execute(delete(rf).where(self.scope, rf.c.key.in_(ranked.scalar_subquery())))
 
     async def keys(self) -> list[str]:
         statement = select(rf.c.key).where(self.scope).order_by(rf.c.key)

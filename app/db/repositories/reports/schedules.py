@@ -30,9 +30,25 @@ class ReportScheduleRepository(RecordRepository[Row]):
     table = rs
     sortable = {"created_at": datetime_key(rs.c.created_at), "name": text_key(rs.c.name)}
 
-    async def set_next_run(self, schedule_id: UUID, at: datetime | None) -> None:
-        """The worker's bookkeeping, its next occurrence (no new version of the schedule)."""
-        await self.uow.execute(update(rs).where(self.scope, rs.c.id == schedule_id).values(next_run_at=at))
+    async def set_next_run(self, schedule_id: UUID, at: datetime | None, *, version: int) -> bool:
+        """The worker's bookkeeping, its next occurrence (no new version of the schedule), unless
+        the schedule is no longer at `version` (changed since the worker read it): False then."""
+        statement = (
+            update(rs)
+            .where(self.scope, rs.c.id == schedule_id, rs.c.version == version)
+            .values(next_run_at=at)
+            .returning(rs.c.id)
+        )
+        return (await self.uow.execute(statement)).first() is not None
+
+    async def release(self, schedule_id: UUID, leased_until: datetime, now: datetime) -> None:
+        """A worker's lease lifted: due `now` again, unless a change since moved `next_run_at` (or
+        paused or archived the schedule)."""
+        await self.uow.execute(
+            update(rs)
+            .where(self.scope, rs.c.id == schedule_id, rs.c.next_run_at == leased_until)
+            .values(next_run_at=now)
+        )
 
 
 class ScheduleQueue(CrossWorkspaceQueue):
@@ -50,7 +66,8 @@ class ScheduleQueue(CrossWorkspaceQueue):
         return value
 
     async def postpone(self, workspace_id: UUID, schedule_id: UUID, until: datetime) -> None:
-        """Look at a schedule again at `until` (its digest failed to be prepared: not at once again)."""
+        """Look at a schedule again at `until`: a worker's lease while it prepares the digest, or
+        its digest failed to be prepared (not at once again)."""
         await self.uow.execute(
             update(rs).where(rs.c.workspace_id == workspace_id, rs.c.id == schedule_id).values(next_run_at=until)
         )

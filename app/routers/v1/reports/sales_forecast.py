@@ -18,12 +18,6 @@ from app.services.reports import sales_forecast as reports
 router = APIRouter(prefix="/v1/reports", tags=["Reports"], route_class=CrmRoute)
 
 CSV_HEADER = ("section", "category", "label", "start_date", "end_date", "value", "lower", "upper")
-TITLES = {
-    ("revenue", "en"): "Revenue ({currency}): history and forecast ({model})",
-    ("orders", "en"): "Orders: history and forecast ({model})",
-    ("revenue", "fa"): "درآمد ({currency}): گذشته و پیش‌بینی ({model})",
-    ("orders", "fa"): "سفارش‌ها: گذشته و پیش‌بینی ({model})",  # noqa: RUF001
-}
 
 
 def _rows(block: dict[str, Any], category: str | None) -> list[list[Any]]:
@@ -71,9 +65,5 @@ async def get_sales_forecast_report(
         return csv_answer("sales-forecast", CSV_HEADER, rows)
     if fmt == "png":
         locale = (await scope.calendar_of(ctx)).locale
-        title = TITLES[(metric, locale)].format(currency=result["currency"], model=result["model"])
-        history = [(h["display_label"], float(h["value"])) for h in result["history"]]
-        forecast = [(f["display_label"], float(f["value"]), float(f["lower"]), float(f["upper"]))
-                    for f in result["forecast"]]  # fmt: skip
-        return await png_answer(lambda: charts.series(title, history, forecast))
+        return await png_answer(lambda: charts.sales_forecast(result, locale))
     return SalesForecastReport.model_validate(result)

@@ -27,11 +27,15 @@ SchedulesSort = sort_enum("ReportSchedulesSort", "created_at", "name")
     "",
     status_code=201,
     summary="Schedule a report as a digest",
-    description="Daily or weekly at a local time of the workspace (`cadence`), the report (`report`, with its "
-    "query parameters in `params`, checked by the report's own rules) covering the day before a daily occurrence "
-    "or the seven days before a weekly one: by email to `member_ids` (through `channel_id` or the default email "
-    "channel; Persian and right to left in a `fa` workspace, the chart inline) and/or as a `report.delivered` "
-    "event with the figures (`emit_event`). Each occurrence is delivered once.",
+    description="Daily or weekly at a local time of the workspace (`cadence`), the report (`report`: `funnel`, "
+    "`team`, `win-loss`, `products`, `pipeline`, `sales-forecast` or `overview`, with its query parameters in "
+    "`params`, checked by the report's own rules) covering the day before a daily occurrence or the seven days "
+    "before a weekly one (the pipeline: the periods ahead; the sales forecast: as of the day before; the overview: "
+    "the counts at the occurrence): by email to `member_ids` (through `channel_id` or the default email channel; "
+    "Persian and right to left in a `fa` workspace, the chart inline) and/or as a `report.delivered` event with "
+    "the figures (`emit_event`; not for the overview, whose sections need scopes of their own). Each occurrence is "
+    "delivered once. A digest that cannot be prepared shows on the schedule (`failures`, `last_error`); a wrong "
+    "input, or five failures in a row, pauses it (`report.failed`).",
     response_model=ReportScheduleRead,
 )
 async def create_report_schedule(
