@@ -7,8 +7,8 @@
 - `report_schedules.last_failed_at`: when a digest last failed to be prepared (null: never).
 - A defaulted and two nullable columns: no existing row changes.
 
-Revision ID: 0042
-Revises: 0041
+Revision ID: 0043
+Revises: 0042
 Create Date: 2026-12-08 09:00:00.000000
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 import app.db.types
 
-revision: str = "0042"
-down_revision: str | None = "0041"
+revision: str = "0043"
+down_revision: str | None = "0042"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
