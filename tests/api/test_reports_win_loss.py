@@ -80,8 +80,8 @@ async def test_won_lost_and_disqualified_by_reason_owner_and_source(tenant: Tena
     assert_documented(answer, "/v1/reports/win-loss")
     report = answer.json()
     assert report["currency"] == "USD" and report["interval"] == "day"
-    assert report["won"] == {"count": 3, "amount": "140.00", "other_currency_count": 1}
-    assert report["lost"] == {"count": 2, "amount": "250.50", "other_currency_count": 0}
+    assert report["won"] == {"count": 3, "amount": "140.00", "other_currency_count": 1, "unconverted_count": 1}
+    assert report["lost"] == {"count": 2, "amount": "250.50", "other_currency_count": 0, "unconverted_count": 0}
     assert report["win_rate"] == 0.6 and report["disqualified"] == {"count": 2}
     assert report["by_reason"] == [
         {"outcome": "won", "reason": "price", "count": 2, "amount": "100.00"},
