@@ -138,7 +138,7 @@ async def test_each_member_beside_the_team_median(database: Database, tenant: Te
         "leads_assigned": 0, "first_response_median_seconds": 60.0, "first_response_p90_seconds": 120.0,
         "sla_met_rate": 0.5, "activities": _activities(), "tasks_done": 0,
         "tasks_overdue": 0, "leads_qualified": 0, "opportunities_won": 0, "won_amount": "0.00",
-        "won_other_currency_count": 0, "conversion_rate": 0.2,
+        "won_other_currency_count": 0, "won_unconverted_count": 0, "conversion_rate": 0.2,
     }  # fmt: skip
     assert len(report["periods"]) == 90
     today = report["periods"][-1]
