@@ -40,11 +40,6 @@ class ReportFilters:
         return ReportFilters(source=self.source, form_id=self.form_id, utm_campaign=self.utm_campaign,
                              campaign_id=self.campaign_id)  # fmt: skip
 
-    @property
-    def on_leads(self) -> bool:
-        """Whether any of the lead-only filters is given."""
-        return bool(self.of_lead().given())
-
 
 @dataclass(frozen=True)
 class ReportScope:

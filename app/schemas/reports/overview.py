@@ -59,3 +59,7 @@ class Overview(BaseModel):
     churn_alerts: ChurnAlertCounts | None = Field(description="`analytics:read`")
     revenue: RevenueToDate | None = Field(description="`orders:read`")
     withheld: list[str] = Field(description="The sections the key may not read (null above)")
+    filtered: list[str] = Field(
+        description="The sections the filters given narrowed (of leads, sla, tasks; churn alerts and revenue never "
+        "are); empty without a filter"
+    )

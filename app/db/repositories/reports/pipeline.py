@@ -50,7 +50,7 @@ class PipelineRepository(TenantRepository[dict[str, Any]]):
         found = [op.c.workspace_id == self.workspace_id, op.c.stage.not_in(CLOSED_STAGES), op.c.archived_at.is_(None)]
         if owners is not None:
             found.append(op.c.owner_id.in_(list(owners)))
-        found += sql.through_lead(filters, self.workspace_id, op.c.lead_id)
+        found += sql.through_lead(filters.of_lead(), self.workspace_id, op.c.lead_id)
         if account_id is not None:
             found.append(op.c.account_id == account_id)
         if kind is not None:

@@ -147,13 +147,13 @@ def lead_conditions(filters: ReportFilters, workspace_id: UUID) -> list[ColumnEl
 
 def through_lead(filters: ReportFilters, workspace_id: UUID, lead_id: Column[Any]) -> list[ColumnElement[bool]]:
     """Rows bound to a lead (`lead_id`: an opportunity's originating lead, an activity's or a task's
-    lead) that the lead-only filters (source, form, utm_campaign, campaign) keep; with one of them
-    given, a row bound to no lead is left out."""
-    if not filters.on_leads:
+    lead) that the filters keep (`lead_conditions`; pass `filters.of_lead()` for the lead-only
+    ones); with any filter given, a row bound to no lead is left out."""
+    if not filters.given():
         return []
     kept = (
         select(ld.c.id)
-        .where(ld.c.workspace_id == workspace_id, *lead_conditions(filters.of_lead(), workspace_id))
+        .where(ld.c.workspace_id == workspace_id, *lead_conditions(filters, workspace_id))
         .correlate(None)
     )
     return [lead_id.is_not(None), lead_id.in_(kept)]

@@ -60,7 +60,7 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
 
     def _bound(self, scope: ReportScope, lead_id: Any) -> list[ColumnElement[bool]]:
         """The lead-only filters through the lead a row is bound to (none: left out when given)."""
-        return sql.through_lead(scope.filters, self.workspace_id, lead_id)
+        return sql.through_lead(scope.filters.of_lead(), self.workspace_id, lead_id)
 
     def _assigned(self, scope: ReportScope, members: Sequence[UUID] | None) -> Any:
         """Per (member, lead) assigned in the range: the first assignment's time, whether any came
