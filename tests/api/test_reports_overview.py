@@ -2,7 +2,8 @@
 fixed clock: open leads by status, stage, temperature, owner and source; SLA clocks and today's
 breaches; tasks due today and overdue; open churn alerts; the month's revenue so far against the
 same stretch of the previous month (Gregorian, and a Jalali workspace across Esfand); sections
-withheld from keys without their scope; CSV; tenancy."""
+withheld from keys without their scope; the report filters on the lead sections and lead-bound
+tasks (never churn alerts or revenue); CSV; tenancy."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.routers import dependencies
+from tests.api.reporting import campaign_with, form_with, set_rows
 from tests.api.test_analytics import contact_id, order, sync
 from tests.conftest import Tenant, assert_problem, make_tenant
 from tests.documented import assert_documented
@@ -229,3 +231,62 @@ async def test_tenancy(
     assert (mine["revenue"]["month_to_date"], mine["revenue"]["change"]) == ("0.00", None)
     theirs = (await other_tenant.get("/v1/reports/overview")).json()
     assert theirs["tasks"] == {"due_today": 2, "overdue": 2}
+
+
+async def test_the_filters_narrow_the_lead_sections_and_lead_bound_tasks(
+    tenant: Tenant, other_tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sara owns leads 0 (an open clock) and 1 (past due, not swept); leads 2 and 3 (both
+    breached, 2 this morning) are the team's; this morning's task is lead 0's, last week's lead 3's;
+    the other tasks are bound to no lead."""
+    clock(monkeypatch, NOW)
+    seed = await seeded(tenant, database)
+    leads = seed["leads"]
+    team = await tenant.post("/v1/teams", json={"name": "Inbound", "member_ids": []})
+    assert team.status_code == 201, team.text
+    team_id = team.json()["id"]
+    await set_rows(database, tables.leads, [leads[2], leads[3]], team_id=UUID(team_id))
+    tasks = {t["title"]: t["id"] for t in (await tenant.get("/v1/tasks", params={"limit": 100})).json()["data"]}
+    await set_rows(database, tables.tasks, tasks["this morning"], lead_id=UUID(leads[0]))
+    await set_rows(database, tables.tasks, tasks["last week"], lead_id=UUID(leads[3]))
+    everything = (await tenant.get("/v1/reports/overview")).json()
+    assert everything["filtered"] == []
+
+    async def overview(**params: Any) -> dict[str, Any]:
+        answer = await tenant.get("/v1/reports/overview", params=params)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    sara = await overview(owner_id=seed["sara"])
+    assert sara["filtered"] == ["leads", "sla", "tasks"]
+    assert sara["leads"]["by_status"] == {"new": 1, "contacted": 1, "nurturing": 0}
+    assert sara["leads"]["by_owner"] == [{"owner_id": seed["sara"], "name": "Sara", "count": 2}]
+    assert sara["sla"] == {"open_clocks": 1, "breached_today": 1}
+    assert sara["tasks"] == {"due_today": 1, "overdue": 1}  # this morning's, lead 0's
+    # Churn alerts and revenue are never narrowed.
+    assert sara["churn_alerts"] == everything["churn_alerts"] and sara["revenue"] == everything["revenue"]
+    referral = await overview(source="referral")  # lead 1 (open); lead 5 is disqualified
+    assert sum(referral["leads"]["by_status"].values()) == 1 and referral["leads"]["by_source"]["referral"] == 1
+    assert referral["sla"] == {"open_clocks": 0, "breached_today": 1}
+    assert referral["tasks"] == {"due_today": 0, "overdue": 0}
+    inbound = await overview(team_id=team_id)
+    assert inbound["leads"]["by_status"] == {"new": 1, "contacted": 0, "nurturing": 1}
+    assert inbound["sla"] == {"open_clocks": 0, "breached_today": 1}  # lead 3's deadline was yesterday
+    assert inbound["tasks"] == {"due_today": 0, "overdue": 1}
+    form = await form_with(tenant, database, [leads[0], leads[2]])
+    by_form = await overview(form_id=form)
+    assert by_form["leads"]["by_status"] == {"new": 1, "contacted": 0, "nurturing": 1}
+    assert by_form["tasks"] == {"due_today": 1, "overdue": 1}
+    campaign = await campaign_with(tenant, database, [leads[3]])
+    assert (await overview(campaign_id=campaign))["tasks"] == {"due_today": 0, "overdue": 1}
+    # Only the sections shown are named; CSV names them too.
+    leads_only = await tenant.get("/v1/reports/overview", params={"source": "referral"},
+                                  key=await tenant.key_with("reports:read", "leads:read"))  # fmt: skip
+    assert leads_only.json()["filtered"] == ["leads", "sla"]
+    table = await tenant.get("/v1/reports/overview", params={"owner_id": seed["sara"]}, headers={"Accept": "text/csv"})
+    rows = list(csv.DictReader(io.StringIO(table.text.lstrip("\ufeff"))))
+    assert [r["key"] for r in rows if r["section"] == "filtered"] == ["leads", "sla", "tasks"]
+    theirs = await form_with(other_tenant, database, [])
+    assert_problem(await tenant.get("/v1/reports/overview", params={"form_id": theirs}), 422, "form_id")
+    unknown = {"owner_id": str(uuid4()), "team_id": str(uuid4())}
+    assert_problem(await tenant.get("/v1/reports/overview", params=unknown), 422, "owner_id", "team_id")

@@ -1,7 +1,8 @@
 """The pipeline report through HTTP on both databases, checked against a few opportunities worked
 out by hand: stage and period sums (weighted exactly), placement (overdue, undated, outside),
 conversion, the seeded forecast, win rates calibrated from the event log's stage history against
-the fallback, CSV and PNG, bad input, scopes and tenancy."""
+the fallback, every report filter (the lead ones through the deal's lead), a Jalali workspace's
+months across Nowruz, CSV and PNG, bad input, scopes and tenancy."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ import csv
 import datetime as dt
 import io
 from typing import Any
+from uuid import uuid4
 
-from tests.conftest import Tenant, assert_problem
+import httpx
+import pytest
+
+from app.db import tables
+from app.db.session import Database
+from app.routers import dependencies
+from tests.api.reporting import campaign_with, form_with, set_rows
+from tests.conftest import Tenant, assert_problem, make_tenant
 
 
 async def _deal(tenant: Tenant, stage: str = "prospecting", **fields: Any) -> str:
@@ -207,3 +216,77 @@ async def test_scopes_and_tenancy(tenant: Tenant, other_tenant: Tenant) -> None:
     assert_problem(await tenant.get("/v1/reports/pipeline", key=deals_only), 403)
     reader = await tenant.key_with("reports:read")
     assert (await tenant.get("/v1/reports/pipeline", key=reader)).status_code == 200
+
+
+async def _qualified(tenant: Tenant, owner: str, source: str, amount: str, close: dt.date) -> tuple[str, str]:
+    """A lead (its owner, source) qualified into an open deal closing on `close`: (lead, deal)."""
+    body = {"first_name": source, "email": f"{source}-{amount}@example.com", "source": source, "owner_id": owner}
+    lead = await tenant.post("/v1/leads", json=body)
+    assert lead.status_code == 201, lead.text
+    qualified = await tenant.post(f"/v1/leads/{lead.json()['id']}/qualify", json={"opportunity": {"amount": amount}})
+    assert qualified.status_code in (200, 201), qualified.text
+    deal = qualified.json()["opportunity_id"]
+    changes = {"owner_id": owner, "expected_close_date": close.isoformat()}
+    changed = await tenant.patch(f"/v1/opportunities/{deal}", json=changes)
+    assert changed.status_code == 200, changed.text
+    return str(lead.json()["id"]), str(deal)
+
+
+async def test_every_report_filter_through_the_deals_lead(database: Database, tenant: Tenant,
+                                                          other_tenant: Tenant) -> None:  # fmt: skip
+    """Ana (the Sales team) owns a web-form lead's 100.00 deal and a 400.00 one without a lead; Bo a
+    referral's 200.00 deal (utm_campaign `spring`, messaged by a campaign, and in a form)."""
+    today = dt.datetime.now(dt.UTC).date()
+    close = _next_month(today)
+    ana = (await tenant.post("/v1/members", json={"name": "Ana", "email": "ana@team.io"})).json()["id"]
+    bo = (await tenant.post("/v1/members", json={"name": "Bo", "email": "bo@team.io"})).json()["id"]
+    team = (await tenant.post("/v1/teams", json={"name": "Sales", "member_ids": [ana]})).json()["id"]
+    web, _ = await _qualified(tenant, ana, "web_form", "100.00", close)
+    referral, _ = await _qualified(tenant, bo, "referral", "200.00", close)
+    await _deal(tenant, amount="400.00", owner_id=ana, expected_close_date=close)
+    await set_rows(database, tables.leads, referral, utm_campaign="spring")
+    form = await form_with(tenant, database, [referral], spam=(web,))
+    campaign = await campaign_with(tenant, database, [referral], held_out=(web,))
+
+    async def total(**params: Any) -> tuple[int, str]:
+        answer = await tenant.get("/v1/reports/pipeline", params=params)
+        assert answer.status_code == 200, answer.text
+        report = answer.json()
+        assert sum(s["count"] for s in report["stages"]) == report["total"]["count"]  # all dated, inside
+        return report["total"]["count"], report["total"]["amount"]
+
+    assert await total() == (3, "700.00")
+    assert await total(source="web_form") == (1, "100.00")  # the deal without a lead never matches
+    assert await total(team_id=team) == (2, "500.00")  # the deals its members own
+    assert await total(team_id=team, owner_id=bo) == (0, "0.00")
+    assert await total(owner_id=bo) == (1, "200.00")
+    assert await total(utm_campaign="spring") == (1, "200.00")
+    assert await total(form_id=form) == (1, "200.00")
+    assert await total(campaign_id=campaign) == (1, "200.00")
+    assert await total(campaign_id=campaign, team_id=team) == (0, "0.00")
+    assert await total(source="web_form", type="renewal") == (0, "0.00")
+    theirs = await form_with(other_tenant, database, [])
+    assert_problem(await tenant.get("/v1/reports/pipeline", params={"form_id": theirs}), 422, "form_id")
+    unknown = {"team_id": str(uuid4()), "campaign_id": str(uuid4()), "owner_id": str(uuid4())}
+    assert_problem(await tenant.get("/v1/reports/pipeline", params=unknown), 422, "team_id", "campaign_id", "owner_id")
+
+
+async def test_jalali_months_across_nowruz(
+    database: Database, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Today 2026-03-10 in Tehran: by month, Esfand 1404 cut at today (to the 20th), Farvardin 1405
+    (March 21 to April 20), Ordibehesht..."""
+    monkeypatch.setattr(dependencies, "utcnow", lambda: dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC))
+    shop = await make_tenant(database, client, "Tehran shop", region="IR", timezone="Asia/Tehran")
+    for day, amount in (("2026-03-20", "100.00"), ("2026-03-21", "200.00"), ("2026-04-20", "300.00"),
+                        ("2026-04-21", "400.00")):  # fmt: skip
+        await _deal(shop, "negotiation", amount=amount, expected_close_date=dt.date.fromisoformat(day))
+    report = (await shop.get("/v1/reports/pipeline")).json()
+    assert report["today"] == "2026-03-10"
+    assert [(p["label"], p["display_label"], p["start_date"], p["end_date"], p["count"], p["amount"])
+            for p in report["periods"][:3]] == [
+        ("1404-12", "اسفند ۱۴۰۴", "2026-03-10", "2026-03-20", 1, "100.00"),
+        ("1405-01", "فروردین ۱۴۰۵", "2026-03-21", "2026-04-20", 2, "500.00"),
+        ("1405-02", "اردیبهشت ۱۴۰۵", "2026-04-21", "2026-05-21", 1, "400.00"),
+    ]  # fmt: skip
+    assert report["periods"][1]["expected"] == "375.00"  # 500 x 75%

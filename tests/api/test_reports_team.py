@@ -1,7 +1,9 @@
 """The team report through HTTP on both databases, checked against a small workspace counted by
 hand: each member's leads, first-response times and SLA, activities, tasks, qualified leads and won
-deals beside the team's median, the members listed, periods of back-dated work, filters, CSV, bad
-input, scopes and tenancy."""
+deals beside the team's median, the members listed, periods of back-dated work (and a Jalali
+workspace's months across Nowruz), the team and member filters and the lead filters on each
+member's figures, won amounts in another currency at the closing day's rate, CSV, bad input,
+scopes and tenancy."""
 
 from __future__ import annotations
 
@@ -9,14 +11,16 @@ import csv
 import datetime as dt
 import io
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import httpx
 from sqlalchemy import update
 
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
-from tests.conftest import Tenant, assert_problem
+from tests.api.reporting import campaign_with, form_with, rate, set_rows
+from tests.conftest import Tenant, assert_problem, make_tenant
 from tests.documented import assert_documented
 
 URL = "/v1/reports/team"
@@ -138,7 +142,7 @@ async def test_each_member_beside_the_team_median(database: Database, tenant: Te
         "leads_assigned": 0, "first_response_median_seconds": 60.0, "first_response_p90_seconds": 120.0,
         "sla_met_rate": 0.5, "activities": _activities(), "tasks_done": 0,
         "tasks_overdue": 0, "leads_qualified": 0, "opportunities_won": 0, "won_amount": "0.00",
-        "won_other_currency_count": 0, "conversion_rate": 0.2,
+        "won_other_currency_count": 0, "won_unconverted_count": 0, "conversion_rate": 0.2,
     }  # fmt: skip
     assert len(report["periods"]) == 90
     today = report["periods"][-1]
@@ -234,3 +238,86 @@ async def test_scopes_and_tenancy(database: Database, tenant: Tenant, other_tena
     assert _figures(alone["members"][0])[0] == 0
     assert_problem(await tenant.get(URL, key=await tenant.key_with("members:read", "leads:read")), 403)
     assert (await tenant.get(URL, key=await tenant.key_with("reports:read"))).status_code == 200
+
+
+async def test_the_lead_filters_narrow_each_members_figures(database: Database, tenant: Tenant,
+                                                            other_tenant: Tenant) -> None:  # fmt: skip
+    """A1, A2 and B1 carry utm_campaign `spring`; Ana completes a task on A1 and her overdue task
+    is A2's; B2 and E submitted a form; a campaign messaged A3."""
+    ids = await seeded(database, tenant)
+    leads = ids["leads"]
+    await set_rows(database, tables.leads, [leads["A1"], leads["A2"], leads["B1"]], utm_campaign="spring")
+    call_back = await _created(tenant, "/v1/tasks", {"title": "call back", "assignee_id": ids["Ana"],
+                                                     "lead_id": leads["A1"]})  # fmt: skip
+    assert (await tenant.patch(f"/v1/tasks/{call_back['id']}", json={"status": "completed"})).status_code == 200
+    await set_rows(database, tables.tasks, ids["tasks"]["late"], lead_id=UUID(leads["A2"]))
+    form = await form_with(tenant, database, [leads["B2"], leads["E"]])
+    campaign = await campaign_with(tenant, database, [leads["A3"]])
+
+    spring = (await tenant.get(URL, params={"utm_campaign": "spring", "interval": "day"})).json()
+    members = {m["name"]: m for m in spring["members"]}
+    assert list(members) == ["Ana", "Bo", "Cy"]  # Eve's email was on A4: nothing left to list her for
+    # Ana: A1 and A2 (60s met, 300s breached), their calls, the task on A1 done and A2's overdue, A1
+    # qualified into the 500.00 deal she won; her EUR deal has no lead.
+    assert _figures(members["Ana"]) == (2, 60.0, 300.0, 0.5, 1, 1, 1, 1, "500.00", 0, 0.5)
+    assert members["Ana"]["activities"] == _activities(call=2)
+    assert _figures(members["Bo"]) == (1, 120.0, 120.0, 1.0, 0, 0, 0, 0, "0.00", 0, 0.0)
+    assert members["Bo"]["activities"] == _activities(call=1, meeting=1)
+    assert _figures(members["Cy"]) == (0, None, None, None, 0, 0, 0, 0, "0.00", 0, None)
+    today = spring["periods"][-1]
+    assert (today["leads_assigned"], today["leads_qualified"], today["opportunities_won"], today["won_amount"],
+            today["tasks_done"], today["activities"]) == (3, 1, 1, "500.00", 1, 4)  # fmt: skip
+
+    by_form = {m["name"]: m for m in (await tenant.get(URL, params={"form_id": form})).json()["members"]}
+    # Ana: E (900s breached); Bo: B2 and E by escalation (not his response), B2 qualified.
+    assert _figures(by_form["Ana"])[:4] == (1, 900.0, 900.0, 0.0) and by_form["Ana"]["leads_qualified"] == 0
+    assert _figures(by_form["Bo"]) == (2, None, None, None, 0, 0, 1, 0, "0.00", 0, 0.5)
+    by_campaign = {m["name"]: m for m in (await tenant.get(URL, params={"campaign_id": campaign})).json()["members"]}
+    assert by_campaign["Ana"]["leads_assigned"] == 1 and by_campaign["Ana"]["activities"] == _activities(email=1)
+    # With the team: its members, the lead filter on their figures (A1, B1 and B2 referred).
+    await set_rows(database, tables.leads, [leads["A1"], leads["B1"], leads["B2"]], source="referral")
+    team = (await tenant.get(URL, params={"team_id": ids["team"], "source": "referral"})).json()
+    assert [(m["name"], m["leads_assigned"], m["leads_qualified"]) for m in team["members"]] == [
+        ("Ana", 1, 1), ("Bo", 2, 1)
+    ]  # fmt: skip
+    assert team["team_median"]["leads_assigned"] == 1
+    theirs = await form_with(other_tenant, database, [])
+    assert_problem(await tenant.get(URL, params={"form_id": theirs}), 422, "form_id")
+    assert_problem(await tenant.get(URL, params={"campaign_id": str(uuid4())}), 422, "campaign_id")
+
+
+async def test_won_amounts_in_another_currency_at_the_closing_day_s_rate(database: Database, tenant: Tenant) -> None:
+    ids = await seeded(database, tenant)
+    ana = next(m for m in (await tenant.get(URL)).json()["members"] if m["name"] == "Ana")
+    assert (ana["won_amount"], ana["won_other_currency_count"], ana["won_unconverted_count"]) == ("500.00", 1, 1)
+    await rate(tenant, "EUR", "1.50", dt.datetime.now(UTC).date())
+    report = (await tenant.get(URL, params={"interval": "day"})).json()
+    ana = next(m for m in report["members"] if m["name"] == "Ana")
+    assert (ana["won_amount"], ana["won_other_currency_count"], ana["won_unconverted_count"]) == ("605.00", 1, 0)
+    assert report["periods"][-1]["won_amount"] == "805.00"  # 500 + 70 x 1.5 + Bo's 200
+    assert report["team_median"]["won_unconverted_count"] == 0
+    assert ids["Ana"] == ana["member_id"]
+
+
+async def test_jalali_months_across_nowruz(database: Database, client: httpx.AsyncClient) -> None:
+    shop = await make_tenant(database, client, "Tehran shop", region="IR", timezone="Asia/Tehran")
+    ana = (await _created(shop, "/v1/members", {"name": "Ana", "email": "ana@shop.ir"}))["id"]
+    lead = await _lead(shop, "Nowruz", ana)
+    await _set(database, tables.lead_assignments, tables.lead_assignments.c.lead_id == UUID(lead),
+               assigned_at=dt.datetime(2026, 4, 21, 12, tzinfo=UTC))  # Ordibehesht 1  # fmt: skip
+    for moment in ("2026-03-20T20:00:00", "2026-03-20T21:00:00"):  # Esfand 29, 23:30; Farvardin 1, 00:30
+        deal = await _created(shop, "/v1/opportunities", {"name": "Deal", "owner_id": ana, "amount": "100"})
+        assert (await shop.patch(f"/v1/opportunities/{deal['id']}", json={"stage": "won", "close_reason": "price"}
+                                 )).status_code == 200  # fmt: skip
+        await set_rows(database, tables.opportunities, deal["id"],
+                       closed_at=dt.datetime.fromisoformat(moment + "+00:00"))  # fmt: skip
+    await _activity(shop, ana, lead, "call", occurred_at="2026-03-20T20:29:00Z")  # Esfand
+    await _activity(shop, ana, lead, "call", occurred_at="2026-03-20T20:30:00Z")  # Farvardin's first minute
+    params = {"from": "2026-03-01", "to": "2026-04-30", "interval": "month"}
+    report = (await shop.get(URL, params=params)).json()
+    assert [(p["label"], p["display_label"], p["leads_assigned"], p["opportunities_won"], p["won_amount"],
+             p["activities"]) for p in report["periods"]] == [
+        ("1404-12", "اسفند ۱۴۰۴", 0, 1, "100.00", 1),
+        ("1405-01", "فروردین ۱۴۰۵", 0, 1, "100.00", 1),
+        ("1405-02", "اردیبهشت ۱۴۰۵", 1, 0, "0.00", 0),
+    ]  # fmt: skip

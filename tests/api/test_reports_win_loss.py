@@ -1,6 +1,8 @@
 """The win/loss report through HTTP on both databases, checked against a small workspace counted by
-hand: totals, reasons, owners, sources, amounts in the reporting currency (another currency counted,
-not added), periods of back-dated closes, filters, CSV, bad input, scopes and tenancy."""
+hand: totals, reasons, owners, sources, amounts in the reporting currency (another currency
+converted at the rate of the day each closed, counted apart without one), periods of back-dated
+closes (and a Jalali workspace's months across Nowruz), every report filter, CSV, bad input, scopes
+and tenancy."""
 
 from __future__ import annotations
 
@@ -8,14 +10,16 @@ import csv
 import datetime as dt
 import io
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import httpx
 from sqlalchemy import update
 
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
-from tests.conftest import Tenant, assert_problem
+from tests.api.reporting import campaign_with, form_with, rate, set_rows
+from tests.conftest import Tenant, assert_problem, make_tenant
 from tests.documented import assert_documented
 
 URL = "/v1/reports/win-loss"
@@ -80,8 +84,8 @@ async def test_won_lost_and_disqualified_by_reason_owner_and_source(tenant: Tena
     assert_documented(answer, "/v1/reports/win-loss")
     report = answer.json()
     assert report["currency"] == "USD" and report["interval"] == "day"
-    assert report["won"] == {"count": 3, "amount": "140.00", "other_currency_count": 1}
-    assert report["lost"] == {"count": 2, "amount": "250.50", "other_currency_count": 0}
+    assert report["won"] == {"count": 3, "amount": "140.00", "other_currency_count": 1, "unconverted_count": 1}
+    assert report["lost"] == {"count": 2, "amount": "250.50", "other_currency_count": 0, "unconverted_count": 0}
     assert report["win_rate"] == 0.6 and report["disqualified"] == {"count": 2}
     assert report["by_reason"] == [
         {"outcome": "won", "reason": "price", "count": 2, "amount": "100.00"},
@@ -195,3 +199,95 @@ async def test_scopes_and_tenancy(tenant: Tenant, other_tenant: Tenant) -> None:
     assert mine["by_reason"] == mine["by_owner"] == mine["by_source"] == []
     assert_problem(await tenant.get(URL, key=await tenant.key_with("opportunities:read")), 403)
     assert (await tenant.get(URL, key=await tenant.key_with("reports:read"))).status_code == 200
+
+
+async def test_every_report_filter_through_the_deals_lead(database: Database, tenant: Tenant,
+                                                          other_tenant: Tenant) -> None:  # fmt: skip
+    """Leads 1 and 3 carry utm_campaign `spring`; leads 2 and 4 submitted a form (lead 1 too, as
+    spam); a campaign messaged lead 1 (and held lead 2 out); lead 4 is the Sales team's."""
+    seed = await seeded(tenant)
+    leads = seed["leads"]
+    await set_rows(database, tables.leads, [leads[0], leads[2]], utm_campaign="spring")
+    form = await form_with(tenant, database, [leads[1], leads[3]], spam=(leads[0],))
+    campaign = await campaign_with(tenant, database, [leads[0]], held_out=(leads[1],))
+    await set_rows(database, tables.leads, leads[3], team_id=UUID(seed["team"]))
+
+    async def outcomes(**params: Any) -> tuple[Any, ...]:
+        answer = await tenant.get(URL, params=params)
+        assert answer.status_code == 200, answer.text
+        return _outcomes(answer.json())
+
+    # Lead 1's won deal (100.00) and lead 3, disqualified; deals without a lead never match.
+    assert await outcomes(utm_campaign="spring") == (1, "100.00", 0, "0.00", 1.0, 1)
+    # Lead 2's lost deal (250.50) and lead 4, disqualified; the spam submission does not count.
+    assert await outcomes(form_id=form) == (0, "0.00", 1, "250.50", 0.0, 1)
+    assert await outcomes(form_id=form, owner_id=seed["bo"]) == (0, "0.00", 1, "250.50", 0.0, 0)
+    assert await outcomes(campaign_id=campaign) == (1, "100.00", 0, "0.00", 1.0, 0)  # the holdout is not messaged
+    assert await outcomes(campaign_id=campaign, source="referral") == (0, "0.00", 0, "0.00", None, 0)
+    # The team: deals its members own (Ana's), leads of the team (lead 4, whoever owns it).
+    assert await outcomes(team_id=seed["team"]) == (2, "140.00", 1, "0.00", 0.6667, 1)
+    assert await outcomes(team_id=seed["team"], owner_id=seed["bo"]) == (0, "0.00", 0, "0.00", None, 0)
+    assert await outcomes(team_id=seed["team"], form_id=form) == (0, "0.00", 0, "0.00", None, 1)
+    # Ids the workspace has not, named.
+    theirs = await form_with(other_tenant, database, [])
+    assert_problem(await tenant.get(URL, params={"form_id": theirs}), 422, "form_id")
+    assert_problem(await tenant.get(URL, params={"campaign_id": str(uuid4()), "owner_id": str(uuid4())}), 422,
+                   "campaign_id", "owner_id")  # fmt: skip
+    assert_problem(await tenant.get(URL, params={"utm_campaign": "x" * 201}), 422, "utm_campaign")
+
+
+async def test_amounts_in_another_currency_at_the_rate_of_the_day_each_closed(database: Database,
+                                                                              tenant: Tenant) -> None:  # fmt: skip
+    seed = await seeded(tenant)
+    before = (await tenant.get(URL)).json()
+    assert before["won"] == {"count": 3, "amount": "140.00", "other_currency_count": 1, "unconverted_count": 1}
+    # Bo's 1000.00 EUR won ten days ago: the latest rate on or before that day (1.20, two days
+    # earlier), not the one after it nor today's.
+    today = dt.datetime.now(dt.UTC).date()
+    closed = today - dt.timedelta(days=10)
+    await set_rows(database, tables.opportunities, seed["deals"][3],
+                   closed_at=dt.datetime.combine(closed, dt.time(12), dt.UTC))  # fmt: skip
+    for value, day in (("1.20", closed - dt.timedelta(days=2)), ("1.10", closed + dt.timedelta(days=1)),
+                       ("1.50", today)):  # fmt: skip
+        await rate(tenant, "EUR", value, day)
+    # Ana's 50.00 EUR lost forty days ago: no rate on or within seven days before it.
+    lost = await _closed(tenant, seed["ana"], "lost", "price", amount="50", currency="EUR")
+    await set_rows(database, tables.opportunities, lost,
+                   closed_at=dt.datetime.combine(today - dt.timedelta(days=40), dt.time(12), dt.UTC))  # fmt: skip
+    report = (await tenant.get(URL)).json()
+    assert report["won"] == {"count": 3, "amount": "1340.00", "other_currency_count": 1, "unconverted_count": 0}
+    assert report["lost"] == {"count": 3, "amount": "250.50", "other_currency_count": 1, "unconverted_count": 1}
+    owners = {o["owner_id"]: o for o in report["by_owner"]}
+    assert owners[seed["bo"]]["won"]["amount"] == "1200.00"
+    assert owners[seed["ana"]]["lost"]["unconverted_count"] == 1
+    assert report["by_reason"][0] == {"outcome": "won", "reason": "price", "count": 2, "amount": "1300.00"}
+    assert sum(float(p["won_amount"]) for p in report["periods"]) == 1340.0
+
+
+async def test_jalali_months_across_nowruz_and_the_local_day_s_rate(database: Database,
+                                                                    client: httpx.AsyncClient) -> None:  # fmt: skip
+    """Tehran (UTC+3:30): 1 Farvardin 1405 begins at 2026-03-20T20:30Z. A 10.00 EUR deal closed at
+    21:00Z closed on the local 21st: its rate is the 21st's (3), not the 20th's (2)."""
+    shop = await make_tenant(database, client, "Tehran shop", region="IR", timezone="Asia/Tehran")
+    ana = (await _created(shop, "/v1/members", {"name": "Ana", "email": "ana@shop.ir"}))["id"]
+    moments = {
+        await _closed(shop, ana, "won", "price", amount="100"): "2026-03-20T20:00:00",  # Esfand 29, 23:30
+        await _closed(shop, ana, "won", "price", amount="10", currency="EUR"): "2026-03-20T21:00:00",  # Farvardin 1
+        await _closed(shop, ana, "lost", "no_budget", amount="40"): "2026-04-21T12:00:00",  # Ordibehesht 1
+    }
+    for deal, moment in moments.items():
+        await set_rows(database, tables.opportunities, deal, closed_at=dt.datetime.fromisoformat(moment + "+00:00"))
+    lead = await _created(shop, "/v1/leads", {"first_name": "L", "email": "l@shop.ir", "owner_id": ana})
+    await _created(shop, f"/v1/leads/{lead['id']}/disqualify", {"reason": "no_budget"})
+    await set_rows(database, tables.leads, lead["id"], disqualified_at=dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC))
+    await rate(shop, "EUR", "2", dt.date(2026, 3, 20))
+    await rate(shop, "EUR", "3", dt.date(2026, 3, 21))
+    params = {"from": "2026-03-01", "to": "2026-04-30", "interval": "month"}
+    report = (await shop.get(URL, params=params)).json()
+    assert [(p["label"], p["display_label"], p["won"], p["won_amount"], p["lost"], p["lost_amount"],
+             p["disqualified"]) for p in report["periods"]] == [
+        ("1404-12", "اسفند ۱۴۰۴", 1, "100.00", 0, "0.00", 1),
+        ("1405-01", "فروردین ۱۴۰۵", 1, "30.00", 0, "0.00", 0),
+        ("1405-02", "اردیبهشت ۱۴۰۵", 0, "0.00", 1, "40.00", 0),
+    ]  # fmt: skip
+    assert report["won"] == {"count": 2, "amount": "130.00", "other_currency_count": 1, "unconverted_count": 0}

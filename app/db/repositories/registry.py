@@ -56,6 +56,7 @@ from app.db.repositories.outreach.messages import MessageRepository
 from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.outreach.templates import TemplateRepository
 from app.db.repositories.reports.digests import DigestRepository
+from app.db.repositories.reports.filters import ReportFilterRepository
 from app.db.repositories.reports.funnel import FunnelRepository
 from app.db.repositories.reports.overview import OverviewRepository
 from app.db.repositories.reports.pipeline import PipelineRepository
@@ -135,6 +136,10 @@ class BoundRepositories:
     @cached_property
     def products_report(self) -> ProductReportRepository:
         return ProductReportRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def report_filters(self) -> ReportFilterRepository:
+        return ReportFilterRepository(self.uow, self.workspace_id)
 
     @cached_property
     def overview_report(self) -> OverviewRepository:

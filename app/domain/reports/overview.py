@@ -11,6 +11,10 @@ in `withheld`).
 - tasks: open tasks `due_today` (due within today's local day, passed or not) and `overdue` (due
   before now), as the tasks list counts them: a task due this morning is both.
 - churn_alerts: `open`, alerts without an outcome.
+- filters (`owner_id`, `team_id`, `source`, `form_id`, `utm_campaign`, `campaign_id`): the leads
+  and sla sections count the leads they keep (as the funnel: the lead's owner, team, source...);
+  tasks, the tasks bound to such a lead (one bound to no lead is left out while a filter is given);
+  churn alerts and revenue are never narrowed. `filtered` names the sections they narrowed.
 - revenue: net revenue of the purchases placed this month so far (the workspace's calendar: a
   Jalali workspace's month is the Jalali month) against the same stretch of the previous month (its
   first day up to the same day of the month and time of day; when this month is further in than
@@ -37,6 +41,9 @@ SECTION_SCOPES: dict[str, str] = {
     "revenue": "orders:read",
 }
 SECTIONS: tuple[str, ...] = tuple(SECTION_SCOPES)
+# The sections the report filters narrow: the leads and SLA clocks on the lead itself, the tasks
+# through the lead each is bound to. Churn alerts and revenue (orders carry no lead) never.
+FILTERED: tuple[str, ...] = ("leads", "sla", "tasks")
 
 
 def visible_sections(granted: Iterable[str]) -> list[str]:

@@ -34,6 +34,12 @@ class ReportFilters:
     def given(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
+    def of_lead(self) -> ReportFilters:
+        """The filters that only a lead answers (source, form, utm_campaign, campaign): what keeps
+        an opportunity through its originating lead, or an activity or task through its lead."""
+        return ReportFilters(source=self.source, form_id=self.form_id, utm_campaign=self.utm_campaign,
+                             campaign_id=self.campaign_id)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class ReportScope:

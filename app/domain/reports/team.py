@@ -18,7 +18,7 @@ from app.domain.leads.sla import ActivityType
 ACTIVITY_TYPES: tuple[str, ...] = tuple(t.value for t in ActivityType)
 COUNTS: tuple[str, ...] = (
     "leads_assigned", "tasks_done", "tasks_overdue", "leads_qualified", "opportunities_won",
-    "won_other_currency_count",
+    "won_other_currency_count", "won_unconverted_count",
 )  # fmt: skip
 MEASURES: tuple[str, ...] = (
     "first_response_median_seconds", "first_response_p90_seconds", "sla_met_rate", "conversion_rate",
@@ -57,6 +57,7 @@ class Figures:
     opportunities_won: int = 0
     won_minor: int = 0
     won_other_currency_count: int = 0
+    won_unconverted_count: int = 0
 
     def any(self) -> bool:
         return bool(
@@ -94,6 +95,7 @@ def member_row(member: Member, figures: Figures, money: Format) -> dict[str, Any
         "opportunities_won": figures.opportunities_won,
         "won_amount": money(figures.won_minor),
         "won_other_currency_count": figures.won_other_currency_count,
+        "won_unconverted_count": figures.won_unconverted_count,
         "conversion_rate": rate(figures.leads_qualified, figures.leads_assigned),
         "_won_minor": figures.won_minor,
     }

@@ -2,9 +2,11 @@
 closed) and leads disqualified (by the day they were), with their counts and amounts, by reason,
 owner, source and period.
 
-Amounts are the workspace's reporting currency only: an opportunity in another currency is counted
-but its amount is not added (`other_currency_count` says how many); one without an amount counts
-as 0. Win rate = won / (won + lost), null when nothing closed."""
+Amounts are in the workspace's reporting currency: an opportunity in another currency counts with
+its amount converted at the rate of the day it closed (`other_currency_count` says how many are in
+another currency); without such a rate it is counted but its amount is not added
+(`unconverted_count`). One without an amount counts as 0. Win rate = won / (won + lost), null when
+nothing closed."""
 
 from __future__ import annotations
 
@@ -26,7 +28,17 @@ class Counted:
     key: Any
     count: int
     amount_minor: int = 0  # in the reporting currency
-    other_currency: int = 0  # counted; their amounts are in another currency, not in amount_minor
+    other_currency: int = 0  # in another currency (converted into amount_minor, or not: unconverted)
+    unconverted: int = 0  # in another currency without a rate: counted, their amounts not in amount_minor
+
+
+def merged(rows: Iterable[Counted]) -> list[Counted]:
+    """One row per (outcome, key): the rows the database returned per currency and day, added up."""
+    found: dict[tuple[str, Any], _Tally] = {}
+    for row in rows:
+        found.setdefault((row.outcome, row.key), _Tally()).add(row)
+    return [Counted(outcome, key, t.count, t.amount_minor, t.other_currency, t.unconverted)
+            for (outcome, key), t in found.items()]  # fmt: skip
 
 
 def win_rate(won: int, lost: int) -> float | None:
@@ -38,11 +50,13 @@ class _Tally:
     count: int = 0
     amount_minor: int = 0
     other_currency: int = 0
+    unconverted: int = 0
 
     def add(self, row: Counted) -> None:
         self.count += row.count
         self.amount_minor += row.amount_minor
         self.other_currency += row.other_currency
+        self.unconverted += row.unconverted
 
 
 def _outcomes(rows: Iterable[Counted]) -> dict[str, _Tally]:
@@ -54,9 +68,14 @@ def _outcomes(rows: Iterable[Counted]) -> dict[str, _Tally]:
 
 def _figures(tallies: Mapping[str, _Tally], money: Format) -> dict[str, Any]:
     won, lost = tallies["won"], tallies["lost"]
+
+    def deals(t: _Tally) -> dict[str, Any]:
+        return {"count": t.count, "amount": money(t.amount_minor), "other_currency_count": t.other_currency,
+                "unconverted_count": t.unconverted}  # fmt: skip
+
     return {
-        "won": {"count": won.count, "amount": money(won.amount_minor), "other_currency_count": won.other_currency},
-        "lost": {"count": lost.count, "amount": money(lost.amount_minor), "other_currency_count": lost.other_currency},
+        "won": deals(won),
+        "lost": deals(lost),
         "win_rate": win_rate(won.count, lost.count),
         "disqualified": {"count": tallies["disqualified"].count},
     }

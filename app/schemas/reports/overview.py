@@ -60,15 +60,14 @@ class Overview(BaseModel):
     churn_alerts: ChurnAlertCounts | None = Field(description="`analytics:read`")
     revenue: RevenueToDate | None = Field(description="`orders:read`")
     withheld: list[str] = Field(description="The sections the key may not read (null above)")
+    filtered: list[str] = Field(
+        description="The sections the filters given narrowed (of leads, sla, tasks; churn alerts and revenue never "
+        "are); empty without a filter"
+    )
 
 
 class OverviewParams(ReportQuery):
-    """The overview takes no parameters: a digest of it is the counts at the occurrence."""
+    """The overview's digest takes the reports' filters (narrowing its leads, SLA and tasks
+    sections) but no interval: it is the counts at the occurrence."""
 
     interval: None = Field(default=None, description="Not a parameter of this report")
-    owner_id: None = Field(default=None, description="Not a parameter of this report")
-    team_id: None = Field(default=None, description="Not a parameter of this report")
-    source: None = Field(default=None, description="Not a parameter of this report")
-    form_id: None = Field(default=None, description="Not a parameter of this report")
-    utm_campaign: None = Field(default=None, description="Not a parameter of this report")
-    campaign_id: None = Field(default=None, description="Not a parameter of this report")

@@ -92,8 +92,7 @@ class PipelineReport(BaseModel):
 class PipelineParams(ReportQuery):
     """`GET /v1/reports/pipeline`'s parameters as a scheduled digest stores them: the periods ahead
     from the occurrence's day (`interval`, default month: six of them), the forecast's `seed` and
-    `basis`, and the opportunities' filters `owner_id`, `account_id` and `type`; the leads' other
-    filters do not apply."""
+    `basis`, the opportunities' filters `account_id` and `type`, and every report filter."""
 
     interval: Interval | None = Field(default=None, description="Periods ahead in the workspace's calendar; "
                                       "default: month")  # fmt: skip
@@ -101,11 +100,5 @@ class PipelineParams(ReportQuery):
     basis: Literal["calibrated", "stage_probability"] = Field(
         default="calibrated", description="The stage's win rate, or each deal's own probability"
     )
-    owner_id: UUID | None = Field(default=None, description="Opportunities owned by this member")
     account_id: UUID | None = Field(default=None, description="Opportunities of this account")
     type: OpportunityType | None = Field(default=None, description="Opportunities of this type")
-    team_id: None = Field(default=None, description="Not a filter of this report")
-    source: None = Field(default=None, description="Not a filter of this report")
-    form_id: None = Field(default=None, description="Not a filter of this report")
-    utm_campaign: None = Field(default=None, description="Not a filter of this report")
-    campaign_id: None = Field(default=None, description="Not a filter of this report")

@@ -25,8 +25,14 @@ class MemberFigures(BaseModel):
     tasks_overdue: int = Field(description="Their open tasks due before now (whatever the range)")
     leads_qualified: int = Field(description="Leads they own qualified in the range")
     opportunities_won: int = Field(description="Opportunities they own won in the range")
-    won_amount: str = Field(description="Their amounts in the reporting currency, a decimal string")
-    won_other_currency_count: int = Field(description="Won opportunities in another currency: not in won_amount")
+    won_amount: str = Field(
+        description="Their amounts in the reporting currency, a decimal string (another currency's converted at "
+        "the rate of the day it closed)"
+    )
+    won_other_currency_count: int = Field(description="Won opportunities with an amount in another currency")
+    won_unconverted_count: int = Field(
+        description="Those of them without an exchange rate for the day they closed: not in won_amount"
+    )
     conversion_rate: float | None = Field(description="leads_qualified / leads_assigned (null: none assigned)")
 
 
@@ -44,6 +50,7 @@ class TeamMedian(BaseModel):
     opportunities_won: int | None
     won_amount: str | None
     won_other_currency_count: int | None
+    won_unconverted_count: int | None
     conversion_rate: float | None
 
 
@@ -71,10 +78,5 @@ class TeamReport(BaseModel):
 
 
 class TeamParams(ReportQuery):
-    """`GET /v1/reports/team`'s parameters as a scheduled digest stores them: the team and the
-    member narrow it; the leads' other filters do not apply."""
-
-    source: None = Field(default=None, description="Not a filter of this report")
-    form_id: None = Field(default=None, description="Not a filter of this report")
-    utm_campaign: None = Field(default=None, description="Not a filter of this report")
-    campaign_id: None = Field(default=None, description="Not a filter of this report")
+    """`GET /v1/reports/team`'s parameters as a scheduled digest stores them: every report filter
+    (`team_id` and `owner_id` choose the members listed)."""

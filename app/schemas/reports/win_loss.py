@@ -15,11 +15,14 @@ Outcome = Literal["won", "lost", "disqualified"]
 class ClosedDeals(BaseModel):
     count: int = Field(description="Opportunities closed so in the range (every currency)")
     amount: str = Field(
-        description="Their amounts in the reporting currency, a decimal string (no amount counts as 0)",
+        description="Their amounts in the reporting currency, a decimal string (no amount counts as 0; another "
+        "currency's converted at the rate of the day it closed)",
         examples=["12500.00"],
     )
-    other_currency_count: int = Field(
-        description="How many of them are in another currency: counted, their amounts not in `amount`"
+    other_currency_count: int = Field(description="How many of them have an amount in another currency")
+    unconverted_count: int = Field(
+        description="How many of those had no exchange rate for the day they closed: counted, their amounts not in "
+        "`amount`"
     )
 
 
@@ -75,9 +78,5 @@ class WinLossReport(Figures):
 
 
 class WinLossParams(ReportQuery):
-    """`GET /v1/reports/win-loss`'s parameters as a scheduled digest stores them: owner, team and
-    source narrow it; the leads' other filters do not apply."""
-
-    form_id: None = Field(default=None, description="Not a filter of this report")
-    utm_campaign: None = Field(default=None, description="Not a filter of this report")
-    campaign_id: None = Field(default=None, description="Not a filter of this report")
+    """`GET /v1/reports/win-loss`'s parameters as a scheduled digest stores them: every report
+    filter."""

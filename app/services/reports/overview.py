@@ -1,6 +1,7 @@
 """The dashboard overview: leads, SLA clocks, tasks, churn alerts and the month's revenue in one
 answer, each section computed only when the caller's scopes may read it; the others are null and
-named in `withheld` (definitions: app/domain/reports/overview.py)."""
+named in `withheld`. The report filters narrow the leads, SLA and tasks sections, named in
+`filtered` (definitions: app/domain/reports/overview.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,18 @@ from app.domain.leads.lifecycle import EDITABLE, LeadStatus, Source
 from app.domain.leads.scoring import NO_STAGE, Stage, Temperature
 from app.domain.money import from_minor
 from app.domain.reports import overview as rules
+from app.domain.reports.scope import ReportFilters
 from app.services.context import Context
+from app.services.reports.filters import check
 from app.services.reports.scope import calendar_of
 from app.services.workspace import workspaces
 
 STATUSES = [s.value for s in LeadStatus if s in EDITABLE]  # open leads' statuses, in order
 
 
-async def overview(ctx: Context) -> dict[str, Any]:
+async def overview(ctx: Context, filters: ReportFilters | None = None) -> dict[str, Any]:
+    filters = filters or ReportFilters()
+    await check(ctx, filters)
     repo = ctx.overview_report
     calendar = await calendar_of(ctx)
     now = ctx.now
@@ -28,7 +33,7 @@ async def overview(ctx: Context) -> dict[str, Any]:
     shown = set(rules.visible_sections(ctx.scopes))
     result: dict[str, Any] = {"as_of": now, "date": today, **dict.fromkeys(rules.SECTIONS)}
     if "leads" in shown:
-        found = await repo.leads()
+        found = await repo.leads(filters)
         owners = found["owner"]
         names = await repo.member_names([k for k in owners if k is not None])
         result["leads"] = {
@@ -42,9 +47,9 @@ async def overview(ctx: Context) -> dict[str, Any]:
             "by_source": rules.counted([s.value for s in Source], found["source"]),
         }
     if "sla" in shown:
-        result["sla"] = await repo.sla(today_start, now)
+        result["sla"] = await repo.sla(today_start, now, filters)
     if "tasks" in shown:
-        result["tasks"] = await repo.tasks(today_start, tomorrow_start, now)
+        result["tasks"] = await repo.tasks(today_start, tomorrow_start, now, filters)
     if "churn_alerts" in shown:
         result["churn_alerts"] = {"open": await repo.open_churn_alerts()}
     if "revenue" in shown:
@@ -61,6 +66,7 @@ async def overview(ctx: Context) -> dict[str, Any]:
             "previous_month_end": span.previous_end,
         }
     result["withheld"] = [s for s in rules.SECTIONS if s not in shown]
+    result["filtered"] = [s for s in rules.FILTERED if s in shown] if filters.given() else []
     return result
 
 
@@ -89,7 +95,8 @@ async def digest(ctx: Context, params: Any, scope: Any) -> dict[str, Any]:
     from app.schemas.reports.overview import Overview
     from app.services.context import SERVICE_SCOPES
 
-    return Overview.model_validate(await overview(replace(ctx, scopes=SERVICE_SCOPES))).model_dump(mode="json")
+    figures = await overview(replace(ctx, scopes=SERVICE_SCOPES), scope.filters)
+    return Overview.model_validate(figures).model_dump(mode="json")
 
 
 def digest_span(figures: Mapping[str, Any], first: date, last: date) -> tuple[date, date]:

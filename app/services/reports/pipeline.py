@@ -6,6 +6,9 @@ stage, and a Monte Carlo forecast of won revenue per period (app/domain/reports/
   end of the sixth period from the one holding `from` (today's month cut at today and the next five
   whole months). Placement is by max(expected close date, today): an overdue deal still open lands
   in the period holding today; periods before today hold none.
+- Filters: the opportunities list's `account_id` and `type`, and the report filters: `owner_id` the
+  deal's owner, `team_id` a deal owned by one of the team's members (now), `source`, `form_id`,
+  `utm_campaign`, `campaign_id` the originating lead's (`lead_id`; a deal without one never matches).
 - Win rates: calibrated from every live won or lost opportunity of the workspace (the filters do
   not narrow them: an owner's own history is too thin), their stages read from the event log.
 - Amounts: the workspace's reporting currency. A deal in another currency is converted at the
@@ -35,6 +38,7 @@ from app.domain.reports.periods import Interval
 from app.domain.reports.scope import ReportFilters, ReportScope
 from app.services.context import Context
 from app.services.customers import orders
+from app.services.reports.filters import check, chosen_members
 from app.services.reports.scope import calendar_of, period_fields
 
 DEFAULT_INTERVAL: Interval = "month"
@@ -42,7 +46,9 @@ DEFAULT_PERIODS = 6  # `to` by default: the end of the sixth period from the one
 Basis = Literal["calibrated", "stage_probability"]
 
 
-async def window(ctx: Context, first: date | None, last: date | None, interval: Interval) -> ReportScope:
+async def window(
+    ctx: Context, first: date | None, last: date | None, interval: Interval, filters: ReportFilters | None = None
+) -> ReportScope:
     """The periods ahead: `from` defaults to today (or to `to` when that is before today), `to`
     to the end of the DEFAULT_PERIODS-th period from the one holding `from`; the usual checks
     (`from` after `to`, too long a range, too many periods) as every report's."""
@@ -55,7 +61,7 @@ async def window(ctx: Context, first: date | None, last: date | None, interval: 
         for _ in range(DEFAULT_PERIODS):
             start = cal.next_start(start, interval, calendar)
         last = start - timedelta(days=1)
-    return ranges.resolve(first, last, interval, calendar, ReportFilters(), today=today)
+    return ranges.resolve(first, last, interval, calendar, filters or ReportFilters(), today=today)
 
 
 def _half_even(numerator: int, denominator: int) -> int:
@@ -98,13 +104,15 @@ async def pipeline(
     *,
     seed: int = rules.SEED,
     basis: Basis = "calibrated",
-    owner_id: UUID | None = None,
     account_id: UUID | None = None,
     kind: str | None = None,
 ) -> dict[str, Any]:
     repo = ctx.pipeline_report
+    filters = covered.filters
+    await check(ctx, filters)
+    owners = await chosen_members(ctx, filters.team_id, filters.owner_id)
     today = covered.calendar.local_date(ctx.now)
-    deals = await repo.open_deals(owner_id=owner_id, account_id=account_id, kind=kind)
+    deals = await repo.open_deals(owners=owners, filters=filters, account_id=account_id, kind=kind)
     opened, currency, missing = await _converted(ctx, deals, today)
     history = await repo.stage_history(rules.OPEN_STAGES)
     # calibrate() counts, per stage, the closed deals that were ever at it: the database counted
@@ -196,10 +204,10 @@ async def digest(ctx: Context, params: Any, scope: ReportScope) -> dict[str, Any
     window (the days before the occurrence) does not apply."""
     from app.schemas.reports.pipeline import PipelineReport
 
-    covered = await window(ctx, None, None, params.interval or DEFAULT_INTERVAL)
+    covered = await window(ctx, None, None, params.interval or DEFAULT_INTERVAL, params.filters())
     kind = params.type.value if params.type is not None else None
-    result = await pipeline(ctx, covered, seed=params.seed, basis=params.basis, owner_id=params.owner_id,
-                            account_id=params.account_id, kind=kind)  # fmt: skip
+    result = await pipeline(ctx, covered, seed=params.seed, basis=params.basis, account_id=params.account_id,
+                            kind=kind)  # fmt: skip
     return PipelineReport.model_validate(result).model_dump(mode="json", by_alias=True)
 
 

@@ -1,7 +1,14 @@
 """The team report: per member over the range, leads assigned, first-response times and SLA, the
 activities they logged, tasks done and overdue, leads qualified, opportunities won and the
 qualified / assigned rate, each beside the team's median over the members listed; and the team's
-totals per period of the workspace's calendar."""
+totals per period of the workspace's calendar.
+
+The rows are members: `team_id` lists the team's members (now) and `owner_id` the one member (both:
+the member if in the team). The lead-only filters (`source`, `form_id`, `utm_campaign`,
+`campaign_id`) narrow what each member's figures count: leads by their own values, opportunities
+by their originating lead's, activities and tasks by their lead's (those bound to no lead left out
+when one is given). Amounts won in another currency are converted at the rate of the day each
+closed."""
 
 from __future__ import annotations
 
@@ -9,41 +16,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from app.domain.errors import InvalidInput
 from app.domain.money import formatter
 from app.domain.reports import team as rules
 from app.domain.reports.scope import ReportScope
 from app.services.context import Context
+from app.services.reports.conversion import rates_for
+from app.services.reports.filters import check, chosen_members
 from app.services.reports.scope import period_fields
 from app.services.workspace import workspaces
 
 MEDIAN, P90 = 0.5, 0.9
 
 
-async def team_members(ctx: Context, team_id: UUID) -> list[UUID]:
-    """The members of a team (its current `member_ids`); 422 naming `team_id` when the workspace has
-    no such team (or it was deleted)."""
-    team = await ctx.teams.get(team_id)
-    if team is None:
-        raise InvalidInput.field("team_id", "no team with this id in the workspace", location="query")
-    return [UUID(str(m)) for m in team["member_ids"]]
-
-
-async def chosen_members(ctx: Context, team_id: UUID | None, owner_id: UUID | None) -> list[UUID] | None:
-    """Whose work a report counts: the team's members, the one member, both (the member when in the
-    team, else no one), or everyone (None)."""
-    members = await team_members(ctx, team_id) if team_id is not None else None
-    if owner_id is not None:
-        members = [owner_id] if members is None or owner_id in members else []
-    return members
-
-
 async def team(ctx: Context, scope: ReportScope) -> dict[str, Any]:
     filters = scope.filters
+    await check(ctx, filters)
     repo = ctx.team_report
     chosen = await chosen_members(ctx, filters.team_id, filters.owner_id)
-    if filters.owner_id is not None and not await repo.members([filters.owner_id]):
-        raise InvalidInput.field("owner_id", "no member with this id in the workspace", location="query")
     currency = str((await workspaces.get(ctx))["currency"])
     money = formatter(currency)
     figures: dict[UUID, rules.Figures] = {}
@@ -52,13 +41,14 @@ async def team(ctx: Context, scope: ReportScope) -> dict[str, Any]:
         return figures.setdefault(member_id, rules.Figures())
 
     assigned, answers = await repo.assignments(scope, chosen, (MEDIAN, P90))
-    counted = [*assigned, *await repo.period_counts(scope, chosen, currency)]
+    counted = [*assigned, *await _converted(ctx, await repo.period_counts(scope, chosen, currency))]
     for row in counted:
         entry = of(row["member_id"])
         setattr(entry, row["figure"], getattr(entry, row["figure"]) + row["count"])
         if row["figure"] == "opportunities_won":
             entry.won_minor += row["amount_minor"]
             entry.won_other_currency_count += row["other_currency"]
+            entry.won_unconverted_count += row["unconverted"]
     activities = await repo.activities(scope, chosen)
     for row in activities:
         entry = of(row["member_id"])
@@ -68,7 +58,7 @@ async def team(ctx: Context, scope: ReportScope) -> dict[str, Any]:
         entry.sla_met, entry.sla_breached = answered["met"], answered["breached"]
         entry.first_response_median_seconds = answered.get("q0")
         entry.first_response_p90_seconds = answered.get("q1")
-    for member_id, overdue in (await repo.overdue(ctx.now, chosen)).items():
+    for member_id, overdue in (await repo.overdue(scope, ctx.now, chosen)).items():
         of(member_id).tasks_overdue = overdue
     people = [rules.Member(r["id"], r["name"], bool(r["active"])) for r in await repo.members(chosen)]
     rows, medians = rules.assemble(people, figures, money)
@@ -83,6 +73,22 @@ async def team(ctx: Context, scope: ReportScope) -> dict[str, Any]:
         "team_median": medians,
         "periods": [{**period_fields(p), **f} for p, f in zip(scope.periods, per_period, strict=True)],
     }
+
+
+async def _converted(ctx: Context, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with the amounts won in another currency converted at the rate of the day they
+    closed (`other_currency`: how many; `unconverted`: how many without a rate, amount left out)."""
+    rates = await rates_for(ctx, {(r["fx_currency"], r["fx_day"]) for r in rows if r.get("fx_currency")})
+    found = []
+    for row in rows:
+        row = {**row, "other_currency": 0, "unconverted": 0}
+        if row.get("fx_currency"):
+            amount = rates.convert(row["amount_minor"], row["fx_currency"], row["fx_day"])
+            row["other_currency"] = row["count"]
+            row["unconverted"] = row["count"] if amount is None else 0
+            row["amount_minor"] = amount or 0
+        found.append(row)
+    return found
 
 
 def _period_rows(counted: Sequence[dict[str, Any]], activities: Sequence[dict[str, Any]]) -> list[rules.PeriodCount]:

@@ -1,5 +1,6 @@
 """The dashboard overview's counts, each section one aggregate query (definitions:
-app/domain/reports/overview.py)."""
+app/domain/reports/overview.py). The report filters narrow the leads and SLA sections (on the lead,
+as the funnel applies them) and the tasks (through the lead each is bound to)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.db.repositories.reports import sql
 from app.domain.customers.orders import PURCHASES
 from app.domain.leads.lifecycle import EDITABLE
 from app.domain.leads.sla import SlaStatus
+from app.domain.reports.scope import ReportFilters
 
 ld, tk, alerts, o, mb = tables.leads, tables.tasks, tables.churn_alerts, tables.orders, tables.members
 OPEN_STATUSES = sorted(EDITABLE)  # new, contacted, nurturing
@@ -27,22 +29,23 @@ def _count(condition: Any) -> Any:
 class OverviewRepository(TenantRepository[dict[str, Any]]):
     table = ld
 
-    def _open_leads(self) -> list[Any]:
+    def _open_leads(self, filters: ReportFilters) -> list[Any]:
         return [
             ld.c.workspace_id == self.workspace_id,
             ld.c.status.in_(OPEN_STATUSES),
             ld.c.archived_at.is_(None),
             ld.c.merged_into_id.is_(None),
+            *sql.lead_conditions(filters, self.workspace_id),
         ]
 
-    async def leads(self) -> dict[str, dict[Any, int]]:
+    async def leads(self, filters: ReportFilters) -> dict[str, dict[Any, int]]:
         """Open leads counted by each dimension (one UNION ALL of GROUP BYs): dimension → value →
         count; `owner` keyed by member id (None: unassigned)."""
         await self.uow.analytic()
         parts = [
             select(literal(name).label("dimension"), cast(ld.c[name], String).label("value"),
                    func.count().label("leads"))
-            .where(*self._open_leads())
+            .where(*self._open_leads(filters))
             .group_by(ld.c[name])
             for name in DIMENSIONS
         ]  # fmt: skip
@@ -51,7 +54,7 @@ class OverviewRepository(TenantRepository[dict[str, Any]]):
             # One scan of the leads: a grouping set per dimension (the owner's too).
             columns = [ld.c[name] for name in DIMENSIONS] + [ld.c.owner_id]
             sets = select(*columns, *(func.grouping(c).label(f"g{i}") for i, c in enumerate(columns)),
-                          func.count().label("leads")).where(*self._open_leads()).group_by(
+                          func.count().label("leads")).where(*self._open_leads(filters)).group_by(
                 func.grouping_sets(*(tuple_(c) for c in columns)))  # fmt: skip
             names = [*DIMENSIONS, "owner"]
             for row in (await self.uow.execute(sets)).mappings():
@@ -63,7 +66,9 @@ class OverviewRepository(TenantRepository[dict[str, Any]]):
         statement = union_all(*parts)
         for row in (await self.uow.execute(statement)).mappings():
             found[row["dimension"]][row["value"]] = int(row["leads"])
-        owners = select(ld.c.owner_id, func.count().label("leads")).where(*self._open_leads()).group_by(ld.c.owner_id)
+        owners = (
+            select(ld.c.owner_id, func.count().label("leads")).where(*self._open_leads(filters)).group_by(ld.c.owner_id)
+        )
         for row in (await self.uow.execute(owners)).mappings():
             found["owner"][row["owner_id"]] = int(row["leads"])
         return found
@@ -74,7 +79,7 @@ class OverviewRepository(TenantRepository[dict[str, Any]]):
         statement = select(mb.c.id, mb.c.name).where(mb.c.workspace_id == self.workspace_id, mb.c.id.in_(ids))
         return {row.id: row.name for row in await self.uow.execute(statement)}
 
-    async def sla(self, today_start: datetime, now: datetime) -> Row:
+    async def sla(self, today_start: datetime, now: datetime, filters: ReportFilters) -> Row:
         """open_clocks: open leads pending a first response not yet due; breached_today: leads
         (not merged or archived) whose deadline fell in [today_start, now] unanswered by then."""
         pending = ld.c.sla_status == SlaStatus.PENDING.value
@@ -89,16 +94,27 @@ class OverviewRepository(TenantRepository[dict[str, Any]]):
         statement = select(
             _count(and_(pending, open_lead, or_(due.is_(None), due > sql.at(now)))).label("open_clocks"),
             _count(breached).label("breached_today"),
-        ).where(ld.c.workspace_id == self.workspace_id, ld.c.merged_into_id.is_(None))
+        ).where(
+            ld.c.workspace_id == self.workspace_id,
+            ld.c.merged_into_id.is_(None),
+            *sql.lead_conditions(filters, self.workspace_id),
+        )
         row = (await self.uow.execute(statement)).mappings().one()
         return {"open_clocks": int(row["open_clocks"]), "breached_today": int(row["breached_today"])}
 
-    async def tasks(self, today_start: datetime, tomorrow_start: datetime, now: datetime) -> Row:
-        """Open tasks due within today (local day) and due before now."""
+    async def tasks(
+        self, today_start: datetime, tomorrow_start: datetime, now: datetime, filters: ReportFilters
+    ) -> Row:
+        """Open tasks due within today (local day) and due before now; with a filter, only those
+        bound to a lead it keeps."""
         statement = select(
             _count(and_(tk.c.due_at >= sql.at(today_start), tk.c.due_at < sql.at(tomorrow_start))).label("due_today"),
             _count(tk.c.due_at < sql.at(now)).label("overdue"),
-        ).where(tk.c.workspace_id == self.workspace_id, tk.c.status == "open")
+        ).where(
+            tk.c.workspace_id == self.workspace_id,
+            tk.c.status == "open",
+            *sql.through_lead(filters, self.workspace_id, tk.c.lead_id),
+        )
         row = (await self.uow.execute(statement)).mappings().one()
         return {"due_today": int(row["due_today"]), "overdue": int(row["overdue"])}
 

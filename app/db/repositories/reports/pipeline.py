@@ -18,7 +18,9 @@ from sqlalchemy import ColumnElement, String, case, cast, func, literal, select,
 
 from app.db import tables
 from app.db.repositories.base import TenantRepository
+from app.db.repositories.reports import sql
 from app.domain.customers.opportunities import CLOSED, OpportunityStage
+from app.domain.reports.scope import ReportFilters
 
 op, ev = tables.opportunities, tables.events
 CLOSED_STAGES = tuple(sorted(s.value for s in CLOSED))
@@ -42,10 +44,13 @@ def uuid_text(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
 class PipelineRepository(TenantRepository[dict[str, Any]]):
     table = op
 
-    def _open(self, owner_id: UUID | None, account_id: UUID | None, kind: str | None) -> list[ColumnElement[bool]]:
+    def _open(
+        self, owners: Sequence[UUID] | None, filters: ReportFilters, account_id: UUID | None, kind: str | None
+    ) -> list[ColumnElement[bool]]:
         found = [op.c.workspace_id == self.workspace_id, op.c.stage.not_in(CLOSED_STAGES), op.c.archived_at.is_(None)]
-        if owner_id is not None:
-            found.append(op.c.owner_id == owner_id)
+        if owners is not None:
+            found.append(op.c.owner_id.in_(list(owners)))
+        found += sql.through_lead(filters.of_lead(), self.workspace_id, op.c.lead_id)
         if account_id is not None:
             found.append(op.c.account_id == account_id)
         if kind is not None:
@@ -53,15 +58,22 @@ class PipelineRepository(TenantRepository[dict[str, Any]]):
         return found
 
     async def open_deals(
-        self, *, owner_id: UUID | None = None, account_id: UUID | None = None, kind: str | None = None
+        self,
+        *,
+        owners: Sequence[UUID] | None = None,
+        filters: ReportFilters | None = None,
+        account_id: UUID | None = None,
+        kind: str | None = None,
     ) -> list[dict[str, Any]]:
         """The open opportunities (not won or lost, not archived) the filters keep, as rows of
         (stage, probability, amount_minor, currency, expected_close_date, deals): those alike in all
-        five are one row with their number. The forecast draws each one, so each is needed."""
+        five are one row with their number. The forecast draws each one, so each is needed.
+        `owners`: only theirs (None: anyone's); the lead-only `filters` through the originating
+        lead (a deal without one never kept by them)."""
         columns = (op.c.stage, op.c.probability, op.c.amount_minor, op.c.currency, op.c.expected_close_date)
         statement = (
             select(*columns, func.count().label("deals"))
-            .where(*self._open(owner_id, account_id, kind))
+            .where(*self._open(owners, filters or ReportFilters(), account_id, kind))
             .group_by(*columns)
         )
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]

@@ -1,15 +1,17 @@
 """SQL pieces every report uses, the same on PostgreSQL and SQLite: which period a timestamp falls
-in, the seconds between two timestamps, nearest-rank percentiles by window functions, and the
-leads' filters. Reports aggregate in the database: rows are never loaded to be counted."""
+in, its local day, the seconds between two timestamps, nearest-rank percentiles by window
+functions, and the leads' filters (on a lead, or through the lead a row is bound to). Reports
+aggregate in the database: rows are never loaded to be counted."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select, true
+from sqlalchemy import ColumnElement, Date, and_, case, cast, func, literal, select, true
 from sqlalchemy.sql.elements import ColumnElement as Column
 
 from app.db import tables
@@ -37,6 +39,56 @@ def bucket(column: Column[Any], bounds: Sequence[datetime]) -> ColumnElement[Any
 
     inside = and_(column >= at(bounds[0]), column < at(bounds[-1]))
     return case((inside, tree(0, len(bounds) - 1)), else_=None)
+
+
+def utc_offsets(timezone: str, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """The zone's UTC offsets over [start, end): (from, seconds) pairs, the first from `start`, a
+    new one at each change (to the second). Read a day at a time: a zone changes its offset at most
+    once a day."""
+    zone = ZoneInfo(timezone)
+
+    def offset(second: int) -> int:
+        moment = datetime.fromtimestamp(second, UTC).astimezone(zone)
+        return int(moment.utcoffset().total_seconds()) if moment.utcoffset() is not None else 0
+
+    first, last = int(start.timestamp()), int(end.timestamp())
+    found = [(first, offset(first))]
+    at_ = first
+    while at_ < last:
+        step = min(at_ + 86_400, last)
+        if offset(step) != found[-1][1]:
+            low, high = at_, step  # the offset at `low` is the current one, at `high` not
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset(middle) == found[-1][1] else (low, middle)
+            found.append((high, offset(high)))
+        at_ = step
+    return [(datetime.fromtimestamp(second, UTC), seconds) for second, seconds in found]
+
+
+def local_day(column: Column[Any], timezone: str, start: datetime, end: datetime, dialect: str) -> ColumnElement[Any]:
+    """The local date of a timestamp in the zone, for timestamps in [start, end): PostgreSQL's own
+    time-zone conversion; on SQLite the UTC offsets of the span (`utc_offsets`) as a CASE, added
+    to the stored UTC text. Read back with `as_date`."""
+    if dialect == "postgresql":
+        return cast(func.timezone(timezone, column), Date)
+    offsets = utc_offsets(timezone, start, end)
+
+    def modifier(seconds: int) -> ColumnElement[Any]:
+        return literal(f"{seconds:+d} seconds")
+
+    shift: ColumnElement[Any] = modifier(offsets[-1][1])
+    if len(offsets) > 1:
+        shift = case(*((column < at(offsets[i + 1][0]), modifier(seconds))
+                       for i, (_, seconds) in enumerate(offsets[:-1])), else_=shift)  # fmt: skip
+    return func.date(column, shift)
+
+
+def as_date(value: Any) -> date | None:
+    """A `local_day` as read back (a date on PostgreSQL, ISO text on SQLite)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
 
 
 def seconds_between(later: Column[Any], earlier: Column[Any], dialect: str) -> ColumnElement[Any]:
@@ -91,6 +143,20 @@ def lead_conditions(filters: ReportFilters, workspace_id: UUID) -> list[ColumnEl
         )
         found.append(ld.c.id.in_(messaged))
     return found
+
+
+def through_lead(filters: ReportFilters, workspace_id: UUID, lead_id: Column[Any]) -> list[ColumnElement[bool]]:
+    """Rows bound to a lead (`lead_id`: an opportunity's originating lead, an activity's or a task's
+    lead) that the filters keep (`lead_conditions`; pass `filters.of_lead()` for the lead-only
+    ones); with any filter given, a row bound to no lead is left out."""
+    if not filters.given():
+        return []
+    kept = (
+        select(ld.c.id)
+        .where(ld.c.workspace_id == workspace_id, *lead_conditions(filters, workspace_id))
+        .correlate(None)
+    )
+    return [lead_id.is_not(None), lead_id.in_(kept)]
 
 
 def all_of(conditions: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:

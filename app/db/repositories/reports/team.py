@@ -10,7 +10,13 @@
 - tasks done: assigned to the member, completed in the range; overdue: open with `due_at` before now;
 - leads qualified: owned by the member, `qualified_at` in the range (merged leads set aside);
 - opportunities won: owned by the member, closed won in the range (archived ones set aside), their
-  amount in the reporting currency and how many are in another one."""
+  amounts in the reporting currency summed, those in another one summed per currency and local day
+  of closing (the service converts them at that day's rate).
+
+The lead-only filters (source, form, utm_campaign, campaign) keep the leads assigned and qualified
+by their own values; opportunities by their originating lead's, activities and tasks by the lead
+they are bound to (`lead_id`): with one given, those bound to no lead are left out. The members
+(`owner_id`, `team_id`) are the rows, chosen by the service."""
 
 from __future__ import annotations
 
@@ -48,6 +54,14 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
             statement = statement.where(mb.c.id.in_(list(member_ids)))
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
+    def _lead_only(self, scope: ReportScope) -> list[ColumnElement[bool]]:
+        """The lead-only filters on the lead itself (the leads table in the statement)."""
+        return sql.lead_conditions(scope.filters.of_lead(), self.workspace_id)
+
+    def _bound(self, scope: ReportScope, lead_id: Any) -> list[ColumnElement[bool]]:
+        """The lead-only filters through the lead a row is bound to (none: left out when given)."""
+        return sql.through_lead(scope.filters.of_lead(), self.workspace_id, lead_id)
+
     def _assigned(self, scope: ReportScope, members: Sequence[UUID] | None) -> Any:
         """Per (member, lead) assigned in the range: the first assignment's time, whether any came
         other than by escalation, and the lead's first-response seconds and SLA status."""
@@ -66,6 +80,7 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
                 _whose(asg.c.to_member_id, members),
                 ld.c.merged_into_id.is_(None),
                 *self._in_range(asg.c.assigned_at, scope),
+                *self._lead_only(scope),
             )
             .group_by(asg.c.to_member_id, asg.c.lead_id)
         )
@@ -73,9 +88,12 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
     async def period_counts(
         self, scope: ReportScope, members: Sequence[UUID] | None, currency: str
     ) -> list[dict[str, Any]]:
-        """Rows of figure, member_id, period, count (and amount_minor, other_currency for the
-        opportunities won): leads_qualified, opportunities_won, tasks_done."""
+        """Rows of figure, member_id, period, count (and for the opportunities won amount_minor,
+        fx_currency, fx_day: the amounts in `currency` summed in the row without `fx_currency`,
+        those in another one per currency and local day of closing): leads_qualified,
+        opportunities_won, tasks_done."""
         await self.uow.analytic()
+        dialect = str((await self.uow.connection()).dialect.name)
         bounds = scope.bounds()
         found: list[dict[str, Any]] = []
 
@@ -83,7 +101,7 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
             for r in (await self.uow.execute(statement)).mappings():
                 found.append({"figure": figure, "member_id": r["member_id"], "period": r["period"],
                               "count": int(r["count"]), "amount_minor": int(r.get("amount_minor") or 0),
-                              "other_currency": int(r.get("other_currency") or 0)})  # fmt: skip
+                              "fx_currency": r.get("fx_currency"), "fx_day": sql.as_date(r.get("fx_day"))})  # fmt: skip
 
         period = sql.bucket(ld.c.qualified_at, bounds).label("period")
         await collect(
@@ -94,21 +112,24 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
                 _whose(ld.c.owner_id, members),
                 ld.c.merged_into_id.is_(None),
                 *self._in_range(ld.c.qualified_at, scope),
+                *self._lead_only(scope),
             )
             .group_by(ld.c.owner_id, period),
         )
         period = sql.bucket(op.c.closed_at, bounds).label("period")
-        priced = op.c.currency == currency
+        foreign = and_(op.c.currency != currency, op.c.amount_minor.is_not(None))
+        day = sql.local_day(op.c.closed_at, scope.calendar.timezone, scope.start, scope.end, dialect)
+        fx_currency = case((foreign, op.c.currency), else_=None).label("fx_currency")
+        fx_day = case((foreign, day), else_=None).label("fx_day")
         await collect(
             "opportunities_won",
             select(
                 op.c.owner_id.label("member_id"),
                 period,
+                fx_currency,
+                fx_day,
                 func.count().label("count"),
-                func.coalesce(func.sum(case((priced, op.c.amount_minor), else_=None)), 0).label("amount_minor"),
-                func.count(case((and_(~priced, op.c.amount_minor.is_not(None)), 1), else_=None)).label(
-                    "other_currency"
-                ),
+                func.coalesce(func.sum(op.c.amount_minor), 0).label("amount_minor"),
             )
             .where(
                 op.c.workspace_id == self.workspace_id,
@@ -116,8 +137,9 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
                 op.c.stage == "won",
                 op.c.archived_at.is_(None),
                 *self._in_range(op.c.closed_at, scope),
+                *self._bound(scope, op.c.lead_id),
             )
-            .group_by(op.c.owner_id, period),
+            .group_by(op.c.owner_id, period, fx_currency, fx_day),
         )
         period = sql.bucket(tk.c.completed_at, bounds).label("period")
         await collect(
@@ -128,6 +150,7 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
                 _whose(tk.c.assignee_id, members),
                 tk.c.status == "completed",
                 *self._in_range(tk.c.completed_at, scope),
+                *self._bound(scope, tk.c.lead_id),
             )
             .group_by(tk.c.assignee_id, period),
         )
@@ -194,13 +217,15 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
                 act.c.workspace_id == self.workspace_id,
                 _whose(act.c.member_id, members),
                 *self._in_range(act.c.occurred_at, scope),
+                *self._bound(scope, act.c.lead_id),
             )
             .group_by(act.c.member_id, act.c.type, period)
         )
         return [{**dict(r), "count": int(r["count"])} for r in (await self.uow.execute(statement)).mappings()]
 
-    async def overdue(self, now: datetime, members: Sequence[UUID] | None) -> dict[UUID, int]:
-        """Per member: their open tasks due before `now`."""
+    async def overdue(self, scope: ReportScope, now: datetime, members: Sequence[UUID] | None) -> dict[UUID, int]:
+        """Per member: their open tasks due before `now` (whatever the range; the lead-only filters
+        through the task's lead)."""
         statement = (
             select(tk.c.assignee_id, func.count().label("count"))
             .where(
@@ -208,6 +233,7 @@ class TeamReportRepository(TenantRepository[dict[str, Any]]):
                 _whose(tk.c.assignee_id, members),
                 tk.c.status == "open",
                 tk.c.due_at < sql.at(now),
+                *self._bound(scope, tk.c.lead_id),
             )
             .group_by(tk.c.assignee_id)
         )

@@ -4,7 +4,8 @@ The closed outcomes of the range (`units`): opportunities won or lost whose `clo
 (archived ones set aside, as the lists do), with their close reason, owner and their lead's source
 (`opportunities.lead_id` → `leads.source`; none without a lead), and leads disqualified in it
 (`disqualified_at`; merged leads set aside) with their reason, owner and source. Each dimension is
-one grouped query over them."""
+one grouped query over them; amounts in another currency than the reporting one come back summed
+per currency and local day of closing, for the service to convert at that day's rate."""
 
 from __future__ import annotations
 
@@ -12,7 +13,20 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ColumnElement, Subquery, and_, case, cast, func, literal, null, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    Subquery,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from app.db import tables
 from app.db.repositories.base import TenantRepository
@@ -25,21 +39,23 @@ op, ld, mb = tables.opportunities, tables.leads, tables.members
 class WinLossRepository(TenantRepository[dict[str, Any]]):
     table = op
 
-    def _units(self, scope: ReportScope, currency: str, owners: Sequence[UUID] | None, source: str | None) -> Subquery:
+    def _units(self, scope: ReportScope, currency: str, owners: Sequence[UUID] | None, dialect: str) -> Subquery:
         """Every closed outcome of the range: outcome, reason, owner_id, source, period (index),
-        amount_minor (in `currency`, else null) and other_currency (1: an amount in another one).
-        `owners`: only theirs (None: anyone's)."""
+        amount_minor (in the deal's currency; null: none), and for an amount in another currency
+        than `currency` that currency (`fx_currency`) and the local day it closed (`fx_day`).
+        `owners`: only the deals theirs (None: anyone's). The filters: an opportunity's lead-only
+        ones through its lead (none without a lead); a disqualified lead's every one on itself
+        (owner, team, source...) as the funnel applies them."""
+        filters = scope.filters
         bounds = scope.bounds()
         start, end = sql.at(scope.start), sql.at(scope.end)
-        priced = op.c.currency == currency
+        foreign = and_(op.c.currency != currency, op.c.amount_minor.is_not(None))
+        day = sql.local_day(op.c.closed_at, scope.calendar.timezone, scope.start, scope.end, dialect)
         deal_filters: list[ColumnElement[bool]] = []
-        lead_filters: list[ColumnElement[bool]] = []
         if owners is not None:
             deal_filters.append(op.c.owner_id.in_(list(owners)))
-            lead_filters.append(ld.c.owner_id.in_(list(owners)))
-        if source is not None:  # an opportunity without a lead has no source: never kept
-            deal_filters.append(ld.c.source == source)
-            lead_filters.append(ld.c.source == source)
+        # An opportunity without a lead has none of its lead's values: never kept by them.
+        deal_filters += sql.lead_conditions(filters.of_lead(), self.workspace_id)
         deals = (
             select(
                 op.c.stage.label("outcome"),
@@ -47,8 +63,9 @@ class WinLossRepository(TenantRepository[dict[str, Any]]):
                 op.c.owner_id.label("owner_id"),
                 ld.c.source.label("source"),
                 sql.bucket(op.c.closed_at, bounds).label("period"),
-                case((priced, op.c.amount_minor), else_=None).label("amount_minor"),
-                case((and_(~priced, op.c.amount_minor.is_not(None)), 1), else_=0).label("other_currency"),
+                op.c.amount_minor.label("amount_minor"),
+                case((foreign, op.c.currency), else_=None).label("fx_currency"),
+                case((foreign, day), else_=None).label("fx_day"),
             )
             .select_from(op.outerjoin(ld, and_(ld.c.workspace_id == op.c.workspace_id, ld.c.id == op.c.lead_id)))
             .where(
@@ -67,36 +84,40 @@ class WinLossRepository(TenantRepository[dict[str, Any]]):
             ld.c.source.label("source"),
             sql.bucket(ld.c.disqualified_at, bounds).label("period"),
             cast(null(), BigInteger).label("amount_minor"),
-            literal(0).label("other_currency"),
+            cast(null(), String).label("fx_currency"),
+            null().label("fx_day"),
         ).where(
             ld.c.workspace_id == self.workspace_id,
             ld.c.merged_into_id.is_(None),
             ld.c.disqualified_at >= start,
             ld.c.disqualified_at < end,
-            *lead_filters,
+            *sql.lead_conditions(filters, self.workspace_id),
         )
         return union_all(deals, dropped).subquery("units")
 
     async def counts(
-        self, scope: ReportScope, currency: str, owners: Sequence[UUID] | None, source: str | None
+        self, scope: ReportScope, currency: str, owners: Sequence[UUID] | None
     ) -> dict[str, list[dict[str, Any]]]:
         """Per dimension (reason, owner, source, period): rows of outcome, key, count, amount_minor
-        and other_currency."""
+        and fx_currency, fx_day: the amounts in `currency` summed (no amount: 0) in the row without
+        `fx_currency`, those in another currency summed per currency and local day of closing."""
         await self.uow.analytic()
-        u = self._units(scope, currency, owners, source)
+        dialect = str((await self.uow.connection()).dialect.name)
+        u = self._units(scope, currency, owners, dialect)
         keys = {"reason": u.c.reason, "owner": u.c.owner_id, "source": u.c.source, "period": u.c.period}
         found: dict[str, list[dict[str, Any]]] = {}
         for dimension, key in keys.items():
             statement = select(
                 u.c.outcome,
                 key.label("key"),
+                u.c.fx_currency,
+                u.c.fx_day,
                 func.count().label("count"),
                 func.coalesce(func.sum(u.c.amount_minor), 0).label("amount_minor"),
-                func.coalesce(func.sum(u.c.other_currency), 0).label("other_currency"),
-            ).group_by(u.c.outcome, key)
+            ).group_by(u.c.outcome, key, u.c.fx_currency, u.c.fx_day)
             found[dimension] = [
                 {"outcome": r.outcome, "key": r.key, "count": int(r.count), "amount_minor": int(r.amount_minor),
-                 "other_currency": int(r.other_currency)}
+                 "fx_currency": r.fx_currency, "fx_day": sql.as_date(r.fx_day)}
                 for r in await self.uow.execute(statement)
             ]  # fmt: skip
         return found

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from app.domain.reports.scope import ReportFilters
 from app.routers.dependencies import require
 from app.routers.route import CrmRoute
-from app.routers.v1.reports.common import csv_answer, responses, wanted
+from app.routers.v1.reports.common import csv_answer, report_filters, responses, wanted
 from app.schemas.reports.overview import Overview
 from app.services.context import Context
 from app.services.reports import overview as reports
@@ -23,16 +24,22 @@ router = APIRouter(prefix="/v1/reports", tags=["Reports"], route_class=CrmRoute)
     "churn alerts; this month's net revenue so far against the same stretch of the previous month, months "
     "being the workspace calendar's (Jalali for a Jalali workspace). Each section shows only when the key holds "
     "its resource's read scope (leads and SLA: `leads:read`, tasks: `tasks:read`, churn alerts: "
-    "`analytics:read`, revenue: `orders:read`); the others are null and named in `withheld`. "
+    "`analytics:read`, revenue: `orders:read`); the others are null and named in `withheld`. The report filters "
+    "(`owner_id`, `team_id`, `source`, `form_id`, `utm_campaign`, `campaign_id`) narrow the leads and SLA "
+    "sections to the leads they keep (as the funnel: the lead's owner, team, source...) and the tasks to those "
+    "bound to such a lead; churn alerts and revenue (orders carry no lead) are never narrowed. `filtered` names "
+    "the sections they narrowed. An id the workspace has not: 422 naming the filter. "
     "`Accept: text/csv`: one row per figure (section, key, value).",
     response_model=Overview,
     responses=responses(),
 )
 async def get_overview_report(
-    request: Request, ctx: Annotated[Context, require("reports:read")]
+    request: Request,
+    ctx: Annotated[Context, require("reports:read")],
+    filters: Annotated[ReportFilters, Depends(report_filters)],
 ) -> Overview | Response:
     fmt = wanted(request)
-    result = Overview.model_validate(await reports.overview(ctx))
+    result = Overview.model_validate(await reports.overview(ctx, filters))
     if fmt == "csv":
         return csv_answer("overview", ["section", "key", "value"], _figures(result))
     return result
@@ -56,4 +63,5 @@ def _figures(result: Overview) -> list[list[Any]]:
                  ["revenue", "previous_month_to_date", revenue.previous_month_to_date],
                  ["revenue", "change", "" if revenue.change is None else revenue.change]]  # fmt: skip
     rows += [["withheld", name, ""] for name in result.withheld]
+    rows += [["filtered", name, ""] for name in result.filtered]
     return rows

@@ -1,34 +1,20 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from app.domain.leads.lifecycle import Source
 from app.domain.reports.scope import ReportFilters
 from app.routers.dependencies import require
 from app.routers.route import CrmRoute
-from app.routers.v1.reports.common import RangeParams, csv_answer, report_params, responses, wanted
+from app.routers.v1.reports.common import RangeParams, csv_answer, report_filters, report_params, responses, wanted
 from app.schemas.reports.win_loss import WinLossReport
 from app.services.context import Context
 from app.services.reports import scope
 from app.services.reports import win_loss as reports
 
 router = APIRouter(prefix="/v1/reports", tags=["Reports"], route_class=CrmRoute)
-
-
-def win_loss_filters(
-    owner_id: Annotated[UUID | None, Query(description="Opportunities and leads owned by this member")] = None,
-    team_id: Annotated[
-        UUID | None, Query(description="Opportunities and leads owned by a member of this team (its members now)")
-    ] = None,
-    source: Annotated[
-        Source | None, Query(description="The lead's source (an opportunity's: its lead's; none without a lead)")
-    ] = None,
-) -> ReportFilters:
-    return ReportFilters(owner_id=owner_id, team_id=team_id, source=source.value if source is not None else None)
 
 
 HEADER = ("section", "outcome", "key", "name", "start_date", "end_date", "won", "won_amount", "lost", "lost_amount",
@@ -65,11 +51,14 @@ def _csv_rows(result: dict[str, Any]) -> list[list[Any]]:
     "owner, source and period",
     description="Opportunities count by the day they closed (`closed_at`), disqualified leads by the day they were "
     "(`disqualified_at`), in the range; archived opportunities and merged leads are left out. Win rate = won / "
-    "(won + lost). Amounts are decimal strings in the workspace's reporting currency (`currency`): opportunities "
-    "in another currency are counted but their amounts are not added (`other_currency_count`); one without an "
-    "amount counts as 0. An opportunity's source is its lead's (`lead_id`); without a lead it has none, and a "
-    "`source` filter leaves it out. `team_id` keeps what the team's members own. `Accept: text/csv` for a table "
-    "(sections total, reason, owner, source, period).",
+    "(won + lost). Amounts are decimal strings in the workspace's reporting currency (`currency`): an "
+    "opportunity in another currency is converted at the rate of the day it closed (`other_currency_count`), and "
+    "without one counted but its amount not added (`unconverted_count`); one without an amount counts as 0. "
+    "Filters: `owner_id` the opportunity's or the lead's owner; `team_id` opportunities owned by the team's "
+    "members (now) and disqualified leads of the team (the lead's team, as the funnel); `source`, `form_id`, "
+    "`utm_campaign`, `campaign_id` the lead's: an opportunity's are its originating lead's (`lead_id`), so one "
+    "without a lead never matches them. An id the workspace has not: 422 naming the filter. `Accept: text/csv` "
+    "for a table (sections total, reason, owner, source, period).",
     response_model=WinLossReport,
     responses=responses(),
 )
@@ -77,7 +66,7 @@ async def get_win_loss_report(
     request: Request,
     ctx: Annotated[Context, require("reports:read")],
     params: Annotated[RangeParams, Depends(report_params)],
-    filters: Annotated[ReportFilters, Depends(win_loss_filters)],
+    filters: Annotated[ReportFilters, Depends(report_filters)],
 ) -> WinLossReport | Response:
     fmt = wanted(request)
     covered = await scope.resolve(ctx, params.first, params.last, params.interval, filters)
