@@ -239,3 +239,24 @@ async def test_a_returning_customer_is_not_a_customer_the_lead_made(database: Da
         report = (await tenant.get("/v1/reports/funnel", params={"mode": mode})).json()
         counts = {s["stage"]: s["count"] for s in report["stages"]}
         assert counts == {"lead": 2, "mql": 2, "sql": 2, "opportunity": 2, "won": 1, "customer": 1}, mode
+
+
+async def test_the_accept_header_is_weighed(tenant: Tenant) -> None:
+    """q-values, wildcards and q=0 count; JSON first among equals; a report without a chart refuses
+    image/* alone."""
+
+    async def kind(url: str, accept: str) -> str:
+        answer = await tenant.get(url, headers={"Accept": accept})
+        assert answer.status_code == 200, (accept, answer.text)
+        return answer.headers["content-type"].split(";")[0]
+
+    funnel, products = "/v1/reports/funnel", "/v1/reports/products"
+    assert await kind(funnel, "text/csv;q=0, application/json") == "application/json"
+    assert await kind(funnel, "application/json;q=0.5, text/csv") == "text/csv"
+    assert await kind(funnel, "image/*") == "image/png"
+    assert await kind(funnel, "*/*") == "application/json"
+    assert await kind(funnel, "text/csv, */*;q=0.8") == "text/csv"
+    assert await kind(products, "image/*;q=1, text/*;q=0.2") == "text/csv"
+    assert await kind(products, "application/problem+json") == "application/json"
+    for url, accept in ((funnel, "text/csv;q=0"), (products, "image/*"), (funnel, "*/*;q=0")):
+        assert_problem(await tenant.get(url, headers={"Accept": accept}), 406)
