@@ -18,7 +18,7 @@ range. Conversions between the calendars are `jdatetime`'s."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
@@ -245,6 +245,21 @@ def display_label(start: date, interval: Interval, calendar: ReportCalendar) -> 
     else:
         text = str(year)
     return persian_digits(text) if fa else text
+
+
+def named_in(periods: Iterable[tuple[date, str]], interval: Interval, locale: Locale) -> CalendarKind:
+    """The calendar that named a report's periods, each given as (`start_date`, `display_label`):
+    the first whose name of a period's day (for a week, of one of the six days before it too, the
+    first week being cut at the range's start) is the label. The calendars never name a period
+    alike (Azar 1404 is not December 2026, nor 1404 2026); Gregorian when no period tells."""
+    back = 7 if interval == "week" else 1
+    kinds: tuple[CalendarKind, ...] = ("jalali", "gregorian")
+    for start, shown in periods:
+        for kind in kinds:
+            calendar = ReportCalendar(kind=kind, locale=locale)
+            if any(display_label(start - timedelta(days=k), interval, calendar) == shown for k in range(back)):
+                return kind
+    return "gregorian"
 
 
 def starts(first: date, last: date, interval: Interval, calendar: ReportCalendar) -> Iterator[date]:
