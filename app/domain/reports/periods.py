@@ -209,6 +209,15 @@ def label(start: date, interval: Interval, calendar: ReportCalendar) -> str:
     return f"{year:04d}"
 
 
+def date_label(day: date, calendar: ReportCalendar) -> str:
+    """A day as the calendar numbers it, machine-readable: `YYYY-MM-DD` with Latin digits (`1405-01-01`
+    is 1 Farvardin 1405; in the Gregorian calendar the ISO date)."""
+    if calendar.kind == "jalali":
+        j = _jalali(day)
+        return f"{j.year:04d}-{j.month:02d}-{j.day:02d}"
+    return day.isoformat()
+
+
 def _day_name(day: date, calendar: ReportCalendar) -> str:
     if calendar.kind == "jalali":
         j = _jalali(day)
