@@ -15,6 +15,7 @@ from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from tests.conftest import Tenant, assert_problem, make_tenant
+from tests.documented import assert_documented
 
 
 async def test_a_workspace_in_iran_counts_in_the_jalali_calendar_and_may_change_it(
@@ -106,6 +107,7 @@ async def test_holidays_are_named_in_the_workspace_calendar_and_to_alone_covers_
     # Only a past `to`: the year up to it (it was 422, `from` defaulting to today).
     answer = await shop.get("/v1/calendar/holidays", params={"to": "2025-03-30"})
     assert answer.status_code == 200, answer.text
+    assert_documented(answer, "/v1/calendar/holidays")
     found = {h["date"]: h for h in answer.json()["data"]}
     assert min(found) >= "2024-03-30" and max(found) <= "2025-03-30"
     nowruz = found["2025-03-21"]

@@ -24,6 +24,7 @@ from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.worker import recurring
 from tests.api.test_analytics import order, run_jobs, settle, sync
 from tests.conftest import Tenant, assert_problem, make_tenant
+from tests.documented import assert_documented
 
 URL = "/v1/reports/sales-forecast"
 
@@ -105,6 +106,7 @@ async def test_a_seasonal_history_is_forecast_better_than_seasonal_naive(tenant:
 async def test_a_short_history_gets_the_simpler_models(tenant: Tenant) -> None:
     as_of = _as_of(2)  # last month is for the orders after it
     empty = await forecast(tenant)
+    assert_documented(await tenant.get(URL), URL)  # `horizon`, `baseline_error` as documented
     assert (empty["model"], empty["history"], empty["forecast"]) == ("none", [], [])
     assert empty["backtest"]["origins"] == 0 and empty["backtest"]["model_error"] is None
     assert (empty["backtest"]["baseline"], empty["backtest"]["baseline_error"]) == (None, None)
