@@ -15,6 +15,7 @@ from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from tests.conftest import Tenant, assert_problem, make_tenant
+from tests.documented import assert_documented
 
 
 async def test_a_workspace_in_iran_counts_in_the_jalali_calendar_and_may_change_it(
@@ -97,3 +98,35 @@ async def test_holidays_with_their_names_as_the_business_hours_count_them(
     too_long = {"from": "2020-01-01", "to": "2026-03-01"}
     assert_problem(await shop.get("/v1/calendar/holidays", params=too_long), 422, "to")
     assert_problem(await shop.get("/v1/calendar/holidays", key=await shop.key_with("leads:read")), 403)
+
+
+async def test_holidays_are_named_in_the_workspace_calendar_and_to_alone_covers_the_year_before_it(
+    database: Database, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    shop = await make_tenant(database, client, "Tehran shop", region="IR", timezone="Asia/Tehran")
+    # Only a past `to`: the year up to it (it was 422, `from` defaulting to today).
+    answer = await shop.get("/v1/calendar/holidays", params={"to": "2025-03-30"})
+    assert answer.status_code == 200, answer.text
+    assert_documented(answer, "/v1/calendar/holidays")
+    found = {h["date"]: h for h in answer.json()["data"]}
+    assert min(found) >= "2024-03-30" and max(found) <= "2025-03-30"
+    nowruz = found["2025-03-21"]
+    assert (nowruz["local_date"], nowruz["display_label"]) == ("1404-01-01", "۱ فروردین ۱۴۰۴")
+    assert found["2024-03-31"]["local_date"] == "1403-01-12"  # Islamic Republic Day, in the year up to `to`
+    assert "2024-03-23" not in found  # 1403-01-04, a Nowruz holiday before it
+    # Esfand 30 of the leap year 1403 is 2025-03-20, a holiday in Iran.
+    assert found["2025-03-20"]["local_date"] == "1403-12-30"
+    # The same days in English, still Jalali; and a Gregorian workspace's own day off.
+    assert (await shop.patch("/v1/workspace", json={"locale": "en"})).status_code == 200
+    english = (await shop.get("/v1/calendar/holidays", params={"from": "2025-03-21", "to": "2025-03-21"})).json()
+    assert (english["data"][0]["local_date"], english["data"][0]["display_label"]) == ("1404-01-01", "1 Farvardin 1404")
+    hours = {"business_hours": {"holidays": ["2026-12-25"]}}
+    assert (await tenant.patch("/v1/settings/sla", json=hours)).status_code == 200
+    own = (await tenant.get("/v1/calendar/holidays", params={"to": "2026-12-31"})).json()["data"]
+    assert [(h["date"], h["local_date"], h["display_label"], h["source"]) for h in own] == [
+        ("2026-12-25", "2026-12-25", "25 December 2026", "workspace")
+    ]
+    # `to` alone still checks its bounds; `from` alone covers the year after it.
+    assert_problem(await shop.get("/v1/calendar/holidays", params={"to": "9999-01-01"}), 422, "to")
+    after = (await shop.get("/v1/calendar/holidays", params={"from": "2025-03-21"})).json()["data"]
+    assert after[0]["date"] == "2025-03-21" and max(h["date"] for h in after) <= "2026-03-21"

@@ -24,6 +24,7 @@ from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.worker import recurring
 from tests.api.test_analytics import order, run_jobs, settle, sync
 from tests.conftest import Tenant, assert_problem, make_tenant
+from tests.documented import assert_documented
 
 URL = "/v1/reports/sales-forecast"
 
@@ -73,7 +74,7 @@ async def test_a_seasonal_history_is_forecast_better_than_seasonal_naive(tenant:
     await sync(tenant, orders)
     # Per category too (gifts 60% and books 40% of every order): the total is the same forecast.
     report = await forecast(tenant, as_of=as_of.isoformat(), by="category")
-    assert (report["interval"], report["metric"], report["periods"], report["currency"]) == ("month", "revenue", 6,
+    assert (report["interval"], report["metric"], report["horizon"], report["currency"]) == ("month", "revenue", 6,
                                                                                              "USD")  # fmt: skip
     assert [h["label"] for h in report["history"]] == list(revenue)
     assert [Decimal(h["value"]) for h in report["history"]] == list(revenue.values())
@@ -83,7 +84,7 @@ async def test_a_seasonal_history_is_forecast_better_than_seasonal_naive(tenant:
     backtest = report["backtest"]
     assert report["model"] in ("ets", "sarimax") and report["note"] is None
     assert backtest["metric"] == "smape" and backtest["origins"] == 6 and backtest["baseline"] == "seasonal_naive"
-    assert backtest["model_error"] < backtest["seasonal_naive_error"]
+    assert backtest["model_error"] < backtest["seasonal_naive_error"] == backtest["baseline_error"]
     assert set(report["candidates"]) == {"seasonal_naive", "ets", "sarimax"}
     # The season shows: next December above next June, whichever comes first.
     by_month = {f["label"][5:]: Decimal(f["value"]) for f in report["forecast"]}
@@ -105,8 +106,10 @@ async def test_a_seasonal_history_is_forecast_better_than_seasonal_naive(tenant:
 async def test_a_short_history_gets_the_simpler_models(tenant: Tenant) -> None:
     as_of = _as_of(2)  # last month is for the orders after it
     empty = await forecast(tenant)
+    assert_documented(await tenant.get(URL), URL)  # `horizon`, `baseline_error` as documented
     assert (empty["model"], empty["history"], empty["forecast"]) == ("none", [], [])
     assert empty["backtest"]["origins"] == 0 and empty["backtest"]["model_error"] is None
+    assert (empty["backtest"]["baseline"], empty["backtest"]["baseline_error"]) == (None, None)
 
     orders, _ = history(18, as_of)
     await sync(tenant, orders)
@@ -115,6 +118,9 @@ async def test_a_short_history_gets_the_simpler_models(tenant: Tenant) -> None:
     assert report["model"] in ("naive", "holt_damped", "sarimax")
     assert report["note"].startswith("18 periods of history: seasonality needs 29")
     assert report["backtest"]["baseline"] == "naive" and "ets" not in report["candidates"]
+    # No full season before the first origin: no seasonal-naive error, the naive baseline's beside it.
+    assert report["backtest"]["seasonal_naive_error"] is None
+    assert report["backtest"]["baseline_error"] == report["candidates"]["naive"] is not None
 
     assert report["exchange_rate_currency"] is None  # the workspace keeps no rates
 

@@ -271,6 +271,21 @@ def test_the_baseline_is_chosen_unless_beaten() -> None:
     assert [point.value for point in result.points] == pytest.approx(list(SEASON + 100))
 
 
+def test_the_seasonal_naive_error_is_seasonal_naives_only() -> None:
+    """With a season that fits before the first origin, the baseline is seasonal naive and both
+    errors are its own; without one (too short a history, or no season), the baseline is naive: its
+    error is `baseline_error` and `seasonal_naive_error` is None."""
+    seasonal = forecast(list(np.tile(SEASON + 100, 4)), horizon=12, season_length=12).backtest
+    assert (seasonal.baseline, seasonal.seasonal_naive_error, seasonal.baseline_error) == ("seasonal_naive", 0, 0)
+    y = list(seasonal_truth(np.arange(18)))
+    for season in (12, None):
+        result = forecast(y, horizon=6, season_length=season)
+        backtest = result.backtest
+        assert backtest.baseline == "naive" and backtest.seasonal_naive_error is None, season
+        assert backtest.baseline_error is not None and backtest.baseline_error == result.candidates["naive"]
+        assert backtest.baseline_error > 0
+
+
 def test_a_model_that_fails_is_left_out() -> None:
     y = list(seasonal_truth(np.arange(36)) + np.random.default_rng(7).normal(0, 8, 36))
     with mock.patch.object(module._Ets, "backtest", side_effect=np.linalg.LinAlgError("singular")):

@@ -1,4 +1,6 @@
-"""Report periods in the Gregorian and Jalali calendars, checked against jdatetime."""
+"""Report periods in the Gregorian and Jalali calendars, checked against jdatetime: over a century of
+days, and concentrated where the Jalali calendar is easiest to get wrong, around Nowruz (the year's
+turn, after a 29- or 30-day Esfand) and on Esfand 30 of leap years."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
 import jdatetime
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from app.domain.reports import periods
@@ -107,3 +109,103 @@ def test_the_periods_of_a_range_tile_it_without_gaps(first: date, length: int, i
         assert before.label < after.label or interval in ("day", "week")  # labels sort as periods do
     assert sum((p.end_date - p.start_date).days + 1 for p in cut) == length + 1
     assert all(p.start < p.end for p in cut)
+
+
+# Jalali years 1370-1468 (Gregorian 1991-2090), split by whether their Esfand has 30 days.
+_YEARS = range(1370, 1469)
+LEAP_YEARS = [y for y in _YEARS if jdatetime.date(y, 1, 1).isleap()]
+COMMON_YEARS = [y for y in _YEARS if not jdatetime.date(y, 1, 1).isleap()]
+_PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+@st.composite
+def around_nowruz(draw: st.DrawFn) -> date:
+    """A day within three days of a Nowruz (1 Farvardin), after a leap year (its Esfand 30 among
+    them) or a common one, or Esfand 30 of a leap year itself."""
+    leap = draw(st.booleans())
+    year = draw(st.sampled_from(LEAP_YEARS if leap else COMMON_YEARS))
+    if leap and draw(st.booleans()):
+        return date.fromordinal(jdatetime.date(year, 12, 30).togregorian().toordinal())
+    nowruz = jdatetime.date(year + 1, 1, 1).togregorian()
+    return date.fromordinal(nowruz.toordinal()) + timedelta(days=draw(st.integers(min_value=-3, max_value=3)))
+
+
+def _jalali_bounds(j: jdatetime.date, interval: str) -> tuple[date, date]:
+    """The [start, end) Gregorian dates of the Jalali period holding `j`, by jdatetime alone."""
+
+    def gregorian(year: int, month: int) -> date:
+        return date.fromordinal(jdatetime.date(year, month, 1).togregorian().toordinal())
+
+    if interval == "year":
+        return gregorian(j.year, 1), gregorian(j.year + 1, 1)
+    first = j.month if interval == "month" else 3 * ((j.month - 1) // 3) + 1
+    after = first + (1 if interval == "month" else 3)
+    end = gregorian(j.year + 1, 1) if after > 12 else gregorian(j.year, after)
+    return gregorian(j.year, first), end
+
+
+def test_the_nowruz_strategy_reaches_what_it_is_for() -> None:
+    assert 20 <= len(LEAP_YEARS) <= 30 and 1403 in LEAP_YEARS and 1404 in COMMON_YEARS
+    assert jdatetime.date.fromgregorian(date=date(2025, 3, 20)).day == 30  # Esfand 30, 1403
+
+    def jalali(day: date) -> tuple[int, int]:
+        j = jdatetime.date.fromgregorian(date=day)
+        return j.month, j.day
+
+    # It draws Esfand 30, Nowruz after a 30-day Esfand and after a 29-day one, and days 3 off.
+    assert jalali(find(around_nowruz(), lambda d: jalali(d) == (12, 30))) == (12, 30)
+    after_leap = find(around_nowruz(), lambda d: jalali(d) == (1, 1) and jalali(d - timedelta(days=1)) == (12, 30))
+    after_common = find(around_nowruz(), lambda d: jalali(d) == (1, 1) and jalali(d - timedelta(days=1)) == (12, 29))
+    assert after_leap != after_common
+    assert jalali(find(around_nowruz(), lambda d: jalali(d) == (12, 27))) == (12, 27)  # 3 days before, Esfand of 29
+    assert jalali(find(around_nowruz(), lambda d: jalali(d) == (1, 4))) == (1, 4)  # 3 days after
+
+
+@settings(max_examples=400, deadline=None)
+@given(day=around_nowruz(), interval=st.sampled_from(("month", "quarter", "year")),
+       calendar=st.sampled_from((JALALI, JALALI_EN)))  # fmt: skip
+def test_around_nowruz_periods_and_labels_are_jdatetimes(day: date, interval, calendar) -> None:
+    j = jdatetime.date.fromgregorian(date=day)
+    start, following = _jalali_bounds(j, interval)
+    assert periods.period_start(day, interval, calendar) == start
+    assert periods.next_start(start, interval, calendar) == following
+    assert start <= day < following
+    month = jdatetime.date.j_months_fa[j.month - 1] if calendar.locale == "fa" else jdatetime.date.j_months_en[
+        j.month - 1]  # fmt: skip
+    fa = calendar.locale == "fa"
+    if interval == "month":
+        assert periods.label(start, interval, calendar) == f"{j.year:04d}-{j.month:02d}"
+        shown = f"{month} {j.year}"
+        assert periods.display_label(start, interval, calendar) == (shown.translate(_PERSIAN) if fa else shown)
+        days_in_month = jdatetime.j_days_in_month[j.month - 1] + (1 if j.month == 12 and j.isleap() else 0)
+        assert (following - start).days == days_in_month
+    elif interval == "quarter":
+        assert periods.label(start, interval, calendar) == f"{j.year:04d}-Q{(j.month - 1) // 3 + 1}"
+    else:
+        assert periods.label(start, interval, calendar) == f"{j.year:04d}"
+        assert (following - start).days == (366 if j.isleap() else 365)
+    # The day itself, as the holidays and the charts name it.
+    assert periods.date_label(day, calendar) == f"{j.year:04d}-{j.month:02d}-{j.day:02d}"
+    shown = f"{j.day} {month} {j.year}"
+    assert periods.display_label(day, "day", calendar) == (shown.translate(_PERSIAN) if fa else shown)
+
+
+@settings(max_examples=200, deadline=None)
+@given(first=around_nowruz(), length=st.integers(min_value=0, max_value=6), interval=intervals,
+       calendar=st.sampled_from((JALALI, JALALI_EN)))  # fmt: skip
+def test_a_range_across_nowruz_is_cut_where_jdatetime_turns_the_year(
+    first: date, length: int, interval, calendar
+) -> None:
+    last = first + timedelta(days=length)
+    cut = periods.cut(first, last, interval, calendar)
+    assert cut[0].start_date == first and cut[-1].end_date == last
+    assert sum((p.end_date - p.start_date).days + 1 for p in cut) == length + 1
+    for period in cut:
+        for offset in range((period.end_date - period.start_date).days + 1):
+            day = period.start_date + timedelta(days=offset)
+            j = jdatetime.date.fromgregorian(date=day)
+            if interval in ("month", "quarter", "year"):
+                assert period.label.startswith(f"{j.year:04d}")
+                assert _jalali_bounds(j, interval)[0] <= period.start_date
+            if interval == "month":
+                assert period.label == f"{j.year:04d}-{j.month:02d}"

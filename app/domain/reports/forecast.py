@@ -259,7 +259,10 @@ class Point:
 @dataclass(frozen=True, slots=True)
 class Backtest:
     """Rolling-origin sMAPE (a fraction) of the chosen model and of the baseline on the same
-    `origins`, each forecasting `horizon` periods; None when no origin fits in the history."""
+    `origins`, each forecasting `horizon` periods; None when no origin fits in the history.
+    `seasonal_naive_error` is seasonal naive's only: None when no seasonal-naive forecast is
+    possible (no season, or no full season before the first origin), the baseline then being
+    naive; `baseline_error` is the baseline's, whichever it is."""
 
     metric: str
     model_error: float | None
@@ -267,6 +270,7 @@ class Backtest:
     origins: int
     horizon: int
     baseline: str  # "seasonal_naive", or "naive" when no season fits in the backtest
+    baseline_error: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -617,10 +621,11 @@ def forecast(
         backtest=Backtest(
             metric=METRIC,
             model_error=errors.get(chosen.name),
-            seasonal_naive_error=errors.get(baseline.name),
+            seasonal_naive_error=errors.get(baseline.name) if baseline.name == "seasonal_naive" else None,
             origins=len(origins),
             horizon=steps,
             baseline=baseline.name,
+            baseline_error=errors.get(baseline.name),
         ),
         candidates=errors,
         exogenous=chosen.used if isinstance(chosen, _Sarimax) else (),

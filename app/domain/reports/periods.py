@@ -18,7 +18,7 @@ range. Conversions between the calendars are `jdatetime`'s."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
@@ -209,6 +209,15 @@ def label(start: date, interval: Interval, calendar: ReportCalendar) -> str:
     return f"{year:04d}"
 
 
+def date_label(day: date, calendar: ReportCalendar) -> str:
+    """A day as the calendar numbers it, machine-readable: `YYYY-MM-DD` with Latin digits (`1405-01-01`
+    is 1 Farvardin 1405; in the Gregorian calendar the ISO date)."""
+    if calendar.kind == "jalali":
+        j = _jalali(day)
+        return f"{j.year:04d}-{j.month:02d}-{j.day:02d}"
+    return day.isoformat()
+
+
 def _day_name(day: date, calendar: ReportCalendar) -> str:
     if calendar.kind == "jalali":
         j = _jalali(day)
@@ -245,6 +254,21 @@ def display_label(start: date, interval: Interval, calendar: ReportCalendar) -> 
     else:
         text = str(year)
     return persian_digits(text) if fa else text
+
+
+def named_in(periods: Iterable[tuple[date, str]], interval: Interval, locale: Locale) -> CalendarKind:
+    """The calendar that named a report's periods, each given as (`start_date`, `display_label`):
+    the first whose name of a period's day (for a week, of one of the six days before it too, the
+    first week being cut at the range's start) is the label. The calendars never name a period
+    alike (Azar 1404 is not December 2026, nor 1404 2026); Gregorian when no period tells."""
+    back = 7 if interval == "week" else 1
+    kinds: tuple[CalendarKind, ...] = ("jalali", "gregorian")
+    for start, shown in periods:
+        for kind in kinds:
+            calendar = ReportCalendar(kind=kind, locale=locale)
+            if any(display_label(start - timedelta(days=k), interval, calendar) == shown for k in range(back)):
+                return kind
+    return "gregorian"
 
 
 def starts(first: date, last: date, interval: Interval, calendar: ReportCalendar) -> Iterator[date]:

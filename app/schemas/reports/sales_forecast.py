@@ -34,11 +34,15 @@ class BacktestRead(BaseModel):
     metric: Literal["smape"] = Field(description="sMAPE: mean of 2|F - A| / (|A| + |F|), a fraction from 0 to 2")
     model_error: float | None = Field(description="The chosen model's rolling-origin error (null: no backtest)")
     seasonal_naive_error: float | None = Field(
-        description="The baseline's on the same origins: seasonal naive, or naive (`baseline`) when no season fits"
+        description="Seasonal naive's on the same origins; null when no seasonal-naive forecast is possible (no "
+        "season, or no full season before the first origin: the baseline is then naive)"
     )
     origins: int = Field(description="Forecast origins, one period apart, ending `horizon` periods before the end")
     horizon: int = Field(description="Periods each origin forecasts")
-    baseline: str | None = Field(description="seasonal_naive or naive")
+    baseline: str | None = Field(
+        description="The model a candidate must beat: seasonal_naive, or naive when no season fits (null: no backtest)"
+    )
+    baseline_error: float | None = Field(description="The baseline's error on the same origins (null: no backtest)")
 
 
 class ForecastBlock(BaseModel):
@@ -60,7 +64,7 @@ class SalesForecastReport(ForecastBlock):
     interval: str
     metric: Literal["revenue", "orders"]
     as_of: date = Field(description="The history's horizon: no later order is read")
-    periods: int
+    horizon: int = Field(description="How many periods are forecast (the `periods` parameter)", examples=[6])
     by: Literal["category"] | None
     currency: str | None = Field(description="Revenue's reporting currency (null for orders)")
     exchange_rate_currency: str | None = Field(

@@ -2,6 +2,11 @@
 image/png` and for the digests' inline images. Persian labels are shaped (arabic-reshaper) and put
 in display order (python-bidi), since matplotlib draws characters one by one, left to right.
 
+Dates and periods are named as the report names them, in the workspace's calendar and locale
+(`display_label`; a range's bounds as that calendar names their days, joined by "to" or "تا"). A
+chart is given the report and the locale only (the digests draw them so): the calendar is the one
+that named the report's periods (`periods.named_in`).
+
 Drawing takes tens of milliseconds of CPU: callers run it on a worker thread."""
 
 from __future__ import annotations
@@ -9,7 +14,10 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
+
+from app.domain.reports import periods as cal
 
 _LOCK = threading.Lock()  # pyplot's state is global: one figure at a time per process
 STAGE_NAMES = {
@@ -27,6 +35,31 @@ def text(value: str) -> str:
     from bidi.algorithm import get_display  # type: ignore[import-untyped]
 
     return str(get_display(arabic_reshaper.reshape(value)))
+
+
+RANGE_TEXT = {"en": "{first} to {last}", "fa": "{first} تا {last}"}
+
+
+def _locale(locale: str) -> cal.Locale:
+    return "fa" if locale == "fa" else "en"
+
+
+def _calendar(report: Mapping[str, Any], locale: str) -> cal.ReportCalendar:
+    """The calendar the report's periods are named in, with the locale."""
+    named = ((date.fromisoformat(str(p["start_date"])), str(p["display_label"])) for p in report.get("periods") or ())
+    return cal.ReportCalendar(kind=cal.named_in(named, report["interval"], _locale(locale)), locale=_locale(locale))
+
+
+def day_label(day: date | str, calendar: cal.ReportCalendar) -> str:
+    """A local date as the calendar names it for people (1 Farvardin 1405 in Persian digits, `21 March 2026`)."""
+    return cal.display_label(date.fromisoformat(str(day)), "day", calendar)
+
+
+def range_title(report: Mapping[str, Any], locale: str) -> str:
+    """The report's `from` and `to`, named in its calendar and locale."""
+    calendar = _calendar(report, locale)
+    template = RANGE_TEXT[calendar.locale]
+    return template.format(first=day_label(report["from"], calendar), last=day_label(report["to"], calendar))
 
 
 def _png(draw: Any, *, width: float = 8.0, height: float = 4.5) -> bytes:
@@ -52,6 +85,7 @@ def funnel(report: Mapping[str, Any], locale: str = "en") -> bytes:
     previous stage."""
     names = STAGE_NAMES.get(locale, STAGE_NAMES["en"])
     stages: Sequence[Mapping[str, Any]] = report["stages"]
+    title = text(range_title(report, locale))
 
     def draw(axes: Any) -> None:
         labels = [text(names[s["stage"]]) for s in stages][::-1]
@@ -62,7 +96,7 @@ def funnel(report: Mapping[str, Any], locale: str = "en") -> bytes:
             note = f"{stage['count']:,}" + (f"  ({rate:.0%})" if rate is not None else "")
             axes.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + note, va="center", fontsize=9)
         axes.set_xlim(0, max([*counts, 1]) * 1.25)
-        axes.set_title(f"{report['from']} to {report['to']}", fontsize=10)
+        axes.set_title(title, fontsize=10)
         axes.spines[["top", "right"]].set_visible(False)
 
     return _png(draw)
@@ -147,7 +181,9 @@ def pipeline(report: Mapping[str, Any], locale: str = "en") -> bytes:
     title, legend = PIPELINE_TEXT.get(locale, PIPELINE_TEXT["en"])
     periods: Sequence[Mapping[str, Any]] = report["periods"]
     rows = [(p["display_label"], float(p["expected"]), float(p["p10"]), float(p["p90"])) for p in periods]
-    heading = title.format(first=report["from"], last=report["to"], currency=report["currency"])
+    calendar = _calendar(report, locale)
+    first, last = day_label(report["from"], calendar), day_label(report["to"], calendar)
+    heading = title.format(first=first, last=last, currency=report["currency"])
     return banded_bars(heading, rows, ceiling=[float(p["amount"]) for p in periods], legend=legend)
 
 
@@ -198,7 +234,8 @@ def win_loss(report: Mapping[str, Any], locale: str = "en") -> bytes:
         axes.bar([x + 0.2 for x in xs], [p["lost"] for p in periods], width=0.4, color="#b63b3b",
                  label=text("باخته" if locale == "fa" else "Lost"))  # fmt: skip
         step = max(1, len(periods) // 12)
-        axes.set_xticks(xs[::step], [p["label"] for p in periods][::step], rotation=45, ha="right", fontsize=8)
+        labels = [text(p["display_label"]) for p in periods][::step]
+        axes.set_xticks(xs[::step], labels, rotation=45, ha="right", fontsize=8)
         axes.legend(fontsize=8)
         axes.spines[["top", "right"]].set_visible(False)
 

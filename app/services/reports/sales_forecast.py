@@ -57,7 +57,7 @@ from app.services.reports.scope import calendar_of, period_fields
 from app.services.workspace import workspaces
 
 Metric = Literal["revenue", "orders"]
-MODEL_VERSION = "1"  # part of the data version: a new model recomputes every cached forecast
+MODEL_VERSION = "2"  # part of the data version: a new model recomputes every cached forecast
 DEFAULT_PERIODS = model.HORIZON_DEFAULT
 MAX_PERIODS = model.HORIZON_MAX
 MAX_HISTORY = model.MAX_PERIODS  # the model reads no more than the latest 400 periods
@@ -191,7 +191,7 @@ def _block(fitted: model.Forecast | None, series: Series, plan: Plan, render: Ca
             "model": "none",
             "note": f"{len(series.values)} periods of history: a forecast needs at least {model.MIN_HISTORY}",
             "backtest": {"metric": model.METRIC, "model_error": None, "seasonal_naive_error": None, "origins": 0,
-                         "horizon": 0, "baseline": None},
+                         "horizon": 0, "baseline": None, "baseline_error": None},
             "candidates": {},
             "exogenous": [],
         }  # fmt: skip
@@ -211,6 +211,7 @@ def _block(fitted: model.Forecast | None, series: Series, plan: Plan, render: Ca
             "origins": b.origins,
             "horizon": b.horizon,
             "baseline": b.baseline,
+            "baseline_error": b.baseline_error,
         },
         "candidates": dict(fitted.candidates),
         "exogenous": list(fitted.exogenous),
@@ -247,7 +248,7 @@ async def _compute(ctx: Context, params: Params, plan: Plan) -> dict[str, Any]:
         "interval": params.interval,
         "metric": params.metric,
         "as_of": plan.as_of,
-        "periods": params.periods,
+        "horizon": params.periods,
         "by": params.by,
         "currency": plan.currency if params.metric == "revenue" else None,
         **total,

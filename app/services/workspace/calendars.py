@@ -106,11 +106,15 @@ async def holidays_between(ctx: Any, first: date, last: date) -> list[dict[str, 
     """The holidays of `first`..`last` (local dates, inclusive) as the workspace's business hours
     count them: its region's public holidays (with their names, `source: region`) and its own days
     (`source: workspace`), each saying whether it is a day off (`day_off`: false for a region
-    holiday it works on, or when its business hours leave region holidays out)."""
+    holiday it works on, or when its business hours leave region holidays out), and naming each in
+    the workspace's calendar (`local_date`, `display_label`)."""
+    from app.domain.reports import periods
     from app.schemas.workspace.settings import SlaSettings
+    from app.services.reports.scope import calendar_from
     from app.services.workspace import settings, workspaces
 
     workspace = await workspaces.get(ctx)
+    calendar = calendar_from(workspace)
     hours = (await settings.get(ctx, "sla", SlaSettings))["values"].get("business_hours")
     region = (workspace["default_region"] or "").upper()
     counts_region = hours is None or bool(hours.get("region_holidays", True))
@@ -129,4 +133,8 @@ async def holidays_between(ctx: Any, first: date, last: date) -> list[dict[str, 
             name = "تعطیل" if workspace.get("locale") == "fa" else "Day off"
             found[day] = {"date": day, "name": found.get(day, {}).get("name", name), "source": "workspace",
                           "day_off": True}  # fmt: skip
-    return [found[day] for day in sorted(found)]
+    return [
+        {**found[day], "local_date": periods.date_label(day, calendar),
+         "display_label": periods.display_label(day, "day", calendar)}
+        for day in sorted(found)
+    ]  # fmt: skip

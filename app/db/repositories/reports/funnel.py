@@ -3,7 +3,9 @@
 Each lead's stage times (`facts`): `lead` its creation; `mql` and `sql` the first stage change to
 that stage or a later one (a lead created at a stage: its creation); `opportunity` its
 opportunity's creation; `won` that opportunity's close when won; `customer` its contact's
-`customer_since`. A lead counts at a stage when it reached it or a later one: its time at stage k
+`customer_since` when at or after the lead's creation (a contact that was a customer before the lead
+came is not a customer this lead made: the lead has no `customer` time, and the old purchase does
+not carry it through `won`). A lead counts at a stage when it reached it or a later one: its time at stage k
 is the first known of stage k's and the later stages' times (`reached`)."""
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ class FunnelRepository(TenantRepository[dict[str, Any]]):
             "sql": func.coalesce(stages.c.sql_at, case((ld.c.stage == "sql", ld.c.created_at))),
             "opportunity": op.c.created_at,
             "won": case((op.c.stage == "won", op.c.closed_at)),
-            "customer": ct.c.customer_since,
+            # A returning customer's old first purchase is not this lead's: counting it would carry the
+            # lead through every stage, `won` included, while its deal is still open.
+            "customer": case((ct.c.customer_since >= ld.c.created_at, ct.c.customer_since)),
         }
         reached: dict[str, ColumnElement[Any]] = {
             stage: func.coalesce(*(times[later] for later in STAGES[index:])) if index < len(STAGES) - 1
@@ -198,7 +202,9 @@ class FunnelRepository(TenantRepository[dict[str, Any]]):
                 rows.append({"stage": row["stage"], "group_key": None, "period": row["period"],
                              "leads": int(row["leads"])})  # fmt: skip
             else:
-                found[row["stage"]] = {q: float(row[f"q{i}"]) for i, q in enumerate(fractions)
+                # To the millisecond: SQLite's julianday arithmetic is off by some microseconds (an
+                # hour apart reads 3600.0000134), PostgreSQL's is exact; both then answer the same.
+                found[row["stage"]] = {q: round(float(row[f"q{i}"]), 3) for i, q in enumerate(fractions)
                                        if row[f"q{i}"] is not None}  # fmt: skip
         return rows, found
 

@@ -4,7 +4,8 @@ Query: `from` and `to` (local dates, ISO, both inclusive; default the last 90 da
 (day | week | month | quarter | year, default week, cut in the workspace's calendar), and the
 filters named as on the lists (`owner_id`, `team_id`, `source`, `form_id`, `utm_campaign`,
 `campaign_id`). Answers JSON; `Accept: text/csv` the same figures as CSV (UTF-8 with a BOM, one
-row per period or group); `Accept: image/png` a chart where the report draws one."""
+row per period or group); `Accept: image/png` a chart where the report draws one. The Accept
+header's q-values and wildcards count (`q=0`: not acceptable), JSON first among equals."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from uuid import UUID
 from fastapi import Query, Request
 from starlette.responses import Response
 
+from app.domain import negotiation
 from app.domain.csv_stream import write_rows
 from app.domain.leads.lifecycle import Source
 from app.domain.reports.periods import Interval
@@ -33,6 +35,7 @@ class RangeParams:
     first: date | None
     last: date | None
     interval: Interval
+
 
 PNG = "image/png"
 Format = Literal["json", "csv", "png"]
@@ -66,22 +69,23 @@ def report_filters(
     )
 
 
+_FORMATS: dict[str, Format] = {
+    "application/json": "json",
+    "text/csv": "csv",
+    PNG: "png",
+    "application/problem+json": "json",  # asked for by clients that name JSON so: the same answer
+}
+
+
 def wanted(request: Request, *, png: bool = False) -> Format:
-    """The format the Accept header asks for: CSV, PNG (where the report draws a chart), else
-    JSON; 406 when it accepts none of what the report offers."""
-    accept = request.headers.get("accept", "").lower()
-    if not accept.strip():
-        return "json"
-    kinds = [part.split(";", 1)[0].strip() for part in accept.split(",")]
-    for kind in kinds:
-        if kind == "text/csv":
-            return "csv"
-        if kind == PNG and png:
-            return "png"
-        if kind in ("application/json", "application/*", "*/*", "application/problem+json"):
-            return "json"
-    offered = "application/json, text/csv" + (", image/png" if png else "")
-    raise NotAcceptable(f"this report answers {offered}")
+    """The format the Accept header prefers among JSON, CSV and PNG (where the report draws a
+    chart): its q-values and wildcards weighed (`app.domain.negotiation`), JSON on a tie; no
+    header: JSON; 406 when it accepts none of what the report offers."""
+    offered = [kind for kind, fmt in _FORMATS.items() if png or fmt != "png"]
+    chosen = negotiation.preferred(request.headers.get("accept"), offered)
+    if chosen is None:
+        raise NotAcceptable(f"this report answers {', '.join(offered[:-1])}")
+    return _FORMATS[chosen]
 
 
 def csv_answer(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:

@@ -23,20 +23,25 @@ MAX_DAYS = 1100  # three years at a time
     summary="The holidays between two local dates, with their names",
     description="The workspace region's public holidays (the `holidays` package: Iran's Jalali and lunar ones, in "
     "Persian for a `fa` workspace) and its own days off, as the business hours count them "
-    "(`/v1/settings/sla` `business_hours`: `holidays`, `region_holidays`, `removed_holidays`). At most "
-    f"{MAX_DAYS} days at a time.",
+    "(`/v1/settings/sla` `business_hours`: `holidays`, `region_holidays`, `removed_holidays`), each named in the "
+    "workspace's calendar and locale too (`local_date`, `display_label`). Either bound alone covers the year from "
+    f"or to it; neither: a year from today. At most {MAX_DAYS} days at a time.",
     response_model=HolidayList,
 )
 async def list_holidays(
     ctx: Annotated[Context, require_any("workspace:read", "reports:read")],
-    from_: Annotated[date | None, Query(alias="from", description="First local date; default today")] = None,
+    from_: Annotated[
+        date | None,
+        Query(alias="from", description="First local date; default today, or a year before `to` when only it is given"),
+    ] = None,
     to: Annotated[date | None, Query(description="Last local date, inclusive; default a year after `from`")] = None,
 ) -> HolidayList:
     today = (await calendar_of(ctx)).local_date(ctx.now)
     for name, day in (("from", from_), ("to", to)):
         if day is not None and not EARLIEST <= day <= LATEST:
             raise InvalidInput.field(name, f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
-    first = from_ or today
+    # `to` alone: the year up to it (a past `to` is no error); else `from`, or today.
+    first = max(to - timedelta(days=365), EARLIEST) if from_ is None and to is not None else from_ or today
     last = to or min(first + timedelta(days=365), LATEST)
     if last < first:
         raise InvalidInput.field("from", f"is after `to` ({last.isoformat()})")
