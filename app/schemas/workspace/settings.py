@@ -106,10 +106,11 @@ class RetentionSettingsUpdate(RequestModel):
     rescue_tasks: bool = Field(default=None)  # type: ignore[assignment]
     rescue_task_due_days: int = Field(default=None, ge=0, le=90)  # type: ignore[assignment]
     rescue_window_days: int = Field(default=None, ge=1, le=730)  # type: ignore[assignment]
-    message_body_days: int | None = Field(default=None, ge=1, le=3650)
-    form_submission_days: int | None = Field(default=None, ge=1, le=3650)
-    archived_lead_days: int | None = Field(default=None, ge=1, le=3650)
-    privacy_export_days: int | None = Field(default=None, ge=1, le=3650)
+    # Strict: a retention class removes data, so `true` or "30" is a mistake to answer, not a number of days.
+    message_body_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
+    form_submission_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
+    archived_lead_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
+    privacy_export_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
     referral_reward_points: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
