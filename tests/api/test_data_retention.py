@@ -19,6 +19,7 @@ from sqlalchemy import Table, select, update
 from app.db import tables
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.ids import new_id
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.worker import recurring
 from tests.api.test_analytics import run_jobs
@@ -246,3 +247,33 @@ async def test_a_class_set_to_null_keeps_everything(database: Database, tenant: 
     assert result["form_submissions"] == {"days": None, "removed": 0, "done_before": None}
     assert await _submission(tenant, form["id"], submission["id"]) == submission
     assert (await _lead(tenant, archived["id"]))["email"] == "kept-lead@example.com"
+
+
+async def test_webhook_response_excerpts_are_cleared_after_their_window(database: Database, tenant: Tenant) -> None:
+    """The existing `webhook_response_excerpt_days` (30) is a class of the same job: an attempt older
+    than that loses the receiver's reply; its status code, duration and error stay."""
+    created = await tenant.post("/v1/webhook-endpoints", json={"url": "https://hooks.example.com/crm"})
+    assert created.status_code == 201, created.text
+    endpoint_id = created.json()["id"]
+    [event] = (await tenant.get("/v1/events", params={"type": "webhook_endpoint.created"})).json()["data"]
+    now = datetime.now(UTC)
+    delivery_id, old_attempt, new_attempt = new_id(), new_id(), new_id()
+    workspace = {"workspace_id": UUID(tenant.id)}
+    async with UnitOfWork(database) as uow:
+        await uow.execute(tables.webhook_deliveries.insert().values(
+            **workspace, id=delivery_id, endpoint_id=UUID(endpoint_id), event_id=UUID(event["id"]),
+            event_type=event["type"], sequence=1, status="failed", attempts=2, next_attempt_at=now,
+            last_attempt_at=now, last_status_code=500, created_at=now - timedelta(days=31), updated_at=now,
+        ))  # fmt: skip
+        for attempt_id, when in ((old_attempt, now - timedelta(days=31)), (new_attempt, now)):
+            await uow.execute(tables.webhook_attempts.insert().values(
+                **workspace, id=attempt_id, delivery_id=delivery_id, attempted_at=when, status_code=500,
+                duration_ms=12, response_excerpt="upstream says no",
+            ))  # fmt: skip
+        await uow.commit()
+    result = (await _nightly(database, tenant, now))["result"]
+    assert result["webhook_response_excerpts"]["removed"] == 1
+    detail = (await tenant.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}")).json()
+    old, new = detail["attempts_log"]  # oldest first
+    assert (old["response_excerpt"], old["status_code"], old["duration_ms"]) == (None, 500, 12)
+    assert new["response_excerpt"] == "upstream says no"
