@@ -275,6 +275,7 @@ webhook_attempts = Table(
         ondelete="CASCADE",
     ),
     Index(None, "workspace_id", "delivery_id", "attempted_at"),
+    Index(None, "workspace_id", "attempted_at", "id"),  # the retention of response excerpts (migration 0044)
 )
 
 # Durable timers: idempotent by (workspace, key), claimed in batches by due time.
@@ -447,6 +448,8 @@ leads = Table(
         postgresql_where=text(OPEN_LEAD.format(column="phone_e164")),
     ),
     Index(None, "workspace_id", "company_key", **_not_null("company_key")),
+    # Archived leads by when (the retention of archived leads, migration 0044): open leads add no entry.
+    Index(None, "workspace_id", "archived_at", "id", **_not_null("archived_at")),
     # The worker's SLA sweep (across workspaces) and pending-SLA lists: pending leads only.
     Index(
         "ix_leads_sla_pending",
@@ -945,6 +948,7 @@ lead_merges = Table(
     ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["workspace_id", "survivor_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
     Index(None, "workspace_id", "lead_id", "merged_at"),
+    Index(None, "workspace_id", "survivor_id"),  # an anonymised lead's merges (migration 0044)
 )
 
 integrations = Table(

@@ -139,6 +139,17 @@ async def refresh_sales_forecasts(run: JobRun) -> dict[str, Any]:
     return await sales_forecast.refresh(run.database, run.workspace_id, run.progress)
 
 
+async def enforce_retention(run: JobRun) -> dict[str, Any]:
+    """`retention.enforce`: the workspace's retention classes, a page per transaction; a retry goes on
+    from the progress the attempt before it kept (app/services/workspace/retention.py)."""
+    from app.services.workspace import retention
+
+    saved = run.job.get("progress")
+    return await retention.run(
+        run.database, run.workspace_id, run.params, saved if isinstance(saved, dict) else None, run.progress
+    )
+
+
 RESCORE_PAGE = 1000
 HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
     "events.redact": redact_events,
@@ -146,6 +157,7 @@ HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
     "imports.run": run_import,
     "analytics.refresh": refresh_analytics,
     "reports.refresh_forecasts": refresh_sales_forecasts,
+    "retention.enforce": enforce_retention,
 }
 
 

@@ -15,7 +15,6 @@ from app.domain.schedules import is_occurrence, next_occurrence
 from app.ids import new_id
 from app.services.context import Context
 from app.services.events import timers
-from app.services.workspace import settings
 
 KIND = "recurring"
 
@@ -31,21 +30,13 @@ async def purge_idempotency_keys(ctx: Context) -> int:
     return await ctx.idempotency.purge_expired(ctx.now)
 
 
-async def forget_response_excerpts(ctx: Context) -> int:
-    from app.schemas.workspace.settings import RetentionSettings
+async def enforce_retention(ctx: Context) -> Any:
+    """The workspace's retention settings, every class at once (form submissions' raw data, message
+    bodies, archived leads, webhook response excerpts, privacy exports), as a `retention.enforce`
+    job whose result reports what each class removed (app/services/workspace/retention.py)."""
+    from app.services.workspace import retention
 
-    days = (await settings.get(ctx, "retention", RetentionSettings))["values"]["webhook_response_excerpt_days"]
-    return await ctx.deliveries.forget_response_excerpts(ctx.now - timedelta(days=days))
-
-
-async def forget_message_bodies(ctx: Context) -> int:
-    """The workspace's retention of rendered messages (`retention.message_body_days`; null keeps them)."""
-    from app.schemas.workspace.settings import RetentionSettings
-
-    days = (await settings.get(ctx, "retention", RetentionSettings))["values"]["message_body_days"]
-    if days is None:
-        return 0
-    return await ctx.messages.forget_bodies(ctx.now - timedelta(days=days))
+    return await retention.enqueue(ctx)
 
 
 async def purge_audit_log(ctx: Context) -> int:
@@ -53,6 +44,7 @@ async def purge_audit_log(ctx: Context) -> int:
     entries go from the start of the chain, the last one purged stays its anchor."""
     from app.schemas.workspace.settings import RetentionSettings
     from app.services.audit import audit
+    from app.services.workspace import settings
 
     days = (await settings.get(ctx, "retention", RetentionSettings))["values"]["audit_log_days"]
     return await audit.purge(ctx, ctx.now - timedelta(days=days))
@@ -101,8 +93,7 @@ TASKS: dict[str, Recurring] = {
     task.name: task
     for task in (
         Recurring("purge-idempotency-keys", "30 3 * * *", purge_idempotency_keys),
-        Recurring("forget-webhook-response-excerpts", "45 3 * * *", forget_response_excerpts),
-        Recurring("forget-message-bodies", "40 3 * * *", forget_message_bodies),
+        Recurring("enforce-retention", "40 3 * * *", enforce_retention),
         Recurring("purge-audit-log", "35 3 * * *", purge_audit_log),
         Recurring("rescore-leads", "15 2 * * *", rescore_leads),
         Recurring("refresh-analytics", "30 1 * * *", refresh_analytics),

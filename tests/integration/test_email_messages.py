@@ -578,14 +578,21 @@ async def test_rendered_bodies_are_cleared_after_the_workspaces_retention(
     from app.db.unit_of_work import UnitOfWork
     from app.ids import utcnow
     from app.services.context import SYSTEM, Context
-    from app.worker import recurring
+    from app.worker import jobs, recurring
 
-    async def nightly(days_later: int) -> None:
-        task = recurring.TASKS["forget-message-bodies"]
+    async def nightly(days_later: int) -> int:
+        """The nightly retention job `days_later` days from now (the recurring task queues it with its
+        time): how many messages' bodies it cleared, as its job record reports."""
+        task = recurring.TASKS["enforce-retention"]
         later = utcnow() + timedelta(days=days_later)
         async with UnitOfWork(database) as uow:
-            await task.run(Context(uow, UUID(tenant.id), SYSTEM, later))
+            job = await task.run(Context(uow, UUID(tenant.id), SYSTEM, later))
             await uow.commit()
+        while await jobs.run_due(database, Settings(database_url=database.settings.database_url)):
+            pass
+        done = (await tenant.get(f"/v1/jobs/{job['id']}")).json()
+        assert done["status"] == "succeeded", done
+        return int(done["result"]["message_bodies"]["removed"])
 
     async with SmtpServer() as smtp:
         async with running_worker(database):
@@ -596,13 +603,13 @@ async def test_rendered_bodies_are_cleared_after_the_workspaces_retention(
         later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
         waiting = await send(tenant, lead_id, subject="Later", body_text="Soon", purpose="transactional", send_at=later)
         [received] = smtp.to("kept@example.com")
-    await nightly(3)  # no retention set: kept
+    assert await nightly(3) == 0  # a new workspace keeps them 365 days
     assert (await status_of(tenant, sent["id"]))["body_text"]
     answer = await tenant.patch("/v1/settings/retention", json={"message_body_days": 2})
     assert answer.status_code == 200, answer.text
-    await nightly(1)  # not yet two days old
+    assert await nightly(1) == 0  # not yet two days old
     assert (await status_of(tenant, sent["id"]))["body_text"]
-    await nightly(3)
+    assert await nightly(3) == 1
     cleared = await status_of(tenant, sent["id"])
     assert (cleared["subject"], cleared["body_text"], cleared["body_html"]) == (None, None, None)
     assert cleared["status"] == "sent" and [h["status"] for h in cleared["history"]][-1] == "sent"

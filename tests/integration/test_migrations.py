@@ -449,6 +449,8 @@ async def test_leads_converted_before_0032_carry_their_referrer_to_their_contact
         assert (stored["reza"].version, stored["reza"].updated_by, stored["mina"].version) == (2, "system", 1)
 
         async with db.engine.connect() as conn:
+            ws = tables.workspace_settings  # 0044 stored the section (its classes kept): one naming a reward instead
+            await conn.execute(ws.delete().where(ws.c.workspace_id == workspace_id, ws.c.section == "retention"))
             await conn.execute(tables.workspace_settings.insert().values(
                 workspace_id=workspace_id, section="retention", values={"referral_reward_points": 50}, version=1,
                 created_at=now, updated_at=now, created_by="system", updated_by="system",
@@ -668,5 +670,78 @@ async def test_a_workspace_made_before_0030_still_refuses_an_exact_duplicate_thr
                     assert asked.status_code == 200 and asked.json()["id"] == first.json()["id"]
                 else:
                     assert again.json()["id"] == first.json()["id"] and again.json()["company"] == "Acme"
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_workspaces_made_before_0044_keep_every_retention_class_off_through_the_api(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """0044 gives new workspaces retention classes that remove data (form submissions after 180
+    days, message bodies after 365, privacy exports after 7); a workspace that existed before reads
+    null (kept) for them, so nothing disappears on the first night after the upgrade. A value a
+    workspace set stays, and a section it wrote keeps its version; one first written by the
+    migration is the system's, version 1. Downgrading takes out the fields the older code forbids."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:  # made at head for their keys, then taken below 0044
+            untouched = await workspaces.create(uow, name="Untouched", now=utcnow())
+            chose = await workspaces.create(uow, name="Chose", now=utcnow())
+            await uow.commit()
+        await downgrade(db, "0043")
+        async with db.engine.connect() as conn:  # as the code of 0043 wrote a section
+            values = {"idempotency_key_hours": 48, "webhook_response_excerpt_days": 30, "message_body_days": 30,
+                      "rescue_tasks": False, "rescue_task_due_days": 2, "rescue_window_days": 60,
+                      "referral_reward_points": None}  # fmt: skip
+            await conn.execute(
+                text(
+                    'INSERT INTO workspace_settings (workspace_id, section, "values", version, created_at, '
+                    "updated_at, created_by, updated_by) VALUES (:w, 'retention', "
+                    f"{'CAST(:v AS jsonb)' if kind == 'postgresql' else ':v'}, 4, :now, :now, 'system', 'system')"
+                ),
+                {"w": _uuid(kind, chose.workspace["id"]), "v": json.dumps(values), "now": utcnow()},
+            )
+            await conn.commit()
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            fresh = await workspaces.create(uow, name="Fresh", now=utcnow())
+            await uow.commit()
+
+        app = create_app(Settings(database_url=db.settings.database_url), database=db)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+            async def retention(made: workspaces.NewWorkspace) -> dict[str, object]:
+                auth = {"Authorization": f"Bearer {made.secret_key}"}
+                answer = await client.get("/v1/settings/retention", headers=auth)
+                assert answer.status_code == 200, answer.text
+                return dict(answer.json())
+
+            classes = ("form_submission_days", "message_body_days", "archived_lead_days", "privacy_export_days")
+            before = await retention(untouched)
+            assert {name: before[name] for name in classes} == dict.fromkeys(classes)
+            assert before["version"] == 1 and before["rescue_tasks"] is True  # a default 0030 did not keep
+            kept = await retention(chose)
+            assert {name: kept[name] for name in classes} == {
+                "form_submission_days": None, "message_body_days": 30, "archived_lead_days": None,
+                "privacy_export_days": None,
+            }  # fmt: skip
+            assert kept["version"] == 4 and kept["idempotency_key_hours"] == 48
+            after = await retention(fresh)
+            assert {name: after[name] for name in classes} == {
+                "form_submission_days": 180, "message_body_days": 365, "archived_lead_days": None,
+                "privacy_export_days": 7,
+            }  # fmt: skip
+            assert after["version"] == 0
+
+        await downgrade(db, "0043")  # the older code reads what is left
+        async with db.engine.connect() as conn:
+            statement = text("""SELECT "values" FROM workspace_settings WHERE section = 'retention'""")
+            rows = (await conn.execute(statement)).all()
+        stored = [json.loads(raw) if isinstance(raw, str) else raw for (raw,) in rows]
+        assert len(stored) == 2 and all(not {"form_submission_days", "privacy_export_days"} & set(v) for v in stored)
+        assert {v.get("message_body_days", "absent") for v in stored} == {None, 30}
     finally:
         await db.dispose()

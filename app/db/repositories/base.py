@@ -10,7 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, cast
 from uuid import UUID
 
-from sqlalchemy import Select, Table, bindparam, select, tuple_, update
+from sqlalchemy import Select, Table, bindparam, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement
 from typing_extensions import TypeVar
@@ -146,6 +146,32 @@ def _sort_key(sortable: Mapping[str, SortKey], sort: Sort) -> SortKey:
             "sort", f"cannot sort by {sort.field!r}; use one of {', '.join(sorted(sortable))}", location="query"
         )
     return key
+
+
+def aging_page(
+    table: Table,
+    column: ColumnElement[Any],
+    *columns: ColumnElement[Any],
+    workspace_id: UUID,
+    start: datetime | None,
+    end: datetime,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+    conditions: Sequence[ColumnElement[bool]] = (),
+) -> Select[Any]:
+    """A page of a retention pass: the workspace's rows whose `column` (a time) is in [start, end)
+    after the keyset position `after` (time, id), oldest first, read along an index that starts
+    with (workspace_id, [`conditions`' equalities,] column, id). `columns`: what to read (id and
+    `column` always)."""
+    statement = select(table.c.id, column, *columns).where(table.c.workspace_id == workspace_id, *conditions)
+    statement = statement.where(column < end)
+    if start is not None:
+        statement = statement.where(column >= start)
+    if after is not None:
+        moment, row_id = after
+        position = tuple_(literal(moment, type_=column.type), literal(row_id, type_=table.c.id.type))
+        statement = statement.where(tuple_(column, table.c.id) > position)
+    return statement.order_by(column, table.c.id).limit(limit)
 
 
 def dialect_insert(dialect: str) -> Any:

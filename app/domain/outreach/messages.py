@@ -23,6 +23,16 @@ CAP_WINDOW = timedelta(days=7)
 
 # Statuses a message never leaves, and those a delivery report may still move it from.
 FINAL = frozenset({MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.BOUNCED, MessageStatus.BLOCKED})
+# Statuses of a message that may still be sent: its rendered content is needed until it leaves them.
+UNSENT = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
+
+
+def may_be_sent_again(status: str, lookup_at: datetime | None) -> bool:
+    """Queued or being sent, or `unknown` at a provider the worker will still ask (`lookup_at`): a
+    message whose rendered subject and bodies must stay (retention clears the others')."""
+    return status in UNSENT or (status == MessageStatus.UNKNOWN and lookup_at is not None)
+
+
 # A delivery report may only move a message forward: sent → delivered, never delivered → sent.
 _RANK = {
     MessageStatus.QUEUED: 0,

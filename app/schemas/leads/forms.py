@@ -156,8 +156,13 @@ class SubmissionRead(BaseModel):
     merged: bool = Field(default=False, description="It matched an open lead (same email or phone) and counts there")
     spam: bool
     spam_reason: str | None
-    fields: dict[str, Any]
-    meta: dict[str, Any] = Field(description="ip, user_agent, origin, referrer, utm_*, visitor_id")
+    fields: dict[str, Any] = Field(
+        description="The fields as sent; {} once the workspace's `retention.form_submission_days` passed"
+    )
+    meta: dict[str, Any] = Field(
+        description="ip, user_agent, origin, referrer, utm_*, visitor_id, consents (the texts of the ticked "
+        "consent boxes); ip and user_agent are removed once `retention.form_submission_days` passed"
+    )
     created_at: UtcDatetime
 
 

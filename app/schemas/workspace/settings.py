@@ -14,6 +14,7 @@ from app.domain.leads.lifecycle import SLA_SOURCES, Source
 from app.domain.leads.qualification import DISQUALIFICATION_REASONS
 from app.domain.leads.scoring import EngagementType, Operator, StageFilter, Temperature
 from app.domain.leads.sla import Escalation
+from app.domain.workspace.retention import DEFAULT_DAYS as RETENTION_DEFAULTS
 from app.schemas.campaigns.settings import CampaignSettings, CampaignSettingsRead, CampaignSettingsUpdate
 from app.schemas.common import RequestModel, ResourceRead, TimeZone
 from app.schemas.outreach.settings import MessagingSettings, MessagingSettingsRead, MessagingSettingsUpdate
@@ -27,14 +28,52 @@ class RetentionSettings(BaseModel):
         default=24, ge=1, le=168, description="How long a POST's result is replayed for its Idempotency-Key"
     )
     webhook_response_excerpt_days: int = Field(
-        default=30, ge=0, le=365, description="How long webhook delivery attempts keep the receiver's response excerpt"
+        default=30,
+        ge=0,
+        le=365,
+        description="How long webhook delivery attempts keep the receiver's response excerpt (cleared by the "
+        "nightly retention job). 30: a receiver's reply is for debugging a delivery, done within days",
+    )
+    # Retention classes, enforced by the nightly `retention.enforce` job (app/services/workspace/retention.py).
+    # Workspaces created before migration 0044 keep null (kept) for form submissions, message bodies and
+    # privacy exports.
+    form_submission_days: int | None = Field(
+        default=RETENTION_DEFAULTS["form_submission_days"],
+        ge=1,
+        le=3650,
+        description="How long form submissions keep their raw `fields` and the IP address and user agent in "
+        "`meta`; then these are cleared nightly (the submission, its lead, form, time, spam flag and consent "
+        "proof stay). 180: what a form maps is already on the lead, and the raw copy and the IP are only "
+        "needed to look into spam, abuse or a disputed submission, which happens within months. null = kept "
+        "(workspaces that existed before migration 0044 keep null)",
     )
     message_body_days: int | None = Field(
-        default=None,
+        default=RETENTION_DEFAULTS["message_body_days"],
         ge=1,
         le=3650,
         description="How long messages keep their rendered subject and bodies once they will not be sent again; "
-        "then they are cleared nightly (recipient, status, history and tracked links stay). null = kept",
+        "then they are cleared nightly (recipient, status, history, template version and tracked links stay). "
+        "365: long enough to answer what a person was sent and to compare a campaign with last year's; the "
+        "template version still shows what went. null = kept (workspaces that existed before migration 0044 keep null)",
+    )
+    archived_lead_days: int | None = Field(
+        default=RETENTION_DEFAULTS["archived_lead_days"],
+        ge=1,
+        le=3650,
+        description="How long an archived lead that never converted (never qualified, no contact, account or "
+        "opportunity) keeps its personal data; then it is anonymised nightly: name, email, phone, company, job "
+        "title, city, external id, referrer and landing page, custom fields and the disqualification note are "
+        "cleared and the events about it redacted, while the lead itself (status, source, stage, score, owner, "
+        "tags, dates) stays for the reports. null = off, the default: anonymising cannot be undone, and how long "
+        "a lost prospect may be kept depends on the workspace's sales cycle and legal basis",
+    )
+    privacy_export_days: int | None = Field(
+        default=RETENTION_DEFAULTS["privacy_export_days"],
+        ge=1,
+        le=3650,
+        description="How long a privacy export (everything kept about one person) stays downloadable; then it "
+        "is deleted nightly. 7: a week is time enough to fetch it, and every further day is one more copy of a "
+        "person's data at rest. null = kept (workspaces that existed before migration 0044 keep null)",
     )
     # Customer retention: what follows a churn alert.
     rescue_tasks: bool = Field(
@@ -74,7 +113,11 @@ class RetentionSettingsUpdate(RequestModel):
     rescue_tasks: bool = Field(default=None)  # type: ignore[assignment]
     rescue_task_due_days: int = Field(default=None, ge=0, le=90)  # type: ignore[assignment]
     rescue_window_days: int = Field(default=None, ge=1, le=730)  # type: ignore[assignment]
-    message_body_days: int | None = Field(default=None, ge=1, le=3650)
+    # Strict: a retention class removes data, so `true` or "30" is a mistake to answer, not a number of days.
+    message_body_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
+    form_submission_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
+    archived_lead_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
+    privacy_export_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
     referral_reward_points: int | None = Field(default=None, ge=0, le=1_000_000)
     audit_log_days: int = Field(default=None, ge=1, le=3650)  # type: ignore[assignment]
 

@@ -22,6 +22,7 @@ from app.domain.events.webhooks import (
     validate_url,
 )
 from app.domain.pagination import Sort
+from app.domain.workspace.retention import Swept, Window, cursor, position
 from app.ids import new_id
 from app.schemas.events.events import CATALOGUE
 from app.schemas.events.webhooks import WebhookEndpointRead, WebhookTestData
@@ -213,3 +214,15 @@ async def replay(ctx: Context, endpoint_id: UUID, *, since: datetime | None, sin
     ]
     await ctx.deliveries.add(rows)
     return len(rows)
+
+
+async def forget_response_excerpts(ctx: Context, window: Window, after: list[Any] | None, limit: int) -> Swept:
+    """One page of the nightly retention of receivers' replies (`retention.webhook_response_excerpt_days`):
+    the delivery attempts made in the window lose their response excerpt; status code, duration and
+    error stay."""
+    rows = await ctx.deliveries.aging_attempts(start=window.start, end=window.end, after=position(after), limit=limit)
+    if not rows:
+        return Swept(0, None)
+    removed = await ctx.deliveries.forget_response_excerpts([row["id"] for row in rows if row["holds"]])
+    last = rows[-1]
+    return Swept(removed, cursor(last["attempted_at"], last["id"]))

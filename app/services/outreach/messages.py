@@ -28,6 +28,7 @@ from app.domain.outreach.vocabulary import (
     address_key,
 )
 from app.domain.pagination import Page, Sort
+from app.domain.workspace.retention import Swept, Window, cursor, earliest, position
 from app.ids import new_id
 from app.schemas.common import invalid_input
 from app.schemas.outreach.messages import MessageCreate, MessageRead
@@ -537,3 +538,27 @@ async def list_messages(
         status=status,
         purpose=purpose,
     )
+
+
+# -- retention -------------------------------------------------------------------------------------------
+
+
+async def forget_bodies(ctx: Context, window: Window, after: list[Any] | None, limit: int) -> Swept:
+    """One page of the nightly retention of rendered messages (`retention.message_body_days`): the
+    messages created in the window that will not be sent again lose their rendered subject and
+    bodies; recipient, status, history, template version, campaign and tracked links' targets stay
+    (clicks still redirect). One that may still be sent (queued, sending, or `unknown` with a lookup
+    to come) is left for a later night, and holds the pass's mark back to its time."""
+    rows = await ctx.messages.aging(start=window.start, end=window.end, after=position(after), limit=limit)
+    if not rows:
+        return Swept(0, None)
+    held = None
+    due = []
+    for row in rows:
+        if rules.may_be_sent_again(row["status"], row["lookup_at"]):
+            held = earliest(held, row["created_at"])
+        elif row["holds"]:
+            due.append(row["id"])
+    removed = await ctx.messages.forget_bodies(due)
+    last = rows[-1]
+    return Swept(removed, cursor(last["created_at"], last["id"]), held)

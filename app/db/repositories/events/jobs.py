@@ -40,6 +40,20 @@ class JobRepository(TenantRepository):
         statement = select(t).where(self.scope, t.c.fingerprint == fingerprint, t.c.status == "queued")
         return await self._one(statement)
 
+    async def last_result(self, kind: str, *, among: int) -> dict[str, Any] | None:
+        """The result of the latest succeeded job of this kind among the workspace's `among` latest
+        jobs (a bounded read along (workspace_id, created_at, id)); None when there is none."""
+        latest = select(t.c.kind, t.c.status, t.c.result, t.c.created_at, t.c.id).where(self.scope)
+        latest = latest.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(among).subquery()
+        statement = (
+            select(latest.c.result)
+            .where(latest.c.kind == kind, latest.c.status == "succeeded")
+            .order_by(latest.c.created_at.desc(), latest.c.id.desc())
+            .limit(1)
+        )
+        result = (await self.uow.execute(statement)).scalar()
+        return dict(result) if isinstance(result, dict) else None
+
     async def list(
         self, *, sort: Any, cursor: str | None, limit: int, status: str | None = None, kind: str | None = None
     ) -> Page:

@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import func, select, text, update
 
 from app.db import tables
-from app.db.repositories.base import Page, Row, TenantRepository, datetime_key, where_equal
+from app.db.repositories.base import Page, Row, TenantRepository, aging_page, datetime_key, where_equal
 from app.db.wakeups import DELIVERIES
 
 e = tables.webhook_endpoints
@@ -60,10 +60,24 @@ class WebhookEndpointRepository(TenantRepository):
 class DeliveryRepository(TenantRepository):
     table = d
 
-    async def forget_response_excerpts(self, before: datetime) -> int:
+    async def aging_attempts(
+        self, *, start: datetime | None, end: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Row]:
+        """A page of the delivery attempts made in [start, end), oldest first, with whether they
+        still hold the receiver's response excerpt: along the index (workspace_id, attempted_at, id)."""
+        holds = a.c.response_excerpt.is_not(None).label("holds")
+        statement = aging_page(
+            a, a.c.attempted_at, holds, workspace_id=self.workspace_id, start=start, end=end, after=after, limit=limit
+        )
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def forget_response_excerpts(self, attempt_ids: Sequence[UUID]) -> int:
+        """Clear the response excerpt of these attempts; how many held one."""
+        if not attempt_ids:
+            return 0
         statement = (
             update(a)
-            .where(a.c.workspace_id == self.workspace_id, a.c.attempted_at < before, a.c.response_excerpt.is_not(None))
+            .where(a.c.workspace_id == self.workspace_id, a.c.id.in_(attempt_ids), a.c.response_excerpt.is_not(None))
             .values(response_excerpt=None)
         )
         return int((await self.uow.execute(statement)).rowcount or 0)

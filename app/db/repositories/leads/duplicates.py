@@ -53,3 +53,11 @@ class LeadMergeRepository(TenantRepository):
             .values(undone_at=at, undone_by=by)
         )
         return bool((await self.uow.execute(statement)).rowcount)
+
+    async def forget(self, lead_ids: Sequence[UUID]) -> int:
+        """Delete the merges of these leads, merged away or kept (their documents hold the merged
+        lead's and the kept lead's personal fields): they can no longer be undone. How many."""
+        if not lead_ids:
+            return 0
+        statement = lm.delete().where(self.scope, lm.c.lead_id.in_(lead_ids) | lm.c.survivor_id.in_(lead_ids))
+        return int((await self.uow.execute(statement)).rowcount or 0)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import builtins
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
 
 from app.db import tables
-from app.db.repositories.base import Page, TenantRepository, datetime_key
+from app.db.repositories.base import Page, Row, TenantRepository, aging_page, datetime_key
 from app.db.repositories.leads.rows import FormRow
 
 f = tables.forms
@@ -34,6 +36,10 @@ class FormRepository(TenantRepository[FormRow]):
         statement = select(f).where(self.scope, f.c.archived_at.is_(None))
         return await self._page(statement, sortable=FORM_SORT, sort=sort, cursor=cursor, limit=limit)
 
+    async def every_id(self) -> builtins.list[UUID]:
+        """Every form's id, archived ones included (their submissions stay), in id order."""
+        return list((await self.uow.execute(select(f.c.id).where(self.scope).order_by(f.c.id))).scalars())
+
 
 class SubmissionRepository(TenantRepository):
     table = s
@@ -48,3 +54,25 @@ class SubmissionRepository(TenantRepository):
     async def list(self, form_id: UUID, *, spam: bool, sort: Any, cursor: str | None, limit: int) -> Page:
         statement = select(s).where(self.scope, s.c.form_id == form_id, s.c.spam == spam)
         return await self._page(statement, sortable=SUBMISSION_SORT, sort=sort, cursor=cursor, limit=limit)
+
+    async def aging(
+        self,
+        form_id: UUID,
+        spam: bool,
+        *,
+        start: datetime | None,
+        end: datetime,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> builtins.list[Row]:
+        """A page of a form's submissions (spam or not) created in [start, end), oldest first,
+        with their fields and meta: along the index (workspace_id, form_id, spam, created_at, id)."""
+        statement = aging_page(
+            s, s.c.created_at, s.c.fields, s.c.meta, workspace_id=self.workspace_id, start=start, end=end,
+            after=after, limit=limit, conditions=(s.c.form_id == form_id, s.c.spam == spam),
+        )  # fmt: skip
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def rewrite(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Set each submission's `fields` and `meta` (rows: id, fields, meta) in one statement."""
+        await self.uow.update_rows(s, [{**row, "workspace_id": self.workspace_id} for row in rows], bump_version=False)

@@ -38,6 +38,7 @@ from app.db.repositories.base import (
     Row,
     SortKey,
     TenantRepository,
+    aging_page,
     aware_datetime,
     datetime_key,
     next_version,
@@ -46,10 +47,15 @@ from app.db.repositories.base import (
 )
 from app.db.repositories.leads.rows import LeadRow
 from app.domain.errors import Conflict
+from app.domain.leads import retention
 from app.domain.leads.filters import LeadFilters
 
 t = tables.leads
 tg = tables.lead_tags
+# What a retention pass reads of an archived lead (app/domain/leads/retention.py decides with them).
+_AGING_COLUMNS = (
+    "status", "merged_into_id", *retention.CONVERSIONS, *retention.IDENTIFYING, "custom_fields", "search_text"
+)  # fmt: skip
 cf = tables.custom_fields
 _OPEN_SQL = "status IN ('new', 'contacted', 'nurturing') AND archived_at IS NULL AND merged_into_id IS NULL"
 # (kind, id): 0 open lead by email, 1 by phone, 2 contact by email, 3 by phone; at most one each.
@@ -404,6 +410,41 @@ class LeadRepository(TenantRepository[LeadRow]):
         """Routing and SLA bookkeeping (owner, team): a new version, `updated_at` as given."""
         statement = t.update().where(self.scope, t.c.id == lead_id)
         return await self._row(statement.values(version=next_version(t), **values).returning(t))
+
+    async def archived_aging(
+        self, *, start: datetime | None, end: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Row]:
+        """A page of the leads archived in [start, end), oldest archive first, with what tells
+        whether they converted and still hold personal data: along the partial index of archived
+        leads (workspace_id, archived_at, id)."""
+        statement = aging_page(
+            t, t.c.archived_at, *(t.c[name] for name in _AGING_COLUMNS), workspace_id=self.workspace_id,
+            start=start, end=end, after=after, limit=limit, conditions=(t.c.archived_at.is_not(None),),
+        )  # fmt: skip
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def anonymise(self, lead_ids: Sequence[UUID], before: datetime, values: Mapping[str, Any]) -> list[UUID]:
+        """Write `values` (the personal columns emptied, the audit columns) on these leads, each a new
+        version, where each is still archived before `before` and never converted (a lead reactivated
+        or converted since it was read is left); the ids written."""
+        if not lead_ids:
+            return []
+        statement = (
+            t.update()
+            .where(
+                self.scope,
+                t.c.id.in_(lead_ids),
+                t.c.archived_at < before,
+                t.c.status != "qualified",
+                t.c.qualified_at.is_(None),
+                t.c.contact_id.is_(None),
+                t.c.account_id.is_(None),
+                t.c.opportunity_id.is_(None),
+            )
+            .values(version=next_version(t), **values)
+            .returning(t.c.id)
+        )
+        return list((await self.uow.execute(statement)).scalars())
 
     async def identity_match(self, email_key: str | None, phone_e164: str | None) -> tuple[LeadRow | None, UUID | None]:
         """The open lead with this email or phone (email first), else the id of a live contact

@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import and_, case, func, insert, select, text, update
 
 from app.db import tables
-from app.db.repositories.base import Page, RecordRepository, Row, datetime_key, next_version
+from app.db.repositories.base import Page, RecordRepository, Row, aging_page, datetime_key, next_version
 from app.ids import new_id
 
 ms = tables.messages
@@ -52,15 +52,31 @@ class MessageRepository(RecordRepository):
             ranges=[("created_at", *created)], **equal,
         )  # fmt: skip
 
-    async def forget_bodies(self, before: datetime) -> int:
-        """Clear the rendered subject and bodies of messages created before `before` that will not
-        be sent again (any status but queued and sending); what was sent, to whom and when, and
-        the tracked links' targets (clicks still redirect) stay. How many messages changed."""
+    async def aging(
+        self, *, start: datetime | None, end: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Row]:
+        """A page of the messages created in [start, end), oldest first, with their status, lookup
+        time and whether they still hold a rendered subject or body: along the index (workspace_id,
+        created_at, id)."""
+        holds = (ms.c.subject.is_not(None) | ms.c.body_text.is_not(None) | ms.c.body_html.is_not(None)).label("holds")
+        statement = aging_page(
+            ms, ms.c.created_at, ms.c.status, ms.c.lookup_at, holds, workspace_id=self.workspace_id, start=start,
+            end=end, after=after, limit=limit,
+        )  # fmt: skip
+        return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
+
+    async def forget_bodies(self, message_ids: Sequence[UUID]) -> int:
+        """Clear the rendered subject and bodies of these messages, each only if it will not be sent
+        again (any status but queued and sending, and not `unknown` with a lookup to come: one that
+        changed since it was read is left); what was sent, to whom and when, and the tracked links'
+        targets (clicks still redirect) stay. How many messages changed."""
+        if not message_ids:
+            return 0
         statement = (
             update(ms)
             .where(
                 ms.c.workspace_id == self.workspace_id,
-                ms.c.created_at < before,
+                ms.c.id.in_(message_ids),
                 ms.c.status.not_in(("queued", "sending")),
                 ~and_(ms.c.status == "unknown", ms.c.lookup_at.is_not(None)),  # may still be sent again
                 (ms.c.body_text.is_not(None) | ms.c.body_html.is_not(None) | ms.c.subject.is_not(None)),
