@@ -222,8 +222,8 @@ class CustomFieldUpdate(RequestModel):
     required: bool = Unset
     sensitive: bool = Field(
         default=Unset,
-        description="Marking a field sensitive hides its values from then on (events recorded before keep them: "
-        "`POST /v1/events/redactions`); unmarking shows them everywhere again",
+        description="Marking a field sensitive hides its values from then on, in the event log's earlier events "
+        "too (stored, they are erased with `POST /v1/events/redactions`); unmarking shows them everywhere again",
     )
 
 

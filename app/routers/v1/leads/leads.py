@@ -138,7 +138,8 @@ LeadFiltersQuery = Annotated[LeadFilters, Depends(lead_filters)]
 @router.get(
     "",
     summary="List leads",
-    description="Filter by custom fields with `cf.<key>=<value>` (equality, typed by the field's definition).",
+    description="Filter by custom fields with `cf.<key>=<value>` (equality, typed by the field's definition; a "
+    "sensitive field needs `sensitive:read`, else 403). Sensitive custom field values are never listed.",
     response_model=Page[LeadRead],
 )
 async def list_leads(
