@@ -50,6 +50,12 @@ def test_scrub_reaches_every_custom_fields_object_at_any_depth() -> None:
     assert sensitive.scrub(None, KEYS) is None
 
 
+def test_a_document_without_custom_fields_needs_no_definitions() -> None:
+    assert sensitive.carries_custom_fields([{"data": {"properties": {"filled_fields": {"custom_fields": {"a": 1}}}}}])
+    assert not sensitive.carries_custom_fields([{"data": {"custom_fields": {}}}, {"title": "Call"}, None, 3])
+    assert not sensitive.carries_custom_fields({"custom_fields": "text"})
+
+
 def test_only_lead_events_are_scrubbed_and_previous_attributes_follow() -> None:
     data = {"id": 1, "custom_fields": {"religion": "new", "budget": 5}}
     before = {"id": 1, "custom_fields": {"religion": "old", "budget": 5}}

@@ -62,6 +62,19 @@ def _scrub(value: Any, keys: frozenset[str]) -> Any:
     return value
 
 
+def carries_custom_fields(document: Any) -> bool:
+    """Whether a JSON document has a non-empty `custom_fields` object anywhere in it (else there is
+    nothing to scrub, and the workspace's definitions need not be read)."""
+    if isinstance(document, Mapping):
+        return any(
+            (name == CUSTOM_FIELDS and isinstance(item, Mapping) and bool(item)) or carries_custom_fields(item)
+            for name, item in document.items()
+        )
+    if isinstance(document, list):
+        return any(carries_custom_fields(item) for item in document)
+    return False
+
+
 def event_payload(
     event_type: str, data: dict[str, Any], previous: dict[str, Any] | None, keys: frozenset[str]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:

@@ -56,7 +56,10 @@ async def listed(ctx: Context, page: Page[RowT]) -> Page[RowT]:
 
 async def scrubbed(ctx: Context, document: T) -> T:
     """Any document with lead custom fields in it (a list of duplicates, timeline entries, an
-    engagement's `properties.filled_fields`) without sensitive values, whatever the caller's scopes."""
+    engagement's `properties.filled_fields`) without sensitive values, whatever the caller's scopes.
+    A document without any is not looked at further (no definitions read)."""
+    if not rules.carries_custom_fields(document):
+        return document
     return rules.scrub(document, await keys(ctx))
 
 
