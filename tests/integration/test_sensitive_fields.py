@@ -5,10 +5,21 @@ a real receiver on loopback."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from app.config import Settings
+from app.db.migrate import downgrade, head_revision, upgrade
 from app.db.session import Database
-from tests.conftest import Tenant, assert_problem, drain_dispatch
+from app.db.unit_of_work import UnitOfWork
+from app.ids import utcnow
+from app.main import create_app
+from app.services.workspace import workspaces
+from tests.conftest import ScratchDatabases, Tenant, assert_problem, database_url, drain_dispatch
 from tests.integration.receiver import Receiver
 from tests.integration.test_webhooks import app as loopback_app
 from tests.integration.test_webhooks import running_worker
@@ -236,3 +247,38 @@ async def test_sensitive_read_is_a_scope_of_its_own(tenant: Tenant) -> None:
     lead = (await tenant.post("/v1/leads", json={"email": "s@x.io", "custom_fields": {"religion": FAITH}})).json()
     broad = await tenant.key_with("leads:write", "contacts:write", "events:write", "webhooks:write", "settings:write")
     assert FAITH not in (await tenant.get(f"/v1/leads/{lead['id']}", key=broad)).text
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_going_below_0044_is_refused_while_a_field_is_sensitive(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """The older code knows no sensitive field: it would show their values everywhere, so the
+    downgrade waits until none is sensitive (a downgrade never widens what a key may read)."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            made = await workspaces.create(uow, name="Acme", now=utcnow())
+            await uow.commit()
+        api = create_app(Settings(database_url=db.settings.database_url), database=db)
+        transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
+        auth = {"Authorization": f"Bearer {made.secret_key}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=auth) as client:
+            body = {"key": "religion", "label": "Religion", "type": "text", "sensitive": True}
+            field = (await client.post("/v1/custom-fields", json=body)).json()
+            with pytest.raises(RuntimeError, match="sensitive"):
+                await downgrade(db, "0041")
+            async with db.engine.connect() as conn:
+                assert (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one() == (
+                    head_revision()
+                )
+            unmarked = await client.patch(f"/v1/custom-fields/{field['id']}", json={"sensitive": False})
+            assert unmarked.status_code == 200, unmarked.text
+        await downgrade(db, "0041")
+        await upgrade(db)
+        async with db.engine.connect() as conn:
+            row = (await conn.execute(sa.text("SELECT key, sensitive FROM custom_fields"))).one()
+        assert (row[0], bool(row[1])) == ("religion", False)
+    finally:
+        await db.dispose()
