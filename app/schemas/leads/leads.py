@@ -134,8 +134,8 @@ class LeadRead(ResourceRead):
     external_id: str | None
     status: LeadStatus
     custom_fields: dict[str, Any] = Field(
-        description="Sensitive fields' values only in a single lead's answer to a key with `sensitive:read` "
-        "(never in lists, exports, events or webhooks)"
+        description="Sensitive fields' values only in `GET /v1/leads/{id}` to a key with `sensitive:read` "
+        "(never in answers to writes, lists, exports, events or webhooks)"
     )
     archived_at: UtcDatetime | None
     merged_into_id: UUID | None
@@ -211,8 +211,9 @@ class CustomFieldCreate(RequestModel):
     required: bool = False
     sensitive: bool = Field(
         default=False,
-        description="A person's sensitive data (religion, ethnicity): its value is shown only in a single "
-        "lead's answer, and only to a key with `sensitive:read`; never in lists, exports, events or webhooks",
+        description="A person's sensitive data (religion, ethnicity): its value is shown only by "
+        "`GET /v1/leads/{id}` to a key with `sensitive:read`; never in answers to writes, lists, exports, events "
+        "or webhooks",
     )
 
 
@@ -235,8 +236,9 @@ class CustomFieldRead(ResourceRead):
     options: list[str]
     required: bool
     sensitive: bool = Field(
-        description="A person's sensitive data (religion, ethnicity): its value is shown only in a single "
-        "lead's answer, and only to a key with `sensitive:read`; never in lists, exports, events or webhooks"
+        description="A person's sensitive data (religion, ethnicity): its value is shown only by "
+        "`GET /v1/leads/{id}` to a key with `sensitive:read`; never in answers to writes, lists, exports, events "
+        "or webhooks"
     )
 
 

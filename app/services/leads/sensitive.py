@@ -1,8 +1,8 @@
 """Sensitive custom fields (a person's religion, ethnicity): what each reader sees of them.
 
-A sensitive value is shown only in a single lead's answer (a GET, or the answer to a write of that
-lead), and only to a key with `sensitive:read` (`admin` has it). Lists, CSV exports, the timeline,
-events and webhooks never carry it, whatever the key. Writing one needs only the write scope.
+A sensitive value is shown only in a single lead's GET, and only to a key with `sensitive:read`
+(`admin` has it). Answers to writes, lists, CSV exports, the timeline, events and webhooks never
+carry it, whatever the key. Writing one needs only the write scope.
 
 The workspace's sensitive keys come from its custom field definitions, which the capture path
 caches per process (`app/services/leads/lookups.py`, `FORM_CACHE_SECONDS`): reading them costs no
@@ -40,9 +40,17 @@ async def sensitive_field_keys(ctx: Context) -> dict[str, frozenset[str]]:
 
 
 async def lead(ctx: Context, row: RowT) -> RowT:
-    """A single lead as this caller may read it: its sensitive values only with `sensitive:read`."""
+    """A single lead as this caller may read it (`GET /v1/leads/{id}`): its sensitive values only
+    with `sensitive:read`."""
     if ctx.allows(SENSITIVE_READ):
         return row
+    return rules.without_sensitive(row, await keys(ctx))
+
+
+async def written(ctx: Context, row: RowT) -> RowT:
+    """A lead as the answer to a write shows it: without sensitive values, whatever the caller's
+    scopes. The answer to a POST is kept for Idempotency-Key replays, which any key of the
+    workspace may ask for, so no answer to a write carries them: they are read with a GET."""
     return rules.without_sensitive(row, await keys(ctx))
 
 

@@ -67,7 +67,7 @@ async def create_lead(
 ) -> Answer:
     asked = await _on_duplicate(ctx, on_duplicate)
     row, merged = await leads.create_or_merge(ctx, body.model_dump(), on_duplicate=asked)
-    row = await sensitive.lead(ctx, row)
+    row = await sensitive.written(ctx, row)
     if merged:
         return Answer(row, status_code=200)
     return Answer(row, location=f"/v1/leads/{row['id']}")
@@ -284,7 +284,7 @@ async def merge_leads(
     ctx: Annotated[Context, require_idempotent("leads:write")],
     if_match: IfMatch = None,
 ) -> Row:
-    return await sensitive.lead(ctx, await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match))
+    return await sensitive.written(ctx, await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match))
 
 
 @router.post(
@@ -302,7 +302,7 @@ async def merge_leads(
 async def unmerge_lead(
     lead_id: UUID, ctx: Annotated[Context, require_idempotent("leads:write")], if_match: IfMatch = None
 ) -> Row:
-    return await sensitive.lead(ctx, await duplicates.unmerge(ctx, lead_id, if_match=if_match))
+    return await sensitive.written(ctx, await duplicates.unmerge(ctx, lead_id, if_match=if_match))
 
 
 @router.post(
@@ -328,7 +328,7 @@ async def qualify_lead(
 async def disqualify_lead(
     lead_id: UUID, body: DisqualifyRequest, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
 ) -> Row:
-    return await sensitive.lead(
+    return await sensitive.written(
         ctx, await qualification.disqualify(ctx, lead_id, body.reason, body.note, if_match=if_match)
     )
 
@@ -341,7 +341,7 @@ async def disqualify_lead(
 async def reactivate_lead(
     lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
 ) -> Row:
-    return await sensitive.lead(ctx, await qualification.reactivate(ctx, lead_id, if_match=if_match))
+    return await sensitive.written(ctx, await qualification.reactivate(ctx, lead_id, if_match=if_match))
 
 
 @router.post(
@@ -350,7 +350,7 @@ async def reactivate_lead(
     response_model=LeadRead,
 )
 async def assign_lead(lead_id: UUID, body: AssignRequest, ctx: Annotated[Context, require("leads:write")]) -> Row:
-    return await sensitive.lead(
+    return await sensitive.written(
         ctx, await routing.assign_lead(ctx, lead_id, member_id=body.member_id, team_id=body.team_id)
     )
 
@@ -380,11 +380,11 @@ async def get_lead(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]
 async def update_lead(
     lead_id: UUID, body: LeadUpdate, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
 ) -> Row:
-    return await sensitive.lead(
+    return await sensitive.written(
         ctx, await leads.update(ctx, lead_id, body.model_dump(exclude_unset=True), if_match=if_match)
     )
 
 
 @router.delete("/{lead_id}", summary="Archive a lead (hidden from lists unless archived=true)", response_model=LeadRead)
 async def archive_lead(lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None) -> Row:
-    return await sensitive.lead(ctx, await leads.archive(ctx, lead_id, if_match=if_match))
+    return await sensitive.written(ctx, await leads.archive(ctx, lead_id, if_match=if_match))
