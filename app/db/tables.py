@@ -851,6 +851,7 @@ custom_fields = Table(
     Column("type", String(16), nullable=False),
     Column("options", Json, nullable=False),
     Column("required", Boolean, nullable=False, server_default=false()),
+    Column("sensitive", Boolean, nullable=False, server_default=false()),
     *_audit(),
     Index(None, "workspace_id", "key", unique=True),
     Index(None, "workspace_id", "created_at", "id"),

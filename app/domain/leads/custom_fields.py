@@ -30,6 +30,7 @@ class FieldDefinition:
     type: FieldType
     required: bool
     options: tuple[str, ...] = ()
+    sensitive: bool = False  # its values: read one lead at a time with `sensitive:read`, never listed
 
 
 def coerce(definition: FieldDefinition, value: Any) -> Any:

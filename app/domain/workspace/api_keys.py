@@ -52,8 +52,13 @@ READ_ONLY_RESOURCES: tuple[str, ...] = ("audit",)
 # Access beyond read and write, per resource: reviewing a campaign (approving it for launch) is
 # not editing it, so `campaigns:write` does not imply `campaigns:review`; both imply read.
 EXTRA_ACCESS: dict[str, tuple[str, ...]] = {"campaigns": ("review",)}
+# Reading the values of sensitive custom fields (a person's religion, ethnicity), one lead at a
+# time: a scope of no resource, so no `<resource>:write` implies it (only `admin` does).
+SENSITIVE_READ = "sensitive:read"
+STANDALONE_SCOPES: tuple[str, ...] = (SENSITIVE_READ,)
 SCOPES: frozenset[str] = frozenset(
     {ADMIN}
+    | set(STANDALONE_SCOPES)
     | {f"{resource}:{access}" for resource in RESOURCES for access in ("read", "write")}
     | {f"{resource}:read" for resource in READ_ONLY_RESOURCES}
     | {f"{resource}:{access}" for resource, accesses in EXTRA_ACCESS.items() for access in accesses}

@@ -133,7 +133,10 @@ class LeadRead(ResourceRead):
     tags: list[str]
     external_id: str | None
     status: LeadStatus
-    custom_fields: dict[str, Any]
+    custom_fields: dict[str, Any] = Field(
+        description="Sensitive fields' values only in `GET /v1/leads/{id}` to a key with `sensitive:read` "
+        "(never in answers to writes, lists, exports, events or webhooks)"
+    )
     archived_at: UtcDatetime | None
     merged_into_id: UUID | None
     score: float = Field(description="0-100, fit + behaviour; see GET /v1/leads/{id}/score for the explanation")
@@ -206,12 +209,23 @@ class CustomFieldCreate(RequestModel):
         default_factory=list, description="For enum fields: the allowed values"
     )
     required: bool = False
+    sensitive: bool = Field(
+        default=False,
+        description="A person's sensitive data (religion, ethnicity): its value is shown only by "
+        "`GET /v1/leads/{id}` to a key with `sensitive:read`; never in answers to writes, lists, exports, events "
+        "or webhooks",
+    )
 
 
 class CustomFieldUpdate(RequestModel):
     label: Annotated[str, Field(min_length=1, max_length=200)] = Unset
     options: list[Annotated[str, Field(min_length=1, max_length=200)]] = Unset
     required: bool = Unset
+    sensitive: bool = Field(
+        default=Unset,
+        description="Marking a field sensitive hides its values from then on, in the event log's earlier events "
+        "too (stored, they are erased with `POST /v1/events/redactions`); unmarking shows them everywhere again",
+    )
 
 
 class CustomFieldRead(ResourceRead):
@@ -221,6 +235,11 @@ class CustomFieldRead(ResourceRead):
     type: FieldType
     options: list[str]
     required: bool
+    sensitive: bool = Field(
+        description="A person's sensitive data (religion, ethnicity): its value is shown only by "
+        "`GET /v1/leads/{id}` to a key with `sensitive:read`; never in answers to writes, lists, exports, events "
+        "or webhooks"
+    )
 
 
 class DuplicateCandidate(BaseModel):

@@ -16,6 +16,7 @@ from app.domain.workspace.api_keys import ADMIN
 from app.ids import new_id
 from app.schemas.events.events import CATALOGUE
 from app.services.context import Context
+from app.services.leads import sensitive
 
 
 async def record(
@@ -26,11 +27,13 @@ async def record(
     resource_id: Any = None,
     previous: BaseModel | None = None,
 ) -> None:
-    """Write the event beside the change it describes: both commit, or neither does."""
+    """Write the event beside the change it describes: both commit, or neither does. A lead's
+    sensitive custom field values are left out of `data` and `previous_attributes`."""
     if event_type in ctx.quiet:
         return
     data = resource.model_dump(mode="json")
     before = previous.model_dump(mode="json") if previous is not None else None
+    data, before = await sensitive.event_payload(ctx, event_type, data, before)
     record_data(ctx, event_type, data, resource_id=resource_id, previous=before)
 
 
@@ -43,7 +46,8 @@ def record_data(
     previous: dict[str, Any] | None = None,
 ) -> None:
     """`record` for data already in its JSON form (hot batch paths build it without a model; a
-    test compares it with the API's own answer)."""
+    test compares it with the API's own answer). It carries no lead custom fields: `lead.*`
+    events go through `record`, which leaves sensitive values out."""
     if event_type in ctx.quiet:
         return
     before = previous
@@ -98,7 +102,7 @@ async def get(ctx: Context, event_id: UUID) -> Row:
         raise NotFound("no event with this id")
     if not types.may_read(ctx.scopes, row["type"]):
         raise _forbidden(row["type"])
-    return row
+    return (await sensitive.stored_events(ctx, [row]))[0]
 
 
 async def list_events(
@@ -122,7 +126,7 @@ async def list_events(
         wanted: list[str] | None = types_
     else:
         wanted = readable_types(ctx)
-    return await ctx.events.list(
+    page = await ctx.events.list(
         sort=sort,
         cursor=cursor,
         limit=limit,
@@ -132,3 +136,4 @@ async def list_events(
         occurred_before=occurred_before,
         after_sequence=after_sequence,
     )
+    return Page(await sensitive.stored_events(ctx, page.rows), page.next_cursor)

@@ -24,7 +24,7 @@ from app.schemas.leads.leads import LeadCreate, LeadRead
 from app.services import reruns
 from app.services.context import Context
 from app.services.events import events
-from app.services.leads import duplicates, engagements, leads, lookups
+from app.services.leads import duplicates, engagements, leads, lookups, sensitive
 from app.services.leads.forms import LEAD_TARGETS
 from app.services.outreach import confirmations
 from app.services.workspace import settings
@@ -150,7 +150,8 @@ async def _submit(
     }
     ctx.submissions.add(row)
     event = types.FORM_SUBMISSION_SPAM if reason else types.FORM_SUBMISSION_RECEIVED
-    await events.record(ctx, event, SubmissionRead.model_validate(row), resource_id=form["id"])
+    shown = (await sensitive.submissions(ctx, form, [row]))[0]  # no sensitive value in the event
+    await events.record(ctx, event, SubmissionRead.model_validate(shown), resource_id=form["id"])
     consent = None
     if ticked and consenting is not None:
         consent = Consenting(consenting[0], consenting[1], tuple(ticked), meta)

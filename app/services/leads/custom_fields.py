@@ -16,7 +16,9 @@ from app.services.leads import lookups
 
 
 def definition(row: Row) -> FieldDefinition:
-    return FieldDefinition(row["key"], FieldType(row["type"]), row["required"], tuple(row["options"]))
+    return FieldDefinition(
+        row["key"], FieldType(row["type"]), row["required"], tuple(row["options"]), bool(row["sensitive"])
+    )
 
 
 async def definitions(ctx: Context) -> list[FieldDefinition]:
@@ -68,7 +70,14 @@ async def update(ctx: Context, field_id: UUID, changes: dict[str, Any], *, if_ma
 
 
 async def delete(ctx: Context, field_id: UUID) -> None:
-    """The definition goes; values already stored on leads stay in their `custom_fields`."""
-    await get(ctx, field_id)
+    """The definition goes; values already stored on leads stay in their `custom_fields`. A
+    sensitive field's definition stays (409): without it its stored values would show everywhere."""
+    row = await get(ctx, field_id)
+    if row["sensitive"]:
+        raise Conflict(
+            f"custom field {row['key']!r} is sensitive: without its definition the values stored on leads would "
+            "show in every list, export, event and webhook. Erase its values first, or unmark it "
+            "(PATCH sensitive: false) knowing they will show"
+        )
     lookups.forget(("custom_fields", ctx.workspace_id))
     await ctx.custom_fields.delete(field_id)

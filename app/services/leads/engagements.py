@@ -23,7 +23,7 @@ from app.schemas.common import invalid_input
 from app.schemas.leads.engagements import EngagementBatchItem
 from app.services.batches import item_error
 from app.services.context import Context
-from app.services.leads import leads
+from app.services.leads import leads, sensitive
 from app.services.leads.scoring import engagement_row, rescore
 
 # Engagements reported more than this far in the future are refused (clock skew allowed).
@@ -146,4 +146,5 @@ async def link_visitor(ctx: Context, lead: LeadRow, visitor_id: str, *, created:
 
 async def engagements_of(ctx: Context, lead_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:
     await leads.get(ctx, lead_id)
-    return await ctx.engagements.list(lead_id, sort=sort, cursor=cursor, limit=limit)
+    page = await ctx.engagements.list(lead_id, sort=sort, cursor=cursor, limit=limit)
+    return Page(await sensitive.scrubbed(ctx, page.rows), page.next_cursor)  # filled fields: no sensitive value

@@ -14,7 +14,7 @@ from app.domain.leads.capture import CUSTOM_PREFIX
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.services.context import Context, changed_fields, write_changes
-from app.services.leads import custom_fields, lookups
+from app.services.leads import custom_fields, lookups, sensitive
 
 LEAD_TARGETS = frozenset(
     {
@@ -99,5 +99,8 @@ async def archive(ctx: Context, form_id: UUID, *, if_match: str | None) -> FormR
 
 
 async def submissions(ctx: Context, form_id: UUID, *, spam: bool, sort: Sort, cursor: str | None, limit: int) -> Page:
-    await get(ctx, form_id)
-    return await ctx.submissions.list(form_id, spam=spam, sort=sort, cursor=cursor, limit=limit)
+    """A page of the form's submissions, without the posted values of fields it sends to a
+    sensitive custom field (a list never carries them)."""
+    form = await get(ctx, form_id)
+    page = await ctx.submissions.list(form_id, spam=spam, sort=sort, cursor=cursor, limit=limit)
+    return Page(await sensitive.submissions(ctx, form, page.rows), page.next_cursor)

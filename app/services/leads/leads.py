@@ -30,7 +30,7 @@ from app.services import reruns
 from app.services.batches import item_error
 from app.services.context import Context, changed_fields, write_changes
 from app.services.events import events
-from app.services.leads import custom_fields, lookups, routing, scoring, sla
+from app.services.leads import custom_fields, lookups, routing, scoring, sensitive, sla
 from app.services.leads.scoring import FIT_FIELDS
 from app.services.workspace import workspaces
 
@@ -428,9 +428,12 @@ async def archive(ctx: Context, lead_id: UUID, *, if_match: str | None) -> LeadR
 async def list_leads(
     ctx: Context, filters: LeadFilters, *, sort: Sort, cursor: str | None, limit: int
 ) -> Page[LeadRow]:
-    """A page of the leads matching `filters`; a `cf.` filter names a defined custom field and
-    gives a value of its type (422 otherwise)."""
+    """A page of the leads matching `filters`, without sensitive custom field values (a list
+    never carries them); a `cf.` filter names a defined custom field and gives a value of its type
+    (422 otherwise), a sensitive one only with `sensitive:read` (403)."""
     asked = filters.custom_fields
+    if asked:
+        await sensitive.check_filters(ctx, asked)
     definitions = {d.key: d for d in await custom_fields.definitions(ctx)} if asked else {}
     errors = ErrorList()
     typed = []
@@ -444,7 +447,9 @@ async def list_leads(
         except ValueError as exc:
             errors.add(f"cf.{key}", str(exc), location="query")
     errors.raise_if_any()
-    return await ctx.leads.list(filters, custom=typed, sort=sort, cursor=cursor, limit=limit)
+    return await sensitive.listed(
+        ctx, await ctx.leads.list(filters, custom=typed, sort=sort, cursor=cursor, limit=limit)
+    )
 
 
 async def batch_upsert(

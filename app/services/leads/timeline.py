@@ -19,6 +19,7 @@ from app.schemas.journeys.journeys import JourneyStepRead
 from app.schemas.leads.engagements import EngagementRead, StateChangeRead
 from app.schemas.leads.routing import ActivityRead, AssignmentRead
 from app.services.context import Context
+from app.services.leads import sensitive
 
 READ: dict[str, type[BaseModel]] = {
     "engagement": EngagementRead,
@@ -50,7 +51,8 @@ async def page(
         for e in entries
     ]
     next_cursor = encode_cursor(sort, last.occurred_at.isoformat(), str(last.id)) if last is not None else None
-    return data, next_cursor
+    # A list: no sensitive value (an engagement's filled fields, a step that set one).
+    return await sensitive.scrubbed(ctx, data), next_cursor
 
 
 def withheld_kinds(ctx: Context, subject: str) -> list[str]:

@@ -20,6 +20,7 @@ from app.ids import new_id
 from app.schemas.outreach.templates import PreviewRead, TemplateRead
 from app.services.context import Context, changed_fields, write_changes
 from app.services.events import events
+from app.services.leads import sensitive
 from app.services.outreach.reads import Reads
 from app.services.workspace import workspaces
 
@@ -154,7 +155,8 @@ async def variables_of(
     row = await reads.person(person)
     if person.kind == "lead":
         company = row.get("company")
-        custom_fields = row.get("custom_fields") or {}
+        # A sensitive value never goes into a message (stored, listed, sent through a provider).
+        custom_fields = await sensitive.without(ctx, row.get("custom_fields") or {})
     else:
         company = await reads.account_name(row["account_id"]) if row.get("account_id") is not None else None
         custom_fields = {}

@@ -36,7 +36,9 @@ async def get_custom_field(field_id: UUID, ctx: Annotated[Context, require("lead
 
 
 @router.patch(
-    "/{field_id}", summary="Change a custom field's label, options or requiredness", response_model=CustomFieldRead
+    "/{field_id}",
+    summary="Change a custom field's label, options, requiredness or sensitivity",
+    response_model=CustomFieldRead,
 )
 async def update_custom_field(
     field_id: UUID, body: CustomFieldUpdate, ctx: Annotated[Context, require("admin")], if_match: IfMatch = None
@@ -47,7 +49,7 @@ async def update_custom_field(
 @router.delete(
     "/{field_id}",
     status_code=204,
-    summary="Delete a custom field definition (stored values stay)",
+    summary="Delete a custom field definition (stored values stay; a sensitive field's definition cannot go: 409)",
     response_model=None,
     responses={204: {"description": "Deleted"}},
 )

@@ -28,7 +28,7 @@ from app.schemas.leads.leads import (
 )
 from app.schemas.leads.routing import AssignmentList, AssignRequest, TimelinePage
 from app.services.context import Context
-from app.services.leads import duplicates, engagements, leads, qualification, routing, scoring, timeline
+from app.services.leads import duplicates, engagements, leads, qualification, routing, scoring, sensitive, timeline
 
 router = APIRouter(prefix="/v1/leads", tags=["Leads"], route_class=CrmRoute)
 CandidateSort = sort_enum("CandidateSort", "found_at")
@@ -67,6 +67,7 @@ async def create_lead(
 ) -> Answer:
     asked = await _on_duplicate(ctx, on_duplicate)
     row, merged = await leads.create_or_merge(ctx, body.model_dump(), on_duplicate=asked)
+    row = await sensitive.written(ctx, row)
     if merged:
         return Answer(row, status_code=200)
     return Answer(row, location=f"/v1/leads/{row['id']}")
@@ -137,7 +138,8 @@ LeadFiltersQuery = Annotated[LeadFilters, Depends(lead_filters)]
 @router.get(
     "",
     summary="List leads",
-    description="Filter by custom fields with `cf.<key>=<value>` (equality, typed by the field's definition).",
+    description="Filter by custom fields with `cf.<key>=<value>` (equality, typed by the field's definition; a "
+    "sensitive field needs `sensitive:read`, else 403). Sensitive custom field values are never listed.",
     response_model=Page[LeadRead],
 )
 async def list_leads(
@@ -263,7 +265,8 @@ async def list_duplicate_candidates(
     response_model=DuplicateList,
 )
 async def list_lead_duplicates(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> DuplicateList:
-    return DuplicateList.model_validate({"data": await duplicates.candidates(ctx, lead_id)})
+    found = await sensitive.scrubbed(ctx, await duplicates.candidates(ctx, lead_id))
+    return DuplicateList.model_validate({"data": found})
 
 
 @router.post(
@@ -281,7 +284,7 @@ async def merge_leads(
     ctx: Annotated[Context, require_idempotent("leads:write")],
     if_match: IfMatch = None,
 ) -> Row:
-    return await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match)
+    return await sensitive.written(ctx, await duplicates.merge(ctx, lead_id, body.lead_ids, if_match=if_match))
 
 
 @router.post(
@@ -299,7 +302,7 @@ async def merge_leads(
 async def unmerge_lead(
     lead_id: UUID, ctx: Annotated[Context, require_idempotent("leads:write")], if_match: IfMatch = None
 ) -> Row:
-    return await duplicates.unmerge(ctx, lead_id, if_match=if_match)
+    return await sensitive.written(ctx, await duplicates.unmerge(ctx, lead_id, if_match=if_match))
 
 
 @router.post(
@@ -325,7 +328,9 @@ async def qualify_lead(
 async def disqualify_lead(
     lead_id: UUID, body: DisqualifyRequest, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
 ) -> Row:
-    return await qualification.disqualify(ctx, lead_id, body.reason, body.note, if_match=if_match)
+    return await sensitive.written(
+        ctx, await qualification.disqualify(ctx, lead_id, body.reason, body.note, if_match=if_match)
+    )
 
 
 @router.post(
@@ -336,7 +341,7 @@ async def disqualify_lead(
 async def reactivate_lead(
     lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
 ) -> Row:
-    return await qualification.reactivate(ctx, lead_id, if_match=if_match)
+    return await sensitive.written(ctx, await qualification.reactivate(ctx, lead_id, if_match=if_match))
 
 
 @router.post(
@@ -345,7 +350,9 @@ async def reactivate_lead(
     response_model=LeadRead,
 )
 async def assign_lead(lead_id: UUID, body: AssignRequest, ctx: Annotated[Context, require("leads:write")]) -> Row:
-    return await routing.assign_lead(ctx, lead_id, member_id=body.member_id, team_id=body.team_id)
+    return await sensitive.written(
+        ctx, await routing.assign_lead(ctx, lead_id, member_id=body.member_id, team_id=body.team_id)
+    )
 
 
 @router.get(
@@ -359,7 +366,7 @@ async def list_lead_assignments(lead_id: UUID, ctx: Annotated[Context, require("
 
 @router.get("/{lead_id}", summary="Get a lead", response_model=LeadRead, openapi_extra={"x-conditional": True})
 async def get_lead(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]) -> Row:
-    return await leads.get(ctx, lead_id)
+    return await sensitive.lead(ctx, await leads.get(ctx, lead_id))
 
 
 @router.patch(
@@ -373,9 +380,11 @@ async def get_lead(lead_id: UUID, ctx: Annotated[Context, require("leads:read")]
 async def update_lead(
     lead_id: UUID, body: LeadUpdate, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None
 ) -> Row:
-    return await leads.update(ctx, lead_id, body.model_dump(exclude_unset=True), if_match=if_match)
+    return await sensitive.written(
+        ctx, await leads.update(ctx, lead_id, body.model_dump(exclude_unset=True), if_match=if_match)
+    )
 
 
 @router.delete("/{lead_id}", summary="Archive a lead (hidden from lists unless archived=true)", response_model=LeadRead)
 async def archive_lead(lead_id: UUID, ctx: Annotated[Context, require("leads:write")], if_match: IfMatch = None) -> Row:
-    return await leads.archive(ctx, lead_id, if_match=if_match)
+    return await sensitive.written(ctx, await leads.archive(ctx, lead_id, if_match=if_match))
