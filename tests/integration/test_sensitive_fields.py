@@ -263,7 +263,7 @@ async def test_sensitive_read_is_a_scope_of_its_own(tenant: Tenant) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-async def test_going_below_0044_is_refused_while_a_field_is_sensitive(
+async def test_going_below_0045_is_refused_while_a_field_is_sensitive(
     kind: str, tmp_path: Path, scratch: ScratchDatabases
 ) -> None:
     """The older code knows no sensitive field: it would show their values everywhere, so the
@@ -281,14 +281,14 @@ async def test_going_below_0044_is_refused_while_a_field_is_sensitive(
             body = {"key": "religion", "label": "Religion", "type": "text", "sensitive": True}
             field = (await client.post("/v1/custom-fields", json=body)).json()
             with pytest.raises(RuntimeError, match="sensitive"):
-                await downgrade(db, "0041")
+                await downgrade(db, "0044")
             async with db.engine.connect() as conn:
                 assert (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one() == (
                     head_revision()
                 )
             unmarked = await client.patch(f"/v1/custom-fields/{field['id']}", json={"sensitive": False})
             assert unmarked.status_code == 200, unmarked.text
-        await downgrade(db, "0041")
+        await downgrade(db, "0044")
         await upgrade(db)
         async with db.engine.connect() as conn:
             row = (await conn.execute(sa.text("SELECT key, sensitive FROM custom_fields"))).one()

@@ -7,8 +7,8 @@
   every list, export, event and webhook (a downgrade never widens what a key may read). Unmark them
   (`PATCH /v1/custom-fields/{id} {"sensitive": false}`) knowingly, or remove their values, first.
 
-Revision ID: 0044
-Revises: 0041
+Revision ID: 0045
+Revises: 0044
 Create Date: 2026-12-08 10:00:00.000000
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0044"
-down_revision: str | None = "0041"
+revision: str = "0045"
+down_revision: str | None = "0044"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -32,7 +32,7 @@ def downgrade() -> None:
     marked = op.get_bind().execute(sa.text("SELECT count(*) FROM custom_fields WHERE sensitive")).scalar_one()
     if marked:
         raise RuntimeError(
-            f"{marked} custom field(s) are sensitive: below revision 0044 their values would show in every list, "
+            f"{marked} custom field(s) are sensitive: below revision 0045 their values would show in every list, "
             "export, event and webhook. Unmark them (PATCH /v1/custom-fields/{id} with sensitive false) or remove "
             "their values first."
         )
