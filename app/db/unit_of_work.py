@@ -32,8 +32,6 @@ from app.db.repositories.system import SystemRepository
 from app.db.session import Database
 from app.db.wakeups import EVENTS, notify_with_commit, wake_local
 
-ANALYTIC_WORK_MEM = "32MB"  # per sort or hash of a report's statement (reports are few at a time)
-
 
 class UnitOfWork:
     def __init__(self, database: Database, *, write: bool = True) -> None:
@@ -109,16 +107,15 @@ class UnitOfWork:
             await self.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
     async def analytic(self) -> None:
-        """Reports on PostgreSQL: run this unit of work's aggregates without JIT compilation and with
-        room to sort in memory. JIT's compile time (0.1-0.25 s a statement) is more than it saves on
-        the reports' second-long aggregates, and their sorts of a few hundred thousand rows would
-        spill to disk at the default `work_mem`. Session settings (reads run in autocommit, where
-        SET LOCAL does nothing), reset before the connection goes back to the pool. Once per unit of
-        work; nothing on SQLite."""
+        """Reports on PostgreSQL: run this unit of work's aggregates without JIT compilation, whose
+        compile time (0.1-0.25 s a statement) is more than it saves on the reports' second-long
+        aggregates. A session setting (reads run in autocommit, where SET LOCAL does nothing),
+        reset before the connection goes back to the pool. Once per unit of work; nothing on
+        SQLite. (`work_mem` stays the server's: more of it made the planner give up the parallel
+        hash join of the team report's assignments, slower on two cores.)"""
         if not self._analytic and not self.database.is_sqlite:
             self._analytic = True
             await self.execute(text("SET jit = off"))
-            await self.execute(text(f"SET work_mem = '{ANALYTIC_WORK_MEM}'"))
 
     async def insert_rows(
         self, table: Table, rows: Sequence[Mapping[str, Any]], shared: Mapping[str, Any] | None = None
@@ -177,7 +174,6 @@ class UnitOfWork:
             self._analytic = False
             try:
                 await conn.execute(text("RESET jit"))
-                await conn.execute(text("RESET work_mem"))
             except BaseException:
                 await conn.invalidate()  # never pooled with the report's settings
                 raise
