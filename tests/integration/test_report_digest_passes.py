@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -236,3 +237,28 @@ async def test_a_delivery_after_failures_and_a_change_while_waiting_reset_the_co
 async def _paused(tenant: Tenant, url: str) -> dict[str, Any] | None:
     row: dict[str, Any] = (await tenant.get(url)).json()
     return row if row["paused"] else None
+
+
+async def test_a_time_of_day_changed_after_the_days_digest_went_does_not_send_its_window_again(
+    database: Database, tenant: Tenant
+) -> None:
+    """Once per period: a daily digest went at 00:00; moved to 00:01 the same day, it waits for
+    tomorrow instead of sending the same window a second time."""
+    zone = (await tenant.get("/v1/workspace")).json()["timezone"]
+    local = utcnow().astimezone(ZoneInfo(zone))
+    if local.time() < dt.time(0, 2):
+        pytest.skip("the two occurrences must fall on today; it is just past midnight in the workspace")
+    daily = await schedule(tenant, name="Daily", cadence={"type": "daily", "at": "00:00"}, emit_event=True)
+    await make_due(database, daily["id"])
+    await digests.run_due(database, utcnow())
+    [went] = await deliveries(database, daily["id"])
+    assert went["occurrence"] == f"{local.date().isoformat()}T00:00"
+    moved = await tenant.patch(
+        f"/v1/report-schedules/{daily['id']}", json={"cadence": {"type": "daily", "at": "00:01"}}
+    )
+    assert moved.status_code == 200, moved.text
+    await make_due(database, daily["id"])
+    await digests.run_due(database, utcnow())
+    assert len(await deliveries(database, daily["id"])) == 1
+    after = (await tenant.get(f"/v1/report-schedules/{daily['id']}")).json()
+    assert at(after["next_run_at"]).astimezone(ZoneInfo(zone)).date() == local.date() + dt.timedelta(days=1)

@@ -243,7 +243,9 @@ async def prepare(ctx: Context, schedule: Mapping[str, Any]) -> Prepared:
     occurrence = rules.latest_at_or_before(cadence, calendar.timezone, ctx.now)
     name = rules.name(occurrence, cadence, calendar.timezone)
     following = rules.next_after(cadence, calendar.timezone, ctx.now)
-    if await ctx.report_digests.exists(schedule["id"], name):
+    # One digest a local day: an occurrence went already when one of that day did (a time of day
+    # changed after the day's digest went does not send its window again).
+    if await ctx.report_digests.exists_on(schedule["id"], rules.local_day(occurrence, calendar.timezone)):
         return Prepared(occurrence, name, following)  # it went already: nothing to compute
     entry = REPORTS[schedule["report"]]
     params = entry.params.model_validate(schedule["params"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +27,14 @@ class DigestRepository(TenantRepository[Row]):
     async def exists(self, schedule_id: UUID, occurrence: str) -> bool:
         statement = select(rd.c.id).where(self.scope, rd.c.schedule_id == schedule_id, rd.c.occurrence == occurrence)
         return (await self.uow.execute(statement)).first() is not None
+
+    async def exists_on(self, schedule_id: UUID, day: date) -> bool:
+        """Whether the schedule delivered an occurrence on this local day (at whatever time: its
+        names are `<day>T<HH:MM>`)."""
+        statement = select(rd.c.id).where(
+            self.scope, rd.c.schedule_id == schedule_id, rd.c.occurrence.startswith(f"{day.isoformat()}T")
+        )
+        return (await self.uow.execute(statement.limit(1))).first() is not None
 
     async def set_messages(self, schedule_id: UUID, occurrence: str, message_ids: Sequence[UUID]) -> None:
         await self.uow.execute(
