@@ -305,3 +305,34 @@ async def test_scopes_and_tenancy(tenant: Tenant, other_tenant: Tenant) -> None:
     assert_problem(await tenant.get(URL, key=orders_only), 403)
     reader = await tenant.key_with("reports:read")
     assert (await tenant.get(URL, key=reader)).status_code == 200
+
+
+async def test_the_workspaces_own_occasions_are_checked_and_recompute_the_forecast(tenant: Tenant) -> None:
+    """`/v1/settings/occasions`: the workspace's own yearly dates, inputs of the forecast's model;
+    a change of them is a change of the forecast's data (the cache recomputes)."""
+    as_of = _as_of()
+    orders, _ = history(12, as_of)
+    await sync(tenant, orders)
+    before = await forecast(tenant, as_of=as_of.isoformat())
+    empty = (await tenant.get("/v1/settings/occasions")).json()
+    assert empty["occasions"] == []
+    sale = {"name": "anniversary_sale", "calendar": "jalali", "month": 12, "day": 30, "days": 3}
+    saved = await tenant.request("PUT", "/v1/settings/occasions", json={"occasions": [sale]})
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["occasions"] == [sale]
+    after = await forecast(tenant, as_of=as_of.isoformat())
+    assert after["computed_at"] != before["computed_at"] and len(after["forecast"]) == 6
+    assert (await forecast(tenant, as_of=as_of.isoformat()))["computed_at"] == after["computed_at"]
+    for bad, field in (
+        ({**sale, "name": "nowruz"}, "occasions"),
+        ({**sale, "name": "Big Sale"}, "occasions.0.name"),
+        ({**sale, "month": 7, "day": 31}, "occasions"),
+        ({**sale, "calendar": "gregorian", "month": 4, "day": 31}, "occasions"),
+        ({**sale, "days": 0}, "occasions.0.days"),
+        ({**sale, "month": "12"}, "occasions.0.month"),
+    ):
+        answer = await tenant.request("PUT", "/v1/settings/occasions", json={"occasions": [bad]})
+        assert answer.status_code == 422, (bad, answer.text)
+        assert any(e["field"].startswith(field) for e in answer.json()["errors"]), (bad, answer.text)
+    twice = await tenant.request("PUT", "/v1/settings/occasions", json={"occasions": [sale, sale]})
+    assert twice.status_code == 422

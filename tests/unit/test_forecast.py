@@ -319,3 +319,18 @@ def test_inputs_are_checked() -> None:
     matrix = occasion_matrix(period_ranges("month", date(2025, 1, 1), 11))
     with pytest.raises(ValueError, match="occasions"):
         forecast([1.0] * 10, horizon=2, season_length=12, occasions=matrix)
+
+
+def test_a_workspaces_yearly_occasion_lands_on_its_days_in_either_calendar() -> None:
+    from app.domain.reports.forecast import YearlyOccasion, occasion_matrix
+
+    # 30 Esfand: 1403 is a leap year (30 Esfand 1403 = 20 March 2025); 1402 and 1404 end on the 29th.
+    esfand = YearlyOccasion("last_day_sale", "jalali", 12, 30, 1).ranges(range(2024, 2027))
+    assert [start for start, _ in esfand] == [date(2024, 3, 19), date(2025, 3, 20), date(2026, 3, 20)]
+    leap_day = YearlyOccasion("leap_sale", "gregorian", 2, 29, 2).ranges(range(2024, 2026))
+    assert leap_day == ((date(2024, 2, 29), date(2024, 3, 2)), (date(2025, 2, 28), date(2025, 3, 2)))
+    # As a column of the model's inputs: March 2025 holds one of its 31 days, February none.
+    own = YearlyOccasion("last_day_sale", "jalali", 12, 30).for_years(range(2024, 2027))
+    matrix = occasion_matrix([(date(2025, 2, 1), date(2025, 3, 1)), (date(2025, 3, 1), date(2025, 4, 1))], [own],
+                             region=())  # fmt: skip
+    assert matrix.names == ("last_day_sale",) and matrix.rows == ((0.0,), (1 / 31,))

@@ -175,6 +175,39 @@ def black_friday(year: int) -> date:
     return first_thursday + timedelta(days=22)
 
 
+@dataclass(frozen=True)
+class YearlyOccasion:
+    """One of the workspace's own dates, every year: `days` days from `month`/`day` of its
+    `calendar` (Jalali or Gregorian). A day past the month's end (30 Esfand, 29 February in a common
+    year) is the month's last day that year."""
+
+    name: str
+    calendar: str
+    month: int
+    day: int
+    days: int = 1
+
+    def ranges(self, years: range) -> tuple[DateRange, ...]:
+        """Its Gregorian [start, end) ranges for the Gregorian `years` (a Jalali year starts in
+        March: the one starting in each Gregorian year, and the one before)."""
+        found: list[DateRange] = []
+        if self.calendar == "jalali":
+            for year in range(years.start - 622, years.stop - 621):
+                leap = jdatetime.date(year, 1, 1).isleap()
+                last = 31 if self.month <= 6 else 30 if self.month <= 11 else 30 if leap else 29
+                start = jdatetime.date(year, self.month, min(self.day, last)).togregorian()
+                found.append((start, start + timedelta(days=self.days)))
+        else:
+            for year in years:
+                last = calendar.monthrange(year, self.month)[1]
+                start = date(year, self.month, min(self.day, last))
+                found.append((start, start + timedelta(days=self.days)))
+        return tuple(r for r in found if r[0].year in years or r[1].year in years)
+
+    def for_years(self, years: range) -> Occasion:
+        return Occasion(self.name, self.ranges(years))
+
+
 def _region_days(name: str, years: range) -> list[date]:
     days: list[date] = []
     for year in years:
@@ -232,8 +265,7 @@ def period_ranges(unit: str, first_start: date, count: int) -> tuple[DateRange, 
     if unit in ("day", "week"):
         step = 1 if unit == "day" else 7
         return tuple(
-            (first_start + timedelta(days=step * i), first_start + timedelta(days=step * (i + 1)))
-            for i in range(count)
+            (first_start + timedelta(days=step * i), first_start + timedelta(days=step * (i + 1))) for i in range(count)
         )
     months = {"month": 1, "quarter": 3, "year": 12}[unit]
     if first_start.day != 1 or (first_start.month - 1) % months:
@@ -476,9 +508,7 @@ class _Sarimax:
         rows = []
         for origin in origins:
             result = (
-                fitted
-                if origin == first
-                else fitted.apply(y[:origin], exog=None if exog is None else exog[:origin])
+                fitted if origin == first else fitted.apply(y[:origin], exog=None if exog is None else exog[:origin])
             )
             forecast = result.get_forecast(steps, exog=self._future(exog, origin, steps))
             rows.append(np.asarray(forecast.predicted_mean, dtype=np.float64))
@@ -577,10 +607,14 @@ def forecast(
         note = None
     elif trend:
         models += [_Ets("holt_damped", None), _Sarimax(None, occasion_values, names, rate)]
-        note = None if seasonal_train is None else (
-            f"{n} periods of history: seasonality needs {seasonal_train + steps + MIN_ORIGINS - 1} (two full "
-            f"seasons of {s} before the backtest); non-seasonal models tried ({baseline.name}, holt_damped, "
-            "sarimax without season)"
+        note = (
+            None
+            if seasonal_train is None
+            else (
+                f"{n} periods of history: seasonality needs {seasonal_train + steps + MIN_ORIGINS - 1} (two full "
+                f"seasons of {s} before the backtest); non-seasonal models tried ({baseline.name}, holt_damped, "
+                "sarimax without season)"
+            )
         )
     else:
         models.append(_Mean())

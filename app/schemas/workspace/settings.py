@@ -487,6 +487,65 @@ SECTIONS["opportunity-reasons"] = (OpportunityReasons, OpportunityReasonsUpdate,
 SECTIONS["routing"] = (RoutingSettings, RoutingSettingsUpdate, RoutingSettingsRead)
 
 
+# -- the workspace's own occasions (sales forecasts) --------------------------------------------------
+
+BUILT_IN_OCCASIONS = ("nowruz", "yalda", "black_friday", "exchange_rate")
+
+
+class OccasionRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$",
+        description="Lower-case letters, digits and underscores; not nowruz, yalda, black_friday or exchange_rate",
+    )  # fmt: skip
+    calendar: Literal["gregorian", "jalali"] = Field(description="The calendar its month and day are in")
+    month: int = Field(ge=1, le=12, strict=True)
+    day: int = Field(
+        ge=1, le=31, strict=True,
+        description="Its first day; past the month's end in a year (30 Esfand, 29 February): the month's last day",
+    )  # fmt: skip
+    days: int = Field(default=1, ge=1, le=60, strict=True, description="How many days it lasts")
+
+    @model_validator(mode="after")
+    def _known(self) -> OccasionRule:
+        if self.name in BUILT_IN_OCCASIONS:
+            raise ValueError(f"name: {self.name} is a built-in input of the forecast")
+        longest = (31 if self.month <= 6 else 30) if self.calendar == "jalali" else (
+            29 if self.month == 2 else 30 if self.month in (4, 6, 9, 11) else 31)  # fmt: skip
+        if self.day > longest:
+            raise ValueError(f"day: month {self.month} of the {self.calendar} calendar has at most {longest} days")
+        return self
+
+
+class OccasionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    occasions: list[OccasionRule] = Field(
+        default_factory=list, max_length=20,
+        description="The workspace's own yearly dates (a sale, an anniversary): inputs of the sales forecast's "
+        "SARIMAX model beside the region's occasions",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _unique(self) -> OccasionSettings:
+        names = [o.name for o in self.occasions]
+        if len(set(names)) != len(names):
+            raise ValueError("occasions: names must be unique")
+        return self
+
+
+class OccasionSettingsUpdate(RequestModel):
+    occasions: list[OccasionRule] = Field(default=None, max_length=20)  # type: ignore[assignment]
+
+
+class OccasionSettingsRead(OccasionSettings, ResourceRead):
+    pass
+
+
+SECTIONS["occasions"] = (OccasionSettings, OccasionSettingsUpdate, OccasionSettingsRead)
+
+
 # -- customers (orders) ------------------------------------------------------------------------------
 
 

@@ -12,8 +12,8 @@ parameters in `report_forecasts`.
 - Values: revenue in minor units of the reporting currency, answered as decimal strings (rounded
   half-even to the minor unit); orders as whole numbers in strings ("12"), rounded the same way.
 - Occasions (exogenous inputs): Black Friday everywhere; Nowruz and Yalda too for workspaces in Iran
-  or Afghanistan (`default_region` IR or AF). The workspace's own dates: none yet (there is no
-  place to keep them; the model takes them as `Occasion`s once there is).
+  or Afghanistan (`default_region` IR or AF); then the workspace's own yearly dates
+  (`/v1/settings/occasions`, part of the data version: changing them recomputes the cache).
 - Exchange rate: when the workspace keeps rates into its reporting currency, the currency with the
   most rates dated in the history gives one value per history period (the mean of the period's
   rates, the last known carried forward over periods without one); used only when a rate is known
@@ -110,6 +110,7 @@ class Plan:
     currency: str
     region: str | None
     version: str
+    occasions: tuple[model.YearlyOccasion, ...] = ()  # the workspace's own (`/v1/settings/occasions`)
 
 
 async def _plan(ctx: Context, params: Params) -> Plan:
@@ -137,16 +138,30 @@ async def _plan(ctx: Context, params: Params) -> Plan:
         if max(first, reach) <= last:
             history = tuple(cal.cut(max(first, reach), last, interval, calendar)[-MAX_HISTORY:])
     facts = await repo.version_facts(calendar.midnight(ahead), last, workspace["currency"])
+    occasions = await _own_occasions(ctx)
     parts = [MODEL_VERSION, calendar.kind, calendar.locale, calendar.timezone, calendar.first_weekday,
-             workspace["default_region"], workspace["currency"], last.isoformat(), *facts]  # fmt: skip
+             workspace["default_region"], workspace["currency"], last.isoformat(), *facts, *occasions]  # fmt: skip
     version = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
-    return Plan(calendar, as_of, history, future, workspace["currency"], workspace["default_region"], version)
+    return Plan(calendar, as_of, history, future, workspace["currency"], workspace["default_region"], version,
+                occasions)  # fmt: skip
+
+
+async def _own_occasions(ctx: Context) -> tuple[model.YearlyOccasion, ...]:
+    """The workspace's own yearly dates (`/v1/settings/occasions`)."""
+    from app.schemas.workspace.settings import OccasionSettings
+    from app.services.workspace import settings
+
+    values = (await settings.get(ctx, "occasions", OccasionSettings))["values"]
+    return tuple(model.YearlyOccasion(o["name"], o["calendar"], o["month"], o["day"], o["days"])
+                 for o in values["occasions"])  # fmt: skip
 
 
 def _occasions(plan: Plan) -> model.OccasionMatrix:
     region = REGION_OCCASIONS.get((plan.region or "").upper(), OTHER_OCCASIONS)
     spans = [(p.start_date, p.end_date + timedelta(days=1)) for p in (*plan.history, *plan.future)]
-    return model.occasion_matrix(spans, (), region=region)
+    years = range(min(s for s, _ in spans).year - 1, max(e for _, e in spans).year + 2) if spans else range(0)
+    own = tuple(occasion.for_years(years) for occasion in plan.occasions)
+    return model.occasion_matrix(spans, own, region=region)
 
 
 async def _exchange_rate(ctx: Context, plan: Plan) -> tuple[str | None, list[float] | None]:
