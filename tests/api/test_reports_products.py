@@ -88,9 +88,14 @@ async def test_products_and_categories_counted_by_hand(tenant: Tenant) -> None:
         ("2026-01-19", "2026-01-19", "2026-01-25", 6, "27.00"),
         ("2026-01-26", "2026-01-26", "2026-01-31", 3, "10.00"),
     ]
+    # The same figures per period: margin (null with an order without cost: o4), customers, repeat rate.
+    assert [(p["margin"], p["customers"], p["repeat_rate"]) for p in report["periods"]] == [
+        ("0.00", 0, None), ("30.00", 1, 0.0), ("6.00", 1, 0.0), (None, 2, 0.0), ("5.00", 1, 0.0)]  # fmt: skip
     month = (await tenant.get("/v1/reports/products", params={**JANUARY, "interval": "month"})).json()["periods"]
     assert [(p["label"], p["display_label"], p["units"], p["revenue"]) for p in month] == [
         ("2026-01", "January 2026", 13, "97.00")]  # fmt: skip
+    # alice, bob, carol and frank bought in January; alice twice (o1, o2).
+    assert [(p["margin"], p["customers"], p["repeat_rate"]) for p in month] == [(None, 4, 0.25)]
 
 
 async def test_sorting_limits_groups_and_the_category_filter(tenant: Tenant) -> None:
@@ -132,7 +137,8 @@ async def test_csv(tenant: Tenant) -> None:
     assert [r["margin"] for r in rows if r["section"] == "product"] == ["27.00", "18.00", "", ""]
     assert [r["category"] for r in rows if r["section"] == "category"] == ["shoes", "hats", "misc"]
     [period] = [r for r in rows if r["section"] == "period"]
-    assert (period["label"], period["units"], period["revenue"]) == ("2026-01", "13", "97.00")
+    assert (period["label"], period["units"], period["revenue"], period["margin"], period["customers"],
+            period["repeat_rate"]) == ("2026-01", "13", "97.00", "", "4", "0.25")
     assert_problem(await tenant.get("/v1/reports/products", headers={"Accept": "image/png"}), 406)
 
 

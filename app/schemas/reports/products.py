@@ -41,6 +41,11 @@ class ProductPeriod(PeriodRead):
 
     units: int
     revenue: str = Field(description=MONEY)
+    margin: str | None = Field(description=f"{MONEY}: the period's revenue less cost (null: an order without cost)")
+    customers: int = Field(description="Distinct customers who bought in the period")
+    repeat_rate: float | None = Field(
+        description="Of them, those with two or more distinct orders in the period (null: no customers)"
+    )
 
 
 class ProductsReport(BaseModel):

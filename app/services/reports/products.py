@@ -50,11 +50,15 @@ async def products(
     }
     periods = []
     for index, period in enumerate(scope.periods):
-        found = per_period.get(index, {})
+        figures = rules.figures(per_period.get(index, {}))
         periods.append({
             **period_fields(period),
-            "units": int(found.get("units") or 0),
-            "revenue": from_minor(rules.to_minor(found.get("revenue")), currency),
+            "units": figures["units"],
+            "revenue": from_minor(figures["revenue_minor"], currency),
+            # nothing sold in the period: no margin either (not an unknown one)
+            "margin": _money(figures["margin_minor"] if index in per_period else 0, currency),
+            "customers": figures["customers"],
+            "repeat_rate": figures["repeat_rate"],
         })  # fmt: skip
     return {
         "from": scope.first,

@@ -138,16 +138,34 @@ class ProductReportRepository(TenantRepository[dict[str, Any]]):
         )
 
     async def periods(self, scope: ReportScope, *, category: str | None) -> list[Row]:
-        """Per period (index in the scope's periods): units and revenue of every product."""
+        """Per period (index in the scope's periods) of every product: units, revenue, cost,
+        converted, costless, customers and repeaters (as `ranked`'s rows, the period as key)."""
         await self.uow.analytic()
         lines = self._lines(scope, category)
-        period = sql.bucket(lines.c.placed_at, scope.bounds()).label("period")
-        bucketed = select(period, lines.c.units, lines.c.revenue).subquery("bucketed")
+        period = sql.bucket(lines.c.placed_at, scope.bounds())
+        totals = (
+            select(
+                period.label("key"),
+                func.sum(lines.c.units).label("units"),
+                func.sum(lines.c.revenue).label("revenue"),
+                func.sum(lines.c.cost).label("cost"),
+                func.sum(lines.c.converted).label("converted"),
+                func.sum(lines.c.costless).label("costless"),
+            )
+            .group_by(period)
+            .subquery("totals")
+        )
+        buyers = self._buyers(lines, period)
         statement: Select[Any] = select(
-            bucketed.c.period,
-            func.sum(bucketed.c.units).label("units"),
-            func.sum(bucketed.c.revenue).label("revenue"),
-        ).group_by(bucketed.c.period)
+            totals.c.key.label("period"),
+            totals.c.units,
+            totals.c.revenue,
+            totals.c.cost,
+            totals.c.converted,
+            totals.c.costless,
+            func.coalesce(buyers.c.customers, 0).label("customers"),
+            func.coalesce(buyers.c.repeaters, 0).label("repeaters"),
+        ).select_from(totals.outerjoin(buyers, _same(buyers.c.key, totals.c.key)))
         return [dict(r) for r in (await self.uow.execute(statement)).mappings()]
 
     async def unconverted_orders(self, scope: ReportScope, *, category: str | None) -> int:

@@ -28,8 +28,8 @@ FIGURES = ("units", "revenue", "margin", "customers", "repeat_rate")
     "margin takes off the order's goods cost shared over its lines by their totals (null when some order has no "
     "cost); customers are distinct buyers and the repeat rate the share of them who bought it in two or more "
     "orders of the range. Products and categories come the first `limit` by `sort` (descending); periods carry "
-    "units and revenue of all products. Orders no exchange rate converts yet count in `unconverted_orders`, "
-    "not in revenue. `Accept: text/csv` for a table.",
+    "the same figures over all products (or the category's). Orders no exchange rate converts yet count in "
+    "`unconverted_orders`, not in revenue. `Accept: text/csv` for a table.",
     response_model=ProductsReport,
     responses=responses(),
 )
@@ -55,8 +55,8 @@ async def get_products_report(
                  *(_cell(p[f]) for f in FIGURES)] for p in result["products"]]  # fmt: skip
         rows += [["category", "", "", c["category"] or "", "", covered.first, covered.last,
                   *(_cell(c[f]) for f in FIGURES)] for c in result["categories"]]  # fmt: skip
-        rows += [["period", "", "", category or "", p["label"], p["start_date"], p["end_date"], p["units"],
-                  p["revenue"], "", "", ""] for p in result["periods"]]  # fmt: skip
+        rows += [["period", "", "", category or "", p["label"], p["start_date"], p["end_date"],
+                  *(_cell(p[f]) for f in FIGURES)] for p in result["periods"]]  # fmt: skip
         return csv_answer("products", header, rows)
     return ProductsReport.model_validate(result)
 
