@@ -113,9 +113,13 @@ class UnitOfWork:
         reset before the connection goes back to the pool. Once per unit of work; nothing on
         SQLite. (`work_mem` stays the server's: more of it made the planner give up the parallel
         hash join of the team report's assignments, slower on two cores.)"""
-        if not self._analytic and not self.database.is_sqlite:
-            self._analytic = True
-            await self.execute(text("SET jit = off"))
+        if self._analytic or self.database.is_sqlite:
+            return
+        if self.write:  # in a transaction: SET LOCAL ends with it (a RESET after commit would be rolled back)
+            await self.execute(text("SET LOCAL jit = off"))
+            return
+        self._analytic = True
+        await self.execute(text("SET jit = off"))
 
     async def insert_rows(
         self, table: Table, rows: Sequence[Mapping[str, Any]], shared: Mapping[str, Any] | None = None

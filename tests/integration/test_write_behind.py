@@ -150,6 +150,10 @@ async def test_report_settings_last_only_as_long_as_their_transaction(database: 
         await uow.analytic()
         assert (await uow.execute(text("SHOW jit"))).scalar() == "off"
     assert before == "on"  # the server's default: the test would prove nothing otherwise
+    async with UnitOfWork(database) as uow:  # a writing unit of work: for its transaction only
+        await uow.analytic()
+        assert (await uow.execute(text("SHOW jit"))).scalar() == "off"
+        await uow.commit()
     for _ in range(3):  # whichever pooled connection comes next
         async with UnitOfWork(database, write=False) as uow:
             assert (await uow.execute(text("SHOW jit"))).scalar() == before
