@@ -745,3 +745,40 @@ async def test_workspaces_made_before_0044_keep_every_retention_class_off_throug
         assert {v.get("message_body_days", "absent") for v in stored} == {None, 30}
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_going_below_0042_takes_the_audit_retention_out_of_stored_settings(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """A retention write after 0042 stores the whole section, `audit_log_days` included; the older
+    code forbids unknown fields, so the downgrade takes it out (every other value stays)."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            made = await workspaces.create(uow, name="Audited", now=utcnow())
+            await uow.commit()
+        ws = _uuid(kind, made.workspace["id"])
+        values = {"idempotency_key_hours": 48, "webhook_response_excerpt_days": 30, "audit_log_days": 400}
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text('DELETE FROM workspace_settings WHERE section = \'retention\' AND workspace_id = :ws'),
+                {"ws": ws},
+            )
+            await conn.execute(
+                text(
+                    'INSERT INTO workspace_settings (workspace_id, section, "values", version, created_at, '
+                    "updated_at, created_by, updated_by) VALUES (:ws, 'retention', "
+                    f"{'CAST(:v AS jsonb)' if kind == 'postgresql' else ':v'}, 3, :now, :now, 'test', 'test')"
+                ),
+                {"ws": ws, "v": json.dumps(values), "now": utcnow()},
+            )
+        await downgrade(db, "0041")
+        async with db.engine.connect() as conn:
+            statement = text("""SELECT "values" FROM workspace_settings WHERE section = 'retention'""")
+            [(raw,)] = (await conn.execute(statement)).all()
+        stored = json.loads(raw) if isinstance(raw, str) else raw
+        assert stored == {"idempotency_key_hours": 48, "webhook_response_excerpt_days": 30}
+    finally:
+        await db.dispose()
