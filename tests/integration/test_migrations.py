@@ -763,7 +763,7 @@ async def test_going_below_0042_takes_the_audit_retention_out_of_stored_settings
         values = {"idempotency_key_hours": 48, "webhook_response_excerpt_days": 30, "audit_log_days": 400}
         async with db.engine.begin() as conn:
             await conn.execute(
-                text('DELETE FROM workspace_settings WHERE section = \'retention\' AND workspace_id = :ws'),
+                text("DELETE FROM workspace_settings WHERE section = 'retention' AND workspace_id = :ws"),
                 {"ws": ws},
             )
             await conn.execute(
