@@ -154,6 +154,38 @@ async def test_a_webhook_delivery_carries_no_sensitive_value(tenant: Tenant, dat
     assert deliveries.status_code == 200 and FAITH not in deliveries.text
 
 
+async def test_a_webhook_leaves_out_a_value_recorded_before_its_field_was_marked_sensitive(
+    tenant: Tenant, database: Database
+) -> None:
+    plain = await define(tenant, "ethnicity")
+    await define(tenant, "budget", type="number")
+    await drain_dispatch(database)
+    async with Receiver() as receiver:
+        endpoint = await tenant.post(
+            "/v1/webhook-endpoints", json={"url": receiver.url, "event_types": ["lead.created", "lead.updated"]}
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        values = {"ethnicity": FAITH, "budget": 3}
+        lead = (await tenant.post("/v1/leads", json={"email": "late@x.io", "custom_fields": values})).json()
+        changed = await tenant.patch(f"/v1/leads/{lead['id']}", json={"custom_fields": {"ethnicity": OTHER_FAITH}})
+        assert changed.status_code == 200 and OTHER_FAITH in changed.text  # not sensitive yet
+        await drain_dispatch(database)  # both events recorded, with the value, and queued for delivery
+        marked = await tenant.patch(f"/v1/custom-fields/{plain['id']}", json={"sensitive": True})
+        assert marked.status_code == 200 and marked.json()["sensitive"] is True
+        async with running_worker(database):
+            hooks = await receiver.wait_for(2)
+            # A replay of the same events, asked for after the marking, sends them without it too.
+            replay = await tenant.post(
+                f"/v1/webhook-endpoints/{endpoint.json()['id']}/replay", json={"since_sequence": 0}
+            )
+            assert replay.status_code == 200 and replay.json() == {"deliveries_created": 2}, replay.text
+            hooks = await receiver.wait_for(4)
+    assert [h.json["type"] for h in hooks] == ["lead.created", "lead.updated"] * 2
+    assert [h.json["data"]["custom_fields"] for h in hooks] == [{"budget": 3}] * 4
+    assert [h.json["previous_attributes"] for h in hooks[1::2]] == [{"custom_fields": {"budget": 3}}] * 2
+    assert all(FAITH.encode() not in h.body and OTHER_FAITH.encode() not in h.body for h in hooks)
+
+
 async def test_a_form_posts_a_sensitive_value_that_only_the_lead_keeps(tenant: Tenant) -> None:
     await religion_and_budget(tenant)
     form = await tenant.post(
