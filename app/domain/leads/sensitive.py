@@ -110,6 +110,19 @@ def sensitive_form_fields(field_mapping: Mapping[str, Any], keys: frozenset[str]
     )
 
 
+def sensitive_columns(fields_to_columns: Mapping[str, str], keys: frozenset[str]) -> frozenset[str]:
+    """The columns of a lead import's file (by name) that carry a sensitive value: those its mapping
+    (field -> column name) sends to a sensitive custom field (`custom_fields.<key>`), and one read
+    as the whole `custom_fields` object. A failed row is kept and listed without them."""
+    if not keys:
+        return frozenset()
+    return frozenset(
+        column
+        for field, column in fields_to_columns.items()
+        if field == CUSTOM_FIELDS or (field.startswith(CUSTOM_PREFIX) and field[len(CUSTOM_PREFIX) :] in keys)
+    )
+
+
 def without_form_fields(submission: RowT, names: frozenset[str]) -> RowT:
     """A form submission (a row, or its JSON form) without the posted values of `names`."""
     fields = submission.get("fields")
