@@ -222,6 +222,43 @@ async def test_a_failed_import_row_is_kept_and_listed_without_sensitive_columns(
     assert FAITH not in csv_text and OTHER_FAITH not in csv_text and "not-an-email" in csv_text
 
 
+async def test_picking_people_by_a_sensitive_field_needs_sensitive_read(tenant: Tenant) -> None:
+    await religion_and_budget(tenant)
+
+    def branch(field: str) -> dict[str, Any]:
+        condition = {"any": [{"field": "tags", "op": "contains", "value": "vip"}, {"field": field, "op": "eq",
+                                                                                     "value": FAITH}]}  # fmt: skip
+        return {"name": "Pick", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "b", "type": "branch", "conditions": condition, "then": "x", "else": "x"},
+                          {"id": "x", "type": "exit"}]}  # fmt: skip
+
+    writer = await tenant.key_with("journeys:write", "journeys:read")
+    refused = assert_problem(
+        await tenant.post("/v1/journeys", json=branch("custom_fields.religion"), key=writer),
+        403,
+        "steps.0.conditions.any.1.field",
+    )
+    assert "sensitive:read" in refused["detail"]
+    allowed = await tenant.post("/v1/journeys", json=branch("custom_fields.budget"), key=writer)
+    assert allowed.status_code == 201, allowed.text
+    path = f"/v1/journeys/{allowed.json()['id']}"
+    edit = {"steps": branch("custom_fields.religion")["steps"]}
+    assert_problem(await tenant.patch(path, json=edit, key=writer), 403, "steps.0.conditions.any.1.field")
+    trusted = await tenant.key_with("journeys:write", "journeys:read", "sensitive:read")
+    assert (await tenant.patch(path, json=edit, key=trusted)).status_code == 200
+    # A campaign's audience alike.
+    campaigner = await tenant.key_with("campaigns:write")
+    audience = {
+        "type": "leads",
+        "conditions": {"all": [{"field": "custom_fields.religion", "op": "eq", "value": FAITH}]},
+    }
+    body = {"name": "Pick", "channel": "sms", "audience": audience}
+    assert_problem(
+        await tenant.post("/v1/campaigns", json=body, key=campaigner), 403, "audience.conditions.all.0.field"
+    )
+    assert (await tenant.post("/v1/campaigns", json=body)).status_code == 201  # admin has sensitive:read
+
+
 async def test_a_form_posts_a_sensitive_value_that_only_the_lead_keeps(tenant: Tenant) -> None:
     await religion_and_budget(tenant)
     form = await tenant.post(

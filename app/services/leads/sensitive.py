@@ -156,3 +156,31 @@ async def check_filters(ctx: Context, asked: Iterable[str]) -> None:
             f"{', '.join(refused)}: {message}",
             errors=[FieldError("query", name, message, "forbidden") for name in refused],
         )
+
+
+async def check_conditions(ctx: Context, document: Any) -> None:
+    """Picking people by a sensitive value (a journey's or a campaign's condition on
+    `custom_fields.<key>`) needs `sensitive:read`, as filtering a list by it does: who is picked
+    tells whose value it is (403 naming each condition's field by its path in the body)."""
+    if ctx.allows(SENSITIVE_READ) or not _mentions_custom_fields(document):
+        return
+    refused = rules.sensitive_conditions(document, await keys(ctx))
+    if refused:
+        message = (
+            f"a sensitive custom field: a condition on it needs the {SENSITIVE_READ!r} scope, which this key lacks"
+        )
+        raise Forbidden(
+            f"{', '.join(refused)}: {message}",
+            errors=[FieldError("body", path, message, "forbidden") for path in refused],
+        )
+
+
+def _mentions_custom_fields(document: Any) -> bool:
+    """Whether a JSON document names a custom field anywhere (else no definitions are read)."""
+    if isinstance(document, str):
+        return document.startswith(rules.CUSTOM_PREFIX)
+    if isinstance(document, Mapping):
+        return any(_mentions_custom_fields(v) for v in document.values())
+    if isinstance(document, list):
+        return any(_mentions_custom_fields(v) for v in document)
+    return False
