@@ -24,11 +24,13 @@ from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.events import events as types
 from app.domain.events.webhooks import after_attempt, workspace_share
+from app.domain.leads.sensitive import LEAD_EVENT_PREFIX
 from app.ids import new_id, utcnow
 from app.schemas.common import rfc3339
 from app.schemas.events.webhooks import WebhookEndpointRead
 from app.services.context import SERVICE_SCOPES, SYSTEM, Context
 from app.services.events import events
+from app.services.leads import sensitive
 from app.worker.delivery_client import send
 
 log = logging.getLogger("app.worker.deliveries")
@@ -37,7 +39,8 @@ FAILED_TURN_BACKOFF_SECONDS = 10.0
 
 
 def envelope(row: dict[str, Any]) -> str:
-    """The delivered body: the event as `/v1/events/{id}` shows it."""
+    """The delivered body: the event as `/v1/events/{id}` shows it (`row` already as `shown` makes
+    it)."""
     actor_type, _, actor_id = row["actor"].partition(":")
     return json.dumps(
         {
@@ -53,6 +56,24 @@ def envelope(row: dict[str, Any]) -> str:
         },
         separators=(",", ":"),
     )
+
+
+async def shown(database: Database, delivery: dict[str, Any]) -> dict[str, Any]:
+    """A delivery's event without sensitive values, as the event log shows it: recorded without
+    them, but one recorded before its field was marked sensitive (or by another process within
+    FORM_CACHE_SECONDS of the marking) still has them, whoever asked for the delivery (a replay
+    included). The workspace's sensitive keys come from the per-process cache; only the types that
+    may carry them look anything up."""
+    event_type = str(delivery["event_type"])
+    if not event_type.startswith(LEAD_EVENT_PREFIX) and event_type not in sensitive.FORM_SUBMISSION_EVENTS:
+        return delivery
+    event = {"type": event_type, "data": delivery["data"], "previous_attributes": delivery["previous_attributes"]}
+    async with UnitOfWork(database, write=False) as uow:
+        ctx = Context(uow, delivery["workspace_id"], SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        scrubbed = await sensitive.delivered(ctx, event)
+    if scrubbed is event:
+        return delivery
+    return {**delivery, "data": scrubbed["data"], "previous_attributes": scrubbed["previous_attributes"]}
 
 
 async def claim(
@@ -183,7 +204,7 @@ async def _attempt(
         url=endpoint["url"],
         secret=endpoint["secret"],
         message_id=str(delivery["event_id"]),
-        body=envelope(delivery),
+        body=envelope(await shown(database, delivery)),
         now=now,
         timeout_seconds=settings.webhook_timeout_seconds,
     )

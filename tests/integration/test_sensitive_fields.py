@@ -13,12 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from app.config import Settings
+from app.db import tables
 from app.db.migrate import downgrade, head_revision, upgrade
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
 from app.main import create_app
 from app.services.workspace import workspaces
+from tests.api.test_imports import csv_bytes, imported, upload
 from tests.conftest import ScratchDatabases, Tenant, assert_problem, database_url, drain_dispatch
 from tests.integration.receiver import Receiver
 from tests.integration.test_webhooks import app as loopback_app
@@ -152,6 +154,109 @@ async def test_a_webhook_delivery_carries_no_sensitive_value(tenant: Tenant, dat
     assert all(FAITH.encode() not in h.body and OTHER_FAITH.encode() not in h.body for h in hooks)
     deliveries = await tenant.get(f"/v1/webhook-endpoints/{endpoint.json()['id']}/deliveries")
     assert deliveries.status_code == 200 and FAITH not in deliveries.text
+
+
+async def test_a_webhook_leaves_out_a_value_recorded_before_its_field_was_marked_sensitive(
+    tenant: Tenant, database: Database
+) -> None:
+    plain = await define(tenant, "ethnicity")
+    await define(tenant, "budget", type="number")
+    await drain_dispatch(database)
+    async with Receiver() as receiver:
+        endpoint = await tenant.post(
+            "/v1/webhook-endpoints", json={"url": receiver.url, "event_types": ["lead.created", "lead.updated"]}
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        values = {"ethnicity": FAITH, "budget": 3}
+        lead = (await tenant.post("/v1/leads", json={"email": "late@x.io", "custom_fields": values})).json()
+        changed = await tenant.patch(f"/v1/leads/{lead['id']}", json={"custom_fields": {"ethnicity": OTHER_FAITH}})
+        assert changed.status_code == 200 and OTHER_FAITH in changed.text  # not sensitive yet
+        await drain_dispatch(database)  # both events recorded, with the value, and queued for delivery
+        marked = await tenant.patch(f"/v1/custom-fields/{plain['id']}", json={"sensitive": True})
+        assert marked.status_code == 200 and marked.json()["sensitive"] is True
+        async with running_worker(database):
+            hooks = await receiver.wait_for(2)
+            # A replay of the same events, asked for after the marking, sends them without it too.
+            replay = await tenant.post(
+                f"/v1/webhook-endpoints/{endpoint.json()['id']}/replay", json={"since_sequence": 0}
+            )
+            assert replay.status_code == 200 and replay.json() == {"deliveries_created": 2}, replay.text
+            hooks = await receiver.wait_for(4)
+    assert [h.json["type"] for h in hooks] == ["lead.created", "lead.updated"] * 2
+    assert [h.json["data"]["custom_fields"] for h in hooks] == [{"budget": 3}] * 4
+    assert [h.json["previous_attributes"] for h in hooks[1::2]] == [{"custom_fields": {"budget": 3}}] * 2
+    assert all(FAITH.encode() not in h.body and OTHER_FAITH.encode() not in h.body for h in hooks)
+
+
+async def test_a_failed_import_row_is_kept_and_listed_without_sensitive_columns(
+    tenant: Tenant, database: Database
+) -> None:
+    await religion_and_budget(tenant)
+    plain = await define(tenant, "ethnicity")
+    data = csv_bytes([["E-mail", "Faith", "Origin", "Spend"], ["not-an-email", FAITH, OTHER_FAITH, "4"]])
+    mapping = {"email": "E-mail", "custom_fields.religion": "Faith", "custom_fields.ethnicity": "Origin",
+               "custom_fields.budget": "Spend"}  # fmt: skip
+    checked = await upload(tenant, "leads", data, mapping=mapping, dry_run=True)
+    assert checked.status_code == 200, checked.text
+    assert [e["values"] for e in checked.json()["errors"]] == [
+        {"E-mail": "not-an-email", "Origin": OTHER_FAITH, "Spend": "4"}
+    ]
+    assert FAITH not in checked.text
+    done = await imported(tenant, database, await upload(tenant, "leads", data, mapping=mapping))
+    assert done["rows_failed"] == 1
+    errors = await tenant.get(f"/v1/imports/{done['id']}/errors")
+    assert errors.status_code == 200 and FAITH not in errors.text and OTHER_FAITH in errors.text
+    assert errors.json()["data"][0]["values"] == {"E-mail": "not-an-email", "Origin": OTHER_FAITH, "Spend": "4"}
+    # Not kept at all: the failed row as stored has no such column.
+    async with database.engine.connect() as conn:
+        stored = (await conn.execute(sa.select(tables.import_errors.c["values"]))).scalars().all()
+    assert stored and all("Faith" not in values for values in stored)
+    csv_text = (await tenant.get(f"/v1/imports/{done['id']}/errors.csv")).text
+    assert FAITH not in csv_text and OTHER_FAITH in csv_text
+    # A field marked sensitive after the import: its column is no longer listed either.
+    marked = await tenant.patch(f"/v1/custom-fields/{plain['id']}", json={"sensitive": True})
+    assert marked.status_code == 200
+    errors = await tenant.get(f"/v1/imports/{done['id']}/errors")
+    assert errors.json()["data"][0]["values"] == {"E-mail": "not-an-email", "Spend": "4"}
+    csv_text = (await tenant.get(f"/v1/imports/{done['id']}/errors.csv")).text
+    assert FAITH not in csv_text and OTHER_FAITH not in csv_text and "not-an-email" in csv_text
+
+
+async def test_picking_people_by_a_sensitive_field_needs_sensitive_read(tenant: Tenant) -> None:
+    await religion_and_budget(tenant)
+
+    def branch(field: str) -> dict[str, Any]:
+        condition = {"any": [{"field": "tags", "op": "contains", "value": "vip"}, {"field": field, "op": "eq",
+                                                                                     "value": FAITH}]}  # fmt: skip
+        return {"name": "Pick", "audience": "leads", "trigger": {"type": "manual"},
+                "steps": [{"id": "b", "type": "branch", "conditions": condition, "then": "x", "else": "x"},
+                          {"id": "x", "type": "exit"}]}  # fmt: skip
+
+    writer = await tenant.key_with("journeys:write", "journeys:read")
+    refused = assert_problem(
+        await tenant.post("/v1/journeys", json=branch("custom_fields.religion"), key=writer),
+        403,
+        "steps.0.conditions.any.1.field",
+    )
+    assert "sensitive:read" in refused["detail"]
+    allowed = await tenant.post("/v1/journeys", json=branch("custom_fields.budget"), key=writer)
+    assert allowed.status_code == 201, allowed.text
+    path = f"/v1/journeys/{allowed.json()['id']}"
+    edit = {"steps": branch("custom_fields.religion")["steps"]}
+    assert_problem(await tenant.patch(path, json=edit, key=writer), 403, "steps.0.conditions.any.1.field")
+    trusted = await tenant.key_with("journeys:write", "journeys:read", "sensitive:read")
+    assert (await tenant.patch(path, json=edit, key=trusted)).status_code == 200
+    # A campaign's audience alike.
+    campaigner = await tenant.key_with("campaigns:write")
+    audience = {
+        "type": "leads",
+        "conditions": {"all": [{"field": "custom_fields.religion", "op": "eq", "value": FAITH}]},
+    }
+    body = {"name": "Pick", "channel": "sms", "audience": audience}
+    assert_problem(
+        await tenant.post("/v1/campaigns", json=body, key=campaigner), 403, "audience.conditions.all.0.field"
+    )
+    assert (await tenant.post("/v1/campaigns", json=body)).status_code == 201  # admin has sensitive:read
 
 
 async def test_a_form_posts_a_sensitive_value_that_only_the_lead_keeps(tenant: Tenant) -> None:

@@ -105,3 +105,31 @@ def test_sensitive_read_is_granted_only_by_itself_or_admin() -> None:
     assert api_keys.allows({"sensitive:read"}, api_keys.SENSITIVE_READ)
     assert not api_keys.allows({"leads:write", "leads:read", "contacts:write"}, api_keys.SENSITIVE_READ)
     assert not api_keys.allows({"sensitive:read"}, "leads:read")
+
+
+def test_the_columns_of_an_import_that_carry_a_sensitive_value() -> None:
+    mapping = {
+        "email": "E-mail",
+        "custom_fields.religion": "Faith",
+        "custom_fields.budget": "Spend",
+        "custom_fields": "Extra",  # the whole object, as JSON
+    }
+    assert sensitive.sensitive_columns(mapping, KEYS) == frozenset({"Faith", "Extra"})
+    assert sensitive.sensitive_columns(mapping, frozenset()) == frozenset()
+
+
+def test_the_conditions_that_pick_people_by_a_sensitive_field_are_named_by_path() -> None:
+    document = {
+        "trigger": {"conditions": {"all": [{"field": "custom_fields.religion", "op": "eq", "value": "x"}]}},
+        "steps": [
+            {"id": "b", "conditions": {"any": [{"field": "tags", "op": "contains", "value": "vip"},
+                                               {"field": "custom_fields.ethnicity", "op": "is_set", "value": True}]}},
+            {"id": "u", "set": {"field": "custom_fields.religion"}},  # no op: not a condition
+            {"id": "c", "conditions": {"field": "custom_fields.budget", "op": "gt", "value": 1}},
+        ],
+    }  # fmt: skip
+    assert sensitive.sensitive_conditions(document, KEYS) == [
+        "trigger.conditions.all.0.field",
+        "steps.0.conditions.any.1.field",
+    ]
+    assert sensitive.sensitive_conditions(document, frozenset()) == []

@@ -110,6 +110,43 @@ def sensitive_form_fields(field_mapping: Mapping[str, Any], keys: frozenset[str]
     )
 
 
+def sensitive_columns(fields_to_columns: Mapping[str, str], keys: frozenset[str]) -> frozenset[str]:
+    """The columns of a lead import's file (by name) that carry a sensitive value: those its mapping
+    (field -> column name) sends to a sensitive custom field (`custom_fields.<key>`), and one read
+    as the whole `custom_fields` object. A failed row is kept and listed without them."""
+    if not keys:
+        return frozenset()
+    return frozenset(
+        column
+        for field, column in fields_to_columns.items()
+        if field == CUSTOM_FIELDS or (field.startswith(CUSTOM_PREFIX) and field[len(CUSTOM_PREFIX) :] in keys)
+    )
+
+
+def sensitive_conditions(document: Any, keys: frozenset[str], path: str = "") -> list[str]:
+    """The paths (`trigger.conditions.all.0.field`) of the conditions in a JSON document (a journey,
+    a campaign's audience) that pick people by a sensitive custom field (`custom_fields.<key>`):
+    the people they find tell whose value it is. A condition is an object with `field` and `op`."""
+    if not keys:
+        return []
+    found: list[str] = []
+    if isinstance(document, Mapping):
+        name = document.get("field")
+        if (
+            "op" in document
+            and isinstance(name, str)
+            and name.startswith(CUSTOM_PREFIX)
+            and name[len(CUSTOM_PREFIX) :] in keys
+        ):
+            found.append(f"{path}.field" if path else "field")
+        for key, item in document.items():
+            found += sensitive_conditions(item, keys, f"{path}.{key}" if path else str(key))
+    elif isinstance(document, list):
+        for index, item in enumerate(document):
+            found += sensitive_conditions(item, keys, f"{path}.{index}" if path else str(index))
+    return found
+
+
 def without_form_fields(submission: RowT, names: frozenset[str]) -> RowT:
     """A form submission (a row, or its JSON form) without the posted values of `names`."""
     fields = submission.get("fields")

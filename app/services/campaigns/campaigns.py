@@ -23,6 +23,7 @@ from app.schemas.campaigns.campaigns import CampaignRead
 from app.schemas.campaigns.settings import CampaignSettings
 from app.services.context import Context
 from app.services.events import events
+from app.services.leads import sensitive
 from app.services.workspace import settings as workspace_settings
 
 SECTION = "campaigns"
@@ -93,7 +94,6 @@ async def progress(ctx: Context, campaign_id: UUID, now: datetime) -> dict[str, 
     for status, count in sent.items():
         figures[_bucket(status)] += count
     return {**figures, "counted_at": now.isoformat()}
-
 
 
 def cost_of(row: Mapping[str, Any]) -> dict[str, str] | None:
@@ -201,6 +201,7 @@ async def check_definition(ctx: Context, row: Mapping[str, Any]) -> None:
 async def create(ctx: Context, values: dict[str, Any]) -> Row:
     """A new campaign in draft; its author is the member bound to the calling key (else none)."""
     columns = await _columns(ctx, values)
+    await sensitive.check_conditions(ctx, {"audience": values.get("audience")})
     row = await ctx.campaigns.create(
         {
             "id": new_id(),
@@ -236,6 +237,7 @@ async def update(ctx: Context, campaign_id: UUID, changes: dict[str, Any], *, if
     if row["status"] not in rules.EDITABLE:
         raise Conflict(f"a {row['status']} campaign cannot be edited")
     columns = await _columns(ctx, {**_definition_of(row), **changes})
+    await sensitive.check_conditions(ctx, {"audience": changes.get("audience")})
     changed = {k: v for k, v in columns.items() if row[k] != v}
     if not changed:
         return shown(row, await requirements(ctx))

@@ -30,6 +30,7 @@ from app.domain.customers import imports as rules
 from app.domain.errors import Conflict, DomainError, ErrorList, InvalidInput, LimitExceeded, NotFound
 from app.domain.events import events as types
 from app.domain.events.jobs import failure_problem
+from app.domain.leads import sensitive as sensitive_rules
 from app.domain.leads.contact import contact_details
 from app.domain.pagination import Sort
 from app.ids import new_id, utcnow
@@ -44,7 +45,7 @@ from app.services.context import SERVICE_SCOPES, Actor, Context
 from app.services.customers import orders
 from app.services.customers.relationships import create_contact
 from app.services.events import events, jobs
-from app.services.leads import custom_fields, duplicates, leads
+from app.services.leads import custom_fields, duplicates, leads, sensitive
 from app.services.reports import sales_forecast
 from app.services.workspace import workspaces
 
@@ -134,6 +135,14 @@ async def _custom_keys(ctx: Context, entity: str) -> list[str]:
     if entity != "leads":
         return []
     return [d.key for d in await custom_fields.definitions(ctx)]
+
+
+async def _sensitive_columns(ctx: Context, entity: str, resolved: rules.ColumnMap, header: list[str]) -> frozenset[str]:
+    """The columns of a lead import's file that carry sensitive custom field values."""
+    if entity != "leads":
+        return frozenset()
+    hidden = await sensitive.keys(ctx)
+    return sensitive_rules.sensitive_columns({f: header[i] for f, i in resolved.columns.items()}, hidden)
 
 
 def _problem_errors(problem: dict[str, Any]) -> list[dict[str, Any]]:
@@ -384,7 +393,8 @@ async def _check(
     merge = entity.name == "leads" and await _on_duplicate(ctx) == leads.MERGE
     seen: set[str] = set()
     outcomes = []
-    groups = _build(entity, resolved, header, list(enumerate(data_rows, start=1)), defaults)
+    hidden = await _sensitive_columns(ctx, entity.name, resolved, header)
+    groups = _build(entity, resolved, header, list(enumerate(data_rows, start=1)), defaults, hidden)
     locale = await orders.locale(ctx) if entity.name == "orders" else None
     for outcome_rows, item in groups:
         errors: list[dict[str, Any]] = []
@@ -431,8 +441,10 @@ def _build(
     header: list[str],
     numbered: list[tuple[int, list[str]]],
     defaults: dict[str, Any],
+    hidden: frozenset[str] = frozenset(),
 ) -> list[tuple[list[Outcome], dict[str, Any] | ValueError]]:
-    """Rows as items: one per row; for orders, consecutive rows of one order make one item."""
+    """Rows as items: one per row; for orders, consecutive rows of one order make one item. A
+    row's `values` (kept if it fails) leave out the `hidden` columns (sensitive values)."""
     built: list[tuple[list[Outcome], dict[str, Any] | ValueError]] = []
     order_rows: list[tuple[Outcome, dict[str, Any]]] = []
 
@@ -442,7 +454,9 @@ def _build(
             order_rows.clear()
 
     for number, row in numbered:
-        outcome = Outcome(number, {name: row[i] if i < len(row) else "" for i, name in enumerate(header)})
+        outcome = Outcome(
+            number, {name: row[i] if i < len(row) else "" for i, name in enumerate(header) if name not in hidden}
+        )
         try:
             values = rules.item(row, resolved, lists=entity.lists, json_fields=entity.json_fields, defaults=defaults)
         except ValueError as exc:
@@ -644,7 +658,8 @@ async def _apply_batch(
         await uow.plan_each_statement()
         ctx = Context(uow, workspace_id, actor, utcnow(), quiet=QUIET, scopes=SERVICE_SCOPES)
         on_duplicate = imp["options"].get("on_duplicate") or leads.REJECT  # (imports queued before merging: reject)
-        outcomes = await _write(ctx, entity, _build(entity, resolved, header, part, defaults), on_duplicate)
+        hidden = await _sensitive_columns(ctx, entity.name, resolved, header)
+        outcomes = await _write(ctx, entity, _build(entity, resolved, header, part, defaults, hidden), on_duplicate)
         await uow.flush()  # rows written behind exist now: tag them
         repo = WorkspaceRepositories(uow, workspace_id).imports
         await repo.tag(entity.name, imp["id"], list({o.id for o in outcomes if o.status == "created" and o.id}))
@@ -734,5 +749,13 @@ async def list_imports(
 
 
 async def errors(ctx: Context, import_id: UUID, *, after: int, limit: int) -> list[Row]:
-    await get(ctx, import_id)
-    return await ctx.imports.errors(import_id, after=after, limit=limit)
+    """Failed rows as kept, without the columns of sensitive custom fields (also those marked
+    sensitive after the import ran), whatever the caller's scopes."""
+    imp = await get(ctx, import_id)
+    rows = await ctx.imports.errors(import_id, after=after, limit=limit)
+    if imp["entity"] != "leads" or not rows:
+        return rows
+    hidden = sensitive_rules.sensitive_columns(imp["mapping"] or {}, await sensitive.keys(ctx))
+    if not hidden:
+        return rows
+    return [{**r, "values": {k: v for k, v in (r["values"] or {}).items() if k not in hidden}} for r in rows]

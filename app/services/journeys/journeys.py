@@ -20,6 +20,7 @@ from app.ids import new_id
 from app.services.campaigns import campaigns
 from app.services.context import Context
 from app.services.journeys import exits, schedules, signals
+from app.services.leads import sensitive
 
 DOCUMENT_FIELDS = ("name", "audience", "description", "trigger", "steps", "exit_on", "reenrolment")
 
@@ -149,6 +150,7 @@ async def create(ctx: Context, values: dict[str, Any]) -> Row:
         base = make()
         values = {**base, **{k: v for k, v in values.items() if v is not None}}
     document = _parse(values)
+    await sensitive.check_conditions(ctx, values)
     await _check_references(ctx, document)
     dumped = documents.dump(document)
     journey_id = new_id()
@@ -183,6 +185,7 @@ async def update(ctx: Context, journey_id: UUID, changes: dict[str, Any], *, if_
     if row["active_version"] is not None and merged.get("audience") != current.get("audience"):
         raise InvalidInput.field("audience", "a published journey keeps its audience")
     document = _parse(merged)
+    await sensitive.check_conditions(ctx, {k: v for k, v in changes.items() if k in DOCUMENT_FIELDS})
     await _check_references(ctx, document)
     dumped = documents.dump(document)
     if dumped == current and row["draft_version"] is not None:

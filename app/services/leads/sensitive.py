@@ -12,19 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
+from uuid import UUID
 
 from app.domain.errors import FieldError, Forbidden
+from app.domain.events import events as types
 from app.domain.leads import sensitive as rules
 from app.domain.pagination import Page
 from app.domain.workspace.api_keys import SENSITIVE_READ
 from app.services.context import Context
-from app.services.leads import custom_fields
+from app.services.leads import custom_fields, lookups
 
 RowT = TypeVar("RowT", bound=Mapping[str, Any])
 T = TypeVar("T")
 
 # The entities whose custom fields may be sensitive (contacts, accounts and opportunities have none).
 LEADS = "leads"
+# The events that carry a form submission's posted values.
+FORM_SUBMISSION_EVENTS = frozenset({types.FORM_SUBMISSION_RECEIVED, types.FORM_SUBMISSION_SPAM})
 
 
 async def keys(ctx: Context) -> frozenset[str]:
@@ -96,6 +100,42 @@ async def stored_events(ctx: Context, rows: list[RowT]) -> list[RowT]:
     return [rules.stored_event(r, hidden) for r in rows] if hidden else rows
 
 
+async def delivered(ctx: Context, event: RowT) -> RowT:
+    """An event as a webhook delivers it (a first delivery, a retry or a replay): recorded without
+    sensitive values, but one recorded before its field was marked sensitive, or by another process
+    within FORM_CACHE_SECONDS of the marking, still has them: left out here as the log leaves them
+    out (`data` and `previous_attributes` of `lead.*` events; a form submission's posted values of
+    the fields its form sends to a sensitive custom field). Other types look nothing up."""
+    event_type = str(event.get("type", ""))
+    if event_type.startswith(rules.LEAD_EVENT_PREFIX):
+        return rules.stored_event(event, await keys(ctx))
+    if event_type in FORM_SUBMISSION_EVENTS:
+        data = event.get("data")
+        if not isinstance(data, Mapping) or not isinstance(data.get("fields"), Mapping):
+            return event
+        hidden = await keys(ctx)
+        form = await _form(ctx, data.get("form_id")) if hidden else None
+        if form is None:
+            return event
+        names = rules.sensitive_form_fields(form.get("field_mapping") or {}, hidden)
+        shown = rules.without_form_fields(data, names)
+        return event if shown is data else {**event, "data": shown}  # type: ignore[return-value]
+    return event
+
+
+async def _form(ctx: Context, form_id: Any) -> Mapping[str, Any] | None:
+    """A form by the id an event names, from the capture path's per-process cache."""
+    try:
+        found = UUID(str(form_id))
+    except ValueError:
+        return None
+
+    async def load() -> Mapping[str, Any] | None:
+        return await ctx.forms.get(found)
+
+    return await lookups.cached(("form", ctx.workspace_id, found), load)
+
+
 async def submissions(ctx: Context, form: Mapping[str, Any], rows: Iterable[RowT]) -> list[RowT]:
     """Form submissions without the posted values of the fields the form sends to a sensitive
     custom field."""
@@ -116,3 +156,31 @@ async def check_filters(ctx: Context, asked: Iterable[str]) -> None:
             f"{', '.join(refused)}: {message}",
             errors=[FieldError("query", name, message, "forbidden") for name in refused],
         )
+
+
+async def check_conditions(ctx: Context, document: Any) -> None:
+    """Picking people by a sensitive value (a journey's or a campaign's condition on
+    `custom_fields.<key>`) needs `sensitive:read`, as filtering a list by it does: who is picked
+    tells whose value it is (403 naming each condition's field by its path in the body)."""
+    if ctx.allows(SENSITIVE_READ) or not _mentions_custom_fields(document):
+        return
+    refused = rules.sensitive_conditions(document, await keys(ctx))
+    if refused:
+        message = (
+            f"a sensitive custom field: a condition on it needs the {SENSITIVE_READ!r} scope, which this key lacks"
+        )
+        raise Forbidden(
+            f"{', '.join(refused)}: {message}",
+            errors=[FieldError("body", path, message, "forbidden") for path in refused],
+        )
+
+
+def _mentions_custom_fields(document: Any) -> bool:
+    """Whether a JSON document names a custom field anywhere (else no definitions are read)."""
+    if isinstance(document, str):
+        return document.startswith(rules.CUSTOM_PREFIX)
+    if isinstance(document, Mapping):
+        return any(_mentions_custom_fields(v) for v in document.values())
+    if isinstance(document, list):
+        return any(_mentions_custom_fields(v) for v in document)
+    return False
