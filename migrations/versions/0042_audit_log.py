@@ -105,3 +105,42 @@ def downgrade() -> None:
 
     op.drop_table("audit_log")
     op.drop_table("audit_chains")
+    _forget_retention_field()
+
+
+def _forget_retention_field() -> None:
+    """The older code's retention settings forbid unknown fields: take `audit_log_days` out of
+    every stored retention section (a write after this revision stores the whole section), a page
+    of workspaces at a time."""
+    import json
+
+    settings = sa.table(
+        "workspace_settings",
+        sa.column("workspace_id", sa.Uuid),
+        sa.column("section", sa.String),
+        sa.column("values", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
+    )
+    conn = op.get_bind()
+    after = None
+    while True:
+        statement = (
+            sa.select(settings.c.workspace_id, settings.c["values"])
+            .where(settings.c.section == "retention")
+            .order_by(settings.c.workspace_id)
+            .limit(500)
+        )
+        if after is not None:
+            statement = statement.where(settings.c.workspace_id > after)
+        rows = conn.execute(statement).all()
+        if not rows:
+            return
+        for workspace_id, raw in rows:
+            values = dict(json.loads(raw) if isinstance(raw, str) else raw)
+            if "audit_log_days" in values:
+                del values["audit_log_days"]
+                conn.execute(
+                    settings.update()
+                    .where(settings.c.workspace_id == workspace_id, settings.c.section == "retention")
+                    .values({"values": values})
+                )
+        after = rows[-1][0]
