@@ -134,6 +134,11 @@ async def test_a_settings_change_shows_each_field_before_and_after(tenant: Tenan
     }
     assert unchanged["resource_id"] == "retention" and unchanged["changes"] is None
     assert_problem(await tenant.patch("/v1/settings/retention", json={"audit_log_days": 0}), 422, "audit_log_days")
+    # Strict: `true` or "30" is a mistake to answer, not a number of days for the purge to act on.
+    for wrong in (True, "30", 30.0):
+        response = await tenant.patch("/v1/settings/retention", json={"audit_log_days": wrong})
+        assert_problem(response, 422, "audit_log_days")
+    assert (await tenant.get("/v1/settings/retention")).json()["audit_log_days"] == 365
 
 
 async def test_a_csv_export_is_a_sensitive_read_and_audited(tenant: Tenant) -> None:
