@@ -99,6 +99,22 @@ async def test_a_lead_created_and_changed_is_audited_with_who_what_when_and_wher
     assert (await tenant.get(f"/v1/audit-log/{changed['id']}")).json() == changed
 
 
+async def test_an_id_spelled_in_upper_case_is_recorded_canonical(tenant: Tenant, database: Database) -> None:
+    lead = (await tenant.post("/v1/leads", json={"email": "upper@example.com", "company": "Acme"})).json()
+    patched = await tenant.patch(f"/v1/leads/{lead['id'].upper()}", json={"email": "upper2@example.com"})
+    assert patched.status_code == 200, patched.text
+
+    [changed] = await entries(tenant, action="update")
+    assert changed["resource_id"] == lead["id"]  # as the events and the API name it
+    assert changed["changes"]["email"] == {"before": "***", "after": "***"}
+    assert [e["id"] for e in await entries(tenant, resource_id=lead["id"].upper(), action="update")] == [changed["id"]]
+    uow, ctx = await service(database, tenant)
+    async with uow:
+        assert await audit.erase_personal(ctx, "leads", lead["id"]) == 1
+        await uow.commit()
+    assert (await tenant.get(f"/v1/audit-log/{changed['id']}")).json()["personal"] is None
+
+
 async def test_a_key_made_and_revoked_is_audited_once_each_and_its_secret_never(tenant: Tenant) -> None:
     made = await tenant.post(
         "/v1/api-keys", json={"name": "Reporting", "scopes": ["leads:read"]}, headers={"X-Request-ID": "make-key"}

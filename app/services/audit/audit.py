@@ -46,6 +46,20 @@ def _cut(name: str, value: Any) -> str | None:
     return text[: _LIMITS[name]]
 
 
+def canonical_id(value: Any) -> str | None:
+    """A resource id as entries keep it: a UUID in its canonical text (lower case, hyphenated),
+    however the path spelled it, so filters, erasure and the events' ids all match; else as given."""
+    if value is None:
+        return None
+    if isinstance(value, UUID):
+        return str(value)
+    text = str(value)
+    try:
+        return str(UUID(text))
+    except ValueError:
+        return text
+
+
 def record(
     ctx: Context,
     *,
@@ -74,7 +88,7 @@ def record(
         "member_id": origin.member_id if origin else None,
         "key_id": origin.key_id if origin else None,
         "resource": _cut("resource", resource),
-        "resource_id": _cut("resource_id", resource_id),
+        "resource_id": _cut("resource_id", canonical_id(resource_id)),
         "action": _cut("action", action),
         "route": _cut("route", f"{origin.method} {origin.route}") if origin and origin.route else None,
         "ip": _cut("ip", origin.ip) if origin else None,
@@ -97,7 +111,7 @@ def request_written(ctx: Context, path_params: Mapping[str, Any], created_id: An
         return
     resource, action = entries.describe(origin.method, origin.route)
     parameter = entries.first_parameter(origin.route)
-    resource_id = path_params.get(parameter) if parameter else created_id
+    resource_id = canonical_id(path_params.get(parameter) if parameter else created_id)
     record(
         ctx,
         resource=resource,
@@ -164,7 +178,7 @@ async def list_entries(
         member_id=member_id,
         key_id=key_id,
         resource=resource,
-        resource_id=resource_id,
+        resource_id=canonical_id(resource_id),
         action=action,
         occurred_after=occurred_after,
         occurred_before=occurred_before,
@@ -227,4 +241,4 @@ async def purge(ctx: Context, before: datetime) -> int:
 async def erase_personal(ctx: Context, resource: str, resource_id: str) -> int:
     """Erase the personal values of every entry about a resource (a privacy request): the chain
     still verifies. How many entries had some."""
-    return await ctx.audit.erase_personal(resource, resource_id)
+    return await ctx.audit.erase_personal(resource, canonical_id(resource_id) or resource_id)
