@@ -170,6 +170,20 @@ async def test_a_csv_export_is_a_sensitive_read_and_audited(tenant: Tenant) -> N
     assert [e["action"] for e in await entries(tenant)] == ["export", "create"]
 
 
+async def test_an_export_by_custom_field_keeps_its_value_only_where_erasure_reaches(tenant: Tenant) -> None:
+    await tenant.post("/v1/custom-fields", json={"key": "plan", "label": "Plan", "type": "text"})
+    body = {"key": "religion", "label": "Religion", "type": "text", "sensitive": True}
+    assert (await tenant.post("/v1/custom-fields", json=body)).status_code == 201
+    await tenant.post("/v1/leads", json={"email": "cf@example.com", "custom_fields": {"plan": "gold"}})
+    response = await tenant.get("/v1/exports/leads.csv", params={"cf.plan": "gold", "cf.religion": "Baha'i"})
+    assert response.status_code == 200, response.text
+
+    [exported] = await entries(tenant, action="export")
+    assert exported["detail"] == {"filters": {"cf.plan": "***", "cf.religion": "***"}}
+    assert exported["personal"] == {"detail.filters.cf.plan": "gold"}  # erasable; the sensitive value nowhere
+    assert "Baha" not in json.dumps(await entries(tenant))
+
+
 async def test_a_failed_write_and_a_replay_leave_no_entry(tenant: Tenant) -> None:
     assert_problem(await tenant.post("/v1/leads", json={"email": "not an email"}), 422, "email")
     once = {"Idempotency-Key": "lead-1"}

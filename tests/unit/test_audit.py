@@ -81,6 +81,13 @@ def test_names_like_secrets_and_personal_data() -> None:
     assert not any(e.is_personal(n) for n in ["company", "status", "name", "city"])
 
 
+def test_a_custom_field_filter_is_personal_and_a_value_masked_before_is_kept_nowhere() -> None:
+    assert e.is_personal("cf.plan") and e.is_personal("CF.Religion") and not e.is_personal("cfo")
+    masked = e.mask({"filters": {"cf.plan": "gold", "cf.religion": e.MASK, "status": "new"}}, "detail", "leads")
+    assert masked.value == {"filters": {"cf.plan": "***", "cf.religion": "***", "status": "new"}}
+    assert masked.personal == {"detail.filters.cf.plan": "gold"}
+
+
 def entry(**overrides: Any) -> dict[str, Any]:
     personal = e.personal_document({"changes.email.after": "a@x.io"}, salt="ab" * 16)
     row = {

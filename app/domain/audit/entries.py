@@ -82,6 +82,9 @@ PERSONAL_NAMES = frozenset(
     }
 )
 PERSONAL_SUFFIXES = ("email", "phone", "first_name", "last_name", "_ip")
+# A custom field filter (`cf.religion` of an export's filters): what a custom field holds is the
+# workspace's to define, so its value is personal whatever the field.
+PERSONAL_PREFIXES = ("cf.",)
 # Resources whose records are people: their `name` is personal too (a product's name is not).
 PEOPLE = frozenset({"leads", "contacts", "members", "customers", "suppressions"})
 
@@ -96,6 +99,7 @@ def is_personal(name: str, resource: str | None = None) -> bool:
     return (
         lowered in PERSONAL_NAMES
         or lowered.endswith(PERSONAL_SUFFIXES)
+        or lowered.startswith(PERSONAL_PREFIXES)
         or "address" in lowered
         or (lowered == "name" and resource in PEOPLE)
     )
@@ -128,7 +132,8 @@ def _mask(value: Any, path: str, resource: str | None, personal: dict[str, Any])
                 out[key] = MASK
             elif is_personal(key, resource):
                 out[key] = MASK
-                personal[here] = item
+                if item != MASK:  # masked before it came here (a sensitive value): kept nowhere
+                    personal[here] = item
             else:
                 out[key] = _mask(item, here, resource, personal)
         return out
