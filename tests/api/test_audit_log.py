@@ -91,8 +91,9 @@ async def test_a_lead_created_and_changed_is_audited_with_who_what_when_and_wher
 
     assert changed["action"] == "update" and changed["route"] == "PATCH /v1/leads/{lead_id}"
     assert changed["request_id"] == "req-2"
-    assert changed["changes"]["company"] == {"before": "Acme", "after": "Acme Ltd"}
+    assert changed["changes"]["company"] == {"before": "***", "after": "***"}  # a lead's: personal
     assert changed["changes"]["email"] == {"before": "***", "after": "***"}  # personal: kept apart
+    assert changed["personal"]["changes.company.after"] == "Acme Ltd"
     assert changed["personal"]["changes.email.before"] == "sara@example.com"
     assert changed["personal"]["changes.email.after"] == "sara@acme.example"
     assert "sara@" not in json.dumps(changed["changes"])
@@ -373,6 +374,40 @@ async def test_erasing_personal_values_keeps_the_chain(tenant: Tenant, database:
     latest = (await entries(tenant, action="update"))[0]
     await alter(database, latest["id"], personal={"salt": "00", "values": {"changes.email.after": "forged@x.io"}})
     assert (await verify(tenant))["first_break"] == latest["id"]
+
+
+async def test_a_lead_anonymised_by_retention_leaves_no_personal_values_in_the_log(
+    tenant: Tenant, database: Database
+) -> None:
+    from tests.api.test_data_retention import _archived, _move_back, _nightly
+
+    assert (await tenant.patch("/v1/settings/retention", json={"archived_lead_days": 30})).status_code == 200
+    kept = (await tenant.post("/v1/leads", json={"email": "kept@example.com"})).json()
+    await tenant.patch(f"/v1/leads/{kept['id']}", json={"email": "kept2@example.com"})
+    lead_id = (await tenant.post("/v1/leads", json={"email": "gone@example.com"})).json()["id"]
+    changed = await tenant.patch(
+        f"/v1/leads/{lead_id}",
+        json={"email": "gone2@example.com", "company": "Karimi & Sons", "job_title": "Owner", "city": "Tehran"},
+    )
+    assert changed.status_code == 200, changed.text
+    [entry] = await entries(tenant, resource_id=lead_id, action="update")
+    assert entry["personal"]["changes.company.after"] == "Karimi & Sons"
+    assert entry["changes"]["city"] == {"before": None, "after": "***"}  # a lead's identifying fields
+    assert "Tehran" not in json.dumps(entry["changes"]) and "Owner" not in json.dumps(entry["changes"])
+    archived = await _archived(tenant, "archived@example.com")
+    await tenant.delete(f"/v1/leads/{lead_id}")
+    for old in (lead_id, archived["id"]):
+        await _move_back(database, tables.leads, "archived_at", old, 31)
+    await chained(database)
+
+    assert (await _nightly(database, tenant, utcnow()))["result"]["archived_leads"]["removed"] == 2
+    for old in (lead_id, archived["id"]):
+        assert all(e["personal"] is None for e in await entries(tenant, resource_id=old))
+    assert (await tenant.get(f"/v1/audit-log/{entry['id']}")).json()["changes"] == entry["changes"]
+    [kept_entry] = await entries(tenant, resource_id=kept["id"], action="update")
+    assert kept_entry["personal"]["changes.email.after"] == "kept2@example.com"  # not archived: untouched
+    await chained(database)
+    assert (await verify(tenant))["ok"]
 
 
 async def test_retention_purges_from_the_start_of_the_chain_and_verify_starts_at_the_anchor(

@@ -79,14 +79,29 @@ PERSONAL_NAMES = frozenset(
         "national_id",
         "search_text",
         "q",  # a list's (and an export's) search: a name, an email, a phone as typed
+        "custom_fields",  # the workspace defines what they hold: the whole object is personal
     }
 )
 PERSONAL_SUFFIXES = ("email", "phone", "first_name", "last_name", "_ip")
 # A custom field filter (`cf.religion` of an export's filters): what a custom field holds is the
 # workspace's to define, so its value is personal whatever the field.
 PERSONAL_PREFIXES = ("cf.",)
-# Resources whose records are people: their `name` is personal too (a product's name is not).
+# Resources whose records are people: their `name` is personal too (a product's name is not), and
+# so are the fields that identify a person with the rest of a record (`PEOPLE_NAMES`: where they
+# work, live and came from, what was noted about them); an order's `external_id` is no one's.
 PEOPLE = frozenset({"leads", "contacts", "members", "customers", "suppressions"})
+PEOPLE_NAMES = frozenset(
+    {
+        "name",
+        "company",
+        "job_title",
+        "city",
+        "external_id",
+        "landing_page",
+        "referrer_url",
+        "disqualification_note",
+    }
+)
 
 
 def is_secret(name: str) -> bool:
@@ -101,7 +116,7 @@ def is_personal(name: str, resource: str | None = None) -> bool:
         or lowered.endswith(PERSONAL_SUFFIXES)
         or lowered.startswith(PERSONAL_PREFIXES)
         or "address" in lowered
-        or (lowered == "name" and resource in PEOPLE)
+        or (lowered in PEOPLE_NAMES and resource in PEOPLE)
     )
 
 

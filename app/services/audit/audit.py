@@ -242,3 +242,10 @@ async def erase_personal(ctx: Context, resource: str, resource_id: str) -> int:
     """Erase the personal values of every entry about a resource (a privacy request): the chain
     still verifies. How many entries had some."""
     return await ctx.audit.erase_personal(resource, canonical_id(resource_id) or resource_id)
+
+
+async def erase_personal_of(ctx: Context, resource: str, resource_ids: Sequence[Any]) -> int:
+    """`erase_personal` for many resources of one kind (a page of anonymised leads), in a few
+    statements rather than one a resource. How many entries had some."""
+    ids = [i for i in (canonical_id(r) for r in resource_ids) if i is not None]
+    return await ctx.audit.erase_personal_of(resource, ids) if ids else 0
