@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, update
 
 from app.config import Settings
 from app.db import tables
+from app.db.repositories.audit import audit as audit_repository
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
@@ -453,6 +454,33 @@ async def test_retention_purges_from_the_start_of_the_chain_and_verify_starts_at
     first = (await entries(tenant, sort="occurred_at"))[0]
     await alter(database, first["id"], resource_id="someone-else")
     assert (await verify(tenant))["first_break"] == first["id"]
+
+
+async def test_a_purge_deletes_in_bounded_pages_and_leaves_the_anchor_at_the_last(
+    tenant: Tenant, database: Database, monkeypatch: Any
+) -> None:
+    await make_entries(tenant, 5)
+    await chained(database)
+    cut = utcnow()
+    await make_entries(tenant, 1)
+    await chained(database)
+    listed = await entries(tenant, sort="occurred_at")
+    statements: list[str] = []
+    purge_through = audit_repository.AuditRepository.purge_through
+
+    async def counted(self: Any, seq: int, *args: Any, **kwargs: Any) -> int:
+        statements.append(f"{kwargs['after_seq']}..{seq}")
+        return await purge_through(self, seq, *args, **kwargs)
+
+    monkeypatch.setattr(audit_repository.AuditRepository, "purge_through", counted)
+    uow, ctx = await service(database, tenant)
+    async with uow:
+        assert await audit.purge(ctx, cut, page=2) == 5
+        await uow.commit()
+    assert statements == ["0..2", "2..4", "4..5"]  # two seqs a statement, from the anchor up
+    assert [e["id"] for e in await entries(tenant)] == [listed[-1]["id"]]
+    result = await verify(tenant)
+    assert result["ok"] and result["checked"] == 1 and result["anchor_seq"] == 5
 
 
 async def test_the_log_is_in_the_openapi_document(client: httpx.AsyncClient) -> None:

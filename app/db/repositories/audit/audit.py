@@ -95,10 +95,13 @@ class AuditRepository(TenantRepository[Row]):
         value: str | None = (await self.uow.execute(statement)).scalar()
         return value
 
-    async def purge_through(self, seq: int, chain_hash: str, now: datetime) -> int:
-        """Delete the stamped entries up to `seq` (the start of the chain) and make that entry the
-        chain's anchor, in this transaction; how many were deleted."""
-        deleted = await self.uow.execute(delete(t).where(self.scope, t.c.seq.is_not(None), t.c.seq <= seq))
+    async def purge_through(self, seq: int, chain_hash: str, now: datetime, *, after_seq: int = 0) -> int:
+        """Delete the stamped entries after `after_seq` (the anchor: the start of the chain) up to
+        `seq` and make that entry the chain's anchor, in this transaction; how many were deleted.
+        The range bounds the statement along the (workspace_id, seq) index."""
+        deleted = await self.uow.execute(
+            delete(t).where(self.scope, t.c.seq.is_not(None), t.c.seq > after_seq, t.c.seq <= seq)
+        )
         await self.uow.execute(
             update(c)
             .where(c.c.workspace_id == self.workspace_id, c.c.anchor_seq < seq)
