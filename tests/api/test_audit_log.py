@@ -117,6 +117,20 @@ async def test_an_id_spelled_in_upper_case_is_recorded_canonical(tenant: Tenant,
     assert (await tenant.get(f"/v1/audit-log/{changed['id']}")).json()["personal"] is None
 
 
+async def test_a_write_that_flushes_its_events_early_still_records_its_changes(tenant: Tenant) -> None:
+    lead = (await tenant.post("/v1/leads", json={"email": "merge@example.com", "tags": ["expo"]})).json()
+    # A merge writes its rows and events before its commit (a racing request's key is refused there).
+    merged = await tenant.post(
+        "/v1/leads", params={"on_duplicate": "merge"}, json={"email": "merge@example.com", "job_title": "Owner"}
+    )
+    assert merged.status_code in (200, 201), merged.text
+    assert merged.json()["id"] == lead["id"]
+
+    latest = (await entries(tenant, resource_id=lead["id"]))[0]
+    assert latest["changes"] is not None and latest["changes"]["job_title"] == {"before": None, "after": "***"}
+    assert latest["personal"]["changes.job_title.after"] == "Owner"
+
+
 async def test_a_key_made_and_revoked_is_audited_once_each_and_its_secret_never(tenant: Tenant) -> None:
     made = await tenant.post(
         "/v1/api-keys", json={"name": "Reporting", "scopes": ["leads:read"]}, headers={"X-Request-ID": "make-key"}
