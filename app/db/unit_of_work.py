@@ -42,6 +42,10 @@ class UnitOfWork:
         # one statement on PostgreSQL (see app/db/bulk/write_behind.py).
         self._deferred: list[tuple[Table, Sequence[dict[str, Any]]]] = []
         self._events: list[dict[str, Any]] = []
+        # The update events (those with `previous_attributes`) an early `flush` wrote: the audit
+        # entry reads its changes from them at commit as from the ones still queued. Only these,
+        # by reference, so a long unit of work that flushes often does not keep its creations.
+        self._flushed_changes: list[dict[str, Any]] = []
         self._wakes: set[str] = set()
         self._analytic = False
         # Whether an audit entry describing this unit of work's change is queued (app/services/audit):
@@ -58,8 +62,8 @@ class UnitOfWork:
     @property
     def queued_events(self) -> Sequence[dict[str, Any]]:
         """The events queued for the commit and not written yet (what a write's audit entry reads
-        its changes from)."""
-        return self._events
+        its changes from), after the update events an early `flush` wrote in this unit of work."""
+        return [*self._flushed_changes, *self._events] if self._flushed_changes else self._events
 
     def defer_insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert these rows at commit. The use case must not read them back before then."""
@@ -73,13 +77,14 @@ class UnitOfWork:
         inside it wrote, in the savepoint, what was queued before too: that is queued again."""
         # `flush` hands its lists to the writer and starts new ones: these keep what came before
         events, deferred, wakes, audited = self._events, self._deferred, set(self._wakes), self.audited
-        marks = len(events), len(deferred)
+        marks = len(events), len(deferred), len(self._flushed_changes)
         conn = await self.connection()
         try:
             async with conn.begin_nested():
                 yield
         except BaseException:
             self._events, self._deferred, self._wakes = events[: marks[0]], deferred[: marks[1]], wakes
+            del self._flushed_changes[marks[2] :]  # written in the savepoint: rolled back with it
             self.audited = audited
             raise
 
@@ -152,7 +157,7 @@ class UnitOfWork:
                 await notify_with_commit(self, self._wakes)
             await self._conn.commit()
             await self._close()
-        self._wakes = set()
+        self._wakes, self._flushed_changes = set(), []
         wake_local(wakes)
 
     async def flush(self) -> None:
@@ -160,9 +165,10 @@ class UnitOfWork:
         deferred, events = self._deferred, self._events
         self._deferred, self._events = [], []
         await write_behind.flush(self, deferred, events)
+        self._flushed_changes.extend(e for e in events if e.get("previous_attributes"))
 
     async def rollback(self) -> None:
-        self._deferred, self._events, self._wakes = [], [], set()
+        self._deferred, self._events, self._wakes, self._flushed_changes = [], [], set(), []
         self.audited = False
         if self._conn is not None:
             try:

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, update
 
 from app.config import Settings
 from app.db import tables
+from app.db.repositories.audit import audit as audit_repository
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.ids import utcnow
@@ -91,12 +92,43 @@ async def test_a_lead_created_and_changed_is_audited_with_who_what_when_and_wher
 
     assert changed["action"] == "update" and changed["route"] == "PATCH /v1/leads/{lead_id}"
     assert changed["request_id"] == "req-2"
-    assert changed["changes"]["company"] == {"before": "Acme", "after": "Acme Ltd"}
+    assert changed["changes"]["company"] == {"before": "***", "after": "***"}  # a lead's: personal
     assert changed["changes"]["email"] == {"before": "***", "after": "***"}  # personal: kept apart
+    assert changed["personal"]["changes.company.after"] == "Acme Ltd"
     assert changed["personal"]["changes.email.before"] == "sara@example.com"
     assert changed["personal"]["changes.email.after"] == "sara@acme.example"
     assert "sara@" not in json.dumps(changed["changes"])
     assert (await tenant.get(f"/v1/audit-log/{changed['id']}")).json() == changed
+
+
+async def test_an_id_spelled_in_upper_case_is_recorded_canonical(tenant: Tenant, database: Database) -> None:
+    lead = (await tenant.post("/v1/leads", json={"email": "upper@example.com", "company": "Acme"})).json()
+    patched = await tenant.patch(f"/v1/leads/{lead['id'].upper()}", json={"email": "upper2@example.com"})
+    assert patched.status_code == 200, patched.text
+
+    [changed] = await entries(tenant, action="update")
+    assert changed["resource_id"] == lead["id"]  # as the events and the API name it
+    assert changed["changes"]["email"] == {"before": "***", "after": "***"}
+    assert [e["id"] for e in await entries(tenant, resource_id=lead["id"].upper(), action="update")] == [changed["id"]]
+    uow, ctx = await service(database, tenant)
+    async with uow:
+        assert await audit.erase_personal(ctx, "leads", lead["id"]) == 1
+        await uow.commit()
+    assert (await tenant.get(f"/v1/audit-log/{changed['id']}")).json()["personal"] is None
+
+
+async def test_a_write_that_flushes_its_events_early_still_records_its_changes(tenant: Tenant) -> None:
+    lead = (await tenant.post("/v1/leads", json={"email": "merge@example.com", "tags": ["expo"]})).json()
+    # A merge writes its rows and events before its commit (a racing request's key is refused there).
+    merged = await tenant.post(
+        "/v1/leads", params={"on_duplicate": "merge"}, json={"email": "merge@example.com", "job_title": "Owner"}
+    )
+    assert merged.status_code in (200, 201), merged.text
+    assert merged.json()["id"] == lead["id"]
+
+    latest = (await entries(tenant, resource_id=lead["id"]))[0]
+    assert latest["changes"] is not None and latest["changes"]["job_title"] == {"before": None, "after": "***"}
+    assert latest["personal"]["changes.job_title.after"] == "Owner"
 
 
 async def test_a_key_made_and_revoked_is_audited_once_each_and_its_secret_never(tenant: Tenant) -> None:
@@ -134,6 +166,11 @@ async def test_a_settings_change_shows_each_field_before_and_after(tenant: Tenan
     }
     assert unchanged["resource_id"] == "retention" and unchanged["changes"] is None
     assert_problem(await tenant.patch("/v1/settings/retention", json={"audit_log_days": 0}), 422, "audit_log_days")
+    # Strict: `true` or "30" is a mistake to answer, not a number of days for the purge to act on.
+    for wrong in (True, "30", 30.0):
+        response = await tenant.patch("/v1/settings/retention", json={"audit_log_days": wrong})
+        assert_problem(response, 422, "audit_log_days")
+    assert (await tenant.get("/v1/settings/retention")).json()["audit_log_days"] == 365
 
 
 async def test_a_csv_export_is_a_sensitive_read_and_audited(tenant: Tenant) -> None:
@@ -147,6 +184,20 @@ async def test_a_csv_export_is_a_sensitive_read_and_audited(tenant: Tenant) -> N
     assert exported["detail"] == {"filters": {"q": "***", "status": "new"}}  # a search is personal
     assert exported["personal"] == {"detail.filters.q": "reza"}
     assert [e["action"] for e in await entries(tenant)] == ["export", "create"]
+
+
+async def test_an_export_by_custom_field_keeps_its_value_only_where_erasure_reaches(tenant: Tenant) -> None:
+    await tenant.post("/v1/custom-fields", json={"key": "plan", "label": "Plan", "type": "text"})
+    body = {"key": "religion", "label": "Religion", "type": "text", "sensitive": True}
+    assert (await tenant.post("/v1/custom-fields", json=body)).status_code == 201
+    await tenant.post("/v1/leads", json={"email": "cf@example.com", "custom_fields": {"plan": "gold"}})
+    response = await tenant.get("/v1/exports/leads.csv", params={"cf.plan": "gold", "cf.religion": "Baha'i"})
+    assert response.status_code == 200, response.text
+
+    [exported] = await entries(tenant, action="export")
+    assert exported["detail"] == {"filters": {"cf.plan": "***", "cf.religion": "***"}}
+    assert exported["personal"] == {"detail.filters.cf.plan": "gold"}  # erasable; the sensitive value nowhere
+    assert "Baha" not in json.dumps(await entries(tenant))
 
 
 async def test_a_failed_write_and_a_replay_leave_no_entry(tenant: Tenant) -> None:
@@ -340,6 +391,40 @@ async def test_erasing_personal_values_keeps_the_chain(tenant: Tenant, database:
     assert (await verify(tenant))["first_break"] == latest["id"]
 
 
+async def test_a_lead_anonymised_by_retention_leaves_no_personal_values_in_the_log(
+    tenant: Tenant, database: Database
+) -> None:
+    from tests.api.test_data_retention import _archived, _move_back, _nightly
+
+    assert (await tenant.patch("/v1/settings/retention", json={"archived_lead_days": 30})).status_code == 200
+    kept = (await tenant.post("/v1/leads", json={"email": "kept@example.com"})).json()
+    await tenant.patch(f"/v1/leads/{kept['id']}", json={"email": "kept2@example.com"})
+    lead_id = (await tenant.post("/v1/leads", json={"email": "gone@example.com"})).json()["id"]
+    changed = await tenant.patch(
+        f"/v1/leads/{lead_id}",
+        json={"email": "gone2@example.com", "company": "Karimi & Sons", "job_title": "Owner", "city": "Tehran"},
+    )
+    assert changed.status_code == 200, changed.text
+    [entry] = await entries(tenant, resource_id=lead_id, action="update")
+    assert entry["personal"]["changes.company.after"] == "Karimi & Sons"
+    assert entry["changes"]["city"] == {"before": None, "after": "***"}  # a lead's identifying fields
+    assert "Tehran" not in json.dumps(entry["changes"]) and "Owner" not in json.dumps(entry["changes"])
+    archived = await _archived(tenant, "archived@example.com")
+    await tenant.delete(f"/v1/leads/{lead_id}")
+    for old in (lead_id, archived["id"]):
+        await _move_back(database, tables.leads, "archived_at", old, 31)
+    await chained(database)
+
+    assert (await _nightly(database, tenant, utcnow()))["result"]["archived_leads"]["removed"] == 2
+    for old in (lead_id, archived["id"]):
+        assert all(e["personal"] is None for e in await entries(tenant, resource_id=old))
+    assert (await tenant.get(f"/v1/audit-log/{entry['id']}")).json()["changes"] == entry["changes"]
+    [kept_entry] = await entries(tenant, resource_id=kept["id"], action="update")
+    assert kept_entry["personal"]["changes.email.after"] == "kept2@example.com"  # not archived: untouched
+    await chained(database)
+    assert (await verify(tenant))["ok"]
+
+
 async def test_retention_purges_from_the_start_of_the_chain_and_verify_starts_at_the_anchor(
     tenant: Tenant, database: Database
 ) -> None:
@@ -383,6 +468,33 @@ async def test_retention_purges_from_the_start_of_the_chain_and_verify_starts_at
     first = (await entries(tenant, sort="occurred_at"))[0]
     await alter(database, first["id"], resource_id="someone-else")
     assert (await verify(tenant))["first_break"] == first["id"]
+
+
+async def test_a_purge_deletes_in_bounded_pages_and_leaves_the_anchor_at_the_last(
+    tenant: Tenant, database: Database, monkeypatch: Any
+) -> None:
+    await make_entries(tenant, 5)
+    await chained(database)
+    cut = utcnow()
+    await make_entries(tenant, 1)
+    await chained(database)
+    listed = await entries(tenant, sort="occurred_at")
+    statements: list[str] = []
+    purge_through = audit_repository.AuditRepository.purge_through
+
+    async def counted(self: Any, seq: int, *args: Any, **kwargs: Any) -> int:
+        statements.append(f"{kwargs['after_seq']}..{seq}")
+        return await purge_through(self, seq, *args, **kwargs)
+
+    monkeypatch.setattr(audit_repository.AuditRepository, "purge_through", counted)
+    uow, ctx = await service(database, tenant)
+    async with uow:
+        assert await audit.purge(ctx, cut, page=2) == 5
+        await uow.commit()
+    assert statements == ["0..2", "2..4", "4..5"]  # two seqs a statement, from the anchor up
+    assert [e["id"] for e in await entries(tenant)] == [listed[-1]["id"]]
+    result = await verify(tenant)
+    assert result["ok"] and result["checked"] == 1 and result["anchor_seq"] == 5
 
 
 async def test_the_log_is_in_the_openapi_document(client: httpx.AsyncClient) -> None:

@@ -46,9 +46,9 @@ def test_secrets_are_masked_and_personal_values_kept_apart() -> None:
             "key": {"before": None, "after": "sk_live_secret"},
             "webhook_secret": {"before": "a", "after": "b"},
             "email": {"before": "a@x.io", "after": "b@x.io"},
-            "company": {"before": "Acme", "after": "Acme Ltd"},
+            "status": {"before": "new", "after": "working"},
             "name": {"before": "Sara", "after": "Sara K"},
-            "customer": {"before": None, "after": {"phone": "+98912", "city": "Tehran", "password": "p"}},
+            "customer": {"before": None, "after": {"phone": "+98912", "country": "IR", "password": "p"}},
         },
         resource="leads",
     )
@@ -56,9 +56,9 @@ def test_secrets_are_masked_and_personal_values_kept_apart() -> None:
         "key": {"before": None, "after": "***"},
         "webhook_secret": {"before": "***", "after": "***"},
         "email": {"before": "***", "after": "***"},
-        "company": {"before": "Acme", "after": "Acme Ltd"},
+        "status": {"before": "new", "after": "working"},
         "name": {"before": "***", "after": "***"},
-        "customer": {"before": None, "after": {"phone": "***", "city": "Tehran", "password": "***"}},
+        "customer": {"before": None, "after": {"phone": "***", "country": "IR", "password": "***"}},
     }
     assert masked.personal == {
         "changes.email.before": "a@x.io",
@@ -79,6 +79,40 @@ def test_names_like_secrets_and_personal_data() -> None:
         e.is_personal(n) for n in ["email", "customer_email", "phone", "phone_e164", "first_name", "addresses", "ip"]
     )
     assert not any(e.is_personal(n) for n in ["company", "status", "name", "city"])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "name",
+        "company",
+        "job_title",
+        "city",
+        "external_id",
+        "landing_page",
+        "referrer_url",
+        "disqualification_note",
+        "custom_fields",
+    ],
+)
+def test_what_identifies_a_lead_is_personal(name: str) -> None:
+    assert e.is_personal(name, "leads") and e.is_personal(name, "contacts")
+    changed = e.mask_changes({name: {"before": None, "after": {"religion": "x"}}}, "leads")
+    assert changed.value == {name: {"before": None, "after": "***"}}  # the whole value, an object too
+    assert changed.personal == {f"changes.{name}.after": {"religion": "x"}}
+
+
+def test_an_order_or_a_product_keeps_its_external_id_and_city_in_the_diff() -> None:
+    for name in ("external_id", "city", "company", "landing_page"):
+        assert not e.is_personal(name, "orders") and not e.is_personal(name, "products")
+    assert e.is_personal("custom_fields", "orders")  # whatever the resource
+
+
+def test_a_custom_field_filter_is_personal_and_a_value_masked_before_is_kept_nowhere() -> None:
+    assert e.is_personal("cf.plan") and e.is_personal("CF.Religion") and not e.is_personal("cfo")
+    masked = e.mask({"filters": {"cf.plan": "gold", "cf.religion": e.MASK, "status": "new"}}, "detail", "leads")
+    assert masked.value == {"filters": {"cf.plan": "***", "cf.religion": "***", "status": "new"}}
+    assert masked.personal == {"detail.filters.cf.plan": "gold"}
 
 
 def entry(**overrides: Any) -> dict[str, Any]:

@@ -79,11 +79,29 @@ PERSONAL_NAMES = frozenset(
         "national_id",
         "search_text",
         "q",  # a list's (and an export's) search: a name, an email, a phone as typed
+        "custom_fields",  # the workspace defines what they hold: the whole object is personal
     }
 )
 PERSONAL_SUFFIXES = ("email", "phone", "first_name", "last_name", "_ip")
-# Resources whose records are people: their `name` is personal too (a product's name is not).
+# A custom field filter (`cf.religion` of an export's filters): what a custom field holds is the
+# workspace's to define, so its value is personal whatever the field.
+PERSONAL_PREFIXES = ("cf.",)
+# Resources whose records are people: their `name` is personal too (a product's name is not), and
+# so are the fields that identify a person with the rest of a record (`PEOPLE_NAMES`: where they
+# work, live and came from, what was noted about them); an order's `external_id` is no one's.
 PEOPLE = frozenset({"leads", "contacts", "members", "customers", "suppressions"})
+PEOPLE_NAMES = frozenset(
+    {
+        "name",
+        "company",
+        "job_title",
+        "city",
+        "external_id",
+        "landing_page",
+        "referrer_url",
+        "disqualification_note",
+    }
+)
 
 
 def is_secret(name: str) -> bool:
@@ -96,8 +114,9 @@ def is_personal(name: str, resource: str | None = None) -> bool:
     return (
         lowered in PERSONAL_NAMES
         or lowered.endswith(PERSONAL_SUFFIXES)
+        or lowered.startswith(PERSONAL_PREFIXES)
         or "address" in lowered
-        or (lowered == "name" and resource in PEOPLE)
+        or (lowered in PEOPLE_NAMES and resource in PEOPLE)
     )
 
 
@@ -128,7 +147,8 @@ def _mask(value: Any, path: str, resource: str | None, personal: dict[str, Any])
                 out[key] = MASK
             elif is_personal(key, resource):
                 out[key] = MASK
-                personal[here] = item
+                if item != MASK:  # masked before it came here (a sensitive value): kept nowhere
+                    personal[here] = item
             else:
                 out[key] = _mask(item, here, resource, personal)
         return out

@@ -119,7 +119,8 @@ class RetentionSettingsUpdate(RequestModel):
     archived_lead_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
     privacy_export_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
     referral_reward_points: int | None = Field(default=None, ge=0, le=1_000_000)
-    audit_log_days: int = Field(default=None, ge=1, le=3650)  # type: ignore[assignment]
+    # Strict too: the nightly purge deletes the log's entries older than this.
+    audit_log_days: int = Field(default=None, ge=1, le=3650, strict=True)  # type: ignore[assignment]
 
 
 class RetentionSettingsRead(RetentionSettings, ResourceRead):

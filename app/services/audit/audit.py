@@ -37,6 +37,7 @@ _LIMITS = {
     "request_id": 128,
 }
 VERIFY_PAGE = 1000  # entries read at a time when walking the chain
+PURGE_PAGE = 5000  # entries (seqs) deleted by one statement of a purge
 
 
 def _cut(name: str, value: Any) -> str | None:
@@ -221,24 +222,40 @@ async def verify(ctx: Context) -> dict[str, Any]:
 # -- retention and erasure -----------------------------------------------------------------------------
 
 
-async def purge(ctx: Context, before: datetime) -> int:
+async def purge(ctx: Context, before: datetime, page: int = PURGE_PAGE) -> int:
     """Delete the entries older than `before` from the start of the workspace's chain, and record
     the last one deleted as the anchor verification starts from. The cut is at the first entry kept
-    (the chain is never cut in its middle); entries not stamped yet stay. How many were deleted."""
+    (the chain is never cut in its middle); entries not stamped yet stay. How many were deleted.
+
+    The entries go `page` seqs a statement, from the anchor up, each statement moving the anchor
+    to its last entry: no statement deletes an unbounded range (a first purge of years of log),
+    and the chain is whole after every one of them. They run in the caller's transaction (the
+    nightly timer's), so the night's purge still commits, or not, as one."""
     chain = await ctx.audit.chain()
     if chain is None:
         return 0
     first_kept = await ctx.audit.first_kept(before)
     cut = first_kept - 1 if first_kept is not None else int(chain["head_seq"])
-    if cut <= int(chain["anchor_seq"]):
-        return 0
-    chain_hash = await ctx.audit.chain_hash_at(cut)
-    if chain_hash is None:  # the entry is missing: verification names the break; purge nothing
-        return 0
-    return await ctx.audit.purge_through(cut, chain_hash, ctx.now)
+    anchor = int(chain["anchor_seq"])
+    deleted = 0
+    while anchor < cut:
+        through = min(cut, anchor + page)
+        chain_hash = await ctx.audit.chain_hash_at(through)
+        if chain_hash is None:  # the entry is missing: verification names the break; purge no further
+            break
+        deleted += await ctx.audit.purge_through(through, chain_hash, ctx.now, after_seq=anchor)
+        anchor = through
+    return deleted
 
 
 async def erase_personal(ctx: Context, resource: str, resource_id: str) -> int:
     """Erase the personal values of every entry about a resource (a privacy request): the chain
     still verifies. How many entries had some."""
     return await ctx.audit.erase_personal(resource, canonical_id(resource_id) or resource_id)
+
+
+async def erase_personal_of(ctx: Context, resource: str, resource_ids: Sequence[Any]) -> int:
+    """`erase_personal` for many resources of one kind (a page of anonymised leads), in a few
+    statements rather than one a resource. How many entries had some."""
+    ids = [i for i in (canonical_id(r) for r in resource_ids) if i is not None]
+    return await ctx.audit.erase_personal_of(resource, ids) if ids else 0

@@ -11,19 +11,29 @@ from uuid import UUID
 from app.db.repositories.base import Row
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain.audit import entries
 from app.ids import utcnow
 from app.services.audit import audit
 from app.services.context import Context
+from app.services.leads import sensitive
 
 PAGE = 500
+CUSTOM_FIELD = "cf."  # a list's filter by a custom field's value: `cf.<key>=`
 # (context, cursor) -> a Page (rows, next_cursor)
 Fetch = Callable[[Context, str | None], Awaitable[Any]]
 
 
-def record(ctx: Context, entity: str, query: dict[str, str]) -> None:
+async def record(ctx: Context, entity: str, query: dict[str, str]) -> None:
     """An export is a bulk read of personal data: it is audited (`<entity>` `export`) with the
-    filters it was asked with (personal ones, such as an email or a search, masked and kept apart)."""
-    audit.record(ctx, resource=entity, action="export", detail={"filters": query} if query else None)
+    filters it was asked with (personal ones, such as an email, a search or a custom field's value,
+    masked and kept apart; a sensitive custom field's value masked and kept nowhere)."""
+    filters = dict(query)
+    if entity == sensitive.LEADS and any(k.startswith(CUSTOM_FIELD) for k in filters):
+        hidden = await sensitive.keys(ctx)
+        for name in filters:
+            if name.startswith(CUSTOM_FIELD) and name[len(CUSTOM_FIELD) :] in hidden:
+                filters[name] = entries.MASK
+    audit.record(ctx, resource=entity, action="export", detail={"filters": filters} if filters else None)
 
 
 async def pages(

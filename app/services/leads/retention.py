@@ -9,6 +9,7 @@ from uuid import UUID
 
 from app.domain.leads import retention as rules
 from app.domain.workspace.retention import Swept, Window, cursor, earliest, position, timestamp
+from app.services.audit import audit
 from app.services.context import Context
 from app.services.events import events
 
@@ -59,10 +60,10 @@ async def anonymise_leads(ctx: Context, window: Window, after: list[Any] | None,
     """One page of leads archived in the window: each that never converted (never qualified, no
     contact, account or opportunity) and still holds personal data is anonymised (`rules.ANONYMISED`:
     a new version, no event: an event would carry the data it removes), the automatic merges that
-    name it are deleted (their documents hold its fields: they can no longer be undone) and the
-    events about it redacted. A lead merged away while its merge can still be undone is left for a
-    later night (it holds the pass's mark back). The lead row stays, so every report counts it as
-    before."""
+    name it are deleted (their documents hold its fields: they can no longer be undone), the
+    events about it redacted and the personal values of the audit log's entries about it erased.
+    A lead merged away while its merge can still be undone is left for a later night (it holds the
+    pass's mark back). The lead row stays, so every report counts it as before."""
     rows = await ctx.leads.archived_aging(start=window.start, end=window.end, after=position(after), limit=limit)
     if not rows:
         return Swept(0, None)
@@ -81,5 +82,7 @@ async def anonymise_leads(ctx: Context, window: Window, after: list[Any] | None,
     for lead_id in anonymised:
         while await events.redact(ctx, str(lead_id), REDACT_PAGE) == REDACT_PAGE:
             pass
+    # The audit log's entries about them keep their chained diffs (masked) but lose the values.
+    await audit.erase_personal_of(ctx, "leads", anonymised)
     last = rows[-1]
     return Swept(len(anonymised), cursor(last["archived_at"], last["id"]), held)

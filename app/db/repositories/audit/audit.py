@@ -5,7 +5,7 @@ The worker's cross-workspace side (stamping the chain) is in queue.py."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,6 +18,7 @@ from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datet
 t = tables.audit_log
 c = tables.audit_chains
 SORTABLE: dict[str, SortKey] = {"occurred_at": datetime_key(t.c.occurred_at)}
+ERASE_PAGE = 500  # resource ids a statement erasing personal values names
 
 # Built once: verification reads page after page of the chain.
 _CHAINED = (
@@ -94,10 +95,13 @@ class AuditRepository(TenantRepository[Row]):
         value: str | None = (await self.uow.execute(statement)).scalar()
         return value
 
-    async def purge_through(self, seq: int, chain_hash: str, now: datetime) -> int:
-        """Delete the stamped entries up to `seq` (the start of the chain) and make that entry the
-        chain's anchor, in this transaction; how many were deleted."""
-        deleted = await self.uow.execute(delete(t).where(self.scope, t.c.seq.is_not(None), t.c.seq <= seq))
+    async def purge_through(self, seq: int, chain_hash: str, now: datetime, *, after_seq: int = 0) -> int:
+        """Delete the stamped entries after `after_seq` (the anchor: the start of the chain) up to
+        `seq` and make that entry the chain's anchor, in this transaction; how many were deleted.
+        The range bounds the statement along the (workspace_id, seq) index."""
+        deleted = await self.uow.execute(
+            delete(t).where(self.scope, t.c.seq.is_not(None), t.c.seq > after_seq, t.c.seq <= seq)
+        )
         await self.uow.execute(
             update(c)
             .where(c.c.workspace_id == self.workspace_id, c.c.anchor_seq < seq)
@@ -115,3 +119,18 @@ class AuditRepository(TenantRepository[Row]):
             .values(personal=None)
         )
         return int((await self.uow.execute(statement)).rowcount or 0)
+
+    async def erase_personal_of(self, resource: str, resource_ids: Sequence[str]) -> int:
+        """`erase_personal` for many resources at once, `ERASE_PAGE` ids a statement: no index
+        leads to a resource's entries, so each statement reads the workspace's log once, whatever
+        the number of ids it names (the nightly anonymisation's page of leads)."""
+        erased = 0
+        for start in range(0, len(resource_ids), ERASE_PAGE):
+            ids = list(resource_ids[start : start + ERASE_PAGE])
+            statement = (
+                update(t)
+                .where(self.scope, t.c.resource == resource, t.c.resource_id.in_(ids), t.c.personal.is_not(None))
+                .values(personal=None)
+            )
+            erased += int((await self.uow.execute(statement)).rowcount or 0)
+        return erased

@@ -248,7 +248,7 @@ async def _export(
     # The first page before the response starts: a bad filter is a 422, not a broken download.
     first = await fetch(ctx, None)
     # Audited as it starts: the entry commits with the request's unit of work, before any byte goes out.
-    exports.record(ctx, name, {k: v for k, v in request.query_params.items() if k not in ("cursor", "limit")})
+    await exports.record(ctx, name, {k: v for k, v in request.query_params.items() if k not in ("cursor", "limit")})
 
     def rows(page: list[dict[str, Any]]) -> str:
         return write_rows([[_cell(shape(r).get(c)) for c in columns] for r in page])
