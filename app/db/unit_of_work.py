@@ -46,6 +46,7 @@ class UnitOfWork:
         # entry reads its changes from them at commit as from the ones still queued. Only these,
         # by reference, so a long unit of work that flushes often does not keep its creations.
         self._flushed_changes: list[dict[str, Any]] = []
+        self._events_flushed = False  # events written before the commit (flush): the commit still wakes for them
         self._wakes: set[str] = set()
         self._analytic = False
         # Whether an audit entry describing this unit of work's change is queued (app/services/audit):
@@ -150,14 +151,14 @@ class UnitOfWork:
         return await positional.fetch_rows(self, statement, params)
 
     async def commit(self) -> None:
-        wakes = self._wakes | ({EVENTS} if self._events else set())
+        wakes = self._wakes | ({EVENTS} if self._events or self._events_flushed else set())
         await self.flush()
         if self._conn is not None:
             if not self.database.is_sqlite:
                 await notify_with_commit(self, self._wakes)
             await self._conn.commit()
             await self._close()
-        self._wakes, self._flushed_changes = set(), []
+        self._wakes, self._flushed_changes, self._events_flushed = set(), [], False
         wake_local(wakes)
 
     async def flush(self) -> None:
@@ -166,9 +167,11 @@ class UnitOfWork:
         self._deferred, self._events = [], []
         await write_behind.flush(self, deferred, events)
         self._flushed_changes.extend(e for e in events if e.get("previous_attributes"))
+        self._events_flushed = self._events_flushed or bool(events)  # the commit still wakes the dispatcher
 
     async def rollback(self) -> None:
         self._deferred, self._events, self._wakes, self._flushed_changes = [], [], set(), []
+        self._events_flushed = False
         self.audited = False
         if self._conn is not None:
             try:

@@ -157,3 +157,20 @@ async def test_report_settings_last_only_as_long_as_their_transaction(database: 
     for _ in range(3):  # whichever pooled connection comes next
         async with UnitOfWork(database, write=False) as uow:
             assert (await uow.execute(text("SHOW jit"))).scalar() == before
+
+
+async def test_events_written_before_the_commit_still_wake_the_dispatcher_at_commit(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A use case that flushes its events early (a lead merged on create, an order sync) commits
+    with nothing queued: the commit still wakes this process's dispatcher for them."""
+    from app.db import unit_of_work
+    from app.db.wakeups import EVENTS
+
+    woken: list[set[str]] = []
+    monkeypatch.setattr(unit_of_work, "wake_local", lambda kinds: woken.append(set(kinds)))
+    async with UnitOfWork(database) as uow:
+        uow.add_event(_event(uuid.UUID(tenant.id), 1))
+        await uow.flush()
+        await uow.commit()
+    assert woken == [{EVENTS}]
