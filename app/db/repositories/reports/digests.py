@@ -24,10 +24,6 @@ class DigestRepository(TenantRepository[Row]):
         written in the transaction that queues the digest's messages."""
         return await self._insert_unless_exists(values)
 
-    async def exists(self, schedule_id: UUID, occurrence: str) -> bool:
-        statement = select(rd.c.id).where(self.scope, rd.c.schedule_id == schedule_id, rd.c.occurrence == occurrence)
-        return (await self.uow.execute(statement)).first() is not None
-
     async def exists_on(self, schedule_id: UUID, day: date) -> bool:
         """Whether the schedule delivered an occurrence on this local day (at whatever time: its
         names are `<day>T<HH:MM>`)."""
