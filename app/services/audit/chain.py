@@ -28,7 +28,9 @@ async def stamp(database: Database, limit: int = BATCH) -> int:
         if not await queue.lock():
             return 0
         pending = await queue.unstamped(limit)
-        if not pending:
+        if not pending:  # something waited, but none of a workspace that exists
+            await queue.forget_orphans()
+            await uow.commit()
             return 0
         by_workspace: dict[UUID, list[dict[str, Any]]] = defaultdict(list)
         for entry in pending:

@@ -1,6 +1,7 @@
-"""The audit log of one workspace: entries queued for the request's commit, read in keyset pages,
-walked by `seq` for verification, purged from the start of the chain, their personal values erased.
-The worker's cross-workspace side (stamping the chain) is in queue.py."""
+"""The audit log of one workspace: entries queued for the request's commit, read in keyset pages
+(each with its place in the chain once stamped), walked by `seq` for verification, purged from the
+start of the chain, their personal values erased. The worker's cross-workspace side (stamping the
+chain) is in queue.py."""
 
 from __future__ import annotations
 
@@ -10,21 +11,26 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 
 from app.db import tables
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, datetime_key, where_between, where_equal
 
 t = tables.audit_log
+s = tables.audit_stamps
 c = tables.audit_chains
 SORTABLE: dict[str, SortKey] = {"occurred_at": datetime_key(t.c.occurred_at)}
 ERASE_PAGE = 500  # resource ids a statement erasing personal values names
 
-# Built once: verification reads page after page of the chain.
+# An entry with its stamp (null `seq` and `chain_hash` until the worker chained it).
+_STAMPED = t.outerjoin(s, and_(s.c.workspace_id == t.c.workspace_id, s.c.entry_id == t.c.id))
+_ENTRY = select(t, s.c.seq, s.c.chain_hash).select_from(_STAMPED)
+# Built once: verification reads page after page of the chain, along the stamps' primary key.
 _CHAINED = (
-    select(t)
-    .where(t.c.workspace_id == bindparam("_ws"), t.c.seq > bindparam("_after"), t.c.seq <= bindparam("_through"))
-    .order_by(t.c.seq)
+    select(t, s.c.seq, s.c.chain_hash)
+    .select_from(s.join(t, and_(t.c.workspace_id == s.c.workspace_id, t.c.id == s.c.entry_id)))
+    .where(s.c.workspace_id == bindparam("_ws"), s.c.seq > bindparam("_after"), s.c.seq <= bindparam("_through"))
+    .order_by(s.c.seq)
     .limit(bindparam("_limit"))
 )
 _CHAIN = select(c).where(c.c.workspace_id == bindparam("_ws"))
@@ -35,12 +41,16 @@ class AuditRepository(TenantRepository[Row]):
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Queue an entry on the unit of work: inserted with the use case's other rows right before
-        its commit (on PostgreSQL in the same single statement), so it exists iff the change does."""
+        its commit (on PostgreSQL in the same single statement), so it exists iff the change does;
+        queued for the worker's chain with it."""
         self.uow.defer_insert(t, [{"workspace_id": self.workspace_id, **row}])
+        self.uow.defer_insert(
+            tables.audit_queue, [{"workspace_id": self.workspace_id, "id": row["id"], "digest": row["digest"]}]
+        )
         self.uow.audited = True
 
     async def get(self, entry_id: UUID) -> Row | None:
-        return await self._get_by_id(entry_id)
+        return await self._one(_ENTRY.where(self.scope, t.c.id == entry_id))
 
     async def list(
         self,
@@ -56,7 +66,7 @@ class AuditRepository(TenantRepository[Row]):
         occurred_after: datetime | None = None,
         occurred_before: datetime | None = None,
     ) -> Page[Row]:
-        statement = select(t).where(self.scope)
+        statement = _ENTRY.where(self.scope)
         statement = where_equal(
             statement,
             {
@@ -86,22 +96,31 @@ class AuditRepository(TenantRepository[Row]):
     # -- retention ---------------------------------------------------------------------------------
     async def first_kept(self, before: datetime) -> int | None:
         """The lowest `seq` of a stamped entry at or after `before` (None: none is)."""
-        statement = select(func.min(t.c.seq)).where(self.scope, t.c.seq.is_not(None), t.c.occurred_at >= before)
+        statement = (
+            select(func.min(s.c.seq))
+            .select_from(t.join(s, and_(s.c.workspace_id == t.c.workspace_id, s.c.entry_id == t.c.id)))
+            .where(self.scope, t.c.occurred_at >= before)
+        )
         value = (await self.uow.execute(statement)).scalar()
         return None if value is None else int(value)
 
     async def chain_hash_at(self, seq: int) -> str | None:
-        statement = select(t.c.chain_hash).where(self.scope, t.c.seq == seq)
+        """The chain hash stamped at `seq` (None: no entry there, or its entry is gone)."""
+        statement = (
+            select(s.c.chain_hash)
+            .select_from(s.join(t, and_(t.c.workspace_id == s.c.workspace_id, t.c.id == s.c.entry_id)))
+            .where(s.c.workspace_id == self.workspace_id, s.c.seq == seq)
+        )
         value: str | None = (await self.uow.execute(statement)).scalar()
         return value
 
     async def purge_through(self, seq: int, chain_hash: str, now: datetime, *, after_seq: int = 0) -> int:
         """Delete the stamped entries after `after_seq` (the anchor: the start of the chain) up to
-        `seq` and make that entry the chain's anchor, in this transaction; how many were deleted.
-        The range bounds the statement along the (workspace_id, seq) index."""
-        deleted = await self.uow.execute(
-            delete(t).where(self.scope, t.c.seq.is_not(None), t.c.seq > after_seq, t.c.seq <= seq)
-        )
+        `seq`, and their stamps, and make that entry the chain's anchor, in this transaction; how
+        many entries were deleted. The range bounds the statements along the stamps' primary key."""
+        in_range = and_(s.c.workspace_id == self.workspace_id, s.c.seq > after_seq, s.c.seq <= seq)
+        deleted = await self.uow.execute(delete(t).where(self.scope, t.c.id.in_(select(s.c.entry_id).where(in_range))))
+        await self.uow.execute(delete(s).where(in_range))
         await self.uow.execute(
             update(c)
             .where(c.c.workspace_id == self.workspace_id, c.c.anchor_seq < seq)
@@ -121,9 +140,8 @@ class AuditRepository(TenantRepository[Row]):
         return int((await self.uow.execute(statement)).rowcount or 0)
 
     async def erase_personal_of(self, resource: str, resource_ids: Sequence[str]) -> int:
-        """`erase_personal` for many resources at once, `ERASE_PAGE` ids a statement: no index
-        leads to a resource's entries, so each statement reads the workspace's log once, whatever
-        the number of ids it names (the nightly anonymisation's page of leads)."""
+        """`erase_personal` for many resources at once, `ERASE_PAGE` ids a statement, along the
+        entries' (resource, resource id) index."""
         erased = 0
         for start in range(0, len(resource_ids), ERASE_PAGE):
             ids = list(resource_ids[start : start + ERASE_PAGE])
@@ -134,3 +152,14 @@ class AuditRepository(TenantRepository[Row]):
             )
             erased += int((await self.uow.execute(statement)).rowcount or 0)
         return erased
+
+    async def count_personal_of(self, resource: str, resource_ids: Sequence[str]) -> int:
+        """How many entries about these resources still hold personal values (an erasure's dry run)."""
+        counted = 0
+        for start in range(0, len(resource_ids), ERASE_PAGE):
+            ids = list(resource_ids[start : start + ERASE_PAGE])
+            statement = select(func.count()).where(
+                self.scope, t.c.resource == resource, t.c.resource_id.in_(ids), t.c.personal.is_not(None)
+            )
+            counted += int((await self.uow.execute(statement)).scalar_one())
+        return counted

@@ -1,0 +1,1 @@
+"""Privacy requests: one person's data exported or erased everywhere it lives."""
