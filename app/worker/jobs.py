@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from app import logs, metrics
 from app.config import Settings
 from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
@@ -150,6 +152,43 @@ async def enforce_retention(run: JobRun) -> dict[str, Any]:
     )
 
 
+async def export_person(run: JobRun) -> dict[str, Any]:
+    """`privacy.export`: one person's records into a document (app/services/privacy/jobs.py)."""
+    from app.services.privacy import jobs as privacy
+
+    return await _privacy_job(run, privacy.run_export(run.database, run.workspace_id, run.params))
+
+
+async def erase_person(run: JobRun) -> dict[str, Any]:
+    """`privacy.erase`: one person's data anonymised everywhere (app/services/privacy/jobs.py)."""
+    from app.services.privacy import jobs as privacy
+
+    return await _privacy_job(run, privacy.run_erasure(run.database, run.workspace_id, run.params, run.progress))
+
+
+async def redact_shop(run: JobRun) -> dict[str, Any]:
+    """`privacy.shop_redact`: every contact that came only from one shop, erased (app/services/privacy/jobs.py)."""
+    from app.services.privacy import jobs as privacy
+
+    progress = run.job.get("progress") if isinstance(run.job.get("progress"), dict) else {}
+    params = {**run.params, **{k: (progress or {}).get(k) for k in ("after", "erased", "skipped")}}
+    return await privacy.run_shop_redact(run.database, run.workspace_id, params, run.progress)
+
+
+async def _privacy_job(run: JobRun, work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """A privacy job whose last attempt fails leaves its request `failed` (with the job's problem)."""
+    from app.services.privacy import jobs as privacy
+
+    try:
+        return await work
+    except TakenOver:
+        raise
+    except Exception as exc:
+        if run.last_attempt or isinstance(exc, LookupError):
+            await privacy.fail(run.database, run.workspace_id, run.params, failure_problem(run.job["id"]))
+        raise
+
+
 RESCORE_PAGE = 1000
 HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
     "events.redact": redact_events,
@@ -158,6 +197,9 @@ HANDLERS: dict[str, Callable[[JobRun], Awaitable[dict[str, Any]]]] = {
     "analytics.refresh": refresh_analytics,
     "reports.refresh_forecasts": refresh_sales_forecasts,
     "retention.enforce": enforce_retention,
+    "privacy.export": export_person,
+    "privacy.erase": erase_person,
+    "privacy.shop_redact": redact_shop,
 }
 
 
@@ -242,6 +284,10 @@ async def _fail_one_lost(database: Database, job: dict[str, Any], before: dateti
         row = await WorkspaceRepositories(uow, job["workspace_id"]).jobs.get(job["id"])
         assert row is not None
         ctx = Context(uow, job["workspace_id"], SYSTEM, now, scopes=SERVICE_SCOPES)
+        if job["kind"] in ("privacy.export", "privacy.erase"):  # its request fails with it
+            from app.services.privacy import jobs as privacy
+
+            await privacy.fail_in(ctx, job["params"], final["problem"])
         await events.record(ctx, types.JOB_FAILED, JobRead.model_validate(row))
         await uow.commit()
     log.error(
@@ -271,7 +317,9 @@ async def run(database: Database, settings: Settings, job: dict[str, Any]) -> No
     """Run one claimed job and record how it ended (while the claim is still ours)."""
     lease = timedelta(seconds=settings.worker_lease_seconds)
     attempt = job["attempts"] + 1
+    started = time.perf_counter()
     handler = HANDLERS.get(job["kind"])
+    kind = job["kind"] if handler is not None else "unknown"  # labels: the known kinds only
     keeper = asyncio.create_task(_keep_lease(database, job, attempt, lease))
     try:
         if handler is None:
@@ -282,6 +330,7 @@ async def run(database: Database, settings: Settings, job: dict[str, Any]) -> No
         event_type: str | None = types.JOB_SUCCEEDED
     except TakenOver:
         log.warning("job %s (%s) was taken over by another worker; this run stops", job["id"], job["kind"])
+        metrics.JOBS.labels(kind, "taken_over").inc()
         return
     except asyncio.CancelledError:
         # The worker is stopping: hand the job back now rather than when its lease runs out.
@@ -299,10 +348,23 @@ async def run(database: Database, settings: Settings, job: dict[str, Any]) -> No
         event_type = None if retry else types.JOB_FAILED
     finally:
         keeper.cancel()
+    metrics.JOBS.labels(kind, "retried" if outcome["status"] == "queued" else outcome["status"]).inc()
+    metrics.JOB_DURATION.labels(kind).observe(time.perf_counter() - started)
     # A stop may cancel the job while it records its outcome: cancelled there, the write would roll
     # back and leave a finished job running under a live lease (on its last attempt, failed by a
     # later claim though it succeeded). The write is finished first; the cancellation follows it.
     await _to_completion(_record_outcome(database, job, attempt, outcome, event_type))
+    logs.structured(
+        log,
+        "job",
+        "job ended",
+        job_id=str(job["id"]),
+        workspace_id=str(job["workspace_id"]),
+        job_kind=job["kind"],
+        attempt=attempt,
+        status=outcome["status"],
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
 
 
 async def _to_completion(step: Awaitable[None]) -> None:

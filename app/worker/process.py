@@ -14,6 +14,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from app import metrics
+
 if TYPE_CHECKING:
     from app.worker.runner import Worker
 
@@ -30,8 +32,19 @@ class WorkerProcess:
     async def run(self) -> None:
         backoff = 1.0
         while not self._stop.is_set():
+            # In a session of its own: a signal sent to the server's process group (Ctrl-C in a
+            # terminal, an init that signals the group) reaches the server alone, which stops the
+            # worker once requests in flight are done, instead of the worker stopping at once and
+            # being restarted while they drain.
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "app", "worker", "--parent-pid", str(os.getpid()), env=os.environ.copy()
+                sys.executable,
+                "-m",
+                "app",
+                "worker",
+                "--parent-pid",
+                str(os.getpid()),
+                env=os.environ.copy(),
+                start_new_session=True,
             )
             exited = asyncio.ensure_future(self.process.wait())
             stopping = asyncio.ensure_future(self._stop.wait())
@@ -39,7 +52,9 @@ class WorkerProcess:
             stopping.cancel()
             if self._stop.is_set():
                 await self._terminate(exited)
+                metrics.process_exited(self.process.pid)
                 return
+            metrics.process_exited(self.process.pid)  # its live gauges (pool, backlog) no longer count
             log.warning("worker process exited with %s; restarting in %.0f s", self.process.returncode, backoff)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), backoff)

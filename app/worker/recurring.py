@@ -27,7 +27,11 @@ class Recurring:
 
 
 async def purge_idempotency_keys(ctx: Context) -> int:
-    return await ctx.idempotency.purge_expired(ctx.now)
+    """Stored answers past their time, and the refs that pointed a privacy request at them (a key
+    used again later is another request's)."""
+    keys = await ctx.idempotency.purge_expired(ctx.now)
+    await ctx.personal_refs.forget_rows("idempotency_keys", keys)
+    return len(keys)
 
 
 async def enforce_retention(ctx: Context) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -19,9 +20,10 @@ from uuid import UUID
 
 import httpx
 
-from app import outbound, sealing
+from app import logs, metrics, outbound, sealing
 from app.config import Settings
 from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
 from app.db.wakeups import (
     CAMPAIGNS,
     DELIVERIES,
@@ -37,6 +39,7 @@ from app.db.wakeups import (
 )
 from app.domain.events.webhooks import workspace_share
 from app.ids import utcnow
+from app.schemas.events.webhooks import MAX_IN_FLIGHT
 from app.services.audit import chain as audit_chain
 from app.services.campaigns import sending as campaign_sending
 from app.services.customers import segment_members
@@ -55,12 +58,20 @@ ENSURE_EVERY = timedelta(minutes=10)
 # hold back their next NOTIFY, so the pass sees every event of the notification's window.
 COALESCE_SECONDS = NOTIFY_EVERY_SECONDS
 DISPATCH_BATCH = 500
-TIMER_RECHECK = timedelta(seconds=0.2)  # a timer due but not claimable (leased, or just due): look again then
+# A timer found due right after a claim that took nothing (it fell due in between, or the row was
+# locked by another worker's claim about to lease it): look again this soon, not later.
+TIMER_RECHECK = timedelta(seconds=0.01)
+# A scheduled digest due but not taken (another worker holds it): look again then.
+REPORT_RECHECK = timedelta(seconds=0.2)
 SLA_TICK = timedelta(seconds=0.1)  # breaches falling due close together are swept together
 # Duplicate suggestions are for people reviewing leads, not for webhooks racing a clock: new leads
 # gather for a second so a pass compares many at once (GET /v1/leads/{id}/duplicates computes its
 # answer on demand meanwhile).
 DEDUPE_COALESCE = 1.0
+# Chain stamps are for verification, not for anyone waiting: entries gather for a second so a pass
+# stamps hundreds at once (a pass's fixed cost, its reads and its transaction, paid once a second
+# under load instead of at every dispatch pass).
+AUDIT_COALESCE = 1.0
 # On stop, running jobs get this long to end; then they are cancelled and handed back (their
 # leases end at once), so another worker resumes them after their last committed step.
 JOB_STOP_GRACE_SECONDS = 5.0
@@ -121,6 +132,7 @@ class Worker:
         self._next_timer: datetime | None = None  # when the next pending timer is due, as last seen
         self._next_sla: datetime | None = None  # the next first-response deadline, as last seen
         self._next_analyze: datetime | None = None
+        self._next_observe: datetime | None = None  # when the metrics' backlog and pool are read next
         self._loop_of_run: asyncio.AbstractEventLoop | None = None
         # Set once wake-ups can reach this worker: LISTEN is in place (PostgreSQL) or the local
         # waker is registered (SQLite). Before that, only polling finds new work.
@@ -186,7 +198,17 @@ class Worker:
                 await self._idle(wake, until(), coalesce)
 
     async def _dispatch(self) -> int:
+        started = time.perf_counter()
         done = await dispatcher.dispatch(self.database, utcnow(), limit=DISPATCH_BATCH)
+        if done.events:
+            logs.structured(
+                log,
+                "dispatch_pass",
+                "events dispatched",
+                events=done.events,
+                deliveries=done.deliveries,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
         if done.deliveries:
             self._delivery_wake.set()  # new deliveries: let the delivery loop look now
         if done.events:
@@ -204,9 +226,11 @@ class Worker:
             self._next_ensure = now + ENSURE_EVERY
         fired = await timers.fire_due(self.database, self.settings)
         if not fired:
+            # Timers fall due every few milliseconds under load: the next one often comes due between
+            # the claim and this read. It is claimable now, so look again at once (TIMER_RECHECK),
+            # not after a tick or at the next poll. Timers other workers hold count from the end of
+            # their lease (theirs to fire until then).
             due = await timers.next_due(self.database)
-            # One due already either fell due between the claim and this read, or is being fired by
-            # another worker (leased): look again shortly, not at the next poll (seconds late).
             now = utcnow()
             self._next_timer = None if due is None else due if due > now else now + TIMER_RECHECK
         return fired
@@ -238,6 +262,23 @@ class Worker:
         writes record events); polling finds the entries of writes that recorded none. Requests
         never wake it: their one INSERT is all the audit log costs them."""
         return int(await audit_chain.stamp(self.database) >= audit_chain.BATCH)
+
+    async def _observe(self) -> int:
+        """Every few seconds (metrics.SAMPLE_SECONDS): the undelivered work (the readiness backlog)
+        and this process's pool, for the metrics endpoint."""
+        now = utcnow()
+        if self._next_observe is None or now >= self._next_observe:
+            self._next_observe = now + timedelta(seconds=metrics.SAMPLE_SECONDS)
+            async with UnitOfWork(self.database, write=False) as uow:
+                backlog, oldest = await uow.system().backlog()
+            metrics.EVENTS_BACKLOG.set(backlog)
+            metrics.EVENTS_OLDEST_AGE.set(max((utcnow() - oldest).total_seconds(), 0.0) if oldest else 0.0)
+            metrics.sample_pool(self.database.engine.pool)
+            metrics.WORKER_HEARTBEAT.set(time.time())  # this loop runs and the database answers
+        return 0
+
+    def _observe_due(self) -> datetime | None:
+        return self._next_observe
 
     async def _statistics(self) -> int:
         """Every WORKER_ANALYZE_SECONDS: ANALYZE tables whose statistics fell behind (PostgreSQL)."""
@@ -292,7 +333,7 @@ class Worker:
             return 1
         due = await digests.next_due(self.database)
         now = utcnow()
-        self._next_report = None if due is None else due if due > now else now + TIMER_RECHECK
+        self._next_report = None if due is None else due if due > now else now + REPORT_RECHECK
         return 0
 
     def _report_due(self) -> datetime | None:
@@ -415,8 +456,13 @@ class Worker:
                     await connection.close()
 
     async def run(self) -> None:
+        # Enough connections for every endpoint this worker leases at once, each at its highest
+        # max_in_flight: a send never waits for a connection (that wait would count against its
+        # attempt's deadline, and one workspace's slow receiver would fail others' attempts).
+        # Connections are opened on demand; this is a cap, not a pool kept open.
+        connections = self.settings.worker_concurrency * MAX_IN_FLIGHT
         async with outbound.guarded_client(
-            allow_loopback=self.settings.outbound_allow_loopback, max_connections=self.settings.worker_concurrency * 2
+            allow_loopback=self.settings.outbound_allow_loopback, max_connections=connections
         ) as client:
             self._loop_of_run = asyncio.get_running_loop()
             if self.database.is_sqlite:  # PostgreSQL's NOTIFY reaches every worker, in this process or not
@@ -429,7 +475,7 @@ class Worker:
                 asyncio.create_task(self._loop("jobs", self._jobs, self._job_wake)),
                 asyncio.create_task(self._loop("sla", self._sla, None, self._sla_due)),
                 asyncio.create_task(self._loop("dedupe", self._dedupe, self._dedupe_wake, coalesce=DEDUPE_COALESCE)),
-                asyncio.create_task(self._loop("audit", self._audit, self._audit_wake)),
+                asyncio.create_task(self._loop("audit", self._audit, self._audit_wake, coalesce=AUDIT_COALESCE)),
                 asyncio.create_task(
                     self._loop("journeys", self._journeys, self._journey_wake, self._journey_due, coalesce=0.0)
                 ),
@@ -441,6 +487,8 @@ class Worker:
                 ),
                 asyncio.create_task(self._loop("reports", self._reports, self._report_wake, self._report_due)),
             ]
+            if self.settings.metrics_port:
+                loops.append(asyncio.create_task(self._loop("metrics", self._observe, None, self._observe_due)))
             if not self.database.is_sqlite:
                 loops.append(asyncio.create_task(self._listen()))
                 if self.settings.worker_analyze_seconds > 0:
