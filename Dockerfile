@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
-    DATABASE_URL=sqlite+aiosqlite:////data/crm.db
+    DATABASE_URL=sqlite+aiosqlite:////data/crm.db \
+    LOG_FORMAT=json
 
 WORKDIR /srv
 COPY pyproject.toml README.md ./
@@ -17,7 +18,7 @@ COPY migrations ./migrations
 
 USER crm
 VOLUME ["/data"]
-EXPOSE 8000
+EXPOSE 8000 9464
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/readyz')"
 # `serve` applies pending migrations (under an advisory lock on PostgreSQL), then starts uvicorn.
 CMD ["python", "-m", "app", "serve"]

@@ -24,8 +24,13 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check app tests migrations benchmarks
 	$(BIN)/mypy
 
+# Tests run in parallel processes (pytest-xdist), each with its own databases; TEST_PROCESSES=0
+# runs them in this one. Most tests wait on servers, workers and databases more than they compute,
+# so more processes than cores pay off.
+TEST_PROCESSES ?= 4
+
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES)
 
 openapi: $(VENV)/.runtime
 	$(BIN)/python -m app openapi

@@ -10,8 +10,10 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import app.blas  # noqa: F401  (first: BLAS threads are set before numpy loads)
+from app import logs, metrics_directory, serving
 from app.config import get_settings
 from app.db.migrate import upgrade
 from app.db.session import Database
@@ -104,6 +106,17 @@ async def _run_worker(parent_pid: int | None) -> None:
         os._exit(0)
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM ends `serve` with exit status 0, as a stop asked for, not by dying of the signal
+    (143). Installed first: a SIGTERM while the server is still starting (migrations, imports)
+    exits at once. Once uvicorn runs it handles SIGTERM itself (no new connections, requests in
+    flight finished within SHUTDOWN_GRACE_SECONDS, then the app's shutdown: the worker stopped),
+    then raises the signal again for the handler it found: this one, which exits 0."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+
+
 def _tune_gc() -> None:
     """Long-running processes: move what startup allocated out of the collector's sight and collect
     the young generation less often (most request garbage is freed by reference counting anyway).
@@ -132,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-worker", action="store_true", help="do not run the background worker in-process")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes on the one port (PostgreSQL; default 1); the background worker stays one child process",
+    )
     commands.add_parser("migrate", help="apply pending migrations")
     worker = commands.add_parser(
         "worker", help="run the background worker (PostgreSQL; serve also starts one, as a child process)"
@@ -177,7 +196,11 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logs.configure(settings.log_format, settings.log_level)
+        if args.parent_pid is None and settings.metrics_port:  # serve's child: serve answers the scrapes
+            from app import metrics
+
+            metrics.serve_metrics(settings.metrics_port, settings.host)
         _tune_gc()
         # The API runs on uvloop (uvicorn's choice); the worker's many small queries gain from it too.
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
@@ -188,29 +211,62 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve":
         import uvicorn
 
+        _exit_cleanly_on_sigterm()
         settings = get_settings()
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logs.configure(settings.log_format, settings.log_level)
+        if args.workers < 1:
+            print("error: --workers must be 1 or more", file=sys.stderr)
+            return 2
+        if args.workers > 1 and settings.is_sqlite:
+            print(serving.SQLITE_REFUSAL, file=sys.stderr)
+            return 2
+        # Metrics: one directory for every process of this server (the worker child inherits it),
+        # chosen before prometheus-client is imported; the scrapes are answered here alone.
+        metrics_dir = metrics_directory.use_directory() if settings.metrics_port else None
         demo = asyncio.run(_prepare_for_serving())
         if demo is not None:
             print("Created workspace 'demo'. Its keys are shown only once:", flush=True)
             print(f"  secret key (admin): {demo.secret_key}", flush=True)
             print(f"  publishable key:    {demo.publishable_key}", flush=True)
-        from app.main import create_app
         from app.request_limits import hard_head_bytes, http_protocol
 
-        app = create_app(settings, worker=not args.no_worker, worker_process=not settings.is_sqlite)
-        _tune_gc()
-        uvicorn.run(
-            app,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            log_level=settings.log_level.lower(),
-            proxy_headers=True,
+        served: dict[str, Any] = {
+            "host": args.host or settings.host,
+            "port": args.port or settings.port,
+            "log_level": settings.log_level.lower(),
+            "log_config": None,  # uvicorn's lines go through the root logger's format (logs.configure)
+            "access_log": False,  # replaced by the request log (app/logs.py: RequestLogMiddleware)
+            "proxy_headers": True,
             # Request heads past the app's own limits (414 / 431 problems) up to these hard ones
             # reach the app; past them the server refuses them as they stream in.
-            http=http_protocol(settings.max_url_bytes, settings.max_header_bytes),
-            h11_max_incomplete_event_size=hard_head_bytes(settings.max_header_bytes),
-        )
+            "http": http_protocol(settings.max_url_bytes, settings.max_header_bytes),
+            "h11_max_incomplete_event_size": hard_head_bytes(settings.max_header_bytes),
+            "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        }
+        if metrics_dir is not None:
+            from app import metrics
+
+            metrics.serve_metrics(settings.metrics_port, args.host or settings.host)
+        _tune_gc()
+        if args.workers > 1:
+            # N API processes (uvicorn's supervisor, here) and one worker child for all of them.
+            supervisor = None if args.no_worker else serving.SupervisedWorker(settings)
+            if metrics_dir is not None:
+                serving.sweep_dead_processes(metrics_dir)
+            try:
+                if supervisor is not None:
+                    supervisor.start()
+                if not isinstance(served["http"], str):  # each process makes its own protocol class
+                    served["http"] = "app.request_limits:ServedHttpProtocol"
+                uvicorn.run("app.serving:serving_app", factory=True, workers=args.workers, **served)
+            finally:
+                if supervisor is not None:
+                    supervisor.stop()
+            return 0
+        from app.main import create_app
+
+        app = create_app(settings, worker=not args.no_worker, worker_process=not settings.is_sqlite)
+        uvicorn.run(app, **served)
     return 0
 
 

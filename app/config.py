@@ -17,7 +17,17 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: int = 8000
+    # On SIGTERM (a container being stopped) `serve` stops accepting connections and gives requests
+    # in flight this long to finish; those still running then are cancelled. The worker is stopped
+    # after them (its own grace: app/worker/runner.py stop_seconds). Keep it below the platform's
+    # kill timeout (Kubernetes' terminationGracePeriodSeconds, 30 s; `docker stop -t`, 10 s).
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     log_level: str = "info"
+    # `json`: one JSON object per line (what log collectors read; the Docker image sets it);
+    # `text`: readable lines for a terminal (app/logs.py).
+    log_format: str = "text"
+    # Prometheus metrics (app/metrics.py) on their own port, on HOST; never on the API's port. 0: none.
+    metrics_port: int = Field(default=9464, ge=0, le=65_535)
     redis_url: str | None = None
     # Origins of browser frontends that call the API with secret keys. Form submissions never use
     # this list: their CORS answers come from the form and its publishable key.
@@ -152,6 +162,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [float(part) for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _known_format(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("json", "text"):
+            return value.strip().lower()
+        raise ValueError(f"LOG_FORMAT must be `json` or `text`, not {value!r}")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -16,12 +16,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __doc__ as description
-from app import ratelimit, sealing
+from app import logs, metrics, ratelimit, sealing
 from app.config import Settings, get_settings
 from app.db.migrate import head_revision
 from app.db.session import Database
 from app.domain.errors import DomainError
 from app.ids import random_hex
+from app.logs import RequestLogMiddleware
 from app.request_limits import RequestLimitsMiddleware
 from app.routers import health, problems, v1
 from app.routers.fast_lane import SubmissionFastLane
@@ -73,7 +74,8 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        with logs.request_scope(request_id):  # the events the request records keep it
+            await self.app(scope, receive, send_with_id)
 
 
 def _event_catalogue(schemas: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +100,13 @@ def _event_catalogue(schemas: dict[str, Any]) -> dict[str, Any]:
             }
         }
     return catalogue
+
+
+async def _sample_pool(database: Database) -> None:
+    """This process's pool for the metrics endpoint, every few seconds."""
+    while True:
+        metrics.sample_pool(database.engine.pool)
+        await asyncio.sleep(metrics.SAMPLE_SECONDS)
 
 
 def create_app(
@@ -125,7 +134,10 @@ def create_app(
             else:
                 background = Worker(database, settings)
             running = asyncio.create_task(background.run())
+        sampling = asyncio.create_task(_sample_pool(database)) if settings.metrics_port else None
         yield
+        if sampling is not None:
+            sampling.cancel()
         if running is not None and background is not None:
             background.stop()
             await running
@@ -185,6 +197,10 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: every answer is counted, the ones of the middlewares above included (/metrics
+    # itself is served on METRICS_PORT, never here).
+    app.add_middleware(metrics.HttpMetricsMiddleware)
+    app.add_middleware(RequestLogMiddleware)  # outermost: one line per request, its whole time
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -73,6 +73,7 @@ class RequestLimitsMiddleware:
         if len(raw_path) + (len(query) + 1 if query else 0) > self.max_url_bytes:
             where = "path" if len(raw_path) > self.max_url_bytes else "query"
             error = {"location": where, "field": where, "message": "too long", "type": "too_long"}
+            scope.setdefault("state", {})["error_type"] = "/problems/uri-too-long"  # the request's log line
             await _answer(send, 414, uri_too_long(self.max_url_bytes, request_id, [error]))
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]
@@ -86,6 +87,7 @@ class RequestLimitsMiddleware:
                 "type": "too_long",
             }
             body = headers_too_large(self.max_header_bytes, request_id, scope["path"], [error])
+            scope.setdefault("state", {})["error_type"] = "/problems/request-header-fields-too-large"
             await _answer(send, 431, body)
             return
         await self.app(scope, receive, send)
@@ -179,3 +181,21 @@ def http_protocol(max_url_bytes: int, max_header_bytes: int) -> Any:
             self.transport.close()
 
     return BoundedHttpToolsProtocol
+
+
+_served: Any = None
+
+
+def __getattr__(name: str) -> Any:
+    """`ServedHttpProtocol`: `http_protocol` with this process's settings, by an import string that
+    each API process of `serve --workers N` resolves for itself (uvicorn spawns them: a class made
+    in the parent cannot be pickled to them)."""
+    global _served
+    if name != "ServedHttpProtocol":
+        raise AttributeError(name)
+    if _served is None:
+        from app.config import get_settings
+
+        settings = get_settings()
+        _served = http_protocol(settings.max_url_bytes, settings.max_header_bytes)
+    return _served

@@ -49,9 +49,13 @@ async def setup(api: httpx.AsyncClient, smtp_port: int, recipients: int) -> dict
     policy = {"quiet_hours": None, "frequency_cap": None, "marketing_requires_opt_in": False}
     (await api.patch("/v1/settings/messaging", json=policy)).raise_for_status()
     (await api.patch("/v1/settings/campaigns", json={"required_approvals": 1})).raise_for_status()
-    template = {"name": "Offer", "channel": "email", "subject": "Hello {{ person.first_name }}",
-                "body_text": "Hello {{ person.first_name }}, our offer: https://shop.example/offer",
-                "body_html": '<p>Hello {{ person.first_name }}</p><p><a href="https://shop.example/offer">Offer</a></p>'}
+    template = {
+        "name": "Offer",
+        "channel": "email",
+        "subject": "Hello {{ person.first_name }}",
+        "body_text": "Hello {{ person.first_name }}, our offer: https://shop.example/offer",
+        "body_html": '<p>Hello {{ person.first_name }}</p><p><a href="https://shop.example/offer">Offer</a></p>',
+    }
     created = await api.post("/v1/templates", json=template)
     created.raise_for_status()
     gate = asyncio.Semaphore(4)

@@ -99,9 +99,13 @@ async def setup(api: httpx.AsyncClient, smtp_port: int, leads: int) -> tuple[str
         "from_name": "Bench", "max_per_second": 1000}}  # fmt: skip
     (await api.post("/v1/channels", json=channel)).raise_for_status()
     (await api.patch("/v1/settings/messaging", json={"quiet_hours": None, "frequency_cap": None})).raise_for_status()
-    template = {"name": "Offer", "channel": "email", "subject": "Hello {{ person.first_name }}",
-                "body_text": "Hello {{ person.first_name }}, our offer: https://shop.example/offer",
-                "body_html": '<p>Hello {{ person.first_name }}</p><p><a href="https://shop.example/offer">Offer</a></p>'}
+    template = {
+        "name": "Offer",
+        "channel": "email",
+        "subject": "Hello {{ person.first_name }}",
+        "body_text": "Hello {{ person.first_name }}, our offer: https://shop.example/offer",
+        "body_html": '<p>Hello {{ person.first_name }}</p><p><a href="https://shop.example/offer">Offer</a></p>',
+    }
     created = await api.post("/v1/templates", json=template)
     created.raise_for_status()
     ids: list[str] = []

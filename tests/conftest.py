@@ -18,6 +18,11 @@ from cryptography.fernet import Fernet
 # One secrets key for the run and every process it starts (servers, workers), instead of a key
 # file generated in the working directory.
 os.environ.setdefault("SECRETS_KEY", Fernet.generate_key().decode("ascii"))
+# Smaller database pools than production's 20: `make test` runs four test processes at once, each
+# keeping its databases' idle pooled connections, beside multi-process tests (their servers and
+# workers get 8, tests/integration/server.py), and the test server allows 100 connections in all.
+# 14 still serves the tests' bursts of concurrent requests that each hold two connections.
+os.environ.setdefault("DATABASE_POOL_SIZE", "14")
 
 from app.config import Settings
 from app.db.migrate import upgrade
@@ -82,6 +87,12 @@ class ScratchDatabases:
             await conn.close()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (stable otherwise): spread over `pytest -n N` processes they run beside
+    the many short ones instead of after them, so the run ends when its work does."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 async def scratch() -> AsyncIterator[ScratchDatabases]:
     databases = ScratchDatabases()
@@ -104,10 +115,10 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="session")
-async def database(
+async def migrated_database(
     backend: str, tmp_path_factory: pytest.TempPathFactory, scratch: ScratchDatabases
 ) -> AsyncIterator[Database]:
+    """A new database of the backend, migrated to head, disposed of afterwards."""
     url = await database_url(backend, tmp_path_factory.mktemp(backend), scratch)
     db = Database(Settings(database_url=url))
     await upgrade(db)
@@ -116,8 +127,16 @@ async def database(
 
 
 @pytest.fixture(scope="session")
-def app(database: Database):  # type: ignore[no-untyped-def]
-    # Tests share one client address; rate limits have their own tests with their own app.
+async def database(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, scratch: ScratchDatabases
+) -> AsyncIterator[Database]:
+    async for db in migrated_database(backend, tmp_path_factory, scratch):
+        yield db
+
+
+def api_for(database: Database):  # type: ignore[no-untyped-def]
+    """The API over a test database. Tests share one client address; rate limits have their own
+    tests with their own app."""
     settings = Settings(
         database_url=database.settings.database_url,
         rate_limit_api_per_minute=10**6,
@@ -125,6 +144,11 @@ def app(database: Database):  # type: ignore[no-untyped-def]
         rate_limit_auth_failures_per_minute=10**6,
     )
     return create_app(settings, database=database)
+
+
+@pytest.fixture(scope="session")
+def app(database: Database):  # type: ignore[no-untyped-def]
+    return api_for(database)
 
 
 @pytest.fixture

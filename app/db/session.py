@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +11,7 @@ import asyncpg
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from app import jsonio
+from app import jsonio, logs
 from app.config import Settings
 from app.db.bulk.group_commit import GroupCommit
 from app.db.bulk.write_behind import Group
@@ -39,8 +40,14 @@ class Database:
                 **engine_options,
             }
         self.engine: AsyncEngine = create_async_engine(
-            settings.database_url, json_serializer=jsonio.dumps, json_deserializer=jsonio.loads, **engine_options
+            settings.database_url,
+            json_serializer=jsonio.dumps,
+            json_deserializer=jsonio.loads,
+            # A failed statement's error never carries its parameters (people's data) into a log.
+            hide_parameters=True,
+            **engine_options,
         )
+        _time_statements(self.engine.sync_engine)  # the running request's db_ms (app/logs.py)
         if self.is_sqlite:
             _configure_sqlite(self.engine, settings.sqlite_busy_timeout_ms)
         # Pooled connections kept aside for self-contained statements (execute_alone, fetch_alone):
@@ -96,6 +103,7 @@ class Database:
         back to the pool (invalidated when broken)."""
         raw = self._kept.pop() if self._kept else await self.engine.raw_connection()  # most recent: warm
         reusable = False
+        started = time.perf_counter()
         try:
             yield raw.driver_connection
             reusable = True
@@ -106,6 +114,7 @@ class Database:
             reusable = not raw.driver_connection.is_closed()  # the statement failed, not the connection
             raise
         finally:
+            logs.add_db_time(time.perf_counter() - started)
             if reusable and len(self._kept) < self._keep:
                 self._kept.append(raw)
             else:
@@ -134,3 +143,26 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _time_statements(sync_engine: Any) -> None:
+    """Sum each statement's time into the running request's `db_ms` (SQLAlchemy cursor events on
+    the async engine's sync engine; they run in the awaiting task's context on both drivers)."""
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _before(conn: Any, *_: Any) -> None:
+        if logs.tracing():
+            conn.info["log_started"] = time.perf_counter()
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def _after(conn: Any, *_: Any) -> None:
+        started = conn.info.pop("log_started", None)
+        if started is not None:
+            logs.add_db_time(time.perf_counter() - started)
+
+    @event.listens_for(sync_engine, "handle_error")
+    def _failed(context: Any) -> None:
+        conn = context.connection
+        started = conn.info.pop("log_started", None) if conn is not None else None
+        if started is not None:
+            logs.add_db_time(time.perf_counter() - started)

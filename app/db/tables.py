@@ -174,6 +174,8 @@ events = Table(
     Column("data", JsonDocument, nullable=False),
     Column("previous_attributes", JsonDocument),
     Column("redacted_at", UtcDateTime),
+    # The request that recorded it (None: the service's own work), for the worker's log lines.
+    Column("request_id", String(128)),
     Index(None, "workspace_id", "occurred_at", "id"),
     Index(None, "workspace_id", "resource_id"),
 )
@@ -229,6 +231,8 @@ webhook_endpoints = Table(
     Column("failing_since", UtcDateTime),
     Column("lease_until", UtcDateTime),
     Column("deleted_at", UtcDateTime),
+    # How many of its deliveries may be out at once (1: one at a time, in sequence order).
+    Column("max_in_flight", Integer, nullable=False, server_default="1"),
     *_audit(),
     Index(None, "workspace_id", "created_at", "id"),
 )
@@ -256,6 +260,7 @@ webhook_deliveries = Table(
     ForeignKeyConstraint(["workspace_id", "event_id"], ["events.workspace_id", "events.id"], ondelete="CASCADE"),
     Index(None, "workspace_id", "endpoint_id", "status", "next_attempt_at", "sequence"),
     Index(None, "workspace_id", "endpoint_id", "created_at", "id"),
+    Index(None, "workspace_id", "event_id"),  # an erased event's deliveries (migration 0046)
 )
 
 webhook_attempts = Table(
@@ -411,9 +416,13 @@ leads = Table(
     Column("name_key", String(400)),
     Column("company_key", String(300)),
     Column("import_id", Uuid),  # the CSV import that created it (migration 0019)
+    # Set when a privacy erasure made this lead a tombstone (migration 0046): same id, no personal data.
+    Column("erased_at", UtcDateTime),
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
     Index(None, "workspace_id", "import_id", **_not_null("import_id")),
+    # A contact's leads (a privacy request resolving a person, migration 0046).
+    Index(None, "workspace_id", "contact_id", **_not_null("contact_id")),
     ForeignKeyConstraint(["workspace_id", "referred_by_lead_id"], ["leads.workspace_id", "leads.id"]),
     # Partial: nothing looks these up by null (migration 0009).
     # Open leads' email and phone are in the unique identity indexes below; these hold the rest
@@ -495,6 +504,8 @@ accounts = Table(
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "name", "id"),
     Index(None, "workspace_id", "domain", **_not_null("domain")),
+    # The account a lead was qualified into (an erasure of that person, migration 0046).
+    Index(None, "workspace_id", "lead_id", **_not_null("lead_id")),
 )
 
 contacts = Table(
@@ -542,6 +553,8 @@ contacts = Table(
     Column("addresses", Json),
     Column("referred_by_contact_id", Uuid),
     Column("referrals_count", Integer, nullable=False, server_default="0"),
+    # Set when a privacy erasure made this contact a tombstone (migration 0046): its orders stay.
+    Column("erased_at", UtcDateTime),
     *_audit(),
     ForeignKeyConstraint(["workspace_id", "account_id"], ["accounts.workspace_id", "accounts.id"]),
     ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
@@ -716,6 +729,9 @@ opportunities = Table(
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "account_id", "created_at", "id"),
     Index(None, "workspace_id", "stage", "created_at", "id"),
+    # A person's opportunities (privacy requests, migration 0046).
+    Index(None, "workspace_id", "contact_id", **_not_null("contact_id")),
+    Index(None, "workspace_id", "lead_id", **_not_null("lead_id")),
 )
 
 # Follow-up steps with a due time, an assignee and a reminder (timer kind `task.due`).
@@ -809,6 +825,7 @@ engagements = Table(
     ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
     Index(None, "workspace_id", "lead_id", "occurred_at", "id"),
     Index(None, "workspace_id", "visitor_id"),
+    Index(None, "workspace_id", "contact_id", **_not_null("contact_id")),  # privacy requests (migration 0046)
 )
 
 # Every temperature and stage change of a lead: when, from, to, and why.
@@ -897,6 +914,9 @@ form_submissions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     ForeignKeyConstraint(["workspace_id", "form_id"], ["forms.workspace_id", "forms.id"], ondelete="CASCADE"),
     Index(None, "workspace_id", "form_id", "spam", "created_at", "id"),
+    # A person's submissions (privacy requests, migration 0046); partial: spam has no lead.
+    Index(None, "workspace_id", "lead_id", **_not_null("lead_id")),
+    Index(None, "workspace_id", "contact_id", **_not_null("contact_id")),
 )
 
 # Leads the worker has yet to compare with the others (queued by the dispatcher with their
@@ -922,6 +942,7 @@ duplicate_candidates = Table(
     ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"], ondelete="CASCADE"),
     Index(None, "workspace_id", "lead_id", "candidate_id", unique=True),
     Index(None, "workspace_id", "found_at", "id"),
+    Index(None, "workspace_id", "candidate_id"),  # an erased lead's pairs (migration 0046)
 )
 
 
@@ -1218,6 +1239,7 @@ payments = Table(
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "invoice_id"),
     Index(None, "workspace_id", "reference", unique=True, **_not_null("reference")),
+    Index(None, "workspace_id", "contact_id", **_not_null("contact_id")),  # privacy requests (migration 0046)
 )
 
 
@@ -1463,6 +1485,13 @@ suppressions = Table(
     Column("created_by", String(64), nullable=False),
     Index("uq_suppressions_address", "workspace_id", "channel", "address_hash", unique=True),
     Index(None, "workspace_id", "created_at", "id"),
+    # Whether a workspace erased anyone (a capture asks, cached): erased entries only (migration 0046).
+    Index(
+        "ix_suppressions_erased",
+        "workspace_id",
+        sqlite_where=text("reason = 'erased'"),
+        postgresql_where=text("reason = 'erased'"),
+    ),
 )
 
 templates = Table(
@@ -1588,9 +1617,7 @@ message_status_changes = Table(
     Column("status", String(16), nullable=False),
     Column("detail", String(1000)),
     Column("at", UtcDateTime, nullable=False),
-    ForeignKeyConstraint(
-        ["workspace_id", "message_id"], ["messages.workspace_id", "messages.id"], ondelete="CASCADE"
-    ),
+    ForeignKeyConstraint(["workspace_id", "message_id"], ["messages.workspace_id", "messages.id"], ondelete="CASCADE"),
     Index(None, "workspace_id", "message_id", "at"),
 )
 
@@ -1847,6 +1874,7 @@ campaign_recipients = Table(
         ["workspace_id", "campaign_id"], ["campaigns.workspace_id", "campaigns.id"], ondelete="CASCADE"
     ),
     Index(None, "workspace_id", "campaign_id", "status", "pilot", "person_id"),
+    Index(None, "workspace_id", "person_id"),  # a person's campaigns (privacy requests, migration 0046)
 )
 
 # Journeys under review (when the campaigns setting `approvals_apply_to_journeys` is on): every
@@ -1928,14 +1956,14 @@ report_deliveries = Table(
 
 
 # The audit log (app/services/audit): one entry per write request and per bulk read, inserted in
-# the request's own transaction (with its other rows written behind). Append-only: no route changes
-# or deletes an entry. The worker stamps each entry once with its per-workspace `seq` and
-# `chain_hash` (in the order it sees commits, as it numbers events); the nightly purge deletes
-# entries past the retention from the start of the chain; erasure nulls `personal`. `digest` (of
-# the fields below but `personal`, `seq` and `chain_hash`) and `personal_digest` are taken when
-# the entry is written (app/domain/audit/entries.py). `changes`, `detail` and `personal` are
-# documents written once and read whole (SQL NULL when absent or erased).
-UNSTAMPED = text("seq IS NULL")
+# the request's own transaction (with its other rows written behind) and never updated after but
+# to erase `personal`. Append-only: no route changes or deletes an entry. The writer also queues
+# the entry in `audit_queue`; the worker chains each workspace's entries in `audit_stamps` (in the
+# order it sees commits, as it numbers events in `event_stamps`); the nightly purge deletes entries
+# past the retention from the start of the chain. `digest` (of the fields below but `personal`)
+# and `personal_digest` are taken when the entry is written (app/domain/audit/entries.py).
+# `changes`, `detail` and `personal` are documents written once and read whole (SQL NULL when
+# absent or erased).
 audit_log = Table(
     "audit_log",
     metadata,
@@ -1957,12 +1985,33 @@ audit_log = Table(
     Column("personal", OptionalJsonDocument),  # {"salt", "values": {path: value}}: erasable
     Column("personal_digest", String(64)),
     Column("digest", String(64), nullable=False),
-    Column("seq", BigInteger),
-    Column("chain_hash", String(64)),
     Index(None, "workspace_id", "occurred_at", "id"),
-    Index(None, "workspace_id", "seq", unique=True, **_not_null("seq")),
-    # The worker takes the unstamped entries oldest first, across workspaces.
-    Index("ix_audit_log_unstamped", "id", sqlite_where=UNSTAMPED, postgresql_where=UNSTAMPED),
+    Index(None, "workspace_id", "resource", "resource_id"),  # a resource's entries (erasure, migration 0046)
+)
+
+# Entries not chained yet, with what the worker needs to chain them (their digest): written with
+# the entry, deleted by the pass that stamps it. No foreign key (as `event_queue`): a row lives a
+# second or two, and its per-row check would share-lock the workspace row every writer locks too.
+audit_queue = Table(
+    "audit_queue",
+    metadata,
+    Column("workspace_id", Uuid, primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Index("ix_audit_queue_id", "id"),  # the worker takes the oldest first, across workspaces
+)
+
+# Each chained entry's place in its workspace's chain: `seq` 1, 2, ... and `chain_hash`, written
+# once by the worker's stamping pass (insert-only: an entry is written once, never rewritten to
+# stamp it). Verification walks this table by `seq` and reads each entry by its id.
+audit_stamps = Table(
+    "audit_stamps",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("entry_id", Uuid, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Index(None, "workspace_id", "entry_id", unique=True),
 )
 
 # Each workspace's chain: its head (the last entry stamped; the worker's alone) and its anchor (the
@@ -1977,6 +2026,48 @@ audit_chains = Table(
     Column("anchor_seq", BigInteger, nullable=False, server_default="0"),
     Column("anchor_hash", String(64)),
     Column("anchored_at", UtcDateTime),
+)
+
+
+# Privacy requests (app/services/privacy): a person's data exported or erased, answered by a job.
+# A request keeps keyed digests of the identifiers it was given (`subjects`), never the identifiers;
+# `matched` names the records found and by which key; an export's document is kept until
+# `expires_at` (`retention.privacy_export_days`), then purged with the request left `expired`.
+privacy_requests = Table(
+    "privacy_requests",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("kind", String(16), nullable=False),  # export | erasure
+    Column("status", String(16), nullable=False),  # pending | running | ready | completed | failed | expired
+    Column("subjects", Json, nullable=False),  # {"email": digest, ...}: what it was given, keyed
+    Column("reason", String(500)),
+    Column("origin", String(64), nullable=False),  # api | shopify:customers/redact | ...
+    Column("job_id", Uuid),
+    Column("matched", OptionalJsonDocument),  # [{"resource", "id", "keys"}]
+    Column("counts", OptionalJsonDocument),  # erasure: {table: rows}
+    Column("document", LargeBinary),  # export: the JSON document (gzip)
+    Column("document_bytes", BigInteger),
+    Column("problem", OptionalJsonDocument),
+    Column("expires_at", UtcDateTime),
+    Column("completed_at", UtcDateTime),
+    *_audit(),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "expires_at", "id", **_not_null("expires_at")),  # the nightly purge
+)
+
+# Where a person's data lives when no indexed column names them (events keyed to another resource,
+# stored idempotent answers, failed import rows, shop payloads that failed): written in the same
+# transaction as the data. `subject` is a lead or contact id, or a keyed digest of an email or
+# phone ("email:<digest>", "phone:<digest>") when no person existed; `place` a table; `row_key`
+# that row's key in it.
+personal_refs = Table(
+    "personal_refs",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("subject", String(80), primary_key=True),
+    Column("place", String(32), primary_key=True),
+    Column("row_key", String(300), primary_key=True),
 )
 
 
@@ -2057,5 +2148,9 @@ TENANT_TABLES = (
     report_schedules,
     report_deliveries,
     audit_log,
+    audit_queue,
+    audit_stamps,
     audit_chains,
+    privacy_requests,
+    personal_refs,
 )

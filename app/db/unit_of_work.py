@@ -8,7 +8,8 @@ worker (`wake`). How rows reach the database is the writers' business (app/db/bu
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable, Select
 
+from app import logs
 from app.db.bulk import copy, json_update, positional, write_behind
 from app.db.repositories.audit.queue import AuditQueue
 from app.db.repositories.campaigns.queue import CampaignQueue
@@ -31,6 +33,8 @@ from app.db.repositories.reports.schedules import ScheduleQueue
 from app.db.repositories.system import SystemRepository
 from app.db.session import Database
 from app.db.wakeups import EVENTS, notify_with_commit, wake_local
+
+log = logging.getLogger("app.db")
 
 
 class UnitOfWork:
@@ -48,6 +52,8 @@ class UnitOfWork:
         self._flushed_changes: list[dict[str, Any]] = []
         self._events_flushed = False  # events written before the commit (flush): the commit still wakes for them
         self._wakes: set[str] = set()
+        self._written_event_ids: list[Any] = []  # inside a request: named by its log line once committed
+        self._after_commit: list[Callable[[], None]] = []  # e.g. metrics that count what was stored
         self._analytic = False
         # Whether an audit entry describing this unit of work's change is queued (app/services/audit):
         # a write request without one gets the route's own entry at commit.
@@ -56,6 +62,11 @@ class UnitOfWork:
     def wake(self, kind: str) -> None:
         """This unit of work made work of `kind` due for the worker: wake it after commit."""
         self._wakes.add(kind)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this unit of work's next commit succeeds (never after a rollback):
+        for counting what was stored, not what was tried (a write retried after a lost update)."""
+        self._after_commit.append(callback)
 
     def add_event(self, row: dict[str, Any]) -> None:
         self._events.append(row)
@@ -78,7 +89,7 @@ class UnitOfWork:
         inside it wrote, in the savepoint, what was queued before too: that is queued again."""
         # `flush` hands its lists to the writer and starts new ones: these keep what came before
         events, deferred, wakes, audited = self._events, self._deferred, set(self._wakes), self.audited
-        marks = len(events), len(deferred), len(self._flushed_changes)
+        marks = len(events), len(deferred), len(self._flushed_changes), len(self._after_commit)
         conn = await self.connection()
         try:
             async with conn.begin_nested():
@@ -86,6 +97,7 @@ class UnitOfWork:
         except BaseException:
             self._events, self._deferred, self._wakes = events[: marks[0]], deferred[: marks[1]], wakes
             del self._flushed_changes[marks[2] :]  # written in the savepoint: rolled back with it
+            del self._after_commit[marks[3] :]  # what it would have counted is not stored
             self.audited = audited
             raise
 
@@ -158,20 +170,31 @@ class UnitOfWork:
                 await notify_with_commit(self, self._wakes)
             await self._conn.commit()
             await self._close()
+        if self._written_event_ids:
+            logs.note_events(self._written_event_ids)
+            self._written_event_ids = []
         self._wakes, self._flushed_changes, self._events_flushed = set(), [], False
         wake_local(wakes)
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # what is stored stays stored, and answered as such
+                log.exception("after-commit callback failed")
 
     async def flush(self) -> None:
         """Write the queued rows and events now (a use case that takes contended locks after)."""
         deferred, events = self._deferred, self._events
         self._deferred, self._events = [], []
         await write_behind.flush(self, deferred, events)
+        if events and logs.tracing():
+            self._written_event_ids.extend(e["id"] for e in events)
         self._flushed_changes.extend(e for e in events if e.get("previous_attributes"))
         self._events_flushed = self._events_flushed or bool(events)  # the commit still wakes the dispatcher
 
     async def rollback(self) -> None:
         self._deferred, self._events, self._wakes, self._flushed_changes = [], [], set(), []
-        self._events_flushed = False
+        self._events_flushed, self._written_event_ids, self._after_commit = False, [], []
         self.audited = False
         if self._conn is not None:
             try:

@@ -75,7 +75,9 @@ async def store(request: Request, response: Response, *, answers_secret: bool) -
         await idempotency.complete_secret(ctx, claim, response.status_code, resource)
     else:
         headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
-        await idempotency.complete(ctx, claim, response.status_code, headers, bytes(response.body))
+        await idempotency.complete(
+            ctx, claim, response.status_code, headers, bytes(response.body), path=request.url.path
+        )
 
 
 def committed(request: Request) -> None:

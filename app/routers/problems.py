@@ -91,6 +91,7 @@ def problem(
         body["errors"] = [
             {"location": e.location, "field": e.field, "message": e.message, "type": e.type} for e in errors
         ]
+    request.scope.setdefault("state", {})["error_type"] = body["type"]  # the request's log line
     response_headers = dict(headers or {})
     if body["request_id"]:
         response_headers["X-Request-ID"] = body["request_id"]
@@ -172,4 +173,6 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def on_unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error (request_id=%s)", request_id_of(request), exc_info=exc)
-    return problem(request, 500, detail="an unexpected error occurred; quote the request_id when reporting it")
+    answer = problem(request, 500, detail="an unexpected error occurred; quote the request_id when reporting it")
+    request.scope["state"]["error_type"] = type(exc).__name__  # the request's log line names the exception
+    return answer

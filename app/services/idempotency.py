@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
+from app import jsonio
 from app.db.repositories.registry import WorkspaceRepositories
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.errors import IdempotencyKeyInUse, SecretNotReplayable
 from app.domain.idempotency import RETENTION, Decision, decide
 from app.services.context import Context
+from app.services.privacy import subjects
 from app.services.workspace import settings
 
 
@@ -60,12 +63,31 @@ async def begin(
     raise IdempotencyKeyInUse("a request with this Idempotency-Key is still being processed; retry later")
 
 
-async def complete(ctx: Context, claim: Claim, status_code: int, headers: dict[str, str], body: bytes) -> None:
-    """Store the response in the use case's own transaction, kept for the workspace's retention."""
+async def complete(
+    ctx: Context, claim: Claim, status_code: int, headers: dict[str, str], body: bytes, *, path: str
+) -> None:
+    """Store the response in the use case's own transaction, kept for the workspace's retention,
+    with refs to the people it holds data of (`subjects.answer_person_ids` for the request's
+    `path`), so erasing one finds the stored answers that name them."""
     hours = await settings.retention_hours(ctx)
-    await WorkspaceRepositories(ctx.uow, claim.workspace_id).idempotency.complete(
+    repositories = WorkspaceRepositories(ctx.uow, claim.workspace_id)
+    await repositories.idempotency.complete(
         claim.key, ctx.now, ctx.now + timedelta(hours=hours), status_code, headers, body
     )
+    people = subjects.answer_person_ids(path, _json(headers, body))
+    if people:
+        # At once and idempotent: a key taken over once expired is stored again, its refs may exist
+        await repositories.personal_refs.add_now(people, subjects.IDEMPOTENCY, claim.key)
+
+
+def _json(headers: dict[str, str], body: bytes) -> Any:
+    """The answer's JSON document (None for any other answer)."""
+    if not body or "json" not in headers.get("content-type", ""):
+        return None
+    try:
+        return jsonio.loads(body)
+    except ValueError:
+        return None
 
 
 async def complete_secret(ctx: Context, claim: Claim, status_code: int, resource: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.config import Settings
 from app.db import tables
@@ -61,9 +61,15 @@ async def service(database: Database, tenant: Tenant, days_ahead: float = 0) -> 
 
 
 async def alter(database: Database, entry_id: str, **values: Any) -> None:
-    """Change an entry behind the API's back, as someone with the database's password could."""
+    """Change an entry (or its stamp: `seq`, `chain_hash`) behind the API's back, as someone with
+    the database's password could."""
+    stamp_values = {k: values.pop(k) for k in ("seq", "chain_hash") if k in values}
     async with database.engine.begin() as conn:
-        await conn.execute(update(t).where(t.c.id == UUID(entry_id)).values(**values))
+        if values:
+            await conn.execute(update(t).where(t.c.id == UUID(entry_id)).values(**values))
+        if stamp_values:
+            stamps = tables.audit_stamps
+            await conn.execute(update(stamps).where(stamps.c.entry_id == UUID(entry_id)).values(**stamp_values))
 
 
 # -- what an entry records ----------------------------------------------------------------------------
@@ -502,3 +508,22 @@ async def test_the_log_is_in_the_openapi_document(client: httpx.AsyncClient) -> 
     assert set(paths["/v1/audit-log"]) == {"get"}
     assert set(paths["/v1/audit-log/verify"]) == {"get"}
     assert set(paths["/v1/audit-log/{entry_id}"]) == {"get"}
+
+
+async def test_a_queued_entry_of_a_workspace_that_is_gone_never_stops_the_chain(
+    tenant: Tenant, database: Database
+) -> None:
+    """The stamping queue has no foreign key: a row left by a workspace removed behind the API's back
+    is forgotten, and everyone else's entries are chained as usual."""
+    from uuid import uuid4
+
+    async with database.engine.begin() as conn:
+        await conn.execute(tables.audit_queue.insert().values(workspace_id=uuid4(), id=uuid4(), digest="0" * 64))
+    ids = await make_entries(tenant, 2)
+    await chained(database)
+    assert [e["seq"] for e in await entries(tenant, sort="occurred_at")] == [1, 2]
+    assert [e["id"] for e in await entries(tenant, sort="occurred_at")] == ids
+    async with database.engine.connect() as conn:
+        left = (await conn.execute(select(func.count()).select_from(tables.audit_queue))).scalar_one()
+    assert left == 0
+    assert (await verify(tenant))["ok"]

@@ -81,7 +81,10 @@ async def test_a_draft_reads_its_definition_author_and_what_launch_lacks(tenant:
     assert campaign["status"] == "draft" and campaign["author_member_id"] == author
     assert campaign["cost"] == {"amount": "250.50", "currency": "USD"}
     assert campaign["pilot"] == {
-        "percent": 5, "wait_hours": 4, "auto_pause": {"max_unsubscribe_rate": 0.01}, "winner_only": False
+        "percent": 5,
+        "wait_hours": 4,
+        "auto_pause": {"max_unsubscribe_rate": 0.01},
+        "winner_only": False,
     }
     assert campaign["send_at"] == {"date": "2027-03-15", "local_time": "10:00:00"}
     assert (campaign["attribution_days"], campaign["utm"], campaign["version"]) == (7, True, 1)

@@ -109,6 +109,7 @@ async def test_a_double_among_simultaneous_submits_leaves_the_others_alone(tenan
     assert len(submissions) == 11 and sum(s["merged"] for s in submissions) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 async def test_double_submits_to_several_server_processes_make_one_lead(
     kind: str, tmp_path: Path, scratch: ScratchDatabases

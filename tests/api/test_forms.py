@@ -366,7 +366,5 @@ async def test_a_malformed_form_id_is_422_before_any_key_is_looked_at(tenant: Te
     """A form-encoded post (not the JSON fast lane) to a form id that is not a UUID: 422 naming it,
     with no key, a wrong key or the right one alike (and no failed authentication counted)."""
     for params in ({}, {"key": "pk_wrong"}, {"key": tenant.publishable_key}):
-        response = await tenant.client.post(
-            "/v1/forms/not-a-uuid/submissions", params=params, data={"email": "a@x.io"}
-        )
+        response = await tenant.client.post("/v1/forms/not-a-uuid/submissions", params=params, data={"email": "a@x.io"})
         assert_problem(response, 422, "form_id")

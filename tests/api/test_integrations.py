@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,11 @@ import pytest
 
 from app.config import Settings
 from app.db.session import Database
+from app.db.unit_of_work import UnitOfWork
+from app.ids import utcnow
 from app.main import create_app
+from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+from app.services.privacy.subjects import INTEGRATION_FAILURES, email_subject, phone_subject, shop_subject
 from tests.conftest import Tenant, assert_problem, make_tenant
 
 DATA = Path(__file__).parent.parent / "data"
@@ -259,7 +264,14 @@ async def test_shopify_customers_privacy_topics_and_unknown_topics(tenant: Tenan
     assert sorted(e["data"]["topic"] for e in requests) == ["customers/data_request", "customers/redact",
                                                              "shop/redact"]  # fmt: skip
     redact = next(e["data"] for e in requests if e["data"]["topic"] == "customers/redact")
-    assert redact["customer"]["email"] == "john@example.com" and redact["orders"] == [299938, 280263, 220458]
+    # the announcement names the customer by the shop's id only, and the request it started
+    assert redact["customer"] == {"id": 191167} and redact["orders"] == [299938, 280263, 220458]
+    erasure = (await tenant.get(f"/v1/privacy/erasures/{redact['privacy_request_id']}")).json()
+    assert erasure["origin"] == "shopify:customers/redact" and erasure["status"] == "pending"
+    asked = next(e["data"] for e in requests if e["data"]["topic"] == "customers/data_request")
+    export = (await tenant.get(f"/v1/privacy/exports/{asked['privacy_request_id']}")).json()
+    assert export["origin"] == "shopify:customers/data_request"
+    assert next(e["data"] for e in requests if e["data"]["topic"] == "shop/redact")["privacy_request_id"] is None
     before = await event_types(tenant)
     ignored = await shopify(tenant.client, integration, "products/create", {"id": 1, "title": "Hat"})
     assert ignored.status_code == 200 and ignored.json()["status"] == "ignored"
@@ -632,3 +644,94 @@ async def test_concurrent_deliveries_of_one_new_order_both_apply(tenant: Tenant,
     orders = (await tenant.get("/v1/orders", params={"limit": 10})).json()["data"]
     assert sorted(o["external_id"] for o in orders) == ["8000", "8001", "8002"]
     assert all(o["status"] == "fulfilled" for o in orders)
+
+
+async def test_a_failed_payload_is_found_by_the_people_it_names(
+    database: Database, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    await tenant.patch("/v1/workspace", json={"default_region": "US"})
+    integration = await connect(tenant)
+    applied = await shopify(tenant.client, integration, "orders/create", paid(fixture("shopify", "orders_create")))
+    assert applied.json()["status"] == "applied", applied.text
+    [contact] = (await tenant.get("/v1/contacts", params={"email": "john@example.com"})).json()["data"]
+    no_total = paid(fixture("shopify", "orders_create"))
+    no_total.update(id=3, phone="(415) 555-2671")
+    no_total["customer"]["email"] = "John@Example.com"
+    for key in ("total_price", "total_price_set"):
+        no_total.pop(key)
+    response = await shopify(tenant.client, integration, "orders/create", no_total)
+    assert response.json()["status"] == "failed", response.text
+    [failure] = (await tenant.get(f"/v1/integrations/{integration['id']}/failures")).json()["data"]
+    async with UnitOfWork(database) as uow:
+        ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        for subject in (
+            email_subject("john@example.com"),  # the customer's, in another case
+            email_subject("jon@example.com"),  # the order's contact email
+            phone_subject("+14155552671"),
+            shop_subject("shopify", str(no_total["customer"]["id"])),
+            contact["id"],  # the contact the shop's customer is
+        ):
+            assert await ctx.personal_refs.find([subject], INTEGRATION_FAILURES) == [failure["id"]], subject
+        theirs = Context(uow, uuid.UUID(other_tenant.id), SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        assert await theirs.personal_refs.find([email_subject("john@example.com")], INTEGRATION_FAILURES) == []
+
+
+async def test_shopify_customers_redact_erases_that_customer(tenant: Tenant, database: Database) -> None:
+    from tests.api.test_analytics import run_jobs
+
+    integration = await connect(tenant)
+    customer = fixture("shopify", "customers_create")
+    assert (await shopify(tenant.client, integration, "customers/create", customer)).json()["status"] == "applied"
+    [contact] = (await tenant.get("/v1/contacts", params={"email": "bob@biller.com"})).json()["data"]
+    redact = fixture("shopify", "customers_redact")
+    redact["customer"] = {"id": customer["id"], "email": "BOB@biller.com", "phone": None}
+    assert (await shopify(tenant.client, integration, "customers/redact", redact)).json()["status"] == "recorded"
+    [event] = (await tenant.get("/v1/events", params={"type": "integration.privacy_request"})).json()["data"]
+    request = (await tenant.get(f"/v1/privacy/erasures/{event['data']['privacy_request_id']}")).json()
+    assert request["matched"] == [{"resource": "contacts", "id": contact["id"], "keys": ["email", "shop_customer_id"]}]
+    await run_jobs(database)
+    assert (await tenant.get(f"/v1/privacy/erasures/{request['id']}")).json()["status"] == "completed"
+    erased = (await tenant.get(f"/v1/contacts/{contact['id']}")).json()
+    assert erased["email"] is None and erased["first_name"] is None and erased["erased_at"] is not None
+    # the same customer synced again is a new contact (the shop id no longer points at the tombstone)
+    again = await shopify(
+        tenant.client, integration, "customers/update", {**customer, "updated_at": "2030-01-01T00:00:00Z"}
+    )
+    assert again.json()["status"] == "applied", again.text
+    [new] = (await tenant.get("/v1/contacts", params={"email": "bob@biller.com"})).json()["data"]
+    assert new["id"] != contact["id"]
+
+
+async def test_shopify_shop_redact_erases_the_contacts_that_came_only_from_that_shop(
+    tenant: Tenant, database: Database
+) -> None:
+    from tests.api.test_analytics import run_jobs
+
+    integration = await connect(tenant)
+    customer = fixture("shopify", "customers_create")
+    assert (await shopify(tenant.client, integration, "customers/create", customer)).json()["status"] == "applied"
+    [from_shop] = (await tenant.get("/v1/contacts", params={"email": "bob@biller.com"})).json()["data"]
+    own = await tenant.post("/v1/contacts", json={"first_name": "Dana", "email": "dana@example.com"})
+    assert own.status_code == 201, own.text
+    # a shop customer the website also knows (a lead with the same email): not the shop's alone
+    shared = {**customer, "id": customer["id"] + 1, "email": "kim@example.com", "phone": None, "addresses": []}
+    assert (await shopify(tenant.client, integration, "customers/create", shared)).json()["status"] == "applied"
+    lead = await tenant.post("/v1/leads", json={"email": "kim@example.com", "first_name": "Kim"})
+    assert lead.status_code == 201, lead.text
+    redact = fixture("shopify", "shop_redact")
+    assert (await shopify(tenant.client, integration, "shop/redact", redact)).json()["status"] == "recorded"
+    [event] = (await tenant.get("/v1/events", params={"type": "integration.privacy_request"})).json()["data"]
+    assert event["data"]["job_id"] and event["data"]["privacy_request_id"] is None
+    await run_jobs(database)
+    job = (await tenant.get(f"/v1/jobs/{event['data']['job_id']}")).json()
+    assert job["status"] == "succeeded" and (job["result"]["erased"], job["result"]["skipped"]) == (1, 1), job
+    assert (await tenant.get(f"/v1/leads/{lead.json()['id']}")).json()["email"] == "kim@example.com"
+    [kim] = (await tenant.get("/v1/contacts", params={"email": "kim@example.com"})).json()["data"]
+    assert kim["erased_at"] is None
+    erased = (await tenant.get(f"/v1/contacts/{from_shop['id']}")).json()
+    assert erased["erased_at"] and erased["email"] is None
+    kept = (await tenant.get(f"/v1/contacts/{own.json()['id']}")).json()
+    assert kept["erased_at"] is None and kept["email"] == "dana@example.com"
+    [request] = (await tenant.get("/v1/privacy/erasures")).json()["data"]
+    assert request["origin"] == "shopify:shop/redact" and request["status"] == "completed"
+    assert request["matched"] == [{"resource": "contacts", "id": from_shop["id"], "keys": ["contact_id"]}]

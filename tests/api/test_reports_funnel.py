@@ -55,8 +55,10 @@ async def seeded(tenant: Tenant) -> dict[str, Any]:
     deal = qualified[0]["opportunity_id"]
     won = await tenant.patch(f"/v1/opportunities/{deal}", json={"stage": "won", "close_reason": "price"})
     assert won.status_code == 200, won.text
-    today = dt.datetime.now(dt.UTC).date()
-    await sync(tenant, [order("o-1", "lead0", today, "30.00")])
+    # Bought just after its lead came in (a purchase before the lead would be an old customer's).
+    now = dt.datetime.now(dt.UTC)
+    placed = now.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    await sync(tenant, [order("o-1", "lead0", now.date(), "30.00", placed_at=placed, source_updated_at=placed)])
     return {"ids": ids, "qualified": qualified}
 
 

@@ -132,13 +132,27 @@ async def test_csv(tenant: Tenant) -> None:
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))))
     first = rows[0]
-    assert (first["section"], first["sku"], first["category"], first["units"], first["revenue"], first["margin"],
-            first["customers"], first["repeat_rate"]) == ("product", "A", "shoes", "5", "48.00", "27.00", "2", "0.5")
+    assert (
+        first["section"],
+        first["sku"],
+        first["category"],
+        first["units"],
+        first["revenue"],
+        first["margin"],
+        first["customers"],
+        first["repeat_rate"],
+    ) == ("product", "A", "shoes", "5", "48.00", "27.00", "2", "0.5")
     assert [r["margin"] for r in rows if r["section"] == "product"] == ["27.00", "18.00", "", ""]
     assert [r["category"] for r in rows if r["section"] == "category"] == ["shoes", "hats", "misc"]
     [period] = [r for r in rows if r["section"] == "period"]
-    assert (period["label"], period["units"], period["revenue"], period["margin"], period["customers"],
-            period["repeat_rate"]) == ("2026-01", "13", "97.00", "", "4", "0.25")
+    assert (
+        period["label"],
+        period["units"],
+        period["revenue"],
+        period["margin"],
+        period["customers"],
+        period["repeat_rate"],
+    ) == ("2026-01", "13", "97.00", "", "4", "0.25")
     assert_problem(await tenant.get("/v1/reports/products", headers={"Accept": "image/png"}), 406)
 
 

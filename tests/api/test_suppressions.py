@@ -168,3 +168,76 @@ async def test_the_service_checks_by_hash_per_channel(database: Database, tenant
     assert (listed["reason"], listed["message_id"], listed["created_by"]) == (
         "bounced", str(message_id), {"type": "system", "id": None},
     )  # fmt: skip
+
+
+async def plant_erased(database: Database, tenant: Tenant, channel: str, address_key: str) -> uuid.UUID:
+    """An entry as an erasure leaves it: no address, the keyed hash of the normalised address."""
+    async with UnitOfWork(database) as uow:
+        ctx = Context(uow, uuid.UUID(tenant.id), SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+        channel_type = ChannelType(channel)
+        row = await ctx.suppressions.add(
+            {
+                "id": uuid.uuid4(),
+                "channel": channel,
+                "address": None,
+                "address_hash": suppressions.address_hash(
+                    channel_type, suppressions.lookup_key(channel_type, address_key)
+                ),
+                "reason": "erased",
+                "note": None,
+                "message_id": None,
+                "created_at": utcnow(),
+                "created_by": "system",
+            }
+        )
+        await uow.commit()
+    assert row is not None
+    return uuid.UUID(str(row["id"]))
+
+
+async def test_an_address_finds_its_entries_erased_ones_too(
+    database: Database, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    await tenant.patch("/v1/workspace", json={"default_region": "IR"})
+    erased = await plant_erased(database, tenant, "email", "sara@acme.example")
+    theirs = await plant_erased(database, other_tenant, "email", "sara@acme.example")
+    await _suppress(tenant, channel="email", address="ali@acme.example")
+    sms = await _suppress(tenant, channel="sms", address="+989121234567", reason="bounced")
+    whatsapp_erased = await plant_erased(database, tenant, "whatsapp", "+989121234567")
+
+    def ids(response: Any) -> list[str]:
+        assert response.status_code == 200, response.text
+        return [s["id"] for s in response.json()["data"]]
+
+    found = await tenant.get("/v1/suppressions", params={"address": "  SARA@Acme.EXAMPLE "})
+    assert ids(found) == [str(erased)]
+    [entry] = found.json()["data"]
+    assert (entry["address"], entry["reason"], entry["channel"]) == (None, "erased", "email")
+    assert ids(await tenant.get("/v1/suppressions", params={"address": "sara@acme.example", "channel": "email"})) == [
+        str(erased)
+    ]
+    # The address on another channel, another reason: nothing.
+    assert ids(await tenant.get("/v1/suppressions", params={"address": "sara@acme.example", "reason": "manual"})) == []
+    # A phone number, national here, is looked for on SMS and WhatsApp (newest first).
+    assert ids(await tenant.get("/v1/suppressions", params={"address": "0912 123 4567"})) == [
+        str(whatsapp_erased), sms["id"],
+    ]  # fmt: skip
+    page = (await tenant.get("/v1/suppressions", params={"address": "+98 912 123 4567", "limit": 1})).json()
+    assert [s["id"] for s in page["data"]] == [str(whatsapp_erased)] and page["next_cursor"]
+    rest = await tenant.get(
+        "/v1/suppressions", params={"address": "+98 912 123 4567", "limit": 1, "cursor": page["next_cursor"]}
+    )
+    assert ids(rest) == [sms["id"]] and rest.json()["next_cursor"] is None
+    params = {"address": "09121234567", "channel": "sms"}
+    assert ids(await tenant.get("/v1/suppressions", params=params)) == [sms["id"]]
+    params = {"address": "09121234567", "reason": "erased"}
+    assert ids(await tenant.get("/v1/suppressions", params=params)) == [str(whatsapp_erased)]
+    # Another workspace sees only its own entry of the address.
+    assert ids(await other_tenant.get("/v1/suppressions", params={"address": "sara@acme.example"})) == [str(theirs)]
+    assert ids(await other_tenant.get("/v1/suppressions", params={"address": "+989121234567"})) == []
+    # An address that is no email nor phone (or none on the channel asked) is a 422 naming it.
+    for params in ({"address": "nope"}, {"address": ""}, {"address": "sara@acme.example", "channel": "sms"}):
+        assert_problem(await tenant.get("/v1/suppressions", params=params), 422, "address")
+    # Only an erasure writes erased entries: the API refuses the reason.
+    body = {"channel": "email", "address": "sara@acme.example", "reason": "erased"}
+    assert_problem(await tenant.post("/v1/suppressions", json=body), 422, "reason")

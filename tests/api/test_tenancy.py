@@ -48,6 +48,17 @@ async def _audit_entry(tenant: Tenant, database: Database) -> str:
     return f"/v1/audit-log/{(await tenant.get('/v1/audit-log')).json()['data'][0]['id']}"
 
 
+async def _privacy_export(tenant: Tenant, database: Database) -> str:
+    lead = (await tenant.post("/v1/leads", json={"email": "private@x.io"})).json()
+    return str((await tenant.post("/v1/privacy/exports", json={"lead_id": lead["id"]})).headers["location"])
+
+
+async def _privacy_erasure(tenant: Tenant, database: Database) -> str:
+    lead = (await tenant.post("/v1/leads", json={"email": "forget@x.io"})).json()
+    body = {"lead_id": lead["id"], "reason": "asked"}
+    return str((await tenant.post("/v1/privacy/erasures", json=body)).headers["location"])
+
+
 async def _lead(tenant: Tenant, database: Database) -> str:
     created = (await tenant.post("/v1/leads", json={"email": "lead@x.io"})).json()
     return f"/v1/leads/{created['id']}"
@@ -267,6 +278,9 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict | None, str]] = {
     ("GET", "/v1/events/{event_id}"): (_event, None, ""),
     ("GET", "/v1/jobs/{job_id}"): (_job, None, ""),
     ("GET", "/v1/audit-log/{entry_id}"): (_audit_entry, None, ""),
+    ("GET", "/v1/privacy/exports/{export_id}"): (_privacy_export, None, ""),
+    ("GET", "/v1/privacy/exports/{export_id}/download"): (_privacy_export, None, "/download"),
+    ("GET", "/v1/privacy/erasures/{erasure_id}"): (_privacy_erasure, None, ""),
     ("GET", "/v1/forms/{form_id}"): (_form, None, ""),
     ("PATCH", "/v1/forms/{form_id}"): (_form, {"name": "Hijacked"}, ""),
     ("DELETE", "/v1/forms/{form_id}"): (_form, None, ""),

@@ -48,6 +48,44 @@ async def test_a_url_that_does_not_parse_is_a_422_not_a_500(tenant: Tenant, url:
     assert_problem(await tenant.post("/v1/webhook-endpoints", json={"url": url}), 422, "url")
 
 
+@pytest.mark.parametrize("value", [0, 51, "x", None, 2.5])
+async def test_max_in_flight_out_of_bounds_is_a_422_naming_it(tenant: Tenant, value: object) -> None:
+    body = {"url": "https://hooks.example.com/m", "max_in_flight": value}
+    assert_problem(await tenant.post("/v1/webhook-endpoints", json=body), 422, "max_in_flight")
+    assert (await tenant.get("/v1/webhook-endpoints")).json()["data"] == []
+    created = (await tenant.post("/v1/webhook-endpoints", json={"url": "https://hooks.example.com/m"})).json()
+    url = f"/v1/webhook-endpoints/{created['id']}"
+    assert_problem(await tenant.patch(url, json={"max_in_flight": value}), 422, "max_in_flight")
+    assert (await tenant.get(url)).json()["max_in_flight"] == 1
+
+
+async def test_max_in_flight_defaults_to_one_and_is_kept_when_changed(tenant: Tenant) -> None:
+    created = await tenant.post("/v1/webhook-endpoints", json={"url": "https://hooks.example.com/d"})
+    assert created.status_code == 201 and created.json()["max_in_flight"] == 1
+    url = f"/v1/webhook-endpoints/{created.json()['id']}"
+    changed = await tenant.patch(url, json={"max_in_flight": 8})
+    assert changed.status_code == 200 and changed.json()["max_in_flight"] == 8
+    assert (await tenant.get(url)).json()["max_in_flight"] == 8
+    other = await tenant.patch(url, json={"description": "eight at once"})  # kept by other changes
+    assert other.json()["max_in_flight"] == 8
+    [listed] = [
+        e for e in (await tenant.get("/v1/webhook-endpoints")).json()["data"] if e["id"] == created.json()["id"]
+    ]
+    assert listed["max_in_flight"] == 8
+    at_most = await tenant.post(
+        "/v1/webhook-endpoints", json={"url": "https://hooks.example.com/e", "max_in_flight": 50}
+    )
+    assert at_most.status_code == 201 and at_most.json()["max_in_flight"] == 50
+
+
+async def test_max_in_flight_is_described_in_the_openapi_schema(tenant: Tenant) -> None:
+    schemas = (await tenant.get("/openapi.json")).json()["components"]["schemas"]
+    for name in ("WebhookEndpointCreate", "WebhookEndpointUpdate", "WebhookEndpointRead"):
+        field = schemas[name]["properties"]["max_in_flight"]
+        assert field["minimum"] == 1 and field["maximum"] == 50 and "sequence" in field["description"], name
+    assert "max_in_flight" in schemas["WebhookEndpointRead"]["required"]
+
+
 async def test_a_workspace_has_at_most_fifty_endpoints(tenant: Tenant, other_tenant: Tenant) -> None:
     ids = []
     for n in range(50):

@@ -161,6 +161,7 @@ def tracebacks(log: str) -> str:
     return "\n".join(kept)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     missing = [tool for tool in ("bash", "curl", "python3") if shutil.which(tool) is None]

@@ -104,6 +104,7 @@ def test_routers_never_build_queries_or_commit() -> None:
 
 CONTEXTS = (
     "workspace", "events", "leads", "customers", "analytics", "outreach", "journeys", "campaigns", "reports", "audit",
+    "privacy",
 )  # fmt: skip
 # The router modules that may import the database layer, each with its reason. Every other router
 # reaches the database through services (and the request's Context).

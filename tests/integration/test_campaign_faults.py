@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ScratchDatabases, database_url
 from tests.integration.server import Server, create_workspace, run_cli
@@ -24,6 +25,7 @@ from tests.smtp_server import Received, SmtpServer
 RECIPIENTS = 400
 
 
+@pytest.mark.slow
 async def test_a_worker_killed_mid_campaign_messages_no_one_twice(tmp_path: Path, scratch: ScratchDatabases) -> None:
     url = await database_url("postgresql", tmp_path, scratch)
     spawned: list[subprocess.Popen[bytes]] = []

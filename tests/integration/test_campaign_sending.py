@@ -172,9 +172,7 @@ async def test_a_large_audience_is_split_by_its_seed_in_exact_shares(database: D
     assert cancelled.json()["status"] == "cancelled" and cancelled.json()["progress"]["pending"] == 0
 
 
-async def test_a_campaign_is_sent_through_the_worker_with_its_links_tagged(
-    database: Database, tenant: Tenant
-) -> None:
+async def test_a_campaign_is_sent_through_the_worker_with_its_links_tagged(database: Database, tenant: Tenant) -> None:
     async with SmtpServer() as smtp:
         await setup(tenant, smtp)
         # The links as tagged (tracking would send them through /t/c/, which redirects to the same)

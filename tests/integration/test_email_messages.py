@@ -346,8 +346,12 @@ async def test_messages_are_scoped_to_their_workspace_and_their_scopes(
         message = await send(tenant, lead_id, subject="Hi", body_text="Hello", purpose="transactional")
     other = await make_tenant(database, client, name="Other")
     assert (await other.get(f"/v1/messages/{message['id']}")).status_code == 404
-    assert (await other.post("/v1/messages", json={"lead_id": lead_id, "channel": "email", "subject": "x",
-                                                     "body_text": "y", "purpose": "transactional"})).status_code == 404
+    assert (
+        await other.post(
+            "/v1/messages",
+            json={"lead_id": lead_id, "channel": "email", "subject": "x", "body_text": "y", "purpose": "transactional"},
+        )
+    ).status_code == 404
     assert (await other.get("/v1/messages")).json()["data"] == []
     only_messages = await tenant.key_with("messages:write")
     denied = await tenant.post("/v1/messages", key=only_messages, json={"lead_id": lead_id, "channel": "email",
@@ -715,5 +719,7 @@ async def test_two_workers_keep_to_the_channels_rate_together(database: Database
             await asyncio.wait_for(asyncio.gather(*tasks), 30)
     assert len(smtp.handler.received) == 100  # each once
     span = max(arrivals) - min(arrivals)
-    # 99 at 25 a second: 3.9 s; each worker keeping only its own rate: half that
-    assert span >= 98 / 25 * 0.85, f"99 emails in {span:.2f} s: faster than 25 a second"
+    # 99 at 25 a second: hand-offs start over 3.9 s; each worker keeping only its own rate: half
+    # that (2 s). Arrivals follow hand-offs by the SMTP exchange's time, which a loaded machine
+    # stretches for some more than others: the bound leaves 1 s for that and stays 1 s above 2.
+    assert span >= 98 / 25 * 0.75, f"99 emails in {span:.2f} s: faster than 25 a second"

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.conftest import ScratchDatabases, database_url
-from tests.integration.server import ROOT, Server, cli_env, create_workspace, run_cli
+from tests.integration.server import ROOT, Server, cli_env, create_workspace, run_cli, tcp_ports
 
 LEADS = 1_000
 ENROLLING = 16  # requests in flight at once
@@ -43,28 +43,9 @@ def _worker(url: str, log: Path) -> subprocess.Popen[bytes]:
 
 
 def _client_ports(pid: int) -> set[int]:
-    """The local TCP ports of a process's sockets (Linux /proc): its database connections'
-    `client_port` in pg_stat_activity."""
-    inodes = set()
-    fds = Path(f"/proc/{pid}/fd")
-    for fd in fds.iterdir() if fds.exists() else ():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    ports = set()
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if fields[9] in inodes:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
+    """The local TCP ports of a process's sockets: its database connections' `client_port` in
+    pg_stat_activity."""
+    return tcp_ports(pid)
 
 
 async def _step_runs(db: asyncpg.Connection) -> int:
@@ -108,6 +89,7 @@ async def _until(check: Callable[[], Awaitable[bool]], timeout: float, why: Call
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)  # about a minute on two cores; more when they are busy
 async def test_workers_killed_mid_batch_run_each_step_exactly_once(tmp_path: Path, scratch: ScratchDatabases) -> None:
     url = await database_url("postgresql", tmp_path, scratch)

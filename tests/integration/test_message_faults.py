@@ -39,6 +39,7 @@ def _worker(url: str, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 async def test_a_worker_killed_after_the_hand_off_leaves_the_message_unknown(
     kind: str, tmp_path: Path, scratch: ScratchDatabases

@@ -88,6 +88,55 @@ async def test_event_numbers_and_the_dispatch_queue_survive_migration_0027_both_
         await db.dispose()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_audit_chain_stamps_and_the_stamping_queue_survive_migration_0047_both_ways(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """0047 moved audit entries' chain stamps to audit_stamps and the unstamped entries to
+    audit_queue; going down and up again the chain still verifies and the waiting entry is chained
+    next."""
+    from app.services.audit import audit, chain
+    from app.services.context import SERVICE_SCOPES, SYSTEM, Context
+
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        await upgrade(db)
+        async with UnitOfWork(db) as uow:
+            workspace_id = (await workspaces.create(uow, name="Chained", now=utcnow())).workspace["id"]
+            await uow.commit()
+
+        async def entry(n: int) -> None:
+            async with UnitOfWork(db) as uow:
+                ctx = Context(uow, workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES)
+                audit.record(ctx, resource="leads", action="update", resource_id=str(n), changes={"n": {"after": n}})
+                await uow.commit()
+
+        async def verified() -> dict[str, object]:
+            async with UnitOfWork(db, write=False) as uow:
+                return await audit.verify(Context(uow, workspace_id, SYSTEM, utcnow(), scopes=SERVICE_SCOPES))
+
+        for n in range(3):
+            await entry(n)
+        while await chain.stamp(db):
+            pass
+        await entry(3)  # waiting to be chained
+        before = await verified()
+        assert before["ok"] and before["checked"] >= 3
+        await downgrade(db, "0046")
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT seq, chain_hash FROM audit_log ORDER BY seq"))).all()
+        stamped = [r for r in rows if r[0] is not None]
+        assert [r[0] for r in stamped] == list(range(1, int(before["checked"]) + 1))  # type: ignore[call-overload]
+        assert len(rows) - len(stamped) == 1 and stamped[-1][1] == before["last_chain_hash"]
+        await upgrade(db)
+        assert await verified() == before
+        assert await chain.stamp(db) == 1  # the waiting one, still queued
+        after = await verified()
+        assert after["ok"] and after["checked"] == int(before["checked"]) + 1  # type: ignore[call-overload]
+    finally:
+        await db.dispose()
+
+
 async def _event(db: Database, workspace_id: uuid.UUID, n: int) -> uuid.UUID:
     async with UnitOfWork(db) as uow:
         event_id = new_id()
@@ -780,5 +829,38 @@ async def test_going_below_0042_takes_the_audit_retention_out_of_stored_settings
             [(raw,)] = (await conn.execute(statement)).all()
         stored = json.loads(raw) if isinstance(raw, str) else raw
         assert stored == {"idempotency_key_hours": 48, "webhook_response_excerpt_days": 30}
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_events_stored_before_0046_name_their_people_for_an_erasure(
+    kind: str, tmp_path: Path, scratch: ScratchDatabases
+) -> None:
+    """0046 keeps an index of where each person's data lives, written with the data from then on;
+    the events already stored that name a person other than their resource (a form submission's
+    event, keyed to its form) get their entries from the migration, so an erasure finds them."""
+    db = Database(Settings(database_url=await database_url(kind, tmp_path, scratch)))
+    try:
+        workspace_id = await workspace_below(db, "Before", "0045")
+        lead_id, form_id, event_id, own_id = new_id(), new_id(), new_id(), new_id()
+        async with db.engine.connect() as conn:
+            for row_id, resource, data in (
+                (event_id, str(form_id), {"id": str(new_id()), "lead_id": str(lead_id), "fields": {"lead_id": "x"}}),
+                (own_id, str(lead_id), {"id": str(lead_id), "lead_id": str(lead_id)}),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO events (workspace_id, id, type, occurred_at, api_version, actor, resource_id, "
+                        "data) VALUES (:w, :id, 'form.submission_received', :now, '2026-11-27', 'test', :r, :d)"
+                    ),
+                    {"w": _uuid(kind, workspace_id), "id": _uuid(kind, row_id), "now": utcnow(), "r": resource,
+                     "d": json.dumps(data)},
+                )  # fmt: skip
+            await conn.commit()
+        await upgrade(db)
+        async with UnitOfWork(db, write=False) as uow:
+            refs = WorkspaceRepositories(uow, workspace_id).personal_refs
+            assert await refs.find([str(lead_id)], "events") == [str(event_id)]
     finally:
         await db.dispose()

@@ -118,7 +118,6 @@ async def test_a_reply_from_an_unknown_number_is_accepted_and_attached_to_no_one
     assert (await tenant.get("/v1/activities")).json()["data"] == []
 
 
-
 WHATSAPP = Path(__file__).parent.parent / "data" / "whatsapp_cloud"
 APP_SECRET = "meta-app-secret"
 
@@ -148,8 +147,15 @@ async def test_a_whatsapp_template_message_is_sent_with_its_parameters_and_repor
         template_id = saved.json()["id"]
         lead = (await tenant.post("/v1/leads", json={"first_name": "سارا", "phone": PHONE})).json()
         async with running_worker(database):
-            queued = await tenant.post("/v1/messages", json={"lead_id": lead["id"], "channel": "whatsapp",
-                                                             "template_id": template_id, "purpose": "transactional"})
+            queued = await tenant.post(
+                "/v1/messages",
+                json={
+                    "lead_id": lead["id"],
+                    "channel": "whatsapp",
+                    "template_id": template_id,
+                    "purpose": "transactional",
+                },
+            )
             assert queued.status_code == 202, queued.text
             sent = await settled(tenant, queued.json()["id"], "sent")
     [request] = meta.received
@@ -214,8 +220,10 @@ async def test_a_delivery_report_that_outruns_the_hand_off_is_kept_until_it_is_r
         async with running_worker(database):
             ids = []
             for text in ("Your order shipped", "lost"):
-                queued = await tenant.post("/v1/messages", json={"lead_id": lead["id"], "channel": "sms",
-                                                                 "body_text": text, "purpose": "transactional"})
+                queued = await tenant.post(
+                    "/v1/messages",
+                    json={"lead_id": lead["id"], "channel": "sms", "body_text": text, "purpose": "transactional"},
+                )
                 assert queued.status_code == 202, queued.text
                 ids.append(queued.json()["id"])
                 await settled(tenant, ids[-1], "delivered")

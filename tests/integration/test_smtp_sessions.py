@@ -53,8 +53,15 @@ async def test_a_changed_password_never_reuses_the_old_session() -> None:
         assert (await adapter.send(channel, _mail("a@example.com"), allow_loopback=True, timeout=5)).outcome is (
             Outcome.SENT
         )
-        changed = ChannelConfig(channel.id, channel.workspace_id, channel.type, channel.provider,
-                                {**channel.settings, "username": "u"}, {"password": "new"}, channel.callback_url)
+        changed = ChannelConfig(
+            channel.id,
+            channel.workspace_id,
+            channel.type,
+            channel.provider,
+            {**channel.settings, "username": "u"},
+            {"password": "new"},
+            channel.callback_url,
+        )
         await adapter.send(changed, _mail("b@example.com"), allow_loopback=True, timeout=5)
         await adapter.connections.close_all()
     assert smtp.handler.sessions == 2

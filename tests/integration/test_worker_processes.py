@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from app.config import Settings
@@ -96,6 +97,7 @@ def stop(process: subprocess.Popen[bytes]) -> int | None:
     return process.returncode
 
 
+@pytest.mark.slow
 async def test_worker_killed_mid_delivery_loses_nothing(scratch: ScratchDatabases, tmp_path: Path) -> None:
     database, workspace_id = await prepared(scratch, tmp_path)
     url = database.settings.database_url
@@ -121,6 +123,7 @@ async def test_worker_killed_mid_delivery_loses_nothing(scratch: ScratchDatabase
         await database.dispose()
 
 
+@pytest.mark.slow
 async def test_two_workers_deliver_a_thousand_events_with_none_lost(scratch: ScratchDatabases, tmp_path: Path) -> None:
     database, workspace_id = await prepared(scratch, tmp_path)
     url = database.settings.database_url
@@ -149,6 +152,7 @@ async def test_two_workers_deliver_a_thousand_events_with_none_lost(scratch: Scr
         await database.dispose()
 
 
+@pytest.mark.slow
 async def test_an_import_whose_worker_is_killed_resumes_and_applies_no_batch_twice(
     scratch: ScratchDatabases, tmp_path: Path
 ) -> None:
@@ -227,6 +231,7 @@ sys.exit(main(["worker"]))
 """
 
 
+@pytest.mark.slow
 async def test_a_worker_stopped_mid_cpu_step_exits_within_seconds_and_hands_its_job_back(
     scratch: ScratchDatabases, tmp_path: Path
 ) -> None:
@@ -289,6 +294,7 @@ sys.exit(main(["worker"]))
 """
 
 
+@pytest.mark.slow
 async def test_a_stopped_worker_with_no_cpu_step_running_exits_normally(
     scratch: ScratchDatabases, tmp_path: Path
 ) -> None:
@@ -339,6 +345,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 async def test_a_worker_exits_when_its_server_is_killed(scratch: ScratchDatabases, tmp_path: Path) -> None:
     database, _ = await prepared(scratch, tmp_path)
     url = database.settings.database_url

@@ -85,7 +85,7 @@ def test_links_are_tagged_and_their_own_tags_kept() -> None:
         "https://shop.example/x?utm_campaign=manual&a=1&utm_source=crm&utm_medium=email&utm_content=b"
     )
     assert tag("mailto:a@b.c") == "mailto:a@b.c"
-    html = '<a href="https://shop.example/?a=1&amp;b=2">x</a> <a href=\'tel:+98\'>call</a>'
+    html = "<a href=\"https://shop.example/?a=1&amp;b=2\">x</a> <a href='tel:+98'>call</a>"
     tagged = plan.tag_html(html, tag)
     assert 'href="https://shop.example/?a=1&amp;b=2&amp;utm_source=crm&amp;utm_medium=email' in tagged
     assert "href='tel:+98'" in tagged

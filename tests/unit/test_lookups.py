@@ -73,3 +73,43 @@ async def test_forget_during_a_load_makes_later_callers_load_anew() -> None:
     lookups.forget(key)
     assert await lookups.cached(key, load) == 2
     assert await before == 1
+
+
+async def test_a_waiter_loads_on_its_own_when_the_shared_load_stalls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold start: the first caller's load waits for a pooled connection the waiters hold. The
+    waiters stop waiting after SHARED_WAIT and load on their own (their connections), and the
+    stalled load is not waited out."""
+    monkeypatch.setattr(lookups, "SHARED_WAIT", 0.05)
+    release = asyncio.Event()
+    calls: list[str] = []
+
+    async def load() -> str:
+        calls.append("load")
+        if len(calls) == 1:
+            await release.wait()  # the loader that cannot get a connection
+            return "late"
+        return "own"
+
+    key = ("test", uuid.uuid4())
+    first = asyncio.create_task(lookups.cached(key, load))
+    await asyncio.sleep(0.01)
+    assert await asyncio.wait_for(lookups.cached(key, load), 1.0) == "own"
+    release.set()
+    assert await first == "late"
+
+
+async def test_a_value_remembered_during_a_load_is_not_overwritten_by_it() -> None:
+    """A change made in this process while another caller loads the older value: the change wins."""
+    key, started, release = ("test", uuid.uuid4()), asyncio.Event(), asyncio.Event()
+
+    async def load() -> bool:
+        started.set()
+        await release.wait()
+        return False
+
+    loading = asyncio.create_task(lookups.cached(key, load))
+    await started.wait()
+    lookups.remember(key, True)
+    release.set()
+    assert await loading is True
+    assert await lookups.cached(key, load) is True

@@ -119,3 +119,28 @@ def test_plain_amounts_are_in_the_shops_currency_when_there_is_no_presentment_mo
              "created_at": "2026-01-01T00:00:00Z", "line_items": [{"quantity": "1.0", "price": "10.00"}]}  # fmt: skip
     mapped = shops.shopify_order(order)
     assert (mapped["currency"], mapped["total"], mapped["line_items"][0]["quantity"]) == ("USD", "10.00", 1)
+
+
+def test_the_people_a_payload_names_are_read_without_mapping_it() -> None:
+    order = {
+        "id": 9,
+        "email": " jon@example.com ",
+        "contact_email": "jon@example.com",
+        "customer": {"id": 115310627314723954, "email": "john@example.com", "verified_email": True, "phone": None},
+        "billing_address": {"phone": "555-555-SHIP"},
+        "line_items": [{"properties": [{"gift_phone": "+14155552671"}]}],
+        "total_price": {"unexpected": "shape"},
+    }
+    named = shops.people_named(shops.Platform.SHOPIFY, shops.Command.ORDER, order)
+    assert sorted(named.emails) == ["john@example.com", "jon@example.com"]
+    assert sorted(named.phones) == ["+14155552671", "555-555-SHIP"]
+    assert named.customer_id == "115310627314723954"
+    woo = shops.people_named(
+        shops.Platform.WOOCOMMERCE, shops.Command.ORDER, {"customer_id": 0, "billing": {"email": "a@b.io"}}
+    )
+    assert (woo.emails, woo.phones, woo.customer_id) == (("a@b.io",), (), None)
+    customer = shops.people_named(shops.Platform.SHOPIFY, shops.Command.CUSTOMER, {"id": 7, "email": "c@d.io"})
+    assert customer.customer_id == "7"
+    assert shops.people_named(shops.Platform.SHOPIFY, shops.Command.ORDER, None) == shops.Named((), (), None)
+    many = {"emails": [{"email": f"p{i}@x.io"} for i in range(50)]}
+    assert len(shops.people_named(shops.Platform.SHOPIFY, shops.Command.ORDER, many, limit=20).emails) == 20

@@ -43,16 +43,33 @@ class Group:
     rows: list[dict[str, Any]]
 
 
+# Tables whose rows may be written anywhere in the statement: they refer to no queued row (only to
+# the workspace) and no row refers to them. Their rows gather into one group wherever they were
+# queued: a ref is queued beside each event of a batch, between other tables' rows, and thousands
+# of one-row groups would be a statement (or a COPY) each.
+GATHERED = frozenset({tables.personal_refs})
+
+
 def groups(writes: Sequence[tuple[Table, Rows]]) -> list[Group]:
-    """Queued rows grouped by table and column list, in the order they were queued."""
+    """Queued rows grouped by table and column list, in the order they were queued (the rows of a
+    `GATHERED` table in one group, where its first row was queued)."""
     out: list[Group] = []
+    gathered: dict[tuple[Table, tuple[str, ...]], Group] = {}
+    last: Group | None = None  # the last group of another table (a gathered one does not break its run)
     for table, rows in writes:
         for row in rows:
             columns = column_list(table, tuple(row))
-            if out and out[-1].table is table and out[-1].columns == columns:
-                out[-1].rows.append(row)
+            if table in GATHERED:
+                group = gathered.get((table, columns))
+                if group is None:
+                    group = gathered[(table, columns)] = Group(table, columns, [])
+                    out.append(group)
+                group.rows.append(row)
+            elif last is not None and last.table is table and last.columns == columns:
+                last.rows.append(row)
             else:
-                out.append(Group(table, columns, [row]))
+                last = Group(table, columns, [row])
+                out.append(last)
     return out
 
 

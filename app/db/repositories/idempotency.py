@@ -68,9 +68,10 @@ class IdempotencyRepository(TenantRepository):
             )
         )
 
-    async def purge_expired(self, now: datetime) -> int:
-        statement = delete(t).where(self.scope, t.c.expires_at < now, t.c.completed_at.is_not(None))
-        return int((await self.uow.execute(statement)).rowcount or 0)
+    async def purge_expired(self, now: datetime) -> list[str]:
+        """Delete the answers kept past their time; the keys deleted."""
+        statement = delete(t).where(self.scope, t.c.expires_at < now, t.c.completed_at.is_not(None)).returning(t.c.key)
+        return list((await self.uow.execute(statement)).scalars())
 
     async def release(self, key: str) -> None:
         await self.uow.execute(delete(t).where(self.scope, t.c.key == key, t.c.completed_at.is_(None)))

@@ -55,6 +55,9 @@ from app.db.repositories.outreach.consents import ConsentRepository
 from app.db.repositories.outreach.messages import MessageRepository
 from app.db.repositories.outreach.suppressions import SuppressionRepository
 from app.db.repositories.outreach.templates import TemplateRepository
+from app.db.repositories.privacy.people import PersonalDataRepository
+from app.db.repositories.privacy.refs import PersonalRefRepository
+from app.db.repositories.privacy.requests import PrivacyRequestRepository
 from app.db.repositories.reports.digests import DigestRepository
 from app.db.repositories.reports.filters import ReportFilterRepository
 from app.db.repositories.reports.funnel import FunnelRepository
@@ -344,6 +347,18 @@ class BoundRepositories:
     @cached_property
     def audit(self) -> AuditRepository:
         return AuditRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def personal_refs(self) -> PersonalRefRepository:
+        return PersonalRefRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def personal_data(self) -> PersonalDataRepository:
+        return PersonalDataRepository(self.uow, self.workspace_id)
+
+    @cached_property
+    def privacy_requests(self) -> PrivacyRequestRepository:
+        return PrivacyRequestRepository(self.uow, self.workspace_id)
 
 
 class WorkspaceRepositories(BoundRepositories):

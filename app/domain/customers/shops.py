@@ -512,3 +512,52 @@ def _woo_line(line: Mapping[str, Any], currency: str, index: int) -> dict[str, A
         "unit_price": _money(unit, currency),
         "total": _money(total, currency),
     }
+
+
+# -- the people a payload names ----------------------------------------------------------------------
+
+_PERSONAL_KEY = re.compile(r"(?:^|_)(email|phone)$")
+
+
+@dataclass(frozen=True)
+class Named:
+    """The emails and phone numbers a payload carries, as typed, and its customer's shop id."""
+
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    customer_id: str | None
+
+
+def people_named(platform: Platform, command: Command, payload: Any, *, limit: int = 20) -> Named:
+    """Who a payload is about, read without mapping it (a payload kept because it could not be
+    mapped must still be found by an erasure): every text under a key named `email` or `phone`
+    (or ending `_email`, `_phone`: `contact_email`, `billing_phone`) at any depth, at most `limit`
+    of each, and the customer's id on the shop (its own id on a customer topic, the order's
+    customer's otherwise)."""
+    emails: list[str] = []
+    phones: list[str] = []
+    stack = [payload]
+    while stack and (len(emails) < limit or len(phones) < limit):
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            for key, value in item.items():
+                found = _PERSONAL_KEY.search(key.lower()) if isinstance(key, str) else None
+                if found is not None and isinstance(value, str) and value.strip():
+                    into = emails if found.group(1) == "email" else phones
+                    if len(into) < limit and value.strip() not in into:
+                        into.append(value.strip()[:320])
+                elif isinstance(value, Mapping | list):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    customer_id = None
+    if isinstance(payload, Mapping):
+        if command == Command.CUSTOMER:
+            customer_id = _id(payload.get("id"))
+        elif platform == Platform.SHOPIFY and isinstance(payload.get("customer"), Mapping):
+            customer_id = _id(payload["customer"].get("id"))
+        elif platform == Platform.WOOCOMMERCE:
+            customer_id = _id(payload.get("customer_id"))
+    if customer_id is not None and (isinstance(customer_id, bool) or len(customer_id) > 200):
+        customer_id = None
+    return Named(tuple(emails), tuple(phones), customer_id)

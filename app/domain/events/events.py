@@ -141,6 +141,9 @@ CAMPAIGN_SENT = "campaign.sent"
 REPORT_DELIVERED = "report.delivered"
 # A schedule's digest could not be prepared and the schedule paused (`data`: the schedule).
 REPORT_FAILED = "report.failed"
+# A privacy erasure finished (`data`: the request's id and the rows it changed per table, nothing
+# about the person). `erasure` names no resource: only `admin` keys read it.
+ERASURE_COMPLETED = "erasure.completed"
 
 # Who may read an event. The part of the type before the dot names the resource, and that
 # resource's read scope applies: `lead.created` needs `leads:read`, `order.refunded` needs
@@ -152,6 +155,7 @@ EVENT_SCOPE_EXCEPTIONS: dict[str, str | tuple[str, ...]] = {
     "api_key": ADMIN,
     "webhook_endpoint": ADMIN,
     "integration": ADMIN,
+    "erasure": ADMIN,  # privacy requests are admin-only
     "form": ADMIN,  # defining forms is admin-only; a submission carries what a stranger typed
     # An import belongs to the entity it imports (leads, contacts or orders), which its type does
     # not name; `GET /v1/imports/{id}` answers with that entity's read scope.

@@ -22,9 +22,16 @@ EDITABLE = frozenset({LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.NURTURING
 
 
 def is_open(lead: Mapping[str, Any]) -> bool:
-    """An open lead (new, contacted, nurturing; not archived, not merged): the one lead per email
-    and phone that duplicates are merged into. A closed lead is never merged into."""
-    return lead["status"] in EDITABLE and lead["archived_at"] is None and lead["merged_into_id"] is None
+    """An open lead (new, contacted, nurturing; not archived, not merged, not erased): the one lead
+    per email and phone that duplicates are merged into. A closed lead is never merged into; nor is
+    an erased one (a capture that found it just before its erasure committed runs again and is a
+    new person)."""
+    return (
+        lead["status"] in EDITABLE
+        and lead["archived_at"] is None
+        and lead["merged_into_id"] is None
+        and lead.get("erased_at") is None
+    )
 
 
 def check_status_change(current: LeadStatus, requested: LeadStatus) -> None:

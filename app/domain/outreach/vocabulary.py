@@ -50,6 +50,8 @@ class ConsentSource(StrEnum):
     REPLY_KEYWORD = "reply_keyword"
     PROVIDER = "provider"
     CONFIRMATION = "confirmation"
+    # A new person at an address an erasure suppressed starts opted out (set by the service only).
+    ERASURE = "erasure"
 
 
 class SuppressionReason(StrEnum):

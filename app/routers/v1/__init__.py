@@ -26,6 +26,7 @@ from app.routers.v1.events import events, jobs, webhooks
 from app.routers.v1.journeys import journeys
 from app.routers.v1.leads import activities, custom_fields, engagements, forms, leads, tasks, teams
 from app.routers.v1.outreach import channel_callbacks, channels, consents, messages, suppressions, templates
+from app.routers.v1.privacy import requests as privacy_requests
 from app.routers.v1.reports import (
     funnel,
     overview,
@@ -101,4 +102,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     channels.router,
     settings.router,
     audit.router,
+    privacy_requests.router,
 )

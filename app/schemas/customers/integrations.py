@@ -113,6 +113,18 @@ class PrivacyRequest(BaseModel):
     platform: Platform
     topic: str = Field(examples=["customers/redact"])
     shop_domain: str | None
-    customer: dict[str, Any] | None = Field(description="The customer named by the request (id, email, phone)")
+    customer: dict[str, Any] | None = Field(
+        description='The customer named by the request, by the shop\'s customer id only (`{"id"}`)'
+    )
     orders: list[Any] = Field(default_factory=list, description="Order ids requested or to redact")
+    privacy_request_id: UUID | None = Field(
+        default=None,
+        description="The privacy request it started: an erasure for `customers/redact` "
+        "(`GET /v1/privacy/erasures/{id}`), an export for `customers/data_request` (`GET /v1/privacy/exports/{id}`)",
+    )
+    job_id: UUID | None = Field(
+        default=None,
+        description="`shop/redact`: the `privacy.shop_redact` job erasing every contact that came only from that "
+        "shop (`GET /v1/jobs/{id}`), each by an erasure request of its own",
+    )
     received_at: UtcDatetime

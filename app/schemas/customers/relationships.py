@@ -131,6 +131,10 @@ class ContactRead(ResourceRead):
     timezone: str | None = Field(default=None, description="IANA time zone; null = the workspace's")
     lead_id: UUID | None = Field(description="The lead it was qualified from")
     archived_at: UtcDatetime | None
+    erased_at: UtcDatetime | None = Field(
+        default=None,
+        description="Set when a privacy erasure left this contact a tombstone: same id, its orders kept",
+    )
     addresses: list[dict[str, Any]] = Field(default_factory=list, description="Billing and shipping addresses")
     referred_by_contact_id: UUID | None = Field(default=None, description="The contact who referred this one")
     referrals_count: int = Field(

@@ -30,6 +30,7 @@ from app.schemas.outreach.consents import ConsentEvent
 from app.schemas.outreach.messages import MessageRead
 from app.schemas.outreach.suppressions import SuppressionRead
 from app.schemas.outreach.templates import TemplateRead
+from app.schemas.privacy.requests import ErasureCompleted
 from app.schemas.reports.digests import ReportDelivered
 from app.schemas.reports.schedules import ReportScheduleRead
 from app.schemas.workspace.api_keys import ApiKeyRead
@@ -188,6 +189,7 @@ CATALOGUE: dict[str, type[BaseModel]] = {
     types.CAMPAIGN_SENT: CampaignRead,
     types.REPORT_DELIVERED: ReportDelivered,
     types.REPORT_FAILED: ReportScheduleRead,
+    types.ERASURE_COMPLETED: ErasureCompleted,
 }
 
 

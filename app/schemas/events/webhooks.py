@@ -16,6 +16,19 @@ EventTypes = Annotated[
         examples=[["member.created"]],
     ),
 ]
+MAX_IN_FLIGHT = 50
+MaxInFlight = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_IN_FLIGHT,
+        description="How many deliveries to this endpoint may be out at once (1 to 50). 1 (the default) sends "
+        "them one at a time: first attempts arrive in `sequence` order. More sends up to that many "
+        "concurrently for throughput, and they may arrive out of order: reorder by the payload's `sequence` "
+        "(the `webhook-id` header names each message, `webhook-timestamp` when it was sent).",
+        examples=[1],
+    ),
+]
 
 
 class WebhookEndpointCreate(RequestModel):
@@ -23,6 +36,7 @@ class WebhookEndpointCreate(RequestModel):
     event_types: EventTypes = Field(default_factory=list)
     description: str = Field(default="", max_length=500)
     enabled: bool = True
+    max_in_flight: MaxInFlight = 1
 
 
 class WebhookEndpointUpdate(RequestModel):
@@ -30,6 +44,7 @@ class WebhookEndpointUpdate(RequestModel):
     event_types: EventTypes = Unset
     description: str = Field(default=Unset, max_length=500)
     enabled: bool = Field(default=Unset, description="Re-enabling resumes the deliveries that waited")
+    max_in_flight: MaxInFlight = Unset
 
 
 class WebhookEndpointRead(ResourceRead):
@@ -42,6 +57,7 @@ class WebhookEndpointRead(ResourceRead):
     )
     description: str
     enabled: bool
+    max_in_flight: MaxInFlight
     disabled_reason: str | None = Field(description="Why the service disabled it (410 Gone, 5 days failing)")
     failing_since: UtcDatetime | None
     created_by: Actor

@@ -138,6 +138,10 @@ class LeadRead(ResourceRead):
         "(never in answers to writes, lists, exports, events or webhooks)"
     )
     archived_at: UtcDatetime | None
+    erased_at: UtcDatetime | None = Field(
+        default=None,
+        description="Set when a privacy erasure left this lead a tombstone: same id, its personal data gone",
+    )
     merged_into_id: UUID | None
     score: float = Field(description="0-100, fit + behaviour; see GET /v1/leads/{id}/score for the explanation")
     fit_score: float

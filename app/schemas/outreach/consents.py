@@ -6,7 +6,7 @@ import json
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, field_serializer, field_validator, model_validator
 
 from app.domain.outreach.vocabulary import ChannelType, ConsentSource, ConsentStatus
 from app.schemas.common import Actor, RequestModel, UtcDatetime
@@ -24,6 +24,8 @@ def _storable(value: Any) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ValueError("contains a character that is not valid Unicode text") from exc
+
+
 PROOF_MAX_BYTES = 16_384
 
 
@@ -63,8 +65,17 @@ class ConsentProof(RequestModel):
 
 class ConsentWrite(RequestModel):
     status: ConsentStatus
-    source: ConsentSource
+    source: ConsentSource = Field(description="How it was captured (`erasure` is the service's own: not accepted)")
     proof: ConsentProof | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _not_erasure(cls, value: ConsentSource) -> ConsentSource:
+        if value is ConsentSource.ERASURE:
+            raise ValueError(
+                "only the service sets `erasure`: the opt-out a new person at an erased address starts with"
+            )
+        return value
 
 
 class ConsentRead(BaseModel):

@@ -50,4 +50,3 @@ class ReportQuery(RequestModel):
             utm_campaign=self.utm_campaign,
             campaign_id=self.campaign_id,
         )
-

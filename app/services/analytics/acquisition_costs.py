@@ -51,9 +51,7 @@ async def spend(ctx: Context, currency: str) -> tuple[list[dict[str, Any]], dict
     rates: dict[str, list[tuple[date, Decimal]]] = {}
     if foreign:
         ends = [_month_end(r["month"]) for r in rows]
-        found = await ctx.exchange_rates.between(
-            foreign, currency, min(ends) - timedelta(days=366), max(ends)
-        )
+        found = await ctx.exchange_rates.between(foreign, currency, min(ends) - timedelta(days=366), max(ends))
         for rate in found:
             rates.setdefault(rate["currency"], []).append((rate["effective_on"], Decimal(rate["rate"])))
     costs: list[dict[str, Any]] = []

@@ -74,8 +74,12 @@ async def launch(ctx: Context, campaign_id: UUID, *, if_match: str | None) -> di
         raise Conflict(f"the campaign was launched already (it is {row['status']})")
     counted = await campaigns.current_tally(ctx, campaign_id)  # a member deactivated since no longer counts
     if not counted.clears(row["required_approvals"], row["required_review_groups"]):
-        lacks = approvals_lacking(approvals=counted.approvals, review_groups=counted.review_groups,
-                                  required=row["required_approvals"], required_groups=row["required_review_groups"])
+        lacks = approvals_lacking(
+            approvals=counted.approvals,
+            review_groups=counted.review_groups,
+            required=row["required_approvals"],
+            required_groups=row["required_review_groups"],
+        )
         raise Conflict(f"the campaign cannot be launched yet: it lacks {', '.join(lacks)} "
                        "(an approving member was deactivated)")  # fmt: skip
     await campaigns.check_definition(ctx, row)  # its templates and segments still there

@@ -31,7 +31,7 @@ from app.domain.errors import Conflict, DomainError, ErrorList, InvalidInput, Li
 from app.domain.events import events as types
 from app.domain.events.jobs import failure_problem
 from app.domain.leads import sensitive as sensitive_rules
-from app.domain.leads.contact import contact_details
+from app.domain.leads.contact import contact_details, parse_email, parse_phone
 from app.domain.pagination import Sort
 from app.ids import new_id, utcnow
 from app.schemas.common import invalid_input
@@ -46,6 +46,8 @@ from app.services.customers import orders
 from app.services.customers.relationships import create_contact
 from app.services.events import events, jobs
 from app.services.leads import custom_fields, duplicates, leads, sensitive
+from app.services.outreach import suppressions
+from app.services.privacy import subjects
 from app.services.reports import sales_forecast
 from app.services.workspace import workspaces
 
@@ -663,9 +665,11 @@ async def _apply_batch(
         await uow.flush()  # rows written behind exist now: tag them
         repo = WorkspaceRepositories(uow, workspace_id).imports
         await repo.tag(entity.name, imp["id"], list({o.id for o in outcomes if o.status == "created" and o.id}))
+        failed = [o for o in outcomes if o.errors]
         await repo.add_errors(imp["id"], [
-            {"row_number": o.row_number, "errors": o.errors, "values": o.values} for o in outcomes if o.errors
+            {"row_number": o.row_number, "errors": o.errors, "values": o.values} for o in failed
         ])  # fmt: skip
+        await _refer_failed_rows(ctx, entity, resolved, header, imp["id"], failed)
         counts = {"rows_done": len(outcomes)}
         for status in ("created", "updated", "unchanged", "merged"):
             counts[f"rows_{status}"] = sum(1 for o in outcomes if o.status == status)
@@ -674,6 +678,53 @@ async def _apply_batch(
             raise Conflict("another worker is applying this import")
         await uow.commit()
     return done + len(outcomes)
+
+
+# The fields a row names its person by: a failed row's refs (`personal_refs`) are digests of them.
+_IDENTITY_FIELDS = {
+    "leads": ("email", "phone"),
+    "contacts": ("email", "phone"),
+    "orders": ("customer_email", "customer_phone"),
+}
+
+
+async def _refer_failed_rows(
+    ctx: Context, entity: Entity, resolved: rules.ColumnMap, header: list[str], import_id: UUID,
+    failed: list[Outcome],
+) -> None:  # fmt: skip
+    """Refs to the failed rows kept (`import_errors`), by the person's email and phone as the API
+    would normalise them (the digest of the email's key, of the E.164 number): an erasure of that
+    person finds the rows without reading every import's. A value that does not parse gives no
+    subject: such a row is found only through its import."""
+    if not failed:
+        return
+    email_field, phone_field = _IDENTITY_FIELDS[entity.name]
+    columns = [
+        header[index] if index is not None and index < len(header) else None
+        for index in (resolved.columns.get(email_field), resolved.columns.get(phone_field))
+    ]
+    if columns == [None, None]:
+        return
+    region = await workspaces.default_region(ctx) if columns[1] is not None else None
+    for outcome in failed:
+        email, phone = (unescape_formula(outcome.values.get(c, "").strip()) if c else "" for c in columns)
+        found = []
+        if email:
+            key = _email_key(email)
+            if key is not None:
+                found.append(subjects.email_subject(key))
+        if phone:
+            e164 = parse_phone(phone, region).e164
+            if e164 is not None:
+                found.append(subjects.phone_subject(e164))
+        ctx.personal_refs.add(found, subjects.IMPORT_ERRORS, f"{import_id}:{outcome.row_number}")
+
+
+def _email_key(email: str) -> str | None:
+    try:
+        return parse_email(email).key
+    except ValueError:
+        return None
 
 
 async def _write(
@@ -690,7 +741,8 @@ async def _write(
                 outcome.errors = _error_of(item)
             outcomes += rows
     if entity.name == "contacts":
-        results = [await _create_contact(ctx, item) for _, item in items]
+        erased = await _erased(ctx, [item for _, item in items])
+        results = [await _create_contact(ctx, item, erased) for _, item in items]
     elif entity.name == "leads":
         results = await leads.batch_upsert(ctx, [item for _, item in items], on_duplicate=on_duplicate)
     else:
@@ -705,7 +757,21 @@ async def _write(
     return sorted(outcomes, key=lambda o: o.row_number)
 
 
-async def _create_contact(ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
+async def _erased(ctx: Context, items: list[dict[str, Any]]) -> suppressions.Erased:
+    """The rows' addresses an erasure suppressed, looked up at once (a row whose email or phone
+    does not parse names no address)."""
+    region = await workspaces.default_region(ctx)
+    addresses = []
+    for item in items:
+        email, phone = item.get("email"), item.get("phone")
+        details = contact_details(
+            email if isinstance(email, str) else None, phone if isinstance(phone, str) else None, region, ErrorList()
+        )
+        addresses.append((details.email_key, details.phone_e164))
+    return await suppressions.erased(ctx, addresses)
+
+
+async def _create_contact(ctx: Context, item: dict[str, Any], erased: suppressions.Erased) -> dict[str, Any]:
     """A contact from a row: the API's rules, and a row whose email or phone a live contact has
     already is reported (never a second contact for one person)."""
 
@@ -720,7 +786,7 @@ async def _create_contact(ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
         if existing is not None:
             raise Conflict("a contact with this email or phone exists", extensions={"existing_id": str(existing)})
         async with ctx.uow.savepoint():
-            row = await create_contact(ctx, values)
+            row = await create_contact(ctx, values, erased=erased)
         return {"index": 0, "status": "created", "id": row["id"]}
     except ValidationError as exc:
         return item_error(0, invalid_input(exc))

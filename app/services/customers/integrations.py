@@ -23,6 +23,7 @@ from app.domain.customers import shops
 from app.domain.customers.shops import Command, Platform, Unmappable
 from app.domain.errors import DomainError, InvalidInput, NotFound, Unauthorized, Unavailable
 from app.domain.events import events as types
+from app.domain.leads.contact import parse_email, parse_phone
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.common import invalid_input
@@ -33,6 +34,8 @@ from app.services.context import Actor, Context
 from app.services.customers import orders, records
 from app.services.customers import shop_customers as customers
 from app.services.events import events
+from app.services.privacy.subjects import INTEGRATION_FAILURES, email_subject, phone_subject, shop_subject
+from app.services.workspace import workspaces
 
 log = logging.getLogger("app.integrations")
 
@@ -60,9 +63,7 @@ INTEGRATION = records.Kind("integration", lambda repos: repos.integrations, Inte
 
 async def failures(ctx: Context, integration_id: UUID, *, sort: Sort, cursor: str | None, limit: int) -> Page:
     await records.get(ctx, INTEGRATION, integration_id)
-    return await ctx.integration_failures.list(
-        integration_id, sort=sort, cursor=cursor, limit=limit
-    )
+    return await ctx.integration_failures.list(integration_id, sort=sort, cursor=cursor, limit=limit)
 
 
 # -- receiving webhooks ------------------------------------------------------------------------------
@@ -167,15 +168,45 @@ async def receive(ctx: Context, integration: Row, delivery: Delivery) -> dict[st
         ]
     if error is not None:
         status = "failed"
+        failure_id = new_id()
         await ctx.integration_failures.add({
-            "id": new_id(), "integration_id": integration_id, "delivery_id": delivery_id,
+            "id": failure_id, "integration_id": integration_id, "delivery_id": delivery_id,
             "topic": delivery.topic[:100], "error": error, "payload": payload, "received_at": ctx.now,
         })  # fmt: skip
+        await _failure_refs(ctx, platform, command, payload, failure_id)
         log.info("integration %s: %s could not be applied: %s", integration_id, delivery.topic, error.get("detail"))
     if status != "applied":
         await repo.set_outcome(integration_id, delivery_id, status)
     await repo.count_delivery(integration_id, ctx.now, failed=status == "failed")
     return {"status": status, "results": results}
+
+
+async def _failure_refs(ctx: Context, platform: Platform, command: Command, payload: Any, failure_id: UUID) -> None:
+    """Where an erasure finds a kept payload: refs (`personal_refs`) from the failure to the people
+    it names, read from the payload as it is (it could not be mapped): each email (its key) and
+    phone number (E.164, when it parses in the workspace's region), the customer's shop id, and the
+    contact that shop id belongs to, when one does."""
+    named = shops.people_named(platform, command, payload)
+    subjects: set[str] = set()
+    for raw in named.emails:
+        try:
+            subjects.add(email_subject(parse_email(raw).key))
+        except ValueError:
+            continue  # no usable address: nobody can ask about it by this value either
+    if named.phones:
+        region = await workspaces.default_region(ctx)
+        for raw in named.phones:
+            e164 = parse_phone(raw, region).e164
+            if e164 is not None:
+                subjects.add(phone_subject(e164))
+    if named.customer_id is not None:
+        subjects.add(shop_subject(platform.value, named.customer_id))
+        contact_id = (await ctx.customers.by_identities([(platform.value, named.customer_id)])).get(
+            (platform.value, named.customer_id)
+        )
+        if contact_id is not None:
+            subjects.add(str(contact_id))
+    ctx.personal_refs.add(subjects, INTEGRATION_FAILURES, str(failure_id))
 
 
 async def _apply(ctx: Context, platform: Platform, command: Command, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -205,15 +236,52 @@ async def _apply(ctx: Context, platform: Platform, command: Command, payload: di
 
 
 async def _privacy(ctx: Context, integration: Row, delivery: Delivery, payload: dict[str, Any]) -> None:
-    """Shopify's mandatory privacy topics: recorded (the receipt) and announced, for a person to act on."""
+    """Shopify's mandatory privacy topics: `customers/redact` starts an erasure of that customer and
+    `customers/data_request` an export (the privacy requests an admin would make, by the customer's
+    email, phone and shop id); each is announced with the request's id. The announcement names
+    the customer by their shop id only: an event keeps no address an erasure would have to find.
+    `shop/redact` queues a `privacy.shop_redact` job erasing every contact that came only from that
+    shop (its `job_id` in the announcement)."""
+    from app.services.privacy import requests as privacy_requests
+
     orders_named = payload.get("orders_requested") or payload.get("orders_to_redact") or []
+    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else None
+    request_id = None
+    kind = {"customers/redact": privacy_requests.ERASURE, "customers/data_request": privacy_requests.EXPORT}.get(
+        delivery.topic
+    )
+    if kind is not None and customer is not None:
+        shop_id = str(customer.get("id") or "").strip()
+        shop_ids = ((Platform(integration["platform"]).value, shop_id),) if shop_id else ()
+        known = {k: customer.get(k) for k in ("email", "phone") if isinstance(customer.get(k), str) and customer[k]}
+        origin = f"{integration['platform']}:{delivery.topic}"
+        reason = f"{integration['platform']} {delivery.topic}" if kind == privacy_requests.ERASURE else None
+        for identifiers in (known, {}):  # an unusable email or phone: by the shop id alone
+            try:
+                row = await privacy_requests.create(
+                    ctx, kind, identifiers, reason=reason, origin=origin, shop_ids=shop_ids
+                )
+            except InvalidInput:
+                if not identifiers:
+                    raise
+                continue
+            request_id = row["id"] if row is not None else None
+            break
+    job_id = None
+    if delivery.topic == "shop/redact":
+        from app.services.events import jobs
+
+        params = {"integration_id": str(integration["id"]), "platform": Platform(integration["platform"]).value}
+        job_id = (await jobs.enqueue(ctx, "privacy.shop_redact", params))["id"]
     data = PrivacyRequest(
         integration_id=integration["id"],
         platform=Platform(integration["platform"]),
         topic=delivery.topic,
         shop_domain=payload.get("shop_domain") or delivery.shop,
-        customer=payload.get("customer") if isinstance(payload.get("customer"), dict) else None,
+        customer={"id": customer.get("id")} if customer is not None else None,
         orders=orders_named if isinstance(orders_named, list) else [],
+        privacy_request_id=request_id,
+        job_id=job_id,
         received_at=ctx.now,
     )
     await events.record(ctx, types.INTEGRATION_PRIVACY_REQUEST, data, resource_id=integration["id"])

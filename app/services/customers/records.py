@@ -116,11 +116,7 @@ async def check_links(ctx: Context, values: dict[str, Any], errors: ErrorList) -
         value = values.get(field)
         if value is None:
             continue
-        exists = (
-            await ctx.leads.exists(value)
-            if repo is None
-            else value in await repo.existing([value])
-        )
+        exists = await ctx.leads.exists(value) if repo is None else value in await repo.existing([value])
         if not exists:
             errors.add(field, f"no {field.removesuffix('_id')} with this id in the workspace")
 

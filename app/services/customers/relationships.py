@@ -17,6 +17,7 @@ from app.domain.errors import ErrorList, InvalidInput
 from app.domain.events import events as types
 from app.domain.leads.contact import contact_details
 from app.domain.money import to_minor
+from app.domain.outreach.vocabulary import PersonRef
 from app.schemas.customers.relationships import AccountRead, ContactRead, OpportunityRead
 from app.schemas.workspace.settings import OpportunityReasons
 from app.services.context import Context
@@ -24,6 +25,7 @@ from app.services.customers import records, referrals
 from app.services.customers.records import Kind
 from app.services.events import events
 from app.services.leads import lookups
+from app.services.outreach import consents, suppressions
 from app.services.workspace import settings, workspaces
 
 
@@ -118,16 +120,23 @@ CONTACT = Kind("contact", lambda repos: repos.contacts, ContactRead, _contact)
 OPPORTUNITY = Kind("opportunity", lambda repos: repos.opportunities, OpportunityRead, _opportunity)
 
 
-async def create_contact(ctx: Context, values: dict[str, Any]) -> ContactRow:
-    """A contact (API, import); one naming its referrer is a converted referral."""
+async def create_contact(
+    ctx: Context, values: dict[str, Any], *, erased: suppressions.Erased | None = None
+) -> ContactRow:
+    """A contact (API, import); one naming its referrer is a converted referral. A new person at
+    an address an erasure suppressed starts opted out on its channel (`erased`: an import's
+    addresses, looked up together; else this contact's are looked up)."""
     row = await records.create(ctx, CONTACT, values)
     await referrals.announce(ctx, None, row, "contact")
+    if erased is None:
+        erased = await suppressions.erased(ctx, [(row["email_key"], row["phone_e164"])])
+    channels = erased.channels(row["email_key"], row["phone_e164"])
+    if channels:
+        await consents.start_erased(ctx, PersonRef("contact", row["id"]), channels)
     return row
 
 
-async def update_contact(
-    ctx: Context, record_id: UUID, changes: dict[str, Any], *, if_match: str | None
-) -> ContactRow:
+async def update_contact(ctx: Context, record_id: UUID, changes: dict[str, Any], *, if_match: str | None) -> ContactRow:
     before, after = await records.update(ctx, CONTACT, record_id, changes, if_match=if_match)
     await referrals.announce(ctx, before, after, "contact")
     return after

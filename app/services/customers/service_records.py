@@ -266,9 +266,7 @@ async def list_invoices(
 
 
 async def list_payments(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, **filters: Any) -> Page:
-    return await ctx.payments.list(
-        sort=sort, cursor=cursor, limit=limit, archived=None, **filters
-    )
+    return await ctx.payments.list(sort=sort, cursor=cursor, limit=limit, archived=None, **filters)
 
 
 async def get_invoice(ctx: Context, invoice_id: UUID) -> Row:

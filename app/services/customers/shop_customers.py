@@ -31,6 +31,7 @@ from app.domain.events import events as types
 from app.domain.leads import sla
 from app.domain.leads.contact import contact_details
 from app.domain.leads.lifecycle import LeadStatus
+from app.domain.outreach.vocabulary import PersonRef
 from app.ids import new_id, sorted_ids
 from app.schemas.common import invalid_input
 from app.schemas.customers.orders import CustomerConverted, CustomerSync
@@ -43,6 +44,7 @@ from app.services.customers import referrals
 from app.services.customers.referrals import Referral
 from app.services.events import events
 from app.services.leads import lookups
+from app.services.outreach import consents, suppressions
 from app.services.workspace import settings, workspaces
 
 
@@ -214,7 +216,20 @@ async def resolve(
     await record_identities(ctx, resolved, links)
     await drop_unused(ctx, resolved)
     _record_created(ctx, resolved, rendered)
+    await _erased_start_opted_out(ctx, [created[c] for c in sorted_ids(resolved.created)])
     return resolved
+
+
+async def _erased_start_opted_out(ctx: Context, rows: list[dict[str, Any]]) -> None:
+    """New contacts at an address an erasure suppressed start opted out on its channel (one
+    lookup for the batch): a shop's customer data is no new consent."""
+    if not rows:
+        return
+    erased = await suppressions.erased(ctx, [(r["email_key"], r["phone_e164"]) for r in rows])
+    for row in rows:
+        channels = erased.channels(row["email_key"], row["phone_e164"])
+        if channels:
+            await consents.start_erased(ctx, PersonRef("contact", row["id"]), channels)
 
 
 async def resolve_ahead(ctx: Context, items: list[Wanted | None], by_identity: dict[tuple[str, str], UUID]) -> Resolved:
@@ -328,9 +343,7 @@ async def batch_upsert(ctx: Context, items: list[dict[str, Any]]) -> list[dict[s
         results[index] = {"index": index, "status": status, "id": contact_id}
     for contact_id, fill in sorted(changes.items()):
         before = existing[contact_id]
-        updated = await ctx.contacts.update(
-            contact_id, before["version"], {**fill, **ctx.audit_change()}
-        )
+        updated = await ctx.contacts.update(contact_id, before["version"], {**fill, **ctx.audit_change()})
         if updated is not None:
             existing[contact_id] = updated
             await events.record(

@@ -17,6 +17,7 @@ from app.ids import new_id
 from app.schemas.events.events import CATALOGUE
 from app.services.context import Context
 from app.services.leads import sensitive
+from app.services.privacy import subjects
 
 
 async def record(
@@ -47,24 +48,33 @@ def record_data(
 ) -> None:
     """`record` for data already in its JSON form (hot batch paths build it without a model; a
     test compares it with the API's own answer). It carries no lead custom fields: `lead.*`
-    events go through `record`, which leaves sensitive values out."""
+    events go through `record`, which leaves sensitive values out.
+
+    Every event is written here, so here it gets its refs (`personal_refs`): the people its data
+    names besides its resource (an order's contact, a submission's lead), written behind with it."""
     if event_type in ctx.quiet:
         return
     before = previous
     if resource_id is None:
         resource_id = data.get("id")
+    event_id = new_id()
+    about = str(resource_id) if resource_id is not None else None
+    changes = types.previous_attributes(before, data) if before is not None else None
     ctx.events.record(
         {
-            "id": new_id(),
+            "id": event_id,
             "type": event_type,
             "occurred_at": ctx.now,
             "api_version": types.API_VERSION,
             "actor": str(ctx.actor),
-            "resource_id": str(resource_id) if resource_id is not None else None,
+            "resource_id": about,
             "data": data,
-            "previous_attributes": types.previous_attributes(before, data) if before is not None else None,
+            "previous_attributes": changes,
         }
     )
+    people = subjects.event_person_ids(event_type, data, changes, about)
+    if people:
+        ctx.personal_refs.add(people, subjects.EVENTS, str(event_id))
 
 
 def readable_types(ctx: Context) -> list[str] | None:

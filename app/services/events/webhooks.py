@@ -84,9 +84,7 @@ async def get(ctx: Context, endpoint_id: UUID) -> Row:
 
 
 async def list_endpoints(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, enabled: bool | None) -> Page:
-    return await ctx.webhook_endpoints.list(
-        sort=sort, cursor=cursor, limit=limit, enabled=enabled
-    )
+    return await ctx.webhook_endpoints.list(sort=sort, cursor=cursor, limit=limit, enabled=enabled)
 
 
 async def update(
@@ -156,9 +154,7 @@ async def deliveries(
     ctx: Context, endpoint_id: UUID, *, sort: Sort, cursor: str | None, limit: int, status: str | None
 ) -> Page:
     await _covered(ctx, endpoint_id)
-    return await ctx.deliveries.list(
-        endpoint_id, sort=sort, cursor=cursor, limit=limit, status=status
-    )
+    return await ctx.deliveries.list(endpoint_id, sort=sort, cursor=cursor, limit=limit, status=status)
 
 
 async def delivery(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> tuple[Row, list[Row]]:
@@ -193,9 +189,7 @@ async def replay(ctx: Context, endpoint_id: UUID, *, since: datetime | None, sin
         if endpoint["event_types"]
         else None
     )
-    found = await ctx.events.dispatched_since(
-        since=since, since_sequence=since_sequence, types=wanted
-    )
+    found = await ctx.events.dispatched_since(since=since, since_sequence=since_sequence, types=wanted)
     rows = [
         {
             "id": new_id(),

@@ -64,9 +64,7 @@ async def update(ctx: Context, field_id: UUID, changes: dict[str, Any], *, if_ma
     if not changes:
         return row
     lookups.forget(("custom_fields", ctx.workspace_id))
-    return await write_changes(
-        ctx, row, changes, partial(ctx.custom_fields.update, field_id), if_match=if_match
-    )
+    return await write_changes(ctx, row, changes, partial(ctx.custom_fields.update, field_id), if_match=if_match)
 
 
 async def delete(ctx: Context, field_id: UUID) -> None:

@@ -366,6 +366,4 @@ async def _merge_found(ctx: Context, lead_id: UUID, target: Mapping[str, Any]) -
 
 
 async def list_found(ctx: Context, *, sort: Sort, cursor: str | None, limit: int, lead_id: UUID | None) -> Page:
-    return await ctx.duplicate_candidates.list(
-        sort=sort, cursor=cursor, limit=limit, lead_id=lead_id
-    )
+    return await ctx.duplicate_candidates.list(sort=sort, cursor=cursor, limit=limit, lead_id=lead_id)

@@ -83,9 +83,7 @@ async def update(ctx: Context, form_id: UUID, changes: dict[str, Any], *, if_mat
     if not changes:
         return row
     lookups.forget(("form", ctx.workspace_id, form_id))
-    return await write_changes(
-        ctx, row, changes, partial(ctx.forms.update, form_id), if_match=if_match
-    )
+    return await write_changes(ctx, row, changes, partial(ctx.forms.update, form_id), if_match=if_match)
 
 
 async def archive(ctx: Context, form_id: UUID, *, if_match: str | None) -> FormRow:

@@ -22,6 +22,7 @@ from app.domain.leads.filters import LeadFilters
 from app.domain.leads.lifecycle import LeadStatus, Source, check_status_change, default_channel, is_open
 from app.domain.leads.scoring import Engagement
 from app.domain.leads.search import digits, search_text
+from app.domain.outreach.vocabulary import PersonRef
 from app.domain.pagination import Sort
 from app.ids import new_id
 from app.schemas.common import invalid_input
@@ -32,6 +33,7 @@ from app.services.context import Context, changed_fields, write_changes
 from app.services.events import events
 from app.services.leads import custom_fields, lookups, routing, scoring, sensitive, sla
 from app.services.leads.scoring import FIT_FIELDS
+from app.services.outreach import consents, suppressions
 from app.services.workspace import workspaces
 
 CONTACT_FIELDS = ("email", "phone")
@@ -106,12 +108,15 @@ class DuplicateLead(Conflict):
         self.contact_id = contact_id
 
 
-async def create(ctx: Context, data: dict[str, Any], *, apply_sla: bool = True) -> LeadRow:
+async def create(
+    ctx: Context, data: dict[str, Any], *, apply_sla: bool = True, erased: suppressions.Erased | None = None
+) -> LeadRow:
     """A new lead, scored on its fit, given its first-response deadline (unless `apply_sla` is
     false: imports and batches carry history) and routed to an owner. Its email and phone are looked
     up first: DuplicateLead (409) when an open lead has either. Written at commit with its events;
-    with an external_id (which another lead may hold) at once."""
-    return await _create(ctx, data, look_up=True, customers=False, write_now=False, apply_sla=apply_sla)
+    with an external_id (which another lead may hold) at once. `erased`: the batch's addresses
+    an erasure suppressed, looked up together (else this lead's are looked up)."""
+    return await _create(ctx, data, look_up=True, customers=False, write_now=False, apply_sla=apply_sla, erased=erased)
 
 
 async def create_for_capture(
@@ -157,13 +162,24 @@ async def _create(
     write_now: bool,
     apply_sla: bool,
     engagement: dict[str, Any] | None = None,
+    erased: suppressions.Erased | None = None,
 ) -> LeadRow:
     """`look_up`: search the open leads for its email and phone first (else the identity index
     refuses a duplicate when the lead is written); `customers`: a contact with them is a returning
     customer (DuplicateLead naming it; searched only in a workspace with contacts); `write_now`:
     insert it at once (a later statement of the use case refers to it), else a lead without
-    external_id is written at commit."""
+    external_id is written at commit.
+
+    A new person at an address an erasure suppressed starts opted out on its channel (one indexed
+    lookup, unless the caller's `erased` answered for a whole batch): such a lead is written at
+    once, for its consent refers to it. A capture's own ticked consent boxes, recorded after,
+    are their new opt-in."""
     values = await _prepare(ctx, data, None)
+    email_key, phone_e164 = values.get("email_key"), values.get("phone_e164")
+    if erased is None:
+        erased = await suppressions.erased(ctx, [(email_key, phone_e164)])
+    opted_out = erased.channels(email_key, phone_e164)
+    write_now = write_now or bool(opted_out)
     values["channel"] = values.get("channel") or default_channel(Source(values["source"]))
     repo = ctx.leads
     values = {"id": new_id(), **values, **ctx.audit_new()}
@@ -191,6 +207,8 @@ async def _create(
             "PATCH it, or upsert with POST /v1/leads/batch"
         )
     await events.record(ctx, types.LEAD_CREATED, LeadRead.model_validate(row))
+    if opted_out:
+        await consents.start_erased(ctx, PersonRef("lead", row["id"]), opted_out)
     await scoring.created(ctx, row, engagement)
     if assignment is not None:
         await routing.record(ctx, row["id"], None, row["owner_id"], row["team_id"], reason, rule_index)
@@ -223,14 +241,19 @@ async def create_or_merge(ctx: Context, data: dict[str, Any], *, on_duplicate: s
 
 
 async def _create_or_merge(
-    ctx: Context, data: dict[str, Any], *, on_duplicate: str, apply_sla: bool
+    ctx: Context,
+    data: dict[str, Any],
+    *,
+    on_duplicate: str,
+    apply_sla: bool,
+    erased: suppressions.Erased | None = None,
 ) -> tuple[LeadRow, bool]:
     """A new lead, or the open lead with its email or phone with `data` merged into it (`merge`).
     A lead closed between the lookup and the merge is not merged into: the request is looked up
     again (and then creates its lead)."""
     for _ in range(MERGE_ATTEMPTS):
         try:
-            return await create(ctx, data, apply_sla=apply_sla), False
+            return await create(ctx, data, apply_sla=apply_sla, erased=erased), False
         except DuplicateLead as duplicate:
             if on_duplicate != MERGE or duplicate.existing is None:
                 raise
@@ -465,6 +488,7 @@ async def batch_upsert(
     known = await ctx.leads.by_external_ids(external_ids)
     results: list[dict[str, Any]] = []
     region = await workspaces.default_region(ctx)
+    erased = await suppressions.erased(ctx, _addresses(items, known, region))
     created_with: dict[str, int] = {}  # email key / phone of leads this batch creates -> item index
     for index, item in enumerate(items):
         try:
@@ -487,7 +511,11 @@ async def batch_upsert(
             async with ctx.uow.savepoint():  # a failed item leaves nothing behind
                 if current is None:
                     row, merged = await _create_or_merge(
-                        ctx, {"tags": [], "status": "new", **data}, on_duplicate=on_duplicate, apply_sla=apply_sla
+                        ctx,
+                        {"tags": [], "status": "new", **data},
+                        on_duplicate=on_duplicate,
+                        apply_sla=apply_sla,
+                        erased=erased,
                     )
                     status = "merged" if merged else "created"
                     if not merged:
@@ -504,3 +532,23 @@ async def batch_upsert(
         except DomainError as exc:
             results.append(item_error(index, exc))
     return results
+
+
+def _addresses(
+    items: list[dict[str, Any]], known: dict[str, LeadRow], region: str | None
+) -> list[tuple[str | None, str | None]]:
+    """The (email key, E.164 phone) of a batch's items that may be new leads (as typed: one that
+    does not parse is no address), to look their erased suppressions up at once."""
+    found = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        external_id = item.get("external_id")
+        if isinstance(external_id, str) and external_id in known:
+            continue
+        email, phone = item.get("email"), item.get("phone")
+        details = contact_details(
+            email if isinstance(email, str) else None, phone if isinstance(phone, str) else None, region, ErrorList()
+        )
+        found.append((details.email_key, details.phone_e164))
+    return found

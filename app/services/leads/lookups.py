@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 _entries: dict[Hashable, tuple[float, Any]] = {}
 _loading: dict[Hashable, asyncio.Future[Any]] = {}
+_remembered: dict[Hashable, tuple[float, Any]] = {}  # key -> (when `remember` set it, value)
 _FAILED = object()
 _ttl = 5.0
+SHARED_WAIT = 1.0  # seconds a caller waits for another's load of the same entry (`shared`)
 _LIMIT = 50_000
 
 
@@ -38,8 +40,23 @@ async def cached(key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
     if loader and _ttl > 0:
         if len(_entries) >= _LIMIT:
             _entries.clear()
+        remembered = _remembered.get(key)
+        if remembered is not None and remembered[0] >= now:  # `remember`ed while this load ran: newer
+            return remembered[1]  # type: ignore[no-any-return]
         _entries[key] = (now + _ttl, value)
     return value
+
+
+def remember(key: Hashable, value: Any) -> None:
+    """Set an entry now (a change made through this process: its new value, without a load); a
+    load under way when it is set does not overwrite it."""
+    _loading.pop(key, None)
+    at = time.monotonic()
+    if len(_remembered) >= _LIMIT:
+        _remembered.clear()
+    _remembered[key] = (at, value)
+    if _ttl > 0:
+        _entries[key] = (at + _ttl, value)
 
 
 def forget(key: Hashable) -> None:
@@ -49,10 +66,17 @@ def forget(key: Hashable) -> None:
 
 async def shared(loading: dict[Hashable, asyncio.Future[Any]], key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
     """`load()`, shared by concurrent callers with the same key: the first runs it, the others
-    wait for its value; should it fail (or its caller be cancelled), each of them loads on its own."""
+    wait for its value; should it fail (or its caller be cancelled), each of them loads on its own.
+    A waiter waits `SHARED_WAIT` seconds at most, then loads on its own: at a cold start a burst of
+    requests larger than the pool can hold every pooled connection while waiting for a load whose
+    own caller still waits for a connection (each then waited out the pool's 30 s timeout and
+    answered 500); the waiters' own loads, on the connections they hold, end that at once."""
     pending = loading.get(key)
     if pending is not None:
-        value = await asyncio.shield(pending)  # a waiter's cancellation leaves the load alone
+        try:  # a waiter's cancellation leaves the load alone
+            value = await asyncio.wait_for(asyncio.shield(pending), SHARED_WAIT)
+        except TimeoutError:
+            return await load()
         return await load() if value is _FAILED else value
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     loading[key] = future

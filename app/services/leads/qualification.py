@@ -66,9 +66,7 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
     proposed_account = {k: v for k, v in account_from_lead(lead).items() if k != "owner_id" or v is not None}
     account_match = None
     if request.get("account_id") is None:
-        account_match = await ctx.accounts.by_domain_or_name(
-            proposed_account["domain"], proposed_account["name"]
-        )
+        account_match = await ctx.accounts.by_domain_or_name(proposed_account["domain"], proposed_account["name"])
     account, account_before = await _link_or_create(
         ctx, relationships.ACCOUNT, request.get("account_id"), account_match, proposed_account, "account_id", lead_id
     )
@@ -78,9 +76,7 @@ async def qualify(ctx: Context, lead_id: UUID, request: dict[str, Any]) -> dict[
         del proposed_contact["referred_by_contact_id"]  # the referrer is gone: nothing to carry over
     contact_match = None
     if request.get("contact_id") is None:
-        contact_match = await ctx.contacts.by_email_or_phone(
-            lead["email_key"], lead["phone_e164"]
-        )
+        contact_match = await ctx.contacts.by_email_or_phone(lead["email_key"], lead["phone_e164"])
     contact, contact_before = await _link_or_create(
         ctx, relationships.CONTACT, request.get("contact_id"), contact_match, proposed_contact, "contact_id", lead_id
     )

@@ -153,5 +153,3 @@ async def _escalate(ctx: Context, lead: Row) -> None:
 async def next_due(database: Database) -> datetime | None:
     async with UnitOfWork(database, write=False) as uow:
         return await uow.timer_queue().next_sla_due()
-
-

@@ -5,7 +5,7 @@ address opts out), qualification (the contact keeps the lead's consents) and mer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from app.db.repositories.base import Page, Row
@@ -144,6 +144,14 @@ async def opt_out_address(
     for kind, person_id in people:
         await record(ctx, PersonRef(kind, person_id), channel, ConsentStatus.OPTED_OUT, source, proof)  # type: ignore[arg-type]
     return len(people)
+
+
+async def start_erased(ctx: Context, person: PersonRef, channels: Iterable[ChannelType]) -> None:
+    """A new person at an address an erasure suppressed: opted out on those channels (source
+    `erasure`, no proof), so marketing reaches them only once they opt in again, with new proof.
+    Their rows must be written (a consent refers to them)."""
+    for channel in sorted(ChannelType(c) for c in channels):
+        await record(ctx, person, channel, ConsentStatus.OPTED_OUT, ConsentSource.ERASURE)
 
 
 async def reset_address(ctx: Context, channel: ChannelType, address_key: str, *, given_before: Any) -> int:

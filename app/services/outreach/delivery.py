@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from app import outbound
+from app import metrics, outbound
 from app.config import Settings
 from app.db.session import Database
 from app.db.unit_of_work import UnitOfWork
@@ -128,6 +128,7 @@ async def deliver_due(
     results = await asyncio.gather(
         *(_send_one(settings, limits, configs.get(m["channel_id"]), m, lease_end, stopping) for m in claimed)
     )
+    _count(claimed, results, len(settings.message_retry_schedule))
     async with UnitOfWork(database) as uow:
         answered = list(zip(claimed, results, strict=True))
         sent = [(m, r) for m, r in answered if r is not None and r.outcome is Outcome.SENT]
@@ -155,6 +156,19 @@ async def deliver_due(
                               message["id"])  # fmt: skip
         await uow.commit()
     return len(claimed)
+
+
+def _count(claimed: Sequence[Mapping[str, Any]], results: Sequence[SendResult | None], retries: int) -> None:
+    """crm_messages_total: each send's outcome as `_settle` records it (a RETRY with no attempts
+    left fails; a claim handed back unsent is `released`)."""
+    for message, result in zip(claimed, results, strict=True):
+        if result is None:
+            outcome = "released"
+        elif result.outcome is Outcome.RETRY:
+            outcome = "retried" if int(message["attempts"]) <= retries else "failed"
+        else:
+            outcome = result.outcome.value
+        metrics.MESSAGES.labels(str(message["channel"]), outcome).inc()
 
 
 async def reserve(

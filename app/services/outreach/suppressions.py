@@ -4,6 +4,7 @@ what stays once the address itself is erased). SMS and WhatsApp are suppressed s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +41,67 @@ async def is_suppressed(ctx: Context, channel: ChannelType, address_key: str) ->
     channel = ChannelType(channel)
     key = lookup_key(channel, address_key)
     return await ctx.suppressions.by_hash(channel.value, address_hash(channel, key)) is not None
+
+
+class Erased:
+    """Which of the addresses asked about at once an erasure suppressed (reason `erased`): a person
+    new at one starts opted out on its channel (app/services/outreach/consents.py: start_erased)."""
+
+    def __init__(self, found: set[tuple[str, str]]) -> None:
+        self._found = found
+
+    def channels(self, email_key: str | None, phone_e164: str | None) -> frozenset[ChannelType]:
+        """The channels on which this person's email or phone was erased."""
+        return frozenset(ChannelType(c) for c, h in _hashes(email_key, phone_e164) if (c, h) in self._found)
+
+
+NONE_ERASED = Erased(set())
+
+
+def _hashes(email_key: str | None, phone_e164: str | None) -> list[tuple[str, str]]:
+    """(channel, keyed hash) of an email key and an E.164 phone, on each channel they reach."""
+    pairs = []
+    if email_key:
+        pairs.append(
+            (ChannelType.EMAIL.value, address_hash(ChannelType.EMAIL, lookup_key(ChannelType.EMAIL, email_key)))
+        )
+    if phone_e164:
+        pairs += [
+            (c.value, address_hash(c, lookup_key(c, phone_e164))) for c in (ChannelType.SMS, ChannelType.WHATSAPP)
+        ]
+    return pairs
+
+
+async def erased(ctx: Context, addresses: Iterable[tuple[str | None, str | None]]) -> Erased:
+    """Which of these (email key, E.164 phone) an erasure suppressed: one indexed lookup for all of
+    them, none when there is no address."""
+    pairs = sorted({pair for email_key, phone in addresses for pair in _hashes(email_key, phone)})
+    if not pairs or not await any_erased(ctx):
+        return NONE_ERASED
+    return Erased(await ctx.suppressions.erased_among(pairs))
+
+
+async def any_erased(ctx: Context) -> bool:
+    """Whether the workspace has erased anyone (cached briefly, as the capture path's other reads:
+    app/services/leads/lookups.py): a workspace that never did, as most, costs a capture no lookup.
+    Once it has, it always will (the entries are kept), and the flag only turns on: a request for
+    an erasure sets it at once in its process; other processes see it within the cache's
+    seconds."""
+    from app.services.leads import lookups
+
+    async def load() -> bool:
+        return await ctx.suppressions.any_erased()
+
+    return await lookups.cached(("erased", ctx.workspace_id), load)
+
+
+def erased_now(workspace_id: Any) -> None:
+    """An erasure suppressed addresses in this workspace: captures look them up from now on. Set
+    on (not forgotten): a capture reading the flag before the erasure commits would cache it off;
+    should the request fail, the flag on costs a lookup until it expires."""
+    from app.services.leads import lookups
+
+    lookups.remember(("erased", workspace_id), True)
 
 
 def lookup_key(channel: ChannelType, address_key: str) -> str:
@@ -104,9 +166,45 @@ async def get(ctx: Context, suppression_id: UUID) -> dict[str, Any]:
 
 
 async def list_suppressions(
-    ctx: Context, *, sort: Sort, cursor: str | None, limit: int, channel: str | None, reason: str | None
+    ctx: Context,
+    *,
+    sort: Sort,
+    cursor: str | None,
+    limit: int,
+    channel: str | None,
+    reason: str | None,
+    address: str | None = None,
 ) -> Page:
-    return await ctx.suppressions.list(sort=sort, cursor=cursor, limit=limit, channel=channel, reason=reason)
+    """Entries matching the filters; with `address`, that address's entries (`hashes_of`), found by
+    their keyed hash: so an erased entry, which keeps no address, is found too."""
+    hashes = await hashes_of(ctx, address, ChannelType(channel) if channel else None) if address is not None else None
+    return await ctx.suppressions.list(
+        sort=sort, cursor=cursor, limit=limit, channel=channel, reason=reason, address_hashes=hashes
+    )
+
+
+PHONE_CHANNELS = (ChannelType.SMS, ChannelType.WHATSAPP)
+
+
+async def hashes_of(ctx: Context, address: str, channel: ChannelType | None) -> dict[str, str]:
+    """{channel: the keyed hash an entry of `address` on it has}. On `channel` when given (a 422
+    naming `address` when it is no usable address there); else an address that parses as an email
+    is looked for on `email`, one that parses as a phone number (the workspace's default region for
+    national numbers) on `sms` and `whatsapp`, each suppressed separately."""
+    if channel is not None:
+        key = await address_key_of(ctx, channel, address)
+        return {channel.value: address_hash(channel, lookup_key(channel, key))}
+    region = await workspaces.default_region(ctx)
+    try:
+        key = normalise_address(ChannelType.EMAIL, address, region)
+        return {ChannelType.EMAIL.value: address_hash(ChannelType.EMAIL, lookup_key(ChannelType.EMAIL, key))}
+    except ValueError:
+        pass
+    try:
+        key = normalise_address(ChannelType.SMS, address, region)
+    except ValueError as exc:
+        raise InvalidInput.field("address", "neither an email address nor a phone number") from exc
+    return {c.value: address_hash(c, key) for c in PHONE_CHANNELS}
 
 
 async def delete(ctx: Context, suppression_id: UUID) -> None:

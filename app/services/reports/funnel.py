@@ -43,7 +43,6 @@ async def funnel(ctx: Context, scope: ReportScope, *, mode: str, group_by: str |
     }
 
 
-
 # -- as a scheduled digest (app/services/reports/digests.py) ---------------------------------------
 
 TITLE = {"en": "Funnel", "fa": "قیف فروش"}

@@ -92,8 +92,10 @@ def named_holidays(region: str, year: int, locale: str) -> dict[date, str]:
 
         languages = getattr(holidays.country_holidays(region, years=year), "supported_languages", ()) or ()
         wanted = next((lang for lang in languages if lang.split("_")[0] == locale), None)
-        calendar = holidays.country_holidays(region, years=year, language=wanted) if wanted else (
-            holidays.country_holidays(region, years=year)
+        calendar = (
+            holidays.country_holidays(region, years=year, language=wanted)
+            if wanted
+            else (holidays.country_holidays(region, years=year))
         )
         found = {day: str(name) for day, name in calendar.items()}
         if len(_NAMED) >= _YEARS_LIMIT:

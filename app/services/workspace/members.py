@@ -63,9 +63,7 @@ async def update(
         return row
     if changes.get("manager_id") is not None:
         await _check_manager(ctx, member_id, changes["manager_id"])
-    updated = await write_changes(
-        ctx, row, changes, partial(ctx.members.update, member_id), if_match=if_match
-    )
+    updated = await write_changes(ctx, row, changes, partial(ctx.members.update, member_id), if_match=if_match)
     await events.record(
         ctx, types.MEMBER_UPDATED, MemberRead.model_validate(updated), previous=MemberRead.model_validate(row)
     )

@@ -30,6 +30,7 @@ from app.domain.workspace.retention import (
     Window,
     done_before,
     parse_time,
+    position,
     previous_marks,
     report,
     timestamp,
@@ -43,6 +44,7 @@ from app.services.outreach import messages
 from app.services.workspace import settings
 
 KIND = "retention.enforce"
+DEFAULT_EXPORT_DAYS = 7  # app/services/privacy/requests.py: DEFAULT_EXPORT_DAYS
 PAGE = 500  # rows a transaction of a pass handles
 # How far back among the workspace's jobs the last succeeded pass is looked for (a few jobs a night);
 # past that a pass starts from each class's first row again, which is slower but never wrong.
@@ -53,16 +55,12 @@ Progress = Callable[..., Awaitable[None]]
 
 
 async def purge_privacy_exports(ctx: Context, window: Window, after: list[Any] | None, limit: int) -> Swept:
-    """The privacy exports created before `window.end` (`privacy_export_days`): each export's file
-    and its row deleted, a page of `limit` exports oldest first, `after` the [time, id] of the page
-    before (`cursor` / `position` in app/domain/workspace/retention.py), returning what it deleted
-    as the other classes do.
+    """The privacy exports whose documents expired by the pass's moment (each export's own
+    `expires_at`, set from `privacy_export_days` when it was made): documents deleted, the requests
+    left `expired` (app/services/privacy/requests.py)."""
+    from app.services.privacy import requests as privacy_requests
 
-    No privacy export is stored yet (the privacy context brings them): this purges nothing. When
-    that context adds its exports table, this calls its service here, reading its exports by
-    (workspace_id, created_at, id). The `done_before` marks passes record until then stay true:
-    no export can be older than the release that brings them."""
-    return Swept(0, None)
+    return await privacy_requests.purge_expired(ctx, window.as_of, position(after), limit)
 
 
 SWEEPS: dict[str, Sweep] = {
@@ -103,6 +101,10 @@ async def run(
     result: dict[str, Any] = {"as_of": timestamp(as_of)}
     for name in CLASSES:
         days = values[SETTINGS[name]]
+        if name == "privacy_exports" and days is None:
+            # an export is a copy made for one person to take away: it expires even when the
+            # workspace keeps everything else (no export existed before this class, so none is lost)
+            days = DEFAULT_EXPORT_DAYS
         span, tally = window(as_of, days, previous[name]), tallies[name]
         while span is not None and not tally.finished:
             async with UnitOfWork(database, write=True) as uow:

@@ -60,9 +60,7 @@ class RecipientRepository(TenantRepository[Row]):
     async def any_pending(self, campaign_id: UUID, *, pilot: bool | None) -> bool:
         return bool(await self.pending(campaign_id, pilot=pilot, limit=1))
 
-    async def messaged(
-        self, campaign_id: UUID, done: Sequence[tuple[UUID, str, UUID | None, str | None, str]]
-    ) -> None:
+    async def messaged(self, campaign_id: UUID, done: Sequence[tuple[UUID, str, UUID | None, str | None, str]]) -> None:
         """Recipients handed on: (person, status, message, block reason, the arm whose content they
         got) each."""
         if not done:

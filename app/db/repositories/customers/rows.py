@@ -74,6 +74,7 @@ class ContactRow(TypedDict):
     addresses: Any
     referred_by_contact_id: UUID | None
     referrals_count: int
+    erased_at: datetime | None
     version: int
     created_at: datetime
     updated_at: datetime

@@ -1,6 +1,6 @@
 """The worker's queue of webhook deliveries (cross-workspace): claiming endpoints with due
 deliveries in fair turns across workspaces (a lease on the endpoint's queue), the due deliveries of
-a claimed endpoint, and recording each attempt."""
+a claimed endpoint, and recording attempts (one at a time or a batch in one go)."""
 
 from __future__ import annotations
 
@@ -137,7 +137,9 @@ class DeliveryQueue(CrossWorkspaceQueue):
     ) -> list[dict[str, Any]]:
         """Due deliveries of one endpoint in sequence order, with the event they carry."""
         statement = (
-            select(dl, ev.c.occurred_at, ev.c.api_version, ev.c.actor, ev.c.data, ev.c.previous_attributes)
+            select(
+                dl, ev.c.occurred_at, ev.c.api_version, ev.c.actor, ev.c.data, ev.c.previous_attributes, ev.c.request_id
+            )
             .join(ev, and_(ev.c.workspace_id == dl.c.workspace_id, ev.c.id == dl.c.event_id))
             .where(
                 dl.c.workspace_id == workspace_id,
@@ -171,6 +173,47 @@ class DeliveryQueue(CrossWorkspaceQueue):
             moves = and_(dl.c.status == "pending", dl.c.attempts == after + 1)
         result = await self.uow.execute(update(dl).where(*where, moves).values(**delivery))
         return bool(result.rowcount)
+
+    async def record_attempts(self, attempts: list[tuple[dict[str, Any], dict[str, Any], int]]) -> list[bool]:
+        """`record_attempt` for a batch, in a few statements whatever its size: (attempt, delivery
+        values, `after`) each. Whether each delivery moved, in the batch's order."""
+        if not attempts:
+            return []
+        await self.uow.execute(at.insert(), [attempt for attempt, _, _ in attempts])
+        where = (dl.c.workspace_id == bindparam("_ws"), dl.c.id == bindparam("_id"))
+        keys = [{"_ws": attempt["workspace_id"], "_id": attempt["delivery_id"]} for attempt, _, _ in attempts]
+        await self.uow.execute(update(dl).where(*where).values(attempts=dl.c.attempts + 1), keys)
+        columns = list(attempts[0][1])
+        moves = {
+            "succeeded": dl.c.status != "succeeded",
+            "other": and_(dl.c.status == "pending", dl.c.attempts == bindparam("_after") + 1),
+        }
+        for kind, condition in moves.items():
+            rows = [
+                {**key, "_after": after, **{f"_v_{column}": values[column] for column in columns}}
+                for key, (_, values, after) in zip(keys, attempts, strict=True)
+                if (values["status"] == "succeeded") == (kind == "succeeded")
+            ]
+            if not rows:
+                continue
+            if kind == "succeeded":
+                rows = [{k: v for k, v in row.items() if k != "_after"} for row in rows]
+            statement = (
+                update(dl)
+                .where(*where, condition)
+                .values(**{column: bindparam(f"_v_{column}", type_=dl.c[column].type) for column in columns})
+            )
+            await self.uow.execute(statement, rows)
+        # A delivery this batch moved carries its attempt's time (another sender's never does).
+        ids = [attempt["delivery_id"] for attempt, _, _ in attempts]
+        workspace_id = attempts[0][0]["workspace_id"]
+        now = {
+            r.id: r.last_attempt_at
+            for r in await self.uow.execute(
+                select(dl.c.id, dl.c.last_attempt_at).where(dl.c.workspace_id == workspace_id, dl.c.id.in_(ids))
+            )
+        }
+        return [now.get(attempt["delivery_id"]) == values["last_attempt_at"] for attempt, values, _ in attempts]
 
     async def update_endpoint(
         self, workspace_id: UUID, endpoint_id: UUID, values: dict[str, Any]

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import and_, select, update
 
+from app import logs
 from app.db import tables
 from app.db.repositories.base import Page, Row, SortKey, TenantRepository, where_between, where_equal
 
@@ -27,7 +28,7 @@ class EventRepository(TenantRepository):
     def record(self, values: Mapping[str, Any]) -> None:
         """Queue the event on the unit of work: it is inserted, with the use case's other events, in
         the same transaction right before the commit."""
-        self.uow.add_event({"workspace_id": self.workspace_id, **values})
+        self.uow.add_event({"workspace_id": self.workspace_id, **values, "request_id": logs.request_id()})
 
     async def get(self, event_id: UUID) -> Row | None:
         return await self._one(select(t, s.c.sequence).select_from(STAMPED).where(self.scope, t.c.id == event_id))

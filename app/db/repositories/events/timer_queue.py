@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from app.db import tables
 from app.db.repositories.base import next_version
@@ -38,10 +38,22 @@ class TimerQueue(CrossWorkspaceQueue):
             )
         return rows
 
-    async def next_timer_due(self) -> datetime | None:
-        """When the earliest pending timer is due (the partial index ix_timers_due answers it)."""
-        statement = select(tm.c.run_at).where(tm.c.status == "pending").order_by(tm.c.run_at).limit(1)
-        return (await self.uow.execute(statement)).scalar()
+    async def next_timer_due(self, now: datetime) -> datetime | None:
+        """When a pending timer can next be claimed: the earliest one no worker holds is due (the
+        partial index ix_timers_due answers it; the leased ones it skips are the few being fired),
+        or, sooner, a lease on one already due runs out (its worker died before firing it)."""
+        free = (
+            select(tm.c.run_at)
+            .where(tm.c.status == "pending", or_(tm.c.lease_until.is_(None), tm.c.lease_until < now))
+            .order_by(tm.c.run_at)
+            .limit(1)
+        )
+        # Only due timers are ever leased: the range of the index up to now holds them all.
+        held = select(func.min(tm.c.lease_until)).where(
+            tm.c.status == "pending", tm.c.run_at <= now, tm.c.lease_until >= now
+        )
+        moments = [(await self.uow.execute(statement)).scalar() for statement in (free, held)]
+        return min((moment for moment in moments if moment is not None), default=None)
 
     async def finish_timer(self, workspace_id: UUID, timer_id: UUID, values: dict[str, Any]) -> None:
         await self.uow.execute(

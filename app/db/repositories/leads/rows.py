@@ -76,6 +76,7 @@ class LeadRow(TypedDict):
     name_key: str | None
     company_key: str | None
     import_id: UUID | None
+    erased_at: datetime | None
     version: int
     created_at: datetime
     updated_at: datetime

@@ -219,8 +219,10 @@ async def get_clv_cac(
     ctx: Annotated[Context, require("analytics:read")],
     group: Annotated[
         Literal["channel_month", "channel", "month", "campaign"],
-        Query(description="`campaign`: per launched campaign with a cost, its acquired customers (a first order "
-              "within the attribution window, holdout left out) against the campaign's cost"),
+        Query(
+            description="`campaign`: per launched campaign with a cost, its acquired customers (a first order "
+            "within the attribution window, holdout left out) against the campaign's cost"
+        ),
     ] = "channel_month",
 ) -> ClvCacRead:
     return ClvCacRead.model_validate(await analytics.clv_cac(ctx, group))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
+from app import metrics
 from app.domain.concurrency import LostUpdate
 from app.domain.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from app.domain.leads.capture import with_query
@@ -174,7 +175,11 @@ async def accept_submission(request: Request, form_id: UUID, ctx: Context) -> Re
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     plain = media in PLAIN
     caller: Caller = request.state.caller
-    form = await capture.open_form(ctx, caller, form_id, origin)
+    try:
+        form = await capture.open_form(ctx, caller, form_id, origin)
+    except DomainError:
+        metrics.FORM_REJECTED.inc()
+        raise
     cors = _cors(origin)
     try:
         settings = request.app.state.settings
@@ -195,6 +200,7 @@ async def accept_submission(request: Request, form_id: UUID, ctx: Context) -> Re
     except LostUpdate:  # a concurrent write changed the matched lead: the route runs the submission again
         raise
     except DomainError as exc:
+        metrics.FORM_REJECTED.inc()
         await ctx.uow.rollback()  # nothing of a refused submission is kept
         if plain and form["error_redirect_url"]:
             params = {"error": exc.slug, "fields": ",".join(e.field for e in exc.errors)}
@@ -202,6 +208,9 @@ async def accept_submission(request: Request, form_id: UUID, ctx: Context) -> Re
         response = from_domain(request, exc)
         response.headers.update(cors)
         return response
+    # Counted once stored: the commit comes after this returns, and a submission run again after a
+    # lost update (or rolled back) is not counted twice.
+    ctx.uow.after_commit((metrics.FORM_SPAM if outcome.spam else metrics.FORM_ACCEPTED).inc)
     if plain and form["redirect_url"]:
         return RedirectResponse(form["redirect_url"], status_code=303, headers=cors)
     body = SubmissionAccepted(submission_id=outcome.id).model_dump_json()

@@ -4,7 +4,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.domain.outreach.vocabulary import ChannelType, SuppressionReason
 from app.routers.answers import Answer, Row, RowPage
@@ -22,6 +22,13 @@ SuppressionsSort = sort_enum("SuppressionsSort", "created_at")
 class SuppressionFilters(BaseModel):
     channel: ChannelType | None = None
     reason: SuppressionReason | None = None
+    address: str | None = Field(
+        default=None,
+        max_length=320,
+        description="The entries of this address, erased ones included (matched by keyed hash): an email, or a "
+        "phone number (E.164, or national in the workspace's default region). Without `channel`, an email is "
+        "looked for on `email` and a phone number on `sms` and `whatsapp`",
+    )
 
 
 @router.post(

@@ -62,4 +62,3 @@ async def get_funnel_report(
     if fmt == "png":
         return await png_answer(lambda: charts.funnel(result, covered.calendar.locale))
     return FunnelReport.model_validate(result)
-
