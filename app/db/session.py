@@ -71,6 +71,20 @@ class Database:
         await conn.begin()
         return conn
 
+    async def connect_if_free(self, *, write: bool) -> AsyncConnection | None:
+        """`connect`, only when the pool gives a connection without waiting (one idle, or room to
+        open one); else None. For a second connection taken while a unit of work holds one: waiting
+        for it there could deadlock the pool (every connection held by a request waiting for its
+        second, until the pool timeout fails them all). The caller does the work in the unit it
+        holds instead. No await comes between the look and the checkout, so no other task takes
+        the connection seen free. SQLite: never (its writers are serialised anyway)."""
+        if self.is_sqlite:
+            return None
+        pool: Any = self.engine.sync_engine.pool
+        if pool.checkedin() == 0 and pool.overflow() >= getattr(pool, "_max_overflow", 0):
+            return None
+        return await self.connect(write=write)
+
     async def connect_autocommit(self) -> AsyncConnection:
         """PostgreSQL: a connection outside any transaction, for one self-contained statement."""
         conn = await self.engine.connect()

@@ -101,6 +101,17 @@ class UnitOfWork:
             self.audited = audited
             raise
 
+    @classmethod
+    async def if_free(cls, database: Database, *, write: bool = True) -> UnitOfWork | None:
+        """A unit of work with its connection taken now, or None when the pool has none free
+        (`Database.connect_if_free`): for a side transaction while another unit holds a connection."""
+        conn = await database.connect_if_free(write=write)
+        if conn is None:
+            return None
+        uow = cls(database, write=write)
+        uow._conn = conn
+        return uow
+
     @property
     def started(self) -> bool:
         """Whether this unit of work holds a connection (and, when it writes, a transaction)."""

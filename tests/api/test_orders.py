@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
+from app.config import Settings
+from app.db.session import Database
+from app.main import create_app
 from tests.conftest import Tenant, assert_problem, make_tenant
 
 
@@ -423,6 +427,44 @@ async def test_concurrent_resends_of_one_batch_store_each_order_once(tenant: Ten
     assert statuses.count("created") == 40 and statuses.count("unchanged") == 80
     listed = (await tenant.get("/v1/orders", params={"limit": 200})).json()["data"]
     assert len(listed) == 40 and len({o["contact_id"] for o in listed}) == 5
+
+
+async def test_more_concurrent_batches_than_pooled_connections_all_store(database: Database, backend: str) -> None:
+    """Each batch finds customers new and records them in a short transaction of its own while its
+    request's transaction is open: with more batches at once than the pool has connections, none
+    may wait for a second connection that only a waiting batch could give back (every one would
+    fail at the pool timeout)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite records a batch's new customers in the batch's own transaction")
+    settings = Settings(
+        database_url=database.settings.database_url, database_pool_size=3, database_pool_timeout_seconds=5,
+        rate_limit_api_per_minute=10**6, rate_limit_auth_failures_per_minute=10**6,
+    )  # fmt: skip
+    small = Database(settings)
+    try:
+        transport = httpx.ASGITransport(app=create_app(settings, database=small), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            tenant = await make_tenant(database, client, name="Small pool")
+            people = [[{"external_id": f"pool-{b}-{i}", "email": f"p{b}.{i}@example.com"} for i in range(20)]
+                      for b in range(9)]  # fmt: skip
+            for round_ in range(2):  # the race is real: repeated, the second round's customers known
+                answers = await asyncio.gather(*(
+                    tenant.post("/v1/orders/batch", json={"orders": [
+                        order(f"pool-{round_}-{p['external_id']}", customer=p) for p in batch]})
+                    for batch in people))  # fmt: skip
+                assert [a.status_code for a in answers] == [200] * len(people), [a.text[:200] for a in answers]
+                assert {r["status"] for a in answers for r in a.json()["results"]} == {"created"}
+            contacts: set[str] = set()
+            orders, cursor = 0, None
+            while True:
+                page = (await tenant.get("/v1/orders", params={"limit": 200, "cursor": cursor or ""})).json()
+                orders += len(page["data"])
+                contacts |= {o["contact_id"] for o in page["data"]}
+                if not (cursor := page.get("next_cursor")):
+                    break
+            assert orders == 2 * 9 * 20 and len(contacts) == 9 * 20  # each customer recorded once
+    finally:
+        await small.dispose()
 
 
 async def test_validation_problems_name_the_field(tenant: Tenant) -> None:

@@ -238,12 +238,17 @@ async def resolve_ahead(ctx: Context, items: list[Wanted | None], by_identity: d
     batches sharing new customers then wait for each other only for that moment, not for a whole
     batch (the identity insert was where concurrent first-pass batches queued). A batch
     that fails afterwards leaves those customers recorded, as `POST /v1/customers/batch` would
-    have. SQLite serialises writers: there it is part of the request's transaction."""
+    have. SQLite serialises writers: there it is part of the request's transaction, and so it is
+    when the pool has no connection free at once (waiting for a second connection while holding
+    one could leave every pooled connection held by a batch waiting for another)."""
     if ctx.uow.database.is_sqlite or not any(
         w is not None and not (w.external_id and (w.source, w.external_id) in by_identity) for w in items
     ):
         return await resolve(ctx, items, by_identity, announced=True)
-    async with UnitOfWork(ctx.uow.database) as uow:
+    side = await UnitOfWork.if_free(ctx.uow.database)
+    if side is None:
+        return await resolve(ctx, items, by_identity, announced=True)
+    async with side as uow:
         # Committed on their own, these customers are announced like a batch's would be (the
         # caller's quiet types stay with the caller); the caller's scopes come along.
         own = Context(uow, ctx.workspace_id, ctx.actor, ctx.now, scopes=ctx.scopes)
