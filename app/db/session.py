@@ -85,6 +85,18 @@ class Database:
             return None
         return await self.connect(write=write)
 
+    async def connect_snapshot(self) -> AsyncConnection:
+        """PostgreSQL: a read-only REPEATABLE READ transaction, one snapshot for all its reads
+        (`UnitOfWork.snapshot`). Set per transaction: nothing to reset on the pooled connection."""
+        conn = await self.engine.connect()
+        try:
+            await conn.begin()
+            await conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
     async def connect_autocommit(self) -> AsyncConnection:
         """PostgreSQL: a connection outside any transaction, for one self-contained statement."""
         conn = await self.engine.connect()

@@ -101,6 +101,19 @@ class UnitOfWork:
             self.audited = audited
             raise
 
+    async def snapshot(self) -> None:
+        """Make the reads that follow see one snapshot of the database: for a composite read (a
+        row and its children, the customer 360) that another transaction may change between its
+        statements. On PostgreSQL a read unit of work otherwise runs each statement in autocommit,
+        each with a snapshot of its own (a row could show a step whose run its second statement
+        does not find, or the reverse); here it opens a read-only REPEATABLE READ transaction.
+        Call it before the first statement. Nothing on SQLite (a read transaction there sees one
+        snapshot from its first read) nor for a write unit of work (already in its transaction)."""
+        if self._conn is not None or self.write or self.database.is_sqlite:
+            return
+        conn = await self.database.connect_snapshot()
+        self._conn = conn
+
     @classmethod
     async def if_free(cls, database: Database, *, write: bool = True) -> UnitOfWork | None:
         """A unit of work with its connection taken now, or None when the pool has none free

@@ -29,7 +29,9 @@ def _per_currency(rows: list[Row], column: str) -> dict[str, str]:
 
 async def view(ctx: Context, kind: str, customer_id: UUID) -> dict[str, Any]:
     """`kind`: contact or account. Only the sections the caller's scopes may read are computed and
-    returned; the others are named in `withheld` (`app/domain/customers/customer_view.py`)."""
+    returned; the others are named in `withheld` (`app/domain/customers/customer_view.py`). Every
+    section is read from one snapshot: an order synced meanwhile is in all of them or none."""
+    await ctx.uow.snapshot()
     owner = f"{kind}_id"
     repo = ctx.customer_view
     workspace = await workspaces.get(ctx)

@@ -238,6 +238,9 @@ _CREATED = Sort("created_at", descending=False)
 
 
 async def get(ctx: Context, enrolment_id: UUID) -> Row:
+    """The enrolment with its step runs, both as of one moment (a worker may advance it between
+    the two reads)."""
+    await ctx.uow.snapshot()
     row = await ctx.enrolments.get(enrolment_id)
     if row is None or not ctx.allows(f"{person_of(row).kind}s:read"):
         raise NotFound("no enrolment with this id")

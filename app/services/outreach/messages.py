@@ -502,7 +502,9 @@ def reader_scope(row: Mapping[str, Any]) -> str:
 
 async def get(ctx: Context, message_id: UUID) -> Row:
     """A message with its status history. It shows its recipient and content, so a key reads it
-    only with that person's read scope (404 otherwise, as for another workspace's)."""
+    only with that person's read scope (404 otherwise, as for another workspace's). The row and
+    its history as of one moment (a worker may record a status between the two reads)."""
+    await ctx.uow.snapshot()
     row = await ctx.messages.get(message_id)
     if row is None or not ctx.allows(reader_scope(row)):
         raise NotFound("no message with this id")
