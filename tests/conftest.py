@@ -87,10 +87,18 @@ class ScratchDatabases:
             await conn.close()
 
 
+SLOW_TEST_TIMEOUT = 600
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow tests first (stable otherwise): spread over `pytest -n N` processes they run beside
     the many short ones instead of after them, so the run ends when its work does."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    for item in items:
+        # A slow test starts real processes (each start 20-40 s on a loaded 2-core machine): the
+        # suite's 120 s is a hang detector too tight for it; its own waits bound what it measures.
+        if item.get_closest_marker("slow") is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

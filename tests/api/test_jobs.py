@@ -245,7 +245,7 @@ async def test_a_stopping_worker_hands_its_running_job_back_within_seconds(
     try:
         await asyncio.wait_for(started.wait(), 30)
         worker.stop()
-        await asyncio.wait_for(running, 15)  # before: it waited for the job to end (here: never)
+        await asyncio.wait_for(running, 60)  # before: it waited for the job to end (here: never)
     finally:
         running.cancel()
     settings = worker_settings(database)

@@ -143,7 +143,7 @@ class Receiver:
             self._handlers.discard(task)
             writer.close()
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+    async def wait_for(self, count: int, timeout: float = 60.0) -> list[Received]:
         deadline = asyncio.get_running_loop().time() + timeout
         while len(self.received) < count:
             if asyncio.get_running_loop().time() > deadline:

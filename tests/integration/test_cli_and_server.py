@@ -155,15 +155,15 @@ async def test_serve_on_postgresql_runs_the_worker_as_a_child_and_stops_it(
             )
             assert created.status_code == 201, created.text
             httpx.post(f"{server.url}/v1/members", json={"name": "A", "email": "a@x.io"}, headers=headers)
-            await receiver.wait_for(1, timeout=10)
+            await receiver.wait_for(1, timeout=90)  # the worker child's imports under load
 
             os.kill(workers[0], signal.SIGKILL)  # a crashed worker is replaced
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while (replaced := children(server.process.pid)) in ([], workers) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert replaced and replaced != workers, server.output()
             httpx.post(f"{server.url}/v1/members", json={"name": "B", "email": "b@x.io"}, headers=headers)
-            await receiver.wait_for(2, timeout=10)
+            await receiver.wait_for(2, timeout=90)  # a new child: imports, then the lease
         finally:
             # Stop from a thread: the receiver runs on this event loop, and the worker may still be
             # delivering to it (a redelivery after the killed worker's lease) while it shuts down.

@@ -65,7 +65,7 @@ async def test_a_broken_connection_is_not_kept(pg: Database) -> None:
     pid = (await pg.fetch_alone("SELECT pg_backend_pid()", []))[0][0]
     other = Database(Settings(database_url=pg.settings.database_url, database_pool_size=4))
     try:
-        await other.execute_alone("SELECT pg_terminate_backend($1)", [pid])  # e.g. a database restart
+        await other.execute_alone("SELECT pg_terminate_backend($1, 10000)", [pid])  # a restart; waits for the end
     finally:
         await other.dispose()
     await asyncio.sleep(0.1)

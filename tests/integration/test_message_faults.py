@@ -84,7 +84,7 @@ async def _scenario(url: str, tmp_path: Path, spawned: list[subprocess.Popen[byt
                                                               "purpose": "transactional", "send_at": due})  # fmt: skip
                 assert queued.status_code == 202, queued.text
                 message_id = queued.json()["id"]
-                await asyncio.to_thread(first.wait, 30)
+                await asyncio.to_thread(first.wait, 120)
                 assert first.returncode == -signal.SIGKILL
                 smtp.handler.on_data = None
                 if not sqlite:
@@ -110,7 +110,7 @@ async def _scenario(url: str, tmp_path: Path, spawned: list[subprocess.Popen[byt
 async def _settled(api: httpx.AsyncClient, message_id: str) -> dict[str, Any]:
     """The message once a worker has settled the lost send, and a second later (a wrong resend
     would have happened by then)."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a new worker's imports, then the lost send's lease
     while True:
         message: dict[str, Any] = (await api.get(f"/v1/messages/{message_id}")).json()
         if message["status"] != "sending":

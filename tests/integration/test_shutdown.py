@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import ScratchDatabases, database_url
 from tests.integration.server import Server, children, create_workspace, run_cli
 
-GRACE = 15.0  # SHUTDOWN_GRACE_SECONDS here; the requests below take ~2 s after the signal
+GRACE = 30.0  # SHUTDOWN_GRACE_SECONDS here; the requests below take ~3 s after the signal
 IN_FLIGHT = 6
 
 
@@ -29,11 +29,11 @@ def gone(pid: int) -> bool:
 
 
 async def slow_body(i: int, sending: asyncio.Event) -> AsyncIterator[bytes]:
-    """A member's JSON streamed over ~2 s: the request is in flight (its head read, the app
+    """A member's JSON streamed over ~4 s: the request is in flight (its head read, the app
     waiting for the rest of its body) for as long."""
     yield b'{"name": "Slow %d", ' % i
     sending.set()
-    for _ in range(8):
+    for _ in range(16):
         await asyncio.sleep(0.25)
         yield b" "
     yield b'"email": "slow%d@shop.example"}' % i
@@ -55,7 +55,7 @@ async def test_sigterm_finishes_requests_in_flight_stops_the_worker_and_exits_0(
     try:
         workers: list[int] = []
         if kind == "postgresql":  # the worker runs as a child process (on SQLite: in-process)
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 60  # the child's imports, on a loaded machine
             while not (workers := children(server.process.pid)) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert len(workers) == 1, server.output()
@@ -66,12 +66,17 @@ async def test_sigterm_finishes_requests_in_flight_stops_the_worker_and_exits_0(
                 for i, sent in enumerate(sending)
             ]
             await asyncio.wait_for(asyncio.gather(*(sent.wait() for sent in sending)), 15)
-            await asyncio.sleep(0.2)  # their heads have reached the server
+            await asyncio.sleep(1.0)  # their heads have reached the server
             signalled = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.5)
-            with pytest.raises(httpx.TransportError):  # no new connections once stopping
-                await client.get("/healthz", headers={"Connection": "close"}, timeout=2)
+            refused = False  # no new connections once stopping (the listener closes within moments)
+            while not refused and time.monotonic() - signalled < 10:
+                await asyncio.sleep(0.2)
+                try:
+                    await client.get("/healthz", headers={"Connection": "close"}, timeout=2)
+                except httpx.TransportError:
+                    refused = True
+            assert refused, "the server still accepted connections 10 s after SIGTERM"
             answers = await asyncio.gather(*requests)
         assert [a.status_code for a in answers] == [201] * IN_FLIGHT, [a.text for a in answers]
         assert {a.json()["email"] for a in answers} == {f"slow{i}@shop.example" for i in range(IN_FLIGHT)}
