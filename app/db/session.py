@@ -66,9 +66,13 @@ class Database:
             # Reads run in autocommit: no BEGIN/ROLLBACK round trips around a request's SELECTs.
             return await self.connect_autocommit()
         conn = await self.engine.connect()
-        if self.is_sqlite and write:
-            await conn.execution_options(sqlite_begin="IMMEDIATE")
-        await conn.begin()
+        try:
+            if self.is_sqlite and write:
+                await conn.execution_options(sqlite_begin="IMMEDIATE")
+            await conn.begin()  # SQLite's BEGIN IMMEDIATE may fail: database is locked
+        except BaseException:
+            await conn.close()
+            raise
         return conn
 
     async def connect_if_free(self, *, write: bool) -> AsyncConnection | None:
@@ -76,8 +80,10 @@ class Database:
         open one); else None. For a second connection taken while a unit of work holds one: waiting
         for it there could deadlock the pool (every connection held by a request waiting for its
         second, until the pool timeout fails them all). The caller does the work in the unit it
-        holds instead. No await comes between the look and the checkout, so no other task takes
-        the connection seen free. SQLite: never (its writers are serialised anyway)."""
+        holds instead. Nothing suspends between the look and the pool's checkout (SQLAlchemy 2.1's
+        async queue takes an idle connection without awaiting; a new one's slot is reserved before
+        it is opened), so no other task takes the connection seen free. SQLite: never (its
+        writers are serialised anyway)."""
         if self.is_sqlite:
             return None
         pool: Any = self.engine.sync_engine.pool

@@ -55,6 +55,8 @@ class UnitOfWork:
         self._written_event_ids: list[Any] = []  # inside a request: named by its log line once committed
         self._after_commit: list[Callable[[], None]] = []  # e.g. metrics that count what was stored
         self._analytic = False
+        self._snapshot = False  # a read in one REPEATABLE READ transaction (`snapshot`)
+        self._ran_alone = False  # a statement ran outside it, straight on a pooled connection (`fetch_rows`)
         # Whether an audit entry describing this unit of work's change is queued (app/services/audit):
         # a write request without one gets the route's own entry at commit.
         self.audited = False
@@ -107,23 +109,40 @@ class UnitOfWork:
         statements. On PostgreSQL a read unit of work otherwise runs each statement in autocommit,
         each with a snapshot of its own (a row could show a step whose run its second statement
         does not find, or the reverse); here it opens a read-only REPEATABLE READ transaction.
-        Call it before the first statement. Nothing on SQLite (a read transaction there sees one
-        snapshot from its first read) nor for a write unit of work (already in its transaction)."""
-        if self._conn is not None or self.write or self.database.is_sqlite:
+        Call it before the first statement (after one it raises: the reads would not agree); a
+        read that must write nothing, not even behind (no audit entry, no event). Nothing on
+        SQLite (a read transaction there sees one snapshot from its first read) nor in a write
+        unit of work, whose READ COMMITTED transaction still gives each statement a snapshot of
+        its own: a use case shared by a read and a write (where it locks what must agree) may
+        call it either way."""
+        if self.database.is_sqlite or self.write:
             return
-        conn = await self.database.connect_snapshot()
-        self._conn = conn
+        if self._conn is not None or self._ran_alone:
+            raise RuntimeError("snapshot() must come before the unit of work's first statement")
+        self._conn = await self.database.connect_snapshot()
+        self._snapshot = True
 
     @classmethod
-    async def if_free(cls, database: Database, *, write: bool = True) -> UnitOfWork | None:
+    @contextlib.asynccontextmanager
+    async def if_free(cls, database: Database, *, write: bool = True) -> AsyncIterator[UnitOfWork | None]:
         """A unit of work with its connection taken now, or None when the pool has none free
-        (`Database.connect_if_free`): for a side transaction while another unit holds a connection."""
+        (`Database.connect_if_free`): for a side transaction while another unit holds a connection.
+        Rolled back on the way out unless committed."""
         conn = await database.connect_if_free(write=write)
         if conn is None:
-            return None
+            yield None
+            return
         uow = cls(database, write=write)
         uow._conn = conn
-        return uow
+        try:
+            yield uow
+        finally:
+            await uow.rollback()
+
+    def ran_outside(self) -> None:
+        """A read of this unit of work ran straight on a pooled connection (app/db/bulk/positional.py):
+        too late for `snapshot`."""
+        self._ran_alone = True
 
     @property
     def started(self) -> bool:
@@ -157,7 +176,8 @@ class UnitOfWork:
         hash join of the team report's assignments, slower on two cores.)"""
         if self._analytic or self.database.is_sqlite:
             return
-        if self.write:  # in a transaction: SET LOCAL ends with it (a RESET after commit would be rolled back)
+        if self.write or self._snapshot:
+            # in a transaction: SET LOCAL ends with it (a RESET after commit would be rolled back)
             await self.execute(text("SET LOCAL jit = off"))
             return
         self._analytic = True
@@ -228,6 +248,7 @@ class UnitOfWork:
 
     async def _close(self) -> None:
         conn, self._conn = self._conn, None
+        self._snapshot = False
         if conn is None:
             return
         if self._analytic:  # the pooled connection goes back with the server's settings

@@ -84,3 +84,17 @@ async def test_an_enrolment_reads_as_of_one_moment_while_the_worker_advances_it(
     assert (now["current_step"], run["step_id"], run["finished_at"]) == ("pause", "pause", None)
     waited = datetime.fromisoformat(now["due_at"]) - datetime.fromisoformat(begun["due_at"])
     assert waited > timedelta(days=6)
+
+
+async def test_a_snapshot_asked_after_the_first_read_is_refused(database: Database) -> None:
+    """Too late: the reads before it would not agree with those after it."""
+    if database.is_sqlite:
+        pytest.skip("SQLite's read transaction keeps one snapshot from its first read")
+    async with UnitOfWork(database, write=False) as reader:
+        await _workspaces(reader)
+        with pytest.raises(RuntimeError, match="before the unit of work's first statement"):
+            await reader.snapshot()
+    async with UnitOfWork(database) as writer:  # a write unit of work keeps its transaction: no-op
+        await _workspaces(writer)
+        await writer.snapshot()
+        assert await _workspaces(writer) >= 1

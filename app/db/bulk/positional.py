@@ -33,6 +33,7 @@ async def fetch_read(uow: UnitOfWork, statement: Executable, params: dict[str, A
     if uow.started or uow.database.is_sqlite:
         return [tuple(row) for row in (await uow.execute(statement, params)).all()]
     sql, names = positional(statement)
+    uow.ran_outside()
     records = await uow.database.fetch_alone(sql, [params[name] for name in names])
     return [tuple(record) for record in records]
 
@@ -50,6 +51,7 @@ async def fetch_rows(uow: UnitOfWork, statement: Select[Any], params: dict[str, 
         compiled = _compiled(statement, uow.database.engine.dialect)
         if compiled is not None:
             sql, names = compiled
+            uow.ran_outside()
             records = await uow.database.fetch_alone(sql, [params[name] for name in names])
             return [dict(record) for record in records]
     return [dict(row) for row in (await uow.execute(statement, params)).mappings()]

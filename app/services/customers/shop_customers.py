@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -245,15 +245,14 @@ async def resolve_ahead(ctx: Context, items: list[Wanted | None], by_identity: d
         w is not None and not (w.external_id and (w.source, w.external_id) in by_identity) for w in items
     ):
         return await resolve(ctx, items, by_identity, announced=True)
-    side = await UnitOfWork.if_free(ctx.uow.database)
-    if side is None:
-        return await resolve(ctx, items, by_identity, announced=True)
-    async with side as uow:
-        # Committed on their own, these customers are announced like a batch's would be (the
-        # caller's quiet types stay with the caller); the caller's scopes come along.
-        own = Context(uow, ctx.workspace_id, ctx.actor, ctx.now, scopes=ctx.scopes)
-        resolved = await resolve(own, items, by_identity, announced=True)
-        await uow.commit()
+    # These customers are announced like a customers batch's would be (the caller's quiet types
+    # stay with the caller), whichever transaction they are created in; the caller's scopes and
+    # origin come along.
+    async with UnitOfWork.if_free(ctx.uow.database) as side:
+        if side is None:
+            return await resolve(replace(ctx, quiet=frozenset()), items, by_identity, announced=True)
+        resolved = await resolve(replace(ctx.derive(side), quiet=frozenset()), items, by_identity, announced=True)
+        await side.commit()
     return resolved
 
 

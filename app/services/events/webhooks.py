@@ -158,6 +158,9 @@ async def deliveries(
 
 
 async def delivery(ctx: Context, endpoint_id: UUID, delivery_id: UUID) -> tuple[Row, list[Row]]:
+    """A delivery with its attempts, both as of one moment (a worker may record an attempt between
+    the two reads)."""
+    await ctx.uow.snapshot()
     await _covered(ctx, endpoint_id)
     repo = ctx.deliveries
     row = await repo.get(endpoint_id, delivery_id)

@@ -25,6 +25,13 @@ from app.services.leads import sensitive
 DOCUMENT_FIELDS = ("name", "audience", "description", "trigger", "steps", "exit_on", "reenrolment")
 
 
+async def read(ctx: Context, journey_id: UUID) -> Row:
+    """`GET /v1/journeys/{id}`: the journey as answered, its row and its version as of one moment
+    (a publish between the two reads would pair the row with another version)."""
+    await ctx.uow.snapshot()
+    return await shown(ctx, await get(ctx, journey_id))
+
+
 async def get(ctx: Context, journey_id: UUID) -> Row:
     row = await ctx.journeys.get(journey_id)
     if row is None:

@@ -33,6 +33,7 @@ parameters in `report_forecasts`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -279,8 +280,17 @@ async def _compute(ctx: Context, params: Params, plan: Plan) -> dict[str, Any]:
 
 async def _store(ctx: Context, key: str, result: dict[str, Any], version: str) -> None:
     """In a short transaction of its own: the request reads (and never holds the write lock while
-    the model runs)."""
-    async with UnitOfWork(ctx.uow.database) as uow:
+    the model runs). On PostgreSQL only with a connection free at once: the request holds one, and
+    waiting for a second could leave a burst of such requests holding the whole pool; unstored, the
+    next request computes it again. (SQLite: as before, its own unit of work.)"""
+    database = ctx.uow.database
+    async with contextlib.AsyncExitStack() as stack:
+        if database.is_sqlite:
+            uow: UnitOfWork | None = await stack.enter_async_context(UnitOfWork(database))
+        else:
+            uow = await stack.enter_async_context(UnitOfWork.if_free(database))
+        if uow is None:
+            return
         cache = WorkspaceRepositories(uow, ctx.workspace_id).sales_forecast_report
         await cache.store(key, result, ctx.now, version)
         await cache.evict(MAX_CACHED, kept_first=LATEST_KEYS)

@@ -80,7 +80,7 @@ async def list_journeys(
 @router.get("/{journey_id}", summary="Get a journey", response_model=JourneyRead,
             openapi_extra={"x-conditional": True})  # fmt: skip
 async def get_journey(journey_id: UUID, ctx: Annotated[Context, require("journeys:read")]) -> Row:
-    return await journeys.shown(ctx, await journeys.get(ctx, journey_id))
+    return await journeys.read(ctx, journey_id)
 
 
 @router.patch(
